@@ -1,0 +1,285 @@
+"""The dataset description: how to read one log (DESIGN section 2).
+
+A description is a small YAML file beside the log::
+
+    name: app_usage
+    log: usage.tsv            # csv, tsv, jsonl or parquet (by extension or `format:`)
+    separator: "\\t"
+    timezone: UTC             # local time for hour / weekday
+    columns:
+      user: user
+      item: item
+      relevance: cnt          # optional; 1 per row when absent
+      time: null              # optional; ISO 8601, or see `time_format`
+      request: null           # optional; default: user + context (+ time)
+      timezone: null          # optional; a column holding each row's IANA zone
+    positive_min: null        # optional; rows whose relevance is below it are known negatives
+    context:
+      daytime: categorical    # categorical | numeric | boolean
+      weather: {type: categorical, values: [sunny, rainy]}   # closed: other values are rejected
+    ignore: [cost]
+    catalog:                  # optional item table
+      path: meta.csv          # without `path`, the attributes are columns of the log
+      item: item
+      attributes: {category: categorical}
+
+Optional keys beyond DESIGN: ``format``, ``encoding`` (default utf-8),
+``missing_values`` (cell texts read as missing; default ``[""]``) and
+``time_format`` (``iso`` default, ``unix_s``, ``unix_ms`` or a strftime
+pattern such as ``"%d/%m/%Y %H:%M"``). Paths are relative to the YAML file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from suggest.errors import DescriptionError, ErrorList, SuggestError, did_you_mean, one_of
+from suggest.yamlio import YamlDoc, load_yaml
+
+CONTEXT_TYPES = ("categorical", "numeric", "boolean")
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+           ".parquet": "parquet", ".pq": "parquet"}
+TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "columns",
+            "positive_min", "context", "ignore", "catalog", "missing_values", "time_format")
+COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone")
+CATALOG_KEYS = ("path", "format", "separator", "encoding", "item", "attributes")
+#: Columns the package derives from the timestamp; a log column of that name would clash.
+TIME_FIELDS = ("hour", "minute", "weekday", "is_weekend")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """A context or attribute column: its type and, when closed, its allowed values."""
+
+    type: str
+    values: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CatalogSpec:
+    """Where the item table is: a file (``path``) or columns of the log (``path=None``)."""
+
+    path: Path | None
+    item: str = "item"
+    attributes: dict[str, ColumnSpec] = field(default_factory=dict)
+    format: str | None = None
+    separator: str | None = None
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A parsed dataset description. Build it with :meth:`from_yaml` or :meth:`from_dict`.
+
+    Examples
+    --------
+    >>> ds = Dataset.from_dict({"log": "log.csv", "columns": {"user": "u", "item": "i"}},
+    ...                        base_dir=".")
+    >>> ds.format, ds.separator, ds.user
+    ('csv', ',', 'u')
+    """
+
+    name: str
+    log: Path
+    format: str
+    separator: str
+    timezone: str = "UTC"
+    user: str = "user"
+    item: str = "item"
+    relevance: str | None = None
+    time: str | None = None
+    request: str | None = None
+    timezone_column: str | None = None
+    positive_min: float | None = None
+    context: dict[str, ColumnSpec] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+    catalog: CatalogSpec | None = None
+    encoding: str = "utf-8"
+    missing_values: tuple[str, ...] = ("",)
+    time_format: str = "iso"
+    source: str = "<dict>"
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Dataset":
+        """Read a description file; every problem in it is reported at once."""
+        doc = load_yaml(path, what="dataset description")
+        return cls._from_doc(doc, Path(path).resolve().parent)
+
+    @classmethod
+    def from_dict(cls, spec: dict, *, base_dir: str | Path = ".", source: str = "<dict>") -> "Dataset":
+        """Build a description from a mapping (paths relative to ``base_dir``)."""
+        return cls._from_doc(YamlDoc(data=spec, source=source), Path(base_dir))
+
+    @classmethod
+    def _from_doc(cls, doc: YamlDoc, base: Path) -> "Dataset":
+        parser = _Parser(doc, base)
+        ds = parser.parse()
+        if parser.errors:
+            if len(parser.errors) == 1:
+                raise parser.errors[0]
+            raise ErrorList(parser.errors, summary=f"{doc.source}: {len(parser.errors)} problems "
+                                                   "in the dataset description:")
+        return ds
+
+    @property
+    def named_columns(self) -> dict[str, str]:
+        """Role -> column for every role that is set (``{"user": "u", "item": "i", ...}``)."""
+        roles = {"user": self.user, "item": self.item, "relevance": self.relevance,
+                 "time": self.time, "request": self.request, "timezone": self.timezone_column}
+        return {role: col for role, col in roles.items() if col}
+
+
+class _Parser:
+    """Turns a YAML document into a :class:`Dataset`, collecting every error."""
+
+    def __init__(self, doc: YamlDoc, base: Path):
+        self.doc, self.base, self.errors = doc, base, []
+
+    def error(self, path: tuple, message: str, hint: str | None = None, key: bool = False) -> None:
+        self.errors.append(DescriptionError(message, where=self.doc.where(path, key=key), hint=hint))
+
+    def parse(self) -> Dataset | None:
+        spec = self.doc.data
+        if not isinstance(spec, dict):
+            raise DescriptionError("a dataset description must be a mapping (key: value lines), "
+                                   f"not {type(spec).__name__}", where=self.doc.where(()),
+                                   hint="see the example in the README")
+        self.unknown_keys(spec, (), TOP_KEYS)
+        log = self.text(spec, ("log",), required=True)
+        log_path = Path(os.path.normpath(self.base / (log or "<missing>")))
+        fmt = self.format(spec, ("format",), log_path)
+        separator = self.text(spec, ("separator",)) or ("\t" if fmt == "tsv" else ",")
+        columns = spec.get("columns") or {}
+        if not isinstance(columns, dict):
+            self.error(("columns",), "`columns` must be a mapping of role: column name")
+            columns = {}
+        self.unknown_keys(columns, ("columns",), COLUMN_ROLES)
+        roles = {r: self.text(columns, ("columns", r)) for r in COLUMN_ROLES}
+        timezone = self.zone(spec.get("timezone", "UTC"), ("timezone",))
+        context = self.column_specs(spec.get("context") or {}, ("context",))
+        ignore = spec.get("ignore") or []
+        if not isinstance(ignore, list) or not all(isinstance(c, str) for c in ignore):
+            self.error(("ignore",), "`ignore` must be a list of column names")
+            ignore = []
+        catalog = self.catalog(spec.get("catalog"), fmt)
+        missing = spec.get("missing_values", [""])
+        if not isinstance(missing, list):
+            self.error(("missing_values",), "`missing_values` must be a list of cell texts")
+            missing = [""]
+        positive_min = spec.get("positive_min")
+        if positive_min is not None and (isinstance(positive_min, bool)
+                                         or not isinstance(positive_min, (int, float))):
+            self.error(("positive_min",), f"positive_min must be a number, not {positive_min!r}")
+            positive_min = None
+        time_format = str(spec.get("time_format") or "iso")
+        self.check_roles(roles, context, ignore, catalog)
+        if self.errors:
+            return None
+        return Dataset(
+            name=str(spec.get("name") or log_path.stem), log=log_path, format=fmt, separator=separator,
+            timezone=timezone, user=roles["user"] or "user", item=roles["item"] or "item",
+            relevance=roles["relevance"], time=roles["time"], request=roles["request"],
+            timezone_column=roles["timezone"], positive_min=positive_min, context=context,
+            ignore=tuple(ignore), catalog=catalog, encoding=str(spec.get("encoding") or "utf-8"),
+            missing_values=tuple(str(m) for m in missing), time_format=time_format,
+            source=self.doc.source)
+
+    def unknown_keys(self, mapping: dict, path: tuple, allowed: tuple) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.error(path + (key,), f"unknown key '{key}'",
+                           did_you_mean(key, allowed) or f"expected {one_of(allowed)}", key=True)
+
+    def text(self, mapping: dict, path: tuple, required: bool = False) -> str | None:
+        value = mapping.get(path[-1])
+        if value is None:
+            if required:
+                self.error(path[:-1], f"`{path[-1]}` is required")
+            return None
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            self.error(path, f"`{'.'.join(map(str, path))}` must be a name, not {value!r}")
+            return None
+        return str(value)
+
+    def format(self, spec: dict, path: tuple, file: Path) -> str:
+        fmt = spec.get(path[-1])
+        allowed = sorted(set(FORMATS.values()))
+        if fmt is None:
+            suffixes = [s for s in file.suffixes if s != ".gz"]
+            fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
+            if fmt is None:
+                self.error(("log",), f"cannot tell the format of '{file.name}' from its extension",
+                           f"add `format:` with {one_of(allowed)}")
+                return "csv"
+        elif fmt not in allowed:
+            self.error(path, f"unknown format '{fmt}'", did_you_mean(fmt, allowed)
+                       or f"expected {one_of(allowed)}")
+            return "csv"
+        return fmt
+
+    def zone(self, value: Any, path: tuple) -> str:
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(path, f"unknown time zone '{value}'",
+                       did_you_mean(value, available_timezones()) or "use an IANA name like Europe/Berlin")
+            return "UTC"
+        return str(value)
+
+    def column_specs(self, mapping: Any, path: tuple) -> dict[str, ColumnSpec]:
+        if not isinstance(mapping, dict):
+            self.error(path, f"`{path[-1]}` must be a mapping of column: type")
+            return {}
+        specs = {}
+        for col, kind in mapping.items():
+            values = None
+            if isinstance(kind, dict):
+                self.unknown_keys(kind, path + (col,), ("type", "values"))
+                values = kind.get("values")
+                if values is not None and not isinstance(values, list):
+                    self.error(path + (col, "values"), "`values` must be a list")
+                    values = None
+                kind = kind.get("type", "categorical")
+            if kind not in CONTEXT_TYPES:
+                self.error(path + (col,), f"column '{col}': unknown type '{kind}'",
+                           did_you_mean(kind, CONTEXT_TYPES) or f"expected {one_of(CONTEXT_TYPES)}")
+                continue
+            specs[str(col)] = ColumnSpec(kind, tuple(str(v) for v in values) if values else None)
+        return specs
+
+    def catalog(self, spec: Any, log_format: str) -> CatalogSpec | None:
+        if spec is None:
+            return None
+        if not isinstance(spec, dict):
+            self.error(("catalog",), "`catalog` must be a mapping with `path`, `item`, `attributes`")
+            return None
+        self.unknown_keys(spec, ("catalog",), CATALOG_KEYS)
+        path = self.text(spec, ("catalog", "path"))
+        file = Path(os.path.normpath(self.base / path)) if path else None
+        fmt = self.format(spec, ("catalog", "format"), file) if file else None
+        return CatalogSpec(path=file, item=self.text(spec, ("catalog", "item")) or "item",
+                           attributes=self.column_specs(spec.get("attributes") or {},
+                                                        ("catalog", "attributes")),
+                           format=fmt, separator=self.text(spec, ("catalog", "separator"))
+                           or ("\t" if fmt == "tsv" else ","),
+                           encoding=str(spec.get("encoding") or "utf-8"))
+
+    def check_roles(self, roles: dict, context: dict, ignore: list, catalog: CatalogSpec | None) -> None:
+        named = {c: r for r, c in roles.items() if c}
+        for col in context:
+            if col in named:
+                self.error(("context", col), f"'{col}' is the {named[col]} column and cannot also be context")
+            if col in ignore:
+                self.error(("context", col), f"'{col}' is both context and ignored")
+            if col in TIME_FIELDS and roles.get("time"):
+                self.error(("context", col), f"'{col}' is derived from the time column",
+                           "rename the log column or drop it under `ignore:`")
+        if catalog and catalog.path is None:
+            for col in catalog.attributes:
+                if col in context:
+                    self.error(("catalog", "attributes", col),
+                               f"'{col}' is both context and an item attribute")

@@ -1,0 +1,448 @@
+"""Validate a raw log against its description and build the frames (DESIGN section 2).
+
+``read(dataset)`` returns ``(frame, rejects)``: the typed long log (one row
+per source row, with its ``line``) and the rejected rows, each with its line
+number and reason. ``load(dataset)`` goes on to the frames the engines use:
+Requests, Truth, Events (every row with an item, positives and known
+negatives, for history features) and Catalog, plus a :class:`LoadReport`.
+Always ``rows_in == rows_ok + rows_rejected``.
+
+Choices where DESIGN is silent:
+
+* A cell is missing when it is empty (``missing_values`` adds more texts).
+* Columns the description does not name are context columns whose type is
+  inferred (boolean for true/false/yes/no words, numeric when every value is
+  a number, else categorical) and reported, never used silently.
+* Without ``columns.request`` a request is one (user, context, time) tuple.
+  With it, rows of one request must agree on user, time and context; rows
+  that disagree with the request's first row are rejected.
+* A repeated (request, item) is summed without a relevance column (counts)
+  and takes the largest value with one (ratings).
+* Relevance must be a number >= 0. A row is an engagement when its relevance
+  is >= ``positive_min``, or > 0 when ``positive_min`` is not set; other rows
+  with an item are known negatives (kept in Events, not in Truth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from suggest.data.description import TIME_FIELDS, ColumnSpec, Dataset
+from suggest.data.readers import RawTable, read_table, sniff_separator
+from suggest.data.timefields import local_fields, parse_times
+from suggest.errors import DataError, ErrorList, did_you_mean, one_of
+
+#: Column names the frames use for their own purposes.
+RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timezone", "positive",
+            "line", "engine", "rank", "score", "reason", *TIME_FIELDS)
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+REJECT_COLUMNS = ["source", "line", "reason", "text"]
+
+
+@dataclass
+class LoadReport:
+    """Counts and schema of one load; ``to_text()`` is what the CLI prints."""
+
+    source: str
+    rows_in: int = 0
+    rows_ok: int = 0
+    rows_rejected: int = 0
+    requests: int = 0
+    requests_without_positive: int = 0
+    users: int = 0
+    items: int = 0
+    positives: int = 0
+    negatives: int = 0
+    has_time: bool = False
+    roles: dict[str, str] = field(default_factory=dict)
+    schema: dict[str, str] = field(default_factory=dict)
+    attributes: list[str] = field(default_factory=list)
+    inferred: dict[str, str] = field(default_factory=dict)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    catalog_rows: int = 0
+    catalog_rejected: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    def to_text(self) -> str:
+        lines = [f"log: {self.source}",
+                 f"  rows: {self.rows_in:,} read, {self.rows_ok:,} ok, {self.rows_rejected:,} rejected",
+                 f"  requests: {self.requests:,} ({self.requests_without_positive:,} without an "
+                 f"engagement), users: {self.users:,}, items: {self.items:,}",
+                 f"  engagements: {self.positives:,}, known negatives: {self.negatives:,}, "
+                 f"time: {'yes' if self.has_time else 'no (splits are by request, seeded)'}",
+                 "  columns:"]
+        width = max((len(c) for c in [*self.schema, *self.roles.values()]), default=0)
+        for role, col in self.roles.items():
+            lines.append(f"    {col:<{width}}  {role}")
+        for col, kind in self.schema.items():
+            what = "item attribute" if col in self.attributes else "context"
+            note = "   (inferred: declare it under `context:` or list it in `ignore:`)" \
+                if col in self.inferred else ""
+            lines.append(f"    {col:<{width}}  {what}, {kind}{note}")
+        if self.catalog_rows:
+            lines.append(f"  catalog: {self.catalog_rows:,} items ({self.catalog_rejected:,} rows rejected)")
+        for reason, count in self.reject_reasons.items():
+            lines.append(f"  rejected {count:,} x {reason}")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+@dataclass
+class Log:
+    """A loaded log: the frames of DESIGN section 2 and the load report."""
+
+    dataset: Dataset
+    requests: pd.DataFrame
+    truth: pd.DataFrame
+    events: pd.DataFrame
+    catalog: pd.DataFrame
+    rejects: pd.DataFrame
+    report: LoadReport
+    context: dict[str, str]
+
+    @property
+    def has_time(self) -> bool:
+        return "timestamp" in self.requests.columns
+
+
+def read(dataset: Dataset | str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read and validate the log of ``dataset``: ``(frame, rejects)``.
+
+    ``frame`` keeps one row per accepted source row, typed, with its ``line``;
+    ``rejects`` has ``source, line, reason, text`` for every refused row.
+
+    Raises
+    ------
+    DataError
+        When the file cannot be read as described, or every row is rejected.
+    """
+    frame, rejects, _ = _read(_as_dataset(dataset))
+    return frame, rejects
+
+
+def load(dataset: Dataset | str | Path) -> Log:
+    """Read, validate and shape a log into Requests, Truth, Events and Catalog.
+
+    Examples
+    --------
+    >>> log = load("data/sample/dataset.yaml")          # doctest: +SKIP
+    >>> log.report.rows_in == log.report.rows_ok + log.report.rows_rejected  # doctest: +SKIP
+    True
+    """
+    ds = _as_dataset(dataset)
+    frame, rejects, report = _read(ds)
+    catalog, cat_rejects = _catalog(ds, frame, report)
+    rejects = pd.concat([rejects, cat_rejects], ignore_index=True) if len(cat_rejects) else rejects
+    context = {c: t for c, t in report.schema.items() if c not in _attribute_columns(ds)}
+    requests = _requests(frame, context)
+    events = _events(ds, frame)
+    truth = _truth(ds, events)
+    report.requests = len(requests)
+    report.requests_without_positive = int((~requests["request_id"].isin(truth["request_id"])).sum())
+    report.users = int(requests["user_id"].nunique())
+    report.items = int(events["item_id"].nunique())
+    report.positives = int(events["positive"].sum())
+    report.negatives = int((~events["positive"]).sum())
+    missing = ~events["item_id"].isin(catalog["item_id"])
+    if ds.catalog and ds.catalog.path and missing.any():
+        n = events.loc[missing, "item_id"].nunique()
+        report.warnings.append(f"{n:,} items of the log are not in the catalog; they have no attributes")
+    extra = pd.DataFrame({"item_id": pd.unique(events.loc[missing, "item_id"])})
+    catalog = pd.concat([catalog, extra], ignore_index=True) if len(extra) else catalog
+    return Log(ds, requests, truth, events, catalog, rejects, report, context)
+
+
+def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path:
+    """Write rejected rows as CSV (``source, line, reason, text``); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rejects.to_csv(path, index=False)
+    return path
+
+
+def _as_dataset(dataset: Dataset | str | Path) -> Dataset:
+    return dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
+
+
+def _attribute_columns(ds: Dataset) -> tuple[str, ...]:
+    return tuple(ds.catalog.attributes) if ds.catalog and ds.catalog.path is None else ()
+
+
+def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
+    raw = read_table(ds.log, ds.format, separator=ds.separator, encoding=ds.encoding,
+                     missing_values=ds.missing_values, what="log")
+    _check_columns(ds, raw)
+    report = LoadReport(source=str(ds.log), rows_in=raw.rows_in, has_time=bool(ds.time),
+                        roles=ds.named_columns, attributes=list(_attribute_columns(ds)))
+    cells = raw.frame
+    reasons = pd.Series(None, index=cells.index, dtype=object)
+    out = pd.DataFrame({"line": raw.lines}, index=cells.index)
+
+    def fail(mask: pd.Series, message: pd.Series | str) -> None:
+        take = mask & reasons.isna()
+        reasons[take] = message[take] if isinstance(message, pd.Series) else message
+
+    user = _as_text(cells[ds.user])
+    fail(user.isna(), f"user ({ds.user}) is missing")
+    out["user_id"] = user
+    out["item_id"] = _as_text(cells[ds.item])
+    _relevance(ds, cells, out, fail)
+    zones = _zones(ds, cells, fail)
+    if ds.time:
+        out["timestamp"], why = parse_times(cells[ds.time], ds.time_format, zones)
+        fail(why.notna(), why)
+        out["timezone"] = zones
+    schema = {}
+    for col in cells.columns:
+        if col in ds.named_columns.values() or col in ds.ignore:
+            continue
+        spec = ds.context.get(col) or (ds.catalog.attributes.get(col) if ds.catalog else None)
+        if spec is None:
+            spec = ColumnSpec(_infer_type(cells[col]))
+            report.inferred[col] = spec.type
+        schema[col] = spec.type
+        out[col], why = _typed(cells[col], col, spec)
+        fail(why.notna(), why)
+    report.schema = schema
+    if ds.request:
+        out["request_id"] = _as_text(cells[ds.request])
+        fail(out["request_id"].isna(), f"request ({ds.request}) is missing")
+        ok = reasons.isna()
+        fail(ok & _disagrees_with_first(out, ok, schema), "user, time or context differ from the "
+             "first row of the same request")
+    ok = reasons.isna().to_numpy()
+    rejects = _collect_rejects(raw, reasons, ds.separator)
+    report.rows_ok = int(ok.sum())
+    report.rows_rejected = len(rejects)
+    report.reject_reasons = _reason_counts(rejects)
+    if report.rows_ok == 0:
+        first = "; ".join(f"line {r.line}: {r.reason}" for r in rejects.head(3).itertuples())
+        raise DataError(f"every row of the log was rejected ({len(rejects):,} rows). First: {first}",
+                        where=str(ds.log), hint="check the dataset description against the file")
+    frame = out.loc[ok].reset_index(drop=True)
+    if not ds.request:
+        keys = ["user_id", *schema] + (["timestamp", "timezone"] if ds.time else [])
+        codes = pd.DataFrame({k: pd.factorize(frame[k], use_na_sentinel=False)[0] for k in keys})
+        number = codes.groupby(keys, sort=False).ngroup().to_numpy() + 1
+        width = len(str(number.max()))
+        frame.insert(0, "request_id", pd.Series(number).astype(str).str.zfill(width).radd("r"))
+    return frame, rejects, report
+
+
+def _check_columns(ds: Dataset, raw: RawTable) -> None:
+    """Every column the description names must be in the file: report all that are not."""
+    columns = list(raw.frame.columns)
+    wanted = [(f"columns.{role}", col) for role, col in ds.named_columns.items()]
+    wanted += [("context", c) for c in ds.context] + [("ignore", c) for c in ds.ignore]
+    wanted += [("catalog.attributes", c) for c in _attribute_columns(ds)]
+    errors = []
+    for place, col in wanted:
+        if col in columns:
+            continue
+        hint = did_you_mean(col, columns)
+        if len(columns) == 1 and ds.format in ("csv", "tsv"):
+            sep = sniff_separator(ds.log, ds.encoding)
+            if sep and sep != ds.separator:
+                hint = f"the header looks separated by {sep!r}: set `separator: {sep!r}`"
+        errors.append(DataError(f"no column '{col}' (named in `{place}`); the log has "
+                                f"{one_of(columns[:12])}{' ...' if len(columns) > 12 else ''}",
+                                where=f"{ds.log}:1", hint=hint))
+    for col in columns:
+        if col in RESERVED and col not in ds.named_columns.values() and col not in ds.ignore:
+            errors.append(DataError(f"column '{col}' has a name the frames reserve for themselves",
+                                    where=f"{ds.log}:1",
+                                    hint=f"name it in `columns:` if it is that role, else list it "
+                                         f"in `ignore:` or rename it in the file"))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ErrorList(errors, summary=f"{ds.source}: {len(errors)} problems with the log's columns:")
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Cells as strings (JSON numbers included); missing stays missing."""
+    text = values.astype(object)
+    present = text.notna()
+    out = pd.Series(None, index=values.index, dtype=object)
+    whole = pd.to_numeric(text[present], errors="coerce")
+    as_str = text[present].astype(str)
+    # A JSON integer read as float (3.0) is the id "3", as it is in a CSV file.
+    integral = whole.notna() & (whole == np.floor(whole)) & ~as_str.str.contains(r"[eE]|^0\d")
+    as_str[integral] = whole[integral].astype(np.int64).astype(str)
+    out[present] = as_str.str.strip()
+    return out
+
+
+def _relevance(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> None:
+    if not ds.relevance:
+        out["relevance"] = 1.0
+        return
+    raw = cells[ds.relevance]
+    value = pd.to_numeric(raw, errors="coerce")
+    has_item = out["item_id"].notna()
+    fail(has_item & raw.isna(), f"relevance ({ds.relevance}) is missing on a row with an item")
+    fail(has_item & raw.notna() & value.isna(),
+         f"{ds.relevance} '" + raw.astype(str) + "' is not a number")
+    fail(has_item & (value < 0), f"{ds.relevance} '" + raw.astype(str) + "' is negative")
+    out["relevance"] = value.astype(float)
+
+
+def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
+    if not ds.timezone_column:
+        return pd.Series(ds.timezone, index=cells.index, dtype=object)
+    zones = _as_text(cells[ds.timezone_column])
+    valid = {}
+    for name in zones.dropna().unique():
+        try:
+            ZoneInfo(name)
+            valid[name] = True
+        except (ZoneInfoNotFoundError, ValueError):
+            valid[name] = False
+    bad = zones.map(valid).eq(False)
+    fail(bad, "time zone '" + zones.astype(str) + "' is not an IANA zone name")
+    return zones.where(zones.notna() & ~bad, ds.timezone)
+
+
+def _infer_type(values: pd.Series) -> str:
+    present = values.dropna()
+    if present.empty:
+        return "categorical"
+    words = present.astype(str).str.strip().str.lower()
+    if words.isin(("true", "false", "yes", "no")).all():
+        return "boolean"
+    if pd.to_numeric(present, errors="coerce").notna().all():
+        return "numeric"
+    return "categorical"
+
+
+def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
+    """Typed column and a reason per cell that does not fit (None where it does)."""
+    present = values.notna()
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    shown = values.astype(str)
+    if spec.type == "numeric":
+        typed = pd.to_numeric(values, errors="coerce").astype(float)
+        bad = present & typed.isna()
+        reasons[bad] = f"{col} '" + shown[bad] + "' is not a number"
+        return typed, reasons
+    if spec.type == "boolean":
+        words = shown.str.strip().str.lower()
+        is_true, is_false = words.isin(TRUE_WORDS), words.isin(FALSE_WORDS)
+        bad = present & ~is_true & ~is_false
+        reasons[bad] = f"{col} '" + shown[bad] + "' is not true or false"
+        return pd.Series(pd.arrays.BooleanArray(is_true.to_numpy(), (~(is_true | is_false)).to_numpy()),
+                         index=values.index), reasons
+    text = _as_text(values)
+    if spec.values is not None:
+        bad = present & ~text.isin(spec.values)
+        for value in text[bad].unique():
+            hint = did_you_mean(value, spec.values) or f"allowed: {one_of(spec.values)}"
+            reasons[bad & (text == value)] = f"{col} '{value}' is not an allowed value ({hint})"
+        return pd.Categorical(text, categories=list(spec.values)), reasons
+    return pd.Series(pd.Categorical(text), index=values.index), reasons
+
+
+def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, schema: dict) -> pd.Series:
+    """Rows whose user, time or context differ from the first accepted row of their request."""
+    cols = ["user_id", *schema] + (["timestamp"] if "timestamp" in out else [])
+    rows = out.loc[ok, ["request_id", *cols]]
+    first = rows.drop_duplicates("request_id").set_index("request_id")
+    differs = pd.Series(False, index=out.index)
+    for col in cols:
+        mine = rows[col].astype(object)
+        theirs = first[col].astype(object).reindex(rows["request_id"]).set_axis(rows.index)
+        same = (mine == theirs).fillna(False).astype(bool) | (mine.isna() & theirs.isna())
+        differs.loc[rows.index] |= ~same.to_numpy()
+    return differs
+
+
+def _collect_rejects(raw: RawTable, reasons: pd.Series, separator: str) -> pd.DataFrame:
+    bad = reasons.notna()
+    cells = raw.frame.loc[bad]
+    text = cells.astype(object).where(cells.notna(), "").astype(str).agg(separator.join, axis=1) \
+        if len(cells) else pd.Series([], dtype=object)
+    mine = pd.DataFrame({"source": raw.source, "line": raw.lines[bad.to_numpy()],
+                         "reason": reasons[bad].to_numpy(), "text": text.to_numpy()})
+    both = pd.concat([raw.rejects, mine], ignore_index=True) if len(raw.rejects) else mine
+    return both.sort_values("line", kind="stable").reset_index(drop=True)[REJECT_COLUMNS]
+
+
+def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
+    """Rejections grouped by kind: the reason with quoted values blanked out."""
+    kinds = rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
+    return {k: int(n) for k, n in kinds.value_counts().head(10).items()}
+
+
+def _requests(frame: pd.DataFrame, context: dict[str, str]) -> pd.DataFrame:
+    cols = ["request_id", "user_id"] + (["timestamp", "timezone"] if "timestamp" in frame else [])
+    requests = frame.drop_duplicates("request_id")[cols + list(context)].reset_index(drop=True)
+    if "timestamp" in requests:
+        fields = local_fields(requests["timestamp"], requests["timezone"])
+        requests = pd.concat([requests, fields], axis=1)
+    requests["user_id"] = requests["user_id"].astype(str)
+    return requests
+
+
+def _events(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
+    """Every accepted row with an item, flagged positive (an engagement) or not."""
+    cols = ["request_id", "user_id", "item_id", "relevance"]
+    cols += ["timestamp"] if "timestamp" in frame else []
+    events = frame.loc[frame["item_id"].notna(), cols + ["line"]].reset_index(drop=True)
+    threshold = ds.positive_min
+    relevance = events["relevance"]
+    events.insert(4, "positive", relevance >= threshold if threshold is not None else relevance > 0)
+    return events
+
+
+def _truth(ds: Dataset, events: pd.DataFrame) -> pd.DataFrame:
+    rows = events.loc[events["positive"], ["request_id", "item_id", "relevance"]]
+    how = "max" if ds.relevance else "sum"
+    truth = rows.groupby(["request_id", "item_id"], sort=False, as_index=False)["relevance"].agg(how)
+    return truth.reset_index(drop=True)
+
+
+def _catalog(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+    empty_rejects = pd.DataFrame(columns=REJECT_COLUMNS)
+    if ds.catalog is None:
+        return pd.DataFrame({"item_id": pd.Series(dtype=object)}), empty_rejects
+    attrs = ds.catalog.attributes
+    if ds.catalog.path is None:
+        rows = frame.loc[frame["item_id"].notna(), ["item_id", *attrs]]
+        catalog = rows.groupby("item_id", sort=True, observed=True).first().reset_index()
+        report.catalog_rows = len(catalog)
+        return catalog, empty_rejects
+    spec = ds.catalog
+    raw = read_table(spec.path, spec.format or "csv", separator=spec.separator or ",",
+                     encoding=spec.encoding, missing_values=ds.missing_values, what="catalog")
+    columns = list(raw.frame.columns)
+    for col in [spec.item, *attrs]:
+        if col not in columns:
+            raise DataError(f"catalog has no column '{col}'", where=f"{spec.path}:1",
+                            hint=did_you_mean(col, columns) or f"it has {one_of(columns)}")
+    reasons = pd.Series(None, index=raw.frame.index, dtype=object)
+    out = pd.DataFrame({"item_id": _as_text(raw.frame[spec.item])})
+    reasons[out["item_id"].isna()] = f"item ({spec.item}) is missing"
+    dup = out["item_id"].notna() & out["item_id"].duplicated()
+    reasons[dup & reasons.isna()] = "item '" + out["item_id"][dup] + "' is listed again"
+    for col in columns:
+        if col == spec.item:
+            continue
+        col_spec = attrs.get(col)
+        if col_spec is None:
+            col_spec = ColumnSpec(_infer_type(raw.frame[col]))
+            report.warnings.append(f"catalog column '{col}' inferred as {col_spec.type} attribute")
+        out[col], why = _typed(raw.frame[col], col, col_spec)
+        reasons[why.notna() & reasons.isna()] = why
+    rejects = _collect_rejects(raw, reasons, spec.separator or ",")
+    ok = reasons.isna()
+    report.catalog_rows, report.catalog_rejected = int(ok.sum()), len(rejects)
+    return out.loc[ok].reset_index(drop=True), rejects

@@ -1,0 +1,220 @@
+"""Raw readers: a file in, a table of cells with the source line of every row out.
+
+Each reader returns a :class:`RawTable`: the cells (strings for text formats,
+JSON / Parquet values as stored), the line (or Parquet row) each row came
+from, and the rows that could not be split into fields at all, with the
+reason. Typing and validation happen in :mod:`suggest.data.load`.
+
+CSV takes a fast path through pandas' C parser. Line numbers stay exact there
+because the fast path is only kept when the file's newline count shows that no
+record spans two lines; otherwise (quoted newlines, a ragged row, bytes that
+are not valid in the declared encoding) the file is read again with Python's
+``csv`` module, row by row, so that every bad row is kept with its line
+number instead of failing the whole file. Lines whose fields are all empty
+are blank lines, not rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suggest.errors import DataError
+
+REJECT_COLUMNS = ["source", "line", "reason", "text"]
+
+
+@dataclass
+class RawTable:
+    """Cells of one file, the source line per row, and the rows that did not split."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    rejects: pd.DataFrame
+    source: str
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.frame) + len(self.rejects)
+
+
+def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "utf-8",
+               missing_values: tuple[str, ...] = ("",), what: str = "log") -> RawTable:
+    """Read ``path`` in format ``fmt`` (csv, tsv, jsonl, parquet).
+
+    Raises :class:`DataError` for problems with the whole file (missing, empty,
+    a bad or duplicate header); single bad rows land in ``RawTable.rejects``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} file not found", where=str(path),
+                        hint="paths in a dataset description are relative to the YAML file")
+    if path.is_dir():
+        raise DataError(f"{what} path is a folder, not a file", where=str(path))
+    if path.stat().st_size == 0:
+        raise DataError(f"{what} file is empty", where=str(path), hint="expected a header line and rows")
+    if fmt == "parquet":
+        table = _read_parquet(path, what)
+    elif fmt == "jsonl":
+        table = _read_jsonl(path, encoding, what)
+    else:
+        table = _read_csv(path, separator, encoding, what)
+    if len(table.frame.columns):
+        strings = table.frame.select_dtypes(include=["object", "string"])
+        if len(strings.columns) and missing_values:
+            missing = strings.isin(list(missing_values))
+            table.frame[strings.columns] = strings.mask(missing, None)
+    return table
+
+
+def _open_text(path: Path, encoding: str, errors: str = "strict") -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, errors=errors, newline="")
+    return open(path, encoding=encoding, errors=errors, newline="")
+
+
+def _reject_frame(source: str, rows: list[tuple[int, str, str]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=REJECT_COLUMNS[1:])
+    frame.insert(0, "source", source)
+    return frame
+
+
+def _header(path: Path, separator: str, encoding: str, what: str) -> list[str]:
+    with _open_text(path, encoding, errors="surrogateescape") as f:
+        try:
+            header = next(csv.reader(f, delimiter=separator))
+        except StopIteration:
+            header = []
+        except csv.Error as exc:
+            raise DataError(f"{what} header cannot be read: {exc}", where=f"{path}:1") from None
+    if not any(h.strip() for h in header):
+        raise DataError(f"{what} file has no header line", where=f"{path}:1",
+                        hint="the first line must name the columns")
+    bad = [h for h in header if _has_surrogates(h, encoding)]
+    if bad:
+        raise DataError(f"{what} header is not valid {encoding}", where=f"{path}:1",
+                        hint="set `encoding:` in the dataset description (e.g. latin-1)")
+    counts = Counter(header)
+    dupes = [h for h, n in counts.items() if n > 1]
+    if dupes:
+        places = [str(i + 1) for i, h in enumerate(header) if h == dupes[0]]
+        raise DataError(f"{what} header names column '{dupes[0]}' more than once "
+                        f"(fields {', '.join(places)})", where=f"{path}:1",
+                        hint="rename one of them; every column needs its own name")
+    return header
+
+
+def _has_surrogates(text: str, encoding: str) -> bool:
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _count_lines(path: Path) -> int:
+    opener = gzip.open if path.suffix == ".gz" else open
+    lines, last = 0, b"\n"
+    with opener(path, "rb") as f:
+        while block := f.read(1 << 24):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
+    header = _header(path, separator, encoding, what)
+    try:
+        frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
+                            skip_blank_lines=False, encoding=encoding, engine="c",
+                            compression="infer")
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
+        return _read_csv_exact(path, separator, encoding, header, what)
+    # A short row comes back padded with nulls; a record spanning lines shifts the numbering.
+    if frame.isna().to_numpy().any() or _count_lines(path) != len(frame) + 1:
+        return _read_csv_exact(path, separator, encoding, header, what)
+    lines = np.arange(2, len(frame) + 2)
+    blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    frame = frame.loc[~blank].reset_index(drop=True)
+    return RawTable(frame, lines[~blank], _reject_frame(str(path), []), str(path))
+
+
+def _read_csv_exact(path: Path, separator: str, encoding: str, header: list[str],
+                    what: str) -> RawTable:
+    """Row-by-row reading that keeps every malformed row with its line number."""
+    rows, lines, bad = [], [], []
+    width = len(header)
+    with _open_text(path, encoding, errors="surrogateescape") as f:
+        reader = csv.reader(f, delimiter=separator)
+        next(reader)
+        previous = reader.line_num
+        try:
+            for fields in reader:
+                start, previous = previous + 1, reader.line_num
+                if not any(fields):
+                    continue
+                text = separator.join(fields)
+                if len(fields) != width:
+                    bad.append((start, f"expected {width} fields separated by {separator!r}, "
+                                       f"found {len(fields)}", text))
+                elif _has_surrogates(text, encoding):
+                    bad.append((start, f"bytes that are not valid {encoding}",
+                                text.encode(encoding, "replace").decode(encoding)))
+                else:
+                    rows.append(fields)
+                    lines.append(start)
+        except csv.Error as exc:
+            bad.append((previous + 1, f"cannot split the line into fields: {exc}", ""))
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header)
+    return RawTable(frame, np.asarray(lines, dtype=np.int64), _reject_frame(str(path), bad), str(path))
+
+
+def _read_jsonl(path: Path, encoding: str, what: str) -> RawTable:
+    records, lines, bad = [], [], []
+    with _open_text(path, encoding, errors="surrogateescape") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                bad.append((number, f"not valid JSON: {exc.msg} at column {exc.colno}", line.strip()))
+                continue
+            if not isinstance(value, dict):
+                bad.append((number, f"expected a JSON object, found {type(value).__name__}",
+                            line.strip()))
+                continue
+            records.append(value)
+            lines.append(number)
+    if not records and not bad:
+        raise DataError(f"{what} file has no rows", where=str(path))
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    frame = frame.astype(object).where(frame.notna(), None)
+    return RawTable(frame, np.asarray(lines, dtype=np.int64), _reject_frame(str(path), bad), str(path))
+
+
+def _read_parquet(path: Path, what: str) -> RawTable:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DataError(f"{what} file is not a readable Parquet file: {exc}", where=str(path)) from None
+    frame = frame.reset_index(drop=True)
+    return RawTable(frame, np.arange(1, len(frame) + 1), _reject_frame(str(path), []), str(path))
+
+
+def sniff_separator(path: Path, encoding: str = "utf-8") -> str | None:
+    """Guess the separator of a text file from its first lines, or ``None``."""
+    try:
+        with _open_text(Path(path), encoding, errors="replace") as f:
+            sample = "".join(f.readline() for _ in range(5))
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except (csv.Error, OSError):
+        return None

@@ -1,0 +1,86 @@
+"""Timestamps: parsing to UTC and local time fields, DST-correct.
+
+A timestamp written with an offset (``2026-03-29T08:00:00+02:00``, ``...Z``)
+means that instant. One written without an offset is local time in the row's
+zone (the ``timezone`` column when the description names one, else the
+dataset's ``timezone``); a local time that does not exist or happens twice
+at a DST change is rejected rather than guessed.
+
+Local fields are computed per zone with pandas' tz conversion, so an 08:00
+commute stays 08:00 on both sides of a DST change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_OFFSET = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+TIME_FORMATS = ("iso", "unix_s", "unix_ms")
+
+
+def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse ``values`` to tz-aware UTC timestamps.
+
+    Returns ``(timestamps, reasons)``: ``reasons`` is ``None`` where the value
+    parsed and a short explanation where it did not (the timestamp is NaT).
+    Missing values give NaT with the reason "missing".
+    """
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    present = values.notna()
+    reasons[~present] = "time is missing"
+    text = values[present].astype(str).str.strip()
+    if fmt in ("unix_s", "unix_ms"):
+        numbers = pd.to_numeric(text, errors="coerce")
+        unit = "s" if fmt == "unix_s" else "ms"
+        parsed = pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce")
+        out[present] = parsed
+        bad = parsed.isna()
+        reasons[bad[bad].index] = "time '" + text[bad] + f"' is not a number of {unit} since 1970"
+        return out, reasons
+    pattern = "ISO8601" if fmt == "iso" else fmt
+    aware = text.str.contains(_OFFSET, regex=True)
+    if aware.any():
+        out[aware[aware].index] = pd.to_datetime(text[aware], format=pattern, utc=True, errors="coerce")
+    naive_idx = aware[~aware].index
+    if len(naive_idx):
+        local = pd.to_datetime(text[naive_idx], format=pattern, errors="coerce")
+        for zone, idx in zones[naive_idx].groupby(zones[naive_idx], sort=True).groups.items():
+            stamped = local[idx].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+            out[idx] = stamped.dt.tz_convert("UTC")
+            dst = local[idx].notna() & stamped.isna()
+            reasons[dst[dst].index] = ("local time '" + text[dst[dst].index] + f"' does not exist or "
+                                       f"is ambiguous in {zone} (DST change); write it with its UTC offset")
+    failed = present & out.isna() & reasons.isna()
+    expected = "ISO 8601 like 2026-03-02T08:15:00+01:00" if fmt == "iso" else f"the format {fmt!r}"
+    looks_numeric = pd.to_numeric(values[failed], errors="coerce").notna()
+    hint = np.where(looks_numeric, " (for seconds since 1970 set `time_format: unix_s`)", "")
+    reasons[failed] = ("time '" + values[failed].astype(str) + f"' is not {expected}" + hint)
+    return out, reasons
+
+
+def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
+    """``hour``, ``minute``, ``weekday`` (0 = Monday) and ``is_weekend`` in local time.
+
+    ``zones`` is one IANA zone name for all rows, or a Series of names per row.
+    Rows whose timestamp is missing get missing fields.
+
+    >>> ts = pd.Series(pd.to_datetime(["2026-03-28T07:30:00Z", "2026-03-29T07:30:00Z"], utc=True))
+    >>> local_fields(ts, "Europe/Berlin")["hour"].tolist()   # CET, then CEST
+    [8, 9]
+    """
+    if isinstance(zones, str):
+        zones = pd.Series(zones, index=timestamps.index)
+    fields = np.full((3, len(timestamps)), -1, dtype=np.int16)
+    position = pd.Series(np.arange(len(timestamps)), index=timestamps.index)
+    for zone, idx in zones.groupby(zones, sort=True).groups.items():
+        local = timestamps[idx].dt.tz_convert(zone)
+        at = position[idx].to_numpy()
+        for row, part in enumerate((local.dt.hour, local.dt.minute, local.dt.weekday)):
+            fields[row, at] = part.fillna(-1).to_numpy(dtype=np.int16)
+    missing = fields[0] < 0
+    out = {name: pd.arrays.IntegerArray(fields[i].astype(np.int8), missing)
+           for i, name in enumerate(("hour", "minute", "weekday"))}
+    out["is_weekend"] = pd.arrays.BooleanArray(fields[2] >= 5, missing)
+    return pd.DataFrame(out, index=timestamps.index)
