@@ -71,9 +71,9 @@ def generate(users, days, seed, preset, requests_per_day, out, as_json):
     from suggest import synth
 
     overrides = {"users": users, "days": days, "requests_per_day": requests_per_day}
-    config = synth.config_from_preset(preset, seed=seed,
+    config = synth.preset_config(preset, seed=seed,
                                       **{k: v for k, v in overrides.items() if v is not None})
-    summary = synth.generate(config, out, progress=not as_json)
+    summary = synth.generate(config, out, progress=not as_json, name=f"synth-{preset}")
     if as_json:
         _print_json(summary)
     else:
@@ -136,7 +136,7 @@ def demo(out, users, days, seed):
     from suggest.data import load
 
     click.echo(f"1/2 generating a synthetic world ({users} users, {days} days, seed {seed}) in {out}/")
-    summary = synth.generate(synth.config_from_preset("default", users=users, days=days, seed=seed),
+    summary = synth.generate(synth.preset_config("default", users=users, days=days, seed=seed),
                              out / "world", progress=True)
     click.echo(f"    {summary['requests']:,} requests, {summary['rows']:,} log rows")
     click.echo("2/2 reading the log back through its dataset description")

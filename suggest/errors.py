@@ -66,6 +66,10 @@ class ErrorList(SuggestError):
         return "\n".join([self.summary] + [e.format() for e in self.errors])
 
 
+class DataErrorList(ErrorList, DataError):
+    """Several problems with one log or description, reported together."""
+
+
 def did_you_mean(word: object, choices: Iterable[object]) -> str | None:
     """Return ``"did you mean 'x'?"`` for the closest choice, or ``None``.
 

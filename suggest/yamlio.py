@@ -82,7 +82,12 @@ def parse_yaml(text: str, *, source: str = "<string>", what: str = "YAML file") 
             raise SuggestError(
                 f"{what} expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases",
                 where=source, hint="refused as a possible alias bomb; write the values out")
-        data = loader.construct_document(node)
+        # Positions and duplicate keys are read from the document as written: building
+        # it expands merge keys (`<<: *base`) in place, and a key that overrides a
+        # merged one is allowed, not a duplicate.
+        doc = YamlDoc(data=None, source=source)
+        _record(node, (), doc, set())
+        doc.data = loader.construct_document(node)
     except yaml.constructor.ConstructorError as exc:
         raise _marked(exc, source, f"{what}: unsafe or unknown YAML tag refused "
                                    f"({exc.problem})", "only plain YAML values are allowed; "
@@ -90,12 +95,13 @@ def parse_yaml(text: str, *, source: str = "<string>", what: str = "YAML file") 
     except yaml.MarkedYAMLError as exc:
         raise _marked(exc, source, f"{what} is not valid YAML: {exc.problem}",
                       "check indentation and quoting near this place") from None
+    except RecursionError:  # PyYAML composes and builds nested values recursively
+        raise SuggestError(f"{what} nests values too deeply to read", where=source,
+                           hint="a hand-written file needs a few levels, not thousands") from None
     except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
         raise SuggestError(f"{what} is not valid YAML: {exc}", where=source) from None
     finally:
         loader.dispose()
-    doc = YamlDoc(data=data, source=source)
-    _record(node, (), doc, set())
     return doc
 
 

@@ -31,13 +31,15 @@ pattern such as ``"%d/%m/%Y %H:%M"``). Paths are relative to the YAML file.
 
 from __future__ import annotations
 
+import codecs
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from suggest.errors import DescriptionError, ErrorList, SuggestError, did_you_mean, one_of
+from suggest.data.timefields import TIME_FORMATS
+from suggest.errors import DataErrorList, DescriptionError, did_you_mean, one_of
 from suggest.yamlio import YamlDoc, load_yaml
 
 CONTEXT_TYPES = ("categorical", "numeric", "boolean")
@@ -121,7 +123,7 @@ class Dataset:
         if parser.errors:
             if len(parser.errors) == 1:
                 raise parser.errors[0]
-            raise ErrorList(parser.errors, summary=f"{doc.source}: {len(parser.errors)} problems "
+            raise DataErrorList(parser.errors, summary=f"{doc.source}: {len(parser.errors)} problems "
                                                    "in the dataset description:")
         return ds
 
@@ -151,7 +153,8 @@ class _Parser:
         self.unknown_keys(spec, (), TOP_KEYS)
         log = self.text(spec, ("log",), required=True)
         log_path = Path(os.path.normpath(self.base / (log or "<missing>")))
-        fmt = self.format(spec, ("format",), log_path)
+        # Without `log` there is no extension to read the format from; one error is enough.
+        fmt = self.format(spec, ("format",), log_path) if log or "format" in spec else "csv"
         separator = self.text(spec, ("separator",)) or ("\t" if fmt == "tsv" else ",")
         columns = spec.get("columns") or {}
         if not isinstance(columns, dict):
@@ -175,7 +178,15 @@ class _Parser:
                                          or not isinstance(positive_min, (int, float))):
             self.error(("positive_min",), f"positive_min must be a number, not {positive_min!r}")
             positive_min = None
+        if positive_min is not None and not (isinstance(columns, dict) and columns.get("relevance")):
+            self.error(("positive_min",), "positive_min needs a relevance column to compare with",
+                       "name it under `columns: relevance:`, or drop positive_min")
         time_format = str(spec.get("time_format") or "iso")
+        if time_format not in TIME_FORMATS and "%" not in time_format:
+            self.error(("time_format",), f"unknown time_format '{time_format}'",
+                       did_you_mean(time_format, TIME_FORMATS) or f"expected {one_of(TIME_FORMATS)} "
+                       "or a strftime pattern such as '%d/%m/%Y %H:%M'")
+        encoding = self.encoding(spec, ("encoding",))
         self.check_roles(roles, context, ignore, catalog)
         if self.errors:
             return None
@@ -184,7 +195,7 @@ class _Parser:
             timezone=timezone, user=roles["user"] or "user", item=roles["item"] or "item",
             relevance=roles["relevance"], time=roles["time"], request=roles["request"],
             timezone_column=roles["timezone"], positive_min=positive_min, context=context,
-            ignore=tuple(ignore), catalog=catalog, encoding=str(spec.get("encoding") or "utf-8"),
+            ignore=tuple(ignore), catalog=catalog, encoding=encoding,
             missing_values=tuple(str(m) for m in missing), time_format=time_format,
             source=self.doc.source)
 
@@ -220,6 +231,17 @@ class _Parser:
                        or f"expected {one_of(allowed)}")
             return "csv"
         return fmt
+
+    def encoding(self, mapping: dict, path: tuple) -> str:
+        value = str(mapping.get(path[-1]) or "utf-8")
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            self.error(path, f"unknown encoding '{value}'",
+                       did_you_mean(value, ("utf-8", "latin-1", "cp1252", "utf-16"))
+                       or "use a Python codec name such as utf-8 or latin-1")
+            return "utf-8"
+        return value
 
     def zone(self, value: Any, path: tuple) -> str:
         try:
@@ -266,7 +288,7 @@ class _Parser:
                                                         ("catalog", "attributes")),
                            format=fmt, separator=self.text(spec, ("catalog", "separator"))
                            or ("\t" if fmt == "tsv" else ","),
-                           encoding=str(spec.get("encoding") or "utf-8"))
+                           encoding=self.encoding(spec, ("catalog", "encoding")))
 
     def check_roles(self, roles: dict, context: dict, ignore: list, catalog: CatalogSpec | None) -> None:
         named = {c: r for r, c in roles.items() if c}

@@ -35,7 +35,7 @@ import pandas as pd
 from suggest.data.description import TIME_FIELDS, ColumnSpec, Dataset
 from suggest.data.readers import RawTable, read_table, sniff_separator
 from suggest.data.timefields import local_fields, parse_times
-from suggest.errors import DataError, ErrorList, did_you_mean, one_of
+from suggest.errors import DataError, DataErrorList, did_you_mean, one_of
 
 #: Column names the frames use for their own purposes.
 RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timezone", "positive",
@@ -180,6 +180,8 @@ def _attribute_columns(ds: Dataset) -> tuple[str, ...]:
 def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
     raw = read_table(ds.log, ds.format, separator=ds.separator, encoding=ds.encoding,
                      missing_values=ds.missing_values, what="log")
+    if len(raw.frame) == 0:  # no line split into fields: naming missing columns would mislead
+        raise _all_rejected(ds, raw.rejects)
     _check_columns(ds, raw)
     report = LoadReport(source=str(ds.log), rows_in=raw.rows_in, has_time=bool(ds.time),
                         roles=ds.named_columns, attributes=list(_attribute_columns(ds)))
@@ -213,11 +215,14 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
         out[col], why = _typed(cells[col], col, spec)
         fail(why.notna(), why)
     report.schema = schema
+    # Item attributes kept in the log describe the item, not the moment: they are
+    # neither part of a request's key nor required to agree within a request.
+    context = [c for c in schema if c not in _attribute_columns(ds)]
     if ds.request:
         out["request_id"] = _as_text(cells[ds.request])
         fail(out["request_id"].isna(), f"request ({ds.request}) is missing")
         ok = reasons.isna()
-        fail(ok & _disagrees_with_first(out, ok, schema), "user, time or context differ from the "
+        fail(ok & _disagrees_with_first(out, ok, context), "user, time or context differ from the "
              "first row of the same request")
     ok = reasons.isna().to_numpy()
     rejects = _collect_rejects(raw, reasons, ds.separator)
@@ -225,17 +230,21 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
     report.rows_rejected = len(rejects)
     report.reject_reasons = _reason_counts(rejects)
     if report.rows_ok == 0:
-        first = "; ".join(f"line {r.line}: {r.reason}" for r in rejects.head(3).itertuples())
-        raise DataError(f"every row of the log was rejected ({len(rejects):,} rows). First: {first}",
-                        where=str(ds.log), hint="check the dataset description against the file")
+        raise _all_rejected(ds, rejects)
     frame = out.loc[ok].reset_index(drop=True)
     if not ds.request:
-        keys = ["user_id", *schema] + (["timestamp", "timezone"] if ds.time else [])
+        keys = ["user_id", *context] + (["timestamp", "timezone"] if ds.time else [])
         codes = pd.DataFrame({k: pd.factorize(frame[k], use_na_sentinel=False)[0] for k in keys})
         number = codes.groupby(keys, sort=False).ngroup().to_numpy() + 1
         width = len(str(number.max()))
         frame.insert(0, "request_id", pd.Series(number).astype(str).str.zfill(width).radd("r"))
     return frame, rejects, report
+
+
+def _all_rejected(ds: Dataset, rejects: pd.DataFrame) -> DataError:
+    first = "; ".join(f"line {r.line}: {r.reason}" for r in rejects.head(3).itertuples())
+    return DataError(f"every row of the log was rejected ({len(rejects):,} rows). First: {first}",
+                     where=str(ds.log), hint="check the dataset description against the file")
 
 
 def _check_columns(ds: Dataset, raw: RawTable) -> None:
@@ -265,20 +274,19 @@ def _check_columns(ds: Dataset, raw: RawTable) -> None:
     if len(errors) == 1:
         raise errors[0]
     if errors:
-        raise ErrorList(errors, summary=f"{ds.source}: {len(errors)} problems with the log's columns:")
+        raise DataErrorList(errors, summary=f"{ds.source}: {len(errors)} problems with the log's columns:")
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """Cells as strings (JSON numbers included); missing stays missing."""
+    """Cells as strings (JSON numbers included); missing, or only spaces, is missing."""
     text = values.astype(object)
-    present = text.notna()
+    as_str = text[text.notna()].astype(str).str.strip()
+    as_str = as_str[as_str != ""]
     out = pd.Series(None, index=values.index, dtype=object)
-    whole = pd.to_numeric(text[present], errors="coerce")
-    as_str = text[present].astype(str)
-    # A JSON integer read as float (3.0) is the id "3", as it is in a CSV file.
-    integral = whole.notna() & (whole == np.floor(whole)) & ~as_str.str.contains(r"[eE]|^0\d")
-    as_str[integral] = whole[integral].astype(np.int64).astype(str)
-    out[present] = as_str.str.strip()
+    # A JSON integer read as float (3.0) is the id "3", as it is in a CSV file. The
+    # digits are kept as written, never sent through a float: ids longer than 15
+    # digits (snowflake ids, phone numbers) must stay distinct.
+    out[as_str.index] = as_str.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
     return out
 
 
@@ -293,6 +301,7 @@ def _relevance(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> Non
     fail(has_item & raw.notna() & value.isna(),
          f"{ds.relevance} '" + raw.astype(str) + "' is not a number")
     fail(has_item & (value < 0), f"{ds.relevance} '" + raw.astype(str) + "' is negative")
+    fail(has_item & np.isinf(value), f"{ds.relevance} '" + raw.astype(str) + "' is not finite")
     out["relevance"] = value.astype(float)
 
 
@@ -343,17 +352,18 @@ def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd
                          index=values.index), reasons
     text = _as_text(values)
     if spec.values is not None:
-        bad = present & ~text.isin(spec.values)
+        bad = text.notna() & ~text.isin(spec.values)
         for value in text[bad].unique():
             hint = did_you_mean(value, spec.values) or f"allowed: {one_of(spec.values)}"
             reasons[bad & (text == value)] = f"{col} '{value}' is not an allowed value ({hint})"
-        return pd.Categorical(text, categories=list(spec.values)), reasons
+        # The rejected values are left out: a category outside the list is an error in pandas 4.
+        return pd.Categorical(text.where(~bad), categories=list(spec.values)), reasons
     return pd.Series(pd.Categorical(text), index=values.index), reasons
 
 
-def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, schema: dict) -> pd.Series:
+def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, context: list[str]) -> pd.Series:
     """Rows whose user, time or context differ from the first accepted row of their request."""
-    cols = ["user_id", *schema] + (["timestamp"] if "timestamp" in out else [])
+    cols = ["user_id", *context] + (["timestamp"] if "timestamp" in out else [])
     rows = out.loc[ok, ["request_id", *cols]]
     first = rows.drop_duplicates("request_id").set_index("request_id")
     differs = pd.Series(False, index=out.index)

@@ -16,6 +16,7 @@ are blank lines, not rows.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -67,6 +68,9 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
         table = _read_jsonl(path, encoding, what)
     else:
         table = _read_csv(path, separator, encoding, what)
+    if table.rows_in == 0:
+        raise DataError(f"{what} file has no rows", where=str(path),
+                        hint="expected rows after the header line" if fmt in ("csv", "tsv") else None)
     if len(table.frame.columns):
         strings = table.frame.select_dtypes(include=["object", "string"])
         if len(strings.columns) and missing_values:
@@ -76,6 +80,10 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
 
 
 def _open_text(path: Path, encoding: str, errors: str = "strict") -> io.TextIOBase:
+    # Spreadsheet exports start UTF-8 files with a byte-order mark; pandas drops it, so
+    # must the row-by-row readers, or the first column's name would not match.
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding=encoding, errors=errors, newline="")
     return open(path, encoding=encoding, errors=errors, newline="")
@@ -194,8 +202,6 @@ def _read_jsonl(path: Path, encoding: str, what: str) -> RawTable:
                 continue
             records.append(value)
             lines.append(number)
-    if not records and not bad:
-        raise DataError(f"{what} file has no rows", where=str(path))
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame = frame.astype(object).where(frame.notna(), None)
     return RawTable(frame, np.asarray(lines, dtype=np.int64), _reject_frame(str(path), bad), str(path))

@@ -15,7 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-_OFFSET = r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+#: A UTC offset ("Z", "+02", "+0200", "+02:00") written after a time of day. A date
+#: alone ("2026-03-02") also ends in a hyphen and two digits; that is not an offset.
+_OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 TIME_FORMATS = ("iso", "unix_s", "unix_ms")
 
 
@@ -40,7 +42,10 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
         reasons[bad[bad].index] = "time '" + text[bad] + f"' is not a number of {unit} since 1970"
         return out, reasons
     pattern = "ISO8601" if fmt == "iso" else fmt
-    aware = text.str.contains(_OFFSET, regex=True)
+    if fmt == "iso":
+        aware = text.str.contains(_OFFSET, regex=True)
+    else:  # a strftime pattern has an offset in every value or in none
+        aware = pd.Series("%z" in fmt or "%Z" in fmt, index=text.index)
     if aware.any():
         out[aware[aware].index] = pd.to_datetime(text[aware], format=pattern, utc=True, errors="coerce")
     naive_idx = aware[~aware].index
@@ -77,7 +82,7 @@ def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
     for zone, idx in zones.groupby(zones, sort=True).groups.items():
         local = timestamps[idx].dt.tz_convert(zone)
         at = position[idx].to_numpy()
-        for row, part in enumerate((local.dt.hour, local.dt.minute, local.dt.weekday)):
+        for row, part in enumerate((local.dt.hour, local.dt.minute, local.dt.day_of_week)):
             fields[row, at] = part.fillna(-1).to_numpy(dtype=np.int16)
     missing = fields[0] < 0
     out = {name: pd.arrays.IntegerArray(fields[i].astype(np.int8), missing)

@@ -1,0 +1,57 @@
+"""Shared test helpers: small logs and dataset descriptions written to ``tmp_path``."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+import suggest.data
+
+
+def write_dataset(folder: Path, log: str | bytes | None = None, *, name: str = "log.csv",
+                  **spec) -> Path:
+    """Write ``log`` as ``folder/name`` and a dataset description beside it; return the YAML path.
+
+    ``log`` is text (dedented, written as UTF-8), raw bytes, or ``None`` when the
+    caller writes the file itself. ``spec`` holds description keys; ``columns``
+    is merged into the default ``{user: user, item: item}``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    if isinstance(log, bytes):
+        (folder / name).write_bytes(log)
+    elif log is not None:
+        (folder / name).write_text(textwrap.dedent(log), encoding="utf-8")
+    description = {"log": name, "columns": {"user": "user", "item": "item"}}
+    description["columns"].update(spec.pop("columns", {}))
+    description.update(spec)
+    path = folder / "dataset.yaml"
+    path.write_text(yaml.safe_dump(description, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def load_checked(path: Path) -> suggest.data.Log:
+    """``suggest.data.load`` plus the invariant every load keeps: no row is lost."""
+    log = suggest.data.load(path)
+    report = log.report
+    assert report.rows_in == report.rows_ok + report.rows_rejected
+    return log
+
+
+def reasons_by_line(log: suggest.data.Log) -> dict[int, str]:
+    """Rejected log rows as ``{line: reason}``."""
+    rejects = log.rejects[log.rejects["source"] == str(log.dataset.log)]
+    return dict(zip(rejects["line"].astype(int), rejects["reason"]))
+
+
+@pytest.fixture
+def make_dataset(tmp_path):
+    """``make_dataset(log_text, **spec)``: write a log and its description, return the YAML path."""
+    counter = iter(range(1_000))
+
+    def make(log: str | bytes | None = None, *, name: str = "log.csv", **spec) -> Path:
+        return write_dataset(tmp_path / f"ds{next(counter)}", log, name=name, **spec)
+
+    return make

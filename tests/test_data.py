@@ -1,0 +1,805 @@
+"""The data layer: dataset descriptions, readers, validation with rejects, time fields."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from suggest.data import Dataset, load, read, write_rejects
+from suggest.errors import DataError, DescriptionError, ErrorList, SuggestError
+
+from conftest import load_checked, reasons_by_line, write_dataset
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT.parent / "shared" / "data"
+
+
+# --------------------------------------------------------------------------- formats
+
+ROWS = [
+    {"user": "1001", "item": "7", "ts": "2026-03-02T08:00:00", "temp": "12.5", "wifi": "true",
+     "weather": "sunny", "rating": "5"},
+    {"user": "1001", "item": "8", "ts": "2026-03-02T08:00:00", "temp": "12.5", "wifi": "true",
+     "weather": "sunny", "rating": "3"},
+    {"user": "1002", "item": "7", "ts": "2026-03-03T18:30:00", "temp": "3", "wifi": "false",
+     "weather": "rainy", "rating": "4"},
+    {"user": "1002", "item": "7", "ts": "2026-03-03T18:30:00", "temp": "3", "wifi": "false",
+     "weather": "rainy", "rating": "2"},
+    {"user": "1003", "item": "", "ts": "2026-03-07T12:00:00+01:00", "temp": "", "wifi": "",
+     "weather": "", "rating": ""},
+]
+FORMAT_SPEC = {"columns": {"time": "ts", "relevance": "rating"}, "timezone": "Europe/Berlin",
+               "context": {"weather": "categorical", "temp": "numeric", "wifi": "boolean"}}
+
+
+def _write_format(folder: Path, fmt: str) -> Path:
+    folder.mkdir(parents=True)
+    header = list(ROWS[0])
+    if fmt in ("csv", "tsv", "csv.gz"):
+        sep = "\t" if fmt == "tsv" else ","
+        text = "\n".join(sep.join(r[c] for c in header) for r in [dict(zip(header, header)), *ROWS])
+        data = (text + "\n").encode()
+        (folder / f"log.{fmt}").write_bytes(gzip.compress(data) if fmt.endswith(".gz") else data)
+    elif fmt == "jsonl":
+        def typed(r):  # JSON carries numbers, booleans and nulls as themselves
+            return {"user": int(r["user"]), "item": int(r["item"]) if r["item"] else None,
+                    "ts": r["ts"], "temp": float(r["temp"]) if r["temp"] else None,
+                    "wifi": {"true": True, "false": False}.get(r["wifi"]),
+                    "weather": r["weather"] or None,
+                    "rating": int(r["rating"]) if r["rating"] else None}
+        (folder / "log.jsonl").write_text("".join(json.dumps(typed(r)) + "\n" for r in ROWS))
+    else:
+        frame = pd.DataFrame(ROWS).replace("", None)
+        frame["user"] = frame["user"].astype(int)
+        frame["item"] = pd.to_numeric(frame["item"])          # float with NaN, as Parquet stores it
+        frame["temp"] = pd.to_numeric(frame["temp"])
+        frame["rating"] = pd.to_numeric(frame["rating"])
+        frame.to_parquet(folder / "log.parquet")
+    return write_dataset(folder, None, name=f"log.{fmt}", **FORMAT_SPEC)
+
+
+@pytest.fixture(scope="module")
+def csv_log(tmp_path_factory):
+    return load_checked(_write_format(tmp_path_factory.mktemp("fmt") / "csv", "csv"))
+
+
+def test_csv_log_gives_the_expected_frames(csv_log):
+    requests = csv_log.requests.set_index("user_id")
+    assert list(requests.index) == ["1001", "1002", "1003"]
+    assert requests.loc["1001", "hour"] == 8 and requests.loc["1002", "hour"] == 18
+    assert requests.loc["1003", "is_weekend"]                           # Saturday 12:00 +01:00
+    assert requests.loc["1001", "temp"] == 12.5
+    assert requests.loc["1001", "wifi"] and not requests.loc["1002", "wifi"]
+    assert requests.loc["1002", "weather"] == "rainy"
+    truth = csv_log.truth.merge(csv_log.requests[["request_id", "user_id"]])
+    assert sorted(zip(truth["user_id"], truth["item_id"], truth["relevance"])) == [
+        ("1001", "7", 5.0), ("1001", "8", 3.0), ("1002", "7", 4.0)]   # the repeated (1002, 7): max
+    assert csv_log.report.requests_without_positive == 1              # 1003 engaged with nothing
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "csv.gz", "jsonl", "parquet"])
+def test_every_format_gives_the_same_frames_as_csv(tmp_path, csv_log, fmt):
+    log = load_checked(_write_format(tmp_path / "x", fmt))
+    assert log.report.rows_in == 5 and log.report.rows_rejected == 0
+    pd.testing.assert_frame_equal(log.requests, csv_log.requests)
+    pd.testing.assert_frame_equal(log.truth, csv_log.truth)
+    pd.testing.assert_frame_equal(log.events.drop(columns="line"), csv_log.events.drop(columns="line"))
+
+
+def test_read_returns_the_typed_long_log_and_its_rejects(make_dataset):
+    path = make_dataset("""\
+        user,item,temp
+        u1,i1,12
+        u2,i2,warm
+        u3,i3,7.5
+        """, context={"temp": "numeric"})
+    frame, rejects = read(path)
+    assert len(frame) + len(rejects) == 3
+    assert frame["user_id"].tolist() == ["u1", "u3"]
+    assert frame["temp"].tolist() == [12.0, 7.5]
+    assert frame["line"].tolist() == [2, 4]
+    assert rejects[["line", "reason"]].values.tolist() == [[3, "temp 'warm' is not a number"]]
+
+
+# --------------------------------------------------------------------------- malformed input
+
+@pytest.mark.parametrize("sep, written", [(";", "';'"), ("\t", "'\\t'")])
+def test_wrong_separator_hint_names_the_right_one(make_dataset, sep, written):
+    path = make_dataset(f"user{sep}item{sep}weather\nu1{sep}i1{sep}sunny\nu2{sep}i2{sep}rainy\n")
+    with pytest.raises(SuggestError) as info:
+        load(path)
+    text = str(info.value)
+    assert "no column 'user'" in text and "log.csv:1" in text
+    assert f"the header looks separated by {written}: set `separator: {written}`" in text
+
+
+def test_missing_required_column_says_did_you_mean(make_dataset):
+    path = make_dataset("usr,item\nu1,i1\n")
+    with pytest.raises(DataError) as info:
+        load(path)
+    err = info.value
+    assert err.where.endswith("log.csv:1")
+    assert "no column 'user' (named in `columns.user`)" in err.message
+    assert err.hint == "did you mean 'usr'?"
+
+
+def test_bad_timestamps_rejected_with_their_line(make_dataset):
+    path = make_dataset("""\
+        user,item,ts
+        u1,i1,2026-03-02T08:00:00Z
+        u2,i2,yesterday
+        u3,i3,2026-02-30T08:00:00Z
+        u4,i4,
+        u5,i5,2026-03-02T09:00:00Z
+        """, columns={"time": "ts"})
+    log = load_checked(path)
+    reasons = reasons_by_line(log)
+    assert set(reasons) == {3, 4, 5}
+    assert reasons[3].startswith("time 'yesterday' is not ISO 8601")
+    assert reasons[4].startswith("time '2026-02-30T08:00:00Z' is not ISO 8601")
+    assert reasons[5] == "time is missing"
+    assert log.requests["user_id"].tolist() == ["u1", "u5"]
+
+
+def test_non_utf8_bytes_reject_only_their_row(make_dataset):
+    path = make_dataset(b"user,item,note\nu1,i1,ok\nu2,i2,caf\xe9\nu3,i3,fine\n")
+    log = load_checked(path)
+    assert reasons_by_line(log) == {3: "bytes that are not valid utf-8"}
+    assert "caf" in log.rejects["text"].iloc[0]
+    assert log.events["item_id"].tolist() == ["i1", "i3"]
+    assert log.events["line"].tolist() == [2, 4]
+
+
+def test_latin1_log_reads_when_encoding_is_declared(make_dataset):
+    path = make_dataset(b"user,item,note\nu1,i1,caf\xe9\n", encoding="latin-1")
+    log = load_checked(path)
+    assert log.requests["note"].tolist() == ["café"]
+
+
+def test_utf8_byte_order_mark_does_not_hide_the_first_column(make_dataset):
+    # A spreadsheet export: BOM, and a ragged row that sends the reader down its row-by-row path.
+    path = make_dataset("\ufeffuser,item\nu1,i1\nu2,i2,extra\nu3,i3\n".encode())
+    log = load_checked(path)
+    assert log.requests["user_id"].tolist() == ["u1", "u3"]
+    assert list(reasons_by_line(log)) == [3]
+
+
+def test_empty_file_is_an_error(make_dataset):
+    path = make_dataset("")
+    with pytest.raises(DataError, match="log file is empty") as info:
+        load(path)
+    assert info.value.where.endswith("log.csv")
+
+
+@pytest.mark.parametrize("text", ["user,item\n", "user,item\n\n\n", "user,item"])
+def test_header_only_is_an_error_not_an_empty_success(make_dataset, text):
+    with pytest.raises(DataError, match="log file has no rows"):
+        load(make_dataset(text))
+
+
+def test_duplicate_header_column_is_an_error(make_dataset):
+    path = make_dataset("user,item,mood,mood\nu1,i1,happy,sad\n")
+    with pytest.raises(DataError) as info:
+        load(path)
+    assert info.value.where.endswith("log.csv:1")
+    assert "column 'mood' more than once (fields 3, 4)" in info.value.message
+
+
+def test_ragged_rows_are_rejected_with_their_lines(make_dataset):
+    path = make_dataset("""\
+        user,item,mood
+        u1,i1,happy
+        u2,i2,sad,extra
+        u3,i3
+        u4,i4,happy
+        """)
+    log = load_checked(path)
+    assert reasons_by_line(log) == {3: "expected 3 fields separated by ',', found 4",
+                                    4: "expected 3 fields separated by ',', found 2"}
+    assert log.events["user_id"].tolist() == ["u1", "u4"]
+    assert log.events["line"].tolist() == [2, 5]
+
+
+def test_quoted_newline_keeps_later_line_numbers_right(make_dataset):
+    path = make_dataset('user,item,note,temp\n'
+                        'u1,i1,"first line\nsecond line",1\n'   # lines 2-3
+                        'u2,i2,plain,2\n'                         # line 4
+                        ',i3,no user,3\n'                         # line 5
+                        'u4,i4,plain,hot\n'                       # line 6
+                        'u5,i5,plain,5\n',                        # line 7
+                        context={"temp": "numeric"})
+    log = load_checked(path)
+    assert reasons_by_line(log) == {5: "user (user) is missing", 6: "temp 'hot' is not a number"}
+    assert log.events["line"].tolist() == [2, 4, 7]
+    assert log.requests.loc[0, "note"] == "first line\nsecond line"
+
+
+def test_blank_lines_in_the_middle_are_skipped_not_renumbered(make_dataset):
+    path = make_dataset("user,item\nu1,i1\n\n\nu2,i2\n,i3\nu4,i4\n")
+    log = load_checked(path)
+    assert log.report.rows_in == 4
+    assert reasons_by_line(log) == {6: "user (user) is missing"}
+    assert log.events["line"].tolist() == [2, 5, 7]
+
+
+def test_every_row_rejected_is_an_error_naming_the_first_reasons(make_dataset):
+    path = make_dataset("user,item,temp\nu1,i1,hot\nu2,i2,cold\n", context={"temp": "numeric"})
+    with pytest.raises(DataError) as info:
+        load(path)
+    assert info.value.where.endswith("log.csv")
+    assert "every row of the log was rejected (2 rows)" in info.value.message
+    assert "line 2: temp 'hot' is not a number" in info.value.message
+
+
+def test_jsonl_where_no_line_is_an_object_is_every_row_rejected(make_dataset):
+    # A CSV file saved as .jsonl: the error says why the rows failed, not "no column 'user'".
+    path = make_dataset("user,item\nu1,i1\n", name="log.jsonl")
+    with pytest.raises(DataError) as info:
+        load(path)
+    assert "every row of the log was rejected (2 rows)" in info.value.message
+    assert "line 1: not valid JSON" in info.value.message
+
+
+def test_wrong_type_in_numeric_column_is_rejected(make_dataset):
+    path = make_dataset("user,item,temp\nu1,i1,21.5\nu2,i2,warm\nu3,i3,-4\n",
+                        context={"temp": "numeric"})
+    log = load_checked(path)
+    assert reasons_by_line(log) == {3: "temp 'warm' is not a number"}
+    assert log.requests["temp"].tolist() == [21.5, -4.0]
+
+
+def test_wrong_word_in_boolean_column_is_rejected(make_dataset):
+    path = make_dataset("user,item,wifi\nu1,i1,yes\nu2,i2,maybe\nu3,i3,0\n",
+                        context={"wifi": "boolean"})
+    log = load_checked(path)
+    assert reasons_by_line(log) == {3: "wifi 'maybe' is not true or false"}
+    assert log.requests["wifi"].tolist() == [True, False]
+
+
+def test_unknown_value_in_closed_categorical_says_did_you_mean(make_dataset):
+    path = make_dataset("user,item,weather\nu1,i1,sunny\nu2,i2,sunyy\nu3,i3,foggy\nu4,i4,\n",
+                        context={"weather": {"type": "categorical", "values": ["sunny", "rainy"]}})
+    log = load_checked(path)
+    assert reasons_by_line(log) == {
+        3: "weather 'sunyy' is not an allowed value (did you mean 'sunny'?)",
+        4: "weather 'foggy' is not an allowed value (allowed: 'sunny' or 'rainy')"}
+    # A missing cell is not a value outside the list.
+    assert log.requests["user_id"].tolist() == ["u1", "u4"]
+    assert list(log.requests["weather"].cat.categories) == ["sunny", "rainy"]
+
+
+def test_negative_missing_or_non_numeric_relevance_is_rejected(make_dataset):
+    path = make_dataset("""\
+        user,item,rating
+        u1,i1,4
+        u2,i2,-1
+        u3,i3,lots
+        u4,i4,
+        u5,,
+        """, columns={"relevance": "rating"})
+    log = load_checked(path)
+    assert reasons_by_line(log) == {3: "rating '-1' is negative",
+                                    4: "rating 'lots' is not a number",
+                                    5: "relevance (rating) is missing on a row with an item"}
+    # A request without an item needs no relevance: it is a request with no engagement.
+    assert log.requests["user_id"].tolist() == ["u1", "u5"]
+    assert log.report.requests_without_positive == 1
+
+
+def test_missing_user_is_rejected(make_dataset):
+    path = make_dataset("user,item\nu1,i1\n,i2\n  ,i3\n")
+    log = load_checked(path)
+    assert reasons_by_line(log) == {3: "user (user) is missing", 4: "user (user) is missing"}
+    assert log.report.users == 1
+
+
+def test_jsonl_line_not_json_or_not_an_object_is_rejected(make_dataset):
+    path = make_dataset('{"user": "u1", "item": "i1"}\n'
+                        'not json\n'
+                        '[1, 2]\n'
+                        '\n'
+                        '{"user": "u2", "item": 5}\n'
+                        '"just a string"\n', name="log.jsonl")
+    log = load_checked(path)
+    reasons = reasons_by_line(log)
+    assert set(reasons) == {2, 3, 6}
+    assert reasons[2].startswith("not valid JSON")
+    assert reasons[3] == "expected a JSON object, found list"
+    assert reasons[6] == "expected a JSON object, found str"
+    assert log.events[["item_id", "line"]].values.tolist() == [["i1", 1], ["5", 5]]
+
+
+def test_long_numeric_ids_stay_distinct(make_dataset):
+    # 17+ digit ids (snowflakes) must not be rounded through a float into one user.
+    path = make_dataset("user,item\n12345678901234567,1\n12345678901234568,1\n"
+                        "1234567890123456789012,2\n")
+    log = load_checked(path)
+    assert log.requests["user_id"].tolist() == ["12345678901234567", "12345678901234568",
+                                                "1234567890123456789012"]
+    assert log.report.users == 3
+
+
+def test_write_rejects_writes_line_numbers_and_reasons(make_dataset, tmp_path):
+    path = make_dataset("user,item,temp\nu1,i1,1\n,i2,2\nu3,i3,hot\n", context={"temp": "numeric"})
+    log = load_checked(path)
+    out = write_rejects(log.rejects, tmp_path / "out" / "log.rejects.csv")
+    written = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(written.columns) == ["source", "line", "reason", "text"]
+    assert written[["line", "reason", "text"]].values.tolist() == [
+        ["3", "user (user) is missing", ",i2,2"],
+        ["4", "temp 'hot' is not a number", "u3,i3,hot"]]
+    assert set(written["source"]) == {str(log.dataset.log)}
+
+
+# --------------------------------------------------------------------------- time
+
+def test_local_hour_is_dst_correct_in_berlin_and_new_york(make_dataset):
+    # Berlin springs forward on 2026-03-29, New York on 2026-03-08: 08:00 stays 08:00.
+    path = make_dataset("""\
+        user,item,ts,zone
+        b1,i1,2026-03-28T08:00:00,Europe/Berlin
+        b2,i1,2026-03-29T08:00:00,Europe/Berlin
+        b3,i1,2026-03-30T08:00:00,Europe/Berlin
+        n1,i1,2026-03-07T08:00:00,America/New_York
+        n2,i1,2026-03-09T08:00:00,America/New_York
+        n3,i1,2026-03-09T08:00:00-04:00,America/New_York
+        """, columns={"time": "ts", "timezone": "zone"})
+    log = load_checked(path)
+    requests = log.requests.set_index("user_id")
+    assert requests["hour"].tolist() == [8] * 6
+    utc = requests["timestamp"].dt.strftime("%m-%d %H:%M").to_dict()
+    assert utc == {"b1": "03-28 07:00", "b2": "03-29 06:00", "b3": "03-30 06:00",
+                   "n1": "03-07 13:00", "n2": "03-09 12:00", "n3": "03-09 12:00"}
+    assert requests["weekday"].tolist() == [5, 6, 0, 5, 0, 0]
+    assert requests["is_weekend"].tolist() == [True, True, False, True, False, False]
+    assert str(requests["timestamp"].dt.tz) == "UTC"
+
+
+def test_naive_times_are_local_in_the_dataset_zone(make_dataset):
+    path = make_dataset("user,item,ts\nu1,i1,2026-07-01T08:00:00\nu2,i1,2026-01-15 08:00\n",
+                        columns={"time": "ts"}, timezone="Asia/Tokyo")
+    log = load_checked(path)
+    assert log.requests["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == [
+        "2026-06-30 23:00", "2026-01-14 23:00"]
+    assert log.requests["hour"].tolist() == [8, 8]
+
+
+def test_empty_zone_cell_falls_back_to_the_dataset_zone_and_bad_zone_is_rejected(make_dataset):
+    path = make_dataset("""\
+        user,item,ts,zone
+        u1,i1,2026-03-02T08:00:00,
+        u2,i1,2026-03-02T08:00:00,Asia/Tokyo
+        u3,i1,2026-03-02T08:00:00,Mars/Olympus
+        """, columns={"time": "ts", "timezone": "zone"}, timezone="Europe/Berlin")
+    log = load_checked(path)
+    assert reasons_by_line(log) == {4: "time zone 'Mars/Olympus' is not an IANA zone name"}
+    assert log.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["07:00", "23:00"]
+    assert log.requests["hour"].tolist() == [8, 8]
+
+
+def test_nonexistent_or_ambiguous_local_time_is_rejected_mentioning_dst(make_dataset):
+    path = make_dataset("""\
+        user,item,ts
+        u1,i1,2026-03-29T01:30:00
+        u2,i1,2026-03-29T02:30:00
+        u3,i1,2026-10-25T02:30:00
+        u4,i1,2026-03-29T02:30:00+01:00
+        """, columns={"time": "ts"}, timezone="Europe/Berlin")
+    log = load_checked(path)
+    reasons = reasons_by_line(log)
+    assert set(reasons) == {3, 4}          # the same wall time with an offset is fine
+    assert "'2026-03-29T02:30:00'" in reasons[3] and "DST" in reasons[3]
+    assert "Europe/Berlin" in reasons[3] and "UTC offset" in reasons[3]
+    assert "'2026-10-25T02:30:00'" in reasons[4] and "DST" in reasons[4]
+    assert log.requests["hour"].tolist() == [1, 3]   # 01:30Z is 03:30 CEST
+
+
+def test_offsets_in_the_text_are_honoured_whatever_the_zone(make_dataset):
+    path = make_dataset("""\
+        user,item,ts
+        u1,i1,2026-03-29T08:00:00+09:00
+        u2,i1,2026-03-29T06:00:00Z
+        u3,i1,2026-03-29T06:00:00.250+0000
+        """, columns={"time": "ts"}, timezone="America/New_York")
+    log = load_checked(path)
+    assert log.requests["timestamp"].dt.strftime("%m-%d %H:%M").tolist() == [
+        "03-28 23:00", "03-29 06:00", "03-29 06:00"]
+    assert log.requests["hour"].tolist() == [19, 2, 2]      # local in New York (EDT)
+
+
+@pytest.mark.parametrize("day, time_format", [("2026-03-02", "iso"), ("02-03-2026", "%d-%m-%Y")])
+def test_date_only_time_is_local_midnight(make_dataset, day, time_format):
+    # "2026-03-02" ends in "-02" and "02-03-2026" in "-2026": neither is a UTC offset.
+    path = make_dataset(f"user,item,day\nu1,i1,{day}\n", columns={"time": "day"},
+                        timezone="Europe/Berlin", time_format=time_format)
+    log = load_checked(path)
+    assert log.requests["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == ["2026-03-01 23:00"]
+    assert log.requests["hour"].tolist() == [0]
+
+
+def test_strftime_time_format_is_local(make_dataset):
+    path = make_dataset("user,item,when\nu1,i1,29-03-2026 08:15\nu2,i1,2026-03-29\n",
+                        columns={"time": "when"}, timezone="Europe/Berlin",
+                        time_format="%d-%m-%Y %H:%M")
+    log = load_checked(path)
+    assert log.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["06:15"]
+    assert log.requests[["hour", "minute"]].values.tolist() == [[8, 15]]
+    assert reasons_by_line(log)[3].startswith("time '2026-03-29' is not the format '%d-%m-%Y %H:%M'")
+
+
+def test_unix_seconds(make_dataset):
+    path = make_dataset("user,item,ts\nu1,i1,1774681200\nu2,i1,1774681200.5\nu3,i1,soon\n",
+                        columns={"time": "ts"}, timezone="Europe/Berlin", time_format="unix_s")
+    log = load_checked(path)
+    assert reasons_by_line(log) == {4: "time 'soon' is not a number of s since 1970"}
+    assert log.requests["timestamp"].dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist() == [
+        "2026-03-28 07:00:00.000000", "2026-03-28 07:00:00.500000"]
+    assert log.requests["hour"].tolist() == [8, 8]
+
+
+def test_unix_seconds_in_jsonl_numbers(make_dataset):
+    path = make_dataset('{"user": "u1", "item": "i1", "ts": 1774681200}\n', name="log.jsonl",
+                        columns={"time": "ts"}, time_format="unix_s")
+    log = load_checked(path)
+    assert log.requests["timestamp"].dt.strftime("%Y-%m-%d %H:%M").tolist() == ["2026-03-28 07:00"]
+
+
+def test_numeric_time_with_iso_format_hints_at_unix_s(make_dataset):
+    path = make_dataset("user,item,ts\nu1,i1,2026-03-28T07:00:00Z\nu2,i1,1774681200\n",
+                        columns={"time": "ts"})
+    log = load_checked(path)
+    reason = reasons_by_line(log)[3]
+    assert reason.startswith("time '1774681200' is not ISO 8601")
+    assert reason.endswith("(for seconds since 1970 set `time_format: unix_s`)")
+
+
+# --------------------------------------------------------------------------- request keys
+
+def test_requests_without_a_request_column_are_user_context_time(make_dataset):
+    path = make_dataset("""\
+        user,item,place,ts
+        u1,i1,home,2026-03-02T08:00:00Z
+        u1,i2,home,2026-03-02T08:00:00Z
+        u1,i3,work,2026-03-02T08:00:00Z
+        u1,i4,home,2026-03-02T09:00:00Z
+        u2,i1,home,2026-03-02T08:00:00Z
+        """, columns={"time": "ts"}, context={"place": "categorical"})
+    log = load_checked(path)
+    assert log.report.requests == 4
+    items = log.truth.groupby("request_id")["item_id"].apply(sorted).tolist()
+    assert items == [["i1", "i2"], ["i3"], ["i4"], ["i1"]]
+    assert log.requests["request_id"].tolist() == ["r1", "r2", "r3", "r4"]
+
+
+def test_request_column_rejects_rows_whose_context_differs_from_the_first(make_dataset):
+    path = make_dataset("""\
+        rid,user,item,place
+        q1,u1,i1,home
+        q1,u1,i2,home
+        q1,u1,i3,work
+        q1,u2,i4,home
+        q2,u1,i1,work
+        """, columns={"request": "rid"}, context={"place": "categorical"})
+    log = load_checked(path)
+    reason = "user, time or context differ from the first row of the same request"
+    assert reasons_by_line(log) == {4: reason, 5: reason}
+    assert log.requests[["request_id", "place"]].values.tolist() == [["q1", "home"], ["q2", "work"]]
+    assert log.truth[["request_id", "item_id"]].values.tolist() == [
+        ["q1", "i1"], ["q1", "i2"], ["q2", "i1"]]
+
+
+@pytest.mark.parametrize("request_column", [False, True])
+def test_item_attributes_in_the_log_do_not_split_or_reject_requests(make_dataset, request_column):
+    rid = "rid," if request_column else ""
+    path = make_dataset(f"{rid}user,item,place,genre\n"
+                        f"{'q1,' if request_column else ''}u1,i1,home,rock\n"
+                        f"{'q1,' if request_column else ''}u1,i2,home,jazz\n",
+                        columns={"request": "rid"} if request_column else {},
+                        context={"place": "categorical"},
+                        catalog={"item": "item", "attributes": {"genre": "categorical"}})
+    log = load_checked(path)
+    assert log.report.rows_rejected == 0
+    assert log.report.requests == 1
+    assert sorted(log.truth["item_id"]) == ["i1", "i2"]
+
+
+# --------------------------------------------------------------------------- relevance
+
+def test_positive_min_makes_lower_rows_known_negatives(make_dataset):
+    path = make_dataset("""\
+        user,item,stars
+        u1,i1,5
+        u1,i2,3
+        u2,i3,2
+        u2,i4,4
+        """, columns={"relevance": "stars"}, positive_min=4)
+    log = load_checked(path)
+    events = log.events.set_index("item_id")
+    assert events["positive"].to_dict() == {"i1": True, "i2": False, "i3": False, "i4": True}
+    assert sorted(log.truth["item_id"]) == ["i1", "i4"]
+    assert log.report.positives == 2 and log.report.negatives == 2
+
+
+def test_zero_relevance_is_a_known_negative_without_positive_min(make_dataset):
+    path = make_dataset("user,item,clicks\nu1,i1,0\nu1,i2,2\n", columns={"relevance": "clicks"})
+    log = load_checked(path)
+    assert log.truth["item_id"].tolist() == ["i2"]
+    assert log.events.set_index("item_id")["positive"].to_dict() == {"i1": False, "i2": True}
+
+
+def test_repeated_item_is_summed_without_relevance_column(make_dataset):
+    path = make_dataset("user,item\nu1,i1\nu1,i1\nu1,i1\nu1,i2\n")
+    log = load_checked(path)
+    assert dict(zip(log.truth["item_id"], log.truth["relevance"])) == {"i1": 3.0, "i2": 1.0}
+
+
+def test_repeated_item_takes_the_largest_relevance_with_a_relevance_column(make_dataset):
+    path = make_dataset("user,item,stars\nu1,i1,2\nu1,i1,5\nu1,i1,4\n",
+                        columns={"relevance": "stars"})
+    log = load_checked(path)
+    assert log.truth[["item_id", "relevance"]].values.tolist() == [["i1", 5.0]]
+
+
+def test_requests_without_a_positive_are_counted(make_dataset):
+    path = make_dataset("""\
+        user,item,stars,place
+        u1,i1,5,home
+        u2,i2,1,home
+        u3,,,work
+        u4,i3,4,work
+        """, columns={"relevance": "stars"}, positive_min=4, context={"place": "categorical"})
+    log = load_checked(path)
+    assert log.report.requests == 4
+    assert log.report.requests_without_positive == 2
+    assert "4 (2 without an engagement)" in log.report.to_text()
+
+
+# --------------------------------------------------------------------------- schema
+
+def test_undeclared_columns_are_inferred_and_reported(make_dataset):
+    path = make_dataset("""\
+        user,item,wifi,temp,place
+        u1,i1,yes,12.5,home
+        u2,i1,no,-1,work
+        u3,i1,,7,
+        """)
+    log = load_checked(path)
+    assert log.report.inferred == {"wifi": "boolean", "temp": "numeric", "place": "categorical"}
+    assert log.requests["wifi"].tolist()[:2] == [True, False]
+    assert log.requests["temp"].tolist() == [12.5, -1.0, 7.0]
+    text = log.report.to_text()
+    for line in ("wifi   context, boolean   (inferred", "temp   context, numeric   (inferred",
+                 "place  context, categorical   (inferred"):
+        assert line in text
+
+
+def test_declared_columns_are_not_reported_as_inferred(make_dataset):
+    path = make_dataset("user,item,temp\nu1,i1,1\n", context={"temp": "categorical"})
+    log = load_checked(path)
+    assert log.report.inferred == {}
+    assert log.requests["temp"].tolist() == ["1"]
+    assert "inferred" not in log.report.to_text()
+
+
+def test_ignore_drops_columns(make_dataset):
+    path = make_dataset("user,item,cost,place\nu1,i1,3.5,home\n", ignore=["cost"],
+                        context={"place": "categorical"})
+    log = load_checked(path)
+    assert "cost" not in log.requests.columns and "cost" not in log.report.schema
+    assert log.context == {"place": "categorical"}
+
+
+def test_ignored_column_missing_from_the_log_is_an_error(make_dataset):
+    with pytest.raises(DataError, match="no column 'cots' \\(named in `ignore`\\)") as info:
+        load(make_dataset("user,item,cost\nu1,i1,3\n", ignore=["cots"]))
+    assert info.value.hint == "did you mean 'cost'?"
+
+
+def test_reserved_column_name_is_an_error_unless_named_or_ignored(make_dataset):
+    with pytest.raises(DataError) as info:
+        load(make_dataset("user,item,score\nu1,i1,0.9\n"))
+    assert "column 'score' has a name the frames reserve for themselves" in info.value.message
+    assert "`ignore:`" in info.value.hint
+    log = load_checked(make_dataset("user,item,score\nu1,i1,0.9\n", ignore=["score"]))
+    assert "score" not in log.requests.columns
+    log = load_checked(make_dataset("user,item,score\nu1,i1,0.9\n", columns={"relevance": "score"}))
+    assert log.truth["relevance"].tolist() == [0.9]
+
+
+def test_several_reserved_columns_are_reported_together(make_dataset):
+    with pytest.raises(ErrorList) as info:
+        load(make_dataset("user,item,score,hour\nu1,i1,0.9,8\n"))
+    messages = [e.message for e in info.value.errors]
+    assert messages == ["column 'score' has a name the frames reserve for themselves",
+                        "column 'hour' has a name the frames reserve for themselves"]
+
+
+# --------------------------------------------------------------------------- catalog
+
+def test_catalog_file_rejects_duplicates_and_keeps_items_missing_from_it(make_dataset):
+    path = make_dataset("user,item,place\nu1,i1,home\nu2,i2,work\nu3,i9,home\n",
+                        context={"place": "categorical"},
+                        catalog={"path": "items.csv", "item": "id",
+                                 "attributes": {"genre": "categorical"}})
+    (path.parent / "items.csv").write_text("id,genre,year\ni1,rock,1999\ni2,pop,2001\n"
+                                           "i1,jazz,1990\n,pop,1\n")
+    log = load_checked(path)
+    catalog_rejects = log.rejects[log.rejects["source"].str.endswith("items.csv")]
+    assert catalog_rejects[["line", "reason"]].values.tolist() == [
+        [4, "item 'i1' is listed again"], [5, "item (id) is missing"]]
+    assert log.report.rows_rejected == 0 and log.report.catalog_rejected == 2
+    catalog = log.catalog.set_index("item_id")
+    assert catalog.loc["i1", "genre"] == "rock" and catalog.loc["i1", "year"] == 1999
+    assert "i9" in catalog.index and pd.isna(catalog.loc["i9", "genre"])
+    assert "1 items of the log are not in the catalog; they have no attributes" in log.report.warnings
+    assert "catalog column 'year' inferred as numeric attribute" in log.report.warnings
+    assert "genre" not in log.requests.columns
+
+
+def test_catalog_file_missing_item_column_is_an_error(make_dataset):
+    path = make_dataset("user,item\nu1,i1\n", catalog={"path": "items.csv", "item": "item_id"})
+    (path.parent / "items.csv").write_text("itemid,genre\ni1,rock\n")
+    with pytest.raises(DataError, match="catalog has no column 'item_id'") as info:
+        load(path)
+    assert info.value.hint == "did you mean 'itemid'?"
+
+
+def test_catalog_from_log_columns_is_not_context(make_dataset):
+    path = make_dataset("user,item,place,genre\nu1,i1,home,rock\nu2,i2,work,pop\nu3,i1,home,rock\n",
+                        context={"place": "categorical"},
+                        catalog={"item": "item", "attributes": {"genre": "categorical"}})
+    log = load_checked(path)
+    assert log.catalog[["item_id", "genre"]].values.tolist() == [["i1", "rock"], ["i2", "pop"]]
+    assert log.context == {"place": "categorical"}
+    assert "genre" not in log.requests.columns
+    assert "genre  item attribute, categorical" in log.report.to_text()
+
+
+# --------------------------------------------------------------------------- descriptions
+
+def _description(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dataset.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_unknown_top_level_key_says_did_you_mean_with_file_line_col(tmp_path):
+    path = _description(tmp_path, """\
+        log: log.csv
+        colums:
+          user: u
+        """)
+    with pytest.raises(DescriptionError) as info:
+        Dataset.from_yaml(path)
+    assert info.value.where == f"{path}:2:1"
+    assert info.value.message == "unknown key 'colums'"
+    assert info.value.hint == "did you mean 'columns'?"
+
+
+def test_unknown_context_type(tmp_path):
+    path = _description(tmp_path, """\
+        log: log.csv
+        context:
+          weather: categorial
+        """)
+    with pytest.raises(DescriptionError) as info:
+        Dataset.from_yaml(path)
+    assert info.value.where == f"{path}:3:12"
+    assert "column 'weather': unknown type 'categorial'" in info.value.message
+    assert info.value.hint == "did you mean 'categorical'?"
+
+
+def test_unknown_time_zone(tmp_path):
+    path = _description(tmp_path, "log: log.csv\ntimezone: Europe/Berln\n")
+    with pytest.raises(DescriptionError) as info:
+        Dataset.from_yaml(path)
+    assert info.value.where == f"{path}:2:11"
+    assert info.value.message == "unknown time zone 'Europe/Berln'"
+    assert info.value.hint == "did you mean 'Europe/Berlin'?"
+
+
+def test_unknown_encoding_and_time_format_are_description_errors(tmp_path):
+    path = _description(tmp_path, "log: log.csv\nencoding: utf-9\ntime_format: unix\n")
+    with pytest.raises(ErrorList) as info:
+        Dataset.from_yaml(path)
+    found = {e.where: e.message for e in info.value.errors}
+    assert found == {f"{path}:2:11": "unknown encoding 'utf-9'",
+                     f"{path}:3:14": "unknown time_format 'unix'"}
+    hints = {e.message: e.hint for e in info.value.errors}
+    assert hints["unknown time_format 'unix'"] == "did you mean 'unix_s'?"
+    assert hints["unknown encoding 'utf-9'"] == "did you mean 'utf-8'?"
+
+
+def test_several_problems_are_reported_at_once(tmp_path):
+    path = _description(tmp_path, """\
+        log: log.csv
+        timezone: Mars/Base
+        context:
+          weather: cat
+        columns: {user: u, item: i, relevence: r}
+        positive_min: high
+        """)
+    with pytest.raises(ErrorList) as info:
+        Dataset.from_yaml(path)
+    places = sorted(e.where for e in info.value.errors)
+    assert places == [f"{path}:2:11", f"{path}:4:12", f"{path}:5:29", f"{path}:6:15"]
+    assert info.value.summary == f"{path}: 4 problems in the dataset description:"
+    text = str(info.value)
+    assert "did you mean 'relevance'?" in text and "positive_min must be a number, not 'high'" in text
+    assert isinstance(info.value, SuggestError)
+
+
+def test_missing_log_is_one_clear_error(tmp_path):
+    path = _description(tmp_path, "name: x\ncolumns: {user: u}\n")
+    with pytest.raises(DescriptionError) as info:
+        Dataset.from_yaml(path)
+    assert info.value.message == "`log` is required"
+    assert info.value.where == f"{path}:1:1"
+
+
+def test_context_column_that_is_also_a_role_is_an_error(tmp_path):
+    path = _description(tmp_path, "log: log.csv\ncolumns: {user: u, item: i}\ncontext: {u: categorical}\n")
+    with pytest.raises(DescriptionError, match="'u' is the user column and cannot also be context"):
+        Dataset.from_yaml(path)
+
+
+def test_log_file_not_found_names_the_path(tmp_path):
+    path = _description(tmp_path, "log: nowhere.csv\n")
+    with pytest.raises(DataError, match="log file not found") as info:
+        load(path)
+    assert info.value.where == str(tmp_path / "nowhere.csv")
+
+
+def test_description_paths_are_relative_to_the_yaml_file(tmp_path):
+    ds = Dataset.from_dict({"log": "sub/log.tsv", "columns": {"user": "u", "item": "i"}},
+                           base_dir=tmp_path)
+    assert ds.log == tmp_path / "sub" / "log.tsv"
+    assert (ds.format, ds.separator, ds.user, ds.item) == ("tsv", "\t", "u", "i")
+
+
+# --------------------------------------------------------------------------- the real logs
+
+needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(),
+                                       reason=f"shared data folder {SHARED_DATA} is absent")
+
+
+def _data_lines(path: Path) -> int:
+    with open(path, encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip()) - 1
+
+
+@needs_shared_data
+@pytest.mark.parametrize("name, rows, users, items", [("depaulmovie", 5_043, 97, 79),
+                                                      ("incarmusic", 4_012, 42, 139)])
+def test_real_log_loads_without_rejects(name, rows, users, items):
+    log = load_checked(PROJECT / "data" / "datasets" / f"{name}.yaml")
+    assert log.report.rows_rejected == 0 and len(log.rejects) == 0
+    assert log.report.rows_in == rows == _data_lines(log.dataset.log)
+    assert log.report.users == users
+    assert log.report.items == items
+
+
+@needs_shared_data
+@pytest.mark.parametrize("name", ["depaulmovie", "incarmusic"])
+def test_real_log_requests_are_distinct_user_contexts(name):
+    log = load_checked(PROJECT / "data" / "datasets" / f"{name}.yaml")
+    raw = pd.read_csv(log.dataset.log, dtype=str, keep_default_na=False)
+    assert log.report.requests == raw.groupby(["user", *log.context]).ngroups
+    assert not log.requests.duplicated(["user_id", *log.context]).any()
+
+
+@needs_shared_data
+def test_incarmusic_track_attributes_form_the_catalog_not_context():
+    log = load_checked(PROJECT / "data" / "datasets" / "incarmusic.yaml")
+    attributes = {"item_category", "item_artist", "item_title"}
+    assert not attributes & set(log.context)
+    assert not attributes & set(log.requests.columns)
+    assert len(log.context) == 8
+    assert len(log.catalog) == 139 and attributes <= set(log.catalog.columns)
+    assert log.catalog["item_category"].notna().all()
+
