@@ -117,6 +117,153 @@ def data_check(dataset, rejects_path, as_json):
         click.echo(f"  rejected rows written to {written}")
 
 
+@main.group(context_settings=CONTEXT)
+def rules() -> None:
+    """Check, test, explain and measure YAML rule sets."""
+
+
+def _rules_engine(rules_path: Path, dataset: Path | None, log_path: Path | None = None):
+    """A fitted rules engine and the log it was fitted on (None without a dataset)."""
+    from dataclasses import replace
+
+    from suggest.data import Dataset, load
+    from suggest.rules import RulesEngine, load_rules
+
+    rule_set = load_rules(rules_path)
+    log = None
+    if dataset is not None:
+        description = Dataset.from_yaml(dataset)
+        log = load(replace(description, log=log_path) if log_path else description)
+    engine = RulesEngine(rule_set, timezone=log.dataset.timezone if log and not
+                         log.dataset.timezone_column else None)
+    if log is None:
+        return engine.fit(), None
+    return engine.fit(log.requests, log.truth, log.catalog), log
+
+
+@rules.command("check", epilog="""\b
+Examples:
+  suggest rules check rules/phone.yaml
+  suggest rules check rules/phone.yaml --dataset data/sample/dataset.yaml
+""")
+@click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
+@click.option("--dataset", type=click.Path(path_type=Path), default=None,
+              help="Also check fields, types, values and items against this dataset description.")
+@click.option("--json", "as_json", is_flag=True, help="Print errors and warnings as JSON.")
+def rules_check(rules_file, dataset, as_json):
+    """Check a rule file: every error at once, then lint warnings.
+
+    Warnings name rules that can never fire (contradicting conditions) and rules
+    always shadowed by an earlier one. Exit code 2 when there are errors.
+    """
+    from suggest.data import Dataset, load
+    from suggest.rules import load_rules
+    from suggest.rules.explain import check
+
+    rule_set = load_rules(rules_file)
+    errors, warnings = check(rule_set, load(Dataset.from_yaml(dataset)) if dataset else None)
+    if as_json:
+        _print_json({"rules": len(rule_set.rules), "errors": errors, "warnings": warnings})
+    else:
+        for line in errors:
+            click.echo(f"error: {line}", err=True)
+        for line in warnings:
+            click.echo(f"warning: {line}")
+        verdict = f"{len(errors)} error(s)" if errors else "ok"
+        click.echo(f"{rules_file}: {len(rule_set.rules)} rules, {len(rule_set.tests)} tests: {verdict}"
+                   + (f", {len(warnings)} warning(s)" if warnings else ""))
+    if errors:
+        raise SystemExit(2)
+
+
+@rules.command("test", epilog="""\b
+Examples:
+  suggest rules test rules/phone.yaml
+  suggest rules test rules/incarmusic.yaml --dataset data/datasets/incarmusic.yaml
+""")
+@click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
+@click.option("--dataset", type=click.Path(path_type=Path), default=None,
+              help="Dataset description: its catalog fills slices and its types read contexts.")
+def rules_test(rules_file, dataset):
+    """Run the `tests:` section of a rule file. Exit code 1 when a test fails."""
+    from suggest.rules.explain import run_tests
+
+    engine, log = _rules_engine(rules_file, dataset)
+    results = run_tests(engine, log.context if log else None)
+    if not results:
+        raise SuggestError(f"{rules_file} has no `tests:` section",
+                           hint="add tests: [{context: {...}, expect: [...], blocked: [...]}]")
+    for r in results:
+        mark = "PASS" if r["passed"] else "FAIL"
+        click.echo(f"{mark}  {r['name']}" + ("" if r["passed"] else f"  ({r['where']})"))
+        for problem in r["problems"]:
+            click.echo(f"      {problem}")
+    failed = sum(not r["passed"] for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        raise SystemExit(1)
+
+
+@rules.command("explain", epilog="""\b
+Examples:
+  suggest rules explain rules/phone.yaml --context '{"location": "commute", "battery": 18,
+      "timestamp": "2026-03-03T08:10:00+01:00"}'
+  suggest rules explain rules/phone.yaml --context @context.json --json
+""")
+@click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
+@click.option("--context", "context_text", required=True,
+              help="The context as a JSON object, or @FILE to read it from a file.")
+@click.option("--dataset", type=click.Path(path_type=Path), default=None,
+              help="Dataset description: its catalog fills slices and its types read the context.")
+@click.option("-k", type=int, default=None, help="How many suggestions.  [default: max_suggestions]")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def rules_explain(rules_file, context_text, dataset, k, as_json):
+    """Explain one context: suggestions, blocks, and why each rule fired or not."""
+    from suggest.rules.explain import explain, explain_text
+
+    context = _json_argument(context_text, "--context")
+    engine, log = _rules_engine(rules_file, dataset)
+    result = explain(engine, context, k, log.context if log else None)
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(explain_text(result))
+
+
+@rules.command("coverage", epilog="""\b
+Examples:
+  suggest rules coverage rules/phone.yaml data/sample/log.csv --dataset data/sample/dataset.yaml
+""")
+@click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
+@click.argument("log_file", metavar="LOG", type=click.Path(path_type=Path))
+@click.option("--dataset", type=click.Path(path_type=Path), required=True,
+              help="Dataset description saying how to read LOG.")
+@click.option("--json", "as_json", is_flag=True, help="Print the coverage as JSON.")
+def rules_coverage(rules_file, log_file, dataset, as_json):
+    """How often each rule fires on a log, is shadowed, or misses by one condition."""
+    from suggest.rules.explain import coverage
+
+    engine, log = _rules_engine(rules_file, dataset, log_file)
+    report = coverage(engine, log.requests)
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        click.echo(report.to_table())
+
+
+def _json_argument(text: str, option: str) -> dict:
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SuggestError(f"{option}: cannot read {text[1:]}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SuggestError(f"{option} is not valid JSON: {exc.msg} at column {exc.colno}",
+                           hint="""write it in single quotes: '{"location": "home"}'""") from None
+
+
 @main.command(epilog="""\b
 Examples:
   suggest demo
