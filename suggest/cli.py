@@ -29,6 +29,15 @@ class SuggestGroup(click.Group):
             click.secho("error: ", fg="red", err=True, nl=False)
             click.echo(exc.format(), err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # a path the user gave that cannot be written or read
+            name = f" {exc.filename}" if exc.filename else ""
+            click.secho("error: ", fg="red", err=True, nl=False)
+            click.echo(f"cannot use{name}: {exc.strerror or exc} (check the path and its folders)",
+                       err=True)
+            ctx.exit(2)
+        except MemoryError:
+            click.echo("error: out of memory; try a smaller input or fewer users/days", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
@@ -104,17 +113,21 @@ def data_check(dataset, rejects_path, as_json):
     """
     from suggest.data import load, write_rejects
 
-    log = load(dataset)
+    target = rejects_path or Path(f"{Path(dataset).stem}.rejects.csv")
+    try:
+        log = load(dataset)
+    except SuggestError as exc:
+        if getattr(exc, "rejects", None) is not None:  # every row refused: still show which and why
+            exc.hint = f"{exc.hint}; all rejected rows are in {write_rejects(exc.rejects, target)}"
+        raise
     report = log.report
-    written = None
-    if len(log.rejects):
-        written = write_rejects(log.rejects, rejects_path or Path(f"{log.dataset.name}.rejects.csv"))
+    # Written every time, header only when nothing was refused, so it is never stale.
+    written = write_rejects(log.rejects, target)
     if as_json:
-        _print_json({**report.to_dict(), "rejects_file": str(written) if written else None})
+        _print_json({**report.to_dict(), "rejects_file": str(written)})
         return
     click.echo(report.to_text())
-    if written:
-        click.echo(f"  rejected rows written to {written}")
+    click.echo(f"  rejected rows: {written}" + ("" if len(log.rejects) else " (none)"))
 
 
 @main.group(context_settings=CONTEXT)

@@ -40,6 +40,7 @@ class SuggestError(Exception):
         super().__init__(self.format())
 
     def format(self) -> str:
+        """The one-paragraph message the CLI prints (re-read, so a caller may add to ``hint``)."""
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" ({self.hint})"

@@ -108,14 +108,26 @@ def test_read_returns_the_typed_long_log_and_its_rejects(make_dataset):
 
 # --------------------------------------------------------------------------- malformed input
 
-@pytest.mark.parametrize("sep, written", [(";", "';'"), ("\t", "'\\t'")])
+@pytest.mark.parametrize("sep, written", [(";", '";"'), ("\t", '"\\t"')])
 def test_wrong_separator_hint_names_the_right_one(make_dataset, sep, written):
     path = make_dataset(f"user{sep}item{sep}weather\nu1{sep}i1{sep}sunny\nu2{sep}i2{sep}rainy\n")
     with pytest.raises(SuggestError) as info:
         load(path)
     text = str(info.value)
     assert "no column 'user'" in text and "log.csv:1" in text
-    assert f"the header looks separated by {written}: set `separator: {written}`" in text
+    assert f"set `separator: {written}`" in text
+    # the hint is valid YAML: following it word for word reads the log
+    yaml_file = path.parent / "hinted.yaml"
+    yaml_file.write_text(f"log: log.csv\nseparator: {written}\n")
+    assert load(yaml_file).report.rows_ok == 2
+
+
+def test_separator_of_more_than_one_character_is_a_description_error(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item\nu1,a\n")
+    (tmp_path / "d.yaml").write_text("log: log.csv\nseparator: ';;'\n")
+    with pytest.raises(SuggestError, match="separator must be one character") as info:
+        load(tmp_path / "d.yaml")
+    assert "d.yaml:2:" in str(info.value)
 
 
 def test_missing_required_column_says_did_you_mean(make_dataset):
@@ -803,3 +815,14 @@ def test_incarmusic_track_attributes_form_the_catalog_not_context():
     assert len(log.catalog) == 139 and attributes <= set(log.catalog.columns)
     assert log.catalog["item_category"].notna().all()
 
+
+
+def test_short_rows_alone_are_rejected_not_padded(make_dataset):
+    """A file whose only flaw is short rows: pandas would pad them with empty cells."""
+    path = make_dataset("user,item,daytime\nu1,news,morning\nu9\nu10,music\n\nu11,,\n")
+    log = load_checked(path)
+    assert log.rejects[["line", "reason"]].values.tolist() == [
+        [3, "expected 3 fields separated by ',', found 1"],
+        [4, "expected 3 fields separated by ',', found 2"],
+    ]
+    assert sorted(log.requests["user_id"]) == ["u1", "u11"]

@@ -288,17 +288,26 @@ def test_make_world_is_deterministic_and_seeded():
     assert a.taste.shape == (200, a.popularity.size)
 
 
-def test_zero_requests_writes_a_header_only_log(tmp_path):
-    summary = generate(WorldConfig(users=3, days=2, requests_per_day=0), tmp_path)
-    assert summary["requests"] == 0
-    assert (tmp_path / "log.csv").read_text() == HEADER + "\n"
+def test_zero_requests_is_an_error_and_writes_nothing(tmp_path):
+    with pytest.raises(SuggestError, match="no requests"):
+        generate(WorldConfig(users=3, days=2, requests_per_day=0), tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_progress_goes_to_stderr(tmp_path, capsys):
-    summary = generate(WorldConfig(users=4, days=2), tmp_path, progress=True, chunk_users=2)
+def test_a_real_log_in_the_output_folder_is_never_overwritten(tmp_path):
+    (tmp_path / "log.csv").write_text("user,item\nu1,a\n")
+    with pytest.raises(SuggestError, match="did not generate"):
+        generate(WorldConfig(users=3, days=2), tmp_path)
+    assert (tmp_path / "log.csv").read_text() == "user,item\nu1,a\n"
+    generate(WorldConfig(users=3, days=2), tmp_path / "w")
+    generate(WorldConfig(users=3, days=2, seed=5), tmp_path / "w")  # its own world: replaced
+
+
+def test_progress_bar_stays_out_of_captured_output(tmp_path, capsys):
+    """With stderr not a terminal (CI, a log file), no progress bar clutters the output."""
+    generate(WorldConfig(users=4, days=2), tmp_path, progress=True, chunk_users=2)
     captured = capsys.readouterr()
-    assert captured.out == ""
-    assert "generating" in captured.err and f"/{summary['requests']}" in captured.err
+    assert captured.out == "" and captured.err == ""
 
 
 def test_an_interrupted_run_leaves_no_half_written_world(tmp_path, monkeypatch):

@@ -156,6 +156,9 @@ class _Parser:
         # Without `log` there is no extension to read the format from; one error is enough.
         fmt = self.format(spec, ("format",), log_path) if log or "format" in spec else "csv"
         separator = self.text(spec, ("separator",)) or ("\t" if fmt == "tsv" else ",")
+        if len(separator) != 1:
+            self.error(("separator",), f"separator must be one character, not {separator!r}",
+                       'for a tab write separator: "\\t" (double quotes)')
         columns = spec.get("columns") or {}
         if not isinstance(columns, dict):
             self.error(("columns",), "`columns` must be a mapping of role: column name")

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -243,8 +245,10 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
 
 def _all_rejected(ds: Dataset, rejects: pd.DataFrame) -> DataError:
     first = "; ".join(f"line {r.line}: {r.reason}" for r in rejects.head(3).itertuples())
-    return DataError(f"every row of the log was rejected ({len(rejects):,} rows). First: {first}",
-                     where=str(ds.log), hint="check the dataset description against the file")
+    error = DataError(f"every row of the log was rejected ({len(rejects):,} rows). First: {first}",
+                      where=str(ds.log), hint="check the dataset description against the file")
+    error.rejects = rejects  # so a caller can still write them out
+    return error
 
 
 def _check_columns(ds: Dataset, raw: RawTable) -> None:
@@ -261,7 +265,7 @@ def _check_columns(ds: Dataset, raw: RawTable) -> None:
         if len(columns) == 1 and ds.format in ("csv", "tsv"):
             sep = sniff_separator(ds.log, ds.encoding)
             if sep and sep != ds.separator:
-                hint = f"the header looks separated by {sep!r}: set `separator: {sep!r}`"
+                hint = f"the header looks separated by {sep!r}: set `separator: {json.dumps(sep)}`"
         errors.append(DataError(f"no column '{col}' (named in `{place}`); the log has "
                                 f"{one_of(columns[:12])}{' ...' if len(columns) > 12 else ''}",
                                 where=f"{ds.log}:1", hint=hint))
@@ -389,7 +393,7 @@ def _collect_rejects(raw: RawTable, reasons: pd.Series, separator: str) -> pd.Da
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
     """Rejections grouped by kind: the reason with quoted values blanked out."""
     kinds = rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
-    return {k: int(n) for k, n in kinds.value_counts().head(10).items()}
+    return {k: int(n) for k, n in kinds.value_counts().items()}
 
 
 def _requests(frame: pd.DataFrame, context: dict[str, str]) -> pd.DataFrame:

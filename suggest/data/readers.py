@@ -128,26 +128,56 @@ def _has_surrogates(text: str, encoding: str) -> bool:
     return False
 
 
-def _count_lines(path: Path) -> int:
+def _plain_shape(path: Path, separator: str, width: int) -> tuple[int, bool]:
+    """(number of lines, whether the file is *plain*) in one pass over its bytes.
+
+    Plain: no quote character, and every non-blank line holds exactly
+    ``width - 1`` separators. Only then do pandas' rows map one to one onto
+    lines, and only then can a short row not hide (pandas pads it silently).
+    """
     opener = gzip.open if path.suffix == ".gz" else open
-    lines, last = 0, b"\n"
+    sep, quote = ord(separator), ord('"')
+    lines, last, carry_seps, carry_len, plain = 0, b"\n", 0, 0, True
     with opener(path, "rb") as f:
         while block := f.read(1 << 24):
-            lines += block.count(b"\n")
+            data = np.frombuffer(block, dtype=np.uint8)
+            if plain and (data == quote).any():
+                plain = False
+            ends = np.flatnonzero(data == 10)
+            if plain and len(ends):
+                seps = np.concatenate(([0], np.cumsum(data == sep)))
+                starts = np.concatenate(([0], ends[:-1] + 1))
+                per_line = seps[ends] - seps[starts]
+                length = ends - starts
+                per_line[0] += carry_seps
+                length[0] += carry_len
+                stripped = length - (data[np.maximum(ends - 1, 0)] == 13)
+                bad = (per_line != width - 1) & (stripped > 0)
+                plain = not bad.any()
+                tail = data[ends[-1] + 1:]
+                carry_seps, carry_len = int((tail == sep).sum()), len(tail)
+            elif plain:
+                carry_seps += int((data == sep).sum())
+                carry_len += len(data)
+            lines += len(ends)
             last = block[-1:]
-    return lines + (last != b"\n")
+    if plain and last != b"\n" and carry_len and carry_seps != width - 1:
+        plain = False
+    return lines + (last != b"\n"), plain
 
 
 def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     header = _header(path, separator, encoding, what)
+    lines_in_file, plain = _plain_shape(path, separator, len(header))
+    if not plain:
+        return _read_csv_exact(path, separator, encoding, header, what)
     try:
         frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
                             skip_blank_lines=False, encoding=encoding, engine="c",
-                            compression="infer")
+                            compression="infer", quoting=3)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return _read_csv_exact(path, separator, encoding, header, what)
-    # A short row comes back padded with nulls; a record spanning lines shifts the numbering.
-    if frame.isna().to_numpy().any() or _count_lines(path) != len(frame) + 1:
+    if lines_in_file != len(frame) + 1:  # defensive: numbering must be exact
         return _read_csv_exact(path, separator, encoding, header, what)
     lines = np.arange(2, len(frame) + 2)
     blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
