@@ -47,17 +47,21 @@ def _print_json(value: dict) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-@click.group(cls=SuggestGroup, context_settings=CONTEXT)
+@click.group(cls=SuggestGroup, context_settings=CONTEXT, invoke_without_command=True)
 @click.version_option(__version__, "--version", prog_name="suggest")
-def main() -> None:
-    """Replay logged contexts through rules, a learned ranker and baselines; compare them.
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Contextual suggestions: read logs, write and check rule sets, compare them.
 
     \b
     Start with:
-      suggest demo                 a synthetic world, end to end
-      suggest data check D.yaml    does my log read the way I think?
+      suggest demo                          a synthetic world, end to end
+      suggest data check D.yaml             does my log read the way I think?
+      suggest rules explain R.yaml --context '{"location": "home"}'
     Every command has --help with an example.
     """
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
 
 
 @main.command(epilog="""\b
@@ -288,14 +292,15 @@ Examples:
 @click.option("--days", type=int, default=28, show_default=True, help="Days of log.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 def demo(out, users, days, seed):
-    """Run the whole job on a synthetic world: generate it, read it back, report.
+    """Generate a synthetic world and read it back through its description.
 
     Engines, training and replay join the demo as they land (see the README).
     """
     from suggest import synth
     from suggest.data import load
 
-    click.echo(f"1/2 generating a synthetic world ({users} users, {days} days, seed {seed}) in {out}/")
+    click.echo(f"1/2 generating a synthetic world ({users} users, {days} days, seed {seed}) "
+               f"in {out / 'world'}/")
     summary = synth.generate(synth.preset_config("default", users=users, days=days, seed=seed),
                              out / "world", progress=True)
     click.echo(f"    {summary['requests']:,} requests, {summary['rows']:,} log rows")

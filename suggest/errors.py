@@ -8,7 +8,6 @@ message and exit code 2; library callers catch it like any exception.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -74,16 +73,42 @@ class DataErrorList(ErrorList, DataError):
 def did_you_mean(word: object, choices: Iterable[object]) -> str | None:
     """Return ``"did you mean 'x'?"`` for the closest choice, or ``None``.
 
+    Closeness is the edit distance counting a swap of two neighbours as one
+    edit (``itme`` is one edit from ``item``, two from ``time``); a choice is
+    offered only when at most a third of the word is wrong.
+
     >>> did_you_mean("betwen", ["between", "in", "eq"])
     "did you mean 'between'?"
+    >>> did_you_mean("itme", ["user", "time", "item"])
+    "did you mean 'item'?"
     """
-    names = [str(c) for c in choices]
-    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
-    if not close:
-        lowered = {n.lower(): n for n in names}
-        if str(word).lower() in lowered:
-            close = [lowered[str(word).lower()]]
-    return f"did you mean '{close[0]}'?" if close else None
+    text = str(word)
+    best, best_cost = None, None
+    for choice in (str(c) for c in choices):
+        # ties go to a choice with the same first letter: people mistype the middle of words
+        a, b = text.lower(), choice.lower()
+        edits = _edits(a, b)
+        if len(a) >= 3 and (b.startswith(a) or a.startswith(b)):  # 'unix' for 'unix_s'
+            edits = min(edits, 1)
+        cost = (edits, a[:1] != b[:1])
+        if cost[0] <= max(1, len(text) // 3) and (best_cost is None or cost < best_cost):
+            best, best_cost = choice, cost
+    return f"did you mean '{best}'?" if best is not None else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance (Levenshtein plus adjacent swaps)."""
+    if abs(len(a) - len(b)) > max(len(a), len(b)) // 2 + 1:
+        return max(len(a), len(b))
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
 
 
 def one_of(choices: Iterable[object]) -> str:

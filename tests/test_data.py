@@ -114,7 +114,7 @@ def test_wrong_separator_hint_names_the_right_one(make_dataset, sep, written):
     with pytest.raises(SuggestError) as info:
         load(path)
     text = str(info.value)
-    assert "no column 'user'" in text and "log.csv:1" in text
+    assert "is not separated by ','" in text and "log.csv:1" in text
     assert f"set `separator: {written}`" in text
     # the hint is valid YAML: following it word for word reads the log
     yaml_file = path.parent / "hinted.yaml"
@@ -498,8 +498,9 @@ def test_request_column_rejects_rows_whose_context_differs_from_the_first(make_d
         q2,u1,i1,work
         """, columns={"request": "rid"}, context={"place": "categorical"})
     log = load_checked(path)
-    reason = "user, time or context differ from the first row of the same request"
-    assert reasons_by_line(log) == {4: reason, 5: reason}
+    assert reasons_by_line(log) == {
+        4: "place 'work' differs from 'home' on line 2, the first row of the same request",
+        5: "user 'u2' differs from 'u1' on line 2, the first row of the same request"}
     assert log.requests[["request_id", "place"]].values.tolist() == [["q1", "home"], ["q2", "work"]]
     assert log.truth[["request_id", "item_id"]].values.tolist() == [
         ["q1", "i1"], ["q1", "i2"], ["q2", "i1"]]
@@ -568,7 +569,7 @@ def test_requests_without_a_positive_are_counted(make_dataset):
     log = load_checked(path)
     assert log.report.requests == 4
     assert log.report.requests_without_positive == 2
-    assert "4 (2 without an engagement)" in log.report.to_text()
+    assert "requests: 4, one per distinct (user, context); 2 have no positive" in log.report.to_text()
 
 
 # --------------------------------------------------------------------------- schema
@@ -585,8 +586,9 @@ def test_undeclared_columns_are_inferred_and_reported(make_dataset):
     assert log.requests["wifi"].tolist()[:2] == [True, False]
     assert log.requests["temp"].tolist() == [12.5, -1.0, 7.0]
     text = log.report.to_text()
-    for line in ("wifi   context, boolean   (inferred", "temp   context, numeric   (inferred",
-                 "place  context, categorical   (inferred"):
+    for line in ("wifi   context, boolean, missing in 33% of requests   (inferred",
+                 "temp   context, numeric   (inferred",
+                 "place  context, categorical, missing in 33% of requests   (inferred"):
         assert line in text
 
 
@@ -648,7 +650,7 @@ def test_catalog_file_rejects_duplicates_and_keeps_items_missing_from_it(make_da
     catalog = log.catalog.set_index("item_id")
     assert catalog.loc["i1", "genre"] == "rock" and catalog.loc["i1", "year"] == 1999
     assert "i9" in catalog.index and pd.isna(catalog.loc["i9", "genre"])
-    assert "1 items of the log are not in the catalog; they have no attributes" in log.report.warnings
+    assert "1 items of the log are not in the catalog ('i9'); they have no attributes" in log.report.warnings
     assert "catalog column 'year' inferred as numeric attribute" in log.report.warnings
     assert "genre" not in log.requests.columns
 

@@ -265,10 +265,14 @@ class _Parser:
             if isinstance(kind, dict):
                 self.unknown_keys(kind, path + (col,), ("type", "values"))
                 values = kind.get("values")
-                if values is not None and not isinstance(values, list):
-                    self.error(path + (col, "values"), "`values` must be a list")
+                if values is not None and (not isinstance(values, list) or not values):
+                    self.error(path + (col, "values"), "`values` must be a non-empty list")
                     values = None
                 kind = kind.get("type", "categorical")
+                if values is not None and kind != "categorical":
+                    self.error(path + (col, "values"), f"`values` closes a categorical column; "
+                               f"'{col}' is {kind}", "drop `values` or make the type categorical")
+                    values = None
             if kind not in CONTEXT_TYPES:
                 self.error(path + (col,), f"column '{col}': unknown type '{kind}'",
                            did_you_mean(kind, CONTEXT_TYPES) or f"expected {one_of(CONTEXT_TYPES)}")

@@ -69,29 +69,42 @@ class LoadReport:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     catalog_rows: int = 0
     catalog_rejected: int = 0
+    catalog_attributes: dict[str, str] = field(default_factory=dict)
+    request_key: str = ""
+    ignored: list[str] = field(default_factory=list)
+    missing_share: dict[str, float] = field(default_factory=dict)
+    time_range: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
     def to_text(self) -> str:
+        span = f"{self.time_range[0]} to {self.time_range[1]}" if self.time_range else \
+            "none (no time column: splits will be by request, seeded)"
         lines = [f"log: {self.source}",
                  f"  rows: {self.rows_in:,} read, {self.rows_ok:,} ok, {self.rows_rejected:,} rejected",
-                 f"  requests: {self.requests:,} ({self.requests_without_positive:,} without an "
-                 f"engagement), users: {self.users:,}, items: {self.items:,}",
-                 f"  engagements: {self.positives:,}, known negatives: {self.negatives:,}, "
-                 f"time: {'yes' if self.has_time else 'no (splits are by request, seeded)'}",
+                 f"  requests: {self.requests:,}, one per {self.request_key}; "
+                 f"{self.requests_without_positive:,} have no positive",
+                 f"  users: {self.users:,}, items: {self.items:,}",
+                 f"  positives (engagements): {self.positives:,}, known negatives: {self.negatives:,}",
+                 f"  timestamps: {span}",
                  "  columns:"]
-        width = max((len(c) for c in [*self.schema, *self.roles.values()]), default=0)
+        width = max((len(c) for c in [*self.schema, *self.roles.values(), *self.ignored]), default=0)
         for role, col in self.roles.items():
             lines.append(f"    {col:<{width}}  {role}")
         for col, kind in self.schema.items():
             what = "item attribute" if col in self.attributes else "context"
+            share = self.missing_share.get(col)
+            empty = f", missing in {100 * share:.0f}% of requests" if share else ""
             note = "   (inferred: declare it under `context:` or list it in `ignore:`)" \
                 if col in self.inferred else ""
-            lines.append(f"    {col:<{width}}  {what}, {kind}{note}")
+            lines.append(f"    {col:<{width}}  {what}, {kind}{empty}{note}")
+        lines += [f"    {col:<{width}}  ignored" for col in self.ignored]
         if self.catalog_rows:
-            lines.append(f"  catalog: {self.catalog_rows:,} items ({self.catalog_rejected:,} rows rejected)")
+            attrs = ", ".join(f"{c} ({t})" for c, t in self.catalog_attributes.items())
+            lines.append(f"  catalog: {self.catalog_rows:,} items ({self.catalog_rejected:,} rows rejected)"
+                         + (f", attributes: {attrs}" if attrs else ""))
         for reason, count in self.reject_reasons.items():
             lines.append(f"  rejected {count:,} x {reason}")
         lines += [f"  warning: {w}" for w in self.warnings]
@@ -154,10 +167,21 @@ def load(dataset: Dataset | str | Path) -> Log:
     report.items = int(events["item_id"].nunique())
     report.positives = int(events["positive"].sum())
     report.negatives = int((~events["positive"]).sum())
+    report.request_key = (f"value of '{ds.request}'" if ds.request else
+                          "distinct (user, context" + (", time)" if ds.time else ")"))
+    report.ignored = list(ds.ignore)
+    report.missing_share = {c: round(float(requests[c].isna().mean()), 4) for c in context}
+    if "timestamp" in requests and requests["timestamp"].notna().any():
+        report.time_range = [str(requests["timestamp"].min()), str(requests["timestamp"].max())]
     missing = ~events["item_id"].isin(catalog["item_id"])
     if ds.catalog and ds.catalog.path and missing.any():
-        n = events.loc[missing, "item_id"].nunique()
-        report.warnings.append(f"{n:,} items of the log are not in the catalog; they have no attributes")
+        absent = sorted(events.loc[missing, "item_id"].unique())
+        shown = ", ".join(f"'{i}'" for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
+        report.warnings.append(f"{len(absent):,} items of the log are not in the catalog ({shown}); "
+                               "they have no attributes")
+    if len(cat_rejects):
+        for reason, count in _reason_counts(cat_rejects).items():
+            report.reject_reasons[f"catalog: {reason}"] = count
     extra = pd.DataFrame({"item_id": pd.unique(events.loc[missing, "item_id"])})
     catalog = pd.concat([catalog, extra], ignore_index=True) if len(extra) else catalog
     return Log(ds, requests, truth, events, catalog, rejects, report, context)
@@ -224,8 +248,8 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
         out["request_id"] = _as_text(cells[ds.request])
         fail(out["request_id"].isna(), f"request ({ds.request}) is missing")
         ok = reasons.isna()
-        fail(ok & _disagrees_with_first(out, ok, context), "user, time or context differ from the "
-             "first row of the same request")
+        why = _disagrees_with_first(out, ok, context, {"user_id": ds.user, "timestamp": ds.time})
+        fail(why.notna(), why)
     ok = reasons.isna().to_numpy()
     rejects = _collect_rejects(raw, reasons, ds.separator)
     report.rows_ok = int(ok.sum())
@@ -258,14 +282,19 @@ def _check_columns(ds: Dataset, raw: RawTable) -> None:
     wanted += [("context", c) for c in ds.context] + [("ignore", c) for c in ds.ignore]
     wanted += [("catalog.attributes", c) for c in _attribute_columns(ds)]
     errors = []
+    if len(columns) == 1 and ds.format in ("csv", "tsv") and any(c not in columns for _, c in wanted):
+        sep = sniff_separator(ds.log, ds.encoding)
+        if sep and sep != ds.separator:  # one cause, one message
+            raise DataError(f"the header is one column '{columns[0][:60]}': the log is not "
+                            f"separated by {ds.separator!r}", where=f"{ds.log}:1",
+                            hint=f"it looks separated by {sep!r}: set `separator: {json.dumps(sep)}`")
+    stripped = {c.strip(): c for c in columns}
     for place, col in wanted:
         if col in columns:
             continue
         hint = did_you_mean(col, columns)
-        if len(columns) == 1 and ds.format in ("csv", "tsv"):
-            sep = sniff_separator(ds.log, ds.encoding)
-            if sep and sep != ds.separator:
-                hint = f"the header looks separated by {sep!r}: set `separator: {json.dumps(sep)}`"
+        if col in stripped:
+            hint = f"the header has '{stripped[col]}' with spaces around the name; remove them"
         errors.append(DataError(f"no column '{col}' (named in `{place}`); the log has "
                                 f"{one_of(columns[:12])}{' ...' if len(columns) > 12 else ''}",
                                 where=f"{ds.log}:1", hint=hint))
@@ -365,18 +394,24 @@ def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd
     return pd.Series(pd.Categorical(text), index=values.index), reasons
 
 
-def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, context: list[str]) -> pd.Series:
-    """Rows whose user, time or context differ from the first accepted row of their request."""
+def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, context: list[str],
+                          names: dict[str, str | None]) -> pd.Series:
+    """A reason for each row whose user, time or context differ from its request's first row."""
     cols = ["user_id", *context] + (["timestamp"] if "timestamp" in out else [])
-    rows = out.loc[ok, ["request_id", *cols]]
+    rows = out.loc[ok, ["request_id", "line", *cols]]
     first = rows.drop_duplicates("request_id").set_index("request_id")
-    differs = pd.Series(False, index=out.index)
+    reasons = pd.Series(None, index=out.index, dtype=object)
+    first_line = first["line"].reindex(rows["request_id"]).set_axis(rows.index).astype(str)
     for col in cols:
         mine = rows[col].astype(object)
         theirs = first[col].astype(object).reindex(rows["request_id"]).set_axis(rows.index)
         same = (mine == theirs).fillna(False).astype(bool) | (mine.isna() & theirs.isna())
-        differs.loc[rows.index] |= ~same.to_numpy()
-    return differs
+        bad = ~same & reasons.loc[rows.index].isna()
+        if bad.any():
+            reasons.loc[bad[bad].index] = (
+                f"{names.get(col) or col} '" + mine[bad].astype(str) + "' differs from '" + theirs[bad].astype(str)
+                + "' on line " + first_line[bad] + ", the first row of the same request")
+    return reasons
 
 
 def _collect_rejects(raw: RawTable, reasons: pd.Series, separator: str) -> pd.DataFrame:
@@ -456,6 +491,7 @@ def _catalog(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.D
             report.warnings.append(f"catalog column '{col}' inferred as {col_spec.type} attribute")
         out[col], why = _typed(raw.frame[col], col, col_spec)
         reasons[why.notna() & reasons.isna()] = why
+        report.catalog_attributes[col] = col_spec.type
     rejects = _collect_rejects(raw, reasons, spec.separator or ",")
     ok = reasons.isna()
     report.catalog_rows, report.catalog_rejected = int(ok.sum()), len(rejects)
