@@ -72,7 +72,14 @@ def load_yaml(path: str | Path, *, what: str = "YAML file") -> YamlDoc:
 
 def parse_yaml(text: str, *, source: str = "<string>", what: str = "YAML file") -> YamlDoc:
     """Parse YAML text; see :func:`load_yaml`."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks every character up front
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - text.rfind("\n", 0, exc.position)
+        raise SuggestError(f"{what} is not valid YAML: character #x{exc.character:04x} is not allowed",
+                           where=f"{source}:{line}:{col}",
+                           hint="remove control characters; YAML text must be printable") from None
     try:
         node = loader.get_single_node()
         if node is None:

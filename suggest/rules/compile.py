@@ -58,7 +58,8 @@ class Evaluator:
         Read time fields in this zone from ``timestamp``. Without it, the
         frame's own ``hour``/``minute``/``weekday`` columns (the request's
         local time) are used, or they are computed from ``timestamp`` and the
-        frame's ``timezone`` column, else UTC.
+        frame's ``timezone`` column, else UTC. A frame with neither (a log
+        without time) reads a context column named like a time field as it is.
     """
 
     def __init__(self, frame: pd.DataFrame, timezone: str | None = None):
@@ -75,9 +76,9 @@ class Evaluator:
         return self._columns[name]
 
     def _prepare(self, name: str) -> _Column | None:
-        if name in TIME_COLUMNS:
-            series = self.time_fields()[name] if self.time_fields() is not None else None
-        else:
+        if name in TIME_COLUMNS and self.time_fields() is not None:
+            series = self.time_fields()[name]
+        else:  # includes a log without timestamps that has its own `hour` or `weekday` context
             series = self.frame[name] if name in self.frame.columns else None
         if series is None:
             return None

@@ -65,7 +65,7 @@ class RulesEngine:
             catalog: pd.DataFrame | None = None) -> "RulesEngine":
         """Resolve catalog slices (``{category: News, top: 3}``) by training popularity."""
         rs = self.rules if isinstance(self.rules, RuleSet) else load_rules(self.rules)
-        counts = (truth.groupby("item_id", observed=True).size() if truth is not None and len(truth)
+        counts = (truth.groupby(truth["item_id"].astype(str)).size() if truth is not None and len(truth)
                   else pd.Series(dtype=float))
         self.rule_set_ = rs
         self.proposals_ = [self._expand(rule.id, rule.suggest, catalog, counts) for rule in rs.rules]
@@ -73,7 +73,7 @@ class RulesEngine:
                         for rule in rs.rules]
         items = sorted({i for p in self.proposals_ for i, _ in p} | set().union(*self.blocks_))
         self.items_ = np.array(items, dtype=object)
-        self._cache: dict[bytes, tuple] = {}
+        self._cache: dict[tuple[bytes, int], tuple] = {}
         return self
 
     @staticmethod
@@ -107,6 +107,8 @@ class RulesEngine:
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
         self._check_fitted()
+        if int(k) < 0:
+            raise SuggestError(f"k must be a whole number >= 0, not {k!r}")
         k = min(int(k), self.rule_set_.max_suggestions)
         fired = self.fired(requests)
         patterns, inverse = _unique_rows(fired)
@@ -153,7 +155,7 @@ class RulesEngine:
 
     def _resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
         """The ordered list for one set of fired rules: item codes and their reasons."""
-        key = pattern.tobytes() + bytes([min(k, 255)])
+        key = (pattern.tobytes(), k)
         if key in self._cache:
             return self._cache[key]
         rs = self.rule_set_

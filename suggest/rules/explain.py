@@ -43,10 +43,24 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
         if key in ("request_id", "user_id"):
             continue
         if key == "timestamp":
-            stamp = pd.Timestamp(str(value))
+            try:
+                stamp = pd.Timestamp(str(value))
+            except ValueError:
+                raise SuggestError(f"context timestamp {value!r} is not an ISO 8601 time",
+                                   hint="e.g. 2026-03-03T08:10:00+01:00") from None
+            zone = context.get("timezone")
             if stamp.tzinfo is None:
-                stamp = stamp.tz_localize(context.get("timezone") or "UTC")
+                stamp = stamp.tz_localize(zone or "UTC")
+            if zone:
+                row["timezone"] = pd.Series([str(zone)])
+            else:  # the offset written in the timestamp gives the local time
+                row.update({k: pd.Series([v], dtype=t) for k, v, t in (
+                    ("hour", stamp.hour, "Int8"), ("minute", stamp.minute, "Int8"),
+                    ("weekday", stamp.weekday(), "Int8"), ("is_weekend", stamp.weekday() >= 5,
+                                                           "boolean"))})
             row[key] = pd.Series([stamp.tz_convert("UTC")])
+            continue
+        if key == "timezone":
             continue
         kind = types.get(key) or ("boolean" if isinstance(value, bool) else
                                   "numeric" if isinstance(value, (int, float)) else "categorical")

@@ -18,6 +18,7 @@ Choices where DESIGN is silent:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ TOP_KEYS = ("version", "timezone", "conflict", "max_suggestions", "rules", "test
 RULE_KEYS = ("id", "description", "priority", "when", "suggest", "block")
 TEST_KEYS = ("name", "context", "expect", "blocked")
 TIME_FIELD = "time"
+#: Deepest nesting of all/any/not a condition may have; evaluation recurses once per level.
+MAX_DEPTH = 50
 
 
 class RuleError(SuggestError):
@@ -226,7 +229,7 @@ class _Parser:
         if timezone is not None:
             try:
                 ZoneInfo(str(timezone))
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):
                 self.error(("timezone",), f"unknown time zone '{timezone}'",
                            did_you_mean(timezone, available_timezones()) or "use an IANA name")
         conflict = spec.get("conflict", "priority")
@@ -280,7 +283,7 @@ class _Parser:
                 when = self.condition(spec["when"], at + ("when",), "when")
             suggest = self.picks(spec.get("suggest"), at + ("suggest",))
             block = self.picks(spec.get("block"), at + ("block",))
-            if "suggest" not in spec and "block" not in spec:
+            if _empty(spec.get("suggest")) and _empty(spec.get("block")):
                 self.error(at, "a rule needs `suggest` (items to show) or `block` (items to hide)")
             out.append(Rule(rule_id, when, tuple(suggest), tuple(block), float(priority),
                             str(spec.get("description") or ""), i, self.doc.where(at)))
@@ -288,11 +291,18 @@ class _Parser:
         return out
 
     # -- conditions --------------------------------------------------------------------
-    def condition(self, spec: Any, at: tuple, path: str) -> Leaf | Group:
+    def condition(self, spec: Any, at: tuple, path: str, depth: int = 0) -> Leaf | Group:
         where = self.doc.where(at)
-        if isinstance(spec, list):
-            return Group("all", tuple(self.condition(c, at + (i,), f"{path}[{i}]")
+        if depth > MAX_DEPTH:
+            self.error(at, f"conditions nest more than {MAX_DEPTH} levels deep",
+                       "flatten the all/any/not groups")
+            return Group("all", (), path, where)
+        if isinstance(spec, list) and spec:
+            return Group("all", tuple(self.condition(c, at + (i,), f"{path}[{i}]", depth + 1)
                                       for i, c in enumerate(spec)), path, where)
+        if isinstance(spec, list):
+            self.error(at, "a condition cannot be an empty list", "remove it or name a test")
+            return Group("all", (), path, where)
         if not isinstance(spec, dict) or not spec:
             self.error(at, f"a condition must be a mapping like `location: home`, not {spec!r}")
             return Group("all", (), path, where)
@@ -303,12 +313,13 @@ class _Parser:
                 if not isinstance(value, list) or not value:
                     self.error(sub_at, f"`{key}` needs a non-empty list of conditions")
                     continue
-                parts.append(Group(key, tuple(self.condition(c, sub_at + (i,), f"{sub_path}[{i}]")
+                parts.append(Group(key, tuple(self.condition(c, sub_at + (i,), f"{sub_path}[{i}]",
+                                                             depth + 1)
                                               for i, c in enumerate(value)), sub_path,
                                    self.doc.where(sub_at)))
             elif key == "not":
-                parts.append(Group("not", (self.condition(value, sub_at, sub_path),), sub_path,
-                                   self.doc.where(sub_at)))
+                inner = self.condition(value, sub_at, sub_path, depth + 1)
+                parts.append(Group("not", (inner,), sub_path, self.doc.where(sub_at)))
             elif key in OPERATORS:
                 self.error(sub_at, f"'{key}' is an operator, not a field",
                            f"write it under a field: `battery: {{{key}: ...}}`", key=True)
@@ -331,6 +342,10 @@ class _Parser:
             value = {"in": value}
         if not isinstance(value, dict):
             value = {"eq": value}
+        if not value:
+            self.error(at, f"no operator for '{name}'",
+                       f"e.g. `{name}: {{gte: 20}}`; expected {one_of(OPERATORS)}")
+            return []
         out = []
         for op, arg in value.items():
             if op not in OPERATORS:
@@ -378,7 +393,7 @@ class _Parser:
                 return bad(f"`matches` takes a regular expression in quotes, not {arg!r}")
             try:
                 return re.compile(arg)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 return bad(f"`matches` pattern {arg!r} is not a valid regular expression: {exc}")
         if op == "within":
             keys = ("lat", "lon", "radius_m")
@@ -392,10 +407,12 @@ class _Parser:
 
     def window(self, value: Any, at: tuple) -> Window | None:
         example = 'time: {between: ["06:30", "09:30"], days: [mon, tue]}'
+        if isinstance(value, dict):
+            self.unknown_keys(value, at, ("between", "days"))
         if not isinstance(value, dict) or "between" not in value:
-            self.error(at, "a `time` condition needs `between: [start, end]`", f"e.g. {example}")
+            if not isinstance(value, dict) or all(k in ("between", "days") for k in value):
+                self.error(at, "a `time` condition needs `between: [start, end]`", f"e.g. {example}")
             return None
-        self.unknown_keys(value, at, ("between", "days"))
         ends = value["between"]
         if not isinstance(ends, list) or len(ends) != 2:
             self.error(at + ("between",), f"`between` takes [start, end] as \"HH:MM\", not {ends!r}")
@@ -451,6 +468,9 @@ class _Parser:
                 score = 1.0
             if "item" in spec:
                 self.unknown_keys(spec, here, ("item", "score"))
+                if not _is_scalar(spec["item"]) or spec["item"] == "":
+                    self.error(here + ("item",), f"item must be an item name, not {spec['item']!r}")
+                    continue
                 out.append(Pick(item=str(spec["item"]), score=float(score)))
                 continue
             attrs = [k for k in spec if k not in ("top", "score")]
@@ -503,7 +523,17 @@ def _path_text(at: tuple) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float: NaN cannot be ordered, and an int past float range cannot be a score."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == [] or value == {}
 
 
 def _is_int(value: Any) -> bool:
