@@ -28,7 +28,7 @@ class Truth3:
     """A three-valued result: where it is true, and where it is known at all."""
 
     true: np.ndarray
-    known: np.ndarray
+    known: np.ndarray | None
 
     @property
     def false(self) -> np.ndarray:
@@ -44,7 +44,14 @@ class _Column:
 
     @property
     def missing(self) -> np.ndarray:
-        return self.codes < 0 if self.kind == "text" else np.isnan(self.values)
+        return ~self.known
+
+    @property
+    def known(self) -> np.ndarray:
+        """Where the field has a value; computed once and shared (never written to)."""
+        if not hasattr(self, "_known"):
+            self._known = self.codes >= 0 if self.kind == "text" else ~np.isnan(self.values)
+        return self._known
 
 
 class Evaluator:
@@ -101,20 +108,25 @@ class Evaluator:
         return self._time
 
     # -- evaluation --------------------------------------------------------------------
-    def evaluate(self, node: Leaf | Group) -> Truth3:
+    def evaluate(self, node: Leaf | Group, need_known: bool = True) -> Truth3:
+        """Three-valued result of ``node``. With ``need_known=False`` only ``true`` is
+        exact (``known`` is None): enough to decide whether a rule fires, and cheaper,
+        since ``all``/``any`` then need no bookkeeping of unknowns."""
         if isinstance(node, Group):
-            return self._group(node)
+            return self._group(node, need_known)
         return self._leaf(node)
 
-    def _group(self, node: Group) -> Truth3:
-        parts = [self.evaluate(child) for child in node.children]
-        if node.kind == "not":
-            inner = parts[0]
-            return Truth3(inner.false, inner.known.copy())
+    def _group(self, node: Group, need_known: bool = True) -> Truth3:
+        if node.kind == "not":  # `not unknown` is unknown: the child's known part is needed
+            inner = self.evaluate(node.children[0])
+            return Truth3(inner.false, inner.known)
+        parts = [self.evaluate(child, need_known) for child in node.children]
         if not parts:  # an empty `all` is true, an empty `any` false
             return Truth3(np.full(self.n, node.kind == "all"), np.ones(self.n, bool))
         trues = np.logical_and.reduce if node.kind == "all" else np.logical_or.reduce
-        true = trues([p.true for p in parts])
+        true = trues([p.true for p in parts]) if len(parts) > 1 else parts[0].true
+        if not need_known:
+            return Truth3(true, None)
         if node.kind == "all":
             decided = np.logical_or.reduce([p.false for p in parts])
         else:
@@ -131,36 +143,56 @@ class Evaluator:
                 return Truth3(np.full(self.n, leaf.op == "missing" and leaf.value or
                                       leaf.op == "exists" and not leaf.value), np.ones(self.n, bool))
             return Truth3(unknown, unknown.copy())
-        missing = col.missing
         if leaf.op in ("missing", "exists"):
+            missing = col.missing
             is_missing = missing if leaf.value else ~missing
             return Truth3(is_missing if leaf.op == "missing" else ~is_missing, np.ones(self.n, bool))
         if col.kind == "text":
             table = _text_test(leaf, col.categories)
-            true = np.append(table, False)[col.codes]  # code -1 picks the appended False
-        else:
-            with np.errstate(invalid="ignore"):
-                true = _number_test(leaf, col.values)
-        known = ~missing
-        return Truth3(true & known, known)
+            # code -1 (missing) picks the appended False: no mask needed afterwards
+            return Truth3(np.append(table, False)[col.codes], col.known)
+        with np.errstate(invalid="ignore"):
+            true = _number_test(leaf, col.values)
+        if leaf.op in ("eq", "in", "gt", "gte", "lt", "lte", "between"):
+            return Truth3(true, col.known)  # NaN already compares False
+        return Truth3(true & col.known, col.known)
+
+    def minute_of_week(self) -> np.ndarray | None:
+        """Local ``weekday * 1440 + hour * 60 + minute`` per request; 10080 where unknown."""
+        if not hasattr(self, "_minute_of_week"):
+            fields = self.time_fields()
+            if fields is None:
+                self._minute_of_week = None
+            else:
+                parts = [fields[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+                         for c in ("weekday", "hour", "minute")]
+                value = parts[0] * 1440 + parts[1] * 60 + parts[2]
+                self._minute_of_week = np.where(np.isnan(value), WEEK, value).astype(np.int16)
+        return self._minute_of_week
 
     def _window(self, window: Window) -> Truth3:
-        fields = self.time_fields()
-        if fields is None:
+        minutes = self.minute_of_week()
+        if minutes is None:
             unknown = np.zeros(self.n, bool)
             return Truth3(unknown, unknown.copy())
-        minute_of_day = (fields["hour"].astype("Float64") * 60 + fields["minute"].astype("Float64"))
-        clock = minute_of_day.to_numpy(dtype=float, na_value=np.nan)
-        day = fields["weekday"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        known = ~np.isnan(clock)
-        days = np.array(window.days if window.days is not None else range(7), dtype=float)
+        return Truth3(_window_table(window)[minutes], minutes < WEEK)
+
+
+WEEK = 7 * 1440
+
+
+def _window_table(window: Window) -> np.ndarray:
+    """True for each minute of the week inside the window (index WEEK: unknown, False)."""
+    table = np.zeros(WEEK + 1, dtype=bool)
+    for day in window.days if window.days is not None else range(7):
+        start = day * 1440 + window.start
         if window.start < window.end:
-            true = (clock >= window.start) & (clock < window.end) & np.isin(day, days)
-        else:  # crosses midnight: the early hours belong to the day before
-            late = (clock >= window.start) & np.isin(day, days)
-            early = (clock < window.end) & np.isin((day - 1) % 7, days)
-            true = late | early
-        return Truth3(true & known, known)
+            table[start:day * 1440 + window.end] = True
+        else:  # crosses midnight: the early hours of the next day belong to this day
+            table[start:(day + 1) * 1440] = True
+            following = (day + 1) % 7 * 1440
+            table[following:following + window.end] = True
+    return table
 
 
 def _text_test(leaf: Leaf, categories: pd.Index) -> np.ndarray:
