@@ -185,14 +185,15 @@ def test_every_problem_is_reported_at_once_with_place_rule_and_path():
         "rules/phone.yaml:12:27: rule 'commute-news' › when.battery.gte: `gte` takes a number, not 'x'",
         "rules/phone.yaml:15:11: rule 'empty' › when: `when` is missing or empty "
         "(every rule needs a condition such as `when: {location: home}`)",
-        "rules/phone.yaml:17:5: rule 'nothing' › rules[3]: a rule needs `suggest` (items to show) "
+        "rules/phone.yaml:17:5: rule 'nothing': a rule needs `suggest` (items to show) "
         "or `block` (items to hide)",
     ]
     assert lines[7].startswith("rules/phone.yaml:20:28: rule 'bad-regex' › when.ssid.matches: "
                                "`matches` pattern 'home(' is not a valid regular expression")
     # unquoted 6:30 is YAML 1.1 sexagesimal for 390: refused, with the fix in the hint
     assert lines[8] == ("rules/phone.yaml:23:29: rule 'clock' › when.time.between[0]: "
-                        "'390' is not a time of day (quote it: \"06:30\")")
+                        "a time written without quotes was read by YAML as the number 390 "
+                        "(quote times: \"06:30\")")
     assert lines[9].startswith("rules/phone.yaml:26:28: rule 'same-ends' › when.time.between: "
                                "the window 09:30-09:30 has equal ends")
     assert len(err.errors) == 10
@@ -216,7 +217,7 @@ def test_every_problem_is_reported_at_once_with_place_rule_and_path():
     ("{weekday: funday}", "r.yaml:3:21", "'funday' is not a weekday"),
     ("{weekday: [mon, 7]}", "r.yaml:3:21", "'7' is not a weekday"),
     ('{time: {between: ["6.30", "09:30"]}}', "r.yaml:3:29", "'6.30' is not a time of day"),
-    ('{time: {between: ["00:00", "24:00"]}}', "r.yaml:3:28", "has equal ends"),
+    ('{time: {between: ["00:00", "24:00"]}}', "r.yaml:3:28", "without `days` is always true"),
     ('{time: {between: ["24:00", "02:00"]}}', "r.yaml:3:29", "a window cannot start at 24:00"),
     ('{time: {between: ["06:00", "07:00"], days: [fri, caturday]}}', "r.yaml:3:60",
      "'caturday' is not a weekday"),

@@ -249,7 +249,7 @@ class _Parser:
     def zone(self, value: Any, path: tuple) -> str:
         try:
             ZoneInfo(str(value))
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             self.error(path, f"unknown time zone '{value}'",
                        did_you_mean(value, available_timezones()) or "use an IANA name like Europe/Berlin")
             return "UTC"

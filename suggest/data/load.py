@@ -347,7 +347,7 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
         try:
             ZoneInfo(name)
             valid[name] = True
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             valid[name] = False
     bad = zones.map(valid).eq(False)
     fail(bad, "time zone '" + zones.astype(str) + "' is not an IANA zone name")

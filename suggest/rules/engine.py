@@ -203,6 +203,15 @@ class RulesEngine:
             reasons[p, :len(why)] = [names.setdefault(w, len(names)) for w in why]
         return items, reasons, list(names)
 
+    def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
+        """Suggestions for one context (a mapping of field: value), through the batch path.
+
+        >>> engine.suggest_one({"location": "gym", "headphones": True}, k=3)  # doctest: +SKIP
+        """
+        from suggest.rules.explain import context_frame
+
+        return self.suggest(context_frame(context), k)
+
     def blocked(self, requests: pd.DataFrame) -> pd.DataFrame:
         """(request_id, item_id, rules) for every item a block rule removed."""
         fired = self.fired(requests)

@@ -58,8 +58,7 @@ class Leaf:
     def __str__(self) -> str:
         if self.op == "window":
             return str(self.value)
-        shown = self.value.pattern if isinstance(self.value, re.Pattern) else self.value
-        return f"{self.op} {shown}"
+        return f"{self.op} {_shown(self.value)}"
 
 
 @dataclass(frozen=True)
@@ -204,9 +203,12 @@ class _Parser:
 
     # -- reporting ---------------------------------------------------------------------
     def error(self, at: tuple, message: str, hint: str | None = None, key: bool = False) -> None:
-        prefix = f"rule '{self.rule_id}' › " if self.rule_id else ""
         path = _path_text(at)
-        self.errors.append(RuleError(f"{prefix}{path + ': ' if path else ''}{message}",
+        if self.rule_id:
+            head = f"rule '{self.rule_id}' › {path}: " if path else f"rule '{self.rule_id}': "
+        else:
+            head = f"{path}: " if path else ""
+        self.errors.append(RuleError(f"{head}{message}",
                                      where=self.doc.where(at, key=key), hint=hint))
 
     def unknown_keys(self, mapping: dict, at: tuple, allowed: tuple) -> None:
@@ -331,7 +333,7 @@ class _Parser:
 
     def field(self, name: str, value: Any, at: tuple, path: str) -> list[Leaf]:
         where = self.doc.where(at)
-        if name == TIME_FIELD:
+        if name == TIME_FIELD and _is_window(value):
             window = self.window(value, at)
             return [Leaf(name, "window", window, path, where)] if window else []
         if value is None:
@@ -420,17 +422,26 @@ class _Parser:
         start, end = (parse_clock(e) for e in ends)
         for clock, raw, i in ((start, ends[0], 0), (end, ends[1], 1)):
             if clock is None:
-                hint = "quote it: \"06:30\"" if isinstance(raw, int) else "use 24-hour HH:MM"
-                self.error(at + ("between", i), f"'{raw}' is not a time of day", hint)
+                if isinstance(raw, int) and not isinstance(raw, bool):  # YAML reads 6:30 as 390
+                    self.error(at + ("between", i), f"a time written without quotes was read by "
+                               f"YAML as the number {raw}", 'quote times: "06:30"')
+                else:
+                    self.error(at + ("between", i), f"'{raw}' is not a time of day", "use 24-hour HH:MM")
         if start is None or end is None:
             return None
         if start == 24 * 60:
             self.error(at + ("between", 0), "a window cannot start at 24:00", "use \"00:00\"")
             return None
-        end = end % (24 * 60)
+        whole_day = start == 0 and end == 24 * 60
+        if whole_day and value.get("days") is None:
+            self.error(at + ("between",), "the window 00:00-24:00 without `days` is always true",
+                       "drop the time condition, or list the days it is for")
+            return None
+        if not whole_day:  # 00:00-24:00 is the whole of the listed days
+            end = end % (24 * 60)
         if start == end:
             self.error(at + ("between",), f"the window {ends[0]}-{ends[1]} has equal ends",
-                       "equal ends are an error, not 'all day': drop the time condition for all day")
+                       'equal ends are an error, not "all day": write ["00:00", "24:00"] for whole days')
             return None
         days = value.get("days")
         if days is None:
@@ -513,9 +524,34 @@ class _Parser:
 _BAD = object()
 
 
+def _is_window(value: Any) -> bool:
+    """``time: {between: [...]}`` is a window; ``time: Weekend`` or ``time: {in: [...]}``
+    test a context column that happens to be called ``time`` (DePaulMovie has one).
+    A bare clock (``time: "06:00"``) is taken as a malformed window, not a value."""
+    if isinstance(value, dict):
+        if not value or "days" in value or not all(key in OPERATORS for key in value):
+            return True
+        ends = value.get("between")
+        return isinstance(ends, list) and any(isinstance(e, str) and ":" in e for e in ends)
+    return parse_clock(value) is not None and isinstance(value, str)
+
+
+def _shown(value: Any) -> str:
+    """A condition's value as a rule writer wrote it: [rain, snow], true, 20."""
+    if isinstance(value, re.Pattern):
+        return value.pattern
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def _path_text(at: tuple) -> str:
     """('rules', 2, 'when', 'all', 1) -> 'when.all[1]' (the part inside a rule)."""
-    parts = list(at[2:]) if len(at) > 2 and at[0] == "rules" else list(at)
+    parts = list(at[2:]) if len(at) >= 2 and at[0] == "rules" else list(at)
     text = ""
     for p in parts:
         text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))

@@ -1,0 +1,141 @@
+"""The rules commands end to end: check, test, explain, coverage, on the shipped rule sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from suggest.cli import main
+from suggest.rules import RulesEngine, parse_rules
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "dataset.yaml"
+PHONE = ROOT / "rules" / "phone.yaml"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_shipped_phone_rules_check_clean_and_pass_their_tests():
+    checked = run("rules", "check", PHONE, "--dataset", SAMPLE, "--json")
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.output)["errors"] == []
+    tested = run("rules", "test", PHONE, "--dataset", SAMPLE)
+    assert tested.exit_code == 0, tested.output
+    assert " 0 failed" in tested.output
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data (the real public logs) is absent")
+@pytest.mark.parametrize("name", ["depaulmovie", "incarmusic"])
+def test_real_log_rule_sets_check_clean_and_pass_their_tests(name):
+    dataset = ROOT / "data" / "datasets" / f"{name}.yaml"
+    checked = run("rules", "check", ROOT / "rules" / f"{name}.yaml", "--dataset", dataset, "--json")
+    assert checked.exit_code == 0, checked.output
+    report = json.loads(checked.output)
+    assert report["errors"] == [] and report["warnings"] == []
+    tested = run("rules", "test", ROOT / "rules" / f"{name}.yaml", "--dataset", dataset)
+    assert tested.exit_code == 0, tested.output
+
+
+def test_check_reports_every_error_with_place_and_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n"
+                   "  - id: a\n    when: {battery: {betwen: [1, 2]}}\n    suggest: [x]\n"
+                   "  - id: a\n    when: {location: home}\n    suggest: [y]\n")
+    result = run("rules", "check", bad)
+    assert result.exit_code == 2
+    assert f"{bad}:3:22: rule 'a' › when.battery.betwen: unknown operator 'betwen' " \
+           "(did you mean 'between'?)" in result.output
+    assert "duplicate rule id" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_check_against_dataset_flags_unknown_fields_values_and_items(tmp_path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n"
+                     "  - id: a\n    when: {activty: driving}\n    suggest: [navigation]\n"
+                     "  - id: b\n    when: {activity: drivng}\n    suggest: [navigaton]\n")
+    result = run("rules", "check", rules, "--dataset", SAMPLE, "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.output)
+    assert any("unknown field 'activty' (did you mean 'activity'?)" in e for e in report["errors"])
+    assert any("'drivng' never appears in 'activity'" in w and "driving" in w
+               for w in report["warnings"])
+    assert any("item 'navigaton' is not in the catalog (did you mean 'navigation'?)" in w
+               for w in report["warnings"])
+
+
+def test_failing_rule_test_exits_1_and_says_what_differed(tmp_path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {location: home}\n    suggest: [x, y]\n"
+                     "tests:\n  - name: home\n    context: {location: home}\n    expect: [y, x]\n")
+    result = run("rules", "test", rules)
+    assert result.exit_code == 1
+    assert "FAIL  home" in result.output
+    assert "expected ['y', 'x'], got ['x', 'y']" in result.output
+
+
+def test_explain_json_has_the_documented_shape_and_first_failing_condition():
+    context = {"location": "commute", "activity": "driving", "battery": 12,
+               "timestamp": "2026-03-03T08:10:00-05:00"}
+    result = run("rules", "explain", PHONE, "--dataset", SAMPLE, "--context", json.dumps(context),
+                 "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) == {"suggestions", "blocked", "rules"}
+    assert all(set(s) == {"item_id", "score", "rules"} for s in out["suggestions"])
+    states = {r["id"]: r for r in out["rules"]}
+    assert all(r["state"] in ("true", "false", "unknown") for r in out["rules"])
+    assert all(set(r["failed"]) == {"path", "field", "value", "condition"}
+               for r in out["rules"] if r["state"] != "true")
+    driving_blocks = [b["item_id"] for b in out["blocked"]]
+    assert "video_streaming" in driving_blocks
+    assert "video_streaming" not in [s["item_id"] for s in out["suggestions"]]
+    # a rule on a missing field is unknown, and says the value is missing
+    unknown = [r for r in states.values() if r["state"] == "unknown"]
+    assert unknown and all(r["failed"]["value"] is None for r in unknown)
+
+
+def test_explain_bad_json_is_exit_2():
+    result = run("rules", "explain", PHONE, "--context", "{location: home}")
+    assert result.exit_code == 2
+    assert "--context is not valid JSON" in result.output
+
+
+def test_coverage_counts_match_the_engine(tmp_path):
+    from suggest.data import load
+
+    result = run("rules", "coverage", PHONE, ROOT / "data" / "sample" / "log.csv",
+                 "--dataset", SAMPLE, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    log = load(SAMPLE)
+    engine = RulesEngine(PHONE).fit(log.requests, log.truth, log.catalog)
+    fired = engine.fired(log.requests).sum(axis=0)
+    assert report["requests"] == len(log.requests)
+    assert [r["fired"] for r in report["rules"]] == fired.tolist()
+    assert all(0 <= r["shadowed"] <= r["fired"] for r in report["rules"])
+
+
+def test_a_context_column_named_time_is_a_field_not_a_window():
+    rs = parse_rules("rules:\n  - id: w\n    when: {time: Weekend}\n    suggest: [a]\n")
+    requests = pd.DataFrame({"request_id": ["r1", "r2", "r3"], "user_id": "u",
+                             "time": pd.Categorical(["Weekend", "Weekday", None])})
+    out = RulesEngine(rs).fit().suggest(requests, 3)
+    assert out["request_id"].tolist() == ["r1"]
+
+
+def test_whole_day_window_on_listed_days_and_suggest_one():
+    rs = parse_rules('rules:\n  - id: sat\n    when: {time: {between: ["00:00", "24:00"], '
+                     'days: [sat]}}\n    suggest: [a]\n')
+    engine = RulesEngine(rs).fit()
+    for stamp, fires in [("2026-03-07T00:00:00+00:00", True), ("2026-03-07T23:59:00+00:00", True),
+                         ("2026-03-08T00:00:00+00:00", False), ("2026-03-06T23:59:00+00:00", False)]:
+        got = engine.suggest_one({"timestamp": stamp}, k=1)["item_id"].astype(str).tolist()
+        assert got == (["a"] if fires else []), stamp
