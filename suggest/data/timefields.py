@@ -89,3 +89,14 @@ def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
            for i, name in enumerate(("hour", "minute", "weekday"))}
     out["is_weekend"] = pd.arrays.BooleanArray(fields[2] >= 5, missing)
     return pd.DataFrame(out, index=timestamps.index)
+
+
+def with_time_fields(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with local ``hour, minute, weekday, is_weekend`` added from ``timestamp``
+    (in the row's ``timezone``, else UTC) when it has a timestamp but not the fields."""
+    if "timestamp" not in frame.columns or all(c in frame.columns for c in
+                                               ("hour", "minute", "weekday", "is_weekend")):
+        return frame
+    zones = frame["timezone"] if "timezone" in frame.columns else "UTC"
+    fields = local_fields(pd.to_datetime(frame["timestamp"], utc=True), zones)
+    return frame.assign(**{c: fields[c].to_numpy() for c in fields.columns})

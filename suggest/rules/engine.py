@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suggest.engines.base import BaseEngine
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator
 from suggest.rules.model import RuleSet, load_rules
@@ -36,7 +37,7 @@ from suggest.rules.model import RuleSet, load_rules
 SUGGESTION_COLUMNS = ["request_id", "engine", "rank", "item_id", "score", "reason"]
 
 
-class RulesEngine:
+class RulesEngine(BaseEngine):
     """Suggest with a YAML rule set.
 
     Parameters
@@ -202,15 +203,6 @@ class RulesEngine:
             items[p, :len(ids)] = ids
             reasons[p, :len(why)] = [names.setdefault(w, len(names)) for w in why]
         return items, reasons, list(names)
-
-    def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
-        """Suggestions for one context (a mapping of field: value), through the batch path.
-
-        >>> engine.suggest_one({"location": "gym", "headphones": True}, k=3)  # doctest: +SKIP
-        """
-        from suggest.rules.explain import context_frame
-
-        return self.suggest(context_frame(context), k)
 
     def blocked(self, requests: pd.DataFrame) -> pd.DataFrame:
         """(request_id, item_id, rules) for every item a block rule removed."""

@@ -37,7 +37,7 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
         raise SuggestError(f"a context must be a JSON object, not {type(context).__name__}",
                            hint='e.g. {"location": "commute", "battery": 40}')
     types = types or {}
-    row: dict[str, pd.Series] = {"request_id": pd.Series(["context"]),
+    row: dict[str, pd.Series] = {"request_id": pd.Series([str(context.get("request_id", "context"))]),
                                  "user_id": pd.Series([str(context.get("user_id", "-"))])}
     for key, value in context.items():
         if key in ("request_id", "user_id"):

@@ -1,0 +1,309 @@
+"""Honest baselines (DESIGN section 3): what a rule set or a ranker must beat.
+
+* ``popular``: the most engaged items in the training window (count of
+  engagements; ties by item id). Same list for everyone.
+* ``context-popular``: the most engaged items in the request's context
+  slice. Slices go from the most specific (all context columns together) to
+  single columns, most informative first, then ``popular``; a slice counts
+  only with at least ``min_support`` engagements. The list is filled level by
+  level, so its score is its order (1.0, then 1 - (rank - 1) / k).
+* ``user-history``: the user's own most engaged items strictly before the
+  request's timestamp (all of the training window when the log has no time);
+  silent for a user with no history.
+* ``random``: a seeded uniform sample of the catalog per request; the same
+  request always gets the same sample, whatever batch it is in.
+
+All are vectorised: lists are computed once per distinct key (context tuple,
+or one for ``popular``) and gathered to requests by array indexing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.data.timefields import with_time_fields
+from suggest.engines.base import BaseEngine, check_k, gather_lists, suggestions_frame
+
+#: Columns of a Requests frame that are never context.
+NOT_CONTEXT = {"request_id", "user_id", "timestamp", "timezone", "hour", "minute", "weekday"}
+
+
+def _engagements(requests: pd.DataFrame, truth: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Truth rows joined with the named request columns."""
+    keep = ["request_id", *[c for c in columns if c in requests.columns]]
+    joined = truth[["request_id", "item_id"]].merge(requests[keep], on="request_id", how="inner")
+    joined["item_id"] = joined["item_id"].astype(str)
+    return joined
+
+
+def _ranked(counts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Items by count descending, then item id ascending."""
+    frame = counts.rename("n").reset_index().sort_values(["n", "item_id"], ascending=[False, True])
+    return frame["item_id"].to_numpy(dtype=object), frame["n"].to_numpy(dtype=float)
+
+
+class Popular(BaseEngine):
+    """Most engaged items in the training window, for every request.
+
+    >>> Popular().fit(requests, truth).suggest(requests, k=5)   # doctest: +SKIP
+    """
+
+    name = "popular"
+
+    def __init__(self):
+        pass
+
+    def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
+            catalog: pd.DataFrame | None = None) -> "Popular":
+        counts = truth["item_id"].astype(str).value_counts()
+        counts.index.name = "item_id"
+        self.ranking_, self.counts_ = _ranked(counts)
+        return self
+
+    def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
+        self.check_fitted()
+        k = min(check_k(k), len(self.ranking_))
+        items = np.sort(self.ranking_)
+        codes = np.searchsorted(items, self.ranking_[:k]).reshape(1, -1)
+        return gather_lists(requests["request_id"], np.zeros(len(requests), dtype=np.int64), codes,
+                            self.counts_[:k].reshape(1, -1), np.zeros_like(codes), items,
+                            ["popular"], self.name)
+
+
+class ContextPopular(BaseEngine):
+    """Most engaged items in the request's context slice, backing off to coarser slices.
+
+    Parameters
+    ----------
+    columns : list of str, optional
+        Context columns that define slices. Default: every categorical or
+        boolean column of the training requests, plus ``is_weekend`` and a
+        four-part ``daypart`` of the local hour when the log has time.
+    min_support : int
+        Engagements a slice needs before it is trusted.
+    """
+
+    name = "context-popular"
+
+    def __init__(self, columns: list[str] | None = None, min_support: int = 5):
+        self.columns = columns
+        self.min_support = min_support
+
+    @staticmethod
+    def _with_daypart(requests: pd.DataFrame) -> pd.DataFrame:
+        requests = with_time_fields(requests)
+        if "hour" not in requests.columns:
+            return requests
+        hour = requests["hour"].astype("Float64")
+        part = pd.cut(hour, [-1, 5, 11, 17, 23], labels=["night", "morning", "afternoon", "evening"])
+        return requests.assign(daypart=part)
+
+    def _default_columns(self, requests: pd.DataFrame) -> list[str]:
+        cols = [c for c in requests.columns if c not in NOT_CONTEXT and (
+            isinstance(requests[c].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(requests[c])
+            or requests[c].dtype == object)]
+        return cols
+
+    def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
+            catalog: pd.DataFrame | None = None) -> "ContextPopular":
+        requests = self._with_daypart(requests)
+        columns = list(self.columns) if self.columns is not None else self._default_columns(requests)
+        joined = _engagements(requests, truth, columns)
+        # Single columns, most informative first: how much knowing the column lowers
+        # the entropy of the engaged item (ties: the column's place in the frame).
+        gains = {c: _information(joined, c) for c in columns}
+        singles = sorted(columns, key=lambda c: (-gains[c], columns.index(c)))
+        levels = ([tuple(columns)] if len(columns) > 1 else []) + [(c,) for c in singles]
+        self.columns_ = columns
+        self.levels_ = []
+        for level in levels:
+            counts = joined.dropna(subset=list(level)).groupby(
+                [*level, "item_id"], observed=True).size()
+            table = {}
+            for key, group in counts.groupby(level=list(range(len(level))), observed=True):
+                if group.sum() >= self.min_support:
+                    ranked, _ = _ranked(group.droplevel(list(range(len(level)))))
+                    table[key if isinstance(key, tuple) else (key,)] = ranked
+            self.levels_.append((level, table))
+        popular = joined["item_id"].value_counts()
+        popular.index.name = "item_id"
+        self.popular_, _ = _ranked(popular)
+        return self
+
+    def _list_for(self, values: dict, k: int) -> tuple[list[str], list[str]]:
+        """The list for one context: slice by slice, most specific first, then popular."""
+        chosen, why = [], []
+        for level, table in self.levels_:
+            key = tuple(values.get(c) for c in level)
+            if None in key or key not in table:
+                continue
+            label = "context-popular:" + ",".join(f"{c}={v}" for c, v in zip(level, key))
+            for item in table[key]:
+                if len(chosen) < k and item not in chosen:
+                    chosen.append(item)
+                    why.append(label)
+        for item in self.popular_:
+            if len(chosen) >= k:
+                break
+            if item not in chosen:
+                chosen.append(item)
+                why.append("popular")
+        return chosen, why
+
+    def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
+        self.check_fitted()
+        k = check_k(k)
+        frame = self._with_daypart(requests)
+        keys = frame[self.columns_].astype(object).where(frame[self.columns_].notna(), None)
+        codes = keys.groupby(self.columns_, sort=False, dropna=False).ngroup().to_numpy() \
+            if self.columns_ else np.zeros(len(frame), dtype=np.int64)
+        distinct = keys.drop_duplicates().to_dict("records") if self.columns_ else [{}]
+        lists, reasons = [], {}
+        for values in distinct:
+            chosen, why = self._list_for(values, k)
+            lists.append((chosen, [reasons.setdefault(w, len(reasons)) for w in why]))
+        items = np.array(sorted({i for chosen, _ in lists for i in chosen}), dtype=object)
+        width = max(k, 1)
+        item_codes = np.full((len(lists), width), -1, dtype=np.int64)
+        reason_codes = np.full((len(lists), width), -1, dtype=np.int64)
+        for p, (chosen, why) in enumerate(lists):
+            item_codes[p, :len(chosen)] = np.searchsorted(items, chosen) if chosen else []
+            reason_codes[p, :len(why)] = why
+        scores = np.tile(1.0 - np.arange(width) / width, (len(lists), 1))
+        # ngroup numbers keys in first-appearance order, as drop_duplicates lists them
+        return gather_lists(requests["request_id"], codes, item_codes, scores, reason_codes, items,
+                            list(reasons), self.name)
+
+
+def _information(joined: pd.DataFrame, column: str) -> float:
+    """Entropy of the engaged item minus its entropy given ``column`` (rows with a value)."""
+    rows = joined.dropna(subset=[column])
+    if rows.empty:
+        return 0.0
+    def entropy(counts: pd.Series) -> float:
+        p = counts.to_numpy(dtype=float) / counts.sum()
+        return float(-(p * np.log2(p)).sum())
+    whole = entropy(rows["item_id"].value_counts())
+    by_value = rows.groupby(column, observed=True)["item_id"]
+    conditional = sum(len(g) / len(rows) * entropy(g.value_counts()) for _, g in by_value)
+    return whole - conditional
+
+
+class UserHistory(BaseEngine):
+    """The user's own most engaged items strictly before the request's time."""
+
+    name = "user-history"
+
+    def __init__(self):
+        pass
+
+    def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
+            catalog: pd.DataFrame | None = None) -> "UserHistory":
+        cols = ["user_id"] + (["timestamp"] if "timestamp" in requests.columns else [])
+        events = _engagements(requests, truth, cols)
+        events["user_id"] = events["user_id"].astype(str)
+        self.has_time_ = "timestamp" in events.columns
+        if self.has_time_:
+            events["t"] = _nanoseconds(events["timestamp"])
+        else:
+            events["t"] = 0
+        events = events.sort_values(["user_id", "item_id", "t"], kind="stable")
+        self.pairs_ = events[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
+        pair = pd.MultiIndex.from_frame(events[["user_id", "item_id"]])
+        self.pair_of_event_ = pd.MultiIndex.from_frame(self.pairs_).get_indexer(pair)
+        self.times_ = events["t"].to_numpy()
+        return self
+
+    def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
+        self.check_fitted()
+        k = check_k(k)
+        ask = pd.DataFrame({"row": np.arange(len(requests)),
+                            "user_id": requests["user_id"].astype(str).to_numpy()})
+        if self.has_time_ and "timestamp" in requests.columns:
+            ask["t"] = _nanoseconds(requests["timestamp"])
+        else:
+            ask["t"] = np.iinfo(np.int64).max
+        pairs = self.pairs_.reset_index(names="pair")
+        cand = ask.merge(pairs, on="user_id", how="inner")
+        # events of a pair are contiguous and time-sorted: count those strictly before t
+        starts = np.searchsorted(self.pair_of_event_, np.arange(len(self.pairs_)), side="left")
+        pair = cand["pair"].to_numpy()
+        counts = _count_before(self.pair_of_event_, self.times_, starts, pair, cand["t"].to_numpy())
+        cand["n"] = counts
+        cand = cand[cand["n"] > 0].sort_values(["row", "n", "item_id"], ascending=[True, False, True],
+                                                kind="stable")
+        cand["rank"] = cand.groupby("row", sort=False).cumcount() + 1
+        cand = cand[cand["rank"] <= k]
+        items = np.array(sorted(cand["item_id"].unique()), dtype=object)
+        return suggestions_frame(requests["request_id"], cand["row"].to_numpy(),
+                                 cand["rank"].to_numpy(),
+                                 np.searchsorted(items, cand["item_id"].to_numpy(dtype=object)), items,
+                                 cand["n"].to_numpy(dtype=float),
+                                 np.zeros(len(cand), dtype=np.int64), ["user-history"], self.name)
+
+
+def _nanoseconds(stamps: pd.Series) -> np.ndarray:
+    """Nanoseconds since 1970, whatever resolution pandas stored the timestamps in."""
+    return pd.to_datetime(stamps, utc=True).dt.as_unit("ns").astype("int64").to_numpy()
+
+
+def _count_before(pair_of_event: np.ndarray, times: np.ndarray, starts: np.ndarray,
+                  pair: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Events of ``pair`` with time strictly before ``t``, for every query at once.
+
+    Events are sorted by (pair, time). Times of events and queries are replaced
+    by their rank among all of them (no overflow whatever the clock's unit),
+    so (pair, rank) packs into one sorted integer key to binary-search.
+    """
+    _, rank = np.unique(np.concatenate([times, t]), return_inverse=True)
+    width = np.int64(rank.max() + 2 if len(rank) else 1)
+    events = pair_of_event.astype(np.int64) * width + rank[:len(times)]
+    queries = pair.astype(np.int64) * width + rank[len(times):]
+    return np.searchsorted(events, queries, side="left") - starts[pair]
+
+
+class Random(BaseEngine):
+    """A seeded uniform sample of the catalog per request (a floor for every metric)."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
+            catalog: pd.DataFrame | None = None) -> "Random":
+        items = set(truth["item_id"].astype(str))
+        if catalog is not None and len(catalog):
+            items |= set(catalog["item_id"].astype(str))
+        self.items_ = np.array(sorted(items), dtype=object)
+        return self
+
+    def suggest(self, requests: pd.DataFrame, k: int, chunk: int = 20_000) -> pd.DataFrame:
+        self.check_fitted()
+        k = min(check_k(k), len(self.items_))
+        request_hash = pd.util.hash_array(requests["request_id"].astype(str).to_numpy(dtype=object))
+        request_hash = _mix(request_hash ^ _mix(np.array([self.seed % 2**64], dtype=np.uint64)))
+        item_hash = _mix(np.arange(len(self.items_), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        parts = []
+        for lo in range(0, len(requests), chunk):
+            keys = _mix(request_hash[lo:lo + chunk, None] ^ item_hash[None, :])
+            order = np.argsort(keys, axis=1, kind="stable")[:, :k]
+            rows = np.repeat(np.arange(lo, lo + len(order)), k)
+            parts.append((rows, order.reshape(-1)))
+        rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, np.int64)
+        codes = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64)
+        ranks = np.tile(np.arange(1, k + 1), len(requests))
+        return suggestions_frame(requests["request_id"], rows, ranks, codes, self.items_,
+                                 1.0 - (ranks - 1) / max(k, 1), np.zeros(len(rows), dtype=np.int64),
+                                 ["random"], self.name)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a bijective scramble of uint64 values (wrapping intended)."""
+    x = x.astype(np.uint64)
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))

@@ -1,0 +1,87 @@
+"""The baselines on small hand-made logs whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.engines.baselines import ContextPopular, Popular, Random, UserHistory
+
+
+def frames(rows):
+    """rows: (request_id, user, iso time, location, engaged items)."""
+    requests = pd.DataFrame({
+        "request_id": [r[0] for r in rows], "user_id": [r[1] for r in rows],
+        "timestamp": pd.to_datetime([r[2] for r in rows], utc=True),
+        "location": pd.Categorical([r[3] for r in rows])})
+    truth = pd.DataFrame([(r[0], item, 1.0) for r in rows for item in r[4]],
+                         columns=["request_id", "item_id", "relevance"])
+    return requests, truth
+
+
+def items(out, request_id):
+    return out.loc[out["request_id"] == request_id, "item_id"].astype(str).tolist()
+
+
+def test_popular_orders_by_count_then_item_id():
+    requests, truth = frames([("a", "u1", "2026-03-01T08:00Z", "home", ["x", "y"]),
+                              ("b", "u2", "2026-03-01T09:00Z", "home", ["y", "z"]),
+                              ("c", "u3", "2026-03-01T10:00Z", "work", ["w", "x"])])
+    out = Popular().fit(requests, truth).suggest(requests.head(1), 3)
+    assert items(out, "a") == ["x", "y", "w"]  # x and y twice; w before z by id
+    assert out["score"].tolist() == [2.0, 2.0, 1.0]
+
+
+def test_context_popular_uses_the_slice_then_backs_off_to_popular():
+    rows = [(f"h{i}", "u", "2026-03-01T08:00Z", "home", ["tv"]) for i in range(5)]
+    rows += [(f"w{i}", "u", "2026-03-01T08:00Z", "work", ["mail"]) for i in range(6)]
+    rows += [("g0", "u", "2026-03-01T08:00Z", "gym", ["music"])]  # below min_support
+    requests, truth = frames(rows)
+    engine = ContextPopular(columns=["location"], min_support=5).fit(requests, truth)
+    out = engine.suggest(requests, 2)
+    assert items(out, "h0") == ["tv", "mail"]
+    assert items(out, "w0") == ["mail", "tv"]
+    assert items(out, "g0") == ["mail", "tv"]  # gym has 1 engagement: popular only
+    reasons = out.loc[out["request_id"] == "h0", "reason"].astype(str).tolist()
+    assert reasons == ["context-popular:location=home", "popular"]
+
+
+def test_user_history_counts_only_the_users_events_strictly_before():
+    requests, truth = frames([("a", "u1", "2026-03-01T08:00Z", "home", ["x"]),
+                              ("b", "u1", "2026-03-02T08:00Z", "home", ["y"]),
+                              ("c", "u2", "2026-03-02T08:00Z", "home", ["z"])])
+    engine = UserHistory().fit(requests, truth)
+    out = engine.suggest(requests, 5)
+    assert items(out, "a") == []           # nothing before the first request
+    assert items(out, "b") == ["x"]        # its own engagement (same instant) does not count
+    assert items(out, "c") == []           # another user's history never counts
+    later = pd.DataFrame({"request_id": ["d"], "user_id": ["u1"],
+                          "timestamp": pd.to_datetime(["2026-03-03T08:00Z"], utc=True)})
+    assert items(engine.suggest(later, 5), "d") == ["x", "y"]
+
+
+def test_user_history_ignores_events_after_the_request():
+    requests, truth = frames([("a", "u1", "2026-03-01T08:00Z", "home", ["x"]),
+                              ("b", "u1", "2026-03-05T08:00Z", "home", ["y", "y2"])])
+    engine = UserHistory().fit(requests, truth)
+    probe = pd.DataFrame({"request_id": ["p"], "user_id": ["u1"],
+                          "timestamp": pd.to_datetime(["2026-03-03T08:00Z"], utc=True)})
+    before = items(engine.suggest(probe, 5), "p")
+    changed = pd.concat([truth, pd.DataFrame({"request_id": ["b"] * 3, "item_id": ["q", "r", "s"],
+                                              "relevance": 1.0})])
+    after = items(UserHistory().fit(requests, changed).suggest(probe, 5), "p")
+    assert before == after == ["x"]
+
+
+def test_random_is_seeded_per_request_and_covers_the_catalog():
+    requests = pd.DataFrame({"request_id": [f"r{i}" for i in range(3000)], "user_id": "u"})
+    truth = pd.DataFrame({"request_id": "r0", "item_id": [f"i{j:02d}" for j in range(20)],
+                          "relevance": 1.0})
+    engine = Random(seed=1).fit(requests, truth)
+    out = engine.suggest(requests, 3)
+    again = engine.suggest(requests.iloc[[2999, 5]], 3)
+    assert items(again, "r5") == items(out, "r5") and items(again, "r2999") == items(out, "r2999")
+    other = Random(seed=2).fit(requests, truth).suggest(requests, 3)
+    assert (out["item_id"].astype(str).to_numpy() != other["item_id"].astype(str).to_numpy()).mean() > 0.5
+    share = out["item_id"].astype(str).value_counts(normalize=True)
+    assert len(share) == 20 and np.allclose(share.to_numpy(), 1 / 20, atol=0.015)

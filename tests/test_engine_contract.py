@@ -1,0 +1,127 @@
+"""One contract over every registered engine (scikit-learn's check_estimator habit).
+
+A new engine registered under the ``suggest.engines`` entry point gets these
+checks for free: it fails clearly before fit, is deterministic, returns at
+most k rows per request with the Suggestions columns and dtypes, orders by
+score, agrees with itself one context at a time, and round-trips its params.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suggest.data import load
+from suggest.engines import engine_names, get_engine
+from suggest.engines.base import SUGGESTION_COLUMNS
+from suggest.errors import SuggestError
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = {"rules": {"rules": str(ROOT / "rules" / "phone.yaml")}}
+
+
+@pytest.fixture(scope="module")
+def world():
+    log = load(ROOT / "data" / "sample" / "dataset.yaml")
+    requests = log.requests.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    cut = requests["timestamp"].iloc[int(len(requests) * 0.8)]
+    train, test = requests[requests["timestamp"] < cut], requests[requests["timestamp"] >= cut]
+    truth = log.truth[log.truth["request_id"].isin(train["request_id"])]
+    return train, truth, log.catalog, test.head(400).reset_index(drop=True)
+
+
+def make(name):
+    return get_engine(name, **PARAMS.get(name, {}))
+
+
+def fitted(name, world):
+    train, truth, catalog, _ = world
+    return make(name).fit(train, truth, catalog)
+
+
+ENGINES = engine_names()
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_suggest_before_fit_fails_clearly(name, world):
+    with pytest.raises(SuggestError, match="not fitted"):
+        make(name).suggest(world[3], 5)
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_output_has_the_suggestions_columns_and_dtypes(name, world):
+    out = fitted(name, world).suggest(world[3], 5)
+    assert list(out.columns) == SUGGESTION_COLUMNS
+    assert out["rank"].dtype == np.int64 and out["score"].dtype == np.float64
+    assert set(out["engine"].astype(str)) <= {name}
+    assert out["item_id"].notna().all() and out["reason"].notna().all()
+    assert set(out["request_id"]) <= set(world[3]["request_id"])
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_at_most_k_distinct_items_ranked_1_to_n(name, k, world):
+    out = fitted(name, world).suggest(world[3], k)
+    per = out.groupby("request_id", sort=False)
+    assert per.size().max() <= k
+    assert (per["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1)))).all()
+    assert not out.duplicated(["request_id", "item_id"]).any()
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_scores_keep_the_engine_order(name, world):
+    """Sorting by score desc, then item id asc (the evaluator's rule) gives the ranks back."""
+    out = fitted(name, world).suggest(world[3], 5)
+    out = out.assign(item_id=out["item_id"].astype(str))
+    resorted = out.sort_values(["request_id", "score", "item_id"], ascending=[True, False, True],
+                               kind="stable")
+    resorted["expected"] = resorted.groupby("request_id").cumcount() + 1
+    assert (resorted["rank"] == resorted["expected"]).all()
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_same_input_same_output(name, world):
+    a = fitted(name, world).suggest(world[3], 5)
+    b = fitted(name, world).suggest(world[3], 5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_a_request_gets_the_same_list_alone_or_in_a_batch(name, world):
+    engine = fitted(name, world)
+    test = world[3]
+    batch = engine.suggest(test, 5)
+    for i in (0, 17, 123):
+        alone = engine.suggest(test.iloc[[i]], 5)
+        mine = batch[batch["request_id"] == test["request_id"].iloc[i]]
+        assert alone["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_single_context_call_agrees_with_the_batch_call(name, world):
+    engine = fitted(name, world)
+    test = world[3]
+    row = test.iloc[5]
+    context = {c: (None if pd.isna(row[c]) else row[c].item() if hasattr(row[c], "item") else row[c])
+               for c in ("location", "activity", "headphones", "battery", "weather", "network",
+                         "minutes_to_next_event")}
+    context.update(user_id=row["user_id"], timestamp=row["timestamp"].isoformat(),
+                   timezone=row["timezone"], request_id=row["request_id"])
+    one = engine.suggest_one(context, 5)
+    batch = engine.suggest(test.iloc[[5]], 5)
+    assert one["item_id"].astype(str).tolist() == batch["item_id"].astype(str).tolist()
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_params_round_trip(name):
+    engine = make(name)
+    params = engine.get_params()
+    assert type(engine)(**params).get_params() == params
+
+
+def test_unknown_engine_name_suggests_the_closest():
+    with pytest.raises(SuggestError, match="did you mean 'user-history'"):
+        get_engine("user-histroy")
