@@ -57,7 +57,7 @@ def main(ctx: click.Context) -> None:
     Start with:
       suggest demo                          a synthetic world, end to end
       suggest data check D.yaml             does my log read the way I think?
-      suggest rules explain R.yaml --context '{"location": "home"}'
+      suggest rules explain R.yaml --dataset D.yaml --context '{"location": "home"}'
     Every command has --help with an example.
     """
     if ctx.invoked_subcommand is None:
@@ -139,23 +139,33 @@ def rules() -> None:
     """Check, test, explain and measure YAML rule sets."""
 
 
-def _rules_engine(rules_path: Path, dataset: Path | None, log_path: Path | None = None):
-    """A fitted rules engine and the log it was fitted on (None without a dataset)."""
+def _rules_and_log(rules_path: Path, dataset: Path | None, log_path: Path | None = None):
+    """The parsed rule set and the loaded log (None without a dataset)."""
     from dataclasses import replace
 
     from suggest.data import Dataset, load
-    from suggest.rules import RulesEngine, load_rules
+    from suggest.rules import load_rules
 
     rule_set = load_rules(rules_path)
-    log = None
-    if dataset is not None:
-        description = Dataset.from_yaml(dataset)
-        log = load(replace(description, log=log_path) if log_path else description)
-    engine = RulesEngine(rule_set, timezone=log.dataset.timezone if log and not
-                         log.dataset.timezone_column else None)
-    if log is None:
-        return engine.fit(), None
-    return engine.fit(log.requests, log.truth, log.catalog), log
+    if dataset is None:
+        return rule_set, None
+    description = Dataset.from_yaml(dataset)
+    return rule_set, load(replace(description, log=log_path) if log_path else description)
+
+
+def _fitted(rule_set, log):
+    """A rules engine fitted on the log (catalog slices filled by its popularity)."""
+    from suggest.rules import RulesEngine
+
+    zone = log.dataset.timezone if log is not None and not log.dataset.timezone_column else None
+    engine = RulesEngine(rule_set, timezone=zone)
+    return engine.fit() if log is None else engine.fit(log.requests, log.truth, log.catalog)
+
+
+def _rules_engine(rules_path: Path, dataset: Path | None, log_path: Path | None = None):
+    """A fitted rules engine and the log it was fitted on (None without a dataset)."""
+    rule_set, log = _rules_and_log(rules_path, dataset, log_path)
+    return _fitted(rule_set, log), log
 
 
 @rules.command("check", epilog="""\b
@@ -195,7 +205,7 @@ def rules_check(rules_file, dataset, as_json):
 
 @rules.command("test", epilog="""\b
 Examples:
-  suggest rules test rules/phone.yaml
+  suggest rules test rules/phone.yaml --dataset data/sample/dataset.yaml
   suggest rules test rules/incarmusic.yaml --dataset data/datasets/incarmusic.yaml
 """)
 @click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
@@ -203,10 +213,17 @@ Examples:
               help="Dataset description: its catalog fills slices and its types read contexts.")
 def rules_test(rules_file, dataset):
     """Run the `tests:` section of a rule file. Exit code 1 when a test fails."""
-    from suggest.rules.explain import run_tests
+    from suggest.rules.explain import check, run_tests
 
-    engine, log = _rules_engine(rules_file, dataset)
-    results = run_tests(engine, log.context if log else None)
+    rule_set, log = _rules_and_log(rules_file, dataset)
+    if log is not None:  # a test of a file with errors says little: show the errors instead
+        errors, _ = check(rule_set, log)
+        if errors:
+            for line in errors:
+                click.echo(f"error: {line}", err=True)
+            raise SuggestError(f"{rules_file}: {len(errors)} error(s) against {dataset}; "
+                               "fix them before testing", hint="see `suggest rules check`")
+    results = run_tests(_fitted(rule_set, log), log.context if log else None)
     if not results:
         raise SuggestError(f"{rules_file} has no `tests:` section",
                            hint="add tests: [{context: {...}, expect: [...], blocked: [...]}]")
@@ -223,9 +240,9 @@ def rules_test(rules_file, dataset):
 
 @rules.command("explain", epilog="""\b
 Examples:
-  suggest rules explain rules/phone.yaml --context '{"location": "commute", "battery": 18,
-      "timestamp": "2026-03-03T08:10:00+01:00"}'
-  suggest rules explain rules/phone.yaml --context @context.json --json
+  suggest rules explain rules/phone.yaml --dataset data/sample/dataset.yaml \\
+      --context '{"location": "commute", "battery": 18, "timestamp": "2026-03-03T08:10:00+01:00"}'
+  suggest rules explain rules/phone.yaml --dataset data/sample/dataset.yaml --context @ctx.json --json
 """)
 @click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
 @click.option("--context", "context_text", required=True,
@@ -249,15 +266,19 @@ def rules_explain(rules_file, context_text, dataset, k, as_json):
 
 @rules.command("coverage", epilog="""\b
 Examples:
-  suggest rules coverage rules/phone.yaml data/sample/log.csv --dataset data/sample/dataset.yaml
+  suggest rules coverage rules/phone.yaml --dataset data/sample/dataset.yaml
+  suggest rules coverage rules/phone.yaml other_week.csv --dataset data/sample/dataset.yaml --json
 """)
 @click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
-@click.argument("log_file", metavar="LOG", type=click.Path(path_type=Path))
+@click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
 @click.option("--dataset", type=click.Path(path_type=Path), required=True,
-              help="Dataset description saying how to read LOG.")
+              help="Dataset description saying how to read LOG (and whose log is the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the coverage as JSON.")
 def rules_coverage(rules_file, log_file, dataset, as_json):
-    """How often each rule fires on a log, is shadowed, or misses by one condition."""
+    """How often each rule fires on a log, is shadowed, or misses by one condition.
+
+    LOG defaults to the dataset description's own log.
+    """
     from suggest.rules.explain import coverage
 
     engine, log = _rules_engine(rules_file, dataset, log_file)

@@ -100,8 +100,9 @@ def parse_yaml(text: str, *, source: str = "<string>", what: str = "YAML file") 
                                    f"({exc.problem})", "only plain YAML values are allowed; "
                                    "tags such as !!python/object are never executed") from None
     except yaml.MarkedYAMLError as exc:
-        raise _marked(exc, source, f"{what} is not valid YAML: {exc.problem}",
-                      "check indentation and quoting near this place") from None
+        hint = ("indent YAML with spaces, not tabs" if "\\t" in str(exc.problem) or "'\t'" in str(exc.problem)
+                else "check indentation and quoting near this place")
+        raise _marked(exc, source, f"{what} is not valid YAML: {exc.problem}", hint) from None
     except RecursionError:  # PyYAML composes and builds nested values recursively
         raise SuggestError(f"{what} nests values too deeply to read", where=source,
                            hint="a hand-written file needs a few levels, not thousands") from None

@@ -67,8 +67,26 @@ def test_check_against_dataset_flags_unknown_fields_values_and_items(tmp_path):
     assert any("unknown field 'activty' (did you mean 'activity'?)" in e for e in report["errors"])
     assert any("'drivng' never appears in 'activity'" in w and "driving" in w
                for w in report["warnings"])
-    assert any("item 'navigaton' is not in the catalog (did you mean 'navigation'?)" in w
-               for w in report["warnings"])
+    assert any(f"{rules}:7:15: rule 'b' › suggest[0]: item 'navigaton' is in neither the catalog "
+               "nor the log (did you mean 'navigation'?)" in w for w in report["warnings"])
+
+
+def test_check_flags_wrong_types_and_slices_that_match_nothing(tmp_path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n"
+                     "  - id: a\n    when: {battery: low}\n    suggest: [navigation]\n"
+                     "  - id: b\n    when: {headphones: 'yes'}\n    suggest: [{categroy: News}]\n"
+                     "  - id: c\n    when: {activity: driving}\n    block: [{category: Vidoe}]\n")
+    result = run("rules", "check", rules, "--dataset", SAMPLE, "--json")
+    assert result.exit_code == 2
+    errors = json.loads(result.output)["errors"]
+    assert any("'battery' is numeric; 'low' is not a number" in e for e in errors)
+    assert any("'headphones' is boolean; 'yes' is not true or false" in e for e in errors)
+    assert any("no attribute 'categroy' (did you mean 'category'?)" in e for e in errors)
+    assert any(f"{rules}:10:13: rule 'c' › block[0]: no item has category 'Vidoe' "
+               "(did you mean 'Video'?)" in e for e in errors)
+    tested = run("rules", "test", rules, "--dataset", SAMPLE)
+    assert tested.exit_code == 2 and "fix them before testing" in tested.output
 
 
 def test_failing_rule_test_exits_1_and_says_what_differed(tmp_path):

@@ -251,7 +251,8 @@ def test_blocked_lists_every_rule_that_blocked_an_item():
 
 def test_a_slice_without_a_catalog_is_an_error():
     text = "rules:\n  - id: r\n    when: {loc: home}\n    suggest: [{category: News, top: 3}]\n"
-    with pytest.raises(SuggestError, match="rule 'r' uses the catalog slice category=News"):
+    with pytest.raises(SuggestError, match=r"<string>:4:15: rule 'r' › suggest\[0\]: the slice "
+                                           "category=News needs a catalog, and no catalog was given"):
         engine(text)
     with pytest.raises(SuggestError, match="no attribute 'category'"):
         engine(text, None, pd.DataFrame({"item_id": ["a"], "genre": ["News"]}))

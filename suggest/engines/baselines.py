@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import with_time_fields
+from suggest.history import PastCounts, nanoseconds
 from suggest.engines.base import BaseEngine, check_k, gather_lists, suggestions_frame
 
 #: Columns of a Requests frame that are never context.
@@ -205,14 +206,13 @@ class UserHistory(BaseEngine):
         events["user_id"] = events["user_id"].astype(str)
         self.has_time_ = "timestamp" in events.columns
         if self.has_time_:
-            events["t"] = _nanoseconds(events["timestamp"])
+            events["t"] = nanoseconds(events["timestamp"])
         else:
             events["t"] = 0
-        events = events.sort_values(["user_id", "item_id", "t"], kind="stable")
         self.pairs_ = events[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
-        pair = pd.MultiIndex.from_frame(events[["user_id", "item_id"]])
-        self.pair_of_event_ = pd.MultiIndex.from_frame(self.pairs_).get_indexer(pair)
-        self.times_ = events["t"].to_numpy()
+        pair = pd.MultiIndex.from_frame(self.pairs_).get_indexer(
+            pd.MultiIndex.from_frame(events[["user_id", "item_id"]]))
+        self.past_ = PastCounts(pair, events["t"].to_numpy())
         return self
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -221,16 +221,12 @@ class UserHistory(BaseEngine):
         ask = pd.DataFrame({"row": np.arange(len(requests)),
                             "user_id": requests["user_id"].astype(str).to_numpy()})
         if self.has_time_ and "timestamp" in requests.columns:
-            ask["t"] = _nanoseconds(requests["timestamp"])
+            ask["t"] = nanoseconds(requests["timestamp"])
         else:
             ask["t"] = np.iinfo(np.int64).max
         pairs = self.pairs_.reset_index(names="pair")
         cand = ask.merge(pairs, on="user_id", how="inner")
-        # events of a pair are contiguous and time-sorted: count those strictly before t
-        starts = np.searchsorted(self.pair_of_event_, np.arange(len(self.pairs_)), side="left")
-        pair = cand["pair"].to_numpy()
-        counts = _count_before(self.pair_of_event_, self.times_, starts, pair, cand["t"].to_numpy())
-        cand["n"] = counts
+        cand["n"] = self.past_.count(cand["pair"].to_numpy(), cand["t"].to_numpy())
         cand = cand[cand["n"] > 0].sort_values(["row", "n", "item_id"], ascending=[True, False, True],
                                                 kind="stable")
         cand["rank"] = cand.groupby("row", sort=False).cumcount() + 1
@@ -241,26 +237,6 @@ class UserHistory(BaseEngine):
                                  np.searchsorted(items, cand["item_id"].to_numpy(dtype=object)), items,
                                  cand["n"].to_numpy(dtype=float),
                                  np.zeros(len(cand), dtype=np.int64), ["user-history"], self.name)
-
-
-def _nanoseconds(stamps: pd.Series) -> np.ndarray:
-    """Nanoseconds since 1970, whatever resolution pandas stored the timestamps in."""
-    return pd.to_datetime(stamps, utc=True).dt.as_unit("ns").astype("int64").to_numpy()
-
-
-def _count_before(pair_of_event: np.ndarray, times: np.ndarray, starts: np.ndarray,
-                  pair: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Events of ``pair`` with time strictly before ``t``, for every query at once.
-
-    Events are sorted by (pair, time). Times of events and queries are replaced
-    by their rank among all of them (no overflow whatever the clock's unit),
-    so (pair, rank) packs into one sorted integer key to binary-search.
-    """
-    _, rank = np.unique(np.concatenate([times, t]), return_inverse=True)
-    width = np.int64(rank.max() + 2 if len(rank) else 1)
-    events = pair_of_event.astype(np.int64) * width + rank[:len(times)]
-    queries = pair.astype(np.int64) * width + rank[len(times):]
-    return np.searchsorted(events, queries, side="left") - starts[pair]
 
 
 class Random(BaseEngine):

@@ -110,9 +110,12 @@ class RulesEngine(BaseEngine):
                 continue
             attr, value = pick.slice
             if catalog is None or attr not in catalog.columns:
-                raise SuggestError(f"rule '{rule_id}' uses the catalog slice {attr}={value}, but "
-                                   f"the catalog has no attribute '{attr}'",
-                                   hint="give a dataset with a catalog, or name items")
+                missing = "no catalog was given" if catalog is None or len(catalog.columns) <= 1 \
+                    else f"the catalog has no attribute '{attr}'"
+                raise SuggestError(f"rule '{rule_id}' › {pick.path}: the slice {attr}={value} needs a "
+                                   f"catalog, and {missing}", where=pick.where or None,
+                                   hint="pass --dataset with the dataset description that has the "
+                                        "catalog; `suggest rules check --dataset` lists every such problem")
             members = catalog.loc[catalog[attr].astype(str) == value, "item_id"].astype(str)
             ranked = pd.DataFrame({"item": members, "n": counts.reindex(members).fillna(0).to_numpy()})
             ranked = ranked.sort_values(["n", "item"], ascending=[False, True])

@@ -193,22 +193,35 @@ class Coverage:
 
     requests: int
     rows: list[dict] = field(default_factory=list)
+    answered: int = 0
 
     @property
     def never_fire(self) -> list[str]:
         return [r["id"] for r in self.rows if r["fired"] == 0]
 
     def to_dict(self) -> dict:
-        return {"requests": self.requests, "rules": self.rows, "never_fire": self.never_fire}
+        return {"requests": self.requests, "answered": self.answered, "rules": self.rows,
+                "never_fire": self.never_fire}
 
     def to_table(self) -> str:
-        head = f"{'rule':<28} {'fired':>8} {'fired %':>8} {'shadowed':>9} {'near miss':>10}  most missed by"
-        lines = [f"{self.requests:,} requests", head, "-" * len(head)]
+        width = max([len(r["id"]) for r in self.rows] + [4])
+        head = (f"{'rule':<{width}} {'fired':>8} {'fired %':>8} {'shadowed':>9} {'near miss':>10}"
+                "  most missed by")
+        silent = self.requests - self.answered
+        lines = [f"{self.requests:,} requests; the rules suggest something for {self.answered:,} "
+                 f"({100 * self.answered / max(self.requests, 1):.1f}%) and are silent for {silent:,}",
+                 "", head, "-" * len(head)]
         for r in self.rows:
-            lines.append(f"{r['id'][:28]:<28} {r['fired']:>8,} {100 * r['fired_rate']:>7.1f}% "
+            lines.append(f"{r['id']:<{width}} {r['fired']:>8,} {100 * r['fired_rate']:>7.1f}% "
                          f"{r['shadowed']:>9,} {r['near_misses']:>10,}  {r['top_near_miss'] or ''}")
         if self.never_fire:
             lines.append(f"never fire: {', '.join(self.never_fire)}")
+        lines += ["",
+                  "fired: requests where the rule's condition is true.",
+                  "shadowed: it fired, but the final list is the same without it (other rules",
+                  "  placed its items higher, the list was full, or its items were blocked).",
+                  "near miss: every condition of its top-level `all` held but one; the last column",
+                  "  names the condition that most often failed."]
         return "\n".join(lines)
 
 
@@ -238,7 +251,8 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
         rows.append({"id": rule.id, "fired": int(fired[:, j].sum()),
                      "fired_rate": float(fired[:, j].mean()) if len(requests) else 0.0,
                      "shadowed": shadowed, "near_misses": misses, "top_near_miss": top})
-    return Coverage(len(requests), rows)
+    answered = int(engine.suggest(requests, k)["request_id"].nunique())
+    return Coverage(len(requests), rows, answered)
 
 
 def _near_misses(rule: Rule, ev: Evaluator) -> tuple[int, str | None]:
@@ -360,6 +374,13 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                     errors.append(f"{where}: unknown field '{leaf.field}'" + (f" ({hint})" if hint else ""))
                 continue
             kind = context.get(leaf.field)
+            if kind in ("numeric", "boolean") and leaf.op in ("eq", "ne", "in", "not_in") and \
+                    leaf.field not in time_fields:
+                wrong = [v for v in (leaf.value if isinstance(leaf.value, list) else [leaf.value])
+                         if not _fits(kind, v)]
+                if wrong:
+                    need = "a number" if kind == "numeric" else "true or false"
+                    errors.append(f"{where}: '{leaf.field}' is {kind}; {wrong[0]!r} is not {need}")
             if kind == "categorical" and leaf.op in numeric_ops:
                 errors.append(f"{where}: '{leaf.field}' is categorical; `{leaf.op}` compares numbers")
             if kind in ("numeric", "boolean") and leaf.op in ("matches", "contains_any", "contains_all"):
@@ -382,9 +403,17 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
             for pick in rule.suggest + rule.block:
                 if pick.item is not None and pick.item not in items:
                     hint = did_you_mean(pick.item, sorted(items))
-                    warnings.append(f"{rule.where}: rule '{rule.id}': item '{pick.item}' is not in "
-                                    "the catalog" + (f" ({hint})" if hint else ""))
+                    if " - " in pick.item and not hint:
+                        hint = "it looks like several items on one line: put each on its own `- ` line"
+                    warnings.append(f"{pick.where}: rule '{rule.id}' › {pick.path}: item '{pick.item}' "
+                                    "is in neither the catalog nor the log" + (f" ({hint})" if hint else ""))
     return errors, warnings
+
+
+def _fits(kind: str, value) -> bool:
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # -- whole-file checks and the file's own tests ------------------------------------------
@@ -399,14 +428,47 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
                 for name, kind in log.context.items() if kind == "categorical"}
     items = set(log.catalog["item_id"].astype(str)) | set(log.events["item_id"].astype(str))
     errors, more = check_against(rs, log.context, closed, log.has_time, items, observed)
-    return errors, warnings + more
+    slice_errors, slice_warnings = _check_picks(rs, log.catalog)
+    return errors + slice_errors, warnings + more + slice_warnings
+
+
+def _check_picks(rs: RuleSet, catalog: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Catalog slices must name an attribute the catalog has and match some items."""
+    from suggest.errors import did_you_mean
+
+    errors, warnings = [], []
+    attributes = [c for c in catalog.columns if c != "item_id"]
+    for rule in rs.rules:
+        for kind, picks in (("suggest", rule.suggest), ("block", rule.block)):
+            for pick in picks:
+                if pick.slice is None:
+                    continue
+                where = f"{pick.where}: rule '{rule.id}' › {pick.path}"
+                attr, value = pick.slice
+                if attr not in attributes:
+                    hint = did_you_mean(attr, attributes) or (
+                        f"the catalog has {', '.join(attributes)}" if attributes else
+                        "the dataset has no catalog attributes: name items instead")
+                    errors.append(f"{where}: the catalog has no attribute '{attr}' ({hint})")
+                    continue
+                values = sorted(catalog[attr].dropna().astype(str).unique())
+                if value not in values:
+                    hint = did_you_mean(value, values)
+                    message = (f"{where}: no item has {attr} '{value}'" + (f" ({hint})" if hint else ""))
+                    # a block that matches nothing protects nothing: an error, not a warning
+                    (errors if kind == "block" else warnings).append(message)
+    return errors, warnings
 
 
 def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[dict]:
     """Run the rule file's ``tests:``; one dict per test with ``passed`` and what differed."""
     results = []
     for test in engine.rule_set_.tests:
-        got = explain(engine, test.context, types=types)
+        try:
+            got = explain(engine, test.context, types=types)
+        except SuggestError as exc:
+            raise SuggestError(f"test '{test.name}': {exc.message}", where=test.where,
+                               hint=exc.hint) from None
         items = [s["item_id"] for s in got["suggestions"]]
         blocked = {b["item_id"] for b in got["blocked"]}
         problems = []

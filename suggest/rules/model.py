@@ -33,6 +33,7 @@ OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "m
 GROUPS = ("all", "any", "not")
 CONFLICTS = ("priority", "first", "sum")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 TOP_KEYS = ("version", "timezone", "conflict", "max_suggestions", "rules", "tests", "description")
 RULE_KEYS = ("id", "description", "priority", "when", "suggest", "block")
 TEST_KEYS = ("name", "context", "expect", "blocked")
@@ -95,6 +96,8 @@ class Pick:
     slice: tuple[str, str] | None = None
     top: int | None = None
     score: float = 1.0
+    where: str = field(default="", compare=False)
+    path: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         if self.item is not None:
@@ -191,7 +194,9 @@ def parse_day(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if 0 <= value <= 6 else None
-    text = str(value).strip().lower()[:3]
+    text = str(value).strip().lower()
+    if text in DAY_NAMES:
+        return DAY_NAMES.index(text)
     return DAYS.index(text) if text in DAYS else None
 
 
@@ -369,8 +374,8 @@ class _Parser:
             days = [parse_day(v) for v in values]
             if None in days:
                 wrong = values[days.index(None)]
-                return bad(f"'{wrong}' is not a weekday", did_you_mean(wrong, DAYS)
-                           or "use mon..sun or 0 (Monday) .. 6")
+                return bad(f"'{wrong}' is not a weekday", did_you_mean(wrong, DAYS + DAY_NAMES)
+                           or "use mon..sun, monday..sunday or 0 (Monday) .. 6")
             return days if isinstance(arg, list) else days[0]
         if op in ("missing", "exists"):
             return arg if isinstance(arg, bool) else bad(f"`{op}` takes true or false, not {arg!r}")
@@ -453,7 +458,8 @@ class _Parser:
         for i, d in enumerate(parsed):
             if d is None:
                 self.error(at + ("days", i), f"'{days[i]}' is not a weekday",
-                           did_you_mean(days[i], DAYS) or "use mon..sun or 0 (Monday) .. 6")
+                           did_you_mean(days[i], DAYS + DAY_NAMES)
+                           or "use mon..sun, monday..sunday or 0 (Monday) .. 6")
         if None in parsed:
             return None
         return Window(start, end, tuple(sorted(set(parsed))))
@@ -468,7 +474,7 @@ class _Parser:
         for i, spec in enumerate(items):
             here = at + (i,)
             if isinstance(spec, (str, int)) and not isinstance(spec, bool):
-                out.append(Pick(item=str(spec)))
+                out.append(Pick(item=str(spec), where=self.doc.where(here), path=_path_text(here)))
                 continue
             if not isinstance(spec, dict):
                 self.error(here, f"expected an item name or {{item: name, score: s}}, not {spec!r}")
@@ -482,7 +488,8 @@ class _Parser:
                 if not _is_scalar(spec["item"]) or spec["item"] == "":
                     self.error(here + ("item",), f"item must be an item name, not {spec['item']!r}")
                     continue
-                out.append(Pick(item=str(spec["item"]), score=float(score)))
+                out.append(Pick(item=str(spec["item"]), score=float(score), where=self.doc.where(here),
+                                path=_path_text(here)))
                 continue
             attrs = [k for k in spec if k not in ("top", "score")]
             if len(attrs) != 1:
@@ -492,7 +499,8 @@ class _Parser:
             if top is not None and (not _is_int(top) or top < 1):
                 self.error(here + ("top",), f"top must be a whole number >= 1, not {top!r}")
                 continue
-            out.append(Pick(slice=(attrs[0], str(spec[attrs[0]])), top=top, score=float(score)))
+            out.append(Pick(slice=(attrs[0], str(spec[attrs[0]])), top=top, score=float(score),
+                            where=self.doc.where(here), path=_path_text(here)))
         return out
 
     def tests(self, items: Any) -> list[RuleTest]:
