@@ -1,0 +1,92 @@
+"""Candidate generation: the items the ranker may order for a request (DESIGN section 5).
+
+The union of four sources, each a baseline or the rule set: the user's own
+past items (``history``), the rules' suggestions (``rules``), the most
+engaged items in the request's context slice (``context``) and overall
+(``popular``). Each source contributes up to its quota; the union is capped
+at ``cap`` per request, keeping items in source order (history, rules,
+context, popular) then by their rank in the source. Each candidate carries a
+flag per source and the rules' rank for the item (NaN when no rule proposed
+it). The ranker can never beat its candidates: ``recall`` measures that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.engines.baselines import ContextPopular, Popular, UserHistory
+
+SOURCES = ("history", "rules", "context", "popular")
+DEFAULT_QUOTAS = {"history": 20, "rules": 10, "context": 25, "popular": 25}
+
+
+class Candidates:
+    """Fit the sources on the training window, then generate candidates for requests."""
+
+    def __init__(self, cap: int = 50, quotas: dict[str, int] | None = None):
+        self.cap = cap
+        self.quotas = dict(DEFAULT_QUOTAS if quotas is None else quotas)
+
+    def fit(self, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataFrame | None = None,
+            rules=None) -> "Candidates":
+        self.sources_ = {"history": UserHistory().fit(requests, truth, catalog),
+                         "context": ContextPopular().fit(requests, truth, catalog),
+                         "popular": Popular().fit(requests, truth, catalog)}
+        if rules is not None:
+            self.sources_["rules"] = rules
+        return self
+
+    def generate(self, requests: pd.DataFrame) -> pd.DataFrame:
+        """One row per (request position ``row``, ``item_id``) with source flags, ``rule_rank``
+        and ``rule_blocked`` (a block rule removes the item for this request)."""
+        position = pd.Index(requests["request_id"])
+        parts = []
+        for order, source in enumerate(SOURCES):
+            engine = self.sources_.get(source)
+            quota = self.quotas.get(source, 0)
+            if engine is None or quota <= 0:
+                continue
+            out = engine.suggest(requests, quota)
+            parts.append(pd.DataFrame({
+                "row": position.get_indexer(out["request_id"]),
+                "item_id": out["item_id"].astype(str).to_numpy(dtype=object),
+                "source": order, "rank": out["rank"].to_numpy()}))
+        allrows = pd.concat(parts, ignore_index=True) if parts else \
+            pd.DataFrame({"row": [], "item_id": [], "source": [], "rank": []})
+        allrows["key"] = allrows["source"] * 10_000 + allrows["rank"]
+        pair, uniques = pd.MultiIndex.from_frame(allrows[["row", "item_id"]]).factorize()
+        n_pairs = len(uniques)
+        best = pd.Series(allrows["key"].to_numpy()).groupby(pair).min().to_numpy()
+        cand = pd.DataFrame({"row": uniques.get_level_values(0).to_numpy(dtype=np.int64),
+                             "item_id": uniques.get_level_values(1).to_numpy(dtype=object),
+                             "key": best, "pair": np.arange(n_pairs)})
+        cand = cand.sort_values(["row", "key", "item_id"], kind="stable")
+        cand = cand[cand.groupby("row", sort=False).cumcount() < self.cap]
+        source = allrows["source"].to_numpy()
+        for order, name in enumerate(SOURCES):
+            present = np.bincount(pair[source == order], minlength=n_pairs) > 0
+            cand[f"src_{name}"] = present[cand["pair"].to_numpy()].astype(np.float32)
+        rule_rank = np.full(n_pairs, np.nan)
+        from_rules = source == SOURCES.index("rules")
+        rule_rank[pair[from_rules]] = allrows["rank"].to_numpy()[from_rules]
+        cand["rule_rank"] = rule_rank[cand["pair"].to_numpy()]
+        cand = cand.drop(columns="pair")
+        cand["rule_blocked"] = np.float32(0)
+        if "rules" in self.sources_:
+            blocked = self.sources_["rules"].blocked(requests)
+            if len(blocked):
+                pairs = pd.MultiIndex.from_arrays([position.get_indexer(blocked["request_id"]),
+                                                   blocked["item_id"].astype(str)])
+                cand["rule_blocked"] = pd.MultiIndex.from_frame(cand[["row", "item_id"]]) \
+                    .isin(pairs).astype(np.float32)
+        return cand.drop(columns="key").reset_index(drop=True)
+
+
+def recall(cand: pd.DataFrame, requests: pd.DataFrame, truth: pd.DataFrame) -> float:
+    """Share of engaged (request, item) pairs that are among the candidates."""
+    rows = pd.Index(requests["request_id"]).get_indexer(truth["request_id"])
+    wanted = pd.MultiIndex.from_arrays([rows, truth["item_id"].astype(str)])[rows >= 0]
+    if len(wanted) == 0:
+        return float("nan")
+    return float(wanted.isin(pd.MultiIndex.from_frame(cand[["row", "item_id"]])).mean())

@@ -1,0 +1,236 @@
+"""Point-in-time features for (request, candidate item) rows (DESIGN section 5).
+
+Every statistic that counts engagements is computed from training
+engagements *strictly before* the request's timestamp (:class:`PastCounts`),
+so a request's own engagement and anything later never reach its features.
+A log without time uses out-of-fold counts instead: training requests are
+split into ``folds`` seeded folds and a training row's statistics come from
+the other folds (not leave-one-out, whose "own count minus one" pattern a
+model learns); rows being served use every training engagement.
+
+Features (``names_`` lists them in order):
+
+* ``ctx:<col>`` every context column (categorical as LightGBM categories),
+  ``hour``, ``weekday``, ``is_weekend`` when the log has time;
+* ``item`` (categorical) and ``attr:<name>`` catalog attributes;
+* ``item_share`` the item's share of all engagements before the request;
+* ``slice_share:<col>`` the item's share of engagements in the request's
+  slice of each categorical context column (NaN when the value is missing);
+* ``user_item_count``, ``user_item_share``, ``user_total`` (log1p) and
+  ``user_item_hours_since`` (NaN without time or history): the user's past;
+* ``src_*``, ``rule_rank``, ``rule_blocked`` from candidate generation.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from suggest.data.timefields import with_time_fields
+from suggest.history import PastCounts, nanoseconds
+
+ID_COLUMNS = {"request_id", "user_id", "timestamp", "timezone"}
+TIME_COLUMNS = ("hour", "weekday", "is_weekend")
+CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", "rule_rank",
+                      "rule_blocked")
+
+
+class _FoldCounts:
+    """Out-of-fold counts: total per key minus the key's count in the asking row's fold."""
+
+    def __init__(self, keys: np.ndarray, folds: np.ndarray, n_folds: int):
+        self.n_folds = n_folds
+        self.size = int(keys.max()) + 1 if len(keys) else 1
+        self.total = np.bincount(keys, minlength=self.size).astype(float)
+        self.by_fold = np.bincount(keys * n_folds + folds, minlength=self.size * n_folds).astype(float)
+
+    def count(self, keys: np.ndarray, folds: np.ndarray) -> np.ndarray:
+        inside = (keys >= 0) & (keys < self.size)
+        out = np.zeros(len(keys))
+        k, f = keys[inside], folds[inside]
+        own = np.where(f >= 0, self.by_fold[k * self.n_folds + np.maximum(f, 0)], 0.0)
+        out[inside] = self.total[k] - own
+        return out
+
+    def last_time(self, keys: np.ndarray, folds: np.ndarray) -> np.ndarray:
+        return np.full(len(keys), np.nan)
+
+
+class Features:
+    """Learns encodings and engagement statistics from training data; builds matrices."""
+
+    def __init__(self, folds: int = 5, seed: int = 0):
+        self.folds = folds
+        self.seed = seed
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
+            catalog: pd.DataFrame | None = None) -> "Features":
+        requests = with_time_fields(requests)
+        self.has_time_ = "timestamp" in requests.columns
+        self.context_ = {}
+        for col in requests.columns:
+            if col in ID_COLUMNS or col in ("minute", *TIME_COLUMNS):
+                continue
+            values = requests[col]
+            if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+                self.context_[col] = ("categorical",
+                                      sorted(values.dropna().astype(str).unique().tolist()))
+            else:
+                self.context_[col] = ("numeric", None)
+        self.attributes_ = {}
+        if catalog is not None:
+            for col in catalog.columns:
+                if col == "item_id":
+                    continue
+                if pd.api.types.is_numeric_dtype(catalog[col]) and not pd.api.types.is_bool_dtype(
+                        catalog[col]):
+                    self.attributes_[col] = ("numeric", None)
+                else:
+                    self.attributes_[col] = ("categorical",
+                                             sorted(catalog[col].dropna().astype(str).unique().tolist()))
+            self.catalog_ = catalog.assign(item_id=catalog["item_id"].astype(str)).drop_duplicates(
+                "item_id").set_index("item_id")
+        else:
+            self.catalog_ = None
+        events = truth[["request_id", "item_id"]].merge(requests, on="request_id", how="inner")
+        self.items_ = sorted(set(truth["item_id"].astype(str)) |
+                             (set(self.catalog_.index) if self.catalog_ is not None else set()))
+        self.users_ = sorted(requests["user_id"].astype(str).unique())
+        self.slices_ = [c for c, (kind, _) in self.context_.items() if kind == "categorical"]
+        self._fit_counts(requests, events)
+        self.names_ = self._names()
+        return self
+
+    def _fit_counts(self, requests: pd.DataFrame, events: pd.DataFrame) -> None:
+        item = self._item_codes(events["item_id"])
+        user = self._user_codes(events["user_id"])
+        n_items = len(self.items_) + 1
+        if self.has_time_:
+            when = nanoseconds(events["timestamp"])
+            make = lambda keys: PastCounts(keys, when)  # noqa: E731
+        else:
+            rng = np.random.default_rng(self.seed)
+            fold_of = pd.Series(rng.integers(0, self.folds, len(requests)),
+                                index=requests["request_id"].to_numpy())
+            self.train_folds_ = fold_of
+            when = fold_of.reindex(events["request_id"]).to_numpy()
+            make = lambda keys: _FoldCounts(keys, when, self.folds)  # noqa: E731
+        self.counts_ = {"all": make(np.zeros(len(events), dtype=np.int64)),
+                        "item": make(item),
+                        "user": make(user),
+                        "user_item": make(user * n_items + item)}
+        for col in self.slices_:
+            value = self._category_codes(events[col], self.context_[col][1])
+            ok = value >= 0
+            width = len(self.context_[col][1]) + 1
+            keys = np.where(ok, value, width - 1)
+            self.counts_[f"slice:{col}"] = make(keys)
+            self.counts_[f"slice_item:{col}"] = make(keys * n_items + item)
+
+    def _names(self) -> list[str]:
+        names = [f"ctx:{c}" for c in self.context_]
+        names += [c for c in TIME_COLUMNS if self.has_time_]
+        names += ["item"] + [f"attr:{a}" for a in self.attributes_]
+        names += ["item_share"] + [f"slice_share:{c}" for c in self.slices_]
+        names += ["user_item_count", "user_item_share", "user_total", "user_item_hours_since"]
+        return names + list(CANDIDATE_FEATURES)
+
+    @property
+    def lightgbm_names_(self) -> list[str]:
+        """Feature names LightGBM accepts (no JSON special characters), unique, in order."""
+        out = []
+        for i, name in enumerate(self.names_):
+            clean = re.sub(r"[^0-9A-Za-z_]", "_", name.replace(":", "__"))
+            out.append(clean if clean not in out else f"{clean}_{i}")
+        return out
+
+    @property
+    def categorical_(self) -> list[str]:
+        """Names of the features LightGBM treats as categories."""
+        cats = [f"ctx:{c}" for c, (kind, _) in self.context_.items() if kind == "categorical"]
+        cats += ["item"] + [f"attr:{a}" for a, (kind, _) in self.attributes_.items()
+                            if kind == "categorical"]
+        return cats
+
+    # -- codes -------------------------------------------------------------------------
+    @staticmethod
+    def _category_codes(values: pd.Series, categories: list[str]) -> np.ndarray:
+        text = values.astype("string") if not isinstance(values.dtype, pd.CategoricalDtype) \
+            else values.astype(str).where(values.notna())
+        return np.asarray(pd.Categorical(text, categories=categories).codes, dtype=np.int64)
+
+    def _item_codes(self, items: pd.Series) -> np.ndarray:
+        return self._category_codes(items.astype(str), self.items_)
+
+    def _user_codes(self, users: pd.Series) -> np.ndarray:
+        return self._category_codes(users.astype(str), self.users_)
+
+    # -- building ----------------------------------------------------------------------
+    def build(self, requests: pd.DataFrame, cand: pd.DataFrame, training: bool = False) -> pd.DataFrame:
+        """The feature matrix for candidate rows (``cand.row`` indexes ``requests``).
+
+        ``training=True`` marks rows of training requests: without time their
+        statistics leave out their own fold.
+        """
+        requests = with_time_fields(requests)
+        rows = cand["row"].to_numpy()
+        req = requests.iloc[rows].reset_index(drop=True)
+        out = {}
+        for col, (kind, cats) in self.context_.items():
+            values = req[col] if col in req.columns else pd.Series(np.nan, index=req.index)
+            out[f"ctx:{col}"] = (self._category_codes(values, cats).astype(np.float32) if kind == "categorical"
+                                 else pd.to_numeric(values.astype("Float64"), errors="coerce")
+                                 .to_numpy(dtype=np.float32, na_value=np.nan))
+        if self.has_time_:
+            for col in TIME_COLUMNS:
+                out[col] = req[col].astype("Float64").to_numpy(dtype=np.float32, na_value=np.nan)
+        item = self._item_codes(cand["item_id"])
+        out["item"] = item.astype(np.float32)
+        for attr, (kind, cats) in self.attributes_.items():
+            values = self.catalog_[attr].reindex(cand["item_id"].astype(str)) \
+                if self.catalog_ is not None else pd.Series(np.nan, index=cand.index)
+            values = values.reset_index(drop=True)
+            out[f"attr:{attr}"] = (self._category_codes(values, cats).astype(np.float32)
+                                   if kind == "categorical" else values.to_numpy(dtype=np.float32))
+        when = self._when(req, training)
+        n_items = len(self.items_) + 1
+        item_key = np.where(item >= 0, item, n_items - 1)
+        total = self.counts_["all"].count(np.zeros(len(req), dtype=np.int64), when)
+        out["item_share"] = _share(self.counts_["item"].count(item_key, when), total)
+        for col in self.slices_:
+            cats = self.context_[col][1]
+            value = self._category_codes(req[col], cats)
+            keys = np.where(value >= 0, value, len(cats))
+            in_slice = self.counts_[f"slice:{col}"].count(keys, when)
+            share = _share(self.counts_[f"slice_item:{col}"].count(keys * n_items + item_key, when), in_slice)
+            out[f"slice_share:{col}"] = np.where(value >= 0, share, np.nan).astype(np.float32)
+        user = self._user_codes(req["user_id"])
+        user_key = np.where(user >= 0, user, len(self.users_) + 1)
+        pair = user_key * n_items + item_key
+        mine = self.counts_["user_item"].count(pair, when)
+        user_total = self.counts_["user"].count(user_key, when)
+        out["user_item_count"] = mine.astype(np.float32)
+        out["user_item_share"] = _share(mine, user_total)
+        out["user_total"] = np.log1p(user_total).astype(np.float32)
+        last = self.counts_["user_item"].last_time(pair, when)
+        out["user_item_hours_since"] = ((when - last) / 3.6e12).astype(np.float32) if self.has_time_ \
+            else np.full(len(req), np.nan, dtype=np.float32)
+        for col in CANDIDATE_FEATURES:
+            out[col] = cand[col].to_numpy(dtype=np.float32) if col in cand.columns \
+                else np.zeros(len(cand), np.float32)
+        return pd.DataFrame(out, columns=self.names_)
+
+    def _when(self, req: pd.DataFrame, training: bool) -> np.ndarray:
+        if self.has_time_:
+            return nanoseconds(req["timestamp"])
+        if training:
+            return self.train_folds_.reindex(req["request_id"]).fillna(-1).to_numpy(dtype=np.int64)
+        return np.full(len(req), -1, dtype=np.int64)
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(whole > 0, part / whole, np.nan).astype(np.float32)

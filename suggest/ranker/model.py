@@ -1,0 +1,207 @@
+"""The learned ranker: LightGBM LambdaRank over generated candidates (DESIGN section 5).
+
+``fit`` splits the training requests into train and validation parts (by
+time when the log has time: the last ``validation_share`` of the window;
+otherwise a seeded split by request), generates candidates for both,
+builds point-in-time features, labels each candidate with the request's
+relevance for the item (0 when not engaged) and trains ``lambdarank`` with
+early stopping on the validation part's NDCG@``eval_at``.
+
+Labels: relevance is rounded to whole grades; when it exceeds LightGBM's
+default label range (0..30, e.g. play counts in the thousands) it is mapped
+to grades 1..4 by the quartiles of the positive relevances.
+
+``suggest`` generates candidates, scores them with the booster and keeps the
+top ``k`` per request (ties by item id). ``reason`` names the two features
+that pushed the item up most (LightGBM ``pred_contrib``) on the rows shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.engines.base import BaseEngine, check_k, suggestions_frame
+from suggest.errors import SuggestError
+from suggest.ranker.candidates import Candidates, recall
+from suggest.ranker.features import Features
+
+MAX_LABEL = 30
+
+
+class RankerEngine(BaseEngine):
+    """LightGBM LambdaRank over candidates with point-in-time features.
+
+    Parameters
+    ----------
+    rules : str, optional
+        A rule file whose suggestions join the candidates and whose firing
+        becomes features.
+    cap : int
+        Candidates per request.
+    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM settings.
+    early_stopping_rounds : int
+        Stop when validation NDCG@eval_at has not improved for this many trees.
+    validation_share : float
+        Share of the training window (latest by time) used for early stopping.
+    eval_at : int
+        The k of the validation NDCG.
+    seed : int
+        Seeds LightGBM, the split without time and the out-of-fold folds.
+    explain : bool
+        Name each suggestion's top two contributing features in ``reason``
+        (TreeSHAP on the rows shown; it costs more than scoring itself, so a
+        replay that only needs metrics may turn it off: ``reason`` is then
+        ``ranker``).
+    """
+
+    name = "ranker"
+
+    def __init__(self, rules: str | None = None, cap: int = 50, n_estimators: int = 400,
+                 learning_rate: float = 0.05, num_leaves: int = 31, min_child_samples: int = 20,
+                 early_stopping_rounds: int = 30, validation_share: float = 0.2, eval_at: int = 5,
+                 seed: int = 0, explain: bool = True):
+        self.rules = rules
+        self.cap = cap
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_share = validation_share
+        self.eval_at = eval_at
+        self.seed = seed
+        self.explain = explain
+
+    # -- training ----------------------------------------------------------------------
+    def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
+            catalog: pd.DataFrame | None = None, progress: bool = False) -> "RankerEngine":
+        import lightgbm as lgb
+
+        rules = self._rules_engine(requests, truth, catalog)
+        train, valid = self._split(requests)
+        self.candidates_ = Candidates(cap=self.cap).fit(requests, truth, catalog, rules)
+        self.features_ = Features(seed=self.seed).fit(requests, truth, catalog)
+        self.grades_ = _grades(truth["relevance"].to_numpy(dtype=float))
+        sets, self.candidate_recall_ = {}, {}
+        for part, reqs in (("train", train), ("valid", valid)):
+            cand = self.candidates_.generate(reqs)
+            self.candidate_recall_[part] = recall(cand, reqs, truth)
+            X = self.features_.build(reqs, cand, training=True)
+            y = self._labels(reqs, cand, truth)
+            keep = _useful_groups(cand["row"].to_numpy(), y)
+            sets[part] = (X[keep], y[keep], np.bincount(cand["row"].to_numpy()[keep])[
+                np.unique(cand["row"].to_numpy()[keep])])
+        if len(sets["train"][1]) == 0:
+            raise SuggestError("no training request has an engaged item among its candidates",
+                               hint="check the log's positives (positive_min) and its size")
+        params = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [self.eval_at],
+                  "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+                  "min_child_samples": self.min_child_samples, "seed": self.seed,
+                  "deterministic": True, "force_row_wise": True, "num_threads": 1,
+                  "verbosity": -1, "label_gain": [float(2 ** g - 1) for g in range(MAX_LABEL + 1)]}
+        names = self.features_.names_
+        lgb_names = self.features_.lightgbm_names_
+        categorical = [lgb_names[names.index(c)] for c in self.features_.categorical_]
+        matrix = lambda X: X.set_axis(lgb_names, axis=1)  # noqa: E731
+        dtrain = lgb.Dataset(matrix(sets["train"][0]), sets["train"][1], group=sets["train"][2],
+                             categorical_feature=categorical, free_raw_data=False)
+        callbacks, valid_sets = [lgb.log_evaluation(0)], []
+        if len(sets["valid"][1]):
+            dvalid = lgb.Dataset(matrix(sets["valid"][0]), sets["valid"][1], group=sets["valid"][2],
+                                 reference=dtrain, categorical_feature=categorical)
+            valid_sets = [dvalid]
+            callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        evals: dict = {}
+        callbacks.append(lgb.record_evaluation(evals))
+        self.booster_ = lgb.train(params, dtrain, num_boost_round=self.n_estimators,
+                                  valid_sets=valid_sets, valid_names=["valid"][:len(valid_sets)],
+                                  callbacks=callbacks)
+        curve = evals.get("valid", {}).get(f"ndcg@{self.eval_at}", [])
+        self.validation_ = {f"ndcg@{self.eval_at}": float(max(curve)) if curve else None,
+                            "best_iteration": int(self.booster_.best_iteration or self.n_estimators),
+                            "train_rows": int(len(sets["train"][1])),
+                            "valid_rows": int(len(sets["valid"][1]))}
+        return self
+
+    def _rules_engine(self, requests, truth, catalog):
+        if not self.rules:
+            return None
+        from suggest.rules import RulesEngine
+
+        return RulesEngine(self.rules).fit(requests, truth, catalog)
+
+    def _split(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        n_valid = int(round(len(requests) * self.validation_share))
+        if n_valid == 0:
+            return requests, requests.iloc[:0]
+        if "timestamp" in requests.columns:
+            order = np.argsort(requests["timestamp"].to_numpy(), kind="stable")
+        else:
+            order = np.random.default_rng(self.seed).permutation(len(requests))
+        cut = len(requests) - n_valid
+        return (requests.iloc[np.sort(order[:cut])].reset_index(drop=True),
+                requests.iloc[np.sort(order[cut:])].reset_index(drop=True))
+
+    def _labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+        rows = pd.Index(requests["request_id"]).get_indexer(truth["request_id"])
+        rel = pd.Series(truth["relevance"].to_numpy(dtype=float),
+                        index=pd.MultiIndex.from_arrays([rows, truth["item_id"].astype(str)]))
+        rel = rel[rows >= 0].groupby(level=[0, 1]).max()
+        got = rel.reindex(pd.MultiIndex.from_frame(cand[["row", "item_id"]])).fillna(0).to_numpy()
+        return self.grades_(got)
+
+    # -- suggesting --------------------------------------------------------------------
+    def score(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        """Candidates, their features and the model's scores for ``requests``."""
+        self.check_fitted()
+        cand = self.candidates_.generate(requests)
+        X = self.features_.build(requests, cand)
+        scores = self.booster_.predict(X.to_numpy(), num_threads=1) if len(X) else np.zeros(0)
+        return cand, X, scores
+
+    def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = False) -> pd.DataFrame:
+        k = check_k(k)
+        cand, X, scores = self.score(requests)
+        keep = np.ones(len(cand), bool) if not exclude_blocked else cand["rule_blocked"].to_numpy() == 0
+        return self._top(requests, cand[keep], X[keep], scores[keep], k)
+
+    def _top(self, requests, cand, X, scores, k) -> pd.DataFrame:
+        order = pd.DataFrame({"row": cand["row"].to_numpy(), "item": cand["item_id"].to_numpy(),
+                              "score": scores, "at": np.arange(len(cand))})
+        order = order.sort_values(["row", "score", "item"], ascending=[True, False, True],
+                                  kind="stable")
+        order["rank"] = order.groupby("row", sort=False).cumcount() + 1
+        order = order[order["rank"] <= k]
+        items = np.array(sorted(order["item"].unique()), dtype=object)
+        reasons, codes = self._reasons(X.iloc[order["at"].to_numpy()])
+        return suggestions_frame(requests["request_id"], order["row"].to_numpy(),
+                                 order["rank"].to_numpy(),
+                                 np.searchsorted(items, order["item"].to_numpy(dtype=object)), items,
+                                 order["score"].to_numpy(), codes, reasons, self.name)
+
+    def _reasons(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        """The two features that pushed each shown item up most (``pred_contrib``)."""
+        if len(X) == 0 or not self.explain:
+            return ["ranker"], np.zeros(len(X), dtype=np.int64)
+        contrib = self.booster_.predict(X.to_numpy(), pred_contrib=True, num_threads=1)[:, :-1]
+        top = np.argsort(-contrib, axis=1, kind="stable")[:, :2]
+        names = np.array(self.features_.names_, dtype=object)
+        labels = pd.Series([f"{a} {b}" for a, b in zip(names[top[:, 0]], names[top[:, 1]])])
+        codes, uniques = pd.factorize(labels)
+        return [f"ranker: {u.replace(' ', ', ')}" for u in uniques], codes
+
+
+def _useful_groups(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Rows of requests that have at least one positive among their candidates."""
+    positive_rows = np.unique(rows[labels > 0])
+    return np.isin(rows, positive_rows)
+
+
+def _grades(relevance: np.ndarray):
+    """A function from relevance to whole LightGBM labels (see the module docstring)."""
+    positive = relevance[relevance > 0]
+    if len(positive) == 0 or positive.max() <= MAX_LABEL:
+        return lambda rel: np.clip(np.rint(rel), 0, MAX_LABEL).astype(np.int32)
+    edges = np.quantile(positive, [0.25, 0.5, 0.75])
+    return lambda rel: np.where(rel > 0, 1 + np.searchsorted(edges, rel, side="right"), 0).astype(np.int32)
