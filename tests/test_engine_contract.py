@@ -20,7 +20,10 @@ from suggest.engines.base import SUGGESTION_COLUMNS
 from suggest.errors import SuggestError
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS = {"rules": {"rules": str(ROOT / "rules" / "phone.yaml")}}
+PHONE = str(ROOT / "rules" / "phone.yaml")
+FAST = {"n_estimators": 25, "early_stopping_rounds": 5, "explain": True}
+PARAMS = {"rules": {"rules": PHONE}, "ranker": {"rules": PHONE, **FAST},
+          "hybrid": {"rules": PHONE, **FAST}}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +40,18 @@ def make(name):
     return get_engine(name, **PARAMS.get(name, {}))
 
 
-def fitted(name, world):
+_FITTED = {}
+
+
+def fitted(name, world, fresh=False):
+    """A fitted engine; cached per name (the ranker takes seconds to train)."""
     train, truth, catalog, _ = world
-    return make(name).fit(train, truth, catalog)
+    if fresh or name not in _FITTED:
+        engine = make(name).fit(train, truth, catalog)
+        if fresh:
+            return engine
+        _FITTED[name] = engine
+    return _FITTED[name]
 
 
 ENGINES = engine_names()
@@ -85,7 +97,7 @@ def test_scores_keep_the_engine_order(name, world):
 @pytest.mark.parametrize("name", ENGINES)
 def test_same_input_same_output(name, world):
     a = fitted(name, world).suggest(world[3], 5)
-    b = fitted(name, world).suggest(world[3], 5)
+    b = fitted(name, world, fresh=True).suggest(world[3], 5)
     pd.testing.assert_frame_equal(a, b)
 
 

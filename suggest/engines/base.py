@@ -37,6 +37,8 @@ BUILT_IN = {
     "context-popular": "suggest.engines.baselines:ContextPopular",
     "user-history": "suggest.engines.baselines:UserHistory",
     "random": "suggest.engines.baselines:Random",
+    "ranker": "suggest.ranker.model:RankerEngine",
+    "hybrid": "suggest.ranker.model:HybridEngine",
 }
 
 

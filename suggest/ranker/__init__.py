@@ -1,5 +1,5 @@
 """The learned ranker: candidates, point-in-time features, LightGBM LambdaRank."""
 
-from suggest.ranker.model import RankerEngine
+from suggest.ranker.model import HybridEngine, RankerEngine
 
-__all__ = ["RankerEngine"]
+__all__ = ["HybridEngine", "RankerEngine"]

@@ -55,11 +55,14 @@ class Candidates:
         allrows = pd.concat(parts, ignore_index=True) if parts else \
             pd.DataFrame({"row": [], "item_id": [], "source": [], "rank": []})
         allrows["key"] = allrows["source"] * 10_000 + allrows["rank"]
-        pair, uniques = pd.MultiIndex.from_frame(allrows[["row", "item_id"]]).factorize()
-        n_pairs = len(uniques)
+        item_code, item_names = pd.factorize(allrows["item_id"])
+        row = allrows["row"].to_numpy(dtype=np.int64)
+        pair, pair_values = pd.factorize(row * max(len(item_names), 1) + item_code)
+        n_pairs = len(pair_values)
         best = pd.Series(allrows["key"].to_numpy()).groupby(pair).min().to_numpy()
-        cand = pd.DataFrame({"row": uniques.get_level_values(0).to_numpy(dtype=np.int64),
-                             "item_id": uniques.get_level_values(1).to_numpy(dtype=object),
+        cand = pd.DataFrame({"row": pair_values // max(len(item_names), 1),
+                             "item_id": np.asarray(item_names, dtype=object)[
+                                 pair_values % max(len(item_names), 1)],
                              "key": best, "pair": np.arange(n_pairs)})
         cand = cand.sort_values(["row", "key", "item_id"], kind="stable")
         cand = cand[cand.groupby("row", sort=False).cumcount() < self.cap]

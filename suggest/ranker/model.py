@@ -78,11 +78,8 @@ class RankerEngine(BaseEngine):
             catalog: pd.DataFrame | None = None, progress: bool = False) -> "RankerEngine":
         import lightgbm as lgb
 
-        rules = self._rules_engine(requests, truth, catalog)
+        self._prepare(requests, truth, catalog)
         train, valid = self._split(requests)
-        self.candidates_ = Candidates(cap=self.cap).fit(requests, truth, catalog, rules)
-        self.features_ = Features(seed=self.seed).fit(requests, truth, catalog)
-        self.grades_ = _grades(truth["relevance"].to_numpy(dtype=float))
         sets, self.candidate_recall_ = {}, {}
         for part, reqs in (("train", train), ("valid", valid)):
             cand = self.candidates_.generate(reqs)
@@ -98,7 +95,7 @@ class RankerEngine(BaseEngine):
         params = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [self.eval_at],
                   "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
                   "min_child_samples": self.min_child_samples, "seed": self.seed,
-                  "deterministic": True, "force_row_wise": True, "num_threads": 1,
+                  "deterministic": True, "force_row_wise": True,
                   "verbosity": -1, "label_gain": [float(2 ** g - 1) for g in range(MAX_LABEL + 1)]}
         names = self.features_.names_
         lgb_names = self.features_.lightgbm_names_
@@ -123,6 +120,31 @@ class RankerEngine(BaseEngine):
                             "train_rows": int(len(sets["train"][1])),
                             "valid_rows": int(len(sets["valid"][1]))}
         return self
+
+    def _prepare(self, requests: pd.DataFrame, truth: pd.DataFrame,
+                 catalog: pd.DataFrame | None) -> None:
+        """Everything but the booster: candidate sources, feature statistics, grades.
+
+        Deterministic given the data, so a saved model rebuilds it on load.
+        """
+        rules = self._rules_engine(requests, truth, catalog)
+        self.candidates_ = Candidates(cap=self.cap).fit(requests, truth, catalog, rules)
+        self.features_ = Features(seed=self.seed).fit(requests, truth, catalog)
+        self.grades_ = _grades(truth["relevance"].to_numpy(dtype=float))
+
+    def save(self, directory, requests: pd.DataFrame, truth: pd.DataFrame,
+             catalog: pd.DataFrame | None = None):
+        """Write the model folder (see :mod:`suggest.ranker.artifact`)."""
+        from suggest.ranker.artifact import save
+
+        return save(self, directory, requests, truth, catalog)
+
+    @staticmethod
+    def load(directory) -> "RankerEngine":
+        """Load a model folder written by :meth:`save`; never unpickles."""
+        from suggest.ranker.artifact import load
+
+        return load(directory)
 
     def _rules_engine(self, requests, truth, catalog):
         if not self.rules:
@@ -157,7 +179,7 @@ class RankerEngine(BaseEngine):
         self.check_fitted()
         cand = self.candidates_.generate(requests)
         X = self.features_.build(requests, cand)
-        scores = self.booster_.predict(X.to_numpy(), num_threads=1) if len(X) else np.zeros(0)
+        scores = self.booster_.predict(X.to_numpy()) if len(X) else np.zeros(0)
         return cand, X, scores
 
     def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = False) -> pd.DataFrame:
@@ -184,12 +206,38 @@ class RankerEngine(BaseEngine):
         """The two features that pushed each shown item up most (``pred_contrib``)."""
         if len(X) == 0 or not self.explain:
             return ["ranker"], np.zeros(len(X), dtype=np.int64)
-        contrib = self.booster_.predict(X.to_numpy(), pred_contrib=True, num_threads=1)[:, :-1]
+        contrib = self.booster_.predict(X.to_numpy(), pred_contrib=True)[:, :-1]
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :2]
         names = np.array(self.features_.names_, dtype=object)
         labels = pd.Series([f"{a} {b}" for a, b in zip(names[top[:, 0]], names[top[:, 1]])])
         codes, uniques = pd.factorize(labels)
         return [f"ranker: {u.replace(' ', ', ')}" for u in uniques], codes
+
+
+class HybridEngine(RankerEngine):
+    """Rules as guardrails and features, the ranker orders (DESIGN section 3).
+
+    The ranker trained with the rule set's suggestions among its candidates and
+    its firing as features; items a block rule removes for a request are never
+    shown for it.
+    """
+
+    name = "hybrid"
+
+    def __init__(self, rules: str | None = None, cap: int = 50, n_estimators: int = 400,
+                 learning_rate: float = 0.05, num_leaves: int = 31, min_child_samples: int = 20,
+                 early_stopping_rounds: int = 30, validation_share: float = 0.2, eval_at: int = 5,
+                 seed: int = 0, explain: bool = True):
+        super().__init__(rules, cap, n_estimators, learning_rate, num_leaves, min_child_samples,
+                         early_stopping_rounds, validation_share, eval_at, seed, explain)
+
+    def fit(self, requests, truth, catalog=None, progress=False) -> "HybridEngine":
+        if not self.rules:
+            raise SuggestError("the hybrid engine needs a rule file", hint="pass rules=PATH (--rules)")
+        return super().fit(requests, truth, catalog, progress)
+
+    def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = True) -> pd.DataFrame:
+        return super().suggest(requests, k, exclude_blocked=True)
 
 
 def _useful_groups(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:

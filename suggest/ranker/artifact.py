@@ -1,0 +1,168 @@
+"""Model artifacts: a folder with LightGBM's own text model, a manifest and Parquet state.
+
+``models/<name>/``:
+
+* ``model.txt``      LightGBM's text model (``Booster.save_model``);
+* ``manifest.json``  settings, feature names and types, category encodings,
+  candidate settings, training window, data fingerprint, package versions,
+  validation metrics, candidate recall, feature importance, and a SHA-256 of
+  every other file;
+* ``rules.yaml``     a copy of the rule file the model was trained with, if any;
+* ``requests.parquet``, ``truth.parquet``, ``catalog.parquet``: the training
+  data the ranker's history statistics and candidate sources are rebuilt
+  from when it is loaded (deterministically: the rebuilt feature names and
+  encodings must equal the manifest's, or loading fails).
+
+Nothing is ever unpickled: Parquet, JSON and LightGBM text only. A file
+whose checksum differs from the manifest, a manifest from another format
+version, or a rebuilt feature set that differs from the one recorded, stops
+the load with an error naming the mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suggest import __version__
+from suggest.errors import SuggestError
+
+FORMAT = 1
+FILES = ("model.txt", "requests.parquet", "truth.parquet", "catalog.parquet")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(requests: pd.DataFrame, truth: pd.DataFrame) -> str:
+    """A short hash of the training data (request ids, users, items, relevance)."""
+    parts = [pd.util.hash_pandas_object(requests[["request_id", "user_id"]].astype(str), index=False),
+             pd.util.hash_pandas_object(truth[["request_id", "item_id"]].astype(str), index=False),
+             pd.util.hash_pandas_object(truth["relevance"].astype(float), index=False)]
+    digest = hashlib.sha256(b"".join(p.to_numpy().tobytes() for p in parts))
+    return digest.hexdigest()[:16]
+
+
+def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFrame,
+         catalog: pd.DataFrame | None) -> Path:
+    """Write a fitted :class:`~suggest.ranker.RankerEngine` to ``directory``.
+
+    Files are written to ``directory.partial`` and moved in place at the end,
+    so a failed save never leaves a folder that looks like a model.
+    """
+    import lightgbm
+
+    engine.check_fitted()
+    final = Path(directory)
+    work = final.with_name(final.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    engine.booster_.save_model(str(work / "model.txt"))
+    files = list(FILES)
+    if engine.rules:  # the rule file shapes candidates and features: it travels with the model
+        shutil.copyfile(engine.rules, work / "rules.yaml")
+        files.append("rules.yaml")
+    _parquet(requests, work / "requests.parquet")
+    _parquet(truth[["request_id", "item_id", "relevance"]], work / "truth.parquet")
+    _parquet(catalog if catalog is not None else pd.DataFrame({"item_id": pd.Series(dtype=str)}),
+             work / "catalog.parquet")
+    features = engine.features_
+    stamps = requests["timestamp"] if "timestamp" in requests.columns else None
+    importance = engine.booster_.feature_importance("gain")
+    manifest = {
+        "format": FORMAT,
+        "engine": engine.name,
+        "params": engine.get_params(),
+        "features": {"names": features.names_, "lightgbm_names": features.lightgbm_names_,
+                     "categorical": features.categorical_,
+                     "context": {k: {"type": t, "categories": c} for k, (t, c) in features.context_.items()},
+                     "attributes": {k: {"type": t, "categories": c}
+                                    for k, (t, c) in features.attributes_.items()},
+                     "items": features.items_},
+        "candidates": {"cap": engine.candidates_.cap, "quotas": engine.candidates_.quotas,
+                       "recall": engine.candidate_recall_},
+        "training": {"requests": len(requests), "engagements": len(truth),
+                     "window": [str(stamps.min()), str(stamps.max())] if stamps is not None else None,
+                     "fingerprint": fingerprint(requests, truth)},
+        "validation": engine.validation_,
+        "importance": {n: float(v) for n, v in sorted(zip(features.names_, importance),
+                                                        key=lambda x: -x[1])},
+        "versions": {"suggest": __version__, "lightgbm": lightgbm.__version__,
+                     "pandas": pd.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+        "files": {name: _sha256(work / name) for name in files},
+    }
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n",
+                                        encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(work, final)
+    return final
+
+
+def _parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.reset_index(drop=True).to_parquet(path, index=False)
+
+
+def load(directory: str | Path):
+    """Load a ranker saved by :func:`save`; see the module docstring for what is checked."""
+    import lightgbm
+
+    from suggest.ranker.model import RankerEngine
+
+    folder = Path(directory)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.exists():
+        raise SuggestError(f"no model at {folder} (manifest.json is missing)",
+                           hint="make one with `suggest train`")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SuggestError(f"{manifest_path} is not valid JSON: {exc}") from None
+    if manifest.get("format") != FORMAT:
+        raise SuggestError(f"{manifest_path}: model format {manifest.get('format')!r}, this "
+                           f"suggest {__version__} reads format {FORMAT}",
+                           hint="retrain the model with this version")
+    for name, expected in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.exists():
+            raise SuggestError(f"{path} is missing from the model folder")
+        if _sha256(path) != expected:
+            raise SuggestError(f"{path} does not match its checksum in manifest.json",
+                               hint="the file was edited or damaged; retrain or restore it")
+    requests = pd.read_parquet(folder / "requests.parquet")
+    truth = pd.read_parquet(folder / "truth.parquet")
+    catalog = pd.read_parquet(folder / "catalog.parquet")
+    if fingerprint(requests, truth) != manifest["training"]["fingerprint"]:
+        raise SuggestError(f"{folder}: training data does not match the manifest's fingerprint")
+    params = dict(manifest["params"])
+    if params.get("rules"):
+        params["rules"] = str(folder / "rules.yaml")
+    engine = RankerEngine(**params)
+    engine._prepare(requests, truth, catalog if len(catalog.columns) > 1 or len(catalog) else None)
+    recorded = manifest["features"]["names"]
+    if engine.features_.names_ != recorded:
+        extra = sorted(set(engine.features_.names_) ^ set(recorded))
+        raise SuggestError(f"{folder}: the model was trained on other features than this code "
+                           f"builds ({', '.join(extra[:5]) or 'same names, other order'})",
+                           hint="retrain the model with this version of suggest")
+    engine.booster_ = lightgbm.Booster(model_file=str(folder / "model.txt"))
+    if engine.booster_.num_feature() != len(recorded):
+        raise SuggestError(f"{folder}/model.txt has {engine.booster_.num_feature()} features, "
+                           f"the manifest {len(recorded)}")
+    engine.validation_ = manifest["validation"]
+    engine.candidate_recall_ = manifest["candidates"]["recall"]
+    engine.manifest_ = manifest
+    return engine
