@@ -145,3 +145,35 @@ def test_committed_sample_world_is_reproducible(tmp_path):
     log = load(sample / "dataset.yaml")
     assert log.report.rows_rejected == 0
     assert log.report.rows_ok == log.report.rows_in > 10_000
+
+
+def test_train_writes_a_model_that_loads_and_reports_a_summary(tmp_path):
+    from suggest.ranker import RankerEngine
+
+    world = tmp_path / "w"
+    assert CliRunner().invoke(main, ["generate", "--users", "40", "--days", "14", "--seed", "2",
+                                     "-o", str(world)]).exit_code == 0
+    out = tmp_path / "models" / "m"
+    result = CliRunner().invoke(main, ["train", "--dataset", str(world / "dataset.yaml"),
+                                       "--rules", str(ROOT / "rules" / "phone.yaml"), "-o", str(out),
+                                       "--n-estimators", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["validation"]["split"] == "by time"
+    assert 0 < summary["validation"]["ndcg@5"] <= 1
+    assert summary["requests"] == summary["validation"]["train_requests"] + \
+        summary["validation"]["valid_requests"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["requests"] == summary["requests"]
+    assert (out / "model.txt").read_text().startswith("tree")
+    assert not list(tmp_path.glob("models/*.partial"))
+    engine = RankerEngine.load(out)
+    assert engine.features_.names_ == manifest["features"]["names"]
+
+
+def test_train_with_bad_settings_is_exit_2(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--dataset", str(ROOT / "data" / "sample" /
+                                                                 "dataset.yaml"),
+                                       "-o", str(tmp_path / "m"), "--n-estimators", "0"])
+    assert result.exit_code == 2
+    assert "--n-estimators must be at least 1" in result.output
