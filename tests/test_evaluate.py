@@ -1,0 +1,125 @@
+"""Metrics against ranx and trec_eval (through ir-measures), and the choices DESIGN fixes."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suggest.errors import SuggestError
+from suggest.evaluate import evaluate, metric_names
+
+ranx = pytest.importorskip("ranx")
+ir_measures = pytest.importorskip("ir_measures")
+
+KS = (1, 3, 5, 10)
+OURS_TO_IRM = {"precision": "P", "recall": "R", "hit_rate": "Success", "mrr": "RR", "map": "AP",
+               "ndcg": "nDCG"}
+
+
+def random_case(seed: int, graded: bool):
+    """Runs with ties, short and empty lists, and requests without any relevant item."""
+    rng = np.random.default_rng(seed)
+    items = [f"i{j:02d}" for j in range(30)]
+    run_rows, truth_rows = [], []
+    for q in range(60):
+        qid = f"q{q:02d}"
+        n = int(rng.choice([0, 1, 2, 4, 8, 15]))
+        chosen = rng.choice(items, size=n, replace=False)
+        scores = rng.integers(0, 4, size=n).astype(float)  # few values: many ties
+        run_rows += [(qid, it, s) for it, s in zip(chosen, scores)]
+        n_rel = int(rng.choice([0, 1, 2, 3, 6]))
+        relevant = rng.choice(items, size=n_rel, replace=False)
+        truth_rows += [(qid, it, float(rng.integers(1, 4)) if graded else 1.0) for it in relevant]
+    run = pd.DataFrame(run_rows, columns=["request_id", "item_id", "score"])
+    truth = pd.DataFrame(truth_rows, columns=["request_id", "item_id", "relevance"])
+    return run, truth
+
+
+def tie_free(run: pd.DataFrame) -> pd.DataFrame:
+    """Scores rewritten so every library sees our order: score desc, then item id asc."""
+    ordered = run.sort_values(["request_id", "score", "item_id"], ascending=[True, False, True])
+    position = ordered.groupby("request_id").cumcount()
+    return ordered.assign(score=1000.0 - position)
+
+
+def reference_ir_measures(run, truth, name):
+    base, k = name.split("@")
+    measure = ir_measures.parse_measure(f"{OURS_TO_IRM[base]}@{k}")
+    qrels = [ir_measures.Qrel(r.request_id, r.item_id, int(r.relevance)) for r in truth.itertuples()]
+    docs = [ir_measures.ScoredDoc(r.request_id, r.item_id, float(r.score)) for r in run.itertuples()]
+    return {m.query_id: m.value for m in ir_measures.iter_calc([measure], qrels, docs)}
+
+
+def reference_ranx(run, truth, name):
+    as_object = {"request_id": object, "item_id": object}  # ranx wants object, pandas 3 gives str
+    truth, run = truth.astype(as_object), run.astype(as_object)
+    qrels = ranx.Qrels.from_df(truth.assign(relevance=truth["relevance"].astype(int)),
+                               q_id_col="request_id", doc_id_col="item_id", score_col="relevance")
+    queries = sorted(set(truth["request_id"]))
+    present = run[run["request_id"].isin(queries)]
+    runs = ranx.Run.from_df(present, q_id_col="request_id", doc_id_col="item_id", score_col="score")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = ranx.evaluate(qrels, runs, name, return_mean=False, make_comparable=True)
+    return dict(zip(sorted(set(qrels.keys())), np.atleast_1d(values)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("graded", [False, True])
+def test_every_metric_matches_trec_eval_and_ranx(seed, graded):
+    run, truth = random_case(seed, graded)
+    names = metric_names(KS)
+    ours = evaluate(run, truth, names).per_request.set_index("request_id")
+    clean = tie_free(run)
+    for name in names:
+        irm = reference_ir_measures(clean, truth, name)
+        for qid, value in ours[name].items():
+            # trec_eval leaves out queries with no returned item; ours scores them 0
+            assert value == pytest.approx(irm.get(qid, 0.0), abs=1e-9), (name, qid)
+        rx = reference_ranx(clean, truth, name)
+        for qid, value in ours[name].items():
+            assert value == pytest.approx(rx[qid], abs=1e-9), (name, qid, "ranx")
+
+
+def test_requests_without_a_relevant_item_are_left_out_and_counted():
+    run = pd.DataFrame({"request_id": ["a", "b", "c"], "item_id": ["x", "x", "x"], "score": 1.0})
+    truth = pd.DataFrame({"request_id": ["a", "d"], "item_id": ["x", "y"], "relevance": [1.0, 1.0]})
+    result = evaluate(run, truth, ["hit_rate@1"])
+    assert result.requests == 2  # a (hit) and d (nothing returned: 0)
+    assert result.requests_without_positive == 2  # b and c
+    assert result.means["hit_rate@1"] == 0.5
+
+
+def test_ties_are_broken_by_item_id_and_rank_column_is_ignored():
+    run = pd.DataFrame({"request_id": "q", "item_id": ["b", "a", "c"], "score": [1.0, 1.0, 2.0],
+                        "rank": [1, 2, 3]})
+    truth = pd.DataFrame({"request_id": ["q"], "item_id": ["a"], "relevance": [1.0]})
+    assert evaluate(run, truth, ["mrr@3"]).means["mrr@3"] == pytest.approx(1 / 2)
+
+
+def test_precision_divides_by_k_and_map_by_all_relevant():
+    run = pd.DataFrame({"request_id": "q", "item_id": ["a"], "score": [1.0]})
+    truth = pd.DataFrame({"request_id": "q", "item_id": ["a", "b", "c", "d"], "relevance": 1.0})
+    means = evaluate(run, truth, ["precision@5", "map@2", "recall@5"]).means
+    assert means == {"precision@5": pytest.approx(0.2), "map@2": pytest.approx(0.25),
+                     "recall@5": pytest.approx(0.25)}
+
+
+def test_ndcg_ideal_counts_relevant_items_never_returned_and_exp_gain():
+    run = pd.DataFrame({"request_id": "q", "item_id": ["a"], "score": [1.0]})
+    truth = pd.DataFrame({"request_id": "q", "item_id": ["a", "b"], "relevance": [1.0, 2.0]})
+    linear = evaluate(run, truth, ["ndcg@5"]).means["ndcg@5"]
+    assert linear == pytest.approx(1.0 / (2.0 + 1.0 / np.log2(3)))
+    exp = evaluate(run, truth, ["ndcg@5"], gain="exp").means["ndcg@5"]
+    assert exp == pytest.approx(1.0 / (3.0 + 1.0 / np.log2(3)))
+
+
+@pytest.mark.parametrize("bad, words", [("ndgc@5", "did you mean 'ndcg'"), ("ndcg", "cutoff"),
+                                        ("ndcg@0", "cutoff")])
+def test_bad_metric_names_are_clear(bad, words):
+    with pytest.raises(SuggestError, match=words):
+        evaluate(pd.DataFrame(columns=["request_id", "item_id", "score"]),
+                 pd.DataFrame(columns=["request_id", "item_id", "relevance"]), [bad])
