@@ -123,3 +123,36 @@ def test_bad_metric_names_are_clear(bad, words):
     with pytest.raises(SuggestError, match=words):
         evaluate(pd.DataFrame(columns=["request_id", "item_id", "score"]),
                  pd.DataFrame(columns=["request_id", "item_id", "relevance"]), [bad])
+
+
+def test_paired_test_finds_a_real_difference_and_not_a_fake_one():
+    from suggest.evaluate import paired_test
+
+    rng = np.random.default_rng(0)
+    a = rng.random(400)
+    diff, low, high, p = paired_test(a, a + 0.05 + rng.normal(0, 0.1, 400), resamples=999)
+    assert low < diff < high and low > 0 and p == pytest.approx(1 / 1000)
+    diff, low, high, p = paired_test(a, a, resamples=999)
+    assert diff == 0 and low == high == 0 and p == 1.0
+    noise = paired_test(a, a + rng.normal(0, 0.1, 400), resamples=999)
+    assert noise[1] < 0 < noise[2] and noise[3] > 0.05
+
+
+def test_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_time():
+    from suggest.evaluate import paired_test
+
+    rng = np.random.default_rng(1)
+    covered = 0
+    for trial in range(100):
+        d = rng.normal(0.3, 1.0, 200)
+        _, low, high, _ = paired_test(np.zeros(200), d, resamples=400, seed=trial)
+        covered += low <= 0.3 <= high
+    assert 88 <= covered <= 100
+
+
+def test_holm_matches_the_step_down_procedure():
+    from suggest.evaluate import holm
+
+    # by hand: sorted 0.001, 0.01, 0.02, 0.04 times 4, 3, 2, 1, then running max
+    assert holm([0.04, 0.001, 0.02, 0.01]) == pytest.approx([0.04, 0.004, 0.04, 0.03])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
