@@ -45,14 +45,22 @@ class PastCounts:
 
     def _position(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index of the first event of each query's key, and of the first at or after t."""
+        keys = np.asarray(keys, dtype=np.int64)
         start = np.searchsorted(self.keys, keys, side="left")
         # Within a key's block the times are sorted: search (key, time) lexicographically
-        # through one combined rank, so no clock unit can overflow.
+        # through one number, key * width + rank of the time, so no clock unit can overflow.
+        # Keys too large for that product (e.g. hashes) are replaced by their rank too.
+        n = len(self.times)
         all_times = np.concatenate([self.times, np.asarray(times, dtype=np.int64)])
         _, rank = np.unique(all_times, return_inverse=True)
         width = np.int64(rank.max() + 2) if len(rank) else np.int64(1)
-        events = self.keys * width + rank[:len(self.times)]
-        queries = np.asarray(keys, dtype=np.int64) * width + rank[len(self.times):]
+        all_keys = np.concatenate([self.keys, keys])
+        largest = max(abs(int(all_keys.min())), int(all_keys.max())) if len(all_keys) else 0
+        if largest >= np.iinfo(np.int64).max // (int(width) + 1):
+            _, key_rank = np.unique(all_keys, return_inverse=True)  # same order, small values
+            all_keys = key_rank
+        events = all_keys[:n] * width + rank[:n]
+        queries = all_keys[n:] * width + rank[n:]
         return start, np.searchsorted(events, queries, side="left")
 
     def count(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:

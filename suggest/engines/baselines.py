@@ -103,7 +103,7 @@ class ContextPopular(BaseEngine):
     def _default_columns(self, requests: pd.DataFrame) -> list[str]:
         cols = [c for c in requests.columns if c not in NOT_CONTEXT and (
             isinstance(requests[c].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(requests[c])
-            or requests[c].dtype == object)]
+            or requests[c].dtype == object or pd.api.types.is_string_dtype(requests[c].dtype))]
         return cols
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,

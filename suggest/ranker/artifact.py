@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from suggest import __version__
-from suggest.errors import SuggestError
+from suggest.errors import SuggestError, one_of
 
 FORMAT = 1
 FILES = ("model.txt", "requests.parquet", "truth.parquet", "catalog.parquet")
@@ -85,12 +85,7 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
         "format": FORMAT,
         "engine": engine.name,
         "params": engine.get_params(),
-        "features": {"names": features.names_, "lightgbm_names": features.lightgbm_names_,
-                     "categorical": features.categorical_,
-                     "context": {k: {"type": t, "categories": c} for k, (t, c) in features.context_.items()},
-                     "attributes": {k: {"type": t, "categories": c}
-                                    for k, (t, c) in features.attributes_.items()},
-                     "items": features.items_},
+        "features": _describe(features),
         "candidates": {"cap": engine.candidates_.cap, "quotas": engine.candidates_.quotas,
                        "recall": engine.candidate_recall_},
         "training": {"requests": len(requests), "engagements": len(truth),
@@ -112,6 +107,15 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
     return final
 
 
+def _describe(features) -> dict:
+    """Feature names, types and category encodings, as the manifest records them."""
+    return {"names": features.names_, "lightgbm_names": features.lightgbm_names_,
+            "categorical": features.categorical_,
+            "context": {k: {"type": t, "categories": c} for k, (t, c) in features.context_.items()},
+            "attributes": {k: {"type": t, "categories": c} for k, (t, c) in features.attributes_.items()},
+            "items": features.items_}
+
+
 def _parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.reset_index(drop=True).to_parquet(path, index=False)
 
@@ -120,7 +124,7 @@ def load(directory: str | Path):
     """Load a ranker saved by :func:`save`; see the module docstring for what is checked."""
     import lightgbm
 
-    from suggest.ranker.model import RankerEngine
+    from suggest.ranker.model import HybridEngine, RankerEngine
 
     folder = Path(directory)
     manifest_path = folder / "manifest.json"
@@ -135,6 +139,11 @@ def load(directory: str | Path):
         raise SuggestError(f"{manifest_path}: model format {manifest.get('format')!r}, this "
                            f"suggest {__version__} reads format {FORMAT}",
                            hint="retrain the model with this version")
+    trained_with = str(manifest.get("versions", {}).get("lightgbm", "0"))
+    if trained_with.split(".")[0] != lightgbm.__version__.split(".")[0]:
+        raise SuggestError(f"{manifest_path}: trained with LightGBM {trained_with}, this "
+                           f"environment has {lightgbm.__version__}",
+                           hint="install the same major version of lightgbm, or retrain")
     for name, expected in manifest.get("files", {}).items():
         path = folder / name
         if not path.exists():
@@ -147,16 +156,30 @@ def load(directory: str | Path):
     catalog = pd.read_parquet(folder / "catalog.parquet")
     if fingerprint(requests, truth) != manifest["training"]["fingerprint"]:
         raise SuggestError(f"{folder}: training data does not match the manifest's fingerprint")
+    classes = {"ranker": RankerEngine, "hybrid": HybridEngine}
+    if manifest.get("engine") not in classes:
+        raise SuggestError(f"{manifest_path}: engine {manifest.get('engine')!r} is not a model this "
+                           f"suggest loads (it loads {one_of(classes)})")
     params = dict(manifest["params"])
     if params.get("rules"):
         params["rules"] = str(folder / "rules.yaml")
-    engine = RankerEngine(**params)
+    engine = classes[manifest["engine"]](**params)
     engine._prepare(requests, truth, catalog if len(catalog.columns) > 1 or len(catalog) else None)
     recorded = manifest["features"]["names"]
     if engine.features_.names_ != recorded:
         extra = sorted(set(engine.features_.names_) ^ set(recorded))
         raise SuggestError(f"{folder}: the model was trained on other features than this code "
                            f"builds ({', '.join(extra[:5]) or 'same names, other order'})",
+                           hint="retrain the model with this version of suggest")
+    # same names but other codes would silently change what the booster's splits mean
+    built, saved = _describe(engine.features_), manifest["features"]
+    changed = [f"{part} '{name}'" for part in ("context", "attributes")
+               for name in sorted(set(built[part]) | set(saved.get(part, {})))
+               if built[part].get(name) != saved.get(part, {}).get(name)]
+    changed += [part for part in ("categorical", "items") if built[part] != saved.get(part)]
+    if changed:
+        raise SuggestError(f"{folder}: the category encodings this code builds differ from the "
+                           f"model's ({', '.join(changed[:5])})",
                            hint="retrain the model with this version of suggest")
     engine.booster_ = lightgbm.Booster(model_file=str(folder / "model.txt"))
     if engine.booster_.num_feature() != len(recorded):

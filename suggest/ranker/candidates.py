@@ -8,6 +8,11 @@ at ``cap`` per request, keeping items in source order (history, rules,
 context, popular) then by their rank in the source. Each candidate carries a
 flag per source and the rules' rank for the item (NaN when no rule proposed
 it). The ranker can never beat its candidates: ``recall`` measures that.
+
+A log without time has no "before": given the features' ``folds``, the
+history source of a *training* request is the user's items in the other
+folds (as its history features are), so a request's own engagement never
+makes its answer a history candidate.
 """
 
 from __future__ import annotations
@@ -29,17 +34,34 @@ class Candidates:
         self.quotas = dict(DEFAULT_QUOTAS if quotas is None else quotas)
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataFrame | None = None,
-            rules=None) -> "Candidates":
+            rules=None, folds: pd.Series | None = None) -> "Candidates":
+        """``folds`` (fold by request id, for a log without time) enables out-of-fold history
+        for training requests (``generate(..., training=True)``)."""
         self.sources_ = {"history": UserHistory().fit(requests, truth, catalog),
                          "context": ContextPopular().fit(requests, truth, catalog),
                          "popular": Popular().fit(requests, truth, catalog)}
         if rules is not None:
             self.sources_["rules"] = rules
+        self.folds_ = folds
+        self.history_by_fold_ = {}
+        if folds is not None:
+            fold_of = folds.reindex(truth["request_id"]).to_numpy()
+            self.history_by_fold_ = {f: UserHistory().fit(requests, truth[fold_of != f], catalog)
+                                     for f in np.unique(folds.to_numpy())}
         return self
 
-    def generate(self, requests: pd.DataFrame) -> pd.DataFrame:
+    def _history_out_of_fold(self, requests: pd.DataFrame, quota: int) -> pd.DataFrame:
+        """The history source for training requests: each fold's from the other folds."""
+        fold = self.folds_.reindex(requests["request_id"]).to_numpy()
+        parts = [self.sources_["history"].suggest(requests[pd.isna(fold)], quota)]
+        parts += [engine.suggest(requests[fold == f], quota) for f, engine in self.history_by_fold_.items()]
+        return pd.concat([p.astype({"item_id": str}) for p in parts], ignore_index=True)
+
+    def generate(self, requests: pd.DataFrame, training: bool = False) -> pd.DataFrame:
         """One row per (request position ``row``, ``item_id``) with source flags, ``rule_rank``
-        and ``rule_blocked`` (a block rule removes the item for this request)."""
+        and ``rule_blocked`` (a block rule removes the item for this request).
+
+        ``training=True`` marks training requests (out-of-fold history without time)."""
         position = pd.Index(requests["request_id"])
         parts = []
         for order, source in enumerate(SOURCES):
@@ -47,7 +69,10 @@ class Candidates:
             quota = self.quotas.get(source, 0)
             if engine is None or quota <= 0:
                 continue
-            out = engine.suggest(requests, quota)
+            if source == "history" and training and self.history_by_fold_:
+                out = self._history_out_of_fold(requests, quota)
+            else:
+                out = engine.suggest(requests, quota)
             parts.append(pd.DataFrame({
                 "row": position.get_indexer(out["request_id"]),
                 "item_id": out["item_id"].astype(str).to_numpy(dtype=object),

@@ -75,7 +75,8 @@ class Features:
             if col in ID_COLUMNS or col in ("minute", *TIME_COLUMNS):
                 continue
             values = requests[col]
-            if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object:
+            if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object \
+                    or pd.api.types.is_string_dtype(values.dtype):  # pandas 3 text: ``str``
                 self.context_[col] = ("categorical",
                                       sorted(values.dropna().astype(str).unique().tolist()))
             else:

@@ -7,7 +7,8 @@ builds point-in-time features, labels each candidate with the request's
 relevance for the item (0 when not engaged) and trains ``lambdarank`` with
 early stopping on the validation part's NDCG@``eval_at``.
 
-Labels: relevance is rounded to whole grades; when it exceeds LightGBM's
+Labels: relevance is rounded to whole grades, a positive one to at least 1
+(a relevance of 0.3 is still an engagement); when it exceeds LightGBM's
 default label range (0..30, e.g. play counts in the thousands) it is mapped
 to grades 1..4 by the quartiles of the positive relevances.
 
@@ -94,7 +95,7 @@ class RankerEngine(BaseEngine):
         sets, self.candidate_recall_ = {}, {}
         for part, reqs in (("train", train), ("valid", valid)):
             bar.set_postfix_str(f"candidates and features ({part})")
-            cand = self.candidates_.generate(reqs)
+            cand = self.candidates_.generate(reqs, training=True)
             self.candidate_recall_[part] = recall(cand, reqs, truth)
             X = self.features_.build(reqs, cand, training=True)
             y = self._labels(reqs, cand, truth)
@@ -149,8 +150,9 @@ class RankerEngine(BaseEngine):
         Deterministic given the data, so a saved model rebuilds it on load.
         """
         rules = self._rules_engine(requests, truth, catalog)
-        self.candidates_ = Candidates(cap=self.cap).fit(requests, truth, catalog, rules)
         self.features_ = Features(seed=self.seed).fit(requests, truth, catalog)
+        folds = None if self.features_.has_time_ else self.features_.train_folds_
+        self.candidates_ = Candidates(cap=self.cap).fit(requests, truth, catalog, rules, folds)
         self.grades_ = _grades(truth["relevance"].to_numpy(dtype=float))
 
     def manifest_importance(self, n: int = 5) -> list[str]:
@@ -277,6 +279,6 @@ def _grades(relevance: np.ndarray):
     """A function from relevance to whole LightGBM labels (see the module docstring)."""
     positive = relevance[relevance > 0]
     if len(positive) == 0 or positive.max() <= MAX_LABEL:
-        return lambda rel: np.clip(np.rint(rel), 0, MAX_LABEL).astype(np.int32)
+        return lambda rel: np.where(rel > 0, np.clip(np.rint(rel), 1, MAX_LABEL), 0).astype(np.int32)
     edges = np.quantile(positive, [0.25, 0.5, 0.75])
     return lambda rel: np.where(rel > 0, 1 + np.searchsorted(edges, rel, side="right"), 0).astype(np.int32)

@@ -1,0 +1,213 @@
+"""Model folders: a faithful round trip, a complete manifest, no pickle, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suggest.data import load
+from suggest.errors import SuggestError
+from suggest.ranker import HybridEngine, RankerEngine
+from suggest.ranker.artifact import load as load_model
+from suggest.rules import RulesEngine
+from suggest.synth import generate, preset_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PHONE = ROOT / "rules" / "phone.yaml"
+FAST = {"n_estimators": 30, "early_stopping_rounds": 10}
+OTHER_RULES = """\
+version: 1
+rules:
+  - id: everything-is-news
+    when: {battery: {gte: 0}}
+    suggest: [local_news, rain_alert, running_coach]
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A ranker trained with a private copy of the phone rules, saved once."""
+    base = tmp_path_factory.mktemp("artifact")
+    generate(preset_config("default", users=30, days=14, seed=2), base / "world")
+    log = load(base / "world" / "dataset.yaml")
+    requests = log.requests.sort_values(["timestamp", "request_id"], kind="stable").reset_index(drop=True)
+    cut = int(len(requests) * 0.8)
+    train, test = requests.iloc[:cut].reset_index(drop=True), requests.iloc[cut:].reset_index(drop=True)
+    truth = log.truth[log.truth["request_id"].isin(train["request_id"])]
+    rules = base / "my-rules.yaml"
+    shutil.copyfile(PHONE, rules)
+    engine = RankerEngine(rules=str(rules), **FAST).fit(train, truth, log.catalog)
+    folder = engine.save(base / "models" / "phone", train, truth, log.catalog)
+    return {"engine": engine, "folder": folder, "train": train, "truth": truth, "test": test,
+            "catalog": log.catalog, "rules": rules, "expected": engine.suggest(test, 5)}
+
+
+@pytest.fixture
+def copy_of(trained, tmp_path):
+    """A fresh copy of the saved model folder to damage."""
+    target = tmp_path / "model"
+    shutil.copytree(trained["folder"], target)
+    return target
+
+
+def edit_manifest(folder: Path, change) -> None:
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    change(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_round_trip_gives_identical_suggestions(trained):
+    loaded = RankerEngine.load(trained["folder"])
+    assert type(loaded) is RankerEngine
+    pd.testing.assert_frame_equal(loaded.suggest(trained["test"], 5), trained["expected"])
+    assert loaded.features_.names_ == trained["engine"].features_.names_
+    assert loaded.validation_ == trained["engine"].validation_
+
+
+def test_manifest_has_the_documented_keys(trained):
+    manifest = json.loads((trained["folder"] / "manifest.json").read_text(encoding="utf-8"))
+    engine, train = trained["engine"], trained["train"]
+    assert {"format", "engine", "params", "features", "candidates", "training", "validation",
+            "importance", "versions", "files"} <= set(manifest)
+    assert manifest["format"] == 1 and manifest["engine"] == "ranker"
+    assert manifest["params"]["n_estimators"] == 30 and manifest["params"]["cap"] == 50
+    features = manifest["features"]
+    assert features["names"] == engine.features_.names_
+    assert "item" in features["categorical"] and "ctx:location" in features["categorical"]
+    assert features["context"]["location"] == {"type": "categorical",
+                                               "categories": ["commute", "gym", "home", "other", "work"]}
+    assert features["context"]["battery"]["type"] == "numeric"
+    assert features["attributes"]["category"]["type"] == "categorical"
+    assert set(features["items"]) == set(trained["catalog"]["item_id"])
+    assert manifest["candidates"]["cap"] == 50
+    assert set(manifest["candidates"]["recall"]) == {"train", "valid"}
+    assert 0.5 < manifest["candidates"]["recall"]["valid"] <= 1
+    training = manifest["training"]
+    assert training["requests"] == len(train) and training["engagements"] == len(trained["truth"])
+    assert training["window"] == [str(train["timestamp"].min()), str(train["timestamp"].max())]
+    assert len(training["fingerprint"]) == 16
+    assert manifest["validation"]["ndcg@5"] > 0
+    assert list(manifest["importance"]) and set(manifest["importance"]) == set(features["names"])
+    gains = list(manifest["importance"].values())
+    assert gains == sorted(gains, reverse=True)
+    assert {"suggest", "lightgbm", "pandas", "numpy", "python"} <= set(manifest["versions"])
+    assert set(manifest["files"]) == {"model.txt", "requests.parquet", "truth.parquet",
+                                      "catalog.parquet", "rules.yaml"}
+    assert all(len(digest) == 64 for digest in manifest["files"].values())
+
+
+def test_loading_never_unpickles(trained, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was used")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(pd, "read_pickle", refuse)
+    loaded = load_model(trained["folder"])
+    pd.testing.assert_frame_equal(loaded.suggest(trained["test"], 5), trained["expected"])
+
+
+@pytest.mark.parametrize("name", ["model.txt", "requests.parquet", "truth.parquet", "catalog.parquet",
+                                  "rules.yaml"])
+def test_a_file_changed_by_one_byte_fails_naming_it(copy_of, name):
+    path = copy_of / name
+    data = bytearray(path.read_bytes())
+    at = len(data) // 2
+    data[at] = (data[at] + 1) % 256
+    path.write_bytes(bytes(data))
+    with pytest.raises(SuggestError, match=rf"{name} does not match its checksum"):
+        load_model(copy_of)
+
+
+def test_a_missing_file_fails_naming_it(copy_of):
+    (copy_of / "truth.parquet").unlink()
+    with pytest.raises(SuggestError, match=r"truth\.parquet is missing"):
+        load_model(copy_of)
+
+
+def test_another_format_fails_clearly(copy_of):
+    edit_manifest(copy_of, lambda m: m.update(format=2))
+    with pytest.raises(SuggestError, match=r"model format 2, this suggest .* reads format 1") as err:
+        load_model(copy_of)
+    assert "retrain" in str(err.value)
+
+
+def test_other_feature_names_fail_naming_the_mismatch(copy_of):
+    def rename(manifest):
+        names = manifest["features"]["names"]
+        names[names.index("user_item_share")] = "user_item_ratio"
+
+    edit_manifest(copy_of, rename)
+    with pytest.raises(SuggestError, match=r"other features .*user_item_ratio, user_item_share"):
+        load_model(copy_of)
+
+
+def test_other_category_encodings_fail_naming_the_mismatch(copy_of):
+    """Same names, other codes: the booster's splits on ``ctx:location`` would mean other places."""
+    def reorder(manifest):
+        manifest["features"]["context"]["location"]["categories"].reverse()
+
+    edit_manifest(copy_of, reorder)
+    with pytest.raises(SuggestError, match=r"location"):
+        load_model(copy_of)
+
+
+def test_a_missing_folder_or_manifest_is_a_clear_error(tmp_path):
+    with pytest.raises(SuggestError, match=r"no model at .*nowhere \(manifest\.json is missing\)"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SuggestError, match=r"manifest\.json is missing"):
+        load_model(tmp_path / "empty")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(SuggestError, match=r"not valid JSON"):
+        load_model(tmp_path / "broken")
+
+
+def test_the_rule_file_travels_with_the_model(trained, copy_of, tmp_path):
+    original = trained["rules"]
+    before = original.read_text(encoding="utf-8")
+    try:
+        original.write_text(OTHER_RULES, encoding="utf-8")
+        loaded = load_model(copy_of)
+        pd.testing.assert_frame_equal(loaded.suggest(trained["test"], 5), trained["expected"])
+        assert Path(loaded.rules).parent == copy_of
+        # the edit would have mattered: the edited file proposes other items
+        edited = RulesEngine(str(original)).fit(trained["train"], trained["truth"], trained["catalog"])
+        kept = loaded.candidates_.sources_["rules"]
+        assert not edited.suggest(trained["test"], 5).equals(kept.suggest(trained["test"], 5))
+    finally:
+        original.write_text(before, encoding="utf-8")
+
+
+def test_a_saved_hybrid_loads_as_a_hybrid(trained, tmp_path):
+    """The hybrid trains as the ranker does; loaded, it must still drop blocked items."""
+    engine = trained["engine"]
+    hybrid = HybridEngine(**engine.get_params())
+    hybrid.__dict__.update({k: v for k, v in vars(engine).items() if k.endswith("_")})
+    test = trained["test"]
+    folder = hybrid.save(tmp_path / "hybrid", trained["train"], trained["truth"], trained["catalog"])
+    loaded = load_model(folder)
+    assert isinstance(loaded, HybridEngine) and loaded.name == "hybrid"
+    out = loaded.suggest(test, 5)
+    pd.testing.assert_frame_equal(out, hybrid.suggest(test, 5))
+    rules = RulesEngine(str(PHONE)).fit(trained["train"], trained["truth"], trained["catalog"])
+    blocked = rules.blocked(test)
+    assert len(blocked)
+    clash = out.assign(item_id=out["item_id"].astype(str)).merge(blocked, on=["request_id", "item_id"])
+    assert clash.empty
+    assert np.isin(out["engine"].astype(str), ["hybrid"]).all()
+
+
+def test_an_unknown_engine_in_the_manifest_fails_clearly(copy_of):
+    edit_manifest(copy_of, lambda m: m.update(engine="mystery"))
+    with pytest.raises(SuggestError, match=r"mystery"):
+        load_model(copy_of)

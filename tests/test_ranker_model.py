@@ -1,0 +1,215 @@
+"""The ranker and the hybrid: quality on a synthetic world, guardrails, determinism,
+labels and explanations.
+
+The quality test replays a fixed synthetic world split 75/25 by time and
+scores NDCG@5 as DESIGN section 6 defines it, computed here independently of
+``suggest.evaluate``: gain = relevance, discount 1 / log2(rank + 1), ideal DCG
+over every relevant item of the request, requests with no positive left out.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suggest.data import load
+from suggest.engines import get_engine
+from suggest.engines.base import SUGGESTION_COLUMNS
+from suggest.ranker import HybridEngine, RankerEngine
+from suggest.ranker.model import _grades
+from suggest.rules import RulesEngine
+from suggest.synth import generate, preset_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PHONE = str(ROOT / "rules" / "phone.yaml")
+FAST = {"n_estimators": 60, "early_stopping_rounds": 10}
+
+
+def split_by_time(folder, share=0.75):
+    log = load(folder / "dataset.yaml")
+    requests = log.requests.sort_values(["timestamp", "request_id"], kind="stable").reset_index(drop=True)
+    cut = requests["timestamp"].iloc[int(len(requests) * share)]
+    train = requests[requests["timestamp"] < cut].reset_index(drop=True)
+    test = requests[requests["timestamp"] >= cut].reset_index(drop=True)
+    in_train = log.truth["request_id"].isin(train["request_id"])
+    return train, log.truth[in_train], test, log.truth[~in_train], log.catalog
+
+
+def ndcg_at(suggestions: pd.DataFrame, truth: pd.DataFrame, k: int = 5) -> pd.Series:
+    """Per request with a positive (index: request_id), DESIGN section 6."""
+    rel = truth.assign(item_id=truth["item_id"].astype(str)).groupby(
+        ["request_id", "item_id"])["relevance"].max()
+    rel = rel[rel > 0]
+    ideal = {}
+    for rid, values in rel.groupby(level=0):
+        gains = np.sort(values.to_numpy())[::-1][:k]
+        ideal[rid] = float((gains / np.log2(np.arange(2, len(gains) + 2))).sum())
+    lists = suggestions.assign(item_id=suggestions["item_id"].astype(str)).sort_values(
+        ["request_id", "score", "item_id"], ascending=[True, False, True], kind="stable")
+    lists["at"] = lists.groupby("request_id").cumcount() + 1
+    lists = lists[lists["at"] <= k]
+    gain = rel.reindex(pd.MultiIndex.from_frame(lists[["request_id", "item_id"]])).fillna(0).to_numpy()
+    dcg = pd.Series(gain / np.log2(lists["at"].to_numpy() + 1)).groupby(lists["request_id"].to_numpy()).sum()
+    ideal = pd.Series(ideal)
+    return dcg.reindex(ideal.index).fillna(0.0) / ideal
+
+
+def paired_ci(a: pd.Series, b: pd.Series, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of a - b over requests and its 95% percentile bootstrap interval."""
+    diff = (a - b.reindex(a.index)).to_numpy()
+    rng = np.random.default_rng(seed)
+    means = np.array([diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(n_boot)])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
+def test_ndcg_helper_on_a_hand_example():
+    truth = pd.DataFrame({"request_id": ["a", "a", "b", "c"], "item_id": ["x", "y", "z", "w"],
+                          "relevance": [3.0, 1.0, 1.0, 2.0]})
+    sugg = pd.DataFrame({"request_id": ["a", "a", "a", "b"], "item_id": ["q", "y", "x", "z"],
+                         "score": [3.0, 2.0, 1.0, 1.0]})
+    got = ndcg_at(sugg, truth, k=2)
+    ideal_a = 3 + 1 / np.log2(3)
+    assert got["a"] == pytest.approx((1 / np.log2(3)) / ideal_a)  # x is at rank 3 > k
+    assert got["b"] == 1.0 and got["c"] == 0.0 and len(got) == 3
+
+
+# -- quality on a synthetic world -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("world")
+    generate(preset_config("default", users=100, days=28, seed=11), folder)
+    train, truth, test, test_truth, catalog = split_by_time(folder)
+    engines = {"rules": RulesEngine(PHONE),
+               "context-popular": get_engine("context-popular"),
+               "ranker": RankerEngine(**FAST),
+               "hybrid": HybridEngine(rules=PHONE, **FAST)}
+    fitted = {name: e.fit(train, truth, catalog) for name, e in engines.items()}
+    out = {name: e.suggest(test, 5) for name, e in fitted.items()}
+    scores = {name: ndcg_at(s, test_truth) for name, s in out.items()}
+    return fitted, out, scores, test
+
+
+@pytest.mark.parametrize("other", ["rules", "context-popular"])
+def test_ranker_beats_rules_and_context_popular_significantly(replay, other):
+    _, _, scores, _ = replay
+    assert len(scores["ranker"]) > 2500
+    mean, low, high = paired_ci(scores["ranker"], scores[other])
+    print(f"NDCG@5 ranker {scores['ranker'].mean():.4f} vs {other} {scores[other].mean():.4f}: "
+          f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]")
+    assert low > 0.02  # the whole 95% interval is a clear gain
+
+
+def test_hybrid_never_shows_a_blocked_item(replay):
+    fitted, out, _, test = replay
+    driving = test["activity"].astype(str).eq("driving")
+    offline = test["network"].astype(str).eq("offline")
+    assert driving.sum() > 100 and offline.sum() > 10
+    blocked = fitted["rules"].blocked(test)
+    assert set(blocked["request_id"]) >= set(test.loc[driving, "request_id"])
+    shown = out["hybrid"].assign(item_id=out["hybrid"]["item_id"].astype(str))
+    clash = shown.merge(blocked, on=["request_id", "item_id"])
+    assert clash.empty, clash.head()
+    # the guardrail does work: blocked items are among the hybrid's candidates
+    cand, _, _ = fitted["hybrid"].score(test[driving])
+    assert cand["rule_blocked"].sum() > 0
+    # and the driving requests still get suggestions
+    assert shown["request_id"].isin(test.loc[driving, "request_id"]).any()
+
+
+def test_hybrid_is_within_a_few_points_of_the_ranker(replay):
+    _, _, scores, _ = replay
+    mean, low, high = paired_ci(scores["hybrid"], scores["ranker"])
+    print(f"NDCG@5 hybrid {scores['hybrid'].mean():.4f} vs ranker {scores['ranker'].mean():.4f}: "
+          f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]")
+    assert abs(mean) < 0.03 and low > -0.03
+
+
+# -- explanations -----------------------------------------------------------------------------
+def test_each_reason_names_two_features_the_model_has(replay):
+    fitted, out, _, _ = replay
+    ranker = fitted["ranker"]
+    names = set(ranker.features_.names_)
+    reasons = out["ranker"]["reason"].astype(str)
+    assert reasons.str.startswith("ranker: ").all()
+    pairs = reasons.str.removeprefix("ranker: ").str.split(", ")
+    assert pairs.map(len).eq(2).all()
+    assert set(pairs.explode()) <= names
+    assert (pairs.str[0] != pairs.str[1]).all()
+    assert reasons.nunique() > 1  # it explains each row, not one label for all
+
+
+def test_explain_off_gives_the_plain_reason_and_the_same_list(replay):
+    fitted, out, _, test = replay
+    quiet = copy.copy(fitted["ranker"])
+    quiet.explain = False
+    got = quiet.suggest(test.head(300), 5)
+    assert set(got["reason"].astype(str)) == {"ranker"}
+    want = out["ranker"][out["ranker"]["request_id"].isin(test["request_id"].head(300))]
+    assert got["item_id"].astype(str).tolist() == want["item_id"].astype(str).tolist()
+
+
+# -- determinism ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("small")
+    generate(preset_config("default", users=40, days=14, seed=3), folder)
+    return split_by_time(folder)
+
+
+def check_valid(out, test, catalog, k):
+    assert list(out.columns) == SUGGESTION_COLUMNS
+    assert set(out["request_id"]) <= set(test["request_id"])
+    assert set(out["item_id"].astype(str)) <= set(catalog["item_id"].astype(str))
+    for _, lst in out.groupby("request_id", sort=False):
+        assert lst["rank"].tolist() == list(range(1, len(lst) + 1)) and len(lst) <= k
+        assert lst["item_id"].is_unique
+        assert (np.diff(lst["score"].to_numpy()) <= 0).all()
+
+
+def test_same_seed_same_data_gives_identical_suggestions(small):
+    train, truth, test, _, catalog = small
+    runs = [RankerEngine(rules=PHONE, seed=4, **FAST).fit(train, truth, catalog).suggest(test, 5)
+            for _ in range(2)]
+    pd.testing.assert_frame_equal(runs[0], runs[1])
+    check_valid(runs[0], test, catalog, 5)
+    assert runs[0]["request_id"].nunique() == len(test)
+
+
+def test_another_seed_still_gives_valid_suggestions(small):
+    train, truth, test, _, catalog = small
+    out = RankerEngine(rules=PHONE, seed=99, **FAST).fit(train, truth, catalog).suggest(test, 3)
+    check_valid(out, test, catalog, 3)
+    assert out.groupby("request_id").size().eq(3).all()
+
+
+def test_a_log_without_time_trains_with_a_seeded_split(small):
+    train, truth, test, _, catalog = small
+    drop = ["timestamp", "timezone", "hour", "minute", "weekday", "is_weekend"]
+    runs = [RankerEngine(seed=1, **FAST).fit(train.drop(columns=drop), truth, catalog) for _ in range(2)]
+    assert runs[0].validation_["split"] == "seeded"
+    outs = [r.suggest(test.drop(columns=drop), 5) for r in runs]
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    check_valid(outs[0], test, catalog, 5)
+
+
+# -- labels -----------------------------------------------------------------------------------
+def test_counts_in_the_thousands_map_to_four_grades_by_quartile():
+    counts = np.array([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000], dtype=float)
+    grade = _grades(counts)
+    assert grade(counts).tolist() == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert grade(np.array([0.0])).tolist() == [0]
+    heavy = np.random.default_rng(0).pareto(1.0, 4000) * 100 + 31
+    shares = np.bincount(_grades(heavy)(heavy), minlength=5)[1:] / len(heavy)
+    np.testing.assert_allclose(shares, 0.25, atol=0.01)
+
+
+def test_ratings_keep_their_grade_and_a_positive_never_becomes_zero():
+    ratings = np.array([0, 4, 5, 5, 4, 1], dtype=float)
+    assert _grades(ratings)(ratings).tolist() == [0, 4, 5, 5, 4, 1]
+    shares = np.array([0.0, 0.2, 0.5, 0.7, 1.0, 2.4])  # e.g. the share of a song played
+    assert _grades(shares)(shares).tolist() == [0, 1, 1, 1, 1, 2]
