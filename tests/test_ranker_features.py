@@ -114,10 +114,9 @@ def test_later_events_change_no_feature_and_no_score(alter, world, fitted, probe
         assert (changed["user_item_count"] != X["user_item_count"]).mean() > 0.1
 
 
-@pytest.mark.xfail(strict=True, reason="known: the popular and context-popular candidate sources "
-                   "and the rules' catalog slices are fit on the whole training window, so a "
-                   "training request's candidates and src_* / rule_rank features see later events")
 def test_later_events_change_no_candidate_of_a_training_request(world, fitted, probes):
+    """Popular, context-popular and rule-slice candidates of a training request come from
+    sources fitted on earlier blocks of the window only."""
     requests, truth, catalog = world
     cut, asked, cand, _, _ = probes
     other = copy.copy(fitted)

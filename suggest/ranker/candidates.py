@@ -27,52 +27,89 @@ DEFAULT_QUOTAS = {"history": 20, "rules": 10, "context": 25, "popular": 25}
 
 
 class Candidates:
-    """Fit the sources on the training window, then generate candidates for requests."""
+    """Fit the sources on the training window, then generate candidates for requests.
 
-    def __init__(self, cap: int = 50, quotas: dict[str, int] | None = None):
+    Training requests must not get candidates from data they could not have
+    seen. With time, the training window is cut into ``blocks`` equal shares of
+    requests; a training request in block b gets its popular, context-popular
+    and rule-slice candidates from sources fitted on requests *before* block b
+    starts (its history source is point-in-time already). Without time, each
+    training request's sources are fitted on the other folds. Requests being
+    served use sources fitted on the whole window.
+    """
+
+    def __init__(self, cap: int = 50, quotas: dict[str, int] | None = None, blocks: int = 4):
         self.cap = cap
         self.quotas = dict(DEFAULT_QUOTAS if quotas is None else quotas)
+        self.blocks = blocks
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataFrame | None = None,
             rules=None, folds: pd.Series | None = None) -> "Candidates":
-        """``folds`` (fold by request id, for a log without time) enables out-of-fold history
-        for training requests (``generate(..., training=True)``)."""
-        self.sources_ = {"history": UserHistory().fit(requests, truth, catalog),
-                         "context": ContextPopular().fit(requests, truth, catalog),
-                         "popular": Popular().fit(requests, truth, catalog)}
-        if rules is not None:
-            self.sources_["rules"] = rules
-        self.folds_ = folds
-        self.history_by_fold_ = {}
-        if folds is not None:
-            fold_of = folds.reindex(truth["request_id"]).to_numpy()
-            self.history_by_fold_ = {f: UserHistory().fit(requests, truth[fold_of != f], catalog)
-                                     for f in np.unique(folds.to_numpy())}
+        """``rules`` is a fitted RulesEngine (refitted per group for its catalog slices);
+        ``folds`` (fold by request id) is used when the log has no time."""
+        self.sources_ = self._sources(requests, truth, catalog, rules)
+        self.by_group_, self.group_of_ = {}, None
+        if "timestamp" in requests.columns and len(requests):
+            stamps = requests["timestamp"].sort_values(kind="stable").to_numpy()
+            cuts = stamps[[int(len(stamps) * b / self.blocks) for b in range(1, self.blocks)]]
+            group = np.searchsorted(cuts, requests["timestamp"].to_numpy(), side="right")
+            self.group_of_ = pd.Series(group, index=requests["request_id"].to_numpy())
+            for g in range(self.blocks):
+                seen = requests["timestamp"].to_numpy() < cuts[g - 1] if g else \
+                    np.zeros(len(requests), bool)
+                sources = self._sources(requests[seen], truth[truth["request_id"].isin(
+                    requests["request_id"][seen])], catalog, rules)
+                sources["history"] = self.sources_["history"]  # point-in-time by itself
+                self.by_group_[g] = sources
+        elif folds is not None:
+            self.group_of_ = folds
+            for f in np.unique(folds.to_numpy()):
+                others = folds.reindex(requests["request_id"]).to_numpy() != f
+                self.by_group_[f] = self._sources(requests[others], truth[truth["request_id"].isin(
+                    requests["request_id"][others])], catalog, rules)
         return self
 
-    def _history_out_of_fold(self, requests: pd.DataFrame, quota: int) -> pd.DataFrame:
-        """The history source for training requests: each fold's from the other folds."""
-        fold = self.folds_.reindex(requests["request_id"]).to_numpy()
-        parts = [self.sources_["history"].suggest(requests[pd.isna(fold)], quota)]
-        parts += [engine.suggest(requests[fold == f], quota) for f, engine in self.history_by_fold_.items()]
-        return pd.concat([p.astype({"item_id": str}) for p in parts], ignore_index=True)
+    @staticmethod
+    def _sources(requests, truth, catalog, rules) -> dict:
+        sources = {"history": UserHistory().fit(requests, truth, catalog),
+                   "context": ContextPopular().fit(requests, truth, catalog),
+                   "popular": Popular().fit(requests, truth, catalog)}
+        if rules is not None:
+            sources["rules"] = type(rules)(rules.rule_set_, rules.timezone).fit(requests, truth, catalog)
+        return sources
+
+    def _suggest(self, source: str, requests: pd.DataFrame, quota: int, training: bool) -> pd.DataFrame:
+        """The source's suggestions; for training requests, each group's own source."""
+        if not training or self.group_of_ is None:
+            return self.sources_[source].suggest(requests, quota)
+        group = self.group_of_.reindex(requests["request_id"]).to_numpy()
+        parts = [self.sources_[source].suggest(requests[pd.isna(group)], quota)]
+        parts += [engines[source].suggest(requests[group == g], quota)
+                  for g, engines in self.by_group_.items() if (group == g).any()]
+        return pd.concat([p.astype({"item_id": str, "reason": str}) for p in parts], ignore_index=True)
+
+    def _blocked(self, requests: pd.DataFrame, training: bool) -> pd.DataFrame:
+        if not training or self.group_of_ is None:
+            return self.sources_["rules"].blocked(requests)
+        group = self.group_of_.reindex(requests["request_id"]).to_numpy()
+        parts = [self.sources_["rules"].blocked(requests[pd.isna(group)])]
+        parts += [engines["rules"].blocked(requests[group == g])
+                  for g, engines in self.by_group_.items() if (group == g).any()]
+        return pd.concat(parts, ignore_index=True)
 
     def generate(self, requests: pd.DataFrame, training: bool = False) -> pd.DataFrame:
         """One row per (request position ``row``, ``item_id``) with source flags, ``rule_rank``
         and ``rule_blocked`` (a block rule removes the item for this request).
 
-        ``training=True`` marks training requests (out-of-fold history without time)."""
+        ``training=True`` marks training requests: their sources are the ones
+        fitted on what they could have seen (see the class docstring)."""
         position = pd.Index(requests["request_id"])
         parts = []
         for order, source in enumerate(SOURCES):
-            engine = self.sources_.get(source)
             quota = self.quotas.get(source, 0)
-            if engine is None or quota <= 0:
+            if source not in self.sources_ or quota <= 0:
                 continue
-            if source == "history" and training and self.history_by_fold_:
-                out = self._history_out_of_fold(requests, quota)
-            else:
-                out = engine.suggest(requests, quota)
+            out = self._suggest(source, requests, quota, training)
             parts.append(pd.DataFrame({
                 "row": position.get_indexer(out["request_id"]),
                 "item_id": out["item_id"].astype(str).to_numpy(dtype=object),
@@ -102,7 +139,7 @@ class Candidates:
         cand = cand.drop(columns="pair")
         cand["rule_blocked"] = np.float32(0)
         if "rules" in self.sources_:
-            blocked = self.sources_["rules"].blocked(requests)
+            blocked = self._blocked(requests, training)
             if len(blocked):
                 pairs = pd.MultiIndex.from_arrays([position.get_indexer(blocked["request_id"]),
                                                    blocked["item_id"].astype(str)])
