@@ -37,31 +37,29 @@ class PastCounts:
     """
 
     def __init__(self, keys: np.ndarray, times: np.ndarray, weights: np.ndarray | None = None):
+        keys, times = np.asarray(keys, dtype=np.int64), np.asarray(times, dtype=np.int64)
         order = np.lexsort((times, keys))
-        self.keys = np.asarray(keys, dtype=np.int64)[order]
-        self.times = np.asarray(times, dtype=np.int64)[order]
+        self.keys, self.times = keys[order], times[order]
         w = np.ones(len(order)) if weights is None else np.asarray(weights, dtype=float)[order]
         self.cumulative = np.concatenate([[0.0], np.cumsum(w)])
+        # Sorted once: (key, time) become one number, rank of key * width + rank of time,
+        # so a query is two binary searches and no clock unit or key size can overflow.
+        self.distinct_keys = np.unique(self.keys)
+        self.distinct_times = np.unique(self.times)
+        self.width = np.int64(len(self.distinct_times) + 1)
+        self.combined = (np.searchsorted(self.distinct_keys, self.keys) * self.width
+                         + np.searchsorted(self.distinct_times, self.times))
 
     def _position(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index of the first event of each query's key, and of the first at or after t."""
         keys = np.asarray(keys, dtype=np.int64)
-        start = np.searchsorted(self.keys, keys, side="left")
-        # Within a key's block the times are sorted: search (key, time) lexicographically
-        # through one number, key * width + rank of the time, so no clock unit can overflow.
-        # Keys too large for that product (e.g. hashes) are replaced by their rank too.
-        n = len(self.times)
-        all_times = np.concatenate([self.times, np.asarray(times, dtype=np.int64)])
-        _, rank = np.unique(all_times, return_inverse=True)
-        width = np.int64(rank.max() + 2) if len(rank) else np.int64(1)
-        all_keys = np.concatenate([self.keys, keys])
-        largest = max(abs(int(all_keys.min())), int(all_keys.max())) if len(all_keys) else 0
-        if largest >= np.iinfo(np.int64).max // (int(width) + 1):
-            _, key_rank = np.unique(all_keys, return_inverse=True)  # same order, small values
-            all_keys = key_rank
-        events = all_keys[:n] * width + rank[:n]
-        queries = all_keys[n:] * width + rank[n:]
-        return start, np.searchsorted(events, queries, side="left")
+        rank = np.searchsorted(self.distinct_keys, keys)
+        known = rank < len(self.distinct_keys)
+        known[known] = self.distinct_keys[rank[known]] == keys[known]
+        before = np.searchsorted(self.distinct_times, np.asarray(times, dtype=np.int64), side="left")
+        start = np.searchsorted(self.combined, rank * self.width, side="left")
+        stop = np.searchsorted(self.combined, rank * self.width + before, side="left")
+        return start, np.where(known, stop, start)
 
     def count(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Weighted count of events with the same key strictly before each time."""

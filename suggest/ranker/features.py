@@ -159,9 +159,17 @@ class Features:
     # -- codes -------------------------------------------------------------------------
     @staticmethod
     def _category_codes(values: pd.Series, categories: list[str]) -> np.ndarray:
-        text = values.astype("string") if not isinstance(values.dtype, pd.CategoricalDtype) \
-            else values.astype(str).where(values.notna())
-        return np.asarray(pd.Categorical(text, categories=categories).codes, dtype=np.int64)
+        """Position of each value in ``categories`` (-1: missing or unseen), by looking up
+        only the distinct values, never each row's text."""
+        index = pd.Index(categories, dtype=object)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy()
+            table = index.get_indexer(values.cat.categories.astype(str).to_numpy(dtype=object))
+        else:
+            codes, distinct = pd.factorize(values, use_na_sentinel=True)
+            table = index.get_indexer(pd.Index(distinct).astype(str).to_numpy(dtype=object))
+        table = np.append(table, -1)  # code -1 (missing) reads the appended -1
+        return table[codes].astype(np.int64)
 
     def _item_codes(self, items: pd.Series) -> np.ndarray:
         return self._category_codes(items.astype(str), self.items_)

@@ -209,18 +209,29 @@ class RulesEngine(BaseEngine):
 
     def blocked(self, requests: pd.DataFrame) -> pd.DataFrame:
         """(request_id, item_id, rules) for every item a block rule removed."""
-        fired = self.fired(requests)
-        rows = []
-        for j, items in enumerate(self.blocks_):
-            where = np.flatnonzero(fired[:, j])
-            for item in sorted(items):
-                rows.append(pd.DataFrame({"request_id": requests["request_id"].to_numpy()[where],
-                                          "item_id": item, "rule": self.rule_set_.rules[j].id}))
-        if not rows:
-            return pd.DataFrame(columns=["request_id", "item_id", "rules"])
-        both = pd.concat(rows, ignore_index=True)
-        return both.groupby(["request_id", "item_id"], sort=False, as_index=False)["rule"] \
-            .agg(",".join).rename(columns={"rule": "rules"})
+        self._check_fitted()
+        blockers = np.flatnonzero(self._blocks.any(axis=1))
+        if len(blockers) == 0 or len(requests) == 0:
+            return pd.DataFrame({"request_id": pd.Series(dtype=object),
+                                 "item_id": pd.Series(dtype=object), "rules": pd.Series(dtype=object)})
+        evaluator = Evaluator(requests, self.rule_set_.timezone or self.timezone)
+        rows, items, rules = [], [], []
+        for j in blockers:
+            where = np.flatnonzero(evaluator.evaluate(self.rule_set_.rules[j].when,
+                                                      need_known=False).true)
+            codes = np.flatnonzero(self._blocks[j])
+            rows.append(np.repeat(where, len(codes)))
+            items.append(np.tile(codes, len(where)))
+            rules.append(np.full(len(where) * len(codes), j))
+        frame = pd.DataFrame({"row": np.concatenate(rows), "item": np.concatenate(items),
+                              "rule": np.concatenate(rules)}).sort_values(["row", "item", "rule"],
+                                                                          kind="stable")
+        ids = np.array([r.id for r in self.rule_set_.rules], dtype=object)
+        frame["rule"] = ids[frame["rule"].to_numpy()]
+        grouped = frame.groupby(["row", "item"], sort=False)["rule"].agg(",".join).reset_index()
+        return pd.DataFrame({"request_id": requests["request_id"].to_numpy()[grouped["row"].to_numpy()],
+                             "item_id": self.items_[grouped["item"].to_numpy()],
+                             "rules": grouped["rule"].to_numpy()})
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "rule_set_"):
