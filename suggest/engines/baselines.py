@@ -156,6 +156,7 @@ class ContextPopular(BaseEngine):
         self.check_fitted()
         k = check_k(k)
         frame = self._with_daypart(requests)
+        frame = frame.reindex(columns=[*frame.columns, *[c for c in self.columns_ if c not in frame]])
         keys = frame[self.columns_].astype(object).where(frame[self.columns_].notna(), None)
         codes = keys.groupby(self.columns_, sort=False, dropna=False).ngroup().to_numpy() \
             if self.columns_ else np.zeros(len(frame), dtype=np.int64)

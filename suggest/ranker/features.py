@@ -101,6 +101,13 @@ class Features:
                              (set(self.catalog_.index) if self.catalog_ is not None else set()))
         self.users_ = sorted(requests["user_id"].astype(str).unique())
         self.slices_ = [c for c, (kind, _) in self.context_.items() if kind == "categorical"]
+        self.attribute_table_ = {}
+        for attr, (kind, cats) in self.attributes_.items():
+            values = self.catalog_[attr].reindex(self.items_).reset_index(drop=True)
+            table = (self._category_codes(values, cats).astype(np.float32) if kind == "categorical"
+                     else values.to_numpy(dtype=np.float32))
+            self.attribute_table_[attr] = np.append(table, np.float32(np.nan if kind != "categorical"
+                                                                      else -1))
         self._fit_counts(requests, events)
         self.names_ = self._names()
         return self
@@ -187,36 +194,50 @@ class Features:
         requests = with_time_fields(requests)
         rows = cand["row"].to_numpy()
         req = requests.iloc[rows].reset_index(drop=True)
-        out = {}
+        ctx = {}
         for col, (kind, cats) in self.context_.items():
             values = req[col] if col in req.columns else pd.Series(np.nan, index=req.index)
-            out[f"ctx:{col}"] = (self._category_codes(values, cats).astype(np.float32) if kind == "categorical"
-                                 else pd.to_numeric(values.astype("Float64"), errors="coerce")
-                                 .to_numpy(dtype=np.float32, na_value=np.nan))
-        if self.has_time_:
-            for col in TIME_COLUMNS:
-                out[col] = req[col].astype("Float64").to_numpy(dtype=np.float32, na_value=np.nan)
-        item = self._item_codes(cand["item_id"])
+            ctx[col] = (self._category_codes(values, cats) if kind == "categorical"
+                        else pd.to_numeric(values.astype("Float64"), errors="coerce")
+                        .to_numpy(dtype=np.float64, na_value=np.nan))
+        times = {col: req[col].astype("Float64").to_numpy(dtype=np.float32, na_value=np.nan)
+                 for col in TIME_COLUMNS} if self.has_time_ else {}
+        extra = {col: cand[col].to_numpy(dtype=np.float32) for col in CANDIDATE_FEATURES
+                 if col in cand.columns}
+        out = self.assemble(ctx, times, self._item_codes(cand["item_id"]),
+                            self._user_codes(req["user_id"]), self._when(req, training), extra)
+        return pd.DataFrame(out, columns=self.names_)
+
+    def assemble(self, ctx: dict, times: dict, item: np.ndarray, user: np.ndarray, when: np.ndarray,
+                 extra: dict) -> dict[str, np.ndarray]:
+        """Feature columns from per-row codes and values (shared by the batch and the
+        one-context paths, so both compute the same statistics the same way).
+
+        ``ctx``: per context column, category codes (categorical) or floats;
+        ``times``: hour, weekday, is_weekend; ``item``/``user``: codes (-1
+        unknown); ``when``: query clock (ns, or a fold / -1 without time);
+        ``extra``: the candidate columns.
+        """
+        n = len(item)
+        out = {}
+        for col, (kind, _) in self.context_.items():
+            out[f"ctx:{col}"] = np.asarray(ctx[col], dtype=np.float32)
+        for col in (TIME_COLUMNS if self.has_time_ else ()):
+            out[col] = np.asarray(times.get(col, np.full(n, np.nan)), dtype=np.float32)
         out["item"] = item.astype(np.float32)
-        for attr, (kind, cats) in self.attributes_.items():
-            values = self.catalog_[attr].reindex(cand["item_id"].astype(str)) \
-                if self.catalog_ is not None else pd.Series(np.nan, index=cand.index)
-            values = values.reset_index(drop=True)
-            out[f"attr:{attr}"] = (self._category_codes(values, cats).astype(np.float32)
-                                   if kind == "categorical" else values.to_numpy(dtype=np.float32))
-        when = self._when(req, training)
+        for attr in self.attributes_:
+            out[f"attr:{attr}"] = self.attribute_table_[attr][item]  # item -1 reads the last slot
         n_items = len(self.items_) + 1
         item_key = np.where(item >= 0, item, n_items - 1)
-        total = self.counts_["all"].count(np.zeros(len(req), dtype=np.int64), when)
+        total = self.counts_["all"].count(np.zeros(n, dtype=np.int64), when)
         out["item_share"] = _share(self.counts_["item"].count(item_key, when), total)
         for col in self.slices_:
             cats = self.context_[col][1]
-            value = self._category_codes(req[col], cats)
+            value = np.asarray(ctx[col], dtype=np.int64)
             keys = np.where(value >= 0, value, len(cats))
             in_slice = self.counts_[f"slice:{col}"].count(keys, when)
             share = _share(self.counts_[f"slice_item:{col}"].count(keys * n_items + item_key, when), in_slice)
             out[f"slice_share:{col}"] = np.where(value >= 0, share, np.nan).astype(np.float32)
-        user = self._user_codes(req["user_id"])
         user_key = np.where(user >= 0, user, len(self.users_) + 1)
         pair = user_key * n_items + item_key
         mine = self.counts_["user_item"].count(pair, when)
@@ -226,11 +247,10 @@ class Features:
         out["user_total"] = np.log1p(user_total).astype(np.float32)
         last = self.counts_["user_item"].last_time(pair, when)
         out["user_item_hours_since"] = ((when - last) / 3.6e12).astype(np.float32) if self.has_time_ \
-            else np.full(len(req), np.nan, dtype=np.float32)
+            else np.full(n, np.nan, dtype=np.float32)
         for col in CANDIDATE_FEATURES:
-            out[col] = cand[col].to_numpy(dtype=np.float32) if col in cand.columns \
-                else np.zeros(len(cand), np.float32)
-        return pd.DataFrame(out, columns=self.names_)
+            out[col] = np.asarray(extra.get(col, np.zeros(n)), dtype=np.float32)
+        return out
 
     def _when(self, req: pd.DataFrame, training: bool) -> np.ndarray:
         if self.has_time_:
