@@ -363,6 +363,132 @@ def _load_log(dataset: Path, log_path: Path | None):
     return load(replace(description, log=log_path) if log_path else description)
 
 
+DEFAULT_ENGINES = "rules,ranker,hybrid,popular,context-popular,user-history,random"
+
+
+class _Fitted:
+    """A loaded model in a replay: fitting it again would train on other data."""
+
+    def __init__(self, engine):
+        self.engine, self.name = engine, engine.name
+
+    def fit(self, *args, **kwargs):
+        return self.engine
+
+    def get_params(self) -> dict:
+        return {"model": self.engine.manifest_["training"]["fingerprint"]}
+
+
+def replay_engines(names: str, rules_file: Path | None, model: Path | None, seed: int) -> dict:
+    """Unfitted engines by name for a replay (``--engines``), checked before any work."""
+    from suggest.engines import get_engine
+
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    if not chosen:
+        raise SuggestError("--engines is empty", hint=f"e.g. --engines {DEFAULT_ENGINES}")
+    engines = {}
+    for name in chosen:
+        if name in ("rules", "hybrid") and rules_file is None:
+            raise SuggestError(f"engine '{name}' needs --rules RULES.yaml")
+        if name in ("ranker", "hybrid") and model is not None and name == "ranker":
+            from suggest.ranker import RankerEngine
+
+            engines[name] = _Fitted(RankerEngine.load(model))
+            continue
+        params = {}
+        if name in ("rules", "ranker", "hybrid") and rules_file is not None:
+            params["rules"] = str(rules_file)
+        if name in ("ranker", "hybrid"):
+            params.update(seed=seed, explain=False)
+        if name == "random":
+            params["seed"] = seed
+        engines[name] = get_engine(name, **params)
+    return engines
+
+
+def comparison_table(summary: dict, k: int = 5) -> str:
+    """The terminal table of a replay summary."""
+    cols = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"mrr@{k}", "answered_rate",
+            f"precision@{k}_answered", "catalog_coverage"]
+    heads = [f"ndcg@{k}", f"P@{k}", f"R@{k}", f"MRR@{k}", "answered", f"P@{k} answered", "coverage",
+             "ms/one"]
+    width = max(len(n) for n in summary["engines"]) + 2
+    lines = [f"{summary['requests']:,} test requests ({summary['split']}); "
+             f"{summary['requests_without_positive']:,} without a positive are left out of the means",
+             "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
+    for name, e in sorted(summary["engines"].items(), key=lambda x: -x[1].get(f"ndcg@{k}", 0)):
+        row = [f"{e.get(c, float('nan')):.3f}" for c in cols]
+        row.append(f"{e.get('one_context_us_p50', float('nan')) / 1000:.2f}")
+        lines.append(name.ljust(width) + "".join(v.rjust(14) for v in row))
+    focus = [c for c in summary["comparisons"] if c["metric"] == f"ndcg@{k}"]
+    if focus:
+        lines += ["", f"paired differences in ndcg@{k} (95% bootstrap CI, randomisation p, Holm-corrected):"]
+        for c in focus:
+            mark = "significant" if c["p_holm"] < 0.05 else "not significant"
+            lines.append(f"  {c['b']} - {c['a']}: {c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+                         f"  p={c['p_holm']:.3g}  {mark}")
+    return "\n".join(lines)
+
+
+@main.command(epilog="""\b
+Examples:
+  suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml -o runs/sample
+  suggest replay LOG.csv --dataset D.yaml --rules R.yaml --engines rules,ranker,popular -o runs/x --json
+""")
+@click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
+@click.option("--dataset", type=click.Path(path_type=Path), required=True,
+              help="Dataset description saying how to read LOG (and whose log is the default).")
+@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
+              help="The rule set to replay (needed by the rules and hybrid engines).")
+@click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A trained model folder to use as the ranker instead of training one.")
+@click.option("--engines", default=DEFAULT_ENGINES, show_default=True,
+              help="Comma-separated engines to compare.")
+@click.option("--k", "ks", default="1,3,5,10", show_default=True, help="Cutoffs for the metrics.")
+@click.option("--test-share", type=float, default=0.2, show_default=True,
+              help="Share of requests held out (the latest by time when the log has time).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--chunk-size", type=int, default=20_000, show_default=True,
+              help="Requests per chunk; an interrupted replay resumes after the last full chunk.")
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run folder for suggestions.parquet, results.parquet, summary.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
+def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, chunk_size, out, as_json):
+    """Replay the held-out part of a log through every engine, side by side.
+
+    Every engine is fitted on the training part only; the test part streams
+    through all of them in chunks. Writes suggestions.parquet, results.parquet
+    (per request and engine: every metric, latency, context) and summary.json
+    (means, answered rate, coverage, latency, paired tests against rules).
+    """
+    from suggest.replay import replay as run_replay
+
+    cutoffs = _cutoffs(ks)
+    if chunk_size < 1:
+        raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
+    chosen = replay_engines(engines, rules_file, model, seed)
+    log = _load_log(dataset, log_file)
+    summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
+                         chunk_size=chunk_size, progress=not as_json,
+                         settings={"log": str(log.dataset.log), "rules": str(rules_file)})
+    if as_json:
+        _print_json(summary)
+    else:
+        click.echo(comparison_table(summary, 5 if 5 in cutoffs else max(cutoffs)))
+        click.echo(f"\nwritten to {out}/ (summary.json, results.parquet, suggestions.parquet)")
+
+
+def _cutoffs(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise SuggestError(f"--k takes whole numbers separated by commas, not {text!r}",
+                           hint="e.g. --k 1,3,5,10") from None
+    if not values or values[0] < 1:
+        raise SuggestError(f"--k needs cutoffs >= 1, not {text!r}")
+    return values
+
+
 @main.command(epilog="""\b
 Examples:
   suggest demo
@@ -370,25 +496,47 @@ Examples:
 """)
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("suggest-demo"), show_default=True, help="Folder for the demo's files.")
-@click.option("--users", type=int, default=200, show_default=True, help="Users in the synthetic world.")
+@click.option("--users", type=int, default=150, show_default=True, help="Users in the synthetic world.")
 @click.option("--days", type=int, default=28, show_default=True, help="Days of log.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 def demo(out, users, days, seed):
-    """Generate a synthetic world and read it back through its description.
+    """The whole job on a synthetic world: generate it, read it back, replay every engine.
 
-    Engines, training and replay join the demo as they land (see the README).
+    Writes the world to OUT/world and the replay to OUT/run, and prints who
+    wins, by how much and with what confidence.
     """
     from suggest import synth
     from suggest.data import load
+    from suggest.replay import replay as run_replay
 
-    click.echo(f"1/2 generating a synthetic world ({users} users, {days} days, seed {seed}) "
+    rules_file = _example_rules()
+    click.echo(f"1/3 generating a synthetic world ({users} users, {days} days, seed {seed}) "
                f"in {out / 'world'}/")
     summary = synth.generate(synth.preset_config("default", users=users, days=days, seed=seed),
                              out / "world", progress=True)
     click.echo(f"    {summary['requests']:,} requests, {summary['rows']:,} log rows")
-    click.echo("2/2 reading the log back through its dataset description")
+    click.echo("2/3 reading the log back through its dataset description")
     log = load(out / "world" / "dataset.yaml")
-    click.echo(log.report.to_text())
+    report = log.report
+    click.echo(f"    {report.rows_in:,} rows read, {report.rows_ok:,} ok, {report.rows_rejected:,} rejected")
+    click.echo(f"3/3 replaying the latest 20% through rules ({rules_file}), the ranker, the hybrid "
+               "and the baselines")
+    engines = replay_engines(DEFAULT_ENGINES, rules_file, None, seed)
+    result = run_replay(log, engines, out / "run", seed=seed, progress=True, latency_sample=50,
+                        settings={"log": str(log.dataset.log), "rules": str(rules_file)})
+    click.echo("")
+    click.echo(comparison_table(result))
+    click.echo(f"\nrun written to {out / 'run'}/; try: suggest rules coverage {rules_file} "
+               f"--dataset {out / 'world' / 'dataset.yaml'}")
+
+
+def _example_rules() -> Path:
+    """rules/phone.yaml from the project folder (the current one, or the source checkout)."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        candidate = base / "rules" / "phone.yaml"
+        if candidate.exists():
+            return candidate
+    raise SuggestError("the demo needs rules/phone.yaml", hint="run it from the project folder")
 
 
 if __name__ == "__main__":  # pragma: no cover
