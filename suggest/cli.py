@@ -489,6 +489,49 @@ def _cutoffs(text: str) -> list[int]:
     return values
 
 
+@main.command("evaluate", epilog="""\b
+Examples:
+  suggest evaluate --run runs/sample/suggestions.parquet --truth truth.csv
+  suggest evaluate --run my.run --truth my.qrels --k 5,10 --json
+""")
+@click.option("--run", "run_file", type=click.Path(path_type=Path), required=True,
+              help="Suggestions table (CSV/Parquet: request_id, item_id, score[, engine]) or TREC run.")
+@click.option("--truth", "truth_file", type=click.Path(path_type=Path), required=True,
+              help="Truth table (request_id, item_id, relevance) or TREC qrels.")
+@click.option("--k", "ks", default="1,3,5,10", show_default=True, help="Cutoffs.")
+@click.option("--gain", type=click.Choice(["linear", "exp"]), default="linear", show_default=True,
+              help="NDCG gain: relevance, or 2^relevance - 1.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate_command(run_file, truth_file, ks, gain, as_json):
+    """Score any run against any truth with the metrics of trec_eval and ranx.
+
+    Lists are ordered by score, then item id; requests without a relevant item
+    are left out of the means and counted; a request of the truth that the run
+    never answered counts as 0 (give a truth of the run's requests only, e.g. a
+    replay's held-out part, to score answered requests alone).
+    """
+    from suggest.data.runs import read_run, read_truth
+    from suggest.evaluate import evaluate, metric_names
+
+    run, truth = read_run(run_file), read_truth(truth_file)
+    names = metric_names(_cutoffs(ks))
+    results = {engine: evaluate(part, truth, names, gain=gain)
+               for engine, part in run.groupby("engine", sort=True)}
+    if as_json:
+        if len(results) == 1:
+            _print_json(next(iter(results.values())).to_dict())
+        else:
+            _print_json({engine: r.to_dict() for engine, r in results.items()})
+        return
+    first = next(iter(results.values()))
+    click.echo(f"{first.requests:,} requests with a relevant item; "
+               f"{first.requests_without_positive:,} without one are left out")
+    width = max(len(n) for n in names) + 2
+    click.echo("metric".ljust(width) + "".join(e[:14].rjust(16) for e in results))
+    for name in names:
+        click.echo(name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(16) for r in results.values()))
+
+
 @main.command(epilog="""\b
 Examples:
   suggest demo

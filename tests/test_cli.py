@@ -177,3 +177,32 @@ def test_train_with_bad_settings_is_exit_2(tmp_path):
                                        "-o", str(tmp_path / "m"), "--n-estimators", "0"])
     assert result.exit_code == 2
     assert "--n-estimators must be at least 1" in result.output
+
+
+def test_evaluate_reads_tables_and_trec_files_alike(tmp_path):
+    (tmp_path / "run.csv").write_text("request_id,item_id,score,engine\n"
+                                      "q1,a,0.9,x\nq1,b,0.5,x\nq2,c,0.7,x\nq3,d,0.1,x\n")
+    (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,b,1\nq2,c,2\nq4,e,1\n")
+    (tmp_path / "x.run").write_text("q1 Q0 a 1 0.9 x\nq1 Q0 b 2 0.5 x\nq2 Q0 c 1 0.7 x\nq3 Q0 d 1 0.1 x\n")
+    (tmp_path / "x.qrels").write_text("q1 0 b 1\nq2 0 c 2\nq4 0 e 1\n")
+    outs = []
+    for run, truth in (("run.csv", "truth.csv"), ("x.run", "x.qrels")):
+        result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / run), "--truth",
+                                           str(tmp_path / truth), "--k", "1,2", "--json"])
+        assert result.exit_code == 0, result.output
+        outs.append(json.loads(result.output))
+    assert outs[0] == outs[1]
+    assert outs[0]["requests"] == 3 and outs[0]["requests_without_positive"] == 1
+    assert outs[0]["metrics"]["mrr@2"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert outs[0]["metrics"]["precision@1"] == pytest.approx(1 / 3)
+
+
+def test_evaluate_bad_files_are_exit_2(tmp_path):
+    (tmp_path / "bad.run").write_text("q1 a 0.9\n")
+    (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,a,1\n")
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "bad.run"), "--truth",
+                                       str(tmp_path / "truth.csv")])
+    assert result.exit_code == 2 and "TREC" in result.output and "Traceback" not in result.output
+    missing = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "nope.csv"), "--truth",
+                                        str(tmp_path / "truth.csv")])
+    assert missing.exit_code == 2 and "not found" in missing.output

@@ -264,13 +264,6 @@ class HybridEngine(RankerEngine):
 
     name = "hybrid"
 
-    def __init__(self, rules: str | None = None, cap: int = 50, n_estimators: int = 400,
-                 learning_rate: float = 0.05, num_leaves: int = 31, min_child_samples: int = 20,
-                 early_stopping_rounds: int = 30, validation_share: float = 0.2, eval_at: int = 5,
-                 seed: int = 0, explain: bool = True, n_jobs: int = 1):
-        super().__init__(rules, cap, n_estimators, learning_rate, num_leaves, min_child_samples,
-                         early_stopping_rounds, validation_share, eval_at, seed, explain, n_jobs)
-
     def fit(self, requests, truth, catalog=None, progress=False) -> "HybridEngine":
         if not self.rules:
             raise SuggestError("the hybrid engine needs a rule file", hint="pass rules=PATH (--rules)")

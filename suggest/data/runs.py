@@ -1,0 +1,89 @@
+"""Reading run and truth files for ``suggest evaluate``.
+
+A run is either a Suggestions table (CSV or Parquet with ``request_id,
+item_id, score`` and optionally ``engine``) or a TREC run file
+(``qid Q0 doc rank score tag``, whitespace separated; the tag becomes the
+engine). Truth is a Truth table (``request_id, item_id, relevance``) or TREC
+qrels (``qid 0 doc relevance``). TREC files are told apart from tables by
+their first line: a table has a header naming its columns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from suggest.errors import DataError
+
+RUN_COLUMNS = ("request_id", "item_id", "score")
+TRUTH_COLUMNS = ("request_id", "item_id", "relevance")
+
+
+def _first_line(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.readline().strip()
+
+
+def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"{what} file not found", where=str(path))
+    if path.suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        first = _first_line(path)
+        sep = "\t" if "\t" in first and "," not in first else ","
+        if not any(col in first.split(sep) for col in needed):
+            return None  # not a table with a header: the caller tries TREC
+        frame = pd.read_csv(path, sep=sep, dtype={"request_id": str, "item_id": str})
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what} has no column {', '.join(repr(c) for c in missing)}",
+                        where=f"{path}:1", hint=f"a {what} table needs {', '.join(needed)}")
+    return frame
+
+
+def _trec(path: Path, width: int, names: list[str], what: str, example: str) -> pd.DataFrame:
+    frame = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="python")
+    if frame.shape[1] != width:
+        raise DataError(f"{what} is neither a table with a header nor TREC format "
+                        f"({frame.shape[1]} fields a line, TREC has {width})", where=str(path),
+                        hint=f"e.g. '{example}', or a CSV header {', '.join(names[:3])}")
+    frame.columns = names
+    return frame
+
+
+def read_run(path: str | Path) -> pd.DataFrame:
+    """A run as ``request_id, item_id, score, engine``."""
+    path = Path(path)
+    frame = _table(path, RUN_COLUMNS, "run")
+    if frame is None:
+        frame = _trec(path, 6, ["request_id", "q0", "item_id", "rank", "score", "engine"], "run",
+                      "q1 Q0 doc7 1 0.93 my-engine")
+    if "engine" not in frame.columns:
+        frame["engine"] = path.stem
+    score = pd.to_numeric(frame["score"], errors="coerce")
+    if score.isna().any():
+        row = int(score.isna().to_numpy().argmax())
+        raise DataError(f"run score {frame['score'].iloc[row]!r} is not a number", where=str(path),
+                        hint=f"row {row + 1} of the data")
+    return frame.assign(request_id=frame["request_id"].astype(str),
+                        item_id=frame["item_id"].astype(str), score=score.astype(float),
+                        engine=frame["engine"].astype(str))[["request_id", "item_id", "score", "engine"]]
+
+
+def read_truth(path: str | Path) -> pd.DataFrame:
+    """Truth as ``request_id, item_id, relevance``."""
+    path = Path(path)
+    frame = _table(path, TRUTH_COLUMNS, "truth")
+    if frame is None:
+        frame = _trec(path, 4, ["request_id", "iteration", "item_id", "relevance"], "truth",
+                      "q1 0 doc7 1")
+    relevance = pd.to_numeric(frame["relevance"], errors="coerce")
+    if relevance.isna().any():
+        row = int(relevance.isna().to_numpy().argmax())
+        raise DataError(f"relevance {frame['relevance'].iloc[row]!r} is not a number",
+                        where=str(path), hint=f"row {row + 1} of the data")
+    return frame.assign(request_id=frame["request_id"].astype(str),
+                        item_id=frame["item_id"].astype(str),
+                        relevance=relevance.astype(float))[list(TRUTH_COLUMNS)]
