@@ -532,6 +532,30 @@ def evaluate_command(run_file, truth_file, ks, gain, as_json):
         click.echo(name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(16) for r in results.values()))
 
 
+@main.command("compare", epilog="""\b
+Examples:
+  suggest compare runs/sample
+  suggest compare runs/sample --a rules --b ranker --by location --by activity --json
+""")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--a", "a", default="rules", show_default=True, help="The engine to compare against.")
+@click.option("--b", "b", default="ranker", show_default=True, help="The engine compared.")
+@click.option("--by", "by", multiple=True, help="A context column to break results down by (repeat).")
+@click.option("--k", "k", type=int, default=5, show_default=True, help="The cutoff to compare at.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare_command(run_dir, a, b, by, k, as_json):
+    """Who wins, where and why: paired tests, segments, per-rule wins, disagreements."""
+    from suggest.compare import compare
+    from suggest.data.runs import read_replay
+
+    results, suggestions = read_replay(run_dir)
+    report = compare(results, suggestions, a, b, k=k, by=list(by))
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        click.echo(report.to_table())
+
+
 @main.command(epilog="""\b
 Examples:
   suggest demo

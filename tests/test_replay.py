@@ -102,3 +102,39 @@ def test_replay_command_prints_the_table_and_refuses_bad_input(log, tmp_path):
     no_rules = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "rules",
                                          "-o", str(tmp_path / "c")])
     assert no_rules.exit_code == 2 and "needs --rules" in no_rules.output
+
+
+def test_compare_agrees_with_the_results_and_covers_every_segment(log, tmp_path):
+    from suggest.compare import compare
+    from suggest.data.runs import read_replay
+
+    replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    results, suggestions = read_replay(tmp_path / "run")
+    report = compare(results, suggestions, "rules", "user-history", by=["location"], resamples=300)
+    scored = results[results["has_positive"]]
+    a = scored[scored["engine"] == "rules"].set_index("request_id")["ndcg@5"]
+    b = scored[scored["engine"] == "user-history"].set_index("request_id")["ndcg@5"]
+    overall = {r["metric"]: r for r in report.overall}
+    assert overall["ndcg@5"]["diff"] == pytest.approx((b - a.reindex(b.index)).mean())
+    segments = report.segments["location"]
+    assert sum(r["requests"] for r in segments) == len(a)
+    assert {r["value"] for r in segments} == set(scored["location"].dropna().astype(str)) | (
+        {"(missing)"} if scored["location"].isna().any() else set())
+    assert sum(r["requests"] for r in report.rules) == len(a)
+    assert all(r["b_wins"] + r["a_wins"] + r["ties"] == r["requests"] for r in report.rules)
+    d = report.disagreements
+    assert d["only_a"] + d["only_b"] + d["both"] + d["neither"] == len(a)
+    assert 0 <= report.overlap <= 1
+    text = report.to_table()
+    assert "by location" in text and "disagreements at 5" in text
+
+
+def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
+    replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    wrong = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "rankr"])
+    assert wrong.exit_code == 2 and "not in this run" in wrong.output
+    column = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "popular",
+                                       "--by", "locaton"])
+    assert column.exit_code == 2 and "did you mean 'location'" in column.output
+    unfinished = CliRunner().invoke(main, ["compare", str(tmp_path)])
+    assert unfinished.exit_code == 2 and "not a finished replay" in unfinished.output

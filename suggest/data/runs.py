@@ -87,3 +87,15 @@ def read_truth(path: str | Path) -> pd.DataFrame:
     return frame.assign(request_id=frame["request_id"].astype(str),
                         item_id=frame["item_id"].astype(str),
                         relevance=relevance.astype(float))[list(TRUTH_COLUMNS)]
+
+
+def read_replay(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Results and Suggestions frames of a finished replay folder."""
+    folder = Path(folder)
+    needed = [folder / "results.parquet", folder / "suggestions.parquet"]
+    missing = [p.name for p in needed if not p.exists()]
+    if missing:
+        hint = ("the replay did not finish: run the same `suggest replay` again to resume"
+                if (folder / "state.json").exists() else "run `suggest replay ... -o FOLDER` first")
+        raise DataError(f"{folder} is not a finished replay ({', '.join(missing)} missing)", hint=hint)
+    return pd.read_parquet(needed[0]), pd.read_parquet(needed[1])
