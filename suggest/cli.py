@@ -556,6 +556,30 @@ def compare_command(run_dir, a, b, by, k, as_json):
         click.echo(report.to_table())
 
 
+@main.command("report", epilog="""\b
+Examples:
+  suggest report runs/sample -o report.html
+  suggest report runs/sample -o report.html --a rules --b hybrid
+""")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The HTML file to write.")
+@click.option("--a", "a", default="rules", show_default=True, help="Engine compared against.")
+@click.option("--b", "b", default="ranker", show_default=True, help="Engine compared.")
+def report_command(run_dir, out, a, b):
+    """Write one self-contained HTML page for a replay run (plots embedded, no network)."""
+    from suggest.data.runs import read_replay, read_summary
+    from suggest.report.html import render
+
+    results, _ = read_replay(run_dir)
+    page = render(read_summary(run_dir), results, title=f"suggest replay: {run_dir.name}", a=a, b=b)
+    partial = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(out)
+    click.echo(f"wrote {out} ({len(page) // 1024:,} KiB)")
+
+
 @main.command(epilog="""\b
 Examples:
   suggest demo
@@ -593,8 +617,13 @@ def demo(out, users, days, seed):
                         settings={"log": str(log.dataset.log), "rules": str(rules_file)})
     click.echo("")
     click.echo(comparison_table(result))
-    click.echo(f"\nrun written to {out / 'run'}/; try: suggest rules coverage {rules_file} "
-               f"--dataset {out / 'world' / 'dataset.yaml'}")
+    from suggest.data.runs import read_replay
+    from suggest.report.html import render
+
+    page = render(result, read_replay(out / "run")[0], title="suggest demo: synthetic world")
+    (out / "report.html").write_text(page, encoding="utf-8")
+    click.echo(f"\nrun written to {out / 'run'}/, report to {out / 'report.html'}")
+    click.echo(f"next: suggest compare {out / 'run'} --by location")
 
 
 def _example_rules() -> Path:

@@ -188,9 +188,22 @@ def _summary(results, suggestions, parts, fitted, names, k, log, compare, latenc
     focus = [m for m in names if m.endswith(f"@{min(5, k)}")] or names[:1]
     comparisons = [c.to_dict() for c in compare_engines(per_request, focus, pairs, seed=seed)]
     return {"engines": engines, "comparisons": comparisons, "split": parts.how,
+            "rules": _rule_counts(fitted, parts.test),
             "requests": int(parts.test["request_id"].nunique()),
             "requests_without_positive": int(len(parts.test) - scored["request_id"].nunique()),
             "train_requests": len(parts.train), "metrics": names}
+
+
+def _rule_counts(fitted: dict, test: pd.DataFrame) -> dict:
+    """How often each rule fired, and each block rule blocked, on the test requests."""
+    engine = fitted.get("rules")
+    if engine is None or not hasattr(engine, "fired"):
+        return {}
+    fired = engine.fired(test).sum(axis=0)
+    ids = [r.id for r in engine.rule_set_.rules]
+    blocks = {r.id: int(n) for r, n in zip(engine.rule_set_.rules, fired) if r.block}
+    return {"fired": {i: int(n) for i, n in zip(ids, fired)}, "blocked": blocks,
+            "requests": len(test)}
 
 
 def _default_pairs(names: list[str]) -> list[tuple[str, str]]:

@@ -138,3 +138,21 @@ def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
     assert column.exit_code == 2 and "did you mean 'location'" in column.output
     unfinished = CliRunner().invoke(main, ["compare", str(tmp_path)])
     assert unfinished.exit_code == 2 and "not a finished replay" in unfinished.output
+
+
+def test_report_is_one_self_contained_page_with_every_section(log, tmp_path):
+    import re
+
+    from suggest.report.html import SECTIONS
+
+    replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=3)
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "-o",
+                                       str(tmp_path / "out" / "report.html"), "--b", "user-history"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "report.html").read_text()
+    for section in SECTIONS:
+        assert f"id='{section}'" in page
+    sources = re.findall(r"""src=["']([^"']+)""", page)
+    assert len(sources) >= 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert not re.search(r"(href|src)=[\"']?(https?:)?//", page)
+    assert "user-history - rules" in page

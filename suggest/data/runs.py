@@ -99,3 +99,14 @@ def read_replay(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 if (folder / "state.json").exists() else "run `suggest replay ... -o FOLDER` first")
         raise DataError(f"{folder} is not a finished replay ({', '.join(missing)} missing)", hint=hint)
     return pd.read_parquet(needed[0]), pd.read_parquet(needed[1])
+
+
+def read_summary(folder: str | Path) -> dict:
+    """summary.json of a finished replay folder."""
+    import json
+
+    path = Path(folder) / "summary.json"
+    if not path.exists():
+        raise DataError(f"{folder} is not a finished replay (summary.json missing)",
+                        hint="run `suggest replay ... -o FOLDER` first")
+    return json.loads(path.read_text(encoding="utf-8"))
