@@ -409,12 +409,15 @@ def replay_engines(names: str, rules_file: Path | None, model: Path | None, seed
 def comparison_table(summary: dict, k: int = 5) -> str:
     """The terminal table of a replay summary."""
     cols = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"mrr@{k}", "answered_rate",
-            f"precision@{k}_answered", "catalog_coverage"]
-    heads = [f"ndcg@{k}", f"P@{k}", f"R@{k}", f"MRR@{k}", "answered", f"P@{k} answered", "coverage",
-             "ms/one"]
+            f"precision@{k}_answered", f"catalog_coverage@{k}"]
+    heads = [f"ndcg@{k}", f"P@{k}", f"R@{k}", f"MRR@{k}", "answered", f"P@{k} answ.", f"cover@{k}",
+             "ms one p50"]
     width = max(len(n) for n in summary["engines"]) + 2
-    lines = [f"{summary['requests']:,} test requests ({summary['split']}); "
-             f"{summary['requests_without_positive']:,} without a positive are left out of the means",
+    lines = [f"{summary['requests']:,} test requests ({summary['split']}); the means are over the "
+             f"{summary.get('requests_scored', 0):,} with a positive "
+             f"({summary['requests_without_positive']:,} without one are left out)",
+             "answered: share of all test requests with a suggestion; P answ.: precision on those; "
+             "ms one p50: one context through suggest_one",
              "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
     for name, e in sorted(summary["engines"].items(), key=lambda x: -x[1].get(f"ndcg@{k}", 0)):
         row = [f"{e.get(c, float('nan')):.3f}" for c in cols]
@@ -422,7 +425,10 @@ def comparison_table(summary: dict, k: int = 5) -> str:
         lines.append(name.ljust(width) + "".join(v.rjust(14) for v in row))
     focus = [c for c in summary["comparisons"] if c["metric"] == f"ndcg@{k}"]
     if focus:
-        lines += ["", f"paired differences in ndcg@{k} (95% bootstrap CI, randomisation p, Holm-corrected):"]
+        tests = summary.get("tests", {})
+        lines += ["", f"paired differences in ndcg@{k}: 95% bootstrap CI; p from a paired "
+                      f"randomisation test ({tests.get('resamples', '?'):,} resamples), "
+                      f"Holm-corrected over {tests.get('holm_group', '?')} tests (every pair and metric):"]
         for c in focus:
             mark = "significant" if c["p_holm"] < 0.05 else "not significant"
             lines.append(f"  {c['b']} - {c['a']}: {c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
@@ -467,6 +473,9 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, 
     if chunk_size < 1:
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
     chosen = replay_engines(engines, rules_file, model, seed)
+    if rules_file is None and {"ranker"} & set(chosen) and not as_json:
+        click.echo("note: no --rules: the ranker trains without rule candidates and rule features",
+                   err=True)
     log = _load_log(dataset, log_file)
     summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
                          chunk_size=chunk_size, progress=not as_json,
@@ -505,7 +514,9 @@ Examples:
 def evaluate_command(run_file, truth_file, ks, gain, as_json):
     """Score any run against any truth with the metrics of trec_eval and ranx.
 
-    Lists are ordered by score, then item id; requests without a relevant item
+    Lists are ordered by score, then item id ascending (trec_eval orders tied
+    scores by document id descending, so on ties the two can differ); requests
+    without a relevant item
     are left out of the means and counted; a request of the truth that the run
     never answered counts as 0 (give a truth of the run's requests only, e.g. a
     replay's held-out part, to score answered requests alone).

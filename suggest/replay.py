@@ -33,6 +33,7 @@ from suggest.errors import SuggestError
 from suggest.evaluate import compare_engines, evaluate, metric_names
 
 SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
+RESAMPLES = 5000
 
 
 @dataclass
@@ -104,6 +105,19 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         for stale in ("summary.json", "suggestions.parquet", "results.parquet"):
             (out / stale).unlink(missing_ok=True)
         state = {"fingerprint": fingerprint, "done": []}
+    test_ids = set(parts.test["request_id"].astype(str))
+    for name, engine in engines.items():
+        seen = getattr(getattr(engine, "engine", engine), "trained_on_", None)
+        overlap = len(test_ids & seen) if seen else 0
+        if overlap:
+            raise SuggestError(f"engine '{name}' was trained on {overlap:,} of the {len(test_ids):,} "
+                               "held-out requests: its scores would include its own training data",
+                               hint="let replay train it (drop --model), or train the model on the "
+                                    "training part only")
+    done = len(state["done"])
+    if done and progress:
+        print(f"resuming: {done} of {max(1, -(-len(parts.test) // chunk_size))} chunks already done",
+              file=__import__("sys").stderr)
     fitted = {}
     for name, engine in tqdm(engines.items(), desc="fitting", disable=None if progress else True,
                              leave=False):
@@ -176,7 +190,9 @@ def _summary(results, suggestions, parts, fitted, names, k, log, compare, latenc
         for m in names:
             if m.startswith("precision@"):
                 entry[f"{m}_answered"] = float(answered[m].mean()) if len(answered) else float("nan")
-        entry["catalog_coverage"] = float(shown["item_id"].nunique() / catalog_size)
+        for cut in sorted({int(m.split("@")[1]) for m in names}):
+            top = shown[shown["rank"] <= cut]
+            entry[f"catalog_coverage@{cut}"] = float(top["item_id"].nunique() / catalog_size)
         entry["popularity_rank_mean"] = float(pop_rank.reindex(shown["item_id"].astype(str))
                                               .fillna(len(pop_rank) + 1).mean()) if len(shown) else None
         latency = every["latency_us"].to_numpy()
@@ -186,11 +202,17 @@ def _summary(results, suggestions, parts, fitted, names, k, log, compare, latenc
     per_request = {n: scored[scored["engine"] == n][["request_id", *names]] for n in fitted}
     pairs = compare if compare is not None else _default_pairs(list(fitted))
     focus = [m for m in names if m.endswith(f"@{min(5, k)}")] or names[:1]
-    comparisons = [c.to_dict() for c in compare_engines(per_request, focus, pairs, seed=seed)]
+    comparisons = [c.to_dict() for c in compare_engines(per_request, focus, pairs, seed=seed,
+                                                        resamples=RESAMPLES)]
     return {"engines": engines, "comparisons": comparisons, "split": parts.how,
             "rules": _rule_counts(fitted, parts.test),
             "requests": int(parts.test["request_id"].nunique()),
             "requests_without_positive": int(len(parts.test) - scored["request_id"].nunique()),
+            "requests_scored": int(scored["request_id"].nunique()),
+            "tests": {"resamples": RESAMPLES, "holm_group": len(comparisons),
+                      "note": "p is a paired randomisation test (two-sided, floor "
+                              f"1/{RESAMPLES + 1}) Holm-corrected over every pair and metric; "
+                              "the 95% bootstrap intervals are not corrected"},
             "train_requests": len(parts.train), "metrics": names}
 
 

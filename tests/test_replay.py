@@ -156,3 +156,21 @@ def test_report_is_one_self_contained_page_with_every_section(log, tmp_path):
     assert len(sources) >= 4 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert not re.search(r"(href|src)=[\"']?(https?:)?//", page)
     assert "user-history - rules" in page
+
+
+def test_a_model_trained_on_the_held_out_requests_is_refused(log, tmp_path):
+    from suggest.ranker import RankerEngine
+
+    model = RankerEngine(n_estimators=5, explain=False).fit(log.requests, log.truth, log.catalog)
+    model.save(tmp_path / "m", log.requests, log.truth, log.catalog)
+    dataset = str(Path(log.dataset.source))
+    result = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "ranker",
+                                       "--model", str(tmp_path / "m"), "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "was trained on" in result.output and "held-out requests" in result.output
+    parts = split(log.requests, log.truth, 0.2)
+    honest = RankerEngine(n_estimators=5, explain=False).fit(parts.train, parts.train_truth, log.catalog)
+    honest.save(tmp_path / "h", parts.train, parts.train_truth, log.catalog)
+    ok = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "ranker,popular",
+                                   "--model", str(tmp_path / "h"), "-o", str(tmp_path / "r2")])
+    assert ok.exit_code == 0, ok.output

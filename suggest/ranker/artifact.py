@@ -188,4 +188,5 @@ def load(directory: str | Path):
     engine.validation_ = manifest["validation"]
     engine.candidate_recall_ = manifest["candidates"]["recall"]
     engine.manifest_ = manifest
+    engine.trained_on_ = set(requests["request_id"].astype(str))  # for replay's leakage check
     return engine

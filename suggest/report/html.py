@@ -141,13 +141,17 @@ def render(summary: dict, results: pd.DataFrame, title: str = "suggest replay",
     if a not in engines or b not in engines:
         names = list(engines)
         a, b = (names + names)[0], (names + names)[1]
-    cols = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"mrr@{k}", "answered_rate",
-            f"precision@{k}_answered", "catalog_coverage", "latency_us_p50"]
-    table = pd.DataFrame([{"engine": n, **{c: e.get(c, float("nan")) for c in cols}}
+    cols = {f"ndcg@{k}": f"ndcg@{k}", f"precision@{k}": f"P@{k}", f"recall@{k}": f"R@{k}",
+            f"mrr@{k}": f"MRR@{k}", "answered_rate": "answered", f"precision@{k}_answered":
+            f"P@{k} answered", f"catalog_coverage@{k}": f"coverage@{k}"}
+    table = pd.DataFrame([{"engine": n, **{label: e.get(c, float("nan")) for c, label in cols.items()},
+                           "ms one context p50": e.get("one_context_us_p50", float("nan")) / 1000}
                           for n, e in sorted(engines.items(), key=lambda x: -x[1].get(f"ndcg@{k}", 0))])
     comparisons = pd.DataFrame([{"pair": f"{c['b']} - {c['a']}", "metric": c["metric"],
-                                 "diff": c["diff"], "95% CI low": c["ci_low"],
-                                 "95% CI high": c["ci_high"], "p (Holm)": c["p_holm"]}
+                                 "diff": f"{c['diff']:+.4f}", "95% CI low": f"{c['ci_low']:+.4f}",
+                                 "95% CI high": f"{c['ci_high']:+.4f}",
+                                 "p (Holm)": f"{c['p_holm']:.3g}",
+                                 "significant": "yes" if c["p_holm"] < 0.05 else "no"}
                                 for c in summary["comparisons"] if c["metric"] == f"ndcg@{k}"])
     context = [c for c in results.columns if c not in ("request_id", "engine", "has_positive",
                                                        "answered", "latency_us") and "@" not in c
@@ -156,13 +160,14 @@ def render(summary: dict, results: pd.DataFrame, title: str = "suggest replay",
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>{summary['requests']:,} test requests ({html.escape(summary['split'])}); "
-        f"{summary['requests_without_positive']:,} without a positive are left out of the means. "
-        "Lists are ordered by score then item id; precision divides by k.</p>",
+        f"the means are over the {summary.get('requests_scored', 0):,} with a positive "
+        f"({summary['requests_without_positive']:,} without one are left out). Lists are ordered "
+        "by score then item id; precision divides by k; answered is the share of all test "
+        "requests with a suggestion.</p>",
         "<h2 id='summary'>Summary</h2>", _table(table),
         "<h2 id='comparisons'>Paired comparisons</h2>",
-        "<p class='note'>Differences per request, 95% bootstrap interval, paired randomisation "
-        "p-value, Holm-corrected across metrics and pairs.</p>",
-        _table(comparisons, "{:+.4f}") if len(comparisons) else "<p>No comparisons.</p>",
+        f"<p class='note'>{html.escape(summary.get('tests', {}).get('note', ''))}.</p>",
+        _table(comparisons) if len(comparisons) else "<p>No comparisons.</p>",
         "<h2 id='curves'>Metrics at k</h2>", _curves(summary),
         f"<h2 id='segments'>Where {html.escape(b)} gains over {html.escape(a)}</h2>",
         _segments(results, a, b, k, context),
