@@ -135,7 +135,8 @@ def explain(engine: RulesEngine, context: dict, k: int | None = None,
         {"suggestions": [{"item_id", "score", "rules": [ids]}],
          "blocked": [{"item_id", "rules": [ids]}],
          "rules": [{"id", "state": "true|false|unknown",
-                    "failed": {"path", "field", "value", "condition"} or None}]}
+                    "failed": {"path", "field", "value", "condition"} or None,
+                    "matched": [{"field", "value", "condition"}] for a rule that fired}]}
     """
     frame = context_frame(context, types)
     rs = engine.rule_set_
@@ -153,7 +154,12 @@ def explain(engine: RulesEngine, context: dict, k: int | None = None,
             failed = {"path": node.path, "field": name,
                       "value": _actual(frame, ev, name) if name else None,
                       "condition": _describe(node)}
-        states.append({"id": rule.id, "state": state, "failed": failed})
+        matched = None
+        if state == "true":  # what made it fire: its true conditions with the actual values
+            matched = [{"field": leaf.field, "value": _actual(frame, ev, leaf.field),
+                        "condition": str(leaf)} for leaf in leaves(rule.when)
+                       if ev.evaluate(leaf).true[0]][:4]
+        states.append({"id": rule.id, "state": state, "failed": failed, "matched": matched})
     return {
         "suggestions": [{"item_id": str(r.item_id), "score": float(r.score),
                          "rules": str(r.reason).split(",")} for r in out.itertuples()],
@@ -171,7 +177,8 @@ def explain_text(result: dict) -> str:
     if result["blocked"]:
         lines.append("blocked: " + ", ".join(f"{b['item_id']} ({', '.join(b['rules'])})"
                                              for b in result["blocked"]))
-    lines.append("rules:")
+    lines.append("rules (unknown: a field the condition needs is missing from the context, so the "
+                 "rule cannot fire):")
     width = max(len(r["id"]) for r in result["rules"])
     for r in result["rules"]:
         mark = {"true": "fired", "false": "not fired", "unknown": "unknown"}[r["state"]]
@@ -181,6 +188,10 @@ def explain_text(result: dict) -> str:
             value = "missing" if f["value"] is None else json.dumps(f["value"], default=str)
             why = f"  {f['path']}: {f['field'] or ''}={value}, needs {f['condition']}" if f["field"] \
                 else f"  {f['path']}: needs {f['condition']}"
+        if r.get("matched"):
+            why = "  " + ", ".join(
+                f"{m['field']}={'missing' if m['value'] is None else json.dumps(m['value'], default=str)}"
+                f" ({m['condition']})" for m in r["matched"])
         lines.append(f"  {r['id']:<{width}}  {mark:<9}{why}")
     return "\n".join(lines)
 
