@@ -155,17 +155,34 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         _write_atomic(json.dumps(state), state_path)
         bar.update(1)
     bar.close()
-    suggestions = pd.concat([pd.read_parquet(chunks_dir / f"suggestions-{c:05d}.parquet")
-                             for c in range(n_chunks)], ignore_index=True)
-    results = pd.concat([pd.read_parquet(chunks_dir / f"results-{c:05d}.parquet")
-                         for c in range(n_chunks)], ignore_index=True)
+    # The final files are streamed chunk by chunk; the summary reads back only the
+    # columns it needs, so no step holds two copies of the whole run.
+    for kind in ("suggestions", "results"):
+        _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
+                     out / f"{kind}.parquet.partial")
+    suggestions = pd.read_parquet(out / "suggestions.parquet.partial",
+                                  columns=["request_id", "engine", "rank", "item_id"])
+    results = pd.read_parquet(out / "results.parquet.partial")
     summary = _summary(results, suggestions, parts, fitted, names, k, log, compare,
                        latency_sample, seed)
     summary["settings"] = settings
-    _write_atomic(suggestions, out / "suggestions.parquet")
-    _write_atomic(results, out / "results.parquet")
+    del results, suggestions
+    for kind in ("suggestions", "results"):
+        os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
     _write_atomic(json.dumps(summary, indent=1, default=str) + "\n", out / "summary.json")
     return summary
+
+
+def _concatenate(paths: list[Path], target: Path) -> None:
+    """Append Parquet files into one, one file at a time (same columns, unified types)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.unify_schemas([pq.read_schema(p) for p in paths], promote_options="permissive")
+    with pq.ParquetWriter(target, schema) as writer:
+        for path in paths:
+            table = pq.read_table(path)
+            writer.write_table(table.select(schema.names).cast(schema))
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
