@@ -55,3 +55,15 @@ def make_dataset(tmp_path):
         return write_dataset(tmp_path / f"ds{next(counter)}", log, name=name, **spec)
 
     return make
+
+
+def make_requests(**columns) -> "pd.DataFrame":
+    """A Requests frame with ids q0, q1, ... and the given context columns."""
+    import pandas as pd
+
+    n = len(next(iter(columns.values())))
+    frame = pd.DataFrame({"request_id": [f"q{i}" for i in range(n)],
+                          "user_id": pd.Categorical(["u1"] * n)})
+    for name, values in columns.items():
+        frame[name] = values
+    return frame

@@ -12,19 +12,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import make_requests
 from suggest.errors import SuggestError
 from suggest.rules import RulesEngine, parse_rules
 
 COLUMNS = ["request_id", "engine", "rank", "item_id", "score", "reason"]
 
 
-def requests(**columns) -> pd.DataFrame:
-    n = len(next(iter(columns.values())))
-    frame = pd.DataFrame({"request_id": [f"q{i}" for i in range(n)],
-                          "user_id": pd.Categorical(["u1"] * n)})
-    for name, values in columns.items():
-        frame[name] = values
-    return frame
+requests = make_requests
 
 
 def engine(text: str, truth=None, catalog=None, **kwargs) -> RulesEngine:

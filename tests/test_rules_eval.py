@@ -6,20 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import make_requests
 from suggest.rules import RulesEngine, parse_rules
 from suggest.rules.compile import Evaluator
 
 T, F, U = True, False, None  # true, false, unknown
 
 
-def requests(**columns) -> pd.DataFrame:
-    """A Requests frame with ids q0, q1, ... and the given context columns."""
-    n = len(next(iter(columns.values())))
-    frame = pd.DataFrame({"request_id": [f"q{i}" for i in range(n)],
-                          "user_id": pd.Categorical(["u1"] * n)})
-    for name, values in columns.items():
-        frame[name] = values
-    return frame
+requests = make_requests
 
 
 def stamped(local_times: list[str | None], zone: str, **columns) -> pd.DataFrame:
