@@ -246,7 +246,7 @@ NO_ENGAGEMENT_SHIFTS: tuple[tuple[Condition, float], ...] = (  # added to the lo
 
 # --- counter-based randomness -------------------------------------------------------------
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a bijective scramble of uint64 values (wrapping is intended)."""
     x = x ^ (x >> np.uint64(30))
     x *= np.uint64(0xBF58476D1CE4E5B9)
@@ -268,7 +268,7 @@ class _Rng:
     def uniform(self, stream: str, *keys: np.ndarray) -> np.ndarray:
         h = np.random.SeedSequence([self.seed, zlib.crc32(stream.encode())]).generate_state(1, np.uint64)
         for key in keys:
-            h = _mix(h ^ (np.atleast_1d(key).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
+            h = mix64(h ^ (np.atleast_1d(key).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)))
         return ((h >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53  # in (0, 1)
 
     def normal(self, stream: str, *keys: np.ndarray) -> np.ndarray:

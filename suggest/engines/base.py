@@ -65,7 +65,7 @@ class BaseEngine:
     def check_fitted(self) -> None:
         if not any(key.endswith("_") and not key.startswith("_") for key in vars(self)):
             raise SuggestError(f"this {type(self).__name__} engine is not fitted yet",
-                               hint="call fit(requests, truth) before suggest()")
+                               hint="call fit(requests, truth, catalog) before suggest()")
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """Suggestions for one context (a mapping of field: value), through the batch path."""

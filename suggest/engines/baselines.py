@@ -24,6 +24,7 @@ import pandas as pd
 
 from suggest.data.timefields import with_time_fields
 from suggest.history import PastCounts, nanoseconds
+from suggest.synth import mix64
 from suggest.engines.base import BaseEngine, check_k, gather_lists, suggestions_frame
 
 #: Columns of a Requests frame that are never context.
@@ -260,11 +261,11 @@ class Random(BaseEngine):
         self.check_fitted()
         k = min(check_k(k), len(self.items_))
         request_hash = pd.util.hash_array(requests["request_id"].astype(str).to_numpy(dtype=object))
-        request_hash = _mix(request_hash ^ _mix(np.array([self.seed % 2**64], dtype=np.uint64)))
-        item_hash = _mix(np.arange(len(self.items_), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        request_hash = mix64(request_hash ^ mix64(np.array([self.seed % 2**64], dtype=np.uint64)))
+        item_hash = mix64(np.arange(len(self.items_), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
         parts = []
         for lo in range(0, len(requests), chunk):
-            keys = _mix(request_hash[lo:lo + chunk, None] ^ item_hash[None, :])
+            keys = mix64(request_hash[lo:lo + chunk, None] ^ item_hash[None, :])
             order = np.argsort(keys, axis=1, kind="stable")[:, :k]
             rows = np.repeat(np.arange(lo, lo + len(order)), k)
             parts.append((rows, order.reshape(-1)))
@@ -274,13 +275,3 @@ class Random(BaseEngine):
         return suggestions_frame(requests["request_id"], rows, ranks, codes, self.items_,
                                  1.0 - (ranks - 1) / max(k, 1), np.zeros(len(rows), dtype=np.int64),
                                  ["random"], self.name)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a bijective scramble of uint64 values (wrapping intended)."""
-    x = x.astype(np.uint64)
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))

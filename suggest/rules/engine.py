@@ -34,9 +34,6 @@ from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator
 from suggest.rules.model import RuleSet, load_rules
 
-SUGGESTION_COLUMNS = ["request_id", "engine", "rank", "item_id", "score", "reason"]
-
-
 class RulesEngine(BaseEngine):
     """Suggest with a YAML rule set.
 
@@ -125,7 +122,7 @@ class RulesEngine(BaseEngine):
     # -- suggesting --------------------------------------------------------------------
     def fired(self, requests: pd.DataFrame) -> np.ndarray:
         """Boolean matrix (requests x rules): where each rule's condition is true."""
-        self._check_fitted()
+        self.check_fitted()
         return self._fired_by_rule(requests).T
 
     def _fired_by_rule(self, requests: pd.DataFrame) -> np.ndarray:
@@ -138,7 +135,7 @@ class RulesEngine(BaseEngine):
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
-        self._check_fitted()
+        self.check_fitted()
         if int(k) < 0:
             raise SuggestError(f"k must be a whole number >= 0, not {k!r}")
         k = min(int(k), self.rule_set_.max_suggestions)
@@ -209,7 +206,7 @@ class RulesEngine(BaseEngine):
 
     def blocked(self, requests: pd.DataFrame) -> pd.DataFrame:
         """(request_id, item_id, rules) for every item a block rule removed."""
-        self._check_fitted()
+        self.check_fitted()
         blockers = np.flatnonzero(self._blocks.any(axis=1))
         if len(blockers) == 0 or len(requests) == 0:
             return pd.DataFrame({"request_id": pd.Series(dtype=object),
@@ -232,11 +229,6 @@ class RulesEngine(BaseEngine):
         return pd.DataFrame({"request_id": requests["request_id"].to_numpy()[grouped["row"].to_numpy()],
                              "item_id": self.items_[grouped["item"].to_numpy()],
                              "rules": grouped["rule"].to_numpy()})
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "rule_set_"):
-            raise SuggestError("this RulesEngine is not fitted yet",
-                               hint="call fit(requests, truth, catalog) before suggest()")
 
     def _resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
         """The ordered list for one set of fired rules: item codes and their reasons."""
@@ -309,8 +301,3 @@ def _pack_columns(matrix: np.ndarray) -> np.ndarray:
     for j in range(n_rules):
         out[j // 8] |= bits[j] << np.uint8(7 - j % 8)
     return np.ascontiguousarray(out.T).T
-
-
-def _unique_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a boolean (requests x rules) matrix; see :func:`_unique_columns`."""
-    return _unique_columns(np.ascontiguousarray(matrix.T))

@@ -21,7 +21,7 @@ import pandas as pd
 
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator, Truth3
-from suggest.rules.engine import RulesEngine, _unique_rows
+from suggest.rules.engine import RulesEngine, _unique_columns
 from suggest.rules.model import Group, Leaf, Rule, RuleSet, leaves
 
 
@@ -245,8 +245,9 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
     """
     rs = engine.rule_set_
     k = k or rs.max_suggestions
-    fired = engine.fired(requests)
-    patterns, inverse = _unique_rows(fired)
+    by_rule = engine._fired_by_rule(requests)
+    fired = by_rule.T
+    patterns, inverse = _unique_columns(by_rule)
     per_pattern = np.bincount(inverse, minlength=len(patterns))
     ev = Evaluator(requests, rs.timezone or engine.timezone)
     rows = []
@@ -262,7 +263,7 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
         rows.append({"id": rule.id, "fired": int(fired[:, j].sum()),
                      "fired_rate": float(fired[:, j].mean()) if len(requests) else 0.0,
                      "shadowed": shadowed, "near_misses": misses, "top_near_miss": top})
-    answered = int(engine.suggest(requests, k)["request_id"].nunique())
+    answered = int(sum(per_pattern[p] for p in range(len(patterns)) if engine._resolve(patterns[p], k)[0]))
     return Coverage(len(requests), rows, answered)
 
 
