@@ -63,13 +63,16 @@ class PastCounts:
 
     def count(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Weighted count of events with the same key strictly before each time."""
-        start, stop = self._position(keys, times)
-        return self.cumulative[stop] - self.cumulative[start]
+        return self.lookup(keys, times)[0]
 
     def last_time(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Time of the last event with the same key strictly before t (NaN if none)."""
+        return self.lookup(keys, times)[1]
+
+    def lookup(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` and ``last_time`` together, from one search."""
         start, stop = self._position(keys, times)
         found = stop > start
-        out = np.full(len(stop), np.nan)
-        out[found] = self.times[stop[found] - 1]
-        return out
+        last = np.full(len(stop), np.nan)
+        last[found] = self.times[stop[found] - 1]
+        return self.cumulative[stop] - self.cumulative[start], last

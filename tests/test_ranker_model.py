@@ -213,3 +213,38 @@ def test_ratings_keep_their_grade_and_a_positive_never_becomes_zero():
     assert _grades(ratings)(ratings).tolist() == [0, 4, 5, 5, 4, 1]
     shares = np.array([0.0, 0.2, 0.5, 0.7, 1.0, 2.4])  # e.g. the share of a song played
     assert _grades(shares)(shares).tolist() == [0, 1, 1, 1, 1, 2]
+
+
+# -- one context ------------------------------------------------------------------------------
+CONTEXT_COLUMNS = ("location", "activity", "headphones", "battery", "weather", "network",
+                   "minutes_to_next_event")
+
+
+def as_context(row: pd.Series, stamp) -> dict:
+    context = {c: (None if pd.isna(row[c]) else row[c].item() if hasattr(row[c], "item") else row[c])
+               for c in CONTEXT_COLUMNS}
+    context.update(user_id=row["user_id"], timestamp=stamp, timezone=row["timezone"],
+                   request_id=row["request_id"])
+    return context
+
+
+@pytest.mark.parametrize("form", ["offset text", "aware datetime", "pandas Timestamp", "naive text"])
+def test_one_context_matches_the_batch_for_every_timestamp_form(small, form):
+    """The fast path (memoised rules, Python-parsed times, one counter lookup) must give
+    the batch path's lists and scores, context after context, whatever the time looks like."""
+    train, truth, test, _, catalog = small
+    engine = HybridEngine(rules=PHONE, seed=2, explain=False, **FAST).fit(train, truth, catalog)
+    rows = test.iloc[np.random.default_rng(0).choice(len(test), 40, replace=False)].copy()
+    rows["timestamp"] = rows["timestamp"].iloc[0]  # one minute for all: only the fields differ
+    rows["timezone"] = rows["timezone"].iloc[0]
+    rows = rows.drop(columns=[c for c in ("hour", "minute", "weekday", "is_weekend") if c in rows])
+    batch = engine.suggest(rows, 5)
+    for _, row in pd.concat([rows, rows.iloc[::-1]]).iterrows():  # twice: the memo is reused
+        local = row["timestamp"].tz_convert(row["timezone"])
+        stamp = {"offset text": local.isoformat(), "aware datetime": local.to_pydatetime(),
+                 "pandas Timestamp": row["timestamp"],
+                 "naive text": local.tz_localize(None).isoformat()}[form]
+        one = engine.suggest_one(as_context(row, stamp), 5)
+        mine = batch[batch["request_id"] == row["request_id"]]
+        assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+        np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)

@@ -38,24 +38,63 @@ CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", 
 
 
 class _FoldCounts:
-    """Out-of-fold counts: total per key minus the key's count in the asking row's fold."""
+    """Out-of-fold counts: total per key minus the key's count in the asking row's fold.
+
+    Keys are looked up among the distinct keys seen (sorted once), so a key
+    space as large as users x items costs memory only for the pairs that occur.
+    """
 
     def __init__(self, keys: np.ndarray, folds: np.ndarray, n_folds: int):
         self.n_folds = n_folds
-        self.size = int(keys.max()) + 1 if len(keys) else 1
-        self.total = np.bincount(keys, minlength=self.size).astype(float)
-        self.by_fold = np.bincount(keys * n_folds + folds, minlength=self.size * n_folds).astype(float)
+        self.distinct, inverse = np.unique(np.asarray(keys, dtype=np.int64), return_inverse=True)
+        size = len(self.distinct)
+        self.total = np.bincount(inverse, minlength=size).astype(float)
+        self.by_fold = np.bincount(inverse * n_folds + np.asarray(folds, dtype=np.int64),
+                                   minlength=size * n_folds).astype(float)
 
-    def count(self, keys: np.ndarray, folds: np.ndarray) -> np.ndarray:
-        inside = (keys >= 0) & (keys < self.size)
-        out = np.zeros(len(keys))
-        k, f = keys[inside], folds[inside]
-        own = np.where(f >= 0, self.by_fold[k * self.n_folds + np.maximum(f, 0)], 0.0)
-        out[inside] = self.total[k] - own
-        return out
+    def lookup(self, keys: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys, folds = np.asarray(keys, dtype=np.int64), np.asarray(folds, dtype=np.int64)
+        rank = np.minimum(np.searchsorted(self.distinct, keys), max(len(self.distinct) - 1, 0))
+        known = self.distinct[rank] == keys if len(self.distinct) else np.zeros(len(keys), bool)
+        own = np.where(known & (folds >= 0),
+                       self.by_fold[rank * self.n_folds + np.maximum(folds, 0)] if len(self.distinct)
+                       else 0.0, 0.0)
+        count = np.where(known, self.total[rank] if len(self.distinct) else 0.0, 0.0) - own
+        return count, np.full(len(keys), np.nan)
 
-    def last_time(self, keys: np.ndarray, folds: np.ndarray) -> np.ndarray:
-        return np.full(len(keys), np.nan)
+
+class _Counters:
+    """Named counters over the same events, answered together.
+
+    Counter ``j``'s key ``k`` is stored as ``k * n + j`` in one structure
+    (:class:`PastCounts` with time, :class:`_FoldCounts` without), so every
+    statistic of a feature row comes from one search instead of one per
+    counter: what makes a single context cheap. Rows are answered in blocks so
+    a large batch never holds every counter's queries at once.
+    """
+
+    BLOCK = 1 << 16
+
+    def __init__(self, keys: dict[str, np.ndarray], when: np.ndarray, make):
+        self.slot = {name: j for j, name in enumerate(keys)}
+        n = len(self.slot)
+        joined = np.concatenate([np.asarray(k, dtype=np.int64) * n + j
+                                 for j, k in enumerate(keys.values())])
+        self.counter = make(joined, np.tile(np.asarray(when), n))
+
+    def lookup(self, queries: dict[str, np.ndarray], when: np.ndarray) -> dict[str, tuple]:
+        """(count, last time) per named query; every query has one key per row of ``when``."""
+        n, names, rows = len(self.slot), list(queries), len(when)
+        parts = []
+        for start in range(0, max(rows, 1), self.BLOCK):
+            stop = min(start + self.BLOCK, rows)
+            keys = np.concatenate([np.asarray(queries[name][start:stop], dtype=np.int64) * n
+                                   + self.slot[name] for name in names])
+            got, seen = self.counter.lookup(keys, np.tile(when[start:stop], len(names)))
+            parts.append((got.reshape(len(names), -1), seen.reshape(len(names), -1)))
+        got = parts[0][0] if len(parts) == 1 else np.hstack([g for g, _ in parts])
+        seen = parts[0][1] if len(parts) == 1 else np.hstack([s for _, s in parts])
+        return {name: (got[i], seen[i]) for i, name in enumerate(names)}
 
 
 class Features:
@@ -118,25 +157,24 @@ class Features:
         n_items = len(self.items_) + 1
         if self.has_time_:
             when = nanoseconds(events["timestamp"])
-            make = lambda keys: PastCounts(keys, when)  # noqa: E731
+            make = PastCounts
         else:
             rng = np.random.default_rng(self.seed)
             fold_of = pd.Series(rng.integers(0, self.folds, len(requests)),
                                 index=requests["request_id"].to_numpy())
             self.train_folds_ = fold_of
             when = fold_of.reindex(events["request_id"]).to_numpy()
-            make = lambda keys: _FoldCounts(keys, when, self.folds)  # noqa: E731
-        self.counts_ = {"all": make(np.zeros(len(events), dtype=np.int64)),
-                        "item": make(item),
-                        "user": make(user),
-                        "user_item": make(user * n_items + item)}
+            make = lambda keys, folds: _FoldCounts(keys, folds, self.folds)  # noqa: E731
+        keys = {"all": np.zeros(len(events), dtype=np.int64), "item": item, "user": user,
+                "user_item": user * n_items + item}
         for col in self.slices_:
             value = self._category_codes(events[col], self.context_[col][1])
             ok = value >= 0
             width = len(self.context_[col][1]) + 1
-            keys = np.where(ok, value, width - 1)
-            self.counts_[f"slice:{col}"] = make(keys)
-            self.counts_[f"slice_item:{col}"] = make(keys * n_items + item)
+            slice_key = np.where(ok, value, width - 1)
+            keys[f"slice:{col}"] = slice_key
+            keys[f"slice_item:{col}"] = slice_key * n_items + item
+        self.counts_ = _Counters(keys, when, make)
 
     def _names(self) -> list[str]:
         names = [f"ctx:{c}" for c in self.context_]
@@ -229,23 +267,25 @@ class Features:
             out[f"attr:{attr}"] = self.attribute_table_[attr][item]  # item -1 reads the last slot
         n_items = len(self.items_) + 1
         item_key = np.where(item >= 0, item, n_items - 1)
-        total = self.counts_["all"].count(np.zeros(n, dtype=np.int64), when)
-        out["item_share"] = _share(self.counts_["item"].count(item_key, when), total)
-        for col in self.slices_:
-            cats = self.context_[col][1]
-            value = np.asarray(ctx[col], dtype=np.int64)
-            keys = np.where(value >= 0, value, len(cats))
-            in_slice = self.counts_[f"slice:{col}"].count(keys, when)
-            share = _share(self.counts_[f"slice_item:{col}"].count(keys * n_items + item_key, when), in_slice)
-            out[f"slice_share:{col}"] = np.where(value >= 0, share, np.nan).astype(np.float32)
         user_key = np.where(user >= 0, user, len(self.users_) + 1)
-        pair = user_key * n_items + item_key
-        mine = self.counts_["user_item"].count(pair, when)
-        user_total = self.counts_["user"].count(user_key, when)
+        queries = {"all": np.zeros(n, dtype=np.int64), "item": item_key, "user": user_key,
+                   "user_item": user_key * n_items + item_key}
+        slice_values = {}
+        for col in self.slices_:
+            value = slice_values[col] = np.asarray(ctx[col], dtype=np.int64)
+            slice_key = np.where(value >= 0, value, len(self.context_[col][1]))
+            queries[f"slice:{col}"] = slice_key
+            queries[f"slice_item:{col}"] = slice_key * n_items + item_key
+        got = self.counts_.lookup(queries, np.asarray(when, dtype=np.int64))
+        out["item_share"] = _share(got["item"][0], got["all"][0])
+        for col in self.slices_:
+            share = _share(got[f"slice_item:{col}"][0], got[f"slice:{col}"][0])
+            out[f"slice_share:{col}"] = np.where(slice_values[col] >= 0, share, np.nan).astype(np.float32)
+        mine, last = got["user_item"]
+        user_total = got["user"][0]
         out["user_item_count"] = mine.astype(np.float32)
         out["user_item_share"] = _share(mine, user_total)
         out["user_total"] = np.log1p(user_total).astype(np.float32)
-        last = self.counts_["user_item"].last_time(pair, when)
         out["user_item_hours_since"] = ((when - last) / 3.6e12).astype(np.float32) if self.has_time_ \
             else np.full(n, np.nan, dtype=np.float32)
         for col in CANDIDATE_FEATURES:

@@ -13,15 +13,57 @@ batch path uses. A test checks it returns exactly what the batch path does.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import math
+import zoneinfo
 
 import numpy as np
 import pandas as pd
 
+from suggest.engines.base import SUGGESTION_COLUMNS
 from suggest.rules.compile import WEEK, _number_test, _text_test, _window_table
 from suggest.rules.model import Group, Leaf
 
 _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
+
+
+MEMO_SIZE = 100_000  # rule outcomes kept per engine; the memo starts over when full
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def _aware(stamp) -> datetime.datetime | None:
+    """``stamp`` as an aware datetime when Python reads it exactly, else None (pandas will).
+
+    Aware ``datetime`` objects and ISO 8601 text with an offset are read here;
+    pandas Timestamps (which may carry nanoseconds), naive times and other
+    text go to pandas, as before.
+    """
+    if isinstance(stamp, pd.Timestamp):
+        return None
+    if isinstance(stamp, datetime.datetime):
+        return stamp if stamp.tzinfo is not None else None
+    if isinstance(stamp, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(stamp.strip())
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo is not None else None
+    return None
+
+
+def _leaves(node):
+    if isinstance(node, Leaf):
+        yield node
+    else:
+        for child in node.children:
+            yield from _leaves(child)
 
 
 def _missing(value) -> bool:
@@ -42,6 +84,11 @@ class OneContext:
                                   pairs["item_id"].to_numpy(dtype=object)[idx])
                            for user, idx in pairs.groupby("user_id", sort=False).indices.items()}
         self.context_lists: dict = {}
+        self.rule_memo: dict = {}
+        rules = self.sources.get("rules")
+        self.rule_fields = sorted({leaf.field for rule in rules.rule_set_.rules
+                                   for leaf in _leaves(rule.when) if leaf.op != "window"}) \
+            if rules is not None else []
         self.leaf_memo: dict = {}
         self.window_tables: dict = {}
         self.item_index = {item: i for i, item in enumerate(feats.items_)}
@@ -54,8 +101,14 @@ class OneContext:
         stamp = context.get("timestamp")
         local = utc_ns = None
         if stamp is not None:
-            ts = pd.Timestamp(str(stamp))
             zone = context.get("timezone")
+            aware = _aware(stamp)
+            if aware is not None:  # the common case, without pandas: about 40 us less
+                wall = aware.astimezone(_zone(zone)) if zone else aware
+                local = (wall.hour, wall.minute, wall.weekday())
+                utc_ns = (aware - _EPOCH) // _MICROSECOND * 1000
+                return local, utc_ns
+            ts = pd.Timestamp(str(stamp))
             if ts.tzinfo is None:
                 ts = ts.tz_localize(zone or "UTC")
             wall = ts.tz_convert(zone) if zone else ts
@@ -112,7 +165,7 @@ class OneContext:
         rs = rules.rule_set_
         zone = rs.timezone or rules.timezone
         if zone and utc_ns is not None:
-            wall = pd.Timestamp(utc_ns, tz="UTC").tz_convert(zone)
+            wall = (_EPOCH + datetime.timedelta(microseconds=utc_ns // 1000)).astimezone(_zone(zone))
             local = (wall.hour, wall.minute, wall.weekday())
         time_fields = {}
         minute_of_week = None
@@ -120,11 +173,24 @@ class OneContext:
             hour, minute, weekday = local
             minute_of_week = weekday * 1440 + hour * 60 + minute
             time_fields = {"hour": hour, "minute": minute, "weekday": weekday, "is_weekend": weekday >= 5}
+        try:  # the same field values and minute give the same rule outcome: memoised
+            key = (k, minute_of_week, tuple((type(context.get(f)), context.get(f))
+                                            for f in self.rule_fields))
+            hit = self.rule_memo.get(key)
+        except TypeError:  # an unhashable value: evaluate without the memo
+            key, hit = None, None
+        if hit is not None:
+            return hit
         values = {**context, **time_fields}
         fired = np.array([self._node(r.when, values, minute_of_week)[0] for r in rs.rules], dtype=bool)
         codes, _ = rules._resolve(fired, min(k, rs.max_suggestions))
         blocked = set().union(*(rules.blocks_[j] for j in np.flatnonzero(fired))) if fired.any() else set()
-        return [rules.items_[c] for c in codes], codes, blocked
+        hit = (tuple(rules.items_[c] for c in codes), codes, frozenset(blocked))
+        if key is not None:
+            if len(self.rule_memo) >= MEMO_SIZE:
+                self.rule_memo.clear()
+            self.rule_memo[key] = hit
+        return hit
 
     # -- candidates and features ---------------------------------------------------------
     def _history(self, user: str, utc_ns, quota: int) -> list[str]:
@@ -210,12 +276,29 @@ class OneContext:
         else:
             reasons = np.full(len(top), "ranker", dtype=object)
         m = len(top)
-        # object columns: inferring text types for a handful of rows costs more than scoring
-        return pd.DataFrame({
-            "request_id": pd.Series(np.full(m, str(context.get("request_id", "context")), dtype=object),
-                                    dtype=object),
-            "engine": pd.Series(np.full(m, engine.name, dtype=object), dtype=object),
+        return _frame({
+            "request_id": np.full(m, str(context.get("request_id", "context")), dtype=object),
+            "engine": np.full(m, engine.name, dtype=object),
             "rank": np.arange(1, m + 1, dtype=np.int64),
-            "item_id": pd.Series(items[top], dtype=object),
+            "item_id": items[top],
             "score": scores[top].astype(float),
-            "reason": pd.Series(reasons, dtype=object)}, copy=False)
+            "reason": reasons})
+
+
+_COLUMNS = pd.Index(SUGGESTION_COLUMNS, dtype=object)
+
+
+def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A frame over the arrays as they are (object columns stay object).
+
+    For a handful of rows pandas' public constructor costs more than scoring
+    (it infers a text type per column); ``DataFrame._from_arrays`` skips that.
+    It is private, so any pandas without it gets the public constructor.
+    """
+    try:
+        return pd.DataFrame._from_arrays(list(columns.values()), columns=_COLUMNS,
+                                         index=pd.RangeIndex(len(columns["rank"])),
+                                         verify_integrity=False)
+    except (AttributeError, TypeError):  # pragma: no cover - a pandas without the fast path
+        return pd.DataFrame({name: pd.Series(values, dtype=values.dtype)
+                             for name, values in columns.items()}, copy=False)
