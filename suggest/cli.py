@@ -593,6 +593,47 @@ def report_command(run_dir, out, a, b):
 
 @main.command(epilog="""\b
 Examples:
+  suggest bench --quick -o bench-quick                 # both suites, under two minutes
+  suggest bench --suite precision --data ../shared/data -o bench-precision
+  suggest bench -o bench-full                          # the full run behind benchmarks/RESULTS.md
+""")
+@click.option("--suite", type=click.Choice(["precision", "speed", "all"]), default="all", show_default=True,
+              help="Which suite to run.")
+@click.option("--quick", is_flag=True, help="Small worlds and sizes: under two minutes on 2 cores.")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="Folder with the real logs described in data/datasets/.  "
+                   "[default: where the descriptions point, ../shared/data]")
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for results.json, results.md and the worlds and runs behind them.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the summary.")
+def bench(suite, quick, data, out, as_json):
+    """Benchmark precision (every engine on synthetic worlds and real logs) and speed.
+
+    Precision: every engine replayed on five synthetic worlds with different
+    truths and on each real log under --data, with 95% intervals and the
+    paired test of the ranker against the rules. Speed: rules, ranker,
+    metrics and replay, each as a ratio against what a user would otherwise
+    use, measured in the same run. Writes OUT/results.json (with the machine)
+    and OUT/results.md; run it from the project folder.
+    """
+    from suggest.bench import FULL, QUICK, run_bench
+    from suggest.bench.machine import say
+    from suggest.bench.run import suites_from
+    from suggest.bench.tables import terminal
+
+    command = f"suggest bench --suite {suite}" + (" --quick" if quick else "") \
+        + (f" --data {data}" if data else "") + f" -o {out}"
+    result = run_bench(out, suites=suites_from(suite), plan=QUICK if quick else FULL, data=data,
+                       command=command, log=None if as_json else say, progress=not as_json)
+    if as_json:
+        _print_json(result)
+        return
+    click.echo(terminal(result))
+    click.echo(f"\nwritten to {out}/results.md and {out}/results.json ({result['seconds']:.0f} s)")
+
+
+@main.command(epilog="""\b
+Examples:
   suggest demo
   suggest demo -o /tmp/demo --users 100 --seed 3
 """)
