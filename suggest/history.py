@@ -49,6 +49,9 @@ class PastCounts:
         self.width = np.int64(len(self.distinct_times) + 1)
         self.combined = (np.searchsorted(self.distinct_keys, self.keys) * self.width
                          + np.searchsorted(self.distinct_times, self.times))
+        # where each distinct key's events start (one more entry: the end), so a query
+        # needs one search of the big array, not two
+        self.starts = np.searchsorted(self.combined, np.arange(len(self.distinct_keys) + 1) * self.width)
 
     def _position(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index of the first event of each query's key, and of the first at or after t."""
@@ -57,7 +60,7 @@ class PastCounts:
         known = rank < len(self.distinct_keys)
         known[known] = self.distinct_keys[rank[known]] == keys[known]
         before = np.searchsorted(self.distinct_times, np.asarray(times, dtype=np.int64), side="left")
-        start = np.searchsorted(self.combined, rank * self.width, side="left")
+        start = self.starts[rank]
         stop = np.searchsorted(self.combined, rank * self.width + before, side="left")
         return start, np.where(known, stop, start)
 
