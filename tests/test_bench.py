@@ -1,0 +1,170 @@
+"""suggest bench: the output's shape and finite figures (never the speed), clean errors, atomic output."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from suggest import synth
+from suggest.bench import Plan, run_bench
+from suggest.bench.precision import ENGINES, FIGURES, find_logs
+from suggest.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = Plan("tiny", worlds=("context", "sparse"), world_users=12, world_days=7, resamples=200,
+            rules_requests=3_000, rules_loop_sample=300, rules_engine_sample=30, rules_repeat=1,
+            ranker_users=15, ranker_days=7, ranker_contexts=20, ranker_repeat=1, ranker_train_rows=5_000,
+            metrics_requests=300, replay_users=(6,))
+
+
+def tiny_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A project folder with the example rule sets and one description of a log kept in a
+    separate data folder, the way data/datasets/ points into ../shared/data."""
+    project, data = tmp_path / "project", tmp_path / "shared" / "data"
+    (project / "rules").mkdir(parents=True)
+    for name in ("phone.yaml", "phone-sparse.yaml"):
+        shutil.copy(ROOT / "rules" / name, project / "rules" / name)
+    shutil.copy(ROOT / "rules" / "phone.yaml", project / "rules" / "minilog.yaml")
+    synth.generate(synth.preset_config("default", users=10, days=7, seed=3), data / "minilog")
+    description = yaml.safe_load((data / "minilog" / "dataset.yaml").read_text())
+    description["log"] = "../../../shared/data/minilog/log.csv"
+    description["catalog"]["path"] = "../../../shared/data/minilog/catalog.csv"
+    (project / "data" / "datasets").mkdir(parents=True)
+    (project / "data" / "datasets" / "minilog.yaml").write_text(yaml.safe_dump(description))
+    return project, data
+
+
+def numbers(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from numbers(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from numbers(v)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bench")
+    project, data = tiny_project(tmp)
+    out = tmp / "out"
+    result = run_bench(out, plan=TINY, data=data, project=project, command="test")
+    return out, result
+
+
+def test_results_json_has_the_machine_every_world_and_every_speed_figure(tiny_run):
+    out, result = tiny_run
+    written = json.loads((out / "results.json").read_text())
+    assert written == json.loads(json.dumps(result))
+    m = written["machine"]
+    assert m["cpus"] >= 1 and m["memory_gib"] > 0 and m["python"] and m["date"]
+    assert {"numpy", "pandas", "lightgbm", "suggest"} <= set(m["packages"])
+    worlds = {w["name"]: w for w in written["precision"]["worlds"]}
+    assert list(worlds) == ["context", "sparse", "minilog"]
+    assert worlds["minilog"]["kind"] == "real log" and worlds["minilog"]["rules"] == "rules/minilog.yaml"
+    assert worlds["sparse"]["rules"] == "rules/phone-sparse.yaml"
+    for world in worlds.values():
+        assert set(world["engines"]) == set(ENGINES)
+        for engine in world["engines"].values():
+            for figure in FIGURES:
+                low, high = engine[figure]["ci"]
+                assert low - 1e-9 <= engine[figure]["mean"] <= high + 1e-9, figure
+        v = world["ranker_vs_rules"]
+        assert v["ci"][0] <= v["diff"] <= v["ci"][1] and 0 < v["p_holm"] <= 1
+        assert v["winner"] in ("ranker", "rules", "neither")
+        assert (out / "runs" / world["name"] / "summary.json").exists()
+    # the sparse rule set abstains far more than the full one
+    assert worlds["sparse"]["engines"]["rules"]["answered_rate"]["mean"] < \
+        worlds["context"]["engines"]["rules"]["answered_rate"]["mean"]
+    speed = written["speed"]
+    assert speed["rules"]["per_row_loop"]["agrees"] and speed["rules"]["per_row_loop"]["ratio"] > 0
+    assert speed["ranker"]["single"]["ratio_p99"] > 0 and speed["ranker"]["batch"]["share_of_raw"] > 0
+    assert speed["ranker"]["training"]["same_model"]
+    assert speed["metrics"]["ours"]["seconds"] > 0
+    for other in ("ranx", "ir_measures"):  # installed with the test extras
+        assert speed["metrics"][other]["available"] and speed["metrics"][other]["agrees"]
+    assert speed["replay"]["sizes"][0]["replay"]["peak_rss_mib"] > 0
+    assert speed["rules"]["peak_rss_mib"] > 0
+    assert all(math.isfinite(x) for x in numbers(written))
+
+
+def test_results_md_has_the_verdict_table_and_every_speed_table(tiny_run):
+    out, _ = tiny_run
+    text = (out / "results.md").read_text()
+    assert "| world | what drives engagement |" in text
+    for name in ("context", "sparse", "minilog"):
+        assert f"### {name}" in text
+    for heading in ("### Rules engine", "### Ranker", "### Metrics against ranx", "### End-to-end replay"):
+        assert heading in text
+    assert "nan" not in text.lower().replace("nanosec", "")
+    assert not list(out.glob("*.partial"))
+
+
+def test_logs_are_matched_by_the_tail_of_their_path_never_the_bare_file_name(tmp_path):
+    project, data = tiny_project(tmp_path)
+    (project / "data" / "datasets" / "other.yaml").write_text(
+        yaml.safe_dump({"log": "../../../shared/data/other/log.csv", "columns": {"user": "u", "item": "i"}}))
+    found, notes = find_logs(project / "data" / "datasets", data)
+    assert [name for name, _ in found] == ["minilog"]
+    assert found[0][1].log == data / "minilog" / "log.csv"
+    assert found[0][1].catalog.path == data / "minilog" / "catalog.csv"
+    assert len(notes) == 1 and "other/log.csv" in notes[0]
+    found, _ = find_logs(project / "data" / "datasets", tmp_path / "shared")  # one level up works too
+    assert [name for name, _ in found] == ["minilog"]
+    found, _ = find_logs(project / "data" / "datasets", None)  # the descriptions' own paths
+    assert [name for name, _ in found] == ["minilog"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--suite", "speeed"], "speeed"),
+    (["--data", "no/such/folder"], "no such folder"),
+])
+def test_bad_suite_or_data_is_exit_2_without_traceback(tmp_path, args, words):
+    result = CliRunner().invoke(main, ["bench", *args, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert words in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_data_without_any_described_log_is_exit_2(tmp_path, monkeypatch):
+    project, _ = tiny_project(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(main, ["bench", "--suite", "precision", "--data", str(empty), "-o",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "minilog/log.csv" in result.output and "Traceback" not in result.output
+
+
+def test_a_failed_run_leaves_no_results_that_look_complete(tmp_path, monkeypatch):
+    project, data = tiny_project(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text('{"old": true}')
+    (out / "results.md").write_text("old")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a measurement failed")
+
+    monkeypatch.setattr("suggest.bench.precision.measure", boom)
+    with pytest.raises(RuntimeError):
+        run_bench(out, suites=("precision",), plan=TINY, data=data, project=project)
+    assert not (out / "results.json").exists() and not (out / "results.md").exists()
+
+
+@pytest.mark.parametrize("script", ["rules_speed.py", "ranker_speed.py"])
+def test_benchmark_scripts_still_run(script):
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--quick" in done.stdout
