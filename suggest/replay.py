@@ -52,7 +52,9 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
         raise SuggestError(f"test share must be between 0 and 1, not {test_share}")
     n_test = max(1, int(round(len(requests) * test_share)))
     if "timestamp" in requests.columns:
-        order = np.argsort(requests["timestamp"].to_numpy(), kind="stable")
+        # as int64 (NaT first): a tz-aware column's to_numpy() is an array of objects
+        stamps = pd.to_datetime(requests["timestamp"], utc=True).dt.as_unit("ns")
+        order = np.argsort(stamps.array.asi8, kind="stable")
         how = f"by time: the latest {test_share:.0%} of requests"
     else:
         order = np.random.default_rng(seed).permutation(len(requests))
@@ -124,6 +126,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         fitted[name] = engine.fit(parts.train, parts.train_truth, log.catalog)
     test = parts.test
     n_chunks = max(1, -(-len(test) // chunk_size))
+    # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
+    truth_chunk = pd.Index(test["request_id"]).get_indexer(parts.test_truth["request_id"]) // chunk_size
     context = list(log.context)
     bar = tqdm(total=n_chunks, desc="replaying", unit="chunk", disable=None if progress else True,
                leave=False)
@@ -132,7 +136,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
             bar.update(1)
             continue
         chunk = test.iloc[c * chunk_size:(c + 1) * chunk_size].reset_index(drop=True)
-        truth = parts.test_truth[parts.test_truth["request_id"].isin(chunk["request_id"])]
+        truth = parts.test_truth[truth_chunk == c]
         suggestions, results = [], []
         for name, engine in fitted.items():
             started = time.perf_counter()
@@ -155,34 +159,34 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         _write_atomic(json.dumps(state), state_path)
         bar.update(1)
     bar.close()
-    # The final files are streamed chunk by chunk; the summary reads back only the
-    # columns it needs, so no step holds two copies of the whole run.
+    # The final files are streamed chunk by chunk and the summary is kept as running
+    # totals on the way, so no step holds the whole run (only the per-request values
+    # the paired tests need).
+    totals = _Totals(list(fitted), names, k, parts.train_truth)
     for kind in ("suggestions", "results"):
         _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
-                     out / f"{kind}.parquet.partial")
-    suggestions = pd.read_parquet(out / "suggestions.parquet.partial",
-                                  columns=["request_id", "engine", "rank", "item_id"])
-    results = pd.read_parquet(out / "results.parquet.partial")
-    summary = _summary(results, suggestions, parts, fitted, names, k, log, compare,
-                       latency_sample, seed)
+                     out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
+    summary = _summary(totals, parts, fitted, names, k, log, compare, latency_sample, seed)
     summary["settings"] = settings
-    del results, suggestions
     for kind in ("suggestions", "results"):
         os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
     _write_atomic(json.dumps(summary, indent=1, default=str) + "\n", out / "summary.json")
     return summary
 
 
-def _concatenate(paths: list[Path], target: Path) -> None:
-    """Append Parquet files into one, one file at a time (same columns, unified types)."""
+def _concatenate(paths: list[Path], target: Path, visit=None) -> None:
+    """Append Parquet files into one, one file at a time (same columns, unified types);
+    ``visit(table)`` sees each file's table on the way."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pa.unify_schemas([pq.read_schema(p) for p in paths], promote_options="permissive")
     with pq.ParquetWriter(target, schema) as writer:
         for path in paths:
-            table = pq.read_table(path)
-            writer.write_table(table.select(schema.names).cast(schema))
+            table = pq.read_table(path).select(schema.names).cast(schema)
+            writer.write_table(table)
+            if visit is not None:
+                visit(table)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -191,41 +195,96 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
                          if isinstance(frame[c].dtype, pd.CategoricalDtype)})
 
 
-def _summary(results, suggestions, parts, fitted, names, k, log, compare, latency_sample, seed):
-    scored = results[results["has_positive"]]
-    popularity = parts.train_truth["item_id"].astype(str).value_counts()
-    pop_rank = pd.Series(np.arange(1, len(popularity) + 1), index=popularity.index)
+class _Totals:
+    """What the summary needs from the chunk files, gathered one chunk at a time.
+
+    Sums and counts for the means, the items shown at each cutoff for coverage,
+    popularity ranks for the bias figure, every request's latency (a figure per
+    chunk, repeated) for the percentiles, and per request only the metrics the
+    paired tests compare.
+    """
+
+    def __init__(self, engines: list[str], names: list[str], k: int, train_truth: pd.DataFrame):
+        self.names = names
+        self.precision = [m for m in names if m.startswith("precision@")]
+        self.focus = [m for m in names if m.endswith(f"@{min(5, k)}")] or names[:1]
+        self.cuts = sorted({int(m.split("@")[1]) for m in names})
+        popularity = train_truth["item_id"].astype(str).value_counts()
+        self.pop_rank = pd.Series(np.arange(1, len(popularity) + 1), index=popularity.index)
+        zero = {m: 0.0 for m in names}
+        self.engines = {e: {"sums": dict(zero), "scored": 0, "rows": 0, "answered": 0,
+                            "answered_sums": {m: 0.0 for m in self.precision}, "answered_scored": 0,
+                            "latency": [], "per_request": [], "shown": {c: set() for c in self.cuts},
+                            "pop_sum": 0.0, "pop_n": 0} for e in engines}
+
+    def add_results(self, table) -> None:
+        frame = table.select(["request_id", "engine", "has_positive", "answered", "latency_us",
+                              *self.names]).to_pandas()
+        for name, rows in frame.groupby("engine", sort=False):
+            t = self.engines[name]
+            scored = rows[rows["has_positive"].to_numpy()]
+            answered = scored[scored["answered"].to_numpy()]
+            for m in self.names:
+                t["sums"][m] += float(scored[m].sum())
+            for m in self.precision:
+                t["answered_sums"][m] += float(answered[m].sum())
+            t["scored"] += len(scored)
+            t["answered_scored"] += len(answered)
+            t["rows"] += len(rows)
+            t["answered"] += int(rows["answered"].sum())
+            t["latency"].append(rows["latency_us"].to_numpy())
+            t["per_request"].append(scored[["request_id", *self.focus]])
+
+    def add_suggestions(self, table) -> None:
+        frame = table.select(["engine", "rank", "item_id"]).to_pandas()
+        for name, rows in frame.groupby("engine", sort=False):
+            t = self.engines[name]
+            codes, items = pd.factorize(rows["item_id"].astype(str), use_na_sentinel=False)
+            ranks = self.pop_rank.reindex(items).fillna(len(self.pop_rank) + 1).to_numpy()
+            t["pop_sum"] += float(ranks[codes].sum())
+            t["pop_n"] += len(rows)
+            rank = rows["rank"].to_numpy()
+            for cut in self.cuts:
+                t["shown"][cut].update(items[np.unique(codes[rank <= cut])])
+
+    def entry(self, name: str, catalog_size: int) -> dict:
+        """Means, answered rate, coverage, popularity and latency of one engine."""
+        t = self.engines[name]
+        nan = float("nan")
+        entry = {m: t["sums"][m] / t["scored"] if t["scored"] else nan for m in self.names}
+        entry["answered_rate"] = t["answered"] / t["rows"] if t["rows"] else nan
+        for m in self.precision:
+            entry[f"{m}_answered"] = (t["answered_sums"][m] / t["answered_scored"]
+                                      if t["answered_scored"] else nan)
+        for cut in self.cuts:
+            entry[f"catalog_coverage@{cut}"] = float(len(t["shown"][cut]) / catalog_size)
+        entry["popularity_rank_mean"] = t["pop_sum"] / t["pop_n"] if t["pop_n"] else None
+        latency = np.concatenate(t["latency"]) if t["latency"] else np.zeros(0)
+        entry.update({f"latency_us_p{q}": float(np.percentile(latency, q)) for q in (50, 95, 99)})
+        return entry
+
+    def per_request(self, name: str) -> pd.DataFrame:
+        parts = self.engines[name]["per_request"]
+        return (pd.concat(parts, ignore_index=True) if parts else
+                pd.DataFrame(columns=["request_id", *self.focus]))
+
+
+def _summary(totals: _Totals, parts, fitted, names, k, log, compare, latency_sample, seed):
     catalog_size = max(len(log.catalog), 1)
     engines = {}
     for name in fitted:
-        mine = scored[scored["engine"] == name]
-        every = results[results["engine"] == name]
-        shown = suggestions[suggestions["engine"] == name]
-        answered = mine[mine["answered"]]
-        entry = {m: float(mine[m].mean()) for m in names}
-        entry["answered_rate"] = float(every["answered"].mean())
-        for m in names:
-            if m.startswith("precision@"):
-                entry[f"{m}_answered"] = float(answered[m].mean()) if len(answered) else float("nan")
-        for cut in sorted({int(m.split("@")[1]) for m in names}):
-            top = shown[shown["rank"] <= cut]
-            entry[f"catalog_coverage@{cut}"] = float(top["item_id"].nunique() / catalog_size)
-        entry["popularity_rank_mean"] = float(pop_rank.reindex(shown["item_id"].astype(str))
-                                              .fillna(len(pop_rank) + 1).mean()) if len(shown) else None
-        latency = every["latency_us"].to_numpy()
-        entry.update({f"latency_us_p{q}": float(np.percentile(latency, q)) for q in (50, 95, 99)})
-        entry.update(_one_context_latency(fitted[name], parts.test, log, latency_sample, k))
-        engines[name] = entry
-    per_request = {n: scored[scored["engine"] == n][["request_id", *names]] for n in fitted}
+        engines[name] = totals.entry(name, catalog_size)
+        engines[name].update(_one_context_latency(fitted[name], parts.test, log, latency_sample, k))
+    per_request = {n: totals.per_request(n) for n in fitted}
     pairs = compare if compare is not None else _default_pairs(list(fitted))
-    focus = [m for m in names if m.endswith(f"@{min(5, k)}")] or names[:1]
-    comparisons = [c.to_dict() for c in compare_engines(per_request, focus, pairs, seed=seed,
+    comparisons = [c.to_dict() for c in compare_engines(per_request, totals.focus, pairs, seed=seed,
                                                         resamples=RESAMPLES)]
+    scored = pd.concat([f["request_id"] for f in per_request.values()], ignore_index=True).nunique()
     return {"engines": engines, "comparisons": comparisons, "split": parts.how,
             "rules": _rule_counts(fitted, parts.test),
             "requests": int(parts.test["request_id"].nunique()),
-            "requests_without_positive": int(len(parts.test) - scored["request_id"].nunique()),
-            "requests_scored": int(scored["request_id"].nunique()),
+            "requests_without_positive": int(len(parts.test) - scored),
+            "requests_scored": int(scored),
             "tests": {"resamples": RESAMPLES, "holm_group": len(comparisons),
                       "note": "p is a paired randomisation test (two-sided, floor "
                               f"1/{RESAMPLES + 1}) Holm-corrected over every pair and metric; "

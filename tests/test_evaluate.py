@@ -150,6 +150,27 @@ def test_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_time():
     assert 88 <= covered <= 100
 
 
+def test_paired_test_on_few_distinct_differences_matches_the_per_request_draws():
+    """Hit-or-miss differences take three values: the test then draws per value, which
+    must give the same interval and p-value as drawing per request (to resampling error)."""
+    from suggest.evaluate import paired_test
+
+    rng = np.random.default_rng(2)
+    d = rng.choice([-1.0, 0.0, 1.0], size=4000, p=[0.22, 0.55, 0.23])
+    grouped = paired_test(np.zeros(len(d)), d, resamples=2000)
+    # a jitter far below the differences makes every value distinct: per-request draws
+    jitter = np.arange(len(d)) * 1e-12
+    direct = paired_test(np.zeros(len(d)), d + jitter, resamples=2000)
+    assert grouped[0] == pytest.approx(d.mean())
+    assert grouped[1] == pytest.approx(direct[1], abs=0.004)
+    assert grouped[2] == pytest.approx(direct[2], abs=0.004)
+    assert 0.05 < direct[3] < 0.95 and grouped[3] == pytest.approx(direct[3], abs=0.05)
+    # a real difference is still found, and many requests cost no more than a few
+    big = rng.choice([0.0, 1.0], size=2_000_000, p=[0.6, 0.4])
+    low, high = paired_test(np.full(len(big), 0.39), big, resamples=5000)[1:3]
+    assert low > 0 and high - low < 0.002
+
+
 def test_holm_matches_the_step_down_procedure():
     from suggest.evaluate import holm
 

@@ -44,10 +44,25 @@ def test_every_engine_sees_the_same_requests_and_the_summary_adds_up(log, tmp_pa
     per_engine = results.groupby("engine")["request_id"].apply(lambda s: tuple(sorted(s)))
     assert per_engine.nunique() == 1 and len(per_engine.iloc[0]) == summary["requests"]
     scored = results[results["has_positive"]]
+    suggestions = pd.read_parquet(tmp_path / "run" / "suggestions.parquet")
+    parts = split(log.requests, log.truth)
+    popularity = parts.train_truth["item_id"].astype(str).value_counts()
+    pop_rank = pd.Series(range(1, len(popularity) + 1), index=popularity.index)
     for name, entry in summary["engines"].items():
+        # the summary is kept as running totals over the chunks: it must agree with
+        # the same figures computed from the whole final files
         mine = scored[scored["engine"] == name]
+        every = results[results["engine"] == name]
+        shown = suggestions[suggestions["engine"] == name]
         assert entry["ndcg@5"] == pytest.approx(mine["ndcg@5"].mean())
+        assert entry["precision@3_answered"] == pytest.approx(mine[mine["answered"]]["precision@3"].mean())
+        assert entry["answered_rate"] == pytest.approx(every["answered"].mean())
         assert 0 <= entry["answered_rate"] <= 1
+        assert entry["catalog_coverage@3"] == pytest.approx(
+            shown[shown["rank"] <= 3]["item_id"].nunique() / len(log.catalog))
+        assert entry["popularity_rank_mean"] == pytest.approx(
+            pop_rank.reindex(shown["item_id"]).fillna(len(pop_rank) + 1).mean())
+        assert entry["latency_us_p95"] == pytest.approx(every["latency_us"].quantile(0.95))
         assert entry["latency_us_p50"] > 0 and entry["one_context_us_p50"] > 0
     assert summary["requests_without_positive"] == summary["requests"] - scored["request_id"].nunique()
     assert {c["b"] for c in summary["comparisons"]} == {"popular", "user-history"}

@@ -216,8 +216,12 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
     out = pd.DataFrame({"line": raw.lines}, index=cells.index)
 
     def fail(mask: pd.Series, message: pd.Series | str) -> None:
+        """Reject the ``mask`` rows not rejected yet; a Series ``message`` needs only
+        those rows (messages are built for bad rows alone, not for the whole log)."""
         take = mask & reasons.isna()
-        reasons[take] = message[take] if isinstance(message, pd.Series) else message
+        if isinstance(message, pd.Series):
+            message = message.reindex(take.index[take.to_numpy()]).to_numpy()
+        reasons[take] = message
 
     user = _as_text(cells[ds.user])
     fail(user.isna(), f"user ({ds.user}) is missing")
@@ -312,6 +316,18 @@ def _check_columns(ds: Dataset, raw: RawTable) -> None:
 
 def _as_text(values: pd.Series) -> pd.Series:
     """Cells as strings (JSON numbers included); missing, or only spaces, is missing."""
+    if len(values) and (isinstance(values.dtype, pd.StringDtype)
+                        or pd.api.types.infer_dtype(values, skipna=True) == "string"):
+        # Text cells (CSV): each distinct value is cleaned once and the rows share
+        # the result, which is faster and keeps one string object per distinct
+        # value. (Not for mixed JSON cells: 1, 1.0 and True are one key when hashed.)
+        codes, uniques = pd.factorize(values)
+        cleaned = _cleaned_text(pd.Series(np.asarray(uniques, dtype=object))).to_numpy(dtype=object)
+        return pd.Series(np.append(cleaned, None)[codes], index=values.index, dtype=object)
+    return _cleaned_text(values)
+
+
+def _cleaned_text(values: pd.Series) -> pd.Series:
     text = values.astype(object)
     as_str = text[text.notna()].astype(str).str.strip()
     as_str = as_str[as_str != ""]
@@ -331,10 +347,10 @@ def _relevance(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> Non
     value = pd.to_numeric(raw, errors="coerce")
     has_item = out["item_id"].notna()
     fail(has_item & raw.isna(), f"relevance ({ds.relevance}) is missing on a row with an item")
-    fail(has_item & raw.notna() & value.isna(),
-         f"{ds.relevance} '" + raw.astype(str) + "' is not a number")
-    fail(has_item & (value < 0), f"{ds.relevance} '" + raw.astype(str) + "' is negative")
-    fail(has_item & np.isinf(value), f"{ds.relevance} '" + raw.astype(str) + "' is not finite")
+    for bad, what in ((raw.notna() & value.isna(), "is not a number"), (value < 0, "is negative"),
+                      (np.isinf(value), "is not finite")):
+        bad = has_item & bad
+        fail(bad, f"{ds.relevance} '" + raw[bad].astype(str) + f"' {what}")
     out["relevance"] = value.astype(float)
 
 
@@ -349,8 +365,8 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
             valid[name] = True
         except (ZoneInfoNotFoundError, ValueError, OSError):
             valid[name] = False
-    bad = zones.map(valid).eq(False)
-    fail(bad, "time zone '" + zones.astype(str) + "' is not an IANA zone name")
+    bad = zones.isin([name for name, ok in valid.items() if not ok])
+    fail(bad, "time zone '" + zones[bad].astype(str) + "' is not an IANA zone name")
     return zones.where(zones.notna() & ~bad, ds.timezone)
 
 
@@ -370,17 +386,16 @@ def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd
     """Typed column and a reason per cell that does not fit (None where it does)."""
     present = values.notna()
     reasons = pd.Series(None, index=values.index, dtype=object)
-    shown = values.astype(str)
     if spec.type == "numeric":
         typed = pd.to_numeric(values, errors="coerce").astype(float)
         bad = present & typed.isna()
-        reasons[bad] = f"{col} '" + shown[bad] + "' is not a number"
+        reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not a number"
         return typed, reasons
     if spec.type == "boolean":
-        words = shown.str.strip().str.lower()
+        words = values.astype(str).str.strip().str.lower()
         is_true, is_false = words.isin(TRUE_WORDS), words.isin(FALSE_WORDS)
         bad = present & ~is_true & ~is_false
-        reasons[bad] = f"{col} '" + shown[bad] + "' is not true or false"
+        reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not true or false"
         return pd.Series(pd.arrays.BooleanArray(is_true.to_numpy(), (~(is_true | is_false)).to_numpy()),
                          index=values.index), reasons
     text = _as_text(values)
@@ -398,7 +413,10 @@ def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, context: list[str],
                           names: dict[str, str | None]) -> pd.Series:
     """A reason for each row whose user, time or context differ from its request's first row."""
     cols = ["user_id", *context] + (["timestamp"] if "timestamp" in out else [])
-    rows = out.loc[ok, ["request_id", "line", *cols]]
+    # only requests with two or more rows can disagree
+    ids = out.loc[ok, "request_id"]
+    shared = ids.duplicated(keep=False).to_numpy()
+    rows = out.loc[ids.index[shared], ["request_id", "line", *cols]]
     first = rows.drop_duplicates("request_id").set_index("request_id")
     reasons = pd.Series(None, index=out.index, dtype=object)
     first_line = first["line"].reindex(rows["request_id"]).set_axis(rows.index).astype(str)

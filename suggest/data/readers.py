@@ -139,15 +139,17 @@ def _plain_shape(path: Path, separator: str, width: int) -> tuple[int, bool]:
     sep, quote = ord(separator), ord('"')
     lines, last, carry_seps, carry_len, plain = 0, b"\n", 0, 0, True
     with opener(path, "rb") as f:
-        while block := f.read(1 << 24):
+        while block := f.read(1 << 22):
             data = np.frombuffer(block, dtype=np.uint8)
             if plain and (data == quote).any():
                 plain = False
             ends = np.flatnonzero(data == 10)
             if plain and len(ends):
-                seps = np.concatenate(([0], np.cumsum(data == sep)))
+                # separators per line: where each line's start and end fall among
+                # the block's separator positions
+                seps = np.flatnonzero(data == sep)
                 starts = np.concatenate(([0], ends[:-1] + 1))
-                per_line = seps[ends] - seps[starts]
+                per_line = np.searchsorted(seps, ends) - np.searchsorted(seps, starts)
                 length = ends - starts
                 per_line[0] += carry_seps
                 length[0] += carry_len
