@@ -22,25 +22,36 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 class SuggestGroup(click.Group):
     """A click group that turns user errors into a message and exit code 2."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # A command run with --json reports its error as JSON on stdout too.
+        ctx.meta.setdefault("suggest.json", "--json" in args)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except SuggestError as exc:
-            click.secho("error: ", fg="red", err=True, nl=False)
-            click.echo(exc.format(), err=True)
-            ctx.exit(exc.exit_code)
+            self._fail(ctx, exc)
         except OSError as exc:  # a path the user gave that cannot be written or read
             name = f" {exc.filename}" if exc.filename else ""
-            click.secho("error: ", fg="red", err=True, nl=False)
-            click.echo(f"cannot use{name}: {exc.strerror or exc} (check the path and its folders)",
-                       err=True)
-            ctx.exit(2)
+            self._fail(ctx, SuggestError(f"cannot use{name}: {exc.strerror or exc}",
+                                         hint="check the path and its folders"))
         except MemoryError:
             click.echo("error: out of memory; try a smaller input or fewer users/days", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: SuggestError) -> None:
+        """One paragraph on stderr; with --json also ``{"error": {...}}`` on stdout."""
+        click.secho("error: ", fg="red", err=True, nl=False)
+        click.echo(exc.format(), err=True)
+        if ctx.meta.get("suggest.json"):
+            _print_json({"error": exc.to_dict()})
+        ctx.exit(exc.exit_code)
 
 
 def _print_json(value: dict) -> None:

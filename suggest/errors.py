@@ -45,6 +45,11 @@ class SuggestError(Exception):
             text += f" ({self.hint})"
         return text
 
+    def to_dict(self) -> dict:
+        """The error for ``--json`` output: message, where, hint and exit code."""
+        return {"message": self.message, "where": self.where, "hint": self.hint,
+                "exit_code": self.exit_code}
+
 
 class DataError(SuggestError):
     """A log, catalog or dataset description that cannot be read as asked."""
@@ -64,6 +69,10 @@ class ErrorList(SuggestError):
 
     def format(self) -> str:
         return "\n".join([self.summary] + [e.format() for e in self.errors])
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "message": self.summary,
+                "errors": [e.to_dict() for e in self.errors]}
 
 
 class DataErrorList(ErrorList, DataError):

@@ -206,3 +206,21 @@ def test_evaluate_bad_files_are_exit_2(tmp_path):
     missing = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "nope.csv"), "--truth",
                                         str(tmp_path / "truth.csv")])
     assert missing.exit_code == 2 and "not found" in missing.output
+
+
+@pytest.mark.parametrize("columns, several", [("{user: usr, item: item}", False),
+                                              ("{user: usr, item: itme}", True)])
+def test_json_errors_are_json_on_stdout_and_text_on_stderr(tmp_path, columns, several):
+    (tmp_path / "log.csv").write_text("user,item,weather\nu1,a,sunny\n")
+    (tmp_path / "d.yaml").write_text(f"log: log.csv\ncolumns: {columns}\n")
+    result = CliRunner().invoke(main, ["data", "check", str(tmp_path / "d.yaml"), "--json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["exit_code"] == 2
+    found = error["errors"] if several else [error]
+    assert [e["message"].split(" (")[0] for e in found] == (
+        ["no column 'usr'", "no column 'itme'"] if several else ["no column 'usr'"])
+    assert found[0]["hint"].startswith("did you mean 'user'?")
+    assert "no column 'usr'" in result.stderr and "Traceback" not in result.output
+    plain = CliRunner().invoke(main, ["data", "check", str(tmp_path / "d.yaml")])
+    assert plain.exit_code == 2 and plain.stdout == ""
