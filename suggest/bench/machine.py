@@ -23,7 +23,19 @@ PACKAGES = ("suggest", "numpy", "pandas", "pyarrow", "lightgbm", "scikit-learn",
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident set size so far, in MiB."""
+    """This process's peak resident set size so far, in MiB.
+
+    On Linux this is ``VmHWM``, the peak of the process's own memory since it
+    started its program: ``ru_maxrss`` would also count the parent's size at
+    the fork, which inflates a small child started by a large benchmark.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
@@ -78,3 +90,4 @@ def _measured(func, kwargs: dict) -> dict:
 def say(line: str) -> None:
     """Progress on stderr (module level, so a child process can be handed it)."""
     print(line, file=sys.stderr, flush=True)
+

@@ -19,7 +19,6 @@ whether replay scales.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,23 +37,22 @@ class MeasurementFailed(SuggestError):
     exit_code = 1
 
 
-def run_process(args: list[str], cwd: Path | None = None) -> dict:
-    """Run ``python -m suggest ARGS`` as its own process: seconds, peak RSS (MiB), stdout."""
-    command = [sys.executable, "-m", "suggest", *args]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+def run_process(args: list[str]) -> dict:
+    """Run ``suggest ARGS`` as its own process: wall seconds, peak RSS (MiB), stdout.
+
+    The process reports its own peak memory at exit (:mod:`suggest.bench.launch`).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        peak = Path(tmp) / "peak"
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
+        done = subprocess.run([sys.executable, "-m", "suggest.bench.launch", str(peak), *args],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        tail = " ".join(stderr.strip().splitlines()[-3:])
-        raise MeasurementFailed(f"`suggest {' '.join(args[:2])}` exited {proc.returncode}: {tail}")
-    rss = usage.ru_maxrss / 2**20 if sys.platform == "darwin" else usage.ru_maxrss / 1024
-    return {"seconds": seconds, "peak_rss_mib": rss, "stdout": stdout}
+        if done.returncode != 0:
+            tail = " ".join(done.stderr.strip().splitlines()[-3:])
+            raise MeasurementFailed(f"`suggest {' '.join(args[:2])}` exited {done.returncode}: {tail}")
+        rss = float(peak.read_text())
+    return {"seconds": seconds, "peak_rss_mib": rss, "stdout": done.stdout}
 
 
 def measure_size(users: int, rules: str, days: int = 28, seed: int = 1, log=None) -> dict:
