@@ -393,6 +393,7 @@ class _Fitted:
 def replay_engines(names: str, rules_file: Path | None, model: Path | None, seed: int) -> dict:
     """Unfitted engines by name for a replay (``--engines``), checked before any work."""
     from suggest.engines import get_engine
+    from suggest.engines.base import replay_params
 
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     if not chosen:
@@ -406,14 +407,7 @@ def replay_engines(names: str, rules_file: Path | None, model: Path | None, seed
 
             engines[name] = _Fitted(RankerEngine.load(model))
             continue
-        params = {}
-        if name in ("rules", "ranker", "hybrid") and rules_file is not None:
-            params["rules"] = str(rules_file)
-        if name in ("ranker", "hybrid"):
-            params.update(seed=seed, explain=False)
-        if name == "random":
-            params["seed"] = seed
-        engines[name] = get_engine(name, **params)
+        engines[name] = get_engine(name, **replay_params(name, rules_file, seed))
     return engines
 
 

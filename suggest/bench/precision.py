@@ -120,18 +120,10 @@ def _locate(path: Path, data: Path | None) -> Path | None:
 def engines_for(rules: Path | None, seed: int) -> dict:
     """Every built-in engine, unfitted; without a rule set, those that need one are left out."""
     from suggest.engines import get_engine
+    from suggest.engines.base import replay_params
 
-    engines = {}
-    for name in ENGINES:
-        if rules is None and name in NEED_RULES:
-            continue
-        params = {"rules": str(rules)} if rules is not None and name in ("rules", "ranker", "hybrid") else {}
-        if name in ("ranker", "hybrid"):
-            params.update(seed=seed, explain=False)
-        if name == "random":
-            params["seed"] = seed
-        engines[name] = get_engine(name, **params)
-    return engines
+    return {name: get_engine(name, **replay_params(name, rules, seed)) for name in ENGINES
+            if rules is not None or name not in NEED_RULES}
 
 
 def replay_world(log, rules: Path | None, run_dir: Path, *, seed: int = 0, resamples: int = 1000,

@@ -42,7 +42,7 @@ import pandas as pd
 from suggest.bench.machine import peak_rss_mib
 from suggest.data import local_fields
 from suggest.rules import RulesEngine, parse_rules
-from suggest.rules.model import Group, Leaf, Window
+from suggest.rules.model import Group, Leaf, Window, leaves
 
 TARGETS = {"requests_per_s": 2_000_000, "vs_loop": 20, "vs_rule_engine": 500, "peak_mib": 1024}
 
@@ -360,7 +360,7 @@ def measure(requests: int = 1_000_000, rules: int = 50, k: int = 5, loop_sample:
     # (b) per-row loop over the same parsed conditions
     engine = fresh_engine(rules_text)
     rs = engine.rule_set_
-    fields = sorted({leaf.field for r in rs.rules for leaf in _leaves(r.when)} - {"time"}
+    fields = sorted({leaf.field for r in rs.rules for leaf in leaves(r.when)} - {"time"}
                     | {"hour", "minute", "weekday"})
     resolver = RowResolver(engine)
     sample = frame.iloc[:loop_n]
@@ -434,14 +434,6 @@ def _rule_engine(rule_set, rows: list[dict], resolver: RowResolver, k: int, ours
     return {"available": True, "version": getattr(rule_engine, "__version__", "?"), "rows": len(rows),
             "seconds": seconds, "requests_per_s": len(rows) / seconds, "agrees": agrees,
             "example_expression": expressions[0]}
-
-
-def _leaves(node):
-    if isinstance(node, Leaf):
-        yield node
-    else:
-        for child in node.children:
-            yield from _leaves(child)
 
 
 def markdown(r: dict) -> str:

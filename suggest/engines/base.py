@@ -118,6 +118,23 @@ def engine_names() -> list[str]:
     return sorted(set(BUILT_IN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
+def replay_params(name: str, rules: str | None, seed: int) -> dict:
+    """The constructor parameters a replay gives built-in engine ``name``.
+
+    The rule file goes to the engines that read one, the seed to those that
+    draw at random or train; the ranker's per-suggestion explanations are off.
+
+    >>> replay_params("hybrid", "rules/phone.yaml", 3)
+    {'rules': 'rules/phone.yaml', 'seed': 3, 'explain': False}
+    """
+    params = {"rules": str(rules)} if rules is not None and name in ("rules", "ranker", "hybrid") else {}
+    if name in ("ranker", "hybrid"):
+        params.update(seed=seed, explain=False)
+    if name == "random":
+        params["seed"] = seed
+    return params
+
+
 def get_engine(name: str, **params) -> Engine:
     """An unfitted engine by name, with ``params`` passed to its constructor.
 
