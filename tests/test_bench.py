@@ -19,7 +19,7 @@ from suggest.bench.precision import ENGINES, FIGURES, find_logs
 from suggest.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = Plan("tiny", worlds=("context", "sparse"), world_users=12, world_days=7, resamples=200,
+TINY = Plan("tiny", worlds=("drift", "sparse"), world_users=12, world_days=7, resamples=200,
             rules_requests=3_000, rules_loop_sample=300, rules_engine_sample=30, rules_repeat=1,
             ranker_users=15, ranker_days=7, ranker_contexts=20, ranker_repeat=1, ranker_train_rows=5_000,
             metrics_requests=300, replay_users=(6,))
@@ -70,7 +70,7 @@ def test_results_json_has_the_machine_every_world_and_every_speed_figure(tiny_ru
     assert m["cpus"] >= 1 and m["memory_gib"] > 0 and m["python"] and m["date"]
     assert {"numpy", "pandas", "lightgbm", "suggest"} <= set(m["packages"])
     worlds = {w["name"]: w for w in written["precision"]["worlds"]}
-    assert list(worlds) == ["context", "sparse", "minilog"]
+    assert list(worlds) == ["drift", "sparse", "minilog"]
     assert worlds["minilog"]["kind"] == "real log" and worlds["minilog"]["rules"] == "rules/minilog.yaml"
     assert worlds["sparse"]["rules"] == "rules/phone-sparse.yaml"
     for world in worlds.values():
@@ -85,7 +85,12 @@ def test_results_json_has_the_machine_every_world_and_every_speed_figure(tiny_ru
         assert (out / "runs" / world["name"] / "summary.json").exists()
     # the sparse rule set abstains far more than the full one
     assert worlds["sparse"]["engines"]["rules"]["answered_rate"]["mean"] < \
-        worlds["context"]["engines"]["rules"]["answered_rate"]["mean"]
+        worlds["drift"]["engines"]["rules"]["answered_rate"]["mean"]
+    # the drift world splits its users into those who drifted and those who did not
+    groups = worlds["drift"]["by_group"]
+    assert set(groups) == {"drifted users", "stable users"} and worlds["sparse"]["by_group"] is None
+    assert sum(g["requests"] for g in groups.values()) == worlds["drift"]["requests_scored"]
+    assert set(groups["drifted users"]["engines"]) == set(ENGINES)
     speed = written["speed"]
     assert speed["rules"]["per_row_loop"]["agrees"] and speed["rules"]["per_row_loop"]["ratio"] > 0
     assert speed["ranker"]["single"]["ratio_p99"] > 0 and speed["ranker"]["batch"]["share_of_raw"] > 0
@@ -101,8 +106,8 @@ def test_results_json_has_the_machine_every_world_and_every_speed_figure(tiny_ru
 def test_results_md_has_the_verdict_table_and_every_speed_table(tiny_run):
     out, _ = tiny_run
     text = (out / "results.md").read_text()
-    assert "| world | what drives engagement |" in text
-    for name in ("context", "sparse", "minilog"):
+    assert "| world | what drives engagement |" in text and "drifted users" in text
+    for name in ("drift", "sparse", "minilog"):
         assert f"### {name}" in text
     for heading in ("### Rules engine", "### Ranker", "### Metrics against ranx", "### End-to-end replay"):
         assert heading in text

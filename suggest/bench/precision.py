@@ -127,8 +127,12 @@ def engines_for(rules: Path | None, seed: int) -> dict:
 
 
 def replay_world(log, rules: Path | None, run_dir: Path, *, seed: int = 0, resamples: int = 1000,
-                 progress: bool = False) -> dict:
-    """Replay every engine on ``log`` into ``run_dir``; figures with CIs and ranker vs rules."""
+                 progress: bool = False, groups: dict[str, set] | None = None) -> dict:
+    """Replay every engine on ``log`` into ``run_dir``; figures with CIs and ranker vs rules.
+
+    ``groups`` (label -> user ids) adds each engine's NDCG@5 on the held-out
+    requests of each group of users (drifted and stable users in the drift world).
+    """
     from suggest.data.runs import read_replay
     from suggest.replay import replay
 
@@ -143,12 +147,13 @@ def replay_world(log, rules: Path | None, run_dir: Path, *, seed: int = 0, resam
     for name, entry in figures.items():  # the point estimates are the replay's own
         for figure in FIGURES:
             entry[figure]["mean"] = summary["engines"][name][figure]
+    by_group = _by_group(results, log.requests, groups, resamples, seed) if groups else None
     comparison = next((c for c in summary["comparisons"]
                        if (c["a"], c["b"], c["metric"]) == ("rules", "ranker", f"ndcg@{K}")), None)
     return {"requests": len(log.requests), "test_requests": summary["requests"],
             "requests_scored": summary["requests_scored"], "split": summary["split"],
             "items": int(len(log.catalog)), "engines": figures,
-            "ranker_vs_rules": _verdict(comparison, summary), "run": str(run_dir)}
+            "ranker_vs_rules": _verdict(comparison, summary), "by_group": by_group, "run": str(run_dir)}
 
 
 def _figures(results: pd.DataFrame, suggestions: pd.DataFrame, catalog_size: int, resamples: int,
@@ -163,6 +168,23 @@ def _figures(results: pd.DataFrame, suggestions: pd.DataFrame, catalog_size: int
     out["answered_rate"] = {"ci": list(_bootstrap_means(answered, resamples, seed)[0])}
     out["catalog_coverage@5"] = {"ci": _bootstrap_coverage(results["request_id"], suggestions,
                                                            catalog_size, resamples, seed)}
+    return out
+
+
+def _by_group(results: pd.DataFrame, requests: pd.DataFrame, groups: dict[str, set], resamples: int,
+              seed: int) -> dict:
+    """Per group of users, per engine: NDCG@5 with its interval, and the requests it covers."""
+    user = requests.set_index(requests["request_id"].astype(str))["user_id"].astype(str)
+    scored = results[results["has_positive"]]
+    users = scored["request_id"].astype(str).map(user)
+    out = {}
+    for label, members in groups.items():
+        mine = scored[users.isin(members).to_numpy()]
+        entry = {"requests": int(mine["request_id"].nunique()), "engines": {}}
+        for name, part in mine.groupby("engine", sort=True):
+            (low, high), = _bootstrap_means(part[[f"ndcg@{K}"]].to_numpy(dtype=float), resamples, seed)
+            entry["engines"][name] = {"mean": float(part[f"ndcg@{K}"].mean()), "ci": [low, high]}
+        out[label] = entry
     return out
 
 
@@ -241,7 +263,7 @@ def measure(plan, project: Path, out: Path, data: Path | None, *, log=None,
         say(f"precision {i + 1}/{total}: world '{world.name}' ({config.users} users, {config.days} days)")
         entry = replay_world(load(folder / "dataset.yaml"), project / "rules" / world.rules,
                              out / "runs" / world.name, seed=plan.seed, resamples=plan.resamples,
-                             progress=progress)
+                             progress=progress, groups=_drift_groups(config))
         knobs = {k: v for k, v in dataclasses.asdict(config).items()}
         entries.append({"name": world.name, "kind": "synthetic", "truth": world.truth, "expect": world.expect,
                         "knobs": knobs, "rules": f"rules/{world.rules}", **entry,
@@ -258,6 +280,18 @@ def measure(plan, project: Path, out: Path, data: Path | None, *, log=None,
                         "seconds": time.perf_counter() - started})
         say(_done_line(entries[-1]))
     return {"worlds": entries, "notes": notes, "figures": list(FIGURES), "k": K}
+
+
+def _drift_groups(config) -> dict[str, set] | None:
+    """Drifted and stable users of a world with drift (None without drift)."""
+    from suggest import synth
+
+    if not config.drift_days:
+        return None
+    world = synth.make_world(config)
+    drifted = np.asarray(world.drifted, bool)
+    return {"drifted users": {str(u) for u in world.user_ids[drifted]},
+            "stable users": {str(u) for u in world.user_ids[~drifted]}}
 
 
 def _done_line(entry: dict) -> str:

@@ -86,6 +86,14 @@ def precision_markdown(p: dict) -> list[str]:
         ranked = sorted(w["engines"].items(), key=lambda e: -(e[1]["ndcg@5"]["mean"] or 0))
         for name, e in ranked:
             lines.append(f"| {name} | " + " | ".join(_ci(e[f]) for f in p["figures"]) + " |")
+        if w.get("by_group"):
+            groups = w["by_group"]
+            lines += ["", "NDCG@5 by group of users (held-out requests with a positive):", "",
+                      "| engine | " + " | ".join(f"{g} ({v['requests']:,})" for g, v in groups.items()) + " |",
+                      "|---|" + "---:|" * len(groups)]
+            for name, _ in ranked:
+                lines.append(f"| {name} | " + " | ".join(_ci(v["engines"][name]) for v in groups.values()
+                                                          if name in v["engines"]) + " |")
     lines.append("")
     return lines
 
