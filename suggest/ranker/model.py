@@ -279,10 +279,16 @@ def _useful_groups(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.isin(rows, positive_rows)
 
 
-def _grades(relevance: np.ndarray):
-    """A function from relevance to whole LightGBM labels (see the module docstring)."""
-    positive = relevance[relevance > 0]
-    if len(positive) == 0 or positive.max() <= MAX_LABEL:
-        return lambda rel: np.where(rel > 0, np.clip(np.rint(rel), 1, MAX_LABEL), 0).astype(np.int32)
-    edges = np.quantile(positive, [0.25, 0.5, 0.75])
-    return lambda rel: np.where(rel > 0, 1 + np.searchsorted(edges, rel, side="right"), 0).astype(np.int32)
+class _grades:
+    """From relevance to whole LightGBM labels (see the module docstring). A class, not a
+    closure, so that a fitted engine pickles (joblib and Dask ship it to workers)."""
+
+    def __init__(self, relevance: np.ndarray):
+        positive = relevance[relevance > 0]
+        self.edges = None if len(positive) == 0 or positive.max() <= MAX_LABEL else \
+            np.quantile(positive, [0.25, 0.5, 0.75])
+
+    def __call__(self, rel: np.ndarray) -> np.ndarray:
+        if self.edges is None:
+            return np.where(rel > 0, np.clip(np.rint(rel), 1, MAX_LABEL), 0).astype(np.int32)
+        return np.where(rel > 0, 1 + np.searchsorted(self.edges, rel, side="right"), 0).astype(np.int32)
