@@ -313,7 +313,10 @@ def _json_argument(text: str, option: str) -> dict:
 @main.command(epilog="""\b
 Examples:
   suggest train --dataset data/sample/dataset.yaml --rules rules/phone.yaml -o models/sample
-  suggest train data/datasets/incarmusic.yaml --dataset data/datasets/incarmusic.yaml -o models/incar --json
+  suggest train --dataset data/datasets/incarmusic.yaml --rules rules/incarmusic.yaml -o models/incar --json
+  # train on what `suggest replay --test-share 0.2 --seed 0` keeps for training, then replay it:
+  suggest train --dataset data/sample/dataset.yaml --rules rules/phone.yaml --test-share 0.2 -o models/s80
+  suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml --model models/s80 -o runs/s80
 """)
 @click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
 @click.option("--dataset", type=click.Path(path_type=Path), required=True,
@@ -325,34 +328,55 @@ Examples:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for LightGBM and splits.")
 @click.option("--n-estimators", type=int, default=400, show_default=True,
               help="Most trees; early stopping on validation NDCG@5 usually stops sooner.")
+@click.option("--test-share", type=float, default=0.0, show_default=True,
+              help="Leave out the part `suggest replay --test-share X --seed S` holds out, so the "
+                   "model can be replayed with --model. 0 trains on the whole log.")
+@click.option("--force", is_flag=True, help="Replace the model folder if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the training summary as JSON.")
-def train(log_file, dataset, rules_file, out, seed, n_estimators, as_json):
+def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, force, as_json):
     """Train the LightGBM ranker on a log and write a model folder.
 
-    The latest 20% of the log by time (a seeded 20% of requests without time)
-    is held out for early stopping. The folder holds LightGBM's text model, a
-    manifest.json and the training data as Parquet; loading never unpickles.
+    Of the requests trained on, the latest 20% by time (a seeded 20% without
+    time) are held out for early stopping. The folder holds LightGBM's text
+    model, a manifest.json and the training data as Parquet; loading never
+    unpickles. Rejected log rows are counted and written to the folder's
+    rejects.csv; a rule file is first checked against the dataset.
     """
     import time
 
     from suggest.ranker import RankerEngine
+    from suggest.replay import split
 
     if n_estimators < 1:
         raise SuggestError(f"--n-estimators must be at least 1, not {n_estimators}")
-    _, log = _rules_and_log(rules_file, dataset, log_file) if rules_file else \
-        (None, _load_log(dataset, log_file))
+    if not 0 <= test_share < 1:
+        raise SuggestError(f"--test-share must be at least 0 and below 1, not {test_share}")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise SuggestError(f"{out} already exists and is not empty",
+                           hint="pass --force to replace it, or choose another -o folder")
+    log = _checked_log(dataset, log_file, rules_file)
+    requests, truth, held_out = log.requests, log.truth, None
+    if test_share > 0:
+        part = split(log.requests, log.truth, test_share, seed)
+        requests, truth, held_out = part.train, part.train_truth, part.how
     started = time.perf_counter()
     engine = RankerEngine(rules=str(rules_file) if rules_file else None, seed=seed,
                           n_estimators=n_estimators)
-    engine.fit(log.requests, log.truth, log.catalog, progress=not as_json)
-    folder = engine.save(out, log.requests, log.truth, log.catalog)
+    engine.fit(requests, truth, log.catalog, progress=not as_json)
+    folder = engine.save(out, requests, truth, log.catalog,
+                         dataset={"name": log.dataset.name, "description": str(dataset),
+                                  "log": str(log.dataset.log), "held_out": held_out})
+    rejects = _write_log_rejects(log, folder / "rejects.csv")
     summary = {"model": str(folder), "seconds": round(time.perf_counter() - started, 1),
-               "requests": len(log.requests), "engagements": len(log.truth),
+               "requests": len(requests), "engagements": len(truth), "held_out": held_out,
+               "rejected_rows": len(log.rejects), "rejects_file": rejects,
                "candidate_recall": engine.candidate_recall_, "validation": engine.validation_,
                "top_features": list(engine.manifest_importance(5))}
     if as_json:
         _print_json(summary)
         return
+    if held_out:
+        click.echo(f"left out for replay: {held_out}")
     v = engine.validation_
     click.echo(f"trained on {v['train_requests']:,} requests, validated on {v['valid_requests']:,} "
                f"({v['split']}); {summary['seconds']} s")
@@ -362,7 +386,42 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, as_json):
     click.echo(f"validation NDCG@{engine.eval_at}: " + (f"{ndcg:.4f}" if ndcg is not None else "n/a")
                + f" at {v['best_iteration']} trees")
     click.echo("top features (gain): " + ", ".join(summary["top_features"]))
+    click.echo(_rejects_line(log, rejects))
     click.echo(f"model written to {folder}/")
+
+
+def _checked_log(dataset: Path, log_file: Path | None, rules_file: Path | None):
+    """The loaded log, after checking the rule file (if any) against it: a rule set
+    naming fields or items the log does not have stops here, as `rules check` would."""
+    from suggest.errors import ErrorList
+    from suggest.rules import load_rules
+    from suggest.rules.explain import check
+
+    rule_set = load_rules(rules_file) if rules_file else None
+    log = _load_log(dataset, log_file)
+    if rule_set is not None:
+        errors, _ = check(rule_set, log)
+        if errors:
+            raise ErrorList([SuggestError(e) for e in errors],
+                            summary=f"{rules_file} does not fit {dataset}: {len(errors)} error(s) "
+                                    f"(`suggest rules check {rules_file} --dataset {dataset}` "
+                                    f"shows them with warnings)")
+    return log
+
+
+def _write_log_rejects(log, path: Path) -> str | None:
+    """Write the log's rejected rows to ``path`` when there are any."""
+    from suggest.data import write_rejects
+
+    return str(write_rejects(log.rejects, path)) if len(log.rejects) else None
+
+
+def _rejects_line(log, written: str | None) -> str:
+    if not written:
+        return "rejected log rows: none"
+    reasons = log.rejects["reason"].astype(str).str.split(":").str[0].value_counts()
+    top = ", ".join(f"{n:,} {reason}" for reason, n in reasons.head(3).items())
+    return f"rejected log rows: {len(log.rejects):,} ({top}) -> {written}"
 
 
 def _load_log(dataset: Path, log_path: Path | None):
@@ -478,18 +537,24 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, 
     if chunk_size < 1:
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
     chosen = replay_engines(engines, rules_file, model, seed)
-    if rules_file is None and {"ranker"} & set(chosen) and not as_json:
+    if rules_file is None and model is None and {"ranker"} & set(chosen) and not as_json:
         click.echo("note: no --rules: the ranker trains without rule candidates and rule features",
                    err=True)
-    log = _load_log(dataset, log_file)
+    log = _checked_log(dataset, log_file, rules_file)
+    if isinstance(chosen.get("ranker"), _Fitted):
+        from suggest.ranker.artifact import check_fits
+
+        check_fits(chosen["ranker"].engine, log.requests, f"{dataset}")
     summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
                          chunk_size=chunk_size, progress=not as_json,
                          settings={"log": str(log.dataset.log), "rules": str(rules_file)})
+    rejects = _write_log_rejects(log, Path(out) / "rejects.csv")
     if as_json:
-        _print_json(summary)
+        _print_json({**summary, "rejected_rows": len(log.rejects), "rejects_file": rejects})
     else:
         click.echo(comparison_table(summary, 5 if 5 in cutoffs else max(cutoffs)))
-        click.echo(f"\nwritten to {out}/ (summary.json, results.parquet, suggestions.parquet)")
+        click.echo("\n" + _rejects_line(log, rejects))
+        click.echo(f"written to {out}/ (summary.json, results.parquet, suggestions.parquet)")
 
 
 def _cutoffs(text: str) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 from suggest.data import load
 from suggest.errors import SuggestError
 from suggest.ranker import HybridEngine, RankerEngine
-from suggest.ranker.artifact import load as load_model
+from suggest.ranker.artifact import _manifest_checksum, load as load_model
 from suggest.rules import RulesEngine
 from suggest.synth import generate, preset_config
 
@@ -56,10 +56,14 @@ def copy_of(trained, tmp_path):
     return target
 
 
-def edit_manifest(folder: Path, change) -> None:
+def edit_manifest(folder: Path, change, sign: bool = True) -> None:
+    """Change the manifest; ``sign`` recomputes its own checksum, as a manifest written
+    by another version of suggest would carry one (the checks after it are under test)."""
     path = folder / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
     change(manifest)
+    if sign:
+        manifest["manifest_sha256"] = _manifest_checksum(manifest)
     path.write_text(json.dumps(manifest), encoding="utf-8")
 
 
@@ -75,8 +79,8 @@ def test_manifest_has_the_documented_keys(trained):
     manifest = json.loads((trained["folder"] / "manifest.json").read_text(encoding="utf-8"))
     engine, train = trained["engine"], trained["train"]
     assert {"format", "engine", "params", "features", "candidates", "training", "validation",
-            "importance", "versions", "files"} <= set(manifest)
-    assert manifest["format"] == 1 and manifest["engine"] == "ranker"
+            "importance", "versions", "files", "dataset", "manifest_sha256"} <= set(manifest)
+    assert manifest["format"] == 2 and manifest["engine"] == "ranker"
     assert manifest["params"]["n_estimators"] == 30 and manifest["params"]["cap"] == 50
     features = manifest["features"]
     assert features["names"] == engine.features_.names_
@@ -133,9 +137,17 @@ def test_a_missing_file_fails_naming_it(copy_of):
         load_model(copy_of)
 
 
+@pytest.mark.parametrize("setting, value", [("cap", 5), ("seed", 7), ("n_estimators", 3)])
+def test_an_edited_setting_in_the_manifest_fails_as_edited(copy_of, trained, setting, value):
+    edit_manifest(copy_of, lambda m: m["params"].update({setting: value}), sign=False)
+    with pytest.raises(SuggestError, match=r"manifest\.json was edited after training") as err:
+        load_model(copy_of)
+    assert "retrain" in str(err.value) and "version of suggest" not in str(err.value)
+
+
 def test_another_format_fails_clearly(copy_of):
-    edit_manifest(copy_of, lambda m: m.update(format=2))
-    with pytest.raises(SuggestError, match=r"model format 2, this suggest .* reads format 1") as err:
+    edit_manifest(copy_of, lambda m: m.update(format=1))
+    with pytest.raises(SuggestError, match=r"model format 1, this suggest .* reads format 2") as err:
         load_model(copy_of)
     assert "retrain" in str(err.value)
 

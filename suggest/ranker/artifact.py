@@ -5,8 +5,9 @@
 * ``model.txt``      LightGBM's text model (``Booster.save_model``);
 * ``manifest.json``  settings, feature names and types, category encodings,
   candidate settings, training window, data fingerprint, package versions,
-  validation metrics, candidate recall, feature importance, and a SHA-256 of
-  every other file;
+  validation metrics, candidate recall, feature importance, the dataset it
+  came from, a SHA-256 of every other file and one of the manifest itself
+  (so an edited setting is caught like an edited model);
 * ``rules.yaml``     a copy of the rule file the model was trained with, if any;
 * ``requests.parquet``, ``truth.parquet``, ``catalog.parquet``: the training
   data the ranker's history statistics and candidate sources are rebuilt
@@ -34,7 +35,7 @@ import pandas as pd
 from suggest import __version__
 from suggest.errors import SuggestError, one_of
 
-FORMAT = 1
+FORMAT = 2  # 2: the manifest carries its own checksum and the dataset
 FILES = ("model.txt", "requests.parquet", "truth.parquet", "catalog.parquet")
 
 
@@ -55,10 +56,16 @@ def fingerprint(requests: pd.DataFrame, truth: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
+def _manifest_checksum(manifest: dict) -> str:
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFrame,
-         catalog: pd.DataFrame | None) -> Path:
+         catalog: pd.DataFrame | None, dataset: dict | None = None) -> Path:
     """Write a fitted :class:`~suggest.ranker.RankerEngine` to ``directory``.
 
+    ``dataset`` (name, description path, ...) is recorded for the reader.
     Files are written to ``directory.partial`` and moved in place at the end,
     so a failed save never leaves a folder that looks like a model.
     """
@@ -98,7 +105,9 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
                      "pandas": pd.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "files": {name: _sha256(work / name) for name in files},
+        "dataset": dataset or {},
     }
+    manifest["manifest_sha256"] = _manifest_checksum(manifest)
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n",
                                         encoding="utf-8")
     if final.exists():
@@ -139,6 +148,11 @@ def load(directory: str | Path):
         raise SuggestError(f"{manifest_path}: model format {manifest.get('format')!r}, this "
                            f"suggest {__version__} reads format {FORMAT}",
                            hint="retrain the model with this version")
+    if manifest.get("manifest_sha256") != _manifest_checksum(manifest):
+        raise SuggestError(f"{manifest_path} was edited after training (it does not match its own "
+                           "checksum, manifest_sha256)",
+                           hint="restore the file as `suggest train` wrote it, or retrain: settings "
+                                "such as cap or seed cannot be changed on a trained model")
     trained_with = str(manifest.get("versions", {}).get("lightgbm", "0"))
     if trained_with.split(".")[0] != lightgbm.__version__.split(".")[0]:
         raise SuggestError(f"{manifest_path}: trained with LightGBM {trained_with}, this "
@@ -190,3 +204,31 @@ def load(directory: str | Path):
     engine.manifest_ = manifest
     engine.trained_on_ = set(requests["request_id"].astype(str))  # for replay's leakage check
     return engine
+
+
+def check_fits(engine, requests: pd.DataFrame, source: str) -> None:
+    """Refuse a loaded model whose features need context the log ``source`` does not have.
+
+    A model trained on another dataset fails here with the columns named,
+    instead of scoring every request with missing features.
+    """
+    from suggest.ranker.features import context_columns
+
+    context, has_time = context_columns(requests), "timestamp" in requests.columns
+    trained = {name: kind for name, (kind, _) in engine.features_.context_.items()}
+    missing = sorted(set(trained) - set(context))
+    other = sorted(c for c in set(trained) & set(context) if trained[c] != context[c])
+    problems = []
+    if missing:
+        problems.append(f"context column(s) {', '.join(missing[:8])} missing from the log")
+    if other:
+        problems.append(", ".join(f"'{c}' is {context[c]} in the log but {trained[c]} in the model"
+                                  for c in other[:5]))
+    if engine.features_.has_time_ and not has_time:
+        problems.append("the model uses time of day but the log has no timestamps")
+    if problems:
+        name = (getattr(engine, "manifest_", {}) or {}).get("dataset", {}).get("name")
+        raise SuggestError(f"the model does not fit {source}: " + "; ".join(problems),
+                           hint=(f"it was trained on dataset '{name}'; " if name else "")
+                           + "train a model on this dataset (suggest train) or pass the dataset "
+                             "the model was trained on")

@@ -37,6 +37,20 @@ CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", 
                       "rule_blocked")
 
 
+def context_columns(requests: pd.DataFrame) -> dict[str, str]:
+    """The context columns of a Requests frame and how the features read each:
+    ``categorical`` (text, categories) or ``numeric`` (numbers, booleans)."""
+    return {col: column_kind(requests[col]) for col in requests.columns
+            if col not in ID_COLUMNS and col not in ("minute", *TIME_COLUMNS)}
+
+
+def column_kind(values: pd.Series) -> str:
+    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object \
+            or pd.api.types.is_string_dtype(values.dtype):  # pandas 3 text: ``str``
+        return "categorical"
+    return "numeric"
+
+
 class _FoldCounts:
     """Out-of-fold counts: total per key minus the key's count in the asking row's fold.
 
@@ -109,17 +123,9 @@ class Features:
             catalog: pd.DataFrame | None = None) -> "Features":
         requests = with_time_fields(requests)
         self.has_time_ = "timestamp" in requests.columns
-        self.context_ = {}
-        for col in requests.columns:
-            if col in ID_COLUMNS or col in ("minute", *TIME_COLUMNS):
-                continue
-            values = requests[col]
-            if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object \
-                    or pd.api.types.is_string_dtype(values.dtype):  # pandas 3 text: ``str``
-                self.context_[col] = ("categorical",
-                                      sorted(values.dropna().astype(str).unique().tolist()))
-            else:
-                self.context_[col] = ("numeric", None)
+        self.context_ = {col: ("categorical", sorted(requests[col].dropna().astype(str).unique().tolist()))
+                         if kind == "categorical" else ("numeric", None)
+                         for col, kind in context_columns(requests).items()}
         self.attributes_ = {}
         if catalog is not None:
             for col in catalog.columns:

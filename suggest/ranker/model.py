@@ -163,11 +163,12 @@ class RankerEngine(BaseEngine):
         return [self.features_.names_[i] for i in order]
 
     def save(self, directory, requests: pd.DataFrame, truth: pd.DataFrame,
-             catalog: pd.DataFrame | None = None):
-        """Write the model folder (see :mod:`suggest.ranker.artifact`)."""
+             catalog: pd.DataFrame | None = None, dataset: dict | None = None):
+        """Write the model folder (see :mod:`suggest.ranker.artifact`); ``dataset``
+        (e.g. ``{"name": ..., "description": ...}``) is recorded in the manifest."""
         from suggest.ranker.artifact import save
 
-        return save(self, directory, requests, truth, catalog)
+        return save(self, directory, requests, truth, catalog, dataset)
 
     @staticmethod
     def load(directory) -> "RankerEngine":

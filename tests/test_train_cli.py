@@ -1,0 +1,97 @@
+"""`suggest train` and `suggest replay --model` as a user runs them: held-out parts that
+line up, rejected rows counted and kept, rule files and models that do not fit refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from suggest import synth
+from suggest.cli import main
+
+from conftest import write_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+PHONE = str(ROOT / "rules" / "phone.yaml")
+FAST = ["--n-estimators", "15"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A small synthetic world whose log has one row that cannot be read."""
+    folder = tmp_path_factory.mktemp("world")
+    synth.generate(synth.preset_config("default", users=30, days=10, seed=5), folder)
+    log = folder / "log.csv"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    header, first = lines[0].split(","), lines[1].split(",")
+    first[header.index("timestamp")] = "notatime"
+    log.write_text("\n".join(lines + [",".join(first)]) + "\n", encoding="utf-8")
+    return folder / "dataset.yaml", len(lines) + 1  # the bad row's line number
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tmp_path):
+    dataset, bad_line = world
+    trained = run("train", "--dataset", dataset, "--rules", PHONE, "--test-share", "0.2", *FAST,
+                  "-o", tmp_path / "m", "--json")
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.stdout)
+    assert summary["rejected_rows"] == 1 and summary["held_out"].startswith("by time")
+    rejects = pd.read_csv(summary["rejects_file"])
+    assert rejects["line"].tolist() == [bad_line] and "notatime" in rejects["reason"].iloc[0]
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["dataset"]["name"] == yaml.safe_load(dataset.read_text())["name"]
+    assert manifest["dataset"]["description"] == str(dataset)
+    replayed = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
+                   "--engines", "rules,ranker", "-o", tmp_path / "r")
+    assert replayed.exit_code == 0, replayed.output
+    assert "rejected log rows: 1 (" in replayed.output
+    assert pd.read_csv(tmp_path / "r" / "rejects.csv")["line"].tolist() == [bad_line]
+    ranker = json.loads((tmp_path / "r" / "summary.json").read_text())["engines"]["ranker"]
+    assert 0 < ranker["ndcg@5"] <= 1
+
+
+def test_train_refuses_to_replace_a_model_unless_forced(world, tmp_path):
+    dataset, _ = world
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "keep.txt").write_text("mine")
+    refused = run("train", "--dataset", dataset, *FAST, "-o", tmp_path / "m")
+    assert refused.exit_code == 2 and "already exists" in refused.output and "--force" in refused.output
+    assert (tmp_path / "m" / "keep.txt").exists()
+    forced = run("train", "--dataset", dataset, *FAST, "-o", tmp_path / "m", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (tmp_path / "m" / "manifest.json").exists() and not (tmp_path / "m" / "keep.txt").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "replay"])
+def test_a_rule_file_that_does_not_fit_the_dataset_is_refused(world, tmp_path, command):
+    dataset, _ = world
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nrules:\n  - id: r1\n    when: {mood: happy}\n    suggest: [x]\n")
+    result = run(command, "--dataset", dataset, "--rules", rules, *(FAST if command == "train" else []),
+                 "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "does not fit" in result.output and "unknown field 'mood'" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_from_another_dataset_is_refused_naming_the_columns(world, tmp_path):
+    dataset, _ = world
+    rows = "\n".join(f"u{i % 7},item{i % 5},{['happy', 'sad'][i % 2]}" for i in range(80))
+    other = write_dataset(tmp_path / "other", "user,item,mood\n" + rows + "\n", name="log.csv",
+                          context={"mood": {"type": "categorical"}})
+    trained = run("train", "--dataset", other, *FAST, "-o", tmp_path / "m")
+    assert trained.exit_code == 0, trained.output
+    result = run("replay", "--dataset", dataset, "--model", tmp_path / "m", "--engines", "ranker",
+                 "-o", tmp_path / "r")
+    assert result.exit_code == 2
+    assert "does not fit" in result.output and "mood" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "r" / "summary.json").exists()
