@@ -210,7 +210,8 @@ def _bootstrap_coverage(request_ids: pd.Series, suggestions: pd.DataFrame, catal
     A resample repeats some requests and drops others, so it can only lose
     rare items: the resampled coverage is biased low. The interval is the
     percentile interval shifted by that bias (point value minus the mean of
-    the resamples), clipped to [0, 1].
+    the resamples), clipped to [0, 1] and widened, where the skew of the
+    resamples leaves it just short, to contain the point value.
     """
     top = suggestions[suggestions["rank"] <= K]
     requests = pd.Index(request_ids.astype(str).unique())
@@ -226,9 +227,9 @@ def _bootstrap_coverage(request_ids: pd.Series, suggestions: pd.DataFrame, catal
         idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
         covered.append(shown[idx].any(axis=1).sum(axis=1) / catalog_size)
     covered = np.concatenate(covered)
-    bias = shown.any(axis=0).sum() / catalog_size - covered.mean()
-    low, high = np.clip(np.quantile(covered, [0.025, 0.975]) + bias, 0, 1)
-    return [float(low), float(high)]
+    point = shown.any(axis=0).sum() / catalog_size
+    low, high = np.clip(np.quantile(covered, [0.025, 0.975]) + point - covered.mean(), 0, 1)
+    return [float(min(low, point)), float(max(high, point))]
 
 
 def _verdict(comparison: dict | None, summary: dict) -> dict | None:

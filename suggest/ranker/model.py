@@ -150,6 +150,7 @@ class RankerEngine(BaseEngine):
         Deterministic given the data, so a saved model rebuilds it on load.
         """
         self._one = None  # the one-context lookups belong to the previous fit
+        self._remember_context(requests)
         rules = self._rules_engine(requests, truth, catalog)
         self.features_ = Features(seed=self.seed).fit(requests, truth, catalog)
         folds = None if self.features_.has_time_ else self.features_.train_folds_
@@ -221,7 +222,23 @@ class RankerEngine(BaseEngine):
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """One context through the fast path (:mod:`suggest.ranker.single`); the same
-        suggestions as the batch path, in well under the batch path's fixed cost."""
+        suggestions as the batch path, in well under the batch path's fixed cost.
+
+        ``context`` is read and checked as :meth:`BaseEngine.suggest_one
+        <suggest.engines.base.BaseEngine.suggest_one>` says: keys are the
+        context columns the model was fitted on plus ``user_id``,
+        ``timestamp``, ``timezone`` and ``request_id`` (another key raises
+        :class:`SuggestError` with the closest name, as do a timestamp that
+        does not parse and text for a numeric field); an unseen category or a
+        missing field is fine; a timestamp without an offset is local time in
+        the context's ``timezone``, else UTC.
+
+        Examples
+        --------
+        >>> model = RankerEngine.load("models/sample")                      # doctest: +SKIP
+        >>> model.suggest_one({"user_id": "u001", "location": "commute",      # doctest: +SKIP
+        ...                    "battery": 40, "timestamp": "2026-03-03T08:10:00-05:00"}, k=5)
+        """
         from suggest.ranker.single import OneContext
 
         self.check_fitted()
