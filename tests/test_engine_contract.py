@@ -112,18 +112,61 @@ def test_a_request_gets_the_same_list_alone_or_in_a_batch(name, world):
         assert alone["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
 
 
-@pytest.mark.parametrize("name", ENGINES)
-def test_single_context_call_agrees_with_the_batch_call(name, world):
-    engine = fitted(name, world)
-    test = world[3]
-    row = test.iloc[5]
+def context_of(row: pd.Series) -> dict:
+    """A request as the dict a caller of ``suggest_one`` sends."""
     context = {c: (None if pd.isna(row[c]) else row[c].item() if hasattr(row[c], "item") else row[c])
                for c in ("location", "activity", "headphones", "battery", "weather", "network",
                          "minutes_to_next_event")}
     context.update(user_id=row["user_id"], timestamp=row["timestamp"].isoformat(),
                    timezone=row["timezone"], request_id=row["request_id"])
-    one = engine.suggest_one(context, 5)
+    return context
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_single_context_call_agrees_with_the_batch_call(name, world):
+    engine = fitted(name, world)
+    test = world[3]
+    one = engine.suggest_one(context_of(test.iloc[5]), 5)
     batch = engine.suggest(test.iloc[[5]], 5)
+    assert one["item_id"].astype(str).tolist() == batch["item_id"].astype(str).tolist()
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("key, meant", [("user", "user_id"), ("locaton", "location"),
+                                        ("timestamps", "timestamp")])
+def test_single_context_refuses_a_misspelled_key(name, key, meant, world):
+    context = context_of(world[3].iloc[5])
+    context[key] = context.pop(meant)
+    with pytest.raises(SuggestError, match=f"context key '{key}' .*did you mean '{meant}'"):
+        fitted(name, world).suggest_one(context, 5)
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("field, value, message", [
+    ("timestamp", "tuesday morning", "context timestamp 'tuesday morning' is not a time"),
+    ("timestamp", "2026-03-03T25:10:00", "is not a time"),
+    ("timezone", "America/New_Yrok", "did you mean 'America/New_York'"),
+    ("battery", "high", "context field 'battery': 'high' is not a number")])
+def test_single_context_refuses_a_value_it_cannot_read(name, field, value, message, world):
+    context = {**context_of(world[3].iloc[5]), field: value}
+    with pytest.raises(SuggestError, match=message):
+        fitted(name, world).suggest_one(context, 5)
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_single_context_takes_unseen_values_and_missing_fields_as_the_batch_does(name, world):
+    """A new location in production is legitimate: unseen, exactly as in a batch."""
+    engine = fitted(name, world)
+    row = world[3].iloc[[5]].reset_index(drop=True)
+    row["location"] = pd.Categorical(["moon base"])
+    row["battery"] = np.nan
+    context = context_of(row.iloc[0])
+    del context["battery"]
+    assert context["location"] == "moon base"
+    one = engine.suggest_one({**context, "battery": "17.5"}, 5)  # a number written as text is fine
+    assert len(one) <= 5
+    one = engine.suggest_one(context, 5)
+    batch = engine.suggest(row, 5)
     assert one["item_id"].astype(str).tolist() == batch["item_id"].astype(str).tolist()
 
 

@@ -12,8 +12,14 @@ commute stays 08:00 on both sides of a DST change.
 
 from __future__ import annotations
 
+import datetime
+import functools
+import zoneinfo
+
 import numpy as np
 import pandas as pd
+
+from suggest.errors import SuggestError, did_you_mean
 
 #: A UTC offset ("Z", "+02", "+0200", "+02:00") written after a time of day. A date
 #: alone ("2026-03-02") also ends in a hyphen and two digits; that is not an offset.
@@ -100,3 +106,52 @@ def with_time_fields(frame: pd.DataFrame) -> pd.DataFrame:
     zones = frame["timezone"] if "timezone" in frame.columns else "UTC"
     fields = local_fields(pd.to_datetime(frame["timestamp"], utc=True), zones)
     return frame.assign(**{c: fields[c].to_numpy() for c in fields.columns})
+
+
+def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
+    """One context's ``timestamp`` as an aware Timestamp, or a :class:`SuggestError`.
+
+    Text is ISO 8601 (or anything pandas reads). A time without an offset is
+    local time in ``zone`` (the context's ``timezone``), else UTC; one that
+    does not exist or happens twice at a DST change is refused, as a log row is.
+
+    >>> context_time("2026-03-03T08:10:00", "Europe/Berlin").isoformat()
+    '2026-03-03T08:10:00+01:00'
+    >>> context_time("8 ish")
+    Traceback (most recent call last):
+    ...
+    suggest.errors.SuggestError: context timestamp '8 ish' is not a time (write ISO 8601, e.g. 2026-03-03T08:10:00+01:00)
+    """
+    try:
+        ts = pd.Timestamp(stamp) if isinstance(stamp, (pd.Timestamp, datetime.datetime)) \
+            else pd.Timestamp(str(stamp).strip())
+    except ValueError:  # pandas' DateParseError is one
+        ts = pd.NaT
+    if ts is pd.NaT:
+        raise SuggestError(f"context timestamp {str(stamp)!r} is not a time",
+                           hint="write ISO 8601, e.g. 2026-03-03T08:10:00+01:00")
+    if zone is not None:
+        check_zone(zone)
+    if ts.tzinfo is None:
+        try:
+            ts = ts.tz_localize(zone or "UTC")
+        except ValueError:  # pandas' NonExistentTimeError and AmbiguousTimeError are ones
+            raise SuggestError(f"context timestamp {str(stamp)!r} does not exist or is ambiguous in "
+                               f"{zone} (DST change)", hint="write it with its UTC offset") from None
+    return ts
+
+
+def check_zone(zone: object) -> None:
+    """Refuse a context ``timezone`` that is not an IANA zone name, with the closest one."""
+    try:
+        zone_info(str(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SuggestError(f"context timezone {zone!r} is not an IANA time zone",
+                           hint=did_you_mean(zone, zoneinfo.available_timezones())
+                           or "e.g. 'Europe/Berlin' or 'UTC'") from None
+
+
+@functools.lru_cache(maxsize=64)
+def zone_info(name: str) -> zoneinfo.ZoneInfo:
+    """``ZoneInfo(name)``, cached: the single-context path converts to a few zones many times."""
+    return zoneinfo.ZoneInfo(name)

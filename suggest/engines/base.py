@@ -27,8 +27,11 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from suggest.data.description import TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean, one_of
 
+#: Keys a single context may have besides the context columns the engine was fitted on.
+CONTEXT_KEYS = ("user_id", "timestamp", "timezone", "request_id")
 SUGGESTION_COLUMNS = ["request_id", "engine", "rank", "item_id", "score", "reason"]
 ENTRY_POINT_GROUP = "suggest.engines"
 BUILT_IN = {
@@ -68,10 +71,102 @@ class BaseEngine:
                                hint="call fit(requests, truth, catalog) before suggest()")
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
-        """Suggestions for one context (a mapping of field: value), through the batch path."""
+        """Suggestions for one context, through the batch path.
+
+        Parameters
+        ----------
+        context : dict
+            ``field: value`` for the context columns the engine was fitted on,
+            plus optional ``user_id``, ``timestamp``, ``timezone`` and
+            ``request_id``. A ``timestamp`` without an offset is local time in
+            the context's ``timezone``, else UTC (a log's naive times are read
+            in the dataset's ``timezone``: give ``timezone`` or an offset to
+            match). A field left out, or ``None``, is missing; a category value
+            the engine never saw is unseen. Both are legitimate in production
+            and treated exactly as the batch path treats them.
+        k : int
+            At most this many suggestions.
+
+        Raises
+        ------
+        SuggestError
+            For a key that is not one of those (with the closest one), a
+            timestamp or time zone that does not parse, or text that is not a
+            number for a numeric field.
+
+        Examples
+        --------
+        >>> engine.suggest_one({"user_id": "u1", "location": "commute",   # doctest: +SKIP
+        ...                     "timestamp": "2026-03-03T08:10:00-05:00"}, k=5)
+        """
         from suggest.rules.explain import context_frame
 
+        check_context(context, getattr(self, "context_columns_", None))
         return self.suggest(context_frame(context), k)
+
+    def _remember_context(self, requests: pd.DataFrame | None) -> None:
+        """Record the context columns ``fit`` saw, so that ``suggest_one`` can check keys."""
+        self.context_columns_ = context_columns(requests) if requests is not None else None
+
+
+def context_columns(requests: pd.DataFrame) -> dict[str, str]:
+    """The context columns of a Requests frame and their kinds (numeric, boolean, categorical).
+
+    The local time fields are derived from ``timestamp`` when there is one, so
+    they are not context then.
+
+    >>> context_columns(pd.DataFrame({"request_id": ["r"], "battery": [40], "place": ["home"]}))
+    {'battery': 'numeric', 'place': 'categorical'}
+    """
+    derived = TIME_FIELDS if "timestamp" in requests.columns else ()
+    kinds = {}
+    for col in requests.columns:
+        if col in CONTEXT_KEYS or col in derived:
+            continue
+        dtype = requests[col].dtype
+        kinds[col] = ("boolean" if pd.api.types.is_bool_dtype(dtype) else
+                      "numeric" if pd.api.types.is_numeric_dtype(dtype) else "categorical")
+    return kinds
+
+
+def check_context(context: object, columns: dict[str, str] | None) -> None:
+    """Refuse a single context that cannot mean what its caller intends.
+
+    A key must be one of ``columns`` (the context columns seen at fit) or of
+    :data:`CONTEXT_KEYS`; text for a numeric column must read as a number.
+    With ``columns=None`` (an engine fitted without requests) keys are not
+    checked. A few dict lookups per key: this runs on every ``suggest_one``.
+
+    >>> check_context({"user": "u1"}, {"location": "categorical"})
+    Traceback (most recent call last):
+    ...
+    suggest.errors.SuggestError: context key 'user' is not a context column of the data this engine was fitted on, nor one of 'user_id', 'timestamp', 'timezone' or 'request_id' (did you mean 'user_id'?)
+    """
+    if not isinstance(context, dict):
+        raise SuggestError(f"a context must be a dict, not {type(context).__name__}",
+                           hint='e.g. {"user_id": "u1", "location": "commute", "battery": 40}')
+    if columns is None:
+        return
+    for key, value in context.items():
+        kind = columns.get(key)
+        if kind is None:
+            if key not in CONTEXT_KEYS:
+                _unknown_key(key, columns)
+        elif kind == "numeric" and isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                raise SuggestError(f"context field '{key}': {value!r} is not a number",
+                                   hint=f"'{key}' was numeric in the training data; give a number, "
+                                        "or None when it is unknown") from None
+
+
+def _unknown_key(key: object, columns: dict[str, str]) -> None:
+    known = [*CONTEXT_KEYS, *columns]
+    derived = f"; '{key}' is derived from 'timestamp'" if key in TIME_FIELDS else ""
+    raise SuggestError(f"context key {key!r} is not a context column of the data this engine was "
+                       f"fitted on, nor one of {one_of(CONTEXT_KEYS)}{derived}",
+                       hint=did_you_mean(key, known) or f"the context columns are {one_of(columns)}")
 
 
 def check_k(k: object) -> int:

@@ -58,6 +58,7 @@ class Popular(BaseEngine):
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "Popular":
+        self._remember_context(requests)
         counts = truth["item_id"].astype(str).value_counts()
         counts.index.name = "item_id"
         self.ranking_, self.counts_ = _ranked(counts)
@@ -109,6 +110,7 @@ class ContextPopular(BaseEngine):
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "ContextPopular":
+        self._remember_context(requests)
         requests = self._with_daypart(requests)
         columns = list(self.columns) if self.columns is not None else self._default_columns(requests)
         joined = _engagements(requests, truth, columns)
@@ -203,6 +205,7 @@ class UserHistory(BaseEngine):
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "UserHistory":
+        self._remember_context(requests)
         cols = ["user_id"] + (["timestamp"] if "timestamp" in requests.columns else [])
         events = _engagements(requests, truth, cols)
         events["user_id"] = events["user_id"].astype(str)
@@ -251,6 +254,7 @@ class Random(BaseEngine):
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "Random":
+        self._remember_context(requests)
         items = set(truth["item_id"].astype(str))
         if catalog is not None and len(catalog):
             items |= set(catalog["item_id"].astype(str))

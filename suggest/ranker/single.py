@@ -14,14 +14,14 @@ batch path uses. A test checks it returns exactly what the batch path does.
 from __future__ import annotations
 
 import datetime
-import functools
 import math
 import zoneinfo
 
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import SUGGESTION_COLUMNS
+from suggest.data.timefields import check_zone, context_time, zone_info
+from suggest.engines.base import SUGGESTION_COLUMNS, check_context
 from suggest.rules.compile import WEEK, _number_test, _text_test, _window_table
 from suggest.rules.model import Group, Leaf
 
@@ -31,11 +31,6 @@ _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 MEMO_SIZE = 100_000  # rule outcomes kept per engine; the memo starts over when full
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
-
-
-@functools.lru_cache(maxsize=64)
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name)
 
 
 def _aware(stamp) -> datetime.datetime | None:
@@ -75,6 +70,7 @@ class OneContext:
 
     def __init__(self, engine):
         self.engine = engine
+        self.columns = getattr(engine, "context_columns_", None)  # keys suggest_one accepts
         cand, feats = engine.candidates_, engine.features_
         self.sources, self.quotas, self.cap = cand.sources_, cand.quotas, cand.cap
         history = self.sources["history"]
@@ -104,13 +100,15 @@ class OneContext:
             zone = context.get("timezone")
             aware = _aware(stamp)
             if aware is not None:  # the common case, without pandas: about 40 us less
-                wall = aware.astimezone(_zone(zone)) if zone else aware
+                try:
+                    wall = aware.astimezone(zone_info(zone)) if zone else aware
+                except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+                    check_zone(zone)  # raises SuggestError naming the zone
+                    raise
                 local = (wall.hour, wall.minute, wall.weekday())
                 utc_ns = (aware - _EPOCH) // _MICROSECOND * 1000
                 return local, utc_ns
-            ts = pd.Timestamp(str(stamp))
-            if ts.tzinfo is None:
-                ts = ts.tz_localize(zone or "UTC")
+            ts = context_time(stamp, zone)  # naive: in ``zone``, else UTC, as context_frame reads it
             wall = ts.tz_convert(zone) if zone else ts
             local = (wall.hour, wall.minute, wall.weekday())
             utc_ns = ts.tz_convert("UTC").as_unit("ns").value
@@ -165,7 +163,7 @@ class OneContext:
         rs = rules.rule_set_
         zone = rs.timezone or rules.timezone
         if zone and utc_ns is not None:
-            wall = (_EPOCH + datetime.timedelta(microseconds=utc_ns // 1000)).astimezone(_zone(zone))
+            wall = (_EPOCH + datetime.timedelta(microseconds=utc_ns // 1000)).astimezone(zone_info(zone))
             local = (wall.hour, wall.minute, wall.weekday())
         time_fields = {}
         minute_of_week = None
@@ -221,6 +219,7 @@ class OneContext:
         return self.context_lists[key]
 
     def suggest(self, context: dict, k: int, exclude_blocked: bool) -> pd.DataFrame:
+        check_context(context, self.columns)
         engine, feats = self.engine, self.engine.features_
         local, utc_ns = self._parse(context)
         user = str(context.get("user_id", "-"))

@@ -65,6 +65,7 @@ class RulesEngine(BaseEngine):
     def fit(self, requests: pd.DataFrame | None = None, truth: pd.DataFrame | None = None,
             catalog: pd.DataFrame | None = None) -> "RulesEngine":
         """Resolve catalog slices (``{category: News, top: 3}``) by training popularity."""
+        self._remember_context(requests)
         rs = self.rules if isinstance(self.rules, RuleSet) else load_rules(self.rules)
         counts = (truth.groupby(truth["item_id"].astype(str)).size() if truth is not None and len(truth)
                   else pd.Series(dtype=float))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from suggest.data.timefields import context_time
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator, Truth3
 from suggest.rules.engine import RulesEngine, _unique_columns
@@ -43,14 +44,10 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
         if key in ("request_id", "user_id"):
             continue
         if key == "timestamp":
-            try:
-                stamp = pd.Timestamp(str(value))
-            except ValueError:
-                raise SuggestError(f"context timestamp {value!r} is not an ISO 8601 time",
-                                   hint="e.g. 2026-03-03T08:10:00+01:00") from None
+            if value is None:  # no time, as in the single-context fast path
+                continue
             zone = context.get("timezone")
-            if stamp.tzinfo is None:
-                stamp = stamp.tz_localize(zone or "UTC")
+            stamp = context_time(value, zone)
             if zone:
                 row["timezone"] = pd.Series([str(zone)])
             else:  # the offset written in the timestamp gives the local time
