@@ -118,13 +118,15 @@ Examples:
 """)
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Where to write rejected rows.  [default: ./NAME.rejects.csv]")
+              default=None, help="Where to write rejected rows, when there are any (a file left "
+              "there by an earlier run is removed when there are none).  [default: ./NAME.rejects.csv]")
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
 def data_check(dataset, rejects_path, as_json):
     """Load DATASET (a dataset description YAML): schema, counts and rejected rows.
 
     Every rejected row goes to the rejects file with its line number and
-    reason; rows read = rows ok + rows rejected, always.
+    reason; rows read = rows ok + rows rejected, always. With no rejected row
+    no file is written.
     """
     from suggest.data import load, write_rejects
 
@@ -136,13 +138,13 @@ def data_check(dataset, rejects_path, as_json):
             exc.hint = f"{exc.hint}; all rejected rows are in {write_rejects(exc.rejects, target)}"
         raise
     report = log.report
-    # Written every time, header only when nothing was refused, so it is never stale.
+    # Only when a row was refused; a stale file from an earlier run at the same path goes.
     written = write_rejects(log.rejects, target)
     if as_json:
-        _print_json({**report.to_dict(), "rejects_file": str(written)})
+        _print_json({**report.to_dict(), "rejects_file": str(written) if written else None})
         return
     click.echo(report.to_text())
-    click.echo(f"  rejected rows: {written}" + ("" if len(log.rejects) else " (none)"))
+    click.echo(f"  rejected rows: {written}" if written else "  no rejected rows")
 
 
 @main.group(context_settings=CONTEXT)

@@ -81,6 +81,25 @@ def test_data_check_writes_rejects_and_counts_them(tmp_path):
     assert len(lines) == 3
     assert ",3,battery 'high' is not a number," in lines[1]
     assert ",4,user (user) is missing," in lines[2]
+    assert f"rejected rows: {rejects}" in result.output
+
+
+def test_data_check_writes_no_rejects_file_when_nothing_is_rejected(tmp_path, monkeypatch):
+    """No stray empty file in the current folder, and none left over from an earlier run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "log.csv").write_text("user,item,battery\nu1,a,50\nu2,b,high\n")
+    (tmp_path / "d.yaml").write_text("name: t\nlog: log.csv\ncontext: {battery: numeric}\n")
+    first = CliRunner().invoke(main, ["data", "check", "d.yaml"])
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "d.rejects.csv").exists()  # the default place: ./NAME.rejects.csv
+    (tmp_path / "log.csv").write_text("user,item,battery\nu1,a,50\nu2,b,7\n")  # fixed
+    second = CliRunner().invoke(main, ["data", "check", "d.yaml"])
+    assert second.exit_code == 0, second.output
+    assert "no rejected rows" in second.output
+    assert not (tmp_path / "d.rejects.csv").exists()
+    as_json = CliRunner().invoke(main, ["data", "check", "d.yaml", "--json"])
+    assert json.loads(as_json.output)["rejects_file"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yaml", "log.csv"]
 
 
 def test_installed_entry_point_runs_as_a_real_process(tmp_path):
@@ -90,7 +109,7 @@ def test_installed_entry_point_runs_as_a_real_process(tmp_path):
     (tmp_path / "log.csv").write_text("user,item\nu1,a\nu2,b\n")
     (tmp_path / "d.yaml").write_text("log: log.csv\n")
     done = subprocess.run([str(script), "data", "check", str(tmp_path / "d.yaml"), "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert '"rows_ok": 2' in done.stdout
     bad = subprocess.run([str(script), "data", "check", str(tmp_path / "missing.yaml")],

@@ -346,6 +346,8 @@ def test_write_rejects_writes_line_numbers_and_reasons(make_dataset, tmp_path):
         ["3", "user (user) is missing", ",i2,2"],
         ["4", "temp 'hot' is not a number", "u3,i3,hot"]]
     assert set(written["source"]) == {str(log.dataset.log)}
+    assert write_rejects(log.rejects.iloc[:0], out) is None  # nothing refused: stale file gone
+    assert not out.exists()
 
 
 # --------------------------------------------------------------------------- time

@@ -187,9 +187,17 @@ def load(dataset: Dataset | str | Path) -> Log:
     return Log(ds, requests, truth, events, catalog, rejects, report, context)
 
 
-def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path:
-    """Write rejected rows as CSV (``source, line, reason, text``); returns the path."""
+def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path | None:
+    """Write rejected rows as CSV (``source, line, reason, text``); returns the path.
+
+    With no rejected row nothing is written and ``None`` is returned; a rejects
+    file an earlier run left at ``path`` is removed, so that what is on disk
+    always belongs to this run.
+    """
     path = Path(path)
+    if len(rejects) == 0:
+        path.unlink(missing_ok=True)
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     rejects.to_csv(path, index=False)
     return path
