@@ -138,9 +138,19 @@ def test_each_reason_names_two_features_the_model_has(replay):
     assert reasons.str.startswith("ranker: ").all()
     pairs = reasons.str.removeprefix("ranker: ").str.split(", ")
     assert pairs.map(len).eq(2).all()
-    assert set(pairs.explode()) <= names
-    assert (pairs.str[0] != pairs.str[1]).all()
+    named = pairs.map(lambda p: [part.split("=")[0] for part in p])
+    assert set(named.explode()) <= names
+    assert (named.str[0] != named.str[1]).all()
     assert reasons.nunique() > 1  # it explains each row, not one label for all
+    # each feature comes with the row's value, categories by name
+    values = dict(part.split("=", 1) for p in pairs for part in p)
+    assert all(v in ("yes", "no") for k, v in values.items() if k.startswith("src_"))
+    if "ctx:location" in values:
+        assert values["ctx:location"] in {"commute", "gym", "home", "other", "work", "unseen"}
+    numbers = [v for k, v in values.items() if k in ("user_item_share", "item_share", "rule_rank")]
+    assert all(v == "missing" or float(v) >= 0 for v in numbers)
+    hybrid = out["hybrid"]["reason"].astype(str)
+    assert hybrid.str.startswith("hybrid: ").all()
 
 
 def test_explain_off_gives_the_plain_reason_and_the_same_list(replay):

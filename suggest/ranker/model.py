@@ -261,15 +261,49 @@ class RankerEngine(BaseEngine):
                                  order["score"].to_numpy(), codes, reasons, self.name)
 
     def _reasons(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-        """The two features that pushed each shown item up most (``pred_contrib``)."""
+        """The two features that pushed each shown item up most (``pred_contrib``), each
+        with the row's value: ``ranker: user_item_share=0.5, ctx:location=commute``."""
         if len(X) == 0 or not self.explain:
-            return ["ranker"], np.zeros(len(X), dtype=np.int64)
-        contrib = self.booster_.predict(X.to_numpy(), pred_contrib=True, num_threads=self.n_jobs)[:, :-1]
+            return [self.name], np.zeros(len(X), dtype=np.int64)
+        values = X.to_numpy()
+        contrib = self.booster_.predict(values, pred_contrib=True, num_threads=self.n_jobs)[:, :-1]
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :2]
-        names = np.array(self.features_.names_, dtype=object)
-        labels = pd.Series([f"{a} {b}" for a, b in zip(names[top[:, 0]], names[top[:, 1]])])
-        codes, uniques = pd.factorize(labels)
-        return [f"ranker: {u.replace(' ', ', ')}" for u in uniques], codes
+        rows = np.arange(len(X))
+        first, second = (self._feature_text(top[:, j], values[rows, top[:, j]]) for j in range(2))
+        codes, uniques = pd.factorize(pd.Series(first) + ", " + pd.Series(second))
+        return [f"{self.name}: {u}" for u in uniques], codes
+
+    def _feature_text(self, feature: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """``name=value`` per row: categories by name, source flags as yes/no, numbers
+        to three digits, ``missing`` / ``unseen`` for NaN and unknown codes."""
+        feats = self.features_
+        names = feats.names_
+        out = np.empty(len(feature), dtype=object)
+        for f in np.unique(feature):  # one pass per feature, not per row
+            at, name = feature == f, names[f]
+            v = value[at]
+            categories = _categories_of(feats, name)
+            if categories is not None:
+                table = np.array([*categories, "unseen"], dtype=object)
+                code = np.where(np.isnan(v) | (v < 0) | (v >= len(categories)), len(categories), v)
+                text = table[code.astype(np.int64)]
+            elif name.startswith("src_") or name == "rule_blocked":
+                text = np.where(v > 0, "yes", "no").astype(object)
+            else:
+                text = np.where(np.isnan(v), "missing", np.char.mod("%.3g", v)).astype(object)
+            out[at] = name + "=" + text
+        return out
+
+
+def _categories_of(features, name: str) -> list[str] | None:
+    """The category names behind a categorical feature's codes (None for other features)."""
+    if name == "item":
+        return features.items_
+    for prefix, table in (("ctx:", features.context_), ("attr:", features.attributes_)):
+        if name.startswith(prefix):
+            kind, categories = table.get(name[len(prefix):], (None, None))
+            return categories if kind == "categorical" else None
+    return None
 
 
 class HybridEngine(RankerEngine):
