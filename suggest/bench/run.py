@@ -56,9 +56,9 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan("quick", world_users=40, world_days=14, resamples=500, rules_requests=100_000,
-             rules_loop_sample=5_000, rules_engine_sample=500, rules_repeat=3, ranker_users=100,
-             ranker_contexts=100, ranker_repeat=2, ranker_train_rows=100_000, metrics_requests=10_000,
-             replay_users=(30, 300))
+             rules_loop_sample=5_000, rules_engine_sample=500, rules_repeat=3, ranker_users=60,
+             ranker_contexts=60, ranker_repeat=2, ranker_train_rows=50_000, metrics_requests=10_000,
+             replay_users=(20, 200))
 
 
 def suites_from(text: str) -> tuple[str, ...]:
