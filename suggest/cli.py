@@ -312,6 +312,21 @@ def _json_argument(text: str, option: str) -> dict:
                            hint="""write it in single quotes: '{"location": "home"}'""") from None
 
 
+def _parallel_options(what: str, joblib: bool = True):
+    """``--jobs`` and ``--dask [ADDRESS]``, shared by replay and train."""
+    jobs_help = (f"Worker processes for {what} (joblib); with --dask and no address, the local "
+                 "cluster's workers.  [default: 1; with --dask: one per core]" if joblib else
+                 "With --dask and no address: the local cluster's workers.  [default: one per core]")
+
+    def decorate(command):
+        command = click.option(
+            "--dask", "dask_address", is_flag=False, flag_value="local", default=None,
+            metavar="[ADDRESS]", help=f"Run {what} on Dask: a scheduler address "
+            "(tcp://HOST:8786), or no value for a local cluster started and closed here.")(command)
+        return click.option("--jobs", type=int, default=None, help=jobs_help)(command)
+    return decorate
+
+
 @main.command(epilog="""\b
 Examples:
   suggest train --dataset data/sample/dataset.yaml --rules rules/phone.yaml -o models/sample
@@ -319,6 +334,7 @@ Examples:
   # train on what `suggest replay --test-share 0.2 --seed 0` keeps for training, then replay it:
   suggest train --dataset data/sample/dataset.yaml --rules rules/phone.yaml --test-share 0.2 -o models/s80
   suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml --model models/s80 -o runs/s80
+  suggest train --dataset D.yaml --rules R.yaml -o models/big --dask tcp://10.0.0.5:8786
 """)
 @click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
 @click.option("--dataset", type=click.Path(path_type=Path), required=True,
@@ -329,13 +345,17 @@ Examples:
               help="Model folder to write (models/NAME).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for LightGBM and splits.")
 @click.option("--n-estimators", type=int, default=400, show_default=True,
-              help="Most trees; early stopping on validation NDCG@5 usually stops sooner.")
+              help="Most trees; early stopping on validation NDCG@5 usually stops sooner. With "
+                   "--dask: exactly this many when given, else as many as a local validation run "
+                   "on the latest 50,000 requests found best (the Dask ranker cannot stop early).")
 @click.option("--test-share", type=float, default=0.0, show_default=True,
               help="Leave out the part `suggest replay --test-share X --seed S` holds out, so the "
                    "model can be replayed with --model. 0 trains on the whole log.")
 @click.option("--force", is_flag=True, help="Replace the model folder if it exists.")
+@_parallel_options("training", joblib=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the training summary as JSON.")
-def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, force, as_json):
+def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, force, jobs, dask_address,
+          as_json):
     """Train the LightGBM ranker on a log and write a model folder.
 
     Of the requests trained on, the latest 20% by time (a seeded 20% without
@@ -344,8 +364,10 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, fo
     unpickles. Rejected log rows are counted and written to the folder's
     rejects.csv; a rule file is first checked against the dataset.
     """
+    import contextlib
     import time
 
+    from suggest.parallel import dask_client
     from suggest.ranker import RankerEngine
     from suggest.replay import split
 
@@ -356,15 +378,30 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, fo
     if out.exists() and any(out.iterdir()) and not force:
         raise SuggestError(f"{out} already exists and is not empty",
                            hint="pass --force to replace it, or choose another -o folder")
-    log = _checked_log(dataset, log_file, rules_file)
-    requests, truth, held_out = log.requests, log.truth, None
-    if test_share > 0:
-        part = split(log.requests, log.truth, test_share, seed)
-        requests, truth, held_out = part.train, part.train_truth, part.how
-    started = time.perf_counter()
-    engine = RankerEngine(rules=str(rules_file) if rules_file else None, seed=seed,
-                          n_estimators=n_estimators)
-    engine.fit(requests, truth, log.catalog, progress=not as_json)
+    if jobs is not None and not dask_address:
+        raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
+                           hint="on one machine without Dask, training uses one LightGBM thread")
+    # a bad scheduler address fails before the log is read
+    cluster = contextlib.nullcontext() if not dask_address else \
+        dask_client(None if dask_address == "local" else dask_address, workers=jobs)
+    with cluster as client:
+        log = _checked_log(dataset, log_file, rules_file)
+        requests, truth, held_out = log.requests, log.truth, None
+        if test_share > 0:
+            part = split(log.requests, log.truth, test_share, seed)
+            requests, truth, held_out = part.train, part.train_truth, part.how
+        started = time.perf_counter()
+        engine = RankerEngine(rules=str(rules_file) if rules_file else None, seed=seed,
+                              n_estimators=n_estimators)
+        if client is None:
+            engine.fit(requests, truth, log.catalog, progress=not as_json)
+        else:
+            from suggest.ranker.distributed import fit_dask
+
+            given = click.get_current_context().get_parameter_source("n_estimators") \
+                != click.core.ParameterSource.DEFAULT
+            fit_dask(engine, requests, truth, log.catalog, client,
+                     n_estimators=n_estimators if given else None, progress=not as_json)
     folder = engine.save(out, requests, truth, log.catalog,
                          dataset={"name": log.dataset.name, "description": str(dataset),
                                   "log": str(log.dataset.log), "held_out": held_out})
@@ -387,6 +424,9 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, fo
     ndcg = v.get(f"ndcg@{engine.eval_at}")
     click.echo(f"validation NDCG@{engine.eval_at}: " + (f"{ndcg:.4f}" if ndcg is not None else "n/a")
                + f" at {v['best_iteration']} trees")
+    if "dask" in v:
+        click.echo(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
+                   f"partitions; trees: {v['dask']['trees_from']}")
     click.echo("top features (gain): " + ", ".join(summary["top_features"]))
     click.echo(_rejects_line(log, rejects))
     click.echo(f"model written to {folder}/")
@@ -506,6 +546,8 @@ def comparison_table(summary: dict, k: int = 5) -> str:
 Examples:
   suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml -o runs/sample
   suggest replay LOG.csv --dataset D.yaml --rules R.yaml --engines rules,ranker,popular -o runs/x --json
+  suggest replay --dataset D.yaml --rules R.yaml -o runs/x --jobs 2          # chunks over 2 processes
+  suggest replay --dataset D.yaml --rules R.yaml -o runs/x --dask tcp://10.0.0.5:8786
 """)
 @click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
 @click.option("--dataset", type=click.Path(path_type=Path), required=True,
@@ -524,15 +566,19 @@ Examples:
               help="Requests per chunk; an interrupted replay resumes after the last full chunk.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder for suggestions.parquet, results.parquet, summary.json.")
+@_parallel_options("the chunks")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
-def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, chunk_size, out, as_json):
+def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, chunk_size, out, jobs,
+           dask_address, as_json):
     """Replay the held-out part of a log through every engine, side by side.
 
     Every engine is fitted on the training part only; the test part streams
     through all of them in chunks. Writes suggestions.parquet, results.parquet
     (per request and engine: every metric, latency, context) and summary.json
     (means, answered rate, coverage, latency, paired tests against rules).
+    With --jobs or --dask the chunks run elsewhere; the files are the same.
     """
+    from suggest.parallel import chunk_runner
     from suggest.replay import replay as run_replay
 
     cutoffs = _cutoffs(ks)
@@ -542,14 +588,15 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, 
     if rules_file is None and model is None and {"ranker"} & set(chosen) and not as_json:
         click.echo("note: no --rules: the ranker trains without rule candidates and rule features",
                    err=True)
-    log = _checked_log(dataset, log_file, rules_file)
-    if isinstance(chosen.get("ranker"), _Fitted):
-        from suggest.ranker.artifact import check_fits
+    with chunk_runner(jobs, dask_address) as runner:  # a bad scheduler address fails first
+        log = _checked_log(dataset, log_file, rules_file)
+        if isinstance(chosen.get("ranker"), _Fitted):
+            from suggest.ranker.artifact import check_fits
 
-        check_fits(chosen["ranker"].engine, log.requests, f"{dataset}")
-    summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
-                         chunk_size=chunk_size, progress=not as_json,
-                         settings={"log": str(log.dataset.log), "rules": str(rules_file)})
+            check_fits(chosen["ranker"].engine, log.requests, f"{dataset}")
+        summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
+                             chunk_size=chunk_size, progress=not as_json, runner=runner,
+                             settings={"log": str(log.dataset.log), "rules": str(rules_file)})
     rejects = _write_log_rejects(log, Path(out) / "rejects.csv")
     if as_json:
         _print_json({**summary, "rejected_rows": len(log.rejects), "rejects_file": rejects})

@@ -59,6 +59,13 @@ class DescriptionError(DataError):
     """A dataset description (YAML) that is malformed or inconsistent."""
 
 
+class ClusterError(SuggestError):
+    """A cluster that failed while running (a Dask worker died more often than Dask
+    retries): a runtime failure, exit code 1, not a problem with the input."""
+
+    exit_code = 1
+
+
 class ErrorList(SuggestError):
     """Several problems found at once (a file is checked completely before it is refused)."""
 

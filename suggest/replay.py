@@ -84,10 +84,19 @@ def _write_atomic(frame_or_text, path: Path) -> None:
 def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
            seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
-           settings: dict | None = None) -> dict:
+           settings: dict | None = None, runner=None) -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
-    the test part through all of them into the folder ``out``; return the summary."""
+    the test part through all of them into the folder ``out``; return the summary.
+
+    ``runner`` says where the chunks run (:mod:`suggest.parallel`: in this
+    process by default, joblib workers, or a Dask cluster); the results are
+    the same whichever runs them.
+    """
+    from functools import partial
+
     from tqdm.auto import tqdm
+
+    from suggest.parallel import LocalRunner
 
     out = Path(out)
     chunks_dir = out / "chunks"
@@ -129,32 +138,15 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
     truth_chunk = pd.Index(test["request_id"]).get_indexer(parts.test_truth["request_id"]) // chunk_size
     context = list(log.context)
-    bar = tqdm(total=n_chunks, desc="replaying", unit="chunk", disable=None if progress else True,
-               leave=False)
-    for c in range(n_chunks):
-        if c in state["done"]:
-            bar.update(1)
-            continue
-        chunk = test.iloc[c * chunk_size:(c + 1) * chunk_size].reset_index(drop=True)
-        truth = parts.test_truth[truth_chunk == c]
-        suggestions, results = [], []
-        for name, engine in fitted.items():
-            started = time.perf_counter()
-            out_frame = engine.suggest(chunk, k)
-            per_request_us = (time.perf_counter() - started) * 1e6 / max(len(chunk), 1)
-            out_frame = out_frame.assign(engine=name)
-            suggestions.append(out_frame)
-            scored = evaluate(out_frame, truth, names).per_request
-            rows = chunk[["request_id", *context]].merge(scored, on="request_id", how="left")
-            rows.insert(1, "engine", name)
-            rows["has_positive"] = rows["request_id"].isin(scored["request_id"])
-            rows["answered"] = rows["request_id"].isin(out_frame["request_id"])
-            rows["latency_us"] = per_request_us
-            results.append(rows)
-        _write_atomic(_plain(pd.concat(suggestions, ignore_index=True)),
-                      chunks_dir / f"suggestions-{c:05d}.parquet")
-        _write_atomic(_plain(pd.concat(results, ignore_index=True)),
-                      chunks_dir / f"results-{c:05d}.parquet")
+    bar = tqdm(total=n_chunks, initial=len(state["done"]), desc="replaying", unit="chunk",
+               disable=None if progress else True, leave=False)
+    todo = [c for c in range(n_chunks) if c not in state["done"]]
+    score = partial(_score_chunk, names=names, k=k, context=context)
+    chunks = (runner or LocalRunner()).run(score, fitted, test, chunk_size, todo,
+                                           lambda c: (parts.test_truth[truth_chunk == c],))
+    for c, (suggestions, results) in chunks:
+        _write_atomic(suggestions, chunks_dir / f"suggestions-{c:05d}.parquet")
+        _write_atomic(results, chunks_dir / f"results-{c:05d}.parquet")
         state["done"].append(c)
         _write_atomic(json.dumps(state), state_path)
         bar.update(1)
@@ -172,6 +164,27 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
     _write_atomic(json.dumps(summary, indent=1, default=str) + "\n", out / "summary.json")
     return summary
+
+
+def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, names: list[str],
+                 k: int, context: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One chunk through every engine: its Suggestions and its Results (what a worker runs)."""
+    suggestions, results = [], []
+    for name, engine in engines.items():
+        started = time.perf_counter()
+        out_frame = engine.suggest(chunk, k)
+        per_request_us = (time.perf_counter() - started) * 1e6 / max(len(chunk), 1)
+        out_frame = out_frame.assign(engine=name)
+        suggestions.append(out_frame)
+        scored = evaluate(out_frame, truth, names).per_request
+        rows = chunk[["request_id", *context]].merge(scored, on="request_id", how="left")
+        rows.insert(1, "engine", name)
+        rows["has_positive"] = rows["request_id"].isin(scored["request_id"])
+        rows["answered"] = rows["request_id"].isin(out_frame["request_id"])
+        rows["latency_us"] = per_request_us
+        results.append(rows)
+    return (_plain(pd.concat(suggestions, ignore_index=True)),
+            _plain(pd.concat(results, ignore_index=True)))
 
 
 def _concatenate(paths: list[Path], target: Path, visit=None) -> None:

@@ -67,3 +67,34 @@ def make_requests(**columns) -> "pd.DataFrame":
     for name, values in columns.items():
         frame[name] = values
     return frame
+
+
+def replay_engines_with_ranker() -> dict:
+    """Rules, two baselines and a small ranker, unfitted: the ranker's fitted state is large
+    enough that shipping it to workers once, not per chunk, matters."""
+    from suggest.engines import get_engine
+
+    rules = str(Path(__file__).resolve().parents[1] / "rules" / "phone.yaml")
+    return {"rules": get_engine("rules", rules=rules), "popular": get_engine("popular"),
+            "user-history": get_engine("user-history"),
+            "ranker": get_engine("ranker", rules=rules, n_estimators=15, early_stopping_rounds=5,
+                                 explain=False)}
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Two replay folders with the same suggestions, results and summary figures
+    (latency is a measurement, so it is left out)."""
+    import json
+
+    import pandas as pd
+
+    for name in ("suggestions.parquet", "results.parquet"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(a / name).drop(columns="latency_us", errors="ignore"),
+            pd.read_parquet(b / name).drop(columns="latency_us", errors="ignore"))
+    sa, sb = (json.loads((p / "summary.json").read_text()) for p in (a, b))
+    for engine, figures in sa["engines"].items():
+        for key, value in figures.items():
+            if "latency" not in key and "_us_" not in key:
+                assert sb["engines"][engine][key] == value, (engine, key)
+    assert sa["comparisons"] == sb["comparisons"]

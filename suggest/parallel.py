@@ -1,0 +1,229 @@
+"""Where replay's chunks run: here, over joblib workers, or on a Dask cluster (DESIGN section 7).
+
+A chunk is a slice of consecutive rows of the held-out Requests frame (one row
+per request, so a request never spans two chunks). Every runner calls the same
+function on the same chunks with the same shared objects (the fitted engines)
+and yields ``(chunk number, result)`` as chunks finish, in any order; the
+caller writes each result and records the chunk as done, so results do not
+depend on the runner. The shared objects travel to each worker once, not once
+per chunk:
+
+* :class:`JoblibRunner`: written once with ``joblib.dump`` to a private
+  temporary folder and read back (arrays memory-mapped) once per worker
+  process;
+* :class:`DaskRunner`: ``Client.scatter(..., broadcast=True)``; each chunk is
+  a partition of a Dask DataFrame of the requests, and its task takes the
+  scattered future. A few partitions are in flight at a time, so the client
+  never ships the whole frame at once.
+
+:func:`dask_client` opens a client on a scheduler address, or on a local
+cluster it starts and closes, with a clear error when the address cannot be
+reached.
+
+>>> runner = LocalRunner()
+>>> frame = pd.DataFrame({"x": range(5)})
+>>> sorted(runner.run(lambda shared, part: shared + len(part), 10, frame, 2, [0, 1, 2]))
+[(0, 12), (1, 12), (2, 11)]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from suggest.errors import ClusterError, SuggestError
+
+#: The one set of shared objects a joblib worker process holds: (path, objects).
+_WORKER_SHARED: dict = {}
+
+def _slice(frame: pd.DataFrame, size: int, c: int) -> pd.DataFrame:
+    return frame.iloc[c * size:(c + 1) * size].reset_index(drop=True)
+
+
+class LocalRunner:
+    """Chunks one after the other in this process."""
+
+    workers = 1
+
+    def run(self, fn: Callable, shared, frame: pd.DataFrame, size: int, todo: list[int],
+            extra: Callable[[int], tuple] = lambda c: ()) -> Iterator[tuple[int, object]]:
+        """Yield ``(c, fn(shared, chunk_c, *extra(c)))`` for every chunk number in ``todo``."""
+        for c in todo:
+            yield c, fn(shared, _slice(frame, size, c), *extra(c))
+
+
+class JoblibRunner(LocalRunner):
+    """Chunks spread over ``n_jobs`` worker processes with joblib (loky)."""
+
+    def __init__(self, n_jobs: int):
+        self.workers = n_jobs
+
+    def run(self, fn, shared, frame, size, todo, extra=lambda c: ()):
+        from joblib import Parallel, delayed, dump
+
+        with tempfile.TemporaryDirectory(prefix="suggest-shared-") as folder:
+            path = str(Path(folder) / "shared.joblib")
+            dump(shared, path)
+            tasks = (delayed(_with_shared)(path, fn, c, _slice(frame, size, c), *extra(c))
+                     for c in todo)
+            yield from Parallel(n_jobs=self.workers, return_as="generator_unordered")(tasks)
+
+
+def _with_shared(path: str, fn: Callable, c: int, *args) -> tuple[int, object]:
+    """In a joblib worker: load the shared objects on the first chunk, reuse them after."""
+    if _WORKER_SHARED.get("path") != path:
+        from joblib import load
+
+        _WORKER_SHARED.clear()  # a reused worker drops the previous run's engines first
+        _WORKER_SHARED.update(path=path, objects=load(path, mmap_mode="r"))
+    return c, fn(_WORKER_SHARED["objects"], *args)
+
+
+class DaskRunner(LocalRunner):
+    """Chunks as partitions of a Dask DataFrame on the cluster of ``client``."""
+
+    def __init__(self, client, in_flight: int | None = None):
+        self.client = client
+        self.workers = max(1, sum(client.nthreads().values()))
+        self.in_flight = in_flight or 2 * self.workers
+
+    def run(self, fn, shared, frame, size, todo, extra=lambda c: ()):
+        import dask
+        import dask.dataframe as dd
+        from distributed import as_completed
+
+        if not todo:
+            return
+        # the partitions must reach the engines exactly as local chunks do: no conversion
+        # of text columns to Arrow strings on the way
+        with dask.config.set({"dataframe.convert-string": False}):
+            parts = dd.from_pandas(frame, chunksize=size, sort=False).to_delayed()
+        if len(parts) != -(-len(frame) // size):  # a partition must be exactly a chunk
+            raise RuntimeError(f"Dask made {len(parts)} partitions of {len(frame)} rows by {size}")
+        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        call = dask.delayed(_reset_index, pure=True)
+        pending = iter(todo)
+        number = {}
+
+        def submit(c: int):
+            future = self.client.compute(dask.delayed(fn, pure=False)(shared_future, call(parts[c]),
+                                                                      *extra(c)))
+            number[future.key] = c
+            return future
+
+        running = as_completed([submit(c) for c in itertools.islice(pending, self.in_flight)])
+        try:
+            for future in running:
+                try:
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - every task failure is reported the same way
+                    raise _task_error(exc, number[future.key]) from exc
+                yield number.pop(future.key), result
+                following = next(pending, None)
+                if following is not None:
+                    running.add(submit(following))
+        finally:
+            running.clear()
+            del shared_future
+
+
+def _reset_index(part: pd.DataFrame) -> pd.DataFrame:
+    return part.reset_index(drop=True)
+
+
+def _task_error(exc: Exception, c: int) -> Exception:
+    """A task failure as the user should see it: workers that died (and took the task,
+    or the engines shipped to them, with them) are a cluster failure."""
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+
+    if isinstance(exc, (KilledWorker, CancelledError)):
+        what = "died while scoring chunk" if isinstance(exc, KilledWorker) else \
+            "were lost (with the task or the engines shipped to them) while scoring chunk"
+        return ClusterError(f"Dask workers {what} {c}, and retrying did not help: "
+                            f"{type(exc).__name__}: {exc}",
+                            hint="the chunks already done are kept; look at the workers' logs "
+                                 "(memory limits?) and run the same command again to resume")
+    return exc
+
+
+@contextlib.contextmanager
+def chunk_runner(jobs: int | None = None, dask: str | None = None):
+    """The runner the command line asks for: ``dask`` is a scheduler address, ``"local"``
+    for a local cluster of ``jobs`` workers (default: one per core), or ``None`` for
+    this machine: ``jobs`` joblib processes, or this process alone."""
+    if jobs is not None and jobs < 1:
+        raise SuggestError(f"--jobs must be at least 1, not {jobs}")
+    if dask is None:
+        yield JoblibRunner(jobs) if jobs and jobs > 1 else LocalRunner()
+        return
+    with dask_client(None if dask == "local" else dask, workers=jobs) as client:
+        yield DaskRunner(client)
+
+
+def check_address(address: str) -> str:
+    """A scheduler address as Dask takes it (``tcp://host:8786``, ``host:8786``, ...)."""
+    if "://" in address or re.fullmatch(r"[\w.\-\[\]:]+:\d+", address):
+        return address
+    raise SuggestError(f"--dask {address!r} is not a scheduler address",
+                       hint="give one like tcp://10.0.0.5:8786; for a local cluster give --dask "
+                            "with no value (after LOG, or before another option)")
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None, workers: int | None = None, timeout: float = 5,
+                processes: bool = True):
+    """A ``distributed.Client`` on ``address``, or on a local cluster of ``workers``
+    single-threaded worker processes that is started here and closed on exit.
+
+    Raises
+    ------
+    SuggestError
+        When Dask is not installed or the scheduler cannot be reached within
+        ``timeout`` seconds (exit code 2: the address is the user's input).
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SuggestError("--dask needs Dask: it is not installed",
+                           hint="pip install 'suggest[dask]' (dask[dataframe,distributed])") from None
+    if address and workers is not None:
+        raise SuggestError(f"--jobs {workers} with --dask {address}: the cluster there has its own "
+                           "workers", hint="drop --jobs, or give --dask without an address for a "
+                                           "local cluster of --jobs workers")
+    if workers is not None and workers < 1:
+        raise SuggestError(f"--jobs must be at least 1, not {workers}")
+    if address:
+        check_address(address)
+        try:
+            client = Client(address, timeout=f"{timeout}s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SuggestError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s: "
+                               f"{reason}", hint="check the address and port (tcp://HOST:8786) and "
+                               "that `dask scheduler` runs there; `--dask` with no address starts "
+                               "a local cluster") from None
+        with client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        if processes:  # what our own workers print (LightGBM's chatter) must not mix with --json
+            client.run(_stdout_to_stderr)
+        yield client
+
+
+def _stdout_to_stderr() -> None:
+    """In a local worker process: send standard output to standard error."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    os.dup2(2, 1)
