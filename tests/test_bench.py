@@ -173,3 +173,25 @@ def test_benchmark_scripts_still_run(script):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "--quick" in done.stdout
+
+
+def test_cli_quick_prints_the_summary_of_the_quick_plan(tiny_run, tmp_path, monkeypatch):
+    from suggest.bench import QUICK
+
+    _, result = tiny_run
+    calls = {}
+
+    def fake_run_bench(out, **kwargs):
+        calls.update(kwargs, out=out)
+        return result
+
+    monkeypatch.setattr("suggest.bench.run_bench", fake_run_bench)
+    out = CliRunner().invoke(main, ["bench", "--quick", "--suite", "precision", "-o", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert calls["plan"] is QUICK and calls["suites"] == ("precision",)
+    assert calls["command"] == f"suggest bench --suite precision --quick -o {tmp_path}"
+    for name in ("drift", "sparse", "minilog"):
+        assert name in out.output
+    assert "rules:" in out.output and "ranker:" in out.output and "results.json" in out.output
+    as_json = CliRunner().invoke(main, ["bench", "--json", "-o", str(tmp_path)])
+    assert json.loads(as_json.output)["precision"]["worlds"][0]["name"] == "drift"
