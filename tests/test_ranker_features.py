@@ -18,7 +18,7 @@ import pytest
 
 from suggest.data import load
 from suggest.ranker import RankerEngine
-from suggest.ranker.features import Features
+from suggest.ranker.features import RECENT_DAYS, Features
 from suggest.synth import generate, preset_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +150,16 @@ def test_a_training_row_never_counts_its_own_engagement(world, fitted):
     user_before = pairs.merge(events[["user_id", "t"]], on="user_id", suffixes=("", "_e"))
     totals = user_before[user_before["t_e"] < user_before["t"]].groupby("i").size()
     np.testing.assert_allclose(X["user_total"], np.log1p(totals.reindex(pairs["i"]).fillna(0)), rtol=1e-6)
+    # the recent window by hand: engagements in the RECENT_DAYS before the request, strictly before it
+    start = lambda frame: frame["t"] - pd.Timedelta(days=RECENT_DAYS)  # noqa: E731
+    mine = both[(both["t_e"] < both["t"]) & (both["t_e"] >= start(both))].groupby("i").size()
+    total = user_before[(user_before["t_e"] < user_before["t"])
+                        & (user_before["t_e"] >= start(user_before))].groupby("i").size()
+    mine, total = (c.reindex(pairs["i"]).fillna(0).to_numpy() for c in (mine, total))
+    share = np.where(total > 0, mine / np.maximum(total, 1), np.nan)
+    np.testing.assert_allclose(X["user_item_share_recent"], share, rtol=1e-6)
+    np.testing.assert_allclose(X["user_recent"], np.log1p(total), rtol=1e-6)
+    assert (mine < expected).any() and (mine > 0).any()  # the window leaves older engagements out
 
 
 def test_requests_at_the_same_moment_do_not_see_each_other():

@@ -18,6 +18,9 @@ Features (``names_`` lists them in order):
   slice of each categorical context column (NaN when the value is missing);
 * ``user_item_count``, ``user_item_share``, ``user_total`` (log1p) and
   ``user_item_hours_since`` (NaN without time or history): the user's past;
+* ``user_item_share_recent``, ``user_recent`` (log1p): the same share and
+  total over the ``RECENT_DAYS`` before the request (NaN without time), so
+  a user whose tastes moved is read by what they do now;
 * ``src_*``, ``rule_rank``, ``rule_blocked`` from candidate generation.
 """
 
@@ -33,6 +36,7 @@ from suggest.history import PastCounts, nanoseconds
 
 ID_COLUMNS = {"request_id", "user_id", "timestamp", "timezone"}
 TIME_COLUMNS = ("hour", "weekday", "is_weekend")
+RECENT_DAYS = 7  # the window of the recent history features
 CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", "rule_rank",
                       "rule_blocked")
 
@@ -96,15 +100,23 @@ class _Counters:
                                  for j, k in enumerate(keys.values())])
         self.counter = make(joined, np.tile(np.asarray(when), n))
 
-    def lookup(self, queries: dict[str, np.ndarray], when: np.ndarray) -> dict[str, tuple]:
-        """(count, last time) per named query; every query has one key per row of ``when``."""
-        n, names, rows = len(self.slot), list(queries), len(when)
+    def lookup(self, queries: dict[str, np.ndarray], when: np.ndarray,
+               at: dict[str, np.ndarray] | None = None) -> dict[str, tuple]:
+        """(count, last time) per named query; every query has one key per row of ``when``.
+
+        A query named ``counter@label`` asks counter ``counter`` at its own times
+        ``at[name]`` (e.g. a window's start) in the same search.
+        """
+        n, names, rows, at = len(self.slot), list(queries), len(when), at or {}
+        slots = [self.slot[name.split("@")[0]] for name in names]
         parts = []
         for start in range(0, max(rows, 1), self.BLOCK):
             stop = min(start + self.BLOCK, rows)
-            keys = np.concatenate([np.asarray(queries[name][start:stop], dtype=np.int64) * n
-                                   + self.slot[name] for name in names])
-            got, seen = self.counter.lookup(keys, np.tile(when[start:stop], len(names)))
+            keys = np.concatenate([np.asarray(queries[name][start:stop], dtype=np.int64) * n + slot
+                                   for name, slot in zip(names, slots)])
+            times = np.concatenate([np.asarray(at.get(name, when)[start:stop], dtype=np.int64)
+                                    for name in names])
+            got, seen = self.counter.lookup(keys, times)
             parts.append((got.reshape(len(names), -1), seen.reshape(len(names), -1)))
         got = parts[0][0] if len(parts) == 1 else np.hstack([g for g, _ in parts])
         seen = parts[0][1] if len(parts) == 1 else np.hstack([s for _, s in parts])
@@ -188,6 +200,7 @@ class Features:
         names += ["item"] + [f"attr:{a}" for a in self.attributes_]
         names += ["item_share"] + [f"slice_share:{c}" for c in self.slices_]
         names += ["user_item_count", "user_item_share", "user_total", "user_item_hours_since"]
+        names += ["user_item_share_recent", "user_recent"] if self.has_time_ else []
         return names + list(CANDIDATE_FEATURES)
 
     @property
@@ -282,7 +295,12 @@ class Features:
             slice_key = np.where(value >= 0, value, len(self.context_[col][1]))
             queries[f"slice:{col}"] = slice_key
             queries[f"slice_item:{col}"] = slice_key * n_items + item_key
-        got = self.counts_.lookup(queries, np.asarray(when, dtype=np.int64))
+        when = np.asarray(when, dtype=np.int64)
+        at = {}
+        if self.has_time_:  # the same counters at the recent window's start, in the same search
+            queries["user_item@recent"], queries["user@recent"] = queries["user_item"], user_key
+            at = dict.fromkeys(("user_item@recent", "user@recent"), when - RECENT_DAYS * 86_400 * 10**9)
+        got = self.counts_.lookup(queries, when, at)
         out["item_share"] = _share(got["item"][0], got["all"][0])
         for col in self.slices_:
             share = _share(got[f"slice_item:{col}"][0], got[f"slice:{col}"][0])
@@ -294,6 +312,10 @@ class Features:
         out["user_total"] = np.log1p(user_total).astype(np.float32)
         out["user_item_hours_since"] = ((when - last) / 3.6e12).astype(np.float32) if self.has_time_ \
             else np.full(n, np.nan, dtype=np.float32)
+        if self.has_time_:
+            recent_total = user_total - got["user@recent"][0]
+            out["user_item_share_recent"] = _share(mine - got["user_item@recent"][0], recent_total)
+            out["user_recent"] = np.log1p(recent_total).astype(np.float32)
         for col in CANDIDATE_FEATURES:
             out[col] = np.asarray(extra.get(col, np.zeros(n)), dtype=np.float32)
         return out
