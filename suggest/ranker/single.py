@@ -23,7 +23,7 @@ import pandas as pd
 from suggest.data.timefields import check_zone, context_time, zone_info
 from suggest.engines.base import SUGGESTION_COLUMNS, check_context
 from suggest.rules.compile import WEEK, _number_test, _text_test, _window_table
-from suggest.rules.model import Group, Leaf
+from suggest.rules.model import Group, Leaf, leaves
 
 _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 
@@ -53,14 +53,6 @@ def _aware(stamp) -> datetime.datetime | None:
     return None
 
 
-def _leaves(node):
-    if isinstance(node, Leaf):
-        yield node
-    else:
-        for child in node.children:
-            yield from _leaves(child)
-
-
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -83,7 +75,7 @@ class OneContext:
         self.rule_memo: dict = {}
         rules = self.sources.get("rules")
         self.rule_fields = sorted({leaf.field for rule in rules.rule_set_.rules
-                                   for leaf in _leaves(rule.when) if leaf.op != "window"}) \
+                                   for leaf in leaves(rule.when) if leaf.op != "window"}) \
             if rules is not None else []
         self.leaf_memo: dict = {}
         self.window_tables: dict = {}
