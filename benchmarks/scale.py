@@ -53,12 +53,18 @@ def world(work: Path, users: int, seed: int) -> Path:
 
 def model(work: Path, dataset: Path, train_requests: int) -> Path:
     """The ranker, trained on the latest ``train_requests`` of the replay's training part."""
-    folder = work / f"model-{dataset.parent.name}-{train_requests}"
-    if (folder / "manifest.json").exists():
-        return folder
     from suggest.data import load
+    from suggest.errors import SuggestError
     from suggest.ranker import RankerEngine
     from suggest.replay import split
+
+    folder = work / f"model-{dataset.parent.name}-{train_requests}"
+    if (folder / "manifest.json").exists():
+        try:
+            RankerEngine.load(folder)  # a model from an older feature set is trained again
+            return folder
+        except SuggestError:
+            pass
 
     log = load(dataset)
     part = split(log.requests, log.truth, 0.2, 0)
@@ -94,6 +100,25 @@ def measured(command: list[str]) -> dict:
     return {"seconds": round(seconds, 2), "peak_mib": round(peak / 2**20, 1)}
 
 
+def free_cores(workers: int = 2) -> dict:
+    """How many cores this machine gives us now: a fixed CPU-bound loop alone, then in
+    ``workers`` processes at once. On an idle machine with enough cores the parallel
+    wall time equals the single one (``cores`` = workers); when other jobs take the
+    CPUs it grows, and no parallel mode can be faster than ``cores`` allows."""
+    loop = "sum(i * i for i in range(10**7))"
+
+    def wall(n: int) -> float:
+        started = time.perf_counter()
+        running = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(n)]
+        for process in running:
+            process.wait()
+        return time.perf_counter() - started
+
+    alone, together = wall(1), wall(workers)
+    return {"alone_s": round(alone, 2), f"{workers}_at_once_s": round(together, 2),
+            "cores": round(workers * alone / together, 2)}
+
+
 def same_results(a: Path, b: Path) -> bool:
     import pandas as pd
 
@@ -109,12 +134,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--users", type=int, default=6000, help="users in the world (~168 requests each)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", default=",".join(MODES), help=f"any of {', '.join(MODES)}")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of every mode, interleaved (the machine's load changes)")
     parser.add_argument("--train-requests", type=int, default=100_000,
                         help="requests the ranker is trained on")
     parser.add_argument("--chunk-size", type=int, default=20_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/suggest-scale"))
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args(argv)
+    import shutil
+
     from suggest.bench.machine import describe
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -125,26 +154,38 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = world(args.work, args.users, args.seed)
     folder = model(args.work, dataset, args.train_requests)
     figures = {"machine": describe(), "users": args.users, "chunk_size": args.chunk_size,
-               "train_requests": args.train_requests, "modes": {}}
-    first = None
+               "train_requests": args.train_requests, "runs": [], "modes": {}}
+    reference = None
+    for round_ in range(args.rounds):
+        for mode in modes:
+            run = args.work / f"run-{dataset.parent.name}-{mode}"
+            command = [sys.executable, "-m", "suggest", "replay", "--dataset", str(dataset),
+                       "--rules", str(RULES), "--model", str(folder), "--engines",
+                       "rules,popular,ranker", "--chunk-size", str(args.chunk_size), "-o", str(run),
+                       "--json", *MODES[mode]]
+            shutil.rmtree(run, ignore_errors=True)  # a finished run would only be resumed
+            cores = free_cores()
+            result = {"mode": mode, "round": round_, "free_cores": cores["cores"], **measured(command)}
+            summary = json.loads((run / "summary.json").read_text())
+            result.update(test_requests=summary["requests"], phases_s=summary.get("seconds"))
+            if reference is None:
+                reference = args.work / f"reference-{dataset.parent.name}"
+                shutil.rmtree(reference, ignore_errors=True)
+                shutil.copytree(run, reference)
+            result["same_results_as_first_run"] = same_results(reference, run)
+            figures["runs"].append(result)
+            print(f"round {round_} {mode:6s} {result['seconds']:8.1f} s {result['peak_mib']:7.0f} MiB "
+                  f"(free cores {cores['cores']}); inside replay: {result['phases_s']}", flush=True)
+            figures["modes"][mode] = {
+                "command": " ".join(["suggest", *command[3:]]),
+                "test_requests": summary["requests"], "train_requests_in_log": summary["train_requests"]}
     for mode in modes:
-        run = args.work / f"run-{dataset.parent.name}-{mode}"
-        command = [sys.executable, "-m", "suggest", "replay", "--dataset", str(dataset),
-                   "--rules", str(RULES), "--model", str(folder), "--engines", "rules,popular,ranker",
-                   "--chunk-size", str(args.chunk_size), "-o", str(run), "--json", *MODES[mode]]
-        import shutil
-
-        shutil.rmtree(run, ignore_errors=True)  # a finished run would only be resumed
-        result = measured(command)
-        summary = json.loads((run / "summary.json").read_text())
-        result.update(test_requests=summary["requests"], train_requests_in_log=summary["train_requests"],
-                      command=" ".join(["suggest", *command[3:]]))
-        result["same_results_as_" + (first or mode)] = True if first is None else \
-            same_results(args.work / f"run-{dataset.parent.name}-{first}", run)
-        first = first or mode
-        figures["modes"][mode] = result
-        print(f"{mode:6s} {result['seconds']:8.1f} s {result['peak_mib']:9.0f} MiB "
-              f"{result['test_requests']:,} test requests", flush=True)
+        mine = [r for r in figures["runs"] if r["mode"] == mode]
+        figures["modes"][mode].update(
+            seconds_min=min(r["seconds"] for r in mine), seconds_max=max(r["seconds"] for r in mine),
+            chunks_s_min=min(r["phases_s"]["chunks"] for r in mine),
+            peak_mib_max=max(r["peak_mib"] for r in mine),
+            same_results=all(r["same_results_as_first_run"] for r in mine))
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     return figures

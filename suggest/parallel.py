@@ -103,9 +103,11 @@ class DaskRunner(LocalRunner):
         # the partitions must reach the engines exactly as local chunks do: no conversion
         # of text columns to Arrow strings on the way
         with dask.config.set({"dataframe.convert-string": False}):
-            parts = dd.from_pandas(frame, chunksize=size, sort=False).to_delayed()
-        if len(parts) != -(-len(frame) // size):  # a partition must be exactly a chunk
-            raise RuntimeError(f"Dask made {len(parts)} partitions of {len(frame)} rows by {size}")
+            table = dd.from_pandas(frame.reset_index(drop=True), chunksize=size, sort=False)
+        if tuple(table.divisions[:-1]) != tuple(range(0, len(frame), size)):
+            # each partition must be exactly the chunk of the same number
+            raise RuntimeError(f"Dask cut {len(frame)} rows at {table.divisions}, not every {size}")
+        parts = table.to_delayed()
         shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         call = dask.delayed(_reset_index, pure=True)
         pending = iter(todo)
@@ -189,11 +191,6 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         When Dask is not installed or the scheduler cannot be reached within
         ``timeout`` seconds (exit code 2: the address is the user's input).
     """
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise SuggestError("--dask needs Dask: it is not installed",
-                           hint="pip install 'suggest[dask]' (dask[dataframe,distributed])") from None
     if address and workers is not None:
         raise SuggestError(f"--jobs {workers} with --dask {address}: the cluster there has its own "
                            "workers", hint="drop --jobs, or give --dask without an address for a "
@@ -202,6 +199,12 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         raise SuggestError(f"--jobs must be at least 1, not {workers}")
     if address:
         check_address(address)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise SuggestError("--dask needs Dask: it is not installed",
+                           hint="pip install 'suggest[dask]' (dask[dataframe,distributed])") from None
+    if address:
         try:
             client = Client(address, timeout=f"{timeout}s")
         except (OSError, TimeoutError, ValueError) as exc:

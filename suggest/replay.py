@@ -14,7 +14,9 @@ moved in place), so an interrupted run never looks complete.
 
 ``latency_us`` is the engine's time for its chunk divided by the chunk's
 requests (amortised batch latency); ``summary.json`` also gives
-single-context latency percentiles measured with ``suggest_one`` on a sample.
+single-context latency percentiles measured with ``suggest_one`` on a sample,
+and ``seconds``: where the run's time went (split and fit, chunks, final
+files, summary).
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     out = Path(out)
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
+    clock = [("start", time.perf_counter())]
     parts = split(log.requests, log.truth, test_share, seed)
     names = metric_names(ks)
     k = max(ks)
@@ -133,6 +136,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     for name, engine in tqdm(engines.items(), desc="fitting", disable=None if progress else True,
                              leave=False):
         fitted[name] = engine.fit(parts.train, parts.train_truth, log.catalog)
+    clock.append(("split_and_fit", time.perf_counter()))
     test = parts.test
     n_chunks = max(1, -(-len(test) // chunk_size))
     # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
@@ -151,6 +155,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         _write_atomic(json.dumps(state), state_path)
         bar.update(1)
     bar.close()
+    clock.append(("chunks", time.perf_counter()))
     # The final files are streamed chunk by chunk and the summary is kept as running
     # totals on the way, so no step holds the whole run (only the per-request values
     # the paired tests need).
@@ -158,8 +163,12 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     for kind in ("suggestions", "results"):
         _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
                      out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
+    clock.append(("final_files", time.perf_counter()))
     summary = _summary(totals, parts, fitted, names, k, log, compare, latency_sample, seed)
+    clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
+    # where the time went (the chunks of this call only, when it resumed a replay)
+    summary["seconds"] = {step: round(t - clock[i][1], 2) for i, (step, t) in enumerate(clock[1:])}
     for kind in ("suggestions", "results"):
         os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
     _write_atomic(json.dumps(summary, indent=1, default=str) + "\n", out / "summary.json")
