@@ -200,6 +200,7 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
     if address:
         check_address(address)
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:
         raise SuggestError("--dask needs Dask: it is not installed",
@@ -216,8 +217,11 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         with client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    # Dask's active memory manager drops "superfluous" copies of data; the engines are
+    # broadcast so that every worker keeps its copy for the whole run
+    with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}), \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                         dashboard_address=":0") as cluster, Client(cluster) as client:
         if processes:  # what our own workers print (LightGBM's chatter) must not mix with --json
             client.run(_stdout_to_stderr)
         yield client
