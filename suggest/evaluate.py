@@ -121,40 +121,98 @@ def metric_names(ks=DEFAULT_KS, metrics=tuple(METRICS)) -> list[str]:
     return [f"{m}@{k}" for m in metrics for k in ks]
 
 
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and their distinct values as text, looking at each distinct value once
+    (ids compare as text, so 7 and "7" are one request)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    text = pd.Index(uniques).astype(str).to_numpy(dtype=object)
+    again, distinct = pd.factorize(text)
+    return again[codes].astype(np.int64), np.asarray(distinct, dtype=object)
+
+
+def _lookup(table: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in ``table`` (-1 when absent)."""
+    return pd.Index(table).get_indexer(values)
+
+
+def _in_order(group: np.ndarray, score: np.ndarray, tie: np.ndarray) -> bool:
+    """Rows already grouped by request (codes by first appearance never decrease) and, within
+    each group, by score descending then item ascending."""
+    if len(group) < 2:
+        return True
+    step, down = np.diff(group), np.diff(score)
+    same = step == 0
+    return bool((step >= 0).all() and (down[same] <= 0).all()
+                and (np.diff(tie)[same & (down == 0)] > 0).all())
+
+
 def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked, int]:
     """Order the run, join it with truth and keep the requests with a relevant item.
 
     Returns the prepared run and the number of requests (in the run or the
-    truth) left out because they have no relevant item.
+    truth) left out because they have no relevant item. Everything after
+    reading the ids works on integer codes: the text of an id is looked at
+    once per distinct id, never per row.
     """
-    positives = truth.loc[truth["relevance"] > 0, ["request_id", "item_id", "relevance"]]
-    positives = positives.assign(request_id=positives["request_id"].astype(str),
-                                 item_id=positives["item_id"].astype(str))
-    positives = positives.groupby(["request_id", "item_id"], as_index=False, sort=False)["relevance"].max()
-    request_ids = np.array(sorted(positives["request_id"].unique()), dtype=object)
-    everyone = pd.concat([run["request_id"].astype(str), truth["request_id"].astype(str)],
-                         ignore_index=True).nunique(dropna=False)
-    without = everyone - len(request_ids)
-    index = pd.Index(request_ids)
-    rows = pd.DataFrame({"request_id": run["request_id"].astype(str).to_numpy(dtype=object),
-                         "item_id": run["item_id"].astype(str).to_numpy(dtype=object),
-                         "score": run["score"].to_numpy(dtype=float)})
-    rows["code"] = index.get_indexer(rows["request_id"])
-    rows = rows[rows["code"] >= 0]
-    rows = rows.drop_duplicates(["code", "item_id"])  # an item counts once, at its best place
-    rows = rows.sort_values(["code", "score", "item_id"], ascending=[True, False, True], kind="stable")
-    rows["rank"] = rows.groupby("code", sort=False).cumcount() + 1
-    rows = rows[rows["rank"] <= max_k]
-    rel = positives.set_index(["request_id", "item_id"])["relevance"]
-    joined = rel.reindex(pd.MultiIndex.from_frame(rows[["request_id", "item_id"]])).fillna(0.0)
-    ideal = positives.assign(code=index.get_indexer(positives["request_id"]))
-    ideal = ideal.sort_values(["code", "relevance"], ascending=[True, False], kind="stable")
-    ideal_rank = ideal.groupby("code", sort=False).cumcount().to_numpy() + 1
-    return Ranked(request_ids=request_ids, code=rows["code"].to_numpy(),
-                  rank=rows["rank"].to_numpy(dtype=float), rel=joined.to_numpy(dtype=float),
-                  n_relevant=np.bincount(ideal["code"].to_numpy(), minlength=len(request_ids)).astype(float),
-                  ideal_code=ideal["code"].to_numpy(), ideal_rank=ideal_rank.astype(float),
-                  ideal_rel=ideal["relevance"].to_numpy(dtype=float)), without
+    run_req, req_names = _codes(run["request_id"])
+    run_item, item_names = _codes(run["item_id"])
+    truth_req_raw, truth_req_names = _codes(truth["request_id"])
+    truth_item_raw, truth_item_names = _codes(truth["item_id"])
+    # one code space for requests and items of both frames
+    extra_req = truth_req_names[_lookup(req_names, truth_req_names) < 0]
+    req_names = np.concatenate([req_names, extra_req])
+    truth_req = _lookup(req_names, truth_req_names)[truth_req_raw]
+    extra_item = truth_item_names[_lookup(item_names, truth_item_names) < 0]
+    item_names = np.concatenate([item_names, extra_item])
+    truth_item = _lookup(item_names, truth_item_names)[truth_item_raw]
+    n_items = max(len(item_names), 1)
+
+    relevance = truth["relevance"].to_numpy(dtype=float)
+    positive = relevance > 0
+    pos = pd.DataFrame({"key": truth_req[positive] * n_items + truth_item[positive],
+                        "relevance": relevance[positive]}).groupby("key", sort=True)["relevance"].max()
+    pos_key, pos_rel = pos.index.to_numpy(), pos.to_numpy()
+    pos_req = pos_key // n_items
+    with_positive = np.unique(pos_req)
+    # evaluated requests in id order: position of each request code among them
+    order = np.argsort(req_names[with_positive].astype(str), kind="stable")
+    request_ids = req_names[with_positive][order].astype(object)
+    position = np.full(len(req_names), -1, dtype=np.int64)
+    position[with_positive[order]] = np.arange(len(with_positive))
+    without = len(req_names) - len(with_positive)
+
+    code = position[run_req]
+    keep = code >= 0
+    code, item, score = code[keep], run_item[keep], run["score"].to_numpy(dtype=float)[keep]
+    req_code = run_req[keep]
+    # score descending, then item id ascending: the items' text order, computed on the distinct items
+    item_rank = np.empty(len(item_names), dtype=np.int64)
+    item_rank[np.argsort(item_names.astype(str), kind="stable")] = np.arange(len(item_names))
+    if not _in_order(req_code, score, item_rank[item]):  # engines write lists in order: no sort
+        by = np.lexsort((item_rank[item], -score, req_code))
+        code, item, score, req_code = code[by], item[by], score[by], req_code[by]
+    first = ~pd.Series(req_code * n_items + item).duplicated().to_numpy()  # once, at its best place
+    code, item, score, req_code = code[first], item[first], score[first], req_code[first]
+    starts = np.flatnonzero(np.r_[True, req_code[1:] != req_code[:-1]]) if len(code) \
+        else np.zeros(0, np.int64)
+    rank = np.arange(len(code)) - np.repeat(starts, np.diff(np.r_[starts, len(code)])) + 1
+    shown = rank <= max_k
+    code, item, rank, req_code = code[shown], item[shown], rank[shown], req_code[shown]
+    at = np.searchsorted(pos_key, req_code * n_items + item)
+    found = at < len(pos_key)
+    found[found] = pos_key[at[found]] == (req_code * n_items + item)[found]
+    rel = np.where(found, pos_rel[np.minimum(at, len(pos_key) - 1)] if len(pos_key) else 0.0, 0.0)
+    ideal_code = position[pos_req]
+    ideal = np.lexsort((-pos_rel, ideal_code))
+    ideal_code, ideal_rel = ideal_code[ideal], pos_rel[ideal]
+    ideal_starts = np.flatnonzero(np.r_[True, ideal_code[1:] != ideal_code[:-1]]) if len(ideal_code) \
+        else np.zeros(0, np.int64)
+    ideal_rank = np.arange(len(ideal_code)) - np.repeat(ideal_starts, np.diff(np.r_[ideal_starts,
+                                                                                    len(ideal_code)]))
+    return Ranked(request_ids=request_ids, code=code, rank=rank.astype(float), rel=rel,
+                  n_relevant=np.bincount(ideal_code, minlength=len(request_ids)).astype(float),
+                  ideal_code=ideal_code, ideal_rank=ideal_rank.astype(float) + 1,
+                  ideal_rel=ideal_rel), without
 
 
 @dataclass

@@ -177,3 +177,25 @@ def test_holm_matches_the_step_down_procedure():
     # by hand: sorted 0.001, 0.01, 0.02, 0.04 times 4, 3, 2, 1, then running max
     assert holm([0.04, 0.001, 0.02, 0.01]) == pytest.approx([0.04, 0.004, 0.04, 0.03])
     assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_a_run_in_list_order_and_the_same_run_shuffled_score_the_same():
+    """Lists written in order skip the sort; duplicates, ties, ids as numbers and text and
+    truth-only requests must come out as from a shuffled copy that takes the sort."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for q in range(300):
+        scores = np.round(rng.random(12), 1)  # ties within lists
+        for item, score in zip(rng.choice(40, 12), sorted(scores, reverse=True)):
+            rows.append((q if q % 2 else str(q), f"i{item}", score))  # repeats of an item, too
+    run = pd.DataFrame(rows, columns=["request_id", "item_id", "score"])
+    run = run.sort_values(["request_id", "score", "item_id"], ascending=[True, False, True],
+                          key=lambda c: c.astype(str) if c.name == "request_id" else c, kind="stable")
+    truth = pd.DataFrame({"request_id": [str(q) for q in rng.integers(0, 320, 500)],
+                          "item_id": [f"i{i}" for i in rng.integers(0, 40, 500)],
+                          "relevance": rng.integers(0, 3, 500).astype(float)})
+    ordered = evaluate(run, truth)
+    shuffled = evaluate(run.sample(frac=1, random_state=1), truth)
+    assert ordered.means == pytest.approx(shuffled.means, abs=1e-12)
+    assert ordered.requests_without_positive == shuffled.requests_without_positive > 0
+    pd.testing.assert_frame_equal(ordered.per_request, shuffled.per_request)
