@@ -214,6 +214,10 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
                                f"{reason}", hint="check the address and port (tcp://HOST:8786) and "
                                "that `dask scheduler` runs there; `--dask` with no address starts "
                                "a local cluster") from None
+        except MemoryError:  # something answered, but its first bytes read as a huge Dask frame
+            raise SuggestError(f"{address} answered, but not as a Dask scheduler (its reply is not "
+                               "Dask's protocol)", hint="check the port: a Dask scheduler listens "
+                               "on 8786 by default (tcp://HOST:8786), its dashboard on 8787") from None
         with client:
             yield client
         return

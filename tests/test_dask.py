@@ -128,6 +128,35 @@ def test_an_unreachable_scheduler_fails_within_seconds_naming_it(world, tmp_path
     assert "Traceback" not in result.output and not (tmp_path / "run" / "summary.json").exists()
 
 
+def test_a_port_that_answers_something_else_is_a_clear_error(world, tmp_path):
+    """A web server (or a proxy) on the port: its reply read as Dask's framing once asked
+    Dask for exabytes, a MemoryError that read as 'out of memory'."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def answer():
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 8)
+            time.sleep(1)
+
+    threading.Thread(target=answer, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        result = CliRunner().invoke(main, ["replay", "--dataset", str(world / "dataset.yaml"),
+                                           "--rules", RULES, "--engines", "rules",
+                                           "-o", str(tmp_path / "run"), "--dask", address])
+    finally:
+        server.close()
+    assert result.exit_code == 2, result.output
+    assert address in result.output and "out of memory" not in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run" / "summary.json").exists()
+
+
 class DiesInWorker(Popular):
     """``popular``, except that scoring in a worker process kills that process: once (then a
     marker file exists and the retry goes through), or every time."""
