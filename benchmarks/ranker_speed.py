@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import os
 import pstats
 import sys
 from pathlib import Path
 
-from suggest.bench.machine import describe
+from suggest.bench.machine import describe, write_json
 from suggest.bench.ranker_speed import markdown, measure
 
 RULES = Path(__file__).resolve().parent.parent / "rules" / "phone.yaml"
@@ -111,10 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
         print("\n```\n" + p["single_text"].strip() + "\n```\n\n```\n" + p["batch_text"].strip() + "\n```")
         result["profile_single"], result["profile_batch"] = p["single"], p["batch"]
     if args.out:
-        path = args.out / "ranker_speed.json" if args.out.is_dir() else args.out
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {path}", file=sys.stderr)
+        write_json(result, args.out, "ranker_speed.json")
     return result
 
 

@@ -14,13 +14,13 @@ standard error over splits and how many splits the ranker wins.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from suggest.bench.machine import write_json
 from suggest.data import load
 from suggest.engines.baselines import UserHistory
 from suggest.evaluate import evaluate
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"| {name} | {args.splits} | {r['ranker']:.3f} | {r['user-history']:.3f} | "
               f"{r['diff']:+.3f} ({r['se']:.3f}) | {r['ranker_wins']}/{args.splits} |")
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2))
+        write_json(results, Path(args.out), "real_log_splits.json")
     return results
 
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import pstats
 import sys
 from pathlib import Path
 
-from suggest.bench.machine import describe
+from suggest.bench.machine import describe, write_json
 from suggest.bench.rules_speed import markdown, measure
 
 
@@ -67,10 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.profile:
         print("\n```\n" + result.pop("hook") + "\n```")
     if args.out:
-        path = args.out / "rules_speed.json" if args.out.is_dir() else args.out
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {path}", file=sys.stderr)
+        write_json(result, args.out, "rules_speed.json")
     return result
 
 

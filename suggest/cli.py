@@ -8,7 +8,6 @@ stderr and exit code 2; nothing else here computes.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -52,6 +51,15 @@ class SuggestGroup(click.Group):
         if ctx.meta.get("suggest.json"):
             _print_json({"error": exc.to_dict()})
         ctx.exit(exc.exit_code)
+
+
+def log_and_dataset(command):
+    """The ``[LOG]`` argument and the ``--dataset`` option of every command that reads a log."""
+    command = click.option("--dataset", type=click.Path(path_type=Path), required=True,
+                           help="Dataset description saying how to read LOG (and whose log is "
+                                "the default).")(command)
+    return click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path),
+                          required=False)(command)
 
 
 def _print_json(value: dict) -> None:
@@ -280,9 +288,7 @@ Examples:
   suggest rules coverage rules/phone.yaml other_week.csv --dataset data/sample/dataset.yaml --json
 """)
 @click.argument("rules_file", metavar="RULES", type=click.Path(path_type=Path))
-@click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
-@click.option("--dataset", type=click.Path(path_type=Path), required=True,
-              help="Dataset description saying how to read LOG (and whose log is the default).")
+@log_and_dataset
 @click.option("--json", "as_json", is_flag=True, help="Print the coverage as JSON.")
 def rules_coverage(rules_file, log_file, dataset, as_json):
     """How often each rule fires on a log, is shadowed, or misses by one condition.
@@ -336,9 +342,7 @@ Examples:
   suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml --model models/s80 -o runs/s80
   suggest train --dataset D.yaml --rules R.yaml -o models/big --dask tcp://10.0.0.5:8786
 """)
-@click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
-@click.option("--dataset", type=click.Path(path_type=Path), required=True,
-              help="Dataset description saying how to read LOG (and whose log is the default).")
+@log_and_dataset
 @click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
               help="A rule file: its suggestions join the candidates, its firing becomes features.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -549,9 +553,7 @@ Examples:
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --jobs 2          # chunks over 2 processes
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --dask tcp://10.0.0.5:8786
 """)
-@click.argument("log_file", metavar="[LOG]", type=click.Path(path_type=Path), required=False)
-@click.option("--dataset", type=click.Path(path_type=Path), required=True,
-              help="Dataset description saying how to read LOG (and whose log is the default).")
+@log_and_dataset
 @click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
               help="The rule set to replay (needed by the rules and hybrid engines).")
 @click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -130,9 +130,12 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return again[codes].astype(np.int64), np.asarray(distinct, dtype=object)
 
 
-def _lookup(table: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Position of each of ``values`` in ``table`` (-1 when absent)."""
-    return pd.Index(table).get_indexer(values)
+def _union(names: np.ndarray, more: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``names`` followed by those of ``more`` it lacks, and each of ``more``'s position there."""
+    at = pd.Index(names).get_indexer(more)
+    missing = at < 0
+    at[missing] = len(names) + np.arange(missing.sum())
+    return np.concatenate([names, more[missing]]), at
 
 
 def _in_order(group: np.ndarray, score: np.ndarray, tie: np.ndarray) -> bool:
@@ -159,12 +162,10 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
     truth_req_raw, truth_req_names = _codes(truth["request_id"])
     truth_item_raw, truth_item_names = _codes(truth["item_id"])
     # one code space for requests and items of both frames
-    extra_req = truth_req_names[_lookup(req_names, truth_req_names) < 0]
-    req_names = np.concatenate([req_names, extra_req])
-    truth_req = _lookup(req_names, truth_req_names)[truth_req_raw]
-    extra_item = truth_item_names[_lookup(item_names, truth_item_names) < 0]
-    item_names = np.concatenate([item_names, extra_item])
-    truth_item = _lookup(item_names, truth_item_names)[truth_item_raw]
+    req_names, truth_req = _union(req_names, truth_req_names)
+    truth_req = truth_req[truth_req_raw]
+    item_names, truth_item = _union(item_names, truth_item_names)
+    truth_item = truth_item[truth_item_raw]
     n_items = max(len(item_names), 1)
 
     relevance = truth["relevance"].to_numpy(dtype=float)
@@ -191,28 +192,27 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
     if not _in_order(req_code, score, item_rank[item]):  # engines write lists in order: no sort
         by = np.lexsort((item_rank[item], -score, req_code))
         code, item, score, req_code = code[by], item[by], score[by], req_code[by]
-    first = ~pd.Series(req_code * n_items + item).duplicated().to_numpy()  # once, at its best place
-    code, item, score, req_code = code[first], item[first], score[first], req_code[first]
-    starts = np.flatnonzero(np.r_[True, req_code[1:] != req_code[:-1]]) if len(code) \
-        else np.zeros(0, np.int64)
-    rank = np.arange(len(code)) - np.repeat(starts, np.diff(np.r_[starts, len(code)])) + 1
+    key = req_code * n_items + item
+    first = ~pd.Series(key).duplicated().to_numpy()  # an item counts once, at its best place
+    code, key, req_code = code[first], key[first], req_code[first]
+    rank = _rank_in_groups(req_code)
     shown = rank <= max_k
-    code, item, rank, req_code = code[shown], item[shown], rank[shown], req_code[shown]
-    at = np.searchsorted(pos_key, req_code * n_items + item)
-    found = at < len(pos_key)
-    found[found] = pos_key[at[found]] == (req_code * n_items + item)[found]
-    rel = np.where(found, pos_rel[np.minimum(at, len(pos_key) - 1)] if len(pos_key) else 0.0, 0.0)
+    code, key, rank = code[shown], key[shown], rank[shown]
+    at = pd.Index(pos_key).get_indexer(key)  # the truth's keys are distinct
+    rel = np.where(at >= 0, pos_rel[at], 0.0)
     ideal_code = position[pos_req]
     ideal = np.lexsort((-pos_rel, ideal_code))
     ideal_code, ideal_rel = ideal_code[ideal], pos_rel[ideal]
-    ideal_starts = np.flatnonzero(np.r_[True, ideal_code[1:] != ideal_code[:-1]]) if len(ideal_code) \
-        else np.zeros(0, np.int64)
-    ideal_rank = np.arange(len(ideal_code)) - np.repeat(ideal_starts, np.diff(np.r_[ideal_starts,
-                                                                                    len(ideal_code)]))
-    return Ranked(request_ids=request_ids, code=code, rank=rank.astype(float), rel=rel,
+    return Ranked(request_ids=request_ids, code=code, rank=rank, rel=rel,
                   n_relevant=np.bincount(ideal_code, minlength=len(request_ids)).astype(float),
-                  ideal_code=ideal_code, ideal_rank=ideal_rank.astype(float) + 1,
+                  ideal_code=ideal_code, ideal_rank=_rank_in_groups(ideal_code),
                   ideal_rel=ideal_rel), without
+
+
+def _rank_in_groups(group: np.ndarray) -> np.ndarray:
+    """1-based position of each row within its run of equal ``group`` values (rows grouped)."""
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else group[:0]
+    return (np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)])) + 1.0)
 
 
 @dataclass

@@ -10,6 +10,7 @@ resident memory is its own and not what earlier measurements left behind.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import resource
@@ -91,3 +92,11 @@ def say(line: str) -> None:
     """Progress on stderr (module level, so a child process can be handed it)."""
     print(line, file=sys.stderr, flush=True)
 
+
+def write_json(result, out: Path, name: str) -> Path:
+    """Write a benchmark's figures as JSON to ``out`` (a file, or ``out/name`` for a folder)."""
+    path = out / name if out.is_dir() else out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}", file=sys.stderr)
+    return path

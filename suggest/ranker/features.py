@@ -64,21 +64,21 @@ class _FoldCounts:
 
     def __init__(self, keys: np.ndarray, folds: np.ndarray, n_folds: int):
         self.n_folds = n_folds
-        self.distinct, inverse = np.unique(np.asarray(keys, dtype=np.int64), return_inverse=True)
+        # a key no query asks (keys are >= 0) keeps the tables non-empty without events
+        keys = np.append(np.asarray(keys, dtype=np.int64), np.iinfo(np.int64).min)
+        folds = np.append(np.asarray(folds, dtype=np.int64), 0)
+        weights = np.append(np.ones(len(keys) - 1), 0.0)
+        self.distinct, inverse = np.unique(keys, return_inverse=True)
         size = len(self.distinct)
-        self.total = np.bincount(inverse, minlength=size).astype(float)
-        self.by_fold = np.bincount(inverse * n_folds + np.asarray(folds, dtype=np.int64),
-                                   minlength=size * n_folds).astype(float)
+        self.total = np.bincount(inverse, weights=weights, minlength=size)
+        self.by_fold = np.bincount(inverse * n_folds + folds, weights=weights, minlength=size * n_folds)
 
     def lookup(self, keys: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys, folds = np.asarray(keys, dtype=np.int64), np.asarray(folds, dtype=np.int64)
-        rank = np.minimum(np.searchsorted(self.distinct, keys), max(len(self.distinct) - 1, 0))
-        known = self.distinct[rank] == keys if len(self.distinct) else np.zeros(len(keys), bool)
-        own = np.where(known & (folds >= 0),
-                       self.by_fold[rank * self.n_folds + np.maximum(folds, 0)] if len(self.distinct)
-                       else 0.0, 0.0)
-        count = np.where(known, self.total[rank] if len(self.distinct) else 0.0, 0.0) - own
-        return count, np.full(len(keys), np.nan)
+        rank = np.minimum(np.searchsorted(self.distinct, keys), len(self.distinct) - 1)
+        known = self.distinct[rank] == keys
+        own = np.where(known & (folds >= 0), self.by_fold[rank * self.n_folds + np.maximum(folds, 0)], 0.0)
+        return np.where(known, self.total[rank], 0.0) - own, np.full(len(keys), np.nan)
 
 
 class _Counters:
