@@ -137,12 +137,18 @@ def test_a_port_that_answers_something_else_is_a_clear_error(world, tmp_path):
     server.bind(("127.0.0.1", 0))
     server.listen(1)
 
-    def answer():
-        conn, _ = server.accept()
-        with conn:
-            conn.recv(1024)
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 8)
-            time.sleep(1)
+    def answer():  # every connection, so a retrying client never waits on an unanswered one
+        server.settimeout(0.5)
+        while True:
+            try:
+                conn, _ = server.accept()
+            except socket.timeout:
+                continue
+            except OSError:  # closed at the end of the test
+                return
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 8)
 
     threading.Thread(target=answer, daemon=True).start()
     address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
