@@ -51,13 +51,18 @@ class Ranked:
     ideal_rel: np.ndarray        # its relevance
 
 
-def _per_request(ranked: Ranked, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.bincount(ranked.code[mask], weights=values[mask], minlength=len(ranked.request_ids))
+def _per_request(ranked: Ranked, values: np.ndarray | float, mask: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over each request's rows where ``mask`` holds."""
+    return np.bincount(ranked.code, weights=np.where(mask, values, 0.0),
+                       minlength=len(ranked.request_ids))
+
+
+def _hits(ranked: Ranked, k: int) -> np.ndarray:
+    return (ranked.rel > 0) & (ranked.rank <= k)
 
 
 def precision(ranked: Ranked, k: int, gain: str) -> np.ndarray:
-    hits = (ranked.rel > 0) & (ranked.rank <= k)
-    return _per_request(ranked, np.ones(len(hits)), hits) / k
+    return _per_request(ranked, 1.0, _hits(ranked, k)) / k
 
 
 def recall(ranked: Ranked, k: int, gain: str) -> np.ndarray:
@@ -69,18 +74,22 @@ def hit_rate(ranked: Ranked, k: int, gain: str) -> np.ndarray:
 
 
 def mrr(ranked: Ranked, k: int, gain: str) -> np.ndarray:
-    hits = (ranked.rel > 0) & (ranked.rank <= k)
-    first = np.full(len(ranked.request_ids), np.inf)
-    np.minimum.at(first, ranked.code[hits], ranked.rank[hits])
-    return np.where(np.isfinite(first), 1.0 / first, 0.0)
+    # rows come grouped by request in rank order: a request's first hit is its first hit row
+    rows = np.flatnonzero(_hits(ranked, k))
+    first = rows[np.r_[True, ranked.code[rows[1:]] != ranked.code[rows[:-1]]]] if len(rows) else rows
+    out = np.zeros(len(ranked.request_ids))
+    out[ranked.code[first]] = 1.0 / ranked.rank[first]
+    return out
 
 
 def average_precision(ranked: Ranked, k: int, gain: str) -> np.ndarray:
     relevant = ranked.rel > 0
-    # rows are sorted by (request, rank): hits so far within a request by a grouped cumsum
-    cumulative = pd.Series(relevant.astype(float)).groupby(ranked.code).cumsum().to_numpy()
-    mask = relevant & (ranked.rank <= k)
-    return _per_request(ranked, cumulative / ranked.rank, mask) / ranked.n_relevant
+    # rows come grouped by request with ranks 1, 2, ...: the relevant rows so far within a
+    # request are a running count less its value just before the request's first row
+    running = np.cumsum(relevant)
+    start = np.arange(len(relevant)) - ranked.rank.astype(np.int64) + 1
+    so_far = running - np.r_[0, running][start]
+    return _per_request(ranked, so_far / ranked.rank, relevant & (ranked.rank <= k)) / ranked.n_relevant
 
 
 def _gain(rel: np.ndarray, gain: str) -> np.ndarray:
@@ -121,32 +130,71 @@ def metric_names(ks=DEFAULT_KS, metrics=tuple(METRICS)) -> list[str]:
     return [f"{m}@{k}" for m in metrics for k in ks]
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _codes(values: pd.Series, grouped: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes and their distinct values as text, looking at each distinct value once
-    (ids compare as text, so 7 and "7" are one request)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    text = pd.Index(uniques).astype(str).to_numpy(dtype=object)
-    again, distinct = pd.factorize(text)
-    return again[codes].astype(np.int64), np.asarray(distinct, dtype=object)
+    (ids compare as text, so 7 and "7" are one request).
+
+    With ``grouped`` (request ids, which come in runs of equal values), only the
+    first value of each run is hashed: the runs are found by comparing each
+    value with the one before, which is several times cheaper than hashing.
+    The codes are the same either way.
+    """
+    starts = _run_starts(values) if grouped else None
+    head = values if starts is None or 5 * len(starts) > 4 * len(values) else values.iloc[starts]
+    codes, uniques = pd.factorize(head, use_na_sentinel=False)
+    distinct = pd.Index(uniques).astype(str).to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(uniques, skipna=False) != "string":  # 7 and "7": one id
+        again, distinct = pd.factorize(distinct)
+        codes = again[codes]
+    codes = codes.astype(np.int64, copy=False)
+    if len(head) < len(values):
+        codes = np.repeat(codes, np.diff(np.r_[starts, len(values)]))
+    return codes, np.asarray(distinct, dtype=object)
+
+
+def _run_starts(values: pd.Series) -> np.ndarray:
+    """Positions where a run of equal consecutive values starts (a missing value starts one)."""
+    array = values.array
+    if len(array) < 2:
+        return np.arange(len(array))
+    changed = pd.array(array[1:] != array[:-1], dtype="boolean").to_numpy(dtype=bool, na_value=True)
+    return np.flatnonzero(np.r_[True, changed])
 
 
 def _union(names: np.ndarray, more: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``names`` followed by those of ``more`` it lacks, and each of ``more``'s position there."""
+    if len(names) == len(more) and (names == more).all():  # a truth for the run's requests
+        return names, np.arange(len(more))
     at = pd.Index(names).get_indexer(more)
     missing = at < 0
     at[missing] = len(names) + np.arange(missing.sum())
     return np.concatenate([names, more[missing]]), at
 
 
-def _in_order(group: np.ndarray, score: np.ndarray, tie: np.ndarray) -> bool:
+def _best_relevance(key: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys in increasing order, each with its highest relevance."""
+    if len(key) < 2:
+        return key, rel
+    if not (key[1:] > key[:-1]).all():
+        order = np.argsort(key, kind="stable")
+        key, rel = key[order], rel[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    if len(starts) < len(key):
+        return key[starts], np.maximum.reduceat(rel, starts)
+    return key, rel
+
+
+def _in_order(group: np.ndarray, score: np.ndarray, item_rank: np.ndarray, item: np.ndarray) -> bool:
     """Rows already grouped by request (codes by first appearance never decrease) and, within
-    each group, by score descending then item ascending."""
+    each group, by score descending then item ascending (``item_rank``: the items' order)."""
     if len(group) < 2:
         return True
     step, down = np.diff(group), np.diff(score)
     same = step == 0
-    return bool((step >= 0).all() and (down[same] <= 0).all()
-                and (np.diff(tie)[same & (down == 0)] > 0).all())
+    if not ((step >= 0).all() and (down[same] <= 0).all()):
+        return False
+    tied = np.flatnonzero(same & (down == 0))  # look at the items only where scores tie
+    return bool((item_rank[item[tied + 1]] > item_rank[item[tied]]).all())
 
 
 def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked, int]:
@@ -157,9 +205,9 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
     reading the ids works on integer codes: the text of an id is looked at
     once per distinct id, never per row.
     """
-    run_req, req_names = _codes(run["request_id"])
+    run_req, req_names = _codes(run["request_id"], grouped=True)
     run_item, item_names = _codes(run["item_id"])
-    truth_req_raw, truth_req_names = _codes(truth["request_id"])
+    truth_req_raw, truth_req_names = _codes(truth["request_id"], grouped=True)
     truth_item_raw, truth_item_names = _codes(truth["item_id"])
     # one code space for requests and items of both frames
     req_names, truth_req = _union(req_names, truth_req_names)
@@ -170,11 +218,10 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
 
     relevance = truth["relevance"].to_numpy(dtype=float)
     positive = relevance > 0
-    pos = pd.DataFrame({"key": truth_req[positive] * n_items + truth_item[positive],
-                        "relevance": relevance[positive]}).groupby("key", sort=True)["relevance"].max()
-    pos_key, pos_rel = pos.index.to_numpy(), pos.to_numpy()
-    pos_req = pos_key // n_items
-    with_positive = np.unique(pos_req)
+    pos_key, pos_rel = _best_relevance(truth_req[positive] * n_items + truth_item[positive],
+                                       relevance[positive])
+    pos_req = pos_key // n_items  # sorted, as the keys are
+    with_positive = pos_req[np.r_[True, pos_req[1:] != pos_req[:-1]]] if len(pos_req) else pos_req
     # evaluated requests in id order: position of each request code among them
     order = np.argsort(req_names[with_positive].astype(str), kind="stable")
     request_ids = req_names[with_positive][order].astype(object)
@@ -182,21 +229,26 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
     position[with_positive[order]] = np.arange(len(with_positive))
     without = len(req_names) - len(with_positive)
 
-    code = position[run_req]
+    code, item, score = position[run_req], run_item, run["score"].to_numpy(dtype=float)
+    req_code = run_req
     keep = code >= 0
-    code, item, score = code[keep], run_item[keep], run["score"].to_numpy(dtype=float)[keep]
-    req_code = run_req[keep]
+    if not keep.all():
+        code, item, score, req_code = code[keep], item[keep], score[keep], req_code[keep]
     # score descending, then item id ascending: the items' text order, computed on the distinct items
     item_rank = np.empty(len(item_names), dtype=np.int64)
     item_rank[np.argsort(item_names.astype(str), kind="stable")] = np.arange(len(item_names))
-    if not _in_order(req_code, score, item_rank[item]):  # engines write lists in order: no sort
+    if not _in_order(req_code, score, item_rank, item):  # engines write lists in order: no sort
         by = np.lexsort((item_rank[item], -score, req_code))
         code, item, score, req_code = code[by], item[by], score[by], req_code[by]
     key = req_code * n_items + item
-    first = ~pd.Series(key).duplicated().to_numpy()  # an item counts once, at its best place
-    code, key, req_code = code[first], key[first], req_code[first]
     rank = _rank_in_groups(req_code)
     shown = rank <= max_k
+    if _repeats(code[shown], rank[shown], item[shown], len(request_ids), max_k):
+        # an item counts once, at its best place: drop the later copies, then rank again
+        first = ~pd.Series(key).duplicated().to_numpy()
+        code, key, req_code = code[first], key[first], req_code[first]
+        rank = _rank_in_groups(req_code)
+        shown = rank <= max_k
     code, key, rank = code[shown], key[shown], rank[shown]
     at = pd.Index(pos_key).get_indexer(key)  # the truth's keys are distinct
     rel = np.where(at >= 0, pos_rel[at], 0.0)
@@ -207,6 +259,22 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
                   n_relevant=np.bincount(ideal_code, minlength=len(request_ids)).astype(float),
                   ideal_code=ideal_code, ideal_rank=_rank_in_groups(ideal_code),
                   ideal_rel=ideal_rel), without
+
+
+def _repeats(code: np.ndarray, rank: np.ndarray, item: np.ndarray, n: int, max_k: int) -> bool:
+    """Whether an item appears twice in the top ``max_k`` of a request's list.
+
+    Copies further down a list do not move anything above them, so when the top
+    ``max_k`` rows of every list are distinct they are the ranked list as is.
+    The check lays the top rows out as a requests x ``max_k`` table (empty
+    places hold distinct negative numbers) and sorts each row.
+    """
+    if n * max_k > max(4 * len(code), 1 << 20):  # very long cut-offs on few rows: hash instead
+        return bool(pd.Series(code * (item.max(initial=0) + 1) + item).duplicated().any())
+    table = np.broadcast_to(-np.arange(1, max_k + 1), (n, max_k)).copy()
+    table[code, rank.astype(np.int64) - 1] = item
+    table.sort(axis=1)
+    return bool((table[:, 1:] == table[:, :-1]).any())
 
 
 def _rank_in_groups(group: np.ndarray) -> np.ndarray:

@@ -199,3 +199,28 @@ def test_a_run_in_list_order_and_the_same_run_shuffled_score_the_same():
     assert ordered.means == pytest.approx(shuffled.means, abs=1e-12)
     assert ordered.requests_without_positive == shuffled.requests_without_positive > 0
     pd.testing.assert_frame_equal(ordered.per_request, shuffled.per_request)
+
+
+@pytest.mark.parametrize("where, ks", [("below the cut-off", (1, 3)), ("anywhere", (1, 3)),
+                                       ("anywhere", (5, 10_000))])
+def test_a_repeated_item_counts_once_at_its_best_place(where, ks):
+    """Whether the copies sit inside the top k, only below it, or the cut-off is longer than
+    every list: the run scores as the same run without the later copies."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for q in range(200):
+        top = rng.choice(30, 3, replace=False)
+        rest = rng.choice(top, 4) if where == "below the cut-off" else rng.choice(30, 4)
+        items = np.r_[top if where == "below the cut-off" else rng.choice(30, 3), rest]
+        rows += [(f"q{q}", f"i{item}", 10.0 - place) for place, item in enumerate(items)]
+    run = pd.DataFrame(rows, columns=["request_id", "item_id", "score"])
+    truth = pd.DataFrame({"request_id": [f"q{q}" for q in rng.integers(0, 200, 400)],
+                          "item_id": [f"i{i}" for i in rng.integers(0, 30, 400)],
+                          "relevance": rng.integers(1, 3, 400).astype(float)})
+    once = run.drop_duplicates(["request_id", "item_id"])  # in list order: keeps the best place
+    assert len(once) < len(run)
+    names = metric_names(ks)
+    repeated, single = evaluate(run, truth, names), evaluate(once, truth, names)
+    pd.testing.assert_frame_equal(repeated.per_request, single.per_request)
+    # copies counted as hits would take recall past 1 where a relevant item repeats
+    assert repeated.per_request[f"recall@{ks[-1]}"].max() <= 1
