@@ -240,16 +240,16 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
     if not _in_order(req_code, score, item_rank, item):  # engines write lists in order: no sort
         by = np.lexsort((item_rank[item], -score, req_code))
         code, item, score, req_code = code[by], item[by], score[by], req_code[by]
-    key = req_code * n_items + item
     rank = _rank_in_groups(req_code)
-    shown = rank <= max_k
+    shown = np.flatnonzero(rank <= max_k)
     if _repeats(code[shown], rank[shown], item[shown], len(request_ids), max_k):
         # an item counts once, at its best place: drop the later copies, then rank again
-        first = ~pd.Series(key).duplicated().to_numpy()
-        code, key, req_code = code[first], key[first], req_code[first]
+        first = np.flatnonzero(~pd.Series(req_code * n_items + item).duplicated().to_numpy())
+        code, item, req_code = code[first], item[first], req_code[first]
         rank = _rank_in_groups(req_code)
-        shown = rank <= max_k
-    code, key, rank = code[shown], key[shown], rank[shown]
+        shown = np.flatnonzero(rank <= max_k)
+    code, rank = code[shown], rank[shown]
+    key = req_code[shown] * n_items + item[shown]
     at = pd.Index(pos_key).get_indexer(key)  # the truth's keys are distinct
     rel = np.where(at >= 0, pos_rel[at], 0.0)
     ideal_code = position[pos_req]
