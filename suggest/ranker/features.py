@@ -81,46 +81,97 @@ class _FoldCounts:
         return np.where(known, self.total[rank], 0.0) - own, np.full(len(keys), np.nan)
 
 
-class _Counters:
-    """Named counters over the same events, answered together.
+class _Totals(PastCounts):
+    """:class:`PastCounts` that answers a query later than every event from per-key totals.
 
-    Counter ``j``'s key ``k`` is stored as ``k * n + j`` in one structure
-    (:class:`PastCounts` with time, :class:`_FoldCounts` without), so every
-    statistic of a feature row comes from one search instead of one per
-    counter: what makes a single context cheap. Rows are answered in blocks so
-    a large batch never holds every counter's queries at once.
+    Serving asks after the training window: such a query needs one search of
+    the distinct keys instead of three over all events (whose cache misses
+    were most of a single context's lookup time). The totals are the counts
+    at the latest possible time, computed by :meth:`PastCounts.lookup` itself,
+    so both ways give the same numbers.
+    """
+
+    def __init__(self, keys: np.ndarray, times: np.ndarray):
+        super().__init__(keys, times)
+        never = np.iinfo(np.int64).max
+        self.latest = self.times.max() if len(self.times) else never  # no query is later
+        self.total, self.final = super().lookup(self.distinct_keys, np.full(len(self.distinct_keys), never))
+
+    def lookup(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys, times = np.asarray(keys, dtype=np.int64), np.asarray(times, dtype=np.int64)
+        early = np.flatnonzero(times <= self.latest)
+        if len(early) == len(keys):
+            return super().lookup(keys, times)
+        rank = np.minimum(np.searchsorted(self.distinct_keys, keys), len(self.distinct_keys) - 1)
+        known = self.distinct_keys[rank] == keys
+        count = np.where(known, self.total[rank], 0.0)
+        last = np.where(known, self.final[rank], np.nan)
+        if len(early):
+            count[early], last[early] = super().lookup(keys[early], times[early])
+        return count, last
+
+
+class _Counters:
+    """Engagement counts per group and per (group, item), answered together.
+
+    A group slices the engagements: everyone, the user, the value of each
+    categorical context column. Its ``prefix`` is its key (0 for everyone, the
+    user's code, the slice's code); group ``g`` has two counters, the group's
+    engagements (key ``prefix``) and the item's within it (key ``prefix *
+    n_items + item``). Counter ``j``'s key ``k`` is stored as ``k * width + j``
+    in one structure (:class:`PastCounts` with time, :class:`_FoldCounts`
+    without), so every statistic of a feature row comes from one search, built
+    by a few whole-array operations: what makes a single context cheap. Rows
+    are answered in blocks so a large batch never holds every query at once.
     """
 
     BLOCK = 1 << 16
 
-    def __init__(self, keys: dict[str, np.ndarray], when: np.ndarray, make):
-        self.slot = {name: j for j, name in enumerate(keys)}
-        n = len(self.slot)
-        joined = np.concatenate([np.asarray(k, dtype=np.int64) * n + j
-                                 for j, k in enumerate(keys.values())])
-        self.counter = make(joined, np.tile(np.asarray(when), n))
+    def __init__(self, prefix: np.ndarray, item: np.ndarray, n_items: int, when: np.ndarray, make):
+        self.n_items, self.width = n_items, 2 * len(prefix)
+        keys, times = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
+                                    np.asarray(when))
+        self.counter = make(keys.ravel(), times.ravel())
 
-    def lookup(self, queries: dict[str, np.ndarray], when: np.ndarray,
-               at: dict[str, np.ndarray] | None = None) -> dict[str, tuple]:
-        """(count, last time) per named query; every query has one key per row of ``when``.
+    def _queries(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
+                 also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(counters x rows) keys and times: the groups' counters, then the (group, item)
+        ones, then ``also``'s two (all by broadcasting, no copies of one-context values)."""
+        groups, rows = len(prefix), len(item)
+        extra = 0 if also is None else 2
+        keys = np.empty((self.width + extra, rows), dtype=np.int64)
+        times = np.empty((self.width + extra, rows), dtype=when.dtype)
+        keys[:groups] = prefix
+        keys[groups:self.width] = prefix * self.n_items + item
+        keys[:self.width] *= self.width
+        keys[:self.width] += np.arange(self.width)[:, None]
+        times[:self.width] = when
+        if also is not None:
+            keys[self.width:] = keys[[also[0], groups + also[0]]]
+            times[self.width:] = also[1]
+        return keys, times
 
-        A query named ``counter@label`` asks counter ``counter`` at its own times
-        ``at[name]`` (e.g. a window's start) in the same search.
+    def lookup(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
+               also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Count and last time of every counter for each row, (counters x rows) each.
+
+        ``prefix`` is (groups x rows), ``item`` and ``when`` one per row; a
+        prefix and ``when`` with one column stand for every row (one
+        context). ``also=(g, times)`` asks group ``g``'s two counters at
+        ``times`` too (e.g. a window's start), in the same search: two more
+        result rows, the group's then the (group, item) one.
         """
-        n, names, rows, at = len(self.slot), list(queries), len(when), at or {}
-        slots = [self.slot[name.split("@")[0]] for name in names]
-        parts = []
+        rows, parts = len(item), []
         for start in range(0, max(rows, 1), self.BLOCK):
-            stop = min(start + self.BLOCK, rows)
-            keys = np.concatenate([np.asarray(queries[name][start:stop], dtype=np.int64) * n + slot
-                                   for name, slot in zip(names, slots)])
-            times = np.concatenate([np.asarray(at.get(name, when)[start:stop], dtype=np.int64)
-                                    for name in names])
-            got, seen = self.counter.lookup(keys, times)
-            parts.append((got.reshape(len(names), -1), seen.reshape(len(names), -1)))
-        got = parts[0][0] if len(parts) == 1 else np.hstack([g for g, _ in parts])
-        seen = parts[0][1] if len(parts) == 1 else np.hstack([s for _, s in parts])
-        return {name: (got[i], seen[i]) for i, name in enumerate(names)}
+            span = slice(start, min(start + self.BLOCK, rows))
+            cut = (lambda a: a) if rows <= self.BLOCK else (lambda a: a[..., span] if a.shape[-1] > 1 else a)
+            keys, times = self._queries(cut(prefix), item[span], cut(when),
+                                        None if also is None else (also[0], cut(also[1])))
+            got, seen = self.counter.lookup(keys.ravel(), times.ravel())
+            parts.append((got.reshape(keys.shape), seen.reshape(keys.shape)))
+        if len(parts) == 1:
+            return parts[0]
+        return np.hstack([g for g, _ in parts]), np.hstack([s for _, s in parts])
 
 
 class Features:
@@ -175,7 +226,7 @@ class Features:
         n_items = len(self.items_) + 1
         if self.has_time_:
             when = nanoseconds(events["timestamp"])
-            make = PastCounts
+            make = _Totals
         else:
             rng = np.random.default_rng(self.seed)
             fold_of = pd.Series(rng.integers(0, self.folds, len(requests)),
@@ -183,16 +234,18 @@ class Features:
             self.train_folds_ = fold_of
             when = fold_of.reindex(events["request_id"]).to_numpy()
             make = lambda keys, folds: _FoldCounts(keys, folds, self.folds)  # noqa: E731
-        keys = {"all": np.zeros(len(events), dtype=np.int64), "item": item, "user": user,
-                "user_item": user * n_items + item}
-        for col in self.slices_:
-            value = self._category_codes(events[col], self.context_[col][1])
-            ok = value >= 0
-            width = len(self.context_[col][1]) + 1
-            slice_key = np.where(ok, value, width - 1)
-            keys[f"slice:{col}"] = slice_key
-            keys[f"slice_item:{col}"] = slice_key * n_items + item
-        self.counts_ = _Counters(keys, when, make)
+        slices = [self._category_codes(events[col], self.context_[col][1]) for col in self.slices_]
+        self.counts_ = _Counters(self._prefix(user, slices), item, n_items, when, make)
+
+    def _prefix(self, user: np.ndarray, slices: list[np.ndarray]) -> np.ndarray:
+        """The counters' groups for rows of user codes and slice codes (-1: unknown or missing;
+        all one per row or all one entry): everyone, the user, each slice."""
+        prefix = np.zeros((len(slices) + 2, len(user)), dtype=np.int64)
+        prefix[1] = user
+        for row, value in enumerate(slices, start=2):
+            prefix[row] = value
+        fill = np.array([0, len(self.users_) + 1, *(len(self.context_[c][1]) for c in self.slices_)])
+        return np.where(prefix >= 0, prefix, fill[:, None])
 
     def _names(self) -> list[str]:
         names = [f"ctx:{c}" for c in self.context_]
@@ -263,61 +316,53 @@ class Features:
                  if col in cand.columns}
         out = self.assemble(ctx, times, self._item_codes(cand["item_id"]),
                             self._user_codes(req["user_id"]), self._when(req, training), extra)
-        return pd.DataFrame(out, columns=self.names_)
+        return pd.DataFrame(out.T, columns=self.names_, copy=False)
 
     def assemble(self, ctx: dict, times: dict, item: np.ndarray, user: np.ndarray, when: np.ndarray,
-                 extra: dict) -> dict[str, np.ndarray]:
-        """Feature columns from per-row codes and values (shared by the batch and the
-        one-context paths, so both compute the same statistics the same way).
+                 extra: dict) -> np.ndarray:
+        """The feature matrix, (features x rows) float32 in ``names_`` order, from per-row
+        codes and values (shared by the batch and the one-context paths, so both compute
+        the same statistics the same way).
 
         ``ctx``: per context column, category codes (categorical) or floats;
         ``times``: hour, weekday, is_weekend; ``item``/``user``: codes (-1
         unknown); ``when``: query clock (ns, or a fold / -1 without time);
-        ``extra``: the candidate columns.
+        ``extra``: the candidate columns. Everything but ``item`` and
+        ``extra`` may have one entry standing for every row (one context).
         """
         n = len(item)
-        out = {}
-        for col, (kind, _) in self.context_.items():
-            out[f"ctx:{col}"] = np.asarray(ctx[col], dtype=np.float32)
+        out = np.empty((len(self.names_), n), dtype=np.float32)
+        at = {name: i for i, name in enumerate(self.names_)}
+        for col in self.context_:
+            out[at[f"ctx:{col}"]] = ctx[col]
         for col in (TIME_COLUMNS if self.has_time_ else ()):
-            out[col] = np.asarray(times.get(col, np.full(n, np.nan)), dtype=np.float32)
-        out["item"] = item.astype(np.float32)
+            out[at[col]] = times.get(col, np.nan)
+        out[at["item"]] = item
         for attr in self.attributes_:
-            out[f"attr:{attr}"] = self.attribute_table_[attr][item]  # item -1 reads the last slot
+            out[at[f"attr:{attr}"]] = self.attribute_table_[attr][item]  # item -1 reads the last slot
         n_items = len(self.items_) + 1
-        item_key = np.where(item >= 0, item, n_items - 1)
-        user_key = np.where(user >= 0, user, len(self.users_) + 1)
-        queries = {"all": np.zeros(n, dtype=np.int64), "item": item_key, "user": user_key,
-                   "user_item": user_key * n_items + item_key}
-        slice_values = {}
-        for col in self.slices_:
-            value = slice_values[col] = np.asarray(ctx[col], dtype=np.int64)
-            slice_key = np.where(value >= 0, value, len(self.context_[col][1]))
-            queries[f"slice:{col}"] = slice_key
-            queries[f"slice_item:{col}"] = slice_key * n_items + item_key
+        slices = [np.asarray(ctx[col], dtype=np.int64) for col in self.slices_]
         when = np.asarray(when, dtype=np.int64)
-        at = {}
-        if self.has_time_:  # the same counters at the recent window's start, in the same search
-            queries["user_item@recent"], queries["user@recent"] = queries["user_item"], user_key
-            at = dict.fromkeys(("user_item@recent", "user@recent"), when - RECENT_DAYS * 86_400 * 10**9)
-        got = self.counts_.lookup(queries, when, at)
-        out["item_share"] = _share(got["item"][0], got["all"][0])
-        for col in self.slices_:
-            share = _share(got[f"slice_item:{col}"][0], got[f"slice:{col}"][0])
-            out[f"slice_share:{col}"] = np.where(slice_values[col] >= 0, share, np.nan).astype(np.float32)
-        mine, last = got["user_item"]
-        user_total = got["user"][0]
-        out["user_item_count"] = mine.astype(np.float32)
-        out["user_item_share"] = _share(mine, user_total)
-        out["user_total"] = np.log1p(user_total).astype(np.float32)
-        out["user_item_hours_since"] = ((when - last) / 3.6e12).astype(np.float32) if self.has_time_ \
-            else np.full(n, np.nan, dtype=np.float32)
+        recent = (1, when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
+        count, last = self.counts_.lookup(self._prefix(user, slices), np.where(item >= 0, item, n_items - 1),
+                                          when, recent)
+        groups = len(slices) + 2
+        group, paired = count[:groups], count[groups:2 * groups]  # everyone, user, slices
+        out[at["item_share"]] = _share(paired[0], group[0])
+        if slices:
+            out[[at[f"slice_share:{c}"] for c in self.slices_]] = np.where(
+                np.asarray(slices) >= 0, _share(paired[2:], group[2:]), np.nan)
+        mine, user_total = paired[1], group[1]
+        out[at["user_item_count"]] = mine
+        out[at["user_item_share"]] = _share(mine, user_total)
+        out[at["user_total"]] = np.log1p(user_total)
+        out[at["user_item_hours_since"]] = (when - last[groups + 1]) / 3.6e12 if self.has_time_ else np.nan
         if self.has_time_:
-            recent_total = user_total - got["user@recent"][0]
-            out["user_item_share_recent"] = _share(mine - got["user_item@recent"][0], recent_total)
-            out["user_recent"] = np.log1p(recent_total).astype(np.float32)
+            recent_total = user_total - count[2 * groups]
+            out[at["user_item_share_recent"]] = _share(mine - count[2 * groups + 1], recent_total)
+            out[at["user_recent"]] = np.log1p(recent_total)
         for col in CANDIDATE_FEATURES:
-            out[col] = np.asarray(extra.get(col, np.zeros(n)), dtype=np.float32)
+            out[at[col]] = extra.get(col, 0)
         return out
 
     def _when(self, req: pd.DataFrame, training: bool) -> np.ndarray:
@@ -329,5 +374,5 @@ class Features:
 
 
 def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(whole > 0, part / whole, np.nan).astype(np.float32)
+    """``part / whole`` where ``whole > 0``, else NaN (in float64, then float32)."""
+    return np.divide(part, np.where(whole > 0, whole, np.nan)).astype(np.float32)

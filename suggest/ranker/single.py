@@ -22,6 +22,7 @@ import pandas as pd
 
 from suggest.data.timefields import check_zone, context_time, zone_info
 from suggest.engines.base import SUGGESTION_COLUMNS, check_context
+from suggest.ranker.candidates import SOURCES
 from suggest.rules.compile import WEEK, _number_test, _text_test, _window_table
 from suggest.rules.model import Group, Leaf, leaves
 
@@ -31,6 +32,7 @@ _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 MEMO_SIZE = 100_000  # rule outcomes kept per engine; the memo starts over when full
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
+_NEVER = np.iinfo(np.int64).max  # a time after every event
 
 
 def _aware(stamp) -> datetime.datetime | None:
@@ -53,6 +55,12 @@ def _aware(stamp) -> datetime.datetime | None:
     return None
 
 
+def _ranked(items: np.ndarray, counts: np.ndarray) -> list[str]:
+    """Items engaged before (count > 0), most first, ties by item id: the history source's order."""
+    keep = counts > 0
+    return list(items[keep][np.lexsort((items[keep], -counts[keep]))])
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -67,10 +75,15 @@ class OneContext:
         self.sources, self.quotas, self.cap = cand.sources_, cand.quotas, cand.cap
         history = self.sources["history"]
         self.has_time = history.has_time_
-        pairs = history.pairs_
-        self.user_pairs = {user: (np.asarray(idx, dtype=np.int64),
-                                  pairs["item_id"].to_numpy(dtype=object)[idx])
+        pairs, past = history.pairs_, history.past_
+        pair_items = pairs["item_id"].to_numpy(dtype=object)
+        self.user_pairs = {user: (np.asarray(idx, dtype=np.int64), pair_items[idx])
                            for user, idx in pairs.groupby("user_id", sort=False).indices.items()}
+        # a request later than every engagement sees all of them: its history list is
+        # the user's list at the end of the window, ranked once here
+        self.history_end = past.times.max() if len(past.times) else None
+        every = past.count(np.arange(len(pairs)), np.full(len(pairs), _NEVER))
+        self.history_lists = {user: _ranked(items, every[idx]) for user, (idx, items) in self.user_pairs.items()}
         self.context_lists: dict = {}
         self.rule_memo: dict = {}
         rules = self.sources.get("rules")
@@ -187,12 +200,11 @@ class OneContext:
         found = self.user_pairs.get(user)
         if found is None:
             return []
+        if not self.has_time or utc_ns is None or utc_ns > self.history_end:
+            return self.history_lists[user][:quota]
         idx, items = found
-        t = utc_ns if (self.has_time and utc_ns is not None) else np.iinfo(np.int64).max
-        counts = self.sources["history"].past_.count(idx, np.full(len(idx), t, dtype=np.int64))
-        keep = counts > 0
-        order = np.lexsort((items[keep], -counts[keep]))
-        return list(items[keep][order][:quota])
+        counts = self.sources["history"].past_.count(idx, np.full(len(idx), utc_ns, dtype=np.int64))
+        return _ranked(items, counts)[:quota]
 
     def _context_list(self, context: dict, local, quota: int) -> list[str]:
         engine = self.sources["context"]
@@ -220,76 +232,74 @@ class OneContext:
                  "rules": rule_items,
                  "context": self._context_list(context, local, self.quotas.get("context", 0)),
                  "popular": list(self.sources["popular"].ranking_[:self.quotas.get("popular", 0)])}
-        order, flags = [], {}
-        for source in ("history", "rules", "context", "popular"):
+        flags: dict[str, int] = {}  # item -> one bit per source, in the order items first appear
+        for bit, source in enumerate(SOURCES):
             for item in lists[source]:
-                if item not in flags:
-                    flags[item] = set()
-                    order.append(item)
-                flags[item].add(source)
-        order = order[:self.cap]
+                flags[item] = flags.get(item, 0) | 1 << bit
+        order = list(flags)[:self.cap]
         n = len(order)
+        bits = np.fromiter((flags[i] for i in order), dtype=np.int64, count=n)
         rule_rank = {item: r + 1 for r, item in enumerate(rule_items)}
-        extra = {f"src_{s}": np.array([s in flags[i] for i in order], dtype=np.float32)
-                 for s in ("history", "rules", "context", "popular")}
+        extra = {f"src_{s}": (bits >> bit & 1).astype(np.float32) for bit, s in enumerate(SOURCES)}
         extra["rule_rank"] = np.array([rule_rank.get(i, np.nan) for i in order], dtype=np.float32)
         extra["rule_blocked"] = np.array([i in blocked for i in order], dtype=np.float32)
-        ctx = {}
+        ctx = {}  # one value each, standing for every row
         for col, (kind, _) in feats.context_.items():
             value = context.get(col)
             if kind == "categorical":
                 text = None if _missing(value) else (str(value) if not isinstance(value, (int, float))
                                                      or isinstance(value, bool) else str(float(value)))
-                ctx[col] = np.full(n, self.category_index[col].get(text, -1), dtype=np.int64)
+                ctx[col] = np.array([self.category_index[col].get(text, -1)], dtype=np.int64)
             else:
                 try:
                     number = float(value) if not _missing(value) else np.nan
                 except (TypeError, ValueError):
                     number = np.nan
-                ctx[col] = np.full(n, number)
+                ctx[col] = np.array([number])
         times = {}
         if feats.has_time_ and local is not None:
-            times = {"hour": np.full(n, local[0]), "weekday": np.full(n, local[2]),
-                     "is_weekend": np.full(n, float(local[2] >= 5))}
+            times = {"hour": local[0], "weekday": local[2], "is_weekend": float(local[2] >= 5)}
         item = np.array([self.item_index.get(i, -1) for i in order], dtype=np.int64)
-        user_code = np.full(n, self.user_index.get(user, -1), dtype=np.int64)
-        when = np.full(n, utc_ns if (feats.has_time_ and utc_ns is not None) else -1, dtype=np.int64)
-        columns = feats.assemble(ctx, times, item, user_code, when, extra)
-        X = np.column_stack([columns[name] for name in feats.names_]) if n else \
-            np.zeros((0, len(feats.names_)), np.float32)
-        keep = np.ones(n, bool) if not exclude_blocked else extra["rule_blocked"] == 0
-        scores = engine.booster_.predict(X[keep], num_threads=engine.n_jobs) if keep.any() else np.zeros(0)
-        items = np.array(order, dtype=object)[keep]
-        top = np.lexsort((items, -scores))[:k] if len(items) else np.zeros(0, dtype=np.int64)
+        user_code = np.array([self.user_index.get(user, -1)], dtype=np.int64)
+        when = np.array([utc_ns if (feats.has_time_ and utc_ns is not None) else -1], dtype=np.int64)
+        X = feats.assemble(ctx, times, item, user_code, when, extra).T  # column-major: LightGBM reads it as is
+        items = np.array(order, dtype=object)
+        if exclude_blocked:
+            keep = extra["rule_blocked"] == 0
+            X, items = X[keep], items[keep]
+        scores = engine.booster_.predict(X, num_threads=engine.n_jobs) if len(items) else np.zeros(0)
+        top = np.lexsort((items, -scores))[:k]
         if engine.explain and len(top):
-            names, codes = engine._reasons(pd.DataFrame(X[keep][top], columns=feats.names_))
+            names, codes = engine._reasons(pd.DataFrame(X[top], columns=feats.names_))
             reasons = np.array([names[c] for c in codes], dtype=object)
         else:
             reasons = np.full(len(top), "ranker", dtype=object)
-        m = len(top)
-        return _frame({
-            "request_id": np.full(m, str(context.get("request_id", "context")), dtype=object),
-            "engine": np.full(m, engine.name, dtype=object),
-            "rank": np.arange(1, m + 1, dtype=np.int64),
-            "item_id": items[top],
-            "score": scores[top].astype(float),
-            "reason": reasons})
+        return _frame(str(context.get("request_id", "context")), engine.name, items[top],
+                      scores[top].astype(float), reasons)
 
 
 _COLUMNS = pd.Index(SUGGESTION_COLUMNS, dtype=object)
+_TEXT, _RANK, _SCORE = (np.array([SUGGESTION_COLUMNS.index(c) for c in cols])
+                        for cols in (("request_id", "engine", "item_id", "reason"), ("rank",), ("score",)))
 
 
-def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """A frame over the arrays as they are (object columns stay object).
+def _frame(request_id: str, engine: str, items: np.ndarray, scores: np.ndarray,
+           reasons: np.ndarray) -> pd.DataFrame:
+    """The Suggestions frame of one request (object columns stay object).
 
     For a handful of rows pandas' public constructor costs more than scoring
-    (it infers a text type per column); ``DataFrame._from_arrays`` skips that.
-    It is private, so any pandas without it gets the public constructor.
+    (it infers a text type per column and groups columns by type); the
+    frame is built from its three blocks instead (``create_dataframe_from_blocks``,
+    pandas >= 3.0), else from the arrays.
     """
+    m = len(items)
+    text = np.empty((len(_TEXT), m), dtype=object)
+    text[0], text[1], text[2], text[3] = request_id, engine, items, reasons
+    ranks = np.arange(1, m + 1, dtype=np.int64)
     try:
-        return pd.DataFrame._from_arrays(list(columns.values()), columns=_COLUMNS,
-                                         index=pd.RangeIndex(len(columns["rank"])),
-                                         verify_integrity=False)
-    except (AttributeError, TypeError):  # pragma: no cover - a pandas without the fast path
-        return pd.DataFrame({name: pd.Series(values, dtype=values.dtype)
-                             for name, values in columns.items()}, copy=False)
+        from pandas.api.internals import create_dataframe_from_blocks
+    except ImportError:  # pragma: no cover - pandas < 3
+        return pd.DataFrame({"request_id": text[0], "engine": text[1], "rank": ranks,
+                             "item_id": text[2], "score": scores, "reason": text[3]}, copy=False)
+    return create_dataframe_from_blocks([(text, _TEXT), (ranks[None], _RANK), (scores[None], _SCORE)],
+                                        index=pd.RangeIndex(m), columns=_COLUMNS)
