@@ -129,49 +129,57 @@ class _Counters:
 
     def __init__(self, prefix: np.ndarray, item: np.ndarray, n_items: int, when: np.ndarray, make):
         self.n_items, self.width = n_items, 2 * len(prefix)
-        keys, times = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
-                                    np.asarray(when))
-        self.counter = make(keys.ravel(), times.ravel())
+        self.slot = np.arange(self.width)[:, None]
+        keys, times, _ = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
+                                       np.asarray(when))
+        self.counter = make(keys, times)
 
     def _queries(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
-                 also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(counters x rows) keys and times: the groups' counters, then the (group, item)
-        ones, then ``also``'s two (all by broadcasting, no copies of one-context values)."""
-        groups, rows = len(prefix), len(item)
-        extra = 0 if also is None else 2
-        keys = np.empty((self.width + extra, rows), dtype=np.int64)
-        times = np.empty((self.width + extra, rows), dtype=when.dtype)
-        keys[:groups] = prefix
-        keys[groups:self.width] = prefix * self.n_items + item
-        keys[:self.width] *= self.width
-        keys[:self.width] += np.arange(self.width)[:, None]
-        times[:self.width] = when
+                 also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+        """Keys and times, one flat array each, and the shapes of their parts: the groups'
+        counters (groups x prefix columns), the (group, item) ones (groups x rows), then
+        ``also``'s two. A value with one column (one context) is asked once."""
+        groups = len(prefix)
+        group = prefix * self.width + self.slot[:groups]
+        paired = (prefix * self.n_items + item) * self.width + self.slot[groups:]
+        parts = [(group, when), (paired, when)]
         if also is not None:
-            keys[self.width:] = keys[[also[0], groups + also[0]]]
-            times[self.width:] = also[1]
-        return keys, times
+            parts += [(group[also[0], None], also[1]), (paired[also[0], None], also[1])]
+        keys = np.concatenate([key.ravel() for key, _ in parts])
+        times = np.empty(len(keys), dtype=when.dtype)
+        start = 0
+        for key, at in parts:
+            times[start:start + key.size].reshape(key.shape)[...] = at
+            start += key.size
+        return keys, times, [key.shape for key, _ in parts]
 
     def lookup(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
-               also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Count and last time of every counter for each row, (counters x rows) each.
+               also: tuple[int, np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(count, last time) of the groups' counters (groups x prefix columns) and of the
+        (group, item) ones (groups x rows); with ``also=(g, times)``, group ``g``'s two
+        counters at ``times`` too (e.g. a window's start; 1 x columns each), in the same search.
 
         ``prefix`` is (groups x rows), ``item`` and ``when`` one per row; a
-        prefix and ``when`` with one column stand for every row (one
-        context). ``also=(g, times)`` asks group ``g``'s two counters at
-        ``times`` too (e.g. a window's start), in the same search: two more
-        result rows, the group's then the (group, item) one.
+        ``prefix``, ``when`` and ``times`` with one column stand for every row
+        (one context), whose group counters are then asked once.
         """
-        rows, parts = len(item), []
+        rows, blocks = len(item), []
         for start in range(0, max(rows, 1), self.BLOCK):
             span = slice(start, min(start + self.BLOCK, rows))
             cut = (lambda a: a) if rows <= self.BLOCK else (lambda a: a[..., span] if a.shape[-1] > 1 else a)
-            keys, times = self._queries(cut(prefix), item[span], cut(when),
-                                        None if also is None else (also[0], cut(also[1])))
-            got, seen = self.counter.lookup(keys.ravel(), times.ravel())
-            parts.append((got.reshape(keys.shape), seen.reshape(keys.shape)))
-        if len(parts) == 1:
-            return parts[0]
-        return np.hstack([g for g, _ in parts]), np.hstack([s for _, s in parts])
+            keys, times, shapes = self._queries(cut(prefix), item[span], cut(when),
+                                                None if also is None else (also[0], cut(also[1])))
+            got, seen = self.counter.lookup(keys, times)
+            parts, at = [], 0
+            for shape in shapes:
+                size = shape[0] * shape[1]
+                parts.append((got[at:at + size].reshape(shape), seen[at:at + size].reshape(shape)))
+                at += size
+            blocks.append(parts)
+        if len(blocks) == 1:
+            return blocks[0]
+        return [tuple(np.hstack([block[i][j] for block in blocks]) for j in range(2))
+                for i in range(len(blocks[0]))]
 
 
 class Features:
@@ -218,6 +226,8 @@ class Features:
                                                                       else -1))
         self._fit_counts(requests, events)
         self.names_ = self._names()
+        self.position_ = {name: i for i, name in enumerate(self.names_)}
+        self.slice_rows_ = [self.position_[f"slice_share:{c}"] for c in self.slices_]
         return self
 
     def _fit_counts(self, requests: pd.DataFrame, events: pd.DataFrame) -> None:
@@ -234,6 +244,8 @@ class Features:
             self.train_folds_ = fold_of
             when = fold_of.reindex(events["request_id"]).to_numpy()
             make = lambda keys, folds: _FoldCounts(keys, folds, self.folds)  # noqa: E731
+        # the key a group gives an unknown user or a missing or unseen slice value
+        self.unknown_ = np.array([[0], [len(self.users_) + 1], *([len(self.context_[c][1])] for c in self.slices_)])
         slices = [self._category_codes(events[col], self.context_[col][1]) for col in self.slices_]
         self.counts_ = _Counters(self._prefix(user, slices), item, n_items, when, make)
 
@@ -244,8 +256,7 @@ class Features:
         prefix[1] = user
         for row, value in enumerate(slices, start=2):
             prefix[row] = value
-        fill = np.array([0, len(self.users_) + 1, *(len(self.context_[c][1]) for c in self.slices_)])
-        return np.where(prefix >= 0, prefix, fill[:, None])
+        return np.where(prefix >= 0, prefix, self.unknown_)
 
     def _names(self) -> list[str]:
         names = [f"ctx:{c}" for c in self.context_]
@@ -330,9 +341,8 @@ class Features:
         ``extra``: the candidate columns. Everything but ``item`` and
         ``extra`` may have one entry standing for every row (one context).
         """
-        n = len(item)
+        n, at = len(item), self.position_
         out = np.empty((len(self.names_), n), dtype=np.float32)
-        at = {name: i for i, name in enumerate(self.names_)}
         for col in self.context_:
             out[at[f"ctx:{col}"]] = ctx[col]
         for col in (TIME_COLUMNS if self.has_time_ else ()):
@@ -340,26 +350,24 @@ class Features:
         out[at["item"]] = item
         for attr in self.attributes_:
             out[at[f"attr:{attr}"]] = self.attribute_table_[attr][item]  # item -1 reads the last slot
-        n_items = len(self.items_) + 1
         slices = [np.asarray(ctx[col], dtype=np.int64) for col in self.slices_]
         when = np.asarray(when, dtype=np.int64)
         recent = (1, when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
-        count, last = self.counts_.lookup(self._prefix(user, slices), np.where(item >= 0, item, n_items - 1),
-                                          when, recent)
-        groups = len(slices) + 2
-        group, paired = count[:groups], count[groups:2 * groups]  # everyone, user, slices
-        out[at["item_share"]] = _share(paired[0], group[0])
-        if slices:
-            out[[at[f"slice_share:{c}"] for c in self.slices_]] = np.where(
-                np.asarray(slices) >= 0, _share(paired[2:], group[2:]), np.nan)
+        prefix = self._prefix(user, slices)
+        got = self.counts_.lookup(prefix, np.where(item >= 0, item, len(self.items_)), when, recent)
+        (group, _), (paired, last) = got[:2]  # groups: everyone, user, slices
+        shares = _share(paired, group)  # item_share, user_item_share, slice shares
+        out[at["item_share"]] = shares[0]
+        if slices:  # NaN for a missing or unseen value
+            out[self.slice_rows_] = np.where(prefix[2:] < self.unknown_[2:], shares[2:], np.nan)
         mine, user_total = paired[1], group[1]
         out[at["user_item_count"]] = mine
-        out[at["user_item_share"]] = _share(mine, user_total)
+        out[at["user_item_share"]] = shares[1]
         out[at["user_total"]] = np.log1p(user_total)
-        out[at["user_item_hours_since"]] = (when - last[groups + 1]) / 3.6e12 if self.has_time_ else np.nan
+        out[at["user_item_hours_since"]] = (when - last[1]) / 3.6e12 if self.has_time_ else np.nan
         if self.has_time_:
-            recent_total = user_total - count[2 * groups]
-            out[at["user_item_share_recent"]] = _share(mine - count[2 * groups + 1], recent_total)
+            recent_total = user_total - got[2][0][0]
+            out[at["user_item_share_recent"]] = _share(mine - got[3][0][0], recent_total)
             out[at["user_recent"]] = np.log1p(recent_total)
         for col in CANDIDATE_FEATURES:
             out[at[col]] = extra.get(col, 0)

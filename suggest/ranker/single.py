@@ -33,6 +33,7 @@ MEMO_SIZE = 100_000  # rule outcomes kept per engine; the memo starts over when 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 _NEVER = np.iinfo(np.int64).max  # a time after every event
+_BITS = np.arange(len(SOURCES))[:, None]  # a candidate's source flags, one bit each
 
 
 def _aware(stamp) -> datetime.datetime | None:
@@ -73,6 +74,7 @@ class OneContext:
         self.columns = getattr(engine, "context_columns_", None)  # keys suggest_one accepts
         cand, feats = engine.candidates_, engine.features_
         self.sources, self.quotas, self.cap = cand.sources_, cand.quotas, cand.cap
+        self.popular = list(self.sources["popular"].ranking_[:self.quotas.get("popular", 0)])
         history = self.sources["history"]
         self.has_time = history.has_time_
         pairs, past = history.pairs_, history.past_
@@ -231,7 +233,7 @@ class OneContext:
         lists = {"history": self._history(user, utc_ns, self.quotas.get("history", 0)),
                  "rules": rule_items,
                  "context": self._context_list(context, local, self.quotas.get("context", 0)),
-                 "popular": list(self.sources["popular"].ranking_[:self.quotas.get("popular", 0)])}
+                 "popular": self.popular}
         flags: dict[str, int] = {}  # item -> one bit per source, in the order items first appear
         for bit, source in enumerate(SOURCES):
             for item in lists[source]:
@@ -240,7 +242,7 @@ class OneContext:
         n = len(order)
         bits = np.fromiter((flags[i] for i in order), dtype=np.int64, count=n)
         rule_rank = {item: r + 1 for r, item in enumerate(rule_items)}
-        extra = {f"src_{s}": (bits >> bit & 1).astype(np.float32) for bit, s in enumerate(SOURCES)}
+        extra = dict(zip([f"src_{s}" for s in SOURCES], (bits >> _BITS & 1).astype(np.float32)))
         extra["rule_rank"] = np.array([rule_rank.get(i, np.nan) for i in order], dtype=np.float32)
         extra["rule_blocked"] = np.array([i in blocked for i in order], dtype=np.float32)
         ctx = {}  # one value each, standing for every row
@@ -266,9 +268,10 @@ class OneContext:
         items = np.array(order, dtype=object)
         if exclude_blocked:
             keep = extra["rule_blocked"] == 0
-            X, items = X[keep], items[keep]
+            X, items, item = X[keep], items[keep], item[keep]
         scores = engine.booster_.predict(X, num_threads=engine.n_jobs) if len(items) else np.zeros(0)
-        top = np.lexsort((items, -scores))[:k]
+        # ties by item id: the item codes follow the ids' order (unless an item is unknown)
+        top = np.lexsort((item if item.min(initial=0) >= 0 else items, -scores))[:k]
         if engine.explain and len(top):
             names, codes = engine._reasons(pd.DataFrame(X[top], columns=feats.names_))
             reasons = np.array([names[c] for c in codes], dtype=object)
