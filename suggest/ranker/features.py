@@ -245,7 +245,8 @@ class Features:
             when = fold_of.reindex(events["request_id"]).to_numpy()
             make = lambda keys, folds: _FoldCounts(keys, folds, self.folds)  # noqa: E731
         # the key a group gives an unknown user or a missing or unseen slice value
-        self.unknown_ = np.array([[0], [len(self.users_) + 1], *([len(self.context_[c][1])] for c in self.slices_)])
+        self.unknown_ = np.array([[0], [len(self.users_) + 1],
+                                  *([len(self.context_[c][1])] for c in self.slices_)])
         slices = [self._category_codes(events[col], self.context_[col][1]) for col in self.slices_]
         self.counts_ = _Counters(self._prefix(user, slices), item, n_items, when, make)
 

@@ -85,7 +85,8 @@ class OneContext:
         # the user's list at the end of the window, ranked once here
         self.history_end = past.times.max() if len(past.times) else None
         every = past.count(np.arange(len(pairs)), np.full(len(pairs), _NEVER))
-        self.history_lists = {user: _ranked(items, every[idx]) for user, (idx, items) in self.user_pairs.items()}
+        self.history_lists = {user: _ranked(items, every[idx])
+                              for user, (idx, items) in self.user_pairs.items()}
         self.context_lists: dict = {}
         self.rule_memo: dict = {}
         rules = self.sources.get("rules")
@@ -264,7 +265,7 @@ class OneContext:
         item = np.array([self.item_index.get(i, -1) for i in order], dtype=np.int64)
         user_code = np.array([self.user_index.get(user, -1)], dtype=np.int64)
         when = np.array([utc_ns if (feats.has_time_ and utc_ns is not None) else -1], dtype=np.int64)
-        X = feats.assemble(ctx, times, item, user_code, when, extra).T  # column-major: LightGBM reads it as is
+        X = feats.assemble(ctx, times, item, user_code, when, extra).T  # column-major, read as it is
         items = np.array(order, dtype=object)
         if exclude_blocked:
             keep = extra["rule_blocked"] == 0
