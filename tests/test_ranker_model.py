@@ -22,6 +22,7 @@ from suggest.engines.base import SUGGESTION_COLUMNS
 from suggest.ranker import HybridEngine, RankerEngine
 from suggest.ranker.model import _grades
 from suggest.rules import RulesEngine
+from suggest.rules.explain import context_frame
 from suggest.synth import generate, preset_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,4 +258,32 @@ def test_one_context_matches_the_batch_for_every_timestamp_form(small, form):
         one = engine.suggest_one(as_context(row, stamp), 5)
         mine = batch[batch["request_id"] == row["request_id"]]
         assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+        np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)
+
+
+def test_one_context_inside_or_after_the_training_window_matches_the_batch(small, monkeypatch):
+    """After the training window (serving) the fast path reads per-key totals and per-user
+    history lists ranked once; inside it, the point-in-time search. Either way it scores the
+    batch path's feature matrix and gives its lists, scores and reasons."""
+    train, truth, test, _, catalog = small
+    engine = RankerEngine(rules=PHONE, seed=2, **FAST).fit(train, truth, catalog)
+    scored, predict = [], engine.booster_.predict
+    monkeypatch.setattr(engine.booster_, "predict",
+                        lambda X, **kw: scored.append(np.array(X)) or predict(X, **kw))
+    pick = np.random.default_rng(1)
+    rows = pd.concat([train.iloc[pick.choice(len(train), 15, replace=False)],
+                      test.iloc[pick.choice(len(test), 15, replace=False)]])
+    rows = rows.drop(columns=[c for c in ("hour", "minute", "weekday", "is_weekend") if c in rows])
+    batch = engine.suggest(rows, 5)
+    for _, row in rows.iterrows():
+        context = as_context(row, row["timestamp"].tz_convert(row["timezone"]).isoformat())
+        scored.clear()
+        one = engine.suggest_one(context, 5)
+        frame = context_frame(context)
+        np.testing.assert_array_equal(scored[0], engine.features_.build(
+            frame, engine.candidates_.generate(frame)).to_numpy())
+        mine = batch[batch["request_id"] == row["request_id"]]
+        assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+        assert one["reason"].astype(str).tolist() == mine["reason"].astype(str).tolist()
+        assert one["reason"].str.match(r"ranker: \S+=\S+, \S+=\S+$").all()
         np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)

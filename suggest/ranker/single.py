@@ -34,6 +34,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 _NEVER = np.iinfo(np.int64).max  # a time after every event
 _BITS = np.arange(len(SOURCES))[:, None]  # a candidate's source flags, one bit each
+_SOURCE_FLAGS = [f"src_{source}" for source in SOURCES]
 
 
 def _aware(stamp) -> datetime.datetime | None:
@@ -241,9 +242,9 @@ class OneContext:
                 flags[item] = flags.get(item, 0) | 1 << bit
         order = list(flags)[:self.cap]
         n = len(order)
-        bits = np.fromiter((flags[i] for i in order), dtype=np.int64, count=n)
+        bits = np.fromiter(flags.values(), dtype=np.int64, count=len(flags))[:n]
         rule_rank = {item: r + 1 for r, item in enumerate(rule_items)}
-        extra = dict(zip([f"src_{s}" for s in SOURCES], (bits >> _BITS & 1).astype(np.float32)))
+        extra = dict(zip(_SOURCE_FLAGS, (bits >> _BITS & 1).astype(np.float32)))
         extra["rule_rank"] = np.array([rule_rank.get(i, np.nan) for i in order], dtype=np.float32)
         extra["rule_blocked"] = np.array([i in blocked for i in order], dtype=np.float32)
         ctx = {}  # one value each, standing for every row
