@@ -14,7 +14,10 @@ per chunk:
 * :class:`DaskRunner`: ``Client.scatter(..., broadcast=True)``; each chunk is
   a partition of a Dask DataFrame of the requests, and its task takes the
   scattered future. A few partitions are in flight at a time, so the client
-  never ships the whole frame at once.
+  never ships the whole frame at once. Workers that die are replaced and their
+  chunks retried by Dask; when every worker holding the engines died, they are
+  shipped again. A run where no chunk finishes and no worker runs anything for
+  ``stall_timeout`` seconds ends in :class:`~suggest.errors.ClusterError`.
 
 :func:`dask_client` opens a client on a scheduler address, or on a local
 cluster it starts and closes, with a clear error when the address cannot be
@@ -29,9 +32,12 @@ reached.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
+import queue
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -86,17 +92,34 @@ def _with_shared(path: str, fn: Callable, c: int, *args) -> tuple[int, object]:
 
 
 class DaskRunner(LocalRunner):
-    """Chunks as partitions of a Dask DataFrame on the cluster of ``client``."""
+    """Chunks as partitions of a Dask DataFrame on the cluster of ``client``.
 
-    def __init__(self, client, in_flight: int | None = None):
+    Parameters
+    ----------
+    client : distributed.Client
+    in_flight : int, optional
+        Chunks submitted at a time (default: two per worker thread).
+    stall_timeout : float
+        Seconds with no chunk finished and no worker running anything after which
+        the run stops with :class:`~suggest.errors.ClusterError` instead of waiting
+        forever (a slow chunk that a worker is running is waited for).
+    """
+
+    #: How many times the engines are shipped again after every worker holding them died
+    #: (when that keeps happening, the engines are likely what kills the workers).
+    reships = 1
+
+    def __init__(self, client, in_flight: int | None = None, stall_timeout: float = 300):
         self.client = client
         self.workers = max(1, sum(client.nthreads().values()))
         self.in_flight = in_flight or 2 * self.workers
+        self.stall_timeout = stall_timeout
 
     def run(self, fn, shared, frame, size, todo, extra=lambda c: ()):
+        from concurrent.futures import CancelledError
+
         import dask
         import dask.dataframe as dd
-        from distributed import as_completed
 
         if not todo:
             return
@@ -108,31 +131,83 @@ class DaskRunner(LocalRunner):
             # each partition must be exactly the chunk of the same number
             raise RuntimeError(f"Dask cut {len(frame)} rows at {table.divisions}, not every {size}")
         parts = table.to_delayed()
-        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         call = dask.delayed(_reset_index, pure=True)
         pending = iter(todo)
-        number = {}
+        running: dict = {}  # future -> (chunk number, the engines' future it was given)
+        finished: queue.SimpleQueue = queue.SimpleQueue()  # futures as they finish, fail or vanish
+        engines = self._ship(shared)
+        shipped = 1
 
-        def submit(c: int):
-            future = self.client.compute(dask.delayed(fn, pure=False)(shared_future, call(parts[c]),
+        def submit(c: int) -> None:
+            future = self.client.compute(dask.delayed(fn, pure=False)(engines, call(parts[c]),
                                                                       *extra(c)))
-            number[future.key] = c
-            return future
+            running[future] = c, engines
+            future.add_done_callback(finished.put)
 
-        running = as_completed([submit(c) for c in itertools.islice(pending, self.in_flight)])
+        for c in itertools.islice(pending, self.in_flight):
+            submit(c)
+        progress = time.monotonic()
         try:
-            for future in running:
+            while running:
+                try:
+                    future = finished.get(timeout=min(self.stall_timeout, 10))
+                except queue.Empty:
+                    if time.monotonic() - progress > self.stall_timeout:
+                        self._check_not_stalled(sorted(c for c, _ in running.values()))
+                    continue
+                progress = time.monotonic()
+                c, given = running.pop(future)
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - every task failure is reported the same way
-                    raise _task_error(exc, number[future.key]) from exc
-                yield number.pop(future.key), result
+                    lost = isinstance(exc, CancelledError) and given.status != "finished"
+                    if not lost or (given is engines and shipped > self.reships):
+                        raise _task_error(exc, c) from exc
+                    # every worker holding the engines died, and Dask forgot them with the chunks
+                    # given them: ship them again (once for all those chunks) and redo the chunk
+                    if given is engines:
+                        engines = self._ship(shared)
+                        shipped += 1
+                    submit(c)
+                    continue
+                yield c, result
                 following = next(pending, None)
                 if following is not None:
-                    running.add(submit(following))
+                    submit(following)
         finally:
+            if running:  # stopped early: the cluster need not finish what nobody will read
+                with contextlib.suppress(Exception):
+                    self.client.cancel(list(running))
             running.clear()
-            del shared_future
+            engines = None
+
+    def _ship(self, shared):
+        """The shared objects on every worker, as one Dask future under a key of its own (a
+        dict given to ``scatter`` would be scattered item by item under its own keys, such
+        as ``popular``, which another run on the same scheduler may use too)."""
+        try:
+            return self.client.scatter([shared], broadcast=True, hash=False)[0]
+        except TimeoutError as exc:  # no worker running (all paused, or gone) to take them
+            raise ClusterError(f"no Dask worker could take the engines: {exc}",
+                               hint="look at the workers' logs (memory limits?) and run the same "
+                                    "command again; the chunks already done are kept") from exc
+
+    def _check_not_stalled(self, waiting: list[int]) -> None:
+        """Raise ClusterError when no worker runs anything while ``waiting`` chunks wait."""
+        workers = self.client.scheduler_info()["workers"].values()
+        if any(w.get("metrics", {}).get("task_counts", {}).get("executing") for w in workers):
+            return  # a slow chunk, or other work on a shared cluster: still moving
+        raise ClusterError(
+            f"no chunk finished in {self.stall_timeout:g} s and none of the {len(workers)} Dask "
+            f"workers is running anything, while chunks {_few(waiting)} wait (workers lost, "
+            "paused for memory, or unable to get the engines)",
+            hint="the chunks already done are kept; look at the workers' logs (memory limits?) "
+                 "and run the same command again to resume")
+
+
+def _few(numbers: list[int], shown: int = 5) -> str:
+    text = ", ".join(map(str, numbers[:shown]))
+    return text + (f" and {len(numbers) - shown} more" if len(numbers) > shown else "")
 
 
 def _reset_index(part: pd.DataFrame) -> pd.DataFrame:
@@ -206,18 +281,30 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         raise SuggestError("--dask needs Dask: it is not installed",
                            hint="pip install 'suggest[dask]' (dask[dataframe,distributed])") from None
     if address:
+        failure = None
         try:
             client = Client(address, timeout=f"{timeout}s")
         except (OSError, TimeoutError, ValueError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SuggestError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s: "
-                               f"{reason}", hint="check the address and port (tcp://HOST:8786) and "
-                               "that `dask scheduler` runs there; `--dask` with no address starts "
-                               "a local cluster") from None
+            failure = SuggestError(
+                f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {reason}",
+                hint="check the address and port (tcp://HOST:8786) and that `dask scheduler` runs "
+                     "there; `--dask` with no address starts a local cluster")
         except MemoryError:  # something answered, but its first bytes read as a huge Dask frame
-            raise SuggestError(f"{address} answered, but not as a Dask scheduler (its reply is not "
-                               "Dask's protocol)", hint="check the port: a Dask scheduler listens "
-                               "on 8786 by default (tcp://HOST:8786), its dashboard on 8787") from None
+            failure = SuggestError(
+                f"{address} answered, but not as a Dask scheduler (its reply is not "
+                "Dask's protocol)",
+                hint="check the port: a Dask scheduler listens on 8786 by default "
+                     "(tcp://HOST:8786), its dashboard on 8787")
+        if failure is not None:
+            # The Client that failed is left half-built, in a reference cycle; after a reply that
+            # is not Dask's it is still "connecting", its event loop running. Whenever the garbage
+            # collector finalizes it, its __del__ stops that loop under distributed's class-wide
+            # LoopRunner lock: a collection that happens while this thread holds that lock
+            # (starting the next LocalCluster or Client) waits for itself forever, as a CI run
+            # of the tests did. So it is finalized here, where no such lock is held.
+            gc.collect()
+            raise failure
         with client:
             yield client
         return

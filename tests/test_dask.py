@@ -3,9 +3,14 @@ local path, a distributed ranker close to the local one, and clear failures."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import subprocess
+import sys
+import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -128,11 +133,10 @@ def test_an_unreachable_scheduler_fails_within_seconds_naming_it(world, tmp_path
     assert "Traceback" not in result.output and not (tmp_path / "run" / "summary.json").exists()
 
 
-def test_a_port_that_answers_something_else_is_a_clear_error(world, tmp_path):
-    """A web server (or a proxy) on the port: its reply read as Dask's framing once asked
-    Dask for exabytes, a MemoryError that read as 'out of memory'."""
-    import threading
-
+@contextlib.contextmanager
+def a_port_that_answers_something_else():
+    """The address of a port that answers every connection with an HTTP error, as a web
+    server (or a proxy) there would."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)
@@ -151,16 +155,54 @@ def test_a_port_that_answers_something_else_is_a_clear_error(world, tmp_path):
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 8)
 
     threading.Thread(target=answer, daemon=True).start()
-    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
     try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+
+
+def test_a_port_that_answers_something_else_is_a_clear_error(world, tmp_path):
+    """A web server (or a proxy) on the port: its reply read as Dask's framing once asked
+    Dask for exabytes, a MemoryError that read as 'out of memory'."""
+    with a_port_that_answers_something_else() as address:
         result = CliRunner().invoke(main, ["replay", "--dataset", str(world / "dataset.yaml"),
                                            "--rules", RULES, "--engines", "rules",
                                            "-o", str(tmp_path / "run"), "--dask", address])
-    finally:
-        server.close()
     assert result.exit_code == 2, result.output
     assert address in result.output and "out of memory" not in result.output
     assert "Traceback" not in result.output and not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_after_a_port_that_answers_something_else_the_next_cluster_starts(tmp_path):
+    """The Client that met the wrong reply was left half-built for the garbage collector; a
+    collection that ran while the next LocalCluster started its event loop (under
+    distributed's loop lock) waited for that lock forever: a CI run hung in the next test.
+    The collection is made to run there, in a process of its own (a hang here would
+    otherwise hang every later test)."""
+    script = tmp_path / "next_cluster.py"
+    script.write_text(textwrap.dedent("""
+        import gc, sys
+        from distributed.utils import LoopRunner
+        from suggest.errors import SuggestError
+        from suggest.parallel import dask_client
+
+        try:
+            with dask_client(sys.argv[1]):
+                pass
+        except SuggestError as exc:
+            print("refused:", exc)
+        with LoopRunner._lock:  # held while a Client or LocalCluster starts its loop thread
+            gc.collect()        # where a collection may happen to run
+        print("the next cluster could start")
+        """))
+    with a_port_that_answers_something_else() as address:
+        try:
+            done = subprocess.run([sys.executable, str(script), address], capture_output=True,
+                                  text=True, timeout=30, cwd=ROOT)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the garbage collector's close of the failed Client deadlocked")
+    assert f"refused: {address} answered, but not as a Dask scheduler" in done.stdout, done.stderr
+    assert "the next cluster could start" in done.stdout, done.stderr
 
 
 class DiesInWorker(Popular):
@@ -200,6 +242,95 @@ def test_a_worker_killed_during_replay_is_retried_and_the_files_match(world, fra
            chunk_size=80, latency_sample=0, runner=DaskRunner(fragile_client))
     assert marker.exists()  # a worker did die
     assert_same_run(tmp_path / "local", tmp_path / "dask")
+
+
+class KillsBothWorkers(Popular):
+    """``popular``, except that the first two worker processes to score die together, so
+    that no worker is left holding the engines; the workers started in their place live."""
+
+    def __init__(self, home: int = 0, folder: str = ""):
+        self.home, self.folder = home, folder
+
+    def suggest(self, requests, k):
+        if os.getpid() != self.home:
+            try:
+                os.close(os.open(os.path.join(self.folder, f"worker-{os.getpid()}"),
+                                 os.O_CREAT | os.O_EXCL))
+            except FileExistsError:  # scored here before
+                return super().suggest(requests, k)
+            if len(os.listdir(self.folder)) <= 2:
+                deadline = time.monotonic() + 20
+                while len(os.listdir(self.folder)) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.05)  # for the other one
+                os._exit(1)
+        return super().suggest(requests, k)
+
+
+def test_workers_that_all_die_at_once_take_the_engines_and_they_are_shipped_again(
+        world, tmp_path):
+    log = load(world / "dataset.yaml")
+    replay(log, {"popular": Popular()}, tmp_path / "local", chunk_size=80, latency_sample=0)
+    deaths = tmp_path / "deaths"
+    deaths.mkdir()
+    # Dask's default retries (allowed-failures 3): a chunk queued on a worker that dies counts
+    # as one that killed it, so one chunk may be charged with both deaths
+    with dask_client(None, workers=2) as client:
+        replay(log, {"popular": KillsBothWorkers(os.getpid(), str(deaths))}, tmp_path / "dask",
+               chunk_size=80, latency_sample=0, runner=DaskRunner(client))
+        lost = client.run_on_scheduler(_lost_scattered_data)
+    assert lost, "the cluster never lost the engines: this test did not test re-shipping them"
+    assert_same_run(tmp_path / "local", tmp_path / "dask")
+
+
+def _lost_scattered_data(dask_scheduler) -> list:
+    """On the scheduler: the scattered keys that workers took with them when they died."""
+    return [str(key) for _, event in dask_scheduler.get_events("all")
+            if event.get("action") == "remove-worker" for key in event["lost-scattered-tasks"]]
+
+
+class Slow(Popular):
+    """``popular`` that takes ``seconds`` over each chunk."""
+
+    def __init__(self, seconds: float = 0):
+        self.seconds = seconds
+
+    def suggest(self, requests, k):
+        time.sleep(self.seconds)
+        return super().suggest(requests, k)
+
+
+def test_a_chunk_slower_than_the_stall_timeout_is_waited_for(world, client, tmp_path):
+    log = load(world / "dataset.yaml")
+    summary = replay(log, {"popular": Slow(3)}, tmp_path / "run", chunk_size=200,
+                     latency_sample=0, runner=DaskRunner(client, stall_timeout=1))
+    assert summary["requests"] > 200 and (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.filterwarnings("ignore:Dask annotations:UserWarning")  # the frame's part ignores them
+def test_chunks_that_no_worker_runs_end_in_a_clear_error_not_a_hang(world, client, tmp_path):
+    """Chunks waiting while every worker idles (here they ask for a resource no worker has;
+    in the field the workers stay paused for memory, or are gone for good)."""
+    import dask
+
+    log = load(world / "dataset.yaml")
+    run = tmp_path / "run"
+    started = time.monotonic()
+    with dask.annotate(resources={"unicorn": 1}), \
+            pytest.raises(ClusterError, match="no chunk finished in 2 s") as failure:
+        replay(log, {"popular": Popular()}, run, chunk_size=80, latency_sample=0,
+               runner=DaskRunner(client, stall_timeout=2))
+    assert time.monotonic() - started < 30
+    assert "none of the 2 Dask workers is running anything" in str(failure.value)
+    assert failure.value.exit_code == 1 and "run the same command again to resume" in str(failure.value)
+    assert not (run / "summary.json").exists()
+    deadline = time.monotonic() + 10  # and the waiting chunks are taken off the cluster
+    while client.run_on_scheduler(_chunk_tasks) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not client.run_on_scheduler(_chunk_tasks)
+
+
+def _chunk_tasks(dask_scheduler) -> list:
+    return [str(key) for key in dask_scheduler.tasks if str(key).startswith("_score_chunk")]
 
 
 def test_workers_that_keep_dying_end_in_a_clear_error_and_no_summary(world, fragile_client,
