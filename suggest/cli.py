@@ -87,6 +87,7 @@ def main(ctx: click.Context) -> None:
 Examples:
   suggest generate --users 200 --days 28 --seed 1 -o data/synth
   suggest generate --preset personal --users 1000 -o worlds/personal
+  suggest generate --extra-items 100 -o worlds/long-catalog     # 133 items
 """)
 @click.option("--users", type=int, default=None, help="Number of users.  [default: preset's, 200]")
 @click.option("--days", type=int, default=None, help="Days of log.  [default: preset's, 28]")
@@ -95,14 +96,18 @@ Examples:
               help="World: default, context, personal, drift or sparse.")
 @click.option("--requests-per-day", type=float, default=None,
               help="Mean requests per user per day.  [default: preset's, 6]")
+@click.option("--extra-items", type=int, default=None,
+              help="Long-tail items (app_0001, ...) added to the 33 named ones, for a longer "
+                   "catalog.  [default: 0]")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write log.csv, catalog.csv, dataset.yaml, truth_model.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def generate(users, days, seed, preset, requests_per_day, out, as_json):
+def generate(users, days, seed, preset, requests_per_day, extra_items, out, as_json):
     """Generate a synthetic phone-assistant world whose true preferences are known."""
     from suggest import synth
 
-    overrides = {"users": users, "days": days, "requests_per_day": requests_per_day}
+    overrides = {"users": users, "days": days, "requests_per_day": requests_per_day,
+                 "extra_items": extra_items}
     config = synth.preset_config(preset, seed=seed,
                                       **{k: v for k, v in overrides.items() if v is not None})
     summary = synth.generate(config, out, progress=not as_json, name=f"synth-{preset}")

@@ -53,6 +53,12 @@ drift_days : int, default 0
     in the last ``drift_days`` days (at most ``days``).
 temperature : float, default 1.0
     Softmax temperature of the item choice (> 0); higher is noisier.
+extra_items : int, default 0
+    Long-tail items added to the 33 named ones, ``app_0001``, ``app_0002``,
+    ... in category ``Apps``, 0 to 10000: base popularity around -1.5, no
+    context effect, a taste per user like every item. They make a longer
+    catalog (more candidates per request) without changing the named items'
+    effects; the draws of a world with them differ from one without.
 
 Examples
 --------
@@ -99,6 +105,7 @@ class WorldConfig:
     no_engagement_rate: float = 0.25
     drift_days: int = 0
     temperature: float = 1.0
+    extra_items: int = 0
 
 
 PRESETS: dict[str, dict[str, object]] = {
@@ -127,6 +134,7 @@ CATALOG: dict[str, dict[str, float]] = {  # category -> item -> base popularity
 ITEMS = np.array([i for items in CATALOG.values() for i in items], dtype=object)
 CATEGORIES = np.array([c for c, items in CATALOG.items() for _ in items], dtype=object)
 ITEM_INDEX = {name: k for k, name in enumerate(ITEMS)}
+TAIL_POPULARITY = -1.5  # base popularity of the long-tail items (``extra_items``)
 VOCAB = {"location": ("home", "work", "commute", "gym", "other"),
          "activity": ("still", "walking", "running", "driving", "in_vehicle"),
          "weather": ("sunny", "cloudy", "rain", "snow"), "network": ("wifi", "cellular", "offline")}
@@ -298,6 +306,8 @@ class World:
     """Users and items with their known parameters; arrays are indexed by user, then item."""
 
     config: WorldConfig
+    items: np.ndarray
+    categories: np.ndarray
     popularity: np.ndarray
     user_ids: np.ndarray
     users: dict[str, np.ndarray]
@@ -330,7 +340,8 @@ def _check(config: WorldConfig) -> WorldConfig:
     """Refuse values the generator cannot honour; return the config with plain int/float values."""
     def bad(field: str, need: str) -> SuggestError:
         return SuggestError(f"{field}={getattr(config, field)!r} is not allowed", hint=f"{field} must be {need}")
-    integers = {"users": (1, 2**31 - 1), "days": (1, 36500), "seed": (0, 2**63 - 1)}
+    integers = {"users": (1, 2**31 - 1), "days": (1, 36500), "seed": (0, 2**63 - 1),
+                "extra_items": (0, 10_000)}
     for field, (low, high) in {**integers, "drift_days": (0, config.days)}.items():
         value = getattr(config, field)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
@@ -357,7 +368,8 @@ def make_world(config: WorldConfig) -> World:
     """Draw item popularity and every user's zone, schedule, tastes, habits and drift."""
     config = _check(config)
     rng, n = _Rng(config.seed), config.users
-    u, items = np.arange(n), np.arange(len(ITEMS))
+    names, categories, base = _catalog(config.extra_items)
+    u, items = np.arange(n), np.arange(len(names))
     q = lambda name: rng.uniform(name, u)  # noqa: E731 - one uniform per user
     works = q("works") < 0.88
     start = 7.0 + 0.5 * np.floor(q("work_start") * 6)
@@ -373,15 +385,24 @@ def make_world(config: WorldConfig) -> World:
     users["wake"] = users["work_start"] - users["commute"] - 1.0  # on working days
     users["gym_hour"] = np.where(users["gym_morning"], np.maximum(users["wake"] - 1.5, 5.0),
                                  users["work_end"] + users["commute"] + 0.5)
-    popularity = np.array([p for group in CATALOG.values() for p in group.values()])
-    return World(config=config, popularity=popularity + 0.15 * rng.normal("popularity", items),
+    return World(config=config, items=names, categories=categories,
+                 popularity=base + 0.15 * rng.normal("popularity", items),
                  user_ids=_ids("u", np.arange(1, n + 1), 4), users=users,
                  taste=rng.normal("taste", u[:, None], items[None]),
                  taste_after=rng.normal("taste_after", u[:, None], items[None]),
-                 drifted=(config.drift_days > 0) & (q("drift") < 0.5), habits=_habits(rng, users, n))
+                 drifted=(config.drift_days > 0) & (q("drift") < 0.5),
+                 habits=_habits(rng, users, n, len(names)))
 
 
-def _habits(rng: _Rng, users: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+def _catalog(extra: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Item ids, categories and base popularity: the named items, then ``extra`` long-tail ones."""
+    tail = _ids("app_", np.arange(1, extra + 1), 4)
+    base = np.array([p for group in CATALOG.values() for p in group.values()])
+    return (np.concatenate([ITEMS, tail]), np.concatenate([CATEGORIES, np.full(extra, "Apps", dtype=object)]),
+            np.concatenate([base, np.full(extra, TAIL_POPULARITY)]))
+
+
+def _habits(rng: _Rng, users: dict[str, np.ndarray], n: int, n_items: int) -> dict[str, np.ndarray]:
     """1-3 habits a user: an item, a location the user goes to, a 2-3 hour window there."""
     u, h = np.arange(n)[:, None], np.arange(3)[None]
     draw = lambda name: rng.uniform(name, u, h)  # noqa: E731 - one uniform per habit slot
@@ -395,7 +416,7 @@ def _habits(rng: _Rng, users: dict[str, np.ndarray], n: int) -> dict[str, np.nda
         np.floor(users["gym_hour"])[:, None] + 0 * h,
         np.array([12, 13, 17, 19])[np.floor(draw("habit_other") * 4).astype(int)],
     ])
-    return {"item": np.floor(draw("habit_item") * len(ITEMS)).astype(int), "location": location,
+    return {"item": np.floor(draw("habit_item") * n_items).astype(int), "location": location,
             "start": np.take_along_axis(starts, location[None], 0)[0].astype(int),
             "hours": 2 + np.floor(draw("habit_hours") * 2).astype(int),
             "active": h < 1 + np.floor(rng.uniform("habit_count", np.arange(n)) * 3)[:, None]}
@@ -519,9 +540,10 @@ def _minutes_to_next_event(world: World, rng: _Rng, r: dict[str, np.ndarray]) ->
 
 # --- engagement -----------------------------------------------------------------------------
 
-def _effects(r: dict[str, np.ndarray], effects: tuple[tuple[Condition, dict[str, float]], ...]) -> np.ndarray:
+def _effects(r: dict[str, np.ndarray], effects: tuple[tuple[Condition, dict[str, float]], ...],
+             n_items: int) -> np.ndarray:
     """Sum of the item weights of every effect whose condition holds (requests x items)."""
-    table = np.zeros((len(effects), len(ITEMS)))
+    table = np.zeros((len(effects), n_items))
     for k, (_, weights) in enumerate(effects):
         table[k, [ITEM_INDEX[i] for i in weights]] = list(weights.values())
     fired = np.stack([cond.test(r) for cond, _ in effects], 1) if len(r["user"]) else np.zeros((0, len(effects)))
@@ -531,8 +553,9 @@ def _effects(r: dict[str, np.ndarray], effects: tuple[tuple[Condition, dict[str,
 def _utility(world: World, r: dict[str, np.ndarray]) -> np.ndarray:
     """Utility of every item for every request (rows) before noise; -inf where impossible."""
     cfg, user, hab = world.config, r["user"], world.habits
-    value = world.popularity + cfg.context_weight * _effects(r, SHARED_EFFECTS)
-    value += cfg.interaction_weight * _effects(r, INTERACTIONS)
+    n_items = len(world.items)
+    value = world.popularity + cfg.context_weight * _effects(r, SHARED_EFFECTS, n_items)
+    value += cfg.interaction_weight * _effects(r, INTERACTIONS, n_items)
     drifted = world.drifted[user] & (r["day"] >= cfg.days - cfg.drift_days)
     value += cfg.personal_weight * np.where(drifted[:, None], world.taste_after[user], world.taste[user])
     for h in range(hab["item"].shape[1]):
@@ -548,7 +571,7 @@ def _engage(world: World, r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
     """First and second engaged item of each request, -1 for none."""
     cfg, rng, key = world.config, _Rng(world.config.seed), r["key"]
     # argmax of utility / T + Gumbel noise is a draw from softmax(utility / T)
-    gumbel = -np.log(-np.log(rng.uniform("choice", key[:, None], np.arange(len(ITEMS))[None])))
+    gumbel = -np.log(-np.log(rng.uniform("choice", key[:, None], np.arange(len(world.items))[None])))
     score = _utility(world, r) / cfg.temperature + gumbel
     rows, first = np.arange(len(key)), score.argmax(1)
     score[rows, first] = -np.inf
@@ -597,7 +620,7 @@ def _log_rows(world: World, r: dict[str, np.ndarray], first_id: int, width: int)
     """Long-format rows: one per (request, engaged item), or one with an empty item."""
     first, second = _engage(world, r)
     # a request's two items go in name order, so rows sort by request id then item
-    rank = np.argsort(np.argsort(ITEMS.astype(str)))
+    rank = np.argsort(np.argsort(world.items.astype(str)))
     swap = (second >= 0) & (rank[np.maximum(second, 0)] < rank[np.maximum(first, 0)])
     first, second = np.where(swap, second, first), np.where(swap, first, second)
     n_rows = 1 + (second >= 0)
@@ -613,7 +636,7 @@ def _log_rows(world: World, r: dict[str, np.ndarray], first_id: int, width: int)
         "headphones": np.where(r["headphones"], "true", "false")[idx], "battery": r["battery"][idx],
         "weather": words["weather"], "network": words["network"],
         "minutes_to_next_event": pd.array(r["minutes_to_next_event"], dtype="Float64").astype("Int64")[idx],
-        "item": np.where(item >= 0, ITEMS[np.maximum(item, 0)], ""),
+        "item": np.where(item >= 0, world.items[np.maximum(item, 0)], ""),
     }, columns=list(LOG_COLUMNS))
 
 
@@ -641,14 +664,23 @@ def _user_truth(world: World, k: int) -> dict:
             "headphone_propensity": round(float(users["headphones"][k]), 6),
             "battery_drain_per_hour": round(float(users["drain"][k]), 6),
         },
-        "taste": dict(zip(ITEMS, _rounded(world.taste[k]))),
-        "habits": [{"item": ITEMS[hab["item"][k, h]], "location": VOCAB["location"][hab["location"][k, h]],
+        "taste": dict(zip(world.items, _rounded(world.taste[k]))),
+        "habits": [{"item": world.items[hab["item"][k, h]], "location": VOCAB["location"][hab["location"][k, h]],
                     "from": _hhmm(hab["start"][k, h]), "to": _hhmm(hab["start"][k, h] + hab["hours"][k, h]),
                     "bonus": HABIT_BONUS} for h in range(hab["item"].shape[1]) if hab["active"][k, h]],
     }
     if world.drifted[k]:
-        person["taste_after_drift"] = dict(zip(ITEMS, _rounded(world.taste_after[k])))
+        person["taste_after_drift"] = dict(zip(world.items, _rounded(world.taste_after[k])))
     return person
+
+
+def _settings(config: WorldConfig) -> dict:
+    """The config's fields as written to dataset.yaml and truth_model.json; ``extra_items``
+    only when set, so worlds made before it existed come out byte for byte the same."""
+    settings = dataclasses.asdict(config)
+    if not settings["extra_items"]:
+        del settings["extra_items"]
+    return settings
 
 
 def _truth(world: World) -> dict:
@@ -656,14 +688,14 @@ def _truth(world: World) -> dict:
     cfg = world.config
     drift_from = dt.date.fromisoformat(cfg.start) + dt.timedelta(days=cfg.days - cfg.drift_days)
     return {
-        "config": dataclasses.asdict(cfg),
+        "config": _settings(cfg),
         "utility": "popularity + context_weight * shared_context_effects + personal_weight * taste"
                    " (taste_after_drift from drift.from_date for drifted users) + habit_weight * habits"
                    " + interaction_weight * interactions; engaged item = argmax(utility / temperature"
                    " + Gumbel noise), a second one (next best) with probability second_item_share;"
                    " constraints make items impossible; times are the user's local time",
         "items": {i: {"category": c, "popularity": p}
-                  for i, c, p in zip(ITEMS, CATEGORIES, _rounded(world.popularity))},
+                  for i, c, p in zip(world.items, world.categories, _rounded(world.popularity))},
         "shared_context_effects": {str(cond): weights for cond, weights in SHARED_EFFECTS},
         "interactions": {str(cond): weights for cond, weights in INTERACTIONS},
         "constraints": {str(cond): list(items) for cond, items in CONSTRAINTS},
@@ -725,9 +757,9 @@ def generate(config: WorldConfig, out_dir: str | os.PathLike, *, progress: bool 
     # that stops midway leaves the previous world (or nothing), never a half-written one.
     partial = {key: path.with_name(path.name + ".partial") for key, path in paths.items()}
     n_requests, n_rows, n_engaged = _write_log(world, partial["log"], chunk_users, progress)
-    pd.DataFrame({"item": ITEMS, "category": CATEGORIES}).to_csv(partial["catalog"], index=False,
+    pd.DataFrame({"item": world.items, "category": world.categories}).to_csv(partial["catalog"], index=False,
                                                                   lineterminator="\n")
-    settings = "".join(f"#   {f.name}: {getattr(config, f.name)!r}\n" for f in dataclasses.fields(config))
+    settings = "".join(f"#   {key}: {value!r}\n" for key, value in _settings(config).items())
     safe_name = json.dumps(name) if re.search(r"[^\w.-]", name) else name  # a JSON string is valid YAML
     partial["dataset"].write_text(f"# Generated by suggest.synth.generate from this world config:\n"
                                   f"{settings}" + DATASET_YAML.format(name=safe_name), encoding="utf-8")
@@ -740,7 +772,7 @@ def generate(config: WorldConfig, out_dir: str | os.PathLike, *, progress: bool 
                            hint="raise --users, --days or --requests-per-day")
     for key, path in partial.items():
         os.replace(path, paths[key])
-    return {"requests": n_requests, "rows": n_rows, "users": config.users, "items": len(ITEMS),
+    return {"requests": n_requests, "rows": n_rows, "users": config.users, "items": len(world.items),
             "engaged_share": round(n_engaged / n_requests, 6) if n_requests else 0.0,
             "paths": {k: str(v) for k, v in paths.items()}}
 

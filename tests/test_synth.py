@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from suggest.errors import SuggestError
-from suggest.synth import PRESETS, WorldConfig, generate, make_world, preset_config
+from suggest.synth import ITEMS, PRESETS, WorldConfig, generate, make_world, preset_config
 
 FILES = ("log.csv", "catalog.csv", "dataset.yaml", "truth_model.json")
 HEADER = ("request_id,user,timestamp,tz,location,activity,headphones,battery,weather,network,"
@@ -245,7 +245,8 @@ def test_truth_model_lists_every_catalog_item_and_user(world, log):
     assert set(user["taste"]) == set(catalog["item"])
     assert 1 <= len(user["habits"]) <= 3 and all(h["item"] in user["taste"] for h in user["habits"])
     assert truth["shared_context_effects"]["activity == driving"]["navigation"] > 0
-    assert truth["config"] == {**WorldConfig().__dict__, "users": 60, "seed": 3}
+    unset = {k: v for k, v in WorldConfig().__dict__.items() if k != "extra_items"}  # written when set
+    assert truth["config"] == {**unset, "users": 60, "seed": 3}
 
 
 def test_dataset_yaml_describes_the_log(world):
@@ -263,7 +264,8 @@ def test_dataset_yaml_describes_the_log(world):
 
 
 @pytest.mark.parametrize("bad", [{"users": 0}, {"days": 0}, {"no_engagement_rate": 1.5},
-                                 {"temperature": 0}, {"drift_days": 40}, {"start": "March"}])
+                                 {"temperature": 0}, {"drift_days": 40}, {"start": "March"},
+                                 {"extra_items": -1}, {"extra_items": 2.5}])
 def test_bad_config_is_refused_with_a_hint(tmp_path, bad):
     field = next(iter(bad))
     with pytest.raises(SuggestError, match=field) as info:
@@ -331,3 +333,17 @@ def test_start_date_is_local_and_respected(tmp_path):
     dates = set(read_log(tmp_path)["timestamp"].str[:10])
     assert dates <= {str(dt.date(2026, 7, 4) + dt.timedelta(days=d)) for d in range(3)}
     assert min(dates) == "2026-07-04"
+
+
+def test_extra_items_lengthen_the_catalog_and_get_engaged(tmp_path):
+    summary = generate(preset_config("default", users=40, days=7, seed=1, extra_items=25),
+                             tmp_path)
+    catalog = pd.read_csv(tmp_path / "catalog.csv")
+    assert summary["items"] == len(catalog) == len(ITEMS) + 25
+    tail = catalog[catalog["item"].str.startswith("app_")]
+    assert len(tail) == 25 and set(tail["category"]) == {"Apps"}
+    engaged = pd.read_csv(tmp_path / "log.csv")["item"].dropna()
+    share = engaged.str.startswith("app_").mean()
+    assert 0.02 < share < 0.4, share  # chosen at times, less than their number alone would give
+    truth = json.loads((tmp_path / "truth_model.json").read_text())
+    assert len(truth["items"]) == len(catalog) and truth["config"]["extra_items"] == 25
