@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+#: A time after every event: a query at NEVER counts all of a key's events.
+NEVER = np.iinfo(np.int64).max
+
 
 def nanoseconds(stamps: pd.Series) -> np.ndarray:
     """Nanoseconds since 1970, whatever resolution pandas stored the timestamps in."""

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import with_time_fields
-from suggest.history import PastCounts, nanoseconds
+from suggest.history import NEVER, PastCounts, nanoseconds
 from suggest.synth import mix64
 from suggest.engines.base import BaseEngine, check_k, gather_lists, suggestions_frame
 
@@ -228,7 +228,7 @@ class UserHistory(BaseEngine):
         if self.has_time_ and "timestamp" in requests.columns:
             ask["t"] = nanoseconds(requests["timestamp"])
         else:
-            ask["t"] = np.iinfo(np.int64).max
+            ask["t"] = NEVER
         pairs = self.pairs_.reset_index(names="pair")
         cand = ask.merge(pairs, on="user_id", how="inner")
         cand["n"] = self.past_.count(cand["pair"].to_numpy(), cand["t"].to_numpy())

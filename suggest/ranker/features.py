@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import with_time_fields
-from suggest.history import PastCounts, nanoseconds
+from suggest.history import NEVER, PastCounts, nanoseconds
 
 ID_COLUMNS = {"request_id", "user_id", "timestamp", "timezone"}
 TIME_COLUMNS = ("hour", "weekday", "is_weekend")
@@ -93,9 +93,8 @@ class _Totals(PastCounts):
 
     def __init__(self, keys: np.ndarray, times: np.ndarray):
         super().__init__(keys, times)
-        never = np.iinfo(np.int64).max
-        self.latest = self.times.max() if len(self.times) else never  # no query is later
-        self.total, self.final = super().lookup(self.distinct_keys, np.full(len(self.distinct_keys), never))
+        self.latest = self.times.max() if len(self.times) else NEVER  # no query is later
+        self.total, self.final = super().lookup(self.distinct_keys, np.full(len(self.distinct_keys), NEVER))
 
     def lookup(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys, times = np.asarray(keys, dtype=np.int64), np.asarray(times, dtype=np.int64)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from suggest.data.timefields import check_zone, context_time, zone_info
 from suggest.engines.base import SUGGESTION_COLUMNS, check_context
+from suggest.history import NEVER
 from suggest.ranker.candidates import SOURCES
 from suggest.rules.compile import WEEK, _number_test, _text_test, _window_table
 from suggest.rules.model import Group, Leaf, leaves
@@ -32,7 +33,6 @@ _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 MEMO_SIZE = 100_000  # rule outcomes kept per engine; the memo starts over when full
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
-_NEVER = np.iinfo(np.int64).max  # a time after every event
 _BITS = np.arange(len(SOURCES))[:, None]  # a candidate's source flags, one bit each
 _SOURCE_FLAGS = [f"src_{source}" for source in SOURCES]
 
@@ -85,7 +85,7 @@ class OneContext:
         # a request later than every engagement sees all of them: its history list is
         # the user's list at the end of the window, ranked once here
         self.history_end = past.times.max() if len(past.times) else None
-        every = past.count(np.arange(len(pairs)), np.full(len(pairs), _NEVER))
+        every = past.count(np.arange(len(pairs)), np.full(len(pairs), NEVER))
         self.history_lists = {user: _ranked(items, every[idx])
                               for user, (idx, items) in self.user_pairs.items()}
         self.context_lists: dict = {}
