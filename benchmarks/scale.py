@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     import shutil
 
-    from suggest.bench.machine import describe
+    from suggest.bench.machine import describe, write_json
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     unknown = [m for m in modes if m not in MODES]
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> dict:
             peak_mib_max=max(r["peak_mib"] for r in mine),
             same_results=all(r["same_results_as_first_run"] for r in mine))
     if args.out:
-        args.out.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        write_json(figures, args.out, "scale.json")
     return figures
 
 

@@ -222,15 +222,17 @@ def _ndcg(client, booster, valid, k: int) -> float | None:
 
 def _ndcg_sum(booster, X: pd.DataFrame, labels: pd.Series, sizes: pd.Series, k: int):
     """(sum of NDCG@k, queries) of one partition; ties in score keep the row order."""
+    from suggest.evaluate import _rank_in_groups
+
     scores = booster.predict(X.to_numpy())
     query = np.repeat(np.arange(len(sizes)), sizes.to_numpy())
     gain = np.power(2.0, labels.to_numpy(dtype=float)) - 1
+    rank = _rank_in_groups(query)  # 1-based place in the query: the same for either order
+    top = rank <= k
+
     def dcg(order_key: np.ndarray) -> np.ndarray:
         order = np.lexsort((-order_key, query))
-        rank = np.arange(len(order)) - np.repeat(np.cumsum(sizes.to_numpy()) - sizes.to_numpy(),
-                                                 sizes.to_numpy())
-        top = rank < k
-        return np.bincount(query[top], weights=gain[order][top] / np.log2(rank[top] + 2.0),
+        return np.bincount(query[top], weights=gain[order][top] / np.log2(rank[top] + 1.0),
                            minlength=len(sizes))
     got, ideal = dcg(scores), dcg(gain)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -244,6 +246,8 @@ def _empty(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _group_sizes(request_rows: pd.Series) -> pd.Series:
     """Query group sizes of a partition whose rows come request by request."""
+    from suggest.evaluate import _group_starts
+
     values = request_rows.to_numpy()
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(values) else np.zeros(0, int)
+    starts = _group_starts(values)
     return pd.Series(np.diff(np.r_[starts, len(values)]), name=GROUP, dtype="int64")
