@@ -279,7 +279,8 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         from distributed import Client, LocalCluster
     except ImportError:
         raise SuggestError("--dask needs Dask: it is not installed",
-                           hint="pip install 'suggest[dask]' (dask[dataframe,distributed])") from None
+                           hint="from the project folder: pip install '.[dask]' (it adds "
+                                "dask[dataframe,distributed])") from None
     if address:
         failure = None
         try:
