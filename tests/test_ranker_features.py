@@ -246,3 +246,34 @@ def test_string_context_columns_are_categories():
     assert features.context_["place"] == ("categorical", ["gym", "home", "work"])
     X = features.build(requests, pd.DataFrame({"row": [0, 1, 2], "item_id": "x"}))
     assert X["ctx:place"].tolist() == [1, 2, 0]
+
+
+@pytest.mark.parametrize("memo", [1 << 22, 8])  # 8: the memo starts over on nearly every call
+def test_one_context_after_the_window_counts_what_the_search_counts(memo, monkeypatch):
+    """Serving reads per-(group, prefix) totals and events kept from earlier contexts; the
+    counts, last times and window counts must equal the point-in-time search's, for known
+    and unknown users and items, and window starts before, inside and after the events."""
+    from suggest.ranker.features import _Counters, _Totals
+
+    monkeypatch.setattr(_Counters, "LATE_MEMO", memo)
+    rng = np.random.default_rng(3)
+    n, n_items, users = 4000, 12, 30
+    prefix = np.stack([np.zeros(n, dtype=np.int64), rng.integers(0, users, n), rng.integers(0, 4, n)])
+    item, when = rng.integers(0, n_items, n), rng.integers(0, 10**6, n)
+    counters = _Counters(prefix, item, n_items, when, _Totals)
+    latest = int(when.max())
+    for user in [0, 7, users + 1]:  # users + 1: never seen
+        for slice_value, start in [(2, -5), (1, 400_000), (3, latest - 10), (0, latest + 5)]:
+            one = np.array([[0], [user], [slice_value]])
+            items = np.append(rng.permutation(n_items), n_items - 1)
+            at = np.array([latest + 1 + rng.integers(0, 1000)])
+            late = counters.lookup(one, items, at, (1, np.array([start])))
+            with monkeypatch.context() as m:
+                m.setattr(counters, "_late_ok", lambda when: False)  # the search
+                search = counters.lookup(one, items, at, (1, np.array([start])))
+            for mine, theirs in zip(late, search):
+                for a, b in zip(mine if isinstance(mine, tuple) else [mine],
+                                theirs if isinstance(theirs, tuple) else [theirs]):
+                    assert a.shape == b.shape
+                    np.testing.assert_array_equal(a, b)
+    assert counters._rows and counters._events_memo, "the late path was not taken"

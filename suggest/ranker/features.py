@@ -122,9 +122,17 @@ class _Counters:
     without), so every statistic of a feature row comes from one search, built
     by a few whole-array operations: what makes a single context cheap. Rows
     are answered in blocks so a large batch never holds every query at once.
+
+    One context after the training window (serving) takes a shorter way
+    (:meth:`_late`): each (group, prefix) it meets keeps its totals over
+    every item code and its events by time, so later contexts of the same
+    user or slice read them instead of searching all the events. The numbers
+    are the same (a test compares both ways).
     """
 
     BLOCK = 1 << 16
+    LATE_ITEMS = 1 << 16  # the late path keeps per-item vectors only up to this many item codes
+    LATE_MEMO = 1 << 22  # numbers kept by each of the late path's memos; they start over when full
 
     def __init__(self, prefix: np.ndarray, item: np.ndarray, n_items: int, when: np.ndarray, make):
         self.n_items, self.width = n_items, 2 * len(prefix)
@@ -132,6 +140,11 @@ class _Counters:
         keys, times, _ = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
                                        np.asarray(when))
         self.counter = make(keys, times)
+        self._rows: dict = {}  # the late path's memo: (group, prefix) -> row of _table
+        self._table = np.empty((0, 2 * n_items + 2))
+        self._own = np.array([2 * n_items, 2 * n_items + 1])  # the columns of a group's own two
+        self._events_memo: dict = {}
+        self._events_size = 0
 
     def _queries(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
                  also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
@@ -153,15 +166,18 @@ class _Counters:
         return keys, times, [key.shape for key, _ in parts]
 
     def lookup(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
-               also: tuple[int, np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+               also: tuple[int, np.ndarray] | None = None) -> list:
         """(count, last time) of the groups' counters (groups x prefix columns) and of the
-        (group, item) ones (groups x rows); with ``also=(g, times)``, group ``g``'s two
-        counters at ``times`` too (e.g. a window's start; 1 x columns each), in the same search.
+        (group, item) ones (groups x rows); with ``also=(g, times)``, the counts of group
+        ``g``'s two counters at ``times`` too (e.g. a window's start; 1 x columns each), in
+        the same search.
 
         ``prefix`` is (groups x rows), ``item`` and ``when`` one per row; a
         ``prefix``, ``when`` and ``times`` with one column stand for every row
         (one context), whose group counters are then asked once.
         """
+        if prefix.shape[1] == 1 and np.size(when) == 1 and self._late_ok(when):
+            return self._late(prefix[:, 0], item, None if also is None else (also[0], int(also[1][0])))
         rows, blocks = len(item), []
         for start in range(0, max(rows, 1), self.BLOCK):
             span = slice(start, min(start + self.BLOCK, rows))
@@ -175,10 +191,90 @@ class _Counters:
                 parts.append((got[at:at + size].reshape(shape), seen[at:at + size].reshape(shape)))
                 at += size
             blocks.append(parts)
-        if len(blocks) == 1:
-            return blocks[0]
-        return [tuple(np.hstack([block[i][j] for block in blocks]) for j in range(2))
-                for i in range(len(blocks[0]))]
+        if len(blocks) > 1:
+            blocks = [[tuple(np.hstack([block[i][j] for block in blocks]) for j in range(2))
+                       for i in range(len(blocks[0]))]]
+        return blocks[0][:2] + [count for count, _ in blocks[0][2:]]
+
+    # -- one context after the window ------------------------------------------------------
+    def _late_ok(self, when: np.ndarray) -> bool:
+        latest = getattr(self.counter, "latest", None)  # only _Totals (time) has a window end
+        return latest is not None and self.n_items <= self.LATE_ITEMS and int(np.ravel(when)[0]) > latest
+
+    def _late(self, prefix: np.ndarray, item: np.ndarray, also: tuple[int, int] | None) -> list:
+        """:meth:`lookup` for one context later than every event (see the class notes)."""
+        groups, n = len(prefix), self.n_items
+        if len(self._rows) + groups > self._most_rows():
+            self._rows.clear()  # full: start over (never inside a context: its rows stay)
+        known = self._rows.get
+        rows = [known((g, p)) for g, p in enumerate(prefix.tolist())]
+        if None in rows:
+            rows = [self._row(g, p) for g, p in enumerate(prefix.tolist())]
+        cols = np.concatenate([item, item + n, self._own])
+        got = self._table[np.array(rows)[:, None], cols]  # per group: counts, last times, its own two
+        m = len(item)
+        out = [(got[:, 2 * m:2 * m + 1], got[:, 2 * m + 1:]), (got[:, :m], got[:, m:2 * m])]
+        if also is not None:  # the counts strictly before ``also``'s time, from the group's events
+            g, at = also
+            times, items = self._events(g, int(prefix[g]))
+            before = int(np.searchsorted(times, at, side="left"))
+            out += [np.full((1, 1), float(before)),
+                    np.bincount(items[:before], minlength=n)[item][None].astype(float)]
+        return out
+
+    def _most_rows(self) -> int:
+        return max(self.width, self.LATE_MEMO // (2 * self.n_items + 2))
+
+    def _span(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ranks (among the distinct keys) and item codes of group ``g``'s (prefix ``p``,
+        item) counters: their keys lie in one range of the sorted distinct keys."""
+        c, groups = self.counter, self.width // 2
+        lo, hi = np.searchsorted(c.distinct_keys, [p * self.n_items * self.width,
+                                                   (p + 1) * self.n_items * self.width])
+        keys = c.distinct_keys[lo:hi]
+        mine = keys % self.width == groups + g
+        return np.arange(lo, hi)[mine], keys[mine] // self.width - p * self.n_items
+
+    def _row(self, g: int, p: int) -> int:
+        """The table row holding group ``g``'s totals at prefix ``p``: per item code the count
+        and last time, then the group's own count and last time (filled on first use)."""
+        row = self._rows.get((g, p))
+        if row is not None:
+            return row
+        row = len(self._rows)
+        if row == len(self._table):  # grow: twice the rows, up to the memo's size
+            grown = np.empty((min(max(2 * row, 8), self._most_rows()), 2 * self.n_items + 2))
+            grown[:row] = self._table
+            self._table = grown
+        c, n, out = self.counter, self.n_items, self._table[row]
+        ranks, items = self._span(g, p)
+        out[:n], out[n:] = 0.0, np.nan
+        out[items], out[n + items] = c.total[ranks], c.final[ranks]
+        at = min(int(np.searchsorted(c.distinct_keys, p * self.width + g)), len(c.distinct_keys) - 1)
+        if len(c.distinct_keys) and c.distinct_keys[at] == p * self.width + g:
+            out[2 * n], out[2 * n + 1] = c.total[at], c.final[at]
+        else:
+            out[2 * n] = 0.0
+        self._rows[(g, p)] = row
+        return row
+
+    def _events(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Times (sorted) and item codes of group ``g``'s events at prefix ``p``."""
+        hit = self._events_memo.get((g, p))
+        if hit is not None:
+            return hit
+        c = self.counter
+        ranks, items = self._span(g, p)
+        starts, sizes = c.starts[ranks], c.starts[ranks + 1] - c.starts[ranks]
+        rows = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        order = np.argsort(c.times[rows], kind="stable")
+        value = (c.times[rows][order], np.repeat(items, sizes)[order])
+        if self._events_size + len(rows) > self.LATE_MEMO:
+            self._events_memo.clear()
+            self._events_size = 0
+        self._events_memo[(g, p)] = value
+        self._events_size += len(rows)
+        return value
 
 
 class Features:
@@ -226,7 +322,7 @@ class Features:
         self._fit_counts(requests, events)
         self.names_ = self._names()
         self.position_ = {name: i for i, name in enumerate(self.names_)}
-        self.slice_rows_ = [self.position_[f"slice_share:{c}"] for c in self.slices_]
+        self.slice_rows_ = np.array([self.position_[f"slice_share:{c}"] for c in self.slices_], dtype=np.intp)
         return self
 
     def _fit_counts(self, requests: pd.DataFrame, events: pd.DataFrame) -> None:
@@ -366,8 +462,8 @@ class Features:
         out[at["user_total"]] = np.log1p(user_total)
         out[at["user_item_hours_since"]] = (when - last[1]) / 3.6e12 if self.has_time_ else np.nan
         if self.has_time_:
-            recent_total = user_total - got[2][0][0]
-            out[at["user_item_share_recent"]] = _share(mine - got[3][0][0], recent_total)
+            recent_total = user_total - got[2][0]
+            out[at["user_item_share_recent"]] = _share(mine - got[3][0], recent_total)
             out[at["user_recent"]] = np.log1p(recent_total)
         for col in CANDIDATE_FEATURES:
             out[at[col]] = extra.get(col, 0)
