@@ -18,6 +18,7 @@ import pytest
 
 from suggest.data import load
 from suggest.ranker import RankerEngine
+from suggest.data.timefields import with_time_fields
 from suggest.ranker.features import RECENT_DAYS, Features
 from suggest.synth import generate, preset_config
 
@@ -248,32 +249,38 @@ def test_string_context_columns_are_categories():
     assert X["ctx:place"].tolist() == [1, 2, 0]
 
 
-@pytest.mark.parametrize("memo", [1 << 22, 8])  # 8: the memo starts over on nearly every call
-def test_one_context_after_the_window_counts_what_the_search_counts(memo, monkeypatch):
-    """Serving reads per-(group, prefix) totals and events kept from earlier contexts; the
-    counts, last times and window counts must equal the point-in-time search's, for known
-    and unknown users and items, and window starts before, inside and after the events."""
-    from suggest.ranker.features import _Counters, _Totals
+@pytest.mark.parametrize("memo", [1 << 22, 1])  # 1: the kept vectors start over on every context
+def test_one_context_after_the_window_reads_what_the_search_counts(memo, world, monkeypatch):
+    """Serving reads feature vectors kept per (group, prefix) instead of searching every
+    event: for known and unknown users, items and slice values, and missing ones, every
+    feature must equal the search's to the bit, also when the kept vectors start over."""
+    from suggest.ranker.features import _Late
 
-    monkeypatch.setattr(_Counters, "LATE_MEMO", memo)
-    rng = np.random.default_rng(3)
-    n, n_items, users = 4000, 12, 30
-    prefix = np.stack([np.zeros(n, dtype=np.int64), rng.integers(0, users, n), rng.integers(0, 4, n)])
-    item, when = rng.integers(0, n_items, n), rng.integers(0, 10**6, n)
-    counters = _Counters(prefix, item, n_items, when, _Totals)
-    latest = int(when.max())
-    for user in [0, 7, users + 1]:  # users + 1: never seen
-        for slice_value, start in [(2, -5), (1, 400_000), (3, latest - 10), (0, latest + 5)]:
-            one = np.array([[0], [user], [slice_value]])
-            items = np.append(rng.permutation(n_items), n_items - 1)
-            at = np.array([latest + 1 + rng.integers(0, 1000)])
-            late = counters.lookup(one, items, at, (1, np.array([start])))
-            with monkeypatch.context() as m:
-                m.setattr(counters, "_late_ok", lambda when: False)  # the search
-                search = counters.lookup(one, items, at, (1, np.array([start])))
-            for mine, theirs in zip(late, search):
-                for a, b in zip(mine if isinstance(mine, tuple) else [mine],
-                                theirs if isinstance(theirs, tuple) else [theirs]):
-                    assert a.shape == b.shape
-                    np.testing.assert_array_equal(a, b)
-    assert counters._rows and counters._events_memo, "the late path was not taken"
+    monkeypatch.setattr(_Late, "MEMO", memo)
+    requests, truth, catalog = world
+    cut = int(len(requests) * 0.7)
+    features = Features().fit(requests.iloc[:cut], truth, catalog)
+    later = with_time_fields(requests.iloc[cut:]).sample(n=40, random_state=4)
+    rng = np.random.default_rng(4)
+    used = 0
+    for i, (_, row) in enumerate(later.iterrows()):
+        ctx = {}
+        for col, (kind, cats) in features.context_.items():
+            value = row[col]
+            if kind == "categorical" and i % 5 == 1:
+                value = None if i % 2 else "never seen"
+            ctx[col] = (Features._category_codes(pd.Series([value], dtype=object), cats)
+                        if kind == "categorical" else np.array([float(value)]))
+        times = {col: float(row[col]) for col in ("hour", "weekday", "is_weekend")}
+        user = features._user_codes(pd.Series([row["user_id"] if i % 7 else "someone new"]))
+        item = rng.choice(np.arange(-1, len(features.items_)), size=12, replace=False)
+        when = np.array([pd.Timestamp(row["timestamp"]).value])
+        assert when[0] > features.counts_.counter.latest
+        extra = {"src_popular": np.ones(len(item), dtype=np.float32)}
+        late = features.assemble(ctx, times, item, user, when, extra)
+        used += features._late is not None and bool(features._late.blocks)
+        with monkeypatch.context() as m:
+            m.setattr(Features, "_serving", lambda self, prefix, when: None)  # the search
+            search = features.assemble(ctx, times, item, user, when, extra)
+        np.testing.assert_array_equal(late, search)
+    assert used == len(later), "the late path was not taken"

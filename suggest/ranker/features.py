@@ -27,6 +27,7 @@ Features (``names_`` lists them in order):
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 import pandas as pd
@@ -122,17 +123,9 @@ class _Counters:
     without), so every statistic of a feature row comes from one search, built
     by a few whole-array operations: what makes a single context cheap. Rows
     are answered in blocks so a large batch never holds every query at once.
-
-    One context after the training window (serving) takes a shorter way
-    (:meth:`_late`): each (group, prefix) it meets keeps its totals over
-    every item code and its events by time, so later contexts of the same
-    user or slice read them instead of searching all the events. The numbers
-    are the same (a test compares both ways).
     """
 
     BLOCK = 1 << 16
-    LATE_ITEMS = 1 << 16  # the late path keeps per-item vectors only up to this many item codes
-    LATE_MEMO = 1 << 22  # numbers kept by each of the late path's memos; they start over when full
 
     def __init__(self, prefix: np.ndarray, item: np.ndarray, n_items: int, when: np.ndarray, make):
         self.n_items, self.width = n_items, 2 * len(prefix)
@@ -140,11 +133,6 @@ class _Counters:
         keys, times, _ = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
                                        np.asarray(when))
         self.counter = make(keys, times)
-        self._rows: dict = {}  # the late path's memo: (group, prefix) -> row of _table
-        self._table = np.empty((0, 2 * n_items + 2))
-        self._own = np.array([2 * n_items, 2 * n_items + 1])  # the columns of a group's own two
-        self._events_memo: dict = {}
-        self._events_size = 0
 
     def _queries(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
                  also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
@@ -176,8 +164,6 @@ class _Counters:
         ``prefix``, ``when`` and ``times`` with one column stand for every row
         (one context), whose group counters are then asked once.
         """
-        if prefix.shape[1] == 1 and np.size(when) == 1 and self._late_ok(when):
-            return self._late(prefix[:, 0], item, None if also is None else (also[0], int(also[1][0])))
         rows, blocks = len(item), []
         for start in range(0, max(rows, 1), self.BLOCK):
             span = slice(start, min(start + self.BLOCK, rows))
@@ -196,36 +182,8 @@ class _Counters:
                        for i in range(len(blocks[0]))]]
         return blocks[0][:2] + [count for count, _ in blocks[0][2:]]
 
-    # -- one context after the window ------------------------------------------------------
-    def _late_ok(self, when: np.ndarray) -> bool:
-        latest = getattr(self.counter, "latest", None)  # only _Totals (time) has a window end
-        return latest is not None and self.n_items <= self.LATE_ITEMS and int(np.ravel(when)[0]) > latest
-
-    def _late(self, prefix: np.ndarray, item: np.ndarray, also: tuple[int, int] | None) -> list:
-        """:meth:`lookup` for one context later than every event (see the class notes)."""
-        groups, n = len(prefix), self.n_items
-        if len(self._rows) + groups > self._most_rows():
-            self._rows.clear()  # full: start over (never inside a context: its rows stay)
-        known = self._rows.get
-        rows = [known((g, p)) for g, p in enumerate(prefix.tolist())]
-        if None in rows:
-            rows = [self._row(g, p) for g, p in enumerate(prefix.tolist())]
-        cols = np.concatenate([item, item + n, self._own])
-        got = self._table[np.array(rows)[:, None], cols]  # per group: counts, last times, its own two
-        m = len(item)
-        out = [(got[:, 2 * m:2 * m + 1], got[:, 2 * m + 1:]), (got[:, :m], got[:, m:2 * m])]
-        if also is not None:  # the counts strictly before ``also``'s time, from the group's events
-            g, at = also
-            times, items = self._events(g, int(prefix[g]))
-            before = int(np.searchsorted(times, at, side="left"))
-            out += [np.full((1, 1), float(before)),
-                    np.bincount(items[:before], minlength=n)[item][None].astype(float)]
-        return out
-
-    def _most_rows(self) -> int:
-        return max(self.width, self.LATE_MEMO // (2 * self.n_items + 2))
-
-    def _span(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    # -- one group's counters, for :class:`_Late` ---------------------------------------------
+    def span(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
         """Ranks (among the distinct keys) and item codes of group ``g``'s (prefix ``p``,
         item) counters: their keys lie in one range of the sorted distinct keys."""
         c, groups = self.counter, self.width // 2
@@ -235,46 +193,124 @@ class _Counters:
         mine = keys % self.width == groups + g
         return np.arange(lo, hi)[mine], keys[mine] // self.width - p * self.n_items
 
-    def _row(self, g: int, p: int) -> int:
-        """The table row holding group ``g``'s totals at prefix ``p``: per item code the count
-        and last time, then the group's own count and last time (filled on first use)."""
-        row = self._rows.get((g, p))
-        if row is not None:
-            return row
-        row = len(self._rows)
-        if row == len(self._table):  # grow: twice the rows, up to the memo's size
-            grown = np.empty((min(max(2 * row, 8), self._most_rows()), 2 * self.n_items + 2))
-            grown[:row] = self._table
-            self._table = grown
-        c, n, out = self.counter, self.n_items, self._table[row]
-        ranks, items = self._span(g, p)
-        out[:n], out[n:] = 0.0, np.nan
-        out[items], out[n + items] = c.total[ranks], c.final[ranks]
-        at = min(int(np.searchsorted(c.distinct_keys, p * self.width + g)), len(c.distinct_keys) - 1)
-        if len(c.distinct_keys) and c.distinct_keys[at] == p * self.width + g:
-            out[2 * n], out[2 * n + 1] = c.total[at], c.final[at]
-        else:
-            out[2 * n] = 0.0
-        self._rows[(g, p)] = row
-        return row
-
-    def _events(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """Times (sorted) and item codes of group ``g``'s events at prefix ``p``."""
-        hit = self._events_memo.get((g, p))
-        if hit is not None:
-            return hit
+    def totals(self, g: int, p: int) -> tuple[float, np.ndarray, np.ndarray]:
+        """Group ``g``'s count at prefix ``p`` and its per-item counts and last times over
+        every item code, counting every event (a :class:`_Totals` counter)."""
         c = self.counter
-        ranks, items = self._span(g, p)
+        ranks, items = self.span(g, p)
+        counts, lasts = np.zeros(self.n_items), np.full(self.n_items, np.nan)
+        counts[items], lasts[items] = c.total[ranks], c.final[ranks]
+        at = np.searchsorted(c.distinct_keys, p * self.width + g)
+        known = at < len(c.distinct_keys) and c.distinct_keys[at] == p * self.width + g
+        return (c.total[at] if known else 0.0), counts, lasts
+
+    def events(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Times (sorted) and item codes of group ``g``'s events at prefix ``p``."""
+        c = self.counter
+        ranks, items = self.span(g, p)
         starts, sizes = c.starts[ranks], c.starts[ranks + 1] - c.starts[ranks]
         rows = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
         order = np.argsort(c.times[rows], kind="stable")
-        value = (c.times[rows][order], np.repeat(items, sizes)[order])
-        if self._events_size + len(rows) > self.LATE_MEMO:
-            self._events_memo.clear()
-            self._events_size = 0
-        self._events_memo[(g, p)] = value
-        self._events_size += len(rows)
-        return value
+        return c.times[rows][order], np.repeat(items, sizes)[order]
+
+
+class _Late:
+    """Statistics of one context after the training window, from vectors kept per group.
+
+    Serving asks after the training window, where every count is a total. Each
+    (group, prefix) a context meets (everyone, its user, the values of its
+    slices) gets its feature values over every item code once, by the
+    formulas of :meth:`Features.assemble` (``_share``): the item's share
+    overall and in the slice (NaN for a missing or unseen value), the user's
+    count, share and last time per item; and the user's total and events by
+    time, for the recent window. A context then reads its candidates' columns
+    in one gather instead of searching every event: the same numbers (a test
+    compares both ways). The vectors live in one table that starts over when
+    it holds ``MEMO`` numbers; a lock keeps contexts served from several
+    threads from reading rows being refilled.
+    """
+
+    ITEMS = 1 << 16  # item codes up to which the vectors are kept (else: the search)
+    MEMO = 1 << 22  # numbers kept in the table, and in the users' events
+
+    def __init__(self, features: "Features"):
+        self.features, self.counters = features, features.counts_
+        self.n = len(features.items_) + 1
+        at = features.position_
+        # the table rows' feature positions: item share, slice shares, user count and share
+        self.targets = np.array([at["item_share"], *features.slice_rows_, at["user_item_count"],
+                                 at["user_item_share"]], dtype=np.intp)
+        self.unknown = features.unknown_[:, 0].tolist()
+        self.most = max(self.MEMO // self.n, len(self.unknown) + 2)  # rows the table may hold
+        self.lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        self.blocks: dict = {}  # (group, prefix) -> its first row in the table
+        self.table = np.empty((0, self.n))
+        self.users: dict = {}  # user prefix -> (total, event times, event item codes)
+        self.used = self.user_numbers = 0
+
+    def __getstate__(self):  # a copy or a pickle carries no lock and no memo
+        return {"features": self.features}
+
+    def __setstate__(self, state):
+        self.__init__(state["features"])
+
+    def fill(self, out: np.ndarray, prefix: list[int], code: np.ndarray, when: int) -> None:
+        """Write the engagement statistics of candidates ``code`` (item codes) of a context
+        with groups ``prefix`` at time ``when`` into ``out`` (features x candidates)."""
+        at = self.features.position_
+        with self.lock:
+            if self.used + len(prefix) + 2 > self.most:  # full: start over (a context needs
+                self.blocks.clear()  # at most a row per group and two more for its user)
+                self.used = 0
+            rows = [self._block(0, prefix[0])]
+            rows += [self._block(g, p) for g, p in enumerate(prefix[2:], start=2)]
+            user = self._block(1, prefix[1])
+            got = self.table[np.array([*rows, user, user + 1, user + 2])[:, None], code]
+            total, times, items = self._user(prefix[1])
+        out[self.targets] = got[:-1]
+        mine, last = got[-3], got[-1]
+        out[at["user_total"]] = np.log1p(total)
+        out[at["user_item_hours_since"]] = (when - last) / 3.6e12
+        before = int(np.searchsorted(times, when - RECENT_DAYS * 86_400 * 10**9, side="left"))
+        recent_total = total - before
+        earlier = np.bincount(items[:before], minlength=self.n)[code].astype(np.float64)
+        out[at["user_item_share_recent"]] = _share(mine - earlier, recent_total)
+        out[at["user_recent"]] = np.log1p(recent_total)
+
+    def _block(self, g: int, p: int) -> int:
+        row = self.blocks.get((g, p))
+        if row is not None:
+            return row
+        count, counts, lasts = self.counters.totals(g, p)
+        if g == 1:  # the user: count, share, last time
+            vectors = [counts, _share(counts, count), lasts]
+        elif g >= 2 and p >= self.unknown[g]:  # a missing or unseen slice value
+            vectors = [np.full(self.n, np.nan)]
+        else:
+            vectors = [_share(counts, count)]
+        row = self.used
+        if row + len(vectors) > len(self.table):  # grow: twice the rows, up to the memo's size
+            grown = np.empty((min(max(2 * len(self.table), 16), self.most), self.n))
+            grown[:row] = self.table[:row]
+            self.table = grown
+        self.table[row:row + len(vectors)] = vectors
+        self.used += len(vectors)
+        self.blocks[(g, p)] = row
+        return row
+
+    def _user(self, p: int) -> tuple:
+        hit = self.users.get(p)
+        if hit is None:
+            times, items = self.counters.events(1, p)
+            if self.user_numbers + len(times) > self.MEMO:
+                self.users.clear()
+                self.user_numbers = 0
+            hit = self.users[p] = (self.counters.totals(1, p)[0], times, items)
+            self.user_numbers += 2 * len(times)
+        return hit
 
 
 class Features:
@@ -446,11 +482,18 @@ class Features:
         out[at["item"]] = item
         for attr in self.attributes_:
             out[at[f"attr:{attr}"]] = self.attribute_table_[attr][item]  # item -1 reads the last slot
+        for col in CANDIDATE_FEATURES:
+            out[at[col]] = extra.get(col, 0)
         slices = [np.asarray(ctx[col], dtype=np.int64) for col in self.slices_]
         when = np.asarray(when, dtype=np.int64)
-        recent = (1, when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
         prefix = self._prefix(user, slices)
-        got = self.counts_.lookup(prefix, np.where(item >= 0, item, len(self.items_)), when, recent)
+        code = np.where(item >= 0, item, len(self.items_))
+        late = self._serving(prefix, when)
+        if late is not None:  # one context after the training window
+            late.fill(out, prefix[:, 0].tolist(), code, int(when.flat[0]))
+            return out
+        recent = (1, when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
+        got = self.counts_.lookup(prefix, code, when, recent)
         (group, _), (paired, last) = got[:2]  # groups: everyone, user, slices
         shares = _share(paired, group)  # item_share, user_item_share, slice shares
         out[at["item_share"]] = shares[0]
@@ -465,9 +508,17 @@ class Features:
             recent_total = user_total - got[2][0]
             out[at["user_item_share_recent"]] = _share(mine - got[3][0], recent_total)
             out[at["user_recent"]] = np.log1p(recent_total)
-        for col in CANDIDATE_FEATURES:
-            out[at[col]] = extra.get(col, 0)
         return out
+
+    def _serving(self, prefix: np.ndarray, when: np.ndarray) -> "_Late | None":
+        """The late path's vectors when the rows are one context after the training window."""
+        if prefix.shape[1] != 1 or when.size != 1 or not isinstance(self.counts_.counter, _Totals) \
+                or int(when.flat[0]) <= self.counts_.counter.latest or len(self.items_) + 1 > _Late.ITEMS:
+            return None
+        late = getattr(self, "_late", None)
+        if late is None or late.counters is not self.counts_:  # new, or from before a refit
+            late = self._late = _Late(self)
+        return late
 
     def _when(self, req: pd.DataFrame, training: bool) -> np.ndarray:
         if self.has_time_:
