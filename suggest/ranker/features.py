@@ -193,25 +193,15 @@ class _Counters:
         mine = keys % self.width == groups + g
         return np.arange(lo, hi)[mine], keys[mine] // self.width - p * self.n_items
 
-    def totals(self, g: int, p: int) -> tuple[float, np.ndarray, np.ndarray]:
-        """Group ``g``'s count at prefix ``p`` and its per-item counts and last times over
-        every item code, counting every event (a :class:`_Totals` counter)."""
+    def totals(self, g: int, p: int, ranks: np.ndarray, items: np.ndarray) -> tuple:
+        """Group ``g``'s count at prefix ``p`` and, from its :meth:`span`, its per-item counts
+        and last times over every item code, counting every event (a :class:`_Totals`)."""
         c = self.counter
-        ranks, items = self.span(g, p)
         counts, lasts = np.zeros(self.n_items), np.full(self.n_items, np.nan)
         counts[items], lasts[items] = c.total[ranks], c.final[ranks]
         at = np.searchsorted(c.distinct_keys, p * self.width + g)
         known = at < len(c.distinct_keys) and c.distinct_keys[at] == p * self.width + g
         return (c.total[at] if known else 0.0), counts, lasts
-
-    def events(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """Times (sorted) and item codes of group ``g``'s events at prefix ``p``."""
-        c = self.counter
-        ranks, items = self.span(g, p)
-        starts, sizes = c.starts[ranks], c.starts[ranks + 1] - c.starts[ranks]
-        rows = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-        order = np.argsort(c.times[rows], kind="stable")
-        return c.times[rows][order], np.repeat(items, sizes)[order]
 
 
 class _Late:
@@ -222,16 +212,17 @@ class _Late:
     slices) gets its feature values over every item code once, by the
     formulas of :meth:`Features.assemble` (``_share``): the item's share
     overall and in the slice (NaN for a missing or unseen value), the user's
-    count, share and last time per item; and the user's total and events by
-    time, for the recent window. A context then reads its candidates' columns
-    in one gather instead of searching every event: the same numbers (a test
-    compares both ways). The vectors live in one table that starts over when
-    it holds ``MEMO`` numbers; a lock keeps contexts served from several
-    threads from reading rows being refilled.
+    count, share and last time per item, and the user's total. The recent
+    window counts the user's events, sorted by user and time once. A context
+    then reads its candidates' columns in one gather instead of searching
+    every event: the same numbers (a test compares both ways). The vectors
+    live in one table that starts over when it holds ``MEMO`` numbers; a lock
+    keeps contexts served from several threads from reading rows being
+    refilled.
     """
 
     ITEMS = 1 << 16  # item codes up to which the vectors are kept (else: the search)
-    MEMO = 1 << 22  # numbers kept in the table, and in the users' events
+    MEMO = 1 << 22  # numbers the table holds before it starts over
 
     def __init__(self, features: "Features"):
         self.features, self.counters = features, features.counts_
@@ -241,35 +232,44 @@ class _Late:
         self.targets = np.array([at["item_share"], *features.slice_rows_, at["user_item_count"],
                                  at["user_item_share"]], dtype=np.intp)
         self.unknown = features.unknown_[:, 0].tolist()
+        # every user's events, by user then time: the recent window's counts
+        c, width = self.counters.counter, self.counters.width
+        mine = c.keys % width == width // 2 + 1  # the (user, item) counter's keys
+        pair = c.keys[mine] // width
+        user, times = pair // self.n, c.times[mine]
+        order = np.lexsort((times, user))
+        self.event_user, self.event_time, self.event_item = user[order], times[order], (pair % self.n)[order]
         self.most = max(self.MEMO // self.n, len(self.unknown) + 2)  # rows the table may hold
         self.lock = threading.Lock()
         self._start()
 
     def _start(self) -> None:
         self.blocks: dict = {}  # (group, prefix) -> its first row in the table
-        self.table = np.empty((0, self.n))
-        self.users: dict = {}  # user prefix -> (total, event times, event item codes)
-        self.used = self.user_numbers = 0
+        self.table = getattr(self, "table", np.empty((0, self.n)))
+        self.user_total: dict = {}  # user prefix -> the user's count of engagements
+        self.used = 0
 
-    def __getstate__(self):  # a copy or a pickle carries no lock and no memo
-        return {"features": self.features}
+    def __getstate__(self):  # a copy or a pickle carries no lock and no vectors:
+        return {}
 
-    def __setstate__(self, state):
-        self.__init__(state["features"])
+    def __setstate__(self, state):  # Features._serving builds them again on first use
+        self.features = self.counters = None
 
     def fill(self, out: np.ndarray, prefix: list[int], code: np.ndarray, when: int) -> None:
         """Write the engagement statistics of candidates ``code`` (item codes) of a context
         with groups ``prefix`` at time ``when`` into ``out`` (features x candidates)."""
         at = self.features.position_
         with self.lock:
-            if self.used + len(prefix) + 2 > self.most:  # full: start over (a context needs
-                self.blocks.clear()  # at most a row per group and two more for its user)
-                self.used = 0
+            # full: start over (a context needs at most a row per group, two more for its user)
+            if self.used + len(prefix) + 2 > self.most:
+                self._start()
             rows = [self._block(0, prefix[0])]
             rows += [self._block(g, p) for g, p in enumerate(prefix[2:], start=2)]
             user = self._block(1, prefix[1])
             got = self.table[np.array([*rows, user, user + 1, user + 2])[:, None], code]
-            total, times, items = self._user(prefix[1])
+            total = self.user_total[prefix[1]]
+        lo, hi = np.searchsorted(self.event_user, [prefix[1], prefix[1] + 1])
+        times, items = self.event_time[lo:hi], self.event_item[lo:hi]
         out[self.targets] = got[:-1]
         mine, last = got[-3], got[-1]
         out[at["user_total"]] = np.log1p(total)
@@ -281,12 +281,15 @@ class _Late:
         out[at["user_recent"]] = np.log1p(recent_total)
 
     def _block(self, g: int, p: int) -> int:
+        """The first table row of group ``g``'s vectors at prefix ``p`` (made on first use)."""
         row = self.blocks.get((g, p))
         if row is not None:
             return row
-        count, counts, lasts = self.counters.totals(g, p)
-        if g == 1:  # the user: count, share, last time
+        ranks, items = self.counters.span(g, p)
+        count, counts, lasts = self.counters.totals(g, p, ranks, items)
+        if g == 1:  # the user: count, share, last time; and the total
             vectors = [counts, _share(counts, count), lasts]
+            self.user_total[p] = count
         elif g >= 2 and p >= self.unknown[g]:  # a missing or unseen slice value
             vectors = [np.full(self.n, np.nan)]
         else:
@@ -300,17 +303,6 @@ class _Late:
         self.used += len(vectors)
         self.blocks[(g, p)] = row
         return row
-
-    def _user(self, p: int) -> tuple:
-        hit = self.users.get(p)
-        if hit is None:
-            times, items = self.counters.events(1, p)
-            if self.user_numbers + len(times) > self.MEMO:
-                self.users.clear()
-                self.user_numbers = 0
-            hit = self.users[p] = (self.counters.totals(1, p)[0], times, items)
-            self.user_numbers += 2 * len(times)
-        return hit
 
 
 class Features:

@@ -241,10 +241,11 @@ class RankerEngine(BaseEngine):
         """
         from suggest.ranker.single import OneContext
 
-        self.check_fitted()
-        if getattr(self, "_one", None) is None or self._one.engine is not self:
-            self._one = OneContext(self)
-        return self._one.suggest(context, check_k(k), exclude_blocked=self.name == "hybrid")
+        one = getattr(self, "_one", None)  # fit() drops it: a fitted engine's lookups
+        if one is None or one.engine is not self:
+            self.check_fitted()
+            one = self._one = OneContext(self)
+        return one.suggest(context, check_k(k), exclude_blocked=self.name == "hybrid")
 
     def _top(self, requests, cand, X, scores, k) -> pd.DataFrame:
         order = pd.DataFrame({"row": cand["row"].to_numpy(), "item": cand["item_id"].to_numpy(),

@@ -253,13 +253,12 @@ class OneContext:
             if kind == "categorical":
                 text = None if _missing(value) else (str(value) if not isinstance(value, (int, float))
                                                      or isinstance(value, bool) else str(float(value)))
-                ctx[col] = np.array([self.category_index[col].get(text, -1)], dtype=np.int64)
+                ctx[col] = self.category_index[col].get(text, -1)
             else:
                 try:
-                    number = float(value) if not _missing(value) else np.nan
+                    ctx[col] = float(value) if not _missing(value) else np.nan
                 except (TypeError, ValueError):
-                    number = np.nan
-                ctx[col] = np.array([number])
+                    ctx[col] = np.nan
         times = {}
         if feats.has_time_ and local is not None:
             times = {"hour": local[0], "weekday": local[2], "is_weekend": float(local[2] >= 5)}
@@ -284,6 +283,7 @@ class OneContext:
 
 
 _COLUMNS = pd.Index(SUGGESTION_COLUMNS, dtype=object)
+_INDEXES: dict[int, pd.RangeIndex] = {}  # by length (at most the candidate cap); each frame gets a view
 _TEXT, _RANK, _SCORE = (np.array([SUGGESTION_COLUMNS.index(c) for c in cols])
                         for cols in (("request_id", "engine", "item_id", "reason"), ("rank",), ("score",)))
 
@@ -306,5 +306,8 @@ def _frame(request_id: str, engine: str, items: np.ndarray, scores: np.ndarray,
     except ImportError:  # pragma: no cover - pandas < 3
         return pd.DataFrame({"request_id": text[0], "engine": text[1], "rank": ranks,
                              "item_id": text[2], "score": scores, "reason": text[3]}, copy=False)
+    index = _INDEXES.get(m)
+    if index is None:
+        index = _INDEXES[m] = pd.RangeIndex(m)
     return create_dataframe_from_blocks([(text, _TEXT), (ranks[None], _RANK), (scores[None], _SCORE)],
-                                        index=pd.RangeIndex(m), columns=_COLUMNS)
+                                        index=index.view(), columns=_COLUMNS.view())
