@@ -246,7 +246,7 @@ class _Late:
     def _start(self) -> None:
         self.blocks: dict = {}  # (group, prefix) -> its first row in the table
         self.table = getattr(self, "table", np.empty((0, self.n)))
-        self.user_total: dict = {}  # user prefix -> the user's count of engagements
+        self.user_total: dict = {}  # user prefix -> its count of engagements, where its events are
         self.used = 0
 
     def __getstate__(self):  # a copy or a pickle carries no lock and no vectors:
@@ -267,8 +267,7 @@ class _Late:
             rows += [self._block(g, p) for g, p in enumerate(prefix[2:], start=2)]
             user = self._block(1, prefix[1])
             got = self.table[np.array([*rows, user, user + 1, user + 2])[:, None], code]
-            total = self.user_total[prefix[1]]
-        lo, hi = np.searchsorted(self.event_user, [prefix[1], prefix[1] + 1])
+            total, lo, hi = self.user_total[prefix[1]]
         times, items = self.event_time[lo:hi], self.event_item[lo:hi]
         out[self.targets] = got[:-1]
         mine, last = got[-3], got[-1]
@@ -289,7 +288,7 @@ class _Late:
         count, counts, lasts = self.counters.totals(g, p, ranks, items)
         if g == 1:  # the user: count, share, last time; and the total
             vectors = [counts, _share(counts, count), lasts]
-            self.user_total[p] = count
+            self.user_total[p] = (count, *np.searchsorted(self.event_user, [p, p + 1]).tolist())
         elif g >= 2 and p >= self.unknown[g]:  # a missing or unseen slice value
             vectors = [np.full(self.n, np.nan)]
         else:
@@ -350,6 +349,10 @@ class Features:
         self._fit_counts(requests, events)
         self.names_ = self._names()
         self.position_ = {name: i for i, name in enumerate(self.names_)}
+        self.context_rows_ = [(col, self.position_[f"ctx:{col}"]) for col in self.context_]
+        self.time_rows_ = [(col, self.position_[col]) for col in TIME_COLUMNS if self.has_time_]
+        self.attribute_rows_ = [(attr, self.position_[f"attr:{attr}"]) for attr in self.attributes_]
+        self.candidate_rows_ = slice(len(self.names_) - len(CANDIDATE_FEATURES), len(self.names_))
         self.slice_rows_ = np.array([self.position_[f"slice_share:{c}"] for c in self.slices_], dtype=np.intp)
         return self
 
@@ -373,9 +376,12 @@ class Features:
         slices = [self._category_codes(events[col], self.context_[col][1]) for col in self.slices_]
         self.counts_ = _Counters(self._prefix(user, slices), item, n_items, when, make)
 
-    def _prefix(self, user: np.ndarray, slices: list[np.ndarray]) -> np.ndarray:
+    def _prefix(self, user: np.ndarray, slices: list) -> np.ndarray:
         """The counters' groups for rows of user codes and slice codes (-1: unknown or missing;
-        all one per row or all one entry): everyone, the user, each slice."""
+        all one per row or all one entry, or numbers): everyone, the user, each slice."""
+        if len(user) == 1 and all(isinstance(value, int) for value in slices):  # one context
+            prefix = np.array([0, int(user[0]), *slices], dtype=np.int64)[:, None]
+            return np.where(prefix >= 0, prefix, self.unknown_)
         prefix = np.zeros((len(slices) + 2, len(user)), dtype=np.int64)
         prefix[1] = user
         for row, value in enumerate(slices, start=2):
@@ -462,21 +468,27 @@ class Features:
         ``ctx``: per context column, category codes (categorical) or floats;
         ``times``: hour, weekday, is_weekend; ``item``/``user``: codes (-1
         unknown); ``when``: query clock (ns, or a fold / -1 without time);
-        ``extra``: the candidate columns. Everything but ``item`` and
-        ``extra`` may have one entry standing for every row (one context).
+        ``extra``: the candidate columns (by name, or all of them as an array in
+        ``CANDIDATE_FEATURES`` order). Everything but ``item`` and
+        ``extra`` may have one entry (or be a number) standing for every row
+        (one context).
         """
         n, at = len(item), self.position_
         out = np.empty((len(self.names_), n), dtype=np.float32)
-        for col in self.context_:
-            out[at[f"ctx:{col}"]] = ctx[col]
-        for col in (TIME_COLUMNS if self.has_time_ else ()):
-            out[at[col]] = times.get(col, np.nan)
+        for col, row in self.context_rows_:
+            out[row] = ctx[col]
+        for col, row in self.time_rows_:
+            out[row] = times.get(col, np.nan)
         out[at["item"]] = item
-        for attr in self.attributes_:
-            out[at[f"attr:{attr}"]] = self.attribute_table_[attr][item]  # item -1 reads the last slot
-        for col in CANDIDATE_FEATURES:
-            out[at[col]] = extra.get(col, 0)
-        slices = [np.asarray(ctx[col], dtype=np.int64) for col in self.slices_]
+        for attr, row in self.attribute_rows_:
+            out[row] = self.attribute_table_[attr][item]  # item -1 reads the last slot
+        if isinstance(extra, np.ndarray):  # every candidate column, in order
+            out[self.candidate_rows_] = extra
+        else:
+            for col in CANDIDATE_FEATURES:
+                out[at[col]] = extra.get(col, 0)
+        slices = [ctx[col] if isinstance(ctx[col], int) else np.asarray(ctx[col], dtype=np.int64)
+                  for col in self.slices_]
         when = np.asarray(when, dtype=np.int64)
         prefix = self._prefix(user, slices)
         code = np.where(item >= 0, item, len(self.items_))

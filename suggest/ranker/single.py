@@ -24,6 +24,7 @@ from suggest.data.timefields import check_zone, context_time, zone_info
 from suggest.engines.base import SUGGESTION_COLUMNS, check_context
 from suggest.history import NEVER
 from suggest.ranker.candidates import SOURCES
+from suggest.ranker.features import CANDIDATE_FEATURES
 from suggest.rules.compile import WEEK, _number_test, _text_test, _window_table
 from suggest.rules.model import Group, Leaf, leaves
 
@@ -34,7 +35,9 @@ MEMO_SIZE = 100_000  # rule outcomes kept per engine; the memo starts over when 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 _BITS = np.arange(len(SOURCES))[:, None]  # a candidate's source flags, one bit each
-_SOURCE_FLAGS = [f"src_{source}" for source in SOURCES]
+# the candidate columns, in CANDIDATE_FEATURES order: a flag per source, then the rules' two
+assert CANDIDATE_FEATURES[:len(SOURCES)] == tuple(f"src_{source}" for source in SOURCES)
+_RULE_RANK, _RULE_BLOCKED = CANDIDATE_FEATURES.index("rule_rank"), CANDIDATE_FEATURES.index("rule_blocked")
 
 
 def _aware(stamp) -> datetime.datetime | None:
@@ -237,16 +240,18 @@ class OneContext:
                  "context": self._context_list(context, local, self.quotas.get("context", 0)),
                  "popular": self.popular}
         flags: dict[str, int] = {}  # item -> one bit per source, in the order items first appear
+        get = flags.get
         for bit, source in enumerate(SOURCES):
+            one = 1 << bit
             for item in lists[source]:
-                flags[item] = flags.get(item, 0) | 1 << bit
+                flags[item] = get(item, 0) | one
         order = list(flags)[:self.cap]
         n = len(order)
-        bits = np.fromiter(flags.values(), dtype=np.int64, count=len(flags))[:n]
         rule_rank = {item: r + 1 for r, item in enumerate(rule_items)}
-        extra = dict(zip(_SOURCE_FLAGS, (bits >> _BITS & 1).astype(np.float32)))
-        extra["rule_rank"] = np.array([rule_rank.get(i, np.nan) for i in order], dtype=np.float32)
-        extra["rule_blocked"] = np.array([i in blocked for i in order], dtype=np.float32)
+        extra = np.empty((len(CANDIDATE_FEATURES), n), dtype=np.float32)  # the candidate columns
+        extra[:len(SOURCES)] = np.fromiter(flags.values(), dtype=np.int64, count=len(flags))[:n] >> _BITS & 1
+        extra[_RULE_RANK] = [rule_rank.get(i, np.nan) for i in order]
+        extra[_RULE_BLOCKED] = [i in blocked for i in order]
         ctx = {}  # one value each, standing for every row
         for col, (kind, _) in feats.context_.items():
             value = context.get(col)
@@ -262,24 +267,25 @@ class OneContext:
         times = {}
         if feats.has_time_ and local is not None:
             times = {"hour": local[0], "weekday": local[2], "is_weekend": float(local[2] >= 5)}
-        item = np.array([self.item_index.get(i, -1) for i in order], dtype=np.int64)
+        codes = [self.item_index.get(i, -1) for i in order]
+        item = np.array(codes, dtype=np.int64)
         user_code = np.array([self.user_index.get(user, -1)], dtype=np.int64)
         when = np.array([utc_ns if (feats.has_time_ and utc_ns is not None) else -1], dtype=np.int64)
         X = feats.assemble(ctx, times, item, user_code, when, extra).T  # column-major, read as it is
         items = np.array(order, dtype=object)
         if exclude_blocked:
-            keep = extra["rule_blocked"] == 0
+            keep = extra[_RULE_BLOCKED] == 0
             X, items, item = X[keep], items[keep], item[keep]
         scores = engine.booster_.predict(X, num_threads=engine.n_jobs) if len(items) else np.zeros(0)
         # ties by item id: the item codes follow the ids' order (unless an item is unknown)
-        top = np.lexsort((item if item.min(initial=0) >= 0 else items, -scores))[:k]
+        top = np.lexsort((items if -1 in codes else item, -scores))[:k]
         if engine.explain and len(top):
             names, codes = engine._reasons(pd.DataFrame(X[top], columns=feats.names_))
             reasons = np.array([names[c] for c in codes], dtype=object)
         else:
             reasons = np.full(len(top), "ranker", dtype=object)
         return _frame(str(context.get("request_id", "context")), engine.name, items[top],
-                      scores[top].astype(float), reasons)
+                      np.asarray(scores[top], dtype=np.float64), reasons)
 
 
 _COLUMNS = pd.Index(SUGGESTION_COLUMNS, dtype=object)
