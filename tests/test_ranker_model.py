@@ -287,3 +287,25 @@ def test_one_context_inside_or_after_the_training_window_matches_the_batch(small
         assert one["reason"].astype(str).tolist() == mine["reason"].astype(str).tolist()
         assert one["reason"].str.match(r"ranker: \S+=\S+, \S+=\S+$").all()
         np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)
+
+
+def test_one_context_matches_the_batch_when_a_rule_names_items_the_log_never_had(small, tmp_path):
+    """A rule may suggest items with no engagement and no catalog row: they are candidates
+    the features do not know (code -1), named and ordered by id like the others."""
+    train, truth, test, _, catalog = small
+    rules = tmp_path / "new_items.yaml"
+    rules.write_text("version: 1\nmax_suggestions: 5\nrules:\n"
+                     "  - id: new-at-home\n    when: {location: home}\n"
+                     "    suggest: [zz_new_app, aa_new_app]\n"
+                     "  - id: calm-at-work\n    when: {location: work}\n"
+                     "    block: [zz_new_app]\n", encoding="utf-8")
+    engine = RankerEngine(rules=str(rules), seed=2, explain=False, **FAST).fit(train, truth, catalog)
+    rows = test.iloc[np.random.default_rng(5).choice(len(test), 30, replace=False)]
+    rows = rows.drop(columns=[c for c in ("hour", "minute", "weekday", "is_weekend") if c in rows])
+    batch = engine.suggest(rows, 50)  # every candidate, so the new items show
+    assert {"zz_new_app", "aa_new_app"} <= set(batch["item_id"].astype(str))
+    for _, row in rows.iterrows():
+        one = engine.suggest_one(as_context(row, row["timestamp"].tz_convert(row["timezone"]).isoformat()), 50)
+        mine = batch[batch["request_id"] == row["request_id"]]
+        assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+        np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)

@@ -78,7 +78,12 @@ class OneContext:
         self.columns = getattr(engine, "context_columns_", None)  # keys suggest_one accepts
         cand, feats = engine.candidates_, engine.features_
         self.sources, self.quotas, self.cap = cand.sources_, cand.quotas, cand.cap
-        self.popular = list(self.sources["popular"].ranking_[:self.quotas.get("popular", 0)])
+        # candidates are merged as codes: the features' item codes (in id order), then any
+        # other item a source names (a rule's item outside the training data), in order met
+        self.names = list(feats.items_)
+        self.code = {item: i for i, item in enumerate(self.names)}
+        self.known = len(self.names)
+        self.popular = self._codes(self.sources["popular"].ranking_[:self.quotas.get("popular", 0)])
         history = self.sources["history"]
         self.has_time = history.has_time_
         pairs, past = history.pairs_, history.past_
@@ -89,7 +94,7 @@ class OneContext:
         # the user's list at the end of the window, ranked once here
         self.history_end = past.times.max() if len(past.times) else None
         every = past.count(np.arange(len(pairs)), np.full(len(pairs), NEVER))
-        self.history_lists = {user: _ranked(items, every[idx])
+        self.history_lists = {user: self._codes(_ranked(items, every[idx]))
                               for user, (idx, items) in self.user_pairs.items()}
         self.context_lists: dict = {}
         self.rule_memo: dict = {}
@@ -99,10 +104,22 @@ class OneContext:
             if rules is not None else []
         self.leaf_memo: dict = {}
         self.window_tables: dict = {}
-        self.item_index = {item: i for i, item in enumerate(feats.items_)}
         self.user_index = {user: i for i, user in enumerate(feats.users_)}
         self.category_index = {col: {c: i for i, c in enumerate(cats)}
                                for col, (kind, cats) in feats.context_.items() if kind == "categorical"}
+        self.name_array = np.array(self.names, dtype=object)
+
+    def _codes(self, items) -> list[int]:
+        """Candidate codes of item ids (an id first met gets the next code)."""
+        out = []
+        for item in items:
+            code = self.code.get(item)
+            if code is None:
+                code = self.code[item] = len(self.names)
+                self.names.append(item)
+                self.name_array = np.array(self.names, dtype=object)
+            out.append(code)
+        return out
 
     # -- the context ---------------------------------------------------------------------
     def _parse(self, context: dict):
@@ -195,7 +212,7 @@ class OneContext:
         fired = np.array([self._node(r.when, values, minute_of_week)[0] for r in rs.rules], dtype=bool)
         codes, _ = rules._resolve(fired, min(k, rs.max_suggestions))
         blocked = set().union(*(rules.blocks_[j] for j in np.flatnonzero(fired))) if fired.any() else set()
-        hit = (tuple(rules.items_[c] for c in codes), codes, frozenset(blocked))
+        hit = (tuple(self._codes(rules.items_[c] for c in codes)), codes, frozenset(self._codes(blocked)))
         if key is not None:
             if len(self.rule_memo) >= MEMO_SIZE:
                 self.rule_memo.clear()
@@ -203,7 +220,7 @@ class OneContext:
         return hit
 
     # -- candidates and features ---------------------------------------------------------
-    def _history(self, user: str, utc_ns, quota: int) -> list[str]:
+    def _history(self, user: str, utc_ns, quota: int) -> list[int]:
         found = self.user_pairs.get(user)
         if found is None:
             return []
@@ -211,9 +228,9 @@ class OneContext:
             return self.history_lists[user][:quota]
         idx, items = found
         counts = self.sources["history"].past_.count(idx, np.full(len(idx), utc_ns, dtype=np.int64))
-        return _ranked(items, counts)[:quota]
+        return self._codes(_ranked(items, counts)[:quota])
 
-    def _context_list(self, context: dict, local, quota: int) -> list[str]:
+    def _context_list(self, context: dict, local, quota: int) -> list[int]:
         engine = self.sources["context"]
         values = {}
         for col in engine.columns_:
@@ -226,7 +243,7 @@ class OneContext:
                 values[col] = None if _missing(value) else (value if isinstance(value, bool) else str(value))
         key = (tuple(values.items()), quota)
         if key not in self.context_lists:
-            self.context_lists[key] = engine._list_for(values, quota)[0]
+            self.context_lists[key] = self._codes(engine._list_for(values, quota)[0])
         return self.context_lists[key]
 
     def suggest(self, context: dict, k: int, exclude_blocked: bool) -> pd.DataFrame:
@@ -239,19 +256,22 @@ class OneContext:
                  "rules": rule_items,
                  "context": self._context_list(context, local, self.quotas.get("context", 0)),
                  "popular": self.popular}
-        flags: dict[str, int] = {}  # item -> one bit per source, in the order items first appear
+        flags: dict[int, int] = {}  # code -> one bit per source, in the order items first appear
         get = flags.get
         for bit, source in enumerate(SOURCES):
             one = 1 << bit
-            for item in lists[source]:
-                flags[item] = get(item, 0) | one
+            for code in lists[source]:
+                flags[code] = get(code, 0) | one
         order = list(flags)[:self.cap]
         n = len(order)
-        rule_rank = {item: r + 1 for r, item in enumerate(rule_items)}
         extra = np.empty((len(CANDIDATE_FEATURES), n), dtype=np.float32)  # the candidate columns
         extra[:len(SOURCES)] = np.fromiter(flags.values(), dtype=np.int64, count=len(flags))[:n] >> _BITS & 1
-        extra[_RULE_RANK] = [rule_rank.get(i, np.nan) for i in order]
-        extra[_RULE_BLOCKED] = [i in blocked for i in order]
+        if rule_items:
+            rule_rank = {code: r + 1 for r, code in enumerate(rule_items)}
+            extra[_RULE_RANK] = [rule_rank.get(c, np.nan) for c in order]
+        else:
+            extra[_RULE_RANK] = np.nan
+        extra[_RULE_BLOCKED] = [c in blocked for c in order] if blocked else 0
         ctx = {}  # one value each, standing for every row
         for col, (kind, _) in feats.context_.items():
             value = context.get(col)
@@ -267,18 +287,19 @@ class OneContext:
         times = {}
         if feats.has_time_ and local is not None:
             times = {"hour": local[0], "weekday": local[2], "is_weekend": float(local[2] >= 5)}
-        codes = [self.item_index.get(i, -1) for i in order]
-        item = np.array(codes, dtype=np.int64)
+        code = np.array(order, dtype=np.int64)
+        unknown = n > 0 and max(order) >= self.known  # an item the features never saw
+        item = np.where(code < self.known, code, -1) if unknown else code
         user_code = np.array([self.user_index.get(user, -1)], dtype=np.int64)
         when = np.array([utc_ns if (feats.has_time_ and utc_ns is not None) else -1], dtype=np.int64)
         X = feats.assemble(ctx, times, item, user_code, when, extra).T  # column-major, read as it is
-        items = np.array(order, dtype=object)
+        items = self.name_array[code]
         if exclude_blocked:
             keep = extra[_RULE_BLOCKED] == 0
             X, items, item = X[keep], items[keep], item[keep]
         scores = engine.booster_.predict(X, num_threads=engine.n_jobs) if len(items) else np.zeros(0)
-        # ties by item id: the item codes follow the ids' order (unless an item is unknown)
-        top = np.lexsort((items if -1 in codes else item, -scores))[:k]
+        # ties by item id: the codes follow the ids' order (unless an item is unknown)
+        top = np.lexsort((items if unknown else item, -scores))[:k]
         if engine.explain and len(top):
             names, codes = engine._reasons(pd.DataFrame(X[top], columns=feats.names_))
             reasons = np.array([names[c] for c in codes], dtype=object)
