@@ -15,6 +15,7 @@ p99 of both calls with their ratio.
 
     python benchmarks/single_context_models.py                  # about 2 minutes
     python benchmarks/single_context_models.py --extra 0 40 200 --out models.json
+    python benchmarks/single_context_models.py --extra 200 --trees 180 --no-real   # 50 candidates, bigger model
 """
 
 from __future__ import annotations
@@ -52,15 +53,18 @@ def _row(name: str, engine: RankerEngine, contexts: list[dict], passes: int) -> 
             "ratio_p50": r["ratio_p50"], "ratio_p99": r["ratio_p99"]}
 
 
-def synthetic(extra: int, users: int, contexts: int, passes: int) -> dict:
+def synthetic(extra: int, users: int, contexts: int, passes: int, trees: int | None = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         summary = generate(preset_config("default", users=users, days=28, seed=1, extra_items=extra), folder)
         world = load(summary["paths"]["dataset"])
     train, truth, test = split_by_time(world.requests, world.truth)
-    engine = RankerEngine(rules=str(ROOT / "rules" / "phone.yaml"), explain=False).fit(train, truth, world.catalog)
+    size = {} if trees is None else {"n_estimators": trees, "validation_share": 0.0}  # no early stop
+    engine = RankerEngine(rules=str(ROOT / "rules" / "phone.yaml"), explain=False, **size)
+    engine.fit(train, truth, world.catalog)
     columns = [c for c in world.context if c not in NOT_CONTEXT]
     picked = test.sample(n=min(contexts, len(test)), random_state=1).sort_values("timestamp")
-    return _row(f"synthetic, {users} users, {summary['items']} items", engine,
+    return _row(f"synthetic, {users} users, {summary['items']} items"
+                + ("" if trees is None else f", {trees} trees asked"), engine,
                 contexts_from(picked, columns), passes)
 
 
@@ -85,14 +89,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extra", type=int, nargs="*", default=[0, 200],
                         help="extra_items of each synthetic world (default: 0 200)")
+    parser.add_argument("--trees", type=int, nargs="*", default=[],
+                        help="also train each synthetic world with this many trees (no early stopping)")
     parser.add_argument("--users", type=int, default=150)
+    parser.add_argument("--no-real", action="store_true", help="leave out the real logs")
     parser.add_argument("--contexts", type=int, default=300)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    rows = [synthetic(extra, args.users, args.contexts, args.passes) for extra in args.extra]
-    rows += [r for r in (real(name, args.contexts, args.passes) for name in LOGS) if r]
+    rows = [synthetic(extra, args.users, args.contexts, args.passes, trees)
+            for extra in args.extra for trees in [None, *args.trees]]
+    if not args.no_real:
+        rows += [r for r in (real(name, args.contexts, args.passes) for name in LOGS) if r]
     print("| model | trees | candidates (mean / max) | suggest_one p50 / p99 ms | raw predict p50 / p99 ms "
           "| ratio p50 / p99 |")
     print("|---|---:|---:|---:|---:|---:|")
