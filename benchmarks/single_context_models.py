@@ -110,7 +110,7 @@ def main() -> None:
               f"{r['suggest_one_p50_ms']:.3f} / {r['suggest_one_p99_ms']:.3f} | "
               f"{r['raw_p50_ms']:.3f} / {r['raw_p99_ms']:.3f} | {r['ratio_p50']:.2f} / {r['ratio_p99']:.2f} |")
     if args.out:
-        write_json(args.out, {"rows": rows})
+        write_json({"rows": rows}, args.out, "single_context_models.json")
 
 
 if __name__ == "__main__":
