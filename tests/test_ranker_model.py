@@ -309,3 +309,22 @@ def test_one_context_matches_the_batch_when_a_rule_names_items_the_log_never_had
         mine = batch[batch["request_id"] == row["request_id"]]
         assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
         np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)
+
+
+def test_one_context_memos_stay_bounded_and_give_the_same_lists(small, monkeypatch):
+    """The one-context memos (rule outcomes, leaf tests, context lists) start over when
+    full, so a numeric field whose values never repeat cannot grow them without end."""
+    import suggest.ranker.single as single
+
+    monkeypatch.setattr(single, "MEMO_SIZE", 2)
+    train, truth, test, _, catalog = small
+    engine = RankerEngine(rules=PHONE, seed=2, explain=False, **FAST).fit(train, truth, catalog)
+    rows = test.iloc[np.random.default_rng(6).choice(len(test), 25, replace=False)]
+    rows = rows.drop(columns=[c for c in ("hour", "minute", "weekday", "is_weekend") if c in rows])
+    batch = engine.suggest(rows, 5)
+    for _, row in rows.iterrows():
+        one = engine.suggest_one(as_context(row, row["timestamp"].tz_convert(row["timezone"]).isoformat()), 5)
+        mine = batch[batch["request_id"] == row["request_id"]]
+        assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+        memos = engine._one.leaf_memo, engine._one.rule_memo, engine._one.context_lists
+        assert all(0 < len(memo) <= 2 for memo in memos)

@@ -31,7 +31,7 @@ from suggest.rules.model import Group, Leaf, leaves
 _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 
 
-MEMO_SIZE = 100_000  # rule outcomes kept per engine; the memo starts over when full
+MEMO_SIZE = 100_000  # entries kept per memo (rule outcomes, leaf tests, context lists); then it starts over
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 _BITS = np.arange(len(SOURCES))[:, None]  # a candidate's source flags, one bit each
@@ -64,6 +64,15 @@ def _ranked(items: np.ndarray, counts: np.ndarray) -> list[str]:
     """Items engaged before (count > 0), most first, ties by item id: the history source's order."""
     keep = counts > 0
     return list(items[keep][np.lexsort((items[keep], -counts[keep]))])
+
+
+def _remember(memo: dict, key, value):
+    """``memo[key] = value``, the memo starting over when it holds MEMO_SIZE entries (a
+    numeric field's values, for one, need not repeat)."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _missing(value) -> bool:
@@ -167,7 +176,7 @@ class OneContext:
                     hit = bool(_number_test(leaf, np.array([float(value)]))[0])
             else:
                 hit = bool(_text_test(leaf, pd.Index([str(value)], dtype=object))[0])
-            self.leaf_memo[key] = hit
+            _remember(self.leaf_memo, key, hit)
         return hit, True
 
     def _node(self, node, context, minute_of_week) -> tuple[bool, bool]:
@@ -212,11 +221,10 @@ class OneContext:
         fired = np.array([self._node(r.when, values, minute_of_week)[0] for r in rs.rules], dtype=bool)
         codes, _ = rules._resolve(fired, min(k, rs.max_suggestions))
         blocked = set().union(*(rules.blocks_[j] for j in np.flatnonzero(fired))) if fired.any() else set()
-        hit = (tuple(self._codes(rules.items_[c] for c in codes)), codes, frozenset(self._codes(blocked)))
+        hit = (tuple(self._codes(rules.items_[c] for c in codes)), codes,
+               frozenset(self._codes(sorted(blocked))))
         if key is not None:
-            if len(self.rule_memo) >= MEMO_SIZE:
-                self.rule_memo.clear()
-            self.rule_memo[key] = hit
+            _remember(self.rule_memo, key, hit)
         return hit
 
     # -- candidates and features ---------------------------------------------------------
@@ -242,9 +250,10 @@ class OneContext:
                 value = context.get(col)
                 values[col] = None if _missing(value) else (value if isinstance(value, bool) else str(value))
         key = (tuple(values.items()), quota)
-        if key not in self.context_lists:
-            self.context_lists[key] = self._codes(engine._list_for(values, quota)[0])
-        return self.context_lists[key]
+        hit = self.context_lists.get(key)
+        if hit is None:
+            hit = _remember(self.context_lists, key, self._codes(engine._list_for(values, quota)[0]))
+        return hit
 
     def suggest(self, context: dict, k: int, exclude_blocked: bool) -> pd.DataFrame:
         check_context(context, self.columns)
