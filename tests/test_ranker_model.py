@@ -328,3 +328,32 @@ def test_one_context_memos_stay_bounded_and_give_the_same_lists(small, monkeypat
         assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
         memos = engine._one.leaf_memo, engine._one.rule_memo, engine._one.context_lists
         assert all(0 < len(memo) <= 2 for memo in memos)
+
+
+def test_one_context_served_from_several_threads_gives_each_its_own_list(small, tmp_path):
+    """Contexts served at once on several threads (a web server's workers) must each get
+    what they get alone, also when each meets an item of a rule the log never had."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    train, truth, test, _, catalog = small
+    rules = tmp_path / "many.yaml"
+    rules.write_text("version: 1\nmax_suggestions: 5\nrules:\n" + "".join(
+        f"  - id: r{i}\n    when: {{battery: {i}}}\n    suggest: [new_{i:03d}]\n" for i in range(300)),
+        encoding="utf-8")
+    engine = RankerEngine(rules=str(rules), seed=2, explain=False, **FAST).fit(train, truth, catalog)
+    row = test.iloc[0]
+    base = as_context(row, row["timestamp"].tz_convert(row["timezone"]).isoformat())
+    contexts = [{**base, "battery": i} for i in range(300)]  # each fires one rule: its own new item
+    alone = [engine.suggest_one(c, 50)["item_id"].astype(str).tolist() for c in contexts]
+    assert all(f"new_{i:03d}" in lst for i, lst in enumerate(alone))
+    engine._one = None  # serve from scratch, on four threads at once, switching often
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda c: engine.suggest_one(c, 50)["item_id"].astype(str).tolist(),
+                                     contexts))
+    finally:
+        sys.setswitchinterval(old)
+    assert together == alone

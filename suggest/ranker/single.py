@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import threading
 import zoneinfo
 
 import numpy as np
@@ -92,6 +93,8 @@ class OneContext:
         self.names = list(feats.items_)
         self.code = {item: i for i, item in enumerate(self.names)}
         self.known = len(self.names)
+        self.name_array = np.array(self.names, dtype=object)
+        self.lock = threading.Lock()  # new codes may come from contexts served on several threads
         self.popular = self._codes(self.sources["popular"].ranking_[:self.quotas.get("popular", 0)])
         history = self.sources["history"]
         self.has_time = history.has_time_
@@ -116,7 +119,8 @@ class OneContext:
         self.user_index = {user: i for i, user in enumerate(feats.users_)}
         self.category_index = {col: {c: i for i, c in enumerate(cats)}
                                for col, (kind, cats) in feats.context_.items() if kind == "categorical"}
-        self.name_array = np.array(self.names, dtype=object)
+        if rules is not None:  # every item a rule names has its code before serving starts
+            self._codes(rules.items_)  # (what its rules suggest or block)
 
     def _codes(self, items) -> list[int]:
         """Candidate codes of item ids (an id first met gets the next code)."""
@@ -124,11 +128,19 @@ class OneContext:
         for item in items:
             code = self.code.get(item)
             if code is None:
-                code = self.code[item] = len(self.names)
-                self.names.append(item)
-                self.name_array = np.array(self.names, dtype=object)
+                code = self._new_code(item)
             out.append(code)
         return out
+
+    def _new_code(self, item) -> int:
+        with self.lock:
+            code = self.code.get(item)
+            if code is None:  # the names first, then the code: a code read is always named
+                code = len(self.names)
+                self.names.append(item)
+                self.name_array = np.array(self.names, dtype=object)
+                self.code[item] = code
+            return code
 
     # -- the context ---------------------------------------------------------------------
     def _parse(self, context: dict):
