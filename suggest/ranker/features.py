@@ -258,7 +258,6 @@ class _Late:
     def fill(self, out: np.ndarray, prefix: list[int], code: np.ndarray, when: int) -> None:
         """Write the engagement statistics of candidates ``code`` (item codes) of a context
         with groups ``prefix`` at time ``when`` into ``out`` (features x candidates)."""
-        at = self.features.position_
         with self.lock:
             # full: start over (a context needs at most a row per group, two more for its user)
             if self.used + len(prefix) + 2 > self.most:
@@ -270,14 +269,9 @@ class _Late:
             total, lo, hi = self.user_total[prefix[1]]
         times, items = self.event_time[lo:hi], self.event_item[lo:hi]
         out[self.targets] = got[:-1]
-        mine, last = got[-3], got[-1]
-        out[at["user_total"]] = np.log1p(total)
-        out[at["user_item_hours_since"]] = (when - last) / 3.6e12
         before = int(np.searchsorted(times, when - RECENT_DAYS * 86_400 * 10**9, side="left"))
-        recent_total = total - before
         earlier = np.bincount(items[:before], minlength=self.n)[code].astype(np.float64)
-        out[at["user_item_share_recent"]] = _share(mine - earlier, recent_total)
-        out[at["user_recent"]] = np.log1p(recent_total)
+        self.features._user_rows(out, got[-3], got[-1], total, when, (before, earlier))
 
     def _block(self, g: int, p: int) -> int:
         """The first table row of group ``g``'s vectors at prefix ``p`` (made on first use)."""
@@ -503,16 +497,23 @@ class Features:
         out[at["item_share"]] = shares[0]
         if slices:  # NaN for a missing or unseen value
             out[self.slice_rows_] = np.where(prefix[2:] < self.unknown_[2:], shares[2:], np.nan)
-        mine, user_total = paired[1], group[1]
-        out[at["user_item_count"]] = mine
+        out[at["user_item_count"]] = paired[1]
         out[at["user_item_share"]] = shares[1]
-        out[at["user_total"]] = np.log1p(user_total)
-        out[at["user_item_hours_since"]] = (when - last[1]) / 3.6e12 if self.has_time_ else np.nan
-        if self.has_time_:
-            recent_total = user_total - got[2][0]
-            out[at["user_item_share_recent"]] = _share(mine - got[3][0], recent_total)
-            out[at["user_recent"]] = np.log1p(recent_total)
+        self._user_rows(out, paired[1], last[1], group[1], when,
+                        (got[2][0], got[3][0]) if self.has_time_ else None)
         return out
+
+    def _user_rows(self, out: np.ndarray, mine, last, total, when, earlier) -> None:
+        """The user's total, hours since each item and, with time, the recent window's share
+        and total (``earlier``: the user's count and the items' counts before the window),
+        from the user's counts ``mine`` and ``total`` and last times: both paths' formulas."""
+        at = self.position_
+        out[at["user_total"]] = np.log1p(total)
+        out[at["user_item_hours_since"]] = (when - last) / 3.6e12 if self.has_time_ else np.nan
+        if self.has_time_:
+            recent_total = total - earlier[0]
+            out[at["user_item_share_recent"]] = _share(mine - earlier[1], recent_total)
+            out[at["user_recent"]] = np.log1p(recent_total)
 
     def _serving(self, prefix: np.ndarray, when: np.ndarray) -> "_Late | None":
         """The late path's vectors when the rows are one context after the training window."""

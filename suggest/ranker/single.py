@@ -26,8 +26,8 @@ from suggest.engines.base import SUGGESTION_COLUMNS, check_context
 from suggest.history import NEVER
 from suggest.ranker.candidates import SOURCES
 from suggest.ranker.features import CANDIDATE_FEATURES
-from suggest.rules.compile import WEEK, _number_test, _text_test, _window_table
-from suggest.rules.model import Group, Leaf, leaves
+from suggest.rules.compile import _number_test, _text_test, _window_table
+from suggest.rules.model import Leaf, leaves
 
 _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 
