@@ -85,16 +85,33 @@ def real(name: str, contexts: int, passes: int) -> dict | None:
     return _row(name, engine, dicts, passes)
 
 
+def _at_least(low: int):
+    def read(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}")
+        return value
+    return read
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--extra", type=int, nargs="*", default=[0, 200],
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+               "  python benchmarks/single_context_models.py                  # about 2 minutes\n"
+               "  python benchmarks/single_context_models.py --extra 0 200 --trees 180\n"
+               "  python benchmarks/single_context_models.py --extra 200 --users 600 --no-real")
+    parser.add_argument("--extra", type=_at_least(0), nargs="*", default=[0, 200],
                         help="extra_items of each synthetic world (default: 0 200)")
-    parser.add_argument("--trees", type=int, nargs="*", default=[],
+    parser.add_argument("--trees", type=_at_least(1), nargs="*", default=[],
                         help="also train each synthetic world with this many trees (no early stopping)")
-    parser.add_argument("--users", type=int, default=150)
+    parser.add_argument("--users", type=_at_least(1), default=150, help="users of each synthetic world")
     parser.add_argument("--no-real", action="store_true", help="leave out the real logs")
-    parser.add_argument("--contexts", type=int, default=300)
-    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--contexts", type=_at_least(1), default=300, help="contexts measured per model")
+    parser.add_argument("--passes", type=_at_least(1), default=5, help="passes over the contexts")
     parser.add_argument("--out", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
