@@ -19,7 +19,7 @@ import pytest
 from suggest.data import load
 from suggest.ranker import RankerEngine
 from suggest.data.timefields import with_time_fields
-from suggest.ranker.features import RECENT_DAYS, Features
+from suggest.ranker.features import CANDIDATE_FEATURES, RECENT_DAYS, Features
 from suggest.synth import generate, preset_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -269,18 +269,18 @@ def test_one_context_after_the_window_reads_what_the_search_counts(memo, world, 
             value = row[col]
             if kind == "categorical" and i % 5 == 1:
                 value = None if i % 2 else "never seen"
-            ctx[col] = (Features._category_codes(pd.Series([value], dtype=object), cats)
-                        if kind == "categorical" else np.array([float(value)]))
+            ctx[col] = (int(Features._category_codes(pd.Series([value], dtype=object), cats)[0])
+                        if kind == "categorical" else float(value))
         times = {col: float(row[col]) for col in ("hour", "weekday", "is_weekend")}
         user = features._user_codes(pd.Series([row["user_id"] if i % 7 else "someone new"]))
         item = rng.choice(np.arange(-1, len(features.items_)), size=12, replace=False)
-        when = np.array([pd.Timestamp(row["timestamp"]).value])
-        assert when[0] > features.counts_.counter.latest
-        extra = {"src_popular": np.ones(len(item), dtype=np.float32)}
-        late = features.assemble(ctx, times, item, user, when, extra)
-        used += features._late is not None and bool(features._late.blocks)
-        with monkeypatch.context() as m:
-            m.setattr(Features, "_serving", lambda self, prefix, when: None)  # the search
-            search = features.assemble(ctx, times, item, user, when, extra)
+        when = pd.Timestamp(row["timestamp"]).value
+        assert when > features.counts_.counter.latest
+        extra = np.zeros((len(CANDIDATE_FEATURES), len(item)), dtype=np.float32)
+        extra[CANDIDATE_FEATURES.index("src_popular")] = 1
+        head = list(ctx.values()) + list(times.values())
+        late = features.one(head, item, int(user[0]), [ctx[col] for col in features.slices_], when, extra)
+        used += features._late is not None and bool(features._late.plans)
+        search = features.assemble(ctx, times, item, user, np.array([when]), extra)
         np.testing.assert_array_equal(late, search)
     assert used == len(later), "the late path was not taken"

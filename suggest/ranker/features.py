@@ -211,26 +211,33 @@ class _Late:
     (group, prefix) a context meets (everyone, its user, the values of its
     slices) gets its feature values over every item code once, by the
     formulas of :meth:`Features.assemble` (``_share``): the item's share
-    overall and in the slice (NaN for a missing or unseen value), the user's
-    count, share and last time per item, and the user's total. The recent
-    window counts the user's events, sorted by user and time once. A context
-    then reads its candidates' columns in one gather instead of searching
-    every event: the same numbers (a test compares both ways). The vectors
-    live in one table that starts over when it holds ``MEMO`` numbers; a lock
-    keeps contexts served from several threads from reading rows being
-    refilled.
+    overall (with the item's code and catalog attributes beside it) and in
+    the slice (NaN for a missing or unseen value), the user's count, share
+    and last time per item, and the user's total. The recent window counts
+    the user's events, sorted by user and time once. A context then reads its
+    candidates' columns in one gather, through the table rows of its (user,
+    slice values), instead of searching every event: the same numbers (a test
+    compares both ways). The vectors live in one table that starts over when
+    it holds ``MEMO`` numbers; a lock keeps contexts served from several
+    threads from reading rows being refilled.
     """
 
     ITEMS = 1 << 16  # item codes up to which the vectors are kept (else: the search)
     MEMO = 1 << 22  # numbers the table holds before it starts over
+    PLANS = 1 << 16  # (user, slice values) whose table rows are remembered before that starts over
 
     def __init__(self, features: "Features"):
         self.features, self.counters = features, features.counts_
-        self.n = len(features.items_) + 1
+        self.n = len(features.items_) + 1  # the last column: an unknown item (code -1 reads it)
         at = features.position_
-        # the table rows' feature positions: item share, slice shares, user count and share
-        self.targets = np.array([at["item_share"], *features.slice_rows_, at["user_item_count"],
-                                 at["user_item_share"]], dtype=np.intp)
+        # everyone's rows: the item's share, code and catalog attributes (the last two fixed)
+        self.static = [np.append(np.arange(self.n - 1, dtype=np.float64), -1.0),
+                       *(features.attribute_table_[attr] for attr, _ in features.attribute_rows_)]
+        # the gathered rows' feature positions: everyone's, the slice shares, the user's count
+        # and share (the user's last times, gathered last, give the hours since)
+        self.targets = np.array([at["item_share"], at["item"], *(row for _, row in features.attribute_rows_),
+                                 *features.slice_rows_, at["user_item_count"], at["user_item_share"]],
+                                dtype=np.intp)
         self.unknown = features.unknown_[:, 0].tolist()
         # every user's events, by user then time: the recent window's counts
         c, width = self.counters.counter, self.counters.width
@@ -239,14 +246,16 @@ class _Late:
         user, times = pair // self.n, c.times[mine]
         order = np.lexsort((times, user))
         self.event_user, self.event_time, self.event_item = user[order], times[order], (pair % self.n)[order]
-        self.most = max(self.MEMO // self.n, len(self.unknown) + 2)  # rows the table may hold
+        self.need = len(self.targets) + 1  # table rows one context may add
+        self.most = max(self.MEMO // self.n, self.need)  # rows the table may hold
         self.lock = threading.Lock()
         self._start()
 
     def _start(self) -> None:
         self.blocks: dict = {}  # (group, prefix) -> its first row in the table
+        self.plans: dict = {}  # (user, slice codes) -> its rows (a column), the user's total, events
+        self.totals: dict = {}  # user prefix -> its count of engagements, where its events are
         self.table = getattr(self, "table", np.empty((0, self.n)))
-        self.user_total: dict = {}  # user prefix -> its count of engagements, where its events are
         self.used = 0
 
     def __getstate__(self):  # a copy or a pickle carries no lock and no vectors:
@@ -255,23 +264,38 @@ class _Late:
     def __setstate__(self, state):  # Features._serving builds them again on first use
         self.features = self.counters = None
 
-    def fill(self, out: np.ndarray, prefix: list[int], code: np.ndarray, when: int) -> None:
-        """Write the engagement statistics of candidates ``code`` (item codes) of a context
-        with groups ``prefix`` at time ``when`` into ``out`` (features x candidates)."""
+    def fill(self, out: np.ndarray, user: int, slices: list[int], item: np.ndarray, when: int) -> None:
+        """Write the item and engagement rows of candidates ``item`` (item codes, -1
+        unknown) of a context of ``user`` with slice codes ``slices`` (-1: missing or
+        unseen) at time ``when`` into ``out`` (features x candidates)."""
+        key = (user, *slices)
         with self.lock:
-            # full: start over (a context needs at most a row per group, two more for its user)
-            if self.used + len(prefix) + 2 > self.most:
-                self._start()
-            rows = [self._block(0, prefix[0])]
-            rows += [self._block(g, p) for g, p in enumerate(prefix[2:], start=2)]
-            user = self._block(1, prefix[1])
-            got = self.table[np.array([*rows, user, user + 1, user + 2])[:, None], code]
-            total, lo, hi = self.user_total[prefix[1]]
-        times, items = self.event_time[lo:hi], self.event_item[lo:hi]
+            plan = self.plans.get(key)
+            if plan is None:
+                plan = self._plan(key)
+            rows, total, lo, hi = plan
+            got = self.table[rows, item]
         out[self.targets] = got[:-1]
+        times, items = self.event_time[lo:hi], self.event_item[lo:hi]
         before = int(np.searchsorted(times, when - RECENT_DAYS * 86_400 * 10**9, side="left"))
-        earlier = np.bincount(items[:before], minlength=self.n)[code].astype(np.float64)
+        earlier = np.bincount(items[:before], minlength=self.n)[item].astype(np.float64)
         self.features._user_rows(out, got[-3], got[-1], total, when, (before, earlier))
+
+    def _plan(self, key: tuple) -> tuple:
+        """The table rows (a column of indices), total and event span of (user, slices)."""
+        if self.used + self.need > self.most:  # full: start over
+            self._start()
+        if len(self.plans) >= self.PLANS:
+            self.plans.clear()
+        prefix = [p if p >= 0 else u for p, u in zip(key, self.unknown[1:])]  # groups 1, 2, ...
+        first = self._block(0, 0)
+        rows = list(range(first, first + 1 + len(self.static)))
+        rows += [self._block(g, p) for g, p in enumerate(prefix[1:], start=2)]
+        user = self._block(1, prefix[0])
+        rows += [user, user + 1, user + 2]
+        count, lo, hi = self.totals[prefix[0]]
+        plan = self.plans[key] = (np.array(rows, dtype=np.intp)[:, None], count, lo, hi)
+        return plan
 
     def _block(self, g: int, p: int) -> int:
         """The first table row of group ``g``'s vectors at prefix ``p`` (made on first use)."""
@@ -280,16 +304,18 @@ class _Late:
             return row
         ranks, items = self.counters.span(g, p)
         count, counts, lasts = self.counters.totals(g, p, ranks, items)
-        if g == 1:  # the user: count, share, last time; and the total
+        if g == 0:  # everyone: the item's share, then its code and attributes
+            vectors = [_share(counts, count), *self.static]
+        elif g == 1:  # the user: count, share, last time; and the total
             vectors = [counts, _share(counts, count), lasts]
-            self.user_total[p] = (count, *np.searchsorted(self.event_user, [p, p + 1]).tolist())
-        elif g >= 2 and p >= self.unknown[g]:  # a missing or unseen slice value
+            self.totals[p] = (count, *np.searchsorted(self.event_user, [p, p + 1]).tolist())
+        elif p >= self.unknown[g]:  # a missing or unseen slice value
             vectors = [np.full(self.n, np.nan)]
         else:
             vectors = [_share(counts, count)]
         row = self.used
         if row + len(vectors) > len(self.table):  # grow: twice the rows, up to the memo's size
-            grown = np.empty((min(max(2 * len(self.table), 16), self.most), self.n))
+            grown = np.empty((min(max(2 * len(self.table), row + len(vectors), 16), self.most), self.n))
             grown[:row] = self.table[:row]
             self.table = grown
         self.table[row:row + len(vectors)] = vectors
@@ -345,6 +371,8 @@ class Features:
         self.position_ = {name: i for i, name in enumerate(self.names_)}
         self.context_rows_ = [(col, self.position_[f"ctx:{col}"]) for col in self.context_]
         self.time_rows_ = [(col, self.position_[col]) for col in TIME_COLUMNS if self.has_time_]
+        head = [row for _, row in self.context_rows_ + self.time_rows_]  # the rows one context fills alike
+        self.head_rows_ = slice(0, len(head)) if head == list(range(len(head))) else np.array(head, dtype=np.intp)
         self.attribute_rows_ = [(attr, self.position_[f"attr:{attr}"]) for attr in self.attributes_]
         self.candidate_rows_ = slice(len(self.names_) - len(CANDIDATE_FEATURES), len(self.names_))
         self.slice_rows_ = np.array([self.position_[f"slice_share:{c}"] for c in self.slices_], dtype=np.intp)
@@ -465,7 +493,7 @@ class Features:
         ``extra``: the candidate columns (by name, or all of them as an array in
         ``CANDIDATE_FEATURES`` order). Everything but ``item`` and
         ``extra`` may have one entry (or be a number) standing for every row
-        (one context).
+        (one context; :meth:`one` is the faster way to ask for one).
         """
         n, at = len(item), self.position_
         out = np.empty((len(self.names_), n), dtype=np.float32)
@@ -486,10 +514,6 @@ class Features:
         when = np.asarray(when, dtype=np.int64)
         prefix = self._prefix(user, slices)
         code = np.where(item >= 0, item, len(self.items_))
-        late = self._serving(prefix, when)
-        if late is not None:  # one context after the training window
-            late.fill(out, prefix[:, 0].tolist(), code, int(when.flat[0]))
-            return out
         recent = (1, when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
         got = self.counts_.lookup(prefix, code, when, recent)
         (group, _), (paired, last) = got[:2]  # groups: everyone, user, slices
@@ -515,10 +539,35 @@ class Features:
             out[at["user_item_share_recent"]] = _share(mine - earlier[1], recent_total)
             out[at["user_recent"]] = np.log1p(recent_total)
 
-    def _serving(self, prefix: np.ndarray, when: np.ndarray) -> "_Late | None":
-        """The late path's vectors when the rows are one context after the training window."""
-        if prefix.shape[1] != 1 or when.size != 1 or not isinstance(self.counts_.counter, _Totals) \
-                or int(when.flat[0]) <= self.counts_.counter.latest or len(self.items_) + 1 > _Late.ITEMS:
+    def one(self, head: list, item: np.ndarray, user: int, slices: list[int], when: int,
+            extra: np.ndarray) -> np.ndarray:
+        """The feature matrix (features x candidates) of one context's candidates: what
+        :meth:`assemble` gives for them, read from kept vectors when the context comes after
+        the training window (serving; a test compares both ways to the bit).
+
+        ``head``: the values of the context rows then the time rows
+        (``context_rows_``, ``time_rows_``: category codes, floats, NaN when
+        missing); ``item``: the candidates' item codes (-1 unknown); ``user``:
+        the user's code (-1 unknown); ``slices``: the codes of the ``slices_``
+        columns' values (-1 missing or unseen); ``when``: the clock in ns (-1
+        without time); ``extra``: the candidate columns in ``CANDIDATE_FEATURES``
+        order (rows) for each candidate.
+        """
+        late = self._serving(when)
+        if late is None:  # before the window's end, or no time: the search, as a batch row
+            ctx = {col: head[i] for i, (col, _) in enumerate(self.context_rows_)}
+            times = {col: head[i] for i, (col, _) in enumerate(self.time_rows_, start=len(ctx))}
+            return self.assemble(ctx, times, item, np.array([user]), np.array([when]), extra)
+        out = np.empty((len(self.names_), len(item)), dtype=np.float32)
+        out[self.head_rows_] = np.array(head, dtype=np.float64)[:, None]
+        out[self.candidate_rows_] = extra
+        late.fill(out, user, slices, item, when)
+        return out
+
+    def _serving(self, when: int) -> "_Late | None":
+        """The late path's vectors when a context at ``when`` comes after the training window."""
+        counter = self.counts_.counter
+        if not isinstance(counter, _Totals) or when <= counter.latest or len(self.items_) + 1 > _Late.ITEMS:
             return None
         late = getattr(self, "_late", None)
         if late is None or late.counters is not self.counts_:  # new, or from before a refit

@@ -35,7 +35,8 @@ _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 MEMO_SIZE = 100_000  # entries kept per memo (rule outcomes, leaf tests, context lists); then it starts over
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
-_BITS = np.arange(len(SOURCES))[:, None]  # a candidate's source flags, one bit each
+# a candidate's source flags (one bit per source) -> its src_* columns' values
+_FLAG_ROWS = ((np.arange(1 << len(SOURCES))[:, None] >> np.arange(len(SOURCES))) & 1).astype(np.float32)
 # the candidate columns, in CANDIDATE_FEATURES order: a flag per source, then the rules' two
 assert CANDIDATE_FEATURES[:len(SOURCES)] == tuple(f"src_{source}" for source in SOURCES)
 _RULE_RANK, _RULE_BLOCKED = CANDIDATE_FEATURES.index("rule_rank"), CANDIDATE_FEATURES.index("rule_blocked")
@@ -117,8 +118,10 @@ class OneContext:
         self.leaf_memo: dict = {}
         self.window_tables: dict = {}
         self.user_index = {user: i for i, user in enumerate(feats.users_)}
-        self.category_index = {col: {c: i for i, c in enumerate(cats)}
-                               for col, (kind, cats) in feats.context_.items() if kind == "categorical"}
+        # per context column (in the features' order): its categories' codes, or None (a number)
+        self.context_kinds = [(col, {c: i for i, c in enumerate(cats)} if kind == "categorical" else None)
+                              for col, (kind, cats) in feats.context_.items()]
+        self.slice_at = [list(feats.context_).index(col) for col in feats.slices_]
         if rules is not None:  # every item a rule names has its code before serving starts
             self._codes(rules.items_)  # (what its rules suggest or block)
 
@@ -286,34 +289,32 @@ class OneContext:
         order = list(flags)[:self.cap]
         n = len(order)
         extra = np.empty((len(CANDIDATE_FEATURES), n), dtype=np.float32)  # the candidate columns
-        extra[:len(SOURCES)] = np.fromiter(flags.values(), dtype=np.int64, count=len(flags))[:n] >> _BITS & 1
+        extra[:len(SOURCES)] = _FLAG_ROWS[list(flags.values())[:n]].T
         if rule_items:
             rule_rank = {code: r + 1 for r, code in enumerate(rule_items)}
             extra[_RULE_RANK] = [rule_rank.get(c, np.nan) for c in order]
         else:
             extra[_RULE_RANK] = np.nan
         extra[_RULE_BLOCKED] = [c in blocked for c in order] if blocked else 0
-        ctx = {}  # one value each, standing for every row
-        for col, (kind, _) in feats.context_.items():
+        head = []  # the context rows' values, then the time rows'
+        for col, index in self.context_kinds:
             value = context.get(col)
-            if kind == "categorical":
+            if index is not None:  # categorical: the category's code
                 text = None if _missing(value) else (str(value) if not isinstance(value, (int, float))
                                                      or isinstance(value, bool) else str(float(value)))
-                ctx[col] = self.category_index[col].get(text, -1)
+                head.append(index.get(text, -1))
             else:
                 try:
-                    ctx[col] = float(value) if not _missing(value) else np.nan
+                    head.append(float(value) if not _missing(value) else np.nan)
                 except (TypeError, ValueError):
-                    ctx[col] = np.nan
-        times = {}
-        if feats.has_time_ and local is not None:
-            times = {"hour": local[0], "weekday": local[2], "is_weekend": float(local[2] >= 5)}
+                    head.append(np.nan)
+        if feats.has_time_:
+            head += (local[0], local[2], float(local[2] >= 5)) if local is not None else (np.nan,) * 3
         code = np.array(order, dtype=np.int64)
         unknown = n > 0 and max(order) >= self.known  # an item the features never saw
         item = np.where(code < self.known, code, -1) if unknown else code
-        user_code = np.array([self.user_index.get(user, -1)], dtype=np.int64)
-        when = np.array([utc_ns if (feats.has_time_ and utc_ns is not None) else -1], dtype=np.int64)
-        X = feats.assemble(ctx, times, item, user_code, when, extra).T  # column-major, read as it is
+        X = feats.one(head, item, self.user_index.get(user, -1), [head[i] for i in self.slice_at],
+                      utc_ns if (feats.has_time_ and utc_ns is not None) else -1, extra).T  # column-major
         items = self.name_array[code]
         if exclude_blocked:
             keep = extra[_RULE_BLOCKED] == 0
@@ -325,7 +326,7 @@ class OneContext:
             names, codes = engine._reasons(pd.DataFrame(X[top], columns=feats.names_))
             reasons = np.array([names[c] for c in codes], dtype=object)
         else:
-            reasons = np.full(len(top), "ranker", dtype=object)
+            reasons = "ranker"
         return _frame(str(context.get("request_id", "context")), engine.name, items[top],
                       np.asarray(scores[top], dtype=np.float64), reasons)
 
@@ -337,8 +338,9 @@ _TEXT, _RANK, _SCORE = (np.array([SUGGESTION_COLUMNS.index(c) for c in cols])
 
 
 def _frame(request_id: str, engine: str, items: np.ndarray, scores: np.ndarray,
-           reasons: np.ndarray) -> pd.DataFrame:
-    """The Suggestions frame of one request (object columns stay object).
+           reasons: np.ndarray | str) -> pd.DataFrame:
+    """The Suggestions frame of one request (object columns stay object; ``reasons``: one
+    per row, or one text for every row).
 
     For a handful of rows pandas' public constructor costs more than scoring
     (it infers a text type per column and groups columns by type); the
