@@ -267,9 +267,10 @@ def test_one_context_inside_or_after_the_training_window_matches_the_batch(small
     batch path's feature matrix and gives its lists, scores and reasons."""
     train, truth, test, _, catalog = small
     engine = RankerEngine(rules=PHONE, seed=2, **FAST).fit(train, truth, catalog)
-    scored, predict = [], engine.booster_.predict
-    monkeypatch.setattr(engine.booster_, "predict",
-                        lambda X, **kw: scored.append(np.array(X)) or predict(X, **kw))
+    import suggest.ranker.single as single
+
+    scored, score = [], single._Scorer.__call__
+    monkeypatch.setattr(single._Scorer, "__call__", lambda self, X: scored.append(np.array(X)) or score(self, X))
     pick = np.random.default_rng(1)
     rows = pd.concat([train.iloc[pick.choice(len(train), 15, replace=False)],
                       test.iloc[pick.choice(len(test), 15, replace=False)]])
@@ -287,6 +288,30 @@ def test_one_context_inside_or_after_the_training_window_matches_the_batch(small
         assert one["reason"].astype(str).tolist() == mine["reason"].astype(str).tolist()
         assert one["reason"].str.match(r"ranker: \S+=\S+, \S+=\S+$").all()
         np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)
+
+
+def test_one_context_scores_are_booster_predicts_to_the_bit(small):
+    """suggest_one scores by LightGBM's C call directly (without Booster.predict's Python
+    set-up): the scores must be Booster.predict's exactly, for either memory layout, with
+    missing values, for the early-stopped model's best iteration, and when it falls back."""
+    from suggest.ranker.single import _Scorer
+
+    train, truth, _, _, catalog = small
+    engine = RankerEngine(rules=PHONE, seed=2, explain=False, **FAST).fit(train, truth, catalog)
+    booster = engine.booster_
+    booster.best_iteration = booster.current_iteration() - 1  # as if stopped early: fewer trees count
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(37, booster.num_feature())).astype(np.float32)
+    X[:, :3] = rng.integers(-1, 4, size=(37, 3))  # category codes, -1 unseen
+    X[rng.random(X.shape) < 0.1] = np.nan
+    expected = booster.predict(X, num_threads=1)
+    scorer = _Scorer(booster, 1)
+    assert scorer.predict_for_mat is not None, "the C call is not used with this LightGBM"
+    for matrix in (X, np.asfortranarray(X), X[::2], X.astype(np.float64), X[:1]):
+        np.testing.assert_array_equal(scorer(matrix), booster.predict(matrix, num_threads=1))
+    scorer.predict_for_mat = None  # as where lightgbm.basic is laid out otherwise
+    np.testing.assert_array_equal(scorer(X), expected)
+    assert not np.array_equal(expected, booster.predict(X, num_iteration=-1))  # every tree: other scores
 
 
 def test_one_context_matches_the_batch_when_a_rule_names_items_the_log_never_had(small, tmp_path):
