@@ -533,11 +533,15 @@ class Features:
         from the user's counts ``mine`` and ``total`` and last times: both paths' formulas."""
         at = self.position_
         out[at["user_total"]] = np.log1p(total)
-        out[at["user_item_hours_since"]] = (when - last) / 3.6e12 if self.has_time_ else np.nan
-        if self.has_time_:
-            recent_total = total - earlier[0]
-            out[at["user_item_share_recent"]] = _share(mine - earlier[1], recent_total)
-            out[at["user_recent"]] = np.log1p(recent_total)
+        if not self.has_time_:
+            out[at["user_item_hours_since"]] = np.nan
+            return
+        # computed in float64, rounded once into the float32 rows (as ``_share`` rounds)
+        np.divide(when - last, 3.6e12, out=out[at["user_item_hours_since"]], casting="same_kind")
+        recent_total = total - earlier[0]
+        np.divide(mine - earlier[1], np.where(recent_total > 0, recent_total, np.nan),
+                  out=out[at["user_item_share_recent"]], casting="same_kind")
+        out[at["user_recent"]] = np.log1p(recent_total)
 
     def one(self, head: list, item: np.ndarray, user: int, slices: list[int], when: int,
             extra: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 _DOUBLES = ctypes.POINTER(ctypes.c_double)
 # a candidate's source flags (one bit per source) -> its src_* columns' values
-_FLAG_ROWS = ((np.arange(1 << len(SOURCES))[:, None] >> np.arange(len(SOURCES))) & 1).astype(np.float32)
+_FLAG_ROWS = ((np.arange(1 << len(SOURCES)) >> np.arange(len(SOURCES))[:, None]) & 1).astype(np.float32)
 # the candidate columns, in CANDIDATE_FEATURES order: a flag per source, then the rules' two
 assert CANDIDATE_FEATURES[:len(SOURCES)] == tuple(f"src_{source}" for source in SOURCES)
 _RULE_RANK, _RULE_BLOCKED = CANDIDATE_FEATURES.index("rule_rank"), CANDIDATE_FEATURES.index("rule_blocked")
@@ -330,7 +330,8 @@ class OneContext:
         order = list(flags)[:self.cap]
         n = len(order)
         extra = np.empty((len(CANDIDATE_FEATURES), n), dtype=np.float32)  # the candidate columns
-        extra[:len(SOURCES)] = _FLAG_ROWS[list(flags.values())[:n]].T
+        _FLAG_ROWS.take(np.fromiter(flags.values(), dtype=np.intp, count=len(flags))[:n], axis=1,
+                        out=extra[:len(SOURCES)])
         if rule_items:
             rule_rank = {code: r + 1 for r, code in enumerate(rule_items)}
             extra[_RULE_RANK] = [rule_rank.get(c, np.nan) for c in order]
