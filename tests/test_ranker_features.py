@@ -249,15 +249,19 @@ def test_string_context_columns_are_categories():
     assert X["ctx:place"].tolist() == [1, 2, 0]
 
 
+@pytest.mark.parametrize("timed", [True, False], ids=["with time", "without time"])
 @pytest.mark.parametrize("memo", [1 << 22, 1])  # 1: the kept vectors start over on every context
-def test_one_context_after_the_window_reads_what_the_search_counts(memo, world, monkeypatch):
-    """Serving reads feature vectors kept per (group, prefix) instead of searching every
-    event: for known and unknown users, items and slice values, and missing ones, every
-    feature must equal the search's to the bit, also when the kept vectors start over."""
+def test_one_context_served_reads_what_the_search_counts(memo, timed, world, monkeypatch):
+    """Serving (after the training window; without time, any context) reads feature vectors
+    kept per (group, prefix) instead of searching every event: for known and unknown users,
+    items and slice values, and missing ones, every feature must equal the search's to the
+    bit, also when the kept vectors start over."""
     from suggest.ranker.features import _Late
 
     monkeypatch.setattr(_Late, "MEMO", memo)
     requests, truth, catalog = world
+    if not timed:
+        requests = requests.drop(columns=["timestamp", "timezone"])
     cut = int(len(requests) * 0.7)
     features = Features().fit(requests.iloc[:cut], truth, catalog)
     later = with_time_fields(requests.iloc[cut:]).sample(n=40, random_state=4)
@@ -271,11 +275,11 @@ def test_one_context_after_the_window_reads_what_the_search_counts(memo, world, 
                 value = None if i % 2 else "never seen"
             ctx[col] = (int(Features._category_codes(pd.Series([value], dtype=object), cats)[0])
                         if kind == "categorical" else float(value))
-        times = {col: float(row[col]) for col in ("hour", "weekday", "is_weekend")}
+        times = {col: float(row[col]) for col in ("hour", "weekday", "is_weekend")} if timed else {}
         user = features._user_codes(pd.Series([row["user_id"] if i % 7 else "someone new"]))
         item = rng.choice(np.arange(-1, len(features.items_)), size=12, replace=False)
-        when = pd.Timestamp(row["timestamp"]).value
-        assert when > features.counts_.counter.latest
+        when = pd.Timestamp(row["timestamp"]).value if timed else -1  # -1: a row served, every fold
+        assert not timed or when > features.counts_.counter.latest
         extra = np.zeros((len(CANDIDATE_FEATURES), len(item)), dtype=np.float32)
         extra[CANDIDATE_FEATURES.index("src_popular")] = 1
         head = list(ctx.values()) + list(times.values())

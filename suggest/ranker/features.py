@@ -69,15 +69,15 @@ class _FoldCounts:
         keys = np.append(np.asarray(keys, dtype=np.int64), np.iinfo(np.int64).min)
         folds = np.append(np.asarray(folds, dtype=np.int64), 0)
         weights = np.append(np.ones(len(keys) - 1), 0.0)
-        self.distinct, inverse = np.unique(keys, return_inverse=True)
-        size = len(self.distinct)
+        self.distinct_keys, inverse = np.unique(keys, return_inverse=True)  # PastCounts' name
+        size = len(self.distinct_keys)
         self.total = np.bincount(inverse, weights=weights, minlength=size)
         self.by_fold = np.bincount(inverse * n_folds + folds, weights=weights, minlength=size * n_folds)
 
     def lookup(self, keys: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys, folds = np.asarray(keys, dtype=np.int64), np.asarray(folds, dtype=np.int64)
-        rank = np.minimum(np.searchsorted(self.distinct, keys), len(self.distinct) - 1)
-        known = self.distinct[rank] == keys
+        rank = np.minimum(np.searchsorted(self.distinct_keys, keys), len(self.distinct_keys) - 1)
+        known = self.distinct_keys[rank] == keys
         own = np.where(known & (folds >= 0), self.by_fold[rank * self.n_folds + np.maximum(folds, 0)], 0.0)
         return np.where(known, self.total[rank], 0.0) - own, np.full(len(keys), np.nan)
 
@@ -195,19 +195,23 @@ class _Counters:
 
     def totals(self, g: int, p: int, ranks: np.ndarray, items: np.ndarray) -> tuple:
         """Group ``g``'s count at prefix ``p`` and, from its :meth:`span`, its per-item counts
-        and last times over every item code, counting every event (a :class:`_Totals`)."""
+        and last times over every item code, counting every event (a :class:`_Totals`) or,
+        without time, every fold (a :class:`_FoldCounts` asked for a row being served)."""
         c = self.counter
         counts, lasts = np.zeros(self.n_items), np.full(self.n_items, np.nan)
-        counts[items], lasts[items] = c.total[ranks], c.final[ranks]
+        counts[items] = c.total[ranks]
+        if isinstance(c, _Totals):  # without time (_FoldCounts) no last times: NaN
+            lasts[items] = c.final[ranks]
         at = np.searchsorted(c.distinct_keys, p * self.width + g)
         known = at < len(c.distinct_keys) and c.distinct_keys[at] == p * self.width + g
         return (c.total[at] if known else 0.0), counts, lasts
 
 
 class _Late:
-    """Statistics of one context after the training window, from vectors kept per group.
+    """Statistics of one context being served, from vectors kept per group.
 
-    Serving asks after the training window, where every count is a total. Each
+    Serving asks after the training window, where every count is a total (or,
+    without time, for a row in no fold: every fold's count, a total too). Each
     (group, prefix) a context meets (everyone, its user, the values of its
     slices) gets its feature values over every item code once, by the
     formulas of :meth:`Features.assemble` (``_share``): the item's share
@@ -239,13 +243,15 @@ class _Late:
                                  *features.slice_rows_, at["user_item_count"], at["user_item_share"]],
                                 dtype=np.intp)
         self.unknown = features.unknown_[:, 0].tolist()
-        # every user's events, by user then time: the recent window's counts
-        c, width = self.counters.counter, self.counters.width
-        mine = c.keys % width == width // 2 + 1  # the (user, item) counter's keys
-        pair = c.keys[mine] // width
-        user, times = pair // self.n, c.times[mine]
-        order = np.lexsort((times, user))
-        self.event_user, self.event_time, self.event_item = user[order], times[order], (pair % self.n)[order]
+        self.event_user = None
+        if features.has_time_:  # every user's events, by user then time: the recent window's counts
+            c, width = self.counters.counter, self.counters.width
+            mine = c.keys % width == width // 2 + 1  # the (user, item) counter's keys
+            pair = c.keys[mine] // width
+            user, times = pair // self.n, c.times[mine]
+            order = np.lexsort((times, user))
+            self.event_user, self.event_time = user[order], times[order]
+            self.event_item = (pair % self.n)[order]
         self.need = len(self.targets) + 1  # table rows one context may add
         self.most = max(self.MEMO // self.n, self.need)  # rows the table may hold
         self.lock = threading.Lock()
@@ -276,10 +282,12 @@ class _Late:
             rows, total, lo, hi = plan
             got = self.table[rows, item]
         out[self.targets] = got[:-1]
-        times, items = self.event_time[lo:hi], self.event_item[lo:hi]
-        before = int(np.searchsorted(times, when - RECENT_DAYS * 86_400 * 10**9, side="left"))
-        earlier = np.bincount(items[:before], minlength=self.n)[item].astype(np.float64)
-        self.features._user_rows(out, got[-3], got[-1], total, when, (before, earlier))
+        earlier = None
+        if self.event_user is not None:  # with time: the user's counts before the recent window
+            times, items = self.event_time[lo:hi], self.event_item[lo:hi]
+            before = int(np.searchsorted(times, when - RECENT_DAYS * 86_400 * 10**9, side="left"))
+            earlier = (before, np.bincount(items[:before], minlength=self.n)[item].astype(np.float64))
+        self.features._user_rows(out, got[-3], got[-1], total, when, earlier)
 
     def _plan(self, key: tuple) -> tuple:
         """The table rows (a column of indices), total and event span of (user, slices)."""
@@ -308,7 +316,8 @@ class _Late:
             vectors = [_share(counts, count), *self.static]
         elif g == 1:  # the user: count, share, last time; and the total
             vectors = [counts, _share(counts, count), lasts]
-            self.totals[p] = (count, *np.searchsorted(self.event_user, [p, p + 1]).tolist())
+            span = np.searchsorted(self.event_user, [p, p + 1]).tolist() if self.event_user is not None else ()
+            self.totals[p] = (count, *(span or (0, 0)))
         elif p >= self.unknown[g]:  # a missing or unseen slice value
             vectors = [np.full(self.n, np.nan)]
         else:
@@ -546,8 +555,8 @@ class Features:
     def one(self, head: list, item: np.ndarray, user: int, slices: list[int], when: int,
             extra: np.ndarray) -> np.ndarray:
         """The feature matrix (features x candidates) of one context's candidates: what
-        :meth:`assemble` gives for them, read from kept vectors when the context comes after
-        the training window (serving; a test compares both ways to the bit).
+        :meth:`assemble` gives for them, read from kept vectors when the context is served
+        (after the training window; without time, always): a test compares both ways to the bit.
 
         ``head``: the values of the context rows then the time rows
         (``context_rows_``, ``time_rows_``: category codes, floats, NaN when
@@ -569,9 +578,11 @@ class Features:
         return out
 
     def _serving(self, when: int) -> "_Late | None":
-        """The late path's vectors when a context at ``when`` comes after the training window."""
+        """The kept vectors when a context at ``when`` is served: after the training window
+        or, without time, any context (``when`` -1: counted over every fold)."""
         counter = self.counts_.counter
-        if not isinstance(counter, _Totals) or when <= counter.latest or len(self.items_) + 1 > _Late.ITEMS:
+        after = when > counter.latest if isinstance(counter, _Totals) else when == -1
+        if not after or len(self.items_) + 1 > _Late.ITEMS:
             return None
         late = getattr(self, "_late", None)
         if late is None or late.counters is not self.counts_:  # new, or from before a refit
