@@ -145,10 +145,16 @@ class RulesEngine(BaseEngine):
             items, reasons, names = self._resolve_each(patterns, k)
         else:
             items, reasons, names = self._resolve_all(patterns, k)
-        items = items.astype(np.int16 if len(self.items_) < 2**15 else np.int32)
-        rows, slots = np.nonzero(items[inverse] >= 0)  # row-major: by request, then rank
-        chosen = inverse[rows]
+        items = items.astype(np.int16 if len(self.items_) < 2**15 else np.int32)  # fewer bytes to gather
+        reasons = reasons.astype(np.int16 if len(names) < 2**15 else np.int32)
+        # a pattern's list fills its first slots: each request's rows are its pattern's
+        # first ``length`` slots, by request then rank (no requests x k matrix is built)
+        lengths = (items >= 0).sum(axis=1)[inverse]
+        rows = np.repeat(np.arange(len(inverse)), lengths)
         n = len(rows)
+        starts = np.cumsum(lengths) - lengths
+        slots = np.arange(n) - np.repeat(starts, lengths)
+        chosen = inverse[rows]
         return pd.DataFrame({
             "request_id": pd.Series(requests["request_id"].array.take(rows)),
             "engine": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[self.name]),
