@@ -7,8 +7,11 @@ batch evaluator's own comparison functions (memoised per leaf and value, so
 the semantics are the batch semantics), the rule lists come from the rules
 engine's pattern cache, the user's history from per-user item arrays and the
 same point-in-time counter, context-popular lists are memoised per context,
-and the feature statistics come from :meth:`Features.assemble`, the code the
-batch path uses. A test checks it returns exactly what the batch path does.
+and the features come from :meth:`Features.one`: the batch path's
+:meth:`Features.assemble`, or for a context being served the same numbers
+from vectors kept per user and slice value. The matrix is scored by the C
+call ``Booster.predict`` makes, without its per-call Python set-up
+(:class:`_Scorer`). Tests check it returns exactly what the batch path does.
 """
 
 from __future__ import annotations
