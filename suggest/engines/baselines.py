@@ -124,16 +124,29 @@ class ContextPopular(BaseEngine):
         for level in levels:
             counts = joined.dropna(subset=list(level)).groupby(
                 [*level, "item_id"], observed=True).size()
-            table = {}
-            for key, group in counts.groupby(level=list(range(len(level))), observed=True):
-                if group.sum() >= self.min_support:
-                    ranked, _ = _ranked(group.droplevel(list(range(len(level)))))
-                    table[key if isinstance(key, tuple) else (key,)] = ranked
-            self.levels_.append((level, table))
+            self.levels_.append((level, self._slice_lists(counts)))
         popular = joined["item_id"].value_counts()
         popular.index.name = "item_id"
         self.popular_, _ = _ranked(popular)
         return self
+
+    def _slice_lists(self, counts: pd.Series) -> dict:
+        """Each slice's items (count descending, then item id), for the slices with at least
+        ``min_support`` engagements, from counts by (slice values..., item_id): one sort of
+        every slice's items together, not one per slice."""
+        if counts.empty:
+            return {}
+        keys = counts.index.droplevel(-1)
+        slice_code, slices = pd.factorize(keys)
+        item_code, _ = pd.factorize(counts.index.get_level_values(-1), sort=True)  # in id order
+        n = counts.to_numpy(dtype=np.int64)
+        order = np.lexsort((item_code, -n, slice_code))
+        sizes = np.bincount(slice_code, minlength=len(slices))
+        lists = np.split(counts.index.get_level_values(-1).to_numpy(dtype=object)[order],
+                         np.cumsum(sizes)[:-1])
+        support = np.bincount(slice_code, weights=n, minlength=len(slices))
+        return {(key if isinstance(key, tuple) else (key,)): lists[s]
+                for s, key in enumerate(slices) if support[s] >= self.min_support}
 
     def _list_for(self, values: dict, k: int) -> tuple[list[str], list[str]]:
         """The list for one context: slice by slice, most specific first, then popular."""

@@ -86,7 +86,8 @@ class Candidates:
         parts = [self.sources_[source].suggest(requests[pd.isna(group)], quota)]
         parts += [engines[source].suggest(requests[group == g], quota)
                   for g, engines in self.by_group_.items() if (group == g).any()]
-        return pd.concat([p.astype({"item_id": str, "reason": str}) for p in parts], ignore_index=True)
+        return pd.concat([p[["request_id", "item_id", "rank"]].astype({"item_id": object}) for p in parts],
+                         ignore_index=True)
 
     def _blocked(self, requests: pd.DataFrame, training: bool) -> pd.DataFrame:
         if not training or self.group_of_ is None:
@@ -104,37 +105,36 @@ class Candidates:
         ``training=True`` marks training requests: their sources are the ones
         fitted on what they could have seen (see the class docstring)."""
         position = pd.Index(requests["request_id"])
-        parts = []
+        rows, items, sources, ranks = [np.zeros(0, np.int64)], [np.zeros(0, object)], [], []
         for order, source in enumerate(SOURCES):
             quota = self.quotas.get(source, 0)
             if source not in self.sources_ or quota <= 0:
                 continue
             out = self._suggest(source, requests, quota, training)
-            parts.append(pd.DataFrame({
-                "row": position.get_indexer(out["request_id"]),
-                "item_id": out["item_id"].astype(str).to_numpy(dtype=object),
-                "source": order, "rank": out["rank"].to_numpy()}))
-        allrows = pd.concat(parts, ignore_index=True) if parts else \
-            pd.DataFrame({"row": [], "item_id": [], "source": [], "rank": []})
-        allrows["key"] = allrows["source"] * 10_000 + allrows["rank"]
-        item_code, item_names = pd.factorize(allrows["item_id"])
-        row = allrows["row"].to_numpy(dtype=np.int64)
+            rows.append(position.get_indexer(out["request_id"]))
+            items.append(out["item_id"].to_numpy(dtype=object))  # item ids as text, kept as objects
+            sources.append(np.full(len(out), order, dtype=np.int64))
+            ranks.append(out["rank"].to_numpy(dtype=np.int64))
+        row, item = np.concatenate(rows).astype(np.int64), np.concatenate(items)
+        source = np.concatenate(sources) if sources else np.zeros(0, np.int64)
+        rank = np.concatenate(ranks) if ranks else np.zeros(0, np.int64)
+        key = source * 10_000 + rank
+        item_code, item_names = pd.factorize(item)
         pair, pair_values = pd.factorize(row * max(len(item_names), 1) + item_code)
         n_pairs = len(pair_values)
-        best = pd.Series(allrows["key"].to_numpy()).groupby(pair).min().to_numpy()
+        best = pd.Series(key).groupby(pair).min().to_numpy() if n_pairs else np.zeros(0, np.int64)
         cand = pd.DataFrame({"row": pair_values // max(len(item_names), 1),
-                             "item_id": np.asarray(item_names, dtype=object)[
-                                 pair_values % max(len(item_names), 1)],
+                             "item_id": pd.Series(np.asarray(item_names, dtype=object)[
+                                 pair_values % max(len(item_names), 1)], dtype=object),
                              "key": best, "pair": np.arange(n_pairs)})
         cand = cand.sort_values(["row", "key", "item_id"], kind="stable")
         cand = cand[cand.groupby("row", sort=False).cumcount() < self.cap]
-        source = allrows["source"].to_numpy()
         for order, name in enumerate(SOURCES):
             present = np.bincount(pair[source == order], minlength=n_pairs) > 0
             cand[f"src_{name}"] = present[cand["pair"].to_numpy()].astype(np.float32)
         rule_rank = np.full(n_pairs, np.nan)
         from_rules = source == SOURCES.index("rules")
-        rule_rank[pair[from_rules]] = allrows["rank"].to_numpy()[from_rules]
+        rule_rank[pair[from_rules]] = rank[from_rules]
         cand["rule_rank"] = rule_rank[cand["pair"].to_numpy()]
         cand = cand.drop(columns="pair")
         cand["rule_blocked"] = np.float32(0)

@@ -461,7 +461,7 @@ class Features:
         return table[codes].astype(np.int64)
 
     def _item_codes(self, items: pd.Series) -> np.ndarray:
-        return self._category_codes(items.astype(str), self.items_)
+        return self._category_codes(items, self.items_)  # its distinct values are read as text
 
     def _user_codes(self, users: pd.Series) -> np.ndarray:
         return self._category_codes(users.astype(str), self.users_)

@@ -227,15 +227,20 @@ class RulesEngine(BaseEngine):
             rows.append(np.repeat(where, len(codes)))
             items.append(np.tile(codes, len(where)))
             rules.append(np.full(len(where) * len(codes), j))
-        frame = pd.DataFrame({"row": np.concatenate(rows), "item": np.concatenate(items),
-                              "rule": np.concatenate(rules)}).sort_values(["row", "item", "rule"],
-                                                                          kind="stable")
+        row, item, rule = np.concatenate(rows), np.concatenate(items), np.concatenate(rules)
+        order = np.lexsort((rule, item, row))
+        row, item, rule = row[order], item[order], rule[order]
+        starts = np.ones(len(row), dtype=bool)  # the first row of each (request, item)
+        starts[1:] = (row[1:] != row[:-1]) | (item[1:] != item[:-1])
+        first = np.flatnonzero(starts)
+        size = np.diff(np.r_[first, len(row)])
         ids = np.array([r.id for r in self.rule_set_.rules], dtype=object)
-        frame["rule"] = ids[frame["rule"].to_numpy()]
-        grouped = frame.groupby(["row", "item"], sort=False)["rule"].agg(",".join).reset_index()
-        return pd.DataFrame({"request_id": requests["request_id"].to_numpy()[grouped["row"].to_numpy()],
-                             "item_id": self.items_[grouped["item"].to_numpy()],
-                             "rules": grouped["rule"].to_numpy()})
+        joined = ids[rule[first]]  # each (request, item)'s rules in file order, joined by commas
+        for extra in range(1, int(size.max()) if len(size) else 1):  # at most one round per rule
+            more = np.flatnonzero(size > extra)
+            joined[more] = joined[more] + "," + ids[rule[first[more] + extra]]
+        return pd.DataFrame({"request_id": requests["request_id"].to_numpy()[row[first]],
+                             "item_id": self.items_[item[first]], "rules": joined})
 
     def _resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
         """The ordered list for one set of fired rules: item codes and their reasons."""
