@@ -290,6 +290,31 @@ def test_one_context_inside_or_after_the_training_window_matches_the_batch(small
         np.testing.assert_allclose(one["score"].to_numpy(), mine["score"].to_numpy(), rtol=1e-9)
 
 
+def test_one_context_without_time_matches_the_batch(small):
+    """In a log without time a served context reads the kept vectors (counts over every
+    fold): it must give the batch's lists, scores and reasons, also for an unknown user
+    and an unseen or missing value."""
+    train, truth, test, _, catalog = small
+    timeless = ["timestamp", "timezone", "hour", "minute", "weekday", "is_weekend"]
+    train, test = (frame.drop(columns=[c for c in timeless if c in frame]) for frame in (train, test))
+    engine = RankerEngine(rules=PHONE, seed=2, **FAST).fit(train, truth, catalog)
+    rows = test.iloc[np.random.default_rng(3).choice(len(test), 30, replace=False)].reset_index(drop=True)
+    rows["location"] = rows["location"].astype(object)
+    rows.loc[0:3, "user_id"] = "someone new"
+    rows.loc[4:6, "location"] = "the moon"
+    rows.loc[7:9, "location"] = None
+    batch = engine.suggest(rows, 5)
+    for _, row in rows.iterrows():
+        context = {c: (None if pd.isna(row[c]) else row[c].item() if hasattr(row[c], "item") else row[c])
+                   for c in CONTEXT_COLUMNS}
+        one = engine.suggest_one({**context, "user_id": row["user_id"], "request_id": row["request_id"]}, 5)
+        mine = batch[batch["request_id"] == row["request_id"]]
+        assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+        assert one["reason"].astype(str).tolist() == mine["reason"].astype(str).tolist()
+        np.testing.assert_array_equal(one["score"].to_numpy(), mine["score"].to_numpy())
+    assert engine.features_._late is not None and engine.features_._late.plans  # the kept vectors
+
+
 def test_one_context_scores_are_booster_predicts_to_the_bit(small):
     """suggest_one scores by LightGBM's C call directly (without Booster.predict's Python
     set-up): the scores must be Booster.predict's exactly, for either memory layout, with
@@ -312,6 +337,13 @@ def test_one_context_scores_are_booster_predicts_to_the_bit(small):
     scorer.predict_for_mat = None  # as where lightgbm.basic is laid out otherwise
     np.testing.assert_array_equal(scorer(X), expected)
     assert not np.array_equal(expected, booster.predict(X, num_iteration=-1))  # every tree: other scores
+    scorer = _Scorer(booster, 1)  # a model loaded into the same booster: its new handle is used
+    booster.model_from_string(booster.model_to_string(num_iteration=1))
+    np.testing.assert_array_equal(scorer(X), booster.predict(X, num_threads=1))
+    import lightgbm as lgb  # several scores a row (multiclass): Booster.predict's (rows x classes)
+    multi = lgb.train({"objective": "multiclass", "num_class": 3, "verbosity": -1, "num_threads": 1},
+                      lgb.Dataset(X[:, 3:], rng.integers(0, 3, len(X))), num_boost_round=2)
+    np.testing.assert_array_equal(_Scorer(multi, 1)(X[:, 3:]), multi.predict(X[:, 3:], num_threads=1))
 
 
 def test_one_context_matches_the_batch_when_a_rule_names_items_the_log_never_had(small, tmp_path):

@@ -380,8 +380,8 @@ class Features:
         self.position_ = {name: i for i, name in enumerate(self.names_)}
         self.context_rows_ = [(col, self.position_[f"ctx:{col}"]) for col in self.context_]
         self.time_rows_ = [(col, self.position_[col]) for col in TIME_COLUMNS if self.has_time_]
-        head = [row for _, row in self.context_rows_ + self.time_rows_]  # the rows one context fills alike
-        self.head_rows_ = slice(0, len(head)) if head == list(range(len(head))) else np.array(head, dtype=np.intp)
+        self.head_rows_ = slice(0, len(self.context_rows_) + len(self.time_rows_))  # one value a context
+        assert [row for _, row in self.context_rows_ + self.time_rows_] == list(range(self.head_rows_.stop))
         self.attribute_rows_ = [(attr, self.position_[f"attr:{attr}"]) for attr in self.attributes_]
         self.candidate_rows_ = slice(len(self.names_) - len(CANDIDATE_FEATURES), len(self.names_))
         self.slice_rows_ = np.array([self.position_[f"slice_share:{c}"] for c in self.slices_], dtype=np.intp)
@@ -556,7 +556,8 @@ class Features:
             extra: np.ndarray) -> np.ndarray:
         """The feature matrix (features x candidates) of one context's candidates: what
         :meth:`assemble` gives for them, read from kept vectors when the context is served
-        (after the training window; without time, always): a test compares both ways to the bit.
+        (after the training window; without time, ``when`` -1) and the catalog has at most
+        ``_Late.ITEMS`` items: a test compares both ways to the bit.
 
         ``head``: the values of the context rows then the time rows
         (``context_rows_``, ``time_rows_``: category codes, floats, NaN when
@@ -567,7 +568,8 @@ class Features:
         order (rows) for each candidate.
         """
         late = self._serving(when)
-        if late is None:  # before the window's end, or no time: the search, as a batch row
+        if late is None:  # inside the training window, a training fold, or too many items:
+            # the search, as for a batch row
             ctx = {col: head[i] for i, (col, _) in enumerate(self.context_rows_)}
             times = {col: head[i] for i, (col, _) in enumerate(self.time_rows_, start=len(ctx))}
             return self.assemble(ctx, times, item, np.array([user]), np.array([when]), extra)

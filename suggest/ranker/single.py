@@ -88,8 +88,10 @@ class _Scorer:
     the Python set-up it repeats on every call (a predictor object, parameter text, a
     count of predictions: about 10-20 us, a tenth of scoring 30 candidates with 180 trees).
 
-    It reaches into ``lightgbm.basic`` (the loaded library and the booster's handle);
-    where those are missing, as a future LightGBM may arrange them, it calls
+    It reaches into ``lightgbm.basic`` (the loaded library and the booster's handle,
+    read at every call as ``Booster.predict`` reads it, since a model loaded into the
+    same booster frees the old one); where those are missing, as a future LightGBM may
+    arrange them, or the model gives more than one score a row, it calls
     ``booster.predict``. A test checks both give the same scores.
     """
 
@@ -99,8 +101,10 @@ class _Scorer:
             from lightgbm.basic import _LIB, _param_dict_to_str, _safe_call
 
             self.predict_for_mat = _LIB.LGBM_BoosterPredictForMat
-            self.safe_call, self.handle = _safe_call, booster._handle
+            self.safe_call = _safe_call
             self.parameters = ctypes.c_char_p(_param_dict_to_str({"num_threads": threads}).encode("utf-8"))
+            if booster.num_model_per_iteration() != 1 or not hasattr(booster, "_handle"):
+                self.predict_for_mat = None  # several scores a row (multiclass): not one per row
         except (ImportError, AttributeError):  # pragma: no cover - another LightGBM's layout
             self.predict_for_mat = None
 
@@ -110,12 +114,12 @@ class _Scorer:
             return self.booster.predict(X, num_threads=self.threads)
         scores, written = np.empty(X.shape[0], dtype=np.float64), ctypes.c_int64(0)
         self.safe_call(self.predict_for_mat(
-            self.handle, ctypes.c_void_p(X.ctypes.data), ctypes.c_int(0), ctypes.c_int32(X.shape[0]),
+            self.booster._handle, ctypes.c_void_p(X.ctypes.data), ctypes.c_int(0), ctypes.c_int32(X.shape[0]),
             ctypes.c_int32(X.shape[1]), ctypes.c_int(0 if flags.f_contiguous else 1),  # column-, row-major
             ctypes.c_int(0), ctypes.c_int(0),
             ctypes.c_int(self.booster.best_iteration), self.parameters, ctypes.byref(written),
             scores.ctypes.data_as(_DOUBLES)))  # float32 data (0), normal scores (0), from the start (0)
-        if written.value != len(scores):  # pragma: no cover - LightGBM's own check
+        if written.value != len(scores):  # pragma: no cover - one score a row, checked above
             raise ValueError(f"LightGBM wrote {written.value} scores for {len(scores)} rows")
         return scores
 
