@@ -131,6 +131,27 @@ def test_single_context_call_agrees_with_the_batch_call(name, world):
     assert one["item_id"].astype(str).tolist() == batch["item_id"].astype(str).tolist()
 
 
+@pytest.mark.parametrize("form", ["offset text", "naive text"])
+def test_rules_one_context_path_gives_the_batch_rows(form, world):
+    """The rules engine answers one context without the batch path (leaf tests memoised, one
+    resolver call): every column of every row must be the batch's, context after context,
+    with times in the rule set's windows and out of them."""
+    engine = fitted("rules", world)
+    test = world[3].iloc[::5].reset_index(drop=True)  # 80 contexts over the held-out days
+    batch = engine.suggest(test, 5)
+    for _, row in pd.concat([test, test.iloc[::-1]]).iterrows():  # twice: the memo is reused
+        local = row["timestamp"].tz_convert(row["timezone"])
+        context = {**context_of(row), "timestamp": local.isoformat() if form == "offset text"
+                   else local.tz_localize(None).isoformat()}
+        one = engine.suggest_one(context, 5)
+        mine = batch[batch["request_id"] == row["request_id"]]
+        for column in ("request_id", "engine", "item_id", "reason"):
+            assert one[column].astype(str).tolist() == mine[column].astype(str).tolist()
+        assert one["rank"].tolist() == mine["rank"].tolist()
+        assert one["score"].tolist() == mine["score"].tolist()
+    assert batch["request_id"].nunique() > 40  # the rules answered most of these contexts
+
+
 @pytest.mark.parametrize("name", ENGINES)
 @pytest.mark.parametrize("key, meant", [("user", "user_id"), ("locaton", "location"),
                                         ("timestamps", "timestamp")])

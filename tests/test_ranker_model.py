@@ -371,9 +371,9 @@ def test_one_context_matches_the_batch_when_a_rule_names_items_the_log_never_had
 def test_one_context_memos_stay_bounded_and_give_the_same_lists(small, monkeypatch):
     """The one-context memos (rule outcomes, leaf tests, context lists) start over when
     full, so a numeric field whose values never repeat cannot grow them without end."""
-    import suggest.ranker.single as single
+    import suggest.rules.one as one
 
-    monkeypatch.setattr(single, "MEMO_SIZE", 2)
+    monkeypatch.setattr(one, "MEMO_SIZE", 2)
     train, truth, test, _, catalog = small
     engine = RankerEngine(rules=PHONE, seed=2, explain=False, **FAST).fit(train, truth, catalog)
     rows = test.iloc[np.random.default_rng(6).choice(len(test), 25, replace=False)]

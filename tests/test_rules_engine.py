@@ -488,3 +488,11 @@ def test_engine_agrees_with_a_row_by_row_reference(rules, rows, conflict, max_su
     scores = e.suggest(frame, k=k).groupby("request_id", observed=True)["score"]
     for _, s in scores:
         assert s.tolist() == [1.0 - r / limit for r in range(len(s))]
+    batch = e.suggest(frame, k=k)  # and one context at a time: the same rows
+    for i, row in enumerate(dicts):
+        one = e.suggest_one({**row, "request_id": f"q{i}"}, k)
+        mine = batch[batch["request_id"] == f"q{i}"]
+        for column in ("request_id", "engine", "item_id", "reason"):
+            assert one[column].astype(str).tolist() == mine[column].astype(str).tolist(), (text, row)
+        assert one["rank"].tolist() == mine["rank"].tolist()
+        assert one["score"].tolist() == mine["score"].tolist()

@@ -17,28 +17,20 @@ call ``Booster.predict`` makes, without its per-call Python set-up
 from __future__ import annotations
 
 import ctypes
-import datetime
-import math
 import threading
-import zoneinfo
 
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import check_zone, context_time, zone_info
-from suggest.engines.base import SUGGESTION_COLUMNS, check_context
+from suggest.engines.base import check_context
 from suggest.history import NEVER
 from suggest.ranker.candidates import SOURCES
 from suggest.ranker.features import CANDIDATE_FEATURES
-from suggest.rules.compile import _number_test, _text_test, _window_table
-from suggest.rules.model import Leaf, leaves
+from suggest.rules.one import RuleReader, _frame, _missing, _remember
 
 _DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 
 
-MEMO_SIZE = 100_000  # entries kept per memo (rule outcomes, leaf tests, context lists); then it starts over
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_MICROSECOND = datetime.timedelta(microseconds=1)
 _DOUBLES = ctypes.POINTER(ctypes.c_double)
 # a candidate's source flags (one bit per source) -> its src_* columns' values
 _FLAG_ROWS = ((np.arange(1 << len(SOURCES)) >> np.arange(len(SOURCES))[:, None]) & 1).astype(np.float32)
@@ -47,39 +39,10 @@ assert CANDIDATE_FEATURES[:len(SOURCES)] == tuple(f"src_{source}" for source in 
 _RULE_RANK, _RULE_BLOCKED = CANDIDATE_FEATURES.index("rule_rank"), CANDIDATE_FEATURES.index("rule_blocked")
 
 
-def _aware(stamp) -> datetime.datetime | None:
-    """``stamp`` as an aware datetime when Python reads it exactly, else None (pandas will).
-
-    Aware ``datetime`` objects and ISO 8601 text with an offset are read here;
-    pandas Timestamps (which may carry nanoseconds), naive times and other
-    text go to pandas, as before.
-    """
-    if isinstance(stamp, pd.Timestamp):
-        return None
-    if isinstance(stamp, datetime.datetime):
-        return stamp if stamp.tzinfo is not None else None
-    if isinstance(stamp, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(stamp.strip())
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo is not None else None
-    return None
-
-
 def _ranked(items: np.ndarray, counts: np.ndarray) -> list[str]:
     """Items engaged before (count > 0), most first, ties by item id: the history source's order."""
     keep = counts > 0
     return list(items[keep][np.lexsort((items[keep], -counts[keep]))])
-
-
-def _remember(memo: dict, key, value):
-    """``memo[key] = value``, the memo starting over when it holds MEMO_SIZE entries (a
-    numeric field's values, for one, need not repeat)."""
-    if len(memo) >= MEMO_SIZE:
-        memo.clear()
-    memo[key] = value
-    return value
 
 
 class _Scorer:
@@ -124,11 +87,7 @@ class _Scorer:
         return scores
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-class OneContext:
+class OneContext(RuleReader):
     """Precomputed lookups of a fitted ranker for single contexts."""
 
     def __init__(self, engine):
@@ -158,13 +117,8 @@ class OneContext:
         self.history_lists = {user: self._codes(_ranked(items, every[idx]))
                               for user, (idx, items) in self.user_pairs.items()}
         self.context_lists: dict = {}
-        self.rule_memo: dict = {}
         rules = self.sources.get("rules")
-        self.rule_fields = sorted({leaf.field for rule in rules.rule_set_.rules
-                                   for leaf in leaves(rule.when) if leaf.op != "window"}) \
-            if rules is not None else []
-        self.leaf_memo: dict = {}
-        self.window_tables: dict = {}
+        self._read_rules(rules)
         self.user_index = {user: i for i, user in enumerate(feats.users_)}
         # per context column (in the features' order): its categories' codes, or None (a number)
         self.context_kinds = [(col, {c: i for i, c in enumerate(cats)} if kind == "categorical" else None)
@@ -194,101 +148,21 @@ class OneContext:
             return code
 
     # -- the context ---------------------------------------------------------------------
-    def _parse(self, context: dict):
-        stamp = context.get("timestamp")
-        local = utc_ns = None
-        if stamp is not None:
-            zone = context.get("timezone")
-            aware = _aware(stamp)
-            if aware is not None:  # the common case, without pandas: about 40 us less
-                try:
-                    wall = aware.astimezone(zone_info(zone)) if zone else aware
-                except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-                    check_zone(zone)  # raises SuggestError naming the zone
-                    raise
-                local = (wall.hour, wall.minute, wall.weekday())
-                utc_ns = (aware - _EPOCH) // _MICROSECOND * 1000
-                return local, utc_ns
-            ts = context_time(stamp, zone)  # naive: in ``zone``, else UTC, as context_frame reads it
-            wall = ts.tz_convert(zone) if zone else ts
-            local = (wall.hour, wall.minute, wall.weekday())
-            utc_ns = ts.tz_convert("UTC").as_unit("ns").value
-        return local, utc_ns
-
     # -- rules ---------------------------------------------------------------------------
-    def _leaf(self, leaf: Leaf, context: dict, minute_of_week: int | None) -> tuple[bool, bool]:
-        if leaf.op == "window":
-            if minute_of_week is None:
-                return False, False
-            table = self.window_tables.get(id(leaf))
-            if table is None:
-                table = self.window_tables[id(leaf)] = _window_table(leaf.value)
-            return bool(table[minute_of_week]), True
-        value = context.get(leaf.field)
-        if leaf.op in ("missing", "exists"):
-            is_missing = _missing(value)
-            wanted = is_missing if leaf.op == "missing" else not is_missing
-            return (wanted if leaf.value else not wanted), True
-        if _missing(value):
-            return False, False
-        key = (id(leaf), type(value), value)
-        hit = self.leaf_memo.get(key)
-        if hit is None:
-            if isinstance(value, (bool, int, float)):
-                with np.errstate(invalid="ignore"):
-                    hit = bool(_number_test(leaf, np.array([float(value)]))[0])
-            else:
-                hit = bool(_text_test(leaf, pd.Index([str(value)], dtype=object))[0])
-            _remember(self.leaf_memo, key, hit)
-        return hit, True
-
-    def _node(self, node, context, minute_of_week) -> tuple[bool, bool]:
-        if isinstance(node, Leaf):
-            return self._leaf(node, context, minute_of_week)
-        parts = [self._node(c, context, minute_of_week) for c in node.children]
-        if node.kind == "not":
-            true, known = parts[0]
-            return known and not true, known
-        if not parts:
-            return node.kind == "all", True
-        if node.kind == "all":
-            true = all(t for t, _ in parts)
-            return true, true or any(k and not t for t, k in parts)
-        true = any(t for t, _ in parts)
-        return true, true or all(k and not t for t, k in parts)
-
+    # -- rules ---------------------------------------------------------------------------
     def _rules(self, context: dict, local, utc_ns, k: int):
-        rules = self.sources.get("rules")
-        if rules is None:
+        if self.rule_engine is None:
             return [], [], set()
-        rs = rules.rule_set_
-        zone = rs.timezone or rules.timezone
-        if zone and utc_ns is not None:
-            wall = (_EPOCH + datetime.timedelta(microseconds=utc_ns // 1000)).astimezone(zone_info(zone))
-            local = (wall.hour, wall.minute, wall.weekday())
-        time_fields = {}
-        minute_of_week = None
-        if local is not None:
-            hour, minute, weekday = local
-            minute_of_week = weekday * 1440 + hour * 60 + minute
-            time_fields = {"hour": hour, "minute": minute, "weekday": weekday, "is_weekend": weekday >= 5}
-        try:  # the same field values and minute give the same rule outcome: memoised
-            key = (k, minute_of_week, tuple((type(context.get(f)), context.get(f))
-                                            for f in self.rule_fields))
-            hit = self.rule_memo.get(key)
-        except TypeError:  # an unhashable value: evaluate without the memo
-            key, hit = None, None
-        if hit is not None:
-            return hit
-        values = {**context, **time_fields}
-        fired = np.array([self._node(r.when, values, minute_of_week)[0] for r in rs.rules], dtype=bool)
-        codes, _ = rules._resolve(fired, min(k, rs.max_suggestions))
+        return self._rule_outcome(context, local, utc_ns, k, self._rule_lists)
+
+    def _rule_lists(self, fired: np.ndarray, k: int) -> tuple:
+        """The rules' items as candidate codes, their codes in the rules engine, and the
+        blocked items as candidate codes."""
+        rules = self.rule_engine
+        codes, _ = rules._resolve(fired, k)
         blocked = set().union(*(rules.blocks_[j] for j in np.flatnonzero(fired))) if fired.any() else set()
-        hit = (tuple(self._codes(rules.items_[c] for c in codes)), codes,
-               frozenset(self._codes(sorted(blocked))))
-        if key is not None:
-            _remember(self.rule_memo, key, hit)
-        return hit
+        return (tuple(self._codes(rules.items_[c] for c in codes)), codes,
+                frozenset(self._codes(sorted(blocked))))
 
     # -- candidates and features ---------------------------------------------------------
     def _history(self, user: str, utc_ns, quota: int) -> list[int]:
@@ -380,35 +254,3 @@ class OneContext:
             reasons = "ranker"
         return _frame(str(context.get("request_id", "context")), engine.name, items[top],
                       np.asarray(scores[top], dtype=np.float64), reasons)
-
-
-_COLUMNS = pd.Index(SUGGESTION_COLUMNS, dtype=object)
-_INDEXES: dict[int, pd.RangeIndex] = {}  # by length (at most the candidate cap); each frame gets a view
-_TEXT, _RANK, _SCORE = (np.array([SUGGESTION_COLUMNS.index(c) for c in cols])
-                        for cols in (("request_id", "engine", "item_id", "reason"), ("rank",), ("score",)))
-
-
-def _frame(request_id: str, engine: str, items: np.ndarray, scores: np.ndarray,
-           reasons: np.ndarray | str) -> pd.DataFrame:
-    """The Suggestions frame of one request (object columns stay object; ``reasons``: one
-    per row, or one text for every row).
-
-    For a handful of rows pandas' public constructor costs more than scoring
-    (it infers a text type per column and groups columns by type); the
-    frame is built from its three blocks instead (``create_dataframe_from_blocks``,
-    pandas >= 3.0), else from the arrays.
-    """
-    m = len(items)
-    text = np.empty((len(_TEXT), m), dtype=object)
-    text[0], text[1], text[2], text[3] = request_id, engine, items, reasons
-    ranks = np.arange(1, m + 1, dtype=np.int64)
-    try:
-        from pandas.api.internals import create_dataframe_from_blocks
-    except ImportError:  # pragma: no cover - pandas < 3
-        return pd.DataFrame({"request_id": text[0], "engine": text[1], "rank": ranks,
-                             "item_id": text[2], "score": scores, "reason": text[3]}, copy=False)
-    index = _INDEXES.get(m)
-    if index is None:
-        index = _INDEXES[m] = pd.RangeIndex(m)
-    return create_dataframe_from_blocks([(text, _TEXT), (ranks[None], _RANK), (scores[None], _SCORE)],
-                                        index=index.view(), columns=_COLUMNS.view())
