@@ -1,0 +1,92 @@
+"""One context through the rules engine: ``RulesEngine.suggest_one`` against the one-row batch.
+
+``RulesEngine.suggest_one`` has its own path (:mod:`suggest.rules.one`); the
+reference is what it did before, and what the baselines still do: the batch
+``suggest`` on a one-row frame (``BaseEngine.suggest_one``). Both run on the
+same contexts, the held-out requests of a log with a rule file, and must give
+the same rows (checked first). Printed: p50 / p99 of each, for the first sight
+of each context (a fresh engine) and for contexts seen before (memoised).
+
+    python benchmarks/rules_one_context.py                       # the sample log, about 10 s
+    python benchmarks/rules_one_context.py --dataset data/datasets/incarmusic.yaml \\
+        --rules rules/incarmusic.yaml --contexts 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suggest.data import load
+from suggest.engines.base import BaseEngine
+from suggest.rules import RulesEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _contexts(requests: pd.DataFrame, n: int, seed: int) -> list[dict]:
+    """Held-out-like contexts: a seeded sample of requests as the dicts a caller sends."""
+    rows = requests.iloc[np.sort(np.random.default_rng(seed).choice(len(requests), min(n, len(requests)),
+                                                                   replace=False))]
+    out = []
+    for row in rows.to_dict("records"):
+        context = {}
+        for key, value in row.items():
+            if key in ("hour", "minute", "weekday", "is_weekend") or value is None or value is pd.NA \
+                    or (isinstance(value, float) and value != value):
+                continue
+            context[key] = value.isoformat() if isinstance(value, pd.Timestamp) else \
+                value.item() if hasattr(value, "item") else value
+        out.append(context)
+    return out
+
+
+def _percentiles(ms: list[float]) -> str:
+    return f"p50 {np.percentile(ms, 50):.3f} ms, p99 {np.percentile(ms, 99):.3f} ms"
+
+
+def _time(call, contexts: list[dict]) -> list[float]:
+    out = []
+    for context in contexts:
+        start = time.perf_counter()
+        call(context, 5)
+        out.append((time.perf_counter() - start) * 1e3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="examples:\n" + __doc__.split("\n\n")[-1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default=str(ROOT / "data" / "sample" / "dataset.yaml"))
+    parser.add_argument("--rules", default=str(ROOT / "rules" / "phone.yaml"))
+    parser.add_argument("--contexts", type=int, default=300, help="contexts to time (default 300)")
+    args = parser.parse_args()
+    if args.contexts < 2:
+        parser.error("--contexts must be at least 2")
+    log = load(args.dataset)
+    contexts = _contexts(log.requests, args.contexts, seed=0)
+    engine = RulesEngine(args.rules).fit(log.requests, log.truth, log.catalog)
+    for context in contexts:  # the same rows both ways
+        ours, batch = engine.suggest_one(context, 5), BaseEngine.suggest_one(engine, context, 5)
+        for column in ("item_id", "reason", "score"):
+            if ours[column].astype(str).tolist() != batch[column].astype(str).tolist():
+                raise SystemExit(f"suggest_one and the batch differ on {context}")
+    fresh = RulesEngine(args.rules).fit(log.requests, log.truth, log.catalog)
+    fresh.suggest_one(contexts[0], 5)  # builds the lookups
+    first = _time(fresh.suggest_one, contexts[1:])
+    again = _time(fresh.suggest_one, contexts)
+    batch = _time(lambda c, k: BaseEngine.suggest_one(fresh, c, k), contexts)
+    print(f"{len(contexts)} contexts of {args.dataset}, rules {args.rules}; the same rows both ways")
+    print(f"  suggest_one, first sight of each context: {_percentiles(first)}")
+    print(f"  suggest_one, contexts seen before:        {_percentiles(again)}")
+    print(f"  one-row batch (the reference):            {_percentiles(batch)}")
+    print(f"  ratio at p50, first sight: {np.percentile(batch, 50) / np.percentile(first, 50):.0f}x faster")
+
+
+if __name__ == "__main__":
+    main()
