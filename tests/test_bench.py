@@ -176,12 +176,14 @@ def test_benchmark_scripts_still_run(script):
     assert done.returncode == 0 and "--quick" in done.stdout
 
 
-def test_rules_one_context_script_checks_the_rows_then_times_both_paths():
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rules_one_context.py"),
+def test_one_context_script_checks_the_rows_then_times_both_paths():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "one_context.py"),
                            "--contexts", "20"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "20 contexts" in done.stdout and "the same rows both ways" in done.stdout
-    assert re.search(r"one-row batch \(the reference\): +p50 \d+\.\d+ ms", done.stdout)
+    assert "20 contexts" in done.stdout and "give the same rows on each" in done.stdout
+    for name in ("rules", "popular", "context-popular", "user-history"):  # every engine, timed
+        assert re.search(rf"^{name}:\n(.*\n){{2}}  one-row batch \(the reference\): +p50 \d+\.\d+ ms",
+                         done.stdout, re.M), name
 
 
 def test_cli_quick_prints_the_summary_of_the_quick_plan(tiny_run, tmp_path, monkeypatch):

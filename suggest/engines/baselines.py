@@ -25,7 +25,10 @@ import pandas as pd
 from suggest.data.timefields import with_time_fields
 from suggest.history import NEVER, PastCounts, nanoseconds
 from suggest.synth import mix64
-from suggest.engines.base import BaseEngine, check_k, gather_lists, suggestions_frame
+from suggest.engines.base import BaseEngine, check_context, check_k, gather_lists, suggestions_frame
+
+#: The dayparts of ``context-popular``: the last local hour of each.
+DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 
 #: Columns of a Requests frame that are never context.
 NOT_CONTEXT = {"request_id", "user_id", "timestamp", "timezone", "hour", "minute", "weekday"}
@@ -64,6 +67,17 @@ class Popular(BaseEngine):
         self.ranking_, self.counts_ = _ranked(counts)
         return self
 
+    def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
+        """The same list for any context (the batch path's rows, without its fixed cost)."""
+        from suggest.rules.one import _frame, read_time
+
+        check_context(context, getattr(self, "context_columns_", None))
+        self.check_fitted()
+        read_time(context)  # a time or zone that does not parse is refused, as in a batch
+        n = min(check_k(k), len(self.ranking_))
+        return _frame(str(context.get("request_id", "context")), self.name, self.ranking_[:n],
+                      self.counts_[:n], "popular")
+
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
         k = min(check_k(k), len(self.ranking_))
@@ -99,8 +113,34 @@ class ContextPopular(BaseEngine):
         if "hour" not in requests.columns:
             return requests
         hour = requests["hour"].astype("Float64")
-        part = pd.cut(hour, [-1, 5, 11, 17, 23], labels=["night", "morning", "afternoon", "evening"])
+        part = pd.cut(hour, [-1, *(h for h, _ in DAYPARTS)], labels=[name for _, name in DAYPARTS])
         return requests.assign(daypart=part)
+
+    def values_of(self, context: dict, local) -> dict:
+        """One context's slice values as the batch path reads them (``local``: its
+        ``(hour, minute, weekday)``, or None without a time)."""
+        values = {}
+        for col in self.columns_:
+            if col == "daypart":
+                values[col] = None if local is None else next(n for h, n in DAYPARTS if local[0] <= h)
+            elif col == "is_weekend":
+                values[col] = None if local is None else bool(local[2] >= 5)
+            else:
+                value = context.get(col)
+                missing = value is None or (isinstance(value, float) and value != value)
+                values[col] = None if missing else (value if isinstance(value, bool) else str(value))
+        return values
+
+    def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
+        """The batch path's rows for one context, without its fixed cost."""
+        from suggest.rules.one import _frame, read_time
+
+        check_context(context, getattr(self, "context_columns_", None))
+        self.check_fitted()
+        k = check_k(k)
+        chosen, why = self._list_for(self.values_of(context, read_time(context)[0]), k)
+        return _frame(str(context.get("request_id", "context")), self.name, np.array(chosen, dtype=object),
+                      1.0 - np.arange(len(chosen)) / max(k, 1), np.array(why, dtype=object))
 
     def _default_columns(self, requests: pd.DataFrame) -> list[str]:
         cols = [c for c in requests.columns if c not in NOT_CONTEXT and (
@@ -231,7 +271,31 @@ class UserHistory(BaseEngine):
         pair = pd.MultiIndex.from_frame(self.pairs_).get_indexer(
             pd.MultiIndex.from_frame(events[["user_id", "item_id"]]))
         self.past_ = PastCounts(pair, events["t"].to_numpy())
+        self._by_user = None  # the one-context lookups belong to the previous fit
         return self
+
+    def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
+        """The batch path's rows for one context (the user's items before its time, most
+        engaged first, ties by item id), without its fixed cost."""
+        from suggest.rules.one import _frame, read_time
+
+        check_context(context, getattr(self, "context_columns_", None))
+        self.check_fitted()
+        k = check_k(k)
+        utc_ns = read_time(context)[1]
+        by_user = getattr(self, "_by_user", None)
+        if by_user is None:  # each user's pairs, once
+            items = self.pairs_["item_id"].to_numpy(dtype=object)
+            by_user = self._by_user = {
+                user: (np.asarray(idx, dtype=np.int64), items[idx])
+                for user, idx in self.pairs_.groupby("user_id", sort=False).indices.items()}
+        idx, items = by_user.get(str(context.get("user_id", "-")), (np.zeros(0, np.int64), np.zeros(0, object)))
+        when = utc_ns if self.has_time_ and utc_ns is not None else NEVER
+        counts = self.past_.count(idx, np.full(len(idx), when, dtype=np.int64))
+        keep = counts > 0
+        order = np.lexsort((items[keep], -counts[keep]))[:k]
+        return _frame(str(context.get("request_id", "context")), self.name, items[keep][order],
+                      counts[keep][order].astype(float), "user-history")
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()

@@ -28,7 +28,6 @@ from suggest.ranker.candidates import SOURCES
 from suggest.ranker.features import CANDIDATE_FEATURES
 from suggest.rules.one import RuleReader, _frame, _missing, _remember
 
-_DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 
 
 _DOUBLES = ctypes.POINTER(ctypes.c_double)
@@ -177,15 +176,7 @@ class OneContext(RuleReader):
 
     def _context_list(self, context: dict, local, quota: int) -> list[int]:
         engine = self.sources["context"]
-        values = {}
-        for col in engine.columns_:
-            if col == "daypart":
-                values[col] = None if local is None else next(n for h, n in _DAYPARTS if local[0] <= h)
-            elif col == "is_weekend":
-                values[col] = None if local is None else bool(local[2] >= 5)
-            else:
-                value = context.get(col)
-                values[col] = None if _missing(value) else (value if isinstance(value, bool) else str(value))
+        values = engine.values_of(context, local)
         key = (tuple(values.items()), quota)
         hit = self.context_lists.get(key)
         if hit is None:

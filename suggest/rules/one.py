@@ -62,6 +62,31 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def read_time(context: dict):
+    """A context's ``(hour, minute, weekday)`` in its time zone and its UTC clock in ns, or
+    ``(None, None)`` without a timestamp; a time or zone that does not parse raises
+    :class:`SuggestError` naming it (read as ``context_frame`` reads it)."""
+    stamp = context.get("timestamp")
+    local = utc_ns = None
+    if stamp is not None:
+        zone = context.get("timezone")
+        aware = _aware(stamp)
+        if aware is not None:  # the common case, without pandas: about 40 us less
+            try:
+                wall = aware.astimezone(zone_info(zone)) if zone else aware
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+                check_zone(zone)  # raises SuggestError naming the zone
+                raise
+            local = (wall.hour, wall.minute, wall.weekday())
+            utc_ns = (aware - _EPOCH) // _MICROSECOND * 1000
+            return local, utc_ns
+        ts = context_time(stamp, zone)  # naive: in ``zone``, else UTC, as context_frame reads it
+        wall = ts.tz_convert(zone) if zone else ts
+        local = (wall.hour, wall.minute, wall.weekday())
+        utc_ns = ts.tz_convert("UTC").as_unit("ns").value
+    return local, utc_ns
+
+
 class RuleReader:
     """A context's time and a rules engine's outcome on it (see the module docstring);
     ``rule_engine`` may be None (no rules)."""
@@ -76,25 +101,7 @@ class RuleReader:
         self.window_tables: dict = {}
 
     def _parse(self, context: dict):
-        stamp = context.get("timestamp")
-        local = utc_ns = None
-        if stamp is not None:
-            zone = context.get("timezone")
-            aware = _aware(stamp)
-            if aware is not None:  # the common case, without pandas: about 40 us less
-                try:
-                    wall = aware.astimezone(zone_info(zone)) if zone else aware
-                except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-                    check_zone(zone)  # raises SuggestError naming the zone
-                    raise
-                local = (wall.hour, wall.minute, wall.weekday())
-                utc_ns = (aware - _EPOCH) // _MICROSECOND * 1000
-                return local, utc_ns
-            ts = context_time(stamp, zone)  # naive: in ``zone``, else UTC, as context_frame reads it
-            wall = ts.tz_convert(zone) if zone else ts
-            local = (wall.hour, wall.minute, wall.weekday())
-            utc_ns = ts.tz_convert("UTC").as_unit("ns").value
-        return local, utc_ns
+        return read_time(context)
 
     def _leaf(self, leaf: Leaf, context: dict, minute_of_week: int | None) -> tuple[bool, bool]:
         if leaf.op == "window":
