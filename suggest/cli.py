@@ -533,8 +533,8 @@ def comparison_table(summary: dict, k: int = 5) -> str:
              f"({summary['requests_without_positive']:,} without one are left out)",
              "answered: share of all test requests with a suggestion; P answ.: precision on those; "
              f"cover@{k}: share of the catalog ever suggested in the top {k}",
-             "ms one p50: one context through suggest_one (every engine but random has its "
-             "own path; random scores it as a one-row batch)",
+             "ms one p50: one context through suggest_one (the built-in engines but random have "
+             "their own path; random scores it as a one-row batch)",
              "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
     for name, e in sorted(summary["engines"].items(), key=lambda x: -x[1].get(f"ndcg@{k}", 0)):
         row = [f"{e.get(c, float('nan')):.3f}" for c in cols]

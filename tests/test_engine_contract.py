@@ -154,6 +154,46 @@ def test_one_context_path_gives_the_batch_rows(name, form, world):
     assert batch["request_id"].nunique() > 40  # most of these contexts get suggestions
 
 
+ODD = [{"headphones": 1}, {"battery": float("nan")}, {"timezone": ""},
+       {"timestamp": "2026-W13-2T08:10:00-05:00"}, {"timestamp": "2026-03-24T08:10:00-05:00:30"},
+       {"timestamp": "2026-03-24T08:10:00.000000999+00:00"}, {"location": ["commute"]}, {"user_id": None}]
+
+
+@pytest.mark.parametrize("name", ["rules", "popular", "context-popular", "user-history"])
+@pytest.mark.parametrize("odd", ODD, ids=lambda odd: repr(odd)[:40])
+def test_one_context_path_reads_odd_input_as_the_batch_does(name, odd, world):
+    """Input the fast paths could read otherwise than a one-row frame (a number for a
+    boolean field, NaN, an empty zone, timestamps only Python parses, nanoseconds, a list):
+    the same rows, or the same error, as the batch path."""
+    from suggest.engines.base import BaseEngine
+
+    engine = fitted(name, world)
+    context = {**context_of(world[3].iloc[7]), **odd}
+
+    def answer(call):
+        try:
+            out = call(context, 5)
+        except SuggestError as error:
+            return str(error)
+        return [tuple(map(str, row)) for row in out.itertuples(index=False)]
+
+    assert answer(engine.suggest_one) == answer(lambda c, k: BaseEngine.suggest_one(engine, c, k))
+
+
+def test_popular_one_context_scores_are_the_callers_to_change():
+    popular = make("popular").fit(*world_of_three())
+    out = popular.suggest_one({}, 2)
+    out.loc[0, "score"] = -1.0  # the caller's frame: the engine keeps its counts
+    assert popular.suggest_one({}, 2)["score"].tolist() == [3.0, 2.0]
+
+
+def world_of_three():
+    requests = pd.DataFrame({"request_id": ["q1", "q2", "q3"], "user_id": ["u", "u", "v"]})
+    truth = pd.DataFrame({"request_id": ["q1", "q2", "q3", "q1", "q2"], "item_id": ["a", "a", "a", "b", "b"],
+                          "relevance": 1.0})
+    return requests, truth
+
+
 @pytest.mark.parametrize("name", ENGINES)
 @pytest.mark.parametrize("key, meant", [("user", "user_id"), ("locaton", "location"),
                                         ("timestamps", "timestamp")])

@@ -71,12 +71,16 @@ class Popular(BaseEngine):
         """The same list for any context (the batch path's rows, without its fixed cost)."""
         from suggest.rules.one import _frame, read_time
 
+        from suggest.rules.one import plain
+
         check_context(context, getattr(self, "context_columns_", None))
         self.check_fitted()
+        if not plain(context):
+            return super().suggest_one(context, k)
         read_time(context)  # a time or zone that does not parse is refused, as in a batch
         n = min(check_k(k), len(self.ranking_))
         return _frame(str(context.get("request_id", "context")), self.name, self.ranking_[:n],
-                      self.counts_[:n], "popular")
+                      self.counts_[:n].copy(), "popular")
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
@@ -131,12 +135,31 @@ class ContextPopular(BaseEngine):
                 values[col] = None if missing else (value if isinstance(value, bool) else str(value))
         return values
 
+    def _plain_slices(self, context: dict) -> bool:
+        """Whether :meth:`values_of` reads every slice value of ``context`` as a frame does:
+        text for a text column, True/False for a boolean one, the dayparts from the
+        timestamp; other columns and values (numbers) go through the batch path."""
+        kinds = getattr(self, "context_columns_", None) or {}
+        for col in self.columns_:
+            if col in ("daypart", "is_weekend") and col not in kinds:
+                continue  # from the timestamp
+            kind, value = kinds.get(col), context.get(col)
+            if (kind == "categorical" and (value is None or isinstance(value, str))) or \
+                    (kind == "boolean" and (value is None or isinstance(value, (bool, np.bool_)))):
+                continue
+            return False  # a number, a time field, or a column the context keys do not name
+        return True
+
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The batch path's rows for one context, without its fixed cost."""
         from suggest.rules.one import _frame, read_time
 
+        from suggest.rules.one import plain
+
         check_context(context, getattr(self, "context_columns_", None))
         self.check_fitted()
+        if not (plain(context) and self._plain_slices(context)):
+            return super().suggest_one(context, k)
         k = check_k(k)
         chosen, why = self._list_for(self.values_of(context, read_time(context)[0]), k)
         return _frame(str(context.get("request_id", "context")), self.name, np.array(chosen, dtype=object),
@@ -274,13 +297,20 @@ class UserHistory(BaseEngine):
         self._by_user = None  # the one-context lookups belong to the previous fit
         return self
 
+    def __getstate__(self) -> dict:  # a copy or a pickle carries no one-context lookups
+        return {**self.__dict__, "_by_user": None}
+
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The batch path's rows for one context (the user's items before its time, most
         engaged first, ties by item id), without its fixed cost."""
         from suggest.rules.one import _frame, read_time
 
+        from suggest.rules.one import plain
+
         check_context(context, getattr(self, "context_columns_", None))
         self.check_fitted()
+        if not plain(context):
+            return super().suggest_one(context, k)
         k = check_k(k)
         utc_ns = read_time(context)[1]
         by_user = getattr(self, "_by_user", None)

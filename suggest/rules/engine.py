@@ -138,9 +138,7 @@ class RulesEngine(BaseEngine):
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
         self.check_fitted()
-        if int(k) < 0:
-            raise SuggestError(f"k must be a whole number >= 0, not {k!r}")
-        k = min(int(k), self.rule_set_.max_suggestions)
+        k = min(_whole(k), self.rule_set_.max_suggestions)
         patterns, inverse = _unique_columns(self._fired_by_rule(requests))
         if self.rule_set_.conflict == "sum":  # scores depend on the fired set: resolved one by one
             items, reasons, names = self._resolve_each(patterns, k)
@@ -169,7 +167,9 @@ class RulesEngine(BaseEngine):
         """One context, without the batch path's fixed cost (about 10 ms of pandas): its
         conditions are tested leaf by leaf with the batch evaluator's own comparisons and
         its list comes from the same resolver, so the items, scores and reasons are the
-        batch path's (a test compares). ``context`` is read and checked as
+        batch path's (tests compare); a context it would read otherwise than a one-row
+        frame (a time field as its own key, NaN, a zone that is not a name) goes through
+        the batch path. ``context`` is read and checked as
         :meth:`BaseEngine.suggest_one <suggest.engines.base.BaseEngine.suggest_one>` says.
 
         Examples
@@ -177,14 +177,18 @@ class RulesEngine(BaseEngine):
         >>> engine.suggest_one({"location": "commute", "activity": "in_vehicle",   # doctest: +SKIP
         ...                     "timestamp": "2026-03-03T08:10:00-05:00"}, k=5)
         """
-        from suggest.engines.base import check_k
         from suggest.rules.one import OneRules
 
         one = getattr(self, "_one", None)
         if one is None or one.engine is not self:
             self.check_fitted()
             one = self._one = OneRules(self)
-        return one.suggest(context, check_k(k))
+        return one.suggest(context, _whole(k))  # k read as the batch path reads it
+
+    def __getstate__(self) -> dict:  # a copy or a pickle carries no one-context memos
+        state = self.__dict__.copy()
+        state.pop("_one", None)
+        return state
 
     def _resolve_all(self, patterns: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, list]:
         """Lists for every distinct fired pattern at once (``priority`` and ``first``).
@@ -299,6 +303,13 @@ class RulesEngine(BaseEngine):
         result = (codes, [",".join(dict.fromkeys(ids)) for _, _, ids in ranked])
         self._cache[key] = result
         return result
+
+
+def _whole(k) -> int:
+    """``k`` as the rules engine reads it (a number; below zero refused)."""
+    if int(k) < 0:
+        raise SuggestError(f"k must be a whole number >= 0, not {k!r}")
+    return int(k)
 
 
 def _unique_columns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 import zoneinfo
 
 import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import check_zone, context_time, zone_info
-from suggest.engines.base import SUGGESTION_COLUMNS, check_context
+from suggest.engines.base import SUGGESTION_COLUMNS, BaseEngine, check_context
 from suggest.rules.compile import _number_test, _text_test, _window_table
 from suggest.rules.model import Leaf, leaves
 
@@ -40,13 +41,35 @@ def _aware(stamp) -> datetime.datetime | None:
         return None
     if isinstance(stamp, datetime.datetime):
         return stamp if stamp.tzinfo is not None else None
-    if isinstance(stamp, str):
+    if isinstance(stamp, str) and _PLAIN_STAMP.match(stamp.strip()):  # what pandas reads alike
         try:
             parsed = datetime.datetime.fromisoformat(stamp.strip())
         except ValueError:
             return None
         return parsed if parsed.tzinfo is not None else None
     return None
+
+
+# ISO 8601 date and time with an offset and at most microseconds: Python reads it as pandas
+# does; anything else (week dates, offsets with seconds, nanoseconds) goes to pandas
+_PLAIN_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def plain(context: dict) -> bool:
+    """Whether the one-context paths read ``context`` exactly as ``context_frame`` does;
+    else the engines answer it through the batch path (a one-row frame): a time field
+    given as its own key (a log without timestamps), a time zone that is not a
+    non-empty name, or a NaN value (which a frame refuses for a numeric field)."""
+    zone = context.get("timezone")
+    if zone is not None and not (isinstance(zone, str) and zone):
+        return False
+    for key, value in context.items():
+        if key in _TIME_FIELDS or (isinstance(value, float) and value != value):
+            return False
+    return True
+
+
+_TIME_FIELDS = frozenset(("hour", "minute", "weekday", "is_weekend"))
 
 
 def _remember(memo: dict, key, value):
@@ -119,14 +142,18 @@ class RuleReader:
         if _missing(value):
             return False, False
         key = (id(leaf), type(value), value)
-        hit = self.leaf_memo.get(key)
+        try:
+            hit = self.leaf_memo.get(key)
+        except TypeError:  # an unhashable value (a list): tested, not memoised
+            key, hit = None, None
         if hit is None:
             if isinstance(value, (bool, int, float)):
                 with np.errstate(invalid="ignore"):
                     hit = bool(_number_test(leaf, np.array([float(value)]))[0])
             else:
                 hit = bool(_text_test(leaf, pd.Index([str(value)], dtype=object))[0])
-            _remember(self.leaf_memo, key, hit)
+            if key is not None:
+                _remember(self.leaf_memo, key, hit)
         return hit, True
 
     def _node(self, node, context, minute_of_week) -> tuple[bool, bool]:
@@ -186,6 +213,8 @@ class OneRules(RuleReader):
 
     def suggest(self, context: dict, k: int) -> pd.DataFrame:
         check_context(context, self.columns)
+        if not plain(context):
+            return BaseEngine.suggest_one(self.engine, context, k)
         local, utc_ns = self._parse(context)
         items, reasons, width = self._rule_outcome(context, local, utc_ns, k, self._list)
         return _frame(str(context.get("request_id", "context")), self.engine.name, items,
