@@ -26,6 +26,7 @@ import pandas as pd
 from suggest.data import load
 from suggest.engines import get_engine
 from suggest.engines.base import BaseEngine
+from suggest.errors import SuggestError
 
 ENGINES = ("rules", "popular", "context-popular", "user-history")
 
@@ -88,7 +89,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.contexts < 2:
         parser.error("--contexts must be at least 2")
-    log = load(args.dataset)
+    try:
+        log = load(args.dataset)
+        get_engine("rules", rules=args.rules).fit(log.requests, log.truth, log.catalog)  # the rule file reads
+    except SuggestError as error:
+        parser.exit(2, f"error: {error}\n")
     contexts = _contexts(log.requests, args.contexts, seed=0)
     print(f"{len(contexts)} contexts of {args.dataset}; suggest_one and the one-row batch give the same "
           "rows on each")

@@ -34,6 +34,16 @@ DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 NOT_CONTEXT = {"request_id", "user_id", "timestamp", "timezone", "hour", "minute", "weekday"}
 
 
+def _one_path(engine: BaseEngine, context: dict) -> bool:
+    """Check a context for a baseline's ``suggest_one`` and say whether its own path reads
+    it as a one-row frame would (else the batch path answers it)."""
+    from suggest.rules.one import plain
+
+    check_context(context, getattr(engine, "context_columns_", None))
+    engine.check_fitted()
+    return plain(context)
+
+
 def _engagements(requests: pd.DataFrame, truth: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Truth rows joined with the named request columns."""
     keep = ["request_id", *[c for c in columns if c in requests.columns]]
@@ -71,11 +81,7 @@ class Popular(BaseEngine):
         """The same list for any context (the batch path's rows, without its fixed cost)."""
         from suggest.rules.one import _frame, read_time
 
-        from suggest.rules.one import plain
-
-        check_context(context, getattr(self, "context_columns_", None))
-        self.check_fitted()
-        if not plain(context):
+        if not _one_path(self, context):
             return super().suggest_one(context, k)
         read_time(context)  # a time or zone that does not parse is refused, as in a batch
         n = min(check_k(k), len(self.ranking_))
@@ -154,11 +160,7 @@ class ContextPopular(BaseEngine):
         """The batch path's rows for one context, without its fixed cost."""
         from suggest.rules.one import _frame, read_time
 
-        from suggest.rules.one import plain
-
-        check_context(context, getattr(self, "context_columns_", None))
-        self.check_fitted()
-        if not (plain(context) and self._plain_slices(context)):
+        if not (_one_path(self, context) and self._plain_slices(context)):
             return super().suggest_one(context, k)
         k = check_k(k)
         chosen, why = self._list_for(self.values_of(context, read_time(context)[0]), k)
@@ -305,11 +307,7 @@ class UserHistory(BaseEngine):
         engaged first, ties by item id), without its fixed cost."""
         from suggest.rules.one import _frame, read_time
 
-        from suggest.rules.one import plain
-
-        check_context(context, getattr(self, "context_columns_", None))
-        self.check_fitted()
-        if not plain(context):
+        if not _one_path(self, context):
             return super().suggest_one(context, k)
         k = check_k(k)
         utc_ns = read_time(context)[1]
