@@ -15,6 +15,7 @@ import click
 from suggest import __version__
 from suggest.errors import SuggestError
 
+MIN_SEGMENT_DEFAULT = 30  # suggest.segments.MIN_SEGMENT, without importing pandas at start-up
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -521,38 +522,6 @@ def replay_engines(names: str, rules_file: Path | None, model: Path | None, seed
     return engines
 
 
-def comparison_table(summary: dict, k: int = 5) -> str:
-    """The terminal table of a replay summary."""
-    cols = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"mrr@{k}", "answered_rate",
-            f"precision@{k}_answered", f"catalog_coverage@{k}"]
-    heads = [f"ndcg@{k}", f"P@{k}", f"R@{k}", f"MRR@{k}", "answered", f"P@{k} answ.", f"cover@{k}",
-             "ms one p50"]
-    width = max(len(n) for n in summary["engines"]) + 2
-    lines = [f"{summary['requests']:,} test requests ({summary['split']}); the means are over the "
-             f"{summary.get('requests_scored', 0):,} with a positive "
-             f"({summary['requests_without_positive']:,} without one are left out)",
-             "answered: share of all test requests with a suggestion; P answ.: precision on those; "
-             f"cover@{k}: share of the catalog ever suggested in the top {k}",
-             "ms one p50: one context through suggest_one (the built-in engines but random have "
-             "their own path; random scores it as a one-row batch)",
-             "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
-    for name, e in sorted(summary["engines"].items(), key=lambda x: -x[1].get(f"ndcg@{k}", 0)):
-        row = [f"{e.get(c, float('nan')):.3f}" for c in cols]
-        row.append(f"{e.get('one_context_us_p50', float('nan')) / 1000:.2f}")
-        lines.append(name.ljust(width) + "".join(v.rjust(14) for v in row))
-    focus = [c for c in summary["comparisons"] if c["metric"] == f"ndcg@{k}"]
-    if focus:
-        tests = summary.get("tests", {})
-        lines += ["", f"paired differences in ndcg@{k}: 95% bootstrap CI; p from a paired "
-                      f"randomisation test ({tests.get('resamples', '?'):,} resamples), "
-                      f"Holm-corrected over {tests.get('holm_group', '?')} tests (every pair and metric):"]
-        for c in focus:
-            mark = "significant" if c["p_holm"] < 0.05 else "not significant"
-            lines.append(f"  {c['b']} - {c['a']}: {c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
-                         f"  p={c['p_holm']:.3g}  {mark}")
-    return "\n".join(lines)
-
-
 @main.command(epilog="""\b
 Examples:
   suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml -o runs/sample
@@ -573,24 +542,37 @@ Examples:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--chunk-size", type=int, default=20_000, show_default=True,
               help="Requests per chunk; an interrupted replay resumes after the last full chunk.")
+@click.option("--metric", default=None, help="The verdict's primary metric.  [default: ndcg@5]")
+@click.option("--min-segment", type=int, default=MIN_SEGMENT_DEFAULT, show_default=True,
+              help="Segments with fewer requests pool into 'other'.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Run folder for suggestions.parquet, results.parquet, summary.json.")
+              help="Run folder for suggestions.parquet, results.parquet, truth.parquet, summary.json.")
 @_parallel_options("the chunks")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
-def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, chunk_size, out, jobs,
-           dask_address, as_json):
+def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, chunk_size, metric,
+           min_segment, out, jobs, dask_address, as_json):
     """Replay the held-out part of a log through every engine, side by side.
 
     Every engine is fitted on the training part only; the test part streams
-    through all of them in chunks. Writes suggestions.parquet, results.parquet
-    (per request and engine: every metric, latency, context) and summary.json
-    (means, answered rate, coverage, latency, paired tests against rules).
-    With --jobs or --dask the chunks run elsewhere; the files are the same.
+    through all of them in chunks. Prints the verdict first: the best engine,
+    the ranker against the rules and against the best baseline (difference,
+    95% interval, corrected p, or the minimum detectable effect), the cost and
+    where the ranker loses. Writes suggestions.parquet, results.parquet (per
+    request and engine: every metric, latency, context, hour and weekday),
+    truth.parquet (the held-out engagements) and summary.json (means, answered
+    rate, coverage, latency, paired tests, segments, verdict, ranker and data
+    cards). With --jobs or --dask the chunks run elsewhere; the files are the same.
     """
     from suggest.parallel import chunk_runner
     from suggest.replay import replay as run_replay
+    from suggest.report.terminal import summary_text
+
+    from suggest.replay import primary_metric
 
     cutoffs = _cutoffs(ks)
+    primary_metric(metric, cutoffs)  # a metric the replay cannot compute fails before any work
+    if min_segment < 1:
+        raise SuggestError(f"--min-segment must be at least 1, not {min_segment}")
     if chunk_size < 1:
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
     chosen = replay_engines(engines, rules_file, model, seed)
@@ -605,12 +587,13 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, 
             check_fits(chosen["ranker"].engine, log.requests, f"{dataset}")
         summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
                              chunk_size=chunk_size, progress=not as_json, runner=runner,
-                             settings={"log": str(log.dataset.log), "rules": str(rules_file)})
+                             settings={"log": str(log.dataset.log), "rules": str(rules_file)},
+                             metric=metric, min_segment=min_segment)
     rejects = _write_log_rejects(log, Path(out) / "rejects.csv")
     if as_json:
         _print_json({**summary, "rejected_rows": len(log.rejects), "rejects_file": rejects})
     else:
-        click.echo(comparison_table(summary, 5 if 5 in cutoffs else max(cutoffs)))
+        click.echo(summary_text(summary))
         click.echo("\n" + _rejects_line(log, rejects))
         click.echo(f"written to {out}/ (summary.json, results.parquet, suggestions.parquet)")
 
@@ -673,50 +656,90 @@ def evaluate_command(run_file, truth_file, ks, gain, as_json):
 
 @main.command("compare", epilog="""\b
 Examples:
-  suggest compare runs/sample
-  suggest compare runs/sample --a rules --b ranker --by location --by activity --json
+  suggest compare runs/sample                      # rules vs ranker, significant segments only
+  suggest compare runs/sample --a user-history --b ranker --by location --by hour
+  suggest compare runs/sample --metric precision@5 --min-segment 100 --json
 """)
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--a", "a", default="rules", show_default=True, help="The engine to compare against.")
 @click.option("--b", "b", default="ranker", show_default=True, help="The engine compared.")
-@click.option("--by", "by", multiple=True, help="A context column to break results down by (repeat).")
-@click.option("--k", "k", type=int, default=5, show_default=True, help="The cutoff to compare at.")
+@click.option("--by", "by", multiple=True,
+              help="A context column (or hour, weekday) to show segment by segment (repeat). "
+                   "Without it every column is tested and only significant segments are shown.")
+@click.option("--metric", default=None, help="Primary metric; its cutoff is the k of the overall "
+              "metrics.  [default: ndcg@K]")
+@click.option("--k", "k", type=int, default=5, show_default=True,
+              help="The cutoff to compare at (when --metric is not given).")
+@click.option("--min-segment", type=int, default=MIN_SEGMENT_DEFAULT, show_default=True,
+              help="Segments with fewer requests pool into 'other'.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the sampled examples (and of sign flips when they are drawn).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-def compare_command(run_dir, a, b, by, k, as_json):
-    """Who wins, where and why: paired tests, segments, per-rule wins, disagreements."""
+def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
+    """Who wins, where and why: paired tests, segments, per-rule results, disagreements.
+
+    Overall: every metric at the cutoff, one Holm family. Segments: each column
+    its own Holm family (so asking for another column never changes these
+    p-values). A difference that is not significant comes with its minimum
+    detectable effect at 80% power.
+    """
     from suggest.compare import compare
-    from suggest.data.runs import read_replay
+    from suggest.data.runs import read_replay, read_run_truth
+    from suggest.segments import segment_columns
 
     results, suggestions = read_replay(run_dir)
-    report = compare(results, suggestions, a, b, k=k, by=list(by))
+    columns = list(by) or segment_columns(results)
+    report = compare(results, suggestions, a, b, k=k, metric=metric, by=columns,
+                     min_segment=min_segment, seed=seed, truth=read_run_truth(run_dir))
     if as_json:
         _print_json(report.to_dict())
     else:
-        click.echo(report.to_table())
+        click.echo(report.to_table(every_segment=bool(by)))
 
 
 @main.command("report", epilog="""\b
 Examples:
   suggest report runs/sample -o report.html
-  suggest report runs/sample -o report.html --a rules --b hybrid
+  suggest report runs/sample --format md -o report.md          # for a pull request or a wiki
+  suggest report runs/sample -o report.html --a rules --b hybrid --metric precision@5
 """)
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The HTML file to write.")
-@click.option("--a", "a", default="rules", show_default=True, help="Engine compared against.")
-@click.option("--b", "b", default="ranker", show_default=True, help="Engine compared.")
-def report_command(run_dir, out, a, b):
-    """Write one self-contained HTML page for a replay run (plots embedded, no network)."""
-    from suggest.data.runs import read_replay, read_summary
-    from suggest.report.html import render
+              help="The file to write.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
+              help="One self-contained HTML page, or Markdown (charts left out).")
+@click.option("--a", "a", default=None, help="Engine compared against.  [default: rules]")
+@click.option("--b", "b", default=None, help="Engine compared.  [default: ranker]")
+@click.option("--metric", default=None, help="Primary metric.  [default: the replay's, ndcg@5]")
+@click.option("--min-segment", type=int, default=MIN_SEGMENT_DEFAULT, show_default=True,
+              help="Segments with fewer requests pool into 'other'.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled examples.")
+def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
+    """Write the report of a replay run: the verdict first, then engines, segments, rules,
+    failures, the ranker and data cards, charts. HTML is self-contained (no network)."""
+    from suggest.data.runs import read_replay, read_run_truth, read_summary
 
-    results, _ = read_replay(run_dir)
-    page = render(read_summary(run_dir), results, title=f"suggest replay: {run_dir.name}", a=a, b=b)
+    if min_segment < 1:
+        raise SuggestError(f"--min-segment must be at least 1, not {min_segment}")
+    if fmt == "md":
+        from suggest.report.markdown import render
+    else:
+        from suggest.report.html import render
+    summary = read_summary(run_dir)
+    results, suggestions = read_replay(run_dir)
+    page = render(summary, results, suggestions, read_run_truth(run_dir),
+                  title=f"suggest replay: {run_dir.resolve().name}", a=a, b=b, metric=metric,
+                  min_segment=min_segment, seed=seed)
+    _write_page(page, out)
+    click.echo(f"wrote {out} ({len(page.encode()) // 1024:,} KiB)")
+
+
+def _write_page(page: str, out: Path) -> None:
+    """Beside its name, then moved in place: a failed write never looks like a report."""
     partial = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial.write_text(page, encoding="utf-8")
     partial.replace(out)
-    click.echo(f"wrote {out} ({len(page) // 1024:,} KiB)")
 
 
 @main.command(epilog="""\b
@@ -779,6 +802,7 @@ def demo(out, users, days, seed):
     from suggest import synth
     from suggest.data import load
     from suggest.replay import replay as run_replay
+    from suggest.report.terminal import summary_text
 
     rules_file = _example_rules()
     click.echo(f"1/3 generating a synthetic world ({users} users, {days} days, seed {seed}) "
@@ -796,12 +820,13 @@ def demo(out, users, days, seed):
     result = run_replay(log, engines, out / "run", seed=seed, progress=True, latency_sample=50,
                         settings={"log": str(log.dataset.log), "rules": str(rules_file)})
     click.echo("")
-    click.echo(comparison_table(result))
-    from suggest.data.runs import read_replay
+    click.echo(summary_text(result))
+    from suggest.data.runs import read_replay, read_run_truth
     from suggest.report.html import render
 
-    page = render(result, read_replay(out / "run")[0], title="suggest demo: synthetic world")
-    (out / "report.html").write_text(page, encoding="utf-8")
+    page = render(result, *read_replay(out / "run"), read_run_truth(out / "run"),
+                  title="suggest demo: synthetic world", seed=seed)
+    _write_page(page, out / "report.html")
     click.echo(f"\nrun written to {out / 'run'}/, report to {out / 'report.html'}")
     click.echo(f"next: suggest compare {out / 'run'} --by location")
 

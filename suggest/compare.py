@@ -1,19 +1,23 @@
 """Comparison of two engines in a replay run (DESIGN section 6): who wins, where, and why.
 
-:func:`compare` reads nothing: it takes a run's Results and Suggestions
-frames and returns a :class:`Comparison` with
+:func:`compare` reads nothing: it takes a run's Results and Suggestions frames
+(and its truth, when the run kept it) and returns a :class:`Comparison` with
 
-* paired differences of ``b`` minus ``a`` on every metric at ``k``, with a
-  bootstrap 95% interval and a paired randomisation p-value;
-* per-segment tables for each ``by`` column (who wins where, with counts);
+* paired differences of ``b`` minus ``a`` on every metric at the primary
+  metric's cutoff, each with its 95% interval, its p-value Holm-corrected over
+  those metrics (one family), and the minimum detectable effect;
+* per-segment tests for each ``by`` column on the primary metric
+  (:mod:`suggest.segments`: small values pooled into "other", numbers binned
+  by quantiles, hour bands and days), each column its own Holm family, so
+  adding a column never changes another's p-values or the overall ones;
 * per-rule attribution: requests grouped by the rule that produced the rules
   engine's first suggestion ("(no rule)" when the rules were silent), with
-  how often ``b`` beat, tied or lost to ``a`` there;
+  ``b``'s difference from ``a`` there, its interval and corrected p (the rules
+  are one family), and how often ``b`` beat, tied or lost to ``a``;
 * abstention (answered rate, precision on answered requests) and overlap@k;
-* the disagreement set: requests where exactly one of the two hit, with
-  examples.
-
-Every p-value is Holm-corrected across all metrics and segments together.
+* the disagreement set: requests where exactly one of the two hit, with a
+  seeded sample of each kind showing the context, both lists with their
+  reasons, and the items engaged with.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import SuggestError, did_you_mean, one_of
-from suggest.evaluate import holm, paired_test
+from suggest.segments import MAX_VALUES, MIN_SEGMENT, segment_columns, segment_tests, significant
+from suggest.stats import format_p, test_family
+
+ALPHA = 0.05
 
 
 @dataclass
@@ -34,8 +41,9 @@ class Comparison:
     a: str
     b: str
     k: int
+    metric: str
     overall: list[dict] = field(default_factory=list)
-    segments: dict[str, list[dict]] = field(default_factory=dict)
+    segments: dict[str, dict] = field(default_factory=dict)
     rules: list[dict] = field(default_factory=list)
     abstention: dict = field(default_factory=dict)
     overlap: float = float("nan")
@@ -44,28 +52,53 @@ class Comparison:
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
-    def to_table(self) -> str:
-        k, a, b = self.k, self.a, self.b
-        lines = [f"{b} vs {a} (differences are {b} - {a}; 95% bootstrap CI; p Holm-corrected "
-                 "over every metric and segment)", ""]
+    def losses(self) -> list[dict]:
+        """Significant segments where ``b`` is worse than ``a``, largest effect x size first."""
+        return significant(self.segments, losses=True)
+
+    def wins(self) -> list[dict]:
+        return significant(self.segments, losses=False)
+
+    def to_table(self, every_segment: bool = True) -> str:
+        """The comparison for a terminal; ``every_segment=False`` shows only the significant
+        segments (losses first) and how many were tested."""
+        a, b, k, metric = self.a, self.b, self.k, self.metric
+        lines = [f"{b} vs {a} (differences are {b} - {a}; 95% paired t interval; p from the paired "
+                 f"sign-flip test, Holm-corrected over the {len(self.overall)} metrics at {k}; "
+                 "MDE: the smallest true difference found with 80% power)", ""]
         for row in self.overall:
             lines.append(f"  {row['metric']:<14} {row['mean_a']:.4f} -> {row['mean_b']:.4f}  "
                          f"{row['diff']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]  "
-                         f"p={row['p_holm']:.3g}")
-        for column, rows in self.segments.items():
-            lines += ["", f"by {column} (ndcg@{k}):",
-                      f"  {'value':<18}{'requests':>9}{a:>12}{b:>12}{'diff':>9}   95% CI            p    winner"]
-            for r in rows:
-                winner = (b if r["diff"] > 0 else a) if r["p_holm"] < 0.05 else "-"
-                lines.append(f"  {str(r['value'])[:17]:<18}{r['requests']:>9,}{r['mean_a']:>12.4f}"
-                             f"{r['mean_b']:>12.4f}{r['diff']:>+9.4f}   [{r['ci_low']:+.3f}, "
-                             f"{r['ci_high']:+.3f}]  {r['p_holm']:<6.3g} {winner}")
+                         f"p={format_p(row['p_holm'])}  " + _mark(row, a, b))
+        head = (f"  {'segment':<30}{'requests':>9}{a[:11]:>12}{b[:11]:>12}{'diff':>9}   "
+                "95% CI              p       winner")
+        if not every_segment and self.segments:
+            tested = sum(f["tests"] for f in self.segments.values())
+            shown = self.losses() + self.wins()
+            lines += ["", f"significant segments ({metric}): {len(self.losses())} where {b} loses, "
+                          f"{len(self.wins())} where it wins, of {tested} tested in "
+                          f"{len(self.segments)} columns (each column one Holm family; --by COLUMN "
+                          "shows every segment of a column)"]
+            if shown:
+                lines.append(head)
+            for r in shown:
+                lines.append(_segment_line(f"{r['column']}={r['value']}", r, a, b, 29))
+        for column, family in (self.segments.items() if every_segment else ()):
+            lines += ["", f"by {column} ({metric}; {family['tests']} segments, one Holm family"
+                      + (f"; {family['pooled_into_other']} small values pooled into 'other'"
+                         if family["pooled_into_other"] else "") + "):",
+                      head]
+            for r in family["rows"]:
+                lines.append(_segment_line(str(r["value"]), r, a, b, 29))
         if self.rules:
-            lines += ["", f"by the rule behind the rules engine's first suggestion (ndcg@{k}):",
-                      f"  {'rule':<30}{'requests':>9}{b + ' wins':>14}{'ties':>7}{a + ' wins':>14}"]
+            lines += ["", f"by the rule behind the rules engine's first suggestion ({metric}; the "
+                          f"{len(self.rules)} rules are one Holm family):",
+                      f"  {'rule':<28}{'requests':>9}{'diff':>9}   95% CI              p       "
+                      f"{b[:9] + ' wins':>14}{'ties':>7}{a[:9] + ' wins':>14}"]
             for r in self.rules:
-                lines.append(f"  {r['rule'][:29]:<30}{r['requests']:>9,}{r['b_wins']:>14,}"
-                             f"{r['ties']:>7,}{r['a_wins']:>14,}")
+                lines.append(f"  {r['rule'][:27]:<28}{r['requests']:>9,}{r['diff']:>+9.4f}   "
+                             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]  {format_p(r['p_holm']):<8}"
+                             f"{r['b_wins']:>14,}{r['ties']:>7,}{r['a_wins']:>14,}")
         ab = self.abstention
         if ab:
             lines += ["", f"answered: {a} {ab['answered_a']:.1%}, {b} {ab['answered_b']:.1%}; "
@@ -74,56 +107,84 @@ class Comparison:
         d = self.disagreements
         if d:
             lines += ["", f"disagreements at {k}: only {b} hit {d['only_b']:,} requests, only {a} hit "
-                          f"{d['only_a']:,}; both {d['both']:,}, neither {d['neither']:,}"]
+                          f"{d['only_a']:,}; both {d['both']:,}, neither {d['neither']:,} "
+                          f"(a sample of each, seed {d['seed']}):"]
             for ex in d["examples"]:
-                lines.append(f"  {ex['request_id']}: {ex['who']} hit; {a}: {ex['items_a']}; "
-                             f"{b}: {ex['items_b']}; context {ex['context']}")
+                lines.append(f"  {ex['request_id']}: only {ex['who']} hit; engaged: "
+                             f"{ex['truth'] if ex['truth'] is not None else '?'}")
+                lines.append(f"      {a}: {_shown(ex['items_a'])}")
+                lines.append(f"      {b}: {_shown(ex['items_b'])}")
+                lines.append(f"      context: {ex['context']}")
         return "\n".join(lines)
 
 
+def _mark(row: dict, a: str, b: str) -> str:
+    if not np.isfinite(row["p_holm"]):
+        return "not tested"
+    if row["p_holm"] < ALPHA:
+        return f"{b if row['diff'] > 0 else a} better"
+    return f"not significant (MDE ±{row['mde']:.4f})"
+
+
+def _segment_line(name: str, r: dict, a: str, b: str, width: int) -> str:
+    return (f"  {name[:width]:<{width + 1}}{r['requests']:>9,}{r['mean_a']:>12.4f}{r['mean_b']:>12.4f}"
+            f"{r['diff']:>+9.4f}   [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]  "
+            f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}")
+
+
+def _winner(row: dict, a: str, b: str) -> str:
+    return (b if row["diff"] > 0 else a) if row["p_holm"] < ALPHA else "-"
+
+
+def _shown(items: list) -> str:
+    return ", ".join(f"{i['item']} ({i['reason']})" if i.get("reason") else str(i["item"])
+                     for i in items) or "(nothing)"
+
+
+def metric_columns(results: pd.DataFrame) -> list[str]:
+    return [c for c in results.columns if "@" in c]
+
+
+def check_metric(results: pd.DataFrame, metric: str) -> str:
+    """``metric`` if the run has it, else a clear error naming what it has."""
+    names = metric_columns(results)
+    if metric not in names:
+        raise SuggestError(f"the run has no metric '{metric}'",
+                           hint=did_you_mean(metric, names) or f"it has {one_of(names)}; "
+                           "replay with --k including the cutoff")
+    return metric
+
+
 def compare(results: pd.DataFrame, suggestions: pd.DataFrame, a: str, b: str, *, k: int = 5,
-            by: list[str] | None = None, resamples: int = 2000, seed: int = 0,
-            examples: int = 5) -> Comparison:
-    """Compare engine ``b`` with engine ``a`` on a replay's frames."""
+            metric: str | None = None, by: list[str] | None = None, min_segment: int = MIN_SEGMENT,
+            max_values: int = MAX_VALUES, seed: int = 0, examples: int = 6,
+            truth: pd.DataFrame | None = None) -> Comparison:
+    """Compare engine ``b`` with engine ``a`` on a replay's frames.
+
+    ``metric`` (default ``ndcg@k``) is the primary metric: segments and rules are
+    tested on it, and its cutoff is the ``k`` of the overall metrics.
+    """
     engines = sorted(results["engine"].unique())
     for name in (a, b):
         if name not in engines:
             raise SuggestError(f"engine '{name}' is not in this run", hint=did_you_mean(name, engines)
                                or f"the run has {one_of(engines)}")
-    metrics = [c for c in results.columns if c.endswith(f"@{k}") and "@" in c]
-    if not metrics:
-        raise SuggestError(f"the run has no metrics at k={k}", hint="replay with --k including it")
-    context = [c for c in results.columns if c not in ("request_id", "engine", "has_positive",
-                                                       "answered", "latency_us") and "@" not in c]
+    metric = check_metric(results, metric or f"ndcg@{k}")
+    k = int(metric.split("@")[1])
+    metrics = [c for c in metric_columns(results) if c.endswith(f"@{k}")]
+    if min_segment < 1:
+        raise SuggestError(f"--min-segment must be at least 1, not {min_segment}")
+    context = segment_columns(results)
     for column in by or []:
         if column not in context:
             raise SuggestError(f"no context column '{column}' in the run",
                                hint=did_you_mean(column, context) or f"columns: {', '.join(context)}")
-    both = results[results["engine"] == a].merge(results[results["engine"] == b][
-        ["request_id", *metrics, "answered"]], on="request_id", suffixes=("_a", "_b"))
-    scored = both[both["has_positive"]]
-    tests = []  # (place, row dict, x, y)
-    out = Comparison(a, b, k)
-    for metric in metrics:
-        row = {"metric": metric}
-        out.overall.append(row)
-        tests.append((row, scored[f"{metric}_a"].to_numpy(), scored[f"{metric}_b"].to_numpy()))
-    focus = f"ndcg@{k}" if f"ndcg@{k}" in metrics else metrics[0]
-    for column in by or []:
-        rows = []
-        for value, part in scored.groupby(column, observed=True, dropna=False, sort=True):
-            row = {"value": "(missing)" if pd.isna(value) else value, "requests": len(part)}
-            rows.append(row)
-            tests.append((row, part[f"{focus}_a"].to_numpy(), part[f"{focus}_b"].to_numpy()))
-        out.segments[column] = rows
-    for row, x, y in tests:
-        diff, low, high, p = paired_test(x, y, resamples=resamples, seed=seed)
-        row.update(mean_a=float(x.mean()) if len(x) else float("nan"),
-                   mean_b=float(y.mean()) if len(y) else float("nan"),
-                   diff=diff, ci_low=low, ci_high=high, p_value=p)
-    for (row, _, _), adjusted in zip(tests, holm([r["p_value"] for r, _, _ in tests])):
-        row["p_holm"] = adjusted
-    out.rules = _attribution(scored, suggestions, focus)
+    scored, both = paired_frame(results, a, b, metrics)
+    out = Comparison(a, b, k, metric)
+    out.overall = paired_rows(scored, metrics, seed=seed)
+    out.segments = segment_tests(scored[f"{metric}_a"], scored[f"{metric}_b"], scored, list(by or []),
+                                 min_size=min_segment, max_values=max_values, seed=seed)
+    out.rules = _attribution(scored, suggestions, metric, seed)
     precision = f"precision@{k}"
     answered_a, answered_b = scored[scored["answered_a"]], scored[scored["answered_b"]]
     out.abstention = {"answered_a": float(both["answered_a"].mean()),
@@ -133,52 +194,90 @@ def compare(results: pd.DataFrame, suggestions: pd.DataFrame, a: str, b: str, *,
                       "precision_answered_b": float(answered_b[f"{precision}_b"].mean())
                       if precision in metrics and len(answered_b) else float("nan")}
     out.overlap = _overlap(suggestions, a, b, k)
-    out.disagreements = _disagreements(scored, suggestions, a, b, k, context, examples)
+    out.disagreements = _disagreements(scored, suggestions, truth, a, b, k, context, examples, seed)
     return out
 
 
-def _attribution(scored: pd.DataFrame, suggestions: pd.DataFrame, metric: str) -> list[dict]:
+def paired_frame(results: pd.DataFrame, a: str, b: str,
+                 metrics: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The requests both engines answered for, side by side (``metric_a``, ``metric_b``,
+    ``answered_a``, ``answered_b`` and ``a``'s context columns): those with a positive,
+    and all of them."""
+    both = results[results["engine"] == a].merge(results[results["engine"] == b][
+        ["request_id", *metrics, "answered"]], on="request_id", suffixes=("_a", "_b"))
+    return both[both["has_positive"].to_numpy(dtype=bool)].reset_index(drop=True), both
+
+
+def paired_rows(scored: pd.DataFrame, metrics: list[str], *, seed: int = 0) -> list[dict]:
+    """One family of paired tests, one per metric, Holm-corrected together."""
+    rows = test_family([(scored[f"{m}_a"], scored[f"{m}_b"]) for m in metrics], alpha=ALPHA, seed=seed)
+    return [{"metric": m, **row} for m, row in zip(metrics, rows)]
+
+
+def _attribution(scored: pd.DataFrame, suggestions: pd.DataFrame, metric: str,
+                 seed: int) -> list[dict]:
     rules = suggestions[(suggestions["engine"] == "rules") & (suggestions["rank"] == 1)]
     if rules.empty:
         return []
     first = rules.set_index("request_id")["reason"].astype(str).str.split(",").str[0]
     rule = first.reindex(scored["request_id"]).fillna("(no rule)").to_numpy()
-    diff = scored[f"{metric}_b"].to_numpy() - scored[f"{metric}_a"].to_numpy()
-    table = pd.DataFrame({"rule": rule, "b_wins": diff > 1e-12, "a_wins": diff < -1e-12})
-    grouped = table.groupby("rule").agg(requests=("rule", "size"), b_wins=("b_wins", "sum"),
-                                        a_wins=("a_wins", "sum")).reset_index()
-    grouped["ties"] = grouped["requests"] - grouped["b_wins"] - grouped["a_wins"]
-    grouped = grouped.sort_values("requests", ascending=False)
-    return [{k: (int(v) if isinstance(v, (np.integer,)) else v) for k, v in r.items()}
-            for r in grouped.to_dict("records")]
+    x, y = scored[f"{metric}_a"].to_numpy(), scored[f"{metric}_b"].to_numpy()
+    groups = pd.Series(np.arange(len(rule))).groupby(rule).indices
+    rows = test_family([(x[at], y[at]) for at in groups.values()], alpha=ALPHA, seed=seed)
+    for row, (name, at) in zip(rows, groups.items()):
+        diff = y[at] - x[at]
+        row.update(rule=str(name), b_wins=int((diff > 1e-12).sum()), a_wins=int((diff < -1e-12).sum()))
+        row["ties"] = row["requests"] - row["b_wins"] - row["a_wins"]
+    return sorted(rows, key=lambda r: -r["requests"])
 
 
-def _lists(suggestions: pd.DataFrame, engine: str, k: int) -> pd.Series:
+def _top(suggestions: pd.DataFrame, engine: str, k: int) -> pd.DataFrame:
     mine = suggestions[(suggestions["engine"] == engine) & (suggestions["rank"] <= k)]
-    return mine.sort_values(["request_id", "rank"]).groupby("request_id")["item_id"].agg(list)
+    return mine[["request_id", "item_id"]].astype(str).drop_duplicates()
 
 
 def _overlap(suggestions: pd.DataFrame, a: str, b: str, k: int) -> float:
-    la, lb = _lists(suggestions, a, k), _lists(suggestions, b, k)
-    ids = la.index.union(lb.index)
-    if len(ids) == 0:
+    """Mean over requests either engine answered of |top-k(a) ∩ top-k(b)| / k."""
+    ta, tb = _top(suggestions, a, k), _top(suggestions, b, k)
+    requests = pd.concat([ta["request_id"], tb["request_id"]]).nunique()
+    if requests == 0:
         return float("nan")
-    la, lb = la.reindex(ids), lb.reindex(ids)
-    shared = [len(set(x if isinstance(x, list) else []) & set(y if isinstance(y, list) else []))
-              for x, y in zip(la, lb)]
-    return float(np.mean(shared) / k)
+    shared = len(ta.merge(tb, on=["request_id", "item_id"]))
+    return float(shared / (requests * k))
 
 
-def _disagreements(scored, suggestions, a, b, k, context, examples) -> dict:
+def _lists(suggestions: pd.DataFrame, engine: str, k: int, ids) -> dict:
+    """Top-k lists ``[{"item", "reason"}, ...]`` of a few requests."""
+    mine = suggestions[(suggestions["engine"] == engine) & (suggestions["rank"] <= k)
+                       & suggestions["request_id"].astype(str).isin(ids)].sort_values(
+        ["request_id", "rank"])
+    reasons = mine["reason"] if "reason" in mine else pd.Series("", index=mine.index)
+    out: dict = {}
+    for request, item, reason in zip(mine["request_id"].astype(str), mine["item_id"], reasons):
+        out.setdefault(request, []).append({"item": str(item),
+                                            "reason": None if pd.isna(reason) else str(reason)})
+    return out
+
+
+def _disagreements(scored, suggestions, truth, a, b, k, context, examples, seed) -> dict:
     hit_a, hit_b = scored[f"hit_rate@{k}_a"] > 0, scored[f"hit_rate@{k}_b"] > 0
     only_a, only_b = scored[hit_a & ~hit_b], scored[hit_b & ~hit_a]
-    la, lb = _lists(suggestions, a, k), _lists(suggestions, b, k)
-    picked = pd.concat([only_b.head((examples + 1) // 2).assign(who=b),
-                        only_a.head(examples // 2).assign(who=a)])
-    shown = [{"request_id": r["request_id"], "who": r["who"],
-              "items_a": la.get(r["request_id"], []), "items_b": lb.get(r["request_id"], []),
-              "context": {c: (None if pd.isna(r[c]) else str(r[c])) for c in context[:6]}}
+    rng = np.random.default_rng(seed)
+    picked = pd.concat([
+        part.iloc[np.sort(rng.choice(len(part), min(n, len(part)), replace=False))].assign(who=who)
+        for part, who, n in ((only_b, b, (examples + 1) // 2), (only_a, a, examples // 2))])
+    ids = set(picked["request_id"].astype(str))
+    la, lb = _lists(suggestions, a, k, ids), _lists(suggestions, b, k, ids)
+    engaged = {}
+    if truth is not None:
+        mine = truth[truth["request_id"].astype(str).isin(ids) & (truth["relevance"] > 0)]
+        for request, item in zip(mine["request_id"].astype(str), mine["item_id"].astype(str)):
+            engaged.setdefault(request, []).append(item)
+    shown = [{"request_id": str(r["request_id"]), "who": r["who"],
+              "items_a": la.get(str(r["request_id"]), []), "items_b": lb.get(str(r["request_id"]), []),
+              "truth": engaged.get(str(r["request_id"])) if truth is not None else None,
+              "context": {c: (None if pd.isna(r[c]) else str(r[c])) for c in context}}
              for _, r in picked.iterrows()]
     return {"only_a": int(len(only_a)), "only_b": int(len(only_b)),
             "both": int((hit_a & hit_b).sum()), "neither": int((~hit_a & ~hit_b).sum()),
-            "examples": shown}
+            "seed": seed, "examples": shown}

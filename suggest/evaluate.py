@@ -325,7 +325,8 @@ def evaluate(run: pd.DataFrame, truth: pd.DataFrame, metrics: list[str] | None =
 
 @dataclass
 class Paired:
-    """A paired comparison of two engines on one metric over the same requests."""
+    """A paired comparison of two engines on one metric over the same requests
+    (:func:`suggest.stats.test_family`: ``p_holm`` over the family it was tested in)."""
 
     a: str
     b: str
@@ -337,89 +338,29 @@ class Paired:
     ci_low: float
     ci_high: float
     p_value: float
-    p_holm: float | None = None
+    method: str
+    sd: float
+    p_holm: float
+    family: int
+    significant: bool
+    mde: float
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def paired_test(a: np.ndarray, b: np.ndarray, *, resamples: int = 2000, seed: int = 0,
-                confidence: float = 0.95, chunk: int = 200) -> tuple[float, float, float, float]:
-    """Mean of ``b - a`` per request, its bootstrap CI and a paired randomisation p-value.
-
-    The bootstrap resamples requests with replacement; the randomisation test
-    flips the sign of each request's difference at random (two-sided, with the
-    +1 correction so p is never 0). Both are seeded and done in chunks of
-    ``chunk`` resamples (fewer for very many requests), so memory stays small.
-
-    Per-request differences of ranking metrics take few distinct values (a hit
-    or not, the rank of the first hit). When there are at most a quarter as
-    many distinct values as requests, both are drawn per distinct value
-    instead of per request, which is the same distribution at a cost that does
-    not grow with the number of requests: a bootstrap resample is a
-    multinomial count of each value, a sign flip of the ``m`` requests sharing
-    a value sums to ``(2 * Binomial(m, 1/2) - m) * value``.
-
-    >>> paired_test(np.zeros(50), np.ones(50))[0]
-    1.0
-    """
-    diff = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
-    n = len(diff)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan"), float("nan")
-    observed = float(diff.mean())
-    rng = np.random.default_rng(seed)
-    values, counts = np.unique(diff, return_counts=True)
-    grouped = len(values) * 4 <= n
-    # rows of (resamples x requests) arrays per step: the same chunks as ever up to
-    # ~20k requests, fewer above so that no temporary passes ~32 MiB
-    width = len(values) if grouped else n
-    step = max(1, min(chunk, (1 << 22) // width))
-    boot, extreme = [], 0
-    for start in range(0, resamples, step):
-        size = min(step, resamples - start)
-        if grouped:
-            boot.append(rng.multinomial(n, counts / n, size=size) @ values / n)
-            heads = rng.binomial(counts, 0.5, size=(size, len(values)))
-            flipped = (2 * heads - counts) @ values / n
-        else:
-            boot.append(diff[rng.integers(0, n, size=(size, n))].mean(axis=1))
-            signs = rng.integers(0, 2, size=(size, n)) * 2 - 1
-            flipped = (signs * diff).mean(axis=1)
-        extreme += int((np.abs(flipped) >= abs(observed) - 1e-12).sum())
-    boot = np.concatenate(boot)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(boot, [tail, 1 - tail])
-    return observed, float(low), float(high), (extreme + 1) / (resamples + 1)
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values, in the order given.
-
-    >>> holm([0.01, 0.04, 0.03])
-    [0.03, 0.06, 0.06]
-    """
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
-    out = np.empty(len(p))
-    out[order] = np.minimum(adjusted, 1.0)
-    return [round(float(v), 12) for v in out]
-
-
 def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
-                    pairs: list[tuple[str, str]], *, resamples: int = 2000,
-                    seed: int = 0) -> list[Paired]:
-    """Paired tests of ``b`` against ``a`` for each pair and metric, Holm-corrected
-    across all of them. ``per_request`` maps engine -> its Evaluation.per_request."""
-    results = []
+                    pairs: list[tuple[str, str]], *, seed: int = 0,
+                    alpha: float = 0.05) -> list[Paired]:
+    """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family.
+    ``per_request`` maps engine -> its Evaluation.per_request."""
+    from suggest.stats import test_family
+
+    names, samples = [], []
     for a, b in pairs:
         joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))
         for metric in metrics:
-            x, y = joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()
-            diff, low, high, p = paired_test(x, y, resamples=resamples, seed=seed)
-            results.append(Paired(a, b, metric, len(joined), float(x.mean()) if len(x) else float("nan"),
-                                  float(y.mean()) if len(y) else float("nan"), diff, low, high, p))
-    for result, adjusted in zip(results, holm([r.p_value for r in results])):
-        result.p_holm = adjusted
-    return results
+            names.append((a, b, metric))
+            samples.append((joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()))
+    return [Paired(a, b, metric, **row) for (a, b, metric), row
+            in zip(names, test_family(samples, alpha=alpha, seed=seed))]

@@ -33,9 +33,10 @@ import pandas as pd
 
 from suggest.errors import SuggestError
 from suggest.evaluate import compare_engines, evaluate, metric_names
+from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS
+from suggest.verdict import verdict_pairs
 
 SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
-RESAMPLES = 5000
 
 
 @dataclass
@@ -86,9 +87,14 @@ def _write_atomic(frame_or_text, path: Path) -> None:
 def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
            seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
-           settings: dict | None = None, runner=None) -> dict:
+           settings: dict | None = None, runner=None, metric: str | None = None,
+           min_segment: int = MIN_SEGMENT) -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
     the test part through all of them into the folder ``out``; return the summary.
+
+    ``metric`` is the primary metric of the verdict (default ``ndcg@5``, or ndcg at
+    the largest cutoff when 5 is not one of ``ks``); ``min_segment`` the smallest
+    segment tested on its own (:mod:`suggest.segments`).
 
     ``runner`` says where the chunks run (:mod:`suggest.parallel`: in this
     process by default, joblib workers, or a Dask cluster); the results are
@@ -101,12 +107,16 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     from suggest.parallel import LocalRunner
 
     out = Path(out)
+    names = metric_names(ks)
+    k = max(ks)
+    metric = primary_metric(metric, ks)
+    if min_segment < 1:
+        raise SuggestError(f"the smallest segment must hold at least 1 request, not {min_segment}",
+                           hint="e.g. --min-segment 30")
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
     clock = [("start", time.perf_counter())]
     parts = split(log.requests, log.truth, test_share, seed)
-    names = metric_names(ks)
-    k = max(ks)
     settings = {"engines": {n: e.get_params() for n, e in engines.items()}, "ks": list(ks),
                 "test_share": test_share, "seed": seed, "chunk_size": chunk_size,
                 "requests": len(log.requests), "truth": len(log.truth), **(settings or {})}
@@ -116,7 +126,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     if state.get("fingerprint") != fingerprint:
         for stale in chunks_dir.glob("*.parquet"):
             stale.unlink()
-        for stale in ("summary.json", "suggestions.parquet", "results.parquet"):
+        for stale in ("summary.json", "suggestions.parquet", "results.parquet", "truth.parquet"):
             (out / stale).unlink(missing_ok=True)
         state = {"fingerprint": fingerprint, "done": []}
     test_ids = set(parts.test["request_id"].astype(str))
@@ -132,16 +142,21 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     if done and progress:
         print(f"resuming: {done} of {max(1, -(-len(parts.test) // chunk_size))} chunks already done",
               file=__import__("sys").stderr)
-    fitted = {}
+    fitted, fit_seconds = {}, {}
     for name, engine in tqdm(engines.items(), desc="fitting", disable=None if progress else True,
                              leave=False):
+        started = time.perf_counter()
         fitted[name] = engine.fit(parts.train, parts.train_truth, log.catalog)
+        if getattr(engine, "engine", None) is None:  # not a model trained elsewhere
+            fit_seconds[name] = round(time.perf_counter() - started, 3)
     clock.append(("split_and_fit", time.perf_counter()))
     test = parts.test
     n_chunks = max(1, -(-len(test) // chunk_size))
     # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
     truth_chunk = pd.Index(test["request_id"]).get_indexer(parts.test_truth["request_id"]) // chunk_size
-    context = list(log.context)
+    # the request's local hour and weekday are segments too (suggest.segments)
+    context = list(log.context) + [c for c in TIME_SEGMENTS if c in test.columns
+                                   and c not in log.context]
     bar = tqdm(total=n_chunks, initial=len(state["done"]), desc="replaying", unit="chunk",
                disable=None if progress else True, leave=False)
     todo = [c for c in range(n_chunks) if c not in state["done"]]
@@ -159,12 +174,20 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     # The final files are streamed chunk by chunk and the summary is kept as running
     # totals on the way, so no step holds the whole run (only the per-request values
     # the paired tests need).
-    totals = _Totals(list(fitted), names, k, parts.train_truth)
+    totals = _Totals(list(fitted), names, metric, parts.train_truth)
     for kind in ("suggestions", "results"):
         _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
                      out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
     clock.append(("final_files", time.perf_counter()))
+    _write_atomic(parts.test_truth.astype({"request_id": str, "item_id": str}),
+                  out / "truth.parquet")
     summary = _summary(totals, parts, fitted, names, k, log, compare, latency_sample, seed)
+    for name, seconds in fit_seconds.items():
+        summary["engines"][name]["fit_seconds"] = seconds
+    summary["ranker"] = {n: ranker_card(fitted[n], parts.train) for n in fitted
+                         if hasattr(getattr(fitted[n], "engine", fitted[n]), "booster_")}
+    summary["data"] = data_card(log, parts)
+    _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
     # where the time went (the chunks of this call only, when it resumed a replay)
@@ -226,10 +249,11 @@ class _Totals:
     paired tests compare.
     """
 
-    def __init__(self, engines: list[str], names: list[str], k: int, train_truth: pd.DataFrame):
+    def __init__(self, engines: list[str], names: list[str], metric: str, train_truth: pd.DataFrame):
         self.names = names
         self.precision = [m for m in names if m.startswith("precision@")]
-        self.focus = [m for m in names if m.endswith(f"@{min(5, k)}")] or names[:1]
+        self.primary = metric
+        self.focus = [m for m in names if m.endswith("@" + metric.split("@")[1])]
         self.cuts = sorted({int(m.split("@")[1]) for m in names})
         popularity = train_truth["item_id"].astype(str).value_counts()
         self.pop_rank = pd.Series(np.arange(1, len(popularity) + 1), index=popularity.index)
@@ -298,19 +322,21 @@ def _summary(totals: _Totals, parts, fitted, names, k, log, compare, latency_sam
         engines[name] = totals.entry(name, catalog_size)
         engines[name].update(_one_context_latency(fitted[name], parts.test, log, latency_sample, k))
     per_request = {n: totals.per_request(n) for n in fitted}
-    pairs = compare if compare is not None else _default_pairs(list(fitted))
-    comparisons = [c.to_dict() for c in compare_engines(per_request, totals.focus, pairs, seed=seed,
-                                                        resamples=RESAMPLES)]
+    pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
+    comparisons = [c.to_dict() for c in compare_engines(per_request, totals.focus, pairs, seed=seed)]
     scored = pd.concat([f["request_id"] for f in per_request.values()], ignore_index=True).nunique()
     return {"engines": engines, "comparisons": comparisons, "split": parts.how,
             "rules": _rule_counts(fitted, parts.test),
             "requests": int(parts.test["request_id"].nunique()),
             "requests_without_positive": int(len(parts.test) - scored),
             "requests_scored": int(scored),
-            "tests": {"resamples": RESAMPLES, "holm_group": len(comparisons),
-                      "note": "p is a paired randomisation test (two-sided, floor "
-                              f"1/{RESAMPLES + 1}) Holm-corrected over every pair and metric; "
-                              "the 95% bootstrap intervals are not corrected"},
+            "tests": {"family": len(comparisons), "alpha": 0.05,
+                      "note": "differences with a 95% paired t interval; p from the paired sign-flip "
+                              "test (exact, or its normal approximation for many requests), "
+                              f"Holm-corrected over the {len(comparisons)} overall comparisons (every "
+                              "pair and metric at the primary metric's cutoff); each segment column "
+                              "is its own family; MDE: the difference found with 80% power at the "
+                              "family's level"},
             "train_requests": len(parts.train), "metrics": names}
 
 
@@ -326,9 +352,82 @@ def _rule_counts(fitted: dict, test: pd.DataFrame) -> dict:
             "requests": len(test)}
 
 
-def _default_pairs(names: list[str]) -> list[tuple[str, str]]:
-    base = "rules" if "rules" in names else names[0]
-    return [(base, n) for n in names if n != base]
+def primary_metric(metric: str | None, ks) -> str:
+    """The verdict's metric: ``metric`` checked against the cutoffs, or ``ndcg@5`` (ndcg at
+    the largest cutoff when 5 is not one)."""
+    from suggest.evaluate import parse_metric
+
+    if metric is None:
+        return f"ndcg@{5 if 5 in ks else max(ks)}"
+    _, k = parse_metric(metric)
+    if k not in ks:
+        raise SuggestError(f"the primary metric {metric} is at a cutoff the replay does not compute",
+                           hint=f"add {k} to --k (now {','.join(map(str, ks))})")
+    return metric
+
+
+def ranker_card(engine, train: pd.DataFrame, features: int = 8) -> dict:
+    """What a reader needs to judge a trained ranker: its training window and sizes, its
+    candidates' recall (its ceiling), the best iteration and validation score, and the
+    features with the most gain."""
+    engine = getattr(engine, "engine", engine)  # a loaded model in a replay
+    validation = dict(getattr(engine, "validation_", {}) or {})
+    card = {"validation": validation, "candidate_recall": getattr(engine, "candidate_recall_", None),
+            "candidates_cap": getattr(engine, "cap", None), "train_requests": len(train)}
+    if "timestamp" in train.columns and len(train):
+        card["training_window"] = [str(train["timestamp"].min()), str(train["timestamp"].max())]
+    booster = getattr(engine, "booster_", None)
+    if booster is not None:
+        gain = booster.feature_importance("gain")
+        total = float(gain.sum()) or 1.0
+        order = np.argsort(-gain, kind="stable")[:features]
+        card["top_features"] = [{"feature": engine.features_.names_[i], "gain_share":
+                                 round(float(gain[i]) / total, 4)} for i in order]
+        card["trees"] = int(booster.num_trees())
+    return card
+
+
+def data_card(log, parts: Split) -> dict:
+    """Rows read, kept and rejected (with reasons), requests without a positive, the split."""
+    report = log.report
+    return {"source": str(report.source), "rows_in": report.rows_in, "rows_ok": report.rows_ok,
+            "rows_rejected": report.rows_rejected, "reject_reasons": dict(report.reject_reasons),
+            "requests": report.requests, "requests_without_positive": report.requests_without_positive,
+            "time_range": report.time_range, "split": parts.how, "train_requests": len(parts.train),
+            "test_requests": len(parts.test)}
+
+
+def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: int, seed: int) -> None:
+    """``summary["verdict"]`` and ``summary["segments"]``: each learned engine against the rules
+    and the best baseline, segment by segment on the primary metric, from the results file."""
+    import pyarrow.parquet as pq
+
+    from suggest.compare import paired_frame
+    from suggest.segments import segment_columns, segment_tests, significant
+    from suggest.verdict import LEARNED, best_baseline, judge
+
+    engines = summary["engines"]
+    baseline = best_baseline(engines, metric)
+    pairs = [(other, name) for name in LEARNED if name in engines
+             for other in dict.fromkeys(("rules", baseline)) if other in engines]
+    segments, losses, tested = {}, {}, {}
+    if pairs:
+        columns = segment_columns(pd.DataFrame(columns=pq.read_schema(results_path).names))
+        wanted = {n for pair in pairs for n in pair}
+        results = pd.read_parquet(results_path, columns=["request_id", "engine", "has_positive",
+                                                         "answered", metric, *columns],
+                                  filters=[("engine", "in", sorted(wanted))])
+        for a, b in pairs:
+            scored, _ = paired_frame(results, a, b, [metric])
+            families = segment_tests(scored[f"{metric}_a"], scored[f"{metric}_b"], scored, columns,
+                                     min_size=min_segment, seed=seed)
+            key = f"{b} - {a}"
+            segments[key] = families
+            losses[key] = significant(families, losses=True)
+            tested[key] = {"segments": sum(f["tests"] for f in families.values()),
+                           "columns": len(families)}
+    summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
+    summary["verdict"] = judge(summary, metric, losses, tested)
 
 
 def _one_context_latency(engine, test: pd.DataFrame, log, sample: int, k: int) -> dict:

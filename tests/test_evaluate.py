@@ -125,60 +125,6 @@ def test_bad_metric_names_are_clear(bad, words):
                  pd.DataFrame(columns=["request_id", "item_id", "relevance"]), [bad])
 
 
-def test_paired_test_finds_a_real_difference_and_not_a_fake_one():
-    from suggest.evaluate import paired_test
-
-    rng = np.random.default_rng(0)
-    a = rng.random(400)
-    diff, low, high, p = paired_test(a, a + 0.05 + rng.normal(0, 0.1, 400), resamples=999)
-    assert low < diff < high and low > 0 and p == pytest.approx(1 / 1000)
-    diff, low, high, p = paired_test(a, a, resamples=999)
-    assert diff == 0 and low == high == 0 and p == 1.0
-    noise = paired_test(a, a + rng.normal(0, 0.1, 400), resamples=999)
-    assert noise[1] < 0 < noise[2] and noise[3] > 0.05
-
-
-def test_bootstrap_interval_covers_the_true_mean_about_95_percent_of_the_time():
-    from suggest.evaluate import paired_test
-
-    rng = np.random.default_rng(1)
-    covered = 0
-    for trial in range(100):
-        d = rng.normal(0.3, 1.0, 200)
-        _, low, high, _ = paired_test(np.zeros(200), d, resamples=400, seed=trial)
-        covered += low <= 0.3 <= high
-    assert 88 <= covered <= 100
-
-
-def test_paired_test_on_few_distinct_differences_matches_the_per_request_draws():
-    """Hit-or-miss differences take three values: the test then draws per value, which
-    must give the same interval and p-value as drawing per request (to resampling error)."""
-    from suggest.evaluate import paired_test
-
-    rng = np.random.default_rng(2)
-    d = rng.choice([-1.0, 0.0, 1.0], size=4000, p=[0.22, 0.55, 0.23])
-    grouped = paired_test(np.zeros(len(d)), d, resamples=2000)
-    # a jitter far below the differences makes every value distinct: per-request draws
-    jitter = np.arange(len(d)) * 1e-12
-    direct = paired_test(np.zeros(len(d)), d + jitter, resamples=2000)
-    assert grouped[0] == pytest.approx(d.mean())
-    assert grouped[1] == pytest.approx(direct[1], abs=0.004)
-    assert grouped[2] == pytest.approx(direct[2], abs=0.004)
-    assert 0.05 < direct[3] < 0.95 and grouped[3] == pytest.approx(direct[3], abs=0.05)
-    # a real difference is still found, and many requests cost no more than a few
-    big = rng.choice([0.0, 1.0], size=2_000_000, p=[0.6, 0.4])
-    low, high = paired_test(np.full(len(big), 0.39), big, resamples=5000)[1:3]
-    assert low > 0 and high - low < 0.002
-
-
-def test_holm_matches_the_step_down_procedure():
-    from suggest.evaluate import holm
-
-    # by hand: sorted 0.001, 0.01, 0.02, 0.04 times 4, 3, 2, 1, then running max
-    assert holm([0.04, 0.001, 0.02, 0.01]) == pytest.approx([0.04, 0.004, 0.04, 0.03])
-    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
-
-
 def test_a_run_in_list_order_and_the_same_run_shuffled_score_the_same():
     """Lists written in order skip the sort; duplicates, ties, ids as numbers and text and
     truth-only requests must come out as from a shuffled copy that takes the sort."""

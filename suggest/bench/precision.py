@@ -243,8 +243,8 @@ def _verdict(comparison: dict | None, summary: dict) -> dict | None:
             "diff": comparison["diff"], "ci": [comparison["ci_low"], comparison["ci_high"]],
             "relative": comparison["diff"] / rules_mean if rules_mean else None,
             "p": comparison["p_value"], "p_holm": comparison["p_holm"], "winner": winner,
-            "requests": comparison["requests"], "resamples": summary["tests"]["resamples"],
-            "holm_group": summary["tests"]["holm_group"]}
+            "requests": comparison["requests"], "holm_family": summary["tests"]["family"],
+            "mde": comparison.get("mde")}
 
 
 def measure(plan, project: Path, out: Path, data: Path | None, *, log=None,

@@ -101,6 +101,13 @@ def read_replay(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.read_parquet(needed[0]), pd.read_parquet(needed[1])
 
 
+def read_run_truth(folder: str | Path) -> pd.DataFrame | None:
+    """The held-out engagements a replay kept (truth.parquet), or None for a run made
+    before replays kept them."""
+    path = Path(folder) / "truth.parquet"
+    return pd.read_parquet(path) if path.exists() else None
+
+
 def read_summary(folder: str | Path) -> dict:
     """summary.json of a finished replay folder."""
     import json

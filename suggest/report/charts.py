@@ -1,0 +1,100 @@
+"""The report's charts: each function returns a matplotlib figure with labelled axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SEGMENTS_SHOWN = 30
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves(summary: dict):
+    plt = _plt()
+    ks = sorted({int(m.split("@")[1]) for m in summary["metrics"]})
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for ax, metric in zip(axes, ("ndcg", "precision", "recall")):
+        for name, entry in summary["engines"].items():
+            ax.plot(ks, [entry.get(f"{metric}@{k}", np.nan) for k in ks], marker="o", label=name)
+        ax.set_title(f"{metric}@k")
+        ax.set_xlabel("k (suggestions shown)")
+        ax.set_ylabel(f"mean {metric}@k")
+        ax.set_xticks(ks)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def segment_effects(comparison, metric: str):
+    """A forest plot: each segment's difference with its 95% interval, significant ones
+    coloured (red: a loss, blue: a win), the segments with the largest effect times size."""
+    plt = _plt()
+    rows = [{"column": c, **r} for c, family in comparison.segments.items() for r in family["rows"]]
+    rows = sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])[:SEGMENTS_SHOWN][::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.26 * len(rows) + 1.2))
+    if not rows:
+        ax.text(0.5, 0.5, "no segments", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    y = np.arange(len(rows))
+    diff = np.array([r["diff"] for r in rows])
+    low = np.array([r["ci_low"] for r in rows])
+    high = np.array([r["ci_high"] for r in rows])
+    colors = ["#c0392b" if r["significant"] and r["diff"] < 0 else
+              "#2e6db4" if r["significant"] else "#999999" for r in rows]
+    ax.hlines(y, low, high, colors=colors, lw=1.4)
+    ax.scatter(diff, y, c=colors, s=14, zorder=3)
+    ax.axvline(0, color="#444", lw=0.8)
+    ax.set_yticks(y, [f"{r['column']}={str(r['value'])[:24]} (n={r['requests']:,})" for r in rows],
+                  fontsize=7)
+    ax.set_xlabel(f"{comparison.b} - {comparison.a}, {metric} (95% interval; red: significant "
+                  "loss, blue: significant win)")
+    ax.set_ylabel("segment")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def rule_firing(summary: dict):
+    plt = _plt()
+    counts = summary["rules"]
+    fired = pd.Series(counts["fired"]).sort_values()
+    blocked = pd.Series(counts.get("blocked", {}))
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(fired) + 1.2))
+    colors = ["#c0504d" if name in blocked.index else "#4f81bd" for name in fired.index]
+    ax.barh(fired.index, 100 * fired.to_numpy() / max(counts["requests"], 1), color=colors)
+    ax.set_xlabel("% of held-out requests where the rule fired (red: block rules)")
+    ax.set_ylabel("rule")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def latency(results: pd.DataFrame, summary: dict):
+    plt = _plt()
+    names = list(summary["engines"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    data = [results.loc[results["engine"] == n, "latency_us"].to_numpy() for n in names]
+    axes[0].boxplot(data, tick_labels=names, showfliers=False)
+    axes[0].set_ylabel("µs per request (batch, per chunk)")
+    axes[0].set_xlabel("engine")
+    axes[0].tick_params(axis="x", rotation=30)
+    one = [summary["engines"][n].get("one_context_us_p50", np.nan) / 1000 for n in names]
+    p99 = [summary["engines"][n].get("one_context_us_p99", np.nan) / 1000 for n in names]
+    x = np.arange(len(names))
+    axes[1].bar(x - 0.2, one, 0.4, label="p50")
+    axes[1].bar(x + 0.2, p99, 0.4, label="p99")
+    axes[1].set_xticks(x, names, rotation=30)
+    axes[1].set_ylabel("ms for one context")
+    axes[1].set_xlabel("engine")
+    axes[1].legend()
+    for ax in axes:
+        ax.grid(axis="y", alpha=0.3)
+    return fig

@@ -1,0 +1,343 @@
+"""What the report of a replay says, as a list of blocks that HTML and Markdown both render.
+
+The order is the order of a reader's questions (DESIGN section 6, "the verdict
+comes first everywhere"):
+
+1. the verdict: who is best; each learned engine against the rules and the
+   best baseline, with interval, corrected p and minimum detectable effect;
+   the rules' abstention; the cost; where the learned engine loses;
+2. the engines side by side;
+3. where the ranker loses and wins: significant segments first (losses, then
+   wins, largest effect times size first), with how many were tested, then every
+   segment column in a collapsed table;
+4. per-rule attribution: the ranker against the rules where each rule fired
+   first, and where the rules were silent;
+5. failures: a seeded sample of requests where one engine hit and the other
+   missed, with the context, both lists and their reasons, and the truth;
+6. the ranker card and the data card;
+7. charts (metric@k, segment effects, rule firing, latency) and how the tests
+   were done.
+
+Blocks are small dataclasses; a chart is a function that draws a matplotlib
+figure, called only by the HTML renderer (Markdown leaves charts out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from suggest.segments import MIN_SEGMENT, segment_columns
+from suggest.stats import format_p
+from suggest.verdict import LEARNED, TEAM, best_baseline
+
+SHOWN_WINS = 10
+SECTIONS = ("verdict", "engines", "segments", "rules", "failures", "cards", "charts", "method")
+
+
+@dataclass
+class Heading:
+    text: str
+    anchor: str | None = None
+    level: int = 2
+
+
+@dataclass
+class Text:
+    text: str
+    note: bool = False
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+    strong: bool = False
+
+
+@dataclass
+class Table:
+    frame: pd.DataFrame
+    caption: str = ""
+    collapsed: bool = False      # inside a <details> the reader opens
+    sortable: bool = True
+    tone: list[str] | None = None  # per row: "loss", "win" or ""
+
+
+@dataclass
+class Chart:
+    draw: Callable[[], object]   # returns a matplotlib figure
+    alt: str
+
+
+@dataclass
+class Report:
+    title: str
+    blocks: list = field(default_factory=list)
+
+    def add(self, *blocks) -> None:
+        self.blocks.extend(blocks)
+
+
+def build(summary: dict, results: pd.DataFrame, suggestions: pd.DataFrame,
+          truth: pd.DataFrame | None = None, *, title: str = "suggest replay", a: str | None = None,
+          b: str | None = None, metric: str | None = None, min_segment: int = MIN_SEGMENT,
+          seed: int = 0) -> Report:
+    """The report of a replay run from its summary and frames."""
+    from suggest.compare import check_metric, compare
+
+    engines = summary["engines"]
+    verdict = summary.get("verdict") or {}
+    metric = check_metric(results, metric or verdict.get("primary_metric") or "ndcg@5")
+    k = int(metric.split("@")[1])
+    learned = [n for n in LEARNED if n in engines]
+    b = b or (learned[0] if learned else max(engines, key=lambda n: engines[n].get(metric, 0)))
+    a = a or (TEAM if TEAM in engines and b != TEAM else next(n for n in engines if n != b))
+    baseline = best_baseline(engines, metric)
+    columns = segment_columns(results)
+    main = compare(results, suggestions, a, b, metric=metric, by=columns, min_segment=min_segment,
+                   seed=seed, truth=truth)
+    versus_baseline = (compare(results, suggestions, baseline, b, metric=metric, by=columns,
+                               min_segment=min_segment, seed=seed, truth=truth)
+                       if baseline and baseline not in (a, b) else None)
+    report = Report(title)
+    report.add(Text(f"{summary['requests']:,} held-out requests ({summary['split']}); means over "
+                    f"the {summary.get('requests_scored', 0):,} with a positive "
+                    f"({summary['requests_without_positive']:,} without one are left out). "
+                    f"Primary metric: {metric}.", note=True))
+    _verdict(report, summary, main, versus_baseline, metric)
+    _engines(report, summary, metric, k)
+    _segments(report, main, versus_baseline, metric)
+    _rules(report, main, metric)
+    _failures(report, main)
+    _cards(report, summary)
+    _charts(report, summary, results, main, metric)
+    _method(report, summary, main, min_segment)
+    return report
+
+
+def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) -> None:
+    report.add(Heading("Verdict", "verdict"))
+    sentences = (summary.get("verdict") or {}).get("sentences")
+    if sentences and metric == summary["verdict"].get("primary_metric"):
+        report.add(Bullets(sentences, strong=True))
+    else:  # a run from before the verdict, or another metric asked for: the comparisons say it
+        report.add(Bullets([_line(c, metric) for c in (main, versus_baseline) if c is not None],
+                           strong=True))
+    rows = [c for c in summary.get("comparisons", []) if c["metric"] == metric
+            and (c["b"] in LEARNED or c["a"] in LEARNED)]
+    if rows:
+        report.add(Table(pd.DataFrame([_comparison_row(c) for c in rows]), sortable=False,
+                         caption=f"The learned engines against the rules and the best baseline "
+                                 f"({metric}; b - a; p Holm-corrected over the "
+                                 f"{rows[0].get('family', '?')} overall tests).",
+                         tone=[_tone(c) for c in rows]))
+
+
+def _line(c, metric: str) -> str:
+    row = next(r for r in c.overall if r["metric"] == metric)
+    head = (f"{c.b} vs {c.a}: {row['diff']:+.3f} {metric} [{row['ci_low']:+.3f}, "
+            f"{row['ci_high']:+.3f}], p {format_p(row['p_holm'])}")
+    if row["significant"]:
+        return f"{head}: {c.b if row['diff'] > 0 else c.a} is better."
+    return f"{head}: no significant difference (MDE {row['mde']:.3f} at 80% power)."
+
+
+def _comparison_row(c: dict) -> dict:
+    return {"b - a": f"{c['b']} - {c['a']}", "a": f"{c['mean_a']:.4f}", "b": f"{c['mean_b']:.4f}",
+            "difference": f"{c['diff']:+.4f}", "95% interval": f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]",
+            "p (Holm)": format_p(c["p_holm"]),
+            "MDE (80%)": f"{c['mde']:.4f}" if c.get("mde") == c.get("mde") and c.get("mde") is not None
+            else "n/a",
+            "reading": ("better" if c["diff"] > 0 else "worse") if c["p_holm"] < 0.05
+            else "no significant difference", "requests": f"{c['requests']:,}"}
+
+
+def _tone(row: dict) -> str:
+    if not row.get("p_holm", 1) < 0.05:
+        return ""
+    return "win" if row["diff"] > 0 else "loss"
+
+
+def _engines(report: Report, summary: dict, metric: str, k: int) -> None:
+    report.add(Heading("Engines side by side", "engines"))
+    cols = {metric: metric, f"precision@{k}": f"P@{k}", f"recall@{k}": f"R@{k}",
+            f"mrr@{k}": f"MRR@{k}", "answered_rate": "answered",
+            f"precision@{k}_answered": f"P@{k} where answered",
+            f"catalog_coverage@{k}": f"coverage@{k}"}
+    rows = []
+    for name, e in sorted(summary["engines"].items(), key=lambda x: -x[1].get(metric, 0)):
+        row = {"engine": name, **{label: _num(e.get(c)) for c, label in cols.items()}}
+        row["one context p50 / p99 ms"] = (f"{e['one_context_us_p50'] / 1000:.2f} / "
+                                           f"{e['one_context_us_p99'] / 1000:.2f}"
+                                           if "one_context_us_p50" in e else "n/a")
+        row["train s"] = f"{e['fit_seconds']:.1f}" if e.get("fit_seconds") is not None else "n/a"
+        rows.append(row)
+    report.add(Table(pd.DataFrame(rows), caption="answered: share of all held-out requests with a "
+                     "suggestion; precision divides by k even when fewer items are shown, so silence "
+                     "counts as a miss; coverage: share of the catalog ever suggested."))
+
+
+def _num(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def _segments(report: Report, main, versus_baseline, metric: str) -> None:
+    report.add(Heading(f"Where {main.b} loses and wins", "segments"))
+    for c in (main, versus_baseline):
+        if c is None:
+            continue
+        tested = sum(f["tests"] for f in c.segments.values())
+        losses, wins = c.losses(), c.wins()
+        report.add(Heading(f"{c.b} against {c.a}", level=3),
+                   Text(f"{tested} segments tested in {len(c.segments)} context columns, each "
+                        f"column its own Holm family; values under the minimum size are pooled "
+                        f"into 'other', numbers cut into quantile bins, the hour into 4-hour "
+                        f"bands. Significant: {len(losses)} losses, {len(wins)} wins.", note=True))
+        names = {"a": c.a, "b": c.b, "b - a": f"{c.b} - {c.a}"}
+        shown = losses + wins[:SHOWN_WINS]
+        if shown:
+            report.add(Table(pd.DataFrame([_segment_row(r) for r in shown]).rename(columns=names),
+                             caption="Significant segments: losses first, then wins, largest "
+                                     "effect times size first"
+                                     + (f" (the {SHOWN_WINS} largest wins of {len(wins)})."
+                                        if len(wins) > SHOWN_WINS else "."),
+                             tone=["loss"] * len(losses) + ["win"] * len(shown[len(losses):])))
+        else:
+            report.add(Text(f"No segment where {c.b} and {c.a} differ significantly."))
+        every = [{"column": column, **row} for column, family in c.segments.items()
+                 for row in family["rows"]]
+        if every:
+            report.add(Table(pd.DataFrame([_segment_row(r) for r in every]).rename(columns=names),
+                             collapsed=True,
+                             caption=f"Every segment ({len(every)}), by column",
+                             tone=[_tone(r) for r in every]))
+
+
+def _segment_row(r: dict) -> dict:
+    return {"segment": f"{r['column']} = {r['value']}", "requests": f"{r['requests']:,}",
+            "a": f"{r['mean_a']:.3f}", "b": f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
+            "95% interval": f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]",
+            "p (Holm, column)": format_p(r["p_holm"]),
+            "MDE": "n/a" if r["mde"] != r["mde"] else f"{r['mde']:.3f}"}
+
+
+def _rules(report: Report, main, metric: str) -> None:
+    report.add(Heading(f"{main.b} against {main.a}, rule by rule", "rules"))
+    if not main.rules:
+        report.add(Text("No rules engine in this run."))
+        return
+    beaten = [r for r in main.rules if r["significant"] and r["diff"] < 0]
+    report.add(Text(f"Requests grouped by the rule behind the rules engine's first suggestion "
+                    f"('(no rule)': the rules were silent), {metric}, the {len(main.rules)} groups one "
+                    f"Holm family. " + (f"{len(beaten)} rule(s) still beat {main.b}: candidates for "
+                                        "guardrails or the hybrid." if beaten else
+                                        f"No rule significantly beats {main.b} where it fires."),
+                    note=True))
+    rows = [{"rule": r["rule"], "requests": f"{r['requests']:,}", main.a: f"{r['mean_a']:.3f}",
+             main.b: f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
+             "95% interval": f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]",
+             "p (Holm)": format_p(r["p_holm"]), f"{main.b} wins": f"{r['b_wins']:,}",
+             "ties": f"{r['ties']:,}", f"{main.a} wins": f"{r['a_wins']:,}"} for r in main.rules]
+    report.add(Table(pd.DataFrame(rows), collapsed=len(rows) > 25, tone=[_tone(r) for r in main.rules],
+                     caption=f"{len(rows)} groups"))
+
+
+def _failures(report: Report, main) -> None:
+    d = main.disagreements
+    report.add(Heading("Where one hit and the other missed", "failures"),
+               Text(f"At {main.k}: only {main.b} hit {d['only_b']:,} requests, only {main.a} hit "
+                    f"{d['only_a']:,}; both {d['both']:,}, neither {d['neither']:,}. A sample of each "
+                    f"(seed {d['seed']}); reasons in brackets.", note=True))
+    if not d["examples"]:
+        return
+    rows = []
+    for ex in d["examples"]:
+        context = ", ".join(f"{k}={v}" for k, v in ex["context"].items() if v is not None)
+        rows.append({"request": ex["request_id"], "hit": ex["who"], "context": context,
+                     "engaged": ", ".join(ex["truth"]) if ex["truth"] else "(not kept)",
+                     main.a: _items(ex["items_a"]), main.b: _items(ex["items_b"])})
+    report.add(Table(pd.DataFrame(rows), sortable=False))
+
+
+def _items(items: list[dict]) -> str:
+    if not items:
+        return "(nothing)"
+    return "; ".join(f"{i['item']} [{_short_reason(i['reason'])}]" if i.get("reason") else i["item"]
+                     for i in items)
+
+
+def _short_reason(reason: str, width: int = 60) -> str:
+    return reason if len(reason) <= width else reason[:width - 1] + "…"
+
+
+def _cards(report: Report, summary: dict) -> None:
+    report.add(Heading("Ranker card and data card", "cards"))
+    seen = {}
+    for name, card in (summary.get("ranker") or {}).items():
+        same = next((other for other, c in seen.items() if c == card), None)
+        seen[name] = card
+        if same:
+            report.add(Heading(name, level=3), Text(f"The same model as {same}: the same training, "
+                                                    "candidates and trees."))
+            continue
+        v = card.get("validation") or {}
+        recall = card.get("candidate_recall") or {}
+        window = card.get("training_window")
+        top = ", ".join(f"{f['feature']} ({f['gain_share']:.0%})" for f in card.get("top_features", []))
+        metric = next((key for key in v if "@" in key), None)
+        report.add(Heading(name, level=3), Bullets([
+            f"Trained on {card.get('train_requests', 0):,} requests"
+            + (f" from {window[0]} to {window[1]}" if window else "")
+            + f"; of those, {v.get('train_requests', 0):,} fit the trees and "
+              f"{v.get('valid_requests', 0):,} validate ({v.get('split', '?')}).",
+            f"Candidate recall@{card.get('candidates_cap')}: train {_num(recall.get('train'))}, "
+            f"validation {_num(recall.get('valid'))}: the share of engaged items among the "
+            "candidates, the ranker's ceiling.",
+            f"Best iteration {v.get('best_iteration', '?')} of {card.get('trees', '?')} trees kept; "
+            f"validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}.",
+            f"Top features by gain: {top or 'n/a'}."]))
+    data = summary.get("data")
+    if data:
+        reasons = ", ".join(f"{n:,} {r}" for r, n in list(data.get("reject_reasons", {}).items())[:5])
+        window = data.get("time_range")
+        report.add(Heading("data", level=3), Bullets([
+            f"Log {data['source']}: {data['rows_in']:,} rows read, {data['rows_ok']:,} kept, "
+            f"{data['rows_rejected']:,} rejected" + (f" ({reasons})." if reasons else "."),
+            f"{data['requests']:,} requests, {data['requests_without_positive']:,} without a positive"
+            + (f"; from {window[0]} to {window[1]}." if window else "."),
+            f"Split {data['split']}: {data['train_requests']:,} requests to train, "
+            f"{data['test_requests']:,} held out."]))
+
+
+def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: str) -> None:
+    from suggest.report import charts
+
+    report.add(Heading("Charts", "charts"),
+               Chart(lambda: charts.curves(summary), "metric at k, per engine"),
+               Chart(lambda: charts.segment_effects(main, metric),
+                     f"segment effects of {main.b} minus {main.a} with 95% intervals"))
+    if summary.get("rules"):
+        report.add(Chart(lambda: charts.rule_firing(summary), "rule firing and block counts"))
+    report.add(Chart(lambda: charts.latency(results, summary), "latency per engine"))
+
+
+def _method(report: Report, summary: dict, main, min_segment: int) -> None:
+    report.add(Heading("How the numbers are made", "method"), Bullets([
+        "Metrics as trec_eval: lists ordered by score then item id; precision divides by k; NDCG's "
+        "ideal list holds every relevant item; requests without a positive are left out and counted.",
+        "Each difference is the mean of paired per-request differences with a 95% paired t interval. "
+        "p-values come from the paired sign-flip test: exact when the differences allow, else its "
+        "normal approximation (or 50,000 seeded sign flips), so large effects get p-values as small "
+        "as the data supports.",
+        f"Holm families: the {summary.get('tests', {}).get('family', '?')} overall comparisons "
+        "(every pair and metric at the primary cutoff) are one; each segment column is its own; "
+        "the rule groups are one.",
+        "MDE (minimum detectable effect): the true difference that this sample would find "
+        "significant at its family's Bonferroni level with 80% power, from the paired differences' "
+        "standard deviation; a non-significant difference smaller than it may still be real.",
+        f"Segments: values with fewer than {min_segment} requests pool into 'other'; a column keeps "
+        "its 20 largest segments; numeric columns are cut into 5 quantile bins; the hour into 4-hour "
+        "bands and the weekday by name, in local time."]))

@@ -1,0 +1,135 @@
+"""Segments that mean something: where one engine wins or loses against another.
+
+A *segment* is a set of requests sharing a context value. :func:`segment_labels`
+turns one context column of the Results frame into segment names:
+
+* text, categorical and boolean columns keep their values; a missing value is
+  the segment ``"(missing)"``;
+* numeric columns with more than ``bins`` distinct values are cut into
+  ``bins`` quantile bins of the requests compared (``"[12, 40)"``; the last is
+  closed);
+* the time fields are read as people say them: ``hour`` as four-hour bands
+  (``"08-12h"``), ``weekday`` as day names (``"mon"``);
+* values with fewer than ``min_size`` requests pool into ``"other"``, and a
+  column keeps at most its ``max_values`` largest segments, the rest going to
+  ``"other"`` too.
+
+:func:`segment_tests` runs the paired test (:func:`suggest.stats.paired_test`)
+in every segment of every column. Each column is its own Holm family: asking
+for one more column never changes another column's p-values, nor the overall
+comparison's. Rows carry the difference, its interval, the corrected p-value,
+the family's size and whether the difference is significant at the 5% family
+level.
+
+>>> import pandas as pd
+>>> labels = segment_labels(pd.Series(["a"] * 40 + ["b"] * 3 + [None] * 31), min_size=30)
+>>> labels.value_counts().to_dict()
+{'a': 40, '(missing)': 31, 'other': 3}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.stats import test_family
+
+MIN_SEGMENT = 30
+MAX_VALUES = 20
+BINS = 5
+OTHER, MISSING = "other", "(missing)"
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Time fields that are segments, and the ones that are not (too fine, or said by another).
+TIME_SEGMENTS = ("hour", "weekday")
+NOT_SEGMENTS = ("request_id", "engine", "has_positive", "answered", "latency_us", "minute",
+                "is_weekend", "timestamp", "timezone", "user_id")
+
+
+def segment_columns(results: pd.DataFrame) -> list[str]:
+    """The columns of a Results frame that can be segments: the context columns and the
+    hour and weekday of the request."""
+    return [c for c in results.columns if c not in NOT_SEGMENTS and "@" not in c]
+
+
+def segment_labels(values: pd.Series, *, min_size: int = MIN_SEGMENT, max_values: int = MAX_VALUES,
+                   bins: int = BINS) -> pd.Series:
+    """Each request's segment name for one column (see the module docstring)."""
+    return _pooled(_raw_labels(values, bins)[0], min_size, max_values)[0]
+
+
+def _raw_labels(values: pd.Series, bins: int) -> tuple[pd.Series, list | None]:
+    """Segment names before pooling (time fields by band and day, numbers by quantile bin),
+    and the names' natural order where they have one (None: largest first)."""
+    order = None
+    missing = values.isna().to_numpy()
+    if values.name in TIME_SEGMENTS and _numeric(values):
+        number = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if values.name == "hour":
+            names = np.array([f"{h:02d}-{h + 4:02d}h" for h in range(0, 24, 4)], dtype=object)
+            code = np.nan_to_num(number // 4, nan=0).astype(np.int64).clip(0, 5)
+        else:
+            names = np.array(DAYS, dtype=object)
+            code = np.nan_to_num(number, nan=0).astype(np.int64) % 7
+        labels, order = names[code], list(names)
+    elif _numeric(values) and values.nunique(dropna=True) > bins:
+        labels, order = _quantile_bins(pd.to_numeric(values, errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan), bins)
+    else:
+        labels = values.astype(str).to_numpy(dtype=object)
+    labels = np.where(missing, MISSING, labels)
+    return pd.Series(labels, index=values.index, dtype=object), order
+
+
+def _pooled(labels: pd.Series, min_size: int, max_values: int) -> tuple[pd.Series, int]:
+    """Small segments and those past the ``max_values`` largest go to "other"; also how
+    many segment names were pooled."""
+    counts = labels.value_counts(sort=True)
+    keep = counts[counts >= min_size].index[:max_values]
+    return labels.where(labels.isin(keep), OTHER), int(len(counts) - len(keep))
+
+
+def _numeric(values: pd.Series) -> bool:
+    return (pd.api.types.is_numeric_dtype(values.dtype)
+            and not pd.api.types.is_bool_dtype(values.dtype))
+
+
+def _quantile_bins(values: np.ndarray, bins: int) -> tuple[np.ndarray, list]:
+    present = values[~np.isnan(values)]
+    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)))
+    names = [f"[{lo:.3g}, {hi:.3g})" for lo, hi in zip(edges[:-1], edges[1:])] or [f"{edges[0]:.3g}"]
+    names[-1] = names[-1][:-1] + "]" if len(edges) > 1 else names[-1]
+    place = np.searchsorted(edges[1:-1], values, side="right")
+    return np.array(names, dtype=object)[place.clip(0, len(names) - 1)], names
+
+
+def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: list[str], *,
+                  min_size: int = MIN_SEGMENT, max_values: int = MAX_VALUES, bins: int = BINS,
+                  alpha: float = 0.05, seed: int = 0) -> dict[str, dict]:
+    """Paired tests of ``b`` against ``a`` (per-request values, aligned with ``context``'s
+    rows) in every segment of each column; one Holm family per column.
+
+    Returns ``{column: {"tests": m, "pooled_into_other": v, "rows": [...]}}``, rows in
+    the values' natural order (hour bands, days, bins) or largest segment first, then
+    ``"(missing)"`` and ``"other"``.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    out = {}
+    for column in columns:
+        raw, order = _raw_labels(context[column].reset_index(drop=True), bins)
+        labels, pooled = _pooled(raw, min_size, max_values)
+        groups = pd.Series(np.arange(len(labels))).groupby(labels.to_numpy(), sort=False).indices
+        rank = {name: place for place, name in enumerate(order or [])}
+        names = sorted(groups, key=lambda v: (v in (OTHER, MISSING), v == OTHER,
+                                              rank.get(v, 0), -len(groups[v]), str(v)))
+        rows = test_family([(a[groups[v]], b[groups[v]]) for v in names], alpha=alpha, seed=seed)
+        rows = [{"value": value, **row} for value, row in zip(names, rows)]
+        out[column] = {"tests": len(rows), "rows": rows, "pooled_into_other": pooled}
+    return out
+
+
+def significant(families: dict[str, dict], *, losses: bool) -> list[dict]:
+    """The significant segments where ``b`` loses (``losses=True``) or wins, over every
+    family, largest effect times size first; each row names its column."""
+    rows = [{"column": column, **row} for column, family in families.items()
+            for row in family["rows"] if row["significant"] and (row["diff"] < 0) == losses]
+    return sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])

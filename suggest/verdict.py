@@ -1,0 +1,182 @@
+"""The verdict: is the learned ranker worth it, over the rules and over the simplest thing?
+
+Every output opens with it (DESIGN section 6): the terminal summary of
+``suggest replay``, ``summary.json``'s ``verdict`` object and the top of the
+report. It is built from a replay's summary alone:
+
+* the **primary metric** (``ndcg@5`` unless ``--metric`` says otherwise);
+* the **best engine** on it;
+* the **best baseline**: the best engine that is neither learned (``ranker``,
+  ``hybrid``) nor the team's ``rules`` (popular, context-popular,
+  user-history, random or a team's own engine);
+* each learned engine **against the rules and against the best baseline**:
+  the difference, its 95% interval and its Holm-corrected p-value; "better"
+  only when significant, and otherwise the minimum detectable effect, so "no
+  significant difference" is not read as "no difference";
+* the rules' **answered rate** and their precision where they answer;
+* the **cost**: one-context latency p50/p99 and training time;
+* the **segments where a learned engine significantly loses** (each segment
+  column its own Holm family), largest effect times size first.
+"""
+
+from __future__ import annotations
+
+from suggest.stats import format_p
+
+LEARNED = ("ranker", "hybrid")
+TEAM = "rules"
+ALPHA = 0.05
+
+
+def best_baseline(engines: dict[str, dict], metric: str) -> str | None:
+    """The best engine on ``metric`` that is neither learned nor the rules (ties: by name)."""
+    simple = [(-entry.get(metric, float("-inf")), name) for name, entry in engines.items()
+              if name not in LEARNED and name != TEAM and entry.get(metric) == entry.get(metric)]
+    return min(simple)[1] if simple else None
+
+
+def verdict_pairs(names: list[str], metric: str, engines: dict[str, dict]) -> list[tuple[str, str]]:
+    """The pairs every summary compares: each engine against the rules (or the first engine
+    when there are no rules), then each learned engine against the best baseline."""
+    base = TEAM if TEAM in names else names[0]
+    pairs = [(base, n) for n in names if n != base]
+    baseline = best_baseline(engines, metric)
+    if baseline is not None:
+        pairs += [(baseline, n) for n in LEARNED if n in names and (baseline, n) not in pairs]
+    return pairs
+
+
+def _find(comparisons: list[dict], a: str, b: str, metric: str) -> dict | None:
+    return next((c for c in comparisons if c["a"] == a and c["b"] == b and c["metric"] == metric),
+                None)
+
+
+def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = None,
+          tested: dict[str, dict] | None = None) -> dict:
+    """The ``verdict`` object of a summary: the judgement and its plain-text sentences.
+
+    ``losses`` maps ``"b - a"`` to the significant segments where ``b`` loses to
+    ``a``; ``tested`` maps the same keys to ``{"segments": n, "columns": c}``.
+    """
+    engines, comparisons = summary["engines"], summary["comparisons"]
+    # the headline answers "is the learned engine worth it?" first; then the details
+    losses, tested = losses or {}, tested or {}
+    ranked = sorted(engines, key=lambda n: (-engines[n].get(metric, float("-inf")), n))
+    baseline = best_baseline(engines, metric)
+    learned = [n for n in LEARNED if n in engines]
+    out = {"primary_metric": metric, "best_engine": ranked[0] if ranked else None,
+           "best_baseline": baseline, "learned": learned, "key_comparisons": [],
+           "losses": {}, "sentences": []}
+    say = out["sentences"]
+    headline = _headline(learned[0], baseline, comparisons, metric) if learned else None
+    if headline:
+        out["headline"] = headline
+        say.append(headline)
+    if ranked:
+        rest = ", ".join(f"{n} {engines[n][metric]:.3f}" for n in ranked[1:4])
+        say.append(f"Highest {metric}: {ranked[0]} ({engines[ranked[0]][metric]:.3f})"
+                   + (f"; next {rest}." if rest else "."))
+    for name in learned:
+        where = []
+        for other, label in ((TEAM, "the rules"), (baseline, f"the best baseline ({baseline})")):
+            c = _find(comparisons, other, name, metric) if other in engines else None
+            if c is None:
+                continue
+            out["key_comparisons"].append(c)
+            say.append(f"{name} vs {label}: " + _difference(c, name, other))
+            key = f"{name} - {other}"
+            if key in losses:
+                out["losses"][key] = losses[key]
+                where.append((other, losses[key], tested.get(key, {})))
+        if where:
+            say.append(_losses(name, where))
+    if TEAM in engines:
+        say.append(_rules_sentence(engines[TEAM], metric))
+    cost = [_cost(name, engines[name]) for name in learned]
+    if cost:
+        reference = [_cost(n, engines[n]) for n in (TEAM, baseline) if n in engines]
+        say.append("Cost: " + "; ".join(cost + reference) + ".")
+    return out
+
+
+def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: str) -> str | None:
+    """Is ``name`` worth it? Yes when it significantly beats the rules and the best baseline,
+    no when either is significantly better, else not shown either way."""
+    found = [(other, _find(comparisons, other, name, metric)) for other in (TEAM, baseline)
+             if other is not None]
+    found = [(other, c) for other, c in found if c is not None]
+    if not found:
+        return None
+    phrases, beats, loses = [], 0, 0
+    for other, c in found:
+        who = "the rules" if other == TEAM else f"the best baseline, {other},"
+        if c["p_holm"] < ALPHA and c["diff"] > 0:
+            beats += 1
+            phrases.append(f"beats {who} by {c['diff']:+.3f}")
+        elif c["p_holm"] < ALPHA:
+            loses += 1
+            phrases.append(f"loses to {who} by {c['diff']:+.3f}")
+        else:
+            phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; it "
+                           f"could detect {c['mde']:.3f})")
+    answer = "Yes" if beats == len(found) else "No" if loses else "Not shown"
+    return (f"{answer}: {name} " + " and ".join(phrases).replace(", and", " and")
+            + f" on {metric}" + (", both significant." if beats == len(found) == 2 else "."))
+
+
+def _difference(c: dict, b: str, a: str) -> str:
+    metric = c["metric"]
+    head = (f"{c['diff']:+.3f} {metric} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], "
+            f"p {_p_words(c['p_holm'])} (Holm over {c.get('family', '?')} tests)")
+    if c["p_holm"] < ALPHA:
+        winner = b if c["diff"] > 0 else a
+        return f"{head}: {winner} is better."
+    mde = c.get("mde")
+    detect = (f"; this sample would find a true difference of {mde:.3f} with 80% power, so a "
+              "smaller one can go unseen" if mde == mde and mde is not None else "")
+    return f"{head}: no significant difference{detect}."
+
+
+def _p_words(p: float) -> str:
+    text = format_p(p)
+    return text if text.startswith("<") or text == "n/a" else f"= {text}"
+
+
+def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
+    """One sentence: where ``b`` significantly loses, against each engine it was tested on."""
+    parts = []
+    for a, rows, tested in where:
+        scope = f" of {tested['segments']} segments" if tested else ""
+        if not rows:
+            parts.append(f"to {a} in none{scope}")
+            continue
+        shown = "; ".join(f"{r['column']}={r['value']} {r['diff']:+.3f} [{r['ci_low']:+.3f}, "
+                          f"{r['ci_high']:+.3f}], {r['requests']:,} requests" for r in rows[:3])
+        more = f"; and {len(rows) - 3} more" if len(rows) > 3 else ""
+        parts.append(f"to {a} in {len(rows)}{scope} ({shown}{more})")
+    return (f"Where {b} significantly loses (each context column its own Holm family): "
+            + "; ".join(parts) + ".")
+
+
+def _rules_sentence(entry: dict, metric: str) -> str:
+    k = metric.split("@")[1]
+    answered, there = entry.get("answered_rate"), entry.get(f"precision@{k}_answered")
+    overall = entry.get(f"precision@{k}")
+    if answered is None:
+        return ""
+    text = f"The rules answer {answered:.1%} of requests"
+    if there is not None and there == there:
+        text += (f"; where they answer, precision@{k} is {there:.3f} ({overall:.3f} over all "
+                 "requests, silence counted as a miss)")
+    return text + "."
+
+
+def _cost(name: str, entry: dict) -> str:
+    p50, p99 = entry.get("one_context_us_p50"), entry.get("one_context_us_p99")
+    parts = []
+    if p50 is not None:
+        parts.append(f"{p50 / 1000:.2f} ms p50 / {p99 / 1000:.2f} ms p99 for one context")
+    seconds = entry.get("fit_seconds")
+    if seconds is not None:
+        parts.append(f"{seconds:.1f} s to train" if seconds >= 0.1 else "under 0.1 s to train")
+    return f"{name} " + (", ".join(parts) if parts else "not timed")

@@ -1,0 +1,121 @@
+"""The verdict: the learned engines against the rules and the best baseline, first, and
+never "better" without significance."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import write_dataset
+from suggest.cli import main
+from suggest.verdict import best_baseline, judge, verdict_pairs
+
+PLACES = {"home": "tv_guide", "work": "calendar", "gym": "workout", "cafe": "menu", "car": "maps"}
+
+
+@pytest.fixture(scope="module")
+def rules_world(tmp_path_factory):
+    """A log whose truth is exactly what the rules say: at each place the user opens the
+    place's item. No ranker can beat these rules."""
+    folder = tmp_path_factory.mktemp("rules-world")
+    rng = np.random.default_rng(0)
+    rows = ["request_id,user,timestamp,place,item"]
+    start = np.datetime64("2026-03-01T00:00:00")
+    for i in range(3000):
+        place = rng.choice(list(PLACES))
+        when = start + np.timedelta64(int(i * 600 + rng.integers(0, 500)), "s")
+        rows.append(f"r{i:05d},u{rng.integers(0, 40):02d},{when}Z,{place},{PLACES[place]}")
+    dataset = write_dataset(folder, "\n".join(rows) + "\n",
+                            columns={"time": "timestamp", "request": "request_id"},
+                            context={"place": "categorical"}, timezone="UTC")
+    rules = folder / "rules.yaml"
+    rules.write_text("version: 1\nmax_suggestions: 5\nrules:\n" + "".join(
+        f"  - id: at-{place}\n    when: {{place: {place}}}\n    suggest: [{item}]\n"
+        for place, item in PLACES.items()), encoding="utf-8")
+    out = folder / "run"
+    result = CliRunner().invoke(main, ["replay", "--dataset", str(dataset), "--rules", str(rules),
+                                       "--engines", "rules,ranker,popular,user-history",
+                                       "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "summary.json").read_text()), out
+
+
+def test_a_ranker_that_cannot_beat_true_rules_is_never_called_better(rules_world):
+    summary, _ = rules_world
+    verdict = summary["verdict"]
+    assert summary["engines"]["rules"]["ndcg@5"] == pytest.approx(1.0)
+    versus_rules = next(c for c in summary["comparisons"]
+                        if (c["a"], c["b"], c["metric"]) == ("rules", "ranker", "ndcg@5"))
+    assert not (versus_rules["significant"] and versus_rules["diff"] > 0)
+    assert not verdict["headline"].startswith("Yes")
+    about_rules = next(s for s in verdict["sentences"] if s.startswith("ranker vs the rules"))
+    assert "ranker is better" not in about_rules
+
+
+def test_the_verdict_compares_the_learned_engine_with_the_best_baseline(rules_world):
+    summary, _ = rules_world
+    verdict = summary["verdict"]
+    simple = {n: e["ndcg@5"] for n, e in summary["engines"].items() if n in ("popular", "user-history")}
+    assert verdict["best_baseline"] == max(simple, key=simple.get)
+    assert verdict["primary_metric"] == "ndcg@5"
+    pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
+    assert (verdict["best_baseline"], "ranker") in pairs and ("rules", "popular") in pairs
+    family = {c["family"] for c in summary["comparisons"]}
+    assert family == {len(summary["comparisons"])}
+    # the baseline is beaten by the rules here, and the verdict says who is best
+    assert verdict["best_engine"] in ("rules", "ranker")
+    assert summary["segments"]["pairs"]["ranker - rules"]["place"]["tests"] == 5
+    assert {"hour", "weekday"} <= set(summary["segments"]["pairs"]["ranker - rules"])
+
+
+def _summary(diff, p, mde=0.04, losses=()):
+    engines = {"rules": {"ndcg@5": 0.2, "answered_rate": 0.6, "precision@5": 0.05,
+                         "precision@5_answered": 0.083, "one_context_us_p50": 50.0,
+                         "one_context_us_p99": 90.0, "fit_seconds": 0.01},
+               "popular": {"ndcg@5": 0.25}, "user-history": {"ndcg@5": 0.3},
+               "ranker": {"ndcg@5": 0.3 + diff, "one_context_us_p50": 400.0,
+                          "one_context_us_p99": 900.0, "fit_seconds": 12.3}}
+    comparisons = [{"a": a, "b": b, "metric": "ndcg@5", "diff": d, "ci_low": d - 0.01,
+                    "ci_high": d + 0.01, "p_holm": pp, "family": 4, "mde": mde,
+                    "significant": pp < 0.05}
+                   for a, b, d, pp in (("rules", "ranker", 0.1 + diff, 1e-9),
+                                       ("user-history", "ranker", diff, p))]
+    return {"engines": engines, "comparisons": comparisons}
+
+
+def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
+    summary = _summary(0.01, 0.3, mde=0.035)
+    verdict = judge(summary, "ndcg@5", {"ranker - user-history": []},
+                    {"ranker - user-history": {"segments": 40, "columns": 6}})
+    text = " ".join(verdict["sentences"])
+    assert verdict["headline"].startswith("Not shown")
+    assert "no significant difference" in text and "0.035 with 80% power" in text
+    assert "user-history is better" not in text and "ranker is better" in text  # vs the rules
+    assert "to user-history in none of 40 segments" in text
+    assert "answer 60.0% of requests" in text and "0.083" in text
+    assert "0.40 ms p50" in text and "12.3 s to train" in text
+
+
+def test_a_significant_loss_is_said_with_its_segments():
+    summary = _summary(-0.05, 1e-6)
+    loss = {"column": "city", "value": "berlin", "diff": -0.2, "ci_low": -0.3, "ci_high": -0.1,
+            "requests": 400}
+    verdict = judge(summary, "ndcg@5", {"ranker - user-history": [loss]},
+                    {"ranker - user-history": {"segments": 40, "columns": 6}})
+    text = " ".join(verdict["sentences"])
+    assert verdict["headline"].startswith("No: ranker")
+    assert "user-history is better" in text
+    assert "city=berlin -0.200 [-0.300, -0.100], 400 requests" in text
+
+
+def test_best_baseline_and_pairs():
+    engines = {"rules": {"m": 0.5}, "ranker": {"m": 0.9}, "hybrid": {"m": 0.95},
+               "popular": {"m": 0.3}, "team-engine": {"m": 0.4}, "random": {"m": 0.1}}
+    assert best_baseline(engines, "m") == "team-engine"
+    pairs = verdict_pairs(list(engines), "m", engines)
+    assert ("rules", "ranker") in pairs and ("team-engine", "ranker") in pairs
+    assert ("team-engine", "hybrid") in pairs and len(pairs) == 7
+    assert best_baseline({"rules": {"m": 1}, "ranker": {"m": 1}}, "m") is None
