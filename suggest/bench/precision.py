@@ -8,8 +8,8 @@ every engine on the rest. For each engine it reports NDCG@5, P@5, recall@10,
 MRR@10 (over held-out requests with a positive), the answered rate (over all
 held-out requests) and catalog coverage@5, each with a 95% percentile
 bootstrap interval over requests, and the paired test of the ranker against
-the rules from the replay's summary (bootstrap CI of the mean difference,
-paired randomisation p-value, Holm-corrected over the metrics at 5).
+the rules from the replay's summary (paired t interval of the mean difference,
+paired sign-flip p-value, Holm-corrected over the replay's overall comparisons).
 
 The synthetic worlds come from :mod:`suggest.synth` presets (the knobs are
 in :data:`WORLDS` and ``benchmarks/README.md``); the real logs are those

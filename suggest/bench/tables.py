@@ -51,8 +51,9 @@ def precision_markdown(p: dict) -> list[str]:
     lines = ["## Precision: who wins, rules or the ranker", "",
              "Every engine replayed on the latest 20% of requests by time (a seeded 20% of requests "
              "for logs without time), fitted on the rest. NDCG@5 over held-out requests with a "
-             "positive; the difference is ranker minus rules with a 95% paired bootstrap interval and "
-             "a paired randomisation p-value, Holm-corrected over the metrics at 5 (winner: p < 0.05). "
+             "positive; the difference is ranker minus rules with a 95% paired t interval and "
+             "the paired sign-flip test's p-value, Holm-corrected over the replay's overall comparisons "
+             "(winner: p < 0.05). "
              "Rules answer: share of held-out requests the rules suggest anything for. Best baseline: "
              "the best of popular, context-popular, user-history and random.", "",
              "| world | what drives engagement | held out (with a positive) | rules answer | rules | ranker "

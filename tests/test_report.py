@@ -1,0 +1,100 @@
+"""The report a product manager opens: the verdict first, the same content as HTML and
+Markdown, and a page that loads without errors and fits 1280 px in a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from suggest import synth
+from suggest.cli import main
+from suggest.data import load
+from suggest.replay import replay
+
+from conftest import replay_engines_with_ranker
+
+BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                if shutil.which(n)), None)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    synth.generate(synth.preset_config("default", users=30, days=10, seed=4), folder / "world")
+    log = load(folder / "world" / "dataset.yaml")
+    replay(log, replay_engines_with_ranker(), folder / "run", latency_sample=5)
+    return folder / "run"
+
+
+def _write(run, tmp_path, *args):
+    result = CliRunner().invoke(main, ["report", str(run), *args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_the_page_opens_with_the_verdict_and_holds_every_section(run, tmp_path):
+    from suggest.report.html import SECTIONS
+
+    _write(run, tmp_path, "-o", str(tmp_path / "report.html"))
+    page = (tmp_path / "report.html").read_text()
+    places = [page.index(f"id='{section}'") for section in SECTIONS]
+    assert places == sorted(places)  # the verdict first, the method last
+    verdict = page[places[0]:places[1]]
+    summary = json.loads((run / "summary.json").read_text())
+    baseline = summary["verdict"]["best_baseline"]
+    assert summary["verdict"]["headline"].split(":")[0] in verdict
+    assert "ranker vs the rules" in verdict and f"ranker vs the best baseline ({baseline})" in verdict
+    assert f"ranker - {baseline}" in verdict  # the comparison table on the first screen
+    assert "Candidate recall@" in page and "rows read" in page  # the ranker and data cards
+    assert not re.search(r"(href|src)=[\"']?(https?:)?//", page)  # nothing from the network
+
+
+def test_markdown_has_the_same_content_without_charts(run, tmp_path):
+    _write(run, tmp_path, "--format", "md", "-o", str(tmp_path / "report.md"))
+    text = (tmp_path / "report.md").read_text()
+    headings = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert headings[:2] == ["Verdict", "Engines side by side"] and len(headings) == 8
+    assert "| engine |" in text and "data:image" not in text and "<img" not in text
+    html_words = set(re.findall(r"ranker vs the rules: [^<]+", (tmp_path / "report.md").read_text()))
+    assert html_words  # the verdict sentences are there in words
+
+
+def test_report_refuses_a_metric_the_run_does_not_have(run, tmp_path):
+    result = CliRunner().invoke(main, ["report", str(run), "-o", str(tmp_path / "r.html"),
+                                       "--metric", "ndcg@7"])
+    assert result.exit_code == 2 and "no metric 'ndcg@7'" in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
+PROBE_HEAD = ("<script>window.__errors=[];addEventListener('error',function(e){"
+              "__errors.push(String(e.message))});</script>")
+PROBE_END = """<script>addEventListener('load',function(){
+var th=document.querySelector('table.sortable th:nth-child(2)');if(th){th.click();th.click();}
+var broken=Array.from(document.images).filter(function(i){return !i.complete||!i.naturalWidth}).length;
+var p=document.createElement('pre');p.id='probe';p.textContent=JSON.stringify({
+width:document.documentElement.scrollWidth,errors:__errors,images:document.images.length,
+broken:broken,sortable:document.querySelectorAll('table.sortable').length});
+document.body.appendChild(p)});</script>"""
+
+
+@pytest.mark.skipif(BROWSER is None, reason="needs headless Chromium (.ci/run installs it)")
+def test_the_page_loads_in_chromium_without_errors_and_fits_1280_px(run, tmp_path):
+    _write(run, tmp_path, "-o", str(tmp_path / "report.html"))
+    page = (tmp_path / "report.html").read_text()
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.replace("<head>", "<head>" + PROBE_HEAD, 1)
+                      .replace("</body>", PROBE_END + "</body>", 1))
+    out = subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu",
+                          "--window-size=1280,900", "--virtual-time-budget=5000", "--dump-dom",
+                          probed.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', out.stdout, flags=re.S)
+    assert found, out.stderr[-2000:]
+    probe = json.loads(found.group(1).replace("&amp;", "&"))
+    assert probe["errors"] == []
+    assert probe["width"] <= 1280
+    assert probe["images"] >= 3 and probe["broken"] == 0 and probe["sortable"] >= 2
