@@ -683,11 +683,16 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     p-values). A difference that is not significant comes with its minimum
     detectable effect at 80% power.
     """
-    from suggest.compare import compare
-    from suggest.data.runs import read_replay, read_run_truth
+    from suggest.compare import check_engines, compare
+    from suggest.data.runs import read_replay, read_run_truth, read_summary
+    from suggest.evaluate import parse_metric
     from suggest.segments import segment_columns
 
-    results, suggestions = read_replay(run_dir)
+    check_engines([a, b], list(read_summary(run_dir)["engines"]))
+    cutoff = parse_metric(metric)[1] if metric else k
+    # only what the comparison reads: a run of a million requests holds far more
+    results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
+                                       cutoff=cutoff)
     columns = list(by) or segment_columns(results)
     report = compare(results, suggestions, a, b, k=k, metric=metric, by=columns,
                      min_segment=min_segment, seed=seed, truth=read_run_truth(run_dir))
@@ -717,19 +722,11 @@ Examples:
 def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
     """Write the report of a replay run: the verdict first, then engines, segments, rules,
     failures, the ranker and data cards, charts. HTML is self-contained (no network)."""
-    from suggest.data.runs import read_replay, read_run_truth, read_summary
+    from suggest.report import render_run
 
     if min_segment < 1:
         raise SuggestError(f"--min-segment must be at least 1, not {min_segment}")
-    if fmt == "md":
-        from suggest.report.markdown import render
-    else:
-        from suggest.report.html import render
-    summary = read_summary(run_dir)
-    results, suggestions = read_replay(run_dir)
-    page = render(summary, results, suggestions, read_run_truth(run_dir),
-                  title=f"suggest replay: {run_dir.resolve().name}", a=a, b=b, metric=metric,
-                  min_segment=min_segment, seed=seed)
+    page = render_run(run_dir, fmt, a=a, b=b, metric=metric, min_segment=min_segment, seed=seed)
     _write_page(page, out)
     click.echo(f"wrote {out} ({len(page.encode()) // 1024:,} KiB)")
 
@@ -821,11 +818,9 @@ def demo(out, users, days, seed):
                         settings={"log": str(log.dataset.log), "rules": str(rules_file)})
     click.echo("")
     click.echo(summary_text(result))
-    from suggest.data.runs import read_replay, read_run_truth
-    from suggest.report.html import render
+    from suggest.report import render_run
 
-    page = render(result, *read_replay(out / "run"), read_run_truth(out / "run"),
-                  title="suggest demo: synthetic world", seed=seed)
+    page = render_run(out / "run", title="suggest demo: synthetic world", seed=seed)
     _write_page(page, out / "report.html")
     click.echo(f"\nrun written to {out / 'run'}/, report to {out / 'report.html'}")
     click.echo(f"next: suggest compare {out / 'run'} --by location")

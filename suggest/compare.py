@@ -141,6 +141,14 @@ def _shown(items: list) -> str:
                      for i in items) or "(nothing)"
 
 
+def check_engines(names: list[str], engines: list[str]) -> None:
+    """A clear error for a name that is not one of the run's ``engines``."""
+    for name in names:
+        if name not in engines:
+            raise SuggestError(f"engine '{name}' is not in this run", hint=did_you_mean(name, engines)
+                               or f"the run has {one_of(sorted(engines))}")
+
+
 def metric_columns(results: pd.DataFrame) -> list[str]:
     return [c for c in results.columns if "@" in c]
 
@@ -164,11 +172,7 @@ def compare(results: pd.DataFrame, suggestions: pd.DataFrame, a: str, b: str, *,
     ``metric`` (default ``ndcg@k``) is the primary metric: segments and rules are
     tested on it, and its cutoff is the ``k`` of the overall metrics.
     """
-    engines = sorted(results["engine"].unique())
-    for name in (a, b):
-        if name not in engines:
-            raise SuggestError(f"engine '{name}' is not in this run", hint=did_you_mean(name, engines)
-                               or f"the run has {one_of(engines)}")
+    check_engines([a, b], sorted(results["engine"].unique()))
     metric = check_metric(results, metric or f"ndcg@{k}")
     k = int(metric.split("@")[1])
     metrics = [c for c in metric_columns(results) if c.endswith(f"@{k}")]

@@ -89,8 +89,16 @@ def read_truth(path: str | Path) -> pd.DataFrame:
                         relevance=relevance.astype(float))[list(TRUTH_COLUMNS)]
 
 
-def read_replay(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The Results and Suggestions frames of a finished replay folder."""
+def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_rank: int | None = None,
+                cutoff: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Results and Suggestions frames of a finished replay folder.
+
+    A replay of a million requests holds tens of millions of suggestion rows, so a
+    reader can ask for less: only some ``engines``, suggestions up to ``max_rank``,
+    and only the metrics at ``cutoff`` (the other Results columns are always read).
+    """
+    import pyarrow.parquet as pq
+
     folder = Path(folder)
     needed = [folder / "results.parquet", folder / "suggestions.parquet"]
     missing = [p.name for p in needed if not p.exists()]
@@ -98,7 +106,14 @@ def read_replay(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         hint = ("the replay did not finish: run the same `suggest replay` again to resume"
                 if (folder / "state.json").exists() else "run `suggest replay ... -o FOLDER` first")
         raise DataError(f"{folder} is not a finished replay ({', '.join(missing)} missing)", hint=hint)
-    return pd.read_parquet(needed[0]), pd.read_parquet(needed[1])
+    wanted = [("engine", "in", list(engines))] if engines is not None else []
+    columns = None
+    if cutoff is not None:
+        columns = [c for c in pq.read_schema(needed[0]).names
+                   if "@" not in c or c.endswith(f"@{cutoff}")]
+    ranks = [("rank", "<=", max_rank)] if max_rank is not None else []
+    return (pd.read_parquet(needed[0], columns=columns, filters=wanted or None),
+            pd.read_parquet(needed[1], filters=(wanted + ranks) or None))
 
 
 def read_run_truth(folder: str | Path) -> pd.DataFrame | None:

@@ -1,1 +1,32 @@
-"""Reports of a replay run: the self-contained HTML page (:mod:`suggest.report.html`)."""
+"""Reports of a replay run: the terminal summary, the HTML page and the Markdown file."""
+
+from __future__ import annotations
+
+
+def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str | None = None,
+               b: str | None = None, metric: str | None = None, min_segment: int = 30,
+               seed: int = 0) -> str:
+    """The report of the finished replay in ``run_dir`` as HTML (``fmt="html"``) or Markdown.
+
+    Reads only what the report uses: the compared engines, the best baseline and the
+    rules, suggestions up to the primary metric's cutoff and the metrics at it.
+    """
+    from pathlib import Path
+
+    from suggest.data.runs import read_replay, read_run_truth, read_summary
+    from suggest.evaluate import parse_metric
+    from suggest.report.content import report_engines, report_metric
+
+    if fmt == "md":
+        from suggest.report.markdown import render
+    else:
+        from suggest.report.html import render
+    summary = read_summary(run_dir)
+    chosen = report_metric(summary, metric)
+    cutoff = parse_metric(chosen)[1]
+    engines = {*report_engines(summary, a, b, chosen), "rules"} - {None}
+    results, suggestions = read_replay(run_dir, engines=sorted(engines), max_rank=cutoff,
+                                       cutoff=cutoff)
+    return render(summary, results, suggestions, read_run_truth(run_dir),
+                  title=title or f"suggest replay: {Path(run_dir).resolve().name}", a=a, b=b,
+                  metric=metric, min_segment=min_segment, seed=seed)

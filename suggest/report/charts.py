@@ -77,24 +77,23 @@ def rule_firing(summary: dict):
     return fig
 
 
-def latency(results: pd.DataFrame, summary: dict):
+def latency(summary: dict):
+    """Batch time per request (per-chunk averages: p50 and p99 over chunks) and one context
+    through ``suggest_one`` (p50 and p99 over a sample of held-out contexts)."""
     plt = _plt()
     names = list(summary["engines"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-    data = [results.loc[results["engine"] == n, "latency_us"].to_numpy() for n in names]
-    axes[0].boxplot(data, tick_labels=names, showfliers=False)
-    axes[0].set_ylabel("µs per request (batch, per chunk)")
-    axes[0].set_xlabel("engine")
-    axes[0].tick_params(axis="x", rotation=30)
-    one = [summary["engines"][n].get("one_context_us_p50", np.nan) / 1000 for n in names]
-    p99 = [summary["engines"][n].get("one_context_us_p99", np.nan) / 1000 for n in names]
     x = np.arange(len(names))
-    axes[1].bar(x - 0.2, one, 0.4, label="p50")
-    axes[1].bar(x + 0.2, p99, 0.4, label="p99")
-    axes[1].set_xticks(x, names, rotation=30)
-    axes[1].set_ylabel("ms for one context")
-    axes[1].set_xlabel("engine")
-    axes[1].legend()
-    for ax in axes:
+    panels = (("latency_us_p50", "latency_us_p99", 1.0, "µs per request in a batch"),
+              ("one_context_us_p50", "one_context_us_p99", 1000.0, "ms for one context"))
+    for ax, (low, high, scale, label) in zip(axes, panels):
+        p50 = [summary["engines"][n].get(low, np.nan) / scale for n in names]
+        p99 = [summary["engines"][n].get(high, np.nan) / scale for n in names]
+        ax.bar(x - 0.2, p50, 0.4, label="p50")
+        ax.bar(x + 0.2, p99, 0.4, label="p99")
+        ax.set_xticks(x, names, rotation=30)
+        ax.set_ylabel(label)
+        ax.set_xlabel("engine")
+        ax.legend()
         ax.grid(axis="y", alpha=0.3)
     return fig

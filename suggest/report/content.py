@@ -88,14 +88,9 @@ def build(summary: dict, results: pd.DataFrame, suggestions: pd.DataFrame,
     """The report of a replay run from its summary and frames."""
     from suggest.compare import check_metric, compare
 
-    engines = summary["engines"]
-    verdict = summary.get("verdict") or {}
-    metric = check_metric(results, metric or verdict.get("primary_metric") or "ndcg@5")
+    metric = check_metric(results, report_metric(summary, metric))
     k = int(metric.split("@")[1])
-    learned = [n for n in LEARNED if n in engines]
-    b = b or (learned[0] if learned else max(engines, key=lambda n: engines[n].get(metric, 0)))
-    a = a or (TEAM if TEAM in engines and b != TEAM else next(n for n in engines if n != b))
-    baseline = best_baseline(engines, metric)
+    a, b, baseline = report_engines(summary, a, b, metric)
     columns = segment_columns(results)
     main = compare(results, suggestions, a, b, metric=metric, by=columns, min_segment=min_segment,
                    seed=seed, truth=truth)
@@ -116,6 +111,26 @@ def build(summary: dict, results: pd.DataFrame, suggestions: pd.DataFrame,
     _charts(report, summary, results, main, metric)
     _method(report, summary, main, min_segment)
     return report
+
+
+def report_metric(summary: dict, metric: str | None) -> str:
+    """The metric a report leads with: the one asked for, else the replay's primary metric."""
+    return metric or (summary.get("verdict") or {}).get("primary_metric") or "ndcg@5"
+
+
+def report_engines(summary: dict, a: str | None, b: str | None,
+                   metric: str) -> tuple[str, str, str | None]:
+    """The engines a report compares: ``b`` (default: the ranker, else the first learned
+    engine, else the best), ``a`` (default: the rules) and the best baseline; a name the
+    run does not have is a clear error."""
+    from suggest.compare import check_engines
+
+    engines = summary["engines"]
+    check_engines([n for n in (a, b) if n], list(engines))
+    learned = [n for n in LEARNED if n in engines]
+    b = b or (learned[0] if learned else max(engines, key=lambda n: engines[n].get(metric, 0)))
+    a = a or (TEAM if TEAM in engines and b != TEAM else next((n for n in engines if n != b), b))
+    return a, b, best_baseline(engines, metric)
 
 
 def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) -> None:
@@ -321,7 +336,7 @@ def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: 
                      f"segment effects of {main.b} minus {main.a} with 95% intervals"))
     if summary.get("rules"):
         report.add(Chart(lambda: charts.rule_firing(summary), "rule firing and block counts"))
-    report.add(Chart(lambda: charts.latency(results, summary), "latency per engine"))
+    report.add(Chart(lambda: charts.latency(summary), "latency per engine"))
 
 
 def _method(report: Report, summary: dict, main, min_segment: int) -> None:
