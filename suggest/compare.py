@@ -29,7 +29,7 @@ import pandas as pd
 
 from suggest.errors import SuggestError, did_you_mean, one_of
 from suggest.segments import MAX_VALUES, MIN_SEGMENT, segment_columns, segment_tests, significant
-from suggest.stats import format_p, test_family
+from suggest.stats import format_p, p_phrase, test_family
 
 ALPHA = 0.05
 
@@ -69,8 +69,8 @@ class Comparison:
         for row in self.overall:
             lines.append(f"  {row['metric']:<14} {row['mean_a']:.4f} -> {row['mean_b']:.4f}  "
                          f"{row['diff']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]  "
-                         f"p={format_p(row['p_holm'])}  " + _mark(row, a, b))
-        head = (f"  {'segment':<30}{'requests':>9}{a[:11]:>12}{b[:11]:>12}{'diff':>9}   "
+                         f"{p_phrase(row['p_holm'])}  " + _mark(row, a, b))
+        head = (f"  {'segment':<37}{'requests':>9}{a[:11]:>12}{b[:11]:>12}{'diff':>9}   "
                 "95% CI              p       winner")
         if not every_segment and self.segments:
             tested = sum(f["tests"] for f in self.segments.values())
@@ -82,14 +82,14 @@ class Comparison:
             if shown:
                 lines.append(head)
             for r in shown:
-                lines.append(_segment_line(f"{r['column']}={r['value']}", r, a, b, 29))
+                lines.append(_segment_line(f"{r['column']}={r['value']}", r, a, b, 36))
         for column, family in (self.segments.items() if every_segment else ()):
             lines += ["", f"by {column} ({metric}; {family['tests']} segments, one Holm family"
                       + (f"; {family['pooled_into_other']} small values pooled into 'other'"
                          if family["pooled_into_other"] else "") + "):",
                       head]
             for r in family["rows"]:
-                lines.append(_segment_line(str(r["value"]), r, a, b, 29))
+                lines.append(_segment_line(str(r["value"]), r, a, b, 36))
         if self.rules:
             lines += ["", f"by the rule behind the rules engine's first suggestion ({metric}; the "
                           f"{len(self.rules)} rules are one Holm family):",

@@ -223,3 +223,13 @@ def format_p(p: float) -> str:
     if p is None or not np.isfinite(p):
         return "n/a"
     return "< 0.001" if p < 0.001 else f"{p:.3g}"
+
+
+def p_phrase(p: float) -> str:
+    """``p < 0.001`` or ``p = 0.0432``, for a sentence.
+
+    >>> p_phrase(1e-9), p_phrase(0.25)
+    ('p < 0.001', 'p = 0.25')
+    """
+    text = format_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"

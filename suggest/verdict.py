@@ -21,7 +21,7 @@ report. It is built from a replay's summary alone:
 
 from __future__ import annotations
 
-from suggest.stats import format_p
+from suggest.stats import p_phrase
 
 LEARNED = ("ranker", "hybrid")
 TEAM = "rules"
@@ -90,6 +90,11 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                 where.append((other, losses[key], tested.get(key, {})))
         if where:
             say.append(_losses(name, where))
+    if not learned and baseline is not None and TEAM in engines:
+        c = _find(comparisons, TEAM, baseline, metric)
+        if c is not None:  # no learned engine: is the simplest thing better than the rules?
+            out["key_comparisons"].append(c)
+            say.append(f"The best baseline, {baseline}, vs the rules: " + _difference(c, baseline, TEAM))
     if TEAM in engines:
         say.append(_rules_sentence(engines[TEAM], metric))
     cost = [_cost(name, engines[name]) for name in learned]
@@ -127,7 +132,7 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
 def _difference(c: dict, b: str, a: str) -> str:
     metric = c["metric"]
     head = (f"{c['diff']:+.3f} {metric} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], "
-            f"p {_p_words(c['p_holm'])} (Holm over {c.get('family', '?')} tests)")
+            f"{p_phrase(c['p_holm'])} (Holm over {c.get('family', '?')} tests)")
     if c["p_holm"] < ALPHA:
         winner = b if c["diff"] > 0 else a
         return f"{head}: {winner} is better."
@@ -135,11 +140,6 @@ def _difference(c: dict, b: str, a: str) -> str:
     detect = (f"; this sample would find a true difference of {mde:.3f} with 80% power, so a "
               "smaller one can go unseen" if mde == mde and mde is not None else "")
     return f"{head}: no significant difference{detect}."
-
-
-def _p_words(p: float) -> str:
-    text = format_p(p)
-    return text if text.startswith("<") or text == "n/a" else f"= {text}"
 
 
 def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:

@@ -119,3 +119,15 @@ def test_best_baseline_and_pairs():
     assert ("rules", "ranker") in pairs and ("team-engine", "ranker") in pairs
     assert ("team-engine", "hybrid") in pairs and len(pairs) == 7
     assert best_baseline({"rules": {"m": 1}, "ranker": {"m": 1}}, "m") is None
+
+
+def test_without_a_learned_engine_the_best_baseline_is_judged_against_the_rules():
+    summary = _summary(0.0, 1.0)
+    del summary["engines"]["ranker"]
+    summary["comparisons"] = [{"a": "rules", "b": "user-history", "metric": "ndcg@5", "diff": 0.1,
+                               "ci_low": 0.05, "ci_high": 0.15, "p_holm": 1e-6, "family": 3,
+                               "mde": 0.03, "significant": True}]
+    verdict = judge(summary, "ndcg@5")
+    assert "headline" not in verdict and verdict["learned"] == []
+    assert any(s.startswith("The best baseline, user-history, vs the rules: +0.100")
+               and s.endswith("user-history is better.") for s in verdict["sentences"])

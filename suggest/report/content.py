@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.segments import MIN_SEGMENT, segment_columns
-from suggest.stats import format_p
+from suggest.stats import format_p, p_phrase
 from suggest.verdict import LEARNED, TEAM, best_baseline
 
 SHOWN_WINS = 10
@@ -154,7 +154,7 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
 def _line(c, metric: str) -> str:
     row = next(r for r in c.overall if r["metric"] == metric)
     head = (f"{c.b} vs {c.a}: {row['diff']:+.3f} {metric} [{row['ci_low']:+.3f}, "
-            f"{row['ci_high']:+.3f}], p {format_p(row['p_holm'])}")
+            f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])}")
     if row["significant"]:
         return f"{head}: {c.b if row['diff'] > 0 else c.a} is better."
     return f"{head}: no significant difference (MDE {row['mde']:.3f} at 80% power)."

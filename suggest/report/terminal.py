@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from suggest.stats import format_p
+from suggest.stats import p_phrase
 
 
 def verdict_lines(summary: dict, width: int = 100) -> list[str]:
@@ -50,6 +50,6 @@ def summary_text(summary: dict) -> str:
         for c in focus:
             mark = "significant" if c["p_holm"] < 0.05 else f"not significant, MDE {c['mde']:.3f}"
             lines.append(f"  {(c['b'] + ' - ' + c['a']).ljust(pair_width)}{c['diff']:+.3f} "
-                         f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  p {format_p(c['p_holm']):<8}"
+                         f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  {p_phrase(c['p_holm']):<12}"
                          f"{mark}")
     return "\n".join(lines)
