@@ -5,7 +5,7 @@ A synthetic world (``suggest generate``) is replayed with the real command,
 0.95 of a ~1.05M-request world gives a replay of about 1M requests, with the
 ranker trained on the rest), through every built-in engine. Then ``suggest
 report`` writes the HTML page and the Markdown file. Each command's whole-process
-wall time and each file's size are printed and written to ``--out``.
+wall time and peak resident memory and each file's size are printed and written to ``--out``.
 
 Usage::
 
@@ -28,10 +28,18 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 2 * 1024 * 1024
 
 
-def timed(command: list[str]) -> float:
+# runs one command and prints the peak resident memory of its process (KiB, Linux)
+PEAK = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:], "
+        "stdout=subprocess.DEVNULL).returncode; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Whole-process wall seconds and peak resident MiB of ``python -m suggest COMMAND``."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "suggest", *command], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    done = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "suggest", *command],
+                          check=True, capture_output=True, text=True)
+    return time.perf_counter() - started, int(done.stdout.split()[-1]) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,19 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.users < 1 or not 0 < args.test_share < 1:
         parser.error("--users must be at least 1 and --test-share between 0 and 1")
     world = args.work / f"world-{args.users}u-s{args.seed}"
+    if (args.work / f"run-{args.users}u").exists():
+        import shutil
+
+        shutil.rmtree(args.work / f"run-{args.users}u")  # a replay from scratch, not a resumed one
     if not (world / "dataset.yaml").exists():
         timed(["generate", "--users", str(args.users), "--days", "28", "--seed", str(args.seed),
                "-o", str(world), "--json"])
     run = args.work / f"run-{args.users}u"
     figures = {"users": args.users, "test_share": args.test_share}
-    figures["replay_seconds"] = round(timed(
+    seconds, peak = timed(
         ["replay", "--dataset", str(world / "dataset.yaml"), "--rules", str(ROOT / "rules" / "phone.yaml"),
-         "--test-share", str(args.test_share), "--seed", str(args.seed), "-o", str(run), "--json"]), 1)
+         "--test-share", str(args.test_share), "--seed", str(args.seed), "-o", str(run), "--json"])
+    figures["replay_seconds"], figures["replay_peak_mib"] = round(seconds, 1), round(peak)
     summary = json.loads((run / "summary.json").read_text())
     figures["replayed_requests"] = summary["requests"]
     for fmt, name in (("html", "report.html"), ("md", "report.md")):
-        figures[f"{fmt}_seconds"] = round(timed(["report", str(run), "--format", fmt,
-                                                 "-o", str(run / name)]), 1)
+        seconds, peak = timed(["report", str(run), "--format", fmt, "-o", str(run / name)])
+        figures[f"{fmt}_seconds"], figures[f"{fmt}_peak_mib"] = round(seconds, 1), round(peak)
         figures[f"{fmt}_bytes"] = (run / name).stat().st_size
     figures["html_under_2_mb"] = figures["html_bytes"] < LIMIT
     print(json.dumps(figures, indent=1))
