@@ -683,7 +683,7 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     p-values). A difference that is not significant comes with its minimum
     detectable effect at 80% power.
     """
-    from suggest.compare import check_engines, compare
+    from suggest.compare import COMPARED, check_engines, compare
     from suggest.data.runs import read_replay, read_run_truth, read_summary
     from suggest.evaluate import parse_metric
     from suggest.segments import segment_columns
@@ -692,7 +692,7 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     cutoff = parse_metric(metric)[1] if metric else k
     # only what the comparison reads: a run of a million requests holds far more
     results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
-                                       cutoff=cutoff)
+                                       cutoff=cutoff, suggestion_columns=COMPARED)
     columns = list(by) or segment_columns(results)
     report = compare(results, suggestions, a, b, k=k, metric=metric, by=columns,
                      min_segment=min_segment, seed=seed, truth=read_run_truth(run_dir))

@@ -32,6 +32,8 @@ from suggest.segments import MAX_VALUES, MIN_SEGMENT, segment_columns, segment_t
 from suggest.stats import format_p, p_phrase, test_family
 
 ALPHA = 0.05
+#: The Suggestions columns a comparison reads (not the scores).
+COMPARED = ["request_id", "engine", "rank", "item_id", "reason"]
 
 
 @dataclass
@@ -223,8 +225,11 @@ def _attribution(scored: pd.DataFrame, suggestions: pd.DataFrame, metric: str,
     rules = suggestions[(suggestions["engine"] == "rules") & (suggestions["rank"] == 1)]
     if rules.empty:
         return []
-    first = rules.set_index("request_id")["reason"].astype(str).str.split(",").str[0]
-    rule = first.reindex(scored["request_id"]).fillna("(no rule)").to_numpy()
+    # the first rule id of each reason, split once per distinct reason text
+    codes, reasons = pd.factorize(rules["reason"].astype(str))
+    firsts = np.array([text.split(",")[0] for text in reasons], dtype=object)
+    first = pd.Series(firsts[codes], index=rules["request_id"].to_numpy())
+    rule = first.reindex(scored["request_id"].to_numpy()).fillna("(no rule)").to_numpy()
     x, y = scored[f"{metric}_a"].to_numpy(), scored[f"{metric}_b"].to_numpy()
     groups = pd.Series(np.arange(len(rule))).groupby(rule).indices
     rows = test_family([(x[at], y[at]) for at in groups.values()], alpha=ALPHA, seed=seed)

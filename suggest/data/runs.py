@@ -90,12 +90,14 @@ def read_truth(path: str | Path) -> pd.DataFrame:
 
 
 def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_rank: int | None = None,
-                cutoff: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                cutoff: int | None = None,
+                suggestion_columns: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The Results and Suggestions frames of a finished replay folder.
 
     A replay of a million requests holds tens of millions of suggestion rows, so a
-    reader can ask for less: only some ``engines``, suggestions up to ``max_rank``,
-    and only the metrics at ``cutoff`` (the other Results columns are always read).
+    reader can ask for less: only some ``engines``, suggestions up to ``max_rank``
+    and only their ``suggestion_columns``, and only the metrics at ``cutoff`` (the
+    other Results columns are always read).
     """
     import pyarrow.parquet as pq
 
@@ -113,7 +115,7 @@ def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_ran
                    if "@" not in c or c.endswith(f"@{cutoff}")]
     ranks = [("rank", "<=", max_rank)] if max_rank is not None else []
     return (pd.read_parquet(needed[0], columns=columns, filters=wanted or None),
-            pd.read_parquet(needed[1], filters=(wanted + ranks) or None))
+            pd.read_parquet(needed[1], columns=suggestion_columns, filters=(wanted + ranks) or None))
 
 
 def read_run_truth(folder: str | Path) -> pd.DataFrame | None:

@@ -13,6 +13,7 @@ def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str |
     """
     from pathlib import Path
 
+    from suggest.compare import COMPARED
     from suggest.data.runs import read_replay, read_run_truth, read_summary
     from suggest.evaluate import parse_metric
     from suggest.report.content import report_engines, report_metric
@@ -26,7 +27,7 @@ def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str |
     cutoff = parse_metric(chosen)[1]
     engines = {*report_engines(summary, a, b, chosen), "rules"} - {None}
     results, suggestions = read_replay(run_dir, engines=sorted(engines), max_rank=cutoff,
-                                       cutoff=cutoff)
+                                       cutoff=cutoff, suggestion_columns=COMPARED)
     return render(summary, results, suggestions, read_run_truth(run_dir),
                   title=title or f"suggest replay: {Path(run_dir).resolve().name}", a=a, b=b,
                   metric=metric, min_segment=min_segment, seed=seed)
