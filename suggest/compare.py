@@ -227,8 +227,8 @@ def _attribution(scored: pd.DataFrame, suggestions: pd.DataFrame, metric: str,
         return []
     # the first rule id of each reason, split once per distinct reason text
     codes, reasons = pd.factorize(rules["reason"].astype(str))
-    firsts = np.array([text.split(",")[0] for text in reasons], dtype=object)
-    first = pd.Series(firsts[codes], index=rules["request_id"].to_numpy())
+    firsts = np.array([text.split(",")[0] for text in reasons] + [None], dtype=object)
+    first = pd.Series(firsts[codes], index=rules["request_id"].to_numpy())  # -1: no reason
     rule = first.reindex(scored["request_id"].to_numpy()).fillna("(no rule)").to_numpy()
     x, y = scored[f"{metric}_a"].to_numpy(), scored[f"{metric}_b"].to_numpy()
     groups = pd.Series(np.arange(len(rule))).groupby(rule).indices
