@@ -64,7 +64,18 @@ def log_and_dataset(command):
 
 
 def _print_json(value: dict) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
+    """JSON for machines: a missing number (NaN) is null, never the invalid token NaN."""
+    click.echo(json.dumps(_finite(value), indent=2, sort_keys=True, default=str, allow_nan=False))
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 @click.group(cls=SuggestGroup, context_settings=CONTEXT, invoke_without_command=True)

@@ -70,6 +70,11 @@ def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0) -> PairedTest:
     from scipy import stats
 
     diff = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    if not np.isfinite(diff).all():
+        from suggest.errors import SuggestError
+
+        raise SuggestError(f"{int((~np.isfinite(diff)).sum())} paired values are missing or infinite",
+                           hint="compare per-request metric values: every request needs both")
     n = len(diff)
     if n == 0:
         nan = float("nan")

@@ -164,3 +164,10 @@ def test_family_marks_significance_after_correction():
 
 def test_p_values_for_people():
     assert format_p(0.0432) == "0.0432" and format_p(1e-40) == "< 0.001" and format_p(None) == "n/a"
+
+
+def test_missing_values_are_refused_not_read_as_significant():
+    from suggest.errors import SuggestError
+
+    with pytest.raises(SuggestError, match="1 paired values are missing"):
+        paired_test([0, np.nan, 1, 0], [1, 1, 1, 1])
