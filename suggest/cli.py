@@ -538,6 +538,7 @@ Examples:
   suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml -o runs/sample
   suggest replay LOG.csv --dataset D.yaml --rules R.yaml --engines rules,ranker,popular -o runs/x --json
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --jobs 2          # chunks over 2 processes
+  suggest replay --dataset D.yaml --rules R.yaml -o runs/x --metric precision@5 --min-segment 50
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --dask tcp://10.0.0.5:8786
 """)
 @log_and_dataset
@@ -576,14 +577,13 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, 
     """
     from suggest.parallel import chunk_runner
     from suggest.replay import replay as run_replay
-    from suggest.report.terminal import summary_text
-
     from suggest.replay import primary_metric
+    from suggest.report.terminal import summary_text
+    from suggest.segments import check_min_size
 
     cutoffs = _cutoffs(ks)
     primary_metric(metric, cutoffs)  # a metric the replay cannot compute fails before any work
-    if min_segment < 1:
-        raise SuggestError(f"--min-segment must be at least 1, not {min_segment}")
+    check_min_size(min_segment)
     if chunk_size < 1:
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
     chosen = replay_engines(engines, rules_file, model, seed)
@@ -694,13 +694,13 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     p-values). A difference that is not significant comes with its minimum
     detectable effect at 80% power.
     """
-    from suggest.compare import COMPARED, check_engines, compare
-    from suggest.data.runs import read_replay, read_run_truth, read_summary
+    from suggest.compare import COMPARED, check_engines, check_metric, compare
+    from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
     from suggest.segments import segment_columns
 
     check_engines([a, b], list(read_summary(run_dir)["engines"]))
-    cutoff = parse_metric(metric)[1] if metric else k
+    cutoff = parse_metric(check_metric(run_metrics(run_dir), metric or f"ndcg@{k}"))[1]
     # only what the comparison reads: a run of a million requests holds far more
     results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
                                        cutoff=cutoff, suggestion_columns=COMPARED)
@@ -735,8 +735,6 @@ def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
     failures, the ranker and data cards, charts. HTML is self-contained (no network)."""
     from suggest.report import render_run
 
-    if min_segment < 1:
-        raise SuggestError(f"--min-segment must be at least 1, not {min_segment}")
     page = render_run(run_dir, fmt, a=a, b=b, metric=metric, min_segment=min_segment, seed=seed)
     _write_page(page, out)
     click.echo(f"wrote {out} ({len(page.encode()) // 1024:,} KiB)")

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import SuggestError, did_you_mean, one_of
-from suggest.segments import MAX_VALUES, MIN_SEGMENT, segment_columns, segment_tests, significant
+from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
+                              segment_tests, significant)
 from suggest.stats import format_p, p_phrase, test_family
 
 ALPHA = 0.05
@@ -155,9 +156,8 @@ def metric_columns(results: pd.DataFrame) -> list[str]:
     return [c for c in results.columns if "@" in c]
 
 
-def check_metric(results: pd.DataFrame, metric: str) -> str:
-    """``metric`` if the run has it, else a clear error naming what it has."""
-    names = metric_columns(results)
+def check_metric(names: list[str], metric: str) -> str:
+    """``metric`` if it is one of the run's metric ``names``, else a clear error naming them."""
     if metric not in names:
         raise SuggestError(f"the run has no metric '{metric}'",
                            hint=did_you_mean(metric, names) or f"it has {one_of(names)}; "
@@ -175,11 +175,10 @@ def compare(results: pd.DataFrame, suggestions: pd.DataFrame, a: str, b: str, *,
     tested on it, and its cutoff is the ``k`` of the overall metrics.
     """
     check_engines([a, b], sorted(results["engine"].unique()))
-    metric = check_metric(results, metric or f"ndcg@{k}")
+    metric = check_metric(metric_columns(results), metric or f"ndcg@{k}")
     k = int(metric.split("@")[1])
     metrics = [c for c in metric_columns(results) if c.endswith(f"@{k}")]
-    if min_segment < 1:
-        raise SuggestError(f"--min-segment must be at least 1, not {min_segment}")
+    check_min_size(min_segment)
     context = segment_columns(results)
     for column in by or []:
         if column not in context:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from suggest.errors import SuggestError
 from suggest.evaluate import compare_engines, evaluate, metric_names
-from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS
+from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
 from suggest.verdict import verdict_pairs
 
 SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
@@ -110,9 +110,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     names = metric_names(ks)
     k = max(ks)
     metric = primary_metric(metric, ks)
-    if min_segment < 1:
-        raise SuggestError(f"the smallest segment must hold at least 1 request, not {min_segment}",
-                           hint="e.g. --min-segment 30")
+    check_min_size(min_segment)
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
     clock = [("start", time.perf_counter())]
@@ -331,8 +329,9 @@ def _summary(totals: _Totals, parts, fitted, names, k, log, compare, latency_sam
             "requests_without_positive": int(len(parts.test) - scored),
             "requests_scored": int(scored),
             "tests": {"family": len(comparisons), "alpha": 0.05,
-                      "note": "differences with a 95% paired t interval; p from the paired sign-flip "
-                              "test (exact, or its normal approximation for many requests), "
+                      "note": "differences with a 95% paired t interval (not corrected); p from the "
+                              "paired sign-flip test (exact; its normal approximation for many "
+                              "requests; Hoeffding's bound below 1e-4; else seeded sign flips), "
                               f"Holm-corrected over the {len(comparisons)} overall comparisons (every "
                               "pair and metric at the primary metric's cutoff); each segment column "
                               "is its own family; MDE: the difference found with 80% power at the "

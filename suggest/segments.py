@@ -45,6 +45,16 @@ NOT_SEGMENTS = ("request_id", "engine", "has_positive", "answered", "latency_us"
                 "is_weekend", "timestamp", "timezone", "user_id")
 
 
+def check_min_size(min_size: int) -> int:
+    """``min_size`` when it is a usable smallest segment, else a clear error."""
+    from suggest.errors import SuggestError
+
+    if min_size < 1:
+        raise SuggestError(f"--min-segment must be at least 1, not {min_size}",
+                           hint=f"e.g. --min-segment {MIN_SEGMENT}")
+    return min_size
+
+
 def segment_columns(results: pd.DataFrame) -> list[str]:
     """The columns of a Results frame that can be segments: the context columns and the
     hour and weekday of the request."""

@@ -95,7 +95,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         if c is not None:  # no learned engine: is the simplest thing better than the rules?
             out["key_comparisons"].append(c)
             say.append(f"The best baseline, {baseline}, vs the rules: " + _difference(c, baseline, TEAM))
-    if TEAM in engines:
+    if TEAM in engines and engines[TEAM].get("answered_rate") is not None:
         say.append(_rules_sentence(engines[TEAM], metric))
     cost = [_cost(name, engines[name]) for name in learned]
     if cost:
@@ -114,7 +114,7 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
         return None
     phrases, beats, loses = [], 0, 0
     for other, c in found:
-        who = "the rules" if other == TEAM else f"the best baseline, {other},"
+        who = "the rules" if other == TEAM else f"the best baseline ({other})"
         if c["p_holm"] < ALPHA and c["diff"] > 0:
             beats += 1
             phrases.append(f"beats {who} by {c['diff']:+.3f}")
@@ -125,8 +125,7 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
             phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; it "
                            f"could detect {c['mde']:.3f})")
     answer = "Yes" if beats == len(found) else "No" if loses else "Not shown"
-    return (f"{answer}: {name} " + " and ".join(phrases).replace(", and", " and")
-            + f" on {metric}" + (", both significant." if beats == len(found) == 2 else "."))
+    return (f"{answer}: {name} " + " and ".join(phrases) + f" on {metric}" + (", both significant." if beats == len(found) == 2 else "."))
 
 
 def _difference(c: dict, b: str, a: str) -> str:
@@ -162,8 +161,6 @@ def _rules_sentence(entry: dict, metric: str) -> str:
     k = metric.split("@")[1]
     answered, there = entry.get("answered_rate"), entry.get(f"precision@{k}_answered")
     overall = entry.get(f"precision@{k}")
-    if answered is None:
-        return ""
     text = f"The rules answer {answered:.1%} of requests"
     if there is not None and there == there:
         text += (f"; where they answer, precision@{k} is {there:.3f} ({overall:.3f} over all "

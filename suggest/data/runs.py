@@ -89,6 +89,18 @@ def read_truth(path: str | Path) -> pd.DataFrame:
                         relevance=relevance.astype(float))[list(TRUTH_COLUMNS)]
 
 
+def read_replay_paths(folder: str | Path) -> list[Path]:
+    """results.parquet and suggestions.parquet of a finished replay, or a clear error."""
+    folder = Path(folder)
+    needed = [folder / "results.parquet", folder / "suggestions.parquet"]
+    missing = [p.name for p in needed if not p.exists()]
+    if missing:
+        hint = ("the replay did not finish: run the same `suggest replay` again to resume"
+                if (folder / "state.json").exists() else "run `suggest replay ... -o FOLDER` first")
+        raise DataError(f"{folder} is not a finished replay ({', '.join(missing)} missing)", hint=hint)
+    return needed
+
+
 def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_rank: int | None = None,
                 cutoff: int | None = None,
                 suggestion_columns: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -101,13 +113,7 @@ def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_ran
     """
     import pyarrow.parquet as pq
 
-    folder = Path(folder)
-    needed = [folder / "results.parquet", folder / "suggestions.parquet"]
-    missing = [p.name for p in needed if not p.exists()]
-    if missing:
-        hint = ("the replay did not finish: run the same `suggest replay` again to resume"
-                if (folder / "state.json").exists() else "run `suggest replay ... -o FOLDER` first")
-        raise DataError(f"{folder} is not a finished replay ({', '.join(missing)} missing)", hint=hint)
+    needed = read_replay_paths(folder)
     wanted = [("engine", "in", list(engines))] if engines is not None else []
     columns = None
     if cutoff is not None:
@@ -116,6 +122,15 @@ def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_ran
     ranks = [("rank", "<=", max_rank)] if max_rank is not None else []
     return (pd.read_parquet(needed[0], columns=columns, filters=wanted or None),
             pd.read_parquet(needed[1], columns=suggestion_columns, filters=(wanted + ranks) or None))
+
+
+def run_metrics(folder: str | Path) -> list[str]:
+    """The metric columns of a finished replay's results (``ndcg@5``, ...), from the file's
+    schema alone."""
+    import pyarrow.parquet as pq
+
+    read_replay_paths(folder)
+    return [c for c in pq.read_schema(Path(folder) / "results.parquet").names if "@" in c]
 
 
 def read_run_truth(folder: str | Path) -> pd.DataFrame | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str | None = None,
-               b: str | None = None, metric: str | None = None, min_segment: int = 30,
+               b: str | None = None, metric: str | None = None, min_segment: int | None = None,
                seed: int = 0) -> str:
     """The report of the finished replay in ``run_dir`` as HTML (``fmt="html"``) or Markdown.
 
@@ -13,17 +13,20 @@ def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str |
     """
     from pathlib import Path
 
-    from suggest.compare import COMPARED
-    from suggest.data.runs import read_replay, read_run_truth, read_summary
+    from suggest.compare import COMPARED, check_metric
+    from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
     from suggest.report.content import report_engines, report_metric
+    from suggest.segments import MIN_SEGMENT, check_min_size
+
+    min_segment = check_min_size(MIN_SEGMENT if min_segment is None else min_segment)
 
     if fmt == "md":
         from suggest.report.markdown import render
     else:
         from suggest.report.html import render
     summary = read_summary(run_dir)
-    chosen = report_metric(summary, metric)
+    chosen = check_metric(run_metrics(run_dir), report_metric(summary, metric))
     cutoff = parse_metric(chosen)[1]
     engines = {*report_engines(summary, a, b, chosen), "rules"} - {None}
     results, suggestions = read_replay(run_dir, engines=sorted(engines), max_rank=cutoff,

@@ -86,9 +86,9 @@ def build(summary: dict, results: pd.DataFrame, suggestions: pd.DataFrame,
           b: str | None = None, metric: str | None = None, min_segment: int = MIN_SEGMENT,
           seed: int = 0) -> Report:
     """The report of a replay run from its summary and frames."""
-    from suggest.compare import check_metric, compare
+    from suggest.compare import check_metric, compare, metric_columns
 
-    metric = check_metric(results, report_metric(summary, metric))
+    metric = check_metric(metric_columns(results), report_metric(summary, metric))
     k = int(metric.split("@")[1])
     a, b, baseline = report_engines(summary, a, b, metric)
     columns = segment_columns(results)
