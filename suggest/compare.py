@@ -30,7 +30,7 @@ import pandas as pd
 from suggest.errors import SuggestError, did_you_mean, one_of
 from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
                               segment_tests, significant)
-from suggest.stats import format_p, p_phrase, test_family
+from suggest.stats import format_mde, format_p, p_phrase, test_family
 
 ALPHA = 0.05
 #: The Suggestions columns a comparison reads (not the scores).
@@ -57,16 +57,16 @@ class Comparison:
 
     def losses(self) -> list[dict]:
         """Significant segments where ``b`` is worse than ``a``, largest effect x size first."""
-        return significant(self.segments, losses=True)
+        return significant(self.segments, losses=True, across=True)
 
     def wins(self) -> list[dict]:
-        return significant(self.segments, losses=False)
+        return significant(self.segments, losses=False, across=True)
 
     def to_table(self, every_segment: bool = True) -> str:
         """The comparison for a terminal; ``every_segment=False`` shows only the significant
         segments (losses first) and how many were tested."""
         a, b, k, metric = self.a, self.b, self.k, self.metric
-        lines = [f"{b} vs {a} (differences are {b} - {a}; 95% paired t interval; p from the paired "
+        lines = [f"{b} vs {a} (differences are {b} - {a}; 95% paired t interval, not adjusted; p from the paired "
                  f"sign-flip test, Holm-corrected over the {len(self.overall)} metrics at {k}; "
                  "MDE: the smallest true difference found with 80% power)", ""]
         for row in self.overall:
@@ -80,8 +80,8 @@ class Comparison:
             shown = self.losses() + self.wins()
             lines += ["", f"significant segments ({metric}): {len(self.losses())} where {b} loses, "
                           f"{len(self.wins())} where it wins, of {tested} tested in "
-                          f"{len(self.segments)} columns (each column one Holm family; --by COLUMN "
-                          "shows every segment of a column)"]
+                          f"{len(self.segments)} columns (Holm within each column, Bonferroni over the "
+                          "columns; --by COLUMN shows every segment of a column)"]
             if shown:
                 lines.append(head)
             for r in shown:
@@ -100,7 +100,7 @@ class Comparison:
                       f"{b[:9] + ' wins':>14}{'ties':>7}{a[:9] + ' wins':>14}"]
             for r in self.rules:
                 lines.append(f"  {r['rule'][:27]:<28}{r['requests']:>9,}{r['diff']:>+9.4f}   "
-                             f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]  {format_p(r['p_holm']):<8}"
+                             f"{interval_text(r):<20}{format_p(r['p_holm']):<8}"
                              f"{r['b_wins']:>14,}{r['ties']:>7,}{r['a_wins']:>14,}")
         ab = self.abstention
         if ab:
@@ -126,13 +126,17 @@ def _mark(row: dict, a: str, b: str) -> str:
         return "not tested"
     if row["p_holm"] < ALPHA:
         return f"{b if row['diff'] > 0 else a} better"
-    return f"not significant (MDE ±{row['mde']:.4f})"
+    return f"not significant (MDE ±{format_mde(row['mde'], 4)})"
 
 
 def _segment_line(name: str, r: dict, a: str, b: str, width: int) -> str:
     return (f"  {name[:width]:<{width + 1}}{r['requests']:>9,}{r['mean_a']:>12.4f}{r['mean_b']:>12.4f}"
-            f"{r['diff']:>+9.4f}   [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]  "
-            f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}")
+            f"{r['diff']:>+9.4f}   {interval_text(r):<20}{format_p(r['p_holm']):<8}{_winner(r, a, b)}")
+
+
+def interval_text(r: dict) -> str:
+    """The 95% interval, or 'too few' under 3 requests."""
+    return "too few" if r["requests"] < 3 else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
 
 
 def _winner(row: dict, a: str, b: str) -> str:

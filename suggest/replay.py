@@ -422,7 +422,7 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
                                      min_size=min_segment, seed=seed)
             key = f"{b} - {a}"
             segments[key] = families
-            losses[key] = significant(families, losses=True)
+            losses[key] = significant(families, losses=True, across=True)
             tested[key] = {"segments": sum(f["tests"] for f in families.values()),
                            "columns": len(families)}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}

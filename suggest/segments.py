@@ -38,6 +38,9 @@ MIN_SEGMENT = 30
 MAX_VALUES = 20
 BINS = 5
 OTHER, MISSING = "other", "(missing)"
+ALPHA = 0.05
+#: A segment with at least this share of the requests compared is the whole, not a part.
+WHOLE = 0.95
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Time fields that are segments, and the ones that are not (too fine, or said by another).
 TIME_SEGMENTS = ("hour", "weekday")
@@ -81,11 +84,13 @@ def _raw_labels(values: pd.Series, bins: int) -> tuple[pd.Series, list | None]:
             names = np.array(DAYS, dtype=object)
             code = np.nan_to_num(number, nan=0).astype(np.int64) % 7
         labels, order = names[code], list(names)
-    elif _numeric(values) and values.nunique(dropna=True) > bins:
-        labels, order = _quantile_bins(pd.to_numeric(values, errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan), bins)
+    elif _numeric(values) and values.nunique(dropna=True) > bins and (binned := _quantile_bins(
+            pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan), bins)):
+        labels, order = binned
     else:
-        labels = values.astype(str).to_numpy(dtype=object)
+        text = values.astype(str)
+        # a value spelt like a pooled segment keeps quotes, so it is never mixed with them
+        labels = text.mask(text.isin((OTHER, MISSING)), '"' + text + '"').to_numpy(dtype=object)
     labels = np.where(missing, MISSING, labels)
     return pd.Series(labels, index=values.index, dtype=object), order
 
@@ -103,11 +108,21 @@ def _numeric(values: pd.Series) -> bool:
             and not pd.api.types.is_bool_dtype(values.dtype))
 
 
-def _quantile_bins(values: np.ndarray, bins: int) -> tuple[np.ndarray, list]:
-    present = values[~np.isnan(values)]
+def _quantile_bins(values: np.ndarray, bins: int) -> tuple[np.ndarray, list] | None:
+    """Quantile bins of the finite values (infinities go to the end bins), named with as many
+    significant digits as keep the names apart; None when ties leave fewer than two bins."""
+    present = values[np.isfinite(values)]
+    if len(present) == 0:
+        return None
     edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)))
-    names = [f"[{lo:.3g}, {hi:.3g})" for lo, hi in zip(edges[:-1], edges[1:])] or [f"{edges[0]:.3g}"]
-    names[-1] = names[-1][:-1] + "]" if len(edges) > 1 else names[-1]
+    if len(edges) < 3:
+        return None
+    for digits in range(3, 18):
+        shown = [f"{e:.{digits}g}" for e in edges]
+        if len(set(shown)) == len(shown):
+            break
+    names = [f"[{lo}, {hi})" for lo, hi in zip(shown[:-1], shown[1:])]
+    names[-1] = names[-1][:-1] + "]"
     place = np.searchsorted(edges[1:-1], values, side="right")
     return np.array(names, dtype=object)[place.clip(0, len(names) - 1)], names
 
@@ -132,14 +147,26 @@ def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: 
         names = sorted(groups, key=lambda v: (v in (OTHER, MISSING), v == OTHER,
                                               rank.get(v, 0), -len(groups[v]), str(v)))
         rows = test_family([(a[groups[v]], b[groups[v]]) for v in names], alpha=alpha, seed=seed)
-        rows = [{"value": value, **row} for value, row in zip(names, rows)]
-        out[column] = {"tests": len(rows), "rows": rows, "pooled_into_other": pooled}
+        rows = [{"value": value, "share": len(groups[value]) / max(len(a), 1), **row}
+                for value, row in zip(names, rows)]
+        out[column] = {"tests": rows[0]["family"] if rows else 0, "rows": rows,
+                       "pooled_into_other": pooled}
     return out
 
 
-def significant(families: dict[str, dict], *, losses: bool) -> list[dict]:
+def significant(families: dict[str, dict], *, losses: bool, across: bool = False) -> list[dict]:
     """The significant segments where ``b`` loses (``losses=True``) or wins, over every
-    family, largest effect times size first; each row names its column."""
+    family, largest effect times size first; each row names its column.
+
+    A segment holding nearly every request (``WHOLE`` of them or more) restates the
+    overall comparison and is not listed. With ``across=True`` a segment must also stay
+    significant when its column's Holm p-value is multiplied by the number of columns
+    (Bonferroni over the columns): one list over all the columns then has a 5%
+    family-wise error rate, as a headline needs, not 5% per column.
+    """
+    columns = sum(1 for family in families.values() if family["tests"]) if across else 1
     rows = [{"column": column, **row} for column, family in families.items()
-            for row in family["rows"] if row["significant"] and (row["diff"] < 0) == losses]
+            for row in family["rows"]
+            if row["p_holm"] * columns < ALPHA and (row["diff"] < 0) == losses
+            and row.get("share", 0) < WHOLE]
     return sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])

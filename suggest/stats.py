@@ -12,7 +12,8 @@ Every comparison the tool prints goes through :func:`paired_test`:
   take few distinct values, so the sign flips of ``m`` requests sharing a value
   ``v`` sum to ``v * (2 * Binomial(m, 1/2) - m)``: the exact distribution is a
   short convolution), by the **normal approximation** of the same distribution
-  (``z = sum(d) / sqrt(sum(d**2))``) when many requests carry the sum, and in
+  (``z = (|sum(d)| - min|d|) / sqrt(sum(d**2))``, with a continuity correction)
+  when many requests carry the sum, and in
   between by Hoeffding's bound ``2 exp(-z**2 / 2)`` when that is below 1e-4 (a
   bound the true p-value never exceeds), else by up to 50,000 seeded sign flips
   (fewer once the p-value is clearly above 0.1). A p-value is therefore as small as the
@@ -38,6 +39,8 @@ import numpy as np
 
 #: Largest number of sums the exact sign-flip distribution may hold while it is built.
 EXACT_LIMIT = 1 << 17
+#: Most sums the exact distribution may compute in all (its cost), summed over its steps.
+EXACT_WORK = 1 << 22
 #: The normal approximation is used when no request carries more than this share of
 #: the sum of squared differences (Lindeberg's condition, in practice: >= 50 requests).
 NORMAL_MAX_SHARE = 0.02
@@ -69,12 +72,16 @@ def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0) -> PairedTest:
     """
     from scipy import stats
 
-    diff = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = b - a
     if not np.isfinite(diff).all():
         from suggest.errors import SuggestError
 
         raise SuggestError(f"{int((~np.isfinite(diff)).sum())} paired values are missing or infinite",
                            hint="compare per-request metric values: every request needs both")
+    # differences within 1e-12 of the values compared are float noise (0.1 + 0.2 - 0.3): ties
+    size = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0)) if len(diff) else 0.0
+    diff = np.where(np.abs(diff) <= 1e-12 * size, 0.0, diff)
     n = len(diff)
     if n == 0:
         nan = float("nan")
@@ -94,21 +101,28 @@ def sign_flip_p(diff: np.ndarray, *, seed: int = 0) -> tuple[float, str]:
     """Two-sided p-value of the paired sign-flip test on the differences, and how it was had."""
     from scipy import stats
 
+    diff = np.asarray(diff, dtype=float)
     nonzero = diff[diff != 0]
     if len(nonzero) == 0:
         return 1.0, "exact"
     observed = abs(float(nonzero.sum()))
     values, counts = np.unique(np.abs(nonzero), return_counts=True)
+    if len(values) == 1:  # one magnitude: the count of positive signs is Binomial(m, 1/2)
+        m = int(counts[0])
+        heads = int(round((observed / values[0] + m) / 2))
+        return float(min(1.0, 2 * stats.binom.cdf(m - heads, m, 0.5))), "exact"
     exact = _exact_tail(values, counts, observed)
     if exact is not None:
         return exact, "exact"
-    squares = values ** 2 * counts
-    z = observed / np.sqrt(squares.sum())
-    if values[-1] ** 2 <= NORMAL_MAX_SHARE * squares.sum():
+    squares = float((values ** 2 * counts).sum())
+    if values[-1] ** 2 <= NORMAL_MAX_SHARE * squares:
+        # continuity correction: flipping one sign moves the sum by at least twice the
+        # smallest difference, so the tail starts half a step (the smallest one) inside
+        z = max(0.0, observed - float(values[0])) / np.sqrt(squares)
         return float(min(1.0, 2 * stats.norm.sf(z))), "normal"
     # Hoeffding: P(|S| >= s) <= 2 exp(-s^2 / (2 sum d^2)) for any sign-flip sum, a bound
     # that holds with few requests too; when it is already small it is the p-value
-    bound = 2 * np.exp(-z * z / 2)
+    bound = 2 * np.exp(-observed * observed / squares / 2)
     if bound <= HOEFFDING_BELOW:
         return float(bound), "bound"
     return _flipped_tail(values, counts, observed, seed), "sign flips"
@@ -116,15 +130,16 @@ def sign_flip_p(diff: np.ndarray, *, seed: int = 0) -> tuple[float, str]:
 
 def _exact_tail(values: np.ndarray, counts: np.ndarray, observed: float) -> float | None:
     """P(|S| >= observed) for S = sum over values of v * (2 * Binomial(m, 1/2) - m), or
-    None when the distribution would hold more than ``EXACT_LIMIT`` distinct sums."""
+    None when the distribution would hold more than ``EXACT_LIMIT`` distinct sums, or
+    building it would take more than ``EXACT_WORK`` steps (values on a coarse lattice,
+    like a ranking metric's, merge into few sums, so many requests can stay exact)."""
     from scipy import stats
 
-    if np.sum(np.log2(counts + 1.0)) > np.log2(EXACT_LIMIT) and len(values) > 1:
-        return None  # too many sign patterns (a single value is a binomial: always exact)
     scale = float(values.max())
-    sums, probs = np.zeros(1), np.ones(1)
+    sums, probs, work = np.zeros(1), np.ones(1), 0
     for value, m in zip(values[::-1], counts[::-1]):  # largest first: the coarse sums early
-        if len(sums) * (m + 1) > EXACT_LIMIT:
+        work += len(sums) * (m + 1)
+        if len(sums) * (m + 1) > EXACT_LIMIT or work > EXACT_WORK:
             return None
         heads = np.arange(m + 1)
         step = value * (2 * heads - m)
@@ -178,13 +193,18 @@ def test_family(samples, *, alpha: float = 0.05, seed: int = 0) -> list[dict]:
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         test = paired_test(x, y, seed=seed)
         nan = float("nan")
+        low, high = test.ci_low, test.ci_high
+        if len(x) and min(x.min(), y.min()) >= 0 and max(x.max(), y.max()) <= 1:
+            low, high = max(low, -1.0), min(high, 1.0)  # metrics in [0, 1] differ by at most 1
         rows.append({"requests": test.n, "mean_a": float(x.mean()) if len(x) else nan,
                      "mean_b": float(y.mean()) if len(y) else nan, "diff": test.diff,
-                     "ci_low": test.ci_low, "ci_high": test.ci_high, "p_value": test.p_value,
+                     "ci_low": low, "ci_high": high, "p_value": test.p_value,
                      "method": test.method, "sd": test.sd})
-    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows])):
-        row.update(p_holm=adjusted, family=len(rows), significant=bool(adjusted < alpha),
-                   mde=mde(row["sd"], row["requests"], alpha=alpha / len(rows)))
+    adjusted = holm([r["p_value"] for r in rows])
+    family = sum(1 for p in adjusted if p == p)  # a group with nothing to test is no test
+    for row, p_holm in zip(rows, adjusted):
+        row.update(p_holm=p_holm, family=family, significant=bool(p_holm < alpha),
+                   mde=mde(row["sd"], row["requests"], alpha=alpha / max(family, 1)))
     return rows
 
 
@@ -207,16 +227,36 @@ def holm(p_values) -> list[float]:
 def mde(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
     """Minimum detectable effect: the true mean difference a two-sided test at level
     ``alpha`` finds with probability ``power`` on ``n`` paired requests whose
-    differences have standard deviation ``sd``: ``(z(1 - alpha/2) + z(power)) * sd / sqrt(n)``.
+    differences have standard deviation ``sd``:
+    ``(t(1 - alpha/2, n-1) + t(power, n-1)) * sd / sqrt(n)``.
 
-    >>> round(mde(1.0, 100), 4)   # (1.96 + 0.8416) / 10
-    0.2802
+    It is infinite when no difference at all could be significant: the sign-flip test's
+    smallest p-value on ``n`` requests, ``2 ** (1 - n)``, is not below ``alpha``.
+
+    >>> round(mde(1.0, 100), 4)   # (1.984 + 0.845) / 10
+    0.2829
+    >>> mde(0.5, 4)               # 4 requests: p >= 1/8 whatever happens
+    inf
     """
     from scipy import stats
 
     if n < 2 or not np.isfinite(sd):
         return float("nan")
-    return float((stats.norm.isf(alpha / 2) + stats.norm.ppf(power)) * sd / np.sqrt(n))
+    if (1 - n) * np.log(2) >= np.log(alpha):
+        return float("inf")
+    return float((stats.t.isf(alpha / 2, n - 1) + stats.t.ppf(power, n - 1)) * sd / np.sqrt(n))
+
+
+def format_mde(value: float, digits: int = 3) -> str:
+    """An MDE for people: ``'0.0123'``, ``'none possible'`` when no difference could be
+    significant at this size, ``'n/a'`` when there is nothing to measure.
+
+    >>> format_mde(0.01234), format_mde(float("inf")), format_mde(float("nan"))
+    ('0.012', 'none possible', 'n/a')
+    """
+    if value is None or value != value:
+        return "n/a"
+    return "none possible" if np.isinf(value) else f"{value:.{digits}f}"
 
 
 def format_p(p: float) -> str:

@@ -21,7 +21,7 @@ report. It is built from a replay's summary alone:
 
 from __future__ import annotations
 
-from suggest.stats import p_phrase
+from suggest.stats import format_mde, p_phrase
 
 LEARNED = ("ranker", "hybrid")
 TEAM = "rules"
@@ -123,7 +123,7 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
             phrases.append(f"loses to {who} by {c['diff']:+.3f}")
         else:
             phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; it "
-                           f"could detect {c['mde']:.3f})")
+                           f"could detect {format_mde(c['mde'])})")
     answer = "Yes" if beats == len(found) else "No" if loses else "Not shown"
     return (f"{answer}: {name} " + " and ".join(phrases) + f" on {metric}" + (", both significant." if beats == len(found) == 2 else "."))
 
@@ -136,8 +136,10 @@ def _difference(c: dict, b: str, a: str) -> str:
         winner = b if c["diff"] > 0 else a
         return f"{head}: {winner} is better."
     mde = c.get("mde")
-    detect = (f"; this sample would find a true difference of {mde:.3f} with 80% power, so a "
-              "smaller one can go unseen" if mde == mde and mde is not None else "")
+    detect = ("" if mde is None or mde != mde else
+              "; no difference could be significant on so few requests" if mde == float("inf") else
+              f"; this sample would find a true difference of {mde:.3f} with 80% power, so a "
+              "smaller one can go unseen")
     return f"{head}: no significant difference{detect}."
 
 
@@ -153,7 +155,8 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
                           f"{r['ci_high']:+.3f}], {r['requests']:,} requests" for r in rows[:3])
         more = f"; and {len(rows) - 3} more" if len(rows) > 3 else ""
         parts.append(f"to {a} in {len(rows)}{scope} ({shown}{more})")
-    return (f"Where {b} significantly loses (each context column its own Holm family): "
+    return (f"Where {b} significantly loses (Holm within each context column, Bonferroni over "
+            "the columns): "
             + "; ".join(parts) + ".")
 
 

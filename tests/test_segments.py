@@ -81,7 +81,7 @@ def test_a_planted_loss_is_found_first():
 def test_noise_is_a_finding_in_at_most_about_5_percent_of_repetitions():
     """Two engines that differ only by noise: at the 5% family level, a column's family
     holds a significant segment in about 5% of seeded worlds at most."""
-    repetitions, found = 300, {"city": 0, "hour": 0}
+    repetitions, found = 300, {"city": 0, "hour": 0, "either column, as the verdict lists": 0}
     for seed in range(repetitions):
         rng = np.random.default_rng(100 + seed)
         n = 1200
@@ -91,10 +91,40 @@ def test_noise_is_a_finding_in_at_most_about_5_percent_of_repetitions():
                                                    p=np.r_[[0.2, 0.15, 0.1], np.full(9, 0.55 / 9)]),
                                 "hour": rng.integers(0, 24, n)})
         families = segment_tests(a, b, context, ["city", "hour"], seed=seed)
-        for column in found:
+        for column in ("city", "hour"):
             found[column] += any(r["significant"] for r in families[column]["rows"])
+        found["either column, as the verdict lists"] += bool(
+            significant(families, losses=True, across=True)
+            or significant(families, losses=False, across=True))
     for column, count in found.items():
         assert count / repetitions <= 0.075, (column, count)
+
+
+def test_bin_names_stay_apart_ties_fall_back_to_values_and_spelt_pool_names_are_quoted():
+    close = pd.Series(np.linspace(1000.0, 1000.4, 100))  # edges equal at 3 significant digits
+    names = segment_labels(close, min_size=1).unique()
+    assert len(names) == 5 and "[1000, 1000.08)" in names
+    tied = pd.Series([0.0] * 90 + list(range(1, 11)))  # 90% zeros: quantile edges collapse
+    assert set(segment_labels(tied, min_size=1)) == {"0.0", *(f"{v:.1f}" for v in range(1, 11))}
+    spelt = pd.Series(["other"] * 40 + ["(missing)"] * 40 + ["x"] * 3 + [None] * 30)
+    assert segment_labels(spelt).value_counts().to_dict() == {
+        '"other"': 40, '"(missing)"': 40, "(missing)": 30, "other": 3}
+    infinite = pd.Series([np.inf, -np.inf] + list(range(100)), dtype=float)
+    labels = segment_labels(infinite, min_size=1)
+    assert labels.iloc[0].endswith("]") and labels.iloc[1].startswith("[0,")
+
+
+def test_a_segment_holding_every_request_restates_the_whole_and_is_not_a_finding():
+    rng = np.random.default_rng(4)
+    n = 600
+    a = ranking_values(rng, n)
+    b = np.clip(a - 0.2, 0, 1)  # worse everywhere
+    families = segment_tests(a, b, pd.DataFrame({"device": ["phone"] * n,
+                                                 "half": np.repeat(["x", "y"], n // 2)}),
+                             ["device", "half"])
+    assert families["device"]["rows"][0]["significant"]  # the test itself finds it ...
+    found = {(r["column"], r["value"]) for r in significant(families, losses=True)}
+    assert found == {("half", "x"), ("half", "y")}  # ... but it is the whole, not a segment
 
 
 def test_asking_for_another_column_changes_no_other_p_value():

@@ -146,7 +146,7 @@ def test_minimum_detectable_effect_matches_a_simulation_within_20_percent(alpha)
     rng = np.random.default_rng(8)
     n, sd = 400, 0.45
     effect = mde(sd, n, alpha=alpha)
-    assert effect == pytest.approx((stats.norm.isf(alpha / 2) + stats.norm.ppf(0.8)) * sd / 20)
+    assert effect == pytest.approx((stats.t.isf(alpha / 2, n - 1) + stats.t.ppf(0.8, n - 1)) * sd / 20)
     below = _power(0.8 * effect, sd, n, alpha, 300, rng)
     at = _power(effect, sd, n, alpha, 300, rng)
     above = _power(1.2 * effect, sd, n, alpha, 300, rng)
@@ -160,6 +160,40 @@ def test_family_marks_significance_after_correction():
     assert all(r["family"] == 2 for r in rows) and rows[0]["p_holm"] == pytest.approx(
         2 * rows[0]["p_value"])
     assert rows[1]["mde"] > 0
+
+
+def test_no_difference_can_be_significant_on_a_handful_of_requests():
+    """Four requests: the sign-flip p-value is at least 1/8, so nothing is detectable at 5%."""
+    assert mde(0.5, 4) == float("inf") and mde(0.5, 6) < float("inf")
+    assert paired_test([0] * 4, [1] * 4).p_value == pytest.approx(0.125)
+
+
+def test_normal_approximation_is_continuity_corrected():
+    """60 requests, 38 gained and 22 lost one point: near the exact binomial p-value."""
+    d = np.r_[np.ones(38), -np.ones(22)]
+    exact = stats.binomtest(38, 60, 0.5).pvalue
+    assert paired_test(np.zeros(60), d).p_value == pytest.approx(exact, rel=1e-9)
+    # many distinct magnitudes, so the normal approximation applies: corrected, it keeps
+    # close to the randomisation distribution instead of running small
+    rng = np.random.default_rng(2)
+    magnitudes = rng.choice([0.2, 0.4, 0.6, 0.8, 1.0], size=60)
+    signs = np.r_[np.ones(38), -np.ones(22)]
+    test = paired_test(np.zeros(60), magnitudes * signs)
+    flips = stats.permutation_test((magnitudes * signs,), np.sum, permutation_type="samples",
+                                   n_resamples=200_000, random_state=0).pvalue
+    assert test.p_value == pytest.approx(flips, abs=0.01)
+
+
+def test_float_noise_is_not_a_difference():
+    a = np.array([0.3] * 50)
+    b = np.array([0.1 + 0.2] * 50)  # 0.30000000000000004
+    assert paired_test(a, b).p_value == 1.0
+
+
+def test_family_counts_only_groups_with_something_to_test_and_clips_intervals():
+    rows = family([([0.0] * 3, [1.0] * 3), ([], []), ([0.0, 1.0, 0.0], [1.0, 1.0, 1.0])])
+    assert [r["family"] for r in rows] == [2, 2, 2]
+    assert rows[2]["ci_high"] <= 1.0 and rows[2]["ci_low"] >= -1.0
 
 
 def test_p_values_for_people():

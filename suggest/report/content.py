@@ -30,8 +30,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from suggest.compare import interval_text
 from suggest.segments import MIN_SEGMENT, segment_columns
-from suggest.stats import format_p, p_phrase
+from suggest.stats import format_mde, format_p, p_phrase
 from suggest.verdict import LEARNED, TEAM, best_baseline
 
 SHOWN_WINS = 10
@@ -154,18 +155,18 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
 def _line(c, metric: str) -> str:
     row = next(r for r in c.overall if r["metric"] == metric)
     head = (f"{c.b} vs {c.a}: {row['diff']:+.3f} {metric} [{row['ci_low']:+.3f}, "
-            f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])}")
+            f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])} (Holm over the {row['family']} "
+            f"metrics compared)")
     if row["significant"]:
         return f"{head}: {c.b if row['diff'] > 0 else c.a} is better."
-    return f"{head}: no significant difference (MDE {row['mde']:.3f} at 80% power)."
+    return f"{head}: no significant difference (MDE {format_mde(row['mde'])} at 80% power)."
 
 
 def _comparison_row(c: dict) -> dict:
     return {"b - a": f"{c['b']} - {c['a']}", "a": f"{c['mean_a']:.4f}", "b": f"{c['mean_b']:.4f}",
-            "difference": f"{c['diff']:+.4f}", "95% interval": f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]",
-            "p (Holm)": format_p(c["p_holm"]),
-            "MDE (80%)": f"{c['mde']:.4f}" if c.get("mde") == c.get("mde") and c.get("mde") is not None
-            else "n/a",
+            "difference": f"{c['diff']:+.4f}",
+            "95% interval (unadjusted)": f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]",
+            "p (Holm)": format_p(c["p_holm"]), "MDE (80%)": format_mde(c.get("mde"), 4),
             "reading": ("better" if c["diff"] > 0 else "worse") if c["p_holm"] < 0.05
             else "no significant difference", "requests": f"{c['requests']:,}"}
 
@@ -208,7 +209,9 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
         losses, wins = c.losses(), c.wins()
         report.add(Heading(f"{c.b} against {c.a}", level=3),
                    Text(f"{tested} segments tested in {len(c.segments)} context columns, each "
-                        f"column its own Holm family; values under the minimum size are pooled "
+                        f"column its own Holm family; a segment is listed as significant when it "
+                        f"stays so with Bonferroni over the {len(c.segments)} columns too, so the "
+                        f"list as a whole holds a 5% error rate. Values under the minimum size are pooled "
                         f"into 'other', numbers cut into quantile bins, the hour into 4-hour "
                         f"bands. Significant: {len(losses)} losses, {len(wins)} wins.", note=True))
         names = {"a": c.a, "b": c.b, "b - a": f"{c.b} - {c.a}"}
@@ -234,9 +237,10 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
 def _segment_row(r: dict) -> dict:
     return {"segment": f"{r['column']} = {r['value']}", "requests": f"{r['requests']:,}",
             "a": f"{r['mean_a']:.3f}", "b": f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
-            "95% interval": f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]",
+            "95% interval (unadjusted)": interval_text(r),
             "p (Holm, column)": format_p(r["p_holm"]),
-            "MDE": "n/a" if r["mde"] != r["mde"] else f"{r['mde']:.3f}"}
+            "MDE": format_mde(r["mde"])}
+
 
 
 def _rules(report: Report, main, metric: str) -> None:
@@ -253,7 +257,7 @@ def _rules(report: Report, main, metric: str) -> None:
                     note=True))
     rows = [{"rule": r["rule"], "requests": f"{r['requests']:,}", main.a: f"{r['mean_a']:.3f}",
              main.b: f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
-             "95% interval": f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]",
+             "95% interval (unadjusted)": interval_text(r),
              "p (Holm)": format_p(r["p_holm"]), f"{main.b} wins": f"{r['b_wins']:,}",
              "ties": f"{r['ties']:,}", f"{main.a} wins": f"{r['a_wins']:,}"} for r in main.rules]
     report.add(Table(pd.DataFrame(rows), collapsed=len(rows) > 25, tone=[_tone(r) for r in main.rules],
