@@ -598,7 +598,7 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, 
             check_fits(chosen["ranker"].engine, log.requests, f"{dataset}")
         summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
                              chunk_size=chunk_size, progress=not as_json, runner=runner,
-                             settings={"log": str(log.dataset.log), "rules": str(rules_file)},
+                             settings={"dataset": log.dataset.name, "log": str(log.dataset.log), "rules": str(rules_file)},
                              metric=metric, min_segment=min_segment)
     rejects = _write_log_rejects(log, Path(out) / "rejects.csv")
     if as_json:
@@ -678,9 +678,9 @@ Examples:
               help="A context column (or hour, weekday) to show segment by segment (repeat). "
                    "Without it every column is tested and only significant segments are shown.")
 @click.option("--metric", default=None, help="Primary metric; its cutoff is the k of the overall "
-              "metrics.  [default: ndcg@K]")
-@click.option("--k", "k", type=int, default=5, show_default=True,
-              help="The cutoff to compare at (when --metric is not given).")
+              "metrics.  [default: the replay's primary metric, ndcg@5 unless it chose another]")
+@click.option("--k", "k", type=int, default=None,
+              help="Compare ndcg at this cutoff instead (when --metric is not given).")
 @click.option("--min-segment", type=int, default=MIN_SEGMENT_DEFAULT, show_default=True,
               help="Segments with fewer requests pool into 'other'.")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -697,15 +697,20 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     from suggest.compare import COMPARED, check_engines, check_metric, compare
     from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
+    from suggest.report.content import report_metric
     from suggest.segments import segment_columns
 
-    check_engines([a, b], list(read_summary(run_dir)["engines"]))
-    cutoff = parse_metric(check_metric(run_metrics(run_dir), metric or f"ndcg@{k}"))[1]
+    summary = read_summary(run_dir)
+    check_engines([a, b], list(summary["engines"]))
+    # the run's own primary metric unless another is asked for (by name or by cutoff)
+    metric = check_metric(run_metrics(run_dir),
+                          report_metric(summary, metric or (f"ndcg@{k}" if k else None)))
+    cutoff = parse_metric(metric)[1]
     # only what the comparison reads: a run of a million requests holds far more
     results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
                                        cutoff=cutoff, suggestion_columns=COMPARED)
     columns = list(by) or segment_columns(results)
-    report = compare(results, suggestions, a, b, k=k, metric=metric, by=columns,
+    report = compare(results, suggestions, a, b, k=cutoff, metric=metric, by=columns,
                      min_segment=min_segment, seed=seed, truth=read_run_truth(run_dir))
     if as_json:
         _print_json(report.to_dict())
@@ -824,7 +829,7 @@ def demo(out, users, days, seed):
                "and the baselines")
     engines = replay_engines(DEFAULT_ENGINES, rules_file, None, seed)
     result = run_replay(log, engines, out / "run", seed=seed, progress=True, latency_sample=50,
-                        settings={"log": str(log.dataset.log), "rules": str(rules_file)})
+                        settings={"dataset": log.dataset.name, "log": str(log.dataset.log), "rules": str(rules_file)})
     click.echo("")
     click.echo(summary_text(result))
     from suggest.report import render_run

@@ -31,6 +31,7 @@ from suggest.errors import SuggestError, did_you_mean, one_of
 from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
                               segment_tests, significant)
 from suggest.stats import format_mde, format_p, p_phrase, test_family
+from suggest.verdict import LEARNED
 
 ALPHA = 0.05
 #: The Suggestions columns a comparison reads (not the scores).
@@ -95,7 +96,8 @@ class Comparison:
                 lines.append(_segment_line(str(r["value"]), r, a, b, 36))
         if self.rules:
             lines += ["", f"by the rule behind the rules engine's first suggestion ({metric}; the "
-                          f"{len(self.rules)} rules are one Holm family):",
+                          f"{len(self.rules)} groups, one per rule and '(no rule)' where the rules were "
+                          "silent, are one Holm family):",
                       f"  {'rule':<28}{'requests':>9}{'diff':>9}   95% CI              p       "
                       f"{b[:9] + ' wins':>14}{'ties':>7}{a[:9] + ' wins':>14}"]
             for r in self.rules:
@@ -161,7 +163,11 @@ def metric_columns(results: pd.DataFrame) -> list[str]:
 
 
 def check_metric(names: list[str], metric: str) -> str:
-    """``metric`` if it is one of the run's metric ``names``, else a clear error naming them."""
+    """``metric`` (any case) if it is one of the run's metric ``names``, else a clear error
+    naming them."""
+    from suggest.evaluate import metric_name
+
+    metric = metric_name(metric)
     if metric not in names:
         raise SuggestError(f"the run has no metric '{metric}'",
                            hint=did_you_mean(metric, names) or f"it has {one_of(names)}; "
@@ -258,6 +264,24 @@ def _overlap(suggestions: pd.DataFrame, a: str, b: str, k: int) -> float:
     return float(shared / (requests * k))
 
 
+def _explained(suggestions: pd.DataFrame, learned: list[str]) -> set | None:
+    """The requests whose learned engines' suggestions carry explanations (a replay explains
+    a sample: see ``suggest.replay``), or None when no list is explained, or every one is."""
+    if not learned or "reason" not in suggestions:
+        return None
+    mine = suggestions[suggestions["engine"].isin(learned)]
+    said = mine["reason"].astype(str).to_numpy() != mine["engine"].astype(str).to_numpy()
+    if said.all() or not said.any():
+        return None
+    return set(mine.loc[said, "request_id"].astype(str))
+
+
+def _prefer(part: pd.DataFrame, explained: set) -> pd.DataFrame:
+    """The rows of ``part`` whose request is explained, when there are any."""
+    keep = part["request_id"].astype(str).isin(explained)
+    return part[keep] if keep.any() else part
+
+
 def _lists(suggestions: pd.DataFrame, engine: str, k: int, ids) -> dict:
     """Top-k lists ``[{"item", "reason"}, ...]`` of a few requests."""
     mine = suggestions[(suggestions["engine"] == engine) & (suggestions["rank"] <= k)
@@ -274,6 +298,10 @@ def _lists(suggestions: pd.DataFrame, engine: str, k: int, ids) -> dict:
 def _disagreements(scored, suggestions, truth, a, b, k, context, examples, seed) -> dict:
     hit_a, hit_b = scored[f"hit_rate@{k}_a"] > 0, scored[f"hit_rate@{k}_b"] > 0
     only_a, only_b = scored[hit_a & ~hit_b], scored[hit_b & ~hit_a]
+    explained = _explained(suggestions, [e for e in (a, b) if e in LEARNED])
+    if explained is not None:  # draw from the requests whose learned lists say why
+        only_a = _prefer(only_a, explained)
+        only_b = _prefer(only_b, explained)
     rng = np.random.default_rng(seed)
     picked = pd.concat([
         part.iloc[np.sort(rng.choice(len(part), min(n, len(part)), replace=False))].assign(who=who)

@@ -114,9 +114,14 @@ METRICS: dict[str, Callable[[Ranked, int, str], np.ndarray]] = {
 }
 
 
+def metric_name(name: str) -> str:
+    """A metric as the tool spells it: ``" NDCG@5"`` -> ``"ndcg@5"``."""
+    return str(name).strip().lower()
+
+
 def parse_metric(name: str) -> tuple[str, int]:
-    """``"ndcg@5"`` -> ``("ndcg", 5)``, with a clear error for anything else."""
-    base, _, k = str(name).partition("@")
+    """``"ndcg@5"`` (or ``"NDCG@5"``) -> ``("ndcg", 5)``, with a clear error for anything else."""
+    base, _, k = metric_name(name).partition("@")
     if base not in METRICS:
         raise SuggestError(f"unknown metric '{name}'", hint=did_you_mean(base, METRICS)
                            or f"use {one_of(METRICS)} with @k, e.g. ndcg@5")

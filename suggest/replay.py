@@ -124,7 +124,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     if state.get("fingerprint") != fingerprint:
         for stale in chunks_dir.glob("*.parquet"):
             stale.unlink()
-        for stale in ("summary.json", "suggestions.parquet", "results.parquet", "truth.parquet"):
+        for stale in ("summary.json", "suggestions.parquet", "results.parquet", "truth.parquet",
+                      "explanations.parquet"):
             (out / stale).unlink(missing_ok=True)
         state = {"fingerprint": fingerprint, "done": []}
     test_ids = set(parts.test["request_id"].astype(str))
@@ -143,6 +144,14 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     fitted, fit_seconds = {}, {}
     for name, engine in tqdm(engines.items(), desc="fitting", disable=None if progress else True,
                              leave=False):
+        twin = next((other for other in fitted if _same_model(fitted[other], engine)), None)
+        if twin is not None:  # the hybrid trains the ranker's very model: train it once
+            engine.__dict__.update({key: value for key, value in vars(fitted[twin]).items()
+                                    if key.endswith("_")})
+            fitted[name] = engine
+            if twin in fit_seconds:
+                fit_seconds[name] = fit_seconds[twin]
+            continue
         started = time.perf_counter()
         fitted[name] = engine.fit(parts.train, parts.train_truth, log.catalog)
         if getattr(engine, "engine", None) is None:  # not a model trained elsewhere
@@ -186,6 +195,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
                          if hasattr(getattr(fitted[n], "engine", fitted[n]), "booster_")}
     summary["data"] = data_card(log, parts)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
+    _explain_sample(fitted, test, out / "results.parquet.partial", summary, metric, k, seed,
+                    out / "explanations.parquet")
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
     # where the time went (the chunks of this call only, when it resumed a replay)
@@ -358,7 +369,8 @@ def primary_metric(metric: str | None, ks) -> str:
 
     if metric is None:
         return f"ndcg@{5 if 5 in ks else max(ks)}"
-    _, k = parse_metric(metric)
+    base, k = parse_metric(metric)
+    metric = f"{base}@{k}"
     if k not in ks:
         raise SuggestError(f"the primary metric {metric} is at a cutoff the replay does not compute",
                            hint=f"add {k} to --k (now {','.join(map(str, ks))})")
@@ -427,6 +439,65 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
                            "columns": len(families)}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
     summary["verdict"] = judge(summary, metric, losses, tested)
+
+
+#: Requests a replay explains per kind of disagreement (only one engine hit), engine and pair.
+EXPLAINED = 50
+
+
+def _explain_sample(fitted: dict, test: pd.DataFrame, results_path: Path, summary: dict,
+                    metric: str, k: int, seed: int, target: Path) -> None:
+    """Explain the learned engines' lists on a seeded sample of the requests where they and the
+    rules (or the best baseline) disagree: only one of the two hit at the primary cutoff.
+
+    A replay stores the learned engines' suggestions without explanations (a
+    ``pred_contrib`` per shown item costs as much as the scoring); the failure examples
+    of ``compare`` and the report are drawn from these requests, so both lists say why.
+    """
+    from suggest.verdict import LEARNED, best_baseline
+
+    learned = [n for n in LEARNED if n in fitted and getattr(fitted[n], "explain", True) is False]
+    others = [n for n in dict.fromkeys(("rules", best_baseline(summary["engines"], metric)))
+              if n in fitted]
+    if not learned or not others:
+        return
+    hit = f"hit_rate@{metric.split('@')[1]}"
+    results = pd.read_parquet(results_path, columns=["request_id", "engine", hit],
+                              filters=[("engine", "in", learned + others)])
+    table = results.pivot_table(index="request_id", columns="engine", values=hit, aggfunc="first",
+                                observed=True) > 0
+    rng = np.random.default_rng(seed)
+    frames = []
+    for name in learned:
+        ids = set()
+        for other in others:
+            for only in (table[name] & ~table[other], table[other] & ~table[name]):
+                pool = np.sort(table.index[only.to_numpy()].astype(str))
+                ids.update(rng.choice(pool, min(EXPLAINED, len(pool)), replace=False))
+        engine = fitted[name]
+        engine.explain = True
+        try:
+            chosen = test[test["request_id"].astype(str).isin(ids)]
+            lists = engine.suggest(chosen, k)
+        finally:
+            engine.explain = False
+        frames.append(lists.assign(engine=name)[["request_id", "engine", "rank", "item_id",
+                                                 "reason"]])
+    _write_atomic(_plain(pd.concat(frames, ignore_index=True)), target)
+
+
+def _same_model(fitted, engine) -> bool:
+    """Whether ``engine`` (not yet fitted) would train exactly the model ``fitted`` holds:
+    both rankers (the hybrid is the ranker plus blocking at suggestion time) with the same
+    settings, the explanations and threads aside (they change no tree)."""
+    from suggest.ranker.model import RankerEngine
+
+    if not (isinstance(fitted, RankerEngine) and isinstance(engine, RankerEngine)):
+        return False
+    settings = lambda e: {k: v for k, v in vars(e).items()  # noqa: E731
+                          if not k.endswith("_") and not k.startswith("_")
+                          and k not in ("explain", "n_jobs")}
+    return hasattr(fitted, "booster_") and settings(fitted) == settings(engine)
 
 
 def _one_context_latency(engine, test: pd.DataFrame, log, sample: int, k: int) -> dict:

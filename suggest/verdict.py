@@ -73,10 +73,13 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         out["headline"] = headline
         say.append(headline)
     if ranked:
-        rest = ", ".join(f"{n} {engines[n][metric]:.3f}" for n in ranked[1:4])
-        say.append(f"Highest {metric}: {ranked[0]} ({engines[ranked[0]][metric]:.3f})"
-                   + (f"; next {rest}." if rest else "."))
+        say.append(_highest(ranked, engines, metric))
+    twins = {name: _twin(name, learned, comparisons) for name in learned}
     for name in learned:
+        if twins[name]:
+            say.append(f"{name} scores exactly as {twins[name]} on every metric compared (the same "
+                       f"suggestions where it counts): what is said of {twins[name]} holds for it.")
+            continue
         where = []
         for other, label in ((TEAM, "the rules"), (baseline, f"the best baseline ({baseline})")):
             c = _find(comparisons, other, name, metric) if other in engines else None
@@ -96,12 +99,35 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
             out["key_comparisons"].append(c)
             say.append(f"The best baseline, {baseline}, vs the rules: " + _difference(c, baseline, TEAM))
     if TEAM in engines and engines[TEAM].get("answered_rate") is not None:
-        say.append(_rules_sentence(engines[TEAM], metric))
+        say.append(_rules_sentence(engines[TEAM], metric, summary.get("requests"),
+                                    summary.get("requests_scored")))
     cost = [_cost(name, engines[name]) for name in learned]
     if cost:
         reference = [_cost(n, engines[n]) for n in (TEAM, baseline) if n in engines]
         say.append("Cost: " + "; ".join(cost + reference) + ".")
     return out
+
+
+def _highest(ranked: list[str], engines: dict, metric: str) -> str:
+    """Who is best, naming a tie at the three decimals shown."""
+    shown = [f"{engines[n][metric]:.3f}" for n in ranked]
+    tied = [n for n, v in zip(ranked, shown) if v == shown[0]]
+    rest = ", ".join(f"{n} {v}" for n, v in zip(ranked[len(tied):len(tied) + 3],
+                                                 shown[len(tied):len(tied) + 3]))
+    best = (f"{ranked[0]} ({shown[0]})" if len(tied) == 1 else
+            " and ".join([", ".join(tied[:-1]), tied[-1]]) + f" tie ({shown[0]} each)")
+    return f"Highest {metric}: {best}" + (f"; next {rest}." if rest else ".")
+
+
+def _twin(name: str, learned: list[str], comparisons: list[dict]) -> str | None:
+    """The earlier learned engine that ``name`` matches on every comparison, if any."""
+    for other in learned[:learned.index(name)]:
+        mine = {(c["a"], c["metric"]): (c["mean_b"], c["diff"]) for c in comparisons if c["b"] == name}
+        theirs = {(c["a"], c["metric"]): (c["mean_b"], c["diff"]) for c in comparisons
+                  if c["b"] == other}
+        if mine and mine == theirs:
+            return other
+    return None
 
 
 def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: str) -> str | None:
@@ -125,7 +151,8 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
             phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; it "
                            f"could detect {format_mde(c['mde'])})")
     answer = "Yes" if beats == len(found) else "No" if loses else "Not shown"
-    return (f"{answer}: {name} " + " and ".join(phrases) + f" on {metric}" + (", both significant." if beats == len(found) == 2 else "."))
+    return (f"Is the {name} worth it? {answer}: it " + " and ".join(phrases) + f" on {metric}"
+            + (", both significant." if beats == len(found) == 2 else "."))
 
 
 def _difference(c: dict, b: str, a: str) -> str:
@@ -160,14 +187,20 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
             + "; ".join(parts) + ".")
 
 
-def _rules_sentence(entry: dict, metric: str) -> str:
+def _rules_sentence(entry: dict, metric: str, requests: int | None = None,
+                    scored: int | None = None) -> str:
+    """The rules' answered rate (of every held-out request) and their precision where they
+    answer (of the answered requests with an engaged item), each with its denominator."""
     k = metric.split("@")[1]
     answered, there = entry.get("answered_rate"), entry.get(f"precision@{k}_answered")
     overall = entry.get(f"precision@{k}")
-    text = f"The rules answer {answered:.1%} of requests"
+    text = f"The rules answer {answered:.1%} of " + (f"the {requests:,} held-out requests"
+                                                      if requests else "requests")
     if there is not None and there == there:
-        text += (f"; where they answer, precision@{k} is {there:.3f} ({overall:.3f} over all "
-                 "requests, silence counted as a miss)")
+        text += (f"; where they answer, precision@{k} is {there:.3f} (of the answered requests "
+                 f"with an engaged item; {overall:.3f} over all "
+                 + (f"{scored:,} " if scored else "") + "requests with an engaged item, silence "
+                 "counted as a miss)")
     return text + "."
 
 

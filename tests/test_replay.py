@@ -135,7 +135,9 @@ def test_compare_agrees_with_the_results_and_covers_every_segment(log, tmp_path)
     assert overall["ndcg@5"]["diff"] == pytest.approx((b - a.reindex(b.index)).mean())
     segments = report.segments["location"]["rows"]
     assert sum(r["requests"] for r in segments) == len(a)
-    assert {r["value"] for r in segments} == set(scored["location"].dropna().astype(str)) | (
+    # a value spelt like the pooled segment 'other' is quoted, so the two never mix
+    values = {'"other"' if v == "other" else v for v in scored["location"].dropna().astype(str)}
+    assert {r["value"] for r in segments} == values | (
         {"(missing)"} if scored["location"].isna().any() else set())
     assert sum(r["requests"] for r in report.rules) == len(a)
     assert all(r["b_wins"] + r["a_wins"] + r["ties"] == r["requests"] for r in report.rules)
@@ -191,3 +193,30 @@ def test_a_model_trained_on_the_held_out_requests_is_refused(log, tmp_path):
     ok = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "ranker,popular",
                                    "--model", str(tmp_path / "h"), "-o", str(tmp_path / "r2")])
     assert ok.exit_code == 0, ok.output
+
+
+def test_the_hybrid_shares_the_rankers_training_and_failures_are_explained(log, tmp_path):
+    """The hybrid is the ranker plus blocking: one training serves both. The replay stores
+    bare learned reasons, and explains a seeded sample of disagreements; those lists are the
+    very lists stored, and compare's examples are drawn from them."""
+    from suggest.compare import compare
+    from suggest.data.runs import read_replay
+    from suggest.engines.base import replay_params
+
+    rules = str(ROOT / "rules" / "phone.yaml")
+    chosen = {**engines(), **{n: get_engine(n, **replay_params(n, rules, 0))
+                              for n in ("ranker", "hybrid")}}
+    summary = replay(log, chosen, tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    assert summary["engines"]["ranker"]["fit_seconds"] == summary["engines"]["hybrid"]["fit_seconds"]
+    assert chosen["hybrid"].booster_ is chosen["ranker"].booster_
+    explained = pd.read_parquet(tmp_path / "run" / "explanations.parquet")
+    stored = pd.read_parquet(tmp_path / "run" / "suggestions.parquet")
+    assert set(explained["engine"]) == {"ranker", "hybrid"}
+    assert explained["reason"].str.match(r"^(ranker|hybrid): \S+=").all()
+    key = ["request_id", "engine", "rank"]
+    both = explained.merge(stored, on=key, suffixes=("", "_stored"), validate="one_to_one")
+    assert len(both) == len(explained) and (both["item_id"] == both["item_id_stored"]).all()
+    results, suggestions = read_replay(tmp_path / "run")
+    examples = compare(results, suggestions, "rules", "ranker").disagreements["examples"]
+    assert examples and all(item["reason"].startswith("ranker: ")
+                            for ex in examples for item in ex["items_b"])

@@ -58,10 +58,16 @@ def test_markdown_has_the_same_content_without_charts(run, tmp_path):
     _write(run, tmp_path, "--format", "md", "-o", str(tmp_path / "report.md"))
     text = (tmp_path / "report.md").read_text()
     headings = re.findall(r"^## (.+)$", text, flags=re.M)
-    assert headings[:2] == ["Verdict", "Engines side by side"] and len(headings) == 8
+    assert headings[:2] == ["Verdict", "Engines side by side"] and len(headings) == 7
+    assert "Charts" not in headings  # no empty section: one line says where the charts are
     assert "| engine |" in text and "data:image" not in text and "<img" not in text
     html_words = set(re.findall(r"ranker vs the rules: [^<]+", (tmp_path / "report.md").read_text()))
     assert html_words  # the verdict sentences are there in words
+
+
+def test_a_metric_is_read_in_any_case(run, tmp_path):
+    _write(run, tmp_path, "--format", "md", "--metric", "NDCG@5", "-o", str(tmp_path / "r.md"))
+    assert "ndcg@5" in (tmp_path / "r.md").read_text()
 
 
 def test_report_refuses_a_metric_the_run_does_not_have(run, tmp_path):

@@ -50,7 +50,7 @@ def test_a_ranker_that_cannot_beat_true_rules_is_never_called_better(rules_world
     versus_rules = next(c for c in summary["comparisons"]
                         if (c["a"], c["b"], c["metric"]) == ("rules", "ranker", "ndcg@5"))
     assert not (versus_rules["significant"] and versus_rules["diff"] > 0)
-    assert not verdict["headline"].startswith("Yes")
+    assert "? Yes:" not in verdict["headline"]
     about_rules = next(s for s in verdict["sentences"] if s.startswith("ranker vs the rules"))
     assert "ranker is better" not in about_rules
 
@@ -91,7 +91,7 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     verdict = judge(summary, "ndcg@5", {"ranker - user-history": []},
                     {"ranker - user-history": {"segments": 40, "columns": 6}})
     text = " ".join(verdict["sentences"])
-    assert verdict["headline"].startswith("Not shown")
+    assert verdict["headline"].startswith("Is the ranker worth it? Not shown:")
     assert "no significant difference" in text and "0.035 with 80% power" in text
     assert "user-history is better" not in text and "ranker is better" in text  # vs the rules
     assert "to user-history in none of 40 segments" in text
@@ -106,7 +106,7 @@ def test_a_significant_loss_is_said_with_its_segments():
     verdict = judge(summary, "ndcg@5", {"ranker - user-history": [loss]},
                     {"ranker - user-history": {"segments": 40, "columns": 6}})
     text = " ".join(verdict["sentences"])
-    assert verdict["headline"].startswith("No: ranker")
+    assert verdict["headline"].startswith("Is the ranker worth it? No: it")
     assert "user-history is better" in text
     assert "city=berlin -0.200 [-0.300, -0.100], 400 requests" in text
 

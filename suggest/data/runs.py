@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from suggest.errors import DataError
@@ -120,8 +121,30 @@ def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_ran
         columns = [c for c in pq.read_schema(needed[0]).names
                    if "@" not in c or c.endswith(f"@{cutoff}")]
     ranks = [("rank", "<=", max_rank)] if max_rank is not None else []
-    return (pd.read_parquet(needed[0], columns=columns, filters=wanted or None),
-            pd.read_parquet(needed[1], columns=suggestion_columns, filters=(wanted + ranks) or None))
+    suggestions = pd.read_parquet(needed[1], columns=suggestion_columns,
+                                  filters=(wanted + ranks) or None)
+    explained = Path(folder) / "explanations.parquet"
+    if explained.exists() and "reason" in suggestions:
+        _explain(suggestions, pd.read_parquet(explained))
+    return pd.read_parquet(needed[0], columns=columns, filters=wanted or None), suggestions
+
+
+def _explain(suggestions: pd.DataFrame, explanations: pd.DataFrame) -> None:
+    """Put the reasons a replay explained for a sample of requests (explanations.parquet)
+    in place of the bare engine names the replay stored for them."""
+    key = ["request_id", "engine", "rank"]
+    at = np.flatnonzero(suggestions["request_id"].astype(str).isin(
+        explanations["request_id"].astype(str)).to_numpy())
+    if len(at) == 0:
+        return
+    rows = suggestions.iloc[at][key].astype({"request_id": str, "engine": str, "rank": np.int64})
+    found = rows.merge(explanations.astype({"request_id": str, "engine": str, "rank": np.int64})
+                       [key + ["reason"]], on=key, how="left")["reason"].to_numpy()
+    keep = ~pd.isna(found)
+    column = suggestions.columns.get_loc("reason")
+    if isinstance(suggestions["reason"].dtype, pd.CategoricalDtype):
+        suggestions["reason"] = suggestions["reason"].astype(object)
+    suggestions.iloc[at[keep], column] = found[keep]
 
 
 def run_metrics(folder: str | Path) -> list[str]:

@@ -1,6 +1,7 @@
 """Reports of a replay run: the terminal summary, the HTML page and the Markdown file."""
 
 from __future__ import annotations
+from pathlib import Path
 
 
 def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str | None = None,
@@ -11,7 +12,6 @@ def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str |
     Reads only what the report uses: the compared engines, the best baseline and the
     rules, suggestions up to the primary metric's cutoff and the metrics at it.
     """
-    from pathlib import Path
 
     from suggest.compare import COMPARED, check_metric
     from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
@@ -32,5 +32,12 @@ def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str |
     results, suggestions = read_replay(run_dir, engines=sorted(engines), max_rank=cutoff,
                                        cutoff=cutoff, suggestion_columns=COMPARED)
     return render(summary, results, suggestions, read_run_truth(run_dir),
-                  title=title or f"suggest replay: {Path(run_dir).resolve().name}", a=a, b=b,
-                  metric=metric, min_segment=min_segment, seed=seed)
+                  title=title or _title(summary, run_dir), a=a, b=b,
+                  metric=chosen, min_segment=min_segment, seed=seed)
+
+
+def _title(summary: dict, run_dir) -> str:
+    """``suggest replay: <dataset> (<run folder>)``, or the folder alone for a run that does
+    not name its dataset."""
+    name, folder = (summary.get("settings") or {}).get("dataset"), Path(run_dir).resolve().name
+    return f"suggest replay: {name} ({folder})" if name and name != folder else f"suggest replay: {folder}"

@@ -20,7 +20,7 @@ def _plt():
 def curves(summary: dict):
     plt = _plt()
     ks = sorted({int(m.split("@")[1]) for m in summary["metrics"]})
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
     for ax, metric in zip(axes, ("ndcg", "precision", "recall")):
         for name, entry in summary["engines"].items():
             ax.plot(ks, [entry.get(f"{metric}@{k}", np.nan) for k in ks], marker="o", label=name)
@@ -29,7 +29,9 @@ def curves(summary: dict):
         ax.set_ylabel(f"mean {metric}@k")
         ax.set_xticks(ks)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    # beside the panels, not over the lines
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize=8,
+               title="engine")
     return fig
 
 
@@ -39,7 +41,7 @@ def segment_effects(comparison, metric: str):
     plt = _plt()
     rows = [{"column": c, **r} for c, family in comparison.segments.items() for r in family["rows"]]
     rows = sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])[:SEGMENTS_SHOWN][::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.26 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(9, 0.26 * len(rows) + 1.2), layout="constrained")
     if not rows:
         ax.text(0.5, 0.5, "no segments", ha="center", va="center")
         ax.set_axis_off()
@@ -67,7 +69,7 @@ def rule_firing(summary: dict):
     counts = summary["rules"]
     fired = pd.Series(counts["fired"]).sort_values()
     blocked = pd.Series(counts.get("blocked", {}))
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(fired) + 1.2))
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(fired) + 1.2), layout="constrained")
     colors = ["#c0504d" if name in blocked.index else "#4f81bd" for name in fired.index]
     ax.barh(fired.index, 100 * fired.to_numpy() / max(counts["requests"], 1), color=colors)
     ax.set_xlabel("% of held-out requests where the rule fired (red: block rules)")
@@ -82,15 +84,18 @@ def latency(summary: dict):
     through ``suggest_one`` (p50 and p99 over a sample of held-out contexts)."""
     plt = _plt()
     names = list(summary["engines"])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), layout="constrained")
     x = np.arange(len(names))
     panels = (("latency_us_p50", "latency_us_p99", 1.0, "µs per request in a batch"),
               ("one_context_us_p50", "one_context_us_p99", 1000.0, "ms for one context"))
     for ax, (low, high, scale, label) in zip(axes, panels):
-        p50 = [summary["engines"][n].get(low, np.nan) / scale for n in names]
-        p99 = [summary["engines"][n].get(high, np.nan) / scale for n in names]
-        ax.bar(x - 0.2, p50, 0.4, label="p50")
-        ax.bar(x + 0.2, p99, 0.4, label="p99")
+        p50 = np.array([summary["engines"][n].get(low, np.nan) / scale for n in names])
+        p99 = np.array([summary["engines"][n].get(high, np.nan) / scale for n in names])
+        if np.allclose(p50, p99, equal_nan=True):  # one chunk: one figure per engine, no spread
+            ax.bar(x, p50, 0.6, label="one batch, mean")
+        else:
+            ax.bar(x - 0.2, p50, 0.4, label="p50")
+            ax.bar(x + 0.2, p99, 0.4, label="p99")
         ax.set_xticks(x, names, rotation=30)
         ax.set_ylabel(label)
         ax.set_xlabel("engine")

@@ -315,8 +315,8 @@ def _cards(report: Report, summary: dict) -> None:
             f"Candidate recall@{card.get('candidates_cap')}: train {_num(recall.get('train'))}, "
             f"validation {_num(recall.get('valid'))}: the share of engaged items among the "
             "candidates, the ranker's ceiling.",
-            f"Best iteration {v.get('best_iteration', '?')} of {card.get('trees', '?')} trees kept; "
-            f"validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}.",
+            _trees(v.get("best_iteration"), card.get("trees"))
+            + f"; validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}.",
             f"Top features by gain: {top or 'n/a'}."]))
     data = summary.get("data")
     if data:
@@ -327,8 +327,17 @@ def _cards(report: Report, summary: dict) -> None:
             f"{data['rows_rejected']:,} rejected" + (f" ({reasons})." if reasons else "."),
             f"{data['requests']:,} requests, {data['requests_without_positive']:,} without a positive"
             + (f"; from {window[0]} to {window[1]}." if window else "."),
-            f"Split {data['split']}: {data['train_requests']:,} requests to train, "
-            f"{data['test_requests']:,} held out."]))
+            f"How the split was made: {data['split']}; {data['train_requests']:,} requests to "
+            f"train, {data['test_requests']:,} held out."]))
+
+
+def _trees(best: int | None, trees: int | None) -> str:
+    """'37 trees, the best validation iteration' or 'best iteration 37 of 60 trees'."""
+    if best is None or trees is None:
+        return f"{trees or '?'} trees"
+    if best >= trees:
+        return f"{trees} trees, the best validation iteration (early stopping)"
+    return f"Best iteration {best} of {trees} trees"
 
 
 def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: str) -> None:
@@ -349,11 +358,14 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "ideal list holds every relevant item; requests without a positive are left out and counted.",
         "Each difference is the mean of paired per-request differences with a 95% paired t interval. "
         "p-values come from the paired sign-flip test: exact when the differences allow, else its "
-        "normal approximation (or 50,000 seeded sign flips), so large effects get p-values as small "
-        "as the data supports.",
+        "normal approximation (continuity-corrected) when many requests carry the sum, else "
+        "Hoeffding's bound when that is already below 0.0001, else up to 50,000 seeded sign flips; "
+        "so large effects get p-values as small as the data supports. Intervals are not adjusted "
+        "for multiplicity; p-values are.",
         f"Holm families: the {summary.get('tests', {}).get('family', '?')} overall comparisons "
-        "(every pair and metric at the primary cutoff) are one; each segment column is its own; "
-        "the rule groups are one.",
+        "(every pair and metric at the primary cutoff) are one; each segment column is its own "
+        "(and the verdict's list of losing segments is Bonferroni over the columns too); the rule "
+        "groups are one.",
         "MDE (minimum detectable effect): the true difference that this sample would find "
         "significant at its family's Bonferroni level with 80% power, from the paired differences' "
         "standard deviation; a non-significant difference smaller than it may still be real.",

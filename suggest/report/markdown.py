@@ -39,7 +39,9 @@ def _block(block) -> str | None:
 
 
 def render_report(report: Report) -> str:
-    parts = [f"# {report.title}"] + [p for p in map(_block, report.blocks) if p]
+    # the charts' section holds charts only: one line says where they are instead
+    blocks = [b for b in report.blocks if not (isinstance(b, Heading) and b.anchor == "charts")]
+    parts = [f"# {report.title}"] + [p for p in map(_block, blocks) if p]
     parts.append("_Charts are in the HTML report (`suggest report RUN -o report.html`)._")
     return "\n\n".join(parts) + "\n"
 
