@@ -122,8 +122,8 @@ def _highest(ranked: list[str], engines: dict, metric: str) -> str:
 def _twin(name: str, learned: list[str], comparisons: list[dict]) -> str | None:
     """The earlier learned engine that ``name`` matches on every comparison, if any."""
     for other in learned[:learned.index(name)]:
-        mine = {(c["a"], c["metric"]): (c["mean_b"], c["diff"]) for c in comparisons if c["b"] == name}
-        theirs = {(c["a"], c["metric"]): (c["mean_b"], c["diff"]) for c in comparisons
+        mine = {(c["a"], c["metric"]): (c.get("mean_b"), c["diff"]) for c in comparisons if c["b"] == name}
+        theirs = {(c["a"], c["metric"]): (c.get("mean_b"), c["diff"]) for c in comparisons
                   if c["b"] == other}
         if mine and mine == theirs:
             return other

@@ -131,3 +131,15 @@ def test_without_a_learned_engine_the_best_baseline_is_judged_against_the_rules(
     assert "headline" not in verdict and verdict["learned"] == []
     assert any(s.startswith("The best baseline, user-history, vs the rules: +0.100")
                and s.endswith("user-history is better.") for s in verdict["sentences"])
+
+
+def test_a_tie_is_said_and_a_learned_twin_is_folded_into_the_first():
+    summary = _summary(0.05, 1e-6)
+    summary["engines"]["hybrid"] = dict(summary["engines"]["ranker"])
+    summary["comparisons"] += [dict(c, b="hybrid") for c in summary["comparisons"]]
+    summary["requests"], summary["requests_scored"] = 5000, 3700
+    text = judge(summary, "ndcg@5")["sentences"]
+    assert any(s.startswith("Highest ndcg@5: hybrid and ranker tie (0.350 each)") for s in text)
+    assert any(s.startswith("hybrid scores exactly as ranker") for s in text)
+    assert not any(s.startswith("hybrid vs the rules") for s in text)
+    assert any("of the 5,000 held-out requests" in s and "over all 3,700 requests" in s for s in text)
