@@ -807,15 +807,17 @@ Examples:
 def demo(out, users, days, seed):
     """The whole job on a synthetic world: generate it, read it back, replay every engine.
 
-    Writes the world to OUT/world and the replay to OUT/run, and prints who
-    wins, by how much and with what confidence.
+    Writes the world to OUT/world, its rule set to OUT/rules.yaml (edit it and
+    replay), the replay to OUT/run and the report to OUT/report.html, and
+    prints who wins, by how much and with what confidence. Works from any
+    folder: everything it needs ships with the package.
     """
     from suggest import synth
     from suggest.data import load
     from suggest.replay import replay as run_replay
     from suggest.report.terminal import summary_text
 
-    rules_file = _example_rules()
+    rules_file = _example_rules(out)
     click.echo(f"1/3 generating a synthetic world ({users} users, {days} days, seed {seed}) "
                f"in {out / 'world'}/")
     summary = synth.generate(synth.preset_config("default", users=users, days=days, seed=seed),
@@ -840,13 +842,15 @@ def demo(out, users, days, seed):
     click.echo(f"next: suggest compare {out / 'run'} --by location")
 
 
-def _example_rules() -> Path:
-    """rules/phone.yaml from the project folder (the current one, or the source checkout)."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        candidate = base / "rules" / "phone.yaml"
-        if candidate.exists():
-            return candidate
-    raise SuggestError("the demo needs rules/phone.yaml", hint="run it from the project folder")
+def _example_rules(out: Path) -> Path:
+    """The demo's rule set, copied from the installed package into ``out/rules.yaml`` (a
+    file to read and edit; the demo works from any folder)."""
+    from importlib.resources import files
+
+    target = out / "rules.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(files("suggest").joinpath("examples", "phone.yaml").read_bytes())
+    return target
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -143,12 +143,33 @@ def test_generate_bad_settings_exit_2(tmp_path, args, words):
     assert "Traceback" not in result.output
 
 
-def test_demo_generates_and_reads_back(tmp_path):
-    result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "demo"), "--users", "15",
-                                       "--days", "5"])
+def test_demo_generates_and_reads_back_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the project folder: the demo needs nothing from it
+    result = CliRunner().invoke(main, ["demo", "-o", "demo", "--users", "15", "--days", "5"])
     assert result.exit_code == 0, result.output
     assert "0 rejected" in result.output
     assert (tmp_path / "demo" / "world" / "truth_model.json").exists()
+    rules = (tmp_path / "demo" / "rules.yaml").read_text()  # the rule set, to read and edit
+    assert rules == (ROOT / "rules" / "phone.yaml").read_text()
+    assert "rules.yaml" in json.loads((tmp_path / "demo" / "run" / "summary.json").read_text())[
+        "settings"]["rules"]
+
+
+def test_the_built_package_is_suggest_replay_and_carries_the_demo_rules(tmp_path):
+    """What pip installs (a wheel, not this folder) holds the demo's rule set; the
+    distribution's name is not the unrelated 'suggest' on the package index."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+                    str(ROOT)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        assert "suggest/examples/phone.yaml" in archive.namelist()
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        assert "\nName: suggest-replay\n" in archive.read(metadata).decode()
+    assert wheel.name.startswith("suggest_replay-")
 
 
 def test_committed_sample_world_is_reproducible(tmp_path):
