@@ -264,3 +264,19 @@ def test_json_errors_are_json_on_stdout_and_text_on_stderr(tmp_path, columns, se
     assert "no column 'usr'" in result.stderr and "Traceback" not in result.output
     plain = CliRunner().invoke(main, ["data", "check", str(tmp_path / "d.yaml")])
     assert plain.exit_code == 2 and plain.stdout == ""
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "the run file is empty"),
+    ("request_id,item_id,score\n", "the run has a header but no rows"),
+    ("q1 Q0 a 1 0.5 x\nq2 Q0 a 1 0.3 x 7 8\n", "cannot read the run file: Expected 6 fields"),
+    (b"\xff\xfe\x00garbage\x81", "cannot read the run file"),
+])
+def test_evaluate_names_an_empty_or_unreadable_run_file(tmp_path, text, words):
+    run = tmp_path / "x.run"
+    run.write_bytes(text if isinstance(text, bytes) else text.encode())
+    (tmp_path / "t.qrels").write_text("q1 0 a 1\n")
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--truth",
+                                       str(tmp_path / "t.qrels")])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert "Traceback" not in result.output

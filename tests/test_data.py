@@ -627,12 +627,51 @@ def test_reserved_column_name_is_an_error_unless_named_or_ignored(make_dataset):
     assert log.truth["relevance"].tolist() == [0.9]
 
 
-def test_several_reserved_columns_are_reported_together(make_dataset):
-    with pytest.raises(ErrorList) as info:
+def test_several_reserved_columns_are_reported_together_with_the_rename_line(make_dataset):
+    with pytest.raises(DataError) as info:
         load(make_dataset("user,item,score,hour\nu1,i1,0.9,8\n"))
-    messages = [e.message for e in info.value.errors]
-    assert messages == ["column 'score' has a name the frames reserve for themselves",
-                        "column 'hour' has a name the frames reserve for themselves"]
+    assert info.value.message == ("columns 'score' and 'hour' have names the frames reserve for "
+                                  "themselves")
+    assert "`rename: {score: score_log, hour: hour_log}`" in info.value.hint
+
+
+def test_rename_keeps_a_logs_own_weekday_column_under_a_new_name(make_dataset):
+    """A log without timestamps with its own 'weekday' (day names): one line in the description."""
+    text = "user,item,weekday\nu1,i1,mon\nu2,i2,sat\nu1,i2,mon\n"
+    log = load_checked(make_dataset(text, rename={"weekday": "day"},
+                                    context={"day": "categorical"}))
+    assert sorted(log.requests["day"]) == ["mon", "sat"] and "weekday" not in log.requests
+    with pytest.raises(DataError, match="no column 'wekday' to rename") as info:
+        load(make_dataset(text, rename={"wekday": "day"}))
+    assert info.value.hint == "did you mean 'weekday'?"
+    with pytest.raises(DataError, match="cannot rename 'weekday' to 'user'"):
+        load(make_dataset(text, rename={"weekday": "user"}))
+    with pytest.raises(DescriptionError, match="are both renamed to 'x'"):
+        load(make_dataset("user,item,a,b\nu1,i1,1,2\n", rename={"a": "x", "b": "x"}))
+
+
+def test_cells_that_look_like_missing_markers_are_warned_about(make_dataset):
+    text = "user,item,place,battery\nu1,i1,NULL,40\nu2,i2,home,NULL\nu3,i1,home,55\n"
+    log = load(make_dataset(text))
+    warning = " ".join(log.report.warnings)
+    assert "'NULL' in place (1 row), battery (1 row)" in warning
+    assert '`missing_values: ["", "NULL"]`' in warning
+    declared = load_checked(make_dataset(text, missing_values=["", "NULL"]))
+    assert not declared.report.warnings and declared.requests["battery"].isna().sum() == 1
+
+
+def test_the_rejection_summary_shows_the_offending_value(make_dataset):
+    text = "user,item,t\nu1,i1,2026-03-02T08:00:00\nu2,i2,NULL\nu3,i1,NULL\nu4,i1,soon\n"
+    log = load(make_dataset(text, columns={"time": "t"}))
+    (reason, count), = log.report.reject_reasons.items()
+    assert count == 3 and reason.startswith("time 'NULL' is not ISO 8601")
+    assert reason.endswith("(and 1 other value like it)") and "…" not in log.report.to_text()
+
+
+def test_an_item_attribute_that_is_also_ignored_is_a_description_error(make_dataset):
+    with pytest.raises(DescriptionError, match="'city' is both an item attribute and ignored"):
+        load(make_dataset("user,item,city\nu1,i1,x\n", ignore=["city"],
+                          catalog={"attributes": {"city": "categorical"}}))
 
 
 # --------------------------------------------------------------------------- catalog

@@ -24,6 +24,9 @@ A description is a small YAML file beside the log::
       attributes: {category: categorical}
 
 Optional keys beyond DESIGN: ``format``, ``encoding`` (default utf-8),
+``rename`` (``{LOG_COLUMN: NEW_NAME}``, applied to the log's header before
+anything else reads it, so every other key uses the new names: the way out
+when a log has its own ``weekday``, ``hour`` or ``score`` column),
 ``missing_values`` (cell texts read as missing; default ``[""]``) and
 ``time_format`` (``iso`` default, ``unix_s``, ``unix_ms`` or a strftime
 pattern such as ``"%d/%m/%Y %H:%M"``). Paths are relative to the YAML file.
@@ -46,7 +49,7 @@ CONTEXT_TYPES = ("categorical", "numeric", "boolean")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
 TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "columns",
-            "positive_min", "context", "ignore", "catalog", "missing_values", "time_format")
+            "positive_min", "context", "ignore", "catalog", "missing_values", "time_format", "rename")
 COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone")
 CATALOG_KEYS = ("path", "format", "separator", "encoding", "item", "attributes")
 #: Columns the package derives from the timestamp; a log column of that name would clash.
@@ -103,6 +106,7 @@ class Dataset:
     encoding: str = "utf-8"
     missing_values: tuple[str, ...] = ("",)
     time_format: str = "iso"
+    rename: dict[str, str] = field(default_factory=dict)
     source: str = "<dict>"
 
     @classmethod
@@ -190,6 +194,7 @@ class _Parser:
                        did_you_mean(time_format, TIME_FORMATS) or f"expected {one_of(TIME_FORMATS)} "
                        "or a strftime pattern such as '%d/%m/%Y %H:%M'")
         encoding = self.encoding(spec, ("encoding",))
+        rename = self.renames(spec.get("rename") or {})
         self.check_roles(roles, context, ignore, catalog)
         if self.errors:
             return None
@@ -200,7 +205,26 @@ class _Parser:
             timezone_column=roles["timezone"], positive_min=positive_min, context=context,
             ignore=tuple(ignore), catalog=catalog, encoding=encoding,
             missing_values=tuple(str(m) for m in missing), time_format=time_format,
-            source=self.doc.source)
+            rename=rename, source=self.doc.source)
+
+    def renames(self, mapping: Any) -> dict[str, str]:
+        """``rename:``: log column -> new name, each new name given once."""
+        if not isinstance(mapping, dict):
+            self.error(("rename",), "`rename` must be a mapping of log column: new name",
+                       "e.g. rename: {weekday: day_name}")
+            return {}
+        out, seen = {}, {}
+        for old, new in mapping.items():
+            if not isinstance(new, (str, int)) or isinstance(new, bool) or not str(new).strip():
+                self.error(("rename", old), f"`rename: {old}:` must be a column name, not {new!r}")
+                continue
+            if str(new) in seen:
+                self.error(("rename", old), f"'{old}' and '{seen[str(new)]}' are both renamed "
+                           f"to '{new}'", "give each its own name")
+                continue
+            seen[str(new)] = str(old)
+            out[str(old)] = str(new)
+        return out
 
     def unknown_keys(self, mapping: dict, path: tuple, allowed: tuple) -> None:
         for key in mapping:
@@ -312,3 +336,13 @@ class _Parser:
                 if col in context:
                     self.error(("catalog", "attributes", col),
                                f"'{col}' is both context and an item attribute")
+                if col in ignore:
+                    # `ignore:` drops a log column entirely, so it cannot describe the items too
+                    self.error(("catalog", "attributes", col),
+                               f"'{col}' is both an item attribute and ignored",
+                               f"`ignore:` drops a log column from everything, the catalog "
+                               f"included: keep '{col}' in one of the two")
+                if col in named:
+                    self.error(("catalog", "attributes", col),
+                               f"'{col}' is the {named[col]} column and cannot also be an item "
+                               "attribute")

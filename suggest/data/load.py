@@ -45,6 +45,8 @@ RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timez
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 REJECT_COLUMNS = ["source", "line", "reason", "text"]
+#: Cell texts that usually mean "missing" in exports (databases, spreadsheets, R, pandas).
+MISSING_MARKERS = ("NULL", "null", "NaN", "nan", "None", "N/A", "n/a", "NA", "\\N", "-", "?")
 
 
 @dataclass
@@ -216,9 +218,11 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
                      missing_values=ds.missing_values, what="log")
     if len(raw.frame) == 0:  # no line split into fields: naming missing columns would mislead
         raise _all_rejected(ds, raw.rejects)
+    _rename(ds, raw)
     _check_columns(ds, raw)
     report = LoadReport(source=str(ds.log), rows_in=raw.rows_in, has_time=bool(ds.time),
                         roles=ds.named_columns, attributes=list(_attribute_columns(ds)))
+    report.warnings += _missing_markers(ds, raw.frame)
     cells = raw.frame
     reasons = pd.Series(None, index=cells.index, dtype=object)
     out = pd.DataFrame({"line": raw.lines}, index=cells.index)
@@ -287,6 +291,50 @@ def _all_rejected(ds: Dataset, rejects: pd.DataFrame) -> DataError:
     return error
 
 
+def _missing_markers(ds: Dataset, cells: pd.DataFrame) -> list[str]:
+    """Warnings for text cells that look like a missing-value marker (``NULL``, ``N/A``, ...)
+    the description does not declare under ``missing_values``: read as they are, they become a
+    context value, or a rejected time or number."""
+    markers = [m for m in MISSING_MARKERS if m not in ds.missing_values]
+    found: dict[str, dict[str, int]] = {}
+    for col in cells.columns:
+        if col in ds.ignore or not (cells[col].dtype == object
+                                    or isinstance(cells[col].dtype, pd.StringDtype)):
+            continue
+        hits = cells[col][cells[col].isin(markers)]
+        for marker, count in hits.value_counts().items():
+            found.setdefault(str(marker), {})[col] = int(count)
+    if not found:
+        return []
+    where = "; ".join(f"'{m}' in " + ", ".join(f"{c} ({n:,} row{'s' if n > 1 else ''})" for c, n in cols.items())
+                      for m, cols in found.items())
+    declared = ", ".join(json.dumps(m) for m in [*ds.missing_values, *found])
+    return [f"cells that look like missing-value markers: {where}. If they mean missing, add "
+            f"`missing_values: [{declared}]` to the description"]
+
+
+def _rename(ds: Dataset, raw: RawTable) -> None:
+    """Apply ``rename:`` to the log's header (every other key names the new columns)."""
+    if not ds.rename:
+        return
+    columns = list(raw.frame.columns)
+    errors = []
+    for old, new in ds.rename.items():
+        if old not in columns:
+            errors.append(DataError(f"no column '{old}' to rename (named in `rename`); the log has "
+                                    f"{one_of(columns[:12])}{' ...' if len(columns) > 12 else ''}",
+                                    where=f"{ds.log}:1", hint=did_you_mean(old, columns)))
+        elif new in columns and new not in ds.rename:
+            errors.append(DataError(f"cannot rename '{old}' to '{new}': the log already has a "
+                                    f"column '{new}'", where=f"{ds.log}:1",
+                                    hint=f"choose another name, e.g. rename: {{{old}: {old}_2}}"))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise DataErrorList(errors, summary=f"{ds.source}: {len(errors)} problems with `rename`:")
+    raw.frame = raw.frame.rename(columns=ds.rename)
+
+
 def _check_columns(ds: Dataset, raw: RawTable) -> None:
     """Every column the description names must be in the file: report all that are not."""
     columns = list(raw.frame.columns)
@@ -310,12 +358,19 @@ def _check_columns(ds: Dataset, raw: RawTable) -> None:
         errors.append(DataError(f"no column '{col}' (named in `{place}`); the log has "
                                 f"{one_of(columns[:12])}{' ...' if len(columns) > 12 else ''}",
                                 where=f"{ds.log}:1", hint=hint))
-    for col in columns:
-        if col in RESERVED and col not in ds.named_columns.values() and col not in ds.ignore:
-            errors.append(DataError(f"column '{col}' has a name the frames reserve for themselves",
-                                    where=f"{ds.log}:1",
-                                    hint=f"name it in `columns:` if it is that role, else list it "
-                                         f"in `ignore:` or rename it in the file"))
+    reserved = [c for c in columns if c in RESERVED and c not in ds.named_columns.values()
+                and c not in ds.ignore]
+    if reserved:
+        line = "rename: {" + ", ".join(f"{c}: {c}_log" for c in reserved) + "}"
+        names = one_of([f"{c}" for c in reserved]).replace(" or ", " and ")
+        errors.append(DataError(
+            f"column{'s' if len(reserved) > 1 else ''} {names} "
+            f"{'have names' if len(reserved) > 1 else 'has a name'} the frames reserve for "
+            "themselves", where=f"{ds.log}:1",
+            hint=f"add the line `{line}` to the description to keep "
+                 f"{'them' if len(reserved) > 1 else 'it'} under another name (then write that name "
+                 "under `context:`), or name it in `columns:` if it is that role, or list it in "
+                 "`ignore:`"))
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -452,9 +507,17 @@ def _collect_rejects(raw: RawTable, reasons: pd.Series, separator: str) -> pd.Da
 
 
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
-    """Rejections grouped by kind: the reason with quoted values blanked out."""
+    """Rejections grouped by kind (the reason with its quoted values set aside), each named by
+    its first reason, values and all, and how many other values share the kind."""
+    if len(rejects) == 0:
+        return {}
     kinds = rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
-    return {k: int(n) for k, n in kinds.value_counts().items()}
+    groups = rejects["reason"].groupby(kinds.to_numpy(), sort=False)
+    table = pd.DataFrame({"first": groups.first(), "distinct": groups.nunique(),
+                          "rows": groups.size()}).sort_values("rows", ascending=False, kind="stable")
+    return {(first if distinct == 1 else
+             f"{first} (and {distinct - 1:,} other value{'s' if distinct > 2 else ''} like it)"):
+            int(rows) for first, distinct, rows in table.itertuples(index=False)}
 
 
 def _requests(frame: pd.DataFrame, context: dict[str, str]) -> pd.DataFrame:

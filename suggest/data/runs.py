@@ -30,22 +30,43 @@ def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{what} file not found", where=str(path))
     if path.suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
+        frame = _parsed(path, what, lambda: pd.read_parquet(path))
     else:
         first = _first_line(path)
+        if not first.strip():
+            raise DataError(f"the {what} file is empty", where=str(path),
+                            hint=f"write one line per suggested item (a {what} from an engine)"
+                            if what == "run" else "write one line per engaged item")
         sep = "\t" if "\t" in first and "," not in first else ","
         if not any(col in first.split(sep) for col in needed):
             return None  # not a table with a header: the caller tries TREC
-        frame = pd.read_csv(path, sep=sep, dtype={"request_id": str, "item_id": str})
+        frame = _parsed(path, what, lambda: pd.read_csv(path, sep=sep, dtype={"request_id": str,
+                                                                             "item_id": str}))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"{what} has no column {', '.join(repr(c) for c in missing)}",
                         where=f"{path}:1", hint=f"a {what} table needs {', '.join(needed)}")
+    if len(frame) == 0:
+        raise DataError(f"the {what} has a header but no rows", where=str(path),
+                        hint="check that the file was written completely")
     return frame
 
 
+def _parsed(path: Path, what: str, read):
+    """``read()``, with pandas' and pyarrow's parse errors turned into a clear error."""
+    try:
+        return read()
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError,
+            OSError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(f"cannot read the {what} file: {first[:200]}", where=str(path),
+                        hint="a TREC file (whitespace-separated, one line per item) or a CSV or "
+                             "Parquet table with a header") from None
+
+
 def _trec(path: Path, width: int, names: list[str], what: str, example: str) -> pd.DataFrame:
-    frame = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="python")
+    frame = _parsed(path, what, lambda: pd.read_csv(path, sep=r"\s+", header=None, dtype=str,
+                                                    engine="python"))
     if frame.shape[1] != width:
         raise DataError(f"{what} is neither a table with a header nor TREC format "
                         f"({frame.shape[1]} fields a line, TREC has {width})", where=str(path),
