@@ -480,11 +480,14 @@ def _write_log_rejects(log, path: Path) -> str | None:
 
 
 def _rejects_line(log, written: str | None) -> str:
+    """The rejected rows in one line (their three commonest kinds, each with a real value),
+    then the load's warnings (e.g. cells that look like undeclared missing markers)."""
+    warnings = "".join(f"\nwarning: {w}" for w in log.report.warnings)
     if not written:
-        return "rejected log rows: none"
-    reasons = log.rejects["reason"].astype(str).str.split(":").str[0].value_counts()
-    top = ", ".join(f"{n:,} {reason}" for reason, n in reasons.head(3).items())
-    return f"rejected log rows: {len(log.rejects):,} ({top}) -> {written}"
+        return "rejected log rows: none" + warnings
+    top = "; ".join(f"{n:,} x {reason}" for reason, n in
+                    list(log.report.reject_reasons.items())[:3])
+    return f"rejected log rows: {len(log.rejects):,} ({top}) -> {written}" + warnings
 
 
 def _load_log(dataset: Path, log_path: Path | None):
