@@ -231,6 +231,25 @@ def test_quoted_newline_keeps_later_line_numbers_right(make_dataset):
     assert log.requests.loc[0, "note"] == "first line\nsecond line"
 
 
+@pytest.mark.parametrize("broken", [
+    {20: 'u20,i6,"never closed'},                         # swallows to the end of the file
+    {20: 'u20,i6,"opened', 40: 'u40,i1,closed"'},          # closed by another stray quote
+    {20: 'u20,i6,"closed"then text'},                       # text after a closing quote
+    {2000: 'u2000,i1,"last line'},                          # on the last line
+])
+def test_a_stray_quote_rejects_its_own_line_and_swallows_nothing(make_dataset, broken):
+    lines = ["user,item,note"] + [f"u{n},i{n % 7},ok{n}" for n in range(2, 2001)]
+    for number, text in broken.items():
+        lines[number - 1] = text
+    log = load_checked(make_dataset("\n".join(lines) + "\n"))
+    report = log.report
+    assert report.rows_in == 1999 == report.rows_ok + report.rows_rejected  # every physical line
+    rejected = reasons_by_line(log)
+    assert 20 in rejected or 2000 in rejected
+    assert report.rows_rejected <= len(broken)
+    assert 1999 - len(broken) <= report.rows_ok
+
+
 def test_blank_lines_in_the_middle_are_skipped_not_renumbered(make_dataset):
     path = make_dataset("user,item\nu1,i1\n\n\nu2,i2\n,i3\nu4,i4\n")
     log = load_checked(path)

@@ -187,18 +187,70 @@ def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     return RawTable(frame, lines[~blank], _reject_frame(str(path), []), str(path))
 
 
+class _Lines:
+    """The file's physical lines for ``csv.reader``, with the lines of the record being read
+    kept, so that a record a stray quote made span several lines can be taken back: its
+    first line is rejected and the lines after it are read again as records of their own."""
+
+    def __init__(self, f):
+        self.f, self.again, self.taken = f, [], []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.pop() if self.again else next(self.f)
+        self.taken.append(line)
+        return line
+
+    def give_back(self, lines: list[str]) -> None:
+        self.again.extend(reversed(lines))
+
+
+def _rows_inside(lines: list[str], separator: str, width: int) -> bool:
+    """Whether any of ``lines`` (continuation lines of one record) reads as a row of its own."""
+    return any('"' not in line and line.strip() and line.count(separator) == width - 1
+               for line in lines)
+
+
 def _read_csv_exact(path: Path, separator: str, encoding: str, header: list[str],
                     what: str) -> RawTable:
-    """Row-by-row reading that keeps every malformed row with its line number."""
+    """Row-by-row reading that keeps every malformed row with its line number.
+
+    A quoted field may hold newlines, but a record spanning several lines that is
+    malformed (the wrong number of fields), or that swallowed lines which are rows
+    of their own (no quote, the right number of separators: a quote opened and
+    never closed, or closed by another stray one far below), is a stray quote: only
+    its first line is rejected and reading goes on from the next line, so one bad
+    quote never swallows the rest of the file.
+    """
     rows, lines, bad = [], [], []
     width = len(header)
     with _open_text(path, encoding, errors="surrogateescape") as f:
-        reader = csv.reader(f, delimiter=separator)
-        next(reader)
-        previous = reader.line_num
-        try:
-            for fields in reader:
-                start, previous = previous + 1, reader.line_num
+        source = _Lines(f)
+        next(csv.reader(source, delimiter=separator))  # the header (checked by _header)
+        number = len(source.taken)  # physical lines read so far
+        # strict: a quote left open at the end of the file, or text after a closing
+        # quote, is an error (the line is rejected) rather than a guess
+        reader = csv.reader(source, delimiter=separator, strict=True)
+        while True:
+            source.taken = []
+            try:
+                fields = next(reader)
+                error = None
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                fields, error = None, f"cannot split the line into fields: {exc}"
+            taken, start = source.taken, number + 1
+            if not taken:
+                break
+            if len(taken) == 1 or (error is None and len(fields) == width
+                                   and not _rows_inside(taken[1:], separator, width)):
+                number += len(taken)
+                if error is not None:
+                    bad.append((start, error, taken[0].rstrip("\r\n")))
+                    continue
                 if not any(fields):
                     continue
                 text = separator.join(fields)
@@ -211,8 +263,15 @@ def _read_csv_exact(path: Path, separator: str, encoding: str, header: list[str]
                 else:
                     rows.append(fields)
                     lines.append(start)
-        except csv.Error as exc:
-            bad.append((previous + 1, f"cannot split the line into fields: {exc}", ""))
+                continue
+            # a malformed record over several lines: a stray quote. Reject its first line
+            # and read the others again, each from its own start.
+            first = taken[0].rstrip("\r\n")
+            bad.append((start, f"an unbalanced quote (\") in the line: expected {width} "
+                               f"fields separated by {separator!r}", first))
+            number += 1
+            source.give_back(taken[1:])
+            reader = csv.reader(source, delimiter=separator, strict=True)
     frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else pd.DataFrame(columns=header)
     return RawTable(frame, np.asarray(lines, dtype=np.int64), _reject_frame(str(path), bad), str(path))
 
