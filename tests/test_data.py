@@ -250,6 +250,30 @@ def test_a_stray_quote_rejects_its_own_line_and_swallows_nothing(make_dataset, b
     assert 1999 - len(broken) <= report.rows_ok
 
 
+def test_times_outside_the_clocks_range_are_rejected_rows_not_a_crash(make_dataset):
+    text = ("user,item,t\nu1,i1,2026-03-02T08:00:00+00:00\nu2,i1,2300-01-01T10:00:00+00:00\n"
+            "u3,i2,9999-12-31T23:59:59+14:00\nu4,i2,1500-06-01T00:00:00\n")
+    log = load(make_dataset(text, columns={"time": "t"}))
+    reasons = reasons_by_line(log)
+    assert sorted(reasons) == [3, 4, 5]
+    assert reasons[3] == ("time '2300-01-01T10:00:00+00:00' is outside the range the tool holds "
+                          "(1677-09-21 to 2262-04-11)")
+    unix = load(make_dataset("user,item,t\nu1,i1,1700000000\nu2,i1,99999999999999\n",
+                             columns={"time": "t"}, time_format="unix_s"))
+    assert "outside the range the tool holds" in reasons_by_line(unix)[3]
+
+
+def test_infinite_numbers_and_bad_relevance_without_an_item_are_rejected(make_dataset):
+    log = load(make_dataset("user,item,battery,r\nu1,i1,40,1\nu2,i1,inf,1\nu3,i2,1e309,1\n"
+                            "u4,i2,-Infinity,1\nu5,,50,-2\nu6,,50,\n",
+                            context={"battery": "numeric"}, columns={"relevance": "r"}))
+    reasons = reasons_by_line(log)
+    assert reasons[3] == "battery 'inf' is not a finite number"
+    assert reasons[4] == "battery '1e309' is not a finite number" and 5 in reasons
+    assert reasons[6] == "r '-2' is negative" and 7 not in reasons  # nothing engaged: fine
+    assert log.report.rows_ok == 2
+
+
 def test_blank_lines_in_the_middle_are_skipped_not_renumbered(make_dataset):
     path = make_dataset("user,item\nu1,i1\n\n\nu2,i2\n,i3\nu4,i4\n")
     log = load_checked(path)

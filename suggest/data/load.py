@@ -410,9 +410,9 @@ def _relevance(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> Non
     value = pd.to_numeric(raw, errors="coerce")
     has_item = out["item_id"].notna()
     fail(has_item & raw.isna(), f"relevance ({ds.relevance}) is missing on a row with an item")
+    # a relevance given on a row without an item is checked too: a bad one means a bad row
     for bad, what in ((raw.notna() & value.isna(), "is not a number"), (value < 0, "is negative"),
                       (np.isinf(value), "is not finite")):
-        bad = has_item & bad
         fail(bad, f"{ds.relevance} '" + raw[bad].astype(str) + f"' {what}")
     out["relevance"] = value.astype(float)
 
@@ -453,7 +453,11 @@ def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd
         typed = pd.to_numeric(values, errors="coerce").astype(float)
         bad = present & typed.isna()
         reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not a number"
-        return typed, reasons
+        # inf, -inf and 1e309 parse, but no context is infinitely far: they would pass
+        # every `gte` condition and skew every statistic
+        endless = present & np.isinf(typed)
+        reasons[endless] = f"{col} '" + values[endless].astype(str) + "' is not a finite number"
+        return typed.where(~endless), reasons
     if spec.type == "boolean":
         words = values.astype(str).str.strip().str.lower()
         is_true, is_false = words.isin(TRUE_WORDS), words.isin(FALSE_WORDS)

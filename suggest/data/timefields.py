@@ -42,9 +42,14 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     if fmt in ("unix_s", "unix_ms"):
         numbers = pd.to_numeric(text, errors="coerce")
         unit = "s" if fmt == "unix_s" else "ms"
-        parsed = pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce")
+        parsed = _in_range(pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce"), text,
+                           reasons)
         out[present] = parsed
-        bad = parsed.isna()
+        bad = parsed.isna() & reasons[parsed.index].isna()
+        far = bad & numbers.notna()  # a number, but too far from 1970 for any clock
+        reasons[far[far].index] = ("time '" + text[far] + f"' is outside the range the tool holds "
+                                   f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}) as {unit} since 1970")
+        bad &= ~far
         reasons[bad[bad].index] = "time '" + text[bad] + f"' is not a number of {unit} since 1970"
         return out, reasons
     pattern = "ISO8601" if fmt == "iso" else fmt
@@ -53,10 +58,12 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     else:  # a strftime pattern has an offset in every value or in none
         aware = pd.Series("%z" in fmt or "%Z" in fmt, index=text.index)
     if aware.any():
-        out[aware[aware].index] = pd.to_datetime(text[aware], format=pattern, utc=True, errors="coerce")
+        out[aware[aware].index] = _in_range(pd.to_datetime(text[aware], format=pattern, utc=True,
+                                                           errors="coerce"), text, reasons)
     naive_idx = aware[~aware].index
     if len(naive_idx):
-        local = pd.to_datetime(text[naive_idx], format=pattern, errors="coerce")
+        local = _in_range(pd.to_datetime(text[naive_idx], format=pattern, errors="coerce"),
+                          text, reasons)
         for zone, idx in zones[naive_idx].groupby(zones[naive_idx], sort=True).groups.items():
             stamped = local[idx].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
             out[idx] = stamped.dt.tz_convert("UTC")
@@ -69,6 +76,25 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     hint = np.where(looks_numeric, " (for seconds since 1970 set `time_format: unix_s`)", "")
     reasons[failed] = ("time '" + values[failed].astype(str) + f"' is not {expected}" + hint)
     return out, reasons
+
+
+#: The span of the nanosecond timestamps the frames hold (pandas' range).
+EARLIEST, LATEST = pd.Timestamp.min.ceil("s"), pd.Timestamp.max.floor("s")
+
+
+def _in_range(parsed: pd.Series, text: pd.Series, reasons: pd.Series) -> pd.Series:
+    """``parsed`` in nanoseconds; times before 1677 or after 2262 (which pandas parses at a
+    coarser unit, but the frames cannot hold) become missing, with their reason."""
+    zone = getattr(parsed.dtype, "tz", None)
+    low, high = (EARLIEST, LATEST) if zone is None else (EARLIEST.tz_localize(zone),
+                                                          LATEST.tz_localize(zone))
+    outside = parsed.notna() & ((parsed < low) | (parsed > high))
+    if outside.any():
+        reasons[outside[outside].index] = (
+            "time '" + text[outside[outside].index] + f"' is outside the range the tool holds "
+            f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d})")
+        parsed = parsed.where(~outside)
+    return parsed.astype("datetime64[ns, UTC]" if zone is not None else "datetime64[ns]")
 
 
 def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:

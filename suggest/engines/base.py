@@ -20,6 +20,8 @@ is an unfitted copy. Work happens in ``fit``; attributes learned there end in
 
 from __future__ import annotations
 
+import re
+
 import inspect
 from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
@@ -145,6 +147,9 @@ def check_context(context: object, columns: dict[str, str] | None) -> None:
     if not isinstance(context, dict):
         raise SuggestError(f"a context must be a dict, not {type(context).__name__}",
                            hint='e.g. {"user_id": "u1", "location": "commute", "battery": 40}')
+    stamp = context.get("timestamp")
+    if stamp is not None:
+        _check_year(stamp)
     if columns is None:
         return
     for key, value in context.items():
@@ -159,6 +164,23 @@ def check_context(context: object, columns: dict[str, str] | None) -> None:
                 raise SuggestError(f"context field '{key}': {value!r} is not a number",
                                    hint=f"'{key}' was numeric in the training data; give a number, "
                                         "or None when it is unknown") from None
+
+
+def _check_year(stamp: object) -> None:
+    """Refuse a context time outside the years the frames' nanosecond clock holds (1678 to
+    2261) before any engine reads it (pandas would read it at another unit, then fail)."""
+    if isinstance(stamp, str):
+        match = _YEAR.match(stamp)
+        year = int(match.group(1)) if match else None
+    else:
+        year = getattr(stamp, "year", None)
+    if isinstance(year, int) and not 1678 <= year <= 2261:
+        raise SuggestError(f"context timestamp {stamp!r} is outside the years the tool holds "
+                           "(1678 to 2261)", hint="give the request's real time, e.g. "
+                           '"2026-03-03T08:10:00-05:00", or leave the timestamp out')
+
+
+_YEAR = re.compile(r"\s*([+-]?\d{4,})-")
 
 
 def _unknown_key(key: object, columns: dict[str, str]) -> None:
