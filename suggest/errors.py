@@ -66,6 +66,13 @@ class ClusterError(SuggestError):
     exit_code = 1
 
 
+class WriteError(SuggestError):
+    """A file that could not be written (disk full, no permission): a runtime failure, exit
+    code 1, naming the file; what was finished before it is kept."""
+
+    exit_code = 1
+
+
 class ErrorList(SuggestError):
     """Several problems found at once (a file is checked completely before it is refused)."""
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.errors import SuggestError
+from suggest.errors import SuggestError, WriteError
 from suggest.evaluate import compare_engines, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
 from suggest.verdict import verdict_pairs
@@ -76,12 +76,78 @@ def _fingerprint(settings: dict) -> str:
 
 
 def _write_atomic(frame_or_text, path: Path) -> None:
+    """Write to ``path.partial``, then rename: a file is whole or absent. A failed write (a
+    full disk, no permission) removes the partial file and names the file it was for."""
     partial = path.with_name(path.name + ".partial")
-    if isinstance(frame_or_text, pd.DataFrame):
-        frame_or_text.to_parquet(partial, index=False)
-    else:
-        partial.write_text(frame_or_text, encoding="utf-8")
-    os.replace(partial, path)
+    try:
+        if isinstance(frame_or_text, pd.DataFrame):
+            frame_or_text.to_parquet(partial, index=False)
+        else:
+            partial.write_text(frame_or_text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}",
+                         hint="free some space or fix the folder's permissions, then run the same "
+                              "command again: finished chunks are kept") from None
+
+
+class _FolderLock:
+    """``out/.lock`` while a replay writes into ``out``: a second replay into the same folder
+    is refused at once (a lock left by a process that is gone is taken over)."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / ".lock"
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                owner = self.path.read_text(errors="replace").strip() if self.path.exists() else ""
+                if owner.isdigit() and _alive(int(owner)):
+                    raise SuggestError(f"another replay (process {owner}) is writing to "
+                                       f"{self.path.parent}", where=str(self.path),
+                                       hint="wait for it to finish, or replay into another folder "
+                                            "(-o)") from None
+                self.path.unlink(missing_ok=True)  # left by a process that is gone
+                continue
+            with os.fdopen(handle, "w") as f:
+                f.write(str(os.getpid()))
+            return self
+        raise SuggestError(f"cannot lock {self.path.parent} for the replay", where=str(self.path))
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _usable_chunks(done: list[int], chunks_dir: Path, rows: dict[int, int]) -> list[int]:
+    """The finished chunks whose two files read and hold the rows expected (``rows[c]`` in
+    the results); a damaged or truncated one is redone, not trusted."""
+    import pyarrow.parquet as pq
+
+    usable = []
+    for c in done:
+        try:
+            results = pq.read_metadata(chunks_dir / f"results-{c:05d}.parquet").num_rows
+            pq.read_metadata(chunks_dir / f"suggestions-{c:05d}.parquet")
+        except Exception:  # missing, truncated, not Parquet: pyarrow raises several kinds
+            continue
+        if results == rows.get(c):
+            usable.append(c)
+    return usable
 
 
 def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
@@ -99,7 +165,26 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     ``runner`` says where the chunks run (:mod:`suggest.parallel`: in this
     process by default, joblib workers, or a Dask cluster); the results are
     the same whichever runs them.
+
+    An interrupted replay resumes from its finished chunks (a chunk file that is
+    damaged or short is redone); a second replay into a folder another one is
+    writing is refused at once (``out/.lock``).
     """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with _FolderLock(out):
+        return _replay(log, engines, out, ks=ks, test_share=test_share, seed=seed,
+                       chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
+                       compare=compare, settings=settings, runner=runner, metric=metric,
+                       min_segment=min_segment)
+
+
+def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
+           seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
+           latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
+           settings: dict | None = None, runner=None, metric: str | None = None,
+           min_segment: int = MIN_SEGMENT) -> dict:
+    """The replay itself (see :func:`replay`), in a locked folder."""
     from functools import partial
 
     from tqdm.auto import tqdm
@@ -128,6 +213,9 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
                       "explanations.parquet"):
             (out / stale).unlink(missing_ok=True)
         state = {"fingerprint": fingerprint, "done": []}
+    expected = {c: len(engines) * len(parts.test.iloc[c * chunk_size:(c + 1) * chunk_size])
+                for c in state["done"]}
+    state["done"] = _usable_chunks(state["done"], chunks_dir, expected)
     test_ids = set(parts.test["request_id"].astype(str))
     for name, engine in engines.items():
         seen = getattr(getattr(engine, "engine", engine), "trained_on_", None)

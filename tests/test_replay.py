@@ -96,6 +96,10 @@ def test_an_interrupted_replay_resumes_with_identical_results(log, tmp_path, mon
         replay(log, broken, run, chunk_size=150, latency_sample=0)
     assert not (run / "summary.json").exists() and not (run / "results.parquet").exists()
     assert len(json.loads((run / "state.json").read_text())["done"]) == 2
+    assert not (run / ".lock").exists()  # released when the replay failed
+    # a finished chunk damaged since (a truncated copy, a full disk) is redone, not trusted
+    damaged = run / "chunks" / "results-00001.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:100])
     monkeypatch.setattr(type(broken["popular"]), "suggest", original)
     replay(log, engines(), run, chunk_size=150, latency_sample=0)
     for name in ("results.parquet", "suggestions.parquet"):
@@ -220,3 +224,34 @@ def test_the_hybrid_shares_the_rankers_training_and_failures_are_explained(log, 
     examples = compare(results, suggestions, "rules", "ranker").disagreements["examples"]
     assert examples and all(item["reason"].startswith("ranker: ")
                             for ex in examples for item in ex["items_b"])
+
+
+def test_a_second_replay_into_a_busy_folder_is_refused_at_once(log, tmp_path):
+    import os
+
+    from suggest.errors import SuggestError
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".lock").write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(SuggestError, match=r"another replay \(process \d+\) is writing to"):
+        replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    (tmp_path / "run" / ".lock").write_text("999999999")  # left by a process that is gone
+    replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    assert (tmp_path / "run" / "summary.json").exists() and not (tmp_path / "run" / ".lock").exists()
+
+
+def test_a_write_that_fails_names_the_file_and_exits_1(log, tmp_path, monkeypatch):
+    import errno
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    dataset = str(Path(log.dataset.source))
+    result = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--rules",
+                                       str(ROOT / "rules" / "phone.yaml"), "--engines",
+                                       "rules,popular", "-o", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    assert "cannot write" in result.output and "chunks" in result.output
+    assert "No space left on device" in result.output and "Traceback" not in result.output
+    assert not list((tmp_path / "run" / "chunks").glob("*.partial"))
