@@ -32,6 +32,9 @@ class SuggestGroup(click.Group):
             return super().invoke(ctx)
         except SuggestError as exc:
             self._fail(ctx, exc)
+        except BrokenPipeError:  # `suggest ... | head`: the reader left; stop quietly, as `yes` does
+            _quiet_stdout()
+            ctx.exit(141)
         except OSError as exc:  # a path the user gave that cannot be written or read
             name = f" {exc.filename}" if exc.filename else ""
             self._fail(ctx, SuggestError(f"cannot use{name}: {exc.strerror or exc}",
@@ -52,6 +55,21 @@ class SuggestGroup(click.Group):
         if ctx.meta.get("suggest.json"):
             _print_json({"error": exc.to_dict()})
         ctx.exit(exc.exit_code)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit raises nothing more."""
+    import os
+    import sys
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test runner's buffer)
+        pass
 
 
 def log_and_dataset(command):

@@ -269,7 +269,9 @@ def test_json_errors_are_json_on_stdout_and_text_on_stderr(tmp_path, columns, se
 @pytest.mark.parametrize("text, words", [
     ("", "the run file is empty"),
     ("request_id,item_id,score\n", "the run has a header but no rows"),
-    ("q1 Q0 a 1 0.5 x\nq2 Q0 a 1 0.3 x 7 8\n", "cannot read the run file: Expected 6 fields"),
+    ("q1 Q0 a 1 0.5 x\nq2 Q0 a 1 0.3 x 7 8\n", "x.run:2: run line has 8 fields, a TREC run line has 6"),
+    ("q1 Q0 a 1 0.5 x\n\nq1 Q0 b\n", "x.run:3: run line has 3 fields"),  # was 'score nan'
+    ("q1 Q0 a 1 inf x\n", "x.run:1: run score 'inf' is not a finite number"),
     (b"\xff\xfe\x00garbage\x81", "cannot read the run file"),
 ])
 def test_evaluate_names_an_empty_or_unreadable_run_file(tmp_path, text, words):
@@ -280,3 +282,34 @@ def test_evaluate_names_an_empty_or_unreadable_run_file(tmp_path, text, words):
                                        str(tmp_path / "t.qrels")])
     assert result.exit_code == 2 and words in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_evaluate_refuses_an_item_graded_two_ways(tmp_path):
+    (tmp_path / "r.run").write_text("q1 Q0 a 1 0.5 x\n")
+    (tmp_path / "t.qrels").write_text("q1 0 a 1\nq1 0 a 2\nq1 0 b 1\nq1 0 b 1\n")
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "r.run"), "--truth",
+                                       str(tmp_path / "t.qrels")])
+    assert result.exit_code == 2
+    assert "item 'a' of request 'q1' is graded 2 ways (1, 2); 1 pairs" in result.output
+    (tmp_path / "t.qrels").write_text("q1 0 a 1\nq1 0 a 1\n")  # the same grade twice is fine
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "r.run"), "--truth",
+                                       str(tmp_path / "t.qrels")])
+    assert result.exit_code == 0 and "precision@1             1.0000" in result.output
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path, monkeypatch):
+    """`suggest ... | head`: once the reader has gone, writing raises BrokenPipeError; the
+    command stops quietly with 141 (as Unix tools killed by SIGPIPE), no 'Broken pipe' error."""
+    import click
+
+    (tmp_path / "r.run").write_text("q1 Q0 a 1 0.5 x\n")
+    (tmp_path / "t.qrels").write_text("q1 0 a 1\n")
+
+    def gone(*args, **kwargs):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(click, "echo", gone)
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "r.run"), "--truth",
+                                       str(tmp_path / "t.qrels")])
+    assert result.exit_code == 141 and "Broken pipe" not in result.output
+    assert isinstance(result.exception, SystemExit)

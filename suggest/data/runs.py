@@ -65,13 +65,27 @@ def _parsed(path: Path, what: str, read):
 
 
 def _trec(path: Path, width: int, names: list[str], what: str, example: str) -> pd.DataFrame:
-    frame = _parsed(path, what, lambda: pd.read_csv(path, sep=r"\s+", header=None, dtype=str,
-                                                    engine="python"))
-    if frame.shape[1] != width:
-        raise DataError(f"{what} is neither a table with a header nor TREC format "
-                        f"({frame.shape[1]} fields a line, TREC has {width})", where=str(path),
-                        hint=f"e.g. '{example}', or a CSV header {', '.join(names[:3])}")
-    frame.columns = names
+    """A TREC file as a frame: every non-blank line must hold ``width`` whitespace-separated
+    fields; the first that does not is named with its line number."""
+    lines = pd.Series(_parsed(path, what, lambda: path.read_text(encoding="utf-8")).splitlines(),
+                      dtype=object)
+    fields = lines.str.split()
+    count = fields.str.len().to_numpy()
+    filled = np.flatnonzero(count > 0)
+    if len(filled) == 0:
+        raise DataError(f"the {what} file is empty", where=str(path))
+    wrong = filled[count[filled] != width]
+    if len(wrong):
+        at = int(wrong[0])
+        if at == filled[0]:  # the very first line: the file is not TREC at all
+            raise DataError(f"{what} is neither a table with a header nor TREC format "
+                            f"({count[at]} fields a line, TREC has {width})", where=str(path),
+                            hint=f"e.g. '{example}', or a CSV header {', '.join(names[:3])}")
+        raise DataError(f"{what} line has {count[at]} fields, a TREC {what} line has {width} "
+                        f"({len(wrong):,} such line{'s' if len(wrong) > 1 else ''})", where=f"{path}:{at + 1}",
+                        hint=f"e.g. '{example}'; the line reads {lines[at].strip()[:80]!r}")
+    frame = pd.DataFrame(fields[filled].tolist(), columns=names)
+    frame.insert(0, "line", filled + 1)
     return frame
 
 
@@ -85,10 +99,10 @@ def read_run(path: str | Path) -> pd.DataFrame:
     if "engine" not in frame.columns:
         frame["engine"] = path.stem
     score = pd.to_numeric(frame["score"], errors="coerce")
-    if score.isna().any():
-        row = int(score.isna().to_numpy().argmax())
-        raise DataError(f"run score {frame['score'].iloc[row]!r} is not a number", where=str(path),
-                        hint=f"row {row + 1} of the data")
+    if score.isna().any() or np.isinf(score).any():
+        row = int((score.isna() | np.isinf(score)).to_numpy().argmax())
+        raise DataError(f"run score {frame['score'].iloc[row]!r} is not a finite number",
+                        where=_where(path, frame, row), hint="every suggested item needs a score")
     return frame.assign(request_id=frame["request_id"].astype(str),
                         item_id=frame["item_id"].astype(str), score=score.astype(float),
                         engine=frame["engine"].astype(str))[["request_id", "item_id", "score", "engine"]]
@@ -102,13 +116,35 @@ def read_truth(path: str | Path) -> pd.DataFrame:
         frame = _trec(path, 4, ["request_id", "iteration", "item_id", "relevance"], "truth",
                       "q1 0 doc7 1")
     relevance = pd.to_numeric(frame["relevance"], errors="coerce")
-    if relevance.isna().any():
-        row = int(relevance.isna().to_numpy().argmax())
-        raise DataError(f"relevance {frame['relevance'].iloc[row]!r} is not a number",
-                        where=str(path), hint=f"row {row + 1} of the data")
-    return frame.assign(request_id=frame["request_id"].astype(str),
-                        item_id=frame["item_id"].astype(str),
-                        relevance=relevance.astype(float))[list(TRUTH_COLUMNS)]
+    if relevance.isna().any() or np.isinf(relevance).any():
+        row = int((relevance.isna() | np.isinf(relevance)).to_numpy().argmax())
+        raise DataError(f"relevance {frame['relevance'].iloc[row]!r} is not a finite number",
+                        where=_where(path, frame, row), hint="a grade such as 0, 1 or 2")
+    truth = frame.assign(request_id=frame["request_id"].astype(str),
+                         item_id=frame["item_id"].astype(str), relevance=relevance.astype(float))
+    _check_grades(truth, path)
+    return truth.drop_duplicates(["request_id", "item_id"])[list(TRUTH_COLUMNS)].reset_index(
+        drop=True)
+
+
+def _where(path: Path, frame: pd.DataFrame, row: int) -> str:
+    """``path:line`` of a row (TREC files know their lines; a table's data starts at line 2)."""
+    line = int(frame["line"].iloc[row]) if "line" in frame else row + 2
+    return f"{path}:{line}"
+
+
+def _check_grades(truth: pd.DataFrame, path: Path) -> None:
+    """Refuse an item graded twice, differently, for one request: which grade is meant?"""
+    pairs = truth.groupby(["request_id", "item_id"], sort=False)["relevance"].nunique()
+    conflicts = pairs[pairs > 1]
+    if len(conflicts):
+        request, item = conflicts.index[0]
+        grades = truth.loc[(truth["request_id"] == request) & (truth["item_id"] == item),
+                           "relevance"].unique()
+        raise DataError(f"item '{item}' of request '{request}' is graded {len(grades)} ways "
+                        f"({', '.join(f'{g:g}' for g in grades)}); {len(conflicts):,} pairs are "
+                        "graded more than once with different grades", where=str(path),
+                        hint="keep one line per request and item")
 
 
 def read_replay_paths(folder: str | Path) -> list[Path]:
