@@ -20,6 +20,8 @@ from suggest.errors import SuggestError
 
 #: Largest number of nodes a document may expand to once aliases are followed.
 MAX_EXPANDED_NODES = 200_000
+#: Largest YAML file read at all (dataset descriptions and rule files are hand-written).
+MAX_BYTES = 8 * 2**20
 
 Key = tuple  # a path into the document: ("rules", 2, "when", "all", 0)
 
@@ -58,6 +60,12 @@ def load_yaml(path: str | Path, *, what: str = "YAML file") -> YamlDoc:
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:  # refused before reading: composing it would take minutes
+            raise SuggestError(f"{what} is too large: {size / 2**20:.1f} MiB (at most "
+                               f"{MAX_BYTES / 2**20:.0f} MiB)", where=str(path),
+                               hint="a hand-written file is a few kilobytes; split it, or keep "
+                                    "long value lists in the data")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SuggestError(f"{what} not found", where=str(path),
@@ -86,9 +94,15 @@ def parse_yaml(text: str, *, source: str = "<string>", what: str = "YAML file") 
             raise SuggestError(f"{what} is empty", where=source, hint="it must hold a mapping")
         size = _expanded_size(node, {}, set())
         if size > MAX_EXPANDED_NODES:
+            written = _written_size(node)
+            if written > MAX_EXPANDED_NODES:  # large as written: no alias is to blame
+                raise SuggestError(
+                    f"{what} is too large: {written:,} values (at most {MAX_EXPANDED_NODES:,})",
+                    where=source, hint="split it, or keep long value lists in the data")
             raise SuggestError(
-                f"{what} expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases",
-                where=source, hint="refused as a possible alias bomb; write the values out")
+                f"{what} expands to more than {MAX_EXPANDED_NODES:,} values through YAML aliases "
+                f"({written:,} as written)", where=source,
+                hint="refused as a possible alias bomb; write the values out")
         # Positions and duplicate keys are read from the document as written: building
         # it expands merge keys (`<<: *base`) in place, and a key that overrides a
         # merged one is allowed, not a duplicate.
@@ -117,6 +131,21 @@ def _marked(exc: yaml.MarkedYAMLError, source: str, message: str, hint: str) -> 
     mark = exc.problem_mark or exc.context_mark
     where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
     return SuggestError(message, where=where, hint=hint)
+
+
+def _written_size(node: yaml.Node) -> int:
+    """Number of distinct nodes, each alias counted once (the document as written)."""
+    seen, todo = set(), [node]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            todo.extend(part for pair in current.value for part in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            todo.extend(current.value)
+    return len(seen)
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:

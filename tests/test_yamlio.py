@@ -128,3 +128,22 @@ def test_empty_missing_and_non_utf8_files(tmp_path):
     latin.write_bytes(b"name: caf\xe9\n")
     with pytest.raises(SuggestError, match=r"not valid UTF-8 \(byte 9\)"):
         load_yaml(latin)
+
+
+def test_a_large_file_is_too_large_not_an_alias_bomb(tmp_path, monkeypatch):
+    import suggest.yamlio as yamlio
+
+    plain = "values:\n" + "".join(f"  - v{i}\n" for i in range(300))
+    monkeypatch.setattr(yamlio, "MAX_EXPANDED_NODES", 100)
+    with pytest.raises(SuggestError, match=r"is too large: 303 values \(at most 100\)") as info:
+        parse_yaml(plain, source="big.yaml")
+    assert "alias" not in info.value.format()
+    aliased = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    with pytest.raises(SuggestError, match=r"through YAML aliases \(1\d as written\)"):
+        parse_yaml(aliased, source="bomb.yaml")
+    monkeypatch.setattr(yamlio, "MAX_BYTES", 1000)
+    (tmp_path / "r.yaml").write_text(plain)
+    started = time.perf_counter()
+    with pytest.raises(SuggestError, match=r"rule file is too large: [0-9.]+ MiB"):
+        load_yaml(tmp_path / "r.yaml", what="rule file")
+    assert time.perf_counter() - started < 0.5
