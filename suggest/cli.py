@@ -72,6 +72,18 @@ def _quiet_stdout() -> None:
         pass
 
 
+def split_options(command):
+    """``--split`` and ``--gap``: how the held-out requests are chosen (suggest.splits)."""
+    command = click.option("--gap", default=None, metavar="DURATION",
+                           help="With a split by time: leave out the test requests within this "
+                                "long after the cut (e.g. 1h), so no session straddles it.")(command)
+    return click.option("--split", "split_by", default="auto", show_default=True,
+                        metavar="time|request|user|group:COLUMN",
+                        help="How to hold out requests: the latest by time, a seeded share of "
+                             "requests, of users, or of a context column's values (auto: time "
+                             "when the log has time, else request).")(command)
+
+
 def log_and_dataset(command):
     """The ``[LOG]`` argument and the ``--dataset`` option of every command that reads a log."""
     command = click.option("--dataset", type=click.Path(path_type=Path), required=True,
@@ -390,11 +402,12 @@ Examples:
 @click.option("--test-share", type=float, default=0.0, show_default=True,
               help="Leave out the part `suggest replay --test-share X --seed S` holds out, so the "
                    "model can be replayed with --model. 0 trains on the whole log.")
+@split_options
 @click.option("--force", is_flag=True, help="Replace the model folder if it exists.")
 @_parallel_options("training", joblib=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the training summary as JSON.")
-def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, force, jobs, dask_address,
-          as_json):
+def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, split_by, gap, force,
+          jobs, dask_address, as_json):
     """Train the LightGBM ranker on a log and write a model folder.
 
     Of the requests trained on, the latest 20% by time (a seeded 20% without
@@ -408,7 +421,7 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, fo
 
     from suggest.parallel import dask_client
     from suggest.ranker import RankerEngine
-    from suggest.replay import split
+    from suggest.splits import split
 
     if n_estimators < 1:
         raise SuggestError(f"--n-estimators must be at least 1, not {n_estimators}")
@@ -427,8 +440,11 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, fo
         log = _checked_log(dataset, log_file, rules_file)
         requests, truth, held_out = log.requests, log.truth, None
         if test_share > 0:
-            part = split(log.requests, log.truth, test_share, seed)
+            part = split(log.requests, log.truth, test_share, seed, how=split_by, gap=gap)
             requests, truth, held_out = part.train, part.train_truth, part.how
+        elif split_by != "auto" or gap:
+            raise SuggestError("--split and --gap choose the requests --test-share leaves out",
+                               hint="give --test-share 0.2 (as replay) with them")
         started = time.perf_counter()
         engine = RankerEngine(rules=str(rules_file) if rules_file else None, seed=seed,
                               n_estimators=n_estimators)
@@ -560,6 +576,8 @@ Examples:
   suggest replay LOG.csv --dataset D.yaml --rules R.yaml --engines rules,ranker,popular -o runs/x --json
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --jobs 2          # chunks over 2 processes
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --metric precision@5 --min-segment 50
+  suggest replay --dataset D.yaml --rules R.yaml -o runs/x --split user          # users unseen in training
+  suggest replay --dataset D.yaml --rules R.yaml -o runs/x --split time --gap 1h
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --dask tcp://10.0.0.5:8786
 """)
 @log_and_dataset
@@ -572,6 +590,7 @@ Examples:
 @click.option("--k", "ks", default="1,3,5,10", show_default=True, help="Cutoffs for the metrics.")
 @click.option("--test-share", type=float, default=0.2, show_default=True,
               help="Share of requests held out (the latest by time when the log has time).")
+@split_options
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--chunk-size", type=int, default=20_000, show_default=True,
               help="Requests per chunk; an interrupted replay resumes after the last full chunk.")
@@ -582,8 +601,8 @@ Examples:
               help="Run folder for suggestions.parquet, results.parquet, truth.parquet, summary.json.")
 @_parallel_options("the chunks")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
-def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, chunk_size, metric,
-           min_segment, out, jobs, dask_address, as_json):
+def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_by, gap, seed,
+           chunk_size, metric, min_segment, out, jobs, dask_address, as_json):
     """Replay the held-out part of a log through every engine, side by side.
 
     Every engine is fitted on the training part only; the test part streams
@@ -620,7 +639,7 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, seed, 
         summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
                              chunk_size=chunk_size, progress=not as_json, runner=runner,
                              settings={"dataset": log.dataset.name, "log": str(log.dataset.log), "rules": str(rules_file)},
-                             metric=metric, min_segment=min_segment)
+                             metric=metric, min_segment=min_segment, split_by=split_by, gap=gap)
     rejects = _write_log_rejects(log, Path(out) / "rejects.csv")
     if as_json:
         _print_json({**summary, "rejected_rows": len(log.rejects), "rejects_file": rejects})

@@ -32,43 +32,10 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import SuggestError, WriteError
+from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import compare_engines, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
 from suggest.verdict import verdict_pairs
-
-SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
-
-
-@dataclass
-class Split:
-    train: pd.DataFrame
-    test: pd.DataFrame
-    train_truth: pd.DataFrame
-    test_truth: pd.DataFrame
-    how: str
-
-
-def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
-          seed: int = 0) -> Split:
-    """Train/test split: by time when there is time, else seeded by request."""
-    if not 0 < test_share < 1:
-        raise SuggestError(f"test share must be between 0 and 1, not {test_share}")
-    n_test = max(1, int(round(len(requests) * test_share)))
-    if "timestamp" in requests.columns:
-        # as int64 (NaT first): a tz-aware column's to_numpy() is an array of objects
-        stamps = pd.to_datetime(requests["timestamp"], utc=True).dt.as_unit("ns")
-        order = np.argsort(stamps.array.asi8, kind="stable")
-        how = f"by time: the latest {test_share:.0%} of requests"
-    else:
-        order = np.random.default_rng(seed).permutation(len(requests))
-        how = f"{SPLIT_SEED_NOTE}, {test_share:.0%} held out, seed {seed}"
-    test_rows = np.sort(order[len(requests) - n_test:])
-    is_test = np.zeros(len(requests), bool)
-    is_test[test_rows] = True
-    train, test = requests[~is_test].reset_index(drop=True), requests[is_test].reset_index(drop=True)
-    in_test = truth["request_id"].isin(test["request_id"])
-    return Split(train, test, truth[~in_test].reset_index(drop=True),
-                 truth[in_test].reset_index(drop=True), how)
 
 
 def _fingerprint(settings: dict) -> str:
@@ -154,7 +121,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
            seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
-           min_segment: int = MIN_SEGMENT) -> dict:
+           min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None) -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
     the test part through all of them into the folder ``out``; return the summary.
 
@@ -164,7 +131,9 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
 
     ``runner`` says where the chunks run (:mod:`suggest.parallel`: in this
     process by default, joblib workers, or a Dask cluster); the results are
-    the same whichever runs them.
+    the same whichever runs them. ``split_by`` and ``gap`` choose the held-out
+    requests (:mod:`suggest.splits`); the summary's ``leakage`` says how much of
+    them the training part has already seen.
 
     An interrupted replay resumes from its finished chunks (a chunk file that is
     damaged or short is redone); a second replay into a folder another one is
@@ -176,14 +145,14 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         return _replay(log, engines, out, ks=ks, test_share=test_share, seed=seed,
                        chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
                        compare=compare, settings=settings, runner=runner, metric=metric,
-                       min_segment=min_segment)
+                       min_segment=min_segment, split_by=split_by, gap=gap)
 
 
 def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
            seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
-           min_segment: int = MIN_SEGMENT) -> dict:
+           min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None) -> dict:
     """The replay itself (see :func:`replay`), in a locked folder."""
     from functools import partial
 
@@ -199,9 +168,10 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
     clock = [("start", time.perf_counter())]
-    parts = split(log.requests, log.truth, test_share, seed)
+    parts = split(log.requests, log.truth, test_share, seed, how=split_by, gap=gap)
     settings = {"engines": {n: e.get_params() for n, e in engines.items()}, "ks": list(ks),
                 "test_share": test_share, "seed": seed, "chunk_size": chunk_size,
+                "split": split_by, "gap": None if gap is None else str(gap),
                 "requests": len(log.requests), "truth": len(log.truth), **(settings or {})}
     fingerprint = _fingerprint(settings)
     state_path = out / "state.json"
@@ -423,6 +393,7 @@ def _summary(totals: _Totals, parts, fitted, names, k, log, compare, latency_sam
     comparisons = [c.to_dict() for c in compare_engines(per_request, totals.focus, pairs, seed=seed)]
     scored = pd.concat([f["request_id"] for f in per_request.values()], ignore_index=True).nunique()
     return {"engines": engines, "comparisons": comparisons, "split": parts.how,
+            "leakage": parts.leakage,
             "rules": _rule_counts(fitted, parts.test),
             "requests": int(parts.test["request_id"].nunique()),
             "requests_without_positive": int(len(parts.test) - scored),
@@ -493,7 +464,8 @@ def data_card(log, parts: Split) -> dict:
             "rows_rejected": report.rows_rejected, "reject_reasons": dict(report.reject_reasons),
             "requests": report.requests, "requests_without_positive": report.requests_without_positive,
             "time_range": report.time_range, "split": parts.how, "train_requests": len(parts.train),
-            "test_requests": len(parts.test)}
+            "test_requests": len(parts.test), "left_out_by_gap": parts.left_out,
+            "leakage": parts.leakage}
 
 
 def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: int, seed: int) -> None:

@@ -72,6 +72,10 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if headline:
         out["headline"] = headline
         say.append(headline)
+    warning = (summary.get("leakage") or {}).get("warning")
+    if warning:  # the answer above may be flattered: say so before the details
+        out["caution"] = warning
+        say.append(f"Caution: {warning}.")
     if ranked:
         say.append(_highest(ranked, engines, metric))
     twins = {name: _twin(name, learned, comparisons) for name in learned}

@@ -328,7 +328,17 @@ def _cards(report: Report, summary: dict) -> None:
             f"{data['requests']:,} requests, {data['requests_without_positive']:,} without a positive"
             + (f"; from {window[0]} to {window[1]}." if window else "."),
             f"How the split was made: {data['split']}; {data['train_requests']:,} requests to "
-            f"train, {data['test_requests']:,} held out."]))
+            f"train, {data['test_requests']:,} held out."] + _leakage(data.get("leakage"))))
+
+
+def _leakage(leak: dict | None) -> list[str]:
+    """The leakage check in words (a run from before the check has none)."""
+    if not leak:
+        return []
+    text = (f"What training had already seen: {leak['user_item']:.0%} of test requests have a "
+            f"(user, item) and {leak['user_context']:.0%} a (user, context) from the training "
+            f"part; {leak['users_in_both']:.0%} of their users are in both parts.")
+    return [text + (f" Warning: {leak['warning']}." if leak.get("warning") else "")]
 
 
 def _trees(best: int | None, trees: int | None) -> str:

@@ -1,0 +1,192 @@
+"""Train/test splits that cannot leak, and a check that says when one does.
+
+``--split`` chooses how the held-out requests are picked (``replay`` and ``train``):
+
+* ``time``: the latest ``test_share`` of requests by time; with ``--gap 2h`` the
+  test requests within two hours after the cut are left out of both parts, so a
+  session cannot straddle it;
+* ``request``: a seeded share of requests;
+* ``user``: a seeded share of *users*, every request of a user on one side (the
+  ranker then meets test users it has never seen: the cold-start question);
+* ``group:COLUMN``: a seeded share of the values of a context column (a sitting,
+  a trip, a device), every request of a value on one side;
+* ``auto`` (the default): ``time`` when the log has time, else ``request``.
+
+:func:`leakage` measures, on any split, how much of the test part the training
+part has already seen: the share of test requests whose user engaged with one of
+the same items in training (``user_item``), and whose user was already seen in
+the very same context (``user_context``). Under a time split both are history,
+the very thing a recommender uses; without time, or across a cut a session
+straddles, near-copies of a test request sit in training and flatter every
+engine that remembers them. :func:`leakage` warns, naming ``--split user`` or
+``group:``, when the split is by request and either share is at least 20%
+(under a time split the same shares are history, not a leak; ``--gap`` is the
+remedy when sessions straddle the cut).
+
+>>> import pandas as pd
+>>> requests = pd.DataFrame({"request_id": ["a", "b", "c", "d"], "user_id": ["u", "u", "v", "w"]})
+>>> truth = pd.DataFrame({"request_id": ["a", "b"], "item_id": ["x", "x"], "relevance": [1.0, 1.0]})
+>>> part = split(requests, truth, 0.5, how="user", seed=1)
+>>> sorted(set(part.train["user_id"]) & set(part.test["user_id"]))   # no user on both sides
+[]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from suggest.errors import SuggestError, did_you_mean, one_of
+
+SPLITS = ("auto", "time", "request", "user", "group:COLUMN")
+SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
+#: Above this share of test requests already seen in training, a split by request warns.
+LEAKY = 0.2
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    train_truth: pd.DataFrame
+    test_truth: pd.DataFrame
+    how: str
+    kind: str = "time"
+    left_out: int = 0  # test requests dropped by --gap
+    leakage: dict = field(default_factory=dict)
+
+
+def check_split(how: str | None, columns) -> str:
+    """``how`` (or ``auto``) when the log can be split that way, else a clear error."""
+    how = (how or "auto").strip()
+    if how in ("auto", "time", "request", "user"):
+        return how
+    if how.startswith("group:"):
+        column = how.split(":", 1)[1]
+        if column not in columns:
+            raise SuggestError(f"--split {how}: the log has no context column '{column}'",
+                               hint=did_you_mean(column, list(columns))
+                               or f"its context columns are {one_of(list(columns))}")
+        return how
+    raise SuggestError(f"unknown --split '{how}'", hint=did_you_mean(how, SPLITS[:4])
+                       or f"expected {one_of(SPLITS)}")
+
+
+def parse_gap(text: str | None) -> pd.Timedelta | None:
+    """``--gap``: a duration such as ``30min``, ``2h`` or ``1d`` (None: no gap)."""
+    if text in (None, "", "0"):
+        return None
+    try:  # '1d' as people write it ('d' for days is deprecated in pandas in favour of 'D')
+        gap = pd.Timedelta(re.sub(r"(?<=\d)\s*d(ays?)?\b", "D", str(text).strip()))
+    except (ValueError, TypeError):
+        raise SuggestError(f"--gap '{text}' is not a duration", hint="e.g. 30min, 2h or 1d") from None
+    if gap < pd.Timedelta(0):
+        raise SuggestError(f"--gap must not be negative, not {text}")
+    return gap
+
+
+def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
+          seed: int = 0, *, how: str = "auto", gap: str | pd.Timedelta | None = None) -> Split:
+    """Hold out ``test_share`` of the requests as ``how`` says (see the module docstring)."""
+    if not 0 < test_share < 1:
+        raise SuggestError(f"test share must be between 0 and 1, not {test_share}")
+    how = check_split(how, requests.columns)
+    has_time = "timestamp" in requests.columns
+    kind = ("time" if has_time else "request") if how == "auto" else how
+    gap = parse_gap(gap) if not isinstance(gap, pd.Timedelta) else gap
+    if kind == "time" and not has_time:
+        raise SuggestError("--split time needs a time column, and this log has none",
+                           hint="use --split request, user or group:COLUMN")
+    if gap is not None and kind != "time":
+        raise SuggestError("--gap applies to a split by time", hint="drop --gap, or use --split time")
+    n_test = max(1, int(round(len(requests) * test_share)))
+    left_out = 0
+    if kind == "time":
+        # as int64 (NaT first): a tz-aware column's to_numpy() is an array of objects
+        stamps = pd.to_datetime(requests["timestamp"], utc=True).dt.as_unit("ns").array.asi8
+        order = np.argsort(stamps, kind="stable")
+        is_test = np.zeros(len(requests), bool)
+        is_test[order[len(requests) - n_test:]] = True
+        described = f"by time: the latest {test_share:.0%} of requests"
+        if gap is not None and is_test.any() and (~is_test).any():
+            cut = stamps[~is_test].max()
+            inside = is_test & (stamps <= cut + gap.value)
+            left_out = int(inside.sum())
+            described += f", leaving out the {left_out:,} within {gap} after the cut"
+        else:
+            inside = np.zeros(len(requests), bool)
+    elif kind == "request":
+        order = np.random.default_rng(seed).permutation(len(requests))
+        is_test = np.zeros(len(requests), bool)
+        is_test[order[len(requests) - n_test:]] = True
+        inside = np.zeros(len(requests), bool)
+        described = (f"{SPLIT_SEED_NOTE if not has_time else 'seeded split by request'}, "
+                     f"{test_share:.0%} held out, seed {seed}")
+    else:
+        column = "user_id" if kind == "user" else kind.split(":", 1)[1]
+        is_test = _by_group(requests[column], n_test, seed)
+        inside = np.zeros(len(requests), bool)
+        what = "users" if kind == "user" else f"values of {column}"
+        described = (f"seeded split by {what} (each on one side), about {test_share:.0%} of "
+                     f"requests held out, seed {seed}")
+    test_mask = is_test & ~inside
+    train = requests[~is_test].reset_index(drop=True)
+    test = requests[test_mask].reset_index(drop=True)
+    in_train = truth["request_id"].isin(train["request_id"])
+    in_test = truth["request_id"].isin(test["request_id"])
+    out = Split(train, test, truth[in_train].reset_index(drop=True),
+                truth[in_test].reset_index(drop=True), described, kind, left_out)
+    if len(test) == 0:
+        raise SuggestError(f"the split ({described}) leaves no request to test",
+                           hint="lower --gap, or raise --test-share")
+    out.leakage = leakage(out)
+    return out
+
+
+def _by_group(values: pd.Series, n_test: int, seed: int) -> np.ndarray:
+    """Test rows: whole groups in a seeded order until about ``n_test`` requests (a missing
+    value is a group of its own)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    if len(uniques) < 2:
+        raise SuggestError(f"cannot split by '{values.name}': it has {len(uniques)} value",
+                           hint="choose a column with many values, or --split request")
+    sizes = np.bincount(codes, minlength=len(uniques))
+    order = np.random.default_rng(seed).permutation(len(uniques))
+    # the groups whose running total (in the seeded order, from the end) stays within n_test,
+    # at least one, never all
+    total = np.cumsum(sizes[order[::-1]])
+    count = int(np.clip(np.searchsorted(total, n_test, side="right"), 1, len(uniques) - 1))
+    chosen = np.zeros(len(uniques), bool)
+    chosen[order[::-1][:count]] = True
+    return chosen[codes]
+
+
+def leakage(part: Split) -> dict:
+    """How much of the test part the training part has already seen (module docstring)."""
+    test, train = part.test, part.train
+    n = len(test)
+    context = [c for c in test.columns if c not in ("request_id", "user_id", "timestamp",
+                                                    "timezone", "hour", "minute", "weekday",
+                                                    "is_weekend")]
+    seen_pairs = part.train_truth.merge(train[["request_id", "user_id"]], on="request_id")
+    test_pairs = part.test_truth.merge(test[["request_id", "user_id"]], on="request_id")
+    known = test_pairs.merge(seen_pairs[["user_id", "item_id"]].drop_duplicates(),
+                             on=["user_id", "item_id"])
+    user_item = known["request_id"].nunique() / max(test_pairs["request_id"].nunique(), 1)
+    keys = ["user_id", *context]
+    same = test[keys].astype(str).merge(train[keys].astype(str).drop_duplicates(), on=keys,
+                                        how="left", indicator=True)
+    user_context = float((same["_merge"] == "both").mean()) if n else 0.0
+    out = {"user_item": round(float(user_item), 4), "user_context": round(user_context, 4),
+           "users_in_both": round(float(test["user_id"].isin(train["user_id"]).mean()), 4)
+           if n else 0.0, "warning": None}
+    if part.kind == "request" and max(user_item, user_context) >= LEAKY:
+        out["warning"] = (f"{user_item:.0%} of test requests have a (user, item) and "
+                          f"{user_context:.0%} a (user, context) already in the training part: "
+                          "near-copies of test requests may be in training and flatter the "
+                          "engines that remember them; try --split user or --split group:COLUMN "
+                          "(a sitting, a session) and compare the verdicts")
+    return out

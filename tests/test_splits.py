@@ -1,0 +1,112 @@
+"""Splits that cannot leak (by time with a gap, by user, by group) and the leakage check,
+on a world with planted near-duplicates where the winner flips with the split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from suggest.data import load
+from suggest.engines import get_engine
+from suggest.errors import SuggestError
+from suggest.replay import replay
+from suggest.splits import leakage, split
+
+from conftest import write_dataset
+
+
+def _frames(n=400, seed=0, time=True):
+    rng = np.random.default_rng(seed)
+    requests = pd.DataFrame({"request_id": [f"q{i:04d}" for i in range(n)],
+                             "user_id": rng.choice([f"u{u}" for u in range(40)], n),
+                             "place": rng.choice(["home", "work", "car"], n)})
+    if time:
+        requests["timestamp"] = pd.Timestamp("2026-03-01", tz="UTC") + pd.to_timedelta(
+            np.sort(rng.uniform(0, 30 * 24, n)), unit="h")
+    truth = pd.DataFrame({"request_id": requests["request_id"],
+                          "item_id": rng.choice(list("abcdef"), n), "relevance": 1.0})
+    return requests, truth
+
+
+def test_user_and_group_splits_keep_each_user_or_value_on_one_side():
+    requests, truth = _frames()
+    for how, column in (("user", "user_id"), ("group:place", "place")):
+        part = split(requests, truth, 0.25, seed=3, how=how)
+        assert not set(part.train[column]) & set(part.test[column])
+        assert len(part.train) + len(part.test) == len(requests)
+        assert set(part.test_truth["request_id"]) <= set(part.test["request_id"])
+    by_user = split(requests, truth, 0.25, seed=3, how="user")
+    assert 0.1 < len(by_user.test) / len(requests) < 0.4  # whole users: about the share asked
+    assert by_user.leakage["users_in_both"] == 0.0 and by_user.leakage["user_item"] == 0.0
+
+
+def test_a_gap_leaves_out_the_test_requests_just_after_the_cut():
+    requests, truth = _frames()
+    plain = split(requests, truth, 0.25)
+    gapped = split(requests, truth, 0.25, gap="2d")
+    cut = plain.train["timestamp"].max()
+    assert len(gapped.train) == len(plain.train)
+    assert gapped.test["timestamp"].min() > cut + pd.Timedelta("2D")
+    assert gapped.left_out == len(plain.test) - len(gapped.test) > 0
+    assert "leaving out the" in gapped.how and not set(gapped.test_truth["request_id"]) - set(
+        gapped.test["request_id"])
+
+
+@pytest.mark.parametrize("how, gap, words", [
+    ("time", None, "needs a time column"),
+    ("users", None, "did you mean 'user'?"),
+    ("group:plce", None, "did you mean 'place'?"),
+    ("request", "1h", "--gap applies to a split by time"),
+])
+def test_a_split_the_log_cannot_take_is_a_clear_error(how, gap, words):
+    requests, truth = _frames(time=False)
+    with pytest.raises(SuggestError, match=words.replace("?", r"\?")):
+        split(requests, truth, 0.2, how=how, gap=gap)
+
+
+def test_leakage_counts_what_the_training_part_has_already_seen():
+    requests = pd.DataFrame({"request_id": list("abcd"), "user_id": ["u", "u", "v", "v"],
+                             "place": ["home", "home", "car", "work"]})
+    truth = pd.DataFrame({"request_id": list("abcd"), "item_id": ["x", "x", "y", "z"],
+                          "relevance": 1.0})
+    part = split(requests, truth, 0.5, seed=0, how="request")
+    test_ids = set(part.test["request_id"])
+    # by hand: a test request leaks a (user, item) when its user engaged the same item in training
+    seen = {(r.user_id, t) for r, t in zip(part.train.itertuples(), truth.set_index(
+        "request_id").loc[part.train["request_id"], "item_id"])}
+    expected = np.mean([(requests.set_index("request_id").loc[q, "user_id"],
+                         truth.set_index("request_id").loc[q, "item_id"]) in seen for q in test_ids])
+    assert leakage(part)["user_item"] == pytest.approx(expected)
+
+
+def _near_duplicates(folder):
+    """Visitors rate the items of one sitting under several contexts (no time), while what a
+    new visitor picks follows popularity: remembering a visitor's items wins only when copies
+    of a test request sit in training."""
+    rng = np.random.default_rng(5)
+    items = [f"place{i}" for i in range(30)]
+    weights = np.linspace(3, 0.2, len(items))
+    rows = []
+    for user in range(300):
+        liked = rng.choice(items, 3, replace=False, p=weights / weights.sum())
+        for companion in ("alone", "family", "friends", "partner"):
+            rows.append((f"v{user}", rng.choice(liked), companion))
+    log = pd.DataFrame(rows, columns=["user", "item", "companion"])
+    log.to_csv(folder / "log.csv", index=False)
+    return write_dataset(folder, None, context={"companion": "categorical"})
+
+
+def test_the_check_fires_on_near_copies_and_a_split_by_user_removes_the_flip(tmp_path):
+    log = load(_near_duplicates(tmp_path))
+    runs = {}
+    for how in ("request", "user"):
+        engines = {"popular": get_engine("popular"), "user-history": get_engine("user-history")}
+        runs[how] = replay(log, engines, tmp_path / how, split_by=how, latency_sample=0)
+    by_request, by_user = runs["request"], runs["user"]
+    assert by_request["leakage"]["user_item"] > 0.5 and by_request["leakage"]["warning"]
+    assert "--split user" in by_request["verdict"]["caution"]
+    assert by_user["leakage"]["warning"] is None and by_user["leakage"]["users_in_both"] == 0
+    ndcg = {how: {n: e["ndcg@5"] for n, e in run["engines"].items()} for how, run in runs.items()}
+    assert ndcg["request"]["user-history"] > ndcg["request"]["popular"]  # flattered by copies
+    assert ndcg["user"]["popular"] > ndcg["user"]["user-history"]        # the honest verdict
