@@ -476,9 +476,12 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
                f"({v['split']}); {summary['seconds']} s")
     click.echo(f"candidate recall@{engine.cap}: train {engine.candidate_recall_['train']:.3f}, "
                f"validation {engine.candidate_recall_['valid']:.3f} (the ranker cannot beat this)")
-    ndcg = v.get(f"ndcg@{engine.eval_at}")
-    click.echo(f"validation NDCG@{engine.eval_at}: " + (f"{ndcg:.4f}" if ndcg is not None else "n/a")
-               + f" at {v['best_iteration']} trees")
+    ndcg, limited = v.get(f"ndcg@{engine.eval_at}"), v.get(f"ndcg@{engine.eval_at}_candidates")
+    shown = lambda x: f"{x:.4f}" if x is not None else "n/a"  # noqa: E731
+    click.echo(f"validation NDCG@{engine.eval_at}: {shown(ndcg)} over the "
+               f"{v.get('scored_requests', 0):,} validation requests with a positive, as replay "
+               f"computes it ({shown(limited)} on those with a positive among the candidates, the "
+               f"figure early stopping used; {v['best_iteration']} trees)")
     if "dask" in v:
         click.echo(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
                    f"partitions; trees: {v['dask']['trees_from']}")

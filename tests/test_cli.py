@@ -203,6 +203,17 @@ def test_train_writes_a_model_that_loads_and_reports_a_summary(tmp_path):
     assert 0 < summary["validation"]["ndcg@5"] <= 1
     assert summary["requests"] == summary["validation"]["train_requests"] + \
         summary["validation"]["valid_requests"]
+    # the figure printed first is replay's: every validation request with a positive counts,
+    # those whose positives the candidates missed as 0 (LightGBM's own figure, on its
+    # training-time candidates and grades, leaves them out)
+    from suggest.data import load
+
+    log = load(world / "dataset.yaml")
+    latest = log.requests.sort_values("timestamp").tail(summary["validation"]["valid_requests"])
+    with_positive = log.truth[(log.truth["relevance"] > 0)
+                              & log.truth["request_id"].isin(latest["request_id"])]
+    assert summary["validation"]["scored_requests"] == with_positive["request_id"].nunique()
+    assert 0 < summary["validation"]["ndcg@5_candidates"] <= 1
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["requests"] == summary["requests"]
     assert (out / "model.txt").read_text().startswith("tree")

@@ -80,13 +80,14 @@ def rule_firing(summary: dict):
 
 
 def latency(summary: dict):
-    """Batch time per request (per-chunk averages: p50 and p99 over chunks) and one context
+    """Batch time per request (per-chunk means: p50 and p99 over chunks) and one context
     through ``suggest_one`` (p50 and p99 over a sample of held-out contexts)."""
     plt = _plt()
     names = list(summary["engines"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), layout="constrained")
     x = np.arange(len(names))
-    panels = (("latency_us_p50", "latency_us_p99", 1.0, "µs per request in a batch"),
+    panels = (("latency_us_per_chunk_p50", "latency_us_per_chunk_p99", 1.0,
+               "µs per request in a batch (chunk means)"),
               ("one_context_us_p50", "one_context_us_p99", 1000.0, "ms for one context"))
     for ax, (low, high, scale, label) in zip(axes, panels):
         p50 = np.array([summary["engines"][n].get(low, np.nan) / scale for n in names])

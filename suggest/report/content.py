@@ -316,7 +316,10 @@ def _cards(report: Report, summary: dict) -> None:
             f"validation {_num(recall.get('valid'))}: the share of engaged items among the "
             "candidates, the ranker's ceiling.",
             _trees(v.get("best_iteration"), card.get("trees"))
-            + f"; validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}.",
+            + f"; validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}"
+            + (f" as replay computes it ({_num(v.get(metric + '_candidates'))} on the requests "
+               "with a positive among the candidates, the figure early stopping used)."
+               if metric and metric + "_candidates" in v else "."),
             f"Top features by gain: {top or 'n/a'}."]))
     data = summary.get("data")
     if data:
