@@ -274,6 +274,33 @@ def test_infinite_numbers_and_bad_relevance_without_an_item_are_rejected(make_da
     assert log.report.rows_ok == 2
 
 
+@pytest.mark.parametrize("rule, relevance, kept", [
+    (None, {("u1", "a"): 4.0, ("u1", "b"): 2.0, ("u2", "a"): 5.0}, 6),  # max with a relevance
+    ("max", {("u1", "a"): 4.0, ("u1", "b"): 2.0, ("u2", "a"): 5.0}, 6),
+    ("sum", {("u1", "a"): 7.0, ("u1", "b"): 2.0, ("u2", "a"): 15.0}, 6),
+    ("last", {("u1", "a"): 3.0, ("u1", "b"): 2.0, ("u2", "a"): 5.0}, 6),
+    ("reject", {("u1", "a"): 4.0, ("u1", "b"): 2.0, ("u2", "a"): 5.0}, 3),
+])
+def test_rows_repeating_a_request_and_item_follow_the_duplicates_rule(make_dataset, rule,
+                                                                       relevance, kept):
+    text = "user,item,place,r\nu1,a,home,4\nu1,a,home,3\nu1,b,home,2\nu2,a,work,5\nu2,a,work,5\n" \
+           "u2,a,work,5\n"
+    spec = {"columns": {"relevance": "r"}, **({"duplicates": rule} if rule else {})}
+    log = load(make_dataset(text, **spec))
+    got = {(u, i): r for u, i, r in log.truth.merge(log.requests[["request_id", "user_id"]])[
+        ["user_id", "item_id", "relevance"]].itertuples(index=False)}
+    assert got == relevance and log.report.rows_ok == kept
+    if rule == "reject":
+        assert reasons_by_line(log) == {3: "repeats the request and item of line 2 (duplicates: reject)",
+                                        6: "repeats the request and item of line 5 (duplicates: reject)",
+                                        7: "repeats the request and item of line 5 (duplicates: reject)"}
+    else:
+        assert log.report.duplicates == {"rule": rule or "max", "rows": 5, "pairs": 2,
+                                         "disagreeing_pairs": 1}
+        assert "5 rows repeat 2 (request, item) pairs, 1 of them with different relevance" in \
+            log.report.to_text()
+
+
 def test_blank_lines_in_the_middle_are_skipped_not_renumbered(make_dataset):
     path = make_dataset("user,item\nu1,i1\n\n\nu2,i2\n,i3\nu4,i4\n")
     log = load_checked(path)

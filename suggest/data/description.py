@@ -27,7 +27,10 @@ Optional keys beyond DESIGN: ``format``, ``encoding`` (default utf-8),
 ``rename`` (``{LOG_COLUMN: NEW_NAME}``, applied to the log's header before
 anything else reads it, so every other key uses the new names: the way out
 when a log has its own ``weekday``, ``hour`` or ``score`` column),
-``missing_values`` (cell texts read as missing; default ``[""]``) and
+``missing_values`` (cell texts read as missing; default ``[""]``),
+``duplicates`` (how rows repeating a (request, item) become one engagement:
+``max`` relevance, the default with a relevance column; ``sum``, the default
+without one, so repeats count; ``last`` row; or ``reject`` every repeat) and
 ``time_format`` (``iso`` default, ``unix_s``, ``unix_ms`` or a strftime
 pattern such as ``"%d/%m/%Y %H:%M"``). Paths are relative to the YAML file.
 """
@@ -49,7 +52,10 @@ CONTEXT_TYPES = ("categorical", "numeric", "boolean")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
 TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "columns",
-            "positive_min", "context", "ignore", "catalog", "missing_values", "time_format", "rename")
+            "positive_min", "context", "ignore", "catalog", "missing_values", "time_format", "rename",
+            "duplicates")
+#: How rows repeating a (request, item) become one engagement (``duplicates:``).
+DUPLICATE_RULES = ("max", "sum", "last", "reject")
 COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone")
 CATALOG_KEYS = ("path", "format", "separator", "encoding", "item", "attributes")
 #: Columns the package derives from the timestamp; a log column of that name would clash.
@@ -107,6 +113,7 @@ class Dataset:
     missing_values: tuple[str, ...] = ("",)
     time_format: str = "iso"
     rename: dict[str, str] = field(default_factory=dict)
+    duplicates: str | None = None  # None: max with a relevance column, sum without
     source: str = "<dict>"
 
     @classmethod
@@ -195,6 +202,12 @@ class _Parser:
                        "or a strftime pattern such as '%d/%m/%Y %H:%M'")
         encoding = self.encoding(spec, ("encoding",))
         rename = self.renames(spec.get("rename") or {})
+        duplicates = spec.get("duplicates")
+        if duplicates is not None and duplicates not in DUPLICATE_RULES:
+            self.error(("duplicates",), f"unknown duplicates rule {duplicates!r}",
+                       did_you_mean(str(duplicates), DUPLICATE_RULES)
+                       or f"expected {one_of(DUPLICATE_RULES)}")
+            duplicates = None
         self.check_roles(roles, context, ignore, catalog)
         if self.errors:
             return None
@@ -205,7 +218,7 @@ class _Parser:
             timezone_column=roles["timezone"], positive_min=positive_min, context=context,
             ignore=tuple(ignore), catalog=catalog, encoding=encoding,
             missing_values=tuple(str(m) for m in missing), time_format=time_format,
-            rename=rename, source=self.doc.source)
+            rename=rename, duplicates=duplicates, source=self.doc.source)
 
     def renames(self, mapping: Any) -> dict[str, str]:
         """``rename:``: log column -> new name, each new name given once."""

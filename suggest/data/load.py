@@ -77,6 +77,7 @@ class LoadReport:
     missing_share: dict[str, float] = field(default_factory=dict)
     time_range: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
+    duplicates: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -107,6 +108,11 @@ class LoadReport:
             attrs = ", ".join(f"{c} ({t})" for c, t in self.catalog_attributes.items())
             lines.append(f"  catalog: {self.catalog_rows:,} items ({self.catalog_rejected:,} rows rejected)"
                          + (f", attributes: {attrs}" if attrs else ""))
+        d = self.duplicates
+        if d.get("rows"):
+            lines.append(f"  duplicates: {d['rows']:,} rows repeat {d['pairs']:,} (request, item) "
+                         f"pairs, {d['disagreeing_pairs']:,} of them with different relevance; "
+                         f"merged by `duplicates: {d['rule']}`")
         for reason, count in self.reject_reasons.items():
             lines.append(f"  rejected {count:,} x {reason}")
         lines += [f"  warning: {w}" for w in self.warnings]
@@ -162,7 +168,7 @@ def load(dataset: Dataset | str | Path) -> Log:
     context = {c: t for c, t in report.schema.items() if c not in _attribute_columns(ds)}
     requests = _requests(frame, context)
     events = _events(ds, frame)
-    truth = _truth(ds, events)
+    truth = _truth(ds, events, report)
     report.requests = len(requests)
     report.requests_without_positive = int((~requests["request_id"].isin(truth["request_id"])).sum())
     report.users = int(requests["user_id"].nunique())
@@ -266,6 +272,9 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
         ok = reasons.isna()
         why = _disagrees_with_first(out, ok, context, {"user_id": ds.user, "timestamp": ds.time})
         fail(why.notna(), why)
+    if ds.duplicates == "reject":
+        _reject_repeats(out, reasons, fail, ["request_id"] if ds.request else
+                        ["user_id", *context] + (["timestamp"] if ds.time else []))
     ok = reasons.isna().to_numpy()
     rejects = _collect_rejects(raw, reasons, ds.separator)
     report.rows_ok = int(ok.sum())
@@ -281,6 +290,25 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
         width = len(str(number.max()))
         frame.insert(0, "request_id", pd.Series(number).astype(str).str.zfill(width).radd("r"))
     return frame, rejects, report
+
+
+def _reject_repeats(out: pd.DataFrame, reasons: pd.Series, fail, keys: list[str]) -> None:
+    """``duplicates: reject``: a row repeating the request (``keys``: the request column, or
+    the user, context and time that make a request) and the item of an earlier kept row is
+    rejected, naming that row's line."""
+    ok = reasons.isna() & out["item_id"].notna()
+    names = [*keys, "item_id"]
+    rows = out.loc[ok, [*names, "line"]].astype({k: str for k in names})
+    repeat = rows.duplicated(names, keep="first")
+    if not repeat.any():
+        return
+    first = rows.drop_duplicates(names).set_index(names)["line"]
+    lines = first.reindex(pd.MultiIndex.from_frame(rows.loc[repeat, names])).to_numpy()
+    at = rows.index[repeat.to_numpy()]
+    mask = pd.Series(False, index=out.index)
+    mask[at] = True
+    fail(mask, "repeats the request and item of line " + pd.Series(lines, index=at).astype(str)
+         + " (duplicates: reject)")
 
 
 def _all_rejected(ds: Dataset, rejects: pd.DataFrame) -> DataError:
@@ -515,7 +543,8 @@ def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
     its first reason, values and all, and how many other values share the kind."""
     if len(rejects) == 0:
         return {}
-    kinds = rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
+    kinds = rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True).str.replace(
+        r"line \d+", "line …", regex=True)
     groups = rejects["reason"].groupby(kinds.to_numpy(), sort=False)
     table = pd.DataFrame({"first": groups.first(), "distinct": groups.nunique(),
                           "rows": groups.size()}).sort_values("rows", ascending=False, kind="stable")
@@ -545,10 +574,28 @@ def _events(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
     return events
 
 
-def _truth(ds: Dataset, events: pd.DataFrame) -> pd.DataFrame:
-    rows = events.loc[events["positive"], ["request_id", "item_id", "relevance"]]
-    how = "max" if ds.relevance else "sum"
-    truth = rows.groupby(["request_id", "item_id"], sort=False, as_index=False)["relevance"].agg(how)
+def duplicate_rule(ds: Dataset) -> str:
+    """``duplicates:`` as given, else ``max`` with a relevance column and ``sum`` without."""
+    return ds.duplicates or ("max" if ds.relevance else "sum")
+
+
+def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport | None = None) -> pd.DataFrame:
+    """One relevance per engaged (request, item), by the ``duplicates:`` rule; the report
+    says how many rows were merged and how many merged rows disagreed."""
+    rule = duplicate_rule(ds)
+    keys = ["request_id", "item_id"]
+    if report is not None:
+        repeated = events.duplicated(keys, keep=False)
+        pairs = events.loc[repeated].groupby(keys, sort=False, observed=True)["relevance"]
+        report.duplicates = {"rule": rule, "rows": int(repeated.sum()),
+                             "pairs": int(pairs.ngroups),
+                             "disagreeing_pairs": int((pairs.nunique() > 1).sum())}
+    if rule == "last":
+        last = events.sort_values("line", kind="stable").drop_duplicates(keys, keep="last")
+        return last.loc[last["positive"], [*keys, "relevance"]].reset_index(drop=True)
+    rows = events.loc[events["positive"], [*keys, "relevance"]]
+    truth = rows.groupby(keys, sort=False, as_index=False)["relevance"].agg(
+        "sum" if rule == "sum" else "max")
     return truth.reset_index(drop=True)
 
 
