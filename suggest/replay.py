@@ -329,6 +329,7 @@ class _Totals:
                             "answered_sums": {m: 0.0 for m in self.precision}, "answered_scored": 0,
                             "latency": [], "per_request": [], "shown": {c: set() for c in self.cuts},
                             "pop_sum": 0.0, "pop_n": 0} for e in engines}
+        self.placed: dict[str, int] = {}
 
     def add_results(self, table) -> None:
         frame = table.select(["request_id", "engine", "has_positive", "answered", "latency_us",
@@ -349,7 +350,8 @@ class _Totals:
             t["per_request"].append(scored[["request_id", *self.focus]])
 
     def add_suggestions(self, table) -> None:
-        frame = table.select(["engine", "rank", "item_id"]).to_pandas()
+        frame = table.select(["request_id", "engine", "rank", "item_id", "reason"]).to_pandas()
+        self._placed(frame[frame["engine"] == "rules"])
         for name, rows in frame.groupby("engine", sort=False):
             t = self.engines[name]
             codes, items = pd.factorize(rows["item_id"].astype(str), use_na_sentinel=False)
@@ -359,6 +361,28 @@ class _Totals:
             rank = rows["rank"].to_numpy()
             for cut in self.cuts:
                 t["shown"][cut].update(items[np.unique(codes[rank <= cut])])
+
+    def _placed(self, rows: pd.DataFrame) -> None:
+        """Per rule, the requests where it placed at least one shown item (its id is in the
+        item's reason): a rule that fires but never places one is shadowed."""
+        if rows.empty:
+            return
+        codes, reasons = pd.factorize(rows["reason"].astype(str))
+        ids = [text.split(",") for text in reasons]  # once per distinct reason, not per row
+        rules = pd.Index(sorted({i for group in ids for i in group}))
+        width = np.array([len(group) for group in ids])
+        members = rules.get_indexer([i for group in ids for i in group])
+        start = np.concatenate(([0], np.cumsum(width)[:-1]))
+        # every (row, rule of its reason) pair, then distinct (request, rule)
+        row_of = np.repeat(np.arange(len(codes)), width[codes])
+        offset = np.arange(len(row_of)) - np.repeat(np.cumsum(width[codes]) - width[codes],
+                                                     width[codes])
+        rule_of = members[start[codes[row_of]] + offset]
+        request = pd.factorize(rows["request_id"].to_numpy())[0][row_of]
+        pairs = np.unique(request.astype(np.int64) * len(rules) + rule_of)
+        counts = np.bincount(pairs % len(rules), minlength=len(rules))
+        for rule, n in zip(rules, counts):
+            self.placed[rule] = self.placed.get(rule, 0) + int(n)
 
     def entry(self, name: str, catalog_size: int) -> dict:
         """Means, answered rate, coverage, popularity and latency of one engine."""
@@ -397,7 +421,7 @@ def _summary(totals: _Totals, parts, fitted, names, k, log, compare, latency_sam
     scored = pd.concat([f["request_id"] for f in per_request.values()], ignore_index=True).nunique()
     return {"engines": engines, "comparisons": comparisons, "split": parts.how,
             "leakage": parts.leakage, "latency": LATENCY_NOTES,
-            "rules": _rule_counts(fitted, parts.test),
+            "rules": _rule_counts(fitted, parts.test, totals.placed),
             "requests": int(parts.test["request_id"].nunique()),
             "requests_without_positive": int(len(parts.test) - scored),
             "requests_scored": int(scored),
@@ -412,15 +436,20 @@ def _summary(totals: _Totals, parts, fitted, names, k, log, compare, latency_sam
             "train_requests": len(parts.train), "metrics": names}
 
 
-def _rule_counts(fitted: dict, test: pd.DataFrame) -> dict:
-    """How often each rule fired, and each block rule blocked, on the test requests."""
+def _rule_counts(fitted: dict, test: pd.DataFrame, placed: dict[str, int]) -> dict:
+    """How often each rule fired, each block rule blocked, and each suggest rule placed a
+    shown item, on the test requests; ``shadowed``: suggest rules that fired but never placed
+    one (other rules always filled the list first)."""
     engine = fitted.get("rules")
     if engine is None or not hasattr(engine, "fired"):
         return {}
     fired = engine.fired(test).sum(axis=0)
-    ids = [r.id for r in engine.rule_set_.rules]
-    blocks = {r.id: int(n) for r, n in zip(engine.rule_set_.rules, fired) if r.block}
-    return {"fired": {i: int(n) for i, n in zip(ids, fired)}, "blocked": blocks,
+    rules = engine.rule_set_.rules
+    blocks = {r.id: int(n) for r, n in zip(rules, fired) if r.block}
+    suggesting = {r.id: int(n) for r, n in zip(rules, fired) if not r.block}
+    shown = {i: int(placed.get(i, 0)) for i in suggesting}
+    return {"fired": {r.id: int(n) for r, n in zip(rules, fired)}, "blocked": blocks,
+            "placed": shown, "shadowed": [i for i, n in suggesting.items() if n and not shown[i]],
             "requests": len(test)}
 
 

@@ -256,3 +256,24 @@ def test_a_write_that_fails_names_the_file_and_exits_1(log, tmp_path, monkeypatc
     assert "cannot write" in result.output and "chunks" in result.output
     assert "No space left on device" in result.output and "Traceback" not in result.output
     assert not list((tmp_path / "run" / "chunks").glob("*.partial"))
+
+
+def test_a_rule_that_fires_but_never_places_an_item_is_shadowed(log, tmp_path):
+    """Two rules fire at home; the first fills the two slots, so the second never shows."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nconflict: priority\nmax_suggestions: 2\nrules:\n"
+                     "  - id: home-first\n    priority: 10\n    when: {location: home}\n"
+                     "    suggest: [email, messages]\n"
+                     "  - id: home-second\n    priority: 5\n    when: {location: home}\n"
+                     "    suggest: [notes]\n"
+                     "  - id: work-only\n    when: {location: work}\n    suggest: [notes]\n")
+    summary = replay(log, {"rules": get_engine("rules", rules=str(rules))}, tmp_path / "run",
+                     chunk_size=10_000, latency_sample=0)
+    counts = summary["rules"]
+    at_home = int((log.requests.set_index("request_id").loc[
+        pd.read_parquet(tmp_path / "run" / "results.parquet")["request_id"], "location"]
+        == "home").sum())
+    assert counts["fired"]["home-second"] == counts["fired"]["home-first"] == at_home > 0
+    assert counts["placed"] == {"home-first": at_home, "home-second": 0,
+                                "work-only": counts["fired"]["work-only"]}
+    assert counts["shadowed"] == ["home-second"]

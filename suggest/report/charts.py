@@ -65,16 +65,26 @@ def segment_effects(comparison, metric: str):
 
 
 def rule_firing(summary: dict):
+    """Per rule: the share of held-out requests where it fired and, for a suggest rule, where
+    it placed a shown item; a rule that fired but never placed one is marked shadowed."""
     plt = _plt()
     counts = summary["rules"]
     fired = pd.Series(counts["fired"]).sort_values()
     blocked = pd.Series(counts.get("blocked", {}))
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(fired) + 1.2), layout="constrained")
+    placed = pd.Series(counts.get("placed", {}), dtype=float).reindex(fired.index)
+    shadowed = set(counts.get("shadowed", []))
+    total = max(counts["requests"], 1)
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(fired) + 1.4), layout="constrained")
+    y = np.arange(len(fired))
     colors = ["#c0504d" if name in blocked.index else "#4f81bd" for name in fired.index]
-    ax.barh(fired.index, 100 * fired.to_numpy() / max(counts["requests"], 1), color=colors)
-    ax.set_xlabel("% of held-out requests where the rule fired (red: block rules)")
+    ax.barh(y + 0.2, 100 * fired.to_numpy() / total, 0.4, color=colors, label="fired")
+    ax.barh(y - 0.2, 100 * placed.fillna(0).to_numpy() / total, 0.4, color="#9bbb59",
+            label="placed a shown item")
+    ax.set_yticks(y, [f"{name} (shadowed)" if name in shadowed else name for name in fired.index],
+                  fontsize=7)
+    ax.set_xlabel("% of held-out requests (red: block rules, which place nothing)")
     ax.set_ylabel("rule")
-    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(fontsize=7, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return fig
 

@@ -106,7 +106,7 @@ def build(summary: dict, results: pd.DataFrame, suggestions: pd.DataFrame,
     _verdict(report, summary, main, versus_baseline, metric)
     _engines(report, summary, metric, k)
     _segments(report, main, versus_baseline, metric)
-    _rules(report, main, metric)
+    _rules(report, summary, main, metric)
     _failures(report, main)
     _cards(report, summary)
     _charts(report, summary, results, main, metric)
@@ -243,7 +243,7 @@ def _segment_row(r: dict) -> dict:
 
 
 
-def _rules(report: Report, main, metric: str) -> None:
+def _rules(report: Report, summary: dict, main, metric: str) -> None:
     report.add(Heading(f"{main.b} against {main.a}, rule by rule", "rules"))
     if not main.rules:
         report.add(Text("No rules engine in this run."))
@@ -255,6 +255,12 @@ def _rules(report: Report, main, metric: str) -> None:
                                         "guardrails or the hybrid." if beaten else
                                         f"No rule significantly beats {main.b} where it fires."),
                     note=True))
+    shadowed = (summary.get("rules") or {}).get("shadowed") or []
+    if shadowed:
+        fired = summary["rules"]["fired"]
+        report.add(Text("Shadowed (fired, but other rules always filled the list first, so they "
+                        "never placed a shown item): " + ", ".join(
+                            f"{r} ({fired.get(r, 0):,} requests)" for r in shadowed) + "."))
     rows = [{"rule": r["rule"], "requests": f"{r['requests']:,}", main.a: f"{r['mean_a']:.3f}",
              main.b: f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
              "95% interval (unadjusted)": interval_text(r),
@@ -361,7 +367,8 @@ def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: 
                Chart(lambda: charts.segment_effects(main, metric),
                      f"segment effects of {main.b} minus {main.a} with 95% intervals"))
     if summary.get("rules"):
-        report.add(Chart(lambda: charts.rule_firing(summary), "rule firing and block counts"))
+        report.add(Chart(lambda: charts.rule_firing(summary),
+                         "rule firing, items placed and block counts (shadowed: fired, never placed)"))
     report.add(Chart(lambda: charts.latency(summary), "latency per engine"))
 
 
