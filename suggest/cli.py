@@ -317,15 +317,23 @@ Examples:
 @click.option("-k", type=int, default=None, help="How many suggestions.  [default: max_suggestions]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def rules_explain(rules_file, context_text, dataset, k, as_json):
-    """Explain one context: suggestions, blocks, and why each rule fired or not."""
-    from suggest.rules.explain import explain, explain_text
+    """Explain one context: suggestions, blocks, and why each rule fired or not.
+
+    A context key that neither the rule set nor (with --dataset) the dataset knows
+    is an error with a did-you-mean; a value the dataset's log never holds is a
+    warning.
+    """
+    from suggest.rules.explain import check_context_keys, explain, explain_text
 
     context = _json_argument(context_text, "--context")
     engine, log = _rules_engine(rules_file, dataset)
+    warnings = check_context_keys(engine, context, log)
     result = explain(engine, context, k, log.context if log else None)
     if as_json:
-        _print_json(result)
+        _print_json({**result, "warnings": warnings})
     else:
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(explain_text(result))
 
 

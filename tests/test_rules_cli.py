@@ -106,7 +106,7 @@ def test_explain_json_has_the_documented_shape_and_first_failing_condition():
                  "--json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert set(out) == {"suggestions", "blocked", "rules"}
+    assert set(out) == {"suggestions", "blocked", "rules", "warnings"} and out["warnings"] == []
     assert all(set(s) == {"item_id", "score", "rules"} for s in out["suggestions"])
     states = {r["id"]: r for r in out["rules"]}
     assert all(r["state"] in ("true", "false", "unknown") for r in out["rules"])
@@ -118,6 +118,18 @@ def test_explain_json_has_the_documented_shape_and_first_failing_condition():
     # a rule on a missing field is unknown, and says the value is missing
     unknown = [r for r in states.values() if r["state"] == "unknown"]
     assert unknown and all(r["failed"]["value"] is None for r in unknown)
+
+
+def test_explain_refuses_an_unknown_key_and_warns_of_an_unseen_value():
+    typo = run("rules", "explain", PHONE, "--dataset", SAMPLE, "--context", '{"wether": 4}')
+    assert typo.exit_code == 2
+    assert "context key 'wether' is not one of the rule set's fields" in typo.output
+    assert "did you mean 'weather'?" in typo.output
+    unseen = run("rules", "explain", PHONE, "--dataset", SAMPLE, "--context",
+                 '{"location": "hom"}', "--json")
+    assert unseen.exit_code == 0
+    assert json.loads(unseen.output)["warnings"] == [
+        "location='hom' never occurs in the dataset's log (did you mean 'home'?)"]
 
 
 def test_explain_bad_json_is_exit_2():

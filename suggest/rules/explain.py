@@ -489,3 +489,36 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[
         results.append({"name": test.name, "where": test.where, "passed": not problems,
                         "problems": problems, "suggestions": items})
     return results
+
+
+def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str]:
+    """Refuse a context key that neither the rule set nor the dataset knows (a typo such as
+    ``wether`` would leave every rule on it "unknown" without a word), and return warnings
+    for values the dataset's log never holds (with ``log``, from ``--dataset``)."""
+    from suggest.data.description import TIME_FIELDS
+    from suggest.engines.base import CONTEXT_KEYS
+    from suggest.errors import did_you_mean, one_of
+
+    if not isinstance(context, dict):
+        raise SuggestError(f"a context must be a JSON object, not {type(context).__name__}",
+                           hint='e.g. {"location": "home", "battery": 40}')
+    fields = {leaf.field for rule in engine.rule_set_.rules for leaf in leaves(rule.when)}
+    columns = dict(log.context) if log is not None else {}
+    known = {*fields, *columns, *CONTEXT_KEYS, *TIME_FIELDS, "time"}
+    for key in context:
+        if key not in known:
+            where = "the rule set's fields" + (" or the dataset's context columns" if log else "")
+            raise SuggestError(f"context key {key!r} is not one of {where}, nor "
+                               f"{one_of(CONTEXT_KEYS)}",
+                               hint=did_you_mean(str(key), sorted({*fields, *columns}))
+                               or f"known fields: {one_of(sorted({*fields, *columns}))}")
+    warnings = []
+    for key, value in context.items():
+        if log is None or columns.get(key) != "categorical" or value is None:
+            continue
+        seen = log.requests[key].dropna().astype(str)
+        if str(value) not in set(seen.unique()):
+            near = did_you_mean(str(value), sorted(seen.unique()))
+            warnings.append(f"{key}={value!r} never occurs in the dataset's log"
+                            + (f" ({near})" if near else ""))
+    return warnings
