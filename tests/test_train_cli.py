@@ -95,3 +95,21 @@ def test_a_model_from_another_dataset_is_refused_naming_the_columns(world, tmp_p
     assert result.exit_code == 2
     assert "does not fit" in result.output and "mood" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "r" / "summary.json").exists()
+
+
+def test_train_and_replay_share_a_split_by_user_and_another_split_is_refused(world, tmp_path):
+    dataset, _ = world
+    trained = run("train", "--dataset", dataset, "--rules", PHONE, "--test-share", "0.2",
+                  "--split", "user", *FAST, "-o", tmp_path / "m", "--json")
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["held_out"].startswith("seeded split by users")
+    same = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
+               "--engines", "rules,ranker", "--split", "user", "-o", tmp_path / "r")
+    assert same.exit_code == 0, same.output
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["leakage"]["users_in_both"] == 0
+    other = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
+                "--engines", "rules,ranker", "-o", tmp_path / "r2")
+    assert other.exit_code == 2 and "was trained on" in other.output
+    alone = run("train", "--dataset", dataset, "--split", "user", *FAST, "-o", tmp_path / "m2")
+    assert alone.exit_code == 2 and "--test-share" in alone.output
