@@ -178,12 +178,25 @@ def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_ran
         columns = [c for c in pq.read_schema(needed[0]).names
                    if "@" not in c or c.endswith(f"@{cutoff}")]
     ranks = [("rank", "<=", max_rank)] if max_rank is not None else []
-    suggestions = pd.read_parquet(needed[1], columns=suggestion_columns,
-                                  filters=(wanted + ranks) or None)
+    suggestions = _read_compact(needed[1], suggestion_columns, (wanted + ranks) or None)
     explained = Path(folder) / "explanations.parquet"
     if explained.exists() and "reason" in suggestions:
         _explain(suggestions, pd.read_parquet(explained))
-    return pd.read_parquet(needed[0], columns=columns, filters=wanted or None), suggestions
+    return _read_compact(needed[0], columns, wanted or None), suggestions
+
+
+def _read_compact(path: Path, columns: list[str] | None, filters) -> pd.DataFrame:
+    """A Parquet file with its text columns as categoricals: a replay of a million requests
+    repeats each request id, engine, item and reason many times, and one copy each (plus
+    small codes) takes a quarter of the memory of a string per row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    text = [f.name for f in schema if (columns is None or f.name in columns)
+            and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+    table = pq.read_table(path, columns=columns, filters=filters, read_dictionary=text)
+    return table.to_pandas()
 
 
 def _explain(suggestions: pd.DataFrame, explanations: pd.DataFrame) -> None:
@@ -199,8 +212,10 @@ def _explain(suggestions: pd.DataFrame, explanations: pd.DataFrame) -> None:
                        [key + ["reason"]], on=key, how="left")["reason"].to_numpy()
     keep = ~pd.isna(found)
     column = suggestions.columns.get_loc("reason")
-    if isinstance(suggestions["reason"].dtype, pd.CategoricalDtype):
-        suggestions["reason"] = suggestions["reason"].astype(object)
+    reason = suggestions["reason"]
+    if isinstance(reason.dtype, pd.CategoricalDtype):  # new reasons join the categories
+        fresh = pd.Index(pd.unique(found[keep])).difference(reason.cat.categories)
+        suggestions["reason"] = reason.cat.add_categories(fresh)
     suggestions.iloc[at[keep], column] = found[keep]
 
 

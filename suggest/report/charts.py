@@ -77,14 +77,22 @@ def rule_firing(summary: dict):
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(fired) + 1.4), layout="constrained")
     y = np.arange(len(fired))
     colors = ["#c0504d" if name in blocked.index else "#4f81bd" for name in fired.index]
-    ax.barh(y + 0.2, 100 * fired.to_numpy() / total, 0.4, color=colors, label="fired")
-    ax.barh(y - 0.2, 100 * placed.fillna(0).to_numpy() / total, 0.4, color="#9bbb59",
-            label="placed a shown item")
+    if "placed" in counts:
+        ax.barh(y + 0.2, 100 * fired.to_numpy() / total, 0.4, color=colors, label="fired")
+        ax.barh(y - 0.2, 100 * placed.fillna(0).to_numpy() / total, 0.4, color="#9bbb59",
+                label="placed a shown item")
+    else:  # a run from before placements were counted
+        ax.barh(y, 100 * fired.to_numpy() / total, 0.6, color=colors, label="fired")
     ax.set_yticks(y, [f"{name} (shadowed)" if name in shadowed else name for name in fired.index],
                   fontsize=7)
-    ax.set_xlabel("% of held-out requests (red: block rules, which place nothing)")
+    from matplotlib.patches import Patch
+
+    ax.set_xlabel("% of held-out requests")
     ax.set_ylabel("rule")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(handles=[Patch(color="#4f81bd", label="fired (suggest rule)"),
+                       Patch(color="#c0504d", label="fired (block rule: places nothing)")]
+              + ([Patch(color="#9bbb59", label="placed a shown item")] if "placed" in counts
+                 else []), fontsize=7, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
