@@ -251,7 +251,9 @@ def _attribution(scored: pd.DataFrame, suggestions: pd.DataFrame, metric: str,
 
 def _top(suggestions: pd.DataFrame, engine: str, k: int) -> pd.DataFrame:
     mine = suggestions[(suggestions["engine"] == engine) & (suggestions["rank"] <= k)]
-    return mine[["request_id", "item_id"]].astype(str).drop_duplicates()
+    # no conversion to text: categorical columns (a replay's, read compactly) share their
+    # categories across engines, so duplicates and the merge work on the codes
+    return mine[["request_id", "item_id"]].drop_duplicates()
 
 
 def _overlap(suggestions: pd.DataFrame, a: str, b: str, k: int) -> float:
@@ -270,22 +272,24 @@ def _explained(suggestions: pd.DataFrame, learned: list[str]) -> set | None:
     if not learned or "reason" not in suggestions:
         return None
     mine = suggestions[suggestions["engine"].isin(learned)]
-    said = mine["reason"].astype(str).to_numpy() != mine["engine"].astype(str).to_numpy()
+    said = np.zeros(len(mine), dtype=bool)
+    for name in learned:  # a bare engine name is an unexplained reason
+        said |= ((mine["engine"] == name) & (mine["reason"] != name)).to_numpy()
     if said.all() or not said.any():
         return None
-    return set(mine.loc[said, "request_id"].astype(str))
+    return {str(r) for r in mine.loc[said, "request_id"].unique()}
 
 
 def _prefer(part: pd.DataFrame, explained: set) -> pd.DataFrame:
     """The rows of ``part`` whose request is explained, when there are any."""
-    keep = part["request_id"].astype(str).isin(explained)
+    keep = part["request_id"].isin(list(explained))
     return part[keep] if keep.any() else part
 
 
 def _lists(suggestions: pd.DataFrame, engine: str, k: int, ids) -> dict:
     """Top-k lists ``[{"item", "reason"}, ...]`` of a few requests."""
     mine = suggestions[(suggestions["engine"] == engine) & (suggestions["rank"] <= k)
-                       & suggestions["request_id"].astype(str).isin(ids)].sort_values(
+                       & suggestions["request_id"].isin(list(ids))].sort_values(
         ["request_id", "rank"])
     reasons = mine["reason"] if "reason" in mine else pd.Series("", index=mine.index)
     out: dict = {}
