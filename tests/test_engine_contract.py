@@ -246,3 +246,24 @@ def test_params_round_trip(name):
 def test_unknown_engine_name_suggests_the_closest():
     with pytest.raises(SuggestError, match="did you mean 'user-history'"):
         get_engine("user-histroy")
+
+
+HOSTILE = [{"timestamp": "9999-12-31T23:59:59+14:00"}, {"timestamp": "0001-01-01T00:00:00+00:00"},
+           {"timestamp": float("inf")}, {"timestamp": {"at": 1}}, {"timestamp": None},
+           {"battery": float("inf")}, {"battery": -float("inf")}, {"battery": {"v": 1}},
+           {"battery": [1, 2]}, {"battery": None}, {"location": {"nested": {"deep": 1}}},
+           {"location": None}, {"user_id": float("inf")}, {"user_id": ["u1"]}]
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("odd", HOSTILE, ids=lambda odd: repr(odd)[:40])
+def test_one_context_answers_or_refuses_hostile_values_clearly(name, odd, world):
+    """Out-of-range, nested, infinite and missing values: a list of suggestions, or a
+    SuggestError that says what is wrong; never another exception."""
+    context = {**context_of(world[3].iloc[7]), **odd}
+    try:
+        out = fitted(name, world).suggest_one(context, 5)
+    except SuggestError as error:
+        assert error.message
+        return
+    assert list(out.columns) == SUGGESTION_COLUMNS and len(out) <= 5
