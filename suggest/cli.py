@@ -480,6 +480,11 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
     if held_out:
         click.echo(f"left out for replay: {held_out}")
     v = engine.validation_
+    if v.get("ranker_below_baseline"):  # first, before anyone ships it
+        best, name = v["baselines"][v["best_baseline"]], f"ndcg@{engine.eval_at}"
+        click.echo(f"warning: on its validation requests the ranker ({name} {v[name]:.4f}) is below "
+                   f"the {v['best_baseline']} baseline ({best:.4f}); a simple baseline may be the "
+                   "better default", err=True)
     click.echo(f"trained on {v['train_requests']:,} requests, validated on {v['valid_requests']:,} "
                f"({v['split']}); {summary['seconds']} s")
     click.echo(f"candidate recall@{engine.cap}: train {engine.candidate_recall_['train']:.3f}, "

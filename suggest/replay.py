@@ -252,6 +252,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["ranker"] = {n: ranker_card(fitted[n], parts.train) for n in fitted
                          if hasattr(getattr(fitted[n], "engine", fitted[n]), "booster_")}
     summary["data"] = data_card(log, parts)
+    summary["ranker_below_baseline"] = below_baseline(summary["ranker"])
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
     _explain_sample(fitted, test, out / "results.parquet.partial", summary, metric, k, seed,
                     out / "explanations.parquet")
@@ -466,6 +467,22 @@ def primary_metric(metric: str | None, ks) -> str:
         raise SuggestError(f"the primary metric {metric} is at a cutoff the replay does not compute",
                            hint=f"add {k} to --k (now {','.join(map(str, ks))})")
     return metric
+
+
+def below_baseline(cards: dict) -> dict | None:
+    """Whether the ranker scored below the best simple baseline on its own validation
+    requests (``ranker_below_baseline``), with both figures; None without a ranker or
+    without those figures (a model trained before they were kept)."""
+    card = cards.get("ranker") or next(iter(cards.values()), None)
+    v = (card or {}).get("validation") or {}
+    if "ranker_below_baseline" not in v:
+        return None
+    metric = next(k for k in v if "@" in k and not k.endswith("_candidates"))
+    best = v.get("best_baseline")
+    return {"value": bool(v["ranker_below_baseline"]), "metric": metric, "ranker": v[metric],
+            "baseline": best, "baseline_score": (v.get("baselines") or {}).get(best),
+            "on": f"the ranker's {v.get('scored_requests', 0):,} validation requests with a "
+                  "positive (inside the training part)"}
 
 
 def ranker_card(engine, train: pd.DataFrame, features: int = 8) -> dict:

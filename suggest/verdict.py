@@ -72,6 +72,12 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if headline:
         out["headline"] = headline
         say.append(headline)
+    below = summary.get("ranker_below_baseline") or {}
+    if below.get("value"):
+        out["ranker_below_baseline"] = below
+        say.append(f"Warning: on {below['on']}, the ranker scored below {below['baseline']} "
+                   f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}):"
+                   " a simple baseline may be the better default.")
     warning = (summary.get("leakage") or {}).get("warning")
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning

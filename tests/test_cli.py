@@ -214,6 +214,18 @@ def test_train_writes_a_model_that_loads_and_reports_a_summary(tmp_path):
                               & log.truth["request_id"].isin(latest["request_id"])]
     assert summary["validation"]["scored_requests"] == with_positive["request_id"].nunique()
     assert 0 < summary["validation"]["ndcg@5_candidates"] <= 1
+    # the guard: each simple baseline fitted on the same training requests and scored on the
+    # same validation requests, the ranker compared with the best of them
+    from suggest.engines import get_engine
+    from suggest.evaluate import evaluate
+
+    earlier = log.requests[~log.requests["request_id"].isin(latest["request_id"])]
+    history = get_engine("user-history").fit(
+        earlier, log.truth[log.truth["request_id"].isin(earlier["request_id"])], log.catalog)
+    expected = evaluate(history.suggest(latest, 5), with_positive, ["ndcg@5"]).means["ndcg@5"]
+    v = summary["validation"]
+    assert v["baselines"]["user-history"] == pytest.approx(expected)
+    assert v["ranker_below_baseline"] == (v["ndcg@5"] < max(v["baselines"].values()))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["requests"] == summary["requests"]
     assert (out / "model.txt").read_text().startswith("tree")

@@ -106,7 +106,7 @@ def fit_dask(engine, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.Da
     ndcg = _ndcg(client, engine.booster_, sets["valid"], engine.eval_at)
     rows = {part: s[3] if s is not None else 0 for part, s in sets.items()}
     engine.candidate_recall_ = recall
-    engine.validation_ = {**engine.replay_score(valid, truth),
+    engine.validation_ = {**engine.replay_score(valid, truth, train, catalog),
                           f"ndcg@{engine.eval_at}_candidates": ndcg,
                           "best_iteration": int(trees), "train_rows": rows["train"],
                           "valid_rows": rows["valid"], "train_requests": int(len(train)),

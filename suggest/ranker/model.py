@@ -32,6 +32,8 @@ MAX_LABEL = 30
 
 #: Most validation requests scored as a replay scores them (see RankerEngine.replay_score).
 VALID_SCORED = 50_000
+#: The simple engines the ranker must beat on its own validation requests.
+BASELINES = ("popular", "context-popular", "user-history")
 
 
 class RankerEngine(BaseEngine):
@@ -138,7 +140,7 @@ class RankerEngine(BaseEngine):
                                   valid_sets=valid_sets, valid_names=["valid"][:len(valid_sets)],
                                   callbacks=callbacks)
         curve = evals.get("valid", {}).get(f"ndcg@{self.eval_at}", [])
-        self.validation_ = {**self.replay_score(valid, truth),
+        self.validation_ = {**self.replay_score(valid, truth, train, catalog),
                             f"ndcg@{self.eval_at}_candidates": float(max(curve)) if curve else None,
                             "best_iteration": int(self.booster_.best_iteration or self.n_estimators),
                             "train_rows": int(len(sets["train"][1])),
@@ -148,12 +150,19 @@ class RankerEngine(BaseEngine):
         bar.close()
         return self
 
-    def replay_score(self, valid: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    def replay_score(self, valid: pd.DataFrame, truth: pd.DataFrame,
+                     train: pd.DataFrame | None = None, catalog: pd.DataFrame | None = None) -> dict:
         """NDCG@eval_at on the validation requests as a replay computes it: the suggested
         lists scored against every engaged item, over every validation request with a
         positive (requests whose positives are not among the candidates count as 0; the
         LightGBM figure, ``..._candidates``, leaves them out). At most ``VALID_SCORED``
-        requests, evenly spread, keep it cheap on a large log."""
+        requests, evenly spread, keep it cheap on a large log.
+
+        With ``train`` (the requests the trees were fitted on), the simple baselines are
+        fitted on it and scored on the same validation requests: ``baselines``,
+        ``best_baseline`` and ``ranker_below_baseline`` (a ranker that cannot beat "what
+        is popular" or "what this user did before" should say so before it ships).
+        """
         from suggest.evaluate import evaluate
 
         name = f"ndcg@{self.eval_at}"
@@ -162,9 +171,25 @@ class RankerEngine(BaseEngine):
         if len(valid) > VALID_SCORED:
             valid = valid.iloc[np.linspace(0, len(valid) - 1, VALID_SCORED).astype(int)]
         mine = truth[truth["request_id"].isin(valid["request_id"])]
-        result = evaluate(self.suggest(valid, self.eval_at), mine, [name])
-        scored = int(len(result.per_request))
-        return {name: float(result.means[name]) if scored else None, "scored_requests": scored}
+
+        def score(engine) -> tuple[float | None, int]:
+            result = evaluate(engine.suggest(valid, self.eval_at), mine, [name])
+            scored = int(len(result.per_request))
+            return (float(result.means[name]) if scored else None), scored
+
+        ours, scored = score(self)
+        out = {name: ours, "scored_requests": scored}
+        if train is not None and ours is not None:
+            from suggest.engines import get_engine
+
+            seen = truth[truth["request_id"].isin(train["request_id"])]
+            baselines = {b: score(get_engine(b).fit(train, seen, catalog))[0]
+                         for b in BASELINES}
+            best = max((b for b in baselines if baselines[b] is not None),
+                       key=lambda b: baselines[b], default=None)
+            out.update(baselines=baselines, best_baseline=best,
+                       ranker_below_baseline=bool(best is not None and ours < baselines[best]))
+        return out
 
     def _prepare(self, requests: pd.DataFrame, truth: pd.DataFrame,
                  catalog: pd.DataFrame | None) -> None:
