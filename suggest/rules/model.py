@@ -160,6 +160,31 @@ def leaves(node: Leaf | Group):
             yield from leaves(child)
 
 
+def linear_pattern(pattern: str):
+    """``pattern`` compiled by RE2, whose matching takes time linear in the text (Python's
+    ``re`` backtracks: ``(a+)+$`` on 30 characters takes seconds, and doubles with each
+    more). Full-match semantics are the caller's (``fullmatch``), as with ``re``. A pattern
+    RE2 cannot take (backreferences, lookaround) raises ValueError with the reason.
+
+    >>> linear_pattern("(a+)+$").fullmatch("a" * 10_000 + "b") is None
+    True
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would write each refusal to stderr itself
+    try:
+        return re2.compile(pattern, options=options)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
+            exc.args[0], bytes) else str(exc)
+        if "perl operator" in reason and "(?" in reason:
+            reason += " (lookahead and lookbehind are not supported)"
+        elif "escape sequence" in reason and any(f"\\{d}" in reason for d in "123456789"):
+            reason += " (backreferences are not supported)"
+        raise ValueError(reason) from None
+
+
 def load_rules(path: str | Path) -> RuleSet:
     """Read and check a rule file; raise every problem at once.
 
@@ -399,9 +424,13 @@ class _Parser:
             if not isinstance(arg, str):
                 return bad(f"`matches` takes a regular expression in quotes, not {arg!r}")
             try:
-                return re.compile(arg)
-            except (re.error, OverflowError, RecursionError) as exc:
-                return bad(f"`matches` pattern {arg!r} is not a valid regular expression: {exc}")
+                return linear_pattern(arg)
+            except ValueError as exc:
+                return bad(f"`matches` pattern {arg!r} is not a valid regular expression "
+                           f"(RE2): {exc}",
+                           "patterns are RE2 syntax, matched in linear time: no backreferences "
+                           "(\\1) or lookaround ((?=...), (?<=...)); list alternatives with | "
+                           "or write a second condition instead")
         if op == "within":
             keys = ("lat", "lon", "radius_m")
             if not isinstance(arg, dict) or set(arg) != set(keys) or \
