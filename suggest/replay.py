@@ -252,7 +252,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["ranker"] = {n: ranker_card(fitted[n], parts.train) for n in fitted
                          if hasattr(getattr(fitted[n], "engine", fitted[n]), "booster_")}
     summary["data"] = data_card(log, parts)
-    summary["ranker_below_baseline"] = below_baseline(summary["ranker"])
+    summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
     _explain_sample(fitted, test, out / "results.parquet.partial", summary, metric, k, seed,
                     out / "explanations.parquet")
@@ -469,20 +469,28 @@ def primary_metric(metric: str | None, ks) -> str:
     return metric
 
 
-def below_baseline(cards: dict) -> dict | None:
-    """Whether the ranker scored below the best simple baseline on its own validation
-    requests (``ranker_below_baseline``), with both figures; None without a ranker or
-    without those figures (a model trained before they were kept)."""
-    card = cards.get("ranker") or next(iter(cards.values()), None)
-    v = (card or {}).get("validation") or {}
-    if "ranker_below_baseline" not in v:
+def below_baseline(summary: dict, metric: str) -> dict | None:
+    """Whether the ranker's mean ``metric`` on the held-out requests is below the best
+    simple baseline's (``ranker_below_baseline``), with both figures and, when training
+    kept them, the same comparison on the ranker's own validation requests; None without
+    a ranker or a baseline."""
+    from suggest.verdict import best_baseline
+
+    engines = summary["engines"]
+    best = best_baseline(engines, metric)
+    if "ranker" not in engines or best is None:
         return None
-    metric = next(k for k in v if "@" in k and not k.endswith("_candidates"))
-    best = v.get("best_baseline")
-    return {"value": bool(v["ranker_below_baseline"]), "metric": metric, "ranker": v[metric],
-            "baseline": best, "baseline_score": (v.get("baselines") or {}).get(best),
-            "on": f"the ranker's {v.get('scored_requests', 0):,} validation requests with a "
-                  "positive (inside the training part)"}
+    out = {"value": bool(engines["ranker"][metric] < engines[best][metric]), "metric": metric,
+           "ranker": engines["ranker"][metric], "baseline": best,
+           "baseline_score": engines[best][metric], "on": "the held-out requests"}
+    v = ((summary.get("ranker") or {}).get("ranker") or {}).get("validation") or {}
+    if "ranker_below_baseline" in v:
+        name = next(k for k in v if "@" in k and not k.endswith("_candidates"))
+        out["validation"] = {"value": bool(v["ranker_below_baseline"]), "metric": name,
+                             "ranker": v[name], "baseline": v.get("best_baseline"),
+                             "baseline_score": (v.get("baselines") or {}).get(
+                                 v.get("best_baseline"))}
+    return out
 
 
 def ranker_card(engine, train: pd.DataFrame, features: int = 8) -> dict:

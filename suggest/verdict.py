@@ -75,9 +75,10 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     below = summary.get("ranker_below_baseline") or {}
     if below.get("value"):
         out["ranker_below_baseline"] = below
-        say.append(f"Warning: on {below['on']}, the ranker scored below {below['baseline']} "
+        say.append(f"Warning: on {below['on']} the ranker scores below {below['baseline']} "
                    f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}):"
-                   " a simple baseline may be the better default.")
+                   " the simple baseline is the better default unless the difference is shown "
+                   "to be noise.")
     warning = (summary.get("leakage") or {}).get("warning")
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning

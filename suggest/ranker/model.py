@@ -105,6 +105,8 @@ class RankerEngine(BaseEngine):
             self.candidate_recall_[part] = recall(cand, reqs, truth)
             X = self.features_.build(reqs, cand, training=True)
             y = self._labels(reqs, cand, truth)
+            if part == "valid":  # kept whole: the validation score as replay computes it
+                held = (reqs, cand, X)
             keep = _useful_groups(cand["row"].to_numpy(), y)
             sets[part] = (X[keep], y[keep], np.bincount(cand["row"].to_numpy()[keep])[
                 np.unique(cand["row"].to_numpy()[keep])])
@@ -140,7 +142,7 @@ class RankerEngine(BaseEngine):
                                   valid_sets=valid_sets, valid_names=["valid"][:len(valid_sets)],
                                   callbacks=callbacks)
         curve = evals.get("valid", {}).get(f"ndcg@{self.eval_at}", [])
-        self.validation_ = {**self.replay_score(valid, truth, train, catalog),
+        self.validation_ = {**self.replay_score(valid, truth, train, catalog, held),
                             f"ndcg@{self.eval_at}_candidates": float(max(curve)) if curve else None,
                             "best_iteration": int(self.booster_.best_iteration or self.n_estimators),
                             "train_rows": int(len(sets["train"][1])),
@@ -151,17 +153,27 @@ class RankerEngine(BaseEngine):
         return self
 
     def replay_score(self, valid: pd.DataFrame, truth: pd.DataFrame,
-                     train: pd.DataFrame | None = None, catalog: pd.DataFrame | None = None) -> dict:
+                     train: pd.DataFrame | None = None, catalog: pd.DataFrame | None = None,
+                     held: tuple | None = None) -> dict:
         """NDCG@eval_at on the validation requests as a replay computes it: the suggested
         lists scored against every engaged item, over every validation request with a
         positive (requests whose positives are not among the candidates count as 0; the
         LightGBM figure, ``..._candidates``, leaves them out). At most ``VALID_SCORED``
         requests, evenly spread, keep it cheap on a large log.
 
+        ``held`` is the validation part's (requests, candidates, features) as training built
+        them: point-in-time, or out of fold without time. The validation requests lie inside
+        the fitted window, so serving them afresh would let a log without time see their own
+        engagements (every fold's count); ranked from ``held`` they see only what training
+        rows see.
+
         With ``train`` (the requests the trees were fitted on), the simple baselines are
         fitted on it and scored on the same validation requests: ``baselines``,
         ``best_baseline`` and ``ranker_below_baseline`` (a ranker that cannot beat "what
-        is popular" or "what this user did before" should say so before it ships).
+        is popular" or "what this user did before" should say so before it ships). The
+        ranker's statistics also count the validation requests before each one (or the
+        other folds), the baselines only the training requests: the comparison leans
+        towards the ranker, so a warning is a strong one.
         """
         from suggest.evaluate import evaluate
 
@@ -172,12 +184,27 @@ class RankerEngine(BaseEngine):
             valid = valid.iloc[np.linspace(0, len(valid) - 1, VALID_SCORED).astype(int)]
         mine = truth[truth["request_id"].isin(valid["request_id"])]
 
-        def score(engine) -> tuple[float | None, int]:
-            result = evaluate(engine.suggest(valid, self.eval_at), mine, [name])
+        def score(engine, lists=None) -> tuple[float | None, int]:
+            lists = engine.suggest(valid, self.eval_at) if lists is None else lists
+            result = evaluate(lists, mine[mine["request_id"].isin(valid["request_id"])], [name])
             scored = int(len(result.per_request))
             return (float(result.means[name]) if scored else None), scored
 
-        ours, scored = score(self)
+        lists = None
+        if held is not None:
+            reqs, cand, X = held
+            ids = reqs["request_id"].to_numpy()[cand["row"].to_numpy()]
+            at = np.isin(ids, valid["request_id"].to_numpy())
+            rows = reqs[reqs["request_id"].isin(valid["request_id"])].reset_index(drop=True)
+            chosen = cand[at].assign(row=pd.Index(rows["request_id"]).get_indexer(ids[at]))
+            scores = self.booster_.predict(X.to_numpy()[at], num_threads=self.n_jobs) if at.any() \
+                else np.zeros(0)
+            explain, self.explain = self.explain, False
+            try:
+                lists = self._top(rows, chosen, X[at], scores, self.eval_at)
+            finally:
+                self.explain = explain
+        ours, scored = score(self, lists)
         out = {name: ours, "scored_requests": scored}
         if train is not None and ours is not None:
             from suggest.engines import get_engine
