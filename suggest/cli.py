@@ -394,6 +394,7 @@ Examples:
   suggest train --dataset data/datasets/incarmusic.yaml --rules rules/incarmusic.yaml -o models/incar --json
   # train on what `suggest replay --test-share 0.2 --seed 0` keeps for training, then replay it:
   suggest train --dataset data/sample/dataset.yaml --rules rules/phone.yaml --test-share 0.2 -o models/s80
+  suggest train --dataset data/sample/dataset.yaml --rules rules/phone.yaml --tune 60 --ablation -o models/t
   suggest replay --dataset data/sample/dataset.yaml --rules rules/phone.yaml --model models/s80 -o runs/s80
   suggest train --dataset D.yaml --rules R.yaml -o models/big --dask tcp://10.0.0.5:8786
 """)
@@ -411,11 +412,17 @@ Examples:
               help="Leave out the part `suggest replay --test-share X --seed S` holds out, so the "
                    "model can be replayed with --model. 0 trains on the whole log.")
 @split_options
+@click.option("--tune", "tune_seconds", type=float, default=None, metavar="SECONDS",
+              help="Search LightGBM's settings for this long (seeded) on the same validation "
+                   "part and keep the best; the search goes into the manifest.")
+@click.option("--ablation", is_flag=True,
+              help="Also train with each feature group left out and report the validation "
+                   "score of each (printed and in the manifest).")
 @click.option("--force", is_flag=True, help="Replace the model folder if it exists.")
 @_parallel_options("training", joblib=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the training summary as JSON.")
-def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, split_by, gap, force,
-          jobs, dask_address, as_json):
+def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, split_by, gap,
+          tune_seconds, ablation, force, jobs, dask_address, as_json):
     """Train the LightGBM ranker on a log and write a model folder.
 
     Of the requests trained on, the latest 20% by time (a seeded 20% without
@@ -456,8 +463,16 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
         started = time.perf_counter()
         engine = RankerEngine(rules=str(rules_file) if rules_file else None, seed=seed,
                               n_estimators=n_estimators)
+        if (tune_seconds is not None or ablation) and client is not None:
+            raise SuggestError("--tune and --ablation train on this machine", hint="drop --dask")
+        if tune_seconds is not None and tune_seconds <= 0:
+            raise SuggestError(f"--tune takes seconds > 0, not {tune_seconds}", hint="e.g. --tune 60")
         if client is None:
             engine.fit(requests, truth, log.catalog, progress=not as_json)
+            if tune_seconds is not None:
+                engine.tune(requests, truth, tune_seconds, progress=not as_json)
+            if ablation:
+                engine.ablation(requests, truth)
         else:
             from suggest.ranker.distributed import fit_dask
 
@@ -499,6 +514,20 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
         click.echo(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
                    f"partitions; trees: {v['dask']['trees_from']}")
     click.echo("top features (gain): " + ", ".join(summary["top_features"]))
+    tuning = v.get("tuning")
+    if tuning:
+        chosen = ", ".join(f"{k}={val}" for k, val in tuning["chosen"].items())
+        click.echo(f"tuning: {len(tuning['tried'])} settings in {tuning['seconds']:g} s; chosen "
+                   f"{chosen} (validation NDCG@{engine.eval_at} {shown(v[f'ndcg@{engine.eval_at}'])}"
+                   f", first {shown(tuning['tried'][0]['score'])})")
+    for row in v.get("ablation") or []:
+        if row["left_out"] is None:
+            click.echo(f"ablation (validation NDCG@{engine.eval_at} with each feature group left "
+                       f"out): all {row['features']} features {shown(row['score'])}")
+        else:
+            change = f"{row['change']:+.4f}" if row["change"] is not None else "n/a"
+            click.echo(f"  without {row['left_out']} ({row['features']}): {shown(row['score'])} "
+                       f"({change})")
     click.echo(_rejects_line(log, rejects))
     click.echo(f"model written to {folder}/")
 

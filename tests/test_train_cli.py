@@ -113,3 +113,27 @@ def test_train_and_replay_share_a_split_by_user_and_another_split_is_refused(wor
     assert other.exit_code == 2 and "was trained on" in other.output
     alone = run("train", "--dataset", dataset, "--split", "user", *FAST, "-o", tmp_path / "m2")
     assert alone.exit_code == 2 and "--test-share" in alone.output
+
+
+def test_tune_keeps_the_best_settings_found_and_ablation_reports_each_feature_group(world, tmp_path):
+    from suggest.ranker import RankerEngine
+    from suggest.ranker.model import SEARCH, feature_groups
+
+    dataset, _ = world
+    trained = run("train", "--dataset", dataset, "--rules", PHONE, *FAST, "--tune", "4",
+                  "--ablation", "-o", tmp_path / "m", "--json")
+    assert trained.exit_code == 0, trained.output
+    v = json.loads(trained.stdout)["validation"]
+    tried, chosen = v["tuning"]["tried"], v["tuning"]["chosen"]
+    assert len(tried) >= 2 and set(chosen) == set(SEARCH)
+    scores = [t["score"] for t in tried if t["score"] is not None]
+    assert v["ndcg@5"] == max(scores) >= tried[0]["score"]  # never worse than the defaults
+    groups = [r["left_out"] for r in v["ablation"]]
+    engine = RankerEngine.load(tmp_path / "m")
+    assert groups[0] is None and set(groups[1:]) == set(feature_groups(engine.features_.names_))
+    full = v["ablation"][0]["score"]
+    assert all(r["change"] == pytest.approx(r["score"] - full) for r in v["ablation"][1:])
+    assert {k: getattr(engine, k) for k in SEARCH} == chosen  # the model carries them
+    from suggest.data import load
+
+    assert len(engine.suggest(load(dataset).requests.head(5), 3)) > 0  # and still serves

@@ -32,6 +32,33 @@ MAX_LABEL = 30
 
 #: Most validation requests scored as a replay scores them (see RankerEngine.replay_score).
 VALID_SCORED = 50_000
+#: The settings ``train --tune`` searches, and their values (a seeded random search).
+SEARCH = {"num_leaves": (7, 15, 31, 63), "min_child_samples": (5, 10, 20, 50),
+          "learning_rate": (0.03, 0.05, 0.1, 0.2), "feature_fraction": (0.6, 0.8, 1.0),
+          "truncation_level": (None, 5, 10, 20), "objective": ("lambdarank", "rank_xendcg")}
+
+
+def _lightgbm_names(choice: dict) -> dict:
+    """A SEARCH choice as LightGBM parameters."""
+    out = {k: v for k, v in choice.items() if k != "truncation_level"}
+    if choice.get("truncation_level") is not None:
+        out["lambdarank_truncation_level"] = choice["truncation_level"]
+    return out
+
+
+def feature_groups(names: list[str]) -> dict[str, list[str]]:
+    """The feature groups an ablation leaves out one at a time (module docstring)."""
+    groups = {"context": [n for n in names if n.startswith("ctx:")],
+              "time of day and week": [n for n in names if n in ("hour", "weekday", "is_weekend")],
+              "item identity and attributes": [n for n in names if n == "item"
+                                               or n.startswith("attr:")],
+              "popularity (overall and in the slice)": [n for n in names if n == "item_share"
+                                                        or n.startswith("slice_share:")],
+              "user history": [n for n in names if n.startswith("user_")],
+              "candidate sources and rules": [n for n in names if n.startswith(("src_", "rule_"))]}
+    return {group: members for group, members in groups.items() if members}
+
+
 #: The simple engines the ranker must beat on its own validation requests.
 BASELINES = ("popular", "context-popular", "user-history")
 
@@ -71,7 +98,9 @@ class RankerEngine(BaseEngine):
     def __init__(self, rules: str | None = None, cap: int = 50, n_estimators: int = 400,
                  learning_rate: float = 0.05, num_leaves: int = 31, min_child_samples: int = 20,
                  early_stopping_rounds: int = 30, validation_share: float = 0.2, eval_at: int = 5,
-                 seed: int = 0, explain: bool = True, n_jobs: int = 1):
+                 seed: int = 0, explain: bool = True, n_jobs: int = 1,
+                 feature_fraction: float = 1.0, truncation_level: int | None = None,
+                 objective: str = "lambdarank"):
         self.rules = rules
         self.cap = cap
         self.n_estimators = n_estimators
@@ -84,12 +113,13 @@ class RankerEngine(BaseEngine):
         self.seed = seed
         self.explain = explain
         self.n_jobs = n_jobs
+        self.feature_fraction = feature_fraction
+        self.truncation_level = truncation_level
+        self.objective = objective
 
     # -- training ----------------------------------------------------------------------
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None, progress: bool = False) -> "RankerEngine":
-        import lightgbm as lgb
-
         from tqdm.auto import tqdm
 
         bar = tqdm(total=3 + self.n_estimators, desc="training ranker", unit="step",
@@ -97,10 +127,28 @@ class RankerEngine(BaseEngine):
         bar.set_postfix_str("candidate sources and statistics")
         self._prepare(requests, truth, catalog)
         bar.update(1)
+        train, valid, sets, held = self._training_sets(requests, truth, bar)
+        bar.set_postfix_str("boosting")
+        self.booster_, curve = self._boost(sets, self._params(), bar=bar)
+        self.validation_ = {**self.replay_score(valid, truth, train, catalog, held),
+                            f"ndcg@{self.eval_at}_candidates": float(max(curve)) if curve else None,
+                            "best_iteration": int(self.booster_.best_iteration or self.n_estimators),
+                            "train_rows": int(len(sets["train"][1])),
+                            "valid_rows": int(len(sets["valid"][1])),
+                            "train_requests": int(len(train)), "valid_requests": int(len(valid)),
+                            "split": "by time" if "timestamp" in requests.columns else "seeded"}
+        bar.close()
+        return self
+
+    def _training_sets(self, requests: pd.DataFrame, truth: pd.DataFrame, bar=None) -> tuple:
+        """The training and validation parts, their LightGBM matrices (features, labels,
+        group sizes; requests with a positive among their candidates only) and the
+        validation part whole (requests, candidates, features) for :meth:`replay_score`."""
         train, valid = self._split(requests)
         sets, self.candidate_recall_ = {}, {}
         for part, reqs in (("train", train), ("valid", valid)):
-            bar.set_postfix_str(f"candidates and features ({part})")
+            if bar is not None:
+                bar.set_postfix_str(f"candidates and features ({part})")
             cand = self.candidates_.generate(reqs, training=True)
             self.candidate_recall_[part] = recall(cand, reqs, truth)
             X = self.features_.build(reqs, cand, training=True)
@@ -110,19 +158,36 @@ class RankerEngine(BaseEngine):
             keep = _useful_groups(cand["row"].to_numpy(), y)
             sets[part] = (X[keep], y[keep], np.bincount(cand["row"].to_numpy()[keep])[
                 np.unique(cand["row"].to_numpy()[keep])])
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
         if len(sets["train"][1]) == 0:
             raise SuggestError("no training request has an engaged item among its candidates",
                                hint="check the log's positives (positive_min) and its size")
-        params = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [self.eval_at],
+        return train, valid, sets, held
+
+    def _params(self, **changes) -> dict:
+        """LightGBM's parameters from the engine's settings (``changes`` override them)."""
+        params = {"objective": self.objective, "metric": "ndcg", "ndcg_eval_at": [self.eval_at],
                   "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-                  "min_child_samples": self.min_child_samples, "seed": self.seed,
+                  "min_child_samples": self.min_child_samples,
+                  "feature_fraction": self.feature_fraction, "seed": self.seed,
                   "deterministic": True, "force_row_wise": True, "num_threads": self.n_jobs,
                   "verbosity": -1, "label_gain": [float(2 ** g - 1) for g in range(MAX_LABEL + 1)]}
+        if self.truncation_level is not None:
+            params["lambdarank_truncation_level"] = self.truncation_level
+        params.update(changes)
+        return params
+
+    def _boost(self, sets: dict, params: dict, columns: list[str] | None = None, bar=None):
+        """A booster trained on ``sets`` (only ``columns`` of the features, default all) with
+        early stopping on the validation part; and its validation curve."""
+        import lightgbm as lgb
+
         names = self.features_.names_
-        lgb_names = self.features_.lightgbm_names_
-        categorical = [lgb_names[names.index(c)] for c in self.features_.categorical_]
-        matrix = lambda X: X.set_axis(lgb_names, axis=1)  # noqa: E731
+        columns = names if columns is None else columns
+        lgb_names = dict(zip(names, self.features_.lightgbm_names_))
+        categorical = [lgb_names[c] for c in self.features_.categorical_ if c in columns]
+        matrix = lambda X: X[columns].set_axis([lgb_names[c] for c in columns], axis=1)  # noqa: E731
         dtrain = lgb.Dataset(matrix(sets["train"][0]), sets["train"][1], group=sets["train"][2],
                              categorical_feature=categorical, free_raw_data=False)
         callbacks, valid_sets = [lgb.log_evaluation(0)], []
@@ -133,24 +198,75 @@ class RankerEngine(BaseEngine):
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
         evals: dict = {}
         callbacks.append(lgb.record_evaluation(evals))
-        bar.set_postfix_str("boosting")
+        if bar is not None:
+            callbacks.append(lambda env: bar.update(1))
+        booster = lgb.train(params, dtrain, num_boost_round=self.n_estimators,
+                            valid_sets=valid_sets, valid_names=["valid"][:len(valid_sets)],
+                            callbacks=callbacks)
+        return booster, evals.get("valid", {}).get(f"ndcg@{self.eval_at}", [])
 
-        def tick(env) -> None:
+    def tune(self, requests: pd.DataFrame, truth: pd.DataFrame, seconds: float,
+             progress: bool = False) -> list[dict]:
+        """A seeded search of LightGBM settings on the fitted engine's validation part (of
+        ``requests``, the ones it was fitted on), within ``seconds``: the current settings
+        first, then random draws from ``SEARCH``; each is scored as replay scores (NDCG over
+        every validation request with a positive). The best settings become the engine's and
+        their booster is kept; the search is recorded in ``validation_["tuning"]``."""
+        import time
+
+        from tqdm.auto import tqdm
+
+        self.check_fitted()
+        _, valid, sets, held = self._training_sets(requests, truth)
+        score_of = lambda booster: self._rank_held(valid, truth, held, booster)[0]  # noqa: E731
+        rng = np.random.default_rng(self.seed)
+        started, tried = time.perf_counter(), []
+        current = {key: getattr(self, key) for key in SEARCH}
+        best = (self.validation_.get(f"ndcg@{self.eval_at}") or -1.0, current, self.booster_)
+        tried.append({**current, "score": best[0]})
+        bar = tqdm(desc="tuning", unit="setting", disable=None if progress else True, leave=False)
+        while time.perf_counter() - started < seconds:
+            choice = {key: values[rng.integers(len(values))] for key, values in SEARCH.items()}
+            if any(all(t[k] == v for k, v in choice.items()) for t in tried):
+                if len(tried) >= np.prod([len(v) for v in SEARCH.values()]):
+                    break
+                continue
+            booster, _ = self._boost(sets, self._params(**_lightgbm_names(choice)))
+            score = score_of(booster)
+            tried.append({**choice, "score": score})
+            if score is not None and score > best[0]:
+                best = (score, choice, booster)
             bar.update(1)
-        callbacks.append(tick)
-        self.booster_ = lgb.train(params, dtrain, num_boost_round=self.n_estimators,
-                                  valid_sets=valid_sets, valid_names=["valid"][:len(valid_sets)],
-                                  callbacks=callbacks)
-        curve = evals.get("valid", {}).get(f"ndcg@{self.eval_at}", [])
-        self.validation_ = {**self.replay_score(valid, truth, train, catalog, held),
-                            f"ndcg@{self.eval_at}_candidates": float(max(curve)) if curve else None,
-                            "best_iteration": int(self.booster_.best_iteration or self.n_estimators),
-                            "train_rows": int(len(sets["train"][1])),
-                            "valid_rows": int(len(sets["valid"][1])),
-                            "train_requests": int(len(train)), "valid_requests": int(len(valid)),
-                            "split": "by time" if "timestamp" in requests.columns else "seeded"}
         bar.close()
-        return self
+        score, chosen, self.booster_ = best
+        for key, value in chosen.items():
+            setattr(self, key, value)
+        self._one = None
+        self.validation_[f"ndcg@{self.eval_at}"] = score
+        self.validation_["best_iteration"] = int(self.booster_.best_iteration or self.n_estimators)
+        self.validation_["tuning"] = {"seconds": seconds, "tried": tried, "chosen": chosen}
+        return tried
+
+    def ablation(self, requests: pd.DataFrame, truth: pd.DataFrame) -> list[dict]:
+        """The validation NDCG (as replay computes it) of the full feature set and with each
+        feature group left out, each retrained with the engine's settings on the fitted
+        engine's training part (of ``requests``): what each group buys. Recorded in
+        ``validation_["ablation"]``."""
+        self.check_fitted()
+        _, valid, sets, held = self._training_sets(requests, truth)
+        names = self.features_.names_
+        full = self._rank_held(valid, truth, held, self.booster_)[0]
+        rows = [{"left_out": None, "features": len(names), "score": full, "change": 0.0}]
+        for group, members in feature_groups(names).items():
+            kept = [n for n in names if n not in members]
+            if not members or not kept:
+                continue
+            booster, _ = self._boost(sets, self._params(), kept)
+            score = self._rank_held(valid, truth, held, booster, kept)[0]
+            rows.append({"left_out": group, "features": len(members), "score": score,
+                         "change": None if score is None or full is None else score - full})
+        self.validation_["ablation"] = rows
+        return rows
 
     def replay_score(self, valid: pd.DataFrame, truth: pd.DataFrame,
                      train: pd.DataFrame | None = None, catalog: pd.DataFrame | None = None,
@@ -190,21 +306,10 @@ class RankerEngine(BaseEngine):
             scored = int(len(result.per_request))
             return (float(result.means[name]) if scored else None), scored
 
-        lists = None
         if held is not None:
-            reqs, cand, X = held
-            ids = reqs["request_id"].to_numpy()[cand["row"].to_numpy()]
-            at = np.isin(ids, valid["request_id"].to_numpy())
-            rows = reqs[reqs["request_id"].isin(valid["request_id"])].reset_index(drop=True)
-            chosen = cand[at].assign(row=pd.Index(rows["request_id"]).get_indexer(ids[at]))
-            scores = self.booster_.predict(X.to_numpy()[at], num_threads=self.n_jobs) if at.any() \
-                else np.zeros(0)
-            explain, self.explain = self.explain, False
-            try:
-                lists = self._top(rows, chosen, X[at], scores, self.eval_at)
-            finally:
-                self.explain = explain
-        ours, scored = score(self, lists)
+            ours, scored = self._rank_held(valid, truth, held, self.booster_)
+        else:
+            ours, scored = score(self)
         out = {name: ours, "scored_requests": scored}
         if train is not None and ours is not None:
             from suggest.engines import get_engine
@@ -217,6 +322,30 @@ class RankerEngine(BaseEngine):
             out.update(baselines=baselines, best_baseline=best,
                        ranker_below_baseline=bool(best is not None and ours < baselines[best]))
         return out
+
+    def _rank_held(self, valid, truth, held, booster, columns=None) -> tuple[float | None, int]:
+        """NDCG@eval_at (and the requests scored) of ``booster``'s lists for the ``valid``
+        requests, ranked from ``held`` (the validation part as training built it)."""
+        from suggest.evaluate import evaluate
+
+        name = f"ndcg@{self.eval_at}"
+        reqs, cand, X = held
+        ids = reqs["request_id"].to_numpy()[cand["row"].to_numpy()]
+        at = np.isin(ids, valid["request_id"].to_numpy())
+        rows = reqs[reqs["request_id"].isin(valid["request_id"])].reset_index(drop=True)
+        chosen = cand[at].assign(row=pd.Index(rows["request_id"]).get_indexer(ids[at]))
+        matrix = X[columns] if columns is not None else X
+        scores = booster.predict(matrix.to_numpy()[at], num_threads=self.n_jobs) if at.any() \
+            else np.zeros(0)
+        explain, self.explain = self.explain, False
+        try:
+            lists = self._top(rows, chosen, X[at], scores, self.eval_at)
+        finally:
+            self.explain = explain
+        mine = truth[truth["request_id"].isin(valid["request_id"])]
+        result = evaluate(lists, mine, [name])
+        scored = int(len(result.per_request))
+        return (float(result.means[name]) if scored else None), scored
 
     def _prepare(self, requests: pd.DataFrame, truth: pd.DataFrame,
                  catalog: pd.DataFrame | None) -> None:
