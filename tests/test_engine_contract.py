@@ -123,12 +123,20 @@ def context_of(row: pd.Series) -> dict:
 
 
 @pytest.mark.parametrize("name", ENGINES)
-def test_single_context_call_agrees_with_the_batch_call(name, world):
+@pytest.mark.parametrize("explain", [True, False])
+def test_single_context_call_agrees_with_the_batch_call(name, explain, world):
+    """Every column, the reasons too (with explain=False the hybrid once said 'ranker' one
+    context at a time and 'hybrid' in a batch)."""
     engine = fitted(name, world)
+    if hasattr(engine, "explain"):
+        engine = fitted(name, world, fresh=True) if engine.explain != explain else engine
+        engine.explain = explain
     test = world[3]
     one = engine.suggest_one(context_of(test.iloc[5]), 5)
     batch = engine.suggest(test.iloc[[5]], 5)
-    assert one["item_id"].astype(str).tolist() == batch["item_id"].astype(str).tolist()
+    for column in ("request_id", "engine", "item_id", "reason"):
+        assert one[column].astype(str).tolist() == batch[column].astype(str).tolist(), column
+    assert one["rank"].tolist() == batch["rank"].tolist()
 
 
 @pytest.mark.parametrize("name", ["rules", "popular", "context-popular", "user-history"])

@@ -241,7 +241,7 @@ class OneContext(RuleReader):
         if engine.explain and len(top):
             names, codes = engine._reasons(pd.DataFrame(X[top], columns=feats.names_))
             reasons = np.array([names[c] for c in codes], dtype=object)
-        else:
-            reasons = "ranker"
+        else:  # the batch path's bare reason: the engine's own name (ranker or hybrid)
+            reasons = engine.name
         return _frame(str(context.get("request_id", "context")), engine.name, items[top],
                       np.asarray(scores[top], dtype=np.float64), reasons)
