@@ -128,6 +128,7 @@ def test_tune_keeps_the_best_settings_found_and_ablation_reports_each_feature_gr
     assert len(tried) >= 2 and set(chosen) == set(SEARCH)
     scores = [t["score"] for t in tried if t["score"] is not None]
     assert v["ndcg@5"] == max(scores) >= tried[0]["score"]  # never worse than the defaults
+    assert v["ranker_below_baseline"] == (v["ndcg@5"] < max(v["baselines"].values()))
     groups = [r["left_out"] for r in v["ablation"]]
     engine = RankerEngine.load(tmp_path / "m")
     assert groups[0] is None and set(groups[1:]) == set(feature_groups(engine.features_.names_))

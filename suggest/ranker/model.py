@@ -244,6 +244,10 @@ class RankerEngine(BaseEngine):
         self._one = None
         self.validation_[f"ndcg@{self.eval_at}"] = score
         self.validation_["best_iteration"] = int(self.booster_.best_iteration or self.n_estimators)
+        best_baseline = (self.validation_.get("baselines") or {}).get(
+            self.validation_.get("best_baseline"))
+        if best_baseline is not None and score is not None:  # the guard, for the tuned model
+            self.validation_["ranker_below_baseline"] = bool(score < best_baseline)
         self.validation_["tuning"] = {"seconds": seconds, "tried": tried, "chosen": chosen}
         return tried
 
