@@ -275,3 +275,21 @@ def test_one_context_answers_or_refuses_hostile_values_clearly(name, odd, world)
         assert error.message
         return
     assert list(out.columns) == SUGGESTION_COLUMNS and len(out) <= 5
+
+
+@pytest.mark.parametrize("name", ENGINES)
+@pytest.mark.parametrize("k, rows", [(0, 0), (1, 1), (7, None), (2.7, "error"), (True, "error"),
+                                     (-1, "error")])
+def test_every_engine_reads_k_one_way(name, k, rows, world):
+    """k is a whole number >= 0 for every engine: 2.7 and True are refused, not rounded."""
+    engine, test = fitted(name, world), world[3].head(20)
+    if rows == "error":
+        with pytest.raises(SuggestError, match="k must be a whole number"):
+            engine.suggest(test, k)
+        with pytest.raises(SuggestError, match="k must be a whole number"):
+            engine.suggest_one(context_of(test.iloc[0]), k)
+        return
+    out = engine.suggest(test, k)
+    most = int(out.groupby("request_id", observed=True).size().max()) if len(out) else 0
+    assert most <= k and (rows is None or most == rows)
+    assert len(engine.suggest_one(context_of(test.iloc[0]), k)) <= k

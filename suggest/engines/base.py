@@ -49,12 +49,18 @@ BUILT_IN = {
 
 @runtime_checkable
 class Engine(Protocol):
+    """What replay, compare and serving call on an engine (BaseEngine gives the last two)."""
+
     name: str
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "Engine": ...
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame: ...
+
+    def suggest_one(self, context: dict, k: int) -> pd.DataFrame: ...
+
+    def get_params(self) -> dict: ...
 
 
 class BaseEngine:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import BaseEngine
+from suggest.engines.base import BaseEngine, check_k
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator
 from suggest.rules.model import RuleSet, load_rules
@@ -138,7 +138,7 @@ class RulesEngine(BaseEngine):
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
         self.check_fitted()
-        k = min(_whole(k), self.rule_set_.max_suggestions)
+        k = min(check_k(k), self.rule_set_.max_suggestions)
         patterns, inverse = _unique_columns(self._fired_by_rule(requests))
         if self.rule_set_.conflict == "sum":  # scores depend on the fired set: resolved one by one
             items, reasons, names = self._resolve_each(patterns, k)
@@ -183,7 +183,7 @@ class RulesEngine(BaseEngine):
         if one is None or one.engine is not self:
             self.check_fitted()
             one = self._one = OneRules(self)
-        return one.suggest(context, _whole(k))  # k read as the batch path reads it
+        return one.suggest(context, check_k(k))  # k read as every engine reads it
 
     def __getstate__(self) -> dict:  # a copy or a pickle carries no one-context memos
         state = self.__dict__.copy()
@@ -303,13 +303,6 @@ class RulesEngine(BaseEngine):
         result = (codes, [",".join(dict.fromkeys(ids)) for _, _, ids in ranked])
         self._cache[key] = result
         return result
-
-
-def _whole(k) -> int:
-    """``k`` as the rules engine reads it (a number; below zero refused)."""
-    if int(k) < 0:
-        raise SuggestError(f"k must be a whole number >= 0, not {k!r}")
-    return int(k)
 
 
 def _unique_columns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
