@@ -3,7 +3,8 @@
 A rule file is parsed completely before anything runs: every problem is
 collected with its ``file:line:col``, the rule id and the path inside the
 rule, then raised together. Nothing in a rule file is ever evaluated as code:
-conditions are data, regular expressions are compiled once here.
+conditions are data, regular expressions are compiled once here (by RE2, which
+matches in time linear in the value: :mod:`suggest.rules.regex`).
 
 Choices where DESIGN is silent:
 
@@ -26,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from suggest.errors import ErrorList, SuggestError, did_you_mean, one_of
+from suggest.rules.regex import Pattern, PatternError, compile_pattern
 from suggest.yamlio import YamlDoc, load_yaml, parse_yaml
 
 OPERATORS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "matches",
@@ -158,31 +160,6 @@ def leaves(node: Leaf | Group):
     else:
         for child in node.children:
             yield from leaves(child)
-
-
-def linear_pattern(pattern: str):
-    """``pattern`` compiled by RE2, whose matching takes time linear in the text (Python's
-    ``re`` backtracks: ``(a+)+$`` on 30 characters takes seconds, and doubles with each
-    more). Full-match semantics are the caller's (``fullmatch``), as with ``re``. A pattern
-    RE2 cannot take (backreferences, lookaround) raises ValueError with the reason.
-
-    >>> linear_pattern("(a+)+$").fullmatch("a" * 10_000 + "b") is None
-    True
-    """
-    import re2
-
-    options = re2.Options()
-    options.log_errors = False  # RE2 would write each refusal to stderr itself
-    try:
-        return re2.compile(pattern, options=options)
-    except re2.error as exc:
-        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
-            exc.args[0], bytes) else str(exc)
-        if "perl operator" in reason and "(?" in reason:
-            reason += " (lookahead and lookbehind are not supported)"
-        elif "escape sequence" in reason and any(f"\\{d}" in reason for d in "123456789"):
-            reason += " (backreferences are not supported)"
-        raise ValueError(reason) from None
 
 
 def load_rules(path: str | Path) -> RuleSet:
@@ -424,13 +401,10 @@ class _Parser:
             if not isinstance(arg, str):
                 return bad(f"`matches` takes a regular expression in quotes, not {arg!r}")
             try:
-                return linear_pattern(arg)
-            except ValueError as exc:
-                return bad(f"`matches` pattern {arg!r} is not a valid regular expression "
-                           f"(RE2): {exc}",
-                           "patterns are RE2 syntax, matched in linear time: no backreferences "
-                           "(\\1) or lookaround ((?=...), (?<=...)); list alternatives with | "
-                           "or write a second condition instead")
+                return compile_pattern(arg)
+            except PatternError as exc:  # why RE2 refuses it; the hint says how to rewrite it
+                shown = f"'{arg}'" if arg.isprintable() else repr(arg)
+                return bad(f"`matches` pattern {shown} {exc.message}", exc.hint)
         if op == "within":
             keys = ("lat", "lon", "radius_m")
             if not isinstance(arg, dict) or set(arg) != set(keys) or \
@@ -575,7 +549,7 @@ def _is_window(value: Any) -> bool:
 
 def _shown(value: Any) -> str:
     """A condition's value as a rule writer wrote it: [rain, snow], true, 20."""
-    if isinstance(value, re.Pattern):
+    if isinstance(value, Pattern):
         return value.pattern
     if isinstance(value, bool):
         return "true" if value else "false"
