@@ -366,11 +366,21 @@ def _json_argument(text: str, option: str) -> dict:
             text = Path(text[1:]).read_text(encoding="utf-8")
         except OSError as exc:
             raise SuggestError(f"{option}: cannot read {text[1:]}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise SuggestError(f"{option}: {text[1:]} is not valid UTF-8 (byte {exc.start})",
+                               hint="save the file as UTF-8; JSON files are UTF-8") from None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SuggestError(f"{option} is not valid JSON: {exc.msg} at column {exc.colno}",
                            hint="""write it in single quotes: '{"location": "home"}'""") from None
+    from suggest.data.readers import has_lone_surrogate
+
+    if has_lone_surrogate(value):  # "\ud800": half a character, no column or item holds it
+        raise SuggestError(f"{option} holds a \\u escape of a lone surrogate (\\uD800-\\uDFFF), "
+                           "half a character, not text",
+                           hint="write the character itself, or both halves of its pair")
+    return value
 
 
 def _parallel_options(what: str, joblib: bool = True):

@@ -173,9 +173,13 @@ def _record(node: yaml.Node, path: Key, doc: YamlDoc, seen: set[int]) -> None:
     if id(node) in seen:  # an alias: its positions were recorded where it was defined
         return
     seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        _check_text(node, doc.source)
     if isinstance(node, yaml.MappingNode):
         keys_seen: dict[Any, int] = {}
         for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                _check_text(k, doc.source)
             name = k.value if isinstance(k, yaml.ScalarNode) else None
             if name in keys_seen and name not in ("<<",):
                 raise SuggestError(
@@ -188,3 +192,19 @@ def _record(node: yaml.Node, path: Key, doc: YamlDoc, seen: set[int]) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
             _record(v, path + (i,), doc, seen)
+
+
+def _check_text(node: yaml.ScalarNode, source: str) -> None:
+    """Join a ``\\uD83D\\uDE00`` escape pair into its character (PyYAML leaves the two
+    halves apart) and refuse a lone half: half a character is not text, and no file,
+    column or item name can hold it."""
+    value = node.value
+    if not isinstance(value, str) or not any("\ud800" <= ch <= "\udfff" for ch in value):
+        return
+    try:
+        node.value = value.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        mark = node.start_mark
+        raise SuggestError("a \\u escape of a lone surrogate (\\uD800-\\uDFFF) is half a "
+                           "character, not text", where=f"{source}:{mark.line + 1}:{mark.column + 1}",
+                           hint="write the character itself, or both halves of its pair") from None

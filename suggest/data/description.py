@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from suggest.data.timefields import TIME_FORMATS
+from suggest.data.timefields import TIME_FORMAT_HINT, TIME_FORMATS, time_format_problem
 from suggest.errors import DataErrorList, DescriptionError, did_you_mean, one_of
 from suggest.yamlio import YamlDoc, load_yaml
 
@@ -146,6 +146,19 @@ class Dataset:
         return {role: col for role, col in roles.items() if col}
 
 
+def _text_encoding(name: str) -> bool:
+    """Whether ``name`` is a codec files can be read in as the readers read them: text in
+    and out, with undecodable bytes kept (``surrogateescape``) rather than refused."""
+    if not getattr(codecs.lookup(name), "_is_text_encoding", True):
+        return False
+    try:
+        "user,item\n".encode(name).decode(name, "surrogateescape")
+        codecs.getincrementaldecoder(name)("surrogateescape").decode(b"", final=True)
+    except (UnicodeError, LookupError, ValueError, TypeError):
+        return False
+    return True
+
+
 class _Parser:
     """Turns a YAML document into a :class:`Dataset`, collecting every error."""
 
@@ -200,6 +213,10 @@ class _Parser:
             self.error(("time_format",), f"unknown time_format '{time_format}'",
                        did_you_mean(time_format, TIME_FORMATS) or f"expected {one_of(TIME_FORMATS)} "
                        "or a strftime pattern such as '%d/%m/%Y %H:%M'")
+        elif time_format not in TIME_FORMATS and (problem := time_format_problem(time_format)):
+            self.error(("time_format",), f"time_format '{time_format}' cannot read times: "
+                       f"{problem}", TIME_FORMAT_HINT)
+            time_format = "iso"
         encoding = self.encoding(spec, ("encoding",))
         rename = self.renames(spec.get("rename") or {})
         duplicates = spec.get("duplicates")
@@ -281,6 +298,12 @@ class _Parser:
                        did_you_mean(value, ("utf-8", "latin-1", "cp1252", "utf-16"))
                        or "use a Python codec name such as utf-8 or latin-1")
             return "utf-8"
+        if not _text_encoding(value):
+            # rot13, hex, base64 turn bytes into bytes or text into text; 'undefined', idna
+            # and punycode cannot read a file line by line keeping the bytes they cannot decode
+            self.error(path, f"'{value}' is not a text encoding a log can be read in",
+                       "use a text encoding such as utf-8, latin-1, cp1252 or utf-16")
+            return "utf-8"
         return value
 
     def zone(self, value: Any, path: tuple) -> str:
@@ -336,6 +359,18 @@ class _Parser:
 
     def check_roles(self, roles: dict, context: dict, ignore: list, catalog: CatalogSpec | None) -> None:
         named = {c: r for r, c in roles.items() if c}
+        first: dict[str, str] = {}
+        for role, col in roles.items():
+            if not col:
+                continue
+            # a request per user is a choice (no context); any other shared column is a mistake
+            if col in first and {first[col], role} != {"user", "request"}:
+                self.error(("columns", role), f"'{col}' is named for two roles, {first[col]} and "
+                           f"{role}", "each role needs its own column")
+            first.setdefault(col, role)
+            if col in ignore:
+                self.error(("ignore",), f"'{col}' is the {role} column and cannot be ignored",
+                           f"drop it from `ignore:`, or name another column as {role}")
         for col in context:
             if col in named:
                 self.error(("context", col), f"'{col}' is the {named[col]} column and cannot also be context")

@@ -21,6 +21,7 @@ import csv
 import gzip
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ import pandas as pd
 from suggest.errors import DataError
 
 REJECT_COLUMNS = ["source", "line", "reason", "text"]
+#: Lone surrogates: what bytes that are not valid in the file's encoding decode to (with
+#: ``surrogateescape``), or what a JSON ``\\ud800`` escape gives. No text column holds them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -62,12 +66,18 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
         raise DataError(f"{what} path is a folder, not a file", where=str(path))
     if path.stat().st_size == 0:
         raise DataError(f"{what} file is empty", where=str(path), hint="expected a header line and rows")
-    if fmt == "parquet":
-        table = _read_parquet(path, what)
-    elif fmt == "jsonl":
-        table = _read_jsonl(path, encoding, what)
-    else:
-        table = _read_csv(path, separator, encoding, what)
+    try:
+        if fmt == "parquet":
+            table = _read_parquet(path, what)
+        elif fmt == "jsonl":
+            table = _read_jsonl(path, encoding, what)
+        else:
+            table = _read_csv(path, separator, encoding, what)
+    except UnicodeError as exc:  # the file as a whole is not in the encoding (utf-16 without BOM)
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise DataError(f"{what} file cannot be read as {encoding}: {reason}", where=str(path),
+                        hint="set `encoding:` in the dataset description to the file's encoding, "
+                             "e.g. utf-8, latin-1, cp1252 or utf-16") from None
     if table.rows_in == 0:
         raise DataError(f"{what} file has no rows", where=str(path),
                         hint="expected rows after the header line" if fmt in ("csv", "tsv") else None)
@@ -90,6 +100,8 @@ def _open_text(path: Path, encoding: str, errors: str = "strict") -> io.TextIOBa
 
 
 def _reject_frame(source: str, rows: list[tuple[int, str, str]]) -> pd.DataFrame:
+    # a rejected line keeps its text, with bytes that are not characters shown as U+FFFD
+    rows = [(line, reason, _SURROGATE.sub("\ufffd", text)) for line, reason, text in rows]
     frame = pd.DataFrame(rows, columns=REJECT_COLUMNS[1:])
     frame.insert(0, "source", source)
     return frame
@@ -282,6 +294,9 @@ def _read_jsonl(path: Path, encoding: str, what: str) -> RawTable:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
+            if _SURROGATE.search(line):
+                bad.append((number, f"bytes that are not valid {encoding}", line.strip()))
+                continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -291,11 +306,26 @@ def _read_jsonl(path: Path, encoding: str, what: str) -> RawTable:
                 bad.append((number, f"expected a JSON object, found {type(value).__name__}",
                             line.strip()))
                 continue
+            if "\\u" in line and has_lone_surrogate(value):
+                bad.append((number, "a \\u escape of a lone surrogate (half a character, not "
+                                    "text)", line.strip()))
+                continue
             records.append(value)
             lines.append(number)
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame = frame.astype(object).where(frame.notna(), None)
     return RawTable(frame, np.asarray(lines, dtype=np.int64), _reject_frame(str(path), bad), str(path))
+
+
+def has_lone_surrogate(value) -> bool:
+    """Whether a JSON value holds, in a key or a text anywhere inside, a lone surrogate."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _read_parquet(path: Path, what: str) -> RawTable:
@@ -313,5 +343,5 @@ def sniff_separator(path: Path, encoding: str = "utf-8") -> str | None:
         with _open_text(Path(path), encoding, errors="replace") as f:
             sample = "".join(f.readline() for _ in range(5))
         return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
-    except (csv.Error, OSError):
+    except (csv.Error, OSError, UnicodeError):
         return None

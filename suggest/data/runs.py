@@ -49,6 +49,14 @@ def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
     if len(frame) == 0:
         raise DataError(f"the {what} has a header but no rows", where=str(path),
                         hint="check that the file was written completely")
+    for col in [*needed, "engine"]:  # an empty id would be read as the text 'nan'
+        empty = frame[col].isna().to_numpy() if col in frame else None
+        if empty is not None and empty.any():
+            row = int(empty.argmax())
+            raise DataError(f"{what} row has no {col} ({int(empty.sum()):,} such "
+                            f"row{'s' if empty.sum() > 1 else ''})", where=_where(path, frame, row),
+                            hint=f"every row of a {what} table needs {', '.join(needed)}"
+                                 + (" and, with that column, an engine" if col == "engine" else ""))
     return frame
 
 
@@ -243,4 +251,12 @@ def read_summary(folder: str | Path) -> dict:
     if not path.exists():
         raise DataError(f"{folder} is not a finished replay (summary.json missing)",
                         hint="run `suggest replay ... -o FOLDER` first")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"summary.json of the replay is damaged: {exc}", where=str(path),
+                        hint="run the same `suggest replay` again into a new folder") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("engines"), dict):
+        raise DataError("summary.json of the replay is damaged: it has no `engines` mapping",
+                        where=str(path), hint="run the same `suggest replay` again into a new folder")
+    return summary

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 import zoneinfo
 
 import numpy as np
@@ -58,12 +59,11 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     else:  # a strftime pattern has an offset in every value or in none
         aware = pd.Series("%z" in fmt or "%Z" in fmt, index=text.index)
     if aware.any():
-        out[aware[aware].index] = _in_range(pd.to_datetime(text[aware], format=pattern, utc=True,
-                                                           errors="coerce"), text, reasons)
+        out[aware[aware].index] = _in_range(_to_datetime(text[aware], pattern, utc=True), text,
+                                            reasons)
     naive_idx = aware[~aware].index
     if len(naive_idx):
-        local = _in_range(pd.to_datetime(text[naive_idx], format=pattern, errors="coerce"),
-                          text, reasons)
+        local = _in_range(_to_datetime(text[naive_idx], pattern), text, reasons)
         for zone, idx in zones[naive_idx].groupby(zones[naive_idx], sort=True).groups.items():
             stamped = local[idx].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
             out[idx] = stamped.dt.tz_convert("UTC")
@@ -76,6 +76,29 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     hint = np.where(looks_numeric, " (for seconds since 1970 set `time_format: unix_s`)", "")
     reasons[failed] = ("time '" + values[failed].astype(str) + f"' is not {expected}" + hint)
     return out, reasons
+
+
+def _to_datetime(text: pd.Series, pattern: str, utc: bool = False) -> pd.Series:
+    """``pd.to_datetime`` with a pattern; a pattern pandas cannot use is the user's error."""
+    try:
+        return pd.to_datetime(text, format=pattern, utc=utc, errors="coerce")
+    except (ValueError, re.error) as exc:
+        raise SuggestError(f"time_format {pattern!r} cannot read times: {exc}",
+                           hint=TIME_FORMAT_HINT) from None
+
+
+TIME_FORMAT_HINT = ("use iso, unix_s, unix_ms or a strftime pattern with each directive once, "
+                    "such as '%d/%m/%Y %H:%M'")
+
+
+def time_format_problem(pattern: str) -> str | None:
+    """Why pandas cannot parse times with the strftime ``pattern`` (a bad directive such as
+    ``%Q``, a stray ``%``, a directive given twice), or None when it can."""
+    try:
+        pd.to_datetime(pd.Series(["2026-03-02 08:15:00"]), format=pattern, errors="coerce")
+    except (ValueError, re.error) as exc:
+        return str(exc)
+    return None
 
 
 #: The span of the nanosecond timestamps the frames hold (pandas' range).
