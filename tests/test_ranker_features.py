@@ -113,6 +113,13 @@ def test_later_events_change_no_feature_and_no_score(alter, world, fitted, probe
         earlier._prepare(*alter(requests, truth, catalog, requests["timestamp"].min()), catalog)
         changed = earlier.features_.build(asked, cand, training=True)
         assert (changed["user_item_count"] != X["user_item_count"]).mean() > 0.1
+        # and every family of the point-in-time features reads the engagements, so the
+        # bit-for-bit comparison above covers each of them (but the user's diversity, which
+        # renaming items one to one keeps: counted by hand below)
+        for name in ("ctx_share", "item_share_recent", "user_ctx_count:location",
+                     "user_ctx_share:activity", "affinity:category", "rank:popular", "rank:context",
+                     "rank:history"):
+            assert not changed[name].equals(X[name]), name
 
 
 def test_later_events_change_no_candidate_of_a_training_request(world, fitted, probes):
@@ -163,6 +170,74 @@ def test_a_training_row_never_counts_its_own_engagement(world, fitted):
     assert (mine < expected).any() and (mine > 0).any()  # the window leaves older engagements out
 
 
+def test_context_history_affinity_diversity_and_trend_are_the_past_counted_by_hand(world, fitted):
+    """The user's history within each context value and within the full slice, the
+    affinity to the item's category, the user's diversity and the item's recent share,
+    for every engaged (request, item) row: what a slow join over earlier engagements
+    counts, strictly before the request's time."""
+    requests, truth, catalog = world
+    asked = requests.reset_index(drop=True)
+    engaged = truth.assign(row=pd.Index(asked["request_id"]).get_indexer(truth["request_id"]),
+                           item_id=truth["item_id"].astype(str))
+    cand = engaged[["row", "item_id"]].reset_index(drop=True)
+    X = fitted.features_.build(asked, cand, training=True)
+    category = catalog.assign(item_id=catalog["item_id"].astype(str)).set_index("item_id")["category"]
+    slices = fitted.features_.slices_
+    events = engaged.assign(t=asked["timestamp"].to_numpy()[engaged["row"]],
+                            category=engaged["item_id"].map(category).astype(str),
+                            **{c: asked[c].astype(str).to_numpy()[engaged["row"]]
+                               for c in ["user_id", *slices]})
+    rows = events.reset_index(drop=True).assign(i=lambda f: np.arange(len(f)))
+    sample = rows.sample(n=600, random_state=1).sort_values("i")  # a cross join of 600 x events
+    X, rows = X.iloc[sample["i"]].reset_index(drop=True), sample.assign(i=np.arange(len(sample)))
+    past = rows.merge(events, on="user_id", suffixes=("", "_e"))
+    past = past[past["t_e"] < past["t"]]
+    count = lambda mask: past[mask].groupby("i").size().reindex(rows["i"]).fillna(0).to_numpy()  # noqa: E731
+    total = count(np.ones(len(past), bool))
+    for col in ("location", "activity"):
+        same = past[col + "_e"] == past[col]
+        mine, slice_total = count(same & (past["item_id_e"] == past["item_id"])), count(same)
+        np.testing.assert_array_equal(X[f"user_ctx_count:{col}"], mine)
+        np.testing.assert_allclose(X[f"user_ctx_share:{col}"],
+                                   np.where(slice_total > 0, mine / np.maximum(slice_total, 1), np.nan),
+                                   rtol=1e-6)
+        assert (mine < X["user_item_count"]).any() and (mine > 0).any()  # not the user's whole past
+    in_category = count(past["category_e"] == past["category"])
+    np.testing.assert_allclose(X["affinity:category"],
+                               np.where(total > 0, in_category / np.maximum(total, 1), np.nan), rtol=1e-6)
+    first = past.sort_values("t_e").drop_duplicates(["i", "item_id_e"])
+    distinct = first.groupby("i").size().reindex(rows["i"]).fillna(0).to_numpy()
+    np.testing.assert_allclose(X["user_distinct_share"],
+                               np.where(total > 0, distinct / np.maximum(total, 1), np.nan), rtol=1e-6)
+    # the full slice and the recent share: everyone's engagements
+    everyone = rows.merge(events, how="cross", suffixes=("", "_e"))
+    everyone = everyone[everyone["t_e"] < everyone["t"]]
+    whole = everyone[np.logical_and.reduce([everyone[c + "_e"] == everyone[c] for c in slices])]
+    hits = whole[whole["item_id_e"] == whole["item_id"]].groupby("i").size()
+    size = whole.groupby("i").size()
+    share = (hits.reindex(rows["i"]).fillna(0) / size.reindex(rows["i"])).to_numpy()
+    np.testing.assert_allclose(X["ctx_share"], share, rtol=1e-6)
+    recent = everyone[everyone["t_e"] >= everyone["t"] - pd.Timedelta(days=RECENT_DAYS)]
+    hits = recent[recent["item_id_e"] == recent["item_id"]].groupby("i").size()
+    size = recent.groupby("i").size()
+    share = (hits.reindex(rows["i"]).fillna(0) / size.reindex(rows["i"])).to_numpy()
+    np.testing.assert_allclose(X["item_share_recent"], share, rtol=1e-6)
+
+
+def test_rank_features_order_each_requests_candidates_as_the_baselines_would(world, fitted, probes):
+    """``rank:*``: 1 for the best candidate of its request by the baseline's score, ties by
+    the next score then the item's code, NaN last."""
+    _, asked, cand, X, _ = probes
+    frame = X.assign(row=cand["row"].to_numpy())
+    for name, by in [("rank:popular", ["item_share"]), ("rank:context", ["ctx_share", "item_share"]),
+                     ("rank:history", ["user_item_count", "item_share"])]:
+        keys = frame[by].fillna(-np.inf).mul(-1).assign(item=frame["item"], row=frame["row"])
+        order = keys.sort_values(["row", *by, "item"], kind="stable").index
+        expected = frame.loc[order].groupby("row").cumcount() + 1
+        np.testing.assert_array_equal(X.loc[order, name], expected.to_numpy(), err_msg=name)
+    assert X["rank:history"].ne(X["rank:popular"]).mean() > 0.3  # two different opinions
+
+
 def test_requests_at_the_same_moment_do_not_see_each_other():
     stamp = ["2026-03-01T08:00Z", "2026-03-01T09:00Z", "2026-03-01T09:00Z", "2026-03-01T10:00Z"]
     requests = pd.DataFrame({"request_id": ["a", "b", "c", "d"], "user_id": "u",
@@ -206,6 +281,8 @@ def test_without_time_a_training_row_sees_only_the_other_folds():
         in_slice = other & (place == place[row])
         assert X.at[n, "slice_share:place"] == pytest.approx(
             (in_slice & (engaged == item)).sum() / in_slice.sum())
+        mine_here = mine & (place == place[row])
+        assert X.at[n, "user_ctx_count:place"] == (mine_here & (engaged == item)).sum()
         # served (not a training row): every engagement counts
         assert served.at[n, "user_item_count"] == ((user == user[row]) & (engaged == item)).sum()
     assert X["user_item_hours_since"].isna().all()

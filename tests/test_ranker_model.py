@@ -208,6 +208,20 @@ def test_a_log_without_time_trains_with_a_seeded_split(small):
     check_valid(outs[0], test, catalog, 5)
 
 
+@pytest.mark.parametrize("categorical", [True, False])
+def test_context_columns_train_as_categories_or_as_codes_as_set(small, categorical):
+    """``categorical_context``: LightGBM treats the categorical context columns as categories
+    (its feature info lists their values) or as numbers (a range only); the item stays a
+    category either way."""
+    train, truth, _, _, catalog = small
+    engine = RankerEngine(categorical_context=categorical, **FAST).fit(train, truth, catalog)
+    info = dict(zip(engine.features_.names_, engine.booster_.dump_model()["feature_infos"].values()))
+    ranged = {name for name, value in info.items() if not value.get("values")}
+    context = [f"ctx:{c}" for c in engine.features_.slices_]
+    assert context and all((name not in ranged) == categorical for name in context), info
+    assert "item" not in ranged
+
+
 # -- labels -----------------------------------------------------------------------------------
 def test_counts_in_the_thousands_map_to_four_grades_by_quartile():
     counts = np.array([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000], dtype=float)

@@ -89,9 +89,12 @@ def fit_dask(engine, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.Da
     bar.update(1)
     bar.set_postfix_str(f"boosting {trees} trees")
     names = engine.features_.lightgbm_names_
-    categorical = [names[engine.features_.names_.index(c)] for c in engine.features_.categorical_]
+    categorical = [names[engine.features_.names_.index(c)] for c in engine.categorical_features()]
+    extra = ({} if engine.truncation_level is None
+             else {"lambdarank_truncation_level": engine.truncation_level})
     model = lgb_dask.DaskLGBMRanker(
         client=client, n_estimators=trees, learning_rate=engine.learning_rate,
+        objective=engine.objective, colsample_bytree=engine.feature_fraction, **extra,
         num_leaves=engine.num_leaves, min_child_samples=engine.min_child_samples,
         random_state=engine.seed, deterministic=True, force_row_wise=True, verbosity=-1,
         label_gain=[float(2 ** g - 1) for g in range(MAX_LABEL + 1)])

@@ -21,7 +21,31 @@ Features (``names_`` lists them in order):
 * ``user_item_share_recent``, ``user_recent`` (log1p): the same share and
   total over the ``RECENT_DAYS`` before the request (NaN without time), so
   a user whose tastes moved is read by what they do now;
+* ``ctx_share`` the item's share within the request's full slice (every
+  categorical context column's value at once; with two or more of them);
+* ``item_share_recent`` and ``item_trend`` (with time): the item's share of
+  everyone's engagements over the ``RECENT_DAYS`` before the request, and
+  that share over its all-time share;
+* ``user_distinct_share`` (with time): the distinct items of the user's past
+  engagements over their number (diversity; ``user_total`` is activity);
+* ``user_ctx_count:<col>``, ``user_ctx_share:<col>``: the user's count and
+  share of the item among their engagements when ``<col>`` had the
+  request's value (NaN when the value is missing or unseen);
+* ``affinity:<attr>``: the share of the user's engagements in items with the
+  candidate's value of the categorical catalog attribute (NaN when missing);
+* ``rank:popular``, ``rank:context``, ``rank:history``: the candidate's rank
+  among the request's candidates by what the ``popular``, context-popular
+  (``ctx_share``, or the one slice's share) and ``user-history`` baselines
+  read (their scores are the share and count features above), ties by the
+  item's share then code: the ranker can reproduce the best baseline;
 * ``src_*``, ``rule_rank``, ``rule_blocked`` from candidate generation.
+
+Engagement counts are kept per *group* of engagements (:class:`_Counters`):
+everyone, the user, each slice value, the user within each slice value, the
+full slice, the user by each attribute value and, with time, the user's
+first engagement with each item. A (user, slice value) group whose keys
+would not fit 62 bits (a huge catalog times many users times many values) is
+left out, with its features.
 """
 
 from __future__ import annotations
@@ -138,7 +162,9 @@ class _Counters:
                  also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
         """Keys and times, one flat array each, and the shapes of their parts: the groups'
         counters (groups x prefix columns), the (group, item) ones (groups x rows), then
-        ``also``'s two. A value with one column (one context) is asked once."""
+        ``also``'s two. A value with one column (one context) is asked once. ``item`` is
+        one code per row, or (groups x rows) when a group counts by another code (an
+        attribute's value)."""
         groups = len(prefix)
         group = prefix * self.width + self.slot[:groups]
         paired = (prefix * self.n_items + item) * self.width + self.slot[groups:]
@@ -164,11 +190,11 @@ class _Counters:
         ``prefix``, ``when`` and ``times`` with one column stand for every row
         (one context), whose group counters are then asked once.
         """
-        rows, blocks = len(item), []
+        rows, blocks = item.shape[-1], []
         for start in range(0, max(rows, 1), self.BLOCK):
             span = slice(start, min(start + self.BLOCK, rows))
             cut = (lambda a: a) if rows <= self.BLOCK else (lambda a: a[..., span] if a.shape[-1] > 1 else a)
-            keys, times, shapes = self._queries(cut(prefix), item[span], cut(when),
+            keys, times, shapes = self._queries(cut(prefix), item[..., span], cut(when),
                                                 None if also is None else (also[0], cut(also[1])))
             got, seen = self.counter.lookup(keys, times)
             parts, at = [], 0
@@ -181,6 +207,18 @@ class _Counters:
             blocks = [[tuple(np.hstack([block[i][j] for block in blocks]) for j in range(2))
                        for i in range(len(blocks[0]))]]
         return blocks[0][:2] + [count for count, _ in blocks[0][2:]]
+
+    def at(self, g: int, prefix: np.ndarray, item: np.ndarray, times: np.ndarray) -> tuple:
+        """Group ``g``'s two counters at ``times`` (one per row, or one for all): the group's
+        count and the (group, item) counts, for rows of ``prefix`` and ``item`` codes."""
+        prefix, item = np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64)
+        times = np.asarray(times, dtype=np.int64)
+        n = max(item.size, prefix.size, times.size)
+        group = np.broadcast_to(prefix * self.width + g, (n,))
+        paired = np.broadcast_to((prefix * self.n_items + item) * self.width + self.width // 2 + g, (n,))
+        count, _ = self.counter.lookup(np.concatenate([group, paired]),
+                                       np.concatenate([np.broadcast_to(times, (n,))] * 2))
+        return count[:n], count[n:]
 
     # -- one group's counters, for :class:`_Late` ---------------------------------------------
     def span(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,9 +240,14 @@ class _Counters:
         counts[items] = c.total[ranks]
         if isinstance(c, _Totals):  # without time (_FoldCounts) no last times: NaN
             lasts[items] = c.final[ranks]
+        return self.group_total(g, p), counts, lasts
+
+    def group_total(self, g: int, p: int) -> float:
+        """Group ``g``'s count at prefix ``p`` over every event (every fold)."""
+        c = self.counter
         at = np.searchsorted(c.distinct_keys, p * self.width + g)
         known = at < len(c.distinct_keys) and c.distinct_keys[at] == p * self.width + g
-        return (c.total[at] if known else 0.0), counts, lasts
+        return c.total[at] if known else 0.0
 
 
 class _Late:
@@ -237,12 +280,13 @@ class _Late:
         # everyone's rows: the item's share, code and catalog attributes (the last two fixed)
         self.static = [np.append(np.arange(self.n - 1, dtype=np.float64), -1.0),
                        *(features.attribute_table_[attr] for attr, _ in features.attribute_rows_)]
-        # the gathered rows' feature positions: everyone's, the slice shares, the user's count
-        # and share (the user's last times, gathered last, give the hours since)
-        self.targets = np.array([at["item_share"], at["item"], *(row for _, row in features.attribute_rows_),
-                                 *features.slice_rows_, at["user_item_count"], at["user_item_share"]],
-                                dtype=np.intp)
-        self.unknown = features.unknown_[:, 0].tolist()
+        # the gathered rows' feature positions, group by group (:meth:`_rows`): everyone's,
+        # then each other group's, the user's count and share last (the user's last times,
+        # gathered after them, give the hours since)
+        targets = []
+        for kind, name in features.groups_:
+            targets += [at[f] for f in self._features(kind, name)]
+        self.targets = np.array(targets + [at["user_item_count"], at["user_item_share"]], dtype=np.intp)
         self.event_user = None
         if features.has_time_:  # every user's events, by user then time: the recent window's counts
             c, width = self.counters.counter, self.counters.width
@@ -252,10 +296,21 @@ class _Late:
             order = np.lexsort((times, user))
             self.event_user, self.event_time = user[order], times[order]
             self.event_item = (pair % self.n)[order]
+            ranks, items = self.counters.span(0, 0)
+            self.everyone = self.counters.totals(0, 0, ranks, items)[:2]  # count, per-item counts
         self.need = len(self.targets) + 1  # table rows one context may add
         self.most = max(self.MEMO // self.n, self.need)  # rows the table may hold
         self.lock = threading.Lock()
         self._start()
+
+    def _features(self, kind: str, name: str | None) -> list[str]:
+        """The features group ``(kind, name)``'s kept vectors hold, in order (the user's are
+        gathered last, the distinct group's count is kept with the user's total)."""
+        features = self.features
+        return {"everyone": ["item_share", "item", *(f"attr:{a}" for a, _ in features.attribute_rows_)],
+                "slice": [f"slice_share:{name}"], "combo": ["ctx_share"],
+                "user_slice": [f"user_ctx_count:{name}", f"user_ctx_share:{name}"],
+                "attr": [f"affinity:{name}"]}.get(kind, [])
 
     def _start(self) -> None:
         self.blocks: dict = {}  # (group, prefix) -> its first row in the table
@@ -282,27 +337,43 @@ class _Late:
             rows, total, lo, hi = plan
             got = self.table[rows, item]
         out[self.targets] = got[:-1]
-        earlier = None
+        earlier = trend = None
         if self.event_user is not None:  # with time: the user's counts before the recent window
+            start = when - RECENT_DAYS * 86_400 * 10**9
             times, items = self.event_time[lo:hi], self.event_item[lo:hi]
-            before = int(np.searchsorted(times, when - RECENT_DAYS * 86_400 * 10**9, side="left"))
+            before = int(np.searchsorted(times, start, side="left"))
             earlier = (before, np.bincount(items[:before], minlength=self.n)[item].astype(np.float64))
-        self.features._user_rows(out, got[-3], got[-1], total, when, earlier)
+            code = np.where(item >= 0, item, self.n - 1)  # everyone's counts now (served: the
+            # totals) and at the window's start (after the training window: the totals too)
+            everyone, counts = self.everyone
+            before = ((everyone, counts[code]) if start > self.counters.counter.latest
+                      else self.counters.at(0, 0, code, start))
+            trend = (everyone, counts[code], *before)
+        self.features._user_rows(out, got[-3], got[-1], total[0], when, earlier, trend, total[1])
+        self.features._rank_rows(out, None)
 
     def _plan(self, key: tuple) -> tuple:
-        """The table rows (a column of indices), total and event span of (user, slices)."""
+        """The table rows (a column of indices), the user's total and distinct items, and
+        event span of (user, slices)."""
         if self.used + self.need > self.most:  # full: start over
             self._start()
         if len(self.plans) >= self.PLANS:
             self.plans.clear()
-        prefix = [p if p >= 0 else u for p, u in zip(key, self.unknown[1:])]  # groups 1, 2, ...
-        first = self._block(0, 0)
-        rows = list(range(first, first + 1 + len(self.static)))
-        rows += [self._block(g, p) for g, p in enumerate(prefix[1:], start=2)]
-        user = self._block(1, prefix[0])
+        features = self.features
+        prefix = features._prefix(np.array([key[0]]), list(key[1:]))[:, 0].tolist()
+        rows = []
+        for g, (kind, name) in enumerate(features.groups_):
+            size = len(self._features(kind, name))
+            if size:
+                first = self._block(g, prefix[g])
+                rows += range(first, first + size)
+        user = self._block(1, prefix[1])
         rows += [user, user + 1, user + 2]
-        count, lo, hi = self.totals[prefix[0]]
-        plan = self.plans[key] = (np.array(rows, dtype=np.intp)[:, None], count, lo, hi)
+        count, lo, hi = self.totals[prefix[1]]
+        distinct = np.nan
+        if ("distinct", None) in features.group_index_:
+            distinct = self.counters.group_total(features.group_index_[("distinct", None)], prefix[1])
+        plan = self.plans[key] = (np.array(rows, dtype=np.intp)[:, None], (count, distinct), lo, hi)
         return plan
 
     def _block(self, g: int, p: int) -> int:
@@ -312,15 +383,23 @@ class _Late:
             return row
         ranks, items = self.counters.span(g, p)
         count, counts, lasts = self.counters.totals(g, p, ranks, items)
-        if g == 0:  # everyone: the item's share, then its code and attributes
+        kind, name = self.features.groups_[g]
+        cards = dict(zip(self.features.slices_, self.features.cards_))
+        if kind == "everyone":  # the item's share, then its code and attributes
             vectors = [_share(counts, count), *self.static]
-        elif g == 1:  # the user: count, share, last time; and the total
+        elif kind == "user":  # count, share, last time; and the total
             vectors = [counts, _share(counts, count), lasts]
             span = np.searchsorted(self.event_user, [p, p + 1]).tolist() if self.event_user is not None else ()
             self.totals[p] = (count, *(span or (0, 0)))
-        elif p >= self.unknown[g]:  # a missing or unseen slice value
-            vectors = [np.full(self.n, np.nan)]
-        else:
+        elif kind in ("slice", "user_slice") and p % (cards[name] + 1) == cards[name]:
+            vectors = [np.full(self.n, np.nan)] * len(self._features(kind, name))  # missing or unseen
+        elif kind == "user_slice":
+            vectors = [counts, _share(counts, count)]
+        elif kind == "attr":  # by the item's value of the attribute (NaN: none)
+            codes = self.features._attribute_codes(name)
+            vectors = [np.where(codes == len(self.features.attributes_[name][1]), np.nan,
+                                _share(counts[codes], count))]
+        else:  # a slice or the full slice: the item's share
             vectors = [_share(counts, count)]
         row = self.used
         if row + len(vectors) > len(self.table):  # grow: twice the rows, up to the memo's size
@@ -384,7 +463,6 @@ class Features:
         assert [row for _, row in self.context_rows_ + self.time_rows_] == list(range(self.head_rows_.stop))
         self.attribute_rows_ = [(attr, self.position_[f"attr:{attr}"]) for attr in self.attributes_]
         self.candidate_rows_ = slice(len(self.names_) - len(CANDIDATE_FEATURES), len(self.names_))
-        self.slice_rows_ = np.array([self.position_[f"slice_share:{c}"] for c in self.slices_], dtype=np.intp)
         return self
 
     def _fit_counts(self, requests: pd.DataFrame, events: pd.DataFrame) -> None:
@@ -402,31 +480,115 @@ class Features:
             when = fold_of.reindex(events["request_id"]).to_numpy()
             make = lambda keys, folds: _FoldCounts(keys, folds, self.folds)  # noqa: E731
         # the key a group gives an unknown user or a missing or unseen slice value
-        self.unknown_ = np.array([[0], [len(self.users_) + 1],
-                                  *([len(self.context_[c][1])] for c in self.slices_)])
+        self.unknown_user_ = len(self.users_) + 1
+        self.cards_ = [len(self.context_[c][1]) for c in self.slices_]
         slices = [self._category_codes(events[col], self.context_[col][1]) for col in self.slices_]
-        self.counts_ = _Counters(self._prefix(user, slices), item, n_items, when, make)
+        self._fit_groups(slices, n_items)
+        prefix = self._prefix(user, slices)
+        if self.has_time_:  # the distinct-items group counts each (user, item)'s first event only
+            pair = user.astype(np.int64) * n_items + item
+            order = np.lexsort((when, pair))
+            first = np.zeros(len(pair), dtype=bool)
+            first[order] = np.r_[True, pair[order][1:] != pair[order][:-1]]
+            g = self.group_index_[("distinct", None)]
+            prefix[g] = np.where(first, prefix[g], self.unknown_user_ + 1)  # a key nobody asks
+        self.counts_ = _Counters(prefix, self._item_rows(item), n_items, when, make)
+
+    def _fit_groups(self, slices: list[np.ndarray], n_items: int) -> None:
+        """The counters' groups (``groups_``, in prefix row order): everyone, the user, each
+        slice, the user within each slice, the full slice (two or more slices), the user by
+        each categorical attribute and, with time, the user's distinct items. A (user,
+        slice) group whose largest key would pass 62 bits is left out (widest first)."""
+        users = self.unknown_user_ + 2  # codes 0..users-1: known, unknown, the distinct sentinel
+        self.radix_ = np.cumprod([1, *(c + 1 for c in self.cards_)], dtype=object)
+        combo = len(self.slices_) >= 2 and self.radix_[-1] < 2 ** 62
+        if combo:
+            codes = sum(np.where(s >= 0, s, c).astype(np.int64) * int(r)
+                        for s, c, r in zip(slices, self.cards_, self.radix_))
+            self.combos_ = np.unique(codes)
+        attrs = [a for a, (kind, _) in self.attributes_.items() if kind == "categorical"]
+        mixed = sorted(self.slices_, key=lambda c: self.cards_[self.slices_.index(c)])
+        while True:
+            groups = [("everyone", None), ("user", None), *(("slice", c) for c in self.slices_),
+                      *(("user_slice", c) for c in self.slices_ if c in mixed),
+                      *([("combo", None)] if combo else []), *(("attr", a) for a in attrs),
+                      *([("distinct", None)] if self.has_time_ else [])]
+            widest = max([users, len(self.combos_) + 1 if combo else 0]
+                         + [users * (self.cards_[self.slices_.index(c)] + 1) for c in mixed])
+            if not mixed or (widest + 1) * n_items * 2 * len(groups) < 2 ** 62:
+                break
+            mixed.pop()  # the widest (user, slice) group does not fit: leave it out
+        self.groups_ = groups
+        self.group_index_ = {group: g for g, group in enumerate(groups)}
 
     def _prefix(self, user: np.ndarray, slices: list) -> np.ndarray:
-        """The counters' groups for rows of user codes and slice codes (-1: unknown or missing;
-        all one per row or all one entry, or numbers): everyone, the user, each slice."""
-        if len(user) == 1 and all(isinstance(value, int) for value in slices):  # one context
-            prefix = np.array([0, int(user[0]), *slices], dtype=np.int64)[:, None]
-            return np.where(prefix >= 0, prefix, self.unknown_)
-        prefix = np.zeros((len(slices) + 2, len(user)), dtype=np.int64)
-        prefix[1] = user
-        for row, value in enumerate(slices, start=2):
-            prefix[row] = value
-        return np.where(prefix >= 0, prefix, self.unknown_)
+        """The counters' groups' keys (groups x rows, or x 1 for one context) for rows of user
+        codes and slice codes (-1: unknown or missing; all one per row or all one entry, or
+        numbers). A missing or unseen value is its slice's last key, an unknown user the
+        key past every user's."""
+        user = np.asarray(user, dtype=np.int64)
+        user = np.where(user >= 0, user, self.unknown_user_)
+        codes = [np.where(np.asarray(s, dtype=np.int64) >= 0, s, c).reshape(-1)
+                 for s, c in zip(slices, self.cards_)]
+        n = max([len(user), *(len(c) for c in codes)])
+        prefix = np.zeros((len(self.groups_), n), dtype=np.int64)
+        for g, (kind, name) in enumerate(self.groups_):
+            if kind in ("user", "attr", "distinct"):
+                prefix[g] = user
+            elif kind == "slice":
+                prefix[g] = codes[self.slices_.index(name)]
+            elif kind == "user_slice":
+                j = self.slices_.index(name)
+                prefix[g] = user * (self.cards_[j] + 1) + codes[j]
+            elif kind == "combo":
+                value = sum(c * int(r) for c, r in zip(codes, self.radix_))
+                at = np.minimum(np.searchsorted(self.combos_, value), len(self.combos_) - 1)
+                prefix[g] = np.where(self.combos_[at] == value, at, len(self.combos_))
+        return prefix
+
+    def _item_rows(self, item: np.ndarray) -> np.ndarray:
+        """The counters' item codes for rows of item codes (-1 unknown): the item's code (an
+        unknown item: the last), or (groups x rows) when an attribute group counts by the
+        attribute's value (a missing one: the value past the last)."""
+        code = np.where(item >= 0, item, len(self.items_))
+        attrs = [(g, name) for g, (kind, name) in enumerate(self.groups_) if kind == "attr"]
+        if not attrs:
+            return code
+        out = np.repeat(code[None, :], len(self.groups_), axis=0)
+        for g, name in attrs:
+            out[g] = self._attribute_codes(name)[code]
+        return out
+
+    def _attribute_codes(self, name: str) -> np.ndarray:
+        """Per item code (the last: unknown), the code of its value of attribute ``name``; a
+        missing value: the number of values."""
+        table = self.attribute_table_[name]
+        return np.where(table >= 0, table, len(self.attributes_[name][1])).astype(np.int64)
 
     def _names(self) -> list[str]:
         names = [f"ctx:{c}" for c in self.context_]
         names += [c for c in TIME_COLUMNS if self.has_time_]
         names += ["item"] + [f"attr:{a}" for a in self.attributes_]
         names += ["item_share"] + [f"slice_share:{c}" for c in self.slices_]
+        names += ["ctx_share"] if ("combo", None) in self.group_index_ else []
+        names += ["item_share_recent", "item_trend"] if self.has_time_ else []
         names += ["user_item_count", "user_item_share", "user_total", "user_item_hours_since"]
-        names += ["user_item_share_recent", "user_recent"] if self.has_time_ else []
+        names += ["user_item_share_recent", "user_recent", "user_distinct_share"] if self.has_time_ else []
+        for kind, name in self.groups_:
+            if kind == "user_slice":
+                names += [f"user_ctx_count:{name}", f"user_ctx_share:{name}"]
+            elif kind == "attr":
+                names.append(f"affinity:{name}")
+        names += [name for name, _ in self._ranked()]
         return names + list(CANDIDATE_FEATURES)
+
+    def _ranked(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The baselines' rank features and the features each ranks by (ties: the next)."""
+        context = ("ctx_share" if ("combo", None) in self.group_index_
+                   else f"slice_share:{self.slices_[0]}" if self.slices_ else None)
+        return [("rank:popular", ("item_share",)),
+                *([("rank:context", (context, "item_share"))] if context else []),
+                ("rank:history", ("user_item_count", "item_share"))]
 
     @property
     def lightgbm_names_(self) -> list[str]:
@@ -487,11 +649,11 @@ class Features:
         extra = {col: cand[col].to_numpy(dtype=np.float32) for col in CANDIDATE_FEATURES
                  if col in cand.columns}
         out = self.assemble(ctx, times, self._item_codes(cand["item_id"]),
-                            self._user_codes(req["user_id"]), self._when(req, training), extra)
+                            self._user_codes(req["user_id"]), self._when(req, training), extra, rows)
         return pd.DataFrame(out.T, columns=self.names_, copy=False)
 
     def assemble(self, ctx: dict, times: dict, item: np.ndarray, user: np.ndarray, when: np.ndarray,
-                 extra: dict) -> np.ndarray:
+                 extra: dict, request: np.ndarray | None = None) -> np.ndarray:
         """The feature matrix, (features x rows) float32 in ``names_`` order, from per-row
         codes and values (shared by the batch and the one-context paths, so both compute
         the same statistics the same way).
@@ -502,7 +664,8 @@ class Features:
         ``extra``: the candidate columns (by name, or all of them as an array in
         ``CANDIDATE_FEATURES`` order). Everything but ``item`` and
         ``extra`` may have one entry (or be a number) standing for every row
-        (one context; :meth:`one` is the faster way to ask for one).
+        (one context; :meth:`one` is the faster way to ask for one); ``request``: each
+        row's request (a code per row; None: every row is one context's).
         """
         n, at = len(item), self.position_
         out = np.empty((len(self.names_), n), dtype=np.float32)
@@ -522,24 +685,47 @@ class Features:
                   for col in self.slices_]
         when = np.asarray(when, dtype=np.int64)
         prefix = self._prefix(user, slices)
-        code = np.where(item >= 0, item, len(self.items_))
+        items = self._item_rows(item)
         recent = (1, when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
-        got = self.counts_.lookup(prefix, code, when, recent)
-        (group, _), (paired, last) = got[:2]  # groups: everyone, user, slices
-        shares = _share(paired, group)  # item_share, user_item_share, slice shares
-        out[at["item_share"]] = shares[0]
-        if slices:  # NaN for a missing or unseen value
-            out[self.slice_rows_] = np.where(prefix[2:] < self.unknown_[2:], shares[2:], np.nan)
-        out[at["user_item_count"]] = paired[1]
-        out[at["user_item_share"]] = shares[1]
+        got = self.counts_.lookup(prefix, items, when, recent)
+        (group, _), (paired, last) = got[:2]  # per group (groups_): everyone, user, slices, ...
+        shares = _share(paired, group)
+        unseen = {col: np.asarray(value) < 0 for col, value in zip(self.slices_, slices)}
+        for g, (kind, name) in enumerate(self.groups_):
+            if kind == "everyone":
+                out[at["item_share"]] = shares[g]
+            elif kind == "user":
+                out[at["user_item_count"]] = paired[g]
+                out[at["user_item_share"]] = shares[g]
+            elif kind == "slice":  # NaN for a missing or unseen value
+                out[at[f"slice_share:{name}"]] = np.where(unseen[name], np.nan, shares[g])
+            elif kind == "user_slice":
+                out[at[f"user_ctx_count:{name}"]] = np.where(unseen[name], np.nan, paired[g])
+                out[at[f"user_ctx_share:{name}"]] = np.where(unseen[name], np.nan, shares[g])
+            elif kind == "combo":
+                out[at["ctx_share"]] = shares[g]
+            elif kind == "attr":  # NaN for an item without the attribute
+                missing = items[g] == len(self.attributes_[name][1])
+                out[at[f"affinity:{name}"]] = np.where(missing, np.nan, shares[g])
+        trend = distinct = None
+        if self.has_time_:  # everyone's counts at the recent window's start; distinct items
+            trend = self.counts_.at(0, 0, items[0] if items.ndim > 1 else items,
+                                    when - RECENT_DAYS * 86_400 * 10**9)
+            trend = (group[0], paired[0], *trend)
+            distinct = group[self.group_index_[("distinct", None)]]
         self._user_rows(out, paired[1], last[1], group[1], when,
-                        (got[2][0], got[3][0]) if self.has_time_ else None)
+                        (got[2][0], got[3][0]) if self.has_time_ else None, trend, distinct)
+        self._rank_rows(out, request)
         return out
 
-    def _user_rows(self, out: np.ndarray, mine, last, total, when, earlier) -> None:
+    def _user_rows(self, out: np.ndarray, mine, last, total, when, earlier, trend=None,
+                   distinct=None) -> None:
         """The user's total, hours since each item and, with time, the recent window's share
         and total (``earlier``: the user's count and the items' counts before the window),
-        from the user's counts ``mine`` and ``total`` and last times: both paths' formulas."""
+        from the user's counts ``mine`` and ``total`` and last times; with time too, the
+        item's recent share and trend (``trend``: everyone's count and the items' counts,
+        now and at the window's start) and the user's distinct items (``distinct``): both
+        paths' formulas."""
         at = self.position_
         out[at["user_total"]] = np.log1p(total)
         if not self.has_time_:
@@ -551,6 +737,39 @@ class Features:
         np.divide(mine - earlier[1], np.where(recent_total > 0, recent_total, np.nan),
                   out=out[at["user_item_share_recent"]], casting="same_kind")
         out[at["user_recent"]] = np.log1p(recent_total)
+        np.divide(distinct, np.where(total > 0, total, np.nan), out=out[at["user_distinct_share"]],
+                  casting="same_kind")
+        everyone, item, everyone_before, item_before = trend
+        recent_everyone = everyone - everyone_before
+        recent = np.divide(item - item_before, np.where(recent_everyone > 0, recent_everyone, np.nan))
+        out[at["item_share_recent"]] = recent
+        overall = np.divide(item, np.where(everyone > 0, everyone, np.nan))
+        np.divide(recent, np.where(overall > 0, overall, np.nan), out=out[at["item_trend"]],
+                  casting="same_kind")
+
+    def _rank_rows(self, out: np.ndarray, request: np.ndarray | None) -> None:
+        """The ``rank:*`` rows: each candidate's place (1: first) among its request's
+        candidates (``request``: one code per row; None: all one request) by the features
+        of :meth:`_ranked`, highest first, NaN last, ties by the item's code."""
+        n = out.shape[1]
+        if n == 0:
+            return
+        at = self.position_
+        item = out[at["item"]]
+        if request is None:
+            place = np.arange(1, n + 1, dtype=np.float32)
+        for name, by in self._ranked():
+            keys = [item]
+            for feature in reversed(by):  # highest first, NaN last
+                value = out[at[feature]]
+                keys.append(np.where(value == value, -value, np.inf))
+            if request is None:  # one context
+                out[at[name], np.lexsort(keys)] = place
+                continue
+            order = np.lexsort(keys + [request])
+            asked = request[order]
+            first = np.flatnonzero(np.r_[True, asked[1:] != asked[:-1]])
+            out[at[name], order] = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n])) + 1
 
     def one(self, head: list, item: np.ndarray, user: int, slices: list[int], when: int,
             extra: np.ndarray) -> np.ndarray:

@@ -35,11 +35,13 @@ VALID_SCORED = 50_000
 #: The settings ``train --tune`` searches, and their values (a seeded random search).
 SEARCH = {"num_leaves": (7, 15, 31, 63), "min_child_samples": (5, 10, 20, 50),
           "learning_rate": (0.03, 0.05, 0.1, 0.2), "feature_fraction": (0.6, 0.8, 1.0),
-          "truncation_level": (None, 5, 10, 20), "objective": ("lambdarank", "rank_xendcg")}
+          "truncation_level": (None, 5, 10, 20), "objective": ("lambdarank", "rank_xendcg"),
+          "categorical_context": (True, False)}
 
 
 def _lightgbm_names(choice: dict) -> dict:
-    """A SEARCH choice as LightGBM parameters."""
+    """A SEARCH choice as LightGBM parameters (``categorical_context`` is read by
+    :meth:`RankerEngine._boost`)."""
     out = {k: v for k, v in choice.items() if k != "truncation_level"}
     if choice.get("truncation_level") is not None:
         out["lambdarank_truncation_level"] = choice["truncation_level"]
@@ -52,9 +54,14 @@ def feature_groups(names: list[str]) -> dict[str, list[str]]:
               "time of day and week": [n for n in names if n in ("hour", "weekday", "is_weekend")],
               "item identity and attributes": [n for n in names if n == "item"
                                                or n.startswith("attr:")],
-              "popularity (overall and in the slice)": [n for n in names if n == "item_share"
-                                                        or n.startswith("slice_share:")],
-              "user history": [n for n in names if n.startswith("user_")],
+              "popularity (overall, in each slice, recent)": [
+                  n for n in names if n in ("item_share", "ctx_share", "item_share_recent", "item_trend")
+                  or n.startswith("slice_share:")],
+              "user history": [n for n in names if n.startswith("user_")
+                               and not n.startswith("user_ctx_")],
+              "user history in the context": [n for n in names if n.startswith("user_ctx_")],
+              "user affinity to attributes": [n for n in names if n.startswith("affinity:")],
+              "baselines' ranks": [n for n in names if n.startswith("rank:")],
               "candidate sources and rules": [n for n in names if n.startswith(("src_", "rule_"))]}
     return {group: members for group, members in groups.items() if members}
 
@@ -86,6 +93,13 @@ class RankerEngine(BaseEngine):
         LightGBM threads. 1 by default: on a busy machine OpenMP threads that
         wait on each other made training 10x slower here; results are the same
         for any value (``deterministic=True``).
+    feature_fraction, truncation_level : LightGBM's ``feature_fraction`` and
+        ``lambdarank_truncation_level`` (None: LightGBM's default).
+    objective : str
+        ``rank_xendcg`` (default) or ``lambdarank``.
+    categorical_context : bool
+        Train categorical context columns as LightGBM categories (True) or as
+        their codes in sorted order (False).
     explain : bool
         Name each suggestion's top two contributing features in ``reason``
         (TreeSHAP on the rows shown; it costs more than scoring itself, so a
@@ -100,7 +114,7 @@ class RankerEngine(BaseEngine):
                  early_stopping_rounds: int = 30, validation_share: float = 0.2, eval_at: int = 5,
                  seed: int = 0, explain: bool = True, n_jobs: int = 1,
                  feature_fraction: float = 1.0, truncation_level: int | None = None,
-                 objective: str = "lambdarank"):
+                 objective: str = "lambdarank", categorical_context: bool = True):
         self.rules = rules
         self.cap = cap
         self.n_estimators = n_estimators
@@ -116,6 +130,7 @@ class RankerEngine(BaseEngine):
         self.feature_fraction = feature_fraction
         self.truncation_level = truncation_level
         self.objective = objective
+        self.categorical_context = categorical_context
 
     # -- training ----------------------------------------------------------------------
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
@@ -186,7 +201,9 @@ class RankerEngine(BaseEngine):
         names = self.features_.names_
         columns = names if columns is None else columns
         lgb_names = dict(zip(names, self.features_.lightgbm_names_))
-        categorical = [lgb_names[c] for c in self.features_.categorical_ if c in columns]
+        params = dict(params)
+        categorical = [lgb_names[c] for c in self.categorical_features(
+            params.pop("categorical_context", self.categorical_context)) if c in columns]
         matrix = lambda X: X[columns].set_axis([lgb_names[c] for c in columns], axis=1)  # noqa: E731
         dtrain = lgb.Dataset(matrix(sets["train"][0]), sets["train"][1], group=sets["train"][2],
                              categorical_feature=categorical, free_raw_data=False)
@@ -204,6 +221,13 @@ class RankerEngine(BaseEngine):
                             valid_sets=valid_sets, valid_names=["valid"][:len(valid_sets)],
                             callbacks=callbacks)
         return booster, evals.get("valid", {}).get(f"ndcg@{self.eval_at}", [])
+
+    def categorical_features(self, context: bool | None = None) -> list[str]:
+        """The features trained as LightGBM categories: the item, categorical catalog
+        attributes and, when ``context`` (default: ``categorical_context``), the
+        categorical context columns."""
+        context = self.categorical_context if context is None else context
+        return [c for c in self.features_.categorical_ if context or not c.startswith("ctx:")]
 
     def tune(self, requests: pd.DataFrame, truth: pd.DataFrame, seconds: float,
              progress: bool = False) -> list[dict]:
