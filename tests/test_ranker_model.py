@@ -222,6 +222,28 @@ def test_context_columns_train_as_categories_or_as_codes_as_set(small, categoric
     assert "item" not in ranged
 
 
+def test_objective_auto_keeps_the_objective_with_the_better_validation_score(small):
+    train, truth, _, _, catalog = small
+    auto = RankerEngine(**FAST).fit(train, truth, catalog)
+    tried = auto.validation_["objectives"]["tried"]
+    assert set(tried) == {"rank_xendcg", "lambdarank"} and None not in tried.values()
+    assert auto.objective_ == max(tried, key=lambda o: (tried[o], o == "rank_xendcg"))
+    assert auto.validation_["ndcg@5"] == pytest.approx(tried[auto.objective_])
+    # each objective alone gives the model auto kept for it, to the bit
+    alone = RankerEngine(objective=auto.objective_, **FAST).fit(train, truth, catalog)
+    assert alone.validation_["objectives"]["tried"] == {auto.objective_: None}
+    assert alone.booster_.model_to_string() == auto.booster_.model_to_string()
+
+
+def test_leaves_default_to_seven_on_a_small_log_and_31_on_a_larger_one(small):
+    train, truth, _, _, catalog = small
+    few = train.iloc[:1500]
+    engine = RankerEngine(**FAST).fit(few, truth[truth["request_id"].isin(few["request_id"])], catalog)
+    assert engine.validation_["train_requests"] < 2_000 and engine.validation_["num_leaves"] == 7
+    assert engine.booster_.dump_model()["tree_info"][0]["num_leaves"] <= 7
+    assert engine.leaves_for(2_000) == 31 and RankerEngine(num_leaves=15).leaves_for(100) == 15
+
+
 # -- labels -----------------------------------------------------------------------------------
 def test_counts_in_the_thousands_map_to_four_grades_by_quartile():
     counts = np.array([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000], dtype=float)
