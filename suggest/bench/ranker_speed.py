@@ -21,7 +21,8 @@ b. batch scoring during replay: ``engine.score(test_requests)`` (candidates,
    split by stage;
 c. training: ``RankerEngine.fit`` on the first requests of the training
    window, as many as give about ``train_rows`` candidate rows, against
-   ``lightgbm.train`` alone with the same parameters and callbacks on the
+   ``lightgbm.train`` alone with the same parameters and callbacks (once per
+   objective ``fit`` tries: two with ``objective="auto"``) on the
    matrix ``fit`` prepares (rebuilt through the same steps). Both models are
    checked to be the same (same trees kept, same scores).
 
@@ -42,6 +43,7 @@ import pandas as pd
 from suggest.data import load
 from suggest.engines.base import suggestions_frame
 from suggest.ranker import RankerEngine
+from suggest.ranker.model import OBJECTIVES
 from suggest.rules.explain import context_frame
 from suggest.synth import generate, preset_config
 
@@ -298,23 +300,25 @@ def measure_training(train: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataF
         sets[name] = (X[keep], y[keep], np.bincount(rows[keep])[np.unique(rows[keep])])
     names = prep.features_.names_
     lgb_names = prep.features_.lightgbm_names_
-    categorical = [lgb_names[names.index(c)] for c in prep.features_.categorical_]
-    params = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [prep.eval_at],
-              "learning_rate": prep.learning_rate, "num_leaves": prep.num_leaves,
-              "min_child_samples": prep.min_child_samples, "seed": prep.seed,
-              "deterministic": True, "force_row_wise": True, "num_threads": prep.n_jobs,
-              "verbosity": -1, "label_gain": [float(2 ** g - 1) for g in range(31)]}
+    categorical = [lgb_names[names.index(c)] for c in engine.categorical_features()]
     train_X = sets["train"][0].set_axis(lgb_names, axis=1)
     valid_X = sets["valid"][0].set_axis(lgb_names, axis=1)
+    # the same work as fit: with objective "auto", one model per objective (fit keeps one)
+    objectives = OBJECTIVES if engine.objective == "auto" else (engine.objective,)
     start = time.perf_counter()  # Dataset construction (binning) is part of LightGBM's own time
     dtrain = lgb.Dataset(train_X, sets["train"][1], group=sets["train"][2],
                          categorical_feature=categorical, free_raw_data=False)
     dvalid = lgb.Dataset(valid_X, sets["valid"][1], group=sets["valid"][2], reference=dtrain,
                          categorical_feature=categorical)
-    booster = lgb.train(params, dtrain, num_boost_round=prep.n_estimators, valid_sets=[dvalid],
-                        valid_names=["valid"],
-                        callbacks=[lgb.log_evaluation(0),
-                                   lgb.early_stopping(prep.early_stopping_rounds, verbose=False)])
+    for objective in objectives:
+        # the parameters fit used (leaves by the training part's size, the objective's own)
+        params = engine._params(objective=objective)
+        trained = lgb.train(params, dtrain, num_boost_round=prep.n_estimators, valid_sets=[dvalid],
+                            valid_names=["valid"],
+                            callbacks=[lgb.log_evaluation(0),
+                                       lgb.early_stopping(prep.early_stopping_rounds, verbose=False)])
+        if objective == engine.objective_:
+            booster = trained
     lgb_s = time.perf_counter() - start
     sample = valid_X.to_numpy()[:20_000]
     same = (booster.best_iteration == engine.booster_.best_iteration and
