@@ -224,7 +224,7 @@ def test_context_columns_train_as_categories_or_as_codes_as_set(small, categoric
 
 def test_objective_auto_keeps_the_objective_with_the_better_validation_score(small):
     train, truth, _, _, catalog = small
-    auto = RankerEngine(**FAST).fit(train, truth, catalog)
+    auto = RankerEngine(objective="auto", **FAST).fit(train, truth, catalog)
     tried = auto.validation_["objectives"]["tried"]
     assert set(tried) == {"rank_xendcg", "lambdarank"} and None not in tried.values()
     assert auto.objective_ == max(tried, key=lambda o: (tried[o], o == "rank_xendcg"))
