@@ -116,7 +116,7 @@ def test_later_events_change_no_feature_and_no_score(alter, world, fitted, probe
         # and every family of the point-in-time features reads the engagements, so the
         # bit-for-bit comparison above covers each of them (but the user's diversity, which
         # renaming items one to one keeps: counted by hand below)
-        for name in ("ctx_share", "item_share_recent", "user_ctx_count:location",
+        for name in ("ctx_share", "item_share_recent", "user_ctx_count:location", "user_ctx_share",
                      "user_ctx_share:activity", "affinity:category", "rank:popular", "rank:context",
                      "rank:history"):
             assert not changed[name].equals(X[name]), name
@@ -202,6 +202,12 @@ def test_context_history_affinity_diversity_and_trend_are_the_past_counted_by_ha
                                    np.where(slice_total > 0, mine / np.maximum(slice_total, 1), np.nan),
                                    rtol=1e-6)
         assert (mine < X["user_item_count"]).any() and (mine > 0).any()  # not the user's whole past
+    whole_slice = np.logical_and.reduce([past[c + "_e"] == past[c] for c in slices])
+    mine, slice_total = count(whole_slice & (past["item_id_e"] == past["item_id"])), count(whole_slice)
+    np.testing.assert_array_equal(X["user_ctx_count"], mine)
+    np.testing.assert_allclose(X["user_ctx_share"],
+                               np.where(slice_total > 0, mine / np.maximum(slice_total, 1), np.nan), rtol=1e-6)
+    assert (mine > 0).any()
     in_category = count(past["category_e"] == past["category"])
     np.testing.assert_allclose(X["affinity:category"],
                                np.where(total > 0, in_category / np.maximum(total, 1), np.nan), rtol=1e-6)

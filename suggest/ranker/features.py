@@ -31,6 +31,8 @@ Features (``names_`` lists them in order):
 * ``user_ctx_count:<col>``, ``user_ctx_share:<col>``: the user's count and
   share of the item among their engagements when ``<col>`` had the
   request's value (NaN when the value is missing or unseen);
+  ``user_ctx_count``, ``user_ctx_share``: the same within the full slice
+  (with two or more categorical context columns);
 * ``affinity:<attr>``: the share of the user's engagements in items with the
   candidate's value of the categorical catalog attribute (NaN when missing);
 * ``rank:popular``, ``rank:context``, ``rank:history``: the candidate's rank
@@ -42,10 +44,10 @@ Features (``names_`` lists them in order):
 
 Engagement counts are kept per *group* of engagements (:class:`_Counters`):
 everyone, the user, each slice value, the user within each slice value, the
-full slice, the user by each attribute value and, with time, the user's
-first engagement with each item. A (user, slice value) group whose keys
-would not fit 62 bits (a huge catalog times many users times many values) is
-left out, with its features.
+full slice and the user within it, the user by each attribute value and,
+with time, the user's first engagement with each item. A group of the user
+within a slice whose keys would not fit 62 bits (a huge catalog times many
+users times many values) is left out, with its features.
 """
 
 from __future__ import annotations
@@ -310,6 +312,7 @@ class _Late:
         return {"everyone": ["item_share", "item", *(f"attr:{a}" for a, _ in features.attribute_rows_)],
                 "slice": [f"slice_share:{name}"], "combo": ["ctx_share"],
                 "user_slice": [f"user_ctx_count:{name}", f"user_ctx_share:{name}"],
+                "user_combo": ["user_ctx_count", "user_ctx_share"],
                 "attr": [f"affinity:{name}"]}.get(kind, [])
 
     def _start(self) -> None:
@@ -393,7 +396,7 @@ class _Late:
             self.totals[p] = (count, *(span or (0, 0)))
         elif kind in ("slice", "user_slice") and p % (cards[name] + 1) == cards[name]:
             vectors = [np.full(self.n, np.nan)] * len(self._features(kind, name))  # missing or unseen
-        elif kind == "user_slice":
+        elif kind in ("user_slice", "user_combo"):
             vectors = [counts, _share(counts, count)]
         elif kind == "attr":  # by the item's value of the attribute (NaN: none)
             codes = self.features._attribute_codes(name)
@@ -496,9 +499,10 @@ class Features:
 
     def _fit_groups(self, slices: list[np.ndarray], n_items: int) -> None:
         """The counters' groups (``groups_``, in prefix row order): everyone, the user, each
-        slice, the user within each slice, the full slice (two or more slices), the user by
-        each categorical attribute and, with time, the user's distinct items. A (user,
-        slice) group whose largest key would pass 62 bits is left out (widest first)."""
+        slice, the user within each slice, the full slice and the user within it (two or
+        more slices), the user by each categorical attribute and, with time, the user's
+        distinct items. A group of the user within a slice whose largest key would pass 62
+        bits is left out (the widest first)."""
         users = self.unknown_user_ + 2  # codes 0..users-1: known, unknown, the distinct sentinel
         self.radix_ = np.cumprod([1, *(c + 1 for c in self.cards_)], dtype=object)
         combo = len(self.slices_) >= 2 and self.radix_[-1] < 2 ** 62
@@ -507,17 +511,21 @@ class Features:
                         for s, c, r in zip(slices, self.cards_, self.radix_))
             self.combos_ = np.unique(codes)
         attrs = [a for a, (kind, _) in self.attributes_.items() if kind == "categorical"]
-        mixed = sorted(self.slices_, key=lambda c: self.cards_[self.slices_.index(c)])
+        # the user within a slice: its prefixes and how many there are
+        width = {("user_slice", c): users * (card + 1) for c, card in zip(self.slices_, self.cards_)}
+        if combo:
+            width[("user_combo", None)] = users * (len(self.combos_) + 1)
+        personal = sorted(width, key=width.get)
         while True:
             groups = [("everyone", None), ("user", None), *(("slice", c) for c in self.slices_),
-                      *(("user_slice", c) for c in self.slices_ if c in mixed),
-                      *([("combo", None)] if combo else []), *(("attr", a) for a in attrs),
-                      *([("distinct", None)] if self.has_time_ else [])]
-            widest = max([users, len(self.combos_) + 1 if combo else 0]
-                         + [users * (self.cards_[self.slices_.index(c)] + 1) for c in mixed])
-            if not mixed or (widest + 1) * n_items * 2 * len(groups) < 2 ** 62:
+                      *(g for g in width if g in personal and g[0] == "user_slice"),
+                      *([("combo", None)] if combo else []),
+                      *([("user_combo", None)] if ("user_combo", None) in personal else []),
+                      *(("attr", a) for a in attrs), *([("distinct", None)] if self.has_time_ else [])]
+            widest = max([users, len(self.combos_) + 1 if combo else 0] + [width[g] for g in personal])
+            if not personal or (widest + 1) * n_items * 2 * len(groups) < 2 ** 62:
                 break
-            mixed.pop()  # the widest (user, slice) group does not fit: leave it out
+            personal.pop()  # the widest does not fit: leave it out
         self.groups_ = groups
         self.group_index_ = {group: g for g, group in enumerate(groups)}
 
@@ -540,10 +548,12 @@ class Features:
             elif kind == "user_slice":
                 j = self.slices_.index(name)
                 prefix[g] = user * (self.cards_[j] + 1) + codes[j]
-            elif kind == "combo":
+            elif kind == "combo":  # the full slice's rank among the training's (unseen: past them)
                 value = sum(c * int(r) for c, r in zip(codes, self.radix_))
                 at = np.minimum(np.searchsorted(self.combos_, value), len(self.combos_) - 1)
                 prefix[g] = np.where(self.combos_[at] == value, at, len(self.combos_))
+            elif kind == "user_combo":  # after "combo"
+                prefix[g] = user * (len(self.combos_) + 1) + prefix[self.group_index_[("combo", None)]]
         return prefix
 
     def _item_rows(self, item: np.ndarray) -> np.ndarray:
@@ -577,6 +587,8 @@ class Features:
         for kind, name in self.groups_:
             if kind == "user_slice":
                 names += [f"user_ctx_count:{name}", f"user_ctx_share:{name}"]
+            elif kind == "user_combo":
+                names += ["user_ctx_count", "user_ctx_share"]
             elif kind == "attr":
                 names.append(f"affinity:{name}")
         names += [name for name, _ in self._ranked()]
@@ -704,6 +716,9 @@ class Features:
                 out[at[f"user_ctx_share:{name}"]] = np.where(unseen[name], np.nan, shares[g])
             elif kind == "combo":
                 out[at["ctx_share"]] = shares[g]
+            elif kind == "user_combo":
+                out[at["user_ctx_count"]] = paired[g]
+                out[at["user_ctx_share"]] = shares[g]
             elif kind == "attr":  # NaN for an item without the attribute
                 missing = items[g] == len(self.attributes_[name][1])
                 out[at[f"affinity:{name}"]] = np.where(missing, np.nan, shares[g])
