@@ -11,8 +11,6 @@ import pytest
 from suggest.errors import SuggestError
 from suggest.evaluate import evaluate, metric_names
 
-ranx = pytest.importorskip("ranx")
-ir_measures = pytest.importorskip("ir_measures")
 
 KS = (1, 3, 5, 10)
 OURS_TO_IRM = {"precision": "P", "recall": "R", "hit_rate": "Success", "mrr": "RR", "map": "AP",
@@ -46,6 +44,7 @@ def tie_free(run: pd.DataFrame) -> pd.DataFrame:
 
 
 def reference_ir_measures(run, truth, name):
+    ir_measures = pytest.importorskip("ir_measures")  # only the cross-checks need the libraries
     base, k = name.split("@")
     measure = ir_measures.parse_measure(f"{OURS_TO_IRM[base]}@{k}")
     qrels = [ir_measures.Qrel(r.request_id, r.item_id, int(r.relevance)) for r in truth.itertuples()]
@@ -54,6 +53,7 @@ def reference_ir_measures(run, truth, name):
 
 
 def reference_ranx(run, truth, name):
+    ranx = pytest.importorskip("ranx")
     as_object = {"request_id": object, "item_id": object}  # ranx wants object, pandas 3 gives str
     truth, run = truth.astype(as_object), run.astype(as_object)
     qrels = ranx.Qrels.from_df(truth.assign(relevance=truth["relevance"].astype(int)),
