@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -348,3 +349,19 @@ def test_workers_that_keep_dying_end_in_a_clear_error_and_no_summary(world, frag
     state = run / "state.json"  # absent when no chunk got through
     done = json.loads(state.read_text())["done"] if state.exists() else []
     assert all((run / "chunks" / f"results-{c:05d}.parquet").exists() for c in done)
+
+
+def test_the_dask_validation_ndcg_is_evaluates_with_lightgbms_gains():
+    """Per partition: NDCG@k of the booster's order with gains 2^label - 1, queries without a
+    positive left out (LightGBM's own metric would count them as 1.0)."""
+    from suggest.ranker.distributed import _ndcg_sum
+
+    class Scores:  # a booster whose scores are given
+        def predict(self, X):
+            return X[:, 0]
+
+    X = pd.DataFrame({"s": [3.0, 2.0, 1.0, 5.0, 4.0, 9.0, 8.0]})
+    labels = pd.Series([0, 2, 1, 0, 0, 1, 0])  # query 2 (rows 3-4) has no positive
+    total, queries = _ndcg_sum(Scores(), X, labels, pd.Series([3, 2, 2]), k=2)
+    first = (3 / np.log2(3)) / (3 + 1 / np.log2(3))  # gains 0, 3, 1 in score order; ideal 3, 1
+    assert queries == 2 and total == pytest.approx(first + 1.0)

@@ -212,7 +212,8 @@ def _partition_matrix(engine, requests: pd.DataFrame, truth: pd.DataFrame):
 
 
 def _ndcg(client, booster, valid, k: int) -> float | None:
-    """Mean NDCG@k over the validation queries (LightGBM's gains 2^label - 1)."""
+    """Mean NDCG@k over the validation queries with a positive (:func:`evaluate`'s, with
+    LightGBM's gains 2^label - 1)."""
     if valid is None:
         return None
     x, y, groups, _ = valid
@@ -227,23 +228,16 @@ def _ndcg(client, booster, valid, k: int) -> float | None:
 
 
 def _ndcg_sum(booster, X: pd.DataFrame, labels: pd.Series, sizes: pd.Series, k: int):
-    """(sum of NDCG@k, queries) of one partition; ties in score keep the row order."""
-    from suggest.evaluate import _rank_in_groups
+    """(sum of NDCG@k, queries with a positive) of one partition, by :func:`evaluate` with
+    LightGBM's gains (2^label - 1); a query without a positive is left out, as replay does."""
+    from suggest.evaluate import evaluate
 
     scores = booster.predict(X.to_numpy())
     query = np.repeat(np.arange(len(sizes)), sizes.to_numpy())
-    gain = np.power(2.0, labels.to_numpy(dtype=float)) - 1
-    rank = _rank_in_groups(query)  # 1-based place in the query: the same for either order
-    top = rank <= k
-
-    def dcg(order_key: np.ndarray) -> np.ndarray:
-        order = np.lexsort((-order_key, query))
-        return np.bincount(query[top], weights=gain[order][top] / np.log2(rank[top] + 1.0),
-                           minlength=len(sizes))
-    got, ideal = dcg(scores), dcg(gain)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_query = np.where(ideal > 0, got / ideal, 1.0)
-    return float(per_query.sum()), len(sizes)
+    run = pd.DataFrame({"request_id": query, "item_id": np.arange(len(query)), "score": scores})
+    truth = run[["request_id", "item_id"]].assign(relevance=labels.to_numpy(dtype=float))
+    table = evaluate(run, truth, [f"ndcg@{k}"], gain="exp").per_request
+    return float(table[f"ndcg@{k}"].sum()), len(table)
 
 
 def _empty(frame: pd.DataFrame) -> pd.DataFrame:
