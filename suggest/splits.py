@@ -88,6 +88,18 @@ def parse_gap(text: str | None) -> pd.Timedelta | None:
     return gap
 
 
+def latest(timestamps: pd.Series, n: int) -> np.ndarray:
+    """A mask of the ``n`` latest rows by ``timestamps`` (of equal times, the later rows):
+    the one time split, used by :func:`split`, the ranker's validation part and the
+    benchmarks."""
+    # as int64 (NaT first): a tz-aware column's to_numpy() is an array of objects
+    stamps = pd.to_datetime(timestamps, utc=True).dt.as_unit("ns").array.asi8
+    order = np.argsort(stamps, kind="stable")
+    mask = np.zeros(len(stamps), bool)
+    mask[order[len(stamps) - n:] if n > 0 else []] = True
+    return mask
+
+
 def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
           seed: int = 0, *, how: str = "auto", gap: str | pd.Timedelta | None = None) -> Split:
     """Hold out ``test_share`` of the requests as ``how`` says (see the module docstring)."""
@@ -105,11 +117,8 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
     n_test = max(1, int(round(len(requests) * test_share)))
     left_out = 0
     if kind == "time":
-        # as int64 (NaT first): a tz-aware column's to_numpy() is an array of objects
+        is_test = latest(requests["timestamp"], n_test)
         stamps = pd.to_datetime(requests["timestamp"], utc=True).dt.as_unit("ns").array.asi8
-        order = np.argsort(stamps, kind="stable")
-        is_test = np.zeros(len(requests), bool)
-        is_test[order[len(requests) - n_test:]] = True
         described = f"by time: the latest {test_share:.0%} of requests"
         if gap is not None and is_test.any() and (~is_test).any():
             cut = stamps[~is_test].max()

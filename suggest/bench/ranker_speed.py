@@ -45,6 +45,7 @@ from suggest.engines.base import suggestions_frame
 from suggest.ranker import RankerEngine
 from suggest.ranker.model import OBJECTIVES
 from suggest.rules.explain import context_frame
+from suggest.splits import latest
 from suggest.synth import generate, preset_config
 
 TARGETS = {"p99_ms": 2.0, "vs_raw_latency": 2.0, "batch_share": 0.5, "train_vs_lightgbm": 2.0}
@@ -61,8 +62,8 @@ def make_world(users: int, days: int, seed: int, directory: str):
 def split_by_time(requests: pd.DataFrame, truth: pd.DataFrame, share: float = 0.8):
     """First ``share`` of the requests by time (and their engagements), then the rest."""
     ordered = requests.sort_values("timestamp", kind="stable").reset_index(drop=True)
-    cut = int(len(ordered) * share)
-    train, test = ordered.iloc[:cut].reset_index(drop=True), ordered.iloc[cut:].reset_index(drop=True)
+    held = latest(ordered["timestamp"], len(ordered) - int(len(ordered) * share))
+    train, test = ordered[~held].reset_index(drop=True), ordered[held].reset_index(drop=True)
     return train, truth[truth["request_id"].isin(train["request_id"])].reset_index(drop=True), test
 
 

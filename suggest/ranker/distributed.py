@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import SuggestError
+from suggest.splits import latest
 
 LABEL, GROUP = "__label", "__request"
 #: Training requests per partition, at most (more partitions than workers balance load).
@@ -147,11 +148,11 @@ def _trees_from_local_run(engine, requests, truth, catalog, sample: int) -> tupl
     """Best iteration of the local ranker (early stopping) on the latest ``sample`` requests."""
     if len(requests) > sample:
         if "timestamp" in requests.columns:
-            order = np.argsort(pd.to_datetime(requests["timestamp"], utc=True).dt.as_unit("ns")
-                               .array.asi8, kind="stable")
+            kept = latest(requests["timestamp"], sample)
         else:
-            order = np.random.default_rng(engine.seed).permutation(len(requests))
-        requests = requests.iloc[np.sort(order[-sample:])].reset_index(drop=True)
+            kept = np.zeros(len(requests), bool)
+            kept[np.random.default_rng(engine.seed).permutation(len(requests))[-sample:]] = True
+        requests = requests[kept].reset_index(drop=True)
         truth = truth[truth["request_id"].isin(requests["request_id"])]
     probe = type(engine)(**engine.get_params()).fit(requests, truth, catalog)
     best = probe.validation_["best_iteration"]

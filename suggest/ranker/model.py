@@ -26,6 +26,7 @@ from suggest.engines.base import BaseEngine, check_k, suggestions_frame
 from suggest.errors import SuggestError
 from suggest.ranker.candidates import Candidates, recall
 from suggest.ranker.features import Features
+from suggest.splits import latest
 
 MAX_LABEL = 30
 
@@ -462,12 +463,11 @@ class RankerEngine(BaseEngine):
         if n_valid == 0:
             return requests, requests.iloc[:0]
         if "timestamp" in requests.columns:
-            order = np.argsort(requests["timestamp"].to_numpy(), kind="stable")
+            held = latest(requests["timestamp"], n_valid)
         else:
-            order = np.random.default_rng(self.seed).permutation(len(requests))
-        cut = len(requests) - n_valid
-        return (requests.iloc[np.sort(order[:cut])].reset_index(drop=True),
-                requests.iloc[np.sort(order[cut:])].reset_index(drop=True))
+            held = np.zeros(len(requests), bool)
+            held[np.random.default_rng(self.seed).permutation(len(requests))[len(requests) - n_valid:]] = True
+        return requests[~held].reset_index(drop=True), requests[held].reset_index(drop=True)
 
     def _labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
         rows = pd.Index(requests["request_id"]).get_indexer(truth["request_id"])
