@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError, WriteError
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import compare_engines, evaluate, metric_names
@@ -634,7 +635,7 @@ def _one_context_latency(engine, test: pd.DataFrame, log, sample: int, k: int) -
     rows = test.iloc[np.linspace(0, len(test) - 1, min(sample, len(test))).astype(int)]
     contexts = [{key: (value.isoformat() if key == "timestamp" else value)
                  for key, value in record.items() if not _missing(value)
-                 and key not in ("hour", "minute", "weekday", "is_weekend")}
+                 and key not in TIME_FIELDS}
                 for record in rows.to_dict("records")]
     engine.suggest_one(contexts[0], k)  # warm-up: a fitted engine builds its lookups once
     times = []

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean, one_of
 
 SPLITS = ("auto", "time", "request", "user", "group:COLUMN")
@@ -177,9 +178,7 @@ def leakage(part: Split) -> dict:
     """How much of the test part the training part has already seen (module docstring)."""
     test, train = part.test, part.train
     n = len(test)
-    context = [c for c in test.columns if c not in ("request_id", "user_id", "timestamp",
-                                                    "timezone", "hour", "minute", "weekday",
-                                                    "is_weekend")]
+    context = [c for c in test.columns if c not in (*ID_COLUMNS, *TIME_FIELDS)]
     seen_pairs = part.train_truth.merge(train[["request_id", "user_id"]], on="request_id")
     test_pairs = part.test_truth.merge(test[["request_id", "user_id"]], on="request_id")
     known = test_pairs.merge(seen_pairs[["user_id", "item_id"]].drop_duplicates(),

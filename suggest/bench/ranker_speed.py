@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data import load
+from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.engines.base import suggestions_frame
 from suggest.ranker import RankerEngine
 from suggest.ranker.model import OBJECTIVES
@@ -49,7 +50,7 @@ from suggest.splits import latest
 from suggest.synth import generate, preset_config
 
 TARGETS = {"p99_ms": 2.0, "vs_raw_latency": 2.0, "batch_share": 0.5, "train_vs_lightgbm": 2.0}
-NOT_CONTEXT = {"request_id", "user_id", "timestamp", "timezone", "hour", "minute", "weekday", "is_weekend"}
+NOT_CONTEXT = {*ID_COLUMNS, *TIME_FIELDS}
 
 
 # -- data ----------------------------------------------------------------------------------

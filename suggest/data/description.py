@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from suggest.data.timefields import TIME_FORMAT_HINT, TIME_FORMATS, time_format_problem
+from suggest.data.timefields import TIME_FIELDS, TIME_FORMAT_HINT, TIME_FORMATS, time_format_problem
 from suggest.errors import DataErrorList, DescriptionError, did_you_mean, one_of
 from suggest.yamlio import YamlDoc, load_yaml
 
@@ -58,8 +58,6 @@ TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "colum
 DUPLICATE_RULES = ("max", "sum", "last", "reject")
 COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone")
 CATALOG_KEYS = ("path", "format", "separator", "encoding", "item", "attributes")
-#: Columns the package derives from the timestamp; a log column of that name would clash.
-TIME_FIELDS = ("hour", "minute", "weekday", "is_weekend")
 
 
 @dataclass(frozen=True)

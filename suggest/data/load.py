@@ -34,7 +34,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from suggest.data.description import TIME_FIELDS, ColumnSpec, Dataset
+from suggest.data.description import ColumnSpec, Dataset
+from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, read_table, sniff_separator
 from suggest.data.timefields import local_fields, parse_times
 from suggest.errors import DataError, DataErrorList, did_you_mean, one_of

@@ -22,6 +22,12 @@ import pandas as pd
 
 from suggest.errors import SuggestError, did_you_mean
 
+#: The local time fields derived from ``timestamp``: never context of their own, and a log
+#: column of one of these names would clash.
+TIME_FIELDS = ("hour", "minute", "weekday", "is_weekend")
+#: The columns of a Requests frame that identify a request rather than describe its context.
+ID_COLUMNS = ("request_id", "user_id", "timestamp", "timezone")
+
 #: A UTC offset ("Z", "+02", "+0200", "+02:00") written after a time of day. A date
 #: alone ("2026-03-02") also ends in a hyphen and two digits; that is not an offset.
 _OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
@@ -141,7 +147,7 @@ def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
             fields[row, at] = part.fillna(-1).to_numpy(dtype=np.int16)
     missing = fields[0] < 0
     out = {name: pd.arrays.IntegerArray(fields[i].astype(np.int8), missing)
-           for i, name in enumerate(("hour", "minute", "weekday"))}
+           for i, name in enumerate(TIME_FIELDS[:3])}
     out["is_weekend"] = pd.arrays.BooleanArray(fields[2] >= 5, missing)
     return pd.DataFrame(out, index=timestamps.index)
 
@@ -149,8 +155,7 @@ def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
 def with_time_fields(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with local ``hour, minute, weekday, is_weekend`` added from ``timestamp``
     (in the row's ``timezone``, else UTC) when it has a timestamp but not the fields."""
-    if "timestamp" not in frame.columns or all(c in frame.columns for c in
-                                               ("hour", "minute", "weekday", "is_weekend")):
+    if "timestamp" not in frame.columns or all(c in frame.columns for c in TIME_FIELDS):
         return frame
     zones = frame["timezone"] if "timezone" in frame.columns else "UTC"
     fields = local_fields(pd.to_datetime(frame["timestamp"], utc=True), zones)

@@ -29,7 +29,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from suggest.data.description import TIME_FIELDS
+from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean, one_of
 
 #: Keys a single context may have besides the context columns the engine was fitted on.

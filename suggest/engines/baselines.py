@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import with_time_fields
+from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, with_time_fields
 from suggest.history import NEVER, PastCounts, nanoseconds
 from suggest.synth import mix64
 from suggest.engines.base import BaseEngine, check_context, check_k, gather_lists, suggestions_frame
@@ -30,8 +30,8 @@ from suggest.engines.base import BaseEngine, check_context, check_k, gather_list
 #: The dayparts of ``context-popular``: the last local hour of each.
 DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
 
-#: Columns of a Requests frame that are never context.
-NOT_CONTEXT = {"request_id", "user_id", "timestamp", "timezone", "hour", "minute", "weekday"}
+#: Columns of a Requests frame that are never context (``is_weekend`` is a slice of its own).
+NOT_CONTEXT = {*ID_COLUMNS, *TIME_FIELDS} - {"is_weekend"}
 
 
 def _one_path(engine: BaseEngine, context: dict) -> bool:

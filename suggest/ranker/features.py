@@ -58,11 +58,10 @@ import threading
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import with_time_fields
+from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, with_time_fields
 from suggest.history import NEVER, PastCounts, nanoseconds
 
-ID_COLUMNS = {"request_id", "user_id", "timestamp", "timezone"}
-TIME_COLUMNS = ("hour", "weekday", "is_weekend")
+TIME_COLUMNS = ("hour", "weekday", "is_weekend")  # the time fields the ranker reads
 RECENT_DAYS = 7  # the window of the recent history features
 CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", "rule_rank",
                       "rule_blocked")
@@ -72,7 +71,7 @@ def context_columns(requests: pd.DataFrame) -> dict[str, str]:
     """The context columns of a Requests frame and how the features read each:
     ``categorical`` (text, categories) or ``numeric`` (numbers, booleans)."""
     return {col: column_kind(requests[col]) for col in requests.columns
-            if col not in ID_COLUMNS and col not in ("minute", *TIME_COLUMNS)}
+            if col not in ID_COLUMNS and col not in TIME_FIELDS}
 
 
 def column_kind(values: pd.Series) -> str:

@@ -25,7 +25,7 @@ import pandas as pd
 from suggest.engines.base import BaseEngine, check_k, suggestions_frame
 from suggest.errors import SuggestError
 from suggest.ranker.candidates import Candidates, recall
-from suggest.ranker.features import Features
+from suggest.ranker.features import TIME_COLUMNS, Features
 from suggest.splits import latest
 
 MAX_LABEL = 30
@@ -59,7 +59,7 @@ def _lightgbm_names(choice: dict) -> dict:
 def feature_groups(names: list[str]) -> dict[str, list[str]]:
     """The feature groups an ablation leaves out one at a time (module docstring)."""
     groups = {"context": [n for n in names if n.startswith("ctx:")],
-              "time of day and week": [n for n in names if n in ("hour", "weekday", "is_weekend")],
+              "time of day and week": [n for n in names if n in TIME_COLUMNS],
               "item identity and attributes": [n for n in names if n == "item"
                                                or n.startswith("attr:")],
               "popularity (overall, in each slice, recent)": [

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import local_fields
+from suggest.data.timefields import TIME_FIELDS as TIME_COLUMNS, local_fields
 from suggest.rules.model import Group, Leaf, Window
 
-TIME_COLUMNS = ("hour", "minute", "weekday", "is_weekend")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import context_time
+from suggest.data.timefields import TIME_FIELDS, context_time
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator, Truth3
 from suggest.rules.engine import RulesEngine, _unique_columns
@@ -104,7 +104,7 @@ def _actual(frame: pd.DataFrame, ev: Evaluator, name: str):
             return None
         day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[int(fields["weekday"].iloc[0])]
         return f"{day} {int(fields['hour'].iloc[0]):02d}:{int(fields['minute'].iloc[0]):02d}"
-    if name in ("hour", "minute", "weekday", "is_weekend") and ev.time_fields() is not None:
+    if name in TIME_FIELDS and ev.time_fields() is not None:
         value = ev.time_fields()[name].iloc[0]
     elif name in frame.columns:
         value = frame[name].iloc[0]
@@ -369,7 +369,7 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
     from suggest.errors import did_you_mean
 
     errors, warnings = [], []
-    time_fields = {"hour", "minute", "weekday", "is_weekend", "time"}
+    time_fields = {*TIME_FIELDS, "time"}
     known = set(context) | (time_fields if has_time else set())
     numeric_ops = {"gt", "gte", "lt", "lte", "between"}
     for rule in rs.rules:
@@ -495,7 +495,6 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
     """Refuse a context key that neither the rule set nor the dataset knows (a typo such as
     ``wether`` would leave every rule on it "unknown" without a word), and return warnings
     for values the dataset's log never holds (with ``log``, from ``--dataset``)."""
-    from suggest.data.description import TIME_FIELDS
     from suggest.engines.base import CONTEXT_KEYS
     from suggest.errors import did_you_mean, one_of
 

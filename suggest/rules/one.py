@@ -20,7 +20,7 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import check_zone, context_time, zone_info
+from suggest.data.timefields import TIME_FIELDS, check_zone, context_time, zone_info
 from suggest.engines.base import SUGGESTION_COLUMNS, BaseEngine, check_context
 from suggest.rules.compile import _number_test, _text_test, _window_table
 from suggest.rules.model import Leaf, leaves
@@ -69,7 +69,7 @@ def plain(context: dict) -> bool:
     return True
 
 
-_TIME_FIELDS = frozenset(("hour", "minute", "weekday", "is_weekend"))
+_TIME_FIELDS = frozenset(TIME_FIELDS)
 
 
 def _remember(memo: dict, key, value):
