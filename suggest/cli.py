@@ -14,6 +14,7 @@ import click
 
 from suggest import __version__
 from suggest.errors import SuggestError
+from suggest.files import write_atomic
 
 MIN_SEGMENT_DEFAULT = 30  # suggest.segments.MIN_SEGMENT, without importing pandas at start-up
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -842,10 +843,7 @@ def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
 
 def _write_page(page: str, out: Path) -> None:
     """Beside its name, then moved in place: a failed write never looks like a report."""
-    partial = out.with_name(out.name + ".partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(out)
+    write_atomic(out, page)
 
 
 @main.command(epilog="""\b

@@ -32,32 +32,21 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import TIME_FIELDS
-from suggest.errors import SuggestError, WriteError
+from suggest.errors import SuggestError
+from suggest.files import RETRY, write_atomic
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import compare_engines, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
 from suggest.verdict import verdict_pairs
 
 
+def _write(path: Path, content) -> None:
+    """A replay's file, whole or absent (:func:`suggest.files.write_atomic`)."""
+    write_atomic(path, content, hint=RETRY + ": finished chunks are kept")
+
+
 def _fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _write_atomic(frame_or_text, path: Path) -> None:
-    """Write to ``path.partial``, then rename: a file is whole or absent. A failed write (a
-    full disk, no permission) removes the partial file and names the file it was for."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        if isinstance(frame_or_text, pd.DataFrame):
-            frame_or_text.to_parquet(partial, index=False)
-        else:
-            partial.write_text(frame_or_text, encoding="utf-8")
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}",
-                         hint="free some space or fix the folder's permissions, then run the same "
-                              "command again: finished chunks are kept") from None
 
 
 class _FolderLock:
@@ -230,10 +219,10 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     chunks = (runner or LocalRunner()).run(score, fitted, test, chunk_size, todo,
                                            lambda c: (parts.test_truth[truth_chunk == c],))
     for c, (suggestions, results) in chunks:
-        _write_atomic(suggestions, chunks_dir / f"suggestions-{c:05d}.parquet")
-        _write_atomic(results, chunks_dir / f"results-{c:05d}.parquet")
+        _write(chunks_dir / f"suggestions-{c:05d}.parquet", suggestions)
+        _write(chunks_dir / f"results-{c:05d}.parquet", results)
         state["done"].append(c)
-        _write_atomic(json.dumps(state), state_path)
+        _write(state_path, json.dumps(state))
         bar.update(1)
     bar.close()
     clock.append(("chunks", time.perf_counter()))
@@ -245,8 +234,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
         _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
                      out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
     clock.append(("final_files", time.perf_counter()))
-    _write_atomic(parts.test_truth.astype({"request_id": str, "item_id": str}),
-                  out / "truth.parquet")
+    _write(out / "truth.parquet", parts.test_truth.astype({"request_id": str, "item_id": str}))
     summary = _summary(totals, parts, fitted, names, k, log, compare, latency_sample, seed)
     for name, seconds in fit_seconds.items():
         summary["engines"][name]["fit_seconds"] = seconds
@@ -263,7 +251,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["seconds"] = {step: round(t - clock[i][1], 2) for i, (step, t) in enumerate(clock[1:])}
     for kind in ("suggestions", "results"):
         os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
-    _write_atomic(json.dumps(summary, indent=1, default=str) + "\n", out / "summary.json")
+    _write(out / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
     return summary
 
 
@@ -601,7 +589,7 @@ def _explain_sample(fitted: dict, test: pd.DataFrame, results_path: Path, summar
             engine.explain = False
         frames.append(lists.assign(engine=name)[["request_id", "engine", "rank", "item_id",
                                                  "reason"]])
-    _write_atomic(_plain(pd.concat(frames, ignore_index=True)), target)
+    _write(target, _plain(pd.concat(frames, ignore_index=True)))
 
 
 def _same_model(fitted, engine) -> bool:

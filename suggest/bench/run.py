@@ -18,13 +18,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from suggest.bench import machine
 from suggest.errors import SuggestError, did_you_mean, one_of
+from suggest.files import write_atomic
 
 SUITES = ("precision", "speed")
 RESULTS = ("results.md", "results.json")
@@ -154,7 +154,4 @@ def finite(value):
     return value
 
 
-def _write(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+_write = write_atomic

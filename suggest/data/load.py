@@ -39,6 +39,7 @@ from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, read_table, sniff_separator
 from suggest.data.timefields import local_fields, parse_times
 from suggest.errors import DataError, DataErrorList, did_you_mean, one_of
+from suggest.files import write_atomic
 
 #: Column names the frames use for their own purposes.
 RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timezone", "positive",
@@ -207,9 +208,7 @@ def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path | None:
     if len(rejects) == 0:
         path.unlink(missing_ok=True)
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rejects.to_csv(path, index=False)
-    return path
+    return write_atomic(path, lambda partial: rejects.to_csv(partial, index=False))
 
 
 def _as_dataset(dataset: Dataset | str | Path) -> Dataset:

@@ -1,0 +1,48 @@
+"""Files written whole: each is complete or absent, never half written.
+
+:func:`write_atomic` writes beside the target (``NAME.partial``) and renames
+it into place, so a run that fails midway (a full disk, no permission, an
+interrupt) never leaves a file that looks finished. A failed write removes the
+partial file and raises :class:`~suggest.errors.WriteError` naming the file
+(exit code 1).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Union
+
+import pandas as pd
+
+from suggest.errors import WriteError
+
+#: What :func:`write_atomic` writes: text (UTF-8), a frame (Parquet), or a function that
+#: writes the given path itself (a CSV with its own options).
+Content = Union[str, pd.DataFrame, Callable[[Path], None]]
+RETRY = "free some space or fix the folder's permissions, then run the same command again"
+
+
+def partial_path(path: Path) -> Path:
+    """Where :func:`write_atomic` writes ``path`` before it is whole."""
+    path = Path(path)
+    return path.with_name(path.name + ".partial")
+
+
+def write_atomic(path: str | Path, content: Content, *, hint: str = RETRY) -> Path:
+    """Write ``content`` to ``path`` whole (module docstring); returns ``path``."""
+    path = Path(path)
+    partial = partial_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, pd.DataFrame):
+            content.to_parquet(partial, index=False)
+        elif callable(content):
+            content(partial)
+        else:
+            partial.write_text(content, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}", hint=hint) from None
+    return path
