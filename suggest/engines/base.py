@@ -222,6 +222,38 @@ def suggestions_frame(request_ids: pd.Series, rows: np.ndarray, ranks: np.ndarra
     })
 
 
+_COLUMNS = pd.Index(SUGGESTION_COLUMNS, dtype=object)
+_INDEXES: dict[int, pd.RangeIndex] = {}  # by length (at most the candidate cap or k); each frame gets a view
+_TEXT, _RANK, _SCORE = (np.array([SUGGESTION_COLUMNS.index(c) for c in cols])
+                        for cols in (("request_id", "engine", "item_id", "reason"), ("rank",), ("score",)))
+
+
+def one_request_frame(request_id: str, engine: str, items: np.ndarray, scores: np.ndarray,
+                      reasons: np.ndarray | str) -> pd.DataFrame:
+    """The Suggestions frame of one request (object columns stay object; ``reasons``: one
+    per row, or one text for every row).
+
+    For a handful of rows pandas' public constructor costs more than scoring
+    (it infers a text type per column and groups columns by type); the
+    frame is built from its three blocks instead (``create_dataframe_from_blocks``,
+    pandas >= 3.0), else from the arrays.
+    """
+    m = len(items)
+    text = np.empty((len(_TEXT), m), dtype=object)
+    text[0], text[1], text[2], text[3] = request_id, engine, items, reasons
+    ranks = np.arange(1, m + 1, dtype=np.int64)
+    try:
+        from pandas.api.internals import create_dataframe_from_blocks
+    except ImportError:  # pragma: no cover - pandas < 3
+        return pd.DataFrame({"request_id": text[0], "engine": text[1], "rank": ranks,
+                             "item_id": text[2], "score": scores, "reason": text[3]}, copy=False)
+    index = _INDEXES.get(m)
+    if index is None:
+        index = _INDEXES[m] = pd.RangeIndex(m)
+    return create_dataframe_from_blocks([(text, _TEXT), (ranks[None], _RANK), (scores[None], _SCORE)],
+                                        index=index.view(), columns=_COLUMNS.view())
+
+
 def gather_lists(request_ids: pd.Series, inverse: np.ndarray, item_codes: np.ndarray,
                  scores: np.ndarray, reason_codes: np.ndarray, items: np.ndarray,
                  reasons: list[str], engine: str) -> pd.DataFrame:

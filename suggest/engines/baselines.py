@@ -25,7 +25,8 @@ import pandas as pd
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, with_time_fields
 from suggest.history import NEVER, PastCounts, nanoseconds
 from suggest.synth import mix64
-from suggest.engines.base import BaseEngine, check_context, check_k, gather_lists, suggestions_frame
+from suggest.engines.base import (BaseEngine, check_context, check_k, gather_lists, one_request_frame,
+                                  suggestions_frame)
 
 #: The dayparts of ``context-popular``: the last local hour of each.
 DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
@@ -79,14 +80,15 @@ class Popular(BaseEngine):
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The same list for any context (the batch path's rows, without its fixed cost)."""
-        from suggest.rules.one import _frame, read_time
+        from suggest.rules.one import read_time
 
         if not _one_path(self, context):
             return super().suggest_one(context, k)
         read_time(context)  # a time or zone that does not parse is refused, as in a batch
         n = min(check_k(k), len(self.ranking_))
-        return _frame(str(context.get("request_id", "context")), self.name, self.ranking_[:n],
-                      self.counts_[:n].copy(), "popular")
+        return one_request_frame(
+            str(context.get("request_id", "context")), self.name, self.ranking_[:n],
+            self.counts_[:n].copy(), "popular")
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
@@ -158,14 +160,15 @@ class ContextPopular(BaseEngine):
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The batch path's rows for one context, without its fixed cost."""
-        from suggest.rules.one import _frame, read_time
+        from suggest.rules.one import read_time
 
         if not (_one_path(self, context) and self._plain_slices(context)):
             return super().suggest_one(context, k)
         k = check_k(k)
         chosen, why = self._list_for(self.values_of(context, read_time(context)[0]), k)
-        return _frame(str(context.get("request_id", "context")), self.name, np.array(chosen, dtype=object),
-                      1.0 - np.arange(len(chosen)) / max(k, 1), np.array(why, dtype=object))
+        return one_request_frame(
+            str(context.get("request_id", "context")), self.name, np.array(chosen, dtype=object),
+            1.0 - np.arange(len(chosen)) / max(k, 1), np.array(why, dtype=object))
 
     def _default_columns(self, requests: pd.DataFrame) -> list[str]:
         cols = [c for c in requests.columns if c not in NOT_CONTEXT and (
@@ -305,7 +308,7 @@ class UserHistory(BaseEngine):
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The batch path's rows for one context (the user's items before its time, most
         engaged first, ties by item id), without its fixed cost."""
-        from suggest.rules.one import _frame, read_time
+        from suggest.rules.one import read_time
 
         if not _one_path(self, context):
             return super().suggest_one(context, k)
@@ -322,8 +325,9 @@ class UserHistory(BaseEngine):
         counts = self.past_.count(idx, np.full(len(idx), when, dtype=np.int64))
         keep = counts > 0
         order = np.lexsort((items[keep], -counts[keep]))[:k]
-        return _frame(str(context.get("request_id", "context")), self.name, items[keep][order],
-                      counts[keep][order].astype(float), "user-history")
+        return one_request_frame(
+            str(context.get("request_id", "context")), self.name, items[keep][order],
+            counts[keep][order].astype(float), "user-history")
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()

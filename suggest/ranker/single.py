@@ -26,7 +26,8 @@ from suggest.engines.base import check_context
 from suggest.history import NEVER
 from suggest.ranker.candidates import SOURCES
 from suggest.ranker.features import CANDIDATE_FEATURES
-from suggest.rules.one import RuleReader, _frame, _missing, _remember
+from suggest.engines.base import one_request_frame
+from suggest.rules.one import RuleReader, _missing, _remember
 
 
 
@@ -243,5 +244,5 @@ class OneContext(RuleReader):
             reasons = np.array([names[c] for c in codes], dtype=object)
         else:  # the batch path's bare reason: the engine's own name (ranker or hybrid)
             reasons = engine.name
-        return _frame(str(context.get("request_id", "context")), engine.name, items[top],
-                      np.asarray(scores[top], dtype=np.float64), reasons)
+        return one_request_frame(str(context.get("request_id", "context")), engine.name, items[top],
+                                 np.asarray(scores[top], dtype=np.float64), reasons)
