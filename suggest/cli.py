@@ -15,6 +15,7 @@ import click
 from suggest import __version__
 from suggest.errors import SuggestError
 from suggest.files import write_atomic
+from suggest.registry import BUILT_IN
 
 MIN_SEGMENT_DEFAULT = 30  # suggest.segments.MIN_SEGMENT, without importing pandas at start-up
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -589,7 +590,7 @@ def _load_log(dataset: Path, log_path: Path | None):
     return load(replace(description, log=log_path) if log_path else description)
 
 
-DEFAULT_ENGINES = "rules,ranker,hybrid,popular,context-popular,user-history,random"
+DEFAULT_ENGINES = ",".join(BUILT_IN)
 
 
 class _Fitted:

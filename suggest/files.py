@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Union
-
-import pandas as pd
+from typing import TYPE_CHECKING, Callable, Union
 
 from suggest.errors import WriteError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 #: What :func:`write_atomic` writes: text (UTF-8), a frame (Parquet), or a function that
 #: writes the given path itself (a CSV with its own options).
-Content = Union[str, pd.DataFrame, Callable[[Path], None]]
+Content = Union[str, "pd.DataFrame", Callable[[Path], None]]
 RETRY = "free some space or fix the folder's permissions, then run the same command again"
 
 
@@ -35,7 +36,7 @@ def write_atomic(path: str | Path, content: Content, *, hint: str = RETRY) -> Pa
     partial = partial_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, pd.DataFrame):
+        if hasattr(content, "to_parquet"):  # a frame (pandas is not imported to ask)
             content.to_parquet(partial, index=False)
         elif callable(content):
             content(partial)

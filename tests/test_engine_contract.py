@@ -293,3 +293,20 @@ def test_every_engine_reads_k_one_way(name, k, rows, world):
     most = int(out.groupby("request_id", observed=True).size().max()) if len(out) else 0
     assert most <= k and (rows is None or most == rows)
     assert len(engine.suggest_one(context_of(test.iloc[0]), k)) <= k
+
+
+def test_the_registry_is_one_list_that_the_package_metadata_repeats():
+    """setup.cfg's entry points (what pip installs) name exactly the built-in registry, and
+    the command line's default engines and the benchmark's are that list."""
+    import configparser
+
+    from suggest.bench.precision import ENGINES
+    from suggest.cli import DEFAULT_ENGINES
+    from suggest.registry import BUILT_IN, ENTRY_POINT_GROUP
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    declared = dict(line.replace(" ", "").split("=", 1)
+                    for line in config["options.entry_points"][ENTRY_POINT_GROUP].strip().splitlines())
+    assert declared == BUILT_IN
+    assert DEFAULT_ENGINES.split(",") == list(BUILT_IN) == list(ENGINES)

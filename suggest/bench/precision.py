@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suggest.registry import BUILT_IN
 from suggest.errors import SuggestError
 
 K = 5
 METRICS = ("ndcg@5", "precision@5", "recall@10", "mrr@10")
 FIGURES = (*METRICS, "answered_rate", "catalog_coverage@5")
-ENGINES = ("rules", "ranker", "hybrid", "popular", "context-popular", "user-history", "random")
+ENGINES = tuple(BUILT_IN)
 NEED_RULES = ("rules", "hybrid")
 
 

@@ -20,9 +20,8 @@ is an unfitted copy. Work happens in ``fit``; attributes learned there end in
 
 from __future__ import annotations
 
-import re
-
 import inspect
+import re
 from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
@@ -31,20 +30,11 @@ import pandas as pd
 
 from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean, one_of
+from suggest.registry import BUILT_IN, ENTRY_POINT_GROUP  # noqa: F401  (ENTRY_POINT_GROUP: re-exported)
 
 #: Keys a single context may have besides the context columns the engine was fitted on.
 CONTEXT_KEYS = ("user_id", "timestamp", "timezone", "request_id")
 SUGGESTION_COLUMNS = ["request_id", "engine", "rank", "item_id", "score", "reason"]
-ENTRY_POINT_GROUP = "suggest.engines"
-BUILT_IN = {
-    "rules": "suggest.rules.engine:RulesEngine",
-    "popular": "suggest.engines.baselines:Popular",
-    "context-popular": "suggest.engines.baselines:ContextPopular",
-    "user-history": "suggest.engines.baselines:UserHistory",
-    "random": "suggest.engines.baselines:Random",
-    "ranker": "suggest.ranker.model:RankerEngine",
-    "hybrid": "suggest.ranker.model:HybridEngine",
-}
 
 
 @runtime_checkable
