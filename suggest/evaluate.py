@@ -76,7 +76,7 @@ def hit_rate(ranked: Ranked, k: int, gain: str) -> np.ndarray:
 def mrr(ranked: Ranked, k: int, gain: str) -> np.ndarray:
     # rows come grouped by request in rank order: a request's first hit is its first hit row
     rows = np.flatnonzero(_hits(ranked, k))
-    first = rows[_group_starts(ranked.code[rows])]
+    first = rows[group_starts(ranked.code[rows])]
     out = np.zeros(len(ranked.request_ids))
     out[ranked.code[first]] = 1.0 / ranked.rank[first]
     return out
@@ -183,7 +183,7 @@ def _best_relevance(key: np.ndarray, rel: np.ndarray) -> tuple[np.ndarray, np.nd
     if not (key[1:] > key[:-1]).all():
         order = np.argsort(key, kind="stable")
         key, rel = key[order], rel[order]
-    starts = _group_starts(key)
+    starts = group_starts(key)
     if len(starts) < len(key):
         return key[starts], np.maximum.reduceat(rel, starts)
     return key, rel
@@ -226,7 +226,7 @@ def rank_run(run: pd.DataFrame, truth: pd.DataFrame, max_k: int) -> tuple[Ranked
     pos_key, pos_rel = _best_relevance(truth_req[positive] * n_items + truth_item[positive],
                                        relevance[positive])
     pos_req = pos_key // n_items  # sorted, as the keys are
-    with_positive = pos_req[_group_starts(pos_req)]
+    with_positive = pos_req[group_starts(pos_req)]
     # evaluated requests in id order: position of each request code among them
     order = np.argsort(req_names[with_positive].astype(str), kind="stable")
     request_ids = req_names[with_positive][order].astype(object)
@@ -282,7 +282,7 @@ def _repeats(code: np.ndarray, rank: np.ndarray, item: np.ndarray, n: int, max_k
     return bool((table[:, 1:] == table[:, :-1]).any())
 
 
-def _group_starts(group: np.ndarray) -> np.ndarray:
+def group_starts(group: np.ndarray) -> np.ndarray:
     """Positions where a run of equal consecutive ``group`` values starts."""
     if not len(group):
         return np.zeros(0, dtype=np.int64)
@@ -291,7 +291,7 @@ def _group_starts(group: np.ndarray) -> np.ndarray:
 
 def _rank_in_groups(group: np.ndarray) -> np.ndarray:
     """1-based position of each row within its run of equal ``group`` values (rows grouped)."""
-    starts = _group_starts(group)
+    starts = group_starts(group)
     return (np.arange(len(group)) - np.repeat(starts, np.diff(np.r_[starts, len(group)])) + 1.0)
 
 

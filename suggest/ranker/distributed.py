@@ -196,7 +196,7 @@ def _partition_matrix(engine, requests: pd.DataFrame, truth: pd.DataFrame):
     """On a worker: one partition's matrix (LightGBM column names, label, request row),
     keeping requests with a positive among their candidates as local training does;
     and the partition's (engaged pairs among the candidates, engaged pairs)."""
-    from suggest.ranker.model import _useful_groups
+    from suggest.ranker.model import useful_groups
 
     cand = engine.candidates_.generate(requests, training=True)
     rows = pd.Index(requests["request_id"]).get_indexer(truth["request_id"])
@@ -205,7 +205,7 @@ def _partition_matrix(engine, requests: pd.DataFrame, truth: pd.DataFrame):
     X = engine.features_.build(requests, cand, training=True)
     y = engine._labels(requests, cand, truth)
     row = cand["row"].to_numpy()
-    keep = _useful_groups(row, y)
+    keep = useful_groups(row, y)
     X = X[keep].set_axis(engine.features_.lightgbm_names_, axis=1).reset_index(drop=True)
     X[LABEL] = y[keep]
     X[GROUP] = row[keep]
@@ -247,8 +247,8 @@ def _empty(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _group_sizes(request_rows: pd.Series) -> pd.Series:
     """Query group sizes of a partition whose rows come request by request."""
-    from suggest.evaluate import _group_starts
+    from suggest.evaluate import group_starts
 
     values = request_rows.to_numpy()
-    starts = _group_starts(values)
+    starts = group_starts(values)
     return pd.Series(np.diff(np.r_[starts, len(values)]), name=GROUP, dtype="int64")

@@ -200,7 +200,7 @@ class RankerEngine(BaseEngine):
             y = self._labels(reqs, cand, truth)
             if part == "valid":  # kept whole: the validation score as replay computes it
                 held = (reqs, cand, X)
-            keep = _useful_groups(cand["row"].to_numpy(), y)
+            keep = useful_groups(cand["row"].to_numpy(), y)
             sets[part] = (X[keep], y[keep], np.bincount(cand["row"].to_numpy()[keep])[
                 np.unique(cand["row"].to_numpy()[keep])])
             if bar is not None:
@@ -598,7 +598,7 @@ class HybridEngine(RankerEngine):
         return super().suggest(requests, k, exclude_blocked=True)
 
 
-def _useful_groups(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def useful_groups(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Rows of requests that have at least one positive among their candidates."""
     positive_rows = np.unique(rows[labels > 0])
     return np.isin(rows, positive_rows)

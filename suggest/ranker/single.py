@@ -27,7 +27,7 @@ from suggest.history import NEVER
 from suggest.ranker.candidates import SOURCES
 from suggest.ranker.features import CANDIDATE_FEATURES
 from suggest.engines.base import one_request_frame
-from suggest.rules.one import RuleReader, _missing, _remember
+from suggest.rules.one import RuleReader, is_missing, remember
 
 
 
@@ -181,7 +181,7 @@ class OneContext(RuleReader):
         key = (tuple(values.items()), quota)
         hit = self.context_lists.get(key)
         if hit is None:
-            hit = _remember(self.context_lists, key, self._codes(engine._list_for(values, quota)[0]))
+            hit = remember(self.context_lists, key, self._codes(engine._list_for(values, quota)[0]))
         return hit
 
     def suggest(self, context: dict, k: int, exclude_blocked: bool) -> pd.DataFrame:
@@ -215,12 +215,12 @@ class OneContext(RuleReader):
         for col, index in self.context_kinds:
             value = context.get(col)
             if index is not None:  # categorical: the category's code
-                text = None if _missing(value) else (str(value) if not isinstance(value, (int, float))
+                text = None if is_missing(value) else (str(value) if not isinstance(value, (int, float))
                                                      or isinstance(value, bool) else str(float(value)))
                 head.append(index.get(text, -1))
             else:
                 try:
-                    head.append(float(value) if not _missing(value) else np.nan)
+                    head.append(float(value) if not is_missing(value) else np.nan)
                 except (TypeError, ValueError):
                     head.append(np.nan)
         if feats.has_time_:

@@ -147,11 +147,11 @@ class Evaluator:
             is_missing = missing if leaf.value else ~missing
             return Truth3(is_missing if leaf.op == "missing" else ~is_missing, np.ones(self.n, bool))
         if col.kind == "text":
-            table = _text_test(leaf, col.categories)
+            table = text_test(leaf, col.categories)
             # code -1 (missing) picks the appended False: no mask needed afterwards
             return Truth3(np.append(table, False)[col.codes], col.known)
         with np.errstate(invalid="ignore"):
-            true = _number_test(leaf, col.values)
+            true = number_test(leaf, col.values)
         if leaf.op in ("eq", "in", "gt", "gte", "lt", "lte", "between"):
             return Truth3(true, col.known)  # NaN already compares False
         return Truth3(true & col.known, col.known)
@@ -174,13 +174,13 @@ class Evaluator:
         if minutes is None:
             unknown = np.zeros(self.n, bool)
             return Truth3(unknown, unknown.copy())
-        return Truth3(_window_table(window)[minutes], minutes < WEEK)
+        return Truth3(window_table(window)[minutes], minutes < WEEK)
 
 
 WEEK = 7 * 1440
 
 
-def _window_table(window: Window) -> np.ndarray:
+def window_table(window: Window) -> np.ndarray:
     """True for each minute of the week inside the window (index WEEK: unknown, False)."""
     table = np.zeros(WEEK + 1, dtype=bool)
     for day in window.days if window.days is not None else range(7):
@@ -194,7 +194,7 @@ def _window_table(window: Window) -> np.ndarray:
     return table
 
 
-def _text_test(leaf: Leaf, categories: pd.Index) -> np.ndarray:
+def text_test(leaf: Leaf, categories: pd.Index) -> np.ndarray:
     """The leaf's result for each category (a lookup table)."""
     op, value = leaf.op, leaf.value
     cats = pd.Series(categories, dtype=object)
@@ -213,10 +213,10 @@ def _text_test(leaf: Leaf, categories: pd.Index) -> np.ndarray:
         return _within(cats, value)
     numbers = pd.to_numeric(cats, errors="coerce").to_numpy(dtype=float)
     with np.errstate(invalid="ignore"):
-        return _number_test(leaf, numbers)
+        return number_test(leaf, numbers)
 
 
-def _number_test(leaf: Leaf, values: np.ndarray) -> np.ndarray:
+def number_test(leaf: Leaf, values: np.ndarray) -> np.ndarray:
     op, value = leaf.op, leaf.value
     if op in ("eq", "ne", "in", "not_in"):
         wanted = [_as_number(v) for v in (value if isinstance(value, list) else [value])]
@@ -234,7 +234,7 @@ def _number_test(leaf: Leaf, values: np.ndarray) -> np.ndarray:
         return (values >= value[0]) & (values < value[1])
     # text operators on a number column compare the number's text
     texts = pd.Index(pd.Series(values).map(_as_text), dtype=object)
-    return _text_test(leaf, texts)
+    return text_test(leaf, texts)
 
 
 def _within(cats: pd.Series, spec: dict) -> np.ndarray:

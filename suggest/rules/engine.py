@@ -139,7 +139,7 @@ class RulesEngine(BaseEngine):
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
         self.check_fitted()
         k = min(check_k(k), self.rule_set_.max_suggestions)
-        patterns, inverse = _unique_columns(self._fired_by_rule(requests))
+        patterns, inverse = unique_columns(self._fired_by_rule(requests))
         if self.rule_set_.conflict == "sum":  # scores depend on the fired set: resolved one by one
             items, reasons, names = self._resolve_each(patterns, k)
         else:
@@ -220,7 +220,7 @@ class RulesEngine(BaseEngine):
         who = allowed[p] & self._proposes[:, items[p, slot]].T
         reasons = np.full((n_pat, width), -1, dtype=np.int64)
         if len(p):
-            distinct, code = _unique_columns(who.T)
+            distinct, code = unique_columns(who.T)
             ids = [r.id for r in self.rule_set_.rules]
             names = [",".join(ids[j] for j in np.flatnonzero(row)) for row in distinct]
             reasons[p, slot] = code
@@ -305,7 +305,7 @@ class RulesEngine(BaseEngine):
         return result
 
 
-def _unique_columns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unique_columns(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct columns of a boolean (rules x requests) matrix, as rows, and per request
     the index of its distinct column.
 

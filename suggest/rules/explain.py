@@ -22,7 +22,7 @@ import pandas as pd
 from suggest.data.timefields import TIME_FIELDS, context_time
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator, Truth3
-from suggest.rules.engine import RulesEngine, _unique_columns
+from suggest.rules.engine import RulesEngine, unique_columns
 from suggest.rules.model import Group, Leaf, Rule, RuleSet, leaves
 
 
@@ -244,7 +244,7 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
     k = k or rs.max_suggestions
     by_rule = engine._fired_by_rule(requests)
     fired = by_rule.T
-    patterns, inverse = _unique_columns(by_rule)
+    patterns, inverse = unique_columns(by_rule)
     per_pattern = np.bincount(inverse, minlength=len(patterns))
     ev = Evaluator(requests, rs.timezone or engine.timezone)
     rows = []

@@ -22,7 +22,7 @@ import pandas as pd
 
 from suggest.data.timefields import TIME_FIELDS, check_zone, context_time, zone_info
 from suggest.engines.base import BaseEngine, check_context, one_request_frame
-from suggest.rules.compile import _number_test, _text_test, _window_table
+from suggest.rules.compile import number_test, text_test, window_table
 from suggest.rules.model import Leaf, leaves
 
 MEMO_SIZE = 100_000  # entries kept per memo (rule outcomes, leaf tests, context lists); then it starts over
@@ -72,7 +72,7 @@ def plain(context: dict) -> bool:
 _TIME_FIELDS = frozenset(TIME_FIELDS)
 
 
-def _remember(memo: dict, key, value):
+def remember(memo: dict, key, value):
     """``memo[key] = value``, the memo starting over when it holds MEMO_SIZE entries (a
     numeric field's values, for one, need not repeat)."""
     if len(memo) >= MEMO_SIZE:
@@ -81,7 +81,7 @@ def _remember(memo: dict, key, value):
     return value
 
 
-def _missing(value) -> bool:
+def is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
@@ -132,14 +132,14 @@ class RuleReader:
                 return False, False
             table = self.window_tables.get(id(leaf))
             if table is None:
-                table = self.window_tables[id(leaf)] = _window_table(leaf.value)
+                table = self.window_tables[id(leaf)] = window_table(leaf.value)
             return bool(table[minute_of_week]), True
         value = context.get(leaf.field)
         if leaf.op in ("missing", "exists"):
-            is_missing = _missing(value)
-            wanted = is_missing if leaf.op == "missing" else not is_missing
+            absent = is_missing(value)
+            wanted = absent if leaf.op == "missing" else not absent
             return (wanted if leaf.value else not wanted), True
-        if _missing(value):
+        if is_missing(value):
             return False, False
         key = (id(leaf), type(value), value)
         try:
@@ -149,11 +149,11 @@ class RuleReader:
         if hit is None:
             if isinstance(value, (bool, int, float)):
                 with np.errstate(invalid="ignore"):
-                    hit = bool(_number_test(leaf, np.array([float(value)]))[0])
+                    hit = bool(number_test(leaf, np.array([float(value)]))[0])
             else:
-                hit = bool(_text_test(leaf, pd.Index([str(value)], dtype=object))[0])
+                hit = bool(text_test(leaf, pd.Index([str(value)], dtype=object))[0])
             if key is not None:
-                _remember(self.leaf_memo, key, hit)
+                remember(self.leaf_memo, key, hit)
         return hit, True
 
     def _node(self, node, context, minute_of_week) -> tuple[bool, bool]:
@@ -198,7 +198,7 @@ class RuleReader:
         fired = np.array([self._node(r.when, values, minute_of_week)[0] for r in rs.rules], dtype=bool)
         hit = make(fired, min(k, rs.max_suggestions))
         if key is not None:
-            _remember(self.rule_memo, key, hit)
+            remember(self.rule_memo, key, hit)
         return hit
 
 
