@@ -531,7 +531,9 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
         chosen = ", ".join(f"{k}={val}" for k, val in tuning["chosen"].items())
         click.echo(f"tuning: {len(tuning['tried'])} settings in {tuning['seconds']:g} s; chosen "
                    f"{chosen} (validation NDCG@{engine.eval_at} {shown(v[f'ndcg@{engine.eval_at}'])}"
-                   f", first {shown(tuning['tried'][0]['score'])})")
+                   f" against {shown(tuning['tried'][0]['score'])} with the defaults; the best of "
+                   f"{len(tuning['tried'])} on the same {v.get('scored_requests') or 0:,} validation "
+                   "requests reads high: the held-out replay is the figure to trust)")
     for row in v.get("ablation") or []:
         if row["left_out"] is None:
             click.echo(f"ablation (validation NDCG@{engine.eval_at} with each feature group left "
