@@ -252,7 +252,7 @@ def rules_check(rules_file, dataset, as_json):
     """
     from suggest.data import Dataset, load
     from suggest.rules import load_rules
-    from suggest.rules.explain import check
+    from suggest.rules.checks import check
 
     rule_set = load_rules(rules_file)
     errors, warnings = check(rule_set, load(Dataset.from_yaml(dataset)) if dataset else None)
@@ -280,7 +280,8 @@ Examples:
               help="Dataset description: its catalog fills slices and its types read contexts.")
 def rules_test(rules_file, dataset):
     """Run the `tests:` section of a rule file. Exit code 1 when a test fails."""
-    from suggest.rules.explain import check, run_tests
+    from suggest.rules.checks import check
+    from suggest.rules.explain import run_tests
 
     rule_set, log = _rules_and_log(rules_file, dataset)
     if log is not None:  # a test of a file with errors says little: show the errors instead
@@ -352,7 +353,7 @@ def rules_coverage(rules_file, log_file, dataset, as_json):
 
     LOG defaults to the dataset description's own log.
     """
-    from suggest.rules.explain import coverage
+    from suggest.rules.coverage import coverage
 
     engine, log = _rules_engine(rules_file, dataset, log_file)
     report = coverage(engine, log.requests)
@@ -551,7 +552,7 @@ def _checked_log(dataset: Path, log_file: Path | None, rules_file: Path | None):
     naming fields or items the log does not have stops here, as `rules check` would."""
     from suggest.errors import ErrorList
     from suggest.rules import load_rules
-    from suggest.rules.explain import check
+    from suggest.rules.checks import check
 
     rule_set = load_rules(rules_file) if rules_file else None
     log = _load_log(dataset, log_file)

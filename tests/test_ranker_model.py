@@ -22,7 +22,7 @@ from suggest.engines.base import SUGGESTION_COLUMNS
 from suggest.ranker import HybridEngine, RankerEngine
 from suggest.ranker.model import _grades
 from suggest.rules import RulesEngine
-from suggest.rules.explain import context_frame
+from suggest.contexts import context_frame
 from suggest.synth import generate, preset_config
 
 ROOT = Path(__file__).resolve().parents[1]

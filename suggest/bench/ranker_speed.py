@@ -45,7 +45,7 @@ from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.engines.base import suggestions_frame
 from suggest.ranker import RankerEngine
 from suggest.ranker.model import OBJECTIVES
-from suggest.rules.explain import context_frame
+from suggest.contexts import context_frame
 from suggest.splits import latest
 from suggest.synth import generate, preset_config
 

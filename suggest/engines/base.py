@@ -97,7 +97,7 @@ class BaseEngine:
         >>> engine.suggest_one({"user_id": "u1", "location": "commute",   # doctest: +SKIP
         ...                     "timestamp": "2026-03-03T08:10:00-05:00"}, k=5)
         """
-        from suggest.rules.explain import context_frame
+        from suggest.contexts import context_frame
 
         check_context(context, getattr(self, "context_columns_", None))
         return self.suggest(context_frame(context), k)

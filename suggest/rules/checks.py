@@ -1,0 +1,203 @@
+"""Checks of a rule file without replaying it (``suggest rules check``).
+
+* :func:`lint` finds, without data, rules that can never fire (contradicting
+  conditions on one field) and rules always shadowed by an earlier one;
+* :func:`check_against` checks fields, types, values and items against a
+  dataset; :func:`check` runs both (and the catalog slices) on a loaded log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.data.timefields import TIME_FIELDS
+from suggest.rules.model import Group, Leaf, Rule, RuleSet, leaves
+
+
+# -- lint --------------------------------------------------------------------------------
+
+def lint(rs: RuleSet) -> list[str]:
+    """Warnings ``file:line:col: rule 'id': ...`` for rules that cannot fire or never matter."""
+    warnings = []
+    for rule in rs.rules:
+        reason = _contradiction(rule.when)
+        if reason:
+            warnings.append(f"{rule.where}: rule '{rule.id}' can never fire: {reason}")
+    conjuncts = [_conjuncts(r.when) for r in rs.rules]
+    for b, rule in enumerate(rs.rules):
+        if not rule.suggest or rule.block:
+            continue
+        for a in range(b):
+            earlier = rs.rules[a]
+            if conjuncts[a] is None or conjuncts[b] is None or not conjuncts[a] <= conjuncts[b]:
+                continue
+            if not earlier.suggest:
+                continue
+            if rs.conflict == "first" or _covers(earlier, rule):
+                warnings.append(f"{rule.where}: rule '{rule.id}' is always shadowed by rule "
+                                f"'{earlier.id}' (it fires whenever '{rule.id}' does and comes first)")
+                break
+    return sorted(warnings, key=_line_of)
+
+
+def _line_of(message: str) -> tuple[int, str]:
+    parts = message.split(":")
+    return (int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0, message)
+
+
+def _conjuncts(node: Leaf | Group) -> frozenset | None:
+    if isinstance(node, Leaf):
+        return frozenset([(node.field, node.op, repr(node.value))])
+    if node.kind != "all":
+        return frozenset([repr(node)])
+    parts = [_conjuncts(c) for c in node.children]
+    return None if any(p is None for p in parts) else frozenset().union(*parts)
+
+
+def _covers(a: Rule, b: Rule) -> bool:
+    """Every item of ``b`` is proposed by ``a`` at a key at least as good."""
+    best = {p.item: (a.priority, p.score) for p in a.suggest if p.item is not None}
+    return all(p.item in best and best[p.item] >= (b.priority, p.score) for p in b.suggest) \
+        and all(p.item is not None for p in b.suggest) and a.priority >= b.priority
+
+
+def _contradiction(node: Leaf | Group) -> str | None:
+    """A reason when an ``all`` holds leaves on one field that no value satisfies."""
+    if isinstance(node, Leaf) or node.kind != "all":
+        return None
+    by_field: dict[str, list[Leaf]] = {}
+    for child in node.children:
+        if isinstance(child, Leaf):
+            by_field.setdefault(child.field, []).append(child)
+        elif (inner := _contradiction(child)) is not None:
+            return inner
+    for name, group in by_field.items():
+        allowed: set | None = None
+        low, high = -np.inf, np.inf
+        for leaf in group:
+            if leaf.op in ("eq", "in"):
+                values = {str(v) for v in (leaf.value if leaf.op == "in" else [leaf.value])}
+                allowed = values if allowed is None else allowed & values
+            elif leaf.op in ("gt", "gte"):
+                low = max(low, leaf.value + (1e-12 if leaf.op == "gt" else 0))
+            elif leaf.op in ("lt", "lte"):
+                high = min(high, leaf.value - (1e-12 if leaf.op == "lt" else 0))
+            elif leaf.op == "between":
+                low, high = max(low, leaf.value[0]), min(high, leaf.value[1] - 1e-12)
+        if allowed is not None and not allowed:
+            return f"'{name}' cannot equal all of {', '.join(str(l.value) for l in group)}"
+        if low > high:
+            return f"no value of '{name}' satisfies {' and '.join(str(l) for l in group)}"
+    return None
+
+
+def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple | None],
+                  has_time: bool, items: set[str] | None,
+                  observed: dict[str, set] | None = None) -> tuple[list[str], list[str]]:
+    """Errors and warnings of a rule set against a dataset's fields, types, values and items.
+
+    A value outside a closed column's ``values`` is an error; a value never
+    seen in the log (``observed``) is a warning, since the log may be a sample.
+    """
+    from suggest.errors import did_you_mean
+
+    errors, warnings = [], []
+    time_fields = {*TIME_FIELDS, "time"}
+    known = set(context) | (time_fields if has_time else set())
+    numeric_ops = {"gt", "gte", "lt", "lte", "between"}
+    for rule in rs.rules:
+        for leaf in leaves(rule.when):
+            where = f"{leaf.where}: rule '{rule.id}' › {leaf.path}"
+            if leaf.field not in known:
+                if leaf.field in time_fields:
+                    errors.append(f"{where}: '{leaf.field}' needs a log with a time column")
+                else:
+                    hint = did_you_mean(leaf.field, sorted(known))
+                    errors.append(f"{where}: unknown field '{leaf.field}'" + (f" ({hint})" if hint else ""))
+                continue
+            kind = context.get(leaf.field)
+            if kind in ("numeric", "boolean") and leaf.op in ("eq", "ne", "in", "not_in") and \
+                    leaf.field not in time_fields:
+                wrong = [v for v in (leaf.value if isinstance(leaf.value, list) else [leaf.value])
+                         if not _fits(kind, v)]
+                if wrong:
+                    need = "a number" if kind == "numeric" else "true or false"
+                    errors.append(f"{where}: '{leaf.field}' is {kind}; {wrong[0]!r} is not {need}")
+            if kind == "categorical" and leaf.op in numeric_ops:
+                errors.append(f"{where}: '{leaf.field}' is categorical; `{leaf.op}` compares numbers")
+            if kind in ("numeric", "boolean") and leaf.op in ("matches", "contains_any", "contains_all"):
+                errors.append(f"{where}: '{leaf.field}' is {kind}; `{leaf.op}` reads text")
+            closed = values.get(leaf.field)
+            if closed and leaf.op in ("eq", "ne", "in", "not_in"):
+                for v in leaf.value if isinstance(leaf.value, list) else [leaf.value]:
+                    if str(v) not in closed:
+                        hint = did_you_mean(v, closed)
+                        errors.append(f"{where}: '{v}' is not a value of '{leaf.field}'"
+                                      + (f" ({hint})" if hint else f" (values: {', '.join(closed)})"))
+            seen = (observed or {}).get(leaf.field)
+            if not closed and seen and leaf.op in ("eq", "ne", "in", "not_in"):
+                for v in leaf.value if isinstance(leaf.value, list) else [leaf.value]:
+                    if str(v) not in seen:
+                        hint = did_you_mean(v, sorted(seen))
+                        warnings.append(f"{where}: '{v}' never appears in '{leaf.field}' in the log"
+                                        + (f" ({hint})" if hint else ""))
+        if items is not None:
+            for pick in rule.suggest + rule.block:
+                if pick.item is not None and pick.item not in items:
+                    hint = did_you_mean(pick.item, sorted(items))
+                    if " - " in pick.item and not hint:
+                        hint = "it looks like several items on one line: put each on its own `- ` line"
+                    warnings.append(f"{pick.where}: rule '{rule.id}' › {pick.path}: item '{pick.item}' "
+                                    "is in neither the catalog nor the log" + (f" ({hint})" if hint else ""))
+    return errors, warnings
+
+
+def _fits(kind: str, value) -> bool:
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# -- whole-file checks and the file's own tests ------------------------------------------
+
+def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
+    """Errors and lint warnings for a rule set, against a loaded log when given."""
+    warnings = lint(rs)
+    if log is None:
+        return [], warnings
+    closed = {name: spec.values for name, spec in log.dataset.context.items() if spec.values}
+    observed = {name: set(log.requests[name].dropna().astype(str).unique())
+                for name, kind in log.context.items() if kind == "categorical"}
+    items = set(log.catalog["item_id"].astype(str)) | set(log.events["item_id"].astype(str))
+    errors, more = check_against(rs, log.context, closed, log.has_time, items, observed)
+    slice_errors, slice_warnings = _check_picks(rs, log.catalog)
+    return errors + slice_errors, warnings + more + slice_warnings
+
+
+def _check_picks(rs: RuleSet, catalog: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Catalog slices must name an attribute the catalog has and match some items."""
+    from suggest.errors import did_you_mean
+
+    errors, warnings = [], []
+    attributes = [c for c in catalog.columns if c != "item_id"]
+    for rule in rs.rules:
+        for kind, picks in (("suggest", rule.suggest), ("block", rule.block)):
+            for pick in picks:
+                if pick.slice is None:
+                    continue
+                where = f"{pick.where}: rule '{rule.id}' › {pick.path}"
+                attr, value = pick.slice
+                if attr not in attributes:
+                    hint = did_you_mean(attr, attributes) or (
+                        f"the catalog has {', '.join(attributes)}" if attributes else
+                        "the dataset has no catalog attributes: name items instead")
+                    errors.append(f"{where}: the catalog has no attribute '{attr}' ({hint})")
+                    continue
+                values = sorted(catalog[attr].dropna().astype(str).unique())
+                if value not in values:
+                    hint = did_you_mean(value, values)
+                    message = (f"{where}: no item has {attr} '{value}'" + (f" ({hint})" if hint else ""))
+                    # a block that matches nothing protects nothing: an error, not a warning
+                    (errors if kind == "block" else warnings).append(message)
+    return errors, warnings

@@ -1,0 +1,103 @@
+"""How rules behave over a log: how often each fired, was shadowed (fired but put nothing
+in the final list), or was missed by a single condition of its top-level ``all`` (a near
+miss), and which never fire (``suggest rules coverage``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from suggest.rules.compile import Evaluator, Truth3
+from suggest.rules.engine import RulesEngine, unique_columns
+from suggest.rules.explain import describe
+from suggest.rules.model import Group, Leaf, Rule
+
+
+# -- coverage ----------------------------------------------------------------------------
+
+@dataclass
+class Coverage:
+    """Per-rule firing counts over a log; ``to_table()`` and ``to_dict()``."""
+
+    requests: int
+    rows: list[dict] = field(default_factory=list)
+    answered: int = 0
+
+    @property
+    def never_fire(self) -> list[str]:
+        return [r["id"] for r in self.rows if r["fired"] == 0]
+
+    def to_dict(self) -> dict:
+        return {"requests": self.requests, "answered": self.answered, "rules": self.rows,
+                "never_fire": self.never_fire}
+
+    def to_table(self) -> str:
+        width = max([len(r["id"]) for r in self.rows] + [4])
+        head = (f"{'rule':<{width}} {'fired':>8} {'fired %':>8} {'shadowed':>9} {'near miss':>10}"
+                "  most missed by")
+        silent = self.requests - self.answered
+        lines = [f"{self.requests:,} requests; the rules suggest something for {self.answered:,} "
+                 f"({100 * self.answered / max(self.requests, 1):.1f}%) and are silent for {silent:,}",
+                 "", head, "-" * len(head)]
+        for r in self.rows:
+            lines.append(f"{r['id']:<{width}} {r['fired']:>8,} {100 * r['fired_rate']:>7.1f}% "
+                         f"{r['shadowed']:>9,} {r['near_misses']:>10,}  {r['top_near_miss'] or ''}")
+        if self.never_fire:
+            lines.append(f"never fire: {', '.join(self.never_fire)}")
+        lines += ["",
+                  "fired: requests where the rule's condition is true.",
+                  "shadowed: it fired, but the final list is the same without it (other rules",
+                  "  placed its items higher, the list was full, or its items were blocked).",
+                  "near miss: every condition of its top-level `all` held but one; the last column",
+                  "  names the condition that most often failed."]
+        return "\n".join(lines)
+
+
+def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) -> Coverage:
+    """How each rule behaves over ``requests`` (see the module docstring).
+
+    A rule is *shadowed* on a request when it fired but the request's final
+    list would be the same without it (other rules already placed its items
+    higher, or ``k`` cut them).
+    """
+    rs = engine.rule_set_
+    k = k or rs.max_suggestions
+    by_rule = engine._fired_by_rule(requests)
+    fired = by_rule.T
+    patterns, inverse = unique_columns(by_rule)
+    per_pattern = np.bincount(inverse, minlength=len(patterns))
+    ev = Evaluator(requests, rs.timezone or engine.timezone)
+    rows = []
+    for j, rule in enumerate(rs.rules):
+        shadowed = 0
+        if engine.proposals_[j]:
+            for p in np.flatnonzero(patterns[:, j]):
+                without = patterns[p].copy()
+                without[j] = False
+                if engine._resolve(patterns[p], k)[0] == engine._resolve(without, k)[0]:
+                    shadowed += int(per_pattern[p])
+        misses, top = _near_misses(rule, ev)
+        rows.append({"id": rule.id, "fired": int(fired[:, j].sum()),
+                     "fired_rate": float(fired[:, j].mean()) if len(requests) else 0.0,
+                     "shadowed": shadowed, "near_misses": misses, "top_near_miss": top})
+    answered = int(sum(per_pattern[p] for p in range(len(patterns)) if engine._resolve(patterns[p], k)[0]))
+    return Coverage(len(requests), rows, answered)
+
+
+def _near_misses(rule: Rule, ev: Evaluator) -> tuple[int, str | None]:
+    """Requests where exactly one part of the top-level ``all`` is false and the rest true."""
+    node = rule.when
+    if not isinstance(node, Group) or node.kind != "all" or len(node.children) < 2:
+        return 0, None
+    parts: list[Truth3] = [ev.evaluate(c) for c in node.children]
+    trues = np.array([p.true for p in parts])
+    falses = np.array([p.false for p in parts])
+    one_off = (falses.sum(axis=0) == 1) & (trues.sum(axis=0) == len(parts) - 1)
+    if not one_off.any():
+        return 0, None
+    culprit = falses[:, one_off].sum(axis=1)
+    worst = node.children[int(np.argmax(culprit))]
+    label = f"{worst.field} {worst}" if isinstance(worst, Leaf) else describe(worst)
+    return int(one_off.sum()), f"{worst.path}: {label}"
