@@ -159,19 +159,28 @@ class _Counters:
                                        np.asarray(when))
         self.counter = make(keys, times)
 
-    def _queries(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
-                 also: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    def _queries(self, prefix: np.ndarray, item: np.ndarray | None, when: np.ndarray,
+                 also: tuple[int, np.ndarray] | None = None,
+                 paired: bool | None = None) -> tuple[np.ndarray, np.ndarray, list]:
         """Keys and times, one flat array each, and the shapes of their parts: the groups'
         counters (groups x prefix columns), the (group, item) ones (groups x rows), then
         ``also``'s two. A value with one column (one context) is asked once. ``item`` is
         one code per row, or (groups x rows) when a group counts by another code (an
-        attribute's value)."""
+        attribute's value). ``paired``: False asks the groups' counters only, True (with
+        ``item``) the (group, item) ones only; None both."""
         groups = len(prefix)
         group = prefix * self.width + self.slot[:groups]
-        paired = (prefix * self.n_items + item) * self.width + self.slot[groups:]
-        parts = [(group, when), (paired, when)]
+        parts = []
+        if paired is not True:
+            parts.append((group, when))
+        if paired is not False:
+            pair = (prefix * self.n_items + item) * self.width + self.slot[groups:]
+            parts.append((pair, when))
         if also is not None:
-            parts += [(group[also[0], None], also[1]), (paired[also[0], None], also[1])]
+            if paired is not True:
+                parts.append((group[also[0], None], also[1]))
+            if paired is not False:
+                parts.append((pair[also[0], None], also[1]))
         keys = np.concatenate([key.ravel() for key, _ in parts])
         times = np.empty(len(keys), dtype=when.dtype)
         start = 0
@@ -181,7 +190,7 @@ class _Counters:
         return keys, times, [key.shape for key, _ in parts]
 
     def lookup(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
-               also: tuple[int, np.ndarray] | None = None) -> list:
+               also: tuple[int, np.ndarray] | None = None, per: np.ndarray | None = None) -> list:
         """(count, last time) of the groups' counters (groups x prefix columns) and of the
         (group, item) ones (groups x rows); with ``also=(g, times)``, the counts of group
         ``g``'s two counters at ``times`` too (e.g. a window's start; 1 x columns each), in
@@ -189,25 +198,50 @@ class _Counters:
 
         ``prefix`` is (groups x rows), ``item`` and ``when`` one per row; a
         ``prefix``, ``when`` and ``times`` with one column stand for every row
-        (one context), whose group counters are then asked once.
+        (one context), whose group counters are then asked once. With ``per`` (a
+        column per row: rows of one request share their request's), ``prefix``,
+        ``when`` and ``times`` are per column, and the groups' counters, which do not
+        depend on the item, are asked once a column, not once a row.
         """
-        rows, blocks = item.shape[-1], []
+        if per is None:
+            return self._blocked(prefix, item, when, also, None)
+        keys, times, shapes = self._queries(prefix, None, when, also, paired=False)
+        got, seen = self.counter.lookup(keys, times)
+        n = shapes[0][0] * shapes[0][1]
+        group = (got[:n].reshape(shapes[0])[:, per], seen[:n].reshape(shapes[0])[:, per])
+        rows = self._blocked(prefix[:, per], item, when[per],
+                             None if also is None else (also[0], also[1][per]), True)
+        out = [group, rows[0]]
+        if also is not None:
+            out += [got[n:].reshape(shapes[1])[:, per], rows[1]]
+        return out
+
+    def _blocked(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
+                 also: tuple[int, np.ndarray] | None, paired: bool | None) -> list:
+        """:meth:`lookup`'s search, ``BLOCK`` rows at a time (a large batch never holds every
+        query at once), the blocks written into arrays of all the rows; the parts as
+        :meth:`_queries` gives them (``also``'s: counts only)."""
+        rows, out = item.shape[-1], None
         for start in range(0, max(rows, 1), self.BLOCK):
             span = slice(start, min(start + self.BLOCK, rows))
             cut = (lambda a: a) if rows <= self.BLOCK else (lambda a: a[..., span] if a.shape[-1] > 1 else a)
             keys, times, shapes = self._queries(cut(prefix), item[..., span], cut(when),
-                                                None if also is None else (also[0], cut(also[1])))
+                                                None if also is None else (also[0], cut(also[1])),
+                                                paired)
             got, seen = self.counter.lookup(keys, times)
-            parts, at = [], 0
-            for shape in shapes:
+            if out is None:
+                whole = [(shape[0], shape[1] if shape[1] == 1 or rows <= self.BLOCK else rows)
+                         for shape in shapes]
+                out = [(np.empty(shape), np.empty(shape)) for shape in whole]
+            at = 0
+            for (count, last), shape in zip(out, shapes):
                 size = shape[0] * shape[1]
-                parts.append((got[at:at + size].reshape(shape), seen[at:at + size].reshape(shape)))
+                where = slice(None) if count.shape[1] == shape[1] else span
+                count[:, where] = got[at:at + size].reshape(shape)
+                last[:, where] = seen[at:at + size].reshape(shape)
                 at += size
-            blocks.append(parts)
-        if len(blocks) > 1:
-            blocks = [[tuple(np.hstack([block[i][j] for block in blocks]) for j in range(2))
-                       for i in range(len(blocks[0]))]]
-        return blocks[0][:2] + [count for count, _ in blocks[0][2:]]
+        keep = 1 if paired is True else 2
+        return out[:keep] + [count for count, _ in out[keep:]]
 
     def at(self, g: int, prefix: np.ndarray, item: np.ndarray, times: np.ndarray) -> tuple:
         """Group ``g``'s two counters at ``times`` (one per row, or one for all): the group's
@@ -697,8 +731,13 @@ class Features:
         when = np.asarray(when, dtype=np.int64)
         prefix = self._prefix(user, slices)
         items = self._item_rows(item)
-        recent = (1, when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
-        got = self.counts_.lookup(prefix, items, when, recent)
+        asked, per = prefix, None
+        if request is not None and len(request) > 1:  # the groups' counters once a request
+            _, first, per = np.unique(request, return_index=True, return_inverse=True)
+            asked = prefix[:, first]
+        at_when = when if per is None or when.size == 1 else when[first]
+        recent = (1, at_when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
+        got = self.counts_.lookup(asked, items, at_when, recent, per)
         (group, _), (paired, last) = got[:2]  # per group (groups_): everyone, user, slices, ...
         shares = _share(paired, group)
         unseen = {col: np.asarray(value) < 0 for col, value in zip(self.slices_, slices)}
