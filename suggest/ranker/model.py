@@ -399,10 +399,11 @@ class RankerEngine(BaseEngine):
 
         name = f"ndcg@{self.eval_at}"
         reqs, cand, X = held
-        ids = reqs["request_id"].to_numpy()[cand["row"].to_numpy()]
-        at = np.isin(ids, valid["request_id"].to_numpy())
-        rows = reqs[reqs["request_id"].isin(valid["request_id"])].reset_index(drop=True)
-        chosen = cand[at].assign(row=pd.Index(rows["request_id"]).get_indexer(ids[at]))
+        wanted = reqs["request_id"].isin(valid["request_id"]).to_numpy()  # hashed once a request
+        at = wanted[cand["row"].to_numpy()]
+        rows = reqs[wanted].reset_index(drop=True)
+        renumber = np.cumsum(wanted) - 1  # a kept request's place among the kept ones
+        chosen = cand[at].assign(row=renumber[cand["row"].to_numpy()[at]])
         matrix = X[columns] if columns is not None else X
         scores = booster.predict(matrix.to_numpy()[at], num_threads=self.n_jobs) if at.any() \
             else np.zeros(0)
