@@ -87,6 +87,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from suggest.errors import SuggestError, did_you_mean, one_of
+from suggest.hashing import mix64
 
 
 @dataclass(frozen=True)
@@ -253,15 +254,6 @@ NO_ENGAGEMENT_SHIFTS: tuple[tuple[Condition, float], ...] = (  # added to the lo
 
 
 # --- counter-based randomness -------------------------------------------------------------
-
-def mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a bijective scramble of uint64 values (wrapping is intended)."""
-    x = x ^ (x >> np.uint64(30))
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
 
 class _Rng:
     """Random numbers as a hash of (seed, stream name, keys), broadcast over the keys.

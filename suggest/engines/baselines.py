@@ -24,7 +24,7 @@ import pandas as pd
 
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, with_time_fields
 from suggest.history import NEVER, PastCounts, nanoseconds
-from suggest.synth import mix64
+from suggest.hashing import mix64
 from suggest.engines.base import (BaseEngine, check_context, check_k, gather_lists, one_request_frame,
                                   suggestions_frame)
 
