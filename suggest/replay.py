@@ -45,6 +45,16 @@ def _write(path: Path, content) -> None:
     write_atomic(path, content, hint=RETRY + ": finished chunks are kept")
 
 
+def _recorded(params: dict) -> dict:
+    """An engine's parameters as summary.json records them: a rule set parsed in memory as
+    its source and a digest of its rules (so an edited one is another replay)."""
+    from suggest.rules.model import RuleSet
+
+    return {key: (f"{value.source} (parsed in memory, "
+                  f"{hashlib.sha256(repr(value).encode()).hexdigest()[:12]})"
+                  if isinstance(value, RuleSet) else value) for key, value in params.items()}
+
+
 def _fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -159,7 +169,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     chunks_dir.mkdir(parents=True, exist_ok=True)
     clock = [("start", time.perf_counter())]
     parts = split(log.requests, log.truth, test_share, seed, how=split_by, gap=gap)
-    settings = {"engines": {n: e.get_params() for n, e in engines.items()}, "ks": list(ks),
+    settings = {"engines": {n: _recorded(e.get_params()) for n, e in engines.items()}, "ks": list(ks),
                 "test_share": test_share, "seed": seed, "chunk_size": chunk_size,
                 "split": split_by, "gap": None if gap is None else str(gap),
                 "requests": len(log.requests), "truth": len(log.truth), **(settings or {})}

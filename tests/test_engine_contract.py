@@ -251,6 +251,20 @@ def test_params_round_trip(name):
     assert type(engine)(**params).get_params() == params
 
 
+def test_a_rules_engine_built_from_a_rule_set_in_memory_rebuilds_from_its_params(world):
+    """get_params gave the rule set's source, '<string>', from which nothing can be built."""
+    from suggest.rules import RulesEngine, parse_rules
+    from suggest.replay import _recorded
+
+    train, truth, catalog, test = world
+    engine = RulesEngine(parse_rules(Path(PHONE).read_text(encoding="utf-8")))
+    again = type(engine)(**engine.get_params())
+    pd.testing.assert_frame_equal(again.fit(train, truth, catalog).suggest(test, 5),
+                                  engine.fit(train, truth, catalog).suggest(test, 5))
+    recorded = _recorded(engine.get_params())["rules"]  # what summary.json says of it
+    assert recorded.startswith("<string> (parsed in memory, ") and len(recorded) < 60
+
+
 def test_unknown_engine_name_suggests_the_closest():
     with pytest.raises(SuggestError, match="did you mean 'user-history'"):
         get_engine("user-histroy")

@@ -58,7 +58,9 @@ class RulesEngine(BaseEngine):
         self.timezone = timezone
 
     def get_params(self) -> dict:
-        rules = self.rules.source if isinstance(self.rules, RuleSet) else str(self.rules)
+        """``rules`` as given: a path as text, a parsed rule set as itself (its ``source``
+        may be ``<string>``, from which nothing can be rebuilt)."""
+        rules = self.rules if isinstance(self.rules, RuleSet) else str(self.rules)
         return {"rules": rules, "timezone": self.timezone}
 
     # -- fitting -----------------------------------------------------------------------
