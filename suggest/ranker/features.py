@@ -248,11 +248,13 @@ class _Counters:
         count and the (group, item) counts, for rows of ``prefix`` and ``item`` codes."""
         prefix, item = np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64)
         times = np.asarray(times, dtype=np.int64)
-        n = max(item.size, prefix.size, times.size)
-        group = np.broadcast_to(prefix * self.width + g, (n,))
-        paired = np.broadcast_to((prefix * self.n_items + item) * self.width + self.width // 2 + g, (n,))
+        shape = np.broadcast_shapes(prefix.shape, item.shape, times.shape)  # (0,) for no rows
+        n = int(np.prod(shape))
+        group = np.broadcast_to(prefix * self.width + g, shape).ravel()
+        paired = np.broadcast_to((prefix * self.n_items + item) * self.width + self.width // 2 + g,
+                                 shape).ravel()
         count, _ = self.counter.lookup(np.concatenate([group, paired]),
-                                       np.concatenate([np.broadcast_to(times, (n,))] * 2))
+                                       np.concatenate([np.broadcast_to(times, shape).ravel()] * 2))
         return count[:n], count[n:]
 
     # -- one group's counters, for :class:`_Late` ---------------------------------------------
