@@ -450,3 +450,27 @@ def test_one_context_served_from_several_threads_gives_each_its_own_list(small, 
     finally:
         sys.setswitchinterval(old)
     assert together == alone
+
+
+def test_without_lightgbms_private_names_scoring_and_dask_logging_fall_back(small, monkeypatch):
+    """LightGBM is capped below 5 while these private names are read; should a release move
+    them, one-context scoring uses Booster.predict and the Dask trainer keeps LightGBM's
+    logger: the same scores, no crash."""
+    import lightgbm.basic
+
+    from suggest.ranker.distributed import _lightgbm_says_to_stderr
+    from suggest.ranker.single import _Scorer
+
+    train, truth, _, _, catalog = small
+    booster = RankerEngine(**FAST).fit(train, truth, catalog).booster_
+    X = np.random.default_rng(1).normal(size=(9, booster.num_feature())).astype(np.float32)
+    library = lightgbm.basic._LIB
+    monkeypatch.delattr(lightgbm.basic, "_LIB")
+    scorer = _Scorer(booster, 1)  # built where the name is missing
+    monkeypatch.setattr(lightgbm.basic, "_LIB", library, raising=False)  # Booster.predict needs it
+    assert scorer.predict_for_mat is None
+    np.testing.assert_array_equal(scorer(X), booster.predict(X, num_threads=1))
+    monkeypatch.delattr(lightgbm.basic, "_LOGGER")
+    with _lightgbm_says_to_stderr():
+        ran = True
+    assert ran

@@ -125,11 +125,17 @@ def fit_dask(engine, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.Da
 
 @contextlib.contextmanager
 def _lightgbm_says_to_stderr():
-    """LightGBM prints its messages on standard output; --json owns that here."""
+    """LightGBM prints its messages on standard output; --json owns that here. The logger
+    in place is read from LightGBM's private names; a LightGBM without them keeps its own
+    (its messages may then reach standard output; training is the same)."""
     import lightgbm.basic
 
-    previous = (lightgbm.basic._LOGGER, lightgbm.basic._INFO_METHOD_NAME,
-                lightgbm.basic._WARNING_METHOD_NAME)
+    try:
+        previous = (lightgbm.basic._LOGGER, lightgbm.basic._INFO_METHOD_NAME,
+                    lightgbm.basic._WARNING_METHOD_NAME)
+    except AttributeError:
+        yield
+        return
     lightgbm.basic.register_logger(_StderrLogger())
     try:
         yield
