@@ -520,6 +520,11 @@ class RankerEngine(BaseEngine):
             one = self._one = OneContext(self)
         return one.suggest(context, check_k(k), exclude_blocked=self.name == "hybrid")
 
+    def __getstate__(self) -> dict:  # a copy or a pickle (a worker's engine) carries no
+        state = self.__dict__.copy()  # one-context lookups: they hold a lock, and are rebuilt
+        state.pop("_one", None)
+        return state
+
     def _top(self, requests, cand, X, scores, k) -> pd.DataFrame:
         order = pd.DataFrame({"row": cand["row"].to_numpy(), "item": cand["item_id"].to_numpy(),
                               "score": scores, "at": np.arange(len(cand))})
