@@ -132,13 +132,19 @@ def test_later_events_change_no_candidate_of_a_training_request(world, fitted, p
     pd.testing.assert_frame_equal(other.candidates_.generate(asked, training=True), cand)
 
 
-def test_a_training_row_never_counts_its_own_engagement(world, fitted):
-    requests, truth, _ = world
+def engaged_rows(requests, truth, fitted):
+    """Every request, its engaged (row, item) pairs, and their features as training builds
+    them: the rows the by-hand counts below check."""
     asked = requests.reset_index(drop=True)
     engaged = truth.assign(row=pd.Index(asked["request_id"]).get_indexer(truth["request_id"]),
                            item_id=truth["item_id"].astype(str))
     cand = engaged[["row", "item_id"]].reset_index(drop=True)
-    X = fitted.features_.build(asked, cand, training=True)
+    return asked, engaged, fitted.features_.build(asked, cand, training=True)
+
+
+def test_a_training_row_never_counts_its_own_engagement(world, fitted):
+    requests, truth, _ = world
+    asked, engaged, X = engaged_rows(requests, truth, fitted)
     # by hand: the same user's engagements with the item at strictly earlier times
     events = engaged.assign(user_id=asked["user_id"].to_numpy()[engaged["row"]],
                             t=asked["timestamp"].to_numpy()[engaged["row"]])
@@ -176,11 +182,7 @@ def test_context_history_affinity_diversity_and_trend_are_the_past_counted_by_ha
     for every engaged (request, item) row: what a slow join over earlier engagements
     counts, strictly before the request's time."""
     requests, truth, catalog = world
-    asked = requests.reset_index(drop=True)
-    engaged = truth.assign(row=pd.Index(asked["request_id"]).get_indexer(truth["request_id"]),
-                           item_id=truth["item_id"].astype(str))
-    cand = engaged[["row", "item_id"]].reset_index(drop=True)
-    X = fitted.features_.build(asked, cand, training=True)
+    asked, engaged, X = engaged_rows(requests, truth, fitted)
     category = catalog.assign(item_id=catalog["item_id"].astype(str)).set_index("item_id")["category"]
     slices = fitted.features_.slices_
     events = engaged.assign(t=asked["timestamp"].to_numpy()[engaged["row"]],

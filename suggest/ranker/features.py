@@ -322,7 +322,7 @@ class _Late:
         # gathered after them, give the hours since)
         targets = []
         for kind, name in features.groups_:
-            targets += [at[f] for f in self._features(kind, name)]
+            targets += [at[f] for f in self.features.group_features(kind, name)]
         self.targets = np.array(targets + [at["user_item_count"], at["user_item_share"]], dtype=np.intp)
         self.event_user = None
         if features.has_time_:  # every user's events, by user then time: the recent window's counts
@@ -339,16 +339,6 @@ class _Late:
         self.most = max(self.MEMO // self.n, self.need)  # rows the table may hold
         self.lock = threading.Lock()
         self._start()
-
-    def _features(self, kind: str, name: str | None) -> list[str]:
-        """The features group ``(kind, name)``'s kept vectors hold, in order (the user's are
-        gathered last, the distinct group's count is kept with the user's total)."""
-        features = self.features
-        return {"everyone": ["item_share", "item", *(f"attr:{a}" for a, _ in features.attribute_rows_)],
-                "slice": [f"slice_share:{name}"], "combo": ["ctx_share"],
-                "user_slice": [f"user_ctx_count:{name}", f"user_ctx_share:{name}"],
-                "user_combo": ["user_ctx_count", "user_ctx_share"],
-                "attr": [f"affinity:{name}"]}.get(kind, [])
 
     def _start(self) -> None:
         self.blocks: dict = {}  # (group, prefix) -> its first row in the table
@@ -401,7 +391,7 @@ class _Late:
         prefix = features._prefix(np.array([key[0]]), list(key[1:]))[:, 0].tolist()
         rows = []
         for g, (kind, name) in enumerate(features.groups_):
-            size = len(self._features(kind, name))
+            size = len(self.features.group_features(kind, name))
             if size:
                 first = self._block(g, prefix[g])
                 rows += range(first, first + size)
@@ -430,7 +420,7 @@ class _Late:
             span = np.searchsorted(self.event_user, [p, p + 1]).tolist() if self.event_user is not None else ()
             self.totals[p] = (count, *(span or (0, 0)))
         elif kind in ("slice", "user_slice") and p % (cards[name] + 1) == cards[name]:
-            vectors = [np.full(self.n, np.nan)] * len(self._features(kind, name))  # missing or unseen
+            vectors = [np.full(self.n, np.nan)] * len(self.features.group_features(kind, name))  # missing or unseen
         elif kind in ("user_slice", "user_combo"):
             vectors = [counts, _share(counts, count)]
         elif kind == "attr":  # by the item's value of the attribute (NaN: none)
@@ -620,14 +610,19 @@ class Features:
         names += ["user_item_count", "user_item_share", "user_total", "user_item_hours_since"]
         names += ["user_item_share_recent", "user_recent", "user_distinct_share"] if self.has_time_ else []
         for kind, name in self.groups_:
-            if kind == "user_slice":
-                names += [f"user_ctx_count:{name}", f"user_ctx_share:{name}"]
-            elif kind == "user_combo":
-                names += ["user_ctx_count", "user_ctx_share"]
-            elif kind == "attr":
-                names.append(f"affinity:{name}")
+            if kind in ("user_slice", "user_combo", "attr"):
+                names += self.group_features(kind, name)
         names += [name for name, _ in self._ranked()]
         return names + list(CANDIDATE_FEATURES)
+
+    def group_features(self, kind: str, name: str | None) -> list[str]:
+        """The features read from group ``(kind, name)``'s counts, in the order the serving
+        path keeps their vectors (the user's own and the distinct items are kept apart)."""
+        return {"everyone": ["item_share", "item", *(f"attr:{a}" for a in self.attributes_)],
+                "slice": [f"slice_share:{name}"], "combo": ["ctx_share"],
+                "user_slice": [f"user_ctx_count:{name}", f"user_ctx_share:{name}"],
+                "user_combo": ["user_ctx_count", "user_ctx_share"],
+                "attr": [f"affinity:{name}"]}.get(kind, [])
 
     def _ranked(self) -> list[tuple[str, tuple[str, ...]]]:
         """The baselines' rank features and the features each ranks by (ties: the next)."""
