@@ -15,7 +15,7 @@ import click
 from suggest import __version__
 from suggest.errors import SuggestError
 from suggest.files import write_atomic
-from suggest.registry import BUILT_IN
+from suggest.workflow import DEFAULT_ENGINES, N_ESTIMATORS
 
 MIN_SEGMENT_DEFAULT = 30  # suggest.segments.MIN_SEGMENT, without importing pandas at start-up
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -209,32 +209,6 @@ def rules() -> None:
     """Check, test, explain and measure YAML rule sets."""
 
 
-def _rules_and_log(rules_path: Path, dataset: Path | None, log_path: Path | None = None):
-    """The parsed rule set and the loaded log (None without a dataset)."""
-    from dataclasses import replace
-
-    from suggest.data import Dataset, load
-    from suggest.rules import load_rules
-
-    rule_set = load_rules(rules_path)
-    return rule_set, (_load_log(dataset, log_path) if dataset is not None else None)
-
-
-def _fitted(rule_set, log):
-    """A rules engine fitted on the log (catalog slices filled by its popularity)."""
-    from suggest.rules import RulesEngine
-
-    zone = log.dataset.timezone if log is not None and not log.dataset.timezone_column else None
-    engine = RulesEngine(rule_set, timezone=zone)
-    return engine.fit() if log is None else engine.fit(log.requests, log.truth, log.catalog)
-
-
-def _rules_engine(rules_path: Path, dataset: Path | None, log_path: Path | None = None):
-    """A fitted rules engine and the log it was fitted on (None without a dataset)."""
-    rule_set, log = _rules_and_log(rules_path, dataset, log_path)
-    return _fitted(rule_set, log), log
-
-
 @rules.command("check", epilog="""\b
 Examples:
   suggest rules check rules/phone.yaml
@@ -250,21 +224,19 @@ def rules_check(rules_file, dataset, as_json):
     Warnings name rules that can never fire (contradicting conditions) and rules
     always shadowed by an earlier one. Exit code 2 when there are errors.
     """
-    from suggest.data import Dataset, load
-    from suggest.rules import load_rules
-    from suggest.rules.checks import check
+    from suggest.workflow import check_rules
 
-    rule_set = load_rules(rules_file)
-    errors, warnings = check(rule_set, load(Dataset.from_yaml(dataset)) if dataset else None)
+    found = check_rules(rules_file, dataset)
+    errors, warnings = found["errors"], found["warnings"]
     if as_json:
-        _print_json({"rules": len(rule_set.rules), "errors": errors, "warnings": warnings})
+        _print_json(found)
     else:
         for line in errors:
             click.echo(f"error: {line}", err=True)
         for line in warnings:
             click.echo(f"warning: {line}")
         verdict = f"{len(errors)} error(s)" if errors else "ok"
-        click.echo(f"{rules_file}: {len(rule_set.rules)} rules, {len(rule_set.tests)} tests: {verdict}"
+        click.echo(f"{rules_file}: {found['rules']} rules, {found['tests']} tests: {verdict}"
                    + (f", {len(warnings)} warning(s)" if warnings else ""))
     if errors:
         raise SystemExit(2)
@@ -280,28 +252,12 @@ Examples:
               help="Dataset description: its catalog fills slices and its types read contexts.")
 def rules_test(rules_file, dataset):
     """Run the `tests:` section of a rule file. Exit code 1 when a test fails."""
-    from suggest.rules.checks import check
-    from suggest.rules.explain import run_tests
+    from suggest.report.terminal import rule_tests_text
+    from suggest.workflow import run_rule_tests
 
-    rule_set, log = _rules_and_log(rules_file, dataset)
-    if log is not None:  # a test of a file with errors says little: show the errors instead
-        errors, _ = check(rule_set, log)
-        if errors:
-            for line in errors:
-                click.echo(f"error: {line}", err=True)
-            raise SuggestError(f"{rules_file}: {len(errors)} error(s) against {dataset}; "
-                               "fix them before testing", hint="see `suggest rules check`")
-    results = run_tests(_fitted(rule_set, log), log.context if log else None)
-    if not results:
-        raise SuggestError(f"{rules_file} has no `tests:` section",
-                           hint="add tests: [{context: {...}, expect: [...], blocked: [...]}]")
-    for r in results:
-        mark = "PASS" if r["passed"] else "FAIL"
-        click.echo(f"{mark}  {r['name']}" + ("" if r["passed"] else f"  ({r['where']})"))
-        for problem in r["problems"]:
-            click.echo(f"      {problem}")
+    results = run_rule_tests(rules_file, dataset)
+    click.echo(rule_tests_text(results))
     failed = sum(not r["passed"] for r in results)
-    click.echo(f"{len(results) - failed} passed, {failed} failed")
     if failed:
         raise SystemExit(1)
 
@@ -327,9 +283,10 @@ def rules_explain(rules_file, context_text, dataset, k, as_json):
     warning.
     """
     from suggest.rules.explain import check_context_keys, explain, explain_text
+    from suggest.workflow import rules_engine
 
     context = _json_argument(context_text, "--context")
-    engine, log = _rules_engine(rules_file, dataset)
+    engine, log = rules_engine(rules_file, dataset)
     warnings = check_context_keys(engine, context, log)
     result = explain(engine, context, k, log.context if log else None)
     if as_json:
@@ -354,8 +311,9 @@ def rules_coverage(rules_file, log_file, dataset, as_json):
     LOG defaults to the dataset description's own log.
     """
     from suggest.rules.coverage import coverage
+    from suggest.workflow import rules_engine
 
-    engine, log = _rules_engine(rules_file, dataset, log_file)
+    engine, log = rules_engine(rules_file, dataset, log_file)
     report = coverage(engine, log.requests)
     if as_json:
         _print_json(report.to_dict())
@@ -417,10 +375,11 @@ Examples:
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Model folder to write (models/NAME).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for LightGBM and splits.")
-@click.option("--n-estimators", type=int, default=400, show_default=True,
+@click.option("--n-estimators", type=int, default=None,
               help="Most trees; early stopping on validation NDCG@5 usually stops sooner. With "
                    "--dask: exactly this many when given, else as many as a local validation run "
-                   "on the latest 50,000 requests found best (the Dask ranker cannot stop early).")
+                   "on the latest 50,000 requests found best (the Dask ranker cannot stop "
+                   f"early).  [default: {N_ESTIMATORS}]")
 @click.option("--test-share", type=float, default=0.0, show_default=True,
               help="Leave out the part `suggest replay --test-share X --seed S` holds out, so the "
                    "model can be replayed with --model. 0 trains on the whole log.")
@@ -444,190 +403,20 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
     unpickles. Rejected log rows are counted and written to the folder's
     rejects.csv; a rule file is first checked against the dataset.
     """
-    import contextlib
-    import time
+    from suggest.report.terminal import train_text, train_warning
+    from suggest.workflow import train_model
 
-    from suggest.parallel import dask_client
-    from suggest.ranker import RankerEngine
-    from suggest.splits import split
-
-    if n_estimators < 1:
-        raise SuggestError(f"--n-estimators must be at least 1, not {n_estimators}")
-    if not 0 <= test_share < 1:
-        raise SuggestError(f"--test-share must be at least 0 and below 1, not {test_share}")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise SuggestError(f"{out} already exists and is not empty",
-                           hint="pass --force to replace it, or choose another -o folder")
-    if jobs is not None and not dask_address:
-        raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
-                           hint="on one machine without Dask, training uses one LightGBM thread")
-    # a bad scheduler address fails before the log is read
-    cluster = contextlib.nullcontext() if not dask_address else \
-        dask_client(None if dask_address == "local" else dask_address, workers=jobs)
-    with cluster as client:
-        log = _checked_log(dataset, log_file, rules_file)
-        requests, truth, held_out = log.requests, log.truth, None
-        if test_share > 0:
-            part = split(log.requests, log.truth, test_share, seed, how=split_by, gap=gap)
-            requests, truth, held_out = part.train, part.train_truth, part.how
-        elif split_by != "auto" or gap:
-            raise SuggestError("--split and --gap choose the requests --test-share leaves out",
-                               hint="give --test-share 0.2 (as replay) with them")
-        started = time.perf_counter()
-        engine = RankerEngine(rules=str(rules_file) if rules_file else None, seed=seed,
-                              n_estimators=n_estimators)
-        if (tune_seconds is not None or ablation) and client is not None:
-            raise SuggestError("--tune and --ablation train on this machine", hint="drop --dask")
-        if tune_seconds is not None and tune_seconds <= 0:
-            raise SuggestError(f"--tune takes seconds > 0, not {tune_seconds}", hint="e.g. --tune 60")
-        if client is None:
-            engine.fit(requests, truth, log.catalog, progress=not as_json)
-            if tune_seconds is not None:
-                engine.tune(requests, truth, tune_seconds, progress=not as_json)
-            if ablation:
-                engine.ablation(requests, truth)
-        else:
-            from suggest.ranker.distributed import fit_dask
-
-            given = click.get_current_context().get_parameter_source("n_estimators") \
-                != click.core.ParameterSource.DEFAULT
-            fit_dask(engine, requests, truth, log.catalog, client,
-                     n_estimators=n_estimators if given else None, progress=not as_json)
-    folder = engine.save(out, requests, truth, log.catalog,
-                         dataset={"name": log.dataset.name, "description": str(dataset),
-                                  "log": str(log.dataset.log), "held_out": held_out})
-    rejects = _write_log_rejects(log, folder / "rejects.csv")
-    summary = {"model": str(folder), "seconds": round(time.perf_counter() - started, 1),
-               "requests": len(requests), "engagements": len(truth), "held_out": held_out,
-               "rejected_rows": len(log.rejects), "rejects_file": rejects,
-               "candidate_recall": engine.candidate_recall_, "validation": engine.validation_,
-               "top_features": list(engine.manifest_importance(5))}
+    summary = train_model(dataset, out, log=log_file, rules=rules_file, seed=seed,
+                          n_estimators=n_estimators, test_share=test_share, split_by=split_by,
+                          gap=gap, tune_seconds=tune_seconds, ablation=ablation, force=force,
+                          jobs=jobs, dask=dask_address, progress=not as_json)
     if as_json:
         _print_json(summary)
         return
-    if held_out:
-        click.echo(f"left out for replay: {held_out}")
-    v = engine.validation_
-    if v.get("ranker_below_baseline"):  # first, before anyone ships it
-        best, name = v["baselines"][v["best_baseline"]], f"ndcg@{engine.eval_at}"
-        click.echo(f"warning: on its validation requests the ranker ({name} {v[name]:.4f}) is below "
-                   f"the {v['best_baseline']} baseline ({best:.4f}); a simple baseline may be the "
-                   "better default", err=True)
-    click.echo(f"trained on {v['train_requests']:,} requests, validated on {v['valid_requests']:,} "
-               f"({v['split']}); {summary['seconds']} s")
-    click.echo(f"candidate recall@{engine.cap}: train {engine.candidate_recall_['train']:.3f}, "
-               f"validation {engine.candidate_recall_['valid']:.3f} (the ranker cannot beat this)")
-    ndcg, limited = v.get(f"ndcg@{engine.eval_at}"), v.get(f"ndcg@{engine.eval_at}_candidates")
-    shown = lambda x: f"{x:.4f}" if x is not None else "n/a"  # noqa: E731
-    click.echo(f"validation NDCG@{engine.eval_at}: {shown(ndcg)} over the "
-               f"{v.get('scored_requests', 0):,} validation requests with a positive, as replay "
-               f"computes it ({shown(limited)} on those with a positive among the candidates, the "
-               f"figure early stopping used; {v['best_iteration']} trees)")
-    if "dask" in v:
-        click.echo(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
-                   f"partitions; trees: {v['dask']['trees_from']}")
-    click.echo("top features (gain): " + ", ".join(summary["top_features"]))
-    tuning = v.get("tuning")
-    if tuning:
-        chosen = ", ".join(f"{k}={val}" for k, val in tuning["chosen"].items())
-        click.echo(f"tuning: {len(tuning['tried'])} settings in {tuning['seconds']:g} s; chosen "
-                   f"{chosen} (validation NDCG@{engine.eval_at} {shown(v[f'ndcg@{engine.eval_at}'])}"
-                   f" against {shown(tuning['tried'][0]['score'])} with the defaults; the best of "
-                   f"{len(tuning['tried'])} on the same {v.get('scored_requests') or 0:,} validation "
-                   "requests reads high: the held-out replay is the figure to trust)")
-    for row in v.get("ablation") or []:
-        if row["left_out"] is None:
-            click.echo(f"ablation (validation NDCG@{engine.eval_at} with each feature group left "
-                       f"out): all {row['features']} features {shown(row['score'])}")
-        else:
-            change = f"{row['change']:+.4f}" if row["change"] is not None else "n/a"
-            click.echo(f"  without {row['left_out']} ({row['features']}): {shown(row['score'])} "
-                       f"({change})")
-    click.echo(_rejects_line(log, rejects))
-    click.echo(f"model written to {folder}/")
-
-
-def _checked_log(dataset: Path, log_file: Path | None, rules_file: Path | None):
-    """The loaded log, after checking the rule file (if any) against it: a rule set
-    naming fields or items the log does not have stops here, as `rules check` would."""
-    from suggest.errors import ErrorList
-    from suggest.rules import load_rules
-    from suggest.rules.checks import check
-
-    rule_set = load_rules(rules_file) if rules_file else None
-    log = _load_log(dataset, log_file)
-    if rule_set is not None:
-        errors, _ = check(rule_set, log)
-        if errors:
-            raise ErrorList([SuggestError(e) for e in errors],
-                            summary=f"{rules_file} does not fit {dataset}: {len(errors)} error(s) "
-                                    f"(`suggest rules check {rules_file} --dataset {dataset}` "
-                                    f"shows them with warnings)")
-    return log
-
-
-def _write_log_rejects(log, path: Path) -> str | None:
-    """Write the log's rejected rows to ``path`` when there are any."""
-    from suggest.data import write_rejects
-
-    return str(write_rejects(log.rejects, path)) if len(log.rejects) else None
-
-
-def _rejects_line(log, written: str | None) -> str:
-    """The rejected rows in one line (their three commonest kinds, each with a real value),
-    then the load's warnings (e.g. cells that look like undeclared missing markers)."""
-    warnings = "".join(f"\nwarning: {w}" for w in log.report.warnings)
-    if not written:
-        return "rejected log rows: none" + warnings
-    top = "; ".join(f"{n:,} x {reason}" for reason, n in
-                    list(log.report.reject_reasons.items())[:3])
-    return f"rejected log rows: {len(log.rejects):,} ({top}) -> {written}" + warnings
-
-
-def _load_log(dataset: Path, log_path: Path | None):
-    from dataclasses import replace
-
-    from suggest.data import Dataset, load
-
-    description = Dataset.from_yaml(dataset)
-    return load(replace(description, log=log_path) if log_path else description)
-
-
-DEFAULT_ENGINES = ",".join(BUILT_IN)
-
-
-class _Fitted:
-    """A loaded model in a replay: fitting it again would train on other data."""
-
-    def __init__(self, engine):
-        self.engine, self.name = engine, engine.name
-
-    def fit(self, *args, **kwargs):
-        return self.engine
-
-    def get_params(self) -> dict:
-        return {"model": self.engine.manifest_["training"]["fingerprint"]}
-
-
-def replay_engines(names: str, rules_file: Path | None, model: Path | None, seed: int) -> dict:
-    """Unfitted engines by name for a replay (``--engines``), checked before any work."""
-    from suggest.engines import get_engine
-    from suggest.engines.base import replay_params
-
-    chosen = [n.strip() for n in names.split(",") if n.strip()]
-    if not chosen:
-        raise SuggestError("--engines is empty", hint=f"e.g. --engines {DEFAULT_ENGINES}")
-    engines = {}
-    for name in chosen:
-        if name in ("rules", "hybrid") and rules_file is None:
-            raise SuggestError(f"engine '{name}' needs --rules RULES.yaml")
-        if name in ("ranker", "hybrid") and model is not None and name == "ranker":
-            from suggest.ranker import RankerEngine
-
-            engines[name] = _Fitted(RankerEngine.load(model))
-            continue
-        engines[name] = get_engine(name, **replay_params(name, rules_file, seed))
-    return engines
+    warning = train_warning(summary)  # first, before anyone ships it
+    if warning:
+        click.echo(warning, err=True)
+    click.echo(train_text(summary))
 
 
 @main.command(epilog="""\b
@@ -675,37 +464,22 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
     rate, coverage, latency, paired tests, segments, verdict, ranker and data
     cards). With --jobs or --dask the chunks run elsewhere; the files are the same.
     """
-    from suggest.parallel import chunk_runner
-    from suggest.replay import replay as run_replay
-    from suggest.replay import primary_metric
-    from suggest.report.terminal import summary_text
-    from suggest.segments import check_min_size
+    from suggest.report.terminal import rejects_line, summary_text
+    from suggest.workflow import replay_log
 
-    cutoffs = _cutoffs(ks)
-    primary_metric(metric, cutoffs)  # a metric the replay cannot compute fails before any work
-    check_min_size(min_segment)
-    if chunk_size < 1:
-        raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
-    chosen = replay_engines(engines, rules_file, model, seed)
-    if rules_file is None and model is None and {"ranker"} & set(chosen) and not as_json:
+    if rules_file is None and model is None and "ranker" in engines.split(",") and not as_json:
         click.echo("note: no --rules: the ranker trains without rule candidates and rule features",
                    err=True)
-    with chunk_runner(jobs, dask_address) as runner:  # a bad scheduler address fails first
-        log = _checked_log(dataset, log_file, rules_file)
-        if isinstance(chosen.get("ranker"), _Fitted):
-            from suggest.ranker.artifact import check_fits
-
-            check_fits(chosen["ranker"].engine, log.requests, f"{dataset}")
-        summary = run_replay(log, chosen, out, ks=cutoffs, test_share=test_share, seed=seed,
-                             chunk_size=chunk_size, progress=not as_json, runner=runner,
-                             settings={"dataset": log.dataset.name, "log": str(log.dataset.log), "rules": str(rules_file)},
-                             metric=metric, min_segment=min_segment, split_by=split_by, gap=gap)
-    rejects = _write_log_rejects(log, Path(out) / "rejects.csv")
+    summary = replay_log(dataset, out, log=log_file, rules=rules_file, model=model,
+                         engines=engines, ks=_cutoffs(ks), test_share=test_share,
+                         split_by=split_by, gap=gap, seed=seed, chunk_size=chunk_size,
+                         metric=metric, min_segment=min_segment, jobs=jobs, dask=dask_address,
+                         progress=not as_json)
     if as_json:
-        _print_json({**summary, "rejected_rows": len(log.rejects), "rejects_file": rejects})
+        _print_json(summary)
     else:
         click.echo(summary_text(summary))
-        click.echo("\n" + _rejects_line(log, rejects))
+        click.echo("\n" + rejects_line(summary))
         click.echo(f"written to {out}/ (summary.json, results.parquet, suggestions.parquet)")
 
 
@@ -743,26 +517,16 @@ def evaluate_command(run_file, truth_file, ks, gain, as_json):
     never answered counts as 0 (give a truth of the run's requests only, e.g. a
     replay's held-out part, to score answered requests alone).
     """
-    from suggest.data.runs import read_run, read_truth
-    from suggest.evaluate import evaluate, metric_names
+    from suggest.report.terminal import metrics_table
+    from suggest.workflow import evaluate_files
 
-    run, truth = read_run(run_file), read_truth(truth_file)
-    names = metric_names(_cutoffs(ks))
-    results = {engine: evaluate(part, truth, names, gain=gain)
-               for engine, part in run.groupby("engine", sort=True)}
-    if as_json:
-        if len(results) == 1:
-            _print_json(next(iter(results.values())).to_dict())
-        else:
-            _print_json({engine: r.to_dict() for engine, r in results.items()})
-        return
-    first = next(iter(results.values()))
-    click.echo(f"{first.requests:,} requests with a relevant item; "
-               f"{first.requests_without_positive:,} without one are left out")
-    width = max(len(n) for n in names) + 2
-    click.echo("metric".ljust(width) + "".join(e[:14].rjust(16) for e in results))
-    for name in names:
-        click.echo(name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(16) for r in results.values()))
+    results = evaluate_files(run_file, truth_file, _cutoffs(ks), gain=gain)
+    if as_json and len(results) == 1:
+        _print_json(next(iter(results.values())).to_dict())
+    elif as_json:
+        _print_json({engine: r.to_dict() for engine, r in results.items()})
+    else:
+        click.echo(metrics_table(results))
 
 
 @main.command("compare", epilog="""\b
@@ -794,24 +558,10 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     p-values). A difference that is not significant comes with its minimum
     detectable effect at 80% power.
     """
-    from suggest.compare import COMPARED, check_engines, check_metric, compare
-    from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
-    from suggest.evaluate import parse_metric
-    from suggest.report.content import report_metric
-    from suggest.segments import segment_columns
+    from suggest.workflow import compare_run
 
-    summary = read_summary(run_dir)
-    check_engines([a, b], list(summary["engines"]))
-    # the run's own primary metric unless another is asked for (by name or by cutoff)
-    metric = check_metric(run_metrics(run_dir),
-                          report_metric(summary, metric or (f"ndcg@{k}" if k else None)))
-    cutoff = parse_metric(metric)[1]
-    # only what the comparison reads: a run of a million requests holds far more
-    results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
-                                       cutoff=cutoff, suggestion_columns=COMPARED)
-    columns = list(by) or segment_columns(results)
-    report = compare(results, suggestions, a, b, k=cutoff, metric=metric, by=columns,
-                     min_segment=min_segment, seed=seed, truth=read_run_truth(run_dir))
+    report = compare_run(run_dir, a, b, by=by, metric=metric, k=k, min_segment=min_segment,
+                         seed=seed)
     if as_json:
         _print_json(report.to_dict())
     else:
@@ -841,13 +591,8 @@ def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
     from suggest.report import render_run
 
     page = render_run(run_dir, fmt, a=a, b=b, metric=metric, min_segment=min_segment, seed=seed)
-    _write_page(page, out)
-    click.echo(f"wrote {out} ({len(page.encode()) // 1024:,} KiB)")
-
-
-def _write_page(page: str, out: Path) -> None:
-    """Beside its name, then moved in place: a failed write never looks like a report."""
     write_atomic(out, page)
+    click.echo(f"wrote {out} ({len(page.encode()) // 1024:,} KiB)")
 
 
 @main.command(epilog="""\b
@@ -909,45 +654,13 @@ def demo(out, users, days, seed):
     prints who wins, by how much and with what confidence. Works from any
     folder: everything it needs ships with the package.
     """
-    from suggest import synth
-    from suggest.data import load
-    from suggest.replay import replay as run_replay
     from suggest.report.terminal import summary_text
+    from suggest.workflow import demo as run_demo
 
-    rules_file = _example_rules(out)
-    click.echo(f"1/3 generating a synthetic world ({users} users, {days} days, seed {seed}) "
-               f"in {out / 'world'}/")
-    summary = synth.generate(synth.preset_config("default", users=users, days=days, seed=seed),
-                             out / "world", progress=True)
-    click.echo(f"    {summary['requests']:,} requests, {summary['rows']:,} log rows")
-    click.echo("2/3 reading the log back through its dataset description")
-    log = load(out / "world" / "dataset.yaml")
-    report = log.report
-    click.echo(f"    {report.rows_in:,} rows read, {report.rows_ok:,} ok, {report.rows_rejected:,} rejected")
-    click.echo(f"3/3 replaying the latest 20% through rules ({rules_file}), the ranker, the hybrid "
-               "and the baselines")
-    engines = replay_engines(DEFAULT_ENGINES, rules_file, None, seed)
-    result = run_replay(log, engines, out / "run", seed=seed, progress=True, latency_sample=50,
-                        settings={"dataset": log.dataset.name, "log": str(log.dataset.log), "rules": str(rules_file)})
-    click.echo("")
-    click.echo(summary_text(result))
-    from suggest.report import render_run
-
-    page = render_run(out / "run", title="suggest demo: synthetic world", seed=seed)
-    _write_page(page, out / "report.html")
+    summary = run_demo(out, users=users, days=days, seed=seed, say=click.echo)
+    click.echo("\n" + summary_text(summary))
     click.echo(f"\nrun written to {out / 'run'}/, report to {out / 'report.html'}")
     click.echo(f"next: suggest compare {out / 'run'} --by location")
-
-
-def _example_rules(out: Path) -> Path:
-    """The demo's rule set, copied from the installed package into ``out/rules.yaml`` (a
-    file to read and edit; the demo works from any folder)."""
-    from importlib.resources import files
-
-    target = out / "rules.yaml"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(files("suggest").joinpath("examples", "phone.yaml").read_bytes())
-    return target
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,7 +57,7 @@ def make_dataset(tmp_path):
     return make
 
 
-def make_requests(**columns) -> "pd.DataFrame":
+def make_requests(**columns):
     """A Requests frame with ids q0, q1, ... and the given context columns."""
     import pandas as pd
 

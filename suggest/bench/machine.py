@@ -18,6 +18,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from importlib import metadata
 from multiprocessing import get_context
+from pathlib import Path
 
 PACKAGES = ("suggest", "numpy", "pandas", "pyarrow", "lightgbm", "scikit-learn", "ranx",
             "ir-measures", "rule-engine")

@@ -53,3 +53,96 @@ def summary_text(summary: dict) -> str:
                          f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  {p_phrase(c['p_holm']):<12}"
                          f"{mark}")
     return "\n".join(lines)
+
+
+def rejects_line(summary: dict) -> str:
+    """The rejected rows in one line (their three commonest kinds), then the load's
+    warnings, from the keys of :func:`suggest.workflow.rejects_summary`."""
+    warnings = "".join(f"\nwarning: {w}" for w in summary.get("load_warnings", []))
+    if not summary.get("rejects_file"):
+        return "rejected log rows: none" + warnings
+    top = "; ".join(f"{n:,} x {reason}" for reason, n in summary["reject_reasons"].items())
+    return (f"rejected log rows: {summary['rejected_rows']:,} ({top}) -> "
+            f"{summary['rejects_file']}" + warnings)
+
+
+def _shown(x) -> str:
+    return f"{x:.4f}" if x is not None else "n/a"
+
+
+def train_warning(summary: dict) -> str | None:
+    """The warning to print before anything else when the ranker is below a baseline on
+    its validation requests, or None."""
+    v, at = summary["validation"], summary["eval_at"]
+    if not v.get("ranker_below_baseline"):
+        return None
+    best, name = v["baselines"][v["best_baseline"]], f"ndcg@{at}"
+    return (f"warning: on its validation requests the ranker ({name} {v[name]:.4f}) is below the "
+            f"{v['best_baseline']} baseline ({best:.4f}); a simple baseline may be the better "
+            "default")
+
+
+def train_text(summary: dict) -> str:
+    """What ``suggest train`` prints (after :func:`train_warning`, on stderr)."""
+    v, at = summary["validation"], summary["eval_at"]
+    recall = summary["candidate_recall"]
+    lines = [f"left out for replay: {summary['held_out']}"] if summary["held_out"] else []
+    ndcg, limited = v.get(f"ndcg@{at}"), v.get(f"ndcg@{at}_candidates")
+    lines += [
+        f"trained on {v['train_requests']:,} requests, validated on {v['valid_requests']:,} "
+        f"({v['split']}); {summary['seconds']} s",
+        f"candidate recall@{summary['candidate_cap']}: train {recall['train']:.3f}, validation "
+        f"{recall['valid']:.3f} (the ranker cannot beat this)",
+        f"validation NDCG@{at}: {_shown(ndcg)} over the {v.get('scored_requests', 0):,} validation "
+        f"requests with a positive, as replay computes it ({_shown(limited)} on those with a "
+        f"positive among the candidates, the figure early stopping used; {v['best_iteration']} "
+        "trees)"]
+    if "dask" in v:
+        lines.append(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
+                     f"partitions; trees: {v['dask']['trees_from']}")
+    lines.append("top features (gain): " + ", ".join(summary["top_features"]))
+    tuning = v.get("tuning")
+    if tuning:
+        chosen = ", ".join(f"{k}={val}" for k, val in tuning["chosen"].items())
+        lines.append(
+            f"tuning: {len(tuning['tried'])} settings in {tuning['seconds']:g} s; chosen {chosen} "
+            f"(validation NDCG@{at} {_shown(v[f'ndcg@{at}'])} against "
+            f"{_shown(tuning['tried'][0]['score'])} with the defaults; the best of "
+            f"{len(tuning['tried'])} on the same {v.get('scored_requests') or 0:,} validation "
+            "requests reads high: the held-out replay is the figure to trust)")
+    for row in v.get("ablation") or []:
+        if row["left_out"] is None:
+            lines.append(f"ablation (validation NDCG@{at} with each feature group left out): all "
+                         f"{row['features']} features {_shown(row['score'])}")
+        else:
+            change = f"{row['change']:+.4f}" if row["change"] is not None else "n/a"
+            lines.append(f"  without {row['left_out']} ({row['features']}): "
+                         f"{_shown(row['score'])} ({change})")
+    lines += [rejects_line(summary), f"model written to {summary['model']}/"]
+    return "\n".join(lines)
+
+
+def metrics_table(results: dict) -> str:
+    """What ``suggest evaluate`` prints: one column of means per engine (engine name ->
+    :class:`~suggest.evaluate.Results`, all over the same metrics)."""
+    first = next(iter(results.values()))
+    names = list(first.means)
+    width = max(len(n) for n in names) + 2
+    lines = [f"{first.requests:,} requests with a relevant item; "
+             f"{first.requests_without_positive:,} without one are left out",
+             "metric".ljust(width) + "".join(e[:14].rjust(16) for e in results)]
+    lines += [name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(16)
+                                          for r in results.values()) for name in names]
+    return "\n".join(lines)
+
+
+def rule_tests_text(results: list[dict]) -> str:
+    """What ``suggest rules test`` prints: PASS or FAIL per test, the problems, a count."""
+    lines = []
+    for r in results:
+        lines.append(("PASS" if r["passed"] else "FAIL") + f"  {r['name']}"
+                     + ("" if r["passed"] else f"  ({r['where']})"))
+        lines += [f"      {problem}" for problem in r["problems"]]
+    failed = sum(not r["passed"] for r in results)
+    lines.append(f"{len(results) - failed} passed, {failed} failed")
+    return "\n".join(lines)

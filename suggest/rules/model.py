@@ -268,7 +268,7 @@ class _Parser:
             self.rule_id = None
             at = ("rules", i)
             if not isinstance(spec, dict):
-                self.error(at, f"a rule must be a mapping with `id`, `when` and `suggest` or `block`")
+                self.error(at, "a rule must be a mapping with `id`, `when` and `suggest` or `block`")
                 continue
             rule_id = spec.get("id")
             if not isinstance(rule_id, (str, int)) or isinstance(rule_id, bool) or rule_id == "":
@@ -411,7 +411,7 @@ class _Parser:
                     not all(_is_number(arg[k]) for k in keys):
                 return bad(f"`within` takes {{lat, lon, radius_m}} numbers, not {arg!r}")
             if not (-90 <= arg["lat"] <= 90 and -180 <= arg["lon"] <= 180 and arg["radius_m"] > 0):
-                return bad(f"`within` needs -90 <= lat <= 90, -180 <= lon <= 180, radius_m > 0")
+                return bad("`within` needs -90 <= lat <= 90, -180 <= lon <= 180, radius_m > 0")
             return {k: float(arg[k]) for k in keys}
         raise AssertionError(op)  # pragma: no cover - every operator is handled above
 

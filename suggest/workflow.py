@@ -1,0 +1,354 @@
+"""The jobs behind the commands, as functions a notebook can call.
+
+Each ``suggest`` command parses its options, calls one function here (or one
+library function) and prints what it returns; the texts it prints are in
+:mod:`suggest.report.terminal`. Every function takes paths or loaded objects,
+checks its arguments before any work, and raises
+:class:`~suggest.errors.SuggestError` on bad input.
+
+>>> from suggest.workflow import replay_log, train_model      # doctest: +SKIP
+>>> summary = train_model("data/sample/dataset.yaml", "models/s80",
+...                       rules="rules/phone.yaml", test_share=0.2)   # doctest: +SKIP
+>>> replay_log("data/sample/dataset.yaml", "runs/s80", rules="rules/phone.yaml",
+...            model="models/s80")["verdict"]["sentences"][0]          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from suggest.errors import ErrorList, SuggestError
+from suggest.registry import BUILT_IN
+
+DEFAULT_ENGINES = ",".join(BUILT_IN)
+N_ESTIMATORS = 400  # the ranker's most trees when none are asked for (early stopping ends sooner)
+
+
+def load_log(dataset, log: str | Path | None = None):
+    """The log of ``dataset`` (a description or its YAML path), or the file ``log`` read
+    the way the description says."""
+    from suggest.data import Dataset, load
+
+    description = dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
+    return load(replace(description, log=Path(log)) if log else description)
+
+
+def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None = None):
+    """The loaded log, after checking the rule file ``rules`` (if any) against it: a rule
+    set naming fields or items the log does not have stops here, as `rules check` would."""
+    from suggest.rules import load_rules
+    from suggest.rules.checks import check
+
+    rule_set = load_rules(rules) if rules else None
+    loaded = load_log(dataset, log)
+    if rule_set is not None:
+        errors, _ = check(rule_set, loaded)
+        if errors:
+            raise ErrorList([SuggestError(e) for e in errors],
+                            summary=f"{rules} does not fit {dataset}: {len(errors)} error(s) "
+                                    f"(`suggest rules check {rules} --dataset {dataset}` "
+                                    f"shows them with warnings)")
+    return loaded
+
+
+def rejects_summary(log, path: str | Path) -> dict:
+    """Write the log's rejected rows to ``path`` when there are any, and say so: the
+    count, the file (None when nothing was rejected), the three commonest reasons and
+    the load's warnings (:func:`suggest.report.terminal.rejects_line` prints it)."""
+    from suggest.data import write_rejects
+
+    written = write_rejects(log.rejects, Path(path)) if len(log.rejects) else None
+    return {"rejected_rows": len(log.rejects), "rejects_file": str(written) if written else None,
+            "reject_reasons": dict(list(log.report.reject_reasons.items())[:3]),
+            "load_warnings": list(log.report.warnings)}
+
+
+def fitted_rules(rule_set, log=None):
+    """A rules engine of ``rule_set`` fitted on the loaded ``log`` (catalog slices filled by
+    their popularity, times read in the dataset's zone), or on nothing."""
+    from suggest.rules import RulesEngine
+
+    if log is None:
+        return RulesEngine(rule_set).fit()
+    zone = log.dataset.timezone if not log.dataset.timezone_column else None
+    return RulesEngine(rule_set, timezone=zone).fit(log.requests, log.truth, log.catalog)
+
+
+def rules_engine(rules: str | Path, dataset=None, log: str | Path | None = None):
+    """The rule file's engine fitted on the log of ``dataset`` (:func:`fitted_rules`), and
+    that log; without a dataset, fitted on nothing and ``None``."""
+    from suggest.rules import load_rules
+
+    loaded = load_log(dataset, log) if dataset is not None else None
+    return fitted_rules(load_rules(rules), loaded), loaded
+
+
+def check_rules(rules: str | Path, dataset=None) -> dict:
+    """``suggest rules check``: every error of the rule file at once (against the log of
+    ``dataset`` too, when given), then the lint warnings."""
+    from suggest.rules import load_rules
+    from suggest.rules.checks import check
+
+    rule_set = load_rules(rules)
+    errors, warnings = check(rule_set, load_log(dataset) if dataset else None)
+    return {"rules": len(rule_set.rules), "tests": len(rule_set.tests), "errors": errors,
+            "warnings": warnings}
+
+
+def run_rule_tests(rules: str | Path, dataset=None) -> list[dict]:
+    """``suggest rules test``: the results of the rule file's ``tests:`` section. A file
+    with errors against the dataset, or without tests, is refused with the reason."""
+    from suggest.rules import load_rules
+    from suggest.rules.checks import check
+    from suggest.rules.explain import run_tests
+
+    rule_set = load_rules(rules)
+    loaded = load_log(dataset) if dataset is not None else None
+    errors = check(rule_set, loaded)[0] if loaded is not None else []
+    if errors:  # a test of a file with errors says little: show the errors instead
+        raise ErrorList([SuggestError(e) for e in errors],
+                        summary=f"{rules}: {len(errors)} error(s) against {dataset}; "
+                                "fix them before testing (see `suggest rules check`)")
+    results = run_tests(fitted_rules(rule_set, loaded), loaded.context if loaded else None)
+    if not results:
+        raise SuggestError(f"{rules} has no `tests:` section",
+                           hint="add tests: [{context: {...}, expect: [...], blocked: [...]}]")
+    return results
+
+
+class FittedEngine:
+    """A trained engine in a replay: ``fit`` returns it as it is, since fitting it again
+    would train it on other data (``suggest replay --model``)."""
+
+    def __init__(self, engine):
+        self.engine, self.name = engine, engine.name
+
+    def fit(self, *args, **kwargs):
+        return self.engine
+
+    def get_params(self) -> dict:
+        return {"model": self.engine.manifest_["training"]["fingerprint"]}
+
+
+def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules: str | Path | None = None,
+                   model: str | Path | None = None, seed: int = 0) -> dict:
+    """Unfitted engines by name for a replay (``--engines``), checked before any work;
+    with ``model``, the ranker is that trained model (a :class:`FittedEngine`)."""
+    from suggest.engines import get_engine
+    from suggest.engines.base import replay_params
+
+    chosen = [n.strip() for n in (names.split(",") if isinstance(names, str) else names)
+              if n.strip()]
+    if not chosen:
+        raise SuggestError("--engines is empty", hint=f"e.g. --engines {DEFAULT_ENGINES}")
+    engines = {}
+    for name in chosen:
+        if name in ("rules", "hybrid") and rules is None:
+            raise SuggestError(f"engine '{name}' needs --rules RULES.yaml")
+        if name == "ranker" and model is not None:
+            from suggest.ranker import RankerEngine
+
+            engines[name] = FittedEngine(RankerEngine.load(model))
+            continue
+        engines[name] = get_engine(name, **replay_params(name, rules, seed))
+    return engines
+
+
+def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
+               rules: str | Path | None = None, model: str | Path | None = None,
+               engines: str | list[str] = DEFAULT_ENGINES, ks=(1, 3, 5, 10),
+               test_share: float = 0.2, split_by: str = "auto", gap=None, seed: int = 0,
+               chunk_size: int = 20_000, metric: str | None = None, min_segment: int | None = None,
+               jobs: int | None = None, dask: str | None = None, progress: bool = False,
+               latency_sample: int = 200) -> dict:
+    """``suggest replay``: load the log of ``dataset``, check the rules against it, replay
+    the held-out part through ``engines`` into ``out`` (:func:`suggest.replay.replay`)
+    and write the rejected rows beside the run; return the summary with
+    :func:`rejects_summary`'s keys added.
+
+    ``jobs`` and ``dask`` say where the chunks run (:func:`suggest.parallel.chunk_runner`);
+    a scheduler that cannot be reached fails before the log is read.
+    """
+    from suggest.parallel import chunk_runner
+    from suggest.replay import primary_metric, replay
+    from suggest.segments import MIN_SEGMENT, check_min_size
+
+    ks = sorted(set(ks))
+    primary_metric(metric, ks)  # a metric the replay cannot compute fails before any work
+    min_segment = MIN_SEGMENT if min_segment is None else min_segment
+    check_min_size(min_segment)
+    if chunk_size < 1:
+        raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
+    chosen = replay_engines(engines, rules, model, seed)
+    with chunk_runner(jobs, dask) as runner:
+        loaded = checked_log(dataset, log, rules)
+        if isinstance(chosen.get("ranker"), FittedEngine):
+            from suggest.ranker.artifact import check_fits
+
+            check_fits(chosen["ranker"].engine, loaded.requests, f"{dataset}")
+        summary = replay(loaded, chosen, out, ks=ks, test_share=test_share, seed=seed,
+                         chunk_size=chunk_size, progress=progress, runner=runner,
+                         latency_sample=latency_sample,
+                         settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
+                                   "rules": str(rules)},
+                         metric=metric, min_segment=min_segment, split_by=split_by, gap=gap)
+    return {**summary, **rejects_summary(loaded, Path(out) / "rejects.csv")}
+
+
+def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
+                rules: str | Path | None = None, seed: int = 0, n_estimators: int | None = None,
+                test_share: float = 0.0, split_by: str = "auto", gap=None,
+                tune_seconds: float | None = None, ablation: bool = False, force: bool = False,
+                jobs: int | None = None, dask: str | None = None,
+                progress: bool = False) -> dict:
+    """``suggest train``: train the ranker on the log of ``dataset`` and write the model
+    folder ``out``; return the training summary (``train_text`` prints it).
+
+    ``test_share`` leaves out what ``replay_log(..., test_share=X, seed=S)`` holds out,
+    so the model can be replayed with ``model=``. ``n_estimators`` is the most trees
+    (default 400; early stopping usually ends sooner); on Dask (``dask`` a scheduler
+    address, or ``"local"``) exactly that many, or when ``None`` as many as a local
+    validation run found best. ``tune_seconds`` and ``ablation`` train on this machine.
+    """
+    from suggest.ranker import RankerEngine
+    from suggest.splits import split
+
+    out = Path(out)
+    if n_estimators is not None and n_estimators < 1:
+        raise SuggestError(f"--n-estimators must be at least 1, not {n_estimators}")
+    if not 0 <= test_share < 1:
+        raise SuggestError(f"--test-share must be at least 0 and below 1, not {test_share}")
+    if test_share == 0 and (split_by != "auto" or gap):
+        raise SuggestError("--split and --gap choose the requests --test-share leaves out",
+                           hint="give --test-share 0.2 (as replay) with them")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise SuggestError(f"{out} already exists and is not empty",
+                           hint="pass --force to replace it, or choose another -o folder")
+    if jobs is not None and not dask:
+        raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
+                           hint="on one machine without Dask, training uses one LightGBM thread")
+    if (tune_seconds is not None or ablation) and dask:
+        raise SuggestError("--tune and --ablation train on this machine", hint="drop --dask")
+    if tune_seconds is not None and tune_seconds <= 0:
+        raise SuggestError(f"--tune takes seconds > 0, not {tune_seconds}", hint="e.g. --tune 60")
+    engine = RankerEngine(rules=str(rules) if rules else None, seed=seed,
+                          n_estimators=n_estimators or N_ESTIMATORS)
+    if dask:
+        from suggest.parallel import dask_client
+
+        cluster = dask_client(None if dask == "local" else dask, workers=jobs)
+    else:
+        cluster = contextlib.nullcontext()
+    with cluster as client:  # a bad scheduler address fails before the log is read
+        loaded = checked_log(dataset, log, rules)
+        requests, truth, held_out = loaded.requests, loaded.truth, None
+        if test_share > 0:
+            part = split(loaded.requests, loaded.truth, test_share, seed, how=split_by, gap=gap)
+            requests, truth, held_out = part.train, part.train_truth, part.how
+        started = time.perf_counter()
+        if client is None:
+            engine.fit(requests, truth, loaded.catalog, progress=progress)
+            if tune_seconds is not None:
+                engine.tune(requests, truth, tune_seconds, progress=progress)
+            if ablation:
+                engine.ablation(requests, truth)
+        else:
+            from suggest.ranker.distributed import fit_dask
+
+            fit_dask(engine, requests, truth, loaded.catalog, client, n_estimators=n_estimators,
+                     progress=progress)
+    folder = engine.save(out, requests, truth, loaded.catalog,
+                         dataset={"name": loaded.dataset.name, "description": str(dataset),
+                                  "log": str(loaded.dataset.log), "held_out": held_out})
+    return {"model": str(folder), "seconds": round(time.perf_counter() - started, 1),
+            "requests": len(requests), "engagements": len(truth), "held_out": held_out,
+            "candidate_recall": engine.candidate_recall_, "candidate_cap": engine.cap,
+            "eval_at": engine.eval_at, "validation": engine.validation_,
+            "top_features": list(engine.manifest_importance(5)),
+            **rejects_summary(loaded, folder / "rejects.csv")}
+
+
+def example_rules(out: str | Path) -> Path:
+    """The demo's rule set, copied from the installed package into ``out/rules.yaml`` (a
+    file to read and edit; the demo works from any folder)."""
+    from importlib.resources import files
+
+    target = Path(out) / "rules.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(files("suggest").joinpath("examples", "phone.yaml").read_bytes())
+    return target
+
+
+def demo(out: str | Path = "suggest-demo", *, users: int = 150, days: int = 28, seed: int = 0,
+         say=lambda line: None) -> dict:
+    """``suggest demo``: generate a synthetic world in ``out/world``, read it back, replay
+    every engine into ``out/run`` with the rules in ``out/rules.yaml``, and write the
+    report to ``out/report.html``; ``say`` is told each step. Returns the replay's summary."""
+    from suggest import synth
+    from suggest.data import load
+    from suggest.files import write_atomic
+    from suggest.replay import replay
+    from suggest.report import render_run
+
+    out = Path(out)
+    rules = example_rules(out)
+    say(f"1/3 generating a synthetic world ({users} users, {days} days, seed {seed}) "
+        f"in {out / 'world'}/")
+    world = synth.generate(synth.preset_config("default", users=users, days=days, seed=seed),
+                           out / "world", progress=True)
+    say(f"    {world['requests']:,} requests, {world['rows']:,} log rows")
+    say("2/3 reading the log back through its dataset description")
+    loaded = load(out / "world" / "dataset.yaml")
+    report = loaded.report
+    say(f"    {report.rows_in:,} rows read, {report.rows_ok:,} ok, {report.rows_rejected:,} rejected")
+    say(f"3/3 replaying the latest 20% through rules ({rules}), the ranker, the hybrid "
+        "and the baselines")
+    summary = replay(loaded, replay_engines(DEFAULT_ENGINES, rules, None, seed), out / "run",
+                     seed=seed, progress=True, latency_sample=50,
+                     settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
+                               "rules": str(rules)})
+    write_atomic(out / "report.html",
+                 render_run(out / "run", title="suggest demo: synthetic world", seed=seed))
+    return summary
+
+
+def evaluate_files(run: str | Path, truth: str | Path, ks=(1, 3, 5, 10),
+                   gain: str = "linear") -> dict:
+    """``suggest evaluate``: every engine of the run file scored against the truth file
+    (engine name -> :class:`~suggest.evaluate.Results`)."""
+    from suggest.data.runs import read_run, read_truth
+    from suggest.evaluate import evaluate, metric_names
+
+    suggestions, relevant = read_run(run), read_truth(truth)
+    names = metric_names(sorted(set(ks)))
+    return {engine: evaluate(part, relevant, names, gain=gain)
+            for engine, part in suggestions.groupby("engine", sort=True)}
+
+
+def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=(),
+                metric: str | None = None, k: int | None = None, min_segment: int | None = None,
+                seed: int = 0):
+    """``suggest compare``: engine ``b`` against ``a`` on a replay folder, reading only what
+    the comparison needs; the run's own primary metric unless ``metric`` (or ndcg at
+    ``k``) is asked for; every context column tested when ``by`` is empty."""
+    from suggest.compare import COMPARED, check_engines, check_metric, compare
+    from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
+    from suggest.evaluate import parse_metric
+    from suggest.report.content import report_metric
+    from suggest.segments import MIN_SEGMENT, segment_columns
+
+    summary = read_summary(run_dir)
+    check_engines([a, b], list(summary["engines"]))
+    metric = check_metric(run_metrics(run_dir),
+                          report_metric(summary, metric or (f"ndcg@{k}" if k else None)))
+    cutoff = parse_metric(metric)[1]
+    # only what the comparison reads: a run of a million requests holds far more
+    results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
+                                       cutoff=cutoff, suggestion_columns=COMPARED)
+    return compare(results, suggestions, a, b, k=cutoff, metric=metric,
+                   by=list(by) or segment_columns(results),
+                   min_segment=MIN_SEGMENT if min_segment is None else min_segment, seed=seed,
+                   truth=read_run_truth(run_dir))

@@ -1,0 +1,91 @@
+"""The jobs behind the commands, called as a notebook would (suggest.workflow): the same
+answers as the commands, arguments refused before any work, the texts the commands print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from suggest import synth
+from suggest.cli import main
+from suggest.errors import SuggestError
+from suggest.report.terminal import metrics_table, rejects_line, train_text
+from suggest.workflow import (FittedEngine, evaluate_files, replay_engines, replay_log,
+                              train_model)
+
+ROOT = Path(__file__).resolve().parents[1]
+PHONE = ROOT / "rules" / "phone.yaml"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("world")
+    synth.generate(synth.preset_config("default", users=25, days=8, seed=2), folder)
+    return folder / "dataset.yaml"
+
+
+def test_train_then_replay_the_model_from_python_matches_the_command(world, tmp_path):
+    summary = train_model(world, tmp_path / "m", rules=PHONE, test_share=0.2, n_estimators=10)
+    assert summary["held_out"].startswith("by time") and summary["rejected_rows"] == 0
+    text = train_text(summary)
+    assert f"model written to {tmp_path / 'm'}/" in text and "rejected log rows: none" in text
+    engines = replay_engines("rules,ranker", PHONE, tmp_path / "m")
+    assert isinstance(engines["ranker"], FittedEngine)
+    assert engines["ranker"].fit(None, None, None) is engines["ranker"].engine  # never refitted
+
+    ours = replay_log(world, tmp_path / "py", rules=PHONE, model=tmp_path / "m",
+                      engines="rules,ranker")
+    command = CliRunner().invoke(main, ["replay", "--dataset", str(world), "--rules", str(PHONE),
+                                        "--model", str(tmp_path / "m"), "--engines",
+                                        "rules,ranker", "-o", str(tmp_path / "cli"), "--json"])
+    assert command.exit_code == 0, command.output
+    theirs = json.loads(command.stdout)
+    for name in ("rules", "ranker"):
+        assert ours["engines"][name]["ndcg@5"] == pytest.approx(theirs["engines"][name]["ndcg@5"])
+    timed = lambda sentences: [s for s in sentences if not s.startswith("Cost:")]  # noqa: E731
+    assert timed(ours["verdict"]["sentences"]) == timed(theirs["verdict"]["sentences"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_estimators": 0}, "--n-estimators must be at least 1"),
+    ({"test_share": 1.0}, "--test-share must be at least 0 and below 1"),
+    ({"split_by": "user"}, "--split and --gap choose the requests"),
+    ({"jobs": 2}, "--jobs sets the workers of a local Dask cluster"),
+    ({"tune_seconds": 5, "dask": "local"}, "--tune and --ablation train on this machine"),
+    ({"tune_seconds": 0}, "--tune takes seconds > 0"),
+])
+def test_train_refuses_bad_arguments_before_reading_the_log(tmp_path, kwargs, message):
+    # the description does not exist: an argument error must come first
+    with pytest.raises(SuggestError, match=message):
+        train_model(tmp_path / "missing.yaml", tmp_path / "m", **kwargs)
+    assert not (tmp_path / "m").exists()
+
+
+def test_replay_refuses_an_engine_that_needs_rules_before_reading(tmp_path):
+    with pytest.raises(SuggestError, match="engine 'hybrid' needs --rules"):
+        replay_log(tmp_path / "missing.yaml", tmp_path / "run", engines="popular,hybrid")
+    assert not (tmp_path / "run").exists()
+
+
+def test_rejects_line_names_the_commonest_reasons_and_the_file():
+    summary = {"rejected_rows": 1234, "rejects_file": "r.csv", "load_warnings": ["odd cell"],
+               "reject_reasons": {"bad time": 1200, "no user": 34}}
+    assert rejects_line(summary) == ("rejected log rows: 1,234 (1,200 x bad time; 34 x no user) "
+                                     "-> r.csv\nwarning: odd cell")
+    assert rejects_line({"rejects_file": None}) == "rejected log rows: none"
+
+
+def test_evaluate_files_scores_each_engine_of_a_run(tmp_path):
+    (tmp_path / "run.csv").write_text("request_id,item_id,score,engine\nq1,a,2,x\nq1,b,1,x\n"
+                                      "q1,b,2,y\nq1,a,1,y\nq2,c,1,x\n", encoding="utf-8")
+    (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,b,1\nq2,c,1\n",
+                                        encoding="utf-8")
+    results = evaluate_files(tmp_path / "run.csv", tmp_path / "truth.csv", ks=[1])
+    assert results["x"].means["precision@1"] == 0.5  # q1 wrong at rank 1, q2 right
+    assert results["y"].means["precision@1"] == 0.5  # q1 right, q2 never answered: 0
+    table = metrics_table(results).splitlines()
+    assert table[0] == "2 requests with a relevant item; 0 without one are left out"
+    assert table[1].split() == ["metric", "x", "y"]
