@@ -34,8 +34,9 @@ from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError
 from suggest.files import RETRY, write_atomic
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
-from suggest.evaluate import compare_engines, evaluate, metric_names
+from suggest.evaluate import evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
+from suggest.stats import compare_engines
 from suggest.verdict import verdict_pairs
 
 
@@ -238,7 +239,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     # The final files are streamed chunk by chunk and the summary is kept as running
     # totals on the way, so no step holds the whole run (only the per-request values
     # the paired tests need).
-    totals = _Totals(list(fitted), names, metric, parts.train_truth)
+    totals = _ChunkTotals(list(fitted), names, metric, parts.train_truth)
     for kind in ("suggestions", "results"):
         _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
                      out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
@@ -306,7 +307,7 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
                          if isinstance(frame[c].dtype, pd.CategoricalDtype)})
 
 
-class _Totals:
+class _ChunkTotals:
     """What the summary needs from the chunk files, gathered one chunk at a time.
 
     Sums and counts for the means, the items shown at each cutoff for coverage,
@@ -408,7 +409,7 @@ class _Totals:
                 pd.DataFrame(columns=["request_id", *self.focus]))
 
 
-def _summary(totals: _Totals, parts, fitted, names, k, log, compare, latency_sample, seed):
+def _summary(totals: _ChunkTotals, parts, fitted, names, k, log, compare, latency_sample, seed):
     catalog_size = max(len(log.catalog), 1)
     engines = {}
     for name in fitted:

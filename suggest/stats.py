@@ -33,9 +33,11 @@ family's level with 80% power.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 #: Largest number of sums the exact sign-flip distribution may hold while it is built.
 EXACT_LIMIT = 1 << 17
@@ -278,3 +280,46 @@ def p_phrase(p: float) -> str:
     """
     text = format_p(p)
     return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+# -- engines compared, every pair and metric one family ---------------------------------
+
+@dataclass
+class Paired:
+    """A paired comparison of two engines on one metric over the same requests
+    (:func:`test_family`: ``p_holm`` over the family it was tested in)."""
+
+    a: str
+    b: str
+    metric: str
+    requests: int
+    mean_a: float
+    mean_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    method: str
+    sd: float
+    p_holm: float
+    family: int
+    significant: bool
+    mde: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
+                    pairs: list[tuple[str, str]], *, seed: int = 0,
+                    alpha: float = 0.05) -> list[Paired]:
+    """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family.
+    ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`."""
+    names, samples = [], []
+    for a, b in pairs:
+        joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))
+        for metric in metrics:
+            names.append((a, b, metric))
+            samples.append((joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()))
+    return [Paired(a, b, metric, **row) for (a, b, metric), row
+            in zip(names, test_family(samples, alpha=alpha, seed=seed))]

@@ -341,11 +341,11 @@ def test_one_context_served_reads_what_the_search_counts(memo, timed, world, mon
     kept per (group, prefix) instead of searching every event: for known and unknown users,
     items and slice values, and missing ones, every feature must equal the search's to the
     bit, also when the kept vectors start over."""
-    from suggest.ranker.features import _Late
+    from suggest.ranker.serving import ServingTable
 
-    monkeypatch.setattr(_Late, "MEMO", memo)
-    filled, fill = [], _Late.fill
-    monkeypatch.setattr(_Late, "fill", lambda self, *args: filled.append(1) or fill(self, *args))
+    monkeypatch.setattr(ServingTable, "MEMO", memo)
+    filled, fill = [], ServingTable.fill
+    monkeypatch.setattr(ServingTable, "fill", lambda self, *args: filled.append(1) or fill(self, *args))
     requests, truth, catalog = world
     if not timed:
         requests = requests.drop(columns=["timestamp", "timezone"])

@@ -120,7 +120,7 @@ def measure_single(engine: RankerEngine, contexts: list[dict], k: int, passes: i
         matrices.append(np.ascontiguousarray(engine.features_.build(frame, cand).to_numpy()))
     clock = time.perf_counter_ns
     # first, as after loading a model: the first call builds the one-context lookups, and the
-    # first context of each user and slice value builds its feature vectors (features._Late)
+    # first context of each user and slice value builds its feature vectors (suggest.ranker.serving.ServingTable)
     engine._one = None  # the one-context lookups and memos
     engine.features_._late = None  # the kept feature vectors
     rules = engine.candidates_.sources_.get("rules")

@@ -42,7 +42,7 @@ Features (``names_`` lists them in order):
   item's share then code: the ranker can reproduce the best baseline;
 * ``src_*``, ``rule_rank``, ``rule_blocked`` from candidate generation.
 
-Engagement counts are kept per *group* of engagements (:class:`_Counters`):
+Engagement counts are kept per *group* of engagements (:class:`GroupCounters`):
 everyone, the user, each slice value, the user within each slice value, the
 full slice and the user within it, the user by each attribute value and,
 with time, the user's first engagement with each item. A group of the user
@@ -53,16 +53,16 @@ users times many values) is left out, with its features.
 from __future__ import annotations
 
 import re
-import threading
 
 import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, with_time_fields
-from suggest.history import NEVER, PastCounts, nanoseconds
+from suggest.history import nanoseconds
+from suggest.ranker.counters import FoldCounts, GroupCounters, LatestTotals, share
+from suggest.ranker.serving import RECENT_DAYS, ServingTable
 
 TIME_COLUMNS = ("hour", "weekday", "is_weekend")  # the time fields the ranker reads
-RECENT_DAYS = 7  # the window of the recent history features
 CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", "rule_rank",
                       "rule_blocked")
 
@@ -79,365 +79,6 @@ def column_kind(values: pd.Series) -> str:
             or pd.api.types.is_string_dtype(values.dtype):  # pandas 3 text: ``str``
         return "categorical"
     return "numeric"
-
-
-class _FoldCounts:
-    """Out-of-fold counts: total per key minus the key's count in the asking row's fold.
-
-    Keys are looked up among the distinct keys seen (sorted once), so a key
-    space as large as users x items costs memory only for the pairs that occur.
-    """
-
-    def __init__(self, keys: np.ndarray, folds: np.ndarray, n_folds: int):
-        self.n_folds = n_folds
-        # a key no query asks (keys are >= 0) keeps the tables non-empty without events
-        keys = np.append(np.asarray(keys, dtype=np.int64), np.iinfo(np.int64).min)
-        folds = np.append(np.asarray(folds, dtype=np.int64), 0)
-        weights = np.append(np.ones(len(keys) - 1), 0.0)
-        self.distinct_keys, inverse = np.unique(keys, return_inverse=True)  # PastCounts' name
-        size = len(self.distinct_keys)
-        self.total = np.bincount(inverse, weights=weights, minlength=size)
-        self.by_fold = np.bincount(inverse * n_folds + folds, weights=weights, minlength=size * n_folds)
-
-    def lookup(self, keys: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keys, folds = np.asarray(keys, dtype=np.int64), np.asarray(folds, dtype=np.int64)
-        rank = np.minimum(np.searchsorted(self.distinct_keys, keys), len(self.distinct_keys) - 1)
-        known = self.distinct_keys[rank] == keys
-        own = np.where(known & (folds >= 0), self.by_fold[rank * self.n_folds + np.maximum(folds, 0)], 0.0)
-        return np.where(known, self.total[rank], 0.0) - own, np.full(len(keys), np.nan)
-
-
-class _Totals(PastCounts):
-    """:class:`PastCounts` that answers a query later than every event from per-key totals.
-
-    Serving asks after the training window: such a query needs one search of
-    the distinct keys instead of three over all events (whose cache misses
-    were most of a single context's lookup time). The totals are the counts
-    at the latest possible time, computed by :meth:`PastCounts.lookup` itself,
-    so both ways give the same numbers.
-    """
-
-    def __init__(self, keys: np.ndarray, times: np.ndarray):
-        super().__init__(keys, times)
-        self.latest = self.times.max() if len(self.times) else NEVER  # no query is later
-        self.total, self.final = super().lookup(self.distinct_keys, np.full(len(self.distinct_keys), NEVER))
-
-    def lookup(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        keys, times = np.asarray(keys, dtype=np.int64), np.asarray(times, dtype=np.int64)
-        early = np.flatnonzero(times <= self.latest)
-        if len(early) == len(keys):
-            return super().lookup(keys, times)
-        rank = np.minimum(np.searchsorted(self.distinct_keys, keys), len(self.distinct_keys) - 1)
-        known = self.distinct_keys[rank] == keys
-        count = np.where(known, self.total[rank], 0.0)
-        last = np.where(known, self.final[rank], np.nan)
-        if len(early):
-            count[early], last[early] = super().lookup(keys[early], times[early])
-        return count, last
-
-
-class _Counters:
-    """Engagement counts per group and per (group, item), answered together.
-
-    A group slices the engagements: everyone, the user, the value of each
-    categorical context column. Its ``prefix`` is its key (0 for everyone, the
-    user's code, the slice's code); group ``g`` has two counters, the group's
-    engagements (key ``prefix``) and the item's within it (key ``prefix *
-    n_items + item``). Counter ``j``'s key ``k`` is stored as ``k * width + j``
-    in one structure (:class:`PastCounts` with time, :class:`_FoldCounts`
-    without), so every statistic of a feature row comes from one search, built
-    by a few whole-array operations: what makes a single context cheap. Rows
-    are answered in blocks so a large batch never holds every query at once.
-    """
-
-    BLOCK = 1 << 16
-
-    def __init__(self, prefix: np.ndarray, item: np.ndarray, n_items: int, when: np.ndarray, make):
-        self.n_items, self.width = n_items, 2 * len(prefix)
-        self.slot = np.arange(self.width)[:, None]
-        keys, times, _ = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
-                                       np.asarray(when))
-        self.counter = make(keys, times)
-
-    def _queries(self, prefix: np.ndarray, item: np.ndarray | None, when: np.ndarray,
-                 also: tuple[int, np.ndarray] | None = None,
-                 paired: bool | None = None) -> tuple[np.ndarray, np.ndarray, list]:
-        """Keys and times, one flat array each, and the shapes of their parts: the groups'
-        counters (groups x prefix columns), the (group, item) ones (groups x rows), then
-        ``also``'s two. A value with one column (one context) is asked once. ``item`` is
-        one code per row, or (groups x rows) when a group counts by another code (an
-        attribute's value). ``paired``: False asks the groups' counters only, True (with
-        ``item``) the (group, item) ones only; None both."""
-        groups = len(prefix)
-        group = prefix * self.width + self.slot[:groups]
-        parts = []
-        if paired is not True:
-            parts.append((group, when))
-        if paired is not False:
-            pair = (prefix * self.n_items + item) * self.width + self.slot[groups:]
-            parts.append((pair, when))
-        if also is not None:
-            if paired is not True:
-                parts.append((group[also[0], None], also[1]))
-            if paired is not False:
-                parts.append((pair[also[0], None], also[1]))
-        keys = np.concatenate([key.ravel() for key, _ in parts])
-        times = np.empty(len(keys), dtype=when.dtype)
-        start = 0
-        for key, at in parts:
-            times[start:start + key.size].reshape(key.shape)[...] = at
-            start += key.size
-        return keys, times, [key.shape for key, _ in parts]
-
-    def lookup(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
-               also: tuple[int, np.ndarray] | None = None, per: np.ndarray | None = None) -> list:
-        """(count, last time) of the groups' counters (groups x prefix columns) and of the
-        (group, item) ones (groups x rows); with ``also=(g, times)``, the counts of group
-        ``g``'s two counters at ``times`` too (e.g. a window's start; 1 x columns each), in
-        the same search.
-
-        ``prefix`` is (groups x rows), ``item`` and ``when`` one per row; a
-        ``prefix``, ``when`` and ``times`` with one column stand for every row
-        (one context), whose group counters are then asked once. With ``per`` (a
-        column per row: rows of one request share their request's), ``prefix``,
-        ``when`` and ``times`` are per column, and the groups' counters, which do not
-        depend on the item, are asked once a column, not once a row.
-        """
-        if per is None:
-            return self._blocked(prefix, item, when, also, None)
-        keys, times, shapes = self._queries(prefix, None, when, also, paired=False)
-        got, seen = self.counter.lookup(keys, times)
-        n = shapes[0][0] * shapes[0][1]
-        group = (got[:n].reshape(shapes[0])[:, per], seen[:n].reshape(shapes[0])[:, per])
-        rows = self._blocked(prefix[:, per], item, when[per],
-                             None if also is None else (also[0], also[1][per]), True)
-        out = [group, rows[0]]
-        if also is not None:
-            out += [got[n:].reshape(shapes[1])[:, per], rows[1]]
-        return out
-
-    def _blocked(self, prefix: np.ndarray, item: np.ndarray, when: np.ndarray,
-                 also: tuple[int, np.ndarray] | None, paired: bool | None) -> list:
-        """:meth:`lookup`'s search, ``BLOCK`` rows at a time (a large batch never holds every
-        query at once), the blocks written into arrays of all the rows; the parts as
-        :meth:`_queries` gives them (``also``'s: counts only)."""
-        rows, out = item.shape[-1], None
-        for start in range(0, max(rows, 1), self.BLOCK):
-            span = slice(start, min(start + self.BLOCK, rows))
-            cut = (lambda a: a) if rows <= self.BLOCK else (lambda a: a[..., span] if a.shape[-1] > 1 else a)
-            keys, times, shapes = self._queries(cut(prefix), item[..., span], cut(when),
-                                                None if also is None else (also[0], cut(also[1])),
-                                                paired)
-            got, seen = self.counter.lookup(keys, times)
-            if out is None:
-                whole = [(shape[0], shape[1] if shape[1] == 1 or rows <= self.BLOCK else rows)
-                         for shape in shapes]
-                out = [(np.empty(shape), np.empty(shape)) for shape in whole]
-            at = 0
-            for (count, last), shape in zip(out, shapes):
-                size = shape[0] * shape[1]
-                where = slice(None) if count.shape[1] == shape[1] else span
-                count[:, where] = got[at:at + size].reshape(shape)
-                last[:, where] = seen[at:at + size].reshape(shape)
-                at += size
-        keep = 1 if paired is True else 2
-        return out[:keep] + [count for count, _ in out[keep:]]
-
-    def at(self, g: int, prefix: np.ndarray, item: np.ndarray, times: np.ndarray) -> tuple:
-        """Group ``g``'s two counters at ``times`` (one per row, or one for all): the group's
-        count and the (group, item) counts, for rows of ``prefix`` and ``item`` codes."""
-        prefix, item = np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64)
-        times = np.asarray(times, dtype=np.int64)
-        shape = np.broadcast_shapes(prefix.shape, item.shape, times.shape)  # (0,) for no rows
-        n = int(np.prod(shape))
-        group = np.broadcast_to(prefix * self.width + g, shape).ravel()
-        paired = np.broadcast_to((prefix * self.n_items + item) * self.width + self.width // 2 + g,
-                                 shape).ravel()
-        count, _ = self.counter.lookup(np.concatenate([group, paired]),
-                                       np.concatenate([np.broadcast_to(times, shape).ravel()] * 2))
-        return count[:n], count[n:]
-
-    # -- one group's counters, for :class:`_Late` ---------------------------------------------
-    def span(self, g: int, p: int) -> tuple[np.ndarray, np.ndarray]:
-        """Ranks (among the distinct keys) and item codes of group ``g``'s (prefix ``p``,
-        item) counters: their keys lie in one range of the sorted distinct keys."""
-        c, groups = self.counter, self.width // 2
-        lo, hi = np.searchsorted(c.distinct_keys, [p * self.n_items * self.width,
-                                                   (p + 1) * self.n_items * self.width])
-        keys = c.distinct_keys[lo:hi]
-        mine = keys % self.width == groups + g
-        return np.arange(lo, hi)[mine], keys[mine] // self.width - p * self.n_items
-
-    def totals(self, g: int, p: int, ranks: np.ndarray, items: np.ndarray) -> tuple:
-        """Group ``g``'s count at prefix ``p`` and, from its :meth:`span`, its per-item counts
-        and last times over every item code, counting every event (a :class:`_Totals`) or,
-        without time, every fold (a :class:`_FoldCounts` asked for a row being served)."""
-        c = self.counter
-        counts, lasts = np.zeros(self.n_items), np.full(self.n_items, np.nan)
-        counts[items] = c.total[ranks]
-        if isinstance(c, _Totals):  # without time (_FoldCounts) no last times: NaN
-            lasts[items] = c.final[ranks]
-        return self.group_total(g, p), counts, lasts
-
-    def group_total(self, g: int, p: int) -> float:
-        """Group ``g``'s count at prefix ``p`` over every event (every fold)."""
-        c = self.counter
-        at = np.searchsorted(c.distinct_keys, p * self.width + g)
-        known = at < len(c.distinct_keys) and c.distinct_keys[at] == p * self.width + g
-        return c.total[at] if known else 0.0
-
-
-class _Late:
-    """Statistics of one context being served, from vectors kept per group.
-
-    Serving asks after the training window, where every count is a total (or,
-    without time, for a row in no fold: every fold's count, a total too). Each
-    (group, prefix) a context meets (everyone, its user, the values of its
-    slices) gets its feature values over every item code once, by the
-    formulas of :meth:`Features.assemble` (``_share``): the item's share
-    overall (with the item's code and catalog attributes beside it) and in
-    the slice (NaN for a missing or unseen value), the user's count, share
-    and last time per item, and the user's total. The recent window counts
-    the user's events, sorted by user and time once. A context then reads its
-    candidates' columns in one gather, through the table rows of its (user,
-    slice values), instead of searching every event: the same numbers (a test
-    compares both ways). The vectors live in one table that starts over when
-    it holds ``MEMO`` numbers; a lock keeps contexts served from several
-    threads from reading rows being refilled.
-    """
-
-    ITEMS = 1 << 16  # item codes up to which the vectors are kept (else: the search)
-    MEMO = 1 << 22  # numbers the table holds before it starts over
-    PLANS = 1 << 16  # (user, slice values) whose table rows are remembered before that starts over
-
-    def __init__(self, features: "Features"):
-        self.features, self.counters = features, features.counts_
-        self.n = len(features.items_) + 1  # the last column: an unknown item (code -1 reads it)
-        at = features.position_
-        # everyone's rows: the item's share, code and catalog attributes (the last two fixed)
-        self.static = [np.append(np.arange(self.n - 1, dtype=np.float64), -1.0),
-                       *(features.attribute_table_[attr] for attr, _ in features.attribute_rows_)]
-        # the gathered rows' feature positions, group by group (:meth:`_rows`): everyone's,
-        # then each other group's, the user's count and share last (the user's last times,
-        # gathered after them, give the hours since)
-        targets = []
-        for kind, name in features.groups_:
-            targets += [at[f] for f in self.features.group_features(kind, name)]
-        self.targets = np.array(targets + [at["user_item_count"], at["user_item_share"]], dtype=np.intp)
-        self.event_user = None
-        if features.has_time_:  # every user's events, by user then time: the recent window's counts
-            c, width = self.counters.counter, self.counters.width
-            mine = c.keys % width == width // 2 + 1  # the (user, item) counter's keys
-            pair = c.keys[mine] // width
-            user, times = pair // self.n, c.times[mine]
-            order = np.lexsort((times, user))
-            self.event_user, self.event_time = user[order], times[order]
-            self.event_item = (pair % self.n)[order]
-            ranks, items = self.counters.span(0, 0)
-            self.everyone = self.counters.totals(0, 0, ranks, items)[:2]  # count, per-item counts
-        self.need = len(self.targets) + 1  # table rows one context may add
-        self.most = max(self.MEMO // self.n, self.need)  # rows the table may hold
-        self.lock = threading.Lock()
-        self._start()
-
-    def _start(self) -> None:
-        self.blocks: dict = {}  # (group, prefix) -> its first row in the table
-        self.plans: dict = {}  # (user, slice codes) -> its rows (a column), the user's total, events
-        self.totals: dict = {}  # user prefix -> its count of engagements, where its events are
-        self.table = getattr(self, "table", np.empty((0, self.n)))
-        self.used = 0
-
-    def __getstate__(self):  # a copy or a pickle carries no lock and no vectors:
-        return {}
-
-    def __setstate__(self, state):  # Features._serving builds them again on first use
-        self.features = self.counters = None
-
-    def fill(self, out: np.ndarray, user: int, slices: list[int], item: np.ndarray, when: int) -> None:
-        """Write the item and engagement rows of candidates ``item`` (item codes, -1
-        unknown) of a context of ``user`` with slice codes ``slices`` (-1: missing or
-        unseen) at time ``when`` into ``out`` (features x candidates)."""
-        key = (user, *slices)
-        with self.lock:
-            plan = self.plans.get(key)
-            if plan is None:
-                plan = self._plan(key)
-            rows, total, lo, hi = plan
-            got = self.table[rows, item]
-        out[self.targets] = got[:-1]
-        earlier = trend = None
-        if self.event_user is not None:  # with time: the user's counts before the recent window
-            start = when - RECENT_DAYS * 86_400 * 10**9
-            times, items = self.event_time[lo:hi], self.event_item[lo:hi]
-            before = int(np.searchsorted(times, start, side="left"))
-            earlier = (before, np.bincount(items[:before], minlength=self.n)[item].astype(np.float64))
-            code = np.where(item >= 0, item, self.n - 1)  # everyone's counts now (served: the
-            # totals) and at the window's start (after the training window: the totals too)
-            everyone, counts = self.everyone
-            before = ((everyone, counts[code]) if start > self.counters.counter.latest
-                      else self.counters.at(0, 0, code, start))
-            trend = (everyone, counts[code], *before)
-        self.features._user_rows(out, got[-3], got[-1], total[0], when, earlier, trend, total[1])
-        self.features._rank_rows(out, None)
-
-    def _plan(self, key: tuple) -> tuple:
-        """The table rows (a column of indices), the user's total and distinct items, and
-        event span of (user, slices)."""
-        if self.used + self.need > self.most:  # full: start over
-            self._start()
-        if len(self.plans) >= self.PLANS:
-            self.plans.clear()
-        features = self.features
-        prefix = features._prefix(np.array([key[0]]), list(key[1:]))[:, 0].tolist()
-        rows = []
-        for g, (kind, name) in enumerate(features.groups_):
-            size = len(self.features.group_features(kind, name))
-            if size:
-                first = self._block(g, prefix[g])
-                rows += range(first, first + size)
-        user = self._block(1, prefix[1])
-        rows += [user, user + 1, user + 2]
-        count, lo, hi = self.totals[prefix[1]]
-        distinct = np.nan
-        if ("distinct", None) in features.group_index_:
-            distinct = self.counters.group_total(features.group_index_[("distinct", None)], prefix[1])
-        plan = self.plans[key] = (np.array(rows, dtype=np.intp)[:, None], (count, distinct), lo, hi)
-        return plan
-
-    def _block(self, g: int, p: int) -> int:
-        """The first table row of group ``g``'s vectors at prefix ``p`` (made on first use)."""
-        row = self.blocks.get((g, p))
-        if row is not None:
-            return row
-        ranks, items = self.counters.span(g, p)
-        count, counts, lasts = self.counters.totals(g, p, ranks, items)
-        kind, name = self.features.groups_[g]
-        cards = dict(zip(self.features.slices_, self.features.cards_))
-        if kind == "everyone":  # the item's share, then its code and attributes
-            vectors = [_share(counts, count), *self.static]
-        elif kind == "user":  # count, share, last time; and the total
-            vectors = [counts, _share(counts, count), lasts]
-            span = np.searchsorted(self.event_user, [p, p + 1]).tolist() if self.event_user is not None else ()
-            self.totals[p] = (count, *(span or (0, 0)))
-        elif kind in ("slice", "user_slice") and p % (cards[name] + 1) == cards[name]:
-            vectors = [np.full(self.n, np.nan)] * len(self.features.group_features(kind, name))  # missing or unseen
-        elif kind in ("user_slice", "user_combo"):
-            vectors = [counts, _share(counts, count)]
-        elif kind == "attr":  # by the item's value of the attribute (NaN: none)
-            codes = self.features._attribute_codes(name)
-            vectors = [np.where(codes == len(self.features.attributes_[name][1]), np.nan,
-                                _share(counts[codes], count))]
-        else:  # a slice or the full slice: the item's share
-            vectors = [_share(counts, count)]
-        row = self.used
-        if row + len(vectors) > len(self.table):  # grow: twice the rows, up to the memo's size
-            grown = np.empty((min(max(2 * len(self.table), row + len(vectors), 16), self.most), self.n))
-            grown[:row] = self.table[:row]
-            self.table = grown
-        self.table[row:row + len(vectors)] = vectors
-        self.used += len(vectors)
-        self.blocks[(g, p)] = row
-        return row
 
 
 class Features:
@@ -499,20 +140,20 @@ class Features:
         n_items = len(self.items_) + 1
         if self.has_time_:
             when = nanoseconds(events["timestamp"])
-            make = _Totals
+            counter_type = LatestTotals
         else:
             rng = np.random.default_rng(self.seed)
             fold_of = pd.Series(rng.integers(0, self.folds, len(requests)),
                                 index=requests["request_id"].to_numpy())
             self.train_folds_ = fold_of
             when = fold_of.reindex(events["request_id"]).to_numpy()
-            make = lambda keys, folds: _FoldCounts(keys, folds, self.folds)  # noqa: E731
+            counter_type = lambda keys, folds: FoldCounts(keys, folds, self.folds)  # noqa: E731
         # the key a group gives an unknown user or a missing or unseen slice value
         self.unknown_user_ = len(self.users_) + 1
         self.cards_ = [len(self.context_[c][1]) for c in self.slices_]
         slices = [self._category_codes(events[col], self.context_[col][1]) for col in self.slices_]
         self._fit_groups(slices, n_items)
-        prefix = self._prefix(user, slices)
+        prefix = self.prefixes(user, slices)
         if self.has_time_:  # the distinct-items group counts each (user, item)'s first event only
             pair = user.astype(np.int64) * n_items + item
             order = np.lexsort((when, pair))
@@ -520,7 +161,7 @@ class Features:
             first[order] = np.r_[True, pair[order][1:] != pair[order][:-1]]
             g = self.group_index_[("distinct", None)]
             prefix[g] = np.where(first, prefix[g], self.unknown_user_ + 1)  # a key nobody asks
-        self.counts_ = _Counters(prefix, self._item_rows(item), n_items, when, make)
+        self.counts_ = GroupCounters(prefix, self._item_rows(item), n_items, when, counter_type)
 
     def _fit_groups(self, slices: list[np.ndarray], n_items: int) -> None:
         """The counters' groups (``groups_``, in prefix row order): everyone, the user, each
@@ -554,7 +195,7 @@ class Features:
         self.groups_ = groups
         self.group_index_ = {group: g for g, group in enumerate(groups)}
 
-    def _prefix(self, user: np.ndarray, slices: list) -> np.ndarray:
+    def prefixes(self, user: np.ndarray, slices: list) -> np.ndarray:
         """The counters' groups' keys (groups x rows, or x 1 for one context) for rows of user
         codes and slice codes (-1: unknown or missing; all one per row or all one entry, or
         numbers). A missing or unseen value is its slice's last key, an unknown user the
@@ -591,10 +232,10 @@ class Features:
             return code
         out = np.repeat(code[None, :], len(self.groups_), axis=0)
         for g, name in attrs:
-            out[g] = self._attribute_codes(name)[code]
+            out[g] = self.attribute_codes(name)[code]
         return out
 
-    def _attribute_codes(self, name: str) -> np.ndarray:
+    def attribute_codes(self, name: str) -> np.ndarray:
         """Per item code (the last: unknown), the code of its value of attribute ``name``; a
         missing value: the number of values."""
         table = self.attribute_table_[name]
@@ -726,7 +367,7 @@ class Features:
         slices = [ctx[col] if isinstance(ctx[col], int) else np.asarray(ctx[col], dtype=np.int64)
                   for col in self.slices_]
         when = np.asarray(when, dtype=np.int64)
-        prefix = self._prefix(user, slices)
+        prefix = self.prefixes(user, slices)
         items = self._item_rows(item)
         asked, per = prefix, None
         if request is not None and len(request) > 1:  # the groups' counters once a request
@@ -736,7 +377,7 @@ class Features:
         recent = (1, at_when - RECENT_DAYS * 86_400 * 10**9) if self.has_time_ else None  # group 1: the user
         got = self.counts_.lookup(asked, items, at_when, recent, per)
         (group, _), (paired, last) = got[:2]  # per group (groups_): everyone, user, slices, ...
-        shares = _share(paired, group)
+        shares = share(paired, group)
         unseen = {col: np.asarray(value) < 0 for col, value in zip(self.slices_, slices)}
         for g, (kind, name) in enumerate(self.groups_):
             if kind == "everyone":
@@ -763,12 +404,12 @@ class Features:
                                     when - RECENT_DAYS * 86_400 * 10**9)
             trend = (group[0], paired[0], *trend)
             distinct = group[self.group_index_[("distinct", None)]]
-        self._user_rows(out, paired[1], last[1], group[1], when,
+        self.user_rows(out, paired[1], last[1], group[1], when,
                         (got[2][0], got[3][0]) if self.has_time_ else None, trend, distinct)
-        self._rank_rows(out, request)
+        self.rank_rows(out, request)
         return out
 
-    def _user_rows(self, out: np.ndarray, mine, last, total, when, earlier, trend=None,
+    def user_rows(self, out: np.ndarray, mine, last, total, when, earlier, trend=None,
                    distinct=None) -> None:
         """The user's total, hours since each item and, with time, the recent window's share
         and total (``earlier``: the user's count and the items' counts before the window),
@@ -797,7 +438,7 @@ class Features:
         np.divide(recent, np.where(overall > 0, overall, np.nan), out=out[at["item_trend"]],
                   casting="same_kind")
 
-    def _rank_rows(self, out: np.ndarray, request: np.ndarray | None) -> None:
+    def rank_rows(self, out: np.ndarray, request: np.ndarray | None) -> None:
         """The ``rank:*`` rows: each candidate's place (1: first) among its request's
         candidates (``request``: one code per row; None: all one request) by the features
         of :meth:`_ranked`, highest first, NaN last, ties by the item's code."""
@@ -826,7 +467,7 @@ class Features:
         """The feature matrix (features x candidates) of one context's candidates: what
         :meth:`assemble` gives for them, read from kept vectors when the context is served
         (after the training window; without time, ``when`` -1) and the catalog has at most
-        ``_Late.ITEMS`` items: a test compares both ways to the bit.
+        ``ServingTable.ITEMS`` items: a test compares both ways to the bit.
 
         ``head``: the values of the context rows then the time rows
         (``context_rows_``, ``time_rows_``: category codes, floats, NaN when
@@ -848,16 +489,16 @@ class Features:
         late.fill(out, user, slices, item, when)
         return out
 
-    def _serving(self, when: int) -> "_Late | None":
+    def _serving(self, when: int) -> "ServingTable | None":
         """The kept vectors when a context at ``when`` is served: after the training window
         or, without time, any context (``when`` -1: counted over every fold)."""
         counter = self.counts_.counter
-        after = when > counter.latest if isinstance(counter, _Totals) else when == -1
-        if not after or len(self.items_) + 1 > _Late.ITEMS:
+        after = when > counter.latest if isinstance(counter, LatestTotals) else when == -1
+        if not after or len(self.items_) + 1 > ServingTable.ITEMS:
             return None
         late = getattr(self, "_late", None)
         if late is None or late.counters is not self.counts_:  # new, or from before a refit
-            late = self._late = _Late(self)
+            late = self._late = ServingTable(self)
         return late
 
     def _when(self, req: pd.DataFrame, training: bool) -> np.ndarray:
@@ -866,8 +507,3 @@ class Features:
         if training:
             return self.train_folds_.reindex(req["request_id"]).fillna(-1).to_numpy(dtype=np.int64)
         return np.full(len(req), -1, dtype=np.int64)
-
-
-def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    """``part / whole`` where ``whole > 0``, else NaN (in float64, then float32)."""
-    return np.divide(part, np.where(whole > 0, whole, np.nan)).astype(np.float32)
