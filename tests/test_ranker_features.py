@@ -1,7 +1,7 @@
 """Point-in-time features: nothing at or after a request's time reaches its features.
 
 The leakage tests fit the ranker once on a small synthetic world, then refit
-its candidate sources and statistics (``_prepare``) on copies of the log whose
+its candidate sources and statistics (``prepare``) on copies of the log whose
 engagements after a cut are changed, multiplied or deleted, and rebuild the
 features of every request up to the cut on the same candidates: each row,
 and the booster's score of it, must be the same to the bit.
@@ -102,7 +102,7 @@ def test_later_events_change_no_feature_and_no_score(alter, world, fitted, probe
     new_requests, new_truth = alter(requests, truth, catalog, cut)
     assert not new_truth.reset_index(drop=True).equals(truth.reset_index(drop=True))
     other = copy.copy(fitted)
-    other._prepare(new_requests, new_truth, catalog)
+    other.prepare(new_requests, new_truth, catalog)
     for training in (True, False):
         rebuilt = other.features_.build(asked, cand, training=training)
         pd.testing.assert_frame_equal(rebuilt, X, check_exact=True)
@@ -110,7 +110,7 @@ def test_later_events_change_no_feature_and_no_score(alter, world, fitted, probe
     # the same alteration from the first day on does change them: the check can fail
     if alter is change_items:
         earlier = copy.copy(fitted)
-        earlier._prepare(*alter(requests, truth, catalog, requests["timestamp"].min()), catalog)
+        earlier.prepare(*alter(requests, truth, catalog, requests["timestamp"].min()), catalog)
         changed = earlier.features_.build(asked, cand, training=True)
         assert (changed["user_item_count"] != X["user_item_count"]).mean() > 0.1
         # and every family of the point-in-time features reads the engagements, so the
@@ -128,7 +128,7 @@ def test_later_events_change_no_candidate_of_a_training_request(world, fitted, p
     requests, truth, catalog = world
     cut, asked, cand, _, _ = probes
     other = copy.copy(fitted)
-    other._prepare(*change_items(requests, truth, catalog, cut), catalog)
+    other.prepare(*change_items(requests, truth, catalog, cut), catalog)
     pd.testing.assert_frame_equal(other.candidates_.generate(asked, training=True), cand)
 
 

@@ -205,7 +205,7 @@ def single_stages(engine: RankerEngine, contexts: list[dict], k: int) -> dict:
         scores = engine.booster_.predict(values, num_threads=engine.n_jobs)
         times["booster.predict"].append((clock() - t0) / 1e6)
         t0 = clock()
-        engine._top(frame, cand, X, scores, k)
+        engine.top(frame, cand, X, scores, k)
         times["_top (ranks + frame)"].append((clock() - t0) / 1e6)
         t0 = clock()
         engine.suggest_one(ctx, k)
@@ -275,10 +275,10 @@ def measure_training(train: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataF
     prep = RankerEngine(rules=rules, explain=False)
     steps = {}
     t0 = time.perf_counter()
-    prep._prepare(reqs, tru, catalog)
+    prep.prepare(reqs, tru, catalog)
     steps["_prepare (sources, statistics)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    parts = prep._split(reqs)
+    parts = prep.validation_split(reqs)
     steps["_split"] = time.perf_counter() - t0
     sets, generated = {}, 0
     # fit generates training candidates with training=True (out-of-fold history without time)
@@ -291,7 +291,7 @@ def measure_training(train: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataF
         t1 = time.perf_counter()
         X = prep.features_.build(part, cand, training=True)
         t2 = time.perf_counter()
-        y = prep._labels(part, cand, tru)
+        y = prep.labels(part, cand, tru)
         t3 = time.perf_counter()
         steps["candidates_.generate"] += t1 - t0
         steps["features_.build"] += t2 - t1
@@ -314,7 +314,7 @@ def measure_training(train: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataF
                          categorical_feature=categorical)
     for objective in objectives:
         # the parameters fit used (leaves by the training part's size, the objective's own)
-        params = engine._params(objective=objective)
+        params = engine.lightgbm_params(objective=objective)
         trained = lgb.train(params, dtrain, num_boost_round=prep.n_estimators, valid_sets=[dvalid],
                             valid_names=["valid"],
                             callbacks=[lgb.log_evaluation(0),

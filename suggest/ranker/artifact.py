@@ -178,7 +178,7 @@ def load(directory: str | Path):
     if params.get("rules"):
         params["rules"] = str(folder / "rules.yaml")
     engine = classes[manifest["engine"]](**params)
-    engine._prepare(requests, truth, catalog if len(catalog.columns) > 1 or len(catalog) else None)
+    engine.prepare(requests, truth, catalog if len(catalog.columns) > 1 or len(catalog) else None)
     recorded = manifest["features"]["names"]
     if engine.features_.names_ != recorded:
         extra = sorted(set(engine.features_.names_) ^ set(recorded))

@@ -73,8 +73,8 @@ def fit_dask(engine, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.Da
         raise SuggestError(f"the number of trees must be at least 1, not {trees}")
     bar.update(1)
     bar.set_postfix_str("candidate sources and statistics")
-    engine._prepare(requests, truth, catalog)
-    train, valid = engine._split(requests)
+    engine.prepare(requests, truth, catalog)
+    train, valid = engine.validation_split(requests)
     workers = max(1, len(client.scheduler_info()["workers"]))
     n_parts = partitions or max(2 * workers, -(-len(train) // PARTITION_REQUESTS))
     shipped = client.scatter(engine, broadcast=True, hash=False)
@@ -95,7 +95,7 @@ def fit_dask(engine, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.Da
              else {"lambdarank_truncation_level": engine.truncation_level})
     model = lgb_dask.DaskLGBMRanker(
         client=client, n_estimators=trees, learning_rate=engine.learning_rate,
-        objective=engine._params()["objective"], colsample_bytree=engine.feature_fraction, **extra,
+        objective=engine.lightgbm_params()["objective"], colsample_bytree=engine.feature_fraction, **extra,
         num_leaves=engine.leaves_for(len(train)), min_child_samples=engine.min_child_samples,
         random_state=engine.seed, deterministic=True, force_row_wise=True, verbosity=-1,
         label_gain=[float(2 ** g - 1) for g in range(MAX_LABEL + 1)])
@@ -209,7 +209,7 @@ def _partition_matrix(engine, requests: pd.DataFrame, truth: pd.DataFrame):
     wanted = pd.MultiIndex.from_arrays([rows, truth["item_id"].astype(str)])[rows >= 0]
     hits = int(wanted.isin(pd.MultiIndex.from_frame(cand[["row", "item_id"]])).sum())
     X = engine.features_.build(requests, cand, training=True)
-    y = engine._labels(requests, cand, truth)
+    y = engine.labels(requests, cand, truth)
     row = cand["row"].to_numpy()
     keep = useful_groups(row, y)
     X = X[keep].set_axis(engine.features_.lightgbm_names_, axis=1).reset_index(drop=True)

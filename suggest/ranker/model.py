@@ -160,13 +160,13 @@ class RankerEngine(BaseEngine):
         bar = tqdm(total=3 + self.n_estimators * len(objectives), desc="training ranker",
                    unit="step", disable=None if progress else True, leave=False)
         bar.set_postfix_str("candidate sources and statistics")
-        self._prepare(requests, truth, catalog)
+        self.prepare(requests, truth, catalog)
         bar.update(1)
         train, valid, sets, held = self._training_sets(requests, truth, bar)
         tried, best = {}, None
         for objective in objectives:
             bar.set_postfix_str(f"boosting ({objective})")
-            booster, curve = self._boost(sets, self._params(objective=objective), bar=bar)
+            booster, curve = self._boost(sets, self.lightgbm_params(objective=objective), bar=bar)
             score = self._rank_held(valid, truth, held, booster)[0] if len(objectives) > 1 else None
             tried[objective] = score
             if best is None or (score is not None and (best[0] is None or score > best[0])):
@@ -188,7 +188,7 @@ class RankerEngine(BaseEngine):
         """The training and validation parts, their LightGBM matrices (features, labels,
         group sizes; requests with a positive among their candidates only) and the
         validation part whole (requests, candidates, features) for :meth:`replay_score`."""
-        train, valid = self._split(requests)
+        train, valid = self.validation_split(requests)
         self._train_requests = len(train)
         sets, self.candidate_recall_ = {}, {}
         for part, reqs in (("train", train), ("valid", valid)):
@@ -197,7 +197,7 @@ class RankerEngine(BaseEngine):
             cand = self.candidates_.generate(reqs, training=True)
             self.candidate_recall_[part] = recall(cand, reqs, truth)
             X = self.features_.build(reqs, cand, training=True)
-            y = self._labels(reqs, cand, truth)
+            y = self.labels(reqs, cand, truth)
             if part == "valid":  # kept whole: the validation score as replay computes it
                 held = (reqs, cand, X)
             keep = useful_groups(cand["row"].to_numpy(), y)
@@ -210,7 +210,7 @@ class RankerEngine(BaseEngine):
                                hint="check the log's positives (positive_min) and its size")
         return train, valid, sets, held
 
-    def _params(self, **changes) -> dict:
+    def lightgbm_params(self, **changes) -> dict:
         """LightGBM's parameters from the engine's settings (``changes`` override them)."""
         objective = (getattr(self, "objective_", OBJECTIVES[0]) if self.objective == "auto"
                      else self.objective)
@@ -294,7 +294,7 @@ class RankerEngine(BaseEngine):
                 if len(tried) >= np.prod([len(v) for v in SEARCH.values()]):
                     break
                 continue
-            booster, _ = self._boost(sets, self._params(**_lightgbm_names(choice)))
+            booster, _ = self._boost(sets, self.lightgbm_params(**_lightgbm_names(choice)))
             score = score_of(booster)
             tried.append({**choice, "score": score})
             if score is not None and score > best[0]:
@@ -330,7 +330,7 @@ class RankerEngine(BaseEngine):
             kept = [n for n in names if n not in members]
             if not members or not kept:
                 continue
-            booster, _ = self._boost(sets, self._params(), kept)
+            booster, _ = self._boost(sets, self.lightgbm_params(), kept)
             score = self._rank_held(valid, truth, held, booster, kept)[0]
             rows.append({"left_out": group, "features": len(members), "score": score,
                          "change": None if score is None or full is None else score - full})
@@ -409,7 +409,7 @@ class RankerEngine(BaseEngine):
             else np.zeros(0)
         explain, self.explain = self.explain, False
         try:
-            lists = self._top(rows, chosen, X[at], scores, self.eval_at)
+            lists = self.top(rows, chosen, X[at], scores, self.eval_at)
         finally:
             self.explain = explain
         mine = truth[truth["request_id"].isin(valid["request_id"])]
@@ -417,7 +417,7 @@ class RankerEngine(BaseEngine):
         scored = int(len(result.per_request))
         return (float(result.means[name]) if scored else None), scored
 
-    def _prepare(self, requests: pd.DataFrame, truth: pd.DataFrame,
+    def prepare(self, requests: pd.DataFrame, truth: pd.DataFrame,
                  catalog: pd.DataFrame | None) -> None:
         """Everything but the booster: candidate sources, feature statistics, grades.
 
@@ -459,7 +459,9 @@ class RankerEngine(BaseEngine):
 
         return RulesEngine(self.rules).fit(requests, truth, catalog)
 
-    def _split(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def validation_split(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(train, validation): the latest ``validation_share`` of ``requests`` by time
+        held out for early stopping (a seeded share without time)."""
         n_valid = int(round(len(requests) * self.validation_share))
         if n_valid == 0:
             return requests, requests.iloc[:0]
@@ -470,7 +472,8 @@ class RankerEngine(BaseEngine):
             held[np.random.default_rng(self.seed).permutation(len(requests))[len(requests) - n_valid:]] = True
         return requests[~held].reset_index(drop=True), requests[held].reset_index(drop=True)
 
-    def _labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    def labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+        """The graded relevance of each candidate row (0 when not engaged)."""
         rows = pd.Index(requests["request_id"]).get_indexer(truth["request_id"])
         rel = pd.Series(truth["relevance"].to_numpy(dtype=float),
                         index=pd.MultiIndex.from_arrays([rows, truth["item_id"].astype(str)]))
@@ -491,7 +494,7 @@ class RankerEngine(BaseEngine):
         k = check_k(k)
         cand, X, scores = self.score(requests)
         keep = np.ones(len(cand), bool) if not exclude_blocked else cand["rule_blocked"].to_numpy() == 0
-        return self._top(requests, cand[keep], X[keep], scores[keep], k)
+        return self.top(requests, cand[keep], X[keep], scores[keep], k)
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """One context through the fast path (:mod:`suggest.ranker.single`); the same
@@ -525,7 +528,8 @@ class RankerEngine(BaseEngine):
         state.pop("_one", None)
         return state
 
-    def _top(self, requests, cand, X, scores, k) -> pd.DataFrame:
+    def top(self, requests, cand, X, scores, k) -> pd.DataFrame:
+        """The Suggestions frame of the ``k`` best-scored candidates of each request."""
         order = pd.DataFrame({"row": cand["row"].to_numpy(), "item": cand["item_id"].to_numpy(),
                               "score": scores, "at": np.arange(len(cand))})
         order = order.sort_values(["row", "score", "item"], ascending=[True, False, True],
@@ -533,13 +537,13 @@ class RankerEngine(BaseEngine):
         order["rank"] = order.groupby("row", sort=False).cumcount() + 1
         order = order[order["rank"] <= k]
         items = np.array(sorted(order["item"].unique()), dtype=object)
-        reasons, codes = self._reasons(X.iloc[order["at"].to_numpy()])
+        reasons, codes = self.reasons(X.iloc[order["at"].to_numpy()])
         return suggestions_frame(requests["request_id"], order["row"].to_numpy(),
                                  order["rank"].to_numpy(),
                                  np.searchsorted(items, order["item"].to_numpy(dtype=object)), items,
                                  order["score"].to_numpy(), codes, reasons, self.name)
 
-    def _reasons(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    def reasons(self, X: pd.DataFrame) -> tuple[list[str], np.ndarray]:
         """The two features that pushed each shown item up most (``pred_contrib``), each
         with the row's value: ``ranker: user_item_share=0.5, ctx:location=commute``."""
         if len(X) == 0 or not self.explain:

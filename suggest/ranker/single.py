@@ -159,7 +159,7 @@ class OneContext(RuleReader):
         """The rules' items as candidate codes, their codes in the rules engine, and the
         blocked items as candidate codes."""
         rules = self.rule_engine
-        codes, _ = rules._resolve(fired, k)
+        codes, _ = rules.resolve(fired, k)
         blocked = set().union(*(rules.blocks_[j] for j in np.flatnonzero(fired))) if fired.any() else set()
         return (tuple(self._codes(rules.items_[c] for c in codes)), codes,
                 frozenset(self._codes(sorted(blocked))))
@@ -240,7 +240,7 @@ class OneContext(RuleReader):
         # ties by item id: the codes follow the ids' order (unless an item is unknown)
         top = np.lexsort((items if unknown else item, -scores))[:k]
         if engine.explain and len(top):
-            names, codes = engine._reasons(pd.DataFrame(X[top], columns=feats.names_))
+            names, codes = engine.reasons(pd.DataFrame(X[top], columns=feats.names_))
             reasons = np.array([names[c] for c in codes], dtype=object)
         else:  # the batch path's bare reason: the engine's own name (ranker or hybrid)
             reasons = engine.name

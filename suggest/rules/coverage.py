@@ -64,7 +64,7 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
     """
     rs = engine.rule_set_
     k = k or rs.max_suggestions
-    by_rule = engine._fired_by_rule(requests)
+    by_rule = engine.fired_by_rule(requests)
     fired = by_rule.T
     patterns, inverse = unique_columns(by_rule)
     per_pattern = np.bincount(inverse, minlength=len(patterns))
@@ -76,13 +76,13 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
             for p in np.flatnonzero(patterns[:, j]):
                 without = patterns[p].copy()
                 without[j] = False
-                if engine._resolve(patterns[p], k)[0] == engine._resolve(without, k)[0]:
+                if engine.resolve(patterns[p], k)[0] == engine.resolve(without, k)[0]:
                     shadowed += int(per_pattern[p])
         misses, top = _near_misses(rule, ev)
         rows.append({"id": rule.id, "fired": int(fired[:, j].sum()),
                      "fired_rate": float(fired[:, j].mean()) if len(requests) else 0.0,
                      "shadowed": shadowed, "near_misses": misses, "top_near_miss": top})
-    answered = int(sum(per_pattern[p] for p in range(len(patterns)) if engine._resolve(patterns[p], k)[0]))
+    answered = int(sum(per_pattern[p] for p in range(len(patterns)) if engine.resolve(patterns[p], k)[0]))
     return Coverage(len(requests), rows, answered)
 
 

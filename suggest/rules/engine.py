@@ -127,9 +127,9 @@ class RulesEngine(BaseEngine):
     def fired(self, requests: pd.DataFrame) -> np.ndarray:
         """Boolean matrix (requests x rules): where each rule's condition is true."""
         self.check_fitted()
-        return self._fired_by_rule(requests).T
+        return self.fired_by_rule(requests).T
 
-    def _fired_by_rule(self, requests: pd.DataFrame) -> np.ndarray:
+    def fired_by_rule(self, requests: pd.DataFrame) -> np.ndarray:
         """Boolean matrix (rules x requests); a rule's row is written in one piece."""
         evaluator = Evaluator(requests, self.rule_set_.timezone or self.timezone)
         fired = np.zeros((len(self.rule_set_.rules), len(requests)), dtype=bool)
@@ -141,7 +141,7 @@ class RulesEngine(BaseEngine):
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
         self.check_fitted()
         k = min(check_k(k), self.rule_set_.max_suggestions)
-        patterns, inverse = unique_columns(self._fired_by_rule(requests))
+        patterns, inverse = unique_columns(self.fired_by_rule(requests))
         if self.rule_set_.conflict == "sum":  # scores depend on the fired set: resolved one by one
             items, reasons, names = self._resolve_each(patterns, k)
         else:
@@ -230,7 +230,7 @@ class RulesEngine(BaseEngine):
         return items, reasons, []
 
     def _resolve_each(self, patterns: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, list]:
-        lists = [self._resolve(p, k) for p in patterns]
+        lists = [self.resolve(p, k) for p in patterns]
         items = np.full((len(lists), max(k, 1)), -1, dtype=np.int64)
         reasons = np.full((len(lists), max(k, 1)), -1, dtype=np.int64)
         names: dict[str, int] = {}
@@ -270,7 +270,7 @@ class RulesEngine(BaseEngine):
         return pd.DataFrame({"request_id": requests["request_id"].to_numpy()[row[first]],
                              "item_id": self.items_[item[first]], "rules": joined})
 
-    def _resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
+    def resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
         """The ordered list for one set of fired rules: item codes and their reasons."""
         key = (pattern.tobytes(), k)
         if key in self._cache:

@@ -222,7 +222,7 @@ class OneRules(RuleReader):
             1.0 - np.arange(len(items)) / max(width, 1), reasons)
 
     def _list(self, fired: np.ndarray, k: int) -> tuple:
-        codes, why = self.engine._resolve(fired, k)  # the batch's order, blocked items left out
+        codes, why = self.engine.resolve(fired, k)  # the batch's order, blocked items left out
         return self.engine.items_[codes], np.array(why, dtype=object), k
 
 
