@@ -98,3 +98,16 @@ def assert_same_run(a: Path, b: Path) -> None:
             if "latency" not in key and "_us_" not in key and "seconds" not in key:
                 assert sb["engines"][engine][key] == value, (engine, key)
     assert sa["comparisons"] == sb["comparisons"]
+
+
+def count_calls(monkeypatch, owner, name: str) -> list:
+    """Count the calls of ``owner.name`` (a module's function: its recursive calls through
+    the module's name count too); the list grows by one per call."""
+    calls, original = [], getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls

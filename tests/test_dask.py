@@ -249,7 +249,9 @@ def test_a_worker_killed_during_replay_is_retried_and_the_files_match(world, fra
 
 class KillsBothWorkers(Popular):
     """``popular``, except that the first two worker processes to score die together, so
-    that no worker is left holding the engines; the workers started in their place live."""
+    that no worker is left holding the engines; the workers started in their place live.
+    The first to arrive waits on a Dask event the second sets (for at most a minute: a
+    cluster that gives both chunks to one worker still ends)."""
 
     def __init__(self, home: int = 0, folder: str = ""):
         self.home, self.folder = home, folder
@@ -261,10 +263,15 @@ class KillsBothWorkers(Popular):
                                  os.O_CREAT | os.O_EXCL))
             except FileExistsError:  # scored here before
                 return super().suggest(requests, k)
-            if len(os.listdir(self.folder)) <= 2:
-                deadline = time.monotonic() + 20
-                while len(os.listdir(self.folder)) < 2 and time.monotonic() < deadline:
-                    time.sleep(0.05)  # for the other one
+            arrived = len(os.listdir(self.folder))
+            if arrived <= 2:
+                from distributed import Event
+
+                both = Event(f"both-workers-{self.folder}")
+                if arrived == 2:
+                    both.set()
+                else:
+                    both.wait(timeout=60)
                 os._exit(1)
         return super().suggest(requests, k)
 
@@ -291,21 +298,55 @@ def _lost_scattered_data(dask_scheduler) -> list:
             if event.get("action") == "remove-worker" for key in event["lost-scattered-tasks"]]
 
 
-class Slow(Popular):
-    """``popular`` that takes ``seconds`` over each chunk."""
+def until(condition, timeout: float = 30, what: str = "the condition") -> None:
+    """Return once ``condition()`` holds (asked every 20 ms); fail the test if it does not
+    within ``timeout`` s. A wait for a state, never a sleep in the hope of one."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s")
+        time.sleep(0.02)
 
-    def __init__(self, seconds: float = 0):
-        self.seconds = seconds
+
+def _executing(client) -> bool:
+    """Whether the scheduler's latest word from the workers is that one runs a task."""
+    return any(w.get("metrics", {}).get("task_counts", {}).get("executing")
+               for w in client.scheduler_info()["workers"].values())
+
+
+class HeldBack(Popular):
+    """``popular`` whose chunks wait for the Dask event ``name`` before scoring."""
+
+    def __init__(self, name: str = ""):
+        self.name = name
 
     def suggest(self, requests, k):
-        time.sleep(self.seconds)
+        from distributed import Event
+
+        Event(self.name).wait(timeout=120)
         return super().suggest(requests, k)
 
 
-def test_a_chunk_slower_than_the_stall_timeout_is_waited_for(world, client, tmp_path):
+def test_a_chunk_slower_than_the_stall_timeout_is_waited_for(world, client, tmp_path,
+                                                             monkeypatch):
+    """A chunk still running when no chunk has finished for ``stall_timeout`` is a slow
+    chunk, not a stall: the runner's check lets it go on, and it is released only then."""
+    from distributed import Event
+
+    name = f"release-{tmp_path.name}"
+    checked, check = [], DaskRunner._check_not_stalled
+
+    def check_then_release(runner, waiting):
+        until(lambda: _executing(client), what="a worker reporting its held-back chunk")
+        check(runner, waiting)  # raises ClusterError if it took the held chunk for a stall
+        checked.append(list(waiting))
+        Event(name, client=client).set()
+
+    monkeypatch.setattr(DaskRunner, "_check_not_stalled", check_then_release)
     log = load(world / "dataset.yaml")
-    summary = replay(log, {"popular": Slow(3)}, tmp_path / "run", chunk_size=200,
-                     latency_sample=0, runner=DaskRunner(client, stall_timeout=1))
+    summary = replay(log, {"popular": HeldBack(name)}, tmp_path / "run", chunk_size=200,
+                     latency_sample=0, runner=DaskRunner(client, stall_timeout=0.2))
+    assert checked, "no stall check ran while the chunk was held back"
     assert summary["requests"] > 200 and (tmp_path / "run" / "summary.json").exists()
 
 
@@ -326,10 +367,9 @@ def test_chunks_that_no_worker_runs_end_in_a_clear_error_not_a_hang(world, clien
     assert "none of the 2 Dask workers is running anything" in str(failure.value)
     assert failure.value.exit_code == 1 and "run the same command again to resume" in str(failure.value)
     assert not (run / "summary.json").exists()
-    deadline = time.monotonic() + 10  # and the waiting chunks are taken off the cluster
-    while client.run_on_scheduler(_chunk_tasks) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not client.run_on_scheduler(_chunk_tasks)
+    # and the waiting chunks are taken off the cluster (the cancel is a message: wait for it)
+    until(lambda: not client.run_on_scheduler(_chunk_tasks), timeout=10,
+          what="the scheduler dropping the waiting chunks")
 
 
 def _chunk_tasks(dask_scheduler) -> list:
