@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -93,14 +94,22 @@ def test_results_json_has_the_machine_every_world_and_every_speed_figure(tiny_ru
     assert sum(g["requests"] for g in groups.values()) == worlds["drift"]["requests_scored"]
     assert set(groups["drifted users"]["engines"]) == set(ENGINES)
     speed = written["speed"]
-    assert speed["rules"]["per_row_loop"]["agrees"] and speed["rules"]["per_row_loop"]["ratio"] > 0
-    assert speed["ranker"]["single"]["ratio_p99"] > 0 and speed["ranker"]["batch"]["share_of_raw"] > 0
+    loop, e2e = speed["rules"]["per_row_loop"], speed["rules"]["end_to_end"]
+    # each ratio is the ratio of the figures printed beside it, measured in the same run
+    assert loop["agrees"] and loop["ratio"] == pytest.approx(e2e["requests_per_s"] / loop["requests_per_s"])
+    single, batch = speed["ranker"]["single"], speed["ranker"]["batch"]
+    assert single["ratio_p99"] == pytest.approx(single["suggest_one"]["p99_ms"] / single["raw_predict"]["p99_ms"])
+    assert batch["share_of_raw"] == pytest.approx(batch["raw_seconds"] / batch["score_seconds"])
+    assert batch["score_rows_per_s"] == pytest.approx(batch["rows"] / batch["score_seconds"])
     assert speed["ranker"]["training"]["same_model"]
-    assert speed["metrics"]["ours"]["seconds"] > 0
+    ours, requests = speed["metrics"]["ours"], speed["metrics"]["config"]["requests"]
+    assert ours["seconds"] == pytest.approx(float(np.median(ours["calls_seconds"])))
+    assert ours["requests_per_s"] == pytest.approx(requests / ours["seconds"])
     for other in ("ranx", "ir_measures"):  # installed with the test extras
         assert speed["metrics"][other]["available"] and speed["metrics"][other]["agrees"]
-    assert speed["replay"]["sizes"][0]["replay"]["peak_rss_mib"] > 0
-    assert speed["rules"]["peak_rss_mib"] > 0
+    # a Python process holding pandas and LightGBM takes tens of MiB, and less than the machine
+    for peak in (speed["replay"]["sizes"][0]["replay"]["peak_rss_mib"], speed["rules"]["peak_rss_mib"]):
+        assert 30 < peak < m["memory_gib"] * 1024
     assert all(math.isfinite(x) for x in numbers(written))
 
 

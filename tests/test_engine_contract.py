@@ -426,5 +426,5 @@ def test_a_third_party_engine_registered_by_entry_point_replays_beside_the_built
     summary = replay(log, {"last-seen": get_engine("last-seen"), "popular": get_engine("popular")},
                      tmp_path / "run", latency_sample=5)
     assert set(summary["engines"]) == {"last-seen", "popular"}
-    assert summary["engines"]["last-seen"]["ndcg@5"] >= 0
+    assert 0 < summary["engines"]["last-seen"]["ndcg@5"] <= 1  # it found some engagements
     sys.modules.pop("lastseen_engine", None)

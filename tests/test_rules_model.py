@@ -408,12 +408,18 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
 
 
 def outcome(text: str):
-    """A RuleSet or a SuggestError; anything else propagates and fails the test."""
+    """A RuleSet whose rules have distinct ids, or a SuggestError (exit code 2) naming the
+    place in the file of each problem; anything else propagates and fails the test."""
     try:
-        return parse_rules(text)
+        rule_set = parse_rules(text)
     except SuggestError as err:
-        assert err.format()  # the message itself must be printable
+        assert err.exit_code == 2
+        for problem in getattr(err, "errors", [err]):
+            assert problem.format().startswith("<string>"), problem.format()  # where it is
         return err
+    ids = [rule.id for rule in rule_set.rules]
+    assert all(ids) and len(set(ids)) == len(ids)
+    return rule_set
 
 
 def test_the_fuzzing_seed_is_valid():
@@ -442,7 +448,6 @@ def test_mutated_rule_files_fail_cleanly(edits):
         else:
             text = text[:i] + char + text[i:]
     result = outcome(text)
-    assert isinstance(result, (RuleSet, SuggestError))
     if isinstance(result, RuleSet):  # what loads must also run
         try:
             RulesEngine(result).fit(None, None, CATALOG).suggest(CONTEXTS, k=5)
@@ -472,7 +477,7 @@ TOKENS = ["rules:", "- id: r", "when:", "suggest:", "block:", "all:", "any:", "n
 @FUZZ
 @given(st.lists(st.sampled_from(TOKENS) | st.text(max_size=3), max_size=40))
 def test_random_yamlish_text_fails_cleanly(tokens):
-    assert isinstance(outcome("".join(tokens)), (RuleSet, SuggestError))
+    outcome("".join(tokens))
 
 
 @FUZZ
@@ -489,4 +494,4 @@ def test_random_rule_structures_fail_cleanly(when):
     import yaml
 
     text = yaml.safe_dump({"rules": [{"id": "r", "when": when, "suggest": ["x"]}]})
-    assert isinstance(outcome(text), (RuleSet, SuggestError))
+    outcome(text)
