@@ -47,3 +47,26 @@ def write_atomic(path: str | Path, content: Content, *, hint: str = RETRY) -> Pa
         partial.unlink(missing_ok=True)
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}", hint=hint) from None
     return path
+
+
+def read_json(path: Path, *, missing: str, hint: str, error=None) -> dict:
+    """The JSON object in ``path``; when the file is absent, ``error`` (default
+    :class:`~suggest.errors.SuggestError`) saying ``missing`` with ``hint``, and when it is
+    not valid UTF-8 JSON or not an object, the same error naming the file and the fault."""
+    import json
+
+    from suggest.errors import SuggestError
+
+    error = error or SuggestError
+    path = Path(path)
+    if not path.exists():
+        raise error(missing, hint=hint)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path.name} is damaged: {exc}", where=str(path),
+                    hint="write it again with the command that made it") from None
+    if not isinstance(value, dict):
+        raise error(f"{path.name} is damaged: it holds {type(value).__name__}, not an object",
+                    where=str(path), hint="write it again with the command that made it")
+    return value

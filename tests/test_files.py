@@ -32,3 +32,23 @@ def test_a_write_that_fails_midway_keeps_the_old_file_and_names_the_new_one(tmp_
     assert caught.value.exit_code == 1
     assert target.read_text(encoding="utf-8") == "old"  # never a half-written file in its place
     assert not partial_path(target).exists()
+
+
+@pytest.mark.parametrize("text, fault", [
+    (None, r"not a finished replay \(summary\.json missing\)"),
+    ("{half", r"summary\.json is damaged: Expecting property name"),
+    (b"\xff\xfe", r"summary\.json is damaged: 'utf-8' codec"),
+    ("[1]", r"summary\.json is damaged: it holds list, not an object"),
+    ('{"requests": 3}', r"summary\.json of the replay is damaged: it has no `engines` mapping"),
+])
+def test_a_missing_or_damaged_summary_is_a_clear_data_error(tmp_path, text, fault):
+    from suggest.data.runs import read_summary
+    from suggest.errors import DataError
+
+    if isinstance(text, bytes):
+        (tmp_path / "summary.json").write_bytes(text)
+    elif text is not None:
+        (tmp_path / "summary.json").write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=fault) as caught:
+        read_summary(tmp_path)
+    assert caught.value.exit_code == 2 and caught.value.hint

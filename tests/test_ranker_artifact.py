@@ -180,7 +180,10 @@ def test_a_missing_folder_or_manifest_is_a_clear_error(tmp_path):
         load_model(tmp_path / "empty")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "manifest.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(SuggestError, match=r"not valid JSON"):
+    with pytest.raises(SuggestError, match=r"manifest\.json is damaged: Expecting property name"):
+        load_model(tmp_path / "broken")
+    (tmp_path / "broken" / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(SuggestError, match=r"manifest\.json is damaged: it holds list"):
         load_model(tmp_path / "broken")
 
 

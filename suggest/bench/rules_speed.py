@@ -165,26 +165,17 @@ def compile_row(node: Leaf | Group):
         if node.kind == "not":
             inner = parts[0]
             return lambda row: None if (v := inner(row)) is None else not v
-        if node.kind == "all":
-            def all_(row):
-                unknown = False
-                for p in parts:
-                    v = p(row)
-                    if v is False:
-                        return False
-                    unknown |= v is None
-                return None if unknown else True
-            return all_
+        decisive = node.kind == "any"  # the value that ends the loop: False for all, True for any
 
-        def any_(row):
+        def all_or_any(row):
             unknown = False
             for p in parts:
                 v = p(row)
-                if v is True:
-                    return True
+                if v is decisive:
+                    return decisive
                 unknown |= v is None
-            return None if unknown else False
-        return any_
+            return None if unknown else not decisive
+        return all_or_any
     name, op, value = node.field, node.op, node.value
     if op == "window":
         w: Window = value

@@ -245,18 +245,12 @@ def read_run_truth(folder: str | Path) -> pd.DataFrame | None:
 
 def read_summary(folder: str | Path) -> dict:
     """summary.json of a finished replay folder."""
-    import json
+    from suggest.files import read_json
 
     path = Path(folder) / "summary.json"
-    if not path.exists():
-        raise DataError(f"{folder} is not a finished replay (summary.json missing)",
-                        hint="run `suggest replay ... -o FOLDER` first")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"summary.json of the replay is damaged: {exc}", where=str(path),
-                        hint="run the same `suggest replay` again into a new folder") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("engines"), dict):
+    summary = read_json(path, missing=f"{folder} is not a finished replay (summary.json missing)",
+                        hint="run `suggest replay ... -o FOLDER` first", error=DataError)
+    if not isinstance(summary.get("engines"), dict):
         raise DataError("summary.json of the replay is damaged: it has no `engines` mapping",
                         where=str(path), hint="run the same `suggest replay` again into a new folder")
     return summary

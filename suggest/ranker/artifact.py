@@ -34,6 +34,7 @@ import pandas as pd
 
 from suggest import __version__
 from suggest.errors import SuggestError, one_of
+from suggest.files import read_json
 
 FORMAT = 2  # 2: the manifest carries its own checksum and the dataset
 FILES = ("model.txt", "requests.parquet", "truth.parquet", "catalog.parquet")
@@ -137,13 +138,8 @@ def load(directory: str | Path):
 
     folder = Path(directory)
     manifest_path = folder / "manifest.json"
-    if not manifest_path.exists():
-        raise SuggestError(f"no model at {folder} (manifest.json is missing)",
-                           hint="make one with `suggest train`")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SuggestError(f"{manifest_path} is not valid JSON: {exc}") from None
+    manifest = read_json(manifest_path, missing=f"no model at {folder} (manifest.json is missing)",
+                         hint="make one with `suggest train`")
     if manifest.get("format") != FORMAT:
         raise SuggestError(f"{manifest_path}: model format {manifest.get('format')!r}, this "
                            f"suggest {__version__} reads format {FORMAT}",

@@ -380,24 +380,17 @@ class Features:
         shares = share(paired, group)
         unseen = {col: np.asarray(value) < 0 for col, value in zip(self.slices_, slices)}
         for g, (kind, name) in enumerate(self.groups_):
-            if kind == "everyone":
-                out[at["item_share"]] = shares[g]
-            elif kind == "user":
-                out[at["user_item_count"]] = paired[g]
-                out[at["user_item_share"]] = shares[g]
-            elif kind == "slice":  # NaN for a missing or unseen value
-                out[at[f"slice_share:{name}"]] = np.where(unseen[name], np.nan, shares[g])
-            elif kind == "user_slice":
-                out[at[f"user_ctx_count:{name}"]] = np.where(unseen[name], np.nan, paired[g])
-                out[at[f"user_ctx_share:{name}"]] = np.where(unseen[name], np.nan, shares[g])
-            elif kind == "combo":
-                out[at["ctx_share"]] = shares[g]
-            elif kind == "user_combo":
-                out[at["user_ctx_count"]] = paired[g]
-                out[at["user_ctx_share"]] = shares[g]
+            counted = kind in ("user", "user_slice", "user_combo")  # count and share, else share
+            names = (["user_item_count", "user_item_share"] if kind == "user"
+                     else self.group_features(kind, name)[:1 + counted])
+            if kind in ("slice", "user_slice"):  # NaN for a missing or unseen value
+                missing = unseen[name]
             elif kind == "attr":  # NaN for an item without the attribute
                 missing = items[g] == len(self.attributes_[name][1])
-                out[at[f"affinity:{name}"]] = np.where(missing, np.nan, shares[g])
+            else:
+                missing = None
+            for feature, value in zip(names, (paired[g], shares[g]) if counted else (shares[g],)):
+                out[at[feature]] = value if missing is None else np.where(missing, np.nan, value)
         trend = distinct = None
         if self.has_time_:  # everyone's counts at the recent window's start; distinct items
             trend = self.counts_.at(0, 0, items[0] if items.ndim > 1 else items,
