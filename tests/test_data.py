@@ -91,6 +91,60 @@ def test_every_format_gives_the_same_frames_as_csv(tmp_path, csv_log, fmt):
     pd.testing.assert_frame_equal(log.events.drop(columns="line"), csv_log.events.drop(columns="line"))
 
 
+def _typed_parquet(folder: Path, zone: str) -> Path:
+    """ROWS as a pipeline would store them: times as timestamps (UTC, or local wall times
+    without a zone), categories, nullable booleans, numbers."""
+    frame = pd.DataFrame(ROWS).replace("", None)
+    local = pd.to_datetime(frame["ts"].str[:19])  # every ROWS time is Berlin wall time
+    frame["ts"] = (local.dt.tz_localize("Europe/Berlin").dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+                   if zone == "aware" else local.astype("datetime64[us]"))
+    frame["weather"] = frame["weather"].astype("category")
+    frame["wifi"] = frame["wifi"].map({"true": True, "false": False}).astype("boolean")
+    frame["user"] = frame["user"].astype(int)
+    for col in ("item", "temp", "rating"):
+        frame[col] = pd.to_numeric(frame[col])
+    folder.mkdir(parents=True)
+    frame.to_parquet(folder / "log.parquet")
+    return write_dataset(folder, None, name="log.parquet", **FORMAT_SPEC)
+
+
+@pytest.mark.parametrize("zone", ["aware", "naive"])
+def test_a_typed_parquet_log_is_used_as_it_is_with_the_same_frames_as_csv(tmp_path, csv_log,
+                                                                          zone, monkeypatch):
+    import suggest.data.timefields as timefields
+
+    # a typed time column is never turned into text and parsed again
+    monkeypatch.setattr(timefields, "_to_datetime", lambda *a, **k: pytest.fail("parsed text"))
+    log = load_checked(_typed_parquet(tmp_path / zone, zone))
+    assert log.report.rows_in == 5 and log.report.rows_rejected == 0
+    pd.testing.assert_frame_equal(log.requests, csv_log.requests)
+    pd.testing.assert_frame_equal(log.truth, csv_log.truth)
+
+
+def test_a_typed_parquet_log_rejects_what_does_not_fit_with_its_value(tmp_path):
+    frame = pd.DataFrame({
+        "user": ["u1", "u2", "u3", "u4", "u5"], "item": ["a", "b", "c", "d", "e"],
+        "ts": pd.to_datetime(["2026-03-02T08:00", "3000-01-01T00:00", "2026-03-29T02:30",
+                              "2026-03-02T09:00", "2026-03-02T10:00"]).astype("datetime64[us]"),
+        "temp": [1.0, 2.0, 3.0, float("inf"), 5.0],
+        "weather": pd.Categorical(["sunny", "sunny", "sunny", "sunny", "foggy"]),
+    })
+    (tmp_path / "t").mkdir()
+    frame.to_parquet(tmp_path / "t" / "log.parquet")
+    path = write_dataset(tmp_path / "t", None, name="log.parquet", columns={"time": "ts"},
+                         timezone="Europe/Berlin",
+                         context={"temp": "numeric",
+                                  "weather": {"type": "categorical", "values": ["sunny", "rainy"]}})
+    log = load(path)
+    reasons = reasons_by_line(log)
+    assert log.report.rows_ok == 1 and sorted(reasons) == [2, 3, 4, 5]  # Parquet lines: rows
+    assert reasons[2].startswith("time '3000-01-01") and "is outside the range" in reasons[2]
+    assert reasons[3].startswith("local time '2026-03-29 02:30:00' does not exist or is ambiguous "
+                                 "in Europe/Berlin")  # the spring-forward gap
+    assert reasons[4] == "temp 'inf' is not a finite number"
+    assert reasons[5].startswith("weather 'foggy' is not an allowed value")
+
+
 def test_read_returns_the_typed_long_log_and_its_rejects(make_dataset):
     path = make_dataset("""\
         user,item,temp

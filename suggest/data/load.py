@@ -230,16 +230,28 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
                         roles=ds.named_columns, attributes=list(_attribute_columns(ds)))
     report.warnings += _missing_markers(ds, raw.frame)
     cells = raw.frame
-    reasons = pd.Series(None, index=cells.index, dtype=object)
+    undecided = np.ones(len(cells), dtype=bool)  # no reason to reject the row found yet
+    why_rows = np.full(len(cells), None, dtype=object)
     out = pd.DataFrame({"line": raw.lines}, index=cells.index)
 
-    def fail(mask: pd.Series, message: pd.Series | str) -> None:
+    def fail(mask, message: pd.Series | str) -> None:
         """Reject the ``mask`` rows not rejected yet; a Series ``message`` needs only
         those rows (messages are built for bad rows alone, not for the whole log)."""
-        take = mask & reasons.isna()
+        flags = mask.to_numpy(dtype=bool, na_value=False) if isinstance(mask, pd.Series) else mask
+        take = flags & undecided
+        if not take.any():
+            return
         if isinstance(message, pd.Series):
-            message = message.reindex(take.index[take.to_numpy()]).to_numpy()
-        reasons[take] = message
+            message = message.reindex(cells.index[take]).to_numpy()
+        why_rows[take] = message
+        undecided[take] = False
+
+    def fail_each(why: pd.Series) -> None:
+        """Reject the rows ``why`` (indexed by the bad rows alone) gives a reason for."""
+        if len(why):
+            mask = np.zeros(len(cells), dtype=bool)
+            mask[cells.index.get_indexer(why.index)] = True
+            fail(mask, why)
 
     user = _as_text(cells[ds.user])
     fail(user.isna(), f"user ({ds.user}) is missing")
@@ -261,7 +273,7 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
             report.inferred[col] = spec.type
         schema[col] = spec.type
         out[col], why = _typed(cells[col], col, spec)
-        fail(why.notna(), why)
+        fail_each(why)
     report.schema = schema
     # Item attributes kept in the log describe the item, not the moment: they are
     # neither part of a request's key nor required to agree within a request.
@@ -269,14 +281,15 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
     if ds.request:
         out["request_id"] = _as_text(cells[ds.request])
         fail(out["request_id"].isna(), f"request ({ds.request}) is missing")
-        ok = reasons.isna()
-        why = _disagrees_with_first(out, ok, context, {"user_id": ds.user, "timestamp": ds.time})
-        fail(why.notna(), why)
+        why = _disagrees_with_first(out, pd.Series(undecided, index=cells.index), context,
+                                    {"user_id": ds.user, "timestamp": ds.time})
+        fail_each(why)
     if ds.duplicates == "reject":
-        _reject_repeats(out, reasons, fail, ["request_id"] if ds.request else
+        _reject_repeats(out, pd.Series(undecided, index=cells.index), fail,
+                        ["request_id"] if ds.request else
                         ["user_id", *context] + (["timestamp"] if ds.time else []))
-    ok = reasons.isna().to_numpy()
-    rejects = _collect_rejects(raw, reasons, ds.separator)
+    ok = undecided
+    rejects = _collect_rejects(raw, pd.Series(why_rows, index=cells.index), ~ok, ds.separator)
     report.rows_ok = int(ok.sum())
     report.rows_rejected = len(rejects)
     report.reject_reasons = _reason_counts(rejects)
@@ -292,11 +305,11 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
     return frame, rejects, report
 
 
-def _reject_repeats(out: pd.DataFrame, reasons: pd.Series, fail, keys: list[str]) -> None:
+def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[str]) -> None:
     """``duplicates: reject``: a row repeating the request (``keys``: the request column, or
     the user, context and time that make a request) and the item of an earlier kept row is
-    rejected, naming that row's line."""
-    ok = reasons.isna() & out["item_id"].notna()
+    rejected, naming that row's line (``undecided``: the rows not rejected yet)."""
+    ok = undecided & out["item_id"].notna()
     names = [*keys, "item_id"]
     rows = out.loc[ok, [*names, "line"]].astype({k: str for k in names})
     repeat = rows.duplicated(names, keep="first")
@@ -405,8 +418,42 @@ def _check_columns(ds: Dataset, raw: RawTable) -> None:
         raise DataErrorList(errors, summary=f"{ds.source}: {len(errors)} problems with the log's columns:")
 
 
+def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``(codes, uniques)``: each row's code into the distinct present values (-1 where the
+    value is missing), from a categorical column's own codes or one factorization. Checks
+    and conversions run on ``uniques`` and reach the rows through ``codes``."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return (values.cat.codes.to_numpy(),
+                pd.Series(np.asarray(values.cat.categories, dtype=object), dtype=object))
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cells = pa.array(values.array)  # the column's own Arrow data (__arrow_array__)
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        encoded = pc.dictionary_encode(cells)
+        if len(values):
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            return (codes.astype(np.int64),
+                    pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object))
+    codes, uniques = pd.factorize(values)
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+
+
+def _rows_of(codes: np.ndarray, per_value: np.ndarray, index: pd.Index, missing=None) -> pd.Series:
+    """Per-row values from per-distinct-value ones (``missing`` where the code is -1)."""
+    return pd.Series(np.append(per_value, missing)[codes], index=index, dtype=object)
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     """Cells as strings (JSON numbers included); missing, or only spaces, is missing."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # typed logs: clean the categories only
+        codes, uniques = distinct(values)
+        return _rows_of(codes, _cleaned_text(uniques).to_numpy(dtype=object), values.index)
+    if _clean_arrow_text(values):  # Arrow text that needs no cleaning: taken as it is
+        return pd.Series(values.to_numpy(dtype=object, na_value=None), index=values.index,
+                         dtype=object)
     if len(values) and (isinstance(values.dtype, pd.StringDtype)
                         or pd.api.types.infer_dtype(values, skipna=True) == "string"):
         # Text cells (CSV): each distinct value is cleaned once and the rows share
@@ -416,6 +463,23 @@ def _as_text(values: pd.Series) -> pd.Series:
         cleaned = _cleaned_text(pd.Series(np.asarray(uniques, dtype=object))).to_numpy(dtype=object)
         return pd.Series(np.append(cleaned, None)[codes], index=values.index, dtype=object)
     return _cleaned_text(values)
+
+
+def _clean_arrow_text(values: pd.Series) -> bool:
+    """Whether ``values`` is Arrow-backed text (pandas 3's ``str``, Parquet, pyarrow's CSV
+    reader) in which no cell needs :func:`_cleaned_text`: none empty or only spaces, none
+    with spaces around it, none a whole number written with a decimal point (``3.0``).
+    Asked of the whole column in Arrow, without a Python string per cell."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return False
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = pa.array(values.array)  # the column's own Arrow data (__arrow_array__), no copy
+    trimmed = pc.utf8_trim_whitespace(cells)
+    changes = pc.or_(pc.not_equal(trimmed, cells), pc.equal(trimmed, ""))
+    changes = pc.or_(changes, pc.match_substring_regex(cells, r"^-?\d+\.0+$"))
+    return not pc.any(changes).as_py()
 
 
 def _cleaned_text(values: pd.Series) -> pd.Series:
@@ -462,6 +526,12 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
 
 
 def _infer_type(values: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return "numeric"
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = pd.Series(values.cat.categories, dtype=object)
     present = values.dropna()
     if present.empty:
         return "categorical"
@@ -474,34 +544,101 @@ def _infer_type(values: pd.Series) -> str:
 
 
 def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
-    """Typed column and a reason per cell that does not fit (None where it does)."""
-    present = values.notna()
-    reasons = pd.Series(None, index=values.index, dtype=object)
-    if spec.type == "numeric":
-        typed = pd.to_numeric(values, errors="coerce").astype(float)
-        bad = present & typed.isna()
-        reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not a number"
-        # inf, -inf and 1e309 parse, but no context is infinitely far: they would pass
-        # every `gte` condition and skew every statistic
-        endless = present & np.isinf(typed)
-        reasons[endless] = f"{col} '" + values[endless].astype(str) + "' is not a finite number"
-        return typed.where(~endless), reasons
-    if spec.type == "boolean":
-        words = values.astype(str).str.strip().str.lower()
-        is_true, is_false = words.isin(TRUE_WORDS), words.isin(FALSE_WORDS)
-        bad = present & ~is_true & ~is_false
-        reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not true or false"
-        return pd.Series(pd.arrays.BooleanArray(is_true.to_numpy(), (~(is_true | is_false)).to_numpy()),
+    """Typed column, and the reason of each cell that does not fit, indexed by those cells.
+
+    A column already of the type (numbers, booleans) is taken as it is; text and
+    categorical columns are converted and checked once per distinct value."""
+    dtype = values.dtype
+    if spec.type == "numeric" and pd.api.types.is_numeric_dtype(dtype) \
+            and not pd.api.types.is_bool_dtype(dtype):
+        typed = values.astype(float)
+        endless = np.isinf(typed)
+        return typed.where(~endless), \
+            f"{col} '" + values[endless].astype(str) + "' is not a finite number"
+    if spec.type == "boolean" and pd.api.types.is_bool_dtype(dtype):
+        no_reasons = pd.Series([], index=values.index[:0], dtype=object)
+        if isinstance(dtype, pd.BooleanDtype):
+            return values.copy(), no_reasons
+        return pd.Series(pd.arrays.BooleanArray(values.to_numpy(dtype=bool),
+                                                np.zeros(len(values), dtype=bool)),
+                         index=values.index), no_reasons
+    if spec.type in ("numeric", "boolean"):
+        codes, uniques = distinct(values)
+        typed, why = _typed_values(uniques, col, spec.type)
+        bad_values = why.notna().to_numpy()
+        rows = np.flatnonzero(bad_values[codes] & (codes >= 0)) if bad_values.any() \
+            else np.zeros(0, dtype=np.int64)
+        reasons = pd.Series(why.to_numpy(dtype=object)[codes[rows]], index=values.index[rows],
+                            dtype=object)
+        number = np.append(typed.to_numpy(dtype=float), np.nan)[codes]
+        if spec.type == "numeric":
+            return pd.Series(number, index=values.index), reasons
+        return pd.Series(pd.arrays.BooleanArray(number == 1, np.isnan(number)),
                          index=values.index), reasons
+    if isinstance(values.dtype, (pd.CategoricalDtype, pd.StringDtype)):  # once per distinct value
+        return _categorical(values, col, spec)
     text = _as_text(values)
     if spec.values is not None:
         bad = text.notna() & ~text.isin(spec.values)
+        reasons = pd.Series(None, index=text.index[bad.to_numpy()], dtype=object)
         for value in text[bad].unique():
             hint = did_you_mean(value, spec.values) or f"allowed: {one_of(spec.values)}"
-            reasons[bad & (text == value)] = f"{col} '{value}' is not an allowed value ({hint})"
+            reasons[text[bad] == value] = f"{col} '{value}' is not an allowed value ({hint})"
         # The rejected values are left out: a category outside the list is an error in pandas 4.
         return pd.Categorical(text.where(~bad), categories=list(spec.values)), reasons
-    return pd.Series(pd.Categorical(text), index=values.index), reasons
+    return pd.Series(pd.Categorical(text), index=values.index), \
+        pd.Series([], index=values.index[:0], dtype=object)
+
+
+def _categorical(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
+    """:func:`_typed` of a categorical column from text or categories, cleaned and checked
+    once per distinct value: the same categories, in the same order, as the row by row
+    way (sorted, or ``spec.values``' order)."""
+    codes, uniques = distinct(values)
+    cleaned = _cleaned_text(uniques)
+    reasons = pd.Series([], index=values.index[:0], dtype=object)
+    if spec.values is not None:
+        allowed = list(spec.values)
+        position = pd.Index(allowed).get_indexer(cleaned.astype(object))
+        bad = cleaned.notna().to_numpy() & (position < 0)
+        if bad.any():
+            why = np.full(len(uniques), None, dtype=object)
+            for at in np.flatnonzero(bad):
+                value = cleaned.iloc[at]
+                hint = did_you_mean(value, allowed) or f"allowed: {one_of(allowed)}"
+                why[at] = f"{col} '{value}' is not an allowed value ({hint})"
+            rows = np.flatnonzero(bad[codes] & (codes >= 0))
+            reasons = pd.Series(why[codes[rows]], index=values.index[rows], dtype=object)
+        row_codes = np.append(position, -1)[codes]
+        # The rejected values are left out: a category outside the list is an error in pandas 4.
+        return pd.Categorical.from_codes(row_codes, categories=allowed), reasons
+    present = cleaned.dropna()
+    categories = np.sort(present.unique().astype(object)) if len(present) else np.array([], object)
+    position = pd.Index(categories).get_indexer(cleaned.astype(object))
+    row_codes = np.append(position, -1)[codes]
+    return pd.Series(pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype=object)),
+                     index=values.index), reasons
+
+
+def _typed_values(values: pd.Series, col: str, kind: str) -> tuple[pd.Series, pd.Series]:
+    """Distinct present cells read as numbers (``kind`` numeric) or as 1.0 / 0.0 (boolean),
+    NaN where they do not fit, and the reason of each that does not."""
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    if kind == "numeric":
+        typed = pd.to_numeric(values, errors="coerce").astype(float)
+        bad = typed.isna()
+        reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not a number"
+        # inf, -inf and 1e309 parse, but no context is infinitely far: they would pass
+        # every `gte` condition and skew every statistic
+        endless = np.isinf(typed)
+        reasons[endless] = f"{col} '" + values[endless].astype(str) + "' is not a finite number"
+        return typed.where(~endless), reasons
+    words = values.astype(str).str.strip().str.lower()
+    is_true, is_false = words.isin(TRUE_WORDS), words.isin(FALSE_WORDS)
+    bad = ~is_true & ~is_false
+    reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not true or false"
+    return pd.Series(np.where(is_true, 1.0, np.where(is_false, 0.0, np.nan)),
+                     index=values.index), reasons
 
 
 def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, context: list[str],
@@ -511,28 +648,41 @@ def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, context: list[str],
     # only requests with two or more rows can disagree
     ids = out.loc[ok, "request_id"]
     shared = ids.duplicated(keep=False).to_numpy()
-    rows = out.loc[ids.index[shared], ["request_id", "line", *cols]]
-    first = rows.drop_duplicates("request_id").set_index("request_id")
-    reasons = pd.Series(None, index=out.index, dtype=object)
-    first_line = first["line"].reindex(rows["request_id"]).set_axis(rows.index).astype(str)
+    rows = out.loc[ids.index[shared], ["line", *cols]]
+    reasons = pd.Series(None, index=rows.index, dtype=object)  # the shared rows' only
+    if not len(rows):
+        return reasons
+    # each shared row against its request's first row, by position (the log's order)
+    codes, _ = pd.factorize(ids[shared])
+    _, first_of = np.unique(codes, return_index=True)
+    first = first_of[codes]
+    first_line = rows["line"].to_numpy()[first].astype(str)
+    undecided = np.ones(len(rows), dtype=bool)
     for col in cols:
-        mine = rows[col].astype(object)
-        theirs = first[col].astype(object).reindex(rows["request_id"]).set_axis(rows.index)
-        same = (mine == theirs).fillna(False).astype(bool) | (mine.isna() & theirs.isna())
-        bad = ~same & reasons.loc[rows.index].isna()
+        mine = rows[col].astype(object).to_numpy()
+        theirs = mine[first]
+        missing, theirs_missing = pd.isna(mine), pd.isna(theirs)
+        both = ~missing & ~theirs_missing
+        same = missing & theirs_missing
+        same[both] = mine[both] == theirs[both]
+        bad = ~same & undecided
         if bad.any():
-            reasons.loc[bad[bad].index] = (
-                f"{names.get(col) or col} '" + mine[bad].astype(str) + "' differs from '" + theirs[bad].astype(str)
-                + "' on line " + first_line[bad] + ", the first row of the same request")
-    return reasons
+            undecided &= ~bad
+            shown = pd.Series(mine[bad]).astype(str).to_numpy(dtype=object)
+            reasons.iloc[np.flatnonzero(bad)] = (
+                f"{names.get(col) or col} '" + shown + "' differs from '"
+                + pd.Series(theirs[bad]).astype(str).to_numpy(dtype=object) + "' on line "
+                + first_line[bad].astype(object) + ", the first row of the same request")
+    return reasons[~undecided]
 
 
-def _collect_rejects(raw: RawTable, reasons: pd.Series, separator: str) -> pd.DataFrame:
-    bad = reasons.notna()
+def _collect_rejects(raw: RawTable, reasons: pd.Series, bad: np.ndarray,
+                     separator: str) -> pd.DataFrame:
+    """The rejects file's rows: the reader's, then the ``bad`` rows with their ``reasons``."""
     cells = raw.frame.loc[bad]
     text = cells.astype(object).where(cells.notna(), "").astype(str).agg(separator.join, axis=1) \
         if len(cells) else pd.Series([], dtype=object)
-    mine = pd.DataFrame({"source": raw.source, "line": raw.lines[bad.to_numpy()],
+    mine = pd.DataFrame({"source": raw.source, "line": raw.lines[bad],
                          "reason": reasons[bad].to_numpy(), "text": text.to_numpy()})
     both = pd.concat([raw.rejects, mine], ignore_index=True) if len(raw.rejects) else mine
     return both.sort_values("line", kind="stable").reset_index(drop=True)[REJECT_COLUMNS]
@@ -630,9 +780,10 @@ def _catalog(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.D
             col_spec = ColumnSpec(_infer_type(raw.frame[col]))
             report.warnings.append(f"catalog column '{col}' inferred as {col_spec.type} attribute")
         out[col], why = _typed(raw.frame[col], col, col_spec)
-        reasons[why.notna() & reasons.isna()] = why
+        fresh = why[reasons[why.index].isna().to_numpy()]
+        reasons[fresh.index] = fresh
         report.catalog_attributes[col] = col_spec.type
-    rejects = _collect_rejects(raw, reasons, spec.separator or ",")
     ok = reasons.isna()
+    rejects = _collect_rejects(raw, reasons, ~ok.to_numpy(), spec.separator or ",")
     report.catalog_rows, report.catalog_rejected = int(ok.sum()), len(rejects)
     return out.loc[ok].reset_index(drop=True), rejects

@@ -186,9 +186,7 @@ def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     if not plain:
         return _read_csv_exact(path, separator, encoding, header, what)
     try:
-        frame = pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
-                            skip_blank_lines=False, encoding=encoding, engine="c",
-                            compression="infer", quoting=3)
+        frame = _read_plain_csv(path, separator, encoding, header)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return _read_csv_exact(path, separator, encoding, header, what)
     if lines_in_file != len(frame) + 1:  # defensive: numbering must be exact
@@ -197,6 +195,33 @@ def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
     frame = frame.loc[~blank].reset_index(drop=True)
     return RawTable(frame, lines[~blank], _reject_frame(str(path), []), str(path))
+
+
+def _read_plain_csv(path: Path, separator: str, encoding: str, header: list[str]) -> pd.DataFrame:
+    """A plain file (no quotes, every line of the header's width) as text cells, read by
+    pyarrow's multi-threaded CSV reader: every column as text, nothing read as missing
+    (``missing_values`` is applied after), blank lines kept as rows of empty cells so that
+    each row is its line. A file pyarrow will not read that way (a blank line in a file of
+    several columns, an encoding it does not know) goes to pandas' reader instead, which
+    reads it the same way."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char=False,
+                                              ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header}, null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, LookupError, NotImplementedError):
+        return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
+                           skip_blank_lines=False, encoding=encoding, engine="c",
+                           compression="infer", quoting=3)
+    if table.column_names != header:  # defensive: the names pandas and csv read
+        raise ValueError("pyarrow read other column names")
+    return table.to_pandas()
 
 
 class _Lines:
