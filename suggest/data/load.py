@@ -150,7 +150,7 @@ def read(dataset: Dataset | str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     DataError
         When the file cannot be read as described, or every row is rejected.
     """
-    frame, rejects, _ = _read(_as_dataset(dataset))
+    frame, rejects, _, _ = _read(_as_dataset(dataset))
     return frame, rejects
 
 
@@ -164,17 +164,20 @@ def load(dataset: Dataset | str | Path) -> Log:
     True
     """
     ds = _as_dataset(dataset)
-    frame, rejects, report = _read(ds)
+    frame, rejects, report, codes = _read(ds)
     catalog, cat_rejects = _catalog(ds, frame, report)
     rejects = pd.concat([rejects, cat_rejects], ignore_index=True) if len(cat_rejects) else rejects
     context = {c: t for c, t in report.schema.items() if c not in _attribute_columns(ds)}
-    requests = _requests(frame, context)
-    events = _events(ds, frame)
-    truth = _truth(ds, events, report)
+    requests = _requests(frame, context, codes.request)
+    engaged = codes.item >= 0
+    events = _events(ds, frame, engaged)
+    truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]))
     report.requests = len(requests)
-    report.requests_without_positive = int((~requests["request_id"].isin(truth["request_id"])).sum())
-    report.users = int(requests["user_id"].nunique())
-    report.items = int(events["item_id"].nunique())
+    answered = np.zeros(len(requests), dtype=bool)  # request codes are 0..n-1
+    answered[codes.request[engaged][events["positive"].to_numpy()]] = True
+    report.requests_without_positive = int((~answered).sum())
+    report.users = len(np.unique(codes.user))
+    report.items = len(np.unique(codes.item[engaged]))
     report.positives = int(events["positive"].sum())
     report.negatives = int((~events["positive"]).sum())
     report.request_key = (f"value of '{ds.request}'" if ds.request else
@@ -219,7 +222,17 @@ def _attribute_columns(ds: Dataset) -> tuple[str, ...]:
     return tuple(ds.catalog.attributes) if ds.catalog and ds.catalog.path is None else ()
 
 
-def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
+@dataclass
+class Codes:
+    """Each kept row's request, user and item as a code into their distinct values
+    (-1: no item), for grouping and matching by integers."""
+
+    request: np.ndarray
+    user: np.ndarray
+    item: np.ndarray
+
+
+def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     raw = read_table(ds.log, ds.format, separator=ds.separator, encoding=ds.encoding,
                      missing_values=ds.missing_values, what="log")
     if len(raw.frame) == 0:  # no line split into fields: naming missing columns would mislead
@@ -253,10 +266,10 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
             mask[cells.index.get_indexer(why.index)] = True
             fail(mask, why)
 
-    user = _as_text(cells[ds.user])
-    fail(user.isna(), f"user ({ds.user}) is missing")
+    user, user_code = _ids(cells[ds.user])
+    fail(user_code < 0, f"user ({ds.user}) is missing")
     out["user_id"] = user
-    out["item_id"] = _as_text(cells[ds.item])
+    out["item_id"], item_code = _ids(cells[ds.item])
     _relevance(ds, cells, out, fail)
     zones = _zones(ds, cells, fail)
     if ds.time:
@@ -279,9 +292,9 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
     # neither part of a request's key nor required to agree within a request.
     context = [c for c in schema if c not in _attribute_columns(ds)]
     if ds.request:
-        out["request_id"] = _as_text(cells[ds.request])
-        fail(out["request_id"].isna(), f"request ({ds.request}) is missing")
-        why = _disagrees_with_first(out, pd.Series(undecided, index=cells.index), context,
+        out["request_id"], request_code = _ids(cells[ds.request])
+        fail(request_code < 0, f"request ({ds.request}) is missing")
+        why = _disagrees_with_first(out, undecided, request_code, context,
                                     {"user_id": ds.user, "timestamp": ds.time})
         fail_each(why)
     if ds.duplicates == "reject":
@@ -302,7 +315,10 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport]:
         number = codes.groupby(keys, sort=False).ngroup().to_numpy() + 1
         width = len(str(number.max()))
         frame.insert(0, "request_id", pd.Series(number).astype(str).str.zfill(width).radd("r"))
-    return frame, rejects, report
+        request_code = number - 1
+    else:  # codes of the kept requests only: 0 to requests - 1
+        request_code = pd.factorize(request_code[ok])[0]
+    return frame, rejects, report, Codes(request_code, user_code[ok], item_code[ok])
 
 
 def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[str]) -> None:
@@ -463,6 +479,18 @@ def _as_text(values: pd.Series) -> pd.Series:
         cleaned = _cleaned_text(pd.Series(np.asarray(uniques, dtype=object))).to_numpy(dtype=object)
         return pd.Series(np.append(cleaned, None)[codes], index=values.index, dtype=object)
     return _cleaned_text(values)
+
+
+def _ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """:func:`_as_text` of an id column (user, item, request) and each row's code into its
+    distinct ids (-1 where missing), so that grouping and matching by id afterwards
+    compare integers, not a million strings."""
+    if _clean_arrow_text(values):  # Arrow text as it is: its dictionary gives both
+        codes, uniques = distinct(values)
+        return _rows_of(codes, uniques.to_numpy(dtype=object), values.index), codes
+    text = _as_text(values)
+    codes, _ = pd.factorize(text)
+    return text, codes
 
 
 def _clean_arrow_text(values: pd.Series) -> bool:
@@ -641,21 +669,22 @@ def _typed_values(values: pd.Series, col: str, kind: str) -> tuple[pd.Series, pd
                      index=values.index), reasons
 
 
-def _disagrees_with_first(out: pd.DataFrame, ok: pd.Series, context: list[str],
-                          names: dict[str, str | None]) -> pd.Series:
-    """A reason for each row whose user, time or context differ from its request's first row."""
+def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray,
+                          context: list[str], names: dict[str, str | None]) -> pd.Series:
+    """A reason for each row whose user, time or context differ from its request's first row
+    (``ok``: the rows still kept; ``request``: each row's request code, -1 for none)."""
     cols = ["user_id", *context] + (["timestamp"] if "timestamp" in out else [])
-    # only requests with two or more rows can disagree
-    ids = out.loc[ok, "request_id"]
-    shared = ids.duplicated(keep=False).to_numpy()
-    rows = out.loc[ids.index[shared], ["line", *cols]]
+    # only requests with two or more kept rows can disagree
+    kept = ok & (request >= 0)
+    count = np.bincount(request[kept], minlength=request.max(initial=0) + 1)
+    shared = np.flatnonzero(kept & (count[np.maximum(request, 0)] > 1))
+    rows = out.iloc[shared][["line", *cols]]
     reasons = pd.Series(None, index=rows.index, dtype=object)  # the shared rows' only
     if not len(rows):
         return reasons
     # each shared row against its request's first row, by position (the log's order)
-    codes, _ = pd.factorize(ids[shared])
-    _, first_of = np.unique(codes, return_index=True)
-    first = first_of[codes]
+    _, first_of, which = np.unique(request[shared], return_index=True, return_inverse=True)
+    first = first_of[which]
     first_line = rows["line"].to_numpy()[first].astype(str)
     undecided = np.ones(len(rows), dtype=bool)
     for col in cols:
@@ -703,9 +732,12 @@ def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
             int(rows) for first, distinct, rows in table.itertuples(index=False)}
 
 
-def _requests(frame: pd.DataFrame, context: dict[str, str]) -> pd.DataFrame:
+def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray) -> pd.DataFrame:
+    """One row per request (its first row's values), in the order requests first appear;
+    ``request`` is each row's request code."""
     cols = ["request_id", "user_id"] + (["timestamp", "timezone"] if "timestamp" in frame else [])
-    requests = frame.drop_duplicates("request_id")[cols + list(context)].reset_index(drop=True)
+    first = np.sort(np.unique(request, return_index=True)[1])
+    requests = frame.iloc[first][cols + list(context)].reset_index(drop=True)
     if "timestamp" in requests:
         fields = local_fields(requests["timestamp"], requests["timezone"])
         requests = pd.concat([requests, fields], axis=1)
@@ -713,11 +745,11 @@ def _requests(frame: pd.DataFrame, context: dict[str, str]) -> pd.DataFrame:
     return requests
 
 
-def _events(ds: Dataset, frame: pd.DataFrame) -> pd.DataFrame:
-    """Every accepted row with an item, flagged positive (an engagement) or not."""
+def _events(ds: Dataset, frame: pd.DataFrame, engaged: np.ndarray) -> pd.DataFrame:
+    """Every accepted row with an item (``engaged``), flagged positive (an engagement) or not."""
     cols = ["request_id", "user_id", "item_id", "relevance"]
     cols += ["timestamp"] if "timestamp" in frame else []
-    events = frame.loc[frame["item_id"].notna(), cols + ["line"]].reset_index(drop=True)
+    events = frame.loc[engaged, cols + ["line"]].reset_index(drop=True)
     threshold = ds.positive_min
     relevance = events["relevance"]
     events.insert(4, "positive", relevance >= threshold if threshold is not None else relevance > 0)
@@ -729,24 +761,41 @@ def duplicate_rule(ds: Dataset) -> str:
     return ds.duplicates or ("max" if ds.relevance else "sum")
 
 
-def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport | None = None) -> pd.DataFrame:
+def _pair_keys(request: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """One int64 per (request, item) code pair."""
+    return request.astype(np.int64) * (int(item.max(initial=0)) + 1) + item
+
+
+def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport | None = None,
+           keys: np.ndarray | None = None) -> pd.DataFrame:
     """One relevance per engaged (request, item), by the ``duplicates:`` rule; the report
-    says how many rows were merged and how many merged rows disagreed."""
+    says how many rows were merged and how many merged rows disagreed. ``keys``: each
+    event's (request, item) as one integer (:func:`_pair_keys`; by default from the ids)."""
     rule = duplicate_rule(ds)
-    keys = ["request_id", "item_id"]
+    names = ["request_id", "item_id"]
+    if keys is None:
+        keys = pd.MultiIndex.from_frame(events[names]).codes
+        keys = _pair_keys(keys[0], keys[1])
+    key = pd.Series(keys)
     if report is not None:
-        repeated = events.duplicated(keys, keep=False)
-        pairs = events.loc[repeated].groupby(keys, sort=False, observed=True)["relevance"]
+        repeated = key.duplicated(keep=False).to_numpy()
+        pairs = events["relevance"][repeated].groupby(keys[repeated], sort=False)
         report.duplicates = {"rule": rule, "rows": int(repeated.sum()),
                              "pairs": int(pairs.ngroups),
                              "disagreeing_pairs": int((pairs.nunique() > 1).sum())}
-    if rule == "last":
-        last = events.sort_values("line", kind="stable").drop_duplicates(keys, keep="last")
-        return last.loc[last["positive"], [*keys, "relevance"]].reset_index(drop=True)
-    rows = events.loc[events["positive"], [*keys, "relevance"]]
-    truth = rows.groupby(keys, sort=False, as_index=False)["relevance"].agg(
-        "sum" if rule == "sum" else "max")
-    return truth.reset_index(drop=True)
+    positive = events["positive"].to_numpy()
+    if rule == "last":  # the last row of each pair by line, kept when it is positive
+        last = ~key.iloc[::-1].duplicated().iloc[::-1].to_numpy()  # events are in line order
+        chosen = np.flatnonzero(last & positive)
+        return events.iloc[chosen][[*names, "relevance"]].reset_index(drop=True)
+    rows = np.flatnonzero(positive)
+    group, _ = pd.factorize(keys[rows])  # pairs in the order they first appear
+    first = rows[np.unique(group, return_index=True)[1]]
+    relevance = events["relevance"].to_numpy()[rows]
+    merged = pd.Series(relevance).groupby(group, sort=True).agg("sum" if rule == "sum" else "max")
+    truth = events.iloc[first][names].reset_index(drop=True)
+    truth["relevance"] = merged.to_numpy()
+    return truth
 
 
 def _catalog(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame]:
