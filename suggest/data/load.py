@@ -538,19 +538,28 @@ def _relevance(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> Non
 
 
 def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
+    """Each row's time zone: its ``timezone`` column's value, checked once per distinct
+    value (a name that is not an IANA zone rejects the row), or the dataset's zone where
+    it is missing."""
     if not ds.timezone_column:
         return pd.Series(ds.timezone, index=cells.index, dtype=object)
-    zones = _as_text(cells[ds.timezone_column])
-    valid = {}
-    for name in zones.dropna().unique():
+    codes, uniques = distinct(cells[ds.timezone_column])
+    names = _cleaned_text(uniques).to_numpy(dtype=object)
+    valid = np.zeros(len(names), dtype=bool)
+    for at, name in enumerate(names):
+        if name is None:
+            continue
         try:
             ZoneInfo(name)
-            valid[name] = True
+            valid[at] = True
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            valid[name] = False
-    bad = zones.isin([name for name, ok in valid.items() if not ok])
-    fail(bad, "time zone '" + zones[bad].astype(str) + "' is not an IANA zone name")
-    return zones.where(zones.notna() & ~bad, ds.timezone)
+            pass
+    known = np.append(np.where(valid, names, ds.timezone), ds.timezone)  # missing: the dataset's
+    bad = np.append(~valid & pd.notna(names), False)[codes]
+    if bad.any():
+        fail(bad, pd.Series("time zone '" + names[codes[bad]].astype(str).astype(object)
+                            + "' is not an IANA zone name", index=cells.index[bad]))
+    return pd.Series(known[codes], index=cells.index, dtype=object)
 
 
 def _infer_type(values: pd.Series) -> str:
