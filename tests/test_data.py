@@ -993,3 +993,63 @@ def test_short_rows_alone_are_rejected_not_padded(make_dataset):
         [4, "expected 3 fields separated by ',', found 2"],
     ]
     assert sorted(log.requests["user_id"]) == ["u1", "u11"]
+
+
+# --------------------------------------------------------------------------- several files
+
+def _hive(folder: Path, bad_in: str | None = None) -> Path:
+    """ROWS split by day into a hive-partitioned Parquet dataset (the day as a folder)."""
+    frame = pd.DataFrame(ROWS)
+    frame["day"] = frame["ts"].str[:10]
+    for day, part in frame.groupby("day"):
+        where = folder / "events" / f"day={day}"
+        where.mkdir(parents=True)
+        part = part.drop(columns="day").reset_index(drop=True)
+        if day == bad_in:
+            part.loc[len(part)] = {**ROWS[0], "temp": "warm"}
+        part.to_parquet(where / "part-0.parquet")
+    return folder / "events"
+
+
+def test_a_hive_partitioned_parquet_log_reads_like_one_file_and_rejects_name_the_file(
+        tmp_path, csv_log):
+    events = _hive(tmp_path, bad_in="2026-03-03")
+    path = write_dataset(tmp_path, None, name="events", **{**FORMAT_SPEC, "ignore": ["day"]})
+    log = load(path)
+    assert Dataset.from_yaml(path).format == "parquet"  # a folder: Parquet
+    assert log.report.rows_in == 6 and log.report.rows_rejected == 1
+    pd.testing.assert_frame_equal(log.requests, csv_log.requests)
+    pd.testing.assert_frame_equal(log.truth, csv_log.truth)
+    rejected = log.rejects.iloc[0]
+    assert rejected["source"] == str(events / "day=2026-03-03" / "part-0.parquet")
+    assert rejected["line"] == 3 and rejected["reason"] == "temp 'warm' is not a number"
+    # without `ignore`, the partition key is a column of the log like any other
+    kept = load(write_dataset(tmp_path / "kept", None, name=str(events), **FORMAT_SPEC))
+    assert kept.report.inferred == {"day": "categorical"}
+
+
+def test_a_glob_of_csv_files_reads_like_one_file_and_rejects_name_the_file(tmp_path, csv_log):
+    header = ",".join(ROWS[0])
+    first, second = ROWS[:2], ROWS[2:]
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.csv").write_text(
+        "\n".join([header, *(",".join(r.values()) for r in first)]) + "\n", encoding="utf-8")
+    (tmp_path / "logs" / "b.csv").write_text(
+        "\n".join([header, *(",".join(r.values()) for r in second),
+                   ",".join({**ROWS[0], "temp": "warm"}.values())]) + "\n", encoding="utf-8")
+    path = write_dataset(tmp_path, None, name="logs/*.csv", **FORMAT_SPEC)
+    log = load(path)
+    assert log.report.rows_in == 6 and log.report.rows_rejected == 1
+    pd.testing.assert_frame_equal(log.requests, csv_log.requests)
+    pd.testing.assert_frame_equal(log.truth, csv_log.truth)
+    rejected = log.rejects.iloc[0]
+    assert rejected["source"] == str(tmp_path / "logs" / "b.csv") and rejected["line"] == 5
+    assert Dataset.from_yaml(path).name == "logs"
+
+
+def test_a_glob_or_folder_without_files_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for name in ("logs/*.csv", "empty"):
+        with pytest.raises(DataError, match="log names no files") as info:
+            load(write_dataset(tmp_path, None, name=name, format="csv"))
+        assert info.value.exit_code == 2 and "glob" in info.value.hint

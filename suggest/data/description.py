@@ -3,7 +3,9 @@
 A description is a small YAML file beside the log::
 
     name: app_usage
-    log: usage.tsv            # csv, tsv, jsonl or parquet (by extension or `format:`)
+    log: usage.tsv            # csv, tsv, jsonl or parquet (by extension or `format:`); or
+                              # a folder of Parquet files / a hive-partitioned dataset, or
+                              # a glob of files of one format (logs/*.csv, logs/**/*.jsonl)
     separator: "\\t"
     timezone: UTC             # local time for hour / weekday
     columns:
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from suggest.data.readers import GLOB
 from suggest.data.timefields import TIME_FIELDS, TIME_FORMAT_HINT, TIME_FORMATS, time_format_problem
 from suggest.errors import DataErrorList, DescriptionError, did_you_mean, one_of
 from suggest.yamlio import YamlDoc, load_yaml
@@ -227,7 +230,8 @@ class _Parser:
         if self.errors:
             return None
         return Dataset(
-            name=str(spec.get("name") or log_path.stem), log=log_path, format=fmt, separator=separator,
+            name=str(spec.get("name") or (log_path.parent.name if GLOB.search(log_path.name)
+                                          else log_path.stem)), log=log_path, format=fmt, separator=separator,
             timezone=timezone, user=roles["user"] or "user", item=roles["item"] or "item",
             relevance=roles["relevance"], time=roles["time"], request=roles["request"],
             timezone_column=roles["timezone"], positive_min=positive_min, context=context,
@@ -274,6 +278,8 @@ class _Parser:
     def format(self, spec: dict, path: tuple, file: Path) -> str:
         fmt = spec.get(path[-1])
         allowed = sorted(set(FORMATS.values()))
+        if fmt is None and file.is_dir():  # a folder of Parquet files, or a hive dataset
+            return "parquet"
         if fmt is None:
             suffixes = [s for s in file.suffixes if s != ".gz"]
             fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")

@@ -720,7 +720,7 @@ def _collect_rejects(raw: RawTable, reasons: pd.Series, bad: np.ndarray,
     cells = raw.frame.loc[bad]
     text = cells.astype(object).where(cells.notna(), "").astype(str).agg(separator.join, axis=1) \
         if len(cells) else pd.Series([], dtype=object)
-    mine = pd.DataFrame({"source": raw.source, "line": raw.lines[bad],
+    mine = pd.DataFrame({"source": raw.row_sources(bad), "line": raw.lines[bad],
                          "reason": reasons[bad].to_numpy(), "text": text.to_numpy()})
     both = pd.concat([raw.rejects, mine], ignore_index=True) if len(raw.rejects) else mine
     return both.sort_values("line", kind="stable").reset_index(drop=True)[REJECT_COLUMNS]

@@ -12,6 +12,12 @@ are not valid in the declared encoding) the file is read again with Python's
 ``csv`` module, row by row, so that every bad row is kept with its line
 number instead of failing the whole file. Lines whose fields are all empty
 are blank lines, not rows.
+
+A log may be several files (:func:`log_files`): a folder of Parquet files, a
+hive-partitioned dataset (``date=2026-03-01/part-0.parquet``: the folder names
+become columns), or a glob of files of one format (``logs/*.csv``). They are read
+in path order, each the way one file is, and every row keeps its own file and
+line, which the rejects file reports.
 """
 
 from __future__ import annotations
@@ -39,16 +45,39 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 @dataclass
 class RawTable:
-    """Cells of one file, the source line per row, and the rows that did not split."""
+    """Cells of one file (or several), the source line per row, and the rows that did not
+    split. ``sources`` is each row's file when the table is read from several."""
 
     frame: pd.DataFrame
     lines: np.ndarray
     rejects: pd.DataFrame
     source: str
+    sources: np.ndarray | None = None
 
     @property
     def rows_in(self) -> int:
         return len(self.frame) + len(self.rejects)
+
+    def row_sources(self, rows: np.ndarray) -> np.ndarray | str:
+        """The file of each of ``rows`` (a boolean mask or positions)."""
+        return self.source if self.sources is None else self.sources[rows]
+
+
+GLOB = re.compile(r"[*?\[]")
+
+
+def log_files(path: Path) -> list[Path] | None:
+    """The files of a log given as a folder (its Parquet files, at any depth) or a glob
+    (``logs/*.csv``, ``**`` for any depth), in path order; None for a single file."""
+    path = Path(path)
+    if GLOB.search(str(path)):
+        anchor = next(i for i, part in enumerate(path.parts) if GLOB.search(part))
+        base = Path(*path.parts[:anchor]) if anchor else Path(".")
+        return sorted(p for p in base.glob(str(Path(*path.parts[anchor:]))) if p.is_file())
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+                      and p.suffix.lower() in (".parquet", ".parq", ".pq", ""))
+    return None
 
 
 def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "utf-8",
@@ -59,11 +88,13 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
     a bad or duplicate header); single bad rows land in ``RawTable.rejects``.
     """
     path = Path(path)
+    files = log_files(path)
+    if files is not None:
+        return _read_files(path, files, fmt, separator=separator, encoding=encoding,
+                           missing_values=missing_values, what=what)
     if not path.exists():
         raise DataError(f"{what} file not found", where=str(path),
                         hint="paths in a dataset description are relative to the YAML file")
-    if path.is_dir():
-        raise DataError(f"{what} path is a folder, not a file", where=str(path))
     if path.stat().st_size == 0:
         raise DataError(f"{what} file is empty", where=str(path), hint="expected a header line and rows")
     try:
@@ -81,12 +112,69 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
     if table.rows_in == 0:
         raise DataError(f"{what} file has no rows", where=str(path),
                         hint="expected rows after the header line" if fmt in ("csv", "tsv") else None)
-    if len(table.frame.columns):
-        strings = table.frame.select_dtypes(include=["object", "string"])
-        if len(strings.columns) and missing_values:
-            missing = strings.isin(list(missing_values))
-            table.frame[strings.columns] = strings.mask(missing, None)
+    _mask_missing(table.frame, missing_values)
     return table
+
+
+def _mask_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> None:
+    """Cells equal to a ``missing_values`` marker become missing: text cells, and the
+    categories of categorical columns."""
+    if not len(frame.columns) or not missing_values:
+        return
+    strings = frame.select_dtypes(include=["object", "string"])
+    if len(strings.columns):
+        frame[strings.columns] = strings.mask(strings.isin(list(missing_values)), None)
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            markers = [c for c in frame[col].cat.categories if str(c) in missing_values]
+            if markers:
+                frame[col] = frame[col].cat.remove_categories(markers)
+
+
+def _read_files(path: Path, files: list[Path], fmt: str, **options) -> RawTable:
+    """A log of several files as one table: a hive-partitioned Parquet dataset through
+    pyarrow.dataset (the partition folders' keys become columns), anything else file by
+    file; each row keeps its file and its line (or row) in that file."""
+    if not files:
+        raise DataError(f"{options['what']} names no files", where=str(path),
+                        hint="a folder of Parquet files, a hive-partitioned dataset or a glob "
+                             "such as logs/*.csv")
+    if fmt == "parquet" and path.is_dir():
+        table = _read_parquet_dataset(path, options["what"])
+        _mask_missing(table.frame, options["missing_values"])
+        return table
+    if fmt == "parquet" and any(p.suffix.lower() not in (".parquet", ".parq", ".pq") for p in files):
+        raise DataError(f"{options['what']} folder holds files that are not Parquet: "
+                        f"{next(p for p in files if p.suffix.lower() not in ('.parquet', '.parq', '.pq'))}",
+                        where=str(path), hint="give a glob of the files to read instead")
+    parts = [read_table(p, fmt, **options) for p in files]
+    return _joined(path, parts)
+
+
+def _joined(path: Path, parts: list[RawTable]) -> RawTable:
+    """Several files' tables as one, each row with its file (columns missing from a file
+    are missing cells; a file's header must name the log's columns, checked later)."""
+    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    sources = np.concatenate([np.full(len(p.frame), p.source, dtype=object) for p in parts])
+    rejects = pd.concat([p.rejects for p in parts], ignore_index=True)
+    return RawTable(frame, np.concatenate([p.lines for p in parts]), rejects, str(path), sources)
+
+
+def _read_parquet_dataset(path: Path, what: str) -> RawTable:
+    import pyarrow.dataset as pads
+
+    try:
+        dataset = pads.dataset(str(path), format="parquet", partitioning="hive")
+        fragments = sorted(dataset.get_fragments(), key=lambda f: f.path)
+        parts = []
+        for fragment in fragments:
+            table = fragment.to_table(schema=dataset.schema).to_pandas()
+            parts.append(RawTable(table, np.arange(1, len(table) + 1),
+                                  _reject_frame(fragment.path, []), fragment.path))
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DataError(f"{what} folder is not a readable Parquet dataset: {exc}",
+                        where=str(path)) from None
+    return _joined(path, parts)
 
 
 def _open_text(path: Path, encoding: str, errors: str = "strict") -> io.TextIOBase:
