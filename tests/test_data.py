@@ -1053,3 +1053,15 @@ def test_a_glob_or_folder_without_files_is_a_clear_error(tmp_path):
         with pytest.raises(DataError, match="log names no files") as info:
             load(write_dataset(tmp_path, None, name=name, format="csv"))
         assert info.value.exit_code == 2 and "glob" in info.value.hint
+
+
+def test_a_missing_value_marker_among_a_typed_columns_categories_is_missing(tmp_path):
+    frame = pd.DataFrame({"user": ["u1", "u2", "u3"], "item": ["a", "b", "c"],
+                          "weather": pd.Categorical(["sunny", "NULL", "rainy"])})
+    (tmp_path / "t").mkdir()
+    frame.to_parquet(tmp_path / "t" / "log.parquet")
+    log = load(write_dataset(tmp_path / "t", None, name="log.parquet", missing_values=["NULL"],
+                             context={"weather": "categorical"}))
+    weather = log.requests.set_index("user_id")["weather"]
+    assert weather.isna().tolist() == [False, True, False]
+    assert list(weather.cat.categories) == ["rainy", "sunny"]
