@@ -29,11 +29,21 @@ N_ESTIMATORS = 400  # the ranker's most trees when none are asked for (early sto
 
 def load_log(dataset, log: str | Path | None = None):
     """The log of ``dataset`` (a description or its YAML path), or the file ``log`` read
-    the way the description says."""
+    the way the description says; ``log``'s own format when it shows one (a folder is
+    Parquet, else by extension: ``week.parquet`` for a description of a CSV log)."""
     from suggest.data import Dataset, load
+    from suggest.data.description import FORMATS
 
     description = dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
-    return load(replace(description, log=Path(log)) if log else description)
+    if not log:
+        return load(description)
+    log = Path(log)
+    suffixes = [s for s in log.suffixes if s != ".gz"]
+    fmt = "parquet" if log.is_dir() else FORMATS.get(suffixes[-1].lower() if suffixes else "",
+                                                     description.format)
+    if fmt != description.format and fmt in ("csv", "tsv"):  # the other text format's separator
+        description = replace(description, separator="\t" if fmt == "tsv" else ",")
+    return load(replace(description, log=log, format=fmt))
 
 
 def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None = None):

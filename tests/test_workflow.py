@@ -89,3 +89,21 @@ def test_evaluate_files_scores_each_engine_of_a_run(tmp_path):
     table = metrics_table(results).splitlines()
     assert table[0] == "2 requests with a relevant item; 0 without one are left out"
     assert table[1].split() == ["metric", "x", "y"]
+
+
+def test_a_log_given_beside_its_description_is_read_in_its_own_format(world, tmp_path):
+    """`suggest rules coverage R.yaml week.parquet --dataset D.yaml` with D describing CSV."""
+    import pandas as pd
+
+    from suggest.workflow import load_log
+
+    as_csv = load_log(world)
+    frame = pd.read_csv(as_csv.dataset.log, dtype=str, keep_default_na=False)
+    frame.to_parquet(tmp_path / "week.parquet")
+    (tmp_path / "parts").mkdir()
+    frame.to_parquet(tmp_path / "parts" / "part-0.parquet")
+    frame.to_csv(tmp_path / "week.tsv", sep="\t", index=False)
+    for other in ("week.parquet", "parts", "week.tsv"):
+        log = load_log(world, tmp_path / other)
+        assert log.report.rows_ok == as_csv.report.rows_ok and log.report.rows_rejected == 0
+        pd.testing.assert_frame_equal(log.truth, as_csv.truth)
