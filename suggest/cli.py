@@ -185,18 +185,9 @@ def data_check(dataset, rejects_path, as_json):
     reason; rows read = rows ok + rows rejected, always. With no rejected row
     no file is written.
     """
-    from suggest.data import load, write_rejects
+    from suggest.workflow import check_data
 
-    target = rejects_path or Path(f"{Path(dataset).stem}.rejects.csv")
-    try:
-        log = load(dataset)
-    except SuggestError as exc:
-        if getattr(exc, "rejects", None) is not None:  # every row refused: still show which and why
-            exc.hint = f"{exc.hint}; all rejected rows are in {write_rejects(exc.rejects, target)}"
-        raise
-    report = log.report
-    # Only when a row was refused; a stale file from an earlier run at the same path goes.
-    written = write_rejects(log.rejects, target)
+    report, written = check_data(dataset, rejects_path)
     if as_json:
         _print_json({**report.to_dict(), "rejects_file": str(written) if written else None})
         return

@@ -46,6 +46,24 @@ def load_log(dataset, log: str | Path | None = None):
     return load(replace(description, log=log, format=fmt))
 
 
+def check_data(dataset, rejects: str | Path | None = None):
+    """``suggest data check``: load the log of ``dataset`` and write its rejected rows to
+    ``rejects`` (default ``./NAME.rejects.csv``) when there are any, removing a file an
+    earlier run left there when there are none; ``(load report, rejects file or None)``.
+    When every row is refused, the rows still go to the file and the error says where."""
+    from suggest.data import write_rejects
+
+    stem = dataset.name if hasattr(dataset, "log") else Path(dataset).stem  # a Dataset, or its YAML
+    target = Path(rejects) if rejects else Path(f"{stem}.rejects.csv")
+    try:
+        loaded = load_log(dataset)
+    except SuggestError as exc:
+        if getattr(exc, "rejects", None) is not None:  # every row refused: still show which and why
+            exc.hint = f"{exc.hint}; all rejected rows are in {write_rejects(exc.rejects, target)}"
+        raise
+    return loaded.report, write_rejects(loaded.rejects, target)
+
+
 def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None = None):
     """The loaded log, after checking the rule file ``rules`` (if any) against it: a rule
     set naming fields or items the log does not have stops here, as `rules check` would."""
