@@ -1065,3 +1065,20 @@ def test_a_missing_value_marker_among_a_typed_columns_categories_is_missing(tmp_
     weather = log.requests.set_index("user_id")["weather"]
     assert weather.isna().tolist() == [False, True, False]
     assert list(weather.cat.categories) == ["rainy", "sunny"]
+
+
+def test_every_file_of_a_parquet_folder_brings_its_columns_and_their_types_must_agree(tmp_path):
+    """pyarrow takes a dataset's columns from its first file: a column only later files have
+    would be dropped without a word."""
+    for day, part in (("1", {"user": ["a"], "item": ["x"]}),
+                      ("2", {"user": ["b"], "item": ["y"], "temp": [3.0]})):
+        (tmp_path / "ev" / f"day={day}").mkdir(parents=True)
+        pd.DataFrame(part).to_parquet(tmp_path / "ev" / f"day={day}" / "p.parquet")
+    log = load(write_dataset(tmp_path, None, name="ev", context={"temp": "numeric"},
+                             ignore=["day"]))
+    assert log.requests.set_index("user_id")["temp"].fillna(-1).to_dict() == {"a": -1, "b": 3.0}
+    pd.DataFrame({"user": ["c"], "item": ["z"], "temp": ["warm"]}).to_parquet(
+        tmp_path / "ev" / "day=2" / "q.parquet")
+    with pytest.raises(DataError, match="disagree on a column's type") as info:
+        load(write_dataset(tmp_path, None, name="ev", context={"temp": "numeric"}))
+    assert info.value.exit_code == 2 and "temp" in info.value.format()

@@ -163,14 +163,26 @@ def _joined(path: Path, parts: list[RawTable]) -> RawTable:
 def _read_parquet_dataset(path: Path, what: str) -> RawTable:
     import pyarrow.dataset as pads
 
+    import pyarrow as pa
+
     try:
         dataset = pads.dataset(str(path), format="parquet", partitioning="hive")
         fragments = sorted(dataset.get_fragments(), key=lambda f: f.path)
+        # every file's columns, not the first file's alone (pyarrow's default)
+        schemas = [f.physical_schema for f in fragments] + [dataset.partitioning.schema]
+        try:
+            schema = pa.unify_schemas(schemas)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"the files of the {what} disagree on a column's type: {exc}",
+                            where=str(path), hint="write every file with the same column "
+                                                  "types") from None
         parts = []
         for fragment in fragments:
-            table = fragment.to_table(schema=dataset.schema).to_pandas()
+            table = fragment.to_table(schema=schema).to_pandas()
             parts.append(RawTable(table, np.arange(1, len(table) + 1),
                                   _reject_frame(fragment.path, []), fragment.path))
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise DataError(f"{what} folder is not a readable Parquet dataset: {exc}",
                         where=str(path)) from None
