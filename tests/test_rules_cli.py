@@ -169,3 +169,33 @@ def test_whole_day_window_on_listed_days_and_suggest_one():
                          ("2026-03-08T00:00:00+00:00", False), ("2026-03-06T23:59:00+00:00", False)]:
         got = engine.suggest_one({"timestamp": stamp}, k=1)["item_id"].astype(str).tolist()
         assert got == (["a"] if fires else []), stamp
+
+
+@pytest.mark.parametrize("conflict", ["priority", "first", "sum"])
+def test_coverage_shadowed_and_answered_equal_resolving_each_request_alone(conflict):
+    """Coverage resolves every fired pattern and every pattern without each of its rules at
+    once; the counts must be those of resolving each request's fired rules one by one."""
+    import numpy as np
+    import yaml
+
+    from suggest.data import load
+    from suggest.rules.coverage import coverage
+
+    spec = yaml.safe_load(Path(PHONE).read_text(encoding="utf-8"))
+    spec["conflict"] = conflict
+    log = load(SAMPLE)
+    engine = RulesEngine(parse_rules(yaml.safe_dump(spec))).fit(log.requests, log.truth,
+                                                               log.catalog)
+    report = coverage(engine, log.requests)
+    k = engine.rule_set_.max_suggestions
+    fired = engine.fired_by_rule(log.requests).T
+    shadowed, answered = np.zeros(fired.shape[1], int), 0
+    for row in fired:
+        final = engine.resolve(row, k)[0]
+        answered += bool(final)
+        for j in np.flatnonzero(row):
+            without = row.copy()
+            without[j] = False
+            shadowed[j] += bool(engine.proposals_[j]) and engine.resolve(without, k)[0] == final
+    assert report.answered == answered and 0 < answered < len(log.requests)
+    assert [r["shadowed"] for r in report.rows] == shadowed.tolist()

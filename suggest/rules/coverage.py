@@ -69,20 +69,22 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
     patterns, inverse = unique_columns(by_rule)
     per_pattern = np.bincount(inverse, minlength=len(patterns))
     ev = Evaluator(requests, rs.timezone or engine.timezone)
+    # every pattern's list, and the list of each pattern without each of its fired rules
+    # that suggests something, all resolved together (not one pattern at a time)
+    lists = engine.lists(patterns, k)
+    suggests = np.array([bool(p) for p in engine.proposals_], dtype=bool)
+    at, rule_of = np.nonzero(patterns & suggests)
+    without = patterns[at]
+    without[np.arange(len(at)), rule_of] = False
+    same = (engine.lists(without, k) == lists[at]).all(axis=1)
+    shadowed = np.bincount(rule_of, weights=same * per_pattern[at], minlength=len(rs.rules))
     rows = []
     for j, rule in enumerate(rs.rules):
-        shadowed = 0
-        if engine.proposals_[j]:
-            for p in np.flatnonzero(patterns[:, j]):
-                without = patterns[p].copy()
-                without[j] = False
-                if engine.resolve(patterns[p], k)[0] == engine.resolve(without, k)[0]:
-                    shadowed += int(per_pattern[p])
         misses, top = _near_misses(rule, ev)
         rows.append({"id": rule.id, "fired": int(fired[:, j].sum()),
                      "fired_rate": float(fired[:, j].mean()) if len(requests) else 0.0,
-                     "shadowed": shadowed, "near_misses": misses, "top_near_miss": top})
-    answered = int(sum(per_pattern[p] for p in range(len(patterns)) if engine.resolve(patterns[p], k)[0]))
+                     "shadowed": int(shadowed[j]), "near_misses": misses, "top_near_miss": top})
+    answered = int(per_pattern[lists[:, 0] >= 0].sum()) if k > 0 else 0
     return Coverage(len(requests), rows, answered)
 
 

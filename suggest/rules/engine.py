@@ -192,6 +192,17 @@ class RulesEngine(BaseEngine):
         state.pop("_one", None)
         return state
 
+    def lists(self, patterns: np.ndarray, k: int, block: int = 20_000) -> np.ndarray:
+        """The final lists' item codes (patterns x k, -1 after a list's end) of fired-rule
+        ``patterns`` (patterns x rules), as :meth:`resolve` gives them one by one, resolved
+        ``block`` patterns at a time."""
+        self.check_fitted()
+        out = np.full((len(patterns), max(k, 1)), -1, dtype=np.int64)
+        how = self._resolve_each if self.rule_set_.conflict == "sum" else self._resolve_all
+        for start in range(0, len(patterns), block):
+            out[start:start + block] = how(patterns[start:start + block], k)[0]
+        return out
+
     def _resolve_all(self, patterns: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, list]:
         """Lists for every distinct fired pattern at once (``priority`` and ``first``).
 
