@@ -614,6 +614,28 @@ def test_requests_without_a_request_column_are_user_context_time(make_dataset):
     assert log.requests["request_id"].tolist() == ["r1", "r2", "r3", "r4"]
 
 
+def test_request_rows_must_agree_on_time_numbers_booleans_and_missing_values(make_dataset):
+    """Each kind of column compared by its own values: a time a nanosecond apart differs,
+    numbers by value (3 and 3.0 agree), missing agrees only with missing."""
+    path = make_dataset("""\
+        rid,user,item,ts,temp,wifi
+        q1,u1,i1,2026-03-02T08:00:00.000000001Z,3,true
+        q1,u1,i2,2026-03-02T08:00:00.000000001Z,3.0,true
+        q1,u1,i3,2026-03-02T08:00:00.000000002Z,3,true
+        q1,u1,i4,2026-03-02T08:00:00.000000001Z,4,true
+        q1,u1,i5,2026-03-02T08:00:00.000000001Z,3,
+        q1,u1,i6,2026-03-02T08:00:00.000000001Z,,true
+        """, columns={"request": "rid", "time": "ts"},
+        context={"temp": "numeric", "wifi": "boolean"})
+    reasons = reasons_by_line(load(path))
+    assert sorted(reasons) == [4, 5, 6, 7]
+    assert reasons[4].startswith("ts '2026-03-02 08:00:00.000000002+00:00' differs from "
+                                 "'2026-03-02 08:00:00.000000001+00:00' on line 2")
+    assert reasons[5].startswith("temp '4.0' differs from '3.0'")
+    assert reasons[6].startswith("wifi '<NA>' differs from 'True'")
+    assert reasons[7].startswith("temp 'nan' differs from '3.0'")
+
+
 def test_request_column_rejects_rows_whose_context_differs_from_the_first(make_dataset):
     path = make_dataset("""\
         rid,user,item,place

@@ -697,21 +697,35 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
     first_line = rows["line"].to_numpy()[first].astype(str)
     undecided = np.ones(len(rows), dtype=bool)
     for col in cols:
-        mine = rows[col].astype(object).to_numpy()
-        theirs = mine[first]
-        missing, theirs_missing = pd.isna(mine), pd.isna(theirs)
+        mine, missing = _comparable(rows[col])
+        theirs, theirs_missing = mine[first], missing[first]
         both = ~missing & ~theirs_missing
         same = missing & theirs_missing
         same[both] = mine[both] == theirs[both]
         bad = ~same & undecided
         if bad.any():
             undecided &= ~bad
-            shown = pd.Series(mine[bad]).astype(str).to_numpy(dtype=object)
+            mine = rows[col].astype(object).to_numpy()  # the values as the log shows them
+            theirs = mine[first]
+            shown = pd.Series(mine[bad], dtype=object).map(str).to_numpy(dtype=object)  # bad rows only
             reasons.iloc[np.flatnonzero(bad)] = (
                 f"{names.get(col) or col} '" + shown + "' differs from '"
-                + pd.Series(theirs[bad]).astype(str).to_numpy(dtype=object) + "' on line "
+                + pd.Series(theirs[bad], dtype=object).map(str).to_numpy(dtype=object) + "' on line "
                 + first_line[bad].astype(object) + ", the first row of the same request")
     return reasons[~undecided]
+
+
+def _comparable(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column's values as an array whose ``==`` compares them (category codes, numbers,
+    timestamps as int64 nanoseconds, else the objects), and where they are missing."""
+    missing = values.isna().to_numpy()
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), missing
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.to_numpy(dtype="datetime64[ns]").view(np.int64), missing
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=float, na_value=np.nan), missing
+    return values.astype(object).to_numpy(), missing
 
 
 def _collect_rejects(raw: RawTable, reasons: pd.Series, bad: np.ndarray,
