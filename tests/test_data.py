@@ -1104,3 +1104,21 @@ def test_every_file_of_a_parquet_folder_brings_its_columns_and_their_types_must_
     with pytest.raises(DataError, match="disagree on a column's type") as info:
         load(write_dataset(tmp_path, None, name="ev", context={"temp": "numeric"}))
     assert info.value.exit_code == 2 and "temp" in info.value.format()
+
+
+def test_quoted_fields_read_fast_keep_their_commas_quotes_and_line_numbers(make_dataset,
+                                                                          monkeypatch):
+    import suggest.data.readers as readers
+
+    # one line per row: pyarrow's reader, never the row-by-row one
+    monkeypatch.setattr(readers, "_read_csv_exact", lambda *a, **k: pytest.fail("row by row"))
+    path = make_dataset('user,item,note,temp\n'
+                        'u1,i1,"a, b",1\n'                 # a separator inside quotes
+                        '"u2",i2,"say ""hi""",2\n'          # doubled quotes
+                        ',i3,"",3\n'                         # line 4: no user
+                        'u4,i4,plain,hot\n',                 # line 5
+                        context={"temp": "numeric"})
+    log = load_checked(path)
+    assert reasons_by_line(log) == {4: "user (user) is missing", 5: "temp 'hot' is not a number"}
+    assert log.requests["note"].tolist() == ["a, b", 'say "hi"']
+    assert log.events["line"].tolist() == [2, 3]

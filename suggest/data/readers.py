@@ -283,10 +283,11 @@ def _plain_shape(path: Path, separator: str, width: int) -> tuple[int, bool]:
 def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     header = _header(path, separator, encoding, what)
     lines_in_file, plain = _plain_shape(path, separator, len(header))
-    if not plain:
+    if not plain and not _quotes_whole_fields(path, separator):
         return _read_csv_exact(path, separator, encoding, header, what)
     try:
-        frame = _read_plain_csv(path, separator, encoding, header)
+        frame = _read_plain_csv(path, separator, encoding, header) if plain \
+            else _read_quoted_csv(path, separator, encoding, header)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return _read_csv_exact(path, separator, encoding, header, what)
     if lines_in_file != len(frame) + 1:  # defensive: numbering must be exact
@@ -295,6 +296,67 @@ def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
     frame = frame.loc[~blank].reset_index(drop=True)
     return RawTable(frame, lines[~blank], _reject_frame(str(path), []), str(path))
+
+
+def _quotes_whole_fields(path: Path, separator: str) -> bool:
+    """Whether every quote in the file opens a field (after a separator or at a line's
+    start), closes one (before a separator or the line's end) or is doubled inside one: the
+    quoting that readers agree on. A stray quote (``ab"c``, ``"closed"then``) sends the file
+    to the row-by-row reader, which rejects its line and nothing more."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    sep, quote = ord(separator), ord('"')
+    bounds = np.array([sep, 10, 13], dtype=np.uint8)
+    before, open_quotes = b"\n", 0  # the quotes of the line the last block ended in
+    with opener(path, "rb") as f:
+        block = f.read(1 << 22)
+        while block:
+            following = f.read(1 << 22)
+            # the byte before the block and the one after it, the file's end as a newline
+            data = np.frombuffer(before + block + (following[:1] or b"\n"), dtype=np.uint8)
+            inner = data[1:-1]
+            at = np.flatnonzero(inner == quote) + 1
+            if len(at):
+                prev, after = data[at - 1], data[at + 1]
+                fine = np.isin(prev, bounds) | np.isin(after, bounds) | (prev == quote) \
+                    | (after == quote)
+                if not fine.all():
+                    return False
+            # an odd number of quotes on a line: a field left open (or holding a newline)
+            ends = np.flatnonzero(inner == 10)
+            per_line = np.diff(np.searchsorted(at - 1, np.r_[-1, ends], side="right"))
+            if len(ends):
+                per_line[0] += open_quotes
+                if (per_line % 2).any():
+                    return False
+                open_quotes = int(len(at) - np.searchsorted(at - 1, ends[-1], side="right"))
+            else:
+                open_quotes += len(at)
+            before, block = block[-1:], following
+    return open_quotes % 2 == 0
+
+
+def _read_quoted_csv(path: Path, separator: str, encoding: str, header: list[str]) -> pd.DataFrame:
+    """A file with quoted fields, by pyarrow when each line is one row: a newline always
+    ends a row (``newlines_in_values`` off), so a quoted field holding a newline, a ragged
+    row, a blank line or bytes not in the encoding make pyarrow refuse the file, and it is
+    read row by row instead (``ValueError``); the caller checks that rows match lines."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            path, read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"',
+                                              double_quote=True, newlines_in_values=False,
+                                              ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header}, null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, LookupError, NotImplementedError, UnicodeError) as exc:
+        raise ValueError(str(exc)) from None
+    if table.column_names != header:
+        raise ValueError("pyarrow read other column names")
+    return table.to_pandas()
 
 
 def _read_plain_csv(path: Path, separator: str, encoding: str, header: list[str]) -> pd.DataFrame:
