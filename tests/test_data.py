@@ -1122,3 +1122,11 @@ def test_quoted_fields_read_fast_keep_their_commas_quotes_and_line_numbers(make_
     assert reasons_by_line(log) == {4: "user (user) is missing", 5: "temp 'hot' is not a number"}
     assert log.requests["note"].tolist() == ["a, b", 'say "hi"']
     assert log.events["line"].tolist() == [2, 3]
+
+
+def test_a_folder_given_as_a_csv_log_asks_for_a_glob(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.csv").write_text("user,item\nu1,i1\n", encoding="utf-8")
+    with pytest.raises(DataError, match="is a folder, read as Parquet files") as info:
+        load(write_dataset(tmp_path, None, name="logs", format="csv"))
+    assert "logs/*.csv" in info.value.hint

@@ -5,11 +5,13 @@ JSON / Parquet values as stored), the line (or Parquet row) each row came
 from, and the rows that could not be split into fields at all, with the
 reason. Typing and validation happen in :mod:`suggest.data.load`.
 
-CSV takes a fast path through pandas' C parser. Line numbers stay exact there
-because the fast path is only kept when the file's newline count shows that no
-record spans two lines; otherwise (quoted newlines, a ragged row, bytes that
-are not valid in the declared encoding) the file is read again with Python's
-``csv`` module, row by row, so that every bad row is kept with its line
+CSV takes a fast path through pyarrow's multi-threaded CSV reader. Line numbers
+stay exact there because the fast path is only taken when one pass over the
+file's bytes shows that every line is one record (no quote, or only quotes that
+open, close or double inside a field, in pairs on each line) and pyarrow reads
+as many rows as the file has lines; otherwise (quoted newlines, a stray quote, a
+ragged row, bytes that are not valid in the declared encoding) the file is read
+with Python's ``csv`` module, row by row, so that every bad row is kept with its line
 number instead of failing the whole file. Lines whose fields are all empty
 are blank lines, not rows.
 
@@ -135,6 +137,10 @@ def _read_files(path: Path, files: list[Path], fmt: str, **options) -> RawTable:
     """A log of several files as one table: a hive-partitioned Parquet dataset through
     pyarrow.dataset (the partition folders' keys become columns), anything else file by
     file; each row keeps its file and its line (or row) in that file."""
+    if path.is_dir() and fmt != "parquet":
+        raise DataError(f"{options['what']} is a folder, read as Parquet files, but its format "
+                        f"is {fmt}", where=str(path),
+                        hint=f"for {fmt} files give a glob such as {path}/*.{fmt}")
     if not files:
         raise DataError(f"{options['what']} names no files", where=str(path),
                         hint="a folder of Parquet files, a hive-partitioned dataset or a glob "
@@ -161,9 +167,8 @@ def _joined(path: Path, parts: list[RawTable]) -> RawTable:
 
 
 def _read_parquet_dataset(path: Path, what: str) -> RawTable:
-    import pyarrow.dataset as pads
-
     import pyarrow as pa
+    import pyarrow.dataset as pads
 
     try:
         dataset = pads.dataset(str(path), format="parquet", partitioning="hive")
