@@ -1071,9 +1071,9 @@ def test_a_glob_of_csv_files_reads_like_one_file_and_rejects_name_the_file(tmp_p
 
 def test_a_glob_or_folder_without_files_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
-    for name in ("logs/*.csv", "empty"):
+    for name, fmt in (("logs/*.csv", "csv"), ("empty", "parquet")):
         with pytest.raises(DataError, match="log names no files") as info:
-            load(write_dataset(tmp_path, None, name=name, format="csv"))
+            load(write_dataset(tmp_path, None, name=name, format=fmt))
         assert info.value.exit_code == 2 and "glob" in info.value.hint
 
 
