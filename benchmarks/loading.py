@@ -146,9 +146,9 @@ def timed(command: list[str]) -> tuple[float, float, str]:
     out = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in (0,):
-        raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"failed ({code}): {' '.join(command)}")
     return seconds, usage.ru_maxrss / 1024, out
 
 

@@ -32,15 +32,13 @@ def load_log(dataset, log: str | Path | None = None):
     the way the description says; ``log``'s own format when it shows one (a folder is
     Parquet, else by extension: ``week.parquet`` for a description of a CSV log)."""
     from suggest.data import Dataset, load
-    from suggest.data.description import FORMATS
+    from suggest.data.description import format_of
 
     description = dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
     if not log:
         return load(description)
     log = Path(log)
-    suffixes = [s for s in log.suffixes if s != ".gz"]
-    fmt = "parquet" if log.is_dir() else FORMATS.get(suffixes[-1].lower() if suffixes else "",
-                                                     description.format)
+    fmt = format_of(log) or description.format
     if fmt != description.format and fmt in ("csv", "tsv"):  # the other text format's separator
         description = replace(description, separator="\t" if fmt == "tsv" else ",")
     return load(replace(description, log=log, format=fmt))

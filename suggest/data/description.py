@@ -54,6 +54,15 @@ from suggest.yamlio import YamlDoc, load_yaml
 CONTEXT_TYPES = ("categorical", "numeric", "boolean")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
+def format_of(path: Path) -> str | None:
+    """The format a log's path shows: Parquet for a folder (of Parquet files, or a hive
+    dataset), else by its extension (``.gz`` aside); None when it shows none."""
+    if path.is_dir():
+        return "parquet"
+    suffixes = [s for s in path.suffixes if s != ".gz"]
+    return FORMATS.get(suffixes[-1].lower() if suffixes else "")
+
+
 TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "columns",
             "positive_min", "context", "ignore", "catalog", "missing_values", "time_format", "rename",
             "duplicates")
@@ -278,11 +287,8 @@ class _Parser:
     def format(self, spec: dict, path: tuple, file: Path) -> str:
         fmt = spec.get(path[-1])
         allowed = sorted(set(FORMATS.values()))
-        if fmt is None and file.is_dir():  # a folder of Parquet files, or a hive dataset
-            return "parquet"
         if fmt is None:
-            suffixes = [s for s in file.suffixes if s != ".gz"]
-            fmt = FORMATS.get(suffixes[-1].lower() if suffixes else "")
+            fmt = format_of(file)
             if fmt is None:
                 self.error(("log",), f"cannot tell the format of '{file.name}' from its extension",
                            f"add `format:` with {one_of(allowed)}")

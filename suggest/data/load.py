@@ -441,7 +441,8 @@ def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return (values.cat.codes.to_numpy(),
                 pd.Series(np.asarray(values.cat.categories, dtype=object), dtype=object))
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" \
+            and len(values):
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -449,17 +450,24 @@ def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
         if isinstance(cells, pa.ChunkedArray):
             cells = cells.combine_chunks()
         encoded = pc.dictionary_encode(cells)
-        if len(values):
-            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-            return (codes.astype(np.int64),
-                    pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object))
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        return (codes.astype(np.int64),
+                pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object))
     codes, uniques = pd.factorize(values)
     return codes, pd.Series(np.asarray(uniques, dtype=object), dtype=object)
 
 
-def _rows_of(codes: np.ndarray, per_value: np.ndarray, index: pd.Index, missing=None) -> pd.Series:
-    """Per-row values from per-distinct-value ones (``missing`` where the code is -1)."""
-    return pd.Series(np.append(per_value, missing)[codes], index=index, dtype=object)
+def _rows_of(codes: np.ndarray, per_value: np.ndarray, index: pd.Index) -> pd.Series:
+    """Per-row values from per-distinct-value ones (None where the code is -1)."""
+    return pd.Series(np.append(per_value, None)[codes], index=index, dtype=object)
+
+
+def _reasons_of(codes: np.ndarray, per_value: np.ndarray, index: pd.Index) -> pd.Series:
+    """The rows whose distinct value has a reason (``per_value``, None for none), with that
+    reason, indexed by those rows alone (empty when every value fits)."""
+    bad = pd.notna(per_value)
+    rows = np.flatnonzero(bad[codes] & (codes >= 0)) if bad.any() else np.zeros(0, dtype=np.int64)
+    return pd.Series(per_value[codes[rows]], index=index[rows], dtype=object)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -477,7 +485,7 @@ def _as_text(values: pd.Series) -> pd.Series:
         # value. (Not for mixed JSON cells: 1, 1.0 and True are one key when hashed.)
         codes, uniques = pd.factorize(values)
         cleaned = _cleaned_text(pd.Series(np.asarray(uniques, dtype=object))).to_numpy(dtype=object)
-        return pd.Series(np.append(cleaned, None)[codes], index=values.index, dtype=object)
+        return _rows_of(codes, cleaned, values.index)
     return _cleaned_text(values)
 
 
@@ -592,8 +600,8 @@ def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd
         endless = np.isinf(typed)
         return typed.where(~endless), \
             f"{col} '" + values[endless].astype(str) + "' is not a finite number"
+    no_reasons = pd.Series([], index=values.index[:0], dtype=object)
     if spec.type == "boolean" and pd.api.types.is_bool_dtype(dtype):
-        no_reasons = pd.Series([], index=values.index[:0], dtype=object)
         if isinstance(dtype, pd.BooleanDtype):
             return values.copy(), no_reasons
         return pd.Series(pd.arrays.BooleanArray(values.to_numpy(dtype=bool),
@@ -602,11 +610,7 @@ def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd
     if spec.type in ("numeric", "boolean"):
         codes, uniques = distinct(values)
         typed, why = _typed_values(uniques, col, spec.type)
-        bad_values = why.notna().to_numpy()
-        rows = np.flatnonzero(bad_values[codes] & (codes >= 0)) if bad_values.any() \
-            else np.zeros(0, dtype=np.int64)
-        reasons = pd.Series(why.to_numpy(dtype=object)[codes[rows]], index=values.index[rows],
-                            dtype=object)
+        reasons = _reasons_of(codes, why.to_numpy(dtype=object), values.index)
         number = np.append(typed.to_numpy(dtype=float), np.nan)[codes]
         if spec.type == "numeric":
             return pd.Series(number, index=values.index), reasons
@@ -623,8 +627,7 @@ def _typed(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd
             reasons[text[bad] == value] = f"{col} '{value}' is not an allowed value ({hint})"
         # The rejected values are left out: a category outside the list is an error in pandas 4.
         return pd.Categorical(text.where(~bad), categories=list(spec.values)), reasons
-    return pd.Series(pd.Categorical(text), index=values.index), \
-        pd.Series([], index=values.index[:0], dtype=object)
+    return pd.Series(pd.Categorical(text), index=values.index), no_reasons
 
 
 def _categorical(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Series, pd.Series]:
@@ -633,28 +636,24 @@ def _categorical(values: pd.Series, col: str, spec: ColumnSpec) -> tuple[pd.Seri
     way (sorted, or ``spec.values``' order)."""
     codes, uniques = distinct(values)
     cleaned = _cleaned_text(uniques)
-    reasons = pd.Series([], index=values.index[:0], dtype=object)
     if spec.values is not None:
         allowed = list(spec.values)
         position = pd.Index(allowed).get_indexer(cleaned.astype(object))
-        bad = cleaned.notna().to_numpy() & (position < 0)
-        if bad.any():
-            why = np.full(len(uniques), None, dtype=object)
-            for at in np.flatnonzero(bad):
-                value = cleaned.iloc[at]
-                hint = did_you_mean(value, allowed) or f"allowed: {one_of(allowed)}"
-                why[at] = f"{col} '{value}' is not an allowed value ({hint})"
-            rows = np.flatnonzero(bad[codes] & (codes >= 0))
-            reasons = pd.Series(why[codes[rows]], index=values.index[rows], dtype=object)
-        row_codes = np.append(position, -1)[codes]
+        why = np.full(len(uniques), None, dtype=object)
+        for at in np.flatnonzero(cleaned.notna().to_numpy() & (position < 0)):  # distinct values
+            value = cleaned.iloc[at]
+            hint = did_you_mean(value, allowed) or f"allowed: {one_of(allowed)}"
+            why[at] = f"{col} '{value}' is not an allowed value ({hint})"
         # The rejected values are left out: a category outside the list is an error in pandas 4.
-        return pd.Categorical.from_codes(row_codes, categories=allowed), reasons
+        return (pd.Categorical.from_codes(np.append(position, -1)[codes], categories=allowed),
+                _reasons_of(codes, why, values.index))
     present = cleaned.dropna()
     categories = np.sort(present.unique().astype(object)) if len(present) else np.array([], object)
     position = pd.Index(categories).get_indexer(cleaned.astype(object))
-    row_codes = np.append(position, -1)[codes]
-    return pd.Series(pd.Categorical.from_codes(row_codes, categories=pd.Index(categories, dtype=object)),
-                     index=values.index), reasons
+    return (pd.Series(pd.Categorical.from_codes(np.append(position, -1)[codes],
+                                                categories=pd.Index(categories, dtype=object)),
+                      index=values.index),
+            pd.Series([], index=values.index[:0], dtype=object))
 
 
 def _typed_values(values: pd.Series, col: str, kind: str) -> tuple[pd.Series, pd.Series]:
@@ -789,23 +788,17 @@ def _pair_keys(request: np.ndarray, item: np.ndarray) -> np.ndarray:
     return request.astype(np.int64) * (int(item.max(initial=0)) + 1) + item
 
 
-def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport | None = None,
-           keys: np.ndarray | None = None) -> pd.DataFrame:
+def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport, keys: np.ndarray) -> pd.DataFrame:
     """One relevance per engaged (request, item), by the ``duplicates:`` rule; the report
     says how many rows were merged and how many merged rows disagreed. ``keys``: each
-    event's (request, item) as one integer (:func:`_pair_keys`; by default from the ids)."""
+    event's (request, item) as one integer (:func:`_pair_keys`)."""
     rule = duplicate_rule(ds)
     names = ["request_id", "item_id"]
-    if keys is None:
-        keys = pd.MultiIndex.from_frame(events[names]).codes
-        keys = _pair_keys(keys[0], keys[1])
     key = pd.Series(keys)
-    if report is not None:
-        repeated = key.duplicated(keep=False).to_numpy()
-        pairs = events["relevance"][repeated].groupby(keys[repeated], sort=False)
-        report.duplicates = {"rule": rule, "rows": int(repeated.sum()),
-                             "pairs": int(pairs.ngroups),
-                             "disagreeing_pairs": int((pairs.nunique() > 1).sum())}
+    repeated = key.duplicated(keep=False).to_numpy()
+    pairs = events["relevance"][repeated].groupby(keys[repeated], sort=False)
+    report.duplicates = {"rule": rule, "rows": int(repeated.sum()), "pairs": int(pairs.ngroups),
+                         "disagreeing_pairs": int((pairs.nunique() > 1).sum())}
     positive = events["positive"].to_numpy()
     if rule == "last":  # the last row of each pair by line, kept when it is positive
         last = ~key.iloc[::-1].duplicated().iloc[::-1].to_numpy()  # events are in line order

@@ -66,6 +66,7 @@ class RawTable:
 
 
 GLOB = re.compile(r"[*?\[]")
+PARQUET_SUFFIXES = (".parquet", ".parq", ".pq")
 
 
 def log_files(path: Path) -> list[Path] | None:
@@ -78,7 +79,7 @@ def log_files(path: Path) -> list[Path] | None:
         return sorted(p for p in base.glob(str(Path(*path.parts[anchor:]))) if p.is_file())
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
-                      and p.suffix.lower() in (".parquet", ".parq", ".pq", ""))
+                      and p.suffix.lower() in (*PARQUET_SUFFIXES, ""))
     return None
 
 
@@ -149,10 +150,10 @@ def _read_files(path: Path, files: list[Path], fmt: str, **options) -> RawTable:
         table = _read_parquet_dataset(path, options["what"])
         _mask_missing(table.frame, options["missing_values"])
         return table
-    if fmt == "parquet" and any(p.suffix.lower() not in (".parquet", ".parq", ".pq") for p in files):
-        raise DataError(f"{options['what']} folder holds files that are not Parquet: "
-                        f"{next(p for p in files if p.suffix.lower() not in ('.parquet', '.parq', '.pq'))}",
-                        where=str(path), hint="give a glob of the files to read instead")
+    other = [p for p in files if p.suffix.lower() not in PARQUET_SUFFIXES]
+    if fmt == "parquet" and other:
+        raise DataError(f"{options['what']} names files that are not Parquet: {other[0]}",
+                        where=str(path), hint="give a glob of the Parquet files to read")
     parts = [read_table(p, fmt, **options) for p in files]
     return _joined(path, parts)
 
@@ -291,8 +292,7 @@ def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     if not plain and not _quotes_whole_fields(path, separator):
         return _read_csv_exact(path, separator, encoding, header, what)
     try:
-        frame = _read_plain_csv(path, separator, encoding, header) if plain \
-            else _read_quoted_csv(path, separator, encoding, header)
+        frame = _read_arrow_csv(path, separator, encoding, header, quoted=not plain)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return _read_csv_exact(path, separator, encoding, header, what)
     if lines_in_file != len(frame) + 1:  # defensive: numbering must be exact
@@ -340,49 +340,34 @@ def _quotes_whole_fields(path: Path, separator: str) -> bool:
     return open_quotes % 2 == 0
 
 
-def _read_quoted_csv(path: Path, separator: str, encoding: str, header: list[str]) -> pd.DataFrame:
-    """A file with quoted fields, by pyarrow when each line is one row: a newline always
-    ends a row (``newlines_in_values`` off), so a quoted field holding a newline, a ragged
-    row, a blank line or bytes not in the encoding make pyarrow refuse the file, and it is
-    read row by row instead (``ValueError``); the caller checks that rows match lines."""
+def _read_arrow_csv(path: Path, separator: str, encoding: str, header: list[str],
+                    quoted: bool) -> pd.DataFrame:
+    """A file whose every line is one row, as text cells, by pyarrow's multi-threaded CSV
+    reader: every column as text, nothing read as missing (``missing_values`` is applied
+    after), blank lines kept as rows of empty cells so that each row is its line; the
+    caller checks that rows match lines.
+
+    ``quoted``: the file has quotes (each opens, closes or doubles inside a field); a
+    newline still always ends a row, so a quoted newline, a ragged row, a blank line or
+    bytes not in the encoding make pyarrow refuse the file, and it is read row by row
+    instead (``ValueError``). A plain file (no quote) pyarrow will not read (a blank line
+    in a file of several columns, an encoding it does not know) goes to pandas' reader,
+    which reads it the same way."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     try:
         table = pacsv.read_csv(
             path, read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char='"',
-                                              double_quote=True, newlines_in_values=False,
-                                              ignore_empty_lines=False),
+            parse_options=pacsv.ParseOptions(delimiter=separator, ignore_empty_lines=False,
+                                              quote_char='"' if quoted else False,
+                                              double_quote=quoted, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header}, null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, LookupError, NotImplementedError, UnicodeError) as exc:
-        raise ValueError(str(exc)) from None
-    if table.column_names != header:
-        raise ValueError("pyarrow read other column names")
-    return table.to_pandas()
-
-
-def _read_plain_csv(path: Path, separator: str, encoding: str, header: list[str]) -> pd.DataFrame:
-    """A plain file (no quotes, every line of the header's width) as text cells, read by
-    pyarrow's multi-threaded CSV reader: every column as text, nothing read as missing
-    (``missing_values`` is applied after), blank lines kept as rows of empty cells so that
-    each row is its line. A file pyarrow will not read that way (a blank line in a file of
-    several columns, an encoding it does not know) goes to pandas' reader instead, which
-    reads it the same way."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    try:
-        table = pacsv.read_csv(
-            path, read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=separator, quote_char=False,
-                                              ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}, null_values=[],
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowInvalid, LookupError, NotImplementedError):
+        if quoted:
+            raise ValueError(str(exc)) from None
         return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
                            skip_blank_lines=False, encoding=encoding, engine="c",
                            compression="infer", quoting=3)

@@ -78,12 +78,7 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     naive_idx = aware[~aware].index
     if len(naive_idx):
         local = _in_range(_to_datetime(text[naive_idx], pattern), text, reasons)
-        for zone, idx in zones[naive_idx].groupby(zones[naive_idx], sort=True).groups.items():
-            stamped = local[idx].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
-            out[idx] = stamped.dt.tz_convert("UTC")
-            dst = local[idx].notna() & stamped.isna()
-            reasons[dst[dst].index] = ("local time '" + text[dst[dst].index] + f"' does not exist or "
-                                       f"is ambiguous in {zone} (DST change); write it with its UTC offset")
+        _localize(local, zones[naive_idx], text, out, reasons, "write it with its UTC offset")
     failed = present & out.isna() & reasons.isna()
     expected = "ISO 8601 like 2026-03-02T08:15:00+01:00" if fmt == "iso" else f"the format {fmt!r}"
     looks_numeric = pd.to_numeric(values[failed], errors="coerce").notna()
@@ -121,15 +116,22 @@ def _typed_times(values: pd.Series, zones: pd.Series, out: pd.Series,
         out[:] = values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         return out, reasons
     local = values.astype("datetime64[ns]")
+    _localize(local, zones, local, out, reasons, "store it with its zone or in UTC")
+    return out, reasons
+
+
+def _localize(local: pd.Series, zones: pd.Series, shown: pd.Series, out: pd.Series,
+              reasons: pd.Series, advice: str) -> None:
+    """Write the wall times ``local``, each in its row's zone, to ``out`` in UTC; a time a
+    DST change skips or repeats gets a reason showing the row's ``shown`` value."""
     for zone, idx in zones.groupby(zones, sort=True).groups.items():
         stamped = local[idx].dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
         out[idx] = stamped.dt.tz_convert("UTC")
         dst = local[idx].notna() & stamped.isna()
         if dst.any():
-            reasons[dst[dst].index] = ("local time '" + local[dst[dst].index].astype(str)
+            reasons[dst[dst].index] = ("local time '" + shown[dst[dst].index].astype(str)
                                        + f"' does not exist or is ambiguous in {zone} (DST "
-                                         "change); store it with its zone or in UTC")
-    return out, reasons
+                                         f"change); {advice}")
 
 
 def _to_datetime(text: pd.Series, pattern: str, utc: bool = False) -> pd.Series:
