@@ -168,21 +168,10 @@ def load(dataset: Dataset | str | Path) -> Log:
     catalog, cat_rejects = _catalog(ds, frame, report)
     rejects = pd.concat([rejects, cat_rejects], ignore_index=True) if len(cat_rejects) else rejects
     context = {c: t for c, t in report.schema.items() if c not in _attribute_columns(ds)}
-    requests = _requests(frame, context, codes.request)
-    engaged = codes.item >= 0
-    events = _events(ds, frame, engaged)
-    truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]))
-    report.requests = len(requests)
-    answered = np.zeros(len(requests), dtype=bool)  # request codes are 0..n-1
-    answered[codes.request[engaged][events["positive"].to_numpy()]] = True
-    report.requests_without_positive = int((~answered).sum())
+    requests, events, truth = shape(ds, frame, codes, context, report)
     report.users = len(np.unique(codes.user))
-    report.items = len(np.unique(codes.item[engaged]))
-    report.positives = int(events["positive"].sum())
-    report.negatives = int((~events["positive"]).sum())
-    report.request_key = (f"value of '{ds.request}'" if ds.request else
-                          "distinct (user, context" + (", time)" if ds.time else ")"))
-    report.ignored = list(ds.ignore)
+    report.items = len(np.unique(codes.item[codes.item >= 0]))
+    describe(ds, report)
     report.missing_share = {c: round(float(requests[c].isna().mean()), 4) for c in context}
     if "timestamp" in requests and requests["timestamp"].notna().any():
         report.time_range = [str(requests["timestamp"].min()), str(requests["timestamp"].max())]
@@ -198,6 +187,30 @@ def load(dataset: Dataset | str | Path) -> Log:
     extra = pd.DataFrame({"item_id": pd.unique(events.loc[missing, "item_id"])})
     catalog = pd.concat([catalog, extra], ignore_index=True) if len(extra) else catalog
     return Log(ds, requests, truth, events, catalog, rejects, report, context)
+
+
+def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str],
+          report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Requests, Events and Truth of the kept rows ``frame``; the report gets the counts of
+    requests (with none positive), positives, negatives and merged duplicates."""
+    requests = _requests(frame, context, codes.request)
+    engaged = codes.item >= 0
+    events = _events(ds, frame, engaged)
+    truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]))
+    report.requests = len(requests)
+    answered = np.zeros(len(requests), dtype=bool)  # request codes are 0..n-1
+    answered[codes.request[engaged][events["positive"].to_numpy()]] = True
+    report.requests_without_positive = int((~answered).sum())
+    report.positives = int(events["positive"].sum())
+    report.negatives = int((~events["positive"]).sum())
+    return requests, events, truth
+
+
+def describe(ds: Dataset, report: LoadReport) -> None:
+    """The report's lines that come from the description alone."""
+    report.request_key = (f"value of '{ds.request}'" if ds.request else
+                          "distinct (user, context" + (", time)" if ds.time else ")"))
+    report.ignored = list(ds.ignore)
 
 
 def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path | None:
@@ -235,6 +248,23 @@ class Codes:
 def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     raw = read_table(ds.log, ds.format, separator=ds.separator, encoding=ds.encoding,
                      missing_values=ds.missing_values, what="log")
+    report = _start(ds, raw)
+    rows = check_rows(ds, raw, report)
+    check_requests(ds, rows)
+    rejects = _collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
+                               ~rows.verdicts.undecided, ds.separator)
+    report.rows_ok = int(rows.verdicts.undecided.sum())
+    report.rows_rejected = len(rejects)
+    report.reject_reasons = _reason_counts(rejects)
+    if report.rows_ok == 0:
+        raise _all_rejected(ds, rejects)
+    frame, codes = kept_rows(ds, rows)
+    return frame, rejects, report, codes
+
+
+def _start(ds: Dataset, raw: RawTable) -> LoadReport:
+    """The checks of the table as a whole (a table with no row, ``rename:``, the columns the
+    description names) and the report they start."""
     if len(raw.frame) == 0:  # no line split into fields: naming missing columns would mislead
         raise _all_rejected(ds, raw.rejects)
     _rename(ds, raw)
@@ -242,30 +272,60 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     report = LoadReport(source=str(ds.log), rows_in=raw.rows_in, has_time=bool(ds.time),
                         roles=ds.named_columns, attributes=list(_attribute_columns(ds)))
     report.warnings += _missing_markers(ds, raw.frame)
-    cells = raw.frame
-    undecided = np.ones(len(cells), dtype=bool)  # no reason to reject the row found yet
-    why_rows = np.full(len(cells), None, dtype=object)
-    out = pd.DataFrame({"line": raw.lines}, index=cells.index)
+    return report
 
-    def fail(mask, message: pd.Series | str) -> None:
+
+class Verdicts:
+    """Which rows are still kept (``undecided``: no reason to reject them found yet) and
+    the reason each refused row was refused (``why``)."""
+
+    def __init__(self, index: pd.Index):
+        self.index = index
+        self.undecided = np.ones(len(index), dtype=bool)
+        self.why = np.full(len(index), None, dtype=object)
+
+    def fail(self, mask, message: pd.Series | str) -> None:
         """Reject the ``mask`` rows not rejected yet; a Series ``message`` needs only
         those rows (messages are built for bad rows alone, not for the whole log)."""
         flags = mask.to_numpy(dtype=bool, na_value=False) if isinstance(mask, pd.Series) else mask
-        take = flags & undecided
+        take = flags & self.undecided
         if not take.any():
             return
         if isinstance(message, pd.Series):
-            message = message.reindex(cells.index[take]).to_numpy()
-        why_rows[take] = message
-        undecided[take] = False
+            message = message.reindex(self.index[take]).to_numpy()
+        self.why[take] = message
+        self.undecided[take] = False
 
-    def fail_each(why: pd.Series) -> None:
+    def fail_each(self, why: pd.Series) -> None:
         """Reject the rows ``why`` (indexed by the bad rows alone) gives a reason for."""
         if len(why):
-            mask = np.zeros(len(cells), dtype=bool)
-            mask[cells.index.get_indexer(why.index)] = True
-            fail(mask, why)
+            mask = np.zeros(len(self.index), dtype=bool)
+            mask[self.index.get_indexer(why.index)] = True
+            self.fail(mask, why)
 
+
+@dataclass
+class Rows:
+    """The typed rows of a table (``out``, one per source row, with its ``line``), the
+    verdict on each, their user, item and request codes (-1: none) and the context columns."""
+
+    out: pd.DataFrame
+    verdicts: Verdicts
+    user: np.ndarray
+    item: np.ndarray
+    request: np.ndarray | None
+    context: list[str]
+
+
+def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
+               types: dict[str, str] | None = None) -> Rows:
+    """Type and check every row on its own: ids, relevance, zone, time and every column's
+    values. An undeclared column's type is inferred from its values, or taken from ``types``
+    (inferred elsewhere, over more rows); either way it is reported as inferred."""
+    cells = raw.frame
+    verdicts = Verdicts(cells.index)
+    fail = verdicts.fail
+    out = pd.DataFrame({"line": raw.lines}, index=cells.index)
     user, user_code = _ids(cells[ds.user])
     fail(user_code < 0, f"user ({ds.user}) is missing")
     out["user_id"] = user
@@ -282,43 +342,56 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
             continue
         spec = ds.context.get(col) or (ds.catalog.attributes.get(col) if ds.catalog else None)
         if spec is None:
-            spec = ColumnSpec(_infer_type(cells[col]))
+            spec = ColumnSpec((types or {}).get(col) or _infer_type(cells[col]))
             report.inferred[col] = spec.type
         schema[col] = spec.type
         out[col], why = _typed(cells[col], col, spec)
-        fail_each(why)
+        verdicts.fail_each(why)
     report.schema = schema
     # Item attributes kept in the log describe the item, not the moment: they are
     # neither part of a request's key nor required to agree within a request.
     context = [c for c in schema if c not in _attribute_columns(ds)]
+    request_code = None
     if ds.request:
         out["request_id"], request_code = _ids(cells[ds.request])
         fail(request_code < 0, f"request ({ds.request}) is missing")
-        why = _disagrees_with_first(out, undecided, request_code, context,
+    return Rows(out, verdicts, user_code, item_code, request_code, context)
+
+
+def check_requests(ds: Dataset, rows: Rows) -> None:
+    """The checks across the rows of a request, in the rows' order: with a request column,
+    rows that disagree with their request's first row; with ``duplicates: reject``, a
+    repeated request and item. ``rows`` must hold every row of each of its requests."""
+    out, verdicts = rows.out, rows.verdicts
+    if ds.request:
+        why = _disagrees_with_first(out, verdicts.undecided, rows.request, rows.context,
                                     {"user_id": ds.user, "timestamp": ds.time})
-        fail_each(why)
+        verdicts.fail_each(why)
     if ds.duplicates == "reject":
-        _reject_repeats(out, pd.Series(undecided, index=cells.index), fail,
-                        ["request_id"] if ds.request else
-                        ["user_id", *context] + (["timestamp"] if ds.time else []))
-    ok = undecided
-    rejects = _collect_rejects(raw, pd.Series(why_rows, index=cells.index), ~ok, ds.separator)
-    report.rows_ok = int(ok.sum())
-    report.rows_rejected = len(rejects)
-    report.reject_reasons = _reason_counts(rejects)
-    if report.rows_ok == 0:
-        raise _all_rejected(ds, rejects)
-    frame = out.loc[ok].reset_index(drop=True)
+        _reject_repeats(out, pd.Series(verdicts.undecided, index=out.index), verdicts.fail,
+                        ["request_id"] if ds.request else request_key(ds, rows.context))
+
+
+def request_key(ds: Dataset, context: list[str]) -> list[str]:
+    """The columns whose values make a request when the log has no request column."""
+    return ["user_id", *context] + (["timestamp"] if ds.time else [])
+
+
+def kept_rows(ds: Dataset, rows: Rows) -> tuple[pd.DataFrame, Codes]:
+    """The rows still kept, and their codes; without a request column each distinct
+    (user, context, time) is a request, numbered in the order it first appears."""
+    ok = rows.verdicts.undecided
+    frame = rows.out.loc[ok].reset_index(drop=True)
     if not ds.request:
-        keys = ["user_id", *context] + (["timestamp", "timezone"] if ds.time else [])
+        keys = request_key(ds, rows.context) + (["timezone"] if ds.time else [])
         codes = pd.DataFrame({k: pd.factorize(frame[k], use_na_sentinel=False)[0] for k in keys})
         number = codes.groupby(keys, sort=False).ngroup().to_numpy() + 1
-        width = len(str(number.max()))
+        width = len(str(number.max(initial=0)))
         frame.insert(0, "request_id", pd.Series(number).astype(str).str.zfill(width).radd("r"))
         request_code = number - 1
     else:  # codes of the kept requests only: 0 to requests - 1
-        request_code = pd.factorize(request_code[ok])[0]
-    return frame, rejects, report, Codes(request_code, user_code[ok], item_code[ok])
+        request_code = pd.factorize(rows.request[ok])[0]
+    return frame, Codes(request_code, rows.user[ok], rows.item[ok])
 
 
 def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[str]) -> None:
@@ -352,6 +425,11 @@ def _missing_markers(ds: Dataset, cells: pd.DataFrame) -> list[str]:
     """Warnings for text cells that look like a missing-value marker (``NULL``, ``N/A``, ...)
     the description does not declare under ``missing_values``: read as they are, they become a
     context value, or a rejected time or number."""
+    return marker_warning(ds, marker_counts(ds, cells))
+
+
+def marker_counts(ds: Dataset, cells: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """How many cells of each text column hold each undeclared missing-value marker."""
     markers = [m for m in MISSING_MARKERS if m not in ds.missing_values]
     found: dict[str, dict[str, int]] = {}
     for col in cells.columns:
@@ -361,6 +439,11 @@ def _missing_markers(ds: Dataset, cells: pd.DataFrame) -> list[str]:
         hits = cells[col][cells[col].isin(markers)]
         for marker, count in hits.value_counts().items():
             found.setdefault(str(marker), {})[col] = int(count)
+    return found
+
+
+def marker_warning(ds: Dataset, found: dict[str, dict[str, int]]) -> list[str]:
+    """:func:`marker_counts` as the load's warning, when there are any."""
     if not found:
         return []
     where = "; ".join(f"'{m}' in " + ", ".join(f"{c} ({n:,} row{'s' if n > 1 else ''})" for c, n in cols.items())
@@ -736,22 +819,40 @@ def _collect_rejects(raw: RawTable, reasons: pd.Series, bad: np.ndarray,
     mine = pd.DataFrame({"source": raw.row_sources(bad), "line": raw.lines[bad],
                          "reason": reasons[bad].to_numpy(), "text": text.to_numpy()})
     both = pd.concat([raw.rejects, mine], ignore_index=True) if len(raw.rejects) else mine
-    return both.sort_values("line", kind="stable").reset_index(drop=True)[REJECT_COLUMNS]
+    both["file"] = pd.Categorical(both["source"], categories=raw.files or [raw.source])
+    return both.sort_values(["file", "line"], kind="stable").reset_index(drop=True)[REJECT_COLUMNS]
 
 
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
     """Rejections grouped by kind (the reason with its quoted values set aside), each named by
     its first reason, values and all, and how many other values share the kind."""
-    if len(rejects) == 0:
-        return {}
+    return reason_counts(reason_table(rejects))
+
+
+def reason_table(rejects: pd.DataFrame) -> pd.DataFrame:
+    """Each distinct reason of ``rejects`` (in file and line order) with its kind, its rows
+    and the position of its first row: what :func:`reason_counts` sums, also over pieces."""
     kinds = rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True).str.replace(
         r"line \d+", "line …", regex=True)
-    groups = rejects["reason"].groupby(kinds.to_numpy(), sort=False)
-    table = pd.DataFrame({"first": groups.first(), "distinct": groups.nunique(),
-                          "rows": groups.size()}).sort_values("rows", ascending=False, kind="stable")
+    table = pd.DataFrame({"kind": kinds.to_numpy(), "reason": rejects["reason"].to_numpy(),
+                          "first": np.arange(len(rejects))})
+    return table.groupby(["kind", "reason"], sort=False).agg(
+        rows=("first", "size"), first=("first", "min")).reset_index()
+
+
+def reason_counts(table: pd.DataFrame) -> dict[str, int]:
+    """:func:`reason_table`'s rows (of one table of rejects, or of several pieces with
+    ``first`` ordering them across the pieces) as the report's counts by kind."""
+    if len(table) == 0:
+        return {}
+    table = table.sort_values("first", kind="stable")
+    groups = table.groupby("kind", sort=False)
+    kinds = pd.DataFrame({"first": groups["reason"].first(), "distinct": groups.size(),
+                          "rows": groups["rows"].sum()}).sort_values("rows", ascending=False,
+                                                                     kind="stable")
     return {(first if distinct == 1 else
              f"{first} (and {distinct - 1:,} other value{'s' if distinct > 2 else ''} like it)"):
-            int(rows) for first, distinct, rows in table.itertuples(index=False)}
+            int(rows) for first, distinct, rows in kinds.itertuples(index=False)}
 
 
 def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray) -> pd.DataFrame:

@@ -48,13 +48,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 @dataclass
 class RawTable:
     """Cells of one file (or several), the source line per row, and the rows that did not
-    split. ``sources`` is each row's file when the table is read from several."""
+    split. ``sources`` is each row's file when the table is read from several, ``files``
+    those files in order."""
 
     frame: pd.DataFrame
     lines: np.ndarray
     rejects: pd.DataFrame
     source: str
     sources: np.ndarray | None = None
+    files: list[str] | None = None
 
     @property
     def rows_in(self) -> int:
@@ -91,10 +93,93 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
     a bad or duplicate header); single bad rows land in ``RawTable.rejects``.
     """
     path = Path(path)
+    parts = log_parts(path, fmt, separator=separator, encoding=encoding,
+                      missing_values=missing_values, what=what)
+    if log_files(path) is None:
+        return parts[0].read()
+    return _joined(path, [part.read() for part in parts])
+
+
+@dataclass
+class Part:
+    """A piece of a log that one task reads on its own, the way :func:`read_table` reads
+    it: a file, some row groups of a Parquet file (``row_groups``, numbered on from
+    ``first_line``), or a file of a hive-partitioned dataset (``fragment``, read with the
+    dataset's ``schema``: its folder keys become columns)."""
+
+    path: Path
+    fmt: str
+    options: dict
+    row_groups: tuple[int, ...] | None = None
+    first_line: int = 1
+    fragment: object = None
+    schema: object = None
+
+    def read(self) -> RawTable:
+        what = self.options["what"]
+        if self.fragment is None:
+            table = _read_file(self.path, self.fmt, self.options, self.row_groups, self.first_line)
+        else:
+            try:
+                frame = self.fragment.to_table(schema=self.schema).to_pandas()
+            except Exception as exc:  # pyarrow raises several types for a broken file
+                raise DataError(f"{what} file is not a readable Parquet file: {exc}",
+                                where=str(self.path)) from None
+            table = RawTable(frame, np.arange(1, len(frame) + 1), _reject_frame(str(self.path), []),
+                             str(self.path))
+        _mask_missing(table.frame, self.options["missing_values"])
+        return table
+
+
+def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None, **options) -> list[Part]:
+    """The pieces of the log at ``path``, in order: one per file of a folder, dataset or
+    glob; a single Parquet file split into runs of row groups of about ``rows_per_part``
+    rows when that is given (else whole); any other single file whole. ``options``:
+    ``separator``, ``encoding``, ``missing_values`` and ``what``, as :func:`read_table`."""
+    path = Path(path)
     files = log_files(path)
-    if files is not None:
-        return _read_files(path, files, fmt, separator=separator, encoding=encoding,
-                           missing_values=missing_values, what=what)
+    if files is None:
+        if fmt == "parquet" and rows_per_part and path.is_file():
+            return _row_group_parts(path, options, rows_per_part)
+        return [Part(path, fmt, options)]
+    if path.is_dir() and fmt != "parquet":
+        raise DataError(f"{options['what']} is a folder, read as Parquet files, but its format "
+                        f"is {fmt}", where=str(path),
+                        hint=f"for {fmt} files give a glob such as {path}/*.{fmt}")
+    if not files:
+        raise DataError(f"{options['what']} names no files", where=str(path),
+                        hint="a folder of Parquet files, a hive-partitioned dataset or a glob "
+                             "such as logs/*.csv")
+    if fmt == "parquet" and path.is_dir():
+        return _dataset_parts(path, options)
+    other = [p for p in files if p.suffix.lower() not in PARQUET_SUFFIXES]
+    if fmt == "parquet" and other:
+        raise DataError(f"{options['what']} names files that are not Parquet: {other[0]}",
+                        where=str(path), hint="give a glob of the Parquet files to read")
+    return [Part(p, fmt, options) for p in files]
+
+
+def _row_group_parts(path: Path, options: dict, rows_per_part: int) -> list[Part]:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DataError(f"{options['what']} file is not a readable Parquet file: {exc}",
+                        where=str(path)) from None
+    parts, groups, rows, line = [], [], 0, 1
+    for g in range(meta.num_row_groups):
+        groups.append(g)
+        rows += meta.row_group(g).num_rows
+        if rows >= rows_per_part or g == meta.num_row_groups - 1:
+            parts.append(Part(path, "parquet", options, tuple(groups), line))
+            line += rows
+            groups, rows = [], 0
+    return parts or [Part(path, "parquet", options)]
+
+
+def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line: int = 1) -> RawTable:
+    what, encoding = options["what"], options["encoding"]
     if not path.exists():
         raise DataError(f"{what} file not found", where=str(path),
                         hint="paths in a dataset description are relative to the YAML file")
@@ -102,20 +187,19 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
         raise DataError(f"{what} file is empty", where=str(path), hint="expected a header line and rows")
     try:
         if fmt == "parquet":
-            table = _read_parquet(path, what)
+            table = _read_parquet(path, what, row_groups, first_line)
         elif fmt == "jsonl":
             table = _read_jsonl(path, encoding, what)
         else:
-            table = _read_csv(path, separator, encoding, what)
+            table = _read_csv(path, options["separator"], encoding, what)
     except UnicodeError as exc:  # the file as a whole is not in the encoding (utf-16 without BOM)
         reason = getattr(exc, "reason", None) or str(exc)
         raise DataError(f"{what} file cannot be read as {encoding}: {reason}", where=str(path),
                         hint="set `encoding:` in the dataset description to the file's encoding, "
                              "e.g. utf-8, latin-1, cp1252 or utf-16") from None
-    if table.rows_in == 0:
+    if table.rows_in == 0 and row_groups is None:
         raise DataError(f"{what} file has no rows", where=str(path),
                         hint="expected rows after the header line" if fmt in ("csv", "tsv") else None)
-    _mask_missing(table.frame, missing_values)
     return table
 
 
@@ -134,65 +218,37 @@ def _mask_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> None:
                 frame[col] = frame[col].cat.remove_categories(markers)
 
 
-def _read_files(path: Path, files: list[Path], fmt: str, **options) -> RawTable:
-    """A log of several files as one table: a hive-partitioned Parquet dataset through
-    pyarrow.dataset (the partition folders' keys become columns), anything else file by
-    file; each row keeps its file and its line (or row) in that file."""
-    if path.is_dir() and fmt != "parquet":
-        raise DataError(f"{options['what']} is a folder, read as Parquet files, but its format "
-                        f"is {fmt}", where=str(path),
-                        hint=f"for {fmt} files give a glob such as {path}/*.{fmt}")
-    if not files:
-        raise DataError(f"{options['what']} names no files", where=str(path),
-                        hint="a folder of Parquet files, a hive-partitioned dataset or a glob "
-                             "such as logs/*.csv")
-    if fmt == "parquet" and path.is_dir():
-        table = _read_parquet_dataset(path, options["what"])
-        _mask_missing(table.frame, options["missing_values"])
-        return table
-    other = [p for p in files if p.suffix.lower() not in PARQUET_SUFFIXES]
-    if fmt == "parquet" and other:
-        raise DataError(f"{options['what']} names files that are not Parquet: {other[0]}",
-                        where=str(path), hint="give a glob of the Parquet files to read")
-    parts = [read_table(p, fmt, **options) for p in files]
-    return _joined(path, parts)
-
-
 def _joined(path: Path, parts: list[RawTable]) -> RawTable:
     """Several files' tables as one, each row with its file (columns missing from a file
     are missing cells; a file's header must name the log's columns, checked later)."""
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     sources = np.concatenate([np.full(len(p.frame), p.source, dtype=object) for p in parts])
     rejects = pd.concat([p.rejects for p in parts], ignore_index=True)
-    return RawTable(frame, np.concatenate([p.lines for p in parts]), rejects, str(path), sources)
+    return RawTable(frame, np.concatenate([p.lines for p in parts]), rejects, str(path), sources,
+                    [p.source for p in parts])
 
 
-def _read_parquet_dataset(path: Path, what: str) -> RawTable:
+def _dataset_parts(path: Path, options: dict) -> list[Part]:
+    """A hive-partitioned Parquet dataset's files through pyarrow.dataset, each to be read
+    with the columns of every file (pyarrow's default takes the first file's alone)."""
     import pyarrow as pa
     import pyarrow.dataset as pads
 
+    what = options["what"]
     try:
         dataset = pads.dataset(str(path), format="parquet", partitioning="hive")
         fragments = sorted(dataset.get_fragments(), key=lambda f: f.path)
-        # every file's columns, not the first file's alone (pyarrow's default)
         schemas = [f.physical_schema for f in fragments] + [dataset.partitioning.schema]
-        try:
-            schema = pa.unify_schemas(schemas)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise DataError(f"the files of the {what} disagree on a column's type: {exc}",
-                            where=str(path), hint="write every file with the same column "
-                                                  "types") from None
-        parts = []
-        for fragment in fragments:
-            table = fragment.to_table(schema=schema).to_pandas()
-            parts.append(RawTable(table, np.arange(1, len(table) + 1),
-                                  _reject_frame(fragment.path, []), fragment.path))
-    except DataError:
-        raise
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise DataError(f"{what} folder is not a readable Parquet dataset: {exc}",
                         where=str(path)) from None
-    return _joined(path, parts)
+    try:
+        schema = pa.unify_schemas(schemas)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"the files of the {what} disagree on a column's type: {exc}",
+                        where=str(path), hint="write every file with the same column "
+                                              "types") from None
+    return [Part(Path(f.path), "parquet", options, fragment=f, schema=schema) for f in fragments]
 
 
 def _open_text(path: Path, encoding: str, errors: str = "strict") -> io.TextIOBase:
@@ -505,13 +561,18 @@ def has_lone_surrogate(value) -> bool:
     return False
 
 
-def _read_parquet(path: Path, what: str) -> RawTable:
+def _read_parquet(path: Path, what: str, row_groups=None, first_line: int = 1) -> RawTable:
+    import pyarrow.parquet as pq
+
     try:
-        frame = pd.read_parquet(path)
+        file = pq.ParquetFile(path)
+        table = file.read() if row_groups is None else file.read_row_groups(list(row_groups))
+        frame = table.to_pandas()
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise DataError(f"{what} file is not a readable Parquet file: {exc}", where=str(path)) from None
     frame = frame.reset_index(drop=True)
-    return RawTable(frame, np.arange(1, len(frame) + 1), _reject_frame(str(path), []), str(path))
+    return RawTable(frame, np.arange(first_line, first_line + len(frame)),
+                    _reject_frame(str(path), []), str(path))
 
 
 def sniff_separator(path: Path, encoding: str = "utf-8") -> str | None:
