@@ -163,6 +163,21 @@ def generate(users, days, seed, preset, requests_per_day, extra_items, out, as_j
         click.echo(f"next: suggest data check {out}/dataset.yaml")
 
 
+def _parallel_options(what: str, joblib: bool = True):
+    """``--jobs`` and ``--dask [ADDRESS]``, shared by replay and train."""
+    jobs_help = (f"Worker processes for {what} (joblib); with --dask and no address, the local "
+                 "cluster's workers.  [default: 1; with --dask: one per core]" if joblib else
+                 "With --dask and no address: the local cluster's workers.  [default: one per core]")
+
+    def decorate(command):
+        command = click.option(
+            "--dask", "dask_address", is_flag=False, flag_value="local", default=None,
+            metavar="[ADDRESS]", help=f"Run {what} on Dask: a scheduler address "
+            "(tcp://HOST:8786), or no value for a local cluster started and closed here.")(command)
+        return click.option("--jobs", type=int, default=None, help=jobs_help)(command)
+    return decorate
+
+
 @main.group(context_settings=CONTEXT)
 def data() -> None:
     """Check how a log reads against its dataset description."""
@@ -172,22 +187,28 @@ def data() -> None:
 Examples:
   suggest data check data/sample/dataset.yaml
   suggest data check my_log.yaml --rejects rejects.csv --json
+  # the workers of a cluster read and check the log's files (rejects: a folder)
+  suggest data check big_log.yaml --dask tcp://10.0.0.5:8786 --rejects big.rejects
 """)
 @click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--rejects", "rejects_path", type=click.Path(path_type=Path),
               default=None, help="Where to write rejected rows, when there are any (a file left "
-              "there by an earlier run is removed when there are none).  [default: ./NAME.rejects.csv]")
+              "there by an earlier run is removed when there are none); with --dask a folder of "
+              "one CSV per piece of the log.  [default: ./NAME.rejects.csv, with --dask "
+              "./NAME.rejects/]")
+@_parallel_options("the check", joblib=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
-def data_check(dataset, rejects_path, as_json):
+def data_check(dataset, rejects_path, jobs, dask_address, as_json):
     """Load DATASET (a dataset description YAML): schema, counts and rejected rows.
 
     Every rejected row goes to the rejects file with its line number and
     reason; rows read = rows ok + rows rejected, always. With no rejected row
-    no file is written.
+    no file is written. With --dask the workers read the log's files (or a
+    Parquet file's row groups) themselves and the client holds counts only.
     """
     from suggest.workflow import check_data
 
-    report, written = check_data(dataset, rejects_path)
+    report, written = check_data(dataset, rejects_path, dask=dask_address, jobs=jobs)
     if as_json:
         _print_json({**report.to_dict(), "rejects_file": str(written) if written else None})
         return
@@ -333,21 +354,6 @@ def _json_argument(text: str, option: str) -> dict:
                            "half a character, not text",
                            hint="write the character itself, or both halves of its pair")
     return value
-
-
-def _parallel_options(what: str, joblib: bool = True):
-    """``--jobs`` and ``--dask [ADDRESS]``, shared by replay and train."""
-    jobs_help = (f"Worker processes for {what} (joblib); with --dask and no address, the local "
-                 "cluster's workers.  [default: 1; with --dask: one per core]" if joblib else
-                 "With --dask and no address: the local cluster's workers.  [default: one per core]")
-
-    def decorate(command):
-        command = click.option(
-            "--dask", "dask_address", is_flag=False, flag_value="local", default=None,
-            metavar="[ADDRESS]", help=f"Run {what} on Dask: a scheduler address "
-            "(tcp://HOST:8786), or no value for a local cluster started and closed here.")(command)
-        return click.option("--jobs", type=int, default=None, help=jobs_help)(command)
-    return decorate
 
 
 @main.command(epilog="""\b

@@ -45,10 +45,22 @@ class SuggestError(Exception):
             text += f" ({self.hint})"
         return text
 
+    def __reduce__(self):
+        """Pickled with its place and hint, so an error a Dask worker raises reaches the
+        client whole."""
+        return _restore, (type(self), dict(self.__dict__))
+
     def to_dict(self) -> dict:
         """The error for ``--json`` output: message, where, hint and exit code."""
         return {"message": self.message, "where": self.where, "hint": self.hint,
                 "exit_code": self.exit_code}
+
+
+def _restore(cls: type, state: dict) -> SuggestError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, error.format())
+    return error
 
 
 class DataError(SuggestError):

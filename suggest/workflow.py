@@ -44,14 +44,32 @@ def load_log(dataset, log: str | Path | None = None):
     return load(replace(description, log=log, format=fmt))
 
 
-def check_data(dataset, rejects: str | Path | None = None):
+def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None = None,
+               jobs: int | None = None):
     """``suggest data check``: load the log of ``dataset`` and write its rejected rows to
     ``rejects`` (default ``./NAME.rejects.csv``) when there are any, removing a file an
     earlier run left there when there are none; ``(load report, rejects file or None)``.
-    When every row is refused, the rows still go to the file and the error says where."""
+    When every row is refused, the rows still go to the file and the error says where.
+
+    With ``dask`` (a scheduler address, or ``"local"`` for a local cluster of ``jobs``
+    workers) the workers read and check the log's pieces (:mod:`suggest.data.distributed`)
+    and ``rejects`` is a folder (default ``./NAME.rejects/``) of one CSV per piece; the
+    report is the same.
+    """
     from suggest.data import write_rejects
 
     stem = dataset.name if hasattr(dataset, "log") else Path(dataset).stem  # a Dataset, or its YAML
+    if dask:
+        from suggest.data import Dataset
+        from suggest.data.distributed import check_on_dask
+        from suggest.parallel import dask_client
+
+        description = dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
+        with dask_client(None if dask == "local" else dask, workers=jobs) as client:
+            return check_on_dask(description, client, Path(rejects or f"{stem}.rejects"))
+    if jobs is not None:
+        raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
+                           hint="a check on this machine reads the log in one process")
     target = Path(rejects) if rejects else Path(f"{stem}.rejects.csv")
     try:
         loaded = load_log(dataset)

@@ -165,9 +165,9 @@ def load(dataset: Dataset | str | Path) -> Log:
     """
     ds = _as_dataset(dataset)
     frame, rejects, report, codes = _read(ds)
-    catalog, cat_rejects = _catalog(ds, frame, report)
+    catalog, cat_rejects = catalog_of(ds, frame, report)
     rejects = pd.concat([rejects, cat_rejects], ignore_index=True) if len(cat_rejects) else rejects
-    context = {c: t for c, t in report.schema.items() if c not in _attribute_columns(ds)}
+    context = {c: t for c, t in report.schema.items() if c not in attribute_columns(ds)}
     requests, events, truth = shape(ds, frame, codes, context, report)
     report.users = len(np.unique(codes.user))
     report.items = len(np.unique(codes.item[codes.item >= 0]))
@@ -231,7 +231,7 @@ def _as_dataset(dataset: Dataset | str | Path) -> Dataset:
     return dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
 
 
-def _attribute_columns(ds: Dataset) -> tuple[str, ...]:
+def attribute_columns(ds: Dataset) -> tuple[str, ...]:
     return tuple(ds.catalog.attributes) if ds.catalog and ds.catalog.path is None else ()
 
 
@@ -251,7 +251,7 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     report = _start(ds, raw)
     rows = check_rows(ds, raw, report)
     check_requests(ds, rows)
-    rejects = _collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
+    rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
                                ~rows.verdicts.undecided, ds.separator)
     report.rows_ok = int(rows.verdicts.undecided.sum())
     report.rows_rejected = len(rejects)
@@ -267,10 +267,10 @@ def _start(ds: Dataset, raw: RawTable) -> LoadReport:
     description names) and the report they start."""
     if len(raw.frame) == 0:  # no line split into fields: naming missing columns would mislead
         raise _all_rejected(ds, raw.rejects)
-    _rename(ds, raw)
-    _check_columns(ds, raw)
+    rename_columns(ds, raw)
+    check_columns(ds, raw)
     report = LoadReport(source=str(ds.log), rows_in=raw.rows_in, has_time=bool(ds.time),
-                        roles=ds.named_columns, attributes=list(_attribute_columns(ds)))
+                        roles=ds.named_columns, attributes=list(attribute_columns(ds)))
     report.warnings += _missing_markers(ds, raw.frame)
     return report
 
@@ -350,7 +350,7 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
     report.schema = schema
     # Item attributes kept in the log describe the item, not the moment: they are
     # neither part of a request's key nor required to agree within a request.
-    context = [c for c in schema if c not in _attribute_columns(ds)]
+    context = [c for c in schema if c not in attribute_columns(ds)]
     request_code = None
     if ds.request:
         out["request_id"], request_code = _ids(cells[ds.request])
@@ -453,7 +453,7 @@ def marker_warning(ds: Dataset, found: dict[str, dict[str, int]]) -> list[str]:
             f"`missing_values: [{declared}]` to the description"]
 
 
-def _rename(ds: Dataset, raw: RawTable) -> None:
+def rename_columns(ds: Dataset, raw: RawTable) -> None:
     """Apply ``rename:`` to the log's header (every other key names the new columns)."""
     if not ds.rename:
         return
@@ -475,12 +475,12 @@ def _rename(ds: Dataset, raw: RawTable) -> None:
     raw.frame = raw.frame.rename(columns=ds.rename)
 
 
-def _check_columns(ds: Dataset, raw: RawTable) -> None:
+def check_columns(ds: Dataset, raw: RawTable) -> None:
     """Every column the description names must be in the file: report all that are not."""
     columns = list(raw.frame.columns)
     wanted = [(f"columns.{role}", col) for role, col in ds.named_columns.items()]
     wanted += [("context", c) for c in ds.context] + [("ignore", c) for c in ds.ignore]
-    wanted += [("catalog.attributes", c) for c in _attribute_columns(ds)]
+    wanted += [("catalog.attributes", c) for c in attribute_columns(ds)]
     errors = []
     if len(columns) == 1 and ds.format in ("csv", "tsv") and any(c not in columns for _, c in wanted):
         sep = sniff_separator(ds.log, ds.encoding)
@@ -810,7 +810,7 @@ def _comparable(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values.astype(object).to_numpy(), missing
 
 
-def _collect_rejects(raw: RawTable, reasons: pd.Series, bad: np.ndarray,
+def collect_rejects(raw: RawTable, reasons: pd.Series, bad: np.ndarray,
                      separator: str) -> pd.DataFrame:
     """The rejects file's rows: the reader's, then the ``bad`` rows with their ``reasons``."""
     cells = raw.frame.loc[bad]
@@ -847,7 +847,7 @@ def reason_counts(table: pd.DataFrame) -> dict[str, int]:
         return {}
     table = table.sort_values("first", kind="stable")
     groups = table.groupby("kind", sort=False)
-    kinds = pd.DataFrame({"first": groups["reason"].first(), "distinct": groups.size(),
+    kinds = pd.DataFrame({"first": groups["reason"].first(), "distinct": groups["reason"].nunique(),
                           "rows": groups["rows"].sum()}).sort_values("rows", ascending=False,
                                                                      kind="stable")
     return {(first if distinct == 1 else
@@ -915,7 +915,7 @@ def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport, keys: np.ndarr
     return truth
 
 
-def _catalog(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame]:
+def catalog_of(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame]:
     empty_rejects = pd.DataFrame(columns=REJECT_COLUMNS)
     if ds.catalog is None:
         return pd.DataFrame({"item_id": pd.Series(dtype=object)}), empty_rejects
@@ -950,6 +950,6 @@ def _catalog(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.D
         reasons[fresh.index] = fresh
         report.catalog_attributes[col] = col_spec.type
     ok = reasons.isna()
-    rejects = _collect_rejects(raw, reasons, ~ok.to_numpy(), spec.separator or ",")
+    rejects = collect_rejects(raw, reasons, ~ok.to_numpy(), spec.separator or ",")
     report.catalog_rows, report.catalog_rejected = int(ok.sum()), len(rejects)
     return out.loc[ok].reset_index(drop=True), rejects

@@ -115,6 +115,27 @@ class Part:
     fragment: object = None
     schema: object = None
 
+    def columns(self) -> list[str]:
+        """The names of the piece's columns, as :meth:`read` gives them: from the file's
+        schema or header line when it has one (a JSON Lines file is read whole)."""
+        if self.fragment is not None:
+            return list(self.schema.names)
+        if self.fmt == "jsonl":
+            return list(self.read().frame.columns)
+        _check_file(self.path, self.options["what"])
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                schema = pq.read_schema(self.path)
+            except Exception as exc:  # pyarrow raises several types for a broken file
+                raise DataError(f"{self.options['what']} file is not a readable Parquet file: "
+                                f"{exc}", where=str(self.path)) from None
+            index = (schema.pandas_metadata or {}).get("index_columns", [])
+            return [n for n in schema.names if n not in index]
+        return _header(self.path, self.options["separator"], self.options["encoding"],
+                       self.options["what"])
+
     def read(self) -> RawTable:
         what = self.options["what"]
         if self.fragment is None:
@@ -180,11 +201,7 @@ def _row_group_parts(path: Path, options: dict, rows_per_part: int) -> list[Part
 
 def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line: int = 1) -> RawTable:
     what, encoding = options["what"], options["encoding"]
-    if not path.exists():
-        raise DataError(f"{what} file not found", where=str(path),
-                        hint="paths in a dataset description are relative to the YAML file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{what} file is empty", where=str(path), hint="expected a header line and rows")
+    _check_file(path, what)
     try:
         if fmt == "parquet":
             table = _read_parquet(path, what, row_groups, first_line)
@@ -201,6 +218,14 @@ def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line:
         raise DataError(f"{what} file has no rows", where=str(path),
                         hint="expected rows after the header line" if fmt in ("csv", "tsv") else None)
     return table
+
+
+def _check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise DataError(f"{what} file not found", where=str(path),
+                        hint="paths in a dataset description are relative to the YAML file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{what} file is empty", where=str(path), hint="expected a header line and rows")
 
 
 def _mask_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> None:

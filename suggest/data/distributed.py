@@ -1,0 +1,298 @@
+"""A log checked by the workers of a Dask cluster, piece by piece (``suggest data check --dask``).
+
+The client never holds the log: it lists the log's pieces
+(:func:`suggest.data.readers.log_parts`: a file, a run of a Parquet file's row
+groups, a file of a hive-partitioned dataset) and adds up small tables. Every
+step runs the code of a local load (:mod:`suggest.data.load`) on a worker:
+
+1. **Columns**: each piece's columns; the client checks their union against
+   the description (``rename:``, the columns it names), as a local load checks
+   the columns of the files joined.
+2. **Rows**: each piece is read and checked row by row (``check_rows``). Its
+   kept rows are split into buckets by a hash of the request key (the request
+   column, else the user, context and time), so that every row of a request,
+   from whichever file, lands in one bucket. An undeclared column's type is
+   inferred from each piece's own values; when the pieces disagree, those that
+   differ are checked again with the type a local load infers from all of them.
+3. **Requests**: each bucket puts its rows back in the log's order (file, then
+   line) and runs the checks across a request's rows (``check_requests``:
+   disagreement with the request's first row, ``duplicates: reject``), then
+   counts requests, engagements and merged duplicates as a local load does
+   (``shape``).
+4. **Rejects**: each piece's rejected rows are written by a worker to
+   ``DIR/part-NNNNN.csv`` (``source, line, reason, text``, as the single rejects
+   file of a local check; a piece with a row its bucket rejected is read and
+   checked again, so every reject keeps its line's text). Catalog rejects go to
+   ``DIR/catalog.csv``. The folder is written as ``DIR.partial`` and renamed when
+   the check is complete.
+5. **Distinct users and items** are unions of the buckets' distinct values,
+   taken on a worker.
+
+The load report equals a local check's, field by field, and the rejects are the
+same rows (:mod:`tests.test_data_dask`). The workers must see the log and the
+rejects folder at the paths the client gives (a shared file system), as with
+``dask.dataframe.read_parquet``.
+"""
+
+from __future__ import annotations
+
+import operator
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suggest.data.description import Dataset
+from suggest.data.load import (LoadReport, Rows, Verdicts, attribute_columns, catalog_of,
+                               check_columns, check_requests, check_rows, collect_rejects,
+                               describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
+                               reason_counts, reason_table, rename_columns, request_key, shape)
+from suggest.data.readers import Part, RawTable, log_parts
+from suggest.errors import DataError
+
+#: Rows per piece of a single Parquet file (runs of its row groups).
+ROWS_PER_PART = 1_000_000
+#: ``first`` positions of reasons from different pieces are ``piece * _SPAN + position``.
+_SPAN = 2 ** 40
+
+
+def check_on_dask(ds: Dataset, client, rejects_dir: str | Path,
+                  buckets: int | None = None) -> tuple[LoadReport, Path | None]:
+    """Check the log of ``ds`` on the cluster of ``client``; ``(report, folder of rejects or
+    None)``. The report is the one :func:`suggest.data.load.load` gives; rejected rows go to
+    ``rejects_dir`` (one CSV per piece), and a folder left there by an earlier run is removed.
+
+    Raises
+    ------
+    DataError
+        As a local load: a log that cannot be read as described, or whose every row is
+        rejected (the rows are still in ``rejects_dir`` then).
+    """
+    target = Path(rejects_dir)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    parts = log_parts(ds.log, ds.format, rows_per_part=ROWS_PER_PART, separator=ds.separator,
+                      encoding=ds.encoding, missing_values=ds.missing_values, what="log")
+    columns = _union(client.gather(client.map(_columns, parts, pure=False)))
+    if columns:  # else no line split into fields: every row is rejected below
+        header = RawTable(pd.DataFrame(columns=columns), np.zeros(0, np.int64),
+                          pd.DataFrame(), str(ds.log))
+        rename_columns(ds, header)
+        check_columns(ds, header)
+    n = buckets or max(len(parts), 2 * len(client.scheduler_info()["workers"]))
+    numbers = range(len(parts))
+    pieces = client.map(_piece, [ds] * len(parts), parts, numbers, [columns] * len(parts),
+                        [n] * len(parts), pure=False)
+    metas = client.gather([client.submit(operator.getitem, p, 0, pure=False) for p in pieces])
+    types = _merged_types(metas)
+    again = [i for i, m in enumerate(metas) if any(m["inferred"][c] != t for c, t in types.items())]
+    for i in again:  # as a local load: the type the whole log's values give
+        pieces[i] = client.submit(_piece, ds, parts[i], i, columns, n, types, pure=False)
+        metas[i] = client.submit(operator.getitem, pieces[i], 0, pure=False).result()
+    by_bucket = [client.submit(_bucket, ds, metas[0]["context"],
+                               *[client.submit(_bucket_of, p, b, pure=False) for p in pieces],
+                               pure=False) for b in range(n)]
+    found = [client.submit(operator.getitem, b, "rejects", pure=False) for b in by_bucket]
+    partial.mkdir(parents=True)
+    own = [client.submit(operator.getitem, p, 2, pure=False) for p in pieces]
+    written = client.gather([client.submit(_write_rejects, ds, parts[i], i, columns, types,
+                                           own[i], partial, *found, pure=False)
+                             for i in numbers])
+    del pieces, own  # the kept rows are in the buckets now
+    counts = client.gather([client.submit(_counts, b, pure=False) for b in by_bucket])
+    distinct = client.submit(_distinct, *by_bucket, pure=False).result()
+    report = _report(ds, metas, types, written, counts, distinct)
+    catalog_rejects = pd.DataFrame()
+    if ds.catalog and ds.catalog.path is not None:  # the catalog file, read here: one row per item
+        catalog, catalog_rejects = catalog_of(ds, pd.DataFrame(), report)
+        _absent_items(report, distinct["items"], catalog["item_id"])
+    if len(catalog_rejects):
+        catalog_rejects.to_csv(partial / "catalog.csv", index=False)
+        for reason, count in reason_counts(reason_table(catalog_rejects)).items():
+            report.reject_reasons[f"catalog: {reason}"] = count
+    shutil.rmtree(target, ignore_errors=True)
+    if report.rows_rejected or len(catalog_rejects):
+        partial.rename(target)
+    else:
+        partial.rmdir()
+    if report.rows_ok == 0:
+        raise _all_rejected(ds, target, report.rows_rejected)
+    return report, target if target.exists() else None
+
+
+def _columns(part: Part) -> list[str]:
+    return part.columns()
+
+
+def _union(lists: list[list[str]]) -> list[str]:
+    """Every piece's columns, in the order they first appear (as the pieces joined)."""
+    return list(dict.fromkeys(c for columns in lists for c in columns))
+
+
+def _piece(ds: Dataset, part: Part, number: int, columns: list[str], buckets: int,
+           types: dict[str, str] | None = None):
+    """Read and check one piece row by row: ``(meta, kept rows by bucket, rejects)``."""
+    raw = part.read()
+    raw.frame = raw.frame.reindex(columns=columns)  # a column another file has: missing here
+    meta = {"rows_in": raw.rows_in, "markers": {}, "inferred": {}, "present": {}, "schema": {},
+            "context": []}
+    if len(raw.frame) == 0:  # no line of this piece split into fields
+        return meta, [pd.DataFrame() for _ in range(buckets)], raw.rejects
+    rename_columns(ds, raw)
+    meta["markers"] = marker_counts(ds, raw.frame)
+    report = LoadReport(source=str(ds.log))
+    rows = check_rows(ds, raw, report, types)
+    meta.update(inferred=report.inferred, schema=report.schema, context=rows.context,
+                present={c: bool(raw.frame[c].notna().any()) for c in report.inferred})
+    kept = rows.out.loc[rows.verdicts.undecided].reset_index(drop=True)
+    kept["piece"] = number
+    keys = ["request_id"] if ds.request else request_key(ds, rows.context)
+    bucket = pd.util.hash_pandas_object(kept[keys], index=False).to_numpy() % buckets
+    split = [kept.iloc[np.flatnonzero(bucket == b)] for b in range(buckets)]
+    rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
+                               ~rows.verdicts.undecided, ds.separator)
+    return meta, split, rejects
+
+
+def _bucket_of(piece, b: int) -> pd.DataFrame:
+    return piece[1][b]
+
+
+def _merged_types(metas: list[dict]) -> dict[str, str]:
+    """The type of each undeclared column over every piece, as :func:`_infer_type` of all
+    their values gives it: the pieces' common type, ``categorical`` when pieces with values
+    disagree (no value is both a boolean word and a number) or when none has a value."""
+    types = {}
+    for col in dict.fromkeys(c for m in metas for c in m["inferred"]):
+        seen = {m["inferred"][col] for m in metas if m["present"].get(col)}
+        types[col] = seen.pop() if len(seen) == 1 else "categorical"
+    return types
+
+
+def _bucket(ds: Dataset, context: list[str], *pieces: pd.DataFrame) -> dict:
+    """The rows of every request of one bucket, checked across each request's rows and
+    counted: the request-level rejects (``piece, line, reason``) and the counts."""
+    frames = [p for p in pieces if len(p)]
+    empty = {"rejects": pd.DataFrame(columns=["piece", "line", "reason"]), "report": None}
+    if not frames:
+        return empty
+    out = pd.concat(frames, ignore_index=True).sort_values(["piece", "line"], kind="stable")
+    out = out.reset_index(drop=True)
+    verdicts = Verdicts(out.index)
+    request = pd.factorize(out["request_id"])[0] if ds.request else None
+    rows = Rows(out, verdicts, pd.factorize(out["user_id"])[0], pd.factorize(out["item_id"])[0],
+                request, context)
+    check_requests(ds, rows)
+    bad = ~verdicts.undecided
+    rejects = pd.DataFrame({"piece": out["piece"].to_numpy()[bad], "line": out["line"].to_numpy()[bad],
+                            "reason": verdicts.why[bad]})
+    frame, codes = kept_rows(ds, rows)
+    report = LoadReport(source=str(ds.log))
+    requests, _, _ = shape(ds, frame, codes, dict.fromkeys(context), report)
+    stamps = requests["timestamp"].dropna() if "timestamp" in requests else pd.Series([])
+    return {"rejects": rejects, "report": report, "rows_ok": len(frame),
+            "missing": {c: int(requests[c].isna().sum()) for c in context},
+            "span": (stamps.min(), stamps.max()) if len(stamps) else None,
+            "users": pd.unique(frame["user_id"]), "items": pd.unique(frame["item_id"].dropna())}
+
+
+def _write_rejects(ds: Dataset, part: Part, number: int, columns: list[str], types: dict,
+                   own: pd.DataFrame, folder: Path, *found: pd.DataFrame) -> dict:
+    """Write one piece's rejected rows to ``folder/part-NNNNN.csv``: its own, and the rows
+    its buckets rejected (then the piece is read and checked again, for their text)."""
+    mine = [f[f["piece"] == number] for f in found]
+    later = pd.concat(mine, ignore_index=True) if any(len(m) for m in mine) else None
+    rejects = own
+    if later is not None:
+        raw = part.read()
+        raw.frame = raw.frame.reindex(columns=columns)
+        rename_columns(ds, raw)
+        rows = check_rows(ds, raw, LoadReport(source=str(ds.log)), types)
+        at = pd.Index(rows.out["line"]).get_indexer(later["line"])
+        mask = np.zeros(len(raw.frame), dtype=bool)
+        mask[at] = True
+        rows.verdicts.fail(mask, pd.Series(later["reason"].to_numpy(), index=raw.frame.index[at]))
+        rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
+                                   ~rows.verdicts.undecided, ds.separator)
+    if len(rejects):
+        rejects.to_csv(Path(folder) / f"part-{number:05d}.csv", index=False)
+    table = reason_table(rejects)
+    table["first"] += number * _SPAN
+    return {"rows": len(rejects), "reasons": table,
+            "first": rejects.head(3)[["line", "reason"]].to_dict("records")}
+
+
+def _counts(bucket: dict) -> dict:
+    return {k: v for k, v in bucket.items() if k not in ("rejects", "users", "items")}
+
+
+def _distinct(*buckets: dict) -> dict:
+    """The distinct users and items over the buckets (a user's rows may be in several)."""
+    def union(key):
+        values = [b[key] for b in buckets if b.get("report") is not None]
+        return pd.unique(np.concatenate(values)) if values else np.array([], dtype=object)
+    users, items = union("users"), union("items")
+    return {"users": len(users), "items": items}
+
+
+def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
+            counts: list[dict], distinct: dict) -> LoadReport:
+    """The load report of the whole log from the pieces' and the buckets' counts."""
+    report = LoadReport(source=str(ds.log), has_time=bool(ds.time), roles=ds.named_columns,
+                        attributes=list(attribute_columns(ds)))
+    report.rows_in = sum(m["rows_in"] for m in metas)
+    markers: dict[str, dict[str, int]] = {}
+    for m in metas:
+        for marker, cols in m["markers"].items():
+            for col, count in cols.items():
+                markers.setdefault(marker, {})[col] = markers.get(marker, {}).get(col, 0) + count
+    report.warnings += marker_warning(ds, markers)
+    schema = next((m["schema"] for m in metas if m["schema"]), {})
+    report.schema = schema
+    report.inferred = {c: t for c, t in types.items() if c in schema}
+    report.rows_rejected = sum(w["rows"] for w in written)
+    report.rows_ok = report.rows_in - report.rows_rejected
+    report.reject_reasons = reason_counts(pd.concat([w["reasons"] for w in written],
+                                                    ignore_index=True))
+    done = [c for c in counts if c["report"] is not None]
+    for key in ("requests", "requests_without_positive", "positives", "negatives"):
+        setattr(report, key, sum(getattr(c["report"], key) for c in done))
+    merged = [c["report"].duplicates for c in done]
+    report.duplicates = {"rule": duplicate_rule(ds),
+                         **{k: sum(d[k] for d in merged) for k in ("rows", "pairs",
+                                                                    "disagreeing_pairs")}}
+    report.users = distinct["users"]
+    report.items = len(distinct["items"])
+    if ds.catalog and ds.catalog.path is None:
+        report.catalog_rows = report.items
+    describe(ds, report)
+    context = [c for c in schema if c not in attribute_columns(ds)]
+    if report.requests:
+        report.missing_share = {c: round(sum(d["missing"][c] for d in done) / report.requests, 4)
+                                for c in context}
+    spans = [c["span"] for c in done if c["span"] is not None]
+    if spans:
+        report.time_range = [str(min(s[0] for s in spans)), str(max(s[1] for s in spans))]
+    return report
+
+
+def _absent_items(report: LoadReport, items: np.ndarray, listed: pd.Series) -> None:
+    """The warning of a local load about log items the catalog file does not list."""
+    absent = sorted(pd.Series(items)[~pd.Series(items).isin(listed)])
+    if absent:
+        shown = ", ".join(f"'{i}'" for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
+        report.warnings.append(f"{len(absent):,} items of the log are not in the catalog ({shown}); "
+                               "they have no attributes")
+
+
+def _all_rejected(ds: Dataset, folder: Path, rows: int) -> DataError:
+    first = []
+    for path in sorted(folder.glob("part-*.csv")):
+        first += pd.read_csv(path, nrows=3 - len(first)).itertuples()
+        if len(first) >= 3:
+            break
+    shown = "; ".join(f"line {r.line}: {r.reason}" for r in first)
+    return DataError(f"every row of the log was rejected ({rows:,} rows). First: {shown}",
+                     where=str(ds.log), hint=f"check the dataset description against the file; "
+                                             f"all rejected rows are in {folder}")
