@@ -1,0 +1,227 @@
+"""``suggest data check --dask`` on a local cluster of two worker processes: the same load
+report, field by field, and the same rejected rows as the local check, on logs whose
+problems cross the files they are split into."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+pytest.importorskip("distributed")
+
+import suggest.data.distributed as distributed  # noqa: E402
+from suggest.cli import main  # noqa: E402
+from suggest.data import Dataset, load  # noqa: E402
+from suggest.data.readers import log_parts  # noqa: E402
+from suggest.errors import DataError  # noqa: E402
+from suggest.parallel import dask_client  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dask_client(None, workers=2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def split_log(tmp_path_factory) -> Path:
+    """The sample log in three CSV files, with problems planted across them: a bad number,
+    an undeclared missing-value marker, an undeclared column that reads as a number in the
+    first file and as text in the second (so categorical over the log) and is absent from the
+    third, a request of the first file repeated in the third with another location, a repeat
+    of a request and item of the first file, and an item the catalog does not list."""
+    folder = tmp_path_factory.mktemp("split")
+    log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(3000)
+    log["extra"] = [str(i % 7) for i in range(len(log))]
+    files = [log.iloc[:1000].copy(), log.iloc[1000:2000].copy(), log.iloc[2000:].copy()]
+    files[0].iloc[3, files[0].columns.get_loc("battery")] = "abc"
+    files[0].iloc[4, files[0].columns.get_loc("weather")] = "NULL"
+    files[1].iloc[0, files[1].columns.get_loc("extra")] = "x"
+    moved = log.iloc[5].copy()
+    moved["location"] = "moon"
+    files[2] = pd.concat([files[2], moved.to_frame().T, log.iloc[[10]]]).drop(columns="extra")
+    for i, frame in enumerate(files):
+        frame.to_csv(folder / f"log-{i}.csv", index=False)
+    catalog = pd.read_csv(SAMPLE / "catalog.csv", dtype=str)
+    catalog = catalog[catalog["item"] != log["item"].iloc[0]]
+    catalog.to_csv(folder / "catalog.csv", index=False)
+    return folder
+
+
+def _description(folder: Path, name: str, **changes) -> Path:
+    spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
+    spec.update(log="log-*.csv", **changes)
+    if "request" not in spec["columns"]:
+        spec["ignore"] = ["request_id"]
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _both(path: Path, client, folder: Path):
+    """The local load and the Dask check of ``path``: ``(log, report, rejects read back)``."""
+    log = load(path)
+    report, written = distributed.check_on_dask(Dataset.from_yaml(path), client, folder,
+                                                buckets=3)
+    files = sorted(Path(written).glob("part-*.csv")) if written else []
+    rejects = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files],
+                        ignore_index=True) if files else pd.DataFrame()
+    return log, report, rejects
+
+
+def _local_rejects(log) -> pd.DataFrame:
+    rows = log.rejects[log.rejects["source"] != str(log.dataset.catalog.path)]
+    return rows.astype(str).reset_index(drop=True)
+
+
+WITHOUT_REQUEST = {"columns": {"user": "user", "item": "item", "time": "timestamp",
+                               "timezone": "tz"}}
+
+
+@pytest.mark.parametrize("changes", [{}, {"duplicates": "reject"}, WITHOUT_REQUEST,
+                                     {**WITHOUT_REQUEST, "duplicates": "reject"}],
+                         ids=["request-column", "reject-repeats", "no-request-column",
+                              "no-request-column-reject-repeats"])
+def test_the_report_and_the_rejects_equal_the_local_check(split_log, client, tmp_path, changes):
+    path = _description(split_log, f"d{len(list(split_log.glob('*.yaml')))}", **changes)
+    log, report, rejects = _both(path, client, tmp_path / "rejects")
+    assert report.to_dict() == log.report.to_dict()
+    pd.testing.assert_frame_equal(rejects, _local_rejects(log))
+    assert report.rows_in == report.rows_ok + report.rows_rejected == 3002
+    if "request" in path.read_text().split("columns:")[1].split("context:")[0]:
+        # the request repeated in the third file is refused there, naming the first file's line
+        moon = rejects[rejects["reason"].str.contains("'moon' differs")]
+        assert moon["source"].str.endswith("log-2.csv").all() and len(moon) == 1
+    assert report.inferred == {"extra": "categorical"}  # '0'..'6' in one file, 'x' in another
+    assert any("not in the catalog" in w for w in report.warnings)
+    assert any("'NULL' in weather" in w for w in report.warnings)
+
+
+def test_a_repeat_across_files_is_rejected_by_duplicates_reject(split_log, client, tmp_path):
+    path = _description(split_log, "declared", duplicates="reject",
+                        context={**yaml.safe_load((SAMPLE / "dataset.yaml").read_text())["context"],
+                                 "extra": "categorical"}, ignore=["extra"])
+    spec = yaml.safe_load(path.read_text())
+    spec["context"].pop("extra")
+    path.write_text(yaml.safe_dump(spec))
+    log, report, rejects = _both(path, client, tmp_path / "rejects")
+    assert report.to_dict() == log.report.to_dict()
+    repeat = rejects[rejects["reason"].str.contains("repeats the request and item")]
+    assert list(repeat["source"].str[-9:]) == ["log-2.csv"]
+    assert repeat["reason"].iloc[0].startswith("repeats the request and item of line 12 ")
+
+
+@pytest.fixture(scope="module")
+def parquet_logs(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("parquet")
+    log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(4000)
+    log["battery"] = pd.to_numeric(log["battery"]).astype(float)
+    log.loc[7, "battery"] = float("inf")
+    log["timestamp"] = pd.to_datetime(log["timestamp"], utc=True, format="ISO8601")
+    log["location"] = log["location"].astype("category")
+    log["day"] = log["timestamp"].dt.strftime("%Y-%m-%d")
+    log.to_parquet(folder / "hive", partition_cols=["day"])
+    log.drop(columns="day").to_parquet(folder / "one.parquet", row_group_size=500)
+    spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
+    spec.update(format="parquet", catalog={**spec["catalog"], "path": str(SAMPLE / "catalog.csv")})
+    for name in ("hive", "one.parquet"):
+        (folder / f"{name.split('.')[0]}.yaml").write_text(yaml.safe_dump({**spec, "log": name}))
+    return folder
+
+
+@pytest.mark.parametrize("name", ["hive", "one"])
+def test_parquet_pieces_give_the_local_report(parquet_logs, client, tmp_path, monkeypatch, name):
+    monkeypatch.setattr(distributed, "ROWS_PER_PART", 1200)  # the single file: 4 runs of groups
+    path = parquet_logs / f"{name}.yaml"
+    ds = Dataset.from_yaml(path)
+    parts = log_parts(ds.log, "parquet", rows_per_part=1200, separator=",", encoding="utf-8",
+                      missing_values=("",), what="log")
+    assert len(parts) >= 3
+    log, report, rejects = _both(path, client, tmp_path / "rejects")
+    assert report.to_dict() == log.report.to_dict()
+    pd.testing.assert_frame_equal(rejects, _local_rejects(log))
+    assert len(rejects) == 1 and "battery" in rejects["reason"].iloc[0]  # the infinite battery
+    if name == "hive":
+        assert "day" in report.inferred  # the folder key is a column, as in a local load
+    else:  # on its row of the file, whichever run of row groups read it
+        assert list(rejects["line"]) == ["8"]
+
+
+def test_every_row_rejected_is_an_error_naming_the_folder_that_holds_them(tmp_path, client):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"part-{i}.csv").write_text("user,item,rating\nu1,i1,x\nu2,i2,-1\n")
+    spec = {"name": "bad", "log": "part-*.csv", "columns": {"user": "user", "item": "item",
+                                                          "relevance": "rating"}}
+    (folder / "bad.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(DataError) as caught:
+        distributed.check_on_dask(Dataset.from_yaml(folder / "bad.yaml"), client,
+                                  tmp_path / "out")
+    assert "every row of the log was rejected (4 rows)" in caught.value.message
+    assert str(tmp_path / "out") in caught.value.hint
+    written = pd.concat(pd.read_csv(f) for f in sorted((tmp_path / "out").glob("part-*.csv")))
+    assert len(written) == 4 and not (tmp_path / "out.partial").exists()
+
+
+def test_an_error_on_a_worker_reaches_the_user_with_its_file_and_hint(tmp_path, client):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "a.csv").write_text("user,item\nu1,i1\n")
+    (folder / "b.csv").write_text("")
+    (folder / "d.yaml").write_text(yaml.safe_dump({"name": "d", "log": "*.csv"}))
+    with pytest.raises(DataError) as local:
+        load(folder / "d.yaml")
+    with pytest.raises(DataError) as remote:
+        distributed.check_on_dask(Dataset.from_yaml(folder / "d.yaml"), client, tmp_path / "r")
+    assert remote.value.to_dict() == local.value.to_dict()
+    assert remote.value.where == str(folder / "b.csv") and remote.value.hint
+
+
+def test_a_column_no_file_has_is_the_local_error(split_log, client, tmp_path):
+    path = _description(split_log, "typo", columns={"user": "usr", "item": "item"})
+    with pytest.raises(DataError) as local:
+        load(path)
+    with pytest.raises(DataError) as remote:
+        distributed.check_on_dask(Dataset.from_yaml(path), client, tmp_path / "r")
+    assert remote.value.format() == local.value.format()
+    assert "no column 'usr'" in remote.value.format()
+
+
+def test_the_command_prints_the_local_json_and_clears_an_old_folder(split_log, tmp_path):
+    path = _description(split_log, "cli")
+    runner = CliRunner()
+    local = runner.invoke(main, ["data", "check", str(path), "--json",
+                                 "--rejects", str(tmp_path / "local.csv")])
+    remote = runner.invoke(main, ["data", "check", str(path), "--json", "--dask", "--jobs", "2",
+                                  "--rejects", str(tmp_path / "remote")])
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    a, b = json.loads(local.output), json.loads(remote.output)
+    assert b.pop("rejects_file") == str(tmp_path / "remote")
+    a.pop("rejects_file")
+    assert a == b
+    assert len(list((tmp_path / "remote").glob("part-*.csv"))) == 3  # every file has a reject
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    sample = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
+    sample.update(log=str(SAMPLE / "log.csv"), catalog={**sample["catalog"],
+                                                        "path": str(SAMPLE / "catalog.csv")})
+    (clean / "ok.yaml").write_text(yaml.safe_dump(sample))
+    again = runner.invoke(main, ["data", "check", str(clean / "ok.yaml"), "--dask", "--jobs", "2",
+                                 "--rejects", str(tmp_path / "remote")])
+    assert again.exit_code == 0, again.output
+    assert "no rejected rows" in again.output and not (tmp_path / "remote").exists()
+
+
+def test_jobs_without_dask_is_a_clear_error(split_log):
+    result = CliRunner().invoke(main, ["data", "check", str(_description(split_log, "j")),
+                                       "--jobs", "2"])
+    assert result.exit_code == 2 and "give --dask too" in result.output
