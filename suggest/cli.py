@@ -208,7 +208,8 @@ def data_check(dataset, rejects_path, jobs, dask_address, as_json):
     """
     from suggest.workflow import check_data
 
-    report, written = check_data(dataset, rejects_path, dask=dask_address, jobs=jobs)
+    report, written = check_data(dataset, rejects_path, dask=dask_address, jobs=jobs,
+                                 progress=not as_json)
     if as_json:
         _print_json({**report.to_dict(), "rejects_file": str(written) if written else None})
         return

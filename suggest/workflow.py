@@ -45,7 +45,7 @@ def load_log(dataset, log: str | Path | None = None):
 
 
 def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None = None,
-               jobs: int | None = None):
+               jobs: int | None = None, progress: bool = False):
     """``suggest data check``: load the log of ``dataset`` and write its rejected rows to
     ``rejects`` (default ``./NAME.rejects.csv``) when there are any, removing a file an
     earlier run left there when there are none; ``(load report, rejects file or None)``.
@@ -66,7 +66,8 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
 
         description = dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
         with dask_client(None if dask == "local" else dask, workers=jobs) as client:
-            return check_on_dask(description, client, Path(rejects or f"{stem}.rejects"))
+            return check_on_dask(description, client, Path(rejects or f"{stem}.rejects"),
+                                 progress=progress)
     if jobs is not None:
         raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
                            hint="a check on this machine reads the log in one process")

@@ -225,3 +225,73 @@ def test_jobs_without_dask_is_a_clear_error(split_log):
     result = CliRunner().invoke(main, ["data", "check", str(_description(split_log, "j")),
                                        "--jobs", "2"])
     assert result.exit_code == 2 and "give --dask too" in result.output
+
+
+def _text_log(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _rows_text(newline: str, final: bool) -> str:
+    rows = ["user,item,ctx"]
+    for i in range(3000):
+        row = f"u{i % 37},i{i % 11},{'é' if i % 5 == 0 else 'x'}{i}"
+        row = "" if i % 997 == 0 else "u1,i2" if i % 1301 == 0 else row  # blank, ragged
+        rows.append(row)
+    return newline.join(rows) + (newline if final else "")
+
+
+@pytest.mark.parametrize("name,text,encoding,size", [
+    ("plain.csv", _rows_text("\n", final=False), "utf-8", 1000),
+    ("tiny-ranges.csv", _rows_text("\n", final=True), "utf-8", 7),
+    ("crlf.csv", _rows_text("\r\n", final=True), "utf-8", 3333),
+    ("latin.csv", _rows_text("\n", final=True), "latin-1", 2048),
+    ("log.jsonl", "\n".join('{"user": "u%d", "item": "i"}' % i if i % 800 else "{bad"
+                            for i in range(3000)) + "\n", "utf-8", 997),
+])
+def test_a_text_file_cut_in_byte_ranges_reads_as_the_whole_file(tmp_path, name, text, encoding,
+                                                                 size):
+    from suggest.data.readers import line_count, numbered, read_table
+
+    path = _text_log(tmp_path, name, text, encoding)
+    fmt = "jsonl" if name.endswith("jsonl") else "csv"
+    options = dict(separator=",", encoding=encoding, missing_values=("",), what="log")
+    parts = log_parts(path, fmt, bytes_per_part=size, **options)
+    parts = numbered(parts, [line_count(p) for p in parts])
+    assert len(parts) >= len(text.encode(encoding)) // size
+    whole = read_table(path, fmt, **options)
+    pieces = [p.read() for p in parts]
+    pd.testing.assert_frame_equal(pd.concat([p.frame for p in pieces], ignore_index=True),
+                                  whole.frame)
+    assert [line for p in pieces for line in p.lines] == list(whole.lines)
+    rejects = pd.concat([p.rejects for p in pieces], ignore_index=True)
+    assert rejects.astype(str).equals(whole.rejects.astype(str)) and len(rejects) >= 2
+
+
+def test_a_csv_file_with_a_quote_is_read_whole_not_cut(tmp_path):
+    from suggest.data.readers import line_count, numbered
+
+    text = "user,item,note\n" + "".join(f'u{i},i{i},"two\nlines"\n' for i in range(500))
+    path = _text_log(tmp_path, "quoted.csv", text)
+    options = dict(separator=",", encoding="utf-8", missing_values=("",), what="log")
+    parts = log_parts(path, "csv", bytes_per_part=256, **options)
+    assert len(parts) > 10
+    parts = numbered(parts, [line_count(p) for p in parts])
+    assert len(parts) == 1 and parts[0].byte_range is None
+    assert len(parts[0].read().frame) == 500
+
+
+def test_a_csv_log_in_byte_ranges_checks_as_the_local_load(tmp_path, client, monkeypatch):
+    monkeypatch.setattr(distributed, "BYTES_PER_PART", 50_000)
+    log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(4000)
+    log.loc[17, "battery"] = "lots"
+    log.to_csv(tmp_path / "log.csv", index=False)
+    spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
+    spec.update(log="log.csv", catalog={**spec["catalog"], "path": str(SAMPLE / "catalog.csv")})
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(spec))
+    local, report, rejects = _both(tmp_path / "d.yaml", client, tmp_path / "rejects")
+    assert report.to_dict() == local.report.to_dict()
+    pd.testing.assert_frame_equal(rejects, _local_rejects(local))
+    assert list(rejects["line"]) == ["19"]
+    assert len(list((tmp_path / "rejects").glob("part-*.csv"))) == 1  # of some 10 pieces

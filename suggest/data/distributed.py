@@ -48,17 +48,20 @@ from suggest.data.load import (LoadReport, Rows, Verdicts, attribute_columns, ca
                                check_columns, check_requests, check_rows, collect_rejects,
                                describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
                                reason_counts, reason_table, rename_columns, request_key, shape)
-from suggest.data.readers import Part, RawTable, log_parts
+from suggest.data.readers import Part, RawTable, line_count, log_parts, numbered
 from suggest.errors import DataError
 
 #: Rows per piece of a single Parquet file (runs of its row groups).
 ROWS_PER_PART = 1_000_000
+#: Bytes per piece of a single CSV or JSON Lines file (cut at newlines; a CSV file with a
+#: quote anywhere is read whole, as a quoted field may hold a newline).
+BYTES_PER_PART = 64 << 20
 #: ``first`` positions of reasons from different pieces are ``piece * _SPAN + position``.
 _SPAN = 2 ** 40
 
 
-def check_on_dask(ds: Dataset, client, rejects_dir: str | Path,
-                  buckets: int | None = None) -> tuple[LoadReport, Path | None]:
+def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | None = None,
+                  progress: bool = False) -> tuple[LoadReport, Path | None]:
     """Check the log of ``ds`` on the cluster of ``client``; ``(report, folder of rejects or
     None)``. The report is the one :func:`suggest.data.load.load` gives; rejected rows go to
     ``rejects_dir`` (one CSV per piece), and a folder left there by an earlier run is removed.
@@ -72,8 +75,11 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path,
     target = Path(rejects_dir)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    parts = log_parts(ds.log, ds.format, rows_per_part=ROWS_PER_PART, separator=ds.separator,
-                      encoding=ds.encoding, missing_values=ds.missing_values, what="log")
+    parts = log_parts(ds.log, ds.format, rows_per_part=ROWS_PER_PART,
+                      bytes_per_part=BYTES_PER_PART, separator=ds.separator, encoding=ds.encoding,
+                      missing_values=ds.missing_values, what="log")
+    if parts[0].byte_range is not None:  # a text file in ranges: the line each starts in
+        parts = numbered(parts, client.gather(client.map(line_count, parts, pure=False)))
     columns = _union(client.gather(client.map(_columns, parts, pure=False)))
     if columns:  # else no line split into fields: every row is rejected below
         header = RawTable(pd.DataFrame(columns=columns), np.zeros(0, np.int64),
@@ -84,7 +90,8 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path,
     numbers = range(len(parts))
     pieces = client.map(_piece, [ds] * len(parts), parts, numbers, [columns] * len(parts),
                         [n] * len(parts), pure=False)
-    metas = client.gather([client.submit(operator.getitem, p, 0, pure=False) for p in pieces])
+    metas = _gathered(client, [client.submit(operator.getitem, p, 0, pure=False) for p in pieces],
+                      "reading", progress)
     types = _merged_types(metas)
     again = [i for i, m in enumerate(metas) if any(m["inferred"][c] != t for c, t in types.items())]
     for i in again:  # as a local load: the type the whole log's values give
@@ -96,9 +103,9 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path,
     found = [client.submit(operator.getitem, b, "rejects", pure=False) for b in by_bucket]
     partial.mkdir(parents=True)
     own = [client.submit(operator.getitem, p, 2, pure=False) for p in pieces]
-    written = client.gather([client.submit(_write_rejects, ds, parts[i], i, columns, types,
-                                           own[i], partial, *found, pure=False)
-                             for i in numbers])
+    written = _gathered(client, [client.submit(_write_rejects, ds, parts[i], i, columns, types,
+                                               own[i], partial, *found, pure=False)
+                                 for i in numbers], "requests and rejects", progress)
     del pieces, own  # the kept rows are in the buckets now
     counts = client.gather([client.submit(_counts, b, pure=False) for b in by_bucket])
     distinct = client.submit(_distinct, *by_bucket, pure=False).result()
@@ -119,6 +126,18 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path,
     if report.rows_ok == 0:
         raise _all_rejected(ds, target, report.rows_rejected)
     return report, target if target.exists() else None
+
+
+def _gathered(client, futures: list, step: str, progress: bool) -> list:
+    """The results of ``futures`` in their order, with a bar over the pieces as they finish."""
+    from distributed import as_completed
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(futures), desc=step, unit="piece", disable=None if progress else True,
+              leave=False) as bar:
+        for _ in as_completed(futures):
+            bar.update(1)
+    return client.gather(futures)
 
 
 def _columns(part: Part) -> list[str]:

@@ -31,7 +31,7 @@ import io
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +114,7 @@ class Part:
     first_line: int = 1
     fragment: object = None
     schema: object = None
+    byte_range: tuple[int, int] | None = None
 
     def columns(self) -> list[str]:
         """The names of the piece's columns, as :meth:`read` gives them: from the file's
@@ -138,7 +139,9 @@ class Part:
 
     def read(self) -> RawTable:
         what = self.options["what"]
-        if self.fragment is None:
+        if self.byte_range is not None:
+            table = _read_range(self)
+        elif self.fragment is None:
             table = _read_file(self.path, self.fmt, self.options, self.row_groups, self.first_line)
         else:
             try:
@@ -152,16 +155,24 @@ class Part:
         return table
 
 
-def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None, **options) -> list[Part]:
+def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None,
+              bytes_per_part: int | None = None, **options) -> list[Part]:
     """The pieces of the log at ``path``, in order: one per file of a folder, dataset or
     glob; a single Parquet file split into runs of row groups of about ``rows_per_part``
-    rows when that is given (else whole); any other single file whole. ``options``:
-    ``separator``, ``encoding``, ``missing_values`` and ``what``, as :func:`read_table`."""
+    rows, and a single text file into byte ranges of ``bytes_per_part`` (each then needs
+    its first line number: :func:`numbered`), when those are given; else the file whole.
+    ``options``: ``separator``, ``encoding``, ``missing_values`` and ``what``, as
+    :func:`read_table`."""
     path = Path(path)
     files = log_files(path)
     if files is None:
         if fmt == "parquet" and rows_per_part and path.is_file():
             return _row_group_parts(path, options, rows_per_part)
+        if bytes_per_part and _splittable(path, fmt, options["encoding"]):
+            size = path.stat().st_size
+            if size > bytes_per_part:
+                return [Part(path, fmt, options, byte_range=(a, min(a + bytes_per_part, size)))
+                        for a in range(0, size, bytes_per_part)]
         return [Part(path, fmt, options)]
     if path.is_dir() and fmt != "parquet":
         raise DataError(f"{options['what']} is a folder, read as Parquet files, but its format "
@@ -178,6 +189,79 @@ def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None, **optio
         raise DataError(f"{options['what']} names files that are not Parquet: {other[0]}",
                         where=str(path), hint="give a glob of the Parquet files to read")
     return [Part(p, fmt, options) for p in files]
+
+
+def _splittable(path: Path, fmt: str, encoding: str) -> bool:
+    """Whether a text file can be cut at any newline byte: not compressed, in an encoding
+    where a newline is the byte 10 and no other character holds it."""
+    if fmt not in ("csv", "tsv", "jsonl") or not path.is_file() or path.suffix == ".gz":
+        return False
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return False
+    return not name.startswith(("utf-16", "utf-32")) and "\n".encode(name) == b"\n"
+
+
+def line_count(part: Part) -> tuple[int, bool]:
+    """The newlines in a byte-range piece's bytes, and whether they hold a quote (in a CSV
+    file a quoted field may hold a newline: such a file is not cut)."""
+    start, end = part.byte_range
+    newlines, quoted = 0, False
+    with open(part.path, "rb") as f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            block = f.read(min(left, 1 << 24))
+            if not block:
+                break
+            left -= len(block)
+            newlines += block.count(b"\n")
+            quoted = quoted or (part.fmt != "jsonl" and b'"' in block)
+    return newlines, quoted
+
+
+def numbered(parts: list[Part], counts: list[tuple[int, bool]]) -> list[Part]:
+    """Byte-range pieces given the number of the line each starts in (from
+    :func:`line_count` of every piece); the file whole when any piece holds a quote."""
+    if any(quoted for _, quoted in counts):
+        return [Part(parts[0].path, parts[0].fmt, parts[0].options)]
+    before = np.concatenate(([0], np.cumsum([n for n, _ in counts])[:-1]))
+    return [replace(p, first_line=int(b) + 1) for p, b in zip(parts, before)]
+
+
+def _read_range(part: Part) -> RawTable:
+    """The lines whose first byte is in the piece's byte range, read as the file's own
+    reader reads a file: the file's header line and those lines are written to a
+    temporary file, read, and given back their file and line numbers."""
+    import tempfile
+
+    start, end = part.byte_range
+    header = part.fmt != "jsonl"
+    line = part.first_line  # the number of the line the range starts in
+    with open(part.path, "rb") as f:
+        head = f.readline() if header else b""
+        f.seek(max(start - 1, 0))
+        if start > 0 and f.read(1) != b"\n":  # a line begun before the range: not ours
+            f.readline()
+            line += 1
+        if header and f.tell() < len(head):  # the header is no row
+            f.seek(len(head))
+            line += 1
+        at = f.tell()
+        data = f.read(end - at) if end > at else b""
+        if data and not data.endswith(b"\n"):
+            data += f.readline()
+    with tempfile.TemporaryDirectory(prefix="suggest-range-") as folder:
+        copy = Path(folder) / f"range{part.path.suffix}"
+        copy.write_bytes(head + data)
+        what, encoding = part.options["what"], part.options["encoding"]
+        table = (_read_jsonl(copy, encoding, what) if part.fmt == "jsonl" else
+                 _read_csv(copy, part.options["separator"], encoding, what))
+    shift = line - (2 if header else 1)  # the copy's lines are numbered from its header
+    rejects = table.rejects.assign(source=str(part.path),
+                                   line=(table.rejects["line"] + shift).astype(np.int64))
+    return RawTable(table.frame, table.lines + shift, rejects, str(part.path))
 
 
 def _row_group_parts(path: Path, options: dict, rows_per_part: int) -> list[Part]:

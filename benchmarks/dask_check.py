@@ -1,0 +1,166 @@
+"""A log larger than the client: `suggest data check --dask` on an external cluster, with the
+client's peak memory measured alone, against the local check, at 1M, 5M and 10M rows.
+
+The log is the typed Parquet log of ``benchmarks/loading.py`` (a synthetic world cut to
+``--rows`` rows) copied ``m`` times into a folder of ``m`` Parquet files, each copy with
+its own users and requests (``-k`` appended to their ids), so a log of ``m`` copies has
+``m`` times the rows, users and requests.
+
+For each size a fresh cluster is started from the command line, as a team would start
+one (``dask scheduler``, then two ``dask worker --nthreads 1`` processes), and the
+command ``python -m suggest data check D.yaml --dask ADDRESS --json`` runs as its own
+process: its wall time and peak resident memory (``wait4``) are the client's alone. The
+workers' peak resident memory is read from each worker process afterwards
+(``getrusage``). The local check (``python -m suggest data check D.yaml --json``) runs
+on the same files, up to ``--local-up-to`` copies, and both reports must be equal
+(the rejects file aside).
+
+Usage::
+
+    pip install '.[dask]'
+    python benchmarks/dask_check.py --users 6000 --rows 1000000 --sizes 1,5,10 --out dask_check.json
+    python benchmarks/dask_check.py --users 600 --rows 100000 --sizes 1,3   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loading import prepare, timed  # noqa: E402
+
+
+def copies(base: dict[str, Path], m: int, work: Path) -> Path:
+    """A folder of ``m`` copies of the typed log, each with its own users and requests, and
+    its description; the description's path."""
+    import pandas as pd
+    import yaml
+
+    folder = work / f"copies-{m}"
+    description = work / f"copies-{m}.yaml"
+    if description.exists():
+        return description
+    folder.mkdir(parents=True, exist_ok=True)
+    log = pd.read_parquet(base["log.parquet"])
+    for k in range(m):
+        part = log.copy()
+        for col in ("user", "request_id"):
+            part[col] = part[col].astype(str) + f"-{k}"
+        part.to_parquet(folder / f"part-{k:03d}.parquet", index=False)
+    spec = yaml.safe_load(base["parquet"].read_text(encoding="utf-8"))
+    spec.update(log=str(folder), name=f"copies-{m}")
+    description.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return description
+
+
+def cluster(work: Path, workers: int, memory: str):
+    """A scheduler and ``workers`` single-threaded workers started with Dask's command
+    line; ``(address, processes)``."""
+    dask = str(Path(sys.executable).with_name("dask"))
+    info = work / "scheduler.json"
+    info.unlink(missing_ok=True)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [subprocess.Popen([dask, "scheduler", "--scheduler-file", str(info),
+                                   "--no-dashboard"], **quiet)]
+    while not info.exists():
+        time.sleep(0.1)
+    for _ in range(workers):
+        processes.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(info),
+                                           "--nthreads", "1", "--memory-limit", memory,
+                                           "--no-dashboard"], **quiet))
+    wait = ("from distributed import Client; c = Client(scheduler_file=%r); "
+            "c.wait_for_workers(%d, timeout=60); print(c.scheduler.address)" % (str(info), workers))
+    out = subprocess.run([sys.executable, "-c", wait], check=True, capture_output=True, text=True)
+    return out.stdout.strip(), processes
+
+
+def workers_peak_mib(address: str) -> list[float]:
+    """Each worker process's peak resident MiB (asked from another process: this one stays
+    small, see :func:`main`)."""
+    ask = ("import json, resource; from distributed import Client; c = Client(%r); "
+           "print(json.dumps(list(c.run(lambda: resource.getrusage(resource.RUSAGE_SELF)"
+           ".ru_maxrss / 1024).values())))" % address)
+    out = subprocess.run([sys.executable, "-c", ask], check=True, capture_output=True, text=True)
+    return [round(v, 1) for v in json.loads(out.stdout)]
+
+
+def stop(processes) -> None:
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=6000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sizes", default="1,5,10", help="copies of the log, comma-separated")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--memory-limit", default="10GiB", help="each worker's")
+    parser.add_argument("--local-up-to", type=int, default=10,
+                        help="run the local check on logs of at most this many copies")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/suggest-loading"))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.prepare:
+        base = prepare(args.work, args.users, args.rows, args.seed)
+        for m in sizes:
+            copies(base, m, args.work)
+        return
+    # The files are made by another process, and every question to the cluster is asked
+    # from one: a child's peak resident memory (wait4) counts the pages it shared with this
+    # process when it was forked, so this one must stay small for the client's figure to
+    # be the client's alone.
+    subprocess.run([sys.executable, __file__, "--prepare", *sys.argv[1:]], check=True)
+    suggest = [sys.executable, "-m", "suggest", "data", "check"]
+    rows = []
+    for m in sizes:
+        description = args.work / f"copies-{m}.yaml"
+        address, processes = cluster(args.work, args.workers, args.memory_limit)
+        try:
+            rejects = args.work / f"rejects-{m}"
+            seconds, peak, out = timed([*suggest, str(description), "--json", "--dask", address,
+                                        "--rejects", str(rejects)])
+            workers = workers_peak_mib(address)
+        finally:
+            stop(processes)
+        remote = json.loads(out)
+        row = {"copies": m, "rows": remote["rows_in"], "requests": remote["requests"],
+               "dask": {"client_seconds": round(seconds, 2), "client_peak_mib": round(peak, 1),
+                        "workers_peak_mib": workers}}
+        if m <= args.local_up_to:
+            seconds, peak, out = timed([*suggest, str(description), "--json",
+                                        "--rejects", str(args.work / f"rejects-{m}.csv")])
+            local = json.loads(out)
+            row["local"] = {"seconds": round(seconds, 2), "peak_mib": round(peak, 1)}
+            remote.pop("rejects_file"), local.pop("rejects_file")
+            row["same_report"] = remote == local
+        shutil.rmtree(rejects, ignore_errors=True)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    first, last = rows[0]["dask"]["client_peak_mib"], rows[-1]["dask"]["client_peak_mib"]
+    result = {"users": args.users, "rows_per_copy": args.rows, "workers": args.workers,
+              "this_process_peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                             / 1024, 1),
+              "sizes": rows, "client_peak_ratio_last_to_first": round(last / first, 2),
+              "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    text = json.dumps(result, indent=1)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
