@@ -295,3 +295,48 @@ def test_a_csv_log_in_byte_ranges_checks_as_the_local_load(tmp_path, client, mon
     pd.testing.assert_frame_equal(rejects, _local_rejects(local))
     assert list(rejects["line"]) == ["19"]
     assert len(list((tmp_path / "rejects").glob("part-*.csv"))) == 1  # of some 10 pieces
+
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def _assert_same_frames(path: Path, client, tmp_path: Path, buckets: int) -> None:
+    from suggest.data.dasklog import load_on_dask
+
+    local = load(path)
+    held = load_on_dask(Dataset.from_yaml(path), client, tmp_path / "rejects", buckets=buckets)
+    assert held.requests == len(local.requests)
+    assert held.report.to_dict() == local.report.to_dict()
+    for name in ("requests", "truth", "events"):
+        pd.testing.assert_frame_equal(held.gathered(name), getattr(local, name),
+                                      check_dtype=False, check_categorical=False, obj=name)
+    pd.testing.assert_frame_equal(held.catalog.astype(str), local.catalog.astype(str))
+    assert held.context == local.context
+
+
+@pytest.mark.parametrize("changes", [{}, WITHOUT_REQUEST, {**WITHOUT_REQUEST, "duplicates": "last"}],
+                         ids=["request-column", "numbered-requests", "duplicates-last"])
+def test_the_frames_held_by_the_workers_are_the_local_frames(split_log, client, tmp_path,
+                                                             changes):
+    path = _description(split_log, f"f{len(list(split_log.glob('*.yaml')))}", **changes)
+    _assert_same_frames(path, client, tmp_path, buckets=4)
+
+
+def test_a_request_numbered_from_any_bucket_gets_its_local_id(split_log, client, tmp_path):
+    from suggest.data.dasklog import load_on_dask
+
+    path = _description(split_log, "ids", **WITHOUT_REQUEST)
+    held = load_on_dask(Dataset.from_yaml(path), client, tmp_path / "r", buckets=5)
+    requests = held.gathered("requests")
+    assert requests["request_id"].is_monotonic_increasing  # r0001, r0002, ... in log order
+    assert requests["request_id"].iloc[0] == "r" + "1".zfill(len(str(held.requests)))
+    positions = client.gather([client.submit(lambda b: b["position"] if b else [], b)
+                               for b in held.buckets])
+    every = sorted(p for bucket in positions for p in bucket)
+    assert every == list(range(held.requests))
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data folder {SHARED_DATA} is absent")
+@pytest.mark.parametrize("name", ["depaulmovie", "incarmusic"])
+def test_the_real_logs_held_by_the_workers_are_the_local_frames(name, client, tmp_path):
+    _assert_same_frames(ROOT / "data" / "datasets" / f"{name}.yaml", client, tmp_path, buckets=7)

@@ -72,6 +72,12 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | N
         As a local load: a log that cannot be read as described, or whose every row is
         rejected (the rows are still in ``rejects_dir`` then).
     """
+    report, target, _ = _load(ds, client, rejects_dir, buckets, progress, keep=False)
+    return report, target
+
+
+def _load(ds: Dataset, client, rejects_dir, buckets: int | None, progress: bool, keep: bool):
+    """:func:`check_on_dask`, and the buckets' futures (with their frames when ``keep``)."""
     target = Path(rejects_dir)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -97,7 +103,7 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | N
     for i in again:  # as a local load: the type the whole log's values give
         pieces[i] = client.submit(_piece, ds, parts[i], i, columns, n, types, pure=False)
         metas[i] = client.submit(operator.getitem, pieces[i], 0, pure=False).result()
-    by_bucket = [client.submit(_bucket, ds, metas[0]["context"],
+    by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep,
                                *[client.submit(_bucket_of, p, b, pure=False) for p in pieces],
                                pure=False) for b in range(n)]
     found = [client.submit(operator.getitem, b, "rejects", pure=False) for b in by_bucket]
@@ -125,7 +131,7 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | N
         partial.rmdir()
     if report.rows_ok == 0:
         raise _all_rejected(ds, target, report.rows_rejected)
-    return report, target if target.exists() else None
+    return report, target if target.exists() else None, by_bucket
 
 
 def _gathered(client, futures: list, step: str, progress: bool) -> list:
@@ -189,9 +195,12 @@ def _merged_types(metas: list[dict]) -> dict[str, str]:
     return types
 
 
-def _bucket(ds: Dataset, context: list[str], *pieces: pd.DataFrame) -> dict:
+def _bucket(ds: Dataset, context: list[str], keep: bool, *pieces: pd.DataFrame) -> dict:
     """The rows of every request of one bucket, checked across each request's rows and
-    counted: the request-level rejects (``piece, line, reason``) and the counts."""
+    counted: the request-level rejects (``piece, line, reason``) and the counts; with
+    ``keep`` also its frames (``requests``, ``truth``, ``events``), each request's place in
+    the log (``order``: piece and line of its first row) and, when the log holds the item
+    attributes, each item's first row of them (``catalog``)."""
     frames = [p for p in pieces if len(p)]
     empty = {"rejects": pd.DataFrame(columns=["piece", "line", "reason"]), "report": None}
     if not frames:
@@ -208,12 +217,48 @@ def _bucket(ds: Dataset, context: list[str], *pieces: pd.DataFrame) -> dict:
                             "reason": verdicts.why[bad]})
     frame, codes = kept_rows(ds, rows)
     report = LoadReport(source=str(ds.log))
-    requests, _, _ = shape(ds, frame, codes, dict.fromkeys(context), report)
+    requests, events, truth = shape(ds, frame, codes, dict.fromkeys(context), report)
     stamps = requests["timestamp"].dropna() if "timestamp" in requests else pd.Series([])
-    return {"rejects": rejects, "report": report, "rows_ok": len(frame),
-            "missing": {c: int(requests[c].isna().sum()) for c in context},
-            "span": (stamps.min(), stamps.max()) if len(stamps) else None,
-            "users": pd.unique(frame["user_id"]), "items": pd.unique(frame["item_id"].dropna())}
+    out = {"rejects": rejects, "report": report, "rows_ok": len(frame),
+           "missing": {c: int(requests[c].isna().sum()) for c in context},
+           "span": (stamps.min(), stamps.max()) if len(stamps) else None,
+           "users": pd.unique(frame["user_id"]), "items": _firsts(frame, "item_id")}
+    if keep:
+        first = np.sort(np.unique(codes.request, return_index=True)[1])
+        engaged = _order(frame[codes.item >= 0])  # the events' rows
+        out["frames"] = {"requests": requests, "truth": truth, "events": events,
+                         "order": _order(frame.iloc[first]), "events_order": engaged,
+                         "truth_order": _truth_order(ds, events, engaged, truth)}
+        # each item attribute's first present value (as a local load's groupby().first())
+        rows = frame[frame["item_id"].notna()]
+        out["catalog"] = {a: _firsts(rows[rows[a].notna()], "item_id").assign(
+            value=rows[rows[a].notna()].drop_duplicates("item_id")[a].to_numpy())
+            for a in attribute_columns(ds)}
+    return out
+
+
+def _truth_order(ds: Dataset, events: pd.DataFrame, order: np.ndarray,
+                 truth: pd.DataFrame) -> np.ndarray:
+    """The place in the log of the row each Truth row comes from (its pair's first positive
+    row; with ``duplicates: last`` its last row), which orders a local load's Truth."""
+    keys = ["request_id", "item_id"]
+    rows = events.assign(_order=order)
+    if duplicate_rule(ds) == "last":
+        rows = rows.drop_duplicates(keys, keep="last")
+    else:
+        rows = rows[rows["positive"].to_numpy(dtype=bool)].drop_duplicates(keys)
+    return truth[keys].merge(rows[[*keys, "_order"]], on=keys, how="left")["_order"].to_numpy()
+
+
+def _firsts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The distinct present values of ``column`` with the place of their first row."""
+    rows = frame[frame[column].notna()].drop_duplicates(column)  # rows in the log's order
+    return pd.DataFrame({column: rows[column].to_numpy(), "order": _order(rows)})
+
+
+def _order(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's place in the log: its piece and line as one sortable integer."""
+    return rows["piece"].to_numpy(np.int64) * _SPAN + rows["line"].to_numpy(np.int64)
 
 
 def _write_rejects(ds: Dataset, part: Part, number: int, columns: list[str], types: dict,
@@ -243,16 +288,19 @@ def _write_rejects(ds: Dataset, part: Part, number: int, columns: list[str], typ
 
 
 def _counts(bucket: dict) -> dict:
-    return {k: v for k, v in bucket.items() if k not in ("rejects", "users", "items")}
+    return {k: v for k, v in bucket.items()
+            if k not in ("rejects", "users", "items", "frames", "catalog")}
 
 
 def _distinct(*buckets: dict) -> dict:
-    """The distinct users and items over the buckets (a user's rows may be in several)."""
-    def union(key):
-        values = [b[key] for b in buckets if b.get("report") is not None]
-        return pd.unique(np.concatenate(values)) if values else np.array([], dtype=object)
-    users, items = union("users"), union("items")
-    return {"users": len(users), "items": items}
+    """The distinct users, and the distinct items in the order they first appear, over the
+    buckets (a user's or an item's rows may be in several)."""
+    done = [b for b in buckets if b.get("report") is not None]
+    users = pd.unique(np.concatenate([b["users"] for b in done])) if done else []
+    items = pd.concat([b["items"] for b in done]) if done else pd.DataFrame(
+        {"item_id": [], "order": []})
+    items = items.sort_values("order", kind="stable").drop_duplicates("item_id")
+    return {"users": len(users), "items": items["item_id"].to_numpy(dtype=object)}
 
 
 def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
