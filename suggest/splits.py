@@ -192,12 +192,16 @@ def leakage(part: Split) -> dict:
            "users_in_both": round(float(test["user_id"].isin(train["user_id"]).mean()), 4)
            if n else 0.0, "warning": None}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
-        seen = " and ".join(f"{share:.0%} of test requests have a {what}"
-                            for share, what in ((user_item, "(user, item)"),
-                                                (user_context, "(user, context)"))
-                            if share >= LEAKY)
-        out["warning"] = (f"{seen} already in the training part: near-copies of test requests "
-                          "may be in training and flatter the engines that remember them; try "
-                          "--split user or --split group:COLUMN (a sitting, a session) and "
-                          "compare the verdicts")
+        out["warning"] = leakage_warning(user_item, user_context)
     return out
+
+
+def leakage_warning(user_item: float, user_context: float) -> str:
+    """The warning of a split by request whose test part the training part has seen."""
+    seen = " and ".join(f"{share:.0%} of test requests have a {what}"
+                        for share, what in ((user_item, "(user, item)"),
+                                            (user_context, "(user, context)"))
+                        if share >= LEAKY)
+    return (f"{seen} already in the training part: near-copies of test requests may be in "
+            "training and flatter the engines that remember them; try --split user or --split "
+            "group:COLUMN (a sitting, a session) and compare the verdicts")

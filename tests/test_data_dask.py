@@ -340,3 +340,69 @@ def test_a_request_numbered_from_any_bucket_gets_its_local_id(split_log, client,
 @pytest.mark.parametrize("name", ["depaulmovie", "incarmusic"])
 def test_the_real_logs_held_by_the_workers_are_the_local_frames(name, client, tmp_path):
     _assert_same_frames(ROOT / "data" / "datasets" / f"{name}.yaml", client, tmp_path, buckets=7)
+
+
+def _held_out_ids(held, part) -> tuple[set, set]:
+    buckets = held.client.gather(held.buckets)
+    masks = held.client.gather(part.masks)
+    sides = [set(), set()]
+    for bucket, mask in zip(buckets, masks):
+        if bucket is not None:
+            for side in (0, 1):
+                sides[side] |= set(bucket["requests"]["request_id"][mask[side]])
+    return sides[0], sides[1]
+
+
+@pytest.fixture(scope="module")
+def coarse_log(tmp_path_factory) -> Path:
+    """The split log with times cut to the hour (so the cut falls among many requests of
+    the same time) and a context value missing in a fifth of the rows."""
+    folder = tmp_path_factory.mktemp("coarse")
+    log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(3000)
+    (folder / "catalog.csv").write_bytes((SAMPLE / "catalog.csv").read_bytes())
+    stamps = pd.to_datetime(log["timestamp"], utc=True, format="ISO8601")
+    log["timestamp"] = stamps.dt.floor("h").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    log.loc[log.index % 5 == 0, "weather"] = ""
+    for i, rows in enumerate((log.iloc[:1400], log.iloc[1400:])):
+        rows.to_csv(folder / f"log-{i}.csv", index=False)
+    return _description(folder, "coarse", **WITHOUT_REQUEST)
+
+
+@pytest.mark.parametrize("how, gap, share", [("auto", None, 0.2), ("time", "3h", 0.35),
+                                             ("request", None, 0.25), ("user", None, 0.2),
+                                             ("group:weather", None, 0.3)])
+def test_the_held_out_requests_are_the_local_splits(coarse_log, client, tmp_path, how, gap,
+                                                    share):
+    from suggest.dasksplit import split_on_dask
+    from suggest.data.dasklog import load_on_dask
+    from suggest.splits import split
+
+    local = load(coarse_log)
+    part = split(local.requests, local.truth, share, 5, how=how, gap=gap)
+    held = load_on_dask(Dataset.from_yaml(coarse_log), client, tmp_path / "r", buckets=5)
+    remote = split_on_dask(held, share, 5, how=how, gap=gap)
+    train, test = _held_out_ids(held, remote)
+    assert test == set(part.test["request_id"]) and train == set(part.train["request_id"])
+    assert (remote.how, remote.kind, remote.left_out) == (part.how, part.kind, part.left_out)
+    assert (remote.train, remote.test) == (len(part.train), len(part.test))
+    assert remote.leakage == part.leakage
+    if how == "time":
+        stamps = local.requests["timestamp"]
+        cut = stamps[local.requests["request_id"].isin(test)].min()
+        assert ((stamps == cut).sum() > 1) and part.left_out > 0  # a cut among equal times
+
+
+def test_a_split_the_log_cannot_make_is_the_local_error(coarse_log, client, tmp_path):
+    from suggest.dasksplit import split_on_dask
+    from suggest.data.dasklog import load_on_dask
+    from suggest.errors import SuggestError
+    from suggest.splits import split
+
+    local = load(coarse_log)
+    held = load_on_dask(Dataset.from_yaml(coarse_log), client, tmp_path / "r", buckets=3)
+    for how, gap in (("group:tz", None), ("request", "1h"), ("group:wether", None)):
+        with pytest.raises(SuggestError) as mine:
+            split_on_dask(held, 0.2, 0, how=how, gap=gap)
+        with pytest.raises(SuggestError) as theirs:
+            split(local.requests, local.truth, 0.2, 0, how=how, gap=gap)
+        assert mine.value.format() == theirs.value.format()

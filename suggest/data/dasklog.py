@@ -36,7 +36,7 @@ class DaskLog:
     """A log on the workers: per bucket, a future of ``{"requests", "truth", "events",
     "position", "order"}`` (``position``: each request's row in the local Requests frame;
     ``order``: for each frame, the place in the log of the row each of its rows comes
-    from, which orders the local frame)."""
+    from, which orders the local frame); ``columns``: the Requests frame's columns."""
 
     dataset: Dataset
     client: object
@@ -46,6 +46,7 @@ class DaskLog:
     context: dict[str, str]
     rejects: Path | None
     requests: int
+    columns: list[str]
 
     @property
     def has_time(self) -> bool:
@@ -83,7 +84,13 @@ def load_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | No
     client.gather(numbered[:0] + [client.submit(bool, n, pure=False) for n in numbered])
     context = {c: t for c, t in report.schema.items() if c not in attribute_columns(ds)}
     catalog = _catalog(ds, client, by_bucket, report)
-    return DaskLog(ds, client, numbered, report, catalog, context, target, total)
+    columns = next(c for c in client.gather([client.submit(_columns, n, pure=False)
+                                             for n in numbered]) if c)
+    return DaskLog(ds, client, numbered, report, catalog, context, target, total, columns)
+
+
+def _columns(bucket: dict | None) -> list[str]:
+    return list(bucket["requests"].columns) if bucket else []
 
 
 def _last_piece(frames: dict | None) -> int:
