@@ -85,3 +85,35 @@ def test_random_is_seeded_per_request_and_covers_the_catalog():
     assert (out["item_id"].astype(str).to_numpy() != other["item_id"].astype(str).to_numpy()).mean() > 0.5
     share = out["item_id"].astype(str).value_counts(normalize=True)
     assert len(share) == 20 and np.allclose(share.to_numpy(), 1 / 20, atol=0.015)
+
+
+def test_engines_fitted_from_counts_added_over_cuts_suggest_as_fitted_whole(tmp_path):
+    """What a cluster does (:mod:`suggest.daskfit`): each cut of the training requests is
+    counted on its own and the counts are added up; the fitted engines answer as if fitted
+    on the whole part, for every slice (the cuts are not by context)."""
+    from pathlib import Path
+
+    from suggest import synth
+    from suggest.data import load
+    from suggest.engines.base import add_counts
+    from suggest.rules import RulesEngine
+
+    synth.generate(synth.preset_config("context", users=40, days=10, seed=3), tmp_path)
+    log = load(tmp_path / "dataset.yaml")
+    requests = log.requests.assign(  # a slice column with missing values
+        weather=log.requests["weather"].where(np.arange(len(log.requests)) % 5 != 0))
+    train, test = requests.iloc[:-400], requests.iloc[-400:]
+    truth = log.truth[log.truth["request_id"].isin(train["request_id"])]
+    cuts = np.random.default_rng(0).integers(0, 3, len(train))
+    rules = Path(__file__).resolve().parents[1] / "rules" / "phone.yaml"
+    for make in (Popular, lambda: ContextPopular(min_support=3), lambda: Random(seed=2),
+                 lambda: RulesEngine(str(rules))):
+        whole = make().fit(train, truth, log.catalog)
+        parts = []
+        for c in range(3):
+            mine = train[cuts == c]
+            parts.append(make().counts(mine, truth[truth["request_id"].isin(mine["request_id"])]))
+        added = make().fit_counts(add_counts(parts), train.iloc[:0], log.catalog)
+        pd.testing.assert_frame_equal(added.suggest(test, 10), whole.suggest(test, 10))
+    assert whole.counts(train, truth) is not None
+    assert UserHistory().counts(train, truth) is None  # learns from whole frames

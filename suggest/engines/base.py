@@ -63,6 +63,19 @@ class BaseEngine:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {n: getattr(self, n) for n in names}
 
+    def counts(self, requests: pd.DataFrame, truth: pd.DataFrame) -> pd.Series | None:
+        """The engagement counts ``fit`` learns from, for an engine whose counts add up over
+        any cut of the training requests (:func:`add_counts`), so that a cluster can fit it
+        without one process holding the log (:meth:`fit_counts`); None for an engine that
+        learns from whole frames."""
+        return None
+
+    def fit_counts(self, counts: pd.Series, requests: pd.DataFrame,
+                   catalog: pd.DataFrame | None = None) -> "BaseEngine":
+        """Fit from :meth:`counts` (added up over the training requests); ``requests`` needs
+        only the Requests frame's columns and types (a frame of no rows will do)."""
+        raise NotImplementedError(f"{type(self).__name__} learns from whole frames")
+
     def check_fitted(self) -> None:
         if not any(key.endswith("_") and not key.startswith("_") for key in vars(self)):
             raise SuggestError(f"this {type(self).__name__} engine is not fitted yet",
@@ -105,6 +118,16 @@ class BaseEngine:
     def _remember_context(self, requests: pd.DataFrame | None) -> None:
         """Record the context columns ``fit`` saw, so that ``suggest_one`` can check keys."""
         self.context_columns_ = context_columns(requests) if requests is not None else None
+
+
+def add_counts(parts: list[pd.Series]) -> pd.Series:
+    """Counts of :meth:`BaseEngine.counts` from several cuts of the training requests, added
+    up (a missing value in a key is a key of its own)."""
+    every = pd.concat([p for p in parts if p is not None and len(p)])
+    if not len(every):
+        return parts[0]
+    return every.groupby(level=list(range(every.index.nlevels)), dropna=False, sort=True,
+                         observed=True).sum()
 
 
 def context_columns(requests: pd.DataFrame) -> dict[str, str]:

@@ -53,6 +53,13 @@ def _engagements(requests: pd.DataFrame, truth: pd.DataFrame, columns: list[str]
     return joined
 
 
+def item_counts(truth: pd.DataFrame) -> pd.Series:
+    """Engagements per item (the item ids as text)."""
+    counts = truth["item_id"].astype(str).value_counts(sort=False)
+    counts.index.name = "item_id"
+    return counts
+
+
 def _ranked(counts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Items by count descending, then item id ascending."""
     frame = counts.rename("n").reset_index().sort_values(["n", "item_id"], ascending=[False, True])
@@ -72,9 +79,13 @@ class Popular(BaseEngine):
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "Popular":
+        return self.fit_counts(self.counts(requests, truth), requests.iloc[:0], catalog)
+
+    def counts(self, requests: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+        return item_counts(truth)
+
+    def fit_counts(self, counts, requests, catalog=None) -> "Popular":
         self._remember_context(requests)
-        counts = truth["item_id"].astype(str).value_counts()
-        counts.index.name = "item_id"
         self.ranking_, self.counts_ = _ranked(counts)
         return self
 
@@ -178,24 +189,38 @@ class ContextPopular(BaseEngine):
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "ContextPopular":
-        self._remember_context(requests)
+        return self.fit_counts(self.counts(requests, truth), requests.iloc[:0], catalog)
+
+    def _slice_columns(self, requests: pd.DataFrame) -> list[str]:
+        return list(self.columns) if self.columns is not None else self._default_columns(requests)
+
+    def counts(self, requests: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+        """Engagements per (slice column values..., item), every column's value kept (a
+        missing one too)."""
         requests = self._with_daypart(requests)
-        columns = list(self.columns) if self.columns is not None else self._default_columns(requests)
+        columns = self._slice_columns(requests)
         joined = _engagements(requests, truth, columns)
+        plain = joined[columns].astype(object).where(joined[columns].notna(), None)
+        return pd.concat([plain, joined[["item_id"]]], axis=1).groupby(
+            [*columns, "item_id"], dropna=False, sort=False).size()
+
+    def fit_counts(self, counts, requests, catalog=None) -> "ContextPopular":
+        self._remember_context(requests)
+        columns = self._slice_columns(self._with_daypart(requests))
+        table = counts.rename("n").reset_index()
         # Single columns, most informative first: how much knowing the column lowers
         # the entropy of the engaged item (ties: the column's place in the frame).
-        gains = {c: _information(joined, c) for c in columns}
+        gains = {c: _information(table, c) for c in columns}
         singles = sorted(columns, key=lambda c: (-gains[c], columns.index(c)))
         levels = ([tuple(columns)] if len(columns) > 1 else []) + [(c,) for c in singles]
         self.columns_ = columns
         self.levels_ = []
         for level in levels:
-            counts = joined.dropna(subset=list(level)).groupby(
-                [*level, "item_id"], observed=True).size()
-            self.levels_.append((level, self._slice_lists(counts)))
-        popular = joined["item_id"].value_counts()
-        popular.index.name = "item_id"
-        self.popular_, _ = _ranked(popular)
+            rows = table.dropna(subset=list(level))
+            level_counts = rows.groupby([*level, "item_id"], sort=True)["n"].sum()
+            self.levels_.append((level, self._slice_lists(level_counts[level_counts > 0])))
+        popular = table.groupby("item_id")["n"].sum()
+        self.popular_, _ = _ranked(popular[popular > 0])
         return self
 
     def _slice_lists(self, counts: pd.Series) -> dict:
@@ -262,17 +287,24 @@ class ContextPopular(BaseEngine):
                             list(reasons), self.name)
 
 
-def _information(joined: pd.DataFrame, column: str) -> float:
-    """Entropy of the engaged item minus its entropy given ``column`` (rows with a value)."""
-    rows = joined.dropna(subset=[column])
+def _information(table: pd.DataFrame, column: str) -> float:
+    """Entropy of the engaged item minus its entropy given ``column`` (over the engagements
+    with a value), from counts ``n`` by (columns..., item_id); sums in key order, so the same
+    counts give the same figure however they were cut and added up."""
+    rows = table[table[column].notna() & (table["n"] > 0)]
     if rows.empty:
         return 0.0
-    def entropy(counts: pd.Series) -> float:
-        p = counts.to_numpy(dtype=float) / counts.sum()
+
+    def entropy(counts: np.ndarray) -> float:
+        p = counts / counts.sum()
         return float(-(p * np.log2(p)).sum())
-    whole = entropy(rows["item_id"].value_counts())
-    by_value = rows.groupby(column, observed=True)["item_id"]
-    conditional = sum(len(g) / len(rows) * entropy(g.value_counts()) for _, g in by_value)
+    total = rows["n"].sum()
+    whole = entropy(rows.groupby("item_id", sort=True)["n"].sum().to_numpy(dtype=float))
+    by_value = rows.groupby([column, "item_id"], sort=True)["n"].sum()
+    conditional = 0.0
+    for _, counts in by_value.groupby(level=0, sort=True):
+        n = counts.to_numpy(dtype=float)
+        conditional += n.sum() / total * entropy(n)
     return whole - conditional
 
 
@@ -363,8 +395,14 @@ class Random(BaseEngine):
 
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "Random":
+        return self.fit_counts(self.counts(requests, truth), requests.iloc[:0], catalog)
+
+    def counts(self, requests: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+        return item_counts(truth)
+
+    def fit_counts(self, counts, requests, catalog=None) -> "Random":
         self._remember_context(requests)
-        items = set(truth["item_id"].astype(str))
+        items = set(counts.index.astype(str))
         if catalog is not None and len(catalog):
             items |= set(catalog["item_id"].astype(str))
         self.items_ = np.array(sorted(items), dtype=object)

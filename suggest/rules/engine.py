@@ -67,10 +67,17 @@ class RulesEngine(BaseEngine):
     def fit(self, requests: pd.DataFrame | None = None, truth: pd.DataFrame | None = None,
             catalog: pd.DataFrame | None = None) -> "RulesEngine":
         """Resolve catalog slices (``{category: News, top: 3}``) by training popularity."""
+        return self.fit_counts(self.counts(requests, truth), requests, catalog)
+
+    def counts(self, requests: pd.DataFrame | None, truth: pd.DataFrame | None) -> pd.Series:
+        from suggest.engines.baselines import item_counts
+
+        return item_counts(truth) if truth is not None and len(truth) else pd.Series(dtype=float)
+
+    def fit_counts(self, counts, requests, catalog=None) -> "RulesEngine":
         self._remember_context(requests)
         rs = self.rules if isinstance(self.rules, RuleSet) else load_rules(self.rules)
-        counts = (truth.groupby(truth["item_id"].astype(str)).size() if truth is not None and len(truth)
-                  else pd.Series(dtype=float))
+        counts = counts[counts > 0] if len(counts) else counts
         self.rule_set_ = rs
         self.proposals_ = [self._expand(rule.id, rule.suggest, catalog, counts) for rule in rs.rules]
         self.blocks_ = [{item for item, _ in self._expand(rule.id, rule.block, catalog, counts)}
