@@ -406,3 +406,25 @@ def test_a_split_the_log_cannot_make_is_the_local_error(coarse_log, client, tmp_
         with pytest.raises(SuggestError) as theirs:
             split(local.requests, local.truth, 0.2, 0, how=how, gap=gap)
         assert mine.value.format() == theirs.value.format()
+
+
+def test_engines_fitted_on_the_workers_are_the_local_ones(coarse_log, client, tmp_path):
+    from suggest.dasksplit import split_on_dask
+    from suggest.daskfit import fit_on_dask
+    from suggest.data.dasklog import load_on_dask
+    from suggest.engines.baselines import ContextPopular, Popular, UserHistory
+    from suggest.errors import SuggestError
+    from suggest.rules import RulesEngine
+    from suggest.splits import split
+
+    local = load(coarse_log)
+    part = split(local.requests, local.truth, 0.25, 1, how="request")
+    held = load_on_dask(Dataset.from_yaml(coarse_log), client, tmp_path / "r", buckets=4)
+    remote = split_on_dask(held, 0.25, 1, how="request")
+    for make in (Popular, lambda: ContextPopular(min_support=2),
+                 lambda: RulesEngine(str(ROOT / "rules" / "phone.yaml"))):
+        mine = fit_on_dask(make(), held, remote)
+        theirs = make().fit(part.train, part.train_truth, local.catalog)
+        pd.testing.assert_frame_equal(mine.suggest(part.test, 5), theirs.suggest(part.test, 5))
+    with pytest.raises(SuggestError, match="learns from whole frames"):
+        fit_on_dask(UserHistory(), held, remote)
