@@ -20,6 +20,12 @@ Usage::
     pip install '.[dask]'
     python benchmarks/dask_check.py --users 6000 --rows 1000000 --sizes 1,5,10 --out dask_check.json
     python benchmarks/dask_check.py --users 600 --rows 100000 --sizes 1,3   # a quick look
+
+With ``--steps`` the same cluster also runs, as another client process, the steps a
+replay on the workers starts with (:mod:`suggest.data.dasklog`, :mod:`suggest.dasksplit`,
+:mod:`suggest.daskfit`): the log read and held by the workers, the time split (its leakage
+figures too) and the popular and context-popular baselines fitted from counts; the
+workers' peaks are then those of both clients' work.
 """
 
 from __future__ import annotations
@@ -92,6 +98,33 @@ def workers_peak_mib(address: str) -> list[float]:
     return [round(v, 1) for v in json.loads(out.stdout)]
 
 
+def client_steps(description: str, address: str, out: str) -> None:
+    """The client of the steps a replay on the workers starts with: the log read, checked
+    and held by the workers (its frames kept there), the time split, and the popular and
+    context-popular baselines fitted from counts added up on the workers; prints their
+    figures as JSON."""
+    from suggest.dasksplit import split_on_dask
+    from suggest.daskfit import fit_on_dask
+    from suggest.data import Dataset
+    from suggest.data.dasklog import load_on_dask
+    from suggest.engines.baselines import ContextPopular, Popular
+    from suggest.parallel import dask_client
+
+    seconds = {}
+    started = time.perf_counter()
+    with dask_client(address) as client:
+        log = load_on_dask(Dataset.from_yaml(description), client, out)
+        seconds["load"] = round(time.perf_counter() - started, 2)
+        part = split_on_dask(log, 0.2, 0)
+        seconds["split"] = round(time.perf_counter() - started - seconds["load"], 2)
+        popular = fit_on_dask(Popular(), log, part)
+        fit_on_dask(ContextPopular(), log, part)
+        seconds["fit"] = round(time.perf_counter() - started - seconds["load"] - seconds["split"], 2)
+    print(json.dumps({"requests": log.requests, "train": part.train, "test": part.test,
+                      "split": part.how, "leakage": part.leakage, "seconds": seconds,
+                      "top_item": str(popular.ranking_[0])}))
+
+
 def stop(processes) -> None:
     for process in reversed(processes):
         process.terminate()
@@ -112,7 +145,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/suggest-loading"))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--steps", action="store_true",
+                        help="also time the first steps of a replay on the workers: the log "
+                             "held by them, the split, two baselines fitted from counts")
+    parser.add_argument("--client-steps", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.client_steps:
+        client_steps(*args.client_steps)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.prepare:
         base = prepare(args.work, args.users, args.rows, args.seed)
@@ -134,12 +174,20 @@ def main() -> None:
             seconds, peak, out = timed([*suggest, str(description), "--json", "--dask", address,
                                         "--rejects", str(rejects)])
             workers = workers_peak_mib(address)
+            if args.steps:
+                steps = timed([sys.executable, __file__, "--client-steps", str(description),
+                               address, str(rejects)])
+                steps_workers = workers_peak_mib(address)
         finally:
             stop(processes)
         remote = json.loads(out)
         row = {"copies": m, "rows": remote["rows_in"], "requests": remote["requests"],
                "dask": {"client_seconds": round(seconds, 2), "client_peak_mib": round(peak, 1),
                         "workers_peak_mib": workers}}
+        if args.steps:
+            row["steps"] = {"client_seconds": round(steps[0], 2),
+                            "client_peak_mib": round(steps[1], 1),
+                            "workers_peak_mib": steps_workers, **json.loads(steps[2])}
         if m <= args.local_up_to:
             seconds, peak, out = timed([*suggest, str(description), "--json",
                                         "--rejects", str(args.work / f"rejects-{m}.csv")])

@@ -31,7 +31,7 @@ import pandas as pd
 
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError
-from suggest.splits import LEAKY, SPLIT_SEED_NOTE, check_split, leakage_warning, parse_gap
+from suggest.splits import LEAKY, SPLIT_SEED_NOTE, leakage_warning, split_kind
 
 #: Candidate values per round of the search for the cut.
 _WAYS = 256
@@ -55,18 +55,9 @@ def split_on_dask(log, test_share: float = 0.2, seed: int = 0, *, how: str = "au
                   gap: str | pd.Timedelta | None = None) -> DaskSplit:
     """Hold out ``test_share`` of the requests of ``log`` (a DaskLog) as
     :func:`suggest.splits.split` does on the same log; the same checks and errors."""
-    if not 0 < test_share < 1:
-        raise SuggestError(f"test share must be between 0 and 1, not {test_share}")
     client, buckets = log.client, log.buckets
-    how = check_split(how, log.columns)
-    has_time = log.has_time
-    kind = ("time" if has_time else "request") if how == "auto" else how
-    gap = parse_gap(gap) if not isinstance(gap, pd.Timedelta) else gap
-    if kind == "time" and not has_time:
-        raise SuggestError("--split time needs a time column, and this log has none",
-                           hint="use --split request, user or group:COLUMN")
-    if gap is not None and kind != "time":
-        raise SuggestError("--gap applies to a split by time", hint="drop --gap, or use --split time")
+    has_time = "timestamp" in log.columns
+    kind, gap = split_kind(test_share, how, log.columns, gap)
     total = log.requests
     n_test = max(1, int(round(total * test_share)))
     left_out = 0

@@ -104,17 +104,8 @@ def latest(timestamps: pd.Series, n: int) -> np.ndarray:
 def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
           seed: int = 0, *, how: str = "auto", gap: str | pd.Timedelta | None = None) -> Split:
     """Hold out ``test_share`` of the requests as ``how`` says (see the module docstring)."""
-    if not 0 < test_share < 1:
-        raise SuggestError(f"test share must be between 0 and 1, not {test_share}")
-    how = check_split(how, requests.columns)
     has_time = "timestamp" in requests.columns
-    kind = ("time" if has_time else "request") if how == "auto" else how
-    gap = parse_gap(gap) if not isinstance(gap, pd.Timedelta) else gap
-    if kind == "time" and not has_time:
-        raise SuggestError("--split time needs a time column, and this log has none",
-                           hint="use --split request, user or group:COLUMN")
-    if gap is not None and kind != "time":
-        raise SuggestError("--gap applies to a split by time", hint="drop --gap, or use --split time")
+    kind, gap = split_kind(test_share, how, requests.columns, gap)
     n_test = max(1, int(round(len(requests) * test_share)))
     left_out = 0
     if kind == "time":
@@ -154,6 +145,24 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
                            hint="lower --gap, or raise --test-share")
     out.leakage = leakage(out)
     return out
+
+
+def split_kind(test_share: float, how: str | None, columns, gap: str | pd.Timedelta | None):
+    """``(kind, gap)``: the split ``how`` asks for on a log with these Requests ``columns``
+    (``auto``: time when it has a timestamp), and ``--gap`` as a duration, after the checks
+    every split makes before it picks a request."""
+    if not 0 < test_share < 1:
+        raise SuggestError(f"test share must be between 0 and 1, not {test_share}")
+    how = check_split(how, columns)
+    has_time = "timestamp" in columns
+    kind = ("time" if has_time else "request") if how == "auto" else how
+    gap = parse_gap(gap) if not isinstance(gap, pd.Timedelta) else gap
+    if kind == "time" and not has_time:
+        raise SuggestError("--split time needs a time column, and this log has none",
+                           hint="use --split request, user or group:COLUMN")
+    if gap is not None and kind != "time":
+        raise SuggestError("--gap applies to a split by time", hint="drop --gap, or use --split time")
+    return kind, gap
 
 
 def _by_group(values: pd.Series, n_test: int, seed: int) -> np.ndarray:
