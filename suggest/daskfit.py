@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from suggest.engines.base import BaseEngine, add_counts
+from suggest.engines.base import add_counts, learns_from_counts
 from suggest.errors import SuggestError
 
 
@@ -30,7 +30,7 @@ def fit_on_dask(engine, log, part):
         For an engine that learns from whole frames (the ranker, user history).
     """
     client = log.client
-    if type(engine).fit_counts is BaseEngine.fit_counts:
+    if not learns_from_counts(engine):
         raise SuggestError(f"the {engine.name} engine learns from whole frames, not counts: it "
                            "cannot be fitted on a log the workers hold yet")
     counts = [client.submit(_counts, engine, b, m, pure=False)

@@ -168,11 +168,11 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     chunks_dir = out / "chunks"
     chunks_dir.mkdir(parents=True, exist_ok=True)
     clock = [("start", time.perf_counter())]
-    parts = split(log.requests, log.truth, test_share, seed, how=split_by, gap=gap)
+    held = held_out(log, test_share, seed, split_by, gap, chunk_size)
     settings = {"engines": {n: _recorded(e.get_params()) for n, e in engines.items()}, "ks": list(ks),
                 "test_share": test_share, "seed": seed, "chunk_size": chunk_size,
                 "split": split_by, "gap": None if gap is None else str(gap),
-                "requests": len(log.requests), "truth": len(log.truth), **(settings or {})}
+                "requests": held.requests, "truth": held.truth, **(settings or {})}
     fingerprint = _fingerprint(settings)
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -183,22 +183,22 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                       "explanations.parquet"):
             (out / stale).unlink(missing_ok=True)
         state = {"fingerprint": fingerprint, "done": []}
-    expected = {c: len(engines) * len(parts.test.iloc[c * chunk_size:(c + 1) * chunk_size])
+    expected = {c: len(engines) * (min((c + 1) * chunk_size, held.test_requests) - c * chunk_size)
                 for c in state["done"]}
     state["done"] = _usable_chunks(state["done"], chunks_dir, expected)
-    test_ids = set(parts.test["request_id"].astype(str))
     for name, engine in engines.items():
         seen = getattr(getattr(engine, "engine", engine), "trained_on_", None)
-        overlap = len(test_ids & seen) if seen else 0
+        overlap = held.overlap(seen) if seen else 0
         if overlap:
-            raise SuggestError(f"engine '{name}' was trained on {overlap:,} of the {len(test_ids):,} "
-                               "held-out requests: its scores would include its own training data",
+            raise SuggestError(f"engine '{name}' was trained on {overlap:,} of the "
+                               f"{held.test_requests:,} held-out requests: its scores would include "
+                               "its own training data",
                                hint="let replay train it (drop --model), or train the model on the "
                                     "training part only")
+    n_chunks = max(1, -(-held.test_requests // chunk_size))
     done = len(state["done"])
     if done and progress:
-        print(f"resuming: {done} of {max(1, -(-len(parts.test) // chunk_size))} chunks already done",
-              file=__import__("sys").stderr)
+        print(f"resuming: {done} of {n_chunks} chunks already done", file=__import__("sys").stderr)
     fitted, fit_seconds = {}, {}
     for name, engine in tqdm(engines.items(), desc="fitting", disable=None if progress else True,
                              leave=False):
@@ -211,24 +211,18 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                 fit_seconds[name] = fit_seconds[twin]
             continue
         started = time.perf_counter()
-        fitted[name] = engine.fit(parts.train, parts.train_truth, log.catalog)
+        fitted[name] = held.fit(engine, log.catalog)
         if getattr(engine, "engine", None) is None:  # not a model trained elsewhere
             fit_seconds[name] = round(time.perf_counter() - started, 3)
     clock.append(("split_and_fit", time.perf_counter()))
-    test = parts.test
-    n_chunks = max(1, -(-len(test) // chunk_size))
-    # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
-    truth_chunk = pd.Index(test["request_id"]).get_indexer(parts.test_truth["request_id"]) // chunk_size
     # the request's local hour and weekday are segments too (suggest.segments)
-    context = list(log.context) + [c for c in TIME_SEGMENTS if c in test.columns
+    context = list(log.context) + [c for c in TIME_SEGMENTS if c in held.columns
                                    and c not in log.context]
     bar = tqdm(total=n_chunks, initial=len(state["done"]), desc="replaying", unit="chunk",
                disable=None if progress else True, leave=False)
     todo = [c for c in range(n_chunks) if c not in state["done"]]
     score = partial(_score_chunk, names=names, k=k, context=context)
-    chunks = (runner or LocalRunner()).run(score, fitted, test, chunk_size, todo,
-                                           lambda c: (parts.test_truth[truth_chunk == c],))
-    for c, (suggestions, results) in chunks:
+    for c, (suggestions, results) in held.chunks(runner or LocalRunner(), score, fitted, todo):
         _write(chunks_dir / f"suggestions-{c:05d}.parquet", suggestions)
         _write(chunks_dir / f"results-{c:05d}.parquet", results)
         state["done"].append(c)
@@ -239,21 +233,21 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     # The final files are streamed chunk by chunk and the summary is kept as running
     # totals on the way, so no step holds the whole run (only the per-request values
     # the paired tests need).
-    totals = _ChunkTotals(list(fitted), names, metric, parts.train_truth)
+    totals = _ChunkTotals(list(fitted), names, metric, held.item_counts())
     for kind in ("suggestions", "results"):
         _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
                      out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
     clock.append(("final_files", time.perf_counter()))
-    _write(out / "truth.parquet", parts.test_truth.astype({"request_id": str, "item_id": str}))
-    summary = _summary(totals, parts, fitted, names, k, log, compare, latency_sample, seed)
+    held.write_test_truth(out / "truth.parquet")
+    summary = _summary(totals, held, fitted, names, k, compare, latency_sample, seed)
     for name, seconds in fit_seconds.items():
         summary["engines"][name]["fit_seconds"] = seconds
-    summary["ranker"] = {n: ranker_card(fitted[n], parts.train) for n in fitted
+    summary["ranker"] = {n: ranker_card(fitted[n], held.train_frame()) for n in fitted
                          if hasattr(getattr(fitted[n], "engine", fitted[n]), "booster_")}
-    summary["data"] = data_card(log, parts)
+    summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
-    _explain_sample(fitted, test, out / "results.parquet.partial", summary, metric, k, seed,
+    _explain_sample(fitted, held, out / "results.parquet.partial", summary, metric, k, seed,
                     out / "explanations.parquet")
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
@@ -263,6 +257,74 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
         os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
     _write(out / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
     return summary
+
+
+def held_out(log, test_share: float, seed: int, split_by: str, gap, chunk_size: int):
+    """The held-out part of ``log`` a replay scores: :class:`LocalHeldOut` of a loaded log,
+    or the workers' (:class:`suggest.daskreplay.DaskHeldOut`) of a log they hold."""
+    if hasattr(log, "buckets"):
+        from suggest.daskreplay import DaskHeldOut
+
+        return DaskHeldOut(log, test_share, seed, split_by, gap, chunk_size)
+    return LocalHeldOut(log, split(log.requests, log.truth, test_share, seed, how=split_by,
+                                   gap=gap), chunk_size)
+
+
+class LocalHeldOut:
+    """What a replay asks of its split, from the frames this process holds: counts, the
+    engines fitted on the training part, the test part in chunks of ``chunk_size``
+    requests (each with its truth), and a few rows of it. :class:`suggest.daskreplay.DaskHeldOut`
+    answers the same from the workers."""
+
+    def __init__(self, log, parts: Split, chunk_size: int):
+        self.log, self.parts, self.size = log, parts, chunk_size
+        self.how, self.kind, self.left_out, self.leakage = (parts.how, parts.kind, parts.left_out,
+                                                            parts.leakage)
+        self.train_requests, self.test_requests = len(parts.train), len(parts.test)
+        self.requests, self.truth = len(log.requests), len(log.truth)
+        self.columns = list(parts.test.columns)
+        self.catalog_size = len(log.catalog)
+        # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
+        self._truth_chunk = pd.Index(parts.test["request_id"]).get_indexer(
+            parts.test_truth["request_id"]) // chunk_size
+
+    def overlap(self, ids: set) -> int:
+        """How many held-out requests are among ``ids``."""
+        return len(set(self.parts.test["request_id"].astype(str)) & ids)
+
+    def fit(self, engine, catalog):
+        return engine.fit(self.parts.train, self.parts.train_truth, catalog)
+
+    def chunks(self, runner, fn, shared, todo: list[int]):
+        """``(c, fn(shared, chunk c, its truth))`` for every chunk number in ``todo``."""
+        truth = self.parts.test_truth
+        return runner.run(fn, shared, self.parts.test, self.size, todo,
+                          lambda c: (truth[self._truth_chunk == c],))
+
+    def write_test_truth(self, path: Path) -> None:
+        """The held-out truth, chunk after chunk (each in the log's order)."""
+        truth = self.parts.test_truth.iloc[np.argsort(self._truth_chunk, kind="stable")]
+        _write(path, truth.astype({"request_id": str, "item_id": str}))
+
+    def item_counts(self) -> pd.Series:
+        from suggest.engines.baselines import item_counts
+
+        return item_counts(self.parts.train_truth)
+
+    def test_rows(self, at: np.ndarray) -> pd.DataFrame:
+        """The held-out requests at these places of the test part."""
+        return self.parts.test.iloc[at]
+
+    def with_ids(self, ids) -> pd.DataFrame:
+        test = self.parts.test
+        return test[test["request_id"].astype(str).isin(ids)]
+
+    def fired(self, engine) -> np.ndarray:
+        """How many held-out requests each rule of a rules engine fired on."""
+        return engine.fired(self.parts.test).sum(axis=0)
+
+    def train_frame(self) -> pd.DataFrame:
+        return self.parts.train
 
 
 def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, names: list[str],
@@ -316,14 +378,16 @@ class _ChunkTotals:
     paired tests compare.
     """
 
-    def __init__(self, engines: list[str], names: list[str], metric: str, train_truth: pd.DataFrame):
+    def __init__(self, engines: list[str], names: list[str], metric: str, item_counts: pd.Series):
+        from suggest.engines.baselines import _ranked
+
         self.names = names
         self.precision = [m for m in names if m.startswith("precision@")]
         self.primary = metric
         self.focus = [m for m in names if m.endswith("@" + metric.split("@")[1])]
         self.cuts = sorted({int(m.split("@")[1]) for m in names})
-        popularity = train_truth["item_id"].astype(str).value_counts()
-        self.pop_rank = pd.Series(np.arange(1, len(popularity) + 1), index=popularity.index)
+        popular, _ = _ranked(item_counts)  # training engagements, then item id
+        self.pop_rank = pd.Series(np.arange(1, len(popular) + 1), index=popular)
         zero = {m: 0.0 for m in names}
         self.engines = {e: {"sums": dict(zero), "scored": 0, "rows": 0, "answered": 0,
                             "answered_sums": {m: 0.0 for m in self.precision}, "answered_scored": 0,
@@ -409,21 +473,23 @@ class _ChunkTotals:
                 pd.DataFrame(columns=["request_id", *self.focus]))
 
 
-def _summary(totals: _ChunkTotals, parts, fitted, names, k, log, compare, latency_sample, seed):
-    catalog_size = max(len(log.catalog), 1)
+def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_sample, seed):
+    catalog_size = max(held.catalog_size, 1)
     engines = {}
+    sample = held.test_rows(np.linspace(0, held.test_requests - 1, min(
+        latency_sample, held.test_requests)).astype(int)) if latency_sample > 0 else None
     for name in fitted:
         engines[name] = totals.entry(name, catalog_size)
-        engines[name].update(_one_context_latency(fitted[name], parts.test, log, latency_sample, k))
+        engines[name].update(_one_context_latency(fitted[name], sample, k))
     per_request = {n: totals.per_request(n) for n in fitted}
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
     comparisons = [c.to_dict() for c in compare_engines(per_request, totals.focus, pairs, seed=seed)]
     scored = pd.concat([f["request_id"] for f in per_request.values()], ignore_index=True).nunique()
-    return {"engines": engines, "comparisons": comparisons, "split": parts.how,
-            "leakage": parts.leakage, "latency": LATENCY_NOTES,
-            "rules": _rule_counts(fitted, parts.test, totals.placed),
-            "requests": int(parts.test["request_id"].nunique()),
-            "requests_without_positive": int(len(parts.test) - scored),
+    return {"engines": engines, "comparisons": comparisons, "split": held.how,
+            "leakage": held.leakage, "latency": LATENCY_NOTES,
+            "rules": _rule_counts(fitted, held, totals.placed),
+            "requests": int(held.test_requests),
+            "requests_without_positive": int(held.test_requests - scored),
             "requests_scored": int(scored),
             "tests": {"family": len(comparisons), "alpha": 0.05,
                       "note": "differences with a 95% paired t interval (not corrected); p from the "
@@ -433,24 +499,24 @@ def _summary(totals: _ChunkTotals, parts, fitted, names, k, log, compare, latenc
                               "pair and metric at the primary metric's cutoff); each segment column "
                               "is its own family; MDE: the difference found with 80% power at the "
                               "family's level"},
-            "train_requests": len(parts.train), "metrics": names}
+            "train_requests": held.train_requests, "metrics": names}
 
 
-def _rule_counts(fitted: dict, test: pd.DataFrame, placed: dict[str, int]) -> dict:
+def _rule_counts(fitted: dict, held, placed: dict[str, int]) -> dict:
     """How often each rule fired, each block rule blocked, and each suggest rule placed a
     shown item, on the test requests; ``shadowed``: suggest rules that fired but never placed
     one (other rules always filled the list first)."""
     engine = fitted.get("rules")
     if engine is None or not hasattr(engine, "fired"):
         return {}
-    fired = engine.fired(test).sum(axis=0)
+    fired = held.fired(engine)
     rules = engine.rule_set_.rules
     blocks = {r.id: int(n) for r, n in zip(rules, fired) if r.block}
     suggesting = {r.id: int(n) for r, n in zip(rules, fired) if not r.block}
     shown = {i: int(placed.get(i, 0)) for i in suggesting}
     return {"fired": {r.id: int(n) for r, n in zip(rules, fired)}, "blocked": blocks,
             "placed": shown, "shadowed": [i for i, n in suggesting.items() if n and not shown[i]],
-            "requests": len(test)}
+            "requests": held.test_requests}
 
 
 def primary_metric(metric: str | None, ks) -> str:
@@ -513,15 +579,15 @@ def ranker_card(engine, train: pd.DataFrame, features: int = 8) -> dict:
     return card
 
 
-def data_card(log, parts: Split) -> dict:
+def data_card(log, held) -> dict:
     """Rows read, kept and rejected (with reasons), requests without a positive, the split."""
     report = log.report
     return {"source": str(report.source), "rows_in": report.rows_in, "rows_ok": report.rows_ok,
             "rows_rejected": report.rows_rejected, "reject_reasons": dict(report.reject_reasons),
             "requests": report.requests, "requests_without_positive": report.requests_without_positive,
-            "time_range": report.time_range, "split": parts.how, "train_requests": len(parts.train),
-            "test_requests": len(parts.test), "left_out_by_gap": parts.left_out,
-            "leakage": parts.leakage}
+            "time_range": report.time_range, "split": held.how, "train_requests": held.train_requests,
+            "test_requests": held.test_requests, "left_out_by_gap": held.left_out,
+            "leakage": held.leakage}
 
 
 def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: int, seed: int) -> None:
@@ -561,7 +627,7 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
 EXPLAINED = 50
 
 
-def _explain_sample(fitted: dict, test: pd.DataFrame, results_path: Path, summary: dict,
+def _explain_sample(fitted: dict, held, results_path: Path, summary: dict,
                     metric: str, k: int, seed: int, target: Path) -> None:
     """Explain the learned engines' lists on a seeded sample of the requests where they and the
     rules (or the best baseline) disagree: only one of the two hit at the primary cutoff.
@@ -593,8 +659,7 @@ def _explain_sample(fitted: dict, test: pd.DataFrame, results_path: Path, summar
         engine = fitted[name]
         engine.explain = True
         try:
-            chosen = test[test["request_id"].astype(str).isin(ids)]
-            lists = engine.suggest(chosen, k)
+            lists = engine.suggest(held.with_ids(ids), k)
         finally:
             engine.explain = False
         frames.append(lists.assign(engine=name)[["request_id", "engine", "rank", "item_id",
@@ -626,11 +691,10 @@ LATENCY_NOTES = {
 }
 
 
-def _one_context_latency(engine, test: pd.DataFrame, log, sample: int, k: int) -> dict:
-    """p50/p95/p99 of ``suggest_one`` on up to ``sample`` test requests, in microseconds."""
-    if sample <= 0 or len(test) == 0:
+def _one_context_latency(engine, rows: pd.DataFrame | None, k: int) -> dict:
+    """p50/p95/p99 of ``suggest_one`` on the sampled test requests ``rows``, in microseconds."""
+    if rows is None or len(rows) == 0:
         return {}
-    rows = test.iloc[np.linspace(0, len(test) - 1, min(sample, len(test))).astype(int)]
     contexts = [{key: (value.isoformat() if key == "timestamp" else value)
                  for key, value in record.items() if not _missing(value)
                  and key not in TIME_FIELDS}

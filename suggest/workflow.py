@@ -31,17 +31,25 @@ def load_log(dataset, log: str | Path | None = None):
     """The log of ``dataset`` (a description or its YAML path), or the file ``log`` read
     the way the description says; ``log``'s own format when it shows one (a folder is
     Parquet, else by extension: ``week.parquet`` for a description of a CSV log)."""
-    from suggest.data import Dataset, load
+    from suggest.data import load
+
+    return load(described(dataset, log))
+
+
+def described(dataset, log: str | Path | None = None):
+    """The description :func:`load_log` reads: ``dataset``'s, with the file ``log`` in its
+    own format when one is given."""
+    from suggest.data import Dataset
     from suggest.data.description import format_of
 
     description = dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
     if not log:
-        return load(description)
+        return description
     log = Path(log)
     fmt = format_of(log) or description.format
     if fmt != description.format and fmt in ("csv", "tsv"):  # the other text format's separator
         description = replace(description, separator="\t" if fmt == "tsv" else ",")
-    return load(replace(description, log=log, format=fmt))
+    return replace(description, log=log, format=fmt)
 
 
 def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None = None,
@@ -81,14 +89,23 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
     return loaded.report, write_rejects(loaded.rejects, target)
 
 
-def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None = None):
+def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None = None,
+                client=None, rejects: str | Path | None = None):
     """The loaded log, after checking the rule file ``rules`` (if any) against it: a rule
-    set naming fields or items the log does not have stops here, as `rules check` would."""
+    set naming fields or items the log does not have stops here, as `rules check` would.
+    With a Dask ``client`` the workers read the log and keep it
+    (:func:`suggest.data.dasklog.load_on_dask`, its rejects written to the folder
+    ``rejects``)."""
     from suggest.rules import load_rules
     from suggest.rules.checks import check
 
     rule_set = load_rules(rules) if rules else None
-    loaded = load_log(dataset, log)
+    if client is None:
+        loaded = load_log(dataset, log)
+    else:
+        from suggest.data.dasklog import load_on_dask
+
+        loaded = load_on_dask(described(dataset, log), client, rejects)
     if rule_set is not None:
         errors, _ = check(rule_set, loaded)
         if errors:
@@ -105,8 +122,12 @@ def rejects_summary(log, path: str | Path) -> dict:
     the load's warnings (:func:`suggest.report.terminal.rejects_line` prints it)."""
     from suggest.data import write_rejects
 
-    written = write_rejects(log.rejects, Path(path)) if len(log.rejects) else None
-    return {"rejected_rows": len(log.rejects), "rejects_file": str(written) if written else None,
+    if hasattr(log, "buckets"):  # the workers wrote them (a folder of one file per piece)
+        written, rows = log.rejects, log.report.rows_rejected
+    else:
+        written = write_rejects(log.rejects, Path(path)) if len(log.rejects) else None
+        rows = len(log.rejects)
+    return {"rejected_rows": rows, "rejects_file": str(written) if written else None,
             "reject_reasons": dict(list(log.report.reject_reasons.items())[:3]),
             "load_warnings": list(log.report.warnings)}
 
@@ -217,6 +238,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     ``jobs`` and ``dask`` say where the chunks run (:func:`suggest.parallel.chunk_runner`);
     a scheduler that cannot be reached fails before the log is read.
     """
+    from suggest.engines.base import learns_from_counts
     from suggest.parallel import chunk_runner
     from suggest.replay import primary_metric, replay
     from suggest.segments import MIN_SEGMENT, check_min_size
@@ -229,7 +251,10 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
     chosen = replay_engines(engines, rules, model, seed)
     with chunk_runner(jobs, dask) as runner:
-        loaded = checked_log(dataset, log, rules)
+        # on Dask, engines that learn from counts let the workers hold the log
+        client = getattr(runner, "client", None) if all(
+            learns_from_counts(e) for e in chosen.values()) else None
+        loaded = checked_log(dataset, log, rules, client=client, rejects=Path(out) / "rejects")
         if isinstance(chosen.get("ranker"), FittedEngine):
             from suggest.ranker.artifact import check_fits
 

@@ -428,3 +428,54 @@ def test_engines_fitted_on_the_workers_are_the_local_ones(coarse_log, client, tm
         pd.testing.assert_frame_equal(mine.suggest(part.test, 5), theirs.suggest(part.test, 5))
     with pytest.raises(SuggestError, match="learns from whole frames"):
         fit_on_dask(UserHistory(), held, remote)
+
+
+def _same_summary(a: dict, b: dict) -> None:
+    """Two summaries equal but for what measures time."""
+    def timeless(value):
+        if isinstance(value, dict):
+            return {k: timeless(v) for k, v in value.items()
+                    if not any(w in k for w in ("latency", "_us", "seconds"))}
+        return [timeless(v) for v in value] if isinstance(value, list) else value
+    assert timeless(a) == timeless(b)
+
+
+@pytest.mark.parametrize("split_by, extra", [("time", {"gap": "2h"}), ("request", {})])
+def test_a_replay_on_the_log_the_workers_hold_writes_the_local_files(split_log, client, tmp_path,
+                                                                     split_by, extra):
+    from conftest import assert_same_run
+    from suggest.workflow import replay_log
+
+    path = _description(split_log, f"replay-{split_by}")
+    settings = dict(rules=ROOT / "rules" / "phone.yaml", test_share=0.3, seed=2, chunk_size=400,
+                    engines="rules,popular,context-popular,random", split_by=split_by,
+                    latency_sample=5, **extra)
+    local = replay_log(path, tmp_path / "local", **settings)
+    remote = replay_log(path, tmp_path / "remote", dask=client.scheduler.address, **settings)
+    assert_same_run(tmp_path / "local", tmp_path / "remote")
+    _same_summary(json.loads((tmp_path / "local" / "summary.json").read_text()),
+                  json.loads((tmp_path / "remote" / "summary.json").read_text()))
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "local" / "truth.parquet"),
+                                  pd.read_parquet(tmp_path / "remote" / "truth.parquet"))
+    # the rejected rows: one file beside the local run, a folder of pieces beside the other
+    assert remote["rejected_rows"] == local["rejected_rows"] > 0
+    assert remote["rejects_file"] == str(tmp_path / "remote" / "rejects")
+    mine = pd.concat(pd.read_csv(f, dtype=str, keep_default_na=False)
+                     for f in sorted((tmp_path / "remote" / "rejects").glob("part-*.csv")))
+    theirs = pd.read_csv(tmp_path / "local" / "rejects.csv", dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(mine.reset_index(drop=True), theirs)
+    assert remote["split"] == local["split"] and remote["requests"] == local["requests"]
+
+
+def test_the_workers_hold_the_log_only_for_engines_that_learn_from_counts(split_log, client,
+                                                                         tmp_path, monkeypatch):
+    import suggest.data.dasklog as dasklog
+    from conftest import count_calls
+    from suggest.workflow import replay_log
+
+    calls = count_calls(monkeypatch, dasklog, "load_on_dask")
+    path = _description(split_log, "which")
+    for engines in ("rules,popular", "rules,user-history"):
+        replay_log(path, tmp_path / engines.replace(",", "-"), rules=ROOT / "rules" / "phone.yaml",
+                   engines=engines, dask=client.scheduler.address, latency_sample=0)
+    assert len(calls) == 1  # user history learns from whole frames: the client reads the log

@@ -47,8 +47,9 @@ def test_every_engine_sees_the_same_requests_and_the_summary_adds_up(log, tmp_pa
     scored = results[results["has_positive"]]
     suggestions = pd.read_parquet(tmp_path / "run" / "suggestions.parquet")
     parts = split(log.requests, log.truth)
-    popularity = parts.train_truth["item_id"].astype(str).value_counts()
-    pop_rank = pd.Series(range(1, len(popularity) + 1), index=popularity.index)
+    popularity = parts.train_truth["item_id"].astype(str).value_counts().rename("n").reset_index()
+    popularity = popularity.sort_values(["n", "item_id"], ascending=[False, True])  # ties by id
+    pop_rank = pd.Series(range(1, len(popularity) + 1), index=popularity["item_id"])
     for name, entry in summary["engines"].items():
         # the summary is kept as running totals over the chunks: it must agree with
         # the same figures computed from the whole final files

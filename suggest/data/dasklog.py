@@ -6,7 +6,7 @@ Requests, Truth and Events frames: the frames of a local load
 (:func:`suggest.data.load.load`), with the same request ids, cut by request key.
 Each request also gets its place in the log (``position``: 0 to requests - 1, its
 row in the local Requests frame), computed without the client ever holding the
-requests:
+requests (:func:`rank_across`):
 
 1. each bucket cuts its requests' places (piece and line of a request's first
    row; the bucket holds them sorted) into ranges of pieces;
@@ -52,6 +52,13 @@ class DaskLog:
     def has_time(self) -> bool:
         return bool(self.dataset.time)
 
+    def categorical_values(self) -> dict[str, set[str]]:
+        """The values of each categorical context column, as text (as ``Log``'s)."""
+        columns = [c for c, kind in self.context.items() if kind == "categorical"]
+        parts = self.client.gather([self.client.submit(_values, b, columns, pure=False)
+                                    for b in self.buckets])
+        return {c: set().union(*(p[c] for p in parts if p)) for c in columns}
+
     def gathered(self, name: str) -> pd.DataFrame:
         """One frame of every bucket, brought to the client in the log's order (what a
         local load gives): for tests and small logs only."""
@@ -68,19 +75,13 @@ def load_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | No
     there; rejected rows go to ``rejects_dir`` as with ``data check --dask``."""
     report, target, by_bucket = _load(ds, client, rejects_dir, buckets, progress, keep=True)
     frames = [client.submit(dict.get, b, "frames", pure=False) for b in by_bucket]
-    pieces = 1 + max(client.gather([client.submit(_last_piece, f, pure=False) for f in frames]))
+    places = [client.submit(_places, f, pure=False) for f in frames]
+    pieces = 1 + max(client.gather([client.submit(_last_piece, p, pure=False) for p in places]))
     ranges = len(frames)
     bounds = np.array([r * pieces // ranges for r in range(1, ranges)], dtype=np.int64) * _SPAN
-    cut = [client.submit(_cut, f, bounds, pure=False) for f in frames]
-    ranked = [client.submit(_ranked, *[client.submit(operator.getitem, c, r, pure=False)
-                                       for c in cut], pure=False) for r in range(ranges)]
-    counts = client.gather([client.submit(_count, r, pure=False) for r in ranked])
-    offsets = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    total = int(sum(counts))
-    numbered = [client.submit(_numbered, f, ds.request is None, len(str(total)), offsets,
-                              *[client.submit(_of_bucket, r, b, pure=False) for r in ranked],
-                              pure=False)
-                for b, f in enumerate(frames)]
+    ranks, total = rank_across(client, places, bounds)
+    numbered = [client.submit(_numbered, f, ds.request is None, len(str(total)), r, pure=False)
+                for f, r in zip(frames, ranks)]
     client.gather(numbered[:0] + [client.submit(bool, n, pure=False) for n in numbered])
     context = {c: t for c, t in report.schema.items() if c not in attribute_columns(ds)}
     catalog = _catalog(ds, client, by_bucket, report)
@@ -89,13 +90,35 @@ def load_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | No
     return DaskLog(ds, client, numbered, report, catalog, context, target, total, columns)
 
 
+def _values(bucket: dict | None, columns: list[str]) -> dict | None:
+    if bucket is None:
+        return None
+    return {c: set(bucket["requests"][c].dropna().astype(str).unique()) for c in columns}
+
+
 def _columns(bucket: dict | None) -> list[str]:
     return list(bucket["requests"].columns) if bucket else []
 
 
-def _last_piece(frames: dict | None) -> int:
-    order = _places(frames)
-    return int(order[-1] // _SPAN) if len(order) else 0
+def rank_across(client, keys: list, bounds: np.ndarray) -> tuple[list, int]:
+    """Each key's rank among the keys of every bucket (``keys``: futures of each bucket's
+    sorted int64 keys, all distinct), without one process holding them all: the keys are
+    cut at ``bounds`` into ranges, one task ranks each range's keys of every bucket, and
+    each bucket adds its ranges' offsets (the client sums one count per range).
+    ``(futures of each bucket's ranks, number of keys)``."""
+    cut = [client.submit(_cut, k, bounds, pure=False) for k in keys]
+    ranked = [client.submit(_ranked, *[client.submit(operator.getitem, c, r, pure=False)
+                                       for c in cut], pure=False) for r in range(len(bounds) + 1)]
+    counts = client.gather([client.submit(_count, r, pure=False) for r in ranked])
+    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    ranks = [client.submit(_offset_ranks, offsets,
+                           *[client.submit(_of_bucket, r, b, pure=False) for r in ranked],
+                           pure=False) for b in range(len(keys))]
+    return ranks, int(sum(counts))
+
+
+def _last_piece(places: np.ndarray) -> int:
+    return int(places[-1] // _SPAN) if len(places) else 0
 
 
 def _places(frames: dict | None) -> np.ndarray:
@@ -103,35 +126,39 @@ def _places(frames: dict | None) -> np.ndarray:
     return frames["order"] if frames else np.zeros(0, np.int64)
 
 
-def _cut(frames: dict | None, bounds: np.ndarray) -> list[np.ndarray]:
-    """The bucket's places (sorted) cut at ``bounds``: one array per range of pieces."""
-    return np.split(_places(frames), np.searchsorted(_places(frames), bounds))
+def _cut(keys: np.ndarray, bounds: np.ndarray) -> list[np.ndarray]:
+    """A bucket's sorted keys cut at ``bounds``: one array per range."""
+    return np.split(keys, np.searchsorted(keys, bounds))
 
 
 def _count(ranked: list[np.ndarray]) -> int:
     return sum(len(r) for r in ranked)
 
 
-def _ranked(*places: np.ndarray) -> list[np.ndarray]:
-    """Every bucket's places in one range, ranked among them all: one array per bucket."""
-    every = np.concatenate(places)
+def _ranked(*keys: np.ndarray) -> list[np.ndarray]:
+    """Every bucket's keys in one range, ranked among them all: one array per bucket."""
+    every = np.concatenate(keys)
     rank = np.empty(len(every), dtype=np.int64)
     rank[np.argsort(every, kind="stable")] = np.arange(len(every))
-    return np.split(rank, np.cumsum([len(p) for p in places])[:-1])
+    return np.split(rank, np.cumsum([len(k) for k in keys])[:-1])
 
 
 def _of_bucket(ranked: list[np.ndarray], b: int) -> np.ndarray:
     return ranked[b]
 
 
-def _numbered(frames: dict | None, rename: bool, width: int, offsets: np.ndarray,
-               *ranks: np.ndarray) -> dict | None:
+def _offset_ranks(offsets: np.ndarray, *ranks: np.ndarray) -> np.ndarray:
+    """A bucket's ranks over the whole: each range's ranks plus the keys of the ranges before
+    (the bucket's keys are sorted, so its ranges follow one another)."""
+    return np.concatenate([r + o for r, o in zip(ranks, offsets)]) if ranks else \
+        np.zeros(0, np.int64)
+
+
+def _numbered(frames: dict | None, rename: bool, width: int, position: np.ndarray) -> dict | None:
     """The bucket's frames with each request's position, and without a request column its
     request ids renamed as a local load names them (None for an empty bucket)."""
     if not frames:
         return None
-    position = np.concatenate([r + o for r, o in zip(ranks, offsets)]) if ranks else \
-        np.zeros(0, np.int64)
     requests, truth, events = frames["requests"], frames["truth"], frames["events"]
     if rename:
         ids = pd.Series(position + 1).astype(str).str.zfill(width).radd("r").to_numpy(dtype=object)

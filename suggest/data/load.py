@@ -138,6 +138,11 @@ class Log:
     def has_time(self) -> bool:
         return "timestamp" in self.requests.columns
 
+    def categorical_values(self) -> dict[str, set[str]]:
+        """The values of each categorical context column, as text."""
+        return {name: set(self.requests[name].dropna().astype(str).unique())
+                for name, kind in self.context.items() if kind == "categorical"}
+
 
 def read(dataset: Dataset | str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate the log of ``dataset``: ``(frame, rejects)``.

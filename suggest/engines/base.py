@@ -120,6 +120,12 @@ class BaseEngine:
         self.context_columns_ = context_columns(requests) if requests is not None else None
 
 
+def learns_from_counts(engine) -> bool:
+    """Whether ``engine`` fits from :meth:`BaseEngine.counts` (it overrides ``fit_counts``)."""
+    own = getattr(type(engine), "fit_counts", None)
+    return own is not None and own is not BaseEngine.fit_counts
+
+
 def add_counts(parts: list[pd.Series]) -> pd.Series:
     """Counts of :meth:`BaseEngine.counts` from several cuts of the training requests, added
     up (a missing value in a key is a key of its own)."""

@@ -167,9 +167,8 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
     if log is None:
         return [], warnings
     closed = {name: spec.values for name, spec in log.dataset.context.items() if spec.values}
-    observed = {name: set(log.requests[name].dropna().astype(str).unique())
-                for name, kind in log.context.items() if kind == "categorical"}
-    items = set(log.catalog["item_id"].astype(str)) | set(log.events["item_id"].astype(str))
+    observed = log.categorical_values()
+    items = set(log.catalog["item_id"].astype(str))  # the log's items are in its Catalog
     errors, more = check_against(rs, log.context, closed, log.has_time, items, observed)
     slice_errors, slice_warnings = _check_picks(rs, log.catalog)
     return errors + slice_errors, warnings + more + slice_warnings

@@ -1,0 +1,200 @@
+"""The held-out part of a log the Dask workers hold, as a replay asks for it.
+
+:class:`DaskHeldOut` answers what :class:`suggest.replay.LocalHeldOut` answers from
+frames in memory, so :func:`suggest.replay.replay` runs the same steps on either:
+
+* the split is :func:`suggest.dasksplit.split_on_dask` (the local split's requests);
+* each held-out request gets its place in the test part (its rank among the test
+  requests in the log's order, :func:`suggest.data.dasklog.rank_across`), so chunk
+  ``c`` is the test part's requests ``c * size`` to ``(c + 1) * size`` as on one
+  machine: a chunk task takes its requests and their truth from every bucket, puts
+  them in the log's order and scores them with the engines, which are sent to each
+  worker once;
+* the engines are fitted by :func:`suggest.daskfit.fit_on_dask` (the ones that learn
+  from counts);
+* the sampled rows (latency, explanations) and the rules' firing counts come from
+  the buckets; the held-out truth is written chunk by chunk.
+
+The client holds a chunk's results at a time, the engines and the summary's running
+totals, never the log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.dasksplit import split_on_dask
+from suggest.daskfit import fit_on_dask
+from suggest.data.dasklog import rank_across
+
+
+class DaskHeldOut:
+    """The held-out part of a :class:`~suggest.data.dasklog.DaskLog` (see the module)."""
+
+    def __init__(self, log, test_share: float, seed: int, split_by: str, gap, chunk_size: int):
+        self.log, self.size = log, chunk_size
+        client = self.client = log.client
+        part = self.part = split_on_dask(log, test_share, seed, how=split_by, gap=gap)
+        self.how, self.kind, self.left_out, self.leakage = (part.how, part.kind, part.left_out,
+                                                            part.leakage)
+        self.train_requests, self.test_requests = part.train, part.test
+        self.requests = log.requests
+        self.truth = sum(client.gather([client.submit(_truth_rows, b, pure=False)
+                                        for b in log.buckets]))
+        self.columns = list(log.columns)
+        self.catalog_size = len(log.catalog)
+        places = [client.submit(_test_places, b, m, pure=False)
+                  for b, m in zip(log.buckets, part.masks)]
+        ranges = len(places)
+        bounds = np.array([r * log.requests // ranges for r in range(1, ranges)], dtype=np.int64)
+        self.ranks, _ = rank_across(client, places, bounds)
+
+    def _each(self, fn, *args) -> list:
+        """``fn(bucket, test masks, test ranks, *args)`` on every bucket, gathered."""
+        client = self.client
+        return client.gather([client.submit(fn, b, m, r, *args, pure=False)
+                              for b, m, r in zip(self.log.buckets, self.part.masks, self.ranks)])
+
+    def overlap(self, ids: set) -> int:
+        shipped = self.client.scatter(ids, broadcast=True)
+        return sum(self._each(_seen, shipped))
+
+    def fit(self, engine, catalog):
+        return fit_on_dask(engine, self.log, self.part)
+
+    def chunks(self, runner, fn, shared, todo: list[int]):
+        """``(c, fn(shared, chunk c, its truth))`` for every chunk in ``todo``, as they
+        finish, a few in flight; ``runner`` is not used: the chunks run where the log is."""
+        from distributed import as_completed
+
+        client = self.client
+        shipped = client.scatter(shared, broadcast=True)
+        in_flight = 2 * max(len(client.scheduler_info()["workers"]), 1)
+        waiting = list(todo)
+
+        def submit(c: int):
+            pieces = [client.submit(_piece, b, m, r, c * self.size, (c + 1) * self.size,
+                                    pure=False)
+                      for b, m, r in zip(self.log.buckets, self.part.masks, self.ranks)]
+            future = client.submit(_scored, fn, shipped, *pieces, pure=False)
+            future.chunk = c
+            return future
+
+        running = as_completed([submit(waiting.pop(0)) for _ in range(min(in_flight, len(waiting)))])
+        for future in running:
+            result = future.result()
+            if waiting:
+                running.add(submit(waiting.pop(0)))
+            yield future.chunk, result
+
+    def write_test_truth(self, path) -> None:
+        """The held-out truth, chunk after chunk (each in the log's order), as one file
+        written a chunk at a time."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from suggest.files import write_atomic
+
+        def write(partial):
+            writer = None
+            for c in range(max(1, -(-self.test_requests // self.size))):
+                pieces = self._each(_piece, c * self.size, (c + 1) * self.size)
+                truth = _in_order([t for _, t in pieces], "_order")
+                table = pa.Table.from_pandas(truth.astype({"request_id": str, "item_id": str}),
+                                             preserve_index=False)
+                writer = writer or pq.ParquetWriter(partial, table.schema)
+                writer.write_table(table)
+            writer.close()
+
+        write_atomic(path, write)
+
+    def item_counts(self) -> pd.Series:
+        from suggest.engines.base import add_counts
+
+        return add_counts(self._each(_train_item_counts))
+
+    def test_rows(self, at: np.ndarray) -> pd.DataFrame:
+        """The held-out requests at these places of the test part, in that order."""
+        rows = _in_order(self._each(_at_ranks, np.asarray(at, dtype=np.int64)), "_rank")
+        return rows.set_index(pd.Index(np.asarray(at)))
+
+    def with_ids(self, ids) -> pd.DataFrame:
+        return _in_order(self._each(_with_ids, set(ids)), "_rank")
+
+    def fired(self, engine) -> np.ndarray:
+        shipped = self.client.scatter(engine, broadcast=True)
+        return np.sum([f for f in self._each(_fired, shipped) if f is not None], axis=0)
+
+    def train_frame(self) -> pd.DataFrame:
+        raise NotImplementedError("a ranker is not fitted on a log the workers hold yet")
+
+
+def _truth_rows(bucket: dict | None) -> int:
+    return len(bucket["truth"]) if bucket else 0
+
+
+def _test_places(bucket: dict | None, masks) -> np.ndarray:
+    """The bucket's held-out requests' places in the log (sorted: the bucket is in order)."""
+    return bucket["position"][masks[1]] if bucket else np.zeros(0, np.int64)
+
+
+def _test(bucket: dict | None, masks, ranks: np.ndarray) -> pd.DataFrame | None:
+    if bucket is None:
+        return None
+    return bucket["requests"][masks[1]].assign(_rank=ranks)
+
+
+def _piece(bucket: dict | None, masks, ranks: np.ndarray, lo: int, hi: int):
+    """The bucket's held-out requests of ranks ``lo`` to ``hi`` and their truth, each with
+    its order (``_rank``, ``_order``)."""
+    if bucket is None:
+        return None, None
+    start, stop = np.searchsorted(ranks, [lo, hi])
+    rows = bucket["requests"][masks[1]].iloc[start:stop].assign(_rank=ranks[start:stop])
+    truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
+    return rows, truth[truth["request_id"].isin(rows["request_id"])]
+
+
+def _in_order(frames: list, key: str) -> pd.DataFrame:
+    """Pieces from the buckets as one frame in the log's order, without the ordering column."""
+    frames = [f for f in frames if f is not None]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[key])
+    return frame.sort_values(key, kind="stable").drop(columns=key).reset_index(drop=True)
+
+
+def _scored(fn, shared, *pieces):
+    """One chunk, put together from the buckets' pieces, through ``fn`` (on a worker)."""
+    chunk = _in_order([r for r, _ in pieces], "_rank")
+    truth = _in_order([t for _, t in pieces], "_order")
+    return fn(shared, chunk, truth)
+
+
+def _seen(bucket: dict | None, masks, ranks, ids: set) -> int:
+    test = _test(bucket, masks, ranks)
+    return 0 if test is None else int(test["request_id"].astype(str).isin(ids).sum())
+
+
+def _train_item_counts(bucket: dict | None, masks, ranks) -> pd.Series | None:
+    from suggest.engines.baselines import item_counts
+
+    if bucket is None:
+        return None
+    train = bucket["requests"]["request_id"][masks[0]]
+    return item_counts(bucket["truth"][bucket["truth"]["request_id"].isin(train)])
+
+
+def _at_ranks(bucket: dict | None, masks, ranks, at: np.ndarray) -> pd.DataFrame | None:
+    test = _test(bucket, masks, ranks)
+    return None if test is None else test[np.isin(ranks, at)]
+
+
+def _with_ids(bucket: dict | None, masks, ranks, ids: set) -> pd.DataFrame | None:
+    test = _test(bucket, masks, ranks)
+    return None if test is None else test[test["request_id"].astype(str).isin(ids)]
+
+
+def _fired(bucket: dict | None, masks, ranks, engine) -> np.ndarray | None:
+    test = _test(bucket, masks, ranks)
+    return None if test is None or not len(test) else \
+        engine.fired(test.drop(columns="_rank")).sum(axis=0)
