@@ -20,12 +20,18 @@ Usage::
     pip install '.[dask]'
     python benchmarks/dask_check.py --users 6000 --rows 1000000 --sizes 1,5,10 --out dask_check.json
     python benchmarks/dask_check.py --users 600 --rows 100000 --sizes 1,3   # a quick look
+    python benchmarks/dask_check.py --sizes 1,5,10 --replay --local-up-to 10 --out replay.json
 
 With ``--steps`` the same cluster also runs, as another client process, the steps a
 replay on the workers starts with (:mod:`suggest.data.dasklog`, :mod:`suggest.dasksplit`,
 :mod:`suggest.daskfit`): the log read and held by the workers, the time split (its leakage
 figures too) and the popular and context-popular baselines fitted from counts; the
 workers' peaks are then those of both clients' work.
+
+With ``--replay`` the same cluster also runs ``suggest replay`` with the rules, popular and
+context-popular (engines that learn from counts, so the workers hold the log) as its own
+client process, and the same replay runs in one process; the two runs' files must be the
+same (what measures time aside).
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loading import prepare, timed  # noqa: E402
+from loading import RULES, prepare, timed  # noqa: E402
 
 
 def copies(base: dict[str, Path], m: int, work: Path) -> Path:
@@ -125,6 +131,23 @@ def client_steps(description: str, address: str, out: str) -> None:
                       "top_item": str(popular.ranking_[0])}))
 
 
+def same_run(a: Path, b: Path) -> bool:
+    """Whether two replay folders hold the same suggestions, results and summary (what
+    measures time aside), checked in another process (this one stays small)."""
+    check = ("import json, sys, pandas as pd; from pathlib import Path; a, b = map(Path, sys.argv[1:]);"
+             "t = lambda v: {k: t(x) for k, x in v.items() if not any(w in k for w in "
+             "('latency', '_us', 'seconds', 'settings'))} if isinstance(v, dict) else "
+             "[t(x) for x in v] if isinstance(v, list) else v;"
+             "same = all(pd.read_parquet(a / n).drop(columns='latency_us', errors='ignore').equals("
+             "pd.read_parquet(b / n).drop(columns='latency_us', errors='ignore')) for n in "
+             "('suggestions.parquet', 'results.parquet', 'truth.parquet'));"
+             "same = same and t(json.loads((a / 'summary.json').read_text())) == "
+             "t(json.loads((b / 'summary.json').read_text())); print(same)")
+    out = subprocess.run([sys.executable, "-c", check, str(a), str(b)], check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip() == "True"
+
+
 def stop(processes) -> None:
     for process in reversed(processes):
         process.terminate()
@@ -149,6 +172,9 @@ def main() -> None:
                         help="also time the first steps of a replay on the workers: the log "
                              "held by them, the split, two baselines fitted from counts")
     parser.add_argument("--client-steps", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--replay", action="store_true",
+                        help="time `suggest replay` (rules, popular, context-popular) with "
+                             "--dask on the cluster, and in one process up to --local-up-to")
     args = parser.parse_args()
     if args.client_steps:
         client_steps(*args.client_steps)
@@ -165,6 +191,8 @@ def main() -> None:
     # be the client's alone.
     subprocess.run([sys.executable, __file__, "--prepare", *sys.argv[1:]], check=True)
     suggest = [sys.executable, "-m", "suggest", "data", "check"]
+    replay = [sys.executable, "-m", "suggest", "replay", "--rules", str(RULES), "--engines",
+              "rules,popular,context-popular", "--json", "--dataset"]
     rows = []
     for m in sizes:
         description = args.work / f"copies-{m}.yaml"
@@ -178,6 +206,12 @@ def main() -> None:
                 steps = timed([sys.executable, __file__, "--client-steps", str(description),
                                address, str(rejects)])
                 steps_workers = workers_peak_mib(address)
+            if args.replay:
+                for run in ("dask", "local"):  # a finished run there would be resumed
+                    shutil.rmtree(args.work / f"run-{run}-{m}", ignore_errors=True)
+                replayed = timed([*replay, str(description), "-o", str(args.work / f"run-dask-{m}"),
+                                  "--dask", address])
+                replay_workers = workers_peak_mib(address)
         finally:
             stop(processes)
         remote = json.loads(out)
@@ -188,6 +222,17 @@ def main() -> None:
             row["steps"] = {"client_seconds": round(steps[0], 2),
                             "client_peak_mib": round(steps[1], 1),
                             "workers_peak_mib": steps_workers, **json.loads(steps[2])}
+        if args.replay:
+            row["replay_dask"] = {"client_seconds": round(replayed[0], 2),
+                                  "client_peak_mib": round(replayed[1], 1),
+                                  "workers_peak_mib": replay_workers,
+                                  "test_requests": json.loads(replayed[2])["requests"]}
+            if m <= args.local_up_to:
+                seconds, peak, _ = timed([*replay, str(description), "-o",
+                                          str(args.work / f"run-local-{m}")])
+                row["replay_local"] = {"seconds": round(seconds, 2), "peak_mib": round(peak, 1),
+                                       "same_files": same_run(args.work / f"run-local-{m}",
+                                                              args.work / f"run-dask-{m}")}
         if m <= args.local_up_to:
             seconds, peak, out = timed([*suggest, str(description), "--json",
                                         "--rejects", str(args.work / f"rejects-{m}.csv")])

@@ -461,6 +461,9 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
     truth.parquet (the held-out engagements) and summary.json (means, answered
     rate, coverage, latency, paired tests, segments, verdict, ranker and data
     cards). With --jobs or --dask the chunks run elsewhere; the files are the same.
+    With --dask and engines that learn from counts (rules, popular,
+    context-popular, random) the workers also read and hold the log, and the
+    rejected rows go to RUN/rejects/, one file per piece of the log.
     """
     from suggest.report.terminal import rejects_line, summary_text
     from suggest.workflow import replay_log
