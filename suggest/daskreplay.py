@@ -57,8 +57,7 @@ class DaskHeldOut:
                               for b, m, r in zip(self.log.buckets, self.part.masks, self.ranks)])
 
     def overlap(self, ids: set) -> int:
-        shipped = self.client.scatter(ids, broadcast=True)
-        return sum(self._each(_seen, shipped))
+        return sum(self._each(_seen, _shipped(self.client, ids)))
 
     def fit(self, engine, catalog):
         return fit_on_dask(engine, self.log, self.part)
@@ -69,7 +68,7 @@ class DaskHeldOut:
         from distributed import as_completed
 
         client = self.client
-        shipped = client.scatter(shared, broadcast=True)
+        shipped = _shipped(client, shared)
         in_flight = 2 * max(len(client.scheduler_info()["workers"]), 1)
         waiting = list(todo)
 
@@ -123,11 +122,22 @@ class DaskHeldOut:
         return _in_order(self._each(_with_ids, set(ids)), "_rank")
 
     def fired(self, engine) -> np.ndarray:
-        shipped = self.client.scatter(engine, broadcast=True)
-        return np.sum([f for f in self._each(_fired, shipped) if f is not None], axis=0)
+        fired = [f for f in self._each(_fired, _shipped(self.client, engine)) if f is not None]
+        return np.sum(fired, axis=0)
 
     def train_frame(self) -> pd.DataFrame:
         raise NotImplementedError("a ranker is not fitted on a log the workers hold yet")
+
+
+def _shipped(client, value):
+    """``value`` on the cluster as a task's result, not scattered: a worker that holds it
+    and dies is replaced and the value made again, where scattered data would be lost.
+    Each worker fetches it once, for all the tasks it runs."""
+    return client.submit(_same, value, pure=False)
+
+
+def _same(value):
+    return value
 
 
 def _truth_rows(bucket: dict | None) -> int:

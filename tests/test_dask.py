@@ -247,6 +247,22 @@ def test_a_worker_killed_during_replay_is_retried_and_the_files_match(world, fra
     assert_same_run(tmp_path / "local", tmp_path / "dask")
 
 
+def test_a_worker_killed_during_a_replay_of_the_log_the_workers_hold_is_made_good(
+        world, fragile_client, tmp_path):
+    """The worker that dies holds buckets of the log and the engines: Dask makes them again
+    from the tasks that made them (the pieces read again), and the files match."""
+    from suggest.data.dasklog import load_on_dask
+
+    log = load(world / "dataset.yaml")
+    replay(log, {"popular": Popular()}, tmp_path / "local", chunk_size=80, latency_sample=0)
+    held = load_on_dask(log.dataset, fragile_client, tmp_path / "rejects")
+    marker = tmp_path / "killed-once"
+    replay(held, {"popular": DiesInWorker(os.getpid(), str(marker))}, tmp_path / "dask",
+           chunk_size=80, latency_sample=0)
+    assert marker.exists()  # a worker did die
+    assert_same_run(tmp_path / "local", tmp_path / "dask")
+
+
 class KillsBothWorkers(Popular):
     """``popular``, except that the first two worker processes to score die together, so
     that no worker is left holding the engines; the workers started in their place live.
