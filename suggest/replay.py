@@ -410,8 +410,13 @@ class _ChunkTotals:
             t["answered_scored"] += len(answered)
             t["rows"] += len(rows)
             t["answered"] += int(rows["answered"].sum())
-            t["latency"].append(rows["latency_us"].to_numpy())
-            t["per_request"].append(scored[["request_id", *self.focus]])
+            # a chunk's latency is one figure, repeated on its rows: kept once with its count
+            latency = rows["latency_us"].to_numpy()
+            values, counts = np.unique(latency, return_counts=True)
+            t["latency"].append((values, counts))
+            # Every engine scores the same requests with a positive, chunk by chunk in the same
+            # order, so the paired tests join them by their place, not by their ids.
+            t["per_request"].append(scored[self.focus].to_numpy(dtype=float))
 
     def add_suggestions(self, table) -> None:
         frame = table.select(["request_id", "engine", "rank", "item_id", "reason"]).to_pandas()
@@ -460,7 +465,8 @@ class _ChunkTotals:
         for cut in self.cuts:
             entry[f"catalog_coverage@{cut}"] = float(len(t["shown"][cut]) / catalog_size)
         entry["popularity_rank_mean"] = t["pop_sum"] / t["pop_n"] if t["pop_n"] else None
-        latency = np.concatenate(t["latency"]) if t["latency"] else np.zeros(0)
+        latency = np.concatenate([np.repeat(v, n) for v, n in t["latency"]]) if t["latency"] \
+            else np.zeros(0)
         # a chunk's time over its requests: a mean per request, one value a chunk; its
         # percentiles are over chunks, and the name says so
         entry.update({f"latency_us_per_chunk_p{q}": float(np.percentile(latency, q))
@@ -468,9 +474,13 @@ class _ChunkTotals:
         return entry
 
     def per_request(self, name: str) -> pd.DataFrame:
+        """The engine's focus metrics per request with a positive, ``request_id`` its place
+        among them (the same request has the same place for every engine)."""
         parts = self.engines[name]["per_request"]
-        return (pd.concat(parts, ignore_index=True) if parts else
-                pd.DataFrame(columns=["request_id", *self.focus]))
+        values = np.concatenate(parts) if parts else np.zeros((0, len(self.focus)))
+        frame = pd.DataFrame(values, columns=self.focus)
+        frame.insert(0, "request_id", np.arange(len(frame)))
+        return frame
 
 
 def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_sample, seed):
@@ -593,6 +603,7 @@ def data_card(log, held) -> dict:
 def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: int, seed: int) -> None:
     """``summary["verdict"]`` and ``summary["segments"]``: each learned engine against the rules
     and the best baseline, segment by segment on the primary metric, from the results file."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from suggest.compare import paired_frame
@@ -605,10 +616,14 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
              for other in dict.fromkeys(("rules", baseline)) if other in engines]
     segments, losses, tested = {}, {}, {}
     if pairs:
-        columns = segment_columns(pd.DataFrame(columns=pq.read_schema(results_path).names))
+        schema = pq.read_schema(results_path)
+        columns = segment_columns(pd.DataFrame(columns=schema.names))
         wanted = {n for pair in pairs for n in pair}
-        results = pd.read_parquet(results_path, columns=["request_id", "engine", "has_positive",
-                                                         "answered", metric, *columns],
+        read = ["request_id", "engine", "has_positive", "answered", metric, *columns]
+        # text as dictionaries: a request's id and context once, not once per engine and row
+        text = [c for c in read if pa.types.is_string(schema.field(c).type)
+                or pa.types.is_large_string(schema.field(c).type)]
+        results = pd.read_parquet(results_path, columns=read, read_dictionary=text,
                                   filters=[("engine", "in", sorted(wanted))])
         for a, b in pairs:
             scored, _ = paired_frame(results, a, b, [metric])
