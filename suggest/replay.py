@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -239,7 +240,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                      out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
     clock.append(("final_files", time.perf_counter()))
     held.write_test_truth(out / "truth.parquet")
-    summary = _summary(totals, held, fitted, names, k, compare, latency_sample, seed)
+    summary = _summary(totals, held, fitted, names, k, compare, latency_sample, seed,
+                       out / "results.parquet.partial")
     for name, seconds in fit_seconds.items():
         summary["engines"][name]["fit_seconds"] = seconds
     summary["ranker"] = {n: ranker_card(fitted[n], held.train_frame()) for n in fitted
@@ -391,7 +393,7 @@ class _ChunkTotals:
         zero = {m: 0.0 for m in names}
         self.engines = {e: {"sums": dict(zero), "scored": 0, "rows": 0, "answered": 0,
                             "answered_sums": {m: 0.0 for m in self.precision}, "answered_scored": 0,
-                            "latency": [], "per_request": [], "shown": {c: set() for c in self.cuts},
+                            "latency": [], "shown": {c: set() for c in self.cuts},
                             "pop_sum": 0.0, "pop_n": 0} for e in engines}
         self.placed: dict[str, int] = {}
 
@@ -414,9 +416,6 @@ class _ChunkTotals:
             latency = rows["latency_us"].to_numpy()
             values, counts = np.unique(latency, return_counts=True)
             t["latency"].append((values, counts))
-            # Every engine scores the same requests with a positive, chunk by chunk in the same
-            # order, so the paired tests join them by their place, not by their ids.
-            t["per_request"].append(scored[self.focus].to_numpy(dtype=float))
 
     def add_suggestions(self, table) -> None:
         frame = table.select(["request_id", "engine", "rank", "item_id", "reason"]).to_pandas()
@@ -473,17 +472,34 @@ class _ChunkTotals:
                       for q in (50, 95, 99)})
         return entry
 
-    def per_request(self, name: str) -> pd.DataFrame:
-        """The engine's focus metrics per request with a positive, ``request_id`` its place
-        among them (the same request has the same place for every engine)."""
-        parts = self.engines[name]["per_request"]
-        values = np.concatenate(parts) if parts else np.zeros((0, len(self.focus)))
-        frame = pd.DataFrame(values, columns=self.focus)
+
+
+class _ScoredRequests(Mapping):
+    """Each engine's focus metrics per request with a positive, read from the results file
+    when asked (a pair of engines at a time, never every engine's at once); ``request_id`` is
+    the request's place among them. Every engine scores the same requests with a positive,
+    chunk by chunk in the same order, so the paired tests join them by their place."""
+
+    def __init__(self, path: Path, engines: list[str], focus: list[str]):
+        self.path, self.engines, self.focus = path, engines, focus
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        rows = pd.read_parquet(self.path, columns=["has_positive", *self.focus],
+                               filters=[("engine", "==", name)])
+        frame = rows.loc[rows["has_positive"].to_numpy(dtype=bool), self.focus]
+        frame = frame.astype(float).reset_index(drop=True)
         frame.insert(0, "request_id", np.arange(len(frame)))
         return frame
 
+    def __iter__(self):
+        return iter(self.engines)
 
-def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_sample, seed):
+    def __len__(self) -> int:
+        return len(self.engines)
+
+
+def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_sample, seed,
+             results_path: Path):
     catalog_size = max(held.catalog_size, 1)
     engines = {}
     sample = held.test_rows(np.linspace(0, held.test_requests - 1, min(
@@ -491,10 +507,10 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     for name in fitted:
         engines[name] = totals.entry(name, catalog_size)
         engines[name].update(_one_context_latency(fitted[name], sample, k))
-    per_request = {n: totals.per_request(n) for n in fitted}
+    per_request = _ScoredRequests(results_path, list(fitted), totals.focus)
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
     comparisons = [c.to_dict() for c in compare_engines(per_request, totals.focus, pairs, seed=seed)]
-    scored = pd.concat([f["request_id"] for f in per_request.values()], ignore_index=True).nunique()
+    scored = max((t["scored"] for t in totals.engines.values()), default=0)
     return {"engines": engines, "comparisons": comparisons, "split": held.how,
             "leakage": held.leakage, "latency": LATENCY_NOTES,
             "rules": _rule_counts(fitted, held, totals.placed),
@@ -603,10 +619,8 @@ def data_card(log, held) -> dict:
 def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: int, seed: int) -> None:
     """``summary["verdict"]`` and ``summary["segments"]``: each learned engine against the rules
     and the best baseline, segment by segment on the primary metric, from the results file."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from suggest.compare import paired_frame
     from suggest.segments import segment_columns, segment_tests, significant
     from suggest.verdict import LEARNED, best_baseline, judge
 
@@ -618,15 +632,8 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
     if pairs:
         schema = pq.read_schema(results_path)
         columns = segment_columns(pd.DataFrame(columns=schema.names))
-        wanted = {n for pair in pairs for n in pair}
-        read = ["request_id", "engine", "has_positive", "answered", metric, *columns]
-        # text as dictionaries: a request's id and context once, not once per engine and row
-        text = [c for c in read if pa.types.is_string(schema.field(c).type)
-                or pa.types.is_large_string(schema.field(c).type)]
-        results = pd.read_parquet(results_path, columns=read, read_dictionary=text,
-                                  filters=[("engine", "in", sorted(wanted))])
         for a, b in pairs:
-            scored, _ = paired_frame(results, a, b, [metric])
+            scored = _paired_by_place(results_path, schema, a, b, metric, columns)
             families = segment_tests(scored[f"{metric}_a"], scored[f"{metric}_b"], scored, columns,
                                      min_size=min_segment, seed=seed)
             key = f"{b} - {a}"
@@ -636,6 +643,25 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
                            "columns": len(families)}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
     summary["verdict"] = judge(summary, metric, losses, tested)
+
+
+def _paired_by_place(path: Path, schema, a: str, b: str, metric: str,
+                     columns: list[str]) -> pd.DataFrame:
+    """The requests with a positive, ``a``'s and ``b``'s ``metric`` side by side with ``a``'s
+    context ``columns`` (what :func:`suggest.compare.paired_frame` gives), read one engine at
+    a time and joined by place: each engine's rows of a replay's results are the held-out
+    requests in the same order. Text is read as dictionaries (a value once, not a row)."""
+    import pyarrow as pa
+
+    read = ["has_positive", "answered", metric, *columns]
+    text = [c for c in read if pa.types.is_string(schema.field(c).type)
+            or pa.types.is_large_string(schema.field(c).type)]
+    mine = pd.read_parquet(path, columns=read, read_dictionary=text,
+                           filters=[("engine", "==", a)])
+    theirs = pd.read_parquet(path, columns=["answered", metric], filters=[("engine", "==", b)])
+    both = mine.rename(columns={metric: f"{metric}_a", "answered": "answered_a"}).assign(
+        **{f"{metric}_b": theirs[metric].to_numpy(), "answered_b": theirs["answered"].to_numpy()})
+    return both[both["has_positive"].to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 #: Requests a replay explains per kind of disagreement (only one engine hit), engine and pair.

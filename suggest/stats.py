@@ -315,11 +315,12 @@ def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
                     alpha: float = 0.05) -> list[Paired]:
     """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family.
     ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`."""
-    names, samples = [], []
-    for a, b in pairs:
-        joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))
-        for metric in metrics:
-            names.append((a, b, metric))
-            samples.append((joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()))
+    names = [(a, b, metric) for a, b in pairs for metric in metrics]
+
+    def samples():  # one pair's values at a time: ``per_request`` may read them when asked
+        for a, b in pairs:
+            joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))
+            for metric in metrics:
+                yield joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()
     return [Paired(a, b, metric, **row) for (a, b, metric), row
-            in zip(names, test_family(samples, alpha=alpha, seed=seed))]
+            in zip(names, test_family(samples(), alpha=alpha, seed=seed))]
