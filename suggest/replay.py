@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ from suggest.files import RETRY, write_atomic
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
-from suggest.stats import compare_engines
+from suggest.stats import compare_by_place
 from suggest.verdict import verdict_pairs
 
 
@@ -474,28 +473,15 @@ class _ChunkTotals:
 
 
 
-class _ScoredRequests(Mapping):
-    """Each engine's focus metrics per request with a positive, read from the results file
-    when asked (a pair of engines at a time, never every engine's at once); ``request_id`` is
-    the request's place among them. Every engine scores the same requests with a positive,
-    chunk by chunk in the same order, so the paired tests join them by their place."""
-
-    def __init__(self, path: Path, engines: list[str], focus: list[str]):
-        self.path, self.engines, self.focus = path, engines, focus
-
-    def __getitem__(self, name: str) -> pd.DataFrame:
-        rows = pd.read_parquet(self.path, columns=["has_positive", *self.focus],
-                               filters=[("engine", "==", name)])
-        frame = rows.loc[rows["has_positive"].to_numpy(dtype=bool), self.focus]
-        frame = frame.astype(float).reset_index(drop=True)
-        frame.insert(0, "request_id", np.arange(len(frame)))
-        return frame
-
-    def __iter__(self):
-        return iter(self.engines)
-
-    def __len__(self) -> int:
-        return len(self.engines)
+def _scored_values(path: Path):
+    """``values(engine, metric)``: an engine's ``metric`` on the requests with a positive,
+    read from the results file when asked. Every engine scores the same requests, chunk by
+    chunk in the same order, so the paired tests join two engines' values by their place."""
+    def values(engine: str, metric: str) -> np.ndarray:
+        rows = pd.read_parquet(path, columns=["has_positive", metric],
+                               filters=[("engine", "==", engine)])
+        return rows[metric].to_numpy(dtype=float)[rows["has_positive"].to_numpy(dtype=bool)]
+    return values
 
 
 def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_sample, seed,
@@ -507,9 +493,9 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     for name in fitted:
         engines[name] = totals.entry(name, catalog_size)
         engines[name].update(_one_context_latency(fitted[name], sample, k))
-    per_request = _ScoredRequests(results_path, list(fitted), totals.focus)
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
-    comparisons = [c.to_dict() for c in compare_engines(per_request, totals.focus, pairs, seed=seed)]
+    comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
+                                                         pairs, seed=seed)]
     scored = max((t["scored"] for t in totals.engines.values()), default=0)
     return {"engines": engines, "comparisons": comparisons, "split": held.how,
             "leakage": held.leakage, "latency": LATENCY_NOTES,

@@ -315,12 +315,24 @@ def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
                     alpha: float = 0.05) -> list[Paired]:
     """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family.
     ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`."""
-    names = [(a, b, metric) for a, b in pairs for metric in metrics]
-
-    def samples():  # one pair's values at a time: ``per_request`` may read them when asked
+    def samples():
         for a, b in pairs:
             joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))
             for metric in metrics:
                 yield joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()
+    return _family(pairs, metrics, samples(), alpha, seed)
+
+
+def compare_by_place(values, metrics: list[str], pairs: list[tuple[str, str]], *,
+                     seed: int = 0, alpha: float = 0.05) -> list[Paired]:
+    """:func:`compare_engines` when every engine's values are of the same requests in the
+    same order: ``values(engine, metric)`` gives them, and is asked for one pair's metric
+    at a time (so they may be read when asked, not held)."""
+    samples = ((values(a, metric), values(b, metric)) for a, b in pairs for metric in metrics)
+    return _family(pairs, metrics, samples, alpha, seed)
+
+
+def _family(pairs, metrics, samples, alpha: float, seed: int) -> list[Paired]:
+    names = [(a, b, metric) for a, b in pairs for metric in metrics]
     return [Paired(a, b, metric, **row) for (a, b, metric), row
-            in zip(names, test_family(samples(), alpha=alpha, seed=seed))]
+            in zip(names, test_family(samples, alpha=alpha, seed=seed))]
