@@ -619,8 +619,9 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
         schema = pq.read_schema(results_path)
         columns = segment_columns(pd.DataFrame(columns=schema.names))
         for a, b in pairs:
-            scored = _paired_by_place(results_path, schema, a, b, metric, columns)
-            families = segment_tests(scored[f"{metric}_a"], scored[f"{metric}_b"], scored, columns,
+            values = _scored_values(results_path)
+            families = segment_tests(values(a, metric), values(b, metric),
+                                     _ScoredColumns(results_path, schema, a), columns,
                                      min_size=min_segment, seed=seed)
             key = f"{b} - {a}"
             segments[key] = families
@@ -631,23 +632,22 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
     summary["verdict"] = judge(summary, metric, losses, tested)
 
 
-def _paired_by_place(path: Path, schema, a: str, b: str, metric: str,
-                     columns: list[str]) -> pd.DataFrame:
-    """The requests with a positive, ``a``'s and ``b``'s ``metric`` side by side with ``a``'s
-    context ``columns`` (what :func:`suggest.compare.paired_frame` gives), read one engine at
-    a time and joined by place: each engine's rows of a replay's results are the held-out
-    requests in the same order. Text is read as dictionaries (a value once, not a row)."""
-    import pyarrow as pa
+class _ScoredColumns:
+    """An engine's context columns on the requests with a positive, each read from the
+    results file when asked (the segment tests take one column at a time), its text as a
+    dictionary (a value once, not once a row); in the order of :func:`_scored_values`."""
 
-    read = ["has_positive", "answered", metric, *columns]
-    text = [c for c in read if pa.types.is_string(schema.field(c).type)
-            or pa.types.is_large_string(schema.field(c).type)]
-    mine = pd.read_parquet(path, columns=read, read_dictionary=text,
-                           filters=[("engine", "==", a)])
-    theirs = pd.read_parquet(path, columns=["answered", metric], filters=[("engine", "==", b)])
-    both = mine.rename(columns={metric: f"{metric}_a", "answered": "answered_a"}).assign(
-        **{f"{metric}_b": theirs[metric].to_numpy(), "answered_b": theirs["answered"].to_numpy()})
-    return both[both["has_positive"].to_numpy(dtype=bool)].reset_index(drop=True)
+    def __init__(self, path: Path, schema, engine: str):
+        self.path, self.schema, self.engine = path, schema, engine
+
+    def __getitem__(self, column: str) -> pd.Series:
+        import pyarrow as pa
+
+        kind = self.schema.field(column).type
+        text = [column] if pa.types.is_string(kind) or pa.types.is_large_string(kind) else []
+        rows = pd.read_parquet(self.path, columns=["has_positive", column], read_dictionary=text,
+                               filters=[("engine", "==", self.engine)])
+        return rows[column][rows["has_positive"].to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 #: Requests a replay explains per kind of disagreement (only one engine hit), engine and pair.
