@@ -30,8 +30,9 @@ workers' peaks are then those of both clients' work.
 
 With ``--replay`` the same cluster also runs ``suggest replay`` with the rules, popular and
 context-popular (engines that learn from counts, so the workers hold the log) as its own
-client process, and the same replay runs in one process; the two runs' files must be the
-same (what measures time aside).
+client process, and the same replay runs in one process and with ``--jobs 2`` (the
+peak there is the command's own process; its joblib workers are other processes); every
+run's files must be the Dask run's (what measures time aside).
 """
 
 from __future__ import annotations
@@ -207,8 +208,7 @@ def main() -> None:
                                address, str(rejects)])
                 steps_workers = workers_peak_mib(address)
             if args.replay:
-                for run in ("dask", "local"):  # a finished run there would be resumed
-                    shutil.rmtree(args.work / f"run-{run}-{m}", ignore_errors=True)
+                shutil.rmtree(args.work / f"run-dask-{m}", ignore_errors=True)  # else resumed
                 replayed = timed([*replay, str(description), "-o", str(args.work / f"run-dask-{m}"),
                                   "--dask", address])
                 replay_workers = workers_peak_mib(address)
@@ -228,11 +228,14 @@ def main() -> None:
                                   "workers_peak_mib": replay_workers,
                                   "test_requests": json.loads(replayed[2])["requests"]}
             if m <= args.local_up_to:
-                seconds, peak, _ = timed([*replay, str(description), "-o",
-                                          str(args.work / f"run-local-{m}")])
-                row["replay_local"] = {"seconds": round(seconds, 2), "peak_mib": round(peak, 1),
-                                       "same_files": same_run(args.work / f"run-local-{m}",
-                                                              args.work / f"run-dask-{m}")}
+                for mode, extra in (("local", []), ("jobs2", ["--jobs", "2"])):
+                    shutil.rmtree(args.work / f"run-{mode}-{m}", ignore_errors=True)
+                    seconds, peak, _ = timed([*replay, str(description), "-o",
+                                              str(args.work / f"run-{mode}-{m}"), *extra])
+                    row[f"replay_{mode}"] = {
+                        "seconds": round(seconds, 2), "peak_mib": round(peak, 1),
+                        "same_files": same_run(args.work / f"run-{mode}-{m}",
+                                               args.work / f"run-dask-{m}")}
         if m <= args.local_up_to:
             seconds, peak, out = timed([*suggest, str(description), "--json",
                                         "--rejects", str(args.work / f"rejects-{m}.csv")])
