@@ -48,13 +48,16 @@ class DaskHeldOut:
                   for b, m in zip(log.buckets, part.masks)]
         ranges = len(places)
         bounds = np.array([r * log.requests // ranges for r in range(1, ranges)], dtype=np.int64)
-        self.ranks, _ = rank_across(client, places, bounds)
+        ranks, _ = rank_across(client, places, bounds)
+        # each bucket's held-out requests and their truth, in rank order, once: a chunk then
+        # slices them instead of going over the whole bucket
+        self.tests = [client.submit(_test_part, b, m, r, pure=False)
+                      for b, m, r in zip(log.buckets, part.masks, ranks)]
 
     def _each(self, fn, *args) -> list:
-        """``fn(bucket, test masks, test ranks, *args)`` on every bucket, gathered."""
+        """``fn(bucket's test part, *args)`` on every bucket, gathered."""
         client = self.client
-        return client.gather([client.submit(fn, b, m, r, *args, pure=False)
-                              for b, m, r in zip(self.log.buckets, self.part.masks, self.ranks)])
+        return client.gather([client.submit(fn, t, *args, pure=False) for t in self.tests])
 
     def overlap(self, ids: set) -> int:
         return sum(self._each(_seen, _shipped(self.client, ids)))
@@ -73,9 +76,8 @@ class DaskHeldOut:
         waiting = list(todo)
 
         def submit(c: int):
-            pieces = [client.submit(_piece, b, m, r, c * self.size, (c + 1) * self.size,
-                                    pure=False)
-                      for b, m, r in zip(self.log.buckets, self.part.masks, self.ranks)]
+            pieces = [client.submit(_piece, t, c * self.size, (c + 1) * self.size, pure=False)
+                      for t in self.tests]
             future = client.submit(_scored, fn, shipped, *pieces, pure=False)
             future.chunk = c
             return future
@@ -111,7 +113,9 @@ class DaskHeldOut:
     def item_counts(self) -> pd.Series:
         from suggest.engines.base import add_counts
 
-        return add_counts(self._each(_train_item_counts))
+        client = self.client
+        return add_counts(client.gather([client.submit(_train_item_counts, b, m, pure=False)
+                                         for b, m in zip(self.log.buckets, self.part.masks)]))
 
     def test_rows(self, at: np.ndarray) -> pd.DataFrame:
         """The held-out requests at these places of the test part, in that order."""
@@ -149,21 +153,28 @@ def _test_places(bucket: dict | None, masks) -> np.ndarray:
     return bucket["position"][masks[1]] if bucket else np.zeros(0, np.int64)
 
 
-def _test(bucket: dict | None, masks, ranks: np.ndarray) -> pd.DataFrame | None:
+def _test_part(bucket: dict | None, masks, ranks: np.ndarray):
+    """The bucket's held-out requests with their rank in the test part (``_rank``; they are in
+    rank order, as the bucket is in the log's order) and their truth with its order in the log
+    (``_order``) and its request's rank, sorted by that rank; None for an empty bucket."""
     if bucket is None:
         return None
-    return bucket["requests"][masks[1]].assign(_rank=ranks)
-
-
-def _piece(bucket: dict | None, masks, ranks: np.ndarray, lo: int, hi: int):
-    """The bucket's held-out requests of ranks ``lo`` to ``hi`` and their truth, each with
-    its order (``_rank``, ``_order``)."""
-    if bucket is None:
-        return None, None
-    start, stop = np.searchsorted(ranks, [lo, hi])
-    rows = bucket["requests"][masks[1]].iloc[start:stop].assign(_rank=ranks[start:stop])
+    rows = bucket["requests"][masks[1]].assign(_rank=ranks)
     truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
-    return rows, truth[truth["request_id"].isin(rows["request_id"])]
+    at = pd.Index(rows["request_id"]).get_indexer(truth["request_id"])
+    truth = truth[at >= 0].assign(_request_rank=ranks[at[at >= 0]])
+    return rows, truth.sort_values("_request_rank", kind="stable")
+
+
+def _piece(test, lo: int, hi: int):
+    """A bucket's held-out requests of ranks ``lo`` to ``hi`` and their truth, each with its
+    order (``_rank``, ``_order``)."""
+    if test is None:
+        return None, None
+    rows, truth = test
+    start, stop = np.searchsorted(rows["_rank"].to_numpy(), [lo, hi])
+    first, last = np.searchsorted(truth["_request_rank"].to_numpy(), [lo, hi])
+    return rows.iloc[start:stop], truth.iloc[first:last].drop(columns="_request_rank")
 
 
 def _in_order(frames: list, key: str) -> pd.DataFrame:
@@ -180,31 +191,35 @@ def _scored(fn, shared, *pieces):
     return fn(shared, chunk, truth)
 
 
-def _seen(bucket: dict | None, masks, ranks, ids: set) -> int:
-    test = _test(bucket, masks, ranks)
-    return 0 if test is None else int(test["request_id"].astype(str).isin(ids).sum())
+def _rows(test) -> pd.DataFrame | None:
+    return None if test is None else test[0]
 
 
-def _train_item_counts(bucket: dict | None, masks, ranks) -> pd.Series | None:
+def _seen(test, ids: set) -> int:
+    rows = _rows(test)
+    return 0 if rows is None else int(rows["request_id"].astype(str).isin(ids).sum())
+
+
+def _at_ranks(test, at: np.ndarray) -> pd.DataFrame | None:
+    rows = _rows(test)
+    return None if rows is None else rows[np.isin(rows["_rank"].to_numpy(), at)]
+
+
+def _with_ids(test, ids: set) -> pd.DataFrame | None:
+    rows = _rows(test)
+    return None if rows is None else rows[rows["request_id"].astype(str).isin(ids)]
+
+
+def _fired(test, engine) -> np.ndarray | None:
+    rows = _rows(test)
+    return None if rows is None or not len(rows) else \
+        engine.fired(rows.drop(columns="_rank")).sum(axis=0)
+
+
+def _train_item_counts(bucket: dict | None, masks) -> pd.Series | None:
     from suggest.engines.baselines import item_counts
 
     if bucket is None:
         return None
     train = bucket["requests"]["request_id"][masks[0]]
     return item_counts(bucket["truth"][bucket["truth"]["request_id"].isin(train)])
-
-
-def _at_ranks(bucket: dict | None, masks, ranks, at: np.ndarray) -> pd.DataFrame | None:
-    test = _test(bucket, masks, ranks)
-    return None if test is None else test[np.isin(ranks, at)]
-
-
-def _with_ids(bucket: dict | None, masks, ranks, ids: set) -> pd.DataFrame | None:
-    test = _test(bucket, masks, ranks)
-    return None if test is None else test[test["request_id"].astype(str).isin(ids)]
-
-
-def _fired(bucket: dict | None, masks, ranks, engine) -> np.ndarray | None:
-    test = _test(bucket, masks, ranks)
-    return None if test is None or not len(test) else \
-        engine.fired(test.drop(columns="_rank")).sum(axis=0)

@@ -380,14 +380,14 @@ class _ChunkTotals:
     """
 
     def __init__(self, engines: list[str], names: list[str], metric: str, item_counts: pd.Series):
-        from suggest.engines.baselines import _ranked
+        from suggest.engines.baselines import ranked_items
 
         self.names = names
         self.precision = [m for m in names if m.startswith("precision@")]
         self.primary = metric
         self.focus = [m for m in names if m.endswith("@" + metric.split("@")[1])]
         self.cuts = sorted({int(m.split("@")[1]) for m in names})
-        popular, _ = _ranked(item_counts)  # training engagements, then item id
+        popular, _ = ranked_items(item_counts)  # training engagements, then item id
         self.pop_rank = pd.Series(np.arange(1, len(popular) + 1), index=popular)
         zero = {m: 0.0 for m in names}
         self.engines = {e: {"sums": dict(zero), "scored": 0, "rows": 0, "answered": 0,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.description import Dataset
-from suggest.data.distributed import _SPAN, _load
+from suggest.data.distributed import SPAN, load_buckets
 from suggest.data.load import LoadReport, attribute_columns, catalog_of
 
 
@@ -73,18 +73,19 @@ def load_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | No
                  progress: bool = False) -> DaskLog:
     """Read and check the log of ``ds`` on the cluster of ``client`` and keep its frames
     there; rejected rows go to ``rejects_dir`` as with ``data check --dask``."""
-    report, target, by_bucket = _load(ds, client, rejects_dir, buckets, progress, keep=True)
+    report, target, by_bucket, items = load_buckets(ds, client, rejects_dir, buckets, progress,
+                                                    keep=True)
     frames = [client.submit(dict.get, b, "frames", pure=False) for b in by_bucket]
     places = [client.submit(_places, f, pure=False) for f in frames]
     pieces = 1 + max(client.gather([client.submit(_last_piece, p, pure=False) for p in places]))
     ranges = len(frames)
-    bounds = np.array([r * pieces // ranges for r in range(1, ranges)], dtype=np.int64) * _SPAN
+    bounds = np.array([r * pieces // ranges for r in range(1, ranges)], dtype=np.int64) * SPAN
     ranks, total = rank_across(client, places, bounds)
     numbered = [client.submit(_numbered, f, ds.request is None, len(str(total)), r, pure=False)
                 for f, r in zip(frames, ranks)]
     client.gather(numbered[:0] + [client.submit(bool, n, pure=False) for n in numbered])
     context = {c: t for c, t in report.schema.items() if c not in attribute_columns(ds)}
-    catalog = _catalog(ds, client, by_bucket, report)
+    catalog = _catalog(ds, client, by_bucket, items)
     columns = next(c for c in client.gather([client.submit(_columns, n, pure=False)
                                              for n in numbered]) if c)
     return DaskLog(ds, client, numbered, report, catalog, context, target, total, columns)
@@ -118,7 +119,7 @@ def rank_across(client, keys: list, bounds: np.ndarray) -> tuple[list, int]:
 
 
 def _last_piece(places: np.ndarray) -> int:
-    return int(places[-1] // _SPAN) if len(places) else 0
+    return int(places[-1] // SPAN) if len(places) else 0
 
 
 def _places(frames: dict | None) -> np.ndarray:
@@ -179,13 +180,10 @@ def _frame_in_order(bucket: dict | None, name: str) -> pd.DataFrame | None:
     return bucket[name].assign(_position=bucket["order"][name])
 
 
-def _catalog(ds: Dataset, client, by_bucket: list, report: LoadReport) -> pd.DataFrame:
+def _catalog(ds: Dataset, client, by_bucket: list, items: np.ndarray) -> pd.DataFrame:
     """The Catalog frame of a local load: the catalog file's rows and, after them, the log's
     items it does not list (in the order they first appear); or, when the log holds the item
     attributes, each item's first present value of each, by item."""
-    from suggest.data.distributed import _distinct
-
-    items = client.submit(_distinct, *by_bucket, pure=False).result()["items"]
     if ds.catalog is None:  # the log's items, in the order they first appear
         return pd.DataFrame({"item_id": pd.Series(items, dtype=object)})
     if ds.catalog.path is not None:

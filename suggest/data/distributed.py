@@ -56,8 +56,9 @@ ROWS_PER_PART = 1_000_000
 #: Bytes per piece of a single CSV or JSON Lines file (cut at newlines; a CSV file with a
 #: quote anywhere is read whole, as a quoted field may hold a newline).
 BYTES_PER_PART = 64 << 20
-#: ``first`` positions of reasons from different pieces are ``piece * _SPAN + position``.
-_SPAN = 2 ** 40
+#: A row's place in the log is ``piece * SPAN + line`` (and ``first`` positions of reasons
+#: from different pieces ``piece * SPAN + position``): one sortable integer.
+SPAN = 2 ** 40
 
 
 def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | None = None,
@@ -72,12 +73,15 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | N
         As a local load: a log that cannot be read as described, or whose every row is
         rejected (the rows are still in ``rejects_dir`` then).
     """
-    report, target, _ = _load(ds, client, rejects_dir, buckets, progress, keep=False)
+    report, target, _, _ = load_buckets(ds, client, rejects_dir, buckets, progress, keep=False)
     return report, target
 
 
-def _load(ds: Dataset, client, rejects_dir, buckets: int | None, progress: bool, keep: bool):
-    """:func:`check_on_dask`, and the buckets' futures (with their frames when ``keep``)."""
+def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress: bool,
+                 keep: bool):
+    """:func:`check_on_dask`, and the buckets' futures (with their frames when ``keep``) and
+    the log's distinct items in the order they first appear:
+    ``(report, rejects folder or None, buckets, items)``."""
     target = Path(rejects_dir)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -131,7 +135,7 @@ def _load(ds: Dataset, client, rejects_dir, buckets: int | None, progress: bool,
         partial.rmdir()
     if report.rows_ok == 0:
         raise _all_rejected(ds, target, report.rows_rejected)
-    return report, target if target.exists() else None, by_bucket
+    return report, target if target.exists() else None, by_bucket, distinct["items"]
 
 
 def _gathered(client, futures: list, step: str, progress: bool) -> list:
@@ -258,7 +262,7 @@ def _firsts(frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 def _order(rows: pd.DataFrame) -> np.ndarray:
     """Each row's place in the log: its piece and line as one sortable integer."""
-    return rows["piece"].to_numpy(np.int64) * _SPAN + rows["line"].to_numpy(np.int64)
+    return rows["piece"].to_numpy(np.int64) * SPAN + rows["line"].to_numpy(np.int64)
 
 
 def _write_rejects(ds: Dataset, part: Part, number: int, columns: list[str], types: dict,
@@ -282,7 +286,7 @@ def _write_rejects(ds: Dataset, part: Part, number: int, columns: list[str], typ
     if len(rejects):
         rejects.to_csv(Path(folder) / f"part-{number:05d}.csv", index=False)
     table = reason_table(rejects)
-    table["first"] += number * _SPAN
+    table["first"] += number * SPAN
     return {"rows": len(rejects), "reasons": table,
             "first": rejects.head(3)[["line", "reason"]].to_dict("records")}
 

@@ -95,7 +95,7 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
     path = Path(path)
     parts = log_parts(path, fmt, separator=separator, encoding=encoding,
                       missing_values=missing_values, what=what)
-    if log_files(path) is None:
+    if len(parts) == 1 and parts[0].path == path:  # a single file, not a folder or glob
         return parts[0].read()
     return _joined(path, [part.read() for part in parts])
 

@@ -60,7 +60,7 @@ def item_counts(truth: pd.DataFrame) -> pd.Series:
     return counts
 
 
-def _ranked(counts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def ranked_items(counts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Items by count descending, then item id ascending."""
     frame = counts.rename("n").reset_index().sort_values(["n", "item_id"], ascending=[False, True])
     return frame["item_id"].to_numpy(dtype=object), frame["n"].to_numpy(dtype=float)
@@ -86,7 +86,7 @@ class Popular(BaseEngine):
 
     def fit_counts(self, counts, requests, catalog=None) -> "Popular":
         self._remember_context(requests)
-        self.ranking_, self.counts_ = _ranked(counts)
+        self.ranking_, self.counts_ = ranked_items(counts)
         return self
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
@@ -220,7 +220,7 @@ class ContextPopular(BaseEngine):
             level_counts = rows.groupby([*level, "item_id"], sort=True)["n"].sum()
             self.levels_.append((level, self._slice_lists(level_counts[level_counts > 0])))
         popular = table.groupby("item_id")["n"].sum()
-        self.popular_, _ = _ranked(popular[popular > 0])
+        self.popular_, _ = ranked_items(popular[popular > 0])
         return self
 
     def _slice_lists(self, counts: pd.Series) -> dict:
