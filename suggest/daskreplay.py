@@ -26,7 +26,7 @@ import pandas as pd
 
 from suggest.dasksplit import split_on_dask
 from suggest.daskfit import fit_on_dask
-from suggest.data.dasklog import rank_across
+from suggest.data.dasklog import in_order, rank_across, shipped
 
 
 class DaskHeldOut:
@@ -60,7 +60,7 @@ class DaskHeldOut:
         return client.gather([client.submit(fn, t, *args, pure=False) for t in self.tests])
 
     def overlap(self, ids: set) -> int:
-        return sum(self._each(_seen, _shipped(self.client, ids)))
+        return sum(self._each(_seen, shipped(self.client, ids)))
 
     def fit(self, engine, catalog):
         return fit_on_dask(engine, self.log, self.part)
@@ -71,14 +71,14 @@ class DaskHeldOut:
         from distributed import as_completed
 
         client = self.client
-        shipped = _shipped(client, shared)
+        sent = shipped(client, shared)
         in_flight = 2 * max(len(client.scheduler_info()["workers"]), 1)
         waiting = list(todo)
 
         def submit(c: int):
             pieces = [client.submit(_piece, t, c * self.size, (c + 1) * self.size, pure=False)
                       for t in self.tests]
-            future = client.submit(_scored, fn, shipped, *pieces, pure=False)
+            future = client.submit(_scored, fn, sent, *pieces, pure=False)
             future.chunk = c
             return future
 
@@ -101,7 +101,7 @@ class DaskHeldOut:
             writer = None
             for c in range(max(1, -(-self.test_requests // self.size))):
                 pieces = self._each(_piece, c * self.size, (c + 1) * self.size)
-                truth = _in_order([t for _, t in pieces], "_order")
+                truth = in_order([t for _, t in pieces], "_order")
                 table = pa.Table.from_pandas(truth.astype({"request_id": str, "item_id": str}),
                                              preserve_index=False)
                 writer = writer or pq.ParquetWriter(partial, table.schema)
@@ -119,29 +119,18 @@ class DaskHeldOut:
 
     def test_rows(self, at: np.ndarray) -> pd.DataFrame:
         """The held-out requests at these places of the test part, in that order."""
-        rows = _in_order(self._each(_at_ranks, np.asarray(at, dtype=np.int64)), "_rank")
+        rows = in_order(self._each(_at_ranks, np.asarray(at, dtype=np.int64)), "_rank")
         return rows.set_index(pd.Index(np.asarray(at)))
 
     def with_ids(self, ids) -> pd.DataFrame:
-        return _in_order(self._each(_with_ids, set(ids)), "_rank")
+        return in_order(self._each(_with_ids, set(ids)), "_rank")
 
     def fired(self, engine) -> np.ndarray:
-        fired = [f for f in self._each(_fired, _shipped(self.client, engine)) if f is not None]
+        fired = [f for f in self._each(_fired, shipped(self.client, engine)) if f is not None]
         return np.sum(fired, axis=0)
 
     def train_frame(self) -> pd.DataFrame:
         raise NotImplementedError("a ranker is not fitted on a log the workers hold yet")
-
-
-def _shipped(client, value):
-    """``value`` on the cluster as a task's result, not scattered: a worker that holds it
-    and dies is replaced and the value made again, where scattered data would be lost.
-    Each worker fetches it once, for all the tasks it runs."""
-    return client.submit(_same, value, pure=False)
-
-
-def _same(value):
-    return value
 
 
 def _truth_rows(bucket: dict | None) -> int:
@@ -177,17 +166,10 @@ def _piece(test, lo: int, hi: int):
     return rows.iloc[start:stop], truth.iloc[first:last].drop(columns="_request_rank")
 
 
-def _in_order(frames: list, key: str) -> pd.DataFrame:
-    """Pieces from the buckets as one frame in the log's order, without the ordering column."""
-    frames = [f for f in frames if f is not None]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[key])
-    return frame.sort_values(key, kind="stable").drop(columns=key).reset_index(drop=True)
-
-
 def _scored(fn, shared, *pieces):
     """One chunk, put together from the buckets' pieces, through ``fn`` (on a worker)."""
-    chunk = _in_order([r for r, _ in pieces], "_rank")
-    truth = _in_order([t for _, t in pieces], "_order")
+    chunk = in_order([r for r, _ in pieces], "_rank")
+    truth = in_order([t for _, t in pieces], "_order")
     return fn(shared, chunk, truth)
 
 

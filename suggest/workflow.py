@@ -16,6 +16,7 @@ checks its arguments before any work, and raises
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -313,32 +314,63 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
     else:
         cluster = contextlib.nullcontext()
     with cluster as client:  # a bad scheduler address fails before the log is read
+        if client is not None:
+            return _train_on_dask(engine, client, dataset, out, log=log, rules=rules,
+                                  test_share=test_share, split_by=split_by, gap=gap, seed=seed,
+                                  n_estimators=n_estimators, progress=progress)
         loaded = checked_log(dataset, log, rules)
         requests, truth, held_out = loaded.requests, loaded.truth, None
         if test_share > 0:
             part = split(loaded.requests, loaded.truth, test_share, seed, how=split_by, gap=gap)
             requests, truth, held_out = part.train, part.train_truth, part.how
         started = time.perf_counter()
-        if client is None:
-            engine.fit(requests, truth, loaded.catalog, progress=progress)
-            if tune_seconds is not None:
-                engine.tune(requests, truth, tune_seconds, progress=progress)
-            if ablation:
-                engine.ablation(requests, truth)
-        else:
-            from suggest.ranker.distributed import fit_dask
-
-            fit_dask(engine, requests, truth, loaded.catalog, client, n_estimators=n_estimators,
-                     progress=progress)
+        engine.fit(requests, truth, loaded.catalog, progress=progress)
+        if tune_seconds is not None:
+            engine.tune(requests, truth, tune_seconds, progress=progress)
+        if ablation:
+            engine.ablation(requests, truth)
     folder = engine.save(out, requests, truth, loaded.catalog,
-                         dataset={"name": loaded.dataset.name, "description": str(dataset),
-                                  "log": str(loaded.dataset.log), "held_out": held_out})
+                         dataset=_model_dataset(loaded, dataset, held_out))
     return {"model": str(folder), "seconds": round(time.perf_counter() - started, 1),
             "requests": len(requests), "engagements": len(truth), "held_out": held_out,
             "candidate_recall": engine.candidate_recall_, "candidate_cap": engine.cap,
             "eval_at": engine.eval_at, "validation": engine.validation_,
             "top_features": list(engine.manifest_importance(5)),
             **rejects_summary(loaded, folder / "rejects.csv")}
+
+
+def _model_dataset(loaded, dataset, held_out) -> dict:
+    """What a model folder records of the log it was trained on."""
+    return {"name": loaded.dataset.name, "description": str(dataset),
+            "log": str(loaded.dataset.log), "held_out": held_out}
+
+
+def _train_on_dask(engine, client, dataset, out: Path, *, log, rules, test_share, split_by, gap,
+                   seed, n_estimators, progress) -> dict:
+    """:func:`train_model` on a Dask cluster whose workers read and hold the log
+    (:func:`suggest.ranker.distributed.fit_dask`); the rejected rows are written by the
+    workers into the model folder's ``rejects/``."""
+    from suggest.dasksplit import split_on_dask
+    from suggest.ranker.distributed import fit_dask
+
+    rejects = out.with_name(out.name + ".rejects")
+    loaded = checked_log(dataset, log, rules, client=client, rejects=rejects)
+    part = held_out = None
+    if test_share > 0:
+        part = split_on_dask(loaded, test_share, seed, how=split_by, gap=gap)
+        held_out = part.how
+    started = time.perf_counter()
+    trained = fit_dask(engine, loaded, part, n_estimators=n_estimators, progress=progress)
+    folder = trained.save(out, dataset=_model_dataset(loaded, dataset, held_out))
+    if loaded.rejects is not None:  # beside the model files, as a local run's rejects.csv
+        loaded.rejects = Path(shutil.move(str(loaded.rejects), str(folder / "rejects")))
+    summary = trained.summary
+    return {"model": str(folder), "seconds": round(time.perf_counter() - started, 1),
+            "requests": summary["requests"], "engagements": summary["engagements"],
+            "held_out": held_out, "candidate_recall": summary["candidate_recall"],
+            "candidate_cap": summary["candidate_cap"], "eval_at": summary["eval_at"],
+            "validation": summary["validation"], "top_features": summary["top_features"],
+            **rejects_summary(loaded, folder / "rejects")}
 
 
 def example_rules(out: str | Path) -> Path:

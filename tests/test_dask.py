@@ -122,6 +122,43 @@ def test_training_on_dask_scores_close_to_the_local_model_and_loads_like_it(tmp_
     assert replayed.exit_code == 0, replayed.output
 
 
+def test_training_on_dask_reads_the_log_on_the_workers_and_trains_on_the_local_training_part(
+        world, tmp_path):
+    """The workers read the log (rows they reject land in the model folder) and train on the
+    requests and engagements a local `train` trains on: the model folders hold the same
+    training files, features and encodings; only the trees may differ."""
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    for name in ("dataset.yaml", "catalog.csv"):
+        (folder / name).write_bytes((world / name).read_bytes())
+    lines = (world / "log.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    late = lines[7].split(",")
+    late[header.index("timestamp")] = "yesterday"
+    lines[12:12] = [",".join(late), "too,few,fields"]
+    (folder / "log.csv").write_text("\n".join(lines) + "\n")
+    common = ["train", "--dataset", str(folder / "dataset.yaml"), "--rules", RULES,
+              "--test-share", "0.25", "--split", "user", "--n-estimators", "4", "--json"]
+    local = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "local")])
+    dask = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "dask"), "--dask", "--jobs", "2"])
+    assert local.exit_code == 0 and dask.exit_code == 0, dask.output
+    mine, theirs = json.loads(dask.stdout), json.loads(local.stdout)
+    for key in ("requests", "engagements", "held_out", "rejected_rows", "candidate_recall"):
+        assert mine[key] == theirs[key], key
+    assert mine["rejected_rows"] == 2
+    for key in ("train_requests", "valid_requests", "train_rows", "valid_rows"):
+        assert mine["validation"][key] == theirs["validation"][key], key
+    manifests = [json.loads((tmp_path / m / "manifest.json").read_text()) for m in ("dask", "local")]
+    assert manifests[0]["training"] == manifests[1]["training"]
+    assert manifests[0]["features"] == manifests[1]["features"]
+    for name in ("requests.parquet", "truth.parquet", "catalog.parquet", "rules.yaml"):
+        assert manifests[0]["files"][name] == manifests[1]["files"][name], name
+    rejected = pd.concat(pd.read_csv(f) for f in sorted((tmp_path / "dask" / "rejects").glob("*.csv")))
+    local_rejects = pd.read_csv(tmp_path / "local" / "rejects.csv")
+    assert sorted(rejected["line"]) == sorted(local_rejects["line"]) == [13, 14]
+    assert RankerEngine.load(tmp_path / "dask").booster_.num_trees() == 4
+
+
 def test_an_unreachable_scheduler_fails_within_seconds_naming_it(world, tmp_path):
     with socket.socket() as s:  # bound, never listening: every connection is refused, and no
         s.bind(("127.0.0.1", 0))  # other process can take the port while the test runs

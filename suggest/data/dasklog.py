@@ -198,3 +198,21 @@ def _catalog(ds: Dataset, client, by_bucket: list, items: np.ndarray) -> pd.Data
         firsts = firsts.sort_values("order", kind="stable").drop_duplicates("item_id")
         catalog[attribute] = catalog["item_id"].map(firsts.set_index("item_id")["value"])
     return catalog
+
+
+def shipped(client, value):
+    """``value`` on the cluster as a task's result, not scattered: a worker that holds it
+    and dies is replaced and the value made again, where scattered data would be lost.
+    Each worker fetches it once, for all the tasks it runs."""
+    return client.submit(_same, value, pure=False)
+
+
+def _same(value):
+    return value
+
+
+def in_order(frames: list, key: str) -> pd.DataFrame:
+    """Pieces from the buckets as one frame in the log's order, without the ordering column."""
+    frames = [f for f in frames if f is not None]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[key])
+    return frame.sort_values(key, kind="stable").drop(columns=key).reset_index(drop=True)

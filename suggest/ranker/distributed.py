@@ -1,35 +1,54 @@
-"""Training the ranker on a Dask cluster with ``lightgbm.dask.DaskLGBMRanker`` (DESIGN section 7).
+"""Training the ranker on a log the workers of a Dask cluster hold (DESIGN section 7).
 
-The same :class:`~suggest.ranker.RankerEngine` is prepared here exactly as
-for local training (candidate sources, point-in-time statistics, category
-encodings, the train / validation split) and shipped to the workers once.
-Each partition of the training requests then builds its candidates, features
-and labels on a worker with the engine's own code, so every request's
-candidates stay in one partition (LightGBM's query groups) and the feature
-matrix is never gathered on this machine. LightGBM trains data-parallel
-across the workers, and the booster it returns becomes the engine's, so the
-model folder is written and loaded through the same artifact code.
+The client never holds the log (``suggest train --dask``):
+
+1. the workers read and check it (:func:`suggest.data.dasklog.load_on_dask`) and
+   hold out the test part as one machine would (:func:`suggest.dasksplit.split_on_dask`);
+2. the training part's requests and engagements are brought together, in the log's
+   order, on **one worker**, which prepares the :class:`~suggest.ranker.RankerEngine`
+   exactly as local training does (candidate sources, point-in-time statistics,
+   category encodings, the train / validation split by time) and, when the number of
+   trees is not given, runs the local validation run below. Point-in-time statistics
+   keep every engagement with its time (a count *before* each moment cannot be summed
+   ahead), so they are as large as the engagements; that worker holds them, as every
+   worker must to build features, and as the model folder does;
+3. each bucket of the log builds the candidates, features and labels of its own
+   training requests on the worker that holds it, with the prepared engine's code: the
+   training matrix (up to ``cap`` candidate rows a request, most of the memory
+   training takes) is never in one process; every request's candidates stay in one
+   partition (LightGBM's query groups);
+4. LightGBM trains data-parallel across the workers (``DaskLGBMRanker``); the
+   booster comes to the client (trees, not data), is set on the prepared engine on its
+   worker, and that worker scores the validation part as replay does and writes the
+   model folder, through the same artifact code as local training. The folder is
+   written by a worker: on a cluster of several machines, ``-o`` must be on storage
+   they share (as the rejects are).
 
 The Dask ranker has no early stopping, so the number of trees is either given
 (``n_estimators``) or found by a *local validation run*: the local ranker with
 early stopping, fitted on the latest ``sample`` training requests (all of
 them when there are fewer), and its best iteration is used.
 
-Distributed histograms are built from each worker's share of the rows, so the
-model is close to the local one but not bit-identical; the tests hold its
-validation NDCG within 0.02 of the local model's on the same data and trees.
+The training data is the local path's (same requests and engagements, same
+fingerprint in the manifest); distributed histograms are built from each worker's
+share of the rows, so the model is close to the local one but not bit-identical;
+the tests hold its validation NDCG within 0.02 of the local model's on the same data
+and trees.
 
->>> engine = RankerEngine(rules="rules/phone.yaml")                       # doctest: +SKIP
->>> with dask_client("tcp://scheduler:8786") as client:                    # doctest: +SKIP
-...     fit_dask(engine, log.requests, log.truth, log.catalog, client)
+>>> log = load_on_dask(described("world/dataset.yaml"), client, "model.rejects")  # doctest: +SKIP
+>>> trained = fit_dask(RankerEngine(rules="rules/phone.yaml"), log)              # doctest: +SKIP
+>>> trained.save("models/world")                                                  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import contextlib
 import operator
+import re
 import sys
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,89 +57,97 @@ from suggest.errors import SuggestError
 from suggest.splits import latest
 
 LABEL, GROUP = "__label", "__request"
-#: Training requests per partition, at most (more partitions than workers balance load).
-PARTITION_REQUESTS = 50_000
 
 
-def fit_dask(engine, requests: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataFrame | None,
-             client, *, n_estimators: int | None = None, sample: int = 50_000,
-             partitions: int | None = None, progress: bool = False):
-    """Fit ``engine`` (an unfitted RankerEngine or HybridEngine) with LightGBM on Dask.
+@dataclass
+class TrainedOnDask:
+    """A ranker trained by :func:`fit_dask`. ``engine``: a future of the fitted engine, on
+    the worker that holds the training part (``frames``, a future); ``summary``: what the
+    engine says of itself (``validation``, ``candidate_recall``, ``candidate_cap``,
+    ``eval_at``, ``top_features``) and the training part's ``requests`` and
+    ``engagements``."""
+
+    client: object
+    engine: object
+    frames: object
+    catalog: pd.DataFrame | None
+    summary: dict
+
+    def save(self, directory, dataset: dict | None = None) -> Path:
+        """Write the model folder (:meth:`RankerEngine.save`) from the worker that holds it."""
+        return Path(self.client.submit(_save, self.engine, self.frames, str(directory),
+                                       self.catalog, dataset, pure=False).result())
+
+
+def fit_dask(engine, log, part=None, *, n_estimators: int | None = None, sample: int = 50_000,
+             progress: bool = False) -> TrainedOnDask:
+    """Fit ``engine`` (an unfitted RankerEngine or HybridEngine; it is not changed) on the
+    training requests of ``log`` (a :class:`~suggest.data.dasklog.DaskLog`): all of them,
+    or those of ``part`` (a :class:`~suggest.dasksplit.DaskSplit`).
 
     Parameters
     ----------
     n_estimators : int, optional
         Trees to grow. Default: the best iteration of a local validation run
         on the latest ``sample`` training requests.
-    partitions : int, optional
-        Partitions of the training requests. Default: enough for at most
-        50,000 requests each, and at least two per worker.
-
-    Returns the engine, fitted; ``engine.validation_["dask"]`` records how.
     """
     import lightgbm.dask as lgb_dask
     from tqdm.auto import tqdm
 
-    from suggest.ranker.model import MAX_LABEL
-
+    if n_estimators is not None and n_estimators < 1:
+        raise SuggestError(f"the number of trees must be at least 1, not {n_estimators}")
+    client = log.client
+    masks = part.masks if part is not None else [None] * len(log.buckets)
     bar = tqdm(total=4, desc="training ranker on Dask", unit="step",
                disable=None if progress else True, leave=False)
-    trees, trees_from = n_estimators, "given"
-    if trees is None:
-        bar.set_postfix_str("local validation run for the number of trees")
-        trees, trees_from = _trees_from_local_run(engine, requests, truth, catalog, sample)
-    if trees < 1:
-        raise SuggestError(f"the number of trees must be at least 1, not {trees}")
-    bar.update(1)
-    bar.set_postfix_str("candidate sources and statistics")
-    engine.prepare(requests, truth, catalog)
-    train, valid = engine.validation_split(requests)
-    workers = max(1, len(client.scheduler_info()["workers"]))
-    n_parts = partitions or max(2 * workers, -(-len(train) // PARTITION_REQUESTS))
-    shipped = client.scatter(engine, broadcast=True, hash=False)
+    bar.set_postfix_str("the training part on one worker"
+                        + ("" if n_estimators else "; local validation run for the number of trees"))
+    frames = client.submit(_training_frames, *[client.submit(_training_piece, b, m, pure=False)
+                                               for b, m in zip(log.buckets, masks)], pure=False)
+    prepared = client.submit(_prepared, engine, frames, n_estimators, sample, log.catalog,
+                             pure=False)
+    settings = client.submit(_settings, prepared, pure=False).result()
     bar.update(1)
     bar.set_postfix_str("candidates and features on the workers")
+    shipped = client.submit(operator.itemgetter("engine"), prepared, pure=False)
+    valid_at = client.submit(operator.itemgetter("valid_positions"), prepared, pure=False)
     sets, recall = {}, {}
-    for part, reqs in (("train", train), ("valid", valid)):
-        sets[part], recall[part] = _matrices(client, shipped, reqs, truth, n_parts if part == "train"
-                                             else max(1, min(n_parts, -(-len(reqs) // PARTITION_REQUESTS))))
+    for which in ("train", "valid"):
+        sets[which], recall[which] = _table(client, [
+            client.submit(_bucket_matrix, shipped, b, m, valid_at, which == "valid", pure=False)
+            for b, m in zip(log.buckets, masks)])
     if sets["train"] is None:
         raise SuggestError("no training request has an engaged item among its candidates",
                            hint="check the log's positives (positive_min) and its size")
     bar.update(1)
+    trees = settings["params"]["n_estimators"]
     bar.set_postfix_str(f"boosting {trees} trees")
-    names = engine.features_.lightgbm_names_
-    categorical = [names[engine.features_.names_.index(c)] for c in engine.categorical_features()]
-    extra = ({} if engine.truncation_level is None
-             else {"lambdarank_truncation_level": engine.truncation_level})
-    model = lgb_dask.DaskLGBMRanker(
-        client=client, n_estimators=trees, learning_rate=engine.learning_rate,
-        objective=engine.lightgbm_params()["objective"], colsample_bytree=engine.feature_fraction, **extra,
-        num_leaves=engine.leaves_for(len(train)), min_child_samples=engine.min_child_samples,
-        random_state=engine.seed, deterministic=True, force_row_wise=True, verbosity=-1,
-        label_gain=[float(2 ** g - 1) for g in range(MAX_LABEL + 1)])
+    model = lgb_dask.DaskLGBMRanker(client=client, **settings["params"])
     train_x, train_y, train_g, _ = sets["train"]
     with warnings.catch_warnings(), _lightgbm_says_to_stderr():
         # lightgbm.dask names the settings Dask decides for itself
         warnings.filterwarnings("ignore", "Parameter .* will be ignored", UserWarning)
-        model.fit(train_x, train_y, group=train_g, categorical_feature=categorical)
-    engine.booster_ = model.to_local().booster_
+        model.fit(train_x, train_y, group=train_g, categorical_feature=settings["categorical"])
+    booster = model.to_local().booster_
+    rows = {which: s[3] if s is not None else 0 for which, s in sets.items()}
+    partitions = sets["train"][0].npartitions
+    del model, shipped, sets["train"], train_x, train_y, train_g
+    bar.update(1)
+    bar.set_postfix_str("validation")
     # Validation NDCG from the final booster on the workers' validation partitions:
     # LightGBM's own eval set on Dask is evaluated on one worker's share only.
-    ndcg = _ndcg(client, engine.booster_, sets["valid"], engine.eval_at)
-    rows = {part: s[3] if s is not None else 0 for part, s in sets.items()}
-    engine.candidate_recall_ = recall
-    engine.validation_ = {**engine.replay_score(valid, truth, train, catalog),
-                          f"ndcg@{engine.eval_at}_candidates": ndcg,
-                          "best_iteration": int(trees), "train_rows": rows["train"],
-                          "valid_rows": rows["valid"], "train_requests": int(len(train)),
-                          "valid_requests": int(len(valid)),
-                          "split": "by time" if "timestamp" in requests.columns else "seeded",
-                          "dask": {"workers": workers, "partitions": n_parts,
-                                   "trees_from": trees_from}}
+    ndcg = _ndcg(client, booster, sets["valid"], settings["eval_at"])
+    workers = max(1, len(client.scheduler_info()["workers"]))
+    extra = {f"ndcg@{settings['eval_at']}_candidates": ndcg, "best_iteration": int(trees),
+             "train_rows": rows["train"], "valid_rows": rows["valid"],
+             "dask": {"workers": workers, "partitions": partitions,
+                      "trees_from": settings["trees_from"]}}
+    fitted = client.submit(_finished, prepared, frames, booster, recall, extra, log.catalog,
+                           pure=False)
+    summary = client.submit(_summary, fitted, frames, pure=False).result()
     bar.update(1)
     bar.close()
-    return engine
+    return TrainedOnDask(client, fitted, frames, log.catalog, summary)
 
 
 @contextlib.contextmanager
@@ -144,10 +171,20 @@ def _lightgbm_says_to_stderr():
 
 
 class _StderrLogger:
-    def info(self, message: str) -> None:
-        print(message, file=sys.stderr)
+    """LightGBM's warnings on standard error. Its info (the workers' ports and ranks, which
+    LightGBM's network setup prints whatever the verbosity) is dropped, and so are the
+    settings lightgbm.dask decides for itself ("Parameter n_jobs will be ignored")."""
 
-    warning = info
+    def info(self, message: str) -> None:
+        if "[Warning]" in message or "[Fatal]" in message:  # the library's own, through info
+            self.warning(message)
+
+    def warning(self, message: str) -> None:
+        if not _IGNORED.search(message):
+            print(message.rstrip("\n"), file=sys.stderr)
+
+
+_IGNORED = re.compile(r"Parameter \S+ will be ignored")
 
 
 def _trees_from_local_run(engine, requests, truth, catalog, sample: int) -> tuple[int, str]:
@@ -167,27 +204,92 @@ def _trees_from_local_run(engine, requests, truth, catalog, sample: int) -> tupl
                        + (f", objective {probe.objective_}" if engine.objective == "auto" else ""))
 
 
-def _matrices(client, shipped, requests: pd.DataFrame, truth: pd.DataFrame, n_parts: int):
-    """Features, labels and query groups of ``requests``, built partition by partition on
-    the workers: ``((X, y, group) as Dask collections or None, candidate recall)``."""
-    import dask
+def _training_piece(bucket: dict | None, masks):
+    """On a worker: a bucket's training requests (with ``_position``, their row in the
+    local Requests frame) and their engagements (with ``_order``, their row in the local
+    Truth frame); all the bucket's requests when ``masks`` is None."""
+    if bucket is None:
+        return None
+    keep = masks[0] if masks is not None else np.ones(len(bucket["requests"]), bool)
+    rows = bucket["requests"][keep].assign(_position=bucket["position"][keep])
+    truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
+    return rows, truth[truth["request_id"].isin(rows["request_id"])]
+
+
+def _training_frames(*pieces) -> dict:
+    """On the worker that prepares the engine: the training part's Requests and Truth
+    frames in the log's order (the local training part's) and each request's position."""
+    from suggest.data.dasklog import in_order
+
+    pieces = [p for p in pieces if p is not None]
+    requests = pd.concat([p[0] for p in pieces], ignore_index=True)
+    requests = requests.sort_values("_position", kind="stable").reset_index(drop=True)
+    positions = requests.pop("_position").to_numpy(dtype=np.int64)
+    return {"requests": requests, "truth": in_order([p[1] for p in pieces], "_order"),
+            "positions": positions}
+
+
+def _prepared(engine, frames: dict, trees: int | None, sample: int, catalog) -> dict:
+    """On that worker: a copy of ``engine`` prepared as local training prepares it, the number
+    of trees (given, or from a local validation run), and the train / validation split."""
+    engine = type(engine)(**engine.get_params())
+    requests, truth = frames["requests"], frames["truth"]
+    trees_from = "given"
+    if trees is None:
+        trees, trees_from = _trees_from_local_run(engine, requests, truth, catalog, sample)
+    engine.prepare(requests, truth, catalog)
+    held = engine.validation_mask(requests)
+    train, valid = requests[~held].reset_index(drop=True), requests[held].reset_index(drop=True)
+    engine._train_requests = len(train)
+    return {"engine": engine, "trees": trees, "trees_from": trees_from, "train": train,
+            "valid": valid, "valid_positions": np.sort(frames["positions"][held])}
+
+
+def _settings(prepared: dict) -> dict:
+    """The DaskLGBMRanker's settings from the prepared engine (the local ones)."""
+    from suggest.ranker.model import MAX_LABEL
+
+    engine = prepared["engine"]
+    names = engine.features_.lightgbm_names_
+    extra = ({} if engine.truncation_level is None
+             else {"lambdarank_truncation_level": engine.truncation_level})
+    params = dict(n_estimators=prepared["trees"], learning_rate=engine.learning_rate,
+                  objective=engine.lightgbm_params()["objective"],
+                  colsample_bytree=engine.feature_fraction,
+                  num_leaves=engine.leaves_for(len(prepared["train"])),
+                  min_child_samples=engine.min_child_samples, random_state=engine.seed,
+                  deterministic=True, force_row_wise=True, verbosity=-1,
+                  label_gain=[float(2 ** g - 1) for g in range(MAX_LABEL + 1)], **extra)
+    return {"params": params, "trees_from": prepared["trees_from"], "eval_at": engine.eval_at,
+            "categorical": [names[engine.features_.names_.index(c)]
+                            for c in engine.categorical_features()]}
+
+
+def _bucket_matrix(engine, bucket: dict | None, masks, valid_positions: np.ndarray, valid: bool):
+    """On the worker that holds a bucket: the matrix of its training (``valid`` False) or
+    validation requests, as :func:`_partition_matrix` builds it."""
+    if bucket is None:
+        return None
+    keep = masks[0] if masks is not None else np.ones(len(bucket["requests"]), bool)
+    keep = keep & (np.isin(bucket["position"], valid_positions) == valid)
+    requests = bucket["requests"][keep].reset_index(drop=True)
+    if len(requests) == 0:
+        return None
+    truth = bucket["truth"]
+    return _partition_matrix(engine, requests, truth[truth["request_id"].isin(requests["request_id"])])
+
+
+def _table(client, futures: list):
+    """The partitions' matrices (futures of :func:`_partition_matrix`'s results, or None)
+    as Dask collections ``((X, y, group sizes, rows) or None, candidate recall)``."""
     import dask.dataframe as dd
 
-    if len(requests) == 0:
-        return None, float("nan")
-    size = -(-len(requests) // n_parts)
-    where = pd.Index(requests["request_id"]).get_indexer(truth["request_id"])
-    truth_part = np.where(where >= 0, where // size, -1)
-    build = dask.delayed(_partition_matrix, pure=False)
-    futures = client.compute([build(shipped, requests.iloc[lo:lo + size].reset_index(drop=True),
-                                    truth[truth_part == p])
-                              for p, lo in enumerate(range(0, len(requests), size))])
-    stats = client.gather([client.submit(operator.itemgetter(1, 2), f, pure=False) for f in futures])
+    stats = client.gather([client.submit(_stats, f, pure=False) for f in futures])
     hits, wanted = sum(s[0] for s in stats), sum(s[1] for s in stats)
     recall = float(hits / wanted) if wanted else float("nan")
-    frames = [client.submit(operator.itemgetter(0), f, pure=False) for f in futures]
-    lengths = client.gather([client.submit(len, f, pure=False) for f in frames])
-    frames = [f for f, n in zip(frames, lengths) if n]  # LightGBM wants no empty partition
+    frames = [client.submit(operator.itemgetter(0), f, pure=False)
+              for f, s in zip(futures, stats) if s[2]]  # LightGBM wants no empty partition
+    rows = sum(s[2] for s in stats)
     del futures
     if not frames:
         return None, recall
@@ -195,7 +297,12 @@ def _matrices(client, shipped, requests: pd.DataFrame, truth: pd.DataFrame, n_pa
     table = dd.from_delayed(frames, meta=meta, verify_meta=False)
     features = [c for c in meta.columns if c not in (LABEL, GROUP)]
     groups = table[GROUP].map_partitions(_group_sizes, meta=(GROUP, "int64"))
-    return (table[features], table[LABEL], groups, int(sum(lengths))), recall
+    return (table[features], table[LABEL], groups, int(rows)), recall
+
+
+def _stats(built) -> tuple[int, int, int]:
+    """(engaged pairs among the candidates, engaged pairs, matrix rows) of a partition."""
+    return (0, 0, 0) if built is None else (built[1], built[2], len(built[0]))
 
 
 def _partition_matrix(engine, requests: pd.DataFrame, truth: pd.DataFrame):
@@ -216,6 +323,29 @@ def _partition_matrix(engine, requests: pd.DataFrame, truth: pd.DataFrame):
     X[LABEL] = y[keep]
     X[GROUP] = row[keep]
     return X, hits, len(wanted)
+
+
+def _finished(prepared: dict, frames: dict, booster, recall: dict, extra: dict, catalog):
+    """On the engine's worker: the prepared engine with its booster, its validation scored
+    as replay scores it and with the simple baselines (:meth:`RankerEngine.replay_score`)."""
+    engine = prepared["engine"]
+    engine.booster_, engine.candidate_recall_ = booster, recall
+    train, valid = prepared["train"], prepared["valid"]
+    engine.validation_ = {**engine.replay_score(valid, frames["truth"], train, catalog), **extra,
+                          "train_requests": int(len(train)), "valid_requests": int(len(valid)),
+                          "split": "by time" if "timestamp" in train.columns else "seeded"}
+    return engine
+
+
+def _summary(engine, frames: dict) -> dict:
+    return {"validation": engine.validation_, "candidate_recall": engine.candidate_recall_,
+            "candidate_cap": engine.cap, "eval_at": engine.eval_at,
+            "top_features": list(engine.manifest_importance(5)),
+            "requests": len(frames["requests"]), "engagements": len(frames["truth"])}
+
+
+def _save(engine, frames: dict, directory: str, catalog, dataset: dict | None) -> str:
+    return str(engine.save(directory, frames["requests"], frames["truth"], catalog, dataset))
 
 
 def _ndcg(client, booster, valid, k: int) -> float | None:

@@ -462,15 +462,19 @@ class RankerEngine(BaseEngine):
     def validation_split(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(train, validation): the latest ``validation_share`` of ``requests`` by time
         held out for early stopping (a seeded share without time)."""
-        n_valid = int(round(len(requests) * self.validation_share))
-        if n_valid == 0:
-            return requests, requests.iloc[:0]
-        if "timestamp" in requests.columns:
-            held = latest(requests["timestamp"], n_valid)
-        else:
-            held = np.zeros(len(requests), bool)
-            held[np.random.default_rng(self.seed).permutation(len(requests))[len(requests) - n_valid:]] = True
+        held = self.validation_mask(requests)
         return requests[~held].reset_index(drop=True), requests[held].reset_index(drop=True)
+
+    def validation_mask(self, requests: pd.DataFrame) -> np.ndarray:
+        """The rows of ``requests`` that :meth:`validation_split` holds out."""
+        n_valid = int(round(len(requests) * self.validation_share))
+        held = np.zeros(len(requests), bool)
+        if n_valid == 0:
+            return held
+        if "timestamp" in requests.columns:
+            return latest(requests["timestamp"], n_valid)
+        held[np.random.default_rng(self.seed).permutation(len(requests))[len(requests) - n_valid:]] = True
+        return held
 
     def labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
         """The graded relevance of each candidate row (0 when not engaged)."""
