@@ -33,6 +33,14 @@ context-popular (engines that learn from counts, so the workers hold the log) as
 client process, and the same replay runs in one process and with ``--jobs 2`` (the
 peak there is the command's own process; its joblib workers are other processes); every
 run's files must be the Dask run's (what measures time aside).
+
+With ``--train`` the same cluster also runs ``suggest train --dask`` (the workers read and
+hold the log, one worker prepares the ranker's statistics, each bucket builds its own
+training matrix, ``DaskLGBMRanker`` trains) with ``--n-estimators`` trees, as its own client
+process, and the same training in one process up to ``--local-up-to``; the two model
+folders must hold the same training files and features (the trees may differ)::
+
+    python benchmarks/dask_check.py --rows 250000 --sizes 1,2,4 --train --out train.json
 """
 
 from __future__ import annotations
@@ -149,6 +157,15 @@ def same_run(a: Path, b: Path) -> bool:
     return out.stdout.strip() == "True"
 
 
+def same_model_data(a: Path, b: Path) -> bool:
+    """Whether two model folders were trained on the same data with the same features: the
+    manifests' training records, feature descriptions and data files' checksums."""
+    manifests = [json.loads((m / "manifest.json").read_text()) for m in (a, b)]
+    data = ("requests.parquet", "truth.parquet", "catalog.parquet")
+    return all(manifests[0][key] == manifests[1][key] for key in ("training", "features")) and \
+        all(manifests[0]["files"][f] == manifests[1]["files"][f] for f in data)
+
+
 def stop(processes) -> None:
     for process in reversed(processes):
         process.terminate()
@@ -176,6 +193,10 @@ def main() -> None:
     parser.add_argument("--replay", action="store_true",
                         help="time `suggest replay` (rules, popular, context-popular) with "
                              "--dask on the cluster, and in one process up to --local-up-to")
+    parser.add_argument("--train", action="store_true",
+                        help="time `suggest train --dask` on the cluster, and in one process "
+                             "up to --local-up-to")
+    parser.add_argument("--n-estimators", type=int, default=50, help="trees for --train")
     args = parser.parse_args()
     if args.client_steps:
         client_steps(*args.client_steps)
@@ -194,6 +215,8 @@ def main() -> None:
     suggest = [sys.executable, "-m", "suggest", "data", "check"]
     replay = [sys.executable, "-m", "suggest", "replay", "--rules", str(RULES), "--engines",
               "rules,popular,context-popular", "--json", "--dataset"]
+    train = [sys.executable, "-m", "suggest", "train", "--rules", str(RULES), "--json", "--force",
+             "--n-estimators", str(args.n_estimators), "--dataset"]
     rows = []
     for m in sizes:
         description = args.work / f"copies-{m}.yaml"
@@ -212,6 +235,10 @@ def main() -> None:
                 replayed = timed([*replay, str(description), "-o", str(args.work / f"run-dask-{m}"),
                                   "--dask", address])
                 replay_workers = workers_peak_mib(address)
+            if args.train:
+                trained = timed([*train, str(description), "-o", str(args.work / f"model-dask-{m}"),
+                                 "--dask", address])
+                train_workers = workers_peak_mib(address)
         finally:
             stop(processes)
         remote = json.loads(out)
@@ -236,6 +263,22 @@ def main() -> None:
                         "seconds": round(seconds, 2), "peak_mib": round(peak, 1),
                         "same_files": same_run(args.work / f"run-{mode}-{m}",
                                                args.work / f"run-dask-{m}")}
+        if args.train:
+            summary = json.loads(trained[2])
+            row["train_dask"] = {"client_seconds": round(trained[0], 2),
+                                 "client_peak_mib": round(trained[1], 1),
+                                 "workers_peak_mib": train_workers,
+                                 "train_requests": summary["validation"]["train_requests"],
+                                 "train_rows": summary["validation"]["train_rows"],
+                                 "ndcg@5": summary["validation"]["ndcg@5"]}
+            if m <= args.local_up_to:
+                seconds, peak, out = timed([*train, str(description), "-o",
+                                            str(args.work / f"model-local-{m}")])
+                row["train_local"] = {"seconds": round(seconds, 2), "peak_mib": round(peak, 1),
+                                      "ndcg@5": json.loads(out)["validation"]["ndcg@5"],
+                                      "same_training": same_model_data(
+                                          args.work / f"model-local-{m}",
+                                          args.work / f"model-dask-{m}")}
         if m <= args.local_up_to:
             seconds, peak, out = timed([*suggest, str(description), "--json",
                                         "--rejects", str(args.work / f"rejects-{m}.csv")])

@@ -1,5 +1,14 @@
 """Engines fitted on the training part of a log held by Dask workers.
 
+An engine that learns from whole frames (the ranker, the hybrid, user history) is
+fitted by :func:`fit_on_worker`: the training part's requests and engagements are
+brought together, in the log's order, on one worker (:func:`training_frames`), which
+fits the engine with its own ``fit``, so it is the engine local fitting gives. It
+stays on that worker: the client holds a :class:`RemoteEngine`, which the replay's
+chunks resolve to the engine on their workers, and which answers the few questions a
+replay asks the client (a sample's suggestions and explanations, one-context latency,
+the ranker's card) by a task on the engine's worker.
+
 An engine that learns from counts (:meth:`suggest.engines.base.BaseEngine.counts`:
 popular, context-popular, random, the rules engine) is fitted without any
 process holding the log: each bucket counts its training requests' engagements,
@@ -14,6 +23,9 @@ the context slices times the items), not as the log. The engine is the one
 
 from __future__ import annotations
 
+import copy
+
+import numpy as np
 import pandas as pd
 
 from suggest.engines.base import add_counts, learns_from_counts
@@ -27,22 +39,17 @@ def fit_on_dask(engine, log, part):
     Raises
     ------
     SuggestError
-        For an engine that learns from whole frames (the ranker, user history).
+        For an engine that learns from whole frames (the ranker, user history): see
+        :func:`fit_on_worker`.
     """
     client = log.client
     if not learns_from_counts(engine):
-        raise SuggestError(f"the {engine.name} engine learns from whole frames, not counts: it "
-                           "cannot be fitted on a log the workers hold yet")
+        raise SuggestError(f"the {engine.name} engine learns from whole frames, not counts: "
+                           "fit it with fit_on_worker")
     counts = [client.submit(_counts, engine, b, m, pure=False)
               for b, m in zip(log.buckets, part.masks)]
     total = client.submit(_added, *counts, pure=False).result()
-    empty = next(f for f in client.gather([client.submit(_no_rows, b, pure=False)
-                                           for b in log.buckets]) if f is not None)
-    return engine.fit_counts(total, empty, log.catalog)
-
-
-def _no_rows(bucket: dict | None) -> pd.DataFrame | None:
-    return bucket["requests"].iloc[:0] if bucket else None
+    return engine.fit_counts(total, log.empty_requests(), log.catalog)
 
 
 def _counts(engine, bucket: dict | None, masks) -> pd.Series | None:
@@ -55,3 +62,99 @@ def _counts(engine, bucket: dict | None, masks) -> pd.Series | None:
 
 def _added(*counts: pd.Series | None) -> pd.Series:
     return add_counts([c for c in counts if c is not None])
+
+
+def training_frames(log, part=None):
+    """A future of the training part of ``log`` (a DaskLog; all its requests, or those
+    ``part``, a DaskSplit, trains on) brought together on one worker:
+    ``{"requests", "truth", "positions"}``, the frames the local split's training part
+    holds, in the same order, and each request's row in the log's Requests frame."""
+    client = log.client
+    masks = part.masks if part is not None else [None] * len(log.buckets)
+    return client.submit(_training_frames, *[client.submit(_training_piece, b, m, pure=False)
+                                             for b, m in zip(log.buckets, masks)], pure=False)
+
+
+def fit_on_worker(engine, log, part=None) -> "RemoteEngine":
+    """Fit ``engine`` (it is not changed) with its own ``fit`` on the training part of
+    ``log``, on the worker that :func:`training_frames` brings it to; the engine local
+    fitting gives, held there."""
+    from distributed import wait
+
+    frames = training_frames(log, part)
+    fitted = log.client.submit(_fitted, engine, frames, log.catalog, pure=False)
+    wait(fitted)  # fitted when this returns (its time is the fit's), the engine left there
+    if fitted.status == "error":
+        fitted.result()  # raises the fit's error here
+    return RemoteEngine(log.client, fitted, engine)
+
+
+class RemoteEngine:
+    """A fitted engine held by a Dask worker (see the module docstring). ``future`` is the
+    engine; ``template`` the unfitted engine it was fitted from (its name and settings);
+    ``explain`` is passed to the engine for :meth:`suggest`."""
+
+    def __init__(self, client, future, template):
+        self.client, self.future, self.template = client, future, template
+        self.name = template.name
+        self.explain = getattr(template, "explain", None)
+
+    def get_params(self) -> dict:
+        return self.template.get_params()
+
+    def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
+        """The engine's suggestions for a few ``requests`` (sent to its worker)."""
+        return self.client.submit(_suggested, self.future, requests, k, self.explain,
+                                  pure=False).result()
+
+    def ask(self, fn, *args):
+        """``fn(engine, *args)`` on the engine's worker."""
+        return self.client.submit(fn, self.future, *args, pure=False).result()
+
+    def twin(self, engine) -> "RemoteEngine":
+        """``engine`` (another class with the same settings, e.g. the hybrid of this
+        ranker) with this engine's fitted state, made on its worker."""
+        return RemoteEngine(self.client, self.client.submit(_twin, self.future, engine,
+                                                            pure=False), engine)
+
+
+def _training_piece(bucket: dict | None, masks):
+    """On a worker: a bucket's training requests (with ``_position``, their row in the
+    local Requests frame) and their engagements (with ``_order``, their row in the local
+    Truth frame); all the bucket's requests when ``masks`` is None."""
+    if bucket is None:
+        return None
+    keep = masks[0] if masks is not None else np.ones(len(bucket["requests"]), bool)
+    rows = bucket["requests"][keep].assign(_position=bucket["position"][keep])
+    truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
+    return rows, truth[truth["request_id"].isin(rows["request_id"])]
+
+
+def _training_frames(*pieces) -> dict:
+    """On one worker: the training part's Requests and Truth frames in the log's order (the
+    local training part's) and each request's position."""
+    from suggest.data.dasklog import in_order
+
+    pieces = [p for p in pieces if p is not None]
+    requests = pd.concat([p[0] for p in pieces], ignore_index=True)
+    requests = requests.sort_values("_position", kind="stable").reset_index(drop=True)
+    positions = requests.pop("_position").to_numpy(dtype=np.int64)
+    return {"requests": requests, "truth": in_order([p[1] for p in pieces], "_order"),
+            "positions": positions}
+
+
+def _fitted(engine, frames: dict, catalog):
+    return copy.deepcopy(engine).fit(frames["requests"], frames["truth"], catalog)
+
+
+def _suggested(engine, requests: pd.DataFrame, k: int, explain):
+    if explain is not None and getattr(engine, "explain", None) != explain:
+        engine = copy.copy(engine)  # the worker's engine serves the chunks as it is
+        engine.explain = explain
+    return engine.suggest(requests, k)
+
+
+def _twin(fitted, engine):
+    twin = copy.deepcopy(engine)
+    twin.__dict__.update({key: value for key, value in vars(fitted).items() if key.endswith("_")})
+    return twin

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from suggest.dasksplit import split_on_dask
-from suggest.daskfit import fit_on_dask
+from suggest.engines.base import learns_from_counts
+from suggest.daskfit import fit_on_dask, fit_on_worker
 from suggest.data.dasklog import in_order, rank_across, shipped
 
 
@@ -63,7 +64,14 @@ class DaskHeldOut:
         return sum(self._each(_seen, shipped(self.client, ids)))
 
     def fit(self, engine, catalog):
-        return fit_on_dask(engine, self.log, self.part)
+        """An engine that learns from counts fitted from the buckets' counts; one that
+        learns from whole frames fitted on one worker (a RemoteEngine); a trained model
+        (``--model``) as it is."""
+        if learns_from_counts(engine):
+            return fit_on_dask(engine, self.log, self.part)
+        if hasattr(engine, "engine"):
+            return engine.fit()
+        return fit_on_worker(engine, self.log, self.part)
 
     def chunks(self, runner, fn, shared, todo: list[int]):
         """``(c, fn(shared, chunk c, its truth))`` for every chunk in ``todo``, as they
@@ -71,7 +79,8 @@ class DaskHeldOut:
         from distributed import as_completed
 
         client = self.client
-        sent = shipped(client, shared)
+        # an engine a worker holds travels as its future: each chunk's worker fetches it
+        sent = shipped(client, {name: getattr(e, "future", e) for name, e in shared.items()})
         in_flight = 2 * max(len(client.scheduler_info()["workers"]), 1)
         waiting = list(todo)
 
@@ -129,8 +138,14 @@ class DaskHeldOut:
         fired = [f for f in self._each(_fired, shipped(self.client, engine)) if f is not None]
         return np.sum(fired, axis=0)
 
-    def train_frame(self) -> pd.DataFrame:
-        raise NotImplementedError("a ranker is not fitted on a log the workers hold yet")
+    def train_window(self) -> tuple[int, list[str] | None]:
+        """The training requests and their first and last time (None without time)."""
+        if "timestamp" not in self.columns or not self.train_requests:
+            return self.train_requests, None
+        ends = [e for e in self.client.gather([
+            self.client.submit(_train_ends, b, m, pure=False)
+            for b, m in zip(self.log.buckets, self.part.masks)]) if e is not None]
+        return self.train_requests, [str(min(e[0] for e in ends)), str(max(e[1] for e in ends))]
 
 
 def _truth_rows(bucket: dict | None) -> int:
@@ -205,3 +220,11 @@ def _train_item_counts(bucket: dict | None, masks) -> pd.Series | None:
         return None
     train = bucket["requests"]["request_id"][masks[0]]
     return item_counts(bucket["truth"][bucket["truth"]["request_id"].isin(train)])
+
+
+def _train_ends(bucket: dict | None, masks):
+    """The first and last time of a bucket's training requests (None when it has none)."""
+    if bucket is None or not masks[0].any():
+        return None
+    stamps = bucket["requests"]["timestamp"][masks[0]]
+    return (stamps.min(), stamps.max()) if stamps.notna().any() else None

@@ -204,9 +204,12 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                              leave=False):
         twin = next((other for other in fitted if _same_model(fitted[other], engine)), None)
         if twin is not None:  # the hybrid trains the ranker's very model: train it once
-            engine.__dict__.update({key: value for key, value in vars(fitted[twin]).items()
-                                    if key.endswith("_")})
-            fitted[name] = engine
+            if hasattr(fitted[twin], "twin"):  # held by a worker (suggest.daskfit)
+                fitted[name] = fitted[twin].twin(engine)
+            else:
+                engine.__dict__.update({key: value for key, value in vars(fitted[twin]).items()
+                                        if key.endswith("_")})
+                fitted[name] = engine
             if twin in fit_seconds:
                 fit_seconds[name] = fit_seconds[twin]
             continue
@@ -243,8 +246,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                        out / "results.parquet.partial")
     for name, seconds in fit_seconds.items():
         summary["engines"][name]["fit_seconds"] = seconds
-    summary["ranker"] = {n: ranker_card(fitted[n], held.train_frame()) for n in fitted
-                         if hasattr(getattr(fitted[n], "engine", fitted[n]), "booster_")}
+    summary["ranker"] = _ranker_cards(fitted, held)
     summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
@@ -324,8 +326,12 @@ class LocalHeldOut:
         """How many held-out requests each rule of a rules engine fired on."""
         return engine.fired(self.parts.test).sum(axis=0)
 
-    def train_frame(self) -> pd.DataFrame:
-        return self.parts.train
+    def train_window(self) -> tuple[int, list[str] | None]:
+        """The training requests and their first and last time (None without time)."""
+        train = self.parts.train
+        if "timestamp" not in train.columns or not len(train):
+            return len(train), None
+        return len(train), [str(train["timestamp"].min()), str(train["timestamp"].max())]
 
 
 def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, names: list[str],
@@ -492,7 +498,9 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
         latency_sample, held.test_requests)).astype(int)) if latency_sample > 0 else None
     for name in fitted:
         engines[name] = totals.entry(name, catalog_size)
-        engines[name].update(_one_context_latency(fitted[name], sample, k))
+        engine = fitted[name]
+        engines[name].update(engine.ask(_one_context_latency, sample, k) if hasattr(engine, "ask")
+                             else _one_context_latency(engine, sample, k))
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
     comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
                                                          pairs, seed=seed)]
@@ -570,17 +578,33 @@ def below_baseline(summary: dict, metric: str) -> dict | None:
     return out
 
 
-def ranker_card(engine, train: pd.DataFrame, features: int = 8) -> dict:
+def _ranker_cards(fitted: dict, held) -> dict:
+    """:func:`ranker_card` of each engine with a booster (asked of its worker when a worker
+    holds it)."""
+    requests, window = held.train_window()
+    cards = {}
+    for name, engine in fitted.items():
+        card = (engine.ask(ranker_card, requests, window) if hasattr(engine, "ask")
+                else ranker_card(engine, requests, window))
+        if card is not None:
+            cards[name] = card
+    return cards
+
+
+def ranker_card(engine, train_requests: int, window: list[str] | None,
+                features: int = 8) -> dict | None:
     """What a reader needs to judge a trained ranker: its training window and sizes, its
     candidates' recall (its ceiling), the best iteration and validation score, and the
-    features with the most gain."""
+    features with the most gain (None for an engine without a booster)."""
     engine = getattr(engine, "engine", engine)  # a loaded model in a replay
+    booster = getattr(engine, "booster_", None)
+    if booster is None:
+        return None
     validation = dict(getattr(engine, "validation_", {}) or {})
     card = {"validation": validation, "candidate_recall": getattr(engine, "candidate_recall_", None),
-            "candidates_cap": getattr(engine, "cap", None), "train_requests": len(train)}
-    if "timestamp" in train.columns and len(train):
-        card["training_window"] = [str(train["timestamp"].min()), str(train["timestamp"].max())]
-    booster = getattr(engine, "booster_", None)
+            "candidates_cap": getattr(engine, "cap", None), "train_requests": train_requests}
+    if window is not None:
+        card["training_window"] = window
     if booster is not None:
         gain = booster.feature_importance("gain")
         total = float(gain.sum()) or 1.0
@@ -700,12 +724,15 @@ def _same_model(fitted, engine) -> bool:
     settings, the explanations and threads aside (they change no tree)."""
     from suggest.ranker.model import RankerEngine
 
-    if not (isinstance(fitted, RankerEngine) and isinstance(engine, RankerEngine)):
+    remote = getattr(fitted, "template", None)  # an engine a worker holds: its settings
+    settled = remote if remote is not None else fitted
+    if not (isinstance(settled, RankerEngine) and isinstance(engine, RankerEngine)):
         return False
     settings = lambda e: {k: v for k, v in vars(e).items()  # noqa: E731
                           if not k.endswith("_") and not k.startswith("_")
                           and k not in ("explain", "n_jobs")}
-    return hasattr(fitted, "booster_") and settings(fitted) == settings(engine)
+    return (remote is not None or hasattr(fitted, "booster_")) and \
+        settings(settled) == settings(engine)
 
 
 #: What the latency figures of a summary measure (stored beside them).
@@ -713,7 +740,8 @@ LATENCY_NOTES = {
     "latency_us_per_chunk": "batch scoring: each chunk's time divided by its requests (a mean "
                             "per request), percentiles over the chunks; one chunk gives one value",
     "one_context_us": "suggest_one on a sample of held-out contexts (200 by default) spread over the "
-                      "test part, one at a time in this process, after one untimed warm-up call; "
+                      "test part, one at a time in this process (on a cluster whose workers hold the log, in "
+                      "the process of the worker that holds the engine), after one untimed warm-up call; "
                       "percentiles over those calls",
 }
 

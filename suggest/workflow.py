@@ -239,7 +239,6 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     ``jobs`` and ``dask`` say where the chunks run (:func:`suggest.parallel.chunk_runner`);
     a scheduler that cannot be reached fails before the log is read.
     """
-    from suggest.engines.base import learns_from_counts
     from suggest.parallel import chunk_runner
     from suggest.replay import primary_metric, replay
     from suggest.segments import MIN_SEGMENT, check_min_size
@@ -252,14 +251,14 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
     chosen = replay_engines(engines, rules, model, seed)
     with chunk_runner(jobs, dask) as runner:
-        # on Dask, engines that learn from counts let the workers hold the log
-        client = getattr(runner, "client", None) if all(
-            learns_from_counts(e) for e in chosen.values()) else None
+        # on Dask the workers read and hold the log (suggest.daskreplay)
+        client = getattr(runner, "client", None)
         loaded = checked_log(dataset, log, rules, client=client, rejects=Path(out) / "rejects")
         if isinstance(chosen.get("ranker"), FittedEngine):
             from suggest.ranker.artifact import check_fits
 
-            check_fits(chosen["ranker"].engine, loaded.requests, f"{dataset}")
+            check_fits(chosen["ranker"].engine, loaded.requests if client is None
+                       else loaded.empty_requests(), f"{dataset}")
         summary = replay(loaded, chosen, out, ks=ks, test_share=test_share, seed=seed,
                          chunk_size=chunk_size, progress=progress, runner=runner,
                          latency_sample=latency_sample,

@@ -59,6 +59,11 @@ class DaskLog:
                                     for b in self.buckets])
         return {c: set().union(*(p[c] for p in parts if p)) for c in columns}
 
+    def empty_requests(self) -> pd.DataFrame:
+        """The Requests frame's columns and types, without rows."""
+        return next(f for f in self.client.gather([self.client.submit(_no_rows, b, pure=False)
+                                                   for b in self.buckets]) if f is not None)
+
     def gathered(self, name: str) -> pd.DataFrame:
         """One frame of every bucket, brought to the client in the log's order (what a
         local load gives): for tests and small logs only."""
@@ -89,6 +94,10 @@ def load_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | No
     columns = next(c for c in client.gather([client.submit(_columns, n, pure=False)
                                              for n in numbered]) if c)
     return DaskLog(ds, client, numbered, report, catalog, context, target, total, columns)
+
+
+def _no_rows(bucket: dict | None) -> pd.DataFrame | None:
+    return bucket["requests"].iloc[:0] if bucket else None
 
 
 def _values(bucket: dict | None, columns: list[str]) -> dict | None:

@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from suggest.daskfit import training_frames
 from suggest.errors import SuggestError
 from suggest.splits import latest
 
@@ -102,8 +103,7 @@ def fit_dask(engine, log, part=None, *, n_estimators: int | None = None, sample:
                disable=None if progress else True, leave=False)
     bar.set_postfix_str("the training part on one worker"
                         + ("" if n_estimators else "; local validation run for the number of trees"))
-    frames = client.submit(_training_frames, *[client.submit(_training_piece, b, m, pure=False)
-                                               for b, m in zip(log.buckets, masks)], pure=False)
+    frames = training_frames(log, part)
     prepared = client.submit(_prepared, engine, frames, n_estimators, sample, log.catalog,
                              pure=False)
     settings = client.submit(_settings, prepared, pure=False).result()
@@ -202,31 +202,6 @@ def _trees_from_local_run(engine, requests, truth, catalog, sample: int) -> tupl
     engine.objective_ = probe.objective_  # objective "auto": the one the local run kept
     return int(best), (f"local validation run on {len(requests):,} requests: best iteration {best}"
                        + (f", objective {probe.objective_}" if engine.objective == "auto" else ""))
-
-
-def _training_piece(bucket: dict | None, masks):
-    """On a worker: a bucket's training requests (with ``_position``, their row in the
-    local Requests frame) and their engagements (with ``_order``, their row in the local
-    Truth frame); all the bucket's requests when ``masks`` is None."""
-    if bucket is None:
-        return None
-    keep = masks[0] if masks is not None else np.ones(len(bucket["requests"]), bool)
-    rows = bucket["requests"][keep].assign(_position=bucket["position"][keep])
-    truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
-    return rows, truth[truth["request_id"].isin(rows["request_id"])]
-
-
-def _training_frames(*pieces) -> dict:
-    """On the worker that prepares the engine: the training part's Requests and Truth
-    frames in the log's order (the local training part's) and each request's position."""
-    from suggest.data.dasklog import in_order
-
-    pieces = [p for p in pieces if p is not None]
-    requests = pd.concat([p[0] for p in pieces], ignore_index=True)
-    requests = requests.sort_values("_position", kind="stable").reset_index(drop=True)
-    positions = requests.pop("_position").to_numpy(dtype=np.int64)
-    return {"requests": requests, "truth": in_order([p[1] for p in pieces], "_order"),
-            "positions": positions}
 
 
 def _prepared(engine, frames: dict, trees: int | None, sample: int, catalog) -> dict:
