@@ -79,14 +79,33 @@ def fit_on_worker(engine, log, part=None) -> "RemoteEngine":
     """Fit ``engine`` (it is not changed) with its own ``fit`` on the training part of
     ``log``, on the worker that :func:`training_frames` brings it to; the engine local
     fitting gives, held there."""
+    frames = training_frames(log, part)
+    fitted = _waited(log.client.submit(_fitted, engine, frames, log.catalog, pure=False))
+    return RemoteEngine(log.client, fitted, engine)
+
+
+def _waited(future):
+    """``future`` once its task has run (its result left on the worker); its error raised."""
     from distributed import wait
 
-    frames = training_frames(log, part)
-    fitted = log.client.submit(_fitted, engine, frames, log.catalog, pure=False)
-    wait(fitted)  # fitted when this returns (its time is the fit's), the engine left there
-    if fitted.status == "error":
-        fitted.result()  # raises the fit's error here
-    return RemoteEngine(log.client, fitted, engine)
+    wait(future)
+    if future.status == "error":
+        future.result()  # raises the task's error here
+    return future
+
+
+def load_on_worker(client, directory) -> "RemoteEngine":
+    """A trained model folder loaded on a worker (:meth:`RankerEngine.load
+    <suggest.ranker.RankerEngine.load>`, which rebuilds its statistics from the training
+    data the folder carries) and left there; its manifest, settings and the ids of the
+    requests it was trained on (a future, for replay's check) are the client's."""
+    from suggest.ranker.artifact import load
+
+    model = _waited(client.submit(load, str(directory), pure=False))
+    remote = RemoteEngine(client, model, client.submit(_unfitted, model, pure=False).result())
+    remote.manifest_ = remote.ask(getattr, "manifest_")
+    remote.trained_on_ = client.submit(getattr, model, "trained_on_", pure=False)
+    return remote
 
 
 class RemoteEngine:
@@ -141,6 +160,10 @@ def _training_frames(*pieces) -> dict:
     positions = requests.pop("_position").to_numpy(dtype=np.int64)
     return {"requests": requests, "truth": in_order([p[1] for p in pieces], "_order"),
             "positions": positions}
+
+
+def _unfitted(engine):
+    return type(engine)(**engine.get_params())
 
 
 def _fitted(engine, frames: dict, catalog):

@@ -188,7 +188,8 @@ def run_rule_tests(rules: str | Path, dataset=None) -> list[dict]:
 
 class FittedEngine:
     """A trained engine in a replay: ``fit`` returns it as it is, since fitting it again
-    would train it on other data (``suggest replay --model``)."""
+    would train it on other data (``suggest replay --model``). On Dask it is the model
+    loaded on a worker (:func:`suggest.daskfit.load_on_worker`)."""
 
     def __init__(self, engine):
         self.engine, self.name = engine, engine.name
@@ -249,16 +250,23 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     check_min_size(min_segment)
     if chunk_size < 1:
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
-    chosen = replay_engines(engines, rules, model, seed)
+    chosen = replay_engines(engines, rules, None if dask else model, seed)
     with chunk_runner(jobs, dask) as runner:
-        # on Dask the workers read and hold the log (suggest.daskreplay)
+        # on Dask the workers read and hold the log (suggest.daskreplay), and the model
         client = getattr(runner, "client", None)
+        if client is not None and model is not None and "ranker" in chosen:
+            from suggest.daskfit import load_on_worker
+
+            chosen["ranker"] = FittedEngine(load_on_worker(client, model))
         loaded = checked_log(dataset, log, rules, client=client, rejects=Path(out) / "rejects")
         if isinstance(chosen.get("ranker"), FittedEngine):
             from suggest.ranker.artifact import check_fits
 
-            check_fits(chosen["ranker"].engine, loaded.requests if client is None
-                       else loaded.empty_requests(), f"{dataset}")
+            trained = chosen["ranker"].engine
+            if client is None:
+                check_fits(trained, loaded.requests, f"{dataset}")
+            else:
+                trained.ask(check_fits, loaded.empty_requests(), f"{dataset}")
         summary = replay(loaded, chosen, out, ks=ks, test_share=test_share, seed=seed,
                          chunk_size=chunk_size, progress=progress, runner=runner,
                          latency_sample=latency_sample,

@@ -18,7 +18,7 @@ import suggest.data.distributed as distributed  # noqa: E402
 from suggest.cli import main  # noqa: E402
 from suggest.data import Dataset, load  # noqa: E402
 from suggest.data.readers import log_parts  # noqa: E402
-from suggest.errors import DataError  # noqa: E402
+from suggest.errors import DataError, SuggestError  # noqa: E402
 from suggest.parallel import dask_client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -395,7 +395,6 @@ def test_the_held_out_requests_are_the_local_splits(coarse_log, client, tmp_path
 def test_a_split_the_log_cannot_make_is_the_local_error(coarse_log, client, tmp_path):
     from suggest.dasksplit import split_on_dask
     from suggest.data.dasklog import load_on_dask
-    from suggest.errors import SuggestError
     from suggest.splits import split
 
     local = load(coarse_log)
@@ -413,7 +412,6 @@ def test_engines_fitted_on_the_workers_are_the_local_ones(coarse_log, client, tm
     from suggest.daskfit import fit_on_dask
     from suggest.data.dasklog import load_on_dask
     from suggest.engines.baselines import ContextPopular, Popular, UserHistory
-    from suggest.errors import SuggestError
     from suggest.rules import RulesEngine
     from suggest.splits import split
 
@@ -488,3 +486,28 @@ def test_the_workers_hold_the_log_and_fit_the_engines_that_learn_from_whole_fram
                              dask=client.scheduler.address, latency_sample=0)
     assert len(loads) == 2 and summary["engines"]["user-history"]["answered_rate"] > 0
     assert not fits  # user history was fitted on a worker, from the training part it holds
+
+
+def test_a_trained_model_is_loaded_on_a_worker_and_replays_as_on_one_machine(split_log, client,
+                                                                              tmp_path, monkeypatch):
+    """`replay --dask --model`: the model folder (which carries its training data) is loaded
+    by a worker, not by this process; the replay equals the local one, and the checks that
+    it was not trained on held-out requests and fits the log still stop a wrong model."""
+    import suggest.ranker.artifact as artifact
+    from conftest import assert_same_run, count_calls
+    from suggest.workflow import replay_log, train_model
+
+    path = _description(split_log, "model")
+    rules = ROOT / "rules" / "phone.yaml"
+    train_model(path, tmp_path / "model", rules=rules, test_share=0.3, seed=2, n_estimators=5)
+    settings = dict(rules=rules, model=tmp_path / "model", engines="rules,ranker,hybrid",
+                    test_share=0.3, seed=2, chunk_size=400, latency_sample=5)
+    local = replay_log(path, tmp_path / "local", **settings)
+    loads = count_calls(monkeypatch, artifact, "load")
+    remote = replay_log(path, tmp_path / "remote", dask=client.scheduler.address, **settings)
+    assert not loads  # the worker loaded it
+    assert_same_run(tmp_path / "local", tmp_path / "remote")
+    assert remote["ranker"] == local["ranker"] and remote["ranker"]["ranker"]["trees"] == 5
+    with pytest.raises(SuggestError, match="was trained on .* of the .* held-out requests"):
+        replay_log(path, tmp_path / "leaky", **{**settings, "test_share": 0.5},
+                   dask=client.scheduler.address)
