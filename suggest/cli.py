@@ -163,8 +163,9 @@ def generate(users, days, seed, preset, requests_per_day, extra_items, out, as_j
         click.echo(f"next: suggest data check {out}/dataset.yaml")
 
 
-def _parallel_options(what: str, joblib: bool = True):
-    """``--jobs`` and ``--dask [ADDRESS]``, shared by replay and train."""
+def _parallel_options(what: str, joblib: bool = True, workers: str = ""):
+    """``--jobs`` and ``--dask [ADDRESS]``, shared by data check, replay and train;
+    ``workers`` says what the workers do."""
     jobs_help = (f"Worker processes for {what} (joblib); with --dask and no address, the local "
                  "cluster's workers.  [default: 1; with --dask: one per core]" if joblib else
                  "With --dask and no address: the local cluster's workers.  [default: one per core]")
@@ -173,7 +174,8 @@ def _parallel_options(what: str, joblib: bool = True):
         command = click.option(
             "--dask", "dask_address", is_flag=False, flag_value="local", default=None,
             metavar="[ADDRESS]", help=f"Run {what} on Dask: a scheduler address "
-            "(tcp://HOST:8786), or no value for a local cluster started and closed here.")(command)
+            "(tcp://HOST:8786), or no value for a local cluster started and closed here."
+            + (f" {workers}" if workers else ""))(command)
         return click.option("--jobs", type=int, default=None, help=jobs_help)(command)
     return decorate
 
@@ -389,7 +391,9 @@ Examples:
               help="Also train with each feature group left out and report the validation "
                    "score of each (printed and in the manifest).")
 @click.option("--force", is_flag=True, help="Replace the model folder if it exists.")
-@_parallel_options("training", joblib=False)
+@_parallel_options("training", joblib=False, workers=(
+    "The workers read the log, build the training matrix and write the model folder "
+    "(-o on storage they share)."))
 @click.option("--json", "as_json", is_flag=True, help="Print the training summary as JSON.")
 def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, split_by, gap,
           tune_seconds, ablation, force, jobs, dask_address, as_json):
@@ -446,7 +450,9 @@ Examples:
               help="Segments with fewer requests pool into 'other'.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder for suggestions.parquet, results.parquet, truth.parquet, summary.json.")
-@_parallel_options("the chunks")
+@_parallel_options("the replay", workers=(
+    "The workers read and hold the log, fit the engines and score the chunks; this process "
+    "never holds the log."))
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
 def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_by, gap, seed,
            chunk_size, metric, min_segment, out, jobs, dask_address, as_json):
@@ -461,9 +467,9 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
     truth.parquet (the held-out engagements) and summary.json (means, answered
     rate, coverage, latency, paired tests, segments, verdict, ranker and data
     cards). With --jobs or --dask the chunks run elsewhere; the files are the same.
-    With --dask and engines that learn from counts (rules, popular,
-    context-popular, random) the workers also read and hold the log, and the
-    rejected rows go to RUN/rejects/, one file per piece of the log.
+    With --dask the workers also read and hold the log and fit the engines
+    (user-history and the ranker on one worker), and the rejected rows go to
+    RUN/rejects/, one file per piece of the log.
     """
     from suggest.report.terminal import rejects_line, summary_text
     from suggest.workflow import replay_log
