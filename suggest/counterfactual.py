@@ -1,0 +1,237 @@
+"""Counterfactual evaluation: what an engine would have earned, from a log of what was shown
+(DESIGN section 10).
+
+A **bandit-feedback log** has one row per item the service showed: its request, the item,
+its ``position`` (1-based) in the shown list, the logging policy's ``propensity`` of
+showing that item at that position, and the ``reward`` (the engagement: 0 when the item
+was shown and not engaged). People can only engage with what they were shown, so a plain
+replay favours the engine that produced the log; these estimators ask instead what
+another engine's top-``k`` list would have earned.
+
+The quantity estimated is the target's **expected reward per request** on its top-``k``
+list, ``V = E_x sum_{j<=k} E[r | x, item pi_j(x), position j]``, under the item-position
+click model (a position-based model is one): the reward of an item at a position depends
+on the request, the item and the position, not on the rest of the list. With
+``w = 1[the target puts the logged item at the logged position] / propensity`` on each
+logged row at a position ``<= k``:
+
+* **IPS** (item-position IPS; Li et al. 2018, "Offline Evaluation of Ranking Policies with
+  Click Models"; OBP's ``SlateIndependentIPS``): ``(1/n) sum_rows w * r`` over the ``n``
+  logged requests. Unbiased when the propensities are right and every item the target
+  shows at a position could have been logged there.
+* **SNIPS** (OBP's ``SelfNormalizedSlateIndependentIPS``): per position ``j``,
+  ``sum w * r / sum w`` over the rows at ``j``, added up over the positions. Biased but
+  consistent, and steadier when a few large weights dominate; undefined (None) when no
+  logged row at some position matches the target.
+* **DR** (doubly robust, per item and position): ``(1/n) sum_requests [sum_j q(x, pi_j(x),
+  j) + sum_rows w * (r - q(x, a, j))]``, where ``q`` is a reward model fitted on other
+  rows (the training part; :class:`PositionItemRewards` by default). Unbiased if either
+  the propensities or the reward model are right; its variance is IPS's on the reward
+  model's errors.
+
+Each comes with a **bootstrap 95% interval** (percentile, requests resampled with
+replacement, seeded). Diagnostics say when the log cannot tell:
+
+* ``ess``: the effective sample size of the weights, per position ``(sum w)^2 / sum w^2``,
+  averaged over the positions (in requests; compare with ``requests``);
+* ``matched``: the share of the target's suggestions (request, position) that the log
+  shows at that position: the rows the weights stand on;
+* ``support``: the share of the target's suggestions whose (item, position) the logging
+  policy is seen to show anywhere in the log with a positive propensity: a necessary
+  condition for its propensity there to be positive (the log cannot show the rest of the
+  logging policy);
+* ``max_weight`` and, with ``clip``, how many weights were clipped to it (clipping trades
+  bias for variance: the estimate then leans low).
+
+>>> shown = pd.DataFrame({"request_id": ["a", "a", "b", "b"], "item_id": ["x", "y", "y", "x"],
+...                       "position": [1, 2, 1, 2], "propensity": [0.5, 0.5, 0.5, 0.5],
+...                       "reward": [1.0, 0.0, 0.0, 1.0]})
+>>> target = pd.DataFrame({"request_id": ["a", "b"], "rank": [1, 1], "item_id": ["x", "x"]})
+>>> round(estimate(shown, target, k=1, n_boot=0)["ips"]["value"], 3)   # (1 / 0.5) / 2 requests
+1.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from suggest.errors import SuggestError
+
+#: The columns :func:`estimate` reads from a log of what was shown.
+SHOWN_COLUMNS = ("request_id", "item_id", "position", "propensity", "reward")
+#: Bootstrap resamples drawn at a time (each is a row of counts over the requests).
+_CHUNK_CELLS = 20_000_000
+
+
+class PositionItemRewards:
+    """The default reward model of DR: the mean reward of each (item, position) in the
+    rows it is fitted on, shrunk towards the position's mean reward by ``strength``
+    pseudo-rows (an item never shown at a position gets the position's mean; a position
+    never shown gets the overall mean). It ignores the request's context: DR stays
+    unbiased with any reward model when the propensities are right, and a closer model
+    only narrows its interval."""
+
+    def __init__(self, strength: float = 10.0):
+        self.strength = strength
+
+    def fit(self, shown: pd.DataFrame) -> "PositionItemRewards":
+        reward = shown["reward"].to_numpy(dtype=float)
+        self.overall_ = float(reward.mean()) if len(reward) else 0.0
+        by_position = shown.groupby("position")["reward"].mean()
+        self.positions_ = {int(p): float(v) for p, v in by_position.items()}
+        pairs = shown.groupby(["item_id", "position"])["reward"].agg(["sum", "count"])
+        base = pairs.index.get_level_values("position").map(self.positions_).to_numpy(dtype=float)
+        self.pairs_ = pd.Series((pairs["sum"].to_numpy() + self.strength * base)
+                                / (pairs["count"].to_numpy() + self.strength), index=pairs.index)
+        return self
+
+    def predict(self, items, positions) -> np.ndarray:
+        """The predicted reward of each (item, position)."""
+        items = pd.Series(items, dtype=object).astype(str).to_numpy()
+        positions = np.asarray(positions, dtype=np.int64)
+        index = pd.MultiIndex.from_arrays([self.pairs_.index.get_level_values(0).astype(str),
+                                           self.pairs_.index.get_level_values(1)])
+        at = index.get_indexer(pd.MultiIndex.from_arrays([items, positions]))
+        fallback = pd.Series(positions).map(self.positions_).fillna(self.overall_).to_numpy()
+        return np.where(at >= 0, self.pairs_.to_numpy()[np.maximum(at, 0)], fallback)
+
+
+def check_shown(shown: pd.DataFrame) -> None:
+    """Refuse a log of what was shown that the estimators cannot use, naming the problem."""
+    missing = [c for c in SHOWN_COLUMNS if c not in shown.columns]
+    if missing:
+        raise SuggestError(f"the log of what was shown lacks {', '.join(missing)}",
+                           hint="name the shown, position and propensity columns in the dataset "
+                                "description")
+    propensity = shown["propensity"].to_numpy(dtype=float)
+    bad = ~((propensity > 0) & (propensity <= 1))
+    if bad.any():
+        raise SuggestError(f"{int(bad.sum()):,} shown row(s) have a propensity outside (0, 1], "
+                           f"e.g. {propensity[bad][0]!r}",
+                           hint="a propensity is the logging policy's probability of showing "
+                                "that item at that position")
+    positions = shown["position"].to_numpy()
+    if len(positions) and (np.asarray(positions, dtype=float) < 1).any():
+        raise SuggestError("positions are 1-based: a shown row has a position below 1")
+    twice = shown.duplicated(["request_id", "position"])
+    if twice.any():
+        row = shown[twice].iloc[0]
+        raise SuggestError(f"request {row['request_id']!r} shows two items at position "
+                           f"{row['position']}", hint="one row per shown item and position")
+
+
+def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=None,
+             clip: float | None = None, n_boot: int = 1000, seed: int = 0,
+             confidence: float = 0.95) -> dict:
+    """IPS, SNIPS and DR estimates of ``target``'s expected reward per request (see the
+    module docstring), each ``{"value", "ci_low", "ci_high"}``, and the diagnostics.
+
+    Parameters
+    ----------
+    shown : DataFrame
+        The evaluated part of a log of what was shown (:data:`SHOWN_COLUMNS`); its
+        requests are the ones evaluated.
+    target : DataFrame
+        The target engine's Suggestions for those requests (``request_id``, ``rank``,
+        ``item_id``); ranks above ``k`` are ignored.
+    reward_model : object, optional
+        Fitted, with ``predict(items, positions)``; fit it on rows other than ``shown``
+        (the training part). Without one DR is not computed.
+    clip : float, optional
+        Cap each weight at ``clip``.
+    n_boot : int
+        Bootstrap resamples for the intervals (0: no interval).
+    """
+    check_shown(shown)
+    if clip is not None and not clip > 0:
+        raise SuggestError(f"--clip must be above 0, not {clip}")
+    requests = pd.Index(pd.unique(shown["request_id"]))
+    n = len(requests)
+    rows = shown[shown["position"].to_numpy() <= k]
+    req = requests.get_indexer(rows["request_id"])
+    pos = rows["position"].to_numpy(dtype=np.int64) - 1
+    item = rows["item_id"].astype(str).to_numpy()
+    reward = rows["reward"].to_numpy(dtype=float)
+    lists = target[(target["rank"].to_numpy() <= k)
+                   & target["request_id"].isin(requests).to_numpy()]
+    list_req = requests.get_indexer(lists["request_id"])
+    list_pos = lists["rank"].to_numpy(dtype=np.int64) - 1
+    list_item = lists["item_id"].astype(str).to_numpy()
+    # the target's item at each (request, position), to compare with the logged one
+    chosen = pd.Series(list_item, index=pd.MultiIndex.from_arrays([list_req, list_pos]))
+    at = chosen.index.get_indexer(pd.MultiIndex.from_arrays([req, pos]))
+    matches = (at >= 0) & (chosen.to_numpy()[np.maximum(at, 0)] == item)
+    weight = np.where(matches, 1.0 / rows["propensity"].to_numpy(dtype=float), 0.0)
+    clipped = 0
+    if clip is not None:
+        clipped = int((weight > clip).sum())
+        weight = np.minimum(weight, clip)
+    # per request and position: the weighted reward and the weight (SNIPS's parts)
+    cells = req * k + pos
+    numerator = np.bincount(cells, weights=weight * reward, minlength=n * k).reshape(n, k)
+    denominator = np.bincount(cells, weights=weight, minlength=n * k).reshape(n, k)
+    parts = {"ips": numerator.sum(axis=1)}
+    if reward_model is not None:
+        direct = np.bincount(list_req, weights=reward_model.predict(list_item, list_pos + 1),
+                             minlength=n)
+        correction = np.bincount(req, weights=weight * (reward - reward_model.predict(item, pos + 1)),
+                                 minlength=n)
+        parts["dr"] = direct + correction
+    out = {name: _with_interval(values.mean() if n else None) for name, values in parts.items()}
+    out["snips"] = _with_interval(_snips(numerator.sum(axis=0), denominator.sum(axis=0)))
+    if n_boot > 0 and n > 0:
+        draws = _bootstrap(parts, numerator, denominator, n_boot, seed)
+        tail = (1 - confidence) / 2 * 100
+        for name, values in draws.items():
+            values = values[~np.isnan(values)]
+            if out[name]["value"] is not None and len(values):
+                out[name]["ci_low"], out[name]["ci_high"] = (float(v) for v in np.percentile(
+                    values, [tail, 100 - tail]))
+    total = denominator.sum(axis=0)
+    squares = np.bincount(pos, weights=weight ** 2, minlength=k)
+    per_position = np.divide(total ** 2, squares, out=np.zeros(k), where=squares > 0)
+    seen = pd.MultiIndex.from_arrays([shown["item_id"].astype(str).to_numpy(),
+                                      shown["position"].to_numpy(dtype=np.int64)]).unique()
+    suggested = len(lists)
+    out.update({
+        "requests": n, "k": k, "rows": int(len(rows)),
+        "ess": float(per_position.mean()) if k else 0.0,
+        "matched": float(matches.sum() / suggested) if suggested else 0.0,
+        "support": float(pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen).mean())
+        if suggested else 0.0,
+        "max_weight": float(weight.max()) if len(weight) else 0.0,
+        "clip": clip, "clipped": clipped})
+    return out
+
+
+def _with_interval(value) -> dict:
+    value = None if value is None or np.isnan(value) else float(value)
+    return {"value": value, "ci_low": None, "ci_high": None}
+
+
+def _snips(numerator: np.ndarray, denominator: np.ndarray) -> float:
+    """Per position sum(w r) / sum(w), added up; NaN when a position has no weight."""
+    if (denominator <= 0).any():
+        return float("nan")
+    return float((numerator / denominator).sum())
+
+
+def _bootstrap(parts: dict, numerator: np.ndarray, denominator: np.ndarray, n_boot: int,
+               seed: int) -> dict:
+    """Each estimator recomputed on ``n_boot`` resamples of the requests: each resample is a
+    row of counts over the requests (a multinomial draw), a few thousand cells at a time."""
+    rng = np.random.default_rng(seed)
+    n = len(numerator)
+    draws = {name: [] for name in (*parts, "snips")}
+    chunk = max(1, min(n_boot, _CHUNK_CELLS // max(n, 1)))
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+        for name, values in parts.items():
+            draws[name].append(counts @ values / n)
+        num, den = counts @ numerator, counts @ denominator
+        with np.errstate(divide="ignore", invalid="ignore"):
+            snips = np.where((den > 0).all(axis=1), (num / den).sum(axis=1), np.nan)
+        draws["snips"].append(snips)
+    return {name: np.concatenate(values) for name, values in draws.items()}
