@@ -511,3 +511,16 @@ def test_a_trained_model_is_loaded_on_a_worker_and_replays_as_on_one_machine(spl
     with pytest.raises(SuggestError, match="was trained on .* of the .* held-out requests"):
         replay_log(path, tmp_path / "leaky", **{**settings, "test_share": 0.5},
                    dask=client.scheduler.address)
+
+
+def test_a_log_of_what_was_shown_reads_the_same_on_the_workers(client, tmp_path):
+    """Positions and propensities are checked on the workers with the same reasons, and the
+    report's line on what was shown is the local one (the buckets' parts added up)."""
+    from conftest import write_dataset
+    from test_shown import LOG, SHOWN
+
+    local, report, rejected = _both(write_dataset(tmp_path / "shown", LOG, **SHOWN), client,
+                                    tmp_path / "rejects")
+    assert report.shown == local.report.shown and report.shown["rows"] == 5
+    assert report.reject_reasons == local.report.reject_reasons
+    assert sorted(rejected["line"].astype(int)) == sorted(local.rejects["line"].astype(int))

@@ -15,6 +15,9 @@ A description is a small YAML file beside the log::
       time: null              # optional; ISO 8601, or see `time_format`
       request: null           # optional; default: user + context (+ time)
       timezone: null          # optional; a column holding each row's IANA zone
+      position: null          # a log of what was shown (bandit feedback): one row per shown
+      propensity: null        #   item, its 1-based position and the logging policy's
+                              #   probability of showing it there; relevance 0 if not engaged
     positive_min: null        # optional; rows whose relevance is below it are known negatives
     context:
       daytime: categorical    # categorical | numeric | boolean
@@ -68,7 +71,8 @@ TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "colum
             "duplicates")
 #: How rows repeating a (request, item) become one engagement (``duplicates:``).
 DUPLICATE_RULES = ("max", "sum", "last", "reject")
-COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone")
+COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone", "position",
+                "propensity")
 CATALOG_KEYS = ("path", "format", "separator", "encoding", "item", "attributes")
 
 
@@ -115,6 +119,8 @@ class Dataset:
     time: str | None = None
     request: str | None = None
     timezone_column: str | None = None
+    position: str | None = None
+    propensity: str | None = None
     positive_min: float | None = None
     context: dict[str, ColumnSpec] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
@@ -152,7 +158,8 @@ class Dataset:
     def named_columns(self) -> dict[str, str]:
         """Role -> column for every role that is set (``{"user": "u", "item": "i", ...}``)."""
         roles = {"user": self.user, "item": self.item, "relevance": self.relevance,
-                 "time": self.time, "request": self.request, "timezone": self.timezone_column}
+                 "time": self.time, "request": self.request, "timezone": self.timezone_column,
+                 "position": self.position, "propensity": self.propensity}
         return {role: col for role, col in roles.items() if col}
 
 
@@ -235,6 +242,12 @@ class _Parser:
                        did_you_mean(str(duplicates), DUPLICATE_RULES)
                        or f"expected {one_of(DUPLICATE_RULES)}")
             duplicates = None
+        if bool(roles["position"]) != bool(roles["propensity"]):
+            given, other = ("position", "propensity") if roles["position"] else ("propensity",
+                                                                                  "position")
+            self.error(("columns", given), f"a log of what was shown needs both position and "
+                       f"propensity columns; {other} is not named",
+                       f"name the {other} column under `columns:`, or drop {given}")
         self.check_roles(roles, context, ignore, catalog)
         if self.errors:
             return None
@@ -243,7 +256,8 @@ class _Parser:
                                           else log_path.stem)), log=log_path, format=fmt, separator=separator,
             timezone=timezone, user=roles["user"] or "user", item=roles["item"] or "item",
             relevance=roles["relevance"], time=roles["time"], request=roles["request"],
-            timezone_column=roles["timezone"], positive_min=positive_min, context=context,
+            timezone_column=roles["timezone"], position=roles["position"],
+            propensity=roles["propensity"], positive_min=positive_min, context=context,
             ignore=tuple(ignore), catalog=catalog, encoding=encoding,
             missing_values=tuple(str(m) for m in missing), time_format=time_format,
             rename=rename, duplicates=duplicates, source=self.doc.source)

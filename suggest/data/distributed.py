@@ -47,7 +47,8 @@ from suggest.data.description import Dataset
 from suggest.data.load import (LoadReport, Rows, Verdicts, attribute_columns, catalog_of,
                                check_columns, check_requests, check_rows, collect_rejects,
                                describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
-                               reason_counts, reason_table, rename_columns, request_key, shape)
+                               reason_counts, reason_table, rename_columns, request_key, shape,
+                               shown_summary)
 from suggest.data.readers import Part, RawTable, line_count, log_parts, numbered
 from suggest.errors import DataError
 
@@ -307,6 +308,19 @@ def _distinct(*buckets: dict) -> dict:
     return {"users": len(users), "items": items["item_id"].to_numpy(dtype=object)}
 
 
+def _merged_shown(parts: list[dict]) -> dict:
+    """The buckets' :func:`~suggest.data.load.shown_summary` over the whole log (a request's
+    rows are in one bucket)."""
+    parts = [p for p in parts if p.get("rows")]
+    if not parts:
+        return shown_summary(pd.DataFrame())
+    ends = lambda key, at: [p[key][at] for p in parts]  # noqa: E731
+    return {"rows": sum(p["rows"] for p in parts), "requests": sum(p["requests"] for p in parts),
+            "engaged": sum(p["engaged"] for p in parts),
+            "positions": [min(ends("positions", 0)), max(ends("positions", 1))],
+            "propensity": [min(ends("propensity", 0)), max(ends("propensity", 1))]}
+
+
 def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
             counts: list[dict], distinct: dict) -> LoadReport:
     """The load report of the whole log from the pieces' and the buckets' counts."""
@@ -333,6 +347,8 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
     report.duplicates = {"rule": duplicate_rule(ds),
                          **{k: sum(d[k] for d in merged) for k in ("rows", "pairs",
                                                                     "disagreeing_pairs")}}
+    if ds.position:
+        report.shown = _merged_shown([c["report"].shown for c in done])
     report.users = distinct["users"]
     report.items = len(distinct["items"])
     if ds.catalog and ds.catalog.path is None:

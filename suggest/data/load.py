@@ -21,6 +21,13 @@ Choices where DESIGN is silent:
 * Relevance must be a number >= 0. A row is an engagement when its relevance
   is >= ``positive_min``, or > 0 when ``positive_min`` is not set; other rows
   with an item are known negatives (kept in Events, not in Truth).
+* A log of what was shown (``position`` and ``propensity`` columns) is a
+  bandit-feedback log: every row with an item is a shown item. A position must
+  be a whole number >= 1 and a propensity a number above 0 and at most 1; a
+  row with an item whose position or propensity is missing or outside that is
+  rejected with the reason. Both travel in Events; the report says how many
+  rows were shown, over how many requests, at which positions, with which
+  range of propensities.
 """
 
 from __future__ import annotations
@@ -80,6 +87,7 @@ class LoadReport:
     time_range: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
     duplicates: dict = field(default_factory=dict)
+    shown: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -115,6 +123,8 @@ class LoadReport:
             lines.append(f"  duplicates: {d['rows']:,} rows repeat {d['pairs']:,} (request, item) "
                          f"pairs, {d['disagreeing_pairs']:,} of them with different relevance; "
                          f"merged by `duplicates: {d['rule']}`")
+        if self.shown:
+            lines.append(shown_line(self.shown))
         for reason, count in self.reject_reasons.items():
             lines.append(f"  rejected {count:,} x {reason}")
         lines += [f"  warning: {w}" for w in self.warnings]
@@ -208,6 +218,9 @@ def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str
     report.requests_without_positive = int((~answered).sum())
     report.positives = int(events["positive"].sum())
     report.negatives = int((~events["positive"]).sum())
+    if ds.position:
+        events["position"] = events["position"].astype(np.int64)
+        report.shown = shown_summary(events)
     return requests, events, truth
 
 
@@ -336,6 +349,8 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
     out["user_id"] = user
     out["item_id"], item_code = _ids(cells[ds.item])
     _relevance(ds, cells, out, fail)
+    if ds.position:
+        _shown(ds, cells, out, fail)
     zones = _zones(ds, cells, fail)
     if ds.time:
         out["timestamp"], why = parse_times(cells[ds.time], ds.time_format, zones)
@@ -633,6 +648,43 @@ def _relevance(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> Non
     out["relevance"] = value.astype(float)
 
 
+def _shown(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> None:
+    """A log of what was shown: each row's position (a whole number >= 1) and propensity
+    (above 0, at most 1), required on a row with an item."""
+    has_item = out["item_id"].notna()
+    for role, column, valid, what in (
+            ("position", ds.position, lambda v: (v >= 1) & (v == np.floor(v)),
+             "is not a whole number >= 1 (positions are 1-based)"),
+            ("propensity", ds.propensity, lambda v: (v > 0) & (v <= 1),
+             "is not above 0 and at most 1 (the logging policy's probability of showing "
+             "the item there)")):
+        raw = cells[column]
+        value = pd.to_numeric(raw, errors="coerce").astype(float)
+        fail(has_item & raw.isna(), f"{role} ({column}) is missing on a shown row")
+        bad = raw.notna() & ~valid(value).fillna(False).astype(bool)
+        fail(bad, f"{role} {column} '" + raw[bad].astype(str) + f"' {what}")
+        out[role] = value
+
+
+def shown_line(shown: dict) -> str:
+    """The load report's line on a log of what was shown."""
+    return (f"  shown (bandit feedback): {shown['rows']:,} rows over {shown['requests']:,} "
+            f"requests, {shown['engaged']:,} engaged; positions {shown['positions'][0]} to "
+            f"{shown['positions'][1]}; propensity {shown['propensity'][0]:.4g} to "
+            f"{shown['propensity'][1]:.4g}")
+
+
+def shown_summary(events: pd.DataFrame) -> dict:
+    """What the load report says of a log of what was shown (from its Events)."""
+    if not len(events):
+        return {"rows": 0, "requests": 0, "engaged": 0, "positions": [None, None],
+                "propensity": [None, None]}
+    return {"rows": int(len(events)), "requests": int(events["request_id"].nunique()),
+            "engaged": int(events["positive"].sum()),
+            "positions": [int(events["position"].min()), int(events["position"].max())],
+            "propensity": [float(events["propensity"].min()), float(events["propensity"].max())]}
+
+
 def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
     """Each row's time zone: its ``timezone`` column's value, checked once per distinct
     value (a name that is not an IANA zone rejects the row), or the dataset's zone where
@@ -877,6 +929,7 @@ def _events(ds: Dataset, frame: pd.DataFrame, engaged: np.ndarray) -> pd.DataFra
     """Every accepted row with an item (``engaged``), flagged positive (an engagement) or not."""
     cols = ["request_id", "user_id", "item_id", "relevance"]
     cols += ["timestamp"] if "timestamp" in frame else []
+    cols += ["position", "propensity"] if ds.position else []
     events = frame.loc[engaged, cols + ["line"]].reset_index(drop=True)
     threshold = ds.positive_min
     relevance = events["relevance"]

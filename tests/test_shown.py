@@ -1,0 +1,69 @@
+"""Logs of what was shown (bandit feedback): the position and propensity roles, their checks
+and the load report's line on them."""
+
+from __future__ import annotations
+
+import pytest
+
+from suggest.errors import DescriptionError
+
+from conftest import load_checked, reasons_by_line, write_dataset
+
+SHOWN = {"columns": {"request": "req", "relevance": "clicked", "position": "pos",
+                     "propensity": "prop"}}
+LOG = """\
+    req,user,item,pos,prop,clicked,place
+    q1,u1,a,1,0.5,1,home
+    q1,u1,b,2,0.25,0,home
+    q2,u2,b,1,0.5,0,work
+    q2,u2,c,2,0.125,1,work
+    q3,u1,a,1,0,0,home
+    q3,u1,c,2,1.5,0,home
+    q4,u2,a,0,0.5,1,work
+    q4,u2,b,2.5,0.5,0,work
+    q5,u1,c,1,,1,home
+    q5,u1,d,,0.5,0,home
+    q6,u2,d,1,1,0,work
+    """
+
+
+def test_a_log_of_what_was_shown_keeps_position_and_propensity_and_rejects_bad_ones(tmp_path):
+    log = load_checked(write_dataset(tmp_path, LOG, **SHOWN))
+    reasons = reasons_by_line(log)
+    assert sorted(reasons) == [6, 7, 8, 9, 10, 11]
+    assert "propensity prop '0' is not above 0" in reasons[6]
+    assert "propensity prop '1.5' is not above 0" in reasons[7]
+    assert "position pos '0' is not a whole number >= 1" in reasons[8]
+    assert "position pos '2.5' is not a whole number" in reasons[9]
+    assert reasons[10] == "propensity (prop) is missing on a shown row"
+    assert reasons[11] == "position (pos) is missing on a shown row"
+    events = log.events.set_index(["request_id", "item_id"])
+    assert events.loc[("q2", "c"), "position"] == 2 and events.loc[("q2", "c"), "propensity"] == 0.125
+    assert str(log.events["position"].dtype) == "int64"
+    # shown rows not engaged are known negatives: kept in Events, not in Truth
+    assert len(log.events) == 5 and len(log.truth) == 2
+    assert log.report.shown == {"rows": 5, "requests": 3, "engaged": 2, "positions": [1, 2],
+                                "propensity": [0.125, 1.0]}
+    text = log.report.to_text()
+    assert "shown (bandit feedback): 5 rows over 3 requests, 2 engaged; positions 1 to 2; " \
+           "propensity 0.125 to 1" in text
+
+
+def test_a_log_without_the_roles_has_no_shown_line(tmp_path):
+    log = load_checked(write_dataset(tmp_path, LOG, columns={"request": "req",
+                                                             "relevance": "clicked"}))
+    assert log.report.shown == {} and "shown" not in log.report.to_text()
+    assert "position" not in log.events.columns
+    assert log.report.schema["pos"] == "numeric"  # an unnamed column is context, as ever
+
+
+@pytest.mark.parametrize("given, missing", [("position", "propensity"), ("propensity", "position")])
+def test_one_of_position_and_propensity_alone_is_a_description_error(tmp_path, given, missing):
+    columns = {"request": "req", given: "pos" if given == "position" else "prop"}
+    path = write_dataset(tmp_path, LOG, columns=columns)
+    with pytest.raises(DescriptionError, match=f"needs both position and propensity columns; "
+                                               f"{missing} is not named") as info:
+        load_checked(path)
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1)
+                if text.strip().startswith(f"{given}:"))
+    assert f"dataset.yaml:{line}:" in str(info.value)  # the file and line of the key given
