@@ -286,6 +286,9 @@ def main() -> None:
             row["local"] = {"seconds": round(seconds, 2), "peak_mib": round(peak, 1)}
             remote.pop("rejects_file"), local.pop("rejects_file")
             row["same_report"] = remote == local
+            if remote != local:  # which fields, to look into
+                row["report_differs"] = {k: [local.get(k), remote.get(k)] for k in local
+                                         if local.get(k) != remote.get(k)}
         shutil.rmtree(rejects, ignore_errors=True)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
