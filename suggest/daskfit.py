@@ -28,7 +28,7 @@ import copy
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import add_counts, learns_from_counts
+from suggest.engines.base import add_counts, adopt_fitted, learns_from_counts
 from suggest.errors import SuggestError
 
 
@@ -137,13 +137,18 @@ class RemoteEngine:
                                                             pure=False), engine)
 
 
+def train_mask(bucket: dict, masks) -> np.ndarray:
+    """A bucket's training requests: the split's train mask, or all when ``masks`` is None."""
+    return masks[0] if masks is not None else np.ones(len(bucket["requests"]), bool)
+
+
 def _training_piece(bucket: dict | None, masks):
     """On a worker: a bucket's training requests (with ``_position``, their row in the
     local Requests frame) and their engagements (with ``_order``, their row in the local
     Truth frame); all the bucket's requests when ``masks`` is None."""
     if bucket is None:
         return None
-    keep = masks[0] if masks is not None else np.ones(len(bucket["requests"]), bool)
+    keep = train_mask(bucket, masks)
     rows = bucket["requests"][keep].assign(_position=bucket["position"][keep])
     truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
     return rows, truth[truth["request_id"].isin(rows["request_id"])]
@@ -178,6 +183,4 @@ def _suggested(engine, requests: pd.DataFrame, k: int, explain):
 
 
 def _twin(fitted, engine):
-    twin = copy.deepcopy(engine)
-    twin.__dict__.update({key: value for key, value in vars(fitted).items() if key.endswith("_")})
-    return twin
+    return adopt_fitted(copy.deepcopy(engine), fitted)

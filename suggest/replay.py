@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import TIME_FIELDS
+from suggest.engines.base import adopt_fitted
 from suggest.errors import SuggestError
 from suggest.files import RETRY, write_atomic
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
@@ -207,9 +208,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
             if hasattr(fitted[twin], "twin"):  # held by a worker (suggest.daskfit)
                 fitted[name] = fitted[twin].twin(engine)
             else:
-                engine.__dict__.update({key: value for key, value in vars(fitted[twin]).items()
-                                        if key.endswith("_")})
-                fitted[name] = engine
+                fitted[name] = adopt_fitted(engine, fitted[twin])
             if twin in fit_seconds:
                 fit_seconds[name] = fit_seconds[twin]
             continue

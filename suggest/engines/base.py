@@ -120,6 +120,14 @@ class BaseEngine:
         self.context_columns_ = context_columns(requests) if requests is not None else None
 
 
+def adopt_fitted(engine, fitted):
+    """``engine`` with the fitted state (attributes ending in ``_``) of ``fitted``, an
+    engine of the same settings: the hybrid of a ranker already trained."""
+    engine.__dict__.update({key: value for key, value in vars(fitted).items()
+                            if key.endswith("_")})
+    return engine
+
+
 def learns_from_counts(engine) -> bool:
     """Whether ``engine`` fits from :meth:`BaseEngine.counts` (it overrides ``fit_counts``)."""
     own = getattr(type(engine), "fit_counts", None)

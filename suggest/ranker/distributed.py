@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.daskfit import training_frames
+from suggest.daskfit import train_mask, training_frames
 from suggest.errors import SuggestError
 from suggest.splits import latest
 
@@ -245,8 +245,7 @@ def _bucket_matrix(engine, bucket: dict | None, masks, valid_positions: np.ndarr
     validation requests, as :func:`_partition_matrix` builds it."""
     if bucket is None:
         return None
-    keep = masks[0] if masks is not None else np.ones(len(bucket["requests"]), bool)
-    keep = keep & (np.isin(bucket["position"], valid_positions) == valid)
+    keep = train_mask(bucket, masks) & (np.isin(bucket["position"], valid_positions) == valid)
     requests = bucket["requests"][keep].reset_index(drop=True)
     if len(requests) == 0:
         return None
