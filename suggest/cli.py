@@ -132,6 +132,8 @@ Examples:
   suggest generate --users 200 --days 28 --seed 1 -o data/synth
   suggest generate --preset personal --users 1000 -o worlds/personal
   suggest generate --extra-items 100 -o worlds/long-catalog     # 133 items
+  # a log of what a service showed: the rules' 5 items, 10% of requests exploring
+  suggest generate --logging-policy rules --epsilon 0.1 --shown 5 -o worlds/shown
 """)
 @click.option("--users", type=int, default=None, help="Number of users.  [default: preset's, 200]")
 @click.option("--days", type=int, default=None, help="Days of log.  [default: preset's, 28]")
@@ -143,24 +145,54 @@ Examples:
 @click.option("--extra-items", type=int, default=None,
               help="Long-tail items (app_0001, ...) added to the 33 named ones, for a longer "
                    "catalog.  [default: 0]")
+@click.option("--logging-policy", type=click.Choice(["rules", "popular", "random"]), default=None,
+              help="Log what a service showed instead of what people picked: each request shows "
+                   "--shown items chosen by this policy (rules: --rules' top items; popular; random), "
+                   "exploring with --epsilon, with the exact propensities, position-biased "
+                   "engagement, and the truth to check estimates against (suggest.simulate).")
+@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
+              help="Rule file of --logging-policy rules.  [default: the packaged phone rules]")
+@click.option("--epsilon", type=float, default=None,
+              help="Share of requests that show a uniformly random list instead.  [default: 0.1]")
+@click.option("--shown", type=int, default=5, show_default=True,
+              help="Items shown per request, with --logging-policy.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write log.csv, catalog.csv, dataset.yaml, truth_model.json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def generate(users, days, seed, preset, requests_per_day, extra_items, out, as_json):
+@click.pass_context
+def generate(ctx, users, days, seed, preset, requests_per_day, extra_items, logging_policy,
+             rules_path, epsilon, shown, out, as_json):
     """Generate a synthetic phone-assistant world whose true preferences are known."""
-    from suggest import synth
+    from suggest import simulate, synth
 
     overrides = {"users": users, "days": days, "requests_per_day": requests_per_day,
                  "extra_items": extra_items}
     config = synth.preset_config(preset, seed=seed,
                                       **{k: v for k, v in overrides.items() if v is not None})
-    summary = synth.generate(config, out, progress=not as_json, name=f"synth-{preset}")
+    if logging_policy is None:
+        given = [f"--{name.replace('_path', '')}" for name in ("rules_path", "epsilon", "shown")
+                 if ctx.get_parameter_source(name).name != "DEFAULT"]
+        if given:
+            raise SuggestError(f"{', '.join(given)} without --logging-policy",
+                               hint="they describe the service a --logging-policy world simulates; "
+                                    "add --logging-policy rules, popular or random")
+        summary = synth.generate(config, out, progress=not as_json, name=f"synth-{preset}")
+    else:
+        summary = simulate.generate(config, out, policy=logging_policy, epsilon=epsilon,
+                                    shown=shown, rules=rules_path, progress=not as_json,
+                                    name=f"synth-{preset}-{logging_policy}")
     if as_json:
         _print_json(summary)
-    else:
-        click.echo(f"wrote {summary['requests']:,} requests ({summary['rows']:,} log rows, "
-                   f"{summary['users']:,} users, {summary['items']} items) to {out}/")
-        click.echo(f"next: suggest data check {out}/dataset.yaml")
+        return
+    click.echo(f"wrote {summary['requests']:,} requests ({summary['rows']:,} log rows, "
+               f"{summary['users']:,} users, {summary['items']} items) to {out}/")
+    if logging_policy is not None:
+        service = summary["service"]
+        click.echo(f"service: {service['logging_policy']} showed {service['shown']} items a request, "
+                   f"{service['explored_share']:.1%} of requests exploring (epsilon "
+                   f"{service['epsilon']:g}); {service['engagements']:,} engagements; the policy's "
+                   f"true engagements per request: {service['logging_value']:.4f}")
+    click.echo(f"next: suggest data check {out}/dataset.yaml")
 
 
 def _parallel_options(what: str, joblib: bool = True, workers: str = ""):
@@ -453,9 +485,12 @@ Examples:
 @_parallel_options("the replay", workers=(
     "The workers read and hold the log, fit the engines and score the chunks; this process "
     "never holds the log."))
+@click.option("--clip", type=float, default=None,
+              help="On a log of what was shown: cap the counterfactual estimators' weights "
+                   "(1 / propensity) at this value; less variance, leaning low.  [default: no cap]")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
 def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_by, gap, seed,
-           chunk_size, metric, min_segment, out, jobs, dask_address, as_json):
+           chunk_size, metric, min_segment, out, jobs, dask_address, clip, as_json):
     """Replay the held-out part of a log through every engine, side by side.
 
     Every engine is fitted on the training part only; the test part streams
@@ -470,6 +505,12 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
     With --dask the workers also read and hold the log and fit the engines
     (user-history and the ranker on one worker), and the rejected rows go to
     RUN/rejects/, one file per piece of the log.
+
+    On a log of what was shown (position and propensity columns) it also
+    estimates what each engine would have earned had it been serving (IPS,
+    SNIPS, DR with intervals, support and effective sample size) and says
+    which number to trust; on a world made by `generate --logging-policy`
+    it prints the true values beside them.
     """
     from suggest.report.terminal import rejects_line, summary_text
     from suggest.workflow import replay_log
@@ -481,7 +522,7 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
                          engines=engines, ks=_cutoffs(ks), test_share=test_share,
                          split_by=split_by, gap=gap, seed=seed, chunk_size=chunk_size,
                          metric=metric, min_segment=min_segment, jobs=jobs, dask=dask_address,
-                         progress=not as_json)
+                         progress=not as_json, clip=clip)
     if as_json:
         _print_json(summary)
     else:

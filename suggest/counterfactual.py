@@ -20,17 +20,23 @@ logged row at a position ``<= k``:
   logged requests. Unbiased when the propensities are right and every item the target
   shows at a position could have been logged there.
 * **SNIPS** (OBP's ``SelfNormalizedSlateIndependentIPS``): per position ``j``,
-  ``sum w * r / sum w`` over the rows at ``j``, added up over the positions. Biased but
-  consistent, and steadier when a few large weights dominate; undefined (None) when no
-  logged row at some position matches the target.
+  ``sum w * r / sum w`` over the rows at ``j``, times the share of requests where the
+  target puts an item at ``j`` (the weights' expected sum; OBP's lists are always full, so
+  the share is 1 there), added up over the positions. Biased but consistent, and steadier
+  when a few large weights dominate; undefined (None) when no logged row at some position
+  the target fills matches it.
 * **DR** (doubly robust, per item and position): ``(1/n) sum_requests [sum_j q(x, pi_j(x),
   j) + sum_rows w * (r - q(x, a, j))]``, where ``q`` is a reward model fitted on other
   rows (the training part; :class:`PositionItemRewards` by default). Unbiased if either
   the propensities or the reward model are right; its variance is IPS's on the reward
   model's errors.
 
-Each comes with a **bootstrap 95% interval** (percentile, requests resampled with
-replacement, seeded). Diagnostics say when the log cannot tell:
+Each comes with a 95% interval: IPS's is the **gamma interval** of a weighted sum of
+counts (:func:`gamma_interval`; for rewards in [0, 1]), which stays honest when only a
+handful of heavily weighted engagements stand behind the estimate; SNIPS's and DR's are
+**bootstrap** intervals (percentile, requests resampled with replacement, seeded), which
+are too narrow then. A replay recommends IPS for that reason (:data:`RECOMMENDED`).
+Diagnostics say when the log cannot tell:
 
 * ``ess``: the effective sample size of the weights, per position ``(sum w)^2 / sum w^2``,
   averaged over the positions (in requests; compare with ``requests``);
@@ -123,7 +129,7 @@ def check_shown(shown: pd.DataFrame) -> None:
 
 def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=None,
              clip: float | None = None, n_boot: int = 1000, seed: int = 0,
-             confidence: float = 0.95) -> dict:
+             confidence: float = 0.95, requests=None) -> dict:
     """IPS, SNIPS and DR estimates of ``target``'s expected reward per request (see the
     module docstring), each ``{"value", "ci_low", "ci_high"}``, and the diagnostics.
 
@@ -142,14 +148,19 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
         Cap each weight at ``clip``.
     n_boot : int
         Bootstrap resamples for the intervals (0: no interval).
+    requests : array-like, optional
+        The evaluated requests, when some showed nothing (they count, with no reward):
+        default, the requests of ``shown``.
     """
     check_shown(shown)
     if clip is not None and not clip > 0:
         raise SuggestError(f"--clip must be above 0, not {clip}")
-    requests = pd.Index(pd.unique(shown["request_id"]))
+    requests = pd.Index(pd.unique(shown["request_id"] if requests is None
+                                  else pd.Series(requests, dtype=object)))
     n = len(requests)
     rows = shown[shown["position"].to_numpy() <= k]
     req = requests.get_indexer(rows["request_id"])
+    rows, req = rows[req >= 0], req[req >= 0]  # rows of other requests are not evaluated
     pos = rows["position"].to_numpy(dtype=np.int64) - 1
     item = rows["item_id"].astype(str).to_numpy()
     reward = rows["reward"].to_numpy(dtype=float)
@@ -179,15 +190,24 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
                                  minlength=n)
         parts["dr"] = direct + correction
     out = {name: _with_interval(values.mean() if n else None) for name, values in parts.items()}
-    out["snips"] = _with_interval(_snips(numerator.sum(axis=0), denominator.sum(axis=0)))
+    # which (request, position) the target fills: SNIPS normalises each position to its share
+    filled = np.bincount(list_req * k + list_pos, minlength=n * k).reshape(n, k) > 0
+    out["snips"] = _with_interval(_snips(numerator.sum(axis=0), denominator.sum(axis=0),
+                                         filled.sum(axis=0) / max(n, 1)))
     if n_boot > 0 and n > 0:
-        draws = _bootstrap(parts, numerator, denominator, n_boot, seed)
+        draws = _bootstrap(parts, numerator, denominator, filled, n_boot, seed)
         tail = (1 - confidence) / 2 * 100
         for name, values in draws.items():
             values = values[~np.isnan(values)]
             if out[name]["value"] is not None and len(values):
                 out[name]["ci_low"], out[name]["ci_high"] = (float(v) for v in np.percentile(
                     values, [tail, 100 - tail]))
+    if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
+        largest = weight.max() if matches.any() else 1.0 / shown["propensity"].min()
+        low, high = gamma_interval(weight * reward / n, largest / n, confidence)
+        out["ips"].update(ci_low=low, ci_high=high, interval="gamma")
+    elif n > 0 and len(reward) == 0:
+        out["ips"].update(ci_low=0.0, ci_high=0.0, interval="gamma")
     total = denominator.sum(axis=0)
     squares = np.bincount(pos, weights=weight ** 2, minlength=k)
     per_position = np.divide(total ** 2, squares, out=np.zeros(k), where=squares > 0)
@@ -205,20 +225,51 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     return out
 
 
+def gamma_interval(terms: np.ndarray, largest: float, confidence: float = 0.95) -> tuple[float, float]:
+    """The gamma interval of a weighted sum of counts, ``sum(terms)`` (Fay & Feuer 1997,
+    "Confidence intervals for directly standardized rates: a method based on the gamma
+    distribution"; R's ``epitools::ageadjust.direct``), with ``largest`` the largest weight
+    one count could carry.
+
+    IPS is such a sum: each engagement the target matches adds its weight ``1 / (n *
+    propensity)``. When few weighted engagements stand behind an estimate (a target that
+    differs from the logging policy, matched only where it explored), a bootstrap of the
+    few there are cannot see the ones that could have been; this interval can: with none
+    at all it still reaches ``largest * 3.69`` at 95%. Its coverage is at least the nominal
+    one for Poisson counts, and rewards in [0, 1] vary less than Poisson counts of the
+    same mean.
+
+    >>> [round(v, 3) for v in gamma_interval(np.zeros(3), 0.01)]
+    [0.0, 0.037]
+    """
+    from scipy import stats
+
+    terms = terms[terms > 0]
+    total, variance = float(terms.sum()), float((terms ** 2).sum())
+    tail = (1 - confidence) / 2
+    low = (float(stats.gamma.ppf(tail, total ** 2 / variance, scale=variance / total))
+           if total > 0 else 0.0)
+    grown, spread = total + largest, variance + largest ** 2
+    high = float(stats.gamma.ppf(1 - tail, grown ** 2 / spread, scale=spread / grown)) if grown > 0 else 0.0
+    return low, high
+
+
 def _with_interval(value) -> dict:
     value = None if value is None or np.isnan(value) else float(value)
-    return {"value": value, "ci_low": None, "ci_high": None}
+    return {"value": value, "ci_low": None, "ci_high": None, "interval": "bootstrap"}
 
 
-def _snips(numerator: np.ndarray, denominator: np.ndarray) -> float:
-    """Per position sum(w r) / sum(w), added up; NaN when a position has no weight."""
-    if (denominator <= 0).any():
+def _snips(numerator: np.ndarray, denominator: np.ndarray, share: np.ndarray) -> float:
+    """Per position sum(w r) / sum(w) times the share of requests the target fills there,
+    added up; NaN when a position the target fills has no weight."""
+    used = share > 0
+    if (denominator[used] <= 0).any():
         return float("nan")
-    return float((numerator / denominator).sum())
+    return float((numerator[used] / denominator[used] * share[used]).sum())
 
 
-def _bootstrap(parts: dict, numerator: np.ndarray, denominator: np.ndarray, n_boot: int,
-               seed: int) -> dict:
+def _bootstrap(parts: dict, numerator: np.ndarray, denominator: np.ndarray, filled: np.ndarray,
+               n_boot: int, seed: int) -> dict:
     """Each estimator recomputed on ``n_boot`` resamples of the requests: each resample is a
     row of counts over the requests (a multinomial draw), a few thousand cells at a time."""
     rng = np.random.default_rng(seed)
@@ -230,8 +281,122 @@ def _bootstrap(parts: dict, numerator: np.ndarray, denominator: np.ndarray, n_bo
         counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
         for name, values in parts.items():
             draws[name].append(counts @ values / n)
-        num, den = counts @ numerator, counts @ denominator
+        num, den, share = counts @ numerator, counts @ denominator, counts @ filled / n
+        used = share > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            snips = np.where((den > 0).all(axis=1), (num / den).sum(axis=1), np.nan)
+            snips = np.where(((den > 0) | ~used).all(axis=1),
+                             np.where(used, num / den * share, 0.0).sum(axis=1), np.nan)
         draws["snips"].append(snips)
     return {name: np.concatenate(values) for name, values in draws.items()}
+
+
+#: The estimator a replay recommends: unbiased with the logged propensities, and its gamma
+#: interval covers even when few weighted engagements stand behind it (the bootstrap
+#: intervals of SNIPS and DR do not; see ``benchmarks/RESULTS.md``).
+RECOMMENDED = "ips"
+#: Below this share of its suggestions that the logging policy could have shown, an
+#: engine's estimates lean low and the log cannot say what it would have earned.
+MIN_SUPPORT = 0.5
+#: Below this effective sample size (per position, in requests) an interval stands on few
+#: rows: it is wide, and its coverage is less sure.
+MIN_ESS = 30.0
+
+
+def shown_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """The log of what was shown (:data:`SHOWN_COLUMNS`) from Events of a log with position
+    and propensity columns: the reward is 1 on an engagement, 0 on a shown item left alone."""
+    shown = events[["request_id", "item_id", "position", "propensity"]].copy()
+    shown["request_id"] = shown["request_id"].astype(str)
+    shown["item_id"] = shown["item_id"].astype(str)
+    shown["reward"] = events["positive"].to_numpy(dtype=float)
+    return shown
+
+
+def for_replay(events: pd.DataFrame, train_ids, test_ids, suggestions: pd.DataFrame,
+               engines: list[str], k: int, *, truth: pd.DataFrame, seed: int = 0,
+               clip: float | None = None, n_boot: int = 1000, oracle=None) -> dict:
+    """The counterfactual part of a replay on a log of what was shown: every engine's
+    estimates on the held-out requests, beside the plain replay's count and (on a simulated
+    service, ``oracle``: :class:`suggest.simulate.ServiceTruth`) the true value.
+
+    ``k`` is the replay's largest cutoff, capped at the log's last position (a position
+    never shown cannot be estimated). DR's reward model is fitted on the training part's
+    shown rows only. Returns ``{"k", "recommended", "engines": {name: estimate + "replay"
+    (+ "oracle")}, "sentences"}``.
+    """
+    shown = shown_rows(events)
+    k = int(min(k, shown["position"].max())) if len(shown) else 0
+    test_ids = pd.Index(pd.unique(pd.Series(test_ids, dtype=object).astype(str)))
+    in_test = shown["request_id"].isin(test_ids).to_numpy()
+    in_train = shown["request_id"].isin(pd.Series(train_ids, dtype=object).astype(str)).to_numpy()
+    model = PositionItemRewards().fit(shown[in_train])
+    engaged = pd.MultiIndex.from_arrays([truth["request_id"].astype(str).to_numpy(),
+                                         truth["item_id"].astype(str).to_numpy()])
+    out = {}
+    for name in engines:
+        target = suggestions[suggestions["engine"].astype(str).to_numpy() == name]
+        target = target[target["rank"].to_numpy() <= k]
+        entry = estimate(shown[in_test], target, k, reward_model=model, clip=clip, n_boot=n_boot,
+                         seed=seed, requests=test_ids)
+        hits = pd.MultiIndex.from_arrays([target["request_id"].astype(str).to_numpy(),
+                                          target["item_id"].astype(str).to_numpy()]).isin(engaged)
+        entry["replay"] = float(hits.sum() / len(test_ids)) if len(test_ids) else None
+        if oracle is not None:
+            entry["oracle"] = oracle.value(target, test_ids, k)
+        out[name] = entry
+    return {"k": k, "recommended": RECOMMENDED, "reward_model": "PositionItemRewards on the "
+            "training part's shown rows", "engines": out, "sentences": trust_sentences(out, k)}
+
+
+def trust_sentences(engines: dict, k: int) -> list[str]:
+    """What a reader should believe of a replay on a log of what was shown, in sentences:
+    which number to trust, the engines in its order, and where the log cannot say."""
+    if not engines:
+        return []
+    best = RECOMMENDED.upper()
+    producer = max(engines, key=lambda n: engines[n]["matched"])
+    matched = engines[producer]["matched"]
+    sentences = [
+        "This log holds what was shown, so people could only engage with those items: the plain "
+        "replay credits an engine only where it agrees with what was shown, and favours the engine "
+        "that chose it" + (f" (here most likely {producer}: its top {k} match {matched:.0%} of "
+                            f"what was shown)" if matched >= 0.5 else "")
+        + f". Trust the {best} estimate of the expected engagements per request in the top {k}, "
+        f"with its interval; SNIPS and DR are beside it (steadier, but their bootstrap intervals "
+        f"are too narrow when few rows match), and an estimate counts only where the logging "
+        f"policy could have shown at least {MIN_SUPPORT:.0%} of the engine's suggestions."]
+    usable = [n for n, e in engines.items() if e["support"] >= MIN_SUPPORT
+              and e[RECOMMENDED]["value"] is not None]
+    order = sorted(usable, key=lambda n: -engines[n][RECOMMENDED]["value"])
+    if order:
+        sentences.append(f"By {best}: " + "; ".join(_estimate_phrase(n, engines[n]) for n in order)
+                         + ".")
+    plain = sorted(usable, key=lambda n: -(engines[n]["replay"] or 0))
+    flips = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]
+             if plain.index(b) < plain.index(a) and _apart(engines[a], engines[b])]
+    for a, b in flips[:3]:
+        sentences.append(f"The plain replay puts {b} above {a} ({engines[b]['replay']:.3f} against "
+                         f"{engines[a]['replay']:.3f}), but {best} puts {a} above {b} with intervals "
+                         f"apart: trust {best}, which counts what {a} would have shown.")
+    for name, e in engines.items():
+        if e["support"] < MIN_SUPPORT:
+            sentences.append(f"The log cannot say what {name} would have earned: the logging policy "
+                             f"could have shown only {e['support']:.0%} of its suggestions where it "
+                             f"puts them, so its estimates lean low.")
+        elif e["ess"] < MIN_ESS:
+            sentences.append(f"{name}'s estimate stands on few rows (effective sample size "
+                             f"{e['ess']:.0f} a position): only its {best} interval is to be "
+                             f"believed, and it is wide.")
+    return sentences
+
+
+def _estimate_phrase(name: str, e: dict) -> str:
+    v = e[RECOMMENDED]
+    interval = f" [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v["ci_low"] is not None else ""
+    return f"{name} {v['value']:.3f}{interval}"
+
+
+def _apart(a: dict, b: dict) -> bool:
+    """Whether ``a``'s interval lies wholly above ``b``'s."""
+    low, high = a[RECOMMENDED]["ci_low"], b[RECOMMENDED]["ci_high"]
+    return low is not None and high is not None and low > high

@@ -122,7 +122,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
            seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
-           min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None) -> dict:
+           min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
+           clip: float | None = None) -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
     the test part through all of them into the folder ``out``; return the summary.
 
@@ -146,14 +147,15 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         return _replay(log, engines, out, ks=ks, test_share=test_share, seed=seed,
                        chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
                        compare=compare, settings=settings, runner=runner, metric=metric,
-                       min_segment=min_segment, split_by=split_by, gap=gap)
+                       min_segment=min_segment, split_by=split_by, gap=gap, clip=clip)
 
 
 def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
            seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
-           min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None) -> dict:
+           min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
+           clip: float | None = None) -> dict:
     """The replay itself (see :func:`replay`), in a locked folder."""
     from functools import partial
 
@@ -173,7 +175,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     settings = {"engines": {n: _recorded(e.get_params()) for n, e in engines.items()}, "ks": list(ks),
                 "test_share": test_share, "seed": seed, "chunk_size": chunk_size,
                 "split": split_by, "gap": None if gap is None else str(gap),
-                "requests": held.requests, "truth": held.truth, **(settings or {})}
+                "requests": held.requests, "truth": held.truth, **(settings or {}),
+                **({"clip": clip} if clip is not None else {})}
     fingerprint = _fingerprint(settings)
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
@@ -251,6 +254,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
     _explain_sample(fitted, held, out / "results.parquet.partial", summary, metric, k, seed,
                     out / "explanations.parquet")
+    summary.update(_counterfactual(log, held, out / "suggestions.parquet.partial", list(fitted), k,
+                                   seed, clip))
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
     # where the time went (the chunks of this call only, when it resumed a replay)
@@ -259,6 +264,33 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
         os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
     _write(out / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
     return summary
+
+
+def _counterfactual(log, held, suggestions_path: Path, engines: list[str], k: int, seed: int,
+                    clip: float | None) -> dict:
+    """``counterfactual`` (and ``oracle`` on a simulated service) of a replay on a log of what
+    was shown; nothing on any other log."""
+    events = getattr(log, "events", None)
+    if not hasattr(held, "parts"):
+        if getattr(log, "shown", False):
+            return {"counterfactual": {"skipped": "not computed with --dask yet: replay the log "
+                                                  "in one process for the estimates"}}
+        return {}
+    if events is None or "position" not in events.columns:
+        return {}
+    from suggest.counterfactual import for_replay
+    from suggest.simulate import service_truth
+
+    oracle = service_truth(log.dataset.source)
+    table = pd.read_parquet(suggestions_path, columns=["request_id", "engine", "rank", "item_id"],
+                            filters=[("rank", "<=", k)])
+    found = for_replay(events, held.parts.train["request_id"], held.parts.test["request_id"], table,
+                       engines, k, truth=held.parts.test_truth, seed=seed, clip=clip,
+                       oracle=oracle)
+    out = {"counterfactual": found}
+    if oracle is not None:
+        out["oracle"] = {name: entry["oracle"] for name, entry in found["engines"].items()}
+    return out
 
 
 def held_out(log, test_share: float, seed: int, split_by: str, gap, chunk_size: int):

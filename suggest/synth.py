@@ -255,7 +255,7 @@ NO_ENGAGEMENT_SHIFTS: tuple[tuple[Condition, float], ...] = (  # added to the lo
 
 # --- counter-based randomness -------------------------------------------------------------
 
-class _Rng:
+class Rng:
     """Random numbers as a hash of (seed, stream name, keys), broadcast over the keys.
 
     A draw depends only on its keys (user, day, slot, item), never on how many
@@ -359,7 +359,7 @@ def _check(config: WorldConfig) -> WorldConfig:
 def make_world(config: WorldConfig) -> World:
     """Draw item popularity and every user's zone, schedule, tastes, habits and drift."""
     config = _check(config)
-    rng, n = _Rng(config.seed), config.users
+    rng, n = Rng(config.seed), config.users
     names, categories, base = _catalog(config.extra_items)
     u, items = np.arange(n), np.arange(len(names))
     q = lambda name: rng.uniform(name, u)  # noqa: E731 - one uniform per user
@@ -394,7 +394,7 @@ def _catalog(extra: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.concatenate([base, np.full(extra, TAIL_POPULARITY)]))
 
 
-def _habits(rng: _Rng, users: dict[str, np.ndarray], n: int, n_items: int) -> dict[str, np.ndarray]:
+def _habits(rng: Rng, users: dict[str, np.ndarray], n: int, n_items: int) -> dict[str, np.ndarray]:
     """1-3 habits a user: an item, a location the user goes to, a 2-3 hour window there."""
     u, h = np.arange(n)[:, None], np.arange(3)[None]
     draw = lambda name: rng.uniform(name, u, h)  # noqa: E731 - one uniform per habit slot
@@ -423,11 +423,11 @@ def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
 
 # --- requests and their context -------------------------------------------------------------
 
-def _user_days(world: World, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def user_days(world: World, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """User, day and Poisson request count of every user-day of users ``lo:hi``."""
     cfg = world.config
     user, day = np.repeat(np.arange(lo, hi), cfg.days), np.tile(np.arange(cfg.days), hi - lo)
-    return user, day, _poisson(_Rng(cfg.seed).uniform("count", user, day), cfg.requests_per_day)
+    return user, day, _poisson(Rng(cfg.seed).uniform("count", user, day), cfg.requests_per_day)
 
 
 def _day_windows(world: World, user: np.ndarray, working: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -445,10 +445,10 @@ def _day_windows(world: World, user: np.ndarray, working: np.ndarray) -> tuple[n
                  for i in (0, 1))
 
 
-def _requests(world: World, lo: int, hi: int) -> dict[str, np.ndarray]:
+def requests_of(world: World, lo: int, hi: int) -> dict[str, np.ndarray]:
     """Requests of users ``lo:hi`` with their context, in (user, day, local time) order."""
-    cfg, rng, users = world.config, _Rng(world.config.seed), world.users
-    ud_user, ud_day, counts = _user_days(world, lo, hi)
+    cfg, rng, users = world.config, Rng(world.config.seed), world.users
+    ud_user, ud_day, counts = user_days(world, lo, hi)
     user, day = np.repeat(ud_user, counts), np.repeat(ud_day, counts)
     slot = np.arange(len(user)) - np.repeat(np.cumsum(counts) - counts, counts)
     # (user, day, slot) names a request for every random draw about it
@@ -499,7 +499,7 @@ def _localise(world: World, r: dict[str, np.ndarray]) -> None:
     r["timestamp"] = out
 
 
-def _context(world: World, rng: _Rng, r: dict[str, np.ndarray]) -> None:
+def _context(world: World, rng: Rng, r: dict[str, np.ndarray]) -> None:
     """Add activity, headphones, network, weather, battery and calendar minutes to ``r``."""
     users, user, key, loc = world.users, r["user"], r["key"], r["location"]
     place = np.array([0, 1, 2, 5, 6])[loc] + np.where(loc == COMMUTE, users["commute_mode"][user], 0)
@@ -515,7 +515,7 @@ def _context(world: World, rng: _Rng, r: dict[str, np.ndarray]) -> None:
     r["minutes_to_next_event"] = _minutes_to_next_event(world, rng, r)
 
 
-def _minutes_to_next_event(world: World, rng: _Rng, r: dict[str, np.ndarray]) -> np.ndarray:
+def _minutes_to_next_event(world: World, rng: Rng, r: dict[str, np.ndarray]) -> np.ndarray:
     """Whole minutes to the user's next event today; NaN without one or without calendar access."""
     users, user, day, slot = world.users, r["user"][:, None], r["day"][:, None], np.arange(4)[None]
     working, draw = r["working"][:, None], rng.uniform("event_at", user, day, slot)
@@ -542,7 +542,7 @@ def _effects(r: dict[str, np.ndarray], effects: tuple[tuple[Condition, dict[str,
     return fired.astype(float) @ table
 
 
-def _utility(world: World, r: dict[str, np.ndarray]) -> np.ndarray:
+def utility(world: World, r: dict[str, np.ndarray]) -> np.ndarray:
     """Utility of every item for every request (rows) before noise; -inf where impossible."""
     cfg, user, hab = world.config, r["user"], world.habits
     n_items = len(world.items)
@@ -559,21 +559,27 @@ def _utility(world: World, r: dict[str, np.ndarray]) -> np.ndarray:
     return value
 
 
-def _engage(world: World, r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """First and second engaged item of each request, -1 for none."""
-    cfg, rng, key = world.config, _Rng(world.config.seed), r["key"]
-    # argmax of utility / T + Gumbel noise is a draw from softmax(utility / T)
-    gumbel = -np.log(-np.log(rng.uniform("choice", key[:, None], np.arange(len(world.items))[None])))
-    score = _utility(world, r) / cfg.temperature + gumbel
-    rows, first = np.arange(len(key)), score.argmax(1)
-    score[rows, first] = -np.inf
-    second = score.argmax(1)
-    rate = cfg.no_engagement_rate
-    p_none = np.full(len(key), float(rate))
+def no_engagement(world: World, r: dict[str, np.ndarray]) -> np.ndarray:
+    """Each request's probability of engaging with nothing: the base rate, its log-odds
+    shifted by the context (:data:`NO_ENGAGEMENT_SHIFTS`)."""
+    rate = world.config.no_engagement_rate
+    p_none = np.full(len(r["key"]), float(rate))
     if 0 < rate < 1:
         log_odds = math.log(rate / (1 - rate)) + sum(shift * cond.test(r) for cond, shift in NO_ENGAGEMENT_SHIFTS)
         p_none = 1 / (1 + np.exp(-log_odds))
-    engaged = rng.uniform("engaged", key) >= p_none
+    return p_none
+
+
+def _engage(world: World, r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """First and second engaged item of each request, -1 for none."""
+    cfg, rng, key = world.config, Rng(world.config.seed), r["key"]
+    # argmax of utility / T + Gumbel noise is a draw from softmax(utility / T)
+    gumbel = -np.log(-np.log(rng.uniform("choice", key[:, None], np.arange(len(world.items))[None])))
+    score = utility(world, r) / cfg.temperature + gumbel
+    rows, first = np.arange(len(key)), score.argmax(1)
+    score[rows, first] = -np.inf
+    second = score.argmax(1)
+    engaged = rng.uniform("engaged", key) >= no_engagement(world, r)
     two = engaged & (rng.uniform("second", key) < SECOND_ITEM_SHARE) & np.isfinite(score[rows, second])
     return np.where(engaged, first, -1), np.where(two, second, -1)
 
@@ -619,17 +625,24 @@ def _log_rows(world: World, r: dict[str, np.ndarray], first_id: int, width: int)
     idx = np.repeat(np.arange(len(first)), n_rows)
     is_second = np.arange(len(idx)) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows) == 1
     item = np.where(is_second, second[idx], first[idx])
-    words = {f: np.array(v, dtype=object)[r[f]][idx] for f, v in VOCAB.items()}
+    rows = request_columns(world, r, first_id, width).iloc[idx].reset_index(drop=True)
+    rows["item"] = np.where(item >= 0, world.items[np.maximum(item, 0)], "")
+    return rows
+
+
+def request_columns(world: World, r: dict[str, np.ndarray], first_id: int, width: int) -> pd.DataFrame:
+    """One row per request: its id (numbered from ``first_id``, zero-padded to ``width``
+    digits), user, local time, zone and context, as the log writes them (no item)."""
+    words = {f: np.array(v, dtype=object)[r[f]] for f, v in VOCAB.items()}
     return pd.DataFrame({
-        "request_id": _ids("r", np.arange(first_id, first_id + len(first)), width)[idx],
-        "user": world.user_ids[r["user"]][idx], "timestamp": r["timestamp"][idx],
-        "tz": np.array(ZONES, dtype=object)[world.users["zone"][r["user"]]][idx],
+        "request_id": _ids("r", np.arange(first_id, first_id + len(r["key"])), width),
+        "user": world.user_ids[r["user"]], "timestamp": r["timestamp"],
+        "tz": np.array(ZONES, dtype=object)[world.users["zone"][r["user"]]],
         "location": words["location"], "activity": words["activity"],
-        "headphones": np.where(r["headphones"], "true", "false")[idx], "battery": r["battery"][idx],
+        "headphones": np.where(r["headphones"], "true", "false"), "battery": r["battery"],
         "weather": words["weather"], "network": words["network"],
-        "minutes_to_next_event": pd.array(r["minutes_to_next_event"], dtype="Float64").astype("Int64")[idx],
-        "item": np.where(item >= 0, world.items[np.maximum(item, 0)], ""),
-    }, columns=list(LOG_COLUMNS))
+        "minutes_to_next_event": pd.array(r["minutes_to_next_event"], dtype="Float64").astype("Int64"),
+    }, columns=list(LOG_COLUMNS[:-1]))
 
 
 def _hhmm(hours: float) -> str:
@@ -666,7 +679,7 @@ def _user_truth(world: World, k: int) -> dict:
     return person
 
 
-def _settings(config: WorldConfig) -> dict:
+def settings_of(config: WorldConfig) -> dict:
     """The config's fields as written to dataset.yaml and truth_model.json; ``extra_items``
     only when set, so worlds made before it existed come out byte for byte the same."""
     settings = dataclasses.asdict(config)
@@ -675,12 +688,12 @@ def _settings(config: WorldConfig) -> dict:
     return settings
 
 
-def _truth(world: World) -> dict:
+def truth_of(world: World) -> dict:
     """The generating parameters, human readable: the content of truth_model.json."""
     cfg = world.config
     drift_from = dt.date.fromisoformat(cfg.start) + dt.timedelta(days=cfg.days - cfg.drift_days)
     return {
-        "config": _settings(cfg),
+        "config": settings_of(cfg),
         "utility": "popularity + context_weight * shared_context_effects + personal_weight * taste"
                    " (taste_after_drift from drift.from_date for drifted users) + habit_weight * habits"
                    " + interaction_weight * interactions; engaged item = argmax(utility / temperature"
@@ -737,11 +750,7 @@ def generate(config: WorldConfig, out_dir: str | os.PathLike, *, progress: bool 
     elif isinstance(chunk_users, bool) or not isinstance(chunk_users, int) or chunk_users < 1:
         raise SuggestError(f"chunk_users={chunk_users!r} is not allowed", hint="chunk_users must be an integer >= 1")
     out = Path(out_dir)
-    old = out / "dataset.yaml"
-    if (out / "log.csv").exists() and not (old.exists() and old.read_text(encoding="utf-8", errors="replace")
-                                           .startswith("# Generated by suggest.synth")):
-        raise SuggestError(f"{out} already holds a log.csv that suggest did not generate",
-                           hint="choose another folder; a real log is never overwritten")
+    refuse_foreign_log(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"log": out / "log.csv", "catalog": out / "catalog.csv", "dataset": out / "dataset.yaml",
              "truth": out / "truth_model.json"}
@@ -751,11 +760,10 @@ def generate(config: WorldConfig, out_dir: str | os.PathLike, *, progress: bool 
     n_requests, n_rows, n_engaged = _write_log(world, partial["log"], chunk_users, progress)
     pd.DataFrame({"item": world.items, "category": world.categories}).to_csv(partial["catalog"], index=False,
                                                                   lineterminator="\n")
-    settings = "".join(f"#   {key}: {value!r}\n" for key, value in _settings(config).items())
-    safe_name = json.dumps(name) if re.search(r"[^\w.-]", name) else name  # a JSON string is valid YAML
+    settings = "".join(f"#   {key}: {value!r}\n" for key, value in settings_of(config).items())
     partial["dataset"].write_text(f"# Generated by suggest.synth.generate from this world config:\n"
-                                  f"{settings}" + DATASET_YAML.format(name=safe_name), encoding="utf-8")
-    partial["truth"].write_text(json.dumps(_truth(world), sort_keys=True, indent=1) + "\n",
+                                  f"{settings}" + dataset_yaml(name), encoding="utf-8")
+    partial["truth"].write_text(json.dumps(truth_of(world), sort_keys=True, indent=1) + "\n",
                                 encoding="utf-8")
     if n_requests == 0:
         for path in partial.values():
@@ -769,18 +777,34 @@ def generate(config: WorldConfig, out_dir: str | os.PathLike, *, progress: bool 
             "paths": {k: str(v) for k, v in paths.items()}}
 
 
+def refuse_foreign_log(out: Path) -> None:
+    """Refuse a folder holding a log.csv that suggest did not generate: a real log is never
+    overwritten."""
+    old = out / "dataset.yaml"
+    if (out / "log.csv").exists() and not (old.exists() and old.read_text(encoding="utf-8", errors="replace")
+                                           .startswith("# Generated by suggest.synth")):
+        raise SuggestError(f"{out} already holds a log.csv that suggest did not generate",
+                           hint="choose another folder; a real log is never overwritten")
+
+
+def dataset_yaml(name: str) -> str:
+    """dataset.yaml's description of a generated log named ``name``."""
+    safe_name = json.dumps(name) if re.search(r"[^\w.-]", name) else name  # a JSON string is valid YAML
+    return DATASET_YAML.format(name=safe_name)
+
+
 def _write_log(world: World, path: Path, chunk_users: int, progress: bool) -> tuple[int, int, int]:
     """Write log.csv chunk by chunk of users; return (requests, rows, engaged requests)."""
     users = world.config.users
     chunks = [(lo, min(lo + chunk_users, users)) for lo in range(0, users, chunk_users)]
     # request ids count in (user, day, time) order; their zero padding needs the total first
-    total = sum(int(_user_days(world, lo, hi)[2].sum()) for lo, hi in chunks)
+    total = sum(int(user_days(world, lo, hi)[2].sum()) for lo, hi in chunks)
     width, done, n_rows, n_engaged = max(7, len(str(total))), 0, 0, 0
     bar = tqdm(total=total, unit="req", desc="generating", disable=None if progress else True, leave=False)
     with open(path, "w", newline="", encoding="utf-8") as fh, bar:
         fh.write(",".join(LOG_COLUMNS) + "\n")
         for lo, hi in chunks:
-            rows = _log_rows(world, _requests(world, lo, hi), done + 1, width)
+            rows = _log_rows(world, requests_of(world, lo, hi), done + 1, width)
             rows.to_csv(fh, header=False, index=False, lineterminator="\n", na_rep="")
             done += rows["request_id"].nunique()
             n_rows += len(rows)

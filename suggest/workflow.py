@@ -231,7 +231,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                test_share: float = 0.2, split_by: str = "auto", gap=None, seed: int = 0,
                chunk_size: int = 20_000, metric: str | None = None, min_segment: int | None = None,
                jobs: int | None = None, dask: str | None = None, progress: bool = False,
-               latency_sample: int = 200) -> dict:
+               latency_sample: int = 200, clip: float | None = None) -> dict:
     """``suggest replay``: load the log of ``dataset``, check the rules against it, replay
     the held-out part through ``engines`` into ``out`` (:func:`suggest.replay.replay`)
     and write the rejected rows beside the run; return the summary with
@@ -250,6 +250,9 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     check_min_size(min_segment)
     if chunk_size < 1:
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
+    if clip is not None and not clip > 0:
+        raise SuggestError(f"--clip must be above 0, not {clip}",
+                           hint="a weight cap of 100 keeps weights up to 100; leave it out for none")
     chosen = replay_engines(engines, rules, None if dask else model, seed)
     with chunk_runner(jobs, dask) as runner:
         # on Dask the workers read and hold the log (suggest.daskreplay), and the model
@@ -272,7 +275,8 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                          latency_sample=latency_sample,
                          settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
                                    "rules": str(rules)},
-                         metric=metric, min_segment=min_segment, split_by=split_by, gap=gap)
+                         metric=metric, min_segment=min_segment, split_by=split_by, gap=gap,
+                         clip=clip)
     return {**summary, **rejects_summary(loaded, Path(out) / "rejects.csv")}
 
 

@@ -321,7 +321,7 @@ def test_an_interrupted_run_leaves_no_half_written_world(tmp_path, monkeypatch):
     def stop(world):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(synth, "_truth", stop)
+    monkeypatch.setattr(synth, "truth_of", stop)
     with pytest.raises(KeyboardInterrupt):
         generate(WorldConfig(users=30, days=5, seed=2), tmp_path)
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if not p.name.endswith(".partial")}

@@ -22,6 +22,7 @@ def summary_text(summary: dict) -> str:
     metric = verdict.get("primary_metric", "ndcg@5")
     k = metric.split("@")[1]
     lines = ["Verdict:", *verdict_lines(summary), ""]
+    lines += counterfactual_lines(summary)
     cols = [metric, f"precision@{k}", f"recall@{k}", f"mrr@{k}", "answered_rate",
             f"precision@{k}_answered", f"catalog_coverage@{k}"]
     heads = [metric, f"P@{k}", f"R@{k}", f"MRR@{k}", "answered", f"P@{k} answ.", f"cover@{k}",
@@ -53,6 +54,44 @@ def summary_text(summary: dict) -> str:
                          f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  {p_phrase(c['p_holm']):<12}"
                          f"{mark}")
     return "\n".join(lines)
+
+
+def counterfactual_lines(summary: dict, width: int = 100) -> list[str]:
+    """On a log of what was shown: what to trust, then each engine's estimates beside the plain
+    replay (and the truth, on a simulated service); nothing on any other log."""
+    found = summary.get("counterfactual")
+    if not found:
+        return []
+    if "skipped" in found:
+        return [f"Counterfactual estimates: {found['skipped']}", ""]
+    k, lines = found["k"], ["What each engine would have earned (log of what was shown):"]
+    for sentence in found["sentences"]:
+        lines += textwrap.wrap(sentence, width, initial_indent="- ", subsequent_indent="  ")
+    engines = found["engines"]
+    oracle = any("oracle" in e for e in engines.values())
+    name_width = max(len(n) for n in engines) + 2
+    best = found["recommended"]
+    others = [e for e in ("ips", "snips", "dr") if e != best]
+    heads = ["replay", f"{best.upper()} [95% interval]", *(e.upper() for e in others),
+             "support", "ess", "max w"] + (["true"] if oracle else [])
+    widths = (9, 26, 9, 9, 9, 8, 9, 9)
+    lines += ["", f"expected engagements per request in the top {k}; replay: the plain count of "
+                  "logged engagements the list holds"
+              + ("; true: from the simulated service's truth" if oracle else ""),
+              "engine".ljust(name_width) + "".join(h.rjust(w) for h, w in zip(heads, widths))]
+    for name, e in sorted(engines.items(), key=lambda x: -(x[1][best]["value"] or 0)):
+        v = e[best]
+        interval = (f"{_num(v['value'])} [{_num(v['ci_low'])}, {_num(v['ci_high'])}]"
+                    if v["ci_low"] is not None else _num(v["value"]))
+        row = [_num(e["replay"]), interval, *(_num(e[o]["value"]) for o in others),
+               f"{e['support']:.0%}", f"{e['ess']:.0f}", f"{e['max_weight']:.0f}"]
+        row += [_num(e.get("oracle"))] if oracle else []
+        lines.append(name.ljust(name_width) + "".join(x.rjust(w) for x, w in zip(row, widths)))
+    return lines + [""]
+
+
+def _num(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
 def rejects_line(summary: dict) -> str:
