@@ -390,6 +390,27 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
     return sentences
 
 
+def verdict_caution(found: dict, pair: tuple[str, str] = ("ranker", "rules")) -> str | None:
+    """The sentence a replay's verdict carries on a log of what was shown: the plain metrics
+    favour the engine that chose what was shown, and what the recommended estimator says of
+    ``pair`` (or of the two it ranks highest)."""
+    engines = found.get("engines") or {}
+    best = found.get("recommended", RECOMMENDED)
+    usable = {n: e for n, e in engines.items() if e[best]["value"] is not None}
+    b, a = pair if all(n in usable for n in pair) else (sorted(
+        usable, key=lambda n: -usable[n][best]["value"]) + [None, None])[:2]
+    if a is None or b is None:
+        return None
+    if _apart(usable[b], usable[a]) or _apart(usable[a], usable[b]):
+        reading = f"{b if usable[b][best]['value'] > usable[a][best]['value'] else a} would have earned more"
+    else:
+        reading = "the log cannot tell them apart"
+    return (f"This log holds only what was shown, so the plain metrics here favour the engine that "
+            f"chose it. What each would have earned had it been serving ({best.upper()}, expected "
+            f"engagements per request in the top {found['k']}): {_estimate_phrase(b, usable[b])} "
+            f"against {_estimate_phrase(a, usable[a])}: {reading}.")
+
+
 def _estimate_phrase(name: str, e: dict) -> str:
     v = e[RECOMMENDED]
     interval = f" [{v['ci_low']:.3f}, {v['ci_high']:.3f}]" if v["ci_low"] is not None else ""

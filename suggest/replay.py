@@ -256,6 +256,12 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                     out / "explanations.parquet")
     summary.update(_counterfactual(log, held, out / "suggestions.parquet.partial", list(fitted), k,
                                    seed, clip))
+    if (summary.get("counterfactual") or {}).get("engines"):
+        from suggest.counterfactual import verdict_caution
+
+        caution = verdict_caution(summary["counterfactual"])
+        if caution and summary.get("verdict"):
+            summary["verdict"]["sentences"].insert(1, caution)
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
     # where the time went (the chunks of this call only, when it resumed a replay)
@@ -272,7 +278,7 @@ def _counterfactual(log, held, suggestions_path: Path, engines: list[str], k: in
     was shown; nothing on any other log."""
     events = getattr(log, "events", None)
     if not hasattr(held, "parts"):
-        if getattr(log, "shown", False):
+        if getattr(getattr(log, "report", None), "shown", None):
             return {"counterfactual": {"skipped": "not computed with --dask yet: replay the log "
                                                   "in one process for the estimates"}}
         return {}

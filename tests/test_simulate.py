@@ -139,8 +139,17 @@ def test_replay_reports_estimates_beside_the_truth_and_says_what_to_trust(tmp_pa
         assert set(rules[name]) >= {"value", "ci_low", "ci_high"}
     assert rules["ips"]["ci_low"] <= summary["oracle"]["rules"] <= rules["ips"]["ci_high"]
     assert rules["matched"] > 0.6 > found["engines"]["random"]["matched"]
-    # the truth of a random list is far below the rules' here, and both estimators see it
+    # the truth of a random list is far below the rules' here
     assert summary["oracle"]["random"] < summary["oracle"]["rules"]
+    # the verdict warns that its plain metrics favour the logging engine, and the report says it
+    assert any("This log holds only what was shown" in s for s in summary["verdict"]["sentences"])
+    report = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "--a", "rules", "--b",
+                                       "popular", "-o", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    page = (tmp_path / "r.html").read_text()
+    assert "id='counterfactual'" in page and "What each engine would have earned" in page
+    assert page.index("id='verdict'") < page.index("id='counterfactual'") < page.index("id='engines'")
+    assert f"{summary['oracle']['random']:.3f}" in page  # the true values, in the table
 
 
 def test_a_plain_log_has_no_counterfactual_section(tmp_path):

@@ -6,6 +6,8 @@ comes first everywhere"):
 1. the verdict: who is best; each learned engine against the rules and the
    best baseline, with interval, corrected p and minimum detectable effect;
    the rules' abstention; the cost; where the learned engine loses;
+   on a log of what was shown, then what each engine would have earned (the
+   counterfactual estimates, what to trust, and the truth on a simulated service);
 2. the engines side by side;
 3. where the ranker loses and wins: significant segments first (losses, then
    wins, largest effect times size first), with how many were tested, then every
@@ -103,6 +105,7 @@ def build(summary: dict, results: pd.DataFrame, suggestions: pd.DataFrame,
                     f"({summary['requests_without_positive']:,} without one are left out). "
                     f"Primary metric: {metric}.", note=True))
     _verdict(report, summary, main, versus_baseline, metric)
+    _counterfactual(report, summary)
     _engines(report, summary, metric, k)
     _segments(report, main, versus_baseline, metric)
     _rules(report, summary, main, metric)
@@ -149,6 +152,39 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
                                  f"({metric}; b - a; p Holm-corrected over the "
                                  f"{rows[0].get('family', '?')} overall tests).",
                          tone=[_tone(c) for c in rows]))
+
+
+def _counterfactual(report: Report, summary: dict) -> None:
+    """On a log of what was shown: what each engine would have earned, and what to trust
+    (a section only such runs have)."""
+    found = summary.get("counterfactual")
+    if not found:
+        return
+    report.add(Heading("What each engine would have earned", "counterfactual"))
+    if "skipped" in found:
+        report.add(Text(found["skipped"], note=True))
+        return
+    report.add(Bullets(found["sentences"], strong=True))
+    best, k = found["recommended"], found["k"]
+    rows = []
+    for name, e in sorted(found["engines"].items(), key=lambda x: -(x[1][best]["value"] or 0)):
+        row = {"engine": name, "plain replay": _num(e["replay"])}
+        for estimator in (best, *(x for x in ("ips", "snips", "dr") if x != best)):
+            v = e[estimator]
+            row[estimator.upper()] = (f"{_num(v['value'])} [{_num(v['ci_low'])}, {_num(v['ci_high'])}]"
+                                      if v["ci_low"] is not None else _num(v["value"]))
+        if "oracle" in e:
+            row["true value"] = _num(e["oracle"])
+        row.update({"support": f"{e['support']:.0%}", "matched": f"{e['matched']:.0%}",
+                    "ess": f"{e['ess']:,.0f}", "max weight": f"{e['max_weight']:,.0f}"})
+        rows.append(row)
+    report.add(Table(pd.DataFrame(rows), sortable=False, caption=(
+        f"Expected engagements per request in the top {k}, with 95% intervals (IPS: gamma; SNIPS "
+        f"and DR: bootstrap). Plain replay: the logged engagements each list holds, per request. "
+        f"Support: share of the engine's suggestions the logging policy is seen to show at that "
+        f"position; matched: share the log shows there; ess: effective sample size per position, "
+        f"in requests; max weight: the largest 1 / propensity used." + (" True value: from the simulated service's truth." if any(
+            "oracle" in e for e in found["engines"].values()) else ""))))
 
 
 def _line(c, metric: str) -> str:
