@@ -82,11 +82,16 @@ class PositionItemRewards:
         self.strength = strength
 
     def fit(self, shown: pd.DataFrame) -> "PositionItemRewards":
-        reward = shown["reward"].to_numpy(dtype=float)
-        self.overall_ = float(reward.mean()) if len(reward) else 0.0
-        by_position = shown.groupby("position")["reward"].mean()
-        self.positions_ = {int(p): float(v) for p, v in by_position.items()}
-        pairs = shown.groupby(["item_id", "position"])["reward"].agg(["sum", "count"])
+        return self.fit_sums(reward_sums(shown))
+
+    def fit_sums(self, sums: pd.DataFrame) -> "PositionItemRewards":
+        """Fit from :func:`reward_sums` (of several parts of a log: they are added up)."""
+        pairs = sums.groupby(["item_id", "position"])[["sum", "count"]].sum()
+        total, rows = float(pairs["sum"].sum()), float(pairs["count"].sum())
+        self.overall_ = total / rows if rows else 0.0
+        by_position = pairs.groupby(level="position").sum()
+        self.positions_ = {int(p): float(row["sum"] / row["count"])
+                           for p, row in by_position.iterrows()}
         base = pairs.index.get_level_values("position").map(self.positions_).to_numpy(dtype=float)
         self.pairs_ = pd.Series((pairs["sum"].to_numpy() + self.strength * base)
                                 / (pairs["count"].to_numpy() + self.strength), index=pairs.index)
@@ -101,6 +106,15 @@ class PositionItemRewards:
         at = index.get_indexer(pd.MultiIndex.from_arrays([items, positions]))
         fallback = pd.Series(positions).map(self.positions_).fillna(self.overall_).to_numpy()
         return np.where(at >= 0, self.pairs_.to_numpy()[np.maximum(at, 0)], fallback)
+
+
+def reward_sums(shown: pd.DataFrame) -> pd.DataFrame:
+    """The reward's sum and count of each (item, position) of a log of what was shown: what
+    :class:`PositionItemRewards` is fitted from, added up over the parts of a log."""
+    frame = pd.DataFrame({"item_id": shown["item_id"].astype(str).to_numpy(),
+                          "position": shown["position"].to_numpy(dtype=np.int64),
+                          "reward": shown["reward"].to_numpy(dtype=float)})
+    return frame.groupby(["item_id", "position"])["reward"].agg(["sum", "count"]).reset_index()
 
 
 def check_shown(shown: pd.DataFrame) -> None:
@@ -312,31 +326,29 @@ def shown_rows(events: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def for_replay(events: pd.DataFrame, train_ids, test_ids, suggestions: pd.DataFrame,
+def for_replay(shown: pd.DataFrame, reward_model, test_ids, suggestions: pd.DataFrame,
                engines: list[str], k: int, *, truth: pd.DataFrame, seed: int = 0,
                clip: float | None = None, n_boot: int = 1000, oracle=None) -> dict:
     """The counterfactual part of a replay on a log of what was shown: every engine's
-    estimates on the held-out requests, beside the plain replay's count and (on a simulated
-    service, ``oracle``: :class:`suggest.simulate.ServiceTruth`) the true value.
+    estimates on the held-out requests ``test_ids`` (their ``shown`` rows, as
+    :func:`shown_rows` gives them), beside the plain replay's count of ``truth`` (their
+    engagements) and, on a simulated service (``oracle``:
+    :class:`suggest.simulate.ServiceTruth`), the true value.
 
     ``k`` is the replay's largest cutoff, capped at the log's last position (a position
-    never shown cannot be estimated). DR's reward model is fitted on the training part's
-    shown rows only. Returns ``{"k", "recommended", "engines": {name: estimate + "replay"
-    (+ "oracle")}, "sentences"}``.
+    never shown cannot be estimated). ``reward_model`` is DR's, fitted on the training
+    part's shown rows only. Returns ``{"k", "recommended", "engines": {name: estimate +
+    "replay" (+ "oracle")}, "sentences"}``.
     """
-    shown = shown_rows(events)
     k = int(min(k, shown["position"].max())) if len(shown) else 0
     test_ids = pd.Index(pd.unique(pd.Series(test_ids, dtype=object).astype(str)))
-    in_test = shown["request_id"].isin(test_ids).to_numpy()
-    in_train = shown["request_id"].isin(pd.Series(train_ids, dtype=object).astype(str)).to_numpy()
-    model = PositionItemRewards().fit(shown[in_train])
     engaged = pd.MultiIndex.from_arrays([truth["request_id"].astype(str).to_numpy(),
                                          truth["item_id"].astype(str).to_numpy()])
     out = {}
     for name in engines:
         target = suggestions[suggestions["engine"].astype(str).to_numpy() == name]
         target = target[target["rank"].to_numpy() <= k]
-        entry = estimate(shown[in_test], target, k, reward_model=model, clip=clip, n_boot=n_boot,
+        entry = estimate(shown, target, k, reward_model=reward_model, clip=clip, n_boot=n_boot,
                          seed=seed, requests=test_ids)
         hits = pd.MultiIndex.from_arrays([target["request_id"].astype(str).to_numpy(),
                                           target["item_id"].astype(str).to_numpy()]).isin(engaged)

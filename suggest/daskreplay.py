@@ -138,6 +138,20 @@ class DaskHeldOut:
         fired = [f for f in self._each(_fired, shipped(self.client, engine)) if f is not None]
         return np.sum(fired, axis=0)
 
+    def shown_parts(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """As :meth:`suggest.replay.LocalHeldOut.shown_parts`: each bucket adds up its
+        training part's reward sums, and the held-out shown rows come back in the log's
+        order (the estimates need them per request: as many rows as the held-out part's
+        suggestions, which the client reads too)."""
+        if not self.log.report.shown:
+            return None
+        client = self.client
+        parts = client.gather([client.submit(_shown_parts, b, m, pure=False)
+                               for b, m in zip(self.log.buckets, self.part.masks)])
+        parts = [p for p in parts if p is not None]
+        return (pd.concat([s for s, _ in parts], ignore_index=True),
+                in_order([t for _, t in parts], "_order"))
+
     def train_window(self) -> tuple[int, list[str] | None]:
         """The training requests and their first and last time (None without time)."""
         if "timestamp" not in self.columns or not self.train_requests:
@@ -228,3 +242,16 @@ def _train_ends(bucket: dict | None, masks):
         return None
     stamps = bucket["requests"]["timestamp"][masks[0]]
     return (stamps.min(), stamps.max()) if stamps.notna().any() else None
+
+
+def _shown_parts(bucket: dict | None, masks):
+    """A bucket's training reward sums and held-out shown rows (with their order in the log)."""
+    from suggest.counterfactual import reward_sums, shown_rows
+
+    if bucket is None:
+        return None
+    events, requests = bucket["events"], bucket["requests"]["request_id"]
+    in_train = events["request_id"].isin(requests[masks[0]]).to_numpy()
+    in_test = events["request_id"].isin(requests[masks[1]]).to_numpy()
+    test = shown_rows(events[in_test]).assign(_order=bucket["order"]["events"][in_test])
+    return reward_sums(shown_rows(events[in_train])), test

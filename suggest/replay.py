@@ -254,8 +254,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
     _explain_sample(fitted, held, out / "results.parquet.partial", summary, metric, k, seed,
                     out / "explanations.parquet")
-    summary.update(_counterfactual(log, held, out / "suggestions.parquet.partial", list(fitted), k,
-                                   seed, clip))
+    summary.update(_counterfactual(log, held, out, list(fitted), k, seed, clip))
     if (summary.get("counterfactual") or {}).get("engines"):
         from suggest.counterfactual import verdict_caution
 
@@ -272,31 +271,30 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     return summary
 
 
-def _counterfactual(log, held, suggestions_path: Path, engines: list[str], k: int, seed: int,
+def _counterfactual(log, held, out: Path, engines: list[str], k: int, seed: int,
                     clip: float | None) -> dict:
     """``counterfactual`` (and ``oracle`` on a simulated service) of a replay on a log of what
-    was shown; nothing on any other log."""
-    events = getattr(log, "events", None)
-    if not hasattr(held, "parts"):
-        if getattr(getattr(log, "report", None), "shown", None):
-            return {"counterfactual": {"skipped": "not computed with --dask yet: replay the log "
-                                                  "in one process for the estimates"}}
+    was shown, from the run's files and the held-out shown rows; nothing on any other log."""
+    parts = held.shown_parts()
+    if parts is None:
         return {}
-    if events is None or "position" not in events.columns:
-        return {}
-    from suggest.counterfactual import for_replay
+    from suggest.counterfactual import PositionItemRewards, for_replay
     from suggest.simulate import service_truth
 
+    train_sums, test_shown = parts
     oracle = service_truth(log.dataset.source)
-    table = pd.read_parquet(suggestions_path, columns=["request_id", "engine", "rank", "item_id"],
+    table = pd.read_parquet(out / "suggestions.parquet.partial",
+                            columns=["request_id", "engine", "rank", "item_id"],
                             filters=[("rank", "<=", k)])
-    found = for_replay(events, held.parts.train["request_id"], held.parts.test["request_id"], table,
-                       engines, k, truth=held.parts.test_truth, seed=seed, clip=clip,
-                       oracle=oracle)
-    out = {"counterfactual": found}
+    test_ids = pd.unique(pd.read_parquet(out / "results.parquet.partial",
+                                         columns=["request_id"])["request_id"].astype(str))
+    found = for_replay(test_shown, PositionItemRewards().fit_sums(train_sums), test_ids, table,
+                       engines, k, truth=pd.read_parquet(out / "truth.parquet"), seed=seed,
+                       clip=clip, oracle=oracle)
+    result = {"counterfactual": found}
     if oracle is not None:
-        out["oracle"] = {name: entry["oracle"] for name, entry in found["engines"].items()}
-    return out
+        result["oracle"] = {name: entry["oracle"] for name, entry in found["engines"].items()}
+    return result
 
 
 def held_out(log, test_share: float, seed: int, split_by: str, gap, chunk_size: int):
@@ -362,6 +360,19 @@ class LocalHeldOut:
     def fired(self, engine) -> np.ndarray:
         """How many held-out requests each rule of a rules engine fired on."""
         return engine.fired(self.parts.test).sum(axis=0)
+
+    def shown_parts(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """On a log of what was shown: the training part's reward sums by item and position
+        (:func:`suggest.counterfactual.reward_sums`) and the held-out part's shown rows;
+        else None."""
+        from suggest.counterfactual import reward_sums, shown_rows
+
+        events = self.log.events
+        if "position" not in events.columns:
+            return None
+        ids = events["request_id"]
+        train = shown_rows(events[ids.isin(self.parts.train["request_id"]).to_numpy()])
+        return reward_sums(train), shown_rows(events[ids.isin(self.parts.test["request_id"]).to_numpy()])
 
     def train_window(self) -> tuple[int, list[str] | None]:
         """The training requests and their first and last time (None without time)."""

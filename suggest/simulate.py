@@ -54,6 +54,8 @@ POLICIES = ("rules", "popular", "random")
 #: The columns a service log adds to a plain world's.
 SHOWN_COLUMNS = ("position", "propensity", "engaged")
 ATTRACTION_FILE = "truth_attraction.parquet"
+#: The most (request, item) attractions a service world writes to its truth.
+MAX_ATTRACTIONS = 50_000_000
 CLICK_MODEL = ("engagement of a shown item = Bernoulli(examination(position) * attraction(item | request)),"
                " independently per shown item; examination(p) = 1 / p; attraction = (1 - p_none) *"
                " softmax(utility / temperature) over the catalog (the plain world's chance of"
@@ -129,6 +131,13 @@ def generate(config: synth.WorldConfig, out_dir: str | os.PathLike, *, policy: s
     elif rules is not None:
         raise SuggestError(f"--rules with --logging-policy {policy}",
                            hint="a rule file is the logging policy only with --logging-policy rules")
+    requests = sum(int(synth.user_days(world, lo, min(lo + 10_000, config.users))[2].sum())
+                   for lo in range(0, config.users, 10_000))
+    if requests * len(world.items) > MAX_ATTRACTIONS:
+        raise SuggestError(f"a service world of {requests:,} requests and {len(world.items):,} items "
+                           f"would write {requests * len(world.items):,} attractions to its truth",
+                           hint=f"keep requests x items under {MAX_ATTRACTIONS:,}: fewer --users, "
+                                "--days or --extra-items")
     out = Path(out_dir)
     synth.refuse_foreign_log(out)
     with tempfile.TemporaryDirectory(prefix="suggest-plain-") as plain:

@@ -524,3 +524,24 @@ def test_a_log_of_what_was_shown_reads_the_same_on_the_workers(client, tmp_path)
     assert report.shown == local.report.shown and report.shown["rows"] == 5
     assert report.reject_reasons == local.report.reject_reasons
     assert sorted(rejected["line"].astype(int)) == sorted(local.rejects["line"].astype(int))
+
+
+def test_a_replay_of_what_was_shown_estimates_on_the_workers_as_in_one_process(client, tmp_path):
+    """The counterfactual estimates (and the truth of a simulated service) on Dask are the
+    local ones, to the last digit: the workers add up the training rewards and send the
+    held-out shown rows in the log's order."""
+    from suggest import simulate
+    from suggest.synth import WorldConfig
+    from suggest.workflow import replay_log
+
+    simulate.generate(WorldConfig(users=40, days=10, seed=4), tmp_path / "w", policy="popular",
+                      epsilon=0.3, shown=3)
+    settings = dict(engines="rules,popular,user-history", rules=ROOT / "rules" / "phone.yaml",
+                    ks=(1, 3), chunk_size=300, latency_sample=5, clip=50.0)
+    local = replay_log(tmp_path / "w" / "dataset.yaml", tmp_path / "local", **settings)
+    remote = replay_log(tmp_path / "w" / "dataset.yaml", tmp_path / "remote",
+                        dask=client.scheduler.address, **settings)
+    assert set(local["counterfactual"]["engines"]) == {"rules", "popular", "user-history"}
+    assert local["counterfactual"]["engines"]["popular"]["clip"] == 50.0
+    assert remote["counterfactual"] == local["counterfactual"]
+    assert remote["oracle"] == local["oracle"] and len(local["oracle"]) == 3

@@ -172,6 +172,8 @@ def test_a_plain_log_has_no_counterfactual_section(tmp_path):
     (["--logging-policy", "popular", "--shown", "0"], "--shown 0 is not allowed"),
     (["--logging-policy", "popular", "--rules", "r.yaml"], "--rules with --logging-policy popular"),
     (["--logging-policy", "rules", "--rules", "nowhere.yaml"], "cannot read the rule file nowhere.yaml"),
+    (["--logging-policy", "popular", "--extra-items", "10000", "--users", "2000"],
+     "attractions to its truth"),
 ])
 def test_settings_a_service_cannot_honour_are_refused(tmp_path, args, message):
     result = CliRunner().invoke(main, ["generate", "--users", "5", "--days", "2", *args,

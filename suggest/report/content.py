@@ -161,9 +161,6 @@ def _counterfactual(report: Report, summary: dict) -> None:
     if not found:
         return
     report.add(Heading("What each engine would have earned", "counterfactual"))
-    if "skipped" in found:
-        report.add(Text(found["skipped"], note=True))
-        return
     report.add(Bullets(found["sentences"], strong=True))
     best, k = found["recommended"], found["k"]
     rows = []

@@ -62,8 +62,6 @@ def counterfactual_lines(summary: dict, width: int = 100) -> list[str]:
     found = summary.get("counterfactual")
     if not found:
         return []
-    if "skipped" in found:
-        return [f"Counterfactual estimates: {found['skipped']}", ""]
     k, lines = found["k"], ["What each engine would have earned (log of what was shown):"]
     for sentence in found["sentences"]:
         lines += textwrap.wrap(sentence, width, initial_indent="- ", subsequent_indent="  ")
