@@ -217,7 +217,10 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
                 out[name]["ci_low"], out[name]["ci_high"] = (float(v) for v in np.percentile(
                     values, [tail, 100 - tail]))
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
-        largest = weight.max() if matches.any() else 1.0 / shown["propensity"].min()
+        # the heaviest weight a match could carry: a target cell the log happened not to
+        # match may still be one the logging policy shows only while exploring
+        largest = 1.0 / (rows if len(rows) else shown)["propensity"].min()
+        largest = min(largest, clip) if clip is not None else largest
         low, high = gamma_interval(weight * reward / n, largest / n, confidence)
         out["ips"].update(ci_low=low, ci_high=high, interval="gamma")
     elif n > 0 and len(reward) == 0:

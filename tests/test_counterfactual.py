@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suggest.counterfactual import PositionItemRewards, estimate
+from suggest.counterfactual import PositionItemRewards, estimate, gamma_interval
 from suggest.errors import SuggestError
 
 
@@ -140,6 +140,45 @@ def test_the_intervals_cover_the_true_value_on_simulated_logs(epsilon):
         assert abs(np.mean(values[name]) - TRUE_VALUE) < 0.02, name
     # which is far below what the target would have earned: the log rarely showed its items
     assert np.mean(plain) < 0.5 * TRUE_VALUE
+
+
+@pytest.mark.parametrize("events", [0, 1, 5, 50])
+def test_the_gamma_interval_of_equal_weights_is_the_exact_poisson_one(events):
+    """With every weight equal, a weighted sum of counts is a scaled Poisson count: the gamma
+    interval is then Garwood's exact one, from scipy's chi-square quantiles."""
+    from scipy import stats
+
+    weight = 0.01
+    low, high = gamma_interval(np.full(events, weight), weight)
+    exact_low = stats.chi2.ppf(0.025, 2 * events) / 2 * weight if events else 0.0
+    exact_high = stats.chi2.ppf(0.975, 2 * (events + 1)) / 2 * weight
+    assert low == pytest.approx(exact_low, rel=1e-9, abs=1e-15)
+    assert high == pytest.approx(exact_high, rel=1e-9)
+
+
+def test_ips_covers_where_only_exploration_matches_and_the_bootstrap_does_not():
+    """A target the logging policy shows only while exploring (epsilon 0.05 over 20 items:
+    weight 400), with about 2.5 matching rows and under one engagement a log: IPS's gamma
+    interval still covers the truth in at least 95% of 200 logs; DR's bootstrap interval,
+    on the same logs, misses it in over a quarter (the reason a replay recommends IPS)."""
+    rng = np.random.default_rng(5)
+    n, n_items, epsilon, attraction = 1000, 20, 0.05, 0.3
+    covered, missed_by_dr, logs = 0, 0, 200
+    truth = attraction  # the target shows item 0 at position 1, engaged with probability 0.3
+    for log in range(logs):
+        explore = rng.random(n) < epsilon
+        item = np.where(explore, rng.integers(0, n_items, n), 1)  # the policy shows item 1
+        propensity = np.where(item == 1, 1 - epsilon + epsilon / n_items, epsilon / n_items)
+        reward = (rng.random(n) < np.where(item == 0, attraction, 0.1)).astype(float)
+        shown = pd.DataFrame({"request_id": np.arange(n), "item_id": item.astype(str),
+                              "position": 1, "propensity": propensity, "reward": reward})
+        target = _lists([(r, 1, "0") for r in range(n)])
+        model = PositionItemRewards().fit(shown)
+        out = estimate(shown, target, k=1, reward_model=model, n_boot=200, seed=log)
+        covered += out["ips"]["ci_low"] <= truth <= out["ips"]["ci_high"]
+        missed_by_dr += not out["dr"]["ci_low"] <= truth <= out["dr"]["ci_high"]
+    assert covered >= 0.95 * logs, covered
+    assert missed_by_dr > 0.25 * logs, missed_by_dr
 
 
 def test_the_reward_model_shrinks_towards_the_position_and_knows_unseen_items():
