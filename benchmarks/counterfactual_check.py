@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -96,16 +97,20 @@ def main(argv=None) -> int:
     parser.add_argument("--tie", type=float, default=0.01,
                         help="True values closer than this are a tie in the order check.")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--summarize", action="store_true",
+                        help="Only summarise the worlds already in OUT/rows.csv.")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rows, started = [], time.perf_counter()
-    for epsilon in [float(e) for e in args.epsilons.split(",")]:
+    for epsilon in [] if args.summarize else [float(e) for e in args.epsilons.split(",")]:
         for seed in range(args.first_seed, args.first_seed + args.worlds):
             rows += one_world(seed, epsilon, args, args.out)
             print(f"epsilon {epsilon:g} seed {seed} done ({time.perf_counter() - started:.0f} s)",
                   file=sys.stderr)
             pd.DataFrame(rows).to_csv(args.out / "rows.csv", index=False)
-    rows = pd.DataFrame(rows)
+            for folder in args.out.glob(f"*-{epsilon:g}-{seed}"):  # keep the figures only
+                shutil.rmtree(folder)
+    rows = pd.read_csv(args.out / "rows.csv") if args.summarize else pd.DataFrame(rows)
     result = table(rows)
     order = ordered_like_truth(rows, args.tie)
     supported = rows[rows["support"] > MIN_SUPPORT]
@@ -116,6 +121,10 @@ def main(argv=None) -> int:
                    ["epsilon", "engine"])["inside"].mean().round(3).to_dict(),
                "pairs_ordered_like_truth": round(float(order.mean()), 3),
                "worlds_fully_ordered_like_truth": round(float((order == 1).mean()), 3),
+               "mean_estimates_order_like_mean_truth": {
+                   str(eps): [list(g.groupby("engine")["oracle"].mean().sort_values().index),
+                              list(g.groupby("engine")[RECOMMENDED].mean().sort_values().index)]
+                   for eps, g in rows.groupby("epsilon")},
                "pairs_ordered_like_truth_by_estimator": {
                    name: round(float(ordered_like_truth(rows, args.tie, name).mean()), 3)
                    for name in (*ESTIMATORS, "replay")},

@@ -149,7 +149,7 @@ Examples:
               help="Log what a service showed instead of what people picked: each request shows "
                    "--shown items chosen by this policy (rules: --rules' top items; popular; random), "
                    "exploring with --epsilon, with the exact propensities, position-biased "
-                   "engagement, and the truth to check estimates against (suggest.simulate).")
+                   "engagement, and the truth to check estimates against.")
 @click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
               help="Rule file of --logging-policy rules.  [default: the packaged phone rules]")
 @click.option("--epsilon", type=float, default=None,
@@ -157,7 +157,8 @@ Examples:
 @click.option("--shown", type=int, default=5, show_default=True,
               help="Items shown per request, with --logging-policy.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write log.csv, catalog.csv, dataset.yaml, truth_model.json.")
+              help="Folder to write log.csv, catalog.csv, dataset.yaml, truth_model.json (and "
+                   "truth_attraction.parquet with --logging-policy).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def generate(ctx, users, days, seed, preset, requests_per_day, extra_items, logging_policy,
@@ -188,10 +189,15 @@ def generate(ctx, users, days, seed, preset, requests_per_day, extra_items, logg
                f"{summary['users']:,} users, {summary['items']} items) to {out}/")
     if logging_policy is not None:
         service = summary["service"]
-        click.echo(f"service: {service['logging_policy']} showed {service['shown']} items a request, "
-                   f"{service['explored_share']:.1%} of requests exploring (epsilon "
-                   f"{service['epsilon']:g}); {service['engagements']:,} engagements; the policy's "
-                   f"true engagements per request: {service['logging_value']:.4f}")
+        own = (f"; the policy's own lists {service['logging_value']:.4f}"
+               if service["logging_value"] is not None else "")
+        click.echo(f"service: {service['logging_policy']} showed up to {service['shown']} items a "
+                   f"request; {service['explored_share']:.1%} of requests explored (epsilon "
+                   f"{service['epsilon']:g}: {service['shown']} random items instead); "
+                   f"{service['nothing_shown']:,} requests showed nothing; "
+                   f"{service['engagements']:,} engagements")
+        click.echo(f"true engagements per request: what was shown {service['shown_value']:.4f}{own} "
+                   f"(truth_model.json, truth_attraction.parquet)")
     click.echo(f"next: suggest data check {out}/dataset.yaml")
 
 
@@ -474,7 +480,9 @@ Examples:
 @click.option("--test-share", type=float, default=0.2, show_default=True,
               help="Share of requests held out (the latest by time when the log has time).")
 @split_options
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the split, the random engine, training, the tests' resamples and the "
+                   "counterfactual bootstrap; same seed, same files.")
 @click.option("--chunk-size", type=int, default=20_000, show_default=True,
               help="Requests per chunk; an interrupted replay resumes after the last full chunk.")
 @click.option("--metric", default=None, help="The verdict's primary metric.  [default: ndcg@5]")

@@ -42,10 +42,11 @@ Diagnostics say when the log cannot tell:
   averaged over the positions (in requests; compare with ``requests``);
 * ``matched``: the share of the target's suggestions (request, position) that the log
   shows at that position: the rows the weights stand on;
-* ``support``: the share of the target's suggestions whose (item, position) the logging
-  policy is seen to show anywhere in the log with a positive propensity: a necessary
-  condition for its propensity there to be positive (the log cannot show the rest of the
-  logging policy);
+* ``support``: the share of the target's suggestions the logging policy could have shown
+  where the target puts them: the (item, position) is seen somewhere in the log, and in
+  that request the log shows the same item there, nothing there, or another item with a
+  propensity below 1 (a propensity of 1 leaves no chance to any other item). Necessary
+  conditions only: the log cannot show the rest of the logging policy;
 * ``max_weight`` and, with ``clip``, how many weights were clipped to it (clipping trades
   bias for variance: the estimate then leans low).
 
@@ -217,26 +218,39 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
                 out[name]["ci_low"], out[name]["ci_high"] = (float(v) for v in np.percentile(
                     values, [tail, 100 - tail]))
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
-        # the heaviest weight a match could carry: a target cell the log happened not to
-        # match may still be one the logging policy shows only while exploring
-        largest = 1.0 / (rows if len(rows) else shown)["propensity"].min()
+        # the heaviest weight among the target's matches (a target cell the log did not
+        # match, shown only while exploring, could add one like it); without a match, the
+        # heaviest any row could carry
+        largest = weight[matches].max() if matches.any() else 1.0 / rows["propensity"].min()
         largest = min(largest, clip) if clip is not None else largest
         low, high = gamma_interval(weight * reward / n, largest / n, confidence)
         out["ips"].update(ci_low=low, ci_high=high, interval="gamma")
     elif n > 0 and len(reward) == 0:
         out["ips"].update(ci_low=0.0, ci_high=0.0, interval="gamma")
+    if len(reward) and reward.min() >= 0:  # the value cannot be negative: neither can its interval
+        for name in ("snips", "dr"):
+            if name in out and out[name]["ci_low"] is not None:
+                out[name]["ci_low"] = max(out[name]["ci_low"], 0.0)
     total = denominator.sum(axis=0)
     squares = np.bincount(pos, weights=weight ** 2, minlength=k)
     per_position = np.divide(total ** 2, squares, out=np.zeros(k), where=squares > 0)
     seen = pd.MultiIndex.from_arrays([shown["item_id"].astype(str).to_numpy(),
                                       shown["position"].to_numpy(dtype=np.int64)]).unique()
     suggested = len(lists)
+    # a target cell the log could have shown: its (item, position) is seen in the log, and the
+    # log matched it, showed nothing there, or showed another item with a propensity below 1
+    # (a propensity of 1 leaves no chance for any other item in that place)
+    logged = pd.Index(pd.MultiIndex.from_arrays([req, pos])).get_indexer(
+        pd.MultiIndex.from_arrays([list_req, list_pos]))
+    logged_propensity = rows["propensity"].to_numpy(dtype=float)[np.maximum(logged, 0)]
+    same = (logged >= 0) & (item[np.maximum(logged, 0)] == list_item)
+    could = (pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen)
+             & (same | (logged < 0) | (logged_propensity < 1)))
     out.update({
         "requests": n, "k": k, "rows": int(len(rows)),
         "ess": float(per_position.mean()) if k else 0.0,
         "matched": float(matches.sum() / suggested) if suggested else 0.0,
-        "support": float(pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen).mean())
-        if suggested else 0.0,
+        "support": float(could.mean()) if suggested else 0.0,
         "max_weight": float(weight.max()) if len(weight) else 0.0,
         "clip": clip, "clipped": clipped})
     return out
@@ -375,17 +389,19 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
         "This log holds what was shown, so people could only engage with those items: the plain "
         "replay credits an engine only where it agrees with what was shown, and favours the engine "
         "that chose it" + (f" (here most likely {producer}: its top {k} match {matched:.0%} of "
-                            f"what was shown)" if matched >= 0.5 else "")
+                           f"what was shown)" if matched >= 0.5 else "")
         + f". Trust the {best} estimate of the expected engagements per request in the top {k}, "
-        f"with its interval; SNIPS and DR are beside it (steadier, but their bootstrap intervals "
-        f"are too narrow when few rows match), and an estimate counts only where the logging "
-        f"policy could have shown at least {MIN_SUPPORT:.0%} of the engine's suggestions."]
+        f"with its interval, where the logging policy could have shown at least "
+        f"{MIN_SUPPORT:.0%} of the engine's suggestions (support); SNIPS and DR beside it are "
+        f"steadier, but their intervals are too narrow when few rows match."]
     usable = [n for n, e in engines.items() if e["support"] >= MIN_SUPPORT
               and e[RECOMMENDED]["value"] is not None]
     order = sorted(usable, key=lambda n: -engines[n][RECOMMENDED]["value"])
     if order:
+        overlap = any(not _apart(engines[a], engines[b]) for a, b in zip(order, order[1:]))
         sentences.append(f"By {best}: " + "; ".join(_estimate_phrase(n, engines[n]) for n in order)
-                         + ".")
+                         + (". Where intervals overlap, the log cannot tell those engines apart."
+                            if overlap else "."))
     plain = sorted(usable, key=lambda n: -(engines[n]["replay"] or 0))
     flips = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]
              if plain.index(b) < plain.index(a) and _apart(engines[a], engines[b])]
@@ -399,31 +415,44 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
                              f"could have shown only {e['support']:.0%} of its suggestions where it "
                              f"puts them, so its estimates lean low.")
         elif e["ess"] < MIN_ESS:
-            sentences.append(f"{name}'s estimate stands on few rows (effective sample size "
-                             f"{e['ess']:.0f} a position): only its {best} interval is to be "
-                             f"believed, and it is wide.")
+            sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
+                             f"of {e['ess']:.0f} per position): its {best} interval is wide, and "
+                             f"the SNIPS and DR intervals beside it are too narrow.")
+    clipped = {n: e["clipped"] for n, e in engines.items() if e.get("clipped")}
+    if clipped:
+        clip = next(iter(engines.values()))["clip"]
+        sentences.append(f"With --clip {clip:g}, weights were capped ("
+                         + ", ".join(f"{count:,} for {n}" for n, count in clipped.items())
+                         + "): those estimates lean low, and their intervals do not allow for it.")
     return sentences
 
 
-def verdict_caution(found: dict, pair: tuple[str, str] = ("ranker", "rules")) -> str | None:
-    """The sentence a replay's verdict carries on a log of what was shown: the plain metrics
-    favour the engine that chose what was shown, and what the recommended estimator says of
-    ``pair`` (or of the two it ranks highest)."""
+def verdict_caution(found: dict) -> str | None:
+    """The sentence that opens a replay's verdict on a log of what was shown: the plain
+    metrics favour the engine that chose what was shown; what the recommended estimator says
+    of the ranker against the rules (else of the best other engine, by the lower end of its
+    interval, against the engine that most likely chose the log)."""
     engines = found.get("engines") or {}
     best = found.get("recommended", RECOMMENDED)
-    usable = {n: e for n, e in engines.items() if e[best]["value"] is not None}
-    b, a = pair if all(n in usable for n in pair) else (sorted(
-        usable, key=lambda n: -usable[n][best]["value"]) + [None, None])[:2]
-    if a is None or b is None:
+    usable = {n: e for n, e in engines.items()
+              if e[best]["value"] is not None and e["support"] >= MIN_SUPPORT}
+    if "ranker" in usable and "rules" in usable:
+        b, a = "ranker", "rules"
+    elif len(usable) >= 2:
+        a = max(usable, key=lambda n: usable[n]["matched"])
+        b = max((n for n in usable if n != a), key=lambda n: usable[n][best]["ci_low"] or 0.0)
+    else:
         return None
     if _apart(usable[b], usable[a]) or _apart(usable[a], usable[b]):
-        reading = f"{b if usable[b][best]['value'] > usable[a][best]['value'] else a} would have earned more"
+        higher = b if usable[b][best]["value"] > usable[a][best]["value"] else a
+        reading = f"{higher} would have earned more"
     else:
-        reading = "the log cannot tell them apart"
-    return (f"This log holds only what was shown, so the plain metrics here favour the engine that "
-            f"chose it. What each would have earned had it been serving ({best.upper()}, expected "
-            f"engagements per request in the top {found['k']}): {_estimate_phrase(b, usable[b])} "
-            f"against {_estimate_phrase(a, usable[a])}: {reading}.")
+        reading = "the log cannot tell which would have earned more"
+    return (f"This log holds only what was shown, so the plain metrics below favour the engine "
+            f"that chose it. Had each been serving ({best.upper()}, expected engagements per "
+            f"request in the top {found['k']}): {_estimate_phrase(b, usable[b])} against "
+            f"{_estimate_phrase(a, usable[a])}: {reading}. See 'What each engine would have "
+            f"earned'.")
 
 
 def _estimate_phrase(name: str, e: dict) -> str:

@@ -260,7 +260,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
 
         caution = verdict_caution(summary["counterfactual"])
         if caution and summary.get("verdict"):
-            summary["verdict"]["sentences"].insert(1, caution)
+            summary["verdict"]["sentences"].insert(0, caution)
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
     # where the time went (the chunks of this call only, when it resumed a replay)

@@ -83,7 +83,7 @@ def check_service(policy: str, epsilon: float | None, shown: int, n_items: int) 
         raise SuggestError(f"--epsilon {epsilon!r} is not a share", hint="give a number from 0 to 1")
     if isinstance(shown, bool) or not isinstance(shown, (int, np.integer)) or not 1 <= shown <= n_items:
         raise SuggestError(f"--shown {shown!r} is not allowed",
-                           hint=f"show from 1 to {n_items} items (the catalog's size)")
+                           hint=f"show from 1 to {n_items} items, the catalog's size")
     return float(epsilon)
 
 
@@ -112,9 +112,11 @@ def generate(config: synth.WorldConfig, out_dir: str | os.PathLike, *, policy: s
     Returns
     -------
     dict
-        The plain world's summary keys, with ``rows`` the shown rows, and ``service``:
-        the policy, epsilon, K, the share of requests that explored, the engaged share
-        and the logging policy's true expected engagements per request.
+        The plain world's summary keys, with ``rows`` the log's rows, and ``service``: the
+        policy, epsilon, K, the share of requests that explored, the shown rows, the requests
+        that showed nothing, the engagements, and the true expected engagements per request
+        of what was shown (``shown_value``) and of the policy's own lists without exploring
+        (``logging_value``; None for ``random``).
     """
     from importlib.resources import files
 
@@ -178,8 +180,11 @@ def generate(config: synth.WorldConfig, out_dir: str | os.PathLike, *, policy: s
             "engaged_share": round(counts["engaged_requests"] / n, 6),
             "service": {"logging_policy": policy_name, "epsilon": epsilon, "shown": shown,
                         "explored_share": round(counts["explored"] / n, 6),
-                        "shown_rows": counts["shown_rows"], "engagements": counts["engagements"],
-                        "logging_value": round(counts["logging_value"] / n, 6)},
+                        "shown_rows": counts["shown_rows"], "nothing_shown": counts["nothing_shown"],
+                        "engagements": counts["engagements"],
+                        "shown_value": round(counts["shown_value"] / n, 6),
+                        "logging_value": (round(counts["logging_value"] / n, 6)
+                                          if policy != "random" else None)},
             "paths": {k: str(v) for k, v in paths.items()}}
 
 
@@ -226,8 +231,8 @@ def _write_service_log(world: synth.World, lists: np.ndarray, epsilon: float, sh
     width = max(7, len(str(len(lists))))
     exam = examination(np.arange(1, shown + 1))
     counts = dict.fromkeys(("requests", "rows", "shown_rows", "engagements", "engaged_requests",
-                            "explored"), 0)
-    counts["logging_value"] = 0.0
+                            "explored", "nothing_shown"), 0)
+    counts["logging_value"] = counts["shown_value"] = 0.0
     schema = pa.schema([("request_id", pa.string()), ("item", pa.dictionary(pa.int32(), pa.string())),
                         ("attraction", pa.float64())])
     bar = tqdm(total=len(lists), unit="req", desc="showing", disable=None if progress else True,
@@ -252,6 +257,7 @@ def _write_service_log(world: synth.World, lists: np.ndarray, epsilon: float, sh
             engaged = (rng.uniform("click", key[:, None], np.arange(shown)[None]) < looked) & (chosen >= 0)
             counts["logging_value"] += float(np.where(policy >= 0, np.take_along_axis(
                 attraction, np.maximum(policy, 0), axis=1) * exam, 0.0).sum())
+            counts["shown_value"] += float(np.where(chosen >= 0, looked, 0.0).sum())
             fh.write(_rows_text(world, base, chosen, propensity, engaged))
             request, item = np.nonzero(attraction > 0)
             attraction_out.write_table(pa.table({
@@ -265,6 +271,7 @@ def _write_service_log(world: synth.World, lists: np.ndarray, epsilon: float, sh
             counts["engagements"] += int(engaged.sum())
             counts["engaged_requests"] += int(engaged.any(axis=1).sum())
             counts["explored"] += int(explore.sum())
+            counts["nothing_shown"] += int((n_shown == 0).sum())
             bar.update(n)
     return counts
 

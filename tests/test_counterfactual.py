@@ -55,6 +55,22 @@ def test_the_estimates_are_the_hand_computed_ones():
     assert out["ess"] == pytest.approx(((12 ** 2 / 104) + 1.0) / 2)
 
 
+def test_a_log_that_never_explored_supports_only_what_it_showed():
+    """With every propensity 1 the logging policy left no chance to any other item where it
+    showed one: support is then the matched share, whatever was shown elsewhere; a place
+    where nothing was shown still counts when its (item, position) is seen in the log."""
+    shown = _log([("a", "x", 1, 1.0, 1.0), ("a", "y", 2, 1.0, 0.0),
+                  ("b", "y", 1, 1.0, 0.0), ("c", "x", 1, 1.0, 1.0)])
+    target = _lists([("a", 1, "x"), ("a", 2, "x"),     # matched; x@2 never seen
+                     ("b", 1, "x"), ("b", 2, "y"),     # x@1 seen elsewhere, but b showed y at p=1
+                     ("c", 1, "y"), ("c", 2, "y")])    # c showed x at 1; nothing at 2 (y@2 seen)
+    out = estimate(shown, target, k=2, n_boot=0)
+    assert out["matched"] == pytest.approx(1 / 6)
+    assert out["support"] == pytest.approx(3 / 6)   # a@1, b@2 and c@2
+    explored = shown.assign(propensity=[0.9, 0.9, 0.9, 0.9])
+    assert estimate(explored, target, k=2, n_boot=0)["support"] == pytest.approx(5 / 6)
+
+
 def test_clipping_caps_the_weights_and_says_how_many():
     out = estimate(SHOWN, TARGET, k=2, clip=3.0, n_boot=0)
     assert out["clipped"] == 2 and out["max_weight"] == 3.0

@@ -97,27 +97,32 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
                           pd.DataFrame(), str(ds.log))
         rename_columns(ds, header)
         check_columns(ds, header)
-    n = buckets or max(len(parts), 2 * len(client.scheduler_info()["workers"]))
     numbers = range(len(parts))
     pieces = client.map(_piece, [ds] * len(parts), parts, numbers, [columns] * len(parts),
-                        [n] * len(parts), pure=False)
+                        pure=False)
     metas = _gathered(client, [client.submit(operator.getitem, p, 0, pure=False) for p in pieces],
                       "reading", progress)
     types = _merged_types(metas)
     again = [i for i, m in enumerate(metas) if any(m["inferred"][c] != t for c, t in types.items())]
     for i in again:  # as a local load: the type the whole log's values give
-        pieces[i] = client.submit(_piece, ds, parts[i], i, columns, n, types, pure=False)
+        pieces[i] = client.submit(_piece, ds, parts[i], i, columns, types, pure=False)
         metas[i] = client.submit(operator.getitem, pieces[i], 0, pure=False).result()
+    # Pieces are gathered into groups of about ROWS_PER_PART rows, and each group splits its
+    # rows into the buckets: groups x buckets small tasks, however many files the log has.
+    groups = row_groups([m["rows_in"] for m in metas], ROWS_PER_PART)
+    n = buckets or max(len(groups), 2 * len(client.scheduler_info()["workers"]))
+    split = [client.submit(_split_group, n, *pieces[a:b], pure=False) for a, b in groups]
     by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep,
-                               *[client.submit(_bucket_of, p, b, pure=False) for p in pieces],
+                               *[client.submit(operator.getitem, g, b, pure=False) for g in split],
                                pure=False) for b in range(n)]
-    found = [client.submit(operator.getitem, b, "rejects", pure=False) for b in by_bucket]
+    found = client.submit(_concat_rejects, *[client.submit(operator.getitem, b, "rejects", pure=False)
+                                             for b in by_bucket], pure=False)
     partial.mkdir(parents=True)
     own = [client.submit(operator.getitem, p, 2, pure=False) for p in pieces]
     written = _gathered(client, [client.submit(_write_rejects, ds, parts[i], i, columns, types,
-                                               own[i], partial, *found, pure=False)
+                                               own[i], partial, found, pure=False)
                                  for i in numbers], "requests and rejects", progress)
-    del pieces, own  # the kept rows are in the buckets now
+    del pieces, own, split  # the kept rows are in the buckets now
     counts = client.gather([client.submit(_counts, b, pure=False) for b in by_bucket])
     distinct = client.submit(_distinct, *by_bucket, pure=False).result()
     report = _report(ds, metas, types, written, counts, distinct)
@@ -160,15 +165,16 @@ def _union(lists: list[list[str]]) -> list[str]:
     return list(dict.fromkeys(c for columns in lists for c in columns))
 
 
-def _piece(ds: Dataset, part: Part, number: int, columns: list[str], buckets: int,
+def _piece(ds: Dataset, part: Part, number: int, columns: list[str],
            types: dict[str, str] | None = None):
-    """Read and check one piece row by row: ``(meta, kept rows by bucket, rejects)``."""
+    """Read and check one piece row by row: ``(meta, kept rows, rejects)``; each kept row
+    carries the hash of its request (``_hash``), which picks its bucket."""
     raw = part.read()
     raw.frame = raw.frame.reindex(columns=columns)  # a column another file has: missing here
     meta = {"rows_in": raw.rows_in, "markers": {}, "inferred": {}, "present": {}, "schema": {},
             "context": []}
     if len(raw.frame) == 0:  # no line of this piece split into fields
-        return meta, [pd.DataFrame() for _ in range(buckets)], raw.rejects
+        return meta, pd.DataFrame(), raw.rejects
     rename_columns(ds, raw)
     meta["markers"] = marker_counts(ds, raw.frame)
     report = LoadReport(source=str(ds.log))
@@ -178,15 +184,42 @@ def _piece(ds: Dataset, part: Part, number: int, columns: list[str], buckets: in
     kept = rows.out.loc[rows.verdicts.undecided].reset_index(drop=True)
     kept["piece"] = number
     keys = ["request_id"] if ds.request else request_key(ds, rows.context)
-    bucket = pd.util.hash_pandas_object(kept[keys], index=False).to_numpy() % buckets
-    split = [kept.iloc[np.flatnonzero(bucket == b)] for b in range(buckets)]
+    kept["_hash"] = pd.util.hash_pandas_object(kept[keys], index=False).to_numpy()
     rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
                                ~rows.verdicts.undecided, ds.separator)
-    return meta, split, rejects
+    return meta, kept, rejects
 
 
-def _bucket_of(piece, b: int) -> pd.DataFrame:
-    return piece[1][b]
+def row_groups(rows: list[int], limit: int) -> list[tuple[int, int]]:
+    """Consecutive pieces gathered while their rows stay within ``limit`` (a piece larger than
+    that is a group of its own): ``(start, stop)`` of each group.
+
+    >>> row_groups([10, 10, 10, 30, 5], 25)
+    [(0, 2), (2, 3), (3, 4), (4, 5)]
+    """
+    groups, start, total = [], 0, 0
+    for i, count in enumerate(rows):
+        if i > start and total + count > limit:
+            groups.append((start, i))
+            start, total = i, 0
+        total += count
+    return groups + [(start, len(rows))] if rows else groups
+
+
+def _split_group(buckets: int, *pieces) -> list[pd.DataFrame]:
+    """The kept rows of a group of pieces, split into the buckets by their requests' hash."""
+    frames = [p[1] for p in pieces if len(p[1])]
+    if not frames:
+        return [pd.DataFrame() for _ in range(buckets)]
+    kept = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    bucket = kept["_hash"].to_numpy() % np.uint64(buckets)
+    kept = kept.drop(columns="_hash")
+    return [kept.iloc[np.flatnonzero(bucket == b)] for b in range(buckets)]
+
+
+def _concat_rejects(*found: pd.DataFrame) -> pd.DataFrame:
+    """Every bucket's request-level rejects, once (each piece's writer picks its own)."""
+    return pd.concat(found, ignore_index=True)
 
 
 def _merged_types(metas: list[dict]) -> dict[str, str]:
@@ -267,11 +300,11 @@ def _order(rows: pd.DataFrame) -> np.ndarray:
 
 
 def _write_rejects(ds: Dataset, part: Part, number: int, columns: list[str], types: dict,
-                   own: pd.DataFrame, folder: Path, *found: pd.DataFrame) -> dict:
+                   own: pd.DataFrame, folder: Path, found: pd.DataFrame) -> dict:
     """Write one piece's rejected rows to ``folder/part-NNNNN.csv``: its own, and the rows
     its buckets rejected (then the piece is read and checked again, for their text)."""
-    mine = [f[f["piece"] == number] for f in found]
-    later = pd.concat(mine, ignore_index=True) if any(len(m) for m in mine) else None
+    mine = found[found["piece"].to_numpy() == number]
+    later = mine.reset_index(drop=True) if len(mine) else None
     rejects = own
     if later is not None:
         raw = part.read()

@@ -173,14 +173,14 @@ def _counterfactual(report: Report, summary: dict) -> None:
         if "oracle" in e:
             row["true value"] = _num(e["oracle"])
         row.update({"support": f"{e['support']:.0%}", "matched": f"{e['matched']:.0%}",
-                    "ess": f"{e['ess']:,.0f}", "max weight": f"{e['max_weight']:,.0f}"})
+                    "ess": f"{e['ess']:,.0f}", "max weight": f"{e['max_weight']:,.3g}"})
         rows.append(row)
     report.add(Table(pd.DataFrame(rows), sortable=False, caption=(
         f"Expected engagements per request in the top {k}, with 95% intervals (IPS: gamma; SNIPS "
         f"and DR: bootstrap). Plain replay: the logged engagements each list holds, per request. "
         f"Support: share of the engine's suggestions the logging policy is seen to show at that "
         f"position; matched: share the log shows there; ess: effective sample size per position, "
-        f"in requests; max weight: the largest 1 / propensity used." + (" True value: from the simulated service's truth." if any(
+        f"in requests; max weight: the largest 1 / propensity used." + (" True value: from the simulated service's truth (oracle in summary.json)." if any(
             "oracle" in e for e in found["engines"].values()) else ""))))
 
 

@@ -75,14 +75,15 @@ def counterfactual_lines(summary: dict, width: int = 100) -> list[str]:
     widths = (9, 26, 9, 9, 9, 8, 9, 9)
     lines += ["", f"expected engagements per request in the top {k}; replay: the plain count of "
                   "logged engagements the list holds"
-              + ("; true: from the simulated service's truth" if oracle else ""),
+              + ("; true: from the simulated service's truth (oracle in summary.json)"
+                 if oracle else ""),
               "engine".ljust(name_width) + "".join(h.rjust(w) for h, w in zip(heads, widths))]
     for name, e in sorted(engines.items(), key=lambda x: -(x[1][best]["value"] or 0)):
         v = e[best]
         interval = (f"{_num(v['value'])} [{_num(v['ci_low'])}, {_num(v['ci_high'])}]"
                     if v["ci_low"] is not None else _num(v["value"]))
         row = [_num(e["replay"]), interval, *(_num(e[o]["value"]) for o in others),
-               f"{e['support']:.0%}", f"{e['ess']:.0f}", f"{e['max_weight']:.0f}"]
+               f"{e['support']:.0%}", f"{e['ess']:.0f}", f"{e['max_weight']:.3g}"]
         row += [_num(e.get("oracle"))] if oracle else []
         lines.append(name.ljust(name_width) + "".join(x.rjust(w) for x, w in zip(row, widths)))
     return lines + [""]
