@@ -111,18 +111,20 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     # rows into the buckets: groups x buckets small tasks, however many files the log has.
     groups = row_groups([m["rows_in"] for m in metas], ROWS_PER_PART)
     n = buckets or max(len(groups), 2 * len(client.scheduler_info()["workers"]))
+    own = [client.submit(operator.getitem, p, 2, pure=False) for p in pieces]
     split = [client.submit(_split_group, n, *pieces[a:b], pure=False) for a, b in groups]
+    del pieces  # each piece's rows are let go once its group is split (and its rejects taken)
     by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep,
                                *[client.submit(operator.getitem, g, b, pure=False) for g in split],
                                pure=False) for b in range(n)]
+    del split  # likewise each group's, once the buckets hold them
     found = client.submit(_concat_rejects, *[client.submit(operator.getitem, b, "rejects", pure=False)
                                              for b in by_bucket], pure=False)
     partial.mkdir(parents=True)
-    own = [client.submit(operator.getitem, p, 2, pure=False) for p in pieces]
     written = _gathered(client, [client.submit(_write_rejects, ds, parts[i], i, columns, types,
                                                own[i], partial, found, pure=False)
                                  for i in numbers], "requests and rejects", progress)
-    del pieces, own, split  # the kept rows are in the buckets now
+    del own
     counts = client.gather([client.submit(_counts, b, pure=False) for b in by_bucket])
     distinct = client.submit(_distinct, *by_bucket, pure=False).result()
     report = _report(ds, metas, types, written, counts, distinct)
