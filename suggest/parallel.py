@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import itertools
 import queue
 import re
@@ -309,6 +310,9 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         with client:
             yield client
         return
+    # The local scheduler runs in this process: its notes on each shuffle (WARNING, though
+    # nothing is wrong) would land in the user's terminal
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
     # Dask's active memory manager drops "superfluous" copies of data; the engines are
     # broadcast so that every worker keeps its copy for the whole run
     with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}), \

@@ -157,10 +157,9 @@ def test_parquet_pieces_give_the_local_report(parquet_logs, client, tmp_path, mo
 
 def test_a_log_of_many_small_files_costs_tasks_in_proportion_to_its_files(tmp_path, client,
                                                                           monkeypatch):
-    """60 small Parquet files are gathered into groups of rows before they are split into
-    buckets: the tasks the client submits grow with the files, not with files x buckets
-    (each file was its own bucket source: 60 x 60 extractions), and the report is the
-    local one."""
+    """60 small Parquet files go to the buckets by a peer-to-peer shuffle: the tasks the client
+    submits grow with the files, not with files x buckets (each file was split for every
+    bucket: 60 x 60 extractions, 4,081 tasks), and the report is the local one."""
     log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(3000)
     (tmp_path / "many").mkdir()
     for i, start in enumerate(range(0, len(log), 50)):
@@ -176,15 +175,8 @@ def test_a_log_of_many_small_files_costs_tasks_in_proportion_to_its_files(tmp_pa
     monkeypatch.setattr(client, "map", lambda fn, *a, **k: submitted.extend([fn] * len(a[0]))
                         or map_(fn, *a, **k))
     report, _ = distributed.check_on_dask(Dataset.from_yaml(path), client, tmp_path / "rej")
-    assert submitted.count(distributed._split_group) == 1  # 3,000 rows: one group
     assert len(submitted) < 10 * 60, len(submitted)
     assert report.to_dict() == load(path).report.to_dict()
-
-
-def test_row_groups_gather_consecutive_pieces_up_to_the_limit():
-    assert distributed.row_groups([], 10) == []
-    assert distributed.row_groups([3, 3, 3, 3], 6) == [(0, 2), (2, 4)]
-    assert distributed.row_groups([20, 1, 1], 6) == [(0, 1), (1, 3)]  # a large piece alone
 
 
 def test_every_row_rejected_is_an_error_naming_the_folder_that_holds_them(tmp_path, client):

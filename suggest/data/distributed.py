@@ -107,17 +107,16 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     for i in again:  # as a local load: the type the whole log's values give
         pieces[i] = client.submit(_piece, ds, parts[i], i, columns, types, pure=False)
         metas[i] = client.submit(operator.getitem, pieces[i], 0, pure=False).result()
-    # Pieces are gathered into groups of about ROWS_PER_PART rows, and each group splits its
-    # rows into the buckets: groups x buckets small tasks, however many files the log has.
-    groups = row_groups([m["rows_in"] for m in metas], ROWS_PER_PART)
-    n = buckets or max(len(groups), 2 * len(client.scheduler_info()["workers"]))
+    # The kept rows go to the buckets, every request's rows to one, by Dask's peer-to-peer
+    # shuffle on the hash of the request: tasks in proportion to pieces plus buckets (a split
+    # of every piece for every bucket would be pieces x buckets), about ROWS_PER_PART rows
+    # a bucket.
+    n = buckets or max(-(-sum(m["rows_in"] for m in metas) // ROWS_PER_PART),
+                       2 * len(client.scheduler_info()["workers"]))
     own = [client.submit(operator.getitem, p, 2, pure=False) for p in pieces]
-    split = [client.submit(_split_group, n, *pieces[a:b], pure=False) for a, b in groups]
-    del pieces  # each piece's rows are let go once its group is split (and its rejects taken)
-    by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep,
-                               *[client.submit(operator.getitem, g, b, pure=False) for g in split],
-                               pure=False) for b in range(n)]
-    del split  # likewise each group's, once the buckets hold them
+    by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep, rows, pure=False)
+                 for rows in _shuffled(client, pieces, n)]
+    del pieces  # each piece's rows are let go once the shuffle has them (its rejects are kept)
     found = client.submit(_concat_rejects, *[client.submit(operator.getitem, b, "rejects", pure=False)
                                              for b in by_bucket], pure=False)
     partial.mkdir(parents=True)
@@ -192,31 +191,34 @@ def _piece(ds: Dataset, part: Part, number: int, columns: list[str],
     return meta, kept, rejects
 
 
-def row_groups(rows: list[int], limit: int) -> list[tuple[int, int]]:
-    """Consecutive pieces gathered while their rows stay within ``limit`` (a piece larger than
-    that is a group of its own): ``(start, stop)`` of each group.
+def _shuffled(client, pieces: list, n: int) -> list:
+    """The pieces' kept rows in ``n`` partitions, each request's rows in one (the futures of a
+    peer-to-peer shuffle on ``_hash``, which is dropped); one empty frame when no piece kept
+    a row."""
+    import dask.dataframe as dd
 
-    >>> row_groups([10, 10, 10, 30, 5], 25)
-    [(0, 2), (2, 3), (3, 4), (4, 5)]
-    """
-    groups, start, total = [], 0, 0
-    for i, count in enumerate(rows):
-        if i > start and total + count > limit:
-            groups.append((start, i))
-            start, total = i, 0
-        total += count
-    return groups + [(start, len(rows))] if rows else groups
+    kept = [client.submit(operator.getitem, p, 1, pure=False) for p in pieces]
+    sizes = client.gather([client.submit(len, k, pure=False) for k in kept])
+    kept = [k for k, size in zip(kept, sizes) if size]
+    if not kept:
+        return [client.submit(pd.DataFrame, pure=False)]
+    meta = client.submit(_empty_like, kept[0], pure=False).result()
+    frame = dd.from_delayed(kept, meta=meta, verify_meta=False)
+    shuffled = frame.shuffle("_hash", npartitions=n, shuffle_method="p2p")
+    # the shuffle travels through Arrow: text and times come back as Arrow's types
+    dtypes = {c: t for c, t in meta.dtypes.items()
+              if c != "_hash" and not isinstance(t, pd.CategoricalDtype)}
+    shuffled = shuffled.map_partitions(_as_before, dtypes, meta=meta.drop(columns="_hash"))
+    return client.futures_of(client.persist(shuffled))
 
 
-def _split_group(buckets: int, *pieces) -> list[pd.DataFrame]:
-    """The kept rows of a group of pieces, split into the buckets by their requests' hash."""
-    frames = [p[1] for p in pieces if len(p[1])]
-    if not frames:
-        return [pd.DataFrame() for _ in range(buckets)]
-    kept = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    bucket = kept["_hash"].to_numpy() % np.uint64(buckets)
-    kept = kept.drop(columns="_hash")
-    return [kept.iloc[np.flatnonzero(bucket == b)] for b in range(buckets)]
+def _empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.iloc[:0]
+
+
+def _as_before(frame: pd.DataFrame, dtypes: dict) -> pd.DataFrame:
+    """A shuffled partition with the pieces' column types (categories aside) and no hash."""
+    return frame.astype(dtypes).drop(columns="_hash")
 
 
 def _concat_rejects(*found: pd.DataFrame) -> pd.DataFrame:

@@ -127,7 +127,24 @@ def _describe(features) -> dict:
 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> None:
-    frame.reset_index(drop=True).to_parquet(path, index=False)
+    """Write a training frame; text is written as Arrow's ``string`` whatever its storage in
+    memory (``large_string`` after a trip through Arrow, as on Dask workers), so the same
+    frame gives the same bytes and checksum."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+
+    def plain(kind):
+        if pa.types.is_large_string(kind):
+            return pa.string()
+        if pa.types.is_dictionary(kind) and pa.types.is_large_string(kind.value_type):
+            return pa.dictionary(kind.index_type, pa.string(), kind.ordered)
+        return kind
+
+    schema = pa.schema([field.with_type(plain(field.type)) for field in table.schema],
+                       metadata=table.schema.metadata)
+    pq.write_table(table.cast(schema), path)
 
 
 def load(directory: str | Path):
