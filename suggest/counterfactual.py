@@ -144,7 +144,7 @@ def check_shown(shown: pd.DataFrame) -> None:
 
 def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=None,
              clip: float | None = None, n_boot: int = 1000, seed: int = 0,
-             confidence: float = 0.95, requests=None) -> dict:
+             confidence: float = 0.95, requests=None, also_seen=None) -> dict:
     """IPS, SNIPS and DR estimates of ``target``'s expected reward per request (see the
     module docstring), each ``{"value", "ci_low", "ci_high"}``, and the diagnostics.
 
@@ -166,6 +166,9 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     requests : array-like, optional
         The evaluated requests, when some showed nothing (they count, with no reward):
         default, the requests of ``shown``.
+    also_seen : DataFrame, optional
+        ``item_id`` and ``position`` pairs other parts of the log show (its training part),
+        for ``support``.
     """
     check_shown(shown)
     if clip is not None and not clip > 0:
@@ -217,13 +220,21 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
             if out[name]["value"] is not None and len(values):
                 out[name]["ci_low"], out[name]["ci_high"] = (float(v) for v in np.percentile(
                     values, [tail, 100 - tail]))
+    # the logged row at each of the target's places (request, position), if any
+    logged = pd.Index(pd.MultiIndex.from_arrays([req, pos])).get_indexer(
+        pd.MultiIndex.from_arrays([list_req, list_pos]))
+    logged_propensity = rows["propensity"].to_numpy(dtype=float)[np.maximum(logged, 0)]
+    same = (logged >= 0) & (item[np.maximum(logged, 0)] == list_item)
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
-        # the heaviest weight among the target's matches (a target cell the log did not
-        # match, shown only while exploring, could add one like it); without a match, the
-        # heaviest any row could carry
-        largest = weight[matches].max() if matches.any() else 1.0 / rows["propensity"].min()
+        # One more count of the heaviest weight the target's matches carry; and where the
+        # target departs from what the log shows with a high propensity (or nothing was
+        # shown there), only exploring could have matched it: those places could hold as
+        # much as one count of the log's heaviest weight, or one engagement each.
+        heavy = int((~same & ((logged < 0) | (logged_propensity > 0.5))).sum())
+        largest = max(weight[matches].max() if matches.any() else 0.0,
+                      min(1.0 / rows["propensity"].min(), float(heavy)))
         largest = min(largest, clip) if clip is not None else largest
-        low, high = gamma_interval(weight * reward / n, largest / n, confidence)
+        low, high = gamma_interval(weight / n, reward, largest / n, confidence)
         out["ips"].update(ci_low=low, ci_high=high, interval="gamma")
     elif n > 0 and len(reward) == 0:
         out["ips"].update(ci_low=0.0, ci_high=0.0, interval="gamma")
@@ -234,49 +245,52 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     total = denominator.sum(axis=0)
     squares = np.bincount(pos, weights=weight ** 2, minlength=k)
     per_position = np.divide(total ** 2, squares, out=np.zeros(k), where=squares > 0)
-    seen = pd.MultiIndex.from_arrays([shown["item_id"].astype(str).to_numpy(),
-                                      shown["position"].to_numpy(dtype=np.int64)]).unique()
+    used = filled.any(axis=0)  # the positions the target fills somewhere
+    pairs = [shown[["item_id", "position"]]] + ([also_seen[["item_id", "position"]]]
+                                                if also_seen is not None else [])
+    seen = pd.MultiIndex.from_frame(pd.concat(pairs, ignore_index=True).astype(
+        {"item_id": str, "position": np.int64})).unique()
     suggested = len(lists)
     # a target cell the log could have shown: its (item, position) is seen in the log, and the
     # log matched it, showed nothing there, or showed another item with a propensity below 1
     # (a propensity of 1 leaves no chance for any other item in that place)
-    logged = pd.Index(pd.MultiIndex.from_arrays([req, pos])).get_indexer(
-        pd.MultiIndex.from_arrays([list_req, list_pos]))
-    logged_propensity = rows["propensity"].to_numpy(dtype=float)[np.maximum(logged, 0)]
-    same = (logged >= 0) & (item[np.maximum(logged, 0)] == list_item)
     could = (pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen)
              & (same | (logged < 0) | (logged_propensity < 1)))
     out.update({
         "requests": n, "k": k, "rows": int(len(rows)),
-        "ess": float(per_position.mean()) if k else 0.0,
+        "ess": float(per_position[used].mean()) if used.any() else 0.0,
         "matched": float(matches.sum() / suggested) if suggested else 0.0,
+        "of_shown": float(matches.sum() / len(rows)) if len(rows) else 0.0,
         "support": float(could.mean()) if suggested else 0.0,
         "max_weight": float(weight.max()) if len(weight) else 0.0,
         "clip": clip, "clipped": clipped})
     return out
 
 
-def gamma_interval(terms: np.ndarray, largest: float, confidence: float = 0.95) -> tuple[float, float]:
-    """The gamma interval of a weighted sum of counts, ``sum(terms)`` (Fay & Feuer 1997,
+def gamma_interval(weights: np.ndarray, counts: np.ndarray, largest: float,
+                   confidence: float = 0.95) -> tuple[float, float]:
+    """The gamma interval of a weighted sum of counts, ``sum(weights * counts)`` (Fay & Feuer 1997,
     "Confidence intervals for directly standardized rates: a method based on the gamma
     distribution"; R's ``epitools::ageadjust.direct``), with ``largest`` the largest weight
     one count could carry.
 
     IPS is such a sum: each engagement the target matches adds its weight ``1 / (n *
-    propensity)``. When few weighted engagements stand behind an estimate (a target that
+    propensity)`` (a reward in [0, 1] is a fractional count, with its variance taken as its
+    mean, as a Poisson count's). When few weighted engagements stand behind an estimate (a target that
     differs from the logging policy, matched only where it explored), a bootstrap of the
     few there are cannot see the ones that could have been; this interval can: with none
     at all it still reaches ``largest * 3.69`` at 95%. Its coverage is at least the nominal
     one for Poisson counts, and rewards in [0, 1] vary less than Poisson counts of the
     same mean.
 
-    >>> [round(v, 3) for v in gamma_interval(np.zeros(3), 0.01)]
+    >>> [round(v, 3) for v in gamma_interval(np.full(3, 0.01), np.zeros(3), 0.01)]
     [0.0, 0.037]
     """
     from scipy import stats
 
-    terms = terms[terms > 0]
-    total, variance = float(terms.sum()), float((terms ** 2).sum())
+    weights, counts = np.asarray(weights, dtype=float), np.asarray(counts, dtype=float)
+    total = float((weights * counts).sum())
+    variance = float((weights ** 2 * counts).sum())  # a count's variance is its mean
     tail = (1 - confidence) / 2
     low = (float(stats.gamma.ppf(tail, total ** 2 / variance, scale=variance / total))
            if total > 0 else 0.0)
@@ -343,7 +357,7 @@ def shown_rows(events: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def for_replay(shown: pd.DataFrame, reward_model, test_ids, suggestions: pd.DataFrame,
+def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggestions: pd.DataFrame,
                engines: list[str], k: int, *, truth: pd.DataFrame, seed: int = 0,
                clip: float | None = None, n_boot: int = 1000, oracle=None) -> dict:
     """The counterfactual part of a replay on a log of what was shown: every engine's
@@ -353,28 +367,43 @@ def for_replay(shown: pd.DataFrame, reward_model, test_ids, suggestions: pd.Data
     :class:`suggest.simulate.ServiceTruth`), the true value.
 
     ``k`` is the replay's largest cutoff, capped at the log's last position (a position
-    never shown cannot be estimated). ``reward_model`` is DR's, fitted on the training
-    part's shown rows only. Returns ``{"k", "recommended", "engines": {name: estimate +
-    "replay" (+ "oracle")}, "sentences"}``.
+    never shown cannot be estimated). ``train_sums`` (:func:`reward_sums` of the training
+    part) fits DR's reward model, on the training part only, and adds its (item, position)
+    pairs to what support counts as seen. A request that shows two items at one position
+    keeps the first (in the log's order); ``repeated_positions`` counts the others. Returns
+    ``{"k", "recommended", "engines": {name: estimate + "replay" (+ "oracle")},
+    "sentences"}``.
     """
+    repeated = shown.duplicated(["request_id", "position"]).to_numpy()
+    shown = shown[~repeated]
     k = int(min(k, shown["position"].max())) if len(shown) else 0
     test_ids = pd.Index(pd.unique(pd.Series(test_ids, dtype=object).astype(str)))
+    found = {"k": k, "recommended": RECOMMENDED, "reward_model": "PositionItemRewards on the "
+             "training part's shown rows", "repeated_positions": int(repeated.sum())}
+    if k == 0:
+        return {**found, "engines": {}, "sentences": [
+            "The held-out part of this log shows nothing, so there is nothing to weigh: no "
+            "engine's counterfactual value can be estimated from it."]}
+    model = PositionItemRewards().fit_sums(train_sums)
     engaged = pd.MultiIndex.from_arrays([truth["request_id"].astype(str).to_numpy(),
                                          truth["item_id"].astype(str).to_numpy()])
     out = {}
     for name in engines:
         target = suggestions[suggestions["engine"].astype(str).to_numpy() == name]
         target = target[target["rank"].to_numpy() <= k]
-        entry = estimate(shown, target, k, reward_model=reward_model, clip=clip, n_boot=n_boot,
-                         seed=seed, requests=test_ids)
+        entry = estimate(shown, target, k, reward_model=model, clip=clip, n_boot=n_boot,
+                         seed=seed, requests=test_ids, also_seen=train_sums)
         hits = pd.MultiIndex.from_arrays([target["request_id"].astype(str).to_numpy(),
                                           target["item_id"].astype(str).to_numpy()]).isin(engaged)
         entry["replay"] = float(hits.sum() / len(test_ids)) if len(test_ids) else None
         if oracle is not None:
             entry["oracle"] = oracle.value(target, test_ids, k)
         out[name] = entry
-    return {"k": k, "recommended": RECOMMENDED, "reward_model": "PositionItemRewards on the "
-            "training part's shown rows", "engines": out, "sentences": trust_sentences(out, k)}
+    sentences = trust_sentences(out, k)
+    if repeated.any():
+        sentences.append(f"{int(repeated.sum()):,} held-out shown rows repeat a position their "
+                         f"request already shows; the first of each was used.")
+    return {**found, "engines": out, "sentences": sentences}
 
 
 def trust_sentences(engines: dict, k: int) -> list[str]:
@@ -383,13 +412,14 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
     if not engines:
         return []
     best = RECOMMENDED.upper()
-    producer = max(engines, key=lambda n: engines[n]["matched"])
-    matched = engines[producer]["matched"]
+    producer = max(engines, key=lambda n: engines[n]["of_shown"])
+    matched = engines[producer]["of_shown"]
     sentences = [
         "This log holds what was shown, so people could only engage with those items: the plain "
         "replay credits an engine only where it agrees with what was shown, and favours the engine "
-        "that chose it" + (f" (here most likely {producer}: its top {k} match {matched:.0%} of "
-                           f"what was shown)" if matched >= 0.5 else "")
+        "that chose it" + (f" (here most likely {producer}: {matched:.0%} of what was shown in "
+                           f"the top {k} is what it would have shown there)" if matched >= 0.5
+                           else "")
         + f". Trust the {best} estimate of the expected engagements per request in the top {k}, "
         f"with its interval, where the logging policy could have shown at least "
         f"{MIN_SUPPORT:.0%} of the engine's suggestions (support); SNIPS and DR beside it are "
@@ -439,7 +469,7 @@ def verdict_caution(found: dict) -> str | None:
     if "ranker" in usable and "rules" in usable:
         b, a = "ranker", "rules"
     elif len(usable) >= 2:
-        a = max(usable, key=lambda n: usable[n]["matched"])
+        a = max(usable, key=lambda n: usable[n]["of_shown"])
         b = max((n for n in usable if n != a), key=lambda n: usable[n][best]["ci_low"] or 0.0)
     else:
         return None

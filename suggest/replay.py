@@ -278,19 +278,19 @@ def _counterfactual(log, held, out: Path, engines: list[str], k: int, seed: int,
     parts = held.shown_parts()
     if parts is None:
         return {}
-    from suggest.counterfactual import PositionItemRewards, for_replay
+    from suggest.counterfactual import for_replay
     from suggest.simulate import service_truth
 
     train_sums, test_shown = parts
-    oracle = service_truth(log.dataset.source)
     table = pd.read_parquet(out / "suggestions.parquet.partial",
                             columns=["request_id", "engine", "rank", "item_id"],
                             filters=[("rank", "<=", k)])
     test_ids = pd.unique(pd.read_parquet(out / "results.parquet.partial",
                                          columns=["request_id"])["request_id"].astype(str))
-    found = for_replay(test_shown, PositionItemRewards().fit_sums(train_sums), test_ids, table,
-                       engines, k, truth=pd.read_parquet(out / "truth.parquet"), seed=seed,
-                       clip=clip, oracle=oracle)
+    oracle = service_truth(log.dataset.source, test_ids)
+    found = for_replay(test_shown, train_sums, test_ids, table, engines, k,
+                       truth=pd.read_parquet(out / "truth.parquet"), seed=seed, clip=clip,
+                       oracle=oracle)
     result = {"counterfactual": found}
     if oracle is not None:
         result["oracle"] = {name: entry["oracle"] for name, entry in found["engines"].items()}

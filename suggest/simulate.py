@@ -326,9 +326,10 @@ class ServiceTruth:
         return float((exam * attraction).sum() / len(requests)) if len(requests) else float("nan")
 
 
-def service_truth(dataset_path: str | os.PathLike) -> ServiceTruth | None:
+def service_truth(dataset_path: str | os.PathLike, requests=None) -> ServiceTruth | None:
     """The simulated service's truth beside a dataset description (``truth_model.json``
-    with a ``service`` section), or None for any other log."""
+    with a ``service`` section), or None for any other log; only the attractions of
+    ``requests`` when given (the held-out ones: the rest is not read)."""
     folder = Path(dataset_path).parent
     try:
         truth = json.loads((folder / "truth_model.json").read_text(encoding="utf-8"))
@@ -337,7 +338,8 @@ def service_truth(dataset_path: str | os.PathLike) -> ServiceTruth | None:
     service = truth.get("service") if isinstance(truth, dict) else None
     if not isinstance(service, dict):
         return None
-    table = pd.read_parquet(folder / service["attraction_file"])
+    wanted = None if requests is None else [("request_id", "in", [str(r) for r in requests])]
+    table = pd.read_parquet(folder / service["attraction_file"], filters=wanted)
     index = pd.MultiIndex.from_arrays([table["request_id"].astype(str).to_numpy(),
                                        table["item"].astype(str).to_numpy()])
     return ServiceTruth({int(p): float(v) for p, v in service["examination"].items()},

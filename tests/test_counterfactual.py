@@ -165,7 +165,7 @@ def test_the_gamma_interval_of_equal_weights_is_the_exact_poisson_one(events):
     from scipy import stats
 
     weight = 0.01
-    low, high = gamma_interval(np.full(events, weight), weight)
+    low, high = gamma_interval(np.full(events, weight), np.ones(events), weight)
     exact_low = stats.chi2.ppf(0.025, 2 * events) / 2 * weight if events else 0.0
     exact_high = stats.chi2.ppf(0.975, 2 * (events + 1)) / 2 * weight
     assert low == pytest.approx(exact_low, rel=1e-9, abs=1e-15)
@@ -219,3 +219,52 @@ def test_a_log_the_estimators_cannot_use_is_refused_with_the_reason(change, mess
         message = "shows two items at position 2"
     with pytest.raises(SuggestError, match=message):
         estimate(shown, TARGET, k=2)
+
+
+def test_ips_covers_a_target_that_departs_from_the_policy_where_nothing_explored_matched():
+    """The target agrees with the logging policy at position 1 and swaps its positions 2 and 3:
+    only exploring rows can match those, and in a small log often none does. IPS's interval
+    must still allow for them (it covered 85% when it counted only the matches' weights)."""
+    rng = np.random.default_rng(8)
+    n, n_items, epsilon, logs = 200, 20, 0.1, 300
+    attraction, examination = np.linspace(0.6, 0.05, n_items), np.array([1.0, 0.5, 1 / 3])
+    policy, target_items = np.array([0, 1, 2]), np.array([0, 2, 1])
+    truth = float((attraction[target_items] * examination).sum())
+    covered = 0
+    for log in range(logs):
+        explore = rng.random(n) < epsilon
+        order = np.where(explore[:, None], np.argsort(rng.random((n, n_items)), axis=1)[:, :3],
+                         policy)
+        propensity = (1 - epsilon) * (order == policy) + epsilon / n_items
+        reward = (rng.random((n, 3)) < attraction[order] * examination).astype(float)
+        shown = pd.DataFrame({"request_id": np.repeat(np.arange(n), 3),
+                              "item_id": order.ravel().astype(str), "position": np.tile([1, 2, 3], n),
+                              "propensity": propensity.ravel(), "reward": reward.ravel()})
+        target = _lists([(r, p + 1, str(target_items[p])) for r in range(n) for p in range(3)])
+        out = estimate(shown, target, k=3, n_boot=0)
+        covered += out["ips"]["ci_low"] <= truth <= out["ips"]["ci_high"]
+    assert covered >= 0.95 * logs, covered
+
+
+def test_support_counts_what_the_training_part_showed():
+    shown = _log([("a", "x", 1, 0.5, 1.0), ("b", "x", 1, 0.5, 0.0)])
+    target = _lists([("a", 1, "y"), ("b", 1, "x")])
+    assert estimate(shown, target, k=1, n_boot=0)["support"] == pytest.approx(0.5)
+    elsewhere = pd.DataFrame({"item_id": ["y"], "position": [1]})
+    assert estimate(shown, target, k=1, n_boot=0, also_seen=elsewhere)["support"] == 1.0
+
+
+def test_a_replay_keeps_the_first_item_of_a_repeated_position_and_says_so():
+    from suggest.counterfactual import for_replay, reward_sums
+
+    shown = _log([("a", "x", 1, 0.5, 1.0), ("a", "y", 1, 0.5, 1.0), ("b", "y", 1, 0.5, 0.0)])
+    target = _lists([("a", 1, "x"), ("b", 1, "x")]).assign(engine="e")
+    truth = pd.DataFrame({"request_id": ["a"], "item_id": ["x"]})
+    found = for_replay(shown, reward_sums(shown), ["a", "b"], target, ["e"], 5, truth=truth,
+                       n_boot=0)
+    assert found["k"] == 1 and found["repeated_positions"] == 1
+    assert found["engines"]["e"]["ips"]["value"] == pytest.approx(2 / 2)  # x at a@1, w = 2
+    assert any("repeat a position" in s for s in found["sentences"])
+    empty = for_replay(shown.iloc[:0], reward_sums(shown), ["a", "b"], target, ["e"], 5,
+                       truth=truth, n_boot=0)
+    assert empty["engines"] == {} and "shows nothing" in empty["sentences"][0]
