@@ -157,9 +157,10 @@ def test_parquet_pieces_give_the_local_report(parquet_logs, client, tmp_path, mo
 
 def test_a_log_of_many_small_files_costs_tasks_in_proportion_to_its_files(tmp_path, client,
                                                                           monkeypatch):
-    """60 small Parquet files go to the buckets by a peer-to-peer shuffle: the tasks the client
-    submits grow with the files, not with files x buckets (each file was split for every
-    bucket: 60 x 60 extractions, 4,081 tasks), and the report is the local one."""
+    """Past DIRECT_SPLITS (piece, bucket) splits, the pieces go to the buckets by a
+    peer-to-peer shuffle: the tasks the client submits grow with the files, not with files
+    x buckets (each file was split for every bucket: 60 x 60 extractions, 4,081 tasks), and
+    the report is the local one."""
     log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(3000)
     (tmp_path / "many").mkdir()
     for i, start in enumerate(range(0, len(log), 50)):
@@ -174,8 +175,10 @@ def test_a_log_of_many_small_files_costs_tasks_in_proportion_to_its_files(tmp_pa
     monkeypatch.setattr(client, "submit", lambda fn, *a, **k: submitted.append(fn) or submit(fn, *a, **k))
     monkeypatch.setattr(client, "map", lambda fn, *a, **k: submitted.extend([fn] * len(a[0]))
                         or map_(fn, *a, **k))
+    monkeypatch.setattr(distributed, "DIRECT_SPLITS", 100)  # 60 pieces x 4 buckets: shuffle
     report, _ = distributed.check_on_dask(Dataset.from_yaml(path), client, tmp_path / "rej")
     assert len(submitted) < 10 * 60, len(submitted)
+    assert distributed._split not in submitted
     assert report.to_dict() == load(path).report.to_dict()
 
 
@@ -338,10 +341,13 @@ def _assert_same_frames(path: Path, client, tmp_path: Path, buckets: int) -> Non
     assert held.context == local.context
 
 
+@pytest.mark.parametrize("shuffle", [False, True], ids=["split", "p2p-shuffle"])
 @pytest.mark.parametrize("changes", [{}, WITHOUT_REQUEST, {**WITHOUT_REQUEST, "duplicates": "last"}],
                          ids=["request-column", "numbered-requests", "duplicates-last"])
 def test_the_frames_held_by_the_workers_are_the_local_frames(split_log, client, tmp_path,
-                                                             changes):
+                                                             changes, shuffle, monkeypatch):
+    """Whether the pieces split themselves into the buckets or go there by Dask's shuffle."""
+    monkeypatch.setattr(distributed, "DIRECT_SPLITS", 0 if shuffle else 10_000)
     path = _description(split_log, f"f{len(list(split_log.glob('*.yaml')))}", **changes)
     _assert_same_frames(path, client, tmp_path, buckets=4)
 

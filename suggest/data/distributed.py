@@ -54,6 +54,9 @@ from suggest.errors import DataError
 
 #: Rows per piece of a single Parquet file (runs of its row groups).
 ROWS_PER_PART = 1_000_000
+#: Up to this many (piece, bucket) splits the pieces split themselves into the buckets;
+#: past it a log goes to its buckets by Dask's peer-to-peer shuffle.
+DIRECT_SPLITS = 2_000
 #: Bytes per piece of a single CSV or JSON Lines file (cut at newlines; a CSV file with a
 #: quote anywhere is read whole, as a quoted field may hold a newline).
 BYTES_PER_PART = 64 << 20
@@ -107,16 +110,24 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     for i in again:  # as a local load: the type the whole log's values give
         pieces[i] = client.submit(_piece, ds, parts[i], i, columns, types, pure=False)
         metas[i] = client.submit(operator.getitem, pieces[i], 0, pure=False).result()
-    # The kept rows go to the buckets, every request's rows to one, by Dask's peer-to-peer
-    # shuffle on the hash of the request: tasks in proportion to pieces plus buckets (a split
-    # of every piece for every bucket would be pieces x buckets), about ROWS_PER_PART rows
-    # a bucket.
+    # The kept rows go to the buckets, every request's rows to one, by the hash of the
+    # request: each piece split into the buckets when that makes few tasks (pieces x
+    # buckets), else Dask's peer-to-peer shuffle, whose tasks grow with pieces plus buckets
+    # (it costs more at a given size: it goes through Arrow and the workers' disks). About
+    # ROWS_PER_PART rows a bucket.
     n = buckets or max(-(-sum(m["rows_in"] for m in metas) // ROWS_PER_PART),
                        2 * len(client.scheduler_info()["workers"]))
     own = [client.submit(operator.getitem, p, 2, pure=False) for p in pieces]
-    by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep, rows, pure=False)
-                 for rows in _shuffled(client, pieces, n)]
-    del pieces  # each piece's rows are let go once the shuffle has them (its rejects are kept)
+    if len(pieces) * n <= DIRECT_SPLITS:  # few pieces: each splits its rows into the buckets
+        split = [client.submit(_split, n, p, pure=False) for p in pieces]
+        rows = [[client.submit(operator.getitem, s, b, pure=False) for s in split]
+                for b in range(n)]
+        del split
+    else:
+        rows = [[part] for part in _shuffled(client, pieces, n)]
+    by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep, *r, pure=False)
+                 for r in rows]
+    del pieces, rows  # each piece's rows are let go once the buckets have them (not its rejects)
     found = client.submit(_concat_rejects, *[client.submit(operator.getitem, b, "rejects", pure=False)
                                              for b in by_bucket], pure=False)
     partial.mkdir(parents=True)
@@ -189,6 +200,16 @@ def _piece(ds: Dataset, part: Part, number: int, columns: list[str],
     rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
                                ~rows.verdicts.undecided, ds.separator)
     return meta, kept, rejects
+
+
+def _split(buckets: int, piece) -> list[pd.DataFrame]:
+    """A piece's kept rows split into the buckets by their request's hash."""
+    kept = piece[1]
+    if not len(kept):
+        return [pd.DataFrame() for _ in range(buckets)]
+    bucket = kept["_hash"].to_numpy() % np.uint64(buckets)
+    kept = kept.drop(columns="_hash")
+    return [kept.iloc[np.flatnonzero(bucket == b)] for b in range(buckets)]
 
 
 def _shuffled(client, pieces: list, n: int) -> list:
