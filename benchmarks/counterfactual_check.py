@@ -38,9 +38,8 @@ def one_world(seed: int, epsilon: float, args, out: Path) -> list[dict]:
     simulate.generate(config, world, policy="rules", epsilon=epsilon, shown=args.shown)
     summary = replay_log(world / "dataset.yaml", out / f"run-{epsilon:g}-{seed}",
                          rules=args.rules, engines=args.engines, ks=(args.shown,), seed=seed)
-    found = summary["counterfactual"]
     rows = []
-    for engine, e in found["engines"].items():
+    for engine, e in summary["counterfactual"].items():
         row = {"epsilon": epsilon, "seed": seed, "engine": engine, "oracle": e["oracle"],
                "replay": e["replay"], "support": e["support"], "ess": e["ess"],
                "matched": e["matched"], "requests": e["requests"]}

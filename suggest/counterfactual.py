@@ -406,6 +406,14 @@ def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggesti
     return {**found, "engines": out, "sentences": sentences}
 
 
+def from_summary(summary: dict) -> dict | None:
+    """The counterfactual part of a replay summary as :func:`for_replay` gave it
+    (``counterfactual_verdict``'s keys and ``engines``), or None without one."""
+    if not summary.get("counterfactual_verdict"):
+        return None
+    return {**summary["counterfactual_verdict"], "engines": summary.get("counterfactual") or {}}
+
+
 def trust_sentences(engines: dict, k: int) -> list[str]:
     """What a reader should believe of a replay on a log of what was shown, in sentences:
     which number to trust, the engines in its order, and where the log cannot say."""

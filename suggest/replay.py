@@ -255,10 +255,10 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     _explain_sample(fitted, held, out / "results.parquet.partial", summary, metric, k, seed,
                     out / "explanations.parquet")
     summary.update(_counterfactual(log, held, out, list(fitted), k, seed, clip))
-    if (summary.get("counterfactual") or {}).get("engines"):
-        from suggest.counterfactual import verdict_caution
+    if summary.get("counterfactual"):
+        from suggest.counterfactual import from_summary, verdict_caution
 
-        caution = verdict_caution(summary["counterfactual"])
+        caution = verdict_caution(from_summary(summary))
         if caution and summary.get("verdict"):
             summary["verdict"]["sentences"].insert(0, caution)
     clock.append(("summary", time.perf_counter()))
@@ -291,7 +291,9 @@ def _counterfactual(log, held, out: Path, engines: list[str], k: int, seed: int,
     found = for_replay(test_shown, train_sums, test_ids, table, engines, k,
                        truth=pd.read_parquet(out / "truth.parquet"), seed=seed, clip=clip,
                        oracle=oracle)
-    result = {"counterfactual": found}
+    # as the summary has it: an entry per engine; what to read from them beside it
+    result = {"counterfactual": found["engines"],
+              "counterfactual_verdict": {k: v for k, v in found.items() if k != "engines"}}
     if oracle is not None:
         result["oracle"] = {name: entry["oracle"] for name, entry in found["engines"].items()}
     return result

@@ -571,7 +571,8 @@ def test_a_replay_of_what_was_shown_estimates_on_the_workers_as_in_one_process(c
     local = replay_log(tmp_path / "w" / "dataset.yaml", tmp_path / "local", **settings)
     remote = replay_log(tmp_path / "w" / "dataset.yaml", tmp_path / "remote",
                         dask=client.scheduler.address, **settings)
-    assert set(local["counterfactual"]["engines"]) == {"rules", "popular", "user-history"}
-    assert local["counterfactual"]["engines"]["popular"]["clip"] == 50.0
+    assert set(local["counterfactual"]) == {"rules", "popular", "user-history"}
+    assert local["counterfactual"]["popular"]["clip"] == 50.0
     assert remote["counterfactual"] == local["counterfactual"]
+    assert remote["counterfactual_verdict"] == local["counterfactual_verdict"]
     assert remote["oracle"] == local["oracle"] and len(local["oracle"]) == 3

@@ -157,12 +157,16 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
 def _counterfactual(report: Report, summary: dict) -> None:
     """On a log of what was shown: what each engine would have earned, and what to trust
     (a section only such runs have)."""
-    found = summary.get("counterfactual")
+    from suggest.counterfactual import from_summary
+
+    found = from_summary(summary)
     if not found:
         return
     report.add(Heading("What each engine would have earned", "counterfactual"))
     report.add(Bullets(found["sentences"], strong=True))
     best, k = found["recommended"], found["k"]
+    if not found["engines"]:
+        return
     rows = []
     for name, e in sorted(found["engines"].items(), key=lambda x: -(x[1][best]["value"] or 0)):
         row = {"engine": name, "plain replay": _num(e["replay"])}

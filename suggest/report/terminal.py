@@ -59,13 +59,17 @@ def summary_text(summary: dict) -> str:
 def counterfactual_lines(summary: dict, width: int = 100) -> list[str]:
     """On a log of what was shown: what to trust, then each engine's estimates beside the plain
     replay (and the truth, on a simulated service); nothing on any other log."""
-    found = summary.get("counterfactual")
+    from suggest.counterfactual import from_summary
+
+    found = from_summary(summary)
     if not found:
         return []
     k, lines = found["k"], ["What each engine would have earned (log of what was shown):"]
     for sentence in found["sentences"]:
         lines += textwrap.wrap(sentence, width, initial_indent="- ", subsequent_indent="  ")
     engines = found["engines"]
+    if not engines:
+        return lines + [""]
     oracle = any("oracle" in e for e in engines.values())
     name_width = max(len(n) for n in engines) + 2
     best = found["recommended"]
