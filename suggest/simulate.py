@@ -41,6 +41,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -120,9 +121,9 @@ def generate(config: synth.WorldConfig, out_dir: str | os.PathLike, *, policy: s
     """
     from importlib.resources import files
 
-    world = synth.make_world(config)
-    config = world.config
-    epsilon = check_service(policy, epsilon, shown, len(world.items))
+    config = synth.check_config(config)
+    n_items = len(synth.ITEMS) + config.extra_items
+    epsilon = check_service(policy, epsilon, shown, n_items)
     if policy == "rules":
         rules = Path(rules) if rules is not None else files("suggest").joinpath("examples", "phone.yaml")
         try:
@@ -133,13 +134,15 @@ def generate(config: synth.WorldConfig, out_dir: str | os.PathLike, *, policy: s
     elif rules is not None:
         raise SuggestError(f"--rules with --logging-policy {policy}",
                            hint="a rule file is the logging policy only with --logging-policy rules")
-    requests = sum(int(synth.user_days(world, lo, min(lo + 10_000, config.users))[2].sum())
+    counting = SimpleNamespace(config=config)  # the request counts need only the config
+    requests = sum(int(synth.user_days(counting, lo, min(lo + 10_000, config.users))[2].sum())
                    for lo in range(0, config.users, 10_000))
-    if requests * len(world.items) > MAX_ATTRACTIONS:
-        raise SuggestError(f"a service world of {requests:,} requests and {len(world.items):,} items "
-                           f"would write {requests * len(world.items):,} attractions to its truth",
+    if requests * n_items > MAX_ATTRACTIONS:
+        raise SuggestError(f"a service world of {requests:,} requests and {n_items:,} items "
+                           f"would write {requests * n_items:,} attractions to its truth",
                            hint=f"keep requests x items under {MAX_ATTRACTIONS:,}: fewer --users, "
                                 "--days or --extra-items")
+    world = synth.make_world(config)
     out = Path(out_dir)
     synth.refuse_foreign_log(out)
     with tempfile.TemporaryDirectory(prefix="suggest-plain-") as plain:

@@ -328,7 +328,7 @@ def preset_config(name: str, **overrides: object) -> WorldConfig:
     return WorldConfig(**settings)
 
 
-def _check(config: WorldConfig) -> WorldConfig:
+def check_config(config: WorldConfig) -> WorldConfig:
     """Refuse values the generator cannot honour; return the config with plain int/float values."""
     def bad(field: str, need: str) -> SuggestError:
         return SuggestError(f"{field}={getattr(config, field)!r} is not allowed", hint=f"{field} must be {need}")
@@ -358,7 +358,7 @@ def _check(config: WorldConfig) -> WorldConfig:
 
 def make_world(config: WorldConfig) -> World:
     """Draw item popularity and every user's zone, schedule, tastes, habits and drift."""
-    config = _check(config)
+    config = check_config(config)
     rng, n = Rng(config.seed), config.users
     names, categories, base = _catalog(config.extra_items)
     u, items = np.arange(n), np.arange(len(names))
