@@ -468,8 +468,10 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
 def verdict_caution(found: dict) -> str | None:
     """The sentence that opens a replay's verdict on a log of what was shown: the plain
     metrics favour the engine that chose what was shown; what the recommended estimator says
-    of the ranker against the rules (else of the best other engine, by the lower end of its
-    interval, against the engine that most likely chose the log)."""
+    of the ranker against the rules; else, against the engine that most likely chose the log,
+    of the other engine with the highest lower end among those with an effective sample of at
+    least ``MIN_ESS``, or, when none has one, of the ranker or the baseline with the highest
+    estimate. ``random`` is never the one compared: it is the floor, not a contender)."""
     engines = found.get("engines") or {}
     best = found.get("recommended", RECOMMENDED)
     usable = {n: e for n, e in engines.items()
@@ -478,7 +480,16 @@ def verdict_caution(found: dict) -> str | None:
         b, a = "ranker", "rules"
     elif len(usable) >= 2:
         a = max(usable, key=lambda n: usable[n]["of_shown"])
-        b = max((n for n in usable if n != a), key=lambda n: usable[n][best]["ci_low"] or 0.0)
+        others = [n for n in usable if n not in (a, "random")]
+        steady = [n for n in others if (usable[n].get("ess") or 0.0) >= MIN_ESS]
+        if steady:
+            b = max(steady, key=lambda n: usable[n][best]["ci_low"] or 0.0)
+        elif "ranker" in others:
+            b = "ranker"
+        elif others:
+            b = max(others, key=lambda n: usable[n][best]["value"])
+        else:
+            return None
     else:
         return None
     if _apart(usable[b], usable[a]) or _apart(usable[a], usable[b]):

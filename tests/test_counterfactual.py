@@ -268,3 +268,32 @@ def test_a_replay_keeps_the_first_item_of_a_repeated_position_and_says_so():
     empty = for_replay(shown.iloc[:0], reward_sums(shown), ["a", "b"], target, ["e"], 5,
                        truth=truth, n_boot=0)
     assert empty["engines"] == {} and "shows nothing" in empty["sentences"][0]
+
+
+def _entry(value, low, high, ess, of_shown):
+    return {"ips": {"value": value, "ci_low": low, "ci_high": high}, "support": 1.0,
+            "ess": ess, "of_shown": of_shown}
+
+
+def test_the_verdict_never_weighs_the_logging_engine_against_random():
+    from suggest.counterfactual import verdict_caution
+
+    # the rules chose the log; random's interval has the highest lower end but, like
+    # popular's, rests on few rows: the sentence compares the rules with popular
+    engines = {"rules": _entry(0.20, 0.18, 0.22, 5000.0, 0.9),
+               "random": _entry(0.10, 0.06, 0.30, 12.0, 0.1),
+               "popular": _entry(0.15, 0.02, 0.40, 20.0, 0.3)}
+    found = {"k": 5, "recommended": "ips", "engines": engines}
+    sentence = verdict_caution(found)
+    assert "popular 0.150" in sentence and "rules 0.200" in sentence
+    assert "random" not in sentence
+    # an engine with enough rows wins over one without, whatever its interval
+    engines["context-popular"] = _entry(0.12, 0.01, 0.25, 400.0, 0.2)
+    assert "context-popular 0.120" in verdict_caution(found)
+    # the ranker, when there, is the one compared
+    engines["ranker"] = _entry(0.30, 0.0, 0.9, 3.0, 0.05)
+    del engines["context-popular"]
+    assert "ranker 0.300" in verdict_caution({**found, "engines": {
+        n: e for n, e in engines.items() if n != "rules"} | {"hybrid": engines["rules"]}})
+    # nothing but the logging engine and random: no sentence
+    assert verdict_caution({**found, "engines": {n: engines[n] for n in ("rules", "random")}}) is None
