@@ -374,6 +374,87 @@ def rules_coverage(rules_file, log_file, dataset, as_json):
         click.echo(report.to_table())
 
 
+@rules.command("mine", epilog="""\b
+Examples:
+  suggest rules mine --dataset data/sample/dataset.yaml -o mined.yaml
+  suggest rules mine LOG.parquet --dataset D.yaml -o mined.yaml --max-rules 20 --min-support 50 --json
+  # then replay it beside the team's rules:
+  suggest replay --dataset D.yaml --rules hand=rules/phone.yaml --rules mined=mined.yaml -o runs/mined
+""")
+@log_and_dataset
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Rule file to write (YAML, with a comment on each rule).")
+@click.option("--max-rules", type=int, default=30, show_default=True,
+              help="Most rules to write (those with the highest held-out precision).")
+@click.option("--min-support", type=int, default=20, show_default=True,
+              help="Fewest training requests a condition must hold on to be tried.")
+@click.option("--k", "k", type=int, default=5, show_default=True,
+              help="Most suggestions a rule makes (and the file's max_suggestions).")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="False discovery rate of the tests (Benjamini-Hochberg over every condition x item).")
+@click.option("--test-share", type=float, default=0.2, show_default=True,
+              help="The share `suggest replay --test-share` holds out: never read here.")
+@split_options
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+@click.option("--force", is_flag=True, help="Replace an existing -o file.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was mined as JSON.")
+def rules_mine(log_file, dataset, out, max_rules, min_support, k, alpha, test_share, split_by,
+               gap, seed, force, as_json):
+    """Propose rules from the log: context conditions under which an item or a catalog
+    slice is chosen clearly more often, tested within users.
+
+    Only the training part of the replay's split is read (the same --test-share, --split
+    and --seed as replay): conditions are tested on its earlier 80% and each rule is
+    checked on its later 20%, whose precision sets the rule's priority. The file is
+    written for a person to read and edit: a comment on each rule gives its support,
+    lift and held-out precision.
+    """
+    from suggest.workflow import mine_rules
+
+    found = mine_rules(dataset, out, log=log_file, force=force, max_rules=max_rules,
+                       min_support=min_support, k=k, alpha=alpha, test_share=test_share,
+                       split_by=split_by, gap=gap, seed=seed)
+    if as_json:
+        _print_json(found)
+        return
+    click.echo(mined_text(found, out, dataset))
+
+
+def mined_text(found: dict, out: Path, dataset) -> str:
+    """What `rules mine` prints: what was tested, what held, the top rules, what to run next."""
+    tested = (f"{found['conditions']:,} conditions x {found['targets']:,} items and slices "
+              f"({found['tests']:,} tests, false discovery rate {found['alpha']})")
+    if not found["file"]:
+        return (f"No rule to write: in the training part ({found['training_requests']:,} requests) "
+                f"no item or slice is chosen clearly more often under any of {tested}, within users"
+                + (f"; {found['did_not_hold']} candidate(s) did not hold on the later part"
+                   if found["did_not_hold"] else "") + f". {out} was not written.")
+    lines = [f"{found['file']}: {found['rules']} rules mined from the {found['training_requests']:,} "
+             f"training requests ({found['split']} held out, never read).",
+             f"  tested {tested}: {found['significant_pairs']:,} significant, "
+             f"{found['candidate_rules']:,} candidate rules",
+             f"  {found['did_not_hold']} did not hold on the later {found['check_requests']:,} "
+             "training requests" + (f"; {found['left_out_by_max_rules']} more held but "
+                                    "--max-rules left them out" if found["left_out_by_max_rules"] else ""),
+             "  top rules by held-out precision:"]
+    width = max(len(r["id"]) for r in found["rules_found"][:10])
+    for r in found["rules_found"][:10]:
+        held = r["held_out"]["precision"]
+        lines.append(f"    {r['id']:<{width}}  {'  -  ' if held is None else f'{held:.2f} '}"
+                     f" when {r['when']}: {', '.join(map(_pick_text, r['suggest']))}")
+    lines.append(f"Next: suggest rules check {out} --dataset {dataset}\n"
+                 f"      suggest replay --dataset {dataset} --rules hand=YOUR_RULES.yaml "
+                 f"--rules mined={out} -o runs/mined")
+    return "\n".join(lines)
+
+
+def _pick_text(pick) -> str:
+    if isinstance(pick, dict):
+        (attr, value), = [(a, v) for a, v in pick.items() if a != "top"]
+        return f"{attr}={value} (top {pick['top']})"
+    return str(pick)
+
+
 def _json_argument(text: str, option: str) -> dict:
     if text.startswith("@"):
         try:

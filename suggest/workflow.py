@@ -140,8 +140,9 @@ def fitted_rules(rule_set, log=None):
 
     if log is None:
         return RulesEngine(rule_set).fit()
-    zone = log.dataset.timezone if not log.dataset.timezone_column else None
-    return RulesEngine(rule_set, timezone=zone).fit(log.requests, log.truth, log.catalog)
+    from suggest.rules.mine import rules_zone
+
+    return RulesEngine(rule_set, timezone=rules_zone(log)).fit(log.requests, log.truth, log.catalog)
 
 
 def rules_engine(rules: str | Path, dataset=None, log: str | Path | None = None):
@@ -465,3 +466,34 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
                    by=list(by) or segment_columns(results),
                    min_segment=MIN_SEGMENT if min_segment is None else min_segment, seed=seed,
                    truth=read_run_truth(run_dir))
+
+
+def mine_rules(dataset, out: str | Path, *, log: str | Path | None = None, force: bool = False,
+               **settings) -> dict:
+    """``suggest rules mine``: mine a rule file from the training part of the log of
+    ``dataset`` (:func:`suggest.rules.mine.mine`, ``settings`` passed on) and write it to
+    ``out``, checked as `rules check --dataset` checks a file; nothing is written when no
+    rule passed. An existing ``out`` (perhaps edited by hand) is kept unless ``force``."""
+    from suggest.files import write_atomic
+    from suggest.rules.checks import check
+    from suggest.rules.mine import mine
+    from suggest.rules.model import parse_rules
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise SuggestError(f"{out} already exists", hint="pass --force to replace it (edits to "
+                                                         "it are lost), or choose another -o file")
+    loaded = load_log(dataset, log)
+    mined = mine(loaded, source=str(loaded.dataset.log), **settings)
+    written = None
+    if mined.rules:
+        errors, _ = check(parse_rules(mined.text, source=str(out)), loaded)
+        if errors:  # the miner wrote something `rules check` refuses: a bug, not the user's
+            raise RuntimeError(f"the mined rule file does not pass its own check: {errors[0]}")
+        written = str(write_atomic(out, mined.text))
+    return {**mined.summary, "file": written, "dataset": str(dataset),
+            "rules_found": [{"id": r["id"], "when": r["label"], "suggest": r["suggest"],
+                             "support": r["support"], "lift": round(r["lift"], 3),
+                             "q": r["q"],
+                             "held_out": r["held_out"], "priority": r["priority"]}
+                            for r in mined.rules]}

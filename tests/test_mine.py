@@ -1,0 +1,125 @@
+"""`suggest rules mine`: planted context effects are found, a log without them gives no rule,
+the statistic is the stratified one, and only the training part is read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from suggest import synth
+from suggest.cli import main
+from suggest.rules.mine import mine
+from suggest.workflow import load_log
+
+
+@pytest.fixture(scope="module")
+def context_world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mine") / "context"
+    synth.generate(synth.preset_config("context", users=120, days=21, seed=4), out)
+    return out / "dataset.yaml"
+
+
+def _found(mined) -> dict[str, list]:
+    return {r["label"]: [t[1] for t in r["targets"]] for r in mined.rules}
+
+
+def test_planted_context_effects_are_mined_with_their_items(context_world):
+    found = _found(mine(load_log(context_world), max_rules=100))
+    # effects the world plants (synth.SHARED_EFFECTS): the strongest item of each comes first
+    assert found["activity is driving"][0] == "navigation"
+    assert found["weather is rain"][0] == "rain_alert"
+    assert {"workout_tracker", "music_workout"} <= set(found["location is gym"])
+    assert "sleep_sounds" in found["00:00-03:00"]
+
+
+def _permuted_within_users(log, seed: int):
+    """The log with each user's engagements moved to other requests of the same user at
+    random: users keep their tastes and their contexts, items lose any tie to context."""
+    rng = np.random.default_rng(seed)
+    engaged = log.requests[log.requests["request_id"].isin(log.truth["request_id"])]
+    moved = engaged.assign(key=rng.random(len(engaged))).sort_values(["user_id", "key"])
+    by_user = engaged.sort_values(["user_id"], kind="stable")
+    new_id = dict(zip(by_user["request_id"], moved["request_id"]))
+    truth = log.truth.assign(request_id=log.truth["request_id"].map(new_id))
+    return type(log)(**{**log.__dict__, "truth": truth})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_log_whose_items_do_not_depend_on_context_gives_no_rule(context_world, seed):
+    mined = mine(_permuted_within_users(load_log(context_world), seed))
+    assert mined.summary["tests"] > 10_000
+    assert mined.summary["significant_pairs"] == 0 and mined.rules == []
+
+
+def test_the_count_is_tested_against_each_users_own_rate_with_a_tail_never_too_small():
+    from scipy.stats import binom, hypergeom
+
+    from suggest.rules.mine import _cmh
+
+    rng = np.random.default_rng(3)
+    n, users = 400, rng.integers(0, 12, 400)
+    condition = (rng.random(n) < 0.3 + 0.04 * users).astype(int)  # users differ in how often
+    item = rng.random(n) < 0.05 + 0.03 * users + 0.15 * condition
+    engaged = rng.random(n) < 0.8
+    ids = np.where(condition == 1, 0, 1)[:, None]  # two conditions: holds, does not
+    hits = np.stack([np.flatnonzero(item), np.zeros(item.sum(), int)], 1)
+    stats = _cmh(ids, users, engaged, hits, 2, 1)
+    # the textbook sums over the users' 2x2 tables
+    frame = pd.DataFrame({"u": users, "c": condition, "y": item})[engaged]
+    o = e = 0.0
+    tails = []
+    for _, t in frame.groupby("u"):
+        nu, nc, m = len(t), t["c"].sum(), t["y"].sum()
+        o += (t["c"] & t["y"]).sum()
+        e += nc * m / nu
+        tails.append(hypergeom(nu, m, nc).pmf(np.arange(nc + 1)))
+    assert stats["observed"][0, 0] == o
+    assert stats["expected"][0, 0] == pytest.approx(e)
+    trials = min(frame["c"].sum(), frame["y"].sum())
+    assert stats["p"][0, 0] == pytest.approx(binom.sf(o - 1, trials, e / trials))
+    # the exact tail (the users' hypergeometric counts convolved, 2e-4 here) is no larger
+    # than the p-value (a bound: 3.5e-3), and the effect is found
+    exact = np.array([1.0])
+    for pmf in tails:
+        exact = np.convolve(exact, pmf)
+    assert exact[int(o):].sum() <= stats["p"][0, 0] < 0.01
+    assert stats["support"][0] == condition.sum()
+
+
+def test_the_held_out_part_cannot_change_the_mined_file(context_world):
+    log = load_log(context_world)
+    first = mine(log, seed=0)
+    assert first.text == mine(log, seed=0).text  # same seed, same file
+    from suggest.splits import split
+
+    test_ids = split(log.requests, log.truth, 0.2, 0).test["request_id"]
+    rng = np.random.default_rng(0)
+    held = log.truth["request_id"].isin(test_ids)
+    items = log.truth["item_id"].unique()
+    truth = log.truth.copy()
+    truth.loc[held, "item_id"] = rng.choice(items, held.sum())
+    requests = log.requests.copy()
+    in_test = requests["request_id"].isin(test_ids)
+    requests.loc[in_test, "location"] = "gym"
+    changed = type(log)(**{**log.__dict__, "truth": truth, "requests": requests})
+    assert mine(changed, seed=0).text == first.text
+
+
+def test_the_cli_writes_a_file_rules_check_accepts_and_keeps_an_edited_one(context_world, tmp_path):
+    out = tmp_path / "mined.yaml"
+    run = CliRunner().invoke(main, ["rules", "mine", "--dataset", str(context_world), "-o", str(out),
+                                    "--max-rules", "8"])
+    assert run.exit_code == 0, run.output
+    assert "8 rules mined" in run.output and "held-out precision" in run.output
+    text = out.read_text()
+    assert text.count("  - id: ") == 8 and text.count("  # support ") == 8
+    checked = CliRunner().invoke(main, ["rules", "check", str(out), "--dataset", str(context_world)])
+    assert checked.exit_code == 0 and "8 rules" in checked.output
+    priorities = [int(line.split(":")[1]) for line in text.splitlines() if "priority:" in line]
+    assert priorities == sorted(priorities, reverse=True) and priorities[0] > 0
+    out.write_text(text + "# my edit\n")
+    again = CliRunner().invoke(main, ["rules", "mine", "--dataset", str(context_world), "-o", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output
+    assert out.read_text().endswith("# my edit\n")
