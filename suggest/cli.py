@@ -548,11 +548,14 @@ Examples:
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --metric precision@5 --min-segment 50
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --split user          # users unseen in training
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --split time --gap 1h
+  suggest replay --dataset D.yaml --rules hand=R.yaml --rules mined=mined.yaml -o runs/x
   suggest replay --dataset D.yaml --rules R.yaml -o runs/x --dask tcp://10.0.0.5:8786
 """)
 @log_and_dataset
-@click.option("--rules", "rules_file", type=click.Path(path_type=Path), default=None,
-              help="The rule set to replay (needed by the rules and hybrid engines).")
+@click.option("--rules", "rules_file", multiple=True, metavar="[NAME=]RULES.yaml",
+              help="The rule set to replay (needed by the rules and hybrid engines). Repeat it "
+                   "to replay more side by side: the first is the team's rules (engine `rules`, "
+                   "also the hybrid's and the ranker's), each other one NAME=FILE an engine NAME.")
 @click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A trained model folder to use as the ranker instead of training one.")
 @click.option("--engines", default=DEFAULT_ENGINES, show_default=True,
@@ -604,10 +607,10 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
     from suggest.report.terminal import rejects_line, summary_text
     from suggest.workflow import replay_log
 
-    if rules_file is None and model is None and "ranker" in engines.split(",") and not as_json:
+    if not rules_file and model is None and "ranker" in engines.split(",") and not as_json:
         click.echo("note: no --rules: the ranker trains without rule candidates and rule features",
                    err=True)
-    summary = replay_log(dataset, out, log=log_file, rules=rules_file, model=model,
+    summary = replay_log(dataset, out, log=log_file, rules=list(rules_file) or None, model=model,
                          engines=engines, ks=_cutoffs(ks), test_share=test_share,
                          split_by=split_by, gap=gap, seed=seed, chunk_size=chunk_size,
                          metric=metric, min_segment=min_segment, jobs=jobs, dask=dask_address,

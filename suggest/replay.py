@@ -549,6 +549,9 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     for name in fitted:
         engines[name] = totals.entry(name, catalog_size)
         engine = fitted[name]
+        source = getattr(getattr(engine, "rule_set_", None), "source", None)
+        if source is not None and name != "rules":  # another rule set beside the team's
+            engines[name]["rule_set"] = str(source)
         engines[name].update(engine.ask(_one_context_latency, sample, k) if hasattr(engine, "ask")
                              else _one_context_latency(engine, sample, k))
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)

@@ -29,20 +29,28 @@ ALPHA = 0.05
 
 
 def best_baseline(engines: dict[str, dict], metric: str) -> str | None:
-    """The best engine on ``metric`` that is neither learned nor the rules (ties: by name)."""
+    """The best engine on ``metric`` that is neither learned nor a rule set (the team's
+    rules or another replayed beside them; ties: by name)."""
     simple = [(-entry.get(metric, float("-inf")), name) for name, entry in engines.items()
-              if name not in LEARNED and name != TEAM and entry.get(metric) == entry.get(metric)]
+              if name not in LEARNED and name != TEAM and not entry.get("rule_set")
+              and entry.get(metric) == entry.get(metric)]
     return min(simple)[1] if simple else None
+
+
+def other_rule_sets(engines: dict[str, dict]) -> list[str]:
+    """The rule sets replayed beside the team's (``--rules NAME=FILE``), in order."""
+    return [name for name, entry in engines.items() if name != TEAM and entry.get("rule_set")]
 
 
 def verdict_pairs(names: list[str], metric: str, engines: dict[str, dict]) -> list[tuple[str, str]]:
     """The pairs every summary compares: each engine against the rules (or the first engine
-    when there are no rules), then each learned engine against the best baseline."""
+    when there are no rules), then each learned engine against the best baseline and against
+    each other rule set."""
     base = TEAM if TEAM in names else names[0]
     pairs = [(base, n) for n in names if n != base]
     baseline = best_baseline(engines, metric)
-    if baseline is not None:
-        pairs += [(baseline, n) for n in LEARNED if n in names and (baseline, n) not in pairs]
+    for other in ([baseline] if baseline is not None else []) + other_rule_sets(engines):
+        pairs += [(other, n) for n in LEARNED if n in names and (other, n) not in pairs]
     return pairs
 
 
@@ -109,6 +117,17 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         if c is not None:  # no learned engine: is the simplest thing better than the rules?
             out["key_comparisons"].append(c)
             say.append(f"The best baseline, {baseline}, vs the rules: " + _difference(c, baseline, TEAM))
+    for name in other_rule_sets(engines):  # hand-written, mined, distilled rules side by side
+        c = _find(comparisons, TEAM, name, metric)
+        if c is not None:
+            out["key_comparisons"].append(c)
+            say.append(f"{name} (rules from {engines[name]['rule_set']}) vs the rules: "
+                       + _difference(c, name, TEAM))
+        for learned_name in learned[:1]:
+            c = _find(comparisons, name, learned_name, metric)
+            if c is not None:
+                out["key_comparisons"].append(c)
+                say.append(f"{learned_name} vs {name}: " + _difference(c, learned_name, name))
     if TEAM in engines and engines[TEAM].get("answered_rate") is not None:
         say.append(_rules_sentence(engines[TEAM], metric, summary.get("requests"),
                                     summary.get("requests_scored")))

@@ -91,28 +91,30 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
 
 
 def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None = None,
-                client=None, rejects: str | Path | None = None):
-    """The loaded log, after checking the rule file ``rules`` (if any) against it: a rule
-    set naming fields or items the log does not have stops here, as `rules check` would.
+                client=None, rejects: str | Path | None = None, others=()):
+    """The loaded log, after checking the rule file ``rules`` (if any) and the files
+    ``others`` against it: a rule set naming fields or items the log does not have stops
+    here, as `rules check` would. A file that does not parse stops before the log is read.
     With a Dask ``client`` the workers read the log and keep it
     (:func:`suggest.data.dasklog.load_on_dask`, its rejects written to the folder
     ``rejects``)."""
     from suggest.rules import load_rules
     from suggest.rules.checks import check
 
-    rule_set = load_rules(rules) if rules else None
+    files = [f for f in (rules, *others) if f]
+    rule_sets = [load_rules(f) for f in files]
     if client is None:
         loaded = load_log(dataset, log)
     else:
         from suggest.data.dasklog import load_on_dask
 
         loaded = load_on_dask(described(dataset, log), client, rejects)
-    if rule_set is not None:
+    for path, rule_set in zip(files, rule_sets):
         errors, _ = check(rule_set, loaded)
         if errors:
             raise ErrorList([SuggestError(e) for e in errors],
-                            summary=f"{rules} does not fit {dataset}: {len(errors)} error(s) "
-                                    f"(`suggest rules check {rules} --dataset {dataset}` "
+                            summary=f"{path} does not fit {dataset}: {len(errors)} error(s) "
+                                    f"(`suggest rules check {path} --dataset {dataset}` "
                                     f"shows them with warnings)")
     return loaded
 
@@ -202,10 +204,45 @@ class FittedEngine:
         return {"model": self.engine.manifest_["training"]["fingerprint"]}
 
 
-def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules: str | Path | None = None,
+def rule_sets(rules) -> tuple[str | None, dict[str, str]]:
+    """``(team, others)`` from ``--rules`` values (a path, or a list of ``[NAME=]PATH``): the
+    first is the team's rule set (engine ``rules``; a name given to it only labels it), each
+    other one must be ``NAME=PATH`` and becomes the engine ``NAME``."""
+    if rules is None or isinstance(rules, (str, Path)):
+        return (str(rules) if rules is not None else None), {}
+    values = [str(v) for v in rules]
+    if not values:
+        return None, {}
+    team, others = _named(values[0])[1], {}
+    for value in values[1:]:
+        name, path = _named(value)
+        if name is None:
+            raise SuggestError(f"--rules {value}: a second rule set needs a name, NAME=FILE",
+                               hint=f"e.g. --rules mined={value}; the first --rules is the team's")
+        if name in BUILT_IN or name in others or not name.replace("-", "").replace("_", "").isalnum():
+            why = ("is an engine's name" if name in BUILT_IN else "is given twice" if name in others
+                   else "is not a name (letters, digits, - and _)")
+            raise SuggestError(f"--rules {value}: the name '{name}' {why}",
+                               hint="name each extra rule set after what it is: mined, distilled, v2")
+        others[name] = path
+    return team, others
+
+
+def _named(value: str) -> tuple[str | None, str]:
+    name, sep, path = value.partition("=")
+    if sep and name and "/" not in name and "\\" not in name:
+        return name, path
+    return None, value
+
+
+def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
                    model: str | Path | None = None, seed: int = 0) -> dict:
     """Unfitted engines by name for a replay (``--engines``), checked before any work;
-    with ``model``, the ranker is that trained model (a :class:`FittedEngine`)."""
+    with ``model``, the ranker is that trained model (a :class:`FittedEngine`); each rule
+    set after the first in ``rules`` (:func:`rule_sets`) is one more engine, named after it."""
+    from suggest.rules import RulesEngine
+
+    rules, others = rule_sets(rules)
     from suggest.engines import get_engine
     from suggest.engines.base import replay_params
 
@@ -223,6 +260,8 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules: str | Path |
             engines[name] = FittedEngine(RankerEngine.load(model))
             continue
         engines[name] = get_engine(name, **replay_params(name, rules, seed))
+    for name, path in others.items():
+        engines[name] = RulesEngine(path, name=name)
     return engines
 
 
@@ -262,7 +301,9 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
             from suggest.daskfit import load_on_worker
 
             chosen["ranker"] = FittedEngine(load_on_worker(client, model))
-        loaded = checked_log(dataset, log, rules, client=client, rejects=Path(out) / "rejects")
+        team, others = rule_sets(rules)
+        loaded = checked_log(dataset, log, team, client=client, rejects=Path(out) / "rejects",
+                             others=list(others.values()))
         if isinstance(chosen.get("ranker"), FittedEngine):
             from suggest.ranker.artifact import check_fits
 
@@ -275,7 +316,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                          chunk_size=chunk_size, progress=progress, runner=runner,
                          latency_sample=latency_sample,
                          settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
-                                   "rules": str(rules)},
+                                   "rules": str(team), **({"rule_sets": others} if others else {})},
                          metric=metric, min_segment=min_segment, split_by=split_by, gap=gap,
                          clip=clip)
     return {**summary, **rejects_summary(loaded, Path(out) / "rejects.csv")}

@@ -123,3 +123,38 @@ def test_the_cli_writes_a_file_rules_check_accepts_and_keeps_an_edited_one(conte
     again = CliRunner().invoke(main, ["rules", "mine", "--dataset", str(context_world), "-o", str(out)])
     assert again.exit_code == 2 and "--force" in again.output
     assert out.read_text().endswith("# my edit\n")
+
+
+def test_a_replay_holds_mined_rules_beside_the_teams_and_never_takes_them_for_a_baseline(
+        context_world, tmp_path):
+    from importlib.resources import files
+
+    from suggest.workflow import replay_log
+
+    mined = tmp_path / "mined.yaml"
+    mined.write_text(mine(load_log(context_world)).text)
+    hand = files("suggest").joinpath("examples", "phone.yaml")
+    summary = replay_log(context_world, tmp_path / "run", rules=[f"hand={hand}", f"mined={mined}"],
+                         engines="rules,popular", latency_sample=0)
+    engines, verdict = summary["engines"], summary["verdict"]
+    assert set(engines) == {"rules", "popular", "mined"}
+    assert engines["mined"]["rule_set"] == str(mined) and "rule_set" not in engines["rules"]
+    # the mined rules score above popular here, yet the best baseline is popular
+    assert engines["mined"]["ndcg@5"] > engines["popular"]["ndcg@5"]
+    assert verdict["best_baseline"] == "popular"
+    assert any(s.startswith(f"mined (rules from {mined}) vs the rules: ") for s in verdict["sentences"])
+    assert summary["settings"]["rule_sets"] == {"mined": str(mined)}
+
+
+@pytest.mark.parametrize("second, message", [
+    ("other.yaml", "a second rule set needs a name, NAME=FILE"),
+    ("popular=other.yaml", "the name 'popular' is an engine's name"),
+])
+def test_a_second_rule_set_needs_a_name_of_its_own(second, message):
+    from suggest.errors import SuggestError
+    from suggest.workflow import rule_sets
+
+    with pytest.raises(SuggestError, match=message):
+        rule_sets(["rules/phone.yaml", second])
+    assert rule_sets(["hand=rules/phone.yaml", "mined=m.yaml"]) == ("rules/phone.yaml",
+                                                                    {"mined": "m.yaml"})

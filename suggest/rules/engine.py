@@ -53,15 +53,18 @@ class RulesEngine(BaseEngine):
 
     name = "rules"
 
-    def __init__(self, rules: str | Path | RuleSet, timezone: str | None = None):
+    def __init__(self, rules: str | Path | RuleSet, timezone: str | None = None,
+                 name: str = "rules"):
         self.rules = rules
         self.timezone = timezone
+        self.name = name  # the engine's name in a replay: another rule set replayed beside the team's
 
     def get_params(self) -> dict:
         """``rules`` as given: a path as text, a parsed rule set as itself (its ``source``
         may be ``<string>``, from which nothing can be rebuilt)."""
         rules = self.rules if isinstance(self.rules, RuleSet) else str(self.rules)
-        return {"rules": rules, "timezone": self.timezone}
+        return {"rules": rules, "timezone": self.timezone,
+                **({"name": self.name} if self.name != "rules" else {})}
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, requests: pd.DataFrame | None = None, truth: pd.DataFrame | None = None,
