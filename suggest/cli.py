@@ -420,6 +420,70 @@ def rules_mine(log_file, dataset, out, max_rules, min_support, k, alpha, test_sh
     click.echo(mined_text(found, out, dataset))
 
 
+@rules.command("distil", epilog="""\b
+Examples:
+  suggest train --dataset D.yaml --rules rules/phone.yaml --test-share 0.2 -o models/w
+  suggest rules distil models/w --dataset D.yaml -o distilled.yaml --max-rules 30
+  suggest replay --dataset D.yaml --rules rules/phone.yaml --rules distilled=distilled.yaml \\
+      --model models/w -o runs/distilled
+""")
+@click.argument("model_dir", metavar="MODEL", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dataset", type=click.Path(path_type=Path), required=True,
+              help="Dataset description of the log the model was trained on.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Rule file to write (YAML, with a comment on each rule).")
+@click.option("--max-rules", type=int, default=30, show_default=True,
+              help="Most rules, the default rule included.")
+@click.option("--min-support", type=int, default=20, show_default=True,
+              help="Fewest training contexts a condition must hold on to be tried.")
+@click.option("--k", "k", type=int, default=5, show_default=True,
+              help="The ranker's top k to imitate (and the file's max_suggestions).")
+@click.option("--force", is_flag=True, help="Replace an existing -o file.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was distilled as JSON.")
+def rules_distil(model_dir, dataset, out, max_rules, min_support, k, force, as_json):
+    """Distil a trained ranker into a short rule list that imitates its top choices.
+
+    The rules are a decision list over context conditions (the first rule that fires
+    gives the list; the last is the default), grown greedily on the contexts the model
+    was trained on. Printed and in the file's header: the fidelity (share of the
+    ranker's top k the rules reproduce there) and the ceiling (the most any rules about
+    context could reproduce: the rest of the ranker's choices differ between users in
+    the same context).
+    """
+    from suggest.workflow import distil_rules
+
+    found = distil_rules(model_dir, dataset, out, force=force, k=k, max_rules=max_rules,
+                         min_support=min_support)
+    if as_json:
+        _print_json(found)
+        return
+    click.echo(distilled_text(found, out, dataset))
+
+
+def distilled_text(found: dict, out: Path, dataset) -> str:
+    """What `rules distil` prints: size, fidelity, ceiling, the first rules, what to run next."""
+    k, curve = found["k"], found["curve"]
+    steps = [n for n in curve if n < max(curve)]
+    lines = [f"{found['file']}: {found['rules']} rules (the last is the default) imitate the "
+             f"ranker's top {k} on {found['requests']:,} of its training contexts.",
+             f"  fidelity {found['fidelity']:.2f}: the share of the ranker's top {k} the rules "
+             f"reproduce there" + (" (the first " + ", ".join(f"{n} {curve[n]:.2f}" for n in steps)
+                                   + " with a default)" if steps else ""),
+             f"  ceiling {found['ceiling']:.2f}: the most any rules about context could reproduce; "
+             f"the other {1 - found['ceiling']:.2f} of its choices differ between requests in the "
+             "same context (personal history, or finer context than the conditions read)"]
+    if not found["held_out"]:
+        lines.append("  note: this model was trained on the whole log, so a replay of these rules "
+                     "on it would score contexts they were fitted on; train with --test-share 0.2")
+    lines.append("  first rules:")
+    for r in found["rules_found"][:8]:
+        lines.append(f"    {r['id']}: when {r['when']} -> {', '.join(r['suggest'])} "
+                     f"({r['requests']:,} contexts, {r['agreement']:.0%} of the ranker's top {k})")
+    lines.append(f"Next: suggest replay --dataset {dataset} --rules YOUR_RULES.yaml "
+                 f"--rules distilled={out} --model {found['model']} -o runs/distilled")
+    return "\n".join(lines)
+
+
 def mined_text(found: dict, out: Path, dataset) -> str:
     """What `rules mine` prints: what was tested, what held, the top rules, what to run next."""
     tested = (f"{found['conditions']:,} conditions x {found['targets']:,} items and slices "

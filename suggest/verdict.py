@@ -127,7 +127,8 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
             c = _find(comparisons, name, learned_name, metric)
             if c is not None:
                 out["key_comparisons"].append(c)
-                say.append(f"{learned_name} vs {name}: " + _difference(c, learned_name, name))
+                say.append(f"{learned_name} vs {name}: " + _difference(c, learned_name, name)
+                           + _kept(engines, name, learned_name, metric))
     if TEAM in engines and engines[TEAM].get("answered_rate") is not None:
         say.append(_rules_sentence(engines[TEAM], metric, summary.get("requests"),
                                     summary.get("requests_scored")))
@@ -136,6 +137,17 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         reference = [_cost(n, engines[n]) for n in (TEAM, baseline) if n in engines]
         say.append("Cost: " + "; ".join(cost + reference) + ".")
     return out
+
+
+def _kept(engines: dict, name: str, learned: str, metric: str) -> str:
+    """How much of the learned engine's gain over the rules the rule set ``name`` keeps, as a
+    clause; empty when the learned engine does not score above the rules."""
+    rules, mine, model = (engines.get(n, {}).get(metric) for n in (TEAM, name, learned))
+    if None in (rules, mine, model) or not model > rules:
+        return ""
+    share = (mine - rules) / (model - rules)
+    return (f" {name} keeps {share:.0%} of {learned}'s gain over the rules ({metric} {mine:.3f}, "
+            f"against {rules:.3f} for the rules and {model:.3f} for {learned}).")
 
 
 def _highest(ranked: list[str], engines: dict, metric: str) -> str:

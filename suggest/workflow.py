@@ -521,9 +521,7 @@ def mine_rules(dataset, out: str | Path, *, log: str | Path | None = None, force
     from suggest.rules.model import parse_rules
 
     out = Path(out)
-    if out.exists() and not force:
-        raise SuggestError(f"{out} already exists", hint="pass --force to replace it (edits to "
-                                                         "it are lost), or choose another -o file")
+    _keep_edited(out, force)
     loaded = load_log(dataset, log)
     mined = mine(loaded, source=str(loaded.dataset.log), **settings)
     written = None
@@ -538,3 +536,53 @@ def mine_rules(dataset, out: str | Path, *, log: str | Path | None = None, force
                              "q": r["q"],
                              "held_out": r["held_out"], "priority": r["priority"]}
                             for r in mined.rules]}
+
+
+def _keep_edited(out: Path, force: bool) -> None:
+    """Refuse to replace a rule file (perhaps edited by hand) unless ``force``."""
+    if out.exists() and not force:
+        raise SuggestError(f"{out} already exists", hint="pass --force to replace it (edits to "
+                                                         "it are lost), or choose another -o file")
+
+
+def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k: int = 5,
+                 **settings) -> dict:
+    """``suggest rules distil``: distil the ranker in ``model_dir`` into a rule file ``out``
+    (:func:`suggest.rules.distil.distil` on the model's own training requests), checked as
+    `rules check --dataset` checks a file; its fidelity is measured by running the written
+    file through the rules engine. An existing ``out`` is kept unless ``force``."""
+    import pandas as pd
+
+    from suggest.files import write_atomic
+    from suggest.ranker import RankerEngine
+    from suggest.ranker.artifact import check_fits
+    from suggest.rules import RulesEngine
+    from suggest.rules.checks import check
+    from suggest.rules.distil import distil, fidelity
+    from suggest.rules.mine import rules_zone
+    from suggest.rules.model import parse_rules
+
+    out, folder = Path(out), Path(model_dir)
+    _keep_edited(out, force)
+    model = RankerEngine.load(folder)
+    loaded = load_log(dataset)
+    check_fits(model, loaded.requests, str(dataset))
+    trained_on = pd.read_parquet(folder / "requests.parquet")
+    context = {c: kind for c, kind in loaded.context.items() if c in trained_on.columns}
+    zone = rules_zone(loaded)
+    found = distil(model, trained_on, context, zone=zone, k=k, source=str(folder), **settings)
+    rule_set = parse_rules(found.text, source=str(out))
+    errors, _ = check(rule_set, loaded)
+    if errors:  # the distiller wrote something `rules check` refuses: a bug, not the user's
+        raise RuntimeError(f"the distilled rule file does not pass its own check: {errors[0]}")
+    measured = fidelity(RulesEngine(rule_set, timezone=zone).fit().suggest(found.requests, k),
+                        found.lists, k)
+    if abs(measured - found.summary["fidelity"]) > 1e-9:
+        raise RuntimeError(f"the distilled rules reproduce {measured:.4f} of the ranker's lists, "
+                           f"not the {found.summary['fidelity']:.4f} the distiller counted")
+    held_out = (model.manifest_.get("dataset") or {}).get("held_out")
+    return {**found.summary, "file": str(write_atomic(out, found.text)), "model": str(folder),
+            "dataset": str(dataset), "held_out": held_out, "curve": found.curve,
+            "rules_found": [{"id": r["id"], "when": r["condition"], "suggest": r["suggest"],
+                             "requests": r["requests"], "agreement": r["agreement"]}
+                            for r in found.rules]}

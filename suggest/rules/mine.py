@@ -95,12 +95,9 @@ def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto",
     inner = split(part.train, part.train_truth, CHECK_SHARE, seed, how="auto")
     fit, check = inner.train, inner.test
     zone = rules_zone(log)
-    columns = _columns(fit, log.context)
-    codes, conditions = _singles(fit, columns, zone, min_support)
+    codes, ids, conditions = conditions_on(fit, log.context, zone, min_support)
     engaged = fit["request_id"].isin(inner.train_truth["request_id"]).to_numpy()
     targets, hits, members = _targets(fit, inner.train_truth, log.catalog)
-    pair_codes = _pairs(codes, conditions, min_support)
-    ids = np.concatenate([codes, pair_codes], axis=1) if pair_codes.size else codes
     users = pd.factorize(fit["user_id"])[0]
     stats = _cmh(ids, users, engaged, hits, len(conditions.specs), len(targets))
     family = (stats["support"][:, None] >= min_support) & (stats["target_hits"][None, :] >= MIN_HITS)
@@ -156,6 +153,17 @@ def _check_settings(k: int, max_rules: int, min_support: int, alpha: float) -> N
 
 
 # -- conditions ---------------------------------------------------------------------------
+def conditions_on(frame: pd.DataFrame, context: dict[str, str], zone, min_support: int):
+    """``(codes, ids, conditions)``: the candidate conditions over one column and two (the
+    module docstring) holding on at least ``min_support`` rows of ``frame``; per row and
+    column, the one-column condition holding there (``codes``, -1: none), and per row and
+    column or column pair, the condition holding there (``ids``)."""
+    codes, conditions = _singles(frame, _columns(frame, context), zone, min_support)
+    pair_codes = _pairs(codes, conditions, min_support)
+    ids = np.concatenate([codes, pair_codes], axis=1) if pair_codes.size else codes
+    return codes, ids, conditions
+
+
 def _columns(fit: pd.DataFrame, context: dict[str, str]) -> list[tuple[str, list]]:
     """Per column (and, with time, ``time`` and ``is_weekend``): its one-column conditions
     as ``(spec, label, slug)``."""
