@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from suggest import synth
 from suggest.cli import main
 from suggest.rules.mine import mine
+from suggest.rules.mine import shuffled_within_users
 from suggest.workflow import load_log
 
 
@@ -34,21 +35,9 @@ def test_planted_context_effects_are_mined_with_their_items(context_world):
     assert "sleep_sounds" in found["00:00-03:00"]
 
 
-def _permuted_within_users(log, seed: int):
-    """The log with each user's engagements moved to other requests of the same user at
-    random: users keep their tastes and their contexts, items lose any tie to context."""
-    rng = np.random.default_rng(seed)
-    engaged = log.requests[log.requests["request_id"].isin(log.truth["request_id"])]
-    moved = engaged.assign(key=rng.random(len(engaged))).sort_values(["user_id", "key"])
-    by_user = engaged.sort_values(["user_id"], kind="stable")
-    new_id = dict(zip(by_user["request_id"], moved["request_id"]))
-    truth = log.truth.assign(request_id=log.truth["request_id"].map(new_id))
-    return type(log)(**{**log.__dict__, "truth": truth})
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_log_whose_items_do_not_depend_on_context_gives_no_rule(context_world, seed):
-    mined = mine(_permuted_within_users(load_log(context_world), seed))
+    mined = mine(shuffled_within_users(load_log(context_world), seed))
     assert mined.summary["tests"] > 10_000
     assert mined.summary["significant_pairs"] == 0 and mined.rules == []
 

@@ -124,6 +124,20 @@ def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto",
     return Mined(text, kept, summary)
 
 
+def shuffled_within_users(log, seed: int = 0):
+    """``log`` (a loaded Log) with each user's engagements moved to that user's other engaged
+    requests at random: users keep their tastes and their contexts, items lose any tie to
+    context. :func:`mine` should propose a rule on such a log in at most about ``alpha`` of
+    seeds; try it on your own log to see the miner find nothing there."""
+    rng = np.random.default_rng(seed)
+    engaged = log.requests[log.requests["request_id"].isin(log.truth["request_id"])]
+    moved = engaged.assign(key=rng.random(len(engaged))).sort_values(["user_id", "key"])
+    by_user = engaged.sort_values(["user_id"], kind="stable")
+    new_id = dict(zip(by_user["request_id"], moved["request_id"]))
+    truth = log.truth.assign(request_id=log.truth["request_id"].map(new_id))
+    return type(log)(**{**log.__dict__, "truth": truth})
+
+
 def _false_discovery(p: np.ndarray, family: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q) over the ``family`` entries of ``p``; 1 elsewhere."""
     from scipy.stats import false_discovery_control
