@@ -469,7 +469,7 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
              f"  fidelity {found['fidelity']:.2f}: the share of the ranker's top {k} the rules "
              f"reproduce there" + (" (the first " + ", ".join(f"{n} {curve[n]:.2f}" for n in steps)
                                    + " with a default)" if steps else ""),
-             f"  ceiling {found['ceiling']:.2f}: the most any rules about context could reproduce; "
+             f"  ceiling {found['ceiling']:.2f}: the most any rules over these conditions could reproduce; "
              f"the other {1 - found['ceiling']:.2f} of its choices differ between requests in the "
              "same context (personal history, or finer context than the conditions read)"]
     if not found["held_out"]:
@@ -492,14 +492,17 @@ def mined_text(found: dict, out: Path, dataset) -> str:
         return (f"No rule to write: in the training part ({found['training_requests']:,} requests) "
                 f"no item or slice is chosen clearly more often under any of {tested}, within users"
                 + (f"; {found['did_not_hold']} candidate(s) did not hold on the later part"
-                   if found["did_not_hold"] else "") + f". {out} was not written.")
+                   if found["did_not_hold"] else "") + f". {out} was not written"
+                + (" (the file already there is left as it was)." if Path(out).exists() else "."))
     lines = [f"{found['file']}: {found['rules']} rules mined from the {found['training_requests']:,} "
              f"training requests ({found['split']} held out, never read).",
              f"  tested {tested}: {found['significant_pairs']:,} significant, "
              f"{found['candidate_rules']:,} candidate rules",
              f"  {found['did_not_hold']} did not hold on the later {found['check_requests']:,} "
-             "training requests" + (f"; {found['left_out_by_max_rules']} more held but "
-                                    "--max-rules left them out" if found["left_out_by_max_rules"] else ""),
+             "training requests" + (f"; {found['not_checked']} never fired there (kept, priority 0)"
+                                    if found["not_checked"] else "")
+             + (f"; {found['left_out_by_max_rules']} more held but --max-rules left them out"
+                if found["left_out_by_max_rules"] else ""),
              "  top rules by held-out precision:"]
     width = max(len(r["id"]) for r in found["rules_found"][:10])
     for r in found["rules_found"][:10]:

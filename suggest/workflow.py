@@ -261,6 +261,9 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
             continue
         engines[name] = get_engine(name, **replay_params(name, rules, seed))
     for name, path in others.items():
+        if name in engines:  # an engine of a plugin, or one --engines names
+            raise SuggestError(f"--rules {name}={path}: the name '{name}' is an engine's name",
+                               hint="name each extra rule set after what it is: mined, distilled, v2")
         engines[name] = RulesEngine(path, name=name)
     return engines
 
@@ -576,7 +579,7 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     if errors:  # the distiller wrote something `rules check` refuses: a bug, not the user's
         raise RuntimeError(f"the distilled rule file does not pass its own check: {errors[0]}")
     measured = fidelity(RulesEngine(rule_set, timezone=zone).fit().suggest(found.requests, k),
-                        found.lists, k)
+                        found.lists, k, len(found.requests))
     if abs(measured - found.summary["fidelity"]) > 1e-9:
         raise RuntimeError(f"the distilled rules reproduce {measured:.4f} of the ranker's lists, "
                            f"not the {found.summary['fidelity']:.4f} the distiller counted")

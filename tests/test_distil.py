@@ -71,7 +71,8 @@ def test_what_varies_between_users_is_the_ceiling_and_the_file_reproduces_what_w
     assert found.summary["fidelity"] <= found.summary["ceiling"] + 1e-12
     assert found.summary["fidelity"] > 0.59
     engine = RulesEngine(parse_rules(found.text)).fit()
-    assert fidelity(engine.suggest(requests, 5), found.lists, 5) == pytest.approx(found.summary["fidelity"])
+    assert fidelity(engine.suggest(requests, 5), found.lists, 5, len(requests)) == pytest.approx(
+        found.summary["fidelity"])
     # a rule's items are in the ranker's order where it fires
     gym = next(r for r in found.rules if r["condition"] == "location is gym")
     assert gym["suggest"][:3] == ["gym1", "gym2", "gym3"]
@@ -123,3 +124,22 @@ def test_the_verdict_says_how_much_of_the_rankers_gain_readable_rules_keep():
     assert "keeps -24%" in _kept(engines, "distilled", "ranker", "ndcg@5")
     engines["ranker"]["ndcg@5"] = 0.330  # no gain to keep
     assert _kept(engines, "distilled", "ranker", "ndcg@5") == ""
+
+
+def test_requests_without_a_list_and_repeated_items_are_counted_as_the_file_reproduces_them():
+    from suggest.rules import RulesEngine
+    from suggest.rules.model import parse_rules
+
+    class Gappy(RuleRanker):
+        def suggest(self, requests, k):
+            lists = super().suggest(requests, k)
+            lists.loc[lists["rank"] == 2, "item_id"] = lists.loc[lists["rank"] == 1, "item_id"].to_numpy()
+            return lists[~lists["request_id"].isin(requests["request_id"].iloc[::10])]
+
+    requests = _requests(seed=2)
+    found = distil(Gappy(), requests, CONTEXT, k=5, max_rules=10)
+    engine = RulesEngine(parse_rules(found.text)).fit()
+    measured = fidelity(engine.suggest(requests, 5), found.lists, 5, len(requests))
+    assert measured == pytest.approx(found.summary["fidelity"]) == pytest.approx(0.9 * 4 / 5)
+    assert found.summary["fidelity"] <= found.summary["ceiling"] + 1e-12
+    assert all(r["requests"] > 0 for r in found.rules[:-1])  # no rule another one hides

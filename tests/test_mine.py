@@ -147,3 +147,33 @@ def test_a_second_rule_set_needs_a_name_of_its_own(second, message):
         rule_sets(["rules/phone.yaml", second])
     assert rule_sets(["hand=rules/phone.yaml", "mined=m.yaml"]) == ("rules/phone.yaml",
                                                                     {"mined": "m.yaml"})
+
+
+def test_a_rule_whose_items_are_never_engaged_in_the_later_part_did_not_hold():
+    from suggest.rules.mine import _checked
+
+    fit = pd.DataFrame({"request_id": [f"f{i}" for i in range(10)], "user_id": "u",
+                        "location": ["gym"] * 5 + ["home"] * 5})
+    check = pd.DataFrame({"request_id": [f"c{i}" for i in range(6)], "user_id": "u",
+                          "location": ["gym"] * 3 + ["home"] * 3})
+    proposal = {"condition": 0, "targets": [("item", "x")], "lifts": [3.0], "q": 0.001,
+                "observed": [5], "support": 5, "when": {"location": "gym"},
+                "label": "location is gym", "slug": "location-gym"}
+    fit_truth = pd.DataFrame({"request_id": ["f0", "f1"], "item_id": ["x", "x"]})
+    never = _checked([proposal], fit, fit_truth, check,
+                     pd.DataFrame({"request_id": ["c0", "c4"], "item_id": ["y", "y"]}), None, None, 5)
+    assert never[0]["held_out"] == {"requests": 3, "precision": 0.0, "lift": 0.0}
+    held = _checked([proposal], fit, fit_truth, check,
+                    pd.DataFrame({"request_id": ["c0", "c4"], "item_id": ["x", "x"]}), None, None, 5)
+    assert held[0]["held_out"]["lift"] == pytest.approx((1 / 3) / (2 / 6))
+
+
+def test_ids_stay_unique_and_numeric_cuts_follow_the_spread():
+    from suggest.rules.mine import _ranges, rule_ids, slug
+
+    assert rule_ids(["loc-a-x", "loc-a-x", "loc-a-x-2"]) == ["loc-a-x", "loc-a-x-2", "loc-a-x-2-2"]
+    assert slug("Gym Café") == "gym-café" and slug("in_vehicle") == "in-vehicle"
+    latitudes = _ranges("lat", np.random.default_rng(0).uniform(40.70, 40.80, 1000))
+    assert len(latitudes) == 4 and latitudes[1][0] == {"lat": {"between": [40.727, 40.753]}}
+    years = _ranges("year", np.arange(2015, 2025).repeat(10).astype(float))
+    assert [c[0]["year"] for c in years][0] == {"lt": 2017} and len(years) == 4

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import SuggestError
-from suggest.rules.mine import _flow, _ids, _slug, conditions_on
+from suggest.rules.mine import comment, conditions_on, rule_ids, slug, yaml_flow
 
 CURVE_SIZES = (1, 3, 10, 30, 100)  # the rule counts (before the default) whose fidelity is reported
 
@@ -65,15 +65,15 @@ def distil(model, requests: pd.DataFrame, context: dict[str, str], *, zone=None,
         raise SuggestError(f"--max-rules must be at least 2 (a rule and the default), not {max_rules}")
     if k < 1:
         raise SuggestError(f"--k must be at least 1, not {k}")
+    if not context:
+        raise SuggestError("the log has no context columns: there is nothing for rules to read",
+                           hint="describe its context columns under `context:` in the dataset description")
     requests = _sampled(requests, sample)
     if getattr(model, "explain", False):  # the reasons are not needed, and cost most of the time
         model = copy.copy(model)
         model.explain = False
     lists = model.suggest(requests, k)
     items, votes, placed = _votes(requests, lists)
-    if not context:
-        raise SuggestError("the log has no context columns: there is nothing for rules to read",
-                           hint="describe its context columns under `context:` in the dataset description")
     codes, ids, conditions = conditions_on(requests, context, zone, min_support)
     rows, cols = np.nonzero(ids >= 0)
     member = _membership(rows, ids[rows, cols], len(requests), len(conditions.specs))
@@ -89,7 +89,7 @@ def distil(model, requests: pd.DataFrame, context: dict[str, str], *, zone=None,
                       "suggest": [items[i] for i in top], "slug": conditions.slugs[c],
                       "requests": int(taken.sum()),
                       "agreement": _agreement(votes, taken, top, k)})
-    ids_ = _ids([f"{r['slug']}-{_slug(r['suggest'][0])}" for r in rules])
+    ids_ = rule_ids([f"{r['slug']}-{slug(r['suggest'][0])}" for r in rules])
     for rule, rule_id in zip(rules, ids_):
         rule["id"] = rule_id
     left, default = final["left"], _ordered(final["default"], placed, final["left"])
@@ -187,8 +187,12 @@ def _finish(order: list[int], member, votes, k: int) -> dict:
     its fidelity."""
     left = np.ones(member.shape[0], bool)
     taken_by, lists, agreed = [], [], 0.0
+    kept = []
     for c in order:
         taken = left & member[:, c].toarray().ravel()
+        if not taken.any():  # later rules took all its requests: it would only add filler
+            continue
+        kept.append(c)
         top = _top(np.asarray(votes[taken].sum(axis=0)).ravel(), k)
         agreed += float(votes[taken][:, top].sum())
         taken_by.append(taken)
@@ -196,7 +200,7 @@ def _finish(order: list[int], member, votes, k: int) -> dict:
         left &= ~taken
     default = _top(np.asarray(votes[left].sum(axis=0)).ravel(), k)
     agreed += float(votes[left][:, default].sum())
-    return {"order": order, "taken": taken_by, "lists": lists, "left": left, "default": default,
+    return {"order": kept, "taken": taken_by, "lists": lists, "left": left, "default": default,
             "fidelity": agreed / k / max(member.shape[0], 1)}
 
 
@@ -242,21 +246,22 @@ def _yaml(rules: list[dict], summary: dict, source: str, k: int) -> str:
     ]
     lines = list(head)
     for r in rules:
-        lines += [f"  # first to fire on {r['requests']:,} training contexts "
-                  f"({r['requests'] / max(summary['requests'], 1):.1%}); reproduces "
-                  f"{r['agreement']:.0%} of the ranker's top {k} there",
-                  f"  - id: {_flow(r['id'])}",
-                  f"    description: {_flow('when ' + r['condition'] + ': ' + ', '.join(r['suggest']))}",
-                  f"    when: {_flow(r['when'])}",
-                  f"    suggest: {_flow(r['suggest'])}"]
+        lines += [comment(f"first to fire on {r['requests']:,} training contexts "
+                          f"({r['requests'] / max(summary['requests'], 1):.1%}); reproduces "
+                          f"{r['agreement']:.0%} of the ranker's top {k} there"),
+                  f"  - id: {yaml_flow(r['id'])}",
+                  f"    description: {yaml_flow('when ' + r['condition'] + ': ' + ', '.join(r['suggest']))}",
+                  f"    when: {yaml_flow(r['when'])}",
+                  f"    suggest: {yaml_flow(r['suggest'])}"]
     return "\n".join(lines) + "\n"
 
 
-def fidelity(rules_lists: pd.DataFrame, ranker_lists: pd.DataFrame, k: int) -> float:
+def fidelity(rules_lists: pd.DataFrame, ranker_lists: pd.DataFrame, k: int, requests: int) -> float:
     """The share of the ranker's top ``k`` (``ranker_lists``: request_id, rank, item_id) that
-    ``rules_lists`` reproduce in their top ``k``, averaged over the ranker's requests."""
+    ``rules_lists`` reproduce in their top ``k``, averaged over ``requests`` requests (an item
+    twice in a list counts once, a request without a list reproduces nothing), as the
+    distiller counts it."""
     mine = rules_lists[rules_lists["rank"] <= k][["request_id", "item_id"]].astype(str)
     theirs = ranker_lists[ranker_lists["rank"] <= k][["request_id", "item_id"]].astype(str)
-    shared = theirs.merge(mine.drop_duplicates(), on=["request_id", "item_id"], how="inner")
-    requests = theirs["request_id"].nunique()
+    shared = theirs.drop_duplicates().merge(mine.drop_duplicates(), on=["request_id", "item_id"])
     return float(len(shared)) / k / max(requests, 1)
