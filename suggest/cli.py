@@ -392,14 +392,17 @@ Examples:
               help="Most suggestions a rule makes (and the file's max_suggestions).")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
               help="False discovery rate of the tests (Benjamini-Hochberg over every condition x item).")
+@click.option("--min-lift", type=float, default=1.5, show_default=True,
+              help="Smallest lift proposed: how many times more often than the same users "
+                   "choose the item elsewhere.")
 @click.option("--test-share", type=float, default=0.2, show_default=True,
               help="The share `suggest replay --test-share` holds out: never read here.")
 @split_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 @click.option("--force", is_flag=True, help="Replace an existing -o file.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was mined as JSON.")
-def rules_mine(log_file, dataset, out, max_rules, min_support, k, alpha, test_share, split_by,
-               gap, seed, force, as_json):
+def rules_mine(log_file, dataset, out, max_rules, min_support, k, alpha, min_lift, test_share,
+               split_by, gap, seed, force, as_json):
     """Propose rules from the log: context conditions under which an item or a catalog
     slice is chosen clearly more often, tested within users.
 
@@ -412,7 +415,8 @@ def rules_mine(log_file, dataset, out, max_rules, min_support, k, alpha, test_sh
     from suggest.workflow import mine_rules
 
     found = mine_rules(dataset, out, log=log_file, force=force, max_rules=max_rules,
-                       min_support=min_support, k=k, alpha=alpha, test_share=test_share,
+                       min_support=min_support, k=k, alpha=alpha, min_lift=min_lift,
+                       test_share=test_share,
                        split_by=split_by, gap=gap, seed=seed)
     if as_json:
         _print_json(found)
@@ -444,11 +448,12 @@ def rules_distil(model_dir, dataset, out, max_rules, min_support, k, force, as_j
     """Distil a trained ranker into a short rule list that imitates its top choices.
 
     The rules are a decision list over context conditions (the first rule that fires
-    gives the list; the last is the default), grown greedily on the contexts the model
-    was trained on. Printed and in the file's header: the fidelity (share of the
-    ranker's top k the rules reproduce there) and the ceiling (the most any rules about
-    context could reproduce: the rest of the ranker's choices differ between users in
-    the same context).
+    gives the list; the last is the default, so --max-rules is at least 2), grown
+    greedily on the contexts the model was trained on. Train the model with
+    --test-share (as the example) so that a replay of the rules is fair. Printed and in
+    the file's header: the fidelity (share of the ranker's top k the rules reproduce
+    there) and the ceiling (the most any rules over these conditions could reproduce:
+    the rest of the ranker's choices differ between requests in the same context).
     """
     from suggest.workflow import distil_rules
 
@@ -461,26 +466,35 @@ def rules_distil(model_dir, dataset, out, max_rules, min_support, k, force, as_j
 
 
 def distilled_text(found: dict, out: Path, dataset) -> str:
-    """What `rules distil` prints: size, fidelity, ceiling, the first rules, what to run next."""
+    """What `rules distil` prints: size, fidelity, ceiling, the largest rules, what to run next."""
     k, curve = found["k"], found["curve"]
     steps = [n for n in curve if n < max(curve)]
     lines = [f"{found['file']}: {found['rules']} rules (the last is the default) imitate the "
              f"ranker's top {k} on {found['requests']:,} of its training contexts.",
              f"  fidelity {found['fidelity']:.2f}: the share of the ranker's top {k} the rules "
-             f"reproduce there" + (" (the first " + ", ".join(f"{n} {curve[n]:.2f}" for n in steps)
-                                   + " with a default)" if steps else ""),
-             f"  ceiling {found['ceiling']:.2f}: the most any rules over these conditions could reproduce; "
-             f"the other {1 - found['ceiling']:.2f} of its choices differ between requests in the "
-             "same context (personal history, or finer context than the conditions read)"]
-    if not found["held_out"]:
-        lines.append("  note: this model was trained on the whole log, so a replay of these rules "
-                     "on it would score contexts they were fitted on; train with --test-share 0.2")
-    lines.append("  first rules:")
-    for r in found["rules_found"][:8]:
+             "reproduce there" + (" (" + ", ".join(f"{curve[n]:.2f} with {n}" for n in steps)
+                                  + " rule(s) and the default)" if steps else "")]
+    if found["conditions"]:
+        lines.append(f"  ceiling {found['ceiling']:.2f}: the most any rules over these conditions "
+                     f"could reproduce; the other {1 - found['ceiling']:.2f} of its choices differ "
+                     "between requests in the same context (each user's own history, or finer "
+                     "context than the conditions read)")
+    else:
+        lines.append(f"  no condition holds on --min-support {found['min_support']:,} contexts: "
+                     "only the default rule could be written; lower --min-support")
+    if found.get("warning"):
+        lines.append(f"  warning: {found['warning']}")
+    lines.append("  largest rules (contexts where each is the first to fire):")
+    for r in sorted(found["rules_found"], key=lambda r: -r["requests"])[:8]:
         lines.append(f"    {r['id']}: when {r['when']} -> {', '.join(r['suggest'])} "
                      f"({r['requests']:,} contexts, {r['agreement']:.0%} of the ranker's top {k})")
-    lines.append(f"Next: suggest replay --dataset {dataset} --rules YOUR_RULES.yaml "
-                 f"--rules distilled={out} --model {found['model']} -o runs/distilled")
+    if found.get("warning"):
+        lines.append(f"Next: suggest train --dataset {dataset} --test-share 0.2 -o models/NAME, "
+                     f"then distil that model")
+    else:
+        lines.append(f"Next: suggest replay --dataset {dataset} {found['replay_options']} "
+                     f"--rules YOUR_RULES.yaml --rules distilled={out} --model {found['model']} "
+                     "-o runs/distilled")
     return "\n".join(lines)
 
 
@@ -489,13 +503,22 @@ def mined_text(found: dict, out: Path, dataset) -> str:
     tested = (f"{found['conditions']:,} conditions x {found['targets']:,} items and slices "
               f"({found['tests']:,} tests, false discovery rate {found['alpha']})")
     if not found["file"]:
+        if not found["conditions"]:
+            why = (f"no condition holds on --min-support {found['min_support']:,} of the "
+                   f"{found['fitting_requests']:,} requests mined; lower it")
+        else:
+            why = (f"no item or slice is chosen clearly more often (lift {found['min_lift']:g} or "
+                   f"more, within users) under any of {tested}"
+                   + (f"; {found['did_not_hold']} candidate(s) did not hold on the later part"
+                      if found["did_not_hold"] else "")
+                   + (f". With {found['engaged_fitting_requests']:,} engaged requests to test on, "
+                      "only large effects can show: a longer log, or --alpha 0.2 for leads to "
+                      "check by hand, may find some" if found["engaged_fitting_requests"] < 5000 else ""))
         return (f"No rule to write: in the training part ({found['training_requests']:,} requests) "
-                f"no item or slice is chosen clearly more often under any of {tested}, within users"
-                + (f"; {found['did_not_hold']} candidate(s) did not hold on the later part"
-                   if found["did_not_hold"] else "") + f". {out} was not written"
+                f"{why}. {out} was not written"
                 + (" (the file already there is left as it was)." if Path(out).exists() else "."))
     lines = [f"{found['file']}: {found['rules']} rules mined from the {found['training_requests']:,} "
-             f"training requests ({found['split']} held out, never read).",
+             f"training requests (the replay holds out the rest, never read here: {found['split']}).",
              f"  tested {tested}: {found['significant_pairs']:,} significant, "
              f"{found['candidate_rules']:,} candidate rules",
              f"  {found['did_not_hold']} did not hold on the later {found['check_requests']:,} "
@@ -503,15 +526,16 @@ def mined_text(found: dict, out: Path, dataset) -> str:
                                     if found["not_checked"] else "")
              + (f"; {found['left_out_by_max_rules']} more held but --max-rules left them out"
                 if found["left_out_by_max_rules"] else ""),
-             "  top rules by held-out precision:"]
+             "  top rules (how often their first suggestion was engaged where they fired in the "
+             "later part):"]
     width = max(len(r["id"]) for r in found["rules_found"][:10])
     for r in found["rules_found"][:10]:
-        held = r["held_out"]["precision"]
-        lines.append(f"    {r['id']:<{width}}  {'  -  ' if held is None else f'{held:.2f} '}"
+        held = r["held_out"]["first"]
+        lines.append(f"    {r['id']:<{width}}  {'  -  ' if held is None else f'{held:4.0%} '}"
                      f" when {r['when']}: {', '.join(map(_pick_text, r['suggest']))}")
     lines.append(f"Next: suggest rules check {out} --dataset {dataset}\n"
-                 f"      suggest replay --dataset {dataset} --rules hand=YOUR_RULES.yaml "
-                 f"--rules mined={out} -o runs/mined")
+                 f"      suggest replay --dataset {dataset} {found['replay_options']} "
+                 f"--rules hand=YOUR_RULES.yaml --rules mined={out} -o runs/mined")
     return "\n".join(lines)
 
 

@@ -94,14 +94,13 @@ def _waited(future):
     return future
 
 
-def load_on_worker(client, directory) -> "RemoteEngine":
+def load_on_worker(client, directory, explain: bool | None = None) -> "RemoteEngine":
     """A trained model folder loaded on a worker (:meth:`RankerEngine.load
     <suggest.ranker.RankerEngine.load>`, which rebuilds its statistics from the training
-    data the folder carries) and left there; its manifest, settings and the ids of the
-    requests it was trained on (a future, for replay's check) are the client's."""
-    from suggest.ranker.artifact import load
-
-    model = _waited(client.submit(load, str(directory), pure=False))
+    data the folder carries) and left there, its ``explain`` set when given; its manifest,
+    settings and the ids of the requests it was trained on (a future, for replay's check)
+    are the client's."""
+    model = _waited(client.submit(_loaded, str(directory), explain, pure=False))
     remote = RemoteEngine(client, model, client.submit(_unfitted, model, pure=False).result())
     remote.manifest_ = remote.ask(getattr, "manifest_")
     remote.trained_on_ = client.submit(getattr, model, "trained_on_", pure=False)
@@ -165,6 +164,15 @@ def _training_frames(*pieces) -> dict:
     positions = requests.pop("_position").to_numpy(dtype=np.int64)
     return {"requests": requests, "truth": in_order([p[1] for p in pieces], "_order"),
             "positions": positions}
+
+
+def _loaded(directory: str, explain: bool | None):
+    from suggest.ranker.artifact import load
+
+    model = load(directory)
+    if explain is not None:
+        model.explain = explain
+    return model
 
 
 def _unfitted(engine):

@@ -51,6 +51,8 @@ def verdict_pairs(names: list[str], metric: str, engines: dict[str, dict]) -> li
     baseline = best_baseline(engines, metric)
     for other in ([baseline] if baseline is not None else []) + other_rule_sets(engines):
         pairs += [(other, n) for n in LEARNED if n in names and (other, n) not in pairs]
+    if baseline is not None:  # does a rule set beat the simplest thing that could work?
+        pairs += [(baseline, n) for n in other_rule_sets(engines) if n in names]
     return pairs
 
 
@@ -123,6 +125,10 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
             out["key_comparisons"].append(c)
             say.append(f"{name} (rules from {engines[name]['rule_set']}) vs the rules: "
                        + _difference(c, name, TEAM))
+        c = _find(comparisons, baseline, name, metric) if baseline is not None else None
+        if c is not None:
+            out["key_comparisons"].append(c)
+            say.append(f"{name} vs the best baseline ({baseline}): " + _difference(c, name, baseline))
         for learned_name in learned[:1]:
             c = _find(comparisons, name, learned_name, metric)
             if c is not None:

@@ -218,9 +218,10 @@ def rule_sets(rules) -> tuple[str | None, dict[str, str]]:
         name, path = _named(value)
         if name is None:
             raise SuggestError(f"--rules {value}: a second rule set needs a name, NAME=FILE",
-                               hint=f"e.g. --rules mined={value}; the first --rules is the team's")
-        if name in BUILT_IN or name in others or not name.replace("-", "").replace("_", "").isalnum():
-            why = ("is an engine's name" if name in BUILT_IN else "is given twice" if name in others
+                               hint=f"e.g. --rules mined={path.lstrip('=')}; the first --rules is the team's")
+        taken = name.lower() in {n.lower() for n in BUILT_IN}
+        if taken or name in others or not name.replace("-", "").replace("_", "").isalnum():
+            why = ("is an engine's name" if taken else "is given twice" if name in others
                    else "is not a name (letters, digits, - and _)")
             raise SuggestError(f"--rules {value}: the name '{name}' {why}",
                                hint="name each extra rule set after what it is: mined, distilled, v2")
@@ -257,7 +258,9 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
         if name == "ranker" and model is not None:
             from suggest.ranker import RankerEngine
 
-            engines[name] = FittedEngine(RankerEngine.load(model))
+            trained = RankerEngine.load(model)
+            trained.explain = False  # as a ranker trained in the replay: reasons cost most of its time
+            engines[name] = FittedEngine(trained)
             continue
         engines[name] = get_engine(name, **replay_params(name, rules, seed))
     for name, path in others.items():
@@ -303,7 +306,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
         if client is not None and model is not None and "ranker" in chosen:
             from suggest.daskfit import load_on_worker
 
-            chosen["ranker"] = FittedEngine(load_on_worker(client, model))
+            chosen["ranker"] = FittedEngine(load_on_worker(client, model, explain=False))
         team, others = rule_sets(rules)
         loaded = checked_log(dataset, log, team, client=client, rejects=Path(out) / "rejects",
                              others=list(others.values()))
@@ -386,7 +389,8 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
         if ablation:
             engine.ablation(requests, truth)
     folder = engine.save(out, requests, truth, loaded.catalog,
-                         dataset=_model_dataset(loaded, dataset, held_out))
+                         dataset=_model_dataset(loaded, dataset, held_out,
+                                                (test_share, seed, split_by, gap)))
     return {"model": str(folder), "seconds": round(time.perf_counter() - started, 1),
             "requests": len(requests), "engagements": len(truth), "held_out": held_out,
             "candidate_recall": engine.candidate_recall_, "candidate_cap": engine.cap,
@@ -395,10 +399,14 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
             **rejects_summary(loaded, folder / "rejects.csv")}
 
 
-def _model_dataset(loaded, dataset, held_out) -> dict:
-    """What a model folder records of the log it was trained on."""
+def _model_dataset(loaded, dataset, held_out, split=None) -> dict:
+    """What a model folder records of the log it was trained on: with a held-out part, the
+    replay options that hold out the same requests (``split``: test share, seed, split, gap)."""
+    from suggest.rules.mine import split_options
+
     return {"name": loaded.dataset.name, "description": str(dataset),
-            "log": str(loaded.dataset.log), "held_out": held_out}
+            "log": str(loaded.dataset.log), "held_out": held_out,
+            **({"replay_options": split_options(*split)} if held_out and split else {})}
 
 
 def _train_on_dask(engine, client, dataset, out: Path, *, log, rules, test_share, split_by, gap,
@@ -417,7 +425,8 @@ def _train_on_dask(engine, client, dataset, out: Path, *, log, rules, test_share
         held_out = part.how
     started = time.perf_counter()
     trained = fit_dask(engine, loaded, part, n_estimators=n_estimators, progress=progress)
-    folder = trained.save(out, dataset=_model_dataset(loaded, dataset, held_out))
+    folder = trained.save(out, dataset=_model_dataset(loaded, dataset, held_out,
+                                                      (test_share, seed, split_by, gap)))
     if loaded.rejects is not None:  # beside the model files, as a local run's rejects.csv
         loaded.rejects = Path(shutil.move(str(loaded.rejects), str(folder / "rejects")))
     summary = trained.summary
@@ -542,7 +551,10 @@ def mine_rules(dataset, out: str | Path, *, log: str | Path | None = None, force
 
 
 def _keep_edited(out: Path, force: bool) -> None:
-    """Refuse to replace a rule file (perhaps edited by hand) unless ``force``."""
+    """Refuse to replace a rule file (perhaps edited by hand) unless ``force``; a folder is
+    not a file."""
+    if out.is_dir():
+        raise SuggestError(f"{out} is a folder", hint=f"give a file name, e.g. -o {out / 'rules.yaml'}")
     if out.exists() and not force:
         raise SuggestError(f"{out} already exists", hint="pass --force to replace it (edits to "
                                                          "it are lost), or choose another -o file")
@@ -584,8 +596,15 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
         raise RuntimeError(f"the distilled rules reproduce {measured:.4f} of the ranker's lists, "
                            f"not the {found.summary['fidelity']:.4f} the distiller counted")
     held_out = (model.manifest_.get("dataset") or {}).get("held_out")
-    return {**found.summary, "file": str(write_atomic(out, found.text)), "model": str(folder),
-            "dataset": str(dataset), "held_out": held_out, "curve": found.curve,
+    warning = None if held_out else (
+        "the model was trained on the whole log: a replay of these rules (or of the model) "
+        "on it scores contexts they were fitted on; train with --test-share 0.2 and distil that")
+    text = found.text if held_out else f"# Warning: {warning}.\n" + found.text
+    replay_options = (model.manifest_.get("dataset") or {}).get(
+        "replay_options", "--test-share X --seed S (as the model was trained)")
+    return {**found.summary, "file": str(write_atomic(out, text)), "model": str(folder),
+            "dataset": str(dataset), "held_out": held_out, "warning": warning,
+            "replay_options": replay_options, "curve": found.curve,
             "rules_found": [{"id": r["id"], "when": r["condition"], "suggest": r["suggest"],
                              "requests": r["requests"], "agreement": r["agreement"]}
                             for r in found.rules]}

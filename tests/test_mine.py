@@ -101,7 +101,7 @@ def test_the_cli_writes_a_file_rules_check_accepts_and_keeps_an_edited_one(conte
     run = CliRunner().invoke(main, ["rules", "mine", "--dataset", str(context_world), "-o", str(out),
                                     "--max-rules", "8"])
     assert run.exit_code == 0, run.output
-    assert "8 rules mined" in run.output and "held-out precision" in run.output
+    assert "8 rules mined" in run.output and "first suggestion was engaged" in run.output
     text = out.read_text()
     assert text.count("  - id: ") == 8 and text.count("  # support ") == 8
     checked = CliRunner().invoke(main, ["rules", "check", str(out), "--dataset", str(context_world)])
@@ -162,7 +162,7 @@ def test_a_rule_whose_items_are_never_engaged_in_the_later_part_did_not_hold():
     fit_truth = pd.DataFrame({"request_id": ["f0", "f1"], "item_id": ["x", "x"]})
     never = _checked([proposal], fit, fit_truth, check,
                      pd.DataFrame({"request_id": ["c0", "c4"], "item_id": ["y", "y"]}), None, None, 5)
-    assert never[0]["held_out"] == {"requests": 3, "precision": 0.0, "lift": 0.0}
+    assert never[0]["held_out"] == {"requests": 3, "precision": 0.0, "first": 0.0, "lift": 0.0}
     held = _checked([proposal], fit, fit_truth, check,
                     pd.DataFrame({"request_id": ["c0", "c4"], "item_id": ["x", "x"]}), None, None, 5)
     assert held[0]["held_out"]["lift"] == pytest.approx((1 / 3) / (2 / 6))

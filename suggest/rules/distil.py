@@ -61,6 +61,9 @@ def distil(model, requests: pd.DataFrame, context: dict[str, str], *, zone=None,
     """Distil ``model`` (a fitted ranker) into at most ``max_rules`` rules (the default
     included) over the contexts of ``requests`` (its training requests), as the module
     docstring says; ``context`` is the dataset's context columns and kinds."""
+    if min_support < 1:
+        raise SuggestError(f"--min-support must be at least 1 context, not {min_support}",
+                           hint="e.g. --min-support 20")
     if max_rules < 2:
         raise SuggestError(f"--max-rules must be at least 2 (a rule and the default), not {max_rules}")
     if k < 1:
@@ -96,7 +99,7 @@ def distil(model, requests: pd.DataFrame, context: dict[str, str], *, zone=None,
     rules.append({"id": "default", "condition": "any other context", "suggest": [items[i] for i in default],
                   "when": _always(context), "requests": int(left.sum()),
                   "agreement": _agreement(votes, left, default, k)})
-    summary = {"requests": int(len(requests)), "k": k, "rules": len(rules),
+    summary = {"requests": int(len(requests)), "k": k, "rules": len(rules), "min_support": min_support,
                "conditions": len(conditions.specs), "fidelity": final["fidelity"],
                "curve": dict(zip(sizes, curve)),
                "ceiling": _ceiling(codes, votes, k)}
@@ -242,6 +245,8 @@ def _yaml(rules: list[dict], summary: dict, source: str, k: int) -> str:
         f"other {1 - ceiling:.2f} of the ranker's",
         "# choices differ between requests in the same context (personal history, or finer context),",
         "# which rules about context cannot hold. The first rule that fires gives the list (conflict: first).",
+        "# Fidelity with the first rules grown and the default: "
+        + ", ".join(f"{n}: {v:.2f}" for n, v in summary["curve"].items()) + ".",
         "version: 1", "conflict: first", f"max_suggestions: {k}", "rules:",
     ]
     lines = list(head)

@@ -19,7 +19,8 @@ How (everything on the training part of the replay's split, ``--test-share``, ``
    holds is compared with its expectation given each user's own engagements (Cochran,
    Mantel and Haenszel's, stratified by user), so that a user
    who likes an item and often is at the gym does not make the gym look like a reason for
-   the item. Its p-value is a binomial bound on the tail of the stratified count
+   the item, and its lift (below) must be at least ``min_lift`` (1.5: "clearly" more
+   often; on a large log a lift of 1.1 is significant and useless). Its p-value is a binomial bound on the tail of the stratified count
    (Hoeffding 1956), never too small: the usual normal approximation is far too small
    where few engagements are expected (with it, 16 of 40 logs without context effects
    gave a rule). A pair is significant when its Benjamini-Hochberg adjusted p-value (q) over
@@ -41,8 +42,10 @@ How (everything on the training part of the replay's split, ``--test-share``, ``
    part's popularity) and scored on the check part: its *held-out precision* is the share
    of its suggestions engaged where it fires; a rule whose suggestions are engaged no more
    often where it fires than anywhere in the check part did not hold and is dropped. The
-   priority is the held-out precision in percent; the ``max_rules`` with the highest are
-   written, each with a comment giving its support, lift and held-out precision.
+   priority is the share of the check requests where it fires that engaged its *first*
+   suggestion, in percent (so a rule with more suggestions is not diluted); the
+   ``max_rules`` with the highest are written, each with a comment giving its support,
+   lift and held-out precision.
 
 >>> mined = mine(load_log("world/dataset.yaml"), max_rules=20)    # doctest: +SKIP
 >>> print(mined.text)                                              # doctest: +SKIP
@@ -60,6 +63,7 @@ import yaml
 from suggest.errors import SuggestError
 
 MIN_HITS = 5                 # engaged fitting requests a target needs to be tested
+MIN_LIFT = 1.5               # "clearly more often": a smaller lift is not proposed, however sure
 CHECK_SHARE = 0.2            # the later part of the training requests each rule is checked on
 WINDOW_HOURS = 3             # the day's windows tried as time conditions
 QUARTILES = (0.25, 0.5, 0.75)
@@ -89,12 +93,12 @@ class _Conditions:
 
 def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto", gap=None,
          k: int = 5, max_rules: int = 30, min_support: int = 20, alpha: float = 0.05,
-         source: str = "") -> Mined:
+         min_lift: float = MIN_LIFT, source: str = "") -> Mined:
     """Mine a rule file from the training part of ``log`` (a loaded :class:`~suggest.data.load.Log`)
     as the module docstring says; ``source`` names the log in the file's header."""
     from suggest.splits import split
 
-    _check_settings(k, max_rules, min_support, alpha)
+    _check_settings(k, max_rules, min_support, alpha, min_lift)
     part = split(log.requests, log.truth, test_share, seed, how=split_by, gap=gap)
     inner = split(part.train, part.train_truth, CHECK_SHARE, seed, how="auto")
     fit, check = inner.train, inner.test
@@ -107,14 +111,16 @@ def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto",
     family = np.broadcast_to(stats["target_hits"][None, :] >= MIN_HITS, stats["p"].shape)
     tested = int(family.sum())  # every condition kept holds on min_support requests
     stats["q"] = _false_discovery(stats["p"], family)
-    significant = (stats["q"] <= alpha) & (stats["observed"] >= MIN_HITS) & (stats["lift"] > 1)
+    significant = (stats["q"] <= alpha) & (stats["observed"] >= MIN_HITS) & (stats["lift"] >= min_lift)
     proposals = _proposals(significant, stats, conditions, targets, members, k)
     summary = {"training_requests": int(len(part.train)), "fitting_requests": int(len(fit)),
                "check_requests": int(len(check)), "split": part.how,
                "conditions": int((stats["support"] >= min_support).sum()),
                "one_column_conditions": int(codes.max(initial=-1) + 1 if codes.size else 0),
                "targets": int((stats["target_hits"] >= MIN_HITS).sum()), "tests": tested,
-               "alpha": alpha, "significant_pairs": int(significant.sum()),
+               "alpha": alpha, "min_lift": min_lift, "min_support": min_support,
+               "engaged_fitting_requests": int(engaged.sum()),
+               "significant_pairs": int(significant.sum()),
                "candidate_rules": len(proposals)}
     rules = _checked(proposals, fit, inner.train_truth, check, inner.test_truth, log.catalog, zone, k)
     summary["did_not_hold"] = sum(r["held_out"]["lift"] is not None and r["held_out"]["lift"] <= 1
@@ -125,7 +131,8 @@ def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto",
     summary["rules"] = min(len(kept), max_rules)
     summary["left_out_by_max_rules"] = max(0, len(kept) - max_rules)
     kept = kept[:max_rules]
-    text = _yaml(kept, summary, source, k, seed, test_share, min_support)
+    summary["replay_options"] = split_options(test_share, seed, split_by, gap)
+    text = _yaml(kept, summary, source, k, summary["replay_options"], min_support)
     return Mined(text, kept, summary)
 
 
@@ -153,13 +160,22 @@ def _false_discovery(p: np.ndarray, family: np.ndarray) -> np.ndarray:
     return q
 
 
+def split_options(test_share: float, seed: int, split_by: str = "auto", gap=None) -> str:
+    """The options a replay needs to hold out the same requests."""
+    return " ".join([f"--test-share {test_share:g}", f"--seed {seed}"]
+                    + ([f"--split {split_by}"] if split_by != "auto" else [])
+                    + ([f"--gap {gap}"] if gap else []))
+
+
 def rules_zone(log) -> str | None:
     """The zone a replay reads a rule file's time conditions in for ``log``: the dataset's,
     unless each row names its own (then the request's local time)."""
     return log.dataset.timezone if not log.dataset.timezone_column else None
 
 
-def _check_settings(k: int, max_rules: int, min_support: int, alpha: float) -> None:
+def _check_settings(k: int, max_rules: int, min_support: int, alpha: float, min_lift: float) -> None:
+    if not min_lift >= 1:
+        raise SuggestError(f"--min-lift must be at least 1, not {min_lift:g}", hint="e.g. --min-lift 1.5")
     if k < 1:
         raise SuggestError(f"--k must be at least 1, not {k}", hint="e.g. --k 5")
     if max_rules < 1:
@@ -168,7 +184,7 @@ def _check_settings(k: int, max_rules: int, min_support: int, alpha: float) -> N
         raise SuggestError(f"--min-support must be at least 1 request, not {min_support}",
                            hint="e.g. --min-support 30")
     if not 0 < alpha < 1:
-        raise SuggestError(f"--alpha must be between 0 and 1, not {alpha}", hint="e.g. --alpha 0.05")
+        raise SuggestError(f"--alpha must be between 0 and 1, not {alpha:g}", hint="e.g. --alpha 0.05")
 
 
 # -- conditions ---------------------------------------------------------------------------
@@ -432,9 +448,10 @@ def _checked(proposals: list[dict], fit, fit_truth, check, check_truth, catalog,
         .fit(fit, fit_truth, catalog)
     fired = engine.fired_by_rule(check)                                   # rules x requests
     items = {item: i for i, item in enumerate(engine.items_)}
-    P = np.zeros((len(proposals), len(items)))
+    P, first = np.zeros((len(proposals), len(items))), np.zeros((len(proposals), len(items)))
     for j, proposed in enumerate(engine.proposals_):  # what a replay shows: the first k
         P[j, [items[i] for i, _ in proposed[:k]]] = 1
+        first[j, items[proposed[0][0]]] = 1
     rows = pd.Index(check["request_id"]).get_indexer(check_truth["request_id"])
     cols = check_truth["item_id"].astype(str).map(items).to_numpy()
     keep = (rows >= 0) & pd.notna(cols)
@@ -446,6 +463,8 @@ def _checked(proposals: list[dict], fit, fit_truth, check, check_truth, catalog,
     fires = fired.sum(axis=1)
     hits = np.asarray(engaged_with.multiply(fired.T).sum(axis=0)).ravel()
     precision = np.divide(hits, fires * size, out=np.full(len(proposals), np.nan), where=fires > 0)
+    first_hits = np.asarray((Y @ sparse.csr_matrix(first).T).multiply(fired.T).sum(axis=0)).ravel()
+    top = np.divide(first_hits, fires, out=np.full(len(proposals), np.nan), where=fires > 0)
     base = np.asarray(engaged_with.sum(axis=0)).ravel() / max(len(check), 1) / size
     out = []
     for j, (rule_id, p) in enumerate(zip(ids, proposals)):
@@ -456,8 +475,9 @@ def _checked(proposals: list[dict], fit, fit_truth, check, check_truth, catalog,
                     "lift": float(max(p["lifts"])),
                     "held_out": {"requests": int(fires[j]),
                                  "precision": float(precision[j]) if measured else None,
+                                 "first": float(top[j]) if measured else None,
                                  "lift": lift},
-                    "priority": int(round(100 * precision[j])) if measured else 0})
+                    "priority": int(round(100 * top[j])) if measured else 0})
     return out
 
 
@@ -479,26 +499,29 @@ def rule_ids(slugs: list[str]) -> list[str]:
     return out
 
 
-def _yaml(rules: list[dict], summary: dict, source: str, k: int, seed: int, test_share: float,
+def _yaml(rules: list[dict], summary: dict, source: str, k: int, settings: str,
           min_support: int) -> str:
-    """The rule file: a header saying how it was mined, a comment on each rule."""
+    """The rule file: a header saying how it was mined (``settings``: the split's options, as
+    a replay must repeat them), a comment on each rule."""
     head = [
         f"# Mined by `suggest rules mine` from {source or 'a log'}: {len(rules)} rules.",
-        f"# Training part: {summary['training_requests']:,} requests ({summary['split']}; "
-        f"--test-share {test_share} --seed {seed}); conditions tested on the earlier "
-        f"{summary['fitting_requests']:,},",
-        f"# each rule checked on the later {summary['check_requests']:,}. "
-        f"{summary['conditions']:,} conditions x {summary['targets']:,} items and slices = "
-        f"{summary['tests']:,} tests,",
-        f"# false discovery rate {summary['alpha']} (Benjamini-Hochberg q); a condition holds on at "
-        f"least {min_support} requests."
+        f"# Read only the {summary['training_requests']:,} training requests: the replay holds out "
+        f"the rest ({summary['split']}; {settings}).",
+        f"# Conditions tested on the earlier {summary['fitting_requests']:,} of them, each rule "
+        f"checked on the later {summary['check_requests']:,}:",
+        f"# {summary['conditions']:,} conditions x {summary['targets']:,} items and slices = "
+        f"{summary['tests']:,} tests, false discovery rate {summary['alpha']}, lift at least "
+        f"{summary['min_lift']:g},",
+        f"# a condition holding on at least {min_support} requests."
         + (f" {summary['left_out_by_max_rules']} more rules held but --max-rules left them out."
            if summary["left_out_by_max_rules"] else ""),
-        "# support: training requests where the rule fires; lift: how many times more often each",
+        "# support: training requests where the rule fires. lift: how many times more often each",
         "# suggestion is chosen there than the same users' own choices elsewhere predict (among",
-        "# requests with an engagement); held-out precision: share of its suggestions engaged where",
-        "# it fires in the later part. Priority = held-out precision in percent. Edit freely; replay",
-        "# it with: suggest replay ... --rules hand=YOUR_RULES.yaml --rules mined=THIS_FILE.yaml",
+        "# requests with an engagement). q: the chance the finding is noise, allowing for every",
+        "# test made. later part: how often its suggestions were engaged where it fired.",
+        "# Priority = how often its first suggestion was engaged there, in percent. Edit freely;",
+        f"# replay it with: suggest replay ... {settings} --rules hand=YOUR_RULES.yaml "
+        "--rules mined=THIS_FILE.yaml",
         "version: 1", "conflict: priority", f"max_suggestions: {k}",
     ]
     if not rules:
@@ -506,8 +529,9 @@ def _yaml(rules: list[dict], summary: dict, source: str, k: int, seed: int, test
     lines = head + ["rules:"]
     for r in rules:
         held = r["held_out"]
-        checked = (f"held-out precision {held['precision']:.2f} on {held['requests']:,} requests"
-                   if held["precision"] is not None else "did not fire in the held-out part")
+        checked = (f"later part: fired on {held['requests']:,}, first suggestion engaged in "
+                   f"{held['first']:.0%}, all {held['precision']:.0%}"
+                   if held["precision"] is not None else "did not fire in the later part (priority 0)")
         lifts = ", ".join(f"{_target_text(t)} {v:.1f}x" for t, v in zip(r["targets"], r["lifts"]))
         lines += [comment(f"support {r['support']:,}; lift {lifts}; {_q_text(r['q'])}; {checked}"),
                   f"  - id: {yaml_flow(r['id'])}",
