@@ -671,9 +671,12 @@ Examples:
 @click.option("--clip", type=float, default=None,
               help="On a log of what was shown: cap the counterfactual estimators' weights "
                    "(1 / propensity) at this value; less variance, leaning low.  [default: no cap]")
+@click.option("--force", is_flag=True,
+              help="Replace a finished replay of other settings in -o (the same settings resume "
+                   "or keep it).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
 def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_by, gap, seed,
-           chunk_size, metric, min_segment, out, jobs, dask_address, clip, as_json):
+           chunk_size, metric, min_segment, out, jobs, dask_address, clip, force, as_json):
     """Replay the held-out part of a log through every engine, side by side.
 
     Every engine is fitted on the training part only; the test part streams
@@ -705,7 +708,7 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
                          engines=engines, ks=_cutoffs(ks), test_share=test_share,
                          split_by=split_by, gap=gap, seed=seed, chunk_size=chunk_size,
                          metric=metric, min_segment=min_segment, jobs=jobs, dask=dask_address,
-                         progress=not as_json, clip=clip)
+                         progress=not as_json, clip=clip, force=force)
     if as_json:
         _print_json(summary)
     else:

@@ -123,7 +123,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
-           clip: float | None = None) -> dict:
+           clip: float | None = None, force: bool = False) -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
     the test part through all of them into the folder ``out``; return the summary.
 
@@ -139,7 +139,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
 
     An interrupted replay resumes from its finished chunks (a chunk file that is
     damaged or short is redone); a second replay into a folder another one is
-    writing is refused at once (``out/.lock``).
+    writing is refused at once (``out/.lock``). A folder holding a finished replay of
+    other settings is replaced only with ``force``.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,7 +148,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
         return _replay(log, engines, out, ks=ks, test_share=test_share, seed=seed,
                        chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
                        compare=compare, settings=settings, runner=runner, metric=metric,
-                       min_segment=min_segment, split_by=split_by, gap=gap, clip=clip)
+                       min_segment=min_segment, split_by=split_by, gap=gap, clip=clip,
+                       force=force)
 
 
 def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
@@ -155,7 +157,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
-           clip: float | None = None) -> dict:
+           clip: float | None = None, force: bool = False) -> dict:
     """The replay itself (see :func:`replay`), in a locked folder."""
     from functools import partial
 
@@ -169,7 +171,6 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     metric = primary_metric(metric, ks)
     check_min_size(min_segment)
     chunks_dir = out / "chunks"
-    chunks_dir.mkdir(parents=True, exist_ok=True)
     clock = [("start", time.perf_counter())]
     held = held_out(log, test_share, seed, split_by, gap, chunk_size)
     settings = {"engines": {n: _recorded(e.get_params()) for n, e in engines.items()}, "ks": list(ks),
@@ -180,6 +181,20 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     fingerprint = _fingerprint(settings)
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    if state.get("fingerprint") != fingerprint and (out / "summary.json").exists() and not force:
+        raise SuggestError(f"{out} holds a finished replay with other settings",
+                           hint="pass --force to replace it, or choose another -o folder (the "
+                                "same command as before resumes or keeps it)")
+    for name, engine in engines.items():  # before anything in the folder is replaced
+        seen = getattr(getattr(engine, "engine", engine), "trained_on_", None)
+        overlap = held.overlap(seen) if seen else 0
+        if overlap:
+            raise SuggestError(f"engine '{name}' was trained on {overlap:,} of the "
+                               f"{held.test_requests:,} held-out requests: its scores would include "
+                               "its own training data",
+                               hint="let replay train it (drop --model), or train the model on the "
+                                    "training part only")
+    chunks_dir.mkdir(parents=True, exist_ok=True)
     if state.get("fingerprint") != fingerprint:
         for stale in chunks_dir.glob("*.parquet"):
             stale.unlink()
@@ -190,15 +205,6 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     expected = {c: len(engines) * (min((c + 1) * chunk_size, held.test_requests) - c * chunk_size)
                 for c in state["done"]}
     state["done"] = _usable_chunks(state["done"], chunks_dir, expected)
-    for name, engine in engines.items():
-        seen = getattr(getattr(engine, "engine", engine), "trained_on_", None)
-        overlap = held.overlap(seen) if seen else 0
-        if overlap:
-            raise SuggestError(f"engine '{name}' was trained on {overlap:,} of the "
-                               f"{held.test_requests:,} held-out requests: its scores would include "
-                               "its own training data",
-                               hint="let replay train it (drop --model), or train the model on the "
-                                    "training part only")
     n_chunks = max(1, -(-held.test_requests // chunk_size))
     done = len(state["done"])
     if done and progress:

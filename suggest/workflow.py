@@ -277,7 +277,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                test_share: float = 0.2, split_by: str = "auto", gap=None, seed: int = 0,
                chunk_size: int = 20_000, metric: str | None = None, min_segment: int | None = None,
                jobs: int | None = None, dask: str | None = None, progress: bool = False,
-               latency_sample: int = 200, clip: float | None = None) -> dict:
+               latency_sample: int = 200, clip: float | None = None, force: bool = False) -> dict:
     """``suggest replay``: load the log of ``dataset``, check the rules against it, replay
     the held-out part through ``engines`` into ``out`` (:func:`suggest.replay.replay`)
     and write the rejected rows beside the run; return the summary with
@@ -324,7 +324,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                          settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
                                    "rules": str(team), **({"rule_sets": others} if others else {})},
                          metric=metric, min_segment=min_segment, split_by=split_by, gap=gap,
-                         clip=clip)
+                         clip=clip, force=force)
     return {**summary, **rejects_summary(loaded, Path(out) / "rejects.csv")}
 
 
@@ -476,7 +476,7 @@ def demo(out: str | Path = "suggest-demo", *, users: int = 150, days: int = 28, 
     summary = replay(loaded, replay_engines(DEFAULT_ENGINES, rules, None, seed), out / "run",
                      seed=seed, progress=True, latency_sample=50,
                      settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
-                               "rules": str(rules)})
+                               "rules": str(rules)}, force=True)
     write_atomic(out / "report.html",
                  render_run(out / "run", title="suggest demo: synthetic world", seed=seed))
     return summary

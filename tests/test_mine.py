@@ -3,6 +3,8 @@ the statistic is the stratified one, and only the training part is read."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -177,3 +179,20 @@ def test_ids_stay_unique_and_numeric_cuts_follow_the_spread():
     assert len(latitudes) == 4 and latitudes[1][0] == {"lat": {"between": [40.727, 40.753]}}
     years = _ranges("year", np.arange(2015, 2025).repeat(10).astype(float))
     assert [c[0]["year"] for c in years][0] == {"lt": 2017} and len(years) == 4
+
+
+def test_a_finished_replay_is_kept_unless_forced_and_a_refused_one_replaces_nothing(context_world, tmp_path):
+    from suggest.errors import SuggestError
+    from suggest.workflow import replay_log
+
+    out = tmp_path / "run"
+    replay_log(context_world, out, engines="popular", latency_sample=0)
+    before = (out / "summary.json").read_bytes()
+    with pytest.raises(SuggestError, match="holds a finished replay with other settings"):
+        replay_log(context_world, out, engines="popular,random", latency_sample=0)
+    assert (out / "summary.json").read_bytes() == before and (out / "results.parquet").exists()
+    first = json.loads(before)
+    again = replay_log(context_world, out, engines="popular", latency_sample=0)  # same: resumed
+    assert again["engines"]["popular"]["ndcg@5"] == first["engines"]["popular"]["ndcg@5"]
+    forced = replay_log(context_world, out, engines="popular,random", latency_sample=0, force=True)
+    assert set(forced["engines"]) == {"popular", "random"}

@@ -140,6 +140,7 @@ def replay_world(log, rules: Path | None, run_dir: Path, *, seed: int = 0, resam
     engines = engines_for(rules, seed)
     pairs = [("rules", "ranker")] if "rules" in engines else []
     summary = replay(log, engines, run_dir, ks=(K, 10), seed=seed, progress=progress, latency_sample=0,
+                     force=True,
                      compare=pairs, settings={"log": str(log.dataset.log), "rules": str(rules)})
     results, suggestions = read_replay(run_dir)
     figures = {name: _figures(results[results["engine"] == name], suggestions[suggestions["engine"] == name],
