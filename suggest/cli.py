@@ -392,9 +392,9 @@ Examples:
               help="Most suggestions a rule makes (and the file's max_suggestions).")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
               help="False discovery rate of the tests (Benjamini-Hochberg over every condition x item).")
-@click.option("--min-lift", type=float, default=1.5, show_default=True,
+@click.option("--min-lift", type=float, default=1.0, show_default=True,
               help="Smallest lift proposed: how many times more often than the same users "
-                   "choose the item elsewhere.")
+                   "choose the item elsewhere (e.g. 1.5 for strong effects only).")
 @click.option("--test-share", type=float, default=0.2, show_default=True,
               help="The share `suggest replay --test-share` holds out: never read here.")
 @split_options

@@ -19,8 +19,9 @@ How (everything on the training part of the replay's split, ``--test-share``, ``
    holds is compared with its expectation given each user's own engagements (Cochran,
    Mantel and Haenszel's, stratified by user), so that a user
    who likes an item and often is at the gym does not make the gym look like a reason for
-   the item, and its lift (below) must be at least ``min_lift`` (1.5: "clearly" more
-   often; on a large log a lift of 1.1 is significant and useless). Its p-value is a binomial bound on the tail of the stratified count
+   the item, and its lift (below) at least ``min_lift`` (default 1: any over-representation
+   the test is sure of; ``--min-lift 1.5`` keeps only strong ones, which on the 200-user
+   context world cost the mined rules 0.07 ndcg@5, 0.370 against 0.299). Its p-value is a binomial bound on the tail of the stratified count
    (Hoeffding 1956), never too small: the usual normal approximation is far too small
    where few engagements are expected (with it, 16 of 40 logs without context effects
    gave a rule). A pair is significant when its Benjamini-Hochberg adjusted p-value (q) over
@@ -63,7 +64,7 @@ import yaml
 from suggest.errors import SuggestError
 
 MIN_HITS = 5                 # engaged fitting requests a target needs to be tested
-MIN_LIFT = 1.5               # "clearly more often": a smaller lift is not proposed, however sure
+MIN_LIFT = 1.0               # the smallest lift proposed (--min-lift): by default, any that is sure
 CHECK_SHARE = 0.2            # the later part of the training requests each rule is checked on
 WINDOW_HOURS = 3             # the day's windows tried as time conditions
 QUARTILES = (0.25, 0.5, 0.75)
