@@ -48,12 +48,13 @@ class Candidates:
         """``rules`` is a fitted RulesEngine (refitted per group for its catalog slices);
         ``folds`` (fold by request id) is used when the log has no time."""
         self.sources_ = self._sources(requests, truth, catalog, rules)
-        self.by_group_, self.group_of_ = {}, None
+        self.by_group_, self.group_of_, self.cuts_ = {}, None, None
         if "timestamp" in requests.columns and len(requests):
             stamps = requests["timestamp"].sort_values(kind="stable").to_numpy()
             cuts = stamps[[int(len(stamps) * b / self.blocks) for b in range(1, self.blocks)]]
-            group = np.searchsorted(cuts, requests["timestamp"].to_numpy(), side="right")
-            self.group_of_ = pd.Series(group, index=requests["request_id"].to_numpy())
+            # a training request's block follows from its time: the cuts are all the state
+            # kept, not a block per request (shipped to every worker that builds features)
+            self.cuts_ = cuts
             for g in range(self.blocks):
                 seen = requests["timestamp"].to_numpy() < cuts[g - 1] if g else \
                     np.zeros(len(requests), bool)
@@ -78,11 +79,20 @@ class Candidates:
             sources["rules"] = type(rules)(rules.rule_set_, rules.timezone).fit(requests, truth, catalog)
         return sources
 
+    def _groups(self, requests: pd.DataFrame) -> np.ndarray | None:
+        """Each training request's block (by its time) or fold (without time; NaN: a request
+        the folds do not know), or None when the sources are not split."""
+        if self.cuts_ is not None:
+            return np.searchsorted(self.cuts_, requests["timestamp"].to_numpy(), side="right")
+        if self.group_of_ is not None:
+            return self.group_of_.reindex(requests["request_id"]).to_numpy()
+        return None
+
     def _suggest(self, source: str, requests: pd.DataFrame, quota: int, training: bool) -> pd.DataFrame:
         """The source's suggestions; for training requests, each group's own source."""
-        if not training or self.group_of_ is None:
+        group = self._groups(requests) if training else None
+        if group is None:
             return self.sources_[source].suggest(requests, quota)
-        group = self.group_of_.reindex(requests["request_id"]).to_numpy()
         parts = [self.sources_[source].suggest(requests[pd.isna(group)], quota)]
         parts += [engines[source].suggest(requests[group == g], quota)
                   for g, engines in self.by_group_.items() if (group == g).any()]
@@ -90,9 +100,9 @@ class Candidates:
                          ignore_index=True)
 
     def _blocked(self, requests: pd.DataFrame, training: bool) -> pd.DataFrame:
-        if not training or self.group_of_ is None:
+        group = self._groups(requests) if training else None
+        if group is None:
             return self.sources_["rules"].blocked(requests)
-        group = self.group_of_.reindex(requests["request_id"]).to_numpy()
         parts = [self.sources_["rules"].blocked(requests[pd.isna(group)])]
         parts += [engines["rules"].blocked(requests[group == g])
                   for g, engines in self.by_group_.items() if (group == g).any()]
