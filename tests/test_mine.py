@@ -135,6 +135,10 @@ def test_a_replay_holds_mined_rules_beside_the_teams_and_never_takes_them_for_a_
     assert verdict["best_baseline"] == "popular"
     assert any(s.startswith(f"mined (rules from {mined}) vs the rules: ") for s in verdict["sentences"])
     assert summary["settings"]["rule_sets"] == {"mined": str(mined)}
+    from suggest.report import render_run
+
+    page = render_run(tmp_path / "run", "md")  # the verdict's table holds the rule set's rows
+    assert "and the other rule sets against the rules" in page and "mined - rules" in page
 
 
 @pytest.mark.parametrize("second, message", [

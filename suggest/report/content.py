@@ -34,7 +34,7 @@ import pandas as pd
 from suggest.compare import interval_text
 from suggest.segments import MIN_SEGMENT, segment_columns
 from suggest.stats import format_mde, format_p, p_phrase
-from suggest.verdict import LEARNED, TEAM, best_baseline
+from suggest.verdict import LEARNED, TEAM, best_baseline, other_rule_sets
 
 SHOWN_WINS = 10
 SECTIONS = ("verdict", "engines", "segments", "rules", "failures", "cards", "charts", "method")
@@ -144,11 +144,13 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
     else:  # a run from before the verdict, or another metric asked for: the comparisons say it
         report.add(Bullets([_line(c, metric) for c in (main, versus_baseline) if c is not None],
                            strong=True))
+    rule_sets = set(other_rule_sets(summary.get("engines") or {}))
     rows = [c for c in summary.get("comparisons", []) if c["metric"] == metric
-            and (c["b"] in LEARNED or c["a"] in LEARNED)]
+            and ({c["a"], c["b"]} & (set(LEARNED) | rule_sets))]
     if rows:
         report.add(Table(pd.DataFrame([_comparison_row(c) for c in rows]), sortable=False,
-                         caption=f"The learned engines against the rules and the best baseline "
+                         caption=f"The learned engines{' and the other rule sets' if rule_sets else ''}"
+                                 f" against the rules and the best baseline "
                                  f"({metric}; b - a; p Holm-corrected over the "
                                  f"{rows[0].get('family', '?')} overall tests).",
                          tone=[_tone(c) for c in rows]))
