@@ -120,21 +120,15 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
             out["key_comparisons"].append(c)
             say.append(f"The best baseline, {baseline}, vs the rules: " + _difference(c, baseline, TEAM))
     for name in other_rule_sets(engines):  # hand-written, mined, distilled rules side by side
-        c = _find(comparisons, TEAM, name, metric)
-        if c is not None:
-            out["key_comparisons"].append(c)
-            say.append(f"{name} (rules from {engines[name]['rule_set']}) vs the rules: "
-                       + _difference(c, name, TEAM))
-        c = _find(comparisons, baseline, name, metric) if baseline is not None else None
-        if c is not None:
-            out["key_comparisons"].append(c)
-            say.append(f"{name} vs the best baseline ({baseline}): " + _difference(c, name, baseline))
-        for learned_name in learned[:1]:
-            c = _find(comparisons, name, learned_name, metric)
+        said = [(TEAM, name, f"{name} (rules from {engines[name]['rule_set']}) vs the rules: ", ""),
+                (baseline, name, f"{name} vs the best baseline ({baseline}): ", ""),
+                *((name, model, f"{model} vs {name}: ", _kept(engines, name, model, metric))
+                  for model in learned[:1])]
+        for a, b, head, tail in said:
+            c = _find(comparisons, a, b, metric) if a is not None else None
             if c is not None:
                 out["key_comparisons"].append(c)
-                say.append(f"{learned_name} vs {name}: " + _difference(c, learned_name, name)
-                           + _kept(engines, name, learned_name, metric))
+                say.append(head + _difference(c, b, a) + tail)
     if TEAM in engines and engines[TEAM].get("answered_rate") is not None:
         say.append(_rules_sentence(engines[TEAM], metric, summary.get("requests"),
                                     summary.get("requests_scored")))

@@ -595,16 +595,17 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     if abs(measured - found.summary["fidelity"]) > 1e-9:
         raise RuntimeError(f"the distilled rules reproduce {measured:.4f} of the ranker's lists, "
                            f"not the {found.summary['fidelity']:.4f} the distiller counted")
-    held_out = (model.manifest_.get("dataset") or {}).get("held_out")
+    trained_for = model.manifest_.get("dataset") or {}
+    held_out = trained_for.get("held_out")
     warning = None if held_out else (
         "the model was trained on the whole log: a replay of these rules (or of the model) "
         "on it scores contexts they were fitted on; train with --test-share 0.2 and distil that")
     text = found.text if held_out else f"# Warning: {warning}.\n" + found.text
-    replay_options = (model.manifest_.get("dataset") or {}).get(
-        "replay_options", "--test-share X --seed S (as the model was trained)")
+    replay_options = trained_for.get("replay_options",
+                                     "--test-share X --seed S (as the model was trained)")
     return {**found.summary, "file": str(write_atomic(out, text)), "model": str(folder),
             "dataset": str(dataset), "held_out": held_out, "warning": warning,
-            "replay_options": replay_options, "curve": found.curve,
+            "replay_options": replay_options,
             "rules_found": [{"id": r["id"], "when": r["condition"], "suggest": r["suggest"],
                              "requests": r["requests"], "agreement": r["agreement"]}
                             for r in found.rules]}

@@ -163,7 +163,7 @@ def test_a_rule_whose_items_are_never_engaged_in_the_later_part_did_not_hold():
     check = pd.DataFrame({"request_id": [f"c{i}" for i in range(6)], "user_id": "u",
                           "location": ["gym"] * 3 + ["home"] * 3})
     proposal = {"condition": 0, "targets": [("item", "x")], "lifts": [3.0], "q": 0.001,
-                "observed": [5], "support": 5, "when": {"location": "gym"},
+                "support": 5, "when": {"location": "gym"},
                 "label": "location is gym", "slug": "location-gym"}
     fit_truth = pd.DataFrame({"request_id": ["f0", "f1"], "item_id": ["x", "x"]})
     never = _checked([proposal], fit, fit_truth, check,

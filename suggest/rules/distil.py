@@ -82,9 +82,8 @@ def distil(model, requests: pd.DataFrame, context: dict[str, str], *, zone=None,
     member = _membership(rows, ids[rows, cols], len(requests), len(conditions.specs))
     inserted = _grow(member, votes, k, max_rules - 1)
     final = _finish(inserted[::-1], member, votes, k)
-    curve = [_finish(inserted[:n][::-1], member, votes, k)["fidelity"]
-             for n in CURVE_SIZES if n < len(inserted)] + [final["fidelity"]]
-    sizes = [n for n in CURVE_SIZES if n < len(inserted)] + [len(inserted)]
+    curve = {**{n: _finish(inserted[:n][::-1], member, votes, k)["fidelity"]
+                for n in CURVE_SIZES if n < len(inserted)}, len(inserted): final["fidelity"]}
     rules = []
     for c, taken, top in zip(final["order"], final["taken"], final["lists"]):
         top = _ordered(top, placed, taken)
@@ -101,10 +100,10 @@ def distil(model, requests: pd.DataFrame, context: dict[str, str], *, zone=None,
                   "agreement": _agreement(votes, left, default, k)})
     summary = {"requests": int(len(requests)), "k": k, "rules": len(rules), "min_support": min_support,
                "conditions": len(conditions.specs), "fidelity": final["fidelity"],
-               "curve": dict(zip(sizes, curve)),
+               "curve": curve,
                "ceiling": _ceiling(codes, votes, k)}
     text = _yaml(rules, summary, source, k)
-    return Distilled(text, rules, dict(zip(sizes, curve)), summary, requests, lists)
+    return Distilled(text, rules, curve, summary, requests, lists)
 
 
 def _sampled(requests: pd.DataFrame, sample: int) -> pd.DataFrame:
@@ -152,13 +151,6 @@ def _top(counts: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` largest of ``counts`` (ties: the lower index), largest first."""
     order = np.lexsort((np.arange(len(counts)), -counts))
     return order[:min(k, int((counts > 0).sum()) or k)]
-
-
-def _topk_sums(matrix: np.ndarray, k: int) -> np.ndarray:
-    """Per row of a dense matrix, the sum of its ``k`` largest entries."""
-    if matrix.shape[1] <= k:
-        return matrix.sum(axis=1)
-    return np.partition(matrix, -k, axis=1)[:, -k:].sum(axis=1)
 
 
 def _grow(member, votes, k: int, most: int) -> list[int]:

@@ -104,20 +104,19 @@ def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto",
     inner = split(part.train, part.train_truth, CHECK_SHARE, seed, how="auto")
     fit, check = inner.train, inner.test
     zone = rules_zone(log)
-    codes, ids, conditions = conditions_on(fit, log.context, zone, min_support)
+    _, ids, conditions = conditions_on(fit, log.context, zone, min_support)
     engaged = fit["request_id"].isin(inner.train_truth["request_id"]).to_numpy()
     targets, hits, members = _targets(fit, inner.train_truth, log.catalog)
     users = pd.factorize(fit["user_id"])[0]
     stats = _cmh(ids, users, engaged, hits, len(conditions.specs), len(targets))
     family = np.broadcast_to(stats["target_hits"][None, :] >= MIN_HITS, stats["p"].shape)
-    tested = int(family.sum())  # every condition kept holds on min_support requests
+    tested = int(family.sum())
     stats["q"] = _false_discovery(stats["p"], family)
     significant = (stats["q"] <= alpha) & (stats["observed"] >= MIN_HITS) & (stats["lift"] >= min_lift)
     proposals = _proposals(significant, stats, conditions, targets, members, k)
     summary = {"training_requests": int(len(part.train)), "fitting_requests": int(len(fit)),
                "check_requests": int(len(check)), "split": part.how,
-               "conditions": int((stats["support"] >= min_support).sum()),
-               "one_column_conditions": int(codes.max(initial=-1) + 1 if codes.size else 0),
+               "conditions": len(conditions.specs),  # each holds on min_support requests
                "targets": int((stats["target_hits"] >= MIN_HITS).sum()), "tests": tested,
                "alpha": alpha, "min_lift": min_lift, "min_support": min_support,
                "engaged_fitting_requests": int(engaged.sum()),
@@ -235,7 +234,7 @@ def _ranges(col: str, values: np.ndarray) -> list:
     if not len(values):
         return []
     quartiles = np.quantile(values, QUARTILES)
-    spread = float(np.subtract(*np.quantile(values, [0.75, 0.25]))) or float(np.ptp(values))
+    spread = float(quartiles[-1] - quartiles[0]) or float(np.ptp(values))
     digits = max(0, 1 - int(np.floor(np.log10(spread)))) if spread > 0 else 0
     whole = bool(np.all(values == np.round(values)))
     cuts = sorted({float(np.ceil(q)) if whole else round(float(q), digits) for q in quartiles})
@@ -388,7 +387,7 @@ def _cmh(ids: np.ndarray, users: np.ndarray, engaged: np.ndarray, hits: np.ndarr
     trials = np.minimum(in_condition[at[0]], target_hits[at[1]])
     p[at] = binom.sf(observed[at] - 1, trials, np.minimum(expected[at] / trials, 1.0))
     return {"observed": observed, "expected": expected, "p": p, "lift": lift,
-            "support": support, "engaged_support": in_condition, "target_hits": target_hits}
+            "support": support, "target_hits": target_hits}
 
 
 # -- rules --------------------------------------------------------------------------------
@@ -425,7 +424,6 @@ def _proposals(significant: np.ndarray, stats: dict, conditions: _Conditions, ta
         out.append({"condition": int(c), "targets": [targets[t] for t in picks],
                     "lifts": [float(stats["lift"][c, t]) for t in picks],
                     "q": float(min(stats["q"][c, t] for t in picks)),
-                    "observed": [int(stats["observed"][c, t]) for t in picks],
                     "support": int(stats["support"][c]), "when": conditions.specs[c],
                     "label": conditions.labels[c], "slug": conditions.slugs[c]})
     return out
