@@ -507,8 +507,9 @@ def mined_text(found: dict, out: Path, dataset) -> str:
             why = (f"no condition holds on --min-support {found['min_support']:,} of the "
                    f"{found['fitting_requests']:,} requests mined; lower it")
         else:
-            why = (f"no item or slice is chosen clearly more often (lift {found['min_lift']:g} or "
-                   f"more, within users) under any of {tested}"
+            floor = f"lift {found['min_lift']:g} or more, " if found["min_lift"] > 1 else ""
+            why = (f"no item or slice is chosen clearly more often ({floor}within users) under "
+                   f"any of {tested}"
                    + (f"; {found['did_not_hold']} candidate(s) did not hold on the later part"
                       if found["did_not_hold"] else "")
                    + (f". With {found['engaged_fitting_requests']:,} engaged requests to test on, "
