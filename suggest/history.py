@@ -41,20 +41,31 @@ class PastCounts:
 
     def __init__(self, keys: np.ndarray, times: np.ndarray, weights: np.ndarray | None = None):
         keys, times = np.asarray(keys, dtype=np.int64), np.asarray(times, dtype=np.int64)
-        order = np.lexsort((times, keys))
-        self.keys, self.times = keys[order], times[order]
-        w = np.ones(len(order)) if weights is None else np.asarray(weights, dtype=float)[order]
-        self.cumulative = np.concatenate([[0.0], np.cumsum(w)])
-        # Sorted once: (key, time) become one number, rank of key * width + rank of time,
-        # so a query is two binary searches and no clock unit or key size can overflow.
-        self.distinct_keys = np.unique(self.keys)
-        self.distinct_times = np.unique(self.times)
+        # (key, time) become one number, rank of key * width + rank of time, sorted once:
+        # a query is two binary searches, no clock unit or key size can overflow, and the
+        # one array kept per event holds both (a key and a time are read back from it;
+        # counts without weights are distances in it): 8 bytes an event
+        self.distinct_keys, key_rank = np.unique(keys, return_inverse=True)
+        self.distinct_times, time_rank = np.unique(times, return_inverse=True)
         self.width = np.int64(len(self.distinct_times) + 1)
-        self.combined = (np.searchsorted(self.distinct_keys, self.keys) * self.width
-                         + np.searchsorted(self.distinct_times, self.times))
+        combined = key_rank.astype(np.int64) * self.width + time_rank
+        order = np.argsort(combined, kind="stable")
+        self.combined = combined[order]
+        self.cumulative = (None if weights is None else
+                           np.concatenate([[0.0], np.cumsum(np.asarray(weights, dtype=float)[order])]))
         # where each distinct key's events start (one more entry: the end), so a query
         # needs one search of the big array, not two
         self.starts = np.searchsorted(self.combined, np.arange(len(self.distinct_keys) + 1) * self.width)
+
+    @property
+    def latest(self) -> int:
+        """The time of the last event (NEVER when there is none: no query is later)."""
+        return int(self.distinct_times[-1]) if len(self.distinct_times) else NEVER
+
+    def events(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every event's key and time, sorted by key then time (read back, not kept)."""
+        return (self.distinct_keys[self.combined // self.width],
+                self.distinct_times[self.combined % self.width])
 
     def _position(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Index of the first event of each query's key, and of the first at or after t."""
@@ -80,5 +91,7 @@ class PastCounts:
         start, stop = self._position(keys, times)
         found = stop > start
         last = np.full(len(stop), np.nan)
-        last[found] = self.times[stop[found] - 1]
+        last[found] = self.distinct_times[self.combined[stop[found] - 1] % self.width]
+        if self.cumulative is None:
+            return (stop - start).astype(float), last
         return self.cumulative[stop] - self.cumulative[start], last

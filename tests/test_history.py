@@ -88,3 +88,23 @@ def test_no_events_and_no_questions():
     assert np.isnan(empty.last_time(np.array([0]), np.array([1]))).all()
     past = PastCounts(np.array([1]), np.array([1]))
     assert past.count(np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0,)
+
+
+def test_unweighted_counts_keep_one_eight_byte_number_an_event_and_read_back_every_event():
+    """What the ranker's statistics (and each Dask worker given them) hold grows by 8 bytes
+    an event: keys, times and counts are read back from the one sorted array."""
+    rng = np.random.default_rng(5)
+    # as the ranker's: many events a key and a time (an engagement counts in every group)
+    keys, times = rng.integers(0, 50, 20_000), rng.integers(0, 1_000, 20_000) * 10**12
+    past = PastCounts(keys, times)
+    per_event = sum(v.nbytes for v in vars(past).values()
+                    if isinstance(v, np.ndarray) and len(v) == len(keys))
+    assert per_event == 8 * len(keys)
+    got_keys, got_times = past.events()
+    order = np.lexsort((times, keys))
+    np.testing.assert_array_equal(got_keys, keys[order])
+    np.testing.assert_array_equal(got_times, times[order])
+    assert past.latest == times.max()
+    ask_k, ask_t = rng.integers(0, 51, 300), rng.integers(0, 1_001 * 10**12, 300)
+    np.testing.assert_array_equal(past.count(ask_k, ask_t),
+                                  brute_count(keys, times, np.ones(len(keys)), ask_k, ask_t))

@@ -52,7 +52,6 @@ class LatestTotals(PastCounts):
 
     def __init__(self, keys: np.ndarray, times: np.ndarray):
         super().__init__(keys, times)
-        self.latest = self.times.max() if len(self.times) else NEVER  # no query is later
         self.total, self.final = super().lookup(self.distinct_keys, np.full(len(self.distinct_keys), NEVER))
 
     def lookup(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -59,9 +59,10 @@ class ServingTable:
         self.event_user = None
         if features.has_time_:  # every user's events, by user then time: the recent window's counts
             c, width = self.counters.counter, self.counters.width
-            mine = c.keys % width == width // 2 + 1  # the (user, item) counter's keys
-            pair = c.keys[mine] // width
-            user, times = pair // self.n, c.times[mine]
+            keys, times = c.events()
+            mine = keys % width == width // 2 + 1  # the (user, item) counter's keys
+            pair = keys[mine] // width
+            user, times = pair // self.n, times[mine]
             order = np.lexsort((times, user))
             self.event_user, self.event_time = user[order], times[order]
             self.event_item = (pair % self.n)[order]

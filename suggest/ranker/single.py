@@ -112,7 +112,7 @@ class OneContext(RuleReader):
                            for user, idx in pairs.groupby("user_id", sort=False).indices.items()}
         # a request later than every engagement sees all of them: its history list is
         # the user's list at the end of the window, ranked once here
-        self.history_end = past.times.max() if len(past.times) else None
+        self.history_end = past.latest if len(past.distinct_times) else None
         every = past.count(np.arange(len(pairs)), np.full(len(pairs), NEVER))
         self.history_lists = {user: self._codes(_ranked(items, every[idx]))
                               for user, (idx, items) in self.user_pairs.items()}
