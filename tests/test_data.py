@@ -1130,3 +1130,64 @@ def test_a_folder_given_as_a_csv_log_asks_for_a_glob(tmp_path):
     with pytest.raises(DataError, match="is a folder, read as Parquet files") as info:
         load(write_dataset(tmp_path, None, name="logs", format="csv"))
     assert "logs/*.csv" in info.value.hint
+
+
+def test_local_hour_minute_and_weekday_match_pandas_in_every_zone_and_century():
+    """The Requests frame's local time fields, computed as whole-number arithmetic on each
+    zone's wall clock, are pandas' own (``dt.hour``, ``dt.minute``, ``dt.day_of_week``):
+    before 1970, across DST changes, in microsecond timestamps, with missing times and
+    zones."""
+    import zoneinfo
+
+    import numpy as np
+
+    from suggest.data.timefields import local_fields
+
+    rng = np.random.default_rng(7)
+    n = 30_000
+    seconds = rng.integers(-3_000_000_000, 4_000_000_000, n)
+    stamps = pd.Series(pd.to_datetime(seconds, unit="s", utc=True)).astype("datetime64[us, UTC]")
+    stamps[rng.random(n) < 0.02] = pd.NaT
+    names = sorted(zoneinfo.available_timezones())
+    zones = pd.Series(rng.choice([names[i] for i in rng.choice(len(names), 40, replace=False)], n))
+    zones[rng.random(n) < 0.02] = None
+    got = local_fields(stamps, zones)
+    for zone in zones.dropna().unique():
+        rows = (zones == zone).to_numpy()
+        local = stamps[rows].dt.tz_convert(zone)
+        for field, expected in (("hour", local.dt.hour), ("minute", local.dt.minute),
+                                ("weekday", local.dt.day_of_week)):
+            np.testing.assert_array_equal(got.loc[rows, field].to_numpy(dtype=float, na_value=np.nan),
+                                          expected.to_numpy(dtype=float, na_value=np.nan))
+    assert got["hour"].isna().to_numpy().tolist() == (stamps.isna() | zones.isna()).tolist()
+
+
+ISO_TIMES = ["2026-03-02T01:07:50-05:00", "2026-03-02T01:07:50+0530", "2026-03-02 01:07:50Z",
+             "2026-03-02T01:07:50.123456789+01:00", "2026-03-02T01:07-05:00", "2026-03-02T01-05:00",
+             "2026-03-02T01:07:50-05", "2026-03-02T01:07:50.5+01:00", "2026-03-02T01:07:50+14:00",
+             "2026-03-02T01:07:50-00:00", "1969-12-31T23:59:59.999+00:00", "2262-04-11T00:00:00Z"]
+
+
+@pytest.mark.parametrize("odd", [None, "2026-03-02T01:07:50 +01:00", "2026-3-2T01:07:50+01:00",
+                                 "3000-01-01T00:00:00+00:00", "2026-02-30T01:07:50+00:00"])
+def test_iso_times_with_offsets_read_the_instants_pandas_reads(odd):
+    """Text times with offsets are read by Arrow's parser when it takes every one of them,
+    else by pandas' (one time Arrow refuses sends the column there): either way each row
+    gets the instant, or the reason, that pandas' ISO 8601 reading gives."""
+    import numpy as np
+
+    import suggest.data.timefields as timefields
+
+    texts = ISO_TIMES * 50 + ([odd] if odd else [])
+    values = pd.Series(texts, dtype="str")
+    calls = []
+    real = timefields._to_datetime
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timefields, "_to_datetime", lambda *a, **k: calls.append(1) or real(*a, **k))
+        got, why = timefields.parse_times(values, "iso", pd.Series("UTC", index=values.index))
+    assert bool(calls) == (odd is not None)  # Arrow read the column unless a time was odd
+    expected = pd.to_datetime(pd.Series(texts), format="ISO8601", utc=True, errors="coerce")
+    known = expected.notna() & (expected.dt.year < 2263)
+    np.testing.assert_array_equal(got[known].to_numpy(), expected[known].astype("datetime64[ns, UTC]").to_numpy())
+    assert why[known].isna().all() and why[~known].notna().all()
+    assert got[~known].isna().all()

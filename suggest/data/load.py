@@ -544,15 +544,10 @@ def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return (values.cat.codes.to_numpy(),
                 pd.Series(np.asarray(values.cat.categories, dtype=object), dtype=object))
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow" \
-            and len(values):
-        import pyarrow as pa
+    if _arrow_text(values) and len(values):
         import pyarrow.compute as pc
 
-        cells = pa.array(values.array)  # the column's own Arrow data (__arrow_array__)
-        if isinstance(cells, pa.ChunkedArray):
-            cells = cells.combine_chunks()
-        encoded = pc.dictionary_encode(cells)
+        encoded = pc.dictionary_encode(_arrow_cells(values))
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         return (codes.astype(np.int64),
                 pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object))
@@ -596,25 +591,44 @@ def _ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """:func:`_as_text` of an id column (user, item, request) and each row's code into its
     distinct ids (-1 where missing), so that grouping and matching by id afterwards
     compare integers, not a million strings."""
-    if _clean_arrow_text(values):  # Arrow text as it is: its dictionary gives both
-        codes, uniques = distinct(values)
-        return _rows_of(codes, uniques.to_numpy(dtype=object), values.index), codes
+    if _arrow_text(values):  # Arrow text: encoded once, checked on its distinct values
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(_arrow_cells(values))
+        if _needs_no_cleaning(encoded.dictionary):  # taken as it is
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            return values, codes
     text = _as_text(values)
     codes, _ = pd.factorize(text)
-    return text, codes
+    return text.astype("str"), codes
+
+
+def _arrow_text(values: pd.Series) -> bool:
+    """Whether ``values`` is Arrow-backed text (pandas 3's ``str``, Parquet, pyarrow's CSV
+    reader)."""
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def _arrow_cells(values: pd.Series):
+    """The Arrow array of Arrow-backed text (its own data, ``__arrow_array__``; no copy)."""
+    import pyarrow as pa
+
+    cells = pa.array(values.array)
+    return cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
 
 
 def _clean_arrow_text(values: pd.Series) -> bool:
-    """Whether ``values`` is Arrow-backed text (pandas 3's ``str``, Parquet, pyarrow's CSV
-    reader) in which no cell needs :func:`_cleaned_text`: none empty or only spaces, none
-    with spaces around it, none a whole number written with a decimal point (``3.0``).
-    Asked of the whole column in Arrow, without a Python string per cell."""
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
-        return False
-    import pyarrow as pa
+    """Whether ``values`` is Arrow-backed text in which no cell needs :func:`_cleaned_text`
+    (:func:`_needs_no_cleaning`)."""
+    return _arrow_text(values) and _needs_no_cleaning(_arrow_cells(values))
+
+
+def _needs_no_cleaning(cells) -> bool:
+    """Whether no cell of the Arrow text ``cells`` needs :func:`_cleaned_text`: none empty or
+    only spaces, none with spaces around it, none a whole number written with a decimal
+    point (``3.0``). Asked of the whole array in Arrow, without a Python string per cell."""
     import pyarrow.compute as pc
 
-    cells = pa.array(values.array)  # the column's own Arrow data (__arrow_array__), no copy
     trimmed = pc.utf8_trim_whitespace(cells)
     changes = pc.or_(pc.not_equal(trimmed, cells), pc.equal(trimmed, ""))
     changes = pc.or_(changes, pc.match_substring_regex(cells, r"^-?\d+\.0+$"))
@@ -864,6 +878,8 @@ def _comparable(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return values.to_numpy(dtype="datetime64[ns]").view(np.int64), missing
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=float, na_value=np.nan), missing
+    if _arrow_text(values):  # codes of the distinct texts, not a Python string per cell
+        return pd.factorize(values)[0], missing
     return values.astype(object).to_numpy(), missing
 
 
@@ -964,6 +980,8 @@ def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport, keys: np.ndarr
         chosen = np.flatnonzero(last & positive)
         return events.iloc[chosen][[*names, "relevance"]].reset_index(drop=True)
     rows = np.flatnonzero(positive)
+    if not repeated.any():  # every pair once: nothing to merge
+        return events.iloc[rows][[*names, "relevance"]].reset_index(drop=True)
     group, _ = pd.factorize(keys[rows])  # pairs in the order they first appear
     first = rows[np.unique(group, return_index=True)[1]]
     relevance = events["relevance"].to_numpy()[rows]

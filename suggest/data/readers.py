@@ -317,9 +317,11 @@ def _mask_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> None:
     categories of categorical columns."""
     if not len(frame.columns) or not missing_values:
         return
-    strings = frame.select_dtypes(include=["object", "string"])
-    if len(strings.columns):
-        frame[strings.columns] = strings.mask(strings.isin(list(missing_values)), None)
+    markers = list(missing_values)
+    for col in frame.select_dtypes(include=["object", "string"]).columns:
+        hit = frame[col].isin(markers)
+        if hit.any():  # a column without a marker is left as it is (no copy)
+            frame[col] = frame[col].mask(hit, None)
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             markers = [c for c in frame[col].cat.categories if str(c) in missing_values]
