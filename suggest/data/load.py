@@ -184,8 +184,8 @@ def load(dataset: Dataset | str | Path) -> Log:
     rejects = pd.concat([rejects, cat_rejects], ignore_index=True) if len(cat_rejects) else rejects
     context = {c: t for c, t in report.schema.items() if c not in attribute_columns(ds)}
     requests, events, truth = shape(ds, frame, codes, context, report)
-    report.users = len(np.unique(codes.user))
-    report.items = len(np.unique(codes.item[codes.item >= 0]))
+    report.users = _distinct_codes(codes.user)
+    report.items = _distinct_codes(codes.item)
     describe(ds, report)
     report.missing_share = {c: round(float(requests[c].isna().mean()), 4) for c in context}
     if "timestamp" in requests and requests["timestamp"].notna().any():
@@ -202,6 +202,13 @@ def load(dataset: Dataset | str | Path) -> Log:
     extra = pd.DataFrame({"item_id": pd.unique(events.loc[missing, "item_id"])})
     catalog = pd.concat([catalog, extra], ignore_index=True) if len(extra) else catalog
     return Log(ds, requests, truth, events, catalog, rejects, report, context)
+
+
+def _distinct_codes(codes: np.ndarray) -> int:
+    """How many distinct codes (-1, none, aside) a row-per-code array holds: a count per code,
+    not a sort."""
+    present = codes[codes >= 0]
+    return int(np.count_nonzero(np.bincount(present))) if len(present) else 0
 
 
 def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str],
@@ -409,9 +416,20 @@ def kept_rows(ds: Dataset, rows: Rows) -> tuple[pd.DataFrame, Codes]:
         width = len(str(number.max(initial=0)))
         frame.insert(0, "request_id", pd.Series(number).astype(str).str.zfill(width).radd("r"))
         request_code = number - 1
+    elif ok.all() and len(ok) and _first_seen_order(rows.request):  # already 0 to requests - 1
+        request_code = rows.request
     else:  # codes of the kept requests only: 0 to requests - 1
         request_code = pd.factorize(rows.request[ok])[0]
     return frame, Codes(request_code, rows.user[ok], rows.item[ok])
+
+
+def _first_seen_order(codes: np.ndarray) -> bool:
+    """Whether ``codes`` number their values 0, 1, 2, ... in the order they first appear
+    (what ``pd.factorize`` gives): each code is at most one past the largest before it."""
+    if codes.min(initial=0) < 0:
+        return False
+    highest = np.maximum.accumulate(codes)
+    return bool(codes[0] == 0 and (np.diff(highest) <= 1).all())
 
 
 def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[str]) -> None:
