@@ -1191,3 +1191,18 @@ def test_iso_times_with_offsets_read_the_instants_pandas_reads(odd):
     np.testing.assert_array_equal(got[known].to_numpy(), expected[known].astype("datetime64[ns, UTC]").to_numpy())
     assert why[known].isna().all() and why[~known].notna().all()
     assert got[~known].isna().all()
+
+
+def test_request_codes_are_taken_as_they_are_only_when_factorize_would_give_them():
+    """A log with nothing rejected keeps its request codes when they are already numbered
+    in the order requests first appear; any other order is numbered again."""
+    import numpy as np
+
+    from suggest.data.load import _distinct_codes, _first_seen_order
+
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        codes = rng.integers(-1, 6, rng.integers(1, 12))
+        expected = (pd.factorize(codes, use_na_sentinel=False)[0] == codes).all() and codes.min() >= 0
+        assert _first_seen_order(codes) == expected, codes.tolist()
+        assert _distinct_codes(codes) == len(set(codes[codes >= 0].tolist()))
