@@ -1206,3 +1206,15 @@ def test_request_codes_are_taken_as_they_are_only_when_factorize_would_give_them
         expected = (pd.factorize(codes, use_na_sentinel=False)[0] == codes).all() and codes.min() >= 0
         assert _first_seen_order(codes) == expected, codes.tolist()
         assert _distinct_codes(codes) == len(set(codes[codes >= 0].tolist()))
+
+
+def test_local_fields_read_zones_by_label_and_far_dates_in_their_own_unit():
+    from suggest.data.timefields import local_fields
+
+    stamps = pd.Series(pd.to_datetime(["2026-03-02T00:00Z", "2026-03-02T01:00Z", "2026-03-02T02:00Z",
+                                       "2500-01-01T00:00Z"], utc=True), index=[3, 2, 1, 0])
+    stamps = stamps.astype("datetime64[s, UTC]")  # 2500 fits seconds, not nanoseconds
+    zones = pd.Series(["UTC", "UTC", "Asia/Tokyo", "Asia/Tokyo"], index=[0, 1, 2, 3])
+    got = local_fields(stamps, zones)
+    assert got["hour"].tolist() == [9, 10, 2, 0]  # labels 3 and 2 in Tokyo (UTC+9), 1 and 0 in UTC
+    assert got.loc[0, "weekday"] == 4  # 1 January 2500 was a Friday

@@ -615,7 +615,7 @@ def _ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         encoded = pc.dictionary_encode(_arrow_cells(values))
         if _needs_no_cleaning(encoded.dictionary):  # taken as it is
             codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            return values, codes
+            return values.astype("str"), codes  # pandas' "string" (pd.NA) too becomes str
     text = _as_text(values)
     codes, _ = pd.factorize(text)
     return text.astype("str"), codes

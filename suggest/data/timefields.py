@@ -215,16 +215,19 @@ def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
     """
     if isinstance(zones, str):
         zones = pd.Series(zones, index=timestamps.index)
+    elif not zones.index.equals(timestamps.index):  # by label, as the rows are
+        zones = zones.reindex(timestamps.index)
     fields = np.full((3, len(timestamps)), -1, dtype=np.int16)
     codes, names = pd.factorize(zones, sort=True)
-    utc = pd.DatetimeIndex(timestamps.array).as_unit("ns")
+    utc = pd.DatetimeIndex(timestamps.array)  # in its own unit: a far date fits no other
+    per_minute = 60 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[utc.unit]
     for z, zone in enumerate(names):
         at = np.flatnonzero(codes == z)
-        # the local wall clock in nanoseconds (one conversion a zone), then whole-number
-        # arithmetic: minutes since 1970-01-01, a Thursday (weekday 3)
+        # the local wall clock (one conversion a zone), then whole-number arithmetic:
+        # minutes since 1970-01-01, a Thursday (weekday 3)
         wall = utc[at].tz_convert(zone).tz_localize(None).asi8
         known = wall != NAT
-        minutes = wall[known] // 60_000_000_000
+        minutes = wall[known] // per_minute
         at = at[known]
         fields[0, at] = (minutes // 60) % 24
         fields[1, at] = minutes % 60
