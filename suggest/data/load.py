@@ -44,7 +44,7 @@ import pandas as pd
 from suggest.data.description import ColumnSpec, Dataset
 from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, read_table, sniff_separator
-from suggest.data.timefields import local_fields, parse_times
+from suggest.data.timefields import arrow_cells, arrow_text, local_fields, parse_times
 from suggest.errors import DataError, DataErrorList, did_you_mean, one_of
 from suggest.files import write_atomic
 
@@ -562,10 +562,10 @@ def distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     if isinstance(values.dtype, pd.CategoricalDtype):
         return (values.cat.codes.to_numpy(),
                 pd.Series(np.asarray(values.cat.categories, dtype=object), dtype=object))
-    if _arrow_text(values) and len(values):
+    if arrow_text(values) and len(values):
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(_arrow_cells(values))
+        encoded = pc.dictionary_encode(arrow_cells(values))
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         return (codes.astype(np.int64),
                 pd.Series(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object))
@@ -609,10 +609,10 @@ def _ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """:func:`_as_text` of an id column (user, item, request) and each row's code into its
     distinct ids (-1 where missing), so that grouping and matching by id afterwards
     compare integers, not a million strings."""
-    if _arrow_text(values):  # Arrow text: encoded once, checked on its distinct values
+    if arrow_text(values):  # Arrow text: encoded once, checked on its distinct values
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(_arrow_cells(values))
+        encoded = pc.dictionary_encode(arrow_cells(values))
         if _needs_no_cleaning(encoded.dictionary):  # taken as it is
             codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
             return values.astype("str"), codes  # pandas' "string" (pd.NA) too becomes str
@@ -621,24 +621,10 @@ def _ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return text.astype("str"), codes
 
 
-def _arrow_text(values: pd.Series) -> bool:
-    """Whether ``values`` is Arrow-backed text (pandas 3's ``str``, Parquet, pyarrow's CSV
-    reader)."""
-    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
-
-
-def _arrow_cells(values: pd.Series):
-    """The Arrow array of Arrow-backed text (its own data, ``__arrow_array__``; no copy)."""
-    import pyarrow as pa
-
-    cells = pa.array(values.array)
-    return cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
-
-
 def _clean_arrow_text(values: pd.Series) -> bool:
     """Whether ``values`` is Arrow-backed text in which no cell needs :func:`_cleaned_text`
     (:func:`_needs_no_cleaning`)."""
-    return _arrow_text(values) and _needs_no_cleaning(_arrow_cells(values))
+    return arrow_text(values) and _needs_no_cleaning(arrow_cells(values))
 
 
 def _needs_no_cleaning(cells) -> bool:
@@ -896,7 +882,7 @@ def _comparable(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return values.to_numpy(dtype="datetime64[ns]").view(np.int64), missing
     if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         return values.to_numpy(dtype=float, na_value=np.nan), missing
-    if _arrow_text(values):  # codes of the distinct texts, not a Python string per cell
+    if arrow_text(values):  # codes of the distinct texts, not a Python string per cell
         return pd.factorize(values)[0], missing
     return values.astype(object).to_numpy(), missing
 

@@ -90,14 +90,27 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     return out, reasons
 
 
+def arrow_text(values: pd.Series) -> bool:
+    """Whether ``values`` is Arrow-backed text (pandas 3's ``str``, Parquet, pyarrow's CSV
+    reader)."""
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def arrow_cells(values: pd.Series):
+    """The Arrow array of Arrow-backed text (its own data, ``__arrow_array__``; no copy)."""
+    import pyarrow as pa
+
+    cells = pa.array(values.array)
+    return cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
+
+
 def _contains(text: pd.Series, pattern: str) -> pd.Series:
     """``text.str.contains(pattern)``, by pyarrow's RE2 on Arrow-backed text (ten times
     faster there than pandas' route); the pattern must mean the same to both engines."""
-    if isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow" and len(text):
-        import pyarrow as pa
+    if arrow_text(text) and len(text):
         import pyarrow.compute as pc
 
-        found = pc.match_substring_regex(pa.array(text.array), pattern)
+        found = pc.match_substring_regex(arrow_cells(text), pattern)
         return pd.Series(found.to_numpy(zero_copy_only=False), index=text.index, dtype=bool)
     return text.str.contains(pattern, regex=True)
 
@@ -110,17 +123,13 @@ def _iso_instants(text: pd.Series) -> pd.Series | None:
     time between 1677 and 2262 that it refuses (a comma before the fraction, a date alone,
     more than nine digits of fraction, a space before the offset) makes the whole column go
     to pandas, which gives the same result as before."""
-    if not (isinstance(text.dtype, pd.StringDtype) and text.dtype.storage == "pyarrow") \
-            or not len(text):
+    if not arrow_text(text) or not len(text):
         return None
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = pa.array(text.array)  # the column's own Arrow data
-    if isinstance(cells, pa.ChunkedArray):
-        cells = cells.combine_chunks()
     try:
-        parsed = pc.cast(cells, pa.timestamp("ns", tz="UTC"))
+        parsed = pc.cast(arrow_cells(text), pa.timestamp("ns", tz="UTC"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return pd.Series(parsed.to_numpy(zero_copy_only=False), index=text.index).dt.tz_localize("UTC")
