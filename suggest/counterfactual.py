@@ -196,10 +196,12 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     if clip is not None:
         clipped = int((weight > clip).sum())
         weight = np.minimum(weight, clip)
-    # per request and position: the weighted reward and the weight (SNIPS's parts)
-    cells = req * k + pos
-    numerator = np.bincount(cells, weights=weight * reward, minlength=n * k).reshape(n, k)
-    denominator = np.bincount(cells, weights=weight, minlength=n * k).reshape(n, k)
+    # per request and position: the weighted reward and the weight (SNIPS's parts), over the
+    # positions something is shown or listed at (a --k of a million costs what the lists cost)
+    width = int(max(pos.max(initial=-1), list_pos.max(initial=-1))) + 1
+    cells = req * width + pos
+    numerator = np.bincount(cells, weights=weight * reward, minlength=n * width).reshape(n, width)
+    denominator = np.bincount(cells, weights=weight, minlength=n * width).reshape(n, width)
     parts = {"ips": numerator.sum(axis=1)}
     if reward_model is not None:
         direct = np.bincount(list_req, weights=reward_model.predict(list_item, list_pos + 1),
@@ -209,7 +211,7 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
         parts["dr"] = direct + correction
     out = {name: _with_interval(values.mean() if n else None) for name, values in parts.items()}
     # which (request, position) the target fills: SNIPS normalises each position to its share
-    filled = np.bincount(list_req * k + list_pos, minlength=n * k).reshape(n, k) > 0
+    filled = np.bincount(list_req * width + list_pos, minlength=n * width).reshape(n, width) > 0
     out["snips"] = _with_interval(_snips(numerator.sum(axis=0), denominator.sum(axis=0),
                                          filled.sum(axis=0) / max(n, 1)))
     if n_boot > 0 and n > 0:
@@ -243,8 +245,8 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
             if name in out and out[name]["ci_low"] is not None:
                 out[name]["ci_low"] = max(out[name]["ci_low"], 0.0)
     total = denominator.sum(axis=0)
-    squares = np.bincount(pos, weights=weight ** 2, minlength=k)
-    per_position = np.divide(total ** 2, squares, out=np.zeros(k), where=squares > 0)
+    squares = np.bincount(pos, weights=weight ** 2, minlength=width)
+    per_position = np.divide(total ** 2, squares, out=np.zeros(width), where=squares > 0)
     used = filled.any(axis=0)  # the positions the target fills somewhere
     pairs = [shown[["item_id", "position"]]] + ([also_seen[["item_id", "position"]]]
                                                 if also_seen is not None else [])

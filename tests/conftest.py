@@ -57,6 +57,20 @@ def make_dataset(tmp_path):
     return make
 
 
+def traced_peak(call):
+    """``call()``'s result and the most bytes Python and numpy held at once during it
+    (tracemalloc: numpy reports its arrays there). Warm the code up first: a first call
+    also pays for imports and caches."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = call()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def make_requests(**columns):
     """A Requests frame with ids q0, q1, ... and the given context columns."""
     import pandas as pd

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from conftest import traced_peak
 from suggest.engines.baselines import ContextPopular, Popular, Random, UserHistory
 
 
@@ -44,6 +45,21 @@ def test_context_popular_uses_the_slice_then_backs_off_to_popular():
     assert items(out, "g0") == ["mail", "tv"]  # gym has 1 engagement: popular only
     reasons = out.loc[out["request_id"] == "h0", "reason"].astype(str).tolist()
     assert reasons == ["context-popular:location=home", "popular"]
+
+
+def test_context_popular_with_a_huge_k_costs_what_its_lists_cost():
+    """A k of a million: the lists are as wide as the longest, not a million columns a
+    slice and then a request (a billion asked for tens of GiB); the scores still fall by 1/k."""
+    rows = [(f"h{i}", "u", "2026-03-01T08:00Z", "home", ["tv"]) for i in range(5)]
+    rows += [(f"w{i}", "u", "2026-03-01T08:00Z", "work", ["mail", "tv"]) for i in range(6)]
+    requests, truth = frames(rows)
+    engine = ContextPopular(columns=["location"], min_support=5).fit(requests, truth)
+    short = engine.suggest(requests, 5)
+    out, peak = traced_peak(lambda: engine.suggest(requests, 10**6))
+    assert peak < 4 * 2**20  # requests x k cells were 3 x 88 MB here
+    assert out[["request_id", "rank", "item_id", "reason"]].equals(
+        short[["request_id", "rank", "item_id", "reason"]])
+    assert out["score"].tolist() == [1.0 - (r - 1) / 10**6 for r in out["rank"]]
 
 
 def test_user_history_counts_only_the_users_events_strictly_before():

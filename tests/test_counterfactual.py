@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import traced_peak
 from suggest.counterfactual import PositionItemRewards, estimate, gamma_interval
 from suggest.errors import SuggestError
 
@@ -84,6 +85,19 @@ def test_k_leaves_out_later_positions_and_snips_is_undefined_without_a_match():
     out = estimate(SHOWN, nothing, k=1, n_boot=0)
     assert out["ips"]["value"] == 0.0 and out["snips"]["value"] is None
     assert out["matched"] == 0.0 and out["ess"] == 0.0
+
+
+def test_a_huge_k_costs_what_the_lists_cost_and_estimates_what_the_whole_lists_do():
+    """A huge --k: the tables span the positions shown or listed, not k columns a request
+    (n x k cells: a k of a billion asked for tens of GiB), and every figure is that of a k
+    past the longest list."""
+    model = Fixed({("x", 1): 0.6, ("y", 2): 0.1})
+    small = estimate(SHOWN, TARGET, k=2, reward_model=model, n_boot=50, seed=3)  # imports done
+    huge, peak = traced_peak(lambda: estimate(SHOWN, TARGET, k=10**6, reward_model=model,
+                                               n_boot=50, seed=3))
+    assert peak < 4 * 2**20  # n x k cells of 8 bytes were 3 x 24 MB here
+    assert huge.pop("k") == 10**6 and small.pop("k") == 2
+    assert huge == small
 
 
 def test_ips_and_snips_follow_obps_slate_independent_formulas():

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_requests
+from conftest import make_requests, traced_peak
 from suggest.errors import SuggestError
 from suggest.rules import RulesEngine, parse_rules
 
@@ -105,6 +105,26 @@ def test_sum_adds_scores_and_keeps_the_highest_priority(evening):
         "q1": [("radio", "also-home")],
         "q3": [("radio", "evening,also-home"), ("podcast", "evening")],
     }
+
+
+@pytest.mark.parametrize("mode", ["priority", "first", "sum"])
+def test_a_huge_max_suggestions_costs_what_the_items_cost(evening, mode):
+    """max_suggestions: 1000000 (a typo away from 10): the lists are as wide as the items the
+    rules can suggest, not a million columns a pattern (a billion asked for tens of GiB);
+    the lists are those of any k past the longest, the scores still fall by 1/k."""
+    from suggest.rules.coverage import coverage
+
+    text = CONFLICTS.format(mode=mode).replace("max_suggestions: 10", "max_suggestions: 1000000")
+    huge, short = engine(text), engine(CONFLICTS.format(mode=mode))
+    expected = short.suggest(evening, k=10)
+    coverage(huge, evening)  # imports and caches before measuring
+    out, peak = traced_peak(lambda: huge.suggest(evening, k=10**6))
+    assert peak < 4 * 2**20  # patterns x k cells of 8 bytes were 2 x 24 MB here
+    assert lists(out) == lists(expected)
+    assert out["score"].tolist() == [1.0 - (r - 1) / 10**6 for r in out["rank"]]
+    report, peak = traced_peak(lambda: coverage(huge, evening))
+    assert peak < 4 * 2**20
+    assert report.to_dict() == coverage(short, evening).to_dict()
 
 
 def test_ties_follow_file_order_then_place_in_the_rule_not_item_names():

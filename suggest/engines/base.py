@@ -230,6 +230,17 @@ def check_k(k: object) -> int:
     return int(k)
 
 
+def list_width(k: int, most: int) -> int:
+    """Columns a (lists x ``k``) table needs when no list can hold more than ``most`` items
+    (a list holds distinct items): a ``k`` or ``max_suggestions`` of a billion then costs
+    what the items cost, not a billion columns. Scores still divide by ``k``.
+
+    >>> list_width(1_000_000_000, 3), list_width(2, 3), list_width(0, 3)
+    (3, 2, 1)
+    """
+    return max(min(k, most), 1)
+
+
 def suggestions_frame(request_ids: pd.Series, rows: np.ndarray, ranks: np.ndarray,
                       item_codes: np.ndarray, items: np.ndarray, scores: np.ndarray,
                       reason_codes: np.ndarray, reasons: list[str], engine: str) -> pd.DataFrame:

@@ -25,8 +25,8 @@ import pandas as pd
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, with_time_fields
 from suggest.history import NEVER, PastCounts, nanoseconds
 from suggest.hashing import mix64
-from suggest.engines.base import (BaseEngine, check_context, check_k, gather_lists, one_request_frame,
-                                  suggestions_frame)
+from suggest.engines.base import (BaseEngine, check_context, check_k, gather_lists, list_width,
+                                  one_request_frame, suggestions_frame)
 
 #: The dayparts of ``context-popular``: the last local hour of each.
 DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
@@ -275,13 +275,13 @@ class ContextPopular(BaseEngine):
             chosen, why = self._list_for(values, k)
             lists.append((chosen, [reasons.setdefault(w, len(reasons)) for w in why]))
         items = np.array(sorted({i for chosen, _ in lists for i in chosen}), dtype=object)
-        width = max(k, 1)
+        width = list_width(k, max((len(chosen) for chosen, _ in lists), default=0))
         item_codes = np.full((len(lists), width), -1, dtype=np.int64)
         reason_codes = np.full((len(lists), width), -1, dtype=np.int64)
         for p, (chosen, why) in enumerate(lists):
             item_codes[p, :len(chosen)] = np.searchsorted(items, chosen) if chosen else []
             reason_codes[p, :len(why)] = why
-        scores = np.tile(1.0 - np.arange(width) / width, (len(lists), 1))
+        scores = np.tile(1.0 - np.arange(width) / max(k, 1), (len(lists), 1))
         # ngroup numbers keys in first-appearance order, as drop_duplicates lists them
         return gather_lists(requests["request_id"], codes, item_codes, scores, reason_codes, items,
                             list(reasons), self.name)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import BaseEngine, check_k
+from suggest.engines.base import BaseEngine, check_k, list_width
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator
 from suggest.rules.model import RuleSet, load_rules
@@ -207,7 +207,7 @@ class RulesEngine(BaseEngine):
         ``patterns`` (patterns x rules), as :meth:`resolve` gives them one by one, resolved
         ``block`` patterns at a time."""
         self.check_fitted()
-        out = np.full((len(patterns), max(k, 1)), -1, dtype=np.int64)
+        out = np.full((len(patterns), list_width(k, len(self.items_))), -1, dtype=np.int64)
         how = self._resolve_each if self.rule_set_.conflict == "sum" else self._resolve_all
         for start in range(0, len(patterns), block):
             out[start:start + block] = how(patterns[start:start + block], k)[0]
@@ -220,7 +220,7 @@ class RulesEngine(BaseEngine):
         proposal enters a pattern's list when its rule fired there, its item is
         neither blocked nor already listed, and the list is not full.
         """
-        n_pat, width = len(patterns), max(k, 1)
+        n_pat, width = len(patterns), list_width(k, len(self.items_))
         items = np.full((n_pat, width), -1, dtype=np.int64)
         taken = np.zeros((n_pat, len(self.items_)), dtype=bool)
         for j in np.flatnonzero(self._blocks.any(axis=1)):
@@ -252,8 +252,9 @@ class RulesEngine(BaseEngine):
 
     def _resolve_each(self, patterns: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, list]:
         lists = [self.resolve(p, k) for p in patterns]
-        items = np.full((len(lists), max(k, 1)), -1, dtype=np.int64)
-        reasons = np.full((len(lists), max(k, 1)), -1, dtype=np.int64)
+        width = list_width(k, len(self.items_))
+        items = np.full((len(lists), width), -1, dtype=np.int64)
+        reasons = np.full((len(lists), width), -1, dtype=np.int64)
         names: dict[str, int] = {}
         for p, (ids, why) in enumerate(lists):
             items[p, :len(ids)] = ids
