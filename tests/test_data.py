@@ -1193,6 +1193,24 @@ def test_iso_times_with_offsets_read_the_instants_pandas_reads(odd):
     assert got[~known].isna().all()
 
 
+def test_arrow_read_times_keep_missing_cells_and_leave_local_times_to_the_zone():
+    """The whole-column Arrow reading keeps each missing cell's reason and row; one time
+    without an offset sends the column to the other path, which reads it in its zone."""
+    import suggest.data.timefields as timefields
+
+    values = pd.Series(["2026-03-02T01:07:50-05:00", None, "2026-03-02T08:00:00Z"], dtype="str",
+                       index=[5, 6, 7])
+    zones = pd.Series("Europe/Berlin", index=values.index)
+    got, why = timefields.parse_times(values, "iso", zones)
+    assert got.index.tolist() == [5, 6, 7] and str(got.dtype) == "datetime64[ns, UTC]"
+    assert got[5] == pd.Timestamp("2026-03-02T06:07:50Z") and pd.isna(got[6])
+    assert why.isna().tolist() == [True, False, True] and why[6] == "time is missing"
+    local = pd.Series(["2026-03-02T01:07:50-05:00", "2026-03-02T09:00:00"], dtype="str")
+    got, why = timefields.parse_times(local, "iso", pd.Series("Europe/Berlin", index=local.index))
+    assert got.tolist() == [pd.Timestamp("2026-03-02T06:07:50Z"), pd.Timestamp("2026-03-02T08:00:00Z")]
+    assert why.isna().all()
+
+
 def test_request_codes_are_taken_as_they_are_only_when_factorize_would_give_them():
     """A log with nothing rejected keeps its request codes when they are already numbered
     in the order requests first appear; any other order is numbered again."""

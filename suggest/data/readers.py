@@ -413,23 +413,32 @@ def _has_surrogates(text: str, encoding: str) -> bool:
     return False
 
 
-def _plain_shape(path: Path, separator: str, width: int) -> tuple[int, bool]:
-    """(number of lines, whether the file is *plain*) in one pass over its bytes.
-
-    Plain: no quote character, and every non-blank line holds exactly
-    ``width - 1`` separators. Only then do pandas' rows map one to one onto
-    lines, and only then can a short row not hide (pandas pads it silently).
-    """
+def _lines_and_quotes(path: Path) -> tuple[int, bool]:
+    """(number of lines, whether any quote character appears) in one pass over the bytes
+    (``bytes.count`` and ``in``: a few hundredths of a second for 100 MB)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    sep, quote = ord(separator), ord('"')
-    lines, last, carry_seps, carry_len, plain = 0, b"\n", 0, 0, True
+    lines, last, quoted = 0, b"\n", False
+    with opener(path, "rb") as f:
+        while block := f.read(1 << 22):
+            quoted = quoted or b'"' in block
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n"), quoted
+
+
+def _every_line_fits(path: Path, separator: str, width: int) -> bool:
+    """Whether every non-blank line holds exactly ``width - 1`` separators: only then do
+    pandas' rows (quoting off) map one to one onto lines, and only then can a short row not
+    hide (pandas pads it silently). Asked only of a file without quotes that pyarrow's
+    reader refused, which then goes to pandas' reader."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    sep = ord(separator)
+    last, carry_seps, carry_len = b"\n", 0, 0
     with opener(path, "rb") as f:
         while block := f.read(1 << 22):
             data = np.frombuffer(block, dtype=np.uint8)
-            if plain and (data == quote).any():
-                plain = False
             ends = np.flatnonzero(data == 10)
-            if plain and len(ends):
+            if len(ends):
                 # separators per line: where each line's start and end fall among
                 # the block's separator positions
                 seps = np.flatnonzero(data == sep)
@@ -439,27 +448,24 @@ def _plain_shape(path: Path, separator: str, width: int) -> tuple[int, bool]:
                 per_line[0] += carry_seps
                 length[0] += carry_len
                 stripped = length - (data[np.maximum(ends - 1, 0)] == 13)
-                bad = (per_line != width - 1) & (stripped > 0)
-                plain = not bad.any()
+                if ((per_line != width - 1) & (stripped > 0)).any():
+                    return False
                 tail = data[ends[-1] + 1:]
                 carry_seps, carry_len = int((tail == sep).sum()), len(tail)
-            elif plain:
+            else:
                 carry_seps += int((data == sep).sum())
                 carry_len += len(data)
-            lines += len(ends)
             last = block[-1:]
-    if plain and last != b"\n" and carry_len and carry_seps != width - 1:
-        plain = False
-    return lines + (last != b"\n"), plain
+    return not (last != b"\n" and carry_len and carry_seps != width - 1)
 
 
 def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
     header = _header(path, separator, encoding, what)
-    lines_in_file, plain = _plain_shape(path, separator, len(header))
-    if not plain and not _quotes_whole_fields(path, separator):
+    lines_in_file, quoted = _lines_and_quotes(path)
+    if quoted and not _quotes_whole_fields(path, separator):
         return _read_csv_exact(path, separator, encoding, header, what)
     try:
-        frame = _read_arrow_csv(path, separator, encoding, header, quoted=not plain)
+        frame = _read_arrow_csv(path, separator, encoding, header, quoted=quoted)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return _read_csv_exact(path, separator, encoding, header, what)
     if lines_in_file != len(frame) + 1:  # defensive: numbering must be exact
@@ -517,9 +523,10 @@ def _read_arrow_csv(path: Path, separator: str, encoding: str, header: list[str]
     ``quoted``: the file has quotes (each opens, closes or doubles inside a field); a
     newline still always ends a row, so a quoted newline, a ragged row, a blank line or
     bytes not in the encoding make pyarrow refuse the file, and it is read row by row
-    instead (``ValueError``). A plain file (no quote) pyarrow will not read (a blank line
-    in a file of several columns, an encoding it does not know) goes to pandas' reader,
-    which reads it the same way."""
+    instead (``ValueError``). A file without quotes pyarrow will not read goes to pandas'
+    reader, which reads it the same way, when every line holds one cell a column (a blank
+    line in a file of several columns, an encoding pyarrow does not know); else
+    (a ragged row) row by row (``ValueError``)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -533,7 +540,7 @@ def _read_arrow_csv(path: Path, separator: str, encoding: str, header: list[str]
                 column_types={name: pa.string() for name in header}, null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, LookupError, NotImplementedError, UnicodeError) as exc:
-        if quoted:
+        if quoted or not _every_line_fits(path, separator, len(header)):
             raise ValueError(str(exc)) from None
         return pd.read_csv(path, sep=separator, dtype=str, keep_default_na=False, na_filter=False,
                            skip_blank_lines=False, encoding=encoding, engine="c",

@@ -51,6 +51,15 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
     if isinstance(values.dtype, pd.CategoricalDtype):  # text once per distinct value
         values = values.astype(object)
+    if fmt == "iso" and arrow_text(values):  # Arrow reads every time, with its offset: done
+        cells = values if present.all() else values[present]
+        parsed = _iso_instants(cells)
+        if parsed is not None:
+            parsed = _in_range(parsed, cells, reasons)
+            if len(cells) == len(out):
+                return parsed, reasons
+            out[present] = parsed
+            return out, reasons
     if fmt in ("unix_s", "unix_ms") and numeric:  # numbers as they are; text only for reasons
         text = numbers = values[present]
     else:
