@@ -806,6 +806,63 @@ def test_cells_that_look_like_missing_markers_are_warned_about(make_dataset):
     assert not declared.report.warnings and declared.requests["battery"].isna().sum() == 1
 
 
+MIXED_LOG = ("u,i,t,zone,place,bat,hp,genre,wx\n"
+             "u1,x,2026-03-02T08:00:00+01:00,Europe/Berlin,home,10,true,news,NULL\n"
+             "u1,y,2026-03-02T08:00:00+01:00,Europe/Berlin,home,10,true,music,NULL\n"
+             "u2,x,2026-03-02T09:00:00,Nope/Zone,work,N/A,false,news,sun\n"
+             "u3,z,2026-03-03T09:00:00,America/New_York,moon,5.0,yes,news,-\n"
+             "\n"
+             "u4,y,2026-03-04T09:00:00,,NULL, 7 ,maybe,pop,rain\n"
+             "u5,x,2026-03-05T09:00:00,UTC,  home ,,,news,\n")
+
+
+def test_context_columns_read_as_categories_give_what_text_gives(make_dataset, monkeypatch):
+    """A CSV log's zone, context and attribute columns come from the reader as categories
+    (encoded once); the frames, rejects and report are those of reading them as text:
+    markers, allowed values, numbers and booleans in text, a bad zone, rename, a blank line."""
+    import dataclasses
+    import importlib
+
+    from suggest.data.readers import read_table
+
+    loading = importlib.import_module("suggest.data.load")  # the package exports load()
+
+    path = make_dataset(MIXED_LOG, columns={"user": "u", "item": "i", "time": "t",
+                                            "timezone": "zone"},
+                        missing_values=["", "N/A"], rename={"wx": "weather"},
+                        context={"place": {"type": "categorical", "values": ["home", "work"]},
+                                 "bat": "numeric", "hp": "boolean", "weather": "categorical"},
+                        catalog={"attributes": {"genre": "categorical"}})
+    ds = Dataset.from_yaml(path)
+    assert loading._few_values(ds) == ("bat", "genre", "hp", "place", "wx", "zone")
+    raw = read_table(ds.log, "csv", dictionary=loading._few_values(ds))
+    assert isinstance(raw.frame["wx"].dtype, pd.CategoricalDtype)
+    assert raw.frame["u"].dtype == "str"
+    as_categories = load(path)
+    monkeypatch.setattr(loading, "_few_values", lambda ds: ())
+    as_text = load(path)
+    for name in ("requests", "truth", "events", "catalog", "rejects"):
+        pd.testing.assert_frame_equal(getattr(as_categories, name), getattr(as_text, name))
+    assert dataclasses.asdict(as_categories.report) == dataclasses.asdict(as_text.report)
+    warning = " ".join(as_text.report.warnings)
+    assert "'NULL' in place (1 row), weather (2 rows); '-' in weather (1 row)" in warning
+    # lines 4 (the zone), 5 (moon) and 7 (place NULL, the first of its row's faults)
+    assert as_text.rejects["line"].tolist() == [4, 5, 7]
+    assert as_text.requests["user_id"].tolist() == ["u1", "u5"]
+    assert as_text.requests["bat"][0] == 10.0 and pd.isna(as_text.requests["bat"][1])  # '' is missing
+
+
+def test_markers_in_a_categorical_parquet_column_are_warned_about(tmp_path):
+    """Counted on the categories (they were not counted at all in a categorical column)."""
+    frame = pd.DataFrame({"user": ["u1", "u2", "u3"], "item": ["i1", "i2", "i1"],
+                          "place": pd.Categorical(["NULL", "home", "NULL"])})
+    frame.to_parquet(tmp_path / "log.parquet")
+    (tmp_path / "d.yaml").write_text("log: log.parquet\ncolumns: {user: user, item: item}\n"
+                                     "context: {place: categorical}\n")
+    log = load(tmp_path / "d.yaml")
+    assert "'NULL' in place (2 rows)" in " ".join(log.report.warnings)
+
+
 def test_the_rejection_summary_shows_the_offending_value(make_dataset):
     text = "user,item,t\nu1,i1,2026-03-02T08:00:00\nu2,i2,NULL\nu3,i1,NULL\nu4,i1,soon\n"
     log = load(make_dataset(text, columns={"time": "t"}))

@@ -272,7 +272,7 @@ class Codes:
 
 def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     raw = read_table(ds.log, ds.format, separator=ds.separator, encoding=ds.encoding,
-                     missing_values=ds.missing_values, what="log")
+                     missing_values=ds.missing_values, what="log", dictionary=_few_values(ds))
     report = _start(ds, raw)
     rows = check_rows(ds, raw, report)
     check_requests(ds, rows)
@@ -285,6 +285,18 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
         raise _all_rejected(ds, rejects)
     frame, codes = kept_rows(ds, rows)
     return frame, rejects, report, codes
+
+
+def _few_values(ds: Dataset) -> tuple[str, ...]:
+    """The columns a text log gives as categories (by their names in the file, before
+    ``rename:``): the zone column and the declared context and item attribute columns,
+    which as a rule hold few distinct values. Each is then encoded once by the reader, and
+    its checks run on its categories, as for a typed Parquet log; ids and times stay text."""
+    wanted = {*ds.context, *attribute_columns(ds)}
+    if ds.timezone_column:
+        wanted.add(ds.timezone_column)
+    before = {new: old for old, new in ds.rename.items()}
+    return tuple(sorted(before.get(name, name) for name in wanted))
 
 
 def _start(ds: Dataset, raw: RawTable) -> LoadReport:
@@ -471,11 +483,19 @@ def marker_counts(ds: Dataset, cells: pd.DataFrame) -> dict[str, dict[str, int]]
     markers = [m for m in MISSING_MARKERS if m not in ds.missing_values]
     found: dict[str, dict[str, int]] = {}
     for col in cells.columns:
-        if col in ds.ignore or not (cells[col].dtype == object
-                                    or isinstance(cells[col].dtype, pd.StringDtype)):
+        values = cells[col]
+        if col in ds.ignore:
             continue
-        hits = cells[col][cells[col].isin(markers)]
-        for marker, count in hits.value_counts().items():
+        if isinstance(values.dtype, pd.CategoricalDtype):  # counted on the categories
+            categories = pd.Index(values.cat.categories).astype(str)
+            per = np.bincount(values.cat.codes.to_numpy() + 1, minlength=len(categories) + 1)[1:]
+            counts = pd.Series(per, index=categories)[categories.isin(markers) & (per > 0)]
+        elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            counts = values[values.isin(markers)].value_counts()
+        else:
+            continue
+        # most frequent first, then by marker: the same order whichever way the column came
+        for marker, count in sorted(counts.items(), key=lambda mc: (-mc[1], str(mc[0]))):
             found.setdefault(str(marker), {})[col] = int(count)
     return found
 
@@ -936,7 +956,10 @@ def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray)
     """One row per request (its first row's values), in the order requests first appear;
     ``request`` is each row's request code."""
     cols = ["request_id", "user_id"] + (["timestamp", "timezone"] if "timestamp" in frame else [])
-    first = np.sort(np.unique(request, return_index=True)[1])
+    if _first_seen_order(request):  # as kept_rows numbers them: each first row, no sort
+        first = np.flatnonzero(np.diff(np.maximum.accumulate(request), prepend=-1) > 0)
+    else:
+        first = np.sort(np.unique(request, return_index=True)[1])
     requests = frame.iloc[first][cols + list(context)].reset_index(drop=True)
     if "timestamp" in requests:
         fields = local_fields(requests["timestamp"], requests["timezone"])

@@ -86,15 +86,20 @@ def log_files(path: Path) -> list[Path] | None:
 
 
 def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "utf-8",
-               missing_values: tuple[str, ...] = ("",), what: str = "log") -> RawTable:
+               missing_values: tuple[str, ...] = ("",), what: str = "log",
+               dictionary: tuple[str, ...] = ()) -> RawTable:
     """Read ``path`` in format ``fmt`` (csv, tsv, jsonl, parquet).
+
+    ``dictionary``: text columns (by their names in the file) a CSV or TSV file gives as
+    categorical columns, as a typed Parquet log does: a column of few distinct values is
+    then encoded once, by the reader, and checked on its categories.
 
     Raises :class:`DataError` for problems with the whole file (missing, empty,
     a bad or duplicate header); single bad rows land in ``RawTable.rejects``.
     """
     path = Path(path)
     parts = log_parts(path, fmt, separator=separator, encoding=encoding,
-                      missing_values=missing_values, what=what)
+                      missing_values=missing_values, what=what, dictionary=dictionary)
     if len(parts) == 1 and parts[0].path == path:  # a single file, not a folder or glob
         return parts[0].read()
     return _joined(path, [part.read() for part in parts])
@@ -257,7 +262,8 @@ def _read_range(part: Part) -> RawTable:
         copy.write_bytes(head + data)
         what, encoding = part.options["what"], part.options["encoding"]
         table = (_read_jsonl(copy, encoding, what) if part.fmt == "jsonl" else
-                 _read_csv(copy, part.options["separator"], encoding, what))
+                 _read_csv(copy, part.options["separator"], encoding, what,
+                           part.options.get("dictionary", ())))
     shift = line - (2 if header else 1)  # the copy's lines are numbered from its header
     rejects = table.rejects.assign(source=str(part.path),
                                    line=(table.rejects["line"] + shift).astype(np.int64))
@@ -292,7 +298,8 @@ def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line:
         elif fmt == "jsonl":
             table = _read_jsonl(path, encoding, what)
         else:
-            table = _read_csv(path, options["separator"], encoding, what)
+            table = _read_csv(path, options["separator"], encoding, what,
+                              options.get("dictionary", ()))
     except UnicodeError as exc:  # the file as a whole is not in the encoding (utf-16 without BOM)
         reason = getattr(exc, "reason", None) or str(exc)
         raise DataError(f"{what} file cannot be read as {encoding}: {reason}", where=str(path),
@@ -459,13 +466,14 @@ def _every_line_fits(path: Path, separator: str, width: int) -> bool:
     return not (last != b"\n" and carry_len and carry_seps != width - 1)
 
 
-def _read_csv(path: Path, separator: str, encoding: str, what: str) -> RawTable:
+def _read_csv(path: Path, separator: str, encoding: str, what: str,
+              dictionary: tuple[str, ...] = ()) -> RawTable:
     header = _header(path, separator, encoding, what)
     lines_in_file, quoted = _lines_and_quotes(path)
     if quoted and not _quotes_whole_fields(path, separator):
         return _read_csv_exact(path, separator, encoding, header, what)
     try:
-        frame = _read_arrow_csv(path, separator, encoding, header, quoted=quoted)
+        frame = _read_arrow_csv(path, separator, encoding, header, quoted, dictionary)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError):
         return _read_csv_exact(path, separator, encoding, header, what)
     if lines_in_file != len(frame) + 1:  # defensive: numbering must be exact
@@ -514,7 +522,7 @@ def _quotes_whole_fields(path: Path, separator: str) -> bool:
 
 
 def _read_arrow_csv(path: Path, separator: str, encoding: str, header: list[str],
-                    quoted: bool) -> pd.DataFrame:
+                    quoted: bool, dictionary: tuple[str, ...] = ()) -> pd.DataFrame:
     """A file whose every line is one row, as text cells, by pyarrow's multi-threaded CSV
     reader: every column as text, nothing read as missing (``missing_values`` is applied
     after), blank lines kept as rows of empty cells so that each row is its line; the
@@ -526,7 +534,8 @@ def _read_arrow_csv(path: Path, separator: str, encoding: str, header: list[str]
     instead (``ValueError``). A file without quotes pyarrow will not read goes to pandas'
     reader, which reads it the same way, when every line holds one cell a column (a blank
     line in a file of several columns, an encoding pyarrow does not know); else
-    (a ragged row) row by row (``ValueError``)."""
+    (a ragged row) row by row (``ValueError``). The columns named in ``dictionary`` come as
+    categorical columns (pandas' reader gives text; the checks read both alike)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -537,7 +546,8 @@ def _read_arrow_csv(path: Path, separator: str, encoding: str, header: list[str]
                                               quote_char='"' if quoted else False,
                                               double_quote=quoted, newlines_in_values=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header}, null_values=[],
+                column_types={name: pa.dictionary(pa.int32(), pa.string()) if name in dictionary
+                              else pa.string() for name in header}, null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, LookupError, NotImplementedError, UnicodeError) as exc:
         if quoted or not _every_line_fits(path, separator, len(header)):
