@@ -852,6 +852,42 @@ def test_context_columns_read_as_categories_give_what_text_gives(make_dataset, m
     assert as_text.requests["bat"][0] == 10.0 and pd.isna(as_text.requests["bat"][1])  # '' is missing
 
 
+@pytest.mark.parametrize("probe", [2, 3, 4096])
+def test_ids_in_increasing_runs_get_the_codes_a_dictionary_encoding_gives(probe):
+    """Sorted, grouped, shuffled, with missing cells, runs that rise then fall past the
+    probe: the codes and distinct values are Arrow's dictionary encoding's, whichever way
+    they were found."""
+    import importlib
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = importlib.import_module("suggest.data.load").encoded
+    rng = np.random.default_rng(probe)
+    for _ in range(600):
+        pool = [f"r{i:03d}" for i in range(int(rng.integers(1, 15)))]
+        values = [pool[i] for i in rng.integers(0, len(pool), int(rng.integers(0, 30)))]
+        kind = rng.integers(0, 4)
+        if kind == 1:
+            values.sort()
+        elif kind == 2:
+            values = sorted(values) + sorted(values)[:3]  # rises, then starts again
+        elif kind == 3 and values:
+            values[int(rng.integers(0, len(values)))] = None
+        cells = pa.array(values, pa.string())
+        codes, uniques = encoded(cells, probe)
+        expected = pc.dictionary_encode(cells)
+        np.testing.assert_array_equal(codes, expected.indices.fill_null(-1).to_numpy(
+            zero_copy_only=False))
+        assert uniques.equals(expected.dictionary)
+    with pytest.MonkeyPatch.context() as patch:  # sorted: no hash table; else Arrow's
+        patch.setattr(pc, "dictionary_encode", lambda cells: pytest.fail("hashed"))
+        assert encoded(pa.array(["a", "a", "b", "c", "c"]), probe)[0].tolist() == [0, 0, 1, 2, 2]
+        with pytest.raises(pytest.fail.Exception, match="hashed"):
+            encoded(pa.array(["a", "b", "c", "a"]), probe)
+
+
 def test_markers_in_a_categorical_parquet_column_are_warned_about(tmp_path):
     """Counted on the categories (they were not counted at all in a categorical column)."""
     frame = pd.DataFrame({"user": ["u1", "u2", "u3"], "item": ["i1", "i2", "i1"],
