@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import SuggestError, did_you_mean, one_of
+from suggest.ids import isin
 from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
                               segment_tests, significant)
 from suggest.stats import format_mde, format_p, p_phrase, test_family
@@ -282,14 +283,14 @@ def _explained(suggestions: pd.DataFrame, learned: list[str]) -> set | None:
 
 def _prefer(part: pd.DataFrame, explained: set) -> pd.DataFrame:
     """The rows of ``part`` whose request is explained, when there are any."""
-    keep = part["request_id"].isin(list(explained))
+    keep = isin(part["request_id"], list(explained))
     return part[keep] if keep.any() else part
 
 
 def _lists(suggestions: pd.DataFrame, engine: str, k: int, ids) -> dict:
     """Top-k lists ``[{"item", "reason"}, ...]`` of a few requests."""
     mine = suggestions[(suggestions["engine"] == engine) & (suggestions["rank"] <= k)
-                       & suggestions["request_id"].isin(list(ids))].sort_values(
+                       & isin(suggestions["request_id"], list(ids))].sort_values(
         ["request_id", "rank"])
     reasons = mine["reason"] if "reason" in mine else pd.Series("", index=mine.index)
     out: dict = {}
@@ -314,7 +315,7 @@ def _disagreements(scored, suggestions, truth, a, b, k, context, examples, seed)
     la, lb = _lists(suggestions, a, k, ids), _lists(suggestions, b, k, ids)
     engaged = {}
     if truth is not None:
-        mine = truth[truth["request_id"].astype(str).isin(ids) & (truth["relevance"] > 0)]
+        mine = truth[isin(truth["request_id"].astype(str), ids) & (truth["relevance"] > 0)]
         for request, item in zip(mine["request_id"].astype(str), mine["item_id"].astype(str)):
             engaged.setdefault(request, []).append(item)
     shown = [{"request_id": str(r["request_id"]), "who": r["who"],

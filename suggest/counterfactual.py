@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import SuggestError
+from suggest.ids import isin
 
 #: The columns :func:`estimate` reads from a log of what was shown.
 SHOWN_COLUMNS = ("request_id", "item_id", "position", "propensity", "reward")
@@ -183,7 +184,7 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     item = rows["item_id"].astype(str).to_numpy()
     reward = rows["reward"].to_numpy(dtype=float)
     lists = target[(target["rank"].to_numpy() <= k)
-                   & target["request_id"].isin(requests).to_numpy()]
+                   & isin(target["request_id"], requests)]
     list_req = requests.get_indexer(lists["request_id"])
     list_pos = lists["rank"].to_numpy(dtype=np.int64) - 1
     list_item = lists["item_id"].astype(str).to_numpy()

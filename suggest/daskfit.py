@@ -30,6 +30,7 @@ import pandas as pd
 
 from suggest.engines.base import add_counts, adopt_fitted, learns_from_counts
 from suggest.errors import SuggestError
+from suggest.ids import isin
 
 
 def fit_on_dask(engine, log, part):
@@ -56,7 +57,7 @@ def _counts(engine, bucket: dict | None, masks) -> pd.Series | None:
     if bucket is None:
         return None
     train = bucket["requests"][masks[0]]
-    truth = bucket["truth"][bucket["truth"]["request_id"].isin(train["request_id"])]
+    truth = bucket["truth"][isin(bucket["truth"]["request_id"], train["request_id"])]
     return engine.counts(train, truth)
 
 
@@ -150,7 +151,7 @@ def _training_piece(bucket: dict | None, masks):
     keep = train_mask(bucket, masks)
     rows = bucket["requests"][keep].assign(_position=bucket["position"][keep])
     truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
-    return rows, truth[truth["request_id"].isin(rows["request_id"])]
+    return rows, truth[isin(truth["request_id"], rows["request_id"])]
 
 
 def _training_frames(*pieces) -> dict:

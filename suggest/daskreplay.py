@@ -28,6 +28,7 @@ from suggest.dasksplit import split_on_dask
 from suggest.engines.base import learns_from_counts
 from suggest.daskfit import fit_on_dask, fit_on_worker
 from suggest.data.dasklog import in_order, rank_across, shipped
+from suggest.ids import isin
 
 
 class DaskHeldOut:
@@ -208,7 +209,7 @@ def _rows(test) -> pd.DataFrame | None:
 
 def _seen(test, ids: set) -> int:
     rows = _rows(test)
-    return 0 if rows is None else int(rows["request_id"].astype(str).isin(ids).sum())
+    return 0 if rows is None else int(isin(rows["request_id"].astype(str), ids).sum())
 
 
 def _at_ranks(test, at: np.ndarray) -> pd.DataFrame | None:
@@ -218,7 +219,7 @@ def _at_ranks(test, at: np.ndarray) -> pd.DataFrame | None:
 
 def _with_ids(test, ids: set) -> pd.DataFrame | None:
     rows = _rows(test)
-    return None if rows is None else rows[rows["request_id"].astype(str).isin(ids)]
+    return None if rows is None else rows[isin(rows["request_id"].astype(str), ids)]
 
 
 def _fired(test, engine) -> np.ndarray | None:
@@ -233,7 +234,7 @@ def _train_item_counts(bucket: dict | None, masks) -> pd.Series | None:
     if bucket is None:
         return None
     train = bucket["requests"]["request_id"][masks[0]]
-    return item_counts(bucket["truth"][bucket["truth"]["request_id"].isin(train)])
+    return item_counts(bucket["truth"][isin(bucket["truth"]["request_id"], train)])
 
 
 def _train_ends(bucket: dict | None, masks):
@@ -251,7 +252,7 @@ def _shown_parts(bucket: dict | None, masks):
     if bucket is None:
         return None
     events, requests = bucket["events"], bucket["requests"]["request_id"]
-    in_train = events["request_id"].isin(requests[masks[0]]).to_numpy()
-    in_test = events["request_id"].isin(requests[masks[1]]).to_numpy()
+    in_train = isin(events["request_id"], requests[masks[0]])
+    in_test = isin(events["request_id"], requests[masks[1]])
     test = shown_rows(events[in_test]).assign(_order=bucket["order"]["events"][in_test])
     return reward_sums(shown_rows(events[in_train])), test

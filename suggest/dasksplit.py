@@ -31,6 +31,7 @@ import pandas as pd
 
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError
+from suggest.ids import isin
 from suggest.splits import LEAKY, SPLIT_SEED_NOTE, leakage_warning, split_kind
 
 #: Candidate values per round of the search for the cut.
@@ -286,4 +287,4 @@ def _user_leaks(context: list[str], *parts) -> dict:
     same = test[keys].merge(train[keys].drop_duplicates(), on=keys, how="left", indicator=True)
     return {"known": known["request_id"].nunique(), "with_truth": tested["request_id"].nunique(),
             "same_context": int((same["_merge"] == "both").sum()),
-            "seen_user": int(test["user_id"].isin(train["user_id"]).sum())}
+            "seen_user": int(isin(test["user_id"], train["user_id"]).sum())}

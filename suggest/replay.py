@@ -34,6 +34,7 @@ from suggest.data.timefields import TIME_FIELDS
 from suggest.engines.base import adopt_fitted
 from suggest.errors import SuggestError
 from suggest.files import RETRY, write_atomic
+from suggest.ids import isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
@@ -363,7 +364,7 @@ class LocalHeldOut:
 
     def with_ids(self, ids) -> pd.DataFrame:
         test = self.parts.test
-        return test[test["request_id"].astype(str).isin(ids)]
+        return test[isin(test["request_id"].astype(str), ids)]
 
     def fired(self, engine) -> np.ndarray:
         """How many held-out requests each rule of a rules engine fired on."""
@@ -379,8 +380,8 @@ class LocalHeldOut:
         if "position" not in events.columns:
             return None
         ids = events["request_id"]
-        train = shown_rows(events[ids.isin(self.parts.train["request_id"]).to_numpy()])
-        return reward_sums(train), shown_rows(events[ids.isin(self.parts.test["request_id"]).to_numpy()])
+        train = shown_rows(events[isin(ids, self.parts.train["request_id"])])
+        return reward_sums(train), shown_rows(events[isin(ids, self.parts.test["request_id"])])
 
     def train_window(self) -> tuple[int, list[str] | None]:
         """The training requests and their first and last time (None without time)."""
@@ -403,8 +404,8 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, nam
         scored = evaluate(out_frame, truth, names).per_request
         rows = chunk[["request_id", *context]].merge(scored, on="request_id", how="left")
         rows.insert(1, "engine", name)
-        rows["has_positive"] = rows["request_id"].isin(scored["request_id"])
-        rows["answered"] = rows["request_id"].isin(out_frame["request_id"])
+        rows["has_positive"] = isin(rows["request_id"], scored["request_id"])
+        rows["answered"] = isin(rows["request_id"], out_frame["request_id"])
         rows["latency_us"] = per_request_us
         results.append(rows)
     return (_plain(pd.concat(suggestions, ignore_index=True)),

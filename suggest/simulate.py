@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from suggest import synth
 from suggest.errors import SuggestError, one_of
+from suggest.ids import isin
 
 POLICIES = ("rules", "popular", "random")
 #: The columns a service log adds to a plain world's.
@@ -321,7 +322,7 @@ class ServiceTruth:
         ``requests`` (a request without a list counts as 0)."""
         requests = pd.Index(pd.unique(pd.Series(requests, dtype=object).astype(str)))
         top = suggestions[(suggestions["rank"].to_numpy() <= k)
-                          & suggestions["request_id"].astype(str).isin(requests).to_numpy()]
+                          & isin(suggestions["request_id"].astype(str), requests)]
         at = self.attraction.index.get_indexer(pd.MultiIndex.from_arrays(
             [top["request_id"].astype(str).to_numpy(), top["item_id"].astype(str).to_numpy()]))
         attraction = np.where(at >= 0, self.attraction.to_numpy()[np.maximum(at, 0)], 0.0)

@@ -41,6 +41,7 @@ import pandas as pd
 
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean, one_of
+from suggest.ids import isin
 
 SPLITS = ("auto", "time", "request", "user", "group:COLUMN")
 SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
@@ -136,8 +137,8 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
     test_mask = is_test & ~inside
     train = requests[~is_test].reset_index(drop=True)
     test = requests[test_mask].reset_index(drop=True)
-    in_train = truth["request_id"].isin(train["request_id"])
-    in_test = truth["request_id"].isin(test["request_id"])
+    in_train = isin(truth["request_id"], train["request_id"])
+    in_test = isin(truth["request_id"], test["request_id"])
     out = Split(train, test, truth[in_train].reset_index(drop=True),
                 truth[in_test].reset_index(drop=True), described, kind, left_out)
     if len(test) == 0:
@@ -198,7 +199,7 @@ def leakage(part: Split) -> dict:
                                         how="left", indicator=True)
     user_context = float((same["_merge"] == "both").mean()) if n else 0.0
     out = {"user_item": round(float(user_item), 4), "user_context": round(user_context, 4),
-           "users_in_both": round(float(test["user_id"].isin(train["user_id"]).mean()), 4)
+           "users_in_both": round(float(isin(test["user_id"], train["user_id"]).mean()), 4)
            if n else 0.0, "warning": None}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
         out["warning"] = leakage_warning(user_item, user_context)

@@ -29,6 +29,7 @@ import pandas as pd
 
 from suggest.bench.machine import package_version
 from suggest.evaluate import evaluate
+from suggest.ids import isin
 
 METRICS = ("ndcg@10", "precision@5", "recall@10", "mrr@10", "map@10")
 IR_MEASURES = {"ndcg": "nDCG", "precision": "P", "recall": "R", "mrr": "RR", "map": "AP"}
@@ -146,8 +147,8 @@ def _ir_measures(run, truth, names, ours_means, mine, ours_s) -> dict:
     ids = set(mine.index)
     values = {n: {} for n in names}
     back = {m: n for n, m in measures.items()}
-    for m in ir_measures.iter_calc(list(measures.values()), qrels[qrels["query_id"].isin(ids)],
-                                   scored[scored["query_id"].isin(ids)]):
+    for m in ir_measures.iter_calc(list(measures.values()), qrels[isin(qrels["query_id"], ids)],
+                                   scored[isin(scored["query_id"], ids)]):
         values[back[m.measure]][m.query_id] = m.value
     values = {n: np.array([v.get(q, 0.0) for q in mine.index]) for n, v in values.items()}
     return {"available": True, "version": package_version("ir-measures"), "seconds": seconds,

@@ -43,6 +43,7 @@ import pandas as pd
 from suggest.data import load
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.engines.base import suggestions_frame
+from suggest.ids import isin
 from suggest.ranker import RankerEngine
 from suggest.ranker.model import OBJECTIVES
 from suggest.contexts import context_frame
@@ -65,7 +66,7 @@ def split_by_time(requests: pd.DataFrame, truth: pd.DataFrame, share: float = 0.
     ordered = requests.sort_values("timestamp", kind="stable").reset_index(drop=True)
     held = latest(ordered["timestamp"], len(ordered) - int(len(ordered) * share))
     train, test = ordered[~held].reset_index(drop=True), ordered[held].reset_index(drop=True)
-    return train, truth[truth["request_id"].isin(train["request_id"])].reset_index(drop=True), test
+    return train, truth[isin(truth["request_id"], train["request_id"])].reset_index(drop=True), test
 
 
 def contexts_from(requests: pd.DataFrame, columns: list[str]) -> list[dict]:
@@ -264,7 +265,7 @@ def measure_training(train: pd.DataFrame, truth: pd.DataFrame, catalog: pd.DataF
     import lightgbm as lgb
 
     reqs = train.iloc[:n_requests].reset_index(drop=True)
-    tru = truth[truth["request_id"].isin(reqs["request_id"])].reset_index(drop=True)
+    tru = truth[isin(truth["request_id"], reqs["request_id"])].reset_index(drop=True)
 
     engine = RankerEngine(rules=rules, explain=False)
     start = time.perf_counter()

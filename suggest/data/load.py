@@ -47,6 +47,7 @@ from suggest.data.readers import RawTable, read_table, sniff_separator
 from suggest.data.timefields import arrow_cells, arrow_text, local_fields, parse_times
 from suggest.errors import DataError, DataErrorList, did_you_mean, one_of
 from suggest.files import write_atomic
+from suggest.ids import isin
 
 #: Column names the frames use for their own purposes.
 RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timezone", "positive",
@@ -190,7 +191,7 @@ def load(dataset: Dataset | str | Path) -> Log:
     report.missing_share = {c: round(float(requests[c].isna().mean()), 4) for c in context}
     if "timestamp" in requests and requests["timestamp"].notna().any():
         report.time_range = [str(requests["timestamp"].min()), str(requests["timestamp"].max())]
-    missing = ~events["item_id"].isin(catalog["item_id"])
+    missing = ~isin(events["item_id"], catalog["item_id"])
     if ds.catalog and ds.catalog.path and missing.any():
         absent = sorted(events.loc[missing, "item_id"].unique())
         shown = ", ".join(f"'{i}'" for i in absent[:5]) + (" ..." if len(absent) > 5 else "")

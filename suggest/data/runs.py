@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.errors import DataError
+from suggest.ids import isin
 
 RUN_COLUMNS = ("request_id", "item_id", "score")
 TRUTH_COLUMNS = ("request_id", "item_id", "relevance")
@@ -211,8 +212,8 @@ def _explain(suggestions: pd.DataFrame, explanations: pd.DataFrame) -> None:
     """Put the reasons a replay explained for a sample of requests (explanations.parquet)
     in place of the bare engine names the replay stored for them."""
     key = ["request_id", "engine", "rank"]
-    at = np.flatnonzero(suggestions["request_id"].astype(str).isin(
-        explanations["request_id"].astype(str)).to_numpy())
+    at = np.flatnonzero(isin(suggestions["request_id"].astype(str),
+        explanations["request_id"].astype(str)))
     if len(at) == 0:
         return
     rows = suggestions.iloc[at][key].astype({"request_id": str, "engine": str, "rank": np.int64})

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.engines.baselines import ContextPopular, Popular, UserHistory
+from suggest.ids import isin
 
 SOURCES = ("history", "rules", "context", "popular")
 DEFAULT_QUOTAS = {"history": 20, "rules": 10, "context": 25, "popular": 25}
@@ -58,7 +59,7 @@ class Candidates:
             for g in range(self.blocks):
                 seen = requests["timestamp"].to_numpy() < cuts[g - 1] if g else \
                     np.zeros(len(requests), bool)
-                sources = self._sources(requests[seen], truth[truth["request_id"].isin(
+                sources = self._sources(requests[seen], truth[isin(truth["request_id"],
                     requests["request_id"][seen])], catalog, rules)
                 sources["history"] = self.sources_["history"]  # point-in-time by itself
                 self.by_group_[g] = sources
@@ -66,7 +67,7 @@ class Candidates:
             self.group_of_ = folds
             for f in np.unique(folds.to_numpy()):
                 others = folds.reindex(requests["request_id"]).to_numpy() != f
-                self.by_group_[f] = self._sources(requests[others], truth[truth["request_id"].isin(
+                self.by_group_[f] = self._sources(requests[others], truth[isin(truth["request_id"],
                     requests["request_id"][others])], catalog, rules)
         return self
 

@@ -55,6 +55,7 @@ import pandas as pd
 
 from suggest.daskfit import train_mask, training_frames
 from suggest.errors import SuggestError
+from suggest.ids import isin
 from suggest.splits import latest
 
 LABEL, GROUP = "__label", "__request"
@@ -196,7 +197,7 @@ def _trees_from_local_run(engine, requests, truth, catalog, sample: int) -> tupl
             kept = np.zeros(len(requests), bool)
             kept[np.random.default_rng(engine.seed).permutation(len(requests))[-sample:]] = True
         requests = requests[kept].reset_index(drop=True)
-        truth = truth[truth["request_id"].isin(requests["request_id"])]
+        truth = truth[isin(truth["request_id"], requests["request_id"])]
     probe = type(engine)(**engine.get_params()).fit(requests, truth, catalog)
     best = probe.validation_["best_iteration"]
     engine.objective_ = probe.objective_  # objective "auto": the one the local run kept
@@ -250,7 +251,7 @@ def _bucket_matrix(engine, bucket: dict | None, masks, valid_positions: np.ndarr
     if len(requests) == 0:
         return None
     truth = bucket["truth"]
-    return _partition_matrix(engine, requests, truth[truth["request_id"].isin(requests["request_id"])])
+    return _partition_matrix(engine, requests, truth[isin(truth["request_id"], requests["request_id"])])
 
 
 def _table(client, futures: list):

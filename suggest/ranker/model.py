@@ -24,6 +24,7 @@ import pandas as pd
 
 from suggest.engines.base import BaseEngine, check_k, suggestions_frame
 from suggest.errors import SuggestError
+from suggest.ids import isin
 from suggest.ranker.candidates import Candidates, recall
 from suggest.ranker.features import TIME_COLUMNS, Features
 from suggest.splits import latest
@@ -367,11 +368,11 @@ class RankerEngine(BaseEngine):
             return {name: None, "scored_requests": 0}
         if len(valid) > VALID_SCORED:
             valid = valid.iloc[np.linspace(0, len(valid) - 1, VALID_SCORED).astype(int)]
-        mine = truth[truth["request_id"].isin(valid["request_id"])]
+        mine = truth[isin(truth["request_id"], valid["request_id"])]
 
         def score(engine, lists=None) -> tuple[float | None, int]:
             lists = engine.suggest(valid, self.eval_at) if lists is None else lists
-            result = evaluate(lists, mine[mine["request_id"].isin(valid["request_id"])], [name])
+            result = evaluate(lists, mine[isin(mine["request_id"], valid["request_id"])], [name])
             scored = int(len(result.per_request))
             return (float(result.means[name]) if scored else None), scored
 
@@ -383,7 +384,7 @@ class RankerEngine(BaseEngine):
         if train is not None and ours is not None:
             from suggest.engines import get_engine
 
-            seen = truth[truth["request_id"].isin(train["request_id"])]
+            seen = truth[isin(truth["request_id"], train["request_id"])]
             baselines = {b: score(get_engine(b).fit(train, seen, catalog))[0]
                          for b in BASELINES}
             best = max((b for b in baselines if baselines[b] is not None),
@@ -399,7 +400,7 @@ class RankerEngine(BaseEngine):
 
         name = f"ndcg@{self.eval_at}"
         reqs, cand, X = held
-        wanted = reqs["request_id"].isin(valid["request_id"]).to_numpy()  # hashed once a request
+        wanted = isin(reqs["request_id"], valid["request_id"])  # hashed once a request
         at = wanted[cand["row"].to_numpy()]
         rows = reqs[wanted].reset_index(drop=True)
         renumber = np.cumsum(wanted) - 1  # a kept request's place among the kept ones
@@ -412,7 +413,7 @@ class RankerEngine(BaseEngine):
             lists = self.top(rows, chosen, X[at], scores, self.eval_at)
         finally:
             self.explain = explain
-        mine = truth[truth["request_id"].isin(valid["request_id"])]
+        mine = truth[isin(truth["request_id"], valid["request_id"])]
         result = evaluate(lists, mine, [name])
         scored = int(len(result.per_request))
         return (float(result.means[name]) if scored else None), scored

@@ -62,6 +62,7 @@ import pandas as pd
 import yaml
 
 from suggest.errors import SuggestError
+from suggest.ids import isin
 
 MIN_HITS = 5                 # engaged fitting requests a target needs to be tested
 MIN_LIFT = 1.0               # the smallest lift proposed (--min-lift): by default, any that is sure
@@ -105,7 +106,7 @@ def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto",
     fit, check = inner.train, inner.test
     zone = rules_zone(log)
     _, ids, conditions = conditions_on(fit, log.context, zone, min_support)
-    engaged = fit["request_id"].isin(inner.train_truth["request_id"]).to_numpy()
+    engaged = isin(fit["request_id"], inner.train_truth["request_id"])
     targets, hits, members = _targets(fit, inner.train_truth, log.catalog)
     users = pd.factorize(fit["user_id"])[0]
     stats = _cmh(ids, users, engaged, hits, len(conditions.specs), len(targets))
@@ -142,7 +143,7 @@ def shuffled_within_users(log, seed: int = 0):
     context. :func:`mine` should propose a rule on such a log in at most about ``alpha`` of
     seeds; try it on your own log to see the miner find nothing there."""
     rng = np.random.default_rng(seed)
-    engaged = log.requests[log.requests["request_id"].isin(log.truth["request_id"])]
+    engaged = log.requests[isin(log.requests["request_id"], log.truth["request_id"])]
     moved = engaged.assign(key=rng.random(len(engaged))).sort_values(["user_id", "key"])
     by_user = engaged.sort_values(["user_id"], kind="stable")
     new_id = dict(zip(by_user["request_id"], moved["request_id"]))
