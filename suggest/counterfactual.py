@@ -191,18 +191,22 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     # the target's item at each (request, position), to compare with the logged one
     chosen = pd.Series(list_item, index=pd.MultiIndex.from_arrays([list_req, list_pos]))
     at = chosen.index.get_indexer(pd.MultiIndex.from_arrays([req, pos]))
-    matches = (at >= 0) & (chosen.to_numpy()[np.maximum(at, 0)] == item)
+    matches = (at >= 0) & (chosen.to_numpy()[np.maximum(at, 0)] == item) if len(chosen) else \
+        np.zeros(len(rows), dtype=bool)
     weight = np.where(matches, 1.0 / rows["propensity"].to_numpy(dtype=float), 0.0)
     clipped = 0
     if clip is not None:
         clipped = int((weight > clip).sum())
         weight = np.minimum(weight, clip)
     # per request and position: the weighted reward and the weight (SNIPS's parts), over the
-    # positions something is shown or listed at (a --k of a million costs what the lists cost)
-    width = int(max(pos.max(initial=-1), list_pos.max(initial=-1))) + 1
-    cells = req * width + pos
-    numerator = np.bincount(cells, weights=weight * reward, minlength=n * width).reshape(n, width)
-    denominator = np.bincount(cells, weights=weight, minlength=n * width).reshape(n, width)
+    # positions the target lists something at (a log row further down has no weight: a --k
+    # of a million, or a position of a million in the log, costs what the lists cost)
+    width = int(list_pos.max(initial=0)) + 1
+    inside = pos < width
+    cells = req[inside] * width + pos[inside]
+    numerator = np.bincount(cells, weights=(weight * reward)[inside],
+                            minlength=n * width).reshape(n, width)
+    denominator = np.bincount(cells, weights=weight[inside], minlength=n * width).reshape(n, width)
     parts = {"ips": numerator.sum(axis=1)}
     if reward_model is not None:
         direct = np.bincount(list_req, weights=reward_model.predict(list_item, list_pos + 1),
@@ -246,7 +250,7 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
             if name in out and out[name]["ci_low"] is not None:
                 out[name]["ci_low"] = max(out[name]["ci_low"], 0.0)
     total = denominator.sum(axis=0)
-    squares = np.bincount(pos, weights=weight ** 2, minlength=width)
+    squares = np.bincount(pos[inside], weights=weight[inside] ** 2, minlength=width)
     per_position = np.divide(total ** 2, squares, out=np.zeros(width), where=squares > 0)
     used = filled.any(axis=0)  # the positions the target fills somewhere
     pairs = [shown[["item_id", "position"]]] + ([also_seen[["item_id", "position"]]]

@@ -100,6 +100,19 @@ def test_a_huge_k_costs_what_the_lists_cost_and_estimates_what_the_whole_lists_d
     assert huge == small
 
 
+def test_a_far_logged_position_or_an_empty_target_costs_nothing_and_changes_nothing():
+    """A log row at position 1,000,000 (beyond every list: no weight) made the tables that
+    wide; it now counts as a row at position 3 does. A target that lists nothing raised
+    IndexError; it estimates nothing."""
+    far = pd.concat([SHOWN, _log([("a", "q", 1_000_000, 0.5, 1.0)])], ignore_index=True)
+    near = pd.concat([SHOWN, _log([("a", "q", 3, 0.5, 1.0)])], ignore_index=True)
+    expected = estimate(near, TARGET, k=10**9, n_boot=20, seed=1)
+    got, peak = traced_peak(lambda: estimate(far, TARGET, k=10**9, n_boot=20, seed=1))
+    assert peak < 4 * 2**20 and got == expected
+    nothing = estimate(SHOWN, TARGET.iloc[:0], k=2, n_boot=0)
+    assert nothing["ips"]["value"] == 0.0 and nothing["matched"] == 0.0
+
+
 def test_ips_and_snips_follow_obps_slate_independent_formulas():
     """OBP's SlateIndependentIPS and SelfNormalizedSlateIndependentIPS, written out as OBP
     computes them (one slot at a time, weights pi / mu, the slate sum over rounds)."""

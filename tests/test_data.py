@@ -1304,6 +1304,32 @@ def test_arrow_read_times_keep_missing_cells_and_leave_local_times_to_the_zone()
     assert why.isna().all()
 
 
+def test_offsets_the_offset_pattern_misses_are_read_as_offsets_not_a_crash(make_dataset):
+    """A one-digit hour before "Z" or a one-digit offset ("+1"), which pandas reads as an
+    offset, beside local times: was TypeError ("Already tz-aware") or a wrong error about
+    time_format; each time is now read as pandas reads it, the local ones in the zone."""
+    log = ("user,item,t\nu1,i1,2026-03-02T8:00:00Z\nu2,i1,2026-03-02T09:00:00\n"
+           "u3,i2,2026-03-02T08:00:00+1\nu4,i2,2026-03-02T10:00:00+01:00\nu5,i1,nonsense\n")
+    loaded = load(make_dataset(log, columns={"time": "t"}, timezone="Europe/Berlin"))
+    times = loaded.requests.set_index("user_id")["timestamp"]
+    assert times.to_dict() == {"u1": pd.Timestamp("2026-03-02T08:00Z"),
+                               "u2": pd.Timestamp("2026-03-02T08:00Z"),
+                               "u3": pd.Timestamp("2026-03-02T07:00Z"),
+                               "u4": pd.Timestamp("2026-03-02T09:00Z")}
+    assert loaded.rejects["line"].tolist() == [6]
+    alone = load(make_dataset("user,item,t\nu1,i1,2026-03-02T8:00:00Z\n", columns={"time": "t"}))
+    assert alone.requests["timestamp"].tolist() == [pd.Timestamp("2026-03-02T08:00Z")]
+
+
+def test_a_zone_cell_of_only_spaces_is_a_missing_zone(make_dataset):
+    """Was TypeError: the cleaned cell is NaN, not None; it takes the dataset's zone."""
+    log = "user,item,t,zone\nu1,i1,2026-03-02T08:00:00,  \nu2,i1,2026-03-02T08:00:00,Asia/Tokyo\n"
+    loaded = load(make_dataset(log, columns={"time": "t", "timezone": "zone"}, timezone="UTC"))
+    assert loaded.requests["timezone"].tolist() == ["UTC", "Asia/Tokyo"]
+    assert loaded.requests["timestamp"].tolist() == [pd.Timestamp("2026-03-02T08:00Z"),
+                                                     pd.Timestamp("2026-03-01T23:00Z")]
+
+
 def test_request_codes_are_taken_as_they_are_only_when_factorize_would_give_them():
     """A log with nothing rejected keeps its request codes when they are already numbered
     in the order requests first appear; any other order is numbered again."""

@@ -759,7 +759,7 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
     names = _cleaned_text(uniques).to_numpy(dtype=object)
     valid = np.zeros(len(names), dtype=bool)
     for at, name in enumerate(names):
-        if name is None:
+        if name is None or pd.isna(name):  # a cell of only spaces is missing too
             continue
         try:
             ZoneInfo(name)

@@ -87,10 +87,25 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
         if parsed is None:
             parsed = _to_datetime(text[aware], pattern, utc=True)
         out[aware[aware].index] = _in_range(parsed, text, reasons)
-    naive_idx = aware[~aware].index
-    if len(naive_idx):
-        local = _in_range(_to_datetime(text[naive_idx], pattern), text, reasons)
-        _localize(local, zones[naive_idx], text, out, reasons, "write it with its UTC offset")
+    naive = text[~aware]
+    if len(naive):
+        try:
+            local = _to_datetime(naive, pattern)
+        except SuggestError:
+            if fmt != "iso":
+                raise
+            local = None  # pandas saw an offset beside local times ("mixed time zones")
+        if fmt == "iso" and (local is None or getattr(local.dtype, "tz", None) is not None):
+            # offsets the pattern misses (a one-digit hour, "+1"), which pandas reads:
+            # found value by value, on this rare path only
+            found = naive.map(_iso_offset_read).astype(bool)
+            if found.any():
+                out[found[found].index] = _in_range(_to_datetime(naive[found], pattern, utc=True),
+                                                    text, reasons)
+            naive = naive[~found]
+            local = _to_datetime(naive, pattern)
+        local = _in_range(local, text, reasons)
+        _localize(local, zones[naive.index], text, out, reasons, "write it with its UTC offset")
     failed = present & out.isna() & reasons.isna()
     expected = "ISO 8601 like 2026-03-02T08:15:00+01:00" if fmt == "iso" else f"the format {fmt!r}"
     looks_numeric = pd.to_numeric(values[failed], errors="coerce").notna()
@@ -177,6 +192,15 @@ def _localize(local: pd.Series, zones: pd.Series, shown: pd.Series, out: pd.Seri
             reasons[dst[dst].index] = ("local time '" + shown[dst[dst].index].astype(str)
                                        + f"' does not exist or is ambiguous in {zone} (DST "
                                          f"change); {advice}")
+
+
+def _iso_offset_read(text: str) -> bool:
+    """Whether pandas' ISO 8601 reader reads ``text`` as a time with a UTC offset."""
+    try:
+        when = pd.to_datetime(text, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return when is not pd.NaT and when.tzinfo is not None
 
 
 def _to_datetime(text: pd.Series, pattern: str, utc: bool = False) -> pd.Series:

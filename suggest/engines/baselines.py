@@ -243,22 +243,24 @@ class ContextPopular(BaseEngine):
 
     def _list_for(self, values: dict, k: int) -> tuple[list[str], list[str]]:
         """The list for one context: slice by slice, most specific first, then popular."""
-        chosen, why = [], []
+        chosen, why, taken = [], [], set()  # the set: a k of thousands stays linear
         for level, table in self.levels_:
             key = tuple(values.get(c) for c in level)
             if None in key or key not in table:
                 continue
             label = "context-popular:" + ",".join(f"{c}={v}" for c, v in zip(level, key))
             for item in table[key]:
-                if len(chosen) < k and item not in chosen:
+                if len(chosen) < k and item not in taken:
                     chosen.append(item)
                     why.append(label)
+                    taken.add(item)
         for item in self.popular_:
             if len(chosen) >= k:
                 break
-            if item not in chosen:
+            if item not in taken:
                 chosen.append(item)
                 why.append("popular")
+                taken.add(item)
         return chosen, why
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -210,7 +210,8 @@ class RulesEngine(BaseEngine):
         out = np.full((len(patterns), list_width(k, len(self.items_))), -1, dtype=np.int64)
         how = self._resolve_each if self.rule_set_.conflict == "sum" else self._resolve_all
         for start in range(0, len(patterns), block):
-            out[start:start + block] = how(patterns[start:start + block], k)[0]
+            part = how(patterns[start:start + block], k)[0]  # as wide as its longest list
+            out[start:start + len(part), :part.shape[1]] = part
         return out
 
     def _resolve_all(self, patterns: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, list]:
@@ -220,8 +221,7 @@ class RulesEngine(BaseEngine):
         proposal enters a pattern's list when its rule fired there, its item is
         neither blocked nor already listed, and the list is not full.
         """
-        n_pat, width = len(patterns), list_width(k, len(self.items_))
-        items = np.full((n_pat, width), -1, dtype=np.int64)
+        n_pat = len(patterns)
         taken = np.zeros((n_pat, len(self.items_)), dtype=bool)
         for j in np.flatnonzero(self._blocks.any(axis=1)):
             taken[patterns[:, j]] |= self._blocks[j]
@@ -231,6 +231,14 @@ class RulesEngine(BaseEngine):
             suggesting = patterns & self._proposes.any(axis=1)
             first = np.where(suggesting.any(axis=1), suggesting.argmax(axis=1), -1)
             allowed = np.arange(len(self.rule_set_.rules)) == first[:, None]
+        # no list holds more than the items its allowed rules propose (summed a million
+        # pattern-rule cells at a time)
+        per_rule = self._proposes.sum(axis=1).astype(np.int32)
+        step = max(1, (1 << 20) // max(len(per_rule), 1))
+        most = max((int((allowed[i:i + step].astype(np.int32) @ per_rule).max(initial=0))
+                    for i in range(0, n_pat, step)), default=0)
+        width = list_width(k, min(most, len(self.items_)))
+        items = np.full((n_pat, width), -1, dtype=np.int64)
         for rule, item in zip(self._prop_rule, self._prop_item):
             if k == 0:
                 break
@@ -252,7 +260,7 @@ class RulesEngine(BaseEngine):
 
     def _resolve_each(self, patterns: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, list]:
         lists = [self.resolve(p, k) for p in patterns]
-        width = list_width(k, len(self.items_))
+        width = list_width(k, max((len(ids) for ids, _ in lists), default=0))
         items = np.full((len(lists), width), -1, dtype=np.int64)
         reasons = np.full((len(lists), width), -1, dtype=np.int64)
         names: dict[str, int] = {}
