@@ -80,6 +80,26 @@ def test_leakage_counts_what_the_training_part_has_already_seen():
     assert leakage(part)["user_item"] == pytest.approx(expected)
 
 
+def test_user_context_leakage_counts_test_requests_whose_user_and_context_training_saw():
+    """A missing value matches a missing value; categories the other part lacks, numbers and
+    booleans compare by value. By hand: of the four test requests, q4 (u, home, 1.5, NA) and
+    q6 (v, missing place, 2.0, True) have a training twin; q5 (a battery of 2.5) and q7
+    (another user) do not."""
+    from suggest.splits import Split
+
+    def frame(ids, users, places, battery, flags):
+        return pd.DataFrame({"request_id": ids, "user_id": pd.Series(users, dtype="str"),
+                             "place": pd.Categorical(places), "battery": battery,
+                             "plugged": pd.array(flags, dtype="boolean")})
+    train = frame(["q0", "q1", "q2", "q3"], ["u", "u", "v", "w"], ["home", "work", None, "car"],
+                  [1.5, 2.0, 2.0, np.nan], [None, True, True, False])
+    test = frame(["q4", "q5", "q6", "q7"], ["u", "u", "v", "x"], ["home", "home", None, "car"],
+                 [1.5, 2.5, 2.0, np.nan], [None, None, True, False])
+    none = pd.DataFrame(columns=["request_id", "item_id", "relevance"])
+    part = Split(train, test, none, none, "by hand", "request", 0)
+    assert leakage(part)["user_context"] == 0.5
+
+
 def _near_duplicates(folder):
     """Visitors rate the items of one sitting under several contexts (no time), while what a
     new visitor picks follows popularity: remembering a visitor's items wins only when copies
