@@ -32,7 +32,7 @@ import pandas as pd
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError
 from suggest.ids import isin
-from suggest.splits import LEAKY, SPLIT_SEED_NOTE, leakage_warning, split_kind
+from suggest.splits import LEAKY, SPLIT_SEED_NOTE, leakage_warning, seen_rows, split_kind
 
 #: Candidate values per round of the search for the cut.
 _WAYS = 256
@@ -284,7 +284,6 @@ def _user_leaks(context: list[str], *parts) -> dict:
     tested = truth[truth["side"] == "test"]
     known = tested.merge(seen, on=["user_id", "item_id"])
     keys = ["user_id", *context]
-    same = test[keys].merge(train[keys].drop_duplicates(), on=keys, how="left", indicator=True)
     return {"known": known["request_id"].nunique(), "with_truth": tested["request_id"].nunique(),
-            "same_context": int((same["_merge"] == "both").sum()),
+            "same_context": int(seen_rows(test[keys], train[keys]).sum()) if len(test) else 0,
             "seen_user": int(isin(test["user_id"], train["user_id"]).sum())}

@@ -195,7 +195,7 @@ def leakage(part: Split) -> dict:
                              on=["user_id", "item_id"])
     user_item = known["request_id"].nunique() / max(test_pairs["request_id"].nunique(), 1)
     keys = ["user_id", *context]
-    user_context = _share_seen(test[keys], train[keys]) if n else 0.0
+    user_context = float(seen_rows(test[keys], train[keys]).mean()) if n else 0.0
     out = {"user_item": round(float(user_item), 4), "user_context": round(user_context, 4),
            "users_in_both": round(float(isin(test["user_id"], train["user_id"]).mean()), 4)
            if n else 0.0, "warning": None}
@@ -204,15 +204,15 @@ def leakage(part: Split) -> dict:
     return out
 
 
-def _share_seen(test: pd.DataFrame, train: pd.DataFrame) -> float:
-    """The share of ``test``'s rows whose values (a missing one equal to a missing one) are
-    those of some row of ``train``: each column numbered over both frames, then the rows
+def seen_rows(test: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
+    """For each row of ``test``, whether its values (a missing one equal to a missing one)
+    are those of some row of ``train``: each column numbered over both frames, then the rows
     compared as tuples of numbers (not as text: turning a million rows of context into
     strings took seconds)."""
     both = pd.concat([test, train], ignore_index=True)
     codes = [pd.factorize(both[c], use_na_sentinel=False)[0] for c in both.columns]
     rows = pd.MultiIndex.from_arrays(codes)
-    return float(rows[:len(test)].isin(rows[len(test):]).mean())
+    return rows[:len(test)].isin(rows[len(test):])
 
 
 def leakage_warning(user_item: float, user_context: float) -> str:

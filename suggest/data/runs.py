@@ -213,7 +213,7 @@ def _explain(suggestions: pd.DataFrame, explanations: pd.DataFrame) -> None:
     in place of the bare engine names the replay stored for them."""
     key = ["request_id", "engine", "rank"]
     at = np.flatnonzero(isin(suggestions["request_id"].astype(str),
-        explanations["request_id"].astype(str)))
+                             explanations["request_id"].astype(str)))
     if len(at) == 0:
         return
     rows = suggestions.iloc[at][key].astype({"request_id": str, "engine": str, "rank": np.int64})
