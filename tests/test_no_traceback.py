@@ -628,6 +628,14 @@ def _describe(folder: Path, log: bytes, name: str = "log.csv", **keys) -> Path:
     return folder / "d.yaml"
 
 
+def test_a_separator_past_ascii_is_read_row_by_row_not_a_crash(tmp_path):
+    """Was OverflowError: the byte scans compared a uint8 array with ord('\\ufeff')."""
+    d = _describe(tmp_path, "user\ufeffitem\nu1\ufeff\"x\"\nu2\ufeffy\n".encode(), separator="\ufeff")
+    result = CliRunner().invoke(main, ["data", "check", str(d), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["rows_ok"] == 2
+
+
 @pytest.mark.parametrize("name, log", [
     ("log.csv", b"user,item\nu1,x\xff,extra\nu2,y\n"),            # ragged and not UTF-8
     ("log.csv", b'user,item\nu1,"x\xff\nu2,y\n'),                  # a stray quote and not UTF-8

@@ -469,6 +469,8 @@ def _every_line_fits(path: Path, separator: str, width: int) -> bool:
 def _read_csv(path: Path, separator: str, encoding: str, what: str,
               dictionary: tuple[str, ...] = ()) -> RawTable:
     header = _header(path, separator, encoding, what)
+    if ord(separator) > 127:  # the byte scans below look for a one-byte ASCII separator
+        return _read_csv_exact(path, separator, encoding, header, what)
     lines_in_file, quoted = _lines_and_quotes(path)
     if quoted and not _quotes_whole_fields(path, separator):
         return _read_csv_exact(path, separator, encoding, header, what)
