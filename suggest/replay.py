@@ -34,7 +34,7 @@ from suggest.data.timefields import TIME_FIELDS
 from suggest.engines.base import adopt_fitted
 from suggest.errors import SuggestError
 from suggest.files import RETRY, write_atomic
-from suggest.ids import isin
+from suggest.ids import as_text, isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
@@ -408,8 +408,10 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, nam
         rows["answered"] = isin(rows["request_id"], out_frame["request_id"])
         rows["latency_us"] = per_request_us
         results.append(rows)
-    return (_plain(pd.concat(suggestions, ignore_index=True)),
-            _plain(pd.concat(results, ignore_index=True)))
+    # categoricals as text before concatenating: pandas turns those whose categories
+    # differ into text row by row
+    return (pd.concat([_plain(s) for s in suggestions], ignore_index=True),
+            pd.concat([_plain(r) for r in results], ignore_index=True))
 
 
 def _concatenate(paths: list[Path], target: Path, visit=None) -> None:
@@ -429,8 +431,8 @@ def _concatenate(paths: list[Path], target: Path, visit=None) -> None:
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Categoricals as text so chunks concatenate with the same columns and types."""
-    return frame.astype({c: str for c in frame.columns
-                         if isinstance(frame[c].dtype, pd.CategoricalDtype)})
+    text = {c: as_text(frame[c]) for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    return frame.assign(**text) if text else frame
 
 
 class _ChunkTotals:

@@ -47,6 +47,21 @@ def test_context_popular_uses_the_slice_then_backs_off_to_popular():
     assert reasons == ["context-popular:location=home", "popular"]
 
 
+def test_context_popular_asked_again_answers_as_a_fresh_engine():
+    """Lists are remembered per (k, context) across calls (a replay's chunks share most
+    contexts): another k, another context and a refit each give a fresh engine's lists."""
+    rows = [(f"h{i}", "u", "2026-03-01T08:00Z", "home", ["tv", "radio"]) for i in range(5)]
+    rows += [(f"w{i}", "u", "2026-03-01T08:00Z", "work", ["mail"]) for i in range(6)]
+    requests, truth = frames(rows)
+    engine = ContextPopular(columns=["location"], min_support=5).fit(requests, truth)
+    assert items(engine.suggest(requests.head(1), 1), "h0") == ["radio"]
+    assert items(engine.suggest(requests, 3), "h0") == ["radio", "tv", "mail"]
+    assert items(engine.suggest(requests, 1), "w0") == ["mail"]
+    swapped = truth.assign(item_id=truth["item_id"].replace({"tv": "news", "radio": "news"}))
+    engine.fit(requests, swapped)
+    assert items(engine.suggest(requests.head(1), 1), "h0") == ["news"]
+
+
 def test_context_popular_with_a_huge_k_costs_what_its_lists_cost():
     """A k of a million: the lists are as wide as the longest, not a million columns a
     slice and then a request (a billion asked for tens of GiB); the scores still fall by 1/k."""

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from suggest.ids import isin
+from suggest.ids import as_text, isin
 
 VALUES = pd.Series(["r1", None, "r3", "", "é", "r1"], dtype="str")
 
@@ -37,3 +37,15 @@ def test_text_ids_are_asked_of_arrow_not_one_value_at_a_time(monkeypatch):
     found = isin(ids, wanted)
     assert found.sum() == len(wanted) and found[::3].all() and not found[1::3].any()
     assert isin(ids, set(wanted.tolist()[:5])).sum() == 5
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["b", None, "a", "b", "é"], dtype="category", name="item_id"),
+    pd.Series(pd.Categorical([3, None, 1], categories=[1, 3, 7]), index=[5, 6, 7]),
+    pd.Series(pd.Categorical([1.5, 2.0, None])), pd.Series([True, None, False], dtype="category"),
+    pd.Series([], dtype="category"), pd.Series(["x", None], dtype=object)])
+def test_as_text_is_astype_str(values):
+    text = as_text(values)
+    expected = values.astype(str)
+    assert text.dtype == expected.dtype and text.name == expected.name
+    pd.testing.assert_series_equal(text, expected)

@@ -215,6 +215,7 @@ class ContextPopular(BaseEngine):
         levels = ([tuple(columns)] if len(columns) > 1 else []) + [(c,) for c in singles]
         self.columns_ = columns
         self.levels_ = []
+        self._memo = {}  # (k, context values) -> list: chunks of a replay share most contexts
         for level in levels:
             rows = table.dropna(subset=list(level))
             level_counts = rows.groupby([*level, "item_id"], sort=True)["n"].sum()
@@ -273,8 +274,14 @@ class ContextPopular(BaseEngine):
             if self.columns_ else np.zeros(len(frame), dtype=np.int64)
         distinct = keys.drop_duplicates().to_dict("records") if self.columns_ else [{}]
         lists, reasons = [], {}
+        memo = self.__dict__.setdefault("_memo", {})
+        if len(memo) > 100_000:
+            memo.clear()
         for values in distinct:
-            chosen, why = self._list_for(values, k)
+            key = (k, *values.values())
+            if key not in memo:
+                memo[key] = self._list_for(values, k)
+            chosen, why = memo[key]
             lists.append((chosen, [reasons.setdefault(w, len(reasons)) for w in why]))
         items = np.array(sorted({i for chosen, _ in lists for i in chosen}), dtype=object)
         width = list_width(k, max((len(chosen) for chosen, _ in lists), default=0))
