@@ -59,25 +59,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loading import RULES, prepare, timed  # noqa: E402
 
 
-def copies(base: dict[str, Path], m: int, work: Path) -> Path:
-    """A folder of ``m`` copies of the typed log, each with its own users and requests, and
-    its description; the description's path."""
+def copies(base: dict[str, Path], m: int, work: Path, files: int = 1) -> Path:
+    """A folder of ``m`` copies of the typed log, each with its own users and requests and
+    cut into ``files`` Parquet files of consecutive rows (the log is in time order, so
+    they are like a day's or an hour's files), and its description; the description's path."""
+    import numpy as np
     import pandas as pd
     import yaml
 
-    folder = work / f"copies-{m}"
-    description = work / f"copies-{m}.yaml"
+    name = f"copies-{m}" if files == 1 else f"copies-{m}-f{files}"
+    folder = work / name
+    description = work / f"{name}.yaml"
     if description.exists():
         return description
     folder.mkdir(parents=True, exist_ok=True)
     log = pd.read_parquet(base["log.parquet"])
+    cuts = np.linspace(0, len(log), files + 1).astype(int)
     for k in range(m):
         part = log.copy()
         for col in ("user", "request_id"):
             part[col] = part[col].astype(str) + f"-{k}"
-        part.to_parquet(folder / f"part-{k:03d}.parquet", index=False)
+        for j in range(files):
+            end = "" if files == 1 else f"-{j:04d}"
+            part.iloc[cuts[j]:cuts[j + 1]].to_parquet(folder / f"part-{k:03d}{end}.parquet",
+                                                      index=False)
     spec = yaml.safe_load(base["parquet"].read_text(encoding="utf-8"))
-    spec.update(log=str(folder), name=f"copies-{m}")
+    spec.update(log=str(folder), name=name)
     description.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return description
 
@@ -183,6 +190,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="10GiB", help="each worker's")
     parser.add_argument("--local-up-to", type=int, default=10,
                         help="run the local check on logs of at most this many copies")
+    parser.add_argument("--files-per-copy", type=int, default=1,
+                        help="cut each copy into this many Parquet files (many small files: "
+                             "the loader's peer-to-peer shuffle)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/suggest-loading"))
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
@@ -205,7 +215,7 @@ def main() -> None:
     if args.prepare:
         base = prepare(args.work, args.users, args.rows, args.seed)
         for m in sizes:
-            copies(base, m, args.work)
+            copies(base, m, args.work, args.files_per_copy)
         return
     # The files are made by another process, and every question to the cluster is asked
     # from one: a child's peak resident memory (wait4) counts the pages it shared with this
@@ -219,7 +229,8 @@ def main() -> None:
              "--n-estimators", str(args.n_estimators), "--dataset"]
     rows = []
     for m in sizes:
-        description = args.work / f"copies-{m}.yaml"
+        description = args.work / (f"copies-{m}.yaml" if args.files_per_copy == 1
+                                   else f"copies-{m}-f{args.files_per_copy}.yaml")
         address, processes = cluster(args.work, args.workers, args.memory_limit)
         try:
             rejects = args.work / f"rejects-{m}"
@@ -242,7 +253,8 @@ def main() -> None:
         finally:
             stop(processes)
         remote = json.loads(out)
-        row = {"copies": m, "rows": remote["rows_in"], "requests": remote["requests"],
+        row = {"copies": m, "files": m * args.files_per_copy, "rows": remote["rows_in"],
+               "requests": remote["requests"],
                "dask": {"client_seconds": round(seconds, 2), "client_peak_mib": round(peak, 1),
                         "workers_peak_mib": workers}}
         if args.steps:
