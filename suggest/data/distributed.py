@@ -55,7 +55,7 @@ from suggest.data.load import (LoadReport, Rows, Verdicts, attribute_columns, ca
                                describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
                                reason_counts, reason_table, rename_columns, request_key, shape,
                                shown_summary)
-from suggest.data.readers import Part, RawTable, _joined, line_count, log_parts, numbered
+from suggest.data.readers import Part, RawTable, line_count, log_parts, numbered, read_parts
 from suggest.errors import DataError
 
 #: Rows per piece of a single Parquet file (runs of its row groups).
@@ -211,11 +211,11 @@ def file_groups(parts: list[Part]) -> list[list[int]]:
 def _read(parts: list[Part], first: int, columns: list[str]) -> tuple[RawTable, np.ndarray]:
     """Consecutive parts read as one table (joined as a local load joins files), and each
     row's part number (``first`` for the first part)."""
-    tables = [part.read() for part in parts]
-    for table in tables:
-        table.frame = table.frame.reindex(columns=columns)  # a column another file has: missing
-    raw = tables[0] if len(tables) == 1 else _joined(Path(tables[0].source), tables)
-    number = np.repeat(np.arange(first, first + len(tables)), [len(t.frame) for t in tables])
+    raw = parts[0].read() if len(parts) == 1 else read_parts(parts[0].path, parts)
+    raw.frame = raw.frame.reindex(columns=columns)  # a column another file has: missing
+    if raw.sources is None:
+        return raw, np.full(len(raw.frame), first)
+    number = pd.Categorical(raw.sources, categories=raw.files).codes.astype(np.int64) + first
     return raw, number
 
 
