@@ -1199,6 +1199,17 @@ def test_every_file_of_a_parquet_folder_brings_its_columns_and_their_types_must_
     assert info.value.exit_code == 2 and "temp" in info.value.format()
 
 
+def test_a_broken_file_in_a_parquet_folder_is_named_as_unreadable(tmp_path):
+    """Not a complaint about column types: the file is not Parquet at all."""
+    (tmp_path / "ev").mkdir()
+    pd.DataFrame({"user": ["a"], "item": ["x"]}).to_parquet(tmp_path / "ev" / "a.parquet")
+    (tmp_path / "ev" / "b.parquet").write_bytes(b"user,item\nb,y\n")
+    with pytest.raises(DataError, match="not a readable Parquet file") as info:
+        load(write_dataset(tmp_path, None, name="ev"))
+    assert info.value.exit_code == 2 and info.value.where == str(tmp_path / "ev" / "b.parquet")
+    assert "move it out" in info.value.format()
+
+
 def test_quoted_fields_read_fast_keep_their_commas_quotes_and_line_numbers(make_dataset,
                                                                           monkeypatch):
     import suggest.data.readers as readers
