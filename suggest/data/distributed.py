@@ -104,22 +104,22 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
                       missing_values=ds.missing_values, what="log")
     if parts[0].byte_range is not None:  # a text file in ranges: the line each starts in
         parts = numbered(parts, client.gather(client.map(line_count, parts, pure=False)))
-    columns = _union(client.gather(client.map(_columns, parts, pure=False)))
+    groups = file_groups(parts)
+    runs = [[parts[i] for i in g] for g in groups]  # what each task reads
+    columns = _union(client.gather(client.map(_columns, runs, pure=False)))
     if columns:  # else no line split into fields: every row is rejected below
         header = RawTable(pd.DataFrame(columns=columns), np.zeros(0, np.int64),
                           pd.DataFrame(), str(ds.log))
         rename_columns(ds, header)
         check_columns(ds, header)
-    groups = file_groups(parts)
-    pieces = client.map(_piece, [ds] * len(groups), [[parts[i] for i in g] for g in groups],
+    pieces = client.map(_piece, [ds] * len(groups), runs,
                         [g[0] for g in groups], [columns] * len(groups), pure=False)
     metas = _gathered(client, [client.submit(operator.getitem, p, 0, pure=False) for p in pieces],
                       "reading", progress)
     types = _merged_types(metas)
     again = [i for i, m in enumerate(metas) if any(m["inferred"][c] != t for c, t in types.items())]
     for i in again:  # as a local load: the type the whole log's values give
-        pieces[i] = client.submit(_piece, ds, [parts[j] for j in groups[i]], groups[i][0], columns,
-                                  types, pure=False)
+        pieces[i] = client.submit(_piece, ds, runs[i], groups[i][0], columns, types, pure=False)
     for i, meta in zip(again, client.gather([client.submit(operator.getitem, pieces[i], 0,
                                                            pure=False) for i in again])):
         metas[i] = meta
@@ -144,7 +144,7 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     found = client.submit(_concat_rejects, *[client.submit(operator.getitem, b, "rejects", pure=False)
                                              for b in by_bucket], pure=False)
     partial.mkdir(parents=True)
-    written = _gathered(client, [client.submit(_write_rejects, ds, [parts[j] for j in g], g[0],
+    written = _gathered(client, [client.submit(_write_rejects, ds, runs[i], g[0],
                                                columns, types, own[i], partial, found, pure=False)
                                  for i, g in enumerate(groups)], "requests and rejects", progress)
     del own
@@ -181,8 +181,12 @@ def _gathered(client, futures: list, step: str, progress: bool) -> list:
     return client.gather(futures)
 
 
-def _columns(part: Part) -> list[str]:
-    return part.columns()
+def _columns(parts: list[Part]) -> list[str]:
+    """The columns of a run of parts, in the order they first appear (a dataset's files
+    share the dataset's: the first part's are all of them)."""
+    if parts[0].fragment is not None:
+        return parts[0].columns()
+    return _union([part.columns() for part in parts])
 
 
 def _union(lists: list[list[str]]) -> list[str]:
