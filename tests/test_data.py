@@ -1199,14 +1199,17 @@ def test_every_file_of_a_parquet_folder_brings_its_columns_and_their_types_must_
     assert info.value.exit_code == 2 and "temp" in info.value.format()
 
 
-def test_a_broken_file_in_a_parquet_folder_is_named_as_unreadable(tmp_path):
-    """Not a complaint about column types: the file is not Parquet at all."""
+@pytest.mark.parametrize("bad", ["a.parquet", "b.parquet"])
+def test_a_broken_file_in_a_parquet_folder_is_named_as_unreadable(tmp_path, bad):
+    """Not a complaint about column types or about the folder: the file is not Parquet at
+    all (the first file is read by pyarrow's dataset itself, the others by suggest)."""
     (tmp_path / "ev").mkdir()
-    pd.DataFrame({"user": ["a"], "item": ["x"]}).to_parquet(tmp_path / "ev" / "a.parquet")
-    (tmp_path / "ev" / "b.parquet").write_bytes(b"user,item\nb,y\n")
+    for name in ("a.parquet", "b.parquet"):
+        pd.DataFrame({"user": ["a"], "item": ["x"]}).to_parquet(tmp_path / "ev" / name)
+    (tmp_path / "ev" / bad).write_bytes(b"user,item\nb,y\n")
     with pytest.raises(DataError, match="not a readable Parquet file") as info:
         load(write_dataset(tmp_path, None, name="ev"))
-    assert info.value.exit_code == 2 and info.value.where == str(tmp_path / "ev" / "b.parquet")
+    assert info.value.exit_code == 2 and info.value.where == str(tmp_path / "ev" / bad)
     assert "move it out" in info.value.format()
 
 

@@ -222,6 +222,53 @@ def test_small_files_are_read_together_a_run_of_them_to_a_task(tmp_path, client,
         ("part-003.parquet", "8"), ("part-030.parquet", "8"), ("part-059.parquet", "8")]
 
 
+@pytest.mark.parametrize("files_per_group", [1, 100])
+def test_files_that_store_overlapping_pandas_indexes_read_as_locally(tmp_path, client, monkeypatch,
+                                                                     files_per_group):
+    """Files written from filtered frames store their index (0, 2, 3, ... in each): read
+    together, the rows are numbered afresh (the index repeated and a reject ended in
+    InvalidIndexError), and the stored index is no column of the log (the Dask report had
+    an extra column)."""
+    monkeypatch.setattr(distributed, "FILES_PER_GROUP", files_per_group)
+    log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(40)
+    (tmp_path / "many").mkdir()
+    for i in range(2):
+        part = log.iloc[i * 20:(i + 1) * 20].reset_index(drop=True)
+        part = part[part.index % 3 != 1].copy()
+        if i == 1:
+            part.iloc[1, part.columns.get_loc("battery")] = "flat"
+        part.to_parquet(tmp_path / "many" / f"part-{i}.parquet")
+    spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
+    spec.update(format="parquet", log="many", catalog={**spec["catalog"],
+                                                       "path": str(SAMPLE / "catalog.csv")})
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump(spec))
+    local, report, rejects = _both(tmp_path / "many.yaml", client, tmp_path / "rejects")
+    assert report.to_dict() == local.report.to_dict()
+    pd.testing.assert_frame_equal(rejects, _local_rejects(local))
+    assert list(rejects["line"]) == ["2"] and rejects["source"].iloc[0].endswith("part-1.parquet")
+    assert "__index_level_0__" not in report.schema
+
+
+def test_a_file_without_rows_alone_in_its_task_is_no_error(tmp_path, client, monkeypatch):
+    """An undeclared column's type is inferred from each piece's values; a piece without
+    rows infers nothing (it raised KeyError when another piece's type was asked of it)."""
+    monkeypatch.setattr(distributed, "FILES_PER_GROUP", 1)
+    log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(60)
+    log["extra"] = ["x" if i == 5 else str(i) for i in range(len(log))]
+    (tmp_path / "many").mkdir()
+    log.iloc[:30].to_parquet(tmp_path / "many" / "a.parquet", index=False)
+    log.iloc[:0].to_parquet(tmp_path / "many" / "b.parquet", index=False)
+    log.iloc[30:].assign(extra=[str(i) for i in range(30)]).to_parquet(
+        tmp_path / "many" / "c.parquet", index=False)
+    spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
+    spec.update(format="parquet", log="many", catalog={**spec["catalog"],
+                                                       "path": str(SAMPLE / "catalog.csv")})
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump(spec))
+    local, report, _ = _both(tmp_path / "many.yaml", client, tmp_path / "rejects")
+    assert report.to_dict() == local.report.to_dict()
+    assert report.inferred["extra"] == "categorical" and report.rows_in == 60
+
+
 def test_every_row_rejected_is_an_error_naming_the_folder_that_holds_them(tmp_path, client):
     folder = tmp_path / "bad"
     folder.mkdir()

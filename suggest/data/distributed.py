@@ -117,7 +117,9 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     metas = _gathered(client, [client.submit(operator.getitem, p, 0, pure=False) for p in pieces],
                       "reading", progress)
     types = _merged_types(metas)
-    again = [i for i, m in enumerate(metas) if any(m["inferred"][c] != t for c, t in types.items())]
+    # (a piece with no row infers nothing)
+    again = [i for i, m in enumerate(metas)
+             if any(m["inferred"].get(c, t) != t for c, t in types.items())]
     for i in again:  # as a local load: the type the whole log's values give
         pieces[i] = client.submit(_piece, ds, runs[i], groups[i][0], columns, types, pure=False)
     for i, meta in zip(again, client.gather([client.submit(operator.getitem, pieces[i], 0,

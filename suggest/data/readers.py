@@ -125,7 +125,7 @@ class Part:
         """The names of the piece's columns, as :meth:`read` gives them: from the file's
         schema or header line when it has one (a JSON Lines file is read whole)."""
         if self.fragment is not None:
-            return list(self.schema.names)
+            return _without_index(self.schema)
         if self.fmt == "jsonl":
             return list(self.read().frame.columns)
         _check_file(self.path, self.options["what"])
@@ -137,8 +137,7 @@ class Part:
             except Exception as exc:  # pyarrow raises several types for a broken file
                 raise DataError(f"{self.options['what']} file is not a readable Parquet file: "
                                 f"{exc}", where=str(self.path)) from None
-            index = (schema.pandas_metadata or {}).get("index_columns", [])
-            return [n for n in schema.names if n not in index]
+            return _without_index(schema)
         return _header(self.path, self.options["separator"], self.options["encoding"],
                        self.options["what"])
 
@@ -148,7 +147,7 @@ class Part:
         elif self.fragment is None:
             table = _read_file(self.path, self.fmt, self.options, self.row_groups, self.first_line)
         else:
-            frame = self.arrow().to_pandas()
+            frame = self.arrow().to_pandas().reset_index(drop=True)  # a stored pandas index
             table = RawTable(frame, np.arange(1, len(frame) + 1), _reject_frame(str(self.path), []),
                              str(self.path))
         _mask_missing(table.frame, self.options["missing_values"])
@@ -163,6 +162,13 @@ class Part:
                             where=str(self.path)) from None
 
 
+def _without_index(schema) -> list[str]:
+    """A Parquet schema's column names but the pandas index it stores (which reading makes
+    the frame's index, not a column)."""
+    index = (schema.pandas_metadata or {}).get("index_columns", [])
+    return [n for n in schema.names if n not in index]
+
+
 def read_parts(path: Path, parts: list[Part]) -> RawTable:
     """Several pieces of the log at ``path`` as one table, each row with its file and line.
     Files of a Parquet dataset are taken as Arrow tables and turned into one frame, with one
@@ -174,7 +180,9 @@ def read_parts(path: Path, parts: list[Part]) -> RawTable:
     import pyarrow as pa
 
     tables = [part.arrow() for part in parts]
-    frame = pa.concat_tables(tables).to_pandas()
+    # the files' stored pandas indexes may overlap: the rows are numbered afresh, as pd.concat
+    # with ignore_index numbers the files joined one by one
+    frame = pa.concat_tables(tables).to_pandas().reset_index(drop=True)
     _mask_missing(frame, parts[0].options["missing_values"])
     sizes = [t.num_rows for t in tables]
     files = [str(p.path) for p in parts]
@@ -374,18 +382,16 @@ def _dataset_parts(path: Path, options: dict) -> list[Part]:
     with the columns of every file (pyarrow's default takes the first file's alone)."""
     import pyarrow as pa
     import pyarrow.dataset as pads
-    import pyarrow.parquet as pq
 
     what = options["what"]
-
-    def unreadable(exc: Exception) -> DataError:
-        return DataError(f"{what} folder is not a readable Parquet dataset: {exc}", where=str(path))
-
     try:
         dataset = pads.dataset(str(path), format="parquet", partitioning="hive")
         fragments = sorted(dataset.get_fragments(), key=lambda f: f.path)
     except Exception as exc:  # pyarrow raises several types for a broken file
-        raise unreadable(exc) from None
+        for file in log_files(path) or []:  # pyarrow read a file's footer: name the file
+            _file_schema(file, what)
+        raise DataError(f"{what} folder is not a readable Parquet dataset: {exc}",
+                        where=str(path)) from None
     schema = dataset.partitioning.schema
     try:
         # each file's schema read from its footer and unified as it comes (a fragment's
@@ -393,12 +399,7 @@ def _dataset_parts(path: Path, options: dict) -> list[Part]:
         # files' columns first, then the folder keys
         files = None
         for fragment in fragments:
-            try:
-                one = pq.read_schema(fragment.path)
-            except Exception as exc:  # pyarrow raises several types for a broken file
-                raise DataError(f"{what} file is not a readable Parquet file: {exc}",
-                                where=fragment.path, hint="every file in the folder is read as "
-                                "part of the log: rewrite this one or move it out") from None
+            one = _file_schema(fragment.path, what)
             files = one if files is None else pa.unify_schemas([files, one])
         schema = pa.unify_schemas([files, schema] if files is not None else [schema])
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -406,6 +407,18 @@ def _dataset_parts(path: Path, options: dict) -> list[Part]:
                         where=str(path), hint="write every file with the same column "
                                               "types") from None
     return [Part(Path(f.path), "parquet", options, fragment=f, schema=schema) for f in fragments]
+
+
+def _file_schema(path, what: str):
+    """The schema in a Parquet file's footer; a file that is not Parquet named in the error."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DataError(f"{what} file is not a readable Parquet file: {exc}", where=str(path),
+                        hint="every file in the folder is read as part of the log: rewrite "
+                             "this one or move it out") from None
 
 
 def _open_text(path: Path, encoding: str, errors: str = "strict") -> io.TextIOBase:
