@@ -171,6 +171,11 @@ def _many_files(tmp_path: Path, bad: tuple[int, ...] = ()) -> Path:
         if i in bad:
             part.iloc[7, part.columns.get_loc("battery")] = "flat"
         part.to_parquet(tmp_path / "many" / f"part-{i:03d}.parquet")
+    return _many_description(tmp_path)
+
+
+def _many_description(tmp_path: Path) -> Path:
+    """The sample's description for the Parquet files in ``tmp_path/many``."""
     spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
     spec.update(format="parquet", log="many", catalog={**spec["catalog"],
                                                        "path": str(SAMPLE / "catalog.csv")})
@@ -238,11 +243,7 @@ def test_files_that_store_overlapping_pandas_indexes_read_as_locally(tmp_path, c
         if i == 1:
             part.iloc[1, part.columns.get_loc("battery")] = "flat"
         part.to_parquet(tmp_path / "many" / f"part-{i}.parquet")
-    spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
-    spec.update(format="parquet", log="many", catalog={**spec["catalog"],
-                                                       "path": str(SAMPLE / "catalog.csv")})
-    (tmp_path / "many.yaml").write_text(yaml.safe_dump(spec))
-    local, report, rejects = _both(tmp_path / "many.yaml", client, tmp_path / "rejects")
+    local, report, rejects = _both(_many_description(tmp_path), client, tmp_path / "rejects")
     assert report.to_dict() == local.report.to_dict()
     pd.testing.assert_frame_equal(rejects, _local_rejects(local))
     assert list(rejects["line"]) == ["2"] and rejects["source"].iloc[0].endswith("part-1.parquet")
@@ -260,11 +261,7 @@ def test_a_file_without_rows_alone_in_its_task_is_no_error(tmp_path, client, mon
     log.iloc[:0].to_parquet(tmp_path / "many" / "b.parquet", index=False)
     log.iloc[30:].assign(extra=[str(i) for i in range(30)]).to_parquet(
         tmp_path / "many" / "c.parquet", index=False)
-    spec = yaml.safe_load((SAMPLE / "dataset.yaml").read_text())
-    spec.update(format="parquet", log="many", catalog={**spec["catalog"],
-                                                       "path": str(SAMPLE / "catalog.csv")})
-    (tmp_path / "many.yaml").write_text(yaml.safe_dump(spec))
-    local, report, _ = _both(tmp_path / "many.yaml", client, tmp_path / "rejects")
+    local, report, _ = _both(_many_description(tmp_path), client, tmp_path / "rejects")
     assert report.to_dict() == local.report.to_dict()
     assert report.inferred["extra"] == "categorical" and report.rows_in == 60
 
