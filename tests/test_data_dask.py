@@ -266,6 +266,44 @@ def test_a_file_without_rows_alone_in_its_task_is_no_error(tmp_path, client, mon
     assert report.inferred["extra"] == "categorical" and report.rows_in == 60
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_file_without_rows_among_others_is_a_day_without_events(tmp_path, client, fmt):
+    """One file of a glob may hold a header and no row, as locally; when none holds a row,
+    the error says so (it said 'every row of the log was rejected (0 rows)', or named the
+    first file as if it were the whole log)."""
+    folder = tmp_path / "days"
+    folder.mkdir()
+    days = [pd.DataFrame({"user": ["u1", "u2"], "item": ["i1", "i2"]}),
+            pd.DataFrame({"user": [], "item": []}, dtype=str)]
+    for i, frame in enumerate(days):
+        if fmt == "csv":
+            frame.to_csv(folder / f"day-{i}.csv", index=False)
+        else:
+            frame.to_parquet(folder / f"day-{i}.parquet", index=False)
+    spec = {"name": "days", "log": f"day-*.{fmt}", "format": fmt,
+            "columns": {"user": "user", "item": "item"}}
+    (folder / "days.yaml").write_text(yaml.safe_dump(spec))
+    local, report, rejects = _both(folder / "days.yaml", client, tmp_path / "rejects")
+    assert report.to_dict() == local.report.to_dict() and report.rows_in == 2
+    (folder / f"day-0.{fmt}").unlink()
+    errors = []
+    for check in (lambda ds: load(ds), lambda ds: distributed.check_on_dask(
+            Dataset.from_yaml(ds), client, tmp_path / "r2")):
+        with pytest.raises(DataError) as caught:
+            check(folder / "days.yaml")
+        errors.append(caught.value)
+    (folder / f"day-2.{fmt}").write_bytes((folder / f"day-1.{fmt}").read_bytes())
+    with pytest.raises(DataError) as both_empty:
+        load(folder / "days.yaml")
+    with pytest.raises(DataError) as both_empty_dask:
+        distributed.check_on_dask(Dataset.from_yaml(folder / "days.yaml"), client, tmp_path / "r3")
+    assert both_empty_dask.value.to_dict() == both_empty.value.to_dict()
+    assert errors[0].to_dict() == errors[1].to_dict()
+    assert "day-1" in errors[0].format() and "no rows" in errors[0].message  # alone: the log
+    assert "none of the log files has a row" in both_empty.value.message
+    assert both_empty.value.exit_code == 2 and both_empty.value.where == str(folder / f"day-*.{fmt}")
+
+
 def test_every_row_rejected_is_an_error_naming_the_folder_that_holds_them(tmp_path, client):
     folder = tmp_path / "bad"
     folder.mkdir()

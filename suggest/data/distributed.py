@@ -55,7 +55,8 @@ from suggest.data.load import (LoadReport, Rows, Verdicts, attribute_columns, ca
                                describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
                                reason_counts, reason_table, rename_columns, request_key, shape,
                                shown_summary)
-from suggest.data.readers import Part, RawTable, line_count, log_parts, numbered, read_parts
+from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
+                                  read_parts)
 from suggest.errors import DataError
 
 #: Rows per piece of a single Parquet file (runs of its row groups).
@@ -116,6 +117,8 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
                         [g[0] for g in groups], [columns] * len(groups), pure=False)
     metas = _gathered(client, [client.submit(operator.getitem, p, 0, pure=False) for p in pieces],
                       "reading", progress)
+    if sum(m["rows_in"] for m in metas) == 0 and (len(parts) > 1 or parts[0].fragment is not None):
+        raise no_rows(ds.log, "log")
     types = _merged_types(metas)
     # (a piece with no row infers nothing)
     again = [i for i, m in enumerate(metas)

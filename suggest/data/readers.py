@@ -102,7 +102,16 @@ def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "u
                       missing_values=missing_values, what=what, dictionary=dictionary)
     if len(parts) == 1 and parts[0].path == path:  # a single file, not a folder or glob
         return parts[0].read()
-    return read_parts(path, parts)
+    table = read_parts(path, parts)
+    if table.rows_in == 0:
+        raise no_rows(path, what)
+    return table
+
+
+def no_rows(path: Path, what: str) -> DataError:
+    """The error for a log of several files none of which holds a row."""
+    return DataError(f"none of the {what} files has a row", where=str(path),
+                     hint="each file holds at most a header: check the log's folder or glob")
 
 
 @dataclass
@@ -120,6 +129,8 @@ class Part:
     fragment: object = None
     schema: object = None
     byte_range: tuple[int, int] | None = None
+    #: One of several files: it may hold no rows (a day without events), the log may not.
+    one_of_many: bool = False
 
     def columns(self) -> list[str]:
         """The names of the piece's columns, as :meth:`read` gives them: from the file's
@@ -145,7 +156,8 @@ class Part:
         if self.byte_range is not None:
             table = _read_range(self)
         elif self.fragment is None:
-            table = _read_file(self.path, self.fmt, self.options, self.row_groups, self.first_line)
+            table = _read_file(self.path, self.fmt, self.options, self.row_groups, self.first_line,
+                               rows_needed=not self.one_of_many)
         else:
             frame = self.arrow().to_pandas().reset_index(drop=True)  # a stored pandas index
             table = RawTable(frame, np.arange(1, len(frame) + 1), _reject_frame(str(self.path), []),
@@ -224,7 +236,7 @@ def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None,
     if fmt == "parquet" and other:
         raise DataError(f"{options['what']} names files that are not Parquet: {other[0]}",
                         where=str(path), hint="give a glob of the Parquet files to read")
-    return [Part(p, fmt, options) for p in files]
+    return [Part(p, fmt, options, one_of_many=len(files) > 1) for p in files]
 
 
 def _splittable(path: Path, fmt: str, encoding: str) -> bool:
@@ -320,7 +332,8 @@ def _row_group_parts(path: Path, options: dict, rows_per_part: int) -> list[Part
     return parts or [Part(path, "parquet", options)]
 
 
-def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line: int = 1) -> RawTable:
+def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line: int = 1,
+               rows_needed: bool = True) -> RawTable:
     what, encoding = options["what"], options["encoding"]
     _check_file(path, what)
     try:
@@ -336,7 +349,7 @@ def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line:
         raise DataError(f"{what} file cannot be read as {encoding}: {reason}", where=str(path),
                         hint="set `encoding:` in the dataset description to the file's encoding, "
                              "e.g. utf-8, latin-1, cp1252 or utf-16") from None
-    if table.rows_in == 0 and row_groups is None:
+    if table.rows_in == 0 and row_groups is None and rows_needed:
         raise DataError(f"{what} file has no rows", where=str(path),
                         hint="expected rows after the header line" if fmt in ("csv", "tsv") else None)
     return table
