@@ -67,6 +67,7 @@ def as_text(values: pd.Series) -> pd.Series:
     import pyarrow as pa
 
     codes = values.cat.codes.to_numpy()
-    names = pa.array(values.cat.categories.astype(str).to_numpy(dtype=object), type=pa.large_string())
+    names = pa.array(values.cat.categories.astype(str).to_numpy(dtype=object),
+                     type=pa.large_string())
     return pd.Series(names.take(pa.array(codes, mask=codes < 0)), index=values.index, dtype="str",
                      name=values.name)

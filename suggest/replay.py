@@ -431,7 +431,8 @@ def _concatenate(paths: list[Path], target: Path, visit=None) -> None:
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     """Categoricals as text so chunks concatenate with the same columns and types."""
-    text = {c: as_text(frame[c]) for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    text = {c: as_text(frame[c]) for c in frame.columns
+            if isinstance(frame[c].dtype, pd.CategoricalDtype)}
     return frame.assign(**text) if text else frame
 
 

@@ -212,7 +212,7 @@ def test_a_log_of_many_small_files_costs_tasks_in_proportion_to_its_files(tmp_pa
 
 def test_small_files_are_read_together_a_run_of_them_to_a_task(tmp_path, client, monkeypatch):
     """A check costs about 50 ms whatever its rows: 1,000 files of 1,000 rows took 108 s one
-    file to a task, 8 s read together. Here 60 files go 25 to a task by their bytes (3 tasks
+    file to a task, 6.6 s read together. Here 60 files go 25 to a task by their bytes (3 tasks
     list their columns, 3 read and check them); every reject keeps its own file and line, as
     locally."""
     path = _many_files(tmp_path, bad=(3, 30, 59))

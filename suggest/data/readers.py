@@ -198,7 +198,7 @@ def read_parts(path: Path, parts: list[Part]) -> RawTable:
     _mask_missing(frame, parts[0].options["missing_values"])
     sizes = [t.num_rows for t in tables]
     files = [str(p.path) for p in parts]
-    lines = np.concatenate([np.arange(1, n + 1) for n in sizes]) if parts else np.zeros(0, np.int64)
+    lines = np.concatenate([np.arange(1, n + 1) for n in sizes])
     return RawTable(frame, lines, _reject_frame(str(path), []), str(path),
                     np.repeat(np.array(files, dtype=object), sizes), files)
 
