@@ -1369,3 +1369,48 @@ def test_local_fields_read_zones_by_label_and_far_dates_in_their_own_unit():
     got = local_fields(stamps, zones)
     assert got["hour"].tolist() == [9, 10, 2, 0]  # labels 3 and 2 in Tokyo (UTC+9), 1 and 0 in UTC
     assert got.loc[0, "weekday"] == 4  # 1 January 2500 was a Friday
+
+
+def _mixed_folder(root: Path) -> Path:
+    """A hive folder of small Parquet files as pipelines write them: categorical columns with
+    different categories, a column only later files have, a header-only file and stored
+    pandas indexes that overlap."""
+    days = {"1": pd.DataFrame({"user": ["a", "b"], "item": ["x", "y"],
+                               "weather": pd.Categorical(["sun", "rain"])}, index=[5, 6]),
+            "2": pd.DataFrame({"user": pd.Series([], dtype=str), "item": pd.Series([], dtype=str),
+                               "weather": pd.Categorical([])}),
+            "3": pd.DataFrame({"user": ["c"], "item": ["z"], "weather": pd.Categorical(["fog"]),
+                               "temp": [3.5]}, index=[5])}
+    for day, frame in days.items():
+        (root / "ev" / f"day={day}").mkdir(parents=True)
+        frame.to_parquet(root / "ev" / f"day={day}" / "p.parquet")
+    return root / "ev"
+
+
+def test_a_parquet_folder_read_in_one_scan_equals_its_files_read_one_by_one(tmp_path):
+    from suggest.data.readers import _one_by_one, _scanned, log_parts, read_parts
+
+    folder = _mixed_folder(tmp_path)
+    parts = log_parts(folder, "parquet", separator=",", encoding="utf-8", missing_values=[],
+                      what="log")
+    scanned, sizes = _scanned(parts)
+    alone, alone_sizes = _one_by_one(parts)
+    assert list(sizes) == list(alone_sizes) == [2, 0, 1]
+    pd.testing.assert_frame_equal(scanned.to_pandas(), alone.to_pandas())
+    table = read_parts(folder, parts)
+    assert table.frame["user"].tolist() == ["a", "b", "c"]
+    assert table.lines.tolist() == [1, 2, 1]
+    assert table.frame["temp"].fillna(-1).tolist() == [-1, -1, 3.5]
+
+
+def test_a_parquet_file_broken_past_its_footer_is_named_when_read_with_others(tmp_path):
+    """The one scan of a folder fails without saying which file; the files are then read one
+    by one, so the error names the broken one."""
+    folder = _mixed_folder(tmp_path)
+    broken = folder / "day=1" / "p.parquet"
+    data = bytearray(broken.read_bytes())
+    data[4:200] = b"\xff" * 196  # the column chunks; the footer at the end is left whole
+    broken.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="not a readable Parquet file") as info:
+        load(write_dataset(tmp_path, None, name="ev", ignore=["day"]))
+    assert info.value.exit_code == 2 and str(broken) in info.value.format()

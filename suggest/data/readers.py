@@ -183,24 +183,57 @@ def _without_index(schema) -> list[str]:
 
 def read_parts(path: Path, parts: list[Part]) -> RawTable:
     """Several pieces of the log at ``path`` as one table, each row with its file and line.
-    Files of a Parquet dataset are taken as Arrow tables and turned into one frame, with one
-    pass for the missing-value markers (a small file cost about 10 ms read alone, most of it
-    those two steps); other pieces are each read as :meth:`Part.read` reads them, then
+    Files of a Parquet dataset are scanned as one Arrow table and turned into one frame, with
+    one pass for the missing-value markers (a small file cost about 10 ms read alone, most of
+    it those two steps); other pieces are each read as :meth:`Part.read` reads them, then
     joined."""
     if not all(p.fragment is not None for p in parts):
         return _joined(path, [part.read() for part in parts])
-    import pyarrow as pa
-
-    tables = [part.arrow() for part in parts]
+    table, sizes = _scanned(parts) or _one_by_one(parts)
     # the files' stored pandas indexes may overlap: the rows are numbered afresh, as pd.concat
     # with ignore_index numbers the files joined one by one
-    frame = pa.concat_tables(tables).to_pandas().reset_index(drop=True)
+    frame = table.to_pandas().reset_index(drop=True)
     _mask_missing(frame, parts[0].options["missing_values"])
-    sizes = [t.num_rows for t in tables]
     files = [str(p.path) for p in parts]
     lines = np.concatenate([np.arange(1, n + 1) for n in sizes])
     return RawTable(frame, lines, _reject_frame(str(path), []), str(path),
                     np.repeat(np.array(files, dtype=object), sizes), files)
+
+
+def _scanned(parts: list[Part]):
+    """Several files of a Parquet dataset in one scan, Arrow reading them on its own threads
+    (less than half the time of reading them one by one when they are small), as one table
+    and each file's rows; None when they cannot be (a broken file, which reading them one
+    by one then names) or the scan does not give their rows in the files' order."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    fragments = [p.fragment for p in parts]
+    place = {f.path: i for i, f in enumerate(fragments)}
+    if len(parts) < 2 or len(place) < len(parts):
+        return None
+    sizes, batches, last = np.zeros(len(parts), dtype=np.int64), [], 0
+    try:
+        dataset = pads.FileSystemDataset(fragments, parts[0].schema, fragments[0].format,
+                                         fragments[0].filesystem)
+        for tagged in dataset.scanner().scan_batches():
+            at = place[tagged.fragment.path]
+            if at < last:
+                return None
+            last = at
+            sizes[at] += tagged.record_batch.num_rows
+            batches.append(tagged.record_batch)
+        return pa.Table.from_batches(batches, schema=dataset.schema), sizes
+    except Exception:  # pyarrow raises several types for a broken file
+        return None
+
+
+def _one_by_one(parts: list[Part]):
+    """:func:`_scanned`'s table and sizes, each file read on its own."""
+    import pyarrow as pa
+
+    tables = [part.arrow() for part in parts]
+    return pa.concat_tables(tables), [t.num_rows for t in tables]
 
 
 def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None,
