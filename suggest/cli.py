@@ -14,7 +14,7 @@ import click
 
 from suggest import __version__
 from suggest.errors import SuggestError
-from suggest.files import write_atomic
+from suggest.files import json_text, write_atomic
 from suggest.workflow import DEFAULT_ENGINES, N_ESTIMATORS
 
 MIN_SEGMENT_DEFAULT = 30  # suggest.segments.MIN_SEGMENT, without importing pandas at start-up
@@ -97,17 +97,7 @@ def log_and_dataset(command):
 
 def _print_json(value: dict) -> None:
     """JSON for machines: a missing number (NaN) is null, never the invalid token NaN."""
-    click.echo(json.dumps(_finite(value), indent=2, sort_keys=True, default=str, allow_nan=False))
-
-
-def _finite(value):
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    click.echo(json_text(value, indent=2, sort_keys=True))
 
 
 @click.group(cls=SuggestGroup, context_settings=CONTEXT, invoke_without_command=True)

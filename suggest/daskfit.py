@@ -108,6 +108,20 @@ def load_on_worker(client, directory, explain: bool | None = None) -> "RemoteEng
     return remote
 
 
+def hybrid_on_worker(remote: "RemoteEngine", source: str) -> "RemoteEngine":
+    """The hybrid of the model ``remote`` holds (:meth:`HybridEngine.of
+    <suggest.ranker.HybridEngine.of>`), made on its worker from the loaded model, not
+    loaded again."""
+    from suggest.ranker.model import HybridEngine
+
+    client = remote.client
+    model = _waited(client.submit(HybridEngine.of, remote.future, source, pure=False))
+    hybrid = RemoteEngine(client, model, client.submit(_unfitted, model, pure=False).result())
+    hybrid.manifest_, hybrid.trained_on_ = remote.manifest_, remote.trained_on_
+    hybrid.explain = remote.explain
+    return hybrid
+
+
 class RemoteEngine:
     """A fitted engine held by a Dask worker (see the module docstring). ``future`` is the
     engine; ``template`` the unfitted engine it was fitted from (its name and settings);

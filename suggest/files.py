@@ -49,6 +49,27 @@ def write_atomic(path: str | Path, content: Content, *, hint: str = RETRY) -> Pa
     return path
 
 
+def json_text(value, *, indent: int = 1, sort_keys: bool = False) -> str:
+    """``value`` as JSON text for a file or a machine: a missing or infinite number (NaN) is
+    ``null``, never the token ``NaN``, which JSON does not have (a browser's or ``jq``'s
+    parser stops at it); other values that are not JSON as text."""
+    import json
+
+    return json.dumps(finite(value), indent=indent, sort_keys=sort_keys, default=str,
+                      allow_nan=False)
+
+
+def finite(value):
+    """``value`` with every float that is NaN or infinite, in nested dicts and lists, None."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def read_json(path: Path, *, missing: str, hint: str, error=None) -> dict:
     """The JSON object in ``path``; when the file is absent, ``error`` (default
     :class:`~suggest.errors.SuggestError`) saying ``missing`` with ``hint``, and when it is

@@ -33,7 +33,7 @@ import pandas as pd
 from suggest.data.timefields import TIME_FIELDS
 from suggest.engines.base import adopt_fitted
 from suggest.errors import SuggestError
-from suggest.files import RETRY, write_atomic
+from suggest.files import RETRY, json_text, write_atomic
 from suggest.ids import as_text, isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import evaluate, metric_names
@@ -274,7 +274,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["seconds"] = {step: round(t - clock[i][1], 2) for i, (step, t) in enumerate(clock[1:])}
     for kind in ("suggestions", "results"):
         os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
-    _write(out / "summary.json", json.dumps(summary, indent=1, default=str) + "\n")
+    _write(out / "summary.json", json_text(summary) + "\n")  # NaN: null
     return summary
 
 

@@ -223,7 +223,8 @@ def holm(p_values) -> list[float]:
     order = tested[np.argsort(p[tested], kind="stable")]
     adjusted = np.maximum.accumulate((len(order) - np.arange(len(order))) * p[order])
     out[order] = np.minimum(adjusted, 1.0)
-    return [round(float(v), 12) if not np.isnan(v) else float("nan") for v in out]
+    # 12 significant digits (not decimals: a p-value of 1e-18 stays 1e-18, not 0)
+    return [float(f"{v:.12g}") if not np.isnan(v) else float("nan") for v in out]
 
 
 def mde(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:

@@ -251,16 +251,19 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
               if n.strip()]
     if not chosen:
         raise SuggestError("--engines is empty", hint=f"e.g. --engines {DEFAULT_ENGINES}")
-    engines = {}
+    engines, trained = {}, None
     for name in chosen:
         if name in ("rules", "hybrid") and rules is None:
             raise SuggestError(f"engine '{name}' needs --rules RULES.yaml")
-        if name == "ranker" and model is not None:
+        if name in ("ranker", "hybrid") and model is not None:
+            # the ranker is the model; the hybrid is the same model with its rules' blocks
             from suggest.ranker import RankerEngine
 
-            trained = RankerEngine.load(model)
-            trained.explain = False  # as a ranker trained in the replay: reasons cost most of its time
-            engines[name] = FittedEngine(trained)
+            if trained is None:
+                trained = RankerEngine.load(model)
+                trained.explain = False  # as a ranker trained in the replay: reasons cost most of its time
+            engines[name] = FittedEngine(trained if name == "ranker" else
+                                         _hybrid_of(trained, f"--model {model}"))
             continue
         engines[name] = get_engine(name, **replay_params(name, rules, seed))
     for name, path in others.items():
@@ -269,6 +272,12 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
                                hint="name each extra rule set after what it is: mined, distilled, v2")
         engines[name] = RulesEngine(path, name=name)
     return engines
+
+
+def _hybrid_of(trained, source: str):
+    from suggest.ranker.model import HybridEngine
+
+    return HybridEngine.of(trained, source)
 
 
 def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
@@ -303,17 +312,22 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     with chunk_runner(jobs, dask) as runner:
         # on Dask the workers read and hold the log (suggest.daskreplay), and the model
         client = getattr(runner, "client", None)
-        if client is not None and model is not None and "ranker" in chosen:
-            from suggest.daskfit import load_on_worker
+        if client is not None and model is not None and {"ranker", "hybrid"} & set(chosen):
+            from suggest.daskfit import hybrid_on_worker, load_on_worker
 
-            chosen["ranker"] = FittedEngine(load_on_worker(client, model, explain=False))
+            remote = load_on_worker(client, model, explain=False)
+            if "ranker" in chosen:
+                chosen["ranker"] = FittedEngine(remote)
+            if "hybrid" in chosen:
+                chosen["hybrid"] = FittedEngine(hybrid_on_worker(remote, f"--model {model}"))
         team, others = rule_sets(rules)
         loaded = checked_log(dataset, log, team, client=client, rejects=Path(out) / "rejects",
                              others=list(others.values()))
-        if isinstance(chosen.get("ranker"), FittedEngine):
+        fitted = [chosen[n] for n in ("ranker", "hybrid") if isinstance(chosen.get(n), FittedEngine)]
+        if fitted:  # the model given, as the ranker or the hybrid (the same model)
             from suggest.ranker.artifact import check_fits
 
-            trained = chosen["ranker"].engine
+            trained = fitted[0].engine
             if client is None:
                 check_fits(trained, loaded.requests, f"{dataset}")
             else:

@@ -668,6 +668,7 @@ def test_a_trained_model_is_loaded_on_a_worker_and_replays_as_on_one_machine(spl
     assert not loads  # the worker loaded it
     assert_same_run(tmp_path / "local", tmp_path / "remote")
     assert remote["ranker"] == local["ranker"] and remote["ranker"]["ranker"]["trees"] == 5
+    assert remote["ranker"]["hybrid"]["trees"] == 5  # the model's hybrid, not one trained afresh
     with pytest.raises(SuggestError, match="was trained on .* of the .* held-out requests"):
         replay_log(path, tmp_path / "leaky", **{**settings, "test_share": 0.5},
                    dask=client.scheduler.address)

@@ -278,3 +278,26 @@ def test_a_rule_that_fires_but_never_places_an_item_is_shadowed(log, tmp_path):
     assert counts["placed"] == {"home-first": at_home, "home-second": 0,
                                 "work-only": counts["fired"]["work-only"]}
     assert counts["shadowed"] == ["home-second"]
+
+
+def test_a_figure_without_a_value_is_null_in_summary_json_and_n_a_where_people_read_it(
+        log, tmp_path):
+    """User history never answers users it has not seen: its precision on answered requests
+    has no value. JSON has no NaN token (a browser's parser stops at it)."""
+    from suggest.report.terminal import summary_text
+
+    replay(log, {"popular": get_engine("popular"), "user-history": get_engine("user-history")},
+           tmp_path / "run", split_by="user", latency_sample=5)
+
+    def no_nan(token):
+        raise AssertionError(f"summary.json holds {token}")
+
+    written = json.loads((tmp_path / "run" / "summary.json").read_text(), parse_constant=no_nan)
+    assert written["engines"]["user-history"]["answered_rate"] == 0.0
+    assert written["engines"]["user-history"]["precision@5_answered"] is None
+    row = next(line for line in summary_text(written).splitlines()
+               if line.startswith("user-history"))
+    assert "n/a" in row and "nan" not in row
+    result = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "-o",
+                                       str(tmp_path / "page.html")])
+    assert result.exit_code == 0, result.output

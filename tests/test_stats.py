@@ -205,3 +205,11 @@ def test_missing_values_are_refused_not_read_as_significant():
 
     with pytest.raises(SuggestError, match="1 paired values are missing"):
         paired_test([0, np.nan, 1, 0], [1, 1, 1, 1])
+
+
+def test_holm_keeps_a_tiny_p_value_tiny_and_never_below_the_raw_one():
+    p = [1.3e-18, 0.2, 0.04, 0.5, 3e-9]
+    adjusted = holm(p)
+    assert adjusted[0] == pytest.approx(5 * 1.3e-18, rel=1e-9) and adjusted[0] > 0
+    assert adjusted[4] == pytest.approx(4 * 3e-9, rel=1e-9)
+    assert all(a >= raw for a, raw in zip(adjusted, p))

@@ -51,12 +51,25 @@ def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tm
     assert manifest["dataset"]["name"] == yaml.safe_load(dataset.read_text())["name"]
     assert manifest["dataset"]["description"] == str(dataset)
     replayed = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
-                   "--engines", "rules,ranker", "-o", tmp_path / "r")
+                   "--engines", "rules,ranker,hybrid", "-o", tmp_path / "r")
     assert replayed.exit_code == 0, replayed.output
     assert "rejected log rows: 1 (" in replayed.output
     assert pd.read_csv(tmp_path / "r" / "rejects.csv")["line"].tolist() == [bad_line]
-    ranker = json.loads((tmp_path / "r" / "summary.json").read_text())["engines"]["ranker"]
-    assert 0 < ranker["ndcg@5"] <= 1
+    written = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert 0 < written["engines"]["ranker"]["ndcg@5"] <= 1
+    # the hybrid is the given model with its rules' blocks, not a ranker trained afresh
+    model = {"model": manifest["training"]["fingerprint"]}
+    assert written["settings"]["engines"]["hybrid"] == written["settings"]["engines"]["ranker"] == model
+    assert written["ranker"]["hybrid"]["trees"] == written["ranker"]["ranker"]["trees"] <= 15
+
+
+def test_the_hybrid_of_a_model_trained_without_rules_is_refused(world, tmp_path):
+    dataset, _ = world
+    assert run("train", "--dataset", dataset, *FAST, "-o", tmp_path / "m").exit_code == 0
+    result = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
+                 "--engines", "ranker,hybrid", "-o", tmp_path / "r")
+    assert result.exit_code == 2 and "trained without rules" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "r" / "summary.json").exists()
 
 
 def test_train_refuses_to_replace_a_model_unless_forced(world, tmp_path):

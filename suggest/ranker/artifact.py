@@ -34,7 +34,7 @@ import pandas as pd
 
 from suggest import __version__
 from suggest.errors import SuggestError, one_of
-from suggest.files import read_json
+from suggest.files import finite, json_text, read_json
 
 FORMAT = 2  # 2: the manifest carries its own checksum and the dataset
 FILES = ("model.txt", "requests.parquet", "truth.parquet", "catalog.parquet")
@@ -108,9 +108,9 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
         "files": {name: _sha256(work / name) for name in files},
         "dataset": dataset or {},
     }
+    manifest = finite(manifest)  # written as read back: a NaN is null
     manifest["manifest_sha256"] = _manifest_checksum(manifest)
-    (work / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str) + "\n",
-                                        encoding="utf-8")
+    (work / "manifest.json").write_text(json_text(manifest) + "\n", encoding="utf-8")
     if final.exists():
         shutil.rmtree(final)
     os.replace(work, final)

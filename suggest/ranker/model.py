@@ -612,6 +612,19 @@ class HybridEngine(RankerEngine):
     def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = True) -> pd.DataFrame:
         return super().suggest(requests, k, exclude_blocked=True)
 
+    @classmethod
+    def of(cls, ranker: RankerEngine, source: str = "the model") -> "HybridEngine":
+        """The hybrid of a trained ranker (``suggest replay --model``): the same trees,
+        candidates and statistics, with the items its rules block never shown. It shares the
+        ranker's fitted state, which neither changes."""
+        if not ranker.rules:
+            raise SuggestError(f"{source} was trained without rules, so it has no hybrid",
+                               hint="drop hybrid from --engines, or train the model with "
+                                    "--rules RULES.yaml")
+        hybrid = cls.__new__(cls)
+        hybrid.__dict__.update(ranker.__dict__)
+        return hybrid
+
 
 def useful_groups(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Rows of requests that have at least one positive among their candidates."""

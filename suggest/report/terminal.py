@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from suggest.stats import p_phrase
+from suggest.stats import format_mde, p_phrase
 
 
 def verdict_lines(summary: dict, width: int = 100) -> list[str]:
@@ -36,9 +36,10 @@ def summary_text(summary: dict) -> str:
               "ms one p50: one context through suggest_one (the built-in engines but random have "
               "their own path; random scores it as a one-row batch)",
               "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
-    for name, e in sorted(summary["engines"].items(), key=lambda x: -x[1].get(metric, 0)):
-        row = [f"{e.get(c, float('nan')):.3f}" for c in cols]
-        row.append(f"{e.get('one_context_us_p50', float('nan')) / 1000:.2f}")
+    for name, e in sorted(summary["engines"].items(), key=lambda x: _best_first(x[1].get(metric))):
+        row = [_num(e.get(c)) for c in cols]
+        us = _number(e.get("one_context_us_p50"))
+        row.append("n/a" if us != us else f"{us / 1000:.2f}")
         lines.append(name.ljust(width) + "".join(v.rjust(14) for v in row))
     focus = [c for c in summary["comparisons"] if c["metric"] == metric]
     if focus:
@@ -49,7 +50,8 @@ def summary_text(summary: dict) -> str:
                   "MDE: the smallest true difference this sample finds with 80% power"]
         pair_width = max(len(f"{c['b']} - {c['a']}") for c in focus) + 2
         for c in focus:
-            mark = "significant" if c["p_holm"] < 0.05 else f"not significant, MDE {c['mde']:.3f}"
+            mark = ("significant" if _number(c["p_holm"]) < 0.05
+                    else f"not significant, MDE {format_mde(c['mde'])}")
             lines.append(f"  {(c['b'] + ' - ' + c['a']).ljust(pair_width)}{c['diff']:+.3f} "
                          f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  {p_phrase(c['p_holm']):<12}"
                          f"{mark}")
@@ -95,6 +97,17 @@ def counterfactual_lines(summary: dict, width: int = 100) -> list[str]:
 
 def _num(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def _best_first(value) -> tuple:
+    """Sort key: the highest figure first, a missing one (NaN, null) last."""
+    value = _number(value)
+    return (1, 0.0) if value != value else (0, -value)
+
+
+def _number(value) -> float:
+    """A figure of summary.json as a float: a missing one (null in the file) is NaN."""
+    return float("nan") if value is None else value
 
 
 def rejects_line(summary: dict) -> str:
