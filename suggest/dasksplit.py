@@ -200,7 +200,7 @@ def _group_counts(bucket: dict | None, column: str) -> pd.DataFrame:
 
 
 def _chosen_groups(column: str, n_test: int, seed: int, *groups: pd.DataFrame) -> pd.DataFrame:
-    """The held-out values, as :func:`suggest.splits._by_group` picks them from the groups in
+    """The held-out values, as :func:`suggest.splits.by_group` picks them from the groups in
     the order their first request appears."""
     every = pd.concat([g for g in groups if len(g)], ignore_index=True)
     every = every.groupby("value", dropna=False, sort=False).agg(first=("first", "min"),

@@ -129,7 +129,7 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
                      f"{test_share:.0%} held out, seed {seed}")
     else:
         column = "user_id" if kind == "user" else kind.split(":", 1)[1]
-        is_test = _by_group(requests[column], n_test, seed)
+        is_test = by_group(requests[column], n_test, seed)
         inside = np.zeros(len(requests), bool)
         what = "users" if kind == "user" else f"values of {column}"
         described = (f"seeded split by {what} (each on one side), about {test_share:.0%} of "
@@ -166,7 +166,7 @@ def split_kind(test_share: float, how: str | None, columns, gap: str | pd.Timede
     return kind, gap
 
 
-def _by_group(values: pd.Series, n_test: int, seed: int) -> np.ndarray:
+def by_group(values: pd.Series, n_test: int, seed: int) -> np.ndarray:
     """Test rows: whole groups in a seeded order until about ``n_test`` requests (a missing
     value is a group of its own)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)

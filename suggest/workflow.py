@@ -130,9 +130,15 @@ def rejects_summary(log, path: str | Path) -> dict:
     else:
         written = write_rejects(log.rejects, Path(path)) if len(log.rejects) else None
         rows = len(log.rejects)
+    inferred = getattr(log.report, "inferred", None) or {}
+    guessed = ([f"{len(inferred)} column(s) the description does not declare were read as "
+                "context, which every engine uses: "
+                + ", ".join(f"{c} ({t})" for c, t in sorted(inferred.items()))
+                + "; declare each under `context:` or list it under `ignore:` (a folder key "
+                  "such as date= is one)"] if inferred else [])
     return {"rejected_rows": rows, "rejects_file": str(written) if written else None,
             "reject_reasons": dict(list(log.report.reject_reasons.items())[:3]),
-            "load_warnings": list(log.report.warnings)}
+            "load_warnings": list(log.report.warnings) + guessed}
 
 
 def fitted_rules(rule_set, log=None):
@@ -237,7 +243,7 @@ def _named(value: str) -> tuple[str | None, str]:
 
 
 def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
-                   model: str | Path | None = None, seed: int = 0) -> dict:
+                   model: str | Path | None = None, seed: int = 0, split_by: str = "auto") -> dict:
     """Unfitted engines by name for a replay (``--engines``), checked before any work;
     with ``model``, the ranker is that trained model (a :class:`FittedEngine`); each rule
     set after the first in ``rules`` (:func:`rule_sets`) is one more engine, named after it."""
@@ -265,7 +271,7 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
             engines[name] = FittedEngine(trained if name == "ranker" else
                                          _hybrid_of(trained, f"--model {model}"))
             continue
-        engines[name] = get_engine(name, **replay_params(name, rules, seed))
+        engines[name] = get_engine(name, **replay_params(name, rules, seed, split_by))
     for name, path in others.items():
         if name in engines:  # an engine of a plugin, or one --engines names
             raise SuggestError(f"--rules {name}={path}: the name '{name}' is an engine's name",
@@ -308,7 +314,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     if clip is not None and not clip > 0:
         raise SuggestError(f"--clip must be above 0, not {clip}",
                            hint="a weight cap of 100 keeps weights up to 100; leave it out for none")
-    chosen = replay_engines(engines, rules, None if dask else model, seed)
+    chosen = replay_engines(engines, rules, None if dask else model, seed, split_by)
     with chunk_runner(jobs, dask) as runner:
         # on Dask the workers read and hold the log (suggest.daskreplay), and the model
         client = getattr(runner, "client", None)
@@ -379,7 +385,8 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
     if tune_seconds is not None and tune_seconds <= 0:
         raise SuggestError(f"--tune takes seconds > 0, not {tune_seconds}", hint="e.g. --tune 60")
     engine = RankerEngine(rules=str(rules) if rules else None, seed=seed,
-                          n_estimators=n_estimators or N_ESTIMATORS)
+                          n_estimators=n_estimators or N_ESTIMATORS,
+                          validation_by=split_by)  # validated as the test part is held out
     if dask:
         from suggest.parallel import dask_client
 

@@ -47,6 +47,27 @@ def test_context_popular_uses_the_slice_then_backs_off_to_popular():
     assert reasons == ["context-popular:location=home", "popular"]
 
 
+def test_context_popular_full_slice_counts_a_missing_value_as_a_value():
+    """A column the log never fills (or fills for some requests only) must not switch the
+    slice of every column off: a missing value is a value of its own there."""
+    rows = [(f"h{i}", "u", "2026-03-01T08:00Z", "home", ["tv"]) for i in range(5)]
+    rows += [(f"k{i}", "u", "2026-03-01T08:00Z", "home", ["radio"]) for i in range(6)]
+    rows += [(f"w{i}", "u", "2026-03-01T08:00Z", "work", ["mail"]) for i in range(7)]
+    requests, truth = frames(rows)
+    mood = ["calm"] * 5 + [None] * 6 + [None] * 7  # missing for the 'k' and 'w' requests
+    requests["mood"] = pd.Categorical(mood)
+    engine = ContextPopular(columns=["location", "mood"], min_support=5).fit(requests, truth)
+    out = engine.suggest(requests, 1)
+    assert items(out, "h0") == ["tv"] and items(out, "k0") == ["radio"]
+    assert out.loc[out["request_id"] == "k0", "reason"].astype(str).tolist() == [
+        "context-popular:location=home,mood=(missing)"]
+    # a column missing everywhere leaves the lists as without it
+    requests["mood"] = pd.Categorical([None] * len(rows), categories=["calm"])
+    both = ContextPopular(columns=["location", "mood"], min_support=5).fit(requests, truth)
+    alone = ContextPopular(columns=["location"], min_support=5).fit(requests, truth)
+    assert both.suggest(requests, 3)["item_id"].tolist() == alone.suggest(requests, 3)["item_id"].tolist()
+
+
 def test_context_popular_asked_again_answers_as_a_fresh_engine():
     """Lists are remembered per (k, context) across calls (a replay's chunks share most
     contexts): another k, another context and a refit each give a fresh engine's lists."""

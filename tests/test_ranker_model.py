@@ -20,7 +20,7 @@ from suggest.data import load
 from suggest.engines import get_engine
 from suggest.engines.base import SUGGESTION_COLUMNS
 from suggest.ranker import HybridEngine, RankerEngine
-from suggest.ranker.model import _grades
+from suggest.ranker.model import NEW_USER, _grades
 from suggest.rules import RulesEngine
 from suggest.contexts import context_frame
 from suggest.synth import generate, preset_config
@@ -206,6 +206,26 @@ def test_a_log_without_time_trains_with_a_seeded_split(small):
     outs = [r.suggest(test.drop(columns=drop), 5) for r in runs]
     pd.testing.assert_frame_equal(outs[0], outs[1])
     check_valid(outs[0], test, catalog, 5)
+
+
+def test_validation_by_user_holds_out_whole_users_new_to_the_ranker(small):
+    """`--split user` asks about users the ranker has never seen: its validation must too, or
+    early stopping and the baseline check answer another question."""
+    train, truth, _, _, catalog = small
+    engine = RankerEngine(seed=2, validation_by="user", **FAST)
+    held = engine.validation_mask(train)
+    assert not set(train["user_id"][held]) & set(train["user_id"][~held])
+    assert 0.1 < held.mean() < 0.3
+    part, valid = engine.validation_split(train)
+    assert (valid["user_id"] == NEW_USER).all() and NEW_USER not in set(part["user_id"])
+    engine.fit(train, truth, catalog)
+    v = engine.validation_
+    assert v["split"] == "seeded by users, new to the ranker"
+    assert v["valid_requests"] == held.sum()
+    # user history has nothing to say of a new user; by time it answers most requests
+    assert v["baselines"]["user-history"] == 0
+    by_time = RankerEngine(seed=2, **FAST).fit(train, truth, catalog).validation_
+    assert by_time["split"] == "by time" and by_time["baselines"]["user-history"] > 0.1
 
 
 @pytest.mark.parametrize("categorical", [True, False])

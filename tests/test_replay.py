@@ -301,3 +301,12 @@ def test_a_figure_without_a_value_is_null_in_summary_json_and_n_a_where_people_r
     result = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "-o",
                                        str(tmp_path / "page.html")])
     assert result.exit_code == 0, result.output
+
+
+def test_a_replay_split_by_user_validates_its_ranker_on_new_users_too():
+    from suggest.workflow import replay_engines
+
+    rules = str(ROOT / "rules" / "phone.yaml")
+    by_user = replay_engines("ranker,hybrid,popular", rules, None, 0, "user")
+    assert by_user["ranker"].validation_by == by_user["hybrid"].validation_by == "user"
+    assert replay_engines("ranker", rules, None, 0)["ranker"].validation_by == "auto"

@@ -132,6 +132,20 @@ def test_explain_refuses_an_unknown_key_and_warns_of_an_unseen_value():
         "location='hom' never occurs in the dataset's log (did you mean 'home'?)"]
 
 
+def test_explain_shows_a_context_column_named_time_not_the_clock(tmp_path):
+    """DePaulMovie's `time` column says Weekday or Weekend; a rule on it tests the column (as
+    coverage counts it), and explain must show the column's value, not a missing clock."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nrules:\n  - id: weekend\n    when: {time: Weekend}\n"
+                     "    suggest: [x]\n")
+    for said, state, shown in (("Weekend", "true", "Weekend"), ("Weekday", "false", "Weekday")):
+        result = run("rules", "explain", rules, "--context", json.dumps({"time": said}), "--json")
+        assert result.exit_code == 0, result.output
+        rule = json.loads(result.output)["rules"][0]
+        seen = rule["matched"][0] if state == "true" else rule["failed"]
+        assert rule["state"] == state and seen["field"] == "time" and seen["value"] == shown
+
+
 def test_explain_bad_json_is_exit_2():
     result = run("rules", "explain", PHONE, "--context", "{location: home}")
     assert result.exit_code == 2

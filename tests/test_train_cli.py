@@ -115,7 +115,12 @@ def test_train_and_replay_share_a_split_by_user_and_another_split_is_refused(wor
     trained = run("train", "--dataset", dataset, "--rules", PHONE, "--test-share", "0.2",
                   "--split", "user", *FAST, "-o", tmp_path / "m", "--json")
     assert trained.exit_code == 0, trained.output
-    assert json.loads(trained.stdout)["held_out"].startswith("seeded split by users")
+    reported = json.loads(trained.stdout)
+    assert reported["held_out"].startswith("seeded split by users")
+    # validated as it is tested: on users it has never seen
+    assert reported["validation"]["split"] == "seeded by users, new to the ranker"
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["params"]["validation_by"] == "user"
     same = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
                "--engines", "rules,ranker", "--split", "user", "-o", tmp_path / "r")
     assert same.exit_code == 0, same.output
@@ -151,3 +156,23 @@ def test_tune_keeps_the_best_settings_found_and_ablation_reports_each_feature_gr
     from suggest.data import load
 
     assert len(engine.suggest(load(dataset).requests.head(5), 3)) > 0  # and still serves
+
+
+def test_replay_and_train_warn_of_columns_read_as_context_without_being_declared(tmp_path):
+    """A column the description does not name (a folder key, an export's extra field) is
+    read as context and changes every engine's slices: the output must say so."""
+    rows = "\n".join(f"u{i % 7},item{i % 5},{['happy', 'sad'][i % 2]},s{i % 3}" for i in range(80))
+    path = write_dataset(tmp_path, "user,item,mood,shard\n" + rows + "\n",
+                         context={"mood": {"type": "categorical"}})
+    said = "1 column(s) the description does not declare were read as context"
+    replayed = run("replay", "--dataset", path, "--engines", "popular,context-popular",
+                   "-o", tmp_path / "r")
+    assert replayed.exit_code == 0, replayed.output
+    assert said in replayed.output and "shard (categorical)" in replayed.output
+    trained = run("train", "--dataset", path, *FAST, "-o", tmp_path / "m", "--json")
+    assert trained.exit_code == 0, trained.output
+    assert any(said in w for w in json.loads(trained.stdout)["load_warnings"])
+    declared = write_dataset(tmp_path / "d", "user,item,mood,shard\n" + rows + "\n",
+                             context={"mood": {"type": "categorical"}}, ignore=["shard"])
+    quiet = run("replay", "--dataset", declared, "--engines", "popular", "-o", tmp_path / "q")
+    assert quiet.exit_code == 0 and said not in quiet.output

@@ -311,11 +311,12 @@ def engine_names() -> list[str]:
     return sorted(set(BUILT_IN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
 
 
-def replay_params(name: str, rules: str | None, seed: int) -> dict:
+def replay_params(name: str, rules: str | None, seed: int, split_by: str = "auto") -> dict:
     """The constructor parameters a replay gives built-in engine ``name``.
 
     The rule file goes to the engines that read one, the seed to those that
-    draw at random or train; the ranker's per-suggestion explanations are off.
+    draw at random or train; the ranker's per-suggestion explanations are off,
+    and it validates as the replay splits (``split_by``, when not ``auto``).
 
     >>> replay_params("hybrid", "rules/phone.yaml", 3)
     {'rules': 'rules/phone.yaml', 'seed': 3, 'explain': False}
@@ -323,6 +324,8 @@ def replay_params(name: str, rules: str | None, seed: int) -> dict:
     params = {"rules": str(rules)} if rules is not None and name in ("rules", "ranker", "hybrid") else {}
     if name in ("ranker", "hybrid"):
         params.update(seed=seed, explain=False)
+        if split_by != "auto":
+            params["validation_by"] = split_by
     if name == "random":
         params["seed"] = seed
     return params

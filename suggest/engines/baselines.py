@@ -111,8 +111,15 @@ class Popular(BaseEngine):
                             ["popular"], self.name)
 
 
+#: A missing value in the full slice of :class:`ContextPopular` (a value of its own there, so
+#: a column that is always missing does not switch the full slice off).
+MISSING = "\x00missing"
+
+
 class ContextPopular(BaseEngine):
-    """Most engaged items in the request's context slice, backing off to coarser slices.
+    """Most engaged items in the request's context slice, backing off to coarser slices:
+    the slice of every column at once (a missing value is a value there), then each
+    column's alone, most informative first (a missing value has none), then popular.
 
     Parameters
     ----------
@@ -217,7 +224,11 @@ class ContextPopular(BaseEngine):
         self.levels_ = []
         self._memo = {}  # (k, context values) -> list: chunks of a replay share most contexts
         for level in levels:
-            rows = table.dropna(subset=list(level))
+            if len(level) > 1:  # the full slice: a missing value is a value of its own
+                rows = table.assign(**{c: table[c].astype(object).where(table[c].notna(), MISSING)
+                                       for c in level})
+            else:
+                rows = table.dropna(subset=list(level))
             level_counts = rows.groupby([*level, "item_id"], sort=True)["n"].sum()
             self.levels_.append((level, self._slice_lists(level_counts[level_counts > 0])))
         popular = table.groupby("item_id")["n"].sum()
@@ -247,9 +258,12 @@ class ContextPopular(BaseEngine):
         chosen, why, taken = [], [], set()  # the set: a k of thousands stays linear
         for level, table in self.levels_:
             key = tuple(values.get(c) for c in level)
+            if len(level) > 1:
+                key = tuple(MISSING if v is None else v for v in key)
             if None in key or key not in table:
                 continue
-            label = "context-popular:" + ",".join(f"{c}={v}" for c, v in zip(level, key))
+            label = "context-popular:" + ",".join(f"{c}={'(missing)' if v == MISSING else v}"
+                                                  for c, v in zip(level, key))
             for item in table[key]:
                 if len(chosen) < k and item not in taken:
                     chosen.append(item)

@@ -215,7 +215,8 @@ def _prepared(engine, frames: dict, trees: int | None, sample: int, catalog) -> 
         trees, trees_from = _trees_from_local_run(engine, requests, truth, catalog, sample)
     engine.prepare(requests, truth, catalog)
     held = engine.validation_mask(requests)
-    train, valid = requests[~held].reset_index(drop=True), requests[held].reset_index(drop=True)
+    train = requests[~held].reset_index(drop=True)
+    valid = engine.validation_requests(requests[held].reset_index(drop=True))
     engine._train_requests = len(train)
     return {"engine": engine, "trees": trees, "trees_from": trees_from, "train": train,
             "valid": valid, "valid_positions": np.sort(frames["positions"][held])}
@@ -250,6 +251,8 @@ def _bucket_matrix(engine, bucket: dict | None, masks, valid_positions: np.ndarr
     requests = bucket["requests"][keep].reset_index(drop=True)
     if len(requests) == 0:
         return None
+    if valid:
+        requests = engine.validation_requests(requests)
     truth = bucket["truth"]
     return _partition_matrix(engine, requests, truth[isin(truth["request_id"], requests["request_id"])])
 
@@ -308,7 +311,7 @@ def _finished(prepared: dict, frames: dict, booster, recall: dict, extra: dict, 
     train, valid = prepared["train"], prepared["valid"]
     engine.validation_ = {**engine.replay_score(valid, frames["truth"], train, catalog), **extra,
                           "train_requests": int(len(train)), "valid_requests": int(len(valid)),
-                          "split": "by time" if "timestamp" in train.columns else "seeded"}
+                          "split": engine.validation_how(train)}
     return engine
 
 

@@ -97,6 +97,15 @@ class RankerEngine(BaseEngine):
         Stop when validation NDCG@eval_at has not improved for this many trees.
     validation_share : float
         Share of the training window (latest by time) used for early stopping.
+    validation_by : str
+        How that share is picked, as ``--split`` picks the test part (``suggest
+        train`` and ``replay`` pass theirs): ``auto`` (the latest by time, a seeded
+        share of requests without time), ``time``, ``request``, ``user`` or
+        ``group:COLUMN`` (a seeded share of users or of a column's values). Under
+        ``user`` the validation users are new to the ranker, as the test users
+        are: their own past is hidden from its features and candidates (their
+        engagements still count in everyone's, as other users' do), so early
+        stopping and the baseline check answer the cold-start question.
     eval_at : int
         The k of the validation NDCG.
     seed : int
@@ -134,7 +143,8 @@ class RankerEngine(BaseEngine):
                  early_stopping_rounds: int = 30, validation_share: float = 0.2, eval_at: int = 5,
                  seed: int = 0, explain: bool = True, n_jobs: int = 1,
                  feature_fraction: float = 1.0, truncation_level: int | None = None,
-                 objective: str = "rank_xendcg", categorical_context: bool = True):
+                 objective: str = "rank_xendcg", categorical_context: bool = True,
+                 validation_by: str = "auto"):
         self.rules = rules
         self.cap = cap
         self.n_estimators = n_estimators
@@ -151,6 +161,7 @@ class RankerEngine(BaseEngine):
         self.truncation_level = truncation_level
         self.objective = objective
         self.categorical_context = categorical_context
+        self.validation_by = validation_by
 
     # -- training ----------------------------------------------------------------------
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
@@ -181,7 +192,7 @@ class RankerEngine(BaseEngine):
                             "valid_rows": int(len(sets["valid"][1])),
                             "train_requests": int(len(train)), "valid_requests": int(len(valid)),
                             "num_leaves": self.leaves_for(len(train)),
-                            "split": "by time" if "timestamp" in requests.columns else "seeded"}
+                            "split": self.validation_how(requests)}
         bar.close()
         return self
 
@@ -461,21 +472,48 @@ class RankerEngine(BaseEngine):
         return RulesEngine(self.rules).fit(requests, truth, catalog)
 
     def validation_split(self, requests: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(train, validation): the latest ``validation_share`` of ``requests`` by time
-        held out for early stopping (a seeded share without time)."""
+        """(train, validation): the ``validation_share`` of ``requests`` held out for early
+        stopping, as ``validation_by`` picks it (:meth:`validation_requests`)."""
         held = self.validation_mask(requests)
-        return requests[~held].reset_index(drop=True), requests[held].reset_index(drop=True)
+        return (requests[~held].reset_index(drop=True),
+                self.validation_requests(requests[held].reset_index(drop=True)))
+
+    def _validation_kind(self, requests: pd.DataFrame) -> str:
+        from suggest.splits import split_kind
+
+        return split_kind(self.validation_share or 0.5, self.validation_by, requests.columns,
+                          None)[0]
 
     def validation_mask(self, requests: pd.DataFrame) -> np.ndarray:
         """The rows of ``requests`` that :meth:`validation_split` holds out."""
+        from suggest.splits import by_group
+
         n_valid = int(round(len(requests) * self.validation_share))
         held = np.zeros(len(requests), bool)
         if n_valid == 0:
             return held
-        if "timestamp" in requests.columns:
+        kind = self._validation_kind(requests)
+        if kind == "time":
             return latest(requests["timestamp"], n_valid)
+        if kind != "request":
+            return by_group(requests["user_id" if kind == "user" else kind.split(":", 1)[1]],
+                            n_valid, self.seed)
         held[np.random.default_rng(self.seed).permutation(len(requests))[len(requests) - n_valid:]] = True
         return held
+
+    def validation_requests(self, valid: pd.DataFrame) -> pd.DataFrame:
+        """The validation requests as validation scores them: under ``validation_by`` user,
+        each by a user the ranker has never seen (:data:`NEW_USER`)."""
+        if len(valid) == 0 or self._validation_kind(valid) != "user":
+            return valid
+        return valid.assign(user_id=pd.Series(NEW_USER, index=valid.index, dtype=object))
+
+    def validation_how(self, requests: pd.DataFrame) -> str:
+        """How the validation part was picked, for people."""
+        kind = self._validation_kind(requests)
+        return {"time": "by time", "request": "seeded",
+                "user": "seeded by users, new to the ranker"}.get(
+            kind, f"seeded by values of {kind.split(':', 1)[-1]}")
 
     def labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
         """The graded relevance of each candidate row (0 when not engaged)."""
@@ -592,6 +630,11 @@ def _categories_of(features, name: str) -> list[str] | None:
             kind, categories = table.get(name[len(prefix):], (None, None))
             return categories if kind == "categorical" else None
     return None
+
+
+#: The user of every validation request under ``validation_by="user"``: no training
+#: request has it (a log's ids are text without control characters).
+NEW_USER = "\x00new user"
 
 
 class HybridEngine(RankerEngine):

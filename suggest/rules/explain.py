@@ -44,8 +44,11 @@ def _blame(node: Leaf | Group, ev: Evaluator) -> Leaf | Group | None:
     return node
 
 
-def _actual(frame: pd.DataFrame, ev: Evaluator, name: str):
-    if name == "time":
+def _actual(frame: pd.DataFrame, ev: Evaluator, leaf: Leaf):
+    """The context's value of what ``leaf`` tests: the local clock for a time window, else
+    the field (a context column may be named ``time``, as DePaulMovie's is); None missing."""
+    name = leaf.field
+    if leaf.op == "window":
         fields = ev.time_fields()
         if fields is None or pd.isna(fields["hour"].iloc[0]):
             return None
@@ -96,11 +99,11 @@ def explain(engine: RulesEngine, context: dict, k: int | None = None,
             node = _blame(rule.when, ev)
             name = node.field if isinstance(node, Leaf) else None
             failed = {"path": node.path, "field": name,
-                      "value": _actual(frame, ev, name) if name else None,
+                      "value": _actual(frame, ev, node) if name else None,
                       "condition": describe(node)}
         matched = None
         if state == "true":  # what made it fire: its true conditions with the actual values
-            matched = [{"field": leaf.field, "value": _actual(frame, ev, leaf.field),
+            matched = [{"field": leaf.field, "value": _actual(frame, ev, leaf),
                         "condition": str(leaf)} for leaf in leaves(rule.when)
                        if ev.evaluate(leaf).true[0]][:4]
         states.append({"id": rule.id, "state": state, "failed": failed, "matched": matched})
