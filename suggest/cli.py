@@ -208,7 +208,10 @@ def _parallel_options(what: str, joblib: bool = True, workers: str = ""):
     return decorate
 
 
-@main.group(context_settings=CONTEXT)
+@main.group(context_settings=CONTEXT, epilog="""\b
+Example:
+  suggest data check data/sample/dataset.yaml
+""")
 def data() -> None:
     """Check how a log reads against its dataset description."""
 
@@ -247,7 +250,11 @@ def data_check(dataset, rejects_path, jobs, dask_address, as_json):
     click.echo(f"  rejected rows: {written}" if written else "  no rejected rows")
 
 
-@main.group(context_settings=CONTEXT)
+@main.group(context_settings=CONTEXT, epilog="""\b
+Examples:
+  suggest rules check rules/phone.yaml --dataset data/sample/dataset.yaml
+  suggest rules coverage rules/phone.yaml --dataset data/sample/dataset.yaml
+""")
 def rules() -> None:
     """Check, test, explain and measure YAML rule sets."""
 

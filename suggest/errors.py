@@ -116,16 +116,19 @@ def did_you_mean(word: object, choices: Iterable[object]) -> str | None:
     "did you mean 'between'?"
     >>> did_you_mean("itme", ["user", "time", "item"])
     "did you mean 'item'?"
+    >>> did_you_mean("gtee", ["gt", "gte", "lt", "lte"])
+    "did you mean 'gte'?"
     """
     text = str(word)
     best, best_cost = None, None
     for choice in (str(c) for c in choices):
         # ties go to a choice with the same first letter: people mistype the middle of words
+        # and to the choice with fewer real edits ('gte' over 'gt' for 'gtee')
         a, b = text.lower(), choice.lower()
-        edits = _edits(a, b)
+        edits = real = _edits(a, b)
         if len(a) >= 3 and (b.startswith(a) or a.startswith(b)):  # 'unix' for 'unix_s'
             edits = min(edits, 1)
-        cost = (edits, a[:1] != b[:1])
+        cost = (edits, real, a[:1] != b[:1])
         if cost[0] <= max(1, len(text) // 3) and (best_cost is None or cost < best_cost):
             best, best_cost = choice, cost
     return f"did you mean '{best}'?" if best is not None else None

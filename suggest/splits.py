@@ -69,9 +69,11 @@ def check_split(how: str | None, columns) -> str:
     if how.startswith("group:"):
         column = how.split(":", 1)[1]
         if column not in columns:
+            context = [c for c in columns if c not in ID_COLUMNS and c not in TIME_FIELDS]
             raise SuggestError(f"--split {how}: the log has no context column '{column}'",
-                               hint=did_you_mean(column, list(columns))
-                               or f"its context columns are {one_of(list(columns))}")
+                               hint=did_you_mean(column, context)
+                               or (f"its context columns are {one_of(context)}" if context
+                                   else "the log has no context column: use --split user"))
         return how
     raise SuggestError(f"unknown --split '{how}'", hint=did_you_mean(how, SPLITS[:4])
                        or f"expected {one_of(SPLITS)}")

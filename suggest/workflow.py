@@ -329,6 +329,12 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
         team, others = rule_sets(rules)
         loaded = checked_log(dataset, log, team, client=client, rejects=Path(out) / "rejects",
                              others=list(others.values()))
+        if clip is not None and not loaded.dataset.position:
+            raise SuggestError(f"--clip {clip:g} caps the counterfactual estimates' weights, and "
+                               f"{dataset} is not a log of what was shown (no position and "
+                               "propensity columns): there is nothing to clip",
+                               hint="drop --clip, or describe the log's `position:` and "
+                                    "`propensity:` columns")
         fitted = [chosen[n] for n in ("ranker", "hybrid") if isinstance(chosen.get(n), FittedEngine)]
         if fitted:  # the model given, as the ranker or the hybrid (the same model)
             from suggest.ranker.artifact import check_fits

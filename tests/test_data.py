@@ -353,6 +353,9 @@ def test_rows_repeating_a_request_and_item_follow_the_duplicates_rule(make_datas
                                          "disagreeing_pairs": 1}
         assert "5 rows repeat 2 (request, item) pairs, 1 of them with different relevance" in \
             log.report.to_text()
+        # the report's engagements are the truth's pairs, not the rows before merging
+        assert log.report.positives == 6 and log.report.engagements == len(log.truth) == 3
+        assert "positives (engagements): 6 rows, 3 after merging repeated" in log.report.to_text()
 
 
 def test_blank_lines_in_the_middle_are_skipped_not_renumbered(make_dataset):

@@ -154,6 +154,14 @@ def test_each_reason_names_two_features_the_model_has(replay):
     assert hybrid.str.startswith("hybrid: ").all()
 
 
+def test_a_reason_shows_a_users_past_as_a_count_not_the_log_the_trees_read(replay):
+    """user_total=0.693 reads as 0.693 past engagements; the trees read log1p(count)."""
+    ranker = replay[0]["ranker"]
+    at = [ranker.features_.names_.index(n) for n in ("user_total", "user_total", "item_share")]
+    text = ranker._feature_text(np.array(at), np.array([np.log1p(1), np.log1p(12), 0.25]))
+    assert text.tolist() == ["user_total=1", "user_total=12", "item_share=0.25"]
+
+
 def test_explain_off_gives_the_plain_reason_and_the_same_list(replay):
     fitted, out, _, test = replay
     quiet = copy.copy(fitted["ranker"])

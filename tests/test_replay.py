@@ -99,6 +99,10 @@ def test_an_interrupted_replay_resumes_with_identical_results(log, tmp_path, mon
     assert not (run / "summary.json").exists() and not (run / "results.parquet").exists()
     assert len(json.loads((run / "state.json").read_text())["done"]) == 2
     assert not (run / ".lock").exists()  # released when the replay failed
+    # a report of the folder says it is unfinished and that the same command resumes it
+    report = CliRunner().invoke(main, ["report", str(run), "-o", str(tmp_path / "p.html")])
+    assert report.exit_code == 2 and "not a finished replay" in report.output
+    assert "run the same `suggest replay` command again and it resumes" in report.output
     # a finished chunk damaged since (a truncated copy, a full disk) is redone, not trusted
     damaged = run / "chunks" / "results-00001.parquet"
     damaged.write_bytes(damaged.read_bytes()[:100])

@@ -208,6 +208,7 @@ def test_every_problem_is_reported_at_once_with_place_rule_and_path():
 @pytest.mark.parametrize("when, where, message", [
     ("{battery: {betwen: [1, 2]}}", "r.yaml:3:22",
      "unknown operator 'betwen' (did you mean 'between'?)"),
+    ("{battery: {gtee: 15}}", "r.yaml:3:22", "unknown operator 'gtee' (did you mean 'gte'?)"),
     ('{time: {betwen: ["06:30", "09:30"]}}', "r.yaml:3:19",
      "unknown key 'betwen' (did you mean 'between'?)"),
     ("{battery: {gte: x}}", "r.yaml:3:27", "`gte` takes a number, not 'x'"),

@@ -3,6 +3,8 @@ on a world with planted near-duplicates where the winner flips with the split.""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -57,12 +59,14 @@ def test_a_gap_leaves_out_the_test_requests_just_after_the_cut():
     ("time", None, "needs a time column"),
     ("users", None, "did you mean 'user'?"),
     ("group:plce", None, "did you mean 'place'?"),
+    ("group:nope", None, "its context columns are 'place'$"),  # not its ids nor its time fields
     ("request", "1h", "--gap applies to a split by time"),
 ])
 def test_a_split_the_log_cannot_take_is_a_clear_error(how, gap, words):
     requests, truth = _frames(time=False)
-    with pytest.raises(SuggestError, match=words.replace("?", r"\?")):
+    with pytest.raises(SuggestError) as info:
         split(requests, truth, 0.2, how=how, gap=gap)
+    assert re.search(words.replace("?", r"\?"), f"{info.value}; {info.value.hint}")
 
 
 def test_leakage_counts_what_the_training_part_has_already_seen():

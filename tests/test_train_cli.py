@@ -176,3 +176,12 @@ def test_replay_and_train_warn_of_columns_read_as_context_without_being_declared
                              context={"mood": {"type": "categorical"}}, ignore=["shard"])
     quiet = run("replay", "--dataset", declared, "--engines", "popular", "-o", tmp_path / "q")
     assert quiet.exit_code == 0 and said not in quiet.output
+
+
+def test_clip_on_a_log_that_is_not_of_what_was_shown_is_refused(world, tmp_path):
+    dataset, _ = world
+    result = run("replay", "--dataset", dataset, "--engines", "popular", "--clip", "5",
+                 "-o", tmp_path / "r")
+    assert result.exit_code == 2 and "not a log of what was shown" in result.output
+    assert "drop --clip" in result.output and not (tmp_path / "r" / "summary.json").exists()
+

@@ -91,7 +91,8 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     verdict = judge(summary, "ndcg@5", {"ranker - user-history": []},
                     {"ranker - user-history": {"segments": 40, "columns": 6}})
     text = " ".join(verdict["sentences"])
-    assert verdict["headline"].startswith("Is the ranker worth it? Not shown:")
+    assert verdict["headline"].startswith("Is the ranker worth it? Not shown yet: it beats the "
+                                          "rules by +0.110 but is not significantly different")
     assert "no significant difference" in text and "0.035 with 80% power" in text
     assert "user-history is better" not in text and "ranker is better" in text  # vs the rules
     assert "to user-history in none of 40 segments" in text

@@ -452,7 +452,7 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
     report.reject_reasons = reason_counts(pd.concat([w["reasons"] for w in written],
                                                     ignore_index=True))
     done = [c for c in counts if c["report"] is not None]
-    for key in ("requests", "requests_without_positive", "positives", "negatives"):
+    for key in ("requests", "requests_without_positive", "positives", "negatives", "engagements"):
         setattr(report, key, sum(getattr(c["report"], key) for c in done))
     merged = [c["report"].duplicates for c in done]
     report.duplicates = {"rule": duplicate_rule(ds),

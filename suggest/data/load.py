@@ -73,6 +73,8 @@ class LoadReport:
     items: int = 0
     positives: int = 0
     negatives: int = 0
+    #: the engaged (request, item) pairs after ``duplicates:`` merged repeated ones
+    engagements: int = 0
     has_time: bool = False
     roles: dict[str, str] = field(default_factory=dict)
     schema: dict[str, str] = field(default_factory=dict)
@@ -101,7 +103,10 @@ class LoadReport:
                  f"  requests: {self.requests:,}, one per {self.request_key}; "
                  f"{self.requests_without_positive:,} have no positive",
                  f"  users: {self.users:,}, items: {self.items:,}",
-                 f"  positives (engagements): {self.positives:,}, known negatives: {self.negatives:,}",
+                 f"  positives (engagements): {self.positives:,}"
+                 + (f" rows, {self.engagements:,} after merging repeated (request, item) pairs"
+                    if self.engagements != self.positives else "")
+                 + f", known negatives: {self.negatives:,}",
                  f"  timestamps: {span}",
                  "  columns:"]
         width = max((len(c) for c in [*self.schema, *self.roles.values(), *self.ignored]), default=0)
@@ -225,6 +230,7 @@ def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str
     answered[codes.request[engaged][events["positive"].to_numpy()]] = True
     report.requests_without_positive = int((~answered).sum())
     report.positives = int(events["positive"].sum())
+    report.engagements = len(truth)
     report.negatives = int((~events["positive"]).sum())
     if ds.position:
         events["position"] = events["position"].astype(np.int64)

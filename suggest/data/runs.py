@@ -249,8 +249,12 @@ def read_summary(folder: str | Path) -> dict:
     from suggest.files import read_json
 
     path = Path(folder) / "summary.json"
+    started = (Path(folder) / "chunks").is_dir()  # a replay that stopped midway left its chunks
     summary = read_json(path, missing=f"{folder} is not a finished replay (summary.json missing)",
-                        hint="run `suggest replay ... -o FOLDER` first", error=DataError)
+                        hint=("the replay into it stopped before the end: run the same `suggest "
+                              "replay` command again and it resumes from its finished chunks"
+                              if started else "run `suggest replay ... -o FOLDER` first"),
+                        error=DataError)
     if not isinstance(summary.get("engines"), dict):
         raise DataError("summary.json of the replay is damaged: it has no `engines` mapping",
                         where=str(path), hint="run the same `suggest replay` again into a new folder")

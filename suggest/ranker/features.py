@@ -63,6 +63,7 @@ from suggest.ranker.counters import FoldCounts, GroupCounters, LatestTotals, sha
 from suggest.ranker.serving import RECENT_DAYS, ServingTable
 
 TIME_COLUMNS = ("hour", "weekday", "is_weekend")  # the time fields the ranker reads
+LOG1P_FEATURES = ("user_total", "user_recent")  # counts the ranker reads as log1p(count)
 CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", "rule_rank",
                       "rule_blocked")
 

@@ -26,7 +26,7 @@ from suggest.engines.base import BaseEngine, check_k, suggestions_frame
 from suggest.errors import SuggestError
 from suggest.ids import isin
 from suggest.ranker.candidates import Candidates, recall
-from suggest.ranker.features import TIME_COLUMNS, Features
+from suggest.ranker.features import LOG1P_FEATURES, TIME_COLUMNS, Features
 from suggest.splits import latest
 
 MAX_LABEL = 30
@@ -600,8 +600,9 @@ class RankerEngine(BaseEngine):
         return [f"{self.name}: {u}" for u in uniques], codes
 
     def _feature_text(self, feature: np.ndarray, value: np.ndarray) -> np.ndarray:
-        """``name=value`` per row: categories by name, source flags as yes/no, numbers
-        to three digits, ``missing`` / ``unseen`` for NaN and unknown codes."""
+        """``name=value`` per row: categories by name, source flags as yes/no, counts the
+        trees read as log1p as counts, other numbers to three digits, ``missing`` /
+        ``unseen`` for NaN and unknown codes."""
         feats = self.features_
         names = feats.names_
         out = np.empty(len(feature), dtype=object)
@@ -615,6 +616,9 @@ class RankerEngine(BaseEngine):
                 text = table[code.astype(np.int64)]
             elif name.startswith("src_") or name == "rule_blocked":
                 text = np.where(v > 0, "yes", "no").astype(object)
+            elif name in LOG1P_FEATURES:  # the count, not the log1p the trees read
+                text = np.where(np.isnan(v), "missing",
+                                np.char.mod("%d", np.rint(np.expm1(np.nan_to_num(v))))).astype(object)
             else:
                 text = np.where(np.isnan(v), "missing", np.char.mod("%.3g", v)).astype(object)
             out[at] = name + "=" + text

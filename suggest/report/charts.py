@@ -36,10 +36,18 @@ def curves(summary: dict):
 
 
 def segment_effects(comparison, metric: str):
-    """A forest plot: each segment's difference with its 95% interval, significant ones
-    coloured (red: a loss, blue: a win), the segments with the largest effect times size."""
+    """A forest plot: each segment's difference with its 95% interval, the ones the report
+    lists as significant coloured (red: a loss, blue: a win: :meth:`Comparison.losses
+    <suggest.compare.Comparison.losses>`, Bonferroni over the columns), the segments with the
+    largest effect times size. A segment of nearly every request (a column whose values all
+    pooled into 'other') restates the overall difference and is left out, as from the list."""
+    from suggest.segments import WHOLE
+
     plt = _plt()
-    rows = [{"column": c, **r} for c, family in comparison.segments.items() for r in family["rows"]]
+    listed = {(r["column"], r["value"]) for r in comparison.losses() + comparison.wins()}
+    rows = [{"column": c, **r, "listed": (c, r["value"]) in listed}
+            for c, family in comparison.segments.items() for r in family["rows"]
+            if r.get("share", 0) < WHOLE]
     rows = sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])[:SEGMENTS_SHOWN][::-1]
     fig, ax = plt.subplots(figsize=(9, 0.26 * len(rows) + 1.2), layout="constrained")
     if not rows:
@@ -50,8 +58,8 @@ def segment_effects(comparison, metric: str):
     diff = np.array([r["diff"] for r in rows])
     low = np.array([r["ci_low"] for r in rows])
     high = np.array([r["ci_high"] for r in rows])
-    colors = ["#c0392b" if r["significant"] and r["diff"] < 0 else
-              "#2e6db4" if r["significant"] else "#999999" for r in rows]
+    colors = ["#c0392b" if r["listed"] and r["diff"] < 0 else
+              "#2e6db4" if r["listed"] else "#999999" for r in rows]
     ax.hlines(y, low, high, colors=colors, lw=1.4)
     ax.scatter(diff, y, c=colors, s=14, zorder=3)
     ax.axvline(0, color="#444", lw=0.8)

@@ -34,7 +34,7 @@ import pandas as pd
 from suggest.compare import interval_text
 from suggest.segments import MIN_SEGMENT, segment_columns
 from suggest.stats import format_mde, format_p, p_phrase
-from suggest.verdict import LEARNED, TEAM, best_baseline, other_rule_sets
+from suggest.verdict import LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets
 
 SHOWN_WINS = 10
 SECTIONS = ("verdict", "engines", "segments", "rules", "failures", "cards", "charts", "method")
@@ -250,8 +250,10 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
                         f"column its own Holm family; a segment is listed as significant when it "
                         f"stays so with Bonferroni over the {len(c.segments)} columns too, so the "
                         f"list as a whole holds a 5% error rate. Values under the minimum size are pooled "
-                        f"into 'other', numbers cut into quantile bins, the hour into 4-hour "
-                        f"bands. Significant: {len(losses)} losses, {len(wins)} wins.", note=True))
+                        f"into 'other' (a column whose values all pooled there has no segment "
+                        f"apart from the whole), numbers cut into quantile bins"
+                        + (", the hour into 4-hour bands" if "hour" in c.segments else "")
+                        + f". Significant: {len(losses)} losses, {len(wins)} wins.", note=True))
         names = {"a": c.a, "b": c.b, "b - a": f"{c.b} - {c.a}"}
         shown = losses + wins[:SHOWN_WINS]
         if shown:
@@ -361,8 +363,8 @@ def _cards(report: Report, summary: dict) -> None:
             "candidates, the ranker's ceiling.",
             _trees(v.get("best_iteration"), card.get("trees"))
             + f"; validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}"
-            + (f" as replay computes it ({_num(v.get(metric + '_candidates'))} on the requests "
-               "with a positive among the candidates, the figure early stopping used)."
+            + (f" as replay computes it ({_num(v.get(metric + '_candidates'))} is "
+               f"{lightgbm_figure(v)})."
                if metric and metric + "_candidates" in v else "."),
             f"Top features by gain: {top or 'n/a'}."]))
     data = summary.get("data")
@@ -428,5 +430,5 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "significant at its family's Bonferroni level with 80% power, from the paired differences' "
         "standard deviation; a non-significant difference smaller than it may still be real.",
         f"Segments: values with fewer than {min_segment} requests pool into 'other'; a column keeps "
-        "its 20 largest segments; numeric columns are cut into 5 quantile bins; the hour into 4-hour "
-        "bands and the weekday by name, in local time."]))
+        "its 20 largest segments; numeric columns are cut into 5 quantile bins; on a log with time, "
+        "the hour into 4-hour bands and the weekday by name, in local time."]))

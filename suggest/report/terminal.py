@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from suggest.stats import format_mde, p_phrase
+from suggest.verdict import lightgbm_figure
 
 
 def verdict_lines(summary: dict, width: int = 100) -> list[str]:
@@ -149,9 +150,8 @@ def train_text(summary: dict) -> str:
         f"candidate recall@{summary['candidate_cap']}: train {recall['train']:.3f}, validation "
         f"{recall['valid']:.3f} (the ranker cannot beat this)",
         f"validation NDCG@{at}: {_shown(ndcg)} over the {v.get('scored_requests', 0):,} validation "
-        f"requests with a positive, as replay computes it ({_shown(limited)} on those with a "
-        f"positive among the candidates, the figure early stopping used; {v['best_iteration']} "
-        "trees)"]
+        f"requests with a positive, as replay computes it ({_shown(limited)} is "
+        f"{lightgbm_figure(v)}; {v['best_iteration']} trees)"]
     if "dask" in v:
         lines.append(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
                      f"partitions; trees: {v['dask']['trees_from']}")
