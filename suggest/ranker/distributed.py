@@ -215,11 +215,11 @@ def _prepared(engine, frames: dict, trees: int | None, sample: int, catalog) -> 
         trees, trees_from = _trees_from_local_run(engine, requests, truth, catalog, sample)
     engine.prepare(requests, truth, catalog)
     held = engine.validation_mask(requests)
-    train = requests[~held].reset_index(drop=True)
-    valid = engine.validation_requests(requests[held].reset_index(drop=True))
-    engine._train_requests = len(train)
-    return {"engine": engine, "trees": trees, "trees_from": trees_from, "train": train,
-            "valid": valid, "valid_positions": np.sort(frames["positions"][held])}
+    engine._train_requests = int((~held).sum())
+    # the validation mask, not copies of the two parts (as large as the requests): the
+    # validation score slices them from the frames when the trees are grown
+    return {"engine": engine, "trees": trees, "trees_from": trees_from, "held": held,
+            "valid_positions": np.sort(frames["positions"][held])}
 
 
 def _settings(prepared: dict) -> dict:
@@ -233,7 +233,7 @@ def _settings(prepared: dict) -> dict:
     params = dict(n_estimators=prepared["trees"], learning_rate=engine.learning_rate,
                   objective=engine.lightgbm_params()["objective"],
                   colsample_bytree=engine.feature_fraction,
-                  num_leaves=engine.leaves_for(len(prepared["train"])),
+                  num_leaves=engine.leaves_for(engine._train_requests),
                   min_child_samples=engine.min_child_samples, random_state=engine.seed,
                   deterministic=True, force_row_wise=True, verbosity=-1,
                   label_gain=[float(2 ** g - 1) for g in range(MAX_LABEL + 1)], **extra)
@@ -306,10 +306,19 @@ def _partition_matrix(engine, requests: pd.DataFrame, truth: pd.DataFrame):
 def _finished(prepared: dict, frames: dict, booster, recall: dict, extra: dict, catalog):
     """On the engine's worker: the prepared engine with its booster, its validation scored
     as replay scores it and with the simple baselines (:meth:`RankerEngine.replay_score`)."""
+    from suggest.ranker.model import held_part, scored_sample
+
     engine = prepared["engine"]
     engine.booster_, engine.candidate_recall_ = booster, recall
-    train, valid = prepared["train"], prepared["valid"]
-    engine.validation_ = {**engine.replay_score(valid, frames["truth"], train, catalog), **extra,
+    requests, held = frames["requests"], prepared["held"]
+    train = requests[~held].reset_index(drop=True)
+    valid = engine.validation_requests(requests[held].reset_index(drop=True))
+    # ranked as training built them, as local training ranks them: served afresh, a request
+    # inside the fitted window would see its own engagements without time (every fold's
+    # count), and take candidates from sources fitted on the whole window
+    built = held_part(engine, scored_sample(valid)) if len(valid) else None
+    engine.validation_ = {**engine.replay_score(valid, frames["truth"], train, catalog, built),
+                          **extra,
                           "train_requests": int(len(train)), "valid_requests": int(len(valid)),
                           "split": engine.validation_how(train)}
     return engine

@@ -377,8 +377,7 @@ class RankerEngine(BaseEngine):
         name = f"ndcg@{self.eval_at}"
         if len(valid) == 0:
             return {name: None, "scored_requests": 0}
-        if len(valid) > VALID_SCORED:
-            valid = valid.iloc[np.linspace(0, len(valid) - 1, VALID_SCORED).astype(int)]
+        valid = scored_sample(valid)
         mine = truth[isin(truth["request_id"], valid["request_id"])]
 
         def score(engine, lists=None) -> tuple[float | None, int]:
@@ -671,6 +670,22 @@ class HybridEngine(RankerEngine):
         hybrid = cls.__new__(cls)
         hybrid.__dict__.update(ranker.__dict__)
         return hybrid
+
+
+def scored_sample(valid: pd.DataFrame) -> pd.DataFrame:
+    """The validation requests :meth:`RankerEngine.replay_score` scores: all of them, or
+    ``VALID_SCORED`` evenly spread."""
+    if len(valid) <= VALID_SCORED:
+        return valid
+    return valid.iloc[np.linspace(0, len(valid) - 1, VALID_SCORED).astype(int)]
+
+
+def held_part(engine: RankerEngine, valid: pd.DataFrame) -> tuple:
+    """``valid``'s (requests, candidates, features) as training builds them (out of fold
+    without time, candidates from the sources of each request's block), what
+    :meth:`RankerEngine.replay_score` ranks validation requests from."""
+    cand = engine.candidates_.generate(valid, training=True)
+    return valid, cand, engine.features_.build(valid, cand, training=True)
 
 
 def useful_groups(rows: np.ndarray, labels: np.ndarray) -> np.ndarray:
