@@ -236,17 +236,42 @@ def test_validation_by_user_holds_out_whole_users_new_to_the_ranker(small):
     assert by_time["split"] == "by time" and by_time["baselines"]["user-history"] > 0.1
 
 
+def test_validation_by_a_column_of_few_or_uneven_values_falls_back_to_time_and_says_why(small):
+    """The test split takes whole values: a two-valued column leaves one value in the
+    training part, and an uneven one would hold out far more or less than asked."""
+    from suggest.splits import latest
+
+    train = small[0]
+    engine = RankerEngine(validation_by="group:headphones")
+    held = engine.validation_mask(train)
+    assert engine.validation_kind_ == "time" and held.sum() == round(len(train) * 0.2)
+    assert (held == latest(train["timestamp"], held.sum())).all()
+    assert engine.validation_how(train) == ("by time: the training part has 2 values of "
+                                            "headphones, too few to hold whole ones out")
+    shard = np.where(np.arange(len(train)) % 20 < 14, "big", np.where(np.arange(len(train)) % 2, "a", "b"))
+    uneven = train.assign(shard=shard)  # 70%, 15%, 15%
+    for seed in range(8):
+        engine = RankerEngine(validation_by="group:shard", seed=seed)
+        share = engine.validation_mask(uneven).mean()
+        assert 0.1 <= share <= 0.3
+        if engine.validation_kind_ == "time":
+            assert "would hold out 70% of the training part" in engine.validation_how(uneven)
+
+
 @pytest.mark.parametrize("validation_by", ["auto", "user"])
-def test_the_dask_paths_validation_score_is_the_local_ones_on_a_log_without_time(small,
-                                                                                validation_by):
+@pytest.mark.parametrize("with_time", [False, True])
+def test_the_dask_paths_validation_score_is_the_local_ones(small, validation_by, with_time):
     """train --dask scores the validation part on the engine's worker. Served afresh, a
     request inside the fitted window of a log without time sees its own engagements (every
-    fold's count): on DePaulMovie that read 0.917 against the local 0.724. With the local
+    fold's count): on DePaulMovie that read 0.917 against the local 0.724; users held out
+    from across the window took candidates from sources that had seen them. With the local
     booster, the Dask path's figure must be the local one."""
     from suggest.ranker.distributed import _finished
 
     train, truth, _, _, catalog = small
-    train = train.drop(columns=["timestamp", "timezone", "hour", "minute", "weekday", "is_weekend"])
+    if not with_time:
+        train = train.drop(columns=["timestamp", "timezone", "hour", "minute", "weekday",
+                                    "is_weekend"])
     local = RankerEngine(seed=1, validation_by=validation_by, **FAST).fit(train, truth, catalog)
     prepared = RankerEngine(**local.get_params())
     prepared.prepare(train, truth, catalog)

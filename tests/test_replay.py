@@ -307,6 +307,26 @@ def test_a_figure_without_a_value_is_null_in_summary_json_and_n_a_where_people_r
     assert result.exit_code == 0, result.output
 
 
+def test_a_report_reads_a_run_whose_test_part_has_no_engaged_item(log, tmp_path):
+    """Every mean of such a run has no value (null in summary.json): the report and compare
+    must still read it, sorting and comparing the missing figures as missing."""
+    from suggest.splits import latest
+
+    late = latest(log.requests["timestamp"], round(len(log.requests) * 0.3))
+    no_late = log.truth[~log.truth["request_id"].isin(log.requests["request_id"][late])]
+    emptied = type(log)(**{**log.__dict__, "truth": no_late.reset_index(drop=True)})
+    replay(emptied, {"popular": get_engine("popular"), "random": get_engine("random")},
+           tmp_path / "run", latency_sample=5)
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written["engines"]["popular"]["ndcg@5"] is None
+    for args in (["report", str(tmp_path / "run"), "-o", str(tmp_path / "p.html")],
+                 ["report", str(tmp_path / "run"), "--a", "random", "--b", "popular",
+                  "--format", "md", "-o", str(tmp_path / "p.md")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    assert "n/a" in (tmp_path / "p.md").read_text()
+
+
 def test_a_replay_split_by_user_validates_its_ranker_on_new_users_too():
     from suggest.workflow import replay_engines
 

@@ -258,4 +258,26 @@ def read_summary(folder: str | Path) -> dict:
     if not isinstance(summary.get("engines"), dict):
         raise DataError("summary.json of the replay is damaged: it has no `engines` mapping",
                         where=str(path), hint="run the same `suggest replay` again into a new folder")
+    for entry in summary["engines"].values():  # every figure of an engine is a number
+        if isinstance(entry, dict):
+            entry.update({k: float("nan") for k, v in entry.items() if v is None})
+    _missing_figures_back(summary)
     return summary
+
+
+#: The figures of a comparison (overall, per segment, per rule) that are numbers.
+FIGURES = ("mean_a", "mean_b", "diff", "ci_low", "ci_high", "p_value", "p_holm", "sd", "mde")
+
+
+def _missing_figures_back(value) -> None:
+    """summary.json writes a figure without a value (NaN) as null: read it back as NaN, as
+    the replay held it, so every reader compares and formats it as before."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item is None and key in FIGURES:
+                value[key] = float("nan")
+            else:
+                _missing_figures_back(item)
+    elif isinstance(value, list):
+        for item in value:
+            _missing_figures_back(item)

@@ -484,35 +484,59 @@ class RankerEngine(BaseEngine):
                           None)[0]
 
     def validation_mask(self, requests: pd.DataFrame) -> np.ndarray:
-        """The rows of ``requests`` that :meth:`validation_split` holds out."""
+        """The rows of ``requests`` that :meth:`validation_split` holds out. Whole users or
+        values (``validation_by`` user, group:) when the training part has at least
+        ``MIN_VALIDATION_GROUPS`` of them and whole ones come within half of the share
+        asked (a column of two values, one of them left by the test split, cannot);
+        else by time (a seeded share of requests without time), and
+        :meth:`validation_how` says why. The kind used is ``validation_kind_``."""
         from suggest.splits import by_group
 
         n_valid = int(round(len(requests) * self.validation_share))
         held = np.zeros(len(requests), bool)
+        kind = self._validation_kind(requests)
+        self.validation_kind_, self.validation_note_ = kind, ""
         if n_valid == 0:
             return held
-        kind = self._validation_kind(requests)
+        if kind not in ("time", "request"):
+            column = "user_id" if kind == "user" else kind.split(":", 1)[1]
+            count = requests[column].nunique(dropna=False)
+            what = (("users" if count != 1 else "user") if kind == "user"
+                    else f"{'values' if count != 1 else 'value'} of {column}")
+            if count >= MIN_VALIDATION_GROUPS:
+                held = by_group(requests[column], n_valid, self.seed)
+                if abs(held.mean() - self.validation_share) <= self.validation_share / 2:
+                    return held
+                why = (f"whole {'users' if kind == 'user' else 'values of ' + column} would hold "
+                       f"out {held.mean():.0%} of the training part, not about "
+                       f"{self.validation_share:.0%}")
+            else:
+                why = f"the training part has {count} {what}, too few to hold whole ones out"
+            kind = self.validation_kind_ = "time" if "timestamp" in requests.columns else "request"
+            self.validation_note_ = f": {why}"
+            held = np.zeros(len(requests), bool)
         if kind == "time":
             return latest(requests["timestamp"], n_valid)
-        if kind != "request":
-            return by_group(requests["user_id" if kind == "user" else kind.split(":", 1)[1]],
-                            n_valid, self.seed)
         held[np.random.default_rng(self.seed).permutation(len(requests))[len(requests) - n_valid:]] = True
         return held
 
+    def _kind_used(self, requests: pd.DataFrame) -> str:
+        return getattr(self, "validation_kind_", None) or self._validation_kind(requests)
+
     def validation_requests(self, valid: pd.DataFrame) -> pd.DataFrame:
-        """The validation requests as validation scores them: under ``validation_by`` user,
-        each by a user the ranker has never seen (:data:`NEW_USER`)."""
-        if len(valid) == 0 or self._validation_kind(valid) != "user":
+        """The validation requests as validation scores them: when whole users were held
+        out, each by a user the ranker has never seen (:data:`NEW_USER`)."""
+        if len(valid) == 0 or self._kind_used(valid) != "user":
             return valid
         return valid.assign(user_id=pd.Series(NEW_USER, index=valid.index, dtype=object))
 
     def validation_how(self, requests: pd.DataFrame) -> str:
         """How the validation part was picked, for people."""
-        kind = self._validation_kind(requests)
+        kind = self._kind_used(requests)
         return {"time": "by time", "request": "seeded",
                 "user": "seeded by users, new to the ranker"}.get(
-            kind, f"seeded by values of {kind.split(':', 1)[-1]}")
+            kind, f"seeded by values of {kind.split(':', 1)[-1]}") + getattr(
+            self, "validation_note_", "")
 
     def labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
         """The graded relevance of each candidate row (0 when not engaged)."""
@@ -635,6 +659,8 @@ def _categories_of(features, name: str) -> list[str] | None:
     return None
 
 
+#: Fewest users or values a training part needs for the validation to hold whole ones out.
+MIN_VALIDATION_GROUPS = 3
 #: The user of every validation request under ``validation_by="user"``: no training
 #: request has it (a log's ids are text without control characters).
 NEW_USER = "\x00new user"
