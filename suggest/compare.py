@@ -303,14 +303,15 @@ def _lists(suggestions: pd.DataFrame, engine: str, k: int, ids) -> dict:
 def _disagreements(scored, suggestions, truth, a, b, k, context, examples, seed) -> dict:
     hit_a, hit_b = scored[f"hit_rate@{k}_a"] > 0, scored[f"hit_rate@{k}_b"] > 0
     only_a, only_b = scored[hit_a & ~hit_b], scored[hit_b & ~hit_a]
+    draw_a, draw_b = only_a, only_b  # the counts are of all of them; examples come from these
     explained = _explained(suggestions, [e for e in (a, b) if e in LEARNED])
     if explained is not None:  # draw from the requests whose learned lists say why
-        only_a = _prefer(only_a, explained)
-        only_b = _prefer(only_b, explained)
+        draw_a = _prefer(only_a, explained)
+        draw_b = _prefer(only_b, explained)
     rng = np.random.default_rng(seed)
     picked = pd.concat([
         part.iloc[np.sort(rng.choice(len(part), min(n, len(part)), replace=False))].assign(who=who)
-        for part, who, n in ((only_b, b, (examples + 1) // 2), (only_a, a, examples // 2))])
+        for part, who, n in ((draw_b, b, (examples + 1) // 2), (draw_a, a, examples // 2))])
     ids = set(picked["request_id"].astype(str))
     la, lb = _lists(suggestions, a, k, ids), _lists(suggestions, b, k, ids)
     engaged = {}

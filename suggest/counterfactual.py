@@ -245,10 +245,14 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
         out["ips"].update(ci_low=low, ci_high=high, interval="gamma")
     elif n > 0 and len(reward) == 0:
         out["ips"].update(ci_low=0.0, ci_high=0.0, interval="gamma")
-    if len(reward) and reward.min() >= 0:  # the value cannot be negative: neither can its interval
-        for name in ("snips", "dr"):
-            if name in out and out[name]["ci_low"] is not None:
+    if len(reward) and reward.min() >= 0:  # the value cannot be negative: neither can its
+        for name in ("snips", "dr"):          # interval, nor the estimate (DR's model term can
+            if name not in out:               # take it below 0: it is read as 0, and said so)
+                continue
+            if out[name]["ci_low"] is not None:
                 out[name]["ci_low"] = max(out[name]["ci_low"], 0.0)
+            if out[name]["value"] is not None and out[name]["value"] < 0:
+                out[name].update(value=0.0, below_zero=True)
     total = denominator.sum(axis=0)
     squares = np.bincount(pos[inside], weights=weight[inside] ** 2, minlength=width)
     per_position = np.divide(total ** 2, squares, out=np.zeros(width), where=squares > 0)
@@ -463,6 +467,21 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
             sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
                              f"of {e['ess']:.0f} per position): its {best} interval is wide, and "
                              f"the SNIPS and DR intervals beside it are too narrow.")
+    wide = [n for n in order if (engines[n][RECOMMENDED]["ci_high"] or 0)
+            > 3 * max(engines[n][RECOMMENDED]["value"], 0.01)]
+    if RECOMMENDED == "ips" and wide:
+        sentences.append(
+            f"The {best} intervals of {', '.join(wide)} reach far above their estimates: where "
+            "an engine departs from what the log shows, only the log's rarest shows (its smallest "
+            "propensities) could have matched it, and the interval allows one such match its "
+            "full weight, however rarely the engine itself matched the log (max w). A log that "
+            "explores more (a higher epsilon) narrows them.")
+    below = [f"{name} ({est.upper()})" for name, e in engines.items()
+             for est in ("snips", "dr") if (e.get(est) or {}).get("below_zero")]
+    if below:
+        sentences.append("Estimated below 0 and read as 0, as no engine can earn less: "
+                         + ", ".join(below) + " (DR's model term over-corrects where few rows "
+                         "match).")
     clipped = {n: e["clipped"] for n, e in engines.items() if e.get("clipped")}
     if clipped:
         clip = next(iter(engines.values()))["clip"]

@@ -324,3 +324,18 @@ def test_the_verdict_never_weighs_the_logging_engine_against_random():
         n: e for n, e in engines.items() if n != "rules"} | {"hybrid": engines["rules"]}})
     # nothing but the logging engine and random: no sentence
     assert verdict_caution({**found, "engines": {n: engines[n] for n in ("rules", "random")}}) is None
+
+
+def test_what_to_trust_says_when_a_dr_estimate_was_read_as_zero_and_why_ips_is_wide():
+    from suggest.counterfactual import trust_sentences
+
+    def engine(ips, high, dr_below=False):
+        return {"of_shown": 0.2, "support": 1.0, "ess": 500, "replay": ips, "clipped": 0,
+                "ips": {"value": ips, "ci_low": ips / 2, "ci_high": high},
+                "snips": {"value": ips, "ci_low": ips / 2, "ci_high": ips * 2},
+                "dr": {"value": 0.0, "ci_low": 0.0, "ci_high": 0.1, "below_zero": dr_below}}
+
+    said = " ".join(trust_sentences({"a": engine(0.06, 0.9, dr_below=True),
+                                     "b": engine(0.05, 0.08)}, 5))
+    assert "Estimated below 0 and read as 0" in said and "a (DR)" in said and "b (DR)" not in said
+    assert "The IPS intervals of a reach far above their estimates" in said

@@ -227,7 +227,14 @@ def test_the_hybrid_shares_the_rankers_training_and_failures_are_explained(log, 
     both = explained.merge(stored, on=key, suffixes=("", "_stored"), validate="one_to_one")
     assert len(both) == len(explained) and (both["item_id"] == both["item_id_stored"]).all()
     results, suggestions = read_replay(tmp_path / "run")
-    examples = compare(results, suggestions, "rules", "ranker").disagreements["examples"]
+    found = compare(results, suggestions, "rules", "ranker").disagreements
+    examples = found["examples"]
+    # the counts are of every scored request, not of those with explained lists
+    hits = results[results["has_positive"]].pivot(index="request_id", columns="engine",
+                                                  values="hit_rate@5") > 0
+    assert found["only_b"] == int((hits["ranker"] & ~hits["rules"]).sum())
+    assert found["only_a"] == int((hits["rules"] & ~hits["ranker"]).sum())
+    assert sum(found[n] for n in ("only_a", "only_b", "both", "neither")) == len(hits)
     assert examples and all(item["reason"].startswith("ranker: ")
                             for ex in examples for item in ex["items_b"])
 

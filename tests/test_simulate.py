@@ -140,6 +140,11 @@ def test_replay_reports_estimates_beside_the_truth_and_says_what_to_trust(tmp_pa
     for name in ("ips", "snips", "dr"):
         assert set(rules[name]) >= {"value", "ci_low", "ci_high"}
     assert rules["ips"]["ci_low"] <= summary["oracle"]["rules"] <= rules["ips"]["ci_high"]
+    # an estimate lies in its own interval, and none is below what an engine can earn (0)
+    for engine in found.values():
+        for name in ("ips", "snips", "dr"):
+            v = engine[name]
+            assert v["value"] >= 0 and v["ci_low"] <= v["value"] <= v["ci_high"], (name, v)
     assert rules["matched"] > 0.6 > found["random"]["matched"]
     # the truth of a random list is far below the rules' here
     assert summary["oracle"]["random"] < summary["oracle"]["rules"]

@@ -153,6 +153,8 @@ def test_tune_keeps_the_best_settings_found_and_ablation_reports_each_feature_gr
     full = v["ablation"][0]["score"]
     assert all(r["change"] == pytest.approx(r["score"] - full) for r in v["ablation"][1:])
     assert {k: getattr(engine, k) for k in SEARCH} == chosen  # the model carries them
+    # the objective reported is the one the kept trees were grown with
+    assert v["objectives"]["chosen"] == chosen["objective"] == engine.objective
     from suggest.data import load
 
     assert len(engine.suggest(load(dataset).requests.head(5), 3)) > 0  # and still serves

@@ -318,6 +318,9 @@ class RankerEngine(BaseEngine):
             setattr(self, key, value)
         if self.objective != "auto":
             self.objective_ = self.objective
+        if "objectives" in self.validation_:  # the objective the kept trees were grown with
+            self.validation_["objectives"] = {**self.validation_["objectives"],
+                                              "chosen": self.objective_}
         self._one = None
         self.validation_[f"ndcg@{self.eval_at}"] = score
         self.validation_["best_iteration"] = int(self.booster_.best_iteration or self.n_estimators)
