@@ -510,8 +510,10 @@ def mined_text(found: dict, out: Path, dataset) -> str:
                    + (f"; {found['did_not_hold']} candidate(s) did not hold on the later part"
                       if found["did_not_hold"] else "")
                    + (f". With {found['engaged_fitting_requests']:,} engaged requests to test on, "
-                      "only large effects can show: a longer log, or --alpha 0.2 for leads to "
-                      "check by hand, may find some" if found["engaged_fitting_requests"] < 5000 else ""))
+                      "only large effects can show: a longer log"
+                      + (", or --alpha 0.2 for leads to check by hand," if found["alpha"] < 0.2
+                         else "")
+                      + " may find some" if found["engaged_fitting_requests"] < 5000 else ""))
         return (f"No rule to write: in the training part ({found['training_requests']:,} requests) "
                 f"{why}. {out} was not written"
                 + (" (the file already there is left as it was)." if Path(out).exists() else "."))
@@ -752,7 +754,10 @@ def evaluate_command(run_file, truth_file, ks, gain, as_json):
     from suggest.report.terminal import metrics_table
     from suggest.workflow import evaluate_files
 
-    results = evaluate_files(run_file, truth_file, _cutoffs(ks), gain=gain)
+    notes: list[str] = []
+    results = evaluate_files(run_file, truth_file, _cutoffs(ks), gain=gain, notes=notes)
+    for note in notes:  # standard error: --json owns standard output
+        click.echo(f"note: {note}", err=True)
     if as_json and len(results) == 1:
         _print_json(next(iter(results.values())).to_dict())
     elif as_json:

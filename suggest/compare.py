@@ -75,7 +75,8 @@ class Comparison:
             lines.append(f"  {row['metric']:<14} {row['mean_a']:.4f} -> {row['mean_b']:.4f}  "
                          f"{row['diff']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]  "
                          f"{p_phrase(row['p_holm'])}  " + _mark(row, a, b))
-        head = (f"  {'segment':<37}{'requests':>9}{a[:11]:>12}{b[:11]:>12}{'diff':>9}   "
+        wa, wb = _column(a), _column(b)  # an engine's name whole above its column
+        head = (f"  {'segment':<37}{'requests':>9}{a:>{wa}}{b:>{wb}}{'diff':>9}   "
                 "95% CI              p       winner")
         if not every_segment and self.segments:
             tested = sum(f["tests"] for f in self.segments.values())
@@ -87,24 +88,25 @@ class Comparison:
             if shown:
                 lines.append(head)
             for r in shown:
-                lines.append(_segment_line(f"{r['column']}={r['value']}", r, a, b, 36))
+                lines.append(_segment_line(f"{r['column']}={r['value']}", r, a, b, 36, wa, wb))
         for column, family in (self.segments.items() if every_segment else ()):
             lines += ["", f"by {column} ({metric}; {family['tests']} segments, one Holm family"
                       + (f"; {family['pooled_into_other']} small values pooled into 'other'"
                          if family["pooled_into_other"] else "") + "):",
                       head]
             for r in family["rows"]:
-                lines.append(_segment_line(str(r["value"]), r, a, b, 36))
+                lines.append(_segment_line(str(r["value"]), r, a, b, 36, wa, wb))
         if self.rules:
             lines += ["", f"by the rule behind the rules engine's first suggestion ({metric}; the "
                           f"{len(self.rules)} groups, one per rule and '(no rule)' where the rules were "
                           "silent, are one Holm family):",
                       f"  {'rule':<28}{'requests':>9}{'diff':>9}   95% CI              p       "
-                      f"{b[:9] + ' wins':>14}{'ties':>7}{a[:9] + ' wins':>14}"]
+                      f"{b + ' wins':>{_column(b, 14, 6)}}{'ties':>7}{a + ' wins':>{_column(a, 14, 6)}}"]
             for r in self.rules:
                 lines.append(f"  {r['rule'][:27]:<28}{r['requests']:>9,}{r['diff']:>+9.4f}   "
                              f"{interval_text(r):<20}{format_p(r['p_holm']):<8}"
-                             f"{r['b_wins']:>14,}{r['ties']:>7,}{r['a_wins']:>14,}")
+                             f"{r['b_wins']:>{_column(b, 14, 6)},}{r['ties']:>7,}"
+                             f"{r['a_wins']:>{_column(a, 14, 6)},}")
         ab = self.abstention
         if ab:
             lines += ["", f"answered: {a} {ab['answered_a']:.1%}, {b} {ab['answered_b']:.1%}; "
@@ -132,9 +134,17 @@ def _mark(row: dict, a: str, b: str) -> str:
     return f"not significant (MDE ±{format_mde(row['mde'], 4)})"
 
 
-def _segment_line(name: str, r: dict, a: str, b: str, width: int) -> str:
-    return (f"  {name[:width]:<{width + 1}}{r['requests']:>9,}{r['mean_a']:>12.4f}{r['mean_b']:>12.4f}"
-            f"{r['diff']:>+9.4f}   {interval_text(r):<20}{format_p(r['p_holm']):<8}{_winner(r, a, b)}")
+def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,
+                  wb: int = 12) -> str:
+    return (f"  {name[:width]:<{width + 1}}{r['requests']:>9,}{r['mean_a']:>{wa}.4f}"
+            f"{r['mean_b']:>{wb}.4f}{r['diff']:>+9.4f}   {interval_text(r):<20}"
+            f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}")
+
+
+def _column(name: str, least: int = 12, extra: int = 1) -> int:
+    """A column's width: at least ``least``, wide enough for ``name`` plus ``extra``
+    characters and a space before it."""
+    return max(least, len(name) + extra + 1)
 
 
 def interval_text(r: dict) -> str:
@@ -152,7 +162,12 @@ def _shown(items: list) -> str:
 
 
 def check_engines(names: list[str], engines: list[str]) -> None:
-    """A clear error for a name that is not one of the run's ``engines``."""
+    """A clear error for a name that is not one of the run's ``engines``, or for an engine
+    compared with itself."""
+    if len(names) == 2 and names[0] == names[1]:
+        raise SuggestError(f"--a and --b both name '{names[0]}': an engine against itself has no "
+                           "difference to test", hint=f"compare it with another: the run has "
+                                                      f"{one_of(sorted(engines))}")
     for name in names:
         if name not in engines:
             raise SuggestError(f"engine '{name}' is not in this run", hint=did_you_mean(name, engines)
@@ -170,9 +185,12 @@ def check_metric(names: list[str], metric: str) -> str:
 
     metric = metric_name(metric)
     if metric not in names:
+        family, _, cutoff = metric.partition("@")
+        same = [n for n in names if n.partition("@")[0] == family]
         raise SuggestError(f"the run has no metric '{metric}'",
-                           hint=did_you_mean(metric, names) or f"it has {one_of(names)}; "
-                           "replay with --k including the cutoff")
+                           hint=f"it has {one_of(same)}; replay with --k including {cutoff}"
+                           if same and cutoff else did_you_mean(metric, names)
+                           or f"it has {one_of(names)}; replay with --k including the cutoff")
     return metric
 
 

@@ -510,13 +510,24 @@ def demo(out: str | Path = "suggest-demo", *, users: int = 150, days: int = 28, 
 
 
 def evaluate_files(run: str | Path, truth: str | Path, ks=(1, 3, 5, 10),
-                   gain: str = "linear") -> dict:
+                   gain: str = "linear", notes: list | None = None) -> dict:
     """``suggest evaluate``: every engine of the run file scored against the truth file
-    (engine name -> :class:`~suggest.evaluate.Results`)."""
+    (engine name -> :class:`~suggest.evaluate.Results`). ``notes``, when given, gets what a
+    reader should know of the files (an item listed twice for a request counts once, at its
+    best place, where trec_eval refuses the run)."""
     from suggest.data.runs import read_run, read_truth
+    from suggest.errors import DataError
     from suggest.evaluate import evaluate, metric_names
 
     suggestions, relevant = read_run(run), read_truth(truth)
+    if not (relevant["relevance"] > 0).any():
+        raise DataError("the truth holds no relevant item (relevance above 0): every metric "
+                        "would be undefined", where=str(truth),
+                        hint="give the engagements with their relevance, e.g. 1 for a click")
+    repeats = int(suggestions.duplicated(["engine", "request_id", "item_id"]).sum())
+    if repeats and notes is not None:
+        notes.append(f"{repeats:,} rows of {run} list an item its request already has: each "
+                     "item counts once, at its best place (trec_eval refuses such a run)")
     names = metric_names(sorted(set(ks)))
     return {engine: evaluate(part, relevant, names, gain=gain)
             for engine, part in suggestions.groupby("engine", sort=True)}
@@ -626,7 +637,11 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     held_out = trained_for.get("held_out")
     warning = None if held_out else (
         "the model was trained on the whole log: a replay of these rules (or of the model) "
-        "on it scores contexts they were fitted on; train with --test-share 0.2 and distil that")
+        "on it scores contexts they were fitted on; train with --test-share 0.2 and distil that"
+        if trained_for else
+        "the model folder does not say what it was trained on (saved from Python without "
+        "dataset=): if it saw the requests a replay holds out, a replay of these rules scores "
+        "contexts they were fitted on; `suggest train --test-share 0.2` records it")
     text = found.text if held_out else f"# Warning: {warning}.\n" + found.text
     replay_options = trained_for.get("replay_options",
                                      "--test-share X --seed S (as the model was trained)")

@@ -265,6 +265,12 @@ def test_evaluate_bad_files_are_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "bad.run"), "--truth",
                                        str(tmp_path / "truth.csv")])
     assert result.exit_code == 2 and "TREC" in result.output and "Traceback" not in result.output
+    assert "or a CSV header request_id,item_id,score" in result.output  # a run's, not a TREC's
+    (tmp_path / "bad.qrels").write_text("q1 a\n")
+    (tmp_path / "ok.run").write_text("q1 Q0 a 1 0.5 x\n")
+    qrels = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "ok.run"), "--truth",
+                                      str(tmp_path / "bad.qrels")])
+    assert qrels.exit_code == 2 and "or a CSV header request_id,item_id,relevance" in qrels.output
     missing = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "nope.csv"), "--truth",
                                         str(tmp_path / "truth.csv")])
     assert missing.exit_code == 2 and "not found" in missing.output
@@ -335,3 +341,18 @@ def test_output_piped_into_head_ends_quietly(tmp_path, monkeypatch):
                                        str(tmp_path / "t.qrels")])
     assert result.exit_code == 141 and "Broken pipe" not in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_evaluate_refuses_a_truth_without_relevant_items_and_notes_repeated_run_items(tmp_path):
+    (tmp_path / "r.run").write_text("q1 Q0 a 1 0.5 x\nq1 Q0 a 2 0.4 x\nq1 Q0 b 3 0.3 x\n")
+    (tmp_path / "zero.qrels").write_text("q1 0 a 0\nq1 0 b 0\n")
+    none = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "r.run"), "--truth",
+                                     str(tmp_path / "zero.qrels")])
+    assert none.exit_code == 2 and "the truth holds no relevant item" in none.output
+    (tmp_path / "t.qrels").write_text("q1 0 b 1\n")
+    noted = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "r.run"), "--truth",
+                                      str(tmp_path / "t.qrels"), "--json"])
+    assert noted.exit_code == 0
+    assert json.loads(noted.stdout)["metrics"]["mrr@3"] == pytest.approx(0.5)  # 'a' once, b 2nd
+    assert "note: 1 rows of" in noted.stderr and "trec_eval refuses" in noted.stderr
+

@@ -58,6 +58,7 @@ def test_a_ranker_that_follows_a_few_rules_is_distilled_into_them_with_full_fide
     # the curve grows to the fidelity the file gives, from the default alone
     curve = list(found.curve.values())
     assert curve[0] < curve[-1] == pytest.approx(found.summary["fidelity"])
+    assert max(found.curve) == len(found.rules)  # keyed by the rules the file holds
 
 
 def test_what_varies_between_users_is_the_ceiling_and_the_file_reproduces_what_was_counted():
@@ -113,6 +114,16 @@ def test_a_ranker_trained_where_the_truth_is_a_few_context_rules_distils_with_hi
     dataset, model = _trained(tmp_path / "personal", 1.0)
     personal = distil_rules(model, dataset, tmp_path / "personal.yaml", max_rules=12)
     assert personal["ceiling"] < found["ceiling"] - 0.03
+    # a model saved from Python without dataset= does not say what it saw: the warning says so
+    from suggest.data import load
+    from suggest.ranker import RankerEngine
+
+    log = load(dataset)
+    RankerEngine(n_estimators=5).fit(log.requests, log.truth, log.catalog).save(
+        tmp_path / "api", log.requests, log.truth, log.catalog)
+    unsaid = distil_rules(tmp_path / "api", dataset, tmp_path / "api.yaml", max_rules=4)
+    assert personal["warning"] is None
+    assert unsaid["warning"].startswith("the model folder does not say what it was trained on")
 
 
 def test_the_verdict_says_how_much_of_the_rankers_gain_readable_rules_keep():

@@ -162,6 +162,9 @@ def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
     replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
     wrong = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "rankr"])
     assert wrong.exit_code == 2 and "not in this run" in wrong.output
+    itself = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--a", "popular",
+                                       "--b", "popular"])
+    assert itself.exit_code == 2 and "an engine against itself" in itself.output
     column = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "popular",
                                        "--by", "locaton"])
     assert column.exit_code == 2 and "did you mean 'location'" in column.output

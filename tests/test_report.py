@@ -74,6 +74,8 @@ def test_report_refuses_a_metric_the_run_does_not_have(run, tmp_path):
     result = CliRunner().invoke(main, ["report", str(run), "-o", str(tmp_path / "r.html"),
                                        "--metric", "ndcg@7"])
     assert result.exit_code == 2 and "no metric 'ndcg@7'" in result.output
+    assert "it has 'ndcg@1', 'ndcg@3', 'ndcg@5' or 'ndcg@10'; replay with --k including 7" \
+        in result.output  # not "did you mean 'ndcg@1'?"
     assert not (tmp_path / "r.html").exists()
 
 

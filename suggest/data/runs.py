@@ -73,9 +73,11 @@ def _parsed(path: Path, what: str, read):
                              "Parquet table with a header") from None
 
 
-def _trec(path: Path, width: int, names: list[str], what: str, example: str) -> pd.DataFrame:
+def _trec(path: Path, width: int, names: list[str], what: str, example: str,
+          header: tuple[str, ...]) -> pd.DataFrame:
     """A TREC file as a frame: every non-blank line must hold ``width`` whitespace-separated
-    fields; the first that does not is named with its line number."""
+    fields; the first that does not is named with its line number. ``header``: the columns
+    the same data as a CSV table has."""
     lines = pd.Series(_parsed(path, what, lambda: path.read_text(encoding="utf-8")).splitlines(),
                       dtype=object)
     fields = lines.str.split()
@@ -89,7 +91,7 @@ def _trec(path: Path, width: int, names: list[str], what: str, example: str) -> 
         if at == filled[0]:  # the very first line: the file is not TREC at all
             raise DataError(f"{what} is neither a table with a header nor TREC format "
                             f"({count[at]} fields a line, TREC has {width})", where=str(path),
-                            hint=f"e.g. '{example}', or a CSV header {', '.join(names[:3])}")
+                            hint=f"e.g. '{example}', or a CSV header {','.join(header)}")
         raise DataError(f"{what} line has {count[at]} fields, a TREC {what} line has {width} "
                         f"({len(wrong):,} such line{'s' if len(wrong) > 1 else ''})", where=f"{path}:{at + 1}",
                         hint=f"e.g. '{example}'; the line reads {lines[at].strip()[:80]!r}")
@@ -104,7 +106,7 @@ def read_run(path: str | Path) -> pd.DataFrame:
     frame = _table(path, RUN_COLUMNS, "run")
     if frame is None:
         frame = _trec(path, 6, ["request_id", "q0", "item_id", "rank", "score", "engine"], "run",
-                      "q1 Q0 doc7 1 0.93 my-engine")
+                      "q1 Q0 doc7 1 0.93 my-engine", RUN_COLUMNS)
     if "engine" not in frame.columns:
         frame["engine"] = path.stem
     score = pd.to_numeric(frame["score"], errors="coerce")
@@ -123,7 +125,7 @@ def read_truth(path: str | Path) -> pd.DataFrame:
     frame = _table(path, TRUTH_COLUMNS, "truth")
     if frame is None:
         frame = _trec(path, 4, ["request_id", "iteration", "item_id", "relevance"], "truth",
-                      "q1 0 doc7 1")
+                      "q1 0 doc7 1", TRUTH_COLUMNS)
     relevance = pd.to_numeric(frame["relevance"], errors="coerce")
     if relevance.isna().any() or np.isinf(relevance).any():
         row = int((relevance.isna() | np.isinf(relevance)).to_numpy().argmax())

@@ -32,7 +32,7 @@ from typing import Callable
 import pandas as pd
 
 from suggest.compare import interval_text
-from suggest.segments import MIN_SEGMENT, segment_columns
+from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
 from suggest.stats import format_mde, format_p, p_phrase
 from suggest.verdict import LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets
 
@@ -142,8 +142,8 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
     if sentences and metric == summary["verdict"].get("primary_metric"):
         report.add(Bullets(sentences, strong=True))
     else:  # a run from before the verdict, or another metric asked for: the comparisons say it
-        report.add(Bullets([_line(c, metric) for c in (main, versus_baseline) if c is not None],
-                           strong=True))
+        report.add(Bullets([_line(c, metric, summary.get("comparisons") or [])
+                            for c in (main, versus_baseline) if c is not None], strong=True))
     rule_sets = set(other_rule_sets(summary.get("engines") or {}))
     rows = [c for c in summary.get("comparisons", []) if c["metric"] == metric
             and ({c["a"], c["b"]} & (set(LEARNED) | rule_sets))]
@@ -190,12 +190,18 @@ def _counterfactual(report: Report, summary: dict) -> None:
             "oracle" in e for e in found["engines"].values()) else ""))))
 
 
-def _line(c, metric: str) -> str:
-    row = next(r for r in c.overall if r["metric"] == metric)
+def _line(c, metric: str, overall: list[dict] = ()) -> str:
+    """The verdict's line on comparison ``c`` at ``metric``: the replay's own test (Holm over
+    all its overall tests, as the table beside it) when the run holds it, else the
+    comparison's (Holm over the metrics it compared)."""
+    stored = next((r for r in overall if r["metric"] == metric and r["a"] == c.a
+                   and r["b"] == c.b), None)
+    row = stored or next(r for r in c.overall if r["metric"] == metric)
+    family = (f"{row.get('family', '?')} overall tests" if stored
+              else f"the {row['family']} metrics compared")
     head = (f"{c.b} vs {c.a}: {row['diff']:+.3f} {metric} [{row['ci_low']:+.3f}, "
-            f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])} (Holm over the {row['family']} "
-            f"metrics compared)")
-    if row["significant"]:
+            f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])} (Holm over {family})")
+    if row["p_holm"] < ALPHA:
         return f"{head}: {c.b if row['diff'] > 0 else c.a} is better."
     return f"{head}: no significant difference (MDE {format_mde(row['mde'])} at 80% power)."
 
@@ -227,7 +233,9 @@ def _engines(report: Report, summary: dict, metric: str, k: int) -> None:
         row["one context p50 / p99 ms"] = (f"{e['one_context_us_p50'] / 1000:.2f} / "
                                            f"{e['one_context_us_p99'] / 1000:.2f}"
                                            if "one_context_us_p50" in e else "n/a")
-        row["train s"] = f"{e['fit_seconds']:.1f}" if e.get("fit_seconds") is not None else "n/a"
+        seconds = e.get("fit_seconds")
+        row["train s"] = ("n/a" if seconds is None or seconds != seconds else
+                          "< 0.1" if seconds < 0.1 else f"{seconds:.1f}")  # as the verdict says
         rows.append(row)
     report.add(Table(pd.DataFrame(rows), caption="answered: share of all held-out requests with a "
                      "suggestion; precision divides by k even when fewer items are shown, so silence "

@@ -183,11 +183,13 @@ def metrics_table(results: dict) -> str:
     first = next(iter(results.values()))
     names = list(first.means)
     width = max(len(n) for n in names) + 2
+    columns = [max(16, len(e) + 2) for e in results]  # an engine's name whole above its column
     lines = [f"{first.requests:,} requests with a relevant item; "
              f"{first.requests_without_positive:,} without one are left out",
-             "metric".ljust(width) + "".join(e[:14].rjust(16) for e in results)]
-    lines += [name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(16)
-                                          for r in results.values()) for name in names]
+             "metric".ljust(width) + "".join(e.rjust(w) for e, w in zip(results, columns))]
+    lines += [name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(w)
+                                          for r, w in zip(results.values(), columns))
+              for name in names]
     return "\n".join(lines)
 
 

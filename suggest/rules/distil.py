@@ -82,8 +82,13 @@ def distil(model, requests: pd.DataFrame, context: dict[str, str], *, zone=None,
     member = _membership(rows, ids[rows, cols], len(requests), len(conditions.specs))
     inserted = _grow(member, votes, k, max_rules - 1)
     final = _finish(inserted[::-1], member, votes, k)
-    curve = {**{n: _finish(inserted[:n][::-1], member, votes, k)["fidelity"]
-                for n in CURVE_SIZES if n < len(inserted)}, len(inserted): final["fidelity"]}
+    # keyed by the rules a file of that size holds (the default among them): a grown
+    # condition whose requests later ones all took is dropped by _finish
+    curve = {}
+    for n in [m for m in CURVE_SIZES if m < len(inserted)]:
+        shorter = _finish(inserted[:n][::-1], member, votes, k)
+        curve[len(shorter["order"]) + 1] = shorter["fidelity"]
+    curve[len(final["order"]) + 1] = final["fidelity"]
     rules = []
     for c, taken, top in zip(final["order"], final["taken"], final["lists"]):
         top = _ordered(top, placed, taken)
@@ -237,7 +242,7 @@ def _yaml(rules: list[dict], summary: dict, source: str, k: int) -> str:
         f"other {1 - ceiling:.2f} of the ranker's",
         "# choices differ between requests in the same context (personal history, or finer context),",
         "# which rules about context cannot hold. The first rule that fires gives the list (conflict: first).",
-        "# Fidelity with the first rules grown and the default: "
+        "# Fidelity by the number of rules (the default among them): "
         + ", ".join(f"{n}: {v:.2f}" for n, v in summary["curve"].items()) + ".",
         "version: 1", "conflict: first", f"max_suggestions: {k}", "rules:",
     ]
