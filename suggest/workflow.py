@@ -351,7 +351,31 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                                    "rules": str(team), **({"rule_sets": others} if others else {})},
                          metric=metric, min_segment=min_segment, split_by=split_by, gap=gap,
                          clip=clip, force=force)
-    return {**summary, **rejects_summary(loaded, Path(out) / "rejects.csv")}
+    found = rejects_summary(loaded, Path(out) / "rejects.csv")
+    other_rules = _model_rules_differ(model, team) if model is not None else None
+    if other_rules:
+        found["load_warnings"].append(other_rules)
+    return {**summary, **found}
+
+
+def _model_rules_differ(model, rules) -> str | None:
+    """A warning when the rule file a model was trained with (the copy in its folder) is not
+    the one ``--rules`` gives: the rules engine replays ``rules``, the model (and its
+    hybrid) its own copy."""
+    import yaml
+
+    copy = Path(model) / "rules.yaml"
+    if rules is None or not copy.exists():
+        return None
+    try:
+        same = yaml.safe_load(copy.read_text(encoding="utf-8")) == yaml.safe_load(
+            Path(rules).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return None if same else (
+        f"--model {model} was trained with other rules than --rules {rules}: the rules engine "
+        f"replays {rules}, the ranker and the hybrid the copy in {copy} (their candidates, "
+        "features and blocks); train the model again with these rules to compare like with like")
 
 
 def train_model(dataset, out: str | Path, *, log: str | Path | None = None,

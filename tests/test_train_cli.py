@@ -61,6 +61,15 @@ def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tm
     model = {"model": manifest["training"]["fingerprint"]}
     assert written["settings"]["engines"]["hybrid"] == written["settings"]["engines"]["ranker"] == model
     assert written["ranker"]["hybrid"]["trees"] == written["ranker"]["ranker"]["trees"] <= 15
+    assert "trained with other rules" not in replayed.output
+    # rules edited since the model was trained: the replay says which rules each engine used
+    edited = yaml.safe_load(Path(PHONE).read_text())
+    edited["rules"] = edited["rules"][:-1]
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(edited))
+    other = run("replay", "--dataset", dataset, "--rules", tmp_path / "edited.yaml", "--model",
+                tmp_path / "m", "--engines", "rules,ranker", "-o", tmp_path / "r2")
+    assert other.exit_code == 0, other.output
+    assert "was trained with other rules than --rules" in other.output
 
 
 def test_the_hybrid_of_a_model_trained_without_rules_is_refused(world, tmp_path):
