@@ -470,7 +470,7 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
              f"ranker's top {k} on {found['requests']:,} of its training contexts.",
              f"  fidelity {found['fidelity']:.2f}: the share of the ranker's top {k} the rules "
              "reproduce there" + (" (" + ", ".join(f"{curve[n]:.2f} with {n}" for n in steps)
-                                  + " rule(s) and the default)" if steps else "")]
+                                  + " rules, the default among them)" if steps else "")]
     if found["conditions"]:
         lines.append(f"  ceiling {found['ceiling']:.2f}: the most any rules over these conditions "
                      f"could reproduce; the other {1 - found['ceiling']:.2f} of its choices differ "

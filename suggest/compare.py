@@ -162,16 +162,19 @@ def _shown(items: list) -> str:
 
 
 def check_engines(names: list[str], engines: list[str]) -> None:
-    """A clear error for a name that is not one of the run's ``engines``, or for an engine
-    compared with itself."""
-    if len(names) == 2 and names[0] == names[1]:
-        raise SuggestError(f"--a and --b both name '{names[0]}': an engine against itself has no "
-                           "difference to test", hint=f"compare it with another: the run has "
-                                                      f"{one_of(sorted(engines))}")
+    """A clear error for a name that is not one of the run's ``engines``."""
     for name in names:
         if name not in engines:
             raise SuggestError(f"engine '{name}' is not in this run", hint=did_you_mean(name, engines)
                                or f"the run has {one_of(sorted(engines))}")
+
+
+def check_distinct(a: str, b: str, engines: list[str]) -> None:
+    """A clear error when ``--a`` and ``--b`` (both given) name one engine."""
+    if a == b:
+        raise SuggestError(f"--a and --b both name '{a}': an engine against itself has no "
+                           "difference to test", hint=f"compare it with another: the run has "
+                                                      f"{one_of(sorted(engines))}")
 
 
 def metric_columns(results: pd.DataFrame) -> list[str]:

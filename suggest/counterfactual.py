@@ -251,6 +251,7 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
                 continue
             if out[name]["ci_low"] is not None:
                 out[name]["ci_low"] = max(out[name]["ci_low"], 0.0)
+                out[name]["ci_high"] = max(out[name]["ci_high"], 0.0)
             if out[name]["value"] is not None and out[name]["value"] < 0:
                 out[name].update(value=0.0, below_zero=True)
     total = denominator.sum(axis=0)
@@ -474,8 +475,8 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
             f"The {best} intervals of {', '.join(wide)} reach far above their estimates: where "
             "an engine departs from what the log shows, only the log's rarest shows (its smallest "
             "propensities) could have matched it, and the interval allows one such match its "
-            "full weight, however rarely the engine itself matched the log (max w). A log that "
-            "explores more (a higher epsilon) narrows them.")
+            "full weight, however rarely the engine itself matched the log (max w). A log whose "
+            "policy explores more (shows other items more often) narrows them.")
     below = [f"{name} ({est.upper()})" for name, e in engines.items()
              for est in ("snips", "dr") if (e.get(est) or {}).get("below_zero")]
     if below:

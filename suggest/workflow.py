@@ -373,9 +373,9 @@ def _model_rules_differ(model, rules) -> str | None:
     except (OSError, yaml.YAMLError):
         return None
     return None if same else (
-        f"--model {model} was trained with other rules than --rules {rules}: the rules engine "
-        f"replays {rules}, the ranker and the hybrid the copy in {copy} (their candidates, "
-        "features and blocks); train the model again with these rules to compare like with like")
+        f"--model {model} was trained with other rules than --rules {rules}: the ranker and "
+        f"the hybrid replay the copy in {copy} (their candidates, features and blocks), not "
+        f"{rules}; train the model again with these rules to compare like with like")
 
 
 def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
@@ -563,7 +563,7 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
     """``suggest compare``: engine ``b`` against ``a`` on a replay folder, reading only what
     the comparison needs; the run's own primary metric unless ``metric`` (or ndcg at
     ``k``) is asked for; every context column tested when ``by`` is empty."""
-    from suggest.compare import COMPARED, check_engines, check_metric, compare
+    from suggest.compare import COMPARED, check_distinct, check_engines, check_metric, compare
     from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
     from suggest.report.content import report_metric
@@ -571,6 +571,7 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
 
     summary = read_summary(run_dir)
     check_engines([a, b], list(summary["engines"]))
+    check_distinct(a, b, list(summary["engines"]))
     metric = check_metric(run_metrics(run_dir),
                           report_metric(summary, metric or (f"ndcg@{k}" if k else None)))
     cutoff = parse_metric(metric)[1]

@@ -339,3 +339,20 @@ def test_what_to_trust_says_when_a_dr_estimate_was_read_as_zero_and_why_ips_is_w
                                      "b": engine(0.05, 0.08)}, 5))
     assert "Estimated below 0 and read as 0" in said and "a (DR)" in said and "b (DR)" not in said
     assert "The IPS intervals of a reach far above their estimates" in said
+
+
+def test_a_dr_estimate_below_zero_is_read_as_zero_inside_its_interval():
+    """A reward model that predicts too much takes DR below 0, its bootstrap interval too:
+    read as 0, the estimate must stay inside an interval that is not reversed."""
+    class Over:
+        def predict(self, items, positions):
+            return np.full(len(items), 0.9)
+
+    rng = np.random.default_rng(0)
+    ids = [f"r{i}" for i in range(400)]
+    shown = pd.DataFrame({"request_id": ids, "item_id": "a", "position": 1, "propensity": 0.5,
+                          "reward": (rng.random(400) < 0.05).astype(float)})
+    target = pd.DataFrame({"request_id": ids, "rank": 1, "item_id": "a"})
+    dr = estimate(shown, target, 1, reward_model=Over(), n_boot=200, seed=0)["dr"]
+    assert dr["below_zero"] and dr["value"] == 0.0
+    assert dr["ci_low"] == 0.0 <= dr["ci_high"]

@@ -3,6 +3,8 @@ what varies between users is the ceiling no rule can pass, and the file runs as 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,6 +61,14 @@ def test_a_ranker_that_follows_a_few_rules_is_distilled_into_them_with_full_fide
     curve = list(found.curve.values())
     assert curve[0] < curve[-1] == pytest.approx(found.summary["fidelity"])
     assert max(found.curve) == len(found.rules)  # keyed by the rules the file holds
+    from suggest.cli import distilled_text
+
+    said = distilled_text({**found.summary, "file": "d.yaml", "rules_found": [], "warning": None,
+                           "held_out": "x", "replay_options": "", "dataset": "d", "model": "m"},
+                          Path("d.yaml"),
+                          "d.yaml")
+    small = min(found.curve)
+    assert f"{found.curve[small]:.2f} with {small}" in said and "the default among them" in said
 
 
 def test_what_varies_between_users_is_the_ceiling_and_the_file_reproduces_what_was_counted():

@@ -317,6 +317,17 @@ def test_a_figure_without_a_value_is_null_in_summary_json_and_n_a_where_people_r
     assert result.exit_code == 0, result.output
 
 
+def test_a_report_of_a_run_of_one_engine_is_written_without_a_second_to_compare(log, tmp_path):
+    replay(log, {"popular": get_engine("popular")}, tmp_path / "run", latency_sample=0)
+    for extra in ([], ["--a", "popular"]):
+        result = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "-o",
+                                           str(tmp_path / "p.html"), *extra])
+        assert result.exit_code == 0, result.output
+    same = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "-o", str(tmp_path / "q.html"),
+                                     "--a", "popular", "--b", "popular"])
+    assert same.exit_code == 2 and "an engine against itself" in same.output
+
+
 def test_a_report_reads_a_run_whose_test_part_has_no_engaged_item(log, tmp_path):
     """Every mean of such a run has no value (null in summary.json): the report and compare
     must still read it, sorting and comparing the missing figures as missing."""

@@ -126,14 +126,23 @@ def report_engines(summary: dict, a: str | None, b: str | None,
     """The engines a report compares: ``b`` (default: the ranker, else the first learned
     engine, else the best), ``a`` (default: the rules) and the best baseline; a name the
     run does not have is a clear error."""
-    from suggest.compare import check_engines
+    from suggest.compare import check_distinct, check_engines
 
     engines = summary["engines"]
     check_engines([n for n in (a, b) if n], list(engines))
-    learned = [n for n in LEARNED if n in engines]
-    b = b or (learned[0] if learned else max(engines, key=lambda n: engines[n].get(metric, 0)))
+    if a and b:
+        check_distinct(a, b, list(engines))
+    # a default is another engine than the one given, when the run has another
+    others = [n for n in engines if n != a] or list(engines)
+    learned = [n for n in LEARNED if n in others]
+    b = b or (learned[0] if learned else max(others, key=lambda n: _figure(engines[n], metric)))
     a = a or (TEAM if TEAM in engines and b != TEAM else next((n for n in engines if n != b), b))
     return a, b, best_baseline(engines, metric)
+
+
+def _figure(entry: dict, metric: str) -> float:
+    value = entry.get(metric)
+    return float("-inf") if value is None or value != value else value
 
 
 def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) -> None:
