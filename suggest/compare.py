@@ -53,6 +53,8 @@ class Comparison:
     abstention: dict = field(default_factory=dict)
     overlap: float = float("nan")
     disagreements: dict = field(default_factory=dict)
+    #: the Holm family of ``overall``: its own metrics at k, or the replay's overall tests
+    family: str = ""
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -69,7 +71,8 @@ class Comparison:
         segments (losses first) and how many were tested."""
         a, b, k, metric = self.a, self.b, self.k, self.metric
         lines = [f"{b} vs {a} (differences are {b} - {a}; 95% paired t interval, not adjusted; p from the paired "
-                 f"sign-flip test, Holm-corrected over the {len(self.overall)} metrics at {k}; "
+                 f"sign-flip test, Holm-corrected over "
+                 f"{self.family or f'the {len(self.overall)} metrics at {k}'}; "
                  "MDE: the smallest true difference found with 80% power)", ""]
         for row in self.overall:
             lines.append(f"  {row['metric']:<14} {row['mean_a']:.4f} -> {row['mean_b']:.4f}  "
@@ -243,6 +246,23 @@ def paired_frame(results: pd.DataFrame, a: str, b: str,
     both = results[results["engine"] == a].merge(results[results["engine"] == b][
         ["request_id", *metrics, "answered"]], on="request_id", suffixes=("_a", "_b"))
     return both[both["has_positive"].to_numpy(dtype=bool)].reset_index(drop=True), both
+
+
+def replay_tests(comparisons: list[dict], a: str, b: str, metrics: list[str]) -> list[dict] | None:
+    """The replay's own tests of ``b`` against ``a`` on ``metrics`` (its ``comparisons``, Holm
+    over all its overall tests), turned to read b - a; None unless it holds every one. A
+    comparison that uses them says what the replay's verdict says."""
+    rows = []
+    for metric in metrics:
+        c = next((c for c in comparisons if c["metric"] == metric and {c["a"], c["b"]} == {a, b}),
+                 None)
+        if c is None:
+            return None
+        if c["a"] == b:  # stored as a - b: turned around
+            c = {**c, "a": a, "b": b, "mean_a": c["mean_b"], "mean_b": c["mean_a"],
+                 "diff": -c["diff"], "ci_low": -c["ci_high"], "ci_high": -c["ci_low"]}
+        rows.append(c)
+    return rows
 
 
 def paired_rows(scored: pd.DataFrame, metrics: list[str], *, seed: int = 0) -> list[dict]:

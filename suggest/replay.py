@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import TIME_FIELDS
-from suggest.engines.base import adopt_fitted
+from suggest.engines.base import adopt_fitted, check_suggestions
 from suggest.errors import SuggestError
 from suggest.files import RETRY, json_text, write_atomic
 from suggest.ids import as_text, isin
@@ -399,6 +399,7 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, nam
         started = time.perf_counter()
         out_frame = engine.suggest(chunk, k)
         per_request_us = (time.perf_counter() - started) * 1e6 / max(len(chunk), 1)
+        check_suggestions(out_frame, name)
         out_frame = out_frame.assign(engine=name)
         suggestions.append(out_frame)
         scored = evaluate(out_frame, truth, names).per_request

@@ -192,7 +192,9 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
         else:
             phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; it "
                            f"could detect {format_mde(c['mde'])})")
-    answer = "Yes" if beats == len(found) else "No" if loses else "Not shown yet"
+    behind = any(c["diff"] < 0 for _, c in found)  # "yet" would read as a lead to come
+    answer = ("Yes" if beats == len(found) else "No" if loses
+              else "Not shown" if behind else "Not shown yet")
     # "beats the rules ... but is not significantly different from the best baseline"
     joined = " but " if 0 < beats < len(found) or (loses and len(phrases) > loses) else " and "
     return (f"Is the {name} worth it? {answer}: it " + joined.join(phrases) + f" on {metric}"

@@ -563,7 +563,8 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
     """``suggest compare``: engine ``b`` against ``a`` on a replay folder, reading only what
     the comparison needs; the run's own primary metric unless ``metric`` (or ndcg at
     ``k``) is asked for; every context column tested when ``by`` is empty."""
-    from suggest.compare import COMPARED, check_distinct, check_engines, check_metric, compare
+    from suggest.compare import (COMPARED, check_distinct, check_engines, check_metric, compare,
+                                 replay_tests)
     from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
     from suggest.report.content import report_metric
@@ -578,10 +579,17 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
     # only what the comparison reads: a run of a million requests holds far more
     results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
                                        cutoff=cutoff, suggestion_columns=COMPARED)
-    return compare(results, suggestions, a, b, k=cutoff, metric=metric,
-                   by=list(by) or segment_columns(results),
-                   min_segment=MIN_SEGMENT if min_segment is None else min_segment, seed=seed,
-                   truth=read_run_truth(run_dir))
+    found = compare(results, suggestions, a, b, k=cutoff, metric=metric,
+                    by=list(by) or segment_columns(results),
+                    min_segment=MIN_SEGMENT if min_segment is None else min_segment, seed=seed,
+                    truth=read_run_truth(run_dir))
+    # the replay's own tests when it made them, so compare says what its verdict says
+    stored = replay_tests(summary.get("comparisons") or [], a, b,
+                          [r["metric"] for r in found.overall])
+    if stored:
+        found.overall = stored
+        found.family = f"the replay's {stored[0].get('family', '?')} overall tests"
+    return found
 
 
 def mine_rules(dataset, out: str | Path, *, log: str | Path | None = None, force: bool = False,

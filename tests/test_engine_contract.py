@@ -428,3 +428,28 @@ def test_a_third_party_engine_registered_by_entry_point_replays_beside_the_built
     assert set(summary["engines"]) == {"last-seen", "popular"}
     assert 0 < summary["engines"]["last-seen"]["ndcg@5"] <= 1  # it found some engagements
     sys.modules.pop("lastseen_engine", None)
+
+
+def test_a_team_engine_that_cannot_load_clashes_or_returns_no_suggestions_is_named(monkeypatch):
+    """A team registers engines through the entry-point group: a broken package, a name a
+    built-in has, or a frame without the Suggestions columns must name the engine."""
+    from importlib.metadata import EntryPoint
+
+    import suggest.engines.base as base
+    from suggest.errors import SuggestError
+
+    def registered(*points):
+        monkeypatch.setattr(base, "entry_points", lambda group: [
+            EntryPoint(name=n, value=v, group=group) for n, v in points])
+
+    registered(("team", "no_such_module_xyz:Engine"))
+    with pytest.raises(SuggestError, match=r"engine 'team' \(no_such_module_xyz:Engine\) cannot "
+                                           r"be loaded: ModuleNotFoundError"):
+        base.get_engine("team")
+    registered(("popular", "teameng:Recent"), ("popular", "suggest.engines.baselines:Popular"))
+    with pytest.raises(SuggestError, match="engine 'popular' is built in, and teameng:Recent"):
+        base.get_engine("popular")
+    registered(("popular", "suggest.engines.baselines:Popular"))
+    assert base.get_engine("popular").name == "popular"  # our own entry point: the built-in
+    with pytest.raises(SuggestError, match=r"engine 'team' returned a frame without item_id"):
+        base.check_suggestions(pd.DataFrame({"request_id": ["r1"], "score": [1.0]}), "team")

@@ -158,6 +158,24 @@ def test_compare_agrees_with_the_results_and_covers_every_segment(log, tmp_path)
     assert "by location" in text and "disagreements at 5" in text
 
 
+def test_compare_gives_the_replays_own_tests_so_both_say_the_same(log, tmp_path):
+    """compare recomputed its tests over the 6 metrics of one pair, a smaller Holm family
+    than the replay's: on one run, one said 'no difference' and the other 'better'."""
+    from suggest.workflow import compare_run
+
+    summary = replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    for a, b in (("rules", "popular"), ("popular", "rules")):
+        found = compare_run(tmp_path / "run", a, b)
+        assert found.family == f"the replay's {summary['tests']['family']} overall tests"
+        for row in found.overall:
+            stored = next(c for c in summary["comparisons"] if c["metric"] == row["metric"]
+                          and {c["a"], c["b"]} == {a, b})
+            sign = 1 if stored["b"] == b else -1
+            assert row["p_holm"] == stored["p_holm"] and row["diff"] == sign * stored["diff"]
+            assert row["ci_low"] == pytest.approx(min(sign * stored["ci_low"], sign * stored["ci_high"]))
+            assert row["a"] == a and row["b"] == b
+
+
 def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
     replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
     wrong = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "rankr"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -213,3 +214,32 @@ def test_coverage_shadowed_and_answered_equal_resolving_each_request_alone(confl
             shadowed[j] += bool(engine.proposals_[j]) and engine.resolve(without, k)[0] == final
     assert report.answered == answered and 0 < answered < len(log.requests)
     assert [r["shadowed"] for r in report.rows] == shadowed.tolist()
+
+
+def test_words_yaml_reads_as_booleans_and_quoted_numbers_are_named(tmp_path):
+    """YAML 1.1 reads off, on, yes and no as booleans: an id, a key or a value a person wrote
+    as a word must be named as what YAML made of it, with the quote to add."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(textwrap.dedent("""\
+        version: 1
+        rules:
+          - id: on-key
+            when: {on: yes}
+            suggest: [a]
+          - id: net
+            when: {network: off}
+            suggest: [a]
+          - id: quoted
+            when: {battery: "50"}
+            suggest: [a]
+        """))
+    result = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert result.exit_code == 2
+    assert "unknown field 'True' (YAML reads a key such as on" in result.output
+    assert "'network' is categorical, and YAML read the value as a boolean" in result.output
+    assert "'50' is not a number (it is text in quotes: write 50 without them)" in result.output
+    rules.write_text("version: 1\nrules:\n  - id: off\n    when: {location: home}\n    suggest: [a]\n")
+    named = run("rules", "check", rules)
+    assert named.exit_code == 2 and "the id was read by YAML as false" in named.output
+    assert "quote it: id: 'off'" in named.output and "every rule needs an `id`" not in named.output
+

@@ -93,6 +93,10 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     text = " ".join(verdict["sentences"])
     assert verdict["headline"].startswith("Is the ranker worth it? Not shown yet: it beats the "
                                           "rules by +0.110 but is not significantly different")
+    # behind the baseline, though not significantly: no "yet", as if a lead were to come
+    behind = judge(_summary(-0.02, 0.3, mde=0.035), "ndcg@5", {"ranker - user-history": []},
+                   {"ranker - user-history": {"segments": 40, "columns": 6}})
+    assert behind["headline"].startswith("Is the ranker worth it? Not shown: it beats the rules")
     assert "no significant difference" in text and "0.035 with 80% power" in text
     assert "user-history is better" not in text and "ranker is better" in text  # vs the rules
     assert "to user-history in none of 40 segments" in text

@@ -331,15 +331,46 @@ def replay_params(name: str, rules: str | None, seed: int, split_by: str = "auto
     return params
 
 
+def check_suggestions(frame, name: str) -> None:
+    """A clear error when engine ``name``'s ``suggest`` did not return a Suggestions frame
+    (a team's engine with a bug): what it returned and what it lacks."""
+    needed = ("request_id", "item_id", "score")
+    missing = [c for c in needed if c not in getattr(frame, "columns", ())]
+    if missing:
+        what = (f"a frame without {', '.join(missing)}" if hasattr(frame, "columns")
+                else f"a {type(frame).__name__}")
+        raise SuggestError(f"engine '{name}' returned {what} from suggest()",
+                           hint=f"an engine returns the Suggestions frame: columns "
+                                f"{', '.join(SUGGESTION_COLUMNS)} (suggestions_frame builds one)")
+
+
 def get_engine(name: str, **params) -> Engine:
-    """An unfitted engine by name, with ``params`` passed to its constructor.
+    """An unfitted engine by name, with ``params`` passed to its constructor. A name another
+    package also registers is refused rather than one of them taken silently; a registered
+    engine that cannot be imported is named with its entry point.
 
     >>> get_engine("popular").name
     'popular'
     """
-    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    if name in found:
-        cls = found[name].load()
+    registered = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if name in BUILT_IN:  # our own entry points name the built-in class
+        registered = [ep for ep in registered if ep.value.replace(" ", "") != BUILT_IN[name]]
+        if registered:
+            raise SuggestError(f"engine '{name}' is built in, and {registered[0].value} registers "
+                               "the same name", hint="give the team's engine its own name in its "
+                                                     "package's entry points")
+    elif len({ep.value for ep in registered}) > 1:
+        raise SuggestError(f"engine '{name}' is registered twice: "
+                           + " and ".join(sorted({ep.value for ep in registered})),
+                           hint="keep one of the packages, or rename one engine")
+    if registered:
+        try:
+            cls = registered[0].load()
+        except Exception as exc:  # an import error, a missing class: the team's package
+            raise SuggestError(f"engine '{name}' ({registered[0].value}) cannot be loaded: "
+                               f"{type(exc).__name__}: {exc}",
+                               hint="check the package that registers it: installed, and its "
+                                    "entry point naming a module and class that exist") from None
     elif name in BUILT_IN:
         module, _, attr = BUILT_IN[name].partition(":")
         cls = getattr(__import__(module, fromlist=[attr]), attr)

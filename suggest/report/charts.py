@@ -48,6 +48,7 @@ def segment_effects(comparison, metric: str):
     rows = [{"column": c, **r, "listed": (c, r["value"]) in listed}
             for c, family in comparison.segments.items() for r in family["rows"]
             if r.get("share", 0) < WHOLE]
+    total = len(rows)
     rows = sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])[:SEGMENTS_SHOWN][::-1]
     fig, ax = plt.subplots(figsize=(9, 0.26 * len(rows) + 1.2), layout="constrained")
     if not rows:
@@ -68,6 +69,9 @@ def segment_effects(comparison, metric: str):
     ax.set_xlabel(f"{comparison.b} - {comparison.a}, {metric} (95% interval; red: significant "
                   "loss, blue: significant win)")
     ax.set_ylabel("segment")
+    if total > len(rows):  # say what is left out: the table holds every segment
+        ax.set_title(f"the {len(rows)} of {total} segments with the largest effect times size "
+                     "(every segment is in the tables above)", fontsize=8, loc="left")
     ax.grid(axis="x", alpha=0.3)
     return fig
 

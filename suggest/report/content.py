@@ -337,9 +337,11 @@ def _failures(report: Report, main) -> None:
         return
     rows = []
     for ex in d["examples"]:
-        context = ", ".join(f"{k}={v}" for k, v in ex["context"].items() if v is not None)
-        rows.append({"request": ex["request_id"], "hit": ex["who"], "context": context,
-                     "engaged": ", ".join(ex["truth"]) if ex["truth"] else "(not kept)",
+        context = ", ".join(f"{k}={_short(str(v), 40)}" for k, v in ex["context"].items()
+                            if v is not None)
+        rows.append({"request": _short(ex["request_id"], 40), "hit": ex["who"], "context": context,
+                     "engaged": ", ".join(_short(t, 40) for t in ex["truth"]) if ex["truth"]
+                     else "(not kept)",
                      main.a: _items(ex["items_a"]), main.b: _items(ex["items_b"])})
     report.add(Table(pd.DataFrame(rows), sortable=False))
 
@@ -347,12 +349,13 @@ def _failures(report: Report, main) -> None:
 def _items(items: list[dict]) -> str:
     if not items:
         return "(nothing)"
-    return "; ".join(f"{i['item']} [{_short_reason(i['reason'])}]" if i.get("reason") else i["item"]
-                     for i in items)
+    return "; ".join(f"{_short(i['item'], 40)} [{_short(i['reason'])}]" if i.get("reason")
+                     else _short(i["item"], 40) for i in items)
 
 
-def _short_reason(reason: str, width: int = 60) -> str:
-    return reason if len(reason) <= width else reason[:width - 1] + "…"
+def _short(text: str, width: int = 60) -> str:
+    """``text`` cut to ``width`` characters (an id of thousands would flood the page)."""
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _cards(report: Report, summary: dict) -> None:

@@ -114,6 +114,9 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                     errors.append(f"{where}: '{leaf.field}' needs a log with a time column")
                 else:
                     hint = did_you_mean(leaf.field, sorted(known))
+                    if leaf.field in ("True", "False"):  # `on:` or `yes:` as a key
+                        hint = ("YAML reads a key such as on, off, yes or no as a boolean: quote "
+                                "it, e.g. 'on': ...")
                     errors.append(f"{where}: unknown field '{leaf.field}'" + (f" ({hint})" if hint else ""))
                 continue
             kind = context.get(leaf.field)
@@ -123,9 +126,18 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                          if not _fits(kind, v)]
                 if wrong:
                     need = "a number" if kind == "numeric" else "true or false"
-                    errors.append(f"{where}: '{leaf.field}' is {kind}; {wrong[0]!r} is not {need}")
+                    quoted = isinstance(wrong[0], str) and _fits(kind, _unquoted(wrong[0]))
+                    errors.append(f"{where}: '{leaf.field}' is {kind}; {wrong[0]!r} is not {need}"
+                                  + (f" (it is text in quotes: write {wrong[0]} without them)"
+                                     if quoted else ""))
             if kind == "categorical" and leaf.op in numeric_ops:
                 errors.append(f"{where}: '{leaf.field}' is categorical; `{leaf.op}` compares numbers")
+            if kind == "categorical" and leaf.op in ("eq", "ne", "in", "not_in") and any(
+                    isinstance(v, bool) for v in (leaf.value if isinstance(leaf.value, list)
+                                                  else [leaf.value])):
+                errors.append(f"{where}: '{leaf.field}' is categorical, and YAML read the value "
+                              "as a boolean (a word such as off, on, yes or no is one): quote "
+                              "it, e.g. 'off'")
             if kind in ("numeric", "boolean") and leaf.op in ("matches", "contains_any", "contains_all"):
                 errors.append(f"{where}: '{leaf.field}' is {kind}; `{leaf.op}` reads text")
             closed = values.get(leaf.field)
@@ -151,6 +163,16 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                     warnings.append(f"{pick.where}: rule '{rule.id}' › {pick.path}: item '{pick.item}' "
                                     "is in neither the catalog nor the log" + (f" ({hint})" if hint else ""))
     return errors, warnings
+
+
+def _unquoted(text: str):
+    """What ``text`` would be in YAML without quotes: a number or a boolean, else itself."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
 
 
 def _fits(kind: str, value) -> bool:

@@ -271,8 +271,13 @@ class _Parser:
                 self.error(at, "a rule must be a mapping with `id`, `when` and `suggest` or `block`")
                 continue
             rule_id = spec.get("id")
-            if not isinstance(rule_id, (str, int)) or isinstance(rule_id, bool) or rule_id == "":
+            if isinstance(rule_id, bool):  # YAML 1.1 reads off, on, yes, no as booleans
+                self.error(at + ("id",), f"the id was read by YAML as {str(rule_id).lower()} (a "
+                           "word such as off, on, yes or no is a boolean in YAML)",
+                           "quote it: id: 'off'")
+            elif not isinstance(rule_id, (str, int)) or rule_id == "":
                 self.error(at, "every rule needs an `id` (a short name)")
+            if not isinstance(rule_id, (str, int)) or isinstance(rule_id, bool) or rule_id == "":
                 rule_id = f"#{i + 1}"
             self.rule_id = rule_id = str(rule_id)
             if rule_id in seen:
