@@ -549,3 +549,25 @@ def test_without_lightgbms_private_names_scoring_and_dask_logging_fall_back(smal
     with _lightgbm_says_to_stderr():
         ran = True
     assert ran
+
+
+def test_a_context_number_past_float32_is_read_without_overflow_and_alike_both_ways(small):
+    """A log may hold battery=1e308 (a finite float64): the trees read float32, where it
+    overflowed to infinity with a RuntimeWarning on the way."""
+    import warnings
+
+    train, truth, test, _, catalog = small
+    train = train.copy()
+    train.loc[train.index[:5], "battery"] = 1e308
+    rows = test.head(6).copy()
+    rows.loc[rows.index[:3], "battery"] = 1e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        engine = RankerEngine(seed=2, explain=False, **FAST).fit(train, truth, catalog)
+        batch = engine.suggest(rows, 5)
+        for _, row in rows.iterrows():
+            one = engine.suggest_one(as_context(row, row["timestamp"]), 5)
+            mine = batch[batch["request_id"] == row["request_id"]]
+            assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
+    built = engine.features_.build(rows, engine.candidates_.generate(rows))
+    assert np.isfinite(built["ctx:battery"]).all() and built["ctx:battery"].max() > 3e38

@@ -243,3 +243,53 @@ def test_words_yaml_reads_as_booleans_and_quoted_numbers_are_named(tmp_path):
     assert named.exit_code == 2 and "the id was read by YAML as false" in named.output
     assert "quote it: id: 'off'" in named.output and "every rule needs an `id`" not in named.output
 
+
+
+def test_a_rule_files_tests_are_checked_and_every_one_runs_even_when_one_cannot(tmp_path):
+    rules = tmp_path / "t.yaml"
+    rules.write_text(textwrap.dedent("""\
+        version: 1
+        rules:
+          - id: drive
+            when: {activity: driving}
+            suggest: [traffic_report]
+        tests:
+          - name: fine
+            context: {activity: driving}
+            expect: [traffic_report]
+          - name: typo item
+            context: {activity: driving}
+            expect: [trafic_report]
+          - name: typo key
+            context: {activty: driving}
+            expect: []
+          - name: bad zone
+            context: {activity: driving, timestamp: "2026-03-08T02:30:00", timezone: Mars/Olympus}
+            expect: [traffic_report]
+        """))
+    checked = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert checked.exit_code == 2
+    assert "test 'typo key': context key 'activty' is neither a field" in checked.output
+    assert "did you mean 'activity'?" in checked.output
+    assert "test 'typo item' names item 'trafic_report', in neither the catalog" in checked.output
+    tested = run("rules", "test", rules)
+    assert tested.exit_code == 1  # every test ran: one passed, three failed, each said why
+    assert "PASS  fine" in tested.output and "1 passed, 3 failed" in tested.output
+    assert "FAIL  typo key" in tested.output and "context key 'activty'" in tested.output
+    assert "FAIL  bad zone" in tested.output and "'Mars/Olympus' is not an IANA time zone" in tested.output
+
+
+def test_a_block_rule_that_covers_the_whole_catalog_is_named(tmp_path):
+    categories = ["Fitness", "Food", "Games", "Messaging", "Music", "Navigation", "News",
+                  "Podcasts", "Productivity", "Sleep", "Video"]
+    blocks = ", ".join(f"{{category: {c}}}" for c in categories)
+    rules = tmp_path / "b.yaml"
+    body = ("version: 1\nrules:\n  - id: wall\n    when: {location: home}\n    block: [%s]\n"
+            "  - id: news\n    when: {location: home}\n    suggest: [news_briefing]\n")
+    rules.write_text(body % blocks)
+    some = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert some.exit_code == 0 and "blocks every item" not in some.output  # Weather is left
+    rules.write_text(body % (blocks + ", {category: Weather}"))
+    every = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert every.exit_code == 0
+    assert "rule 'wall' blocks every item of the catalog" in every.output

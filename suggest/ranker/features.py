@@ -68,6 +68,17 @@ CANDIDATE_FEATURES = ("src_history", "src_rules", "src_context", "src_popular", 
                       "rule_blocked")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def as_float32(values) -> np.ndarray:
+    """Context values as the float32 rows the trees read: a number past float32's range (a
+    log's 1e308) kept at its largest value instead of overflowing to infinity with a warning;
+    NaN stays NaN. Both the batch and the one-context path use it, so they agree."""
+    return np.clip(np.asarray(values, dtype=np.float64), -FLOAT32_MAX, FLOAT32_MAX).astype(
+        np.float32)
+
+
 def context_columns(requests: pd.DataFrame) -> dict[str, str]:
     """The context columns of a Requests frame and how the features read each:
     ``categorical`` (text, categories) or ``numeric`` (numbers, booleans)."""
@@ -354,7 +365,7 @@ class Features:
         n, at = len(item), self.position_
         out = np.empty((len(self.names_), n), dtype=np.float32)
         for col, row in self.context_rows_:
-            out[row] = ctx[col]
+            out[row] = as_float32(ctx[col])
         for col, row in self.time_rows_:
             out[row] = times.get(col, np.nan)
         out[at["item"]] = item
@@ -478,7 +489,7 @@ class Features:
             times = {col: head[i] for i, (col, _) in enumerate(self.time_rows_, start=len(ctx))}
             return self.assemble(ctx, times, item, np.array([user]), np.array([when]), extra)
         out = np.empty((len(self.names_), len(item)), dtype=np.float32)
-        out[self.head_rows_] = np.array(head, dtype=np.float64)[:, None]
+        out[self.head_rows_] = as_float32(np.array(head, dtype=np.float64))[:, None]
         out[self.candidate_rows_] = extra
         late.fill(out, user, slices, item, when)
         return out

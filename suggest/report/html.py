@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 
 import pandas as pd
 
@@ -45,7 +46,9 @@ def _png(fig) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    with warnings.catch_warnings():  # a log's emoji or script the font lacks: drawn as a box
+        warnings.filterwarnings("ignore", r"Glyph \d+ .* missing from", UserWarning)
+        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 

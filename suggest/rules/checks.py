@@ -193,7 +193,45 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
     items = set(log.catalog["item_id"].astype(str))  # the log's items are in its Catalog
     errors, more = check_against(rs, log.context, closed, log.has_time, items, observed)
     slice_errors, slice_warnings = _check_picks(rs, log.catalog)
+    slice_warnings += _blocks_everything(rs, log.catalog)
+    from suggest.engines.base import CONTEXT_KEYS
+    from suggest.errors import did_you_mean
+
+    fields = {leaf.field for rule in rs.rules for leaf in leaves(rule.when)}
+    known = {*fields, *log.context, *CONTEXT_KEYS, *TIME_FIELDS, "time"}
+    for test in rs.tests:
+        for key in test.context:  # a misspelled key leaves every rule on it unknown
+            if key not in known:
+                hint = did_you_mean(str(key), sorted({*fields, *log.context}))
+                errors.append(f"{test.where}: test '{test.name}': context key '{key}' is neither "
+                              "a field of the rules nor a context column of the log"
+                              + (f" ({hint})" if hint else ""))
+        for item in [*(test.expect or ()), *test.blocked]:  # that no list could hold
+            if str(item) not in items:
+                hint = did_you_mean(str(item), sorted(items))
+                more.append(f"{test.where}: test '{test.name}' names item '{item}', in neither "
+                            "the catalog nor the log" + (f" ({hint})" if hint else ""))
     return errors + slice_errors, warnings + more + slice_warnings
+
+
+def _blocks_everything(rs: RuleSet, catalog: pd.DataFrame) -> list[str]:
+    """A warning for each rule whose blocks cover every item of the catalog: where it fires,
+    no engine's list can show anything the catalog holds."""
+    ids = catalog["item_id"].astype(str)
+    out = []
+    for rule in rs.rules:
+        if not rule.block:
+            continue
+        blocked = np.zeros(len(ids), bool)
+        for pick in rule.block:
+            if pick.item is not None:
+                blocked |= (ids == str(pick.item)).to_numpy()
+            elif pick.slice is not None and pick.slice[0] in catalog.columns:
+                blocked |= (catalog[pick.slice[0]].astype(str) == pick.slice[1]).to_numpy()
+        if len(ids) and blocked.all():
+            out.append(f"{rule.where}: rule '{rule.id}' blocks every item of the catalog "
+                       f"({len(ids):,}): where it fires, nothing from the catalog can be shown")
+    return out
 
 
 def _check_picks(rs: RuleSet, catalog: pd.DataFrame) -> tuple[list[str], list[str]]:

@@ -149,11 +149,15 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[
     """Run the rule file's ``tests:``; one dict per test with ``passed`` and what differed."""
     results = []
     for test in engine.rule_set_.tests:
-        try:
+        try:  # a context the engine cannot read (a misspelled key, a time a zone skips) fails
+            check_context_keys(engine, test.context)  # its test, and every test still runs
             got = explain(engine, test.context, types=types)
         except SuggestError as exc:
-            raise SuggestError(f"test '{test.name}': {exc.message}", where=test.where,
-                               hint=exc.hint) from None
+            results.append({"name": test.name, "where": test.where, "passed": False,
+                            "problems": [f"its context cannot be read: {exc.message}"
+                                         + (f" ({exc.hint})" if exc.hint else "")],
+                            "suggestions": []})
+            continue
         items = [s["item_id"] for s in got["suggestions"]]
         blocked = {b["item_id"] for b in got["blocked"]}
         problems = []
