@@ -256,8 +256,8 @@ def replay_tests(comparisons: list[dict], a: str, b: str, metrics: list[str]) ->
     for metric in metrics:
         c = next((c for c in comparisons if c["metric"] == metric and {c["a"], c["b"]} == {a, b}),
                  None)
-        if c is None:
-            return None
+        if c is None or not {"mde", "family", "significant"} <= set(c):
+            return None  # none, or from a replay older than these fields: test afresh
         if c["a"] == b:  # stored as a - b: turned around
             c = {**c, "a": a, "b": b, "mean_a": c["mean_b"], "mean_b": c["mean_a"],
                  "diff": -c["diff"], "ci_low": -c["ci_high"], "ci_high": -c["ci_low"]}

@@ -174,6 +174,23 @@ def test_compare_gives_the_replays_own_tests_so_both_say_the_same(log, tmp_path)
             assert row["p_holm"] == stored["p_holm"] and row["diff"] == sign * stored["diff"]
             assert row["ci_low"] == pytest.approx(min(sign * stored["ci_low"], sign * stored["ci_high"]))
             assert row["a"] == a and row["b"] == b
+    # the report's verdict line for the pair, asked either way round, gives the same test
+    from suggest.stats import p_phrase
+
+    stored = next(c for c in summary["comparisons"] if c["metric"] == "mrr@5"
+                  and {c["a"], c["b"]} == {"rules", "popular"})
+    for a, b in (("rules", "popular"), ("popular", "rules")):
+        page = tmp_path / f"{a}.md"
+        result = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "--a", a, "--b", b,
+                                           "--metric", "mrr@5", "--format", "md", "-o", str(page)])
+        assert result.exit_code == 0, result.output
+        line = next(x for x in page.read_text().splitlines() if f"{b} vs {a}: " in x)
+        assert p_phrase(stored["p_holm"]) in line and "overall tests" in line
+    # a replay older than the stored tests' mde and family fields: compare tests afresh
+    from suggest.compare import replay_tests
+
+    old = [{k: v for k, v in c.items() if k not in ("mde", "family")} for c in summary["comparisons"]]
+    assert replay_tests(old, "rules", "popular", ["mrr@5"]) is None
 
 
 def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):

@@ -106,3 +106,19 @@ def test_the_page_loads_in_chromium_without_errors_and_fits_1280_px(run, tmp_pat
     assert probe["errors"] == []
     assert probe["width"] <= 1280
     assert probe["images"] >= 3 and probe["broken"] == 0 and probe["sortable"] >= 2
+
+
+def test_a_null_mde_reads_back_as_none_possible_or_missing_as_the_replay_meant(tmp_path):
+    """JSON has no infinity: an MDE no sample this small could reach is null in the file,
+    as a missing one is; read back, the first is infinite again (n >= 2 with a spread)."""
+    import json
+
+    from suggest.data.runs import read_summary
+    from suggest.stats import format_mde
+
+    (tmp_path / "summary.json").write_text(json.dumps({"engines": {"a": {}, "b": {}}, "comparisons": [
+        {"a": "a", "b": "b", "metric": "ndcg@5", "requests": 3, "sd": 0.4, "mde": None},
+        {"a": "a", "b": "b", "metric": "mrr@5", "requests": 1, "sd": None, "mde": None}]}))
+    tiny, none = read_summary(tmp_path)["comparisons"]
+    assert format_mde(tiny["mde"]) == "none possible" and format_mde(none["mde"]) == "n/a"
+

@@ -263,6 +263,9 @@ def test_a_rule_files_tests_are_checked_and_every_one_runs_even_when_one_cannot(
           - name: typo key
             context: {activty: driving}
             expect: []
+          - name: a column no rule reads
+            context: {activity: driving, battery: 40, network: wifi}
+            expect: [traffic_report]
           - name: bad zone
             context: {activity: driving, timestamp: "2026-03-08T02:30:00", timezone: Mars/Olympus}
             expect: [traffic_report]
@@ -272,10 +275,14 @@ def test_a_rule_files_tests_are_checked_and_every_one_runs_even_when_one_cannot(
     assert "test 'typo key': context key 'activty' is neither a field" in checked.output
     assert "did you mean 'activity'?" in checked.output
     assert "test 'typo item' names item 'trafic_report', in neither the catalog" in checked.output
-    tested = run("rules", "test", rules)
-    assert tested.exit_code == 1  # every test ran: one passed, three failed, each said why
-    assert "PASS  fine" in tested.output and "1 passed, 3 failed" in tested.output
-    assert "FAIL  typo key" in tested.output and "context key 'activty'" in tested.output
+    refused = run("rules", "test", rules, "--dataset", SAMPLE)  # the file has an error
+    assert refused.exit_code == 2 and "context key 'activty'" in refused.output
+    rules.write_text(rules.read_text().replace("activty", "activity"))
+    tested = run("rules", "test", rules, "--dataset", SAMPLE)
+    assert tested.exit_code == 1  # every test ran (the fixed typo test now expects wrongly)
+    assert "PASS  fine" in tested.output and "2 passed, 3 failed" in tested.output
+    assert "PASS  a column no rule reads" in tested.output  # a column of the dataset
+    assert "FAIL  typo item" in tested.output
     assert "FAIL  bad zone" in tested.output and "'Mars/Olympus' is not an IANA time zone" in tested.output
 
 
@@ -293,3 +300,7 @@ def test_a_block_rule_that_covers_the_whole_catalog_is_named(tmp_path):
     every = run("rules", "check", rules, "--dataset", SAMPLE)
     assert every.exit_code == 0
     assert "rule 'wall' blocks every item of the catalog" in every.output
+    tops = ", ".join(f"{{category: {c}, top: 1}}" for c in [*categories, "Weather"])
+    rules.write_text(body % tops)  # the top item of each category only
+    top = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert top.exit_code == 0 and "blocks every item" not in top.output

@@ -203,8 +203,9 @@ def _line(c, metric: str, overall: list[dict] = ()) -> str:
     """The verdict's line on comparison ``c`` at ``metric``: the replay's own test (Holm over
     all its overall tests, as the table beside it) when the run holds it, else the
     comparison's (Holm over the metrics it compared)."""
-    stored = next((r for r in overall if r["metric"] == metric and r["a"] == c.a
-                   and r["b"] == c.b), None)
+    from suggest.compare import replay_tests
+
+    stored = (replay_tests(list(overall), c.a, c.b, [metric]) or [None])[0]
     row = stored or next(r for r in c.overall if r["metric"] == metric)
     family = (f"{row.get('family', '?')} overall tests" if stored
               else f"the {row['family']} metrics compared")

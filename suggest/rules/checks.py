@@ -226,7 +226,7 @@ def _blocks_everything(rs: RuleSet, catalog: pd.DataFrame) -> list[str]:
         for pick in rule.block:
             if pick.item is not None:
                 blocked |= (ids == str(pick.item)).to_numpy()
-            elif pick.slice is not None and pick.slice[0] in catalog.columns:
+            elif pick.slice is not None and pick.top is None and pick.slice[0] in catalog.columns:
                 blocked |= (catalog[pick.slice[0]].astype(str) == pick.slice[1]).to_numpy()
         if len(ids) and blocked.all():
             out.append(f"{rule.where}: rule '{rule.id}' blocks every item of the catalog "
