@@ -354,7 +354,7 @@ def get_engine(name: str, **params) -> Engine:
     """
     registered = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if name in BUILT_IN:  # our own entry points name the built-in class
-        registered = [ep for ep in registered if ep.value.replace(" ", "") != BUILT_IN[name]]
+        registered = [ep for ep in registered if f"{ep.module}:{ep.attr}" != BUILT_IN[name]]
         if registered:
             raise SuggestError(f"engine '{name}' is built in, and {registered[0].value} registers "
                                "the same name", hint="give the team's engine its own name in its "
