@@ -452,4 +452,8 @@ def test_a_team_engine_that_cannot_load_clashes_or_returns_no_suggestions_is_nam
     registered(("popular", "suggest.engines.baselines:Popular [fast]"))
     assert base.get_engine("popular").name == "popular"  # our own entry point: the built-in
     with pytest.raises(SuggestError, match=r"engine 'team' returned a frame without item_id"):
-        base.check_suggestions(pd.DataFrame({"request_id": ["r1"], "score": [1.0]}), "team")
+        base.check_suggestions(pd.DataFrame({"request_id": ["r1"], "rank": [1], "score": [1.0]}),
+                               "team")
+    with pytest.raises(SuggestError, match=r"returned a frame without rank"):
+        base.check_suggestions(pd.DataFrame({"request_id": ["r1"], "item_id": ["a"],
+                                             "score": [1.0]}), "team")

@@ -334,7 +334,7 @@ def replay_params(name: str, rules: str | None, seed: int, split_by: str = "auto
 def check_suggestions(frame, name: str) -> None:
     """A clear error when engine ``name``'s ``suggest`` did not return a Suggestions frame
     (a team's engine with a bug): what it returned and what it lacks."""
-    needed = ("request_id", "item_id", "score")
+    needed = ("request_id", "rank", "item_id", "score")  # the rank: reports read lists by it
     missing = [c for c in needed if c not in getattr(frame, "columns", ())]
     if missing:
         what = (f"a frame without {', '.join(missing)}" if hasattr(frame, "columns")
