@@ -263,13 +263,13 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
             raise SuggestError(f"engine '{name}' needs --rules RULES.yaml")
         if name in ("ranker", "hybrid") and model is not None:
             # the ranker is the model; the hybrid is the same model with its rules' blocks
-            from suggest.ranker import RankerEngine
+            from suggest.ranker import HybridEngine, RankerEngine
 
             if trained is None:
                 trained = RankerEngine.load(model)
                 trained.explain = False  # as a ranker trained in the replay: reasons cost most of its time
             engines[name] = FittedEngine(trained if name == "ranker" else
-                                         _hybrid_of(trained, f"--model {model}"))
+                                         HybridEngine.of(trained, f"--model {model}"))
             continue
         engines[name] = get_engine(name, **replay_params(name, rules, seed, split_by))
     for name, path in others.items():
@@ -278,12 +278,6 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
                                hint="name each extra rule set after what it is: mined, distilled, v2")
         engines[name] = RulesEngine(path, name=name)
     return engines
-
-
-def _hybrid_of(trained, source: str):
-    from suggest.ranker.model import HybridEngine
-
-    return HybridEngine.of(trained, source)
 
 
 def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,

@@ -504,17 +504,16 @@ class RankerEngine(BaseEngine):
         if kind not in ("time", "request"):
             column = "user_id" if kind == "user" else kind.split(":", 1)[1]
             count = requests[column].nunique(dropna=False)
-            what = (("users" if count != 1 else "user") if kind == "user"
-                    else f"{'values' if count != 1 else 'value'} of {column}")
+            groups = "users" if kind == "user" else f"values of {column}"
             if count >= MIN_VALIDATION_GROUPS:
                 held = by_group(requests[column], n_valid, self.seed)
                 if abs(held.mean() - self.validation_share) <= self.validation_share / 2:
                     return held
-                why = (f"whole {'users' if kind == 'user' else 'values of ' + column} would hold "
-                       f"out {held.mean():.0%} of the training part, not about "
-                       f"{self.validation_share:.0%}")
+                why = (f"whole {groups} would hold out {held.mean():.0%} of the training part, "
+                       f"not about {self.validation_share:.0%}")
             else:
-                why = f"the training part has {count} {what}, too few to hold whole ones out"
+                one = ("user" if kind == "user" else f"value of {column}") if count == 1 else groups
+                why = f"the training part has {count} {one}, too few to hold whole ones out"
             kind = self.validation_kind_ = "time" if "timestamp" in requests.columns else "request"
             self.validation_note_ = f": {why}"
             held = np.zeros(len(requests), bool)

@@ -194,15 +194,13 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
     errors, more = check_against(rs, log.context, closed, log.has_time, items, observed)
     slice_errors, slice_warnings = _check_picks(rs, log.catalog)
     slice_warnings += _blocks_everything(rs, log.catalog)
-    from suggest.engines.base import CONTEXT_KEYS
     from suggest.errors import did_you_mean
 
-    fields = {leaf.field for rule in rs.rules for leaf in leaves(rule.when)}
-    known = {*fields, *log.context, *CONTEXT_KEYS, *TIME_FIELDS, "time"}
+    named, known = context_keys(rs, log.context)
     for test in rs.tests:
         for key in test.context:  # a misspelled key leaves every rule on it unknown
             if key not in known:
-                hint = did_you_mean(str(key), sorted({*fields, *log.context}))
+                hint = did_you_mean(str(key), named)
                 errors.append(f"{test.where}: test '{test.name}': context key '{key}' is neither "
                               "a field of the rules nor a context column of the log"
                               + (f" ({hint})" if hint else ""))
@@ -212,6 +210,16 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
                 more.append(f"{test.where}: test '{test.name}' names item '{item}', in neither "
                             "the catalog nor the log" + (f" ({hint})" if hint else ""))
     return errors + slice_errors, warnings + more + slice_warnings
+
+
+def context_keys(rs: RuleSet, columns) -> tuple[list[str], set[str]]:
+    """The keys a context may have for rule set ``rs`` on a log with context ``columns``:
+    ``(the rules' fields and the columns, sorted; those and the request keys and time
+    fields)``. Any other key is a typo that would leave every rule on it unknown."""
+    from suggest.engines.base import CONTEXT_KEYS
+
+    named = sorted({*(leaf.field for rule in rs.rules for leaf in leaves(rule.when)), *columns})
+    return named, {*named, *CONTEXT_KEYS, *TIME_FIELDS, "time"}
 
 
 def _blocks_everything(rs: RuleSet, catalog: pd.DataFrame) -> list[str]:

@@ -180,16 +180,16 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
     if not isinstance(context, dict):
         raise SuggestError(f"a context must be a JSON object, not {type(context).__name__}",
                            hint='e.g. {"location": "home", "battery": 40}')
-    fields = {leaf.field for rule in engine.rule_set_.rules for leaf in leaves(rule.when)}
+    from suggest.rules.checks import context_keys
+
     columns = dict(log.context) if log is not None else {}
-    known = {*fields, *columns, *CONTEXT_KEYS, *TIME_FIELDS, "time"}
+    named, known = context_keys(engine.rule_set_, columns)
     for key in context:
         if key not in known:
             where = "the rule set's fields" + (" or the dataset's context columns" if log else "")
             raise SuggestError(f"context key {key!r} is not one of {where}, nor "
                                f"{one_of(CONTEXT_KEYS)}",
-                               hint=did_you_mean(str(key), sorted({*fields, *columns}))
-                               or f"known fields: {one_of(sorted({*fields, *columns}))}")
+                               hint=did_you_mean(str(key), named) or f"known fields: {one_of(named)}")
     warnings = []
     for key, value in context.items():
         if log is None or columns.get(key) != "categorical" or value is None:
