@@ -97,8 +97,8 @@ def _waited(future):
 
 def load_on_worker(client, directory, explain: bool | None = None) -> "RemoteEngine":
     """A trained model folder loaded on a worker (:meth:`RankerEngine.load
-    <suggest.ranker.RankerEngine.load>`, which rebuilds its statistics from the training
-    data the folder carries) and left there, its ``explain`` set when given; its manifest,
+    <suggest.ranker.RankerEngine.load>`, which reads the statistics the folder stores)
+    and left there, its ``explain`` set when given; its manifest,
     settings and the ids of the requests it was trained on (a future, for replay's check)
     are the client's."""
     model = _waited(client.submit(_loaded, str(directory), explain, pure=False))

@@ -47,15 +47,36 @@ class PastCounts:
         # counts without weights are distances in it): 8 bytes an event
         self.distinct_keys, key_rank = np.unique(keys, return_inverse=True)
         self.distinct_times, time_rank = np.unique(times, return_inverse=True)
-        self.width = np.int64(len(self.distinct_times) + 1)
-        combined = key_rank.astype(np.int64) * self.width + time_rank
+        width = np.int64(len(self.distinct_times) + 1)
+        combined = key_rank.astype(np.int64) * width + time_rank
         order = np.argsort(combined, kind="stable")
         self.combined = combined[order]
         self.cumulative = (None if weights is None else
                            np.concatenate([[0.0], np.cumsum(np.asarray(weights, dtype=float)[order])]))
-        # where each distinct key's events start (one more entry: the end), so a query
-        # needs one search of the big array, not two
+        self._index()
+
+    def _index(self) -> None:
+        """Where each distinct key's events start (one more entry: the end), so a query
+        needs one search of the big array, not two."""
+        self.width = np.int64(len(self.distinct_times) + 1)
         self.starts = np.searchsorted(self.combined, np.arange(len(self.distinct_keys) + 1) * self.width)
+
+    #: The arrays :meth:`state` gives and :meth:`restore` reads (``cumulative``: with weights).
+    STATE = ("distinct_keys", "distinct_times", "combined", "cumulative")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays that are the counts (numbers only: a model folder stores them as
+        ``.npy`` files, never pickled); :meth:`restore` rebuilds the same counts from them."""
+        return {name: getattr(self, name) for name in self.STATE if getattr(self, name) is not None}
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray]) -> "PastCounts":
+        """The counts :meth:`state` gave ``arrays`` of, without sorting the events again."""
+        past = cls.__new__(cls)
+        for name in PastCounts.STATE:
+            setattr(past, name, arrays.get(name))
+        past._index()
+        return past
 
     @property
     def latest(self) -> int:

@@ -631,9 +631,8 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     (:func:`suggest.rules.distil.distil` on the model's own training requests), checked as
     `rules check --dataset` checks a file; its fidelity is measured by running the written
     file through the rules engine. An existing ``out`` is kept unless ``force``."""
-    import pandas as pd
-
     from suggest.files import write_atomic
+    from suggest.ids import isin
     from suggest.ranker import RankerEngine
     from suggest.ranker.artifact import check_fits
     from suggest.rules import RulesEngine
@@ -647,7 +646,14 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     model = RankerEngine.load(folder)
     loaded = load_log(dataset)
     check_fits(model, loaded.requests, str(dataset))
-    trained_on = pd.read_parquet(folder / "requests.parquet")
+    # the model's training requests, their contexts read from the dataset's log
+    trained_on = loaded.requests[isin(loaded.requests["request_id"], sorted(model.trained_on_))]
+    if trained_on.empty:
+        raise SuggestError(f"none of the {len(model.trained_on_):,} requests {folder} was trained on "
+                           f"is in the log of {dataset}",
+                           hint="pass the dataset the model was trained on (its manifest.json "
+                                "names it under dataset)")
+    trained_on = trained_on.reset_index(drop=True)
     context = {c: kind for c, kind in loaded.context.items() if c in trained_on.columns}
     zone = rules_zone(loaded)
     found = distil(model, trained_on, context, zone=zone, k=k, source=str(folder), **settings)

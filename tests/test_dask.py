@@ -151,8 +151,11 @@ def test_training_on_dask_reads_the_log_on_the_workers_and_trains_on_the_local_t
     manifests = [json.loads((tmp_path / m / "manifest.json").read_text()) for m in ("dask", "local")]
     assert manifests[0]["training"] == manifests[1]["training"]
     assert manifests[0]["features"] == manifests[1]["features"]
-    for name in ("requests.parquet", "truth.parquet", "catalog.parquet", "rules.yaml"):
-        assert manifests[0]["files"][name] == manifests[1]["files"][name], name
+    # the same statistics, to the byte: the counters, the history, the counts and the ids
+    assert manifests[0]["files"].keys() == manifests[1]["files"].keys()
+    for name in manifests[1]["files"]:
+        if name != "model.txt":
+            assert manifests[0]["files"][name] == manifests[1]["files"][name], name
     rejected = pd.concat(pd.read_csv(f) for f in sorted((tmp_path / "dask" / "rejects").glob("*.csv")))
     local_rejects = pd.read_csv(tmp_path / "local" / "rejects.csv")
     assert sorted(rejected["line"]) == sorted(local_rejects["line"]) == [13, 14]

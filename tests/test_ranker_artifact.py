@@ -80,7 +80,7 @@ def test_manifest_has_the_documented_keys(trained):
     engine, train = trained["engine"], trained["train"]
     assert {"format", "engine", "params", "features", "candidates", "training", "validation",
             "importance", "versions", "files", "dataset", "manifest_sha256"} <= set(manifest)
-    assert manifest["format"] == 2 and manifest["engine"] == "ranker"
+    assert manifest["format"] == 3 and manifest["engine"] == "ranker"
     assert manifest["params"]["n_estimators"] == 30 and manifest["params"]["cap"] == 50
     features = manifest["features"]
     assert features["names"] == engine.features_.names_
@@ -102,8 +102,13 @@ def test_manifest_has_the_documented_keys(trained):
     gains = list(manifest["importance"].values())
     assert gains == sorted(gains, reverse=True)
     assert {"suggest", "lightgbm", "pandas", "numpy", "python"} <= set(manifest["versions"])
-    assert set(manifest["files"]) == {"model.txt", "requests.parquet", "truth.parquet",
-                                      "catalog.parquet", "rules.yaml"}
+    assert {"model.txt", "state.json", "trained.parquet", "catalog.parquet", "rules.yaml",
+            "statistics/users.parquet", "statistics/schema.parquet",
+            "statistics/arrays/features.counts.combined.parquet"} <= set(manifest["files"])
+    # the statistics, not the training log: no file holds the requests' contexts
+    assert not {"requests.parquet", "truth.parquet"} & set(manifest["files"])
+    trained_ids = pd.read_parquet(trained["folder"] / "trained.parquet")
+    assert list(trained_ids.columns) == ["request_id"] and len(trained_ids) == len(train)
     assert all(len(digest) == 64 for digest in manifest["files"].values())
 
 
@@ -119,8 +124,9 @@ def test_loading_never_unpickles(trained, monkeypatch):
     pd.testing.assert_frame_equal(loaded.suggest(trained["test"], 5), trained["expected"])
 
 
-@pytest.mark.parametrize("name", ["model.txt", "requests.parquet", "truth.parquet", "catalog.parquet",
-                                  "rules.yaml"])
+@pytest.mark.parametrize("name", ["model.txt", "state.json", "trained.parquet", "catalog.parquet",
+                                  "rules.yaml", "statistics/users.parquet",
+                                  "statistics/arrays/features.counts.combined.parquet"])
 def test_a_file_changed_by_one_byte_fails_naming_it(copy_of, name):
     path = copy_of / name
     data = bytearray(path.read_bytes())
@@ -132,8 +138,8 @@ def test_a_file_changed_by_one_byte_fails_naming_it(copy_of, name):
 
 
 def test_a_missing_file_fails_naming_it(copy_of):
-    (copy_of / "truth.parquet").unlink()
-    with pytest.raises(SuggestError, match=r"truth\.parquet is missing"):
+    (copy_of / "statistics" / "arrays" / "history.combined.parquet").unlink()
+    with pytest.raises(SuggestError, match=r"statistics/arrays/history\.combined\.parquet is missing"):
         load_model(copy_of)
 
 
@@ -147,7 +153,7 @@ def test_an_edited_setting_in_the_manifest_fails_as_edited(copy_of, trained, set
 
 def test_another_format_fails_clearly(copy_of):
     edit_manifest(copy_of, lambda m: m.update(format=1))
-    with pytest.raises(SuggestError, match=r"model format 1, this suggest .* reads format 2") as err:
+    with pytest.raises(SuggestError, match=r"model format 1, this suggest .* reads format 3") as err:
         load_model(copy_of)
     assert "retrain" in str(err.value)
 
@@ -159,16 +165,6 @@ def test_other_feature_names_fail_naming_the_mismatch(copy_of):
 
     edit_manifest(copy_of, rename)
     with pytest.raises(SuggestError, match=r"other features .*user_item_ratio, user_item_share"):
-        load_model(copy_of)
-
-
-def test_other_category_encodings_fail_naming_the_mismatch(copy_of):
-    """Same names, other codes: the booster's splits on ``ctx:location`` would mean other places."""
-    def reorder(manifest):
-        manifest["features"]["context"]["location"]["categories"].reverse()
-
-    edit_manifest(copy_of, reorder)
-    with pytest.raises(SuggestError, match=r"location"):
         load_model(copy_of)
 
 
@@ -226,3 +222,22 @@ def test_an_unknown_engine_in_the_manifest_fails_clearly(copy_of):
     edit_manifest(copy_of, lambda m: m.update(engine="mystery"))
     with pytest.raises(SuggestError, match=r"mystery"):
         load_model(copy_of)
+
+
+def test_a_model_of_a_log_without_time_round_trips(trained, tmp_path):
+    """Without time the statistics are out-of-fold counts: the folder stores those, and the
+    loaded model serves every request, batch and one context, as the trained one did."""
+    untimed = {name: trained[name].drop(columns=["timestamp", "timezone"])
+               for name in ("train", "test")}
+    engine = RankerEngine(**FAST).fit(untimed["train"], trained["truth"], trained["catalog"])
+    folder = engine.save(tmp_path / "untimed", untimed["train"], trained["truth"], trained["catalog"])
+    loaded = load_model(folder)
+    assert type(loaded.features_.counts_.counter).__name__ == "FoldCounts"
+    expected = engine.suggest(untimed["test"], 5)
+    pd.testing.assert_frame_equal(loaded.suggest(untimed["test"], 5), expected)
+    first = untimed["test"].iloc[0].to_dict()
+    context = {k: v for k, v in first.items() if v == v and k not in ("hour", "minute", "weekday",
+                                                                      "is_weekend", "day", "month")}
+    one = loaded.suggest_one(context, 5)
+    assert one["item_id"].astype(str).tolist() == \
+        expected[expected["request_id"] == first["request_id"]]["item_id"].astype(str).tolist()

@@ -360,6 +360,24 @@ class UserHistory(BaseEngine):
     def __getstate__(self) -> dict:  # a copy or a pickle carries no one-context lookups
         return {**self.__dict__, "_by_user": None}
 
+    def state(self) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        """The (user, item) pairs and the arrays of their counts (for a model folder: Parquet
+        and ``.npy``, never pickled); :meth:`restore` reads them back."""
+        return self.pairs_, self.past_.state()
+
+    @classmethod
+    def restore(cls, pairs: pd.DataFrame, arrays: dict[str, np.ndarray], has_time: bool,
+                requests: pd.DataFrame) -> "UserHistory":
+        """The engine :meth:`state` gave ``pairs`` and ``arrays`` of; ``requests``: the
+        Requests frame's columns and types (a frame of no rows)."""
+        engine = cls()
+        engine._remember_context(requests)
+        engine.has_time_ = has_time
+        engine.pairs_ = pairs.astype({"user_id": object, "item_id": object})
+        engine.past_ = PastCounts.restore(arrays)
+        engine._by_user = None
+        return engine
+
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The batch path's rows for one context (the user's items before its time, most
         engaged first, ties by item id), without its fixed cost."""

@@ -1,4 +1,5 @@
-"""Model artifacts: a folder with LightGBM's own text model, a manifest and Parquet state.
+"""Model artifacts: a folder with LightGBM's own text model, a manifest and the fitted
+statistics, in Parquet files.
 
 ``models/<name>/``:
 
@@ -9,15 +10,21 @@
   came from, a SHA-256 of every other file and one of the manifest itself
   (so an edited setting is caught like an edited model);
 * ``rules.yaml``     a copy of the rule file the model was trained with, if any;
-* ``requests.parquet``, ``truth.parquet``, ``catalog.parquet``: the training
-  data the ranker's history statistics and candidate sources are rebuilt
-  from when it is loaded (deterministically: the rebuilt feature names and
-  encodings must equal the manifest's, or loading fails).
+* ``state.json`` and ``statistics/``: what serving reads, as it was fitted on
+  the training requests: the feature counters and the user history's counts
+  (``arrays/``: arrays of numbers, one Parquet column each, integers
+  delta-encoded), the users' codes, the counts popular,
+  context-popular and the rules' catalog slices learnt from, and the Requests
+  frame's columns and types (Parquet). Loading reads them back instead of
+  counting the training log again, so it costs what reading them costs;
+* ``catalog.parquet`` the catalog (its attributes are features);
+* ``trained.parquet`` the training requests' ids (replay warns when it scores
+  one of them; ``rules distil`` reads their contexts from the dataset's log).
 
-Nothing is ever unpickled: Parquet, JSON and LightGBM text only. A file
-whose checksum differs from the manifest, a manifest from another format
-version, or a rebuilt feature set that differs from the one recorded, stops
-the load with an error naming the mismatch.
+Nothing is ever unpickled: Parquet, JSON and LightGBM text only. A file whose checksum differs
+from the manifest, a manifest from another format version, or restored
+features whose names differ from the ones recorded, stops the load with an
+error naming the mismatch.
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ from suggest import __version__
 from suggest.errors import SuggestError, one_of
 from suggest.files import finite, json_text, read_json
 
-FORMAT = 2  # 2: the manifest carries its own checksum and the dataset
-FILES = ("model.txt", "requests.parquet", "truth.parquet", "catalog.parquet")
+FORMAT = 3  # 2: the manifest carries its own checksum and the dataset; 3: fitted statistics
+STATISTICS = "statistics"  # the folder of the fitted statistics' files
+ARRAYS = "arrays"  # its folder of arrays of numbers, one Parquet file each
 
 
 def _sha256(path: Path) -> str:
@@ -78,14 +86,14 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     engine.booster_.save_model(str(work / "model.txt"))
-    files = list(FILES)
     if engine.rules:  # the rule file shapes candidates and features: it travels with the model
         shutil.copyfile(engine.rules, work / "rules.yaml")
-        files.append("rules.yaml")
-    _parquet(requests, work / "requests.parquet")
-    _parquet(truth[["request_id", "item_id", "relevance"]], work / "truth.parquet")
     _parquet(catalog if catalog is not None else pd.DataFrame({"item_id": pd.Series(dtype=str)}),
              work / "catalog.parquet")
+    _parquet(requests[["request_id"]].astype({"request_id": str}), work / "trained.parquet")
+    _write_state(engine, work, requests.iloc[:0])
+    files = sorted(str(path.relative_to(work).as_posix()) for path in work.rglob("*")
+                   if path.is_file())
     features = engine.features_
     stamps = requests["timestamp"] if "timestamp" in requests.columns else None
     importance = engine.booster_.feature_importance("gain")
@@ -115,6 +123,71 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
         shutil.rmtree(final)
     os.replace(work, final)
     return final
+
+
+def _write_state(engine, work: Path, schema: pd.DataFrame) -> None:
+    """``state.json`` and the ``statistics/`` files of a fitted engine (see the module
+    docstring)."""
+    features, arrays = engine.features_.state()
+    candidates, history, frames = engine.candidates_.state()
+    edges = engine.grades_.edges
+    state = {"features": features, "candidates": candidates,
+             "grades": None if edges is None else [float(e) for e in edges]}
+    (work / "state.json").write_text(json_text(state) + "\n", encoding="utf-8")
+    folder = work / STATISTICS
+    (folder / ARRAYS).mkdir(parents=True)
+    for name, values in {**{f"features.{k}": v for k, v in arrays.items()}, **history}.items():
+        _write_array(values, folder / ARRAYS / f"{name}.parquet")
+    frames = {**frames, "users": pd.DataFrame({"user_id": pd.Series(engine.features_.users_, dtype=str)}),
+              "schema": schema}
+    for name, frame in frames.items():
+        _parquet(frame, folder / f"{name}.parquet")
+
+
+def _write_array(values: np.ndarray, path: Path) -> None:
+    """One array of numbers as a one-column Parquet file: integers delta-encoded (the counters'
+    arrays are sorted, so this keeps a few bits a number), then compressed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = np.ascontiguousarray(values)
+    delta = values.dtype.kind in "iu" and values.dtype.itemsize in (4, 8)
+    pq.write_table(pa.table({"values": values}), path, use_dictionary=False, compression="zstd",
+                   column_encoding={"values": "DELTA_BINARY_PACKED"} if delta else None)
+
+
+def _read_array(path: Path) -> np.ndarray:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).column(0).to_numpy()
+
+
+def _read_state(folder: Path, manifest: dict, params: dict, catalog: pd.DataFrame | None) -> tuple:
+    """The fitted features, candidates and grades a model folder stores (the engine's
+    ``rules`` param: the folder's own copy of its rule file)."""
+    from suggest.ranker.candidates import Candidates
+    from suggest.ranker.features import Features
+    from suggest.ranker.model import _grades
+
+    state = read_json(folder / "state.json", missing=f"{folder / 'state.json'} is missing",
+                      hint="retrain the model")
+    listed = [Path(name) for name in manifest["files"]]
+    arrays = {path.stem: _read_array(folder / path) for path in listed
+              if path.parent == Path(STATISTICS, ARRAYS)}
+    frames = {path.stem: pd.read_parquet(folder / path) for path in listed
+              if path.parent == Path(STATISTICS)}
+    schema = frames["schema"]
+    features = Features.restore(
+        state["features"], {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("features.")},
+        manifest["features"], frames["users"]["user_id"].astype(str).tolist(), catalog)
+    rules = None
+    if params.get("rules"):
+        from suggest.rules import RulesEngine
+        from suggest.rules.model import load_rules
+
+        rules = RulesEngine(load_rules(params["rules"]))
+    candidates = Candidates.restore(state["candidates"], arrays, frames, schema, catalog, rules)
+    return features, candidates, _grades.restore(state["grades"]), schema
 
 
 def _describe(features) -> dict:
@@ -178,11 +251,7 @@ def load(directory: str | Path):
         if _sha256(path) != expected:
             raise SuggestError(f"{path} does not match its checksum in manifest.json",
                                hint="the file was edited or damaged; retrain or restore it")
-    requests = pd.read_parquet(folder / "requests.parquet")
-    truth = pd.read_parquet(folder / "truth.parquet")
     catalog = pd.read_parquet(folder / "catalog.parquet")
-    if fingerprint(requests, truth) != manifest["training"]["fingerprint"]:
-        raise SuggestError(f"{folder}: training data does not match the manifest's fingerprint")
     classes = {"ranker": RankerEngine, "hybrid": HybridEngine}
     if manifest.get("engine") not in classes:
         raise SuggestError(f"{manifest_path}: engine {manifest.get('engine')!r} is not a model this "
@@ -191,22 +260,15 @@ def load(directory: str | Path):
     if params.get("rules"):
         params["rules"] = str(folder / "rules.yaml")
     engine = classes[manifest["engine"]](**params)
-    engine.prepare(requests, truth, catalog if len(catalog.columns) > 1 or len(catalog) else None)
+    engine.features_, engine.candidates_, engine.grades_, schema = _read_state(
+        folder, manifest, params, catalog if len(catalog.columns) > 1 or len(catalog) else None)
+    engine._remember_context(schema)
+    engine._one = None
     recorded = manifest["features"]["names"]
     if engine.features_.names_ != recorded:
         extra = sorted(set(engine.features_.names_) ^ set(recorded))
         raise SuggestError(f"{folder}: the model was trained on other features than this code "
                            f"builds ({', '.join(extra[:5]) or 'same names, other order'})",
-                           hint="retrain the model with this version of suggest")
-    # same names but other codes would silently change what the booster's splits mean
-    built, saved = _describe(engine.features_), manifest["features"]
-    changed = [f"{part} '{name}'" for part in ("context", "attributes")
-               for name in sorted(set(built[part]) | set(saved.get(part, {})))
-               if built[part].get(name) != saved.get(part, {}).get(name)]
-    changed += [part for part in ("categorical", "items") if built[part] != saved.get(part)]
-    if changed:
-        raise SuggestError(f"{folder}: the category encodings this code builds differ from the "
-                           f"model's ({', '.join(changed[:5])})",
                            hint="retrain the model with this version of suggest")
     engine.booster_ = lightgbm.Booster(model_file=str(folder / "model.txt"))
     if engine.booster_.num_feature() != len(recorded):
@@ -215,7 +277,8 @@ def load(directory: str | Path):
     engine.validation_ = manifest["validation"]
     engine.candidate_recall_ = manifest["candidates"]["recall"]
     engine.manifest_ = manifest
-    engine.trained_on_ = set(requests["request_id"].astype(str))  # for replay's leakage check
+    trained = pd.read_parquet(folder / "trained.parquet")["request_id"]
+    engine.trained_on_ = set(trained.to_numpy(dtype=object).tolist())  # replay's leakage check
     return engine
 
 

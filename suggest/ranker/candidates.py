@@ -25,6 +25,7 @@ from suggest.ids import isin
 
 SOURCES = ("history", "rules", "context", "popular")
 DEFAULT_QUOTAS = {"history": 20, "rules": 10, "context": 25, "popular": 25}
+COUNT = "\x00count"  # the counts' column in a model folder (no context column is named so)
 
 
 class Candidates:
@@ -48,7 +49,8 @@ class Candidates:
             rules=None, folds: pd.Series | None = None) -> "Candidates":
         """``rules`` is a fitted RulesEngine (refitted per group for its catalog slices);
         ``folds`` (fold by request id) is used when the log has no time."""
-        self.sources_ = self._sources(requests, truth, catalog, rules)
+        self.counted_ = {}
+        self.sources_ = self._sources(requests, truth, catalog, rules, self.counted_)
         self.by_group_, self.group_of_, self.cuts_ = {}, None, None
         if "timestamp" in requests.columns and len(requests):
             stamps = requests["timestamp"].sort_values(kind="stable").to_numpy()
@@ -72,13 +74,65 @@ class Candidates:
         return self
 
     @staticmethod
-    def _sources(requests, truth, catalog, rules) -> dict:
-        sources = {"history": UserHistory().fit(requests, truth, catalog),
-                   "context": ContextPopular().fit(requests, truth, catalog),
-                   "popular": Popular().fit(requests, truth, catalog)}
+    def _sources(requests, truth, catalog, rules, counted: dict | None = None) -> dict:
+        """The sources fitted on ``requests``; ``counted`` (given) receives the counts the
+        count-fitted ones learnt from (by source)."""
+        counted = {} if counted is None else counted
+        sources = {"history": UserHistory().fit(requests, truth, catalog)}
+        for name, engine in (("context", ContextPopular()), ("popular", Popular())):
+            counted[name] = engine.counts(requests, truth)
+            sources[name] = engine.fit_counts(counted[name], requests.iloc[:0], catalog)
         if rules is not None:
             sources["rules"] = type(rules)(rules.rule_set_, rules.timezone).fit(requests, truth, catalog)
         return sources
+
+    # -- a model folder's state ----------------------------------------------------------
+    def state(self) -> tuple[dict, dict[str, np.ndarray], dict[str, pd.DataFrame]]:
+        """What serving needs (the sources fitted on the whole window) as a JSON-able dict,
+        numeric arrays and frames (for a model folder: never pickled): the history's pairs
+        and counts, and the counts popular, context-popular and the rules' catalog slices
+        learnt from. The per-block or per-fold sources of training requests are not kept:
+        a restored model serves, it is not trained further. :meth:`restore` reads them."""
+        pairs, arrays = self.sources_["history"].state()
+        popular = self.counted_["popular"]
+        context = self.counted_["context"]
+        frames = {"history_pairs": pairs,
+                  "item_counts": pd.DataFrame({"item_id": popular.index.astype(str),
+                                               COUNT: popular.to_numpy(dtype=np.int64)}),
+                  "context_counts": context.rename(COUNT).reset_index()}
+        return ({"cap": self.cap, "quotas": self.quotas, "blocks": self.blocks,
+                 "history_time": self.sources_["history"].has_time_,
+                 "context_levels": list(context.index.names)},
+                {f"history.{name}": values for name, values in arrays.items()}, frames)
+
+    @classmethod
+    def restore(cls, state: dict, arrays: dict, frames: dict, requests: pd.DataFrame,
+                catalog: pd.DataFrame | None, rules=None) -> "Candidates":
+        """The candidates :meth:`state` gave of; ``requests``: the Requests frame's columns
+        and types (no rows); ``rules``: the rule set's engine (the model's copy of its file),
+        not fitted."""
+        self = cls(cap=state["cap"], quotas=state["quotas"], blocks=state["blocks"])
+        self.by_group_, self.group_of_, self.cuts_, self.restored_ = {}, None, None, True
+        history = {name.split(".", 1)[1]: values for name, values in arrays.items()
+                   if name.startswith("history.")}
+        items = frames["item_counts"]
+        item_counts = pd.Series(items[COUNT].to_numpy(), name="count",
+                                index=pd.Index(items["item_id"].astype(str).to_numpy(dtype=object),
+                                               name="item_id"))
+        table = frames["context_counts"]
+        levels = state["context_levels"]
+        keys = {c: table[c].astype(object).where(table[c].notna(), None) for c in levels}
+        context = pd.Series(table[COUNT].to_numpy(),
+                            index=pd.MultiIndex.from_arrays(list(keys.values()), names=levels))
+        self.counted_ = {"popular": item_counts, "context": context}
+        self.sources_ = {
+            "history": UserHistory.restore(frames["history_pairs"], history, state["history_time"],
+                                           requests),
+            "context": ContextPopular().fit_counts(context, requests, catalog),
+            "popular": Popular().fit_counts(item_counts, requests, catalog)}
+        if rules is not None:
+            self.sources_["rules"] = rules.fit_counts(item_counts, requests, catalog)
+        return self
 
     def _groups(self, requests: pd.DataFrame) -> np.ndarray | None:
         """Each training request's block (by its time) or fold (without time; NaN: a request
@@ -115,6 +169,9 @@ class Candidates:
 
         ``training=True`` marks training requests: their sources are the ones
         fitted on what they could have seen (see the class docstring)."""
+        if training and getattr(self, "restored_", False):
+            raise RuntimeError("candidates loaded from a model folder serve; they hold no "
+                               "training request's sources")
         position = pd.Index(requests["request_id"])
         rows, items, sources, ranks = [np.zeros(0, np.int64)], [np.zeros(0, object)], [], []
         for order, source in enumerate(SOURCES):

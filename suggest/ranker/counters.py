@@ -32,6 +32,20 @@ class FoldCounts:
         self.total = np.bincount(inverse, weights=weights, minlength=size)
         self.by_fold = np.bincount(inverse * n_folds + folds, weights=weights, minlength=size * n_folds)
 
+    STATE = ("distinct_keys", "total", "by_fold")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays that are the counts (see :meth:`PastCounts.state`)."""
+        return {name: getattr(self, name) for name in self.STATE}
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray]) -> "FoldCounts":
+        counts = cls.__new__(cls)
+        for name in cls.STATE:
+            setattr(counts, name, arrays[name])
+        counts.n_folds = len(counts.by_fold) // len(counts.distinct_keys)
+        return counts
+
     def lookup(self, keys: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys, folds = np.asarray(keys, dtype=np.int64), np.asarray(folds, dtype=np.int64)
         rank = np.minimum(np.searchsorted(self.distinct_keys, keys), len(self.distinct_keys) - 1)
@@ -52,7 +66,16 @@ class LatestTotals(PastCounts):
 
     def __init__(self, keys: np.ndarray, times: np.ndarray):
         super().__init__(keys, times)
+        self._totals()
+
+    def _totals(self) -> None:
         self.total, self.final = super().lookup(self.distinct_keys, np.full(len(self.distinct_keys), NEVER))
+
+    @classmethod
+    def restore(cls, arrays: dict[str, np.ndarray]) -> "LatestTotals":
+        past = super().restore(arrays)
+        past._totals()
+        return past
 
     def lookup(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys, times = np.asarray(keys, dtype=np.int64), np.asarray(times, dtype=np.int64)
@@ -90,6 +113,17 @@ class GroupCounters:
         keys, times, _ = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
                                        np.asarray(when))
         self.counter = counter_type(keys, times)
+
+    @classmethod
+    def restore(cls, n_items: int, width: int, counter) -> "GroupCounters":
+        """Counters of ``width`` (two per group) over ``n_items`` item codes whose counts are
+        ``counter`` (a :class:`LatestTotals` or :class:`FoldCounts` restored from its
+        state): what a model folder loads instead of counting its training log again."""
+        counts = cls.__new__(cls)
+        counts.n_items, counts.width = n_items, width
+        counts.slot = np.arange(width)[:, None]
+        counts.counter = counter
+        return counts
 
     def _queries(self, prefix: np.ndarray, item: np.ndarray | None, when: np.ndarray,
                  window: tuple[int, np.ndarray] | None = None,

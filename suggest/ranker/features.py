@@ -119,14 +119,19 @@ class Features:
                 else:
                     self.attributes_[col] = ("categorical",
                                              sorted(catalog[col].dropna().astype(str).unique().tolist()))
-            self.catalog_ = catalog.assign(item_id=catalog["item_id"].astype(str)).drop_duplicates(
-                "item_id").set_index("item_id")
-        else:
-            self.catalog_ = None
         events = truth[["request_id", "item_id"]].merge(requests, on="request_id", how="inner")
-        self.items_ = sorted(set(truth["item_id"].astype(str)) |
-                             (set(self.catalog_.index) if self.catalog_ is not None else set()))
-        self.users_ = sorted(requests["user_id"].astype(str).unique())
+        known = set(truth["item_id"].astype(str)) | (
+            set(catalog["item_id"].astype(str)) if catalog is not None else set())
+        self._vocabulary(sorted(known), sorted(requests["user_id"].astype(str).unique()), catalog)
+        self._fit_counts(requests, events)
+        return self._finish()
+
+    def _vocabulary(self, items: list[str], users: list[str], catalog: pd.DataFrame | None) -> None:
+        """Item and user codes, the slices and the catalog's attribute codes per item, from
+        ``context_`` and ``attributes_`` (fitted, or restored from a model folder)."""
+        self.catalog_ = None if catalog is None else catalog.assign(
+            item_id=catalog["item_id"].astype(str)).drop_duplicates("item_id").set_index("item_id")
+        self.items_, self.users_ = items, users
         self.slices_ = [c for c, (kind, _) in self.context_.items() if kind == "categorical"]
         self.attribute_table_ = {}
         for attr, (kind, cats) in self.attributes_.items():
@@ -135,7 +140,9 @@ class Features:
                      else values.to_numpy(dtype=np.float32))
             self.attribute_table_[attr] = np.append(table, np.float32(np.nan if kind != "categorical"
                                                                       else -1))
-        self._fit_counts(requests, events)
+
+    def _finish(self) -> "Features":
+        """The feature names and the rows each part of a context fills, from the groups."""
         self.names_ = self._names()
         self.position_ = {name: i for i, name in enumerate(self.names_)}
         self.context_rows_ = [(col, self.position_[f"ctx:{col}"]) for col in self.context_]
@@ -145,6 +152,49 @@ class Features:
         self.attribute_rows_ = [(attr, self.position_[f"attr:{attr}"]) for attr in self.attributes_]
         self.candidate_rows_ = slice(len(self.names_) - len(CANDIDATE_FEATURES), len(self.names_))
         return self
+
+    # -- a model folder's state ----------------------------------------------------------
+    def state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """What serving needs beyond the manifest's encodings (``context_``, ``attributes_``,
+        ``items_``) and the catalog: a JSON-able dict and numeric arrays (the counters), so
+        a model folder stores its statistics instead of the training log they were counted
+        from. :meth:`restore` reads them back; the training folds of a log without time are
+        not kept (a restored model serves, it is not trained further)."""
+        counter = self.counts_.counter
+        arrays = {f"counts.{name}": values for name, values in counter.state().items()}
+        if hasattr(self, "combos_"):
+            arrays["combos"] = self.combos_
+        return {"has_time": self.has_time_, "folds": self.folds, "seed": self.seed,
+                "context_order": list(self.context_), "users": len(self.users_),
+                "cards": [int(c) for c in self.cards_], "radix": [int(r) for r in self.radix_],
+                "groups": [list(g) for g in self.groups_], "unknown_user": int(self.unknown_user_),
+                "n_items": int(self.counts_.n_items), "width": int(self.counts_.width),
+                "counter": "latest" if isinstance(counter, LatestTotals) else "folds"}, arrays
+
+    @classmethod
+    def restore(cls, state: dict, arrays: dict[str, np.ndarray], encodings: dict,
+                users: list[str], catalog: pd.DataFrame | None) -> "Features":
+        """The fitted features :meth:`state` gave ``state`` and ``arrays`` of; ``encodings``
+        is the manifest's (``context``, ``attributes``, ``items``), ``users`` the user codes'
+        ids in order."""
+        self = cls(folds=state["folds"], seed=state["seed"])
+        self.has_time_ = state["has_time"]
+        self.context_ = {col: (encodings["context"][col]["type"], encodings["context"][col]["categories"])
+                         for col in state["context_order"]}
+        self.attributes_ = {name: (kind["type"], kind["categories"])
+                            for name, kind in encodings["attributes"].items()}
+        self._vocabulary(list(encodings["items"]), list(users), catalog)
+        self.unknown_user_, self.cards_ = state["unknown_user"], list(state["cards"])
+        self.radix_ = np.array(state["radix"], dtype=object)
+        if "combos" in arrays:
+            self.combos_ = arrays["combos"]
+        self.groups_ = [tuple(g) for g in state["groups"]]
+        self.group_index_ = {group: g for g, group in enumerate(self.groups_)}
+        counter = {"latest": LatestTotals, "folds": FoldCounts}[state["counter"]]
+        counted = {name.split(".", 1)[1]: values for name, values in arrays.items()
+                   if name.startswith("counts.")}
+        self.counts_ = GroupCounters.restore(state["n_items"], state["width"], counter.restore(counted))
+        return self._finish()
 
     def _fit_counts(self, requests: pd.DataFrame, events: pd.DataFrame) -> None:
         item = self._item_codes(events["item_id"])

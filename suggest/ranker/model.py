@@ -435,7 +435,8 @@ class RankerEngine(BaseEngine):
                  catalog: pd.DataFrame | None) -> None:
         """Everything but the booster: candidate sources, feature statistics, grades.
 
-        Deterministic given the data, so a saved model rebuilds it on load.
+        A saved model stores what it fitted (:mod:`suggest.ranker.artifact`), so loading does
+        not count the training log again.
         """
         self._one = None  # the one-context lookups belong to the previous fit
         self._remember_context(requests)
@@ -730,6 +731,14 @@ class _grades:
         positive = relevance[relevance > 0]
         self.edges = None if len(positive) == 0 or positive.max() <= MAX_LABEL else \
             np.quantile(positive, [0.25, 0.5, 0.75])
+
+    @classmethod
+    def restore(cls, edges: list[float] | None) -> "_grades":
+        """The grades whose quartile ``edges`` (None: relevance read as whole labels) a
+        model folder stores."""
+        grades = cls.__new__(cls)
+        grades.edges = None if edges is None else np.array(edges, dtype=float)
+        return grades
 
     def __call__(self, rel: np.ndarray) -> np.ndarray:
         if self.edges is None:
