@@ -611,8 +611,8 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
 
     Of the requests trained on, the latest 20% by time (a seeded 20% without
     time) are held out for early stopping. The folder holds LightGBM's text
-    model, a manifest.json and the training data as Parquet; loading never
-    unpickles. Rejected log rows are counted and written to the folder's
+    model, a manifest.json and the statistics fitted on the log as Parquet;
+    loading reads them back and never unpickles. Rejected log rows are counted and written to the folder's
     rejects.csv; a rule file is first checked against the dataset.
     """
     from suggest.report.terminal import train_text, train_warning

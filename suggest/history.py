@@ -66,7 +66,7 @@ class PastCounts:
 
     def state(self) -> dict[str, np.ndarray]:
         """The arrays that are the counts (numbers only: a model folder stores them as
-        ``.npy`` files, never pickled); :meth:`restore` rebuilds the same counts from them."""
+        Parquet, never pickled); :meth:`restore` rebuilds the same counts from them."""
         return {name: getattr(self, name) for name in self.STATE if getattr(self, name) is not None}
 
     @classmethod

@@ -634,7 +634,7 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     from suggest.files import write_atomic
     from suggest.ids import isin
     from suggest.ranker import RankerEngine
-    from suggest.ranker.artifact import check_fits
+    from suggest.ranker.artifact import check_fits, fingerprint
     from suggest.rules import RulesEngine
     from suggest.rules.checks import check
     from suggest.rules.distil import distil, fidelity
@@ -654,6 +654,17 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
                            hint="pass the dataset the model was trained on (its manifest.json "
                                 "names it under dataset)")
     trained_on = trained_on.reset_index(drop=True)
+    recorded = model.manifest_.get("training", {}).get("fingerprint")
+    found = fingerprint(trained_on, loaded.truth[isin(loaded.truth["request_id"],
+                                                      trained_on["request_id"])])
+    if recorded and found != recorded:  # same ids, other requests: another or an edited log
+        raise SuggestError(
+            f"the log of {dataset} does not hold the requests {folder} was trained on: "
+            f"{len(trained_on):,} of its {len(model.trained_on_):,} training request ids are "
+            "there, but their users or engagements differ (fingerprint "
+            f"{found}, the model's {recorded})",
+            hint="pass the dataset the model was trained on, its log unchanged (the model's "
+                 "manifest.json names it under dataset), or train a model on this one")
     context = {c: kind for c, kind in loaded.context.items() if c in trained_on.columns}
     zone = rules_zone(loaded)
     found = distil(model, trained_on, context, zone=zone, k=k, source=str(folder), **settings)

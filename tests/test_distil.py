@@ -124,6 +124,13 @@ def test_a_ranker_trained_where_the_truth_is_a_few_context_rules_distils_with_hi
     dataset, model = _trained(tmp_path / "personal", 1.0)
     personal = distil_rules(model, dataset, tmp_path / "personal.yaml", max_rules=12)
     assert personal["ceiling"] < found["ceiling"] - 0.03
+    # another log whose request ids are the same (a world of the same generator): refused
+    # by the training data's fingerprint, not distilled from that log's contexts
+    other = CliRunner().invoke(main, ["rules", "distil", str(tmp_path / "context-only" / "model"),
+                                      "--dataset", str(dataset), "-o", str(tmp_path / "other.yaml")])
+    assert other.exit_code == 2, other.output
+    assert "does not hold the requests" in other.output and "fingerprint" in other.output
+    assert not (tmp_path / "other.yaml").exists()
     # a model saved from Python without dataset= does not say what it saw: the warning says so
     from suggest.data import load
     from suggest.ranker import RankerEngine

@@ -103,7 +103,7 @@ def test_manifest_has_the_documented_keys(trained):
     assert gains == sorted(gains, reverse=True)
     assert {"suggest", "lightgbm", "pandas", "numpy", "python"} <= set(manifest["versions"])
     assert {"model.txt", "state.json", "trained.parquet", "catalog.parquet", "rules.yaml",
-            "statistics/users.parquet", "statistics/schema.parquet",
+            "statistics/users.parquet", "statistics/item_counts.parquet",
             "statistics/arrays/features.counts.combined.parquet"} <= set(manifest["files"])
     # the statistics, not the training log: no file holds the requests' contexts
     assert not {"requests.parquet", "truth.parquet"} & set(manifest["files"])
@@ -241,3 +241,19 @@ def test_a_model_of_a_log_without_time_round_trips(trained, tmp_path):
     one = loaded.suggest_one(context, 5)
     assert one["item_id"].astype(str).tolist() == \
         expected[expected["request_id"] == first["request_id"]]["item_id"].astype(str).tolist()
+
+
+def test_a_categorical_context_of_whole_numbers_keeps_its_kind(trained, tmp_path):
+    """Categories that are numbers (from Python, not the loader): the loaded model still reads
+    the column as a category, in its context-popular slices and in one context's keys."""
+    def coded(frame):
+        codes = {v: i for i, v in enumerate(sorted(frame["location"].dropna().unique()))}
+        return frame.assign(location=pd.Categorical(frame["location"].map(codes)))
+
+    train, test = coded(trained["train"]), coded(trained["test"])
+    engine = RankerEngine(**FAST).fit(train, trained["truth"], trained["catalog"])
+    loaded = load_model(engine.save(tmp_path / "coded", train, trained["truth"], trained["catalog"]))
+    assert loaded.context_columns_ == engine.context_columns_
+    assert loaded.context_columns_["location"] == "categorical"
+    assert "location" in loaded.candidates_.sources_["context"].columns_
+    pd.testing.assert_frame_equal(loaded.suggest(test, 5), engine.suggest(test, 5))

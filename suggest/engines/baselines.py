@@ -361,8 +361,8 @@ class UserHistory(BaseEngine):
         return {**self.__dict__, "_by_user": None}
 
     def state(self) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-        """The (user, item) pairs and the arrays of their counts (for a model folder: Parquet
-        and ``.npy``, never pickled); :meth:`restore` reads them back."""
+        """The (user, item) pairs and the arrays of their counts (for a model folder: Parquet,
+        never pickled); :meth:`restore` reads them back."""
         return self.pairs_, self.past_.state()
 
     @classmethod

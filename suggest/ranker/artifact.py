@@ -13,9 +13,9 @@ statistics, in Parquet files.
 * ``state.json`` and ``statistics/``: what serving reads, as it was fitted on
   the training requests: the feature counters and the user history's counts
   (``arrays/``: arrays of numbers, one Parquet column each, integers
-  delta-encoded), the users' codes, the counts popular,
-  context-popular and the rules' catalog slices learnt from, and the Requests
-  frame's columns and types (Parquet). Loading reads them back instead of
+  delta-encoded), the users' codes, the counts popular, context-popular and
+  the rules' catalog slices learnt from (Parquet), and the kind of each of
+  the Requests frame's columns (JSON). Loading reads them back instead of
   counting the training log again, so it costs what reading them costs;
 * ``catalog.parquet`` the catalog (its attributes are features);
 * ``trained.parquet`` the training requests' ids (replay warns when it scores
@@ -57,11 +57,12 @@ def _sha256(path: Path) -> str:
 
 
 def fingerprint(requests: pd.DataFrame, truth: pd.DataFrame) -> str:
-    """A short hash of the training data (request ids, users, items, relevance)."""
-    parts = [pd.util.hash_pandas_object(requests[["request_id", "user_id"]].astype(str), index=False),
-             pd.util.hash_pandas_object(truth[["request_id", "item_id"]].astype(str), index=False),
-             pd.util.hash_pandas_object(truth["relevance"].astype(float), index=False)]
-    digest = hashlib.sha256(b"".join(p.to_numpy().tobytes() for p in parts))
+    """A short hash of the training data (request ids, users, items, relevance), whatever
+    the order of the rows (``rules distil`` finds the training requests in the log by id)."""
+    rows = [pd.util.hash_pandas_object(requests[["request_id", "user_id"]].astype(str), index=False),
+            pd.util.hash_pandas_object(truth[["request_id", "item_id"]].astype(str).assign(
+                relevance=truth["relevance"].astype(float).to_numpy()), index=False)]
+    digest = hashlib.sha256(b"".join(np.append(np.sort(r.to_numpy()), len(r)).tobytes() for r in rows))
     return digest.hexdigest()[:16]
 
 
@@ -91,7 +92,7 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
     _parquet(catalog if catalog is not None else pd.DataFrame({"item_id": pd.Series(dtype=str)}),
              work / "catalog.parquet")
     _parquet(requests[["request_id"]].astype({"request_id": str}), work / "trained.parquet")
-    _write_state(engine, work, requests.iloc[:0])
+    _write_state(engine, work, requests)
     files = sorted(str(path.relative_to(work).as_posix()) for path in work.rglob("*")
                    if path.is_file())
     features = engine.features_
@@ -125,21 +126,43 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
     return final
 
 
-def _write_state(engine, work: Path, schema: pd.DataFrame) -> None:
+#: The empty column a Requests frame's column is read back as, by its kind
+#: (:func:`suggest.engines.base.context_columns`' for context; the time; anything else).
+KIND_DTYPES = {"categorical": object, "boolean": bool, "numeric": "float64",
+               "timestamp": "datetime64[ns, UTC]", "other": object}
+
+
+def _column_kinds(requests: pd.DataFrame) -> dict[str, str]:
+    """The kind of each column of the training requests, as the engines read them (the
+    candidate sources' default slices, the context keys ``suggest_one`` accepts): kinds,
+    not dtypes, since an empty categorical of whole numbers reads back from Parquet as
+    numbers."""
+    from suggest.engines.base import context_columns
+
+    kinds = context_columns(requests)
+    return {col: kinds.get(col, "timestamp" if col == "timestamp" else "other")
+            for col in requests.columns}
+
+
+def _empty_requests(kinds: dict[str, str]) -> pd.DataFrame:
+    """A Requests frame of no rows whose columns read as ``kinds`` say."""
+    return pd.DataFrame({col: pd.Series(dtype=KIND_DTYPES[kind]) for col, kind in kinds.items()})
+
+
+def _write_state(engine, work: Path, requests: pd.DataFrame) -> None:
     """``state.json`` and the ``statistics/`` files of a fitted engine (see the module
     docstring)."""
     features, arrays = engine.features_.state()
     candidates, history, frames = engine.candidates_.state()
     edges = engine.grades_.edges
-    state = {"features": features, "candidates": candidates,
+    state = {"features": features, "candidates": candidates, "columns": _column_kinds(requests),
              "grades": None if edges is None else [float(e) for e in edges]}
     (work / "state.json").write_text(json_text(state) + "\n", encoding="utf-8")
     folder = work / STATISTICS
     (folder / ARRAYS).mkdir(parents=True)
     for name, values in {**{f"features.{k}": v for k, v in arrays.items()}, **history}.items():
         _write_array(values, folder / ARRAYS / f"{name}.parquet")
-    frames = {**frames, "users": pd.DataFrame({"user_id": pd.Series(engine.features_.users_, dtype=str)}),
-              "schema": schema}
+    frames = {**frames, "users": pd.DataFrame({"user_id": pd.Series(engine.features_.users_, dtype=str)})}
     for name, frame in frames.items():
         _parquet(frame, folder / f"{name}.parquet")
 
@@ -176,7 +199,7 @@ def _read_state(folder: Path, manifest: dict, params: dict, catalog: pd.DataFram
               if path.parent == Path(STATISTICS, ARRAYS)}
     frames = {path.stem: pd.read_parquet(folder / path) for path in listed
               if path.parent == Path(STATISTICS)}
-    schema = frames["schema"]
+    schema = _empty_requests(state["columns"])
     features = Features.restore(
         state["features"], {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("features.")},
         manifest["features"], frames["users"]["user_id"].astype(str).tolist(), catalog)
