@@ -162,6 +162,19 @@ def test_training_on_dask_reads_the_log_on_the_workers_and_trains_on_the_local_t
     assert RankerEngine.load(tmp_path / "dask").booster_.num_trees() == 4
 
 
+def test_train_on_dask_prints_json_alone_and_no_network_chatter(world, tmp_path):
+    """The workers' own output (LightGBM's, from C++) reaches the terminal, not the JSON on
+    standard output; LightGBM's setup of its network (ports, ranks, retries) is not shown."""
+    done = subprocess.run([sys.executable, "-m", "suggest", "train", "--dataset",
+                           str(world / "dataset.yaml"), "-o", str(tmp_path / "model"), "--dask",
+                           "--jobs", "2", "--n-estimators", "3", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["requests"] > 0
+    for chatter in ("Trying to bind port", "Binding port", "Connected to rank", "Connecting to rank"):
+        assert chatter not in done.stderr, done.stderr
+
+
 def test_an_unreachable_scheduler_fails_within_seconds_naming_it(world, tmp_path):
     with socket.socket() as s:  # bound, never listening: every connection is refused, and no
         s.bind(("127.0.0.1", 0))  # other process can take the port while the test runs

@@ -50,6 +50,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import lightgbm
 import numpy as np
 import pandas as pd
 
@@ -128,7 +129,14 @@ def fit_dask(engine, log, part=None, *, n_estimators: int | None = None, sample:
     with warnings.catch_warnings(), _lightgbm_says_to_stderr():
         # lightgbm.dask names the settings Dask decides for itself
         warnings.filterwarnings("ignore", "Parameter .* will be ignored", UserWarning)
-        model.fit(train_x, train_y, group=train_g, categorical_feature=settings["categorical"])
+        # what DaskLGBMRanker.fit does, with the quiet ranker on the workers (a LightGBM
+        # without this private method trains as its fit does, and may print its setup)
+        quiet = getattr(model, "_lgb_dask_fit", None)
+        if quiet is None:
+            model.fit(train_x, train_y, group=train_g, categorical_feature=settings["categorical"])
+        else:
+            quiet(model_factory=_QuietRanker, X=train_x, y=train_y, group=train_g,
+                  categorical_feature=settings["categorical"], eval_at=(1, 2, 3, 4, 5))
     booster = model.to_local().booster_
     rows = {which: s[3] if s is not None else 0 for which, s in sets.items()}
     partitions = sets["train"][0].npartitions
@@ -149,6 +157,20 @@ def fit_dask(engine, log, part=None, *, n_estimators: int | None = None, sample:
     bar.update(1)
     bar.close()
     return TrainedOnDask(client, fitted, frames, log.catalog, summary)
+
+
+class _QuietRanker(lightgbm.LGBMRanker):
+    """LightGBM's ranker, quiet in the thread that trains it: LightGBM's log level belongs to
+    the thread, and its network setup (each worker's ports and rank, "[LightGBM] [Info]")
+    runs before the training settings set it, so a worker thread that had not trained yet
+    printed it whatever the verbosity. Reading settings of ``verbosity=-1`` first (a
+    dataset of two rows) sets that thread's level; the training is the same. The thread
+    LightGBM starts to listen for the other workers has a level of its own, which nothing
+    sets: its one line a worker ("[LightGBM] [Info] Listening...") still shows."""
+
+    def fit(self, *args, **kwargs):
+        lightgbm.Dataset(np.zeros((2, 1)), label=np.zeros(2), params={"verbosity": -1}).construct()
+        return super().fit(*args, **kwargs)
 
 
 @contextlib.contextmanager
