@@ -53,7 +53,7 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
             row[key] = pd.Series([np.nan], dtype=float) if kind != "categorical" else \
                 pd.Series(pd.Categorical([None]))
         elif kind == "boolean":
-            row[key] = pd.Series([str(value).lower() in ("true", "1", "yes")], dtype="boolean")
+            row[key] = pd.Series([_boolean(key, value)], dtype="boolean")
         elif kind == "numeric":
             number = pd.to_numeric(pd.Series([value]), errors="coerce")
             if number.isna().all():
@@ -62,3 +62,19 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
         else:
             row[key] = pd.Series(pd.Categorical([str(value)]))
     return pd.DataFrame(row)
+
+
+def _boolean(key: str, value) -> bool:
+    """A context's boolean as the log reads one (true/false, yes/no, 1/0, ...); anything
+    else is refused, not read as false."""
+    from suggest.data.load import FALSE_WORDS, TRUE_WORDS
+
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if isinstance(value, float) and value.is_integer():
+        word = str(int(value))
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise SuggestError(f"context field '{key}': {value!r} is not a boolean",
+                       hint="give true or false; yes/no, t/f, y/n and 1/0 read as in a log")

@@ -119,6 +119,23 @@ def _usable_chunks(done: list[int], chunks_dir: Path, rows: dict[int, int]) -> l
     return usable
 
 
+def _trained_where(model, log: str | None) -> str:
+    """What to do about a trained model that saw held-out requests, from what its manifest
+    says it was trained on (``log``: the log this replay reads)."""
+    said = (getattr(model, "manifest_", None) or {}).get("dataset") or {}
+    elsewhere = said.get("log") and log and Path(said["log"]).resolve() != Path(log).resolve()
+    if elsewhere:
+        return (f"it was trained on another log ({said['log']}; this replay reads {log}), whose "
+                "request ids these share: replay it on its own log, or train a model on this one")
+    if said.get("held_out"):
+        return (f"it held out {said['held_out']}: replay with the options it was trained with "
+                f"({said.get('replay_options', '--test-share and --seed as in training')}), or "
+                "drop --model to let replay train it")
+    return ("it was trained on every request of its log: train it with `suggest train "
+            "--test-share 0.2` (replay holds out the same requests with the same --test-share "
+            "and --seed), or drop --model to let replay train it")
+
+
 def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
            seed: int = 0, chunk_size: int = 20_000, progress: bool = False,
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
@@ -187,14 +204,14 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                            hint="pass --force to replace it, or choose another -o folder (the "
                                 "same command as before resumes or keeps it)")
     for name, engine in engines.items():  # before anything in the folder is replaced
-        seen = getattr(getattr(engine, "engine", engine), "trained_on_", None)
+        model = getattr(engine, "engine", engine)
+        seen = getattr(model, "trained_on_", None)
         overlap = held.overlap(seen) if seen else 0
         if overlap:
-            raise SuggestError(f"engine '{name}' was trained on {overlap:,} of the "
-                               f"{held.test_requests:,} held-out requests: its scores would include "
-                               "its own training data",
-                               hint="let replay train it (drop --model), or train the model on the "
-                                    "training part only")
+            raise SuggestError(f"engine '{name}' was trained on requests with the ids of "
+                               f"{overlap:,} of the {held.test_requests:,} held-out requests: its "
+                               "scores would include its own training data",
+                               hint=_trained_where(model, (settings or {}).get("log")))
     chunks_dir.mkdir(parents=True, exist_ok=True)
     if state.get("fingerprint") != fingerprint:
         for stale in chunks_dir.glob("*.parquet"):

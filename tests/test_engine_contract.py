@@ -218,6 +218,8 @@ def test_single_context_refuses_a_misspelled_key(name, key, meant, world):
     ("timestamp", "2026-03-03T25:10:00", "is not a time"),
     ("timezone", "America/New_Yrok", "did you mean 'America/New_York'"),
     ("battery", "high", "context field 'battery': 'high' is not a number"),
+    ("headphones", "maybe", "context field 'headphones': 'maybe' is not true or false"),
+    ("headphones", 7, "context field 'headphones': 7 is not true or false"),
     ("timestamp", "9999-12-31T23:59:59+14:00", "outside the years the tool holds"),
     ("timestamp", "2300-01-01T10:00:00+00:00", "outside the years the tool holds"),
     ("timestamp", "1500-01-01T00:00:00Z", "outside the years the tool holds")])

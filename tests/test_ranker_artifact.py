@@ -257,3 +257,18 @@ def test_a_categorical_context_of_whole_numbers_keeps_its_kind(trained, tmp_path
     assert loaded.context_columns_["location"] == "categorical"
     assert "location" in loaded.candidates_.sources_["context"].columns_
     pd.testing.assert_frame_equal(loaded.suggest(test, 5), engine.suggest(test, 5))
+
+
+def test_a_state_this_version_does_not_read_fails_clearly(copy_of):
+    """A folder of the same format written by a build that stored less (its checksums
+    consistent): a clear refusal naming what is missing, not a KeyError."""
+    from suggest.ranker.artifact import _sha256
+
+    path = copy_of / "state.json"
+    state = json.loads(path.read_text(encoding="utf-8"))
+    del state["columns"]
+    path.write_text(json.dumps(state), encoding="utf-8")
+    edit_manifest(copy_of, lambda m: m["files"].update({"state.json": _sha256(path)}))
+    with pytest.raises(SuggestError, match=r"state\.json or statistics/ lack 'columns'") as err:
+        load_model(copy_of)
+    assert "retrain" in str(err.value)

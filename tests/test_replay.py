@@ -235,6 +235,8 @@ def test_a_model_trained_on_the_held_out_requests_is_refused(log, tmp_path):
                                        "--model", str(tmp_path / "m"), "-o", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "was trained on" in result.output and "held-out requests" in result.output
+    assert "trained on every request of its log" in result.output  # what to do instead
+    assert "--test-share 0.2" in result.output
     parts = split(log.requests, log.truth, 0.2)
     honest = RankerEngine(n_estimators=5, explain=False).fit(parts.train, parts.train_truth, log.catalog)
     honest.save(tmp_path / "h", parts.train, parts.train_truth, log.catalog)

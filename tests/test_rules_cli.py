@@ -147,6 +147,22 @@ def test_explain_shows_a_context_column_named_time_not_the_clock(tmp_path):
         assert rule["state"] == state and seen["field"] == "time" and seen["value"] == shown
 
 
+@pytest.mark.parametrize("value, state", [('"maybe"', None), ("7", None), ('"yes"', "true"),
+                                          ("false", "false"), ("0", "false")])
+def test_explain_reads_a_boolean_as_the_log_does_or_refuses_it(value, state):
+    """A boolean column takes what the log reads as one (true/false, yes/no, 1/0); anything
+    else is refused naming the field, never read as false."""
+    result = run("rules", "explain", PHONE, "--dataset", SAMPLE, "--context",
+                 f'{{"headphones": {value}, "battery": 50}}', "--json")
+    if state is None:
+        assert result.exit_code == 2
+        assert f"context field 'headphones': {json.loads(value)!r} is not a boolean" in result.output
+        return
+    assert result.exit_code == 0, result.output
+    rule = next(r for r in json.loads(result.output)["rules"] if r["id"] == "headphones-music")
+    assert rule["state"] == state
+
+
 def test_explain_bad_json_is_exit_2():
     result = run("rules", "explain", PHONE, "--context", "{location: home}")
     assert result.exit_code == 2

@@ -138,6 +138,7 @@ def test_train_and_replay_share_a_split_by_user_and_another_split_is_refused(wor
     other = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
                 "--engines", "rules,ranker", "-o", tmp_path / "r2")
     assert other.exit_code == 2 and "was trained on" in other.output
+    assert "--split user" in other.output  # the options it was trained with, to replay it
     alone = run("train", "--dataset", dataset, "--split", "user", *FAST, "-o", tmp_path / "m2")
     assert alone.exit_code == 2 and "--test-share" in alone.output
 

@@ -197,6 +197,19 @@ def check_context(context: object, columns: dict[str, str] | None) -> None:
                 raise SuggestError(f"context field '{key}': {value!r} is not a number",
                                    hint=f"'{key}' was numeric in the training data; give a number, "
                                         "or None when it is unknown") from None
+        elif kind == "boolean" and not _boolean_value(value):
+            raise SuggestError(f"context field '{key}': {value!r} is not true or false",
+                               hint=f"'{key}' was boolean in the training data; give true or false "
+                                    "(or 1 or 0), or None when it is unknown")
+
+
+def _boolean_value(value) -> bool:
+    """Whether ``value`` reads as a boolean (a bool, 1 or 0) or as missing."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return value != value or value in (0, 1)
+    return False
 
 
 def _check_year(stamp: object) -> None:

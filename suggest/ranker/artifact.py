@@ -283,8 +283,13 @@ def load(directory: str | Path):
     if params.get("rules"):
         params["rules"] = str(folder / "rules.yaml")
     engine = classes[manifest["engine"]](**params)
-    engine.features_, engine.candidates_, engine.grades_, schema = _read_state(
-        folder, manifest, params, catalog if len(catalog.columns) > 1 or len(catalog) else None)
+    try:
+        engine.features_, engine.candidates_, engine.grades_, schema = _read_state(
+            folder, manifest, params, catalog if len(catalog.columns) > 1 or len(catalog) else None)
+    except KeyError as missing:  # a folder of the same format from a build before its release
+        raise SuggestError(f"{folder}: state.json or statistics/ lack {missing}, which this "
+                           f"suggest {__version__} reads",
+                           hint="retrain the model with this version") from None
     engine._remember_context(schema)
     engine._one = None
     recorded = manifest["features"]["names"]
