@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from suggest import __version__
-from suggest.errors import SuggestError
+from suggest.errors import SuggestError, counted
 from suggest.files import json_text, write_atomic
 from suggest.workflow import DEFAULT_ENGINES, N_ESTIMATORS
 
@@ -497,8 +497,8 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
 
 def mined_text(found: dict, out: Path, dataset) -> str:
     """What `rules mine` prints: what was tested, what held, the top rules, what to run next."""
-    tested = (f"{found['conditions']:,} conditions x {found['targets']:,} items and slices "
-              f"({found['tests']:,} tests, false discovery rate {found['alpha']})")
+    tested = (f"{counted(found['conditions'], 'condition')} x {found['targets']:,} items and "
+              f"slices ({counted(found['tests'], 'test')}, false discovery rate {found['alpha']})")
     if not found["file"]:
         if not found["conditions"]:
             why = (f"no condition holds on --min-support {found['min_support']:,} of the "

@@ -31,7 +31,7 @@ from suggest.errors import SuggestError, did_you_mean, one_of
 from suggest.ids import isin
 from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
                               segment_tests, significant)
-from suggest.stats import format_mde, format_p, p_phrase, test_family
+from suggest.stats import detectable, format_p, p_phrase, test_family
 from suggest.verdict import LEARNED
 
 ALPHA = 0.05
@@ -134,7 +134,7 @@ def _mark(row: dict, a: str, b: str) -> str:
         return "not tested"
     if row["p_holm"] < ALPHA:
         return f"{b if row['diff'] > 0 else a} better"
-    return f"not significant (MDE ±{format_mde(row['mde'], 4)})"
+    return f"not significant ({detectable(row['mde'], 4, 'MDE ±')})"
 
 
 def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,

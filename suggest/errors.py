@@ -149,6 +149,15 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``'1 tree'``, ``'2,345 trees'``: a count and its noun in the number it takes.
+
+    >>> counted(1, "condition"), counted(1200, "condition"), counted(2, "match", "matches")
+    ('1 condition', '1,200 conditions', '2 matches')
+    """
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def one_of(choices: Iterable[object]) -> str:
     """Format allowed values for a message: ``'a', 'b' or 'c'``."""
     names = [f"'{c}'" for c in choices]

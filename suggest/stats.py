@@ -262,6 +262,18 @@ def format_mde(value: float, digits: int = 3) -> str:
     return "none possible" if np.isinf(value) else f"{value:.{digits}f}"
 
 
+#: What a test that no sample this small could pass says instead of its MDE.
+TOO_FEW = "too few requests to detect any difference"
+
+
+def detectable(value: float | None, digits: int = 3, prefix: str = "MDE ") -> str:
+    """The MDE as a clause: ``'MDE 0.012'``, or :data:`TOO_FEW` when no difference could be
+    detected (an infinite MDE), so no sentence says "MDE none possible"."""
+    if value is not None and value == value and np.isinf(value):
+        return TOO_FEW
+    return prefix + format_mde(value, digits)
+
+
 def format_p(p: float) -> str:
     """A p-value for people: three significant digits, '< 0.001' below that.
 

@@ -21,7 +21,7 @@ report. It is built from a replay's summary alone:
 
 from __future__ import annotations
 
-from suggest.stats import format_mde, p_phrase
+from suggest.stats import detectable, p_phrase
 
 LEARNED = ("ranker", "hybrid")
 TEAM = "rules"
@@ -190,8 +190,8 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
             loses += 1
             phrases.append(f"loses to {who} by {c['diff']:+.3f}")
         else:
-            phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; it "
-                           f"could detect {format_mde(c['mde'])})")
+            phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; "
+                           f"{detectable(c['mde'], prefix='it could detect ')})")
     behind = any(c["diff"] < 0 for _, c in found)  # "yet" would read as a lead to come
     answer = ("Yes" if beats == len(found) else "No" if loses
               else "Not shown" if behind else "Not shown yet")

@@ -978,6 +978,22 @@ def test_unknown_top_level_key_says_did_you_mean_with_file_line_col(tmp_path):
     assert info.value.hint == "did you mean 'columns'?"
 
 
+def test_a_top_level_key_written_under_columns_says_where_it_goes(tmp_path):
+    path = _description(tmp_path, """\
+        log: log.csv
+        columns:
+          user: u
+          time: t
+          time_format: "%d/%m/%Y %H:%M"
+        """)
+    with pytest.raises(DescriptionError) as info:
+        Dataset.from_yaml(path)
+    assert info.value.where == f"{path}:5:3"
+    assert info.value.message == "unknown key 'time_format'"
+    assert info.value.hint == ("'time_format' is a key of the description's top level, not of "
+                               "`columns:`; move it there")
+
+
 def test_unknown_context_type(tmp_path):
     path = _description(tmp_path, """\
         log: log.csv

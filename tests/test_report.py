@@ -122,3 +122,26 @@ def test_a_null_mde_reads_back_as_none_possible_or_missing_as_the_replay_meant(t
     tiny, none = read_summary(tmp_path)["comparisons"]
     assert format_mde(tiny["mde"]) == "none possible" and format_mde(none["mde"]) == "n/a"
 
+
+
+def test_the_cards_account_for_every_rejected_row_and_skip_features_without_gain():
+    """The data card lists five reasons and says how many rows the others hold; the ranker
+    card names no feature at "(0%)"."""
+    from suggest.report.content import Report, _cards
+    from suggest.report.markdown import render_report
+
+    reasons = {f"reason {i}": n for i, n in enumerate([2, 1, 1, 1, 1, 1, 1])}
+    summary = {
+        "data": {"source": "log.csv", "rows_in": 30, "rows_ok": 22, "rows_rejected": 8,
+                 "reject_reasons": reasons, "requests": 20, "requests_without_positive": 1,
+                 "split": "by time", "train_requests": 16, "test_requests": 4},
+        "ranker": {"ranker": {"validation": {}, "candidate_recall": {}, "candidates_cap": 50,
+                              "top_features": [{"feature": "item", "gain_share": 0.996},
+                                               {"feature": "hour", "gain_share": 0.004},
+                                               {"feature": "battery", "gain_share": 0.0}]}}}
+    report = Report("t")
+    _cards(report, summary)
+    text = render_report(report)
+    assert "8 rejected (2 reason 0, 1 reason 1, 1 reason 2, 1 reason 3, 1 reason 4, " \
+           "2 for 2 other reasons)." in text
+    assert "item (100%), hour (<1%)." in text and "battery" not in text

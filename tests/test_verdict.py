@@ -102,6 +102,16 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     assert "to user-history in none of 40 segments" in text
     assert "answer 60.0% of requests" in text and "0.083" in text
     assert "0.40 ms p50" in text and "12.3 s to train" in text
+    assert "it could detect 0.035" in verdict["headline"]
+
+
+def test_a_sample_too_small_to_detect_anything_says_so_in_words():
+    """An infinite MDE (no sample this small could be significant) is said as such, not as
+    'it could detect none possible'."""
+    verdict = judge(_summary(0.01, 0.3, mde=float("inf")), "ndcg@5",
+                    {"ranker - user-history": []}, {"ranker - user-history": {"segments": 40, "columns": 6}})
+    assert "too few requests to detect any difference" in verdict["headline"]
+    assert "none possible" not in " ".join([verdict["headline"], *verdict["sentences"]])
 
 
 def test_a_significant_loss_is_said_with_its_segments():

@@ -284,7 +284,10 @@ class _Parser:
     def unknown_keys(self, mapping: dict, path: tuple, allowed: tuple) -> None:
         for key in mapping:
             if key not in allowed:
+                nested = path and key in TOP_KEYS  # e.g. time_format under columns:
                 self.error(path + (key,), f"unknown key '{key}'",
+                           f"'{key}' is a key of the description's top level, not of "
+                           f"`{': '.join(map(str, path))}:`; move it there" if nested else
                            did_you_mean(key, allowed) or f"expected {one_of(allowed)}", key=True)
 
     def text(self, mapping: dict, path: tuple, required: bool = False) -> str | None:

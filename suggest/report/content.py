@@ -32,8 +32,9 @@ from typing import Callable
 import pandas as pd
 
 from suggest.compare import interval_text
+from suggest.errors import counted
 from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
-from suggest.stats import format_mde, format_p, p_phrase
+from suggest.stats import TOO_FEW, detectable, format_mde, format_p, p_phrase
 from suggest.verdict import LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets
 
 SHOWN_WINS = 10
@@ -213,7 +214,9 @@ def _line(c, metric: str, overall: list[dict] = ()) -> str:
             f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])} (Holm over {family})")
     if row["p_holm"] < ALPHA:
         return f"{head}: {c.b if row['diff'] > 0 else c.a} is better."
-    return f"{head}: no significant difference (MDE {format_mde(row['mde'])} at 80% power)."
+    clause = detectable(row["mde"])
+    return f"{head}: no significant difference ({clause}" + (
+        ")." if clause == TOO_FEW else " at 80% power).")
 
 
 def _comparison_row(c: dict) -> dict:
@@ -359,6 +362,11 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+def _share(value: float) -> str:
+    """A share of the gain as a whole percentage; below one half, "<1%" (not "0%")."""
+    return f"{value:.0%}" if value >= 0.005 else "<1%"
+
+
 def _cards(report: Report, summary: dict) -> None:
     report.add(Heading("Ranker card and data card", "cards"))
     seen = {}
@@ -372,7 +380,8 @@ def _cards(report: Report, summary: dict) -> None:
         v = card.get("validation") or {}
         recall = card.get("candidate_recall") or {}
         window = card.get("training_window")
-        top = ", ".join(f"{f['feature']} ({f['gain_share']:.0%})" for f in card.get("top_features", []))
+        top = ", ".join(f"{f['feature']} ({_share(f['gain_share'])})"
+                        for f in card.get("top_features", []) if f.get("gain_share"))
         metric = next((key for key in v if "@" in key), None)
         report.add(Heading(name, level=3), Bullets([
             f"Trained on {card.get('train_requests', 0):,} requests"
@@ -390,7 +399,11 @@ def _cards(report: Report, summary: dict) -> None:
             f"Top features by gain: {top or 'n/a'}."]))
     data = summary.get("data")
     if data:
-        reasons = ", ".join(f"{n:,} {r}" for r, n in list(data.get("reject_reasons", {}).items())[:5])
+        shown = list(data.get("reject_reasons", {}).items())
+        reasons = ", ".join(f"{n:,} {r}" for r, n in shown[:5])
+        rest = sum(n for _, n in shown[5:])
+        if rest:
+            reasons += f", {rest:,} for {counted(len(shown) - 5, 'other reason')}"
         window = data.get("time_range")
         report.add(Heading("data", level=3), Bullets([
             f"Log {data['source']}: {data['rows_in']:,} rows read, {data['rows_ok']:,} kept, "

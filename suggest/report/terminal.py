@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from suggest.stats import format_mde, p_phrase
+from suggest.errors import counted
+from suggest.stats import detectable, p_phrase
 from suggest.verdict import lightgbm_figure
 
 
@@ -52,7 +53,7 @@ def summary_text(summary: dict) -> str:
         pair_width = max(len(f"{c['b']} - {c['a']}") for c in focus) + 2
         for c in focus:
             mark = ("significant" if _number(c["p_holm"]) < 0.05
-                    else f"not significant, MDE {format_mde(c['mde'])}")
+                    else f"not significant, {detectable(c['mde'])}")
             lines.append(f"  {(c['b'] + ' - ' + c['a']).ljust(pair_width)}{c['diff']:+.3f} "
                          f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  {p_phrase(c['p_holm']):<12}"
                          f"{mark}")
@@ -151,7 +152,7 @@ def train_text(summary: dict) -> str:
         f"{recall['valid']:.3f} (the ranker cannot beat this)",
         f"validation NDCG@{at}: {_shown(ndcg)} over the {v.get('scored_requests', 0):,} validation "
         f"requests with a positive, as replay computes it ({_shown(limited)} is "
-        f"{lightgbm_figure(v)}; {v['best_iteration']} trees)"]
+        f"{lightgbm_figure(v)}; {counted(v['best_iteration'], 'tree')})"]
     if "dask" in v:
         lines.append(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
                      f"partitions; trees: {v['dask']['trees_from']}")
