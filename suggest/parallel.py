@@ -320,7 +320,37 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
                          dashboard_address=":0") as cluster, Client(cluster) as client:
         if processes:  # what our own workers print (LightGBM's chatter) must not mix with --json
             client.run(_stdout_to_stderr)
+        client.run(_quiet_user_errors)
         yield client
+
+
+def _quiet_user_errors() -> None:
+    """On a local worker: a task that stops on the user's error (a SuggestError: a model
+    folder that is missing, damaged or for another log) is not logged with its traceback;
+    the command prints that error itself, once, as the local path does. Other failures
+    are logged as Dask logs them."""
+    import logging
+
+    from suggest.errors import SuggestError
+
+    import suggest.rules.model  # noqa: F401  (its errors are SuggestErrors too)
+    import suggest.rules.regex  # noqa: F401
+
+    def names(cls):
+        return {cls.__name__}.union(*(names(sub) for sub in cls.__subclasses__()))
+
+    ours = names(SuggestError)
+
+    class UserErrors(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if not str(record.msg).startswith("Compute Failed") or len(record.args or ()) < 4:
+                return True
+            return str(record.args[3]).split("(", 1)[0] not in ours
+
+    worker_log = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, UserErrors) or type(f).__name__ == "UserErrors"
+               for f in worker_log.filters):
+        worker_log.addFilter(UserErrors())
 
 
 def _stdout_to_stderr() -> None:

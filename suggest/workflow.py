@@ -398,6 +398,12 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
     if test_share == 0 and (split_by != "auto" or gap):
         raise SuggestError("--split and --gap choose the requests --test-share leaves out",
                            hint="give --test-share 0.2 (as replay) with them")
+    if not out.name or out.resolve() in (Path.cwd(), *Path.cwd().parents):
+        # the folder is written beside itself (OUT.partial) and replaced whole: never the
+        # folder the command runs in, nor one that holds it
+        raise SuggestError(f"-o {out} is the folder you are in (or holds it): the model is a "
+                           "folder of its own, replaced whole on --force",
+                           hint="name one, e.g. -o models/NAME")
     if out.exists() and any(out.iterdir()) and not force:
         raise SuggestError(f"{out} already exists and is not empty",
                            hint="pass --force to replace it, or choose another -o folder")
@@ -463,15 +469,19 @@ def _train_on_dask(engine, client, dataset, out: Path, *, log, rules, test_share
     from suggest.ranker.distributed import fit_dask
 
     rejects = out.with_name(out.name + ".rejects")
-    loaded = checked_log(dataset, log, rules, client=client, rejects=rejects)
-    part = held_out = None
-    if test_share > 0:
-        part = split_on_dask(loaded, test_share, seed, how=split_by, gap=gap)
-        held_out = part.how
-    started = time.perf_counter()
-    trained = fit_dask(engine, loaded, part, n_estimators=n_estimators, progress=progress)
-    folder = trained.save(out, dataset=_model_dataset(loaded, dataset, held_out,
-                                                      (test_share, seed, split_by, gap)))
+    try:
+        loaded = checked_log(dataset, log, rules, client=client, rejects=rejects)
+        part = held_out = None
+        if test_share > 0:
+            part = split_on_dask(loaded, test_share, seed, how=split_by, gap=gap)
+            held_out = part.how
+        started = time.perf_counter()
+        trained = fit_dask(engine, loaded, part, n_estimators=n_estimators, progress=progress)
+        folder = trained.save(out, dataset=_model_dataset(loaded, dataset, held_out,
+                                                          (test_share, seed, split_by, gap)))
+    except BaseException:  # nothing is left beside the model that was not made
+        shutil.rmtree(rejects, ignore_errors=True)
+        raise
     if loaded.rejects is not None:  # beside the model files, as a local run's rejects.csv
         loaded.rejects = Path(shutil.move(str(loaded.rejects), str(folder / "rejects")))
     summary = trained.summary

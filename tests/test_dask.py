@@ -162,6 +162,37 @@ def test_training_on_dask_reads_the_log_on_the_workers_and_trains_on_the_local_t
     assert RankerEngine.load(tmp_path / "dask").booster_.num_trees() == 4
 
 
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"shared data folder {SHARED_DATA} is absent")
+def test_a_catalog_held_in_the_log_is_stored_alike_from_dask(tmp_path):
+    """InCarMusic's item attributes are columns of its log (no catalog file): the workers
+    make the catalog from them, locally a load does; the model folders hold the same bytes."""
+    common = ["train", "--dataset", str(ROOT / "data" / "datasets" / "incarmusic.yaml"),
+              "--test-share", "0.2", "--n-estimators", "3"]
+    local = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "local")])
+    dask = CliRunner().invoke(main, [*common, "-o", str(tmp_path / "dask"), "--dask", "--jobs", "2"])
+    assert local.exit_code == 0 and dask.exit_code == 0, dask.output
+    files = [json.loads((tmp_path / m / "manifest.json").read_text())["files"] for m in ("local", "dask")]
+    assert "catalog.parquet" in files[0]
+    assert {k: v for k, v in files[0].items() if k != "model.txt"} == \
+        {k: v for k, v in files[1].items() if k != "model.txt"}
+
+
+def test_user_errors_on_the_workers_are_said_once_without_a_traceback(world, tmp_path):
+    """A model folder that is missing, loaded on a worker: the one message and exit 2 the
+    local path gives, not the worker's 'Compute Failed' log with its traceback."""
+    done = subprocess.run([sys.executable, "-m", "suggest", "replay", "--dataset",
+                           str(world / "dataset.yaml"), "--model", str(tmp_path / "nowhere"),
+                           "--engines", "ranker,popular", "--dask", "--jobs", "2",
+                           "-o", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "no model at" in done.stderr and "manifest.json is missing" in done.stderr
+    assert "Traceback" not in done.stderr and "Compute Failed" not in done.stderr, done.stderr
+
+
 def test_train_on_dask_prints_json_alone_and_no_network_chatter(world, tmp_path):
     """The workers' own output (LightGBM's, from C++) reaches the terminal, not the JSON on
     standard output; LightGBM's setup of its network (ports, ranks, retries) is not shown."""

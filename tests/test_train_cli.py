@@ -93,6 +93,22 @@ def test_train_refuses_to_replace_a_model_unless_forced(world, tmp_path):
     assert (tmp_path / "m" / "manifest.json").exists() and not (tmp_path / "m" / "keep.txt").exists()
 
 
+@pytest.mark.parametrize("out", [".", "..", "here"])
+def test_train_refuses_the_folder_it_runs_in(world, tmp_path, monkeypatch, out):
+    """-o . (or a folder that holds the one the command runs in) would be replaced whole
+    with --force: refused before any work, nothing written or removed."""
+    dataset, _ = world
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "keep.txt").write_text("mine")
+    monkeypatch.chdir(here)
+    refused = run("train", "--dataset", dataset, *FAST, "-o", out if out != "here" else str(here),
+                  "--force")
+    assert refused.exit_code == 2 and "is the folder you are in" in refused.output
+    assert "Traceback" not in refused.output and (here / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in here.iterdir()) == ["keep.txt"]
+
+
 @pytest.mark.parametrize("command", ["train", "replay"])
 def test_a_rule_file_that_does_not_fit_the_dataset_is_refused(world, tmp_path, command):
     dataset, _ = world

@@ -89,8 +89,7 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
     engine.booster_.save_model(str(work / "model.txt"))
     if engine.rules:  # the rule file shapes candidates and features: it travels with the model
         shutil.copyfile(engine.rules, work / "rules.yaml")
-    _parquet(catalog if catalog is not None else pd.DataFrame({"item_id": pd.Series(dtype=str)}),
-             work / "catalog.parquet")
+    _parquet(_plain_catalog(catalog), work / "catalog.parquet")
     _parquet(requests[["request_id"]].astype({"request_id": str}), work / "trained.parquet")
     _write_state(engine, work, requests)
     files = sorted(str(path.relative_to(work).as_posix()) for path in work.rglob("*")
@@ -165,6 +164,28 @@ def _write_state(engine, work: Path, requests: pd.DataFrame) -> None:
     frames = {**frames, "users": pd.DataFrame({"user_id": pd.Series(engine.features_.users_, dtype=str)})}
     for name, frame in frames.items():
         _parquet(frame, folder / f"{name}.parquet")
+
+
+def _plain_catalog(catalog: pd.DataFrame | None) -> pd.DataFrame:
+    """The catalog as the model folder keeps it: text as text, whether the load made a column
+    of text categories (a local log's attributes) or plain text (the same log read on Dask),
+    so both give the same file; categories of numbers stay categories (they are not
+    numeric attributes)."""
+    if catalog is None:
+        return pd.DataFrame({"item_id": pd.Series(dtype=str)})
+    out = {}
+    for col in catalog.columns:
+        values, dtype = catalog[col], catalog[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            text = not (pd.api.types.is_numeric_dtype(dtype.categories.dtype)
+                        or pd.api.types.is_bool_dtype(dtype.categories.dtype))
+        else:
+            text = col == "item_id" or dtype == object or pd.api.types.is_string_dtype(dtype)
+        if text:  # as objects, missing as None: the same in every pandas
+            values = pd.Series(values.astype(object).where(values.notna(), None).to_numpy(dtype=object),
+                               dtype=object, name=col)
+        out[col] = values.reset_index(drop=True)
+    return pd.DataFrame(out)
 
 
 def _write_array(values: np.ndarray, path: Path) -> None:

@@ -21,9 +21,14 @@ def curves(summary: dict):
     plt = _plt()
     ks = sorted({int(m.split("@")[1]) for m in summary["metrics"]})
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
+    # engines with the same figures (the hybrid of a model no block touched) would draw one
+    # line over another: each has its own marker and dash, so both stay visible
+    markers, dashes = "osD^vP", ("-", "--", ":", "-.")
     for ax, metric in zip(axes, ("ndcg", "precision", "recall")):
-        for name, entry in summary["engines"].items():
-            ax.plot(ks, [entry.get(f"{metric}@{k}", np.nan) for k in ks], marker="o", label=name)
+        for i, (name, entry) in enumerate(summary["engines"].items()):
+            ax.plot(ks, [entry.get(f"{metric}@{k}", np.nan) for k in ks],
+                    marker=markers[i % len(markers)], linestyle=dashes[i % len(dashes)],
+                    markersize=7 - 2 * (i % 2), label=name)
         ax.set_title(f"{metric}@k")
         ax.set_xlabel("k (suggestions shown)")
         ax.set_ylabel(f"mean {metric}@k")
