@@ -28,7 +28,7 @@ def curves(summary: dict):
         for i, (name, entry) in enumerate(summary["engines"].items()):
             ax.plot(ks, [entry.get(f"{metric}@{k}", np.nan) for k in ks],
                     marker=markers[i % len(markers)], linestyle=dashes[i % len(dashes)],
-                    markersize=7 - 2 * (i % 2), label=name)
+                    markersize=max(4, 9 - i), label=name)  # a later one inside an earlier
         ax.set_title(f"{metric}@k")
         ax.set_xlabel("k (suggestions shown)")
         ax.set_ylabel(f"mean {metric}@k")
