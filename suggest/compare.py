@@ -341,6 +341,17 @@ def _lists(suggestions: pd.DataFrame, engine: str, k: int, ids) -> dict:
     return out
 
 
+def _plain(value):
+    """A context value as JSON has it: a number, a boolean or text (None when missing)."""
+    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, (bool, int, float, str)) else str(value)
+
+
 def _disagreements(scored, suggestions, truth, a, b, k, context, examples, seed) -> dict:
     hit_a, hit_b = scored[f"hit_rate@{k}_a"] > 0, scored[f"hit_rate@{k}_b"] > 0
     only_a, only_b = scored[hit_a & ~hit_b], scored[hit_b & ~hit_a]
@@ -363,7 +374,7 @@ def _disagreements(scored, suggestions, truth, a, b, k, context, examples, seed)
     shown = [{"request_id": str(r["request_id"]), "who": r["who"],
               "items_a": la.get(str(r["request_id"]), []), "items_b": lb.get(str(r["request_id"]), []),
               "truth": engaged.get(str(r["request_id"])) if truth is not None else None,
-              "context": {c: (None if pd.isna(r[c]) else str(r[c])) for c in context}}
+              "context": {c: _plain(r[c]) for c in context}}
              for _, r in picked.iterrows()]
     return {"only_a": int(len(only_a)), "only_b": int(len(only_b)),
             "both": int((hit_a & hit_b).sum()), "neither": int((~hit_a & ~hit_b).sum()),

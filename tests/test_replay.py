@@ -277,6 +277,10 @@ def test_the_hybrid_shares_the_rankers_training_and_failures_are_explained(log, 
     assert sum(found[n] for n in ("only_a", "only_b", "both", "neither")) == len(hits)
     assert examples and all(item["reason"].startswith("ranker: ")
                             for ex in examples for item in ex["items_b"])
+    # each example's context as JSON has it: booleans and numbers, not their text
+    context = examples[0]["context"]
+    assert isinstance(context["headphones"], bool) and isinstance(context["battery"], (int, float))
+    assert isinstance(context["location"], str)
 
 
 def test_a_second_replay_into_a_busy_folder_is_refused_at_once(log, tmp_path):
