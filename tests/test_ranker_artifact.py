@@ -272,3 +272,18 @@ def test_a_state_this_version_does_not_read_fails_clearly(copy_of):
     with pytest.raises(SuggestError, match=r"state\.json or statistics/ lack 'columns'") as err:
         load_model(copy_of)
     assert "retrain" in str(err.value)
+
+
+def test_loading_reads_the_statistics_without_counting_the_log_again(trained, monkeypatch):
+    """Loading costs what reading the stored statistics costs: neither the features' nor the
+    candidates' fitting runs, and the suggestions are the trained model's."""
+    from suggest.ranker.candidates import Candidates
+    from suggest.ranker.features import Features
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("loading counted the training log again")
+
+    for cls, name in ((Features, "fit"), (Candidates, "fit"), (RankerEngine, "prepare")):
+        monkeypatch.setattr(cls, name, refuse)
+    loaded = load_model(trained["folder"])
+    pd.testing.assert_frame_equal(loaded.suggest(trained["test"], 5), trained["expected"])
