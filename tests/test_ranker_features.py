@@ -373,3 +373,16 @@ def test_one_context_served_reads_what_the_search_counts(memo, timed, world, mon
         assert len(filled) == i + 1, "the kept vectors were not read"
         search = features.assemble(ctx, times, item, user, np.array([when]), extra)
         np.testing.assert_array_equal(late, search)
+
+
+def test_features_of_a_window_without_engagements_are_all_unseen(world):
+    """A training part without a single engagement (a tiny log): no full slice was seen, so
+    every context's is unseen, and its shares are missing, not an IndexError."""
+    requests, truth, catalog = world
+    features = Features().fit(requests, truth.iloc[:0], catalog)
+    assert len(features.combos_) == 0 and "ctx_share" in features.names_
+    some = requests.iloc[:5].reset_index(drop=True)
+    cand = pd.DataFrame({"row": np.repeat(np.arange(5), 2), "item_id": ["a", "b"] * 5})
+    X = features.build(some, cand)
+    assert X.shape == (10, len(features.names_))
+    assert X["ctx_share"].isna().all() and (X["user_total"] == 0).all()

@@ -278,8 +278,9 @@ class Features:
                 prefix[g] = user * (self.cards_[j] + 1) + codes[j]
             elif kind == "combo":  # the full slice's rank among the training's (unseen: past them)
                 value = sum(c * int(r) for c, r in zip(codes, self.radix_))
-                at = np.minimum(np.searchsorted(self.combos_, value), len(self.combos_) - 1)
-                prefix[g] = np.where(self.combos_[at] == value, at, len(self.combos_))
+                at = np.clip(np.searchsorted(self.combos_, value), 0, max(len(self.combos_) - 1, 0))
+                seen = self.combos_[at] == value if len(self.combos_) else False
+                prefix[g] = np.where(seen, at, len(self.combos_))
             elif kind == "user_combo":  # after "combo"
                 prefix[g] = user * (len(self.combos_) + 1) + prefix[self.group_index_[("combo", None)]]
         return prefix
