@@ -33,9 +33,14 @@ logged row at a position ``<= k``:
 
 Each comes with a 95% interval: IPS's is the **gamma interval** of a weighted sum of
 counts (:func:`gamma_interval`; for rewards in [0, 1]), which stays honest when only a
-handful of heavily weighted engagements stand behind the estimate; SNIPS's and DR's are
-**bootstrap** intervals (percentile, requests resampled with replacement, seeded), which
-are too narrow then. A replay recommends IPS for that reason (:data:`RECOMMENDED`).
+handful of heavily weighted engagements stand behind the estimate, with its upper end
+raised by one engagement at each of the target's places the logging policy could not have
+shown (``support`` below 1: IPS counts nothing there, whatever they would have earned);
+SNIPS's and DR's are **bootstrap** intervals (percentile, requests resampled with
+replacement, seeded), which measure the sample's spread only (not the bias of the
+normalising or of the reward model), too narrow when few rows match. A replay recommends
+IPS for that reason (:data:`RECOMMENDED`). With rewards in [0, 1], no interval reaches
+past one engagement per suggestion (the most a list can earn) unless the estimate does.
 Diagnostics say when the log cannot tell:
 
 * ``ess``: the effective sample size of the weights, per position ``(sum w)^2 / sum w^2``,
@@ -143,6 +148,14 @@ def check_shown(shown: pd.DataFrame) -> None:
                            f"{row['position']}", hint="one row per shown item and position")
 
 
+def check_clip(clip: float | None) -> None:
+    """Refuse a cap on the weights below 1 (a weight is 1 / propensity: at least 1)."""
+    if clip is not None and not clip >= 1:
+        raise SuggestError(f"--clip must be at least 1, not {clip:g}",
+                           hint="a weight is 1 / propensity, at least 1: a cap below 1 would "
+                                "shrink every weight, the logging policy's own choices' too")
+
+
 def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=None,
              clip: float | None = None, n_boot: int = 1000, seed: int = 0,
              confidence: float = 0.95, requests=None, also_seen=None) -> dict:
@@ -172,8 +185,7 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
         for ``support``.
     """
     check_shown(shown)
-    if clip is not None and not clip > 0:
-        raise SuggestError(f"--clip must be above 0, not {clip}")
+    check_clip(clip)
     requests = pd.Index(pd.unique(shown["request_id"] if requests is None
                                   else pd.Series(requests, dtype=object)))
     n = len(requests)
@@ -232,6 +244,16 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
         pd.MultiIndex.from_arrays([list_req, list_pos]))
     logged_propensity = rows["propensity"].to_numpy(dtype=float)[np.maximum(logged, 0)]
     same = (logged >= 0) & (item[np.maximum(logged, 0)] == list_item)
+    pairs = [shown[["item_id", "position"]]] + ([also_seen[["item_id", "position"]]]
+                                                if also_seen is not None else [])
+    seen = pd.MultiIndex.from_frame(pd.concat(pairs, ignore_index=True).astype(
+        {"item_id": str, "position": np.int64})).unique()
+    suggested = len(lists)
+    # a target cell the log could have shown: its (item, position) is seen in the log, and the
+    # log matched it, showed nothing there, or showed another item with a propensity below 1
+    # (a propensity of 1 leaves no chance for any other item in that place)
+    could = (pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen)
+             & (same | (logged < 0) | (logged_propensity < 1)))
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
         # One more count of the heaviest weight the target's matches carry; and where the
         # target departs from what the log shows with a high propensity (or nothing was
@@ -242,9 +264,19 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
                       min(1.0 / rows["propensity"].min(), float(heavy)))
         largest = min(largest, clip) if clip is not None else largest
         low, high = gamma_interval(weight / n, reward, largest / n, confidence)
+        # IPS counts nothing where the logging policy could not have shown the target's item
+        # (support below 1): those places could hold anything up to one engagement each
+        high += float((~could).sum()) / n
         out["ips"].update(ci_low=low, ci_high=high, interval="gamma")
     elif n > 0 and len(reward) == 0:
         out["ips"].update(ci_low=0.0, ci_high=0.0, interval="gamma")
+    if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
+        most = suggested / n  # at most one engagement a suggestion: no interval reaches past
+        for name in ("ips", "snips", "dr"):  # it (nor past the estimate, which weights can)
+            if name in out and out[name]["ci_high"] is not None:
+                top = max(most, out[name]["value"] or 0.0)
+                out[name]["ci_high"] = min(out[name]["ci_high"], top)
+                out[name]["ci_low"] = min(out[name]["ci_low"], out[name]["ci_high"])
     if len(reward) and reward.min() >= 0:  # the value cannot be negative: neither can its
         for name in ("snips", "dr"):          # interval, nor the estimate (DR's model term can
             if name not in out:               # take it below 0: it is read as 0, and said so)
@@ -258,16 +290,6 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     squares = np.bincount(pos[inside], weights=weight[inside] ** 2, minlength=width)
     per_position = np.divide(total ** 2, squares, out=np.zeros(width), where=squares > 0)
     used = filled.any(axis=0)  # the positions the target fills somewhere
-    pairs = [shown[["item_id", "position"]]] + ([also_seen[["item_id", "position"]]]
-                                                if also_seen is not None else [])
-    seen = pd.MultiIndex.from_frame(pd.concat(pairs, ignore_index=True).astype(
-        {"item_id": str, "position": np.int64})).unique()
-    suggested = len(lists)
-    # a target cell the log could have shown: its (item, position) is seen in the log, and the
-    # log matched it, showed nothing there, or showed another item with a propensity below 1
-    # (a propensity of 1 leaves no chance for any other item in that place)
-    could = (pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen)
-             & (same | (logged < 0) | (logged_propensity < 1)))
     out.update({
         "requests": n, "k": k, "rows": int(len(rows)),
         "ess": float(per_position[used].mean()) if used.any() else 0.0,
@@ -443,7 +465,9 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
         + f". Trust the {best} estimate of the expected engagements per request in the top {k}, "
         f"with its interval, where the logging policy could have shown at least "
         f"{MIN_SUPPORT:.0%} of the engine's suggestions (support); SNIPS and DR beside it are "
-        f"steadier, but their intervals are too narrow when few rows match."]
+        f"steadier, but their intervals count only the spread of the sample, not the bias of "
+        f"SNIPS's normalising or of DR's reward model, so they hold the true value less often "
+        f"than they say (more so when few rows match)."]
     usable = [n for n, e in engines.items() if e["support"] >= MIN_SUPPORT
               and e[RECOMMENDED]["value"] is not None]
     order = sorted(usable, key=lambda n: -engines[n][RECOMMENDED]["value"])
@@ -464,7 +488,12 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
             sentences.append(f"The log cannot say what {name} would have earned: the logging policy "
                              f"could have shown only {e['support']:.0%} of its suggestions where it "
                              f"puts them, so its estimates lean low.")
-        elif e["ess"] < MIN_ESS:
+        elif e["support"] < 1 - 1e-9:
+            sentences.append(f"The logging policy could have shown {e['support']:.0%} of "
+                             f"{name}'s suggestions where it puts them: {best} counts nothing "
+                             "for the rest, and its interval allows up to one engagement at "
+                             "each of them.")
+        if e["support"] >= MIN_SUPPORT and e["ess"] < MIN_ESS:
             sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
                              f"of {e['ess']:.0f} per position): its {best} interval is wide, and "
                              f"the SNIPS and DR intervals beside it are too narrow.")
@@ -524,9 +553,12 @@ def verdict_caution(found: dict) -> str | None:
         reading = f"{higher} would have earned more"
     else:
         reading = "the log cannot tell which would have earned more"
+    clip = next((e.get("clip") for e in engines.values() if e.get("clipped")), None)
+    capped = (f", weights capped at --clip {clip:g}: the estimates lean low and their intervals "
+              "do not allow for it" if clip is not None else "")
     return (f"This log holds only what was shown, so the plain metrics below favour the engine "
             f"that chose it. Had each been serving ({best.upper()}, expected engagements per "
-            f"request in the top {found['k']}): {_estimate_phrase(b, usable[b])} against "
+            f"request in the top {found['k']}{capped}): {_estimate_phrase(b, usable[b])} against "
             f"{_estimate_phrase(a, usable[a])}: {reading}. See 'What each engine would have "
             f"earned'.")
 

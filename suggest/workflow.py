@@ -321,6 +321,9 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
             if "hybrid" in chosen:
                 chosen["hybrid"] = FittedEngine(hybrid_on_worker(remote, f"--model {model}"))
         team, others = rule_sets(rules)
+        from suggest.counterfactual import check_clip
+
+        check_clip(clip)  # before any work
         loaded = checked_log(dataset, log, team, client=client, rejects=Path(out) / "rejects",
                              others=list(others.values()))
         if clip is not None and not loaded.dataset.position:

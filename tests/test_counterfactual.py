@@ -185,6 +185,34 @@ def test_the_intervals_cover_the_true_value_on_simulated_logs(epsilon):
     assert np.mean(plain) < 0.5 * TRUE_VALUE
 
 
+def test_a_log_that_never_explored_leaves_the_unsupported_share_to_the_interval():
+    """epsilon 0: the service always shows (d, c). A target showing (d, a) is supported at
+    position 1 only; IPS counts nothing for a at 2, so its value is low, and its interval
+    must still hold the true value (up to one engagement where the log could not show it),
+    and never reach past one engagement a suggestion."""
+    rng = np.random.default_rng(5)
+    truth = 0.1 * 1.0 + 0.9 * 0.5  # d at 1, a at 2
+    for world in range(20):
+        shown = _simulated(800, rng, 0.0)
+        target = _lists([(r, 1, "d") for r in range(800)] + [(r, 2, "a") for r in range(800)])
+        out = estimate(shown, target, k=2, n_boot=0)
+        assert out["support"] == pytest.approx(0.5)
+        assert out["ips"]["value"] < truth / 2  # a at 2 counted as nothing
+        assert out["ips"]["ci_low"] <= truth <= out["ips"]["ci_high"] <= 2.0, world
+
+
+def test_no_interval_reaches_past_one_engagement_a_suggestion():
+    """With heavy weights (rare shows) the gamma interval can pass what any list could earn:
+    at most one engagement at each place the target fills."""
+    shown = _log([("a", "x", 1, 0.01, 1.0), ("b", "y", 1, 0.5, 0.0), ("c", "y", 1, 0.5, 0.0)])
+    target = _lists([("a", 1, "x"), ("b", 1, "x"), ("c", 1, "x")])
+    out = estimate(shown, target, k=1, reward_model=Fixed({("x", 1): 0.5}), n_boot=200)
+    assert out["ips"]["value"] == pytest.approx(100 / 3)  # one engagement at weight 100
+    for name in ("snips", "dr"):
+        assert out[name]["ci_high"] <= max(1.0, out[name]["value"]), name
+    assert out["ips"]["ci_high"] == pytest.approx(out["ips"]["value"])  # the estimate, not past
+
+
 @pytest.mark.parametrize("events", [0, 1, 5, 50])
 def test_the_gamma_interval_of_equal_weights_is_the_exact_poisson_one(events):
     """With every weight equal, a weighted sum of counts is a scaled Poisson count: the gamma

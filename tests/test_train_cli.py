@@ -213,3 +213,13 @@ def test_clip_on_a_log_that_is_not_of_what_was_shown_is_refused(world, tmp_path)
     assert result.exit_code == 2 and "not a log of what was shown" in result.output
     assert "drop --clip" in result.output and not (tmp_path / "r" / "summary.json").exists()
 
+
+
+def test_a_clip_below_one_is_refused_before_any_work(world, tmp_path):
+    """A weight is 1 / propensity: a cap below 1 would shrink every weight, the logging
+    policy's own choices' too. Refused at once, nothing written."""
+    dataset, _ = world
+    result = run("replay", "--dataset", dataset, "--engines", "popular", "--clip", "0.5",
+                 "-o", tmp_path / "r")
+    assert result.exit_code == 2 and "--clip must be at least 1, not 0.5" in result.output
+    assert not (tmp_path / "r").exists()
