@@ -181,9 +181,11 @@ def generate(ctx, users, days, seed, preset, requests_per_day, extra_items, logg
         service = summary["service"]
         own = (f"; the policy's own lists {service['logging_value']:.4f}"
                if service["logging_value"] is not None else "")
-        click.echo(f"service: {service['logging_policy']} showed up to {service['shown']} items a "
-                   f"request; {service['explored_share']:.1%} of requests explored (epsilon "
-                   f"{service['epsilon']:g}: {service['shown']} random items instead); "
+        explored = (f"{service['explored_share']:.1%} of requests explored (epsilon "
+                    f"{service['epsilon']:g}: {counted(service['shown'], 'random item')} instead)"
+                    if service["epsilon"] > 0 else "no request explored (epsilon 0)")
+        click.echo(f"service: {service['logging_policy']} showed up to "
+                   f"{counted(service['shown'], 'item')} a request; {explored}; "
                    f"{service['nothing_shown']:,} requests showed nothing; "
                    f"{service['engagements']:,} engagements")
         click.echo(f"true engagements per request: what was shown {service['shown_value']:.4f}{own} "

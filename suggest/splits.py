@@ -155,7 +155,8 @@ def split_kind(test_share: float, how: str | None, columns, gap: str | pd.Timede
     (``auto``: time when it has a timestamp), and ``--gap`` as a duration, after the checks
     every split makes before it picks a request."""
     if not 0 < test_share < 1:
-        raise SuggestError(f"test share must be between 0 and 1, not {test_share}")
+        raise SuggestError(f"--test-share must be between 0 and 1 (both excluded), not {test_share:g}",
+                           hint="the share of requests held out, e.g. --test-share 0.2")
     how = check_split(how, columns)
     has_time = "timestamp" in columns
     kind = ("time" if has_time else "request") if how == "auto" else how

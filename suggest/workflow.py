@@ -259,6 +259,8 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
         raise SuggestError("--engines is empty", hint=f"e.g. --engines {DEFAULT_ENGINES}")
     engines, trained = {}, None
     for name in chosen:
+        if name in others:  # a named rule set (--rules NAME=FILE) runs anyway: added below
+            continue
         if name in ("rules", "hybrid") and rules is None:
             raise SuggestError(f"engine '{name}' needs --rules RULES.yaml")
         if name in ("ranker", "hybrid") and model is not None:
@@ -559,6 +561,17 @@ def evaluate_files(run: str | Path, truth: str | Path, ks=(1, 3, 5, 10),
     if repeats and notes is not None:
         notes.append(f"{repeats:,} rows of {run} list an item its request already has: each "
                      "item counts once, at its best place (trec_eval refuses such a run)")
+    if notes is not None:
+        from suggest.ids import isin
+
+        judged = relevant.loc[relevant["relevance"] > 0, "request_id"]
+        common = isin(judged.astype(str).unique(), set(suggestions["request_id"].astype(str)))
+        if not common.any():  # every request scores 0: most likely ids written two ways
+            notes.append(f"no request of {truth} with a relevant item is in {run}: every figure "
+                         "is 0 (ids are compared as text: '001' is not '1')")
+        elif not common.all():
+            notes.append(f"{int((~common).sum()):,} of the {len(common):,} requests of {truth} "
+                         f"with a relevant item are not in {run}: they count as misses")
     names = metric_names(sorted(set(ks)))
     return {engine: evaluate(part, relevant, names, gain=gain)
             for engine, part in suggestions.groupby("engine", sort=True)}

@@ -252,7 +252,10 @@ def test_evaluate_reads_tables_and_trec_files_alike(tmp_path):
         result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / run), "--truth",
                                            str(tmp_path / truth), "--k", "1,2", "--json"])
         assert result.exit_code == 0, result.output
-        outs.append(json.loads(result.output))
+        outs.append(json.loads(result.stdout))
+        # q4 has a relevant item and no list: a miss, and said so beside the JSON
+        assert f"1 of the 3 requests of {tmp_path / truth} with a relevant item are not in" \
+            in result.stderr
     assert outs[0] == outs[1]
     assert outs[0]["requests"] == 3 and outs[0]["requests_without_positive"] == 1
     assert outs[0]["metrics"]["mrr@2"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
@@ -355,4 +358,12 @@ def test_evaluate_refuses_a_truth_without_relevant_items_and_notes_repeated_run_
     assert noted.exit_code == 0
     assert json.loads(noted.stdout)["metrics"]["mrr@3"] == pytest.approx(0.5)  # 'a' once, b 2nd
     assert "note: 1 rows of" in noted.stderr and "trec_eval refuses" in noted.stderr
+    assert "not in" not in noted.stderr  # q1 is in the run
+    # ids written two ways ('001' in the run, '1' in the truth): every figure is 0, and said
+    (tmp_path / "n.run").write_text("001 Q0 a 1 0.5 x\n")
+    (tmp_path / "n.qrels").write_text("1 0 a 1\n2 0 a 1\n")
+    apart = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "n.run"), "--truth",
+                                      str(tmp_path / "n.qrels"), "--json"])
+    assert apart.exit_code == 0 and json.loads(apart.stdout)["metrics"]["mrr@3"] == 0
+    assert "no request of" in apart.stderr and "'001' is not '1'" in apart.stderr
 

@@ -223,3 +223,15 @@ def test_a_clip_below_one_is_refused_before_any_work(world, tmp_path):
                  "-o", tmp_path / "r")
     assert result.exit_code == 2 and "--clip must be at least 1, not 0.5" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_engines_may_name_a_named_rule_set_and_a_bad_test_share_names_its_option(world, tmp_path):
+    dataset, _ = world
+    named = run("replay", "--dataset", dataset, "--rules", PHONE, "--rules", f"v2={PHONE}",
+                "--engines", "rules,v2", "-o", tmp_path / "r")
+    assert named.exit_code == 0, named.output
+    assert set(json.loads((tmp_path / "r" / "summary.json").read_text())["engines"]) == {"rules", "v2"}
+    whole = run("replay", "--dataset", dataset, "--engines", "popular", "--test-share", "1",
+                "-o", tmp_path / "r1")
+    assert whole.exit_code == 2
+    assert "--test-share must be between 0 and 1 (both excluded), not 1" in whole.output

@@ -20,6 +20,8 @@ from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 
+from suggest import __version__
+
 PACKAGES = ("suggest", "numpy", "pandas", "pyarrow", "lightgbm", "scikit-learn", "ranx",
             "ir-measures", "rule-engine")
 
@@ -70,7 +72,9 @@ def describe() -> dict:
             "cpus": os.cpu_count(), "cpus_usable": usable, "cpu": cpu, "memory_gib": memory,
             "system": f"{platform.system()} {platform.release()}", "machine": platform.machine(),
             "python": platform.python_version(),
-            "packages": {name: package_version(name) for name in PACKAGES}}
+            "packages": {"suggest": __version__,  # the code running (its distribution is
+                         **{name: package_version(name)  # suggest-replay, or none from a checkout)
+                            for name in PACKAGES if name != "suggest"}}}
 
 
 def in_child(func, /, **kwargs) -> dict:
