@@ -529,7 +529,8 @@ def mined_text(found: dict, out: Path, dataset) -> str:
              + (f"; {found['left_out_by_max_rules']} more held but --max-rules left them out"
                 if found["left_out_by_max_rules"] else ""),
              "  top rules (how often their first suggestion was engaged where they fired in the "
-             "later part):"]
+             "later part; these figures chose the rules kept, so a replay on held-out requests "
+             "reads lower):"]
     width = max(len(r["id"]) for r in found["rules_found"][:10])
     for r in found["rules_found"][:10]:
         held = r["held_out"]["first"]

@@ -374,7 +374,7 @@ def _cmh(ids: np.ndarray, users: np.ndarray, engaged: np.ndarray, hits: np.ndarr
     target_hits = np.asarray(Y.multiply(engaged[:, None]).sum(axis=0)).ravel()
     in_condition = np.asarray(A.sum(axis=0)).ravel()
     # lift within users: how many times more often the target is chosen where the condition
-    # holds than the same users' own choices elsewhere predict (observed over expected)
+    # holds than the same users' overall rates predict (observed over expected)
     lift = np.divide(observed, expected, out=np.zeros_like(observed), where=expected > 0)
     # The normal tail is far too thin where few engagements are expected (8 seen where 1.6
     # were expected reads as p 4e-7; the exact tail is near 3e-4). A sum of independent
@@ -515,10 +515,11 @@ def _yaml(rules: list[dict], summary: dict, source: str, k: int, settings: str,
         f"# a condition holding on at least {min_support} requests."
         + (f" {summary['left_out_by_max_rules']} more rules held but --max-rules left them out."
            if summary["left_out_by_max_rules"] else ""),
-        "# support: training requests where the rule fires. lift: how many times more often each",
-        "# suggestion is chosen there than the same users' own choices elsewhere predict (among",
+        "# support: requests of the earlier part where the rule fires. lift: how many times more",
+        "# often each suggestion is chosen there than the same users' overall rates predict (among",
         "# requests with an engagement). q: the chance the finding is noise, allowing for every",
-        "# test made. later part: how often its suggestions were engaged where it fired.",
+        "# test made. later part: how often its suggestions were engaged where it fired (these",
+        "# chose which rules to keep, so a replay on the held-out requests reads lower).",
         "# Priority = how often its first suggestion was engaged there, in percent. Edit freely;",
         f"# replay it with: suggest replay ... {settings} --rules hand=YOUR_RULES.yaml "
         "--rules mined=THIS_FILE.yaml",
