@@ -84,6 +84,12 @@ def test_results_json_has_the_machine_every_world_and_every_speed_figure(tiny_ru
         v = world["ranker_vs_rules"]
         assert v["ci"][0] <= v["diff"] <= v["ci"][1] and 0 < v["p_holm"] <= 1
         assert v["winner"] in ("ranker", "rules", "neither")
+        # and against the best baseline, as the run's own verdict tests it
+        run = json.loads((out / "runs" / world["name"] / "summary.json").read_text())
+        b = world["ranker_vs_baseline"]
+        assert b["baseline"] == run["verdict"]["best_baseline"] and world["headline"] == run["verdict"]["headline"]
+        assert b["ranker"] == pytest.approx(run["engines"]["ranker"]["ndcg@5"])
+        assert b["baseline_score"] == pytest.approx(run["engines"][b["baseline"]]["ndcg@5"])
         assert (out / "runs" / world["name"] / "summary.json").exists()
     # the sparse rule set abstains far more than the full one
     assert worlds["sparse"]["engines"]["rules"]["answered_rate"]["mean"] < \
@@ -236,3 +242,26 @@ def test_the_benchmarks_bootstrap_interval_is_scipys_percentile_bootstrap():
         assert high == pytest.approx(reference.high, abs=0.05 * spread)
     empty = _bootstrap_means(values[:0], 10, seed=0)  # no requests: no interval, not an error
     assert len(empty) == 2 and all(np.isnan(v) for pair in empty for v in pair)
+
+
+def test_the_summary_says_where_a_baseline_leads_or_the_test_repeats_training():
+    """The table compares the ranker with the rules; under it, the worlds where the best
+    baseline is ahead of the ranker and those whose test requests training already saw."""
+    from suggest.bench.tables import _cautions
+
+    worlds = [{"name": "sparse", "run": "r/sparse", "leakage": None,
+               "ranker_vs_baseline": {"baseline": "user-history", "baseline_score": 0.285,
+                                      "ranker": 0.243, "diff": -0.042, "p_holm": 0.074,
+                                      "winner": "neither"}},
+              {"name": "plain", "run": "r/plain", "leakage": None,
+               "ranker_vs_baseline": {"baseline": "popular", "baseline_score": 0.2, "ranker": 0.3,
+                                      "diff": 0.1, "p_holm": 0.001, "winner": "ranker"}},
+              {"name": "real", "run": "r/real", "ranker_vs_baseline": None,
+               "leakage": "97% of test requests have a (user, item) already in the training "
+                          "part: near-copies ..."}]
+    lines = _cautions(worlds)
+    assert lines[1] == "what the table does not show:" and len(lines) == 4
+    assert "sparse: user-history 0.285 is above the ranker 0.243 (not significantly" in lines[2]
+    assert lines[3].startswith("  real: 97% of test requests have a (user, item) already in the "
+                               "training part: its figures read high")
+    assert _cautions(worlds[1:2]) == []

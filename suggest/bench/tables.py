@@ -69,6 +69,9 @@ def precision_markdown(p: dict) -> list[str]:
                         else "- | -")
                      + f" | {engines['ranker']['ndcg@5']['mean']:.3f} | {_best_baseline(w)} | {diff} | {pv} | "
                      f"{winner} |")
+    cautions = _cautions(p["worlds"])
+    if cautions:  # the terminal's lines, as a list under the table
+        lines += ["", "What the table does not show:", ""] + [f"- {c.strip()}." for c in cautions[2:]]
     for note in p["notes"]:
         lines.append(f"\nNot replayed: {note}.")
     for w in p["worlds"]:
@@ -113,6 +116,24 @@ def speed_markdown(s: dict) -> list[str]:
             "### End-to-end replay", "", replay_speed.markdown(s["replay"]), ""]
 
 
+def _cautions(worlds: list[dict]) -> list[str]:
+    """What the table of ranker against rules does not show: a world where the best baseline
+    is ahead of the ranker, and one whose held-out requests repeat what training saw."""
+    lines = []
+    for w in worlds:
+        b = w.get("ranker_vs_baseline")
+        if b and b["diff"] < 0:
+            sure = ("significantly" if b["winner"] == b["baseline"]
+                    else "not significantly")
+            lines.append(f"  {w['name']}: {b['baseline']} {b['baseline_score']:.3f} is above the "
+                         f"ranker {b['ranker']:.3f} ({sure}, Holm p {b['p_holm']:.2g}): the simple "
+                         "baseline is the better default there")
+        if w.get("leakage"):
+            lines.append(f"  {w['name']}: {w['leakage'].split(':')[0]}: its figures read high "
+                         f"(see {w['run']}/summary.json)")
+    return ["", "what the table does not show:", *lines] if lines else []
+
+
 def terminal(result: dict) -> str:
     """A one-screen summary: the precision verdicts and the headline speed ratios."""
     lines = []
@@ -126,6 +147,7 @@ def terminal(result: dict) -> str:
             lines.append(f"  {w['name'][:13]:<14}{w['test_requests']:>9,}{rules:>8}"
                          f"{e['ranker']['ndcg@5']['mean']:>8.3f}  {diff:<34}"
                          f"{(format(v['p_holm'], '.2g') if v else ''):>8}  {v['winner'] if v else '-'}")
+        lines += _cautions(result["precision"]["worlds"])
         for note in result["precision"]["notes"]:
             lines.append(f"  not replayed: {note}")
     if "speed" in result:
