@@ -491,7 +491,8 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
         lines.append(f"Next: suggest train --dataset {dataset} --test-share 0.2 -o models/NAME, "
                      f"then distil that model")
     else:
-        lines.append(f"Next: suggest replay --dataset {dataset} {found['replay_options']} "
+        log = f"{found['log']} " if found.get("log") else ""  # the log it was trained on
+        lines.append(f"Next: suggest replay {log}--dataset {dataset} {found['replay_options']} "
                      f"--rules YOUR_RULES.yaml --rules distilled={out} --model {found['model']} "
                      "-o runs/distilled")
     return "\n".join(lines)

@@ -242,8 +242,11 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     # the logged row at each of the target's places (request, position), if any
     logged = pd.Index(pd.MultiIndex.from_arrays([req, pos])).get_indexer(
         pd.MultiIndex.from_arrays([list_req, list_pos]))
-    logged_propensity = rows["propensity"].to_numpy(dtype=float)[np.maximum(logged, 0)]
-    same = (logged >= 0) & (item[np.maximum(logged, 0)] == list_item)
+    if len(rows):
+        logged_propensity = rows["propensity"].to_numpy(dtype=float)[np.maximum(logged, 0)]
+        same = (logged >= 0) & (item[np.maximum(logged, 0)] == list_item)
+    else:  # nothing shown at the target's positions: every place is one the log left empty
+        logged_propensity, same = np.ones(len(logged)), np.zeros(len(logged), dtype=bool)
     pairs = [shown[["item_id", "position"]]] + ([also_seen[["item_id", "position"]]]
                                                 if also_seen is not None else [])
     seen = pd.MultiIndex.from_frame(pd.concat(pairs, ignore_index=True).astype(
@@ -268,8 +271,8 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
         # (support below 1): those places could hold anything up to one engagement each
         high += float((~could).sum()) / n
         out["ips"].update(ci_low=low, ci_high=high, interval="gamma")
-    elif n > 0 and len(reward) == 0:
-        out["ips"].update(ci_low=0.0, ci_high=0.0, interval="gamma")
+    elif n > 0 and len(reward) == 0:  # nothing to count: only what the log could not show
+        out["ips"].update(ci_low=0.0, ci_high=float((~could).sum()) / n, interval="gamma")
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
         most = suggested / n  # at most one engagement a suggestion: no interval reaches past
         for name in ("ips", "snips", "dr"):  # it (nor past the estimate, which weights can)

@@ -330,6 +330,7 @@ def _quiet_user_errors() -> None:
     the command prints that error itself, once, as the local path does. Other failures
     are logged as Dask logs them."""
     import logging
+    import os
 
     from suggest.errors import SuggestError
 
@@ -343,9 +344,12 @@ def _quiet_user_errors() -> None:
 
     class UserErrors(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
-            if not str(record.msg).startswith("Compute Failed") or len(record.args or ()) < 4:
+            if not str(record.msg).startswith("Compute Failed") or len(record.args or ()) < 5:
                 return True
-            return str(record.args[3]).split("(", 1)[0] not in ours
+            # ours by its class's name, raised in this package (pandas has a DataError too)
+            raised = str(record.args[4]).rsplit('File "', 1)[-1].split('"', 1)[0]
+            return not (str(record.args[3]).split("(", 1)[0] in ours
+                        and f"{os.sep}suggest{os.sep}" in raised)
 
     worker_log = logging.getLogger("distributed.worker")
     if not any(isinstance(f, UserErrors) or type(f).__name__ == "UserErrors"

@@ -16,6 +16,7 @@ checks its arguments before any work, and raises
 from __future__ import annotations
 
 import contextlib
+import glob
 import shutil
 import time
 from dataclasses import replace
@@ -307,9 +308,9 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     check_min_size(min_segment)
     if chunk_size < 1:
         raise SuggestError(f"--chunk-size must be at least 1, not {chunk_size}")
-    if clip is not None and not clip > 0:
-        raise SuggestError(f"--clip must be above 0, not {clip}",
-                           hint="a weight cap of 100 keeps weights up to 100; leave it out for none")
+    from suggest.counterfactual import check_clip
+
+    check_clip(clip)  # before any work
     chosen = replay_engines(engines, rules, None if dask else model, seed, split_by)
     with chunk_runner(jobs, dask) as runner:
         # on Dask the workers read and hold the log (suggest.daskreplay), and the model
@@ -323,9 +324,6 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
             if "hybrid" in chosen:
                 chosen["hybrid"] = FittedEngine(hybrid_on_worker(remote, f"--model {model}"))
         team, others = rule_sets(rules)
-        from suggest.counterfactual import check_clip
-
-        check_clip(clip)  # before any work
         loaded = checked_log(dataset, log, team, client=client, rejects=Path(out) / "rejects",
                              others=list(others.values()))
         if clip is not None and not loaded.dataset.position:
@@ -461,7 +459,7 @@ def _model_dataset(loaded, dataset, held_out, split=None) -> dict:
     from suggest.rules.mine import split_options
 
     return {"name": loaded.dataset.name, "description": str(dataset),
-            "log": str(loaded.dataset.log), "held_out": held_out,
+            "log": str(Path(loaded.dataset.log).absolute()), "held_out": held_out,
             **({"replay_options": split_options(*split)} if held_out and split else {})}
 
 
@@ -670,7 +668,10 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     out, folder = Path(out), Path(model_dir)
     _keep_edited(out, force)
     model = RankerEngine.load(folder)
-    loaded = load_log(dataset)
+    # the log the model was trained on (train LOG --dataset D: not D's own), when it is there
+    said = (model.manifest_.get("dataset") or {}).get("log")
+    there = said and (Path(said).exists() or glob.glob(said))  # a file, folder or glob
+    loaded = load_log(dataset, said if there else None)
     check_fits(model, loaded.requests, str(dataset))
     # the model's training requests, their contexts read from the dataset's log
     trained_on = loaded.requests[isin(loaded.requests["request_id"], sorted(model.trained_on_))]
@@ -716,7 +717,8 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     replay_options = trained_for.get("replay_options",
                                      "--test-share X --seed S (as the model was trained)")
     return {**found.summary, "file": str(write_atomic(out, text)), "model": str(folder),
-            "dataset": str(dataset), "held_out": held_out, "warning": warning,
+            "dataset": str(dataset), "log": said if there and Path(said) != described(dataset).log
+            else None, "held_out": held_out, "warning": warning,
             "replay_options": replay_options,
             "rules_found": [{"id": r["id"], "when": r["condition"], "suggest": r["suggest"],
                              "requests": r["requests"], "agreement": r["agreement"]}

@@ -201,6 +201,19 @@ def test_a_log_that_never_explored_leaves_the_unsupported_share_to_the_interval(
         assert out["ips"]["ci_low"] <= truth <= out["ips"]["ci_high"] <= 2.0, world
 
 
+def test_requests_that_showed_nothing_within_k_leave_everything_to_the_interval():
+    """No logged row at the target's positions (nothing shown, or only further down): IPS
+    counts nothing, and its interval reaches to one engagement at each suggestion; it used
+    to stop with an IndexError, or claim [0, 0]."""
+    target = _lists([("r1", 1, "a"), ("r1", 2, "b"), ("r2", 1, "a"), ("r2", 2, "b")])
+    nothing = _log([]).astype({"position": np.int64, "propensity": float, "reward": float})
+    further = _log([("r1", "x", 3, 0.5, 1.0), ("r2", "x", 3, 0.5, 0.0)])
+    for shown, asked in ((nothing, ["r1", "r2"]), (further, None)):
+        out = estimate(shown, target, k=2, requests=asked, n_boot=0)
+        assert out["support"] == 0.0 and out["ips"]["value"] == 0.0
+        assert (out["ips"]["ci_low"], out["ips"]["ci_high"]) == (0.0, 2.0)
+
+
 def test_no_interval_reaches_past_one_engagement_a_suggestion():
     """With heavy weights (rare shows) the gamma interval can pass what any list could earn:
     at most one engagement at each place the target fills."""

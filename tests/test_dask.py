@@ -505,3 +505,30 @@ def test_the_dask_validation_ndcg_is_evaluates_with_lightgbms_gains():
     total, queries = _ndcg_sum(Scores(), X, labels, pd.Series([3, 2, 2]), k=2)
     first = (3 / np.log2(3)) / (3 + 1 / np.log2(3))  # gains 0, 3, 1 in score order; ideal 3, 1
     assert queries == 2 and total == pytest.approx(first + 1.0)
+
+
+def test_only_this_packages_own_errors_are_kept_out_of_the_workers_log():
+    """The filter knows our errors by class name and by the frame that raised them: pandas'
+    DataError shares a name with ours, and is logged as any other failure."""
+    import logging
+
+    import pandas.errors
+
+    from suggest.errors import DataError, SuggestError
+    from suggest.parallel import _quiet_user_errors
+
+    _quiet_user_errors()
+    keep = logging.getLogger("distributed.worker").filters[-1].filter
+
+    def failed(exc, *files):
+        traceback = "".join(f'  File "{f}", line 1, in x\n' for f in files)
+        return logging.LogRecord("distributed.worker", logging.ERROR, "worker.py", 1,
+                                 "Compute Failed\nKey: %s\nState: %s\nTask: %s\nException: %r\n"
+                                 "Traceback: %r\n", ("k", "executing", "t", repr(exc), traceback), None)
+
+    ours = ("/env/site-packages/suggest/daskfit.py", "/env/site-packages/suggest/ranker/artifact.py")
+    assert not keep(failed(SuggestError("no model"), *ours))
+    assert not keep(failed(DataError("bad log"), *ours))
+    assert keep(failed(pandas.errors.DataError("no numeric types"), ours[0],
+                       "/env/site-packages/pandas/core/groupby/groupby.py"))
+    assert keep(failed(ValueError("a bug"), *ours))

@@ -171,3 +171,21 @@ def test_requests_without_a_list_and_repeated_items_are_counted_as_the_file_repr
     assert measured == pytest.approx(found.summary["fidelity"]) == pytest.approx(0.9 * 4 / 5)
     assert found.summary["fidelity"] <= found.summary["ceiling"] + 1e-12
     assert all(r["requests"] > 0 for r in found.rules[:-1])  # no rule another one hides
+
+
+def test_a_model_trained_on_a_log_given_on_the_command_line_distils_from_that_log(tmp_path):
+    """`suggest train april.csv --dataset D`: the model's requests are april's, not D's own
+    log's; distil reads them there (the manifest names it) and says to replay that log."""
+    import shutil
+
+    from suggest import synth
+    from suggest.workflow import distil_rules, train_model
+
+    world = tmp_path / "world"
+    synth.generate(synth.preset_config("context", users=30, days=10, seed=4), world)
+    april = tmp_path / "elsewhere" / "april.csv"
+    april.parent.mkdir()
+    shutil.move(world / "log.csv", april)  # the description's own log is gone
+    train_model(world / "dataset.yaml", tmp_path / "m", log=april, test_share=0.2, n_estimators=10)
+    found = distil_rules(tmp_path / "m", world / "dataset.yaml", tmp_path / "d.yaml", max_rules=4)
+    assert found["log"] == str(april) and found["requests"] > 0

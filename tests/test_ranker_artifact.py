@@ -287,3 +287,20 @@ def test_loading_reads_the_statistics_without_counting_the_log_again(trained, mo
         monkeypatch.setattr(cls, name, refuse)
     loaded = load_model(trained["folder"])
     pd.testing.assert_frame_equal(loaded.suggest(trained["test"], 5), trained["expected"])
+
+
+def test_a_catalog_attribute_of_python_numbers_keeps_its_codes(trained, tmp_path):
+    """A text attribute whose cells are numbers (a catalog built in Python): the features
+    read them as text ('1'), so the folder stores them as text; read back as numbers
+    ('1.0') every item's code would be unseen."""
+    catalog = trained["catalog"].copy()
+    tiers = [1, 2, None]
+    catalog["tier"] = pd.Series([tiers[i % 3] for i in range(len(catalog))], dtype=object)
+    engine = RankerEngine(**FAST).fit(trained["train"], trained["truth"], catalog)
+    loaded = load_model(engine.save(tmp_path / "tiers", trained["train"], trained["truth"], catalog))
+    assert engine.features_.attributes_["tier"] == ("categorical", ["1", "2"])
+    np.testing.assert_array_equal(loaded.features_.attribute_table_["tier"],
+                                  engine.features_.attribute_table_["tier"])
+    test = trained["test"]
+    cand = engine.candidates_.generate(test)
+    pd.testing.assert_frame_equal(loaded.features_.build(test, cand), engine.features_.build(test, cand))

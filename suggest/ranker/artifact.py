@@ -181,9 +181,13 @@ def _plain_catalog(catalog: pd.DataFrame | None) -> pd.DataFrame:
                         or pd.api.types.is_bool_dtype(dtype.categories.dtype))
         else:
             text = col == "item_id" or dtype == object or pd.api.types.is_string_dtype(dtype)
-        if text:  # as objects, missing as None: the same in every pandas
-            values = pd.Series(values.astype(object).where(values.notna(), None).to_numpy(dtype=object),
-                               dtype=object, name=col)
+        if text:  # as text objects (a number among them too: the codes read it as text),
+            # missing as None: the same in every pandas
+            present = values.notna().to_numpy()
+            cells = values.astype(object).to_numpy(dtype=object, copy=True)
+            cells[present] = [str(v) for v in cells[present]]
+            cells[~present] = None
+            values = pd.Series(cells, dtype=object, name=col)
         out[col] = values.reset_index(drop=True)
     return pd.DataFrame(out)
 
