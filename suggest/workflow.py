@@ -458,7 +458,9 @@ def _model_dataset(loaded, dataset, held_out, split=None) -> dict:
     replay options that hold out the same requests (``split``: test share, seed, split, gap)."""
     from suggest.rules.mine import split_options
 
-    return {"name": loaded.dataset.name, "description": str(dataset),
+    return {"name": loaded.dataset.name,
+            "description": str(Path(dataset).absolute()) if isinstance(dataset, (str, Path))
+            else str(dataset),
             "log": str(Path(loaded.dataset.log).absolute()), "held_out": held_out,
             **({"replay_options": split_options(*split)} if held_out and split else {})}
 
@@ -639,6 +641,14 @@ def mine_rules(dataset, out: str | Path, *, log: str | Path | None = None, force
                             for r in mined.rules]}
 
 
+def _same_file(a, b) -> bool:
+    """Whether ``a`` and ``b`` name the same file (False when either is not a path to one)."""
+    try:
+        return bool(a) and isinstance(b, (str, Path)) and Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError, TypeError):
+        return False
+
+
 def _keep_edited(out: Path, force: bool) -> None:
     """Refuse to replace a rule file (perhaps edited by hand) unless ``force``; a folder is
     not a file."""
@@ -668,9 +678,12 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     out, folder = Path(out), Path(model_dir)
     _keep_edited(out, force)
     model = RankerEngine.load(folder)
-    # the log the model was trained on (train LOG --dataset D: not D's own), when it is there
-    said = (model.manifest_.get("dataset") or {}).get("log")
-    there = said and (Path(said).exists() or glob.glob(said))  # a file, folder or glob
+    # the log the model was trained on (train LOG --dataset D: not D's own), when this is
+    # the description it was trained with and that log is there
+    trained_for = model.manifest_.get("dataset") or {}
+    said = trained_for.get("log")
+    same = _same_file(trained_for.get("description"), dataset)
+    there = same and said and (Path(said).exists() or glob.glob(said))  # file, folder or glob
     loaded = load_log(dataset, said if there else None)
     check_fits(model, loaded.requests, str(dataset))
     # the model's training requests, their contexts read from the dataset's log
@@ -704,7 +717,6 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     if abs(measured - found.summary["fidelity"]) > 1e-9:
         raise RuntimeError(f"the distilled rules reproduce {measured:.4f} of the ranker's lists, "
                            f"not the {found.summary['fidelity']:.4f} the distiller counted")
-    trained_for = model.manifest_.get("dataset") or {}
     held_out = trained_for.get("held_out")
     warning = None if held_out else (
         "the model was trained on the whole log: a replay of these rules (or of the model) "
