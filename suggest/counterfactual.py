@@ -493,15 +493,16 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
                              f"puts them, so its estimates lean low.")
         elif e["support"] < 1 - 1e-9:
             sentences.append(f"The logging policy could have shown {e['support']:.0%} of "
-                             f"{name}'s suggestions where it puts them: {best} counts nothing "
+                             f"{_possessive(name)} suggestions where it puts them: {best} counts nothing "
                              "for the rest, and its interval allows up to one engagement at "
                              "each of them.")
         if e["support"] >= MIN_SUPPORT and e["ess"] < MIN_ESS:
             sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
                              f"of {e['ess']:.0f} per position): its {best} interval is wide, and "
                              f"the SNIPS and DR intervals beside it are too narrow.")
+    # (an engine below 100% support is wide for the places the log could not show: said above)
     wide = [n for n in order if (engines[n][RECOMMENDED]["ci_high"] or 0)
-            > 3 * max(engines[n][RECOMMENDED]["value"], 0.01)]
+            > 3 * max(engines[n][RECOMMENDED]["value"], 0.01) and engines[n]["support"] >= 1 - 1e-9]
     if RECOMMENDED == "ips" and wide:
         sentences.append(
             f"The {best} intervals of {', '.join(wide)} reach far above their estimates: where "
@@ -564,6 +565,11 @@ def verdict_caution(found: dict) -> str | None:
             f"request in the top {found['k']}{capped}): {_estimate_phrase(b, usable[b])} against "
             f"{_estimate_phrase(a, usable[a])}: {reading}. See 'What each engine would have "
             f"earned'.")
+
+
+def _possessive(name: str) -> str:
+    """``rules'``, ``ranker's``."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def _estimate_phrase(name: str, e: dict) -> str:

@@ -380,6 +380,11 @@ def test_what_to_trust_says_when_a_dr_estimate_was_read_as_zero_and_why_ips_is_w
                                      "b": engine(0.05, 0.08)}, 5))
     assert "Estimated below 0 and read as 0" in said and "a (DR)" in said and "b (DR)" not in said
     assert "The IPS intervals of a reach far above their estimates" in said
+    # below 100% support the width is the places the log could not show, said as such
+    partial = {"rules": {**engine(0.07, 0.3), "support": 0.93}, "b": engine(0.05, 0.08)}
+    said = " ".join(trust_sentences(partial, 5))
+    assert "could have shown 93% of rules' suggestions where it puts them" in said
+    assert "reach far above" not in said
 
 
 def test_a_dr_estimate_below_zero_is_read_as_zero_inside_its_interval():
