@@ -29,7 +29,9 @@ def _first_line(path: Path) -> str:
 
 def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
     if not path.exists():
-        raise DataError(f"{what} file not found", where=str(path))
+        raise DataError(f"{what} file not found", where=str(path),
+                        hint="check the path; a TREC file, or a CSV or Parquet table with the "
+                             f"columns {', '.join(needed)}")
     if path.suffix in (".parquet", ".pq"):
         frame = _parsed(path, what, lambda: pd.read_parquet(path))
     else:
