@@ -493,7 +493,8 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
     else:
         log = f"{found['log']} " if found.get("log") else ""  # the log it was trained on
         lines.append(f"Next: suggest replay {log}--dataset {dataset} {found['replay_options']} "
-                     f"--rules YOUR_RULES.yaml --rules distilled={out} --model {found['model']} "
+                     f"--rules {found.get('rules_file') or 'YOUR_RULES.yaml'} --rules distilled={out} "
+                     f"--model {found['model']} "
                      "-o runs/distilled")
     return "\n".join(lines)
 

@@ -732,6 +732,9 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
             "dataset": str(dataset), "log": said if there and Path(said) != described(dataset).log
             else None, "held_out": held_out, "warning": warning,
             "replay_options": replay_options,
+            # the team's rule file the model was trained with, when it is still there
+            "rules_file": next((r for r in [model.manifest_.get("params", {}).get("rules")]
+                           if r and Path(r).is_file() and Path(r).parent != folder), None),
             "rules_found": [{"id": r["id"], "when": r["condition"], "suggest": r["suggest"],
                              "requests": r["requests"], "agreement": r["agreement"]}
                             for r in found.rules]}
