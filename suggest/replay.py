@@ -283,8 +283,14 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
         from suggest.counterfactual import from_summary, verdict_caution
 
         caution = verdict_caution(from_summary(summary))
-        if caution and summary.get("verdict"):
-            summary["verdict"]["sentences"].insert(0, caution)
+        verdict = summary.get("verdict")
+        if caution and verdict:
+            said = verdict["sentences"]
+            if said and said[0] == verdict.get("headline"):  # the answer is the plain metrics'
+                said[0] = verdict["headline"] = (
+                    verdict["headline"].rstrip(".") + ", by the plain metrics (which favour the "
+                    "engine that chose what was shown).")
+            said.insert(0, caution)
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
     # where the time went (the chunks of this call only, when it resumed a replay)

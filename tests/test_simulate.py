@@ -193,3 +193,19 @@ def test_settings_a_service_cannot_honour_are_refused(tmp_path, args, message):
 def test_check_service_refuses_more_items_than_the_catalog_holds():
     with pytest.raises(SuggestError, match="show from 1 to 33 items"):
         simulate.check_service("popular", 0.1, 34, 33)
+
+
+def test_the_headline_on_a_log_of_what_was_shown_says_it_is_the_plain_metrics(tmp_path, rules_world):
+    """Under the caution that the plain metrics favour the engine that chose what was shown,
+    the answer to "is the ranker worth it?" says it is theirs."""
+    out, _ = rules_world
+    result = CliRunner().invoke(main, ["replay", "--dataset", str(out / "dataset.yaml"), "--rules",
+                                       str(RULES), "--engines", "rules,ranker,popular",
+                                       "-o", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    verdict = json.loads((tmp_path / "run" / "summary.json").read_text())["verdict"]
+    assert verdict["sentences"][0].startswith("This log holds only what was shown")
+    assert verdict["headline"].startswith("Is the ranker worth it?")
+    assert verdict["headline"].endswith("by the plain metrics (which favour the engine that "
+                                        "chose what was shown).")
+    assert verdict["sentences"][1] == verdict["headline"]
