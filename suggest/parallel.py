@@ -352,8 +352,7 @@ def _quiet_user_errors() -> None:
                         and f"{os.sep}suggest{os.sep}" in raised)
 
     worker_log = logging.getLogger("distributed.worker")
-    if not any(isinstance(f, UserErrors) or type(f).__name__ == "UserErrors"
-               for f in worker_log.filters):
+    if not any(type(f).__name__ == "UserErrors" for f in worker_log.filters):  # once a process
         worker_log.addFilter(UserErrors())
 
 

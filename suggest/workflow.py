@@ -557,13 +557,13 @@ def evaluate_files(run: str | Path, truth: str | Path, ks=(1, 3, 5, 10),
         raise DataError("the truth holds no relevant item (relevance above 0): every metric "
                         "would be undefined", where=str(truth),
                         hint="give the engagements with their relevance, e.g. 1 for a click")
-    repeats = int(suggestions.duplicated(["engine", "request_id", "item_id"]).sum())
-    if repeats and notes is not None:
-        notes.append(f"{repeats:,} rows of {run} list an item its request already has: each "
-                     "item counts once, at its best place (trec_eval refuses such a run)")
     if notes is not None:
         from suggest.ids import isin
 
+        repeats = int(suggestions.duplicated(["engine", "request_id", "item_id"]).sum())
+        if repeats:
+            notes.append(f"{repeats:,} rows of {run} list an item its request already has: each "
+                         "item counts once, at its best place (trec_eval refuses such a run)")
         judged = relevant.loc[relevant["relevance"] > 0, "request_id"]
         common = isin(judged.astype(str).unique(), set(suggestions["request_id"].astype(str)))
         if not common.any():  # every request scores 0: most likely ids written two ways
@@ -683,11 +683,12 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     trained_for = model.manifest_.get("dataset") or {}
     said = trained_for.get("log")
     same = _same_file(trained_for.get("description"), dataset)
-    there = same and said and (Path(said).exists() or glob.glob(said))  # file, folder or glob
-    loaded = load_log(dataset, said if there else None)
+    there = said and (Path(said).exists() or glob.glob(said))  # a file, folder or glob
+    log = said if same and there else None
+    loaded = load_log(dataset, log)
     check_fits(model, loaded.requests, str(dataset))
     # the model's training requests, their contexts read from the dataset's log
-    trained_on = loaded.requests[isin(loaded.requests["request_id"], sorted(model.trained_on_))]
+    trained_on = loaded.requests[isin(loaded.requests["request_id"], model.trained_on_)]
     if trained_on.empty:
         raise SuggestError(f"none of the {len(model.trained_on_):,} requests {folder} was trained on "
                            f"is in the log of {dataset}",
@@ -695,14 +696,14 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
                                 "names it under dataset)")
     trained_on = trained_on.reset_index(drop=True)
     recorded = model.manifest_.get("training", {}).get("fingerprint")
-    found = fingerprint(trained_on, loaded.truth[isin(loaded.truth["request_id"],
-                                                      trained_on["request_id"])])
-    if recorded and found != recorded:  # same ids, other requests: another or an edited log
+    counted = fingerprint(trained_on, loaded.truth[isin(loaded.truth["request_id"],
+                                                        trained_on["request_id"])])
+    if recorded and counted != recorded:  # same ids, other requests: another or an edited log
         raise SuggestError(
             f"the log of {dataset} does not hold the requests {folder} was trained on: "
             f"{len(trained_on):,} of its {len(model.trained_on_):,} training request ids are "
             "there, but their users or engagements differ (fingerprint "
-            f"{found}, the model's {recorded})",
+            f"{counted}, the model's {recorded})",
             hint="pass the dataset the model was trained on, its log unchanged (the model's "
                  "manifest.json names it under dataset), or train a model on this one")
     context = {c: kind for c, kind in loaded.context.items() if c in trained_on.columns}
@@ -728,13 +729,13 @@ def distil_rules(model_dir, dataset, out: str | Path, *, force: bool = False, k:
     text = found.text if held_out else f"# Warning: {warning}.\n" + found.text
     replay_options = trained_for.get("replay_options",
                                      "--test-share X --seed S (as the model was trained)")
+    team_rules = model.manifest_.get("params", {}).get("rules")  # the file it was trained with
     return {**found.summary, "file": str(write_atomic(out, text)), "model": str(folder),
-            "dataset": str(dataset), "log": said if there and Path(said) != described(dataset).log
-            else None, "held_out": held_out, "warning": warning,
-            "replay_options": replay_options,
-            # the team's rule file the model was trained with, when it is still there
-            "rules_file": next((r for r in [model.manifest_.get("params", {}).get("rules")]
-                           if r and Path(r).is_file() and Path(r).parent != folder), None),
+            "dataset": str(dataset),
+            "log": log if log and Path(log) != described(dataset).log else None,
+            "held_out": held_out, "warning": warning, "replay_options": replay_options,
+            "rules_file": team_rules if team_rules and Path(team_rules).is_file()
+            and Path(team_rules).parent != folder else None,
             "rules_found": [{"id": r["id"], "when": r["condition"], "suggest": r["suggest"],
                              "requests": r["requests"], "agreement": r["agreement"]}
                             for r in found.rules]}

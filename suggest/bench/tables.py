@@ -70,8 +70,8 @@ def precision_markdown(p: dict) -> list[str]:
                      + f" | {engines['ranker']['ndcg@5']['mean']:.3f} | {_best_baseline(w)} | {diff} | {pv} | "
                      f"{winner} |")
     cautions = _cautions(p["worlds"])
-    if cautions:  # the terminal's lines, as a list under the table
-        lines += ["", "What the table does not show:", ""] + [f"- {c.strip()}." for c in cautions[2:]]
+    if cautions:
+        lines += ["", "What the table does not show:", ""] + [f"- {c}." for c in cautions]
     for note in p["notes"]:
         lines.append(f"\nNot replayed: {note}.")
     for w in p["worlds"]:
@@ -125,13 +125,13 @@ def _cautions(worlds: list[dict]) -> list[str]:
         if b and b["diff"] < 0:
             sure = ("significantly" if b["winner"] == b["baseline"]
                     else "not significantly")
-            lines.append(f"  {w['name']}: {b['baseline']} {b['baseline_score']:.3f} is above the "
+            lines.append(f"{w['name']}: {b['baseline']} {b['baseline_score']:.3f} is above the "
                          f"ranker {b['ranker']:.3f} ({sure}, Holm p {b['p_holm']:.2g}): the simple "
                          "baseline is the better default there")
         if w.get("leakage"):
-            lines.append(f"  {w['name']}: {w['leakage'].split(':')[0]}: its figures read high "
+            lines.append(f"{w['name']}: {w['leakage'].split(':')[0]}: its figures read high "
                          f"(see {w['run']}/summary.json)")
-    return ["", "what the table does not show:", *lines] if lines else []
+    return lines
 
 
 def terminal(result: dict) -> str:
@@ -147,7 +147,9 @@ def terminal(result: dict) -> str:
             lines.append(f"  {w['name'][:13]:<14}{w['test_requests']:>9,}{rules:>8}"
                          f"{e['ranker']['ndcg@5']['mean']:>8.3f}  {diff:<34}"
                          f"{(format(v['p_holm'], '.2g') if v else ''):>8}  {v['winner'] if v else '-'}")
-        lines += _cautions(result["precision"]["worlds"])
+        cautions = _cautions(result["precision"]["worlds"])
+        if cautions:
+            lines += ["", "what the table does not show:", *(f"  {c}" for c in cautions)]
         for note in result["precision"]["notes"]:
             lines.append(f"  not replayed: {note}")
     if "speed" in result:

@@ -127,12 +127,17 @@ class Features:
         return self._finish()
 
     def _vocabulary(self, items: list[str], users: list[str], catalog: pd.DataFrame | None) -> None:
-        """Item and user codes, the slices and the catalog's attribute codes per item, from
-        ``context_`` and ``attributes_`` (fitted, or restored from a model folder)."""
+        """Item and user codes, the slices (their sizes and the keys they give) and the
+        catalog's attribute codes per item, from ``context_`` and ``attributes_`` (fitted, or
+        restored from a model folder)."""
         self.catalog_ = None if catalog is None else catalog.assign(
             item_id=catalog["item_id"].astype(str)).drop_duplicates("item_id").set_index("item_id")
         self.items_, self.users_ = items, users
         self.slices_ = [c for c, (kind, _) in self.context_.items() if kind == "categorical"]
+        # the key a group gives an unknown user or a missing or unseen slice value
+        self.unknown_user_ = len(self.users_) + 1
+        self.cards_ = [len(self.context_[c][1]) for c in self.slices_]
+        self.radix_ = np.cumprod([1, *(c + 1 for c in self.cards_)], dtype=object)
         self.attribute_table_ = {}
         for attr, (kind, cats) in self.attributes_.items():
             values = self.catalog_[attr].reindex(self.items_).reset_index(drop=True)
@@ -165,10 +170,7 @@ class Features:
         if hasattr(self, "combos_"):
             arrays["combos"] = self.combos_
         return {"has_time": self.has_time_, "folds": self.folds, "seed": self.seed,
-                "context_order": list(self.context_), "users": len(self.users_),
-                "cards": [int(c) for c in self.cards_], "radix": [int(r) for r in self.radix_],
-                "groups": [list(g) for g in self.groups_], "unknown_user": int(self.unknown_user_),
-                "n_items": int(self.counts_.n_items), "width": int(self.counts_.width),
+                "context_order": list(self.context_), "groups": [list(g) for g in self.groups_],
                 "counter": "latest" if isinstance(counter, LatestTotals) else "folds"}, arrays
 
     @classmethod
@@ -184,8 +186,6 @@ class Features:
         self.attributes_ = {name: (kind["type"], kind["categories"])
                             for name, kind in encodings["attributes"].items()}
         self._vocabulary(list(encodings["items"]), list(users), catalog)
-        self.unknown_user_, self.cards_ = state["unknown_user"], list(state["cards"])
-        self.radix_ = np.array(state["radix"], dtype=object)
         if "combos" in arrays:
             self.combos_ = arrays["combos"]
         self.groups_ = [tuple(g) for g in state["groups"]]
@@ -193,7 +193,9 @@ class Features:
         counter = {"latest": LatestTotals, "folds": FoldCounts}[state["counter"]]
         counted = {name.split(".", 1)[1]: values for name, values in arrays.items()
                    if name.startswith("counts.")}
-        self.counts_ = GroupCounters.restore(state["n_items"], state["width"], counter.restore(counted))
+        # an item code per item and one for an unknown item; two counters a group
+        self.counts_ = GroupCounters.restore(len(self.items_) + 1, 2 * len(self.groups_),
+                                             counter.restore(counted))
         return self._finish()
 
     def _fit_counts(self, requests: pd.DataFrame, events: pd.DataFrame) -> None:
@@ -210,9 +212,6 @@ class Features:
             self.train_folds_ = fold_of
             when = fold_of.reindex(events["request_id"]).to_numpy()
             counter_type = lambda keys, folds: FoldCounts(keys, folds, self.folds)  # noqa: E731
-        # the key a group gives an unknown user or a missing or unseen slice value
-        self.unknown_user_ = len(self.users_) + 1
-        self.cards_ = [len(self.context_[c][1]) for c in self.slices_]
         slices = [self._category_codes(events[col], self.context_[col][1]) for col in self.slices_]
         self._fit_groups(slices, n_items)
         prefix = self.prefixes(user, slices)
@@ -232,7 +231,6 @@ class Features:
         distinct items. A group of the user within a slice whose largest key would pass 62
         bits is left out (the widest first)."""
         users = self.unknown_user_ + 2  # codes 0..users-1: known, unknown, the distinct sentinel
-        self.radix_ = np.cumprod([1, *(c + 1 for c in self.cards_)], dtype=object)
         combo = len(self.slices_) >= 2 and self.radix_[-1] < 2 ** 62
         if combo:
             codes = sum(np.where(s >= 0, s, c).astype(np.int64) * int(r)
