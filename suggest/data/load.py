@@ -777,7 +777,10 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
     if bad.any():
         fail(bad, pd.Series("time zone '" + names[codes[bad]].astype(str).astype(object)
                             + "' is not an IANA zone name", index=cells.index[bad]))
-    return pd.Series(known[codes], index=cells.index, dtype=object)
+    # as categories (a zone per distinct value, not a Python string per row): the local
+    # time fields convert once a zone and find each zone's rows by its code
+    zones, at = np.unique(known.astype(str), return_inverse=True)
+    return pd.Series(pd.Categorical.from_codes(at[codes], zones), index=cells.index)
 
 
 def _infer_type(values: pd.Series) -> str:
@@ -992,9 +995,10 @@ def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray)
         first = np.flatnonzero(np.diff(np.maximum.accumulate(request), prepend=-1) > 0)
     else:
         first = np.sort(np.unique(request, return_index=True)[1])
-    requests = frame.iloc[first][cols + list(context)].reset_index(drop=True)
+    requests = frame[cols + list(context)].iloc[first].reset_index(drop=True)
     if "timestamp" in requests:
         fields = local_fields(requests["timestamp"], requests["timezone"])
+        requests["timezone"] = requests["timezone"].astype(object)  # the frame's zone names
         requests = pd.concat([requests, fields], axis=1)
     requests["user_id"] = requests["user_id"].astype(str)
     return requests

@@ -68,12 +68,15 @@ class Evaluator:
         without time) reads a context column named like a time field as it is.
     """
 
-    def __init__(self, frame: pd.DataFrame, timezone: str | None = None):
+    def __init__(self, frame: pd.DataFrame, timezone: str | None = None, *, remember: bool = False):
         self.frame = frame
         self.n = len(frame)
         self.timezone = timezone
         self._columns: dict[str, _Column | None] = {}
         self._time: pd.DataFrame | None = None
+        # with ``remember``, each condition's result is kept (a boolean per row, twice) for the
+        # next time the same condition is asked: coverage asks every condition twice
+        self._leaves: dict[int, Truth3] | None = {} if remember else None
 
     # -- fields ------------------------------------------------------------------------
     def column(self, name: str) -> _Column | None:
@@ -113,7 +116,11 @@ class Evaluator:
         since ``all``/``any`` then need no bookkeeping of unknowns."""
         if isinstance(node, Group):
             return self._group(node, need_known)
-        return self._leaf(node)
+        if self._leaves is None:
+            return self._leaf(node)
+        if id(node) not in self._leaves:
+            self._leaves[id(node)] = self._leaf(node)
+        return self._leaves[id(node)]
 
     def _group(self, node: Group, need_known: bool = True) -> Truth3:
         if node.kind == "not":  # `not unknown` is unknown: the child's known part is needed

@@ -64,11 +64,11 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
     """
     rs = engine.rule_set_
     k = k or rs.max_suggestions
-    by_rule = engine.fired_by_rule(requests)
+    ev = engine.evaluator(requests, remember=True)  # the near misses ask the same conditions
+    by_rule = engine.fired_by_rule(requests, ev)
     fired = by_rule.T
     patterns, inverse = unique_columns(by_rule)
     per_pattern = np.bincount(inverse, minlength=len(patterns))
-    ev = Evaluator(requests, rs.timezone or engine.timezone)
     # every pattern's list, and the list of each pattern without each of its fired rules
     # that suggests something, all resolved together (not one pattern at a time)
     lists = engine.lists(patterns, k)
@@ -94,12 +94,16 @@ def _near_misses(rule: Rule, ev: Evaluator) -> tuple[int, str | None]:
     if not isinstance(node, Group) or node.kind != "all" or len(node.children) < 2:
         return 0, None
     parts: list[Truth3] = [ev.evaluate(c) for c in node.children]
-    trues = np.array([p.true for p in parts])
-    falses = np.array([p.false for p in parts])
-    one_off = (falses.sum(axis=0) == 1) & (trues.sum(axis=0) == len(parts) - 1)
+    # how many parts are true and how many false, per request, counted in bytes (a rule
+    # has far fewer than 256 parts); not a (parts x requests) stack summed in int64
+    trues, falses = np.zeros(ev.n, np.uint8), np.zeros(ev.n, np.uint8)
+    for p in parts:
+        trues += p.true
+        falses += p.false
+    one_off = (falses == 1) & (trues == len(parts) - 1)
     if not one_off.any():
         return 0, None
-    culprit = falses[:, one_off].sum(axis=1)
+    culprit = [np.count_nonzero(p.false & one_off) for p in parts]
     worst = node.children[int(np.argmax(culprit))]
     label = f"{worst.field} {worst}" if isinstance(worst, Leaf) else describe(worst)
     return int(one_off.sum()), f"{worst.path}: {label}"

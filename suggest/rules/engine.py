@@ -139,13 +139,18 @@ class RulesEngine(BaseEngine):
         self.check_fitted()
         return self.fired_by_rule(requests).T
 
-    def fired_by_rule(self, requests: pd.DataFrame) -> np.ndarray:
-        """Boolean matrix (rules x requests); a rule's row is written in one piece."""
-        evaluator = Evaluator(requests, self.rule_set_.timezone or self.timezone)
+    def fired_by_rule(self, requests: pd.DataFrame, evaluator: Evaluator | None = None) -> np.ndarray:
+        """Boolean matrix (rules x requests); a rule's row is written in one piece.
+        ``evaluator``: one of ``requests`` to reuse (:meth:`evaluator`), else a new one."""
+        evaluator = evaluator or self.evaluator(requests)
         fired = np.zeros((len(self.rule_set_.rules), len(requests)), dtype=bool)
         for j, rule in enumerate(self.rule_set_.rules):
             fired[j] = evaluator.evaluate(rule.when, need_known=False).true
         return fired
+
+    def evaluator(self, requests: pd.DataFrame, *, remember: bool = False) -> Evaluator:
+        """The conditions' evaluator over ``requests``, in the rule set's time zone."""
+        return Evaluator(requests, self.rule_set_.timezone or self.timezone, remember=remember)
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
@@ -276,7 +281,7 @@ class RulesEngine(BaseEngine):
         if len(blockers) == 0 or len(requests) == 0:
             return pd.DataFrame({"request_id": pd.Series(dtype=object),
                                  "item_id": pd.Series(dtype=object), "rules": pd.Series(dtype=object)})
-        evaluator = Evaluator(requests, self.rule_set_.timezone or self.timezone)
+        evaluator = self.evaluator(requests)
         rows, items, rules = [], [], []
         for j in blockers:
             where = np.flatnonzero(evaluator.evaluate(self.rule_set_.rules[j].when,
