@@ -224,7 +224,8 @@ def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str
     requests = _requests(frame, context, codes.request)
     engaged = codes.item >= 0
     events = _events(ds, frame, engaged)
-    truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]))
+    truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]),
+                   codes.request[engaged])
     report.requests = len(requests)
     answered = np.zeros(len(requests), dtype=bool)  # request codes are 0..n-1
     answered[codes.request[engaged][events["positive"].to_numpy()]] = True
@@ -1009,7 +1010,7 @@ def _events(ds: Dataset, frame: pd.DataFrame, engaged: np.ndarray) -> pd.DataFra
     cols = ["request_id", "user_id", "item_id", "relevance"]
     cols += ["timestamp"] if "timestamp" in frame else []
     cols += ["position", "propensity"] if ds.position else []
-    events = frame.loc[engaged, cols + ["line"]].reset_index(drop=True)
+    events = frame[cols + ["line"]].loc[engaged].reset_index(drop=True)
     threshold = ds.positive_min
     relevance = events["relevance"]
     events.insert(4, "positive", relevance >= threshold if threshold is not None else relevance > 0)
@@ -1026,14 +1027,28 @@ def _pair_keys(request: np.ndarray, item: np.ndarray) -> np.ndarray:
     return request.astype(np.int64) * (int(item.max(initial=0)) + 1) + item
 
 
-def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport, keys: np.ndarray) -> pd.DataFrame:
+def _repeated(keys: np.ndarray, request: np.ndarray) -> np.ndarray:
+    """Which of the (request, item) ``keys`` (:func:`_pair_keys`) occur more than once
+    (``request``: each key's request code). Only a request with two or more events can
+    repeat a pair: their events alone are hashed (after a count per request code), not
+    every event of a log of mostly one row a request."""
+    several = np.bincount(request)[request] > 1
+    repeated = np.zeros(len(keys), dtype=bool)
+    if several.any():
+        repeated[several] = pd.Series(keys[several]).duplicated(keep=False).to_numpy()
+    return repeated
+
+
+def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport, keys: np.ndarray,
+           request: np.ndarray) -> pd.DataFrame:
     """One relevance per engaged (request, item), by the ``duplicates:`` rule; the report
     says how many rows were merged and how many merged rows disagreed. ``keys``: each
-    event's (request, item) as one integer (:func:`_pair_keys`)."""
+    event's (request, item) as one integer (:func:`_pair_keys`); ``request``: its request
+    code."""
     rule = duplicate_rule(ds)
     names = ["request_id", "item_id"]
     key = pd.Series(keys)
-    repeated = key.duplicated(keep=False).to_numpy()
+    repeated = _repeated(keys, request)
     pairs = events["relevance"][repeated].groupby(keys[repeated], sort=False)
     report.duplicates = {"rule": rule, "rows": int(repeated.sum()), "pairs": int(pairs.ngroups),
                          "disagreeing_pairs": int((pairs.nunique() > 1).sum())}
