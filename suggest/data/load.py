@@ -900,7 +900,7 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
     kept = ok & (request >= 0)
     count = np.bincount(request[kept], minlength=request.max(initial=0) + 1)
     shared = np.flatnonzero(kept & (count[np.maximum(request, 0)] > 1))
-    rows = out.iloc[shared][["line", *cols]]
+    rows = out[["line", *cols]].iloc[shared]
     reasons = pd.Series(None, index=rows.index, dtype=object)  # the shared rows' only
     if not len(rows):
         return reasons

@@ -403,7 +403,7 @@ def _mask_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> None:
         return
     markers = list(missing_values)
     for col in frame.select_dtypes(include=["object", "string"]).columns:
-        hit = frame[col].isin(markers)
+        hit = _marked(frame[col], markers)
         if hit.any():  # a column without a marker is left as it is (no copy)
             frame[col] = frame[col].mask(hit, None)
     for col in frame.columns:
@@ -411,6 +411,19 @@ def _mask_missing(frame: pd.DataFrame, missing_values: tuple[str, ...]) -> None:
             markers = [c for c in frame[col].cat.categories if str(c) in missing_values]
             if markers:
                 frame[col] = frame[col].cat.remove_categories(markers)
+
+
+def _marked(values: pd.Series, markers: list[str]) -> np.ndarray:
+    """Where a text column holds one of ``markers``. The usual marker alone, the empty
+    text, is found in Arrow-backed text by each cell's length (no hashing of the cells)."""
+    from suggest.data.timefields import arrow_cells, arrow_text
+
+    if markers == [""] and arrow_text(values):
+        import pyarrow.compute as pc
+
+        empty = pc.equal(pc.binary_length(arrow_cells(values)), 0)
+        return pc.fill_null(empty, False).to_numpy(zero_copy_only=False)
+    return values.isin(markers).to_numpy()
 
 
 def _joined(path: Path, parts: list[RawTable]) -> RawTable:

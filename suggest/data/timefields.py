@@ -263,11 +263,12 @@ def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
     codes, names = pd.factorize(zones, sort=True)
     utc = pd.DatetimeIndex(timestamps.array)  # in its own unit: a far date fits no other
     per_minute = 60 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[utc.unit]
+    one = len(names) == 1 and codes.min() == 0  # one zone, on every row: no rows to pick
     for z, zone in enumerate(names):
-        at = np.flatnonzero(codes == z)
+        at = np.arange(len(codes)) if one else np.flatnonzero(codes == z)
         # the local wall clock (one conversion a zone), then whole-number arithmetic:
         # minutes since 1970-01-01, a Thursday (weekday 3)
-        wall = utc[at].tz_convert(zone).tz_localize(None).asi8
+        wall = (utc if one else utc[at]).tz_convert(zone).tz_localize(None).asi8
         known = wall != NAT
         minutes = wall[known] // per_minute
         at = at[known]
