@@ -232,6 +232,40 @@ def test_coverage_shadowed_and_answered_equal_resolving_each_request_alone(confl
     assert [r["shadowed"] for r in report.rows] == shadowed.tolist()
 
 
+def test_coverage_near_misses_equal_firing_each_condition_and_its_negation():
+    """A near miss: every part of a rule's top-level ``all`` true but one, which is false
+    (not unknown). Counted here from rule sets of one part each, fired by the engine: the
+    part itself (true) and ``not`` the part (false where it is known)."""
+    import numpy as np
+    import yaml
+
+    from suggest.data import load
+    from suggest.rules.coverage import coverage
+
+    spec = yaml.safe_load(Path(PHONE).read_text(encoding="utf-8"))
+    log = load(SAMPLE)
+    engine = RulesEngine(PHONE).fit(log.requests, log.truth, log.catalog)
+    report = {r["id"]: r for r in coverage(engine, log.requests).rows}
+    checked = 0
+    for rule in spec["rules"]:
+        parts = rule["when"].get("all") if isinstance(rule["when"], dict) else None
+        if not parts or len(parts) < 2:
+            continue
+        one_each = {**{k: v for k, v in spec.items() if k != "tests"}, "rules": [
+            {"id": f"{how}{i}", "when": part if how == "is" else {"not": part}, "suggest": ["x"]}
+            for i, part in enumerate(parts) for how in ("is", "not")]}
+        fired = RulesEngine(parse_rules(yaml.safe_dump(one_each))).fit(
+            log.requests, log.truth, log.catalog).fired(log.requests)
+        true, false = fired[:, 0::2], fired[:, 1::2]
+        near = (false.sum(axis=1) == 1) & (true.sum(axis=1) == len(parts) - 1)
+        assert report[rule["id"]]["near_misses"] == int(near.sum()), rule["id"]
+        if near.any():
+            worst = int(np.argmax(false[near].sum(axis=0)))
+            assert report[rule["id"]]["top_near_miss"].startswith(f"when.all[{worst}]:"), rule["id"]
+            checked += 1
+    assert checked >= 2  # the sample has rules that miss by one condition
+
+
 def test_words_yaml_reads_as_booleans_and_quoted_numbers_are_named(tmp_path):
     """YAML 1.1 reads off, on, yes and no as booleans: an id, a key or a value a person wrote
     as a word must be named as what YAML made of it, with the quote to add."""
