@@ -718,7 +718,7 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
         _print_json(summary)
     else:
         click.echo(summary_text(summary))
-        click.echo("\n" + rejects_line(summary))
+        click.echo("\n" + rejects_line(summary, warnings=False))  # summary_text printed them
         click.echo(f"written to {out}/ (summary.json, results.parquet, suggestions.parquet)")
 
 

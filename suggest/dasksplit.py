@@ -32,7 +32,7 @@ import pandas as pd
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError
 from suggest.ids import isin
-from suggest.splits import LEAKY, SPLIT_SEED_NOTE, leakage_warning, seen_rows, split_kind
+from suggest.splits import LEAKY, SPLIT_SEED_NOTE, gap_text, leakage_warning, seen_rows, split_kind
 
 #: Candidate values per round of the search for the cut.
 _WAYS = 256
@@ -80,7 +80,7 @@ def split_on_dask(log, test_share: float = 0.2, seed: int = 0, *, how: str = "au
             masks = [client.submit(_without_gap, m, s, latest, pure=False)
                      for m, s in zip(masks, stamps)]
             left_out = sum(client.gather([client.submit(_left_out, m, pure=False) for m in masks]))
-            described += f", leaving out the {left_out:,} within {gap} after the cut"
+            described += f", leaving out the {left_out:,} within {gap_text(gap)} after the cut"
     elif kind == "request":
         chosen = client.submit(_permuted_tail, total, n_test, seed, pure=False)
         masks = [client.submit(_chosen_places, b, chosen, pure=False) for b in buckets]

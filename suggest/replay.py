@@ -141,9 +141,11 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
-           clip: float | None = None, force: bool = False) -> dict:
+           clip: float | None = None, force: bool = False, notes: list[str] = ()) -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
     the test part through all of them into the folder ``out``; return the summary.
+    ``notes``: warnings of the caller's, kept in the summary's ``warnings`` with the log's
+    (:func:`suggest.workflow.log_warnings`) and a model's trained on another split.
 
     ``metric`` is the primary metric of the verdict (default ``ndcg@5``, or ndcg at
     the largest cutoff when 5 is not one of ``ks``); ``min_segment`` the smallest
@@ -167,7 +169,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
                        chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
                        compare=compare, settings=settings, runner=runner, metric=metric,
                        min_segment=min_segment, split_by=split_by, gap=gap, clip=clip,
-                       force=force)
+                       force=force, notes=notes)
 
 
 def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
@@ -175,7 +177,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
-           clip: float | None = None, force: bool = False) -> dict:
+           clip: float | None = None, force: bool = False, notes: list[str] = ()) -> dict:
     """The replay itself (see :func:`replay`), in a locked folder."""
     from functools import partial
 
@@ -273,6 +275,11 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     for name, seconds in fit_seconds.items():
         summary["engines"][name]["fit_seconds"] = seconds
     summary["ranker"] = _ranker_cards(fitted, held)
+    from suggest.workflow import log_warnings
+
+    summary["warnings"] = [*log_warnings(log), *notes,
+                           *(card["other_split"] for card in summary["ranker"].values()
+                             if card.get("other_split"))]
     summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
@@ -673,9 +680,22 @@ def _ranker_cards(fitted: dict, held) -> dict:
     for name, engine in fitted.items():
         card = (engine.ask(ranker_card, requests, window) if hasattr(engine, "ask")
                 else ranker_card(engine, requests, window))
-        if card is not None:
-            cards[name] = card
+        if card is None:
+            continue
+        if card.get("model") and (card["train_requests"], card.get("training_window")) != (
+                requests, window):
+            theirs = _requests_in(card["train_requests"], card.get("training_window"))
+            card["other_split"] = (
+                f"the {name}'s model was trained on {theirs}, not on this replay's training "
+                f"part ({_requests_in(requests, window)}), which the other engines learn from: "
+                "they are not compared on equal terms; replay with the split the model was "
+                "trained with (train's --test-share, --split-by, --gap and --seed)")
+        cards[name] = card
     return cards
+
+
+def _requests_in(requests: int, window: list[str] | None) -> str:
+    return f"{requests:,} requests" + (f" to {window[1]}" if window else "")
 
 
 def ranker_card(engine, train_requests: int, window: list[str] | None,
@@ -687,9 +707,13 @@ def ranker_card(engine, train_requests: int, window: list[str] | None,
     booster = getattr(engine, "booster_", None)
     if booster is None:
         return None
+    trained = (getattr(engine, "manifest_", None) or {}).get("training")
+    if trained:  # a model folder (--model): what it was trained on, not the replay's part
+        train_requests, window = int(trained["requests"]), trained.get("window")
     validation = dict(getattr(engine, "validation_", {}) or {})
     card = {"validation": validation, "candidate_recall": getattr(engine, "candidate_recall_", None),
-            "candidates_cap": getattr(engine, "cap", None), "train_requests": train_requests}
+            "candidates_cap": getattr(engine, "cap", None), "train_requests": train_requests,
+            "model": bool(trained)}
     if window is not None:
         card["training_window"] = window
     if booster is not None:

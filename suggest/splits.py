@@ -83,6 +83,9 @@ def parse_gap(text: str | None) -> pd.Timedelta | None:
     """``--gap``: a duration such as ``30min``, ``2h`` or ``1d`` (None: no gap)."""
     if text in (None, "", "0"):
         return None
+    if re.fullmatch(r"\s*[-+]?[\d.]+\s*", str(text)):  # pandas reads a bare number as nanoseconds
+        raise SuggestError(f"--gap '{text}' has no unit", hint=f"e.g. {str(text).strip()}min, "
+                           f"{str(text).strip()}h or {str(text).strip()}d")
     try:  # '1d' as people write it ('d' for days is deprecated in pandas in favour of 'D')
         gap = pd.Timedelta(re.sub(r"(?<=\d)\s*d(ays?)?\b", "D", str(text).strip()))
     except (ValueError, TypeError):
@@ -90,6 +93,21 @@ def parse_gap(text: str | None) -> pd.Timedelta | None:
     if gap < pd.Timedelta(0):
         raise SuggestError(f"--gap must not be negative, not {text}")
     return gap
+
+
+def gap_text(gap: pd.Timedelta) -> str:
+    """A gap as people write it: ``2h``, ``1d 6h``, ``45min``, ``90s``.
+
+    >>> gap_text(pd.Timedelta("1D 6h")), gap_text(pd.Timedelta("90s"))
+    ('1d 6h', '1min 30s')
+    """
+    c = gap.components
+    parts = [f"{n}{unit}" for n, unit in [(c.days, "d"), (c.hours, "h"), (c.minutes, "min"),
+                                          (c.seconds, "s")] if n]
+    rest = gap - pd.Timedelta(days=c.days, hours=c.hours, minutes=c.minutes, seconds=c.seconds)
+    if rest or not parts:  # under a second
+        parts.append(f"{rest.total_seconds() * 1000:g}ms")
+    return " ".join(parts)
 
 
 def latest(timestamps: pd.Series, n: int) -> np.ndarray:
@@ -119,7 +137,7 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
             cut = stamps[~is_test].max()
             inside = is_test & (stamps <= cut + gap.value)
             left_out = int(inside.sum())
-            described += f", leaving out the {left_out:,} within {gap} after the cut"
+            described += f", leaving out the {left_out:,} within {gap_text(gap)} after the cut"
         else:
             inside = np.zeros(len(requests), bool)
     elif kind == "request":

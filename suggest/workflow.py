@@ -131,15 +131,21 @@ def rejects_summary(log, path: str | Path) -> dict:
     else:
         written = write_rejects(log.rejects, Path(path)) if len(log.rejects) else None
         rows = len(log.rejects)
+    return {"rejected_rows": rows, "rejects_file": str(written) if written else None,
+            "reject_reasons": dict(list(log.report.reject_reasons.items())[:3]),
+            "load_warnings": log_warnings(log)}
+
+
+def log_warnings(log) -> list[str]:
+    """The load's warnings, and one for columns the description does not declare, which
+    were read as context."""
     inferred = getattr(log.report, "inferred", None) or {}
     guessed = ([f"{len(inferred)} column(s) the description does not declare were read as "
                 "context, which every engine uses: "
                 + ", ".join(f"{c} ({t})" for c, t in sorted(inferred.items()))
                 + "; declare each under `context:` or list it under `ignore:` (a folder key "
                   "such as date= is one)"] if inferred else [])
-    return {"rejected_rows": rows, "rejects_file": str(written) if written else None,
-            "reject_reasons": dict(list(log.report.reject_reasons.items())[:3]),
-            "load_warnings": list(log.report.warnings) + guessed}
+    return list(log.report.warnings) + guessed
 
 
 def fitted_rules(rule_set, log=None):
@@ -347,11 +353,10 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                          settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
                                    "rules": str(team), **({"rule_sets": others} if others else {})},
                          metric=metric, min_segment=min_segment, split_by=split_by, gap=gap,
-                         clip=clip, force=force)
+                         clip=clip, force=force,
+                         notes=[n for n in [_model_rules_differ(model, team)] if n] if model else [])
     found = rejects_summary(loaded, Path(out) / "rejects.csv")
-    other_rules = _model_rules_differ(model, team) if model is not None else None
-    if other_rules:
-        found["load_warnings"].append(other_rules)
+    found["load_warnings"] = list(summary.get("warnings", found["load_warnings"]))
     return {**summary, **found}
 
 

@@ -142,6 +142,6 @@ def test_the_cards_account_for_every_rejected_row_and_skip_features_without_gain
     report = Report("t")
     _cards(report, summary)
     text = render_report(report)
-    assert "8 rejected (2 reason 0, 1 reason 1, 1 reason 2, 1 reason 3, 1 reason 4, " \
+    assert "8 rejected (2: reason 0; 1: reason 1; 1: reason 2; 1: reason 3; 1: reason 4; " \
            "2 for 2 other reasons)." in text
     assert "item (100%), hour (<1%)." in text and "battery" not in text

@@ -53,6 +53,15 @@ def test_a_gap_leaves_out_the_test_requests_just_after_the_cut():
     assert gapped.left_out == len(plain.test) - len(gapped.test) > 0
     assert "leaving out the" in gapped.how and not set(gapped.test_truth["request_id"]) - set(
         gapped.test["request_id"])
+    assert gapped.how.endswith(" within 2d after the cut")  # as written, not '2 days 00:00:00'
+
+
+@pytest.mark.parametrize("gap", ["90", "2.5", " 3 "])
+def test_a_gap_without_a_unit_is_refused_not_read_as_nanoseconds(gap):
+    requests, truth = _frames()
+    with pytest.raises(SuggestError) as info:
+        split(requests, truth, 0.25, gap=gap)
+    assert "has no unit" in str(info.value) and f"{gap.strip()}h" in info.value.hint
 
 
 @pytest.mark.parametrize("how, gap, words", [

@@ -70,6 +70,27 @@ def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tm
                 tmp_path / "m", "--engines", "rules,ranker", "-o", tmp_path / "r2")
     assert other.exit_code == 0, other.output
     assert "was trained with other rules than --rules" in other.output
+    assert "was trained with other rules than --rules" in " ".join(
+        json.loads((tmp_path / "r2" / "summary.json").read_text())["warnings"])
+    # the card is the model's training, the same as its own validation's parts
+    card = written["ranker"]["ranker"]
+    assert card["train_requests"] == manifest["training"]["requests"] == (
+        card["validation"]["train_requests"] + card["validation"]["valid_requests"])
+    assert card["training_window"] == manifest["training"]["window"]
+    assert not any("not on this replay's training part" in w for w in written["warnings"])
+    # replayed on another split: the baselines learn from more than the model did
+    wider = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
+                "--engines", "popular,ranker", "--test-share", "0.1", "-o", tmp_path / "r3")
+    assert wider.exit_code == 0, wider.output
+    kept = json.loads((tmp_path / "r3" / "summary.json").read_text())
+    assert kept["ranker"]["ranker"]["train_requests"] == manifest["training"]["requests"] \
+        < kept["train_requests"]
+    said = (f"trained on {manifest['training']['requests']:,} requests to "
+            f"{manifest['training']['window'][1]}, not on this replay's training part "
+            f"({kept['train_requests']:,} requests")
+    assert any(said in w for w in kept["warnings"])
+    # printed under the verdict, before the table of engines
+    assert said in wider.output and wider.output.index(said) < wider.output.index("engine ")
 
 
 def test_the_hybrid_of_a_model_trained_without_rules_is_refused(world, tmp_path):
@@ -197,6 +218,10 @@ def test_replay_and_train_warn_of_columns_read_as_context_without_being_declared
                    "-o", tmp_path / "r")
     assert replayed.exit_code == 0, replayed.output
     assert said in replayed.output and "shard (categorical)" in replayed.output
+    assert replayed.output.count(said) == 1  # under the verdict, not again under the rejects
+    report = run("report", tmp_path / "r", "-o", tmp_path / "r" / "report.html")
+    assert report.exit_code == 0, report.output
+    assert said in (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     trained = run("train", "--dataset", path, *FAST, "-o", tmp_path / "m", "--json")
     assert trained.exit_code == 0, trained.output
     assert any(said in w for w in json.loads(trained.stdout)["load_warnings"])

@@ -154,6 +154,8 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
     else:  # a run from before the verdict, or another metric asked for: the comparisons say it
         report.add(Bullets([_line(c, metric, summary.get("comparisons") or [])
                             for c in (main, versus_baseline) if c is not None], strong=True))
+    if summary.get("warnings"):  # what the replay warned of qualifies the verdict
+        report.add(Bullets([f"Warning: {w}" for w in summary["warnings"]]))
     rule_sets = set(other_rule_sets(summary.get("engines") or {}))
     rows = [c for c in summary.get("comparisons", []) if c["metric"] == metric
             and ({c["a"], c["b"]} & (set(LEARNED) | rule_sets))]
@@ -400,10 +402,10 @@ def _cards(report: Report, summary: dict) -> None:
     data = summary.get("data")
     if data:
         shown = list(data.get("reject_reasons", {}).items())
-        reasons = ", ".join(f"{n:,} {r}" for r, n in shown[:5])
+        reasons = "; ".join(f"{n:,}: {r}" for r, n in shown[:5])  # reasons hold commas
         rest = sum(n for _, n in shown[5:])
         if rest:
-            reasons += f", {rest:,} for {counted(len(shown) - 5, 'other reason')}"
+            reasons += f"; {rest:,} for {counted(len(shown) - 5, 'other reason')}"
         window = data.get("time_range")
         report.add(Heading("data", level=3), Bullets([
             f"Log {data['source']}: {data['rows_in']:,} rows read, {data['rows_ok']:,} kept, "

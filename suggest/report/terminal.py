@@ -24,6 +24,8 @@ def summary_text(summary: dict) -> str:
     metric = verdict.get("primary_metric", "ndcg@5")
     k = metric.split("@")[1]
     lines = ["Verdict:", *verdict_lines(summary), ""]
+    if summary.get("warnings"):  # read before the figures they qualify
+        lines += [*(f"warning: {w}" for w in summary["warnings"]), ""]
     lines += counterfactual_lines(summary)
     cols = [metric, f"precision@{k}", f"recall@{k}", f"mrr@{k}", "answered_rate",
             f"precision@{k}_answered", f"catalog_coverage@{k}"]
@@ -112,15 +114,19 @@ def _number(value) -> float:
     return float("nan") if value is None else value
 
 
-def rejects_line(summary: dict) -> str:
-    """The rejected rows in one line (their three commonest kinds), then the load's
-    warnings, from the keys of :func:`suggest.workflow.rejects_summary`."""
-    warnings = "".join(f"\nwarning: {w}" for w in summary.get("load_warnings", []))
+def rejects_line(summary: dict, warnings: bool = True) -> str:
+    """The rejected rows in one line (their three commonest kinds, and how many rows the
+    others hold), then the load's warnings (unless ``warnings`` is False: a replay's are
+    printed under its verdict), from the keys of :func:`suggest.workflow.rejects_summary`."""
+    said = "".join(f"\nwarning: {w}" for w in summary.get("load_warnings", []) if warnings)
     if not summary.get("rejects_file"):
-        return "rejected log rows: none" + warnings
+        return "rejected log rows: none" + said
     top = "; ".join(f"{n:,} x {reason}" for reason, n in summary["reject_reasons"].items())
+    rest = summary["rejected_rows"] - sum(summary["reject_reasons"].values())
+    if rest > 0:
+        top += f"; {rest:,} more for other reasons"
     return (f"rejected log rows: {summary['rejected_rows']:,} ({top}) -> "
-            f"{summary['rejects_file']}" + warnings)
+            f"{summary['rejects_file']}" + said)
 
 
 def _shown(x) -> str:
