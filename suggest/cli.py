@@ -367,10 +367,16 @@ def rules_coverage(rules_file, log_file, dataset, as_json):
 
     engine, log = rules_engine(rules_file, dataset, log_file)
     report = coverage(engine, log.requests)
+    rows = log.report
+    rejected = (f"{rows.rows_rejected:,} of the log's {rows.rows_in:,} rows "
+                f"{'was' if rows.rows_rejected == 1 else 'were'} rejected and not counted "
+                "(`suggest data check` writes them out with their reasons)"
+                if rows.rows_rejected else None)
     if as_json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), "rows_in": rows.rows_in,
+                     "rows_rejected": rows.rows_rejected})
     else:
-        click.echo(report.to_table())
+        click.echo(report.to_table() + (f"\n\nnote: {rejected}" if rejected else ""))
 
 
 @rules.command("mine", epilog="""\b

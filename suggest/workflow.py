@@ -100,7 +100,6 @@ def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None
     (:func:`suggest.data.dasklog.load_on_dask`, its rejects written to the folder
     ``rejects``)."""
     from suggest.rules import load_rules
-    from suggest.rules.checks import check
 
     files = [f for f in (rules, *others) if f]
     rule_sets = [load_rules(f) for f in files]
@@ -111,13 +110,21 @@ def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None
 
         loaded = load_on_dask(described(dataset, log), client, rejects)
     for path, rule_set in zip(files, rule_sets):
-        errors, _ = check(rule_set, loaded)
-        if errors:
-            raise ErrorList([SuggestError(e) for e in errors],
-                            summary=f"{path} does not fit {dataset}: {len(errors)} error(s) "
-                                    f"(`suggest rules check {path} --dataset {dataset}` "
-                                    f"shows them with warnings)")
+        check_fits_log(rule_set, path, loaded, dataset)
     return loaded
+
+
+def check_fits_log(rule_set, path, log, dataset) -> None:
+    """Stop when the rule set names fields or items the log does not have, as `rules
+    check` would (every error at once)."""
+    from suggest.rules.checks import check
+
+    errors, _ = check(rule_set, log)
+    if errors:
+        raise ErrorList([SuggestError(e) for e in errors],
+                        summary=f"{path} does not fit {dataset}: {len(errors)} error(s) "
+                                f"(`suggest rules check {path} --dataset {dataset}` "
+                                f"shows them with warnings)")
 
 
 def rejects_summary(log, path: str | Path) -> dict:
@@ -165,8 +172,11 @@ def rules_engine(rules: str | Path, dataset=None, log: str | Path | None = None)
     that log; without a dataset, fitted on nothing and ``None``."""
     from suggest.rules import load_rules
 
+    rule_set = load_rules(rules)  # a file that does not parse stops before the log is read
     loaded = load_log(dataset, log) if dataset is not None else None
-    return fitted_rules(load_rules(rules), loaded), loaded
+    if loaded is not None:
+        check_fits_log(rule_set, rules, loaded, dataset)
+    return fitted_rules(rule_set, loaded), loaded
 
 
 def check_rules(rules: str | Path, dataset=None) -> dict:

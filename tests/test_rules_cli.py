@@ -72,6 +72,21 @@ def test_check_against_dataset_flags_unknown_fields_values_and_items(tmp_path):
                "nor the log (did you mean 'navigation'?)" in w for w in report["warnings"])
 
 
+@pytest.mark.parametrize("command", [["coverage"], ["explain", "--context", '{"activity": "driving"}']])
+def test_coverage_and_explain_refuse_rules_that_do_not_fit_the_dataset(tmp_path, command):
+    """With --dataset they read the log: a misspelt field would make a rule silently never
+    fire (coverage) or always unknown (explain), so they stop as `rules check` does."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {activty: driving}\n    suggest: [navigation]\n"
+                     "  - id: b\n    when: {activity: driving}\n"
+                     "    suggest: [{categroy: navigation, top: 1}]\n")
+    result = run("rules", command[0], rules, "--dataset", SAMPLE, *command[1:])
+    assert result.exit_code == 2, result.output
+    assert "unknown field 'activty' (did you mean 'activity'?)" in result.output
+    assert "no attribute 'categroy' (did you mean 'category'?)" in result.output
+    assert "pass --dataset" not in result.output and "Traceback" not in result.output
+
+
 def test_check_flags_wrong_types_and_slices_that_match_nothing(tmp_path):
     rules = tmp_path / "r.yaml"
     rules.write_text("rules:\n"
@@ -180,7 +195,16 @@ def test_coverage_counts_match_the_engine(tmp_path):
     engine = RulesEngine(PHONE).fit(log.requests, log.truth, log.catalog)
     fired = engine.fired(log.requests).sum(axis=0)
     assert report["requests"] == len(log.requests)
+    assert report["rows_rejected"] == 0 and report["rows_in"] == log.report.rows_in
     assert [r["fired"] for r in report["rules"]] == fired.tolist()
+    # a row that cannot be read is not counted, and coverage says so
+    lines = (ROOT / "data" / "sample" / "log.csv").read_text(encoding="utf-8").splitlines()
+    header, row = lines[0].split(","), lines[1].split(",")
+    row[header.index("timestamp")] = "soon"
+    (tmp_path / "bad.csv").write_text("\n".join(lines + [",".join(row)]) + "\n", encoding="utf-8")
+    said = run("rules", "coverage", PHONE, tmp_path / "bad.csv", "--dataset", SAMPLE)
+    assert said.exit_code == 0, said.output
+    assert f"1 of the log's {len(lines):,} rows was rejected and not counted" in said.output
     assert all(0 <= r["shadowed"] <= r["fired"] for r in report["rules"])
 
 

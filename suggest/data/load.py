@@ -156,8 +156,18 @@ class Log:
 
     def categorical_values(self) -> dict[str, set[str]]:
         """The values of each categorical context column, as text."""
-        return {name: set(self.requests[name].dropna().astype(str).unique())
+        return {name: _text_values(self.requests[name])
                 for name, kind in self.context.items() if kind == "categorical"}
+
+
+def _text_values(values: pd.Series) -> set[str]:
+    """The distinct present values of a column, as text: of a categorical column, the
+    categories its rows use (not a string per row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(values.cat.categories)))
+        return set(pd.Index(values.cat.categories[used]).astype(str))
+    return set(pd.Series(values.dropna().unique()).astype(str))
 
 
 def read(dataset: Dataset | str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
