@@ -14,7 +14,8 @@
   engine's first suggestion ("(no rule)" when the rules were silent), with
   ``b``'s difference from ``a`` there, its interval and corrected p (the rules
   are one family), and how often ``b`` beat, tied or lost to ``a``;
-* abstention (answered rate, precision on answered requests) and overlap@k;
+* abstention (answered rate, precision on answered requests) and overlap@k (the items two
+  engines share per request, over the longer of their two lists);
 * the disagreement set: requests where exactly one of the two hit, with a
   seeded sample of each kind showing the context, both lists with their
   reasons, and the items engaged with.
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from suggest.errors import SuggestError, did_you_mean, one_of
+from suggest.errors import SuggestError, counted, did_you_mean, one_of
 from suggest.ids import isin
 from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
                               segment_tests, significant)
@@ -93,7 +94,9 @@ class Comparison:
             for r in shown:
                 lines.append(_segment_line(f"{r['column']}={r['value']}", r, a, b, 36, wa, wb))
         for column, family in (self.segments.items() if every_segment else ()):
-            lines += ["", f"by {column} ({metric}; {family['tests']} segments, one Holm family"
+            lines += ["", f"by {column} ({metric}; "
+                      + (f"{counted(family['tests'], 'segment')} tested, one Holm family"
+                         if family["tests"] else "no segment apart from the whole")
                       + (f"; {family['pooled_into_other']} small values pooled into 'other'"
                          if family["pooled_into_other"] else "") + "):",
                       head]
@@ -113,8 +116,8 @@ class Comparison:
         ab = self.abstention
         if ab:
             lines += ["", f"answered: {a} {ab['answered_a']:.1%}, {b} {ab['answered_b']:.1%}; "
-                          f"precision@{k} on answered requests: {a} {ab['precision_answered_a']:.4f}, "
-                          f"{b} {ab['precision_answered_b']:.4f}; overlap@{k}: {self.overlap:.3f}"]
+                          f"precision@{k} on answered requests: {a} {_four(ab['precision_answered_a'])}, "
+                          f"{b} {_four(ab['precision_answered_b'])}; overlap@{k}: {_four(self.overlap, 3)}"]
         d = self.disagreements
         if d:
             lines += ["", f"disagreements at {k}: only {b} hit {d['only_b']:,} requests, only {a} hit "
@@ -141,7 +144,14 @@ def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,
                   wb: int = 12) -> str:
     return (f"  {name[:width]:<{width + 1}}{r['requests']:>9,}{r['mean_a']:>{wa}.4f}"
             f"{r['mean_b']:>{wb}.4f}{r['diff']:>+9.4f}   {interval_text(r):<20}"
-            f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}")
+            + ("nearly every request: the overall test above" if r.get("whole") else
+               f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}"
+               + ("" if r["p_holm"] < ALPHA else f" ({detectable(r.get('mde'))})")))
+
+
+def _four(value, digits: int = 4) -> str:
+    """A figure, or n/a where there is none (an engine that answered no request)."""
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
 def _column(name: str, least: int = 12, extra: int = 1) -> int:
@@ -299,13 +309,20 @@ def _top(suggestions: pd.DataFrame, engine: str, k: int) -> pd.DataFrame:
 
 
 def _overlap(suggestions: pd.DataFrame, a: str, b: str, k: int) -> float:
-    """Mean over requests either engine answered of |top-k(a) ∩ top-k(b)| / k."""
+    """Mean over requests either engine answered of |top-k(a) ∩ top-k(b)| over the longer of
+    the two lists: 1 when they suggest the same items, whatever the lists' length (divided
+    by ``k``, an engine that suggests 3 items could overlap itself by 0.6 only)."""
     ta, tb = _top(suggestions, a, k), _top(suggestions, b, k)
-    requests = pd.concat([ta["request_id"], tb["request_id"]]).nunique()
-    if requests == 0:
+    ids = pd.concat([ta["request_id"], tb["request_id"]])
+    if ids.empty:
         return float("nan")
-    shared = len(ta.merge(tb, on=["request_id", "item_id"]))
-    return float(shared / (requests * k))
+    codes, uniques = pd.factorize(ids)
+    n = len(uniques)
+    length_a = np.bincount(codes[:len(ta)], minlength=n)
+    length_b = np.bincount(codes[len(ta):], minlength=n)
+    both = ta.assign(row=codes[:len(ta)]).merge(tb, on=["request_id", "item_id"])
+    shared = np.bincount(both["row"].to_numpy(), minlength=n)
+    return float(np.mean(shared / np.maximum(length_a, length_b)))
 
 
 def _explained(suggestions: pd.DataFrame, learned: list[str]) -> set | None:

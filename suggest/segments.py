@@ -146,12 +146,26 @@ def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: 
         rank = {name: place for place, name in enumerate(order or [])}
         names = sorted(groups, key=lambda v: (v in (OTHER, MISSING), v == OTHER,
                                               rank.get(v, 0), -len(groups[v]), str(v)))
-        rows = test_family([(a[groups[v]], b[groups[v]]) for v in names], alpha=alpha, seed=seed)
-        rows = [{"value": value, "share": len(groups[value]) / max(len(a), 1), **row}
-                for value, row in zip(names, rows)]
-        out[column] = {"tests": rows[0]["family"] if rows else 0, "rows": rows,
+        share = {v: len(groups[v]) / max(len(a), 1) for v in names}
+        # a segment of nearly every request restates the overall test: it is shown, not
+        # tested again (as a family of one, uncorrected, it could contradict the overall test)
+        parts = [v for v in names if share[v] < WHOLE]
+        tested = dict(zip(parts, test_family([(a[groups[v]], b[groups[v]]) for v in parts],
+                                             alpha=alpha, seed=seed)))
+        rows = [{"value": v, "share": share[v],
+                 **(tested[v] if v in tested else _untested(a[groups[v]], b[groups[v]], seed))}
+                for v in names]
+        out[column] = {"tests": sum(1 for r in rows if r["p_holm"] == r["p_holm"]), "rows": rows,
                        "pooled_into_other": pooled}
     return out
+
+
+def _untested(a: np.ndarray, b: np.ndarray, seed: int) -> dict:
+    """A segment holding nearly every request (``whole``): its figures, without a test of
+    its own (the overall comparison is its test)."""
+    nan = float("nan")
+    return {**test_family([(a, b)], seed=seed)[0], "p_value": nan, "p_holm": nan, "family": 0,
+            "significant": False, "mde": nan, "whole": True}
 
 
 def significant(families: dict[str, dict], *, losses: bool, across: bool = False) -> list[dict]:

@@ -64,6 +64,7 @@ class PairedTest(NamedTuple):
     n: int               # requests compared
     sd: float            # standard deviation of the differences (ddof=1)
     method: str          # "exact", "normal", "bound", "sign flips" or "none" (nothing to test)
+    differing: int = 0   # requests whose two values differ (the others cannot flip a sign)
 
 
 def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0) -> PairedTest:
@@ -96,7 +97,7 @@ def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0) -> PairedTest:
     else:  # one request, or every difference the same: the interval is the point
         low = high = mean
     p, method = sign_flip_p(diff, seed=seed)
-    return PairedTest(mean, float(low), float(high), p, n, sd, method)
+    return PairedTest(mean, float(low), float(high), p, n, sd, method, int(np.count_nonzero(diff)))
 
 
 def sign_flip_p(diff: np.ndarray, *, seed: int = 0) -> tuple[float, str]:
@@ -201,12 +202,13 @@ def test_family(samples, *, alpha: float = 0.05, seed: int = 0) -> list[dict]:
         rows.append({"requests": test.n, "mean_a": float(x.mean()) if len(x) else nan,
                      "mean_b": float(y.mean()) if len(y) else nan, "diff": test.diff,
                      "ci_low": low, "ci_high": high, "p_value": test.p_value,
-                     "method": test.method, "sd": test.sd})
+                     "method": test.method, "sd": test.sd, "differing": test.differing})
     adjusted = holm([r["p_value"] for r in rows])
     family = sum(1 for p in adjusted if p == p)  # a group with nothing to test is no test
     for row, p_holm in zip(rows, adjusted):
         row.update(p_holm=p_holm, family=family, significant=bool(p_holm < alpha),
-                   mde=mde(row["sd"], row["requests"], alpha=alpha / max(family, 1)))
+                   mde=mde(row["sd"], row["requests"], differing=row["differing"],
+                           alpha=alpha / max(family, 1)))
     return rows
 
 
@@ -227,25 +229,31 @@ def holm(p_values) -> list[float]:
     return [float(f"{v:.12g}") if not np.isnan(v) else float("nan") for v in out]
 
 
-def mde(sd: float, n: int, *, alpha: float = 0.05, power: float = 0.8) -> float:
+def mde(sd: float, n: int, *, differing: int | None = None, alpha: float = 0.05,
+        power: float = 0.8) -> float:
     """Minimum detectable effect: the true mean difference a two-sided test at level
     ``alpha`` finds with probability ``power`` on ``n`` paired requests whose
     differences have standard deviation ``sd``:
     ``(t(1 - alpha/2, n-1) + t(power, n-1)) * sd / sqrt(n)``.
 
-    It is infinite when no difference at all could be significant: the sign-flip test's
-    smallest p-value on ``n`` requests, ``2 ** (1 - n)``, is not below ``alpha``.
+    It is infinite when no difference at all could be significant: the sign-flip test
+    flips only the requests whose two values differ (``differing`` of them, default
+    ``n``), so its smallest p-value is ``2 ** (1 - differing)``; when that is not below
+    ``alpha`` (two engines that differ on a handful of requests, or on none, whatever
+    their number) the spread of the differences says nothing of what could be detected.
 
     >>> round(mde(1.0, 100), 4)   # (1.984 + 0.845) / 10
     0.2829
     >>> mde(0.5, 4)               # 4 requests: p >= 1/8 whatever happens
+    inf
+    >>> mde(0.016, 7485, differing=5, alpha=0.05 / 6)   # 5 differ: p >= 1/16
     inf
     """
     from scipy import stats
 
     if n < 2 or not np.isfinite(sd):
         return float("nan")
-    if (1 - n) * np.log(2) >= np.log(alpha):
+    if (1 - (n if differing is None else differing)) * np.log(2) >= np.log(alpha):
         return float("inf")
     return float((stats.t.isf(alpha / 2, n - 1) + stats.t.ppf(power, n - 1)) * sd / np.sqrt(n))
 
@@ -263,7 +271,7 @@ def format_mde(value: float, digits: int = 3) -> str:
 
 
 #: What a test that no sample this small could pass says instead of its MDE.
-TOO_FEW = "too few requests to detect any difference"
+TOO_FEW = "too few requests that differ to detect any difference"
 
 
 def detectable(value: float | None, digits: int = 3, prefix: str = "MDE ") -> str:
@@ -318,6 +326,7 @@ class Paired:
     family: int
     significant: bool
     mde: float
+    differing: int = 0
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

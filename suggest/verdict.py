@@ -85,10 +85,15 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     below = summary.get("ranker_below_baseline") or {}
     if below.get("value"):
         out["ranker_below_baseline"] = below
+        tested = next((c for c in comparisons if {c["a"], c["b"]} == {"ranker", below["baseline"]}
+                       and c["metric"] == below["metric"]), None)
+        gap = ("" if tested is None or below["on"] != "the held-out requests" else
+               ", a significant gap" if tested["p_holm"] < ALPHA else
+               ", a gap the paired test below does not find significant")
         say.append(f"Warning: on {below['on']} the ranker scores below {below['baseline']} "
-                   f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}):"
-                   " the simple baseline is the better default unless the difference is shown "
-                   "to be noise.")
+                   f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}"
+                   f"{gap}): the simple baseline is the safer default until the ranker is shown "
+                   "to be better.")
     warning = (summary.get("leakage") or {}).get("warning")
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning
@@ -157,7 +162,8 @@ def _highest(ranked: list[str], engines: dict, metric: str) -> str:
     rest = ", ".join(f"{n} {v}" for n, v in zip(ranked[len(tied):len(tied) + 3],
                                                  shown[len(tied):len(tied) + 3]))
     best = (f"{ranked[0]} ({shown[0]})" if len(tied) == 1 else
-            " and ".join([", ".join(tied[:-1]), tied[-1]]) + f" tie ({shown[0]} each)")
+            " and ".join([", ".join(tied[:-1]), tied[-1]]) + f" tie at {shown[0]} (to the "
+            "three decimals shown)")
     return f"Highest {metric}: {best}" + (f"; next {rest}." if rest else ".")
 
 
@@ -210,10 +216,20 @@ def _difference(c: dict, b: str, a: str) -> str:
         return f"{head}: {winner} is better."
     mde = c.get("mde")
     detect = ("" if mde is None or mde != mde else
-              "; no difference could be significant on so few requests" if mde == float("inf") else
+              "; no difference could be significant on so few requests that differ"
+              if mde == float("inf") else
               f"; this sample would find a true difference of {mde:.3f} with 80% power, so a "
               "smaller one can go unseen")
-    return f"{head}: no significant difference{detect}."
+    return f"{head}: no significant difference{unadjusted(c)}{detect}."
+
+
+def unadjusted(c: dict) -> str:
+    """When a comparison's interval leaves out 0 but its corrected test is not significant,
+    the words that say why they disagree (the interval is not adjusted for the family)."""
+    if c["p_holm"] < ALPHA or not (c["ci_low"] > 0 or c["ci_high"] < 0):
+        return ""
+    return (f" (the interval is not adjusted for the {c.get('family', '?')} tests, the p-value "
+            "is)")
 
 
 def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:

@@ -122,9 +122,13 @@ def test_a_segment_holding_every_request_restates_the_whole_and_is_not_a_finding
     families = segment_tests(a, b, pd.DataFrame({"device": ["phone"] * n,
                                                  "half": np.repeat(["x", "y"], n // 2)}),
                              ["device", "half"])
-    assert families["device"]["rows"][0]["significant"]  # the test itself finds it ...
+    # the whole is shown with its figures but not tested again: as a family of one,
+    # uncorrected, its p could contradict the overall test on the same requests
+    whole = families["device"]["rows"][0]
+    assert whole["whole"] and whole["diff"] < 0 and whole["p_holm"] != whole["p_holm"]
+    assert families["device"]["tests"] == 0 and families["half"]["tests"] == 2
     found = {(r["column"], r["value"]) for r in significant(families, losses=True)}
-    assert found == {("half", "x"), ("half", "y")}  # ... but it is the whole, not a segment
+    assert found == {("half", "x"), ("half", "y")}
 
 
 def test_asking_for_another_column_changes_no_other_p_value():
@@ -148,7 +152,8 @@ def test_compare_reports_the_minimum_detectable_effect_when_nothing_is_found():
     a = ranking_values(rng, 500)
     result = compare(results_frame(a, a.copy()), NO_SUGGESTIONS, "rules", "ranker")
     ndcg = next(r for r in result.overall if r["metric"] == "ndcg@5")
-    assert not ndcg["significant"] and ndcg["mde"] == 0  # identical lists: nothing to detect
+    # identical lists: no request differs, so no difference could be detected (not "0.000")
+    assert not ndcg["significant"] and ndcg["mde"] == float("inf")
     b = np.where(rng.random(500) < 0.5, a, ranking_values(rng, 500))
     result = compare(results_frame(a, b), NO_SUGGESTIONS, "rules", "ranker")
     ndcg = next(r for r in result.overall if r["metric"] == "ndcg@5")
@@ -163,3 +168,18 @@ def test_min_segment_must_be_positive():
     a = ranking_values(rng, 50)
     with pytest.raises(SuggestError, match="min-segment"):
         compare(results_frame(a, a), NO_SUGGESTIONS, "rules", "ranker", min_segment=0)
+
+
+def test_overlap_is_one_for_the_same_short_lists_and_counts_what_two_lists_share():
+    """overlap@5 over the longer of the two lists: engines that suggest the same three items
+    overlap fully (it read 0.6, three of five, when divided by k)."""
+    def lists(engine, per_request):
+        return [{"request_id": r, "engine": engine, "rank": i + 1, "item_id": item, "score": 1.0,
+                 "reason": engine} for r, items in per_request.items() for i, item in enumerate(items)]
+    same = {"q0": ["x", "y", "z"], "q1": ["x"]}
+    results = results_frame(np.zeros(2), np.zeros(2))
+    suggestions = pd.DataFrame(lists("rules", same) + lists("ranker", same))
+    assert compare(results, suggestions, "rules", "ranker").overlap == 1.0
+    other = {"q0": ["x", "q"], "q1": ["w", "v", "x", "u"]}  # 1 of 3, then 1 of 4 shared
+    suggestions = pd.DataFrame(lists("rules", same) + lists("ranker", other))
+    assert compare(results, suggestions, "rules", "ranker").overlap == pytest.approx((1 / 3 + 1 / 4) / 2)

@@ -168,6 +168,21 @@ def test_no_difference_can_be_significant_on_a_handful_of_requests():
     assert paired_test([0] * 4, [1] * 4).p_value == pytest.approx(0.125)
 
 
+@pytest.mark.parametrize("differ", [0, 5])
+def test_engines_that_differ_on_a_handful_of_requests_have_no_detectable_effect(differ):
+    """Thousands of requests, but the two engines differ on ``differ`` of them: the sign-flip
+    test flips those alone, so its p is at least 2 ** (1 - differ) whatever the effect, and
+    no MDE can be claimed (it was 0.000 for identical engines, and 0.0007 for these five)."""
+    a = np.zeros(7485)
+    b = a.copy()
+    b[:differ] = 1.0
+    row = family([(a, b), (a, a + 0.5)])[0]
+    assert row["differing"] == differ and row["mde"] == float("inf")
+    if differ:
+        assert paired_test(a, b).p_value == pytest.approx(2.0 ** (1 - differ))
+        assert mde(row["sd"], len(a), alpha=0.025) < 0.01  # what the spread alone claimed
+
+
 def test_normal_approximation_is_continuity_corrected():
     """60 requests, 38 gained and 22 lost one point: near the exact binomial p-value."""
     d = np.r_[np.ones(38), -np.ones(22)]

@@ -105,12 +105,24 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     assert "it could detect 0.035" in verdict["headline"]
 
 
+def test_an_interval_that_leaves_out_zero_beside_no_significant_difference_says_why():
+    """The 95% interval is per test, the p-value Holm-corrected: when they disagree the
+    sentence says so, instead of an interval above 0 beside 'no significant difference'."""
+    said = " ".join(judge(_summary(0.02, 0.3), "ndcg@5", {"ranker - user-history": []},
+                          {"ranker - user-history": {"segments": 40, "columns": 6}})["sentences"])
+    assert ("+0.020 ndcg@5 [+0.010, +0.030], p = 0.3 (Holm over 4 tests): no significant "
+            "difference (the interval is not adjusted for the 4 tests, the p-value is)") in said
+    inside = " ".join(judge(_summary(0.005, 0.3), "ndcg@5", {"ranker - user-history": []},
+                            {"ranker - user-history": {"segments": 40, "columns": 6}})["sentences"])
+    assert "no significant difference" in inside and "not adjusted" not in inside
+
+
 def test_a_sample_too_small_to_detect_anything_says_so_in_words():
     """An infinite MDE (no sample this small could be significant) is said as such, not as
     'it could detect none possible'."""
     verdict = judge(_summary(0.01, 0.3, mde=float("inf")), "ndcg@5",
                     {"ranker - user-history": []}, {"ranker - user-history": {"segments": 40, "columns": 6}})
-    assert "too few requests to detect any difference" in verdict["headline"]
+    assert "too few requests that differ to detect any difference" in verdict["headline"]
     assert "none possible" not in " ".join([verdict["headline"], *verdict["sentences"]])
 
 
@@ -154,7 +166,8 @@ def test_a_tie_is_said_and_a_learned_twin_is_folded_into_the_first():
     summary["comparisons"] += [dict(c, b="hybrid") for c in summary["comparisons"]]
     summary["requests"], summary["requests_scored"] = 5000, 3700
     text = judge(summary, "ndcg@5")["sentences"]
-    assert any(s.startswith("Highest ndcg@5: hybrid and ranker tie (0.350 each)") for s in text)
+    assert any(s.startswith("Highest ndcg@5: hybrid and ranker tie at 0.350 (to the three decimals "
+                            "shown)") for s in text)
     assert any(s.startswith("hybrid scores exactly as ranker") for s in text)
     assert not any(s.startswith("hybrid vs the rules") for s in text)
     assert any("of the 5,000 held-out requests" in s and "over all 3,700 requests" in s for s in text)
@@ -174,7 +187,13 @@ def test_a_ranker_below_its_best_baseline_is_said_before_the_details():
     summary["ranker_below_baseline"] = below
     sentences = judge(summary, "ndcg@5")["sentences"]
     assert sentences[1].startswith("Warning: on the held-out requests the ranker scores below "
-                                   "user-history (ndcg@5 0.250 against 0.300)")
+                                   "user-history (ndcg@5 0.250 against 0.300, a significant gap)")
+    # a gap the test does not find is said as such, beside the point estimates
+    noisy = _summary(-0.05, 0.4)
+    noisy["ranker_below_baseline"] = below
+    said = judge(noisy, "ndcg@5")["sentences"][1]
+    assert "against 0.300, a gap the paired test below does not find significant): the simple " \
+           "baseline is the safer default until the ranker is shown to be better." in said
     ahead = _summary(0.05, 1e-6)
     ahead["ranker_below_baseline"] = below_baseline(ahead, "ndcg@5")
     assert not ahead["ranker_below_baseline"]["value"]

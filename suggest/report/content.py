@@ -35,7 +35,8 @@ from suggest.compare import interval_text
 from suggest.errors import counted
 from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
 from suggest.stats import TOO_FEW, detectable, format_mde, format_p, p_phrase
-from suggest.verdict import LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets
+from suggest.verdict import (LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets,
+                             unadjusted)
 
 SHOWN_WINS = 10
 SECTIONS = ("verdict", "engines", "segments", "rules", "failures", "cards", "charts", "method")
@@ -217,7 +218,7 @@ def _line(c, metric: str, overall: list[dict] = ()) -> str:
     if row["p_holm"] < ALPHA:
         return f"{head}: {c.b if row['diff'] > 0 else c.a} is better."
     clause = detectable(row["mde"])
-    return f"{head}: no significant difference ({clause}" + (
+    return f"{head}: no significant difference{unadjusted(row)} ({clause}" + (
         ")." if clause == TOO_FEW else " at 80% power).")
 
 
@@ -301,8 +302,8 @@ def _segment_row(r: dict) -> dict:
     return {"segment": f"{r['column']} = {r['value']}", "requests": f"{r['requests']:,}",
             "a": f"{r['mean_a']:.3f}", "b": f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
             "95% interval (unadjusted)": interval_text(r),
-            "p (Holm, column)": format_p(r["p_holm"]),
-            "MDE": format_mde(r["mde"])}
+            "p (Holm, column)": "= overall" if r.get("whole") else format_p(r["p_holm"]),
+            "MDE": "= overall" if r.get("whole") else format_mde(r["mde"])}
 
 
 
