@@ -827,8 +827,9 @@ Examples:
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The file to write.")
-@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
-              help="One self-contained HTML page, or Markdown (charts left out).")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default=None,
+              help="One self-contained HTML page, or Markdown (charts left out).  [default: "
+                   "from the -o file's extension, .html or .md]")
 @click.option("--a", "a", default=None, help="Engine compared against.  [default: rules]")
 @click.option("--b", "b", default=None, help="Engine compared.  [default: ranker]")
 @click.option("--metric", default=None, help="Primary metric.  [default: the replay's, ndcg@5]")
@@ -840,9 +841,22 @@ def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
     failures, the ranker and data cards, charts. HTML is self-contained (no network)."""
     from suggest.report import render_run
 
+    fmt = fmt or _report_format(out)
     page = render_run(run_dir, fmt, a=a, b=b, metric=metric, min_segment=min_segment, seed=seed)
     write_atomic(out, page)
     click.echo(f"wrote {out} ({len(page.encode()) // 1024:,} KiB)")
+
+
+def _report_format(out: Path) -> str:
+    """The report's format from the file's extension: .html or .htm, .md or .markdown."""
+    suffix = out.suffix.lower()
+    if suffix in (".html", ".htm", ""):
+        return "html"
+    if suffix in (".md", ".markdown"):
+        return "md"
+    raise SuggestError(f"cannot tell the report's format from '{out.name}'",
+                       hint="name it .html or .md, or pass --format html or md (for a PDF, "
+                            "print the HTML page from a browser)")
 
 
 @main.command(epilog="""\b

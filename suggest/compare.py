@@ -128,7 +128,7 @@ class Comparison:
                              f"{ex['truth'] if ex['truth'] is not None else '?'}")
                 lines.append(f"      {a}: {_shown(ex['items_a'])}")
                 lines.append(f"      {b}: {_shown(ex['items_b'])}")
-                lines.append(f"      context: {ex['context']}")
+                lines.append(f"      context: {context_text(ex['context'])}")
         return "\n".join(lines)
 
 
@@ -147,6 +147,20 @@ def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,
             + ("nearly every request: the overall test above" if r.get("whole") else
                f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}"
                + ("" if r["p_holm"] < ALPHA else f" ({detectable(r.get('mde'))})")))
+
+
+def context_text(context: dict, width: int | None = None) -> str:
+    """An example's context for people: ``key=value`` pairs of the values present, the
+    weekday by its name (``sat``, as the segments name it), values cut at ``width``."""
+    from suggest.segments import DAYS
+
+    def shown(key, value) -> str:
+        if key == "weekday" and isinstance(value, (int, np.integer)) and 0 <= value < 7:
+            return DAYS[int(value)]
+        text = str(value)
+        return text if width is None or len(text) <= width else text[:width - 1] + "…"
+
+    return ", ".join(f"{k}={shown(k, v)}" for k, v in context.items() if v is not None)
 
 
 def _four(value, digits: int = 4) -> str:

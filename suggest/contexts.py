@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import context_time
+from suggest.data.timefields import check_zone, context_time
 from suggest.errors import SuggestError
 
 
@@ -45,7 +45,9 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
                                                            "boolean"))})
             row[key] = pd.Series([stamp.tz_convert("UTC")])
             continue
-        if key == "timezone":
+        if key == "timezone":  # checked here too when no timestamp reads it
+            if value is not None and context.get("timestamp") is None:
+                check_zone(value)
             continue
         kind = types.get(key) or ("boolean" if isinstance(value, bool) else
                                   "numeric" if isinstance(value, (int, float)) else "categorical")

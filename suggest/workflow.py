@@ -185,7 +185,16 @@ def check_rules(rules: str | Path, dataset=None) -> dict:
     from suggest.rules import load_rules
     from suggest.rules.checks import check
 
-    rule_set = load_rules(rules)
+    try:
+        rule_set = load_rules(rules)
+    except SuggestError as problem:
+        if dataset:  # the fields and items are checked against the log once the file reads
+            then = f"the fields, values and items are then checked against {dataset}"
+            if isinstance(problem, ErrorList):
+                problem.summary = problem.summary.rstrip(": ") + f" (fix these first: {then}):"
+            else:
+                problem.hint = " ".join(filter(None, [problem.hint, f"Fix this first: {then}."]))
+        raise
     errors, warnings = check(rule_set, load_log(dataset) if dataset else None)
     return {"rules": len(rule_set.rules), "tests": len(rule_set.tests), "errors": errors,
             "warnings": warnings}
@@ -412,7 +421,8 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
     if n_estimators is not None and n_estimators < 1:
         raise SuggestError(f"--n-estimators must be at least 1, not {n_estimators}")
     if not 0 <= test_share < 1:
-        raise SuggestError(f"--test-share must be at least 0 and below 1, not {test_share}")
+        raise SuggestError(f"--test-share must be at least 0 and below 1, not {test_share}",
+                           hint="a share of the requests, e.g. --test-share 0.2 for 20%")
     if test_share == 0 and (split_by != "auto" or gap):
         raise SuggestError("--split and --gap choose the requests --test-share leaves out",
                            hint="give --test-share 0.2 (as replay) with them")

@@ -1068,6 +1068,20 @@ def test_log_file_not_found_names_the_path(tmp_path):
     assert info.value.where == str(tmp_path / "nowhere.csv")
 
 
+def test_a_log_folder_that_is_not_there_is_not_found_not_a_format_question(tmp_path):
+    """`log: logs` (a folder, misspelt): without an extension the format cannot be told, but
+    the answer is that nothing is there, not to add `format:`."""
+    path = _description(tmp_path, "log: logs\n")
+    with pytest.raises(DescriptionError) as info:
+        Dataset.from_yaml(path)
+    assert info.value.message == f"log file or folder not found: {tmp_path / 'logs'}"
+    assert "relative to the YAML file" in info.value.hint
+    (tmp_path / "logs.dat").write_text("u,i\n", encoding="utf-8")
+    there = _description(tmp_path, "log: logs.dat\n")
+    with pytest.raises(DescriptionError, match="cannot tell the format of 'logs.dat'"):
+        Dataset.from_yaml(there)
+
+
 def test_description_paths_are_relative_to_the_yaml_file(tmp_path):
     ds = Dataset.from_dict({"log": "sub/log.tsv", "columns": {"user": "u", "item": "i"}},
                            base_dir=tmp_path)
@@ -1160,6 +1174,19 @@ def test_a_hive_partitioned_parquet_log_reads_like_one_file_and_rejects_name_the
     # without `ignore`, the partition key is a column of the log like any other
     kept = load(write_dataset(tmp_path / "kept", None, name=str(events), **FORMAT_SPEC))
     assert kept.report.inferred == {"day": "categorical"}
+    # the same description reads one day's folder, or the files by a glob, where the key is
+    # in the path only: `ignore: [day]` is not a missing column there; a misspelt one is
+    from suggest.workflow import load_log
+
+    day = load_log(path, events / "day=2026-03-03")
+    assert day.report.rows_in == 3 and day.report.rows_rejected == 1 and not day.report.inferred
+    globbed = write_dataset(tmp_path / "g", None, name=str(events / "*" / "*.parquet"),
+                            **{**FORMAT_SPEC, "ignore": ["day"]})
+    assert load(globbed).report.rows_in == 6
+    typo = write_dataset(tmp_path / "t", None, name=str(events / "*" / "*.parquet"),
+                         **{**FORMAT_SPEC, "ignore": ["dya"]})
+    with pytest.raises(DataError, match="no column 'dya' \\(named in `ignore`\\)"):
+        load(typo)
 
 
 def test_a_glob_of_csv_files_reads_like_one_file_and_rejects_name_the_file(tmp_path, csv_log):

@@ -65,6 +65,16 @@ def test_markdown_has_the_same_content_without_charts(run, tmp_path):
     assert html_words  # the verdict sentences are there in words
 
 
+def test_the_format_follows_the_file_name_and_an_unknown_one_is_refused(run, tmp_path):
+    _write(run, tmp_path, "-o", str(tmp_path / "notes.md"))
+    assert (tmp_path / "notes.md").read_text().startswith("# ")  # Markdown, not a page
+    refused = CliRunner().invoke(main, ["report", str(run), "-o", str(tmp_path / "report.pdf")])
+    assert refused.exit_code == 2 and "cannot tell the report's format from 'report.pdf'" in \
+        refused.output and not (tmp_path / "report.pdf").exists()
+    _write(run, tmp_path, "--format", "html", "-o", str(tmp_path / "page.txt"))  # as asked
+    assert "<html" in (tmp_path / "page.txt").read_text()
+
+
 def test_a_metric_is_read_in_any_case(run, tmp_path):
     _write(run, tmp_path, "--format", "md", "--metric", "NDCG@5", "-o", str(tmp_path / "r.md"))
     assert "ndcg@5" in (tmp_path / "r.md").read_text()

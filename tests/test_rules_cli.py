@@ -87,6 +87,24 @@ def test_coverage_and_explain_refuse_rules_that_do_not_fit_the_dataset(tmp_path,
     assert "pass --dataset" not in result.output and "Traceback" not in result.output
 
 
+def test_check_with_a_dataset_says_the_log_is_checked_once_the_file_reads(tmp_path):
+    """A file that does not parse cannot be checked against the log: the error says the
+    fields, values and items come next, so the one error is not taken for the only one."""
+    one = tmp_path / "one.yaml"
+    one.write_text("rules:\n  - id: a\n    when: {activty: {betwen: [1, 2]}}\n    suggest: [x]\n")
+    result = run("rules", "check", one, "--dataset", SAMPLE)
+    assert result.exit_code == 2
+    assert "did you mean 'between'? Fix this first: the fields, values and items are then " \
+           f"checked against {SAMPLE}." in result.output
+    two = tmp_path / "two.yaml"
+    two.write_text("rules:\n  - id: a\n    when: {x: {betwen: [1, 2]}}\n    suggest: [x]\n"
+                   "  - id: b\n    when: {x: {gtee: 1}}\n    suggest: [x]\n")
+    result = run("rules", "check", two, "--dataset", SAMPLE)
+    assert result.exit_code == 2 and "2 problems (fix these first:" in result.output
+    alone = run("rules", "check", two)
+    assert alone.exit_code == 2 and "fix these first" not in alone.output
+
+
 def test_check_flags_wrong_types_and_slices_that_match_nothing(tmp_path):
     rules = tmp_path / "r.yaml"
     rules.write_text("rules:\n"
@@ -146,6 +164,40 @@ def test_explain_refuses_an_unknown_key_and_warns_of_an_unseen_value():
     assert unseen.exit_code == 0
     assert json.loads(unseen.output)["warnings"] == [
         "location='hom' never occurs in the dataset's log (did you mean 'home'?)"]
+
+
+def test_explain_refuses_a_value_a_closed_column_does_not_allow(tmp_path):
+    """A column whose description lists its values rejects any other in the log: a context
+    holding one is an error, not a warning that the log never saw it."""
+    from conftest import write_dataset
+
+    rows = "\n".join(f"u{i % 5},i{i % 3},{['phone', 'car'][i % 2]}" for i in range(40))
+    dataset = write_dataset(tmp_path, "user,item,device\n" + rows + "\n", context={
+        "device": {"type": "categorical", "values": ["phone", "car", "watch"]}})
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {device: car}\n    suggest: [i1]\n")
+    closed = run("rules", "explain", rules, "--dataset", dataset, "--context", '{"device": "tablet"}')
+    assert closed.exit_code == 2
+    assert "device='tablet' is not one of the values the dataset allows for device: 'phone', " \
+           "'car' or 'watch'" in closed.output
+    allowed = run("rules", "explain", rules, "--dataset", dataset, "--context", '{"device": "watch"}',
+                  "--json")
+    assert allowed.exit_code == 0 and json.loads(allowed.output)["warnings"] == [
+        "device='watch' never occurs in the dataset's log"]
+
+
+def test_a_bad_zone_is_refused_without_a_timestamp_too():
+    """`timezone` was read only with a timestamp: 'Mars/Base' alone passed unchecked."""
+    from suggest.errors import SuggestError
+
+    said = run("rules", "explain", PHONE, "--dataset", SAMPLE, "--context",
+               '{"location": "home", "timezone": "Mars/Base"}')
+    assert said.exit_code == 2 and "context timezone 'Mars/Base' is not an IANA time zone" in said.output
+    engine = RulesEngine(parse_rules("rules:\n  - id: a\n    when: {location: home}\n"
+                                     "    suggest: [x]\n")).fit()
+    with pytest.raises(SuggestError, match="'Mars/Base' is not an IANA time zone"):
+        engine.suggest_one({"location": "home", "timezone": "Mars/Base"}, k=3)
+    assert engine.suggest_one({"location": "home", "timezone": "Europe/Berlin"}, k=3) is not None
 
 
 def test_explain_shows_a_context_column_named_time_not_the_clock(tmp_path):

@@ -270,7 +270,10 @@ def test_betwen_in_a_time_window_suggests_between():
     ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{category: News, top: 0}]\n",
      "top must be a whole number >= 1"),
     ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{category: News, genre: Jazz}]\n",
-     "a slice names one catalog attribute"),
+     "a slice names one catalog attribute (and `top:`, `score:` if wanted); this one names "
+     "'category', 'genre'"),
+    ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{genre: Jazz, topp: 2}]\n",
+     "suggest[0].topp: unknown key 'topp' in a slice (did you mean 'top'?)"),
     ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [[x]]\n", "expected an item name"),
 ])
 def test_one_bad_file(text, message):

@@ -183,3 +183,14 @@ def test_overlap_is_one_for_the_same_short_lists_and_counts_what_two_lists_share
     other = {"q0": ["x", "q"], "q1": ["w", "v", "x", "u"]}  # 1 of 3, then 1 of 4 shared
     suggestions = pd.DataFrame(lists("rules", same) + lists("ranker", other))
     assert compare(results, suggestions, "rules", "ranker").overlap == pytest.approx((1 / 3 + 1 / 4) / 2)
+
+
+def test_an_example_context_names_its_weekday_as_the_segments_do():
+    """The report's examples showed weekday=5 beside segment tables of 'weekday = sat'."""
+    from suggest.compare import context_text
+    from suggest.segments import segment_labels
+
+    assert segment_labels(pd.Series([5] * 40, name="weekday")).iloc[0] == "sat"
+    said = context_text({"location": "home", "weekday": np.int64(5), "hour": 7, "battery": None,
+                         "note": "x" * 50}, 40)
+    assert said == "location=home, weekday=sat, hour=7, note=" + "x" * 39 + "…"

@@ -306,6 +306,10 @@ class _Parser:
         allowed = sorted(set(FORMATS.values()))
         if fmt is None:
             fmt = format_of(file)
+            if fmt is None and not file.exists() and not set("*?[") & set(str(file)):
+                self.error(("log",), f"log file or folder not found: {file}",
+                           "paths in a dataset description are relative to the YAML file")
+                return "csv"
             if fmt is None:
                 self.error(("log",), f"cannot tell the format of '{file.name}' from its extension",
                            f"add `format:` with {one_of(allowed)}")

@@ -31,7 +31,7 @@ from typing import Callable
 
 import pandas as pd
 
-from suggest.compare import interval_text
+from suggest.compare import context_text, interval_text
 from suggest.errors import counted
 from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
 from suggest.stats import TOO_FEW, detectable, format_mde, format_p, p_phrase
@@ -344,8 +344,7 @@ def _failures(report: Report, main) -> None:
         return
     rows = []
     for ex in d["examples"]:
-        context = ", ".join(f"{k}={_short(str(v), 40)}" for k, v in ex["context"].items()
-                            if v is not None)
+        context = context_text(ex["context"], 40)
         rows.append({"request": _short(ex["request_id"], 40), "hit": ex["who"], "context": context,
                      "engaged": ", ".join(_short(t, 40) for t in ex["truth"]) if ex["truth"]
                      else "(not kept)",

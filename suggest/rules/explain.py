@@ -194,6 +194,13 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
     for key, value in context.items():
         if log is None or columns.get(key) != "categorical" or value is None:
             continue
+        spec = log.dataset.context.get(key)
+        allowed = getattr(spec, "values", None)
+        if allowed and str(value) not in allowed:  # a closed column: the log would reject it
+            raise SuggestError(f"{key}={value!r} is not one of the values the dataset allows for "
+                               f"{key}: {one_of(list(allowed))}",
+                               hint=did_you_mean(str(value), allowed) or
+                               f"its description lists them under context.{key}.values")
         seen = log.requests[key].dropna().astype(str)
         if str(value) not in set(seen.unique()):
             near = did_you_mean(str(value), sorted(seen.unique()))

@@ -501,7 +501,15 @@ class _Parser:
                 continue
             attrs = [k for k in spec if k not in ("top", "score")]
             if len(attrs) != 1:
-                self.error(here, "a slice names one catalog attribute: {category: News, top: 3}")
+                slips = {k: did_you_mean(str(k), ("top", "score", "item")) for k in attrs}
+                slip = next((k for k, hint in slips.items() if hint), None)
+                if slip is not None and len(attrs) == 2:  # `topp: 2` beside the attribute
+                    self.error(here + (slip,), f"unknown key '{slip}' in a slice ({slips[slip]})")
+                else:
+                    named = ", ".join(f"'{k}'" for k in attrs) or "none"
+                    self.error(here, f"a slice names one catalog attribute (and `top:`, `score:` "
+                                     f"if wanted); this one names {named}: e.g. "
+                                     "{genre: news, top: 3}")
                 continue
             top = spec.get("top")
             if top is not None and (not _is_int(top) or top < 1):

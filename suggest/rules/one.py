@@ -91,6 +91,8 @@ def read_time(context: dict):
     :class:`SuggestError` naming it (read as ``context_frame`` reads it)."""
     stamp = context.get("timestamp")
     local = utc_ns = None
+    if stamp is None and context.get("timezone") is not None:
+        check_zone(context["timezone"])  # a zone no timestamp reads is still checked
     if stamp is not None:
         zone = context.get("timezone")
         aware = _aware(stamp)
