@@ -277,9 +277,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["ranker"] = _ranker_cards(fitted, held)
     from suggest.workflow import log_warnings
 
-    summary["warnings"] = [*log_warnings(log), *notes,
-                           *(card["other_split"] for card in summary["ranker"].values()
-                             if card.get("other_split"))]
+    summary["warnings"] = [*log_warnings(log), *notes, *_other_splits(summary["ranker"])]
     summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
@@ -686,12 +684,22 @@ def _ranker_cards(fitted: dict, held) -> dict:
                 requests, window):
             theirs = _requests_in(card["train_requests"], card.get("training_window"))
             card["other_split"] = (
-                f"the {name}'s model was trained on {theirs}, not on this replay's training "
-                f"part ({_requests_in(requests, window)}), which the other engines learn from: "
+                f"was trained on {theirs}, not on this replay's training part "
+                f"({_requests_in(requests, window)}), which the other engines learn from: "
                 "they are not compared on equal terms; replay with the split the model was "
                 "trained with (train's --test-share, --split-by, --gap and --seed)")
         cards[name] = card
     return cards
+
+
+def _other_splits(cards: dict) -> list[str]:
+    """One warning for each model trained on another split, naming the engines that replay
+    it (the ranker and its hybrid share one)."""
+    said: dict[str, list[str]] = {}
+    for name, card in cards.items():
+        if card.get("other_split"):
+            said.setdefault(card["other_split"], []).append(name)
+    return [f"the model of the {' and the '.join(names)} {text}" for text, names in said.items()]
 
 
 def _requests_in(requests: int, window: list[str] | None) -> str:

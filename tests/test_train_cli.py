@@ -80,15 +80,15 @@ def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tm
     assert not any("not on this replay's training part" in w for w in written["warnings"])
     # replayed on another split: the baselines learn from more than the model did
     wider = run("replay", "--dataset", dataset, "--rules", PHONE, "--model", tmp_path / "m",
-                "--engines", "popular,ranker", "--test-share", "0.1", "-o", tmp_path / "r3")
+                "--engines", "popular,ranker,hybrid", "--test-share", "0.1", "-o", tmp_path / "r3")
     assert wider.exit_code == 0, wider.output
     kept = json.loads((tmp_path / "r3" / "summary.json").read_text())
     assert kept["ranker"]["ranker"]["train_requests"] == manifest["training"]["requests"] \
         < kept["train_requests"]
-    said = (f"trained on {manifest['training']['requests']:,} requests to "
+    said = (f"the model of the ranker and the hybrid was trained on {manifest['training']['requests']:,} requests to "
             f"{manifest['training']['window'][1]}, not on this replay's training part "
             f"({kept['train_requests']:,} requests")
-    assert any(said in w for w in kept["warnings"])
+    assert sum(said in w for w in kept["warnings"]) == 1  # one model, one warning
     # printed under the verdict, before the table of engines
     assert said in wider.output and wider.output.index(said) < wider.output.index("engine ")
 

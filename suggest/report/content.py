@@ -156,7 +156,8 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
         report.add(Bullets([_line(c, metric, summary.get("comparisons") or [])
                             for c in (main, versus_baseline) if c is not None], strong=True))
     if summary.get("warnings"):  # what the replay warned of qualifies the verdict
-        report.add(Bullets([f"Warning: {w}" for w in summary["warnings"]]))
+        report.add(Bullets([f"Warning: {w}" + ("" if w.endswith(".") else ".")
+                            for w in summary["warnings"]]))
     rule_sets = set(other_rule_sets(summary.get("engines") or {}))
     rows = [c for c in summary.get("comparisons", []) if c["metric"] == metric
             and ({c["a"], c["b"]} & (set(LEARNED) | rule_sets))]
