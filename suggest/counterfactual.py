@@ -206,6 +206,7 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     matches = (at >= 0) & (chosen.to_numpy()[np.maximum(at, 0)] == item) if len(chosen) else \
         np.zeros(len(rows), dtype=bool)
     weight = np.where(matches, 1.0 / rows["propensity"].to_numpy(dtype=float), 0.0)
+    raw = weight  # the effective sample size is of these: capping them hides how few rows count
     clipped = 0
     if clip is not None:
         clipped = int((weight > clip).sum())
@@ -289,8 +290,8 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
                 out[name]["ci_high"] = max(out[name]["ci_high"], 0.0)
             if out[name]["value"] is not None and out[name]["value"] < 0:
                 out[name].update(value=0.0, below_zero=True)
-    total = denominator.sum(axis=0)
-    squares = np.bincount(pos[inside], weights=weight[inside] ** 2, minlength=width)
+    total = np.bincount(pos[inside], weights=raw[inside], minlength=width)
+    squares = np.bincount(pos[inside], weights=raw[inside] ** 2, minlength=width)
     per_position = np.divide(total ** 2, squares, out=np.zeros(width), where=squares > 0)
     used = filled.any(axis=0)  # the positions the target fills somewhere
     out.update({
@@ -480,8 +481,11 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
                          + (". Where intervals overlap, the log cannot tell those engines apart."
                             if overlap else "."))
     plain = sorted(usable, key=lambda n: -(engines[n]["replay"] or 0))
+    # overruling the plain replay needs estimates on enough rows, with their weights uncapped
+    steady = [n for n in order if engines[n]["ess"] >= MIN_ESS and not engines[n].get("clipped")]
     flips = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]
-             if plain.index(b) < plain.index(a) and _apart(engines[a], engines[b])]
+             if plain.index(b) < plain.index(a) and _apart(engines[a], engines[b])
+             and a in steady and b in steady]
     for a, b in flips[:3]:
         sentences.append(f"The plain replay puts {b} above {a} ({engines[b]['replay']:.3f} against "
                          f"{engines[a]['replay']:.3f}), but {best} puts {a} above {b} with intervals "
@@ -521,7 +525,10 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
         clip = next(iter(engines.values()))["clip"]
         sentences.append(f"With --clip {clip:g}, weights were capped ("
                          + ", ".join(f"{count:,} for {n}" for n, count in clipped.items())
-                         + "): those estimates lean low, and their intervals do not allow for it.")
+                         + "): those estimates lean low, and their intervals do not allow for it. "
+                         "The engine that chose the log matches it with small weights and loses "
+                         "nothing to the cap, so the order of the estimates leans towards it: "
+                         "read the order without --clip.")
     return sentences
 
 
@@ -552,14 +559,20 @@ def verdict_caution(found: dict) -> str | None:
             return None
     else:
         return None
-    if _apart(usable[b], usable[a]) or _apart(usable[a], usable[b]):
+    few = [n for n in (b, a) if (usable[n].get("ess") or 0.0) < MIN_ESS]
+    if few:  # separate intervals on a handful of rows are not a finding
+        reading = (f"the log cannot tell which would have earned more ({_possessive(few[0])} "
+                   f"estimate rests on an effective sample of {usable[few[0]]['ess']:.0f} rows "
+                   "per position)")
+    elif _apart(usable[b], usable[a]) or _apart(usable[a], usable[b]):
         higher = b if usable[b][best]["value"] > usable[a][best]["value"] else a
         reading = f"{higher} would have earned more"
     else:
         reading = "the log cannot tell which would have earned more"
     clip = next((e.get("clip") for e in engines.values() if e.get("clipped")), None)
-    capped = (f", weights capped at --clip {clip:g}: the estimates lean low and their intervals "
-              "do not allow for it" if clip is not None else "")
+    capped = (f", weights capped at --clip {clip:g}: the estimates lean low, the more so for "
+              "engines that depart from the log, and their intervals do not allow for it"
+              if clip is not None else "")
     return (f"This log holds only what was shown, so the plain metrics below favour the engine "
             f"that chose it. Had each been serving ({best.upper()}, expected engagements per "
             f"request in the top {found['k']}{capped}): {_estimate_phrase(b, usable[b])} against "

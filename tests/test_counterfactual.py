@@ -76,6 +76,36 @@ def test_clipping_caps_the_weights_and_says_how_many():
     out = estimate(SHOWN, TARGET, k=2, clip=3.0, n_boot=0)
     assert out["clipped"] == 2 and out["max_weight"] == 3.0
     assert out["ips"]["value"] == pytest.approx((2 + 3) / 3)
+    # how few rows the estimate rests on is the uncapped weights' (capping them hid it)
+    assert out["ess"] == estimate(SHOWN, TARGET, k=2, n_boot=0)["ess"]
+
+
+def test_the_plain_replay_is_overruled_only_by_steady_uncapped_estimates():
+    """'trust IPS' over the plain replay's order needs intervals apart on enough rows: an
+    estimate on an effective 3 rows overruled a right order in a new user's trial."""
+    from suggest.counterfactual import trust_sentences, verdict_caution
+
+    def engine(ips, low, high, replay, ess, clipped=0, clip=None):
+        return {"of_shown": 0.2, "support": 1.0, "ess": ess, "replay": replay, "clipped": clipped,
+                "clip": clip,
+                "ips": {"value": ips, "ci_low": low, "ci_high": high},
+                "snips": {"value": ips, "ci_low": low, "ci_high": high},
+                "dr": {"value": ips, "ci_low": low, "ci_high": high}}
+
+    flip = "but IPS puts popular above rules with intervals apart: trust IPS"
+    for ess, said in ((500.0, True), (3.0, False)):
+        engines = {"rules": engine(0.066, 0.055, 0.078, 0.063, 5000.0),
+                   "popular": engine(0.657, 0.082, 2.358, 0.034, ess)}
+        assert (flip in " ".join(trust_sentences(engines, 5))) == said
+        caution = verdict_caution({"k": 5, "recommended": "ips", "engines": engines})
+        assert ("popular would have earned more" in caution) == said
+        if not said:
+            assert "the log cannot tell which would have earned more (popular's estimate rests " \
+                   "on an effective sample of 3 rows per position)" in caution
+    capped = {"rules": engine(0.066, 0.055, 0.078, 0.063, 5000.0, clip=3.0),
+              "popular": engine(0.657, 0.082, 2.358, 0.034, 500.0, clipped=40, clip=3.0)}
+    said = " ".join(trust_sentences(capped, 5))
+    assert flip not in said and "the order of the estimates leans towards it" in said
 
 
 def test_k_leaves_out_later_positions_and_snips_is_undefined_without_a_match():

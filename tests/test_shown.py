@@ -24,19 +24,25 @@ LOG = """\
     q5,u1,c,1,,1,home
     q5,u1,d,,0.5,0,home
     q6,u2,d,1,1,0,work
+    q6,u2,e,1,0.5,1,work
+    q7,u1,a,1,x,0,home
     """
 
 
 def test_a_log_of_what_was_shown_keeps_position_and_propensity_and_rejects_bad_ones(tmp_path):
     log = load_checked(write_dataset(tmp_path, LOG, **SHOWN))
     reasons = reasons_by_line(log)
-    assert sorted(reasons) == [6, 7, 8, 9, 10, 11]
-    assert "propensity prop '0' is not above 0" in reasons[6]
-    assert "propensity prop '1.5' is not above 0" in reasons[7]
-    assert "position pos '0' is not a whole number >= 1" in reasons[8]
-    assert "position pos '2.5' is not a whole number" in reasons[9]
+    assert sorted(reasons) == [6, 7, 8, 9, 10, 11, 13, 14]
+    assert "propensity (prop) '0' is not above 0" in reasons[6]
+    assert "propensity (prop) '1.5' is not above 0" in reasons[7]
+    assert "position (pos) '0' is not a whole number >= 1" in reasons[8]
+    assert "position (pos) '2.5' is not a whole number" in reasons[9]
     assert reasons[10] == "propensity (prop) is missing on a shown row"
     assert reasons[11] == "position (pos) is missing on a shown row"
+    # a place shows one item: a second item at a request's position is refused, naming the first
+    assert reasons[13] == "position 1 of its request is shown already on line 12 (a position " \
+                          "shows one item)"
+    assert reasons[14] == "propensity (prop) 'x' is not a number"
     events = log.events.set_index(["request_id", "item_id"])
     assert events.loc[("q2", "c"), "position"] == 2 and events.loc[("q2", "c"), "propensity"] == 0.125
     assert str(log.events["position"].dtype) == "int64"

@@ -424,9 +424,12 @@ def check_requests(ds: Dataset, rows: Rows) -> None:
         why = _disagrees_with_first(out, verdicts.undecided, rows.request, rows.context,
                                     {"user_id": ds.user, "timestamp": ds.time})
         verdicts.fail_each(why)
+    keys = ["request_id"] if ds.request else request_key(ds, rows.context)
     if ds.duplicates == "reject":
-        _reject_repeats(out, pd.Series(verdicts.undecided, index=out.index), verdicts.fail,
-                        ["request_id"] if ds.request else request_key(ds, rows.context))
+        _reject_repeats(out, pd.Series(verdicts.undecided, index=out.index), verdicts.fail, keys)
+    if ds.position:
+        _reject_repeats(out, pd.Series(verdicts.undecided, index=out.index), verdicts.fail, keys,
+                        what="position")
 
 
 def request_key(ds: Dataset, context: list[str]) -> list[str]:
@@ -462,12 +465,16 @@ def _first_seen_order(codes: np.ndarray) -> bool:
     return bool(codes[0] == 0 and (np.diff(highest) <= 1).all())
 
 
-def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[str]) -> None:
+def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[str],
+                    what: str = "item") -> None:
     """``duplicates: reject``: a row repeating the request (``keys``: the request column, or
     the user, context and time that make a request) and the item of an earlier kept row is
-    rejected, naming that row's line (``undecided``: the rows not rejected yet)."""
-    ok = undecided & out["item_id"].notna()
-    names = [*keys, "item_id"]
+    rejected, naming that row's line (``undecided``: the rows not rejected yet). With
+    ``what="position"`` (a log of what was shown): a row repeating the position of an earlier
+    kept row of its request (a place shows one item; the estimates weigh each place once)."""
+    column = "item_id" if what == "item" else "position"
+    ok = undecided & out["item_id"].notna() & out[column].notna()
+    names = [*keys, column]
     rows = out.loc[ok, [*names, "line"]].astype({k: str for k in names})
     repeat = rows.duplicated(names, keep="first")
     if not repeat.any():
@@ -477,8 +484,12 @@ def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[st
     at = rows.index[repeat.to_numpy()]
     mask = pd.Series(False, index=out.index)
     mask[at] = True
-    fail(mask, "repeats the request and item of line " + pd.Series(lines, index=at).astype(str)
-         + " (duplicates: reject)")
+    line = pd.Series(lines, index=at).astype(str)
+    if what == "item":
+        fail(mask, "repeats the request and item of line " + line + " (duplicates: reject)")
+    else:
+        fail(mask, "position " + out.loc[at, column].astype(np.int64).astype(str) + " of its request is shown "
+             "already on line " + line + " (a position shows one item)")
 
 
 def _all_rejected(ds: Dataset, rejects: pd.DataFrame) -> DataError:
@@ -744,9 +755,12 @@ def _shown(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> None:
              "the item there)")):
         raw = cells[column]
         value = pd.to_numeric(raw, errors="coerce").astype(float)
-        fail(has_item & raw.isna(), f"{role} ({column}) is missing on a shown row")
-        bad = raw.notna() & ~valid(value).fillna(False).astype(bool)
-        fail(bad, f"{role} {column} '" + raw[bad].astype(str) + f"' {what}")
+        named = role if column == role else f"{role} ({column})"
+        fail(has_item & raw.isna(), f"{named} is missing on a shown row")
+        text = raw.notna() & value.isna()
+        fail(text, f"{named} '" + raw[text].astype(str) + "' is not a number")
+        bad = raw.notna() & value.notna() & ~valid(value).fillna(False).astype(bool)
+        fail(bad, f"{named} '" + raw[bad].astype(str) + f"' {what}")
         out[role] = value
 
 
