@@ -537,8 +537,10 @@ def mined_text(found: dict, out: Path, dataset) -> str:
              + (f"; {found['left_out_by_max_rules']} more held but --max-rules left them out"
                 if found["left_out_by_max_rules"] else ""),
              "  top rules (how often their first suggestion was engaged where they fired in the "
-             "later part; these figures chose the rules kept, so a replay on held-out requests "
-             "reads lower):"]
+             "later part, ranked by the low end of its 95% interval; these figures chose the "
+             "rules kept, so a replay on held-out requests reads lower):"]
+    if found.get("shown_log"):
+        lines.insert(1, f"  caution: {found['shown_log']}")
     width = max(len(r["id"]) for r in found["rules_found"][:10])
     for r in found["rules_found"][:10]:
         held = r["held_out"]["first"]

@@ -51,6 +51,7 @@ class Comparison:
     overall: list[dict] = field(default_factory=list)
     segments: dict[str, dict] = field(default_factory=dict)
     rules: list[dict] = field(default_factory=list)
+    rule_engine: str = "rules"  # whose rules the per-rule table groups by
     abstention: dict = field(default_factory=dict)
     overlap: float = float("nan")
     disagreements: dict = field(default_factory=dict)
@@ -103,7 +104,9 @@ class Comparison:
             for r in family["rows"]:
                 lines.append(_segment_line(str(r["value"]), r, a, b, 36, wa, wb))
         if self.rules:
-            lines += ["", f"by the rule behind the rules engine's first suggestion ({metric}; the "
+            whose = ("the rules engine's" if self.rule_engine == "rules"
+                     else f"the rule set {self.rule_engine}'s")
+            lines += ["", f"by the rule behind {whose} first suggestion ({metric}; the "
                           f"{len(self.rules)} groups, one per rule and '(no rule)' where the rules were "
                           "silent, are one Holm family):",
                       f"  {'rule':<28}{'requests':>9}{'diff':>9}   95% CI              p       "
@@ -227,8 +230,10 @@ def check_metric(names: list[str], metric: str) -> str:
 def compare(results: pd.DataFrame, suggestions: pd.DataFrame, a: str, b: str, *, k: int = 5,
             metric: str | None = None, by: list[str] | None = None, min_segment: int = MIN_SEGMENT,
             max_values: int = MAX_VALUES, seed: int = 0, examples: int = 6,
-            truth: pd.DataFrame | None = None) -> Comparison:
-    """Compare engine ``b`` with engine ``a`` on a replay's frames.
+            truth: pd.DataFrame | None = None, rule_engine: str = "rules") -> Comparison:
+    """Compare engine ``b`` with engine ``a`` on a replay's frames. The per-rule table groups
+    the requests by the rule behind ``rule_engine``'s first suggestion (the team's rules, or
+    a rule set replayed beside them when it is one of the two compared).
 
     ``metric`` (default ``ndcg@k``) is the primary metric: segments and rules are
     tested on it, and its cutoff is the ``k`` of the overall metrics.
@@ -248,7 +253,8 @@ def compare(results: pd.DataFrame, suggestions: pd.DataFrame, a: str, b: str, *,
     out.overall = paired_rows(scored, metrics, seed=seed)
     out.segments = segment_tests(scored[f"{metric}_a"], scored[f"{metric}_b"], scored, list(by or []),
                                  min_size=min_segment, max_values=max_values, seed=seed)
-    out.rules = _attribution(scored, suggestions, metric, seed)
+    out.rules = _attribution(scored, suggestions, metric, seed, rule_engine)
+    out.rule_engine = rule_engine
     precision = f"precision@{k}"
     answered_a, answered_b = scored[scored["answered_a"]], scored[scored["answered_b"]]
     out.abstention = {"answered_a": float(both["answered_a"].mean()),
@@ -296,8 +302,8 @@ def paired_rows(scored: pd.DataFrame, metrics: list[str], *, seed: int = 0) -> l
 
 
 def _attribution(scored: pd.DataFrame, suggestions: pd.DataFrame, metric: str,
-                 seed: int) -> list[dict]:
-    rules = suggestions[(suggestions["engine"] == "rules") & (suggestions["rank"] == 1)]
+                 seed: int, engine: str = "rules") -> list[dict]:
+    rules = suggestions[(suggestions["engine"] == engine) & (suggestions["rank"] == 1)]
     if rules.empty:
         return []
     # the first rule id of each reason, split once per distinct reason text

@@ -622,12 +622,17 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
                           report_metric(summary, metric or (f"ndcg@{k}" if k else None)))
     cutoff = parse_metric(metric)[1]
     # only what the comparison reads: a run of a million requests holds far more
-    results, suggestions = read_replay(run_dir, engines=sorted({a, b, "rules"}), max_rank=cutoff,
-                                       cutoff=cutoff, suggestion_columns=COMPARED)
+    from suggest.verdict import other_rule_sets
+
+    # a rule set replayed beside the team's, when it is one of the two: its own rules
+    rule_engine = next((n for n in (a, b) if n in other_rule_sets(summary["engines"])), "rules")
+    results, suggestions = read_replay(run_dir, engines=sorted({a, b, rule_engine}),
+                                       max_rank=cutoff, cutoff=cutoff,
+                                       suggestion_columns=COMPARED)
     found = compare(results, suggestions, a, b, k=cutoff, metric=metric,
                     by=list(by) or segment_columns(results),
                     min_segment=MIN_SEGMENT if min_segment is None else min_segment, seed=seed,
-                    truth=read_run_truth(run_dir))
+                    truth=read_run_truth(run_dir), rule_engine=rule_engine)
     # the replay's own tests when it made them, so compare says what its verdict says
     stored = replay_tests(summary.get("comparisons") or [], a, b,
                           [r["metric"] for r in found.overall])

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from suggest import synth
@@ -139,6 +140,14 @@ def test_a_replay_holds_mined_rules_beside_the_teams_and_never_takes_them_for_a_
 
     page = render_run(tmp_path / "run", "md")  # the verdict's table holds the rule set's rows
     assert "and the other rule sets against the rules" in page and "mined - rules" in page
+    # compared with the mined rules, the table rule by rule is of the mined file's rules
+    from suggest.workflow import compare_run
+
+    found = compare_run(tmp_path / "run", "mined", "popular")
+    mined_ids = {r["id"] for r in yaml.safe_load(mined.read_text())["rules"]}
+    assert found.rule_engine == "mined" and "the rule set mined's first suggestion" in found.to_table()
+    assert {r["rule"] for r in found.rules} - {"(no rule)"} <= mined_ids
+    assert compare_run(tmp_path / "run", "rules", "popular").rule_engine == "rules"
 
 
 @pytest.mark.parametrize("second, message", [
@@ -172,6 +181,31 @@ def test_a_rule_whose_items_are_never_engaged_in_the_later_part_did_not_hold():
     held = _checked([proposal], fit, fit_truth, check,
                     pd.DataFrame({"request_id": ["c0", "c4"], "item_id": ["x", "x"]}), None, None, 5)
     assert held[0]["held_out"]["lift"] == pytest.approx((1 / 3) / (2 / 6))
+
+
+def test_a_rule_checked_on_a_few_requests_does_not_outrank_a_well_measured_one(context_world):
+    """Priority is the first-suggestion share at the low end of its 95% Wilson interval: one
+    hit in 6 requests (17%) gave priority 17, above rules measured on a thousand."""
+    from scipy import stats
+
+    from suggest.rules.mine import wilson_low
+
+    # the Wilson interval's low end, from its definition: where the score test's z equals 1.96
+    for hits, n in ((1, 6), (400, 1000), (0, 12), (12, 12)):
+        low = wilson_low(hits, n)
+        if hits:
+            z = (hits / n - low) / np.sqrt(low * (1 - low) / n)
+            assert z == pytest.approx(stats.norm.isf(0.025), abs=1e-4)  # 1.96
+        else:
+            assert low == 0.0
+    assert round(100 * wilson_low(1, 6)) == 3 and round(100 * wilson_low(400, 1000)) == 37
+    found = mine(load_log(context_world), max_rules=50).rules
+    for r in found:
+        held = r["held_out"]
+        if held["first"] is not None:
+            assert r["priority"] <= round(100 * held["first"])
+            assert r["priority"] == round(100 * wilson_low(held["first"] * held["requests"],
+                                                           held["requests"]))
 
 
 def test_ids_stay_unique_and_numeric_cuts_follow_the_spread():

@@ -157,6 +157,11 @@ def test_replay_reports_estimates_beside_the_truth_and_says_what_to_trust(tmp_pa
     assert "id='counterfactual'" in page and "What each engine would have earned" in page
     assert page.index("id='verdict'") < page.index("id='counterfactual'") < page.index("id='engines'")
     assert f"{summary['oracle']['random']:.3f}" in page  # the true values, in the table
+    import html
+
+    method = html.unescape(page[page.index("id='method'"):])  # how the estimates are made too
+    assert "counts its engagement divided by the logging policy's propensity (IPS" in method
+    assert "gamma interval" in method and "Effective sample size" in method
 
 
 def test_a_plain_log_has_no_counterfactual_section(tmp_path):
@@ -209,3 +214,18 @@ def test_the_headline_on_a_log_of_what_was_shown_says_it_is_the_plain_metrics(tm
     assert verdict["headline"].endswith("by the plain metrics (which favour the engine that "
                                         "chose what was shown).")
     assert verdict["sentences"][1] == verdict["headline"]
+
+
+def test_rules_mined_from_a_log_of_what_was_shown_say_what_they_can_only_rediscover(
+        rules_world, tmp_path):
+    """Only what the logging policy showed could be engaged: a mined file (and its summary)
+    says so first, instead of reading like rules found in what people chose freely."""
+    out, _ = rules_world
+    mined = CliRunner().invoke(main, ["rules", "mine", "--dataset", str(out / "dataset.yaml"),
+                                      "-o", str(tmp_path / "mined.yaml")])
+    assert mined.exit_code == 0, mined.output
+    said = "this log holds what was shown: people could engage only with what the logging policy"
+    assert f"caution: {said}" in mined.output
+    head = "".join(line[2:] + " " for line in (tmp_path / "mined.yaml").read_text().splitlines()
+                   if line.startswith("# "))
+    assert "Caution: " + said in head

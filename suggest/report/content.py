@@ -278,7 +278,8 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
                         f"into 'other' (a column whose values all pooled there has no segment "
                         f"apart from the whole), numbers cut into quantile bins"
                         + (", the hour into 4-hour bands" if "hour" in c.segments else "")
-                        + f". Significant: {len(losses)} losses, {len(wins)} wins.", note=True))
+                        + f". Significant: {len(losses)} losses, {len(wins)} wins."
+                        + _whole_columns(c.segments), note=True))
         names = {"a": c.a, "b": c.b, "b - a": f"{c.b} - {c.a}"}
         shown = losses + wins[:SHOWN_WINS]
         if shown:
@@ -297,6 +298,16 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
                              collapsed=True,
                              caption=f"Every segment ({len(every)}), by column",
                              tone=[_tone(r) for r in every]))
+
+
+def _whole_columns(segments: dict) -> str:
+    """A sentence on the columns with no segment apart from the whole sample, if any."""
+    whole = [column for column, family in segments.items() if not family["tests"]]
+    if not whole:
+        return ""
+    return (f" {counted(len(whole), 'column')} ({', '.join(whole)}) "
+            f"{'has' if len(whole) == 1 else 'have'} no segment apart from the whole sample, "
+            "which the overall test covers.")
 
 
 def _segment_row(r: dict) -> dict:
@@ -465,7 +476,36 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "groups are one.",
         "MDE (minimum detectable effect): the true difference that this sample would find "
         "significant at its family's Bonferroni level with 80% power, from the paired differences' "
-        "standard deviation; a non-significant difference smaller than it may still be real.",
+        "standard deviation; a non-significant difference smaller than it may still be real. "
+        "When too few requests differ between the two engines for any p-value to pass (the "
+        "sign-flip test flips only those), it says so instead.",
         f"Segments: values with fewer than {min_segment} requests pool into 'other'; a column keeps "
         "its 20 largest segments; numeric columns are cut into 5 quantile bins; on a log with time, "
-        "the hour into 4-hour bands and the weekday by name, in local time."]))
+        "the hour into 4-hour bands and the weekday by name, in local time. A segment holding "
+        "nearly every request (95%) is the whole sample: shown, not tested again."]
+        + (_counterfactual_method(summary) if summary.get("counterfactual") else [])))
+
+
+def _counterfactual_method(summary: dict) -> list[str]:
+    """How the counterfactual estimates of a log of what was shown are made, in words."""
+    from suggest.counterfactual import MIN_ESS, MIN_SUPPORT
+
+    clip = next((e.get("clip") for e in summary["counterfactual"].values() if e.get("clip")), None)
+    return [
+        "What each engine would have earned (a log of what was shown): each logged row the "
+        "engine would have shown at the same position counts its engagement divided by the "
+        "logging policy's propensity (IPS, the expected engagements per request in the top k); "
+        "SNIPS divides by the sum of those weights per position instead of the requests; DR "
+        "adds a reward model of item and position fitted on the training part.",
+        "IPS's interval is a gamma interval on the weighted engagements, widened by one "
+        "engagement at each place the logging policy could not have shown the engine's item "
+        "(support below 100%); SNIPS's and DR's are bootstrap intervals of the sample's spread, "
+        "which miss their estimators' bias. No interval passes one engagement a suggestion.",
+        f"Support: the share of an engine's suggestions the logging policy could have shown "
+        f"where it puts them; below {MIN_SUPPORT:.0%} its estimates are not compared. Effective "
+        f"sample size: (sum of weights)^2 / sum of squared weights per position, of the uncapped "
+        f"weights; below {MIN_ESS:.0f} an estimate is said to rest on few rows and never "
+        "overrules the plain replay."
+        + (f" Weights were capped at --clip {clip:g}: capped estimates lean low, the more so for "
+           "engines that depart from the log, so their order leans towards the engine that chose "
+           "it." if clip is not None else "")]

@@ -44,9 +44,10 @@ How (everything on the training part of the replay's split, ``--test-share``, ``
    of its suggestions engaged where it fires; a rule whose suggestions are engaged no more
    often where it fires than anywhere in the check part did not hold and is dropped. The
    priority is the share of the check requests where it fires that engaged its *first*
-   suggestion, in percent (so a rule with more suggestions is not diluted); the
-   ``max_rules`` with the highest are written, each with a comment giving its support,
-   lift and held-out precision.
+   suggestion (so a rule with more suggestions is not diluted), in percent, taken at the
+   lower end of its 95% Wilson interval (:func:`wilson_low`: a share measured on a few
+   requests counts for little); the ``max_rules`` with the highest are written, each with
+   a comment giving its support, lift and held-out precision.
 
 >>> mined = mine(load_log("world/dataset.yaml"), max_rules=20)    # doctest: +SKIP
 >>> print(mined.text)                                              # doctest: +SKIP
@@ -55,6 +56,7 @@ How (everything on the training part of the replay's split, ``--test-share``, ``
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,6 +68,10 @@ from suggest.ids import isin
 
 MIN_HITS = 5                 # engaged fitting requests a target needs to be tested
 MIN_LIFT = 1.0               # the smallest lift proposed (--min-lift): by default, any that is sure
+#: What a rule file mined from a log of what was shown must say first.
+SHOWN_LOG = ("this log holds what was shown: people could engage only with what the logging "
+             "policy showed, so the rules found lean towards rediscovering that policy's "
+             "choices, and items it never showed cannot be found")
 CHECK_SHARE = 0.2            # the later part of the training requests each rule is checked on
 WINDOW_HOURS = 3             # the day's windows tried as time conditions
 QUARTILES = (0.25, 0.5, 0.75)
@@ -133,6 +139,8 @@ def mine(log, *, test_share: float = 0.2, seed: int = 0, split_by: str = "auto",
     summary["left_out_by_max_rules"] = max(0, len(kept) - max_rules)
     kept = kept[:max_rules]
     summary["replay_options"] = split_options(test_share, seed, split_by, gap)
+    if getattr(log.dataset, "position", None):
+        summary["shown_log"] = SHOWN_LOG
     text = _yaml(kept, summary, source, k, summary["replay_options"], min_support)
     return Mined(text, kept, summary)
 
@@ -477,8 +485,25 @@ def _checked(proposals: list[dict], fit, fit_truth, check, check_truth, catalog,
                                  "precision": float(precision[j]) if measured else None,
                                  "first": float(top[j]) if measured else None,
                                  "lift": lift},
-                    "priority": int(round(100 * top[j])) if measured else 0})
+                    "priority": int(round(100 * wilson_low(first_hits[j], fires[j])))
+                    if measured else 0})
     return out
+
+
+def wilson_low(hits: float, n: float, z: float = 1.96) -> float:
+    """The lower end of the 95% Wilson interval of ``hits / n``: a share measured on a
+    handful of requests counts for what it can be trusted to be (1 of 6 gives 0.03, 400 of
+    1,000 gives 0.37), so a rule checked on 6 requests does not outrank one checked on 1,000.
+
+    >>> round(wilson_low(1, 6), 3), round(wilson_low(400, 1000), 3), wilson_low(0, 0)
+    (0.03, 0.37, 0.0)
+    """
+    if n <= 0:
+        return 0.0
+    share = hits / n
+    centre = share + z * z / (2 * n)
+    spread = z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return float(max(0.0, (centre - spread) / (1 + z * z / n)))
 
 
 def _picks(targets, k: int) -> list:
@@ -520,11 +545,15 @@ def _yaml(rules: list[dict], summary: dict, source: str, k: int, settings: str,
         "# requests with an engagement). q: the chance the finding is noise, allowing for every",
         "# test made. later part: how often its suggestions were engaged where it fired (these",
         "# chose which rules to keep, so a replay on the held-out requests reads lower).",
-        "# Priority = how often its first suggestion was engaged there, in percent. Edit freely;",
+        "# Priority = how often its first suggestion was engaged there, in percent, at the low",
+        "# end of its 95% interval (a share seen on a few requests counts for little). Edit freely;",
         f"# replay it with: suggest replay ... {settings} --rules hand=YOUR_RULES.yaml "
         "--rules mined=THIS_FILE.yaml",
         "version: 1", "conflict: priority", f"max_suggestions: {k}",
     ]
+    if summary.get("shown_log"):
+        head[1:1] = [comment(line, "") for line in
+                     textwrap.wrap("Caution: " + summary["shown_log"] + ".", 90)]
     if not rules:
         return "\n".join(head + ["rules: []", ""])
     lines = head + ["rules:"]
