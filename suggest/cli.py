@@ -193,6 +193,20 @@ def generate(ctx, users, days, seed, preset, requests_per_day, extra_items, logg
     click.echo(f"next: suggest data check {out}/dataset.yaml")
 
 
+
+def _dask_address(ctx, param, value):
+    """``--dask``'s value: a file the command line meant as its argument (``--dask D.yaml``
+    reads D.yaml as the address) is named, with how to write it."""
+    if value and value != "local" and "://" not in value and (
+            Path(value).exists() or Path(value).suffix.lower() in (".yaml", ".yml", ".csv",
+                                                                    ".parquet", ".tsv", ".jsonl")):
+        raise click.BadParameter(
+            f"'{value}' was taken as the scheduler address: --dask takes an optional address, so "
+            f"write the file before it ({value} --dask), or give --dask an address "
+            "(tcp://HOST:8786) or `local`", param_hint="--dask")
+    return value
+
+
 def _parallel_options(what: str, joblib: bool = True, workers: str = ""):
     """``--jobs`` and ``--dask [ADDRESS]``, shared by data check, replay and train;
     ``workers`` says what the workers do."""
@@ -203,6 +217,7 @@ def _parallel_options(what: str, joblib: bool = True, workers: str = ""):
     def decorate(command):
         command = click.option(
             "--dask", "dask_address", is_flag=False, flag_value="local", default=None,
+            callback=_dask_address,
             metavar="[ADDRESS]", help=f"Run {what} on Dask: a scheduler address "
             "(tcp://HOST:8786), or no value for a local cluster started and closed here."
             + (f" {workers}" if workers else ""))(command)
@@ -597,7 +612,9 @@ Examples:
               help="A rule file: its suggestions join the candidates, its firing becomes features.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Model folder to write (models/NAME).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for LightGBM and splits.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for LightGBM and splits (with --dask the trees also depend on which "
+                   "worker holds which rows: two runs are close, not identical).")
 @click.option("--n-estimators", type=int, default=None,
               help="Most trees; early stopping on validation NDCG@5 usually stops sooner. With "
                    "--dask: exactly this many when given, else as many as a local validation run "
@@ -627,6 +644,11 @@ def train(log_file, dataset, rules_file, out, seed, n_estimators, test_share, sp
     model, a manifest.json and the statistics fitted on the log as Parquet;
     loading reads them back and never unpickles. Rejected log rows are counted and written to the folder's
     rejects.csv; a rule file is first checked against the dataset.
+
+    With --dask, LightGBM trains data-parallel across the workers: its bins and histograms
+    depend on which worker holds which rows, so two runs give close models, not the same
+    bytes (local training with the same seed does). A worker lost while it trains stops
+    the command with exit code 1.
     """
     from suggest.report.terminal import train_text, train_warning
     from suggest.workflow import train_model

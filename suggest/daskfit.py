@@ -24,6 +24,7 @@ the context slices times the items), not as the log. The engine is the one
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -101,7 +102,8 @@ def load_on_worker(client, directory, explain: bool | None = None) -> "RemoteEng
     and left there, its ``explain`` set when given; its manifest,
     settings and the ids of the requests it was trained on (a future, for replay's check)
     are the client's."""
-    model = _waited(client.submit(_loaded, str(directory), explain, pure=False))
+    # absolute: the worker reads the folder, and its current folder is not the client's
+    model = _waited(client.submit(_loaded, str(Path(directory).absolute()), explain, pure=False))
     remote = RemoteEngine(client, model, client.submit(_unfitted, model, pure=False).result())
     remote.manifest_ = remote.ask(getattr, "manifest_")
     remote.trained_on_ = client.submit(getattr, model, "trained_on_", pure=False)

@@ -109,8 +109,13 @@ def checked_log(dataset, log: str | Path | None = None, rules: str | Path | None
         from suggest.data.dasklog import load_on_dask
 
         loaded = load_on_dask(described(dataset, log), client, rejects)
-    for path, rule_set in zip(files, rule_sets):
-        check_fits_log(rule_set, path, loaded, dataset)
+    try:
+        for path, rule_set in zip(files, rule_sets):
+            check_fits_log(rule_set, path, loaded, dataset)
+    except SuggestError:
+        if client is not None and rejects is not None:  # the workers wrote them: not a run's
+            shutil.rmtree(rejects, ignore_errors=True)
+        raise
     return loaded
 
 

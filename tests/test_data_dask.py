@@ -111,6 +111,45 @@ def test_the_report_and_the_rejects_equal_the_local_check(split_log, client, tmp
     assert any("'NULL' in weather" in w for w in report.warnings)
 
 
+def test_a_relative_rejects_folder_is_the_clients_not_the_workers(split_log, client, tmp_path,
+                                                                   monkeypatch):
+    """The workers write the rejects; their current folder is not the client's (an external
+    cluster's workers were started elsewhere): a relative path failed, or wrote there."""
+    path = _description(split_log, "rel")
+    monkeypatch.chdir(tmp_path)  # the client moves; the workers stay where they started
+    report, written = distributed.check_on_dask(Dataset.from_yaml(path), client,
+                                                Path("sub") / "rejects", buckets=3)
+    assert report.rows_rejected > 0
+    assert Path(written) == tmp_path / "sub" / "rejects" and any(Path(written).glob("part-*.csv"))
+    assert not list(tmp_path.glob("sub/*.partial"))
+
+
+def test_a_rule_file_that_does_not_fit_leaves_no_rejects_from_the_workers(split_log, client,
+                                                                          tmp_path):
+    """The workers write the rejects while they read the log; the rules are checked against
+    it after: a refused rule file must not leave a run folder holding rejects alone."""
+    from suggest.errors import SuggestError
+    from suggest.workflow import checked_log
+
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {activty: driving}\n    suggest: [navigation]\n")
+    with pytest.raises(SuggestError, match="unknown field 'activty'"):
+        checked_log(_description(split_log, "fit"), None, rules, client=client,
+                    rejects=tmp_path / "run" / "rejects")
+    assert not (tmp_path / "run" / "rejects").exists()
+
+
+def test_dask_refuses_a_file_taken_for_its_address():
+    """`--dask D.yaml`: the option takes an optional address, so the file was read as one."""
+    from click.testing import CliRunner
+
+    from suggest.cli import main
+
+    said = CliRunner().invoke(main, ["data", "check", "--dask", str(SAMPLE / "dataset.yaml")])
+    assert said.exit_code == 2 and "was taken as the scheduler address" in said.output
+    assert "dataset.yaml --dask" in said.output
+
+
 def test_a_repeat_across_files_is_rejected_by_duplicates_reject(split_log, client, tmp_path):
     path = _description(split_log, "declared", duplicates="reject",
                         context={**yaml.safe_load((SAMPLE / "dataset.yaml").read_text())["context"],

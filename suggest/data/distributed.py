@@ -97,7 +97,8 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     """:func:`check_on_dask`, and the buckets' futures (with their frames when ``keep``) and
     the log's distinct items in the order they first appear:
     ``(report, rejects folder or None, buckets, items)``."""
-    target = Path(rejects_dir)
+    # absolute: the workers write there, and a worker's folder is not the client's
+    target = Path(rejects_dir).absolute()
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     parts = log_parts(ds.log, ds.format, rows_per_part=ROWS_PER_PART,

@@ -78,8 +78,10 @@ class TrainedOnDask:
 
     def save(self, directory, dataset: dict | None = None) -> Path:
         """Write the model folder (:meth:`RankerEngine.save`) from the worker that holds it."""
-        return Path(self.client.submit(_save, self.engine, self.frames, str(directory),
-                                       self.catalog, dataset, pure=False).result())
+        # absolute: a worker's current folder is not the client's
+        return Path(self.client.submit(_save, self.engine, self.frames,
+                                       str(Path(directory).absolute()), self.catalog, dataset,
+                                       pure=False).result())
 
 
 def fit_dask(engine, log, part=None, *, n_estimators: int | None = None, sample: int = 50_000,
@@ -124,9 +126,9 @@ def fit_dask(engine, log, part=None, *, n_estimators: int | None = None, sample:
     bar.update(1)
     trees = settings["params"]["n_estimators"]
     bar.set_postfix_str(f"boosting {trees} trees")
-    model = lgb_dask.DaskLGBMRanker(client=client, **settings["params"])
+    model = lgb_dask.DaskLGBMRanker(client=client, time_out=NETWORK_MINUTES, **settings["params"])
     train_x, train_y, train_g, _ = sets["train"]
-    with warnings.catch_warnings(), _lightgbm_says_to_stderr():
+    with warnings.catch_warnings(), _lightgbm_says_to_stderr(), _lost_workers_stop(client):
         # lightgbm.dask names the settings Dask decides for itself
         warnings.filterwarnings("ignore", "Parameter .* will be ignored", UserWarning)
         # what DaskLGBMRanker.fit does, with the quiet ranker on the workers (a LightGBM
@@ -208,6 +210,74 @@ class _StderrLogger:
 
 
 _IGNORED = re.compile(r"Parameter \S+ will be ignored")
+
+
+#: LightGBM's socket time-out on the workers, in minutes (its default is 120): a worker
+#: whose peer died waits this long inside LightGBM's network setup, which no cancel reaches.
+NETWORK_MINUTES = 15
+
+
+@contextlib.contextmanager
+def _lost_workers_stop(client, every: float = 2.0):
+    """While LightGBM trains across the workers: when one of them leaves (killed, out of
+    memory), the training tasks are cancelled and a :class:`ClusterError` raised, instead of
+    waiting for ever on a task bound to a worker that is gone. A LightGBM network error
+    (a peer lost later in training) becomes the same error, not a traceback."""
+    import threading
+
+    from suggest.errors import ClusterError
+
+    start = set(client.scheduler_info()["workers"])
+    lost: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(every):
+            try:
+                now = set(client.scheduler_info()["workers"])
+            except Exception:  # the client is closing: nothing to watch
+                return
+            if start - now:
+                lost.extend(sorted(start - now))
+                from distributed import Future
+
+                client.cancel([Future(key, client) for key in list(client.futures)
+                               if "train_part" in str(key)], force=True)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    hint = ("run the same command again; look at the workers' logs (memory limits?). A worker "
+            f"left waiting in LightGBM's network setup frees itself after {NETWORK_MINUTES} "
+            "minutes, or restart it")
+    try:
+        yield
+    except Exception as exc:
+        from concurrent.futures import CancelledError
+
+        if lost or isinstance(exc, (CancelledError, lightgbm.basic.LightGBMError)):
+            gone = (f": {', '.join(lost)} left" if lost else
+                    f": {type(exc).__name__}: {str(exc)[:300]}")
+            if _restart(client, start - set(lost)):
+                hint = ("run the same command again; look at the workers' logs (memory "
+                        "limits?). The other workers, held in LightGBM's network setup, were "
+                        "restarted")
+            raise ClusterError(f"a Dask worker was lost while LightGBM trained across the "
+                               f"workers{gone}", hint=hint) from None
+        raise
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _restart(client, workers: set) -> bool:
+    """Restart ``workers`` (through their nannies): a LightGBM task waiting for a lost peer
+    holds its worker in C code that no cancel reaches. False when they cannot be (no nanny)."""
+    try:
+        client.restart_workers(sorted(workers), timeout=60)
+        return True
+    except Exception:
+        return False
 
 
 def _trees_from_local_run(engine, requests, truth, catalog, sample: int) -> tuple[int, str]:
