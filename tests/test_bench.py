@@ -262,6 +262,8 @@ def test_the_summary_says_where_a_baseline_leads_or_the_test_repeats_training():
     lines = _cautions(worlds)
     assert len(lines) == 2
     assert lines[0].startswith("sparse: user-history 0.285 is above the ranker 0.243 (not significantly")
+    assert lines[0].endswith("the simple baseline is the safer default there until the ranker is "
+                             "shown to be better")  # not "better", beside "not significantly"
     assert lines[1].startswith("real: 97% of test requests have a (user, item) already in the "
                                "training part: its figures read high")
     assert _cautions(worlds[1:2]) == []

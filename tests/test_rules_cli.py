@@ -133,6 +133,31 @@ def test_failing_rule_test_exits_1_and_says_what_differed(tmp_path):
     assert "expected ['y', 'x'], got ['x', 'y']" in result.output
 
 
+def test_a_failing_test_on_slice_items_says_they_follow_the_logs_popularity(tmp_path):
+    """A slice's items are ranked by popularity in the log the rules are tested with: a test
+    written against another log fails on their order, and the failure says why."""
+    from suggest.data import load
+
+    log = load(SAMPLE)
+    engine = RulesEngine(parse_rules("rules:\n  - id: m\n    when: {location: gym}\n"
+                                     "    suggest: [{category: Music, top: 2}]\n")).fit(
+        log.requests, log.truth, log.catalog)
+    first, second = [item for item, _ in engine.proposals_[0]][:2]
+    rules = tmp_path / "r.yaml"
+    text = ("rules:\n  - id: m\n    when: {location: gym}\n    suggest: [{category: Music, top: 2}]\n"
+            "tests:\n  - name: gym\n    context: {location: gym}\n    expect: [%s, %s]\n")
+    rules.write_text(text % (second, first))
+    failed = run("rules", "test", rules, "--dataset", SAMPLE)
+    assert failed.exit_code == 1 and "items from catalog slices, filled by their popularity" in failed.output
+    rules.write_text(text % (first, second))
+    assert run("rules", "test", rules, "--dataset", SAMPLE).exit_code == 0
+    fixed = tmp_path / "f.yaml"  # named items in another order: no word on slices
+    fixed.write_text("rules:\n  - id: m\n    when: {location: gym}\n    suggest: [a, b]\n"
+                     "tests:\n  - name: gym\n    context: {location: gym}\n    expect: [b, a]\n")
+    other = run("rules", "test", fixed)
+    assert other.exit_code == 1 and "catalog slices" not in other.output
+
+
 def test_explain_json_has_the_documented_shape_and_first_failing_condition():
     context = {"location": "commute", "activity": "driving", "battery": 12,
                "timestamp": "2026-03-03T08:10:00-05:00"}

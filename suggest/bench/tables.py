@@ -123,11 +123,14 @@ def _cautions(worlds: list[dict]) -> list[str]:
     for w in worlds:
         b = w.get("ranker_vs_baseline")
         if b and b["diff"] < 0:
-            sure = ("significantly" if b["winner"] == b["baseline"]
-                    else "not significantly")
+            significant = b["winner"] == b["baseline"]
             lines.append(f"{w['name']}: {b['baseline']} {b['baseline_score']:.3f} is above the "
-                         f"ranker {b['ranker']:.3f} ({sure}, Holm p {b['p_holm']:.2g}): the simple "
-                         "baseline is the better default there")
+                         f"ranker {b['ranker']:.3f} ("
+                         + ("significantly" if significant else "not significantly")
+                         + f", Holm p {b['p_holm']:.2g}): "
+                         + ("the simple baseline is the better default there" if significant
+                            else "the simple baseline is the safer default there until the "
+                                 "ranker is shown to be better"))
         if w.get("leakage"):
             lines.append(f"{w['name']}: {w['leakage'].split(':')[0]}: its figures read high "
                          f"(see {w['run']}/summary.json)")
