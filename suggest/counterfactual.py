@@ -560,10 +560,14 @@ def verdict_caution(found: dict) -> str | None:
     else:
         return None
     few = [n for n in (b, a) if (usable[n].get("ess") or 0.0) < MIN_ESS]
+    capped_any = any(usable[n].get("clipped") for n in (b, a))
     if few:  # separate intervals on a handful of rows are not a finding
         reading = (f"the log cannot tell which would have earned more ({_possessive(few[0])} "
                    f"estimate rests on an effective sample of {usable[few[0]]['ess']:.0f} rows "
                    "per position)")
+    elif capped_any:  # capped weights tilt the order towards the engine that chose the log
+        reading = ("with weights capped the log cannot tell which would have earned more (the "
+                   "cap favours the engine that chose the log); read the order without --clip")
     elif _apart(usable[b], usable[a]) or _apart(usable[a], usable[b]):
         higher = b if usable[b][best]["value"] > usable[a][best]["value"] else a
         reading = f"{higher} would have earned more"

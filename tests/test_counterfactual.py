@@ -106,6 +106,9 @@ def test_the_plain_replay_is_overruled_only_by_steady_uncapped_estimates():
               "popular": engine(0.657, 0.082, 2.358, 0.034, 500.0, clipped=40, clip=3.0)}
     said = " ".join(trust_sentences(capped, 5))
     assert flip not in said and "the order of the estimates leans towards it" in said
+    caution = verdict_caution({"k": 5, "recommended": "ips", "engines": capped})
+    assert "would have earned more" not in caution.split("cannot tell")[0] \
+        and "with weights capped the log cannot tell which would have earned more" in caution
 
 
 def test_k_leaves_out_later_positions_and_snips_is_undefined_without_a_match():

@@ -532,3 +532,27 @@ def test_only_this_packages_own_errors_are_kept_out_of_the_workers_log():
     assert keep(failed(pandas.errors.DataError("no numeric types"), ours[0],
                        "/env/site-packages/pandas/core/groupby/groupby.py"))
     assert keep(failed(ValueError("a bug"), *ours))
+
+
+def test_a_lightgbm_error_with_every_worker_there_is_one_sentence_and_restarts_nothing(client):
+    """Only a worker of the training that left is a lost worker (then the others, held in
+    LightGBM's network setup, are restarted); another LightGBM error is said in one
+    sentence, exit 1, and no worker is restarted; another client's task is not touched."""
+    import lightgbm
+
+    from suggest.errors import ClusterError
+    from suggest.ranker.distributed import _lost_workers_stop
+
+    workers = sorted(client.scheduler_info()["workers"])
+    data = [client.submit(len, "x", workers=[workers[0]], pure=False)]
+    data[0].result()
+    other = client.submit(time.sleep, 3, key="_train_part-another-fit", pure=False)
+    with pytest.raises(ClusterError) as caught:
+        with _lost_workers_stop(client, data, every=0.2):
+            raise lightgbm.basic.LightGBMError("Binding port 12400 failed")
+    assert caught.value.exit_code == 1
+    assert caught.value.message.startswith("LightGBM failed while training across the workers: "
+                                           "LightGBMError: Binding port 12400 failed")
+    assert sorted(client.scheduler_info()["workers"]) == workers  # none restarted
+    other.result()
+    assert other.status == "finished"

@@ -55,6 +55,20 @@ def test_a_log_of_what_was_shown_keeps_position_and_propensity_and_rejects_bad_o
            "propensity 0.125 to 1" in text
 
 
+def test_a_click_written_as_a_second_row_of_the_same_place_is_merged_not_refused(tmp_path):
+    """The same item again at its position (shown, then clicked) is a duplicate row for
+    `duplicates:` to merge; only another item at a taken position is refused."""
+    log = load_checked(write_dataset(tmp_path, """\
+        req,user,item,pos,prop,clicked
+        q1,u1,a,1,0.5,0
+        q1,u1,b,2,0.5,0
+        q1,u1,a,1,0.5,1
+        q2,u2,b,1,0.5,0
+        """, **SHOWN))
+    assert log.report.rows_rejected == 0
+    assert log.truth[["request_id", "item_id", "relevance"]].values.tolist() == [["q1", "a", 1.0]]
+
+
 def test_a_log_without_the_roles_has_no_shown_line(tmp_path):
     log = load_checked(write_dataset(tmp_path, LOG, columns={"request": "req",
                                                              "relevance": "clicked"}))

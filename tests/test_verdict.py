@@ -108,10 +108,18 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
 def test_an_interval_that_leaves_out_zero_beside_no_significant_difference_says_why():
     """The 95% interval is per test, the p-value Holm-corrected: when they disagree the
     sentence says so, instead of an interval above 0 beside 'no significant difference'."""
-    said = " ".join(judge(_summary(0.02, 0.3), "ndcg@5", {"ranker - user-history": []},
+    summary = _summary(0.02, 0.3)
+    summary["comparisons"][1]["p_value"] = 0.02  # significant alone, not after Holm over 4
+    said = " ".join(judge(summary, "ndcg@5", {"ranker - user-history": []},
                           {"ranker - user-history": {"segments": 40, "columns": 6}})["sentences"])
     assert ("+0.020 ndcg@5 [+0.010, +0.030], p = 0.3 (Holm over 4 tests): no significant "
             "difference (the interval is not adjusted for the 4 tests, the p-value is)") in said
+    # not significant even alone: the correction is not why they disagree, and is not blamed
+    summary["comparisons"][1]["p_value"] = 0.07
+    said = " ".join(judge(summary, "ndcg@5", {"ranker - user-history": []},
+                          {"ranker - user-history": {"segments": 40, "columns": 6}})["sentences"])
+    assert "not adjusted" not in said
+    assert "(the t interval leaves out 0, the sign-flip test does not find the difference)" in said
     inside = " ".join(judge(_summary(0.005, 0.3), "ndcg@5", {"ranker - user-history": []},
                             {"ranker - user-history": {"segments": 40, "columns": 6}})["sentences"])
     assert "no significant difference" in inside and "not adjusted" not in inside

@@ -470,17 +470,28 @@ def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[st
     """``duplicates: reject``: a row repeating the request (``keys``: the request column, or
     the user, context and time that make a request) and the item of an earlier kept row is
     rejected, naming that row's line (``undecided``: the rows not rejected yet). With
-    ``what="position"`` (a log of what was shown): a row repeating the position of an earlier
-    kept row of its request (a place shows one item; the estimates weigh each place once)."""
+    ``what="position"`` (a log of what was shown): a row showing another item at the position
+    of an earlier kept row of its request (a place shows one item; the estimates weigh each
+    place once); the same item again is left to ``duplicates:``."""
     column = "item_id" if what == "item" else "position"
     ok = undecided & out["item_id"].notna() & out[column].notna()
     names = [*keys, column]
-    rows = out.loc[ok, [*names, "line"]].astype({k: str for k in names})
+    rows = out.loc[ok, [*names, "item_id", "line"] if column != "item_id" else [*names, "line"]]
+    rows = rows.astype({k: str for k in names})
     repeat = rows.duplicated(names, keep="first")
     if not repeat.any():
         return
-    first = rows.drop_duplicates(names).set_index(names)["line"]
-    lines = first.reindex(pd.MultiIndex.from_frame(rows.loc[repeat, names])).to_numpy()
+    first = rows.drop_duplicates(names).set_index(names)
+    again = pd.MultiIndex.from_frame(rows.loc[repeat, names])
+    if what == "position":  # the same item again at its place is a duplicate row, which
+        # `duplicates:` merges (a click written as a second row); another item is refused
+        repeat = repeat.copy()
+        repeat[repeat] = (rows.loc[repeat, "item_id"].astype(str).to_numpy()
+                          != first["item_id"].astype(str).reindex(again).to_numpy())
+        if not repeat.any():
+            return
+        again = pd.MultiIndex.from_frame(rows.loc[repeat, names])
+    lines = first["line"].reindex(again).to_numpy()
     at = rows.index[repeat.to_numpy()]
     mask = pd.Series(False, index=out.index)
     mask[at] = True

@@ -128,7 +128,8 @@ def fit_dask(engine, log, part=None, *, n_estimators: int | None = None, sample:
     bar.set_postfix_str(f"boosting {trees} trees")
     model = lgb_dask.DaskLGBMRanker(client=client, time_out=NETWORK_MINUTES, **settings["params"])
     train_x, train_y, train_g, _ = sets["train"]
-    with warnings.catch_warnings(), _lightgbm_says_to_stderr(), _lost_workers_stop(client):
+    with warnings.catch_warnings(), _lightgbm_says_to_stderr(), \
+            _lost_workers_stop(client, train_x):
         # lightgbm.dask names the settings Dask decides for itself
         warnings.filterwarnings("ignore", "Parameter .* will be ignored", UserWarning)
         # what DaskLGBMRanker.fit does, with the quiet ranker on the workers (a LightGBM
@@ -218,53 +219,81 @@ NETWORK_MINUTES = 15
 
 
 @contextlib.contextmanager
-def _lost_workers_stop(client, every: float = 2.0):
-    """While LightGBM trains across the workers: when one of them leaves (killed, out of
-    memory), the training tasks are cancelled and a :class:`ClusterError` raised, instead of
-    waiting for ever on a task bound to a worker that is gone. A LightGBM network error
-    (a peer lost later in training) becomes the same error, not a traceback."""
+def _lost_workers_stop(client, data, every: float = 2.0):
+    """While LightGBM trains across the workers that hold ``data`` (the training matrix):
+    when one of them leaves (killed, out of memory), this fit's training tasks are cancelled,
+    the other workers of the fit (held in LightGBM's network setup, which no cancel reaches)
+    are restarted and a :class:`ClusterError` raised, instead of waiting for ever on a task
+    bound to a worker that is gone. A LightGBM error with none of them gone is a
+    :class:`ClusterError` too (a runtime failure, one sentence), and nothing is restarted."""
     import threading
+
+    from distributed import futures_of
 
     from suggest.errors import ClusterError
 
-    start = set(client.scheduler_info()["workers"])
-    lost: list[str] = []
+    held = client.who_has(futures_of(data))
+    mine = set().union(*map(set, held.values())) or set(client.scheduler_info()["workers"])
+    before = set(client.futures)  # this fit's training tasks are the ones made from here on
+    lost: set[str] = set()
     done = threading.Event()
+
+    def gone() -> set[str]:
+        return mine - set(client.scheduler_info()["workers"])
+
+    def ours() -> list:
+        from distributed import Future
+
+        for _ in range(3):  # the client's own thread may change the dict meanwhile
+            try:
+                keys = list(client.futures)
+                break
+            except RuntimeError:
+                continue
+        else:
+            return []
+        return [Future(k, client) for k in keys if k not in before and "train_part" in str(k)]
 
     def watch() -> None:
         while not done.wait(every):
             try:
-                now = set(client.scheduler_info()["workers"])
-            except Exception:  # the client is closing: nothing to watch
-                return
-            if start - now:
-                lost.extend(sorted(start - now))
-                from distributed import Future
-
-                client.cancel([Future(key, client) for key in list(client.futures)
-                               if "train_part" in str(key)], force=True)
+                left = gone()
+            except Exception:  # a passing hiccup of the scheduler: ask again
+                continue
+            if left:
+                lost.update(left)
+                client.cancel(ours(), force=True)
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    hint = ("run the same command again; look at the workers' logs (memory limits?). A worker "
-            f"left waiting in LightGBM's network setup frees itself after {NETWORK_MINUTES} "
-            "minutes, or restart it")
     try:
         yield
     except Exception as exc:
         from concurrent.futures import CancelledError
 
-        if lost or isinstance(exc, (CancelledError, lightgbm.basic.LightGBMError)):
-            gone = (f": {', '.join(lost)} left" if lost else
-                    f": {type(exc).__name__}: {str(exc)[:300]}")
-            if _restart(client, start - set(lost)):
-                hint = ("run the same command again; look at the workers' logs (memory "
-                        "limits?). The other workers, held in LightGBM's network setup, were "
-                        "restarted")
-            raise ClusterError(f"a Dask worker was lost while LightGBM trained across the "
-                               f"workers{gone}", hint=hint) from None
-        raise
+        done.set()
+        watcher.join()
+        if not isinstance(exc, (CancelledError, lightgbm.basic.LightGBMError)):
+            raise
+        try:
+            lost.update(gone())
+        except Exception:
+            pass
+        if not lost:
+            raise ClusterError(f"LightGBM failed while training across the workers: "
+                               f"{type(exc).__name__}: {str(exc)[:300]}",
+                               hint="look at the workers' logs, then run the same command "
+                                    "again") from None
+        restarted = _restart(client, mine - lost)
+        raise ClusterError(
+            f"a Dask worker was lost while LightGBM trained across the workers: "
+            f"{', '.join(sorted(lost))} left",
+            hint="run the same command again; look at the workers' logs (memory limits?). "
+                 + ("The other workers of the training, held in LightGBM's network setup, "
+                    "were restarted" if restarted else
+                    f"A worker left waiting in LightGBM's network setup frees itself after "
+                    f"{NETWORK_MINUTES} minutes, or restart it")) from None
     finally:
         done.set()
         watcher.join()
@@ -273,6 +302,8 @@ def _lost_workers_stop(client, every: float = 2.0):
 def _restart(client, workers: set) -> bool:
     """Restart ``workers`` (through their nannies): a LightGBM task waiting for a lost peer
     holds its worker in C code that no cancel reaches. False when they cannot be (no nanny)."""
+    if not workers:
+        return False
     try:
         client.restart_workers(sorted(workers), timeout=60)
         return True

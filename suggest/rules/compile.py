@@ -68,15 +68,18 @@ class Evaluator:
         without time) reads a context column named like a time field as it is.
     """
 
-    def __init__(self, frame: pd.DataFrame, timezone: str | None = None, *, remember: bool = False):
+    def __init__(self, frame: pd.DataFrame, timezone: str | None = None, *,
+                 remember: set[int] | None = None):
         self.frame = frame
         self.n = len(frame)
         self.timezone = timezone
         self._columns: dict[str, _Column | None] = {}
         self._time: pd.DataFrame | None = None
-        # with ``remember``, each condition's result is kept (a boolean per row, twice) for the
-        # next time the same condition is asked: coverage asks every condition twice
-        self._leaves: dict[int, Truth3] | None = {} if remember else None
+        # ``remember``: the conditions (by id) whose results are kept (a boolean per row,
+        # twice) for the next time they are asked: coverage asks the parts of a top-level
+        # `all` again for the near misses; nothing else is kept
+        self._remember = remember or set()
+        self._leaves: dict[int, Truth3] = {}
 
     # -- fields ------------------------------------------------------------------------
     def column(self, name: str) -> _Column | None:
@@ -116,7 +119,7 @@ class Evaluator:
         since ``all``/``any`` then need no bookkeeping of unknowns."""
         if isinstance(node, Group):
             return self._group(node, need_known)
-        if self._leaves is None:
+        if id(node) not in self._remember:
             return self._leaf(node)
         if id(node) not in self._leaves:
             self._leaves[id(node)] = self._leaf(node)

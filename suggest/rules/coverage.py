@@ -64,7 +64,10 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
     """
     rs = engine.rule_set_
     k = k or rs.max_suggestions
-    ev = engine.evaluator(requests, remember=True)  # the near misses ask the same conditions
+    # the near misses ask the parts of each top-level `all` again: those are remembered
+    parts = {id(c) for r in rs.rules if isinstance(r.when, Group) and r.when.kind == "all"
+             and len(r.when.children) >= 2 for c in r.when.children}
+    ev = engine.evaluator(requests, remember=parts)
     by_rule = engine.fired_by_rule(requests, ev)
     fired = by_rule.T
     patterns, inverse = unique_columns(by_rule)

@@ -148,8 +148,9 @@ class RulesEngine(BaseEngine):
             fired[j] = evaluator.evaluate(rule.when, need_known=False).true
         return fired
 
-    def evaluator(self, requests: pd.DataFrame, *, remember: bool = False) -> Evaluator:
-        """The conditions' evaluator over ``requests``, in the rule set's time zone."""
+    def evaluator(self, requests: pd.DataFrame, *, remember: set[int] | None = None) -> Evaluator:
+        """The conditions' evaluator over ``requests``, in the rule set's time zone
+        (``remember``: the conditions, by id, whose results it keeps)."""
         return Evaluator(requests, self.rule_set_.timezone or self.timezone, remember=remember)
 
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
