@@ -158,6 +158,8 @@ def context_text(context: dict, width: int | None = None) -> str:
     from suggest.segments import DAYS
 
     def shown(key, value) -> str:
+        if isinstance(value, (bool, np.bool_)):  # as a log and the rules write them
+            return "true" if value else "false"
         if key == "weekday" and isinstance(value, (int, np.integer)) and 0 <= value < 7:
             return DAYS[int(value)]
         text = str(value)

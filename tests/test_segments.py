@@ -192,5 +192,5 @@ def test_an_example_context_names_its_weekday_as_the_segments_do():
 
     assert segment_labels(pd.Series([5] * 40, name="weekday")).iloc[0] == "sat"
     said = context_text({"location": "home", "weekday": np.int64(5), "hour": 7, "battery": None,
-                         "note": "x" * 50}, 40)
-    assert said == "location=home, weekday=sat, hour=7, note=" + "x" * 39 + "…"
+                         "headphones": np.bool_(True), "note": "x" * 50}, 40)
+    assert said == "location=home, weekday=sat, hour=7, headphones=true, note=" + "x" * 39 + "…"
