@@ -89,6 +89,8 @@ def _raw_labels(values: pd.Series, bins: int) -> tuple[pd.Series, list | None]:
         labels, order = binned
     else:
         text = values.astype(str)
+        if pd.api.types.is_bool_dtype(values.dtype):  # as a log and the rules write them
+            text = text.str.lower()
         # a value spelt like a pooled segment keeps quotes, so it is never mixed with them
         labels = text.mask(text.isin((OTHER, MISSING)), '"' + text + '"').to_numpy(dtype=object)
     labels = np.where(missing, MISSING, labels)
