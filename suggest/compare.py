@@ -222,8 +222,11 @@ def check_metric(names: list[str], metric: str) -> str:
     if metric not in names:
         family, _, cutoff = metric.partition("@")
         same = [n for n in names if n.partition("@")[0] == family]
+        whole = cutoff.isdigit() and int(cutoff) >= 1  # a cutoff a replay could compute
         raise SuggestError(f"the run has no metric '{metric}'",
-                           hint=f"it has {one_of(same)}; replay with --k including {cutoff}"
+                           hint=(f"it has {one_of(same)}; replay with --k including {cutoff}"
+                                 if whole else f"a cutoff is a whole number >= 1; it has "
+                                               f"{one_of(same)}")
                            if same and cutoff else did_you_mean(metric, names)
                            or f"it has {one_of(names)}; replay with --k including the cutoff")
     return metric

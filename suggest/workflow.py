@@ -624,7 +624,7 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
     check_engines([a, b], list(summary["engines"]))
     check_distinct(a, b, list(summary["engines"]))
     metric = check_metric(run_metrics(run_dir),
-                          report_metric(summary, metric or (f"ndcg@{k}" if k else None)))
+                          report_metric(summary, metric or (f"ndcg@{k}" if k is not None else None)))
     cutoff = parse_metric(metric)[1]
     # only what the comparison reads: a run of a million requests holds far more
     from suggest.verdict import other_rule_sets

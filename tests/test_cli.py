@@ -277,6 +277,23 @@ def test_evaluate_bad_files_are_exit_2(tmp_path):
     missing = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "nope.csv"), "--truth",
                                         str(tmp_path / "truth.csv")])
     assert missing.exit_code == 2 and "not found" in missing.output
+    # a row with a field more than its header: pandas read its first field as an index and
+    # every column one off (all metrics 0, exit 0); refused, naming the row
+    (tmp_path / "long.csv").write_text("request_id,item_id,score\nq1,a,1,0.9\nq1,b,0.5\n")
+    long = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "long.csv"), "--truth",
+                                     str(tmp_path / "truth.csv")])
+    assert long.exit_code == 2
+    assert f"{tmp_path / 'long.csv'}:2: run row has 4 fields, its header 3" in long.output
+
+
+def test_evaluate_reads_a_table_whose_header_is_quoted(tmp_path):
+    """pandas' QUOTE_ALL and R's write.csv quote the header: it is a header all the same."""
+    (tmp_path / "run.csv").write_text('"request_id","item_id","score"\n"q1","a",0.9\n"q1","b",0.5\n')
+    (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,b,1\n")
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "run.csv"), "--truth",
+                                       str(tmp_path / "truth.csv"), "--k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["metrics"]["mrr@2"] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("columns, several", [("{user: usr, item: item}", False),

@@ -205,6 +205,11 @@ def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
     assert column.exit_code == 2 and "did you mean 'location'" in column.output
     unfinished = CliRunner().invoke(main, ["compare", str(tmp_path)])
     assert unfinished.exit_code == 2 and "not a finished replay" in unfinished.output
+    for k in ("0", "-3"):  # --k 0 fell back to the run's metric, exit 0
+        cutoff = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "popular",
+                                           "--k", k])
+        assert cutoff.exit_code == 2 and "a cutoff is a whole number >= 1" in cutoff.output
+        assert "replay with --k including" not in cutoff.output
 
 
 def test_report_is_one_self_contained_page_with_every_section(log, tmp_path):

@@ -10,6 +10,8 @@ their first line: a table has a header naming its columns.
 
 from __future__ import annotations
 
+import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +43,18 @@ def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
                             hint=f"write one line per suggested item (a {what} from an engine)"
                             if what == "run" else "write one line per engaged item")
         sep = "\t" if "\t" in first and "," not in first else ","
-        if not any(col in first.split(sep) for col in needed):
+        header = next(csv.reader([first], delimiter=sep))  # a quoted header ("request_id") too
+        if not any(col in header for col in needed):
             return None  # not a table with a header: the caller tries TREC
-        frame = _parsed(path, what, lambda: pd.read_csv(path, sep=sep, dtype={"request_id": str,
-                                                                             "item_id": str}))
+        with warnings.catch_warnings():
+            # a row with more fields than the header: pandas would make its first field an
+            # index and read every column one off (all metrics 0, exit 0); refused instead
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                frame = _parsed(path, what, lambda: pd.read_csv(
+                    path, sep=sep, index_col=False, dtype={"request_id": str, "item_id": str}))
+            except pd.errors.ParserWarning:
+                raise _field_count(path, sep, what, len(header)) from None
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"{what} has no column {', '.join(repr(c) for c in missing)}",
@@ -61,6 +71,18 @@ def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
                             hint=f"every row of a {what} table needs {', '.join(needed)}"
                                  + (" and, with that column, an engine" if col == "engine" else ""))
     return frame
+
+
+def _field_count(path: Path, sep: str, what: str, width: int) -> DataError:
+    """The error for the first row whose fields are not as many as its header's."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        for number, row in enumerate(csv.reader(f, delimiter=sep), start=1):
+            if number > 1 and row and len(row) != width:
+                return DataError(f"{what} row has {len(row)} fields, its header {width}",
+                                 where=f"{path}:{number}",
+                                 hint="a field holding the separator must be quoted; the row "
+                                      f"reads {sep.join(row)[:80]!r}")
+    return DataError(f"{what} rows do not have as many fields as the header", where=str(path))
 
 
 def _parsed(path: Path, what: str, read):

@@ -462,7 +462,9 @@ def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: 
 
 def _method(report: Report, summary: dict, main, min_segment: int) -> None:
     report.add(Heading("How the numbers are made", "method"), Bullets([
-        "Metrics as trec_eval: lists ordered by score then item id; precision divides by k; NDCG's "
+        "Metrics as trec_eval: lists ordered by score then item id ascending (on tied scores "
+        "trec_eval orders by id descending and ranx its own way, so there the figures can "
+        "differ); precision divides by k; NDCG's "
         "ideal list holds every relevant item; requests without a positive are left out and counted.",
         "Each difference is the mean of paired per-request differences with a 95% paired t interval. "
         "p-values come from the paired sign-flip test: exact when the differences allow, else its "
