@@ -75,6 +75,17 @@ def test_the_format_follows_the_file_name_and_an_unknown_one_is_refused(run, tmp
     assert "<html" in (tmp_path / "page.txt").read_text()
 
 
+def test_a_pair_asked_for_leads_the_verdict_at_the_runs_own_metric(run, tmp_path):
+    """`--a popular --b user-history`: the verdict keeps the replay's answer, and the pair asked
+    for is said first (it was said only at another metric)."""
+    _write(run, tmp_path, "--a", "popular", "--b", "user-history", "--format", "md",
+           "-o", str(tmp_path / "p.md"))
+    verdict = (tmp_path / "p.md").read_text().split("## Verdict")[1].split("##")[0]
+    lines = [line for line in verdict.splitlines() if line.startswith("- ")]
+    assert lines[0].startswith("- **user-history vs popular: ")
+    assert any("Is the ranker worth it?" in line for line in lines[1:])
+
+
 def test_a_metric_is_read_in_any_case(run, tmp_path):
     _write(run, tmp_path, "--format", "md", "--metric", "NDCG@5", "-o", str(tmp_path / "r.md"))
     assert "ndcg@5" in (tmp_path / "r.md").read_text()

@@ -151,6 +151,10 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
     report.add(Heading("Verdict", "verdict"))
     sentences = (summary.get("verdict") or {}).get("sentences")
     if sentences and metric == summary["verdict"].get("primary_metric"):
+        judged = {frozenset((c["a"], c["b"])) for c in summary["verdict"].get("key_comparisons", [])}
+        if frozenset((main.a, main.b)) not in judged:  # the pair asked for (--a, --b) first
+            report.add(Bullets([_line(main, metric, summary.get("comparisons") or [])],
+                               strong=True))
         report.add(Bullets(sentences, strong=True))
     else:  # a run from before the verdict, or another metric asked for: the comparisons say it
         report.add(Bullets([_line(c, metric, summary.get("comparisons") or [])
