@@ -602,6 +602,15 @@ def evaluate_files(run: str | Path, truth: str | Path, ks=(1, 3, 5, 10),
         elif not common.all():
             notes.append(f"{int((~common).sum()):,} of the {len(common):,} requests of {truth} "
                          f"with a relevant item are not in {run}: they count as misses")
+        engines = suggestions.groupby("engine", sort=True)["request_id"]
+        if engines.ngroups > 1:  # each engine's own gaps: one may skip what another answers
+            wanted = judged.astype(str).unique()
+            for engine, ids in engines:
+                have = isin(wanted, set(ids.astype(str)))
+                if common.any() and (have != common).any():
+                    notes.append(f"engine {engine} lists nothing for {int((~have).sum()):,} of "
+                                 f"the {len(wanted):,} requests of {truth} with a relevant "
+                                 "item: they count as its misses")
     names = metric_names(sorted(set(ks)))
     return {engine: evaluate(part, relevant, names, gain=gain)
             for engine, part in suggestions.groupby("engine", sort=True)}

@@ -286,6 +286,19 @@ def test_evaluate_bad_files_are_exit_2(tmp_path):
     assert f"{tmp_path / 'long.csv'}:2: run row has 4 fields, its header 3" in long.output
 
 
+def test_evaluate_says_which_engine_of_a_run_skipped_requests(tmp_path):
+    """Each engine's own gaps: the note was per file, so an engine that skipped a request the
+    others answered scored it as a miss without a word."""
+    (tmp_path / "run.csv").write_text("request_id,item_id,score,engine\n"
+                                      "q1,a,0.9,x\nq2,b,0.5,x\nq1,a,0.9,y\n")
+    (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,a,1\nq2,b,1\n")
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "run.csv"), "--truth",
+                                       str(tmp_path / "truth.csv"), "--k", "2"])
+    assert result.exit_code == 0, result.output
+    assert f"engine y lists nothing for 1 of the 2 requests of {tmp_path / 'truth.csv'}" in result.output
+    assert "engine x lists" not in result.output
+
+
 def test_evaluate_reads_a_table_whose_header_is_quoted(tmp_path):
     """pandas' QUOTE_ALL and R's write.csv quote the header: it is a header all the same."""
     (tmp_path / "run.csv").write_text('"request_id","item_id","score"\n"q1","a",0.9\n"q1","b",0.5\n')
