@@ -198,7 +198,10 @@ def check_rules(rules: str | Path, dataset=None) -> dict:
             if isinstance(problem, ErrorList):
                 problem.summary = problem.summary.rstrip(": ") + f" (fix these first: {then}):"
             else:
-                problem.hint = " ".join(filter(None, [problem.hint, f"Fix this first: {then}."]))
+                said = (problem.hint or "").rstrip()
+                if said and said[-1] not in ".?!":
+                    said += "."
+                problem.hint = " ".join(filter(None, [said, f"Fix this first: {then}."]))
         raise
     errors, warnings = check(rule_set, load_log(dataset) if dataset else None)
     return {"rules": len(rule_set.rules), "tests": len(rule_set.tests), "errors": errors,

@@ -96,6 +96,10 @@ def test_check_with_a_dataset_says_the_log_is_checked_once_the_file_reads(tmp_pa
     assert result.exit_code == 2
     assert "did you mean 'between'? Fix this first: the fields, values and items are then " \
            f"checked against {SAMPLE}." in result.output
+    colon = tmp_path / "colon.yaml"  # a hint without a full stop gets one before the next
+    colon.write_text("rules:\n  - id: a\n    when: {location: home}\n    suggest [x]\n")
+    said = run("rules", "check", colon, "--dataset", SAMPLE).output
+    assert "(check indentation and quoting near this place. Fix this first:" in said
     two = tmp_path / "two.yaml"
     two.write_text("rules:\n  - id: a\n    when: {x: {betwen: [1, 2]}}\n    suggest: [x]\n"
                    "  - id: b\n    when: {x: {gtee: 1}}\n    suggest: [x]\n")
@@ -156,6 +160,29 @@ def test_a_failing_test_on_slice_items_says_they_follow_the_logs_popularity(tmp_
                      "tests:\n  - name: gym\n    context: {location: gym}\n    expect: [b, a]\n")
     other = run("rules", "test", fixed)
     assert other.exit_code == 1 and "catalog slices" not in other.output
+
+
+def test_a_time_written_without_a_window_is_an_error_on_a_log_with_timestamps(tmp_path):
+    """`time: "22:30-01:30"` passed the check and the rule never fired: on a log with time
+    and no column named time, `time` is the local time, read only as a window."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text('rules:\n  - id: late\n    when: {time: "22:30-01:30"}\n    suggest: [x]\n'
+                     "  - id: two\n    when: {time: [a, b]}\n    suggest: [x]\n")
+    result = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert result.exit_code == 2
+    assert result.output.count("'time' is the request's local time here, read as a window: "
+                               "write e.g. time: {between: ['22:30', '01:30']}") == 2
+
+
+def test_a_test_expecting_an_item_no_rule_can_suggest_says_so(tmp_path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {location: home}\n"
+                     "    suggest: [{category: Podcasts, top: 2}]\n"
+                     "tests:\n  - name: t\n    context: {location: home}\n    expect: [podcast_learnin]\n")
+    result = run("rules", "test", rules, "--dataset", SAMPLE)
+    assert result.exit_code == 1
+    assert "('podcast_learnin' is not an item these rules can suggest)" in result.output
+    assert "catalog slices" not in result.output
 
 
 def test_explain_json_has_the_documented_shape_and_first_failing_condition():

@@ -265,6 +265,8 @@ def test_betwen_in_a_time_window_suggests_between():
      "unknown key 'priorty' (did you mean 'priority'?)"),
     ("rules:\n  - id: r\n    when: {a: 1}\n    priority: high\n    suggest: [x]\n",
      "priority must be a number, not 'high'"),
+    ("rules:\n  - id: r\n    when: {a: 1}\n    priority: '30'\n    suggest: [x]\n",
+     "priority must be a number, not '30' (write 30 without the quotes)"),
     ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{item: x, score: lots}]\n",
      "score must be a number, not 'lots'"),
     ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{category: News, top: 0}]\n",

@@ -31,7 +31,8 @@ td.text{text-align:left;white-space:normal;overflow-wrap:anywhere;min-width:180p
 tr.loss td{background:#fdecea}tr.win td{background:#e8f1fb}img{max-width:100%;height:auto}
 .note{color:#555;font-size:.9em}.verdict li{margin:.35em 0;font-size:1.02em}
 .caption{color:#555;font-size:.85em;margin:.2em 0}details{margin:.4em 0}summary{cursor:pointer;
-color:#2e6db4}nav{font-size:.88em;color:#555}nav a{color:#2e6db4;margin-right:.8em}"""
+color:#2e6db4}nav{font-size:.88em;color:#555}nav a{color:#2e6db4;margin-right:.8em}
+.wide{overflow-x:auto;max-width:100%}"""
 
 # Click a header to sort its table (numbers as numbers, text as text); a second click reverses.
 SCRIPT = """document.querySelectorAll('table.sortable th').forEach(function(th,i){
@@ -62,7 +63,9 @@ def _table(block: Table) -> str:
         cells = "".join(f"<td{_cell_class(v)}>{html.escape(_text(v))}</td>" for v in values)
         rows.append(f"<tr class='{tone}'>{cells}</tr>" if tone else f"<tr>{cells}</tr>")
     kind = " class='sortable'" if block.sortable and len(frame) > 3 else ""
-    table = f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    # in a box that scrolls sideways: a table wider than the page is not cut off at its edge
+    table = (f"<div class='wide'><table{kind}><thead><tr>{head}</tr></thead>"
+             f"<tbody>{''.join(rows)}</tbody></table></div>")
     caption = f"<p class='caption'>{html.escape(block.caption)}</p>" if block.caption else ""
     if block.collapsed:
         return (f"<details><summary>{html.escape(block.caption or 'table')} (click to open)"

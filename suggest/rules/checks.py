@@ -119,6 +119,13 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                                 "it, e.g. 'on': ...")
                     errors.append(f"{where}: unknown field '{leaf.field}'" + (f" ({hint})" if hint else ""))
                 continue
+            if leaf.field == "time" and leaf.op != "window" and "time" not in context:
+                # the log has no column named time: `time` is the request's local time, which
+                # only a window reads (a value or a list of them would match nothing, ever)
+                errors.append(f"{where}: 'time' is the request's local time here, read as a "
+                              "window: write e.g. time: {between: ['22:30', '01:30']} (days: "
+                              "[mon, tue] to limit it)")
+                continue
             kind = context.get(leaf.field)
             if kind in ("numeric", "boolean") and leaf.op in ("eq", "ne", "in", "not_in") and \
                     leaf.field not in time_fields:

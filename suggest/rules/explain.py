@@ -154,6 +154,7 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[
     named = {p.item for r in rules for p in r.suggest if p.item is not None}
     sliced = {item for r, proposed in zip(rules, engine.proposals_) if any(p.slice for p in r.suggest)
               for item, _ in proposed} - named
+    possible = named | {item for proposed in engine.proposals_ for item, _ in proposed}
     for test in engine.rule_set_.tests:
         try:  # a context the engine cannot read (a time a zone skips, an unknown zone) fails
             got = explain(engine, test.context, types=types)  # its test; every test still runs
@@ -169,7 +170,10 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[
         if test.expect is not None and tuple(items) != test.expect:
             differ = {a for a, b in zip(items, test.expect) if a != b} | (
                 set(items) ^ set(test.expect))
+            never = [i for i in test.expect if i not in possible]
             problems.append(f"expected {list(test.expect)}, got {items}" + (
+                f" ({', '.join(map(repr, never))} {'is not an item' if len(never) == 1 else 'are not items'} "
+                "these rules can suggest)" if never else
                 " (items from catalog slices, filled by their popularity in the log the rules "
                 "are tested with: a test written against another log can expect others)"
                 if differ & sliced else ""))

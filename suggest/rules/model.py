@@ -287,7 +287,9 @@ class _Parser:
             self.unknown_keys(spec, at, RULE_KEYS)
             priority = spec.get("priority", 0)
             if not _is_number(priority):
-                self.error(at + ("priority",), f"priority must be a number, not {priority!r}")
+                quoted = isinstance(priority, str) and _is_number(_as_number(priority))
+                self.error(at + ("priority",), f"priority must be a number, not {priority!r}",
+                           f"write {priority} without the quotes" if quoted else None)
                 priority = 0
             if "when" not in spec or spec["when"] in (None, {}, []):
                 self.error(at + ("when",) if "when" in spec else at, "`when` is missing or empty",
@@ -580,6 +582,14 @@ def _path_text(at: tuple) -> str:
     for p in parts:
         text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
     return text
+
+
+def _as_number(text: str):
+    """``text`` as a number when it reads as one, else itself."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _is_number(value: Any) -> bool:
