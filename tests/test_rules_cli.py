@@ -174,6 +174,15 @@ def test_a_time_written_without_a_window_is_an_error_on_a_log_with_timestamps(tm
                                "write e.g. time: {between: ['22:30', '01:30']}") == 2
 
 
+def test_a_comparison_written_as_a_list_is_shown_as_the_mapping_it_means(tmp_path):
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: low\n    when: {battery: [lt, 15]}\n    suggest: [x]\n")
+    result = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert result.exit_code == 2
+    assert "'battery' is numeric; 'lt' is not a number (a comparison is a mapping: write " \
+           "battery: {lt: 15})" in result.output
+
+
 def test_a_test_expecting_an_item_no_rule_can_suggest_says_so(tmp_path):
     rules = tmp_path / "r.yaml"
     rules.write_text("rules:\n  - id: a\n    when: {location: home}\n"
@@ -183,6 +192,22 @@ def test_a_test_expecting_an_item_no_rule_can_suggest_says_so(tmp_path):
     assert result.exit_code == 1
     assert "('podcast_learnin' is not an item these rules can suggest)" in result.output
     assert "catalog slices" not in result.output
+
+
+def test_explain_marks_a_rule_that_fired_with_nothing_in_the_list():
+    """headphones-music fires, but the list of 5 is full before its items: 'fired' alone read as
+    if it had placed something."""
+    context = {"location": "home", "activity": "still", "headphones": True, "battery": 50,
+               "weather": "rain", "network": "wifi", "timestamp": "2026-03-03T19:10:00+00:00"}
+    said = run("rules", "explain", PHONE, "--dataset", SAMPLE, "--context", json.dumps(context))
+    assert said.exit_code == 0, said.output
+    line = next(x for x in said.output.splitlines() if x.strip().startswith("headphones-music"))
+    assert "fired*" in line
+    assert "* fired, but none of its items is in the list: it was full, or other rules placed " \
+           "them first" in said.output
+    assert "rainy-day" in said.output and "fired*" not in next(
+        x for x in said.output.splitlines() if x.strip().startswith("rainy-day"))
+    assert "unknown: a field" not in said.output  # no rule is unknown here: no legend for it
 
 
 def test_explain_json_has_the_documented_shape_and_first_failing_condition():

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import TIME_FIELDS
-from suggest.rules.model import Group, Leaf, Rule, RuleSet, leaves
+from suggest.rules.model import OPERATORS, Group, Leaf, Rule, RuleSet, leaves
 
 
 # -- lint --------------------------------------------------------------------------------
@@ -134,9 +134,15 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                 if wrong:
                     need = "a number" if kind == "numeric" else "true or false"
                     quoted = isinstance(wrong[0], str) and _fits(kind, _unquoted(wrong[0]))
+                    given = leaf.value if isinstance(leaf.value, list) else [leaf.value]
+                    # `battery: [lt, 15]`: an operator written as a list, read as values
+                    operator = (kind == "numeric" and len(given) == 2 and given[0] in OPERATORS
+                                and _fits(kind, given[1]))
                     errors.append(f"{where}: '{leaf.field}' is {kind}; {wrong[0]!r} is not {need}"
                                   + (f" (it is text in quotes: write {wrong[0]} without them)"
-                                     if quoted else ""))
+                                     if quoted else
+                                     f" (a comparison is a mapping: write {leaf.field}: "
+                                     f"{{{given[0]}: {given[1]}}})" if operator else ""))
             if kind == "categorical" and leaf.op in numeric_ops:
                 errors.append(f"{where}: '{leaf.field}' is categorical; `{leaf.op}` compares numbers")
             if kind == "categorical" and leaf.op in ("eq", "ne", "in", "not_in") and any(

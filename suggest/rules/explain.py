@@ -124,11 +124,18 @@ def explain_text(result: dict) -> str:
     if result["blocked"]:
         lines.append("blocked: " + ", ".join(f"{b['item_id']} ({', '.join(b['rules'])})"
                                              for b in result["blocked"]))
-    lines.append("rules (unknown: a field the condition needs is missing from the context, so the "
-                 "rule cannot fire):")
+    unknown = any(r["state"] == "unknown" for r in result["rules"])
+    lines.append("rules" + (" (unknown: a field the condition needs is missing from the context, "
+                            "so the rule cannot fire)" if unknown else "") + ":")
+    # a rule that fired with none of its items in the list (nor blocking one): the list was
+    # full, or other rules placed its items first
+    said = {rule for part in ("suggestions", "blocked") for s in result[part] for rule in s["rules"]}
     width = max(len(r["id"]) for r in result["rules"])
+    unshown = False
     for r in result["rules"]:
         mark = {"true": "fired", "false": "not fired", "unknown": "unknown"}[r["state"]]
+        if r["state"] == "true" and r["id"] not in said:
+            mark, unshown = "fired*", True
         why = ""
         if r["failed"]:
             f = r["failed"]
@@ -140,6 +147,9 @@ def explain_text(result: dict) -> str:
                 f"{m['field']}={'missing' if m['value'] is None else json.dumps(m['value'], default=str)}"
                 f" ({m['condition']})" for m in r["matched"])
         lines.append(f"  {r['id']:<{width}}  {mark:<9}{why}")
+    if unshown:
+        lines.append("* fired, but none of its items is in the list: it was full, or other rules "
+                     "placed them first")
     return "\n".join(lines)
 
 
