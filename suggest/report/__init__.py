@@ -26,6 +26,11 @@ def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str |
     else:
         from suggest.report.html import render
     summary = read_summary(run_dir)
+    data = summary.get("data")
+    if data and data.get("rows_rejected"):  # the rows refused, where the replay wrote them
+        written = [p for p in (Path(run_dir) / "rejects.csv", Path(run_dir) / "rejects") if p.exists()]
+        if written:
+            summary = {**summary, "data": {**data, "rejects_file": str(written[0])}}
     chosen = check_metric(run_metrics(run_dir), report_metric(summary, metric))
     cutoff = parse_metric(chosen)[1]
     engines = {*report_engines(summary, a, b, chosen), "rules"} - {None}

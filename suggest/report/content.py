@@ -425,7 +425,8 @@ def _cards(report: Report, summary: dict) -> None:
         window = data.get("time_range")
         report.add(Heading("data", level=3), Bullets([
             f"Log {data['source']}: {data['rows_in']:,} rows read, {data['rows_ok']:,} kept, "
-            f"{data['rows_rejected']:,} rejected" + (f" ({reasons})." if reasons else "."),
+            f"{data['rows_rejected']:,} rejected" + (f" ({reasons})" if reasons else "")
+            + (f"; they are in {data['rejects_file']}." if data.get("rejects_file") else "."),
             f"{data['requests']:,} requests, {data['requests_without_positive']:,} without a positive"
             + (f"; from {window[0]} to {window[1]}." if window else "."),
             f"How the split was made: {data['split']}; {data['train_requests']:,} requests to "
