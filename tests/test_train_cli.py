@@ -57,7 +57,7 @@ def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tm
     assert pd.read_csv(tmp_path / "r" / "rejects.csv")["line"].tolist() == [bad_line]
     # the report's data card says where the rejected rows are
     assert run("report", tmp_path / "r", "-o", tmp_path / "r" / "r.md").exit_code == 0
-    assert f"1 rejected (1: " in (tmp_path / "r" / "r.md").read_text() and \
+    assert "1 rejected (1: " in (tmp_path / "r" / "r.md").read_text() and \
         f"they are in {tmp_path / 'r' / 'rejects.csv'}." in (tmp_path / "r" / "r.md").read_text()
     written = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert 0 < written["engines"]["ranker"]["ndcg@5"] <= 1
