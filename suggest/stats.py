@@ -67,8 +67,10 @@ class PairedTest(NamedTuple):
     differing: int = 0   # requests whose two values differ (the others cannot flip a sign)
 
 
-def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0) -> PairedTest:
-    """Effect, interval and p-value of ``b - a`` over paired per-request values.
+def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0,
+                with_p: bool = True) -> PairedTest:
+    """Effect, interval and p-value of ``b - a`` over paired per-request values (without
+    ``with_p``, the p-value is not computed: NaN, method "none").
 
     >>> paired_test([0.0] * 40, [1.0] * 40).p_value < 1e-11   # exact: 2 / 2**40
     True
@@ -96,7 +98,7 @@ def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0) -> PairedTest:
         low, high = mean - half, mean + half
     else:  # one request, or every difference the same: the interval is the point
         low = high = mean
-    p, method = sign_flip_p(diff, seed=seed)
+    p, method = sign_flip_p(diff, seed=seed) if with_p else (float("nan"), "none")
     return PairedTest(mean, float(low), float(high), p, n, sd, method, int(np.count_nonzero(diff)))
 
 
@@ -181,12 +183,12 @@ def _flipped_tail(values: np.ndarray, counts: np.ndarray, observed: float, seed:
     return (extreme + 1) / (done + 1)
 
 
-def test_family(samples, *, alpha: float = 0.05, seed: int = 0) -> list[dict]:
+def test_family(samples, *, alpha: float = 0.05, seed: int = 0, with_p: bool = True) -> list[dict]:
     """Paired tests of ``y`` against ``x`` for each ``(x, y)`` in ``samples``, as one Holm
     family: one dict a test with ``requests, mean_a, mean_b, diff, ci_low, ci_high,
     p_value, method, sd``, then ``p_holm``, ``family`` (its size), ``significant`` (at
     ``alpha``, corrected) and ``mde`` (80% power at ``alpha / family``, the level of
-    Holm's first step).
+    Holm's first step). Without ``with_p``: the figures alone, no test (p NaN, family 0).
 
     >>> [r["significant"] for r in test_family([([0] * 30, [1] * 30), ([0, 1], [1, 0])])]
     [True, False]
@@ -194,7 +196,7 @@ def test_family(samples, *, alpha: float = 0.05, seed: int = 0) -> list[dict]:
     rows = []
     for x, y in samples:
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        test = paired_test(x, y, seed=seed)
+        test = paired_test(x, y, seed=seed, with_p=with_p)
         nan = float("nan")
         low, high = test.ci_low, test.ci_high
         if len(x) and min(x.min(), y.min()) >= 0 and max(x.max(), y.max()) <= 1:

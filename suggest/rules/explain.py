@@ -178,21 +178,28 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[
         blocked = {b["item_id"] for b in got["blocked"]}
         problems = []
         if test.expect is not None and tuple(items) != test.expect:
-            differ = {a for a, b in zip(items, test.expect) if a != b} | (
-                set(items) ^ set(test.expect))
-            never = [i for i in test.expect if i not in possible]
-            problems.append(f"expected {list(test.expect)}, got {items}" + (
-                f" ({', '.join(map(repr, never))} {'is not an item' if len(never) == 1 else 'are not items'} "
-                "these rules can suggest)" if never else
-                " (items from catalog slices, filled by their popularity in the log the rules "
-                "are tested with: a test written against another log can expect others)"
-                if differ & sliced else ""))
+            problems.append(f"expected {list(test.expect)}, got {items}"
+                            + _why_else(items, test.expect, possible, sliced))
         missing = [b for b in test.blocked if b not in blocked]
         if missing:
             problems.append(f"expected {missing} blocked, blocked were {sorted(blocked)}")
         results.append({"name": test.name, "where": test.where, "passed": not problems,
                         "problems": problems, "suggestions": items})
     return results
+
+
+def _why_else(items: list, expected: tuple, possible: set, sliced: set) -> str:
+    """What a failed ``expect`` may come from: an expected item no rule can suggest, or items a
+    catalog slice fills by popularity in the log the rules are tested with."""
+    never = [i for i in expected if i not in possible]
+    if never:
+        return (f" ({', '.join(map(repr, never))} "
+                f"{'is not an item' if len(never) == 1 else 'are not items'} these rules can suggest)")
+    differ = {a for a, b in zip(items, expected) if a != b} | (set(items) ^ set(expected))
+    if differ & sliced:
+        return (" (items from catalog slices, filled by their popularity in the log the rules "
+                "are tested with: a test written against another log can expect others)")
+    return ""
 
 
 def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str]:
@@ -216,6 +223,7 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
                                f"{one_of(CONTEXT_KEYS)}",
                                hint=did_you_mean(str(key), named) or f"known fields: {one_of(named)}")
     warnings = []
+    seen_values = log.categorical_values() if log is not None else {}  # from the categories
     for key, value in context.items():
         if log is None or columns.get(key) != "categorical" or value is None:
             continue
@@ -226,9 +234,9 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
                                f"{key}: {one_of(list(allowed))}",
                                hint=did_you_mean(str(value), allowed) or
                                f"its description lists them under context.{key}.values")
-        seen = log.requests[key].dropna().astype(str)
-        if str(value) not in set(seen.unique()):
-            near = did_you_mean(str(value), sorted(seen.unique()))
+        seen = seen_values.get(key, set())
+        if str(value) not in seen:
+            near = did_you_mean(str(value), sorted(seen))
             warnings.append(f"{key}={value!r} never occurs in the dataset's log"
                             + (f" ({near})" if near else ""))
     return warnings
