@@ -203,8 +203,14 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
               else "Not shown" if behind else "Not shown yet")
     # "beats the rules ... but is not significantly different from the best baseline"
     joined = " but " if 0 < beats < len(found) or (loses and len(phrases) > loses) else " and "
+    # ahead of the best baseline but not significantly: say what that means for a decision
+    # (behind it, the warning on the ranker below the baseline says it)
+    unseen = next((other for other, c in found if other != TEAM and c["p_holm"] >= ALPHA
+                   and c["diff"] >= 0 and not loses), None)
     return (f"Is the {name} worth it? {answer}: it " + joined.join(phrases) + f" on {metric}"
-            + (", both significant." if beats == len(found) == 2 else "."))
+            + (", both significant." if beats == len(found) == 2 else ".")
+            + (f" Until it is shown, {unseen} is the simpler choice: nothing to train, and no "
+               "difference found on this sample." if unseen else ""))
 
 
 def _difference(c: dict, b: str, a: str) -> str:

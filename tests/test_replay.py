@@ -401,3 +401,45 @@ def test_a_replay_split_by_user_validates_its_ranker_on_new_users_too():
     by_user = replay_engines("ranker,hybrid,popular", rules, None, 0, "user")
     assert by_user["ranker"].validation_by == by_user["hybrid"].validation_by == "user"
     assert replay_engines("ranker", rules, None, 0)["ranker"].validation_by == "auto"
+
+
+def test_one_context_latency_times_every_engine_warm_whatever_the_order():
+    """An engine that builds a lookup the first time it meets a context (a pattern cache,
+    which the hybrid shares with the ranker it is made of) is timed as warm as one whose
+    cache an engine timed before it already filled: the order of the engines does not
+    make one look cheaper than the other."""
+    import time
+
+    from suggest.replay import _one_context_latency
+
+    class Cached:
+        def __init__(self, seen=()):
+            self.seen = set(seen)
+
+        def suggest_one(self, context, k):
+            if context["request_id"] not in self.seen:
+                self.seen.add(context["request_id"])
+                time.sleep(0.004)  # building a lookup for a context never met
+
+    rows = pd.DataFrame({"request_id": [f"r{i}" for i in range(40)]})
+    cold = _one_context_latency(Cached(), rows, 5)["one_context_us_p50"]
+    warm = _one_context_latency(Cached(rows["request_id"]), rows, 5)["one_context_us_p50"]
+    assert cold < 1000 and warm < 1000  # both well under the 4 ms a cold lookup costs
+
+
+def test_terminal_says_why_an_interval_clear_of_zero_is_not_significant(log, tmp_path):
+    """The replay's table of paired differences gives unadjusted intervals beside
+    Holm-adjusted p-values: a row whose interval leaves out 0 but whose corrected test does
+    not find the difference says that the correction is why, not just "not significant"."""
+    from suggest.report.terminal import summary_text
+
+    summary = replay(log, {"popular": get_engine("popular"), "random": get_engine("random")},
+                     tmp_path / "run", latency_sample=0)
+    metric = summary["verdict"]["primary_metric"]
+    first = next(c for c in summary["comparisons"] if c["metric"] == metric)
+    first.update(ci_low=0.01, ci_high=0.05, p_value=0.01, p_holm=0.2, family=12)
+    text = summary_text(summary)
+    assert "95% paired t interval, not adjusted" in text
+    row = next(line for line in text.splitlines()
+               if line.strip().startswith(f"{first['b']} - {first['a']}"))
+    assert "not significant (the interval is not adjusted for the 12 tests" in row

@@ -166,3 +166,36 @@ def test_the_cards_account_for_every_rejected_row_and_skip_features_without_gain
     assert "8 rejected (2: reason 0; 1: reason 1; 1: reason 2; 1: reason 3; 1: reason 4; " \
            "2 for 2 other reasons)." in text
     assert "item (100%), hour (<1%)." in text and "battery" not in text
+
+
+def _segment(value, diff, p_holm, mde=0.05, requests=40):
+    return {"value": value, "requests": requests, "mean_a": 0.3, "mean_b": 0.3 + diff,
+            "diff": diff, "ci_low": diff - 0.02, "ci_high": diff + 0.02, "p_holm": p_holm,
+            "mde": mde, "share": 0.2}
+
+
+def test_segment_colours_follow_the_count_and_found_differences_carry_no_mde():
+    """The segments section counts a segment as significant only if it stays so with
+    Bonferroni over the columns; the table of every segment tints the same ones, marks a
+    segment significant within its column alone as such, and gives no MDE beside a found
+    difference (an MDE at the Bonferroni level can read "none possible" beside it)."""
+    from suggest.compare import Comparison
+    from suggest.report.content import Report, Table, _segments
+
+    families = {"mood": {"tests": 2, "pooled_into_other": 0,
+                         "rows": [_segment("happy", 0.20, 0.001), _segment("sad", 0.10, 0.03,
+                                                                             mde=float("inf"))]},
+                "road": {"tests": 1, "pooled_into_other": 0, "rows": [_segment("city", 0.01, 0.6)]}}
+    c = Comparison(a="rules", b="ranker", k=5, metric="ndcg@5", segments=families)
+    assert [r["value"] for r in c.wins()] == ["happy"]  # sad: 0.03 x 2 columns is not < 0.05
+    report = Report("segments")
+    _segments(report, c, None, "ndcg@5")
+    every = [b for b in report.blocks if isinstance(b, Table) and b.collapsed][0]
+    table = every.frame.set_index("segment")
+    assert every.tone == ["win", "", ""]
+    assert table.loc["mood = happy", "listed"] == "yes"
+    assert table.loc["mood = sad", "listed"] == "column only"
+    assert table.loc["mood = sad", "MDE"] == "" and table.loc["mood = happy", "MDE"] == ""
+    assert table.loc["road = city", "MDE"] == "0.050"
+    assert "Significant: 0 losses, 1 wins." in " ".join(
+        b.text for b in report.blocks if hasattr(b, "text"))

@@ -97,6 +97,10 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     behind = judge(_summary(-0.02, 0.3, mde=0.035), "ndcg@5", {"ranker - user-history": []},
                    {"ranker - user-history": {"segments": 40, "columns": 6}})
     assert behind["headline"].startswith("Is the ranker worth it? Not shown: it beats the rules")
+    # ahead but not significantly: what that means for a decision, said once
+    assert verdict["headline"].endswith("Until it is shown, user-history is the simpler choice: "
+                                        "nothing to train, and no difference found on this sample.")
+    assert "simpler choice" not in behind["headline"]  # the warning below says it there
     assert "no significant difference" in text and "0.035 with 80% power" in text
     assert "user-history is better" not in text and "ranker is better" in text  # vs the rules
     assert "to user-history in none of 40 segments" in text

@@ -231,7 +231,7 @@ def _comparison_row(c: dict) -> dict:
     return {"b - a": f"{c['b']} - {c['a']}", "a": f"{c['mean_a']:.4f}", "b": f"{c['mean_b']:.4f}",
             "difference": f"{c['diff']:+.4f}",
             "95% interval (unadjusted)": f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]",
-            "p (Holm)": format_p(c["p_holm"]), "MDE (80%)": format_mde(c.get("mde"), 4),
+            "p (Holm)": format_p(c["p_holm"]), "MDE (80%)": _mde_if_unseen(c, 4),
             "reading": ("better" if c["diff"] > 0 else "worse") if c["p_holm"] < 0.05
             else "no significant difference", "requests": f"{c['requests']:,}"}
 
@@ -283,7 +283,7 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
                         f"apart from the whole), numbers cut into quantile bins"
                         + (", the hour into 4-hour bands" if "hour" in c.segments else "")
                         + f". Significant: {len(losses)} losses, {len(wins)} wins."
-                        + _whole_columns(c.segments), note=True))
+                        + _whole_columns(c.segments) + _missing_values(c.segments), note=True))
         names = {"a": c.a, "b": c.b, "b - a": f"{c.b} - {c.a}"}
         shown = losses + wins[:SHOWN_WINS]
         if shown:
@@ -298,10 +298,18 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
         every = [{"column": column, **row} for column, family in c.segments.items()
                  for row in family["rows"]]
         if every:
-            report.add(Table(pd.DataFrame([_segment_row(r) for r in every]).rename(columns=names),
-                             collapsed=True,
-                             caption=f"Every segment ({len(every)}), by column",
-                             tone=[_tone(r) for r in every]))
+            listed = [(r["column"], r["value"]) in {(x["column"], x["value"]) for x in losses + wins}
+                      for r in every]
+            rows = [_segment_row(r) for r in every]
+            caption = f"Every segment ({len(every)}), by column; tinted: the significant ones listed above"
+            if any(_tone(r) and not on for r, on in zip(every, listed)):  # the colour alone would mislead
+                rows = [{**row, "listed": "yes" if on else "column only" if _tone(r) else ""}
+                        for row, r, on in zip(rows, every, listed)]
+                caption += ("; 'column only': significant within its column's Holm family but not "
+                            "once Bonferroni over the columns is applied, so not listed or counted")
+            report.add(Table(pd.DataFrame(rows).rename(columns=names), collapsed=True,
+                             caption=caption + ".",
+                             tone=[_tone(r) if on else "" for r, on in zip(every, listed)]))
 
 
 def _whole_columns(segments: dict) -> str:
@@ -314,12 +322,27 @@ def _whole_columns(segments: dict) -> str:
             "which the overall test covers.")
 
 
+def _missing_values(segments: dict) -> str:
+    """What a '(missing)' segment holds, when there is one."""
+    from suggest.segments import MISSING
+
+    if not any(row["value"] == MISSING for family in segments.values() for row in family["rows"]):
+        return ""
+    return f" '{MISSING}': the requests whose log leaves the column empty."
+
+
 def _segment_row(r: dict) -> dict:
     return {"segment": f"{r['column']} = {r['value']}", "requests": f"{r['requests']:,}",
             "a": f"{r['mean_a']:.3f}", "b": f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
             "95% interval (unadjusted)": interval_text(r),
             "p (Holm, column)": "= overall" if r.get("whole") else format_p(r["p_holm"]),
-            "MDE": "= overall" if r.get("whole") else format_mde(r["mde"])}
+            "MDE": "= overall" if r.get("whole") else _mde_if_unseen(r)}
+
+
+def _mde_if_unseen(row: dict, digits: int = 3) -> str:
+    """The MDE of a difference the test did not find; a found one needs none (and an MDE at
+    the family's Bonferroni level can read "none possible" beside a Holm-significant row)."""
+    return "" if row["p_holm"] < 0.05 else format_mde(row.get("mde"), digits)
 
 
 
@@ -440,7 +463,15 @@ def _leakage(leak: dict | None) -> list[str]:
     text = (f"What training had already seen: {leak['user_item']:.0%} of test requests have a "
             f"(user, item) and {leak['user_context']:.0%} a (user, context) from the training "
             f"part; {leak['users_in_both']:.0%} of their users are in both parts.")
-    return [text + (f" Warning: {leak['warning']}." if leak.get("warning") else "")]
+    from suggest.splits import LEAKY
+
+    if leak.get("warning"):
+        return [text + f" Warning: {leak['warning']}."]
+    if max(leak["user_item"], leak["user_context"]) >= LEAKY:  # high, and no warning: say why
+        text += (" No warning: the split is not by request, so these are people repeating "
+                 "themselves, not near-copies of test requests; the warning is for a split by "
+                 "request.")
+    return [text]
 
 
 def _trees(best: int | None, trees: int | None) -> str:

@@ -6,7 +6,7 @@ import textwrap
 
 from suggest.errors import counted
 from suggest.stats import detectable, p_phrase
-from suggest.verdict import lightgbm_figure
+from suggest.verdict import lightgbm_figure, unadjusted
 
 
 def verdict_lines(summary: dict, width: int = 100) -> list[str]:
@@ -48,14 +48,14 @@ def summary_text(summary: dict) -> str:
     focus = [c for c in summary["comparisons"] if c["metric"] == metric]
     if focus:
         tests = summary.get("tests", {})
-        lines += ["", f"paired differences in {metric} (b - a): 95% paired t interval; p from the paired "
-                      f"sign-flip test, Holm-corrected over the {tests.get('family', '?')} overall "
-                      "tests (every pair and metric);",
+        lines += ["", f"paired differences in {metric} (b - a): 95% paired t interval, not adjusted; "
+                      f"p from the paired sign-flip test, Holm-corrected over the "
+                      f"{tests.get('family', '?')} overall tests (every pair and metric);",
                   "MDE: the smallest true difference this sample finds with 80% power"]
         pair_width = max(len(f"{c['b']} - {c['a']}") for c in focus) + 2
         for c in focus:
             mark = ("significant" if _number(c["p_holm"]) < 0.05
-                    else f"not significant, {detectable(c['mde'])}")
+                    else f"not significant{unadjusted(c)}, {detectable(c['mde'])}")
             lines.append(f"  {(c['b'] + ' - ' + c['a']).ljust(pair_width)}{c['diff']:+.3f} "
                          f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  {p_phrase(c['p_holm']):<12}"
                          f"{mark}")
