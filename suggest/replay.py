@@ -624,7 +624,8 @@ def _rule_counts(fitted: dict, held, placed: dict[str, int]) -> dict:
     fired = held.fired(engine)
     rules = engine.rule_set_.rules
     blocks = {r.id: int(n) for r, n in zip(rules, fired) if r.block}
-    suggesting = {r.id: int(n) for r, n in zip(rules, fired) if not r.block}
+    # a rule may both suggest and block: it places items as a suggest rule does
+    suggesting = {r.id: int(n) for r, n in zip(rules, fired) if r.suggest}
     shown = {i: int(placed.get(i, 0)) for i in suggesting}
     return {"fired": {r.id: int(n) for r, n in zip(rules, fired)}, "blocked": blocks,
             "placed": shown, "shadowed": [i for i, n in suggesting.items() if n and not shown[i]],

@@ -689,6 +689,25 @@ def test_positive_min_makes_lower_rows_known_negatives(make_dataset):
     assert log.report.positives == 2 and log.report.negatives == 2
 
 
+@pytest.mark.parametrize("rule, negatives", [("max", 1), ("last", 2)])
+def test_known_negatives_are_counted_after_repeated_pairs_merge(make_dataset, rule, negatives):
+    """An impression and a click of the same (request, item) merge into one positive
+    (``duplicates: max``): the impression is no longer a known negative. With ``last``, a
+    click followed by an impression of the same pair ends a negative."""
+    path = make_dataset("""\
+        request,user,item,stars
+        q1,u1,i1,0
+        q1,u1,i1,5
+        q1,u1,i2,0
+        q2,u2,i3,5
+        q2,u2,i3,0
+        """, columns={"relevance": "stars", "request": "request"}, duplicates=rule)
+    log = load_checked(path)
+    assert log.report.negatives == negatives
+    assert log.report.engagements == 3 - negatives
+    assert "(request, item) pairs after merging" in log.report.to_text()
+
+
 def test_zero_relevance_is_a_known_negative_without_positive_min(make_dataset):
     path = make_dataset("user,item,clicks\nu1,i1,0\nu1,i2,2\n", columns={"relevance": "clicks"})
     log = load_checked(path)
@@ -944,6 +963,17 @@ def test_catalog_file_missing_item_column_is_an_error(make_dataset):
     with pytest.raises(DataError, match="catalog has no column 'item_id'") as info:
         load(path)
     assert info.value.hint == "did you mean 'itemid'?"
+
+
+def test_a_catalog_read_as_one_column_names_the_separator_to_add(make_dataset):
+    """A semicolon log with its semicolon catalog: the catalog has a separator of its own, and
+    the error says which line to add instead of only "did you mean 'item;genre'"."""
+    path = make_dataset("user;item\nu1;i1\n", separator=";",
+                        catalog={"path": "items.csv", "item": "item"})
+    (path.parent / "items.csv").write_text("item;genre\ni1;rock\n")
+    with pytest.raises(DataError, match="catalog has no column 'item'") as info:
+        load(path)
+    assert "add `separator: \";\"` under `catalog:`" in info.value.hint
 
 
 def test_catalog_from_log_columns_is_not_context(make_dataset):

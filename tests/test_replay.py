@@ -443,3 +443,18 @@ def test_terminal_says_why_an_interval_clear_of_zero_is_not_significant(log, tmp
     row = next(line for line in text.splitlines()
                if line.strip().startswith(f"{first['b']} - {first['a']}"))
     assert "not significant (the interval is not adjusted for the 12 tests" in row
+
+
+def test_a_rule_that_suggests_and_blocks_is_credited_with_what_it_places(log, tmp_path):
+    """A rule may both suggest items and block others: what it places counts as for a
+    suggest rule, and it is not taken for a block rule that places nothing."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nmax_suggestions: 2\nrules:\n"
+                     "  - id: home\n    when: {location: home}\n    suggest: [email]\n"
+                     "    block: [notes]\n")
+    summary = replay(log, {"rules": get_engine("rules", rules=str(rules))}, tmp_path / "run",
+                     chunk_size=10_000, latency_sample=0)
+    counts = summary["rules"]
+    assert counts["fired"]["home"] > 0
+    assert counts["placed"]["home"] == counts["fired"]["home"] == counts["blocked"]["home"]
+    assert counts["shadowed"] == []

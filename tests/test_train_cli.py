@@ -116,6 +116,10 @@ def test_train_refuses_to_replace_a_model_unless_forced(world, tmp_path):
     forced = run("train", "--dataset", dataset, *FAST, "-o", tmp_path / "m", "--force")
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "m" / "manifest.json").exists() and not (tmp_path / "m" / "keep.txt").exists()
+    # is it worth it over the simplest thing: the baselines' validation figures, best first
+    baselines = json.loads((tmp_path / "m" / "manifest.json").read_text())["validation"]["baselines"]
+    best = max(baselines, key=baselines.get)
+    assert f"the baselines on the same requests: {best} {baselines[best]:.4f}" in forced.output
 
 
 @pytest.mark.parametrize("out", [".", "..", "here"])

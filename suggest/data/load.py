@@ -106,7 +106,8 @@ class LoadReport:
                  f"  positives (engagements): {self.positives:,}"
                  + (f" rows, {self.engagements:,} after merging repeated (request, item) pairs"
                     if self.engagements != self.positives else "")
-                 + f", known negatives: {self.negatives:,}",
+                 + f", known negatives: {self.negatives:,}"
+                 + (" (request, item) pairs after merging" if self.duplicates.get("rows") else ""),
                  f"  timestamps: {span}",
                  "  columns:"]
         width = max((len(c) for c in [*self.schema, *self.roles.values(), *self.ignored]), default=0)
@@ -242,7 +243,10 @@ def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str
     report.requests_without_positive = int((~answered).sum())
     report.positives = int(events["positive"].sum())
     report.engagements = len(truth)
-    report.negatives = int((~events["positive"]).sum())
+    # known negatives: the engaged (request, item) pairs the merge left without a positive
+    # (a pair seen as an impression and as a click is a positive once merged)
+    pairs = len(events) - report.duplicates["rows"] + report.duplicates["pairs"]
+    report.negatives = int(pairs - len(truth))
     if ds.position:
         events["position"] = events["position"].astype(np.int64)
         report.shown = shown_summary(events)
@@ -1107,6 +1111,20 @@ def _truth(ds: Dataset, events: pd.DataFrame, report: LoadReport, keys: np.ndarr
     return truth
 
 
+def _other_separator(columns: list, used: str) -> str | None:
+    """The fix for a catalog header read as one column because it is separated by
+    another character than ``used`` (the catalog does not take the log's separator)."""
+    if len(columns) != 1:
+        return None
+    found = next((c for c in (";", "\t", "|", ",") if c != used and c in str(columns[0])), None)
+    if found is None:
+        return None
+    shown = "\\t" if found == "\t" else found
+    return (f"the header reads as one column '{columns[0]}': if the catalog is separated by "
+            f"'{shown}', add `separator: \"{shown}\"` under `catalog:` (it does not take the "
+            "log's separator)")
+
+
 def catalog_of(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame]:
     empty_rejects = pd.DataFrame(columns=REJECT_COLUMNS)
     if ds.catalog is None:
@@ -1124,7 +1142,8 @@ def catalog_of(ds: Dataset, frame: pd.DataFrame, report: LoadReport) -> tuple[pd
     for col in [spec.item, *attrs]:
         if col not in columns:
             raise DataError(f"catalog has no column '{col}'", where=f"{spec.path}:1",
-                            hint=did_you_mean(col, columns) or f"it has {one_of(columns)}")
+                            hint=_other_separator(columns, spec.separator or ",")
+                            or did_you_mean(col, columns) or f"it has {one_of(columns)}")
     reasons = pd.Series(None, index=raw.frame.index, dtype=object)
     out = pd.DataFrame({"item_id": _as_text(raw.frame[spec.item])})
     reasons[out["item_id"].isna()] = f"item ({spec.item}) is missing"

@@ -93,7 +93,9 @@ def rule_firing(summary: dict):
     total = max(counts["requests"], 1)
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(fired) + 1.4), layout="constrained")
     y = np.arange(len(fired))
-    colors = ["#c0504d" if name in blocked.index else "#4f81bd" for name in fired.index]
+    suggesting = counts.get("placed", {}).keys() if "placed" in counts else ()
+    colors = ["#c0504d" if name in blocked.index and name not in suggesting else "#4f81bd"
+              for name in fired.index]
     if "placed" in counts:
         ax.barh(y + 0.2, 100 * fired.to_numpy() / total, 0.4, color=colors, label="fired")
         ax.barh(y - 0.2, 100 * placed.fillna(0).to_numpy() / total, 0.4, color="#9bbb59",

@@ -159,6 +159,13 @@ def train_text(summary: dict) -> str:
         f"validation NDCG@{at}: {_shown(ndcg)} over the {v.get('scored_requests', 0):,} validation "
         f"requests with a positive, as replay computes it ({_shown(limited)} is "
         f"{lightgbm_figure(v)}; {counted(v['best_iteration'], 'tree')})"]
+    baselines = v.get("baselines") or {}
+    if baselines:  # is it worth it over the simplest thing: the first question, at train time too
+        order = sorted(baselines, key=lambda n: (-(baselines[n] if baselines[n] is not None
+                                                    else float("-inf")), n))
+        lines.append("  the baselines on the same requests: " + ", ".join(
+            f"{n} {_shown(baselines[n])}" for n in order)
+            + " (one validation sample, no test: `suggest replay --model` judges it)")
     if "dask" in v:
         lines.append(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
                      f"partitions; trees: {v['dask']['trees_from']}")
