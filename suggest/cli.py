@@ -839,7 +839,22 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     if as_json:
         _print_json(report.to_dict())
     else:
-        click.echo(report.to_table(every_segment=bool(by)))
+        click.echo(_verdict_first(run_dir, a, b) + report.to_table(every_segment=bool(by)))
+
+
+def _verdict_first(run_dir: Path, a: str, b: str) -> str:
+    """The run's own answer to "worth it over the rules and the best baseline?", before a
+    comparison of one pair, with the command for the pair it did not ask for."""
+    from suggest.data.runs import read_summary
+
+    verdict = read_summary(run_dir).get("verdict") or {}
+    headline = verdict.get("headline") or next(iter(verdict.get("sentences") or []), None)
+    baseline = verdict.get("best_baseline")
+    if not headline:
+        return ""
+    hint = (f" (`suggest compare {run_dir} --a {baseline} --b {b}` compares {b} with it)"
+            if baseline and baseline not in (a, b) else "")
+    return f"The run's verdict: {headline}\nBest baseline: {baseline}{hint}\n\n"
 
 
 @main.command("report", epilog="""\b

@@ -203,6 +203,12 @@ def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
     column = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "popular",
                                        "--by", "locaton"])
     assert column.exit_code == 2 and "did you mean 'location'" in column.output
+    # the run's own verdict comes first, with the command for the best baseline's pair
+    verdict = json.loads((tmp_path / "run" / "summary.json").read_text())["verdict"]
+    plain = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "popular"])
+    assert plain.exit_code == 0, plain.output
+    assert plain.output.startswith(f"The run's verdict: {verdict['sentences'][0]}\n")
+    assert f"Best baseline: {verdict['best_baseline']}" in plain.output
     unfinished = CliRunner().invoke(main, ["compare", str(tmp_path)])
     assert unfinished.exit_code == 2 and "not a finished replay" in unfinished.output
     for k in ("0", "-3"):  # --k 0 fell back to the run's metric, exit 0
