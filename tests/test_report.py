@@ -63,6 +63,16 @@ def test_markdown_has_the_same_content_without_charts(run, tmp_path):
     assert "| engine |" in text and "data:image" not in text and "<img" not in text
     html_words = set(re.findall(r"ranker vs the rules: [^<]+", (tmp_path / "report.md").read_text()))
     assert html_words  # the verdict sentences are there in words
+    # the examples mark each suggested item the request engaged, and only those
+    section = text.split("## Where one hit and the other missed")[1].split("\n## ")[0]
+    rows = [line.split(" | ") for line in section.splitlines() if line.startswith("| r")]
+    assert rows
+    for row in rows:
+        engaged = set(row[3].split(", "))
+        for cell in row[4:]:
+            for item in cell.strip(" |").split("; "):
+                name = item.removeprefix("✓ ").split(" [")[0]
+                assert item.startswith("✓ ") == (name in engaged), (item, engaged)
 
 
 def test_the_format_follows_the_file_name_and_an_unknown_one_is_refused(run, tmp_path):
@@ -199,3 +209,24 @@ def test_segment_colours_follow_the_count_and_found_differences_carry_no_mde():
     assert table.loc["road = city", "MDE"] == "0.050"
     assert "Significant: 0 losses, 1 wins." in " ".join(
         b.text for b in report.blocks if hasattr(b, "text"))
+
+
+def test_a_rule_that_placed_items_but_never_the_first_is_named_under_the_rule_table():
+    """The rule table groups requests by the rule behind the first suggestion: a rule that
+    only ever placed lower items has no group, and the caption names it with its count
+    (the chart beside it shows it firing)."""
+    from suggest.compare import Comparison
+    from suggest.report.content import Report, Table, _rules
+
+    group = {"requests": 30, "mean_a": 0.2, "mean_b": 0.5, "diff": 0.3, "ci_low": 0.1,
+             "ci_high": 0.5, "p_holm": 0.01, "significant": True, "b_wins": 20, "ties": 8,
+             "a_wins": 2}
+    main = Comparison(a="rules", b="ranker", k=5, metric="ndcg@5",
+                      rules=[{"rule": "first", **group}, {"rule": "(no rule)", **group}])
+    summary = {"rules": {"fired": {"first": 30, "second": 40, "quiet": 5},
+                         "placed": {"first": 30, "second": 28, "quiet": 0}, "shadowed": ["quiet"]}}
+    report = Report("rules")
+    _rules(report, summary, main, "ndcg@5")
+    table = next(b for b in report.blocks if isinstance(b, Table))
+    assert table.caption == ("2 groups; rules that placed items but never the first one, so have "
+                             "no group: second (28 requests)")

@@ -24,11 +24,20 @@ def curves(summary: dict):
     # engines with the same figures (the hybrid of a model no block touched) would draw one
     # line over another: each has its own marker and dash, so both stay visible
     markers, dashes = "osD^vP", ("-", "--", ":", "-.")
-    for ax, metric in zip(axes, ("ndcg", "precision", "recall")):
-        for i, (name, entry) in enumerate(summary["engines"].items()):
+    engines = summary["engines"]
+    drawn = ("ndcg", "precision", "recall")
+    figures = {name: [entry.get(f"{m}@{k}") for m in drawn for k in ks]
+               for name, entry in engines.items()}
+    # an engine with every figure of an earlier one: hollow and named as its twin
+    twin = {name: next((o for o in list(engines)[:i] if figures[o] == figures[name]), None)
+            for i, name in enumerate(engines)}
+    for ax, metric in zip(axes, drawn):
+        for i, (name, entry) in enumerate(engines.items()):
             ax.plot(ks, [entry.get(f"{metric}@{k}", np.nan) for k in ks],
                     marker=markers[i % len(markers)], linestyle=dashes[i % len(dashes)],
-                    markersize=max(4, 9 - i), label=name)  # a later one inside an earlier
+                    markersize=max(4, 9 - i) + (3 if twin[name] else 0),
+                    markerfacecolor="none" if twin[name] else None,
+                    label=f"{name} (= {twin[name]})" if twin[name] else name)
         ax.set_title(f"{metric}@k")
         ax.set_xlabel("k (suggestions shown)")
         ax.set_ylabel(f"mean {metric}@k")

@@ -369,8 +369,17 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
              "95% interval (unadjusted)": interval_text(r),
              "p (Holm)": format_p(r["p_holm"]), f"{main.b} wins": f"{r['b_wins']:,}",
              "ties": f"{r['ties']:,}", f"{main.a} wins": f"{r['a_wins']:,}"} for r in main.rules]
+    counts = summary.get("rules") or {}
+    grouped = {r["rule"] for r in main.rules}
+    # placed items, but never the first one: no group of their own here, though the chart
+    # below shows them firing (the team's rules only: the groups follow that engine)
+    second = [r for r, n in (counts.get("placed") or {}).items()
+              if n and r not in grouped and r not in shadowed] if main.rule_engine == "rules" else []
     report.add(Table(pd.DataFrame(rows), collapsed=len(rows) > 25, tone=[_tone(r) for r in main.rules],
-                     caption=f"{len(rows)} groups"))
+                     caption=f"{len(rows)} groups" + (
+                         "; rules that placed items but never the first one, so have no group: "
+                         + ", ".join(f"{r} ({counts['placed'][r]:,} requests)" for r in second)
+                         if second else "")))
 
 
 def _failures(report: Report, main) -> None:
@@ -384,18 +393,25 @@ def _failures(report: Report, main) -> None:
     rows = []
     for ex in d["examples"]:
         context = context_text(ex["context"], 40)
+        engaged = {str(t) for t in ex["truth"] or ()}
         rows.append({"request": _short(ex["request_id"], 40), "hit": ex["who"], "context": context,
                      "engaged": ", ".join(_short(t, 40) for t in ex["truth"]) if ex["truth"]
                      else "(not kept)",
-                     main.a: _items(ex["items_a"]), main.b: _items(ex["items_b"])})
-    report.add(Table(pd.DataFrame(rows), sortable=False))
+                     main.a: _items(ex["items_a"], engaged), main.b: _items(ex["items_b"], engaged)})
+    report.add(Table(pd.DataFrame(rows), sortable=False,
+                     caption=f"{HIT_MARK} marks a suggested item the request engaged."))
 
 
-def _items(items: list[dict]) -> str:
+#: Marks an engaged item among an example's suggestions (text: HTML and Markdown alike).
+HIT_MARK = "✓"
+
+
+def _items(items: list[dict], engaged: set = frozenset()) -> str:
     if not items:
         return "(nothing)"
-    return "; ".join(f"{_short(i['item'], 40)} [{_short(i['reason'])}]" if i.get("reason")
-                     else _short(i["item"], 40) for i in items)
+    return "; ".join((f"{HIT_MARK} " if str(i["item"]) in engaged else "")
+                     + (f"{_short(i['item'], 40)} [{_short(i['reason'])}]" if i.get("reason")
+                        else _short(i["item"], 40)) for i in items)
 
 
 def _short(text: str, width: int = 60) -> str:
