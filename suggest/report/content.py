@@ -172,6 +172,8 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
                                  f"({metric}; b - a; p Holm-corrected over the "
                                  f"{rows[0].get('family', '?')} overall tests).",
                          tone=[_tone(c) for c in rows]))
+    report.add(Text("The terms (NDCG, p and Holm, MDE, p50 / p99) are explained under "
+                    "How the numbers are made, at the end.", note=True))
 
 
 def _counterfactual(report: Report, summary: dict) -> None:
@@ -514,6 +516,14 @@ def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: 
 
 def _method(report: Report, summary: dict, main, min_segment: int) -> None:
     report.add(Heading("How the numbers are made", "method"), Bullets([
+        "The terms: NDCG@k scores the order of the top k from 0 to 1 (1: the engaged items in "
+        "the best order possible; an engaged item counts less the lower it sits); P@k (precision) "
+        "is the share of the k shown that were engaged; R@k (recall) the share of the engaged "
+        "items that were shown; MRR the inverse rank of the first engaged item; answered, the "
+        "share of requests given any suggestion. p: the chance of a difference at least this "
+        "large if the engines were equally good, Holm-corrected for the many comparisons; "
+        "significant below 0.05. MDE: the smallest true difference this sample would find. "
+        "p50 / p99: the median and the 99th-percentile time, in milliseconds.",
         "Metrics as trec_eval: lists ordered by score then item id ascending (on tied scores "
         "trec_eval orders by id descending and ranx its own way, so there the figures can "
         "differ); precision divides by k; NDCG's "
