@@ -61,6 +61,14 @@ class DaskHeldOut:
         client = self.client
         return client.gather([client.submit(fn, t, *args, pure=False) for t in self.tests])
 
+    def data_digest(self) -> str:
+        """The log's content as one process digests it: the buckets' sums added up."""
+        from suggest.replay import digest_text
+
+        client = self.client
+        sums = client.gather([client.submit(_digest, b, pure=False) for b in self.log.buckets])
+        return digest_text(np.sum(sums, axis=0, dtype=np.uint64) if sums else np.zeros(2, np.uint64))
+
     def overlap(self, ids: set) -> int:
         return sum(self._each(_seen, shipped(self.client, ids)))
 
@@ -161,6 +169,12 @@ class DaskHeldOut:
             self.client.submit(_train_ends, b, m, pure=False)
             for b, m in zip(self.log.buckets, self.part.masks)]) if e is not None]
         return self.train_requests, [str(min(e[0] for e in ends)), str(max(e[1] for e in ends))]
+
+
+def _digest(bucket: dict | None) -> np.ndarray:
+    from suggest.replay import data_digest
+
+    return data_digest(bucket["requests"], bucket["truth"]) if bucket else np.zeros(2, np.uint64)
 
 
 def _truth_rows(bucket: dict | None) -> int:

@@ -57,8 +57,63 @@ def _recorded(params: dict) -> dict:
                   if isinstance(value, RuleSet) else value) for key, value in params.items()}
 
 
-def _fingerprint(settings: dict) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def _fingerprint(settings: dict, data: str) -> str:
+    """What a replay's chunks depend on, as one digest: the settings with every file named
+    by its content instead of its path (a rule file edited since is another replay, and the
+    same files named from another folder the same one) and ``data``, the log's content
+    (:func:`data_digest`), for the log's path (an edited log is another replay)."""
+    canonical = {key: _by_content(value) for key, value in settings.items() if key != "log"}
+    canonical["data"] = data
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _by_content(value):
+    """``value`` with each text naming a file replaced by a digest of its bytes (rule files:
+    small), and each naming a folder by its absolute path."""
+    if isinstance(value, dict):
+        return {key: _by_content(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_by_content(v) for v in value]
+    if isinstance(value, str) and value and len(value) < 4096:
+        try:
+            path = Path(value)
+            if path.is_file():
+                return "file:" + hashlib.sha256(path.read_bytes()).hexdigest()
+            if path.is_dir():
+                return "folder:" + str(path.resolve())
+        except (OSError, ValueError):
+            pass
+    return value
+
+
+def data_digest(requests: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
+    """Two wrapping sums of row hashes (every column of the requests; request, item and
+    relevance of the truth), whatever the order: the sums of a log's pieces add up to the
+    whole log's, so a log the workers hold gives the digest one process gives."""
+    truth = truth[["request_id", "item_id"]].assign(
+        relevance=truth["relevance"].to_numpy(dtype=float))
+    return np.array([_row_hashes(frame).sum(dtype=np.uint64) for frame in (requests, truth)],
+                    dtype=np.uint64)
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """A uint64 per row from every column's values (ids and text by their bytes)."""
+    from suggest.data.timefields import arrow_text
+    from suggest.hashing import mix64, text_hashes
+
+    row = np.zeros(len(frame), np.uint64)
+    for column in frame.columns:
+        values = frame[column]
+        text = arrow_text(values) or column in ("request_id", "user_id", "item_id")
+        cells = (text_hashes(values.astype(str) if values.dtype != object and not arrow_text(values)
+                             else values) if text
+                 else pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64))
+        row = mix64(row * np.uint64(0x100000001B3) + cells)
+    return row
+
+
+def digest_text(sums: np.ndarray) -> str:
+    return "-".join(f"{int(v):016x}" for v in sums)
 
 
 class _FolderLock:
@@ -198,7 +253,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                 "split": split_by, "gap": None if gap is None else str(gap),
                 "requests": held.requests, "truth": held.truth, **(settings or {}),
                 **({"clip": clip} if clip is not None else {})}
-    fingerprint = _fingerprint(settings)
+    fingerprint = _fingerprint(settings, held.data_digest())
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     if state.get("fingerprint") != fingerprint and (out / "summary.json").exists() and not force:
@@ -362,6 +417,10 @@ class LocalHeldOut:
         # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
         self._truth_chunk = pd.Index(parts.test["request_id"]).get_indexer(
             parts.test_truth["request_id"]) // chunk_size
+
+    def data_digest(self) -> str:
+        """The log's content (:func:`data_digest`), for the replay's fingerprint."""
+        return digest_text(data_digest(self.log.requests, self.log.truth))
 
     def overlap(self, ids: set) -> int:
         """How many held-out requests are among ``ids``."""

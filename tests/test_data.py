@@ -1238,6 +1238,25 @@ def test_a_glob_of_csv_files_reads_like_one_file_and_rejects_name_the_file(tmp_p
     assert Dataset.from_yaml(path).name == "logs"
 
 
+def test_a_reject_that_points_at_a_row_of_another_file_names_that_file(tmp_path):
+    """In a log of several files a repeated (request, item) or a row that disagrees with its
+    request's first row names the other row by its line, and by its file when the file is
+    another: line 2 of b.csv is not the row meant."""
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.csv").write_text("rid,user,item,place\nq1,u1,i1,home\nq2,u2,i2,work\n")
+    (tmp_path / "logs" / "b.csv").write_text("rid,user,item,place\nq1,u1,i1,home\nq2,u2,i3,gym\n"
+                                             "q3,u3,i4,home\nq3,u3,i4,home\n")
+    log = load(write_dataset(tmp_path, None, name="logs/*.csv", duplicates="reject",
+                             columns={"request": "rid"}, context={"place": "categorical"}))
+    reasons = {(Path(r.source).name, r.line): r.reason for r in log.rejects.itertuples()}
+    a = str(tmp_path / "logs" / "a.csv")
+    assert reasons == {
+        ("b.csv", 2): f"repeats the request and item of line 2 of {a} (duplicates: reject)",
+        ("b.csv", 3): f"place 'gym' differs from 'work' on line 3 of {a}, the first row of the "
+                      "same request",
+        ("b.csv", 5): "repeats the request and item of line 4 (duplicates: reject)"}
+
+
 def test_a_glob_or_folder_without_files_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     for name, fmt in (("logs/*.csv", "csv"), ("empty", "parquet")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -464,3 +465,65 @@ def test_a_rule_that_suggests_and_blocks_is_credited_with_what_it_places(log, tm
     assert counts["fired"]["home"] > 0
     assert counts["placed"]["home"] == counts["fired"]["home"] == counts["blocked"]["home"]
     assert counts["shadowed"] == []
+
+
+def test_a_replay_again_after_the_rules_or_the_log_changed_is_not_taken_for_the_same(
+        tmp_path, monkeypatch):
+    """The same command into the same folder keeps a finished replay only when its inputs
+    are the same: an edited rule file or an edited log (same rows, other values) is another
+    replay, refused without --force instead of printing the old figures as current; the
+    same files named from another folder are the same replay."""
+    import shutil
+
+    world = tmp_path / "world"
+    synth.generate(synth.preset_config("default", users=30, days=10, seed=4), world)
+    rules = tmp_path / "rules.yaml"
+    shutil.copy(ROOT / "rules" / "phone.yaml", rules)
+    out = tmp_path / "run"
+
+    def again(*extra, cwd=tmp_path):
+        monkeypatch.chdir(cwd)
+        return CliRunner().invoke(main, ["replay", "--dataset", os.path.relpath(world / "dataset.yaml"),
+                                         "--rules", os.path.relpath(rules), "--engines",
+                                         "rules,popular", "-o", os.path.relpath(out), *extra])
+
+    assert again().exit_code == 0
+    (tmp_path / "sub").mkdir()
+    same = again(cwd=tmp_path / "sub")  # the same files, named from another folder
+    assert same.exit_code == 0 and "other settings" not in same.output, same.output
+    rules.write_text(rules.read_text().replace("priority: 10", "priority: 11", 1))
+    edited = again()
+    assert edited.exit_code == 2 and "holds a finished replay with other settings" in edited.output
+    assert again("--force").exit_code == 0
+    log_file = next(world.glob("*.csv"))
+    text = log_file.read_text()
+    log_file.write_text(text.replace(",home,", ",work,", 1))  # one context value, same rows
+    assert text != log_file.read_text()
+    moved = again()
+    assert moved.exit_code == 2 and "holds a finished replay with other settings" in moved.output
+
+
+def test_the_data_digest_of_a_log_is_the_sum_of_its_pieces_and_sees_one_value_change(log):
+    """The digest a replay's fingerprint keeps of its log: the same whether one process
+    holds the log or workers hold it in pieces (their sums add up), whatever the dtype the
+    ids arrive in, and different when one context value changes."""
+    import numpy as np
+
+    from suggest.hashing import text_hashes
+    from suggest.replay import data_digest
+
+    requests, truth = log.requests, log.truth
+    whole = data_digest(requests, truth)
+    half, t_half = len(requests) // 2, len(truth) // 2
+    pieces = (data_digest(requests.iloc[:half], truth.iloc[:t_half])
+              + data_digest(requests.iloc[half:], truth.iloc[t_half:]))
+    assert (pieces == whole).all()
+    as_objects = requests.astype({"request_id": object, "user_id": object})
+    assert (data_digest(as_objects, truth) == whole).all()
+    changed = requests.copy()
+    changed.loc[0, "battery"] = changed.loc[0, "battery"] + 1
+    assert data_digest(changed, truth)[0] != whole[0] and data_digest(changed, truth)[1] == whole[1]
+    hashes = text_hashes(pd.Series(["r1", "", None, "1r", "r1"], dtype="str"))
+    assert len(set(hashes[:4].tolist())) == 4 and hashes[0] == hashes[4]
+    assert (text_hashes(pd.Series(["é", "b"], dtype=object)) == text_hashes(["é", "b"])).all()
+    assert hashes.dtype == np.uint64

@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.description import Dataset
-from suggest.data.load import (LoadReport, Rows, Verdicts, attribute_columns, catalog_of,
+from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, attribute_columns, catalog_of,
                                check_columns, check_requests, check_rows, collect_rejects,
                                describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
                                reason_counts, reason_table, rename_columns, request_key, shape,
@@ -144,7 +144,9 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
         del split
     else:
         rows = [[part] for part in _shuffled(client, pieces, n)]
-    by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep, *r, pure=False)
+    files = {g[0] + j: str(part.path) for run, g in zip(runs, groups) for j, part in enumerate(run)}
+    files = files if len(set(files.values())) > 1 else None  # a reason names another row's file
+    by_bucket = [client.submit(_bucket, ds, metas[0]["context"], keep, *r, files=files, pure=False)
                  for r in rows]
     del pieces, rows  # each piece's rows are let go once the buckets have them (not its rejects)
     found = client.submit(_concat_rejects, *[client.submit(operator.getitem, b, "rejects", pure=False)
@@ -245,7 +247,8 @@ def _piece(ds: Dataset, parts: list[Part], first: int, columns: list[str],
     rows = check_rows(ds, raw, report, types)
     meta.update(inferred=report.inferred, schema=report.schema, context=rows.context,
                 present={c: bool(raw.frame[c].notna().any()) for c in report.inferred})
-    kept = rows.out.loc[rows.verdicts.undecided].reset_index(drop=True)
+    kept = rows.out.loc[rows.verdicts.undecided].drop(columns=SOURCE, errors="ignore").reset_index(
+        drop=True)
     kept["piece"] = number[rows.verdicts.undecided]
     keys = ["request_id"] if ds.request else request_key(ds, rows.context)
     kept["_hash"] = pd.util.hash_pandas_object(kept[keys], index=False).to_numpy()
@@ -310,7 +313,8 @@ def _merged_types(metas: list[dict]) -> dict[str, str]:
     return types
 
 
-def _bucket(ds: Dataset, context: list[str], keep: bool, *pieces: pd.DataFrame) -> dict:
+def _bucket(ds: Dataset, context: list[str], keep: bool, *pieces: pd.DataFrame,
+            files: dict[int, str] | None = None) -> dict:
     """The rows of every request of one bucket, checked across each request's rows and
     counted: the request-level rejects (``piece, line, reason``) and the counts; with
     ``keep`` also its frames (``requests``, ``truth``, ``events``), each request's place in
@@ -322,6 +326,8 @@ def _bucket(ds: Dataset, context: list[str], keep: bool, *pieces: pd.DataFrame) 
         return empty
     out = pd.concat(frames, ignore_index=True).sort_values(["piece", "line"], kind="stable")
     out = out.reset_index(drop=True)
+    if files:  # a log of several files: each row's, as a local load has them
+        out[SOURCE] = pd.Categorical(pd.Series(out["piece"].to_numpy()).map(files))
     verdicts = Verdicts(out.index)
     request = pd.factorize(out["request_id"])[0] if ds.request else None
     rows = Rows(out, verdicts, pd.factorize(out["user_id"])[0], pd.factorize(out["item_id"])[0],

@@ -385,6 +385,8 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
     verdicts = Verdicts(cells.index)
     fail = verdicts.fail
     out = pd.DataFrame({"line": raw.lines}, index=cells.index)
+    if raw.sources is not None:  # several files: a reason that points at another row names its file
+        out[SOURCE] = pd.Categorical(raw.sources)
     user, user_code = _ids(cells[ds.user])
     fail(user_code < 0, f"user ({ds.user}) is missing")
     out["user_id"] = user
@@ -445,7 +447,7 @@ def kept_rows(ds: Dataset, rows: Rows) -> tuple[pd.DataFrame, Codes]:
     """The rows still kept, and their codes; without a request column each distinct
     (user, context, time) is a request, numbered in the order it first appears."""
     ok = rows.verdicts.undecided
-    frame = rows.out.loc[ok].reset_index(drop=True)
+    frame = rows.out.loc[ok].drop(columns=SOURCE, errors="ignore").reset_index(drop=True)
     if not ds.request:
         keys = request_key(ds, rows.context) + (["timezone"] if ds.time else [])
         codes = pd.DataFrame({k: pd.factorize(frame[k], use_na_sentinel=False)[0] for k in keys})
@@ -481,6 +483,8 @@ def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[st
     ok = undecided & out["item_id"].notna() & out[column].notna()
     names = [*keys, column]
     rows = out.loc[ok, [*names, "item_id", "line"] if column != "item_id" else [*names, "line"]]
+    if SOURCE in out:
+        rows = rows.assign(**{SOURCE: out.loc[ok, SOURCE]})
     rows = rows.astype({k: str for k in names})
     repeat = rows.duplicated(names, keep="first")
     if not repeat.any():
@@ -500,6 +504,8 @@ def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[st
     mask = pd.Series(False, index=out.index)
     mask[at] = True
     line = pd.Series(lines, index=at).astype(str)
+    if SOURCE in out:
+        line = line + _of_file(first[SOURCE].reindex(again).to_numpy(), out.loc[at, SOURCE].to_numpy())
     if what == "item":
         fail(mask, "repeats the request and item of line " + line + " (duplicates: reject)")
     else:
@@ -949,7 +955,10 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
     # each shared row against its request's first row, by position (the log's order)
     _, first_of, which = np.unique(request[shared], return_index=True, return_inverse=True)
     first = first_of[which]
-    first_line = rows["line"].to_numpy()[first].astype(str)
+    first_line = rows["line"].to_numpy()[first].astype(str).astype(object)
+    if SOURCE in out:
+        files = out[SOURCE].to_numpy()[shared]
+        first_line = first_line + _of_file(files[first], files)
     undecided = np.ones(len(rows), dtype=bool)
     for col in cols:
         mine, missing = _comparable(rows[col])
@@ -968,6 +977,17 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
                 + pd.Series(theirs[bad], dtype=object).map(str).to_numpy(dtype=object) + "' on line "
                 + first_line[bad].astype(object) + ", the first row of the same request")
     return reasons[~undecided]
+
+
+#: The column of each row's file in the checked rows of a log of several files.
+SOURCE = "__source"
+
+
+def _of_file(theirs: np.ndarray, mine: np.ndarray) -> np.ndarray:
+    """`` of FILE`` where the row pointed at is in another file than the row rejected."""
+    other = np.asarray(theirs, dtype=object) != np.asarray(mine, dtype=object)
+    return np.where(other, " of " + pd.Series(theirs, dtype=object).astype(str).to_numpy(dtype=object),
+                    "").astype(object)
 
 
 def _comparable(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
