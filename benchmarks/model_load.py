@@ -35,7 +35,7 @@ def make(folder: Path, users: int) -> None:
 
     world = folder / "world"
     subprocess.run([sys.executable, "-m", "suggest", "generate", "--users", str(users), "--days", "28",
-                    "--extra-items", "300", "-o", str(world)], check=True)
+                    "--extra-items", "300", "-o", str(world), "--force"], check=True)
     subprocess.run([sys.executable, "-m", "suggest", "train", "--dataset", str(world / "dataset.yaml"),
                     "--rules", str(ROOT / "rules" / "phone.yaml"), "--test-share", "0.2",
                     "--n-estimators", "30", "-o", str(folder / "model"), "--force"], check=True)

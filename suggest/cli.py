@@ -149,12 +149,20 @@ Examples:
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write log.csv, catalog.csv, dataset.yaml, truth_model.json (and "
                    "truth_attraction.parquet with --logging-policy).")
+@click.option("--force", is_flag=True, help="Replace the world a folder already holds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def generate(ctx, users, days, seed, preset, requests_per_day, extra_items, logging_policy,
-             rules_path, epsilon, shown, out, as_json):
+             rules_path, epsilon, shown, out, force, as_json):
     """Generate a synthetic phone-assistant world whose true preferences are known."""
     from suggest import simulate, synth
+
+    if out.exists() and not out.is_dir():
+        raise SuggestError(f"-o {out} is a file: a world is a folder", hint="name a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise SuggestError(f"{out} already exists and is not empty",
+                           hint="pass --force to replace the world there (a log suggest did not "
+                                "generate is never replaced), or choose another -o folder")
 
     overrides = {"users": users, "days": days, "requests_per_day": requests_per_day,
                  "extra_items": extra_items}
@@ -383,15 +391,20 @@ def rules_coverage(rules_file, log_file, dataset, as_json):
     engine, log = rules_engine(rules_file, dataset, log_file)
     report = coverage(engine, log.requests)
     rows = log.report
-    rejected = (f"{rows.rows_rejected:,} of the log's {rows.rows_in:,} rows "
-                f"{'was' if rows.rows_rejected == 1 else 'were'} rejected and not counted "
-                "(`suggest data check` writes them out with their reasons)"
-                if rows.rows_rejected else None)
     if as_json:
         _print_json({**report.to_dict(), "rows_in": rows.rows_in,
                      "rows_rejected": rows.rows_rejected})
     else:
-        click.echo(report.to_table() + (f"\n\nnote: {rejected}" if rejected else ""))
+        click.echo(report.to_table() + _rejected_note(rows.rows_rejected, rows.rows_in, "counted"))
+
+
+def _rejected_note(rejected: int, rows_in: int, what: str) -> str:
+    """A closing line on the log's rejected rows, for commands that write no rejects file."""
+    if not rejected:
+        return ""
+    return (f"\n\nnote: {rejected:,} of the log's {rows_in:,} rows "
+            f"{'was' if rejected == 1 else 'were'} rejected and not {what} "
+            "(`suggest data check` writes them out with their reasons)")
 
 
 @rules.command("mine", epilog="""\b
@@ -541,7 +554,8 @@ def mined_text(found: dict, out: Path, dataset) -> str:
                       + " may find some" if found["engaged_fitting_requests"] < 5000 else ""))
         return (f"No rule to write: in the training part ({found['training_requests']:,} requests) "
                 f"{why}. {out} was not written"
-                + (" (the file already there is left as it was)." if Path(out).exists() else "."))
+                + (" (the file already there is left as it was)." if Path(out).exists() else ".")
+                + _rejected_note(found.get("rows_rejected", 0), found.get("rows_in", 0), "mined"))
     lines = [f"{found['file']}: {found['rules']} rules mined from the {found['training_requests']:,} "
              f"training requests (the replay holds out the rest, never read here: {found['split']}).",
              f"  tested {tested}: {found['significant_pairs']:,} significant, "
@@ -564,7 +578,8 @@ def mined_text(found: dict, out: Path, dataset) -> str:
     lines.append(f"Next: suggest rules check {out} --dataset {dataset}\n"
                  f"      suggest replay --dataset {dataset} {found['replay_options']} "
                  f"--rules hand=YOUR_RULES.yaml --rules mined={out} -o runs/mined")
-    return "\n".join(lines)
+    return "\n".join(lines) + _rejected_note(found.get("rows_rejected", 0), found.get("rows_in", 0),
+                                             "mined")
 
 
 def _pick_text(pick) -> str:

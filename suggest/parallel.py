@@ -32,6 +32,7 @@ reached.
 from __future__ import annotations
 
 import contextlib
+import os
 import gc
 import logging
 import itertools
@@ -237,13 +238,31 @@ def chunk_runner(jobs: int | None = None, dask: str | None = None):
     """The runner the command line asks for: ``dask`` is a scheduler address, ``"local"``
     for a local cluster of ``jobs`` workers (default: one per core), or ``None`` for
     this machine: ``jobs`` joblib processes, or this process alone."""
-    if jobs is not None and jobs < 1:
-        raise SuggestError(f"--jobs must be at least 1, not {jobs}")
+    check_jobs(jobs)
     if dask is None:
         yield JoblibRunner(jobs) if jobs and jobs > 1 else LocalRunner()
         return
     with dask_client(None if dask == "local" else dask, workers=jobs) as client:
         yield DaskRunner(client)
+
+
+#: The most --jobs a machine is given, per core: each job is a process holding the engines
+#: (a thousand of them ran a 24 GiB machine out of memory with nothing said).
+JOBS_PER_CORE = 4
+
+
+def check_jobs(jobs: int | None) -> None:
+    """Refuse a number of worker processes below 1 or far past this machine's cores."""
+    if jobs is None:
+        return
+    if jobs < 1:
+        raise SuggestError(f"--jobs must be at least 1, not {jobs}")
+    cores = os.cpu_count() or 1
+    if jobs > JOBS_PER_CORE * cores:
+        raise SuggestError(f"--jobs {jobs} is far more than this machine's {cores} cores: each job "
+                           "is a process holding the engines",
+                           hint=f"use at most {JOBS_PER_CORE * cores} (--jobs {cores}: one per core); "
+                                "for more workers, give --dask ADDRESS of a cluster")
 
 
 def check_address(address: str) -> str:
@@ -271,8 +290,7 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         raise SuggestError(f"--jobs {workers} with --dask {address}: the cluster there has its own "
                            "workers", hint="drop --jobs, or give --dask without an address for a "
                                            "local cluster of --jobs workers")
-    if workers is not None and workers < 1:
-        raise SuggestError(f"--jobs must be at least 1, not {workers}")
+    check_jobs(workers)
     if address:
         check_address(address)
     try:

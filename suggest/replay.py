@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -218,13 +219,19 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     other settings is replaced only with ``force``.
     """
     out = Path(out)
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    with _FolderLock(out):
-        return _replay(log, engines, out, ks=ks, test_share=test_share, seed=seed,
-                       chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
-                       compare=compare, settings=settings, runner=runner, metric=metric,
-                       min_segment=min_segment, split_by=split_by, gap=gap, clip=clip,
-                       force=force, notes=notes)
+    try:
+        with _FolderLock(out):
+            return _replay(log, engines, out, ks=ks, test_share=test_share, seed=seed,
+                           chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
+                           compare=compare, settings=settings, runner=runner, metric=metric,
+                           min_segment=min_segment, split_by=split_by, gap=gap, clip=clip,
+                           force=force, notes=notes)
+    except SuggestError:
+        if made and not any(p.is_file() for p in out.rglob("*")):
+            shutil.rmtree(out, ignore_errors=True)  # refused before any work: no empty folder left
+        raise
 
 
 def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share: float = 0.2,
@@ -324,7 +331,9 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
         _concatenate([chunks_dir / f"{kind}-{c:05d}.parquet" for c in range(n_chunks)],
                      out / f"{kind}.parquet.partial", getattr(totals, f"add_{kind}"))
     clock.append(("final_files", time.perf_counter()))
-    held.write_test_truth(out / "truth.parquet")
+    # every final file is written under a .partial name and they all take their names
+    # at the end, summary.json last: a replay stopped on the way leaves none that looks done
+    held.write_test_truth(out / "truth.parquet.partial")
     summary = _summary(totals, held, fitted, names, k, compare, latency_sample, seed,
                        out / "results.parquet.partial")
     for name, seconds in fit_seconds.items():
@@ -337,7 +346,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
     _explain_sample(fitted, held, out / "results.parquet.partial", summary, metric, k, seed,
-                    out / "explanations.parquet")
+                    out / "explanations.parquet.partial")
     summary.update(_counterfactual(log, held, out, list(fitted), k, seed, clip))
     if summary.get("counterfactual"):
         from suggest.counterfactual import from_summary, verdict_caution
@@ -355,9 +364,11 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["settings"] = settings
     # where the time went (the chunks of this call only, when it resumed a replay)
     summary["seconds"] = {step: round(t - clock[i][1], 2) for i, (step, t) in enumerate(clock[1:])}
-    for kind in ("suggestions", "results"):
-        os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
-    _write(out / "summary.json", json_text(summary) + "\n")  # NaN: null
+    _write(out / "summary.json.partial", json_text(summary) + "\n")  # NaN: null
+    for kind in ("suggestions", "results", "truth", "explanations"):
+        if (out / f"{kind}.parquet.partial").exists():  # no explanations without a sample
+            os.replace(out / f"{kind}.parquet.partial", out / f"{kind}.parquet")
+    os.replace(out / "summary.json.partial", out / "summary.json")
     return summary
 
 
@@ -379,7 +390,7 @@ def _counterfactual(log, held, out: Path, engines: list[str], k: int, seed: int,
                                          columns=["request_id"])["request_id"].astype(str))
     oracle = service_truth(log.dataset.source, test_ids)
     found = for_replay(test_shown, train_sums, test_ids, table, engines, k,
-                       truth=pd.read_parquet(out / "truth.parquet"), seed=seed, clip=clip,
+                       truth=pd.read_parquet(out / "truth.parquet.partial"), seed=seed, clip=clip,
                        oracle=oracle)
     # as the issue's summary has it: an entry per engine; what to read from them beside it
     result = {"counterfactual": found["engines"],
@@ -747,7 +758,8 @@ def _ranker_cards(fitted: dict, held) -> dict:
                 f"was trained on {theirs}, not on this replay's training part "
                 f"({_requests_in(requests, window)}), which the other engines learn from: "
                 "they are not compared on equal terms; replay with the split the model was "
-                "trained with (train's --test-share, --split-by, --gap and --seed)")
+                "trained with (train's --test-share, --split, --gap and --seed), or, for a "
+                "model trained on another log, train one on this log")
         cards[name] = card
     return cards
 

@@ -328,11 +328,16 @@ def preset_config(name: str, **overrides: object) -> WorldConfig:
     return WorldConfig(**settings)
 
 
+#: The largest world the generator writes (its users' draws are held in memory: about 2 KB
+#: a user; its log is written a chunk of users at a time, ~110 bytes a request).
+MAX_USERS, MAX_REQUESTS = 2_000_000, 500_000_000
+
+
 def check_config(config: WorldConfig) -> WorldConfig:
     """Refuse values the generator cannot honour; return the config with plain int/float values."""
     def bad(field: str, need: str) -> SuggestError:
         return SuggestError(f"{field}={getattr(config, field)!r} is not allowed", hint=f"{field} must be {need}")
-    integers = {"users": (1, 2**31 - 1), "days": (1, 36500), "seed": (0, 2**63 - 1),
+    integers = {"users": (1, MAX_USERS), "days": (1, 36500), "seed": (0, 2**63 - 1),
                 "extra_items": (0, 10_000)}
     for field, (low, high) in {**integers, "drift_days": (0, config.days)}.items():
         value = getattr(config, field)
@@ -350,6 +355,17 @@ def check_config(config: WorldConfig) -> WorldConfig:
         dt.date.fromisoformat(config.start)
     except (TypeError, ValueError):
         raise bad("start", "an ISO date like '2026-03-02'") from None
+    expected = config.users * config.days * config.requests_per_day
+    if expected == 0:  # before any folder is made
+        raise SuggestError("these settings generate no requests at all",
+                           hint="raise --users, --days or --requests-per-day")
+    if expected > MAX_REQUESTS:
+        # a slip of the keyboard (extra zeros) should not run the machine out of memory
+        raise SuggestError(f"{config.users:,} users x {config.days:,} days x "
+                           f"{config.requests_per_day:g} requests a day would write about "
+                           f"{expected:,.0f} requests (~{expected * 110 / 1e9:,.0f} GB of CSV)",
+                           hint=f"at most {MAX_REQUESTS:,} requests: lower --users, --days or "
+                                "--requests-per-day")
     # numpy scalars would print oddly in dataset.yaml and break json.dumps
     return dataclasses.replace(config, **{f: int(getattr(config, f)) for f in integers},
                                drift_days=int(config.drift_days), **{f: float(getattr(config, f)) for f in reals},
@@ -754,6 +770,7 @@ def generate(config: WorldConfig, out_dir: str | os.PathLike, *, progress: bool 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"log": out / "log.csv", "catalog": out / "catalog.csv", "dataset": out / "dataset.yaml",
              "truth": out / "truth_model.json"}
+    stale = out / "truth_attraction.parquet"  # a service world's, which this world is not
     # Every file is written beside its final name and moved in place at the end, so a run
     # that stops midway leaves the previous world (or nothing), never a half-written one.
     partial = {key: path.with_name(path.name + ".partial") for key, path in paths.items()}
@@ -772,6 +789,7 @@ def generate(config: WorldConfig, out_dir: str | os.PathLike, *, progress: bool 
                            hint="raise --users, --days or --requests-per-day")
     for key, path in partial.items():
         os.replace(path, paths[key])
+    stale.unlink(missing_ok=True)
     return {"requests": n_requests, "rows": n_rows, "users": config.users, "items": len(world.items),
             "engaged_share": round(n_engaged / n_requests, 6) if n_requests else 0.0,
             "paths": {k: str(v) for k, v in paths.items()}}

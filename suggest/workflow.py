@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import re
 import shutil
 import time
 from dataclasses import replace
@@ -38,6 +39,9 @@ def load_log(dataset, log: str | Path | None = None):
     return load(described(dataset, log))
 
 
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
 def described(dataset, log: str | Path | None = None):
     """The description :func:`load_log` reads: ``dataset``'s, with the file ``log`` in its
     own format when one is given."""
@@ -48,6 +52,10 @@ def described(dataset, log: str | Path | None = None):
     if not log:
         return description
     log = Path(log)
+    if not log.exists() and not GLOB_CHARS.search(str(log)):
+        raise SuggestError("log file not found", where=str(log),
+                           hint="a LOG given on the command line is read from the folder you are "
+                                f"in ({Path.cwd()})")
     fmt = format_of(log) or description.format
     if fmt != description.format and fmt in ("csv", "tsv"):  # the other text format's separator
         description = replace(description, separator="\t" if fmt == "tsv" else ",")
@@ -82,6 +90,9 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
         raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
                            hint="a check on this machine reads the log in one process")
     target = Path(rejects) if rejects else Path(f"{stem}.rejects.csv")
+    from suggest.data.load import check_rejects_target
+
+    check_rejects_target(target)  # before the load: a path named by mistake is said at once
     try:
         loaded = load_log(dataset)
     except SuggestError as exc:
@@ -407,6 +418,11 @@ def _model_rules_differ(model, rules) -> str | None:
         f"{rules}; train the model again with these rules to compare like with like")
 
 
+def _some(names: list[str], shown: int = 4) -> str:
+    """'a, b, c, d and 3 more'."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
                 rules: str | Path | None = None, seed: int = 0, n_estimators: int | None = None,
                 test_share: float = 0.0, split_by: str = "auto", gap=None,
@@ -443,6 +459,16 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
     if out.exists() and any(out.iterdir()) and not force:
         raise SuggestError(f"{out} already exists and is not empty",
                            hint="pass --force to replace it, or choose another -o folder")
+    if out.is_file():
+        raise SuggestError(f"-o {out} is a file: a model is a folder", hint="name a folder, e.g. "
+                           "-o models/NAME")
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        # --force replaces the folder whole: only a model folder, never a folder of work
+        # (the log, its description) named by mistake
+        held = sorted(p.name for p in out.iterdir())
+        raise SuggestError(f"-o {out} is not a model folder (it holds {_some(held)}, and no "
+                           "manifest.json): --force replaces only a model folder",
+                           hint="choose another -o folder, e.g. -o models/NAME")
     if jobs is not None and not dask:
         raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
                            hint="on one machine without Dask, training uses one LightGBM thread")
@@ -531,14 +557,19 @@ def _train_on_dask(engine, client, dataset, out: Path, *, log, rules, test_share
             **rejects_summary(loaded, folder / "rejects")}
 
 
-def example_rules(out: str | Path) -> Path:
+def example_rules(out: str | Path, say=lambda line: None) -> Path:
     """The demo's rule set, copied from the installed package into ``out/rules.yaml`` (a
-    file to read and edit; the demo works from any folder)."""
+    file to read and edit; the demo works from any folder). A copy edited since is kept,
+    and used: the demo run again replays the edited rules."""
     from importlib.resources import files
 
     target = Path(out) / "rules.yaml"
+    shipped = files("suggest").joinpath("examples", "phone.yaml").read_bytes()
+    if target.is_file() and target.read_bytes() != shipped:
+        say(f"    keeping your edited {target} (delete it for the packaged rules)")
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(files("suggest").joinpath("examples", "phone.yaml").read_bytes())
+    target.write_bytes(shipped)
     return target
 
 
@@ -554,11 +585,11 @@ def demo(out: str | Path = "suggest-demo", *, users: int = 150, days: int = 28, 
     from suggest.report import render_run
 
     out = Path(out)
-    rules = example_rules(out)
+    config = synth.check_config(synth.preset_config("default", users=users, days=days, seed=seed))
+    rules = example_rules(out, say)  # after the settings are known to be good: nothing left behind
     say(f"1/3 generating a synthetic world ({users} users, {days} days, seed {seed}) "
         f"in {out / 'world'}/")
-    world = synth.generate(synth.preset_config("default", users=users, days=days, seed=seed),
-                           out / "world", progress=True)
+    world = synth.generate(config, out / "world", progress=True)
     say(f"    {world['requests']:,} requests, {world['rows']:,} log rows")
     say("2/3 reading the log back through its dataset description")
     loaded = load(out / "world" / "dataset.yaml")
@@ -681,6 +712,7 @@ def mine_rules(dataset, out: str | Path, *, log: str | Path | None = None, force
             raise RuntimeError(f"the mined rule file does not pass its own check: {errors[0]}")
         written = str(write_atomic(out, mined.text))
     return {**mined.summary, "file": written, "dataset": str(dataset),
+            "rows_in": loaded.report.rows_in, "rows_rejected": loaded.report.rows_rejected,
             "rules_found": [{"id": r["id"], "when": r["label"], "suggest": r["suggest"],
                              "support": r["support"], "lift": round(r["lift"], 3),
                              "q": r["q"],

@@ -101,6 +101,25 @@ def test_data_check_writes_no_rejects_file_when_nothing_is_rejected(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yaml", "log.csv"]
 
 
+@pytest.mark.parametrize("rejected", [False, True])
+def test_a_rejects_path_that_names_another_file_or_a_folder_is_refused_and_left_alone(
+        tmp_path, rejected):
+    """--rejects pointing at the log, the description or a folder of work by mistake: with
+    no rejected rows the file was removed, with some it was overwritten (the log lost)."""
+    log = "user,item,battery\nu1,a,50\n" + ("u2,b,high\n" if rejected else "")
+    (tmp_path / "log.csv").write_text(log)
+    (tmp_path / "d.yaml").write_text("name: t\nlog: log.csv\ncontext: {battery: numeric}\n")
+    for target in ("log.csv", "d.yaml"):
+        result = CliRunner().invoke(main, ["data", "check", str(tmp_path / "d.yaml"),
+                                           "--rejects", str(tmp_path / target)])
+        assert result.exit_code == 2 and "is not a rejects file" in result.output, result.output
+    folder = CliRunner().invoke(main, ["data", "check", str(tmp_path / "d.yaml"),
+                                       "--rejects", str(tmp_path)])
+    assert folder.exit_code == 2 and f"give a file, e.g. {tmp_path / 'rejects.csv'}" in folder.output
+    assert (tmp_path / "log.csv").read_text() == log and "Traceback" not in folder.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yaml", "log.csv"]
+
+
 def test_installed_entry_point_runs_as_a_real_process(tmp_path):
     script = Path(sys.executable).with_name("suggest")
     script = script if script.exists() else shutil.which("suggest")
@@ -134,12 +153,34 @@ def test_generate_then_check_reads_back_every_row(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["--preset", "persnal"], "did you mean 'personal'?"),
     (["--users", "0"], "users"),
+    (["--users", "100000000", "--days", "1000"], "users must be an integer from 1 to 2000000"),
+    (["--users", "1000000", "--days", "1000"], "would write about 6,000,000,000 requests"),
+    (["--requests-per-day", "0"], "these settings generate no requests at all"),
 ])
 def test_generate_bad_settings_exit_2(tmp_path, args, words):
+    """Refused before any work (a slip of extra zeros ran the machine out of memory) and
+    before any folder is made."""
     result = CliRunner().invoke(main, ["generate", *args, "-o", str(tmp_path / "w")])
     assert result.exit_code == 2
     assert words in result.output
     assert "Traceback" not in result.output
+    assert not (tmp_path / "w").exists()
+
+
+def test_generate_replaces_a_world_only_with_force_and_leaves_nothing_of_the_old_one(tmp_path):
+    world = tmp_path / "w"
+    args = ["generate", "--users", "5", "--days", "2", "-o", str(world)]
+    shown = CliRunner().invoke(main, [*args, "--logging-policy", "random", "--shown", "2"])
+    assert shown.exit_code == 0, shown.output
+    assert (world / "truth_attraction.parquet").exists()
+    (world / "dataset.yaml").write_text((world / "dataset.yaml").read_text() + "# my edit\n")
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 2 and "already exists and is not empty" in again.output
+    assert (world / "dataset.yaml").read_text().endswith("# my edit\n")
+    forced = CliRunner().invoke(main, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert sorted(p.name for p in world.iterdir()) == ["catalog.csv", "dataset.yaml", "log.csv",
+                                                       "truth_model.json"]
 
 
 def test_demo_generates_and_reads_back_from_any_folder(tmp_path, monkeypatch):
@@ -152,6 +193,13 @@ def test_demo_generates_and_reads_back_from_any_folder(tmp_path, monkeypatch):
     assert rules == (ROOT / "rules" / "phone.yaml").read_text()
     assert "rules.yaml" in json.loads((tmp_path / "demo" / "run" / "summary.json").read_text())[
         "settings"]["rules"]
+    # edited, then the demo run again: the edits are kept and replayed, not overwritten
+    edited = rules.replace("priority: 10", "priority: 11", 1)
+    (tmp_path / "demo" / "rules.yaml").write_text(edited)
+    again = CliRunner().invoke(main, ["demo", "-o", "demo", "--users", "15", "--days", "5"])
+    assert again.exit_code == 0, again.output
+    assert "keeping your edited demo/rules.yaml" in again.output
+    assert (tmp_path / "demo" / "rules.yaml").read_text() == edited
 
 
 def test_the_built_package_is_suggest_replay_and_carries_the_demo_rules(tmp_path):

@@ -1509,3 +1509,21 @@ def test_a_parquet_file_broken_past_its_footer_is_named_when_read_with_others(tm
     with pytest.raises(DataError, match="not a readable Parquet file") as info:
         load(write_dataset(tmp_path, None, name="ev", ignore=["day"]))
     assert info.value.exit_code == 2 and str(broken) in info.value.format()
+
+
+def test_a_dask_rejects_folder_must_hold_only_rejects_before_it_is_replaced(tmp_path):
+    """The check on Dask replaces its rejects folder: a folder of anything else (a world, a
+    project) named by mistake is refused before anything is removed, as is a file."""
+    from suggest.data.load import check_rejects_target
+    from suggest.errors import SuggestError
+
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    (ours / "part-00000.csv").write_text("source,line,reason,text\nlog.csv,2,bad,x\n")
+    check_rejects_target(ours, folder=True)  # an earlier run's: fine
+    (ours / "catalog.csv").write_text("item,genre\ni1,rock\n")  # a catalog, not rejects
+    with pytest.raises(SuggestError, match="holds files that are not rejects \\('catalog.csv'\\)"):
+        check_rejects_target(ours, folder=True)
+    with pytest.raises(SuggestError, match="is a file"):
+        check_rejects_target(ours / "part-00000.csv", folder=True)
+    check_rejects_target(tmp_path / "new", folder=True)  # nothing there yet

@@ -115,6 +115,18 @@ def test_the_cli_writes_a_file_rules_check_accepts_and_keeps_an_edited_one(conte
     again = CliRunner().invoke(main, ["rules", "mine", "--dataset", str(context_world), "-o", str(out)])
     assert again.exit_code == 2 and "--force" in again.output
     assert out.read_text().endswith("# my edit\n")
+    # rows the load rejected are counted, not dropped without a word
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(context_world.parent, bad)
+    with open(bad / "log.csv", "a") as log:
+        log.write("r9999999,u0001,notatime,UTC,home,still,false,95,sunny,wifi,343,news_briefing\n")
+    rows_in = sum(1 for _ in open(bad / "log.csv")) - 1
+    noted = CliRunner().invoke(main, ["rules", "mine", "--dataset", str(bad / "dataset.yaml"), "-o",
+                                      str(tmp_path / "m2.yaml"), "--max-rules", "3"])
+    assert noted.exit_code == 0, noted.output
+    assert f"note: 1 of the log's {rows_in:,} rows was rejected and not mined" in noted.output
 
 
 def test_a_replay_holds_mined_rules_beside_the_teams_and_never_takes_them_for_a_baseline(

@@ -67,6 +67,10 @@ def test_replay_command_takes_jobs_and_refuses_bad_values(world, tmp_path):
     assert_same_run(tmp_path / "a", tmp_path / "b")
     bad = CliRunner().invoke(main, [*base, "-o", str(tmp_path / "c"), "--jobs", "0"])
     assert bad.exit_code == 2 and "--jobs must be at least 1, not 0" in bad.output
+    # a slip of extra zeros: refused before a process starts (ten thousand ran the machine
+    # out of memory)
+    many = CliRunner().invoke(main, [*base, "-o", str(tmp_path / "e"), "--jobs", "10000"])
+    assert many.exit_code == 2 and "--jobs 10000 is far more than this machine's" in many.output
     not_an_address = CliRunner().invoke(main, [*base, "-o", str(tmp_path / "d"), "--dask", "nowhere"])
     assert not_an_address.exit_code == 2 and "'nowhere' is not a scheduler address" in not_an_address.output
     train_jobs = CliRunner().invoke(main, ["train", "--dataset", str(world / "dataset.yaml"),

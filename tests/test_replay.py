@@ -527,3 +527,53 @@ def test_the_data_digest_of_a_log_is_the_sum_of_its_pieces_and_sees_one_value_ch
     assert len(set(hashes[:4].tolist())) == 4 and hashes[0] == hashes[4]
     assert (text_hashes(pd.Series(["é", "b"], dtype=object)) == text_hashes(["é", "b"])).all()
     assert hashes.dtype == np.uint64
+
+
+@pytest.mark.parametrize("damaged", ["results", "suggestions", "truth"])
+def test_a_run_file_cut_short_is_named_by_compare_and_report_without_a_traceback(
+        log, tmp_path, damaged):
+    replay(log, {"popular": get_engine("popular"), "random": get_engine("random")},
+           tmp_path / "run", latency_sample=0)
+    path = tmp_path / "run" / f"{damaged}.parquet"
+    path.write_bytes(path.read_bytes()[:500])
+    for args in (["compare", str(tmp_path / "run"), "--a", "random", "--b", "popular"],
+                 ["report", str(tmp_path / "run"), "-o", str(tmp_path / "r.html"), "--a", "random",
+                  "--b", "popular"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert f"{path} is damaged: not a readable Parquet file" in result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_replay_refused_before_any_work_leaves_no_folder_behind(log, tmp_path):
+    from suggest.errors import SuggestError
+
+    with pytest.raises(SuggestError, match="--test-share must be between 0 and 1"):
+        replay(log, {"popular": get_engine("popular")}, tmp_path / "new" / "run", test_share=0)
+    assert not (tmp_path / "new" / "run").exists()
+    (tmp_path / "mine").mkdir()  # a folder that was there stays
+    with pytest.raises(SuggestError):
+        replay(log, {"popular": get_engine("popular")}, tmp_path / "mine", test_share=0)
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_a_replay_stopped_while_it_writes_its_summary_leaves_no_file_that_looks_done(
+        log, tmp_path, monkeypatch):
+    """Stopped after the chunks, while the verdict is made: none of the final files (which
+    `suggest evaluate` would read as a finished run) has its name yet; run again, it ends."""
+    import suggest.replay as module
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "_add_verdict", stop)
+    with pytest.raises(KeyboardInterrupt):
+        replay(log, {"popular": get_engine("popular")}, tmp_path / "run", latency_sample=0)
+    finals = {"summary.json", "suggestions.parquet", "results.parquet", "truth.parquet",
+              "explanations.parquet"}
+    assert not finals & {p.name for p in (tmp_path / "run").iterdir()}
+    monkeypatch.undo()
+    replay(log, {"popular": get_engine("popular")}, tmp_path / "run", latency_sample=0)
+    assert {"summary.json", "suggestions.parquet", "results.parquet", "truth.parquet"} <= {
+        p.name for p in (tmp_path / "run").iterdir()}

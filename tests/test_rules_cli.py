@@ -507,3 +507,20 @@ def test_a_block_rule_that_covers_the_whole_catalog_is_named(tmp_path):
     rules.write_text(body % tops)  # the top item of each category only
     top = run("rules", "check", rules, "--dataset", SAMPLE)
     assert top.exit_code == 0 and "blocks every item" not in top.output
+
+
+def test_explain_refuses_a_clock_time_without_a_date():
+    """pandas reads "08:10" as today at 08:10: the rules' answer (weekday, date windows)
+    would change with the day the command runs."""
+    result = CliRunner().invoke(main, ["rules", "explain", str(PHONE), "--dataset", str(SAMPLE), "--context",
+                                       '{"location": "home", "timestamp": "08:10"}'])
+    assert result.exit_code == 2 and "context timestamp '08:10' has no date" in result.output
+
+
+def test_a_log_given_on_the_command_line_that_is_not_there_is_named_from_the_current_folder(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["rules", "coverage", str(PHONE), "nope.csv",
+                                       "--dataset", str(SAMPLE)])
+    assert result.exit_code == 2 and "nope.csv: log file not found" in result.output
+    assert f"read from the folder you are in ({tmp_path})" in result.output

@@ -501,3 +501,11 @@ def test_random_rule_structures_fail_cleanly(when):
 
     text = yaml.safe_dump({"rules": [{"id": "r", "when": when, "suggest": ["x"]}]})
     outcome(text)
+
+
+@pytest.mark.parametrize("when", ["{day: 2026-03-01}", "{day: [2026-03-01, x]}"])
+def test_an_unquoted_date_says_to_quote_it(when):
+    """YAML reads 2026-03-01 unquoted as a date: the message says so and how to fix it,
+    not that `eq` takes one value, not datetime.date(2026, 3, 1)."""
+    found = problem(rule_file(when))
+    assert "YAML read 2026-03-01 as a date" in found.message and "'2026-03-01'" in found.hint

@@ -108,7 +108,7 @@ def test_the_hybrid_of_a_model_trained_without_rules_is_refused(world, tmp_path)
 
 def test_train_refuses_to_replace_a_model_unless_forced(world, tmp_path):
     dataset, _ = world
-    (tmp_path / "m").mkdir()
+    assert run("train", "--dataset", dataset, *FAST, "-o", tmp_path / "m").exit_code == 0
     (tmp_path / "m" / "keep.txt").write_text("mine")
     refused = run("train", "--dataset", dataset, *FAST, "-o", tmp_path / "m")
     assert refused.exit_code == 2 and "already exists" in refused.output and "--force" in refused.output
@@ -116,6 +116,12 @@ def test_train_refuses_to_replace_a_model_unless_forced(world, tmp_path):
     forced = run("train", "--dataset", dataset, *FAST, "-o", tmp_path / "m", "--force")
     assert forced.exit_code == 0, forced.output
     assert (tmp_path / "m" / "manifest.json").exists() and not (tmp_path / "m" / "keep.txt").exists()
+    # --force replaces a model folder only: never the folder of the log named by mistake
+    work = Path(dataset).parent
+    before = sorted(p.name for p in work.iterdir())
+    wiped = run("train", "--dataset", dataset, *FAST, "-o", work, "--force")
+    assert wiped.exit_code == 2 and "is not a model folder" in wiped.output, wiped.output
+    assert sorted(p.name for p in work.iterdir()) == before
     # is it worth it over the simplest thing: the baselines' validation figures, best first
     baselines = json.loads((tmp_path / "m" / "manifest.json").read_text())["validation"]["baselines"]
     best = max(baselines, key=baselines.get)

@@ -51,8 +51,8 @@ import pandas as pd
 
 from suggest.data.description import Dataset
 from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, attribute_columns, catalog_of,
-                               check_columns, check_requests, check_rows, collect_rejects,
-                               describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
+                               check_columns, check_rejects_target, check_requests, check_rows,
+                               collect_rejects, describe, duplicate_rule, kept_rows, marker_counts, marker_warning,
                                reason_counts, reason_table, rename_columns, request_key, shape,
                                shown_summary)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
@@ -99,6 +99,7 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     ``(report, rejects folder or None, buckets, items)``."""
     # absolute: the workers write there, and a worker's folder is not the client's
     target = Path(rejects_dir).absolute()
+    check_rejects_target(target, folder=True)
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     parts = log_parts(ds.log, ds.format, rows_per_part=ROWS_PER_PART,

@@ -37,6 +37,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ from suggest.data.description import ColumnSpec, Dataset
 from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, read_table, sniff_separator
 from suggest.data.timefields import arrow_cells, arrow_text, local_fields, parse_times
-from suggest.errors import DataError, DataErrorList, did_you_mean, one_of
+from suggest.errors import DataError, DataErrorList, SuggestError, did_you_mean, one_of
 from suggest.files import write_atomic
 from suggest.ids import isin
 
@@ -268,10 +269,52 @@ def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path | None:
     always belongs to this run.
     """
     path = Path(path)
+    check_rejects_target(path)
     if len(rejects) == 0:
         path.unlink(missing_ok=True)
         return None
     return write_atomic(path, lambda partial: rejects.to_csv(partial, index=False))
+
+
+#: The files a folder of rejects (the Dask check's) holds.
+REJECT_PARTS = re.compile(r"part-\d+\.csv|catalog\.csv")
+
+
+def _rejects_header(path: Path) -> bool:
+    """Whether the file ``path`` starts with a rejects file's header."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.readline(200).decode("utf-8", "replace").strip().lstrip("\ufeff")
+    except OSError:
+        return False
+    return head == ",".join(REJECT_COLUMNS)
+
+
+def check_rejects_target(path: Path, folder: bool = False) -> None:
+    """Refuse a rejects path that holds anything but rejects an earlier run wrote: it is
+    replaced (or removed when there are none), so a log, a description or a folder of work
+    named there by mistake would be lost. ``folder``: the Dask check's folder of parts."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if folder:
+        if not path.is_dir():
+            raise SuggestError(f"--rejects {path} is a file: the check on Dask writes a folder of "
+                               "one CSV per piece there", hint="give a folder, e.g. "
+                               f"{path.with_suffix('')}.rejects")
+        other = sorted(p.name for p in path.iterdir()
+                       if not (REJECT_PARTS.fullmatch(p.name) and _rejects_header(p)))
+        if other:
+            raise SuggestError(f"--rejects {path} holds files that are not rejects ({one_of(other)})",
+                               hint="suggest replaces that folder: give another, e.g. "
+                                    f"{path / 'rejects'}")
+        return
+    if path.is_dir():
+        raise SuggestError(f"--rejects {path} is a folder", hint=f"give a file, e.g. {path / 'rejects.csv'}")
+    if not _rejects_header(path):
+        raise SuggestError(f"--rejects {path} is not a rejects file (its first line is not "
+                           f"{','.join(REJECT_COLUMNS)}): suggest will not replace it",
+                           hint="give another path for the rejected rows, e.g. rejects.csv")
 
 
 def _as_dataset(dataset: Dataset | str | Path) -> Dataset:

@@ -10,6 +10,8 @@ their first line: a table has a header naming its columns.
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import warnings
 from pathlib import Path
@@ -210,13 +212,15 @@ def read_replay(folder: str | Path, *, engines: list[str] | None = None, max_ran
     wanted = [("engine", "in", list(engines))] if engines is not None else []
     columns = None
     if cutoff is not None:
-        columns = [c for c in pq.read_schema(needed[0]).names
-                   if "@" not in c or c.endswith(f"@{cutoff}")]
+        with _readable(needed[0]):
+            columns = [c for c in pq.read_schema(needed[0]).names
+                       if "@" not in c or c.endswith(f"@{cutoff}")]
     ranks = [("rank", "<=", max_rank)] if max_rank is not None else []
     suggestions = _read_compact(needed[1], suggestion_columns, (wanted + ranks) or None)
     explained = Path(folder) / "explanations.parquet"
     if explained.exists() and "reason" in suggestions:
-        _explain(suggestions, pd.read_parquet(explained))
+        with _readable(explained):
+            _explain(suggestions, pd.read_parquet(explained))
     return _read_compact(needed[0], columns, wanted or None), suggestions
 
 
@@ -227,11 +231,26 @@ def _read_compact(path: Path, columns: list[str] | None, filters) -> pd.DataFram
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(path)
-    text = [f.name for f in schema if (columns is None or f.name in columns)
-            and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
-    table = pq.read_table(path, columns=columns, filters=filters, read_dictionary=text)
+    with _readable(path):
+        schema = pq.read_schema(path)
+        text = [f.name for f in schema if (columns is None or f.name in columns)
+                and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
+        table = pq.read_table(path, columns=columns, filters=filters, read_dictionary=text)
     return table.to_pandas()
+
+
+@contextlib.contextmanager
+def _readable(path: Path):
+    """A run file that Arrow cannot read (cut short, overwritten, not Parquet) as a clear
+    error naming it, instead of Arrow's traceback."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, OSError):
+        raise DataError(f"{path} is damaged: not a readable Parquet file (cut short, or "
+                        "overwritten)",
+                        hint="run the same `suggest replay` again into a new folder") from None
 
 
 def _explain(suggestions: pd.DataFrame, explanations: pd.DataFrame) -> None:
@@ -260,14 +279,19 @@ def run_metrics(folder: str | Path) -> list[str]:
     import pyarrow.parquet as pq
 
     read_replay_paths(folder)
-    return [c for c in pq.read_schema(Path(folder) / "results.parquet").names if "@" in c]
+    path = Path(folder) / "results.parquet"
+    with _readable(path):
+        return [c for c in pq.read_schema(path).names if "@" in c]
 
 
 def read_run_truth(folder: str | Path) -> pd.DataFrame | None:
     """The held-out engagements a replay kept (truth.parquet), or None for a run made
     before replays kept them."""
     path = Path(folder) / "truth.parquet"
-    return pd.read_parquet(path) if path.exists() else None
+    if not path.exists():
+        return None
+    with _readable(path):
+        return pd.read_parquet(path)
 
 
 def read_summary(folder: str | Path) -> dict:

@@ -306,11 +306,16 @@ def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
     ...
     suggest.errors.SuggestError: context timestamp '8 ish' is not a time (write ISO 8601, e.g. 2026-03-03T08:10:00+01:00)
     """
+    text = None if isinstance(stamp, (pd.Timestamp, datetime.datetime)) else str(stamp).strip()
     try:
-        ts = pd.Timestamp(stamp) if isinstance(stamp, (pd.Timestamp, datetime.datetime)) \
-            else pd.Timestamp(str(stamp).strip())
+        ts = pd.Timestamp(stamp) if text is None else pd.Timestamp(text)
     except ValueError:  # pandas' DateParseError is one
         ts = pd.NaT
+    if ts is not pd.NaT and text is not None and str(ts.year) not in text:
+        # pandas reads a clock time alone ("08:10") as today's: the answer would change
+        # with the day it runs
+        raise SuggestError(f"context timestamp {text!r} has no date",
+                           hint="write ISO 8601 with the date, e.g. 2026-03-03T08:10:00+01:00")
     if ts is pd.NaT:
         raise SuggestError(f"context timestamp {str(stamp)!r} is not a time",
                            hint="write ISO 8601, e.g. 2026-03-03T08:10:00+01:00")

@@ -19,6 +19,7 @@ Choices where DESIGN is silent:
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from dataclasses import dataclass, field
@@ -388,6 +389,11 @@ class _Parser:
             return days if isinstance(arg, list) else days[0]
         if op in ("missing", "exists"):
             return arg if isinstance(arg, bool) else bad(f"`{op}` takes true or false, not {arg!r}")
+        dated = next((v for v in (arg if isinstance(arg, list) else [arg])
+                      if isinstance(v, (datetime.date, datetime.datetime))), None)
+        if dated is not None:  # YAML reads 2026-03-01 unquoted as a date, not as text
+            return bad(f"YAML read {dated.isoformat()} as a date, not as a value",
+                       f"quote it: '{dated.isoformat()}'")
         if op in ("eq", "ne"):
             return arg if _is_scalar(arg) else bad(f"`{op}` takes one value, not {arg!r}",
                                                    "for several values use `in`")
