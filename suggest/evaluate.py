@@ -312,11 +312,22 @@ class Evaluation:
 def evaluate(run: pd.DataFrame, truth: pd.DataFrame, metrics: list[str] | None = None,
              gain: str = "linear") -> Evaluation:
     """Score a run (``request_id, item_id, score``) against truth (``request_id, item_id,
-    relevance``). ``metrics`` are names like ``"ndcg@5"`` (default: every metric at 1, 3, 5, 10).
+    relevance``). ``metrics`` are names like ``"ndcg@5"``, or one name (default: every metric
+    at 1, 3, 5, 10). A missing column is a :class:`SuggestError` naming it.
     """
     if gain not in ("linear", "exp"):
         raise SuggestError(f"unknown gain '{gain}'", hint="use linear or exp")
-    names = list(metrics) if metrics else metric_names()
+    for frame, what, needed in ((run, "run", ("request_id", "item_id", "score")),
+                                (truth, "truth", ("request_id", "item_id", "relevance"))):
+        if not isinstance(frame, pd.DataFrame):
+            raise SuggestError(f"the {what} must be a pandas DataFrame, not {type(frame).__name__}",
+                               hint=f"with the columns {', '.join(needed)}")
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise SuggestError(f"the {what} has no column {', '.join(map(repr, missing))}",
+                               hint=f"it has {', '.join(map(str, frame.columns)) or 'none'}; "
+                                    f"a {what} has {', '.join(needed)}")
+    names = [metrics] if isinstance(metrics, str) else list(metrics) if metrics else metric_names()
     parsed = [parse_metric(n) for n in names]
     ranked, without = rank_run(run, truth, max(k for _, k in parsed))
     table = pd.DataFrame({"request_id": ranked.request_ids})

@@ -58,6 +58,31 @@ ENGINES = engine_names()
 
 
 @pytest.mark.parametrize("name", ENGINES)
+def test_a_frame_without_a_column_an_engine_reads_is_a_suggest_error_naming_it(name, world):
+    """A caller's mistake (no request_id, truth without relevance, not a frame) is a
+    SuggestError naming the column, not pandas' KeyError from inside the engine."""
+    train, truth, catalog, test = world
+    with pytest.raises(SuggestError, match="the requests frame has no column 'request_id'"):
+        fitted(name, world).suggest(test.drop(columns="request_id"), 5)
+    with pytest.raises(SuggestError, match="the requests must be a pandas DataFrame"):
+        fitted(name, world).suggest(test.to_dict("records"), 5)
+    if name != "rules":  # the rules engine learns from no frame: fit() takes none
+        with pytest.raises(SuggestError, match="the truth frame has no column 'relevance'"):
+            make(name).fit(train, truth.drop(columns="relevance"), catalog)
+
+
+@pytest.mark.parametrize("name", [n for n in ENGINES if n not in ("random", "popular")])
+def test_a_batch_of_local_times_without_a_zone_beside_a_timezone_column_is_refused(name, world):
+    """A frame from a CSV of local times (no offset) with each row's zone: read as UTC it
+    gave other suggestions than suggest_one, which reads them in their zone."""
+    _, _, _, test = world
+    local = test.head(5).drop(columns=["hour", "minute", "weekday", "is_weekend"], errors="ignore")
+    local["timestamp"] = local["timestamp"].dt.tz_localize(None)
+    with pytest.raises(SuggestError, match="timestamp column has no time zone"):
+        fitted(name, world).suggest(local, 5)
+
+
+@pytest.mark.parametrize("name", ENGINES)
 def test_suggest_before_fit_fails_clearly(name, world):
     with pytest.raises(SuggestError, match="not fitted"):
         make(name).suggest(world[3], 5)

@@ -170,3 +170,16 @@ def test_a_repeated_item_counts_once_at_its_best_place(where, ks):
     pd.testing.assert_frame_equal(repeated.per_request, single.per_request)
     # copies counted as hits would take recall past 1 where a relevant item repeats
     assert repeated.per_request[f"recall@{ks[-1]}"].max() <= 1
+
+
+def test_one_metric_name_and_a_missing_column_are_read_as_a_caller_means_them():
+    from suggest.errors import SuggestError
+
+    run = pd.DataFrame({"request_id": ["q1", "q1"], "item_id": ["a", "b"], "score": [2.0, 1.0]})
+    truth = pd.DataFrame({"request_id": ["q1"], "item_id": ["b"], "relevance": [1.0]})
+    one = evaluate(run, truth, "mrr@5")  # a string is one name, not five letters
+    assert one.means == {"mrr@5": 0.5}
+    with pytest.raises(SuggestError, match="the run has no column 'score'"):
+        evaluate(run.drop(columns="score"), truth, ["mrr@5"])
+    with pytest.raises(SuggestError, match="the truth has no column 'relevance'"):
+        evaluate(run, truth.rename(columns={"relevance": "rel"}), ["mrr@5"])

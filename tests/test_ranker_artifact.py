@@ -304,3 +304,26 @@ def test_a_catalog_attribute_of_python_numbers_keeps_its_codes(trained, tmp_path
     test = trained["test"]
     cand = engine.candidates_.generate(test)
     pd.testing.assert_frame_equal(loaded.features_.build(test, cand), engine.features_.build(test, cand))
+
+
+def test_save_never_replaces_a_folder_of_work_nor_records_other_frames_than_fit_saw(
+        trained, tmp_path):
+    """save() replaces its folder whole: a folder of other files is refused (a notebook's
+    folder named by mistake was emptied). The folder records the requests given as the
+    model's training data, which replay's leakage check trusts: frames other than those
+    fitted on are refused (a model fitted on every request, saved with the training part,
+    replayed with an inflated score)."""
+    engine, train, truth = trained["engine"], trained["train"], trained["truth"]
+    work = tmp_path / "analysis"
+    work.mkdir()
+    (work / "results.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(SuggestError, match="is not a model folder"):
+        engine.save(work, train, truth, trained["catalog"])
+    assert (work / "results.csv").exists()
+    fewer = train.iloc[:-10]
+    with pytest.raises(SuggestError, match="not those the ranker was fitted on"):
+        engine.save(tmp_path / "m", fewer, truth[truth["request_id"].isin(fewer["request_id"])],
+                    trained["catalog"])
+    assert not (tmp_path / "m").exists()
+    again = engine.save(tmp_path / "m", train, truth, trained["catalog"])  # the same frames: fine
+    assert engine.save(again, train, truth, trained["catalog"]) == again  # a model folder: replaced

@@ -282,11 +282,25 @@ def local_fields(timestamps: pd.Series, zones: str | pd.Series) -> pd.DataFrame:
     return pd.DataFrame(out, index=timestamps.index)
 
 
+def check_zoned(frame: pd.DataFrame) -> None:
+    """Refuse a Requests frame whose timestamps have no zone beside a ``timezone`` column:
+    UTC instants (a loaded log's) or each row's local time? ``suggest_one`` reads a time
+    without an offset in its zone; reading a frame's as UTC gave other suggestions."""
+    stamps = frame.get("timestamp")
+    if stamps is not None and "timezone" in frame.columns \
+            and pd.api.types.is_datetime64_dtype(stamps) and getattr(stamps.dtype, "tz", None) is None:
+        raise SuggestError("the requests' timestamp column has no time zone, beside a timezone "
+                           "column: it could be UTC or each row's local time",
+                           hint="make it UTC instants (pd.to_datetime(..., utc=True)) or read "
+                                "the log with suggest.load, which reads local times in their zone")
+
+
 def with_time_fields(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with local ``hour, minute, weekday, is_weekend`` added from ``timestamp``
     (in the row's ``timezone``, else UTC) when it has a timestamp but not the fields."""
     if "timestamp" not in frame.columns or all(c in frame.columns for c in TIME_FIELDS):
         return frame
+    check_zoned(frame)
     zones = frame["timezone"] if "timezone" in frame.columns else "UTC"
     fields = local_fields(pd.to_datetime(frame["timestamp"], utc=True), zones)
     return frame.assign(**{c: fields[c].to_numpy() for c in fields.columns})

@@ -20,6 +20,7 @@ is an unfitted copy. Work happens in ``fit``; attributes learned there end in
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from importlib.metadata import entry_points
@@ -53,10 +54,50 @@ class Engine(Protocol):
     def get_params(self) -> dict: ...
 
 
+def check_frame(frame, needed: tuple[str, ...], what: str) -> None:
+    """A :class:`SuggestError` naming what a caller's frame lacks (instead of pandas'
+    KeyError from deep inside an engine)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise SuggestError(f"the {what} must be a pandas DataFrame, not {type(frame).__name__}",
+                           hint=f"with the columns {', '.join(needed)} (suggest.load gives them)")
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        shown = ", ".join(map(str, frame.columns[:12])) or "none"
+        raise SuggestError(f"the {what} frame has no column {', '.join(map(repr, missing))}",
+                           hint=f"it has {shown}; suggest.load gives the columns an engine reads")
+
+
+#: The columns a Truth frame has.
+TRUTH_COLUMNS = ("request_id", "item_id", "relevance")
+
+
+def checked_fit(method):
+    """``fit(requests, truth, ...)`` with both frames' columns checked first."""
+    @functools.wraps(method)
+    def fit(self, requests, truth, *args, **kwargs):
+        check_frame(requests, self.request_columns(), "requests")
+        check_frame(truth, TRUTH_COLUMNS, "truth")
+        return method(self, requests, truth, *args, **kwargs)
+    return fit
+
+
+def checked_suggest(method):
+    """``suggest(requests, k, ...)`` with the Requests frame's columns checked first."""
+    @functools.wraps(method)
+    def suggest(self, requests, k, *args, **kwargs):
+        check_frame(requests, self.request_columns(), "requests")
+        return method(self, requests, k, *args, **kwargs)
+    return suggest
+
+
 class BaseEngine:
     """Parameters from ``__init__``, a fitted check, and the one-context wrapper."""
 
     name = "base"
+
+    def request_columns(self) -> tuple[str, ...]:
+        """The columns this engine reads from every Requests frame."""
+        return ("request_id",)
 
     def get_params(self) -> dict:
         """The constructor's parameters and their current values."""
@@ -78,8 +119,9 @@ class BaseEngine:
 
     def check_fitted(self) -> None:
         if not any(key.endswith("_") and not key.startswith("_") for key in vars(self)):
-            raise SuggestError(f"this {type(self).__name__} engine is not fitted yet",
-                               hint="call fit(requests, truth, catalog) before suggest()")
+            name = type(self).__name__
+            raise SuggestError(f"this {name}{'' if name.endswith('Engine') else ' engine'} is not "
+                               "fitted yet", hint="call fit(requests, truth, catalog) first")
 
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """Suggestions for one context, through the batch path.

@@ -22,11 +22,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, with_time_fields
+from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, check_zoned, with_time_fields
 from suggest.history import NEVER, PastCounts, nanoseconds
 from suggest.hashing import mix64
-from suggest.engines.base import (BaseEngine, check_context, check_k, gather_lists, list_width,
-                                  one_request_frame, suggestions_frame)
+from suggest.engines.base import (BaseEngine, check_context, check_k, checked_fit, checked_suggest,
+                                  gather_lists, list_width, one_request_frame, suggestions_frame)
 
 #: The dayparts of ``context-popular``: the last local hour of each.
 DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
@@ -77,6 +77,7 @@ class Popular(BaseEngine):
     def __init__(self):
         pass
 
+    @checked_fit
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "Popular":
         return self.fit_counts(self.counts(requests, truth), requests.iloc[:0], catalog)
@@ -101,6 +102,7 @@ class Popular(BaseEngine):
             str(context.get("request_id", "context")), self.name, self.ranking_[:n],
             self.counts_[:n].copy(), "popular")
 
+    @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
         k = min(check_k(k), len(self.ranking_))
@@ -194,6 +196,7 @@ class ContextPopular(BaseEngine):
             or requests[c].dtype == object or pd.api.types.is_string_dtype(requests[c].dtype))]
         return cols
 
+    @checked_fit
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "ContextPopular":
         return self.fit_counts(self.counts(requests, truth), requests.iloc[:0], catalog)
@@ -278,6 +281,7 @@ class ContextPopular(BaseEngine):
                 taken.add(item)
         return chosen, why
 
+    @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
         k = check_k(k)
@@ -336,9 +340,13 @@ class UserHistory(BaseEngine):
 
     name = "user-history"
 
+    def request_columns(self) -> tuple[str, ...]:
+        return ("request_id", "user_id")
+
     def __init__(self):
         pass
 
+    @checked_fit
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "UserHistory":
         self._remember_context(requests)
@@ -402,12 +410,14 @@ class UserHistory(BaseEngine):
             str(context.get("request_id", "context")), self.name, items[keep][order],
             counts[keep][order].astype(float), "user-history")
 
+    @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
         k = check_k(k)
         ask = pd.DataFrame({"row": np.arange(len(requests)),
                             "user_id": requests["user_id"].astype(str).to_numpy()})
         if self.has_time_ and "timestamp" in requests.columns:
+            check_zoned(requests)
             ask["t"] = nanoseconds(requests["timestamp"])
         else:
             ask["t"] = NEVER
@@ -434,6 +444,7 @@ class Random(BaseEngine):
     def __init__(self, seed: int = 0):
         self.seed = seed
 
+    @checked_fit
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "Random":
         return self.fit_counts(self.counts(requests, truth), requests.iloc[:0], catalog)
@@ -449,6 +460,7 @@ class Random(BaseEngine):
         self.items_ = np.array(sorted(items), dtype=object)
         return self
 
+    @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int, chunk: int = 20_000) -> pd.DataFrame:
         self.check_fitted()
         k = min(check_k(k), len(self.items_))

@@ -81,8 +81,22 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
     """
     import lightgbm
 
+    from suggest.ranker.model import fitted_on
+
     engine.check_fitted()
     final = Path(directory)
+    if final.is_dir() and any(final.iterdir()) and not (final / "manifest.json").is_file():
+        # the folder is replaced whole: a folder of work named by mistake would be lost
+        raise SuggestError(f"{final} is not a model folder (it holds files and no manifest.json): "
+                           "saving would replace it whole", hint="save into a new folder, e.g. "
+                                                                 "models/NAME")
+    mark = getattr(engine, "fitted_on_", None)
+    if mark is not None and fitted_on(requests, truth) != mark:
+        # the folder records these requests as the model's training data: replay refuses a
+        # model trained on its held-out requests by them
+        raise SuggestError("the requests and truth given to save() are not those the ranker was "
+                           f"fitted on ({mark[0]:,} requests and {mark[1]:,} engagements)",
+                           hint="pass save() the frames given to fit()")
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

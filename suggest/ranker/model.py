@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import BaseEngine, check_k, suggestions_frame
+from suggest.engines.base import BaseEngine, check_k, checked_fit, checked_suggest, suggestions_frame
 from suggest.errors import SuggestError
 from suggest.ids import isin
 from suggest.ranker.candidates import Candidates, recall
@@ -164,6 +164,7 @@ class RankerEngine(BaseEngine):
         self.validation_by = validation_by
 
     # -- training ----------------------------------------------------------------------
+    @checked_fit
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None, progress: bool = False) -> "RankerEngine":
         from tqdm.auto import tqdm
@@ -439,6 +440,7 @@ class RankerEngine(BaseEngine):
         not count the training log again.
         """
         self._one = None  # the one-context lookups belong to the previous fit
+        self.fitted_on_ = fitted_on(requests, truth)  # what save() records as the training data
         self._remember_context(requests)
         rules = self._rules_engine(requests, truth, catalog)
         self.features_ = Features(seed=self.seed).fit(requests, truth, catalog)
@@ -559,6 +561,10 @@ class RankerEngine(BaseEngine):
         scores = self.booster_.predict(X.to_numpy(), num_threads=self.n_jobs) if len(X) else np.zeros(0)
         return cand, X, scores
 
+    def request_columns(self) -> tuple[str, ...]:
+        return ("request_id", "user_id")
+
+    @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = False) -> pd.DataFrame:
         k = check_k(k)
         cand, X, scores = self.score(requests)
@@ -699,6 +705,15 @@ class HybridEngine(RankerEngine):
         hybrid = cls.__new__(cls)
         hybrid.__dict__.update(ranker.__dict__)
         return hybrid
+
+
+def fitted_on(requests: pd.DataFrame, truth: pd.DataFrame) -> list[int]:
+    """A cheap mark of training frames (their sizes and a sum of their request ids' hashes):
+    :meth:`RankerEngine.save` checks that the frames it records are those fitted on."""
+    from suggest.hashing import text_hashes
+
+    ids = text_hashes(requests["request_id"].astype(str)).sum(dtype=np.uint64)
+    return [len(requests), len(truth), int(ids)]
 
 
 def scored_sample(valid: pd.DataFrame) -> pd.DataFrame:

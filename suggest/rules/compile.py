@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from suggest.data.timefields import TIME_FIELDS as TIME_COLUMNS, local_fields
+from suggest.data.timefields import TIME_FIELDS as TIME_COLUMNS, check_zoned, local_fields
 from suggest.rules.model import Group, Leaf, Window
 
 
@@ -108,6 +108,7 @@ class Evaluator:
                 self._time = frame[list(TIME_COLUMNS)]
             elif "timestamp" in frame.columns:
                 zones = self.timezone or (frame["timezone"] if "timezone" in frame.columns else "UTC")
+                check_zoned(frame)
                 stamps = pd.to_datetime(frame["timestamp"], utc=True)
                 self._time = local_fields(stamps, zones)
         return self._time

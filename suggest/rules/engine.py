@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import BaseEngine, check_k, list_width
+from suggest.engines.base import BaseEngine, check_k, checked_suggest, list_width
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator
 from suggest.rules.model import RuleSet, load_rules
@@ -153,6 +153,7 @@ class RulesEngine(BaseEngine):
         (``remember``: the conditions, by id, whose results it keeps)."""
         return Evaluator(requests, self.rule_set_.timezone or self.timezone, remember=remember)
 
+    @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         """Suggestions frame: at most ``min(k, max_suggestions)`` rows per request."""
         self.check_fitted()
