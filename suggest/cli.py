@@ -869,7 +869,8 @@ def _verdict_first(run_dir: Path, a: str, b: str) -> str:
         return ""
     hint = (f" (`suggest compare {run_dir} --a {baseline} --b {b}` compares {b} with it)"
             if baseline and baseline not in (a, b) else "")
-    return f"The run's verdict: {headline}\nBest baseline: {baseline}{hint}\n\n"
+    best = f"Best baseline: {baseline}{hint}\n" if baseline else ""
+    return f"The run's verdict: {headline}\n{best}\n"
 
 
 @main.command("report", epilog="""\b

@@ -67,7 +67,8 @@ class DaskHeldOut:
 
         client = self.client
         sums = client.gather([client.submit(_digest, b, pure=False) for b in self.log.buckets])
-        return digest_text(np.sum(sums, axis=0, dtype=np.uint64) if sums else np.zeros(2, np.uint64))
+        return digest_text(np.sum(sums, axis=0, dtype=np.uint64) if sums else np.zeros(2, np.uint64),
+                           self.log.catalog)
 
     def overlap(self, ids: set) -> int:
         return sum(self._each(_seen, shipped(self.client, ids)))

@@ -32,6 +32,17 @@ def text_hashes(values) -> np.ndarray:
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
     cells = cells.cast(pa.large_string())
+    # a million cells at a time: the per-byte arrays of ten million ids took gigabytes
+    return np.concatenate([_hashed(cells.slice(at, CELLS)) for at in range(0, len(cells), CELLS)]
+                          or [np.zeros(0, np.uint64)])
+
+
+#: Text cells hashed at a time by :func:`text_hashes`.
+CELLS = 1 << 20
+
+
+def _hashed(cells) -> np.ndarray:
+    """:func:`text_hashes` of one Arrow ``large_string`` array (a slice of one)."""
     n = len(cells)
     offsets = np.frombuffer(cells.buffers()[1], dtype=np.int64)[cells.offset:cells.offset + n + 1]
     data = np.frombuffer(cells.buffers()[2], dtype=np.uint8) if cells.buffers()[2] else \

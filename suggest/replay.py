@@ -106,15 +106,16 @@ def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
     for column in frame.columns:
         values = frame[column]
         text = arrow_text(values) or column in ("request_id", "user_id", "item_id")
-        cells = (text_hashes(values.astype(str) if values.dtype != object and not arrow_text(values)
-                             else values) if text
+        cells = (text_hashes(values if arrow_text(values) else values.astype(str)) if text
                  else pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64))
         row = mix64(row * np.uint64(0x100000001B3) + cells)
     return row
 
 
-def digest_text(sums: np.ndarray) -> str:
-    return "-".join(f"{int(v):016x}" for v in sums)
+def digest_text(sums: np.ndarray, catalog: pd.DataFrame | None) -> str:
+    """The log's digest as text, with its catalog's (every engine is fitted with it)."""
+    items = _row_hashes(catalog).sum(dtype=np.uint64) if catalog is not None and len(catalog) else 0
+    return "-".join(f"{int(v):016x}" for v in (*sums, items))
 
 
 class _FolderLock:
@@ -260,7 +261,11 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                 "split": split_by, "gap": None if gap is None else str(gap),
                 "requests": held.requests, "truth": held.truth, **(settings or {}),
                 **({"clip": clip} if clip is not None else {})}
-    fingerprint = _fingerprint(settings, held.data_digest())
+    # a trained model (--model) by its manifest's checksum: retrained into the same folder,
+    # it is another replay (its settings name only its training data)
+    models = {n: e.engine.manifest_.get("manifest_sha256") for n, e in engines.items()
+              if hasattr(getattr(e, "engine", None), "manifest_")}
+    fingerprint = _fingerprint({**settings, "models": models}, held.data_digest())
     state_path = out / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     if state.get("fingerprint") != fingerprint and (out / "summary.json").exists() and not force:
@@ -333,6 +338,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     clock.append(("final_files", time.perf_counter()))
     # every final file is written under a .partial name and they all take their names
     # at the end, summary.json last: a replay stopped on the way leaves none that looks done
+    for stale in ("truth.parquet", "explanations.parquet", "summary.json"):  # a stopped run's
+        (out / f"{stale}.partial").unlink(missing_ok=True)
     held.write_test_truth(out / "truth.parquet.partial")
     summary = _summary(totals, held, fitted, names, k, compare, latency_sample, seed,
                        out / "results.parquet.partial")
@@ -431,7 +438,7 @@ class LocalHeldOut:
 
     def data_digest(self) -> str:
         """The log's content (:func:`data_digest`), for the replay's fingerprint."""
-        return digest_text(data_digest(self.log.requests, self.log.truth))
+        return digest_text(data_digest(self.log.requests, self.log.truth), self.log.catalog)
 
     def overlap(self, ids: set) -> int:
         """How many held-out requests are among ``ids``."""
@@ -653,16 +660,17 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
              results_path: Path):
     catalog_size = max(held.catalog_size, 1)
     engines = {}
-    sample = held.test_rows(np.linspace(0, held.test_requests - 1, min(
-        latency_sample, held.test_requests)).astype(int)) if latency_sample > 0 else None
+    warm, sample = _latency_samples(held, latency_sample)
+    here = {n: e for n, e in fitted.items() if not hasattr(e, "ask")}
+    timed = _one_context_latency(here, warm, sample, k)  # this process's engines, interleaved
     for name in fitted:
         engines[name] = totals.entry(name, catalog_size)
         engine = fitted[name]
         source = getattr(getattr(engine, "rule_set_", None), "source", None)
         if source is not None and name != "rules":  # another rule set beside the team's
             engines[name]["rule_set"] = str(source)
-        engines[name].update(engine.ask(_one_context_latency, sample, k) if hasattr(engine, "ask")
-                             else _one_context_latency(engine, sample, k))
+        engines[name].update(timed.get(name) or (  # an engine a worker holds: timed there
+            engine.ask(_one_engine_latency, warm, sample, k) if name not in here else {}))
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
     comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
                                                          pairs, seed=seed)]
@@ -932,31 +940,58 @@ LATENCY_NOTES = {
                             "per request), percentiles over the chunks; one chunk gives one value",
     "one_context_us": "suggest_one on a sample of held-out contexts (200 by default) spread over the "
                       "test part, one at a time in this process (on a cluster whose workers hold the log, in "
-                      "the process of the worker that holds the engine), after an untimed pass over the "
-                      "same contexts (so an engine timed after another it shares lookups with is not "
-                      "measured warmer); percentiles over the timed calls",
+                      "the process of the worker that holds the engine), after an untimed pass over "
+                      "another such sample; each context goes through every engine in turn, the "
+                      "order turning from one context to the next (engines that share lookups, the "
+                      "hybrid and its ranker, each come first as often); percentiles over the timed calls",
 }
 
 
-def _one_context_latency(engine, rows: pd.DataFrame | None, k: int) -> dict:
-    """p50/p95/p99 of ``suggest_one`` on the sampled test requests ``rows``, in microseconds."""
-    if rows is None or len(rows) == 0:
+def _latency_samples(held, size: int) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Two samples of ``size`` held-out requests spread over the test part, neither holding
+    the other's (when the part is large enough): one to warm the engines up, one to time."""
+    n = held.test_requests
+    if size <= 0 or n == 0:
+        return None, None
+    if n < 2:
+        rows = held.test_rows(np.arange(n))
+        return rows, rows
+    at = np.linspace(0, n - 1, min(2 * size, n)).astype(int)
+    return held.test_rows(at[0::2]), held.test_rows(at[1::2])
+
+
+def _contexts(rows: pd.DataFrame) -> list[dict]:
+    """The sampled requests as ``suggest_one`` takes them."""
+    return [{key: (value.isoformat() if key == "timestamp" else value)
+             for key, value in record.items() if not _missing(value) and key not in TIME_FIELDS}
+            for record in rows.to_dict("records")]
+
+
+def _one_context_latency(engines: dict, warm: pd.DataFrame | None, rows: pd.DataFrame | None,
+                         k: int) -> dict:
+    """p50/p95/p99 of ``suggest_one`` per engine, in microseconds: after an untimed pass over
+    the ``warm`` contexts (the lookups an engine builds as it goes, warm as in service), each
+    context of ``rows`` through every engine in turn, the order turning from one context to
+    the next. Engines that share lookups (the hybrid and the ranker it is made of) each come
+    first as often: timed one after the other, the second read up to 2x cheaper."""
+    if not engines or rows is None or len(rows) == 0:
         return {}
-    contexts = [{key: (value.isoformat() if key == "timestamp" else value)
-                 for key, value in record.items() if not _missing(value)
-                 and key not in TIME_FIELDS}
-                for record in rows.to_dict("records")]
-    # warm-up: an untimed pass over the same contexts, so that lookups an engine builds
-    # as it goes (a pattern cache; shared by the hybrid with the ranker it is made of) are
-    # as warm for every engine whatever the order they are timed in
-    for context in contexts:
-        engine.suggest_one(context, k)
-    times = []
-    for context in contexts:
-        started = time.perf_counter()
-        engine.suggest_one(context, k)
-        times.append((time.perf_counter() - started) * 1e6)
-    return {f"one_context_us_p{q}": float(np.percentile(times, q)) for q in (50, 95, 99)}
+    for context in _contexts(warm):
+        for engine in engines.values():
+            engine.suggest_one(context, k)
+    names, times = list(engines), {name: [] for name in engines}
+    for i, context in enumerate(_contexts(rows)):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            started = time.perf_counter()
+            engines[name].suggest_one(context, k)
+            times[name].append((time.perf_counter() - started) * 1e6)
+    return {name: {f"one_context_us_p{q}": float(np.percentile(t, q)) for q in (50, 95, 99)}
+            for name, t in times.items()}
+
+
+def _one_engine_latency(engine, warm, rows, k: int) -> dict:
+    """:func:`_one_context_latency` of one engine (on the worker that holds it)."""
+    return _one_context_latency({"one": engine}, warm, rows, k).get("one", {})
 
 
 def _missing(value) -> bool:

@@ -205,8 +205,10 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
     joined = " but " if 0 < beats < len(found) or (loses and len(phrases) > loses) else " and "
     # ahead of the best baseline but not significantly: say what that means for a decision
     # (behind it, the warning on the ranker below the baseline says it)
+    # (only where it beats the rules: else the rules, not the baseline, may be the choice)
+    over_rules = all(c["p_holm"] < ALPHA and c["diff"] > 0 for other, c in found if other == TEAM)
     unseen = next((other for other, c in found if other != TEAM and c["p_holm"] >= ALPHA
-                   and c["diff"] >= 0 and not loses), None)
+                   and c["diff"] >= 0 and not loses and over_rules), None)
     return (f"Is the {name} worth it? {answer}: it " + joined.join(phrases) + f" on {metric}"
             + (", both significant." if beats == len(found) == 2 else ".")
             + (f" Until it is shown, {unseen} is the simpler choice: nothing to train, and no "

@@ -456,12 +456,12 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
         raise SuggestError(f"-o {out} is the folder you are in (or holds it): the model is a "
                            "folder of its own, replaced whole on --force",
                            hint="name one, e.g. -o models/NAME")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise SuggestError(f"{out} already exists and is not empty",
-                           hint="pass --force to replace it, or choose another -o folder")
     if out.is_file():
         raise SuggestError(f"-o {out} is a file: a model is a folder", hint="name a folder, e.g. "
                            "-o models/NAME")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise SuggestError(f"{out} already exists and is not empty",
+                           hint="pass --force to replace it, or choose another -o folder")
     if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
         # --force replaces the folder whole: only a model folder, never a folder of work
         # (the log, its description) named by mistake

@@ -118,6 +118,10 @@ def test_a_rejects_path_that_names_another_file_or_a_folder_is_refused_and_left_
     assert folder.exit_code == 2 and f"give a file, e.g. {tmp_path / 'rejects.csv'}" in folder.output
     assert (tmp_path / "log.csv").read_text() == log and "Traceback" not in folder.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.yaml", "log.csv"]
+    (tmp_path / "empty.csv").write_text("")  # an empty file holds nothing to lose
+    empty = CliRunner().invoke(main, ["data", "check", str(tmp_path / "d.yaml"),
+                                      "--rejects", str(tmp_path / "empty.csv")])
+    assert empty.exit_code == 0, empty.output
 
 
 def test_installed_entry_point_runs_as_a_real_process(tmp_path):

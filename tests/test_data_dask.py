@@ -591,6 +591,19 @@ def test_the_held_out_requests_are_the_local_splits(coarse_log, client, tmp_path
         assert ((stamps == cut).sum() > 1) and part.left_out > 0  # a cut among equal times
 
 
+@pytest.mark.parametrize("buckets", [1, 5])
+def test_the_workers_digest_of_the_log_is_one_process_digest(coarse_log, client, tmp_path,
+                                                              buckets):
+    """A replay's fingerprint keeps a digest of the log's content: the workers holding it in
+    buckets give the digest one process gives (a run resumes on either path)."""
+    from suggest.data.dasklog import load_on_dask
+    from suggest.replay import held_out
+
+    local = held_out(load(coarse_log), 0.2, 0, "auto", None, 1000).data_digest()
+    held = load_on_dask(Dataset.from_yaml(coarse_log), client, tmp_path / "r", buckets=buckets)
+    assert held_out(held, 0.2, 0, "auto", None, 1000).data_digest() == local
+
+
 def test_a_split_the_log_cannot_make_is_the_local_error(coarse_log, client, tmp_path):
     from suggest.dasksplit import split_on_dask
     from suggest.data.dasklog import load_on_dask

@@ -515,6 +515,9 @@ def test_explain_refuses_a_clock_time_without_a_date():
     result = CliRunner().invoke(main, ["rules", "explain", str(PHONE), "--dataset", str(SAMPLE), "--context",
                                        '{"location": "home", "timestamp": "08:10"}'])
     assert result.exit_code == 2 and "context timestamp '08:10' has no date" in result.output
+    dated = CliRunner().invoke(main, ["rules", "explain", str(PHONE), "--dataset", str(SAMPLE),
+                                      "--context", '{"location": "home", "timestamp": "03/03/26 08:10"}'])
+    assert dated.exit_code == 0, dated.output  # a day, a month and a two-digit year: a date
 
 
 def test_a_log_given_on_the_command_line_that_is_not_there_is_named_from_the_current_folder(

@@ -274,3 +274,18 @@ def test_engines_may_name_a_named_rule_set_and_a_bad_test_share_names_its_option
                 "-o", tmp_path / "r1")
     assert whole.exit_code == 2
     assert "--test-share must be between 0 and 1 (both excluded), not 1" in whole.output
+
+
+def test_a_replay_of_a_model_retrained_into_its_folder_is_not_taken_for_the_same(world, tmp_path):
+    """The replay's settings name a model by its training data; retrained into the same
+    folder with other settings, the same replay command resumed with the old figures."""
+    dataset, _ = world
+    model, out = tmp_path / "m", tmp_path / "r"
+    train = ["train", "--dataset", dataset, "--rules", PHONE, "--test-share", "0.2", "-o", model]
+    assert run(*train, "--n-estimators", "3").exit_code == 0
+    replay = ["replay", "--dataset", dataset, "--rules", PHONE, "--model", model, "--engines",
+              "rules,ranker", "-o", out]
+    assert run(*replay).exit_code == 0
+    assert run(*train, "--n-estimators", "6", "--seed", "7", "--force").exit_code == 0
+    again = run(*replay)
+    assert again.exit_code == 2 and "holds a finished replay with other settings" in again.output

@@ -101,6 +101,10 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     assert verdict["headline"].endswith("Until it is shown, user-history is the simpler choice: "
                                         "nothing to train, and no difference found on this sample.")
     assert "simpler choice" not in behind["headline"]  # the warning below says it there
+    # not shown better than the rules either: the baseline is not named the choice over them
+    level = _summary(0.01, 0.3, mde=0.035)
+    level["comparisons"][0].update(diff=0.02, p_holm=0.4, significant=False)
+    assert "simpler choice" not in judge(level, "ndcg@5")["headline"]
     assert "no significant difference" in text and "0.035 with 80% power" in text
     assert "user-history is better" not in text and "ranker is better" in text  # vs the rules
     assert "to user-history in none of 40 segments" in text

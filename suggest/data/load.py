@@ -311,7 +311,7 @@ def check_rejects_target(path: Path, folder: bool = False) -> None:
         return
     if path.is_dir():
         raise SuggestError(f"--rejects {path} is a folder", hint=f"give a file, e.g. {path / 'rejects.csv'}")
-    if not _rejects_header(path):
+    if path.stat().st_size and not _rejects_header(path):  # an empty file loses nothing
         raise SuggestError(f"--rejects {path} is not a rejects file (its first line is not "
                            f"{','.join(REJECT_COLUMNS)}): suggest will not replace it",
                            hint="give another path for the rejected rows, e.g. rejects.csv")
@@ -998,10 +998,8 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
     # each shared row against its request's first row, by position (the log's order)
     _, first_of, which = np.unique(request[shared], return_index=True, return_inverse=True)
     first = first_of[which]
-    first_line = rows["line"].to_numpy()[first].astype(str).astype(object)
-    if SOURCE in out:
-        files = out[SOURCE].to_numpy()[shared]
-        first_line = first_line + _of_file(files[first], files)
+    first_line = rows["line"].to_numpy()[first]
+    files = out[SOURCE].to_numpy()[shared] if SOURCE in out else None
     undecided = np.ones(len(rows), dtype=bool)
     for col in cols:
         mine, missing = _comparable(rows[col])
@@ -1018,7 +1016,9 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
             reasons.iloc[np.flatnonzero(bad)] = (
                 f"{names.get(col) or col} '" + shown + "' differs from '"
                 + pd.Series(theirs[bad], dtype=object).map(str).to_numpy(dtype=object) + "' on line "
-                + first_line[bad].astype(object) + ", the first row of the same request")
+                + first_line[bad].astype(str).astype(object)
+                + (_of_file(files[first][bad], files[bad]) if files is not None else "")
+                + ", the first row of the same request")
     return reasons[~undecided]
 
 

@@ -306,6 +306,10 @@ def with_time_fields(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: fields[c].to_numpy() for c in fields.columns})
 
 
+#: Text that holds a date: a four-digit year, or day, month and year (03/03/26).
+DATED = re.compile(r"\d{4}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2}")
+
+
 def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
     """One context's ``timestamp`` as an aware Timestamp, or a :class:`SuggestError`.
 
@@ -325,7 +329,7 @@ def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
         ts = pd.Timestamp(stamp) if text is None else pd.Timestamp(text)
     except ValueError:  # pandas' DateParseError is one
         ts = pd.NaT
-    if ts is not pd.NaT and text is not None and str(ts.year) not in text:
+    if ts is not pd.NaT and text is not None and not DATED.search(text):
         # pandas reads a clock time alone ("08:10") as today's: the answer would change
         # with the day it runs
         raise SuggestError(f"context timestamp {text!r} has no date",
