@@ -941,9 +941,9 @@ LATENCY_NOTES = {
     "one_context_us": "suggest_one on a sample of held-out contexts (200 by default) spread over the "
                       "test part, one at a time in this process (on a cluster whose workers hold the log, in "
                       "the process of the worker that holds the engine), after an untimed pass over "
-                      "another such sample; each context goes through every engine in turn, the "
-                      "order turning from one context to the next (engines that share lookups, the "
-                      "hybrid and its ranker, each come first as often); percentiles over the timed calls",
+                      "another such sample; each context goes through every engine in turn, in an "
+                      "order drawn afresh for each context (engines that share lookups, the hybrid "
+                      "and its ranker, each follow the other as often); percentiles over the timed calls",
 }
 
 
@@ -971,17 +971,19 @@ def _one_context_latency(engines: dict, warm: pd.DataFrame | None, rows: pd.Data
                          k: int) -> dict:
     """p50/p95/p99 of ``suggest_one`` per engine, in microseconds: after an untimed pass over
     the ``warm`` contexts (the lookups an engine builds as it goes, warm as in service), each
-    context of ``rows`` through every engine in turn, the order turning from one context to
-    the next. Engines that share lookups (the hybrid and the ranker it is made of) each come
-    first as often: timed one after the other, the second read up to 2x cheaper."""
+    context of ``rows`` through every engine in turn, in an order drawn afresh for each
+    context (seeded). An engine that follows another sharing its lookups or its model (the
+    hybrid and its ranker) found them warm: timed one after the other, or always in the same
+    order, the second read up to 2x cheaper; in a drawn order each follows the other as often."""
     if not engines or rows is None or len(rows) == 0:
         return {}
     for context in _contexts(warm):
         for engine in engines.values():
             engine.suggest_one(context, k)
     names, times = list(engines), {name: [] for name in engines}
-    for i, context in enumerate(_contexts(rows)):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+    draw = np.random.default_rng(0)
+    for context in _contexts(rows):
+        for name in draw.permutation(names):
             started = time.perf_counter()
             engines[name].suggest_one(context, k)
             times[name].append((time.perf_counter() - started) * 1e6)

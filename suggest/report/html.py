@@ -26,7 +26,7 @@ max-width:1180px;color:#222;padding:0 1em;line-height:1.4}h1{font-size:1.5em;mar
 h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ddd}h3{font-size:1.02em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;font-size:.84em;margin:.4em 0;max-width:100%}
 td,th{border:1px solid #ddd;padding:3px 7px;text-align:right;vertical-align:top;white-space:nowrap}
-th{background:#f4f4f4;text-align:left}td:first-child,th:first-child{text-align:left}td.word{text-align:left}
+th{background:#f4f4f4;text-align:left;white-space:normal;vertical-align:bottom}td:first-child,th:first-child{text-align:left}td.word{text-align:left}
 td.text{text-align:left;white-space:normal;overflow-wrap:anywhere;min-width:180px;max-width:360px}th.sort{cursor:pointer}th.sort:after{content:" \\2195";color:#aaa}
 tr.loss td{background:#fdecea}tr.win td{background:#e8f1fb}img{max-width:100%;height:auto}
 .note{color:#555;font-size:.9em}.verdict li{margin:.35em 0;font-size:1.02em}
