@@ -200,7 +200,7 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
     """Errors and lint warnings for a rule set, against a loaded log when given."""
     warnings = lint(rs)
     if log is None:
-        return [], warnings
+        return _unreadable_tests(rs, None), warnings
     closed = {name: spec.values for name, spec in log.dataset.context.items() if spec.values}
     observed = log.categorical_values()
     items = set(log.catalog["item_id"].astype(str))  # the log's items are in its Catalog
@@ -222,7 +222,28 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
                 hint = did_you_mean(str(item), sorted(items))
                 more.append(f"{test.where}: test '{test.name}' names item '{item}', in neither "
                             "the catalog nor the log" + (f" ({hint})" if hint else ""))
+    errors += _unreadable_tests(rs, dict(log.context))
     return errors + slice_errors, warnings + more + slice_warnings
+
+
+def _unreadable_tests(rs: RuleSet, kinds: dict[str, str] | None) -> list[str]:
+    """An error for each test whose context no engine could read (a time that is not one,
+    a zone that does not exist, text for a number or a boolean): `rules test` could only
+    fail it, whatever the rules say."""
+    from suggest.engines.base import check_context
+    from suggest.errors import SuggestError
+    from suggest.rules.one import read_time
+
+    out = []
+    for test in rs.tests:
+        try:
+            if kinds is not None:  # the values of the columns the log has (keys: above)
+                check_context({k: v for k, v in test.context.items() if k in kinds}, kinds)
+            read_time(test.context)
+        except SuggestError as exc:
+            out.append(f"{test.where}: test '{test.name}': its context cannot be read: "
+                       f"{exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
+    return out
 
 
 def context_keys(rs: RuleSet, columns) -> tuple[list[str], set[str]]:
