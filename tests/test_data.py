@@ -1527,3 +1527,16 @@ def test_a_dask_rejects_folder_must_hold_only_rejects_before_it_is_replaced(tmp_
     with pytest.raises(SuggestError, match="is a file"):
         check_rejects_target(ours / "part-00000.csv", folder=True)
     check_rejects_target(tmp_path / "new", folder=True)  # nothing there yet
+
+
+@pytest.mark.parametrize("content", [b"user,item\nu1,i1\n", None])
+def test_a_gz_log_that_is_not_gzip_or_is_cut_short_is_named(tmp_path, content):
+    """'.gz' on a plain CSV, or a gzip file cut short: the error names the file and the fix,
+    not "cannot use: Not a gzipped file" without a name."""
+    whole = gzip.compress(b"user,item\n" + b"".join(b"u%d,i%d\n" % (i, i) for i in range(5000)))
+    data = content if content is not None else whole[:len(whole) // 2]
+    (tmp_path / "log.csv.gz").write_bytes(data)
+    (tmp_path / "d.yaml").write_text("log: log.csv.gz\n")
+    with pytest.raises(DataError, match="log file ends in .gz but is not gzip-compressed") as info:
+        load(tmp_path / "d.yaml")
+    assert info.value.where == str(tmp_path / "log.csv.gz")

@@ -382,6 +382,13 @@ def _read_file(path: Path, fmt: str, options: dict, row_groups=None, first_line:
         raise DataError(f"{what} file cannot be read as {encoding}: {reason}", where=str(path),
                         hint="set `encoding:` in the dataset description to the file's encoding, "
                              "e.g. utf-8, latin-1, cp1252 or utf-16") from None
+    except (gzip.BadGzipFile, EOFError) as exc:
+        if path.suffix != ".gz":
+            raise
+        raise DataError(f"{what} file ends in .gz but is not gzip-compressed (or is cut short): "
+                        f"{exc}", where=str(path),
+                        hint="rename it without .gz if it is plain text, or compress it again "
+                             "(gzip FILE)") from None
     if table.rows_in == 0 and row_groups is None and rows_needed:
         raise DataError(f"{what} file has no rows", where=str(path),
                         hint="expected rows after the header line" if fmt in ("csv", "tsv") else None)
