@@ -1540,3 +1540,17 @@ def test_a_gz_log_that_is_not_gzip_or_is_cut_short_is_named(tmp_path, content):
     with pytest.raises(DataError, match="log file ends in .gz but is not gzip-compressed") as info:
         load(tmp_path / "d.yaml")
     assert info.value.where == str(tmp_path / "log.csv.gz")
+
+
+def test_rows_rejected_for_their_bytes_come_with_the_encoding_to_set(make_dataset):
+    """A Latin-1 file read as UTF-8 loses every row with an accent: the load says which
+    setting reads them, not only how many were rejected."""
+    path = make_dataset("user,item,place\nu1,i1,home\nu2,i2,caf\xe9\n".encode("latin-1"),
+                        context={"place": "categorical"})
+    log = load(path)
+    assert log.report.rows_rejected == 1
+    assert any("set `encoding:` in the dataset description (e.g. encoding: latin-1" in w
+               for w in log.report.warnings)
+    fixed = make_dataset("user,item,place\nu1,i1,home\nu2,i2,caf\xe9\n".encode("latin-1"),
+                         context={"place": "categorical"}, encoding="latin-1")
+    assert load(fixed).report.rows_rejected == 0

@@ -222,6 +222,17 @@ def load(dataset: Dataset | str | Path) -> Log:
     return Log(ds, requests, truth, events, catalog, rejects, report, context)
 
 
+def encoding_warning(ds: Dataset, reasons: dict[str, int]) -> list[str]:
+    """A warning, with the fix, when rows were rejected for bytes the declared encoding does
+    not read: a file in another encoding (latin-1) loses every row with an accent."""
+    count = sum(n for reason, n in reasons.items() if reason.startswith("bytes that are not valid"))
+    if not count:
+        return []
+    return [f"{count:,} rows were rejected for bytes that are not valid {ds.encoding}: if the "
+            "file is in another encoding, set `encoding:` in the dataset description (e.g. "
+            "encoding: latin-1 or cp1252) and check it again"]
+
+
 def _distinct_codes(codes: np.ndarray) -> int:
     """How many distinct codes (-1, none, aside) a row-per-code array holds: a count per code,
     not a sort."""
@@ -346,6 +357,7 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     report.rows_ok = int(rows.verdicts.undecided.sum())
     report.rows_rejected = len(rejects)
     report.reject_reasons = _reason_counts(rejects)
+    report.warnings += encoding_warning(ds, report.reject_reasons)
     if report.rows_ok == 0:
         raise _all_rejected(ds, rejects)
     frame, codes = kept_rows(ds, rows)
