@@ -45,7 +45,9 @@ class SuggestGroup(click.Group):
             click.echo("error: out of memory; try a smaller input or fewer users/days", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            click.echo("interrupted" + (": run the same command again and it resumes from its "
+                                        "finished chunks" if ctx.invoked_subcommand == "replay"
+                                        else ""), err=True)
             ctx.exit(130)
 
 

@@ -600,3 +600,16 @@ def test_a_replay_stopped_while_it_writes_its_summary_leaves_no_file_that_looks_
     replay(log, {"popular": get_engine("popular")}, tmp_path / "run", latency_sample=0)
     assert {"summary.json", "suggestions.parquet", "results.parquet", "truth.parquet"} <= {
         p.name for p in (tmp_path / "run").iterdir()}
+
+
+def test_an_interrupted_replay_command_says_that_it_resumes(log, tmp_path, monkeypatch):
+    import suggest.replay as module
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "_add_verdict", stop)
+    result = CliRunner().invoke(main, ["replay", "--dataset", str(log.dataset.source),
+                                       "--engines", "popular", "-o", str(tmp_path / "run")])
+    assert result.exit_code == 130
+    assert "interrupted: run the same command again and it resumes" in result.output
