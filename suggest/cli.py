@@ -898,19 +898,25 @@ def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
     failures, the ranker and data cards, charts. HTML is self-contained (no network)."""
     from suggest.report import render_run
 
+    named = REPORT_SUFFIXES.get(out.suffix.lower())
+    if fmt and named and fmt != named:
+        raise SuggestError(f"--format {fmt} does not match -o {out}",
+                           hint=f"name the file .{'md' if fmt == 'md' else 'html'}, or drop --format")
     fmt = fmt or _report_format(out)
     page = render_run(run_dir, fmt, a=a, b=b, metric=metric, min_segment=min_segment, seed=seed)
     write_atomic(out, page)
     click.echo(f"wrote {out} ({len(page.encode()) // 1024:,} KiB)")
 
 
+#: A report's format by the -o file's extension.
+REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
 def _report_format(out: Path) -> str:
     """The report's format from the file's extension: .html or .htm, .md or .markdown."""
     suffix = out.suffix.lower()
-    if suffix in (".html", ".htm", ""):
-        return "html"
-    if suffix in (".md", ".markdown"):
-        return "md"
+    if suffix in REPORT_SUFFIXES or suffix == "":
+        return REPORT_SUFFIXES.get(suffix, "html")
     raise SuggestError(f"cannot tell the report's format from '{out.name}'",
                        hint="name it .html or .md, or pass --format html or md (for a PDF, "
                             "print the HTML page from a browser)")

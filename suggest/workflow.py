@@ -355,6 +355,11 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     from suggest.counterfactual import check_clip
 
     check_clip(clip)  # before any work
+    names = [e.strip() for e in engines.split(",")] if isinstance(engines, str) else list(engines)
+    if model is not None and not {"ranker", "hybrid"} & set(names):
+        raise SuggestError(f"--model {model} is replayed as the ranker and the hybrid, and "
+                           f"--engines has neither ({', '.join(names)})",
+                           hint="add ranker (or hybrid) to --engines, or drop --model")
     chosen = replay_engines(engines, rules, None if dask else model, seed, split_by)
     with chunk_runner(jobs, dask) as runner:
         # on Dask the workers read and hold the log (suggest.daskreplay), and the model
@@ -663,6 +668,9 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
     from suggest.report.content import report_metric
     from suggest.segments import MIN_SEGMENT, segment_columns
 
+    if metric is not None and k is not None:
+        raise SuggestError(f"--k {k} and --metric {metric} both choose the cutoff",
+                           hint=f"give one: --metric {metric}, or --k {k} for ndcg@{k}")
     summary = read_summary(run_dir)
     check_engines([a, b], list(summary["engines"]))
     check_distinct(a, b, list(summary["engines"]))

@@ -212,6 +212,13 @@ def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
     assert f"Best baseline: {verdict['best_baseline']}" in plain.output
     unfinished = CliRunner().invoke(main, ["compare", str(tmp_path)])
     assert unfinished.exit_code == 2 and "not a finished replay" in unfinished.output
+    both = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "popular", "--k", "3",
+                                     "--metric", "precision@5"])  # --k was ignored
+    assert both.exit_code == 2 and "--k 3 and --metric precision@5 both choose" in both.output
+    mismatch = CliRunner().invoke(main, ["report", str(tmp_path / "run"), "-o",
+                                         str(tmp_path / "x.html"), "--format", "md"])
+    assert mismatch.exit_code == 2 and "--format md does not match" in mismatch.output
+    assert not (tmp_path / "x.html").exists()  # Markdown was written into x.html
     for k in ("0", "-3"):  # --k 0 fell back to the run's metric, exit 0
         cutoff = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "popular",
                                            "--k", k])

@@ -289,3 +289,6 @@ def test_a_replay_of_a_model_retrained_into_its_folder_is_not_taken_for_the_same
     assert run(*train, "--n-estimators", "6", "--seed", "7", "--force").exit_code == 0
     again = run(*replay)
     assert again.exit_code == 2 and "holds a finished replay with other settings" in again.output
+    unused = run("replay", "--dataset", dataset, "--model", model, "--engines", "rules,popular",
+                 "-o", tmp_path / "u")  # --model was ignored without a word
+    assert unused.exit_code == 2 and "--engines has neither" in unused.output
