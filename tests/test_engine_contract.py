@@ -484,3 +484,15 @@ def test_a_team_engine_that_cannot_load_clashes_or_returns_no_suggestions_is_nam
     with pytest.raises(SuggestError, match=r"returned a frame without rank"):
         base.check_suggestions(pd.DataFrame({"request_id": ["r1"], "item_id": ["a"],
                                              "score": [1.0]}), "team")
+
+
+@pytest.mark.parametrize("name", ["context-popular", "ranker"])
+def test_a_column_of_text_where_fit_saw_booleans_is_refused(name, world):
+    """A CSV read without dtypes gives 'true'/'false' as text: context-popular's lists
+    changed without a word and the ranker failed inside pyarrow."""
+    _, _, _, test = world
+    text = test.head(20).assign(headphones=test["headphones"].head(20).map({True: "true",
+                                                                          False: "false"}))
+    with pytest.raises(SuggestError, match="column 'headphones' is text; the engine was fitted "
+                                           "with it boolean"):
+        fitted(name, world).suggest(text, 5)

@@ -86,8 +86,28 @@ def checked_suggest(method):
     @functools.wraps(method)
     def suggest(self, requests, k, *args, **kwargs):
         check_frame(requests, self.request_columns(), "requests")
+        check_kinds(requests, getattr(self, "context_columns_", None))
         return method(self, requests, k, *args, **kwargs)
     return suggest
+
+
+def check_kinds(requests: pd.DataFrame, kinds: dict[str, str] | None) -> None:
+    """Refuse a column of text where ``fit`` saw numbers or booleans (a CSV read without
+    dtypes gives 'true'/'false' and '40' as text): read as text, context-popular's lists
+    changed without a word and the ranker failed inside pyarrow. By dtype, and the first
+    value of a column of objects: no pass over the rows."""
+    for column, kind in (kinds or {}).items():
+        if kind == "categorical" or column not in requests.columns:
+            continue
+        values = requests[column]
+        textual = pd.api.types.is_string_dtype(values.dtype) or (
+            values.dtype == object and isinstance(values.dropna().iloc[0] if values.notna().any()
+                                                  else None, str))
+        if textual:
+            raise SuggestError(f"the requests' column '{column}' is text; the engine was fitted "
+                               f"with it {kind}", hint="read the log with suggest.load, or convert "
+                               f"the column (e.g. .astype(float) for numbers, .map({{'true': True, "
+                               f"'false': False}}) for booleans)")
 
 
 class BaseEngine:
