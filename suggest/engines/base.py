@@ -106,8 +106,8 @@ def check_kinds(requests: pd.DataFrame, kinds: dict[str, str] | None) -> None:
         if textual:
             raise SuggestError(f"the requests' column '{column}' is text; the engine was fitted "
                                f"with it {kind}", hint="read the log with suggest.load, or convert "
-                               f"the column (e.g. .astype(float) for numbers, .map({{'true': True, "
-                               f"'false': False}}) for booleans)")
+                               "the column (e.g. .astype(float) for numbers, .map({'true': True, "
+                               "'false': False}) for booleans)")
 
 
 class BaseEngine:
