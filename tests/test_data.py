@@ -1554,3 +1554,17 @@ def test_rows_rejected_for_their_bytes_come_with_the_encoding_to_set(make_datase
     fixed = make_dataset("user,item,place\nu1,i1,home\nu2,i2,caf\xe9\n".encode("latin-1"),
                          context={"place": "categorical"}, encoding="latin-1")
     assert load(fixed).report.rows_rejected == 0
+
+
+def test_times_of_several_offsets_read_in_one_zone_are_warned_of(make_dataset):
+    """Users in many zones, times with their own offsets, no timezone column: hour and weekday
+    are read in the description's zone, so the load says so and how to give each row's zone.
+    One zone's winter and summer offsets are not such a log."""
+    many = make_dataset("user,item,ts\nu1,i1,2026-03-02T00:13:00+05:30\nu2,i2,2026-03-02T08:00:00-05:00\n",
+                        columns={"time": "ts"}, timezone="UTC")
+    warned = [w for w in load(many).report.warnings if "different UTC offsets" in w]
+    assert warned and "(+05:30, -05:00)" in warned[0] and "columns: timezone:" in warned[0]
+    one_zone = make_dataset("user,item,ts\nu1,i1,2026-01-02T08:00:00-05:00\n"
+                            "u2,i2,2026-07-02T08:00:00-04:00\n",
+                            columns={"time": "ts"}, timezone="America/New_York")
+    assert not [w for w in load(one_zone).report.warnings if "different UTC offsets" in w]

@@ -53,9 +53,9 @@ from suggest.data.description import Dataset
 from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, attribute_columns, catalog_of,
                                check_columns, check_rejects_target, check_requests, check_rows,
                                collect_rejects, describe, duplicate_rule, encoding_warning,
-                               kept_rows, marker_counts, marker_warning,
+                               kept_rows, marker_counts, marker_warning, offsets_warning,
                                reason_counts, reason_table, rename_columns, request_key, shape,
-                               shown_summary)
+                               shown_summary, time_offsets)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
                                   read_parts)
 from suggest.errors import DataError
@@ -245,6 +245,7 @@ def _piece(ds: Dataset, parts: list[Part], first: int, columns: list[str],
         return meta, pd.DataFrame(), raw.rejects
     rename_columns(ds, raw)
     meta["markers"] = marker_counts(ds, raw.frame)
+    meta["offsets"] = time_offsets(ds, raw.frame)
     report = LoadReport(source=str(ds.log))
     rows = check_rows(ds, raw, report, types)
     meta.update(inferred=report.inferred, schema=report.schema, context=rows.context,
@@ -453,6 +454,7 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
             for col, count in cols.items():
                 markers.setdefault(marker, {})[col] = markers.get(marker, {}).get(col, 0) + count
     report.warnings += marker_warning(ds, markers)
+    report.warnings += offsets_warning(ds, set().union(*(m.get("offsets", set()) for m in metas)))
     schema = next((m["schema"] for m in metas if m["schema"]), {})
     report.schema = schema
     report.inferred = {c: t for c, t in types.items() if c in schema}

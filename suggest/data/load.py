@@ -386,7 +386,61 @@ def _start(ds: Dataset, raw: RawTable) -> LoadReport:
     report = LoadReport(source=str(ds.log), rows_in=raw.rows_in, has_time=bool(ds.time),
                         roles=ds.named_columns, attributes=list(attribute_columns(ds)))
     report.warnings += _missing_markers(ds, raw.frame)
+    report.warnings += offsets_warning(ds, time_offsets(ds, raw.frame))
     return report
+
+
+#: A UTC offset at the end of an ISO time: +05:30, -0500, Z.
+OFFSET = re.compile(r"(?:[+-]\d\d:?\d\d|Z)$")
+
+
+def time_offsets(ds: Dataset, frame: pd.DataFrame) -> set[str]:
+    """The distinct UTC offsets the log's time column writes (text times only; none when a
+    timezone column gives each row's zone), from the distinct ends of its cells."""
+    if not ds.time or ds.timezone_column or ds.time not in frame.columns:
+        return set()
+    values = frame[ds.time]
+    if not (arrow_text(values) or values.dtype == object):
+        return set()  # typed instants: their offsets are gone, and are not the question
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = arrow_cells(values) if arrow_text(values) else pa.array(values.astype(str).to_numpy())
+    tails = pc.unique(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(cells), -6)).to_pylist()
+    found = {m.group(0).replace("Z", "+00:00") for t in tails if t and (m := OFFSET.search(t))}
+    return {f if ":" in f else f"{f[:3]}:{f[3:]}" for f in found}
+
+
+def _zone_offsets(zone: str) -> set[str]:
+    """The UTC offsets ``zone`` takes (winter and summer, 1990-2040), as +HH:MM."""
+    import datetime
+
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return set()
+    out = set()
+    for year in range(1990, 2041, 5):
+        for month in (1, 4, 7, 10):
+            delta = datetime.datetime(year, month, 15, 12, tzinfo=tz).utcoffset()
+            minutes = int(delta.total_seconds() // 60)
+            out.add(f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}")
+    return out
+
+
+def offsets_warning(ds: Dataset, offsets: set[str]) -> list[str]:
+    """A warning when the times carry several UTC offsets but hour and weekday are read in
+    the one zone the description gives: a log of users in many zones gets its local hours
+    wrong without a word (a Monday 00:13 in India read as a Sunday 18:43)."""
+    offsets = {o for o in offsets if int(o[1:3]) <= 14 and int(o[4:6]) < 60}  # a bad one: a reject
+    if len(offsets) < 2 or offsets <= _zone_offsets(ds.timezone):  # e.g. a zone's summer time
+        return []
+    shown = ", ".join(sorted(offsets)[:5]) + (" ..." if len(offsets) > 5 else "")
+    return [f"the times carry {len(offsets)} different UTC offsets ({shown}), but hour, weekday "
+            f"and the rules' times are read in {ds.timezone} (the description's `timezone:`), "
+            "not in each time's own offset: if the offsets are the requests' local times, add a "
+            "column of each row's IANA zone (e.g. Asia/Kolkata) and name it under `columns: "
+            "timezone:`"]
 
 
 class Verdicts:
