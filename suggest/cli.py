@@ -254,8 +254,8 @@ Examples:
 @click.option("--rejects", "rejects_path", type=click.Path(path_type=Path),
               default=None, help="Where to write rejected rows, when there are any (a file left "
               "there by an earlier run is removed when there are none); with --dask a folder of "
-              "one CSV per piece of the log.  [default: ./NAME.rejects.csv, with --dask "
-              "./NAME.rejects/]")
+              "one CSV per piece of the log.  [default: ./STEM.rejects.csv, STEM the "
+              "description file's name without .yaml; with --dask ./STEM.rejects/]")
 @_parallel_options("the check", joblib=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
 def data_check(dataset, rejects_path, jobs, dask_address, as_json):

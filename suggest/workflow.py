@@ -65,13 +65,13 @@ def described(dataset, log: str | Path | None = None):
 def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None = None,
                jobs: int | None = None, progress: bool = False):
     """``suggest data check``: load the log of ``dataset`` and write its rejected rows to
-    ``rejects`` (default ``./NAME.rejects.csv``) when there are any, removing a file an
+    ``rejects`` (default ``./STEM.rejects.csv``, the description file's stem) when there are any, removing a file an
     earlier run left there when there are none; ``(load report, rejects file or None)``.
     When every row is refused, the rows still go to the file and the error says where.
 
     With ``dask`` (a scheduler address, or ``"local"`` for a local cluster of ``jobs``
     workers) the workers read and check the log's pieces (:mod:`suggest.data.distributed`)
-    and ``rejects`` is a folder (default ``./NAME.rejects/``) of one CSV per piece; the
+    and ``rejects`` is a folder (default ``./STEM.rejects/``) of one CSV per piece; the
     report is the same.
     """
     from suggest.data import write_rejects
