@@ -150,6 +150,9 @@ def _kept(engines: dict, name: str, learned: str, metric: str) -> str:
     rules, mine, model = (engines.get(n, {}).get(metric) for n in (TEAM, name, learned))
     if None in (rules, mine, model) or not model > rules:
         return ""
+    if mine < rules:  # below the rules: no share of a gain to keep
+        return (f" {name} scores below the rules ({metric} {mine:.3f} against {rules:.3f}; "
+                f"{model:.3f} for {learned}).")
     share = (mine - rules) / (model - rules)
     return (f" {name} keeps {share:.0%} of {learned}'s gain over the rules ({metric} {mine:.3f}, "
             f"against {rules:.3f} for the rules and {model:.3f} for {learned}).")
