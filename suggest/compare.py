@@ -88,8 +88,9 @@ class Comparison:
             shown = self.losses() + self.wins()
             lines += ["", f"significant segments ({metric}): {len(self.losses())} where {b} loses, "
                           f"{len(self.wins())} where it wins, of {tested} tested in "
-                          f"{len(self.segments)} columns (Holm within each column, Bonferroni over the "
-                          "columns; --by COLUMN shows every segment of a column)"]
+                          f"{counted(sum(1 for f in self.segments.values() if f['tests']), 'column')} "
+                          "(Holm within each column, Bonferroni over those columns; --by COLUMN "
+                          "shows every segment of a column)"]
             if shown:
                 lines.append(head)
             for r in shown:
@@ -148,6 +149,7 @@ def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,
     return (f"  {name[:width]:<{width + 1}}{r['requests']:>9,}{r['mean_a']:>{wa}.4f}"
             f"{r['mean_b']:>{wb}.4f}{r['diff']:>+9.4f}   {interval_text(r):<20}"
             + ("nearly every request: the overall test above" if r.get("whole") else
+               "small values pooled, under the minimum size: not tested" if r.get("small") else
                f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}"
                + ("" if r["p_holm"] < ALPHA else f" ({detectable(r.get('mde'))})")))
 

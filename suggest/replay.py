@@ -938,7 +938,9 @@ def _same_model(fitted, engine) -> bool:
 LATENCY_NOTES = {
     "latency_us_per_chunk": "batch scoring: each chunk's time divided by its requests (a mean "
                             "per request), percentiles over the chunks; one chunk gives one value",
-    "one_context_us": "suggest_one on a sample of held-out contexts (200 by default) spread over the "
+    "one_context_us": "suggest_one on a sample of held-out contexts (200 by default, or half the "
+                      "test part when it holds fewer than 400: p99 of a few dozen calls is "
+                      "near their maximum) spread over the "
                       "test part, one at a time in this process (on a cluster whose workers hold the log, in "
                       "the process of the worker that holds the engine), after an untimed pass over "
                       "another such sample; each context goes through every engine in turn, in an "

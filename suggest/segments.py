@@ -151,22 +151,26 @@ def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: 
         share = {v: len(groups[v]) / max(len(a), 1) for v in names}
         # a segment of nearly every request restates the overall test: it is shown, not
         # tested again (as a family of one, uncorrected, it could contradict the overall test)
-        parts = [v for v in names if share[v] < WHOLE]
+        # and 'other' under the minimum size (small values pooled) is shown, not tested: it
+        # mixes values too small to test alone
+        small = {v for v in names if v == OTHER and len(groups[v]) < min_size}
+        parts = [v for v in names if share[v] < WHOLE and v not in small]
         tested = dict(zip(parts, test_family([(a[groups[v]], b[groups[v]]) for v in parts],
                                              alpha=alpha, seed=seed)))
         rows = [{"value": v, "share": share[v],
-                 **(tested[v] if v in tested else _untested(a[groups[v]], b[groups[v]], seed))}
+                 **(tested[v] if v in tested else
+                    _untested(a[groups[v]], b[groups[v]], seed, small=v in small))}
                 for v in names]
         out[column] = {"tests": sum(1 for r in rows if r["p_holm"] == r["p_holm"]), "rows": rows,
                        "pooled_into_other": pooled}
     return out
 
 
-def _untested(a: np.ndarray, b: np.ndarray, seed: int) -> dict:
-    """A segment holding nearly every request (``whole``): its figures, without a test of
-    its own (the overall comparison is its test)."""
+def _untested(a: np.ndarray, b: np.ndarray, seed: int, small: bool = False) -> dict:
+    """A segment holding nearly every request (``whole``: the overall comparison is its
+    test), or an 'other' under the minimum size (``small``): its figures, without a test."""
     return {**test_family([(a, b)], seed=seed, with_p=False)[0], "mde": float("nan"),
-            "whole": True}
+            **({"small": True} if small else {"whole": True})}
 
 
 def significant(families: dict[str, dict], *, losses: bool, across: bool = False) -> list[dict]:

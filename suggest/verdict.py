@@ -78,7 +78,8 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
            "best_baseline": baseline, "learned": learned, "key_comparisons": [],
            "losses": {}, "sentences": []}
     say = out["sentences"]
-    headline = _headline(learned[0], baseline, comparisons, metric) if learned else None
+    leaky = bool((summary.get("leakage") or {}).get("warning"))
+    headline = _headline(learned[0], baseline, comparisons, metric, leaky) if learned else None
     if headline:
         out["headline"] = headline
         say.append(headline)
@@ -181,7 +182,8 @@ def _twin(name: str, learned: list[str], comparisons: list[dict]) -> str | None:
     return None
 
 
-def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: str) -> str | None:
+def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: str,
+              leaky: bool = False) -> str | None:
     """Is ``name`` worth it? Yes when it significantly beats the rules and the best baseline,
     no when either is significantly better, else not shown either way."""
     found = [(other, _find(comparisons, other, name, metric)) for other in (TEAM, baseline)
@@ -209,13 +211,15 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
     # ahead of the best baseline but not significantly: say what that means for a decision
     # (behind it, the warning on the ranker below the baseline says it)
     # (only where it beats the rules: else the rules, not the baseline, may be the choice)
+    # (nor where the split may flatter both: the caution that follows comes first then)
     over_rules = all(c["p_holm"] < ALPHA and c["diff"] > 0 for other, c in found if other == TEAM)
-    unseen = next((other for other, c in found if other != TEAM and c["p_holm"] >= ALPHA
-                   and c["diff"] >= 0 and not loses and over_rules), None)
+    unseen = next(((other, c) for other, c in found if other != TEAM and c["p_holm"] >= ALPHA
+                   and c["diff"] >= 0 and not loses and over_rules and not leaky), None)
     return (f"Is the {name} worth it? {answer}: it " + joined.join(phrases) + f" on {metric}"
             + (", both significant." if beats == len(found) == 2 else ".")
-            + (f" Until it is shown, {unseen} is the simpler choice: nothing to train, and no "
-               "difference found on this sample." if unseen else ""))
+            + (f" Until it is shown better, {unseen[0]} is the simpler choice (nothing to "
+               f"train), though this sample allows a gain of up to {unseen[1]['ci_high']:+.3f} "
+               f"for the {name}." if unseen else ""))
 
 
 def _difference(c: dict, b: str, a: str) -> str:

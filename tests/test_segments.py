@@ -131,6 +131,22 @@ def test_a_segment_holding_every_request_restates_the_whole_and_is_not_a_finding
     assert found == {("half", "x"), ("half", "y")}
 
 
+def test_an_other_pooled_under_the_minimum_size_is_shown_but_not_tested():
+    """Values too small to test alone pooled into an 'other' that is itself under the
+    minimum size: a mix of them, listed as a significant win on 11 requests of 4 values,
+    is shown with its figures and not tested."""
+    rng = np.random.default_rng(5)
+    n = 400
+    a = ranking_values(rng, n)
+    b = np.clip(a + 0.4, 0, 1)  # better everywhere: a test of the pool would pass
+    place = np.array(["home"] * 200 + ["work"] * 188 + ["park", "beach", "cafe", "gym"] * 3)
+    families = segment_tests(a, b, pd.DataFrame({"place": place}), ["place"], min_size=30)
+    rows = {r["value"]: r for r in families["place"]["rows"]}
+    assert rows["other"]["small"] and rows["other"]["p_holm"] != rows["other"]["p_holm"]
+    assert rows["other"]["diff"] > 0 and families["place"]["tests"] == 2
+    assert "other" not in {r["value"] for r in significant(families, losses=False)}
+
+
 def test_asking_for_another_column_changes_no_other_p_value():
     rng = np.random.default_rng(2)
     n = 2000

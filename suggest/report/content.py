@@ -275,14 +275,16 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
         if c is None:
             continue
         tested = sum(f["tests"] for f in c.segments.values())
+        families = sum(1 for f in c.segments.values() if f["tests"])
         losses, wins = c.losses(), c.wins()
         report.add(Heading(f"{c.b} against {c.a}", level=3),
-                   Text(f"{tested} segments tested in {len(c.segments)} context columns, each "
+                   Text(f"{tested} segments tested in {counted(families, 'context column')}, each "
                         f"column its own Holm family; a segment is listed as significant when it "
-                        f"stays so with Bonferroni over the {len(c.segments)} columns too, so the "
-                        f"list as a whole holds a 5% error rate. Values under the minimum size are pooled "
-                        f"into 'other' (a column whose values all pooled there has no segment "
-                        f"apart from the whole), numbers cut into quantile bins"
+                        f"stays so with Bonferroni over those {counted(families, 'column')} too, so "
+                        f"the list as a whole holds a 5% error rate. Values under the minimum size "
+                        f"are pooled into 'other' (tested only when the pool reaches the minimum "
+                        f"size; a column whose values all pooled there has no segment apart from "
+                        f"the whole), numbers cut into quantile bins"
                         + (", the hour into 4-hour bands" if "hour" in c.segments else "")
                         + f". Significant: {len(losses)} losses, {len(wins)} wins."
                         + _whole_columns(c.segments) + _missing_values(c.segments), note=True))
@@ -303,12 +305,13 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
             listed = [(r["column"], r["value"]) in {(x["column"], x["value"]) for x in losses + wins}
                       for r in every]
             rows = [_segment_row(r) for r in every]
-            caption = f"Every segment ({len(every)}), by column; tinted: the significant ones listed above"
-            if any(_tone(r) and not on for r, on in zip(every, listed)):  # the colour alone would mislead
+            caption = f"Every segment ({len(every)}), by column"
+            if any(_tone(r) for r in every):  # marked in words too: Markdown has no tint
                 rows = [{**row, "listed": "yes" if on else "column only" if _tone(r) else ""}
                         for row, r, on in zip(rows, every, listed)]
-                caption += ("; 'column only': significant within its column's Holm family but not "
-                            "once Bonferroni over the columns is applied, so not listed or counted")
+                caption += ("; 'yes' (tinted): the significant ones listed above; 'column only': "
+                            "significant within its column's Holm family but not once Bonferroni "
+                            "over the columns is applied, so not listed or counted")
             report.add(Table(pd.DataFrame(rows).rename(columns=names), collapsed=True,
                              caption=caption + ".",
                              tone=[_tone(r) if on else "" for r, on in zip(every, listed)]))
@@ -337,8 +340,9 @@ def _segment_row(r: dict) -> dict:
     return {"segment": f"{r['column']} = {r['value']}", "requests": f"{r['requests']:,}",
             "a": f"{r['mean_a']:.3f}", "b": f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
             "95% interval (unadjusted)": interval_text(r),
-            "p (Holm, column)": "= overall" if r.get("whole") else format_p(r["p_holm"]),
-            "MDE": "= overall" if r.get("whole") else _mde_if_unseen(r)}
+            "p (Holm, column)": "= overall" if r.get("whole") else
+            "not tested (small)" if r.get("small") else format_p(r["p_holm"]),
+            "MDE": "= overall" if r.get("whole") else "" if r.get("small") else _mde_if_unseen(r)}
 
 
 def _mde_if_unseen(row: dict, digits: int = 3) -> str:
@@ -517,13 +521,16 @@ def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: 
 def _method(report: Report, summary: dict, main, min_segment: int) -> None:
     report.add(Heading("How the numbers are made", "method"), Bullets([
         "The terms: NDCG@k scores the order of the top k from 0 to 1 (1: the engaged items in "
-        "the best order possible; an engaged item counts less the lower it sits); P@k (precision) "
-        "is the share of the k shown that were engaged; R@k (recall) the share of the engaged "
-        "items that were shown; MRR the inverse rank of the first engaged item; answered, the "
-        "share of requests given any suggestion. p: the chance of a difference at least this "
-        "large if the engines were equally good, Holm-corrected for the many comparisons; "
-        "significant below 0.05. MDE: the smallest true difference this sample would find. "
-        "p50 / p99: the median and the 99th-percentile time, in milliseconds.",
+        "the best order possible; each counts by its relevance grade, less the lower it sits); "
+        "P@k (precision) is the share of the k shown that were engaged; R@k (recall) the share "
+        "of the engaged items that were shown; MRR the mean over requests of 1 / the rank of "
+        "the first engaged item in the top k (0 when none); answered, the share of requests "
+        "given any suggestion. p: the chance of a difference at least this large if the "
+        "engines were equally good, then Holm-adjusted for the many comparisons made (which "
+        "raises it, up to 1: a p of 1 says the comparison cannot pass the correction, not that "
+        "the engines are surely equal); significant below 0.05. MDE: the smallest true "
+        "difference this sample would find with 80% power at the corrected level. p50 / p99: "
+        "the median and the 99th-percentile time, in milliseconds.",
         "Metrics as trec_eval: lists ordered by score then item id ascending (on tied scores "
         "trec_eval orders by id descending and ranx its own way, so there the figures can "
         "differ); precision divides by k; NDCG's "
