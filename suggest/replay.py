@@ -184,6 +184,10 @@ def _trained_where(model, log: str | None) -> str:
     if elsewhere:
         return (f"it was trained on another log ({said['log']}; this replay reads {log}), whose "
                 "request ids these share: replay it on its own log, or train a model on this one")
+    if not said:  # saved from Python without dataset=: its manifest names no log or split
+        return ("its manifest does not say which log or split it was trained on (saved without "
+                "dataset=): train it with `suggest train --test-share 0.2` on this log, or drop "
+                "--model to let replay train it")
     if said.get("held_out"):
         return (f"it held out {said['held_out']}: replay with the options it was trained with "
                 f"({said.get('replay_options', '--test-share and --seed as in training')}), or "

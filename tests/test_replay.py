@@ -248,7 +248,8 @@ def test_a_model_trained_on_the_held_out_requests_is_refused(log, tmp_path):
     from suggest.ranker import RankerEngine
 
     model = RankerEngine(n_estimators=5, explain=False).fit(log.requests, log.truth, log.catalog)
-    model.save(tmp_path / "m", log.requests, log.truth, log.catalog)
+    model.save(tmp_path / "m", log.requests, log.truth, log.catalog,
+               dataset={"log": str(log.dataset.log)})
     dataset = str(Path(log.dataset.source))
     result = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "ranker",
                                        "--model", str(tmp_path / "m"), "-o", str(tmp_path / "r")])
@@ -256,6 +257,11 @@ def test_a_model_trained_on_the_held_out_requests_is_refused(log, tmp_path):
     assert "was trained on" in result.output and "held-out requests" in result.output
     assert "trained on every request of its log" in result.output  # what to do instead
     assert "--test-share 0.2" in result.output
+    # saved without dataset=: its manifest names no log, and the reason says so
+    model.save(tmp_path / "bare", log.requests, log.truth, log.catalog)
+    bare = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "ranker",
+                                     "--model", str(tmp_path / "bare"), "-o", str(tmp_path / "r2")])
+    assert bare.exit_code == 2 and "does not say which log or split it was trained on" in bare.output
     parts = split(log.requests, log.truth, 0.2)
     honest = RankerEngine(n_estimators=5, explain=False).fit(parts.train, parts.train_truth, log.catalog)
     honest.save(tmp_path / "h", parts.train, parts.train_truth, log.catalog)
