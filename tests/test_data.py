@@ -1568,3 +1568,18 @@ def test_times_of_several_offsets_read_in_one_zone_are_warned_of(make_dataset):
                             "u2,i2,2026-07-02T08:00:00-04:00\n",
                             columns={"time": "ts"}, timezone="America/New_York")
     assert not [w for w in load(one_zone).report.warnings if "different UTC offsets" in w]
+
+
+def test_a_rejected_json_line_is_shown_as_written_and_a_cut_line_where_it_breaks(tmp_path):
+    """The rejects file shows a rejected JSON line as the file has it (not its cells joined
+    by commas, `true` as True and -1 as -1.0); a line cut short breaks at its end, not at
+    "column 1" of the next line."""
+    lines = ['{"user": "u1", "item": "i1", "grade": 3}',
+             '{"user": "u2", "item": "i2", "grade": -1, "wifi": true}',
+             '{"user": "u3", "item": "i3", "grade": 2']
+    (tmp_path / "log.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "d.yaml").write_text("log: log.jsonl\ncolumns: {relevance: grade}\n"
+                                     "context: {wifi: boolean}\n")
+    rejects = load(tmp_path / "d.yaml").rejects.set_index("line")
+    assert rejects.loc[2, "text"] == lines[1]
+    assert rejects.loc[3, "reason"].endswith(f"at character {len(lines[2]) + 1}")

@@ -1118,8 +1118,11 @@ def collect_rejects(raw: RawTable, reasons: pd.Series, bad: np.ndarray,
                      separator: str) -> pd.DataFrame:
     """The rejects file's rows: the reader's, then the ``bad`` rows with their ``reasons``."""
     cells = raw.frame.loc[bad]
-    text = cells.astype(object).where(cells.notna(), "").astype(str).agg(separator.join, axis=1) \
-        if len(cells) else pd.Series([], dtype=object)
+    if raw.texts is not None:  # the line as written (JSON lines), not its cells re-joined
+        text = pd.Series(raw.texts[np.asarray(bad, dtype=bool)], dtype=object)
+    else:
+        text = cells.astype(object).where(cells.notna(), "").astype(str).agg(
+            separator.join, axis=1) if len(cells) else pd.Series([], dtype=object)
     mine = pd.DataFrame({"source": raw.row_sources(bad), "line": raw.lines[bad],
                          "reason": reasons[bad].to_numpy(), "text": text.to_numpy()})
     both = pd.concat([raw.rejects, mine], ignore_index=True) if len(raw.rejects) else mine

@@ -57,6 +57,9 @@ class RawTable:
     source: str
     sources: np.ndarray | None = None
     files: list[str] | None = None
+    #: Each row's line as the file wrote it, where the cells are not the line's text (JSON
+    #: lines): what the rejects file shows of a rejected row.
+    texts: np.ndarray | None = None
 
     @property
     def rows_in(self) -> int:
@@ -343,7 +346,7 @@ def _read_range(part: Part) -> RawTable:
     shift = line - (2 if header else 1)  # the copy's lines are numbered from its header
     rejects = table.rejects.assign(source=str(part.path),
                                    line=(table.rejects["line"] + shift).astype(np.int64))
-    return RawTable(table.frame, table.lines + shift, rejects, str(part.path))
+    return RawTable(table.frame, table.lines + shift, rejects, str(part.path), texts=table.texts)
 
 
 def _row_group_parts(path: Path, options: dict, rows_per_part: int) -> list[Part]:
@@ -439,8 +442,10 @@ def _joined(path: Path, parts: list[RawTable]) -> RawTable:
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     sources = np.concatenate([np.full(len(p.frame), p.source, dtype=object) for p in parts])
     rejects = pd.concat([p.rejects for p in parts], ignore_index=True)
+    texts = (np.concatenate([p.texts for p in parts]) if all(p.texts is not None for p in parts)
+             else None)
     return RawTable(frame, np.concatenate([p.lines for p in parts]), rejects, str(path), sources,
-                    [p.source for p in parts])
+                    [p.source for p in parts], texts)
 
 
 def _dataset_parts(path: Path, options: dict) -> list[Part]:
@@ -770,18 +775,20 @@ def _read_csv_exact(path: Path, separator: str, encoding: str, header: list[str]
 
 
 def _read_jsonl(path: Path, encoding: str, what: str) -> RawTable:
-    records, lines, bad = [], [], []
+    records, lines, bad, texts = [], [], [], []
     with _open_text(path, encoding, errors="surrogateescape") as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
+            line = line.rstrip("\r\n")  # an error at the line's end is on this line, not the next
             if _SURROGATE.search(line):
                 bad.append((number, f"bytes that are not valid {encoding}", line.strip()))
                 continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as exc:
-                bad.append((number, f"not valid JSON: {exc.msg} at column {exc.colno}", line.strip()))
+                bad.append((number, f"not valid JSON: {exc.msg} at character {exc.pos + 1}",
+                            line.strip()))
                 continue
             if not isinstance(value, dict):
                 bad.append((number, f"expected a JSON object, found {type(value).__name__}",
@@ -793,9 +800,11 @@ def _read_jsonl(path: Path, encoding: str, what: str) -> RawTable:
                 continue
             records.append(value)
             lines.append(number)
+            texts.append(line.strip())
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame = frame.astype(object).where(frame.notna(), None)
-    return RawTable(frame, np.asarray(lines, dtype=np.int64), _reject_frame(str(path), bad), str(path))
+    return RawTable(frame, np.asarray(lines, dtype=np.int64), _reject_frame(str(path), bad), str(path),
+                    texts=np.asarray(texts, dtype=object))
 
 
 def has_lone_surrogate(value) -> bool:
