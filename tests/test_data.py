@@ -1583,3 +1583,14 @@ def test_a_rejected_json_line_is_shown_as_written_and_a_cut_line_where_it_breaks
     rejects = load(tmp_path / "d.yaml").rejects.set_index("line")
     assert rejects.loc[2, "text"] == lines[1]
     assert rejects.loc[3, "reason"].endswith(f"at character {len(lines[2]) + 1}")
+
+
+def test_json_times_that_are_numbers_or_null_beside_text_are_rejected_not_a_crash(tmp_path):
+    """A JSON log's time field may hold a number or null on some lines: the offsets check
+    read the column as text and stopped with Arrow's "Expected bytes, got a 'float' object"."""
+    lines = ['{"user": "u1", "item": "x", "t": "2026-03-02T08:00:00+00:00"}',
+             '{"user": "u1", "item": "y", "t": 1.5}', '{"user": "u2", "item": "z", "t": null}']
+    (tmp_path / "log.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "d.yaml").write_text("log: log.jsonl\ncolumns: {time: t}\n")
+    log = load(tmp_path / "d.yaml")
+    assert log.report.rows_ok == 1 and log.report.rows_rejected == 2

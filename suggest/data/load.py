@@ -405,7 +405,9 @@ def time_offsets(ds: Dataset, frame: pd.DataFrame) -> set[str]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = arrow_cells(values) if arrow_text(values) else pa.array(values.astype(str).to_numpy())
+    cells = (arrow_cells(values) if arrow_text(values)  # else JSON values: text, numbers, null
+             else pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string(),
+                           from_pandas=True))
     tails = pc.unique(pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(cells), -6)).to_pylist()
     found = {m.group(0).replace("Z", "+00:00") for t in tails if t and (m := OFFSET.search(t))}
     return {f if ":" in f else f"{f[:3]}:{f[3:]}" for f in found}
