@@ -317,16 +317,10 @@ def evaluate(run: pd.DataFrame, truth: pd.DataFrame, metrics: list[str] | None =
     """
     if gain not in ("linear", "exp"):
         raise SuggestError(f"unknown gain '{gain}'", hint="use linear or exp")
-    for frame, what, needed in ((run, "run", ("request_id", "item_id", "score")),
-                                (truth, "truth", ("request_id", "item_id", "relevance"))):
-        if not isinstance(frame, pd.DataFrame):
-            raise SuggestError(f"the {what} must be a pandas DataFrame, not {type(frame).__name__}",
-                               hint=f"with the columns {', '.join(needed)}")
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            raise SuggestError(f"the {what} has no column {', '.join(map(repr, missing))}",
-                               hint=f"it has {', '.join(map(str, frame.columns)) or 'none'}; "
-                                    f"a {what} has {', '.join(needed)}")
+    from suggest.engines.base import TRUTH_COLUMNS, check_frame
+
+    check_frame(run, ("request_id", "item_id", "score"), "run")
+    check_frame(truth, TRUTH_COLUMNS, "truth")
     names = [metrics] if isinstance(metrics, str) else list(metrics) if metrics else metric_names()
     parsed = [parse_metric(n) for n in names]
     ranked, without = rank_run(run, truth, max(k for _, k in parsed))

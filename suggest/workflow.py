@@ -423,11 +423,6 @@ def _model_rules_differ(model, rules) -> str | None:
         f"{rules}; train the model again with these rules to compare like with like")
 
 
-def _some(names: list[str], shown: int = 4) -> str:
-    """'a, b, c, d and 3 more'."""
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
-
-
 def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
                 rules: str | Path | None = None, seed: int = 0, n_estimators: int | None = None,
                 test_share: float = 0.0, split_by: str = "auto", gap=None,
@@ -467,13 +462,9 @@ def train_model(dataset, out: str | Path, *, log: str | Path | None = None,
     if out.exists() and any(out.iterdir()) and not force:
         raise SuggestError(f"{out} already exists and is not empty",
                            hint="pass --force to replace it, or choose another -o folder")
-    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        # --force replaces the folder whole: only a model folder, never a folder of work
-        # (the log, its description) named by mistake
-        held = sorted(p.name for p in out.iterdir())
-        raise SuggestError(f"-o {out} is not a model folder (it holds {_some(held)}, and no "
-                           "manifest.json): --force replaces only a model folder",
-                           hint="choose another -o folder, e.g. -o models/NAME")
+    from suggest.ranker.artifact import refuse_foreign_folder
+
+    refuse_foreign_folder(out, "-o ")  # --force replaces the folder whole: a model folder only
     if jobs is not None and not dask:
         raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
                            hint="on one machine without Dask, training uses one LightGBM thread")

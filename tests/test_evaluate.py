@@ -179,7 +179,7 @@ def test_one_metric_name_and_a_missing_column_are_read_as_a_caller_means_them():
     truth = pd.DataFrame({"request_id": ["q1"], "item_id": ["b"], "relevance": [1.0]})
     one = evaluate(run, truth, "mrr@5")  # a string is one name, not five letters
     assert one.means == {"mrr@5": 0.5}
-    with pytest.raises(SuggestError, match="the run has no column 'score'"):
+    with pytest.raises(SuggestError, match="the run frame has no column 'score'"):
         evaluate(run.drop(columns="score"), truth, ["mrr@5"])
-    with pytest.raises(SuggestError, match="the truth has no column 'relevance'"):
+    with pytest.raises(SuggestError, match="the truth frame has no column 'relevance'"):
         evaluate(run, truth.rename(columns={"relevance": "rel"}), ["mrr@5"])

@@ -66,6 +66,20 @@ def fingerprint(requests: pd.DataFrame, truth: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
+def refuse_foreign_folder(folder: Path, option: str = "") -> None:
+    """Refuse a folder that holds files but no model (no manifest.json): a model folder is
+    replaced whole, and a folder of work named by mistake (the log's, a notebook's) would be
+    lost. ``option`` names the command-line option that gave it ("-o ")."""
+    folder = Path(folder)
+    if not (folder.is_dir() and any(folder.iterdir())) or (folder / "manifest.json").is_file():
+        return
+    held = sorted(p.name for p in folder.iterdir())
+    shown = ", ".join(held[:4]) + (f" and {len(held) - 4} more" if len(held) > 4 else "")
+    raise SuggestError(f"{option}{folder} is not a model folder (it holds {shown}, and no "
+                       "manifest.json): a model folder is replaced whole, so only one is",
+                       hint=f"choose another folder, e.g. {option}models/NAME")
+
+
 def _manifest_checksum(manifest: dict) -> str:
     body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
@@ -85,11 +99,7 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
 
     engine.check_fitted()
     final = Path(directory)
-    if final.is_dir() and any(final.iterdir()) and not (final / "manifest.json").is_file():
-        # the folder is replaced whole: a folder of work named by mistake would be lost
-        raise SuggestError(f"{final} is not a model folder (it holds files and no manifest.json): "
-                           "saving would replace it whole", hint="save into a new folder, e.g. "
-                                                                 "models/NAME")
+    refuse_foreign_folder(final)
     mark = getattr(engine, "fitted_on_", None)
     if mark is not None and fitted_on(requests, truth) != mark:
         # the folder records these requests as the model's training data: replay refuses a
