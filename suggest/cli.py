@@ -82,10 +82,11 @@ def split_options(command):
                            help="With a split by time: leave out the test requests within this "
                                 "long after the cut (e.g. 1h), so no session straddles it.")(command)
     return click.option("--split", "split_by", default="auto", show_default=True,
-                        metavar="time|request|user|group:COLUMN",
+                        metavar="time|request|user|group|group:COLUMN",
                         help="How to hold out requests: the latest by time, a seeded share of "
-                             "requests, of users, or of a context column's values (auto: time "
-                             "when the log has time, else request).")(command)
+                             "requests, of users, of the groups of the description's group column "
+                             "(`columns: group:`, a session id), or of a context column's values "
+                             "(auto: time when the log has time, else request).")(command)
 
 
 def log_and_dataset(command):

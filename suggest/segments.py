@@ -45,7 +45,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Time fields that are segments, and the ones that are not (too fine, or said by another).
 TIME_SEGMENTS = ("hour", "weekday")
 NOT_SEGMENTS = ("request_id", "engine", "has_positive", "answered", "latency_us", "minute",
-                "is_weekend", "timestamp", "timezone", "user_id")
+                "is_weekend", "timestamp", "timezone", "user_id", "group_id")
 
 
 def check_min_size(min_size: int) -> int:

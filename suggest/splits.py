@@ -10,6 +10,9 @@
   ranker then meets test users it has never seen: the cold-start question);
 * ``group:COLUMN``: a seeded share of the values of a context column (a sitting,
   a trip, a device), every request of a value on one side;
+* ``group``: the same over the description's group column (``columns: group:``, a
+  session or sitting id kept with each request but never a context column, so it is
+  neither a feature the ranker learns from nor a segment of the report);
 * ``auto`` (the default): ``time`` when the log has time, else ``request``.
 
 :func:`leakage` measures, on any split, how much of the test part the training
@@ -43,7 +46,9 @@ from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean, one_of
 from suggest.ids import isin
 
-SPLITS = ("auto", "time", "request", "user", "group:COLUMN")
+SPLITS = ("auto", "time", "request", "user", "group", "group:COLUMN")
+#: The Requests frame's column of the description's group role (``columns: group:``).
+GROUP = "group_id"
 SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
 #: Above this share of test requests already seen in training, a split by request warns.
 LEAKY = 0.2
@@ -66,14 +71,22 @@ def check_split(how: str | None, columns) -> str:
     how = (how or "auto").strip()
     if how in ("auto", "time", "request", "user"):
         return how
+    if how == "group":
+        if GROUP not in columns:
+            raise SuggestError("--split group needs a group column, and the dataset description "
+                               "names none", hint="add `group: COLUMN` under `columns:` (a session "
+                               "or sitting id), or use --split group:CONTEXT_COLUMN")
+        return f"group:{GROUP}"
     if how.startswith("group:"):
         column = how.split(":", 1)[1]
         if column not in columns:
             context = [c for c in columns if c not in ID_COLUMNS and c not in TIME_FIELDS]
-            raise SuggestError(f"--split {how}: the log has no context column '{column}'",
-                               hint=did_you_mean(column, context)
-                               or (f"its context columns are {one_of(context)}" if context
-                                   else "the log has no context column: use --split user"))
+            hint = did_you_mean(column, context) or (
+                f"its context columns are {one_of(context)}" if context
+                else "the log has no context column: use --split user")
+            if GROUP in columns:
+                hint += "; the description's group column is split with --split group"
+            raise SuggestError(f"--split {how}: the log has no context column '{column}'", hint=hint)
         return how
     raise SuggestError(f"unknown --split '{how}'", hint=did_you_mean(how, SPLITS[:4])
                        or f"expected {one_of(SPLITS)}")
@@ -151,7 +164,7 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
         column = "user_id" if kind == "user" else kind.split(":", 1)[1]
         is_test = by_group(requests[column], n_test, seed)
         inside = np.zeros(len(requests), bool)
-        what = "users" if kind == "user" else f"values of {column}"
+        what = "users" if kind == "user" else group_values(column)
         described = (f"seeded split by {what} (each on one side), about {test_share:.0%} of "
                      f"requests held out, seed {seed}")
     test_mask = is_test & ~inside
@@ -185,6 +198,11 @@ def split_kind(test_share: float, how: str | None, columns, gap: str | pd.Timede
     if gap is not None and kind != "time":
         raise SuggestError("--gap applies to a split by time", hint="drop --gap, or use --split time")
     return kind, gap
+
+
+def group_values(column: str) -> str:
+    """What a split by ``column`` holds out whole, in words."""
+    return "groups of the group column" if column == GROUP else f"values of {column}"
 
 
 def by_group(values: pd.Series, n_test: int, seed: int) -> np.ndarray:
@@ -243,5 +261,6 @@ def leakage_warning(user_item: float, user_context: float) -> str:
                                             (user_context, "(user, context)"))
                         if share >= LEAKY)
     return (f"{seen} already in the training part: near-copies of test requests may be in "
-            "training and flatter the engines that remember them; try --split user or --split "
-            "group:COLUMN (a sitting, a session) and compare the verdicts")
+            "training and flatter the engines that remember them; try --split user, --split "
+            "group:COLUMN or --split group (a sitting, a session: `columns: group:`) and compare "
+            "the verdicts")

@@ -569,13 +569,18 @@ def coarse_log(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("how, gap, share", [("auto", None, 0.2), ("time", "3h", 0.35),
                                              ("request", None, 0.25), ("user", None, 0.2),
-                                             ("group:weather", None, 0.3)])
+                                             ("group:weather", None, 0.3), ("group", None, 0.3)])
 def test_the_held_out_requests_are_the_local_splits(coarse_log, client, tmp_path, how, gap,
                                                     share):
     from suggest.dasksplit import split_on_dask
     from suggest.data.dasklog import load_on_dask
     from suggest.splits import split
 
+    if how == "group":  # the description's group column: the log's request ids (ignored else)
+        spec = yaml.safe_load(coarse_log.read_text())
+        spec["columns"]["group"], spec["ignore"] = "request_id", []
+        coarse_log = coarse_log.with_name("grouped.yaml")
+        coarse_log.write_text(yaml.safe_dump(spec))
     local = load(coarse_log)
     part = split(local.requests, local.truth, share, 5, how=how, gap=gap)
     held = load_on_dask(Dataset.from_yaml(coarse_log), client, tmp_path / "r", buckets=5)

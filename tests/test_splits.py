@@ -143,3 +143,61 @@ def test_the_check_fires_on_near_copies_and_a_split_by_user_removes_the_flip(tmp
     ndcg = {how: {n: e["ndcg@5"] for n, e in run["engines"].items()} for how, run in runs.items()}
     assert ndcg["request"]["user-history"] > ndcg["request"]["popular"]  # flattered by copies
     assert ndcg["user"]["popular"] > ndcg["user"]["user-history"]        # the honest verdict
+
+
+def _sessions(folder, request_column=True):
+    """Visitors in sittings of two or three requests (a session id per sitting, 200 of them),
+    each sitting at one place; a session's requests share its items."""
+    rng = np.random.default_rng(11)
+    rows, n = [], 0
+    for s in range(200):
+        user, place = f"u{s % 40}", rng.choice(["home", "work"])
+        start = pd.Timestamp("2026-03-01", tz="UTC") + pd.Timedelta(hours=int(rng.integers(0, 600)))
+        for j in range(int(rng.integers(2, 4))):
+            n += 1
+            rows.append({"req": f"q{n}", "user": user, "session": f"s{s}", "place": place,
+                         "time": (start + pd.Timedelta(minutes=j)).isoformat(),
+                         "item": f"i{(s + j) % 9}"})
+    pd.DataFrame(rows).to_csv(folder / "log.csv", index=False)
+    columns = {"time": "time", "group": "session", **({"request": "req"} if request_column else {})}
+    return write_dataset(folder, None, columns=columns, context={"place": "categorical"})
+
+
+def test_a_group_column_splits_whole_sessions_and_is_neither_context_nor_a_feature(tmp_path):
+    from suggest.ranker.model import RankerEngine
+
+    log = load(_sessions(tmp_path))
+    assert "group_id" in log.requests.columns and log.requests["group_id"].nunique() == 200
+    assert "group_id" not in log.context and "session" not in log.requests.columns
+    part = split(log.requests, log.truth, 0.25, seed=2, how="group")
+    assert not set(part.train["group_id"]) & set(part.test["group_id"])
+    assert 0.15 < len(part.test) / len(log.requests) < 0.35 and "groups of the group column" in part.how
+    ranker = RankerEngine(n_estimators=3, validation_by="group").fit(part.train, part.train_truth)
+    assert not [n for n in ranker.features_.names_ if "group" in n]
+    assert ranker.validation_["split"].startswith("seeded by groups of the group column")
+    summary = replay(log, {"popular": get_engine("popular")}, tmp_path / "run", split_by="group",
+                     latency_sample=0)
+    assert summary["split"].startswith("seeded split by groups of the group column")
+    results = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    assert "place" in results.columns and "group_id" not in results.columns  # not a segment
+    with pytest.raises(SuggestError, match="names none") as info:
+        split(*_frames(), 0.2, how="group")
+    assert "`group: COLUMN` under `columns:`" in info.value.hint
+
+
+def test_rows_of_one_request_must_agree_on_their_group_and_without_a_request_column_it_keys_them(
+        tmp_path):
+    path = _sessions(tmp_path)
+    frame = pd.read_csv(tmp_path / "log.csv")
+    clash = pd.concat([frame.iloc[:1].assign(session="s999", item="i8"), frame])
+    clash.to_csv(tmp_path / "log.csv", index=False)
+    log = load(path)
+    assert log.report.rows_rejected == 1
+    assert "session 's0' differs from 's999' on line 2" in log.rejects["reason"].iloc[0]
+    # no request column: the same user, place and time in two sessions are two requests
+    (tmp_path / "keyless").mkdir()
+    keyless = _sessions(tmp_path / "keyless", request_column=False)
+    frame = pd.read_csv(keyless.parent / "log.csv")
+    twin = frame.iloc[:1].assign(session="s999")
+    pd.concat([frame, twin]).to_csv(keyless.parent / "log.csv", index=False)
+    assert len(load(keyless).requests) == len(frame) + 1

@@ -18,6 +18,8 @@ A description is a small YAML file beside the log::
       position: null          # a log of what was shown (bandit feedback): one row per shown
       propensity: null        #   item, its 1-based position and the logging policy's
                               #   probability of showing it there; relevance 0 if not engaged
+      group: null             # optional; a sitting or session id for `--split group`: kept
+                              #   with each request, never a context column or a feature
     positive_min: null        # optional; rows whose relevance is below it are known negatives
     context:
       daytime: categorical    # categorical | numeric | boolean
@@ -72,7 +74,7 @@ TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "colum
 #: How rows repeating a (request, item) become one engagement (``duplicates:``).
 DUPLICATE_RULES = ("max", "sum", "last", "reject")
 COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone", "position",
-                "propensity")
+                "propensity", "group")
 CATALOG_KEYS = ("path", "format", "separator", "encoding", "item", "attributes")
 
 
@@ -121,6 +123,7 @@ class Dataset:
     timezone_column: str | None = None
     position: str | None = None
     propensity: str | None = None
+    group: str | None = None
     positive_min: float | None = None
     context: dict[str, ColumnSpec] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
@@ -159,7 +162,7 @@ class Dataset:
         """Role -> column for every role that is set (``{"user": "u", "item": "i", ...}``)."""
         roles = {"user": self.user, "item": self.item, "relevance": self.relevance,
                  "time": self.time, "request": self.request, "timezone": self.timezone_column,
-                 "position": self.position, "propensity": self.propensity}
+                 "position": self.position, "propensity": self.propensity, "group": self.group}
         return {role: col for role, col in roles.items() if col}
 
 
@@ -257,7 +260,7 @@ class _Parser:
             timezone=timezone, user=roles["user"] or "user", item=roles["item"] or "item",
             relevance=roles["relevance"], time=roles["time"], request=roles["request"],
             timezone_column=roles["timezone"], position=roles["position"],
-            propensity=roles["propensity"], positive_min=positive_min, context=context,
+            propensity=roles["propensity"], group=roles["group"], positive_min=positive_min, context=context,
             ignore=tuple(ignore), catalog=catalog, encoding=encoding,
             missing_values=tuple(str(m) for m in missing), time_format=time_format,
             rename=rename, duplicates=duplicates, source=self.doc.source)
@@ -394,8 +397,10 @@ class _Parser:
         for role, col in roles.items():
             if not col:
                 continue
-            # a request per user is a choice (no context); any other shared column is a mistake
-            if col in first and {first[col], role} != {"user", "request"}:
+            # a request per user is a choice (no context), and so are groups of whole users or
+            # of single requests; any other shared column is a mistake
+            if col in first and {first[col], role} not in ({"user", "request"}, {"user", "group"},
+                                                           {"request", "group"}):
                 self.error(("columns", role), f"'{col}' is named for two roles, {first[col]} and "
                            f"{role}", "each role needs its own column")
             first.setdefault(col, role)

@@ -51,8 +51,8 @@ from suggest.files import write_atomic
 from suggest.ids import isin
 
 #: Column names the frames use for their own purposes.
-RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timezone", "positive",
-            "line", "engine", "rank", "score", "reason", *TIME_FIELDS)
+RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timezone", "group_id",
+            "positive", "line", "engine", "rank", "score", "reason", *TIME_FIELDS)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 REJECT_COLUMNS = ["source", "line", "reason", "text"]
@@ -529,6 +529,8 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
     if ds.request:
         out["request_id"], request_code = _ids(cells[ds.request])
         fail(request_code < 0, f"request ({ds.request}) is missing")
+    if ds.group:  # an id kept with the request (a missing one is a group of its own)
+        out["group_id"] = _ids(cells[ds.group])[0]
     return Rows(out, verdicts, user_code, item_code, request_code, context)
 
 
@@ -538,8 +540,9 @@ def check_requests(ds: Dataset, rows: Rows) -> None:
     repeated request and item. ``rows`` must hold every row of each of its requests."""
     out, verdicts = rows.out, rows.verdicts
     if ds.request:
-        why = _disagrees_with_first(out, verdicts.undecided, rows.request, rows.context,
-                                    {"user_id": ds.user, "timestamp": ds.time})
+        why = _disagrees_with_first(out, verdicts.undecided, rows.request,
+                                    rows.context + (["group_id"] if ds.group else []),
+                                    {"user_id": ds.user, "timestamp": ds.time, "group_id": ds.group})
         verdicts.fail_each(why)
     keys = ["request_id"] if ds.request else request_key(ds, rows.context)
     if ds.duplicates == "reject":
@@ -551,7 +554,8 @@ def check_requests(ds: Dataset, rows: Rows) -> None:
 
 def request_key(ds: Dataset, context: list[str]) -> list[str]:
     """The columns whose values make a request when the log has no request column."""
-    return ["user_id", *context] + (["timestamp"] if ds.time else [])
+    return (["user_id", *context] + (["group_id"] if ds.group else [])
+            + (["timestamp"] if ds.time else []))
 
 
 def kept_rows(ds: Dataset, rows: Rows) -> tuple[pd.DataFrame, Codes]:
@@ -1167,7 +1171,8 @@ def reason_counts(table: pd.DataFrame) -> dict[str, int]:
 def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray) -> pd.DataFrame:
     """One row per request (its first row's values), in the order requests first appear;
     ``request`` is each row's request code."""
-    cols = ["request_id", "user_id"] + (["timestamp", "timezone"] if "timestamp" in frame else [])
+    cols = (["request_id", "user_id"] + (["timestamp", "timezone"] if "timestamp" in frame else [])
+            + (["group_id"] if "group_id" in frame else []))
     if _first_seen_order(request):  # as kept_rows numbers them: each first row, no sort
         first = np.flatnonzero(np.diff(np.maximum.accumulate(request), prepend=-1) > 0)
     else:

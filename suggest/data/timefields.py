@@ -27,7 +27,7 @@ from suggest.errors import SuggestError, did_you_mean
 TIME_FIELDS = ("hour", "minute", "weekday", "is_weekend")
 NAT = np.iinfo(np.int64).min  # a missing time among int64 nanoseconds
 #: The columns of a Requests frame that identify a request rather than describe its context.
-ID_COLUMNS = ("request_id", "user_id", "timestamp", "timezone")
+ID_COLUMNS = ("request_id", "user_id", "timestamp", "timezone", "group_id")
 
 #: A UTC offset ("Z", "+02", "+0200", "+02:00") written after a time of day. A date
 #: alone ("2026-03-02") also ends in a hyphen and two digits; that is not an offset.

@@ -34,7 +34,7 @@ from suggest.errors import SuggestError, did_you_mean, one_of
 from suggest.registry import BUILT_IN, ENTRY_POINT_GROUP  # noqa: F401  (ENTRY_POINT_GROUP: re-exported)
 
 #: Keys a single context may have besides the context columns the engine was fitted on.
-CONTEXT_KEYS = ("user_id", "timestamp", "timezone", "request_id")
+CONTEXT_KEYS = ("user_id", "timestamp", "timezone", "request_id", "group_id")
 SUGGESTION_COLUMNS = ["request_id", "engine", "rank", "item_id", "score", "reason"]
 
 
@@ -237,7 +237,7 @@ def check_context(context: object, columns: dict[str, str] | None) -> None:
     >>> check_context({"user": "u1"}, {"location": "categorical"})
     Traceback (most recent call last):
     ...
-    suggest.errors.SuggestError: context key 'user' is not a context column of the data this engine was fitted on, nor one of 'user_id', 'timestamp', 'timezone' or 'request_id' (did you mean 'user_id'?)
+    suggest.errors.SuggestError: context key 'user' is not a context column of the data this engine was fitted on, nor one of 'user_id', 'timestamp', 'timezone', 'request_id' or 'group_id' (did you mean 'user_id'?)
     """
     if not isinstance(context, dict):
         raise SuggestError(f"a context must be a dict, not {type(context).__name__}",

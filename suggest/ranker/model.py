@@ -496,7 +496,7 @@ class RankerEngine(BaseEngine):
         asked (a column of two values, one of them left by the test split, cannot);
         else by time (a seeded share of requests without time), and
         :meth:`validation_how` says why. The kind used is ``validation_kind_``."""
-        from suggest.splits import by_group
+        from suggest.splits import by_group, group_values
 
         n_valid = int(round(len(requests) * self.validation_share))
         held = np.zeros(len(requests), bool)
@@ -507,7 +507,7 @@ class RankerEngine(BaseEngine):
         if kind not in ("time", "request"):
             column = "user_id" if kind == "user" else kind.split(":", 1)[1]
             count = requests[column].nunique(dropna=False)
-            groups = "users" if kind == "user" else f"values of {column}"
+            groups = "users" if kind == "user" else group_values(column)
             if count >= MIN_VALIDATION_GROUPS:
                 held = by_group(requests[column], n_valid, self.seed)
                 if abs(held.mean() - self.validation_share) <= self.validation_share / 2:
@@ -515,7 +515,8 @@ class RankerEngine(BaseEngine):
                 why = (f"whole {groups} would hold out {held.mean():.0%} of the training part, "
                        f"not about {self.validation_share:.0%}")
             else:
-                one = ("user" if kind == "user" else f"value of {column}") if count == 1 else groups
+                one = ("user" if kind == "user" else group_values(column).replace("s of", " of", 1)
+                       ) if count == 1 else groups
                 why = f"the training part has {count} {one}, too few to hold whole ones out"
             kind = self.validation_kind_ = "time" if "timestamp" in requests.columns else "request"
             self.validation_note_ = f": {why}"
@@ -537,10 +538,12 @@ class RankerEngine(BaseEngine):
 
     def validation_how(self, requests: pd.DataFrame) -> str:
         """How the validation part was picked, for people."""
+        from suggest.splits import group_values
+
         kind = self._kind_used(requests)
         return {"time": "by time", "request": "seeded",
                 "user": "seeded by users, new to the ranker"}.get(
-            kind, f"seeded by values of {kind.split(':', 1)[-1]}") + getattr(
+            kind, f"seeded by {group_values(kind.split(':', 1)[-1])}") + getattr(
             self, "validation_note_", "")
 
     def labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
