@@ -44,7 +44,8 @@ past one engagement per suggestion (the most a list can earn) unless the estimat
 Diagnostics say when the log cannot tell:
 
 * ``ess``: the effective sample size of the weights, per position ``(sum w)^2 / sum w^2``,
-  averaged over the positions (in requests; compare with ``requests``);
+  at the weakest of the positions the target fills (in requests; compare with
+  ``requests``; ``ess_by_position`` holds each);
 * ``matched``: the share of the target's suggestions (request, position) that the log
   shows at that position: the rows the weights stand on;
 * ``support``: the share of the target's suggestions the logging policy could have shown
@@ -184,6 +185,13 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
         ``item_id`` and ``position`` pairs other parts of the log show (its training part),
         for ``support``.
     """
+    return _estimate(shown, target, k, reward_model=reward_model, clip=clip, n_boot=n_boot,
+                     seed=seed, confidence=confidence, requests=requests, also_seen=also_seen)[0]
+
+
+def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence, requests,
+              also_seen) -> tuple[dict, np.ndarray]:
+    """:func:`estimate`, and each request's IPS term (their mean is the IPS estimate)."""
     check_shown(shown)
     check_clip(clip)
     requests = pd.Index(pd.unique(shown["request_id"] if requests is None
@@ -202,6 +210,10 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     list_item = lists["item_id"].astype(str).to_numpy()
     # the target's item at each (request, position), to compare with the logged one
     chosen = pd.Series(list_item, index=pd.MultiIndex.from_arrays([list_req, list_pos]))
+    if chosen.index.has_duplicates:
+        twice = chosen.index[chosen.index.duplicated()][0]
+        raise SuggestError(f"the target lists two items at rank {twice[1] + 1} of request "
+                           f"{requests[twice[0]]!r}", hint="give each request one item a rank")
     at = chosen.index.get_indexer(pd.MultiIndex.from_arrays([req, pos]))
     matches = (at >= 0) & (chosen.to_numpy()[np.maximum(at, 0)] == item) if len(chosen) else \
         np.zeros(len(rows), dtype=bool)
@@ -232,7 +244,11 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     filled = np.bincount(list_req * width + list_pos, minlength=n * width).reshape(n, width) > 0
     out["snips"] = _with_interval(_snips(numerator.sum(axis=0), denominator.sum(axis=0),
                                          filled.sum(axis=0) / max(n, 1)))
-    if n_boot > 0 and n > 0:
+    if n_boot > 0 and n > 0 and matches.sum() < MIN_MATCHED:
+        for name in ("snips", "dr"):  # a resample of a handful of rows is no interval
+            if name in out:
+                out[name]["interval"] = f"none: fewer than {MIN_MATCHED} matched rows"
+    elif n_boot > 0 and n > 0:
         draws = _bootstrap(parts, numerator, denominator, filled, n_boot, seed)
         tail = (1 - confidence) / 2 * 100
         for name, values in draws.items():
@@ -259,13 +275,14 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     could = (pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen)
              & (same | (logged < 0) | (logged_propensity < 1)))
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
-        # One more count of the heaviest weight the target's matches carry; and where the
-        # target departs from what the log shows with a high propensity (or nothing was
-        # shown there), only exploring could have matched it: those places could hold as
-        # much as one count of the log's heaviest weight, or one engagement each.
-        heavy = int((~same & ((logged < 0) | (logged_propensity > 0.5))).sum())
+        # One more count of the heaviest weight one match could carry (Fay & Feuer take the
+        # largest weight of any stratum, with a count or not): the heaviest the target's
+        # matches carry and, where the target departs from what the log shows (a match
+        # another sample could have held, at a propensity the log does not show), the log's
+        # heaviest (its smallest propensity).
+        departs = bool((~same).any())
         largest = max(weight[matches].max() if matches.any() else 0.0,
-                      min(1.0 / rows["propensity"].min(), float(heavy)))
+                      1.0 / rows["propensity"].min() if departs else 0.0)
         largest = min(largest, clip) if clip is not None else largest
         low, high = gamma_interval(weight / n, reward, largest / n, confidence)
         # IPS counts nothing where the logging policy could not have shown the target's item
@@ -295,14 +312,16 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     per_position = np.divide(total ** 2, squares, out=np.zeros(width), where=squares > 0)
     used = filled.any(axis=0)  # the positions the target fills somewhere
     out.update({
-        "requests": n, "k": k, "rows": int(len(rows)),
-        "ess": float(per_position[used].mean()) if used.any() else 0.0,
+        "requests": n, "k": k, "rows": int(len(rows)), "suggested": int(suggested),
+        # the weakest position's: a mean would hide one that stands on a handful of rows
+        "ess": float(per_position[used].min()) if used.any() else 0.0,
+        "ess_by_position": [float(v) for v in per_position[:k]],
         "matched": float(matches.sum() / suggested) if suggested else 0.0,
         "of_shown": float(matches.sum() / len(rows)) if len(rows) else 0.0,
         "support": float(could.mean()) if suggested else 0.0,
         "max_weight": float(weight.max()) if len(weight) else 0.0,
         "clip": clip, "clipped": clipped})
-    return out
+    return out, parts["ips"]
 
 
 def gamma_interval(weights: np.ndarray, counts: np.ndarray, largest: float,
@@ -383,6 +402,10 @@ MIN_SUPPORT = 0.5
 #: Below this effective sample size (per position, in requests) an interval stands on few
 #: rows: it is wide, and its coverage is less sure.
 MIN_ESS = 30.0
+#: Below this many matched rows SNIPS and DR get no bootstrap interval: resampling a
+#: handful of rows gives a spread near zero, not an interval (DR's is then the reward
+#: model's alone).
+MIN_MATCHED = 5
 
 
 def shown_rows(events: pd.DataFrame) -> pd.DataFrame:
@@ -425,23 +448,72 @@ def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggesti
     model = PositionItemRewards().fit_sums(train_sums)
     engaged = pd.MultiIndex.from_arrays([truth["request_id"].astype(str).to_numpy(),
                                          truth["item_id"].astype(str).to_numpy()])
-    out = {}
+    out, terms = {}, {}
     for name in engines:
         target = suggestions[suggestions["engine"].astype(str).to_numpy() == name]
         target = target[target["rank"].to_numpy() <= k]
-        entry = estimate(shown, target, k, reward_model=model, clip=clip, n_boot=n_boot,
-                         seed=seed, requests=test_ids, also_seen=train_sums)
+        entry, terms[name] = _estimate(shown, target, k, reward_model=model, clip=clip,
+                                       n_boot=n_boot, seed=seed, confidence=0.95,
+                                       requests=test_ids, also_seen=train_sums)
         hits = pd.MultiIndex.from_arrays([target["request_id"].astype(str).to_numpy(),
                                           target["item_id"].astype(str).to_numpy()]).isin(engaged)
         entry["replay"] = float(hits.sum() / len(test_ids)) if len(test_ids) else None
         if oracle is not None:
             entry["oracle"] = oracle.value(target, test_ids, k)
         out[name] = entry
-    sentences = trust_sentences(out, k)
+    found["paired"] = paired_differences(terms, n_boot, seed)
+    sentences = trust_sentences(out, k, found["paired"])
     if repeated.any():
         sentences.append(f"{int(repeated.sum()):,} held-out shown rows repeat a position their "
                          f"request already shows; the first of each was used.")
     return {**found, "engines": out, "sentences": sentences}
+
+
+def paired_differences(terms: dict[str, np.ndarray], n_boot: int, seed: int,
+                       confidence: float = 0.95) -> dict:
+    """``{"b - a": {"value", "ci_low", "ci_high"}}`` for every pair of engines (``b`` after
+    ``a`` in ``terms``' order): the difference of their IPS estimates, with a percentile
+    bootstrap interval over the requests, resampled together for both (the estimates are of
+    the same requests, so they move together: two separate intervals that overlap do not
+    say the difference is unclear). One set of resamples serves every pair."""
+    names = list(terms)
+    if len(names) < 2 or n_boot <= 0:
+        return {}
+    table = np.column_stack([terms[n] for n in names])
+    n = len(table)
+    if n == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(n_boot, _CHUNK_CELLS // n))
+    means = np.concatenate([rng.multinomial(n, np.full(n, 1.0 / n), size=min(chunk, n_boot - s))
+                            @ table / n for s in range(0, n_boot, chunk)])
+    tail = (1 - confidence) / 2 * 100
+    point = table.mean(axis=0)
+    out = {}
+    for j, b in enumerate(names):
+        for i, a in enumerate(names[:j]):
+            low, high = np.percentile(means[:, j] - means[:, i], [tail, 100 - tail])
+            out[f"{b} - {a}"] = {"value": float(point[j] - point[i]), "ci_low": float(low),
+                                 "ci_high": float(high)}
+    return out
+
+
+def paired(found: dict, b: str, a: str) -> dict | None:
+    """``b``'s estimate less ``a``'s, with its paired interval (:func:`paired_differences`),
+    from either order it was stored in; None when the replay has none."""
+    table = found.get("paired") or {}
+    if f"{b} - {a}" in table:
+        return table[f"{b} - {a}"]
+    if f"{a} - {b}" in table:
+        d = table[f"{a} - {b}"]
+        return {"value": -d["value"], "ci_low": -d["ci_high"], "ci_high": -d["ci_low"]}
+    return None
+
+
+def _difference_phrase(d: dict) -> str:
+    def signed(v: float) -> str:
+        return f"{v + 0.0:+.3f}".replace("-0.000", "+0.000")  # no minus zero
+    return f"paired difference {signed(d['value'])} [{signed(d['ci_low'])}, {signed(d['ci_high'])}]"
 
 
 def from_summary(summary: dict) -> dict | None:
@@ -452,9 +524,11 @@ def from_summary(summary: dict) -> dict | None:
     return {**summary["counterfactual_verdict"], "engines": summary.get("counterfactual") or {}}
 
 
-def trust_sentences(engines: dict, k: int) -> list[str]:
+def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> list[str]:
     """What a reader should believe of a replay on a log of what was shown, in sentences:
-    which number to trust, the engines in its order, and where the log cannot say."""
+    which number to trust, the engines in its order, and where the log cannot say;
+    ``differences``: :func:`paired_differences`, which decide between neighbours in the
+    order whose separate intervals overlap."""
     if not engines:
         return []
     best = RECOMMENDED.upper()
@@ -476,10 +550,25 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
               and e[RECOMMENDED]["value"] is not None]
     order = sorted(usable, key=lambda n: -engines[n][RECOMMENDED]["value"])
     if order:
-        overlap = any(not _apart(engines[a], engines[b]) for a, b in zip(order, order[1:]))
         sentences.append(f"By {best}: " + "; ".join(_estimate_phrase(n, engines[n]) for n in order)
-                         + (". Where intervals overlap, the log cannot tell those engines apart."
-                            if overlap else "."))
+                         + ".")
+        found = {"paired": differences or {}}
+        # (an estimate on few rows says so below: its differences are no finding either)
+        overlaps = [(a, b, paired(found, a, b)) for a, b in zip(order, order[1:])
+                    if not _apart(engines[a], engines[b])
+                    and min(engines[a]["ess"], engines[b]["ess"]) >= MIN_ESS]
+        if overlaps:
+            told = [f"{a} above {b} ({_difference_phrase(d)})" for a, b, d in overlaps
+                    if d is not None and d["ci_low"] > 0]
+            untold = [f"{a} and {b}" + (f" ({_difference_phrase(d)})" if d is not None else "")
+                      for a, b, d in overlaps if d is None or d["ci_low"] <= 0]
+            sentences.append(
+                "Where the separate intervals overlap, the difference of the two estimates on the "
+                "same requests decides (a bootstrap over requests, both engines resampled "
+                "together): " + "; ".join(
+                    ([f"it puts {', '.join(told)}"] if told else [])
+                    + ([f"the log cannot tell apart {', '.join(untold)}"] if untold else []))
+                + ".")
     plain = sorted(usable, key=lambda n: -(engines[n]["replay"] or 0))
     # overruling the plain replay needs estimates on enough rows, with their weights uncapped
     steady = [n for n in order if engines[n]["ess"] >= MIN_ESS and not engines[n].get("clipped")]
@@ -491,7 +580,10 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
                          f"{engines[a]['replay']:.3f}), but {best} puts {a} above {b} with intervals "
                          f"apart: trust {best}, which counts what {a} would have shown.")
     for name, e in engines.items():
-        if e["support"] < MIN_SUPPORT:
+        if e.get("suggested") == 0:
+            sentences.append(f"{name} suggests nothing in the top {k} of the held-out requests: "
+                             "it would have earned nothing, and needs no estimate.")
+        elif e["support"] < MIN_SUPPORT:
             sentences.append(f"The log cannot say what {name} would have earned: the logging policy "
                              f"could have shown only {e['support']:.0%} of its suggestions where it "
                              f"puts them, so its estimates lean low.")
@@ -502,8 +594,8 @@ def trust_sentences(engines: dict, k: int) -> list[str]:
                              "each of them.")
         if e["support"] >= MIN_SUPPORT and e["ess"] < MIN_ESS:
             sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
-                             f"of {e['ess']:.0f} per position): its {best} interval is wide, and "
-                             f"the SNIPS and DR intervals beside it are too narrow.")
+                             f"of {e['ess']:.0f} at its weakest position): its {best} interval is "
+                             f"wide, and the SNIPS and DR intervals beside it are too narrow.")
     # (an engine below 100% support is wide for the places the log could not show: said above)
     wide = [n for n in order if (engines[n][RECOMMENDED]["ci_high"] or 0)
             > 3 * max(engines[n][RECOMMENDED]["value"], 0.01) and engines[n]["support"] >= 1 - 1e-9]
@@ -561,13 +653,21 @@ def verdict_caution(found: dict) -> str | None:
         return None
     few = [n for n in (b, a) if (usable[n].get("ess") or 0.0) < MIN_ESS]
     capped_any = any(usable[n].get("clipped") for n in (b, a))
+    difference = paired(found, b, a)
     if few:  # separate intervals on a handful of rows are not a finding
         reading = (f"the log cannot tell which would have earned more ({_possessive(few[0])} "
                    f"estimate rests on an effective sample of {usable[few[0]]['ess']:.0f} rows "
-                   "per position)")
+                   "at its weakest position)")
     elif capped_any:  # capped weights tilt the order towards the engine that chose the log
         reading = ("with weights capped the log cannot tell which would have earned more (the "
                    "cap favours the engine that chose the log); read the order without --clip")
+    elif difference is not None and best == "ips":  # the same requests: paired
+        if difference["ci_low"] > 0 or difference["ci_high"] < 0:
+            reading = (f"{b if difference['value'] > 0 else a} would have earned more "
+                       f"({b} less {a}: {_difference_phrase(difference)})")
+        else:
+            reading = (f"the log cannot tell which would have earned more ({b} less {a}: "
+                       f"{_difference_phrase(difference)})")
     elif _apart(usable[b], usable[a]) or _apart(usable[a], usable[b]):
         higher = b if usable[b][best]["value"] > usable[a][best]["value"] else a
         reading = f"{higher} would have earned more"

@@ -52,8 +52,9 @@ def test_the_estimates_are_the_hand_computed_ones():
     # (w, 2) was never shown anywhere; the other five (item, position) pairs were
     assert out["support"] == pytest.approx(5 / 6)
     assert out["max_weight"] == 10 and out["requests"] == 3 and out["rows"] == 6
-    # ess per position: (2 + 10)^2 / (4 + 100) at 1, 4^2 / 16 at 2
-    assert out["ess"] == pytest.approx(((12 ** 2 / 104) + 1.0) / 2)
+    # ess per position: (2 + 10)^2 / (4 + 100) at 1, 4^2 / 16 at 2; the weakest is kept
+    assert out["ess_by_position"] == pytest.approx([12 ** 2 / 104, 1.0])
+    assert out["ess"] == pytest.approx(1.0)
 
 
 def test_a_log_that_never_explored_supports_only_what_it_showed():
@@ -101,7 +102,7 @@ def test_the_plain_replay_is_overruled_only_by_steady_uncapped_estimates():
         assert ("popular would have earned more" in caution) == said
         if not said:
             assert "the log cannot tell which would have earned more (popular's estimate rests " \
-                   "on an effective sample of 3 rows per position)" in caution
+                   "on an effective sample of 3 rows at its weakest position)" in caution
     capped = {"rules": engine(0.066, 0.055, 0.078, 0.063, 5000.0, clip=3.0),
               "popular": engine(0.657, 0.082, 2.358, 0.034, 500.0, clipped=40, clip=3.0)}
     said = " ".join(trust_sentences(capped, 5))
@@ -250,10 +251,11 @@ def test_requests_that_showed_nothing_within_k_leave_everything_to_the_interval(
 def test_no_interval_reaches_past_one_engagement_a_suggestion():
     """With heavy weights (rare shows) the gamma interval can pass what any list could earn:
     at most one engagement at each place the target fills."""
-    shown = _log([("a", "x", 1, 0.01, 1.0), ("b", "y", 1, 0.5, 0.0), ("c", "y", 1, 0.5, 0.0)])
-    target = _lists([("a", 1, "x"), ("b", 1, "x"), ("c", 1, "x")])
+    rare = [(f"a{i}", "x", 1, 0.01, 1.0) for i in range(5)]  # enough matches for a bootstrap
+    shown = _log(rare + [(f"b{i}", "y", 1, 0.5, 0.0) for i in range(5)])
+    target = _lists([(f"{r}{i}", 1, "x") for r in "ab" for i in range(5)])
     out = estimate(shown, target, k=1, reward_model=Fixed({("x", 1): 0.5}), n_boot=200)
-    assert out["ips"]["value"] == pytest.approx(100 / 3)  # one engagement at weight 100
+    assert out["ips"]["value"] == pytest.approx(5 * 100 / 10)  # five engagements at weight 100
     for name in ("snips", "dr"):
         assert out[name]["ci_high"] <= max(1.0, out[name]["value"]), name
     assert out["ips"]["ci_high"] == pytest.approx(out["ips"]["value"])  # the estimate, not past
@@ -293,7 +295,8 @@ def test_ips_covers_where_only_exploration_matches_and_the_bootstrap_does_not():
         model = PositionItemRewards().fit(shown)
         out = estimate(shown, target, k=1, reward_model=model, n_boot=200, seed=log)
         covered += out["ips"]["ci_low"] <= truth <= out["ips"]["ci_high"]
-        missed_by_dr += not out["dr"]["ci_low"] <= truth <= out["dr"]["ci_high"]
+        dr = out["dr"]  # withheld on under five matched rows: no interval covers then either
+        missed_by_dr += dr["ci_low"] is None or not dr["ci_low"] <= truth <= dr["ci_high"]
     assert covered >= 0.95 * logs, covered
     assert missed_by_dr > 0.25 * logs, missed_by_dr
 
@@ -435,3 +438,92 @@ def test_a_dr_estimate_below_zero_is_read_as_zero_inside_its_interval():
     dr = estimate(shown, target, 1, reward_model=Over(), n_boot=200, seed=0)["dr"]
     assert dr["below_zero"] and dr["value"] == 0.0
     assert dr["ci_low"] == 0.0 <= dr["ci_high"]
+
+
+def test_a_target_that_matched_nothing_still_gets_the_interval_of_one_heaviest_match():
+    """A logging policy that never shows anything with a propensity above 0.5 (every row 0.2)
+    and a target whose item it shows elsewhere but never where the target puts it: no row
+    matches, yet one match of weight 1 / 0.2 could have; the upper end is Fay and Feuer's
+    for zero counts with that weight (it was [0, 0])."""
+    from scipy import stats
+
+    n = 100
+    shown = _log([(f"r{i}", "y" if i % 2 else "z", 1, 0.2, float(i % 3 == 0)) for i in range(n)])
+    target = _lists([(f"r{i}", 1, "x") for i in range(n)])
+    out = estimate(shown, target, k=1, n_boot=0, also_seen=pd.DataFrame({"item_id": ["x"],
+                                                                          "position": [1]}))
+    assert out["support"] == 1.0 and out["matched"] == 0.0 and out["ips"]["value"] == 0.0
+    assert out["ips"]["ci_low"] == 0.0
+    assert out["ips"]["ci_high"] == pytest.approx(stats.chi2.ppf(0.975, 2) / 2 * (1 / 0.2) / n)
+
+
+def test_bootstrap_intervals_are_withheld_on_a_handful_of_matched_rows():
+    """Four matched rows: SNIPS and DR keep their values but get no interval (a resample of
+    four rows is near zero wide); five get one."""
+    for matched in (4, 5):
+        rows = [(f"r{i}", "x" if i < matched else "y", 1, 0.5, float(i % 2)) for i in range(40)]
+        out = estimate(_log(rows), _lists([(f"r{i}", 1, "x") for i in range(40)]), k=1,
+                       reward_model=Fixed({("x", 1): 0.5}), n_boot=200)
+        for name in ("snips", "dr"):
+            assert out[name]["value"] is not None
+            assert (out[name]["ci_low"] is None) == (matched == 4), (name, matched)
+        if matched == 4:
+            assert out["dr"]["interval"] == "none: fewer than 5 matched rows"
+
+
+def test_a_target_with_two_items_at_one_rank_is_a_clear_error():
+    target = _lists([("a", 1, "x"), ("a", 1, "y"), ("b", 1, "x")])
+    with pytest.raises(SuggestError, match="two items at rank 1 of request 'a'"):
+        estimate(SHOWN, target, k=1, n_boot=0)
+
+
+def test_the_paired_difference_is_the_difference_of_the_estimates_with_a_paired_interval():
+    """Two targets on the same 3,000 requests whose IPS terms are strongly correlated: the
+    paired interval of their difference is the normal one of the per-request differences
+    (within 10% of its half-width) and far narrower than the separate intervals suggest; the
+    verdict reads it, not the overlap of the separate intervals."""
+    from scipy import stats
+
+    from suggest.counterfactual import _estimate, paired_differences, verdict_caution
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    item = rng.choice(["x", "y", "z"], n)
+    shown = pd.DataFrame({"request_id": np.arange(n).astype(str), "item_id": item,
+                          "position": 1, "propensity": 1 / 3,
+                          "reward": (rng.random(n) < np.where(item == "x", 0.5, 0.45)).astype(float)})
+    # "b" shows x where the log did and y elsewhere; "a" shows the same but z for a tenth
+    b_items = np.where(item == "x", "x", "y")
+    a_items = np.where(np.arange(n) % 10 == 0, "z", b_items)
+    terms, engines = {}, {}
+    for name, items in (("a", a_items), ("b", b_items)):
+        lists = pd.DataFrame({"request_id": shown["request_id"], "rank": 1, "item_id": items})
+        engines[name], terms[name] = _estimate(shown, lists, 1, reward_model=None, clip=None,
+                                               n_boot=0, seed=0, confidence=0.95,
+                                               requests=None, also_seen=None)
+    differences = paired_differences(terms, 2000, seed=1)
+    d = differences["b - a"]
+    assert d["value"] == pytest.approx(engines["b"]["ips"]["value"] - engines["a"]["ips"]["value"])
+    per_request = terms["b"] - terms["a"]
+    half = stats.norm.ppf(0.975) * per_request.std(ddof=1) / np.sqrt(n)
+    assert (d["ci_high"] - d["ci_low"]) / 2 == pytest.approx(half, rel=0.1)
+    assert d["ci_low"] == pytest.approx(per_request.mean() - half, abs=0.2 * half)
+    # the verdict reads the paired interval: with one excluding 0 it names the better engine
+    for e in engines.values():
+        e.update(support=1.0, ess=500.0, of_shown=0.3)
+    found = {"k": 1, "recommended": "ips", "engines": engines, "paired": differences}
+    caution = verdict_caution(found)
+    word = "b would have earned more" if d["ci_low"] > 0 else "cannot tell"
+    assert word in caution and "paired difference" in caution
+    flipped = {**found, "paired": {"b - a": {"value": 0.01, "ci_low": -0.02, "ci_high": 0.04}}}
+    assert "the log cannot tell which would have earned more (b less a: paired difference " \
+           "+0.010 [-0.020, +0.040])" in verdict_caution(flipped)
+
+
+def test_an_engine_that_suggests_nothing_is_said_to_earn_nothing_not_to_lack_support():
+    from suggest.counterfactual import trust_sentences
+
+    out = estimate(SHOWN, _lists([]).astype({"rank": int}), k=1, n_boot=0)
+    assert out["suggested"] == 0 and out["ips"]["value"] == 0.0
+    said = " ".join(trust_sentences({"silent": out}, 1))
+    assert "silent suggests nothing in the top 1" in said and "could have shown only" not in said

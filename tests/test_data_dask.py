@@ -739,7 +739,7 @@ def test_a_log_of_what_was_shown_reads_the_same_on_the_workers(client, tmp_path)
 
     local, report, rejected = _both(write_dataset(tmp_path / "shown", LOG, **SHOWN), client,
                                     tmp_path / "rejects")
-    assert report.shown == local.report.shown and report.shown["rows"] == 5
+    assert report.shown == local.report.shown and report.shown["rows"] == 4
     assert report.reject_reasons == local.report.reject_reasons
     assert sorted(rejected["line"].astype(int)) == sorted(local.rejects["line"].astype(int))
 

@@ -32,7 +32,7 @@ LOG = """\
 def test_a_log_of_what_was_shown_keeps_position_and_propensity_and_rejects_bad_ones(tmp_path):
     log = load_checked(write_dataset(tmp_path, LOG, **SHOWN))
     reasons = reasons_by_line(log)
-    assert sorted(reasons) == [6, 7, 8, 9, 10, 11, 13, 14]
+    assert sorted(reasons) == [6, 7, 8, 9, 10, 11, 12, 13, 14]
     assert "propensity (prop) '0' is not above 0" in reasons[6]
     assert "propensity (prop) '1.5' is not above 0" in reasons[7]
     assert "position (pos) '0' is not a whole number >= 1" in reasons[8]
@@ -43,16 +43,39 @@ def test_a_log_of_what_was_shown_keeps_position_and_propensity_and_rejects_bad_o
     assert reasons[13] == "position 1 of its request is shown already on line 12 (a position " \
                           "shows one item)"
     assert reasons[14] == "propensity (prop) 'x' is not a number"
+    # a request that lost a shown row goes with it (its other row would stand alone)
+    assert reasons[12] == "another shown row of the request (line 13) was rejected: a request " \
+                          "missing a shown item would be scored as if nothing had been shown there"
     events = log.events.set_index(["request_id", "item_id"])
     assert events.loc[("q2", "c"), "position"] == 2 and events.loc[("q2", "c"), "propensity"] == 0.125
     assert str(log.events["position"].dtype) == "int64"
     # shown rows not engaged are known negatives: kept in Events, not in Truth
-    assert len(log.events) == 5 and len(log.truth) == 2
-    assert log.report.shown == {"rows": 5, "requests": 3, "engaged": 2, "positions": [1, 2],
-                                "propensity": [0.125, 1.0]}
+    assert len(log.events) == 4 and len(log.truth) == 2
+    assert log.report.shown == {"rows": 4, "requests": 2, "engaged": 2, "positions": [1, 2],
+                                "propensity": [0.125, 0.5]}
     text = log.report.to_text()
-    assert "shown (bandit feedback): 5 rows over 3 requests, 2 engaged; positions 1 to 2; " \
-           "propensity 0.125 to 1" in text
+    assert "shown (bandit feedback): 4 rows over 2 requests, 2 engaged; positions 1 to 2; " \
+           "propensity 0.125 to 0.5" in text
+
+
+def test_a_request_that_lost_a_shown_row_is_rejected_whole_so_ips_does_not_lean_low(tmp_path):
+    """Each request shows two items at propensity 0.5 and the first is always clicked; a
+    missing propensity on the second row of half the requests took that row alone, leaving
+    its request scored as if nothing had been shown there. Now the request goes, and the
+    IPS of the logging policy's own lists is what the complete requests give (1 / 0.5 = 2
+    engagements' worth a request), not less."""
+    from suggest.counterfactual import estimate, shown_rows
+
+    rows = ["req,user,item,pos,prop,clicked"]
+    for r in range(20):
+        rows += [f"q{r},u{r % 3},a,1,0.5,1", f"q{r},u{r % 3},b,2,{'' if r % 2 else 0.5},0"]
+    log = load_checked(write_dataset(tmp_path, "\n".join(rows) + "\n", **SHOWN))
+    assert log.report.rows_rejected == 20 and len(log.requests) == 10
+    reasons = reasons_by_line(log)
+    assert reasons[4].startswith("another shown row of the request (line 5) was rejected")
+    shown = shown_rows(log.events)
+    lists = shown.rename(columns={"position": "rank"})[["request_id", "rank", "item_id"]]
+    assert estimate(shown, lists, k=2, n_boot=0)["ips"]["value"] == 2.0
 
 
 def test_a_click_written_as_a_second_row_of_the_same_place_is_merged_not_refused(tmp_path):

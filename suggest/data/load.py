@@ -550,6 +550,32 @@ def check_requests(ds: Dataset, rows: Rows) -> None:
     if ds.position:
         _reject_repeats(out, pd.Series(verdicts.undecided, index=out.index), verdicts.fail, keys,
                         what="position")
+        if ds.request:  # last: a row any check above rejected takes its request's others along
+            verdicts.fail_each(_lost_shown_rows(out, verdicts.undecided, rows.request))
+
+
+def _lost_shown_rows(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray) -> pd.Series:
+    """A reason for each kept row of a request of a log of what was shown that lost another
+    of its rows: a request missing a shown item is scored as if nothing had been shown there,
+    so IPS would lean low by the share of rows lost (and a plain replay miss the engagement
+    the lost row may hold). Rows of the request are rejected with it, naming the first lost
+    row's line (and file, when it is another's)."""
+    has = request >= 0
+    lost = np.flatnonzero(has & ~ok)
+    if not len(lost):
+        return pd.Series(None, index=out.index[:0], dtype=object)
+    none = len(request)
+    first = np.full(int(request.max()) + 1, none)  # each request's first lost row, in log order
+    np.minimum.at(first, request[lost], lost)
+    hit = np.flatnonzero(ok & has & (first[np.maximum(request, 0)] < none))
+    at = first[request[hit]]
+    where = out["line"].to_numpy()[at].astype(str).astype(object)
+    if SOURCE in out:  # several files
+        files = out[SOURCE].to_numpy()
+        where = where + _of_file(files[at], files[hit])
+    return pd.Series("another shown row of the request (line " + where + ") was rejected: a "
+                     "request missing a shown item would be scored as if nothing had been "
+                     "shown there", index=out.index[hit], dtype=object)
 
 
 def request_key(ds: Dataset, context: list[str]) -> list[str]:

@@ -205,8 +205,8 @@ def _counterfactual(report: Report, summary: dict) -> None:
         f"Expected engagements per request in the top {k}, with 95% intervals (IPS: gamma; SNIPS "
         f"and DR: bootstrap). Plain replay: the logged engagements each list holds, per request. "
         f"Support: share of the engine's suggestions the logging policy is seen to show at that "
-        f"position; matched: share the log shows there; ess: effective sample size per position, "
-        f"in requests; max weight: the largest 1 / propensity used." + (" True value: from the simulated service's truth (oracle in summary.json)." if any(
+        f"position; matched: share the log shows there; ess: effective sample size at the weakest "
+        f"position, in requests; max weight: the largest 1 / propensity used." + (" True value: from the simulated service's truth (oracle in summary.json)." if any(
             "oracle" in e for e in found["engines"].values()) else ""))))
 
 
@@ -575,7 +575,7 @@ def _counterfactual_method(summary: dict) -> list[str]:
         f"Support: the share of an engine's suggestions the logging policy could have shown "
         f"where it puts them; below {MIN_SUPPORT:.0%} its estimates are not compared. Effective "
         f"sample size: (sum of weights)^2 / sum of squared weights per position, of the uncapped "
-        f"weights; below {MIN_ESS:.0f} an estimate is said to rest on few rows and never "
+        f"weights, at the weakest position the engine fills; below {MIN_ESS:.0f} an estimate is said to rest on few rows and never "
         "overrules the plain replay."
         + (f" Weights were capped at --clip {clip:g}: capped estimates lean low, the more so for "
            "engines that depart from the log, so their order leans towards the engine that chose "
