@@ -53,8 +53,9 @@ class DaskHeldOut:
         ranks, _ = rank_across(client, places, bounds)
         # each bucket's held-out requests and their truth, in rank order, once: a chunk then
         # slices them instead of going over the whole bucket
-        self.tests = [client.submit(_test_part, b, m, r, pure=False)
-                      for b, m, r in zip(log.buckets, part.masks, ranks)]
+        returning = returning_on_dask(log, part)
+        self.tests = [client.submit(_test_part, b, m, r, f, pure=False)
+                      for b, m, r, f in zip(log.buckets, part.masks, ranks, returning)]
 
     def _each(self, fn, *args) -> list:
         """``fn(bucket's test part, *args)`` on every bucket, gathered."""
@@ -120,7 +121,7 @@ class DaskHeldOut:
             writer = None
             for c in range(max(1, -(-self.test_requests // self.size))):
                 pieces = self._each(_piece, c * self.size, (c + 1) * self.size)
-                truth = in_order([t for _, t in pieces], "_order")
+                truth = in_order([t for _, t, _ in pieces], "_order")
                 table = pa.Table.from_pandas(truth.astype({"request_id": str, "item_id": str}),
                                              preserve_index=False)
                 writer = writer or pq.ParquetWriter(partial, table.schema)
@@ -187,35 +188,85 @@ def _test_places(bucket: dict | None, masks) -> np.ndarray:
     return bucket["position"][masks[1]] if bucket else np.zeros(0, np.int64)
 
 
-def _test_part(bucket: dict | None, masks, ranks: np.ndarray):
+def _test_part(bucket: dict | None, masks, ranks: np.ndarray, returning: np.ndarray):
     """The bucket's held-out requests with their rank in the test part (``_rank``; they are in
-    rank order, as the bucket is in the log's order) and their truth with its order in the log
-    (``_order``) and its request's rank, sorted by that rank; None for an empty bucket."""
+    rank order, as the bucket is in the log's order), their truth with its order in the log
+    (``_order``) and its request's rank, sorted by that rank, and whether each request's user
+    is returning (:func:`returning_on_dask`); None for an empty bucket."""
     if bucket is None:
         return None
     rows = bucket["requests"][masks[1]].assign(_rank=ranks)
     truth = bucket["truth"].assign(_order=bucket["order"]["truth"])
     at = pd.Index(rows["request_id"]).get_indexer(truth["request_id"])
     truth = truth[at >= 0].assign(_request_rank=ranks[at[at >= 0]])
-    return rows, truth.sort_values("_request_rank", kind="stable")
+    return rows, truth.sort_values("_request_rank", kind="stable"), returning
 
 
 def _piece(test, lo: int, hi: int):
     """A bucket's held-out requests of ranks ``lo`` to ``hi`` and their truth, each with its
     order (``_rank``, ``_order``)."""
     if test is None:
-        return None, None
-    rows, truth = test
+        return None, None, None
+    rows, truth, returning = test
     start, stop = np.searchsorted(rows["_rank"].to_numpy(), [lo, hi])
     first, last = np.searchsorted(truth["_request_rank"].to_numpy(), [lo, hi])
-    return rows.iloc[start:stop], truth.iloc[first:last].drop(columns="_request_rank")
+    return (rows.iloc[start:stop], truth.iloc[first:last].drop(columns="_request_rank"),
+            returning[start:stop])
 
 
 def _scored(fn, shared, *pieces):
     """One chunk, put together from the buckets' pieces, through ``fn`` (on a worker)."""
-    chunk = in_order([r for r, _ in pieces], "_rank")
-    truth = in_order([t for _, t in pieces], "_order")
-    return fn(shared, chunk, truth)
+    # the flags travel with their rows into the log's order, then leave them
+    chunk = in_order([r.assign(_returning=f) for r, _, f in pieces if r is not None], "_rank")
+    truth = in_order([t for _, t, _ in pieces], "_order")
+    return fn(shared, chunk, truth, chunk.pop("_returning").to_numpy(dtype=bool))
+
+
+def returning_on_dask(log, part) -> list:
+    """Per bucket, a future of whether each of its held-out requests' user has a request in
+    the training part (in the bucket's order): the buckets hold requests, not users, so the
+    users meet by a hash of the user, and each hash part sends each bucket its answers."""
+    import operator
+
+    client, n = log.client, max(len(log.buckets), 1)
+    cut = [client.submit(_users_by_hash, b, m, n, pure=False)
+           for b, m in zip(log.buckets, part.masks)]
+    parts = [client.submit(_returning_part, *[client.submit(operator.getitem, c, u, pure=False)
+                                              for c in cut], pure=False) for u in range(n)]
+    return [client.submit(_returning_of_bucket, m, *[client.submit(operator.getitem, p, i, pure=False)
+                                                     for p in parts], pure=False)
+            for i, m in enumerate(part.masks)]
+
+
+def _users_by_hash(bucket: dict | None, masks, n: int) -> list:
+    """The bucket's training users, and its held-out requests' places and users, cut into
+    ``n`` parts by a hash of the user."""
+    if bucket is None:
+        return [(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0, object))] * n
+    users = bucket["requests"]["user_id"].astype(str)
+    train = pd.unique(users[masks[0]].to_numpy())
+    test = users[masks[1]].to_numpy()
+
+    def part(values):
+        return pd.util.hash_array(np.asarray(values, dtype=object)) % np.uint64(n)
+
+    train_part, test_part = part(train), part(test)
+    places = np.arange(len(test))
+    return [(train[train_part == u], places[test_part == u], test[test_part == u])
+            for u in range(n)]
+
+
+def _returning_part(*pieces) -> list:
+    """In one hash part: per bucket, the places of its held-out requests whose user trained."""
+    trained = np.concatenate([p[0] for p in pieces])
+    return [places[isin(users, trained)] for _, places, users in pieces]
+
+
+def _returning_of_bucket(masks, *places) -> np.ndarray:
+    flags = np.zeros(int(masks[1].sum()), dtype=bool)
+    for p in places:
+        flags[p] = True
+    return flags
 
 
 def _rows(test) -> pd.DataFrame | None:

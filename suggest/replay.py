@@ -38,7 +38,7 @@ from suggest.files import RETRY, json_text, write_atomic
 from suggest.ids import as_text, isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import evaluate, metric_names
-from suggest.segments import MIN_SEGMENT, TIME_SEGMENTS, check_min_size
+from suggest.segments import MIN_SEGMENT, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
 from suggest.verdict import verdict_pairs
 
@@ -439,6 +439,8 @@ class LocalHeldOut:
         # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
         self._truth_chunk = pd.Index(parts.test["request_id"]).get_indexer(
             parts.test_truth["request_id"]) // chunk_size
+        # each held-out request's user has a request in the training part (a segment)
+        self._returning = isin(parts.test["user_id"], parts.train["user_id"])
 
     def data_digest(self) -> str:
         """The log's content (:func:`data_digest`), for the replay's fingerprint."""
@@ -452,10 +454,12 @@ class LocalHeldOut:
         return engine.fit(self.parts.train, self.parts.train_truth, catalog)
 
     def chunks(self, runner, fn, shared, todo: list[int]):
-        """``(c, fn(shared, chunk c, its truth))`` for every chunk number in ``todo``."""
-        truth = self.parts.test_truth
-        return runner.run(fn, shared, self.parts.test, self.size, todo,
-                          lambda c: (truth[self._truth_chunk == c],))
+        """``(c, fn(shared, chunk c, its truth, whether each of its users is returning))``
+        for every chunk number in ``todo``."""
+        truth, size = self.parts.test_truth, self.size
+        return runner.run(fn, shared, self.parts.test, size, todo,
+                          lambda c: (truth[self._truth_chunk == c],
+                                     self._returning[c * size:(c + 1) * size]))
 
     def write_test_truth(self, path: Path) -> None:
         """The held-out truth, chunk after chunk (each in the log's order)."""
@@ -500,9 +504,11 @@ class LocalHeldOut:
         return len(train), [str(train["timestamp"].min()), str(train["timestamp"].max())]
 
 
-def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, names: list[str],
-                 k: int, context: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One chunk through every engine: its Suggestions and its Results (what a worker runs)."""
+def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, returning: np.ndarray,
+                 *, names: list[str], k: int, context: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One chunk through every engine: its Suggestions and its Results (what a worker runs);
+    ``returning``: whether each request's user has a request in the training part (the
+    :data:`RETURNING` segment)."""
     suggestions, results = [], []
     for name, engine in engines.items():
         started = time.perf_counter()
@@ -514,6 +520,7 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, *, nam
         scored = evaluate(out_frame, truth, names).per_request
         rows = chunk[["request_id", *context]].merge(scored, on="request_id", how="left")
         rows.insert(1, "engine", name)
+        rows[RETURNING] = returning  # the left merge keeps the chunk's order
         rows["has_positive"] = isin(rows["request_id"], scored["request_id"])
         rows["answered"] = isin(rows["request_id"], out_frame["request_id"])
         rows["latency_us"] = per_request_us

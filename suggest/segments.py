@@ -10,6 +10,9 @@ turns one context column of the Results frame into segment names:
   closed);
 * the time fields are read as people say them: ``hour`` as four-hour bands
   (``"08-12h"``), ``weekday`` as day names (``"mon"``);
+* ``returning_user`` (:data:`RETURNING`, in every replay's Results): ``True`` when the
+  request's user has a request in the training part, ``False`` for a user new to the
+  engines (the cold start; all of them under ``--split user``);
 * values with fewer than ``min_size`` requests pool into ``"other"``, and a
   column keeps at most its ``max_values`` largest segments, the rest going to
   ``"other"`` too.
@@ -44,6 +47,9 @@ WHOLE = 0.95
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: Time fields that are segments, and the ones that are not (too fine, or said by another).
 TIME_SEGMENTS = ("hour", "weekday")
+#: A segment of every replay: whether the request's user has a request in the training part
+#: (False: a user new to the engines, the cold start a time split meets).
+RETURNING = "returning_user"
 NOT_SEGMENTS = ("request_id", "engine", "has_positive", "answered", "latency_us", "minute",
                 "is_weekend", "timestamp", "timezone", "user_id", "group_id")
 

@@ -120,6 +120,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                 where.append((other, losses[key], tested.get(key, {})))
         if where:
             say.append(_losses(name, where))
+        newcomers = _new_users(summary, name, baseline if baseline in engines else TEAM, metric)
+        if newcomers:
+            say.append(newcomers)
     if not learned and baseline is not None and TEAM in engines:
         c = _find(comparisons, TEAM, baseline, metric)
         if c is not None:  # no learned engine: is the simplest thing better than the rules?
@@ -267,6 +270,27 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
     return (f"Where {b} significantly loses (Holm within each context column, Bonferroni over "
             "the columns): "
             + "; ".join(parts) + ".")
+
+
+def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str | None:
+    """The cold start in one sentence: ``name`` against ``other`` on the held-out requests
+    whose user has no request in the training part, beside the returning users' (the
+    ``returning_user`` segment), when both kinds are there."""
+    from suggest.segments import RETURNING
+
+    pair = ((summary.get("segments") or {}).get("pairs") or {}).get(f"{name} - {other}") or {}
+    rows = {r["value"]: r for r in (pair.get(RETURNING) or {}).get("rows", [])}
+    new, old = rows.get("false"), rows.get("true")
+    if new is None or old is None or new.get("ci_low") is None or old.get("ci_low") is None:
+        return None
+    total = new["requests"] + old["requests"]
+
+    def diff(r: dict) -> str:
+        return f"{r['diff']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+    return (f"Users new to the engines (no request in the training part: {new['requests']:,} of "
+            f"the {total:,} requests with a positive): {name} - {other} {diff(new)} {metric}; "
+            f"returning users {diff(old)} (95% paired t intervals, not adjusted; the segment "
+            f"'{RETURNING}').")
 
 
 def _rules_sentence(entry: dict, metric: str, requests: int | None = None,

@@ -764,3 +764,36 @@ def test_a_replay_of_what_was_shown_estimates_on_the_workers_as_in_one_process(c
     assert remote["counterfactual"] == local["counterfactual"]
     assert remote["counterfactual_verdict"] == local["counterfactual_verdict"]
     assert remote["oracle"] == local["oracle"] and len(local["oracle"]) == 3
+
+
+def test_the_workers_mark_returning_users_as_one_process_does(coarse_log, client, tmp_path):
+    """Whether each held-out request's user has a training request: the buckets hold requests,
+    not users, so the users meet by their hash; the flags are the local split's."""
+    from suggest.daskreplay import DaskHeldOut, _rows
+    from suggest.data.dasklog import load_on_dask
+    from suggest.ids import isin
+    from suggest.splits import split
+
+    # the 300 latest rows of the second file from seven users who ask nothing before
+    late = pd.read_csv(coarse_log.parent / "log-1.csv", dtype=str, keep_default_na=False)
+    latest = late["timestamp"].rank(method="first", ascending=False) <= 300
+    late.loc[latest, "user"] = [f"newcomer{i % 7}" for i in range(int(latest.sum()))]
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "log-0.csv").write_bytes((coarse_log.parent / "log-0.csv").read_bytes())
+    late.to_csv(folder / "log-1.csv", index=False)
+    (folder / "catalog.csv").write_bytes((coarse_log.parent / "catalog.csv").read_bytes())
+    path = folder / coarse_log.name
+    path.write_text(coarse_log.read_text())
+    local = load(path)
+    part = split(local.requests, local.truth, 0.2, 5, how="time")
+    expected = pd.Series(isin(part.test["user_id"], part.train["user_id"]),
+                         index=part.test["request_id"].to_numpy())
+    assert expected.any() and not expected.all()  # both kinds, or the test proves little
+    held = DaskHeldOut(load_on_dask(Dataset.from_yaml(path), client, tmp_path / "r",
+                                    buckets=5), 0.2, 5, "time", None, 100)
+    flags = {}
+    for test in client.gather(held.tests):
+        if test is not None:
+            flags.update(zip(_rows(test)["request_id"], test[2]))
+    assert pd.Series(flags).reindex(expected.index).tolist() == expected.tolist()

@@ -626,3 +626,45 @@ def test_an_interrupted_replay_command_says_that_it_resumes(log, tmp_path, monke
                                        "--engines", "popular", "-o", str(tmp_path / "run")])
     assert result.exit_code == 130
     assert "interrupted: run the same command again and it resumes" in result.output
+
+
+def test_users_new_to_the_engines_are_a_segment_and_the_verdict_names_how_they_fare(tmp_path):
+    """Thirty users ask all month, ten newcomers only on its last day: under the time split
+    every newcomer's request is marked ``returning_user`` False (and every regular's True),
+    the segment table has both, and the verdict says how the ranker fares on the newcomers
+    against the best baseline, with their count."""
+    import numpy as np
+
+    from conftest import write_dataset
+
+    rng = np.random.default_rng(8)
+    rows = []
+    start = pd.Timestamp("2026-03-01", tz="UTC")
+    for u in range(40):
+        new = u >= 30
+        for i in range(5 if new else 30):
+            day = rng.uniform(29, 30) if new else rng.uniform(0, 30)
+            place = rng.choice(["home", "work"])
+            item = f"i{(u + (place == 'home') * 3 + int(rng.integers(0, 3))) % 12}"
+            rows.append({"user": f"{'n' if new else 'u'}{u}", "item": item, "place": place,
+                         "time": (start + pd.Timedelta(days=day)).isoformat()})
+    pd.DataFrame(rows).to_csv(tmp_path / "log.csv", index=False)
+    path = write_dataset(tmp_path, None, columns={"time": "time"},
+                         context={"place": "categorical"})
+    log = load(path)
+    summary = replay(log, {"popular": get_engine("popular"), "ranker": get_engine("ranker")},
+                     tmp_path / "run", latency_sample=0)
+    results = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    requests = log.requests.set_index("request_id")
+    trained = set(requests["user_id"].drop(results["request_id"].unique()))  # the training part
+    expected = requests["user_id"].reindex(results["request_id"]).isin(trained).to_numpy()
+    assert (results["returning_user"].to_numpy() == expected).all()
+    assert (~expected).sum() >= 40 and expected.any()  # newcomers who first ask after the cut
+    rows = summary["segments"]["pairs"]["ranker - popular"]["returning_user"]["rows"]
+    new = next(r for r in rows if r["value"] == "false")
+    scored = results[(results["engine"] == "ranker") & results["has_positive"]]
+    assert new["requests"] == int((~scored["returning_user"]).sum())
+    said = " ".join(summary["verdict"]["sentences"])
+    assert (f"Users new to the engines (no request in the training part: {new['requests']:,} of "
+            f"the {len(scored):,} requests with a positive): ranker - popular "
+            f"{new['diff']:+.3f}") in said
