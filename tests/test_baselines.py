@@ -139,6 +139,59 @@ def test_random_is_seeded_per_request_and_covers_the_catalog():
     assert len(share) == 20 and np.allclose(share.to_numpy(), 1 / 20, atol=0.015)
 
 
+def old_random_lists(engine: Random, request_ids: list[str], k: int) -> list[list[str]]:
+    """The reference: ``random`` before it was bounded, a full stable sort of every
+    request's keys over the whole catalog."""
+    from suggest.hashing import mix64
+
+    k = min(k, len(engine.items_))
+    request_hash = pd.util.hash_array(np.array(request_ids, dtype=object))
+    request_hash = mix64(request_hash ^ mix64(np.array([engine.seed % 2**64], dtype=np.uint64)))
+    item_hash = mix64(np.arange(len(engine.items_), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    order = np.argsort(mix64(request_hash[:, None] ^ item_hash[None, :]), axis=1, kind="stable")
+    return [list(engine.items_[row[:k]]) for row in order]
+
+
+def test_random_gives_the_same_lists_as_a_full_sort_in_blocks_and_one_at_a_time():
+    """Same seed, same output across the change that stopped sorting whole catalogs: the
+    lists equal the old algorithm's, whatever the block of requests held at once."""
+    requests = pd.DataFrame({"request_id": [f"r{i}" for i in range(257)], "user_id": "u"})
+    truth = pd.DataFrame({"request_id": "r0", "item_id": [f"i{j:03d}" for j in range(131)],
+                          "relevance": 1.0})
+    for seed, k in [(0, 10), (7, 1), (2**70, 131), (3, 500)]:
+        engine = Random(seed=seed).fit(requests, truth)
+        expected = old_random_lists(engine, requests["request_id"].tolist(), k)
+        for cells in (10**7, 1000, 1):  # all at once, 7 requests a block, one a block
+            engine.block_cells = cells
+            out = engine.suggest(requests, k)
+            assert [items(out, r) for r in requests["request_id"]] == expected
+        one = engine.suggest_one({"request_id": "r42", "user_id": "u"}, k)
+        assert one["item_id"].astype(str).tolist() == expected[42]
+
+
+def test_random_keeps_the_leftmost_of_tied_keys_as_a_stable_sort_does():
+    from suggest.engines.baselines import smallest_keys
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m = rng.integers(1, 20), rng.integers(1, 30)
+        keys = rng.integers(0, rng.integers(1, 5), (n, m)).astype(np.uint64)  # many ties
+        for k in {0, 1, int(rng.integers(0, m + 1)), int(m)}:
+            assert (smallest_keys(keys, k) == np.argsort(keys, axis=1, kind="stable")[:, :k]).all()
+
+
+def test_random_memory_does_not_grow_with_requests_times_catalog():
+    """8,000 requests over 20,000 items held a 2.6 GB key table and took 26 s."""
+    requests = pd.DataFrame({"request_id": [f"r{i}" for i in range(3000)], "user_id": "u"})
+    truth = pd.DataFrame({"request_id": "r0", "item_id": [f"i{j}" for j in range(5000)],
+                          "relevance": 1.0})
+    engine = Random().fit(requests, truth)
+    engine.suggest(requests.iloc[:2], 10)
+    out, peak = traced_peak(lambda: engine.suggest(requests, 10))
+    assert len(out) == 30_000
+    assert peak < 80e6  # the whole table is 15M keys: 120 MB of keys, 240 MB more to sort them
+
+
 def test_engines_fitted_from_counts_added_over_cuts_suggest_as_fitted_whole(tmp_path):
     """What a cluster does (:mod:`suggest.daskfit`): each cut of the training requests is
     counted on its own and the counts are added up; the fitted engines answer as if fitted

@@ -460,22 +460,48 @@ class Random(BaseEngine):
         self.items_ = np.array(sorted(items), dtype=object)
         return self
 
+    #: Cells of the (requests x items) key table held at once: a block of requests gets
+    #: about this many keys, so memory stays bounded whatever the catalog and batch sizes.
+    block_cells = 2_000_000
+
     @checked_suggest
-    def suggest(self, requests: pd.DataFrame, k: int, chunk: int = 20_000) -> pd.DataFrame:
+    def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
         k = min(check_k(k), len(self.items_))
         request_hash = pd.util.hash_array(requests["request_id"].astype(str).to_numpy(dtype=object))
         request_hash = mix64(request_hash ^ mix64(np.array([self.seed % 2**64], dtype=np.uint64)))
         item_hash = mix64(np.arange(len(self.items_), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-        parts = []
-        for lo in range(0, len(requests), chunk):
-            keys = mix64(request_hash[lo:lo + chunk, None] ^ item_hash[None, :])
-            order = np.argsort(keys, axis=1, kind="stable")[:, :k]
-            rows = np.repeat(np.arange(lo, lo + len(order)), k)
-            parts.append((rows, order.reshape(-1)))
-        rows = np.concatenate([r for r, _ in parts]) if parts else np.zeros(0, np.int64)
-        codes = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.int64)
+        codes = np.zeros((len(requests), k), dtype=np.int64)
+        rows_per_block = max(1, self.block_cells // max(len(self.items_), 1))
+        for lo in range(0, len(requests) if k else 0, rows_per_block):
+            keys = mix64(request_hash[lo:lo + rows_per_block, None] ^ item_hash[None, :])
+            codes[lo:lo + len(keys)] = smallest_keys(keys, k)
+        rows = np.repeat(np.arange(len(requests)), k)
         ranks = np.tile(np.arange(1, k + 1), len(requests))
-        return suggestions_frame(requests["request_id"], rows, ranks, codes, self.items_,
+        return suggestions_frame(requests["request_id"], rows, ranks, codes.reshape(-1), self.items_,
                                  1.0 - (ranks - 1) / max(k, 1), np.zeros(len(rows), dtype=np.int64),
                                  ["random"], self.name)
+
+
+def smallest_keys(keys: np.ndarray, k: int) -> np.ndarray:
+    """The columns of each row's ``k`` smallest keys, smallest first and equal keys by column:
+    what ``np.argsort(keys, axis=1, kind="stable")[:, :k]`` gives, without sorting whole rows
+    (a partition finds each row's k-th key; only the k kept are sorted).
+
+    >>> smallest_keys(np.array([[5, 1, 3, 1], [2, 2, 2, 0]], dtype=np.uint64), 2)
+    array([[1, 3],
+           [3, 0]])
+    """
+    if k == 0:
+        return np.zeros((len(keys), 0), dtype=np.int64)
+    kth = np.partition(keys, k - 1, axis=1)[:, k - 1:k]
+    kept = keys <= kth
+    crowded = np.flatnonzero(kept.sum(axis=1) > k)  # the k-th key is tied (rare in 64 bits)
+    if len(crowded):  # the leftmost tied columns fill the row, as in a stable sort
+        sub, edge = keys[crowded], kth[crowded]
+        tied = sub == edge
+        wanted = k - (sub < edge).sum(axis=1, keepdims=True)
+        kept[crowded] = (sub < edge) | (tied & (np.cumsum(tied, axis=1) <= wanted))
+    columns = np.nonzero(kept)[1].reshape(len(keys), k)  # row-major: ascending columns per row
+    order = np.argsort(np.take_along_axis(keys, columns, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(columns, order, axis=1)
