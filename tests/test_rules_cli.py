@@ -137,6 +137,29 @@ def test_failing_rule_test_exits_1_and_says_what_differed(tmp_path):
     assert "expected ['y', 'x'], got ['x', 'y']" in result.output
 
 
+def test_a_test_that_asserts_nothing_is_an_error_not_a_pass(tmp_path):
+    """A test with neither `expect:` nor `blocked:` (or only an empty `blocked:`) passed
+    whatever the rules suggested; `rules test` and `rules check` now refuse it by name."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: m\n    when: {location: home}\n    suggest: [x]\n"
+                     "tests:\n  - name: fine\n    context: {location: home}\n    expect: [x]\n"
+                     "  - name: forgot\n    context: {location: home}\n"
+                     "  - context: {location: gym}\n    blocked: []\n")
+    for command in ("test", "check"):
+        result = run("rules", command, rules, "--dataset", SAMPLE)
+        assert result.exit_code == 2, result.output
+        assert "PASS" not in result.output and "Traceback" not in result.output
+        assert (f"{rules}:9:5: tests[1]: test 'forgot' asserts nothing: it has no `expect:` "
+                "and no `blocked:`") in result.output
+        assert f"{rules}:11:5: tests[2]: test 'test 3' asserts nothing" in result.output
+        assert "an empty `blocked:`" in result.output and "expect: []" in result.output
+    rules.write_text(rules.read_text().replace("    context: {location: home}\n  -",
+                                               "    context: {location: home}\n    expect: [x]\n  -")
+                     + "    expect: []\n")  # an empty list is an assertion
+    tested = run("rules", "test", rules, "--dataset", SAMPLE)
+    assert tested.exit_code == 0 and "3 passed" in tested.output, tested.output
+
+
 def test_a_failing_test_on_slice_items_says_they_follow_the_logs_popularity(tmp_path):
     """A slice's items are ranked by popularity in the log the rules are tested with: a test
     written against another log fails on their order, and the failure says why."""

@@ -547,7 +547,14 @@ class _Parser:
             if not isinstance(blocked, list):
                 self.error(at + ("blocked",), "`blocked` must be a list of items")
                 continue
-            out.append(RuleTest(str(spec.get("name") or f"test {i + 1}"), spec["context"],
+            name = str(spec.get("name") or f"test {i + 1}")
+            if expect is None and not blocked:  # it would pass whatever the rules suggest
+                self.error(at, f"test '{name}' asserts nothing: it has no `expect:` and "
+                               f"{'an empty' if 'blocked' in spec else 'no'} `blocked:`",
+                           hint="give `expect: [items in order]` or `expect: []` for an empty list, "
+                                "and/or `blocked: [items a rule must block here]`")
+                continue
+            out.append(RuleTest(name, spec["context"],
                                 tuple(map(str, expect)) if expect is not None else None,
                                 tuple(map(str, blocked)), self.doc.where(at)))
         return out
