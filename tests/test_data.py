@@ -430,6 +430,35 @@ def test_negative_missing_or_non_numeric_relevance_is_rejected(make_dataset):
     assert log.report.requests_without_positive == 1
 
 
+@pytest.mark.parametrize("positive_min, kept, orphans", [
+    (None, ["q1", "q3", "q4", "q5"], {3: "'2'", 7: "'4'"}),
+    (4, ["q1", "q2", "q3", "q4", "q5"], {7: "'4'"})])
+def test_a_relevance_that_is_an_engagement_on_a_row_with_no_item_is_rejected(
+        make_dataset, positive_min, kept, orphans):
+    """An engagement without its item was kept as a request with no engagement; a row with
+    no item is a request with no engagement only when its relevance says none (empty, 0, or
+    below positive_min)."""
+    path = make_dataset("""\
+        request,user,item,clicks
+        q1,u1,i1,1
+        q2,u2,,2
+        q3,u3,,0
+        q4,u4,,
+        q5,u5,i2,3
+        q6,u6,,4
+        """, columns={"relevance": "clicks", "request": "request"},
+                        **({"positive_min": positive_min} if positive_min else {}))
+    log = load_checked(path)
+    none = "empty or 0" if positive_min is None else "empty or below positive_min 4"
+    assert reasons_by_line(log) == {
+        line: f"relevance (clicks) {value} on a row with no item (item): an engagement needs its "
+              f"item (a request with no engagement leaves relevance {none})"
+        for line, value in orphans.items()}
+    assert log.report.rows_rejected == len(orphans)
+    assert log.requests["request_id"].tolist() == kept
+    assert f"rejected {len(orphans)} x relevance (clicks) " in log.report.to_text()
+
+
 def test_missing_user_is_rejected(make_dataset):
     path = make_dataset("user,item\nu1,i1\n,i2\n  ,i3\n")
     log = load_checked(path)

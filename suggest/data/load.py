@@ -20,7 +20,9 @@ Choices where DESIGN is silent:
   and takes the largest value with one (ratings).
 * Relevance must be a number >= 0. A row is an engagement when its relevance
   is >= ``positive_min``, or > 0 when ``positive_min`` is not set; other rows
-  with an item are known negatives (kept in Events, not in Truth).
+  with an item are known negatives (kept in Events, not in Truth). A row with
+  no item is a request with no engagement: one whose relevance would make it an
+  engagement is rejected (an engagement needs its item).
 * A log of what was shown (``position`` and ``propensity`` columns) is a
   bandit-feedback log: every row with an item is a shown item. A position must
   be a whole number >= 1 and a propensity a number above 0 and at most 1; a
@@ -902,6 +904,14 @@ def _relevance(ds: Dataset, cells: pd.DataFrame, out: pd.DataFrame, fail) -> Non
     for bad, what in ((raw.notna() & value.isna(), "is not a number"), (value < 0, "is negative"),
                       (np.isinf(value), "is not finite")):
         fail(bad, f"{ds.relevance} '" + raw[bad].astype(str) + f"' {what}")
+    # an engagement without its item would leave a request with no positive; a relevance that
+    # is no engagement (0, or below positive_min) on such a row is a request with none, as written
+    threshold = ds.positive_min
+    engaged = value >= threshold if threshold is not None else value > 0
+    orphan = ~has_item & engaged
+    fail(orphan, f"relevance ({ds.relevance}) '" + raw[orphan].astype(str) + f"' on a row with no "
+         f"item ({ds.item}): an engagement needs its item (a request with no engagement leaves "
+         f"relevance empty or {f'below positive_min {threshold:g}' if threshold is not None else '0'})")
     out["relevance"] = value.astype(float)
 
 
