@@ -277,12 +277,13 @@ def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence,
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
         # One more count of the heaviest weight one match could carry (Fay & Feuer take the
         # largest weight of any stratum, with a count or not): the heaviest the target's
-        # matches carry and, where the target departs from what the log shows (a match
-        # another sample could have held, at a propensity the log does not show), the log's
-        # heaviest (its smallest propensity).
-        departs = bool((~same).any())
+        # matches carry; and where the target departs from what the log shows with a high
+        # propensity (or nothing was shown there), only exploring could have matched it, at
+        # a weight the log does not show: the log's heaviest (its smallest propensity). So
+        # too when nothing matched at all: no match tells how heavy one would be.
+        heavy = bool((~same & ((logged < 0) | (logged_propensity > 0.5))).any())
         largest = max(weight[matches].max() if matches.any() else 0.0,
-                      1.0 / rows["propensity"].min() if departs else 0.0)
+                      1.0 / rows["propensity"].min() if heavy or not matches.any() else 0.0)
         largest = min(largest, clip) if clip is not None else largest
         low, high = gamma_interval(weight / n, reward, largest / n, confidence)
         # IPS counts nothing where the logging policy could not have shown the target's item
