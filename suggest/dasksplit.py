@@ -249,7 +249,8 @@ def leakage(log, part: DaskSplit) -> dict:
     user_item = total["known"] / max(total["with_truth"], 1)
     user_context = total["same_context"] / tested if tested else 0.0
     out = {"user_item": round(float(user_item), 4), "user_context": round(float(user_context), 4),
-           "users_in_both": round(float(total["seen_user"] / tested), 4) if tested else 0.0,
+           "users_in_both": round(float(total["seen_users"] / max(total["test_users"], 1)), 4),
+           "requests_of_seen_users": round(float(total["seen_user"] / tested), 4) if tested else 0.0,
            "warning": None}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
         out["warning"] = leakage_warning(user_item, user_context)
@@ -287,4 +288,7 @@ def _user_leaks(context: list[str], *parts) -> dict:
     keys = ["user_id", *context]
     return {"known": known["request_id"].nunique(), "with_truth": tested["request_id"].nunique(),
             "same_context": int(seen_rows(test[keys], train[keys]).sum()) if len(test) else 0,
-            "seen_user": int(isin(test["user_id"], train["user_id"]).sum())}
+            "seen_user": int(isin(test["user_id"], train["user_id"]).sum()),
+            # a user's requests all come to one part: the parts' distinct users add up
+            "test_users": int(test["user_id"].nunique()),
+            "seen_users": int(isin(test["user_id"].drop_duplicates(), train["user_id"]).sum())}

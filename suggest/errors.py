@@ -158,6 +158,20 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def percent(share: float) -> str:
+    """A share as a whole percentage, with a decimal more where rounding would turn a share
+    that is not all into "100%" (or one that is not none into "0%").
+
+    >>> percent(0.8125), percent(0.9952), percent(0.0004), percent(1.0), percent(0.0)
+    ('81%', '99.5%', '0.04%', '100%', '0%')
+    """
+    for digits in range(4):
+        text = f"{share:.{digits}%}"
+        if not 0 < share < 1 or float(text[:-1]) not in (0.0, 100.0):
+            return text
+    return "<0.01%" if share < 0.5 else ">99.99%"
+
+
 def one_of(choices: Iterable[object]) -> str:
     """Format allowed values for a message: ``'a', 'b' or 'c'``."""
     names = [f"'{c}'" for c in choices]

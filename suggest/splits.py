@@ -16,9 +16,12 @@
 * ``auto`` (the default): ``time`` when the log has time, else ``request``.
 
 :func:`leakage` measures, on any split, how much of the test part the training
-part has already seen: the share of test requests whose user engaged with one of
-the same items in training (``user_item``), and whose user was already seen in
-the very same context (``user_context``). Under a time split both are history,
+part has already seen: the share of test requests *with a positive* whose user
+engaged with one of the same items in training (``user_item``); the share of all
+test requests whose user was already seen in the very same context
+(``user_context``) and whose user was seen in training at all
+(``requests_of_seen_users``); and the share of the test part's distinct users who
+are also in training (``users_in_both``). Under a time split the first two are history,
 the very thing a recommender uses; without time, or across a cut a session
 straddles, near-copies of a test request sit in training and flatter every
 engine that remembers them. :func:`leakage` warns, naming ``--split user`` or
@@ -43,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
-from suggest.errors import SuggestError, did_you_mean, one_of
+from suggest.errors import SuggestError, did_you_mean, one_of, percent
 from suggest.ids import isin
 
 SPLITS = ("auto", "time", "request", "user", "group", "group:COLUMN")
@@ -235,8 +238,10 @@ def leakage(part: Split) -> dict:
     user_item = known["request_id"].nunique() / max(test_pairs["request_id"].nunique(), 1)
     keys = ["user_id", *context]
     user_context = float(seen_rows(test[keys], train[keys]).mean()) if n else 0.0
+    users = test["user_id"].drop_duplicates()  # each user once, however many requests
     out = {"user_item": round(float(user_item), 4), "user_context": round(user_context, 4),
-           "users_in_both": round(float(isin(test["user_id"], train["user_id"]).mean()), 4)
+           "users_in_both": round(float(isin(users, train["user_id"]).mean()), 4) if n else 0.0,
+           "requests_of_seen_users": round(float(isin(test["user_id"], train["user_id"]).mean()), 4)
            if n else 0.0, "warning": None}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
         out["warning"] = leakage_warning(user_item, user_context)
@@ -256,9 +261,10 @@ def seen_rows(test: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:
 
 def leakage_warning(user_item: float, user_context: float) -> str:
     """The warning of a split by request whose test part the training part has seen."""
-    seen = " and ".join(f"{share:.0%} of test requests have a {what}"
-                        for share, what in ((user_item, "(user, item)"),
-                                            (user_context, "(user, context)"))
+    seen = " and ".join(f"{percent(share)} of {among} have a {what}"
+                        for share, among, what in (
+                            (user_item, "the test requests with a positive", "(user, item)"),
+                            (user_context, "all test requests", "(user, context)"))
                         if share >= LEAKY)
     return (f"{seen} already in the training part: near-copies of test requests may be in "
             "training and flatter the engines that remember them; try --split user, --split "

@@ -555,13 +555,17 @@ def _held_out_ids(held, part) -> tuple[set, set]:
 @pytest.fixture(scope="module")
 def coarse_log(tmp_path_factory) -> Path:
     """The split log with times cut to the hour (so the cut falls among many requests of
-    the same time) and a context value missing in a fifth of the rows."""
+    the same time), a context value missing in a fifth of the rows, and newcomers of a few
+    requests each among the latest (a share of test users is then not a share of test
+    requests)."""
     folder = tmp_path_factory.mktemp("coarse")
     log = pd.read_csv(SAMPLE / "log.csv", dtype=str, keep_default_na=False).head(3000)
     (folder / "catalog.csv").write_bytes((SAMPLE / "catalog.csv").read_bytes())
     stamps = pd.to_datetime(log["timestamp"], utc=True, format="ISO8601")
     log["timestamp"] = stamps.dt.floor("h").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     log.loc[log.index % 5 == 0, "weather"] = ""
+    newcomers = (stamps.rank(method="first") > 0.9 * len(log)) & (log.index % 3 == 0)
+    log.loc[newcomers, "user"] = [f"newcomer {i % 25}" for i in range(newcomers.sum())]
     for i, rows in enumerate((log.iloc[:1400], log.iloc[1400:])):
         rows.to_csv(folder / f"log-{i}.csv", index=False)
     return _description(folder, "coarse", **WITHOUT_REQUEST)
@@ -590,6 +594,8 @@ def test_the_held_out_requests_are_the_local_splits(coarse_log, client, tmp_path
     assert (remote.how, remote.kind, remote.left_out) == (part.how, part.kind, part.left_out)
     assert (remote.train, remote.test) == (len(part.train), len(part.test))
     assert remote.leakage == part.leakage
+    if how == "time":  # both shares are tested: they differ on this log
+        assert part.leakage["users_in_both"] < part.leakage["requests_of_seen_users"] < 1
     if how == "time":
         stamps = local.requests["timestamp"]
         cut = stamps[local.requests["request_id"].isin(test)].min()

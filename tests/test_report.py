@@ -178,6 +178,34 @@ def test_the_cards_account_for_every_rejected_row_and_skip_features_without_gain
     assert "item (100%), hour (<1%)." in text and "battery" not in text
 
 
+def test_the_data_card_says_what_each_leakage_share_is_a_share_of():
+    """Users and requests are told apart, the (user, item) share names its denominator (the
+    requests with a positive), and 99.5% of users is not rounded to "100%"."""
+    from suggest.report.content import Report, _cards
+    from suggest.report.markdown import render_report
+
+    def card(leakage):
+        report = Report("t")
+        _cards(report, {"data": {"source": "log.csv", "rows_in": 10, "rows_ok": 10,
+                                 "rows_rejected": 0, "requests": 10,
+                                 "requests_without_positive": 1, "split": "by time",
+                                 "train_requests": 8, "test_requests": 2,
+                                 "leakage": leakage}})
+        return " ".join(render_report(report).split())
+
+    text = card({"user_item": 0.3, "user_context": 0.63, "users_in_both": 0.9952,
+                 "requests_of_seen_users": 0.8125, "warning": None})
+    assert "of the test requests with a positive, 30% have a user who engaged" in text
+    assert "of all test requests, 63% have a user seen there in the very same context" in text
+    assert "and 81% a user seen there at all" in text
+    assert "of the test part's distinct users, 99.5% are also in the training part" in text
+    assert "100%" not in text
+    # a run from before the user share: its users_in_both was a share of requests
+    old = card({"user_item": 0.3, "user_context": 0.63, "users_in_both": 0.8125,
+                "warning": None})
+    assert "81% a user seen there at all" in old and "distinct users" not in old
+
+
 def _segment(value, diff, p_holm, mde=0.05, requests=40):
     return {"value": value, "requests": requests, "mean_a": 0.3, "mean_b": 0.3 + diff,
             "diff": diff, "ci_low": diff - 0.02, "ci_high": diff + 0.02, "p_holm": p_holm,

@@ -113,6 +113,24 @@ def test_user_context_leakage_counts_test_requests_whose_user_and_context_traini
     assert leakage(part)["user_context"] == 0.5
 
 
+def test_users_in_both_counts_each_user_once_and_requests_of_seen_users_each_request():
+    """A heavy returning user and two newcomers: one user of three is in both parts, while
+    three requests of five come from a user training saw (the figure once called a share
+    of users)."""
+    from suggest.splits import Split
+
+    train = pd.DataFrame({"request_id": ["q0", "q1"], "user_id": ["u", "x"]})
+    test = pd.DataFrame({"request_id": ["q2", "q3", "q4", "q5", "q6"],
+                         "user_id": ["u", "u", "u", "v", "w"]})
+    none = pd.DataFrame(columns=["request_id", "item_id", "relevance"])
+    leak = leakage(Split(train, test, none, none, "by hand", "request", 0))
+    seen = set(train["user_id"])
+    users = set(test["user_id"])
+    assert leak["users_in_both"] == round(len(users & seen) / len(users), 4)
+    assert leak["requests_of_seen_users"] == test["user_id"].isin(seen).mean()
+    assert leak["users_in_both"] < leak["requests_of_seen_users"]
+
+
 def _near_duplicates(folder):
     """Visitors rate the items of one sitting under several contexts (no time), while what a
     new visitor picks follows popularity: remembering a visitor's items wins only when copies
@@ -139,6 +157,9 @@ def test_the_check_fires_on_near_copies_and_a_split_by_user_removes_the_flip(tmp
     by_request, by_user = runs["request"], runs["user"]
     assert by_request["leakage"]["user_item"] > 0.5 and by_request["leakage"]["warning"]
     assert "--split user" in by_request["verdict"]["caution"]
+    # the (user, item) share is over the requests with a positive, and says so
+    assert "of the test requests with a positive have a (user, item)" in by_request["verdict"][
+        "caution"]
     assert by_user["leakage"]["warning"] is None and by_user["leakage"]["users_in_both"] == 0
     ndcg = {how: {n: e["ndcg@5"] for n, e in run["engines"].items()} for how, run in runs.items()}
     assert ndcg["request"]["user-history"] > ndcg["request"]["popular"]  # flattered by copies

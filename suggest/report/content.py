@@ -32,7 +32,7 @@ from typing import Callable
 import pandas as pd
 
 from suggest.compare import context_text, interval_text
-from suggest.errors import counted
+from suggest.errors import counted, percent
 from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
 from suggest.stats import TOO_FEW, detectable, format_mde, format_p, p_phrase
 from suggest.verdict import (LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets,
@@ -482,9 +482,16 @@ def _leakage(leak: dict | None) -> list[str]:
     """The leakage check in words (a run from before the check has none)."""
     if not leak:
         return []
-    text = (f"What training had already seen: {leak['user_item']:.0%} of test requests have a "
-            f"(user, item) and {leak['user_context']:.0%} a (user, context) from the training "
-            f"part; {leak['users_in_both']:.0%} of their users are in both parts.")
+    # a run from before requests_of_seen_users has the share of requests under users_in_both
+    users = leak.get("users_in_both") if "requests_of_seen_users" in leak else None
+    requests = leak.get("requests_of_seen_users", leak.get("users_in_both"))
+    text = (f"What training had already seen: of the test requests with a positive, "
+            f"{percent(leak['user_item'])} have a user who engaged one of the same items in the "
+            f"training part; of all test requests, {percent(leak['user_context'])} have a user "
+            "seen there in the very same context"
+            + (f" and {percent(requests)} a user seen there at all" if requests is not None else "")
+            + (f"; of the test part's distinct users, {percent(users)} are also in the training "
+               "part." if users is not None else "."))
     from suggest.splits import LEAKY
 
     if leak.get("warning"):
