@@ -713,7 +713,10 @@ Examples:
                    "counterfactual bootstrap; same seed, same files.")
 @click.option("--chunk-size", type=int, default=20_000, show_default=True,
               help="Requests per chunk; an interrupted replay resumes after the last full chunk.")
-@click.option("--metric", default=None, help="The verdict's primary metric.  [default: ndcg@5]")
+@click.option("--metric", default=None,
+              help="The verdict's primary metric; its cutoff must be one of --k.  [default: "
+                   "ndcg@5, or ndcg at the largest cutoff when --k leaves out 5, which the "
+                   "output then says]")
 @click.option("--min-segment", type=int, default=MIN_SEGMENT_DEFAULT, show_default=True,
               help="Segments with fewer requests pool into 'other'.")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,

@@ -255,6 +255,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     out = Path(out)
     names = metric_names(ks)
     k = max(ks)
+    replaced = metric_note(metric, ks)
     metric = primary_metric(metric, ks)
     check_min_size(min_segment)
     chunks_dir = out / "chunks"
@@ -356,6 +357,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
+    if replaced:
+        summary["verdict"]["metric_note"] = replaced
     _explain_sample(fitted, held, out / "results.parquet.partial", summary, metric, k, seed,
                     out / "explanations.parquet.partial")
     summary.update(_counterfactual(log, held, out, list(fitted), k, seed, clip))
@@ -734,6 +737,21 @@ def primary_metric(metric: str | None, ks) -> str:
         raise SuggestError(f"the primary metric {metric} is at a cutoff the replay does not compute",
                            hint=f"add {k} to --k (now {','.join(map(str, ks))})")
     return metric
+
+
+def metric_note(metric: str | None, ks) -> str | None:
+    """The line that says the verdict is not on the documented ndcg@5 when ``ks`` leaves 5
+    out and no metric was asked for; None otherwise.
+
+    >>> metric_note(None, [3, 10])
+    'primary metric ndcg@10 (ndcg@5 is not computed with --k 3,10; --metric picks another)'
+    >>> metric_note(None, [1, 5]) is None and metric_note("ndcg@3", [3, 10]) is None
+    True
+    """
+    if metric is not None or 5 in ks:
+        return None
+    return (f"primary metric {primary_metric(None, ks)} (ndcg@5 is not computed with --k "
+            f"{','.join(map(str, ks))}; --metric picks another)")
 
 
 def below_baseline(summary: dict, metric: str) -> dict | None:

@@ -123,6 +123,7 @@ def test_replay_command_prints_the_table_and_refuses_bad_input(log, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Verdict:") and "test requests" in result.output
     assert re.search(r"popular - rules +[+-]\d\.\d{3} \[", result.output)
+    assert "note: primary metric" not in result.output  # ndcg@5, as documented
     bad = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "rules,popularr",
                                     "--rules", str(ROOT / "rules" / "phone.yaml"),
                                     "-o", str(tmp_path / "b")])
@@ -130,6 +131,30 @@ def test_replay_command_prints_the_table_and_refuses_bad_input(log, tmp_path):
     no_rules = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--engines", "rules",
                                          "-o", str(tmp_path / "c")])
     assert no_rules.exit_code == 2 and "needs --rules" in no_rules.output
+
+
+def test_cutoffs_without_5_say_the_verdict_is_on_another_metric(log, tmp_path):
+    """--k 3,10 moved the verdict, tables and summary.json to ndcg@10 without a word, while
+    --metric's help said ndcg@5."""
+    dataset = str(Path(log.dataset.source))
+    rules = str(ROOT / "rules" / "phone.yaml")
+    note = "primary metric ndcg@10 (ndcg@5 is not computed with --k 3,10; --metric picks another)"
+    moved = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--rules", rules,
+                                      "--engines", "rules,popular", "--k", "3,10",
+                                      "-o", str(tmp_path / "k")])
+    assert moved.exit_code == 0, moved.output
+    assert f"\nnote: {note}\n" in moved.output
+    verdict = json.loads((tmp_path / "k" / "summary.json").read_text())["verdict"]
+    assert verdict["primary_metric"] == "ndcg@10" and verdict["metric_note"] == note
+    page = tmp_path / "k.md"
+    assert CliRunner().invoke(main, ["report", str(tmp_path / "k"), "-o", str(page)]).exit_code == 0
+    assert note[1:] in page.read_text()  # "Primary metric ndcg@10 (ndcg@5 is not ..."
+    chosen = CliRunner().invoke(main, ["replay", "--dataset", dataset, "--rules", rules,
+                                       "--engines", "rules,popular", "--k", "3,10",
+                                       "--metric", "ndcg@3", "-o", str(tmp_path / "m")])
+    assert chosen.exit_code == 0 and "note: primary metric" not in chosen.output  # asked for
+    helped = CliRunner().invoke(main, ["replay", "--help"])
+    assert "ndcg at the largest cutoff when --k leaves out 5" in " ".join(helped.output.split())
 
 
 def test_compare_agrees_with_the_results_and_covers_every_segment(log, tmp_path):

@@ -101,11 +101,14 @@ def build(summary: dict, results: pd.DataFrame, suggestions: pd.DataFrame,
     versus_baseline = (compare(results, suggestions, baseline, b, metric=metric, by=columns,
                                min_segment=min_segment, seed=seed, truth=truth)
                        if baseline and baseline not in (a, b) else None)
+    verdict = summary.get("verdict") or {}
+    replaced = verdict.get("metric_note") if metric == verdict.get("primary_metric") else None
     report = Report(title)
     report.add(Text(f"{summary['requests']:,} held-out requests ({summary['split']}); means over "
                     f"the {summary.get('requests_scored', 0):,} with a positive "
                     f"({summary['requests_without_positive']:,} without one are left out). "
-                    f"Primary metric: {metric}.", note=True))
+                    + (f"{replaced[0].upper()}{replaced[1:]}." if replaced  # ndcg@5 was replaced
+                       else f"Primary metric: {metric}."), note=True))
     _verdict(report, summary, main, versus_baseline, metric)
     _counterfactual(report, summary)
     _engines(report, summary, metric, k)

@@ -24,6 +24,8 @@ def summary_text(summary: dict) -> str:
     metric = verdict.get("primary_metric", "ndcg@5")
     k = metric.split("@")[1]
     lines = ["Verdict:", *verdict_lines(summary), ""]
+    if verdict.get("metric_note"):  # the documented ndcg@5 was replaced: say so once
+        lines[-1:] = [f"note: {verdict['metric_note']}", ""]
     if summary.get("warnings"):  # read before the figures they qualify
         lines += [*(f"warning: {w}" for w in summary["warnings"]), ""]
     lines += counterfactual_lines(summary)
