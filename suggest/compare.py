@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from suggest.errors import SuggestError, counted, did_you_mean, one_of
+from suggest.errors import SuggestError, counted, did_you_mean, one_of, percent
 from suggest.ids import isin
 from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
                               segment_tests, significant)
@@ -119,7 +119,7 @@ class Comparison:
                              f"{r['a_wins']:>{_column(a, 14, 6)},}")
         ab = self.abstention
         if ab:
-            lines += ["", f"answered: {a} {ab['answered_a']:.1%}, {b} {ab['answered_b']:.1%}; "
+            lines += ["", f"answered: {a} {percent(ab['answered_a'], 1)}, {b} {percent(ab['answered_b'], 1)}; "
                           f"precision@{k} on answered requests: {a} {_four(ab['precision_answered_a'])}, "
                           f"{b} {_four(ab['precision_answered_b'])}; overlap@{k}: {_four(self.overlap, 3)}"]
         d = self.disagreements

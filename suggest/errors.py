@@ -158,18 +158,20 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
-def percent(share: float) -> str:
-    """A share as a whole percentage, with a decimal more where rounding would turn a share
-    that is not all into "100%" (or one that is not none into "0%").
+def percent(share: float, digits: int = 0) -> str:
+    """A share as a percentage with ``digits`` decimals, and more where rounding would turn
+    a share that is not all into "100%" (or one that is not none into "0%").
 
     >>> percent(0.8125), percent(0.9952), percent(0.0004), percent(1.0), percent(0.0)
     ('81%', '99.5%', '0.04%', '100%', '0%')
+    >>> percent(0.834, 1), percent(0.9996, 1)
+    ('83.4%', '99.96%')
     """
-    for digits in range(4):
-        text = f"{share:.{digits}%}"
+    for places in range(digits, digits + 4):
+        text = f"{share:.{places}%}"
         if not 0 < share < 1 or float(text[:-1]) not in (0.0, 100.0):
             return text
-    return "<0.01%" if share < 0.5 else ">99.99%"
+    return f"<{10.0 ** -places:g}%" if share < 0.5 else f">{100 - 10.0 ** -places:g}%"
 
 
 def one_of(choices: Iterable[object]) -> str:

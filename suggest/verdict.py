@@ -21,6 +21,7 @@ report. It is built from a replay's summary alone:
 
 from __future__ import annotations
 
+from suggest.errors import percent
 from suggest.stats import detectable, p_phrase
 
 LEARNED = ("ranker", "hybrid")
@@ -300,7 +301,7 @@ def _rules_sentence(entry: dict, metric: str, requests: int | None = None,
     k = metric.split("@")[1]
     answered, there = entry.get("answered_rate"), entry.get(f"precision@{k}_answered")
     overall = entry.get(f"precision@{k}")
-    text = f"The rules answer {answered:.1%} of " + (f"the {requests:,} held-out requests"
+    text = f"The rules answer {percent(answered, 1)} of " + (f"the {requests:,} held-out requests"
                                                       if requests else "requests")
     if there is not None and there == there:
         text += (f"; where they answer, precision@{k} is {there:.3f} (of the answered requests "

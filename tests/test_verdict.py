@@ -86,6 +86,16 @@ def _summary(diff, p, mde=0.04, losses=()):
     return {"engines": engines, "comparisons": comparisons}
 
 
+def test_rules_that_miss_a_few_requests_are_not_said_to_answer_all():
+    """0.9996 of requests read "100.0%": a team would take it for rules that never go silent."""
+    summary = _summary(0.01, 0.3)
+    summary["engines"]["rules"]["answered_rate"] = 0.9996
+    text = " ".join(judge(summary, "ndcg@5")["sentences"])
+    assert "The rules answer 99.96% of requests" in text and "100.0%" not in text
+    summary["engines"]["rules"]["answered_rate"] = 1.0
+    assert "The rules answer 100.0% of requests" in " ".join(judge(summary, "ndcg@5")["sentences"])
+
+
 def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     summary = _summary(0.01, 0.3, mde=0.035)
     verdict = judge(summary, "ndcg@5", {"ranker - user-history": []},

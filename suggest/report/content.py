@@ -201,7 +201,7 @@ def _counterfactual(report: Report, summary: dict) -> None:
                                       if v["ci_low"] is not None else _num(v["value"]))
         if "oracle" in e:
             row["true value"] = _num(e["oracle"])
-        row.update({"support": f"{e['support']:.0%}", "matched": f"{e['matched']:.0%}",
+        row.update({"support": percent(e["support"]), "matched": percent(e["matched"]),
                     "ess": f"{e['ess']:,.0f}", "max weight": f"{e['max_weight']:,.3g}"})
         rows.append(row)
     report.add(Table(pd.DataFrame(rows), sortable=False, caption=(
@@ -429,8 +429,8 @@ def _short(text: str, width: int = 60) -> str:
 
 
 def _share(value: float) -> str:
-    """A share of the gain as a whole percentage; below one half, "<1%" (not "0%")."""
-    return f"{value:.0%}" if value >= 0.005 else "<1%"
+    """A share of the gain as a whole percentage, never "100%" nor "0%" for a part."""
+    return percent(value)
 
 
 def _cards(report: Report, summary: dict) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from suggest.errors import counted
+from suggest.errors import counted, percent
 from suggest.stats import detectable, p_phrase
 from suggest.verdict import lightgbm_figure, unadjusted
 
@@ -95,7 +95,7 @@ def counterfactual_lines(summary: dict, width: int = 100) -> list[str]:
         interval = (f"{_num(v['value'])} [{_num(v['ci_low'])}, {_num(v['ci_high'])}]"
                     if v["ci_low"] is not None else _num(v["value"]))
         row = [_num(e["replay"]), interval, *(_num(e[o]["value"]) for o in others),
-               f"{e['support']:.0%}", f"{e['ess']:.0f}", f"{e['max_weight']:.3g}"]
+               percent(e["support"]), f"{e['ess']:.0f}", f"{e['max_weight']:.3g}"]
         row += [_num(e.get("oracle"))] if oracle else []
         lines.append(name.ljust(name_width) + "".join(x.rjust(w) for x, w in zip(row, widths)))
     return lines + [""]
