@@ -174,7 +174,13 @@ def test_the_cards_account_for_every_rejected_row_and_skip_features_without_gain
     _cards(report, summary)
     text = render_report(report)
     assert "8 rejected (2: reason 0; 1: reason 1; 1: reason 2; 1: reason 3; 1: reason 4; " \
-           "2 for 2 other reasons)." in text
+           "2 more for 2 other reasons)." in text
+    # one reason left over is named: "1 for 1 other reason" told nothing
+    del summary["data"]["reject_reasons"]["reason 6"]
+    summary["data"].update(rows_rejected=7, rows_ok=23)
+    report = Report("t")
+    _cards(report, summary)
+    assert "1: reason 4; 1: reason 5)." in render_report(report)
     assert "item (99.6%), hour (0.4%)." in text and "battery" not in text  # not "100%"
 
 

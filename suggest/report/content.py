@@ -466,10 +466,11 @@ def _cards(report: Report, summary: dict) -> None:
     data = summary.get("data")
     if data:
         shown = list(data.get("reject_reasons", {}).items())
-        reasons = "; ".join(f"{n:,}: {r}" for r, n in shown[:5])  # reasons hold commas
-        rest = sum(n for _, n in shown[5:])
+        named = 5 if len(shown) > 6 else 6  # one reason left over is named, not counted
+        reasons = "; ".join(f"{n:,}: {r}" for r, n in shown[:named])  # reasons hold commas
+        rest = sum(n for _, n in shown[named:])
         if rest:
-            reasons += f"; {rest:,} for {counted(len(shown) - 5, 'other reason')}"
+            reasons += f"; {rest:,} more for {counted(len(shown) - named, 'other reason')}"
         window = data.get("time_range")
         report.add(Heading("data", level=3), Bullets([
             f"Log {data['source']}: {data['rows_in']:,} rows read, {data['rows_ok']:,} kept, "
