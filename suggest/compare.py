@@ -35,6 +35,8 @@ from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_c
 from suggest.stats import detectable, format_p, p_phrase, test_family
 from suggest.verdict import LEARNED
 
+NO_RULE = "(no rule)"  # the group of the requests where the rules were silent
+
 ALPHA = 0.05
 #: The Suggestions columns a comparison reads (not the scores).
 COMPARED = ["request_id", "engine", "rank", "item_id", "reason"]
@@ -107,9 +109,11 @@ class Comparison:
         if self.rules:
             whose = ("the rules engine's" if self.rule_engine == "rules"
                      else f"the rule set {self.rule_engine}'s")
+            silent = any(r["rule"] == NO_RULE for r in self.rules)
             lines += ["", f"by the rule behind {whose} first suggestion ({metric}; the "
-                          f"{len(self.rules)} groups, one per rule and '(no rule)' where the rules were "
-                          "silent, are one Holm family):",
+                          f"{len(self.rules)} groups, one per rule"
+                          + (f" and '{NO_RULE}' where the rules were silent" if silent else "")
+                          + ", are one Holm family):",
                       f"  {'rule':<28}{'requests':>9}{'diff':>9}   95% CI              p       "
                       f"{b + ' wins':>{_column(b, 14, 6)}}{'ties':>7}{a + ' wins':>{_column(a, 14, 6)}}"]
             for r in self.rules:
@@ -317,7 +321,7 @@ def _attribution(scored: pd.DataFrame, suggestions: pd.DataFrame, metric: str,
     codes, reasons = pd.factorize(rules["reason"].astype(str))
     firsts = np.array([text.split(",")[0] for text in reasons] + [None], dtype=object)
     first = pd.Series(firsts[codes], index=rules["request_id"].to_numpy())  # -1: no reason
-    rule = first.reindex(scored["request_id"].to_numpy()).fillna("(no rule)").to_numpy()
+    rule = first.reindex(scored["request_id"].to_numpy()).fillna(NO_RULE).to_numpy()
     x, y = scored[f"{metric}_a"].to_numpy(), scored[f"{metric}_b"].to_numpy()
     groups = pd.Series(np.arange(len(rule))).groupby(rule).indices
     rows = test_family([(x[at], y[at]) for at in groups.values()], alpha=ALPHA, seed=seed)

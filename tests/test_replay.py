@@ -184,6 +184,29 @@ def test_compare_agrees_with_the_results_and_covers_every_segment(log, tmp_path)
     assert "by location" in text and "disagreements at 5" in text
 
 
+def test_the_per_rule_table_names_the_silent_group_only_when_it_has_one(log, tmp_path):
+    """compare and the report described a '(no rule)' group on runs where the rules always
+    fired and the table had none."""
+    from suggest.compare import compare
+    from suggest.data.runs import read_replay
+    from suggest.report.content import Report, _rules
+    from suggest.report.markdown import render_report
+
+    replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    results, suggestions = read_replay(tmp_path / "run")
+    answered = set(suggestions.loc[suggestions["engine"] == "rules", "request_id"])
+    kept = results["request_id"].isin(answered)
+    assert not kept.all()  # the world has requests where the rules are silent
+    for part, silent in ((results, True), (results[kept], False)):
+        main = compare(part, suggestions[suggestions["request_id"].isin(part["request_id"])],
+                       "rules", "popular", min_segment=1)
+        assert any(r["rule"] == "(no rule)" for r in main.rules) == silent
+        report = Report("t")
+        _rules(report, {}, main, "ndcg@5")
+        for text in (main.to_table(), render_report(report)):
+            assert ("(no rule)" in text) == silent, text
+
+
 def test_compare_gives_the_replays_own_tests_so_both_say_the_same(log, tmp_path):
     """compare recomputed its tests over the 6 metrics of one pair, a smaller Holm family
     than the replay's: on one run, one said 'no difference' and the other 'better'."""

@@ -361,9 +361,12 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
         report.add(Text("No rules engine in this run."))
         return
     beaten = [r for r in main.rules if r["significant"] and r["diff"] < 0]
-    report.add(Text(f"Requests grouped by the rule behind the rules engine's first suggestion "
-                    f"('(no rule)': the rules were silent), {metric}, the {len(main.rules)} groups one "
-                    f"Holm family. " + (f"{len(beaten)} rule(s) still beat {main.b}: candidates for "
+    from suggest.compare import NO_RULE
+
+    silent = any(r["rule"] == NO_RULE for r in main.rules)
+    report.add(Text("Requests grouped by the rule behind the rules engine's first suggestion"
+                    + (f" ('{NO_RULE}': the rules were silent)" if silent else "")
+                    + f", {metric}, the {len(main.rules)} groups one Holm family. " + (f"{len(beaten)} rule(s) still beat {main.b}: candidates for "
                                         "guardrails or the hybrid." if beaten else
                                         f"No rule significantly beats {main.b} where it fires."),
                     note=True))
