@@ -204,7 +204,8 @@ def check_engines(names: list[str], engines: list[str]) -> None:
     for name in names:
         if name not in engines:
             raise SuggestError(f"engine '{name}' is not in this run", hint=did_you_mean(name, engines)
-                               or f"the run has {one_of(sorted(engines))}")
+                               or f"the run has {one_of(sorted(engines))}: name the two to "
+                                  "compare with --a and --b")
 
 
 def check_distinct(a: str, b: str, engines: list[str]) -> None:
