@@ -724,6 +724,9 @@ Examples:
 @_parallel_options("the replay", workers=(
     "The workers read and hold the log, fit the engines and score the chunks; this process "
     "never holds the log."))
+@click.option("--gain", type=click.Choice(["linear", "exp"]), default="linear", show_default=True,
+              help="NDCG's gain: the relevance, or 2^relevance - 1 (graded logs: a purchase "
+                   "graded 3 then weighs 7 clicks, not 3); every NDCG the run prints uses it.")
 @click.option("--clip", type=float, default=None,
               help="On a log of what was shown: cap the counterfactual estimators' weights "
                    "(1 / propensity) at this value; less variance, leaning low.  [default: no cap]")
@@ -732,7 +735,7 @@ Examples:
                    "or keep it).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of the table.")
 def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_by, gap, seed,
-           chunk_size, metric, min_segment, out, jobs, dask_address, clip, force, as_json):
+           chunk_size, metric, min_segment, out, jobs, dask_address, gain, clip, force, as_json):
     """Replay the held-out part of a log through every engine, side by side.
 
     Every engine is fitted on the training part only; the test part streams
@@ -764,7 +767,7 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
                          engines=engines, ks=_cutoffs(ks), test_share=test_share,
                          split_by=split_by, gap=gap, seed=seed, chunk_size=chunk_size,
                          metric=metric, min_segment=min_segment, jobs=jobs, dask=dask_address,
-                         progress=not as_json, clip=clip, force=force)
+                         progress=not as_json, clip=clip, force=force, gain=gain)
     if as_json:
         _print_json(summary)
     else:

@@ -309,14 +309,23 @@ class Evaluation:
                 "requests_without_positive": self.requests_without_positive}
 
 
+#: NDCG's gains: the relevance itself, or 2^relevance - 1.
+GAINS = ("linear", "exp")
+
+
+def check_gain(gain: str) -> str:
+    if gain not in GAINS:
+        raise SuggestError(f"unknown gain '{gain}'", hint="use linear or exp")
+    return gain
+
+
 def evaluate(run: pd.DataFrame, truth: pd.DataFrame, metrics: list[str] | None = None,
              gain: str = "linear") -> Evaluation:
     """Score a run (``request_id, item_id, score``) against truth (``request_id, item_id,
     relevance``). ``metrics`` are names like ``"ndcg@5"``, or one name (default: every metric
     at 1, 3, 5, 10). A missing column is a :class:`SuggestError` naming it.
     """
-    if gain not in ("linear", "exp"):
-        raise SuggestError(f"unknown gain '{gain}'", hint="use linear or exp")
+    check_gain(gain)
     from suggest.engines.base import TRUTH_COLUMNS, check_frame
 
     check_frame(run, ("request_id", "item_id", "score"), "run")

@@ -37,7 +37,7 @@ from suggest.errors import SuggestError
 from suggest.files import RETRY, json_text, write_atomic
 from suggest.ids import as_text, isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
-from suggest.evaluate import evaluate, metric_names
+from suggest.evaluate import check_gain, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
 from suggest.verdict import verdict_pairs
@@ -202,7 +202,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
-           clip: float | None = None, force: bool = False, notes: list[str] = ()) -> dict:
+           clip: float | None = None, force: bool = False, notes: list[str] = (),
+           gain: str = "linear") -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
     the test part through all of them into the folder ``out``; return the summary.
     ``notes``: warnings of the caller's, kept in the summary's ``warnings`` with the log's
@@ -210,7 +211,8 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
 
     ``metric`` is the primary metric of the verdict (default ``ndcg@5``, or ndcg at
     the largest cutoff when 5 is not one of ``ks``); ``min_segment`` the smallest
-    segment tested on its own (:mod:`suggest.segments`).
+    segment tested on its own (:mod:`suggest.segments`); ``gain`` NDCG's gain, ``linear``
+    (the relevance) or ``exp`` (2^relevance - 1: a purchase graded 3 weighs 7 clicks).
 
     ``runner`` says where the chunks run (:mod:`suggest.parallel`: in this
     process by default, joblib workers, or a Dask cluster); the results are
@@ -232,7 +234,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
                            chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
                            compare=compare, settings=settings, runner=runner, metric=metric,
                            min_segment=min_segment, split_by=split_by, gap=gap, clip=clip,
-                           force=force, notes=notes)
+                           force=force, notes=notes, gain=gain)
     except SuggestError:
         if made and not any(p.is_file() for p in out.rglob("*")):
             shutil.rmtree(out, ignore_errors=True)  # refused before any work: no empty folder left
@@ -244,7 +246,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
            latency_sample: int = 200, compare: list[tuple[str, str]] | None = None,
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
-           clip: float | None = None, force: bool = False, notes: list[str] = ()) -> dict:
+           clip: float | None = None, force: bool = False, notes: list[str] = (),
+           gain: str = "linear") -> dict:
     """The replay itself (see :func:`replay`), in a locked folder."""
     from functools import partial
 
@@ -258,6 +261,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     replaced = metric_note(metric, ks)
     metric = primary_metric(metric, ks)
     check_min_size(min_segment)
+    check_gain(gain)
     chunks_dir = out / "chunks"
     clock = [("start", time.perf_counter())]
     held = held_out(log, test_share, seed, split_by, gap, chunk_size)
@@ -265,7 +269,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                 "test_share": test_share, "seed": seed, "chunk_size": chunk_size,
                 "split": split_by, "gap": None if gap is None else str(gap),
                 "requests": held.requests, "truth": held.truth, **(settings or {}),
-                **({"clip": clip} if clip is not None else {})}
+                **({"clip": clip} if clip is not None else {}),
+                **({"gain": gain} if gain != "linear" else {})}  # runs before it keep their digest
     # a trained model (--model) by its manifest's checksum: retrained into the same folder,
     # it is another replay (its settings name only its training data)
     models = {n: e.engine.manifest_.get("manifest_sha256") for n, e in engines.items()
@@ -324,7 +329,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     bar = tqdm(total=n_chunks, initial=len(state["done"]), desc="replaying", unit="chunk",
                disable=None if progress else True, leave=False)
     todo = [c for c in range(n_chunks) if c not in state["done"]]
-    score = partial(_score_chunk, names=names, k=k, context=context)
+    score = partial(_score_chunk, names=names, k=k, context=context, gain=gain)
     for c, (suggestions, results) in held.chunks(runner or LocalRunner(), score, fitted, todo):
         _write(chunks_dir / f"suggestions-{c:05d}.parquet", suggestions)
         _write(chunks_dir / f"results-{c:05d}.parquet", results)
@@ -376,6 +381,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
             said.insert(0, caution)
     clock.append(("summary", time.perf_counter()))
     summary["settings"] = settings
+    summary["gain"] = gain
     # where the time went (the chunks of this call only, when it resumed a replay)
     summary["seconds"] = {step: round(t - clock[i][1], 2) for i, (step, t) in enumerate(clock[1:])}
     _write(out / "summary.json.partial", json_text(summary) + "\n")  # NaN: null
@@ -508,7 +514,8 @@ class LocalHeldOut:
 
 
 def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, returning: np.ndarray,
-                 *, names: list[str], k: int, context: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 *, names: list[str], k: int, context: list[str],
+                 gain: str = "linear") -> tuple[pd.DataFrame, pd.DataFrame]:
     """One chunk through every engine: its Suggestions and its Results (what a worker runs);
     ``returning``: whether each request's user has a request in the training part (the
     :data:`RETURNING` segment)."""
@@ -520,7 +527,7 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, return
         check_suggestions(out_frame, name)
         out_frame = out_frame.assign(engine=name)
         suggestions.append(out_frame)
-        scored = evaluate(out_frame, truth, names).per_request
+        scored = evaluate(out_frame, truth, names, gain=gain).per_request
         rows = chunk[["request_id", *context]].merge(scored, on="request_id", how="left")
         rows.insert(1, "engine", name)
         rows[RETURNING] = returning  # the left merge keeps the chunk's order

@@ -333,7 +333,8 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                test_share: float = 0.2, split_by: str = "auto", gap=None, seed: int = 0,
                chunk_size: int = 20_000, metric: str | None = None, min_segment: int | None = None,
                jobs: int | None = None, dask: str | None = None, progress: bool = False,
-               latency_sample: int = 200, clip: float | None = None, force: bool = False) -> dict:
+               latency_sample: int = 200, clip: float | None = None, force: bool = False,
+               gain: str = "linear") -> dict:
     """``suggest replay``: load the log of ``dataset``, check the rules against it, replay
     the held-out part through ``engines`` into ``out`` (:func:`suggest.replay.replay`)
     and write the rejected rows beside the run; return the summary with
@@ -355,6 +356,9 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     from suggest.counterfactual import check_clip
 
     check_clip(clip)  # before any work
+    from suggest.evaluate import check_gain
+
+    check_gain(gain)
     names = [e.strip() for e in engines.split(",")] if isinstance(engines, str) else list(engines)
     if model is not None and not {"ranker", "hybrid"} & set(names):
         raise SuggestError(f"--model {model} is replayed as the ranker and the hybrid, and "
@@ -396,7 +400,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                          settings={"dataset": loaded.dataset.name, "log": str(loaded.dataset.log),
                                    "rules": str(team), **({"rule_sets": others} if others else {})},
                          metric=metric, min_segment=min_segment, split_by=split_by, gap=gap,
-                         clip=clip, force=force,
+                         clip=clip, force=force, gain=gain,
                          notes=[n for n in [_model_rules_differ(model, team)] if n] if model else [])
     found = rejects_summary(loaded, Path(out) / "rejects.csv")
     found["load_warnings"] = list(summary.get("warnings", found["load_warnings"]))

@@ -720,3 +720,39 @@ def test_users_new_to_the_engines_are_a_segment_and_the_verdict_names_how_they_f
     assert (f"Users new to the engines (no request in the training part: {new['requests']:,} of "
             f"the {len(scored):,} requests with a positive): ranker - popular "
             f"{new['diff']:+.3f}") in said
+
+
+def test_gain_exp_scores_every_ndcg_of_the_run_with_two_to_the_grade(tmp_path):
+    """On a log graded 1 to 3 a run with --gain exp holds NDCG with gains 2^grade - 1: each
+    request's figure is evaluate's with gain exp on the run's own suggestions and truth (and
+    differs from the linear one), the summary says which gain, and the terminal says so."""
+    import numpy as np
+
+    from conftest import write_dataset
+    from suggest.evaluate import evaluate
+    from suggest.report.terminal import summary_text
+
+    rng = np.random.default_rng(2)
+    rows = [{"req": f"q{r}", "user": f"u{r % 15}", "place": ["home", "work"][r % 2],
+             "time": (pd.Timestamp("2026-03-01", tz="UTC") + pd.Timedelta(hours=r)).isoformat(),
+             "item": f"i{int(rng.integers(0, 8))}", "grade": int(rng.integers(1, 4))}
+            for r in range(400) for _ in range(2)]
+    pd.DataFrame(rows).drop_duplicates(["req", "item"]).to_csv(tmp_path / "log.csv", index=False)
+    path = write_dataset(tmp_path, None, columns={"time": "time", "request": "req",
+                                                  "relevance": "grade"},
+                         context={"place": "categorical"})
+    log = load(path)
+    runs = {g: replay(log, {"popular": get_engine("popular")}, tmp_path / g, latency_sample=0,
+                      gain=g) for g in ("linear", "exp")}
+    assert runs["exp"]["gain"] == "exp" and runs["linear"]["gain"] == "linear"
+    suggestions = pd.read_parquet(tmp_path / "exp" / "suggestions.parquet")
+    truth = pd.read_parquet(tmp_path / "exp" / "truth.parquet")
+    expected = evaluate(suggestions, truth, ["ndcg@5"], gain="exp").per_request.set_index(
+        "request_id")["ndcg@5"]
+    results = pd.read_parquet(tmp_path / "exp" / "results.parquet").dropna(subset=["ndcg@5"])
+    assert np.allclose(results.set_index("request_id")["ndcg@5"].reindex(expected.index), expected)
+    assert runs["exp"]["engines"]["popular"]["ndcg@5"] == pytest.approx(expected.mean())
+    assert runs["exp"]["engines"]["popular"]["ndcg@5"] != pytest.approx(
+        runs["linear"]["engines"]["popular"]["ndcg@5"])
+    assert "NDCG's gain: 2^relevance - 1 (--gain exp)" in summary_text(runs["exp"])
+    assert "NDCG's gain" not in summary_text(runs["linear"])

@@ -548,7 +548,9 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "Metrics as trec_eval: lists ordered by score then item id ascending (on tied scores "
         "trec_eval orders by id descending and ranx its own way, so there the figures can "
         "differ); precision divides by k; NDCG's "
-        "ideal list holds every relevant item; requests without a positive are left out and counted.",
+        "ideal list holds every relevant item, and its gain is "
+        + ("2^relevance - 1 (--gain exp)" if summary.get("gain") == "exp" else "the relevance")
+        + "; requests without a positive are left out and counted.",
         "Each difference is the mean of paired per-request differences with a 95% paired t interval. "
         "p-values come from the paired sign-flip test: exact when the differences allow, else its "
         "normal approximation (continuity-corrected) when many requests carry the sum, else "

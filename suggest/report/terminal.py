@@ -36,7 +36,9 @@ def summary_text(summary: dict) -> str:
     width = max(len(n) for n in summary["engines"]) + 2
     lines += [f"{summary['requests']:,} test requests ({summary['split']}); the means are over the "
               f"{summary.get('requests_scored', 0):,} with a positive "
-              f"({summary['requests_without_positive']:,} without one are left out)",
+              f"({summary['requests_without_positive']:,} without one are left out)"
+              + ("; NDCG's gain: 2^relevance - 1 (--gain exp)" if summary.get("gain") == "exp"
+                 else ""),
               "answered: share of all test requests with a suggestion; P answ.: precision on those; "
               f"cover@{k}: share of the catalog ever suggested in the top {k}",
               "ms one p50: one context through suggest_one (the built-in engines but random have "
