@@ -53,7 +53,7 @@ Diagnostics say when the log cannot tell:
   that request the log shows the same item there, nothing there, or another item with a
   propensity below 1 (a propensity of 1 leaves no chance to any other item). Necessary
   conditions only: the log cannot show the rest of the logging policy;
-* ``max_weight`` and, with ``clip``, how many weights were clipped to it (clipping trades
+* ``max_weight`` (uncapped) and, with ``clip``, how many weights were clipped (clipping trades
   bias for variance: the estimate then leans low).
 
 >>> shown = pd.DataFrame({"request_id": ["a", "a", "b", "b"], "item_id": ["x", "y", "y", "x"],
@@ -320,7 +320,8 @@ def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence,
         "matched": float(matches.sum() / suggested) if suggested else 0.0,
         "of_shown": float(matches.sum() / len(rows)) if len(rows) else 0.0,
         "support": float(could.mean()) if suggested else 0.0,
-        "max_weight": float(weight.max()) if len(weight) else 0.0,
+        # the largest uncapped weight: a cap at --clip would hide the figure it is chosen from
+        "max_weight": float(raw.max()) if len(raw) else 0.0,
         "clip": clip, "clipped": clipped})
     return out, parts["ips"]
 
@@ -547,8 +548,7 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
         f"steadier, but their intervals count only the spread of the sample, not the bias of "
         f"SNIPS's normalising or of DR's reward model, so they hold the true value less often "
         f"than they say (more so when few rows match)."]
-    usable = [n for n, e in engines.items() if e["support"] >= MIN_SUPPORT
-              and e[RECOMMENDED]["value"] is not None]
+    usable = [n for n, e in engines.items() if _usable(e, RECOMMENDED)]
     order = sorted(usable, key=lambda n: -engines[n][RECOMMENDED]["value"])
     if order:
         sentences.append(f"By {best}: " + "; ".join(_estimate_phrase(n, engines[n]) for n in order)
@@ -593,7 +593,13 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
                              f"{_possessive(name)} suggestions where it puts them: {best} counts nothing "
                              "for the rest, and its interval allows up to one engagement at "
                              "each of them.")
-        if e["support"] >= MIN_SUPPORT and e["ess"] < MIN_ESS:
+        if e["support"] >= MIN_SUPPORT and e.get("suggested") and e["matched"] == 0:
+            sentences.append(f"{name} matches none of the log's shows where it puts its items, "
+                             "which the log may never show there (support counts an item the "
+                             "log shows at that position anywhere, not in that context): its "
+                             f"{best} of 0 and its interval say nothing of what it would have "
+                             "earned, and it is left out of the order above.")
+        elif e["support"] >= MIN_SUPPORT and e["ess"] < MIN_ESS:
             sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
                              f"of {e['ess']:.0f} at its weakest position): its {best} interval is "
                              f"wide, and the SNIPS and DR intervals beside it are too narrow.")
@@ -634,12 +640,14 @@ def verdict_caution(found: dict) -> str | None:
     estimate. ``random`` is never the one compared: it is the floor, not a contender)."""
     engines = found.get("engines") or {}
     best = found.get("recommended", RECOMMENDED)
-    usable = {n: e for n, e in engines.items()
-              if e[best]["value"] is not None and e["support"] >= MIN_SUPPORT}
+    usable = {n: e for n, e in engines.items() if _usable(e, best)}
+    why = ""
     if "ranker" in usable and "rules" in usable:
         b, a = "ranker", "rules"
     elif len(usable) >= 2:
         a = max(usable, key=lambda n: usable[n]["of_shown"])
+        why = (f" ({a}: the engine whose lists are closest to what was shown, "
+               f"{usable[a]['of_shown']:.0%} of it)")
         others = [n for n in usable if n not in (a, "random")]
         steady = [n for n in others if (usable[n].get("ess") or 0.0) >= MIN_ESS]
         if steady:
@@ -681,8 +689,15 @@ def verdict_caution(found: dict) -> str | None:
     return (f"This log holds only what was shown, so the plain metrics below favour the engine "
             f"that chose it. Had each been serving ({best.upper()}, expected engagements per "
             f"request in the top {found['k']}{capped}): {_estimate_phrase(b, usable[b])} against "
-            f"{_estimate_phrase(a, usable[a])}: {reading}. See 'What each engine would have "
-            f"earned'.")
+            f"{_estimate_phrase(a, usable[a])}{why}: {reading}. See 'What each engine would "
+            f"have earned'.")
+
+
+def _usable(e: dict, best: str) -> bool:
+    """Whether an engine's estimate can be read: enough support, and some match (none: the
+    log may never show its items where it puts them, whatever support says)."""
+    return (e[best]["value"] is not None and e["support"] >= MIN_SUPPORT
+            and not (e.get("suggested") and e.get("matched", 1.0) == 0))
 
 
 def _possessive(name: str) -> str:

@@ -75,7 +75,7 @@ def test_a_log_that_never_explored_supports_only_what_it_showed():
 
 def test_clipping_caps_the_weights_and_says_how_many():
     out = estimate(SHOWN, TARGET, k=2, clip=3.0, n_boot=0)
-    assert out["clipped"] == 2 and out["max_weight"] == 3.0
+    assert out["clipped"] == 2 and out["max_weight"] == 10.0  # the largest, not the cap
     assert out["ips"]["value"] == pytest.approx((2 + 3) / 3)
     # how few rows the estimate rests on is the uncapped weights' (capping them hid it)
     assert out["ess"] == estimate(SHOWN, TARGET, k=2, n_boot=0)["ess"]
@@ -527,3 +527,34 @@ def test_an_engine_that_suggests_nothing_is_said_to_earn_nothing_not_to_lack_sup
     assert out["suggested"] == 0 and out["ips"]["value"] == 0.0
     said = " ".join(trust_sentences({"silent": out}, 1))
     assert "silent suggests nothing in the top 1" in said and "could have shown only" not in said
+
+
+def test_an_engine_that_matches_nothing_is_left_out_of_the_order_and_said_to_be_unreadable():
+    """Full support by the log's reckoning (its items are shown at that position in other
+    requests) but no match: its 0 is no estimate, so it is not ranked last as if it were."""
+    from suggest.counterfactual import trust_sentences
+
+    shown = _log([(f"r{i}", "y" if i % 2 else "x", 1, 0.5, float(i % 3 == 0)) for i in range(60)])
+    never = _lists([(f"r{i}", 1, "y" if i % 2 == 0 else "x") for i in range(60)])  # the other one
+    same = _lists([(f"r{i}", 1, "y" if i % 2 else "x") for i in range(60)])
+    engines = {"never": {**estimate(shown, never, k=1, n_boot=0), "replay": 0.0},
+               "same": {**estimate(shown, same, k=1, n_boot=0), "replay": 0.3}}
+    assert engines["never"]["support"] == 1.0 and engines["never"]["matched"] == 0.0
+    said = trust_sentences(engines, 1)
+    order = next(s for s in said if s.startswith("By IPS"))
+    assert "same" in order and "never" not in order
+    assert any(s.startswith("never matches none of the log's shows") for s in said)
+
+
+def test_the_verdict_says_why_it_compares_two_engines_when_there_is_no_ranker():
+    from suggest.counterfactual import verdict_caution
+
+    def entry(value, of_shown):
+        return {"ips": {"value": value, "ci_low": value - 0.1, "ci_high": value + 0.1},
+                "support": 1.0, "ess": 500.0, "of_shown": of_shown, "matched": 0.5,
+                "suggested": 10}
+    found = {"k": 3, "recommended": "ips",
+             "engines": {"popular": entry(0.5, 0.2), "context-popular": entry(0.8, 0.6)}}
+    caution = verdict_caution(found)
+    assert "(context-popular: the engine whose lists are closest to what was shown, 60% of it)" \
+        in caution

@@ -986,6 +986,19 @@ def test_catalog_file_rejects_duplicates_and_keeps_items_missing_from_it(make_da
     assert "genre" not in log.requests.columns
 
 
+def test_a_log_item_in_another_unicode_form_than_the_catalogs_is_named_as_such(make_dataset):
+    """'café' with a combining accent (the log) is not 'café' with the accented letter (the
+    catalog): they look the same, so the warning says which and how to mend it."""
+    decomposed, composed = "cafe\u0301", "caf\u00e9"
+    path = make_dataset(f"user,item\nu1,{decomposed}\nu2,i2\nu3,i9\n",
+                        catalog={"path": "items.csv", "item": "id"})
+    (path.parent / "items.csv").write_text(f"id\n{composed}\ni2\n", encoding="utf-8")
+    warning = next(w for w in load_checked(path).report.warnings if "not in the catalog" in w)
+    assert warning.startswith("2 items of the log are not in the catalog")
+    assert f"1 of them ({decomposed!r}) is a catalog id written in another Unicode form" in warning
+    assert "'i9')" not in warning.split(";", 2)[2]  # a plain unknown item is not one of them
+
+
 def test_catalog_file_missing_item_column_is_an_error(make_dataset):
     path = make_dataset("user,item\nu1,i1\n", catalog={"path": "items.csv", "item": "item_id"})
     (path.parent / "items.csv").write_text("itemid,genre\ni1,rock\n")

@@ -556,3 +556,18 @@ def test_a_log_given_on_the_command_line_that_is_not_there_is_named_from_the_cur
                                        "--dataset", str(SAMPLE)])
     assert result.exit_code == 2 and "nope.csv: log file not found" in result.output
     assert f"read from the folder you are in ({tmp_path})" in result.output
+
+
+def test_explain_lists_blocked_items_by_rule_and_names_at_most_ten_of_each():
+    """A block of a catalog slice (here every item in five categories) blocks dozens of
+    items: the text groups them by rule, names ten and counts the rest; --json has all."""
+    from suggest.rules.explain import explain_text
+
+    result = {"suggestions": [], "rules": [{"id": "no-video", "state": "true", "failed": None}],
+              "blocked": [{"item_id": f"i{n:03d}", "rules": ["no-video"]} for n in range(25)]
+              + [{"item_id": "x", "rules": ["quiet", "no-video"]}]}
+    text = explain_text(result)
+    assert "blocked (26 items):" in text
+    assert "  by no-video: i000, i001, i002, i003, i004, i005, i006, i007, i008, i009 and 15 more" \
+           in text
+    assert "  by quiet, no-video: x" in text and "i010" not in text

@@ -50,9 +50,9 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.description import Dataset
-from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, attribute_columns, catalog_of,
-                               check_columns, check_rejects_target, check_requests, check_rows,
-                               collect_rejects, describe, duplicate_rule, encoding_warning,
+from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_warning,
+                               attribute_columns, catalog_of, check_columns, check_rejects_target,
+                               check_requests, check_rows, collect_rejects, describe, duplicate_rule, encoding_warning,
                                kept_rows, marker_counts, marker_warning, offsets_warning,
                                reason_counts, reason_table, rename_columns, request_key, shape,
                                shown_summary, time_offsets)
@@ -491,9 +491,7 @@ def _absent_items(report: LoadReport, items: np.ndarray, listed: pd.Series) -> N
     """The warning of a local load about log items the catalog file does not list."""
     absent = sorted(pd.Series(items)[~pd.Series(items).isin(listed)])
     if absent:
-        shown = ", ".join(f"'{i}'" for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
-        report.warnings.append(f"{len(absent):,} items of the log are not in the catalog ({shown}); "
-                               "they have no attributes")
+        report.warnings.append(absent_items_warning(absent, listed))
 
 
 def _all_rejected(ds: Dataset, folder: Path, rows: int) -> DataError:

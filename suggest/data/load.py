@@ -212,16 +212,33 @@ def load(dataset: Dataset | str | Path) -> Log:
         report.time_range = [str(requests["timestamp"].min()), str(requests["timestamp"].max())]
     missing = ~isin(events["item_id"], catalog["item_id"])
     if ds.catalog and ds.catalog.path and missing.any():
-        absent = sorted(events.loc[missing, "item_id"].unique())
-        shown = ", ".join(f"'{i}'" for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
-        report.warnings.append(f"{len(absent):,} items of the log are not in the catalog ({shown}); "
-                               "they have no attributes")
+        report.warnings.append(absent_items_warning(sorted(events.loc[missing, "item_id"].unique()),
+                                                    catalog["item_id"]))
     if len(cat_rejects):
         for reason, count in _reason_counts(cat_rejects).items():
             report.reject_reasons[f"catalog: {reason}"] = count
     extra = pd.DataFrame({"item_id": pd.unique(events.loc[missing, "item_id"])})
     catalog = pd.concat([catalog, extra], ignore_index=True) if len(extra) else catalog
     return Log(ds, requests, truth, events, catalog, rejects, report, context)
+
+
+def absent_items_warning(absent: list[str], known: pd.Series) -> str:
+    """The warning of log items (``absent``, sorted) the catalog file does not list, saying
+    when some of them are catalog ids written in another Unicode form ('café' with a
+    combining accent against one with the accented letter): they look the same and are not."""
+    import unicodedata
+
+    shown = ", ".join(f"'{i}'" for i in absent[:5]) + (" ..." if len(absent) > 5 else "")
+    said = f"{len(absent):,} items of the log are not in the catalog ({shown}); they have no attributes"
+    nfc = {unicodedata.normalize("NFC", str(i)) for i in pd.unique(known.astype(str))}
+    twins = [i for i in absent if unicodedata.normalize("NFC", i) in nfc]
+    if not twins:
+        return said
+    one = len(twins) == 1
+    return said + (f"; {len(twins):,} of them ({', '.join(repr(i) for i in twins[:3])}"
+                   f"{' ...' if len(twins) > 3 else ''}) {'is a catalog id' if one else 'are catalog ids'}"
+                   " written in another Unicode form (an accent as its own character): write the "
+                   "log and the catalog in one form (NFC)")
 
 
 def encoding_warning(ds: Dataset, reasons: dict[str, int]) -> list[str]:

@@ -116,14 +116,24 @@ def explain(engine: RulesEngine, context: dict, k: int | None = None,
     }
 
 
+#: Blocked items named per rule in :func:`explain_text` (``--json`` lists them all).
+BLOCKED_SHOWN = 10
+
+
 def explain_text(result: dict) -> str:
     """The terminal form of :func:`explain`."""
     lines = ["suggestions:"]
     lines += [f"  {i}. {s['item_id']}  (rules: {', '.join(s['rules'])})"
               for i, s in enumerate(result["suggestions"], 1)] or ["  (none: no rule fired that suggests)"]
-    if result["blocked"]:
-        lines.append("blocked: " + ", ".join(f"{b['item_id']} ({', '.join(b['rules'])})"
-                                             for b in result["blocked"]))
+    if result["blocked"]:  # by the rules that block them: a catalog slice blocks many items
+        by_rules: dict[tuple, list[str]] = {}
+        for b in result["blocked"]:
+            by_rules.setdefault(tuple(b["rules"]), []).append(b["item_id"])
+        lines.append(f"blocked ({len(result['blocked']):,} items):")
+        for rules, items in by_rules.items():
+            shown = ", ".join(items[:BLOCKED_SHOWN]) + (
+                f" and {len(items) - BLOCKED_SHOWN:,} more" if len(items) > BLOCKED_SHOWN else "")
+            lines.append(f"  by {', '.join(rules)}: {shown}")
     unknown = any(r["state"] == "unknown" for r in result["rules"])
     lines.append("rules" + (" (unknown: a field the condition needs is missing from the context, "
                             "so the rule cannot fire)" if unknown else "") + ":")
