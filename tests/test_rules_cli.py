@@ -571,3 +571,39 @@ def test_explain_lists_blocked_items_by_rule_and_names_at_most_ten_of_each():
     assert "  by no-video: i000, i001, i002, i003, i004, i005, i006, i007, i008, i009 and 15 more" \
            in text
     assert "  by quiet, no-video: x" in text and "i010" not in text
+
+
+def test_conditions_on_one_field_are_one_part_of_a_near_miss():
+    """``battery >= 20`` and ``battery < 60`` are one window: apart, every request would hold
+    one of them and every miss would be a near miss. Alone, the window has no near misses;
+    beside ``location: home`` a near miss is the window holding and home not, or home and
+    the window not (counted by hand from the frame)."""
+    import numpy as np
+
+    from suggest.data import load
+    from suggest.rules.coverage import coverage
+
+    rules = parse_rules(textwrap.dedent("""\
+        rules:
+          - id: window
+            when: {all: [{battery: {gte: 20}}, {battery: {lt: 60}}]}
+            suggest: [music_discover]
+          - id: window-at-home
+            when: {all: [{battery: {gte: 20}}, {location: home}, {battery: {lt: 60}}]}
+            suggest: [music_discover]
+        """))
+    log = load(SAMPLE)
+    engine = RulesEngine(rules).fit(log.requests, log.truth, log.catalog)
+    report = {r["id"]: r for r in coverage(engine, log.requests).rows}
+    assert report["window"]["near_misses"] == 0
+    battery, place = log.requests["battery"], log.requests["location"].astype(object)
+    window = ((battery >= 20) & (battery < 60)).to_numpy(dtype=bool)
+    outside = ((battery < 20) | (battery >= 60)).to_numpy(dtype=bool)  # known and false
+    home = (place == "home").to_numpy(dtype=bool)
+    away = (place.notna() & (place != "home")).to_numpy(dtype=bool)
+    expected = int(np.count_nonzero((window & away) | (home & outside)))
+    assert expected > 0 and report["window-at-home"]["near_misses"] == expected
+    window_failed, home_failed = np.count_nonzero(home & outside), np.count_nonzero(window & away)
+    assert report["window-at-home"]["top_near_miss"] == (
+        "when.all[0]: battery gte 20 and battery lt 60" if window_failed >= home_failed
+        else "when.all[1]: location eq home")

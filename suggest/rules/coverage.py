@@ -12,7 +12,7 @@ import pandas as pd
 from suggest.rules.compile import Evaluator, Truth3
 from suggest.rules.engine import RulesEngine, unique_columns
 from suggest.rules.explain import describe
-from suggest.rules.model import Group, Leaf, Rule
+from suggest.rules.model import Group, Leaf, Rule, leaves
 
 
 # -- coverage ----------------------------------------------------------------------------
@@ -50,8 +50,8 @@ class Coverage:
                   "fired: requests where the rule's condition is true.",
                   "shadowed: it fired, but the final list is the same without it (other rules",
                   "  placed its items higher, the list was full, or its items were blocked).",
-                  "near miss: every condition of its top-level `all` held but one; the last column",
-                  "  names the condition that most often failed."]
+                  "near miss: every condition of its top-level `all` held but one (those on one",
+                  "  field count as one); the last column names the one that most often failed."]
         return "\n".join(lines)
 
 
@@ -92,21 +92,32 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
 
 
 def _near_misses(rule: Rule, ev: Evaluator) -> tuple[int, str | None]:
-    """Requests where exactly one part of the top-level ``all`` is false and the rest true."""
+    """Requests where exactly one part of the top-level ``all`` is false and the rest true.
+    The conditions on one field are one part (``hour >= 18`` and ``hour < 23`` are one window:
+    apart, every hour would hold one of them, and every miss would be a near miss)."""
     node = rule.when
-    if not isinstance(node, Group) or node.kind != "all" or len(node.children) < 2:
+    if not isinstance(node, Group) or node.kind != "all":
         return 0, None
-    parts: list[Truth3] = [ev.evaluate(c) for c in node.children]
+    groups: dict[frozenset, list] = {}
+    for child in node.children:
+        groups.setdefault(frozenset(leaf.field for leaf in leaves(child)), []).append(child)
+    if len(groups) < 2:
+        return 0, None
+    parts = []
+    for children in groups.values():  # a part holds where all its conditions hold
+        truths: list[Truth3] = [ev.evaluate(c) for c in children]
+        parts.append((np.logical_and.reduce([t.true for t in truths]),
+                      np.logical_or.reduce([t.false for t in truths])))
     # how many parts are true and how many false, per request, counted in bytes (a rule
     # has far fewer than 256 parts); not a (parts x requests) stack summed in int64
     trues, falses = np.zeros(ev.n, np.uint8), np.zeros(ev.n, np.uint8)
-    for p in parts:
-        trues += p.true
-        falses += p.false
+    for true, false in parts:
+        trues += true
+        falses += false
     one_off = (falses == 1) & (trues == len(parts) - 1)
     if not one_off.any():
         return 0, None
-    culprit = [np.count_nonzero(p.false & one_off) for p in parts]
-    worst = node.children[int(np.argmax(culprit))]
-    label = f"{worst.field} {worst}" if isinstance(worst, Leaf) else describe(worst)
-    return int(one_off.sum()), f"{worst.path}: {label}"
+    culprit = [np.count_nonzero(false & one_off) for _, false in parts]
+    worst = list(groups.values())[int(np.argmax(culprit))]
+    label = " and ".join(f"{c.field} {c}" if isinstance(c, Leaf) else describe(c) for c in worst)
+    return int(one_off.sum()), f"{worst[0].path}: {label}"
