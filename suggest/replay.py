@@ -355,7 +355,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                        out / "results.parquet.partial")
     for name, seconds in fit_seconds.items():
         summary["engines"][name]["fit_seconds"] = seconds
-    summary["ranker"] = _ranker_cards(fitted, held)
+    summary["ranker"] = _ranker_cards(fitted, held, out / "truth.parquet.partial")
     from suggest.workflow import log_warnings
 
     summary["warnings"] = [*log_warnings(log), *notes, *_other_splits(summary["ranker"])]
@@ -785,16 +785,28 @@ def below_baseline(summary: dict, metric: str) -> dict | None:
     return out
 
 
-def _ranker_cards(fitted: dict, held) -> dict:
+#: Held-out requests whose candidates give a ranker card's held-out recall: spread evenly
+#: over the test part (all of them when it is smaller).
+RECALL_SAMPLE = 20_000
+
+
+def _ranker_cards(fitted: dict, held, truth_path: Path) -> dict:
     """:func:`ranker_card` of each engine with a booster (asked of its worker when a worker
-    holds it)."""
+    holds it), with its candidates' recall on held-out requests (:data:`RECALL_SAMPLE`)."""
     requests, window = held.train_window()
-    cards = {}
+    cards, sample = {}, None
     for name, engine in fitted.items():
         card = (engine.ask(ranker_card, requests, window) if hasattr(engine, "ask")
                 else ranker_card(engine, requests, window))
         if card is None:
             continue
+        if sample is None:
+            sample = _recall_sample(held, truth_path)
+        rows, truth = sample
+        card["candidate_recall"] = {**(card.get("candidate_recall") or {}), "test": (
+            engine.ask(candidate_recall_on, rows, truth) if hasattr(engine, "ask")
+            else candidate_recall_on(engine, rows, truth))}
+        card["candidate_recall_test_requests"] = len(rows)
         if card.get("model") and (card["train_requests"], card.get("training_window")) != (
                 requests, window):
             theirs = _requests_in(card["train_requests"], card.get("training_window"))
@@ -820,6 +832,29 @@ def _other_splits(cards: dict) -> list[str]:
 
 def _requests_in(requests: int, window: list[str] | None) -> str:
     return f"{requests:,} requests" + (f" to {window[1]}" if window else "")
+
+
+def _recall_sample(held, truth_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Held-out requests spread over the test part and their engagements (from the run's
+    truth file)."""
+    n = held.test_requests
+    rows = held.test_rows(np.unique(np.linspace(0, max(n - 1, 0), min(RECALL_SAMPLE, n)).astype(int)))
+    ids = rows["request_id"].astype(str).tolist()
+    truth = pd.read_parquet(truth_path, filters=[("request_id", "in", ids)]) if ids else \
+        pd.read_parquet(truth_path).iloc[:0]
+    return rows, truth
+
+
+def candidate_recall_on(engine, requests: pd.DataFrame, truth: pd.DataFrame) -> float | None:
+    """The share of ``truth``'s engaged (request, item) pairs among ``engine``'s candidates
+    for ``requests``, served as replay serves them (None without candidates or engagements)."""
+    from suggest.ranker.candidates import recall
+
+    engine = getattr(engine, "engine", engine)  # a loaded model in a replay
+    if getattr(engine, "candidates_", None) is None or not len(requests):
+        return None
+    value = recall(engine.candidates_.generate(requests), requests, truth)
+    return None if np.isnan(value) else value
 
 
 def ranker_card(engine, train_requests: int, window: list[str] | None,

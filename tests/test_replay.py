@@ -756,3 +756,24 @@ def test_gain_exp_scores_every_ndcg_of_the_run_with_two_to_the_grade(tmp_path):
         runs["linear"]["engines"]["popular"]["ndcg@5"])
     assert "NDCG's gain: 2^relevance - 1 (--gain exp)" in summary_text(runs["exp"])
     assert "NDCG's gain" not in summary_text(runs["linear"])
+
+
+def test_the_ranker_card_gives_the_candidates_recall_on_the_held_out_requests(log, tmp_path):
+    """The ceiling that bounds the replay's own figures: the share of the held-out
+    engagements among the ranker's candidates (every held-out request here: fewer than the
+    sample), as the same ranker fitted on the same training part gives it; and the terminal
+    says it under the table."""
+    from suggest.ranker.candidates import recall
+    from suggest.report.terminal import summary_text
+
+    summary = replay(log, {"popular": get_engine("popular"), "ranker": get_engine("ranker")},
+                     tmp_path / "run", latency_sample=0)
+    card = summary["ranker"]["ranker"]
+    parts = split(log.requests, log.truth, 0.2)
+    ranker = get_engine("ranker").fit(parts.train, parts.train_truth, log.catalog)
+    expected = recall(ranker.candidates_.generate(parts.test), parts.test, parts.test_truth)
+    assert card["candidate_recall_test_requests"] == len(parts.test)
+    assert card["candidate_recall"]["test"] == pytest.approx(expected)
+    assert (f"ranker: its candidates hold {expected:.1%} of the held-out engagements "
+            f"(recall@{card['candidates_cap']} on {len(parts.test):,} held-out requests") \
+        in summary_text(summary)

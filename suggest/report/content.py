@@ -458,8 +458,11 @@ def _cards(report: Report, summary: dict) -> None:
             + f"; of those, {v.get('train_requests', 0):,} fit the trees and "
               f"{v.get('valid_requests', 0):,} validate ({v.get('split', '?')}).",
             f"Candidate recall@{card.get('candidates_cap')}: train {_num(recall.get('train'))}, "
-            f"validation {_num(recall.get('valid'))}: the share of engaged items among the "
-            "candidates, the ranker's ceiling.",
+            f"validation {_num(recall.get('valid'))}"
+            + (f", held out {_num(recall['test'])} (on {card['candidate_recall_test_requests']:,} "
+               "held-out requests spread over the test part)" if recall.get("test") is not None
+               else "")
+            + ": the share of engaged items among the candidates, the ranker's ceiling.",
             _trees(v.get("best_iteration"), card.get("trees"))
             + f"; validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}"
             + (f" as replay computes it ({_num(v.get(metric + '_candidates'))} is "

@@ -18,6 +18,23 @@ def verdict_lines(summary: dict, width: int = 100) -> list[str]:
     return lines
 
 
+def ceiling_lines(summary: dict) -> list[str]:
+    """Each trained model's ceiling on the held-out part: the share of its engagements its
+    candidates hold (the twin of a model already said is not repeated)."""
+    lines, said = [], []
+    for name, card in (summary.get("ranker") or {}).items():
+        recall = card.get("candidate_recall") or {}
+        if recall.get("test") is None or card in said:
+            continue
+        said.append(card)
+        lines.append(f"{name}: its candidates hold {recall['test']:.1%} of the held-out "
+                     f"engagements (recall@{card.get('candidates_cap')} on "
+                     f"{card.get('candidate_recall_test_requests', 0):,} held-out requests; train "
+                     f"{_num(recall.get('train'))}, validation {_num(recall.get('valid'))}): no "
+                     "ranking of them does better")
+    return [""] + lines if lines else []
+
+
 def summary_text(summary: dict) -> str:
     """What ``suggest replay`` and ``suggest demo`` print."""
     verdict = summary.get("verdict") or {}
@@ -49,6 +66,7 @@ def summary_text(summary: dict) -> str:
         us = _number(e.get("one_context_us_p50"))
         row.append("n/a" if us != us else f"{us / 1000:.2f}")
         lines.append(name.ljust(width) + "".join(v.rjust(14) for v in row))
+    lines += ceiling_lines(summary)
     focus = [c for c in summary["comparisons"] if c["metric"] == metric]
     if focus:
         tests = summary.get("tests", {})
