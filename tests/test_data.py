@@ -1612,6 +1612,55 @@ def test_times_of_several_offsets_read_in_one_zone_are_warned_of(make_dataset):
     assert not [w for w in load(one_zone).report.warnings if "different UTC offsets" in w]
 
 
+def test_timezone_offset_reads_each_time_at_its_own_offset_as_a_zone_column_would(tmp_path):
+    """The sample log writes each time with its zone's offset and has a zone column: read
+    with `timezone: offset` instead (the column ignored), every request's local hour, minute,
+    weekday and weekend are those the zone column gives, and the rules fire on the same
+    requests; a time without an offset is rejected, naming it."""
+    import yaml
+
+    from suggest.rules import RulesEngine
+    from suggest.rules.mine import rules_zone
+
+    spec = yaml.safe_load((PROJECT / "data" / "sample" / "dataset.yaml").read_text())
+    spec["log"] = str(PROJECT / "data" / "sample" / "log.csv")
+    spec["catalog"]["path"] = str(PROJECT / "data" / "sample" / "catalog.csv")
+    del spec["columns"]["timezone"]
+    spec.update(timezone="offset", ignore=["tz"])
+    (tmp_path / "offset.yaml").write_text(yaml.safe_dump(spec))
+    zoned, written = load(PROJECT / "data" / "sample" / "dataset.yaml"), load(tmp_path / "offset.yaml")
+    fields = ["request_id", "hour", "minute", "weekday", "is_weekend"]
+    pd.testing.assert_frame_equal(written.requests[fields], zoned.requests[fields])
+    assert written.requests["timezone"].str.match(r"UTC([+-]\d\d:\d\d)?$").all()
+    assert not [w for w in written.report.warnings if "different UTC offsets" in w]
+    assert rules_zone(written) is None  # the rules read each request's own local time
+    fired = [RulesEngine(str(PROJECT / "rules" / "phone.yaml"), timezone=rules_zone(log)).fit(
+        log.requests, log.truth, log.catalog).fired(log.requests) for log in (zoned, written)]
+    assert (fired[0] == fired[1]).all() and fired[0].any()
+    lines = (PROJECT / "data" / "sample" / "log.csv").read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[2] = cells[2][:19]  # the same time without its offset
+    (tmp_path / "log.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:40]]) + "\n")
+    spec["log"] = "log.csv"
+    (tmp_path / "cut.yaml").write_text(yaml.safe_dump(spec))
+    reasons = reasons_by_line(load(tmp_path / "cut.yaml"))
+    assert reasons == {2: f"time '{cells[2]}' has no UTC offset (`timezone: offset` reads each "
+                          "time's own)"}
+
+
+def test_timezone_offset_refuses_a_zone_column_beside_it_and_typed_times(make_dataset, tmp_path):
+    with pytest.raises(DescriptionError, match="a timezone column gives each row's zone: choose one"):
+        load(make_dataset("user,item,ts,tz\nu1,i1,2026-03-02T08:00:00+01:00,Europe/Paris\n",
+                          columns={"time": "ts", "timezone": "tz"}, timezone="offset"))
+    frame = pd.DataFrame({"user": ["u1"], "item": ["i1"],
+                          "ts": pd.to_datetime(["2026-03-02T08:00:00Z"], utc=True)})
+    frame.to_parquet(tmp_path / "log.parquet")
+    (tmp_path / "d.yaml").write_text("log: log.parquet\ntimezone: offset\ncolumns: {time: ts}\n")
+    with pytest.raises(DataError, match="is typed") as info:
+        load(tmp_path / "d.yaml")
+    assert "columns: timezone:" in info.value.hint
+
+
 def test_a_rejected_json_line_is_shown_as_written_and_a_cut_line_where_it_breaks(tmp_path):
     """The rejects file shows a rejected JSON line as the file has it (not its cells joined
     by commas, `true` as True and -1 as -1.0); a line cut short breaks at its end, not at

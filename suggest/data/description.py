@@ -7,7 +7,8 @@ A description is a small YAML file beside the log::
                               # a folder of Parquet files / a hive-partitioned dataset, or
                               # a glob of files of one format (logs/*.csv, logs/**/*.jsonl)
     separator: "\\t"
-    timezone: UTC             # local time for hour / weekday
+    timezone: UTC             # local time for hour / weekday; `offset`: each time's own
+                              #   written UTC offset (2026-03-02T08:01+05:30 is 08:01)
     columns:
       user: user
       item: item
@@ -52,7 +53,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from suggest.data.readers import GLOB
-from suggest.data.timefields import TIME_FIELDS, TIME_FORMAT_HINT, TIME_FORMATS, time_format_problem
+from suggest.data.timefields import (OFFSET_ZONE, TIME_FIELDS, TIME_FORMAT_HINT, TIME_FORMATS,
+                                     time_format_problem)
 from suggest.errors import DataErrorList, DescriptionError, did_you_mean, one_of
 from suggest.yamlio import YamlDoc, load_yaml
 
@@ -251,6 +253,12 @@ class _Parser:
             self.error(("columns", given), f"a log of what was shown needs both position and "
                        f"propensity columns; {other} is not named",
                        f"name the {other} column under `columns:`, or drop {given}")
+        if timezone == OFFSET_ZONE and (roles["timezone"] or not roles["time"]):
+            self.error(("timezone",), "`timezone: offset` reads each time's written UTC offset, "
+                       + ("and a timezone column gives each row's zone: choose one"
+                          if roles["timezone"] else "and the log has no time column"),
+                       "drop `timezone: offset`" if roles["timezone"] else
+                       "name the time column under `columns: time:`, or give an IANA zone")
         self.check_roles(roles, context, ignore, catalog)
         if self.errors:
             return None
@@ -341,6 +349,8 @@ class _Parser:
         return value
 
     def zone(self, value: Any, path: tuple) -> str:
+        if value == OFFSET_ZONE and path == ("timezone",):  # each time's own written offset
+            return OFFSET_ZONE
         try:
             ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -47,7 +47,8 @@ import pandas as pd
 from suggest.data.description import ColumnSpec, Dataset
 from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, read_table, sniff_separator
-from suggest.data.timefields import arrow_cells, arrow_text, local_fields, parse_times
+from suggest.data.timefields import (OFFSET_ZONE, arrow_cells, arrow_text, local_fields,
+                                     parse_times, written_zones)
 from suggest.errors import DataError, DataErrorList, SuggestError, did_you_mean, one_of
 from suggest.files import write_atomic
 from suggest.ids import isin
@@ -416,7 +417,7 @@ OFFSET = re.compile(r"(?:[+-]\d\d:?\d\d|Z)$")
 def time_offsets(ds: Dataset, frame: pd.DataFrame) -> set[str]:
     """The distinct UTC offsets the log's time column writes (text times only; none when a
     timezone column gives each row's zone), from the distinct ends of its cells."""
-    if not ds.time or ds.timezone_column or ds.time not in frame.columns:
+    if not ds.time or ds.timezone_column or ds.timezone == OFFSET_ZONE or ds.time not in frame.columns:
         return set()
     values = frame[ds.time]
     if not (arrow_text(values) or values.dtype == object):
@@ -459,9 +460,10 @@ def offsets_warning(ds: Dataset, offsets: set[str]) -> list[str]:
     shown = ", ".join(sorted(offsets)[:5]) + (" ..." if len(offsets) > 5 else "")
     return [f"the times carry {len(offsets)} different UTC offsets ({shown}), but hour, weekday "
             f"and the rules' times are read in {ds.timezone} (the description's `timezone:`), "
-            "not in each time's own offset: if the offsets are the requests' local times, add a "
-            "column of each row's IANA zone (e.g. Asia/Kolkata) and name it under `columns: "
-            "timezone:`"]
+            "not in each time's own offset: if the offsets are the requests' local times, set "
+            "`timezone: offset` (each time read at its own offset), or add a column of each "
+            "row's IANA zone (e.g. Asia/Kolkata) and name it under `columns: timezone:` (which "
+            "also knows each zone's summer time)"]
 
 
 class Verdicts:
@@ -976,6 +978,8 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
     """Each row's time zone: its ``timezone`` column's value, checked once per distinct
     value (a name that is not an IANA zone rejects the row), or the dataset's zone where
     it is missing."""
+    if ds.timezone == OFFSET_ZONE and ds.time:
+        return _written_zones(ds, cells, fail)
     if not ds.timezone_column:
         return pd.Series(ds.timezone, index=cells.index, dtype=object)
     codes, uniques = distinct(cells[ds.timezone_column])
@@ -997,6 +1001,29 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
     # as categories (a zone per distinct value, not a Python string per row): the local
     # time fields convert once a zone and find each zone's rows by its code
     zones, at = np.unique(known.astype(str), return_inverse=True)
+    return pd.Series(pd.Categorical.from_codes(at[codes], zones), index=cells.index)
+
+
+def _written_zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
+    """``timezone: offset``: each row's zone is the UTC offset its time is written with
+    (``UTC+05:30``), found once per distinct time; a time written without one is rejected."""
+    values = cells[ds.time]
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        raise DataError(f"`timezone: offset` reads each time's written UTC offset, and the time "
+                        f"column '{ds.time}' is typed ({values.dtype}): it keeps one zone for "
+                        "all rows, not each row's offset", where=f"{ds.log}",
+                        hint="name a column of each row's IANA zone under `columns: timezone:`, "
+                             "or give `timezone:` an IANA zone")
+    codes, uniques = distinct(values)
+    names = written_zones(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    bad = np.append(pd.isna(names), False)[codes]  # (-1, a missing time: it says so itself)
+    if bad.any():
+        shown = pd.Series(np.append(uniques.to_numpy(dtype=object), None)[codes[bad]],
+                          dtype=object).astype(str).str.strip()
+        fail(bad, pd.Series(("time '" + shown + "' has no UTC offset (`timezone: offset` reads "
+                             "each time's own)").to_numpy(), index=cells.index[bad]))
+    known = np.append(np.where(pd.isna(names), "UTC", names), "UTC").astype(str)
+    zones, at = np.unique(known, return_inverse=True)
     return pd.Series(pd.Categorical.from_codes(at[codes], zones), index=cells.index)
 
 

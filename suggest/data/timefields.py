@@ -33,6 +33,29 @@ ID_COLUMNS = ("request_id", "user_id", "timestamp", "timezone", "group_id")
 #: alone ("2026-03-02") also ends in a hyphen and two digits; that is not an offset.
 _OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 TIME_FORMATS = ("iso", "unix_s", "unix_ms")
+#: ``timezone: offset`` in a description: each time's own written UTC offset is its local time.
+OFFSET_ZONE = "offset"
+#: A fixed UTC offset as a row's zone name (``UTC+05:30``; an offset of 0 is ``UTC``).
+FIXED_ZONE = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+#: The offset a time is written with, after its time of day (a date alone has none).
+WRITTEN_OFFSET = (r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?"
+                  r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<h>\d{2})(?::?(?P<m>\d{2}))?)$")
+
+
+def written_zones(text: pd.Series) -> pd.Series:
+    """Each time's zone from the offset it is written with: ``UTC+05:30``, ``UTC`` for Z or
+    +00:00, missing for a time written without one (``timezone: offset``).
+
+    >>> written_zones(pd.Series(["2026-03-02T08:01+05:30", "2026-03-02 08:01Z", "2026-03-02"])).tolist()
+    ['UTC+05:30', 'UTC', nan]
+    """
+    found = text.astype(str).str.strip().str.extract(WRITTEN_OFFSET)
+    names = pd.Series(None, index=text.index, dtype=object)
+    has = found["h"].notna().to_numpy()
+    names[has] = ("UTC" + found["sign"][has] + found["h"][has] + ":"
+                  + found["m"][has].fillna("00")).to_numpy(dtype=object)
+    names[found["z"].notna().to_numpy() | names.isin(["UTC+00:00", "UTC-00:00"]).to_numpy()] = "UTC"
+    return names
 
 
 def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -359,6 +382,15 @@ def check_zone(zone: object) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def zone_info(name: str) -> zoneinfo.ZoneInfo:
-    """``ZoneInfo(name)``, cached: the single-context path converts to a few zones many times."""
+def zone_info(name: str) -> datetime.tzinfo:
+    """``ZoneInfo(name)``, or the fixed offset of a ``UTC+05:30`` name (a log read with
+    ``timezone: offset``), cached: the single-context path converts to a few zones many
+    times."""
+    fixed = FIXED_ZONE.fullmatch(name)
+    if fixed:
+        sign, hours, minutes = fixed.groups()
+        delta = datetime.timedelta(hours=int(hours), minutes=int(minutes))
+        if delta >= datetime.timedelta(hours=24):
+            raise ValueError(f"{name}: an offset under 24 hours")
+        return datetime.timezone(delta if sign == "+" else -delta, name)
     return zoneinfo.ZoneInfo(name)

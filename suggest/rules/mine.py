@@ -179,7 +179,10 @@ def split_options(test_share: float, seed: int, split_by: str = "auto", gap=None
 def rules_zone(log) -> str | None:
     """The zone a replay reads a rule file's time conditions in for ``log``: the dataset's,
     unless each row names its own (then the request's local time)."""
-    return log.dataset.timezone if not log.dataset.timezone_column else None
+    from suggest.data.timefields import OFFSET_ZONE
+
+    ds = log.dataset
+    return ds.timezone if not ds.timezone_column and ds.timezone != OFFSET_ZONE else None
 
 
 def _check_settings(k: int, max_rules: int, min_support: int, alpha: float, min_lift: float) -> None:
