@@ -607,3 +607,36 @@ def test_conditions_on_one_field_are_one_part_of_a_near_miss():
     assert report["window-at-home"]["top_near_miss"] == (
         "when.all[0]: battery gte 20 and battery lt 60" if window_failed >= home_failed
         else "when.all[1]: location eq home")
+
+
+def test_a_rule_test_context_with_its_own_zone_is_read_there_not_in_the_datasets(tmp_path):
+    """A log without a zone column is read in its description's zone (UTC here), which the
+    rules take as their default; a test context naming its own zone is read in that zone
+    (08:01 in Mumbai was read as 02:31 and the test failed with no word why); the rules'
+    one-context path and `rules explain` read it so too."""
+    from suggest.engines import get_engine
+
+    (tmp_path / "log.csv").write_text("user,item,ts,place\nu1,news,2026-03-02T08:00:00Z,home\n"
+                                      "u2,music,2026-03-02T20:00:00Z,home\n")
+    (tmp_path / "d.yaml").write_text("log: log.csv\ncolumns: {time: ts}\ncontext: {place: categorical}\n")
+    rules = tmp_path / "r.yaml"
+    rules.write_text(textwrap.dedent("""\
+        rules:
+          - id: morning
+            when: {time: {between: ["07:00", "09:00"]}}
+            suggest: [news]
+        tests:
+          - name: mumbai morning
+            context: {timestamp: "2026-03-02T08:01:00", timezone: Asia/Kolkata, place: home}
+            expect: [news]
+        """))
+    result = run("rules", "test", rules, "--dataset", tmp_path / "d.yaml")
+    assert result.exit_code == 0, result.output
+    context = {"timestamp": "2026-03-02T08:01:00", "timezone": "Asia/Kolkata", "place": "home"}
+    explained = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
+                    json.dumps(context))
+    assert "1. news" in explained.output
+    engine = get_engine("rules", rules=str(rules), timezone="UTC").fit()
+    assert engine.suggest_one(context, k=1)["item_id"].tolist() == ["news"]
+    # no zone of its own: the engine's (the dataset's), UTC: 02:31 there, no morning
+    assert engine.suggest_one({"timestamp": "2026-03-02T08:01:00+05:30", "place": "home"}, k=1).empty

@@ -28,11 +28,14 @@ def rules_text(when: str, head: str = "") -> str:
 
 
 def truth(when: str, frame: pd.DataFrame, timezone: str | None = None) -> list:
-    """The three-valued result per request, checked against what the engine fires."""
+    """The three-valued result per request (read in ``timezone`` when given), checked against
+    what the engine fires (whose ``timezone`` is a default a request's own zone overrides: it
+    is given the frame without its zones then)."""
     rs = parse_rules(rules_text(when))
     result = Evaluator(frame, timezone).evaluate(rs.rules[0].when)
     values = [bool(t) if k else U for t, k in zip(result.true, result.known)]
-    fired = RulesEngine(rs, timezone=timezone).fit().fired(frame)[:, 0]
+    own = frame.drop(columns="timezone") if timezone and "timezone" in frame.columns else frame
+    fired = RulesEngine(rs, timezone=timezone).fit().fired(own)[:, 0]
     assert fired.tolist() == [v is T for v in values], "a rule fires exactly where it is true"
     return values
 
@@ -279,12 +282,14 @@ def test_rule_set_timezone_overrides_the_requests_own_zone():
     assert truth(window, frame) == [F]
     assert truth(window, frame, timezone="Asia/Seoul") == [T]
     assert truth("{hour: 0}", frame) == [T] and truth("{hour: 8}", frame, timezone="Asia/Seoul") == [T]
-    # through the engine: the file's zone wins over the engine's (the dataset's) zone
+    # through the engine: the file's zone wins over every other; the engine's own (the
+    # dataset's) is a default, which the request's zone overrides
     head = "timezone: Asia/Seoul\n"
     engine = RulesEngine(parse_rules(rules_text(window, head)), timezone="UTC").fit()
     assert engine.fired(frame)[:, 0].tolist() == [True]
-    engine = RulesEngine(parse_rules(rules_text(window)), timezone="UTC").fit()
-    assert engine.fired(frame)[:, 0].tolist() == [False]
+    engine = RulesEngine(parse_rules(rules_text(window)), timezone="Asia/Seoul").fit()
+    assert engine.fired(frame)[:, 0].tolist() == [False]  # Sunday 00:30 in Berlin
+    assert engine.fired(frame.drop(columns="timezone"))[:, 0].tolist() == [True]  # no zone: Seoul
 
 
 def test_local_columns_are_used_as_they_are_unless_a_zone_asks_for_recomputing():

@@ -152,9 +152,11 @@ class BaseEngine:
             ``field: value`` for the context columns the engine was fitted on,
             plus optional ``user_id``, ``timestamp``, ``timezone`` and
             ``request_id``. A ``timestamp`` without an offset is local time in
-            the context's ``timezone``, else UTC (a log's naive times are read
-            in the dataset's ``timezone``: give ``timezone`` or an offset to
-            match). A field left out, or ``None``, is missing; a category value
+            the context's ``timezone``, else UTC; its hour and weekday are read
+            in the context's ``timezone``, else at the offset it is written
+            with (the rules engine: in the dataset's zone, its default). A log's
+            rows were read in their zone column's zones, else the
+            description's ``timezone``: give the same ``timezone`` to match. A field left out, or ``None``, is missing; a category value
             the engine never saw is unseen. Both are legitimate in production
             and treated exactly as the batch path treats them.
         k : int

@@ -42,8 +42,8 @@ class RulesEngine(BaseEngine):
     rules : str, Path or RuleSet
         The rule file (or a parsed rule set).
     timezone : str, optional
-        Zone for time conditions when the rule set names none (the dataset's).
-        Without either, each request's own local time is used.
+        Zone for time conditions when the rule set names none and a request names none
+        (the dataset's: a request's own ``timezone`` wins). Without any, UTC.
 
     Examples
     --------
@@ -149,9 +149,12 @@ class RulesEngine(BaseEngine):
         return fired
 
     def evaluator(self, requests: pd.DataFrame, *, remember: set[int] | None = None) -> Evaluator:
-        """The conditions' evaluator over ``requests``, in the rule set's time zone
-        (``remember``: the conditions, by id, whose results it keeps)."""
-        return Evaluator(requests, self.rule_set_.timezone or self.timezone, remember=remember)
+        """The conditions' evaluator over ``requests``, in the rule set's time zone, else in
+        each request's (its ``timezone`` column), else in the engine's ``timezone`` (the
+        dataset's: a default, which a context's own zone overrides); ``remember``: the
+        conditions, by id, whose results it keeps."""
+        zone = self.rule_set_.timezone or (None if "timezone" in requests.columns else self.timezone)
+        return Evaluator(requests, zone, remember=remember)
 
     @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -178,7 +178,7 @@ class RuleReader:
         set's ``max_suggestions``), memoised by the fields the rules read and the minute."""
         rules = self.rule_engine
         rs = rules.rule_set_
-        zone = rs.timezone or rules.timezone
+        zone = rs.timezone or (None if context.get("timezone") else rules.timezone)
         if zone and utc_ns is not None:
             wall = (_EPOCH + datetime.timedelta(microseconds=utc_ns // 1000)).astimezone(zone_info(zone))
             local = (wall.hour, wall.minute, wall.weekday())
