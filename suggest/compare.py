@@ -153,7 +153,8 @@ def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,
     return (f"  {name[:width]:<{width + 1}}{r['requests']:>9,}{r['mean_a']:>{wa}.4f}"
             f"{r['mean_b']:>{wb}.4f}{r['diff']:>+9.4f}   {interval_text(r):<20}"
             + ("nearly every request: the overall test above" if r.get("whole") else
-               "small values pooled, under the minimum size: not tested" if r.get("small") else
+               ("small values pooled, under the minimum size: not tested" if name == "other" else
+                "under the minimum size: not tested") if r.get("small") else
                f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}"
                + ("" if r["p_holm"] < ALPHA else f" ({detectable(r.get('mde'))})")))
 

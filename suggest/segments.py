@@ -105,8 +105,11 @@ def _raw_labels(values: pd.Series, bins: int) -> tuple[pd.Series, list | None]:
 
 def _pooled(labels: pd.Series, min_size: int, max_values: int) -> tuple[pd.Series, int]:
     """Small segments and those past the ``max_values`` largest go to "other"; also how
-    many segment names were pooled."""
+    many segment names were pooled. A column of two values (a boolean) pools nothing: its
+    small value would be the 'other' alone, under another name (shown, not tested)."""
     counts = labels.value_counts(sort=True)
+    if len(counts) <= 2 and (labels != MISSING).all():
+        return labels, 0
     keep = counts[counts >= min_size].index[:max_values]
     return labels.where(labels.isin(keep), OTHER), int(len(counts) - len(keep))
 
@@ -159,7 +162,7 @@ def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: 
         # tested again (as a family of one, uncorrected, it could contradict the overall test)
         # and 'other' under the minimum size (small values pooled) is shown, not tested: it
         # mixes values too small to test alone
-        small = {v for v in names if v == OTHER and len(groups[v]) < min_size}
+        small = {v for v in names if len(groups[v]) < min_size}  # 'other', or a two-valued column's
         parts = [v for v in names if share[v] < WHOLE and v not in small]
         tested = dict(zip(parts, test_family([(a[groups[v]], b[groups[v]]) for v in parts],
                                              alpha=alpha, seed=seed)))

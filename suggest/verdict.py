@@ -87,10 +87,10 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     below = summary.get("ranker_below_baseline") or {}
     if below.get("value"):
         out["ranker_below_baseline"] = below
-        tested = next((c for c in comparisons if {c["a"], c["b"]} == {"ranker", below["baseline"]}
-                       and c["metric"] == below["metric"]), None)
-        gap = ("" if tested is None or below["on"] != "the held-out requests" else
-               ", a significant gap" if tested["p_holm"] < ALPHA else
+        compared = next((c for c in comparisons if {c["a"], c["b"]} == {"ranker", below["baseline"]}
+                         and c["metric"] == below["metric"]), None)
+        gap = ("" if compared is None or below["on"] != "the held-out requests" else
+               ", a significant gap" if compared["p_holm"] < ALPHA else
                ", a gap the paired test below does not find significant")
         say.append(f"Warning: on {below['on']} the ranker scores below {below['baseline']} "
                    f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}"
@@ -282,14 +282,19 @@ def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str 
     pair = ((summary.get("segments") or {}).get("pairs") or {}).get(f"{name} - {other}") or {}
     rows = {r["value"]: r for r in (pair.get(RETURNING) or {}).get("rows", [])}
     new, old = rows.get("false"), rows.get("true")
-    if new is None or old is None or new.get("ci_low") is None or old.get("ci_low") is None:
+    if new is None or old is None:
         return None
     total = new["requests"] + old["requests"]
 
     def diff(r: dict) -> str:
+        if r.get("ci_low") is None:
+            return f"{r['diff']:+.3f}"
         return f"{r['diff']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+    least = (summary.get("segments") or {}).get("min_segment")
+    few = ("" if not new.get("small") else
+           f", under the {least} a segment needs to be tested" if least else ", too few to test")
     return (f"Users new to the engines (no request in the training part: {new['requests']:,} of "
-            f"the {total:,} requests with a positive): {name} - {other} {diff(new)} {metric}; "
+            f"the {total:,} requests with a positive{few}): {name} - {other} {diff(new)} {metric}; "
             f"returning users {diff(old)} (95% paired t intervals, not adjusted; the segment "
             f"'{RETURNING}').")
 

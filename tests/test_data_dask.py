@@ -803,3 +803,23 @@ def test_the_workers_mark_returning_users_as_one_process_does(coarse_log, client
         if test is not None:
             flags.update(zip(_rows(test)["request_id"], test[2]))
     assert pd.Series(flags).reindex(expected.index).tolist() == expected.tolist()
+
+
+def test_a_request_that_lost_a_shown_row_in_its_piece_is_rejected_on_the_workers_too(client,
+                                                                                       tmp_path):
+    """A shown row rejected on its own (a missing propensity) is checked where its file is
+    read; its request's other rows are in another bucket: the workers reject them as a local
+    load does (they were kept, and IPS leaned low on Dask alone)."""
+    from conftest import write_dataset
+    from test_shown import SHOWN
+
+    rows = ["req,user,item,pos,prop,clicked"]
+    for r in range(20):
+        rows += [f"q{r},u{r % 3},a,1,0.5,1", f"q{r},u{r % 3},b,2,{'' if r % 2 else 0.5},0"]
+    local, report, rejected = _both(write_dataset(tmp_path / "lost", "\n".join(rows) + "\n",
+                                                  **SHOWN), client, tmp_path / "rejects")
+    assert local.report.rows_rejected == 20 and report.rows_rejected == 20
+    assert report.requests == local.report.requests == 10
+    assert report.shown == local.report.shown
+    assert report.reject_reasons == local.report.reject_reasons
+    assert sorted(rejected["line"].astype(int)) == sorted(local.rejects["line"].astype(int))

@@ -147,6 +147,30 @@ def test_an_other_pooled_under_the_minimum_size_is_shown_but_not_tested():
     assert "other" not in {r["value"] for r in significant(families, losses=False)}
 
 
+def test_the_small_value_of_a_two_valued_column_keeps_its_name_and_is_not_tested():
+    """Seven newcomers among 393 returning users: 'false' is not 'other' (nothing else is
+    pooled with it), is shown under its own name with its figures, and is not tested; and
+    the verdict's sentence on users new to the engines still says how they fare, and that
+    they are too few to test."""
+    from suggest.verdict import _new_users
+
+    rng = np.random.default_rng(2)
+    a = ranking_values(rng, 400)
+    b = np.clip(a + 0.1, 0, 1)
+    returning = np.array([True] * 393 + [False] * 7)
+    families = segment_tests(a, b, pd.DataFrame({"returning_user": returning}), ["returning_user"],
+                             min_size=30)
+    rows = {r["value"]: r for r in families["returning_user"]["rows"]}
+    assert set(rows) == {"true", "false"} and families["returning_user"]["pooled_into_other"] == 0
+    assert rows["false"]["small"] and rows["false"]["requests"] == 7
+    assert rows["false"]["diff"] == pytest.approx((b - a)[returning == False].mean())  # noqa: E712
+    summary = {"segments": {"min_segment": 30, "pairs": {"ranker - popular": families}}}
+    said = _new_users(summary, "ranker", "popular", "ndcg@5")
+    assert said.startswith("Users new to the engines (no request in the training part: 7 of the "
+                           "400 requests with a positive, under the 30 a segment needs to be "
+                           "tested): ranker - popular +")
+
+
 def test_asking_for_another_column_changes_no_other_p_value():
     rng = np.random.default_rng(2)
     n = 2000

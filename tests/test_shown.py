@@ -110,3 +110,23 @@ def test_one_of_position_and_propensity_alone_is_a_description_error(tmp_path, g
     line = next(n for n, text in enumerate(path.read_text().splitlines(), 1)
                 if text.strip().startswith(f"{given}:"))
     assert f"dataset.yaml:{line}:" in str(info.value)  # the file and line of the key given
+
+
+def test_a_rejected_row_that_loses_no_shown_item_takes_nothing_along(tmp_path):
+    """A repeat of a pair rejected under `duplicates: reject` (its first row still shows the
+    item) and a row with no item (it showed nothing) lose no shown item: their requests keep
+    their other rows."""
+    log = load_checked(write_dataset(tmp_path / "repeat", """\
+        req,user,item,pos,prop,clicked
+        q1,u1,a,1,0.5,1
+        q1,u1,a,1,0.5,1
+        q1,u1,b,2,0.5,0
+        """, duplicates="reject", **SHOWN))
+    assert log.report.rows_rejected == 1 and len(log.events) == 2
+    log = load_checked(write_dataset(tmp_path / "nothing", """\
+        req,user,item,pos,prop,clicked
+        q1,u1,a,1,0.5,1
+        q1,u1,,,,1
+        q1,u1,b,2,0.5,0
+        """, **SHOWN))
+    assert log.report.rows_rejected == 1 and len(log.events) == 2

@@ -229,3 +229,16 @@ def test_a_ranker_below_its_best_baseline_is_said_before_the_details():
     assert not ahead["ranker_below_baseline"]["value"]
     assert not any(s.startswith("Warning") for s in judge(ahead, "ndcg@5")["sentences"])
     assert below_baseline({"engines": {"rules": {"ndcg@5": 0.1}}}, "ndcg@5") is None
+
+
+def test_a_ranker_below_the_baseline_still_gets_its_count_of_segments_tested():
+    """The warning of a ranker below the baseline reused the name of the segment counts:
+    the losses sentence lost its "of 40 segments"."""
+    summary = _summary(-0.02, 0.01)
+    summary["ranker_below_baseline"] = {"value": True, "on": "the held-out requests",
+                                        "baseline": "user-history", "metric": "ndcg@5",
+                                        "ranker": 0.28, "baseline_score": 0.3}
+    said = " ".join(judge(summary, "ndcg@5", {"ranker - user-history": []},
+                          {"ranker - user-history": {"segments": 40, "columns": 6}})["sentences"])
+    assert "Warning: on the held-out requests the ranker scores below user-history" in said
+    assert "to user-history in none of 40 segments" in said

@@ -250,14 +250,27 @@ def _piece(ds: Dataset, parts: list[Part], first: int, columns: list[str],
     rows = check_rows(ds, raw, report, types)
     meta.update(inferred=report.inferred, schema=report.schema, context=rows.context,
                 present={c: bool(raw.frame[c].notna().any()) for c in report.inferred})
-    kept = rows.out.loc[rows.verdicts.undecided].drop(columns=SOURCE, errors="ignore").reset_index(
-        drop=True)
-    kept["piece"] = number[rows.verdicts.undecided]
+    take = rows.verdicts.undecided.copy()
+    lost = np.zeros(len(take), dtype=bool)
+    if ds.position and ds.request:
+        # a shown row rejected on its own goes to its request's bucket too, as a mark (it is
+        # no kept row and its reject is written here): the bucket rejects the request's other
+        # rows with it, as a local load does (suggest.data.load._lost_shown_rows)
+        lost = ~take & (rows.request >= 0) & (rows.item >= 0)
+        take |= lost
+    kept = rows.out.loc[take].drop(columns=SOURCE, errors="ignore").reset_index(drop=True)
+    kept["piece"] = number[take]
+    if ds.position and ds.request:  # on every piece: the pieces share their columns
+        kept[LOST] = lost[take]
     keys = ["request_id"] if ds.request else request_key(ds, rows.context)
     kept["_hash"] = pd.util.hash_pandas_object(kept[keys], index=False).to_numpy()
     rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
                                ~rows.verdicts.undecided, ds.separator)
     return meta, kept, rejects
+
+
+#: The column marking a shown row rejected in its piece, sent to its request's bucket.
+LOST = "_lost"
 
 
 def _split(buckets: int, piece) -> list[pd.DataFrame]:
@@ -332,11 +345,15 @@ def _bucket(ds: Dataset, context: list[str], keep: bool, *pieces: pd.DataFrame,
     if files:  # a log of several files: each row's, as a local load has them
         out[SOURCE] = pd.Categorical(pd.Series(out["piece"].to_numpy()).map(files))
     verdicts = Verdicts(out.index)
+    marks = np.zeros(len(out), dtype=bool)
+    if LOST in out:  # shown rows rejected in their piece: marks, rejected (and counted) there
+        marks = out.pop(LOST).fillna(False).to_numpy(dtype=bool)
+        verdicts.fail(marks, "rejected in its piece")
     request = pd.factorize(out["request_id"])[0] if ds.request else None
     rows = Rows(out, verdicts, pd.factorize(out["user_id"])[0], pd.factorize(out["item_id"])[0],
                 request, context)
     check_requests(ds, rows)
-    bad = ~verdicts.undecided
+    bad = ~verdicts.undecided & ~marks
     rejects = pd.DataFrame({"piece": out["piece"].to_numpy()[bad], "line": out["line"].to_numpy()[bad],
                             "reason": verdicts.why[bad]})
     frame, codes = kept_rows(ds, rows)

@@ -49,7 +49,7 @@ from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, read_table, sniff_separator
 from suggest.data.timefields import (OFFSET_ZONE, arrow_cells, arrow_text, local_fields,
                                      parse_times, written_zones)
-from suggest.errors import DataError, DataErrorList, SuggestError, did_you_mean, one_of
+from suggest.errors import DataError, DataErrorList, SuggestError, did_you_mean, one_of, percent
 from suggest.files import write_atomic
 from suggest.ids import isin
 
@@ -120,7 +120,7 @@ class LoadReport:
         for col, kind in self.schema.items():
             what = "item attribute" if col in self.attributes else "context"
             share = self.missing_share.get(col)
-            empty = f", missing in {100 * share:.0f}% of requests" if share else ""
+            empty = f", missing in {percent(share)} of requests" if share else ""
             note = "   (inferred: declare it under `context:` or list it in `ignore:`)" \
                 if col in self.inferred else ""
             lines.append(f"    {col:<{width}}  {what}, {kind}{empty}{note}")
@@ -566,23 +566,28 @@ def check_requests(ds: Dataset, rows: Rows) -> None:
                                     {"user_id": ds.user, "timestamp": ds.time, "group_id": ds.group})
         verdicts.fail_each(why)
     keys = ["request_id"] if ds.request else request_key(ds, rows.context)
+    before = verdicts.undecided.copy()
     if ds.duplicates == "reject":
         _reject_repeats(out, pd.Series(verdicts.undecided, index=out.index), verdicts.fail, keys)
+    repeats = before & ~verdicts.undecided  # the pair is still shown, by its first row
     if ds.position:
         _reject_repeats(out, pd.Series(verdicts.undecided, index=out.index), verdicts.fail, keys,
                         what="position")
         if ds.request:  # last: a row any check above rejected takes its request's others along
-            verdicts.fail_each(_lost_shown_rows(out, verdicts.undecided, rows.request))
+            verdicts.fail_each(_lost_shown_rows(out, verdicts.undecided, rows.request,
+                                                repeats | (rows.item < 0)))
 
 
-def _lost_shown_rows(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray) -> pd.Series:
+def _lost_shown_rows(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray,
+                     spared: np.ndarray) -> pd.Series:
     """A reason for each kept row of a request of a log of what was shown that lost another
-    of its rows: a request missing a shown item is scored as if nothing had been shown there,
+    of its shown items: a request missing one is scored as if nothing had been shown there,
     so IPS would lean low by the share of rows lost (and a plain replay miss the engagement
     the lost row may hold). Rows of the request are rejected with it, naming the first lost
-    row's line (and file, when it is another's)."""
+    row's line (and file, when it is another's). ``spared``: rejected rows that lose no
+    shown item (a repeat of a pair its first row still shows, a row with no item)."""
     has = request >= 0
-    lost = np.flatnonzero(has & ~ok)
+    lost = np.flatnonzero(has & ~ok & ~spared)
     if not len(lost):
         return pd.Series(None, index=out.index[:0], dtype=object)
     none = len(request)
@@ -629,6 +634,8 @@ def _first_seen_order(codes: np.ndarray) -> bool:
     (what ``pd.factorize`` gives): each code is at most one past the largest before it."""
     if codes.min(initial=0) < 0:
         return False
+    if not len(codes):  # nothing kept (a bucket whose every row a check across rows refused)
+        return True
     highest = np.maximum.accumulate(codes)
     return bool(codes[0] == 0 and (np.diff(highest) <= 1).all())
 
