@@ -44,8 +44,8 @@ past one engagement per suggestion (the most a list can earn) unless the estimat
 Diagnostics say when the log cannot tell:
 
 * ``ess``: the effective sample size of the weights, per position ``(sum w)^2 / sum w^2``,
-  at the weakest of the positions the target fills (in requests; compare with
-  ``requests``; ``ess_by_position`` holds each);
+  at the weakest of the positions that carry at least 5% of the target's weights (in
+  requests; compare with ``requests``; ``ess_by_position`` holds each);
 * ``matched``: the share of the target's suggestions (request, position) that the log
   shows at that position: the rows the weights stand on;
 * ``support``: the share of the target's suggestions the logging policy could have shown
@@ -312,10 +312,13 @@ def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence,
     squares = np.bincount(pos[inside], weights=raw[inside] ** 2, minlength=width)
     per_position = np.divide(total ** 2, squares, out=np.zeros(width), where=squares > 0)
     used = filled.any(axis=0)  # the positions the target fills somewhere
+    # the weakest position's (a mean would hide one that stands on a handful of rows) among
+    # those that carry the estimate: a position filled in a few requests weighs little in it
+    carrying = used & (total >= WEIGHT_SHARE * total.sum()) if total.sum() > 0 else used
     out.update({
         "requests": n, "k": k, "rows": int(len(rows)), "suggested": int(suggested),
-        # the weakest position's: a mean would hide one that stands on a handful of rows
-        "ess": float(per_position[used].min()) if used.any() else 0.0,
+        "ess": float(per_position[carrying if carrying.any() else used].min()) if used.any()
+        else 0.0,
         "ess_by_position": [float(v) for v in per_position[:k]],
         "matched": float(matches.sum() / suggested) if suggested else 0.0,
         "of_shown": float(matches.sum() / len(rows)) if len(rows) else 0.0,
@@ -404,6 +407,9 @@ MIN_SUPPORT = 0.5
 #: Below this effective sample size (per position, in requests) an interval stands on few
 #: rows: it is wide, and its coverage is less sure.
 MIN_ESS = 30.0
+#: A position carrying less than this share of the engine's (uncapped) weights is left out
+#: of its weakest-position effective sample size: it weighs little in the estimate.
+WEIGHT_SHARE = 0.05
 #: Below this many matched rows SNIPS and DR get no bootstrap interval: resampling a
 #: handful of rows gives a spread near zero, not an interval (DR's is then the reward
 #: model's alone).
@@ -463,7 +469,10 @@ def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggesti
         if oracle is not None:
             entry["oracle"] = oracle.value(target, test_ids, k)
         out[name] = entry
-    found["paired"] = paired_differences(terms, n_boot, seed)
+    at = shown[shown["position"].to_numpy() <= k]
+    heaviest = 1.0 / float(at["propensity"].min()) if len(at) else 0.0
+    found["paired"] = paired_differences(terms, n_boot, seed,
+                                         heaviest=min(heaviest, clip) if clip else heaviest)
     sentences = trust_sentences(out, k, found["paired"])
     if repeated.any():
         sentences.append(f"{int(repeated.sum()):,} held-out shown rows repeat a position their "
@@ -472,12 +481,16 @@ def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggesti
 
 
 def paired_differences(terms: dict[str, np.ndarray], n_boot: int, seed: int,
-                       confidence: float = 0.95) -> dict:
+                       confidence: float = 0.95, heaviest: float = 0.0) -> dict:
     """``{"b - a": {"value", "ci_low", "ci_high"}}`` for every pair of engines (``b`` after
     ``a`` in ``terms``' order): the difference of their IPS estimates, with a percentile
     bootstrap interval over the requests, resampled together for both (the estimates are of
     the same requests, so they move together: two separate intervals that overlap do not
-    say the difference is unclear). One set of resamples serves every pair."""
+    say the difference is unclear), widened on each side by one engagement at ``heaviest``
+    (the log's heaviest weight, as the gamma interval allows one more count of it): a
+    resample of the matches there are cannot see the heavy ones that could have been (the
+    plain bootstrap held the true difference in 78% of 30 simulated services; widened, 94%).
+    One set of resamples serves every pair."""
     names = list(terms)
     if len(names) < 2 or n_boot <= 0:
         return {}
@@ -495,8 +508,9 @@ def paired_differences(terms: dict[str, np.ndarray], n_boot: int, seed: int,
     for j, b in enumerate(names):
         for i, a in enumerate(names[:j]):
             low, high = np.percentile(means[:, j] - means[:, i], [tail, 100 - tail])
-            out[f"{b} - {a}"] = {"value": float(point[j] - point[i]), "ci_low": float(low),
-                                 "ci_high": float(high)}
+            out[f"{b} - {a}"] = {"value": float(point[j] - point[i]),
+                                 "ci_low": float(low - heaviest / n),
+                                 "ci_high": float(high + heaviest / n)}
     return out
 
 

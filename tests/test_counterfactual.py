@@ -558,3 +558,31 @@ def test_the_verdict_says_why_it_compares_two_engines_when_there_is_no_ranker():
     caution = verdict_caution(found)
     assert "(context-popular: the engine whose lists are closest to what was shown, 60% of it)" \
         in caution
+
+
+def test_the_paired_interval_allows_one_more_match_of_the_heaviest_weight_on_each_side():
+    """The bootstrap of the matches there are cannot see the heavy ones that could have been:
+    the interval is the plain one widened on each side by one engagement at the log's
+    heaviest weight over the requests (the same resamples: the same seed)."""
+    from suggest.counterfactual import paired_differences
+
+    rng = np.random.default_rng(4)
+    terms = {"a": rng.random(500) * (rng.random(500) < 0.2) * 5,
+             "b": rng.random(500) * (rng.random(500) < 0.3) * 5}
+    plain = paired_differences(terms, 400, seed=3)["b - a"]
+    wide = paired_differences(terms, 400, seed=3, heaviest=20.0)["b - a"]
+    assert wide["value"] == plain["value"]
+    assert wide["ci_low"] == pytest.approx(plain["ci_low"] - 20.0 / 500)
+    assert wide["ci_high"] == pytest.approx(plain["ci_high"] + 20.0 / 500)
+
+
+def test_a_position_the_engine_fills_in_few_requests_does_not_set_its_effective_sample():
+    """Position 2 filled in 2 of 200 requests (two matched rows): its effective sample of 1
+    would decide 'the log cannot tell'; it carries 1% of the weights and is left out of the
+    minimum, which is position 1's (every request, weights 2)."""
+    rows = [(f"r{i}", "x", 1, 0.5, float(i % 2)) for i in range(200)]
+    rows += [("r0", "y", 2, 0.5, 1.0), ("r1", "y", 2, 0.25, 0.0)]
+    lists = [(f"r{i}", 1, "x") for i in range(200)] + [("r0", 2, "y"), ("r1", 2, "y")]
+    out = estimate(_log(rows), _lists(lists), k=2, n_boot=0)
+    assert out["ess_by_position"][1] == pytest.approx((2 + 4) ** 2 / (4 + 16))
+    assert out["ess"] == pytest.approx(200.0) and out["ess_by_position"][0] == pytest.approx(200.0)
