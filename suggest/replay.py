@@ -923,7 +923,42 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
             tested[key] = {"segments": sum(f["tests"] for f in families.values()),
                            "columns": len(families)}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
+    summary["newcomers"] = _newcomers(summary, results_path, metric)
     summary["verdict"] = judge(summary, metric, losses, tested)
+
+
+def _newcomers(summary: dict, results_path: Path, metric: str) -> dict:
+    """Per learned engine, on the held-out requests with a positive whose user has no request
+    in the training part: the engine against the baseline best on them (the best baseline
+    overall may be one that needs a user's past, silent for newcomers), with a 95% paired t
+    interval (no test: the segment tests hold the p-values). Empty when the held-out part
+    does not have both kinds of user."""
+    import pyarrow.parquet as pq
+
+    from suggest.stats import paired_test
+    from suggest.verdict import LEARNED, TEAM
+
+    engines = summary["engines"]
+    learned = [n for n in LEARNED if n in engines]
+    simple = sorted(n for n, e in engines.items()
+                    if n not in LEARNED and n != TEAM and not e.get("rule_set"))
+    schema = pq.read_schema(results_path)
+    if not learned or not simple or RETURNING not in schema.names:
+        return {}
+    new = ~_ScoredColumns(results_path, schema, learned[0])[RETURNING].to_numpy(dtype=bool)
+    if not new.any() or new.all():
+        return {}
+    values = _scored_values(results_path)
+    base = {n: values(n, metric)[new] for n in simple}
+    best = max(simple, key=lambda n: base[n].mean())  # the first by name among equals
+    out = {}
+    for name in learned:
+        mine = values(name, metric)[new]
+        t = paired_test(base[best], mine, with_p=False)
+        out[name] = {"baseline": best, "requests": int(new.sum()), "mean": float(mine.mean()),
+                     "baseline_mean": float(base[best].mean()), "diff": t.diff,
+                     "ci_low": t.ci_low, "ci_high": t.ci_high}
+    return out
 
 
 class _ScoredColumns:

@@ -274,29 +274,30 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
 
 
 def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str | None:
-    """The cold start in one sentence: ``name`` against ``other`` on the held-out requests
-    whose user has no request in the training part, beside the returning users' (the
-    ``returning_user`` segment), when both kinds are there."""
+    """The cold start in one sentence: ``name`` on the held-out requests whose user has no
+    request in the training part, against the baseline best on them (``summary["newcomers"]``:
+    the best baseline overall may need a user's past), beside the returning users against
+    ``other`` (the ``returning_user`` segment), when both kinds are there."""
     from suggest.segments import RETURNING
 
+    new = (summary.get("newcomers") or {}).get(name)
     pair = ((summary.get("segments") or {}).get("pairs") or {}).get(f"{name} - {other}") or {}
-    rows = {r["value"]: r for r in (pair.get(RETURNING) or {}).get("rows", [])}
-    new, old = rows.get("false"), rows.get("true")
-    if new is None or old is None:
+    old = {r["value"]: r for r in (pair.get(RETURNING) or {}).get("rows", [])}.get("true")
+    if new is None:
         return None
-    total = new["requests"] + old["requests"]
 
     def diff(r: dict) -> str:
-        if r.get("ci_low") is None:
+        if r.get("ci_low") is None or r["ci_low"] != r["ci_low"]:
             return f"{r['diff']:+.3f}"
         return f"{r['diff']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-    least = (summary.get("segments") or {}).get("min_segment")
-    few = ("" if not new.get("small") else
-           f", under the {least} a segment needs to be tested" if least else ", too few to test")
-    return (f"Users new to the engines (no request in the training part: {new['requests']:,} of "
-            f"the {total:,} requests with a positive{few}): {name} - {other} {diff(new)} {metric}; "
-            f"returning users {diff(old)} (95% paired t intervals, not adjusted; the segment "
-            f"'{RETURNING}').")
+    total = summary.get("requests_scored")
+    least = (summary.get("segments") or {}).get("min_segment") or 0
+    few = f", under the {least} a segment needs to be tested" if new["requests"] < least else ""
+    return (f"Users new to the engines (no request in the training part: {new['requests']:,}"
+            + (f" of the {total:,} requests with a positive" if total else " requests") + f"{few}): "
+            f"{name} - {new['baseline']} (the best baseline on them) {diff(new)} {metric}"
+            + (f"; returning users: {name} - {other} {diff(old)}" if old else "")
+            + f" (95% paired t intervals, not adjusted; the segment '{RETURNING}').")
 
 
 def _rules_sentence(entry: dict, metric: str, requests: int | None = None,

@@ -496,3 +496,22 @@ def test_a_column_of_text_where_fit_saw_booleans_is_refused(name, world):
     with pytest.raises(SuggestError, match="column 'headphones' is text; the engine was fitted "
                                            "with it boolean"):
         fitted(name, world).suggest(text, 5)
+
+
+@pytest.mark.parametrize("name", ["popular", "context-popular", "user-history", "rules", "ranker"])
+def test_an_engine_learns_only_from_the_engagements_of_the_requests_it_is_fitted_on(name):
+    """A whole log's engagements passed beside a training part's requests (the README's
+    example did): the engine is the one fitted on the training part's own engagements, not
+    one that counts the held-out part's (popular did, and the ranker's candidates with it)."""
+    log = load(ROOT / "data" / "sample" / "dataset.yaml")
+    requests, truth, catalog = log.requests, log.truth, log.catalog
+    cut = requests["timestamp"].quantile(0.7)
+    train = requests[requests["timestamp"] < cut]
+    test = requests[requests["timestamp"] >= cut].head(200)
+    own = truth[truth["request_id"].isin(train["request_id"])]
+    assert len(own) < len(truth)
+    kwargs = {"rules": str(ROOT / "rules" / "phone.yaml")} if name == "rules" else (
+        {"n_estimators": 5} if name == "ranker" else {})
+    whole = get_engine(name, **kwargs).fit(train, truth, catalog).suggest(test, 5)
+    proper = get_engine(name, **kwargs).fit(train, own, catalog).suggest(test, 5)
+    pd.testing.assert_frame_equal(whole, proper)

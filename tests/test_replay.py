@@ -704,22 +704,32 @@ def test_users_new_to_the_engines_are_a_segment_and_the_verdict_names_how_they_f
     path = write_dataset(tmp_path, None, columns={"time": "time"},
                          context={"place": "categorical"})
     log = load(path)
-    summary = replay(log, {"popular": get_engine("popular"), "ranker": get_engine("ranker")},
+    summary = replay(log, {"popular": get_engine("popular"), "ranker": get_engine("ranker"),
+                           "user-history": get_engine("user-history")},
                      tmp_path / "run", latency_sample=0)
     results = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    # the best baseline overall needs a user's past: for newcomers it is silent, and the
+    # sentence compares them with the baseline best on them
+    assert summary["verdict"]["best_baseline"] == "user-history"
+    assert summary["newcomers"]["ranker"]["baseline"] == "popular"
     requests = log.requests.set_index("request_id")
     trained = set(requests["user_id"].drop(results["request_id"].unique()))  # the training part
     expected = requests["user_id"].reindex(results["request_id"]).isin(trained).to_numpy()
     assert (results["returning_user"].to_numpy() == expected).all()
     assert (~expected).sum() >= 40 and expected.any()  # newcomers who first ask after the cut
-    rows = summary["segments"]["pairs"]["ranker - popular"]["returning_user"]["rows"]
+    rows = summary["segments"]["pairs"]["ranker - user-history"]["returning_user"]["rows"]
     new = next(r for r in rows if r["value"] == "false")
     scored = results[(results["engine"] == "ranker") & results["has_positive"]]
     assert new["requests"] == int((~scored["returning_user"]).sum())
+    # against the baseline best on the newcomers, by hand
+    on_new = scored[~scored["returning_user"]]
+    theirs = results[(results["engine"] == "popular") & results["has_positive"]]
+    diff = on_new["ndcg@5"].to_numpy() - theirs[~theirs["returning_user"]]["ndcg@5"].to_numpy()
+    assert summary["newcomers"]["ranker"]["diff"] == pytest.approx(diff.mean())
     said = " ".join(summary["verdict"]["sentences"])
     assert (f"Users new to the engines (no request in the training part: {new['requests']:,} of "
-            f"the {len(scored):,} requests with a positive): ranker - popular "
-            f"{new['diff']:+.3f}") in said
+            f"the {len(scored):,} requests with a positive): ranker - popular (the best baseline "
+            f"on them) {diff.mean():+.3f}") in said
 
 
 def test_gain_exp_scores_every_ndcg_of_the_run_with_two_to_the_grade(tmp_path):

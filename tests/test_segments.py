@@ -164,11 +164,15 @@ def test_the_small_value_of_a_two_valued_column_keeps_its_name_and_is_not_tested
     assert set(rows) == {"true", "false"} and families["returning_user"]["pooled_into_other"] == 0
     assert rows["false"]["small"] and rows["false"]["requests"] == 7
     assert rows["false"]["diff"] == pytest.approx((b - a)[returning == False].mean())  # noqa: E712
-    summary = {"segments": {"min_segment": 30, "pairs": {"ranker - popular": families}}}
+    newcomers = {"baseline": "context-popular", "requests": 7, "diff": 0.05, "ci_low": -0.1,
+                 "ci_high": 0.2}
+    summary = {"segments": {"min_segment": 30, "pairs": {"ranker - popular": families}},
+               "newcomers": {"ranker": newcomers}, "requests_scored": 400}
     said = _new_users(summary, "ranker", "popular", "ndcg@5")
     assert said.startswith("Users new to the engines (no request in the training part: 7 of the "
                            "400 requests with a positive, under the 30 a segment needs to be "
-                           "tested): ranker - popular +")
+                           "tested): ranker - context-popular (the best baseline on them) +0.050 "
+                           "[-0.100, +0.200] ndcg@5; returning users: ranker - popular +")
 
 
 def test_asking_for_another_column_changes_no_other_p_value():

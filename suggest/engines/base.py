@@ -72,13 +72,25 @@ TRUTH_COLUMNS = ("request_id", "item_id", "relevance")
 
 
 def checked_fit(method):
-    """``fit(requests, truth, ...)`` with both frames' columns checked first."""
+    """``fit(requests, truth, ...)`` with both frames' columns checked first, and ``truth``
+    cut to the engagements of ``requests``: an engine learns from the requests it is given,
+    never from a whole log's engagements passed beside a training part's requests (popular
+    counted the held-out part's, and the ranker's candidates followed)."""
     @functools.wraps(method)
     def fit(self, requests, truth, *args, **kwargs):
         check_frame(requests, self.request_columns(), "requests")
         check_frame(truth, TRUTH_COLUMNS, "truth")
-        return method(self, requests, truth, *args, **kwargs)
+        return method(self, requests, training_truth(requests, truth), *args, **kwargs)
     return fit
+
+
+def training_truth(requests: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``truth`` whose request is one of ``requests`` (``truth`` itself when all
+    are)."""
+    from suggest.ids import isin
+
+    keep = isin(truth["request_id"], requests["request_id"])
+    return truth if keep.all() else truth[keep].reset_index(drop=True)
 
 
 def checked_suggest(method):

@@ -715,8 +715,10 @@ def fitted_on(requests: pd.DataFrame, truth: pd.DataFrame) -> list[int]:
     :meth:`RankerEngine.save` checks that the frames it records are those fitted on."""
     from suggest.hashing import text_hashes
 
+    from suggest.engines.base import training_truth
+
     ids = text_hashes(requests["request_id"].astype(str)).sum(dtype=np.uint64)
-    return [len(requests), len(truth), int(ids)]
+    return [len(requests), len(training_truth(requests, truth)), int(ids)]
 
 
 def scored_sample(valid: pd.DataFrame) -> pd.DataFrame:

@@ -73,9 +73,13 @@ class RulesEngine(BaseEngine):
         return self.fit_counts(self.counts(requests, truth), requests, catalog)
 
     def counts(self, requests: pd.DataFrame | None, truth: pd.DataFrame | None) -> pd.Series:
+        """Engagements per item of ``requests`` (all of ``truth`` without requests)."""
+        from suggest.engines.base import training_truth
         from suggest.engines.baselines import item_counts
 
-        return item_counts(truth) if truth is not None and len(truth) else pd.Series(dtype=float)
+        if truth is None or not len(truth):
+            return pd.Series(dtype=float)
+        return item_counts(truth if requests is None else training_truth(requests, truth))
 
     def fit_counts(self, counts, requests, catalog=None) -> "RulesEngine":
         self._remember_context(requests)
