@@ -358,7 +358,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["ranker"] = _ranker_cards(fitted, held, out / "truth.parquet.partial")
     from suggest.workflow import log_warnings
 
-    summary["warnings"] = [*log_warnings(log), *notes, *_other_splits(summary["ranker"])]
+    summary["warnings"] = [*log_warnings(log), *notes, *_other_splits(summary["ranker"]),
+                           *_one_tree(summary["ranker"])]
     summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
@@ -828,6 +829,23 @@ def _other_splits(cards: dict) -> list[str]:
         if card.get("other_split"):
             said.setdefault(card["other_split"], []).append(name)
     return [f"the model of the {' and the '.join(names)} {text}" for text, names in said.items()]
+
+
+def _one_tree(cards: dict) -> list[str]:
+    """A warning for each model early stopping left with one tree (the ranker and its hybrid
+    share one): its scores take a few values, so ties order many of its lists."""
+    said: list[str] = []
+    names = [n for n, card in cards.items() if card.get("trees") == 1]
+    if names:
+        said.append(f"the model of the {' and the '.join(names)} {ONE_TREE}")
+    return said
+
+
+#: What a model of one tree is, said by ``replay`` and ``train``.
+ONE_TREE = ("has one tree (early stopping found no validation gain past the first, or "
+            "--n-estimators asked for one): its scores take a few values and ties, ordered by "
+            "item id, decide many of its lists; read its figures as those of a coarse model, "
+            "and check the validation split")
 
 
 def _requests_in(requests: int, window: list[str] | None) -> str:

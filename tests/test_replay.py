@@ -787,3 +787,21 @@ def test_the_ranker_card_gives_the_candidates_recall_on_the_held_out_requests(lo
     assert (f"ranker: its candidates hold {expected:.1%} of the held-out engagements "
             f"(recall@{card['candidates_cap']} on {len(parts.test):,} held-out requests") \
         in summary_text(summary)
+
+
+def test_a_model_of_one_tree_is_said_to_be_one(log, tmp_path):
+    """A ranker with one tree (early stopping can leave it so) scores with a few values and
+    ties decide its lists: the replay warns, and the card says "1 tree", not "1 trees"."""
+    from suggest.report.content import _trees
+
+    summary = replay(log, {"popular": get_engine("popular"),
+                           "ranker": get_engine("ranker", n_estimators=1)},
+                     tmp_path / "run", latency_sample=0)
+    assert summary["ranker"]["ranker"]["trees"] == 1
+    assert any(w.startswith("the model of the ranker has one tree") for w in summary["warnings"])
+    assert _trees(1, 1) == "1 tree, the best validation iteration (early stopping)"
+    many = replay(log, {"popular": get_engine("popular"),
+                        "ranker": get_engine("ranker", n_estimators=20)},
+                  tmp_path / "twenty", latency_sample=0)
+    assert many["ranker"]["ranker"]["trees"] > 1
+    assert not any("has one tree" in w for w in many["warnings"])

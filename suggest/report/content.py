@@ -516,10 +516,10 @@ def _leakage(leak: dict | None) -> list[str]:
 def _trees(best: int | None, trees: int | None) -> str:
     """'37 trees, the best validation iteration' or 'best iteration 37 of 60 trees'."""
     if best is None or trees is None:
-        return f"{trees or '?'} trees"
+        return counted(trees, "tree") if trees else "? trees"
     if best >= trees:
-        return f"{trees} trees, the best validation iteration (early stopping)"
-    return f"Best iteration {best} of {trees} trees"
+        return f"{counted(trees, 'tree')}, the best validation iteration (early stopping)"
+    return f"Best iteration {best} of {counted(trees, 'tree')}"
 
 
 def _charts(report: Report, summary: dict, results: pd.DataFrame, main, metric: str) -> None:

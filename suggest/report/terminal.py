@@ -188,6 +188,10 @@ def train_text(summary: dict) -> str:
         lines.append("  the baselines on the same requests: " + ", ".join(
             f"{n} {_shown(baselines[n])}" for n in order)
             + " (one validation sample, no test: `suggest replay --model` judges it)")
+    if v.get("best_iteration") == 1:
+        from suggest.replay import ONE_TREE
+
+        lines.append(f"note: the model {ONE_TREE}")
     if "dask" in v:
         lines.append(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
                      f"partitions; trees: {v['dask']['trees_from']}")
