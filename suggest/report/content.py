@@ -465,6 +465,8 @@ def _cards(report: Report, summary: dict) -> None:
             + ": the share of engaged items among the candidates, the ranker's ceiling.",
             _trees(v.get("best_iteration"), card.get("trees"))
             + f"; validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}"
+            + (" (gain: the relevance, as training scores it; this run's NDCG uses 2^relevance - 1)"
+               if summary.get("gain") == "exp" else "")
             + (f" as replay computes it ({_num(v.get(metric + '_candidates'))} is "
                f"{lightgbm_figure(v)})."
                if metric and metric + "_candidates" in v else "."),
