@@ -594,6 +594,7 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
         sentences.append(f"The plain replay puts {b} above {a} ({engines[b]['replay']:.3f} against "
                          f"{engines[a]['replay']:.3f}), but {best} puts {a} above {b} with intervals "
                          f"apart: trust {best}, which counts what {a} would have shown.")
+    few: list[str] = []
     for name, e in engines.items():
         if e.get("suggested") == 0:
             sentences.append(f"{name} suggests nothing in the top {k} of the held-out requests: "
@@ -614,9 +615,16 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
                              f"{best} of 0 and its interval say nothing of what it would have "
                              "earned, and it is left out of the order above.")
         elif e["support"] >= MIN_SUPPORT and e["ess"] < MIN_ESS:
-            sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
-                             f"of {e['ess']:.0f} at its weakest position): its {best} interval is "
-                             f"wide, and the SNIPS and DR intervals beside it are too narrow.")
+            few.append(f"{name} {e['ess']:.0f}")
+    if len(few) == 1:
+        name, ess = few[0].rsplit(" ", 1)
+        sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
+                         f"of {ess} at its weakest position): its {best} interval is wide, and "
+                         "the SNIPS and DR intervals beside it are too narrow.")
+    elif few:  # one sentence for them all: the same words seven times over read as noise
+        sentences.append(f"These estimates rest on few rows (the effective sample size at the "
+                         f"weakest position: {', '.join(few)}): their {best} intervals are wide, "
+                         "and the SNIPS and DR intervals beside them are too narrow.")
     # (an engine below 100% support is wide for the places the log could not show: said above)
     wide = [n for n in order if (engines[n][RECOMMENDED]["ci_high"] or 0)
             > 3 * max(engines[n][RECOMMENDED]["value"], 0.01) and engines[n]["support"] >= 1 - 1e-9]

@@ -586,3 +586,18 @@ def test_a_position_the_engine_fills_in_few_requests_does_not_set_its_effective_
     out = estimate(_log(rows), _lists(lists), k=2, n_boot=0)
     assert out["ess_by_position"][1] == pytest.approx((2 + 4) ** 2 / (4 + 16))
     assert out["ess"] == pytest.approx(200.0) and out["ess_by_position"][0] == pytest.approx(200.0)
+
+
+def test_estimates_on_few_rows_are_named_in_one_sentence():
+    from suggest.counterfactual import trust_sentences
+
+    def entry(value, ess):
+        return {"ips": {"value": value, "ci_low": value / 2, "ci_high": value * 2},
+                "support": 1.0, "ess": ess, "of_shown": 0.1, "matched": 0.2, "suggested": 10,
+                "replay": 0.1}
+    said = trust_sentences({"rules": entry(0.1, 12.4), "popular": entry(0.2, 7.0),
+                            "ranker": entry(0.3, 400.0)}, 5)
+    few = [s for s in said if "few rows" in s]
+    assert few == ["These estimates rest on few rows (the effective sample size at the weakest "
+                   "position: rules 12, popular 7): their IPS intervals are wide, and the SNIPS "
+                   "and DR intervals beside them are too narrow."]
