@@ -26,7 +26,8 @@ from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS, check_zoned, with_t
 from suggest.history import NEVER, PastCounts, nanoseconds
 from suggest.hashing import mix64
 from suggest.engines.base import (BaseEngine, check_context, check_k, checked_fit, checked_suggest,
-                                  gather_lists, list_width, one_request_frame, suggestions_frame)
+                                  gather_lists, list_width, one_request_frame, suggestions_frame,
+                                  zoned_one)
 
 #: The dayparts of ``context-popular``: the last local hour of each.
 DAYPARTS = ((5, "night"), (11, "morning"), (17, "afternoon"), (23, "evening"))
@@ -90,6 +91,7 @@ class Popular(BaseEngine):
         self.ranking_, self.counts_ = ranked_items(counts)
         return self
 
+    @zoned_one
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The same list for any context (the batch path's rows, without its fixed cost)."""
         from suggest.rules.one import read_time
@@ -178,6 +180,7 @@ class ContextPopular(BaseEngine):
             return False  # a number, a time field, or a column the context keys do not name
         return True
 
+    @zoned_one
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The batch path's rows for one context, without its fixed cost."""
         from suggest.rules.one import read_time
@@ -386,6 +389,7 @@ class UserHistory(BaseEngine):
         engine._by_user = None
         return engine
 
+    @zoned_one
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """The batch path's rows for one context (the user's items before its time, most
         engaged first, ties by item id), without its fixed cost."""

@@ -132,6 +132,7 @@ def save(engine, directory: str | Path, requests: pd.DataFrame, truth: pd.DataFr
                      "window": [str(stamps.min()), str(stamps.max())] if stamps is not None else None,
                      "fingerprint": fingerprint(requests, truth)},
         "validation": engine.validation_,
+        "zone": getattr(engine, "zone_", None),  # one-context times without a zone read in it
         "importance": {n: float(v) for n, v in sorted(zip(features.names_, importance),
                                                         key=lambda x: -x[1])},
         "versions": {"suggest": __version__, "lightgbm": lightgbm.__version__,
@@ -340,6 +341,7 @@ def load(directory: str | Path):
                            f"suggest {__version__} reads",
                            hint="retrain the model with this version") from None
     engine._remember_context(schema)
+    engine.zone_ = manifest.get("zone")  # a folder written before it kept none
     engine._one = None
     recorded = manifest["features"]["names"]
     if engine.features_.names_ != recorded:

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import BaseEngine, check_k, checked_fit, checked_suggest, suggestions_frame
+from suggest.engines.base import (BaseEngine, check_k, checked_fit, checked_suggest, suggestions_frame,
+                                  zoned_one)
 from suggest.errors import SuggestError
 from suggest.ids import isin
 from suggest.ranker.candidates import Candidates, recall
@@ -574,6 +575,7 @@ class RankerEngine(BaseEngine):
         keep = np.ones(len(cand), bool) if not exclude_blocked else cand["rule_blocked"].to_numpy() == 0
         return self.top(requests, cand[keep], X[keep], scores[keep], k)
 
+    @zoned_one
     def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
         """One context through the fast path (:mod:`suggest.ranker.single`); the same
         suggestions as the batch path, in well under the batch path's fixed cost.
