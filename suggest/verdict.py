@@ -290,14 +290,22 @@ def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str 
         if r.get("ci_low") is None or r["ci_low"] != r["ci_low"]:
             return f"{r['diff']:+.3f}"
         return f"{r['diff']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+    def reading(r: dict) -> str:
+        if r.get("ci_low") is None or r["ci_low"] != r["ci_low"]:
+            return ""
+        return (", an interval holding 0: no difference shown" if r["ci_low"] <= 0 <= r["ci_high"]
+                else f", {name} {'better' if r['diff'] > 0 else 'worse'} by an interval leaving "
+                     "out 0")
     total = summary.get("requests_scored")
     least = (summary.get("segments") or {}).get("min_segment") or 0
     few = f", under the {least} a segment needs to be tested" if new["requests"] < least else ""
     return (f"Users new to the engines (no request in the training part: {new['requests']:,}"
             + (f" of the {total:,} requests with a positive" if total else " requests") + f"{few}): "
             f"{name} - {new['baseline']} (the best baseline on them) {diff(new)} {metric}"
-            + (f"; returning users: {name} - {other} {diff(old)}" if old else "")
-            + f" (95% paired t intervals, not adjusted; the segment '{RETURNING}').")
+            f"{reading(new)}"
+            + (f"; returning users: {name} - {other} {diff(old)}{reading(old)}" if old else "")
+            + f" (95% paired t intervals, not adjusted for the segments tested; the segment "
+              f"'{RETURNING}').")
 
 
 def _rules_sentence(entry: dict, metric: str, requests: int | None = None,

@@ -172,7 +172,8 @@ def test_the_small_value_of_a_two_valued_column_keeps_its_name_and_is_not_tested
     assert said.startswith("Users new to the engines (no request in the training part: 7 of the "
                            "400 requests with a positive, under the 30 a segment needs to be "
                            "tested): ranker - context-popular (the best baseline on them) +0.050 "
-                           "[-0.100, +0.200] ndcg@5; returning users: ranker - popular +")
+                           "[-0.100, +0.200] ndcg@5, an interval holding 0: no difference shown; "
+                           "returning users: ranker - popular +")
 
 
 def test_asking_for_another_column_changes_no_other_p_value():

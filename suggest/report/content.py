@@ -465,11 +465,8 @@ def _cards(report: Report, summary: dict) -> None:
             + ": the share of engaged items among the candidates, the ranker's ceiling.",
             _trees(v.get("best_iteration"), card.get("trees"))
             + f"; validation {metric or 'score'} {_num(v.get(metric)) if metric else 'n/a'}"
-            + (" (gain: the relevance, as training scores it; this run's NDCG uses 2^relevance - 1)"
-               if summary.get("gain") == "exp" else "")
-            + (f" as replay computes it ({_num(v.get(metric + '_candidates'))} is "
-               f"{lightgbm_figure(v)})."
-               if metric and metric + "_candidates" in v else "."),
+            + (_validation_how(summary, v, metric) if metric and metric + "_candidates" in v
+               else "."),
             f"Top features by gain: {top or 'n/a'}."]))
     data = summary.get("data")
     if data:
@@ -513,6 +510,15 @@ def _leakage(leak: dict | None) -> list[str]:
                  "themselves, not near-copies of test requests; the warning is for a split by "
                  "request.")
     return [text]
+
+
+def _validation_how(summary: dict, v: dict, metric: str) -> str:
+    """How the ranker card's validation figure is made, and LightGBM's own beside it."""
+    own = f"{_num(v.get(metric + '_candidates'))} is {lightgbm_figure(v)}"
+    if summary.get("gain") == "exp":  # training scores with the relevance as gain
+        return (" as replay computes it, but with the relevance as gain, as training scores it "
+                f"(this run's NDCG uses 2^relevance - 1; {own}).")
+    return f" as replay computes it ({own})."
 
 
 def _trees(best: int | None, trees: int | None) -> str:
