@@ -460,7 +460,9 @@ def _cards(report: Report, summary: dict) -> None:
             f"Candidate recall@{card.get('candidates_cap')}: train {_num(recall.get('train'))}, "
             f"validation {_num(recall.get('valid'))}"
             + (f", held out {_num(recall['test'])} (on {card['candidate_recall_test_requests']:,} "
-               "held-out requests spread over the test part)" if recall.get("test") is not None
+               "held-out requests spread over the test part: their candidates come from sources "
+               "fitted on the whole training part, as serving builds them, where training's come "
+               "from what each request could have seen)" if recall.get("test") is not None
                else "")
             + ": the share of engaged items among the candidates, the ranker's ceiling.",
             _trees(v.get("best_iteration"), card.get("trees"))
