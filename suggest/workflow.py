@@ -66,7 +66,8 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
                jobs: int | None = None, progress: bool = False):
     """``suggest data check``: load the log of ``dataset`` and write its rejected rows to
     ``rejects`` (default ``./STEM.rejects.csv``, the description file's stem) when there are any, removing a file an
-    earlier run left there when there are none; ``(load report, rejects file or None)``.
+    earlier run of this log left there when there are none (another log's is kept: the
+    default path is shared by every `dataset.yaml`); ``(load report, rejects file or None)``.
     When every row is refused, the rows still go to the file and the error says where.
 
     With ``dask`` (a scheduler address, or ``"local"`` for a local cluster of ``jobs``
@@ -75,6 +76,7 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
     report is the same.
     """
     from suggest.data import write_rejects
+    from suggest.data.load import rejects_of
 
     stem = dataset.name if hasattr(dataset, "log") else Path(dataset).stem  # a Dataset, or its YAML
     if dask:
@@ -99,6 +101,8 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
         if getattr(exc, "rejects", None) is not None:  # every row refused: still show which and why
             exc.hint = f"{exc.hint}; all rejected rows are in {write_rejects(exc.rejects, target)}"
         raise
+    if not len(loaded.rejects) and target.is_file() and not rejects_of(target, loaded.dataset):
+        return loaded.report, None  # another log's rejects at the default path: kept
     return loaded.report, write_rejects(loaded.rejects, target)
 
 

@@ -107,3 +107,23 @@ def test_a_log_given_beside_its_description_is_read_in_its_own_format(world, tmp
         log = load_log(world, tmp_path / other)
         assert log.report.rows_ok == as_csv.report.rows_ok and log.report.rows_rejected == 0
         pd.testing.assert_frame_equal(log.truth, as_csv.truth)
+
+
+def test_a_clean_check_keeps_the_rejects_another_log_left_at_the_default_path(tmp_path,
+                                                                              monkeypatch):
+    """Every generated world's description is `dataset.yaml`, so their checks share the
+    default `./dataset.rejects.csv`: checking a clean world removed the rejects another
+    world's check had written there. Its own earlier rejects it still removes."""
+    from suggest.workflow import check_data
+
+    for world, second in (("a", ",i2"), ("b", "u2,i2")):
+        (tmp_path / world).mkdir()
+        (tmp_path / world / "log.csv").write_text(f"user,item\nu1,i1\n{second}\n")
+        (tmp_path / world / "dataset.yaml").write_text("log: log.csv\n")
+    monkeypatch.chdir(tmp_path)
+    _, written = check_data(tmp_path / "a" / "dataset.yaml")
+    assert written is not None and "user (user) is missing" in Path(written).read_text()
+    _, none = check_data(tmp_path / "b" / "dataset.yaml")
+    assert none is None and Path(written).is_file()  # a's rejects kept
+    (tmp_path / "a" / "log.csv").write_text("user,item\nu1,i1\n")  # a mended: its own go
+    assert check_data(tmp_path / "a" / "dataset.yaml")[1] is None and not Path(written).exists()

@@ -321,6 +321,30 @@ def _rejects_header(path: Path) -> bool:
     return head == ",".join(REJECT_COLUMNS)
 
 
+def rejects_of(path: Path, ds: Dataset) -> bool:
+    """Whether the rejects file ``path`` holds rows of ``ds``'s log (or catalog), by its first
+    row's source: every world's description is often `dataset.yaml`, so a check of one
+    world with nothing rejected would remove the rejects another world's check left at the
+    same default path. A file without rows is anyone's."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            rows = csv.reader(handle)
+            next(rows, None)  # the header
+            first = next(rows, None)
+    except OSError:
+        return True
+    if not first:
+        return True
+    source = Path(first[0])
+    catalog = ds.catalog.path if ds.catalog else None
+    if source == ds.log or source == catalog:
+        return True
+    # a folder of files, or a glob's folder: one of its files
+    return not ds.log.is_file() and (ds.log if ds.log.is_dir() else ds.log.parent) in source.parents
+
+
 def check_rejects_target(path: Path, folder: bool = False) -> None:
     """Refuse a rejects path that holds anything but rejects an earlier run wrote: it is
     replaced (or removed when there are none), so a log, a description or a folder of work
