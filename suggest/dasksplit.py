@@ -92,7 +92,7 @@ def split_on_dask(log, test_share: float = 0.2, seed: int = 0, *, how: str = "au
         groups = [client.submit(_group_counts, b, column, pure=False) for b in buckets]
         chosen = client.submit(_chosen_groups, column, n_test, seed, *groups, pure=False)
         masks = [client.submit(_in_groups, b, column, chosen, pure=False) for b in buckets]
-        what = "users" if kind == "user" else group_values(column)
+        what = "users" if kind == "user" else group_values(column, log.dataset.group)
         described = (f"seeded split by {what} (each on one side), about {test_share:.0%} of "
                      f"requests held out, seed {seed}")
     sizes = client.gather([client.submit(_sizes, m, pure=False) for m in masks])

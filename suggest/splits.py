@@ -167,7 +167,7 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
         column = "user_id" if kind == "user" else kind.split(":", 1)[1]
         is_test = by_group(requests[column], n_test, seed)
         inside = np.zeros(len(requests), bool)
-        what = "users" if kind == "user" else group_values(column)
+        what = "users" if kind == "user" else group_values(column, requests.attrs.get(GROUP))
         described = (f"seeded split by {what} (each on one side), about {test_share:.0%} of "
                      f"requests held out, seed {seed}")
     test_mask = is_test & ~inside
@@ -203,9 +203,12 @@ def split_kind(test_share: float, how: str | None, columns, gap: str | pd.Timede
     return kind, gap
 
 
-def group_values(column: str) -> str:
-    """What a split by ``column`` holds out whole, in words."""
-    return "groups of the group column" if column == GROUP else f"values of {column}"
+def group_values(column: str, name: str | None = None) -> str:
+    """What a split by ``column`` holds out whole, in words (``name``: the log's name of the
+    group column, when known)."""
+    if column != GROUP:
+        return f"values of {column}"
+    return f"groups of {name}, the group column" if name else "groups of the group column"
 
 
 def by_group(values: pd.Series, n_test: int, seed: int) -> np.ndarray:

@@ -192,13 +192,14 @@ def test_a_group_column_splits_whole_sessions_and_is_neither_context_nor_a_featu
     assert "group_id" not in log.context and "session" not in log.requests.columns
     part = split(log.requests, log.truth, 0.25, seed=2, how="group")
     assert not set(part.train["group_id"]) & set(part.test["group_id"])
-    assert 0.15 < len(part.test) / len(log.requests) < 0.35 and "groups of the group column" in part.how
+    assert 0.15 < len(part.test) / len(log.requests) < 0.35
+    assert "groups of session, the group column" in part.how  # named as the log names it
     ranker = RankerEngine(n_estimators=3, validation_by="group").fit(part.train, part.train_truth)
     assert not [n for n in ranker.features_.names_ if "group" in n]
-    assert ranker.validation_["split"].startswith("seeded by groups of the group column")
+    assert ranker.validation_["split"].startswith("seeded by groups of session, the group column")
     summary = replay(log, {"popular": get_engine("popular")}, tmp_path / "run", split_by="group",
                      latency_sample=0)
-    assert summary["split"].startswith("seeded split by groups of the group column")
+    assert summary["split"].startswith("seeded split by groups of session, the group column")
     results = pd.read_parquet(tmp_path / "run" / "results.parquet")
     assert "place" in results.columns and "group_id" not in results.columns  # not a segment
     with pytest.raises(SuggestError, match="names none") as info:

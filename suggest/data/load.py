@@ -265,6 +265,8 @@ def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str
     """Requests, Events and Truth of the kept rows ``frame``; the report gets the counts of
     requests (with none positive), positives, negatives and merged duplicates."""
     requests = _requests(frame, context, codes.request)
+    if ds.group:  # the log's name of the group column, for what a split by it says
+        requests.attrs["group_id"] = ds.group
     engaged = codes.item >= 0
     events = _events(ds, frame, engaged)
     truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]),

@@ -508,7 +508,7 @@ class RankerEngine(BaseEngine):
         if kind not in ("time", "request"):
             column = "user_id" if kind == "user" else kind.split(":", 1)[1]
             count = requests[column].nunique(dropna=False)
-            groups = "users" if kind == "user" else group_values(column)
+            groups = "users" if kind == "user" else group_values(column, requests.attrs.get("group_id"))
             if count >= MIN_VALIDATION_GROUPS:
                 held = by_group(requests[column], n_valid, self.seed)
                 if abs(held.mean() - self.validation_share) <= self.validation_share / 2:
@@ -544,7 +544,8 @@ class RankerEngine(BaseEngine):
         kind = self._kind_used(requests)
         return {"time": "by time", "request": "seeded",
                 "user": "seeded by users, new to the ranker"}.get(
-            kind, f"seeded by {group_values(kind.split(':', 1)[-1])}") + getattr(
+            kind, f"seeded by {group_values(kind.split(':', 1)[-1], requests.attrs.get('group_id'))}"
+        ) + getattr(
             self, "validation_note_", "")
 
     def labels(self, requests: pd.DataFrame, cand: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
