@@ -547,9 +547,34 @@ def test_empty_zone_cell_falls_back_to_the_dataset_zone_and_bad_zone_is_rejected
         u3,i1,2026-03-02T08:00:00,Mars/Olympus
         """, columns={"time": "ts", "timezone": "zone"}, timezone="Europe/Berlin")
     log = load_checked(path)
-    assert reasons_by_line(log) == {4: "time zone 'Mars/Olympus' is not an IANA zone name"}
+    assert reasons_by_line(log) == {4: "time zone 'Mars/Olympus' is not an IANA zone name nor "
+                                       "a UTC offset (+05:30)"}
     assert log.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["07:00", "23:00"]
     assert log.requests["hour"].tolist() == [8, 8]
+
+
+def test_a_zone_column_of_utc_offsets_reads_each_row_at_its_offset(make_dataset):
+    """A zone column may write fixed offsets (+05:30, -0300, UTC+5:30, GMT-3) where it has
+    no zone names: each is that offset (its rows' local times are read there), as a
+    description's `timezone: +01:00` is for every row; a bad one is rejected."""
+    path = make_dataset("""\
+        user,item,ts,zone
+        u1,i1,2026-03-02T08:00:00,+05:30
+        u2,i1,2026-03-02T08:00:00,-0300
+        u3,i1,2026-03-02T08:00:00,UTC+5:30
+        u4,i1,2026-03-02T08:00:00,GMT-3
+        u5,i1,2026-03-02T08:00:00,+25:00
+        """, columns={"time": "ts", "timezone": "zone"})
+    log = load_checked(path)
+    assert reasons_by_line(log) == {6: "time zone '+25:00' is not an IANA zone name nor a UTC "
+                                       "offset (+05:30)"}
+    assert log.requests["timezone"].tolist() == ["UTC+05:30", "UTC-03:00", "UTC+05:30", "UTC-03:00"]
+    assert log.requests["hour"].tolist() == [8, 8, 8, 8]  # local times, read where written
+    assert log.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["02:30", "11:00",
+                                                                       "02:30", "11:00"]
+    one = load_checked(make_dataset("user,item,ts\nu1,i1,2026-03-02T08:00:00\n",
+                                    columns={"time": "ts"}, timezone="+01:00"))
+    assert one.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["07:00"]
 
 
 def test_nonexistent_or_ambiguous_local_time_is_rejected_mentioning_dst(make_dataset):

@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from suggest.data.readers import GLOB
 from suggest.data.timefields import (OFFSET_ZONE, TIME_FIELDS, TIME_FORMAT_HINT, TIME_FORMATS,
-                                     time_format_problem)
+                                     fixed_zone_name, time_format_problem)
 from suggest.errors import DataErrorList, DescriptionError, did_you_mean, one_of
 from suggest.yamlio import YamlDoc, load_yaml
 
@@ -351,6 +351,8 @@ class _Parser:
     def zone(self, value: Any, path: tuple) -> str:
         if value == OFFSET_ZONE and path == ("timezone",):  # each time's own written offset
             return OFFSET_ZONE
+        if fixed_zone_name(str(value)):  # one fixed offset for every row (UTC+05:30)
+            return fixed_zone_name(str(value))
         try:
             ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError, OSError):

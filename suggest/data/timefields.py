@@ -35,8 +35,27 @@ _OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?(?:[Zz]|[+-]\d{2}(?:
 TIME_FORMATS = ("iso", "unix_s", "unix_ms")
 #: ``timezone: offset`` in a description: each time's own written UTC offset is its local time.
 OFFSET_ZONE = "offset"
-#: A fixed UTC offset as a row's zone name (``UTC+05:30``; an offset of 0 is ``UTC``).
+#: A fixed UTC offset as a row's zone name (``UTC+05:30``; an offset of 0 is ``UTC``), and
+#: the ways a zone column writes one (``+05:30``, ``+0530``, ``UTC+5:30``).
 FIXED_ZONE = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+WRITTEN_FIXED = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?")
+
+
+def fixed_zone_name(text: str) -> str | None:
+    """``UTC+05:30`` for a fixed offset written as ``+05:30``, ``+0530``, ``UTC+5:30`` or
+    ``GMT-3`` (``UTC`` for an offset of 0), or None for anything else (an IANA name).
+
+    >>> fixed_zone_name("+0530"), fixed_zone_name("UTC-3"), fixed_zone_name("Europe/Paris")
+    ('UTC+05:30', 'UTC-03:00', None)
+    """
+    found = WRITTEN_FIXED.fullmatch(str(text).strip())
+    if not found:
+        return None
+    sign, hours, minutes = found.groups()
+    if int(hours) > 14 or int(minutes or 0) > 59:
+        return None
+    name = f"UTC{sign}{int(hours):02d}:{minutes or '00'}"
+    return "UTC" if name in ("UTC+00:00", "UTC-00:00") else name
 #: The offset a time is written with, after its time of day (a date alone has none).
 WRITTEN_OFFSET = (r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?"
                   r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<h>\d{2})(?::?(?P<m>\d{2}))?)$")
@@ -386,7 +405,7 @@ def zone_info(name: str) -> datetime.tzinfo:
     """``ZoneInfo(name)``, or the fixed offset of a ``UTC+05:30`` name (a log read with
     ``timezone: offset``), cached: the single-context path converts to a few zones many
     times."""
-    fixed = FIXED_ZONE.fullmatch(name)
+    fixed = FIXED_ZONE.fullmatch(fixed_zone_name(name) or name)
     if fixed:
         sign, hours, minutes = fixed.groups()
         delta = datetime.timedelta(hours=int(hours), minutes=int(minutes))
