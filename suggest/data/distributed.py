@@ -52,8 +52,9 @@ import pandas as pd
 from suggest.data.description import Dataset
 from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_warning,
                                attribute_columns, catalog_of, check_columns, check_rejects_target,
-                               check_requests, check_rows, collect_rejects, describe, duplicate_rule, encoding_warning,
-                               kept_rows, marker_counts, marker_warning, offsets_warning,
+                               check_requests, check_rows, collect_rejects, describe,
+                               duplicate_rule, encoding_warning, kept_rows, marker_counts,
+                               marker_warning, offsets_warning, rejects_of,
                                reason_counts, reason_table, rename_columns, request_key, shape,
                                shown_summary, time_offsets)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
@@ -169,14 +170,17 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
         catalog_rejects.to_csv(partial / "catalog.csv", index=False)
         for reason, count in reason_counts(reason_table(catalog_rejects)).items():
             report.reject_reasons[f"catalog: {reason}"] = count
-    shutil.rmtree(target, ignore_errors=True)
-    if report.rows_rejected or len(catalog_rejects):
+    written = bool(report.rows_rejected or len(catalog_rejects))
+    if written:
+        shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
     else:
         partial.rmdir()
+        if not target.is_dir() or rejects_of(target, ds):  # another log's rejects are kept
+            shutil.rmtree(target, ignore_errors=True)
     if report.rows_ok == 0:
         raise _all_rejected(ds, target, report.rows_rejected)
-    return report, target if target.exists() else None, by_bucket, distinct["items"]
+    return report, target if written else None, by_bucket, distinct["items"]
 
 
 def _gathered(client, futures: list, step: str, progress: bool) -> list:

@@ -330,13 +330,17 @@ def rejects_of(path: Path, ds: Dataset) -> bool:
     same default path. A file without rows is anyone's."""
     import csv
 
-    try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-            rows = csv.reader(handle)
-            next(rows, None)  # the header
-            first = next(rows, None)
-    except OSError:
-        return True
+    first = None
+    for part in sorted(path.glob("part-*.csv")) if path.is_dir() else [path]:  # --dask: a folder
+        try:
+            with open(part, newline="", encoding="utf-8", errors="replace") as handle:
+                rows = csv.reader(handle)
+                next(rows, None)  # the header
+                first = next(rows, None)
+        except OSError:
+            continue
+        if first:
+            break
     if not first:
         return True
     source = Path(first[0])
