@@ -254,7 +254,8 @@ Examples:
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--rejects", "rejects_path", type=click.Path(path_type=Path),
               default=None, help="Where to write rejected rows, when there are any (a file left "
-              "there by an earlier check of this log is removed when there are none); with --dask a folder of "
+              "there by an earlier run is removed when there are none; at the default path, shared by "
+              "every dataset.yaml, only this log's); with --dask a folder of "
               "one CSV per piece of the log.  [default: ./STEM.rejects.csv, STEM the "
               "description file's name without .yaml; with --dask ./STEM.rejects/]")
 @_parallel_options("the check", joblib=False)

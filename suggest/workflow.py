@@ -66,8 +66,8 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
                jobs: int | None = None, progress: bool = False):
     """``suggest data check``: load the log of ``dataset`` and write its rejected rows to
     ``rejects`` (default ``./STEM.rejects.csv``, the description file's stem) when there are any, removing a file an
-    earlier run of this log left there when there are none (another log's is kept: the
-    default path is shared by every `dataset.yaml`); ``(load report, rejects file or None)``.
+    earlier run left there when there are none (at the default path, shared by every
+    `dataset.yaml`, only this log's); ``(load report, rejects file or None)``.
     When every row is refused, the rows still go to the file and the error says where.
 
     With ``dask`` (a scheduler address, or ``"local"`` for a local cluster of ``jobs``
@@ -87,7 +87,7 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
         description = dataset if isinstance(dataset, Dataset) else Dataset.from_yaml(dataset)
         with dask_client(None if dask == "local" else dask, workers=jobs) as client:
             return check_on_dask(description, client, Path(rejects or f"{stem}.rejects"),
-                                 progress=progress)
+                                 progress=progress, shared=rejects is None)
     if jobs is not None:
         raise SuggestError("--jobs sets the workers of a local Dask cluster: give --dask too",
                            hint="a check on this machine reads the log in one process")
@@ -101,7 +101,8 @@ def check_data(dataset, rejects: str | Path | None = None, *, dask: str | None =
         if getattr(exc, "rejects", None) is not None:  # every row refused: still show which and why
             exc.hint = f"{exc.hint}; all rejected rows are in {write_rejects(exc.rejects, target)}"
         raise
-    if not len(loaded.rejects) and target.is_file() and not rejects_of(target, loaded.dataset):
+    if not len(loaded.rejects) and rejects is None and target.is_file() \
+            and not rejects_of(target, loaded.dataset):
         return loaded.report, None  # another log's rejects at the default path: kept
     return loaded.report, write_rejects(loaded.rejects, target)
 

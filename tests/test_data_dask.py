@@ -827,20 +827,20 @@ def test_a_request_that_lost_a_shown_row_in_its_piece_is_rejected_on_the_workers
 
 def test_a_clean_check_on_the_workers_keeps_another_logs_rejects_folder(client, tmp_path):
     """The workers' rejects go to a folder, by default `./dataset.rejects/` for every world's
-    `dataset.yaml`: a clean check of one world kept nothing of another's; now it keeps them,
-    and removes only its own."""
+    `dataset.yaml`: a clean check of one world kept nothing of another's; now it keeps them
+    at that shared default, and removes only its own (a path given is cleared as before)."""
     for world, second in (("a", ",i2"), ("b", "u2,i2")):
         (tmp_path / world).mkdir()
         (tmp_path / world / "log.csv").write_text(f"user,item\nu1,i1\n{second}\n")
         (tmp_path / world / "dataset.yaml").write_text("log: log.csv\n")
     shared = tmp_path / "dataset.rejects"
     _, written = distributed.check_on_dask(Dataset.from_yaml(tmp_path / "a" / "dataset.yaml"),
-                                          client, shared, buckets=2)
+                                          client, shared, buckets=2, shared=True)
     assert written is not None and any(shared.glob("part-*.csv"))
     _, none = distributed.check_on_dask(Dataset.from_yaml(tmp_path / "b" / "dataset.yaml"),
-                                       client, shared, buckets=2)
+                                       client, shared, buckets=2, shared=True)
     assert none is None and any(shared.glob("part-*.csv"))  # a's kept
     (tmp_path / "a" / "log.csv").write_text("user,item\nu1,i1\n")
     _, mended = distributed.check_on_dask(Dataset.from_yaml(tmp_path / "a" / "dataset.yaml"),
-                                         client, shared, buckets=2)
+                                         client, shared, buckets=2, shared=True)
     assert mended is None and not shared.exists()

@@ -79,10 +79,12 @@ SPAN = 2 ** 40
 
 
 def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | None = None,
-                  progress: bool = False) -> tuple[LoadReport, Path | None]:
+                  progress: bool = False, shared: bool = False) -> tuple[LoadReport, Path | None]:
     """Check the log of ``ds`` on the cluster of ``client``; ``(report, folder of rejects or
     None)``. The report is the one :func:`suggest.data.load.load` gives; rejected rows go to
-    ``rejects_dir`` (one CSV per piece), and a folder left there by an earlier run is removed.
+    ``rejects_dir`` (one CSV per piece), and a folder left there by an earlier run is removed
+    (with ``shared``, a default path other logs' checks share, only when it holds this log's
+    rejects).
 
     Raises
     ------
@@ -90,12 +92,13 @@ def check_on_dask(ds: Dataset, client, rejects_dir: str | Path, buckets: int | N
         As a local load: a log that cannot be read as described, or whose every row is
         rejected (the rows are still in ``rejects_dir`` then).
     """
-    report, target, _, _ = load_buckets(ds, client, rejects_dir, buckets, progress, keep=False)
+    report, target, _, _ = load_buckets(ds, client, rejects_dir, buckets, progress, keep=False,
+                                        shared=shared)
     return report, target
 
 
 def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress: bool,
-                 keep: bool):
+                 keep: bool, shared: bool = False):
     """:func:`check_on_dask`, and the buckets' futures (with their frames when ``keep``) and
     the log's distinct items in the order they first appear:
     ``(report, rejects folder or None, buckets, items)``."""
@@ -176,7 +179,7 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
         partial.rename(target)
     else:
         partial.rmdir()
-        if not target.is_dir() or rejects_of(target, ds):  # another log's rejects are kept
+        if not (shared and target.is_dir()) or rejects_of(target, ds):  # kept: another log's
             shutil.rmtree(target, ignore_errors=True)
     if report.rows_ok == 0:
         raise _all_rejected(ds, target, report.rows_rejected)
