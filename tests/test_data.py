@@ -1123,6 +1123,10 @@ def test_unknown_encoding_and_time_format_are_description_errors(tmp_path):
     hints = {e.message: e.hint for e in info.value.errors}
     assert hints["unknown time_format 'unix'"] == "did you mean 'unix_s'?"
     assert hints["unknown encoding 'utf-9'"] == "did you mean 'utf-8'?"
+    # a name with a null character is no codec either (Python raises ValueError for it)
+    nul = _description(tmp_path, 'log: log.csv\nencoding: "\\0"\n')
+    with pytest.raises(DescriptionError, match=r"unknown encoding '\\x00'"):
+        Dataset.from_yaml(nul)
 
 
 def test_several_problems_are_reported_at_once(tmp_path):

@@ -335,8 +335,8 @@ class _Parser:
         value = str(mapping.get(path[-1]) or "utf-8")
         try:
             codecs.lookup(value)
-        except LookupError:
-            self.error(path, f"unknown encoding '{value}'",
+        except (LookupError, ValueError):  # ValueError: a name with a null character
+            self.error(path, f"unknown encoding {value!r}",
                        did_you_mean(value, ("utf-8", "latin-1", "cp1252", "utf-16"))
                        or "use a Python codec name such as utf-8 or latin-1")
             return "utf-8"
