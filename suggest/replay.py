@@ -795,7 +795,7 @@ def _ranker_cards(fitted: dict, held, truth_path: Path) -> dict:
     """:func:`ranker_card` of each engine with a booster (asked of its worker when a worker
     holds it), with its candidates' recall on held-out requests (:data:`RECALL_SAMPLE`)."""
     requests, window = held.train_window()
-    cards, sample = {}, None
+    cards, sample, recalls = {}, None, {}
     for name, engine in fitted.items():
         card = (engine.ask(ranker_card, requests, window) if hasattr(engine, "ask")
                 else ranker_card(engine, requests, window))
@@ -804,9 +804,11 @@ def _ranker_cards(fitted: dict, held, truth_path: Path) -> dict:
         if sample is None:
             sample = _recall_sample(held, truth_path)
         rows, truth = sample
-        card["candidate_recall"] = {**(card.get("candidate_recall") or {}), "test": (
-            engine.ask(candidate_recall_on, rows, truth) if hasattr(engine, "ask")
-            else candidate_recall_on(engine, rows, truth))}
+        same = json_text(card)  # the hybrid of a ranker: the same card, the same candidates
+        if same not in recalls:
+            recalls[same] = (engine.ask(candidate_recall_on, rows, truth) if hasattr(engine, "ask")
+                             else candidate_recall_on(engine, rows, truth))
+        card["candidate_recall"] = {**(card.get("candidate_recall") or {}), "test": recalls[same]}
         card["candidate_recall_test_requests"] = len(rows)
         if card.get("model") and (card["train_requests"], card.get("training_window")) != (
                 requests, window):
@@ -834,11 +836,8 @@ def _other_splits(cards: dict) -> list[str]:
 def _one_tree(cards: dict) -> list[str]:
     """A warning for each model early stopping left with one tree (the ranker and its hybrid
     share one): its scores take a few values, so ties order many of its lists."""
-    said: list[str] = []
     names = [n for n, card in cards.items() if card.get("trees") == 1]
-    if names:
-        said.append(f"the model of the {' and the '.join(names)} {ONE_TREE}")
-    return said
+    return [f"the model of the {' and the '.join(names)} {ONE_TREE}"] if names else []
 
 
 #: What a model of one tree is, said by ``replay`` and ``train``.
@@ -855,12 +854,10 @@ def _requests_in(requests: int, window: list[str] | None) -> str:
 def _recall_sample(held, truth_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Held-out requests spread over the test part and their engagements (from the run's
     truth file)."""
-    n = held.test_requests
-    rows = held.test_rows(np.unique(np.linspace(0, max(n - 1, 0), min(RECALL_SAMPLE, n)).astype(int)))
+    n = held.test_requests  # at least one: a split that leaves none is refused
+    rows = held.test_rows(np.unique(np.linspace(0, n - 1, min(RECALL_SAMPLE, n)).astype(int)))
     ids = rows["request_id"].astype(str).tolist()
-    truth = pd.read_parquet(truth_path, filters=[("request_id", "in", ids)]) if ids else \
-        pd.read_parquet(truth_path).iloc[:0]
-    return rows, truth
+    return rows, pd.read_parquet(truth_path, filters=[("request_id", "in", ids)])
 
 
 def candidate_recall_on(engine, requests: pd.DataFrame, truth: pd.DataFrame) -> float | None:
@@ -954,12 +951,11 @@ def _newcomers(summary: dict, results_path: Path, metric: str) -> dict:
     import pyarrow.parquet as pq
 
     from suggest.stats import paired_test
-    from suggest.verdict import LEARNED, TEAM
+    from suggest.verdict import LEARNED, baseline_names
 
     engines = summary["engines"]
     learned = [n for n in LEARNED if n in engines]
-    simple = sorted(n for n, e in engines.items()
-                    if n not in LEARNED and n != TEAM and not e.get("rule_set"))
+    simple = sorted(baseline_names(engines))
     schema = pq.read_schema(results_path)
     if not learned or not simple or RETURNING not in schema.names:
         return {}

@@ -29,12 +29,17 @@ TEAM = "rules"
 ALPHA = 0.05
 
 
+def baseline_names(engines: dict[str, dict]) -> list[str]:
+    """The engines that are neither learned nor a rule set (the team's rules or another
+    replayed beside them): the simple baselines."""
+    return [name for name, entry in engines.items()
+            if name not in LEARNED and name != TEAM and not entry.get("rule_set")]
+
+
 def best_baseline(engines: dict[str, dict], metric: str) -> str | None:
-    """The best engine on ``metric`` that is neither learned nor a rule set (the team's
-    rules or another replayed beside them; ties: by name)."""
-    simple = [(-entry.get(metric, float("-inf")), name) for name, entry in engines.items()
-              if name not in LEARNED and name != TEAM and not entry.get("rule_set")
-              and entry.get(metric) == entry.get(metric)]
+    """The best baseline (:func:`baseline_names`) on ``metric`` (ties: by name)."""
+    simple = [(-engines[name].get(metric, float("-inf")), name) for name in baseline_names(engines)
+              if engines[name].get(metric) == engines[name].get(metric)]
     return min(simple)[1] if simple else None
 
 
@@ -290,6 +295,7 @@ def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str 
         if r.get("ci_low") is None or r["ci_low"] != r["ci_low"]:
             return f"{r['diff']:+.3f}"
         return f"{r['diff']:+.3f} [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+
     def reading(r: dict) -> str:
         if r.get("ci_low") is None or r["ci_low"] != r["ci_low"]:
             return ""

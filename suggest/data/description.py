@@ -351,8 +351,8 @@ class _Parser:
     def zone(self, value: Any, path: tuple) -> str:
         if value == OFFSET_ZONE and path == ("timezone",):  # each time's own written offset
             return OFFSET_ZONE
-        if fixed_zone_name(str(value)):  # one fixed offset for every row (UTC+05:30)
-            return fixed_zone_name(str(value))
+        if fixed := fixed_zone_name(str(value)):  # one fixed offset for every row (UTC+05:30)
+            return fixed
         try:
             ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError, OSError):

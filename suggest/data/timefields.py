@@ -35,10 +35,22 @@ _OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?(?:[Zz]|[+-]\d{2}(?:
 TIME_FORMATS = ("iso", "unix_s", "unix_ms")
 #: ``timezone: offset`` in a description: each time's own written UTC offset is its local time.
 OFFSET_ZONE = "offset"
-#: A fixed UTC offset as a row's zone name (``UTC+05:30``; an offset of 0 is ``UTC``), and
-#: the ways a zone column writes one (``+05:30``, ``+0530``, ``UTC+5:30``).
-FIXED_ZONE = re.compile(r"UTC([+-])(\d\d):(\d\d)")
+#: The ways a fixed UTC offset is written as a zone (``+05:30``, ``+0530``, ``UTC+5:30``,
+#: ``GMT-3``); its zone name is ``UTC+05:30`` (an offset of 0: ``UTC``).
 WRITTEN_FIXED = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?")
+
+
+def fixed_offset(text: str) -> datetime.timedelta | None:
+    """The UTC offset a fixed-offset zone is written as, or None for anything else (an IANA
+    name, or an offset past 14 hours)."""
+    found = WRITTEN_FIXED.fullmatch(str(text).strip())
+    if not found:
+        return None
+    sign, hours, minutes = found.groups()
+    if int(hours) > 14 or int(minutes or 0) > 59:
+        return None
+    delta = datetime.timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return -delta if sign == "-" else delta
 
 
 def fixed_zone_name(text: str) -> str | None:
@@ -48,14 +60,12 @@ def fixed_zone_name(text: str) -> str | None:
     >>> fixed_zone_name("+0530"), fixed_zone_name("UTC-3"), fixed_zone_name("Europe/Paris")
     ('UTC+05:30', 'UTC-03:00', None)
     """
-    found = WRITTEN_FIXED.fullmatch(str(text).strip())
-    if not found:
+    delta = fixed_offset(text)
+    if delta is None:
         return None
-    sign, hours, minutes = found.groups()
-    if int(hours) > 14 or int(minutes or 0) > 59:
-        return None
-    name = f"UTC{sign}{int(hours):02d}:{minutes or '00'}"
-    return "UTC" if name in ("UTC+00:00", "UTC-00:00") else name
+    minutes = abs(int(delta.total_seconds())) // 60
+    return (f"UTC{'-' if delta < datetime.timedelta(0) else '+'}{minutes // 60:02d}:"
+            f"{minutes % 60:02d}") if minutes else "UTC"
 #: The offset a time is written with, after its time of day (a date alone has none).
 WRITTEN_OFFSET = (r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?"
                   r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<h>\d{2})(?::?(?P<m>\d{2}))?)$")
@@ -69,12 +79,9 @@ def written_zones(text: pd.Series) -> pd.Series:
     ['UTC+05:30', 'UTC', nan]
     """
     found = text.astype(str).str.strip().str.extract(WRITTEN_OFFSET)
-    names = pd.Series(None, index=text.index, dtype=object)
-    has = found["h"].notna().to_numpy()
-    names[has] = ("UTC" + found["sign"][has] + found["h"][has] + ":"
-                  + found["m"][has].fillna("00")).to_numpy(dtype=object)
-    names[found["z"].notna().to_numpy() | names.isin(["UTC+00:00", "UTC-00:00"]).to_numpy()] = "UTC"
-    return names
+    written = (found["sign"] + found["h"] + found["m"].fillna("00")).where(found["z"].isna(), "+00")
+    # named once a distinct offset, as a zone column's are (a log has few offsets)
+    return written.map({o: fixed_zone_name(o) for o in written.dropna().unique()})
 
 
 def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -403,13 +410,9 @@ def check_zone(zone: object) -> None:
 @functools.lru_cache(maxsize=64)
 def zone_info(name: str) -> datetime.tzinfo:
     """``ZoneInfo(name)``, or the fixed offset of a ``UTC+05:30`` name (a log read with
-    ``timezone: offset``), cached: the single-context path converts to a few zones many
-    times."""
-    fixed = FIXED_ZONE.fullmatch(fixed_zone_name(name) or name)
-    if fixed:
-        sign, hours, minutes = fixed.groups()
-        delta = datetime.timedelta(hours=int(hours), minutes=int(minutes))
-        if delta >= datetime.timedelta(hours=24):
-            raise ValueError(f"{name}: an offset under 24 hours")
-        return datetime.timezone(delta if sign == "+" else -delta, name)
+    ``timezone: offset``, a zone column of offsets), cached: the single-context path
+    converts to a few zones many times."""
+    delta = fixed_offset(name)
+    if delta is not None:
+        return datetime.timezone(delta, fixed_zone_name(name))
     return zoneinfo.ZoneInfo(name)

@@ -96,11 +96,11 @@ def training_truth(requests: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def zoned_one(method):
-    """``suggest_one(context, k)`` reading a context that names no ``timezone`` in the zone
-    every training request was in (``zone_``: a log read in its description's one zone), as
-    the batch path read them: a context's hour was its written offset's, or UTC, while the
-    engine learnt from hours in that zone (a tester's log: 43% of one-context lists differed
-    from the replay's)."""
+    """``suggest_one(context, k)`` reading a context as the batch path reads its row: one
+    that names no ``timezone`` in the zone every training request was in (``zone_``: a log
+    read in its description's one zone; a context's hour was its written offset's, or UTC,
+    while the engine learnt hours in that zone: 43% of one tester's one-context lists
+    differed from the replay's), and numpy scalars (a frame's row) as Python values."""
     @functools.wraps(method)
     def suggest_one(self, context, k):
         if isinstance(context, dict):
@@ -198,7 +198,8 @@ class BaseEngine:
             ``request_id``. A context that names no ``timezone`` is in the zone
             every training request was in (a log read in its description's one
             zone), else its time is read at its written offset, or in UTC
-            without one. A log with a zone per row: give each context its own. A field left out, or ``None``, is missing; a category value
+            without one; with a zone per row in the log, give each context its
+            own. A field left out, or ``None``, is missing; a category value
             the engine never saw is unseen. Both are legitimate in production
             and treated exactly as the batch path treats them.
         k : int
