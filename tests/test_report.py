@@ -245,6 +245,28 @@ def test_segment_colours_follow_the_count_and_found_differences_carry_no_mde():
         b.text for b in report.blocks if hasattr(b, "text"))
 
 
+def test_the_table_of_every_segment_says_how_many_of_its_rows_were_tested():
+    """A column whose one value is the whole sample is listed but not tested: the table's
+    count differs from the tested count above it and says why, instead of three totals
+    (tested, listed, charted) that disagree unexplained."""
+    from suggest.compare import Comparison
+    from suggest.report.content import Report, Table, _segments
+
+    families = {"mood": {"tests": 2, "pooled_into_other": 0,
+                         "rows": [_segment("happy", 0.20, 0.001), _segment("sad", 0.1, 0.3)]},
+                "returning_user": {"tests": 0, "pooled_into_other": 0,
+                                   "rows": [{**_segment("true", 0.15, float("nan"), requests=80),
+                                            "share": 1.0, "whole": True}]}}
+    report = Report("segments")
+    _segments(report, Comparison(a="rules", b="ranker", k=5, metric="ndcg@5",
+                                 segments=families), None, "ndcg@5")
+    every = [b for b in report.blocks if isinstance(b, Table) and b.collapsed][0]
+    assert len(every.frame) == 3
+    assert every.caption.startswith("Every segment (3), by column: the 2 tested and 1 not")
+    text = " ".join(b.text for b in report.blocks if hasattr(b, "text"))
+    assert "2 segments tested in 1 context column" in text
+
+
 def test_a_rule_that_placed_items_but_never_the_first_is_named_under_the_rule_table():
     """The rule table groups requests by the rule behind the first suggestion: a rule that
     only ever placed lower items has no group, and the caption names it with its count

@@ -308,7 +308,11 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
             listed = [(r["column"], r["value"]) in {(x["column"], x["value"]) for x in losses + wins}
                       for r in every]
             rows = [_segment_row(r) for r in every]
-            caption = f"Every segment ({len(every)}), by column"
+            untested = len(every) - tested
+            caption = f"Every segment ({len(every)}), by column" + (
+                f": the {tested} tested and {untested} not (a column with no segment apart "
+                f"from the whole sample, or an 'other' pool under the minimum size)"
+                if untested > 0 else "")
             if any(_tone(r) for r in every):  # marked in words too: Markdown has no tint
                 rows = [{**row, "listed": "yes" if on else "column only" if _tone(r) else ""}
                         for row, r, on in zip(rows, every, listed)]
