@@ -350,12 +350,27 @@ def test_rows_repeating_a_request_and_item_follow_the_duplicates_rule(make_datas
                                         7: "repeats the request and item of line 5 (duplicates: reject)"}
     else:
         assert log.report.duplicates == {"rule": rule or "max", "rows": 5, "pairs": 2,
-                                         "disagreeing_pairs": 1}
+                                         "disagreeing_pairs": 1, "itemless_rows": 0}
         assert "5 rows repeat 2 (request, item) pairs, 1 of them with different relevance" in \
             log.report.to_text()
         # the report's engagements are the truth's pairs, not the rows before merging
         assert log.report.positives == 6 and log.report.engagements == len(log.truth) == 3
         assert "positives (engagements): 6 rows, 3 after merging repeated" in log.report.to_text()
+
+
+@pytest.mark.parametrize("request_column", [True, False])
+def test_rows_without_an_item_repeating_their_request_are_counted_in_the_report(
+        make_dataset, request_column):
+    """A request without an engagement written twice is one request: the repeat is kept
+    (no reject) and said, where it was merged silently; a request's one row without an item
+    beside its engaged rows is no repeat."""
+    text = ("request,user,item,place\nq1,u1,,home\nq1,u1,,home\nq1,u1,,home\n"
+            "q2,u2,a,work\nq2,u2,,work\nq3,u3,,home\nq3,u3,,home\n")
+    log = load(make_dataset(text, columns={"request": "request"} if request_column else {}))
+    assert log.report.rows_ok == 7 and log.report.requests == 3
+    assert log.report.requests_without_positive == 2
+    assert log.report.duplicates["itemless_rows"] == 3
+    assert "rows without an item: 3 repeat one of their request's" in log.report.to_text()
 
 
 def test_blank_lines_in_the_middle_are_skipped_not_renumbered(make_dataset):

@@ -493,7 +493,8 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
     merged = [c["report"].duplicates for c in done]
     report.duplicates = {"rule": duplicate_rule(ds),
                          **{k: sum(d[k] for d in merged) for k in ("rows", "pairs",
-                                                                    "disagreeing_pairs")}}
+                                                                    "disagreeing_pairs",
+                                                                    "itemless_rows")}}
     if ds.position:
         report.shown = _merged_shown([c["report"].shown for c in done])
     report.users = distinct["users"]

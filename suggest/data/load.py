@@ -134,6 +134,10 @@ class LoadReport:
             lines.append(f"  duplicates: {d['rows']:,} rows repeat {d['pairs']:,} (request, item) "
                          f"pairs, {d['disagreeing_pairs']:,} of them with different relevance; "
                          f"merged by `duplicates: {d['rule']}`")
+        if d.get("itemless_rows"):
+            lines.append(f"  rows without an item: {d['itemless_rows']:,} repeat one of their "
+                         f"request's (a request without an engagement, written again; "
+                         f"counted once)")
         if self.shown:
             lines.append(shown_line(self.shown))
         for reason, count in self.reject_reasons.items():
@@ -271,6 +275,8 @@ def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str
     events = _events(ds, frame, engaged)
     truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]),
                    codes.request[engaged])
+    blank = codes.request[~engaged]  # a request's rows without an item beyond its first one
+    report.duplicates["itemless_rows"] = int(len(blank) - _distinct_codes(blank))
     report.requests = len(requests)
     answered = np.zeros(len(requests), dtype=bool)  # request codes are 0..n-1
     answered[codes.request[engaged][events["positive"].to_numpy()]] = True
