@@ -563,7 +563,8 @@ def test_empty_zone_cell_falls_back_to_the_dataset_zone_and_bad_zone_is_rejected
         """, columns={"time": "ts", "timezone": "zone"}, timezone="Europe/Berlin")
     log = load_checked(path)
     assert reasons_by_line(log) == {4: "time zone 'Mars/Olympus' is not an IANA zone name nor "
-                                       "a UTC offset (+05:30)"}
+                                       "a UTC offset (+05:30): use an IANA name like "
+                                       "Europe/Berlin, or a UTC offset like +05:30"}
     assert log.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["07:00", "23:00"]
     assert log.requests["hour"].tolist() == [8, 8]
 
@@ -582,7 +583,9 @@ def test_a_zone_column_of_utc_offsets_reads_each_row_at_its_offset(make_dataset)
         """, columns={"time": "ts", "timezone": "zone"})
     log = load_checked(path)
     assert reasons_by_line(log) == {6: "time zone '+25:00' is not an IANA zone name nor a UTC "
-                                       "offset (+05:30)"}
+                                       "offset (+05:30): write a fixed UTC offset as +05:30, "
+                                       "+0530 or UTC+05:30: hours up to 14, minutes 00 to 59, "
+                                       "no decimals"}
     assert log.requests["timezone"].tolist() == ["UTC+05:30", "UTC-03:00", "UTC+05:30", "UTC-03:00"]
     assert log.requests["hour"].tolist() == [8, 8, 8, 8]  # local times, read where written
     assert log.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["02:30", "11:00",
@@ -1126,6 +1129,32 @@ def test_unknown_time_zone(tmp_path):
     assert info.value.where == f"{path}:2:11"
     assert info.value.message == "unknown time zone 'Europe/Berln'"
     assert info.value.hint == "did you mean 'Europe/Berlin'?"
+
+
+@pytest.mark.parametrize("zone, hint", [
+    ("IST", "'IST' is an abbreviation, not a zone: write an IANA name such as Asia/Kolkata "
+            "(India), Asia/Jerusalem or Europe/Dublin, or the UTC offset it stands for, +05:30"),
+    ("pdt", "'pdt' is an abbreviation, not a zone: write an IANA name such as "
+            "America/Los_Angeles, or the UTC offset it stands for, -07:00"),
+    ("UTC+5.5", "write a fixed UTC offset as +05:30, +0530 or UTC+05:30: hours up to 14, "
+                "minutes 00 to 59, no decimals"),
+])
+def test_a_zone_abbreviation_or_a_misspelt_offset_gets_a_hint_that_fits(tmp_path, zone, hint):
+    """An abbreviation is no IANA name: the hint names the zones it may mean (IST was offered
+    'MST', the closest spelling); an offset with decimals is told how offsets are written."""
+    path = _description(tmp_path, f"log: log.csv\ntimezone: '{zone}'\n")
+    with pytest.raises(DescriptionError) as info:
+        Dataset.from_yaml(path)
+    assert info.value.message == f"unknown time zone '{zone}'" and info.value.hint == hint
+
+
+def test_an_offset_in_lower_case_is_an_offset(make_dataset):
+    log = load_checked(make_dataset("user,item,ts,zone\nu1,i1,2026-03-02T08:00:00,utc+5:30\n"
+                                    "u2,i1,2026-03-02T08:00:00,PST\n",
+                                    columns={"time": "ts", "timezone": "zone"}))
+    assert log.requests["timezone"].tolist() == ["UTC+05:30"]
+    assert log.requests["timestamp"].dt.strftime("%H:%M").tolist() == ["02:30"]
+    assert "America/Los_Angeles" in reasons_by_line(log)[3]
 
 
 def test_unknown_encoding_and_time_format_are_description_errors(tmp_path):

@@ -298,6 +298,10 @@ def test_a_bad_zone_is_refused_without_a_timestamp_too():
     with pytest.raises(SuggestError, match="'Mars/Base' is not an IANA time zone"):
         engine.suggest_one({"location": "home", "timezone": "Mars/Base"}, k=3)
     assert engine.suggest_one({"location": "home", "timezone": "Europe/Berlin"}, k=3) is not None
+    assert engine.suggest_one({"location": "home", "timezone": "+05:30"}, k=3) is not None
+    with pytest.raises(SuggestError) as info:  # an abbreviation: the zones it may mean
+        engine.suggest_one({"location": "home", "timezone": "PST"}, k=3)
+    assert "America/Los_Angeles" in info.value.hint
 
 
 def test_explain_shows_a_context_column_named_time_not_the_clock(tmp_path):

@@ -292,6 +292,20 @@ def test_rule_set_timezone_overrides_the_requests_own_zone():
     assert engine.fired(frame.drop(columns="timezone"))[:, 0].tolist() == [True]  # no zone: Seoul
 
 
+@pytest.mark.parametrize("written", ["+09:00", "UTC+9", "utc+09:00"])
+def test_a_rule_file_may_name_its_zone_as_a_utc_offset(written):
+    """A dataset description and a zone column take a fixed offset; a rule file refused one
+    ("unknown time zone"). Seoul has no summer time, so its offset reads the same hours."""
+    utc = pd.Series(pd.to_datetime(["2026-03-28T23:30Z", "2026-07-01T23:30Z"], utc=True))
+    frame = requests(timestamp=utc, timezone=["Europe/Berlin"] * 2)
+    window = '{time: {between: ["08:00", "09:00"], days: [sun, thu]}}'
+    rule_set = parse_rules(rules_text(window, f"timezone: '{written}'\n"))
+    assert rule_set.timezone == "UTC+09:00"
+    assert RulesEngine(rule_set).fit().fired(frame)[:, 0].tolist() == [True, True]
+    assert RulesEngine(parse_rules(rules_text(window, "timezone: Asia/Seoul\n"))).fit().fired(
+        frame)[:, 0].tolist() == [True, True]
+
+
 def test_local_columns_are_used_as_they_are_unless_a_zone_asks_for_recomputing():
     utc = pd.Series(pd.to_datetime(["2026-03-02T08:15Z"], utc=True))
     frame = requests(timestamp=utc, timezone=["UTC"], hour=pd.array([3], dtype="Int8"),

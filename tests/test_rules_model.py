@@ -252,6 +252,7 @@ def test_betwen_in_a_time_window_suggests_between():
     (rule_file("{a: 1}", head="version: 2\n"), "unsupported version 2"),
     (rule_file("{a: 1}", head="timezone: Europe/Berln\n"), "did you mean 'Europe/Berlin'?"),
     (rule_file("{a: 1}", head="timezone: Europe\n"), "unknown time zone 'Europe'"),
+    (rule_file("{a: 1}", head="timezone: IST\n"), "write an IANA name such as Asia/Kolkata"),
     (rule_file("{a: 1}", head="rule: []\n"), "unknown key 'rule' (did you mean 'rules'?)"),
     ("rules: []\n", "`rules` must be a non-empty list of rules"),
     ("version: 1\n", "`rules` must be a non-empty list of rules"),

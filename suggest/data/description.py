@@ -50,11 +50,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from suggest.data.readers import GLOB
 from suggest.data.timefields import (OFFSET_ZONE, TIME_FIELDS, TIME_FORMAT_HINT, TIME_FORMATS,
-                                     fixed_zone_name, time_format_problem)
+                                     time_format_problem, zone_hint, zone_name)
 from suggest.errors import DataErrorList, DescriptionError, did_you_mean, one_of
 from suggest.yamlio import YamlDoc, load_yaml
 
@@ -351,15 +350,11 @@ class _Parser:
     def zone(self, value: Any, path: tuple) -> str:
         if value == OFFSET_ZONE and path == ("timezone",):  # each time's own written offset
             return OFFSET_ZONE
-        if fixed := fixed_zone_name(str(value)):  # one fixed offset for every row (UTC+05:30)
-            return fixed
-        try:
-            ZoneInfo(str(value))
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            self.error(path, f"unknown time zone '{value}'",
-                       did_you_mean(value, available_timezones()) or "use an IANA name like Europe/Berlin")
+        name = zone_name(value)  # an IANA name, or one fixed offset for every row (UTC+05:30)
+        if name is None:
+            self.error(path, f"unknown time zone '{value}'", zone_hint(value))
             return "UTC"
-        return str(value)
+        return name
 
     def column_specs(self, mapping: Any, path: tuple) -> dict[str, ColumnSpec]:
         if not isinstance(mapping, dict):

@@ -47,8 +47,8 @@ import pandas as pd
 from suggest.data.description import ColumnSpec, Dataset
 from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, read_table, sniff_separator
-from suggest.data.timefields import (OFFSET_ZONE, arrow_cells, arrow_text, fixed_zone_name,
-                                     local_fields, parse_times, written_zones)
+from suggest.data.timefields import (OFFSET_ZONE, arrow_cells, arrow_text, local_fields,
+                                     parse_times, written_zones, zone_hint, zone_name)
 from suggest.errors import DataError, DataErrorList, SuggestError, did_you_mean, one_of, percent
 from suggest.files import write_atomic
 from suggest.ids import isin
@@ -1031,21 +1031,17 @@ def _zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
     for at, name in enumerate(names):  # once a distinct zone
         if name is None or pd.isna(name):  # a cell of only spaces is missing too
             continue
-        fixed = fixed_zone_name(name)  # a fixed offset (+05:30): its name, UTC+05:30
-        if fixed:
-            names[at], valid[at] = fixed, True
-            continue
-        try:
-            ZoneInfo(name)
-            valid[at] = True
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            pass
+        found = zone_name(name)  # a fixed offset (+05:30) by its name, UTC+05:30
+        if found:
+            names[at], valid[at] = found, True
     known = np.append(np.where(valid, names, ds.timezone), ds.timezone)  # missing: the dataset's
-    bad = np.append(~valid & pd.notna(names), False)[codes]
+    unknown = ~valid & pd.notna(names)
+    bad = np.append(unknown, False)[codes]
     if bad.any():
-        fail(bad, pd.Series("time zone '" + names[codes[bad]].astype(str).astype(object)
-                            + "' is not an IANA zone name nor a UTC offset (+05:30)",
-                            index=cells.index[bad]))
+        why = np.array([f"time zone '{name}' is not an IANA zone name nor a UTC offset "
+                        f"(+05:30): {zone_hint(name)}" if wrong else ""
+                        for name, wrong in zip(names, unknown)], dtype=object)
+        fail(bad, pd.Series(why[codes[bad]], index=cells.index[bad]))
     # as categories (a zone per distinct value, not a Python string per row): the local
     # time fields convert once a zone and find each zone's rows by its code
     zones, at = np.unique(known.astype(str), return_inverse=True)

@@ -37,7 +37,7 @@ TIME_FORMATS = ("iso", "unix_s", "unix_ms")
 OFFSET_ZONE = "offset"
 #: The ways a fixed UTC offset is written as a zone (``+05:30``, ``+0530``, ``UTC+5:30``,
 #: ``GMT-3``); its zone name is ``UTC+05:30`` (an offset of 0: ``UTC``).
-WRITTEN_FIXED = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?")
+WRITTEN_FIXED = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?", re.IGNORECASE)
 
 
 def fixed_offset(text: str) -> datetime.timedelta | None:
@@ -398,13 +398,92 @@ def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
 
 
 def check_zone(zone: object) -> None:
-    """Refuse a context ``timezone`` that is not an IANA zone name, with the closest one."""
+    """Refuse a context ``timezone`` that is not an IANA zone name nor a UTC offset."""
+    if zone_name(zone) is None:
+        raise SuggestError(f"context timezone {zone!r} is not an IANA time zone nor a UTC offset",
+                           hint=zone_hint(zone))
+
+
+def zone_name(value: object) -> str | None:
+    """The zone ``value`` names: an IANA name as written, a fixed offset's ``UTC+05:30``
+    name (:func:`fixed_zone_name`), or None when it is neither.
+
+    >>> zone_name("Asia/Kolkata"), zone_name("+0530"), zone_name("IST")
+    ('Asia/Kolkata', 'UTC+05:30', None)
+    """
+    text = str(value)
+    fixed = fixed_zone_name(text)
+    if fixed:
+        return fixed
     try:
-        zone_info(str(zone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise SuggestError(f"context timezone {zone!r} is not an IANA time zone",
-                           hint=did_you_mean(zone, zoneinfo.available_timezones())
-                           or "e.g. 'Europe/Berlin' or 'UTC'") from None
+        zone_info(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    return text
+
+
+#: Zone abbreviations people write that are no IANA name: the zones each may mean and the
+#: offset it stands for (those IANA does name, such as EST, CET or MST, are read as such).
+ABBREVIATIONS = {
+    "IST": ("Asia/Kolkata (India), Asia/Jerusalem or Europe/Dublin", "+05:30"),
+    "PST": ("America/Los_Angeles", "-08:00"),
+    "PDT": ("America/Los_Angeles", "-07:00"),
+    "EDT": ("America/New_York", "-04:00"),
+    "CST": ("America/Chicago (US) or Asia/Shanghai (China)", "-06:00"),
+    "CDT": ("America/Chicago", "-05:00"),
+    "MDT": ("America/Denver", "-06:00"),
+    "AKST": ("America/Anchorage", "-09:00"),
+    "AKDT": ("America/Anchorage", "-08:00"),
+    "BST": ("Europe/London", "+01:00"),
+    "CEST": ("Europe/Paris or Europe/Berlin", "+02:00"),
+    "EEST": ("Europe/Athens", "+03:00"),
+    "WEST": ("Europe/Lisbon", "+01:00"),
+    "MSK": ("Europe/Moscow", "+03:00"),
+    "AEST": ("Australia/Sydney", "+10:00"),
+    "AEDT": ("Australia/Sydney", "+11:00"),
+    "ACST": ("Australia/Adelaide", "+09:30"),
+    "AWST": ("Australia/Perth", "+08:00"),
+    "NZST": ("Pacific/Auckland", "+12:00"),
+    "NZDT": ("Pacific/Auckland", "+13:00"),
+    "JST": ("Asia/Tokyo", "+09:00"),
+    "KST": ("Asia/Seoul", "+09:00"),
+    "SGT": ("Asia/Singapore", "+08:00"),
+    "HKT": ("Asia/Hong_Kong", "+08:00"),
+    "PHT": ("Asia/Manila", "+08:00"),
+    "ICT": ("Asia/Bangkok", "+07:00"),
+    "WIB": ("Asia/Jakarta", "+07:00"),
+    "PKT": ("Asia/Karachi", "+05:00"),
+    "GST": ("Asia/Dubai", "+04:00"),
+    "BRT": ("America/Sao_Paulo", "-03:00"),
+    "ART": ("America/Argentina/Buenos_Aires", "-03:00"),
+    "SAST": ("Africa/Johannesburg", "+02:00"),
+    "EAT": ("Africa/Nairobi", "+03:00"),
+    "WAT": ("Africa/Lagos", "+01:00"),
+    "CAT": ("Africa/Maputo", "+02:00"),
+}
+#: Something written as a UTC offset that :data:`WRITTEN_FIXED` does not read.
+_OFFSET_LIKE = re.compile(r"(?:UTC|GMT)?\s*[+-]\s*\d.*", re.IGNORECASE)
+
+
+def zone_hint(value: object) -> str:
+    """What to write instead of ``value``, a zone that :func:`zone_name` does not know: the
+    IANA names an abbreviation may mean (``IST``: Asia/Kolkata, not the MST closest in
+    spelling), how to write an offset, or the closest name.
+
+    >>> zone_hint("PST")
+    "'PST' is an abbreviation, not a zone: write an IANA name such as America/Los_Angeles, or the UTC offset it stands for, -08:00"
+    """
+    text = str(value).strip()
+    upper = text.upper()
+    if upper in ABBREVIATIONS:
+        zones, offset = ABBREVIATIONS[upper]
+        return (f"'{text}' is an abbreviation, not a zone: write an IANA name such as "
+                f"{zones}, or the UTC offset it stands for, {offset}")
+    if _OFFSET_LIKE.fullmatch(text):
+        return ("write a fixed UTC offset as +05:30, +0530 or UTC+05:30: hours up to 14, "
+                "minutes 00 to 59, no decimals")
+    return (did_you_mean(text, zoneinfo.available_timezones())
+            or "use an IANA name like Europe/Berlin, or a UTC offset like +05:30")
 
 
 @functools.lru_cache(maxsize=64)

@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from suggest.data.timefields import zone_hint, zone_name
 from suggest.errors import ErrorList, SuggestError, did_you_mean, one_of
 from suggest.rules.regex import Pattern, PatternError, compile_pattern
 from suggest.yamlio import YamlDoc, load_yaml, parse_yaml
@@ -236,12 +236,9 @@ class _Parser:
         if spec.get("version", 1) != 1:
             self.error(("version",), f"unsupported version {spec.get('version')!r}", "use `version: 1`")
         timezone = spec.get("timezone")
-        if timezone is not None:
-            try:
-                ZoneInfo(str(timezone))
-            except (ZoneInfoNotFoundError, ValueError, OSError):
-                self.error(("timezone",), f"unknown time zone '{timezone}'",
-                           did_you_mean(timezone, available_timezones()) or "use an IANA name")
+        if timezone is not None:  # an IANA name or a fixed offset, named as the data's are
+            timezone = zone_name(timezone) or self.error(
+                ("timezone",), f"unknown time zone '{timezone}'", zone_hint(timezone))
         conflict = spec.get("conflict", "priority")
         if conflict not in CONFLICTS:
             self.error(("conflict",), f"unknown conflict mode '{conflict}'",
