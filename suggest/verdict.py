@@ -110,8 +110,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     twins = {name: _twin(name, learned, comparisons) for name in learned}
     for name in learned:
         if twins[name]:
-            say.append(f"{name} scores exactly as {twins[name]} on every metric compared (the same "
-                       f"suggestions where it counts): what is said of {twins[name]} holds for it.")
+            say.append(_twin_sentence(name, twins[name], comparisons, metric))
             continue
         where = []
         for other, label in ((TEAM, "the rules"), (baseline, f"the best baseline ({baseline})")):
@@ -183,12 +182,29 @@ def _highest(ranked: list[str], engines: dict, metric: str) -> str:
 def _twin(name: str, learned: list[str], comparisons: list[dict]) -> str | None:
     """The earlier learned engine that ``name`` matches on every comparison, if any."""
     for other in learned[:learned.index(name)]:
-        mine = {(c["a"], c["metric"]): (c.get("mean_b"), c["diff"]) for c in comparisons if c["b"] == name}
+        # against every other engine (not each other, which the one has and the other not)
+        mine = {(c["a"], c["metric"]): (c.get("mean_b"), c["diff"]) for c in comparisons
+                if c["b"] == name and c["a"] != other}
         theirs = {(c["a"], c["metric"]): (c.get("mean_b"), c["diff"]) for c in comparisons
-                  if c["b"] == other}
+                  if c["b"] == other and c["a"] != name}
         if mine and mine == theirs:
             return other
     return None
+
+
+def _twin_sentence(name: str, twin: str, comparisons: list[dict], metric: str) -> str:
+    """``name`` scores as ``twin`` does: on every request when their paired comparison finds
+    no request scored differently (their lists may still differ: a hybrid's rules block items
+    that no request engaged), else on average only."""
+    c = _find(comparisons, twin, name, metric) or _find(comparisons, name, twin, metric)
+    if c is not None and c.get("differing") == 0:
+        return (f"{name} scores exactly as {twin}: the same {metric} on every request (where "
+                f"their lists differ, no score changes) and the same means on every metric "
+                f"compared: what is said of {twin} holds for it.")
+    return (f"{name} has the same means as {twin} on every metric compared"
+            + (f", though {c['differing']:,} requests score differently on {metric}"
+               if c is not None and c.get("differing") else "")
+            + f": what is said of {twin} holds for it on average.")
 
 
 def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: str,
