@@ -301,7 +301,8 @@ def rules_check(rules_file, dataset, as_json):
     """Check a rule file: every error at once, then lint warnings.
 
     Warnings name rules that can never fire (contradicting conditions) and rules
-    always shadowed by an earlier one. Exit code 2 when there are errors.
+    always shadowed by an earlier one; with --dataset, also rules shadowed wherever
+    they fire on its log. Exit code 2 when there are errors.
     """
     from suggest.workflow import check_rules
 

@@ -33,7 +33,7 @@ import pandas as pd
 
 from suggest.data.timefields import TIME_FIELDS
 from suggest.engines.base import adopt_fitted, check_suggestions
-from suggest.errors import SuggestError
+from suggest.errors import SuggestError, percent
 from suggest.files import RETRY, json_text, write_atomic
 from suggest.ids import as_text, isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
@@ -359,7 +359,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     from suggest.workflow import log_warnings
 
     summary["warnings"] = [*log_warnings(log), *notes, *_other_splits(summary["ranker"]),
-                           *_one_tree(summary["ranker"])]
+                           *_one_tree(summary["ranker"], out / "suggestions.parquet.partial",
+                                      int(metric.split("@")[1]) if "@" in metric else k)]
     summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
@@ -833,11 +834,24 @@ def _other_splits(cards: dict) -> list[str]:
     return [f"the model of the {' and the '.join(names)} {text}" for text, names in said.items()]
 
 
-def _one_tree(cards: dict) -> list[str]:
+def _one_tree(cards: dict, suggestions: Path, k: int) -> list[str]:
     """A warning for each model early stopping left with one tree (the ranker and its hybrid
-    share one): its scores take a few values, so ties order many of its lists."""
+    share one): its scores take a few values, so ties order many of its lists; how many of
+    the first engine's top-``k`` lists hold a tie, and how many are one tie throughout,
+    measured on its ``suggestions`` (a file of the run)."""
     names = [n for n, card in cards.items() if card.get("trees") == 1]
-    return [f"the model of the {' and the '.join(names)} {ONE_TREE}"] if names else []
+    if not names:
+        return []
+    table = pd.read_parquet(suggestions, columns=["request_id", "score"],
+                            filters=[("engine", "==", names[0]), ("rank", "<=", k)])
+    lists = table.groupby("request_id", sort=False)["score"].agg(["size", "nunique"])
+    lists = lists[lists["size"] > 1]
+    measured = ("" if not len(lists) else
+                f"; here two items or more tie in "
+                f"{percent(float((lists['nunique'] < lists['size']).mean()))} of its "
+                f"{len(lists):,} top-{k} lists, and "
+                f"{percent(float((lists['nunique'] == 1).mean()))} are one tie throughout")
+    return [f"the model of the {' and the '.join(names)} {ONE_TREE}{measured}"]
 
 
 #: What a model of one tree is, said by ``replay`` and ``train``.

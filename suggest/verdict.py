@@ -101,6 +101,13 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                    f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}"
                    f"{gap}): the simple baseline is the safer default until the ranker is shown "
                    "to be better.")
+    from suggest.data.load import many_rejected
+
+    data = summary.get("data") or {}
+    lost = many_rejected(data.get("rows_in", 0), data.get("rows_rejected", 0),
+                         data.get("reject_reasons") or {})
+    if lost:  # the figures below are of a part of the log: say so before them
+        say.append(f"Caution: {lost}.")
     warning = (summary.get("leakage") or {}).get("warning")
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning

@@ -219,9 +219,27 @@ def check_rules(rules: str | Path, dataset=None) -> dict:
                     said += "."
                 problem.hint = " ".join(filter(None, [said, f"Fix this first: {then}."]))
         raise
-    errors, warnings = check(rule_set, load_log(dataset) if dataset else None)
+    log = load_log(dataset) if dataset else None
+    errors, warnings = check(rule_set, log)
+    if log is not None and not errors:
+        warnings += _shadowed_on(rule_set, log)
     return {"rules": len(rule_set.rules), "tests": len(rule_set.tests), "errors": errors,
             "warnings": warnings}
+
+
+def _shadowed_on(rule_set, log) -> list[str]:
+    """A warning for each rule that fires on the log but changes no list where it does (a
+    higher rule's catalog slice always fills the list first): what no reading of the file
+    alone can tell, and :func:`suggest.rules.coverage.coverage` counts."""
+    from suggest.rules.coverage import coverage
+
+    found = coverage(fitted_rules(rule_set, log), log.requests)
+    return [f"{rule.where}: rule '{rule.id}' fires on {row['fired']:,} of the log's requests and "
+            f"changes none of their lists (other rules place its items higher, the list is full, "
+            f"or its items are blocked): it is shadowed wherever it fires "
+            f"(see `suggest rules coverage`)"
+            for rule, row in zip(rule_set.rules, found.rows)
+            if rule.suggest and row["fired"] and row["shadowed"] == row["fired"]]
 
 
 def run_rule_tests(rules: str | Path, dataset=None) -> list[dict]:

@@ -15,6 +15,7 @@ from suggest import synth
 from suggest.cli import main
 from suggest.data import load
 from suggest.engines import get_engine
+from suggest.errors import percent
 from suggest.replay import replay, split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -798,7 +799,16 @@ def test_a_model_of_one_tree_is_said_to_be_one(log, tmp_path):
                            "ranker": get_engine("ranker", n_estimators=1)},
                      tmp_path / "run", latency_sample=0)
     assert summary["ranker"]["ranker"]["trees"] == 1
-    assert any(w.startswith("the model of the ranker has one tree") for w in summary["warnings"])
+    said = next(w for w in summary["warnings"] if w.startswith("the model of the ranker has one tree"))
+    # the ties it says, measured on the run's own lists
+    top = pd.read_parquet(tmp_path / "run" / "suggestions.parquet",
+                          filters=[("engine", "==", "ranker"), ("rank", "<=", 5)])
+    lists = top.groupby("request_id")["score"].agg(["size", "nunique"])
+    lists = lists[lists["size"] > 1]
+    tied, flat = (lists["nunique"] < lists["size"]).mean(), (lists["nunique"] == 1).mean()
+    assert tied > 0.5  # one tree: most lists hold a tie
+    assert said.endswith(f"; here two items or more tie in {percent(tied)} of its {len(lists):,} "
+                         f"top-5 lists, and {percent(flat)} are one tie throughout")
     assert _trees(1, 1) == "1 tree, the best validation iteration (early stopping)"
     many = replay(log, {"popular": get_engine("popular"),
                         "ranker": get_engine("ranker", n_estimators=20)},

@@ -226,11 +226,53 @@ def test_explain_marks_a_rule_that_fired_with_nothing_in_the_list():
     assert said.exit_code == 0, said.output
     line = next(x for x in said.output.splitlines() if x.strip().startswith("headphones-music"))
     assert "fired*" in line
-    assert "* fired, but none of its items is in the list: it was full, or other rules placed " \
-           "them first" in said.output
+    footnote = next(x for x in said.output.splitlines() if x.startswith("* fired"))
+    assert footnote.startswith("* fired, but none of its items is in the list: it was full, other "
+                               "rules placed them first")
     assert "rainy-day" in said.output and "fired*" not in next(
         x for x in said.output.splitlines() if x.strip().startswith("rainy-day"))
     assert "unknown: a field" not in said.output  # no rule is unknown here: no legend for it
+
+
+def test_check_with_a_dataset_warns_of_a_rule_shadowed_wherever_it_fires_on_the_log(tmp_path):
+    """No reading of the file tells that a higher rule's five items always fill the list
+    where a lower one fires; the log does: `check --dataset` says so (coverage counted it,
+    check said "ok")."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "max_suggestions: 5\nrules:\n  - id: home-five\n    priority: 10\n"
+        "    when: {location: home}\n    suggest: [news_briefing, news_headlines, local_news,"
+        " podcast_news, music_discover]\n"
+        "  - id: home-still-coffee\n    priority: 1\n    when: {all: [{location: home},"
+        " {activity: still}]}\n    suggest: [coffee_order]\n"
+        "  - id: work-coffee\n    when: {location: work}\n    suggest: [coffee_order]\n")
+    said = run("rules", "check", rules, "--dataset", SAMPLE, "--json")
+    assert said.exit_code == 0, said.output
+    warned = json.loads(said.output)["warnings"]
+    assert len(warned) == 1 and warned[0].startswith(f"{rules}:7:5: rule 'home-still-coffee' fires on ")
+    assert "changes none of their lists" in warned[0]
+    fired = run("rules", "coverage", rules, "--dataset", SAMPLE, "--json")
+    row = next(r for r in json.loads(fired.output)["rules"] if r["id"] == "home-still-coffee")
+    assert row["fired"] > 0 and row["shadowed"] == row["fired"]
+    assert f"fires on {row['fired']:,} of the log's requests" in warned[0]
+    assert run("rules", "check", rules, "--json").exit_code == 0  # without the log: no such word
+    assert json.loads(run("rules", "check", rules, "--json").output)["warnings"] == []
+
+
+def test_explain_names_a_block_as_what_may_have_kept_a_fired_rule_out(tmp_path):
+    """A rule whose items another rule blocked was said to have met a full list."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: films\n    when: {location: home}\n"
+                     "    suggest: [video_streaming]\n"
+                     "  - id: no-video\n    when: {activity: driving}\n"
+                     "    block: [video_streaming]\n")
+    said = run("rules", "explain", rules, "--dataset", SAMPLE, "--context",
+               json.dumps({"location": "home", "activity": "driving"}))
+    assert said.exit_code == 0, said.output
+    assert "fired*" in next(x for x in said.output.splitlines() if x.strip().startswith("films"))
+    assert said.output.rstrip().endswith("* fired, but none of its items is in the list: it was "
+                                         "full, other rules placed them first, or a rule blocked "
+                                         "them (blocked, above)")
 
 
 def test_explain_json_has_the_documented_shape_and_first_failing_condition():

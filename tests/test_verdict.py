@@ -96,6 +96,21 @@ def test_rules_that_miss_a_few_requests_are_not_said_to_answer_all():
     assert "The rules answer 100.0% of requests" in " ".join(judge(summary, "ndcg@5")["sentences"])
 
 
+def test_a_log_mostly_rejected_is_said_before_the_details():
+    """83% of a tester's rows were rejected and the verdict read as confident as ever: from a
+    tenth of the rows the figures are of a part of the log, said before them."""
+    summary = _summary(0.05, 1e-6)
+    summary["data"] = {"rows_in": 1000, "rows_rejected": 400,
+                       "reject_reasons": {"time 'x' is not ISO 8601 like 2026-03-02T08:15:00+01:00": 300,
+                                          "user is missing": 100}}
+    text = judge(summary, "ndcg@5")["sentences"]
+    assert text[1] == ("Caution: 40% of the log's rows were rejected (400 of 1,000): every figure "
+                       "is of the other 60%, which may not be like them; the commonest reason "
+                       "(300 rows): time 'x' is not ISO 8601 like 2026-03-02T08:15:00+01:00.")
+    summary["data"]["rows_rejected"] = 99
+    assert not any(s.startswith("Caution") for s in judge(summary, "ndcg@5")["sentences"])
+
+
 def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     summary = _summary(0.01, 0.3, mde=0.035)
     verdict = judge(summary, "ndcg@5", {"ranker - user-history": []},

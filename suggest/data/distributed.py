@@ -53,8 +53,8 @@ from suggest.data.description import Dataset
 from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_warning,
                                attribute_columns, catalog_of, check_columns, check_rejects_target,
                                check_requests, check_rows, collect_rejects, describe,
-                               duplicate_rule, encoding_warning, kept_rows, marker_counts,
-                               marker_warning, offsets_warning, rejects_of,
+                               duplicate_rule, encoding_warning, kept_rows, many_rejected,
+                               marker_counts, marker_warning, offsets_warning, rejects_of,
                                reason_counts, reason_table, rename_columns, request_key, shape,
                                shown_summary, time_offsets)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
@@ -487,6 +487,8 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
     report.reject_reasons = reason_counts(pd.concat([w["reasons"] for w in written],
                                                     ignore_index=True))
     report.warnings += encoding_warning(ds, report.reject_reasons)
+    report.warnings[:0] = filter(None, [many_rejected(report.rows_in, report.rows_rejected,
+                                                      report.reject_reasons)])
     done = [c for c in counts if c["report"] is not None]
     for key in ("requests", "requests_without_positive", "positives", "negatives", "engagements"):
         setattr(report, key, sum(getattr(c["report"], key) for c in done))

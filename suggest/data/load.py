@@ -100,10 +100,13 @@ class LoadReport:
         return dict(self.__dict__)
 
     def to_text(self) -> str:
+        # most rows rejected: said under the count, before any figure of the rest
+        first = many_rejected(self.rows_in, self.rows_rejected, self.reject_reasons)
         span = f"{self.time_range[0]} to {self.time_range[1]}" if self.time_range else \
             "none (no time column: splits will be by request, seeded)"
         lines = [f"log: {self.source}",
                  f"  rows: {self.rows_in:,} read, {self.rows_ok:,} ok, {self.rows_rejected:,} rejected",
+                 *([f"  warning: {first}"] if first else []),
                  f"  requests: {self.requests:,}, one per {self.request_key}; "
                  f"{self.requests_without_positive:,} have no positive",
                  f"  users: {self.users:,}, items: {self.items:,}",
@@ -142,7 +145,7 @@ class LoadReport:
             lines.append(shown_line(self.shown))
         for reason, count in self.reject_reasons.items():
             lines.append(f"  rejected {count:,} x {reason}")
-        lines += [f"  warning: {w}" for w in self.warnings]
+        lines += [f"  warning: {w}" for w in self.warnings if w != first]
         return "\n".join(lines)
 
 
@@ -255,6 +258,33 @@ def encoding_warning(ds: Dataset, reasons: dict[str, int]) -> list[str]:
     return [f"{count:,} rows were rejected for bytes that are not valid {ds.encoding}: if the "
             "file is in another encoding, set `encoding:` in the dataset description (e.g. "
             "encoding: latin-1 or cp1252) and check it again"]
+
+
+#: From this share of a log's rows rejected, the first warning (and a caution in a replay's
+#: verdict) says that every figure is of the rest.
+MANY_REJECTED = 0.10
+
+
+def many_rejected(rows_in: int, rejected: int, reasons: dict[str, int]) -> str | None:
+    """A warning when ``MANY_REJECTED`` of the rows or more were rejected: the figures are of
+    the rows kept, which may not be like the others; with the commonest reason, and what to
+    do when it is a column that varies between the rows of a request (a slot, a score: it
+    describes each row, not the request, and every row but a request's first is lost)."""
+    if not rows_in or rejected < MANY_REJECTED * rows_in:
+        return None
+    reason, count = max(reasons.items(), key=lambda kv: kv[1]) if reasons else ("", 0)
+    said = (f"{percent(rejected / rows_in)} of the log's rows were rejected ({rejected:,} of "
+            f"{rows_in:,}): every figure is of the other {percent(1 - rejected / rows_in)}, "
+            f"which may not be like them")
+    if "the first row of the same request" in reason:
+        column = reason.split(" '")[0]
+        said += (f"; {count:,} because {column} differs between the rows of a request: rows "
+                 f"of one request must agree on its user, time and context, so a column that "
+                 f"varies within a request describes each row, not the request: list it under "
+                 f"`ignore:` (or map a shown slot as `columns: position:`)")
+    elif count:
+        said += f"; the commonest reason ({count:,} rows): {reason}"
+    return said
 
 
 def _distinct_codes(codes: np.ndarray) -> int:
@@ -414,6 +444,8 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     report.rows_rejected = len(rejects)
     report.reject_reasons = _reason_counts(rejects)
     report.warnings += encoding_warning(ds, report.reject_reasons)
+    report.warnings[:0] = filter(None, [many_rejected(report.rows_in, report.rows_rejected,
+                                                      report.reject_reasons)])
     if report.rows_ok == 0:
         raise _all_rejected(ds, rejects)
     frame, codes = kept_rows(ds, rows)
@@ -1208,10 +1240,11 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
             undecided &= ~bad
             mine = rows[col].astype(object).to_numpy()  # the values as the log shows them
             theirs = mine[first]
-            shown = pd.Series(mine[bad], dtype=object).map(str).to_numpy(dtype=object)  # bad rows only
+            shown = pd.Series(mine[bad], dtype=object).map(_as_written).to_numpy(dtype=object)
             reasons.iloc[np.flatnonzero(bad)] = (
                 f"{names.get(col) or col} '" + shown + "' differs from '"
-                + pd.Series(theirs[bad], dtype=object).map(str).to_numpy(dtype=object) + "' on line "
+                + pd.Series(theirs[bad], dtype=object).map(_as_written).to_numpy(dtype=object)
+                + "' on line "
                 + first_line[bad].astype(str).astype(object)
                 + (_of_file(files[first][bad], files[bad]) if files is not None else "")
                 + ", the first row of the same request")
@@ -1227,6 +1260,14 @@ def _of_file(theirs: np.ndarray, mine: np.ndarray) -> np.ndarray:
     other = np.asarray(theirs, dtype=object) != np.asarray(mine, dtype=object)
     return np.where(other, " of " + pd.Series(theirs, dtype=object).astype(str).to_numpy(dtype=object),
                     "").astype(object)
+
+
+def _as_written(value) -> str:
+    """A value as a reason quotes it: a whole number read as a float (a numeric column with a
+    missing cell) without its '.0', as the log wrote it."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _comparable(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -1273,8 +1314,11 @@ def reason_table(rejects: pd.DataFrame) -> pd.DataFrame:
         r"line \d+", "line …", regex=True)
     table = pd.DataFrame({"kind": kinds.to_numpy(), "reason": rejects["reason"].to_numpy(),
                           "first": np.arange(len(rejects))})
-    return table.groupby(["kind", "reason"], sort=False).agg(
+    table = table.groupby(["kind", "reason"], sort=False).agg(
         rows=("first", "size"), first=("first", "min")).reset_index()
+    # the values a reason quotes, without its line numbers: what "other values" counts
+    table["values"] = table["reason"].str.findall(r"'[^']*'").str.join("\x1f")
+    return table
 
 
 def reason_counts(table: pd.DataFrame) -> dict[str, int]:
@@ -1284,7 +1328,7 @@ def reason_counts(table: pd.DataFrame) -> dict[str, int]:
         return {}
     table = table.sort_values("first", kind="stable")
     groups = table.groupby("kind", sort=False)
-    kinds = pd.DataFrame({"first": groups["reason"].first(), "distinct": groups["reason"].nunique(),
+    kinds = pd.DataFrame({"first": groups["reason"].first(), "distinct": groups["values"].nunique(),
                           "rows": groups["rows"].sum()}).sort_values("rows", ascending=False,
                                                                      kind="stable")
     return {(first if distinct == 1 else

@@ -138,7 +138,7 @@ def explain_text(result: dict) -> str:
     lines.append("rules" + (" (unknown: a field the condition needs is missing from the context, "
                             "so the rule cannot fire)" if unknown else "") + ":")
     # a rule that fired with none of its items in the list (nor blocking one): the list was
-    # full, or other rules placed its items first
+    # full, other rules placed its items first, or another rule blocked them
     said = {rule for part in ("suggestions", "blocked") for s in result[part] for rule in s["rules"]}
     width = max(len(r["id"]) for r in result["rules"])
     unshown = False
@@ -158,8 +158,9 @@ def explain_text(result: dict) -> str:
                 f" ({m['condition']})" for m in r["matched"])
         lines.append(f"  {r['id']:<{width}}  {mark:<9}{why}")
     if unshown:
-        lines.append("* fired, but none of its items is in the list: it was full, or other rules "
-                     "placed them first")
+        lines.append("* fired, but none of its items is in the list: it was full, other rules "
+                     "placed them first" + (", or a rule blocked them (blocked, above)"
+                                            if result["blocked"] else ""))
     return "\n".join(lines)
 
 
