@@ -189,9 +189,11 @@ def _trained_where(model, log: str | None) -> str:
                 "dataset=): train it with `suggest train --test-share 0.2` on this log, or drop "
                 "--model to let replay train it")
     if said.get("held_out"):
+        options = said.get("replay_options", "--test-share and --seed as in training")
+        if said.get("replay_options") and "--split" not in options:  # trained with the default
+            options += ", without --split"
         return (f"it held out {said['held_out']}: replay with the options it was trained with "
-                f"({said.get('replay_options', '--test-share and --seed as in training')}), or "
-                "drop --model to let replay train it")
+                f"({options}), or drop --model to let replay train it")
     return ("it was trained on every request of its log: train it with `suggest train "
             "--test-share 0.2` (replay holds out the same requests with the same --test-share "
             "and --seed), or drop --model to let replay train it")

@@ -202,12 +202,17 @@ def test_bad_timestamps_rejected_with_their_line(make_dataset):
         u3,i3,2026-02-30T08:00:00Z
         u4,i4,
         u5,i5,2026-03-02T09:00:00Z
+        u6,i6,2026-03-02 25:10
         """, columns={"time": "ts"})
     log = load_checked(path)
     reasons = reasons_by_line(log)
-    assert set(reasons) == {3, 4, 5}
+    assert set(reasons) == {3, 4, 5, 7}
     assert reasons[3].startswith("time 'yesterday' is not ISO 8601")
-    assert reasons[4].startswith("time '2026-02-30T08:00:00Z' is not ISO 8601")
+    # written the ISO way, but no such day or hour: said so, not "not ISO 8601"
+    no_such = " is written as ISO 8601 but no such date or time exists (month 01-12, a day its " \
+              "month has, hour 00-23, minute and second 00-59)"
+    assert reasons[4] == "time '2026-02-30T08:00:00Z'" + no_such
+    assert reasons[7] == "time '2026-03-02 25:10'" + no_such
     assert reasons[5] == "time is missing"
     assert log.requests["user_id"].tolist() == ["u1", "u5"]
 

@@ -194,6 +194,22 @@ def test_train_and_replay_share_a_split_by_user_and_another_split_is_refused(wor
     assert alone.exit_code == 2 and "--test-share" in alone.output
 
 
+def test_a_model_refused_for_its_split_names_the_split_to_replay_it_with(tmp_path):
+    """A model trained with the default split, replayed with --split user, was told to use
+    "--test-share 0.2 --seed 0", which it had: the split is what differed."""
+    from types import SimpleNamespace
+
+    from suggest.replay import _trained_where
+
+    log = str(tmp_path / "log.csv")
+    said = {"log": log, "held_out": "by time: the latest 20% of requests",
+            "replay_options": "--test-share 0.2 --seed 0"}
+    model = SimpleNamespace(manifest_={"dataset": said})
+    assert "(--test-share 0.2 --seed 0, without --split)" in _trained_where(model, log)
+    said["replay_options"] += " --split user"
+    assert "(--test-share 0.2 --seed 0 --split user)" in _trained_where(model, log)
+
+
 def test_tune_keeps_the_best_settings_found_and_ablation_reports_each_feature_group(world, tmp_path):
     from suggest.ranker import RankerEngine
     from suggest.ranker.model import SEARCH, feature_groups

@@ -160,7 +160,19 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     looks_numeric = pd.to_numeric(values[failed], errors="coerce").notna()
     hint = np.where(looks_numeric, " (for seconds since 1970 set `time_format: unix_s`)", "")
     reasons[failed] = ("time '" + values[failed].astype(str) + f"' is not {expected}" + hint)
+    if fmt == "iso" and failed.any():  # written as ISO 8601, but no such day or time
+        shaped = values[failed].astype(str).str.strip().str.match(_ISO_SHAPE)
+        at = shaped[shaped].index
+        reasons[at] = ("time '" + values[at].astype(str) + "' is written as ISO 8601 but no "
+                       "such date or time exists (month 01-12, a day its month has, hour "
+                       "00-23, minute and second 00-59)")
     return out, reasons
+
+
+#: A date and time written the ISO 8601 way (what :func:`parse_times` calls no such date
+#: when it does not parse: 2026-02-30, 25:00).
+_ISO_SHAPE = (r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
+              r"\s?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?$")
 
 
 def arrow_text(values: pd.Series) -> bool:

@@ -265,7 +265,8 @@ def _engines(report: Report, summary: dict, metric: str, k: int) -> None:
         rows.append(row)
     report.add(Table(pd.DataFrame(rows), caption="answered: share of all held-out requests with a "
                      "suggestion; precision divides by k even when fewer items are shown, so silence "
-                     "counts as a miss; coverage: share of the catalog ever suggested."))
+                     "counts as a miss; coverage: share of the catalog ever suggested (its items and the "
+                     "log's, when the log has items the catalog file lacks)."))
 
 
 def _num(value) -> str:

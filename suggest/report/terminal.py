@@ -57,7 +57,8 @@ def summary_text(summary: dict) -> str:
               + ("; NDCG's gain: 2^relevance - 1 (--gain exp)" if summary.get("gain") == "exp"
                  else ""),
               "answered: share of all test requests with a suggestion; P answ.: precision on those; "
-              f"cover@{k}: share of the catalog ever suggested in the top {k}",
+              f"cover@{k}: share of the catalog ever suggested in the top {k} (its items and the log's, "
+              "when the log has items the catalog file lacks)",
               "ms one p50: one context through suggest_one (the built-in engines but random have "
               "their own path; random scores it as a one-row batch)",
               "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
