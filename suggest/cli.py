@@ -525,7 +525,8 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
     lines.append("  largest rules (contexts where each is the first to fire):")
     for r in sorted(found["rules_found"], key=lambda r: -r["requests"])[:8]:
         lines.append(f"    {r['id']}: when {r['when']} -> {', '.join(r['suggest'])} "
-                     f"({r['requests']:,} contexts, {r['agreement']:.0%} of the ranker's top {k})")
+                     f"({r['requests']:,} contexts; its list holds {r['agreement']:.0%} of the "
+                     f"ranker's top {k} there)")
     if found.get("warning"):
         lines.append(f"Next: suggest train --dataset {dataset} --test-share 0.2 -o models/NAME, "
                      f"then distil that model")

@@ -118,6 +118,12 @@ def test_a_ranker_trained_where_the_truth_is_a_few_context_rules_distils_with_hi
     again = CliRunner().invoke(main, ["rules", "distil", str(model), "--dataset", str(dataset),
                                       "-o", str(out)])
     assert again.exit_code == 2 and "--force" in again.output
+    shown = CliRunner().invoke(main, ["rules", "distil", str(model), "--dataset", str(dataset),
+                                      "-o", str(out), "--max-rules", "12", "--force"])
+    largest = max(found["rules_found"], key=lambda r: r["requests"])
+    # each rule's agreement is a share of the ranker's top k in its own contexts, said so
+    assert (f"({largest['requests']:,} contexts; its list holds {largest['agreement']:.0%} of the "
+            f"ranker's top 5 there)") in shown.output
     # where people also follow their own tastes, less of the ranker fits rules about context
     from suggest.workflow import distil_rules
 
