@@ -3,7 +3,8 @@
 Over seeded simulated services (``suggest generate --logging-policy rules``, at each
 ``--epsilon``), replays every engine and compares each estimator's value and 95% interval
 with the true expected engagements per request (``oracle``, from the simulated truth):
-coverage (share of worlds whose interval holds the truth), bias and RMSE per engine, and
+coverage (share of worlds whose interval holds the truth), bias (with its standard error
+across worlds) and RMSE per engine, and
 the plain replay's error beside them; and whether the recommended estimator orders the
 engines as the truth does (every pair whose true values differ by more than ``--tie``).
 
@@ -74,6 +75,8 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
             inside = (g[f"{name}_low"] <= g["oracle"]) & (g["oracle"] <= g[f"{name}_high"])
             line[f"{name} cover"] = inside.mean()
             line[f"{name} bias"] = error.mean()
+            # across worlds: a bias is told from chance by |bias / se| (3 or more: systematic)
+            line[f"{name} bias se"] = error.std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else np.nan
             line[f"{name} rmse"] = float(np.sqrt((error ** 2).mean()))
             line[f"{name} width"] = (g[f"{name}_high"] - g[f"{name}_low"]).median()
         line["replay bias"] = (g["replay"] - g["oracle"]).mean()
