@@ -358,9 +358,13 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     for name, seconds in fit_seconds.items():
         summary["engines"][name]["fit_seconds"] = seconds
     summary["ranker"] = _ranker_cards(fitted, held, out / "truth.parquet.partial")
+    from suggest.data.load import many_rejected
     from suggest.workflow import log_warnings
 
-    summary["warnings"] = [*log_warnings(log), *notes, *_other_splits(summary["ranker"]),
+    said_first = many_rejected(log.report.rows_in, log.report.rows_rejected,
+                               log.report.reject_reasons)  # the verdict's caution says it
+    summary["warnings"] = [*(w for w in log_warnings(log) if w != said_first), *notes,
+                           *_other_splits(summary["ranker"]),
                            *_one_tree(summary["ranker"], out / "suggestions.parquet.partial",
                                       int(metric.split("@")[1]) if "@" in metric else k)]
     summary["data"] = data_card(log, held)

@@ -815,3 +815,23 @@ def test_a_model_of_one_tree_is_said_to_be_one(log, tmp_path):
                   tmp_path / "twenty", latency_sample=0)
     assert many["ranker"]["ranker"]["trees"] > 1
     assert not any("has one tree" in w for w in many["warnings"])
+
+
+def test_a_log_mostly_rejected_is_said_once_at_the_top_of_the_verdict(tmp_path):
+    """A fifth of the rows rejected: the verdict's first caution says so, and the warnings
+    under it do not say it again."""
+    folder = tmp_path / "world"
+    synth.generate(synth.preset_config("default", users=30, days=10, seed=4), folder)
+    lines = (folder / "log.csv").read_text().splitlines()
+    bad = [line.replace(",", ",,", 1) if i % 5 == 0 else line  # a field too many
+           for i, line in enumerate(lines[1:], 1)]
+    (folder / "log.csv").write_text("\n".join([lines[0], *bad]) + "\n")
+    summary = replay(load(folder / "dataset.yaml"), {"popular": get_engine("popular")},
+                     tmp_path / "run", latency_sample=0)
+    data = summary["data"]
+    assert data["rows_rejected"] == len(bad) // 5
+    caution = [s for s in summary["verdict"]["sentences"] if "of the log's rows were rejected" in s]
+    assert len(caution) == 1 and caution[0].startswith(
+        f"Caution: {percent(data['rows_rejected'] / data['rows_in'])} of the log's rows were "
+        f"rejected ({data['rows_rejected']:,} of {data['rows_in']:,})")
+    assert not any("of the log's rows were rejected" in w for w in summary["warnings"])
