@@ -29,6 +29,7 @@ from suggest.engines.base import learns_from_counts
 from suggest.daskfit import fit_on_dask, fit_on_worker
 from suggest.data.dasklog import in_order, rank_across, shipped
 from suggest.ids import isin
+from suggest.parallel import task_error
 
 
 class DaskHeldOut:
@@ -104,7 +105,10 @@ class DaskHeldOut:
 
         running = as_completed([submit(waiting.pop(0)) for _ in range(min(in_flight, len(waiting)))])
         for future in running:
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception as exc:  # workers that died: a cluster failure, said in a sentence
+                raise task_error(exc, future.chunk) from None
             if waiting:
                 running.add(submit(waiting.pop(0)))
             yield future.chunk, result

@@ -164,7 +164,7 @@ class DaskRunner(LocalRunner):
                 except Exception as exc:  # noqa: BLE001 - every task failure is reported the same way
                     lost = isinstance(exc, CancelledError) and given.status != "finished"
                     if not lost or (given is engines and shipped > self.reships):
-                        raise _task_error(exc, c) from exc
+                        raise task_error(exc, c) from exc
                     # every worker holding the engines died, and Dask forgot them with the chunks
                     # given them: ship them again (once for all those chunks) and redo the chunk
                     if given is engines:
@@ -216,7 +216,7 @@ def _reset_index(part: pd.DataFrame) -> pd.DataFrame:
     return part.reset_index(drop=True)
 
 
-def _task_error(exc: Exception, c: int) -> Exception:
+def task_error(exc: Exception, c: int) -> Exception:
     """A task failure as the user should see it: workers that died (and took the task,
     or the engines shipped to them, with them) are a cluster failure."""
     from concurrent.futures import CancelledError
@@ -267,11 +267,45 @@ def check_jobs(jobs: int | None) -> None:
 
 def check_address(address: str) -> str:
     """A scheduler address as Dask takes it (``tcp://host:8786``, ``host:8786``, ...)."""
+    scheme = address.split("://", 1)[0].lower() if "://" in address else None
+    if scheme in ("http", "https"):  # a dashboard's link, pasted
+        raise SuggestError(f"--dask {address!r} is a web address: a Dask scheduler speaks its "
+                           "own protocol", hint="give tcp://HOST:PORT (8786 by default; the "
+                                                "dashboard's port, 8787, is not the scheduler's)")
     if "://" in address or re.fullmatch(r"[\w.\-\[\]:]+:\d+", address):
+        port = re.search(r":(\d+)/?$", address)
+        if port and not 0 < int(port.group(1)) < 65536:
+            raise SuggestError(f"--dask {address!r}: port {port.group(1)} is not a port (1 to "
+                               "65535)", hint="a Dask scheduler listens on 8786 by default")
         return address
     raise SuggestError(f"--dask {address!r} is not a scheduler address",
                        hint="give one like tcp://10.0.0.5:8786; for a local cluster give --dask "
                             "with no value (after LOG, or before another option)")
+
+
+def _probe(address: str, timeout: float) -> dict:
+    """The identity of what listens at ``address``, asked the way Dask asks (``{"op":
+    "identity"}``), each step within ``timeout``: a Client's own time-out bounds the
+    connection only, and it waited for ever on something that accepts connections but
+    speaks no Dask (a dashboard's port, a web server). OSError when nothing can be reached;
+    asyncio's TimeoutError when something answered but no Dask reply came."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def ask() -> dict:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout + 1)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity"}), timeout)
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    return asyncio.run(ask())
+
+
+#: How long a command waits for a first worker on a scheduler that has none, in seconds.
+WORKERS_WAIT = 60.0
 
 
 @contextlib.contextmanager
@@ -301,21 +335,40 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
                            hint="from the project folder: pip install '.[dask]' (it adds "
                                 "dask[dataframe,distributed])") from None
     if address:
-        failure = None
-        try:
-            client = Client(address, timeout=f"{timeout}s")
-        except (OSError, TimeoutError, ValueError) as exc:
+        import asyncio
+
+        failure, client = None, None
+        not_dask = SuggestError(
+            f"{address} answered, but not as a Dask scheduler (its reply is not Dask's "
+            "protocol)", hint="check the port: a Dask scheduler listens on 8786 by default "
+                              "(tcp://HOST:8786), its dashboard on 8787")
+        def unreachable(exc: BaseException) -> SuggestError:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            failure = SuggestError(
+            return SuggestError(
                 f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {reason}",
                 hint="check the address and port (tcp://HOST:8786) and that `dask scheduler` runs "
                      "there; `--dask` with no address starts a local cluster")
-        except MemoryError:  # something answered, but its first bytes read as a huge Dask frame
-            failure = SuggestError(
-                f"{address} answered, but not as a Dask scheduler (its reply is not "
-                "Dask's protocol)",
-                hint="check the port: a Dask scheduler listens on 8786 by default "
-                     "(tcp://HOST:8786), its dashboard on 8787")
+
+        try:
+            found = _probe(address, timeout)
+        except (asyncio.TimeoutError, TimeoutError):  # connected, but no Dask reply came
+            failure = not_dask                     # (before OSError: it is one on 3.11+)
+        except (OSError, ValueError) as exc:
+            failure = unreachable(exc)
+        except (MemoryError, Exception):  # a reply that is not Dask's (a huge "frame", ...)
+            failure = not_dask
+        else:
+            kind = found.get("type") if isinstance(found, dict) else None
+            if kind != "Scheduler":
+                failure = not_dask if kind is None else SuggestError(
+                    f"{address} is a Dask {str(kind).lower()}, not the scheduler",
+                    hint="give the scheduler's address, which `dask scheduler` prints and each "
+                         "`dask worker` is started with")
+            else:
+                try:
+                    client = Client(address, timeout=f"{timeout}s")
+                except (OSError, TimeoutError, ValueError) as exc:
+                    failure = unreachable(exc)
         if failure is not None:
             # The Client that failed is left half-built, in a reference cycle; after a reply that
             # is not Dask's it is still "connecting", its event loop running. Whenever the garbage
@@ -326,7 +379,9 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
             gc.collect()
             raise failure
         with client:
-            yield client
+            _wait_for_workers(client, address)
+            with _workers_die_in_a_sentence(), _no_workers_left_stops(client, address):
+                yield client
         return
     # The local scheduler runs in this process: its notes on each shuffle (WARNING, though
     # nothing is wrong) would land in the user's terminal
@@ -339,7 +394,91 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         if processes:  # what our own workers print (LightGBM's chatter) must not mix with --json
             client.run(_stdout_to_stderr)
         client.run(_quiet_user_errors)
-        yield client
+        with _workers_die_in_a_sentence():
+            yield client
+
+
+def _wait_for_workers(client, address: str, wait: float | None = None) -> None:
+    """Return once the scheduler at ``address`` has a worker; say so while waiting, and give
+    up after ``wait`` seconds (default ``WORKERS_WAIT``) with a ClusterError: work sent to
+    a scheduler without workers waited for ever, with nothing said."""
+    import sys
+
+    if client.scheduler_info()["workers"]:
+        return
+    wait = WORKERS_WAIT if wait is None else wait
+    print(f"waiting up to {wait:g} s for a Dask worker to connect to {address}", file=sys.stderr)
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except (TimeoutError, OSError):
+        raise ClusterError(f"no Dask worker connected to the scheduler at {address} in "
+                           f"{wait:g} s", hint=f"start workers with `dask worker {address}`, "
+                                               "then run the same command again") from None
+
+
+class _WorkersGone(Exception):
+    """Raised in the main thread when the scheduler kept no worker for ``WORKERS_WAIT``."""
+
+
+@contextlib.contextmanager
+def _no_workers_left_stops(client, address: str, every: float = 2.0):
+    """While the command runs on an external cluster: when the scheduler has had no worker for
+    ``WORKERS_WAIT`` seconds (every one killed, or stopped), the main thread is interrupted
+    and a ClusterError raised; the work waited for ever, with nothing said. Only from the
+    main thread (a signal is how a thread blocked on a future is woken)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    gone, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        since = None
+        while not done.wait(every):
+            try:
+                workers = client.scheduler_info()["workers"]
+            except Exception:  # a passing hiccup of the scheduler: ask again
+                continue
+            if workers:
+                since = None
+            elif since is None:
+                since = time.monotonic()
+            elif time.monotonic() - since >= WORKERS_WAIT:
+                gone.set()
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    except KeyboardInterrupt:
+        if not gone.is_set():
+            raise
+        raise ClusterError(
+            f"every Dask worker left the scheduler at {address} and none came back in "
+            f"{WORKERS_WAIT:g} s", hint=f"start workers with `dask worker {address}` and run "
+                                        "the same command again (a replay resumes from the "
+                                        "chunks kept)") from None
+    finally:
+        done.set()
+        watcher.join()
+
+
+@contextlib.contextmanager
+def _workers_die_in_a_sentence():
+    """A task whose workers kept dying (Dask gives up after a few) ends the command in a
+    ClusterError, not a traceback, wherever it was awaited."""
+    from distributed import KilledWorker
+
+    try:
+        yield
+    except KilledWorker as exc:
+        raise ClusterError(f"Dask workers died running a task, and retrying did not help: {exc}",
+                           hint="look at the workers' logs (memory limits?) and run the same "
+                                "command again (a replay resumes from the chunks kept)") from None
 
 
 def _quiet_user_errors() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from suggest import synth  # noqa: E402
 from suggest.cli import main  # noqa: E402
 from suggest.data import load  # noqa: E402
 from suggest.engines.baselines import Popular  # noqa: E402
-from suggest.errors import ClusterError  # noqa: E402
+from suggest.errors import ClusterError, SuggestError  # noqa: E402
 from suggest.parallel import DaskRunner, dask_client  # noqa: E402
 from suggest.ranker import RankerEngine  # noqa: E402
 from suggest.replay import replay, split  # noqa: E402
@@ -489,6 +490,79 @@ def test_workers_that_keep_dying_end_in_a_clear_error_and_no_summary(world, frag
     state = run / "state.json"  # absent when no chunk got through
     done = json.loads(state.read_text())["done"] if state.exists() else []
     assert all((run / "chunks" / f"results-{c:05d}.parquet").exists() for c in done)
+
+
+def test_workers_holding_the_log_that_keep_dying_end_in_a_clear_error(world, fragile_client,
+                                                                      tmp_path):
+    """The replay of a log the workers hold awaited its chunks without the runner's care: a
+    chunk whose workers kept dying ended in KilledWorker's traceback."""
+    from suggest.data.dasklog import load_on_dask
+
+    held = load_on_dask(load(world / "dataset.yaml").dataset, fragile_client, tmp_path / "rejects")
+    engine = DiesInWorker(os.getpid(), str(tmp_path / "marker"), always=True)
+    with pytest.raises(ClusterError, match="while scoring chunk") as failure:
+        replay(held, {"popular": engine}, tmp_path / "run", chunk_size=80, latency_sample=0)
+    assert failure.value.exit_code == 1 and not (tmp_path / "run" / "summary.json").exists()
+
+
+def test_a_port_that_accepts_and_never_answers_is_refused_within_seconds(world, tmp_path):
+    """A dashboard's port or a silent listener accepts the connection and says nothing Dask
+    reads: the Client's time-out bounds the connection only, and the command waited for
+    ever."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(5)  # accepts (the kernel does), never answers
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        started = time.monotonic()
+        result = CliRunner().invoke(main, ["data", "check", str(world / "dataset.yaml"),
+                                           "--dask", address])
+        waited = time.monotonic() - started
+    assert waited < 30, waited
+    assert result.exit_code == 2 and f"{address} answered, but not as a Dask scheduler" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("address, said", [
+    ("http://127.0.0.1:8787", "is a web address: a Dask scheduler speaks its own protocol"),
+    ("127.0.0.1:99999", "port 99999 is not a port (1 to 65535)"),
+])
+def test_an_address_that_cannot_be_a_schedulers_is_refused_at_once(address, said):
+    from suggest.parallel import check_address
+
+    with pytest.raises(SuggestError, match=re.escape(said)):
+        check_address(address)
+
+
+def test_a_scheduler_without_workers_is_said_and_given_up_on(monkeypatch, capsys):
+    """Work sent to a scheduler with no worker (none started yet, or all gone) waited for
+    ever with nothing said; a worker's address given for the scheduler's is named."""
+    from distributed import LocalCluster
+
+    import suggest.parallel as parallel
+
+    monkeypatch.setattr(parallel, "WORKERS_WAIT", 1.0)
+    with LocalCluster(n_workers=0, dashboard_address=":0") as empty:
+        with pytest.raises(ClusterError, match="no Dask worker connected to the scheduler at "
+                                               + re.escape(empty.scheduler_address) + " in 1 s"):
+            with dask_client(empty.scheduler_address):
+                pass
+        assert "waiting up to 1 s for a Dask worker" in capsys.readouterr().err
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as one:
+        worker = next(iter(one.scheduler_info["workers"]))
+        with pytest.raises(SuggestError, match=re.escape(f"{worker} is a Dask worker, not the "
+                                                         "scheduler")):
+            with dask_client(worker):
+                pass
+        # every worker gone while the command waits on a task: said, not waited on for ever
+        started = time.monotonic()
+        with pytest.raises(ClusterError, match="every Dask worker left the scheduler at "
+                                               + re.escape(one.scheduler_address)):
+            with dask_client(one.scheduler_address) as client:
+                one.scale(0)
+                while client.scheduler_info()["workers"] and time.monotonic() - started < 20:
+                    time.sleep(0.1)
+                client.submit(sum, [1, 2], pure=False).result()
+        assert time.monotonic() - started < 30
 
 
 def test_the_dask_validation_ndcg_is_evaluates_with_lightgbms_gains():
