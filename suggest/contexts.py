@@ -13,6 +13,10 @@ import pandas as pd
 from suggest.data.timefields import check_zone, context_time
 from suggest.errors import SuggestError
 
+#: The mark (in a frame's ``attrs``) of a frame built from one context mapping, whose
+#: left-out fields are missing values (:func:`suggest.engines.base.check_complete`).
+ONE_CONTEXT = "one_context"
+
 
 def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.DataFrame:
     """A one-row Requests frame from a context mapping.
@@ -63,7 +67,9 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
             row[key] = number.astype(float)
         else:
             row[key] = pd.Series(pd.Categorical([str(value)]))
-    return pd.DataFrame(row)
+    frame = pd.DataFrame(row)
+    frame.attrs[ONE_CONTEXT] = True  # its left-out fields are missing, not a short frame
+    return frame
 
 
 def _boolean(key: str, value) -> bool:

@@ -206,8 +206,9 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
            clip: float | None = None, force: bool = False, notes: list[str] = (),
            gain: str = "linear") -> dict:
-    """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` and replay
-    the test part through all of them into the folder ``out``; return the summary.
+    """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` (a loaded
+    log, or the path of its dataset description) and replay the test part through all of
+    them into the folder ``out``; return the summary.
     ``notes``: warnings of the caller's, kept in the summary's ``warnings`` with the log's
     (:func:`suggest.workflow.log_warnings`) and a model's trained on another split.
 
@@ -227,6 +228,14 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
     writing is refused at once (``out/.lock``). A folder holding a finished replay of
     other settings is replaced only with ``force``.
     """
+    if isinstance(log, (str, Path)):  # a dataset description's path, as suggest.load takes
+        from suggest.data import load
+
+        log = load(log)
+    if not isinstance(engines, dict):
+        raise SuggestError(f"engines must map a name to an engine, not a {type(engines).__name__}",
+                           hint='e.g. {"rules": get_engine("rules", rules="rules.yaml"), '
+                                '"popular": get_engine("popular")}')
     out = Path(out)
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)

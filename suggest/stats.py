@@ -338,7 +338,28 @@ def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
                     pairs: list[tuple[str, str]], *, seed: int = 0,
                     alpha: float = 0.05) -> list[Paired]:
     """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family.
-    ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`."""
+    ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`.
+
+    Raises
+    ------
+    SuggestError
+        For a pair naming an engine ``per_request`` does not hold, or a metric one of its
+        evaluations did not compute.
+    """
+    from suggest.errors import SuggestError, did_you_mean
+
+    for name in dict.fromkeys(n for pair in pairs for n in pair):
+        if name not in per_request:
+            raise SuggestError(f"the pair's engine {name!r} is not among the evaluations given "
+                               f"({', '.join(map(repr, per_request)) or 'none'})",
+                               hint=did_you_mean(name, list(per_request))
+                               or "evaluate it first and add its per_request frame")
+        lacking = [m for m in metrics if m not in per_request[name].columns]
+        if lacking:
+            raise SuggestError(f"{name}'s evaluation has no {', '.join(map(repr, lacking))}",
+                               hint="evaluate it with those metrics (evaluate(run, truth, "
+                                    "metrics=[...]))")
+
     def samples():
         for a, b in pairs:
             joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))

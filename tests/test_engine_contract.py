@@ -69,6 +69,9 @@ def test_a_frame_without_a_column_an_engine_reads_is_a_suggest_error_naming_it(n
     if name != "rules":  # the rules engine learns from no frame: fit() takes none
         with pytest.raises(SuggestError, match="the truth frame has no column 'relevance'"):
             make(name).fit(train, truth.drop(columns="relevance"), catalog)
+    # a catalog read with its own item column's name (a KeyError inside the ranker's fit)
+    with pytest.raises(SuggestError, match="the catalog frame has no column 'item_id'"):
+        make(name).fit(train, truth, catalog.rename(columns={"item_id": "sku"}))
 
 
 @pytest.mark.parametrize("name", [n for n in ENGINES if n not in ("random", "popular")])
@@ -572,3 +575,34 @@ def test_numpy_scalars_in_a_context_read_as_the_python_values(name, world):
     assert any(isinstance(v, np.generic) for v in plain.values())
     assert engine.suggest_one(plain, 5)["item_id"].tolist() == \
         engine.suggest_one(python, 5)["item_id"].tolist()
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_a_batch_without_a_column_the_engine_reads_is_refused_and_one_context_may_leave_it_out(
+        name, world):
+    """A frame missing a context column was read as that column missing on every row: lists
+    and metrics changed without a word. Each engine names the columns it reads; a batch
+    without one is refused naming it, a column it does not read may be absent, and a single
+    context leaves fields out as before."""
+    engine = fitted(name, world)
+    test = world[3]
+    read = engine.columns_read()
+    assert set(read) <= set(test.columns)
+    for column in read:
+        drop = [column] + (["hour", "minute", "weekday", "is_weekend"] if column == "timestamp"
+                           else [])
+        with pytest.raises(SuggestError, match=f"the requests frame has no column '{column}', "
+                                               f"which the {engine.name} engine was fitted with"):
+            engine.suggest(test.drop(columns=drop), 5)
+    unread = [c for c in ("location", "battery", "weather", "network") if c not in read]
+    if unread:
+        a = engine.suggest(test, 5)
+        b = engine.suggest(test.drop(columns=unread), 5)
+        pd.testing.assert_frame_equal(a, b)  # what it does not read changes nothing
+    one = engine.suggest_one({"user_id": str(test["user_id"].iloc[0])}, 5)
+    assert set(SUGGESTION_COLUMNS) <= set(one.columns)
+    expected = {"popular": [], "random": [], "user-history": ["timestamp"]}
+    if name in expected:
+        assert read == expected[name]
+    elif name in ("ranker", "hybrid", "context-popular"):
+        assert "location" in read and "timestamp" in read

@@ -15,7 +15,7 @@ from suggest import synth
 from suggest.cli import main
 from suggest.data import load
 from suggest.engines import get_engine
-from suggest.errors import percent
+from suggest.errors import SuggestError, percent
 from suggest.replay import replay, split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -835,3 +835,14 @@ def test_a_log_mostly_rejected_is_said_once_at_the_top_of_the_verdict(tmp_path):
         f"Caution: {percent(data['rows_rejected'] / data['rows_in'])} of the log's rows were "
         f"rejected ({data['rows_rejected']:,} of {data['rows_in']:,})")
     assert not any("of the log's rows were rejected" in w for w in summary["warnings"])
+
+
+def test_replay_takes_a_descriptions_path_and_refuses_engines_that_are_no_mapping(log, tmp_path):
+    """`load` takes a path, so `replay` was handed one (an AttributeError from inside); engines
+    as a list was another."""
+    path = Path(log.dataset.source)
+    summary = replay(path, {"popular": get_engine("popular")}, tmp_path / "run", latency_sample=0)
+    again = replay(log, {"popular": get_engine("popular")}, tmp_path / "again", latency_sample=0)
+    assert summary["engines"]["popular"]["ndcg@5"] == again["engines"]["popular"]["ndcg@5"]
+    with pytest.raises(SuggestError, match="engines must map a name to an engine, not a list"):
+        replay(log, [get_engine("popular")], tmp_path / "list", latency_sample=0)

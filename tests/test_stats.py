@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -228,3 +229,17 @@ def test_holm_keeps_a_tiny_p_value_tiny_and_never_below_the_raw_one():
     assert adjusted[0] == pytest.approx(5 * 1.3e-18, rel=1e-9) and adjusted[0] > 0
     assert adjusted[4] == pytest.approx(4 * 3e-9, rel=1e-9)
     assert all(a >= raw for a, raw in zip(adjusted, p))
+
+
+def test_compare_engines_names_an_engine_or_a_metric_it_was_not_given():
+    """A pair naming an engine not evaluated, or a metric not computed, was pandas' KeyError."""
+    from suggest.errors import SuggestError
+    from suggest.stats import compare_engines
+
+    frame = pd.DataFrame({"request_id": ["a", "b", "c"], "ndcg@5": [0.1, 0.5, 0.9]})
+    given = {"rules": frame, "popular": frame.assign(**{"ndcg@5": [0.2, 0.4, 1.0]})}
+    with pytest.raises(SuggestError, match="the pair's engine 'ranker' is not among the evaluations"):
+        compare_engines(given, ["ndcg@5"], [("rules", "ranker")])
+    with pytest.raises(SuggestError, match="rules's evaluation has no 'mrr@5'"):
+        compare_engines(given, ["mrr@5"], [("rules", "popular")])
+    assert len(compare_engines(given, ["ndcg@5"], [("rules", "popular")])) == 1

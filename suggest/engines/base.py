@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from suggest.contexts import ONE_CONTEXT
 from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean, one_of
 from suggest.registry import BUILT_IN, ENTRY_POINT_GROUP  # noqa: F401  (ENTRY_POINT_GROUP: re-exported)
@@ -80,6 +81,9 @@ def checked_fit(method):
     def fit(self, requests, truth, *args, **kwargs):
         check_frame(requests, self.request_columns(), "requests")
         check_frame(truth, TRUTH_COLUMNS, "truth")
+        catalog = args[0] if args else kwargs.get("catalog")
+        if catalog is not None:  # its item column named as a Truth frame's is
+            check_frame(catalog, ("item_id",), "catalog")
         fitted = method(self, requests, training_truth(requests, truth), *args, **kwargs)
         self.zone_ = single_zone(requests)  # (an engine fitted from counts saw no rows)
         return fitted
@@ -129,9 +133,33 @@ def checked_suggest(method):
     @functools.wraps(method)
     def suggest(self, requests, k, *args, **kwargs):
         check_frame(requests, self.request_columns(), "requests")
+        check_complete(requests, self)
         check_kinds(requests, getattr(self, "context_columns_", None))
         return method(self, requests, k, *args, **kwargs)
     return suggest
+
+
+def check_complete(requests: pd.DataFrame, engine) -> None:
+    """Refuse a batch Requests frame without a column the fitted engine reads
+    (:meth:`BaseEngine.columns_read`: its context columns, the timestamp it learnt times
+    from): the engines read an absent column as missing on every row, and their lists changed
+    without a word (a tester's rules lost 38% of their NDCG to a dropped column). A single
+    context (:data:`ONE_CONTEXT`) may leave fields out."""
+    if requests.attrs.get(ONE_CONTEXT):
+        return
+    read = engine.columns_read()
+    missing = [c for c in read if c != "timestamp" and c not in requests.columns]
+    # the time: its timestamp, or the local fields themselves (a frame may hold those alone)
+    if "timestamp" in read and "timestamp" not in requests.columns and not all(
+            f in requests.columns for f in TIME_FIELDS):
+        missing.append("timestamp")
+    if missing:
+        raise SuggestError(
+            f"the requests frame has no column {', '.join(map(repr, missing))}, which the "
+            f"{engine.name} engine was fitted with",
+            hint="give every column fit saw (a missing value is an empty cell, not a missing "
+                 "column); suggest.load gives them, and suggest_one takes a context that "
+                 "leaves fields out")
 
 
 def check_kinds(requests: pd.DataFrame, kinds: dict[str, str] | None) -> None:
@@ -161,6 +189,12 @@ class BaseEngine:
     def request_columns(self) -> tuple[str, ...]:
         """The columns this engine reads from every Requests frame."""
         return ("request_id",)
+
+    def columns_read(self) -> list[str]:
+        """The columns beyond :meth:`request_columns` the fitted engine reads from a batch
+        of requests (its context columns; ``timestamp`` when it reads time), which a frame
+        passed to ``suggest`` must hold: none for an engine blind to the context."""
+        return []
 
     def get_params(self) -> dict:
         """The constructor's parameters and their current values."""
@@ -225,6 +259,7 @@ class BaseEngine:
     def _remember_context(self, requests: pd.DataFrame | None) -> None:
         """Record the context columns ``fit`` saw, so that ``suggest_one`` can check keys."""
         self.context_columns_ = context_columns(requests) if requests is not None else None
+        self.timed_ = requests is not None and "timestamp" in requests.columns
         self.zone_ = single_zone(requests)
 
 

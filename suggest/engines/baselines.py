@@ -150,6 +150,14 @@ class ContextPopular(BaseEngine):
         part = pd.cut(hour, [-1, *(h for h, _ in DAYPARTS)], labels=[name for _, name in DAYPARTS])
         return requests.assign(daypart=part)
 
+    def columns_read(self) -> list[str]:
+        """Its slice columns; the timestamp for the ones read from the time (daypart and the
+        local fields)."""
+        timed = {"daypart", *TIME_FIELDS}
+        columns = [c for c in getattr(self, "columns_", []) if c not in timed]
+        return columns + (["timestamp"] if any(c in timed for c in getattr(self, "columns_", []))
+                          else [])
+
     def values_of(self, context: dict, local) -> dict:
         """One context's slice values as the batch path reads them (``local``: its
         ``(hour, minute, weekday)``, or None without a time)."""
@@ -345,6 +353,10 @@ class UserHistory(BaseEngine):
 
     def request_columns(self) -> tuple[str, ...]:
         return ("request_id", "user_id")
+
+    def columns_read(self) -> list[str]:
+        """The time, when it was fitted with one: a history is what came before it."""
+        return ["timestamp"] if getattr(self, "has_time_", False) else []
 
     def __init__(self):
         pass

@@ -24,6 +24,7 @@ import pandas as pd
 
 from suggest.engines.base import (BaseEngine, check_k, checked_fit, checked_suggest, suggestions_frame,
                                   zoned_one)
+from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError
 from suggest.ids import isin
 from suggest.ranker.candidates import Candidates, recall
@@ -568,6 +569,14 @@ class RankerEngine(BaseEngine):
 
     def request_columns(self) -> tuple[str, ...]:
         return ("request_id", "user_id")
+
+    def columns_read(self) -> list[str]:
+        """Its features' context columns, and the timestamp when it learnt from time."""
+        features = getattr(self, "features_", None)
+        if features is None:
+            return []
+        return ([c for c in features.context_ if c not in TIME_FIELDS]
+                + (["timestamp"] if features.has_time_ else []))
 
     @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = False) -> pd.DataFrame:

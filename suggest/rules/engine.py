@@ -70,6 +70,10 @@ class RulesEngine(BaseEngine):
     def fit(self, requests: pd.DataFrame | None = None, truth: pd.DataFrame | None = None,
             catalog: pd.DataFrame | None = None) -> "RulesEngine":
         """Resolve catalog slices (``{category: News, top: 3}``) by training popularity."""
+        if catalog is not None:
+            from suggest.engines.base import check_frame
+
+            check_frame(catalog, ("item_id",), "catalog")
         return self.fit_counts(self.counts(requests, truth), requests, catalog)
 
     def counts(self, requests: pd.DataFrame | None, truth: pd.DataFrame | None) -> pd.Series:
@@ -151,6 +155,20 @@ class RulesEngine(BaseEngine):
         for j, rule in enumerate(self.rule_set_.rules):
             fired[j] = evaluator.evaluate(rule.when, need_known=False).true
         return fired
+
+    def columns_read(self) -> list[str]:
+        """The context columns its conditions read (of those ``fit`` saw: a field the log
+        lacks is unknown everywhere, as ``rules check`` warns), and the timestamp when a
+        condition reads the time (a frame's own local fields serve too)."""
+        from suggest.data.timefields import TIME_FIELDS
+        from suggest.rules.model import leaves
+
+        if not hasattr(self, "rule_set_"):  # not fitted: suggest says so
+            return []
+        seen = getattr(self, "context_columns_", None) or {}
+        fields = {leaf.field for rule in self.rule_set_.rules for leaf in leaves(rule.when)}
+        timed = getattr(self, "timed_", False) and bool(fields & {"time", *TIME_FIELDS})
+        return sorted(fields & set(seen)) + (["timestamp"] if timed else [])
 
     def evaluator(self, requests: pd.DataFrame, *, remember: set[int] | None = None) -> Evaluator:
         """The conditions' evaluator over ``requests``, in the rule set's time zone, else in
