@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -1337,6 +1338,55 @@ def _hive(folder: Path, bad_in: str | None = None) -> Path:
     return folder / "events"
 
 
+def test_a_request_stored_in_two_folders_keeps_its_rows(tmp_path):
+    """A request whose last row was written to the next day's folder: with the folder key
+    read as context, that row disagreed with the request's first and was rejected."""
+    rows = pd.DataFrame({"request": ["q1", "q1", "q2"], "user": ["u1", "u1", "u2"],
+                         "item": ["a", "b", "a"],
+                         "ts": pd.to_datetime(["2026-03-01T23:59:59Z"] * 2 + ["2026-03-02T08:00:00Z"],
+                                              utc=True)})
+    for day, part in (("2026-03-01", rows.iloc[:1]), ("2026-03-02", rows.iloc[1:])):
+        (tmp_path / "events" / f"day={day}").mkdir(parents=True)
+        part.to_parquet(tmp_path / "events" / f"day={day}" / "part-0.parquet")
+    log = load(write_dataset(tmp_path, None, name="events",
+                             columns={"request": "request", "time": "ts"}))
+    assert log.report.rows_rejected == 0 and log.report.requests == 2
+    assert sorted(log.truth.loc[log.truth["request_id"] == "q1", "item_id"]) == ["a", "b"]
+
+
+def test_parquet_files_storing_the_same_values_in_other_physical_types_read_as_one_log(tmp_path):
+    """A file re-written by another pandas stores text as large_string, or the same instants
+    in another zone: the whole log was refused ("Unable to merge"). A column of numbers in
+    one file and text in another still is, naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    instants = pd.to_datetime(["2026-03-01T08:00:00Z", "2026-03-02T09:30:00Z"], utc=True)
+    (tmp_path / "events" / "day=1").mkdir(parents=True)
+    (tmp_path / "events" / "day=2").mkdir(parents=True)
+    pq.write_table(pa.table({"user": pa.array(["u1"], pa.string()),
+                             "item": pa.array(["a"], pa.string()),
+                             "ts": pa.array(instants[:1].as_unit("us"), pa.timestamp("us", "UTC")),
+                             "n": pa.array([1], pa.int32())}),
+                   tmp_path / "events" / "day=1" / "part-0.parquet")
+    berlin = instants[1:].tz_convert("Europe/Berlin").as_unit("ns")
+    pq.write_table(pa.table({"user": pa.array(["u2"], pa.large_string()),
+                             "item": pa.array(["b"], pa.large_string()),
+                             "ts": pa.array(berlin, pa.timestamp("ns", "Europe/Berlin")),
+                             "n": pa.array([2], pa.int64())}),
+                   tmp_path / "events" / "day=2" / "part-0.parquet")
+    log = load(write_dataset(tmp_path, None, name="events", columns={"time": "ts"},
+                             context={"n": "numeric"}))
+    assert log.report.rows_rejected == 0
+    assert list(log.requests["timestamp"]) == list(instants)
+    assert log.requests["user_id"].tolist() == ["u1", "u2"] and log.requests["n"].tolist() == [1, 2]
+    pq.write_table(pa.table({"user": ["u3"], "item": ["c"], "ts": pa.array(instants[:1]),
+                             "n": ["three"]}), tmp_path / "events" / "day=2" / "part-1.parquet")
+    with pytest.raises(DataError, match="disagree on a column's type.*Field n"):
+        load(write_dataset(tmp_path / "again", None, name=str(tmp_path / "events"),
+                           columns={"time": "ts"}, context={"n": "numeric"}))
+
+
 def test_a_hive_partitioned_parquet_log_reads_like_one_file_and_rejects_name_the_file(
         tmp_path, csv_log):
     events = _hive(tmp_path, bad_in="2026-03-03")
@@ -1349,9 +1399,18 @@ def test_a_hive_partitioned_parquet_log_reads_like_one_file_and_rejects_name_the
     rejected = log.rejects.iloc[0]
     assert rejected["source"] == str(events / "day=2026-03-03" / "part-0.parquet")
     assert rejected["line"] == 3 and rejected["reason"] == "temp 'warm' is not a number"
-    # without `ignore`, the partition key is a column of the log like any other
+    # without `ignore`, an undeclared partition key is left out all the same (where a file
+    # was stored is no context: as one, a request stored in two folders lost its rows), and
+    # said so; declared under `context:`, it is a column of the log like any other
     kept = load(write_dataset(tmp_path / "kept", None, name=str(events), **FORMAT_SPEC))
-    assert kept.report.inferred == {"day": "categorical"}
+    assert kept.report.inferred == {} and kept.report.ignored == ["day"]
+    assert "day" not in kept.requests.columns and kept.report.rows_rejected == 1
+    assert re.search(r"^ +day +ignored   \(a folder key: declare it under `context:` to use "
+                     r"it\)$", kept.report.to_text(), flags=re.M)
+    declared = load(write_dataset(tmp_path / "declared", None, name=str(events),
+                                  **{**FORMAT_SPEC, "context": {**FORMAT_SPEC.get("context", {}),
+                                                                "day": "categorical"}}))
+    assert declared.report.schema["day"] == "categorical" and "day" in declared.requests.columns
     # the same description reads one day's folder, or the files by a glob, where the key is
     # in the path only: `ignore: [day]` is not a missing column there; a misspelt one is
     from suggest.workflow import load_log

@@ -34,6 +34,7 @@ Choices where DESIGN is silent:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,7 +47,7 @@ import pandas as pd
 
 from suggest.data.description import ColumnSpec, Dataset
 from suggest.data.timefields import TIME_FIELDS
-from suggest.data.readers import RawTable, read_table, sniff_separator
+from suggest.data.readers import RawTable, log_files, read_table, sniff_separator
 from suggest.data.timefields import (OFFSET_ZONE, arrow_cells, arrow_text, local_fields,
                                      parse_times, written_zones, zone_hint, zone_name)
 from suggest.errors import DataError, DataErrorList, SuggestError, did_you_mean, one_of, percent
@@ -90,6 +91,8 @@ class LoadReport:
     catalog_attributes: dict[str, str] = field(default_factory=dict)
     request_key: str = ""
     ignored: list[str] = field(default_factory=list)
+    #: the folder keys of a hive dataset (``day=2026-03-01/``) left out as no column declares
+    folder_keys: list[str] = field(default_factory=list)
     missing_share: dict[str, float] = field(default_factory=dict)
     time_range: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
@@ -127,7 +130,9 @@ class LoadReport:
             note = "   (inferred: declare it under `context:` or list it in `ignore:`)" \
                 if col in self.inferred else ""
             lines.append(f"    {col:<{width}}  {what}, {kind}{empty}{note}")
-        lines += [f"    {col:<{width}}  ignored" for col in self.ignored]
+        lines += [f"    {col:<{width}}  ignored" + ("   (a folder key: declare it under `context:` to "
+                                                    "use it)" if col in self.folder_keys else "")
+                  for col in self.ignored]
         if self.catalog_rows:
             attrs = ", ".join(f"{c} ({t})" for c, t in self.catalog_attributes.items())
             lines.append(f"  catalog: {self.catalog_rows:,} items ({self.catalog_rejected:,} rows rejected)"
@@ -323,11 +328,40 @@ def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str
     return requests, events, truth
 
 
+def undeclared_folder_keys(ds: Dataset) -> list[str]:
+    """The keys of a hive dataset's folder names (``day=2026-03-01/part-0.parquet``) that the
+    description does not declare: left out like ``ignore:``'s columns. A key is where the
+    file was stored, not the request's context: as context it split the requests whose rows
+    were stored in two folders (every row but the first rejected) and gave the ranker a
+    feature whose held-out values it never saw. Declared under ``context:``, one is used."""
+    declared = {*ds.context, *ds.named_columns.values(), *attribute_columns(ds)}
+    return [k for k in _folder_keys(str(ds.log)) if k not in declared]
+
+
+@functools.lru_cache(maxsize=16)
+def _folder_keys(log: str) -> tuple[str, ...]:
+    path = Path(log)
+    if not path.is_dir():  # one file, or a glob: the folder names are no columns
+        return ()
+    keys = {}
+    for file in log_files(path) or []:
+        for part in file.relative_to(path).parts[:-1]:
+            if "=" in part:
+                keys.setdefault(part.split("=", 1)[0], None)
+    return tuple(keys)
+
+
+def ignored_columns(ds: Dataset) -> set[str]:
+    """The log's columns left out of everything: ``ignore:``'s and the undeclared folder keys."""
+    return {*ds.ignore, *undeclared_folder_keys(ds)}
+
+
 def describe(ds: Dataset, report: LoadReport) -> None:
     """The report's lines that come from the description alone."""
     report.request_key = (f"value of '{ds.request}'" if ds.request else
                           "distinct (user, context" + (", time)" if ds.time else ")"))
-    report.ignored = list(ds.ignore)
+    report.folder_keys = [c for c in undeclared_folder_keys(ds) if c not in ds.ignore]
+    report.ignored = list(ds.ignore) + report.folder_keys
 
 
 def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path | None:
@@ -599,9 +633,9 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
         out["timestamp"], why = parse_times(cells[ds.time], ds.time_format, zones)
         fail(why.notna(), why)
         out["timezone"] = zones
-    schema = {}
+    schema, ignored = {}, ignored_columns(ds)
     for col in cells.columns:
-        if col in ds.named_columns.values() or col in ds.ignore:
+        if col in ds.named_columns.values() or col in ignored:
             continue
         spec = ds.context.get(col) or (ds.catalog.attributes.get(col) if ds.catalog else None)
         if spec is None:
@@ -769,9 +803,10 @@ def marker_counts(ds: Dataset, cells: pd.DataFrame) -> dict[str, dict[str, int]]
     """How many cells of each text column hold each undeclared missing-value marker."""
     markers = [m for m in MISSING_MARKERS if m not in ds.missing_values]
     found: dict[str, dict[str, int]] = {}
+    ignored = ignored_columns(ds)
     for col in cells.columns:
         values = cells[col]
-        if col in ds.ignore:
+        if col in ignored:
             continue
         if isinstance(values.dtype, pd.CategoricalDtype):  # counted on the categories
             categories = pd.Index(values.cat.categories).astype(str)
@@ -847,7 +882,7 @@ def check_columns(ds: Dataset, raw: RawTable) -> None:
                                 f"{one_of(columns[:12])}{' ...' if len(columns) > 12 else ''}",
                                 where=f"{ds.log}:1", hint=hint))
     reserved = [c for c in columns if c in RESERVED and c not in ds.named_columns.values()
-                and c not in ds.ignore]
+                and c not in ignored_columns(ds)]
     if reserved:
         line = "rename: {" + ", ".join(f"{c}: {c}_log" for c in reserved) + "}"
         names = one_of([f"{c}" for c in reserved]).replace(" or ", " and ")

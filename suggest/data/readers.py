@@ -470,14 +470,31 @@ def _dataset_parts(path: Path, options: dict) -> list[Part]:
         # files' columns first, then the folder keys
         files = None
         for fragment in fragments:
-            one = _file_schema(fragment.path, what)
-            files = one if files is None else pa.unify_schemas([files, one])
-        schema = pa.unify_schemas([files, schema] if files is not None else [schema])
+            one = _instants_in_utc(_file_schema(fragment.path, what))
+            files = one if files is None else pa.unify_schemas([files, one],
+                                                               promote_options="permissive")
+        schema = pa.unify_schemas([files, schema] if files is not None else [schema],
+                                  promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"the files of the {what} disagree on a column's type: {exc}",
                         where=str(path), hint="write every file with the same column "
                                               "types") from None
     return [Part(Path(f.path), "parquet", options, fragment=f, schema=schema) for f in fragments]
+
+
+def _instants_in_utc(schema):
+    """``schema`` with every zoned timestamp column in UTC: files writing the same instants in
+    other zones (one in UTC, the others in Europe/Berlin) then agree. The zone a typed time
+    is stored in never gave its local time (the zone column or the description does), and
+    text stored as large_string, integers of other widths, timestamps of other units agree
+    through pyarrow's permissive promotion (a file re-written by another pandas version
+    differs so, and the whole log was refused)."""
+    import pyarrow as pa
+
+    fields = [field.with_type(pa.timestamp(field.type.unit, "UTC"))
+              if pa.types.is_timestamp(field.type) and field.type.tz is not None else field
+              for field in schema]
+    return pa.schema(fields, metadata=schema.metadata)
 
 
 def _file_schema(path, what: str):
