@@ -248,6 +248,10 @@ def test_single_context_refuses_a_misspelled_key(name, key, meant, world):
     ("battery", "high", "context field 'battery': 'high' is not a number"),
     ("headphones", "maybe", "context field 'headphones': 'maybe' is not true or false"),
     ("headphones", 7, "context field 'headphones': 7 is not true or false"),
+    # read as missing, or as 1, without a word before
+    ("battery", [10, 20], r"context field 'battery': \[10, 20\] is a list; a context holds one"),
+    ("battery", True, "context field 'battery': True is not a number"),
+    ("location", {"a": 1}, "context field 'location': .* is a dict"),
     ("timestamp", "9999-12-31T23:59:59+14:00", "outside the years the tool holds"),
     ("timestamp", "2300-01-01T10:00:00+00:00", "outside the years the tool holds"),
     ("timestamp", "1500-01-01T00:00:00Z", "outside the years the tool holds")])

@@ -333,6 +333,14 @@ def check_context(context: object, columns: dict[str, str] | None) -> None:
         if kind is None:
             if key not in CONTEXT_KEYS:
                 _unknown_key(key, columns)
+        elif isinstance(value, (list, tuple, dict, set)):  # read as missing, silently, before
+            raise SuggestError(f"context field '{key}': {value!r} is a {type(value).__name__}; "
+                               "a context holds one value a field",
+                               hint=f"give '{key}' one {kind} value, or None when it is unknown")
+        elif kind == "numeric" and isinstance(value, (bool, np.bool_)):  # True read as 1
+            raise SuggestError(f"context field '{key}': {value!r} is not a number",
+                               hint=f"'{key}' was numeric in the training data; give a number, "
+                                    "or None when it is unknown")
         elif kind == "numeric" and isinstance(value, str):
             try:
                 float(value)
