@@ -297,7 +297,13 @@ def _rank_in_groups(group: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Evaluation:
-    """Per-request metric values and their means; ``to_dict()`` for JSON."""
+    """Per-request metric values and their means; ``to_dict()`` for JSON.
+
+    ``requests`` counts the requests scored: those with a positive in the truth (a request
+    of the truth the run has no row for scores 0). ``requests_without_positive`` counts the
+    run's requests with none, left out of every mean; a request in neither the run nor the
+    truth is unknown here, so two runs of one test set may count it differently (a replay's
+    summary counts the test set's own)."""
 
     per_request: pd.DataFrame
     requests: int

@@ -571,3 +571,24 @@ def test_a_context_number_past_float32_is_read_without_overflow_and_alike_both_w
             assert one["item_id"].astype(str).tolist() == mine["item_id"].astype(str).tolist()
     built = engine.features_.build(rows, engine.candidates_.generate(rows))
     assert np.isfinite(built["ctx:battery"]).all() and built["ctx:battery"].max() > 3e38
+
+
+@pytest.mark.parametrize("setting, said", [
+    ({"n_estimators": "many"}, "RankerEngine n_estimators='many': expected a whole number >= 1"),
+    ({"cap": 0}, "RankerEngine cap=0: expected a whole number >= 1"),
+    ({"learning_rate": -0.1}, "RankerEngine learning_rate=-0.1: expected a number above 0"),
+    ({"validation_share": 1.0}, "RankerEngine validation_share=1.0: expected a number in (0, 1)"),
+    ({"num_leaves": 1.5}, "RankerEngine num_leaves=1.5: expected a whole number >= 2"),
+    ({"objective": "lambdarnk"}, "RankerEngine objective='lambdarnk': unknown"),
+])
+def test_a_setting_of_the_wrong_type_or_range_is_refused_before_any_work(setting, said):
+    """`RankerEngine(n_estimators="many")` failed deep inside fit with a TypeError."""
+    from suggest.errors import SuggestError
+
+    requests = pd.DataFrame({"request_id": ["r"], "user_id": ["u"]})
+    truth = pd.DataFrame({"request_id": ["r"], "item_id": ["a"], "relevance": [1.0]})
+    with pytest.raises(SuggestError) as error:
+        RankerEngine(**setting).fit(requests, truth)
+    assert error.value.message == said
+    if "objective" in setting:
+        assert error.value.hint == "did you mean 'lambdarank'?"

@@ -25,7 +25,7 @@ import pandas as pd
 from suggest.engines.base import (BaseEngine, check_k, checked_fit, checked_suggest, suggestions_frame,
                                   zoned_one)
 from suggest.data.timefields import TIME_FIELDS
-from suggest.errors import SuggestError
+from suggest.errors import SuggestError, did_you_mean
 from suggest.ids import isin
 from suggest.ranker.candidates import Candidates, recall
 from suggest.ranker.features import LOG1P_FEATURES, TIME_COLUMNS, Features
@@ -171,6 +171,7 @@ class RankerEngine(BaseEngine):
             catalog: pd.DataFrame | None = None, progress: bool = False) -> "RankerEngine":
         from tqdm.auto import tqdm
 
+        self.check_settings()
         objectives = OBJECTIVES if self.objective == "auto" else (self.objective,)
         bar = tqdm(total=3 + self.n_estimators * len(objectives), desc="training ranker",
                    unit="step", disable=None if progress else True, leave=False)
@@ -434,6 +435,31 @@ class RankerEngine(BaseEngine):
         scored = int(len(result.per_request))
         return (float(result.means[name]) if scored else None), scored
 
+    #: Settings that are whole numbers, and the least each may be (None: may be None too).
+    WHOLE = {"cap": 1, "n_estimators": 1, "min_child_samples": 1, "early_stopping_rounds": 1,
+             "eval_at": 1, "n_jobs": -1, "seed": 0, "num_leaves": 2, "truncation_level": 1}
+
+    def check_settings(self) -> None:
+        """Refuse a setting of the wrong type or range before any work: ``n_estimators="many"``
+        failed deep inside fit with a TypeError."""
+        for name, least in self.WHOLE.items():
+            value = getattr(self, name)
+            if value is None and name in ("num_leaves", "truncation_level"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise SuggestError(f"RankerEngine {name}={value!r}: expected a whole number >= {least}")
+        for name, within, said in (("learning_rate", lambda v: v > 0, "above 0"),
+                                   ("feature_fraction", lambda v: 0 < v <= 1, "in (0, 1]"),
+                                   ("validation_share", lambda v: 0 < v < 1, "in (0, 1)")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                    or not within(value):
+                raise SuggestError(f"RankerEngine {name}={value!r}: expected a number {said}")
+        if self.objective not in (*OBJECTIVES, "auto"):
+            raise SuggestError(f"RankerEngine objective={self.objective!r}: unknown",
+                               hint=did_you_mean(str(self.objective), [*OBJECTIVES, "auto"])
+                               or f"expected {', '.join(OBJECTIVES)} or auto")
+
     def prepare(self, requests: pd.DataFrame, truth: pd.DataFrame,
                  catalog: pd.DataFrame | None) -> None:
         """Everything but the booster: candidate sources, feature statistics, grades.
@@ -441,6 +467,7 @@ class RankerEngine(BaseEngine):
         A saved model stores what it fitted (:mod:`suggest.ranker.artifact`), so loading does
         not count the training log again.
         """
+        self.check_settings()
         self._one = None  # the one-context lookups belong to the previous fit
         self.fitted_on_ = fitted_on(requests, truth)  # what save() records as the training data
         self._remember_context(requests)
