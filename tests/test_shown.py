@@ -95,7 +95,7 @@ def test_a_click_written_as_a_second_row_of_the_same_place_is_merged_not_refused
 def test_a_log_without_the_roles_has_no_shown_line(tmp_path):
     log = load_checked(write_dataset(tmp_path, LOG, columns={"request": "req",
                                                              "relevance": "clicked"}))
-    assert log.report.shown == {} and "shown" not in log.report.to_text()
+    assert log.report.shown == {} and "shown (bandit feedback)" not in log.report.to_text()
     assert "position" not in log.events.columns
     assert log.report.schema["pos"] == "numeric"  # an unnamed column is context, as ever
 
