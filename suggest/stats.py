@@ -96,8 +96,10 @@ def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0,
     if n > 1 and sd > 0:
         half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / np.sqrt(n)
         low, high = mean - half, mean + half
-    else:  # one request, or every difference the same: the interval is the point
+    elif n > 1:  # every difference the same: the interval is the point
         low = high = mean
+    else:  # one request: no spread to read, no interval (a zero-width one read as certain)
+        low = high = float("nan")
     p, method = sign_flip_p(diff, seed=seed) if with_p else (float("nan"), "none")
     return PairedTest(mean, float(low), float(high), p, n, sd, method, int(np.count_nonzero(diff)))
 

@@ -327,11 +327,12 @@ def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str 
                      "out 0")
     total = summary.get("requests_scored")
     least = (summary.get("segments") or {}).get("min_segment") or 0
-    few = f", under the {least} a segment needs to be tested" if new["requests"] < least else ""
+    few = new["requests"] < least
+    said = f"{diff(new)} {metric}" + (", too few to judge" if few else reading(new))
     return (f"Users new to the engines (no request in the training part: {new['requests']:,}"
-            + (f" of the {total:,} requests with a positive" if total else " requests") + f"{few}): "
-            f"{name} - {new['baseline']} (the best baseline on them) {diff(new)} {metric}"
-            f"{reading(new)}"
+            + (f" of the {total:,} requests with a positive" if total else " requests")
+            + (f", under the {least} a segment needs to be tested" if few else "") + "): "
+            f"{name} - {new['baseline']} (the best baseline on them) {said}"
             + (f"; returning users: {name} - {other} {diff(old)}{reading(old)}" if old else "")
             + f" (95% paired t intervals, not adjusted for the segments tested; the segment "
               f"'{RETURNING}').")

@@ -267,6 +267,28 @@ def test_the_table_of_every_segment_says_how_many_of_its_rows_were_tested():
     assert "2 segments tested in 1 context column" in text
 
 
+def test_the_segment_chart_draws_tested_segments_only_and_says_what_it_shows():
+    """A newcomer segment of one request, untested and without an interval, was drawn at its
+    own difference and stretched the axis over every tested segment; the chart had no title
+    when it showed them all, and no word for its grey dots."""
+    from suggest.compare import Comparison
+    from suggest.report.charts import segment_effects
+
+    families = {"mood": {"tests": 2, "pooled_into_other": 0,
+                         "rows": [_segment("happy", 0.20, 0.001), _segment("sad", 0.01, 0.6)]},
+                "returning_user": {"tests": 0, "pooled_into_other": 0,
+                                   "rows": [{**_segment("false", 0.63, float("nan"), requests=1),
+                                             "ci_low": float("nan"), "ci_high": float("nan"),
+                                             "small": True}]}}
+    figure = segment_effects(Comparison(a="rules", b="ranker", k=5, metric="ndcg@5",
+                                        segments=families), "ndcg@5")
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["mood=sad (n=40)", "mood=happy (n=40)"]
+    assert ax.get_xlim()[1] < 0.5  # not stretched to the one request's +0.63
+    assert ax.get_title(loc="left").startswith("ranker against rules: the 2 tested segments")
+    assert "grey: neither" in ax.get_xlabel()
+
+
 def test_a_rule_that_placed_items_but_never_the_first_is_named_under_the_rule_table():
     """The rule table groups requests by the rule behind the first suggestion: a rule that
     only ever placed lower items has no group, and the caption names it with its count

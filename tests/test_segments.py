@@ -172,8 +172,16 @@ def test_the_small_value_of_a_two_valued_column_keeps_its_name_and_is_not_tested
     assert said.startswith("Users new to the engines (no request in the training part: 7 of the "
                            "400 requests with a positive, under the 30 a segment needs to be "
                            "tested): ranker - context-popular (the best baseline on them) +0.050 "
-                           "[-0.100, +0.200] ndcg@5, an interval holding 0: no difference shown; "
+                           "[-0.100, +0.200] ndcg@5, too few to judge; "
                            "returning users: ranker - popular +")
+    # one newcomer: no interval (a zero-width one read as "better"), and no reading
+    one = dict(newcomers, requests=1, diff=0.2, ci_low=float("nan"), ci_high=float("nan"))
+    said = _new_users({**summary, "newcomers": {"ranker": one}}, "ranker", "popular", "ndcg@5")
+    assert "(the best baseline on them) +0.200 ndcg@5, too few to judge;" in said
+    from suggest.stats import paired_test
+
+    single = paired_test(np.array([0.1]), np.array([0.3]), with_p=False)
+    assert single.diff == pytest.approx(0.2) and np.isnan(single.ci_low) and np.isnan(single.ci_high)
 
 
 def test_asking_for_another_column_changes_no_other_p_value():

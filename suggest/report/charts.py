@@ -61,7 +61,8 @@ def segment_effects(comparison, metric: str):
     listed = {(r["column"], r["value"]) for r in comparison.losses() + comparison.wins()}
     rows = [{"column": c, **r, "listed": (c, r["value"]) in listed}
             for c, family in comparison.segments.items() for r in family["rows"]
-            if r.get("share", 0) < WHOLE]
+            if r.get("share", 0) < WHOLE and not r.get("small")  # tested ones: a segment
+            and r.get("ci_low") is not None and np.isfinite(r["ci_low"])]  # of 1 spread the axis
     total = len(rows)
     rows = sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])[:SEGMENTS_SHOWN][::-1]
     fig, ax = plt.subplots(figsize=(9, 0.26 * len(rows) + 1.2), layout="constrained")
@@ -81,11 +82,12 @@ def segment_effects(comparison, metric: str):
     ax.set_yticks(y, [f"{r['column']}={str(r['value'])[:24]} (n={r['requests']:,})" for r in rows],
                   fontsize=7)
     ax.set_xlabel(f"{comparison.b} - {comparison.a}, {metric} (95% interval; red: significant "
-                  "loss, blue: significant win)")
+                  "loss, blue: significant win, grey: neither)")
     ax.set_ylabel("segment")
-    if total > len(rows):  # say what is left out: the table holds every segment
-        ax.set_title(f"the {len(rows)} of {total} segments with the largest effect times size "
-                     "(every segment is in the tables above)", fontsize=8, loc="left")
+    shown = (f"the {len(rows)} of {total} tested segments with the largest effect times size"
+             if total > len(rows) else f"the {total} tested segments")
+    ax.set_title(f"{comparison.b} against {comparison.a}: {shown} (every segment is in the tables "
+                 "above)", fontsize=8, loc="left")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
