@@ -301,10 +301,15 @@ def test_a_rule_that_placed_items_but_never_the_first_is_named_under_the_rule_ta
              "a_wins": 2}
     main = Comparison(a="rules", b="ranker", k=5, metric="ndcg@5",
                       rules=[{"rule": "first", **group}, {"rule": "(no rule)", **group}])
-    summary = {"rules": {"fired": {"first": 30, "second": 40, "quiet": 5},
-                         "placed": {"first": 30, "second": 28, "quiet": 0}, "shadowed": ["quiet"]}}
+    summary = {"rules": {"fired": {"first": 30, "second": 40, "quiet": 5, "tablet": 0},
+                         "placed": {"first": 30, "second": 28, "quiet": 0, "tablet": 0},
+                         "shadowed": ["quiet"], "requests": 100}}
     report = Report("rules")
     _rules(report, summary, main, "ndcg@5")
+    # a rule that never fired has no group and an empty bar: said in words (a PM found it
+    # nowhere in the page's text)
+    assert any(getattr(b, "text", "").startswith("Never fired on the 100 held-out requests: "
+                                                 "tablet (") for b in report.blocks)
     table = next(b for b in report.blocks if isinstance(b, Table))
     assert table.caption == ("2 groups; rules that placed items but never the first one, so have "
                              "no group: second (28 requests)")

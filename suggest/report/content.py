@@ -381,6 +381,14 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
         report.add(Text("Shadowed (fired, but other rules always filled the list first, so they "
                         "never placed a shown item): " + ", ".join(
                             f"{r} ({fired.get(r, 0):,} requests)" for r in shadowed) + "."))
+    counts = summary.get("rules") or {}
+    never = [r for r, n in (counts.get("fired") or {}).items() if n == 0]
+    if never:  # no group of their own below, and an empty bar in the chart: say so in words
+        report.add(Text("Never fired on the "
+                        + (f"{counts['requests']:,} " if counts.get("requests") else "")
+                        + "held-out requests: "
+                        + ", ".join(never) + " (`suggest rules coverage` shows how near each "
+                        "came; `rules check --dataset` names values the log never has)."))
     rows = [{"rule": r["rule"], "requests": f"{r['requests']:,}", main.a: f"{r['mean_a']:.3f}",
              main.b: f"{r['mean_b']:.3f}", "b - a": f"{r['diff']:+.3f}",
              "95% interval (unadjusted)": interval_text(r),
