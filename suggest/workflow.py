@@ -256,7 +256,8 @@ def run_rule_tests(rules: str | Path, dataset=None) -> list[dict]:
         raise ErrorList([SuggestError(e) for e in errors],
                         summary=f"{rules}: {len(errors)} error(s) against {dataset}; "
                                 "fix them before testing (see `suggest rules check`)")
-    results = run_tests(fitted_rules(rule_set, loaded), loaded.context if loaded else None)
+    results = run_tests(fitted_rules(rule_set, loaded), loaded.context if loaded else None,
+                        loaded.catalog if loaded else None)
     if not results:
         raise SuggestError(f"{rules} has no `tests:` section",
                            hint="add tests: [{context: {...}, expect: [...], blocked: [...]}]")

@@ -217,6 +217,23 @@ def test_a_test_expecting_an_item_no_rule_can_suggest_says_so(tmp_path):
     assert "catalog slices" not in result.output
 
 
+def test_a_test_expecting_a_slice_item_left_out_of_its_top_says_so(tmp_path):
+    """caesar_salad is a salad: the failure said no rule could suggest it, where the slice
+    {cuisine: salad, top: 3} holds it but its top 3, by engagements, left it out."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: pods\n    when: {location: home}\n"
+                     "    suggest: [{category: Podcasts, top: 1}]\n"  # podcast_comedy leads
+                     "tests:\n  - name: t\n    context: {location: home}\n"
+                     "    expect: [podcast_learning, email]\n")
+    result = run("rules", "test", rules, "--dataset", SAMPLE)
+    assert result.exit_code == 1
+    said = next(line for line in result.output.splitlines() if "expected" in line)
+    assert said.strip() == (
+        "expected ['podcast_learning', 'email'], got ['podcast_comedy'] ('podcast_learning' is "
+        "in the slice of rule 'pods' › {category: Podcasts, top: 1} but not among its top, by "
+        "engagements in the log the rules are tested with; 'email' no rule can suggest)")
+
+
 def test_explain_marks_a_rule_that_fired_with_nothing_in_the_list():
     """headphones-music fires, but the list of 5 is full before its items: 'fired' alone read as
     if it had placed something."""

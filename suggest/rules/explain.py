@@ -166,8 +166,11 @@ def explain_text(result: dict) -> str:
 
 # -- the rule file's tests and the context's keys ---------------------------------
 
-def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[dict]:
-    """Run the rule file's ``tests:``; one dict per test with ``passed`` and what differed."""
+def run_tests(engine: RulesEngine, types: dict[str, str] | None = None,
+              catalog: pd.DataFrame | None = None) -> list[dict]:
+    """Run the rule file's ``tests:``; one dict per test with ``passed`` and what differed
+    (``catalog``: the one the engine was fitted with, to tell an expected item a catalog
+    slice holds but leaves out of its top from one no rule names)."""
     results = []
     rules = engine.rule_set_.rules
     # items only a catalog slice suggests: which of them come first follows their popularity
@@ -190,7 +193,8 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[
         problems = []
         if test.expect is not None and tuple(items) != test.expect:
             problems.append(f"expected {list(test.expect)}, got {items}"
-                            + _why_else(items, test.expect, possible, sliced))
+                            + _why_else(items, test.expect, possible, sliced,
+                                        _left_out(rules, catalog)))
         missing = [b for b in test.blocked if b not in blocked]
         if missing:
             problems.append(f"expected {missing} blocked, blocked were {sorted(blocked)}")
@@ -199,10 +203,39 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None) -> list[
     return results
 
 
-def _why_else(items: list, expected: tuple, possible: set, sliced: set) -> str:
-    """What a failed ``expect`` may come from: an expected item no rule can suggest, or items a
-    catalog slice fills by popularity in the log the rules are tested with."""
+def _left_out(rules, catalog: pd.DataFrame | None) -> dict[str, str]:
+    """Each catalog item a rule's slice holds, as that slice is written (``{cuisine: salad,
+    top: 3}``): an expected item there that no rule can suggest is one the slice's top
+    leaves out, not one no rule knows."""
+    if catalog is None:
+        return {}
+    out: dict[str, str] = {}
+    for rule in rules:
+        for pick in rule.suggest:
+            if pick.slice is None or pick.slice[0] not in catalog.columns:
+                continue
+            attr, value = pick.slice
+            members = catalog.loc[catalog[attr].astype(str) == value, "item_id"].astype(str)
+            said = f"{{{attr}: {value}" + (f", top: {pick.top}}}" if pick.top else "}")
+            for item in members:
+                out.setdefault(item, f"rule '{rule.id}' › {said}")
+    return out
+
+
+def _why_else(items: list, expected: tuple, possible: set, sliced: set,
+              left_out: dict[str, str] | None = None) -> str:
+    """What a failed ``expect`` may come from: an expected item no rule can suggest (or one a
+    catalog slice holds but its top leaves out, by popularity in the log the rules are tested
+    with), or items a catalog slice fills by that popularity."""
     never = [i for i in expected if i not in possible]
+    outside = [i for i in never if i in (left_out or {})]
+    if outside:
+        said = [repr(i) + " is in the slice of " + left_out[i] + " but not among its top, by "
+                "engagements in the log the rules are tested with" for i in outside]
+        nowhere = [repr(i) for i in never if i not in outside]
+        if nowhere:
+            said.append(", ".join(nowhere) + " no rule can suggest")
+        return " (" + "; ".join(said) + ")"
     if never:
         return (f" ({', '.join(map(repr, never))} "
                 f"{'is not an item' if len(never) == 1 else 'are not items'} these rules can suggest)")
