@@ -234,6 +234,24 @@ def test_a_test_expecting_a_slice_item_left_out_of_its_top_says_so(tmp_path):
         "engagements in the log the rules are tested with; 'email' no rule can suggest)")
 
 
+def test_explain_refuses_a_time_without_its_offset_where_the_dataset_reads_offsets(tmp_path):
+    """Under `timezone: offset` a log's time without an offset is rejected; a context's was read
+    in UTC without a word ("sat 07:45" for a time meant at +01:00)."""
+    (tmp_path / "log.csv").write_text("user,item,ts,place\nu1,a,2026-03-07T07:45:00+01:00,home\n"
+                                      "u2,b,2026-03-07T09:00:00+05:30,work\n")
+    (tmp_path / "d.yaml").write_text("log: log.csv\ntimezone: offset\ncolumns: {time: ts}\n"
+                                     "context: {place: categorical}\n")
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: morning\n    when: {time: {between: ['07:00', '08:00']}}\n"
+                     "    suggest: [a]\n")
+    bare = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
+               json.dumps({"place": "home", "timestamp": "2026-03-07T07:45:00"}))
+    assert bare.exit_code == 2 and "has no UTC offset" in bare.output, bare.output
+    written = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
+                  json.dumps({"place": "home", "timestamp": "2026-03-07T07:45:00+01:00"}))
+    assert written.exit_code == 0 and "1. a" in written.output, written.output
+
+
 def test_explain_marks_a_rule_that_fired_with_nothing_in_the_list():
     """headphones-music fires, but the list of 5 is full before its items: 'fired' alone read as
     if it had placed something."""

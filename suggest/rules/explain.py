@@ -246,6 +246,25 @@ def _why_else(items: list, expected: tuple, possible: set, sliced: set,
     return ""
 
 
+def _check_offset_written(context: dict, log) -> None:
+    """Under ``timezone: offset`` a log's time without an offset is rejected, as its local
+    time is the offset's: a context's is refused the same way (it was read in UTC, silently),
+    unless the context names its ``timezone``."""
+    import re
+
+    from suggest.data.timefields import OFFSET_ZONE, WRITTEN_OFFSET
+
+    stamp = context.get("timestamp")
+    if (log is None or getattr(log.dataset, "timezone", None) != OFFSET_ZONE
+            or not isinstance(stamp, str) or context.get("timezone")):
+        return
+    if not re.search(WRITTEN_OFFSET, stamp.strip()):
+        raise SuggestError(f"context timestamp {stamp!r} has no UTC offset, and the dataset reads "
+                           "each time at its written offset (`timezone: offset`)",
+                           hint="write it with its offset (e.g. 2026-03-07T07:45:00+01:00), or "
+                                "give the context's timezone")
+
+
 def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str]:
     """Refuse a context key that neither the rule set nor the dataset knows (a typo such as
     ``wether`` would leave every rule on it "unknown" without a word), and return warnings
@@ -266,6 +285,7 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
             raise SuggestError(f"context key {key!r} is not one of {where}, nor "
                                f"{one_of(CONTEXT_KEYS)}",
                                hint=did_you_mean(str(key), named) or f"known fields: {one_of(named)}")
+    _check_offset_written(context, log)
     warnings = []
     seen_values = log.categorical_values() if log is not None else {}  # from the categories
     for key, value in context.items():
