@@ -172,8 +172,11 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
         report.add(Table(pd.DataFrame([_comparison_row(c) for c in rows]), sortable=False,
                          caption=f"The learned engines{' and the other rule sets' if rule_sets else ''}"
                                  f" against the rules and the best baseline "
-                                 f"({metric}; b - a; p Holm-corrected over the "
-                                 f"{rows[0].get('family', '?')} overall tests).",
+                                 f"({metric}; a and b: each engine's mean, b - a their "
+                                 f"difference; p Holm-corrected over the "
+                                 f"{rows[0].get('family', '?')} overall tests; reading: which "
+                                 f"is better, when the test finds it; MDE, where no difference "
+                                 f"was found: the smallest this sample would find).",
                          tone=[_tone(c) for c in rows]))
     report.add(Text("The terms (NDCG, p and Holm, MDE, p50 / p99) are explained under "
                     "How the numbers are made, at the end.", note=True))
