@@ -114,6 +114,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         say.append(f"Caution: {warning}.")
     if ranked:
         say.append(_highest(ranked, engines, metric))
+        plain = _plainly(engines, [*learned[:1], TEAM, baseline], metric)
+        if plain:
+            say.append(plain)
     twins = {name: _twin(name, learned, comparisons) for name in learned}
     for name in learned:
         if twins[name]:
@@ -172,6 +175,21 @@ def _kept(engines: dict, name: str, learned: str, metric: str) -> str:
     share = (mine - rules) / (model - rules)
     return (f" {name} keeps {share:.0%} of {learned}'s gain over the rules ({metric} {mine:.3f}, "
             f"against {rules:.3f} for the rules and {model:.3f} for {learned}).")
+
+
+def _plainly(engines: dict, names: list, metric: str) -> str | None:
+    """The headline's engines in the plainest figure: how often an engaged item is in the top
+    k (``hit_rate@k``), for readers to whom NDCG means nothing."""
+    k = metric.split("@")[1] if "@" in metric else None
+    shown = [(n, engines[n].get(f"hit_rate@{k}")) for n in dict.fromkeys(names)
+             if n is not None and n in engines]
+    shown = [(n, v) for n, v in shown if v is not None and v == v]
+    if k is None or len(shown) < 2:
+        return None
+    return (f"In plain terms, an engaged item is in the top {k} for "
+            + ", ".join(f"{percent(v)}{' of requests' if i == 0 else ''} with {n}"
+                        for i, (n, v) in enumerate(shown))
+            + " (hit rate, over the requests with one).")
 
 
 def _highest(ranked: list[str], engines: dict, metric: str) -> str:

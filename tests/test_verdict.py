@@ -268,3 +268,16 @@ def test_a_ranker_below_the_baseline_still_gets_its_count_of_segments_tested():
                           {"ranker - user-history": {"segments": 40, "columns": 6}})["sentences"])
     assert "Warning: on the held-out requests the ranker scores below user-history" in said
     assert "to user-history in none of 40 segments" in said
+
+
+def test_the_headline_engines_are_said_in_the_plainest_figure_too():
+    """ndcg@5 means nothing to a product manager: the share of requests with an engaged item
+    in the top 5 follows the ranking, for the learned engine, the rules and the best baseline."""
+    summary = _summary(0.05, 1e-6)
+    for name, rate in (("ranker", 0.46), ("rules", 0.28), ("user-history", 0.41), ("popular", 0.3)):
+        summary["engines"][name]["hit_rate@5"] = rate
+    text = judge(summary, "ndcg@5")["sentences"]
+    assert ("In plain terms, an engaged item is in the top 5 for 46% of requests with ranker, "
+            "28% with rules, 41% with user-history (hit rate, over the requests with one).") in text
+    assert text.index(next(s for s in text if s.startswith("In plain terms"))) == \
+        text.index(next(s for s in text if s.startswith("Highest"))) + 1

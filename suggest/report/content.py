@@ -252,8 +252,8 @@ def _tone(row: dict) -> str:
 
 def _engines(report: Report, summary: dict, metric: str, k: int) -> None:
     report.add(Heading("Engines side by side", "engines"))
-    cols = {metric: metric, f"precision@{k}": f"P@{k}", f"recall@{k}": f"R@{k}",
-            f"mrr@{k}": f"MRR@{k}", "answered_rate": "answered",
+    cols = {metric: metric, f"hit_rate@{k}": f"hit@{k}", f"precision@{k}": f"P@{k}",
+            f"recall@{k}": f"R@{k}", f"mrr@{k}": f"MRR@{k}", "answered_rate": "answered",
             f"precision@{k}_answered": f"P@{k} where answered",
             f"catalog_coverage@{k}": f"coverage@{k}"}
     rows = []
@@ -266,7 +266,9 @@ def _engines(report: Report, summary: dict, metric: str, k: int) -> None:
         row["train s"] = ("n/a" if seconds is None or seconds != seconds else
                           "< 0.1" if seconds < 0.1 else f"{seconds:.1f}")  # as the verdict says
         rows.append(row)
-    report.add(Table(pd.DataFrame(rows), caption="answered: share of all held-out requests with a "
+    report.add(Table(pd.DataFrame(rows), caption=f"hit@{k}: share of the requests with an "
+                     f"engaged item that have one in the top {k}, the plainest figure; "
+                     "answered: share of all held-out requests with a "
                      "suggestion; precision divides by k even when fewer items are shown, so silence "
                      "counts as a miss; coverage: share of the catalog ever suggested (its items and the "
                      "log's, when the log has items the catalog file lacks)."))
