@@ -122,19 +122,29 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         if twins[name]:
             say.append(_twin_sentence(name, twins[name], comparisons, metric))
             continue
-        where = []
+        where, said = [], []
         for other, label in ((TEAM, "the rules"), (baseline, f"the best baseline ({baseline})")):
             c = _find(comparisons, other, name, metric) if other in engines else None
             if c is None:
                 continue
             out["key_comparisons"].append(c)
-            say.append(f"{name} vs {label}: " + _difference(c, name, other))
+            said.append((c, other, label))
             key = f"{name} - {other}"
             if key in losses:
                 out["losses"][key] = losses[key]
                 where.append((other, losses[key], tested.get(key, {})))
-        if where:
-            say.append(_losses(name, where))
+        first = learned[0]
+        if name != first and said and _reads_as(name, first, said, comparisons, losses, metric):
+            # the same readings as the first learned engine's, no loss anywhere: one sentence,
+            # not its every sentence again (a PM read five repeated bullets as noise)
+            say.append(f"{name} reads as {first} does: " + "; ".join(
+                f"vs {label} {c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], "
+                f"{p_phrase(c['p_holm'])}" for c, _, label in said)
+                + " (Holm as above); it significantly loses in no segment either.")
+        else:
+            say += [f"{name} vs {label}: " + _difference(c, name, other) for c, other, label in said]
+            if where:
+                say.append(_losses(name, where))
         newcomers = _new_users(summary, name, baseline if baseline in engines else TEAM, metric)
         if newcomers:
             say.append(newcomers)
@@ -215,6 +225,21 @@ def _twin(name: str, learned: list[str], comparisons: list[dict]) -> str | None:
         if mine and mine == theirs:
             return other
     return None
+
+
+def _reads_as(name: str, first: str, said: list, comparisons: list[dict], losses: dict,
+              metric: str) -> bool:
+    """Whether ``name``'s key comparisons read as ``first``'s (both significant the same way,
+    or neither) and neither loses in any segment: its sentences would repeat ``first``'s."""
+    def reading(c: dict | None):
+        return None if c is None else (c["p_holm"] < ALPHA, c["diff"] > 0 if c["p_holm"] < ALPHA
+                                       else None)
+    for c, other, _ in said:
+        if reading(c) != reading(_find(comparisons, other, first, metric)):
+            return False
+        if losses.get(f"{name} - {other}") or losses.get(f"{first} - {other}"):
+            return False
+    return all(f"{n} - {o}" in losses for n in (name, first) for _, o, _ in said)
 
 
 def _twin_sentence(name: str, twin: str, comparisons: list[dict], metric: str) -> str:

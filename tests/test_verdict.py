@@ -281,3 +281,23 @@ def test_the_headline_engines_are_said_in_the_plainest_figure_too():
             "28% with rules, 41% with user-history (hit rate, over the requests with one).") in text
     assert text.index(next(s for s in text if s.startswith("In plain terms"))) == \
         text.index(next(s for s in text if s.startswith("Highest"))) + 1
+
+
+def test_a_second_learned_engine_that_reads_as_the_first_gets_one_sentence():
+    """A hybrid a hair from the ranker repeated the ranker's five bullets word for word; it
+    now says its two differences in one sentence, unless a reading or a segment differs."""
+    summary = _summary(0.05, 1e-6)
+    summary["engines"]["hybrid"] = dict(summary["engines"]["ranker"], **{"ndcg@5": 0.3499})
+    summary["comparisons"] += [dict(c, b="hybrid", diff=c["diff"] - 0.0001)
+                               for c in summary["comparisons"]]
+    none = {f"{b} - {a}": [] for b in ("ranker", "hybrid") for a in ("rules", "user-history")}
+    text = judge(summary, "ndcg@5", none)["sentences"]
+    said = [s for s in text if s.startswith("hybrid")]
+    assert said == ["hybrid reads as ranker does: vs the rules +0.150 [+0.140, +0.160], p < 0.001; "
+                    "vs the best baseline (user-history) +0.050 [+0.040, +0.060], p < 0.001 (Holm "
+                    "as above); it significantly loses in no segment either."]
+    loss = {"column": "place", "value": "gym", "diff": -0.1, "ci_low": -0.2, "ci_high": -0.05,
+            "requests": 60}
+    text = judge(summary, "ndcg@5", {**none, "hybrid - rules": [loss]})["sentences"]
+    assert any(s.startswith("hybrid vs the rules: ") for s in text)
+    assert any(s.startswith("Where hybrid significantly loses") for s in text)
