@@ -15,7 +15,9 @@ so a team adds its own engine with no change to this package::
 Constructors only store parameters (scikit-learn style): ``get_params()``
 reads them back from the ``__init__`` signature, so ``type(e)(**e.get_params())``
 is an unfitted copy. Work happens in ``fit``; attributes learned there end in
-``_``.
+``_``. An engine that reads context columns says which in ``columns_read()``
+(default: none): ``suggest`` then refuses a batch frame without one of them,
+where the engine would read the column as missing on every row.
 """
 
 from __future__ import annotations
