@@ -246,3 +246,24 @@ def test_a_finished_replay_is_kept_unless_forced_and_a_refused_one_replaces_noth
     assert again["engines"]["popular"]["ndcg@5"] == first["engines"]["popular"]["ndcg@5"]
     forced = replay_log(context_world, out, engines="popular,random", latency_sample=0, force=True)
     assert set(forced["engines"]) == {"popular", "random"}
+
+
+def test_a_column_that_restates_another_gives_no_second_copy_of_its_rules(context_world,
+                                                                           tmp_path):
+    """A log's own `rainy` column, true exactly where the weather is rain, made every rain rule
+    come twice (a PM's is_weekday beside the time's weekdays did): a condition holding on the
+    same requests as an earlier one is tested once."""
+    folder = context_world.parent
+    log = pd.read_csv(folder / "log.csv", dtype=str, keep_default_na=False)
+    log["rainy"] = np.where(log["weather"] == "rain", "true", "false")
+    log.to_csv(tmp_path / "log.csv", index=False)
+    spec = yaml.safe_load(context_world.read_text())
+    spec["context"]["rainy"] = "boolean"
+    spec["log"] = "log.csv"
+    spec["catalog"]["path"] = str(folder / spec["catalog"]["path"])
+    (tmp_path / "dataset.yaml").write_text(yaml.safe_dump(spec))
+    labels = [r["label"] for r in mine(load_log(tmp_path / "dataset.yaml"), max_rules=100).rules]
+    rain = [label for label in labels if "rain" in label]
+    assert any(label.startswith("weather is rain") for label in rain)  # the first: kept
+    # ("rainy is false" holds on no one weather value's requests: it stays)
+    assert not any("rainy is true" in label for label in labels), labels

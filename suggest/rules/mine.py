@@ -273,13 +273,20 @@ def _singles(fit: pd.DataFrame, columns, zone, min_support: int) -> tuple[np.nda
     specs = [c for _, conds in columns for c in conds]
     fired = _fired([s for s, _, _ in specs], fit, zone) if specs else np.zeros((0, len(fit)), bool)
     codes = np.full((len(fit), len(columns)), -1, dtype=np.int64)
-    conditions, at = _Conditions(), 0
+    conditions, at, seen = _Conditions(), 0, set()
     for j, (_, conds) in enumerate(columns):
         for spec, label, name in conds:
             mask = fired[at]
             at += 1
             if mask.sum() < min_support:
                 continue
+            # a condition holding on exactly the requests an earlier one holds on says the
+            # same thing in other words (a log's own is_weekday and the weekdays of its time):
+            # kept once, or every rule built on it came twice
+            same = np.packbits(mask).tobytes()
+            if same in seen:
+                continue
+            seen.add(same)
             codes[mask, j] = len(conditions.specs)  # a column's conditions never overlap
             conditions.specs.append(spec)
             conditions.labels.append(label)
