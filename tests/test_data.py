@@ -1850,3 +1850,17 @@ def test_json_times_that_are_numbers_or_null_beside_text_are_rejected_not_a_cras
     (tmp_path / "d.yaml").write_text("log: log.jsonl\ncolumns: {time: t}\n")
     log = load(tmp_path / "d.yaml")
     assert log.report.rows_ok == 1 and log.report.rows_rejected == 2
+
+
+def test_the_json_report_gives_each_kind_of_reject_a_key_a_program_can_match(make_dataset):
+    """`reject_reasons` are sentences naming a first value and how many others: a program
+    matching them broke on every new value. `reject_kinds` set the values aside."""
+    log = load_checked(make_dataset("user,item,ts\nu1,i1,yesterday\nu2,i2,tomorrow\n"
+                                    "u3,i3,2026-03-02T08:00:00Z\n,i4,2026-03-02T09:00:00Z\n",
+                                    columns={"time": "ts"}))
+    kinds = log.report.to_dict()["reject_kinds"]
+    assert kinds == [
+        {"kind": "time '…' is not ISO 8601 like 2026-03-02T08:15:00+01:00", "rows": 2,
+         "example": "time 'yesterday' is not ISO 8601 like 2026-03-02T08:15:00+01:00"},
+        {"kind": "user (user) is missing", "rows": 1, "example": "user (user) is missing"}]
+    assert sum(k["rows"] for k in kinds) == log.report.rows_rejected

@@ -100,7 +100,15 @@ class LoadReport:
     shown: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        """The report's fields, and ``reject_kinds``: each kind of reject with its quoted values
+        and line numbers set aside (``time '…' is not ISO 8601 like …``), its rows and an
+        example, keys a program can match where ``reject_reasons``' are sentences."""
+        labels = list(self.reject_reasons)
+        examples = pd.Series(labels, dtype=object).str.replace(OTHER_VALUES, "", regex=True)
+        kinds = reason_kinds(examples)
+        return {**self.__dict__, "reject_kinds": [
+            {"kind": kind, "rows": int(self.reject_reasons[label]), "example": example}
+            for kind, label, example in zip(kinds, labels, examples)]}
 
     def to_text(self) -> str:
         # most rows rejected: said under the count, before any figure of the rest
@@ -1342,11 +1350,20 @@ def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
     return reason_counts(reason_table(rejects))
 
 
+def reason_kinds(reasons: pd.Series) -> pd.Series:
+    """Each reason's kind: its quoted values and line numbers set aside."""
+    return reasons.astype(object).str.replace(r"'[^']*'", "'…'", regex=True).str.replace(
+        r"line \d+", "line …", regex=True)
+
+
+#: How :func:`reason_counts` says that a kind's first reason stands for others.
+OTHER_VALUES = r" \(and [\d,]+ other values? like it\)$"
+
+
 def reason_table(rejects: pd.DataFrame) -> pd.DataFrame:
     """Each distinct reason of ``rejects`` (in file and line order) with its kind, its rows
     and the position of its first row: what :func:`reason_counts` sums, also over pieces."""
-    kinds = rejects["reason"].str.replace(r"'[^']*'", "'…'", regex=True).str.replace(
-        r"line \d+", "line …", regex=True)
+    kinds = reason_kinds(rejects["reason"])
     table = pd.DataFrame({"kind": kinds.to_numpy(), "reason": rejects["reason"].to_numpy(),
                           "first": np.arange(len(rejects))})
     table = table.groupby(["kind", "reason"], sort=False).agg(
