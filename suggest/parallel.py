@@ -301,7 +301,12 @@ def _probe(address: str, timeout: float) -> dict:
         finally:
             comm.abort()
 
-    return asyncio.run(ask())
+    # in a thread of its own: a caller's thread may run an event loop already (a notebook's),
+    # where asyncio.run refuses to start another
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(ask())).result()
 
 
 #: How long a command waits for a first worker on a scheduler that has none, in seconds.

@@ -565,6 +565,21 @@ def test_a_scheduler_without_workers_is_said_and_given_up_on(monkeypatch, capsys
         assert time.monotonic() - started < 30
 
 
+def test_a_scheduler_is_reached_from_a_thread_that_runs_an_event_loop():
+    """A notebook's thread runs an event loop: asking the scheduler who it is there must not
+    read as "not a Dask scheduler" (asyncio.run refuses to start inside a running loop)."""
+    import asyncio
+
+    from distributed import LocalCluster
+
+    async def inside(address):
+        with dask_client(address) as client:
+            return len(client.scheduler_info()["workers"])
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as one:
+        assert asyncio.run(inside(one.scheduler_address)) == 1
+
+
 def test_the_dask_validation_ndcg_is_evaluates_with_lightgbms_gains():
     """Per partition: NDCG@k of the booster's order with gains 2^label - 1, queries without a
     positive left out (LightGBM's own metric would count them as 1.0)."""
