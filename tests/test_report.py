@@ -51,6 +51,13 @@ def test_the_page_opens_with_the_verdict_and_holds_every_section(run, tmp_path):
     assert "ranker vs the rules" in verdict and f"ranker vs the best baseline ({baseline})" in verdict
     assert f"ranker - {baseline}" in verdict  # the comparison table on the first screen
     assert "Candidate recall@" in page and "rows read" in page  # the ranker and data cards
+    # the ranker's reasons in words, for a reader the feature names say nothing to
+    assert "user_item_count and user_item_share (how often" in page
+    import suggest.ranker.features as features
+
+    listed = set(re.findall(r"``([\w:]+)", features.__doc__))  # the features, as documented
+    assert {"user_item_count", "user_item_share", "item_share_recent", "ctx_share",
+            "user_ctx_share", "rank:history", "rank:popular", "rank:context"} <= listed
     assert not re.search(r"(href|src)=[\"']?(https?:)?//", page)  # nothing from the network
 
 

@@ -601,7 +601,23 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "its 20 largest segments; numeric columns are cut into 5 quantile bins; on a log with time, "
         "the hour into 4-hour bands and the weekday by name, in local time. A segment holding "
         "nearly every request (95%) is the whole sample: shown, not tested again."]
+        + ([RANKER_REASONS] if set(summary.get("engines") or {}) & {"ranker", "hybrid"} else [])
         + (_counterfactual_method(summary) if summary.get("counterfactual") else [])))
+
+
+#: The ranker's reasons in words: the two features that pushed an item up, as the examples
+#: show them (a PM read "item_share_recent=missing" as nonsense).
+RANKER_REASONS = (
+    "The ranker's reasons name the two features that pushed an item up most, with their "
+    "values: user_item_count and user_item_share (how often, and what share of the times, this "
+    "user engaged the item before the request), rank:history, rank:popular and rank:context "
+    "(its place among the items the user-history, popular and context-popular baselines would "
+    "show), item_share and item_share_recent (its share of everyone's engagements, all along "
+    "and lately), slice_share:COLUMN and ctx_share (its share where the request's COLUMN, or "
+    "every context column, has the request's value), user_ctx_share (the same for this user), "
+    "src_rules and rule_rank (a rule proposed it, at that place), ctx:COLUMN and attr:NAME (the "
+    "context value, the item's attribute). 'missing' is a value too: no history, no recent "
+    "engagement, no time; a model learns what a missing value says.")
 
 
 def _counterfactual_method(summary: dict) -> list[str]:
