@@ -788,6 +788,9 @@ def test_the_ranker_card_gives_the_candidates_recall_on_the_held_out_requests(lo
     assert (f"ranker: its candidates hold {expected:.1%} of the held-out engagements "
             f"(recall@{card['candidates_cap']} on {len(parts.test):,} held-out requests") \
         in summary_text(summary)
+    # why train's is lower than the others, said where it is printed
+    assert "from what each training request could have seen before it, validation" in \
+        summary_text(summary)
 
 
 def test_a_model_of_one_tree_is_said_to_be_one(log, tmp_path):
