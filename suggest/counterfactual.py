@@ -594,7 +594,7 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
         sentences.append(f"The plain replay puts {b} above {a} ({engines[b]['replay']:.3f} against "
                          f"{engines[a]['replay']:.3f}), but {best} puts {a} above {b} with intervals "
                          f"apart: trust {best}, which counts what {a} would have shown.")
-    few: list[str] = []
+    few: list[tuple[str, float]] = []
     for name, e in engines.items():
         if e.get("suggested") == 0:
             sentences.append(f"{name} suggests nothing in the top {k} of the held-out requests: "
@@ -615,16 +615,17 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
                              f"{best} of 0 and its interval say nothing of what it would have "
                              "earned, and it is left out of the order above.")
         elif e["support"] >= MIN_SUPPORT and e["ess"] < MIN_ESS:
-            few.append(f"{name} {e['ess']:.0f}")
+            few.append((name, e["ess"]))
     if len(few) == 1:
-        name, ess = few[0].rsplit(" ", 1)
+        name, ess = few[0]
         sentences.append(f"The estimate for {name} rests on few rows (an effective sample size "
-                         f"of {ess} at its weakest position): its {best} interval is wide, and "
-                         "the SNIPS and DR intervals beside it are too narrow.")
+                         f"of {ess:.0f} at its weakest position): its {best} interval is wide, "
+                         "and the SNIPS and DR intervals beside it are too narrow.")
     elif few:  # one sentence for them all: the same words seven times over read as noise
         sentences.append(f"These estimates rest on few rows (the effective sample size at the "
-                         f"weakest position: {', '.join(few)}): their {best} intervals are wide, "
-                         "and the SNIPS and DR intervals beside them are too narrow.")
+                         f"weakest position: {', '.join(f'{n} {e:.0f}' for n, e in few)}): their "
+                         f"{best} intervals are wide, and the SNIPS and DR intervals beside them "
+                         "are too narrow.")
     # (an engine below 100% support is wide for the places the log could not show: said above)
     wide = [n for n in order if (engines[n][RECOMMENDED]["ci_high"] or 0)
             > 3 * max(engines[n][RECOMMENDED]["value"], 0.01) and engines[n]["support"] >= 1 - 1e-9]

@@ -347,6 +347,7 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
             f"{address} answered, but not as a Dask scheduler (its reply is not Dask's "
             "protocol)", hint="check the port: a Dask scheduler listens on 8786 by default "
                               "(tcp://HOST:8786), its dashboard on 8787")
+
         def unreachable(exc: BaseException) -> SuggestError:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return SuggestError(
@@ -360,7 +361,7 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
             failure = not_dask                     # (before OSError: it is one on 3.11+)
         except (OSError, ValueError) as exc:
             failure = unreachable(exc)
-        except (MemoryError, Exception):  # a reply that is not Dask's (a huge "frame", ...)
+        except Exception:  # a reply that is not Dask's (read as a huge "frame": MemoryError, ...)
             failure = not_dask
         else:
             kind = found.get("type") if isinstance(found, dict) else None
@@ -419,10 +420,6 @@ def _wait_for_workers(client, address: str, wait: float | None = None) -> None:
         raise ClusterError(f"no Dask worker connected to the scheduler at {address} in "
                            f"{wait:g} s", hint=f"start workers with `dask worker {address}`, "
                                                "then run the same command again") from None
-
-
-class _WorkersGone(Exception):
-    """Raised in the main thread when the scheduler kept no worker for ``WORKERS_WAIT``."""
 
 
 @contextlib.contextmanager

@@ -375,7 +375,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
     summary["warnings"] = [*(w for w in log_warnings(log) if w != said_first), *notes,
                            *_other_splits(summary["ranker"]),
                            *_one_tree(summary["ranker"], out / "suggestions.parquet.partial",
-                                      int(metric.split("@")[1]) if "@" in metric else k)]
+                                      int(metric.split("@")[1]))]
     summary["data"] = data_card(log, held)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)

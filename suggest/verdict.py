@@ -190,11 +190,11 @@ def _kept(engines: dict, name: str, learned: str, metric: str) -> str:
 def _plainly(engines: dict, names: list, metric: str) -> str | None:
     """The headline's engines in the plainest figure: how often an engaged item is in the top
     k (``hit_rate@k``), for readers to whom NDCG means nothing."""
-    k = metric.split("@")[1] if "@" in metric else None
+    k = metric.split("@")[1]
     shown = [(n, engines[n].get(f"hit_rate@{k}")) for n in dict.fromkeys(names)
              if n is not None and n in engines]
     shown = [(n, v) for n, v in shown if v is not None and v == v]
-    if k is None or len(shown) < 2:
+    if len(shown) < 2:
         return None
     return (f"In plain terms, an engaged item is in the top {k} for "
             + ", ".join(f"{percent(v)}{' of requests' if i == 0 else ''} with {n}"

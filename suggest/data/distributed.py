@@ -53,10 +53,10 @@ from suggest.data.description import Dataset
 from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_warning,
                                attribute_columns, catalog_of, check_columns, check_rejects_target,
                                check_requests, check_rows, collect_rejects, describe,
-                               duplicate_rule, encoding_warning, kept_rows, many_rejected,
-                               marker_counts, marker_warning, offsets_warning, rejects_of,
-                               reason_counts, reason_table, rename_columns, request_key, shape,
-                               shown_summary, time_offsets)
+                               duplicate_rule, kept_rows, marker_counts, marker_warning,
+                               offsets_warning, reason_counts, reason_table, reject_warnings,
+                               rejects_of, rename_columns, request_key, shape, shown_summary,
+                               time_offsets)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
                                   read_parts)
 from suggest.errors import DataError
@@ -486,9 +486,7 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
     report.rows_ok = report.rows_in - report.rows_rejected
     report.reject_reasons = reason_counts(pd.concat([w["reasons"] for w in written],
                                                     ignore_index=True))
-    report.warnings += encoding_warning(ds, report.reject_reasons)
-    report.warnings[:0] = filter(None, [many_rejected(report.rows_in, report.rows_rejected,
-                                                      report.reject_reasons)])
+    reject_warnings(ds, report)
     done = [c for c in counts if c["report"] is not None]
     for key in ("requests", "requests_without_positive", "positives", "negatives", "engagements"):
         setattr(report, key, sum(getattr(c["report"], key) for c in done))

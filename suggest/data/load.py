@@ -300,6 +300,15 @@ def many_rejected(rows_in: int, rejected: int, reasons: dict[str, int]) -> str |
     return said
 
 
+def reject_warnings(ds: Dataset, report: LoadReport) -> None:
+    """The report's warnings on its rejects (a local load's and a Dask check's): bytes the
+    encoding does not read, at the end; many rows rejected, first."""
+    report.warnings += encoding_warning(ds, report.reject_reasons)
+    lost = many_rejected(report.rows_in, report.rows_rejected, report.reject_reasons)
+    if lost:
+        report.warnings.insert(0, lost)
+
+
 def _distinct_codes(codes: np.ndarray) -> int:
     """How many distinct codes (-1, none, aside) a row-per-code array holds: a count per code,
     not a sort."""
@@ -485,9 +494,7 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     report.rows_ok = int(rows.verdicts.undecided.sum())
     report.rows_rejected = len(rejects)
     report.reject_reasons = _reason_counts(rejects)
-    report.warnings += encoding_warning(ds, report.reject_reasons)
-    report.warnings[:0] = filter(None, [many_rejected(report.rows_in, report.rows_rejected,
-                                                      report.reject_reasons)])
+    reject_warnings(ds, report)
     if report.rows_ok == 0:
         raise _all_rejected(ds, rejects)
     frame, codes = kept_rows(ds, rows)

@@ -29,9 +29,6 @@ NAT = np.iinfo(np.int64).min  # a missing time among int64 nanoseconds
 #: The columns of a Requests frame that identify a request rather than describe its context.
 ID_COLUMNS = ("request_id", "user_id", "timestamp", "timezone", "group_id")
 
-#: A UTC offset ("Z", "+02", "+0200", "+02:00") written after a time of day. A date
-#: alone ("2026-03-02") also ends in a hyphen and two digits; that is not an offset.
-_OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 TIME_FORMATS = ("iso", "unix_s", "unix_ms")
 #: ``timezone: offset`` in a description: each time's own written UTC offset is its local time.
 OFFSET_ZONE = "offset"
@@ -66,9 +63,14 @@ def fixed_zone_name(text: str) -> str | None:
     minutes = abs(int(delta.total_seconds())) // 60
     return (f"UTC{'-' if delta < datetime.timedelta(0) else '+'}{minutes // 60:02d}:"
             f"{minutes % 60:02d}") if minutes else "UTC"
-#: The offset a time is written with, after its time of day (a date alone has none).
+
+
+#: The UTC offset ("Z", "+02", "+0200", "+02:00") a time is written with, after its time of
+#: day. A date alone ("2026-03-02") also ends in a hyphen and two digits; that is no offset.
 WRITTEN_OFFSET = (r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?"
                   r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<h>\d{2})(?::?(?P<m>\d{2}))?)$")
+#: The same without its named groups, to test for an offset (str.contains warns of groups).
+_OFFSET = re.sub(r"\(\?P<\w+>", "(?:", WRITTEN_OFFSET)
 
 
 def written_zones(text: pd.Series) -> pd.Series:

@@ -86,8 +86,10 @@ def checked_fit(method):
         catalog = args[0] if args else kwargs.get("catalog")
         if catalog is not None:  # its item column named as a Truth frame's is
             check_frame(catalog, ("item_id",), "catalog")
+        self.zone_ = None  # a previous fit's
         fitted = method(self, requests, training_truth(requests, truth), *args, **kwargs)
-        self.zone_ = single_zone(requests)  # (an engine fitted from counts saw no rows)
+        if self.zone_ is None:  # not found by a fit that read the rows (from counts: none)
+            self.zone_ = single_zone(requests)
         return fitted
     return fit
 

@@ -153,10 +153,9 @@ class ContextPopular(BaseEngine):
     def columns_read(self) -> list[str]:
         """Its slice columns; the timestamp for the ones read from the time (daypart and the
         local fields)."""
-        timed = {"daypart", *TIME_FIELDS}
-        columns = [c for c in getattr(self, "columns_", []) if c not in timed]
-        return columns + (["timestamp"] if any(c in timed for c in getattr(self, "columns_", []))
-                          else [])
+        columns, timed = getattr(self, "columns_", []), {"daypart", *TIME_FIELDS}
+        return [c for c in columns if c not in timed] + (["timestamp"] if timed & set(columns)
+                                                         else [])
 
     def values_of(self, context: dict, local) -> dict:
         """One context's slice values as the batch path reads them (``local``: its

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.engines.base import (BaseEngine, check_k, checked_fit, checked_suggest, suggestions_frame,
-                                  zoned_one)
+                                  training_truth, zoned_one)
 from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError, did_you_mean
 from suggest.ids import isin
@@ -435,7 +435,8 @@ class RankerEngine(BaseEngine):
         scored = int(len(result.per_request))
         return (float(result.means[name]) if scored else None), scored
 
-    #: Settings that are whole numbers, and the least each may be (None: may be None too).
+    #: Settings that are whole numbers, and the least each may be (num_leaves and
+    #: truncation_level may be None too: chosen by the log's size, and none).
     WHOLE = {"cap": 1, "n_estimators": 1, "min_child_samples": 1, "early_stopping_rounds": 1,
              "eval_at": 1, "n_jobs": -1, "seed": 0, "num_leaves": 2, "truncation_level": 1}
 
@@ -753,8 +754,6 @@ def fitted_on(requests: pd.DataFrame, truth: pd.DataFrame) -> list[int]:
     """A cheap mark of training frames (their sizes and a sum of their request ids' hashes):
     :meth:`RankerEngine.save` checks that the frames it records are those fitted on."""
     from suggest.hashing import text_hashes
-
-    from suggest.engines.base import training_truth
 
     ids = text_hashes(requests["request_id"].astype(str)).sum(dtype=np.uint64)
     return [len(requests), len(training_truth(requests, truth)), int(ids)]

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import BaseEngine, check_k, checked_suggest, list_width, zoned_one
+from suggest.engines.base import (BaseEngine, check_frame, check_k, checked_suggest, list_width,
+                                  zoned_one)
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator
 from suggest.rules.model import RuleSet, load_rules
@@ -71,8 +72,6 @@ class RulesEngine(BaseEngine):
             catalog: pd.DataFrame | None = None) -> "RulesEngine":
         """Resolve catalog slices (``{category: News, top: 3}``) by training popularity."""
         if catalog is not None:
-            from suggest.engines.base import check_frame
-
             check_frame(catalog, ("item_id",), "catalog")
         return self.fit_counts(self.counts(requests, truth), requests, catalog)
 
@@ -135,7 +134,7 @@ class RulesEngine(BaseEngine):
                                    f"catalog, and {missing}", where=pick.where or None,
                                    hint="pass --dataset with the dataset description that has the "
                                         "catalog; `suggest rules check --dataset` lists every such problem")
-            members = catalog.loc[catalog[attr].astype(str) == value, "item_id"].astype(str)
+            members = slice_members(catalog, attr, value)
             ranked = pd.DataFrame({"item": members, "n": counts.reindex(members).fillna(0).to_numpy()})
             ranked = ranked.sort_values(["n", "item"], ascending=[False, True])
             out += [(item, pick.score) for item in ranked["item"].head(pick.top or len(ranked))]
@@ -404,3 +403,8 @@ def _pack_columns(matrix: np.ndarray) -> np.ndarray:
     for j in range(n_rules):
         out[j // 8] |= bits[j] << np.uint8(7 - j % 8)
     return np.ascontiguousarray(out.T).T
+
+
+def slice_members(catalog: pd.DataFrame, attr: str, value: str) -> pd.Series:
+    """The item ids of a catalog slice (``{attr: value}``), in the catalog's order."""
+    return catalog.loc[catalog[attr].astype(str) == value, "item_id"].astype(str)

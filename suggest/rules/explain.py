@@ -19,7 +19,7 @@ from suggest.contexts import context_frame
 from suggest.data.timefields import TIME_FIELDS
 from suggest.errors import SuggestError
 from suggest.rules.compile import Evaluator
-from suggest.rules.engine import RulesEngine
+from suggest.rules.engine import RulesEngine, slice_members
 from suggest.rules.model import Group, Leaf, leaves
 
 
@@ -179,6 +179,7 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None,
     sliced = {item for r, proposed in zip(rules, engine.proposals_) if any(p.slice for p in r.suggest)
               for item, _ in proposed} - named
     possible = named | {item for proposed in engine.proposals_ for item, _ in proposed}
+    left_out = _left_out(rules, catalog)
     for test in engine.rule_set_.tests:
         try:  # a context the engine cannot read (a time a zone skips, an unknown zone) fails
             got = explain(engine, test.context, types=types)  # its test; every test still runs
@@ -193,8 +194,7 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None,
         problems = []
         if test.expect is not None and tuple(items) != test.expect:
             problems.append(f"expected {list(test.expect)}, got {items}"
-                            + _why_else(items, test.expect, possible, sliced,
-                                        _left_out(rules, catalog)))
+                            + _why_else(items, test.expect, possible, sliced, left_out))
         missing = [b for b in test.blocked if b not in blocked]
         if missing:
             problems.append(f"expected {missing} blocked, blocked were {sorted(blocked)}")
@@ -215,7 +215,7 @@ def _left_out(rules, catalog: pd.DataFrame | None) -> dict[str, str]:
             if pick.slice is None or pick.slice[0] not in catalog.columns:
                 continue
             attr, value = pick.slice
-            members = catalog.loc[catalog[attr].astype(str) == value, "item_id"].astype(str)
+            members = slice_members(catalog, attr, value)
             said = f"{{{attr}: {value}" + (f", top: {pick.top}}}" if pick.top else "}")
             for item in members:
                 out.setdefault(item, f"rule '{rule.id}' › {said}")

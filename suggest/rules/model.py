@@ -237,8 +237,10 @@ class _Parser:
             self.error(("version",), f"unsupported version {spec.get('version')!r}", "use `version: 1`")
         timezone = spec.get("timezone")
         if timezone is not None:  # an IANA name or a fixed offset, named as the data's are
-            timezone = zone_name(timezone) or self.error(
-                ("timezone",), f"unknown time zone '{timezone}'", zone_hint(timezone))
+            name = zone_name(timezone)
+            if name is None:
+                self.error(("timezone",), f"unknown time zone '{timezone}'", zone_hint(timezone))
+            timezone = name
         conflict = spec.get("conflict", "priority")
         if conflict not in CONFLICTS:
             self.error(("conflict",), f"unknown conflict mode '{conflict}'",
