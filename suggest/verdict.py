@@ -134,7 +134,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                 out["losses"][key] = losses[key]
                 where.append((other, losses[key], tested.get(key, {})))
         first = learned[0]
-        if name != first and said and _reads_as(name, first, said, comparisons, losses, metric):
+        compact = name != first and bool(said) and _reads_as(name, first, said, comparisons,
+                                                                 losses, metric)
+        if compact:
             # the same readings as the first learned engine's, no loss anywhere: one sentence,
             # not its every sentence again (a PM read five repeated bullets as noise)
             say.append(f"{name} reads as {first} does: " + "; ".join(
@@ -145,8 +147,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
             say += [f"{name} vs {label}: " + _difference(c, name, other) for c, other, label in said]
             if where:
                 say.append(_losses(name, where))
-        newcomers = _new_users(summary, name, baseline if baseline in engines else TEAM, metric)
-        if newcomers:
+        other = baseline if baseline in engines else TEAM
+        newcomers = _new_users(summary, name, other, metric)
+        if newcomers and not (compact and _same_newcomers(summary, name, first, other)):
             say.append(newcomers)
     if not learned and baseline is not None and TEAM in engines:
         c = _find(comparisons, TEAM, baseline, metric)
@@ -240,6 +243,26 @@ def _reads_as(name: str, first: str, said: list, comparisons: list[dict], losses
         if losses.get(f"{name} - {other}") or losses.get(f"{first} - {other}"):
             return False
     return all(f"{n} - {o}" in losses for n in (name, first) for _, o, _ in said)
+
+
+def _same_newcomers(summary: dict, name: str, first: str, other: str) -> bool:
+    """Whether ``name``'s sentence on users new to the engines would show ``first``'s figures
+    (to the three decimals shown): one that reads as the first says it once."""
+    from suggest.segments import RETURNING
+
+    def shown(r: dict | None):
+        return None if r is None else (r.get("baseline"), r.get("requests"), *(
+            round(r[k], 3) if r.get(k) == r.get(k) and r.get(k) is not None else None
+            for k in ("diff", "ci_low", "ci_high")))
+
+    def returning(n: str):
+        pair = ((summary.get("segments") or {}).get("pairs") or {}).get(f"{n} - {other}") or {}
+        rows = (pair.get(RETURNING) or {}).get("rows", [])
+        return shown(next((r for r in rows if r["value"] == "true"), None))
+
+    new = summary.get("newcomers") or {}
+    return (shown(new.get(name)) == shown(new.get(first))
+            and returning(name) == returning(first))
 
 
 def _twin_sentence(name: str, twin: str, comparisons: list[dict], metric: str) -> str:

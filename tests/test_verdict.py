@@ -296,6 +296,16 @@ def test_a_second_learned_engine_that_reads_as_the_first_gets_one_sentence():
     assert said == ["hybrid reads as ranker does: vs the rules +0.150 [+0.140, +0.160], p < 0.001; "
                     "vs the best baseline (user-history) +0.050 [+0.040, +0.060], p < 0.001 (Holm "
                     "as above); it significantly loses in no segment either."]
+    # its sentence on newcomers too, when it would show the first's figures
+    newcomer = {"baseline": "popular", "requests": 12, "diff": 0.2, "ci_low": 0.1, "ci_high": 0.3}
+    summary["newcomers"] = {"ranker": newcomer, "hybrid": dict(newcomer, diff=0.2001)}
+    summary["segments"] = {"min_segment": 30, "pairs": {}}
+    text = judge(summary, "ndcg@5", none)["sentences"]
+    assert [s.split(":")[0] for s in text if s.startswith("Users new")] == [
+        "Users new to the engines (no request in the training part"]
+    assert " ranker - popular " in next(s for s in text if s.startswith("Users new"))
+    summary["newcomers"]["hybrid"] = dict(newcomer, diff=0.25)
+    assert sum(s.startswith("Users new") for s in judge(summary, "ndcg@5", none)["sentences"]) == 2
     loss = {"column": "place", "value": "gym", "diff": -0.1, "ci_low": -0.2, "ci_high": -0.05,
             "requests": 60}
     text = judge(summary, "ndcg@5", {**none, "hybrid - rules": [loss]})["sentences"]

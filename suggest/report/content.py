@@ -316,8 +316,8 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
             rows = [_segment_row(r) for r in every]
             untested = len(every) - tested
             caption = f"Every segment ({len(every)}), by column" + (
-                f": the {tested} tested and {untested} not (a column with no segment apart "
-                f"from the whole sample, or an 'other' pool under the minimum size)"
+                f": the {tested} tested and {untested} not (a segment of nearly the whole "
+                f"sample, which the overall test covers, or one under the minimum size)"
                 if untested > 0 else "")
             if any(_tone(r) for r in every):  # marked in words too: Markdown has no tint
                 rows = [{**row, "listed": "yes" if on else "column only" if _tone(r) else ""}
