@@ -251,10 +251,34 @@ def leakage(log, part: DaskSplit) -> dict:
     out = {"user_item": round(float(user_item), 4), "user_context": round(float(user_context), 4),
            "users_in_both": round(float(total["seen_users"] / max(total["test_users"], 1)), 4),
            "requests_of_seen_users": round(float(total["seen_user"] / tested), 4) if tested else 0.0,
-           "warning": None}
+           "warning": None, "new_items": _new_items(client, buckets, part.masks)}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
         out["warning"] = leakage_warning(user_item, user_context)
     return out
+
+
+def _new_items(client, buckets, masks) -> float:
+    """:func:`suggest.splits.new_items` from each bucket's distinct training items and its
+    held-out engagements' items (with their counts): as large as the catalog, not the log."""
+    pieces = [p for p in client.gather([client.submit(_items, b, m, pure=False)
+                                        for b, m in zip(buckets, masks)]) if p is not None]
+    if not pieces:
+        return 0.0
+    trained = pd.Index(np.concatenate([t for t, _ in pieces])).unique()
+    tested = pd.concat([c for _, c in pieces]).groupby(level=0).sum()
+    total = int(tested.sum())
+    return round(float(tested[~tested.index.isin(trained)].sum() / total), 4) if total else 0.0
+
+
+def _items(bucket: dict | None, masks):
+    """A bucket's distinct training items and its held-out engagements per item."""
+    if bucket is None:
+        return None
+    truth = bucket["truth"]
+    side = {name: isin(truth["request_id"], bucket["requests"]["request_id"][mask])
+            for name, mask in zip(("train", "test"), masks)}
+    items = truth["item_id"].astype(str)
+    return items[side["train"]].unique(), items[side["test"]].value_counts()
 
 
 def _by_user(bucket: dict | None, masks, context: list[str], n: int) -> list:

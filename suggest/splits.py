@@ -27,7 +27,11 @@ straddles, near-copies of a test request sit in training and flatter every
 engine that remembers them. :func:`leakage` warns, naming ``--split user`` or
 ``group:``, when the split is by request and either share is at least 20%
 (under a time split the same shares are history, not a leak; ``--gap`` is the
-remedy when sessions straddle the cut).
+remedy when sessions straddle the cut). It also measures the other way round: the
+share of the test part's engagements on items no training engagement names
+(``new_items``). Engines are fitted once on the training part, so none can suggest
+such an item but by chance (``random``); on a catalog that churns (news, offers) it
+is most of what is engaged, and the verdict cautions from ``NEW_ITEMS`` on.
 
 >>> import pandas as pd
 >>> requests = pd.DataFrame({"request_id": ["a", "b", "c", "d"], "user_id": ["u", "u", "v", "w"]})
@@ -55,6 +59,9 @@ GROUP = "group_id"
 SPLIT_SEED_NOTE = "seeded split by request (the log has no time)"
 #: Above this share of test requests already seen in training, a split by request warns.
 LEAKY = 0.2
+#: The share of held-out engagements on items new to the training part from which the
+#: verdict cautions that no fitted engine could suggest most of what was engaged.
+NEW_ITEMS = 0.25
 
 
 @dataclass
@@ -245,10 +252,29 @@ def leakage(part: Split) -> dict:
     out = {"user_item": round(float(user_item), 4), "user_context": round(user_context, 4),
            "users_in_both": round(float(isin(users, train["user_id"]).mean()), 4) if n else 0.0,
            "requests_of_seen_users": round(float(isin(test["user_id"], train["user_id"]).mean()), 4)
-           if n else 0.0, "warning": None}
+           if n else 0.0, "warning": None,
+           "new_items": new_items(part.test_truth["item_id"], part.train_truth["item_id"])}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
         out["warning"] = leakage_warning(user_item, user_context)
     return out
+
+
+def new_items(tested, trained) -> float:
+    """The share of held-out engagements (``tested``: their items) on items no training
+    engagement names (``trained``: its items)."""
+    return round(float(1 - isin(tested, trained).mean()), 4) if len(tested) else 0.0
+
+
+def new_items_caution(share: float) -> str | None:
+    """The verdict's caution when ``share`` of the held-out engagements are on items new to
+    the training part (:func:`new_items`), from ``NEW_ITEMS`` on."""
+    if share < NEW_ITEMS:
+        return None
+    return (f"{percent(share)} of the held-out engagements are on items no training request "
+            "engaged (new items: a catalog that churns). Every engine is fitted once on the "
+            "training part, so none can suggest them but random, by chance, and every "
+            "engine's figures are low for that reason, not for its ranking; a smaller "
+            "--test-share judges the engines on the items they knew")
 
 
 def seen_rows(test: pd.DataFrame, train: pd.DataFrame) -> np.ndarray:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from suggest.errors import percent
 from suggest.stats import detectable, p_phrase
+from suggest.splits import new_items_caution
 
 LEARNED = ("ranker", "hybrid")
 TEAM = "rules"
@@ -99,8 +100,11 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                ", a gap the paired test below does not find significant")
         say.append(f"Warning: on {below['on']} the ranker scores below {below['baseline']} "
                    f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}"
-                   f"{gap}): the simple baseline is the safer default until the ranker is shown "
-                   "to be better.")
+                   f"{gap}): " + ("random is the floor, not a default to ship: the ranker has "
+                                  "learnt nothing that holds on these requests"
+                                  if below["baseline"] == "random" else
+                                  "the simple baseline is the safer default until the ranker is "
+                                  "shown to be better") + ".")
     from suggest.data.load import many_rejected
 
     data = summary.get("data") or {}
@@ -112,6 +116,10 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning
         say.append(f"Caution: {warning}.")
+    churn = new_items_caution((summary.get("leakage") or {}).get("new_items") or 0.0)
+    if churn:  # every engine is starved alike: the figures say little of their ranking
+        out["new_items"] = churn
+        say.append(f"Caution: {churn}.")
     if ranked:
         say.append(_highest(ranked, engines, metric))
         plain = _plainly(engines, [*learned[:1], TEAM, baseline], metric)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -125,3 +127,19 @@ def count_calls(monkeypatch, owner, name: str) -> list:
 
     monkeypatch.setattr(owner, name, counted)
     return calls
+
+
+def churning_log(folder: Path) -> Path:
+    """A news-like log: ten new items a day, each engaged only in the two days after it
+    appears, so most of what the latest days engage did not exist in the training part."""
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp("2026-03-01", tz="UTC")
+    rows = []
+    for i, hours in enumerate(np.sort(rng.uniform(0, 30 * 24, 1200))):
+        day = int(hours // 24)
+        fresh = rng.integers(max(day - 1, 0), day + 1)  # published today or yesterday
+        rows.append((f"q{i:04d}", f"u{rng.integers(60)}", f"d{fresh:02d}-{rng.integers(10)}",
+                     (start + pd.Timedelta(hours=hours)).isoformat()))
+    pd.DataFrame(rows, columns=["request", "user", "item", "time"]).to_csv(folder / "log.csv",
+                                                                           index=False)
+    return write_dataset(folder, None, columns={"request": "request", "time": "time"})

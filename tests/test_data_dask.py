@@ -20,6 +20,7 @@ from suggest.data import Dataset, load  # noqa: E402
 from suggest.data.readers import log_parts  # noqa: E402
 from suggest.errors import DataError, SuggestError  # noqa: E402
 from suggest.parallel import dask_client  # noqa: E402
+from conftest import churning_log  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -569,6 +570,21 @@ def coarse_log(tmp_path_factory) -> Path:
     for i, rows in enumerate((log.iloc[:1400], log.iloc[1400:])):
         rows.to_csv(folder / f"log-{i}.csv", index=False)
     return _description(folder, "coarse", **WITHOUT_REQUEST)
+
+
+def test_new_items_on_dask_are_the_local_share(client, tmp_path):
+    """A catalog that churns: the share of held-out engagements on items new to training,
+    counted from each bucket's items, is the local figure."""
+    from suggest.dasksplit import split_on_dask
+    from suggest.data.dasklog import load_on_dask
+    from suggest.splits import split
+
+    described = churning_log(tmp_path)
+    local = load(described)
+    part = split(local.requests, local.truth, 0.2)
+    remote = split_on_dask(load_on_dask(Dataset.from_yaml(described), client, tmp_path / "r",
+                                        buckets=4), 0.2)
+    assert remote.leakage == part.leakage and part.leakage["new_items"] > 0.8
 
 
 @pytest.mark.parametrize("how, gap, share", [("auto", None, 0.2), ("time", "3h", 0.35),

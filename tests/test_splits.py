@@ -15,7 +15,7 @@ from suggest.errors import SuggestError
 from suggest.replay import replay
 from suggest.splits import leakage, split
 
-from conftest import write_dataset
+from conftest import churning_log, write_dataset
 
 
 def _frames(n=400, seed=0, time=True):
@@ -223,3 +223,19 @@ def test_rows_of_one_request_must_agree_on_their_group_and_without_a_request_col
     twin = frame.iloc[:1].assign(session="s999")
     pd.concat([frame, twin]).to_csv(keyless.parent / "log.csv", index=False)
     assert len(load(keyless).requests) == len(frame) + 1
+
+
+def test_a_catalog_that_churns_is_measured_and_cautioned_in_the_verdict(tmp_path):
+    log = load(churning_log(tmp_path))
+    engines = {"popular": get_engine("popular"), "random": get_engine("random")}
+    summary = replay(log, engines, tmp_path / "run", latency_sample=0)
+    part = split(log.requests, log.truth, 0.2)
+    known = part.test_truth["item_id"].isin(set(part.train_truth["item_id"]))
+    assert summary["leakage"]["new_items"] == round(1 - known.mean(), 4)
+    assert summary["leakage"]["new_items"] > 0.8  # the last six days: three of them new
+    caution = summary["verdict"]["new_items"]
+    assert f"{1 - known.mean():.0%} of the held-out engagements are on items no training" in caution
+    assert any(s.startswith("Caution: ") and "--test-share" in s for s in summary["verdict"]["sentences"])
+    # a log whose items all appear early: no caution
+    requests, truth = _frames()
+    assert leakage(split(requests, truth, 0.2))["new_items"] == 0.0

@@ -250,6 +250,12 @@ def test_a_ranker_below_its_best_baseline_is_said_before_the_details():
     said = judge(noisy, "ndcg@5")["sentences"][1]
     assert "against 0.300, a gap the paired test below does not find significant): the simple " \
            "baseline is the safer default until the ranker is shown to be better." in said
+    # random is the floor: below it, the ranker learnt nothing that holds (a PM was told
+    # random was "the safer default" to ship)
+    floor = dict(noisy, ranker_below_baseline=dict(below, baseline="random"))
+    said = judge(floor, "ndcg@5")["sentences"][1]
+    assert said.endswith("random is the floor, not a default to ship: the ranker has learnt "
+                         "nothing that holds on these requests.") and "safer" not in said
     ahead = _summary(0.05, 1e-6)
     ahead["ranker_below_baseline"] = below_baseline(ahead, "ndcg@5")
     assert not ahead["ranker_below_baseline"]["value"]
