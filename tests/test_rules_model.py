@@ -277,6 +277,17 @@ def test_betwen_in_a_time_window_suggests_between():
      "'category', 'genre'"),
     ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{genre: Jazz, topp: 2}]\n",
      "suggest[0].topp: unknown key 'topp' in a slice (did you mean 'top'?)"),
+    # an attribute near `top` is no slip when the slice has `top:` already, and the closest
+    # key to `top` is the slip (a PM's `topic:` beside `top: 3` was blamed and "fixed" to top)
+    ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{topic: News, top: 3, newest: true}]\n",
+     "a slice names one catalog attribute (and `top:`, `score:` if wanted); this one names "
+     "'topic', 'newest'"),
+    ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [{topic: News, topp: 3}]\n",
+     "suggest[0].topp: unknown key 'topp' in a slice (did you mean 'top'?)"),
+    (rule_file("{a: 1}") + "tests:\n  - context: {a: 1}\n    expect: [{topic: News}]\n",
+     "tests[0].expect[0]: `expect` takes item ids, not {topic: News}"),
+    (rule_file("{a: 1}") + "tests:\n  - context: {a: 1}\n    blocked: [x, [y]]\n",
+     "tests[0].blocked[1]: `blocked` takes item ids, not [y]"),
     ("rules:\n  - id: r\n    when: {a: 1}\n    suggest: [[x]]\n", "expected an item name"),
 ])
 def test_one_bad_file(text, message):

@@ -23,6 +23,7 @@ import datetime
 import math
 import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -508,8 +509,12 @@ class _Parser:
                 continue
             attrs = [k for k in spec if k not in ("top", "score")]
             if len(attrs) != 1:
-                slips = {k: did_you_mean(str(k), ("top", "score", "item")) for k in attrs}
-                slip = next((k for k, hint in slips.items() if hint), None)
+                # a key the slice already has is no slip's target (`topic` beside `top:`)
+                free = [key for key in ("top", "score", "item") if key not in spec]
+                slips = {k: did_you_mean(str(k), free) if free else None for k in attrs}
+                # the closest to its target is the slip (`topp` beside `topic`, not `topic`)
+                slip = max((k for k, hint in slips.items() if hint), default=None,
+                           key=lambda k: max(SequenceMatcher(None, str(k), f).ratio() for f in free))
                 if slip is not None and len(attrs) == 2:  # `topp: 2` beside the attribute
                     self.error(here + (slip,), f"unknown key '{slip}' in a slice ({slips[slip]})")
                 else:
@@ -547,6 +552,14 @@ class _Parser:
                 self.error(at + ("blocked",), "`blocked` must be a list of items")
                 continue
             name = str(spec.get("name") or f"test {i + 1}")
+            wrong = [(key, j, v) for key, values in (("expect", expect or []), ("blocked", blocked))
+                     for j, v in enumerate(values) if not _is_scalar(v) or v == ""]
+            for key, j, v in wrong:  # `{topic: politics}` read as the item "{'topic': ...}"
+                self.error(at + (key, j), f"`{key}` takes item ids, not {_shown(v) or repr(v)}",
+                           hint="a test pins the items a context gets (e.g. expect: [a017, a204]); "
+                                "`suggest rules explain` shows which rule and slice gave them")
+            if wrong:
+                continue
             if expect is None and not blocked:  # it would pass whatever the rules suggest
                 self.error(at, f"test '{name}' asserts nothing: it has no `expect:` and "
                                f"{'an empty' if 'blocked' in spec else 'no'} `blocked:`",
