@@ -155,13 +155,15 @@ def rejects_summary(log, path: str | Path) -> dict:
     from suggest.data import write_rejects
 
     if hasattr(log, "buckets"):  # the workers wrote them (a folder of one file per piece)
-        written, rows = log.rejects, log.report.rows_rejected
+        written = log.rejects
     else:
         written = write_rejects(log.rejects, Path(path)) if len(log.rejects) else None
-        rows = len(log.rejects)
-    return {"rejected_rows": rows, "rejects_file": str(written) if written else None,
-            "reject_reasons": dict(list(log.report.reject_reasons.items())[:3]),
-            "load_warnings": log_warnings(log)}
+    # the log's rows and the catalog's apart: "rejected log rows: 5" counted a catalog row
+    reasons = [(r, n) for r, n in log.report.reject_reasons.items() if not r.startswith("catalog: ")]
+    return {"rejected_rows": log.report.rows_rejected,
+            "catalog_rejected": getattr(log.report, "catalog_rejected", 0),
+            "rejects_file": str(written) if written else None,
+            "reject_reasons": dict(reasons[:3]), "load_warnings": log_warnings(log)}
 
 
 def log_warnings(log) -> list[str]:

@@ -37,6 +37,20 @@ def _write(run, tmp_path, *args):
     return result
 
 
+def test_the_data_card_says_the_catalog_rows_rejected_apart_from_the_log_rows(run, tmp_path):
+    """A PM's report said "4 rejected" beside five reasons, one of them a catalog row's."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["data"].update(rows_rejected=2, reject_reasons={
+        "user (user) is missing": 2, "catalog: genre 'popp' is not an allowed value": 1})
+    (copy / "summary.json").write_text(json.dumps(summary))
+    _write(copy, tmp_path, "--format", "md", "-o", str(tmp_path / "r.md"))
+    text = (tmp_path / "r.md").read_text()
+    assert ("2 rejected (2: user (user) is missing); catalog: 1 row rejected (1: genre 'popp' is "
+            "not an allowed value)") in text
+
+
 def test_the_page_opens_with_the_verdict_and_holds_every_section(run, tmp_path):
     from suggest.report.html import SECTIONS
 

@@ -78,6 +78,28 @@ def test_rejects_line_names_the_commonest_reasons_and_the_file():
     assert rejects_line({"rejects_file": None}) == "rejected log rows: none"
 
 
+def test_a_rejected_catalog_row_is_counted_as_a_catalog_row_not_a_log_row(make_dataset, tmp_path):
+    """A PM's replay said "rejected log rows: 5" of 4 log rows and 1 catalog row, and the
+    report "4 rejected" beside five reasons."""
+    from suggest.data import load
+    from suggest.workflow import rejects_summary
+
+    path = make_dataset("user,item,place\nu1,i1,home\n,i2,work\nu3,i2,home\n",
+                        context={"place": "categorical"},
+                        catalog={"path": "items.csv", "item": "id",
+                                 "attributes": {"genre": {"type": "categorical",
+                                                          "values": ["rock", "pop"]}}})
+    (path.parent / "items.csv").write_text("id,genre\ni1,rock\ni2,pop\ni3,popp\n")
+    log = load(path)
+    found = rejects_summary(log, tmp_path / "rejects.csv")
+    assert (found["rejected_rows"], found["catalog_rejected"]) == (1, 1)
+    line = rejects_line(found)
+    assert line.startswith("rejected log rows: 1 (1 x user (user) is missing), and 1 catalog row -> ")
+    assert "popp" not in line
+    assert rejects_line({"rejected_rows": 0, "catalog_rejected": 2, "rejects_file": "r.csv",
+                         "reject_reasons": {}}) == "rejected log rows: none, and 2 catalog rows -> r.csv"
+
+
 def test_evaluate_files_scores_each_engine_of_a_run(tmp_path):
     (tmp_path / "run.csv").write_text("request_id,item_id,score,engine\nq1,a,2,x\nq1,b,1,x\n"
                                       "q1,b,2,y\nq1,a,1,y\nq2,c,1,x\n", encoding="utf-8")

@@ -490,7 +490,10 @@ def _cards(report: Report, summary: dict) -> None:
             f"Top features by gain: {top or 'n/a'}."]))
     data = summary.get("data")
     if data:
-        shown = list(data.get("reject_reasons", {}).items())
+        shown = [(r, n) for r, n in data.get("reject_reasons", {}).items()
+                 if not r.startswith("catalog: ")]  # the catalog's rows are said apart
+        catalog = [(r.removeprefix("catalog: "), n) for r, n in data.get("reject_reasons", {}).items()
+                   if r.startswith("catalog: ")]
         named = 5 if len(shown) > 6 else 6  # one reason left over is named, not counted
         reasons = "; ".join(f"{n:,}: {r}" for r, n in shown[:named])  # reasons hold commas
         rest = sum(n for _, n in shown[named:])
@@ -500,6 +503,8 @@ def _cards(report: Report, summary: dict) -> None:
         report.add(Heading("data", level=3), Bullets([
             f"Log {data['source']}: {data['rows_in']:,} rows read, {data['rows_ok']:,} kept, "
             f"{data['rows_rejected']:,} rejected" + (f" ({reasons})" if reasons else "")
+            + (f"; catalog: {counted(sum(n for _, n in catalog), 'row')} rejected ("
+               + "; ".join(f"{n:,}: {r}" for r, n in catalog) + ")" if catalog else "")
             + (f"; they are in {data['rejects_file']}." if data.get("rejects_file") else "."),
             f"{data['requests']:,} requests, {data['requests_without_positive']:,} without a positive"
             + (f"; from {window[0]} to {window[1]}." if window else "."),

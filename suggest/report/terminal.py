@@ -143,13 +143,17 @@ def rejects_line(summary: dict, warnings: bool = True) -> str:
     others hold), then the load's warnings (unless ``warnings`` is False: a replay's are
     printed under its verdict), from the keys of :func:`suggest.workflow.rejects_summary`."""
     said = "".join(f"\nwarning: {w}" for w in summary.get("load_warnings", []) if warnings)
+    catalog = summary.get("catalog_rejected") or 0
+    also = f", and {counted(catalog, 'catalog row')}" if catalog else ""
     if not summary.get("rejects_file"):
         return "rejected log rows: none" + said
+    if not summary["rejected_rows"]:
+        return f"rejected log rows: none{also} -> {summary['rejects_file']}" + said
     top = "; ".join(f"{n:,} x {reason}" for reason, n in summary["reject_reasons"].items())
     rest = summary["rejected_rows"] - sum(summary["reject_reasons"].values())
     if rest > 0:
         top += f"; {rest:,} more for other reasons"
-    return (f"rejected log rows: {summary['rejected_rows']:,} ({top}) -> "
+    return (f"rejected log rows: {summary['rejected_rows']:,} ({top}){also} -> "
             f"{summary['rejects_file']}" + said)
 
 
