@@ -935,6 +935,7 @@ def data_card(log, held) -> dict:
     return {"source": str(report.source), "rows_in": report.rows_in, "rows_ok": report.rows_ok,
             "rows_rejected": report.rows_rejected, "reject_reasons": dict(report.reject_reasons),
             "requests": report.requests, "requests_without_positive": report.requests_without_positive,
+            "partial_requests": getattr(report, "partial_requests", 0),
             "time_range": report.time_range, "split": held.how, "train_requests": held.train_requests,
             "test_requests": held.test_requests, "left_out_by_gap": held.left_out,
             "leakage": held.leakage}

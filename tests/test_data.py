@@ -713,8 +713,29 @@ def test_request_rows_must_agree_on_time_numbers_booleans_and_missing_values(mak
     assert reasons[4].startswith("ts '2026-03-02 08:00:00.000000002+00:00' differs from "
                                  "'2026-03-02 08:00:00.000000001+00:00' on line 2")
     assert reasons[5].startswith("temp '4' differs from '3'")
-    assert reasons[6].startswith("wifi '<NA>' differs from 'True'")
-    assert reasons[7].startswith("temp 'nan' differs from '3'")
+    # a missing cell is said missing, not Python's 'nan' or pandas' '<NA>' (never written)
+    assert reasons[6].startswith("wifi (missing) differs from 'True'")
+    assert reasons[7].startswith("temp (missing) differs from '3'")
+
+
+def test_requests_kept_without_some_of_their_rows_are_counted(make_dataset):
+    """A PM's request lost one of its two engaged rows to a reject and was scored on the
+    other, and nothing said so."""
+    path = make_dataset("""\
+        rid,user,item,temp
+        q1,u1,i1,3
+        q1,u1,i2,hot
+        q2,u2,i1,4
+        q3,u3,i2,cold
+        q4,u4,i1,5
+        q4,u4,i2,6
+        """, columns={"request": "rid"}, context={"temp": "numeric"})
+    report = load(path).report
+    # q1 and q4 lost a row (not a number; differs from the first), q3 every row: not kept
+    assert report.partial_requests == 2 and report.requests == 3
+    assert ("3 one per value of 'rid'; 0 have no positive; 2 kept without some of their rows "
+            "(rejected), scored as if the engagements of those rows never happened").replace(
+        "3 one", "3, one") in report.to_text()
 
 
 def test_a_column_varying_within_requests_is_named_first_when_it_costs_many_rows(make_dataset):

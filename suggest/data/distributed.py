@@ -54,7 +54,8 @@ from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_
                                attribute_columns, catalog_of, check_columns, check_rejects_target,
                                check_requests, check_rows, collect_rejects, describe,
                                duplicate_rule, kept_rows, marker_counts, marker_warning,
-                               offsets_warning, reason_counts, reason_table, reject_warnings,
+                               offsets_warning, partial_requests, reason_counts, reason_table,
+                               reject_warnings,
                                rejects_of, rename_columns, request_key, shape, shown_summary,
                                time_offsets)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
@@ -259,15 +260,16 @@ def _piece(ds: Dataset, parts: list[Part], first: int, columns: list[str],
                 present={c: bool(raw.frame[c].notna().any()) for c in report.inferred})
     take = rows.verdicts.undecided.copy()
     lost = np.zeros(len(take), dtype=bool)
-    if ds.position and ds.request:
-        # a shown row rejected on its own goes to its request's bucket too, as a mark (it is
-        # no kept row and its reject is written here): the bucket rejects the request's other
-        # rows with it, as a local load does (suggest.data.load._lost_shown_rows)
-        lost = ~take & (rows.request >= 0) & (rows.item >= 0)
+    if ds.request:
+        # a row rejected on its own goes to its request's bucket too, as a mark (it is no
+        # kept row and its reject is written here): the bucket counts the request as kept
+        # without it and, in a log of what was shown, rejects the request's other rows with
+        # it, as a local load does (suggest.data.load._lost_shown_rows)
+        lost = ~take & (rows.request >= 0)
         take |= lost
     kept = rows.out.loc[take].drop(columns=SOURCE, errors="ignore").reset_index(drop=True)
     kept["piece"] = number[take]
-    if ds.position and ds.request:  # on every piece: the pieces share their columns
+    if ds.request:  # on every piece: the pieces share their columns
         kept[LOST] = lost[take]
     keys = ["request_id"] if ds.request else request_key(ds, rows.context)
     kept["_hash"] = pd.util.hash_pandas_object(kept[keys], index=False).to_numpy()
@@ -276,7 +278,7 @@ def _piece(ds: Dataset, parts: list[Part], first: int, columns: list[str],
     return meta, kept, rejects
 
 
-#: The column marking a shown row rejected in its piece, sent to its request's bucket.
+#: The column marking a row rejected in its piece, sent to its request's bucket.
 LOST = "_lost"
 
 
@@ -353,19 +355,21 @@ def _bucket(ds: Dataset, context: list[str], keep: bool, *pieces: pd.DataFrame,
         out[SOURCE] = pd.Categorical(pd.Series(out["piece"].to_numpy()).map(files))
     verdicts = Verdicts(out.index)
     marks = np.zeros(len(out), dtype=bool)
-    if LOST in out:  # shown rows rejected in their piece: marks, rejected (and counted) there
+    if LOST in out:  # rows rejected in their piece: marks, rejected (and counted) there
         marks = out.pop(LOST).fillna(False).to_numpy(dtype=bool)
         verdicts.fail(marks, "rejected in its piece")
     request = pd.factorize(out["request_id"])[0] if ds.request else None
     rows = Rows(out, verdicts, pd.factorize(out["user_id"])[0], pd.factorize(out["item_id"])[0],
                 request, context)
     check_requests(ds, rows)
+    partial = partial_requests(request, verdicts.undecided)
     bad = ~verdicts.undecided & ~marks
     rejects = pd.DataFrame({"piece": out["piece"].to_numpy()[bad], "line": out["line"].to_numpy()[bad],
                             "reason": verdicts.why[bad]})
     frame, codes = kept_rows(ds, rows)
     report = LoadReport(source=str(ds.log))
     requests, events, truth = shape(ds, frame, codes, dict.fromkeys(context), report)
+    report.partial_requests = partial
     stamps = requests["timestamp"].dropna() if "timestamp" in requests else pd.Series([])
     out = {"rejects": rejects, "report": report, "rows_ok": len(frame),
            "missing": {c: int(requests[c].isna().sum()) for c in context},
@@ -488,7 +492,8 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
                                                     ignore_index=True))
     reject_warnings(ds, report)
     done = [c for c in counts if c["report"] is not None]
-    for key in ("requests", "requests_without_positive", "positives", "negatives", "engagements"):
+    for key in ("requests", "requests_without_positive", "partial_requests", "positives", "negatives",
+                "engagements"):
         setattr(report, key, sum(getattr(c["report"], key) for c in done))
     merged = [c["report"].duplicates for c in done]
     report.duplicates = {"rule": duplicate_rule(ds),

@@ -74,6 +74,8 @@ class LoadReport:
     rows_rejected: int = 0
     requests: int = 0
     requests_without_positive: int = 0
+    #: requests kept without some of their rows (rejected): scored on the rows they kept
+    partial_requests: int = 0
     users: int = 0
     items: int = 0
     positives: int = 0
@@ -119,7 +121,8 @@ class LoadReport:
                  f"  rows: {self.rows_in:,} read, {self.rows_ok:,} ok, {self.rows_rejected:,} rejected",
                  *([f"  warning: {first}"] if first else []),
                  f"  requests: {self.requests:,}, one per {self.request_key}; "
-                 f"{self.requests_without_positive:,} have no positive",
+                 f"{self.requests_without_positive:,} have no positive"
+                 + (f"; {partial_text(self.partial_requests)}" if self.partial_requests else ""),
                  f"  users: {self.users:,}, items: {self.items:,}",
                  f"  positives (engagements): {self.positives:,}"
                  + (f" rows, {self.engagements:,} after merging repeated (request, item) pairs"
@@ -298,6 +301,26 @@ def many_rejected(rows_in: int, rejected: int, reasons: dict[str, int]) -> str |
     elif count:
         said += f"; the commonest reason ({count:,} rows): {reason}"
     return said
+
+
+def partial_requests(request: np.ndarray | None, ok: np.ndarray) -> int:
+    """Requests (codes of a request column; None: the log has none, and a rejected row has
+    no request to name) with a kept row and a rejected one."""
+    if request is None:
+        return 0
+    has = request >= 0
+    size = int(request.max(initial=-1)) + 1
+    kept = np.bincount(request[has & ok], minlength=size) > 0
+    lost = np.bincount(request[has & ~ok], minlength=size) > 0
+    return int(np.count_nonzero(kept & lost))
+
+
+def partial_text(n: int) -> str:
+    """What the requests line says of requests kept without some of their rows (a PM's
+    request lost one of its two engaged rows, and nothing said so)."""
+    their = "its" if n == 1 else "their"
+    return (f"{n:,} kept without some of {their} rows (rejected), scored as if the engagements "
+            "of those rows never happened")
 
 
 def reject_warnings(ds: Dataset, report: LoadReport) -> None:
@@ -489,6 +512,7 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
     report = _start(ds, raw)
     rows = check_rows(ds, raw, report)
     check_requests(ds, rows)
+    report.partial_requests = partial_requests(rows.request, rows.verdicts.undecided)
     rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
                                ~rows.verdicts.undecided, ds.separator)
     report.rows_ok = int(rows.verdicts.undecided.sum())
@@ -1290,15 +1314,20 @@ def _disagrees_with_first(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray
             undecided &= ~bad
             mine = rows[col].astype(object).to_numpy()  # the values as the log shows them
             theirs = mine[first]
-            shown = pd.Series(mine[bad], dtype=object).map(_as_written).to_numpy(dtype=object)
             reasons.iloc[np.flatnonzero(bad)] = (
-                f"{names.get(col) or col} '" + shown + "' differs from '"
-                + pd.Series(theirs[bad], dtype=object).map(_as_written).to_numpy(dtype=object)
-                + "' on line "
+                f"{names.get(col) or col} " + _quoted(mine[bad], missing[bad]) + " differs from "
+                + _quoted(theirs[bad], theirs_missing[bad]) + " on line "
                 + first_line[bad].astype(str).astype(object)
                 + (_of_file(files[first][bad], files[bad]) if files is not None else "")
                 + ", the first row of the same request")
     return reasons[~undecided]
+
+
+def _quoted(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Cells as a reason quotes them: as written, or ``(missing)`` for a missing one (a
+    marker under ``missing_values:`` read as 'nan' in a PM's reject)."""
+    shown = pd.Series(values, dtype=object).map(_as_written).to_numpy(dtype=object)
+    return np.where(missing, "(missing)", "'" + shown + "'").astype(object)
 
 
 #: The column of each row's file in the checked rows of a log of several files.

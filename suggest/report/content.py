@@ -490,6 +490,8 @@ def _cards(report: Report, summary: dict) -> None:
             f"Top features by gain: {top or 'n/a'}."]))
     data = summary.get("data")
     if data:
+        from suggest.data.load import partial_text
+
         shown = [(r, n) for r, n in data.get("reject_reasons", {}).items()
                  if not r.startswith("catalog: ")]  # the catalog's rows are said apart
         catalog = [(r.removeprefix("catalog: "), n) for r, n in data.get("reject_reasons", {}).items()
@@ -507,6 +509,7 @@ def _cards(report: Report, summary: dict) -> None:
                + "; ".join(f"{n:,}: {r}" for r, n in catalog) + ")" if catalog else "")
             + (f"; they are in {data['rejects_file']}." if data.get("rejects_file") else "."),
             f"{data['requests']:,} requests, {data['requests_without_positive']:,} without a positive"
+            + (f", {partial_text(data['partial_requests'])}" if data.get("partial_requests") else "")
             + (f"; from {window[0]} to {window[1]}." if window else "."),
             f"How the split was made: {data['split']}; {data['train_requests']:,} requests to "
             f"train, {data['test_requests']:,} held out."] + _leakage(data.get("leakage"))))
