@@ -433,7 +433,9 @@ def _cost(name: str, entry: dict) -> str:
     p50, p99 = entry.get("one_context_us_p50"), entry.get("one_context_us_p99")
     parts = []
     if p50 is not None:
-        parts.append(f"{p50 / 1000:.2f} ms p50 / {p99 / 1000:.2f} ms p99 for one context")
+        calls = entry.get("one_context_calls")
+        parts.append(f"{p50 / 1000:.2f} ms p50 / {p99 / 1000:.2f} ms p99 for one context"
+                     + (f" ({calls:,} calls)" if calls else ""))
     seconds = entry.get("fit_seconds")
     if seconds is not None:
         parts.append(f"{seconds:.1f} s to train" if seconds >= 0.1 else "under 0.1 s to train")
