@@ -269,6 +269,29 @@ def test_explain_marks_a_rule_that_fired_with_nothing_in_the_list():
     assert "unknown: a field" not in said.output  # no rule is unknown here: no legend for it
 
 
+def test_check_warns_of_a_suggestion_written_first_but_shown_after_a_higher_score(tmp_path):
+    """The README's own example gave its named item score 0.9 before a slice (score 1): it
+    was shown third, and a reviewer's copy of it flipped a segment's verdict, unwarned."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: commute-news\n    when: {location: commute}\n"
+                     "    suggest:\n      - {item: news_briefing, score: 0.9}\n"
+                     "      - {category: Podcasts, top: 2}\n      - {item: coffee_order, score: 0.5}\n")
+    said = run("rules", "check", rules, "--json")
+    assert said.exit_code == 0, said.output
+    assert json.loads(said.output)["warnings"] == [
+        f"{rules}:5:9: rule 'commute-news' › suggest[0]: item 'news_briefing' (score 0.9) is "
+        "written before {category: Podcasts, top: 2} (score 1) but shown after it: a rule's "
+        "suggestions go by score, then place (drop the lower score, or give the later ones less)"]
+    context = {"location": "commute", "timestamp": "2026-03-03T08:10:00+00:00"}
+    shown = run("rules", "explain", rules, "--dataset", SAMPLE, "--context", json.dumps(context))
+    lines = [x.split()[1] for x in shown.output.splitlines() if x.strip()[:2] in ("1.", "2.", "3.")]
+    assert lines.index("news_briefing") == 2  # what the warning says: after the slice's two
+    # in the order written, no warning
+    rules.write_text("rules:\n  - id: commute-news\n    when: {location: commute}\n"
+                     "    suggest:\n      - news_briefing\n      - {category: Podcasts, top: 2}\n")
+    assert json.loads(run("rules", "check", rules, "--json").output)["warnings"] == []
+
+
 def test_check_with_a_dataset_warns_of_a_rule_shadowed_wherever_it_fires_on_the_log(tmp_path):
     """No reading of the file tells that a higher rule's five items always fill the list
     where a lower one fires; the log does: `check --dataset` says so (coverage counted it,

@@ -24,6 +24,14 @@ def lint(rs: RuleSet) -> list[str]:
         reason = _contradiction(rule.when)
         if reason:
             warnings.append(f"{rule.where}: rule '{rule.id}' can never fire: {reason}")
+        for i, pick in enumerate(rule.suggest):  # written first, shown later: say so
+            later = next((p for p in rule.suggest[i + 1:] if p.score > pick.score), None)
+            if later is not None:
+                warnings.append(
+                    f"{pick.where}: rule '{rule.id}' › {pick.path}: {_pick_text(pick)} (score "
+                    f"{pick.score:g}) is written before {_pick_text(later)} (score {later.score:g}) "
+                    "but shown after it: a rule's suggestions go by score, then place (drop "
+                    "the lower score, or give the later ones less)")
     conjuncts = [_conjuncts(r.when) for r in rs.rules]
     for b, rule in enumerate(rs.rules):
         if not rule.suggest or rule.block:
@@ -39,6 +47,11 @@ def lint(rs: RuleSet) -> list[str]:
                                 f"'{earlier.id}' (it fires whenever '{rule.id}' does and comes first)")
                 break
     return sorted(warnings, key=_line_of)
+
+
+def _pick_text(pick) -> str:
+    return f"item '{pick.item}'" if pick.item is not None else \
+        "{" + f"{pick.slice[0]}: {pick.slice[1]}" + (f", top: {pick.top}" if pick.top else "") + "}"
 
 
 def _line_of(message: str) -> tuple[int, str]:
