@@ -238,7 +238,8 @@ def leakage(log, part: DaskSplit) -> dict:
     brought together by a hash of the user, counted there, summed here."""
     client, buckets = log.client, log.buckets
     n = max(len(buckets), 1)
-    context = [c for c in log.context if c not in (*ID_COLUMNS, *TIME_FIELDS)]
+    context = [c for c, kind in log.context.items()  # as the local check: numbers left out
+               if c not in (*ID_COLUMNS, *TIME_FIELDS) and kind != "numeric"]
     cut = [client.submit(_by_user, b, m, context, n, pure=False)
            for b, m in zip(buckets, part.masks)]
     counts = client.gather([client.submit(_user_leaks, context,

@@ -975,10 +975,12 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
 
 def _newcomers(summary: dict, results_path: Path, metric: str) -> dict:
     """Per learned engine, on the held-out requests with a positive whose user has no request
-    in the training part: the engine against the baseline best on them (the best baseline
-    overall may be one that needs a user's past, silent for newcomers), with a 95% paired t
-    interval (no test: the segment tests hold the p-values). Empty when the held-out part
-    does not have both kinds of user."""
+    in the training part: the engine against the best baseline overall among those that
+    answer most of them (the best overall may need a user's past, silent for newcomers),
+    with a 95% paired t interval (no test: the segment tests hold the p-values). The choice
+    reads whether a baseline answers newcomers, not how it scores on them: the best on the
+    very requests compared would be picked for its luck there, against the learned engine.
+    Empty when the held-out part does not have both kinds of user."""
     import pyarrow.parquet as pq
 
     from suggest.stats import paired_test
@@ -994,8 +996,10 @@ def _newcomers(summary: dict, results_path: Path, metric: str) -> dict:
     if not new.any() or new.all():
         return {}
     values = _scored_values(results_path)
-    base = {n: values(n, metric)[new] for n in simple}
-    best = max(simple, key=lambda n: base[n].mean())  # the first by name among equals
+    answers = {n: values(n, "answered")[new].mean() for n in simple}
+    serving = [n for n in simple if answers[n] >= 0.5] or simple
+    best = max(serving, key=lambda n: (engines[n].get(metric, float("-inf")), -simple.index(n)))
+    base = {best: values(best, metric)[new]}
     out = {}
     for name in learned:
         mine = values(name, metric)[new]

@@ -377,8 +377,9 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
 
 def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str | None:
     """The cold start in one sentence: ``name`` on the held-out requests whose user has no
-    request in the training part, against the baseline best on them (``summary["newcomers"]``:
-    the best baseline overall may need a user's past), beside the returning users against
+    request in the training part, against the best baseline that answers them
+    (``summary["newcomers"]``: the best baseline overall may need a user's past), beside the
+    returning users against
     ``other`` (the ``returning_user`` segment), when both kinds are there."""
     from suggest.segments import RETURNING
 
@@ -406,7 +407,7 @@ def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str 
     return (f"Users new to the engines (no request in the training part: {new['requests']:,}"
             + (f" of the {total:,} requests with a positive" if total else " requests")
             + (f", under the {least} a segment needs to be tested" if few else "") + "): "
-            f"{name} - {new['baseline']} (the best baseline on them) {said}"
+            f"{name} - {new['baseline']} (the best baseline that answers them) {said}"
             + (f"; returning users: {name} - {other} {diff(old)}{reading(old)}" if old else "")
             + f" (95% paired t intervals, not adjusted for the segments tested; the segment "
               f"'{RETURNING}').")

@@ -171,13 +171,13 @@ def test_the_small_value_of_a_two_valued_column_keeps_its_name_and_is_not_tested
     said = _new_users(summary, "ranker", "popular", "ndcg@5")
     assert said.startswith("Users new to the engines (no request in the training part: 7 of the "
                            "400 requests with a positive, under the 30 a segment needs to be "
-                           "tested): ranker - context-popular (the best baseline on them) +0.050 "
+                           "tested): ranker - context-popular (the best baseline that answers them) +0.050 "
                            "[-0.100, +0.200] ndcg@5, too few to judge; "
                            "returning users: ranker - popular +")
     # one newcomer: no interval (a zero-width one read as "better"), and no reading
     one = dict(newcomers, requests=1, diff=0.2, ci_low=float("nan"), ci_high=float("nan"))
     said = _new_users({**summary, "newcomers": {"ranker": one}}, "ranker", "popular", "ndcg@5")
-    assert "(the best baseline on them) +0.200 ndcg@5, too few to judge;" in said
+    assert "(the best baseline that answers them) +0.200 ndcg@5, too few to judge;" in said
     from suggest.stats import paired_test
 
     single = paired_test(np.array([0.1]), np.array([0.3]), with_p=False)
