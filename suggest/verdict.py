@@ -90,6 +90,10 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if headline:
         out["headline"] = headline
         say.append(headline)
+    churn = new_items_caution((summary.get("leakage") or {}).get("new_items") or 0.0)
+    if churn:  # every engine is starved alike: the reason for what follows, said first
+        out["new_items"] = churn
+        say.append(f"Caution: {churn}.")
     below = summary.get("ranker_below_baseline") or {}
     if below.get("value"):
         out["ranker_below_baseline"] = below
@@ -116,10 +120,6 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning
         say.append(f"Caution: {warning}.")
-    churn = new_items_caution((summary.get("leakage") or {}).get("new_items") or 0.0)
-    if churn:  # every engine is starved alike: the figures say little of their ranking
-        out["new_items"] = churn
-        say.append(f"Caution: {churn}.")
     if ranked:
         say.append(_highest(ranked, engines, metric))
         plain = _plainly(engines, [*learned[:1], TEAM, baseline], metric)
@@ -177,10 +177,8 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if TEAM in engines and engines[TEAM].get("answered_rate") is not None:
         say.append(_rules_sentence(engines[TEAM], metric, summary.get("requests"),
                                     summary.get("requests_scored")))
-    cost = [_cost(name, engines[name]) for name in learned]
-    if cost:
-        reference = [_cost(n, engines[n]) for n in (TEAM, baseline) if n in engines]
-        say.append("Cost: " + "; ".join(cost + reference) + ".")
+    if learned:
+        say.append(cost_sentence([n for n in (*learned, TEAM, baseline) if n in engines], engines))
     return out
 
 
@@ -430,10 +428,23 @@ def _rules_sentence(entry: dict, metric: str, requests: int | None = None,
     return text + "."
 
 
-def _cost(name: str, entry: dict) -> str:
+def cost_sentence(names: list[str], engines: dict) -> str:
+    """The cost line: each engine's one-context p50 / p99 and training time, the number of
+    timed calls said once when every engine had the same (it is what a p99 rests on)."""
+    names = list(dict.fromkeys(names))
+    calls = {engines[n].get("one_context_calls") for n in names
+             if engines[n].get("one_context_us_p50") is not None}
+    same = calls.pop() if len(calls) == 1 else None
+    head = (f"Cost (one context, p50 / p99 over {same:,} calls each): " if same else "Cost: ")
+    return head + "; ".join(_cost(n, engines[n], each=same is None) for n in names) + "."
+
+
+def _cost(name: str, entry: dict, each: bool = True) -> str:
     p50, p99 = entry.get("one_context_us_p50"), entry.get("one_context_us_p99")
     parts = []
-    if p50 is not None:
+    if p50 is not None and not each:
+        parts.append(f"{p50 / 1000:.2f} / {p99 / 1000:.2f} ms")
+    elif p50 is not None:
         calls = entry.get("one_context_calls")
         parts.append(f"{p50 / 1000:.2f} ms p50 / {p99 / 1000:.2f} ms p99 for one context"
                      + (f" ({calls:,} calls)" if calls else ""))

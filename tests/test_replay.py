@@ -514,7 +514,7 @@ def test_one_context_latency_is_timed_with_the_collector_paused_and_counts_its_c
     import gc
 
     from suggest.replay import _one_context_latency
-    from suggest.verdict import _cost
+    from suggest.verdict import cost_sentence
 
     seen = []
 
@@ -528,9 +528,15 @@ def test_one_context_latency_is_timed_with_the_collector_paused_and_counts_its_c
     timed = _one_context_latency({"popular": Probe()}, warm, rows, 5)
     assert [on for r, on in seen if r.startswith("r")] == [False] * 30 and gc.isenabled()
     assert timed["popular"]["one_context_calls"] == 30
-    assert _cost("popular", {**timed["popular"], "one_context_us_p50": 40.0,
-                             "one_context_us_p99": 150.0}) == (
-        "popular 0.04 ms p50 / 0.15 ms p99 for one context (30 calls)")
+    entry = {**timed["popular"], "one_context_us_p50": 40.0, "one_context_us_p99": 150.0,
+             "fit_seconds": 0.01}
+    assert cost_sentence(["popular", "rules"], {"popular": entry, "rules": entry}) == (
+        "Cost (one context, p50 / p99 over 30 calls each): popular 0.04 / 0.15 ms, under 0.1 s "
+        "to train; rules 0.04 / 0.15 ms, under 0.1 s to train.")
+    # engines timed on other samples (a worker's) say their own counts
+    assert cost_sentence(["popular", "rules"], {"popular": entry, "rules": {
+        **entry, "one_context_calls": 12}}).startswith(
+        "Cost: popular 0.04 ms p50 / 0.15 ms p99 for one context (30 calls), under 0.1 s")
 
 
 def test_terminal_says_why_an_interval_clear_of_zero_is_not_significant(log, tmp_path):
