@@ -250,6 +250,14 @@ def test_explain_refuses_a_time_without_its_offset_where_the_dataset_reads_offse
     written = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
                   json.dumps({"place": "home", "timestamp": "2026-03-07T07:45:00+01:00"}))
     assert written.exit_code == 0 and "1. a" in written.output, written.output
+    # the file's own tests likewise: `check` and `test` with the dataset name the test
+    rules.write_text(rules.read_text() + "tests:\n  - name: bare\n    context: {place: home, "
+                     "timestamp: '2026-03-07T07:45:00'}\n    expect: [a]\n")
+    for command in ("check", "test"):
+        said = run("rules", command, rules, "--dataset", tmp_path / "d.yaml")
+        assert said.exit_code == 2, said.output
+        assert ("test 'bare': context timestamp '2026-03-07T07:45:00' has no UTC offset"
+                in said.output), said.output
 
 
 def test_explain_marks_a_rule_that_fired_with_nothing_in_the_list():

@@ -236,6 +236,14 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
                 more.append(f"{test.where}: test '{test.name}' names item '{item}', in neither "
                             "the catalog nor the log" + (f" ({hint})" if hint else ""))
     errors += _unreadable_tests(rs, dict(log.context))
+    from suggest.errors import SuggestError
+    from suggest.rules.explain import _check_offset_written
+
+    for test in rs.tests:  # under `timezone: offset` a time needs its offset, as in the log
+        try:
+            _check_offset_written(test.context, log)
+        except SuggestError as exc:
+            errors.append(f"{test.where}: test '{test.name}': {exc.message} ({exc.hint})")
     return errors + slice_errors, warnings + more + slice_warnings
 
 
