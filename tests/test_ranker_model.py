@@ -24,6 +24,7 @@ from suggest.ranker.model import NEW_USER, _grades
 from suggest.rules import RulesEngine
 from suggest.contexts import context_frame
 from suggest.synth import generate, preset_config
+from suggest.errors import SuggestError
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONE = str(ROOT / "rules" / "phone.yaml")
@@ -424,6 +425,26 @@ def test_one_context_without_time_matches_the_batch(small):
         assert one["reason"].astype(str).tolist() == mine["reason"].astype(str).tolist()
         np.testing.assert_array_equal(one["score"].to_numpy(), mine["score"].to_numpy())
     assert engine.features_._late is not None and engine.features_._late.plans  # the kept vectors
+
+
+def test_a_ranker_that_learnt_from_time_refuses_a_context_without_one(small):
+    """A tester's context without a timestamp went through both paths without a word, and
+    each guessed: one context counted as if nothing had happened yet (a user's items seen
+    three times counted 0), the batch as something else, and their scores differed. Both
+    refuse it, naming the request; a log without time needs none."""
+    train, truth, test, _, catalog = small
+    engine = RankerEngine(seed=2, **FAST).fit(train, truth, catalog)
+    rows = test.iloc[:4].reset_index(drop=True)
+    rows.loc[2, "timestamp"] = pd.NaT
+    with pytest.raises(SuggestError, match=f"1 request\\(s\\) of the frame \\(first: "
+                                           f"'{rows['request_id'][2]}'\\) have no timestamp"):
+        engine.suggest(rows, 5)
+    context = {"user_id": str(rows["user_id"][0]), "location": "home"}
+    with pytest.raises(SuggestError, match="the context has no timestamp"):
+        engine.suggest_one(context, 5)
+    with pytest.raises(SuggestError, match="the context has no timestamp"):
+        engine.suggest_one({**context, "timestamp": None}, 5)
+    assert len(engine.suggest_one({**context, "timestamp": "2026-03-03T08:10:00+00:00"}, 5)) == 5
 
 
 def test_one_context_scores_are_booster_predicts_to_the_bit(small):

@@ -609,6 +609,11 @@ class RankerEngine(BaseEngine):
     @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = False) -> pd.DataFrame:
         k = check_k(k)
+        if getattr(getattr(self, "features_", None), "has_time_", False) and \
+                "timestamp" in requests.columns and requests["timestamp"].isna().any():
+            missing = requests["request_id"][requests["timestamp"].isna().to_numpy()]
+            raise untimed(f"{len(missing):,} request(s) of the frame (first: "
+                          f"{missing.iloc[0]!r}) have no timestamp")
         cand, X, scores = self.score(requests)
         keep = np.ones(len(cand), bool) if not exclude_blocked else cand["rule_blocked"].to_numpy() == 0
         return self.top(requests, cand[keep], X[keep], scores[keep], k)
@@ -748,6 +753,16 @@ class HybridEngine(RankerEngine):
         hybrid = cls.__new__(cls)
         hybrid.__dict__.update(ranker.__dict__)
         return hybrid
+
+
+def untimed(what: str) -> SuggestError:
+    """The error of a context without a time given to a ranker that learnt from time: its
+    counts are of the past before each request's time, so without one the batch and the
+    one-context paths each guessed, and differently (a tester's scores differed)."""
+    return SuggestError(f"{what}, and the ranker was trained on a log with time: its features "
+                        "count each user's and item's past before the request's time",
+                        hint="give each context's timestamp (ISO 8601 with its offset, e.g. "
+                             "2026-03-03T08:10:00-05:00)")
 
 
 def fitted_on(requests: pd.DataFrame, truth: pd.DataFrame) -> list[int]:

@@ -187,6 +187,10 @@ class OneContext(RuleReader):
     def suggest(self, context: dict, k: int, exclude_blocked: bool) -> pd.DataFrame:
         check_context(context, self.columns)
         engine, feats = self.engine, self.engine.features_
+        if feats.has_time_ and context.get("timestamp") is None:
+            from suggest.ranker.model import untimed
+
+            raise untimed("the context has no timestamp")
         local, utc_ns = self._parse(context)
         user = str(context.get("user_id", "-"))
         rule_items, _, blocked = self._rules(context, local, utc_ns, self.quotas.get("rules", 0))
