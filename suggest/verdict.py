@@ -57,7 +57,10 @@ def verdict_pairs(names: list[str], metric: str, engines: dict[str, dict]) -> li
     pairs = [(base, n) for n in names if n != base]
     baseline = best_baseline(engines, metric)
     for other in ([baseline] if baseline is not None else []) + other_rule_sets(engines):
-        pairs += [(other, n) for n in LEARNED if n in names and (other, n) not in pairs]
+        for n in (n for n in LEARNED if n in names and (other, n) not in pairs):
+            if (n, other) in pairs:  # the first engine's pair the other way: tested once
+                pairs.remove((n, other))
+            pairs.append((other, n))
     if baseline is not None:  # does a rule set beat the simplest thing that could work?
         pairs += [(baseline, n) for n in other_rule_sets(engines) if n in names]
     return pairs

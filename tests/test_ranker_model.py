@@ -148,11 +148,23 @@ def test_each_reason_names_two_features_the_model_has(replay):
     values = dict(part.split("=", 1) for p in pairs for part in p)
     assert all(v in ("yes", "no") for k, v in values.items() if k.startswith("src_"))
     if "ctx:location" in values:
-        assert values["ctx:location"] in {"commute", "gym", "home", "other", "work", "unseen"}
+        assert values["ctx:location"] in {"commute", "gym", "home", "other", "work",
+                                          "missing or unseen"}
     numbers = [v for k, v in values.items() if k in ("user_item_share", "item_share", "rule_rank")]
     assert all(v == "missing" or float(v) >= 0 for v in numbers)
     hybrid = out["hybrid"]["reason"].astype(str)
     assert hybrid.str.startswith("hybrid: ").all()
+
+
+def test_a_reason_does_not_call_a_missing_context_value_unseen(replay):
+    """A context that left `mood` out was explained `ctx:mood=unseen`, like a value the log
+    never had: the features give both one code, so the text says both."""
+    ranker = replay[0]["ranker"]
+    at = ranker.features_.position_
+    feature = np.array([at["ctx:location"], at["ctx:location"], at["item"]])
+    text = ranker._feature_text(feature, np.array([-1.0, np.nan, -1.0], dtype=np.float32))
+    assert text.tolist() == ["ctx:location=missing or unseen", "ctx:location=missing or unseen",
+                             "item=unseen"]
 
 
 def test_a_reason_shows_a_users_past_as_a_count_not_the_log_the_trees_read(replay):

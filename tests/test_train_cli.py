@@ -232,6 +232,13 @@ def test_tune_keeps_the_best_settings_found_and_ablation_reports_each_feature_gr
     assert {k: getattr(engine, k) for k in SEARCH} == chosen  # the model carries them
     # the objective reported is the one the kept trees were grown with
     assert v["objectives"]["chosen"] == chosen["objective"] == engine.objective
+    # and every objective the search scored is among those tried, with its best score (a
+    # tester's manifest chose lambdarank but listed only rank_xendcg as tried)
+    scored = {t["objective"] for t in tried if t["score"] is not None}
+    assert chosen["objective"] in v["objectives"]["tried"] and scored <= set(v["objectives"]["tried"])
+    for objective in scored:
+        assert v["objectives"]["tried"][objective] == max(
+            t["score"] for t in tried if t["objective"] == objective and t["score"] is not None)
     from suggest.data import load
 
     assert len(engine.suggest(load(dataset).requests.head(5), 3)) > 0  # and still serves

@@ -191,6 +191,11 @@ def test_best_baseline_and_pairs():
     assert ("rules", "ranker") in pairs and ("team-engine", "ranker") in pairs
     assert ("team-engine", "hybrid") in pairs and len(pairs) == 7
     assert best_baseline({"rules": {"m": 1}, "ranker": {"m": 1}}, "m") is None
+    # without the rules the first engine is the reference: the ranker first was tested
+    # against the best baseline twice in one Holm family, once each way (a tester's run)
+    engines = {"ranker": {"m": 0.5}, "popular": {"m": 0.3}, "context-popular": {"m": 0.4}}
+    pairs = verdict_pairs(list(engines), "m", engines)
+    assert sorted(pairs) == [("context-popular", "ranker"), ("ranker", "popular")]
 
 
 def test_without_a_learned_engine_the_best_baseline_is_judged_against_the_rules():

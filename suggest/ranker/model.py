@@ -322,8 +322,15 @@ class RankerEngine(BaseEngine):
             setattr(self, key, value)
         if self.objective != "auto":
             self.objective_ = self.objective
-        if "objectives" in self.validation_:  # the objective the kept trees were grown with
-            self.validation_["objectives"] = {**self.validation_["objectives"],
+        if "objectives" in self.validation_:  # the objective the kept trees were grown with,
+            # and every objective a fit or the search scored (the search's best score each)
+            seen = dict(self.validation_["objectives"].get("tried") or {})
+            for t in tried:  # the first is the fit's own ("auto": said above already)
+                before = seen.get(t["objective"])
+                if t["objective"] in OBJECTIVES and t["score"] is not None and (
+                        before is None or t["score"] > before):
+                    seen[t["objective"]] = t["score"]
+            self.validation_["objectives"] = {**self.validation_["objectives"], "tried": seen,
                                               "chosen": self.objective_}
         self._one = None
         self.validation_[f"ndcg@{self.eval_at}"] = score
@@ -681,8 +688,10 @@ class RankerEngine(BaseEngine):
 
     def _feature_text(self, feature: np.ndarray, value: np.ndarray) -> np.ndarray:
         """``name=value`` per row: categories by name, source flags as yes/no, counts the
-        trees read as log1p as counts, other numbers to three digits, ``missing`` /
-        ``unseen`` for NaN and unknown codes."""
+        trees read as log1p as counts, other numbers to three digits, ``missing`` for NaN;
+        a category without a code is ``unseen`` (an item) or ``missing or unseen`` (a
+        context value or an attribute: the features give both one code, which the trees
+        read alike, so the text cannot tell them apart)."""
         feats = self.features_
         names = feats.names_
         out = np.empty(len(feature), dtype=object)
@@ -691,7 +700,8 @@ class RankerEngine(BaseEngine):
             v = value[at]
             categories = _categories_of(feats, name)
             if categories is not None:
-                table = np.array([*categories, "unseen"], dtype=object)
+                table = np.array([*categories, "unseen" if name == "item" else "missing or unseen"],
+                                 dtype=object)
                 code = np.where(np.isnan(v) | (v < 0) | (v >= len(categories)), len(categories), v)
                 text = table[code.astype(np.int64)]
             elif name.startswith("src_") or name == "rule_blocked":
