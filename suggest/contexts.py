@@ -55,7 +55,8 @@ def context_frame(context: dict, types: dict[str, str] | None = None) -> pd.Data
             continue
         kind = types.get(key) or ("boolean" if isinstance(value, bool) else
                                   "numeric" if isinstance(value, (int, float)) else "categorical")
-        if value is None:
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+            # None, NaN (a frame's missing cell) and pd.NA: missing, as in a batch's row
             row[key] = pd.Series([np.nan], dtype=float) if kind != "categorical" else \
                 pd.Series(pd.Categorical([None]))
         elif kind == "boolean":

@@ -260,6 +260,78 @@ def test_explain_refuses_a_time_without_its_offset_where_the_dataset_reads_offse
                 in said.output), said.output
 
 
+def test_explain_and_test_read_a_time_without_offset_in_the_datasets_zone(tmp_path):
+    """A rule auditor: with `--dataset` of a log read in `timezone: Europe/Berlin`, a context
+    time without an offset was read as UTC by explain and test (10:30 shown as 11:30, the
+    10:00-11:00 rule silent, the file's test failing), where suggest_one and the log read
+    it in Berlin."""
+    (tmp_path / "log.csv").write_text("request,user,item,ts\nq1,u1,i00,2026-03-10T10:30:00\n"
+                                      "q2,u2,i01,2026-03-10T12:30:00\n")
+    (tmp_path / "d.yaml").write_text("log: log.csv\ntimezone: Europe/Berlin\ncolumns: {request: "
+                                     "request, user: user, item: item, time: ts}\n")
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: morning\n    when: {time: {between: ['10:00', '11:00']}}\n"
+                     "    suggest: [i00]\ntests:\n  - name: naive\n    context: {timestamp: "
+                     "'2026-03-10T10:30:00'}\n    expect: [i00]\n")
+    said = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
+               json.dumps({"timestamp": "2026-03-10T10:30:00"}))
+    assert said.exit_code == 0 and "1. i00" in said.output and 'time="tue 10:30"' in said.output, \
+        said.output
+    assert run("rules", "test", rules, "--dataset", tmp_path / "d.yaml").exit_code == 0
+    # a context naming its zone is read in it, as before
+    tokyo = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
+                json.dumps({"timestamp": "2026-03-10T10:30:00", "timezone": "Asia/Tokyo"}))
+    assert 'time="tue 10:30"' in tokyo.output and "1. i00" in tokyo.output, tokyo.output
+
+
+def test_explain_says_when_the_rules_that_fired_proposed_only_blocked_items(tmp_path):
+    """Two suggesting rules fired and a block removed their one item: the empty list was
+    explained as "no rule fired that suggests"."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {location: home}\n    suggest: [news_briefing]\n"
+                     "  - id: stop\n    when: {location: home}\n    block: [news_briefing]\n")
+    said = run("rules", "explain", rules, "--context", json.dumps({"location": "home"}))
+    assert "(none: the rules that fired proposed only blocked items)" in said.output, said.output
+    quiet = run("rules", "explain", rules, "--context", json.dumps({"location": "work"}))
+    assert "(none: no rule fired that suggests)" in quiet.output, quiet.output
+    blocking = tmp_path / "b.yaml"  # only a block fired: nothing was proposed
+    blocking.write_text("rules:\n  - id: a\n    when: {location: work}\n    suggest: [news_briefing]\n"
+                        "  - id: stop\n    when: {location: home}\n    block: [news_briefing]\n")
+    said = run("rules", "explain", blocking, "--context", json.dumps({"location": "home"}))
+    assert "(none: no rule fired that suggests)" in said.output, said.output
+
+
+def test_check_does_not_call_a_rule_shadowed_under_conflict_sum(tmp_path):
+    """Under `conflict: sum` a later rule that repeats an earlier one's item adds to its score
+    and moves it up: `check` called it always shadowed, while coverage counted it shadowed
+    on no request."""
+    rules = tmp_path / "r.yaml"
+    body = ("rules:\n  - id: b\n    when: {location: home}\n    suggest: [news_briefing, "
+            "local_news]\n  - id: c\n    when: {location: home}\n    suggest: [local_news]\n")
+    rules.write_text("conflict: sum\n" + body)
+    assert json.loads(run("rules", "check", rules, "--json").output)["warnings"] == []
+    said = run("rules", "explain", rules, "--context", json.dumps({"location": "home"}))
+    assert said.output.index("1. local_news") < said.output.index("2. news_briefing"), said.output
+    rules.write_text("conflict: priority\n" + body)  # there it is: c changes no list
+    warned = json.loads(run("rules", "check", rules, "--json").output)["warnings"]
+    assert len(warned) == 1 and "rule 'c' is always shadowed by rule 'b'" in warned[0]
+
+
+def test_check_says_priorities_are_not_read_under_conflict_first(tmp_path):
+    """A decision list reads the file's order: `high` (priority 100) lost to `low` (1)
+    written first, and check said only that `high` was shadowed."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("conflict: first\nrules:\n  - id: low\n    priority: 1\n    when: {location: "
+                     "home}\n    suggest: [local_news]\n  - id: high\n    priority: 100\n    "
+                     "when: {location: home}\n    suggest: [news_briefing]\n")
+    warned = json.loads(run("rules", "check", rules, "--json").output)["warnings"]
+    assert warned[0] == (f"{rules}:3:5: rule 'low': `priority:` is not read under `conflict: "
+                         "first` (2 rule(s) set one): the first rule in file order that fires "
+                         "gives the list; order the rules, or use `conflict: priority`")
+    said = run("rules", "explain", rules, "--context", json.dumps({"location": "home"}))
+    assert "1. local_news" in said.output and "news_briefing" not in said.output.split("rules:")[0]
+
+
 def test_explain_marks_a_rule_that_fired_with_nothing_in_the_list():
     """headphones-music fires, but the list of 5 is full before its items: 'fired' alone read as
     if it had placed something."""
@@ -435,7 +507,8 @@ def test_explain_reads_a_boolean_as_the_log_does_or_refuses_it(value, state):
                  f'{{"headphones": {value}, "battery": 50}}', "--json")
     if state is None:
         assert result.exit_code == 2
-        assert f"context field 'headphones': {json.loads(value)!r} is not a boolean" in result.output
+        assert (f"context field 'headphones': {json.loads(value)!r} is not true or false"
+                in result.output), result.output
         return
     assert result.exit_code == 0, result.output
     rule = next(r for r in json.loads(result.output)["rules"] if r["id"] == "headphones-music")
@@ -752,3 +825,36 @@ def test_a_rule_test_context_with_its_own_zone_is_read_there_not_in_the_datasets
     assert engine.suggest_one(context, k=1)["item_id"].tolist() == ["news"]
     # no zone of its own: the engine's (the dataset's), UTC: 02:31 there, no morning
     assert engine.suggest_one({"timestamp": "2026-03-02T08:01:00+05:30", "place": "home"}, k=1).empty
+
+
+def test_explain_reads_a_contexts_values_as_suggest_one_does():
+    """A rule auditor: explain took "headphones": "yes" and "battery": true where
+    suggest_one refused them, so one context had two readings. Both read a boolean's word as
+    the log does and refuse another, and refuse true for a number."""
+    from suggest.data import load
+    from suggest.errors import SuggestError
+    from suggest.rules import RulesEngine
+
+    log = load(SAMPLE)
+    engine = RulesEngine(str(PHONE)).fit(log.requests, log.truth, log.catalog)
+    for field, value, said in (("headphones", "maybe", "is not true or false"),
+                               ("battery", True, "is not a number")):
+        context = {"location": "home", field: value}
+        with pytest.raises(SuggestError, match=said):
+            engine.suggest_one(context, 5)
+        refused = run("rules", "explain", PHONE, "--dataset", SAMPLE, "--context",
+                      json.dumps(context))
+        assert refused.exit_code == 2 and said in refused.output, refused.output
+    said = {}
+    for value in ("yes", True):
+        said[value] = engine.suggest_one({"location": "home", "headphones": value,
+                                          "timestamp": "2026-03-03T19:10:00+00:00"}, 5)
+    assert said["yes"].to_dict("list") == said[True].to_dict("list")
+    # a missing value written as NaN (a frame's empty cell) is missing in both, not "nan is
+    # not a number" for a categorical field
+    context = {"location": float("nan"), "headphones": float("nan"), "battery": float("nan"),
+               "activity": "driving", "timestamp": "2026-03-03T07:10:00+00:00"}
+    one = engine.suggest_one(context, 5)
+    none = engine.suggest_one({k: (None if k in ("location", "headphones", "battery") else v)
+                               for k, v in context.items()}, 5)
+    assert one.to_dict("list") == none.to_dict("list") and len(one)

@@ -111,17 +111,32 @@ def zoned_one(method):
     differed from the replay's), and numpy scalars (a frame's row) as Python values."""
     @functools.wraps(method)
     def suggest_one(self, context, k):
-        if isinstance(context, dict):
-            if any(isinstance(v, np.generic) for v in context.values()):
-                # a row of a frame gives numpy scalars: np.True_ is not True to the rules'
-                # one-context path, which then missed rules a batch fired
-                context = {key: v.item() if isinstance(v, np.generic) else v
-                           for key, v in context.items()}
-            zone = getattr(self, "zone_", None)
-            if zone and context.get("timestamp") is not None and not context.get("timezone"):
-                context = {**context, "timezone": zone}
-        return method(self, context, k)
+        return method(self, as_served(self, context), k)
     return suggest_one
+
+
+def as_served(engine, context, kinds: dict[str, str] | None = None):
+    """A context as :func:`zoned_one` gives it to ``suggest_one`` (and ``rules explain`` and
+    ``rules test`` read it: their times without an offset were UTC where ``suggest_one`` read
+    them in the dataset's zone): numpy scalars as Python values, a boolean field's word as
+    the log reads it ("yes", "false": explain took them where suggest_one refused them), and
+    in the engine's ``zone_`` when it names no ``timezone``. ``kinds``: the columns' kinds
+    (default: those the engine was fitted on)."""
+    if not isinstance(context, dict):
+        return context
+    if any(isinstance(v, np.generic) for v in context.values()):
+        # a row of a frame gives numpy scalars: np.True_ is not True to the rules'
+        # one-context path, which then missed rules a batch fired
+        context = {key: v.item() if isinstance(v, np.generic) else v for key, v in context.items()}
+    kinds = kinds or getattr(engine, "context_columns_", None) or {}
+    words = {key: _log_word(value) for key, value in context.items()
+             if kinds.get(key) == "boolean" and isinstance(value, str)}
+    if any(w is not None for w in words.values()):  # another word is refused by check_values
+        context = {**context, **{k: w for k, w in words.items() if w is not None}}
+    zone = getattr(engine, "zone_", None)
+    if zone and context.get("timestamp") is not None and not context.get("timezone"):
+        context = {**context, "timezone": zone}
+    return context
 
 
 def single_zone(requests: pd.DataFrame | None) -> str | None:
@@ -332,12 +347,22 @@ def check_context(context: object, columns: dict[str, str] | None) -> None:
         _check_year(stamp)
     if columns is None:
         return
+    for key in context:
+        if key not in columns and key not in CONTEXT_KEYS:
+            _unknown_key(key, columns)
+    check_values(context, columns)
+
+
+def check_values(context: dict, columns: dict[str, str]) -> None:
+    """Refuse a context value that does not fit its column's kind in ``columns`` (a number
+    for a numeric one, true/false/1/0 for a boolean one, one value, not a list): what
+    ``suggest_one`` and ``rules explain`` both read, so they agree on one context (explain
+    took "yes" and true for a number where suggest_one refused them)."""
     for key, value in context.items():
         kind = columns.get(key)
         if kind is None:
-            if key not in CONTEXT_KEYS:
-                _unknown_key(key, columns)
-        elif isinstance(value, (list, tuple, dict, set)):  # read as missing, silently, before
+            continue
+        if isinstance(value, (list, tuple, dict, set)):  # read as missing, silently, before
             raise SuggestError(f"context field '{key}': {value!r} is a {type(value).__name__}; "
                                "a context holds one value a field",
                                hint=f"give '{key}' one {kind} value, or None when it is unknown")
@@ -355,7 +380,16 @@ def check_context(context: object, columns: dict[str, str] | None) -> None:
         elif kind == "boolean" and not _boolean_value(value):
             raise SuggestError(f"context field '{key}': {value!r} is not true or false",
                                hint=f"'{key}' was boolean in the training data; give true or false "
-                                    "(or 1 or 0), or None when it is unknown")
+                                    "(yes/no, t/f, y/n and 1/0 read as in a log), or None when it "
+                                    "is unknown")
+
+
+def _log_word(value: str) -> bool | None:
+    """A boolean as the log reads the word (true/false, yes/no, t/f, y/n, 1/0), else None."""
+    from suggest.data.load import FALSE_WORDS, TRUE_WORDS
+
+    word = value.strip().lower()
+    return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
 
 
 def _boolean_value(value) -> bool:

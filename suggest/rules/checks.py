@@ -32,10 +32,17 @@ def lint(rs: RuleSet) -> list[str]:
                     f"{pick.score:g}) is written before {_pick_text(later)} (score {later.score:g}) "
                     "but shown after it: a rule's suggestions go by score, then place (drop "
                     "the lower score, or give the later ones less)")
+    if rs.conflict == "first":  # a decision list reads the file's order, not priorities
+        prioritised = [r for r in rs.rules if r.priority != 0]
+        if prioritised:
+            warnings.append(
+                f"{prioritised[0].where}: rule '{prioritised[0].id}': `priority:` is not read "
+                f"under `conflict: first` ({len(prioritised)} rule(s) set one): the first rule in "
+                "file order that fires gives the list; order the rules, or use `conflict: priority`")
     conjuncts = [_conjuncts(r.when) for r in rs.rules]
     for b, rule in enumerate(rs.rules):
-        if not rule.suggest or rule.block:
-            continue
+        if not rule.suggest or rule.block or rs.conflict == "sum":  # under sum a later rule
+            continue  # proposing an earlier one's item adds to its score: it moves it up
         for a in range(b):
             earlier = rs.rules[a]
             if conjuncts[a] is None or conjuncts[b] is None or not conjuncts[a] <= conjuncts[b]:

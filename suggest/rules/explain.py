@@ -83,13 +83,18 @@ def explain(engine: RulesEngine, context: dict, k: int | None = None,
          "blocked": [{"item_id", "rules": [ids]}],
          "rules": [{"id", "state": "true|false|unknown",
                     "failed": {"path", "field", "value", "condition"} or None,
-                    "matched": [{"field", "value", "condition"}] for a rule that fired}]}
+                    "matched": [{"field", "value", "condition"}] for a rule that fired,
+                    "suggests": whether it has a `suggest:` (else it only blocks)}]}
     """
+    from suggest.engines.base import as_served, check_values
+
+    context = as_served(engine, context, types)
+    check_values(context, types or getattr(engine, "context_columns_", None) or {})
     frame = context_frame(context, types)
     rs = engine.rule_set_
     out = engine.suggest(frame, k or rs.max_suggestions)
     blocked = engine.blocked(frame)
-    ev = Evaluator(frame, rs.timezone or engine.timezone)
+    ev = engine.evaluator(frame)  # in the zone the suggestions were read in (the context's own)
     states = []
     for rule in rs.rules:
         result = ev.evaluate(rule.when)
@@ -106,7 +111,8 @@ def explain(engine: RulesEngine, context: dict, k: int | None = None,
             matched = [{"field": leaf.field, "value": _actual(frame, ev, leaf),
                         "condition": str(leaf)} for leaf in leaves(rule.when)
                        if ev.evaluate(leaf).true[0]][:4]
-        states.append({"id": rule.id, "state": state, "failed": failed, "matched": matched})
+        states.append({"id": rule.id, "state": state, "failed": failed, "matched": matched,
+                       "suggests": bool(rule.suggest)})
     return {
         "suggestions": [{"item_id": str(r.item_id), "score": float(r.score),
                          "rules": str(r.reason).split(",")} for r in out.itertuples()],
@@ -123,8 +129,11 @@ BLOCKED_SHOWN = 10
 def explain_text(result: dict) -> str:
     """The terminal form of :func:`explain`."""
     lines = ["suggestions:"]
+    proposed = any(r["state"] == "true" and r.get("suggests") for r in result["rules"])
     lines += [f"  {i}. {s['item_id']}  (rules: {', '.join(s['rules'])})"
-              for i, s in enumerate(result["suggestions"], 1)] or ["  (none: no rule fired that suggests)"]
+              for i, s in enumerate(result["suggestions"], 1)] or [
+        "  (none: the rules that fired proposed only blocked items)" if proposed else
+        "  (none: no rule fired that suggests)"]
     if result["blocked"]:  # by the rules that block them: a catalog slice blocks many items
         by_rules: dict[tuple, list[str]] = {}
         for b in result["blocked"]:
