@@ -304,9 +304,18 @@ def rules_check(rules_file, dataset, as_json):
     always shadowed by an earlier one; with --dataset, also rules shadowed wherever
     they fire on its log. Exit code 2 when there are errors.
     """
+    from suggest.errors import ErrorList
     from suggest.workflow import check_rules
 
-    found = check_rules(rules_file, dataset)
+    try:
+        found = check_rules(rules_file, dataset)
+    except SuggestError as problem:
+        if not as_json:
+            raise
+        # one shape for a program, whether the file does not read or does not fit the log
+        listed = problem.errors if isinstance(problem, ErrorList) else [problem]
+        found = {"rules": None, "tests": None, "errors": [e.format() for e in listed],
+                 "warnings": []}
     errors, warnings = found["errors"], found["warnings"]
     if as_json:
         _print_json(found)

@@ -858,3 +858,18 @@ def test_explain_reads_a_contexts_values_as_suggest_one_does():
     none = engine.suggest_one({k: (None if k in ("location", "headphones", "battery") else v)
                                for k, v in context.items()}, 5)
     assert one.to_dict("list") == none.to_dict("list") and len(one)
+
+
+def test_check_json_has_one_shape_whether_the_file_reads_or_not(tmp_path):
+    """A program reading `rules check --json` got {"errors": [...], "warnings": [...]} for a
+    file that reads and {"error": {...}} for one that does not."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {location: home}\n    suggest: [x]\n"
+                     "    priorty: 2\n  - id: b\n    when: {lunch: {between: [1]}}\n    suggest: [y]\n")
+    said = run("rules", "check", rules, "--json")
+    assert said.exit_code == 2
+    found = json.loads(said.output)
+    assert set(found) == {"rules", "tests", "errors", "warnings"} and len(found["errors"]) == 2
+    assert found["errors"][0].startswith(f"{rules}:5:5: rule 'a' › priorty: unknown key 'priorty'")
+    missing = json.loads(run("rules", "check", tmp_path / "none.yaml", "--json").output)
+    assert missing["errors"][0].startswith(f"{tmp_path / 'none.yaml'}: rule file not found")
