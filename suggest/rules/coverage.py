@@ -48,8 +48,9 @@ class Coverage:
             lines.append(f"never fire: {', '.join(self.never_fire)}")
         lines += ["",
                   "fired: requests where the rule's condition is true.",
-                  "shadowed: it fired, but the final list is the same without it (other rules",
-                  "  placed its items higher, the list was full, or its items were blocked).",
+                  "shadowed: a suggesting rule fired, but the final list is the same without it",
+                  "  (other rules placed its items higher, the list was full, or its items were",
+                  "  blocked); a rule that only blocks is not counted (0).",
                   "near miss: every condition of its top-level `all` held but one (those on one",
                   "  field count as one); the last column names the one that most often failed."]
         return "\n".join(lines)
