@@ -517,7 +517,8 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
     k, curve = found["k"], found["curve"]
     steps = [n for n in curve if n < max(curve)]
     lines = [f"{found['file']}: {found['rules']} rules (the last is the default) imitate the "
-             f"ranker's top {k} on {found['requests']:,} of its training contexts.",
+             f"ranker's top {k} on {found['requests']:,} of the contexts it was trained and "
+             "validated on.",
              f"  fidelity {found['fidelity']:.2f}: the share of the ranker's top {k} the rules "
              "reproduce there" + (" (" + ", ".join(f"{curve[n]:.2f} with {n}" for n in steps)
                                   + " rules, the default among them)" if steps else "")]
@@ -536,6 +537,10 @@ def distilled_text(found: dict, out: Path, dataset) -> str:
         lines.append(f"    {r['id']}: when {r['when']} -> {', '.join(r['suggest'])} "
                      f"({r['requests']:,} contexts; its list holds {r['agreement']:.0%} of the "
                      f"ranker's top {k} there)")
+    lines.append("  a condition can stand for the users who have it (a device some households "
+                 "own): the ranker learnt their taste, not the context's effect; replay the file "
+                 "with --split user, or mine the log (`suggest rules mine` compares each user "
+                 "with themselves), before reading a rule as a product fact")
     if found.get("warning"):
         lines.append(f"Next: suggest train --dataset {dataset} --test-share 0.2 -o models/NAME, "
                      f"then distil that model")

@@ -236,19 +236,24 @@ def _yaml(rules: list[dict], summary: dict, source: str, k: int) -> str:
     head = [
         f"# Distilled by `suggest rules distil` from {source or 'a model'}: {len(rules)} rules "
         f"(the last is the default) imitate the ranker's top {k}",
-        f"# on {summary['requests']:,} of its training contexts. Fidelity {summary['fidelity']:.2f}: "
+        f"# on {summary['requests']:,} of the contexts it was trained and validated on. Fidelity "
+        f"{summary['fidelity']:.2f}: "
         f"the share of the ranker's top {k} these rules reproduce there.",
         f"# Ceiling {ceiling:.2f}: the most any rules over these conditions could reproduce; the "
         f"other {1 - ceiling:.2f} of the ranker's",
         "# choices differ between requests in the same context (personal history, or finer context),",
         "# which rules about context cannot hold. The first rule that fires gives the list (conflict: first).",
+        "# A condition can stand for the users who have it (a device some households own): the ranker",
+        "# learnt their taste, not the context's effect. Before reading a rule as a product fact, replay",
+        "# the file with --split user, or ask `suggest rules mine`, which compares each user with",
+        "# themselves.",
         "# Fidelity by the number of rules (the default among them): "
         + ", ".join(f"{n}: {v:.2f}" for n, v in summary["curve"].items()) + ".",
         "version: 1", "conflict: first", f"max_suggestions: {k}", "rules:",
     ]
     lines = list(head)
     for r in rules:
-        lines += [comment(f"first to fire on {r['requests']:,} training contexts "
+        lines += [comment(f"first to fire on {r['requests']:,} of those contexts "
                           f"({r['requests'] / max(summary['requests'], 1):.1%}); reproduces "
                           f"{r['agreement']:.0%} of the ranker's top {k} there"),
                   f"  - id: {yaml_flow(r['id'])}",
