@@ -821,11 +821,14 @@ def evaluate_command(run_file, truth_file, ks, gain, as_json):
     """Score any run against any truth with the metrics of trec_eval and ranx.
 
     Lists are ordered by score, then item id ascending (trec_eval orders tied
-    scores by document id descending, so on ties the two can differ); requests
-    without a relevant item
-    are left out of the means and counted; a request of the truth that the run
-    never answered counts as 0 (give a truth of the run's requests only, e.g. a
-    replay's held-out part, to score answered requests alone).
+    scores by document id descending and ranx keeps the file's order, so on
+    ties they can differ); an item is relevant when its relevance is above 0
+    (trec_eval and ranx need 1: fractional grades differ); requests without a
+    relevant item are left out of the means and counted; a request of the
+    truth that the run never answered counts as 0 (give a truth of the run's
+    requests only, e.g. a replay's held-out part, to score answered requests
+    alone). A TREC run's tag (its sixth field) or a table's engine column
+    names the engine: several names are several engines, each scored alone.
     """
     from suggest.report.terminal import metrics_table
     from suggest.workflow import evaluate_files

@@ -314,6 +314,41 @@ def test_evaluate_reads_tables_and_trec_files_alike(tmp_path):
     assert outs[0]["metrics"]["precision@1"] == pytest.approx(1 / 3)
 
 
+def test_evaluate_reads_ids_as_written_and_names_the_line_of_a_row_after_blank_lines(tmp_path):
+    """An IR auditor: CSV ids 'NA', 'null', 'None' were refused as missing (the same data in
+    TREC scored), an engine '001' was shown as '1', a blank first line made the file
+    "empty", and a bad row after blank lines was named two lines early."""
+    (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,NA,1\nq2,None,1\n")
+    (tmp_path / "run.csv").write_text("\nrequest_id,item_id,score,engine\nq1,NA,0.9,001\n"
+                                      "q1,null,0.8,001\n\nq2,None,0.7,001\nq1,null,0.9,010\n"
+                                      "q2,None,0.9,010\n")
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "run.csv"), "--truth",
+                                       str(tmp_path / "truth.csv"), "--k", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert sorted(out) == ["001", "010"]
+    assert out["001"]["metrics"]["precision@1"] == 1.0  # NA and None found as the truth's ids
+    assert out["010"]["metrics"]["precision@1"] == 0.5  # 'null' is not 'NA'; q2's None is
+    (tmp_path / "bad.csv").write_text("request_id,item_id,score\n\n\nq1,a,0.9\n\nq2,b,abc\n")
+    bad = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "bad.csv"), "--truth",
+                                    str(tmp_path / "truth.csv")])
+    assert bad.exit_code == 2 and f"{tmp_path / 'bad.csv'}:6: run score 'abc'" in bad.output, \
+        bad.output
+
+
+def test_evaluate_says_each_engines_own_requests_left_out(tmp_path):
+    """The table's first line gave the first engine's count of requests without a relevant
+    item as every engine's."""
+    (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,a,1\n")
+    (tmp_path / "run.csv").write_text("request_id,item_id,score,engine\nq1,a,0.9,x\n"
+                                      "q9,z,0.8,x\nq8,z,0.8,x\nq1,a,0.5,y\n")
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "run.csv"), "--truth",
+                                       str(tmp_path / "truth.csv")])
+    assert result.exit_code == 0, result.output
+    assert ("1 requests with a relevant item; those without one are left out (x 2, y 0)"
+            in result.output), result.output
+
+
 def test_evaluate_bad_files_are_exit_2(tmp_path):
     (tmp_path / "bad.run").write_text("q1 a 0.9\n")
     (tmp_path / "truth.csv").write_text("request_id,item_id,relevance\nq1,a,1\n")

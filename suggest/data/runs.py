@@ -27,8 +27,9 @@ TRUTH_COLUMNS = ("request_id", "item_id", "relevance")
 
 
 def _first_line(path: Path) -> str:
+    """The first line that is not blank (a blank first line made a file "empty")."""
     with open(path, encoding="utf-8", errors="replace") as f:
-        return f.readline().strip()
+        return next((line.strip() for line in f if line.strip()), "")
 
 
 def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
@@ -52,11 +53,16 @@ def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
             # a row with more fields than the header: pandas would make its first field an
             # index and read every column one off (all metrics 0, exit 0); refused instead
             warnings.simplefilter("error", pd.errors.ParserWarning)
+            ids = {"request_id": str, "item_id": str, "engine": str}
             try:
+                # ids as written: 'NA', 'null', 'None' are ids, only an empty cell is missing;
+                # an engine '001' stays '001'
                 frame = _parsed(path, what, lambda: pd.read_csv(
-                    path, sep=sep, index_col=False, dtype={"request_id": str, "item_id": str}))
+                    path, sep=sep, index_col=False, dtype=ids, keep_default_na=False,
+                    na_values={c: [""] for c in (*ids, "score", "relevance")}))
             except pd.errors.ParserWarning:
                 raise _field_count(path, sep, what, len(header)) from None
+        frame.insert(0, "line", _record_lines(path, sep, len(frame)))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"{what} has no column {', '.join(repr(c) for c in missing)}",
@@ -73,6 +79,23 @@ def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
                             hint=f"every row of a {what} table needs {', '.join(needed)}"
                                  + (" and, with that column, an engine" if col == "engine" else ""))
     return frame
+
+
+def _record_lines(path: Path, sep: str, rows: int) -> np.ndarray:
+    """The file line each data row of a CSV table starts on (blank lines skipped, as pandas
+    skips them: a row after two blank lines was named two lines early)."""
+    starts = []
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        reader = csv.reader(f, delimiter=sep)
+        line = 1
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                starts.append(line)
+            line = reader.line_num + 1
+    starts = starts[1:]  # the header's
+    if len(starts) != rows:  # a file pandas reads otherwise than csv: the rows' order
+        return np.arange(rows) + 2
+    return np.asarray(starts, dtype=np.int64)
 
 
 def _field_count(path: Path, sep: str, what: str, width: int) -> DataError:

@@ -230,8 +230,12 @@ def metrics_table(results: dict) -> str:
     names = list(first.means)
     width = max(len(n) for n in names) + 2
     columns = [max(16, len(e) + 2) for e in results]  # an engine's name whole above its column
-    lines = [f"{first.requests:,} requests with a relevant item; "
-             f"{first.requests_without_positive:,} without one are left out",
+    left = {e: r.requests_without_positive for e, r in results.items()}
+    # an engine's own requests without a relevant item: each run may list other requests
+    out = (f"{first.requests_without_positive:,} without one are left out"
+           if len(set(left.values())) == 1 else
+           "those without one are left out (" + ", ".join(f"{e} {n:,}" for e, n in left.items()) + ")")
+    lines = [f"{first.requests:,} requests with a relevant item; {out}",
              "metric".ljust(width) + "".join(e.rjust(w) for e, w in zip(results, columns))]
     lines += [name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(w)
                                           for r, w in zip(results.values(), columns))
