@@ -736,6 +736,17 @@ def test_requests_kept_without_some_of_their_rows_are_counted(make_dataset):
     assert ("3 one per value of 'rid'; 0 have no positive; 2 kept without some of their rows "
             "(rejected), scored as if the engagements of those rows never happened").replace(
         "3 one", "3, one") in report.to_text()
+    # a reviewer: a repeat rejected under `duplicates: reject` and a rejected row without an
+    # item lose no engagement of their request: not counted
+    spared = make_dataset("""\
+        rid,user,item,temp
+        q1,u1,i1,3
+        q1,u1,i1,3
+        q2,u2,i1,4
+        q2,u2,,hot
+        """, columns={"request": "rid"}, context={"temp": "numeric"}, duplicates="reject")
+    report = load(spared).report
+    assert report.rows_rejected == 2 and report.partial_requests == 0
 
 
 def test_a_column_varying_within_requests_is_named_first_when_it_costs_many_rows(make_dataset):

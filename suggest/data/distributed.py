@@ -361,8 +361,8 @@ def _bucket(ds: Dataset, context: list[str], keep: bool, *pieces: pd.DataFrame,
     request = pd.factorize(out["request_id"])[0] if ds.request else None
     rows = Rows(out, verdicts, pd.factorize(out["user_id"])[0], pd.factorize(out["item_id"])[0],
                 request, context)
-    check_requests(ds, rows)
-    partial = partial_requests(request, verdicts.undecided)
+    spared = check_requests(ds, rows)
+    partial = partial_requests(request, verdicts.undecided, spared)
     bad = ~verdicts.undecided & ~marks
     rejects = pd.DataFrame({"piece": out["piece"].to_numpy()[bad], "line": out["line"].to_numpy()[bad],
                             "reason": verdicts.why[bad]})

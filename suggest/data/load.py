@@ -303,15 +303,16 @@ def many_rejected(rows_in: int, rejected: int, reasons: dict[str, int]) -> str |
     return said
 
 
-def partial_requests(request: np.ndarray | None, ok: np.ndarray) -> int:
+def partial_requests(request: np.ndarray | None, ok: np.ndarray, spared: np.ndarray) -> int:
     """Requests (codes of a request column; None: the log has none, and a rejected row has
-    no request to name) with a kept row and a rejected one."""
+    no request to name) with a kept row and a rejected one that lost something (``spared``:
+    rejects that lose nothing, :func:`check_requests`)."""
     if request is None:
         return 0
     has = request >= 0
     size = int(request.max(initial=-1)) + 1
     kept = np.bincount(request[has & ok], minlength=size) > 0
-    lost = np.bincount(request[has & ~ok], minlength=size) > 0
+    lost = np.bincount(request[has & ~ok & ~spared], minlength=size) > 0
     return int(np.count_nonzero(kept & lost))
 
 
@@ -511,8 +512,8 @@ def _read(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame, LoadReport, Codes]:
                      missing_values=ds.missing_values, what="log", dictionary=_few_values(ds))
     report = _start(ds, raw)
     rows = check_rows(ds, raw, report)
-    check_requests(ds, rows)
-    report.partial_requests = partial_requests(rows.request, rows.verdicts.undecided)
+    spared = check_requests(ds, rows)
+    report.partial_requests = partial_requests(rows.request, rows.verdicts.undecided, spared)
     rejects = collect_rejects(raw, pd.Series(rows.verdicts.why, index=raw.frame.index),
                                ~rows.verdicts.undecided, ds.separator)
     report.rows_ok = int(rows.verdicts.undecided.sum())
@@ -696,10 +697,12 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
     return Rows(out, verdicts, user_code, item_code, request_code, context)
 
 
-def check_requests(ds: Dataset, rows: Rows) -> None:
+def check_requests(ds: Dataset, rows: Rows) -> np.ndarray:
     """The checks across the rows of a request, in the rows' order: with a request column,
     rows that disagree with their request's first row; with ``duplicates: reject``, a
-    repeated request and item. ``rows`` must hold every row of each of its requests."""
+    repeated request and item. ``rows`` must hold every row of each of its requests.
+    Returns the rows whose reject loses nothing of their request (a repeat of a pair its
+    first row still holds, a row without an item)."""
     out, verdicts = rows.out, rows.verdicts
     if ds.request:
         why = _disagrees_with_first(out, verdicts.undecided, rows.request,
@@ -717,6 +720,7 @@ def check_requests(ds: Dataset, rows: Rows) -> None:
         if ds.request:  # last: a row any check above rejected takes its request's others along
             verdicts.fail_each(_lost_shown_rows(out, verdicts.undecided, rows.request,
                                                 repeats | (rows.item < 0)))
+    return repeats | (rows.item < 0)
 
 
 def _lost_shown_rows(out: pd.DataFrame, ok: np.ndarray, request: np.ndarray,
