@@ -62,7 +62,8 @@ def verdict_pairs(names: list[str], metric: str, engines: dict[str, dict]) -> li
                 pairs.remove((n, other))
             pairs.append((other, n))
     if baseline is not None:  # does a rule set beat the simplest thing that could work?
-        pairs += [(baseline, n) for n in other_rule_sets(engines) if n in names]
+        pairs += [(baseline, n) for n in other_rule_sets(engines) if n in names
+                  and (baseline, n) not in pairs and (n, baseline) not in pairs]
     return pairs
 
 

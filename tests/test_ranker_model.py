@@ -451,6 +451,9 @@ def test_a_ranker_that_learnt_from_time_refuses_a_context_without_one(small):
     with pytest.raises(SuggestError, match=f"1 request\\(s\\) of the frame \\(first: "
                                            f"'{rows['request_id'][2]}'\\) have no timestamp"):
         engine.suggest(rows, 5)
+    # local time fields without the instant: no counts before a time either
+    with pytest.raises(SuggestError, match="the requests frame has no timestamp column"):
+        engine.suggest(test.iloc[:4].drop(columns="timestamp"), 5)
     context = {"user_id": str(rows["user_id"][0]), "location": "home"}
     with pytest.raises(SuggestError, match="the context has no timestamp"):
         engine.suggest_one(context, 5)

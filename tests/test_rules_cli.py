@@ -258,6 +258,15 @@ def test_explain_refuses_a_time_without_its_offset_where_the_dataset_reads_offse
         assert said.exit_code == 2, said.output
         assert ("test 'bare': context timestamp '2026-03-07T07:45:00' has no UTC offset"
                 in said.output), said.output
+    # unquoted, YAML reads it as a time of its own: refused too; with its offset, read
+    unquoted = rules.read_text().replace("'2026-03-07T07:45:00'", "2026-03-07T07:45:00")
+    rules.write_text(unquoted)
+    said = run("rules", "check", rules, "--dataset", tmp_path / "d.yaml")
+    assert said.exit_code == 2 and ("test 'bare': context timestamp '2026-03-07T07:45:00' has no "
+                                    "UTC offset") in said.output, said.output
+    rules.write_text(unquoted.replace("2026-03-07T07:45:00}", "2026-03-07T07:45:00+01:00}"))
+    said = run("rules", "test", rules, "--dataset", tmp_path / "d.yaml")
+    assert said.exit_code == 0, said.output
 
 
 def test_explain_and_test_read_a_time_without_offset_in_the_datasets_zone(tmp_path):

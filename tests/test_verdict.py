@@ -196,6 +196,11 @@ def test_best_baseline_and_pairs():
     engines = {"ranker": {"m": 0.5}, "popular": {"m": 0.3}, "context-popular": {"m": 0.4}}
     pairs = verdict_pairs(list(engines), "m", engines)
     assert sorted(pairs) == [("context-popular", "ranker"), ("ranker", "popular")]
+    # nor a rule set against the best baseline when that baseline is the first engine
+    engines = {"popular": {"m": 0.3}, "random": {"m": 0.1},
+               "mined": {"m": 0.2, "rule_set": "mined.yaml"}}
+    pairs = verdict_pairs(list(engines), "m", engines)
+    assert sorted(pairs) == [("popular", "mined"), ("popular", "random")]
 
 
 def test_without_a_learned_engine_the_best_baseline_is_judged_against_the_rules():

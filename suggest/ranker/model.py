@@ -616,11 +616,13 @@ class RankerEngine(BaseEngine):
     @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int, exclude_blocked: bool = False) -> pd.DataFrame:
         k = check_k(k)
-        if getattr(getattr(self, "features_", None), "has_time_", False) and \
-                "timestamp" in requests.columns and requests["timestamp"].isna().any():
-            missing = requests["request_id"][requests["timestamp"].isna().to_numpy()]
-            raise untimed(f"{len(missing):,} request(s) of the frame (first: "
-                          f"{missing.iloc[0]!r}) have no timestamp")
+        if getattr(getattr(self, "features_", None), "has_time_", False):
+            if "timestamp" not in requests.columns:  # local time fields alone: no instant
+                raise untimed("the requests frame has no timestamp column")
+            if requests["timestamp"].isna().any():
+                missing = requests["request_id"][requests["timestamp"].isna().to_numpy()]
+                raise untimed(f"{len(missing):,} request(s) of the frame (first: "
+                              f"{missing.iloc[0]!r}) have no timestamp")
         cand, X, scores = self.score(requests)
         keep = np.ones(len(cand), bool) if not exclude_blocked else cand["rule_blocked"].to_numpy() == 0
         return self.top(requests, cand[keep], X[keep], scores[keep], k)

@@ -263,12 +263,17 @@ def _check_offset_written(context: dict, log) -> None:
 
     from suggest.data.timefields import OFFSET_ZONE, WRITTEN_OFFSET
 
+    import datetime
+
     stamp = context.get("timestamp")
     if (log is None or getattr(log.dataset, "timezone", None) != OFFSET_ZONE
-            or not isinstance(stamp, str) or context.get("timezone")):
+            or not isinstance(stamp, (str, datetime.datetime)) or context.get("timezone")):
         return
-    if not re.search(WRITTEN_OFFSET, stamp.strip()):
-        raise SuggestError(f"context timestamp {stamp!r} has no UTC offset, and the dataset reads "
+    # an unquoted YAML time is a datetime: naive when written without an offset
+    if (stamp.tzinfo is None if isinstance(stamp, datetime.datetime)
+            else not re.search(WRITTEN_OFFSET, stamp.strip())):
+        shown = stamp.isoformat() if isinstance(stamp, datetime.datetime) else stamp
+        raise SuggestError(f"context timestamp {shown!r} has no UTC offset, and the dataset reads "
                            "each time at its written offset (`timezone: offset`)",
                            hint="write it with its offset (e.g. 2026-03-07T07:45:00+01:00), or "
                                 "give the context's timezone")
