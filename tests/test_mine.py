@@ -267,3 +267,28 @@ def test_a_column_that_restates_another_gives_no_second_copy_of_its_rules(contex
     assert any(label.startswith("weather is rain") for label in rain)  # the first: kept
     # ("rainy is false" holds on no one weather value's requests: it stays)
     assert not any("rainy is true" in label for label in labels), labels
+
+
+def test_a_rules_items_are_written_most_chosen_first(tmp_path):
+    """A PM's mined rule put news_3 before news_1, chosen twice as often there, because its
+    noisy lift was higher. At the gym, A is chosen three times as often as B, while B's lift
+    is the higher (B is rare elsewhere): the rule shows A first."""
+    from conftest import write_dataset
+
+    rng = np.random.default_rng(5)
+    rows, start = [], pd.Timestamp("2026-03-01", tz="UTC")
+    others = [f"x{i}" for i in range(10)]
+    for i in range(6000):
+        gym = rng.random() < 0.5
+        a, b = (0.45, 0.15) if gym else (0.30, 0.04)
+        draw = rng.random()
+        item = "A" if draw < a else "B" if draw < a + b else others[rng.integers(len(others))]
+        rows.append((f"q{i}", f"u{rng.integers(300)}", item, "gym" if gym else "home",
+                     (start + pd.Timedelta(minutes=10 * i)).isoformat()))
+    pd.DataFrame(rows, columns=["request", "user", "item", "place", "time"]).to_csv(
+        tmp_path / "log.csv", index=False)
+    described = write_dataset(tmp_path, None, columns={"request": "request", "time": "time"},
+                              context={"place": "categorical"})
+    rule = next(r for r in mine(load_log(described)).rules if r["label"] == "place is gym")
+    items = [t[1] for t in rule["targets"]]
+    assert items[:2] == ["A", "B"] and rule["lifts"][0] < rule["lifts"][1], rule

@@ -35,9 +35,9 @@ How (everything on the training part of the replay's split, ``--test-share``, ``
    significant pair and none a rule (``benchmarks/mine_null.py``). Engagement share conditioned
    on there being an engagement keeps contexts where people engage with anything more
    often from lifting every item.
-4. **Rules.** A condition's significant targets, highest lift first (lift: the target's
-   share of the engagements where the condition holds over its share of all of them), up
-   to ``k``; a two-column condition keeps only targets neither of its one-column parts
+4. **Rules.** A condition's significant targets, picked highest lift first (lift: the
+   target's share of the engagements where the condition holds over its share of all of
+   them), up to ``k``, and written most chosen there first; a two-column condition keeps only targets neither of its one-column parts
    already proposes, and is dropped when none is left (redundant).
 5. **Check.** Each rule is fitted as a replay fits rules (slices filled by the fitting
    part's popularity) and scored on the check part: its *held-out precision* is the share
@@ -413,7 +413,7 @@ def _cmh(ids: np.ndarray, users: np.ndarray, engaged: np.ndarray, hits: np.ndarr
 def _proposals(significant: np.ndarray, stats: dict, conditions: _Conditions, targets,
                members: dict, k: int) -> list[dict]:
     """One candidate rule per condition with a significant target not already proposed by
-    its one-column parts: its targets by lift (an item inside a slice already taken, or a
+    its one-column parts: its targets picked by lift (an item inside a slice already taken, or a
     slice holding an item already taken, is skipped), up to ``k``. A pair leaves out every
     target significant for either of its parts, whether or not the part's rule shows it: a
     slice whose items the part proposes one by one adds nothing."""
@@ -440,6 +440,9 @@ def _proposals(significant: np.ndarray, stats: dict, conditions: _Conditions, ta
                 break
         if not picks:
             continue
+        # shown by how often each is chosen there: the lift picked them, a noisy lift order
+        # put a rarer item first (a PM's news_3 before news_1, chosen twice as often)
+        picks.sort(key=lambda t: -stats["observed"][c, t])
         out.append({"condition": int(c), "targets": [targets[t] for t in picks],
                     "lifts": [float(stats["lift"][c, t]) for t in picks],
                     "q": float(min(stats["q"][c, t] for t in picks)),
