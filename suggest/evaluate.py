@@ -330,6 +330,10 @@ def evaluate(run: pd.DataFrame, truth: pd.DataFrame, metrics: list[str] | None =
     """Score a run (``request_id, item_id, score``) against truth (``request_id, item_id,
     relevance``). ``metrics`` are names like ``"ndcg@5"``, or one name (default: every metric
     at 1, 3, 5, 10). A missing column is a :class:`SuggestError` naming it.
+
+    The frames are taken as they are, where ``suggest evaluate`` checks its files first: a
+    NaN score ranks last, an item graded twice for a request counts at its highest grade,
+    and a truth without a relevant item gives NaN means (the command refuses all three).
     """
     check_gain(gain)
     from suggest.engines.base import TRUTH_COLUMNS, check_frame
