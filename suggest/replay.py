@@ -538,6 +538,8 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, return
     ``returning``: whether each request's user has a request in the training part (the
     :data:`RETURNING` segment)."""
     suggestions, results = [], []
+    rules = engines.get("rules")  # its block rules: does another engine show what they remove?
+    blocks = rules if hasattr(rules, "blocked_shown") else None
     for name, engine in engines.items():
         started = time.perf_counter()
         out_frame = engine.suggest(chunk, k)
@@ -545,6 +547,11 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, return
         check_suggestions(out_frame, name)
         out_frame = out_frame.assign(engine=name)
         suggestions.append(out_frame)
+        if blocks is not None:
+            shown, fired = blocks.blocked_shown(chunk, out_frame)
+            first = (out_frame.loc[shown, ["request_id", "rank"]].groupby("request_id")["rank"]
+                     .min())  # the best place a removed item holds in the list
+            blocked_rank = first.reindex(chunk["request_id"]).to_numpy(dtype=float)
         scored = evaluate(out_frame, truth, names, gain=gain).per_request
         rows = chunk[["request_id", *context]].merge(scored, on="request_id", how="left")
         rows.insert(1, "engine", name)
@@ -552,6 +559,8 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, return
         rows["has_positive"] = isin(rows["request_id"], scored["request_id"])
         rows["answered"] = isin(rows["request_id"], out_frame["request_id"])
         rows["latency_us"] = per_request_us
+        if blocks is not None:
+            rows["block_fired"], rows["blocked_rank"] = fired, blocked_rank
         results.append(rows)
     # categoricals as text before concatenating: pandas turns those whose categories
     # differ into text row by row
@@ -608,10 +617,16 @@ class _ChunkTotals:
         self.placed: dict[str, int] = {}
 
     def add_results(self, table) -> None:
+        blocks = [c for c in ("block_fired", "blocked_rank") if c in table.column_names]
         frame = table.select(["request_id", "engine", "has_positive", "answered", "latency_us",
-                              *self.names]).to_pandas()
+                              *self.names, *blocks]).to_pandas()
+        cut = int(self.primary.split("@")[1])
         for name, rows in frame.groupby("engine", sort=False):
             t = self.engines[name]
+            if blocks:  # requests where a block fired; of them, those showing a removed item
+                t["block_fired"] = t.get("block_fired", 0) + int(rows["block_fired"].sum())
+                t["blocked_shown"] = t.get("blocked_shown", 0) + int(
+                    (rows["blocked_rank"].to_numpy(dtype=float) <= cut).sum())
             scored = rows[rows["has_positive"].to_numpy()]
             answered = scored[scored["answered"].to_numpy()]
             for m in self.names:
@@ -674,6 +689,9 @@ class _ChunkTotals:
         for cut in self.cuts:
             entry[f"catalog_coverage@{cut}"] = float(len(t["shown"][cut]) / catalog_size)
         entry["popularity_rank_mean"] = t["pop_sum"] / t["pop_n"] if t["pop_n"] else None
+        if t.get("block_fired"):  # of the requests where a block rule fired: showing what it removes
+            entry["block_requests"] = t["block_fired"]
+            entry["blocked_shown_rate"] = t["blocked_shown"] / t["block_fired"]
         latency = np.concatenate([np.repeat(v, n) for v, n in t["latency"]]) if t["latency"] \
             else np.zeros(0)
         # a chunk's time over its requests: a mean per request, one value a chunk; its

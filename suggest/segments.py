@@ -51,7 +51,8 @@ TIME_SEGMENTS = ("hour", "weekday")
 #: (False: a user new to the engines, the cold start a time split meets).
 RETURNING = "returning_user"
 NOT_SEGMENTS = ("request_id", "engine", "has_positive", "answered", "latency_us", "minute",
-                "is_weekend", "timestamp", "timezone", "user_id", "group_id")
+                "is_weekend", "timestamp", "timezone", "user_id", "group_id", "block_fired",
+                "blocked_rank")
 
 
 def check_min_size(min_size: int) -> int:

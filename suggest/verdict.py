@@ -98,6 +98,17 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if churn:  # every engine is starved alike: the reason for what follows, said first
         out["new_items"] = churn
         say.append(f"Caution: {churn}.")
+    for name in learned:  # an engine that shows what the team's block rules remove
+        shown = engines[name].get("blocked_shown_rate")
+        if shown:
+            cut = metric.split("@")[1]
+            kept = [n for n in learned if n != name and engines[n].get("blocked_shown_rate") == 0]
+            say.append(f"Caution: {name} shows an item a block rule removes in {percent(shown)} "
+                       f"of the {engines[name]['block_requests']:,} held-out requests where one "
+                       f"fires (in its top {cut})"
+                       + (f"; {kept[0]} never does: ship {kept[0]} to keep the blocks"
+                          if kept else "") + ".")
+            out.setdefault("blocked_shown", {})[name] = shown
     below = summary.get("ranker_below_baseline") or {}
     if below.get("value"):
         out["ranker_below_baseline"] = below

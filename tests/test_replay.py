@@ -913,3 +913,34 @@ def test_replay_takes_a_descriptions_path_and_refuses_engines_that_are_no_mappin
     assert summary["engines"]["popular"]["ndcg@5"] == again["engines"]["popular"]["ndcg@5"]
     with pytest.raises(SuggestError, match="engines must map a name to an engine, not a list"):
         replay(log, [get_engine("popular")], tmp_path / "list", latency_sample=0)
+
+
+def test_an_engine_that_shows_what_a_block_rule_removes_is_counted_and_cautioned(log, tmp_path):
+    """A PM's verdict said "ship the ranker" while it showed sushi after 23:00 in 27% of the
+    late-night requests, which the team's block rule forbids; nothing said so. Each engine's
+    share of the requests where a block fires whose top k shows a removed item, by hand."""
+    from suggest.rules import RulesEngine
+    from suggest.verdict import judge
+
+    phone = str(ROOT / "rules" / "phone.yaml")
+    engines = {"rules": get_engine("rules", rules=phone), "popular": get_engine("popular")}
+    summary = replay(log, engines, tmp_path / "run", latency_sample=0)
+    rules = RulesEngine(phone).fit(log.requests, log.truth, log.catalog)
+    test = log.requests[log.requests["request_id"].isin(
+        pd.read_parquet(tmp_path / "run" / "results.parquet")["request_id"])]
+    removed = rules.blocked(test)
+    lists = pd.read_parquet(tmp_path / "run" / "suggestions.parquet")
+    top = lists[(lists["engine"] == "popular") & (lists["rank"] <= 5)]
+    shown = top.merge(removed, on=["request_id", "item_id"])["request_id"].nunique()
+    fired = removed["request_id"].nunique()
+    entry = summary["engines"]["popular"]
+    assert fired > 20 and shown > 0
+    assert entry["block_requests"] == fired and entry["blocked_shown_rate"] == shown / fired
+    assert summary["engines"]["rules"]["blocked_shown_rate"] == 0  # the rules keep their own
+    # the verdict says it of a learned engine, and names the one that keeps the blocks
+    summary["engines"]["ranker"] = dict(entry)
+    summary["engines"]["hybrid"] = {**entry, "blocked_shown_rate": 0.0}
+    said = judge(summary, "ndcg@5")["sentences"]
+    assert (f"Caution: ranker shows an item a block rule removes in {shown / fired:.0%} of the "
+            f"{fired:,} held-out requests where one fires (in its top 5); hybrid never does: "
+            "ship hybrid to keep the blocks.") in said
