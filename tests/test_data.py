@@ -498,7 +498,7 @@ def test_jsonl_line_not_json_or_not_an_object_is_rejected(make_dataset):
     reasons = reasons_by_line(log)
     assert set(reasons) == {2, 3, 6}
     assert reasons[2].startswith("not valid JSON")
-    assert reasons[3] == "expected a JSON object, found list"
+    assert reasons[3].startswith("expected a JSON object, found list (JSON lines hold one object a line")
     assert reasons[6] == "expected a JSON object, found str"
     assert log.events[["item_id", "line"]].values.tolist() == [["i1", 1], ["5", 5]]
 
@@ -716,6 +716,23 @@ def test_request_rows_must_agree_on_time_numbers_booleans_and_missing_values(mak
     # a missing cell is said missing, not Python's 'nan' or pandas' '<NA>' (never written)
     assert reasons[6].startswith("wifi (missing) differs from 'True'")
     assert reasons[7].startswith("temp (missing) differs from '3'")
+
+
+def test_a_header_repeated_inside_the_log_is_rejected_as_one_and_types_nothing(make_dataset):
+    """A data engineer's exports joined one after another: the second header was a request of
+    user 'user' (or a type error), and its cells made an undeclared number column text."""
+    path = make_dataset("""\
+        User ID,item,temp,plugged
+        u1,a,3.5,true
+        u2,b,4,false
+        User ID,item,temp,plugged
+        u3,a,5,true
+        """, columns={"user": "uid"}, rename={"User ID": "uid"})
+    log = load(path)
+    assert reasons_by_line(log) == {
+        4: "the header line again (files joined one after another?): not a row of the log"}
+    assert log.report.inferred == {"temp": "numeric", "plugged": "boolean"}
+    assert sorted(log.requests["user_id"].astype(str)) == ["u1", "u2", "u3"]
 
 
 def test_requests_kept_without_some_of_their_rows_are_counted(make_dataset):
@@ -1896,3 +1913,30 @@ def test_the_json_report_gives_each_kind_of_reject_a_key_a_program_can_match(mak
          "example": "time 'yesterday' is not ISO 8601 like 2026-03-02T08:15:00+01:00"},
         {"kind": "user (user) is missing", "rows": 1, "example": "user (user) is missing"}]
     assert sum(k["rows"] for k in kinds) == log.report.rows_rejected
+
+
+@pytest.mark.parametrize("name, text, spec, words", [
+    ("log.xlsx", "x", {}, "'log.xlsx' is a spreadsheet, which the tool does not read"),
+    ("log.xlsx", "x", {"format": "csv"}, "log file is a spreadsheet (.xlsx), which the tool does not read"),
+    ("log.zip", "x", {"format": "csv"}, "log file is a zip archive (.zip)"),
+    ("log.jsonl", '[{"user": "u1", "item": "a"}]\n', {},
+     "a file that is one JSON array is not read: write each object on its own line"),
+    ("log.csv", "user,item,ts\nu1,a,1772438100000\n", {"columns": {"time": "ts"}},
+     "for milliseconds since 1970 set `time_format: unix_ms`"),
+    ("log.csv", "user,item,ts\nu1,a,1772438100000\n", {"columns": {"time": "ts"},
+                                                      "time_format": "unix_s"},
+     "(milliseconds? set `time_format: unix_ms`)"),
+    ("log.csv", "user,item,ts\nu1,a,02/03/2026 08:15\n", {"columns": {"time": "ts"}},
+     "a day and month with slashes: set `time_format: '%d/%m/%Y %H:%M'`"),
+    ("log.csv", "user;item;temp\nu1;a;26,5\n", {"separator": ";", "context": {"temp": "numeric"}},
+     "temp '26,5' is not a number (a decimal comma: numbers are read with '.' as the decimal mark"),
+])
+def test_an_export_the_tool_cannot_read_as_written_is_named_with_its_fix(make_dataset, name, text,
+                                                                         spec, words):
+    """A data engineer's exports: spreadsheets and archives read as CSV printed compressed
+    bytes; a JSON array, epoch milliseconds, day/month dates and decimal commas got no hint
+    or the wrong one (unix_s for milliseconds)."""
+    path = make_dataset(text, name=name, **spec)
+    with pytest.raises(SuggestError) as info:
+        load(path)
+    assert words in info.value.format(), info.value.format()

@@ -320,6 +320,12 @@ class _Parser:
                 self.error(("log",), f"log file or folder not found: {file}",
                            "paths in a dataset description are relative to the YAML file")
                 return "csv"
+            from suggest.data.readers import UNREADABLE, UNREADABLE_HINT
+
+            if fmt is None and file.suffix.lower() in UNREADABLE:
+                self.error(("log",), f"'{file.name}' is a {UNREADABLE[file.suffix.lower()]}, "
+                           "which the tool does not read", UNREADABLE_HINT)
+                return "csv"
             if fmt is None:
                 self.error(("log",), f"cannot tell the format of '{file.name}' from its extension",
                            f"add `format:` with {one_of(allowed)}")

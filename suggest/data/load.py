@@ -661,6 +661,8 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
     out = pd.DataFrame({"line": raw.lines}, index=cells.index)
     if raw.sources is not None:  # several files: a reason that points at another row names its file
         out[SOURCE] = pd.Categorical(raw.sources)
+    header = _repeated_header(ds, cells)
+    fail(header, "the header line again (files joined one after another?): not a row of the log")
     user, user_code = _ids(cells[ds.user])
     fail(user_code < 0, f"user ({ds.user}) is missing")
     out["user_id"] = user
@@ -679,7 +681,7 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
             continue
         spec = ds.context.get(col) or (ds.catalog.attributes.get(col) if ds.catalog else None)
         if spec is None:
-            spec = ColumnSpec((types or {}).get(col) or _infer_type(cells[col]))
+            spec = ColumnSpec((types or {}).get(col) or _infer_type(_without(cells[col], header)))
             report.inferred[col] = spec.type
         schema[col] = spec.type
         out[col], why = _typed(cells[col], col, spec)
@@ -1181,6 +1183,33 @@ def _written_zones(ds: Dataset, cells: pd.DataFrame, fail) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(at[codes], zones), index=cells.index)
 
 
+def _repeated_header(ds: Dataset, cells: pd.DataFrame) -> np.ndarray:
+    """The rows that repeat the header (every cell its column's name, as the file wrote it
+    before ``rename:``): what joining exports one after another leaves; read as a row, it was
+    a request of user 'user' or a type error, and its cells decided undeclared columns'
+    types. The user column is compared first: on a clean log that is one comparison."""
+    before = {new: old for old, new in ds.rename.items()}
+    named = lambda col: str(before.get(col, col))  # noqa: E731
+    rows = np.flatnonzero((cells[ds.user] == named(ds.user)).to_numpy(dtype=bool, na_value=False))
+    if not len(rows):
+        return np.zeros(len(cells), dtype=bool)
+    same = np.ones(len(rows), dtype=bool)
+    for col in cells.columns:
+        same &= (cells[col].iloc[rows].astype(str) == named(col)).to_numpy(dtype=bool,
+                                                                           na_value=False)
+    out = np.zeros(len(cells), dtype=bool)
+    out[rows[same]] = True
+    return out
+
+
+def _without(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``values`` without ``rows`` (a mask), a categorical without the categories only they hold."""
+    if not rows.any():
+        return values
+    kept = values[~rows]
+    return kept.cat.remove_unused_categories() if isinstance(kept.dtype, pd.CategoricalDtype) else kept
+
+
 def _infer_type(values: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(values.dtype):
         return "boolean"
@@ -1274,7 +1303,11 @@ def _typed_values(values: pd.Series, col: str, kind: str) -> tuple[pd.Series, pd
     if kind == "numeric":
         typed = pd.to_numeric(values, errors="coerce").astype(float)
         bad = typed.isna()
-        reasons[bad] = f"{col} '" + values[bad].astype(str) + "' is not a number"
+        # a decimal comma (a European spreadsheet's 26,5): say what is read and how to fix it
+        comma = values[bad].astype(str).str.strip().str.fullmatch(r"-?\d+,\d+")
+        reasons[bad] = (f"{col} '" + values[bad].astype(str) + "' is not a number"
+                        + np.where(comma.to_numpy(dtype=bool), " (a decimal comma: numbers are "
+                                   "read with '.' as the decimal mark; export them so)", ""))
         # inf, -inf and 1e309 parse, but no context is infinitely far: they would pass
         # every `gte` condition and skew every statistic
         endless = np.isinf(typed)

@@ -239,6 +239,22 @@ def _one_by_one(parts: list[Part]):
     return pa.concat_tables(tables), [t.num_rows for t in tables]
 
 
+#: Containers no reader here opens, by suffix, and what they are.
+UNREADABLE = {".zip": "zip archive", ".bz2": "bzip2 file", ".xz": "xz file", ".7z": "7-Zip archive",
+              ".xlsx": "spreadsheet", ".xlsm": "spreadsheet", ".xls": "spreadsheet",
+              ".ods": "spreadsheet"}
+UNREADABLE_HINT = "export it as CSV, TSV, JSON lines or Parquet; gzip (.gz) is read as it is"
+
+
+def _check_readable(path: Path, what: str) -> None:
+    """Refuse a file this tool cannot read by its suffix, saying so (a .zip or .xlsx read as
+    CSV gave a trail of encoding and "no column" errors printing compressed bytes)."""
+    kind = UNREADABLE.get(path.suffix.lower())
+    if kind is not None:
+        raise DataError(f"{what} file is a {kind} ({path.suffix}), which the tool does not read",
+                        where=str(path), hint=UNREADABLE_HINT)
+
+
 def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None,
               bytes_per_part: int | None = None, **options) -> list[Part]:
     """The pieces of the log at ``path``, in order: one per file of a folder, dataset or
@@ -249,6 +265,8 @@ def log_parts(path: Path, fmt: str, *, rows_per_part: int | None = None,
     :func:`read_table`."""
     path = Path(path)
     files = log_files(path)
+    for file in ([path] if files is None else files):
+        _check_readable(file, options["what"])
     if files is None:
         if fmt == "parquet" and rows_per_part and path.is_file():
             return _row_group_parts(path, options, rows_per_part)
@@ -808,8 +826,10 @@ def _read_jsonl(path: Path, encoding: str, what: str) -> RawTable:
                             line.strip()))
                 continue
             if not isinstance(value, dict):
-                bad.append((number, f"expected a JSON object, found {type(value).__name__}",
-                            line.strip()))
+                bad.append((number, f"expected a JSON object, found {type(value).__name__}"
+                            + (" (JSON lines hold one object a line; a file that is one JSON "
+                               "array is not read: write each object on its own line)"
+                               if isinstance(value, list) else ""), line.strip()))
                 continue
             if "\\u" in line and has_lone_surrogate(value):
                 bad.append((number, "a \\u escape of a lone surrogate (half a character, not "

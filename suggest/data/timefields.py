@@ -125,6 +125,9 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
         far = bad & numbers.notna()  # a number, but too far from 1970 for any clock
         reasons[far[far].index] = ("time '" + text[far].astype(str) + f"' is outside the range the tool holds "
                                    f"({EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}) as {unit} since 1970")
+        if unit == "s":  # a number the size of milliseconds (1.7e12 now): say so
+            milli = reasons.index.isin(numbers.index[numbers.abs() >= 1e11]) & reasons.notna()
+            reasons[milli] = reasons[milli] + " (milliseconds? set `time_format: unix_ms`)"
         bad &= ~far
         reasons[bad[bad].index] = "time '" + text[bad].astype(str) + f"' is not a number of {unit} since 1970"
         return out, reasons
@@ -159,8 +162,17 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
         _localize(local, zones[naive.index], text, out, reasons, "write it with its UTC offset")
     failed = present & out.isna() & reasons.isna()
     expected = "ISO 8601 like 2026-03-02T08:15:00+01:00" if fmt == "iso" else f"the format {fmt!r}"
-    looks_numeric = pd.to_numeric(values[failed], errors="coerce").notna()
-    hint = np.where(looks_numeric, " (for seconds since 1970 set `time_format: unix_s`)", "")
+    number = pd.to_numeric(values[failed], errors="coerce")
+    written = values[failed].astype(str).str.strip()
+    slashed = written.str.match(r"^\d{1,2}/\d{1,2}/\d{2,4}\b").to_numpy(dtype=bool)
+    # a number's size tells seconds (1.7e9 now) from milliseconds (1.7e12)
+    hint = np.where(number.isna(), np.where(slashed, " (a day and month with slashes: set "
+                                                     "`time_format: '%d/%m/%Y %H:%M'`, or "
+                                                     "'%m/%d/%Y %H:%M' when the month comes "
+                                                     "first)", ""),
+                    np.where(number.abs() >= 1e11,
+                             " (for milliseconds since 1970 set `time_format: unix_ms`)",
+                             " (for seconds since 1970 set `time_format: unix_s`)"))
     reasons[failed] = ("time '" + values[failed].astype(str) + f"' is not {expected}" + hint)
     if fmt == "iso" and failed.any():  # written as ISO 8601, but no such day or time
         shaped = values[failed].astype(str).str.strip().str.match(_ISO_SHAPE)
