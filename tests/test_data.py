@@ -1940,3 +1940,15 @@ def test_an_export_the_tool_cannot_read_as_written_is_named_with_its_fix(make_da
     with pytest.raises(SuggestError) as info:
         load(path)
     assert words in info.value.format(), info.value.format()
+
+
+def test_a_categorical_value_written_like_a_decimal_is_kept_as_written(make_dataset):
+    """A PM's app version "8.0" was read as "8": a rule on "8.0" never fired in the replay,
+    and a declared list naming "8.0" rejected the very rows that held it. A JSON number 3.0
+    is still the id "3"."""
+    text = "user,item,app\nu1,a,8.0\nu2,b,7.1\nu3,c,8.0\n"
+    log = load(make_dataset(text, context={"app": {"type": "categorical", "values": ["8.0", "7.1"]}}))
+    assert log.report.rows_rejected == 0
+    assert log.requests["app"].astype(str).tolist() == ["8.0", "7.1", "8.0"]
+    log = load(make_dataset('{"user": 3.0, "item": "a"}\n', name="log.jsonl"))
+    assert log.requests["user_id"].astype(str).tolist() == ["3"]

@@ -1056,13 +1056,18 @@ def _needs_no_cleaning(cells) -> bool:
 
 def _cleaned_text(values: pd.Series) -> pd.Series:
     text = values.astype(object)
-    as_str = text[text.notna()].astype(str).str.strip()
-    as_str = as_str[as_str != ""]
+    present = text[text.notna()]
+    as_str = present.astype(str).str.strip()
     out = pd.Series(None, index=values.index, dtype=object)
     # A JSON integer read as float (3.0) is the id "3", as it is in a CSV file. The
     # digits are kept as written, never sent through a float: ids longer than 15
-    # digits (snowflake ids, phone numbers) must stay distinct.
-    out[as_str.index] = as_str.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    # digits (snowflake ids, phone numbers) must stay distinct. Text is kept as written:
+    # a CSV's app version "8.0" is not "8" (a declared list of "8.0" rejected its rows).
+    numbers = present.map(type).isin((float, np.float64, np.float32)).to_numpy(dtype=bool)
+    if numbers.any():
+        as_str[numbers] = as_str[numbers].str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    as_str = as_str[as_str != ""]
+    out[as_str.index] = as_str
     return out
 
 
