@@ -51,6 +51,25 @@ def test_the_data_card_says_the_catalog_rows_rejected_apart_from_the_log_rows(ru
             "not an allowed value)") in text
 
 
+def test_a_rule_that_never_proposed_a_shown_item_is_not_called_shadowed_as_coverage_means_it(
+        run, tmp_path):
+    """A PM read "shadowed: other rules always filled the list first" of a rule whose items a
+    block always removed, while `rules coverage` called shadowed two other rules this list
+    credited with placing items: the two words meant two things."""
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["rules"]["shadowed"] = ["late-night-sushi"]
+    summary["rules"]["fired"]["late-night-sushi"] = 12
+    (copy / "summary.json").write_text(json.dumps(summary))
+    _write(copy, tmp_path, "--format", "md", "-o", str(tmp_path / "r.md"))
+    text = " ".join((tmp_path / "r.md").read_text().split())
+    assert ("Never among a shown item's proposers (fired, but other rules filled the list first "
+            "or a block removed its items): late-night-sushi (12 requests).") in text
+    assert "`suggest rules coverage` calls a rule shadowed where the list is the same without it" \
+        in text
+
+
 def test_the_page_opens_with_the_verdict_and_holds_every_section(run, tmp_path):
     from suggest.report.html import SECTIONS
 

@@ -383,9 +383,12 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
     shadowed = (summary.get("rules") or {}).get("shadowed") or []
     if shadowed:
         fired = summary["rules"]["fired"]
-        report.add(Text("Shadowed (fired, but other rules always filled the list first, so they "
-                        "never placed a shown item): " + ", ".join(
-                            f"{r} ({fired.get(r, 0):,} requests)" for r in shadowed) + "."))
+        report.add(Text("Never among a shown item's proposers (fired, but other rules filled "
+                        "the list first or a block removed its items): " + ", ".join(
+                            f"{r} ({fired.get(r, 0):,} requests)" for r in shadowed) + ". A rule "
+                        "that only proposes items a higher rule already shows counts as placing "
+                        "them here; `suggest rules coverage` calls a rule shadowed where the list "
+                        "is the same without it, and `rules check --dataset` names those."))
     counts = summary.get("rules") or {}
     never = [r for r, n in (counts.get("fired") or {}).items() if n == 0]
     if never:  # no group of their own below, and an empty bar in the chart: say so in words
