@@ -30,6 +30,10 @@ TEAM = "rules"
 ALPHA = 0.05
 
 
+#: Held-out candidate recall below which the verdict says a learned engine's ceiling.
+LOW_RECALL = 0.6
+
+
 def baseline_names(engines: dict[str, dict]) -> list[str]:
     """The engines that are neither learned nor a rule set (the team's rules or another
     replayed beside them): the simple baselines."""
@@ -140,6 +144,15 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         plain = _plainly(engines, [*learned[:1], TEAM, baseline], metric)
         if plain:
             say.append(plain)
+        if learned:  # where a learned engine fails whatever it learns: items it never considers
+            card = (summary.get("ranker") or {}).get(learned[0]) or {}
+            recall = (card.get("candidate_recall") or {}).get("test")
+            if recall is not None and recall < LOW_RECALL:
+                say.append(f"{learned[0]}'s candidates hold {percent(recall)} of the held-out "
+                           f"engagements (recall@{card.get('candidates_cap')}): the other "
+                           f"{percent(1 - recall)} it never ranks, whatever it learns; its "
+                           "candidate sources (popular, the context's, the user's history, the "
+                           "rules) are its ceiling.")
     twins = {name: _twin(name, learned, comparisons) for name in learned}
     for name in learned:
         if twins[name]:

@@ -327,3 +327,16 @@ def test_a_second_learned_engine_that_reads_as_the_first_gets_one_sentence():
     text = judge(summary, "ndcg@5", {**none, "hybrid - rules": [loss]})["sentences"]
     assert any(s.startswith("hybrid vs the rules: ") for s in text)
     assert any(s.startswith("Where hybrid significantly loses") for s in text)
+
+
+def test_a_learned_engine_whose_candidates_miss_most_engagements_is_said_to_hit_a_ceiling():
+    """A PM's first screen said "ship the ranker" and never that its candidates held only half
+    of the held-out orders: where it fails whatever it learns."""
+    summary = _summary(0.05, 1e-6)
+    summary["ranker"] = {"ranker": {"candidate_recall": {"test": 0.5}, "candidates_cap": 50}}
+    said = judge(summary, "ndcg@5")["sentences"]
+    assert ("ranker's candidates hold 50% of the held-out engagements (recall@50): the other 50% "
+            "it never ranks, whatever it learns; its candidate sources (popular, the context's, "
+            "the user's history, the rules) are its ceiling.") in said
+    summary["ranker"]["ranker"]["candidate_recall"]["test"] = 0.9
+    assert not any("candidates hold" in s for s in judge(summary, "ndcg@5")["sentences"])
