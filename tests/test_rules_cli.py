@@ -234,16 +234,24 @@ def test_a_test_expecting_a_slice_item_left_out_of_its_top_says_so(tmp_path):
         "engagements in the log the rules are tested with; 'email' no rule can suggest)")
 
 
+def _zoned(folder, log: str, description: str, window: str, item: str, tests: str = ""):
+    """A log, its description `d.yaml` and a one-rule file (a time window suggesting
+    ``item``, then ``tests``) in ``folder``; the rule file's path."""
+    (folder / "log.csv").write_text(log)
+    (folder / "d.yaml").write_text("log: log.csv\n" + description)
+    rules = folder / "r.yaml"
+    rules.write_text(f"rules:\n  - id: morning\n    when: {{time: {{between: {window}}}}}\n"
+                     f"    suggest: [{item}]\n" + tests)
+    return rules
+
+
 def test_explain_refuses_a_time_without_its_offset_where_the_dataset_reads_offsets(tmp_path):
     """Under `timezone: offset` a log's time without an offset is rejected; a context's was read
     in UTC without a word ("sat 07:45" for a time meant at +01:00)."""
-    (tmp_path / "log.csv").write_text("user,item,ts,place\nu1,a,2026-03-07T07:45:00+01:00,home\n"
-                                      "u2,b,2026-03-07T09:00:00+05:30,work\n")
-    (tmp_path / "d.yaml").write_text("log: log.csv\ntimezone: offset\ncolumns: {time: ts}\n"
-                                     "context: {place: categorical}\n")
-    rules = tmp_path / "r.yaml"
-    rules.write_text("rules:\n  - id: morning\n    when: {time: {between: ['07:00', '08:00']}}\n"
-                     "    suggest: [a]\n")
+    rules = _zoned(tmp_path, "user,item,ts,place\nu1,a,2026-03-07T07:45:00+01:00,home\n"
+                             "u2,b,2026-03-07T09:00:00+05:30,work\n",
+                   "timezone: offset\ncolumns: {time: ts}\ncontext: {place: categorical}\n",
+                   "['07:00', '08:00']", "a")
     bare = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
                json.dumps({"place": "home", "timestamp": "2026-03-07T07:45:00"}))
     assert bare.exit_code == 2 and "has no UTC offset" in bare.output, bare.output
@@ -274,14 +282,12 @@ def test_explain_and_test_read_a_time_without_offset_in_the_datasets_zone(tmp_pa
     time without an offset was read as UTC by explain and test (10:30 shown as 11:30, the
     10:00-11:00 rule silent, the file's test failing), where suggest_one and the log read
     it in Berlin."""
-    (tmp_path / "log.csv").write_text("request,user,item,ts\nq1,u1,i00,2026-03-10T10:30:00\n"
-                                      "q2,u2,i01,2026-03-10T12:30:00\n")
-    (tmp_path / "d.yaml").write_text("log: log.csv\ntimezone: Europe/Berlin\ncolumns: {request: "
-                                     "request, user: user, item: item, time: ts}\n")
-    rules = tmp_path / "r.yaml"
-    rules.write_text("rules:\n  - id: morning\n    when: {time: {between: ['10:00', '11:00']}}\n"
-                     "    suggest: [i00]\ntests:\n  - name: naive\n    context: {timestamp: "
-                     "'2026-03-10T10:30:00'}\n    expect: [i00]\n")
+    rules = _zoned(tmp_path, "request,user,item,ts\nq1,u1,i00,2026-03-10T10:30:00\n"
+                             "q2,u2,i01,2026-03-10T12:30:00\n",
+                   "timezone: Europe/Berlin\ncolumns: {request: request, user: user, item: item, "
+                   "time: ts}\n", "['10:00', '11:00']", "i00",
+                   "tests:\n  - name: naive\n    context: {timestamp: '2026-03-10T10:30:00'}\n"
+                   "    expect: [i00]\n")
     said = run("rules", "explain", rules, "--dataset", tmp_path / "d.yaml", "--context",
                json.dumps({"timestamp": "2026-03-10T10:30:00"}))
     assert said.exit_code == 0 and "1. i00" in said.output and 'time="tue 10:30"' in said.output, \
