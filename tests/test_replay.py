@@ -183,6 +183,7 @@ def test_compare_agrees_with_the_results_and_covers_every_segment(log, tmp_path)
     assert 0 <= report.overlap <= 1
     text = report.to_table()
     assert "by location" in text and "disagreements at 5" in text
+    assert "a rule never behind a first suggestion here has no group" in text  # why fewer groups
 
 
 def test_the_per_rule_table_names_the_silent_group_only_when_it_has_one(log, tmp_path):
