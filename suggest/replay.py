@@ -540,6 +540,7 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, return
     suggestions, results = [], []
     rules = engines.get("rules")  # its block rules: does another engine show what they remove?
     blocks = rules if hasattr(rules, "blocked_shown") else None
+    fired = blocks.block_fired(chunk) if blocks is not None else None  # once, for every engine
     for name, engine in engines.items():
         started = time.perf_counter()
         out_frame = engine.suggest(chunk, k)
@@ -548,7 +549,7 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, return
         out_frame = out_frame.assign(engine=name)
         suggestions.append(out_frame)
         if blocks is not None:
-            shown, fired = blocks.blocked_shown(chunk, out_frame)
+            shown = blocks.blocked_shown(chunk, out_frame, fired)
             first = (out_frame.loc[shown, ["request_id", "rank"]].groupby("request_id")["rank"]
                      .min())  # the best place a removed item holds in the list
             blocked_rank = first.reindex(chunk["request_id"]).to_numpy(dtype=float)
@@ -560,7 +561,7 @@ def _score_chunk(engines: dict, chunk: pd.DataFrame, truth: pd.DataFrame, return
         rows["answered"] = isin(rows["request_id"], out_frame["request_id"])
         rows["latency_us"] = per_request_us
         if blocks is not None:
-            rows["block_fired"], rows["blocked_rank"] = fired, blocked_rank
+            rows["block_fired"], rows["blocked_rank"] = fired.any(axis=0), blocked_rank
         results.append(rows)
     # categoricals as text before concatenating: pandas turns those whose categories
     # differ into text row by row

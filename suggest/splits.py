@@ -20,8 +20,8 @@ part has already seen: the share of test requests *with a positive* whose user
 engaged with one of the same items in training (``user_item``); the share of all
 test requests whose user was already seen in the very same context
 (``user_context``: the same value of every categorical and boolean context column; a
-number, a battery level, seldom repeats exactly, so numeric columns are left out) and whose user was seen in training at all
-(``requests_of_seen_users``); and the share of the test part's distinct users who
+number, a battery level, seldom repeats exactly, so numeric columns are left out) and
+whose user was seen in training at all (``requests_of_seen_users``); and the share of the test part's distinct users who
 are also in training (``users_in_both``). Under a time split the first two are history,
 the very thing a recommender uses; without time, or across a cut a session
 straddles, near-copies of a test request sit in training and flatter every
@@ -241,9 +241,11 @@ def leakage(part: Split) -> dict:
     """How much of the test part the training part has already seen (module docstring)."""
     test, train = part.test, part.train
     n = len(test)
+    from suggest.engines.base import context_columns
+
     # a number (a battery level) seldom repeats exactly: "the same context" is of the others
-    context = [c for c in test.columns if c not in (*ID_COLUMNS, *TIME_FIELDS)
-               and not (pd.api.types.is_numeric_dtype(test[c]) and not pd.api.types.is_bool_dtype(test[c]))]
+    context = [c for c, kind in context_columns(test).items()
+               if c not in TIME_FIELDS and kind != "numeric"]
     seen_pairs = part.train_truth.merge(train[["request_id", "user_id"]], on="request_id")
     test_pairs = part.test_truth.merge(test[["request_id", "user_id"]], on="request_id")
     known = test_pairs.merge(seen_pairs[["user_id", "item_id"]].drop_duplicates(),

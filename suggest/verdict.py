@@ -405,8 +405,8 @@ def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str 
     """The cold start in one sentence: ``name`` on the held-out requests whose user has no
     request in the training part, against the best baseline that answers them
     (``summary["newcomers"]``: the best baseline overall may need a user's past), beside the
-    returning users against
-    ``other`` (the ``returning_user`` segment), when both kinds are there."""
+    returning users against ``other`` (the ``returning_user`` segment), when both kinds are
+    there."""
     from suggest.segments import RETURNING
 
     new = (summary.get("newcomers") or {}).get(name)

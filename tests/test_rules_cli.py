@@ -375,7 +375,7 @@ def test_check_warns_of_a_suggestion_written_first_but_shown_after_a_higher_scor
     assert said.exit_code == 0, said.output
     assert json.loads(said.output)["warnings"] == [
         f"{rules}:5:9: rule 'commute-news' › suggest[0]: item 'news_briefing' (score 0.9) is "
-        "written before {category: Podcasts, top: 2} (score 1) but shown after it: a rule's "
+        "written before the slice category=Podcasts top 2 (score 1) but shown after it: a rule's "
         "suggestions go by score, then place (drop the lower score, or give the later ones less)"]
     context = {"location": "commute", "timestamp": "2026-03-03T08:10:00+00:00"}
     shown = run("rules", "explain", rules, "--dataset", SAMPLE, "--context", json.dumps(context))

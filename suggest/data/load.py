@@ -1063,7 +1063,9 @@ def _cleaned_text(values: pd.Series) -> pd.Series:
     # digits are kept as written, never sent through a float: ids longer than 15
     # digits (snowflake ids, phone numbers) must stay distinct. Text is kept as written:
     # a CSV's app version "8.0" is not "8" (a declared list of "8.0" rejected its rows).
-    numbers = present.map(type).isin((float, np.float64, np.float32)).to_numpy(dtype=bool)
+    numbers = (np.ones(len(present), bool) if pd.api.types.is_float_dtype(values.dtype) else
+               present.map(type).isin((float, np.float64, np.float32)).to_numpy(dtype=bool)
+               if values.dtype == object else np.zeros(len(present), bool))
     if numbers.any():
         as_str[numbers] = as_str[numbers].str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
     as_str = as_str[as_str != ""]

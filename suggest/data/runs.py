@@ -62,7 +62,7 @@ def _table(path: Path, needed: tuple[str, ...], what: str) -> pd.DataFrame:
                     na_values={c: [""] for c in (*ids, "score", "relevance")}))
             except pd.errors.ParserWarning:
                 raise _field_count(path, sep, what, len(header)) from None
-        frame.insert(0, "line", _record_lines(path, sep, len(frame)))
+        frame.attrs["separator"] = sep  # a row's line is found when an error names it
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DataError(f"{what} has no column {', '.join(repr(c) for c in missing)}",
@@ -189,7 +189,12 @@ def read_truth(path: str | Path) -> pd.DataFrame:
 
 def _where(path: Path, frame: pd.DataFrame, row: int) -> str:
     """``path:line`` of a row (TREC files know their lines; a table's data starts at line 2)."""
-    line = int(frame["line"].iloc[row]) if "line" in frame else row + 2
+    if "line" in frame:
+        line = int(frame["line"].iloc[row])
+    elif "separator" in frame.attrs:  # a CSV table: its rows' lines, blank lines counted
+        line = int(_record_lines(path, frame.attrs["separator"], len(frame))[row])
+    else:
+        line = row + 2
     return f"{path}:{line}"
 
 

@@ -28,8 +28,8 @@ def lint(rs: RuleSet) -> list[str]:
             later = next((p for p in rule.suggest[i + 1:] if p.score > pick.score), None)
             if later is not None:
                 warnings.append(
-                    f"{pick.where}: rule '{rule.id}' › {pick.path}: {_pick_text(pick)} (score "
-                    f"{pick.score:g}) is written before {_pick_text(later)} (score {later.score:g}) "
+                    f"{pick.where}: rule '{rule.id}' › {pick.path}: {_named(pick)} (score "
+                    f"{pick.score:g}) is written before {_named(later)} (score {later.score:g}) "
                     "but shown after it: a rule's suggestions go by score, then place (drop "
                     "the lower score, or give the later ones less)")
     if rs.conflict == "first":  # a decision list reads the file's order, not priorities
@@ -56,9 +56,9 @@ def lint(rs: RuleSet) -> list[str]:
     return sorted(warnings, key=_line_of)
 
 
-def _pick_text(pick) -> str:
-    return f"item '{pick.item}'" if pick.item is not None else \
-        "{" + f"{pick.slice[0]}: {pick.slice[1]}" + (f", top: {pick.top}" if pick.top else "") + "}"
+def _named(pick) -> str:
+    """A suggestion as a warning names it (:class:`Pick`'s own text)."""
+    return f"item '{pick}'" if pick.item is not None else f"the slice {pick}"
 
 
 def _line_of(message: str) -> tuple[int, str]:
@@ -244,11 +244,11 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
                             "the catalog nor the log" + (f" ({hint})" if hint else ""))
     errors += _unreadable_tests(rs, dict(log.context))
     from suggest.errors import SuggestError
-    from suggest.rules.explain import _check_offset_written
+    from suggest.rules.explain import check_offset_written
 
     for test in rs.tests:  # under `timezone: offset` a time needs its offset, as in the log
         try:
-            _check_offset_written(test.context, log)
+            check_offset_written(test.context, log)
         except SuggestError as exc:
             errors.append(f"{test.where}: test '{test.name}': {exc.message} ({exc.hint})")
     return errors + slice_errors, warnings + more + slice_warnings

@@ -332,25 +332,30 @@ class RulesEngine(BaseEngine):
         return pd.DataFrame({"request_id": requests["request_id"].to_numpy()[row[first]],
                              "item_id": self.items_[item[first]], "rules": joined})
 
-    def blocked_shown(self, requests: pd.DataFrame, lists: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """For another engine's ``lists`` (a Suggestions frame of ``requests``): whether each
-        row shows an item a block rule removes for its request, and whether a block fired for
-        each request. Whole-array: the block rules' conditions once, then (block x row)
-        lookups, never the (request x item) pairs a slice block would make."""
+    def block_fired(self, requests: pd.DataFrame) -> np.ndarray:
+        """Which block rules fire on each request: (block rules x requests), the rules that
+        remove at least one item, in file order (:meth:`blocked_shown` reads it)."""
         self.check_fitted()
         blockers = np.flatnonzero(self._blocks.any(axis=1))
-        none = (np.zeros(len(lists), bool), np.zeros(len(requests), bool))
-        if len(blockers) == 0 or len(requests) == 0:
-            return none
-        evaluator = self.evaluator(requests)
-        fired = np.stack([evaluator.evaluate(self.rule_set_.rules[j].when, need_known=False).true
-                          for j in blockers])  # blocks x requests
+        evaluator = self.evaluator(requests) if len(blockers) and len(requests) else None
+        return np.stack([evaluator.evaluate(self.rule_set_.rules[j].when, need_known=False).true
+                         for j in blockers]) if evaluator is not None else \
+            np.zeros((len(blockers), len(requests)), bool)
+
+    def blocked_shown(self, requests: pd.DataFrame, lists: pd.DataFrame,
+                      fired: np.ndarray) -> np.ndarray:
+        """For another engine's ``lists`` (a Suggestions frame of ``requests``, whose block
+        rules fire as ``fired``: :meth:`block_fired`, once for every engine's lists): whether
+        each row shows an item a block rule removes for its request. (block x row) lookups,
+        never the (request x item) pairs a slice block would make."""
+        blocks = self._blocks[self._blocks.any(axis=1)]
         row = pd.Index(requests["request_id"]).get_indexer(lists["request_id"])
         code = pd.Index(self.items_).get_indexer(lists["item_id"].astype(str))
         known = (row >= 0) & (code >= 0)
         hit = np.zeros(len(lists), bool)
-        hit[known] = (fired[:, row[known]] & self._blocks[blockers][:, code[known]]).any(axis=0)
-        return hit, fired.any(axis=0)
+        if len(blocks):
+            hit[known] = (fired[:, row[known]] & blocks[:, code[known]]).any(axis=0)
+        return hit
 
     def resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
         """The ordered list for one set of fired rules: item codes and their reasons."""

@@ -255,7 +255,7 @@ def _why_else(items: list, expected: tuple, possible: set, sliced: set,
     return ""
 
 
-def _check_offset_written(context: dict, log) -> None:
+def check_offset_written(context: dict, log) -> None:
     """Under ``timezone: offset`` a log's time without an offset is rejected, as its local
     time is the offset's: a context's is refused the same way (it was read in UTC, silently),
     unless the context names its ``timezone``."""
@@ -299,7 +299,7 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
             raise SuggestError(f"context key {key!r} is not one of {where}, nor "
                                f"{one_of(CONTEXT_KEYS)}",
                                hint=did_you_mean(str(key), named) or f"known fields: {one_of(named)}")
-    _check_offset_written(context, log)
+    check_offset_written(context, log)
     warnings = []
     seen_values = log.categorical_values() if log is not None else {}  # from the categories
     for key, value in context.items():
