@@ -1,7 +1,7 @@
 """Engines fitted on the training part of a log held by Dask workers.
 
-An engine that learns from whole frames (the ranker, the hybrid, user history) is
-fitted by :func:`fit_on_worker`: the training part's requests and engagements are
+An engine that learns from whole frames (the ranker, the hybrid) is fitted by
+:func:`fit_on_worker`: the training part's requests and engagements are
 brought together, in the log's order, on one worker (:func:`training_frames`), which
 fits the engine with its own ``fit``, so it is the engine local fitting gives. It
 stays on that worker: the client holds a :class:`RemoteEngine`, which the replay's
@@ -15,7 +15,14 @@ process holding the log: each bucket counts its training requests' engagements,
 one worker adds the buckets' counts up (:func:`~suggest.engines.base.add_counts`),
 and the client fits the engine from the sum, which is as large as the catalog (or
 the context slices times the items), not as the log. The engine is the one
-``fit`` gives on the same training part on one machine.
+``fit`` gives on the same training part on one machine; so is its zone (the one every
+training request is in, read by one-context suggestions), from the buckets' zones.
+
+User history learns from its engagements alone (user, item and time:
+:meth:`UserHistory.events <suggest.engines.baselines.UserHistory.events>`, which are its
+state): each bucket sends those three columns of its training engagements, and one
+worker puts them in the log's order and fits the engine there, without the training
+frames (a RemoteEngine, as above).
 
 >>> from suggest.engines.baselines import Popular
 >>> fitted = fit_on_dask(Popular(), log, part)       # doctest: +SKIP
@@ -29,37 +36,86 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import add_counts, adopt_fitted, learns_from_counts
+from suggest.engines.base import add_counts, adopt_fitted, learns_from_counts, learns_from_events
 from suggest.errors import SuggestError
 from suggest.ids import isin
 
 
 def fit_on_dask(engine, log, part):
     """Fit ``engine`` on the training requests of ``part`` (a :class:`~suggest.dasksplit.DaskSplit`
-    of the DaskLog ``log``) from counts added up on the workers.
+    of the DaskLog ``log``) from what the workers send: the counts of an engine that learns
+    from counts, added up (the engine is the client's); the engagements of user history,
+    put in the log's order on one worker, which fits the engine and keeps it (a
+    :class:`RemoteEngine`).
 
     Raises
     ------
     SuggestError
-        For an engine that learns from whole frames (the ranker, user history): see
-        :func:`fit_on_worker`.
+        For an engine that learns from whole frames (the ranker): see :func:`fit_on_worker`.
     """
     client = log.client
+    zone = client.submit(_one_zone, *[client.submit(_zones, b, m, pure=False)
+                                      for b, m in zip(log.buckets, part.masks)], pure=False)
+    if learns_from_events(engine):
+        events = [client.submit(_events, engine, b, m, pure=False)
+                  for b, m in zip(log.buckets, part.masks)]
+        return RemoteEngine(client, _waited(client.submit(
+            _from_events, engine, log.empty_requests(), zone, *events, pure=False)), engine)
     if not learns_from_counts(engine):
         raise SuggestError(f"the {engine.name} engine learns from whole frames, not counts: "
                            "fit it with fit_on_worker")
     counts = [client.submit(_counts, engine, b, m, pure=False)
               for b, m in zip(log.buckets, part.masks)]
     total = client.submit(_added, *counts, pure=False).result()
-    return engine.fit_counts(total, log.empty_requests(), log.catalog)
+    fitted = engine.fit_counts(total, log.empty_requests(), log.catalog)
+    fitted.zone_ = zone.result()  # as a local fit finds it on the training requests
+    return fitted
+
+
+def _training_part(bucket: dict, masks) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A bucket's training requests and their engagements."""
+    train = bucket["requests"][masks[0]]
+    return train, bucket["truth"][isin(bucket["truth"]["request_id"], train["request_id"])]
 
 
 def _counts(engine, bucket: dict | None, masks) -> pd.Series | None:
+    return None if bucket is None else engine.counts(*_training_part(bucket, masks))
+
+
+def _zones(bucket: dict | None, masks) -> set:
+    if bucket is None or "timezone" not in bucket["requests"].columns:
+        return set()
+    return set(bucket["requests"]["timezone"][masks[0]].dropna().astype(str).unique())
+
+
+def _one_zone(*zones: set) -> str | None:
+    """The one zone every training request is in (:func:`~suggest.engines.base.single_zone`
+    of the training part), or None."""
+    every = set().union(*zones)
+    return next(iter(every)) if len(every) == 1 else None
+
+
+def _events(engine, bucket: dict | None, masks) -> pd.DataFrame | None:
+    """A bucket's training engagements as ``engine.events`` gives them, with ``_order``,
+    their row in the local Truth frame."""
     if bucket is None:
         return None
-    train = bucket["requests"][masks[0]]
-    truth = bucket["truth"][isin(bucket["truth"]["request_id"], train["request_id"])]
-    return engine.counts(train, truth)
+    train, truth = _training_part(bucket, masks)
+    events = engine.events(train, truth)
+    if len(events) != len(truth):  # events are one a Truth row, in its order
+        raise RuntimeError(f"{type(engine).__name__}.events gave {len(events)} rows for "
+                           f"{len(truth)} engagements")
+    order = bucket["order"]["truth"][isin(bucket["truth"]["request_id"], train["request_id"])]
+    return events.assign(_order=order)
+
+
+def _from_events(engine, requests: pd.DataFrame, zone: str | None, *pieces):
+    """On one worker: ``engine`` fitted from the buckets' events in the log's order."""
+    from suggest.data.dasklog import in_order
+
+    fitted = copy.deepcopy(engine).fit_events(in_order(list(pieces), "_order"), requests)
+    fitted.zone_ = zone
+    return fitted
 
 
 def _added(*counts: pd.Series | None) -> pd.Series:

@@ -11,7 +11,7 @@ frames in memory, so :func:`suggest.replay.replay` runs the same steps on either
   them in the log's order and scores them with the engines, which are sent to each
   worker once;
 * the engines are fitted by :func:`suggest.daskfit.fit_on_dask` (the ones that learn
-  from counts);
+  from counts, and user history from its engagements), the others on one worker;
 * the sampled rows (latency, explanations) and the rules' firing counts come from
   the buckets; the held-out truth is written chunk by chunk.
 
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.dasksplit import split_on_dask
-from suggest.engines.base import learns_from_counts
+from suggest.engines.base import learns_from_counts, learns_from_events
 from suggest.daskfit import fit_on_dask, fit_on_worker
 from suggest.data.dasklog import in_order, rank_across, shipped
 from suggest.ids import isin
@@ -76,10 +76,11 @@ class DaskHeldOut:
         return sum(self._each(_seen, shipped(self.client, ids)))
 
     def fit(self, engine, catalog):
-        """An engine that learns from counts fitted from the buckets' counts; one that
-        learns from whole frames fitted on one worker (a RemoteEngine); a trained model
-        (``--model``) as it is."""
-        if learns_from_counts(engine):
+        """An engine that learns from counts fitted from the buckets' counts, user history
+        from their engagements (:func:`~suggest.daskfit.fit_on_dask`); one that learns from
+        whole frames fitted on one worker (a RemoteEngine); a trained model (``--model``)
+        as it is."""
+        if learns_from_counts(engine) or learns_from_events(engine):
             return fit_on_dask(engine, self.log, self.part)
         if hasattr(engine, "engine"):
             return engine.fit()

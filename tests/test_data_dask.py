@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -647,25 +648,46 @@ def test_a_split_the_log_cannot_make_is_the_local_error(coarse_log, client, tmp_
         assert mine.value.format() == theirs.value.format()
 
 
-def test_engines_fitted_on_the_workers_are_the_local_ones(coarse_log, client, tmp_path):
+@pytest.mark.parametrize("zones", ["a column", "one zone"])
+def test_engines_fitted_on_the_workers_are_the_local_ones(coarse_log, client, tmp_path,
+                                                         monkeypatch, zones):
+    """The engines that learn from counts, and user history from its engagements, fitted
+    from what the buckets send (never the training frames on one worker) are the local
+    ones: their suggestions, user history's state and the zone a one-context time without
+    one is read in (it was None on the workers where the log has one zone)."""
+    import suggest.daskfit as daskfit
     from suggest.dasksplit import split_on_dask
     from suggest.daskfit import fit_on_dask
     from suggest.data.dasklog import load_on_dask
-    from suggest.engines.baselines import ContextPopular, Popular, UserHistory
+    from suggest.engines.baselines import ContextPopular, Popular, Random, UserHistory
+    from suggest.ranker import RankerEngine
     from suggest.rules import RulesEngine
     from suggest.splits import split
 
-    local = load(coarse_log)
+    path = coarse_log if zones == "a column" else _description(
+        coarse_log.parent, "berlin", timezone="Europe/Berlin",
+        columns={k: v for k, v in WITHOUT_REQUEST["columns"].items() if k != "timezone"})
+    local = load(path)
     part = split(local.requests, local.truth, 0.25, 1, how="request")
-    held = load_on_dask(Dataset.from_yaml(coarse_log), client, tmp_path / "r", buckets=4)
+    held = load_on_dask(Dataset.from_yaml(path), client, tmp_path / "r", buckets=4)
     remote = split_on_dask(held, 0.25, 1, how="request")
-    for make in (Popular, lambda: ContextPopular(min_support=2),
+    monkeypatch.setattr(daskfit, "training_frames", None)  # never brought together
+    for make in (Popular, lambda: ContextPopular(min_support=2), Random, UserHistory,
                  lambda: RulesEngine(str(ROOT / "rules" / "phone.yaml"))):
         mine = fit_on_dask(make(), held, remote)
         theirs = make().fit(part.train, part.train_truth, local.catalog)
         pd.testing.assert_frame_equal(mine.suggest(part.test, 5), theirs.suggest(part.test, 5))
+        zone = mine.ask(getattr, "zone_") if isinstance(mine, daskfit.RemoteEngine) else mine.zone_
+        assert zone == theirs.zone_ == (None if zones == "a column" else "Europe/Berlin")
+    assert isinstance(mine := fit_on_dask(UserHistory(), held, remote), daskfit.RemoteEngine)
+    state = mine.ask(lambda e: (e.pairs_, e.past_.state(), e.has_time_))
+    theirs = UserHistory().fit(part.train, part.train_truth)
+    pd.testing.assert_frame_equal(state[0], theirs.pairs_)
+    assert state[1].keys() == theirs.past_.state().keys() and state[2] is theirs.has_time_ is True
+    for name, values in theirs.past_.state().items():
+        np.testing.assert_array_equal(state[1][name], values)
     with pytest.raises(SuggestError, match="learns from whole frames"):
-        fit_on_dask(UserHistory(), held, remote)
+        fit_on_dask(RankerEngine(), held, remote)
 
 
 def _same_summary(a: dict, b: dict) -> None:
@@ -725,7 +747,7 @@ def test_the_workers_hold_the_log_and_fit_the_engines_that_learn_from_whole_fram
                              rules=ROOT / "rules" / "phone.yaml", engines=engines,
                              dask=client.scheduler.address, latency_sample=0)
     assert len(loads) == 2 and summary["engines"]["user-history"]["answered_rate"] > 0
-    assert not fits  # user history was fitted on a worker, from the training part it holds
+    assert not fits  # user history was fitted on a worker, from the engagements sent to it
 
 
 def test_a_trained_model_is_loaded_on_a_worker_and_replays_as_on_one_machine(split_log, client,

@@ -292,8 +292,18 @@ def adopt_fitted(engine, fitted):
 
 def learns_from_counts(engine) -> bool:
     """Whether ``engine`` fits from :meth:`BaseEngine.counts` (it overrides ``fit_counts``)."""
-    own = getattr(type(engine), "fit_counts", None)
-    return own is not None and own is not BaseEngine.fit_counts
+    return _overrides(engine, "fit_counts")
+
+
+def learns_from_events(engine) -> bool:
+    """Whether ``engine`` fits from its training engagements alone, one row each (it has
+    ``events`` and ``fit_events``, as :class:`~suggest.engines.baselines.UserHistory`)."""
+    return _overrides(engine, "fit_events")
+
+
+def _overrides(engine, method: str) -> bool:
+    own = getattr(type(engine), method, None)
+    return own is not None and own is not getattr(BaseEngine, method, None)
 
 
 def add_counts(parts: list[pd.Series]) -> pd.Series:

@@ -363,19 +363,31 @@ class UserHistory(BaseEngine):
     @checked_fit
     def fit(self, requests: pd.DataFrame, truth: pd.DataFrame,
             catalog: pd.DataFrame | None = None) -> "UserHistory":
-        self._remember_context(requests)
+        return self.fit_events(self.events(requests, truth), requests)
+
+    def events(self, requests: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+        """The engagements ``fit`` learns from, one row per row of ``truth`` (every one of
+        whose requests is in ``requests``), in its order: ``user_id`` and ``item_id`` as
+        text and ``t``, the time in nanoseconds (0 without time). The history is these
+        events themselves, so the events of any cut of the training requests, put back in
+        the Truth frame's order, fit the same engine (:meth:`fit_events`): a cluster's
+        buckets send these three columns, not their frames."""
         cols = ["user_id"] + (["timestamp"] if "timestamp" in requests.columns else [])
         events = _engagements(requests, truth, cols)
         events["user_id"] = events["user_id"].astype(str)
-        self.has_time_ = "timestamp" in events.columns
-        if self.has_time_:
-            events["t"] = nanoseconds(events["timestamp"])
-        else:
-            events["t"] = 0
+        events["t"] = nanoseconds(events["timestamp"]) if "timestamp" in events.columns else 0
+        return events[["user_id", "item_id", "t"]]
+
+    def fit_events(self, events: pd.DataFrame, requests: pd.DataFrame) -> "UserHistory":
+        """Fit from :meth:`events` (of every training engagement, in the Truth frame's
+        order); ``requests`` needs only the Requests frame's columns and types (a frame of
+        no rows will do)."""
+        self._remember_context(requests)
+        self.has_time_ = "timestamp" in requests.columns
         self.pairs_ = events[["user_id", "item_id"]].drop_duplicates().reset_index(drop=True)
         pair = pd.MultiIndex.from_frame(self.pairs_).get_indexer(
             pd.MultiIndex.from_frame(events[["user_id", "item_id"]]))
-        self.past_ = PastCounts(pair, events["t"].to_numpy())
+        self.past_ = PastCounts(pair, events["t"].to_numpy(dtype=np.int64))
         self._by_user = None  # the one-context lookups belong to the previous fit
         return self
 
