@@ -383,15 +383,22 @@ class RankerEngine(BaseEngine):
         ``best_baseline`` and ``ranker_below_baseline`` (a ranker that cannot beat "what
         is popular" or "what this user did before" should say so before it ships). The
         ranker's statistics also count the validation requests before each one (or the
-        other folds), the baselines only the training requests: the comparison leans
-        towards the ranker, so a warning is a strong one.
+        other folds, without time). So, with time, user history reads the same past: it
+        is fitted on the training and validation requests and counts, as the ranker does,
+        each user's engagements strictly before each request (a grocery log's guard
+        showed the ranker 0.038 ahead of a user history blind to the validation weeks,
+        0.012 ahead of one that saw them). Not when whole users are held out (they are
+        new to both), nor without time (counting the validation part would count each
+        request's own engagements). Popular and context-popular count the training
+        requests only, for the same reason: against them the comparison leans towards
+        the ranker, so a warning is a strong one.
         """
         from suggest.evaluate import evaluate
 
         name = f"ndcg@{self.eval_at}"
         if len(valid) == 0:
             return {name: None, "scored_requests": 0}
-        valid = scored_sample(valid)
+        whole, valid = valid, scored_sample(valid)
         mine = truth[isin(truth["request_id"], valid["request_id"])]
 
         def score(engine, lists=None) -> tuple[float | None, int]:
@@ -409,7 +416,13 @@ class RankerEngine(BaseEngine):
             from suggest.engines import get_engine
 
             seen = truth[isin(truth["request_id"], train["request_id"])]
-            baselines = {b: score(get_engine(b).fit(train, seen, catalog))[0]
+            past = train
+            if "timestamp" in train.columns and self._kind_used(whole) != "user":
+                read = [c for c in ("request_id", "user_id", "timestamp", "timezone")
+                        if c in train.columns]  # what user history reads
+                past = pd.concat([train[read], whole[read]], ignore_index=True)
+            baselines = {b: score(get_engine(b).fit(past, truth, catalog) if b == "user-history"
+                                  else get_engine(b).fit(train, seen, catalog))[0]
                          for b in BASELINES}
             best = max((b for b in baselines if baselines[b] is not None),
                        key=lambda b: baselines[b], default=None)
