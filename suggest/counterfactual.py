@@ -69,7 +69,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suggest.errors import SuggestError
+from suggest.errors import SuggestError, listed
 from suggest.ids import isin
 
 #: The columns :func:`estimate` reads from a log of what was shown.
@@ -558,7 +558,9 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
                            else "")
         + f". Trust the {best} estimate of the expected engagements per request in the top {k}, "
         f"with its interval, where the logging policy could have shown at least "
-        f"{MIN_SUPPORT:.0%} of the engine's suggestions (support); SNIPS and DR beside it are "
+        f"{MIN_SUPPORT:.0%} of the engine's suggestions (support; an upper bound: a policy that "
+        f"never shows an item in some contexts, though it shows it in others, is not seen in "
+        f"it, and IPS then leans low); SNIPS and DR beside it are "
         f"steadier, but their intervals count only the spread of the sample, not the bias of "
         f"SNIPS's normalising or of DR's reward model, so they hold the true value less often "
         f"than they say (more so when few rows match)."]
@@ -602,7 +604,9 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
         elif e["support"] < MIN_SUPPORT:
             sentences.append(f"The log cannot say what {name} would have earned: the logging policy "
                              f"could have shown only {e['support']:.0%} of its suggestions where it "
-                             f"puts them, so its estimates lean low.")
+                             f"puts them, so its IPS and SNIPS estimates lean low (they count "
+                             f"nothing there), and its DR estimate is its reward model's guess "
+                             f"there, which may lean either way.")
         elif e["support"] < 1 - 1e-9:
             sentences.append(f"The logging policy could have shown {e['support']:.0%} of "
                              f"{_possessive(name)} suggestions where it puts them: {best} counts nothing "
@@ -680,9 +684,9 @@ def verdict_caution(found: dict) -> str | None:
         elif others:
             b = max(others, key=lambda n: usable[n][best]["value"])
         else:
-            return None
+            return _cannot_read(engines, usable, found["k"])
     else:
-        return None
+        return _cannot_read(engines, usable, found["k"])
     few = [n for n in (b, a) if (usable[n].get("ess") or 0.0) < MIN_ESS]
     capped_any = any(usable[n].get("clipped") for n in (b, a))
     difference = paired(found, b, a)
@@ -714,6 +718,30 @@ def verdict_caution(found: dict) -> str | None:
             f"request in the top {found['k']}{capped}): {_estimate_phrase(b, usable[b])} against "
             f"{_estimate_phrase(a, usable[a])}{why}: {reading}. See 'What each engine would "
             f"have earned'.")
+
+
+def _cannot_read(engines: dict, usable: dict, k: int) -> str | None:
+    """The verdict's opening when the log can estimate no pair of contenders: the plain
+    metrics still favour the engine that chose the log, and a log that never explores
+    ranks every engine by its closeness to what was shown (a tester's service always
+    showed the same three items: the verdict called two engines "better" than the rules,
+    significantly, in the reverse of their true order, and said nothing of it). None
+    when every engine it cannot read is random or suggests nothing."""
+    unread = [n for n, e in engines.items()
+              if n not in usable and n != "random" and e.get("suggested") != 0]
+    if not unread:
+        return None
+    one = len(unread) == 1
+    read = [n for n in usable if n != "random"]
+    return ("This log holds only what was shown, so the plain metrics below favour the engine "
+            f"that chose it, and it cannot say what {listed(unread)} would have earned had "
+            f"{'it' if one else 'each'} been serving: the logging policy could have shown under "
+            f"{MIN_SUPPORT:.0%} of {'its' if one else 'their'} suggestions where "
+            f"{'it puts' if one else 'they put'} them"
+            + (f" (the engine it can read: {_estimate_phrase(read[0], usable[read[0]])}, "
+               f"expected engagements per request in the top {k})" if len(read) == 1 else "")
+            + ". Read the order below as closeness to what was shown, not as what each would "
+            "have earned. See 'What each engine would have earned'.")
 
 
 def _usable(e: dict, best: str) -> bool:

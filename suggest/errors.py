@@ -176,7 +176,11 @@ def percent(share: float, digits: int = 0) -> str:
 
 def one_of(choices: Iterable[object]) -> str:
     """Format allowed values for a message: ``'a', 'b' or 'c'``."""
-    names = [f"'{c}'" for c in choices]
+    return listed([f"'{c}'" for c in choices], "or")
+
+
+def listed(names: list[str], conjunction: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c`` (or another conjunction)."""
     if len(names) <= 1:
         return "".join(names)
-    return ", ".join(names[:-1]) + " or " + names[-1]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]

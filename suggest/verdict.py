@@ -21,7 +21,7 @@ report. It is built from a replay's summary alone:
 
 from __future__ import annotations
 
-from suggest.errors import percent
+from suggest.errors import listed, percent
 from suggest.stats import detectable, p_phrase
 from suggest.splits import new_items_caution
 
@@ -246,7 +246,7 @@ def _highest(ranked: list[str], engines: dict, metric: str) -> str:
     rest = ", ".join(f"{n} {v}" for n, v in zip(ranked[len(tied):len(tied) + 3],
                                                  shown[len(tied):len(tied) + 3]))
     best = (f"{ranked[0]} ({shown[0]})" if len(tied) == 1 else
-            " and ".join([", ".join(tied[:-1]), tied[-1]]) + f" tie at {shown[0]} (to the "
+            listed(tied) + f" tie at {shown[0]} (to the "
             "three decimals shown)")
     return f"Highest {metric}: {best}" + (f"; next {rest}." if rest else ".")
 

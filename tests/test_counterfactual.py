@@ -601,3 +601,34 @@ def test_estimates_on_few_rows_are_named_in_one_sentence():
     assert few == ["These estimates rest on few rows (the effective sample size at the weakest "
                    "position: rules 12, popular 7): their IPS intervals are wide, and the SNIPS "
                    "and DR intervals beside them are too narrow."]
+
+
+def test_a_log_that_never_explores_opens_the_verdict_with_what_it_cannot_say(tmp_path):
+    """A service that always showed the same three items (propensity 1): the plain metrics
+    rank every engine by its closeness to them, here the reverse of what a rule suggesting
+    three other items would have earned. The verdict opened with "popular is better" than
+    the rules, significant, and no word of it; it now opens with what the log cannot say."""
+    import json
+
+    from suggest.workflow import replay_log
+
+    rng = np.random.default_rng(3)
+    rows = [{"req": f"q{r}", "user": f"u{r % 40}", "item": item, "clicked": int(rng.random() < p),
+             "pos": pos, "prop": 1.0, "daytime": "evening" if r % 2 else "morning",
+             "ts": (pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(minutes=10 * r)).isoformat()}
+            for r in range(1200) for pos, (item, p) in enumerate((("d", .3), ("e", .1), ("f", .03)), 1)]
+    pd.DataFrame(rows).to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "dataset.yaml").write_text(
+        "name: never-explores\nlog: log.csv\ncolumns: {user: user, item: item, relevance: clicked, "
+        "time: ts, request: req, position: pos, propensity: prop}\ncontext: {daytime: categorical}\n")
+    (tmp_path / "abc.yaml").write_text(
+        "version: 1\nmax_suggestions: 3\nrules:\n  - id: always-abc\n    when: {daytime: {exists: true}}\n"
+        "    suggest: [a, b, c]\n")
+    replay_log(tmp_path / "dataset.yaml", tmp_path / "run", rules=tmp_path / "abc.yaml",
+               engines="rules,popular", ks=(1, 3), latency_sample=0)
+    verdict = json.loads((tmp_path / "run" / "summary.json").read_text())["verdict"]
+    first = verdict["sentences"][0]
+    assert first.startswith("This log holds only what was shown") and "cannot say what rules" in first
+    assert "popular" not in first.split("(")[0].split("cannot say")[1]  # popular it can read
+    assert "the engine it can read: popular" in first
+    assert verdict["sentences"][1].startswith("Highest ndcg@3: popular")  # the plain order, after

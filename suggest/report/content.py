@@ -633,7 +633,7 @@ RANKER_REASONS = (
 
 def _counterfactual_method(summary: dict) -> list[str]:
     """How the counterfactual estimates of a log of what was shown are made, in words."""
-    from suggest.counterfactual import MIN_ESS, MIN_SUPPORT
+    from suggest.counterfactual import MIN_ESS, MIN_SUPPORT, WEIGHT_SHARE
 
     clip = next((e.get("clip") for e in summary["counterfactual"].values() if e.get("clip")), None)
     return [
@@ -647,9 +647,12 @@ def _counterfactual_method(summary: dict) -> list[str]:
         "(support below 100%); SNIPS's and DR's are bootstrap intervals of the sample's spread, "
         "which miss their estimators' bias. No interval passes one engagement a suggestion.",
         f"Support: the share of an engine's suggestions the logging policy could have shown "
-        f"where it puts them; below {MIN_SUPPORT:.0%} its estimates are not compared. Effective "
+        f"where it puts them, as far as the log shows (an upper bound: an item the policy "
+        f"shows in some contexts and never in others counts as supported in all of them); "
+        f"below {MIN_SUPPORT:.0%} its estimates are not compared. Effective "
         f"sample size: (sum of weights)^2 / sum of squared weights per position, of the uncapped "
-        f"weights, at the weakest position the engine fills; below {MIN_ESS:.0f} an estimate is said to rest on few rows and never "
+        f"weights, at the weakest of the positions that carry at least {WEIGHT_SHARE:.0%} of "
+        f"the engine's weights; below {MIN_ESS:.0f} an estimate is said to rest on few rows and never "
         "overrules the plain replay."
         + (f" Weights were capped at --clip {clip:g}: capped estimates lean low, the more so for "
            "engines that depart from the log, so their order leans towards the engine that chose "
