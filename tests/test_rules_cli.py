@@ -888,3 +888,28 @@ def test_check_json_has_one_shape_whether_the_file_reads_or_not(tmp_path):
     assert found["errors"][0].startswith(f"{rules}:5:5: rule 'a' › priorty: unknown key 'priorty'")
     missing = json.loads(run("rules", "check", tmp_path / "none.yaml", "--json").output)
     assert missing["errors"][0].startswith(f"{tmp_path / 'none.yaml'}: rule file not found")
+
+
+def test_a_time_field_condition_that_can_never_be_true_is_an_error(tmp_path):
+    """`hour: 24`, `minute: {gte: 60}` and `is_weekend: "yes"` passed `rules check --dataset`
+    as ok and never fired; the conditions a time field can meet still pass, as the engine
+    reads them (a quoted "true", the hour as text, a window across the day's end)."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(textwrap.dedent("""\
+        version: 1
+        rules:
+          - {id: midnight, when: {hour: 24}, suggest: [a]}
+          - {id: late, when: {minute: {gte: 60}}, suggest: [a]}
+          - {id: yes-weekend, when: {is_weekend: "yes"}, suggest: [a]}
+          - {id: half, when: {hour: [8.5, 30]}, suggest: [a]}
+          - {id: weekend, when: {is_weekend: "true", hour: "8"}, suggest: [a]}
+          - {id: evening, when: {hour: {between: [22, 26]}, minute: {lt: 30}}, suggest: [a]}
+          - {id: sunday, when: {weekday: {gte: 6}}, suggest: [a]}
+        """))
+    result = run("rules", "check", rules, "--dataset", SAMPLE)
+    assert result.exit_code == 2
+    never = {line.split("rule '")[1].split("'")[0] for line in result.output.splitlines()
+             if "can never be true" in line}
+    assert never == {"midnight", "late", "yes-weekend", "half"}
+    assert "'hour' is the request's local hour, 0 to 23 (midnight is 0)" in result.output
+    assert "r.yaml:3:" in result.output  # the line of the condition

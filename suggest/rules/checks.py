@@ -146,6 +146,11 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                               "window: write e.g. time: {between: ['22:30', '01:30']} (days: "
                               "[mon, tue] to limit it)")
                 continue
+            if has_time and leaf.field in TIME_VALUES and _never(leaf):
+                errors.append(f"{where}: '{leaf.field}' is the request's local "
+                              f"{TIME_VALUES[leaf.field][1]}, so this condition can never be "
+                              "true")
+                continue
             kind = context.get(leaf.field)
             if kind in ("numeric", "boolean") and leaf.op in ("eq", "ne", "in", "not_in") and \
                     leaf.field not in time_fields:
@@ -196,6 +201,25 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                     warnings.append(f"{pick.where}: rule '{rule.id}' › {pick.path}: item '{pick.item}' "
                                     "is in neither the catalog nor the log" + (f" ({hint})" if hint else ""))
     return errors, warnings
+
+
+#: Every value a time field of a log with time takes, and what it is, for people.
+TIME_VALUES = {"hour": (np.arange(24.0), "hour, 0 to 23 (midnight is 0)"),
+               "minute": (np.arange(60.0), "minute of the hour, 0 to 59"),
+               "weekday": (np.arange(7.0), "weekday, 0 (mon) to 6 (sun)"),
+               "is_weekend": (np.array([0.0, 1.0]), "weekend flag, true or false")}
+
+
+def _never(leaf: Leaf) -> bool:
+    """Whether a condition on a time field is false at every value the field takes (``hour:
+    24``, ``minute: {gte: 60}``, ``is_weekend: "yes"``), by the test the rules engine runs:
+    such a rule passed the check and never fired."""
+    from suggest.rules.compile import number_test
+
+    if leaf.op not in ("eq", "in", "gt", "gte", "lt", "lte", "between"):
+        return False
+    with np.errstate(invalid="ignore"):
+        return not number_test(leaf, TIME_VALUES[leaf.field][0]).any()
 
 
 def _unquoted(text: str):
