@@ -1928,6 +1928,15 @@ def test_the_json_report_gives_each_kind_of_reject_a_key_a_program_can_match(mak
      "(milliseconds? set `time_format: unix_ms`)"),
     ("log.csv", "user,item,ts\nu1,a,02/03/2026 08:15\n", {"columns": {"time": "ts"}},
      "a day and month with slashes: set `time_format: '%d/%m/%Y %H:%M'`"),
+    # the pattern its own parts need (a fixed '%d/%m/%Y %H:%M' was set, and hinted again)
+    ("log.csv", "user,item,ts\nu1,a,28/02/2026 20:49:58\n", {"columns": {"time": "ts"}},
+     "set `time_format: '%d/%m/%Y %H:%M:%S'`, or '%m/%d/%Y %H:%M:%S' when the month comes"),
+    ("log.csv", "user,item,ts\nu1,a,02/28/26 20:49\n", {"columns": {"time": "ts"},
+                                                        "time_format": "%d/%m/%y %H:%M"},
+     "is not the format '%d/%m/%y %H:%M' (set `time_format: '%m/%d/%y %H:%M'` if the month"),
+    ("log.csv", "user,item,ts\nu1,a,31/02/2026 20:49\n", {"columns": {"time": "ts"},
+                                                          "time_format": "%d/%m/%Y %H:%M"},
+     "'%d/%m/%Y %H:%M' (no such date or time: month 01-12"),
     ("log.csv", "user;item;temp\nu1;a;26,5\n", {"separator": ";", "context": {"temp": "numeric"}},
      "temp '26,5' is not a number (a decimal comma: numbers are read with '.' as the decimal mark"),
 ])
@@ -1935,7 +1944,7 @@ def test_an_export_the_tool_cannot_read_as_written_is_named_with_its_fix(make_da
                                                                          spec, words):
     """A data engineer's exports: spreadsheets and archives read as CSV printed compressed
     bytes; a JSON array, epoch milliseconds, day/month dates and decimal commas got no hint
-    or the wrong one (unix_s for milliseconds)."""
+    or the wrong one (unix_s for milliseconds, a day/month pattern without the seconds)."""
     path = make_dataset(text, name=name, **spec)
     with pytest.raises(SuggestError) as info:
         load(path)
@@ -1952,3 +1961,13 @@ def test_a_categorical_value_written_like_a_decimal_is_kept_as_written(make_data
     assert log.requests["app"].astype(str).tolist() == ["8.0", "7.1", "8.0"]
     log = load(make_dataset('{"user": 3.0, "item": "a"}\n', name="log.jsonl"))
     assert log.requests["user_id"].astype(str).tolist() == ["3"]
+
+
+@pytest.mark.parametrize("text", ["2026-11-01T05:30:00z", "2026-11-01 05:30z"])
+def test_a_lowercase_z_is_utc_in_a_log_as_in_a_context(make_dataset, text):
+    """RFC 3339 allows 'z'; contexts read it, and a log rejected its rows as a date that
+    does not exist ("month 01-12, a day its month has ...")."""
+    log = load(make_dataset(f"user,item,ts\nu1,a,{text}\nu2,b,2026-11-01T06:30:00+01:00\n",
+                            columns={"user": "user", "item": "item", "time": "ts"}))
+    assert log.report.rows_rejected == 0
+    assert log.requests["timestamp"].tolist() == [pd.Timestamp("2026-11-01 05:30", tz="UTC")] * 2

@@ -50,7 +50,8 @@ from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, log_files, read_table, sniff_separator
 from suggest.data.timefields import (OFFSET_ZONE, arrow_cells, arrow_text, local_fields,
                                      parse_times, written_zones, zone_hint, zone_name)
-from suggest.errors import DataError, DataErrorList, SuggestError, did_you_mean, one_of, percent
+from suggest.errors import (DataError, DataErrorList, SuggestError, counted, did_you_mean, one_of,
+                            percent)
 from suggest.files import write_atomic
 from suggest.ids import isin
 
@@ -299,7 +300,7 @@ def many_rejected(rows_in: int, rejected: int, reasons: dict[str, int]) -> str |
                  f"varies within a request describes each row, not the request: list it under "
                  f"`ignore:` (or map a shown slot as `columns: position:`)")
     elif count:
-        said += f"; the commonest reason ({count:,} rows): {reason}"
+        said += f"; the commonest reason ({counted(count, 'row')}): {reason}"
     return said
 
 

@@ -140,6 +140,11 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
         parsed = _iso_instants(text[aware]) if fmt == "iso" else None
         if parsed is None:
             parsed = _to_datetime(text[aware], pattern, utc=True)
+            if fmt == "iso":  # RFC 3339's lowercase z, which pandas refuses (as contexts read it)
+                failed = text[aware][parsed.isna()]
+                lower = failed[failed.str.endswith("z")]
+                if len(lower):
+                    parsed[lower.index] = _to_datetime(lower.str[:-1] + "Z", pattern, utc=True)
         out[aware[aware].index] = _in_range(parsed, text, reasons)
     naive = text[~aware]
     if len(naive):
@@ -164,12 +169,8 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     expected = "ISO 8601 like 2026-03-02T08:15:00+01:00" if fmt == "iso" else f"the format {fmt!r}"
     number = pd.to_numeric(values[failed], errors="coerce")
     written = values[failed].astype(str).str.strip()
-    slashed = written.str.match(r"^\d{1,2}/\d{1,2}/\d{2,4}\b").to_numpy(dtype=bool)
     # a number's size tells seconds (1.7e9 now) from milliseconds (1.7e12)
-    hint = np.where(number.isna(), np.where(slashed, " (a day and month with slashes: set "
-                                                     "`time_format: '%d/%m/%Y %H:%M'`, or "
-                                                     "'%m/%d/%Y %H:%M' when the month comes "
-                                                     "first)", ""),
+    hint = np.where(number.isna(), _slashed_hints(written, fmt),
                     np.where(number.abs() >= 1e11,
                              " (for milliseconds since 1970 set `time_format: unix_ms`)",
                              " (for seconds since 1970 set `time_format: unix_s`)"))
@@ -181,6 +182,45 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
                        "such date or time exists (month 01-12, a day its month has, hour "
                        "00-23, minute and second 00-59)")
     return out, reasons
+
+
+#: A day and month with slashes, and the parts of the time after it (what the hint's
+#: pattern must read: a two- or four-digit year, seconds, a fraction).
+_SLASHED = (r"^\d{1,2}/\d{1,2}/(?P<year>\d{4}|\d{2})"
+            r"(?:[ T](?P<hm>\d{1,2}:\d{2})(?P<s>:\d{2})?(?P<f>[.,]\d+)?)?$")
+
+
+def _slashed_hints(written: pd.Series, fmt: str) -> np.ndarray:
+    """Per time that did not parse, the ``time_format`` hint for a day and month with
+    slashes, with the pattern its own parts need (``'%d/%m/%Y %H:%M:%S'`` for one with
+    seconds: a fixed '%d/%m/%Y %H:%M' had a tester set it and get the same hint back), the
+    month-first one beside it, and never the format already set; '' for other times."""
+    parts = written.str.extract(_SLASHED)
+    shaped = parts["year"].notna()
+    hints = np.full(len(written), "", dtype=object)
+    if not shaped.any():
+        return hints
+    key = (parts["year"].str.len().astype(str) + parts["hm"].notna().astype(str)
+           + parts["s"].notna().astype(str) + parts["f"].str[:1].fillna("-"))
+    for shape in key[shaped].unique():  # a handful of shapes, each one text
+        these = shaped & (key == shape)
+        first = parts[these].iloc[0]
+        rest = ("%Y" if len(first["year"]) == 4 else "%y") + (
+            "" if pd.isna(first["hm"]) else " %H:%M" + ("" if pd.isna(first["s"]) else ":%S")
+            + ("" if pd.isna(first["f"]) else first["f"][0] + "%f"))
+        day, month = f"%d/%m/{rest}", f"%m/%d/{rest}"
+        if fmt in (day, month):
+            other = month if fmt == day else day
+            read = pd.to_datetime(written[these], format=other, errors="coerce").notna()
+            text = np.where(read, f" (set `time_format: '{other}'` if the "
+                                  f"{'month' if fmt == day else 'day'} comes first)",
+                            " (no such date or time: month 01-12, a day its month has, hour "
+                            "00-23, minute and second 00-59)")
+        else:
+            text = (f" (a day and month with slashes: set `time_format: '{day}'`, or "
+                    f"'{month}' when the month comes first)")
+        hints[these.to_numpy()] = text
+    return hints
 
 
 #: A date and time written the ISO 8601 way (what :func:`parse_times` calls no such date
