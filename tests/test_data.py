@@ -140,8 +140,8 @@ def test_a_typed_parquet_log_rejects_what_does_not_fit_with_its_value(tmp_path):
     reasons = reasons_by_line(log)
     assert log.report.rows_ok == 1 and sorted(reasons) == [2, 3, 4, 5]  # Parquet lines: rows
     assert reasons[2].startswith("time '3000-01-01") and "is outside the range" in reasons[2]
-    assert reasons[3].startswith("local time '2026-03-29 02:30:00' does not exist or is ambiguous "
-                                 "in Europe/Berlin")  # the spring-forward gap
+    assert reasons[3].startswith("local time '2026-03-29 02:30:00' does not exist in "
+                                 "Europe/Berlin (the clocks jumped past it)")  # spring forward
     assert reasons[4] == "temp 'inf' is not a finite number"
     assert reasons[5].startswith("weather 'foggy' is not an allowed value")
 
@@ -1971,3 +1971,23 @@ def test_a_lowercase_z_is_utc_in_a_log_as_in_a_context(make_dataset, text):
                             columns={"user": "user", "item": "item", "time": "ts"}))
     assert log.report.rows_rejected == 0
     assert log.requests["timestamp"].tolist() == [pd.Timestamp("2026-11-01 05:30", tz="UTC")] * 2
+
+
+@pytest.mark.parametrize("fmt, text, skipped, advice", [
+    ("iso", "2026-11-01 01:30", "2026-03-08 02:30", "write it with its UTC offset"),
+    ("%d/%m/%Y %H:%M", "01/11/2026 01:30", "08/03/2026 02:30",
+     "add %z to time_format, or write them in UTC")])
+def test_a_repeated_or_skipped_local_time_says_which_and_its_offsets(make_dataset, fmt, text,
+                                                                     skipped, advice):
+    """Both read "does not exist or is ambiguous (DST change); write it with its UTC offset":
+    a tester could not tell which, nor which offsets, and under a strftime pattern the
+    advice could not be followed for one row (an offset in every time or in none)."""
+    log = load(make_dataset(f"user,item,ts\nu1,a,{text}\nu2,b,{skipped}\nu3,c,{text.replace('01:30', '03:30')}\n",
+                            columns={"user": "user", "item": "item", "time": "ts"},
+                            timezone="America/New_York", time_format=fmt))
+    reasons = reasons_by_line(log)
+    assert reasons[2] == (f"local time '{text}' comes twice in America/New_York (the clocks went "
+                          f"back): at -04:00 and again at -05:00; " + reasons[2].split("; ", 1)[1])
+    assert reasons[3].startswith(f"local time '{skipped}' does not exist in America/New_York "
+                                 "(the clocks jumped past it); ")
+    assert advice in reasons[2] and advice in reasons[3] and log.report.rows_ok == 1

@@ -913,3 +913,12 @@ def test_a_time_field_condition_that_can_never_be_true_is_an_error(tmp_path):
     assert never == {"midnight", "late", "yes-weekend", "half"}
     assert "'hour' is the request's local hour, 0 to 23 (midnight is 0)" in result.output
     assert "r.yaml:3:" in result.output  # the line of the condition
+
+
+def test_a_context_time_a_dst_change_repeats_names_both_offsets():
+    context = '{"location": "home", "timestamp": "2026-11-01T01:30:00", "timezone": "America/New_York"}'
+    result = run("rules", "explain", ROOT / "rules" / "phone.yaml", "--dataset", SAMPLE,
+                 "--context", context)
+    assert result.exit_code == 2
+    assert ("'2026-11-01T01:30:00' comes twice in America/New_York (the clocks went back): at "
+            "-04:00 and again at -05:00") in result.output

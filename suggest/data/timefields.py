@@ -164,7 +164,10 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
             naive = naive[~found]
             local = _to_datetime(naive, pattern)
         local = _in_range(local, text, reasons)
-        _localize(local, zones[naive.index], text, out, reasons, "write it with its UTC offset")
+        _localize(local, zones[naive.index], text, out, reasons,
+                  "write it with its UTC offset" if fmt == "iso" else
+                  "a time_format reads an offset in every time or in none: write the times "
+                  "with their offsets and add %z to time_format, or write them in UTC")
     failed = present & out.isna() & reasons.isna()
     expected = "ISO 8601 like 2026-03-02T08:15:00+01:00" if fmt == "iso" else f"the format {fmt!r}"
     number = pd.to_numeric(values[failed], errors="coerce")
@@ -304,9 +307,25 @@ def _localize(local: pd.Series, zones: pd.Series, shown: pd.Series, out: pd.Seri
         out[idx] = stamped.dt.tz_convert("UTC")
         dst = local[idx].notna() & stamped.isna()
         if dst.any():
-            reasons[dst[dst].index] = ("local time '" + shown[dst[dst].index].astype(str)
-                                       + f"' does not exist or is ambiguous in {zone} (DST "
-                                         f"change); {advice}")
+            at = dst[dst].index
+            reasons[at] = ("local time '" + shown[at].astype(str) + "' "
+                           + dst_problem(local[at], zone) + f"; {advice}")
+
+
+def dst_problem(local: pd.Series, zone: str) -> pd.Series:
+    """Why each wall time of ``local`` (a DST change's, in ``zone``) names no one instant:
+    the clocks skipped it, or it came twice, with the offsets of the two (said as "does not
+    exist or is ambiguous", a tester could not tell which, nor what to write)."""
+    first = local.dt.tz_localize(zone, ambiguous=np.ones(len(local), bool), nonexistent="NaT")
+    second = local.dt.tz_localize(zone, ambiguous=np.zeros(len(local), bool), nonexistent="NaT")
+
+    def offset(stamps: pd.Series) -> pd.Series:
+        text = stamps.dt.strftime("%z").fillna("")
+        return text.str[:3] + ":" + text.str[3:]
+
+    twice = (f"comes twice in {zone} (the clocks went back): at " + offset(first)
+             + " and again at " + offset(second))
+    return twice.where(first.notna(), f"does not exist in {zone} (the clocks jumped past it)")
 
 
 def _iso_offset_read(text: str) -> bool:
@@ -458,8 +477,9 @@ def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
         try:
             ts = ts.tz_localize(zone or "UTC")
         except ValueError:  # pandas' NonExistentTimeError and AmbiguousTimeError are ones
-            raise SuggestError(f"context timestamp {str(stamp)!r} does not exist or is ambiguous in "
-                               f"{zone} (DST change)", hint="write it with its UTC offset") from None
+            raise SuggestError(f"context timestamp {str(stamp)!r} "
+                               + dst_problem(pd.Series([ts]), zone)[0],
+                               hint="write it with its UTC offset") from None
     return ts
 
 
