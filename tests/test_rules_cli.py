@@ -922,3 +922,26 @@ def test_a_context_time_a_dst_change_repeats_names_both_offsets():
     assert result.exit_code == 2
     assert ("'2026-11-01T01:30:00' comes twice in America/New_York (the clocks went back): at "
             "-04:00 and again at -05:00") in result.output
+
+
+def test_a_failed_test_whose_time_has_no_zone_says_where_it_was_read(tmp_path):
+    """A rule set in London time, a test at "01:30" without an offset: read as UTC (02:30 in
+    London), it failed with nothing but the two lists."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(textwrap.dedent("""\
+        version: 1
+        timezone: Europe/London
+        rules:
+          - {id: night, when: {time: {between: ["01:00", "02:00"]}}, suggest: [a]}
+          - {id: later, when: {time: {between: ["02:00", "03:00"]}}, suggest: [b]}
+        tests:
+          - {name: naive, context: {timestamp: "2026-07-01T01:30:00"}, expect: [a]}
+          - {name: zoned, context: {timestamp: "2026-07-01T01:30:00", timezone: Europe/London}, expect: [a]}
+          - {name: offset, context: {timestamp: "2026-07-01T01:30:00+01:00"}, expect: [b]}
+        """))
+    result = run("rules", "test", rules)
+    assert result.exit_code == 1
+    assert ("expected ['a'], got ['b'] (its timestamp has no offset nor timezone, so it was read "
+            "in UTC: wed 02:30 in the rules' zone Europe/London") in result.output
+    assert "PASS  zoned" in result.output
+    assert result.output.count("no offset nor timezone") == 1  # not on a written offset's failure

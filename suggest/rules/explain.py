@@ -12,6 +12,7 @@ checks of a rule file are :mod:`suggest.rules.checks`.
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -207,9 +208,42 @@ def run_tests(engine: RulesEngine, types: dict[str, str] | None = None,
         missing = [b for b in test.blocked if b not in blocked]
         if missing:
             problems.append(f"expected {missing} blocked, blocked were {sorted(blocked)}")
+        if problems:
+            problems[-1] += _naive_time_note(engine, test.context)
         results.append({"name": test.name, "where": test.where, "passed": not problems,
                         "problems": problems, "suggestions": items})
     return results
+
+
+def _naive_time_note(engine: RulesEngine, context: dict) -> str:
+    """For a failed test whose context's time has neither an offset nor a ``timezone``, in a
+    rule set that reads time in a zone of its own: the zone the time was read in (the
+    dataset's one zone, else UTC) and the local time the rules saw. A PM's London test at
+    "01:30" failed with nothing but the lists, the time read as UTC (02:30 in London)."""
+    import datetime
+
+    from suggest.data.timefields import WRITTEN_OFFSET, local_fields
+    from suggest.rules.model import DAYS
+
+    stamp, rules_zone = context.get("timestamp"), engine.rule_set_.timezone
+    if rules_zone is None or context.get("timezone") is not None:
+        return ""
+    if isinstance(stamp, datetime.datetime):
+        naive = stamp.tzinfo is None
+    else:
+        naive = isinstance(stamp, str) and re.search(WRITTEN_OFFSET, stamp.strip()) is None
+    read_in = getattr(engine, "zone_", None) or "UTC"
+    if not naive or read_in == rules_zone:
+        return ""
+    try:
+        when = pd.Timestamp(stamp).tz_localize(read_in)
+        seen = local_fields(pd.Series([when]), rules_zone).iloc[0]
+    except (ValueError, TypeError):
+        return ""
+    return (f" (its timestamp has no offset nor timezone, so it was read in {read_in}: "
+            f"{DAYS[int(seen['weekday'])]} {int(seen['hour']):02d}:{int(seen['minute']):02d} in "
+            f"the rules' zone {rules_zone}; write the offset, or timezone: {rules_zone} in the "
+            "context)")
 
 
 def _left_out(rules, catalog: pd.DataFrame | None) -> dict[str, str]:
