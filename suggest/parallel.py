@@ -273,7 +273,17 @@ def check_address(address: str) -> str:
                            "own protocol", hint="give tcp://HOST:PORT (8786 by default; the "
                                                 "dashboard's port, 8787, is not the scheduler's)")
     if "://" in address or re.fullmatch(r"[\w.\-\[\]:]+:\d+", address):
-        port = re.search(r":(\d+)/?$", address)
+        rest = address.split("://", 1)[-1]
+        if scheme in (None, "tcp", "tls") and not re.fullmatch(r"[\w.\-\[\]:]+:\d+", rest):
+            # Dask's own parse failed inside the connection, said as "cannot reach ... within
+            # 5 s: invalid literal for int()"; nothing had been tried
+            extra = re.fullmatch(r"([\w.\-\[\]:]+:\d+)(.+)", rest)
+            raise SuggestError(
+                f"--dask {address!r} is not a scheduler address: "
+                + (f"remove {extra.group(2)!r} after the port" if extra else "it has no port"),
+                hint="give one like tcp://10.0.0.5:8786; a Dask scheduler listens on 8786 by "
+                     "default")
+        port = re.search(r":(\d+)$", address)
         if port and not 0 < int(port.group(1)) < 65536:
             raise SuggestError(f"--dask {address!r}: port {port.group(1)} is not a port (1 to "
                                "65535)", hint="a Dask scheduler listens on 8786 by default")
@@ -386,7 +396,8 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
             raise failure
         with client:
             _wait_for_workers(client, address)
-            with _workers_die_in_a_sentence(), _no_workers_left_stops(client, address):
+            with _workers_die_in_a_sentence(), _no_workers_left_stops(client, address), \
+                    _quiet_when_interrupted():  # before the client closes
                 yield client
         return
     # The local scheduler runs in this process: its notes on each shuffle (WARNING, though
@@ -400,8 +411,22 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
         if processes:  # what our own workers print (LightGBM's chatter) must not mix with --json
             client.run(_stdout_to_stderr)
         client.run(_quiet_user_errors)
-        with _workers_die_in_a_sentence():
+        with _workers_die_in_a_sentence(), _quiet_when_interrupted():
             yield client
+
+
+@contextlib.contextmanager
+def _quiet_when_interrupted():
+    """On Ctrl-C, the client's pending gathers are abandoned as it closes, and asyncio logs
+    each one's ``AllExit`` as "Task exception was never retrieved" with a traceback (four
+    of them before `train --dask` said "interrupted"): the process is ending, so asyncio's
+    and distributed's logs are silenced from there on."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        for name in ("asyncio", "distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise
 
 
 def _wait_for_workers(client, address: str, wait: float | None = None) -> None:
@@ -486,8 +511,8 @@ def _workers_die_in_a_sentence():
 def _quiet_user_errors() -> None:
     """On a local worker: a task that stops on the user's error (a SuggestError: a model
     folder that is missing, damaged or for another log) is not logged with its traceback;
-    the command prints that error itself, once, as the local path does. Other failures
-    are logged as Dask logs them."""
+    the command prints that error itself, once, as the local path does; nor is a task the
+    command cancelled (Ctrl-C). Other failures are logged as Dask logs them."""
     import logging
     import os
 
@@ -510,9 +535,15 @@ def _quiet_user_errors() -> None:
             return not (str(record.args[3]).split("(", 1)[0] in ours
                         and f"{os.sep}suggest{os.sep}" in raised)
 
-    worker_log = logging.getLogger("distributed.worker")
-    if not any(type(f).__name__ == "UserErrors" for f in worker_log.filters):  # once a process
-        worker_log.addFilter(UserErrors())
+    class Cancelled(logging.Filter):  # the command cancels its own tasks (Ctrl-C, a lost
+        def filter(self, record: logging.LogRecord) -> bool:  # worker): it says so itself
+            return "ended with CancelledError" not in record.getMessage()
+
+    for name, kind in (("distributed.worker", UserErrors),
+                       ("distributed.worker.state_machine", Cancelled)):
+        worker_log = logging.getLogger(name)
+        if not any(type(f).__name__ == kind.__name__ for f in worker_log.filters):  # once a process
+            worker_log.addFilter(kind())
 
 
 def _stdout_to_stderr() -> None:

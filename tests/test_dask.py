@@ -525,6 +525,9 @@ def test_a_port_that_accepts_and_never_answers_is_refused_within_seconds(world, 
 @pytest.mark.parametrize("address, said", [
     ("http://127.0.0.1:8787", "is a web address: a Dask scheduler speaks its own protocol"),
     ("127.0.0.1:99999", "port 99999 is not a port (1 to 65535)"),
+    # these were "cannot reach the Dask scheduler ... within 5 s: invalid literal for int()"
+    ("tcp://127.0.0.1:8786/", "is not a scheduler address: remove '/' after the port"),
+    ("tcp://127.0.0.1", "is not a scheduler address: it has no port"),
 ])
 def test_an_address_that_cannot_be_a_schedulers_is_refused_at_once(address, said):
     from suggest.parallel import check_address
@@ -645,3 +648,39 @@ def test_a_lightgbm_error_with_every_worker_there_is_one_sentence_and_restarts_n
     assert sorted(client.scheduler_info()["workers"]) == workers  # none restarted
     other.result()
     assert other.status == "finished"
+
+
+def test_an_interrupt_leaves_no_asyncio_traceback_behind(caplog, monkeypatch):
+    """Ctrl-C during `train --dask`: the client's abandoned gathers were logged by asyncio,
+    "Task exception was never retrieved" and a traceback each, four before "interrupted"."""
+    import asyncio
+    import gc
+    import logging
+
+    from suggest.parallel import _quiet_when_interrupted
+
+    for name in ("asyncio", "distributed"):  # as a fresh process has them; put back after
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+    logging.getLogger("asyncio").manager._clear_cache()
+
+    async def abandoned():
+        raise RuntimeError("AllExit")
+
+    def orphan(loop, held: list) -> None:  # a gather the closing client abandons
+        held.append(loop.create_task(abandoned()))
+        loop.run_until_complete(asyncio.sleep(0.01))
+
+    loop, held = asyncio.new_event_loop(), []
+    orphan(loop, held)
+    held.clear()
+    gc.collect()  # without the interrupt, asyncio says so
+    assert "Task exception was never retrieved" in caplog.text
+    caplog.clear()
+    with pytest.raises(KeyboardInterrupt), _quiet_when_interrupted():
+        orphan(loop, held)
+        raise KeyboardInterrupt
+    held.clear()  # the client closes after the interrupt has passed through
+    gc.collect()
+    loop.close()
+    assert "Task exception was never retrieved" not in caplog.text

@@ -140,8 +140,8 @@ def test_a_typed_parquet_log_rejects_what_does_not_fit_with_its_value(tmp_path):
     reasons = reasons_by_line(log)
     assert log.report.rows_ok == 1 and sorted(reasons) == [2, 3, 4, 5]  # Parquet lines: rows
     assert reasons[2].startswith("time '3000-01-01") and "is outside the range" in reasons[2]
-    assert reasons[3].startswith("local time '2026-03-29 02:30:00' does not exist in "
-                                 "Europe/Berlin (the clocks jumped past it)")  # spring forward
+    assert reasons[3].startswith("local time '2026-03-29 02:30:00' does not exist in Europe/"
+                                 "Berlin (a DST change: the clocks jumped past it)")  # spring
     assert reasons[4] == "temp 'inf' is not a finite number"
     assert reasons[5].startswith("weather 'foggy' is not an allowed value")
 
@@ -354,6 +354,10 @@ def test_rows_repeating_a_request_and_item_follow_the_duplicates_rule(make_datas
         assert reasons_by_line(log) == {3: "repeats the request and item of line 2 (duplicates: reject)",
                                         6: "repeats the request and item of line 5 (duplicates: reject)",
                                         7: "repeats the request and item of line 5 (duplicates: reject)"}
+        # the count names the first line, and that others differ (it read "3 x ... of line 2")
+        assert log.report.reject_reasons == {
+            "repeats the request and item of line 2 (duplicates: reject) (and 1 more like it on "
+            "another line)": 3}
     else:
         assert log.report.duplicates == {"rule": rule or "max", "rows": 5, "pairs": 2,
                                          "disagreeing_pairs": 1, "itemless_rows": 0}
@@ -1986,8 +1990,9 @@ def test_a_repeated_or_skipped_local_time_says_which_and_its_offsets(make_datase
                             columns={"user": "user", "item": "item", "time": "ts"},
                             timezone="America/New_York", time_format=fmt))
     reasons = reasons_by_line(log)
-    assert reasons[2] == (f"local time '{text}' comes twice in America/New_York (the clocks went "
-                          f"back): at -04:00 and again at -05:00; " + reasons[2].split("; ", 1)[1])
+    assert reasons[2] == (f"local time '{text}' comes twice in America/New_York (a DST change: "
+                          "the clocks went back): at -04:00 and again at -05:00; "
+                          + reasons[2].split("; ", 1)[1])
     assert reasons[3].startswith(f"local time '{skipped}' does not exist in America/New_York "
-                                 "(the clocks jumped past it); ")
+                                 "(a DST change: the clocks jumped past it); ")
     assert advice in reasons[2] and advice in reasons[3] and log.report.rows_ok == 1

@@ -920,8 +920,8 @@ def test_a_context_time_a_dst_change_repeats_names_both_offsets():
     result = run("rules", "explain", ROOT / "rules" / "phone.yaml", "--dataset", SAMPLE,
                  "--context", context)
     assert result.exit_code == 2
-    assert ("'2026-11-01T01:30:00' comes twice in America/New_York (the clocks went back): at "
-            "-04:00 and again at -05:00") in result.output
+    assert ("'2026-11-01T01:30:00' comes twice in America/New_York (a DST change: the clocks "
+            "went back): at -04:00 and again at -05:00") in result.output
 
 
 def test_a_failed_test_whose_time_has_no_zone_says_where_it_was_read(tmp_path):

@@ -1462,11 +1462,16 @@ def reason_counts(table: pd.DataFrame) -> dict[str, int]:
     table = table.sort_values("first", kind="stable")
     groups = table.groupby("kind", sort=False)
     kinds = pd.DataFrame({"first": groups["reason"].first(), "distinct": groups["values"].nunique(),
+                          "texts": groups["reason"].nunique(),
                           "rows": groups["rows"].sum()}).sort_values("rows", ascending=False,
                                                                      kind="stable")
-    return {(first if distinct == 1 else
-             f"{first} (and {distinct - 1:,} other value{'s' if distinct > 2 else ''} like it)"):
-            int(rows) for first, distinct, rows in kinds.itertuples(index=False)}
+    # reasons that differ by the line they name only ("repeats ... of line 3221", "... of
+    # line 814"): the first one's line stood for both
+    return {(f"{first} (and {distinct - 1:,} other value{'s' if distinct > 2 else ''} like it)"
+             if distinct > 1 else f"{first} (and {texts - 1:,} more like it on "
+                                  f"{'another line' if texts == 2 else 'other lines'})"
+             if texts > 1 else first):
+            int(rows) for first, distinct, texts, rows in kinds.itertuples(index=False)}
 
 
 def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray) -> pd.DataFrame:

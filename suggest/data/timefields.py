@@ -323,9 +323,10 @@ def dst_problem(local: pd.Series, zone: str) -> pd.Series:
         text = stamps.dt.strftime("%z").fillna("")
         return text.str[:3] + ":" + text.str[3:]
 
-    twice = (f"comes twice in {zone} (the clocks went back): at " + offset(first)
-             + " and again at " + offset(second))
-    return twice.where(first.notna(), f"does not exist in {zone} (the clocks jumped past it)")
+    twice = (f"comes twice in {zone} (a DST change: the clocks went back): at "
+             + offset(first) + " and again at " + offset(second))
+    return twice.where(first.notna(),
+                       f"does not exist in {zone} (a DST change: the clocks jumped past it)")
 
 
 def _iso_offset_read(text: str) -> bool:
