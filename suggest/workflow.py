@@ -405,21 +405,12 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
         team, others = rule_sets(rules)
         loaded = checked_log(dataset, log, team, client=client, rejects=Path(out) / "rejects",
                              others=list(others.values()))
-        if clip is not None and not loaded.dataset.position:
-            raise SuggestError(f"--clip {clip:g} caps the counterfactual estimates' weights, and "
-                               f"{dataset} is not a log of what was shown (no position and "
-                               "propensity columns): there is nothing to clip",
-                               hint="drop --clip, or describe the log's `position:` and "
-                                    "`propensity:` columns")
-        fitted = [chosen[n] for n in ("ranker", "hybrid") if isinstance(chosen.get(n), FittedEngine)]
-        if fitted:  # the model given, as the ranker or the hybrid (the same model)
-            from suggest.ranker.artifact import check_fits
-
-            trained = fitted[0].engine
-            if client is None:
-                check_fits(trained, loaded.requests, f"{dataset}")
-            else:
-                trained.ask(check_fits, loaded.empty_requests(), f"{dataset}")
+        try:
+            _check_replay_inputs(loaded, chosen, client, dataset, clip)
+        except SuggestError:
+            if client is not None:  # the workers wrote them: not a run's (none was begun)
+                shutil.rmtree(Path(out) / "rejects", ignore_errors=True)
+            raise
         summary = replay(loaded, chosen, out, ks=ks, test_share=test_share, seed=seed,
                          chunk_size=chunk_size, progress=progress, runner=runner,
                          latency_sample=latency_sample,
@@ -431,6 +422,26 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
     found = rejects_summary(loaded, Path(out) / "rejects.csv")
     found["load_warnings"] = list(summary.get("warnings", found["load_warnings"]))
     return {**summary, **found}
+
+
+def _check_replay_inputs(loaded, chosen: dict, client, dataset, clip) -> None:
+    """Before a replay begins: ``--clip`` needs a log of what was shown, and a model given
+    (the ranker or the hybrid) must fit the log."""
+    if clip is not None and not loaded.dataset.position:
+        raise SuggestError(f"--clip {clip:g} caps the counterfactual estimates' weights, and "
+                           f"{dataset} is not a log of what was shown (no position and "
+                           "propensity columns): there is nothing to clip",
+                           hint="drop --clip, or describe the log's `position:` and "
+                                "`propensity:` columns")
+    fitted = [chosen[n] for n in ("ranker", "hybrid") if isinstance(chosen.get(n), FittedEngine)]
+    if fitted:  # the model given, as the ranker or the hybrid (the same model)
+        from suggest.ranker.artifact import check_fits
+
+        trained = fitted[0].engine
+        if client is None:
+            check_fits(trained, loaded.requests, f"{dataset}")
+        else:
+            trained.ask(check_fits, loaded.empty_requests(), f"{dataset}")
 
 
 def _model_rules_differ(model, rules) -> str | None:
