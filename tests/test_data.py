@@ -1996,3 +1996,18 @@ def test_a_repeated_or_skipped_local_time_says_which_and_its_offsets(make_datase
     assert reasons[3].startswith(f"local time '{skipped}' does not exist in America/New_York "
                                  "(a DST change: the clocks jumped past it); ")
     assert advice in reasons[2] and advice in reasons[3] and log.report.rows_ok == 1
+
+
+def test_a_zone_that_is_one_offset_all_year_is_named_with_the_clock_it_may_mean(make_dataset):
+    """IANA's EST is -05:00 all year: a New York user's July hour read an hour early, while
+    EDT was refused with a hint and EST taken without a word."""
+    log = load(make_dataset("user,item,ts,tz\nu1,a,2026-07-01T08:00:00,EST\n"
+                            "u2,b,2026-07-01T08:00:00,America/New_York\n",
+                            columns={"user": "user", "item": "item", "time": "ts", "timezone": "tz"}))
+    assert log.requests["hour"].tolist() == [8, 8]  # read as written, in each row's zone
+    assert (log.requests["timestamp"].dt.hour.tolist() == [13, 12])  # EST: -05:00 in July too
+    assert any(w.startswith("'EST' is UTC-05:00 all year, with no summer time") and
+               "America/New_York" in w for w in log.report.warnings)
+    clean = load(make_dataset("user,item,ts,tz\nu1,a,2026-07-01T08:00:00,America/New_York\n",
+                              columns={"user": "user", "item": "item", "time": "ts", "timezone": "tz"}))
+    assert not any("all year" in w for w in clean.report.warnings)

@@ -550,7 +550,34 @@ def _start(ds: Dataset, raw: RawTable) -> LoadReport:
                         roles=ds.named_columns, attributes=list(attribute_columns(ds)))
     report.warnings += _missing_markers(ds, raw.frame)
     report.warnings += offsets_warning(ds, time_offsets(ds, raw.frame))
+    report.warnings += fixed_zones_warning(ds, raw.frame)
     return report
+
+
+#: IANA's names that are one fixed offset all year, though people write them for a clock
+#: that keeps summer time: what each likely means.
+FIXED_ALL_YEAR = {"EST": ("-05:00", "America/New_York"), "MST": ("-07:00", "America/Denver"),
+                  "HST": ("-10:00", "Pacific/Honolulu")}
+
+
+def fixed_zones_warning(ds: Dataset, frame: pd.DataFrame) -> list[str]:
+    """A warning when a zone the log names (its ``timezone:`` or a value of its zone column,
+    read once a distinct value) is IANA's ``EST``, ``MST`` or ``HST``: a fixed offset all
+    year, so a New York user's summer hours read an hour early, without a word (``EDT`` and
+    ``IST`` are refused with a hint, ``EST`` was taken as it is)."""
+    named = {str(ds.timezone)}
+    if ds.timezone_column and ds.timezone_column in frame.columns:
+        column = frame[ds.timezone_column]
+        values = (column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype)
+                  else pd.unique(column.dropna()))  # once a distinct zone
+        named |= {str(v).strip() for v in values}
+    found = sorted(named & set(FIXED_ALL_YEAR))
+    if not found:
+        return []
+    said = "; ".join(f"'{z}' is UTC{FIXED_ALL_YEAR[z][0]} all year" for z in found)
+    clocks = " or ".join(FIXED_ALL_YEAR[z][1] for z in found)
+    return [f"{said}, with no summer time: where it means a clock that keeps summer time, hour "
+            f"and weekday are an hour off half the year; write the IANA zone (e.g. {clocks})"]
 
 
 #: A UTC offset at the end of an ISO time: +05:30, -0500, Z.
