@@ -806,7 +806,7 @@ def _cutoffs(text: str) -> list[int]:
 
 @main.command("evaluate", epilog="""\b
 Examples:
-  suggest evaluate --run runs/sample/suggestions.parquet --truth truth.csv
+  suggest evaluate --run runs/sample/suggestions.parquet --truth runs/sample/truth.parquet
   suggest evaluate --run my.run --truth my.qrels --k 5,10 --json
 """)
 @click.option("--run", "run_file", type=click.Path(path_type=Path), required=True,

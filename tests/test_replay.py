@@ -556,6 +556,10 @@ def test_terminal_says_why_an_interval_clear_of_zero_is_not_significant(log, tmp
     row = next(line for line in text.splitlines()
                if line.strip().startswith(f"{first['b']} - {first['a']}"))
     assert "not significant (the interval is not adjusted for the 12 tests" in row
+    assert "MDE: the smallest true difference" in text  # the row's MDE is explained
+    for c in summary["comparisons"]:  # every pair significant: no legend for an MDE not shown
+        c.update(p_holm=0.001)
+    assert "MDE" not in summary_text(summary).split("paired differences")[1]
 
 
 def test_a_rule_that_suggests_and_blocks_is_credited_with_what_it_places(log, tmp_path):

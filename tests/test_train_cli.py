@@ -230,6 +230,14 @@ def test_tune_keeps_the_best_settings_found_and_ablation_reports_each_feature_gr
     full = v["ablation"][0]["score"]
     assert all(r["change"] == pytest.approx(r["score"] - full) for r in v["ablation"][1:])
     assert {k: getattr(engine, k) for k in SEARCH} == chosen  # the model carries them
+    # a setting left to its default is said as such, not as "None" (num_leaves: by size)
+    from suggest.report.terminal import train_text
+
+    summary = json.loads(trained.stdout)
+    summary["validation"]["tuning"]["chosen"].update(num_leaves=None, truncation_level=None)
+    said = next(line for line in train_text(summary).splitlines() if line.startswith("tuning:"))
+    assert "None" not in said and f"num_leaves=by size ({v['num_leaves']})" in said
+    assert "truncation_level=LightGBM's default" in said
     # the objective reported is the one the kept trees were grown with
     assert v["objectives"]["chosen"] == chosen["objective"] == engine.objective
     # and every objective the search scored is among those tried, with its best score (a

@@ -74,8 +74,10 @@ def summary_text(summary: dict) -> str:
         tests = summary.get("tests", {})
         lines += ["", f"paired differences in {metric} (b - a): 95% paired t interval, not adjusted; "
                       f"p from the paired sign-flip test, Holm-corrected over the "
-                      f"{tests.get('family', '?')} overall tests (every pair and metric);",
-                  "MDE: the smallest true difference this sample finds with 80% power"]
+                      f"{tests.get('family', '?')} overall tests (every pair and metric)"
+                  + (";" if any(_number(c["p_holm"]) >= 0.05 for c in focus) else "")]
+        if any(_number(c["p_holm"]) >= 0.05 for c in focus):  # the rows that show one
+            lines.append("MDE: the smallest true difference this sample finds with 80% power")
         pair_width = max(len(f"{c['b']} - {c['a']}") for c in focus) + 2
         for c in focus:
             mark = ("significant" if _number(c["p_holm"]) < 0.05
@@ -204,7 +206,11 @@ def train_text(summary: dict) -> str:
     lines.append("top features (gain): " + ", ".join(summary["top_features"]))
     tuning = v.get("tuning")
     if tuning:
-        chosen = ", ".join(f"{k}={val}" for k, val in tuning["chosen"].items())
+        # None is a setting's default, which depends on the log: say which
+        unset = {"num_leaves": f"by size ({v['num_leaves']})" if v.get("num_leaves")
+                 else "by size", "truncation_level": "LightGBM's default"}
+        chosen = ", ".join(f"{k}={unset.get(k, 'default') if val is None else val}"
+                           for k, val in tuning["chosen"].items())
         lines.append(
             f"tuning: {len(tuning['tried'])} settings in {tuning['seconds']:g} s; chosen {chosen} "
             f"(validation NDCG@{at} {_shown(v[f'ndcg@{at}'])} against "
@@ -232,10 +238,14 @@ def metrics_table(results: dict) -> str:
     columns = [max(16, len(e) + 2) for e in results]  # an engine's name whole above its column
     left = {e: r.requests_without_positive for e, r in results.items()}
     # an engine's own requests without a relevant item: each run may list other requests
+    # (a tester read rules' smaller count as rules scored on other requests: its run lists
+    # the requests it answered only)
     out = (f"{first.requests_without_positive:,} without one are left out"
            if len(set(left.values())) == 1 else
-           "those without one are left out (" + ", ".join(f"{e} {n:,}" for e, n in left.items()) + ")")
-    lines = [f"{first.requests:,} requests with a relevant item; {out}",
+           "every engine is scored on all of them (one its run does not list counts 0); the "
+           "requests a run lists without one are left out ("
+           + ", ".join(f"{e} {n:,}" for e, n in left.items()) + ")")
+    lines = [f"{counted(first.requests, 'request')} with a relevant item; {out}",
              "metric".ljust(width) + "".join(e.rjust(w) for e, w in zip(results, columns))]
     lines += [name.ljust(width) + "".join(f"{r.means[name]:.4f}".rjust(w)
                                           for r, w in zip(results.values(), columns))
