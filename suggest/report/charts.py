@@ -65,7 +65,7 @@ def segment_effects(comparison, metric: str):
             and r.get("ci_low") is not None and np.isfinite(r["ci_low"])]  # of 1 spread the axis
     total = len(rows)
     rows = sorted(rows, key=lambda r: -abs(r["diff"]) * r["requests"])[:SEGMENTS_SHOWN][::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.26 * len(rows) + 1.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(9, 0.3 * len(rows) + 1.3), layout="constrained")
     if not rows:
         ax.text(0.5, 0.5, "no segments", ha="center", va="center")
         ax.set_axis_off()
@@ -80,14 +80,14 @@ def segment_effects(comparison, metric: str):
     ax.scatter(diff, y, c=colors, s=14, zorder=3)
     ax.axvline(0, color="#444", lw=0.8)
     ax.set_yticks(y, [f"{r['column']}={str(r['value'])[:24]} (n={r['requests']:,})" for r in rows],
-                  fontsize=7)
+                  fontsize=8.5)
     ax.set_xlabel(f"{comparison.b} - {comparison.a}, {metric} (95% interval; red: significant "
                   "loss, blue: significant win, grey: neither)")
     ax.set_ylabel("segment")
     shown = (f"the {len(rows)} of {total} tested segments with the largest effect times size"
              if total > len(rows) else f"the {total} tested segments")
     ax.set_title(f"{comparison.b} against {comparison.a}: {shown} (every segment is in the tables "
-                 "above)", fontsize=8, loc="left")
+                 "above)", fontsize=9.5, loc="left")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
@@ -102,7 +102,7 @@ def rule_firing(summary: dict):
     placed = pd.Series(counts.get("placed", {}), dtype=float).reindex(fired.index)
     shadowed = set(counts.get("shadowed", []))
     total = max(counts["requests"], 1)
-    fig, ax = plt.subplots(figsize=(8, 0.3 * len(fired) + 1.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 0.34 * len(fired) + 1.7), layout="constrained")
     y = np.arange(len(fired))
     suggesting = counts.get("placed", {}).keys() if "placed" in counts else ()
     colors = ["#c0504d" if name in blocked.index and name not in suggesting else "#4f81bd"
@@ -114,7 +114,9 @@ def rule_firing(summary: dict):
     else:  # a run from before placements were counted
         ax.barh(y, 100 * fired.to_numpy() / total, 0.6, color=colors, label="fired")
     ax.set_yticks(y, [f"{name} (shadowed)" if name in shadowed else name for name in fired.index],
-                  fontsize=7)
+                  fontsize=8.5)
+    ax.set_title("How often each rule fired, and placed an item shown in the top k, on the "
+                 "held-out requests", fontsize=9.5, loc="left")
     from matplotlib.patches import Patch
 
     ax.set_xlabel("% of held-out requests")
@@ -122,7 +124,7 @@ def rule_firing(summary: dict):
     ax.legend(handles=[Patch(color="#4f81bd", label="fired (suggest rule)"),
                        Patch(color="#c0504d", label="fired (block rule: places nothing)")]
               + ([Patch(color="#9bbb59", label="placed a shown item")] if "placed" in counts
-                 else []), fontsize=7, loc="lower right")
+                 else []), fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return fig
 
