@@ -159,7 +159,7 @@ def check_clip(clip: float | None) -> None:
 
 def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=None,
              clip: float | None = None, n_boot: int = 1000, seed: int = 0,
-             confidence: float = 0.95, requests=None, also_seen=None) -> dict:
+             confidence: float = 0.95, requests=None, also_seen=None, contexts=None) -> dict:
     """IPS, SNIPS and DR estimates of ``target``'s expected reward per request (see the
     module docstring), each ``{"value", "ci_low", "ci_high"}``, and the diagnostics.
 
@@ -184,13 +184,20 @@ def estimate(shown: pd.DataFrame, target: pd.DataFrame, k: int, *, reward_model=
     also_seen : DataFrame, optional
         ``item_id`` and ``position`` pairs other parts of the log show (its training part),
         for ``support``.
+    contexts : DataFrame, optional
+        The evaluated requests' context values, indexed by request id (columns of at most
+        ``MAX_CONTEXT_VALUES`` values are read): a target's (item, position) that the
+        evaluated rows never show where a column has the request's value, though
+        ``MIN_EXPECTED`` shows would be expected there, is not supported
+        (``context_gaps``: the share of the suggestions each column takes out).
     """
     return _estimate(shown, target, k, reward_model=reward_model, clip=clip, n_boot=n_boot,
-                     seed=seed, confidence=confidence, requests=requests, also_seen=also_seen)[0]
+                     seed=seed, confidence=confidence, requests=requests, also_seen=also_seen,
+                     contexts=contexts)[0]
 
 
 def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence, requests,
-              also_seen) -> tuple[dict, np.ndarray]:
+              also_seen, contexts=None) -> tuple[dict, np.ndarray]:
     """:func:`estimate`, and each request's IPS term (their mean is the IPS estimate)."""
     check_shown(shown)
     check_clip(clip)
@@ -274,6 +281,13 @@ def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence,
     # (a propensity of 1 leaves no chance for any other item in that place)
     could = (pd.MultiIndex.from_arrays([list_item, list_pos + 1]).isin(seen)
              & (same | (logged < 0) | (logged_propensity < 1)))
+    gaps = {}
+    if contexts is not None and len(rows) and len(lists):
+        gaps = _context_gaps(contexts.reindex(requests), req, pos, item,
+                             rows["propensity"].to_numpy(dtype=float), list_req, list_pos,
+                             list_item)
+        for unseen in gaps.values():
+            could &= ~unseen
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
         # One more count of the heaviest weight one match could carry (Fay & Feuer take the
         # largest weight of any stratum, with a count or not): the heaviest the target's
@@ -323,6 +337,8 @@ def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence,
         "matched": float(matches.sum() / suggested) if suggested else 0.0,
         "of_shown": float(matches.sum() / len(rows)) if len(rows) else 0.0,
         "support": float(could.mean()) if suggested else 0.0,
+        **({"context_gaps": {c: float(g.mean()) for c, g in gaps.items() if g.any()}}
+           if gaps else {}),
         # the largest uncapped weight: a cap at --clip would hide the figure it is chosen from
         "max_weight": float(raw.max()) if len(raw) else 0.0,
         "clip": clip, "clipped": clipped})
@@ -397,6 +413,45 @@ def _bootstrap(parts: dict, numerator: np.ndarray, denominator: np.ndarray, fill
     return {name: np.concatenate(values) for name, values in draws.items()}
 
 
+def _context_gaps(contexts: pd.DataFrame, req, pos, item, propensity, list_req, list_pos,
+                  list_item) -> dict[str, np.ndarray]:
+    """Per context column (of at most ``MAX_CONTEXT_VALUES`` values), per target suggestion
+    (``list_*``): whether the evaluated rows (``req``, ``pos``, ``item``, ``propensity``;
+    ``contexts`` in request code order) never show its item at its position where the
+    column has its request's value, though they would show it ``MIN_EXPECTED`` times had
+    the policy given it there the least propensity it is seen to give any item there (its
+    requests there times that least propensity). So the policy shows it less there than
+    anything it shows there: what ``support`` reads from the log alone counted an item the
+    policy shows in the mornings as supported in the evenings too (a tester's log showed six
+    items in the mornings, three in the evenings, and the tool said 100% support while IPS
+    read half of a rule set's true value). Exploration spread thin is no gap: its least
+    propensity is small."""
+    codes, _ = pd.factorize(np.concatenate([item, list_item]))
+    width = int(max(pos.max(initial=0), list_pos.max(initial=0))) + 1
+    cell = codes[:len(item)].astype(np.int64) * width + pos
+    wanted = codes[len(item):].astype(np.int64) * width + list_pos
+    gaps = {}
+    for column in contexts.columns:
+        value, values = pd.factorize(contexts[column], use_na_sentinel=True)
+        nv = len(values)
+        if not 2 <= nv <= MAX_CONTEXT_VALUES:
+            continue
+        of_row, of_list = value[req], value[list_req]
+        kept = of_row >= 0
+        place = pos[kept] * nv + of_row[kept]  # (position, value) of each evaluated row
+        rows_there = np.bincount(place, minlength=width * nv)
+        least = np.full(width * nv, np.inf)
+        np.minimum.at(least, place, propensity[kept])
+        asked = list_pos * nv + np.maximum(of_list, 0)
+        expected = rows_there[asked] * np.where(np.isfinite(least[asked]), least[asked], 0.0)
+        found, times = np.unique(cell[kept] * nv + of_row[kept], return_counts=True)
+        key = wanted * nv + np.maximum(of_list, 0)
+        at = np.minimum(np.searchsorted(found, key), max(len(found) - 1, 0))
+        shown = (found[at] == key) if len(found) else np.zeros(len(key), dtype=bool)
+        gaps[str(column)] = (of_list >= 0) & ~shown & (expected >= MIN_EXPECTED)
+    return gaps
+
+
 #: The estimator a replay recommends: unbiased with the logged propensities, and its gamma
 #: interval covers even when few weighted engagements stand behind it (the bootstrap
 #: intervals of SNIPS and DR do not; see ``benchmarks/RESULTS.md``).
@@ -410,6 +465,15 @@ MIN_ESS = 30.0
 #: A position carrying less than this share of the engine's (uncapped) weights is left out
 #: of its weakest-position effective sample size: it weighs little in the estimate.
 WEIGHT_SHARE = 0.05
+#: A target's (item, position) the held-out part never shows where a context column has
+#: the request's value, though at least this many shows would be expected there had the
+#: policy given it the least propensity it gives any item it shows there, is one the policy
+#: shows less there than anything else: unsupported. No show where 10 are expected has a
+#: chance of e^-10 (5e-5).
+MIN_EXPECTED = 10.0
+#: Context columns with more distinct values than this are not read for support (a value
+#: of a column of ids holds too few requests to expect anything).
+MAX_CONTEXT_VALUES = 50
 #: Below this many matched rows SNIPS and DR get no bootstrap interval: resampling a
 #: handful of rows gives a spread near zero, not an interval (DR's is then the reward
 #: model's alone).
@@ -428,7 +492,8 @@ def shown_rows(events: pd.DataFrame) -> pd.DataFrame:
 
 def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggestions: pd.DataFrame,
                engines: list[str], k: int, *, truth: pd.DataFrame, seed: int = 0,
-               clip: float | None = None, n_boot: int = 1000, oracle=None) -> dict:
+               clip: float | None = None, n_boot: int = 1000, oracle=None,
+               contexts: pd.DataFrame | None = None) -> dict:
     """The counterfactual part of a replay on a log of what was shown: every engine's
     estimates on the held-out requests ``test_ids`` (their ``shown`` rows, as
     :func:`shown_rows` gives them), beside the plain replay's count of ``truth`` (their
@@ -438,7 +503,9 @@ def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggesti
     ``k`` is the replay's largest cutoff, capped at the log's last position (a position
     never shown cannot be estimated). ``train_sums`` (:func:`reward_sums` of the training
     part) fits DR's reward model, on the training part only, and adds its (item, position)
-    pairs to what support counts as seen. A request that shows two items at one position
+    pairs to what support counts as seen; ``contexts`` (the held-out requests' context
+    values, by request id) takes out of it what the held-out part never shows in a
+    request's context (:func:`estimate`). A request that shows two items at one position
     keeps the first (in the log's order); ``repeated_positions`` counts the others. Returns
     ``{"k", "recommended", "engines": {name: estimate + "replay" (+ "oracle")},
     "sentences"}``.
@@ -462,7 +529,8 @@ def for_replay(shown: pd.DataFrame, train_sums: pd.DataFrame, test_ids, suggesti
         target = target[target["rank"].to_numpy() <= k]
         entry, terms[name] = _estimate(shown, target, k, reward_model=model, clip=clip,
                                        n_boot=n_boot, seed=seed, confidence=0.95,
-                                       requests=test_ids, also_seen=train_sums)
+                                       requests=test_ids, also_seen=train_sums,
+                                       contexts=contexts)
         hits = pd.MultiIndex.from_arrays([target["request_id"].astype(str).to_numpy(),
                                           target["item_id"].astype(str).to_numpy()]).isin(engaged)
         entry["replay"] = float(hits.sum() / len(test_ids)) if len(test_ids) else None
@@ -558,9 +626,9 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
                            else "")
         + f". Trust the {best} estimate of the expected engagements per request in the top {k}, "
         f"with its interval, where the logging policy could have shown at least "
-        f"{MIN_SUPPORT:.0%} of the engine's suggestions (support; an upper bound: a policy that "
-        f"never shows an item in some contexts, though it shows it in others, is not seen in "
-        f"it, and IPS then leans low); SNIPS and DR beside it are "
+        f"{MIN_SUPPORT:.0%} of the engine's suggestions (support, read from the log, context "
+        f"value by context value: an upper bound, as what the policy does on what the log "
+        f"does not record cannot be seen, and IPS then leans low); SNIPS and DR beside it are "
         f"steadier, but their intervals count only the spread of the sample, not the bias of "
         f"SNIPS's normalising or of DR's reward model, so they hold the true value less often "
         f"than they say (more so when few rows match)."]
@@ -604,14 +672,14 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
         elif e["support"] < MIN_SUPPORT:
             sentences.append(f"The log cannot say what {name} would have earned: the logging policy "
                              f"could have shown only {e['support']:.0%} of its suggestions where it "
-                             f"puts them, so its IPS and SNIPS estimates lean low (they count "
-                             f"nothing there), and its DR estimate is its reward model's guess "
-                             f"there, which may lean either way.")
+                             f"puts them{_gaps_phrase(e)}, so its IPS and SNIPS estimates lean low "
+                             f"(they count nothing there), and its DR estimate is its reward "
+                             f"model's guess there, which may lean either way.")
         elif e["support"] < 1 - 1e-9:
             sentences.append(f"The logging policy could have shown {e['support']:.0%} of "
-                             f"{_possessive(name)} suggestions where it puts them: {best} counts nothing "
-                             "for the rest, and its interval allows up to one engagement at "
-                             "each of them.")
+                             f"{_possessive(name)} suggestions where it puts them{_gaps_phrase(e)}: "
+                             f"{best} counts nothing for the rest, and its interval allows up to "
+                             "one engagement at each of them.")
         if e["support"] >= MIN_SUPPORT and e.get("suggested") and e["matched"] == 0:
             sentences.append(f"{name} matches none of the log's shows where it puts its items, "
                              "which the log may never show there (support counts an item the "
@@ -749,6 +817,18 @@ def _usable(e: dict, best: str) -> bool:
     log may never show its items where it puts them, whatever support says)."""
     return (e[best]["value"] is not None and e["support"] >= MIN_SUPPORT
             and not (e.get("suggested") and e.get("matched", 1.0) == 0))
+
+
+def _gaps_phrase(e: dict) -> str:
+    """Why support is short by context: ``(the held-out part never shows 49% of them with the
+    request's daytime, ...)``, or ''."""
+    gaps = e.get("context_gaps") or {}
+    if not gaps:
+        return ""
+    said = listed([f"{share:.0%} of them where {column} has the request's value"
+                   for column, share in sorted(gaps.items(), key=lambda g: -g[1])[:3]])
+    return (f" (the held-out part never shows {said}, at their position, though it shows them "
+            "there often otherwise)")
 
 
 def _possessive(name: str) -> str:

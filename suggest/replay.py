@@ -429,13 +429,27 @@ def _counterfactual(log, held, out: Path, engines: list[str], k: int, seed: int,
     oracle = service_truth(log.dataset.source, test_ids)
     found = for_replay(test_shown, train_sums, test_ids, table, engines, k,
                        truth=pd.read_parquet(out / "truth.parquet.partial"), seed=seed, clip=clip,
-                       oracle=oracle)
+                       oracle=oracle, contexts=_held_out_contexts(out / "results.parquet.partial", engines))
     # as the issue's summary has it: an entry per engine; what to read from them beside it
     result = {"counterfactual": found["engines"],
               "counterfactual_verdict": {k: v for k, v in found.items() if k != "engines"}}
     if oracle is not None:
         result["oracle"] = {name: entry["oracle"] for name, entry in found["engines"].items()}
     return result
+
+
+def _held_out_contexts(results: Path, engines: list[str]) -> pd.DataFrame:
+    """The held-out requests' context values (and hour and weekday), by request id, from
+    one engine's rows of the results file: what support reads per context."""
+    import pyarrow.parquet as pq
+
+    from suggest.segments import segment_columns
+
+    names = [c for c in pq.read_schema(results).names if c != RETURNING]
+    columns = segment_columns(pd.DataFrame(columns=names))
+    frame = pd.read_parquet(results, columns=["request_id", *columns],
+                            filters=[("engine", "==", engines[0])])
+    return frame.set_index(frame["request_id"].astype(str)).drop(columns="request_id")
 
 
 def held_out(log, test_share: float, seed: int, split_by: str, gap, chunk_size: int):

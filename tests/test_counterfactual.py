@@ -632,3 +632,49 @@ def test_a_log_that_never_explores_opens_the_verdict_with_what_it_cannot_say(tmp
     assert "popular" not in first.split("(")[0].split("cannot say")[1]  # popular it can read
     assert "the engine it can read: popular" in first
     assert verdict["sentences"][1].startswith("Highest ndcg@3: popular")  # the plain order, after
+
+
+def _daytime_log(evening_items, n=2000, seed=5):
+    """Mornings show three of six items in a uniform random order, evenings three of
+    ``evening_items`` (propensities exact); the target always lists a, b, c."""
+    rng = np.random.default_rng(seed)
+    rows, daytime = [], {}
+    for r in range(n):
+        pool = list("abcdef") if r % 2 == 0 else list(evening_items)
+        daytime[f"q{r}"] = "morning" if r % 2 == 0 else "evening"
+        for position, item in enumerate(rng.permutation(pool)[:3], 1):
+            rows.append((f"q{r}", item, position, 1 / len(pool), float(rng.random() < 0.3)))
+    shown = pd.DataFrame(rows, columns=["request_id", "item_id", "position", "propensity", "reward"])
+    target = pd.DataFrame([(f"q{r}", rank, item) for r in range(n) for rank, item in
+                           enumerate("abc", 1)], columns=["request_id", "rank", "item_id"])
+    contexts = pd.DataFrame({"daytime": pd.Series(daytime), "id": [f"x{r}" for r in range(n)]})
+    return shown, target, contexts
+
+
+def test_support_is_read_context_value_by_context_value():
+    """A policy that shows every item in the mornings and only d, e, f in the evenings: the
+    log alone said 100% support for a target listing a, b, c (its IPS read half its true
+    value, its interval missed it). In the evenings each position shows items at
+    propensity 1/3 over 1,000 requests: at that least propensity a, b and c would be shown
+    hundreds of times, and none is."""
+    shown, target, contexts = _daytime_log("def")
+    blind = estimate(shown, target, 3, n_boot=0)
+    read = estimate(shown, target, 3, n_boot=0, contexts=contexts)
+    assert blind["support"] == 1.0 and "context_gaps" not in blind
+    assert read["support"] == pytest.approx(0.5) and read["context_gaps"] == {"daytime": 0.5}
+    assert read["ips"]["value"] == blind["ips"]["value"]  # what IPS counts is the same
+    # the upper end allows one engagement at each unsupported place: 3 a request, half of them
+    assert read["ips"]["ci_high"] >= blind["ips"]["ci_high"] + 1.0
+    # a policy blind to the time of day: nothing is taken out (a column of ids is not read)
+    fair, target, contexts = _daytime_log("abcdef")
+    assert estimate(fair, target, 3, n_boot=0, contexts=contexts)["support"] == 1.0
+    # exploration spread thin is no gap: the evenings' least propensity is 1/200, so a, b
+    # and c would be expected 5 times over 1,000 requests (the same rows, other propensities)
+    thin = shown.copy()
+    evening = thin["request_id"].map(contexts["daytime"]).eq("evening").to_numpy()
+    thin.loc[evening & (thin["position"] == 3).to_numpy(), "propensity"] = 1 / 200
+    assert estimate(thin, target, 3, n_boot=0, contexts=contexts)["context_gaps"] == {
+        "daytime": pytest.approx(1 / 3)}  # positions 1 and 2 still at 1/3: a gap there
+    # too few requests to expect any show in a context: not taken out either
+    few, target, contexts = _daytime_log("def", n=40)
+    assert estimate(few, target, 3, n_boot=0, contexts=contexts)["support"] == 1.0

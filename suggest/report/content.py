@@ -633,7 +633,8 @@ RANKER_REASONS = (
 
 def _counterfactual_method(summary: dict) -> list[str]:
     """How the counterfactual estimates of a log of what was shown are made, in words."""
-    from suggest.counterfactual import MIN_ESS, MIN_SUPPORT, WEIGHT_SHARE
+    from suggest.counterfactual import (MAX_CONTEXT_VALUES, MIN_ESS, MIN_EXPECTED,
+                                        MIN_SUPPORT, WEIGHT_SHARE)
 
     clip = next((e.get("clip") for e in summary["counterfactual"].values() if e.get("clip")), None)
     return [
@@ -647,9 +648,12 @@ def _counterfactual_method(summary: dict) -> list[str]:
         "(support below 100%); SNIPS's and DR's are bootstrap intervals of the sample's spread, "
         "which miss their estimators' bias. No interval passes one engagement a suggestion.",
         f"Support: the share of an engine's suggestions the logging policy could have shown "
-        f"where it puts them, as far as the log shows (an upper bound: an item the policy "
-        f"shows in some contexts and never in others counts as supported in all of them); "
-        f"below {MIN_SUPPORT:.0%} its estimates are not compared. Effective "
+        f"where it puts them, as far as the log shows: the (item, position) is shown in the "
+        f"log, and, for each context column of at most {MAX_CONTEXT_VALUES} values, shown "
+        f"with the request's value wherever {MIN_EXPECTED:.0f} shows would be expected at the "
+        f"least propensity the log gives any item there (an upper bound still: what the log "
+        f"does not record cannot be seen); below {MIN_SUPPORT:.0%} its estimates are not "
+        f"compared. Effective "
         f"sample size: (sum of weights)^2 / sum of squared weights per position, of the uncapped "
         f"weights, at the weakest of the positions that carry at least {WEIGHT_SHARE:.0%} of "
         f"the engine's weights; below {MIN_ESS:.0f} an estimate is said to rest on few rows and never "
