@@ -30,6 +30,9 @@ class SuggestGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
+        import suggest
+
+        suggest.command_line = True  # a Ctrl-C ends the process (suggest.parallel reads it)
         try:
             return super().invoke(ctx)
         except SuggestError as exc:

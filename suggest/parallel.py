@@ -274,10 +274,10 @@ def check_address(address: str) -> str:
                                                 "dashboard's port, 8787, is not the scheduler's)")
     if "://" in address or re.fullmatch(r"[\w.\-\[\]:]+:\d+", address):
         rest = address.split("://", 1)[-1]
-        if scheme in (None, "tcp", "tls") and not re.fullmatch(r"[\w.\-\[\]:]+:\d+", rest):
+        if scheme in (None, "tcp", "tls") and not re.fullmatch(r"[\w.\-\[\]:@]+:\d+", rest):
             # Dask's own parse failed inside the connection, said as "cannot reach ... within
             # 5 s: invalid literal for int()"; nothing had been tried
-            extra = re.fullmatch(r"([\w.\-\[\]:]+:\d+)(.+)", rest)
+            extra = re.fullmatch(r"([\w.\-\[\]:@]+:\d+)(.+)", rest)
             raise SuggestError(
                 f"--dask {address!r} is not a scheduler address: "
                 + (f"remove {extra.group(2)!r} after the port" if extra else "it has no port"),
@@ -419,13 +419,17 @@ def dask_client(address: str | None, workers: int | None = None, timeout: float 
 def _quiet_when_interrupted():
     """On Ctrl-C, the client's pending gathers are abandoned as it closes, and asyncio logs
     each one's ``AllExit`` as "Task exception was never retrieved" with a traceback (four
-    of them before `train --dask` said "interrupted"): the process is ending, so asyncio's
-    and distributed's logs are silenced from there on."""
+    of them before `train --dask` said "interrupted"). Under the command line the process
+    is ending, so asyncio's and distributed's logs are silenced from there on; a Python
+    session (a notebook) keeps its logging."""
     try:
         yield
     except KeyboardInterrupt:
-        for name in ("asyncio", "distributed"):
-            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        import suggest
+
+        if getattr(suggest, "command_line", False):  # set by suggest.cli
+            for name in ("asyncio", "distributed"):
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
         raise
 
 

@@ -408,7 +408,8 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
         try:
             _check_replay_inputs(loaded, chosen, client, dataset, clip)
         except SuggestError:
-            if client is not None:  # the workers wrote them: not a run's (none was begun)
+            if client is not None and not (Path(out) / "summary.json").exists():
+                # the workers wrote them, and no run was begun (a finished run keeps its own)
                 shutil.rmtree(Path(out) / "rejects", ignore_errors=True)
             raise
         summary = replay(loaded, chosen, out, ks=ks, test_share=test_share, seed=seed,

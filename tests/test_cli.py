@@ -349,8 +349,8 @@ def test_evaluate_says_each_engines_own_requests_left_out(tmp_path):
                                        str(tmp_path / "truth.csv")])
     assert result.exit_code == 0, result.output
     assert ("1 request with a relevant item; every engine is scored on all of them (one its "
-            "run does not list counts 0); the requests a run lists without one are left out "
-            "(x 2, y 0)" in result.output), result.output
+            "run does not list counts 0); requests without one, in its run or the truth, are "
+            "left out (x 2, y 0)" in result.output), result.output
 
 
 def test_evaluate_bad_files_are_exit_2(tmp_path):

@@ -659,6 +659,9 @@ def test_an_interrupt_leaves_no_asyncio_traceback_behind(caplog, monkeypatch):
 
     from suggest.parallel import _quiet_when_interrupted
 
+    import suggest
+
+    monkeypatch.setattr(suggest, "command_line", True, raising=False)  # as the CLI runs
     for name in ("asyncio", "distributed"):  # as a fresh process has them; put back after
         monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
         monkeypatch.setattr(logging.getLogger(name), "disabled", False)
@@ -677,6 +680,11 @@ def test_an_interrupt_leaves_no_asyncio_traceback_behind(caplog, monkeypatch):
     gc.collect()  # without the interrupt, asyncio says so
     assert "Task exception was never retrieved" in caplog.text
     caplog.clear()
+    monkeypatch.setattr(suggest, "command_line", False)  # a notebook keeps its logging
+    with pytest.raises(KeyboardInterrupt), _quiet_when_interrupted():
+        raise KeyboardInterrupt
+    assert logging.getLogger("asyncio").isEnabledFor(logging.ERROR)
+    monkeypatch.setattr(suggest, "command_line", True)
     with pytest.raises(KeyboardInterrupt), _quiet_when_interrupted():
         orphan(loop, held)
         raise KeyboardInterrupt

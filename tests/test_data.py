@@ -1967,10 +1967,11 @@ def test_a_categorical_value_written_like_a_decimal_is_kept_as_written(make_data
     assert log.requests["user_id"].astype(str).tolist() == ["3"]
 
 
-@pytest.mark.parametrize("text", ["2026-11-01T05:30:00z", "2026-11-01 05:30z"])
+@pytest.mark.parametrize("text", ["2026-11-01T05:30:00z", "2026-11-01 05:30z",
+                                  "2026-11-01t05:30:00Z", "2026-11-01t05:30:00z"])
 def test_a_lowercase_z_is_utc_in_a_log_as_in_a_context(make_dataset, text):
-    """RFC 3339 allows 'z'; contexts read it, and a log rejected its rows as a date that
-    does not exist ("month 01-12, a day its month has ...")."""
+    """RFC 3339 allows 'z' and 't'; contexts read them, and a log rejected its rows as a
+    date that does not exist ("month 01-12, a day its month has ...")."""
     log = load(make_dataset(f"user,item,ts\nu1,a,{text}\nu2,b,2026-11-01T06:30:00+01:00\n",
                             columns={"user": "user", "item": "item", "time": "ts"}))
     assert log.report.rows_rejected == 0
@@ -1980,7 +1981,7 @@ def test_a_lowercase_z_is_utc_in_a_log_as_in_a_context(make_dataset, text):
 @pytest.mark.parametrize("fmt, text, skipped, advice", [
     ("iso", "2026-11-01 01:30", "2026-03-08 02:30", "write it with its UTC offset"),
     ("%d/%m/%Y %H:%M", "01/11/2026 01:30", "08/03/2026 02:30",
-     "add %z to time_format, or write them in UTC")])
+     "write every time with its UTC offset and add %z to time_format")])
 def test_a_repeated_or_skipped_local_time_says_which_and_its_offsets(make_dataset, fmt, text,
                                                                      skipped, advice):
     """Both read "does not exist or is ambiguous (DST change); write it with its UTC offset":
@@ -2011,3 +2012,10 @@ def test_a_zone_that_is_one_offset_all_year_is_named_with_the_clock_it_may_mean(
     clean = load(make_dataset("user,item,ts,tz\nu1,a,2026-07-01T08:00:00,America/New_York\n",
                               columns={"user": "user", "item": "item", "time": "ts", "timezone": "tz"}))
     assert not any("all year" in w for w in clean.report.warnings)
+
+
+def test_a_lowercase_t_without_an_offset_is_read_in_the_zone(make_dataset):
+    log = load(make_dataset("user,item,ts\nu1,a,2026-07-01t08:00:00\nu2,b,2026-07-01T08:00:00\n",
+                            columns={"user": "user", "item": "item", "time": "ts"},
+                            timezone="Europe/Berlin"))
+    assert log.report.rows_rejected == 0 and log.requests["hour"].tolist() == [8, 8]

@@ -892,3 +892,16 @@ def test_a_clean_check_on_the_workers_keeps_another_logs_rejects_folder(client, 
     _, mended = distributed.check_on_dask(Dataset.from_yaml(tmp_path / "a" / "dataset.yaml"),
                                          client, shared, buckets=2, shared=True)
     assert mended is None and not shared.exists()
+
+
+def test_a_zone_fixed_all_year_is_warned_of_on_the_workers_too(client, tmp_path):
+    """The EST warning was the local report's only: the Dask report is the local one, field
+    by field, warnings included."""
+    from conftest import write_dataset
+
+    path = write_dataset(tmp_path / "est", "user,item,ts,tz\nu1,a,2026-07-01T08:00:00,EST\n"
+                                           "u2,b,2026-07-01T09:00:00,America/New_York\n",
+                         columns={"time": "ts", "timezone": "tz"})
+    local, report, _ = _both(path, client, tmp_path / "rejects")
+    assert report.warnings == local.report.warnings
+    assert any(w.startswith("'EST' is UTC-05:00 all year") for w in report.warnings)

@@ -53,9 +53,9 @@ from suggest.data.description import Dataset
 from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_warning,
                                attribute_columns, catalog_of, check_columns, check_rejects_target,
                                check_requests, check_rows, collect_rejects, describe,
-                               duplicate_rule, kept_rows, marker_counts, marker_warning,
-                               offsets_warning, partial_requests, reason_counts, reason_table,
-                               reject_warnings,
+                               duplicate_rule, fixed_zones_warning, kept_rows, marker_counts,
+                               marker_warning, named_zones, offsets_warning, partial_requests,
+                               reason_counts, reason_table, reject_warnings,
                                rejects_of, rename_columns, request_key, shape, shown_summary,
                                time_offsets)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
@@ -254,6 +254,7 @@ def _piece(ds: Dataset, parts: list[Part], first: int, columns: list[str],
     rename_columns(ds, raw)
     meta["markers"] = marker_counts(ds, raw.frame)
     meta["offsets"] = time_offsets(ds, raw.frame)
+    meta["zones"] = named_zones(ds, raw.frame)
     report = LoadReport(source=str(ds.log))
     rows = check_rows(ds, raw, report, types)
     meta.update(inferred=report.inferred, schema=report.schema, context=rows.context,
@@ -483,6 +484,7 @@ def _report(ds: Dataset, metas: list[dict], types: dict, written: list[dict],
                 markers.setdefault(marker, {})[col] = markers.get(marker, {}).get(col, 0) + count
     report.warnings += marker_warning(ds, markers)
     report.warnings += offsets_warning(ds, set().union(*(m.get("offsets", set()) for m in metas)))
+    report.warnings += fixed_zones_warning(ds, set().union(*(m.get("zones", set()) for m in metas)))
     schema = next((m["schema"] for m in metas if m["schema"]), {})
     report.schema = schema
     report.inferred = {c: t for c, t in types.items() if c in schema}

@@ -48,8 +48,9 @@ import pandas as pd
 from suggest.data.description import ColumnSpec, Dataset
 from suggest.data.timefields import TIME_FIELDS
 from suggest.data.readers import RawTable, log_files, read_table, sniff_separator
-from suggest.data.timefields import (OFFSET_ZONE, arrow_cells, arrow_text, local_fields,
-                                     parse_times, written_zones, zone_hint, zone_name)
+from suggest.data.timefields import (FIXED_ALL_YEAR, OFFSET_ZONE, arrow_cells, arrow_text,
+                                     local_fields, parse_times, written_zones, zone_hint,
+                                     zone_name)
 from suggest.errors import (DataError, DataErrorList, SuggestError, counted, did_you_mean, one_of,
                             percent)
 from suggest.files import write_atomic
@@ -550,27 +551,26 @@ def _start(ds: Dataset, raw: RawTable) -> LoadReport:
                         roles=ds.named_columns, attributes=list(attribute_columns(ds)))
     report.warnings += _missing_markers(ds, raw.frame)
     report.warnings += offsets_warning(ds, time_offsets(ds, raw.frame))
-    report.warnings += fixed_zones_warning(ds, raw.frame)
+    report.warnings += fixed_zones_warning(ds, named_zones(ds, raw.frame))
     return report
 
 
-#: IANA's names that are one fixed offset all year, though people write them for a clock
-#: that keeps summer time: what each likely means.
-FIXED_ALL_YEAR = {"EST": ("-05:00", "America/New_York"), "MST": ("-07:00", "America/Denver"),
-                  "HST": ("-10:00", "Pacific/Honolulu")}
-
-
-def fixed_zones_warning(ds: Dataset, frame: pd.DataFrame) -> list[str]:
-    """A warning when a zone the log names (its ``timezone:`` or a value of its zone column,
-    read once a distinct value) is IANA's ``EST``, ``MST`` or ``HST``: a fixed offset all
-    year, so a New York user's summer hours read an hour early, without a word (``EDT`` and
-    ``IST`` are refused with a hint, ``EST`` was taken as it is)."""
+def named_zones(ds: Dataset, frame: pd.DataFrame) -> set[str]:
+    """The zones a log names (its ``timezone:`` and its zone column's distinct values), for
+    :func:`fixed_zones_warning`; a piece of a log names its own."""
     named = {str(ds.timezone)}
     if ds.timezone_column and ds.timezone_column in frame.columns:
         column = frame[ds.timezone_column]
         values = (column.cat.categories if isinstance(column.dtype, pd.CategoricalDtype)
                   else pd.unique(column.dropna()))  # once a distinct zone
         named |= {str(v).strip() for v in values}
+    return named
+
+
+def fixed_zones_warning(ds: Dataset, named: set[str]) -> list[str]:
+    """A warning when a zone the log names (:func:`named_zones`) is IANA's ``EST`` or ``MST``:
+    one offset all year, so a New York user's summer hours read an hour early, without a
+    word (``EDT`` was refused with a hint, ``EST`` taken as it is)."""
     found = sorted(named & set(FIXED_ALL_YEAR))
     if not found:
         return []

@@ -67,7 +67,7 @@ def fixed_zone_name(text: str) -> str | None:
 
 #: The UTC offset ("Z", "+02", "+0200", "+02:00") a time is written with, after its time of
 #: day. A date alone ("2026-03-02") also ends in a hyphen and two digits; that is no offset.
-WRITTEN_OFFSET = (r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?"
+WRITTEN_OFFSET = (r"[Tt ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s?"
                   r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<h>\d{2})(?::?(?P<m>\d{2}))?)$")
 #: The same without its named groups, to test for an offset (str.contains warns of groups).
 _OFFSET = re.sub(r"\(\?P<\w+>", "(?:", WRITTEN_OFFSET)
@@ -140,11 +140,8 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
         parsed = _iso_instants(text[aware]) if fmt == "iso" else None
         if parsed is None:
             parsed = _to_datetime(text[aware], pattern, utc=True)
-            if fmt == "iso":  # RFC 3339's lowercase z, which pandas refuses (as contexts read it)
-                failed = text[aware][parsed.isna()]
-                lower = failed[failed.str.endswith("z")]
-                if len(lower):
-                    parsed[lower.index] = _to_datetime(lower.str[:-1] + "Z", pattern, utc=True)
+            if fmt == "iso":
+                _lowercase_retry(parsed, text[aware], pattern, utc=True)
         out[aware[aware].index] = _in_range(parsed, text, reasons)
     naive = text[~aware]
     if len(naive):
@@ -163,11 +160,13 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
                                                     text, reasons)
             naive = naive[~found]
             local = _to_datetime(naive, pattern)
+        if fmt == "iso":
+            _lowercase_retry(local, naive, pattern)
         local = _in_range(local, text, reasons)
         _localize(local, zones[naive.index], text, out, reasons,
                   "write it with its UTC offset" if fmt == "iso" else
-                  "a time_format reads an offset in every time or in none: write the times "
-                  "with their offsets and add %z to time_format, or write them in UTC")
+                  "a time_format reads an offset in every time or in none: write every time "
+                  "with its UTC offset and add %z to time_format")
     failed = present & out.isna() & reasons.isna()
     expected = "ISO 8601 like 2026-03-02T08:15:00+01:00" if fmt == "iso" else f"the format {fmt!r}"
     number = pd.to_numeric(values[failed], errors="coerce")
@@ -181,16 +180,20 @@ def parse_times(values: pd.Series, fmt: str, zones: pd.Series) -> tuple[pd.Serie
     if fmt == "iso" and failed.any():  # written as ISO 8601, but no such day or time
         shaped = values[failed].astype(str).str.strip().str.match(_ISO_SHAPE)
         at = shaped[shaped].index
-        reasons[at] = ("time '" + values[at].astype(str) + "' is written as ISO 8601 but no "
-                       "such date or time exists (month 01-12, a day its month has, hour "
-                       "00-23, minute and second 00-59)")
+        reasons[at] = ("time '" + values[at].astype(str) + "' is written as ISO 8601 but "
+                       f"no such date or time exists ({TIME_RANGES})")
     return out, reasons
 
 
+#: What a date and time must be, said of one that is not.
+TIME_RANGES = "month 01-12, a day its month has, hour 00-23, minute and second 00-59"
 #: A day and month with slashes, and the parts of the time after it (what the hint's
-#: pattern must read: a two- or four-digit year, seconds, a fraction).
+#: pattern must read: a two- or four-digit year, the separator, seconds, a fraction).
 _SLASHED = (r"^\d{1,2}/\d{1,2}/(?P<year>\d{4}|\d{2})"
-            r"(?:[ T](?P<hm>\d{1,2}:\d{2})(?P<s>:\d{2})?(?P<f>[.,]\d+)?)?$")
+            r"(?:(?P<sep>[ T])(?P<hm>\d{1,2}:\d{2})(?P<s>:\d{2})?(?P<f>[.,]\d+)?)?$")
+#: Past this many times that did not parse, the hint is the first one's shape's for every
+#: time with slashes (one pass of a match, not an extraction of every time's parts).
+HINTED_ONE_BY_ONE = 100_000
 
 
 def _slashed_hints(written: pd.Series, fmt: str) -> np.ndarray:
@@ -198,18 +201,26 @@ def _slashed_hints(written: pd.Series, fmt: str) -> np.ndarray:
     slashes, with the pattern its own parts need (``'%d/%m/%Y %H:%M:%S'`` for one with
     seconds: a fixed '%d/%m/%Y %H:%M' had a tester set it and get the same hint back), the
     month-first one beside it, and never the format already set; '' for other times."""
+    hints = np.full(len(written), "", dtype=object)
+    if len(written) > HINTED_ONE_BY_ONE:  # a whole log in another format: one shape's hint
+        slashed = written.str.match(_SLASHED).to_numpy(dtype=bool)
+        if slashed.any():
+            first = written[slashed].iloc[:1]
+            hints[slashed] = _slashed_hints(first, fmt)[0]
+        return hints
     parts = written.str.extract(_SLASHED)
     shaped = parts["year"].notna()
-    hints = np.full(len(written), "", dtype=object)
     if not shaped.any():
         return hints
-    key = (parts["year"].str.len().astype(str) + parts["hm"].notna().astype(str)
-           + parts["s"].notna().astype(str) + parts["f"].str[:1].fillna("-"))
+    key = (parts["year"].str.len().astype(str) + parts["sep"].fillna("-")
+           + parts["hm"].notna().astype(str) + parts["s"].notna().astype(str)
+           + parts["f"].str[:1].fillna("-"))
     for shape in key[shaped].unique():  # a handful of shapes, each one text
         these = shaped & (key == shape)
         first = parts[these].iloc[0]
         rest = ("%Y" if len(first["year"]) == 4 else "%y") + (
-            "" if pd.isna(first["hm"]) else " %H:%M" + ("" if pd.isna(first["s"]) else ":%S")
+            "" if pd.isna(first["hm"]) else first["sep"] + "%H:%M"
+            + ("" if pd.isna(first["s"]) else ":%S")
             + ("" if pd.isna(first["f"]) else first["f"][0] + "%f"))
         day, month = f"%d/%m/{rest}", f"%m/%d/{rest}"
         if fmt in (day, month):
@@ -217,8 +228,7 @@ def _slashed_hints(written: pd.Series, fmt: str) -> np.ndarray:
             read = pd.to_datetime(written[these], format=other, errors="coerce").notna()
             text = np.where(read, f" (set `time_format: '{other}'` if the "
                                   f"{'month' if fmt == day else 'day'} comes first)",
-                            " (no such date or time: month 01-12, a day its month has, hour "
-                            "00-23, minute and second 00-59)")
+                            f" (no such date or time: {TIME_RANGES})")
         else:
             text = (f" (a day and month with slashes: set `time_format: '{day}'`, or "
                     f"'{month}' when the month comes first)")
@@ -327,6 +337,17 @@ def dst_problem(local: pd.Series, zone: str) -> pd.Series:
              + offset(first) + " and again at " + offset(second))
     return twice.where(first.notna(),
                        f"does not exist in {zone} (a DST change: the clocks jumped past it)")
+
+
+def _lowercase_retry(parsed: pd.Series, text: pd.Series, pattern: str, utc: bool = False) -> None:
+    """Read again, in capitals, the ISO times of ``text`` that ``parsed`` misses and that hold
+    a lowercase ``t`` or ``z`` (RFC 3339 allows both; pandas refuses them, and a context's
+    time read them: a log rejected its rows as "no such date or time"). Only the missed ones
+    are searched: the common path costs nothing."""
+    missed = text[parsed.isna().to_numpy()]
+    lower = missed[missed.str.contains("[tz]", regex=True)]
+    if len(lower):
+        parsed[lower.index] = _to_datetime(lower.str.upper(), pattern, utc=utc)
 
 
 def _iso_offset_read(text: str) -> bool:
@@ -548,6 +569,11 @@ ABBREVIATIONS = {
     "WAT": ("Africa/Lagos", "+01:00"),
     "CAT": ("Africa/Maputo", "+02:00"),
 }
+#: IANA names that are one offset all year, which people write for a clock that keeps summer
+#: time: the offset, and the zone of the clock they likely mean (``MST`` is right for Arizona;
+#: HST is not here: Hawaii keeps no summer time).
+FIXED_ALL_YEAR = {"EST": ("-05:00", "America/New_York"),
+                  "MST": ("-07:00", "America/Denver (America/Phoenix keeps MST all year)")}
 #: Something written as a UTC offset that :data:`WRITTEN_FIXED` does not read.
 _OFFSET_LIKE = re.compile(r"(?:UTC|GMT)?\s*[+-]\s*\d.*", re.IGNORECASE)
 
@@ -566,6 +592,10 @@ def zone_hint(value: object) -> str:
         zones, offset = ABBREVIATIONS[upper]
         return (f"'{text}' is an abbreviation, not a zone: write an IANA name such as "
                 f"{zones}, or the UTC offset it stands for, {offset}")
+    if upper in FIXED_ALL_YEAR:  # 'est': not the EST a did-you-mean would offer
+        offset, clock = FIXED_ALL_YEAR[upper]
+        return (f"for a clock that keeps summer time write its IANA zone, {clock}; "
+                f"'{upper}' in capitals is UTC{offset} all year")
     if _OFFSET_LIKE.fullmatch(text):
         return ("write a fixed UTC offset as +05:30, +0530 or UTC+05:30: hours up to 14, "
                 "minutes 00 to 59, no decimals")

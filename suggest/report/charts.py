@@ -115,8 +115,9 @@ def rule_firing(summary: dict):
         ax.barh(y, 100 * fired.to_numpy() / total, 0.6, color=colors, label="fired")
     ax.set_yticks(y, [f"{name} (shadowed)" if name in shadowed else name for name in fired.index],
                   fontsize=8.5)
-    ax.set_title("How often each rule fired, and placed an item shown in the top k, on the "
-                 "held-out requests", fontsize=9.5, loc="left")
+    ax.set_title("How often each rule fired" + (", and placed a shown item," if "placed" in counts
+                                                 else "") + " on the held-out requests",
+                 fontsize=9.5, loc="left")
     from matplotlib.patches import Patch
 
     ax.set_xlabel("% of held-out requests")

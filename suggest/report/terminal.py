@@ -72,11 +72,12 @@ def summary_text(summary: dict) -> str:
     focus = [c for c in summary["comparisons"] if c["metric"] == metric]
     if focus:
         tests = summary.get("tests", {})
+        unseen = any(_number(c["p_holm"]) >= 0.05 for c in focus)  # rows that show an MDE
         lines += ["", f"paired differences in {metric} (b - a): 95% paired t interval, not adjusted; "
                       f"p from the paired sign-flip test, Holm-corrected over the "
                       f"{tests.get('family', '?')} overall tests (every pair and metric)"
-                  + (";" if any(_number(c["p_holm"]) >= 0.05 for c in focus) else "")]
-        if any(_number(c["p_holm"]) >= 0.05 for c in focus):  # the rows that show one
+                  + (";" if unseen else "")]
+        if unseen:
             lines.append("MDE: the smallest true difference this sample finds with 80% power")
         pair_width = max(len(f"{c['b']} - {c['a']}") for c in focus) + 2
         for c in focus:
@@ -242,8 +243,8 @@ def metrics_table(results: dict) -> str:
     # the requests it answered only)
     out = (f"{first.requests_without_positive:,} without one are left out"
            if len(set(left.values())) == 1 else
-           "every engine is scored on all of them (one its run does not list counts 0); the "
-           "requests a run lists without one are left out ("
+           "every engine is scored on all of them (one its run does not list counts 0); "
+           "requests without one, in its run or the truth, are left out ("
            + ", ".join(f"{e} {n:,}" for e, n in left.items()) + ")")
     lines = [f"{counted(first.requests, 'request')} with a relevant item; {out}",
              "metric".ljust(width) + "".join(e.rjust(w) for e, w in zip(results, columns))]
