@@ -150,28 +150,3 @@ def test_text_context_columns_slice_like_categorical_ones():
     pd.testing.assert_frame_equal(got, want)
     slices = ContextPopular().fit(as_text(requests), truth)
     assert "location" in slices.columns_ and "activity" in slices.columns_
-
-
-def test_before_any_engagement_a_slices_top_proposes_nothing_and_a_block_still_blocks(tmp_path):
-    """A training request in the first time block gets candidates from sources fitted on no
-    engagement. Popular proposes nothing there; a rule's catalog slice `{top: 2}` proposed
-    the first items by id (a grocery log's were bought 1.9% of the time there, 9-10% later
-    and in serving). A slice without a top is every member, and a block on one still
-    blocks."""
-    path = tmp_path / "rules.yaml"
-    path.write_text("version: 1\nrules:\n"
-                    "  - {id: top-two, when: {location: home}, suggest: [{category: media, top: 2}]}\n"
-                    "  - {id: all-mail, when: {location: work}, suggest: [{category: office}]}\n"
-                    "  - {id: calm, when: {activity: driving}, block: [{category: media}]}\n")
-    catalog = pd.DataFrame({"item_id": ["a-zine", "b-show", "music", "video", "mail", "tv"],
-                            "category": ["media", "media", "media", "media", "office", "media"]})
-    requests, truth = frames(TRAIN)
-    rules = RulesEngine(str(path)).fit(requests, truth, catalog)
-    cands = Candidates(cap=10, quotas=QUOTAS, blocks=4).fit(requests, truth, catalog, rules)
-    first = cands.by_group_[0]["rules"]
-    assert first.proposals_ == [[], [("mail", 1.0)], []]
-    assert first.blocks_[2] == {"a-zine", "b-show", "music", "video", "tv"}
-    served = [item for item, _ in cands.sources_["rules"].proposals_[0]]
-    assert served == ["music", "video"]  # the most engaged media, as serving proposes them
-    later = [item for item, _ in cands.by_group_[1]["rules"].proposals_[0]]
-    assert later == ["video", "a-zine"]  # the next block: the engagements before it (one)

@@ -83,9 +83,7 @@ class Candidates:
             counted[name] = engine.counts(requests, truth)
             sources[name] = engine.fit_counts(counted[name], requests.iloc[:0], catalog)
         if rules is not None:
-            fresh = type(rules)(rules.rule_set_, rules.timezone)
-            sources["rules"] = fresh.fit(requests, truth, catalog) if len(truth) else \
-                fresh.fit_counts(None, requests.iloc[:0], catalog)  # before any engagement
+            sources["rules"] = type(rules)(rules.rule_set_, rules.timezone).fit(requests, truth, catalog)
         return sources
 
     # -- a model folder's state ----------------------------------------------------------

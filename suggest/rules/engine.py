@@ -85,15 +85,9 @@ class RulesEngine(BaseEngine):
         return item_counts(truth if requests is None else training_truth(requests, truth))
 
     def fit_counts(self, counts, requests, catalog=None) -> "RulesEngine":
-        """Fit from :meth:`counts`; ``counts`` None: before any engagement, when a catalog
-        slice's ``top`` (its most engaged members) is none, as popular proposes none (the
-        ranker's candidates for its earliest training requests: a top taken on no counts
-        was the first items by id, which serving never proposes); a slice without ``top``
-        is all its members, as ever."""
         self._remember_context(requests)
         rs = self.rules if isinstance(self.rules, RuleSet) else load_rules(self.rules)
-        if counts is not None and len(counts):
-            counts = counts[counts > 0]
+        counts = counts[counts > 0] if len(counts) else counts
         self.rule_set_ = rs
         self.proposals_ = [self._expand(rule.id, rule.suggest, catalog, counts) for rule in rs.rules]
         self.blocks_ = [{item for item, _ in self._expand(rule.id, rule.block, catalog, counts)}
@@ -140,11 +134,8 @@ class RulesEngine(BaseEngine):
                                    f"catalog, and {missing}", where=pick.where or None,
                                    hint="pass --dataset with the dataset description that has the "
                                         "catalog; `suggest rules check --dataset` lists every such problem")
-            if counts is None and pick.top:  # before any engagement: no top to take
-                continue
             members = slice_members(catalog, attr, value)
-            known = counts.reindex(members).fillna(0).to_numpy() if counts is not None else 0
-            ranked = pd.DataFrame({"item": members, "n": known})
+            ranked = pd.DataFrame({"item": members, "n": counts.reindex(members).fillna(0).to_numpy()})
             ranked = ranked.sort_values(["n", "item"], ascending=[False, True])
             out += [(item, pick.score) for item in ranked["item"].head(pick.top or len(ranked))]
         return out
