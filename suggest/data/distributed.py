@@ -60,7 +60,7 @@ from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_
                                time_offsets)
 from suggest.data.readers import (Part, RawTable, line_count, log_parts, no_rows, numbered,
                                   read_parts)
-from suggest.errors import DataError
+from suggest.errors import DataError, counted
 
 #: Rows per piece of a single Parquet file (runs of its row groups).
 ROWS_PER_PART = 1_000_000
@@ -533,6 +533,6 @@ def _all_rejected(ds: Dataset, folder: Path, rows: int) -> DataError:
         if len(first) >= 3:
             break
     shown = "; ".join(f"line {r.line}: {r.reason}" for r in first)
-    return DataError(f"every row of the log was rejected ({rows:,} rows). First: {shown}",
+    return DataError(f"every row of the log was rejected ({counted(rows, 'row')}). First: {shown}",
                      where=str(ds.log), hint=f"check the dataset description against the file; "
                                              f"all rejected rows are in {folder}")

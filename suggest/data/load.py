@@ -859,7 +859,8 @@ def _reject_repeats(out: pd.DataFrame, undecided: pd.Series, fail, keys: list[st
 
 def _all_rejected(ds: Dataset, rejects: pd.DataFrame) -> DataError:
     first = "; ".join(f"line {r.line}: {r.reason}" for r in rejects.head(3).itertuples())
-    error = DataError(f"every row of the log was rejected ({len(rejects):,} rows). First: {first}",
+    error = DataError(f"every row of the log was rejected ({counted(len(rejects), 'row')}). "
+                      f"First: {first}",
                       where=str(ds.log), hint="check the dataset description against the file")
     error.rejects = rejects  # so a caller can still write them out
     return error
