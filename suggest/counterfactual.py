@@ -283,9 +283,9 @@ def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence,
              & (same | (logged < 0) | (logged_propensity < 1)))
     gaps = {}
     if contexts is not None and len(rows) and len(lists):
-        gaps = _context_gaps(contexts.reindex(requests), req, pos, item,
-                             rows["propensity"].to_numpy(dtype=float), list_req, list_pos,
-                             list_item)
+        gaps = {column: unseen & could for column, unseen in _context_gaps(
+            contexts.reindex(requests), req, pos, item, rows["propensity"].to_numpy(dtype=float),
+            list_req, list_pos, list_item).items()}  # what each takes out of the rest
         for unseen in gaps.values():
             could &= ~unseen
     if n > 0 and len(reward) and reward.min() >= 0 and reward.max() <= 1:
@@ -338,7 +338,7 @@ def _estimate(shown, target, k, *, reward_model, clip, n_boot, seed, confidence,
         "of_shown": float(matches.sum() / len(rows)) if len(rows) else 0.0,
         "support": float(could.mean()) if suggested else 0.0,
         **({"context_gaps": {c: float(g.mean()) for c, g in gaps.items() if g.any()}}
-           if gaps else {}),
+           if any(g.any() for g in gaps.values()) else {}),
         # the largest uncapped weight: a cap at --clip would hide the figure it is chosen from
         "max_weight": float(raw.max()) if len(raw) else 0.0,
         "clip": clip, "clipped": clipped})
@@ -419,17 +419,23 @@ def _context_gaps(contexts: pd.DataFrame, req, pos, item, propensity, list_req, 
     (``list_*``): whether the evaluated rows (``req``, ``pos``, ``item``, ``propensity``;
     ``contexts`` in request code order) never show its item at its position where the
     column has its request's value, though they would show it ``MIN_EXPECTED`` times had
-    the policy given it there the least propensity it is seen to give any item there (its
-    requests there times that least propensity). So the policy shows it less there than
-    anything it shows there: what ``support`` reads from the log alone counted an item the
+    the policy given it there the least propensity it gives any item at that position, in
+    any context (the value's requests there times that floor). So the policy shows it less
+    there than its floor: what ``support`` reads from the log alone counted an item the
     policy shows in the mornings as supported in the evenings too (a tester's log showed six
     items in the mornings, three in the evenings, and the tool said 100% support while IPS
-    read half of a rule set's true value). Exploration spread thin is no gap: its least
-    propensity is small."""
+    read half of a rule set's true value). Exploration, even thin, sets a low floor: no gap
+    (a floor taken value by value had flagged the hours in which no request explored)."""
     codes, _ = pd.factorize(np.concatenate([item, list_item]))
     width = int(max(pos.max(initial=0), list_pos.max(initial=0))) + 1
     cell = codes[:len(item)].astype(np.int64) * width + pos
     wanted = codes[len(item):].astype(np.int64) * width + list_pos
+    # the least propensity at each position over every context: the policy's floor there
+    # (its exploration, wherever a request explored), not each value's own (a value where
+    # no request happened to explore saw only the policy's own choices, near 1)
+    floor = np.full(width, np.inf)
+    np.minimum.at(floor, pos, propensity)
+    floor = np.where(np.isfinite(floor), floor, 0.0)
     gaps = {}
     for column in contexts.columns:
         value, values = pd.factorize(contexts[column], use_na_sentinel=True)
@@ -440,10 +446,8 @@ def _context_gaps(contexts: pd.DataFrame, req, pos, item, propensity, list_req, 
         kept = of_row >= 0
         place = pos[kept] * nv + of_row[kept]  # (position, value) of each evaluated row
         rows_there = np.bincount(place, minlength=width * nv)
-        least = np.full(width * nv, np.inf)
-        np.minimum.at(least, place, propensity[kept])
         asked = list_pos * nv + np.maximum(of_list, 0)
-        expected = rows_there[asked] * np.where(np.isfinite(least[asked]), least[asked], 0.0)
+        expected = rows_there[asked] * floor[list_pos]
         found, times = np.unique(cell[kept] * nv + of_row[kept], return_counts=True)
         key = wanted * nv + np.maximum(of_list, 0)
         at = np.minimum(np.searchsorted(found, key), max(len(found) - 1, 0))
@@ -467,8 +471,8 @@ MIN_ESS = 30.0
 WEIGHT_SHARE = 0.05
 #: A target's (item, position) the held-out part never shows where a context column has
 #: the request's value, though at least this many shows would be expected there had the
-#: policy given it the least propensity it gives any item it shows there, is one the policy
-#: shows less there than anything else: unsupported. No show where 10 are expected has a
+#: policy given it the least propensity it gives any item at that position, is one the
+#: policy shows less there than its floor: unsupported. No show where 10 are expected has a
 #: chance of e^-10 (5e-5).
 MIN_EXPECTED = 10.0
 #: Context columns with more distinct values than this are not read for support (a value
@@ -827,8 +831,9 @@ def _gaps_phrase(e: dict) -> str:
         return ""
     said = listed([f"{share:.0%} of them where {column} has the request's value"
                    for column, share in sorted(gaps.items(), key=lambda g: -g[1])[:3]])
-    return (f" (the held-out part never shows {said}, at their position, though it shows them "
-            "there often otherwise)")
+    return (f" (the held-out part never shows {said}, at their position, where the least "
+            f"propensity it gives any item there would have shown each {MIN_EXPECTED:.0f} "
+            "times)")
 
 
 def _possessive(name: str) -> str:

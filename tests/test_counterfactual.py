@@ -678,3 +678,22 @@ def test_support_is_read_context_value_by_context_value():
     # too few requests to expect any show in a context: not taken out either
     few, target, contexts = _daytime_log("def", n=40)
     assert estimate(few, target, 3, n_boot=0, contexts=contexts)["support"] == 1.0
+
+
+def test_a_context_where_no_request_explored_is_no_gap_and_gaps_count_only_their_own():
+    """The floor is the least propensity at the position over every context: a simulated
+    epsilon-greedy service whose exploring requests fell in some hours only had every other
+    hour flagged (its rows carried the policy's own propensities, near 1), and popular's
+    support read 29% where it is 100%. And a gap counts only the places the log's other
+    tests left supported: a log of the same three items at propensity 1 read "95% taken out
+    by location" beside a support of 5%."""
+    shown, target, contexts = _daytime_log("def")
+    morning = shown["request_id"].map(contexts["daytime"]).eq("morning").to_numpy()
+    explored = shown.copy()
+    explored.loc[morning, "propensity"] = 0.001  # the mornings' rows: exploration, rare
+    explored.loc[~morning, "propensity"] = 0.98  # the evenings': the policy's own choice
+    read = estimate(explored, target, 3, n_boot=0, contexts=contexts)
+    assert read["support"] == 1.0 and "context_gaps" not in read
+    fixed = shown.assign(item_id=shown["position"].map({1: "d", 2: "e", 3: "f"}), propensity=1.0)
+    read = estimate(fixed, target, 3, n_boot=0, contexts=contexts)
+    assert read["support"] == 0.0 and "context_gaps" not in read

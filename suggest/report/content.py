@@ -211,8 +211,9 @@ def _counterfactual(report: Report, summary: dict) -> None:
         f"Expected engagements per request in the top {k}, with 95% intervals (IPS: gamma; SNIPS "
         f"and DR: bootstrap). Plain replay: the logged engagements each list holds, per request. "
         f"Support: share of the engine's suggestions the logging policy is seen to show at that "
-        f"position; matched: share the log shows there; ess: effective sample size at the weakest "
-        f"position, in requests; max weight: the largest 1 / propensity used." + (" True value: from the simulated service's truth (oracle in summary.json)." if any(
+        f"position, in the request's context (see How the numbers are made); matched: share the "
+        f"log shows there; ess: effective sample size at the weakest position carrying the "
+        f"estimate, in requests; max weight: the largest 1 / propensity used." + (" True value: from the simulated service's truth (oracle in summary.json)." if any(
             "oracle" in e for e in found["engines"].values()) else ""))))
 
 
@@ -651,9 +652,9 @@ def _counterfactual_method(summary: dict) -> list[str]:
         f"where it puts them, as far as the log shows: the (item, position) is shown in the "
         f"log, and, for each context column of at most {MAX_CONTEXT_VALUES} values, shown "
         f"with the request's value wherever {MIN_EXPECTED:.0f} shows would be expected at the "
-        f"least propensity the log gives any item there (an upper bound still: what the log "
-        f"does not record cannot be seen); below {MIN_SUPPORT:.0%} its estimates are not "
-        f"compared. Effective "
+        f"least propensity the log gives any item at that position, in any context (an upper "
+        f"bound still: what the log does not record cannot be seen); below "
+        f"{MIN_SUPPORT:.0%} its estimates are not compared. Effective "
         f"sample size: (sum of weights)^2 / sum of squared weights per position, of the uncapped "
         f"weights, at the weakest of the positions that carry at least {WEIGHT_SHARE:.0%} of "
         f"the engine's weights; below {MIN_ESS:.0f} an estimate is said to rest on few rows and never "
