@@ -46,7 +46,7 @@ class DaskHeldOut:
         self.truth = sum(client.gather([client.submit(_truth_rows, b, pure=False)
                                         for b in log.buckets]))
         self.columns = list(log.columns)
-        self.catalog_size = len(log.catalog)
+        self.catalog_items = log.catalog["item_id"]
         places = [client.submit(_test_places, b, m, pure=False)
                   for b, m in zip(log.buckets, part.masks)]
         ranges = len(places)

@@ -476,7 +476,7 @@ class LocalHeldOut:
         self.train_requests, self.test_requests = len(parts.train), len(parts.test)
         self.requests, self.truth = len(log.requests), len(log.truth)
         self.columns = list(parts.test.columns)
-        self.catalog_size = len(log.catalog)
+        self.catalog_items = log.catalog["item_id"]
         # each truth row's chunk, found once (a string isin per chunk costs more than the chunk)
         self._truth_chunk = pd.Index(parts.test["request_id"]).get_indexer(
             parts.test_truth["request_id"]) // chunk_size
@@ -692,8 +692,10 @@ class _ChunkTotals:
         for rule, n in zip(rules, counts):
             self.placed[rule] = self.placed.get(rule, 0) + int(n)
 
-    def entry(self, name: str, catalog_size: int) -> dict:
-        """Means, answered rate, coverage, popularity and latency of one engine."""
+    def entry(self, name: str, catalog: set[str]) -> dict:
+        """Means, answered rate, coverage (of ``catalog``'s items: one a rule names that the
+        catalog and the log lack is not counted, which read 180% on a 5-item catalog),
+        popularity and latency of one engine."""
         t = self.engines[name]
         nan = float("nan")
         entry = {m: t["sums"][m] / t["scored"] if t["scored"] else nan for m in self.names}
@@ -702,7 +704,8 @@ class _ChunkTotals:
             entry[f"{m}_answered"] = (t["answered_sums"][m] / t["answered_scored"]
                                       if t["answered_scored"] else nan)
         for cut in self.cuts:
-            entry[f"catalog_coverage@{cut}"] = float(len(t["shown"][cut]) / catalog_size)
+            entry[f"catalog_coverage@{cut}"] = float(len(t["shown"][cut] & catalog)
+                                                     / max(len(catalog), 1))
         entry["popularity_rank_mean"] = t["pop_sum"] / t["pop_n"] if t["pop_n"] else None
         if t.get("block_fired"):  # of the requests where a block rule fired: showing what it removes
             entry["block_requests"] = t["block_fired"]
@@ -730,13 +733,13 @@ def _scored_values(path: Path):
 
 def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_sample, seed,
              results_path: Path):
-    catalog_size = max(held.catalog_size, 1)
+    catalog = set(held.catalog_items.astype(str))  # once: coverage counts what it holds
     engines = {}
     warm, sample = _latency_samples(held, latency_sample)
     here = {n: e for n, e in fitted.items() if not hasattr(e, "ask")}
     timed = _one_context_latency(here, warm, sample, k)  # this process's engines, interleaved
     for name in fitted:
-        engines[name] = totals.entry(name, catalog_size)
+        engines[name] = totals.entry(name, catalog)
         engine = fitted[name]
         source = getattr(getattr(engine, "rule_set_", None), "source", None)
         if source is not None and name != "rules":  # another rule set beside the team's
@@ -1084,8 +1087,10 @@ def _explain_sample(fitted: dict, held, results_path: Path, summary: dict,
     hit = f"hit_rate@{metric.split('@')[1]}"
     results = pd.read_parquet(results_path, columns=["request_id", "engine", hit],
                               filters=[("engine", "in", learned + others)])
+    # every engine's column, even one whose hit rates are all missing (no held-out request
+    # with a positive: the pivot dropped it, and a replay of such a log crashed here)
     table = results.pivot_table(index="request_id", columns="engine", values=hit, aggfunc="first",
-                                observed=True) > 0
+                                observed=True).reindex(columns=learned + others) > 0
     rng = np.random.default_rng(seed)
     frames = []
     for name in learned:

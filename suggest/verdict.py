@@ -93,6 +93,14 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
            "best_baseline": baseline, "learned": learned, "key_comparisons": [],
            "losses": {}, "sentences": []}
     say = out["sentences"]
+    if summary.get("requests_scored") == 0:  # nothing to score: no figure, no comparison
+        held = summary.get("requests")
+        say.append(f"None of the{f' {held:,}' if held else ''} held-out requests has an engaged "
+                   "item, so no engine can be scored and none compared: every figure below is "
+                   "empty. Hold out a part of the log that has engagements (a larger "
+                   "--test-share, another --split), or check which rows count as engaged "
+                   "(the description's relevance and positive_min).")
+        return out
     leaky = bool((summary.get("leakage") or {}).get("warning"))
     headline = _headline(learned[0], baseline, comparisons, metric, leaky) if learned else None
     if headline:

@@ -949,3 +949,50 @@ def test_an_engine_that_shows_what_a_block_rule_removes_is_counted_and_cautioned
     assert (f"Caution: ranker shows an item a block rule removes in {shown / fired:.0%} of the "
             f"{fired:,} held-out requests where one fires (in its top 5); hybrid never does: "
             "ship hybrid to keep the blocks.") in said
+
+
+def test_a_held_out_part_without_an_engagement_says_so_and_does_not_crash(make_dataset, tmp_path):
+    """The latest week of a log had no engagement: `replay` crashed with a KeyError (the
+    explanations' table lost the ranker's column) and, without the ranker, the verdict read
+    "rules and popular tie at nan"."""
+    from suggest.workflow import replay_log
+
+    rows = ["user,ts,location,item"]
+    for r in range(300):
+        when = pd.Timestamp("2026-03-02", tz="UTC") + pd.Timedelta(minutes=37 * r)
+        item = ["news", "mail", "music"][r % 3] if r < 230 else ""
+        rows.append(f"u{r % 12},{when.isoformat()},{['home', 'work'][r % 2]},{item}")
+    path = make_dataset("\n".join(rows) + "\n", columns={"user": "user", "item": "item",
+                                                         "time": "ts"},
+                        context={"location": "categorical"})
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nrules:\n  - {id: at-work, when: {location: work}, suggest: [mail]}\n")
+    summary = replay_log(path, tmp_path / "run", rules=rules, engines="rules,popular,ranker",
+                         test_share=0.2, latency_sample=0)
+    assert summary["requests_scored"] == 0
+    assert summary["verdict"]["sentences"] == [summary["verdict"]["sentences"][0]]
+    assert summary["verdict"]["sentences"][0].startswith(
+        "None of the 60 held-out requests has an engaged item, so no engine can be scored")
+    assert (tmp_path / "run" / "summary.json").exists()
+
+
+def test_catalog_coverage_counts_only_the_catalogs_items(make_dataset, tmp_path):
+    """A rule naming items neither the catalog nor the log holds: coverage read 180% on a
+    5-item catalog (the names counted above, the catalog below)."""
+    from suggest.workflow import replay_log
+
+    rows = ["user,ts,location,item"]
+    for r in range(200):
+        when = pd.Timestamp("2026-03-02", tz="UTC") + pd.Timedelta(minutes=41 * r)
+        rows.append(f"u{r % 9},{when.isoformat()},{['home', 'work'][r % 2]},"
+                    f"{['news', 'mail', 'music'][r % 3]}")
+    path = make_dataset("\n".join(rows) + "\n", columns={"user": "user", "item": "item",
+                                                         "time": "ts"},
+                        context={"location": "categorical"})
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nrules:\n  - {id: all, when: {location: {exists: true}}, "
+                     "suggest: [mail, ghost-a, ghost-b, ghost-c, ghost-d]}\n")
+    summary = replay_log(path, tmp_path / "run", rules=rules, engines="rules,popular",
+                         latency_sample=0)
+    assert summary["engines"]["rules"]["catalog_coverage@5"] == pytest.approx(1 / 3)
+    assert summary["engines"]["popular"]["catalog_coverage@5"] == pytest.approx(1.0)
