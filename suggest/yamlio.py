@@ -38,6 +38,8 @@ class YamlDoc:
     source: str
     positions: dict[Key, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Key, tuple[int, int]] = field(default_factory=dict)
+    #: the text of each unquoted value YAML read as a number (``007`` is 7, ``010`` is 8)
+    numbers: dict[Key, str] = field(default_factory=dict)
 
     def where(self, path: Key = (), *, key: bool = False) -> str:
         table = self.key_positions if key else self.positions
@@ -175,6 +177,8 @@ def _record(node: yaml.Node, path: Key, doc: YamlDoc, seen: set[int]) -> None:
     seen.add(id(node))
     if isinstance(node, yaml.ScalarNode):
         _check_text(node, doc.source)
+        if node.style is None and node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+            doc.numbers[path] = node.value
     if isinstance(node, yaml.MappingNode):
         keys_seen: dict[Any, int] = {}
         for k, v in node.value:

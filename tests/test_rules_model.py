@@ -521,3 +521,20 @@ def test_an_unquoted_date_says_to_quote_it(when):
     not that `eq` takes one value, not datetime.date(2026, 3, 1)."""
     found = problem(rule_file(when))
     assert "YAML read 2026-03-01 as a date" in found.message and "'2026-03-01'" in found.hint
+
+
+def test_an_item_id_yaml_read_as_another_number_is_an_error_with_the_quote():
+    """`007` unquoted is 7 and `010` is 8 to YAML: the check warned of "item '8'", which
+    nobody wrote, and a test said "expected '007', got '7'". A number written as it reads
+    (42) is the item "42", as before."""
+    text = ("version: 1\nrules:\n  - id: a\n    when: {location: home}\n"
+            "    suggest: [007, 42, {item: 010}]\n"
+            "tests:\n  - {name: t, context: {location: home}, expect: [007]}\n")
+    with pytest.raises(SuggestError) as caught:
+        parse_rules(text)
+    said = caught.value.format()
+    assert "YAML read 007 as the number 7, not as the item id '007'" in said
+    assert "suggest[2].item: YAML read 010 as the number 8" in said
+    assert "tests[0].expect[0]: YAML read 007" in said and "42" not in said
+    rs = parse_rules(text.replace("007", "'007'").replace("010", "'010'"))
+    assert [p.item for p in rs.rules[0].suggest] == ["007", "42", "010"]

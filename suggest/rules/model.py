@@ -481,6 +481,17 @@ class _Parser:
         return Window(start, end, tuple(sorted(set(parsed))))
 
     # -- suggestions, blocks, tests ----------------------------------------------------
+    def _renumbered(self, value: Any, at: tuple) -> bool:
+        """An item id YAML read as a number that is not what was written (``007`` as 7,
+        ``010`` as 8): an error with the quote to add (the check had warned of "item '8'",
+        which nobody wrote)."""
+        written = getattr(self.doc, "numbers", {}).get(at)
+        if written is None or isinstance(value, str) or written == str(value):
+            return False
+        self.error(at, f"YAML read {written} as the number {value}, not as the item id "
+                       f"{written!r}", f"quote item ids that are digits: '{written}'")
+        return True
+
     def picks(self, items: Any, at: tuple) -> list[Pick]:
         if items is None:
             return []
@@ -490,6 +501,8 @@ class _Parser:
         for i, spec in enumerate(items):
             here = at + (i,)
             if isinstance(spec, (str, int)) and not isinstance(spec, bool):
+                if self._renumbered(spec, here):
+                    continue
                 out.append(Pick(item=str(spec), where=self.doc.where(here), path=_path_text(here)))
                 continue
             if not isinstance(spec, dict):
@@ -503,6 +516,8 @@ class _Parser:
                 self.unknown_keys(spec, here, ("item", "score"))
                 if not _is_scalar(spec["item"]) or spec["item"] == "":
                     self.error(here + ("item",), f"item must be an item name, not {spec['item']!r}")
+                    continue
+                if self._renumbered(spec["item"], here + ("item",)):
                     continue
                 out.append(Pick(item=str(spec["item"]), score=float(score), where=self.doc.where(here),
                                 path=_path_text(here)))
@@ -558,7 +573,9 @@ class _Parser:
                 self.error(at + (key, j), f"`{key}` takes item ids, not {_shown(v) or repr(v)}",
                            hint="a test pins the items a context gets (e.g. expect: [a017, a204]); "
                                 "`suggest rules explain` shows which rule and slice gave them")
-            if wrong:
+            if wrong or any([self._renumbered(v, at + (key, j)) for key, values in
+                             (("expect", expect or []), ("blocked", blocked))
+                             for j, v in enumerate(values)]):
                 continue
             if expect is None and not blocked:  # it would pass whatever the rules suggest
                 self.error(at, f"test '{name}' asserts nothing: it has no `expect:` and "
