@@ -323,3 +323,16 @@ def test_a_replay_of_a_model_retrained_into_its_folder_is_not_taken_for_the_same
     unused = run("replay", "--dataset", dataset, "--model", model, "--engines", "rules,popular",
                  "-o", tmp_path / "u")  # --model was ignored without a word
     assert unused.exit_code == 2 and "--engines has neither" in unused.output
+
+
+def test_training_without_a_positive_to_validate_on_warns_first():
+    """A log whose latest requests had no engagement trained 400 trees, said "validation
+    nan" and exited 0, with no word that nothing had stopped or judged the boosting."""
+    from suggest.report.terminal import train_warning
+
+    said = train_warning({"eval_at": 5, "validation": {"scored_requests": 0, "valid_requests": 180,
+                                                       "best_iteration": 400}})
+    assert said.startswith("warning: none of the 180 validation requests has an engaged item")
+    assert "400 trees grown" in said
+    assert train_warning({"eval_at": 5, "validation": {"scored_requests": 90, "valid_requests": 180,
+                                                       "best_iteration": 40}}) is None

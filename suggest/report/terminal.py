@@ -168,6 +168,13 @@ def train_warning(summary: dict) -> str | None:
     """The warning to print before anything else when the ranker is below a baseline on
     its validation requests, or None."""
     v, at = summary["validation"], summary["eval_at"]
+    if not v.get("scored_requests") and v.get("valid_requests"):
+        # a log whose latest requests have no engagement: nothing stopped the boosting and
+        # nothing judged it, and training said "validation nan" with exit code 0
+        return (f"warning: none of the {v['valid_requests']:,} validation requests has an engaged "
+                f"item, so early stopping had nothing to stop on ({counted(v['best_iteration'], 'tree')} "
+                "grown) and there is no validation figure; check the log's latest part, or "
+                "give --n-estimators")
     if not v.get("ranker_below_baseline"):
         return None
     best, name = v["baselines"][v["best_baseline"]], f"ndcg@{at}"
