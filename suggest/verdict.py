@@ -397,6 +397,9 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
     parts = []
     for a, rows, tested in where:
         scope = f" of {tested['segments']} segments" if tested else ""
+        if tested and not tested["segments"]:  # "in none of 0 segments": none was testable
+            parts.append(f"to {a}: no segment was large enough to test")
+            continue
         if not rows:
             parts.append(f"to {a} in none{scope}")
             continue

@@ -340,3 +340,12 @@ def test_a_learned_engine_whose_candidates_miss_most_engagements_is_said_to_hit_
             "the user's history, the rules) are its ceiling.") in said
     summary["ranker"]["ranker"]["candidate_recall"]["test"] = 0.9
     assert not any("candidates hold" in s for s in judge(summary, "ndcg@5")["sentences"])
+
+
+def test_no_testable_segment_is_said_as_such_not_none_of_0():
+    from suggest.verdict import _losses
+
+    said = _losses("ranker", [("rules", [], {"segments": 0, "columns": 2}),
+                              ("popular", [], {"segments": 12, "columns": 2})])
+    assert "to rules: no segment was large enough to test" in said
+    assert "to popular in none of 12 segments" in said and "of 0 segments" not in said
