@@ -755,7 +755,7 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
             "rules": _rule_counts(fitted, held, totals.placed),
             "requests": int(held.test_requests),
             "requests_without_positive": int(held.test_requests - scored),
-            "requests_scored": int(scored),
+            "requests_scored": int(scored), "catalog_items": len(catalog),
             "tests": {"family": len(comparisons), "alpha": 0.05,
                       "note": "differences with a 95% paired t interval (not corrected); p from the "
                               "paired sign-flip test (exact; its normal approximation for many "

@@ -106,6 +106,11 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if headline:
         out["headline"] = headline
         say.append(headline)
+    cut, size = metric.rsplit("@", 1)[-1], summary.get("catalog_items")
+    if size and cut.isdigit() and size <= int(cut):  # a tester's 5-item catalog: random hit 100%
+        say.append(f"Caution: the catalog has {size} items, so a list of {cut} can hold every "
+                   f"one: figures at {cut} read as well for any engine that lists them all, "
+                   "random included; the smaller cutoffs (--k) are the ones that tell.")
     churn = new_items_caution((summary.get("leakage") or {}).get("new_items") or 0.0)
     if churn:  # every engine is starved alike: the reason for what follows, said first
         out["new_items"] = churn

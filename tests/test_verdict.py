@@ -349,3 +349,16 @@ def test_no_testable_segment_is_said_as_such_not_none_of_0():
                               ("popular", [], {"segments": 12, "columns": 2})])
     assert "to rules: no segment was large enough to test" in said
     assert "to popular in none of 12 segments" in said and "of 0 segments" not in said
+
+
+def test_a_catalog_no_larger_than_the_cutoff_is_cautioned_of():
+    """A 5-item catalog: every engine that lists 5 items, random included, had hit@5 = 1.0,
+    and nothing said so."""
+    from suggest.verdict import judge
+
+    engines = {"ranker": {"ndcg@5": 0.7}, "random": {"ndcg@5": 0.56}}
+    said = judge({"engines": engines, "comparisons": [], "catalog_items": 5}, "ndcg@5")["sentences"]
+    assert any(s.startswith("Caution: the catalog has 5 items, so a list of 5 can hold every")
+               for s in said)
+    said = judge({"engines": engines, "comparisons": [], "catalog_items": 6}, "ndcg@5")["sentences"]
+    assert not any("can hold every" in s for s in said)
