@@ -252,7 +252,8 @@ def leakage(log, part: DaskSplit) -> dict:
     out = {"user_item": round(float(user_item), 4), "user_context": round(float(user_context), 4),
            "users_in_both": round(float(total["seen_users"] / max(total["test_users"], 1)), 4),
            "requests_of_seen_users": round(float(total["seen_user"] / tested), 4) if tested else 0.0,
-           "warning": None, "new_items": _new_items(client, buckets, part.masks)}
+           "warning": None, "new_items": _new_items(client, buckets, part.masks),
+           "top_user": _top_user(client, buckets, part.masks)}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
         out["warning"] = leakage_warning(user_item, user_context)
     return out
@@ -269,6 +270,26 @@ def _new_items(client, buckets, masks) -> float:
     tested = pd.concat([c for _, c in pieces]).groupby(level=0).sum()
     total = int(tested.sum())
     return round(float(tested[~tested.index.isin(trained)].sum() / total), 4) if total else 0.0
+
+
+def _top_user(client, buckets, masks) -> float:
+    """:func:`suggest.splits.top_user` from each bucket's scored held-out requests per user
+    (a user's requests may be in several buckets: the counts are added up)."""
+    from suggest.splits import top_user
+
+    pieces = [p for p in client.gather([client.submit(_scored_users, b, m, pure=False)
+                                        for b, m in zip(buckets, masks)]) if p is not None]
+    if not pieces:
+        return 0.0
+    return top_user(pd.concat(pieces).groupby(level=0).sum())
+
+
+def _scored_users(bucket: dict | None, masks):
+    from suggest.splits import scored_users
+
+    if bucket is None:
+        return None
+    return scored_users(bucket["requests"][masks[1]], bucket["truth"]).value_counts()
 
 
 def _items(bucket: dict | None, masks):

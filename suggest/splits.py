@@ -63,6 +63,9 @@ LEAKY = 0.2
 #: The share of held-out engagements on items new to the training part from which the
 #: verdict cautions that no fitted engine could suggest most of what was engaged.
 NEW_ITEMS = 0.25
+#: From this share of the scored requests made by one user, the verdict cautions that its
+#: figures are mostly that user's (:func:`top_user_caution`).
+ONE_USER = 0.5
 
 
 @dataclass
@@ -258,10 +261,36 @@ def leakage(part: Split) -> dict:
            "users_in_both": round(float(isin(users, train["user_id"]).mean()), 4) if n else 0.0,
            "requests_of_seen_users": round(float(isin(test["user_id"], train["user_id"]).mean()), 4)
            if n else 0.0, "warning": None,
-           "new_items": new_items(part.test_truth["item_id"], part.train_truth["item_id"])}
+           "new_items": new_items(part.test_truth["item_id"], part.train_truth["item_id"]),
+           "top_user": top_user(scored_users(test, part.test_truth).value_counts())}
     if part.kind == "request" and max(user_item, user_context) >= LEAKY:
         out["warning"] = leakage_warning(user_item, user_context)
     return out
+
+
+def scored_users(requests: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """The user of each of ``requests`` with an engaged item (relevance above 0 in
+    ``truth``): the requests every figure is a mean over."""
+    engaged = truth["request_id"][truth["relevance"].to_numpy(dtype=float) > 0]
+    return requests["user_id"][isin(requests["request_id"], engaged)].astype(str)
+
+
+def top_user(counts: pd.Series) -> float:
+    """The share of the scored requests (``counts``: per user) that the one user with most
+    of them makes."""
+    total = counts.sum()
+    return round(float(counts.max() / total), 4) if total else 0.0
+
+
+def top_user_caution(share: float) -> str | None:
+    """The verdict's caution when one user makes ``share`` of the scored requests, from
+    ``ONE_USER`` on: a tester's log had 93% of them from one user, and the verdict said
+    "ranker is better, p = 0.003" of what was that user's habits."""
+    if share < ONE_USER:
+        return None
+    return (f"one user makes {percent(share)} of the held-out requests with an engaged item. "
+            "The tests count requests as independent, so every figure here speaks mostly for "
+            "that user's habits, not for the users at large")
 
 
 def new_items(tested, trained) -> float:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from suggest.errors import listed, percent
 from suggest.stats import detectable, p_phrase
-from suggest.splits import new_items_caution
+from suggest.splits import new_items_caution, top_user_caution
 
 LEARNED = ("ranker", "hybrid")
 TEAM = "rules"
@@ -111,6 +111,10 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         say.append(f"Caution: the catalog has {size} items, so a list of {cut} can hold every "
                    f"one: figures at {cut} read as well for any engine that lists them all, "
                    "random included; the smaller cutoffs (--k) are the ones that tell.")
+    one = top_user_caution((summary.get("leakage") or {}).get("top_user") or 0.0)
+    if one:
+        out["top_user"] = one
+        say.append(f"Caution: {one}.")
     churn = new_items_caution((summary.get("leakage") or {}).get("new_items") or 0.0)
     if churn:  # every engine is starved alike: the reason for what follows, said first
         out["new_items"] = churn

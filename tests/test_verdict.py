@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -362,3 +363,26 @@ def test_a_catalog_no_larger_than_the_cutoff_is_cautioned_of():
                for s in said)
     said = judge({"engines": engines, "comparisons": [], "catalog_items": 6}, "ndcg@5")["sentences"]
     assert not any("can hold every" in s for s in said)
+
+
+def test_one_user_making_most_scored_requests_is_cautioned_of(make_dataset):
+    """93% of a tester's scored requests were one user's, and the verdict said "ranker is
+    better" of the users at large."""
+    from suggest.data import load
+    from suggest.splits import leakage, split
+    from suggest.verdict import judge
+
+    rows = ["user,ts,item"] + [
+        f"{'whale' if r % 10 else f'u{r}'},{(pd.Timestamp('2026-03-02', tz='UTC') + pd.Timedelta(hours=r)).isoformat()},"
+        f"{'abc'[r % 3]}" for r in range(200)]
+    log = load(make_dataset("\n".join(rows) + "\n",
+                            columns={"user": "user", "item": "item", "time": "ts"}))
+    part = split(log.requests, log.truth, 0.2, 0)
+    share = leakage(part)["top_user"]
+    assert share == pytest.approx(0.9)  # 36 of the 40 latest requests are the whale's
+    said = judge({"engines": {"ranker": {"ndcg@5": 0.5}}, "comparisons": [],
+                  "leakage": {"top_user": share}}, "ndcg@5")["sentences"]
+    assert "Caution: one user makes 90% of the held-out requests with an engaged item." in said[0]
+    said = judge({"engines": {"ranker": {"ndcg@5": 0.5}}, "comparisons": [],
+                  "leakage": {"top_user": 0.3}}, "ndcg@5")["sentences"]
+    assert not any("one user makes" in s for s in said)
