@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suggest.engines.base import add_counts, adopt_fitted, learns_from_counts, learns_from_events
+from suggest.engines.base import (add_counts, adopt_fitted, learns_from_counts, learns_from_events,
+                                  single_zone)
 from suggest.errors import SuggestError
 from suggest.ids import isin
 
@@ -72,14 +73,17 @@ def fit_on_dask(engine, log, part):
     return fitted
 
 
-def _training_part(bucket: dict, masks) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A bucket's training requests and their engagements."""
+def _training_part(bucket: dict, masks) -> tuple[pd.DataFrame, np.ndarray]:
+    """A bucket's training requests, and which of its Truth rows are theirs."""
     train = bucket["requests"][masks[0]]
-    return train, bucket["truth"][isin(bucket["truth"]["request_id"], train["request_id"])]
+    return train, isin(bucket["truth"]["request_id"], train["request_id"])
 
 
 def _counts(engine, bucket: dict | None, masks) -> pd.Series | None:
-    return None if bucket is None else engine.counts(*_training_part(bucket, masks))
+    if bucket is None:
+        return None
+    train, theirs = _training_part(bucket, masks)
+    return engine.counts(train, bucket["truth"][theirs])
 
 
 def _zones(bucket: dict | None, masks) -> set:
@@ -90,9 +94,8 @@ def _zones(bucket: dict | None, masks) -> set:
 
 def _one_zone(*zones: set) -> str | None:
     """The one zone every training request is in (:func:`~suggest.engines.base.single_zone`
-    of the training part), or None."""
-    every = set().union(*zones)
-    return next(iter(every)) if len(every) == 1 else None
+    of the buckets' distinct zones), or None."""
+    return single_zone(pd.DataFrame({"timezone": sorted(set().union(*zones))}))
 
 
 def _events(engine, bucket: dict | None, masks) -> pd.DataFrame | None:
@@ -100,13 +103,13 @@ def _events(engine, bucket: dict | None, masks) -> pd.DataFrame | None:
     their row in the local Truth frame."""
     if bucket is None:
         return None
-    train, truth = _training_part(bucket, masks)
+    train, theirs = _training_part(bucket, masks)
+    truth = bucket["truth"][theirs]
     events = engine.events(train, truth)
     if len(events) != len(truth):  # events are one a Truth row, in its order
         raise RuntimeError(f"{type(engine).__name__}.events gave {len(events)} rows for "
                            f"{len(truth)} engagements")
-    order = bucket["order"]["truth"][isin(bucket["truth"]["request_id"], train["request_id"])]
-    return events.assign(_order=order)
+    return events.assign(_order=bucket["order"]["truth"][theirs])
 
 
 def _from_events(engine, requests: pd.DataFrame, zone: str | None, *pieces):

@@ -429,7 +429,8 @@ def _counterfactual(log, held, out: Path, engines: list[str], k: int, seed: int,
     oracle = service_truth(log.dataset.source, test_ids)
     found = for_replay(test_shown, train_sums, test_ids, table, engines, k,
                        truth=pd.read_parquet(out / "truth.parquet.partial"), seed=seed, clip=clip,
-                       oracle=oracle, contexts=_held_out_contexts(out / "results.parquet.partial", engines))
+                       oracle=oracle,
+                       contexts=_held_out_contexts(out / "results.parquet.partial", engines))
     # as the summary has it: an entry per engine; what to read from them beside it
     result = {"counterfactual": found["engines"],
               "counterfactual_verdict": {k: v for k, v in found.items() if k != "engines"}}

@@ -1493,13 +1493,20 @@ def reason_counts(table: pd.DataFrame) -> dict[str, int]:
                           "texts": groups["reason"].nunique(),
                           "rows": groups["rows"].sum()}).sort_values("rows", ascending=False,
                                                                      kind="stable")
-    # reasons that differ by the line they name only ("repeats ... of line 3221", "... of
-    # line 814"): the first one's line stood for both
-    return {(f"{first} (and {distinct - 1:,} other value{'s' if distinct > 2 else ''} like it)"
-             if distinct > 1 else f"{first} (and {texts - 1:,} more like it on "
-                                  f"{'another line' if texts == 2 else 'other lines'})"
-             if texts > 1 else first):
-            int(rows) for first, distinct, texts, rows in kinds.itertuples(index=False)}
+    return {_reason_label(first, distinct, texts): int(rows)
+            for first, distinct, texts, rows in kinds.itertuples(index=False)}
+
+
+def _reason_label(first: str, distinct: int, texts: int) -> str:
+    """A kind of reject by its first reason, with how many other values (``distinct``) or
+    other reasons (``texts``: those that differ by the line they name only, "repeats ... of
+    line 3221" and "... of line 814", where the first one's line stood for both) it has."""
+    if distinct > 1:
+        return f"{first} (and {distinct - 1:,} other value{'s' if distinct > 2 else ''} like it)"
+    if texts > 1:
+        return (f"{first} (and {texts - 1:,} more like it on "
+                f"{'another line' if texts == 2 else 'other lines'})")
+    return first
 
 
 def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray) -> pd.DataFrame:
