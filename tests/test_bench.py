@@ -244,6 +244,22 @@ def test_the_benchmarks_bootstrap_interval_is_scipys_percentile_bootstrap():
     assert len(empty) == 2 and all(np.isnan(v) for pair in empty for v in pair)
 
 
+def test_the_coverage_interval_counts_catalog_items_only_as_the_replay_does():
+    """A rule's unknown name (an item the catalog does not hold) is suggested everywhere:
+    coverage counts the catalog's items only, so the interval lies at or below 1 item of 4
+    (25%), where counting every name would put it at 50%."""
+    import pandas as pd
+
+    from suggest.bench.precision import _bootstrap_coverage
+
+    ids = [f"r{i}" for i in range(40)]
+    suggestions = pd.DataFrame({"request_id": ids * 2, "rank": [1] * 40 + [2] * 40,
+                                "item_id": ["a"] * 40 + ["not-in-catalog"] * 40})
+    low, high = _bootstrap_coverage(pd.Series(ids), suggestions, pd.Index(["a", "b", "c", "d"]),
+                                    200, seed=0)
+    assert low == high == pytest.approx(0.25)
+
+
 def test_the_summary_says_where_a_baseline_leads_or_the_test_repeats_training():
     """The table compares the ranker with the rules; under it, the worlds where the best
     baseline is ahead of the ranker and those whose test requests training already saw."""

@@ -144,8 +144,9 @@ def replay_world(log, rules: Path | None, run_dir: Path, *, seed: int = 0, resam
     summary = replay(log, engines, run_dir, ks=(K, 10), seed=seed, progress=progress, latency_sample=0,
                      force=True, settings={"log": str(log.dataset.log), "rules": str(rules)})
     results, suggestions = read_replay(run_dir)
+    catalog = pd.Index(log.catalog["item_id"].astype(str).unique())
     figures = {name: _figures(results[results["engine"] == name], suggestions[suggestions["engine"] == name],
-                              max(len(log.catalog), 1), resamples, seed)
+                              catalog, resamples, seed)
                for name in engines}
     for name, entry in figures.items():  # the point estimates are the replay's own
         for figure in FIGURES:
@@ -166,7 +167,7 @@ def replay_world(log, rules: Path | None, run_dir: Path, *, seed: int = 0, resam
             "by_group": by_group, "run": str(run_dir)}
 
 
-def _figures(results: pd.DataFrame, suggestions: pd.DataFrame, catalog_size: int, resamples: int,
+def _figures(results: pd.DataFrame, suggestions: pd.DataFrame, catalog: pd.Index, resamples: int,
              seed: int) -> dict:
     """Bootstrap 95% intervals of one engine's figures (means filled in by the caller)."""
     scored = results[results["has_positive"]]
@@ -177,7 +178,7 @@ def _figures(results: pd.DataFrame, suggestions: pd.DataFrame, catalog_size: int
     answered = results[["answered"]].to_numpy(dtype=float)
     out["answered_rate"] = {"ci": list(_bootstrap_means(answered, resamples, seed)[0])}
     out["catalog_coverage@5"] = {"ci": _bootstrap_coverage(results["request_id"], suggestions,
-                                                           catalog_size, resamples, seed)}
+                                                           catalog, resamples, seed)}
     return out
 
 
@@ -213,9 +214,11 @@ def _bootstrap_means(values: np.ndarray, resamples: int, seed: int,
     return [(float(a), float(b)) for a, b in zip(low, high)]
 
 
-def _bootstrap_coverage(request_ids: pd.Series, suggestions: pd.DataFrame, catalog_size: int,
+def _bootstrap_coverage(request_ids: pd.Series, suggestions: pd.DataFrame, catalog: pd.Index,
                         resamples: int, seed: int, chunk: int = 100) -> list[float]:
-    """95% interval of catalog coverage@5 when the held-out requests are resampled.
+    """95% interval of catalog coverage@5 when the held-out requests are resampled: the
+    share of ``catalog`` (its item ids) suggested in a top 5, as the replay counts it (an
+    item the catalog does not hold, a rule's unknown name, is not counted).
 
     A resample repeats some requests and drops others, so it can only lose
     rare items: the resampled coverage is biased low. The interval is the
@@ -224,6 +227,8 @@ def _bootstrap_coverage(request_ids: pd.Series, suggestions: pd.DataFrame, catal
     resamples leaves it just short, to contain the point value.
     """
     top = suggestions[suggestions["rank"] <= K]
+    top = top[top["item_id"].astype(str).isin(catalog)]
+    catalog_size = max(len(catalog), 1)
     requests = pd.Index(request_ids.astype(str).unique())
     items = pd.Index(top["item_id"].astype(str).unique())
     shown = np.zeros((len(requests), max(len(items), 1)), bool)
