@@ -40,17 +40,40 @@ class PastCounts:
     """
 
     def __init__(self, keys: np.ndarray, times: np.ndarray, weights: np.ndarray | None = None):
-        keys, times = np.asarray(keys, dtype=np.int64), np.asarray(times, dtype=np.int64)
+        times = np.asarray(times, dtype=np.int64)
+        distinct_times, time_rank = np.unique(times, return_inverse=True)
+        self._sort(np.asarray(keys, dtype=np.int64), time_rank, distinct_times, weights)
+
+    @classmethod
+    def ranked(cls, keys: np.ndarray, time_rank: np.ndarray, distinct_times: np.ndarray) -> "PastCounts":
+        """The counts of events given by key and by the rank of their time among
+        ``distinct_times`` (sorted, distinct): a caller whose events repeat one time under
+        many keys ranks the times once, not once a key. Quickest when each key's events come
+        in time order (one sort, by key)."""
+        past = cls.__new__(cls)
+        past._sort(np.asarray(keys, dtype=np.int64), np.asarray(time_rank, dtype=np.int64),
+                   np.asarray(distinct_times, dtype=np.int64), None)
+        return past
+
+    def _sort(self, keys: np.ndarray, time_rank: np.ndarray, distinct_times: np.ndarray,
+              weights: np.ndarray | None) -> None:
         # (key, time) become one number, rank of key * width + rank of time, sorted once:
         # a query is two binary searches, no clock unit or key size can overflow, and the
         # one array kept per event holds both (a key and a time are read back from it;
-        # counts without weights are distances in it): 8 bytes an event
-        self.distinct_keys, key_rank = np.unique(keys, return_inverse=True)
-        self.distinct_times, time_rank = np.unique(times, return_inverse=True)
-        width = np.int64(len(self.distinct_times) + 1)
-        combined = key_rank.astype(np.int64) * width + time_rank
-        order = np.argsort(combined, kind="stable")
-        self.combined = combined[order]
+        # counts without weights are distances in it): 8 bytes an event. One stable sort by
+        # key puts them in order when each key's events come in time order; else by both.
+        order = np.argsort(keys, kind="stable")
+        ranks, ordered = time_rank[order], keys[order]
+        starts = np.empty(len(keys), dtype=bool)
+        starts[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+        if not np.all(starts[1:] | (ranks[1:] >= ranks[:-1])):
+            order = np.lexsort((time_rank, keys))
+            ranks, ordered = time_rank[order], keys[order]
+        self.distinct_keys = ordered[starts]
+        self.distinct_times = distinct_times
+        width = np.int64(len(distinct_times) + 1)
+        self.combined = (np.cumsum(starts, dtype=np.int64) - 1) * width + ranks
         self.cumulative = (None if weights is None else
                            np.concatenate([[0.0], np.cumsum(np.asarray(weights, dtype=float)[order])]))
         self._index()

@@ -108,3 +108,22 @@ def test_unweighted_counts_keep_one_eight_byte_number_an_event_and_read_back_eve
     ask_k, ask_t = rng.integers(0, 51, 300), rng.integers(0, 1_001 * 10**12, 300)
     np.testing.assert_array_equal(past.count(ask_k, ask_t),
                                   brute_count(keys, times, np.ones(len(keys)), ask_k, ask_t))
+
+
+@pytest.mark.parametrize("in_time_order", [True, False])
+def test_counts_from_ranked_times_are_the_counts_from_times(in_time_order):
+    """The ranker's counters rank their events' times once and give each key's events in
+    time order (one sort); events in any order take the slower sort. Either way the arrays
+    a model folder stores are those counting from the times gives, and so are the counts."""
+    rng = np.random.default_rng(11)
+    times = rng.integers(0, 40, 5_000) * 10**9
+    if in_time_order:
+        times = np.sort(times)
+    keys = rng.integers(0, 30, 5_000) * 10**15  # wide keys, as (group, item) keys are
+    distinct, rank = np.unique(times, return_inverse=True)
+    fast, plain = PastCounts.ranked(keys, rank, distinct), PastCounts(keys, times)
+    for name in PastCounts.STATE[:3]:
+        np.testing.assert_array_equal(getattr(fast, name), getattr(plain, name))
+    ask_k, ask_t = keys[rng.integers(0, 5_000, 400)], rng.integers(0, 41, 400) * 10**9
+    np.testing.assert_array_equal(fast.count(ask_k, ask_t),
+                                  brute_count(keys, times, np.ones(len(keys)), ask_k, ask_t))

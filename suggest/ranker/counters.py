@@ -68,6 +68,12 @@ class LatestTotals(PastCounts):
         super().__init__(keys, times)
         self._totals()
 
+    @classmethod
+    def ranked(cls, keys: np.ndarray, time_rank: np.ndarray, distinct_times: np.ndarray) -> "LatestTotals":
+        past = super().ranked(keys, time_rank, distinct_times)
+        past._totals()
+        return past
+
     def _totals(self) -> None:
         self.total, self.final = super().lookup(self.distinct_keys, np.full(len(self.distinct_keys), NEVER))
 
@@ -110,9 +116,18 @@ class GroupCounters:
     def __init__(self, prefix: np.ndarray, item: np.ndarray, n_items: int, when: np.ndarray, counter_type):
         self.n_items, self.width = n_items, 2 * len(prefix)
         self.slot = np.arange(self.width)[:, None]
-        keys, times, _ = self._queries(np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
-                                       np.asarray(when))
-        self.counter = counter_type(keys, times)
+        prefix, item, when = (np.asarray(prefix, dtype=np.int64), np.asarray(item, dtype=np.int64),
+                              np.asarray(when))
+        if hasattr(counter_type, "ranked"):
+            # the events' times ranked once, not once a counter (2 x groups as many), and the
+            # events in time order, so one sort by key sorts the counters' (key, time) pairs
+            distinct, rank = np.unique(when, return_inverse=True)
+            order = np.argsort(rank, kind="stable")
+            keys, ranks, _ = self._queries(prefix[:, order], item[..., order], rank[order])
+            self.counter = counter_type.ranked(keys, ranks, distinct)
+        else:
+            keys, times, _ = self._queries(prefix, item, when)
+            self.counter = counter_type(keys, times)
 
     @classmethod
     def restore(cls, n_items: int, width: int, counter) -> "GroupCounters":
