@@ -481,6 +481,35 @@ def test_explain_refuses_a_value_a_closed_column_does_not_allow(tmp_path):
         "device='watch' never occurs in the dataset's log"]
 
 
+def test_a_test_context_value_a_closed_column_refuses_is_an_error_and_a_blocked_unknown_item_too(
+        tmp_path):
+    """A tester's file: a test expecting nothing passed because its context said
+    sleepiness 'slepy', a value the description does not allow (`rules explain` refused the
+    same context); and a block of an item in neither the catalog nor the log protects
+    nothing, as a block slice that matches nothing does (the README says: an error)."""
+    from conftest import write_dataset
+
+    rows = "\n".join(f"u{i % 5},i{i % 3},{['phone', 'car'][i % 2]}" for i in range(40))
+    dataset = write_dataset(tmp_path, "user,item,device\n" + rows + "\n", context={
+        "device": {"type": "categorical", "values": ["phone", "car", "watch"]}})
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: a\n    when: {device: car}\n    suggest: [i1]\n"
+                     "  - id: b\n    when: {device: phone}\n    block: [i9]\n"
+                     "tests:\n  - name: typo\n    context: {device: cra}\n    expect: []\n"
+                     "  - name: never seen\n    context: {device: watch}\n    expect: []\n")
+    checked = run("rules", "check", rules, "--dataset", dataset, "--json")
+    assert checked.exit_code == 2, checked.output
+    report = json.loads(checked.output)
+    assert any("test 'typo': device='cra' is not one of the values the dataset allows for device"
+               in e and "did you mean 'car'?" in e for e in report["errors"]), report
+    assert any("rule 'b' › block[0]: item 'i9' is in neither the catalog nor the log, so the "
+               "block protects nothing" in e for e in report["errors"]), report
+    assert any("test 'never seen': device='watch' never occurs in the dataset's log" in w
+               for w in report["warnings"]), report
+    refused = run("rules", "test", rules, "--dataset", dataset)
+    assert refused.exit_code == 2 and "device='cra'" in refused.output
+
+
 def test_a_bad_zone_is_refused_without_a_timestamp_too():
     """`timezone` was read only with a timestamp: 'Mars/Base' alone passed unchecked."""
     from suggest.errors import SuggestError

@@ -193,13 +193,19 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
                         warnings.append(f"{where}: '{v}' never appears in '{leaf.field}' in the log"
                                         + (f" ({hint})" if hint else ""))
         if items is not None:
-            for pick in rule.suggest + rule.block:
+            for pick, blocks in [*((p, False) for p in rule.suggest), *((p, True) for p in rule.block)]:
                 if pick.item is not None and pick.item not in items:
                     hint = did_you_mean(pick.item, sorted(items))
                     if " - " in pick.item and not hint:
                         hint = "it looks like several items on one line: put each on its own `- ` line"
-                    warnings.append(f"{pick.where}: rule '{rule.id}' › {pick.path}: item '{pick.item}' "
-                                    "is in neither the catalog nor the log" + (f" ({hint})" if hint else ""))
+                    text = (f"{pick.where}: rule '{rule.id}' › {pick.path}: item '{pick.item}' is in "
+                            "neither the catalog nor the log")
+                    if blocks:  # as a block slice that matches nothing: it protects
+                        # nothing, and a replay would draw it firing as if it did
+                        errors.append(f"{text}, so the block protects nothing ("
+                                      + (hint or "check the item id, or remove it from the block") + ")")
+                    else:
+                        warnings.append(text + (f" ({hint})" if hint else ""))
     return errors, warnings
 
 
@@ -268,13 +274,19 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
                             "the catalog nor the log" + (f" ({hint})" if hint else ""))
     errors += _unreadable_tests(rs, dict(log.context))
     from suggest.errors import SuggestError
-    from suggest.rules.explain import check_offset_written
+    from suggest.rules.explain import check_offset_written, value_problems
 
     for test in rs.tests:  # under `timezone: offset` a time needs its offset, as in the log
         try:
             check_offset_written(test.context, log)
         except SuggestError as exc:
             errors.append(f"{test.where}: test '{test.name}': {exc.message} ({exc.hint})")
+        # a misspelled value of a closed column: the test reads it as no rule's value, and a
+        # test that expects nothing passes for the typo (`rules explain` refuses it)
+        wrong, unseen = value_problems(test.context, log)
+        errors += [f"{test.where}: test '{test.name}': {exc.message}"
+                   + (f" ({exc.hint})" if exc.hint else "") for exc in wrong]
+        more += [f"{test.where}: test '{test.name}': {text}" for text in unseen]
     return errors + slice_errors, warnings + more + slice_warnings
 
 

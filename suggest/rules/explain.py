@@ -334,7 +334,20 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
                                f"{one_of(CONTEXT_KEYS)}",
                                hint=did_you_mean(str(key), named) or f"known fields: {one_of(named)}")
     check_offset_written(context, log)
-    warnings = []
+    errors, warnings = value_problems(context, log)
+    if errors:
+        raise errors[0]
+    return warnings
+
+
+def value_problems(context: dict, log) -> tuple[list[SuggestError], list[str]]:
+    """A context's categorical values against ``log`` (None: none checked): an error for
+    a value a closed column (its description's ``values``) does not allow, which the log
+    would reject, and a warning for one the log never has."""
+    from suggest.errors import did_you_mean, one_of
+
+    errors, warnings = [], []
+    columns = dict(log.context) if log is not None else {}
     seen_values = log.categorical_values() if log is not None else {}  # from the categories
     for key, value in context.items():
         if log is None or columns.get(key) != "categorical" or value is None:
@@ -342,13 +355,15 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
         spec = log.dataset.context.get(key)
         allowed = getattr(spec, "values", None)
         if allowed and str(value) not in allowed:  # a closed column: the log would reject it
-            raise SuggestError(f"{key}={value!r} is not one of the values the dataset allows for "
-                               f"{key}: {one_of(list(allowed))}",
-                               hint=did_you_mean(str(value), allowed) or
-                               f"its description lists them under context.{key}.values")
+            errors.append(SuggestError(
+                f"{key}={value!r} is not one of the values the dataset allows for "
+                f"{key}: {one_of(list(allowed))}",
+                hint=did_you_mean(str(value), allowed) or
+                f"its description lists them under context.{key}.values"))
+            continue
         seen = seen_values.get(key, set())
         if str(value) not in seen:
             near = did_you_mean(str(value), sorted(seen))
             warnings.append(f"{key}={value!r} never occurs in the dataset's log"
                             + (f" ({near})" if near else ""))
-    return warnings
+    return errors, warnings
