@@ -224,24 +224,33 @@ def check_rules(rules: str | Path, dataset=None) -> dict:
     log = load_log(dataset) if dataset else None
     errors, warnings = check(rule_set, log)
     if log is not None and not errors:
-        warnings += _shadowed_on(rule_set, log)
+        warnings += _on_the_log(rule_set, log, warnings)
     return {"rules": len(rule_set.rules), "tests": len(rule_set.tests), "errors": errors,
             "warnings": warnings}
 
 
-def _shadowed_on(rule_set, log) -> list[str]:
-    """A warning for each rule that fires on the log but changes no list where it does (a
-    higher rule's catalog slice always fills the list first): what no reading of the file
-    alone can tell, and :func:`suggest.rules.coverage.coverage` counts."""
+def _on_the_log(rule_set, log, said: list[str]) -> list[str]:
+    """A warning for each rule that never fires on the log (the file alone may not tell: a
+    log whose rows never fill two columns together), with its most frequent near miss;
+    and for each that fires but changes no list where it does (a higher rule's catalog
+    slice always fills the list first). What :func:`suggest.rules.coverage.coverage`
+    counts; a rule the lint already says can never fire is not said twice (``said``)."""
     from suggest.rules.coverage import coverage
 
     found = coverage(fitted_rules(rule_set, log), log.requests)
-    return [f"{rule.where}: rule '{rule.id}' fires on {row['fired']:,} of the log's requests and "
-            f"changes none of their lists (other rules place its items higher, the list is full, "
-            f"or its items are blocked): it is shadowed wherever it fires "
-            f"(see `suggest rules coverage`)"
-            for rule, row in zip(rule_set.rules, found.rows)
-            if rule.suggest and row["fired"] and row["shadowed"] == row["fired"]]
+    out = []
+    for rule, row in zip(rule_set.rules, found.rows):
+        if not row["fired"] and not any(f"rule '{rule.id}' can never fire" in w for w in said):
+            why = (f"; {row['near_misses']:,} missed by one part, most often {row['top_near_miss']}"
+                   if row["near_misses"] else "")
+            out.append(f"{rule.where}: rule '{rule.id}' fires on none of the log's "
+                       f"{found.requests:,} requests{why} (see `suggest rules coverage`)")
+        elif rule.suggest and row["fired"] and row["shadowed"] == row["fired"]:
+            out.append(f"{rule.where}: rule '{rule.id}' fires on {row['fired']:,} of the log's "
+                       "requests and changes none of their lists (other rules place its items "
+                       "higher, the list is full, or its items are blocked): it is shadowed "
+                       "wherever it fires (see `suggest rules coverage`)")
+    return out
 
 
 def run_rule_tests(rules: str | Path, dataset=None) -> list[dict]:

@@ -638,9 +638,9 @@ def test_coverage_shadowed_and_answered_equal_resolving_each_request_alone(confl
 
 
 def test_coverage_near_misses_equal_firing_each_condition_and_its_negation():
-    """A near miss: every part of a rule's top-level ``all`` true but one, which is false
-    (not unknown). Counted here from rule sets of one part each, fired by the engine: the
-    part itself (true) and ``not`` the part (false where it is known)."""
+    """A near miss: every part of a rule's top-level ``all`` true but one, which is false or
+    unknown (its field missing). Counted here from rule sets of one part each, fired by the
+    engine: the part itself (true where it holds)."""
     import numpy as np
     import yaml
 
@@ -661,11 +661,11 @@ def test_coverage_near_misses_equal_firing_each_condition_and_its_negation():
             for i, part in enumerate(parts) for how in ("is", "not")]}
         fired = RulesEngine(parse_rules(yaml.safe_dump(one_each))).fit(
             log.requests, log.truth, log.catalog).fired(log.requests)
-        true, false = fired[:, 0::2], fired[:, 1::2]
-        near = (false.sum(axis=1) == 1) & (true.sum(axis=1) == len(parts) - 1)
+        true = fired[:, 0::2]
+        near = true.sum(axis=1) == len(parts) - 1
         assert report[rule["id"]]["near_misses"] == int(near.sum()), rule["id"]
         if near.any():
-            worst = int(np.argmax(false[near].sum(axis=0)))
+            worst = int(np.argmax((~true[near]).sum(axis=0)))
             assert report[rule["id"]]["top_near_miss"].startswith(f"when.all[{worst}]:"), rule["id"]
             checked += 1
     assert checked >= 2  # the sample has rules that miss by one condition
@@ -802,6 +802,32 @@ def test_explain_lists_blocked_items_by_rule_and_names_at_most_ten_of_each():
     assert "  by quiet, no-video: x" in text and "i010" not in text
 
 
+def test_a_rule_whose_second_column_is_missing_wherever_the_first_holds_names_it_as_missing(
+        tmp_path):
+    """InCarMusic's rows carry one factor each: a rule joining two columns never fires, and
+    its near misses read 0 with no culprit, because a missing value is unknown, not false.
+    Coverage now counts the requests where the rest held and names the missing field."""
+    from conftest import write_dataset
+
+    rows = [f"u{i},i{i % 3},{'sport' if i % 4 == 0 else ''},{'' if i % 4 == 0 else 'city'}"
+            for i in range(40)]  # style on every 4th request, road on the others: never both
+    dataset = write_dataset(tmp_path, "user,item,style,road\n" + "\n".join(rows) + "\n",
+                            context={"style": {"type": "categorical"}, "road": {"type": "categorical"}})
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: sporty-city\n    when: {style: sport, road: city}\n"
+                     "    suggest: [i1]\n")
+    done = run("rules", "coverage", rules, "--dataset", dataset, "--json")
+    assert done.exit_code == 0, done.output
+    rule, = json.loads(done.output)["rules"]
+    assert rule["fired"] == 0 and rule["near_misses"] == 40  # each held one and missed the other
+    # style is missing where the road holds (30 requests), the road where style holds (10)
+    assert rule["top_near_miss"].endswith("style eq sport (style missing on 30 of them)"), rule
+    checked = run("rules", "check", rules, "--dataset", dataset)  # said before any replay
+    assert checked.exit_code == 0 and "rule 'sporty-city' fires on none of the log's 40 requests; " \
+        "40 missed by one part, most often when: style eq sport (style missing on 30 of them)" \
+        in checked.output, checked.output
+
+
 def test_conditions_on_one_field_are_one_part_of_a_near_miss():
     """``battery >= 20`` and ``battery < 60`` are one window: apart, every request would hold
     one of them and every miss would be a near miss. Alone, the window has no near misses;
@@ -827,9 +853,9 @@ def test_conditions_on_one_field_are_one_part_of_a_near_miss():
     assert report["window"]["near_misses"] == 0
     battery, place = log.requests["battery"], log.requests["location"].astype(object)
     window = ((battery >= 20) & (battery < 60)).to_numpy(dtype=bool)
-    outside = ((battery < 20) | (battery >= 60)).to_numpy(dtype=bool)  # known and false
+    outside = ~window  # false, or unknown where the battery is missing
     home = (place == "home").to_numpy(dtype=bool)
-    away = (place.notna() & (place != "home")).to_numpy(dtype=bool)
+    away = ~home
     expected = int(np.count_nonzero((window & away) | (home & outside)))
     assert expected > 0 and report["window-at-home"]["near_misses"] == expected
     window_failed, home_failed = np.count_nonzero(home & outside), np.count_nonzero(window & away)

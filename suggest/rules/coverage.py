@@ -52,7 +52,8 @@ class Coverage:
                   "  (other rules placed its items higher, the list was full, or its items were",
                   "  blocked); a rule that only blocks is not counted (0).",
                   "near miss: every condition of its top-level `all` held but one (those on one",
-                  "  field count as one); the last column names the one that most often failed."]
+                  "  field count as one), which was false or its field missing; the last column",
+                  "  names the one that most often failed."]
         return "\n".join(lines)
 
 
@@ -93,7 +94,8 @@ def coverage(engine: RulesEngine, requests: pd.DataFrame, k: int | None = None) 
 
 
 def _near_misses(rule: Rule, ev: Evaluator) -> tuple[int, str | None]:
-    """Requests where exactly one part of the top-level ``all`` is false and the rest true.
+    """Requests where exactly one part of the top-level ``all`` does not hold (false, or
+    unknown: its field is missing) and the rest are true.
     The conditions on one field are one part (``hour >= 18`` and ``hour < 23`` are one window:
     apart, every hour would hold one of them, and every miss would be a near miss)."""
     node = rule.when
@@ -109,16 +111,23 @@ def _near_misses(rule: Rule, ev: Evaluator) -> tuple[int, str | None]:
         truths: list[Truth3] = [ev.evaluate(c) for c in children]
         parts.append((np.logical_and.reduce([t.true for t in truths]),
                       np.logical_or.reduce([t.false for t in truths])))
-    # how many parts are true and how many false, per request, counted in bytes (a rule
-    # has far fewer than 256 parts); not a (parts x requests) stack summed in int64
-    trues, falses = np.zeros(ev.n, np.uint8), np.zeros(ev.n, np.uint8)
-    for true, false in parts:
+    # how many parts are true per request, counted in bytes (a rule has far fewer than 256
+    # parts); not a (parts x requests) stack summed in int64. The one part that does not
+    # hold is false, or unknown where its field is missing: a rule joining two columns a log
+    # never fills together misses by the missing one (InCarMusic: one factor a row)
+    trues = np.zeros(ev.n, np.uint8)
+    for true, _ in parts:
         trues += true
-        falses += false
-    one_off = (falses == 1) & (trues == len(parts) - 1)
+    one_off = trues == len(parts) - 1
     if not one_off.any():
         return 0, None
-    culprit = [np.count_nonzero(false & one_off) for _, false in parts]
-    worst = list(groups.values())[int(np.argmax(culprit))]
+    culprit = [np.count_nonzero(one_off & ~true) for true, _ in parts]
+    at = int(np.argmax(culprit))
+    worst = list(groups.values())[at]
     label = " and ".join(f"{c.field} {c}" if isinstance(c, Leaf) else describe(c) for c in worst)
+    true, false = parts[at]
+    missing = np.count_nonzero(one_off & ~true & ~false)
+    if missing * 2 > culprit[at]:
+        fields = sorted({leaf.field for c in worst for leaf in leaves(c)})
+        label += f" ({' or '.join(fields)} missing on {missing:,} of them)"
     return int(one_off.sum()), f"{worst[0].path}: {label}"
