@@ -92,16 +92,30 @@ def average_precision(ranked: Ranked, k: int, gain: str) -> np.ndarray:
     return _per_request(ranked, so_far / ranked.rank, relevant & (ranked.rank <= k)) / ranked.n_relevant
 
 
-def _gain(rel: np.ndarray, gain: str) -> np.ndarray:
-    return np.power(2.0, rel) - 1.0 if gain == "exp" else rel
+#: Above this relevance, 2^rel - 1 nears float64's largest number (2^1024 overflows).
+EXP_SHIFTED = 512.0
+
+
+def _gain(rel: np.ndarray, gain: str, shift: np.ndarray | float = 0.0) -> np.ndarray:
+    """The gain of each relevance; ``exp`` (2^rel - 1) divided by 2^``shift`` (per row: its
+    request's), which leaves every request's NDCG as it is and keeps grades past 1023 finite
+    (they gave NaN, which a mean then skipped)."""
+    if gain != "exp":
+        return rel
+    return np.power(2.0, rel - shift) - np.power(2.0, -shift)
 
 
 def ndcg(ranked: Ranked, k: int, gain: str) -> np.ndarray:
     top = ranked.rank <= k
-    dcg = _per_request(ranked, _gain(ranked.rel, gain) / np.log2(ranked.rank + 1.0), top)
+    # a request whose grades pass EXP_SHIFTED has its gains divided by 2^(its largest grade)
+    largest = np.zeros(len(ranked.request_ids))
+    np.maximum.at(largest, ranked.ideal_code, ranked.ideal_rel)
+    shift = np.where(largest > EXP_SHIFTED, largest, 0.0)
+    dcg = _per_request(ranked, _gain(ranked.rel, gain, shift[ranked.code]) /
+                       np.log2(ranked.rank + 1.0), top)
     ideal_top = ranked.ideal_rank <= k
     idcg = np.bincount(ranked.ideal_code[ideal_top],
-                       weights=_gain(ranked.ideal_rel, gain)[ideal_top] /
+                       weights=_gain(ranked.ideal_rel, gain, shift[ranked.ideal_code])[ideal_top] /
                        np.log2(ranked.ideal_rank[ideal_top] + 1.0),
                        minlength=len(ranked.request_ids))
     with np.errstate(invalid="ignore", divide="ignore"):

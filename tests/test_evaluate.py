@@ -117,6 +117,20 @@ def test_ndcg_ideal_counts_relevant_items_never_returned_and_exp_gain():
     assert exp == pytest.approx(1.0 / (3.0 + 1.0 / np.log2(3)))
 
 
+def test_exp_gain_keeps_grades_past_1023_finite_and_leaves_small_ones_bit_for_bit():
+    """2^1100 - 1 overflows float64: such a request's NDCG was NaN, and the mean skipped it
+    (a tester's ndcg@2 read 0.0000 for about 0.315). Its gains are now divided by 2^(its
+    largest grade), which leaves the ratio as it is; a request of small grades is as before."""
+    run = pd.DataFrame({"request_id": ["big", "big", "small", "small"],
+                        "item_id": ["a", "b", "a", "b"], "score": [2.0, 1.0, 2.0, 1.0]})
+    truth = pd.DataFrame({"request_id": ["big", "big", "small", "small"],
+                          "item_id": ["a", "b", "a", "b"], "relevance": [1099.0, 1100.0, 3.0, 4.0]})
+    got = evaluate(run, truth, ["ndcg@2"], gain="exp").per_request.set_index("request_id")["ndcg@2"]
+    # in units of 2^1099: a's gain is 1, b's 2 (the 1s subtracted are 2^-1099: nothing)
+    assert got["big"] == pytest.approx((1 + 2 / np.log2(3)) / (2 + 1 / np.log2(3)), rel=1e-12)
+    assert got["small"] == (7.0 + 15.0 / np.log2(3)) / (15.0 + 7.0 / np.log2(3))
+
+
 @pytest.mark.parametrize("bad, words", [("ndgc@5", "did you mean 'ndcg'"), ("ndcg", "cutoff"),
                                         ("ndcg@0", "cutoff")])
 def test_bad_metric_names_are_clear(bad, words):
