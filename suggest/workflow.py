@@ -683,6 +683,12 @@ def evaluate_files(run: str | Path, truth: str | Path, ks=(1, 3, 5, 10),
         elif not common.all():
             notes.append(f"{int((~common).sum()):,} of the {len(common):,} requests of {truth} "
                          f"with a relevant item are not in {run}: they count as misses")
+        reordered = _ranks_reordered(suggestions)
+        if reordered:
+            notes.append(f"{reordered:,} requests of {run} list their items in another order "
+                         "than the scores give (highest first; equal scores by item id, as "
+                         "DESIGN fixes): every metric reads the scores, as trec_eval does, "
+                         "not the rank column; to keep your order, write scores that follow it")
         engines = suggestions.groupby("engine", sort=True)["request_id"]
         if engines.ngroups > 1:  # each engine's own gaps: one may skip what another answers
             wanted = judged.astype(str).unique()
@@ -695,6 +701,19 @@ def evaluate_files(run: str | Path, truth: str | Path, ks=(1, 3, 5, 10),
     names = metric_names(sorted(set(ks)))
     return {engine: evaluate(part, relevant, names, gain=gain)
             for engine, part in suggestions.groupby("engine", sort=True)}
+
+
+def _ranks_reordered(run) -> int:
+    """Requests (of an engine) whose ``rank`` column orders their items otherwise than the
+    scores do (descending, ties by item id): 0 without a rank column."""
+    if "rank" not in run.columns or run["rank"].isna().any():
+        return 0
+    key = run["engine"] + "\x00" + run["request_id"]
+    by_rank = run.assign(_key=key).sort_values(["_key", "rank"], kind="stable")
+    by_score = run.assign(_key=key, _neg=-run["score"]).sort_values(["_key", "_neg", "item_id"],
+                                                                    kind="stable")
+    differ = by_rank["item_id"].to_numpy() != by_score["item_id"].to_numpy()
+    return int(by_rank["_key"][differ].nunique())
 
 
 def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=(),

@@ -467,6 +467,27 @@ def test_output_piped_into_head_ends_quietly(tmp_path, monkeypatch):
     assert isinstance(result.exception, SystemExit)
 
 
+def test_evaluate_notes_a_rank_column_the_scores_order_otherwise(tmp_path):
+    """A tester's run gave every item score 1.0 and ranked the engaged item first: the
+    metrics order by score then item id (as DESIGN fixes; trec_eval reads scores too), so
+    P@1 read 0 where the file's ranks give 1, without a word. Now a note says how many
+    requests the scores order otherwise; a run whose ranks follow its scores gets none."""
+    (tmp_path / "t.csv").write_text("request_id,item_id,relevance\nq1,z,1\nq2,y,1\nq3,a,1\n")
+    (tmp_path / "tied.csv").write_text("request_id,item_id,rank,score\n"
+                                       "q1,z,1,1.0\nq1,a,2,1.0\nq2,y,1,1.0\nq2,b,2,1.0\n"
+                                       "q3,a,1,1.0\nq3,b,2,1.0\n")
+    tied = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "tied.csv"), "--truth",
+                                     str(tmp_path / "t.csv"), "--json"])
+    assert tied.exit_code == 0
+    assert json.loads(tied.stdout)["metrics"]["precision@1"] == pytest.approx(1 / 3)  # q3 only
+    assert "note: 2 requests of" in tied.stderr and "not the rank column" in tied.stderr
+    (tmp_path / "fine.csv").write_text("request_id,item_id,rank,score\n"
+                                       "q1,z,1,0.9\nq1,a,2,0.5\nq2,b,1,1.0\nq2,y,2,1.0\n")
+    fine = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "fine.csv"), "--truth",
+                                     str(tmp_path / "t.csv")])
+    assert fine.exit_code == 0 and "rank column" not in fine.stderr
+
+
 def test_evaluate_refuses_a_truth_without_relevant_items_and_notes_repeated_run_items(tmp_path):
     (tmp_path / "r.run").write_text("q1 Q0 a 1 0.5 x\nq1 Q0 a 2 0.4 x\nq1 Q0 b 3 0.3 x\n")
     (tmp_path / "zero.qrels").write_text("q1 0 a 0\nq1 0 b 0\n")

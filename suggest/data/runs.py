@@ -150,7 +150,8 @@ def _trec(path: Path, width: int, names: list[str], what: str, example: str,
 
 
 def read_run(path: str | Path) -> pd.DataFrame:
-    """A run as ``request_id, item_id, score, engine``."""
+    """A run as ``request_id, item_id, score, engine``, and ``rank`` when the file has one
+    (TREC runs do): read for a note only, as trec_eval orders by score too."""
     path = Path(path)
     frame = _table(path, RUN_COLUMNS, "run")
     if frame is None:
@@ -163,9 +164,12 @@ def read_run(path: str | Path) -> pd.DataFrame:
         row = int((score.isna() | np.isinf(score)).to_numpy().argmax())
         raise DataError(f"run score {frame['score'].iloc[row]!r} is not a finite number",
                         where=_where(path, frame, row), hint="every suggested item needs a score")
+    rank = pd.to_numeric(frame["rank"], errors="coerce") if "rank" in frame.columns else None
+    kept = ["request_id", "item_id", "score", "engine"] + (["rank"] if rank is not None else [])
     return frame.assign(request_id=frame["request_id"].astype(str),
                         item_id=frame["item_id"].astype(str), score=score.astype(float),
-                        engine=frame["engine"].astype(str))[["request_id", "item_id", "score", "engine"]]
+                        engine=frame["engine"].astype(str),
+                        **({"rank": rank} if rank is not None else {}))[kept]
 
 
 def read_truth(path: str | Path) -> pd.DataFrame:
