@@ -840,9 +840,10 @@ def test_gain_exp_scores_every_ndcg_of_the_run_with_two_to_the_grade(tmp_path):
 
 def test_the_ranker_card_gives_the_candidates_recall_on_the_held_out_requests(log, tmp_path):
     """The ceiling that bounds the replay's own figures: the share of the held-out
-    engagements among the ranker's candidates (every held-out request here: fewer than the
-    sample), as the same ranker fitted on the same training part gives it; and the terminal
-    says it under the table."""
+    engagements among the ranker's candidates (every held-out request with one here: fewer
+    than the sample, which is drawn among those, as recall counts them alone), as the same
+    ranker fitted on the same training part gives it; and the terminal says it under the
+    table."""
     from suggest.ranker.candidates import recall
     from suggest.report.terminal import summary_text
 
@@ -852,10 +853,12 @@ def test_the_ranker_card_gives_the_candidates_recall_on_the_held_out_requests(lo
     parts = split(log.requests, log.truth, 0.2)
     ranker = get_engine("ranker").fit(parts.train, parts.train_truth, log.catalog)
     expected = recall(ranker.candidates_.generate(parts.test), parts.test, parts.test_truth)
-    assert card["candidate_recall_test_requests"] == len(parts.test)
+    engaged = parts.test_truth["request_id"].nunique()
+    assert 0 < engaged < len(parts.test)  # requests without a positive are not drawn
+    assert card["candidate_recall_test_requests"] == engaged
     assert card["candidate_recall"]["test"] == pytest.approx(expected)
     assert (f"ranker: its candidates hold {expected:.1%} of the held-out engagements "
-            f"(recall@{card['candidates_cap']} on {len(parts.test):,} held-out requests") \
+            f"(recall@{card['candidates_cap']} on {engaged:,} held-out requests with one") \
         in summary_text(summary)
     # why train's is lower than the others, said where it is printed
     assert "from what each training request could have seen before it, validation" in \

@@ -159,14 +159,23 @@ class Candidates:
         return pd.concat([p[["request_id", "item_id", "rank"]].astype({"item_id": object}) for p in parts],
                          ignore_index=True)
 
-    def _blocked(self, requests: pd.DataFrame, training: bool) -> pd.DataFrame:
+    def _blocked(self, requests: pd.DataFrame, row: np.ndarray, item: pd.Series,
+                 training: bool) -> np.ndarray:
+        """Whether a block rule removes each candidate (``item`` of the request at ``row``);
+        for training requests, their group's rules."""
         group = self._groups(requests) if training else None
         if group is None:
-            return self.sources_["rules"].blocked(requests)
-        parts = [self.sources_["rules"].blocked(requests[pd.isna(group)])]
-        parts += [engines["rules"].blocked(requests[group == g])
-                  for g, engines in self.by_group_.items() if (group == g).any()]
-        return pd.concat(parts, ignore_index=True)
+            return self.sources_["rules"].blocks_at(requests, row, item)
+        hit = np.zeros(len(row), bool)
+        groups = [(pd.isna(group), self.sources_["rules"])] + [
+            (group == g, engines["rules"]) for g, engines in self.by_group_.items()]
+        for mine, rules in groups:
+            if not mine.any():
+                continue
+            at = np.flatnonzero(mine[row])  # the candidates of the group's requests
+            local = np.cumsum(mine) - 1  # a request's position among the group's
+            hit[at] = rules.blocks_at(requests[mine], local[row[at]], item.iloc[at])
+        return hit
 
     def generate(self, requests: pd.DataFrame, training: bool = False) -> pd.DataFrame:
         """One row per (request position ``row``, ``item_id``) with source flags, ``rule_rank``
@@ -211,13 +220,9 @@ class Candidates:
         cand["rule_rank"] = rule_rank[cand["pair"].to_numpy()]
         cand = cand.drop(columns="pair")
         cand["rule_blocked"] = np.float32(0)
-        if "rules" in self.sources_:
-            blocked = self._blocked(requests, training)
-            if len(blocked):
-                pairs = pd.MultiIndex.from_arrays([position.get_indexer(blocked["request_id"]),
-                                                   blocked["item_id"].astype(str)])
-                cand["rule_blocked"] = pd.MultiIndex.from_frame(cand[["row", "item_id"]]) \
-                    .isin(pairs).astype(np.float32)
+        if "rules" in self.sources_ and len(cand):
+            cand["rule_blocked"] = self._blocked(requests, cand["row"].to_numpy(dtype=np.int64),
+                                                 cand["item_id"], training).astype(np.float32)
         return cand.drop(columns="key").reset_index(drop=True)
 
 

@@ -482,7 +482,8 @@ def _cards(report: Report, summary: dict) -> None:
             f"Candidate recall@{card.get('candidates_cap')}: train {_num(recall.get('train'))}, "
             f"validation {_num(recall.get('valid'))}"
             + (f", held out {_num(recall['test'])} (on {card['candidate_recall_test_requests']:,} "
-               "held-out requests spread over the test part: their candidates come from sources "
+               "held-out requests with an engagement, spread over the test part: their "
+               "candidates come from sources "
                "fitted on the whole training part, as serving builds them, where training's come "
                "from what each request could have seen)" if recall.get("test") is not None
                else "")

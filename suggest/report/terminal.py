@@ -29,7 +29,8 @@ def ceiling_lines(summary: dict) -> list[str]:
         said.append(card)
         lines.append(f"{name}: its candidates hold {recall['test']:.1%} of the held-out "
                      f"engagements (recall@{card.get('candidates_cap')} on "
-                     f"{card.get('candidate_recall_test_requests', 0):,} held-out requests; train "
+                     f"{card.get('candidate_recall_test_requests', 0):,} held-out requests "
+                     "with one; train "
                      f"{_num(recall.get('train'))}, from what each training request could have "
                      f"seen before it, validation {_num(recall.get('valid'))}): the "
                      f"other {1 - recall['test']:.1%} no order of them can reach")

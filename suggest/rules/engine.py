@@ -348,13 +348,24 @@ class RulesEngine(BaseEngine):
         rules fire as ``fired``: :meth:`block_fired`, once for every engine's lists): whether
         each row shows an item a block rule removes for its request. (block x row) lookups,
         never the (request x item) pairs a slice block would make."""
-        blocks = self._blocks[self._blocks.any(axis=1)]
         row = pd.Index(requests["request_id"]).get_indexer(lists["request_id"])
-        code = pd.Index(self.items_).get_indexer(lists["item_id"].astype(str))
-        known = (row >= 0) & (code >= 0)
-        hit = np.zeros(len(lists), bool)
-        if len(blocks):
-            hit[known] = (fired[:, row[known]] & blocks[:, code[known]]).any(axis=0)
+        return self._blocked_at(fired, row, lists["item_id"])
+
+    def blocks_at(self, requests: pd.DataFrame, row: np.ndarray, item_id) -> np.ndarray:
+        """Whether a block rule removes ``item_id`` (per pair) for the request at position
+        ``row`` of ``requests``: a lookup per pair and block rule, never the (request x item)
+        pairs :meth:`blocked` lists (a block of 4,000 items over a training part was 55M
+        of them, 13 GiB)."""
+        self.check_fitted()
+        return self._blocked_at(self.block_fired(requests), np.asarray(row, dtype=np.int64), item_id)
+
+    def _blocked_at(self, fired: np.ndarray, row: np.ndarray, item_id) -> np.ndarray:
+        blocks = self._blocks[self._blocks.any(axis=1)]
+        code = pd.Index(self.items_).get_indexer(pd.Series(item_id).astype(str))
+        known = np.flatnonzero((row >= 0) & (code >= 0))
+        hit = np.zeros(len(row), bool)
+        for j in range(len(blocks)):  # one block rule at a time: (pairs), not (blocks x pairs)
+            hit[known] |= fired[j, row[known]] & blocks[j, code[known]]
         return hit
 
     def resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
