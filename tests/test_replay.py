@@ -892,6 +892,29 @@ def test_a_model_of_one_tree_is_said_to_be_one(log, tmp_path):
     assert not any("has one tree" in w for w in many["warnings"])
 
 
+def test_a_model_whose_scores_tie_at_the_cut_in_many_lists_is_said_to(tmp_path):
+    """A tester's DePaulMovie ranker of 11 trees tied its 5th and 6th scores in 41% of its
+    lists: there item ids pick what is shown (ids the other way round nearly doubled its
+    lead over user history), and nothing said so. Measured on the run's own lists."""
+    from suggest.replay import _ties_at_cut
+
+    rows = []
+    for q in range(5):  # requests 0-2 tie at ranks 5 and 6, 3-4 do not
+        for rank in range(1, 8):
+            score = 10.0 - rank + (1.0 if rank == 6 and q < 3 else 0.0)
+            rows.append(("ranker", f"q{q}", f"i{rank}", rank, score))
+    path = tmp_path / "suggestions.parquet"
+    pd.DataFrame(rows, columns=["engine", "request_id", "item_id", "rank", "score"]).to_parquet(path)
+    said = _ties_at_cut({"ranker": {"trees": 7}, "hybrid": {"trees": 7}}, path, 5)
+    assert said == [
+        "the ranker and the hybrid's scores tie at the cut (rank 5 and 6) in 60% of its 5 lists: "
+        "there, the item ids' order (ties go to the smaller id) picks which tied item is shown, "
+        "not the model, and its top-5 figures lean on that order; a model of more trees or more "
+        "features separates them"]
+    assert _ties_at_cut({"ranker": {"trees": 7}}, path, 3) == []  # ranks 3 and 4 differ
+    assert _ties_at_cut({"ranker": {"trees": 1}}, path, 5) == []  # said by the one-tree warning
+
+
 def test_a_log_mostly_rejected_is_said_once_at_the_top_of_the_verdict(tmp_path):
     """A fifth of the rows rejected: the verdict's first caution says so, and the warnings
     under it do not say it again."""
