@@ -140,12 +140,18 @@ def check_fits_log(rule_set, path, log, dataset) -> None:
     check` would (every error at once)."""
     from suggest.rules.checks import check
 
-    errors, _ = check(rule_set, log)
+    errors, warnings = check(rule_set, log)
     if errors:
         raise ErrorList([SuggestError(e) for e in errors],
                         summary=f"{path} does not fit {dataset}: {len(errors)} error(s) "
                                 f"(`suggest rules check {path} --dataset {dataset}` "
                                 f"shows them with warnings)")
+    if warnings:  # said with the load's warnings: a replay had shown a rule's unknown item
+        # as a suggestion without a word of it
+        first = warnings[0].split(": ", 1)[-1] if ": " in warnings[0] else warnings[0]
+        log.report.warnings.append(
+            f"{path} draws warnings against {dataset}, e.g. {first} "
+            f"(`suggest rules check {path} --dataset {dataset}` lists them all)")
 
 
 def rejects_summary(log, path: str | Path) -> dict:

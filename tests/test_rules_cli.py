@@ -828,6 +828,20 @@ def test_a_rule_whose_second_column_is_missing_wherever_the_first_holds_names_it
         in checked.output, checked.output
 
 
+def test_replay_says_the_rule_files_warnings_it_does_not_stop_for(tmp_path):
+    """A replay stops on a rule file's errors; its warnings (an item in neither the catalog
+    nor the log, shown in the report as a rules suggestion) it passed over in silence."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(Path(PHONE).read_text(encoding="utf-8").replace(
+        "rules:\n", "rules:\n  - id: ghost\n    when: {location: home}\n    suggest: [no_such_item]\n", 1))
+    done = run("replay", "--dataset", SAMPLE, "--rules", rules, "--engines", "rules,popular",
+               "-o", tmp_path / "run", "--json")
+    assert done.exit_code == 0, done.output
+    said = [w for w in json.loads(done.stdout)["warnings"] if w.startswith(f"{rules} draws warnings")]
+    assert len(said) == 1 and "item 'no_such_item' is in neither the catalog nor the log" in said[0]
+    assert f"`suggest rules check {rules} --dataset {SAMPLE}` lists them all" in said[0]
+
+
 def test_conditions_on_one_field_are_one_part_of_a_near_miss():
     """``battery >= 20`` and ``battery < 60`` are one window: apart, every request would hold
     one of them and every miss would be a near miss. Alone, the window has no near misses;
