@@ -222,6 +222,11 @@ def test_the_cards_account_for_every_rejected_row_and_skip_features_without_gain
     _cards(report, summary)
     assert "1: reason 4; 1: reason 5)." in render_report(report)
     assert "item (99.6%), hour (0.4%)." in text and "battery" not in text  # not "100%"
+    assert "Ranker card and data card" in text
+    del summary["ranker"]  # a run without a model: its cards are the data card alone
+    report = Report("t")
+    _cards(report, summary)
+    assert "Ranker card" not in render_report(report) and "Data card" in render_report(report)
 
 
 def test_the_data_card_says_what_each_leakage_share_is_a_share_of():

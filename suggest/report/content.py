@@ -270,7 +270,8 @@ def _engines(report: Report, summary: dict, metric: str, k: int) -> None:
     report.add(Table(pd.DataFrame(rows), caption=f"hit@{k}: share of the requests with an "
                      f"engaged item that have one in the top {k}, the plainest figure; "
                      "answered: share of all held-out requests with a "
-                     "suggestion; precision divides by k even when fewer items are shown, so silence "
+                     f"suggestion; P@{k} where answered: precision over the answered requests "
+                     "with an engaged item; precision divides by k even when fewer items are shown, so silence "
                      "counts as a miss; coverage: share of the catalog ever suggested (its items and the "
                      "log's, when the log has items the catalog file lacks)."))
 
@@ -459,7 +460,8 @@ def _share(value: float) -> str:
 
 
 def _cards(report: Report, summary: dict) -> None:
-    report.add(Heading("Ranker card and data card", "cards"))
+    report.add(Heading("Ranker card and data card" if summary.get("ranker") else "Data card",
+                       "cards"))
     seen = {}
     for name, card in (summary.get("ranker") or {}).items():
         same = next((other for other, c in seen.items() if c == card), None)

@@ -58,7 +58,8 @@ def summary_text(summary: dict) -> str:
               f"({summary['requests_without_positive']:,} without one are left out)"
               + ("; NDCG's gain: 2^relevance - 1 (--gain exp)" if summary.get("gain") == "exp"
                  else ""),
-              "answered: share of all test requests with a suggestion; P answ.: precision on those; "
+              "answered: share of all test requests with a suggestion; P answ.: precision on the "
+              "answered ones with an engaged item; "
               f"cover@{k}: share of the catalog ever suggested in the top {k} (its items and the log's, "
               "when the log has items the catalog file lacks)",
               "ms one p50: one context through suggest_one (the built-in engines but random have "
