@@ -39,7 +39,7 @@ from suggest.files import RETRY, json_text, write_atomic
 from suggest.ids import as_text, isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import check_gain, evaluate, metric_names
-from suggest.segments import MIN_SEGMENT, RETURNING, TIME_SEGMENTS, check_min_size
+from suggest.segments import MIN_SEGMENT, MISSING, OTHER, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
 from suggest.verdict import verdict_pairs
 
@@ -1041,7 +1041,12 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
             segments[key] = families
             losses[key] = significant(families, losses=True, across=True)
             tested[key] = {"segments": sum(f["tests"] for f in families.values()),
-                           "columns": len(families)}
+                           "columns": len(families),
+                           # tested segments of a value: not "(missing)" nor "other"
+                           "values": sum(1 for f in families.values() for r in f["rows"]
+                                         if r["p_holm"] == r["p_holm"]
+                                         and r["value"] not in (OTHER, MISSING)),
+                           "min_segment": min_segment}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
     summary["newcomers"] = _newcomers(summary, results_path, metric)
     summary["verdict"] = judge(summary, metric, losses, tested)

@@ -409,6 +409,10 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
         if tested and not tested["segments"]:  # "in none of 0 segments": none was testable
             parts.append(f"to {a}: no segment was large enough to test")
             continue
+        if tested and tested.get("values") == 0:  # what was tested is the missing values
+            scope += (f", all of them the requests missing a column's value: no value of a "
+                      f"context column has {tested.get('min_segment')} held-out requests, so "
+                      "the segments cannot say where on this log")
         if not rows:
             parts.append(f"to {a} in none{scope}")
             continue

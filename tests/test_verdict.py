@@ -352,6 +352,22 @@ def test_no_testable_segment_is_said_as_such_not_none_of_0():
     assert "to popular in none of 12 segments" in said and "of 0 segments" not in said
 
 
+def test_segments_of_missing_values_alone_are_said_to_tell_nothing_of_where():
+    """InCarMusic's rows carry one factor each: every value pools under 30 requests and only
+    each column's "(missing)" segment is tested, the overall result restated 8 times; the
+    verdict read "in none of 8 segments" as if every column had been read value by value."""
+    from suggest.verdict import _losses
+
+    only_missing = {"segments": 8, "columns": 8, "values": 0, "min_segment": 30}
+    said = _losses("ranker", [("rules", [], only_missing),
+                              ("popular", [], {"segments": 12, "columns": 2, "values": 9,
+                                               "min_segment": 30})])
+    assert ("to rules in none of 8 segments, all of them the requests missing a column's value: "
+            "no value of a context column has 30 held-out requests, so the segments cannot say "
+            "where on this log") in said
+    assert "to popular in none of 12 segments;" not in said and "to popular in none of 12 segments." in said
+
+
 def test_a_catalog_no_larger_than_the_cutoff_is_cautioned_of():
     """A 5-item catalog: every engine that lists 5 items, random included, had hit@5 = 1.0,
     and nothing said so."""
