@@ -333,7 +333,10 @@ class Paired:
     differing: int = 0
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        """The fields, and ``mde_none_possible``: JSON writes an infinite MDE (no difference
+        could be significant on so few differing requests) as null, as it writes one not
+        computed (a significant difference, or no spread): the flag tells them apart."""
+        return {**self.__dict__, "mde_none_possible": bool(np.isinf(self.mde))}
 
 
 def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],

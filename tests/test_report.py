@@ -192,6 +192,20 @@ def test_a_null_mde_reads_back_as_none_possible_or_missing_as_the_replay_meant(t
         {"a": "a", "b": "b", "metric": "mrr@5", "requests": 1, "sd": None, "mde": None}]}))
     tiny, none = read_summary(tmp_path)["comparisons"]
     assert format_mde(tiny["mde"]) == "none possible" and format_mde(none["mde"]) == "n/a"
+    # a replay says which it meant (a significant difference has no MDE, with n >= 2 and a
+    # spread: the guess above would read it as none possible)
+    from suggest.stats import Paired
+
+    fields = dict(a="a", b="b", metric="ndcg@5", requests=40, mean_a=0.1, mean_b=0.3, diff=0.2,
+                  ci_low=0.1, ci_high=0.3, p_value=0.001, method="t", sd=0.3, p_holm=0.002,
+                  family=1, significant=True)
+    found = Paired(**fields, mde=float("nan")).to_dict()
+    few = Paired(**{**fields, "significant": False}, mde=float("inf")).to_dict()
+    assert found["mde_none_possible"] is False and few["mde_none_possible"] is True
+    (tmp_path / "summary.json").write_text(json.dumps(
+        {"engines": {"a": {}, "b": {}}, "comparisons": [{**found, "mde": None}, {**few, "mde": None}]}))
+    found, few = read_summary(tmp_path)["comparisons"]
+    assert format_mde(found["mde"]) == "n/a" and format_mde(few["mde"]) == "none possible"
 
 
 

@@ -361,8 +361,11 @@ def _missing_figures_back(value) -> None:
             else:
                 _missing_figures_back(item)
         sd, n = value.get("sd"), value.get("requests")
-        if "mde" in value and value["mde"] != value["mde"] and isinstance(n, int) and n >= 2 \
-                and isinstance(sd, float) and np.isfinite(sd):
+        if "mde_none_possible" in value:  # said by the replay
+            if value["mde_none_possible"]:
+                value["mde"] = float("inf")
+        elif "mde" in value and value["mde"] != value["mde"] and isinstance(n, int) and n >= 2 \
+                and isinstance(sd, float) and np.isfinite(sd):  # an older summary: guessed
             value["mde"] = float("inf")  # JSON's null for infinity: no sample this small can
             # show a difference (suggest.stats.mde); a missing one has no sd or n < 2
     elif isinstance(value, list):
