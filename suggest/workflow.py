@@ -240,7 +240,8 @@ def _on_the_log(rule_set, log, said: list[str]) -> list[str]:
     log whose rows never fill two columns together), with its most frequent near miss;
     and for each that fires but changes no list where it does (a higher rule's catalog
     slice always fills the list first). What :func:`suggest.rules.coverage.coverage`
-    counts; a rule the lint already says can never fire is not said twice (``said``)."""
+    counts; a rule the lint already says can never fire, or is always shadowed, is not said
+    twice (``said``)."""
     from suggest.rules.coverage import coverage
 
     found = coverage(fitted_rules(rule_set, log), log.requests)
@@ -251,7 +252,8 @@ def _on_the_log(rule_set, log, said: list[str]) -> list[str]:
                    if row["near_misses"] else "")
             out.append(f"{rule.where}: rule '{rule.id}' fires on none of the log's "
                        f"{found.requests:,} requests{why} (see `suggest rules coverage`)")
-        elif rule.suggest and row["fired"] and row["shadowed"] == row["fired"]:
+        elif rule.suggest and row["fired"] and row["shadowed"] == row["fired"] and not any(
+                f"rule '{rule.id}' is always shadowed" in w for w in said):  # said by the file
             out.append(f"{rule.where}: rule '{rule.id}' fires on {row['fired']:,} of the log's "
                        "requests and changes none of their lists (other rules place its items "
                        "higher, the list is full, or its items are blocked): it is shadowed "

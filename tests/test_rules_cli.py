@@ -388,14 +388,13 @@ def test_check_warns_of_a_suggestion_written_first_but_shown_after_a_higher_scor
 
 
 def test_check_with_a_dataset_warns_of_a_rule_shadowed_wherever_it_fires_on_the_log(tmp_path):
-    """No reading of the file tells that a higher rule's five items always fill the list
-    where a lower one fires; the log does: `check --dataset` says so (coverage counted it,
-    check said "ok")."""
+    """No reading of the file tells that a higher rule's catalog slice always fills the
+    list where a lower one fires; the log does: `check --dataset` says so (coverage counted
+    it, check said "ok")."""
     rules = tmp_path / "r.yaml"
     rules.write_text(
         "max_suggestions: 5\nrules:\n  - id: home-five\n    priority: 10\n"
-        "    when: {location: home}\n    suggest: [news_briefing, news_headlines, local_news,"
-        " podcast_news, music_discover]\n"
+        "    when: {location: home}\n    suggest: [{category: Music, top: 5}]\n"
         "  - id: home-still-coffee\n    priority: 1\n    when: {all: [{location: home},"
         " {activity: still}]}\n    suggest: [coffee_order]\n"
         "  - id: work-coffee\n    when: {location: work}\n    suggest: [coffee_order]\n")
@@ -410,6 +409,34 @@ def test_check_with_a_dataset_warns_of_a_rule_shadowed_wherever_it_fires_on_the_
     assert f"fires on {row['fired']:,} of the log's requests" in warned[0]
     assert run("rules", "check", rules, "--json").exit_code == 0  # without the log: no such word
     assert json.loads(run("rules", "check", rules, "--json").output)["warnings"] == []
+
+
+def test_the_file_alone_says_a_rule_is_shadowed_by_a_later_higher_rule_or_a_full_list(tmp_path):
+    """A tester's file: a priority-1 rule written before a priority-10 rule that covers it,
+    and one whose only item can never make a list a higher rule always fills with five named
+    items, both drew no warning (the lint read earlier rules only, and items it shares); nor
+    did `eq Alone` beside `not_in [Alone]`."""
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "max_suggestions: 5\nrules:\n  - id: low-first\n    priority: 1\n"
+        "    when: {location: home}\n    suggest: [news_briefing]\n"
+        "  - id: high-later\n    priority: 10\n    when: {location: home}\n"
+        "    suggest: [news_briefing, news_headlines, local_news, podcast_news, music_discover]\n"
+        "  - id: full\n    priority: 1\n    when: {all: [{location: home}, {activity: still}]}\n"
+        "    suggest: [coffee_order]\n"
+        "  - id: same-level\n    priority: 10\n    when: {all: [{location: home}, {activity: still}]}\n"
+        "    suggest: [coffee_order]\n"
+        "  - id: never\n    when: {all: [{location: home}, {location: {not_in: [home, work]}}]}\n"
+        "    suggest: [coffee_order]\n")
+    warned = json.loads(run("rules", "check", rules, "--json").output)["warnings"]
+    assert f"{rules}:3:5: rule 'low-first' is always shadowed by rule 'high-later' (it fires " \
+        "whenever 'low-first' does and has the higher priority)" in warned
+    assert any(w.startswith(f"{rules}:11:5: rule 'full' is always shadowed by rule 'high-later', "
+                            "which fires whenever 'full' does, ranks above it and names 5 items")
+               for w in warned), warned
+    assert not any("'same-level' is always shadowed" in w for w in warned)  # equal priority: a tie
+    assert any("rule 'never' can never fire: no value of 'location' satisfies" in w for w in warned)
+    assert not any("rule 'never' is always shadowed" in w for w in warned)  # said once
 
 
 def test_explain_names_a_block_as_what_may_have_kept_a_fired_rule_out(tmp_path):

@@ -19,11 +19,12 @@ from suggest.rules.model import OPERATORS, Group, Leaf, Rule, RuleSet, leaves
 
 def lint(rs: RuleSet) -> list[str]:
     """Warnings ``file:line:col: rule 'id': ...`` for rules that cannot fire or never matter."""
-    warnings = []
-    for rule in rs.rules:
+    warnings, never = [], set()
+    for b, rule in enumerate(rs.rules):
         reason = _contradiction(rule.when)
         if reason:
             warnings.append(f"{rule.where}: rule '{rule.id}' can never fire: {reason}")
+            never.add(b)
         for i, pick in enumerate(rule.suggest):  # written first, shown later: say so
             later = next((p for p in rule.suggest[i + 1:] if p.score > pick.score), None)
             if later is not None:
@@ -40,20 +41,40 @@ def lint(rs: RuleSet) -> list[str]:
                 f"under `conflict: first` ({len(prioritised)} rule(s) set one): the first rule in "
                 "file order that fires gives the list; order the rules, or use `conflict: priority`")
     conjuncts = [_conjuncts(r.when) for r in rs.rules]
+    blocking = any(r.block for r in rs.rules)
     for b, rule in enumerate(rs.rules):
-        if not rule.suggest or rule.block or rs.conflict == "sum":  # under sum a later rule
-            continue  # proposing an earlier one's item adds to its score: it moves it up
-        for a in range(b):
-            earlier = rs.rules[a]
-            if conjuncts[a] is None or conjuncts[b] is None or not conjuncts[a] <= conjuncts[b]:
+        if not rule.suggest or rule.block or rs.conflict == "sum" or b in never:  # under sum
+            continue  # a later rule proposing an earlier one's item adds to its score
+        # a decision list reads the earlier rules; priorities read every rule, a later one
+        # shadowing only from a higher priority (an equal one goes by the file's order)
+        others = range(b) if rs.conflict == "first" else \
+            [a for a in range(len(rs.rules)) if a < b or rs.rules[a].priority > rule.priority]
+        for a in others:
+            other = rs.rules[a]
+            if a == b or conjuncts[a] is None or conjuncts[b] is None \
+                    or not conjuncts[a] <= conjuncts[b] or not other.suggest:
                 continue
-            if not earlier.suggest:
-                continue
-            if rs.conflict == "first" or _covers(earlier, rule):
+            if rs.conflict == "first" or _covers(other, rule):
+                how = "comes first" if a < b else "has the higher priority"
                 warnings.append(f"{rule.where}: rule '{rule.id}' is always shadowed by rule "
-                                f"'{earlier.id}' (it fires whenever '{rule.id}' does and comes first)")
+                                f"'{other.id}' (it fires whenever '{rule.id}' does and {how})")
+                break
+            if not blocking and _fills(other, rule, rs.max_suggestions):
+                warnings.append(f"{rule.where}: rule '{rule.id}' is always shadowed by rule "
+                                f"'{other.id}', which fires whenever '{rule.id}' does, ranks above "
+                                f"it and names {rs.max_suggestions} items, a full list "
+                                f"(max_suggestions {rs.max_suggestions})")
                 break
     return sorted(warnings, key=_line_of)
+
+
+def _fills(a: Rule, b: Rule, k: int) -> bool:
+    """``a`` (firing whenever ``b`` does) fills every place of the list before any item of
+    ``b``: it names at least ``k`` items, none of them ``b``'s, at a higher priority (no
+    block rule in the file: a block could empty a place)."""
+    named = {p.item for p in a.suggest if p.item is not None}
+    return a.priority > b.priority and len(named) >= k and not named & {
+        p.item for p in b.suggest}
 
 
 def _named(pick) -> str:
@@ -94,11 +115,14 @@ def _contradiction(node: Leaf | Group) -> str | None:
             return inner
     for name, group in by_field.items():
         allowed: set | None = None
+        excluded: set = set()
         low, high = -np.inf, np.inf
         for leaf in group:
             if leaf.op in ("eq", "in"):
                 values = {str(v) for v in (leaf.value if leaf.op == "in" else [leaf.value])}
                 allowed = values if allowed is None else allowed & values
+            elif leaf.op in ("ne", "not_in"):
+                excluded |= {str(v) for v in (leaf.value if leaf.op == "not_in" else [leaf.value])}
             elif leaf.op in ("gt", "gte"):
                 low = max(low, leaf.value + (1e-12 if leaf.op == "gt" else 0))
             elif leaf.op in ("lt", "lte"):
@@ -107,6 +131,8 @@ def _contradiction(node: Leaf | Group) -> str | None:
                 low, high = max(low, leaf.value[0]), min(high, leaf.value[1] - 1e-12)
         if allowed is not None and not allowed:
             return f"'{name}' cannot equal all of {', '.join(str(l.value) for l in group)}"
+        if allowed is not None and allowed <= excluded:  # `eq Alone` and `not_in [Alone]`
+            return f"no value of '{name}' satisfies {' and '.join(str(l) for l in group)}"
         if low > high:
             return f"no value of '{name}' satisfies {' and '.join(str(l) for l in group)}"
     return None
