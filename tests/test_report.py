@@ -372,5 +372,10 @@ def test_a_rule_that_placed_items_but_never_the_first_is_named_under_the_rule_ta
     assert any(getattr(b, "text", "").startswith("Never fired on the 100 held-out requests: "
                                                  "tablet (") for b in report.blocks)
     table = next(b for b in report.blocks if isinstance(b, Table))
+    # placing is proposing a shown item, which coverage may call shadowed: said where it is
+    # counted (a PM read "placed items" of a rule `rules check` called shadowed everywhere)
     assert table.caption == ("2 groups; rules that placed items but never the first one, so have "
-                             "no group: second (28 requests)")
+                             "no group: second (28 requests) (placing: among a shown item's "
+                             "proposers, also where a higher rule proposed it first; `suggest "
+                             "rules coverage` calls a rule shadowed where the list is the same "
+                             "without it)")

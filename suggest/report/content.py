@@ -414,6 +414,9 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
                      caption=f"{len(rows)} groups" + (
                          "; rules that placed items but never the first one, so have no group: "
                          + ", ".join(f"{r} ({counts['placed'][r]:,} requests)" for r in second)
+                         + " (placing: among a shown item's proposers, also where a higher rule "
+                           "proposed it first; `suggest rules coverage` calls a rule shadowed "
+                           "where the list is the same without it)"
                          if second else "")))
 
 
