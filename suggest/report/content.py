@@ -35,6 +35,7 @@ from suggest.compare import context_text, interval_text
 from suggest.errors import counted, percent
 from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
 from suggest.stats import TOO_FEW, detectable, format_mde, format_p, p_phrase
+from suggest.report.terminal import share_text
 from suggest.verdict import (LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets,
                              unadjusted)
 
@@ -259,7 +260,8 @@ def _engines(report: Report, summary: dict, metric: str, k: int) -> None:
             f"catalog_coverage@{k}": f"coverage@{k}"}
     rows = []
     for name, e in sorted(summary["engines"].items(), key=lambda x: -x[1].get(metric, 0)):
-        row = {"engine": name, **{label: _num(e.get(c)) for c, label in cols.items()}}
+        row = {"engine": name, **{label: (share_text if c.startswith("catalog_coverage") else _num)(
+            e.get(c)) for c, label in cols.items()}}
         row["one context p50 / p99 ms"] = (f"{e['one_context_us_p50'] / 1000:.2f} / "
                                            f"{e['one_context_us_p99'] / 1000:.2f}"
                                            if "one_context_us_p50" in e else "n/a")

@@ -66,7 +66,7 @@ def summary_text(summary: dict) -> str:
               "their own path; random scores it as a one-row batch)",
               "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
     for name, e in sorted(summary["engines"].items(), key=lambda x: _best_first(x[1].get(metric))):
-        row = [_num(e.get(c)) for c in cols]
+        row = [(share_text if c.startswith("catalog_coverage") else _num)(e.get(c)) for c in cols]
         us = _number(e.get("one_context_us_p50"))
         row.append("n/a" if us != us else f"{us / 1000:.2f}")
         lines.append(name.ljust(width) + "".join(v.rjust(14) for v in row))
@@ -130,6 +130,14 @@ def counterfactual_lines(summary: dict, width: int = 100) -> list[str]:
 
 def _num(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def share_text(value) -> str:
+    """A share to 3 decimals, or to 2 significant digits where those would read 0.000 for
+    something (5 items of a 20,000-item catalog: 0.00025)."""
+    if value is not None and value == value and 0 < value < 0.0005:
+        return f"{value:.2g}"
+    return _num(value)
 
 
 def _best_first(value) -> tuple:
