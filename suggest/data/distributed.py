@@ -50,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from suggest.data.description import Dataset
-from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_warning,
+from suggest.data.load import (SOURCE, LoadReport, Rows, Verdicts, absent_items_warning, unseen_count,
                                attribute_columns, catalog_of, check_columns, check_rejects_target,
                                check_requests, check_rows, collect_rejects, describe,
                                duplicate_rule, fixed_zones_warning, kept_rows, marker_counts,
@@ -170,6 +170,7 @@ def load_buckets(ds: Dataset, client, rejects_dir, buckets: int | None, progress
     if ds.catalog and ds.catalog.path is not None:  # the catalog file, read here: one row per item
         catalog, catalog_rejects = catalog_of(ds, pd.DataFrame(), report)
         _absent_items(report, distinct["items"], catalog["item_id"])
+        report.catalog_unseen = unseen_count(catalog["item_id"], distinct["items"])
     if len(catalog_rejects):
         catalog_rejects.to_csv(partial / "catalog.csv", index=False)
         for reason, count in reason_counts(reason_table(catalog_rejects)).items():

@@ -100,6 +100,8 @@ class LoadReport:
     missing_share: dict[str, float] = field(default_factory=dict)
     time_range: list[str] | None = None
     warnings: list[str] = field(default_factory=list)
+    #: items the catalog file lists that no log row names (None: no catalog file)
+    catalog_unseen: int | None = None
     duplicates: dict = field(default_factory=dict)
     shown: dict = field(default_factory=dict)
 
@@ -149,6 +151,8 @@ class LoadReport:
         if self.catalog_rows:
             attrs = ", ".join(f"{c} ({t})" for c, t in self.catalog_attributes.items())
             lines.append(f"  catalog: {self.catalog_rows:,} items ({self.catalog_rejected:,} rows rejected)"
+                         + (f", {self.catalog_unseen:,} of them in no row of the log"
+                            if self.catalog_unseen else "")
                          + (f", attributes: {attrs}" if attrs else ""))
         d = self.duplicates
         if d.get("rows"):
@@ -237,6 +241,8 @@ def load(dataset: Dataset | str | Path) -> Log:
     if "timestamp" in requests and requests["timestamp"].notna().any():
         report.time_range = [str(requests["timestamp"].min()), str(requests["timestamp"].max())]
     missing = ~isin(events["item_id"], catalog["item_id"])
+    if ds.catalog and ds.catalog.path:  # listed, never named: coverage counts them all
+        report.catalog_unseen = unseen_count(catalog["item_id"], events["item_id"])
     if ds.catalog and ds.catalog.path and missing.any():
         report.warnings.append(absent_items_warning(sorted(events.loc[missing, "item_id"].unique()),
                                                     catalog["item_id"]))
@@ -246,6 +252,11 @@ def load(dataset: Dataset | str | Path) -> Log:
     extra = pd.DataFrame({"item_id": pd.unique(events.loc[missing, "item_id"])})
     catalog = pd.concat([catalog, extra], ignore_index=True) if len(extra) else catalog
     return Log(ds, requests, truth, events, catalog, rejects, report, context)
+
+
+def unseen_count(listed: pd.Series, named) -> int:
+    """How many items the catalog file lists (``listed``) that no log row names."""
+    return int((~isin(listed, pd.unique(pd.Series(named, dtype=object).astype(str)))).sum())
 
 
 def absent_items_warning(absent: list[str], known: pd.Series) -> str:

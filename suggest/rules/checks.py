@@ -309,7 +309,7 @@ def check(rs: RuleSet, log=None) -> tuple[list[str], list[str]]:
             errors.append(f"{test.where}: test '{test.name}': {exc.message} ({exc.hint})")
         # a misspelled value of a closed column: the test reads it as no rule's value, and a
         # test that expects nothing passes for the typo (`rules explain` refuses it)
-        wrong, unseen = value_problems(test.context, log)
+        wrong, unseen = value_problems(test.context, log, observed)
         errors += [f"{test.where}: test '{test.name}': {exc.message}"
                    + (f" ({exc.hint})" if exc.hint else "") for exc in wrong]
         more += [f"{test.where}: test '{test.name}': {text}" for text in unseen]

@@ -340,15 +340,20 @@ def check_context_keys(engine: RulesEngine, context: dict, log=None) -> list[str
     return warnings
 
 
-def value_problems(context: dict, log) -> tuple[list[SuggestError], list[str]]:
+def value_problems(context: dict, log, seen_values: dict | None = None
+                   ) -> tuple[list[SuggestError], list[str]]:
     """A context's categorical values against ``log`` (None: none checked): an error for
     a value a closed column (its description's ``values``) does not allow, which the log
-    would reject, and a warning for one the log never has."""
+    would reject, and a warning for one the log never has (``seen_values``: the log's
+    :meth:`categorical_values`, when the caller has them)."""
     from suggest.errors import did_you_mean, one_of
 
     errors, warnings = [], []
     columns = dict(log.context) if log is not None else {}
-    seen_values = log.categorical_values() if log is not None else {}  # from the categories
+    if seen_values is None and log is not None and any(
+            columns.get(key) == "categorical" for key in context):
+        seen_values = log.categorical_values()  # from the categories
+    seen_values = seen_values or {}
     for key, value in context.items():
         if log is None or columns.get(key) != "categorical" or value is None:
             continue
