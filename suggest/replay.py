@@ -39,7 +39,7 @@ from suggest.files import RETRY, json_text, write_atomic
 from suggest.ids import as_text, isin
 from suggest.splits import Split, split  # noqa: F401  (split is this module's API too)
 from suggest.evaluate import check_gain, evaluate, metric_names
-from suggest.segments import MIN_SEGMENT, MISSING, OTHER, RETURNING, TIME_SEGMENTS, check_min_size
+from suggest.segments import MIN_SEGMENT, MISSING, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
 from suggest.verdict import verdict_pairs
 
@@ -924,18 +924,24 @@ def _ties_at_cut(cards: dict, suggestions: Path, k: int) -> list[str]:
     if not names:
         return []
     table = pd.read_parquet(suggestions, columns=["request_id", "rank", "score"],
-                            filters=[("engine", "==", names[0]), ("rank", "in", [k, k + 1])])
+                            filters=[("engine", "==", names[0]), ("rank", "in", [k - 1, k, k + 1])])
     at = table.pivot_table(index="request_id", columns="rank", values="score", aggfunc="first")
-    if k + 1 not in at.columns or k not in at.columns:
+    # the (k+1)-th when the lists hold it; at the replay's largest k they end at k, and a tie
+    # of the (k-1)-th and k-th is what can be seen (the order within the top k)
+    pair = (k, k + 1) if k + 1 in at.columns else (k - 1, k)
+    if not set(pair) <= set(at.columns):
         return []
-    both = at.dropna(subset=[k, k + 1])
-    share = float((both[k] == both[k + 1]).mean()) if len(both) else 0.0
+    both = at.dropna(subset=list(pair))
+    share = float((both[pair[0]] == both[pair[1]]).mean()) if len(both) else 0.0
     if share < TIES_AT_CUT:
         return []
-    return [f"the {' and the '.join(names)}'s scores tie at the cut (rank {k} and {k + 1}) in "
+    where = "at the cut" if pair[0] == k else "just inside the cut"
+    shared = f" (the {' and the '.join(names[1:])} shares its model)" if len(names) > 1 else ""
+    return [f"the {names[0]}'s scores{shared} tie {where} (rank {pair[0]} and {pair[1]}) in "
             f"{percent(share)} of its {len(both):,} lists: there, the item ids' order (ties go "
-            f"to the smaller id) picks which tied item is shown, not the model, and its top-{k} "
-            "figures lean on that order; a model of more trees or more features separates them"]
+            f"to the smaller id) picks the order of the tied items, not the model, and its "
+            f"top-{k} figures lean on that order; a model of more trees or more features "
+            "separates them"]
 
 
 #: What a model of one tree is, said by ``replay`` and ``train``.
@@ -1042,10 +1048,10 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
             losses[key] = significant(families, losses=True, across=True)
             tested[key] = {"segments": sum(f["tests"] for f in families.values()),
                            "columns": len(families),
-                           # tested segments of a value: not "(missing)" nor "other"
+                           # tested segments of values (one, or small ones pooled as
+                           # "other"), not of the requests missing one
                            "values": sum(1 for f in families.values() for r in f["rows"]
-                                         if r["p_holm"] == r["p_holm"]
-                                         and r["value"] not in (OTHER, MISSING)),
+                                         if r["p_holm"] == r["p_holm"] and r["value"] != MISSING),
                            "min_segment": min_segment}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
     summary["newcomers"] = _newcomers(summary, results_path, metric)

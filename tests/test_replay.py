@@ -907,12 +907,19 @@ def test_a_model_whose_scores_tie_at_the_cut_in_many_lists_is_said_to(tmp_path):
     pd.DataFrame(rows, columns=["engine", "request_id", "item_id", "rank", "score"]).to_parquet(path)
     said = _ties_at_cut({"ranker": {"trees": 7}, "hybrid": {"trees": 7}}, path, 5)
     assert said == [
-        "the ranker and the hybrid's scores tie at the cut (rank 5 and 6) in 60% of its 5 lists: "
-        "there, the item ids' order (ties go to the smaller id) picks which tied item is shown, "
-        "not the model, and its top-5 figures lean on that order; a model of more trees or more "
-        "features separates them"]
+        "the ranker's scores (the hybrid shares its model) tie at the cut (rank 5 and 6) in 60% "
+        "of its 5 lists: there, the item ids' order (ties go to the smaller id) picks the order "
+        "of the tied items, not the model, and its top-5 figures lean on that order; a model of "
+        "more trees or more features separates them"]
     assert _ties_at_cut({"ranker": {"trees": 7}}, path, 3) == []  # ranks 3 and 4 differ
     assert _ties_at_cut({"ranker": {"trees": 1}}, path, 5) == []  # said by the one-tree warning
+    # at the lists' last rank (the replay's largest k) the next is not written: the tie of
+    # the last two is what can be seen
+    rows = [(e, q, i, r, 1.0 if r >= 6 else 10.0 - r) for e, q, i, r, _ in rows]
+    pd.DataFrame(rows, columns=["engine", "request_id", "item_id", "rank", "score"]).to_parquet(path)
+    last, = _ties_at_cut({"ranker": {"trees": 7}}, path, 7)
+    assert last.startswith("the ranker's scores tie just inside the cut (rank 6 and 7) in 100% "
+                           "of its 5 lists")
 
 
 def test_a_log_mostly_rejected_is_said_once_at_the_top_of_the_verdict(tmp_path):
