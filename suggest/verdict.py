@@ -403,16 +403,15 @@ def unadjusted(c: dict) -> str:
 
 def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
     """One sentence: where ``b`` significantly loses, against each engine it was tested on."""
-    parts = []
+    parts, missing_only = [], None
     for a, rows, tested in where:
         scope = f" of {tested['segments']} segments" if tested else ""
         if tested and not tested["segments"]:  # "in none of 0 segments": none was testable
             parts.append(f"to {a}: no segment was large enough to test")
             continue
         if tested and tested.get("values") == 0:  # what was tested is the missing values
-            scope += (f", all of them the requests missing a column's value: no value of a "
-                      f"context column has {tested.get('min_segment')} held-out requests, so "
-                      "the segments cannot say where on this log")
+            scope += " (each the requests missing a column's value)"
+            missing_only = tested.get("min_segment")
         if not rows:
             parts.append(f"to {a} in none{scope}")
             continue
@@ -422,7 +421,9 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
         parts.append(f"to {a} in {len(rows)}{scope} ({shown}{more})")
     return (f"Where {b} significantly loses (Holm within each context column, Bonferroni over "
             "the columns): "
-            + "; ".join(parts) + ".")
+            + "; ".join(parts) + "."
+            + (f" No value of a context column has {missing_only} held-out requests, so the "
+               "segments cannot say where on this log." if missing_only is not None else ""))
 
 
 def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str | None:
