@@ -488,14 +488,20 @@ def test_explain_refuses_an_unknown_key_and_warns_of_an_unseen_value():
         "location='hom' never occurs in the dataset's log (did you mean 'home'?)"]
 
 
-def test_explain_refuses_a_value_a_closed_column_does_not_allow(tmp_path):
-    """A column whose description lists its values rejects any other in the log: a context
-    holding one is an error, not a warning that the log never saw it."""
+def _closed_device_log(tmp_path):
+    """A log whose `device` column is closed (its description lists phone, car and watch),
+    and which holds phone and car only."""
     from conftest import write_dataset
 
     rows = "\n".join(f"u{i % 5},i{i % 3},{['phone', 'car'][i % 2]}" for i in range(40))
-    dataset = write_dataset(tmp_path, "user,item,device\n" + rows + "\n", context={
+    return write_dataset(tmp_path, "user,item,device\n" + rows + "\n", context={
         "device": {"type": "categorical", "values": ["phone", "car", "watch"]}})
+
+
+def test_explain_refuses_a_value_a_closed_column_does_not_allow(tmp_path):
+    """A column whose description lists its values rejects any other in the log: a context
+    holding one is an error, not a warning that the log never saw it."""
+    dataset = _closed_device_log(tmp_path)
     rules = tmp_path / "r.yaml"
     rules.write_text("rules:\n  - id: a\n    when: {device: car}\n    suggest: [i1]\n")
     closed = run("rules", "explain", rules, "--dataset", dataset, "--context", '{"device": "tablet"}')
@@ -514,11 +520,7 @@ def test_a_test_context_value_a_closed_column_refuses_is_an_error_and_a_blocked_
     sleepiness 'slepy', a value the description does not allow (`rules explain` refused the
     same context); and a block of an item in neither the catalog nor the log protects
     nothing, as a block slice that matches nothing does (the README says: an error)."""
-    from conftest import write_dataset
-
-    rows = "\n".join(f"u{i % 5},i{i % 3},{['phone', 'car'][i % 2]}" for i in range(40))
-    dataset = write_dataset(tmp_path, "user,item,device\n" + rows + "\n", context={
-        "device": {"type": "categorical", "values": ["phone", "car", "watch"]}})
+    dataset = _closed_device_log(tmp_path)
     rules = tmp_path / "r.yaml"
     rules.write_text("rules:\n  - id: a\n    when: {device: car}\n    suggest: [i1]\n"
                      "  - id: b\n    when: {device: phone}\n    block: [i9]\n"
