@@ -1017,7 +1017,8 @@ def data_card(log, held) -> dict:
             "rows_rejected": report.rows_rejected, "reject_reasons": dict(report.reject_reasons),
             "requests": report.requests, "requests_without_positive": report.requests_without_positive,
             "partial_requests": getattr(report, "partial_requests", 0),
-            "time_range": report.time_range, "split": held.how, "train_requests": held.train_requests,
+            "time_range": report.time_range, "time_zone": getattr(report, "time_zone", None),
+            "split": held.how, "train_requests": held.train_requests,
             "test_requests": held.test_requests, "left_out_by_gap": held.left_out,
             "leakage": held.leakage}
 

@@ -1129,6 +1129,18 @@ def test_data_check_counts_the_catalog_items_no_row_of_the_log_names(make_datase
     assert "catalog: 4 items (0 rows rejected), 2 of them in no row of the log" in report.to_text()
 
 
+def test_the_time_span_is_also_said_in_the_descriptions_one_zone(make_dataset):
+    """A Berlin shop's first request at 00:00:48 local read as 2026-02-15 23:00:48+00:00: its
+    log seemed to start the day before. Said in the zone too; not for a column of zones."""
+    log = "user,item,ts\nu1,i1,2026-02-16T00:00:48+01:00\nu2,i2,2026-04-12T23:59:41+02:00\n"
+    one = load_checked(make_dataset(log, columns={"time": "ts"}, timezone="Europe/Berlin")).report
+    assert "timestamps: 2026-02-15 23:00:48+00:00 to 2026-04-12 21:59:41+00:00 (in " \
+           "Europe/Berlin: 2026-02-16 00:00:48 to 2026-04-12 23:59:41)" in one.to_text()
+    zoned = "user,item,ts,zone\nu1,i1,2026-02-16T00:00:48,Europe/Berlin\nu2,i2,2026-04-12T23:59:41,Asia/Tokyo\n"
+    many = load_checked(make_dataset(zoned, columns={"time": "ts", "timezone": "zone"})).report
+    assert many.time_zone is None and "(in " not in many.to_text().split("timestamps:")[1].split("\n")[0]
+
+
 def test_a_log_item_in_another_unicode_form_than_the_catalogs_is_named_as_such(make_dataset):
     """'café' with a combining accent (the log) is not 'café' with the accented letter (the
     catalog): they look the same, so the warning says which and how to mend it."""

@@ -99,6 +99,9 @@ class LoadReport:
     folder_keys: list[str] = field(default_factory=list)
     missing_share: dict[str, float] = field(default_factory=dict)
     time_range: list[str] | None = None
+    #: the description's one zone, when every request is read in it (none: UTC, a column of
+    #: zones, or each time's own offset): ``time_range`` is said in it too
+    time_zone: str | None = None
     warnings: list[str] = field(default_factory=list)
     #: items the catalog file lists that no log row names (None: no catalog file)
     catalog_unseen: int | None = None
@@ -121,6 +124,9 @@ class LoadReport:
         first = many_rejected(self.rows_in, self.rows_rejected, self.reject_reasons)
         span = f"{self.time_range[0]} to {self.time_range[1]}" if self.time_range else \
             "none (no time column: splits will be by request, seeded)"
+        local = local_span(self.time_range, self.time_zone)
+        if local:  # the log's own days: in UTC it seemed to start the day before
+            span += f" (in {self.time_zone}: {local[0]} to {local[1]})"
         lines = [f"log: {self.source}",
                  f"  rows: {self.rows_in:,} read, {self.rows_ok:,} ok, {self.rows_rejected:,} rejected",
                  *([f"  warning: {first}"] if first else []),
@@ -410,8 +416,20 @@ def ignored_columns(ds: Dataset) -> set[str]:
     return {*ds.ignore, *undeclared_folder_keys(ds)}
 
 
+def local_span(span: list[str] | None, zone: str | None) -> list[str] | None:
+    """``span`` (two times as text, in UTC) as the wall-clock times of ``zone``, or None."""
+    if not span or not zone:
+        return None
+    try:
+        return [str(pd.Timestamp(t).tz_convert(zone).tz_localize(None)) for t in span]
+    except (KeyError, ValueError, TypeError):  # a fixed offset pandas does not name
+        return None
+
+
 def describe(ds: Dataset, report: LoadReport) -> None:
     """The report's lines that come from the description alone."""
+    report.time_zone = (ds.timezone if ds.time and not ds.timezone_column
+                        and ds.timezone not in (OFFSET_ZONE, "UTC") else None)
     report.request_key = (f"value of '{ds.request}'" if ds.request else
                           "distinct (user, context" + (", time)" if ds.time else ")"))
     report.folder_keys = [c for c in undeclared_folder_keys(ds) if c not in ds.ignore]

@@ -35,6 +35,7 @@ from suggest.compare import context_text, interval_text
 from suggest.errors import counted, percent
 from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
 from suggest.stats import TOO_FEW, detectable, format_mde, format_p, p_phrase
+from suggest.data.load import local_span
 from suggest.report.terminal import share_text
 from suggest.verdict import (LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets,
                              unadjusted)
@@ -522,7 +523,9 @@ def _cards(report: Report, summary: dict) -> None:
             + (f"; they are in {data['rejects_file']}." if data.get("rejects_file") else "."),
             f"{data['requests']:,} requests, {data['requests_without_positive']:,} without a positive"
             + (f", {partial_text(data['partial_requests'])}" if data.get("partial_requests") else "")
-            + (f"; from {window[0]} to {window[1]}." if window else "."),
+            + (f"; from {window[0]} to {window[1]}" if window else "")
+            + (f" (in {data['time_zone']}: {local[0]} to {local[1]})."
+               if (local := local_span(window, data.get("time_zone"))) else "."),
             f"How the split was made: {data['split']}; {data['train_requests']:,} requests to "
             f"train, {data['test_requests']:,} held out."] + _leakage(data.get("leakage"))))
 
