@@ -960,14 +960,13 @@ def _recall_sample(held, truth_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     engagements (from the run's truth file): recall counts those alone, so a sample of
     every request would spend most of itself on a sparse log's requests without a click
     (a tester's 20,000 held 2,000 that counted)."""
-    truth = pd.read_parquet(truth_path, columns=["request_id"])
-    engaged = pd.unique(truth["request_id"].astype(str).to_numpy())  # in the test part's order
+    truth = pd.read_parquet(truth_path)  # the held-out engagements, in the test part's order
+    ids = truth["request_id"].astype(str)
+    engaged = pd.unique(ids.to_numpy())
     n = len(engaged)
-    chosen = engaged[np.unique(np.linspace(0, n - 1, min(RECALL_SAMPLE, n)).astype(int))] if n else []
-    ids = [str(i) for i in chosen]
-    if not ids:  # no held-out engagement: no recall (the card says none)
-        return held.with_ids(set()), truth.iloc[:0]
-    return held.with_ids(set(ids)), pd.read_parquet(truth_path, filters=[("request_id", "in", ids)])
+    chosen = set(engaged[np.unique(np.linspace(0, n - 1, min(RECALL_SAMPLE, n)).astype(int))]
+                 if n else [])
+    return held.with_ids(chosen), truth[ids.isin(chosen).to_numpy()]
 
 
 def candidate_recall_on(engine, requests: pd.DataFrame, truth: pd.DataFrame) -> float | None:
@@ -1052,8 +1051,7 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
                            # tested segments of values (one, or small ones pooled as
                            # "other"), not of the requests missing one
                            "values": sum(1 for f in families.values() for r in f["rows"]
-                                         if r["p_holm"] == r["p_holm"] and r["value"] != MISSING),
-                           "min_segment": min_segment}
+                                         if r["p_holm"] == r["p_holm"] and r["value"] != MISSING)}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
     summary["newcomers"] = _newcomers(summary, results_path, metric)
     summary["verdict"] = judge(summary, metric, losses, tested)

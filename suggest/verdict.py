@@ -199,7 +199,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         else:
             say += [f"{name} vs {label}: " + _difference(c, name, other) for c, other, label in said]
             if where:
-                say.append(_losses(name, where))
+                say.append(_losses(name, where, (summary.get("segments") or {}).get("min_segment")))
         other = baseline if baseline in engines else TEAM
         newcomers = _new_users(summary, name, other, metric)
         if newcomers and not (compact and _same_newcomers(summary, name, first, other)):
@@ -401,9 +401,9 @@ def unadjusted(c: dict) -> str:
     return " (the t interval leaves out 0, the sign-flip test does not find the difference)"
 
 
-def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
+def _losses(b: str, where: list[tuple[str, list[dict], dict]], least: int | None = None) -> str:
     """One sentence: where ``b`` significantly loses, against each engine it was tested on."""
-    parts, missing_only = [], None
+    parts, missing_only = [], False
     for a, rows, tested in where:
         scope = f" of {tested['segments']} segments" if tested else ""
         if tested and not tested["segments"]:  # "in none of 0 segments": none was testable
@@ -411,7 +411,7 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
             continue
         if tested and tested.get("values") == 0:  # what was tested is the missing values
             scope += " (each the requests missing a column's value)"
-            missing_only = tested.get("min_segment")
+            missing_only = True
         if not rows:
             parts.append(f"to {a} in none{scope}")
             continue
@@ -422,8 +422,8 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]]) -> str:
     return (f"Where {b} significantly loses (Holm within each context column, Bonferroni over "
             "the columns): "
             + "; ".join(parts) + "."
-            + (f" No value of a context column has {missing_only} held-out requests, so the "
-               "segments cannot say where on this log." if missing_only is not None else ""))
+            + (f" No value of a context column has {least} held-out requests, so the "
+               "segments cannot say where on this log." if missing_only else ""))
 
 
 def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str | None:

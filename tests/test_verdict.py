@@ -358,10 +358,8 @@ def test_segments_of_missing_values_alone_are_said_to_tell_nothing_of_where():
     verdict read "in none of 8 segments" as if every column had been read value by value."""
     from suggest.verdict import _losses
 
-    only_missing = {"segments": 8, "columns": 8, "values": 0, "min_segment": 30}
-    said = _losses("ranker", [("rules", [], only_missing),
-                              ("popular", [], {"segments": 12, "columns": 2, "values": 9,
-                                               "min_segment": 30})])
+    said = _losses("ranker", [("rules", [], {"segments": 8, "columns": 8, "values": 0}),
+                              ("popular", [], {"segments": 12, "columns": 2, "values": 9})], 30)
     assert said.endswith("to rules in none of 8 segments (each the requests missing a column's "
                          "value); to popular in none of 12 segments. No value of a context column "
                          "has 30 held-out requests, so the segments cannot say where on this log.")

@@ -227,12 +227,14 @@ def _bootstrap_coverage(request_ids: pd.Series, suggestions: pd.DataFrame, catal
     resamples leaves it just short, to contain the point value.
     """
     top = suggestions[suggestions["rank"] <= K]
-    top = top[top["item_id"].astype(str).isin(catalog)]
+    named = top["item_id"].astype(str)
+    kept = named.isin(catalog).to_numpy()  # a rule's unknown name is not the catalog's
+    top, named = top[kept], named[kept]
     catalog_size = max(len(catalog), 1)
     requests = pd.Index(request_ids.astype(str).unique())
-    items = pd.Index(top["item_id"].astype(str).unique())
+    items = pd.Index(named.unique())
     shown = np.zeros((len(requests), max(len(items), 1)), bool)
-    shown[requests.get_indexer(top["request_id"].astype(str)), items.get_indexer(top["item_id"].astype(str))] = True
+    shown[requests.get_indexer(top["request_id"].astype(str)), items.get_indexer(named)] = True
     n = len(requests)
     if n == 0:
         return [float("nan"), float("nan")]

@@ -51,7 +51,7 @@ def lint(rs: RuleSet) -> list[str]:
             [a for a in range(len(rs.rules)) if a < b or rs.rules[a].priority > rule.priority]
         for a in others:
             other = rs.rules[a]
-            if a == b or conjuncts[a] is None or conjuncts[b] is None \
+            if conjuncts[a] is None or conjuncts[b] is None \
                     or not conjuncts[a] <= conjuncts[b] or not other.suggest:
                 continue
             if rs.conflict == "first" or _covers(other, rule):
@@ -131,9 +131,7 @@ def _contradiction(node: Leaf | Group) -> str | None:
                 low, high = max(low, leaf.value[0]), min(high, leaf.value[1] - 1e-12)
         if allowed is not None and not allowed:
             return f"'{name}' cannot equal all of {', '.join(str(l.value) for l in group)}"
-        if allowed is not None and allowed <= excluded:  # `eq Alone` and `not_in [Alone]`
-            return f"no value of '{name}' satisfies {' and '.join(str(l) for l in group)}"
-        if low > high:
+        if low > high or (allowed is not None and allowed <= excluded):  # or `eq A`, `ne A`
             return f"no value of '{name}' satisfies {' and '.join(str(l) for l in group)}"
     return None
 

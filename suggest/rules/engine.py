@@ -363,9 +363,10 @@ class RulesEngine(BaseEngine):
         blocks = self._blocks[self._blocks.any(axis=1)]
         code = pd.Index(self.items_).get_indexer(pd.Series(item_id).astype(str))
         known = np.flatnonzero((row >= 0) & (code >= 0))
+        at, code = row[known], code[known]
         hit = np.zeros(len(row), bool)
         for j in range(len(blocks)):  # one block rule at a time: (pairs), not (blocks x pairs)
-            hit[known] |= fired[j, row[known]] & blocks[j, code[known]]
+            hit[known] |= fired[j, at] & blocks[j, code]
         return hit
 
     def resolve(self, pattern: np.ndarray, k: int) -> tuple[list[int], list[str]]:
