@@ -193,7 +193,9 @@ def fitted_rules(rule_set, log=None):
         return RulesEngine(rule_set).fit()
     from suggest.rules.mine import rules_zone
 
-    return RulesEngine(rule_set, timezone=rules_zone(log)).fit(log.requests, log.truth, log.catalog)
+    engine = RulesEngine(rule_set, timezone=rules_zone(log))
+    # every truth row of a loaded log is one of its requests': counted whole, not looked up
+    return engine.fit_counts(engine.counts(None, log.truth), log.requests, log.catalog)
 
 
 def rules_engine(rules: str | Path, dataset=None, log: str | Path | None = None):

@@ -262,7 +262,8 @@ def load(dataset: Dataset | str | Path) -> Log:
 
 def unseen_count(listed: pd.Series, named) -> int:
     """How many items the catalog file lists (``listed``) that no log row names."""
-    return int((~isin(listed, pd.unique(pd.Series(named, dtype=object).astype(str)))).sum())
+    named = named if isinstance(named, pd.Series) else pd.Series(named, dtype=object)
+    return int((~isin(listed, pd.Series(pd.unique(named)).astype(str))).sum())
 
 
 def absent_items_warning(absent: list[str], known: pd.Series) -> str:

@@ -76,11 +76,14 @@ class RulesEngine(BaseEngine):
         return self.fit_counts(self.counts(requests, truth), requests, catalog)
 
     def counts(self, requests: pd.DataFrame | None, truth: pd.DataFrame | None) -> pd.Series:
-        """Engagements per item of ``requests`` (all of ``truth`` without requests)."""
+        """Engagements per item of ``requests`` (all of ``truth`` without requests): the
+        order of a catalog slice's items. None are counted for rules that name no slice."""
         from suggest.engines.base import training_truth
         from suggest.engines.baselines import item_counts
 
-        if truth is None or not len(truth):
+        rs = self.rules if isinstance(self.rules, RuleSet) else load_rules(self.rules)
+        slices = any(pick.item is None for rule in rs.rules for pick in (*rule.suggest, *rule.block))
+        if truth is None or not len(truth) or not slices:
             return pd.Series(dtype=float)
         return item_counts(truth if requests is None else training_truth(requests, truth))
 
