@@ -243,6 +243,30 @@ def test_the_cards_account_for_every_rejected_row_and_skip_features_without_gain
     assert "Ranker card" not in render_report(report) and "Data card" in render_report(report)
 
 
+def test_the_ranker_cards_training_window_is_said_in_the_logs_zone_too():
+    """The data card gave a Berlin log's span in Berlin time beside UTC; the ranker card's
+    training window was UTC alone, so the two cards seemed to start on different days."""
+    from suggest.report.content import Report, _cards
+    from suggest.report.markdown import render_report
+
+    window = ["2026-02-15 23:00:48+00:00", "2026-04-01 21:59:41+00:00"]
+    summary = {
+        "data": {"source": "log.csv", "rows_in": 3, "rows_ok": 3, "rows_rejected": 0,
+                 "requests": 3, "requests_without_positive": 0, "split": "by time",
+                 "train_requests": 2, "test_requests": 1, "time_zone": "Europe/Berlin",
+                 "time_range": [window[0], "2026-04-12 21:59:41+00:00"]},
+        "ranker": {"ranker": {"validation": {}, "candidate_recall": {}, "candidates_cap": 50,
+                              "train_requests": 2, "training_window": window}}}
+    report = Report("t")
+    _cards(report, summary)
+    assert "Trained on 2 requests from 2026-02-15 23:00:48+00:00 to 2026-04-01 21:59:41+00:00 " \
+           "(in Europe/Berlin: 2026-02-16 00:00:48 to 2026-04-01 23:59:41);" in render_report(report)
+    del summary["data"]["time_zone"]  # a log of many zones: UTC alone
+    report = Report("t")
+    _cards(report, summary)
+    assert "to 2026-04-01 21:59:41+00:00; of those" in render_report(report)
+
+
 def test_the_data_card_says_what_each_leakage_share_is_a_share_of():
     """Users and requests are told apart, the (user, item) share names its denominator (the
     requests with a positive), and 99.5% of users is not rounded to "100%"."""

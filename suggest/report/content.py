@@ -468,7 +468,7 @@ def _share(value: float) -> str:
 def _cards(report: Report, summary: dict) -> None:
     report.add(Heading("Ranker card and data card" if summary.get("ranker") else "Data card",
                        "cards"))
-    seen = {}
+    seen, zone = {}, (summary.get("data") or {}).get("time_zone")
     for name, card in (summary.get("ranker") or {}).items():
         same = next((other for other, c in seen.items() if c == card), None)
         seen[name] = card
@@ -479,12 +479,14 @@ def _cards(report: Report, summary: dict) -> None:
         v = card.get("validation") or {}
         recall = card.get("candidate_recall") or {}
         window = card.get("training_window")
+        local = local_span(window, zone)  # the data card's zone, as its time span
         top = ", ".join(f"{f['feature']} ({_share(f['gain_share'])})"
                         for f in card.get("top_features", []) if f.get("gain_share"))
         metric = next((key for key in v if "@" in key), None)
         report.add(Heading(name, level=3), Bullets([
             f"Trained on {card.get('train_requests', 0):,} requests"
             + (f" from {window[0]} to {window[1]}" if window else "")
+            + (f" (in {zone}: {local[0]} to {local[1]})" if local else "")
             + f"; of those, {v.get('train_requests', 0):,} fit the trees and "
               f"{v.get('valid_requests', 0):,} validate ({v.get('split', '?')}).",
             f"Candidate recall@{card.get('candidates_cap')}: train {_num(recall.get('train'))}, "
