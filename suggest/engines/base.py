@@ -466,10 +466,25 @@ def suggestions_frame(request_ids: pd.Series, rows: np.ndarray, ranks: np.ndarra
         "request_id": pd.Series(request_ids.array.take(rows)),
         "engine": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[engine]),
         "rank": np.asarray(ranks, dtype=np.int64),
-        "item_id": pd.Categorical.from_codes(item_codes, categories=pd.Index(items, dtype=object)),
+        "item_id": pd.Categorical.from_codes(item_codes, dtype=_item_dtype(items)),
         "score": np.asarray(scores, dtype=float),
         "reason": pd.Categorical.from_codes(reason_codes, categories=reasons or ["-"]),
     })
+
+
+_ITEM_DTYPES: list = []  # (items, its categorical type) of the latest item arrays asked about
+
+
+def _item_dtype(items: np.ndarray) -> pd.CategoricalDtype:
+    """The categorical type of ``items``, made once for an engine's own item array: making
+    one checks every item is distinct, 13 ms on a 20,000-item catalog, paid on every
+    one-context list of an engine that draws from the whole catalog (random, popular)."""
+    for held, dtype in _ITEM_DTYPES:
+        if held is items:
+            return dtype
+    dtype = pd.CategoricalDtype(pd.Index(items, dtype=object))
+    _ITEM_DTYPES[:] = [(items, dtype), *_ITEM_DTYPES[:3]]
+    return dtype
 
 
 _COLUMNS = pd.Index(SUGGESTION_COLUMNS, dtype=object)

@@ -491,23 +491,44 @@ class Random(BaseEngine):
     #: about this many keys, so memory stays bounded whatever the catalog and batch sizes.
     block_cells = 2_000_000
 
+    @zoned_one
+    def suggest_one(self, context: dict, k: int) -> pd.DataFrame:
+        """The batch path's list for one context (drawn by its request id), without its
+        fixed cost: 20 ms a list on a 20,000-item catalog through the batch path."""
+        from suggest.rules.one import read_time
+
+        if not _one_path(self, context):
+            return super().suggest_one(context, k)
+        read_time(context)  # a time or zone that does not parse is refused, as in a batch
+        k = min(check_k(k), len(self.items_))
+        request_id = str(context.get("request_id", "context"))
+        codes = self._draw(np.array([request_id], dtype=object), k)[0]
+        return one_request_frame(request_id, self.name, self.items_[codes],
+                                 1.0 - np.arange(k) / max(k, 1), "random")
+
     @checked_suggest
     def suggest(self, requests: pd.DataFrame, k: int) -> pd.DataFrame:
         self.check_fitted()
         k = min(check_k(k), len(self.items_))
-        request_hash = pd.util.hash_array(requests["request_id"].astype(str).to_numpy(dtype=object))
-        request_hash = mix64(request_hash ^ mix64(np.array([self.seed % 2**64], dtype=np.uint64)))
-        item_hash = mix64(np.arange(len(self.items_), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-        codes = np.zeros((len(requests), k), dtype=np.int64)
-        rows_per_block = max(1, self.block_cells // max(len(self.items_), 1))
-        for lo in range(0, len(requests) if k else 0, rows_per_block):
-            keys = mix64(request_hash[lo:lo + rows_per_block, None] ^ item_hash[None, :])
-            codes[lo:lo + len(keys)] = smallest_keys(keys, k)
+        codes = self._draw(requests["request_id"].astype(str).to_numpy(dtype=object), k)
         rows = np.repeat(np.arange(len(requests)), k)
         ranks = np.tile(np.arange(1, k + 1), len(requests))
         return suggestions_frame(requests["request_id"], rows, ranks, codes.reshape(-1), self.items_,
                                  1.0 - (ranks - 1) / max(k, 1), np.zeros(len(rows), dtype=np.int64),
                                  ["random"], self.name)
+
+    def _draw(self, request_ids: np.ndarray, k: int) -> np.ndarray:
+        """The item codes of each request's list (requests x k): the ``k`` items whose keys,
+        hashed from the seed, the request id and the item's place, are smallest."""
+        request_hash = pd.util.hash_array(request_ids)
+        request_hash = mix64(request_hash ^ mix64(np.array([self.seed % 2**64], dtype=np.uint64)))
+        item_hash = mix64(np.arange(len(self.items_), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        codes = np.zeros((len(request_ids), k), dtype=np.int64)
+        rows_per_block = max(1, self.block_cells // max(len(self.items_), 1))
+        for lo in range(0, len(request_ids) if k else 0, rows_per_block):
+            keys = mix64(request_hash[lo:lo + rows_per_block, None] ^ item_hash[None, :])
+            codes[lo:lo + len(keys)] = smallest_keys(keys, k)
+        return codes
 
 
 def smallest_keys(keys: np.ndarray, k: int) -> np.ndarray:
