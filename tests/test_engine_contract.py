@@ -167,11 +167,12 @@ def test_single_context_call_agrees_with_the_batch_call(name, explain, world):
     assert one["rank"].tolist() == batch["rank"].tolist()
 
 
-@pytest.mark.parametrize("name", ["rules", "popular", "context-popular", "user-history"])
+@pytest.mark.parametrize("name", ["rules", "popular", "context-popular", "user-history", "random"])
 @pytest.mark.parametrize("form", ["offset text", "naive text"])
 def test_one_context_path_gives_the_batch_rows(name, form, world):
     """These engines answer one context without the batch path (the rules: leaf tests
-    memoised, one resolver call; the baselines: their fitted lists read directly): every
+    memoised, one resolver call; the baselines: their fitted lists read directly, random's
+    drawn by the request id alone): every
     column of every row must be the batch's, context after context, at every time of day
     (rule windows, dayparts, the user's history before the time)."""
     engine = fitted(name, world)
@@ -195,7 +196,7 @@ ODD = [{"headphones": 1}, {"battery": float("nan")}, {"timezone": ""},
        {"timestamp": "2026-03-24T08:10:00.000000999+00:00"}, {"location": ["commute"]}, {"user_id": None}]
 
 
-@pytest.mark.parametrize("name", ["rules", "popular", "context-popular", "user-history"])
+@pytest.mark.parametrize("name", ["rules", "popular", "context-popular", "user-history", "random"])
 @pytest.mark.parametrize("odd", ODD, ids=lambda odd: repr(odd)[:40])
 def test_one_context_path_reads_odd_input_as_the_batch_does(name, odd, world):
     """Input the fast paths could read otherwise than a one-row frame (a number for a
