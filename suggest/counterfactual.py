@@ -723,10 +723,11 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
         clip = next(iter(engines.values()))["clip"]
         sentences.append(f"With --clip {clip:g}, weights were capped ("
                          + ", ".join(f"{count:,} for {n}" for n, count in clipped.items())
-                         + "): those estimates lean low, and their intervals do not allow for it. "
-                         "The engine that chose the log matches it with small weights and loses "
-                         "nothing to the cap, so the order of the estimates leans towards it: "
-                         "read the order without --clip.")
+                         + "): IPS leans low for it, and SNIPS and DR, which divide by the "
+                         "capped weights or lean on the reward model, may move either way; no "
+                         "interval allows for it. The engine that chose the log matches it with "
+                         "small weights and loses nothing to the cap, so the order of the "
+                         "estimates leans towards it: read the order without --clip.")
     return sentences
 
 
@@ -782,9 +783,10 @@ def verdict_caution(found: dict) -> str | None:
     else:
         reading = "the log cannot tell which would have earned more"
     clip = next((e.get("clip") for e in engines.values() if e.get("clipped")), None)
-    capped = (f", weights capped at --clip {clip:g}: the estimates lean low, the more so for "
-              "engines that depart from the log, and their intervals do not allow for it"
-              if clip is not None else "")
+    capped = (f", weights capped at --clip {clip:g}: "
+              + ("the estimates lean low, the more so for engines that depart from the log"
+                 if best == "ips" else "the estimates may move either way (IPS alone leans low)")
+              + ", and their intervals do not allow for it" if clip is not None else "")
     return (f"This log holds only what was shown, so the plain metrics below favour the engine "
             f"that chose it. Had each been serving ({best.upper()}, expected engagements per "
             f"request in the top {found['k']}{capped}): {_estimate_phrase(b, usable[b])} against "

@@ -110,6 +110,12 @@ def test_the_plain_replay_is_overruled_only_by_steady_uncapped_estimates():
     caution = verdict_caution({"k": 5, "recommended": "ips", "engines": capped})
     assert "would have earned more" not in caution.split("cannot tell")[0] \
         and "with weights capped the log cannot tell which would have earned more" in caution
+    # capping lowers IPS alone: a tester's clipped SNIPS went from 0.006 to 0.060, DR to 0.134
+    assert "IPS leans low for it, and SNIPS and DR" in said and "may move either way" in said
+    assert "the estimates lean low" in caution
+    caution = verdict_caution({"k": 5, "recommended": "snips", "engines": capped})
+    assert "the estimates may move either way (IPS alone leans low)" in caution \
+        and "lean low, the more so" not in caution
 
 
 def test_k_leaves_out_later_positions_and_snips_is_undefined_without_a_match():
