@@ -149,7 +149,7 @@ def _mark(row: dict, a: str, b: str) -> str:
         return "not tested"
     if row["p_holm"] < ALPHA:
         return f"{b if row['diff'] > 0 else a} better"
-    return f"not significant ({detectable(row['mde'], 4, 'MDE ±')})"
+    return f"not significant ({detectable(row['mde'], 4, 'MDE ±', row.get('differing'))})"
 
 
 def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,
@@ -160,7 +160,7 @@ def _segment_line(name: str, r: dict, a: str, b: str, width: int, wa: int = 12,
                ("small values pooled, under the minimum size: not tested" if name == "other" else
                 "under the minimum size: not tested") if r.get("small") else
                f"{format_p(r['p_holm']):<8}{_winner(r, a, b)}"
-               + ("" if r["p_holm"] < ALPHA else f" ({detectable(r.get('mde'))})")))
+               + ("" if r["p_holm"] < ALPHA else f" ({detectable(r.get('mde'), differing=r.get('differing'))})")))
 
 
 def context_text(context: dict, width: int | None = None) -> str:

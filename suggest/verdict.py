@@ -135,13 +135,16 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         out["ranker_below_baseline"] = below
         compared = next((c for c in comparisons if {c["a"], c["b"]} == {"ranker", below["baseline"]}
                          and c["metric"] == below["metric"]), None)
-        gap = ("" if compared is None or below["on"] != "the held-out requests" else
-               ", a significant gap" if compared["p_holm"] < ALPHA else
-               ", a gap the paired test below does not find significant")
+        paired = compared is not None and below["on"] == "the held-out requests"
+        unfound = paired and compared["p_holm"] >= ALPHA  # 14 requests had read "learnt nothing"
+        gap = ("" if not paired else ", a gap the paired test below does not find significant"
+               if unfound else ", a significant gap")
         say.append(f"Warning: on {below['on']} the ranker scores below {below['baseline']} "
                    f"({below['metric']} {below['ranker']:.3f} against {below['baseline_score']:.3f}"
-                   f"{gap}): " + ("random is the floor, not a default to ship: the ranker has "
-                                  "learnt nothing that holds on these requests"
+                   f"{gap}): " + ("random is the floor, not a default to ship: " + (
+                                      "this sample does not show the ranker doing better than "
+                                      "chance" if unfound else "the ranker has learnt nothing "
+                                      "that holds on these requests")
                                   if below["baseline"] == "random" else
                                   "the simple baseline is the safer default until the ranker is "
                                   "shown to be better") + ".")
@@ -351,7 +354,7 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
             phrases.append(f"loses to {who} by {c['diff']:+.3f}")
         else:
             phrases.append(f"is not significantly different from {who} ({c['diff']:+.3f}; "
-                           f"{detectable(c['mde'], prefix='it could detect ')})")
+                           f"{detectable(c['mde'], prefix='it could detect ', differing=c.get('differing'))})")
     behind = any(c["diff"] < 0 for _, c in found)  # "yet" would read as a lead to come
     answer = ("Yes" if beats == len(found) else "No" if loses
               else "Not shown" if behind else "Not shown yet")
@@ -379,7 +382,8 @@ def _difference(c: dict, b: str, a: str) -> str:
         winner = b if c["diff"] > 0 else a
         return f"{head}: {winner} is better."
     mde = c.get("mde")
-    detect = ("" if mde is None or mde != mde else
+    detect = (f"; the two score the same {metric} on every request" if c.get("differing") == 0
+              else "" if mde is None or mde != mde else
               "; no difference could be significant on so few requests that differ"
               if mde == float("inf") else
               f"; this sample would find a true difference of {mde:.3f} with 80% power, so a "

@@ -557,6 +557,17 @@ def test_terminal_says_why_an_interval_clear_of_zero_is_not_significant(log, tmp
                if line.strip().startswith(f"{first['b']} - {first['a']}"))
     assert "not significant (the interval is not adjusted for the 12 tests" in row
     assert "MDE: the smallest true difference" in text  # the row's MDE is explained
+    # two engines no request scores differently: the same score, not "too few requests"
+    first.update(ci_low=0.0, ci_high=0.0, diff=0.0, p_value=1.0, p_holm=1.0, mde=float("inf"),
+                 differing=0)
+    row = next(line for line in summary_text(summary).splitlines()
+               if line.strip().startswith(f"{first['b']} - {first['a']}"))
+    assert row.endswith("not significant, the same score on every request")
+    # a test never run (no held-out engagement) is said so, not "+nan ... not significant"
+    first.update(diff=float("nan"), ci_low=float("nan"), ci_high=float("nan"), p_holm=float("nan"))
+    row = next(line for line in summary_text(summary).splitlines()
+               if line.strip().startswith(f"{first['b']} - {first['a']}"))
+    assert row.endswith("not tested: no held-out request with an engaged item") and "nan" not in row
     for c in summary["comparisons"]:  # every pair significant: no legend for an MDE not shown
         c.update(p_holm=0.001)
     assert "MDE" not in summary_text(summary).split("paired differences")[1]

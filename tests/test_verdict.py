@@ -141,6 +141,18 @@ def test_no_significant_difference_comes_with_the_minimum_detectable_effect():
     assert "answer 60.0% of requests" in text and "0.083" in text
     assert "0.40 ms p50" in text and "12.3 s to train" in text
     assert "it could detect 0.035" in verdict["headline"]
+    # an engine no request scores differently from (a rule set's copy) is said to score the
+    # same, not to be one whose difference "so few requests that differ" could not show
+    from suggest.verdict import _difference
+
+    copy = {**summary["comparisons"][1], "diff": 0.0, "ci_low": 0.0, "ci_high": 0.0,
+            "p_holm": 1.0, "mde": float("inf"), "differing": 0}
+    said = _difference(copy, "same", "rules")
+    assert said.endswith("no significant difference; the two score the same ndcg@5 on every "
+                         "request.") and "so few" not in said
+    headline = judge(dict(summary, comparisons=[summary["comparisons"][0], copy]),
+                     "ndcg@5")["headline"]
+    assert "(+0.000; the same score on every request)" in headline
 
 
 def test_an_interval_that_leaves_out_zero_beside_no_significant_difference_says_why():
@@ -267,6 +279,12 @@ def test_a_ranker_below_its_best_baseline_is_said_before_the_details():
     said = judge(floor, "ndcg@5")["sentences"][1]
     assert said.endswith("random is the floor, not a default to ship: the ranker has learnt "
                          "nothing that holds on these requests.") and "safer" not in said
+    # ... when the paired test finds the gap; on 14 requests, 5 of them differing, it did
+    # not, and "learnt nothing" was a conclusion the sample could not carry
+    floor["comparisons"].append({**noisy["comparisons"][1], "a": "random", "p_holm": 1.0})
+    said = judge(floor, "ndcg@5")["sentences"][1]
+    assert "a gap the paired test below does not find significant): random is the floor, not a " \
+           "default to ship: this sample does not show the ranker doing better than chance." in said
     ahead = _summary(0.05, 1e-6)
     ahead["ranker_below_baseline"] = below_baseline(ahead, "ndcg@5")
     assert not ahead["ranker_below_baseline"]["value"]

@@ -34,7 +34,7 @@ import pandas as pd
 from suggest.compare import context_text, interval_text
 from suggest.errors import counted, percent
 from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
-from suggest.stats import TOO_FEW, detectable, format_mde, format_p, p_phrase
+from suggest.stats import SAME, TOO_FEW, detectable, format_mde, format_p, p_phrase
 from suggest.data.load import local_span
 from suggest.report.terminal import share_text
 from suggest.verdict import (LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets,
@@ -233,9 +233,9 @@ def _line(c, metric: str, overall: list[dict] = ()) -> str:
             f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])} (Holm over {family})")
     if row["p_holm"] < ALPHA:
         return f"{head}: {c.b if row['diff'] > 0 else c.a} is better."
-    clause = detectable(row["mde"])
+    clause = detectable(row["mde"], differing=row.get("differing"))
     return f"{head}: no significant difference{unadjusted(row)} ({clause}" + (
-        ")." if clause == TOO_FEW else " at 80% power).")
+        ")." if clause in (TOO_FEW, SAME) else " at 80% power).")
 
 
 def _comparison_row(c: dict) -> dict:

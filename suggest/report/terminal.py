@@ -62,8 +62,8 @@ def summary_text(summary: dict) -> str:
               "answered ones with an engaged item; "
               f"cover@{k}: share of the catalog ever suggested in the top {k} (its items and the log's, "
               "when the log has items the catalog file lacks)",
-              "ms one p50: one context through suggest_one (the built-in engines but random have "
-              "their own path; random scores it as a one-row batch)",
+              "ms one p50: one context through suggest_one (the built-in engines' own path, "
+              "not a one-row batch)",
               "", "engine".ljust(width) + "".join(h.rjust(14) for h in heads)]
     for name, e in sorted(summary["engines"].items(), key=lambda x: _best_first(x[1].get(metric))):
         row = [(share_text if c.startswith("catalog_coverage") else _num)(e.get(c)) for c in cols]
@@ -83,11 +83,14 @@ def summary_text(summary: dict) -> str:
             lines.append("MDE: the smallest true difference this sample finds with 80% power")
         pair_width = max(len(f"{c['b']} - {c['a']}") for c in focus) + 2
         for c in focus:
+            pair = f"  {(c['b'] + ' - ' + c['a']).ljust(pair_width)}"
+            if _number(c["p_holm"]) != _number(c["p_holm"]):  # "+nan [+nan, +nan] not significant"
+                lines.append(f"{pair}not tested: no held-out request with an engaged item")
+                continue
             mark = ("significant" if _number(c["p_holm"]) < 0.05
-                    else f"not significant{unadjusted(c)}, {detectable(c['mde'])}")
-            lines.append(f"  {(c['b'] + ' - ' + c['a']).ljust(pair_width)}{c['diff']:+.3f} "
-                         f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  {p_phrase(c['p_holm']):<12}"
-                         f"{mark}")
+                    else f"not significant{unadjusted(c)}, {detectable(c['mde'], differing=c.get('differing'))}")
+            lines.append(f"{pair}{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  "
+                         f"{p_phrase(c['p_holm']):<12}{mark}")
     return "\n".join(lines)
 
 
