@@ -175,6 +175,20 @@ def test_a_reason_shows_a_users_past_as_a_count_not_the_log_the_trees_read(repla
     assert text.tolist() == ["user_total=1", "user_total=12", "item_share=0.25"]
 
 
+def test_a_history_rank_of_an_item_the_user_never_engaged_says_it_is_by_popularity(replay):
+    """A brand-new user's list read "rank:history=1": among items with no past engagement
+    the history rank is the popularity order, and the reason says so."""
+    ranker = replay[0]["ranker"]
+    names = ranker.features_.names_
+    rows = np.zeros((3, len(names)))
+    rows[0, names.index("user_item_count")] = np.log1p(4)  # engaged 4 times before
+    rows[2, names.index("user_item_count")] = np.nan
+    text = ranker._feature_text(np.full(3, names.index("rank:history")), np.array([1.0, 1.0, 2.0]),
+                                rows)
+    assert text.tolist() == ["rank:history=1", "rank:history=1 (by popularity: no past engagement)",
+                             "rank:history=2 (by popularity: no past engagement)"]
+
+
 def test_explain_off_gives_the_plain_reason_and_the_same_list(replay):
     fitted, out, _, test = replay
     quiet = copy.copy(fitted["ranker"])

@@ -697,18 +697,23 @@ class RankerEngine(BaseEngine):
         contrib = self.booster_.predict(values, pred_contrib=True, num_threads=self.n_jobs)[:, :-1]
         top = np.argsort(-contrib, axis=1, kind="stable")[:, :2]
         rows = np.arange(len(X))
-        first, second = (self._feature_text(top[:, j], values[rows, top[:, j]]) for j in range(2))
+        first, second = (self._feature_text(top[:, j], values[rows, top[:, j]], values)
+                         for j in range(2))
         codes, uniques = pd.factorize(pd.Series(first) + ", " + pd.Series(second))
         return [f"{self.name}: {u}" for u in uniques], codes
 
-    def _feature_text(self, feature: np.ndarray, value: np.ndarray) -> np.ndarray:
+    def _feature_text(self, feature: np.ndarray, value: np.ndarray,
+                      rows: np.ndarray | None = None) -> np.ndarray:
         """``name=value`` per row: categories by name, source flags as yes/no, counts the
         trees read as log1p as counts, other numbers to three digits, ``missing`` for NaN;
         a category without a code is ``unseen`` (an item) or ``missing or unseen`` (a
         context value or an attribute: the features give both one code, which the trees
-        read alike, so the text cannot tell them apart)."""
+        read alike, so the text cannot tell them apart). ``rows``: every feature of each
+        row, for a history rank of an item the user never engaged, which ranks by popularity
+        (a new user's list read "rank:history=1")."""
         feats = self.features_
         names = feats.names_
+        count = names.index("user_item_count") if "user_item_count" in names else None
         out = np.empty(len(feature), dtype=object)
         for f in np.unique(feature):  # one pass per feature, not per row
             at, name = feature == f, names[f]
@@ -726,6 +731,9 @@ class RankerEngine(BaseEngine):
                                 np.char.mod("%d", np.rint(np.expm1(np.nan_to_num(v))))).astype(object)
             else:
                 text = np.where(np.isnan(v), "missing", np.char.mod("%.3g", v)).astype(object)
+            if name == "rank:history" and count is not None and rows is not None:
+                never = ~(rows[at, count] > 0)  # no past engagement (0 or missing)
+                text[never] = text[never] + " (by popularity: no past engagement)"
             out[at] = name + "=" + text
         return out
 
