@@ -405,6 +405,30 @@ def test_a_rule_that_placed_items_but_never_the_first_is_named_under_the_rule_ta
                              "without it)")
 
 
+def test_the_rule_table_counts_rules_that_beat_the_engine_not_the_silent_group():
+    """A report without a ranker read "1 rule(s) still beat rules: candidates for guardrails
+    or the hybrid": the group was the requests where the rules were silent, and popular was
+    the engine."""
+    from suggest.compare import Comparison
+    from suggest.report.content import Report, _rules
+
+    group = {"requests": 30, "mean_a": 0.5, "mean_b": 0.2, "diff": -0.3, "ci_low": -0.5,
+             "ci_high": -0.1, "p_holm": 0.01, "significant": True, "b_wins": 2, "ties": 8,
+             "a_wins": 20}
+
+    def caption(b, rules):
+        report = Report("rules")
+        _rules(report, {}, Comparison(a="rules", b=b, k=5, metric="ndcg@5", rules=rules), "ndcg@5")
+        return report.blocks[1].text
+
+    silent = {"rule": "(no rule)", **group}
+    assert caption("popular", [silent]).endswith("No rule significantly beats popular where it fires.")
+    assert caption("popular", [silent, {"rule": "commute", **group}]).endswith(
+        "1 rule significantly beats popular where it fires.")
+    assert caption("ranker", [{"rule": "commute", **group}, {"rule": "night", **group}]).endswith(
+        "2 rules significantly beat ranker: candidates for guardrails or the hybrid.")
+
+
 def test_a_coverage_below_a_thousandth_is_shown_not_rounded_to_nothing():
     """5 items of a 20,000-item catalog: a tester's table read cover@5 0.000 for popular."""
     from suggest.report.terminal import share_text

@@ -375,15 +375,20 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
     if not main.rules:
         report.add(Text("No rules engine in this run."))
         return
-    beaten = [r for r in main.rules if r["significant"] and r["diff"] < 0]
     from suggest.compare import NO_RULE
+    from suggest.verdict import LEARNED
 
+    # the silent group is no rule: it counted as "1 rule(s) still beat" in a tester's report
+    beaten = [r for r in main.rules if r["significant"] and r["diff"] < 0 and r["rule"] != NO_RULE]
     silent = any(r["rule"] == NO_RULE for r in main.rules)
+    why = (": candidates for guardrails or the hybrid" if main.b in LEARNED
+           else f" where {'they fire' if len(beaten) > 1 else 'it fires'}")
     report.add(Text("Requests grouped by the rule behind the rules engine's first suggestion"
                     + (f" ('{NO_RULE}': the rules were silent)" if silent else "")
-                    + f", {metric}, the {len(main.rules)} groups one Holm family. " + (f"{len(beaten)} rule(s) still beat {main.b}: candidates for "
-                                        "guardrails or the hybrid." if beaten else
-                                        f"No rule significantly beats {main.b} where it fires."),
+                    + f", {metric}, the {len(main.rules)} groups one Holm family. "
+                    + (f"{counted(len(beaten), 'rule')} significantly beat{'s' if len(beaten) == 1 else ''} "
+                       f"{main.b}{why}." if beaten else
+                       f"No rule significantly beats {main.b} where it fires."),
                     note=True))
     shadowed = (summary.get("rules") or {}).get("shadowed") or []
     if shadowed:
