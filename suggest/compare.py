@@ -101,8 +101,7 @@ class Comparison:
             lines += ["", f"by {column} ({metric}; "
                       + (f"{counted(family['tests'], 'segment')} tested, one Holm family"
                          if family["tests"] else "no segment apart from the whole")
-                      + (f"; {family['pooled_into_other']} small values pooled into 'other'"
-                         if family["pooled_into_other"] else "") + "):",
+                      + _pooled_text(family) + "):",
                       head]
             for r in family["rows"]:
                 lines.append(_segment_line(str(r["value"]), r, a, b, 36, wa, wb))
@@ -142,6 +141,18 @@ class Comparison:
                 lines.append(f"      {b}: {_shown(ex['items_b'])}")
                 lines.append(f"      context: {context_text(ex['context'])}")
         return "\n".join(lines)
+
+
+def _pooled_text(family: dict) -> str:
+    """How many values of a column went to 'other', and why: under the minimum size, or past
+    the largest kept (four values of over 100 requests had read as "small values")."""
+    pooled, large = family["pooled_into_other"], family.get("pooled_large", 0)
+    if not pooled:
+        return ""
+    if not large:
+        return f"; {pooled} small values pooled into 'other'"
+    return (f"; {pooled} values pooled into 'other': {large} past the {family['max_values']} "
+            f"largest, {pooled - large} under the minimum size")
 
 
 def _mark(row: dict, a: str, b: str) -> str:

@@ -104,15 +104,18 @@ def _raw_labels(values: pd.Series, bins: int) -> tuple[pd.Series, list | None]:
     return pd.Series(labels, index=values.index, dtype=object), order
 
 
-def _pooled(labels: pd.Series, min_size: int, max_values: int) -> tuple[pd.Series, int]:
+def _pooled(labels: pd.Series, min_size: int, max_values: int) -> tuple[pd.Series, int, int]:
     """Small segments and those past the ``max_values`` largest go to "other"; also how
-    many segment names were pooled. A column of two values (a boolean) pools nothing: its
-    small value would be the 'other' alone, under another name (shown, not tested)."""
+    many segment names were pooled, and how many of those were large enough to test alone
+    (past the largest). A column of two values (a boolean) pools nothing: its small value
+    would be the 'other' alone, under another name (shown, not tested)."""
     counts = labels.value_counts(sort=True)
     if len(counts) <= 2 and (labels != MISSING).all():
-        return labels, 0
-    keep = counts[counts >= min_size].index[:max_values]
-    return labels.where(labels.isin(keep), OTHER), int(len(counts) - len(keep))
+        return labels, 0, 0
+    large = counts[counts >= min_size].index
+    keep = large[:max_values]
+    return (labels.where(labels.isin(keep), OTHER), int(len(counts) - len(keep)),
+            int(len(large) - len(keep)))
 
 
 def _numeric(values: pd.Series) -> bool:
@@ -153,7 +156,7 @@ def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: 
     out = {}
     for column in columns:
         raw, order = _raw_labels(context[column].reset_index(drop=True), bins)
-        labels, pooled = _pooled(raw, min_size, max_values)
+        labels, pooled, large = _pooled(raw, min_size, max_values)
         groups = pd.Series(np.arange(len(labels))).groupby(labels.to_numpy(), sort=False).indices
         rank = {name: place for place, name in enumerate(order or [])}
         names = sorted(groups, key=lambda v: (v in (OTHER, MISSING), v == OTHER,
@@ -172,7 +175,8 @@ def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: 
                     _untested(a[groups[v]], b[groups[v]], seed, small=v in small))}
                 for v in names]
         out[column] = {"tests": sum(1 for r in rows if r["p_holm"] == r["p_holm"]), "rows": rows,
-                       "pooled_into_other": pooled}
+                       "pooled_into_other": pooled, "pooled_large": large,
+                       "max_values": max_values}
     return out
 
 

@@ -147,6 +147,24 @@ def test_an_other_pooled_under_the_minimum_size_is_shown_but_not_tested():
     assert "other" not in {r["value"] for r in significant(families, losses=False)}
 
 
+def test_values_past_the_largest_kept_are_said_apart_from_the_small_ones():
+    """A PM's `compare --by connected_device` read "44 small values pooled into 'other'",
+    four of them over 100 requests each, pooled only for being past the 20 largest."""
+    from suggest.compare import _pooled_text
+
+    rng = np.random.default_rng(3)
+    place = np.array([f"big{i}" for i in range(5) for _ in range(60)] + ["tiny1", "tiny2"] * 5)
+    a = ranking_values(rng, len(place))
+    families = segment_tests(a, a, pd.DataFrame({"place": place}), ["place"], min_size=30,
+                             max_values=3)
+    family = families["place"]
+    assert family["pooled_into_other"] == 4 and family["pooled_large"] == 2
+    assert _pooled_text(family) == ("; 4 values pooled into 'other': 2 past the 3 largest, "
+                                    "2 under the minimum size")
+    wide = segment_tests(a, a, pd.DataFrame({"place": place}), ["place"], min_size=30)["place"]
+    assert _pooled_text(wide) == "; 2 small values pooled into 'other'"
+
+
 def test_the_small_value_of_a_two_valued_column_keeps_its_name_and_is_not_tested():
     """Seven newcomers among 393 returning users: 'false' is not 'other' (nothing else is
     pooled with it), is shown under its own name with its figures, and is not tested; and

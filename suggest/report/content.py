@@ -33,7 +33,7 @@ import pandas as pd
 
 from suggest.compare import context_text, interval_text
 from suggest.errors import counted, percent
-from suggest.segments import ALPHA, MIN_SEGMENT, segment_columns
+from suggest.segments import ALPHA, MAX_VALUES, MIN_SEGMENT, segment_columns
 from suggest.stats import SAME, TOO_FEW, detectable, format_mde, format_p, p_phrase
 from suggest.data.load import local_span
 from suggest.report.terminal import share_text
@@ -295,7 +295,10 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
                    Text(f"{tested} segments tested in {counted(families, 'context column')}, each "
                         f"column its own Holm family; a segment is listed as significant when it "
                         f"stays so with Bonferroni over those {counted(families, 'column')} too, so "
-                        f"the list as a whole holds a 5% error rate. Values under the minimum size "
+                        f"the list as a whole holds a 5% error rate. Values under the minimum size, "
+                        f"and those past a column's "
+                        f"{next((f.get('max_values') for f in c.segments.values()), None) or MAX_VALUES} "
+                        f"largest, "
                         f"are pooled into 'other' (tested only when the pool reaches the minimum "
                         f"size; a column whose values all pooled there has no segment apart from "
                         f"the whole), numbers cut into quantile bins"
