@@ -32,6 +32,9 @@ ALPHA = 0.05
 
 #: Held-out candidate recall below which the verdict says a learned engine's ceiling.
 LOW_RECALL = 0.6
+#: A best baseline answering fewer held-out requests than this is said to be silent on the
+#: rest (user-history on new users): a win over it may be a win over its silence alone.
+SILENT_BASELINE = 0.95
 
 
 def baseline_names(engines: dict[str, dict]) -> list[str]:
@@ -102,7 +105,8 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                    "(the description's relevance and positive_min).")
         return out
     leaky = bool((summary.get("leakage") or {}).get("warning"))
-    headline = _headline(learned[0], baseline, comparisons, metric, leaky) if learned else None
+    headline = (_headline(learned[0], baseline, comparisons, metric, leaky, engines)
+                if learned else None)
     if headline:
         out["headline"] = headline
         say.append(headline)
@@ -335,9 +339,10 @@ def _twin_sentence(name: str, twin: str, comparisons: list[dict], metric: str) -
 
 
 def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: str,
-              leaky: bool = False) -> str | None:
+              leaky: bool = False, engines: dict | None = None) -> str | None:
     """Is ``name`` worth it? Yes when it significantly beats the rules and the best baseline,
-    no when either is significantly better, else not shown either way."""
+    no when either is significantly better, else not shown either way. A best baseline
+    silent on some requests (``engines``' answered rates) is said to be."""
     found = [(other, _find(comparisons, other, name, metric)) for other in (TEAM, baseline)
              if other is not None]
     found = [(other, c) for other, c in found if c is not None]
@@ -345,7 +350,7 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
         return None
     phrases, beats, loses = [], 0, 0
     for other, c in found:
-        who = "the rules" if other == TEAM else f"the best baseline ({other})"
+        who = "the rules" if other == TEAM else f"the best baseline ({other}{_silent(engines, other)})"
         if c["p_holm"] < ALPHA and c["diff"] > 0:
             beats += 1
             phrases.append(f"beats {who} by {c['diff']:+.3f}")
@@ -430,6 +435,15 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]], least: int | None
                "segments cannot say where on this log." if missing_only else ""))
 
 
+def _silent(engines: dict | None, name: str) -> str:
+    """``', which answers 71.5% of requests'`` for an engine silent on more than
+    1 - :data:`SILENT_BASELINE` of the held-out requests; else nothing."""
+    rate = ((engines or {}).get(name) or {}).get("answered_rate")
+    if rate is None or rate != rate or rate >= SILENT_BASELINE:
+        return ""
+    return f", which answers {percent(rate, 1)} of requests"
+
+
 def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str | None:
     """The cold start in one sentence: ``name`` on the held-out requests whose user has no
     request in the training part, against the best baseline that answers them
@@ -459,13 +473,23 @@ def _new_users(summary: dict, name: str, other: str | None, metric: str) -> str 
     least = (summary.get("segments") or {}).get("min_segment") or 0
     few = new["requests"] < least
     said = f"{diff(new)} {metric}" + (", too few to judge" if few else reading(new))
+    overall = _find(summary.get("comparisons") or [], other, name, metric) if other else None
+    # a win over a baseline silent on new users, with none on the users it answers: the win
+    # is over its silence (a tester's ranker lost to "user-history, else popular")
+    silence = (old is not None and overall is not None and overall["p_holm"] < ALPHA
+               and overall["diff"] > 0 and _silent(summary.get("engines"), other)
+               and old.get("ci_low") is not None and old["ci_low"] == old["ci_low"]
+               and old["ci_low"] <= 0 and not (new.get("ci_low") or 0) > 0)
     return (f"Users new to the engines (no request in the training part: {new['requests']:,}"
             + (f" of the {total:,} requests with a positive" if total else " requests")
             + (f", under the {least} a segment needs to be tested" if few else "") + "): "
             f"{name} - {new['baseline']} (the best baseline that answers them) {said}"
             + (f"; returning users: {name} - {other} {diff(old)}{reading(old)}" if old else "")
             + f" (95% paired t intervals, not adjusted for the segments tested; the segment "
-              f"'{RETURNING}').")
+              f"'{RETURNING}')."
+            + (f" So {name}'s lead over {other} is shown only where {other} is silent: {other} "
+               f"for returning users and {new['baseline']} for new ones may do as well."
+               if silence else ""))
 
 
 def _rules_sentence(entry: dict, metric: str, requests: int | None = None,

@@ -318,6 +318,33 @@ def test_the_headline_engines_are_said_in_the_plainest_figure_too():
         text.index(next(s for s in text if s.startswith("Highest"))) + 1
 
 
+def test_a_win_over_a_best_baseline_silent_on_new_users_is_said_to_be_over_its_silence():
+    """A statistician's log: 28% of held-out requests from new users, on whom user-history
+    says nothing. "Yes: beats the best baseline (user-history)", while the ranker lost to
+    popular on the new users and tied user-history on the returning ones."""
+    summary = _summary(0.029, 1e-4)
+    summary["engines"]["user-history"]["answered_rate"] = 0.715
+    summary["newcomers"] = {"ranker": {"baseline": "popular", "requests": 138, "diff": -0.023,
+                                       "ci_low": -0.048, "ci_high": 0.003}}
+    returning = {"value": "true", "requests": 346, "diff": -0.006, "ci_low": -0.027,
+                 "ci_high": 0.015}
+    summary["segments"] = {"min_segment": 30, "pairs": {"ranker - user-history": {
+        "returning_user": {"rows": [returning]}}}}
+    verdict = judge(summary, "ndcg@5")
+    assert "beats the best baseline (user-history, which answers 71.5% of requests) by +0.029" \
+        in verdict["headline"]
+    said = next(s for s in verdict["sentences"] if s.startswith("Users new"))
+    assert said.endswith("So ranker's lead over user-history is shown only where user-history is "
+                         "silent: user-history for returning users and popular for new ones may "
+                         "do as well.")
+    # a lead on the returning users too: the win is not the silence's alone
+    returning.update(diff=0.04, ci_low=0.02, ci_high=0.06)
+    assert "shown only where" not in " ".join(judge(summary, "ndcg@5")["sentences"])
+    # a baseline that answers nearly every request is named as before
+    summary["engines"]["user-history"]["answered_rate"] = 0.99
+    assert "beats the best baseline (user-history) by" in judge(summary, "ndcg@5")["headline"]
+
+
 def test_a_second_learned_engine_that_reads_as_the_first_gets_one_sentence():
     """A hybrid a hair from the ranker repeated the ranker's five bullets word for word; it
     now says its two differences in one sentence, unless a reading or a segment differs."""
