@@ -639,8 +639,18 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
     usable = [n for n, e in engines.items() if _usable(e, RECOMMENDED)]
     order = sorted(usable, key=lambda n: -engines[n][RECOMMENDED]["value"])
     if order:
-        sentences.append(f"By {best}: " + "; ".join(_estimate_phrase(n, engines[n]) for n in order)
-                         + ".")
+        # an estimate on an effective 2 rows put random, truly last, second of seven: those on
+        # few rows follow, by name, not in the order
+        ranked = [n for n in order if engines[n]["ess"] >= MIN_ESS]
+        thin = sorted(n for n in order if n not in ranked)
+        sentences.append(
+            f"By {best}: " + "; ".join(_estimate_phrase(n, engines[n]) for n in ranked)
+            + ("; " if ranked and thin else "")
+            + (("on too few rows to order them (an effective sample under "
+                f"{MIN_ESS:.0f}): " if ranked else "each on too few rows to order (an "
+                f"effective sample under {MIN_ESS:.0f}): ")
+               + "; ".join(_estimate_phrase(n, engines[n]) for n in thin) if thin else "")
+            + ".")
         found = {"paired": differences or {}}
         # (an estimate on few rows says so below: its differences are no finding either)
         overlaps = [(a, b, paired(found, a, b)) for a, b in zip(order, order[1:])

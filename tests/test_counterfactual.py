@@ -552,6 +552,30 @@ def test_an_engine_that_matches_nothing_is_left_out_of_the_order_and_said_to_be_
     assert any(s.startswith("never matches none of the log's shows") for s in said)
 
 
+def test_estimates_on_few_rows_are_not_put_in_the_order():
+    """'By IPS: context-popular 0.431; random 0.401; ...': random, truly last of seven, came
+    second on two matches at weight 330 (an effective 2 rows). Listed apart, by name."""
+    from suggest.counterfactual import trust_sentences
+
+    def engine(ips, ess):
+        return {"of_shown": 0.2, "support": 1.0, "ess": ess, "replay": 0.05, "clipped": 0,
+                "clip": None, "matched": 5.0, "suggested": 100,
+                **{e: {"value": ips, "ci_low": ips / 2, "ci_high": ips * 2}
+                   for e in ("ips", "snips", "dr")}}
+
+    engines = {"rules": engine(0.077, 500.0), "random": engine(0.401, 2.0),
+               "ranker": engine(0.060, 400.0), "popular": engine(0.5, 3.0)}
+    order = next(s for s in trust_sentences(engines, 5) if s.startswith("By IPS"))
+    assert order.startswith("By IPS: rules 0.077")
+    assert order.index("rules") < order.index("ranker") < order.index(
+        "on too few rows to order them (an effective sample under 30): ") < order.index(
+        "popular") < order.index("random")
+    alone = next(s for s in trust_sentences({n: engines[n] for n in ("random", "popular")}, 5)
+                 if s.startswith("By IPS"))
+    assert alone.startswith("By IPS: each on too few rows to order (an effective sample under "
+                            "30): popular")
+
+
 def test_the_verdict_says_why_it_compares_two_engines_when_there_is_no_ranker():
     from suggest.counterfactual import verdict_caution
 
