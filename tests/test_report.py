@@ -293,6 +293,20 @@ def test_the_data_card_says_what_each_leakage_share_is_a_share_of():
     old = card({"user_item": 0.3, "user_context": 0.63, "users_in_both": 0.8125,
                 "warning": None})
     assert "81% a user seen there at all" in old and "distinct users" not in old
+    assert "new items" not in text
+    # new releases under the verdict's 25% caution: a tester's 19% was said nowhere, while
+    # the candidates' recall counted them out of reach
+    churn = card({"user_item": 0.3, "user_context": 0.63, "new_items": 0.1912, "warning": None})
+    assert "19% of the test part's engagements are on items no training request engaged (new " \
+           "items)" in churn
+    from suggest.report.terminal import ceiling_lines
+
+    summary = {"ranker": {"ranker": {"candidate_recall": {"test": 0.641, "train": 0.7, "valid": 0.7},
+                                     "candidates_cap": 50, "candidate_recall_test_requests": 900}},
+               "leakage": {"new_items": 0.1912}}
+    assert ceiling_lines(summary)[-1] == ("  (19.1% of all held-out engagements are on items no "
+                                          "training request engaged: new items, which only a rule "
+                                          "naming them or random can reach)")
 
 
 def _segment(value, diff, p_holm, mde=0.05, requests=40):

@@ -553,7 +553,11 @@ def _leakage(leak: dict | None) -> list[str]:
             "seen there in the very same context"
             + (f" and {percent(requests)} a user seen there at all" if requests is not None else "")
             + (f"; of the test part's distinct users, {percent(users)} are also in the training "
-               "part." if users is not None else "."))
+               "part." if users is not None else ".")
+            + (f" {percent(leak['new_items'])} of the test part's engagements are on items no "
+               "training request engaged (new items), which no engine fitted on the training "
+               "part can suggest but by a rule naming them or by chance." if leak.get("new_items")
+               else ""))
     from suggest.splits import LEAKY
 
     if leak.get("warning"):
