@@ -204,7 +204,8 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                 f"{p_phrase(c['p_holm'])}" for c, _, label in said)
                 + " (Holm as above); it significantly loses in no segment either.")
         else:
-            say += [f"{name} vs {label}: " + _difference(c, name, other) for c, other, label in said]
+            say += [f"{name} vs {label}: " + _difference(c, name, other, comparisons)
+                    for c, other, label in said]
             if where:
                 say.append(_losses(name, where, (summary.get("segments") or {}).get("min_segment")))
         other = baseline if baseline in engines else TEAM
@@ -215,7 +216,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         c = _find(comparisons, TEAM, baseline, metric)
         if c is not None:  # no learned engine: is the simplest thing better than the rules?
             out["key_comparisons"].append(c)
-            say.append(f"The best baseline, {baseline}, vs the rules: " + _difference(c, baseline, TEAM))
+            say.append(f"The best baseline, {baseline}, vs the rules: " + _difference(c, baseline, TEAM, comparisons))
     for name in other_rule_sets(engines):  # hand-written, mined, distilled rules side by side
         said = [(TEAM, name, f"{name} (rules from {engines[name]['rule_set']}) vs the rules: ", ""),
                 (baseline, name, f"{name} vs the best baseline ({baseline}): ", ""),
@@ -225,7 +226,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
             c = _find(comparisons, a, b, metric) if a is not None else None
             if c is not None:
                 out["key_comparisons"].append(c)
-                say.append(head + _difference(c, b, a) + tail)
+                say.append(head + _difference(c, b, a, comparisons) + tail)
     if TEAM in engines and engines[TEAM].get("answered_rate") is not None:
         say.append(_rules_sentence(engines[TEAM], metric, summary.get("requests"),
                                     summary.get("requests_scored")))
@@ -379,13 +380,21 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
                f"for the {name}." if unseen else ""))
 
 
-def _difference(c: dict, b: str, a: str) -> str:
+def _difference(c: dict, b: str, a: str, comparisons: list[dict] | None = None) -> str:
+    """One pair's difference on the primary metric, and what it means; a win said with the
+    metrics at the same cutoff on which the loser is significantly better (``comparisons``):
+    "rules is better" on NDCG, while popular found an engaged item more often."""
     metric = c["metric"]
     head = (f"{c['diff']:+.3f} {metric} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], "
             f"{p_phrase(c['p_holm'])} (Holm over {c.get('family', '?')} tests)")
     if c["p_holm"] < ALPHA:
-        winner = b if c["diff"] > 0 else a
-        return f"{head}: {winner} is better."
+        winner, loser = (b, a) if c["diff"] > 0 else (a, b)
+        cut = metric.rsplit("@", 1)[-1]
+        against = [o["metric"] for o in comparisons or () if o["a"] == a and o["b"] == b
+                   and o["metric"] != metric and o["metric"].rsplit("@", 1)[-1] == cut
+                   and o["p_holm"] < ALPHA and (o["diff"] > 0) != (c["diff"] > 0)]
+        return (f"{head}: {winner} is better" + (f", though {loser} is significantly better on "
+                                                f"{', '.join(against)}" if against else "") + ".")
     mde = c.get("mde")
     detect = (f"; the two score the same {metric} on every request" if c.get("differing") == 0
               else "" if mde is None or mde != mde else

@@ -345,6 +345,23 @@ def test_a_win_over_a_best_baseline_silent_on_new_users_is_said_to_be_over_its_s
     assert "beats the best baseline (user-history) by" in judge(summary, "ndcg@5")["headline"]
 
 
+def test_a_win_on_the_primary_metric_names_the_metrics_the_loser_wins_on():
+    """'popular vs the rules: -0.015 ndcg@5 ...: rules is better', while popular found an
+    engaged item significantly more often (hit rate, precision and recall at 5)."""
+    from suggest.verdict import _difference
+
+    def row(metric, diff, p):
+        return {"a": "rules", "b": "popular", "metric": metric, "diff": diff, "ci_low": diff - 0.01,
+                "ci_high": diff + 0.01, "p_holm": p, "family": 12, "mde": 0.01}
+
+    main = row("ndcg@5", -0.015, 0.001)
+    others = [main, row("hit_rate@5", 0.019, 0.0017), row("precision@5", 0.004, 0.01),
+              row("mrr@5", -0.02, 0.001), row("recall@5", 0.01, 0.2), row("hit_rate@10", 0.03, 0.001)]
+    assert _difference(main, "popular", "rules", others).endswith(
+        "rules is better, though popular is significantly better on hit_rate@5, precision@5.")
+    assert _difference(main, "popular", "rules").endswith("rules is better.")
+
+
 def test_a_second_learned_engine_that_reads_as_the_first_gets_one_sentence():
     """A hybrid a hair from the ranker repeated the ranker's five bullets word for word; it
     now says its two differences in one sentence, unless a reading or a segment differs."""
