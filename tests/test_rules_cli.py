@@ -183,6 +183,17 @@ def test_a_failing_test_on_slice_items_says_they_follow_the_logs_popularity(tmp_
                      "tests:\n  - name: gym\n    context: {location: gym}\n    expect: [b, a]\n")
     other = run("rules", "test", fixed)
     assert other.exit_code == 1 and "catalog slices" not in other.output
+    # slice items expected but never listed (under `conflict: first` the slice's rule never
+    # fills): a PM's failure blamed popularity for a list holding no slice item
+    decision = tmp_path / "d.yaml"
+    decision.write_text("conflict: first\nrules:\n  - id: apps\n    when: {location: gym}\n"
+                        "    suggest: [a, b]\n  - id: m\n    when: {location: gym}\n"
+                        "    suggest: [{category: Music, top: 2}]\n"
+                        "tests:\n  - name: gym\n    context: {location: gym}\n"
+                        f"    expect: [a, b, {first}, {second}]\n")
+    listed = run("rules", "test", decision, "--dataset", SAMPLE)
+    assert listed.exit_code == 1 and "got ['a', 'b']" in listed.output, listed.output
+    assert "catalog slices" not in listed.output
 
 
 def test_a_time_written_without_a_window_is_an_error_on_a_log_with_timestamps(tmp_path):
