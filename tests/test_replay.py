@@ -993,6 +993,11 @@ def test_an_engine_that_shows_what_a_block_rule_removes_is_counted_and_cautioned
     assert (f"Caution: ranker shows an item a block rule removes in {shown / fired:.0%} of the "
             f"{fired:,} held-out requests where one fires (in its top 5); hybrid never does: "
             "ship hybrid to keep the blocks.") in said
+    # the best baseline the learned engines are judged against is said to, plainly (a PM's
+    # user-history showed a blocked item in 55% of them, and nothing said so)
+    assert (f"Caution: popular (the best baseline) shows an item a block rule removes in "
+            f"{shown / fired:.0%} of the {fired:,} held-out requests where one fires (in its "
+            "top 5).") in said
 
 
 def test_a_held_out_part_without_an_engagement_says_so_and_does_not_crash(make_dataset, tmp_path):
