@@ -256,6 +256,19 @@ def _zoned(folder, log: str, description: str, window: str, item: str, tests: st
     return rules
 
 
+def test_a_context_time_written_as_a_unix_time_is_refused_with_its_iso_reading():
+    """A PM copied a row's time from a log of `time_format: unix_s` into --context: refused
+    (a bare number could be seconds or milliseconds), and the hint now writes it out."""
+    context = '{"location": "home", "timestamp": 1769970608}'
+    said = run("rules", "explain", ROOT / "rules" / "phone.yaml", "--dataset", SAMPLE,
+               "--context", context)
+    assert said.exit_code == 2 and "Traceback" not in said.output
+    assert "as Unix seconds, 1769970608 is 2026-02-01T18:30:08+00:00" in said.output
+    said = run("rules", "explain", ROOT / "rules" / "phone.yaml", "--dataset", SAMPLE,
+               "--context", context.replace("1769970608", "1769970608123"))
+    assert "as Unix milliseconds, 1769970608123 is 2026-02-01T18:30:08.123000+00:00" in said.output
+
+
 def test_explain_refuses_a_time_without_its_offset_where_the_dataset_reads_offsets(tmp_path):
     """Under `timezone: offset` a log's time without an offset is rejected; a context's was read
     in UTC without a word ("sat 07:45" for a time meant at +01:00)."""

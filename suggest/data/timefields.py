@@ -492,7 +492,8 @@ def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
                            hint="write ISO 8601 with the date, e.g. 2026-03-03T08:10:00+01:00")
     if ts is pd.NaT:
         raise SuggestError(f"context timestamp {str(stamp)!r} is not a time",
-                           hint="write ISO 8601, e.g. 2026-03-03T08:10:00+01:00")
+                           hint="write ISO 8601, e.g. 2026-03-03T08:10:00+01:00"
+                                + _epoch_reading(text))
     if zone is not None:
         check_zone(zone)
     if ts.tzinfo is None:
@@ -503,6 +504,22 @@ def context_time(stamp, zone: str | None = None) -> pd.Timestamp:
                                + dst_problem(pd.Series([ts]), zone)[0],
                                hint="write it with its UTC offset") from None
     return ts
+
+
+def _epoch_reading(text: str | None) -> str:
+    """For a context timestamp written as a Unix time (copied from a log of ``time_format:
+    unix_s`` or ``unix_ms``), the ISO 8601 time it stands for, as a clause of the hint.
+
+    >>> _epoch_reading("1769970608")
+    '; as Unix seconds, 1769970608 is 2026-02-01T18:30:08+00:00'
+    """
+    match = re.fullmatch(r"(\d{9,10}|\d{12,13})(\.\d+)?", text or "")
+    if not match:
+        return ""
+    unit = "s" if len(match.group(1)) <= 10 else "ms"
+    stamp = pd.Timestamp(float(text), unit=unit, tz="UTC").floor("s" if unit == "s" else "ms")
+    return (f"; as Unix {'seconds' if unit == 's' else 'milliseconds'}, {text} is "
+            f"{stamp.isoformat()}")
 
 
 def check_zone(zone: object) -> None:
