@@ -107,6 +107,9 @@ def test_weekday_names_and_numbers(written, expected):
 def test_window_days_are_sorted_and_deduplicated_and_crossing_is_kept():
     w = condition('{time: {between: ["22:00", "02:00"], days: [sat, fri, fri]}}').value
     assert w == Window(22 * 60, 2 * 60, (4, 5))
+    # said as starting on its days: "sun 01:29 (22:00-02:00 on fri,sat)" read as a contradiction
+    assert str(w) == "22:00-02:00 starting on fri,sat"
+    assert str(Window(6 * 60, 9 * 60, (0,))) == "06:00-09:00 on mon"
     assert condition('{time: {between: ["22:00", "24:00"]}}').value == Window(22 * 60, 0, None)
 
 

@@ -89,7 +89,10 @@ class Window:
 
     def __str__(self) -> str:
         clock = f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
-        return clock + (f" on {','.join(DAYS[d] for d in self.days)}" if self.days else "")
+        # "sun 01:29 (22:30-01:30 on fri,sat)" read as a contradiction to a PM
+        crosses = self.end < self.start
+        return clock + (f" {'starting ' if crosses else ''}on {','.join(DAYS[d] for d in self.days)}"
+                        if self.days else "")
 
 
 @dataclass(frozen=True)
