@@ -32,8 +32,8 @@ import pandas as pd
 from suggest.data.timefields import ID_COLUMNS, TIME_FIELDS
 from suggest.errors import SuggestError
 from suggest.ids import isin
-from suggest.splits import (LEAKY, SPLIT_SEED_NOTE, gap_text, group_values, leakage_warning, seen_rows,
-                            split_kind)
+from suggest.splits import (LEAKY, SPLIT_SEED_NOTE, gap_text, group_values, held_from,
+                            leakage_warning, seen_rows, split_kind)
 
 #: Candidate values per round of the search for the cut.
 _WAYS = 256
@@ -72,7 +72,7 @@ def split_on_dask(log, test_share: float = 0.2, seed: int = 0, *, how: str = "au
         place = _nth_largest(client, ties, n_test - above)
         masks = [client.submit(_latest, b, s, cut, place, pure=False)
                  for b, s in zip(buckets, stamps)]
-        described = f"by time: the latest {test_share:.0%} of requests"
+        described = f"by time: the latest {test_share:.0%} of requests" + held_from(cut)
         trained = client.gather([client.submit(_latest_trained, m, s, pure=False)
                                  for m, s in zip(masks, stamps)])
         trained = [t for t in trained if t is not None]
