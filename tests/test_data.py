@@ -1577,6 +1577,27 @@ def test_every_file_of_a_parquet_folder_brings_its_columns_and_their_types_must_
     with pytest.raises(DataError, match="disagree on a column's type") as info:
         load(write_dataset(tmp_path, None, name="ev", context={"temp": "numeric"}))
     assert info.value.exit_code == 2 and "temp" in info.value.format()
+    # the file that disagrees is named: a tester searched 29 files for an empty one
+    assert f"{tmp_path / 'ev' / 'day=2' / 'q.parquet'} is the first that disagrees" in str(info.value)
+
+
+@pytest.mark.parametrize("name,fmt", [("ev", "parquet"), ("ev/*.parquet", "parquet"),
+                                      ("logs/*.csv", "csv")])
+def test_a_link_to_a_missing_file_among_the_logs_files_is_an_error_not_left_out(tmp_path, name,
+                                                                                 fmt):
+    """A tester's broken link in a glob and in a hive folder: its day left out without a
+    word, `data check` exit 0."""
+    for folder in ("ev", "logs"):
+        (tmp_path / folder).mkdir()
+    pd.DataFrame({"user": ["a"], "item": ["x"]}).to_parquet(tmp_path / "ev" / "a.parquet")
+    (tmp_path / "logs" / "a.csv").write_text("user,item\na,x\n")
+    suffix = ".csv" if fmt == "csv" else ".parquet"
+    link = tmp_path / ("logs" if fmt == "csv" else "ev") / f"b{suffix}"
+    link.symlink_to(tmp_path / f"gone{suffix}")
+    with pytest.raises(DataError, match="the log names a link to a file that does not exist") as info:
+        load(write_dataset(tmp_path, None, name=name, format=fmt))
+    assert info.value.exit_code == 2 and info.value.where == str(link)
+    assert f"gone{suffix}" in info.value.hint
 
 
 @pytest.mark.parametrize("bad", ["a.parquet", "b.parquet"])

@@ -29,6 +29,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -81,11 +82,23 @@ def log_files(path: Path) -> list[Path] | None:
     if GLOB.search(str(path)):
         anchor = next(i for i, part in enumerate(path.parts) if GLOB.search(part))
         base = Path(*path.parts[:anchor]) if anchor else Path(".")
-        return sorted(p for p in base.glob(str(Path(*path.parts[anchor:]))) if p.is_file())
+        return sorted(p for p in base.glob(str(Path(*path.parts[anchor:]))) if _a_file(p))
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))
+        return sorted(p for p in path.rglob("*") if _a_file(p) and not p.name.startswith((".", "_"))
                       and p.suffix.lower() in (*PARQUET_SUFFIXES, ""))
     return None
+
+
+def _a_file(path: Path) -> bool:
+    """A file of the log: a file, or a link to one; a link to nothing is refused (its file
+    was left out without a word, a day of a tester's log with it)."""
+    if path.is_file():
+        return True
+    if path.is_symlink() and not path.exists():
+        raise DataError("the log names a link to a file that does not exist",
+                        where=str(path), hint="restore the file the link points to "
+                                              f"({os.readlink(path)}) or remove the link")
+    return False
 
 
 def read_table(path: Path, fmt: str, *, separator: str = ",", encoding: str = "utf-8",
@@ -486,15 +499,20 @@ def _dataset_parts(path: Path, options: dict) -> list[Part]:
         # each file's schema read from its footer and unified as it comes (a fragment's
         # physical_schema keeps the footer: 53 KB a file, 264 MiB for 5,000 files); the
         # files' columns first, then the folder keys
-        files = None
+        files = culprit = None
         for fragment in fragments:
             one = _instants_in_utc(_file_schema(fragment.path, what))
+            culprit = fragment.path
             files = one if files is None else pa.unify_schemas([files, one],
                                                                promote_options="permissive")
+        culprit = None  # the folder keys' types, past the files
         schema = pa.unify_schemas([files, schema] if files is not None else [schema],
                                   promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(f"the files of the {what} disagree on a column's type: {exc}",
+        # the file met when the types stopped agreeing: a tester searched 29 files for it
+        raise DataError(f"the files of the {what} disagree on a column's type: {exc}"
+                        + (f"; {culprit} is the first that disagrees with the files before "
+                           "it" if culprit else ""),
                         where=str(path), hint="write every file with the same column "
                                               "types") from None
     return [Part(Path(f.path), "parquet", options, fragment=f, schema=schema) for f in fragments]
