@@ -138,16 +138,16 @@ def gap_text(gap: pd.Timedelta) -> str:
 
 
 def held_from(first: int | None) -> str:
-    """`` (from 2026-03-18 19:15:00+00:00)``: where a time split's held-out part starts
+    """``, from 2026-03-18 19:15:00+00:00``: where a time split's held-out part starts
     (``first``: its earliest time, int64 nanoseconds), said nowhere before; nothing for none
     or a missing time.
 
     >>> held_from(1_773_861_300_000_000_000)
-    ' (from 2026-03-18 19:15:00+00:00)'
+    ', from 2026-03-18 19:15:00+00:00'
     """
     if first is None or first == np.iinfo(np.int64).min:
         return ""
-    return f" (from {pd.Timestamp(int(first), unit='ns', tz='UTC')})"
+    return f", from {pd.Timestamp(int(first), unit='ns', tz='UTC')}"
 
 
 def latest(timestamps: pd.Series, n: int) -> np.ndarray:

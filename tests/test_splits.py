@@ -56,7 +56,7 @@ def test_a_gap_leaves_out_the_test_requests_just_after_the_cut():
     assert gapped.how.endswith(" within 2d after the cut")  # as written, not '2 days 00:00:00'
     # where the held-out part starts, said (a PM found it nowhere)
     first = plain.test["timestamp"].min().tz_convert("UTC")
-    assert plain.how == f"by time: the latest 25% of requests (from {first})"
+    assert plain.how == f"by time: the latest 25% of requests, from {first}"
 
 
 @pytest.mark.parametrize("gap", ["90", "2.5", " 3 "])
