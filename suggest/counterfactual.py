@@ -652,10 +652,10 @@ def trust_sentences(engines: dict, k: int, differences: dict | None = None) -> l
                + "; ".join(_estimate_phrase(n, engines[n]) for n in thin) if thin else "")
             + ".")
         found = {"paired": differences or {}}
-        # (an estimate on few rows says so below: its differences are no finding either)
-        overlaps = [(a, b, paired(found, a, b)) for a, b in zip(order, order[1:])
-                    if not _apart(engines[a], engines[b])
-                    and min(engines[a]["ess"], engines[b]["ess"]) >= MIN_ESS]
+        # neighbours in the order printed (an estimate on few rows says so below: its
+        # differences are no finding either, and one between two steady ones hid theirs)
+        overlaps = [(a, b, paired(found, a, b)) for a, b in zip(ranked, ranked[1:])
+                    if not _apart(engines[a], engines[b])]
         if overlaps:
             told = [f"{a} above {b} ({_difference_phrase(d)})" for a, b, d in overlaps
                     if d is not None and d["ci_low"] > 0]

@@ -570,6 +570,12 @@ def test_estimates_on_few_rows_are_not_put_in_the_order():
     assert order.index("rules") < order.index("ranker") < order.index(
         "on too few rows to order them (an effective sample under 30): ") < order.index(
         "popular") < order.index("random")
+    # an estimate on few rows between two steady ones by value: the steady ones are still
+    # compared, as neighbours in the order printed (a reviewer found the sentence gone)
+    between = {"rules": engine(0.077, 500.0), "random": engine(0.07, 2.0),
+               "ranker": engine(0.065, 400.0)}
+    assert any(s.startswith("Where the separate intervals overlap") and "rules and ranker" in s
+               for s in trust_sentences(between, 5, {}))
     alone = next(s for s in trust_sentences({n: engines[n] for n in ("random", "popular")}, 5)
                  if s.startswith("By IPS"))
     assert alone.startswith("By IPS: each on too few rows to order (an effective sample under "

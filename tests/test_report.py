@@ -305,8 +305,9 @@ def test_the_data_card_says_what_each_leakage_share_is_a_share_of():
                                      "candidates_cap": 50, "candidate_recall_test_requests": 900}},
                "leakage": {"new_items": 0.1912}}
     assert ceiling_lines(summary)[-1] == ("  (19.1% of all held-out engagements are on items no "
-                                          "training request engaged: new items, which only a rule "
-                                          "naming them or random can reach)")
+                                          "training request engaged: new items, which only the "
+                                          "rules (by name or catalog slice) and random list, and "
+                                          "the learned engines only through the rules' candidates)")
 
 
 def _segment(value, diff, p_holm, mde=0.05, requests=40):
@@ -441,6 +442,8 @@ def test_the_rule_table_counts_rules_that_beat_the_engine_not_the_silent_group()
         "1 rule significantly beats popular where it fires.")
     assert caption("ranker", [{"rule": "commute", **group}, {"rule": "night", **group}]).endswith(
         "2 rules significantly beat ranker: candidates for guardrails or the hybrid.")
+    assert caption("hybrid", [{"rule": "commute", **group}]).endswith(
+        "1 rule significantly beats hybrid: candidates for guardrails.")  # not "or the hybrid"
 
 
 def test_a_coverage_below_a_thousandth_is_shown_not_rounded_to_nothing():

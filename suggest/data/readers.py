@@ -84,17 +84,18 @@ def log_files(path: Path) -> list[Path] | None:
         base = Path(*path.parts[:anchor]) if anchor else Path(".")
         return sorted(p for p in base.glob(str(Path(*path.parts[anchor:]))) if _a_file(p))
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if _a_file(p) and not p.name.startswith((".", "_"))
-                      and p.suffix.lower() in (*PARQUET_SUFFIXES, ""))
+        return sorted(p for p in path.rglob("*") if not p.name.startswith((".", "_"))
+                      and p.suffix.lower() in (*PARQUET_SUFFIXES, "") and _a_file(p))
     return None
 
 
 def _a_file(path: Path) -> bool:
     """A file of the log: a file, or a link to one; a link to nothing is refused (its file
-    was left out without a word, a day of a tester's log with it)."""
+    was left out without a word, a day of a tester's log with it), unless its name is hidden
+    (an editor's lock file, ``.#a.parquet``, is such a link)."""
     if path.is_file():
         return True
-    if path.is_symlink() and not path.exists():
+    if not path.name.startswith(".") and path.is_symlink() and not path.exists():
         raise DataError("the log names a link to a file that does not exist",
                         where=str(path), hint="restore the file the link points to "
                                               f"({os.readlink(path)}) or remove the link")

@@ -512,12 +512,15 @@ def _epoch_reading(text: str | None) -> str:
 
     >>> _epoch_reading("1769970608")
     '; as Unix seconds, 1769970608 is 2026-02-01T18:30:08+00:00'
+    >>> _epoch_reading("1769970608.5")
+    '; as Unix seconds, 1769970608.5 is 2026-02-01T18:30:08.500000+00:00'
     """
     match = re.fullmatch(r"(\d{9,10}|\d{12,13})(\.\d+)?", text or "")
     if not match:
         return ""
     unit = "s" if len(match.group(1)) <= 10 else "ms"
-    stamp = pd.Timestamp(float(text), unit=unit, tz="UTC").floor("s" if unit == "s" else "ms")
+    stamp = pd.Timestamp(float(text), unit=unit, tz="UTC").round(
+        "us" if match.group(2) else unit)  # a fraction kept (to the microsecond), else whole
     return (f"; as Unix {'seconds' if unit == 's' else 'milliseconds'}, {text} is "
             f"{stamp.isoformat()}")
 

@@ -309,9 +309,10 @@ def _overrides(engine, method: str) -> bool:
 def add_counts(parts: list[pd.Series]) -> pd.Series:
     """Counts of :meth:`BaseEngine.counts` from several cuts of the training requests, added
     up (a missing value in a key is a key of its own)."""
-    every = pd.concat([p for p in parts if p is not None and len(p)])
-    if not len(every):
-        return parts[0]
+    kept = [p for p in parts if p is not None and len(p)]
+    if not kept:  # nothing counted anywhere (rules that name no catalog slice count nothing)
+        return next((p for p in parts if p is not None), pd.Series(dtype=float))
+    every = pd.concat(kept)
     return every.groupby(level=list(range(every.index.nlevels)), dropna=False, sort=True,
                          observed=True).sum()
 

@@ -384,7 +384,8 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
     # the silent group is no rule: it counted as "1 rule(s) still beat" in a tester's report
     beaten = [r for r in main.rules if r["significant"] and r["diff"] < 0 and r["rule"] != NO_RULE]
     silent = any(r["rule"] == NO_RULE for r in main.rules)
-    why = (": candidates for guardrails or the hybrid" if main.b in LEARNED
+    why = (": candidates for guardrails" + (" or the hybrid" if main.b != "hybrid" else "")
+           if main.b in LEARNED
            else f" where {'they fire' if len(beaten) > 1 else 'it fires'}")
     report.add(Text("Requests grouped by the rule behind the rules engine's first suggestion"
                     + (f" ('{NO_RULE}': the rules were silent)" if silent else "")
@@ -555,8 +556,9 @@ def _leakage(leak: dict | None) -> list[str]:
             + (f"; of the test part's distinct users, {percent(users)} are also in the training "
                "part." if users is not None else ".")
             + (f" {percent(leak['new_items'])} of the test part's engagements are on items no "
-               "training request engaged (new items), which no engine fitted on the training "
-               "part can suggest but by a rule naming them or by chance." if leak.get("new_items")
+               "training request engaged (new items), which only the rules (by name or catalog "
+               "slice) and random list, and the learned engines only through the rules' "
+               "candidates." if leak.get("new_items")
                else ""))
     from suggest.splits import LEAKY
 

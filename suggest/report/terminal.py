@@ -37,7 +37,8 @@ def ceiling_lines(summary: dict) -> list[str]:
     new = (summary.get("leakage") or {}).get("new_items")
     if lines and new:  # a tester's 35.9% out of reach was 19 points of new releases
         lines.append(f"  ({new:.1%} of all held-out engagements are on items no training request "
-                     "engaged: new items, which only a rule naming them or random can reach)")
+                     "engaged: new items, which only the rules (by name or catalog slice) and random list, "
+                     "and the learned engines only through the rules' candidates)")
     return [""] + lines if lines else []
 
 
