@@ -72,7 +72,7 @@ def split_on_dask(log, test_share: float = 0.2, seed: int = 0, *, how: str = "au
         place = _nth_largest(client, ties, n_test - above)
         masks = [client.submit(_latest, b, s, cut, place, pure=False)
                  for b, s in zip(buckets, stamps)]
-        described = f"by time: the latest {test_share:.0%} of requests" + held_from(cut)
+        described = f"by time: the latest {test_share:.0%} of requests"
         trained = client.gather([client.submit(_latest_trained, m, s, pure=False)
                                  for m, s in zip(masks, stamps)])
         trained = [t for t in trained if t is not None]
@@ -81,7 +81,12 @@ def split_on_dask(log, test_share: float = 0.2, seed: int = 0, *, how: str = "au
             masks = [client.submit(_without_gap, m, s, latest, pure=False)
                      for m, s in zip(masks, stamps)]
             left_out = sum(client.gather([client.submit(_left_out, m, pure=False) for m in masks]))
-            described += f", leaving out the {left_out:,} within {gap_text(gap)} after the cut"
+            firsts = [f for f in client.gather([client.submit(_first_held, m, s, pure=False)
+                                                for m, s in zip(masks, stamps)]) if f is not None]
+            described += (f", leaving out the {left_out:,} within {gap_text(gap)} after the cut"
+                          + held_from(min(firsts) if firsts else None, "; held out from "))
+        else:
+            described += held_from(cut)
     elif kind == "request":
         chosen = client.submit(_permuted_tail, total, n_test, seed, pure=False)
         masks = [client.submit(_chosen_places, b, chosen, pure=False) for b in buckets]
@@ -163,6 +168,11 @@ def _latest(bucket: dict | None, stamps: np.ndarray, cut: int, place: int):
 def _latest_trained(masks, stamps: np.ndarray) -> int | None:
     train = stamps[masks[0]]
     return int(train.max()) if len(train) else None
+
+
+def _first_held(masks, stamps: np.ndarray) -> int | None:
+    test = stamps[masks[1]]
+    return int(test.min()) if len(test) else None
 
 
 def _without_gap(masks, stamps: np.ndarray, latest: int):

@@ -137,17 +137,17 @@ def gap_text(gap: pd.Timedelta) -> str:
     return " ".join(parts)
 
 
-def held_from(first: int | None) -> str:
+def held_from(first: int | None, lead: str = ", from ") -> str:
     """``, from 2026-03-18 19:15:00+00:00``: where a time split's held-out part starts
-    (``first``: its earliest time, int64 nanoseconds), said nowhere before; nothing for none
-    or a missing time.
+    (``first``: its earliest time, int64 nanoseconds; after a gap, the first request scored),
+    said nowhere before; nothing for none or a missing time.
 
     >>> held_from(1_773_861_300_000_000_000)
     ', from 2026-03-18 19:15:00+00:00'
     """
     if first is None or first == np.iinfo(np.int64).min:
         return ""
-    return f", from {pd.Timestamp(int(first), unit='ns', tz='UTC')}"
+    return f"{lead}{pd.Timestamp(int(first), unit='ns', tz='UTC')}"
 
 
 def latest(timestamps: pd.Series, n: int) -> np.ndarray:
@@ -172,15 +172,17 @@ def split(requests: pd.DataFrame, truth: pd.DataFrame, test_share: float = 0.2,
     if kind == "time":
         is_test = latest(requests["timestamp"], n_test)
         stamps = pd.to_datetime(requests["timestamp"], utc=True).dt.as_unit("ns").array.asi8
-        described = f"by time: the latest {test_share:.0%} of requests" + held_from(
-            stamps[is_test].min() if is_test.any() else None)
+        described = f"by time: the latest {test_share:.0%} of requests"
         if gap is not None and is_test.any() and (~is_test).any():
             cut = stamps[~is_test].max()
             inside = is_test & (stamps <= cut + gap.value)
             left_out = int(inside.sum())
-            described += f", leaving out the {left_out:,} within {gap_text(gap)} after the cut"
+            held = is_test & ~inside
+            described += (f", leaving out the {left_out:,} within {gap_text(gap)} after the cut"
+                          + held_from(stamps[held].min() if held.any() else None, "; held out from "))
         else:
             inside = np.zeros(len(requests), bool)
+            described += held_from(stamps[is_test].min() if is_test.any() else None)
     elif kind == "request":
         order = np.random.default_rng(seed).permutation(len(requests))
         is_test = np.zeros(len(requests), bool)

@@ -618,6 +618,9 @@ def test_the_held_out_requests_are_the_local_splits(coarse_log, client, tmp_path
         stamps = local.requests["timestamp"]
         cut = stamps[local.requests["request_id"].isin(test)].min()
         assert ((stamps == cut).sum() > 1) and part.left_out > 0  # a cut among equal times
+        # where the requests scored start, said alike: the first of them, after a gap too
+        first = part.test["timestamp"].min().tz_convert("UTC")
+        assert remote.how.endswith(f"; held out from {first}" if gap else f", from {first}")
 
 
 @pytest.mark.parametrize("buckets", [1, 5])

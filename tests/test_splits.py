@@ -53,7 +53,9 @@ def test_a_gap_leaves_out_the_test_requests_just_after_the_cut():
     assert gapped.left_out == len(plain.test) - len(gapped.test) > 0
     assert "leaving out the" in gapped.how and not set(gapped.test_truth["request_id"]) - set(
         gapped.test["request_id"])
-    assert gapped.how.endswith(" within 2d after the cut")  # as written, not '2 days 00:00:00'
+    # the gap as written, not '2 days 00:00:00'; then where the requests scored start
+    assert gapped.how.endswith(" within 2d after the cut; held out from "
+                               f"{gapped.test['timestamp'].min().tz_convert('UTC')}")
     # where the held-out part starts, said (a PM found it nowhere)
     first = plain.test["timestamp"].min().tz_convert("UTC")
     assert plain.how == f"by time: the latest 25% of requests, from {first}"
