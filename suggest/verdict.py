@@ -130,7 +130,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         if shown:
             cut = metric.split("@")[1]
             kept = [n for n in learned if n != name and engines[n].get("blocked_shown_rate") == 0
-                    and name in learned]
+                    ] if name in learned else []  # the baseline's sentence names no engine to ship
             who = name if name in learned else f"{name} (the best baseline)"
             say.append(f"Caution: {who} shows an item a block rule removes in {percent(shown)} "
                        f"of the {engines[name]['block_requests']:,} held-out requests where one "

@@ -291,16 +291,14 @@ def _segments(report: Report, main, versus_baseline, metric: str) -> None:
         tested = sum(f["tests"] for f in c.segments.values())
         families = sum(1 for f in c.segments.values() if f["tests"])
         losses, wins = c.losses(), c.wins()
+        most = next((f.get("max_values") for f in c.segments.values()), None) or MAX_VALUES
         report.add(Heading(f"{c.b} against {c.a}", level=3),
                    Text(f"{tested} segments tested in {counted(families, 'context column')}, each "
                         f"column its own Holm family; a segment is listed as significant when it "
                         f"stays so with Bonferroni over those {counted(families, 'column')} too, so "
                         f"the list as a whole holds a 5% error rate. Values under the minimum size, "
-                        f"and those past a column's "
-                        f"{next((f.get('max_values') for f in c.segments.values()), None) or MAX_VALUES} "
-                        f"largest, "
-                        f"are pooled into 'other' (tested only when the pool reaches the minimum "
-                        f"size; a column whose values all pooled there has no segment apart from "
+                        f"and those past a column's {most} largest, are pooled into 'other' "
+                        f"(tested only when the pool reaches the minimum size; a column whose values all pooled there has no segment apart from "
                         f"the whole), numbers cut into quantile bins"
                         + (", the hour into 4-hour bands" if "hour" in c.segments else "")
                         + f". Significant: {len(losses)} losses, {len(wins)} wins."
@@ -379,7 +377,6 @@ def _rules(report: Report, summary: dict, main, metric: str) -> None:
         report.add(Text("No rules engine in this run."))
         return
     from suggest.compare import NO_RULE
-    from suggest.verdict import LEARNED
 
     # the silent group is no rule: it counted as "1 rule(s) still beat" in a tester's report
     beaten = [r for r in main.rules if r["significant"] and r["diff"] < 0 and r["rule"] != NO_RULE]
