@@ -872,9 +872,10 @@ Examples:
 def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     """Who wins, where and why: paired tests, segments, per-rule results, disagreements.
 
-    Overall: the replay's own tests of the pair when it made them (Holm over
-    all its overall tests, as its verdict says them), else every metric at the
-    cutoff as one Holm family. Segments: each column
+    Overall: the replay's own tests of the pair when it made them (Holm within
+    its families, as its verdict says them: the headline tests, each learned
+    engine against the rules and the best baseline on the primary metric, and
+    the other overall tests), else every metric at the cutoff as one Holm family. Segments: each column
     its own Holm family (so asking for another column never changes these
     p-values). A difference that is not significant comes with its minimum
     detectable effect at 80% power.

@@ -41,7 +41,8 @@ from suggest.splits import Split, split  # noqa: F401  (split is this module's A
 from suggest.evaluate import check_gain, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, MISSING, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
-from suggest.verdict import verdict_pairs
+from suggest.verdict import (HEADLINE_TESTS, RULE_SET_TESTS, headline_tests, other_rule_sets,
+                             verdict_pairs)
 
 
 def _write(path: Path, content) -> None:
@@ -750,8 +751,11 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
         engines[name].update(timed.get(name) or (  # an engine a worker holds: timed there
             engine.ask(_one_engine_latency, warm, sample, k) if name not in here else {}))
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
+    headline = headline_tests(pairs, totals.primary, engines)
     comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
-                                                         pairs, seed=seed)]
+                                                         pairs, seed=seed, headline=headline)]
+    other = len(comparisons) - len(headline)
+    held_as = HEADLINE_TESTS + (RULE_SET_TESTS if other_rule_sets(engines) else "")
     scored = max((t["scored"] for t in totals.engines.values()), default=0)
     return {"engines": engines, "comparisons": comparisons, "split": held.how,
             "leakage": held.leakage, "latency": LATENCY_NOTES,
@@ -759,14 +763,16 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
             "requests": int(held.test_requests),
             "requests_without_positive": int(held.test_requests - scored),
             "requests_scored": int(scored), "catalog_items": len(catalog),
-            "tests": {"family": len(comparisons), "alpha": 0.05,
+            "tests": {"headline": len(headline), "other": other, "alpha": 0.05,
+                      "headline_tests": held_as,
                       "note": "differences with a 95% paired t interval (not corrected); p from the "
                               "paired sign-flip test (exact; its normal approximation for many "
                               "requests; Hoeffding's bound below 1e-4; else seeded sign flips), "
-                              f"Holm-corrected over the {len(comparisons)} overall comparisons (every "
-                              "pair and metric at the primary metric's cutoff); each segment column "
-                              "is its own family; MDE: the difference found with 80% power at the "
-                              "family's level"},
+                              f"Holm-corrected within two families: the {len(headline)} headline "
+                              f"tests ({held_as}) and the {other} other overall tests (every "
+                              "other pair and metric at the primary metric's cutoff); each segment "
+                              "column is its own family; MDE: the difference found with 80% power "
+                              "at the family's level"},
             "train_requests": held.train_requests, "metrics": names}
 
 

@@ -20,8 +20,8 @@ Every comparison the tool prints goes through :func:`paired_test`:
   data supports: a large effect over thousands of requests gets a p-value near
   0, never a floor of ``1 / (resamples + 1)``.
 
-Corrections are Holm's step-down over a *family* the caller chooses (the
-overall comparisons; each segment column on its own), and the minimum
+Corrections are Holm's step-down over a *family* the caller chooses (a replay's
+headline tests; its other overall comparisons; each segment column on its own), and the minimum
 detectable effect (:func:`mde`) says what a "no significant difference" could
 have found: the true difference that this sample would find significant at the
 family's level with 80% power.
@@ -314,12 +314,13 @@ def p_phrase(p: float) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
-# -- engines compared, every pair and metric one family ---------------------------------
+# -- engines compared: the headline tests one family, every other pair and metric another
 
 @dataclass
 class Paired:
     """A paired comparison of two engines on one metric over the same requests
-    (:func:`test_family`: ``p_holm`` over the family it was tested in)."""
+    (:func:`test_family`: ``p_holm`` over the family it was tested in, ``family`` its size;
+    ``headline``: whether that family is the headline's, see :func:`compare_by_place`)."""
 
     a: str
     b: str
@@ -338,6 +339,7 @@ class Paired:
     significant: bool
     mde: float
     differing: int = 0
+    headline: bool = False
 
     def to_dict(self) -> dict:
         """The fields, and ``mde_none_possible``: JSON writes an infinite MDE (no difference
@@ -349,8 +351,8 @@ class Paired:
 def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
                     pairs: list[tuple[str, str]], *, seed: int = 0,
                     alpha: float = 0.05) -> list[Paired]:
-    """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family.
-    ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`.
+    """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family
+    (``headline`` False on every one). ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`.
 
     Raises
     ------
@@ -372,24 +374,35 @@ def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
                                hint="evaluate it with those metrics (evaluate(run, truth, "
                                     "metrics=[...]))")
 
-    def samples():
-        for a, b in pairs:
-            joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))
-            for metric in metrics:
-                yield joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()
-    return _family(pairs, metrics, samples(), alpha, seed)
+    def sample(a, b, metric):
+        joined = per_request[a].merge(per_request[b], on="request_id", suffixes=("_a", "_b"))
+        return joined[f"{metric}_a"].to_numpy(), joined[f"{metric}_b"].to_numpy()
+    return _families(pairs, metrics, sample, alpha, seed)
 
 
 def compare_by_place(values, metrics: list[str], pairs: list[tuple[str, str]], *,
-                     seed: int = 0, alpha: float = 0.05) -> list[Paired]:
+                     seed: int = 0, alpha: float = 0.05, headline=()) -> list[Paired]:
     """:func:`compare_engines` when every engine's values are of the same requests in the
     same order: ``values(engine, metric)`` gives them, and is asked for one pair's metric
-    at a time (so they may be read when asked, not held)."""
-    samples = ((values(a, metric), values(b, metric)) for a, b in pairs for metric in metrics)
-    return _family(pairs, metrics, samples, alpha, seed)
+    at a time (so they may be read when asked, not held).
+
+    ``headline``: the ``(a, b, metric)`` tests that answer the question asked first (a
+    replay's: each learned engine against the rules and the best baseline on the primary
+    metric). They are one Holm family and every other test another, each at ``alpha``
+    (as a trial's primary and secondary endpoints): comparing one more baseline or metric
+    never changes the headline's p-values or minimum detectable effects. Without
+    ``headline``, every test is one family.
+    """
+    return _families(pairs, metrics, lambda a, b, metric: (values(a, metric), values(b, metric)),
+                     alpha, seed, frozenset(headline))
 
 
-def _family(pairs, metrics, samples, alpha: float, seed: int) -> list[Paired]:
+def _families(pairs, metrics, sample, alpha: float, seed: int,
+              headline: frozenset = frozenset()) -> list[Paired]:
     names = [(a, b, metric) for a, b in pairs for metric in metrics]
-    return [Paired(a, b, metric, **row) for (a, b, metric), row
-            in zip(names, test_family(samples, alpha=alpha, seed=seed))]
+    found = {}
+    for key in (True, False):
+        group = [name for name in names if (name in headline) == key]
+        rows = test_family((sample(*name) for name in group), alpha=alpha, seed=seed)
+        found.update({name: Paired(*name, **row, headline=key) for name, row in zip(group, rows)})
+    return [found[name] for name in names]

@@ -74,6 +74,61 @@ def verdict_pairs(names: list[str], metric: str, engines: dict[str, dict]) -> li
     return pairs
 
 
+#: What a replay's headline Holm family holds (:func:`headline_tests`), in words.
+HEADLINE_TESTS = ("each learned engine against the rules and the best baseline on the primary "
+                  "metric")
+#: ... and when rule sets are replayed beside the team's.
+RULE_SET_TESTS = "; each other rule set against the rules, the best baseline and the first learned engine"
+
+
+def holm_family(c: dict) -> str:
+    """The Holm family comparison ``c`` was tested in, in words: "the 4 headline tests", "the
+    44 other overall tests" ("48 tests" from a replay before the two families)."""
+    n = c.get("family", "?")
+    if "headline" not in c:
+        return f"{n} tests"
+    return f"the {n} headline tests" if c["headline"] else f"the {n} other overall tests"
+
+
+def tests_text(tests: dict, marked: str = "") -> str:
+    """How a replay's overall tests were corrected (its summary's ``tests``), in words;
+    ``marked``: how a table marks the headline tests, said beside them."""
+    if "headline" not in tests:  # a replay before the two families
+        return f"Holm-corrected over the {tests.get('family', '?')} overall tests (every pair and metric)"
+    return (f"Holm-corrected within two families: the {tests['headline']} headline tests "
+            f"({marked}{tests.get('headline_tests', HEADLINE_TESTS)}) and the {tests['other']} other overall tests (every other "
+            "pair and metric at the primary metric's cutoff)")
+
+
+def families_text(rows: list[dict]) -> str:
+    """The Holm families of ``rows`` (a pair's comparisons on several metrics), in words,
+    each with its metrics when they are not all of one family."""
+    groups: dict[str, list[str]] = {}
+    for row in sorted(rows, key=lambda r: not r.get("headline")):  # the headline's first
+        groups.setdefault(holm_family(row), []).append(row["metric"])
+    if len(groups) == 1:
+        return next(iter(groups))
+    return " and ".join(f"{text} ({', '.join(metrics)})" for text, metrics in groups.items())
+
+
+def headline_tests(pairs: list[tuple[str, str]], metric: str,
+                   engines: dict[str, dict]) -> set[tuple[str, str, str]]:
+    """The tests the verdict's key comparisons rest on, among ``pairs`` (either way round):
+    each learned engine against the rules and against the best baseline (without one, the
+    best baseline against the rules), and each other rule set against the rules, the best
+    baseline and the first learned engine, on ``metric``. A replay tests them as one Holm
+    family: which baselines or metrics are compared beside them never changes their p-values."""
+    names = list(engines)
+    baseline = best_baseline(engines, metric)
+    learned = [n for n in LEARNED if n in names]
+    wanted = {(other, n) for n in learned for other in (TEAM, baseline)}
+    if not learned:
+        wanted.add((TEAM, baseline))
+    for name in other_rule_sets(engines):
+        wanted |= {(TEAM, name), (baseline, name), *((name, n) for n in learned[:1])}
+    return {(a, b, metric) for a, b in pairs if (a, b) in wanted or (b, a) in wanted}
+
+
 def _find(comparisons: list[dict], a: str, b: str, metric: str) -> dict | None:
     return next((c for c in comparisons if c["a"] == a and c["b"] == b and c["metric"] == metric),
                 None)
@@ -390,7 +445,7 @@ def _difference(c: dict, b: str, a: str, comparisons: list[dict] | None = None) 
     "rules is better" on NDCG, while popular found an engaged item more often."""
     metric = c["metric"]
     head = (f"{c['diff']:+.3f} {metric} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], "
-            f"{p_phrase(c['p_holm'])} (Holm over {c.get('family', '?')} tests)")
+            f"{p_phrase(c['p_holm'])} (Holm over {holm_family(c)})")
     if c["p_holm"] < ALPHA:
         winner, loser = (b, a) if c["diff"] > 0 else (a, b)
         cut = metric.rsplit("@", 1)[-1]

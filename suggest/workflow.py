@@ -749,7 +749,7 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
                           report_metric(summary, metric or (f"ndcg@{k}" if k is not None else None)))
     cutoff = parse_metric(metric)[1]
     # only what the comparison reads: a run of a million requests holds far more
-    from suggest.verdict import other_rule_sets
+    from suggest.verdict import families_text, other_rule_sets
 
     # a rule set replayed beside the team's, when it is one of the two: its own rules
     rule_engine = next((n for n in (a, b) if n in other_rule_sets(summary["engines"])), "rules")
@@ -765,7 +765,7 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
                           [r["metric"] for r in found.overall])
     if stored:
         found.overall = stored
-        found.family = f"the replay's {stored[0].get('family', '?')} overall tests"
+        found.family = f"the replay's own tests: {families_text(stored)}"
     return found
 
 

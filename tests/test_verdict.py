@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from conftest import write_dataset
 from suggest.cli import main
-from suggest.verdict import best_baseline, judge, verdict_pairs
+from suggest.verdict import best_baseline, headline_tests, judge, verdict_pairs
 
 PLACES = {"home": "tv_guide", "work": "calendar", "gym": "workout", "cafe": "menu", "car": "maps"}
 
@@ -64,8 +64,17 @@ def test_the_verdict_compares_the_learned_engine_with_the_best_baseline(rules_wo
     assert verdict["primary_metric"] == "ndcg@5"
     pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
     assert (verdict["best_baseline"], "ranker") in pairs and ("rules", "popular") in pairs
-    family = {c["family"] for c in summary["comparisons"]}
-    assert family == {len(summary["comparisons"])}
+    # the headline's tests are their own Holm family: each learned engine against the rules
+    # and the best baseline on the primary metric; every other pair and metric another
+    headline = [c for c in summary["comparisons"] if c["headline"]]
+    learned = [n for n in ("ranker", "hybrid") if n in summary["engines"]]
+    assert sorted((c["a"], c["b"]) for c in headline) == sorted(
+        (other, n) for n in learned for other in ("rules", verdict["best_baseline"]))
+    assert {c["metric"] for c in headline} == {"ndcg@5"}
+    assert {c["family"] for c in headline} == {len(headline)} == {summary["tests"]["headline"]}
+    rest = [c for c in summary["comparisons"] if not c["headline"]]
+    assert {c["family"] for c in rest} == {len(rest)} == {summary["tests"]["other"]}
+    assert any(c["metric"] == "ndcg@5" and c["a"] == "rules" and c["b"] == "popular" for c in rest)
     # the baseline is beaten by the rules here, and the verdict says who is best
     assert verdict["best_engine"] in ("rules", "ranker")
     assert summary["segments"]["pairs"]["ranker - rules"]["place"]["tests"] == 5
@@ -203,6 +212,21 @@ def test_best_baseline_and_pairs():
     pairs = verdict_pairs(list(engines), "m", engines)
     assert ("rules", "ranker") in pairs and ("team-engine", "ranker") in pairs
     assert ("team-engine", "hybrid") in pairs and len(pairs) == 7
+    # the headline's tests: each learned engine against the rules and the best baseline; one
+    # more baseline that is not the best changes neither them nor their number
+    key = {("rules", "ranker", "m"), ("team-engine", "ranker", "m"), ("rules", "hybrid", "m"),
+           ("team-engine", "hybrid", "m")}
+    assert headline_tests(pairs, "m", engines) == key
+    more = {**engines, "context-popular": {"m": 0.35}}
+    assert headline_tests(verdict_pairs(list(more), "m", more), "m", more) == key
+    # a rule set beside the team's: against the rules, the best baseline and the ranker
+    more = {**engines, "mined": {"m": 0.45, "rule_set": "mined.yaml"}}
+    assert headline_tests(verdict_pairs(list(more), "m", more), "m", more) - key == {
+        ("rules", "mined", "m"), ("team-engine", "mined", "m"), ("mined", "ranker", "m")}
+    # no learned engine: the best baseline against the rules
+    alone = {"rules": {"m": 0.5}, "popular": {"m": 0.3}, "team-engine": {"m": 0.4}}
+    assert headline_tests(verdict_pairs(list(alone), "m", alone), "m", alone) == {
+        ("rules", "team-engine", "m")}
     assert best_baseline({"rules": {"m": 1}, "ranker": {"m": 1}}, "m") is None
     # without the rules the first engine is the reference: the ranker first was tested
     # against the best baseline twice in one Holm family, once each way (a tester's run)

@@ -9,7 +9,7 @@ MRR@10 (over held-out requests with a positive), the answered rate (over all
 held-out requests) and catalog coverage@5, each with a 95% percentile
 bootstrap interval over requests, and the paired test of the ranker against
 the rules from the replay's summary (paired t interval of the mean difference,
-paired sign-flip p-value, Holm-corrected over the replay's overall comparisons).
+paired sign-flip p-value, Holm-corrected over the replay's headline tests).
 
 The synthetic worlds come from :mod:`suggest.synth` presets (the knobs are
 in :data:`WORLDS` and ``benchmarks/README.md``); the real logs are those
@@ -271,7 +271,7 @@ def _verdict(comparison: dict | None, summary: dict) -> dict | None:
             "diff": comparison["diff"], "ci": [comparison["ci_low"], comparison["ci_high"]],
             "relative": comparison["diff"] / rules_mean if rules_mean else None,
             "p": comparison["p_value"], "p_holm": comparison["p_holm"], "winner": winner,
-            "requests": comparison["requests"], "holm_family": summary["tests"]["family"],
+            "requests": comparison["requests"], "holm_family": comparison["family"],
             "mde": comparison.get("mde")}
 
 

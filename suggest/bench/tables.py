@@ -52,7 +52,7 @@ def precision_markdown(p: dict) -> list[str]:
              "Every engine replayed on the latest 20% of requests by time (a seeded 20% of requests "
              "for logs without time), fitted on the rest. NDCG@5 over held-out requests with a "
              "positive; the difference is ranker minus rules with a 95% paired t interval and "
-             "the paired sign-flip test's p-value, Holm-corrected over the replay's overall comparisons "
+             "the paired sign-flip test's p-value, Holm-corrected over the replay's headline tests "
              "(winner: p < 0.05). "
              "Rules answer: share of held-out requests the rules suggest anything for. Best baseline: "
              "the best of popular, context-popular, user-history and random.", "",

@@ -37,8 +37,8 @@ from suggest.segments import ALPHA, MAX_VALUES, MIN_SEGMENT, segment_columns
 from suggest.stats import SAME, TOO_FEW, detectable, format_mde, format_p, p_phrase
 from suggest.data.load import local_span
 from suggest.report.terminal import share_text
-from suggest.verdict import (LEARNED, TEAM, best_baseline, lightgbm_figure, other_rule_sets,
-                             unadjusted)
+from suggest.verdict import (LEARNED, TEAM, best_baseline, families_text, holm_family,
+                             lightgbm_figure, other_rule_sets, tests_text, unadjusted)
 
 SHOWN_WINS = 10
 SECTIONS = ("verdict", "engines", "segments", "rules", "failures", "cards", "charts", "method")
@@ -175,8 +175,8 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
                          caption=f"The learned engines{' and the other rule sets' if rule_sets else ''}"
                                  f" against the rules and the best baseline "
                                  f"({metric}; a and b: each engine's mean, b - a their "
-                                 f"difference; p Holm-corrected over the "
-                                 f"{rows[0].get('family', '?')} overall tests; reading: which "
+                                 f"difference; p Holm-corrected over "
+                                 f"{families_text(rows)}; reading: which "
                                  f"is better, when the test finds it; MDE, where no difference "
                                  f"was found: the smallest this sample would find).",
                          tone=[_tone(c) for c in rows]))
@@ -220,14 +220,14 @@ def _counterfactual(report: Report, summary: dict) -> None:
 
 
 def _line(c, metric: str, overall: list[dict] = ()) -> str:
-    """The verdict's line on comparison ``c`` at ``metric``: the replay's own test (Holm over
-    all its overall tests, as the table beside it) when the run holds it, else the
+    """The verdict's line on comparison ``c`` at ``metric``: the replay's own test (Holm within
+    its family, as the table beside it) when the run holds it, else the
     comparison's (Holm over the metrics it compared)."""
     from suggest.compare import replay_tests
 
     stored = (replay_tests(list(overall), c.a, c.b, [metric]) or [None])[0]
     row = stored or next(r for r in c.overall if r["metric"] == metric)
-    family = (f"{row.get('family', '?')} overall tests" if stored
+    family = (holm_family(row) if stored
               else f"the {row['family']} metrics compared")
     head = (f"{c.b} vs {c.a}: {row['diff']:+.3f} {metric} [{row['ci_low']:+.3f}, "
             f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])} (Holm over {family})")
@@ -624,10 +624,10 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "Hoeffding's bound when that is already below 0.0001, else up to 50,000 seeded sign flips; "
         "so large effects get p-values as small as the data supports. Intervals are not adjusted "
         "for multiplicity; p-values are.",
-        f"Holm families: the {summary.get('tests', {}).get('family', '?')} overall comparisons "
-        "(every pair and metric at the primary cutoff) are one; each segment column is its own "
-        "(and the verdict's list of losing segments is Bonferroni over the columns too); the rule "
-        "groups are one.",
+        f"Overall comparisons: {tests_text(summary.get('tests', {}))}; so comparing one more "
+        "baseline or metric never changes the headline's p-values. Each segment column is its "
+        "own Holm family (and the verdict's list of losing segments is Bonferroni over the "
+        "columns too); the rule groups are one.",
         "MDE (minimum detectable effect): the true difference that this sample would find "
         "significant at its family's Bonferroni level with 80% power, from the paired differences' "
         "standard deviation; a non-significant difference smaller than it may still be real. "

@@ -6,7 +6,7 @@ import textwrap
 
 from suggest.errors import counted, percent
 from suggest.stats import detectable, p_phrase
-from suggest.verdict import lightgbm_figure, unadjusted
+from suggest.verdict import lightgbm_figure, tests_text, unadjusted
 
 
 def verdict_lines(summary: dict, width: int = 100) -> list[str]:
@@ -81,14 +81,14 @@ def summary_text(summary: dict) -> str:
         tests = summary.get("tests", {})
         unseen = any(_number(c["p_holm"]) >= 0.05 for c in focus)  # rows that show an MDE
         lines += ["", f"paired differences in {metric} (b - a): 95% paired t interval, not adjusted; "
-                      f"p from the paired sign-flip test, Holm-corrected over the "
-                      f"{tests.get('family', '?')} overall tests (every pair and metric)"
+                      f"p from the paired sign-flip test, "
+                      + tests_text(tests, "* below: " if any(c.get("headline") for c in focus) else "")
                   + (";" if unseen else "")]
         if unseen:
             lines.append("MDE: the smallest true difference this sample finds with 80% power")
         pair_width = max(len(f"{c['b']} - {c['a']}") for c in focus) + 2
         for c in focus:
-            pair = f"  {(c['b'] + ' - ' + c['a']).ljust(pair_width)}"
+            pair = f"{'*' if c.get('headline') else ' '} {(c['b'] + ' - ' + c['a']).ljust(pair_width)}"
             if _number(c["p_holm"]) != _number(c["p_holm"]):  # "+nan [+nan, +nan] not significant"
                 lines.append(f"{pair}not tested: no held-out request with an engaged item")
                 continue
