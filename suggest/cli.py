@@ -864,8 +864,9 @@ Examples:
               "metrics.  [default: the replay's primary metric, ndcg@5 unless it chose another]")
 @click.option("--k", "k", type=int, default=None,
               help="Compare ndcg at this cutoff instead (when --metric is not given).")
-@click.option("--min-segment", type=int, default=MIN_SEGMENT_DEFAULT, show_default=True,
-              help="Segments with fewer requests pool into 'other'.")
+@click.option("--min-segment", type=int, default=None,
+              help="Segments with fewer requests pool into 'other'.  [default: the replay's "
+                   f"--min-segment, {MIN_SEGMENT_DEFAULT} unless it chose another]")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the sampled examples (and of sign flips when they are drawn).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
@@ -921,8 +922,9 @@ Examples:
 @click.option("--a", "a", default=None, help="Engine compared against.  [default: rules]")
 @click.option("--b", "b", default=None, help="Engine compared.  [default: ranker]")
 @click.option("--metric", default=None, help="Primary metric.  [default: the replay's, ndcg@5]")
-@click.option("--min-segment", type=int, default=MIN_SEGMENT_DEFAULT, show_default=True,
-              help="Segments with fewer requests pool into 'other'.")
+@click.option("--min-segment", type=int, default=None,
+              help="Segments with fewer requests pool into 'other'.  [default: the replay's "
+                   f"--min-segment, {MIN_SEGMENT_DEFAULT} unless it chose another]")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled examples.")
 def report_command(run_dir, out, fmt, a, b, metric, min_segment, seed):
     """Write the report of a replay run: the verdict first, then engines, segments, rules,

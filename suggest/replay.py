@@ -41,8 +41,7 @@ from suggest.splits import Split, split  # noqa: F401  (split is this module's A
 from suggest.evaluate import check_gain, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, MISSING, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
-from suggest.verdict import (HEADLINE_TESTS, RULE_SET_TESTS, headline_tests, other_rule_sets,
-                             verdict_pairs)
+from suggest.verdict import headline_tests, headline_words, verdict_pairs
 
 
 def _write(path: Path, content) -> None:
@@ -755,7 +754,7 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
                                                          pairs, seed=seed, headline=headline)]
     other = len(comparisons) - len(headline)
-    held_as = HEADLINE_TESTS + (RULE_SET_TESTS if other_rule_sets(engines) else "")
+    held_as = headline_words(engines)
     scored = max((t["scored"] for t in totals.engines.values()), default=0)
     return {"engines": engines, "comparisons": comparisons, "split": held.how,
             "leakage": held.leakage, "latency": LATENCY_NOTES,

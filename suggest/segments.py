@@ -65,6 +65,14 @@ def check_min_size(min_size: int) -> int:
     return min_size
 
 
+def run_min_size(summary: dict, given: int | None) -> int:
+    """The smallest segment a comparison of a finished replay uses: ``given``, else the
+    replay's own (``--min-segment`` of the replay), so it shows the segments the replay's
+    verdict tested; checked (:func:`check_min_size`)."""
+    stored = (summary.get("segments") or {}).get("min_segment")
+    return check_min_size(given if given is not None else stored if stored is not None else MIN_SEGMENT)
+
+
 def segment_columns(results: pd.DataFrame) -> list[str]:
     """The columns of a Results frame that can be segments: the context columns and the
     hour and weekday of the request."""

@@ -737,7 +737,7 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
     from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
     from suggest.report.content import report_metric
-    from suggest.segments import MIN_SEGMENT, segment_columns
+    from suggest.segments import run_min_size, segment_columns
 
     if metric is not None and k is not None:
         raise SuggestError(f"--k {k} and --metric {metric} both choose the cutoff",
@@ -758,7 +758,7 @@ def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=
                                        suggestion_columns=COMPARED)
     found = compare(results, suggestions, a, b, k=cutoff, metric=metric,
                     by=list(by) or segment_columns(results),
-                    min_segment=MIN_SEGMENT if min_segment is None else min_segment, seed=seed,
+                    min_segment=run_min_size(summary, min_segment), seed=seed,
                     truth=read_run_truth(run_dir), rule_engine=rule_engine)
     # the replay's own tests when it made them, so compare says what its verdict says
     stored = replay_tests(summary.get("comparisons") or [], a, b,

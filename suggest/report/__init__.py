@@ -17,15 +17,14 @@ def render_run(run_dir, fmt: str = "html", *, title: str | None = None, a: str |
     from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
     from suggest.report.content import report_engines, report_metric
-    from suggest.segments import MIN_SEGMENT, check_min_size
-
-    min_segment = check_min_size(MIN_SEGMENT if min_segment is None else min_segment)
+    from suggest.segments import run_min_size
 
     if fmt == "md":
         from suggest.report.markdown import render
     else:
         from suggest.report.html import render
     summary = read_summary(run_dir)
+    min_segment = run_min_size(summary, min_segment)
     data = summary.get("data")
     if data and data.get("rows_rejected"):  # the rows refused, where the replay wrote them
         written = [p for p in (Path(run_dir) / "rejects.csv", Path(run_dir) / "rejects") if p.exists()]

@@ -37,7 +37,7 @@ from suggest.segments import ALPHA, MAX_VALUES, MIN_SEGMENT, segment_columns
 from suggest.stats import SAME, TOO_FEW, detectable, format_mde, format_p, p_phrase
 from suggest.data.load import local_span
 from suggest.report.terminal import share_text
-from suggest.verdict import (LEARNED, TEAM, best_baseline, families_text, holm_family,
+from suggest.verdict import (LEARNED, TEAM, best_baseline, holm_family,
                              lightgbm_figure, other_rule_sets, tests_text, unadjusted)
 
 SHOWN_WINS = 10
@@ -171,14 +171,19 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
     rows = [c for c in summary.get("comparisons", []) if c["metric"] == metric
             and ({c["a"], c["b"]} & (set(LEARNED) | rule_sets))]
     if rows:
-        report.add(Table(pd.DataFrame([_comparison_row(c) for c in rows]), sortable=False,
+        # a rule set against the second learned engine is no headline test: said by its row
+        mixed = len({holm_family(c) for c in rows}) > 1
+        table = pd.DataFrame([{**_comparison_row(c), **({"Holm family": "headline" if c.get("headline") else "other"}
+                                                        if mixed else {})} for c in rows])
+        report.add(Table(table, sortable=False,
                          caption=f"The learned engines{' and the other rule sets' if rule_sets else ''}"
-                                 f" against the rules and the best baseline "
+                                 f" against the rules and the baselines "
                                  f"({metric}; a and b: each engine's mean, b - a their "
                                  f"difference; p Holm-corrected over "
-                                 f"{families_text(rows)}; reading: which "
-                                 f"is better, when the test finds it; MDE, where no difference "
-                                 f"was found: the smallest this sample would find).",
+                                 + (_families_column(rows) if mixed else holm_family(rows[0]))
+                                 + "; reading: which "
+                                 "is better, when the test finds it; MDE, where no difference "
+                                 "was found: the smallest this sample would find).",
                          tone=[_tone(c) for c in rows]))
     report.add(Text("The terms (NDCG, p and Holm, MDE, p50 / p99) are explained under "
                     "How the numbers are made, at the end.", note=True))
@@ -236,6 +241,13 @@ def _line(c, metric: str, overall: list[dict] = ()) -> str:
     clause = detectable(row["mde"], differing=row.get("differing"))
     return f"{head}: no significant difference{unadjusted(row)} ({clause}" + (
         ")." if clause in (TOO_FEW, SAME) else " at 80% power).")
+
+
+def _families_column(rows: list[dict]) -> str:
+    """The families a table's last column names: "its Holm family (headline: the 7 headline
+    tests; other: the 65 other overall tests)"."""
+    sizes = {("headline" if c.get("headline") else "other"): holm_family(c) for c in rows}
+    return "its Holm family (" + "; ".join(f"{k}: {v}" for k, v in sorted(sizes.items())) + ")"
 
 
 def _comparison_row(c: dict) -> dict:
@@ -624,8 +636,10 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "Hoeffding's bound when that is already below 0.0001, else up to 50,000 seeded sign flips; "
         "so large effects get p-values as small as the data supports. Intervals are not adjusted "
         "for multiplicity; p-values are.",
-        f"Overall comparisons: {tests_text(summary.get('tests', {}))}; so comparing one more "
-        "baseline or metric never changes the headline's p-values. Each segment column is its "
+        f"Overall comparisons: {tests_text(summary.get('tests', {}))}"
+        + ("; so the other metrics and pairs compared never change the headline's p-values "
+           "(each baseline or rule set replayed is in the headline's family)"
+           if "headline" in summary.get("tests", {}) else "") + ". Each segment column is its "
         "own Holm family (and the verdict's list of losing segments is Bonferroni over the "
         "columns too); the rule groups are one.",
         "MDE (minimum detectable effect): the true difference that this sample would find "
