@@ -313,8 +313,12 @@ def rule_sets(rules) -> tuple[str | None, dict[str, str]]:
     for value in values[1:]:
         name, path = _named(value)
         if name is None:
+            # NAME:FILE, NAME FILE-like slips: the name the user meant, before the file
+            meant, sep, rest = path.partition(":")
+            if not (sep and meant and rest and Path(rest).exists() and not Path(path).exists()):
+                meant, rest = "mined", path.lstrip("=")
             raise SuggestError(f"--rules {value}: a second rule set needs a name, NAME=FILE",
-                               hint=f"e.g. --rules mined={path.lstrip('=')}; the first --rules is the team's")
+                               hint=f"e.g. --rules {meant}={rest}; the first --rules is the team's")
         taken = name.lower() in {n.lower() for n in BUILT_IN}
         if taken or name in others or not name.replace("-", "").replace("_", "").isalnum():
             why = ("is an engine's name" if taken else "is given twice" if name in others

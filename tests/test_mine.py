@@ -292,3 +292,19 @@ def test_a_rules_items_are_written_most_chosen_first(tmp_path):
     rule = next(r for r in mine(load_log(described)).rules if r["label"] == "place is gym")
     items = [t[1] for t in rule["targets"]]
     assert items[:2] == ["A", "B"] and rule["lifts"][0] < rule["lifts"][1], rule
+
+
+def test_a_second_rule_set_written_name_colon_file_gets_the_right_hint(tmp_path):
+    """A tester wrote --rules mine:mine2.yaml; the hint said --rules mined=mine:mine2.yaml,
+    a file that does not exist."""
+    from suggest.errors import SuggestError
+    from suggest.workflow import rule_sets
+
+    (tmp_path / "mine2.yaml").write_text("rules: []\n")
+    given = f"mine:{tmp_path / 'mine2.yaml'}"
+    with pytest.raises(SuggestError) as raised:
+        rule_sets(["rules/phone.yaml", given])
+    assert raised.value.hint.startswith(f"e.g. --rules mine={tmp_path / 'mine2.yaml'};")
+    with pytest.raises(SuggestError) as raised:  # no such file either way: the usual example
+        rule_sets(["rules/phone.yaml", "other.yaml"])
+    assert raised.value.hint.startswith("e.g. --rules mined=other.yaml;")

@@ -1067,3 +1067,20 @@ def test_a_failed_test_whose_time_has_no_zone_says_where_it_was_read(tmp_path):
             "in UTC: wed 02:30 in the rules' zone Europe/London") in result.output
     assert "PASS  zoned" in result.output
     assert result.output.count("no offset nor timezone") == 1  # not on a written offset's failure
+
+
+def test_a_time_window_on_a_log_without_time_says_what_to_do(tmp_path):
+    """A tester's evening rule on InCarMusic (no timestamps) read only "'time' needs a log
+    with a time column": no what-now. It now says where a time column is named, or to use a
+    context field, and lists them."""
+    (tmp_path / "log.csv").write_text("user,item,mood,daypart\nu1,a,happy,night\nu2,b,sad,morning\n")
+    (tmp_path / "d.yaml").write_text("log: log.csv\ncolumns: {user: user, item: item}\n"
+                                     "context: {mood: categorical, daypart: categorical}\n")
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: evening\n    when: {time: {between: ['18:00', '23:00']}}\n"
+                     "    suggest: [a]\n")
+    result = run("rules", "check", rules, "--dataset", tmp_path / "d.yaml")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (f"{rules}:3:18: rule 'evening' › when: 'time' needs a log with a time column, "
+            "and this one has none") in " ".join(result.output.split())
+    assert "`columns: time:`" in result.output and "(daypart, mood)" in result.output

@@ -155,7 +155,14 @@ def check_against(rs: RuleSet, context: dict[str, str], values: dict[str, tuple 
             where = f"{leaf.where}: rule '{rule.id}' › {leaf.path}"
             if leaf.field not in known:
                 if leaf.field in time_fields:
-                    errors.append(f"{where}: '{leaf.field}' needs a log with a time column")
+                    fields = sorted(context)
+                    errors.append(f"{where}: '{leaf.field}' needs a log with a time column, and "
+                                  "this one has none, so no request has a local time, hour or "
+                                  "weekday: name the log's time column under `columns: time:` "
+                                  "in the dataset description if it has one, or write the "
+                                  "condition on a context field"
+                                  + (f" ({', '.join(fields[:12])}{' ...' if len(fields) > 12 else ''})"
+                                     if fields else ""))
                 else:
                     hint = did_you_mean(leaf.field, sorted(known))
                     if leaf.field in ("True", "False"):  # `on:` or `yes:` as a key
