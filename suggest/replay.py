@@ -206,12 +206,14 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
            clip: float | None = None, force: bool = False, notes: list[str] = (),
-           gain: str = "linear") -> dict:
+           gain: str = "linear", cautions: list[str] = ()) -> dict:
     """Fit ``engines`` (name -> unfitted engine) on the training part of ``log`` (a loaded
     log, or the path of its dataset description) and replay the test part through all of
     them into the folder ``out``; return the summary.
     ``notes``: warnings of the caller's, kept in the summary's ``warnings`` with the log's
-    (:func:`suggest.workflow.log_warnings`) and a model's trained on another split.
+    (:func:`suggest.workflow.log_warnings`) and a model's trained on another split;
+    ``cautions``: the caller's words on what the comparison itself is (a model trained with
+    other rules), said in the verdict before its details.
 
     ``metric`` is the primary metric of the verdict (default ``ndcg@5``, or ndcg at
     the largest cutoff when 5 is not one of ``ks``); ``min_segment`` the smallest
@@ -246,7 +248,7 @@ def replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share:
                            chunk_size=chunk_size, progress=progress, latency_sample=latency_sample,
                            compare=compare, settings=settings, runner=runner, metric=metric,
                            min_segment=min_segment, split_by=split_by, gap=gap, clip=clip,
-                           force=force, notes=notes, gain=gain)
+                           force=force, notes=notes, gain=gain, cautions=cautions)
     except SuggestError:
         if made and not any(p.is_file() for p in out.rglob("*")):
             shutil.rmtree(out, ignore_errors=True)  # refused before any work: no empty folder left
@@ -259,7 +261,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
            settings: dict | None = None, runner=None, metric: str | None = None,
            min_segment: int = MIN_SEGMENT, split_by: str = "auto", gap=None,
            clip: float | None = None, force: bool = False, notes: list[str] = (),
-           gain: str = "linear") -> dict:
+           gain: str = "linear", cautions: list[str] = ()) -> dict:
     """The replay itself (see :func:`replay`), in a locked folder."""
     from functools import partial
 
@@ -380,6 +382,7 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
                            *_ties_at_cut(summary["ranker"], out / "suggestions.parquet.partial",
                                          int(metric.split("@")[1]))]
     summary["data"] = data_card(log, held)
+    summary["cautions"] = list(cautions)
     summary["ranker_below_baseline"] = below_baseline(summary, metric)
     _add_verdict(summary, out / "results.parquet.partial", metric, min_segment, seed)
     if replaced:

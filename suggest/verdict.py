@@ -247,6 +247,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning
         say.append(f"Caution: {warning}.")
+    # the caller's: what the comparison is (a model trained with other rules than the
+    # replay's: "ranker vs the rules" compares across rule sets), before the details
+    say += [f"Caution: {c}" + ("" if c.endswith(".") else ".") for c in summary.get("cautions") or ()]
     if ranked:
         say.append(_highest(ranked, engines, metric))
         plain = _plainly(engines, [*learned[:1], TEAM, baseline], metric)

@@ -442,7 +442,7 @@ def replay_log(dataset, out: str | Path, *, log: str | Path | None = None,
                                    "rules": str(team), **({"rule_sets": others} if others else {})},
                          metric=metric, min_segment=min_segment, split_by=split_by, gap=gap,
                          clip=clip, force=force, gain=gain,
-                         notes=[n for n in [_model_rules_differ(model, team)] if n] if model else [])
+                         cautions=[n for n in [_model_rules_differ(model, team)] if n] if model else [])
     found = rejects_summary(loaded, Path(out) / "rejects.csv")
     found["load_warnings"] = list(summary.get("warnings", found["load_warnings"]))
     return {**summary, **found}

@@ -73,9 +73,13 @@ def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tm
     other = run("replay", "--dataset", dataset, "--rules", tmp_path / "edited.yaml", "--model",
                 tmp_path / "m", "--engines", "rules,ranker", "-o", tmp_path / "r2")
     assert other.exit_code == 0, other.output
-    assert "was trained with other rules than --rules" in other.output
-    assert "was trained with other rules than --rules" in " ".join(
-        json.loads((tmp_path / "r2" / "summary.json").read_text())["warnings"])
+    assert "was trained with other rules than --rules" in " ".join(other.output.split())
+    # said in the verdict, before its comparisons (a tester read "ranker vs the rules" first
+    # and the warning only after the whole table)
+    said = json.loads((tmp_path / "r2" / "summary.json").read_text())["verdict"]["sentences"]
+    caution = next(i for i, s in enumerate(said) if "was trained with other rules than --rules" in s)
+    assert said[caution].startswith("Caution: --model ")
+    assert caution < next(i for i, s in enumerate(said) if s.startswith("ranker vs the rules"))
     # the card is the model's training, the same as its own validation's parts
     card = written["ranker"]["ranker"]
     assert card["train_requests"] == manifest["training"]["requests"] == (
