@@ -855,8 +855,9 @@ Examples:
   suggest compare runs/sample --metric precision@5 --min-segment 100 --json
 """)
 @click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--a", "a", default="rules", show_default=True, help="The engine to compare against.")
-@click.option("--b", "b", default="ranker", show_default=True, help="The engine compared.")
+@click.option("--a", "a", default=None, help="The engine to compare against.  [default: rules]")
+@click.option("--b", "b", default=None, help="The engine compared.  [default: ranker; without a "
+              "learned engine, the best baseline]")
 @click.option("--by", "by", multiple=True,
               help="A context column (or hour, weekday) to show segment by segment (repeat). "
                    "Without it every column is tested and only significant segments are shown.")
@@ -888,7 +889,7 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
     if as_json:
         _print_json(report.to_dict())
     else:
-        click.echo(_verdict_first(run_dir, a, b) + report.to_table(every_segment=bool(by)))
+        click.echo(_verdict_first(run_dir, report.a, report.b) + report.to_table(every_segment=bool(by)))
 
 
 def _verdict_first(run_dir: Path, a: str, b: str) -> str:

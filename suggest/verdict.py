@@ -185,8 +185,8 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
                    "(the description's relevance and positive_min).")
         return out
     leaky = bool((summary.get("leakage") or {}).get("warning"))
-    headline = (_headline(learned[0], baseline, comparisons, metric, leaky, engines)
-                if learned else None)
+    headline = (_headline(learned[0], baseline, comparisons, metric, leaky, engines) if learned
+                else _rules_headline(baseline, comparisons, metric, engines))
     if headline:
         out["headline"] = headline
         say.append(headline)
@@ -465,6 +465,24 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
             + (f" Until it is shown better, {unseen[0]} is the simpler choice (nothing to "
                f"train), though this sample allows a gain of up to {unseen[1]['ci_high']:+.3f} "
                f"for the {name}." if unseen else ""))
+
+
+def _rules_headline(baseline: str | None, comparisons: list[dict], metric: str,
+                    engines: dict) -> str | None:
+    """Without a learned engine, the question a team with rules asks first: do they beat the
+    simplest thing that could work (the best baseline)?"""
+    c = _find(comparisons, TEAM, baseline, metric) if baseline is not None else None
+    if c is None or c["p_holm"] != c["p_holm"]:
+        return None
+    who = f"the best baseline ({baseline}{_silent(engines, baseline)})"
+    if c["p_holm"] < ALPHA:
+        said = (f"No: {who} beats them by {c['diff']:+.3f}" if c["diff"] > 0
+                else f"Yes: they beat {who} by {-c['diff']:+.3f}")
+    else:
+        said = (f"Not shown: they are not significantly different from {who} "
+                f"({-c['diff']:+.3f}; "
+                f"{detectable(c['mde'], prefix='it could detect ', differing=c.get('differing'))})")
+    return f"Do the rules beat the simplest thing that could work? {said} on {metric}."
 
 
 def _difference(c: dict, b: str, a: str, comparisons: list[dict] | None = None) -> str:

@@ -730,23 +730,28 @@ def _ranks_reordered(run) -> int:
     return int(by_rank["_key"][differ].nunique())
 
 
-def compare_run(run_dir: str | Path, a: str = "rules", b: str = "ranker", *, by=(),
+def compare_run(run_dir: str | Path, a: str | None = None, b: str | None = None, *, by=(),
                 metric: str | None = None, k: int | None = None, min_segment: int | None = None,
                 seed: int = 0):
     """``suggest compare``: engine ``b`` against ``a`` on a replay folder, reading only what
     the comparison needs; the run's own primary metric unless ``metric`` (or ndcg at
-    ``k``) is asked for; every context column tested when ``by`` is empty."""
+    ``k``) is asked for; every context column tested when ``by`` is empty. ``b`` defaults
+    to the ranker (else the hybrid, else the best baseline), ``a`` to the rules, as the
+    report's (:func:`suggest.report.content.report_engines`)."""
     from suggest.compare import (COMPARED, check_distinct, check_engines, check_metric, compare,
                                  replay_tests)
     from suggest.data.runs import read_replay, read_run_truth, read_summary, run_metrics
     from suggest.evaluate import parse_metric
-    from suggest.report.content import report_metric
+    from suggest.report.content import report_engines, report_metric
     from suggest.segments import run_min_size, segment_columns
 
     if metric is not None and k is not None:
         raise SuggestError(f"--k {k} and --metric {metric} both choose the cutoff",
                            hint=f"give one: --metric {metric}, or --k {k} for ndcg@{k}")
     summary = read_summary(run_dir)
+    if a is None or b is None:
+        a, b, _ = report_engines(summary, a, b, report_metric(summary, metric or (
+            f"ndcg@{k}" if k is not None else None)))
     check_engines([a, b], list(summary["engines"]))
     check_distinct(a, b, list(summary["engines"]))
     metric = check_metric(run_metrics(run_dir),

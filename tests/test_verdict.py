@@ -250,7 +250,16 @@ def test_without_a_learned_engine_the_best_baseline_is_judged_against_the_rules(
                                "ci_low": 0.05, "ci_high": 0.15, "p_holm": 1e-6, "family": 3,
                                "mde": 0.03, "significant": True}]
     verdict = judge(summary, "ndcg@5")
-    assert "headline" not in verdict and verdict["learned"] == []
+    # the first thing said answers the question a team with rules asks first
+    assert verdict["learned"] == [] and verdict["sentences"][0] == verdict["headline"] == (
+        "Do the rules beat the simplest thing that could work? No: the best baseline "
+        "(user-history) beats them by +0.100 on ndcg@5.")
+    summary["comparisons"][0].update(diff=-0.02, ci_low=-0.05, ci_high=0.01, p_holm=0.4, mde=0.03)
+    assert judge(summary, "ndcg@5")["headline"] == (
+        "Do the rules beat the simplest thing that could work? Not shown: they are not "
+        "significantly different from the best baseline (user-history) (+0.020; it could "
+        "detect 0.030) on ndcg@5.")
+    summary["comparisons"][0].update(diff=0.1, ci_low=0.05, ci_high=0.15, p_holm=1e-6)
     assert any(s.startswith("The best baseline, user-history, vs the rules: +0.100")
                and s.endswith("user-history is better.") for s in verdict["sentences"])
 

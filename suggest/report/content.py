@@ -131,8 +131,9 @@ def report_metric(summary: dict, metric: str | None) -> str:
 def report_engines(summary: dict, a: str | None, b: str | None,
                    metric: str) -> tuple[str, str, str | None]:
     """The engines a report compares: ``b`` (default: the ranker, else the first learned
-    engine, else the best), ``a`` (default: the rules) and the best baseline; a name the
-    run does not have is a clear error."""
+    engine, else the best baseline, else the best), ``a`` (default: the rules) and the best
+    baseline; a name the run does not have is a clear error. Without a learned engine the
+    rules against the best baseline is the verdict's comparison, so it is the default."""
     from suggest.compare import check_distinct, check_engines
 
     engines = summary["engines"]
@@ -142,9 +143,11 @@ def report_engines(summary: dict, a: str | None, b: str | None,
     # a default is another engine than the one given, when the run has another
     others = [n for n in engines if n != a] or list(engines)
     learned = [n for n in LEARNED if n in others]
-    b = b or (learned[0] if learned else max(others, key=lambda n: _figure(engines[n], metric)))
+    baseline = best_baseline(engines, metric)
+    b = b or (learned[0] if learned else baseline if baseline in others
+              else max(others, key=lambda n: _figure(engines[n], metric)))
     a = a or (TEAM if TEAM in engines and b != TEAM else next((n for n in engines if n != b), b))
-    return a, b, best_baseline(engines, metric)
+    return a, b, baseline
 
 
 def _figure(entry: dict, metric: str) -> float:
