@@ -1067,6 +1067,11 @@ def test_compare_and_the_report_pool_segments_as_the_replay_did(log, tmp_path):
         return {col: [(r["value"], r["requests"]) for r in f["rows"]] for col, f in segments.items()}
     found, five, thirty = shown(None), shown(5), shown(30)
     assert found == five and found != thirty
+    # no learned engine: by default the rules against the best baseline, as the verdict
+    # (compare stopped with "engine 'ranker' is not in this run")
+    default = compare_run(tmp_path / "run")
+    assert (default.a, default.b) == ("rules", summary["verdict"]["best_baseline"])
+    assert summary["verdict"]["headline"].startswith("Do the rules beat the simplest thing")
     # the report's method note says the size it used
     assert "values with fewer than 5 requests pool into 'other'" in render_run(tmp_path / "run", "md")
     assert "fewer than 30 requests" in render_run(tmp_path / "run", "md", min_segment=30)
