@@ -546,7 +546,8 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]], least: int | None
             "the columns): "
             + "; ".join(parts) + "."
             + (f" No value of a context column has {least} held-out requests, so the "
-               "segments cannot say where on this log." if missing_only else ""))
+               "segments cannot say where on this log: `suggest compare` shows it rule by "
+               "rule, and a smaller --min-segment tests smaller values." if missing_only else ""))
 
 
 def _silent(engines: dict | None, name: str) -> str:

@@ -460,7 +460,9 @@ def test_segments_of_missing_values_alone_are_said_to_tell_nothing_of_where():
                               ("popular", [], {"segments": 12, "columns": 2, "values": 9})], 30)
     assert said.endswith("to rules in none of 8 segments (each the requests missing a column's "
                          "value); to popular in none of 12 segments. No value of a context column "
-                         "has 30 held-out requests, so the segments cannot say where on this log.")
+                         "has 30 held-out requests, so the segments cannot say where on this log: `suggest "
+                         "compare` shows it rule by rule, and a smaller --min-segment tests "
+                         "smaller values.")
 
 
 def test_a_catalog_no_larger_than_the_cutoff_is_cautioned_of():
