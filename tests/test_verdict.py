@@ -499,3 +499,18 @@ def test_one_user_making_most_scored_requests_is_cautioned_of(make_dataset):
     said = judge({"engines": {"ranker": {"ndcg@5": 0.5}}, "comparisons": [],
                   "leakage": {"top_user": 0.3}}, "ndcg@5")["sentences"]
     assert not any("one user makes" in s for s in said)
+
+
+def test_random_as_the_best_baseline_is_said_plainly():
+    """Under --split user a tester's best baseline was random (popular 0.013, context-popular
+    0.029, random 0.038): 'ranker vs the best baseline (random)' read as if random were
+    the simplest thing that works."""
+    summary = _summary(0.01, 0.3)
+    summary["engines"].update({"random": {"ndcg@5": 0.4}, "popular": {"ndcg@5": 0.013},
+                               "user-history": {"ndcg@5": 0.029}})
+    summary["comparisons"][1].update(a="random")
+    said = judge(summary, "ndcg@5")["sentences"]
+    assert ("No simple baseline does better than random on these requests (popular 0.013, "
+            "user-history 0.029, random 0.400 ndcg@5)") in " ".join(said)
+    summary["engines"]["random"]["ndcg@5"] = 0.01  # random last: nothing said
+    assert not any("better than random" in s for s in judge(summary, "ndcg@5")["sentences"])
