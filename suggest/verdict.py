@@ -215,7 +215,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
             kept = [n for n in learned if n != name and engines[n].get("blocked_shown_rate") == 0
                     ] if name in learned else []  # the baseline's sentence names no engine to ship
             who = name if name in learned else f"{name} (the best baseline)"
-            say.append(f"Caution: {who} shows an item a block rule removes in {percent(shown)} "
+            # the team's blocks, not another rule set's (a tester counted the wrong file's)
+            whose = " of the team's rules" if other_rule_sets(engines) else ""
+            say.append(f"Caution: {who} shows an item a block rule{whose} removes in {percent(shown)} "
                        f"of the {engines[name]['block_requests']:,} held-out requests where one "
                        f"fires (in its top {cut})"
                        + (f"; {kept[0]} never does: ship {kept[0]} to keep the blocks"

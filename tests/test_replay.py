@@ -1004,6 +1004,10 @@ def test_an_engine_that_shows_what_a_block_rule_removes_is_counted_and_cautioned
     assert (f"Caution: popular (the best baseline) shows an item a block rule removes in "
             f"{shown / fired:.0%} of the {fired:,} held-out requests where one fires (in its "
             "top 5).") in said
+    # with another rule set beside the team's, whose blocks they are
+    summary["engines"]["mined"] = {"ndcg@5": 0.1, "rule_set": "mined.yaml"}
+    assert any(s.startswith("Caution: ranker shows an item a block rule of the team's rules "
+                            "removes in") for s in judge(summary, "ndcg@5")["sentences"])
 
 
 def test_a_held_out_part_without_an_engagement_says_so_and_does_not_crash(make_dataset, tmp_path):
