@@ -1084,3 +1084,21 @@ def test_a_time_window_on_a_log_without_time_says_what_to_do(tmp_path):
     assert (f"{rules}:3:18: rule 'evening' › when: 'time' needs a log with a time column, "
             "and this one has none") in " ".join(result.output.split())
     assert "`columns: time:`" in result.output and "(daypart, mood)" in result.output
+
+
+def test_a_log_or_a_rule_file_given_for_a_description_and_back_are_named(tmp_path):
+    """A tester gave the CSV log as the dataset ("must be a mapping ..., not str"), and the rule
+    file and the description the wrong way round (6-7 "unknown key" lines each)."""
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,mood\nu1,a,happy\n")
+    result = run("data", "check", log)
+    assert result.exit_code == 2 and "this looks like the log itself: give its YAML description" \
+        in " ".join(result.output.split())
+    result = run("data", "check", PHONE)
+    assert result.exit_code == 2 and "this is a rule file (it has `rules:`), not a dataset " \
+        "description (give it as --rules FILE" in " ".join(result.output.split())
+    assert result.output.count("unknown key") == 0
+    result = run("rules", "check", SAMPLE)
+    assert result.exit_code == 2 and "this is a dataset description (it has `log:` or `columns:`), " \
+        "not a rule file (give it as --dataset FILE" in " ".join(result.output.split())
+    assert "Traceback" not in result.output

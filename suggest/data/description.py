@@ -72,6 +72,8 @@ def format_of(path: Path) -> str | None:
 TOP_KEYS = ("name", "log", "format", "separator", "encoding", "timezone", "columns",
             "positive_min", "context", "ignore", "catalog", "missing_values", "time_format", "rename",
             "duplicates")
+#: The extensions of a log (given where its description is asked for).
+LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".jsonl", ".json", ".gz")
 #: How rows repeating a (request, item) become one engagement (``duplicates:``).
 DUPLICATE_RULES = ("max", "sum", "last", "reject")
 COLUMN_ROLES = ("user", "item", "relevance", "time", "request", "timezone", "position",
@@ -191,10 +193,19 @@ class _Parser:
 
     def parse(self) -> Dataset | None:
         spec = self.doc.data
+        log_like = Path(self.doc.source).suffix.lower() in LOG_SUFFIXES
         if not isinstance(spec, dict):
             raise DescriptionError("a dataset description must be a mapping (key: value lines), "
                                    f"not {type(spec).__name__}", where=self.doc.where(()),
-                                   hint="see the example in the README")
+                                   hint="this looks like the log itself: give its YAML "
+                                        "description (`log: FILE`, `columns:`, `context:`), "
+                                        "which names the log; see the example in the README"
+                                   if log_like else "see the example in the README")
+        if "rules" in spec and "log" not in spec:  # a rule file given for a description
+            raise DescriptionError("this is a rule file (it has `rules:`), not a dataset "
+                                   "description", where=self.doc.where(("rules",), key=True),
+                                   hint="give it as --rules FILE, and the log's description "
+                                        "(`log:`, `columns:`, `context:`) as --dataset")
         self.unknown_keys(spec, (), TOP_KEYS)
         log = self.text(spec, ("log",), required=True)
         log_path = Path(os.path.normpath(self.base / (log or "<missing>")))

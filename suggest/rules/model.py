@@ -236,6 +236,11 @@ class _Parser:
             raise RuleError(f"a rule file must be a mapping with a `rules:` list, not "
                             f"{type(spec).__name__}", where=self.doc.where(()),
                             hint="start the file with `version: 1` and `rules:`")
+        if "rules" not in spec and {"log", "columns"} & set(spec):  # a description given
+            raise RuleError("this is a dataset description (it has `log:` or `columns:`), not "
+                            "a rule file", where=self.doc.where(()),
+                            hint="give it as --dataset FILE, and the rule file (`version: 1`, "
+                                 "`rules:`) as --rules")
         self.unknown_keys(spec, (), TOP_KEYS)
         if spec.get("version", 1) != 1:
             self.error(("version",), f"unsupported version {spec.get('version')!r}", "use `version: 1`")
