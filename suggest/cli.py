@@ -723,7 +723,8 @@ Examples:
 @click.option("--model", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="A trained model folder to use as the ranker instead of training one.")
 @click.option("--engines", default=DEFAULT_ENGINES, show_default=True,
-              help="Comma-separated engines to compare.")
+              help="Comma-separated engines to compare (a rule set named with --rules "
+                   "NAME=FILE is replayed whether or not it is listed).")
 @click.option("--k", "ks", default="1,3,5,10", show_default=True, help="Cutoffs for the metrics.")
 @click.option("--test-share", type=float, default=0.2, show_default=True,
               help="Share of requests held out (the latest by time when the log has time).")
