@@ -898,15 +898,20 @@ def _verdict_first(run_dir: Path, a: str, b: str) -> str:
     comparison of one pair, with the command for the pair it did not ask for."""
     from suggest.data.runs import read_summary
 
-    verdict = read_summary(run_dir).get("verdict") or {}
-    headline = verdict.get("headline") or next(iter(verdict.get("sentences") or []), None)
+    summary = read_summary(run_dir)
+    verdict = summary.get("verdict") or {}
+    # what the comparison is (a model trained with other rules), as the verdict says it
+    said = [f"Caution: {c}" + ("" if c.endswith(".") else ".") for c in summary.get("cautions") or ()]
+    cautions = "".join(f"{c}\n" for c in said)
+    headline = verdict.get("headline") or next(
+        (s for s in verdict.get("sentences") or [] if s not in said), None)
     baseline = verdict.get("best_baseline")
     if not headline:
         return ""
     hint = (f" (`suggest compare {run_dir} --a {baseline} --b {b}` compares {b} with it)"
             if baseline and baseline not in (a, b) else "")
     best = f"Best baseline: {baseline}{hint}\n" if baseline else ""
-    return f"The run's verdict: {headline}\n{best}\n"
+    return f"The run's verdict: {headline}\n{cautions}{best}\n"
 
 
 @main.command("report", epilog="""\b
@@ -922,7 +927,8 @@ Examples:
               help="One self-contained HTML page, or Markdown (charts left out).  [default: "
                    "from the -o file's extension, .html or .md]")
 @click.option("--a", "a", default=None, help="Engine compared against.  [default: rules]")
-@click.option("--b", "b", default=None, help="Engine compared.  [default: ranker]")
+@click.option("--b", "b", default=None, help="Engine compared.  [default: ranker; without a "
+              "learned engine, the best baseline]")
 @click.option("--metric", default=None, help="Primary metric.  [default: the replay's, ndcg@5]")
 @click.option("--min-segment", type=int, default=None,
               help="Segments with fewer requests pool into 'other'.  [default: the replay's "

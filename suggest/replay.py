@@ -397,8 +397,8 @@ def _replay(log, engines: dict, out: str | Path, *, ks=(1, 3, 5, 10), test_share
         verdict = summary.get("verdict")
         if caution and verdict:
             said = verdict["sentences"]
-            if said and said[0] == verdict.get("headline"):  # the answer is the plain metrics'
-                said[0] = verdict["headline"] = (
+            if verdict.get("headline") in said:  # the answer is the plain metrics'
+                said[said.index(verdict["headline"])] = verdict["headline"] = (
                     verdict["headline"].rstrip(".") + ", by the plain metrics (which favour the "
                     "engine that chose what was shown).")
             said.insert(0, caution)

@@ -90,15 +90,24 @@ HEADLINE_TESTS = ("each learned engine against the rules and against every basel
 
 
 def headline_words(engines: dict[str, dict]) -> str:
-    """What the headline family of a replay of ``engines`` holds, in words."""
+    """What the headline family of a replay of ``engines`` holds (:func:`headline_tests`), in
+    words; empty when it holds nothing (no learned engine, and no rules or no baseline)."""
     learned = any(n in engines for n in LEARNED)
-    said = HEADLINE_TESTS if learned else HEADLINE_TESTS.replace(
-        "each learned engine against the rules and against every baseline",
-        "the rules against every baseline")
-    if other_rule_sets(engines):
-        said += ("; each other rule set against the rules, every baseline"
-                 + (" and the first learned engine" if learned else ""))
-    return said
+    rules, baselines = TEAM in engines, bool(baseline_names(engines))
+    against = " and against ".join((["the rules"] if rules else [])
+                                   + (["every baseline"] if baselines else []))
+    said = (f"each learned engine against {against}" if learned and against
+            else "the rules against every baseline" if rules and baselines else "")
+    others = [w for w, present in (("the rules", rules), ("every baseline", baselines),
+                                   ("the first learned engine", learned)) if present]
+    if other_rule_sets(engines) and others:
+        said += ("; " if said else "") + "each other rule set against " + (
+            ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else others[0])
+    if not said:
+        return ""
+    return said + " on the primary metric" + (
+        ": the best baseline is picked on the same requests, so each one is in the family"
+        if baselines else "")
 
 
 def holm_family(c: dict) -> str:
@@ -116,6 +125,9 @@ def tests_text(tests: dict, marked: str = "") -> str:
     ``marked``: how a table marks the headline tests, said beside them."""
     if "headline" not in tests:  # a replay before the two families
         return f"Holm-corrected over the {tests.get('family', '?')} overall tests (every pair and metric)"
+    if not tests["headline"]:  # nothing the headline asks was replayed: one family
+        return (f"Holm-corrected over the {tests['other']} overall tests (every pair and metric "
+                "at the primary metric's cutoff)")
     return (f"Holm-corrected within two families: {holm_family({'family': tests['headline'], 'headline': True})} "
             f"({marked}{tests.get('headline_tests', HEADLINE_TESTS)}) and "
             f"{holm_family({'family': tests['other'], 'headline': False})} (every other "
@@ -176,6 +188,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
            "best_baseline": baseline, "learned": learned, "key_comparisons": [],
            "losses": {}, "sentences": []}
     say = out["sentences"]
+    # the caller's: what the comparison is (a model trained with other rules than the
+    # replay's: "ranker vs the rules" compares across rule sets), before the answer itself
+    say += [f"Caution: {c}" + ("" if c.endswith(".") else ".") for c in summary.get("cautions") or ()]
     if summary.get("requests_scored") == 0:  # nothing to score: no figure, no comparison
         held = summary.get("requests")
         say.append(f"None of the{f' {held:,}' if held else ''} held-out requests has an engaged "
@@ -252,9 +267,6 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     if warning:  # the answer above may be flattered: say so before the details
         out["caution"] = warning
         say.append(f"Caution: {warning}.")
-    # the caller's: what the comparison is (a model trained with other rules than the
-    # replay's: "ranker vs the rules" compares across rule sets), before the details
-    say += [f"Caution: {c}" + ("" if c.endswith(".") else ".") for c in summary.get("cautions") or ()]
     if ranked:
         say.append(_highest(ranked, engines, metric))
         plain = _plainly(engines, [*learned[:1], TEAM, baseline], metric)
@@ -501,8 +513,9 @@ def _rules_headline(baseline: str | None, comparisons: list[dict], metric: str,
         said = (f"No: {who} beats them by {c['diff']:+.3f}" if c["diff"] > 0
                 else f"Yes: they beat {who} by {-c['diff']:+.3f}")
     else:
+        # signed as the sentence on the pair below says it: the baseline minus the rules
         said = (f"Not shown: they are not significantly different from {who} "
-                f"({-c['diff']:+.3f}; "
+                f"({baseline} - rules {c['diff'] + 0.0:+.3f}; "
                 f"{detectable(c['mde'], prefix='it could detect ', differing=c.get('differing'))})")
     return f"Do the rules beat the simplest thing that could work? {said} on {metric}."
 

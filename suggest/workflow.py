@@ -749,6 +749,10 @@ def compare_run(run_dir: str | Path, a: str | None = None, b: str | None = None,
         raise SuggestError(f"--k {k} and --metric {metric} both choose the cutoff",
                            hint=f"give one: --metric {metric}, or --k {k} for ndcg@{k}")
     summary = read_summary(run_dir)
+    if len(summary["engines"]) < 2:
+        raise SuggestError(f"{run_dir} replayed one engine ({', '.join(summary['engines'])}): "
+                           "there is nothing to compare it with",
+                           hint="replay it beside others, e.g. --engines rules,popular,user-history")
     if a is None or b is None:
         a, b, _ = report_engines(summary, a, b, report_metric(summary, metric or (
             f"ndcg@{k}" if k is not None else None)))
@@ -774,7 +778,9 @@ def compare_run(run_dir: str | Path, a: str | None = None, b: str | None = None,
                           [r["metric"] for r in found.overall])
     if stored:
         found.overall = stored
-        found.family = f"the replay's own tests: {families_text(stored)}"
+        found.family = (f"the replay's own tests: {families_text(stored)}"
+                        if any("headline" in r for r in stored) else  # a replay before them
+                        f"the replay's {stored[0].get('family', '?')} overall tests")
     return found
 
 

@@ -78,8 +78,9 @@ def test_train_with_a_test_share_replays_with_model_and_counts_rejects(world, tm
     # and the warning only after the whole table)
     said = json.loads((tmp_path / "r2" / "summary.json").read_text())["verdict"]["sentences"]
     caution = next(i for i, s in enumerate(said) if "was trained with other rules than --rules" in s)
-    assert said[caution].startswith("Caution: --model ")
-    assert caution < next(i for i, s in enumerate(said) if s.startswith("ranker vs the rules"))
+    assert said[caution].startswith("Caution: --model ") and caution == 0  # before the answer
+    compared = run("compare", tmp_path / "r2")  # compare's verdict line says it too
+    assert compared.exit_code == 0 and "Caution: --model " in compared.output
     # the card is the model's training, the same as its own validation's parts
     card = written["ranker"]["ranker"]
     assert card["train_requests"] == manifest["training"]["requests"] == (

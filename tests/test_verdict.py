@@ -257,8 +257,12 @@ def test_without_a_learned_engine_the_best_baseline_is_judged_against_the_rules(
     summary["comparisons"][0].update(diff=-0.02, ci_low=-0.05, ci_high=0.01, p_holm=0.4, mde=0.03)
     assert judge(summary, "ndcg@5")["headline"] == (
         "Do the rules beat the simplest thing that could work? Not shown: they are not "
-        "significantly different from the best baseline (user-history) (+0.020; it could "
-        "detect 0.030) on ndcg@5.")
+        "significantly different from the best baseline (user-history) (user-history - rules "
+        "-0.020; it could detect 0.030) on ndcg@5.")
+    summary["comparisons"][0].update(diff=-0.06, ci_low=-0.09, ci_high=-0.03, p_holm=0.001)
+    assert judge(summary, "ndcg@5")["headline"] == (
+        "Do the rules beat the simplest thing that could work? Yes: they beat the best baseline "
+        "(user-history) by +0.060 on ndcg@5.")
     summary["comparisons"][0].update(diff=0.1, ci_low=0.05, ci_high=0.15, p_holm=1e-6)
     assert any(s.startswith("The best baseline, user-history, vs the rules: +0.100")
                and s.endswith("user-history is better.") for s in verdict["sentences"])

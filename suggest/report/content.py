@@ -172,17 +172,19 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
                             for w in summary["warnings"]]))
     rule_sets = set(other_rule_sets(summary.get("engines") or {}))
     rows = [c for c in summary.get("comparisons", []) if c["metric"] == metric
-            and ({c["a"], c["b"]} & (set(LEARNED) | rule_sets))]
+            and (c.get("headline") or {c["a"], c["b"]} & (set(LEARNED) | rule_sets))]
     if rows:
         # a rule set against the second learned engine is no headline test: said by its row
         mixed = len({holm_family(c) for c in rows}) > 1
         table = pd.DataFrame([{**_comparison_row(c), **({"Holm family": "headline" if c.get("headline") else "other"}
                                                         if mixed else {})} for c in rows])
         report.add(Table(table, sortable=False,
-                         caption=f"The learned engines{' and the other rule sets' if rule_sets else ''}"
-                                 f" against the rules and the baselines "
-                                 f"({metric}; a and b: each engine's mean, b - a their "
-                                 f"difference; p Holm-corrected over "
+                         caption=(f"The learned engines{' and the other rule sets' if rule_sets else ''}"
+                                  " against the rules and the baselines "
+                                  if set(LEARNED) & set(summary.get("engines") or {}) else
+                                  "The rules against the baselines ")
+                                 + f"({metric}; a and b: each engine's mean, b - a their "
+                                 "difference; p Holm-corrected over "
                                  + (_families_column(rows) if mixed else holm_family(rows[0]))
                                  + "; reading: which "
                                  "is better, when the test finds it; MDE, where no difference "
