@@ -1079,3 +1079,13 @@ def test_compare_and_the_report_pool_segments_as_the_replay_did(log, tmp_path):
     # the report's method note says the size it used
     assert "values with fewer than 5 requests pool into 'other'" in render_run(tmp_path / "run", "md")
     assert "fewer than 30 requests" in render_run(tmp_path / "run", "md", min_segment=30)
+
+
+def test_compare_on_a_run_of_one_engine_says_there_is_nothing_to_compare(log, tmp_path):
+    """It read "--a and --b both name 'rules'" though neither was given."""
+    from suggest.workflow import compare_run
+
+    replay(log, {"rules": engines()["rules"]}, tmp_path / "run", chunk_size=10_000, latency_sample=0)
+    with pytest.raises(SuggestError, match=r"replayed one engine \(rules\): there is nothing to "
+                                           "compare it with"):
+        compare_run(tmp_path / "run")
