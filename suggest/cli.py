@@ -762,7 +762,8 @@ def replay(log_file, dataset, rules_file, model, engines, ks, test_share, split_
     Every engine is fitted on the training part only; the test part streams
     through all of them in chunks. Prints the verdict first: the best engine,
     the ranker against the rules and against the best baseline (difference,
-    95% interval, corrected p, or the minimum detectable effect), the cost and
+    95% interval, corrected p, or the minimum detectable effect; without a
+    learned engine, the rules against the best baseline), the cost and
     where the ranker loses. Writes suggestions.parquet, results.parquet (per
     request and engine: every metric, latency, context, hour and weekday),
     truth.parquet (the held-out engagements) and summary.json (means, answered

@@ -756,7 +756,7 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     headline = headline_tests(pairs, totals.primary, engines)
     comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
                                                          pairs, seed=seed, headline=headline)]
-    other = len(comparisons) - len(headline)
+    other = sum(1 for c in comparisons if not c["headline"])  # a pair given twice: both
     held_as = headline_words(engines)
     scored = max((t["scored"] for t in totals.engines.values()), default=0)
     return {"engines": engines, "comparisons": comparisons, "split": held.how,
@@ -765,12 +765,12 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
             "requests": int(held.test_requests),
             "requests_without_positive": int(held.test_requests - scored),
             "requests_scored": int(scored), "catalog_items": len(catalog),
-            "tests": {"headline": len(headline), "other": other, "alpha": 0.05,
+            "tests": {"headline": len(comparisons) - other, "other": other, "alpha": 0.05,
                       "headline_tests": held_as,
                       "note": "differences with a 95% paired t interval (not corrected); p from the "
                               "paired sign-flip test (exact; its normal approximation for many "
                               "requests; Hoeffding's bound below 1e-4; else seeded sign flips), "
-                              f"Holm-corrected within two families: the {len(headline)} headline "
+                              f"Holm-corrected within two families: the {len(comparisons) - other} headline "
                               f"tests ({held_as}) and the {other} other overall tests (every "
                               "other pair and metric at the primary metric's cutoff); each segment "
                               "column is its own family; MDE: the difference found with 80% power "
