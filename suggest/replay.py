@@ -41,7 +41,7 @@ from suggest.splits import Split, split  # noqa: F401  (split is this module's A
 from suggest.evaluate import check_gain, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, MISSING, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
-from suggest.verdict import headline_tests, headline_words, verdict_pairs
+from suggest.verdict import headline_tests, headline_words, tests_text, verdict_pairs
 
 
 def _write(path: Path, content) -> None:
@@ -757,24 +757,20 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
                                                          pairs, seed=seed, headline=headline)]
     other = sum(1 for c in comparisons if not c["headline"])  # a pair given twice: both
-    held_as = headline_words(engines)
+    tests = {"headline": len(comparisons) - other, "other": other, "alpha": 0.05,
+             "headline_tests": headline_words(engines)}
+    tests["note"] = ("differences with a 95% paired t interval (not corrected); p from the paired "
+                     "sign-flip test (exact; its normal approximation for many requests; "
+                     "Hoeffding's bound below 1e-4; else seeded sign flips), "
+                     + tests_text(tests) + "; each segment column is its own family; MDE: the "
+                     "difference found with 80% power at the family's level")
     scored = max((t["scored"] for t in totals.engines.values()), default=0)
     return {"engines": engines, "comparisons": comparisons, "split": held.how,
             "leakage": held.leakage, "latency": LATENCY_NOTES,
             "rules": _rule_counts(fitted, held, totals.placed),
             "requests": int(held.test_requests),
             "requests_without_positive": int(held.test_requests - scored),
-            "requests_scored": int(scored), "catalog_items": len(catalog),
-            "tests": {"headline": len(comparisons) - other, "other": other, "alpha": 0.05,
-                      "headline_tests": held_as,
-                      "note": "differences with a 95% paired t interval (not corrected); p from the "
-                              "paired sign-flip test (exact; its normal approximation for many "
-                              "requests; Hoeffding's bound below 1e-4; else seeded sign flips), "
-                              f"Holm-corrected within two families: the {len(comparisons) - other} headline "
-                              f"tests ({held_as}) and the {other} other overall tests (every "
-                              "other pair and metric at the primary metric's cutoff); each segment "
-                              "column is its own family; MDE: the difference found with 80% power "
-                              "at the family's level"},
+            "requests_scored": int(scored), "catalog_items": len(catalog), "tests": tests,
             "train_requests": held.train_requests, "metrics": names}
 
 
