@@ -254,10 +254,10 @@ def test_compare_command_names_a_wrong_engine_or_column(log, tmp_path):
     replay(log, engines(), tmp_path / "run", chunk_size=10_000, latency_sample=0)
     wrong = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--b", "rankr"])
     assert wrong.exit_code == 2 and "not in this run" in wrong.output
-    # the default --b ranker on a run without one: the error names the options to pass
+    # no ranker in the run: by default the rules against the best baseline, as the verdict
     default = CliRunner().invoke(main, ["compare", str(tmp_path / "run")])
-    assert default.exit_code == 2 and "engine 'ranker' is not in this run" in default.output
-    assert "name the two to compare with --a and --b" in " ".join(default.output.split())
+    best = json.loads((tmp_path / "run" / "summary.json").read_text())["verdict"]["best_baseline"]
+    assert default.exit_code == 0 and f"\n{best} vs rules (differences are {best} - rules" in default.output
     itself = CliRunner().invoke(main, ["compare", str(tmp_path / "run"), "--a", "popular",
                                        "--b", "popular"])
     assert itself.exit_code == 2 and "an engine against itself" in itself.output
