@@ -151,7 +151,7 @@ def test_a_replay_holds_mined_rules_beside_the_teams_and_never_takes_them_for_a_
     from suggest.report import render_run
 
     page = render_run(tmp_path / "run", "md")  # the verdict's table holds the rule set's rows
-    assert "and the other rule sets against the rules" in page and "mined - rules" in page
+    assert "The rules and the other rule sets against each other and the baselines" in page and "mined - rules" in page
     # compared with the mined rules, the table rule by rule is of the mined file's rules
     from suggest.workflow import compare_run
 

@@ -182,7 +182,8 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
                          caption=(f"The learned engines{' and the other rule sets' if rule_sets else ''}"
                                   " against the rules and the baselines "
                                   if set(LEARNED) & set(summary.get("engines") or {}) else
-                                  "The rules against the baselines ")
+                                  f"The rules{' and the other rule sets' if rule_sets else ''} "
+                                  f"against {'each other and ' if rule_sets else ''}the baselines ")
                                  + f"({metric}; a and b: each engine's mean, b - a their "
                                  "difference; p Holm-corrected over "
                                  + (_families_column(rows) if mixed else holm_family(rows[0]))
