@@ -478,8 +478,12 @@ def _no_workers_left_stops(client, address: str, every: float = 2.0):
                 since = time.monotonic()
             elif time.monotonic() - since >= WORKERS_WAIT:
                 gone.set()
-                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-                return
+                # again until the main thread is out: an interrupt that lands in code which
+                # swallows it (a CI run hung on a task after one) must not be the last
+                while True:
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                    if done.wait(every):
+                        return
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
