@@ -457,6 +457,7 @@ def _no_workers_left_stops(client, address: str, every: float = 2.0):
     ``WORKERS_WAIT`` seconds (every one killed, or stopped), the main thread is interrupted
     and a ClusterError raised; the work waited for ever, with nothing said. Only from the
     main thread (a signal is how a thread blocked on a future is woken)."""
+    import _thread
     import signal
     import threading
 
@@ -478,10 +479,14 @@ def _no_workers_left_stops(client, address: str, every: float = 2.0):
                 since = time.monotonic()
             elif time.monotonic() - since >= WORKERS_WAIT:
                 gone.set()
-                # again until the main thread is out: an interrupt that lands in code which
-                # swallows it (a CI run hung on a task after one) must not be the last
+                # again until the main thread is out. A signal the main thread has blocked
+                # (loky blocks SIGINT while it starts its resource tracker) stays pending: a
+                # CI run waited on a task for ever. interrupt_main trips Python's own flag,
+                # which the main thread reads when its wait wakes (Dask's every 10 s); the
+                # signal wakes a wait at once when it is not blocked.
                 while True:
                     signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                    _thread.interrupt_main()
                     if done.wait(every):
                         return
 
