@@ -878,8 +878,9 @@ def compare_command(run_dir, a, b, by, metric, k, min_segment, seed, as_json):
 
     Overall: the replay's own tests of the pair when it made them (Holm within
     its families, as its verdict says them: the headline tests, each learned
-    engine against the rules and the best baseline on the primary metric, and
-    the other overall tests), else every metric at the cutoff as one Holm family. Segments: each column
+    engine against the rules and every baseline on the primary metric, and the
+    other overall tests), else every metric at the cutoff as one Holm family.
+    Segments: each column
     its own Holm family (so asking for another column never changes these
     p-values). A difference that is not significant comes with its minimum
     detectable effect at 80% power.
@@ -898,11 +899,12 @@ def _verdict_first(run_dir: Path, a: str, b: str) -> str:
     """The run's own answer to "worth it over the rules and the best baseline?", before a
     comparison of one pair, with the command for the pair it did not ask for."""
     from suggest.data.runs import read_summary
+    from suggest.verdict import caution_sentences
 
     summary = read_summary(run_dir)
     verdict = summary.get("verdict") or {}
     # what the comparison is (a model trained with other rules), as the verdict says it
-    said = [f"Caution: {c}" + ("" if c.endswith(".") else ".") for c in summary.get("cautions") or ()]
+    said = caution_sentences(summary)
     cautions = "".join(f"{c}\n" for c in said)
     headline = verdict.get("headline") or next(
         (s for s in verdict.get("sentences") or [] if s not in said), None)

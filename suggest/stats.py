@@ -11,7 +11,8 @@ Every comparison the tool prints goes through :func:`paired_test`:
   computed **exactly** when the distinct differences allow it (ranking metrics
   take few distinct values, so the sign flips of ``m`` requests sharing a value
   ``v`` sum to ``v * (2 * Binomial(m, 1/2) - m)``: the exact distribution is a
-  short convolution; ``n`` differences all of one sign give ``2 / 2^n``), by the **normal approximation** of the same distribution
+  short convolution; ``n`` differences all of one sign give ``2 / 2^n``), by the
+  **normal approximation** of the same distribution
   (``z = (|sum(d)| - min|d|) / sqrt(sum(d**2))``, with a continuity correction)
   when many requests carry the sum, and in
   between by Hoeffding's bound ``2 exp(-z**2 / 2)`` when that is below 1e-4 (a
@@ -21,8 +22,8 @@ Every comparison the tool prints goes through :func:`paired_test`:
   0, never a floor of ``1 / (resamples + 1)``.
 
 Corrections are Holm's step-down over a *family* the caller chooses (a replay's
-headline tests; its other overall comparisons; each segment column on its own), and the minimum
-detectable effect (:func:`mde`) says what a "no significant difference" could
+headline tests; its other overall comparisons; each segment column on its own), and the
+minimum detectable effect (:func:`mde`) says what a "no significant difference" could
 have found: the true difference that this sample would find significant at the
 family's level with 80% power.
 
@@ -361,7 +362,8 @@ def compare_engines(per_request: dict[str, pd.DataFrame], metrics: list[str],
                     pairs: list[tuple[str, str]], *, seed: int = 0,
                     alpha: float = 0.05) -> list[Paired]:
     """Paired tests of ``b`` against ``a`` for each pair and metric, all one Holm family
-    (``headline`` False on every one). ``per_request`` maps engine -> its :attr:`suggest.evaluate.Evaluation.per_request`.
+    (``headline`` False on every one). ``per_request`` maps engine -> its
+    :attr:`suggest.evaluate.Evaluation.per_request`.
 
     Raises
     ------
@@ -396,11 +398,10 @@ def compare_by_place(values, metrics: list[str], pairs: list[tuple[str, str]], *
     at a time (so they may be read when asked, not held).
 
     ``headline``: the ``(a, b, metric)`` tests that answer the question asked first (a
-    replay's: each learned engine against the rules and the best baseline on the primary
-    metric). They are one Holm family and every other test another, each at ``alpha``
-    (as a trial's primary and secondary endpoints): comparing one more baseline or metric
-    never changes the headline's p-values or minimum detectable effects. Without
-    ``headline``, every test is one family.
+    replay's: :func:`suggest.verdict.headline_tests`). They are one Holm family and every
+    other test another, each at ``alpha`` (as a trial's primary and secondary endpoints):
+    the other tests never change the headline's p-values or minimum detectable effects.
+    Without ``headline``, every test is one family.
     """
     return _families(pairs, metrics, lambda a, b, metric: (values(a, metric), values(b, metric)),
                      alpha, seed, frozenset(headline))

@@ -83,12 +83,6 @@ def _baselines_best_first(names: list[str], metric: str, engines: dict[str, dict
                                                 if n in names and n != best]
 
 
-#: What a replay's headline Holm family holds (:func:`headline_tests`), in words.
-HEADLINE_TESTS = ("each learned engine against the rules and against every baseline on the "
-                  "primary metric: the best baseline is picked on the same requests, so each "
-                  "one is in the family")
-
-
 def headline_words(engines: dict[str, dict]) -> str:
     """What the headline family of a replay of ``engines`` holds (:func:`headline_tests`), in
     words; empty when it holds nothing (no learned engine, and no rules or no baseline)."""
@@ -110,6 +104,12 @@ def headline_words(engines: dict[str, dict]) -> str:
         if baselines else "")
 
 
+def caution_sentences(summary: dict) -> list[str]:
+    """The summary's ``cautions`` (the caller's words on what the comparison is) as the
+    verdict says them."""
+    return [f"Caution: {c}" + ("" if c.endswith(".") else ".") for c in summary.get("cautions") or ()]
+
+
 def holm_family(c: dict) -> str:
     """The Holm family comparison ``c`` was tested in, in words: "the 4 headline tests", "the
     44 other overall tests" ("48 tests" from a replay before the two families)."""
@@ -129,7 +129,7 @@ def tests_text(tests: dict, marked: str = "") -> str:
         return (f"Holm-corrected over the {tests['other']} overall tests (every pair and metric "
                 "at the primary metric's cutoff)")
     return (f"Holm-corrected within two families: {holm_family({'family': tests['headline'], 'headline': True})} "
-            f"({marked}{tests.get('headline_tests', HEADLINE_TESTS)}) and "
+            f"({marked}{tests.get('headline_tests', '')}) and "
             f"{holm_family({'family': tests['other'], 'headline': False})} (every other "
             "pair and metric at the primary metric's cutoff)")
 
@@ -155,9 +155,8 @@ def headline_tests(pairs: list[tuple[str, str]], metric: str,
     find a difference among equal engines more often than 5% (a statistician's simulation:
     11% with 8 baselines). A replay tests them as one Holm family: the metrics and the other
     pairs compared beside them never change their p-values."""
-    names = list(engines)
-    baselines = [n for n in baseline_names(engines) if n in names]
-    learned = [n for n in LEARNED if n in names]
+    baselines = baseline_names(engines)
+    learned = [n for n in LEARNED if n in engines]
     wanted = {(other, n) for n in learned for other in (TEAM, *baselines)}
     if not learned:
         wanted |= {(TEAM, b) for b in baselines}
@@ -190,7 +189,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     say = out["sentences"]
     # the caller's: what the comparison is (a model trained with other rules than the
     # replay's: "ranker vs the rules" compares across rule sets), before the answer itself
-    say += [f"Caution: {c}" + ("" if c.endswith(".") else ".") for c in summary.get("cautions") or ()]
+    say += caution_sentences(summary)
     if summary.get("requests_scored") == 0:  # nothing to score: no figure, no comparison
         held = summary.get("requests")
         say.append(f"None of the{f' {held:,}' if held else ''} held-out requests has an engaged "
