@@ -756,9 +756,12 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     headline = headline_tests(pairs, totals.primary, engines)
     comparisons = [c.to_dict() for c in compare_by_place(_scored_values(results_path), totals.focus,
                                                          pairs, seed=seed, headline=headline)]
-    other = sum(1 for c in comparisons if not c["headline"])  # a pair given twice: both
-    tests = {"headline": len(comparisons) - other, "other": other, "alpha": 0.05,
-             "headline_tests": headline_words(engines)}
+    asked = {f: [c for c in comparisons if c["headline"] == (f == "headline")]
+             for f in ("headline", "other")}
+    distinct = {f: sum(1 for c in held if c["same_as"] is None) for f, held in asked.items()}
+    tests = {**distinct, "alpha": 0.05, "headline_tests": headline_words(engines),
+             # tests the same as another (the same difference on every request): counted once
+             "same": {f: len(held) - distinct[f] for f, held in asked.items()}}
     tests["note"] = ("differences with a 95% paired t interval (not corrected); p from the paired "
                      "sign-flip test (exact; its normal approximation for many requests; "
                      "Hoeffding's bound below 1e-4; else seeded sign flips), "

@@ -22,7 +22,10 @@ Every comparison the tool prints goes through :func:`paired_test`:
   0, never a floor of ``1 / (resamples + 1)``.
 
 Corrections are Holm's step-down over a *family* the caller chooses (a replay's
-headline tests; its other overall comparisons; each segment column on its own), and the
+headline tests; its other overall comparisons; each segment column on its own); in a
+replay's families, two tests on the same requests with the same difference on every
+request (a hybrid that scores as the ranker does, against the same baseline) are one test,
+counted once (:func:`test_family`'s ``identical_once``). The
 minimum detectable effect (:func:`mde`) says what a "no significant difference" could
 have found: the true difference that this sample would find significant at the
 family's level with 80% power.
@@ -34,6 +37,7 @@ family's level with 80% power.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -195,19 +199,32 @@ def _flipped_tail(values: np.ndarray, counts: np.ndarray, observed: float, seed:
     return (extreme + 1) / (done + 1)
 
 
-def test_family(samples, *, alpha: float = 0.05, seed: int = 0, with_p: bool = True) -> list[dict]:
+def test_family(samples, *, alpha: float = 0.05, seed: int = 0, with_p: bool = True,
+                identical_once: bool = False) -> list[dict]:
     """Paired tests of ``y`` against ``x`` for each ``(x, y)`` in ``samples``, as one Holm
     family: one dict a test with ``requests, mean_a, mean_b, diff, ci_low, ci_high,
     p_value, method, sd``, then ``p_holm``, ``family`` (its size), ``significant`` (at
     ``alpha``, corrected) and ``mde`` (80% power at ``alpha / family``, the level of
     Holm's first step). Without ``with_p``: the figures alone, no test (p NaN, family 0).
 
+    ``identical_once``, for samples that are all of the same requests in the same order:
+    a test whose differences are another's on every request (or their negation: the same
+    pair reversed) is the same test, its statistic and decision the other's; it counts once
+    in the family and takes that test's corrected p-value (``same_as``: the index of the
+    first such test, else None). A hybrid that scores as the ranker does on every request
+    would otherwise double the family against each baseline, and raise every p-value in it.
+
     >>> [r["significant"] for r in test_family([([0] * 30, [1] * 30), ([0, 1], [1, 0])])]
     [True, False]
+    >>> [(r["family"], r["same_as"]) for r in test_family(   # a twin, the pair reversed, another
+    ...     [([0, 0, 1], [1, 1, 1]), ([0, 0, 1], [1, 1, 1]), ([1, 1, 1], [0, 0, 1]),
+    ...      ([0, 0, 0], [1, 0, 0])], identical_once=True)]
+    [(2, None), (2, 0), (2, 0), (2, None)]
     """
-    rows = []
+    rows, keys = [], []
     for x, y in samples:
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        keys.append(_differences_key(x, y) if identical_once else len(keys))
         test = paired_test(x, y, seed=seed, with_p=with_p)
         nan = float("nan")
         low, high = test.ci_low, test.ci_high
@@ -217,13 +234,32 @@ def test_family(samples, *, alpha: float = 0.05, seed: int = 0, with_p: bool = T
                      "mean_b": float(y.mean()) if len(y) else nan, "diff": test.diff,
                      "ci_low": low, "ci_high": high, "p_value": test.p_value,
                      "method": test.method, "sd": test.sd, "differing": test.differing})
-    adjusted = holm([r["p_value"] for r in rows])
-    family = sum(1 for p in adjusted if p == p)  # a group with nothing to test is no test
-    for row, p_holm in zip(rows, adjusted):
+    first: dict = {}
+    same = [first.setdefault(key, i) for i, key in enumerate(keys)]  # each test's first twin
+    distinct = list(first.values())
+    adjusted = dict(zip(distinct, holm([rows[i]["p_value"] for i in distinct])))
+    family = sum(1 for p in adjusted.values() if p == p)  # a group with nothing to test is no test
+    for i, row in enumerate(rows):
+        p_holm = adjusted[same[i]]
         row.update(p_holm=p_holm, family=family, significant=bool(p_holm < alpha),
                    mde=mde(row["sd"], row["requests"], differing=row["differing"],
                            alpha=alpha / max(family, 1)))
+        if identical_once:
+            row["same_as"] = same[i] if same[i] != i else None
     return rows
+
+
+def _differences_key(x: np.ndarray, y: np.ndarray) -> bytes:
+    """What two paired tests of the same requests share when they are the same test: the
+    per-request differences, float noise rounded away as :func:`paired_test` does, signed
+    so that the first nonzero one is positive (a pair reversed is the same test)."""
+    d = y - x
+    size = max(np.abs(x).max(initial=0.0), np.abs(y).max(initial=0.0)) if len(d) else 0.0
+    d = np.where(np.abs(d) <= 1e-12 * size, 0.0, d) + 0.0  # + 0.0: no negative zeros
+    nonzero = np.flatnonzero(d)
+    if len(nonzero) and d[nonzero[0]] < 0:
+        d = -d + 0.0
+    return hashlib.blake2b(d.tobytes(), digest_size=16).digest()
 
 
 def holm(p_values) -> list[float]:
@@ -350,6 +386,7 @@ class Paired:
     mde: float
     differing: int = 0
     headline: bool = False
+    same_as: list | None = None  # [a, b, metric] of the same test earlier in its family
 
     def to_dict(self) -> dict:
         """The fields, and ``mde_none_possible``: JSON writes an infinite MDE (no difference
@@ -402,17 +439,25 @@ def compare_by_place(values, metrics: list[str], pairs: list[tuple[str, str]], *
     other test another, each at ``alpha`` (as a trial's primary and secondary endpoints):
     the other tests never change the headline's p-values or minimum detectable effects.
     Without ``headline``, every test is one family.
+
+    Within a family, a test with the same difference on every request as another (two
+    engines that score alike on every request, each against the same third) counts once,
+    with that test's corrected p-value; its ``same_as`` names the other.
     """
     return _families(pairs, metrics, lambda a, b, metric: (values(a, metric), values(b, metric)),
-                     alpha, seed, frozenset(headline))
+                     alpha, seed, frozenset(headline), identical_once=True)
 
 
 def _families(pairs, metrics, sample, alpha: float, seed: int,
-              headline: frozenset = frozenset()) -> list[Paired]:
+              headline: frozenset = frozenset(), identical_once: bool = False) -> list[Paired]:
     names = [(a, b, metric) for a, b in pairs for metric in metrics]
     found = {}
     for key in (True, False):
         group = [name for name in names if (name in headline) == key]
-        rows = test_family((sample(*name) for name in group), alpha=alpha, seed=seed)
-        found.update({name: Paired(*name, **row, headline=key) for name, row in zip(group, rows)})
+        rows = test_family((sample(*name) for name in group), alpha=alpha, seed=seed,
+                           identical_once=identical_once)
+        for name, row in zip(group, rows):
+            twin = row.pop("same_as", None)
+            found[name] = Paired(*name, **row, headline=key,
+                                 same_as=None if twin is None else list(group[twin]))
     return [found[name] for name in names]

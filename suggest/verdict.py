@@ -127,11 +127,23 @@ def tests_text(tests: dict, marked: str = "") -> str:
         return f"Holm-corrected over the {tests.get('family', '?')} overall tests (every pair and metric)"
     if not tests["headline"]:  # nothing the headline asks was replayed: one family
         return (f"Holm-corrected over the {tests['other']} overall tests (every pair and metric "
-                "at the primary metric's cutoff)")
+                f"at the primary metric's cutoff){_same_text(tests)}")
     return (f"Holm-corrected within two families: {holm_family({'family': tests['headline'], 'headline': True})} "
             f"({marked}{tests.get('headline_tests', '')}) and "
             f"{holm_family({'family': tests['other'], 'headline': False})} (every other "
-            "pair and metric at the primary metric's cutoff)")
+            f"pair and metric at the primary metric's cutoff){_same_text(tests)}")
+
+
+def _same_text(tests: dict) -> str:
+    """The tests a replay counted once as the same as another, in words ("" when none)."""
+    same = tests.get("same") or {}
+    counts = [f"{n} {family}" for family, n in same.items() if n]
+    if not counts:
+        return ""
+    many = sum(same.values()) != 1
+    return (f"; {' and '.join(counts)} test{'s' if many else ''} more "
+            f"{'were each' if many else 'was'} the same as one of those (two engines that score "
+            "alike on every request, against the same engine) and took its p-value")
 
 
 def families_text(rows: list[dict]) -> str:
