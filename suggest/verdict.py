@@ -466,7 +466,9 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
         return None
     phrases, beats, loses = [], 0, 0
     for other, c in found:
-        who = "the rules" if other == TEAM else f"the best baseline ({other}{_silent(engines, other)})"
+        who = "the rules" if other == TEAM else (
+            f"the best baseline ({other}{_silent(engines, other)}"
+            f"{_tied(engines, other, metric, comparisons, name)})")
         if c["p_holm"] < ALPHA and c["diff"] > 0:
             beats += 1
             phrases.append(f"beats {who} by {c['diff']:+.3f}")
@@ -519,7 +521,8 @@ def _rules_headline(baseline: str | None, comparisons: list[dict], metric: str,
     c = _find(comparisons, TEAM, baseline, metric) if baseline is not None else None
     if c is None or c["p_holm"] != c["p_holm"]:
         return None
-    who = f"the best baseline ({baseline}{_silent(engines, baseline)})"
+    who = (f"the best baseline ({baseline}{_silent(engines, baseline)}"
+           f"{_tied(engines, baseline, metric, comparisons, TEAM)})")
     if c["p_holm"] < ALPHA:
         said = (f"No: {who} beats them by {c['diff']:+.3f}" if c["diff"] > 0
                 else f"Yes: they beat {who} by {-c['diff']:+.3f}")
@@ -594,6 +597,28 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]], least: int | None
             + (f" No value of a context column has {least} held-out requests, so the "
                "segments cannot say where on this log: `suggest compare` shows it rule by "
                "rule, and a smaller --min-segment tests smaller values." if missing_only else ""))
+
+
+def _tied(engines: dict | None, baseline: str, metric: str, comparisons: list[dict],
+          against: str) -> str:
+    """``', tied on ndcg@5 with popular'`` when other baselines score exactly what the best
+    one does on ``metric`` (the best is then the first by name), and the test against a tied
+    one that reads otherwise than the best one's (the same mean difference, but over other
+    per-request values); else nothing."""
+    value = ((engines or {}).get(baseline) or {}).get(metric)
+    tied = [n for n in baseline_names(engines or {}) if n != baseline
+            and engines[n].get(metric) == value]
+    if value is None or not tied:
+        return ""
+    best = _find(comparisons, baseline, against, metric) or _find(comparisons, against, baseline,
+                                                                   metric)
+    said = []
+    for name in tied:
+        c = _find(comparisons, name, against, metric) or _find(comparisons, against, name, metric)
+        if c is not None and best is not None and (c["p_holm"] < ALPHA) != (best["p_holm"] < ALPHA):
+            said.append(f"against {name} the difference is "
+                        f"{'' if c['p_holm'] < ALPHA else 'not '}significant ({p_phrase(c['p_holm'])})")
+    return f", tied on {metric} with {' and '.join(tied)}" + "".join(f"; {s}" for s in said)
 
 
 def _silent(engines: dict | None, name: str) -> str:

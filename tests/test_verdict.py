@@ -522,3 +522,22 @@ def test_random_as_the_best_baseline_is_said_plainly():
             "user-history 0.029, random 0.400 ndcg@5)") in " ".join(said)
     summary["engines"]["random"]["ndcg@5"] = 0.01  # random last: nothing said
     assert not any("better than random" in s for s in judge(summary, "ndcg@5")["sentences"])
+
+
+def test_a_tie_for_the_best_baseline_is_said_with_a_test_that_reads_otherwise():
+    """Two baselines with the same mean: the best was picked by name, silently, while the
+    ranker's test against the other (the same mean difference, on other requests) was not
+    significant. The headline names the tie, and the other's p-value where it reads otherwise."""
+    summary = _summary(0.05, 0.001)
+    summary["engines"]["context-popular"] = {"ndcg@5": 0.3}  # ties with user-history
+    row = dict(summary["comparisons"][1], a="context-popular", p_holm=0.2, significant=False)
+    summary["comparisons"].append(row)
+    headline = judge(summary, "ndcg@5")["headline"]
+    assert judge(summary, "ndcg@5")["best_baseline"] == "context-popular"  # the first by name
+    assert ("the best baseline (context-popular, tied on ndcg@5 with user-history; against "
+            "user-history the difference is significant (p = 0.001))") in headline, headline
+    # a tied baseline whose test reads alike is named without its p-value
+    row["p_holm"] = 0.0005
+    assert "(context-popular, tied on ndcg@5 with user-history)" in judge(summary, "ndcg@5")["headline"]
+    summary["engines"]["context-popular"]["ndcg@5"] = 0.29
+    assert "tied" not in judge(summary, "ndcg@5")["headline"]
