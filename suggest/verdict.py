@@ -178,8 +178,16 @@ def headline_tests(pairs: list[tuple[str, str]], metric: str,
 
 
 def _find(comparisons: list[dict], a: str, b: str, metric: str) -> dict | None:
-    return next((c for c in comparisons if c["a"] == a and c["b"] == b and c["metric"] == metric),
-                None)
+    """The comparison of ``b`` against ``a`` on ``metric``; one compared the other way round
+    (``replay(compare=[(b, a)])``) is turned to read as ``b - a``."""
+    for c in comparisons:
+        if c["metric"] == metric and (c["a"], c["b"]) == (a, b):
+            return c
+    for c in comparisons:
+        if c["metric"] == metric and (c["a"], c["b"]) == (b, a):
+            return {**c, "a": a, "b": b, "diff": -c["diff"], "ci_low": -c["ci_high"],
+                    "ci_high": -c["ci_low"], "mean_a": c.get("mean_b"), "mean_b": c.get("mean_a")}
+    return None
 
 
 def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = None,
@@ -443,7 +451,7 @@ def _twin_sentence(name: str, twin: str, comparisons: list[dict], metric: str) -
     """``name`` scores as ``twin`` does: on every request when their paired comparison finds
     no request scored differently (their lists may still differ: a hybrid's rules block items
     that no request engaged), else on average only."""
-    c = _find(comparisons, twin, name, metric) or _find(comparisons, name, twin, metric)
+    c = _find(comparisons, twin, name, metric)
     if c is not None and c.get("differing") == 0:
         return (f"{name} scores exactly as {twin}: the same {metric} on every request (where "
                 f"their lists differ, no score changes) and the same means on every metric "
@@ -610,11 +618,10 @@ def _tied(engines: dict | None, baseline: str, metric: str, comparisons: list[di
             and engines[n].get(metric) == value]
     if value is None or not tied:
         return ""
-    best = _find(comparisons, baseline, against, metric) or _find(comparisons, against, baseline,
-                                                                   metric)
+    best = _find(comparisons, against, baseline, metric)
     said = []
     for name in tied:
-        c = _find(comparisons, name, against, metric) or _find(comparisons, against, name, metric)
+        c = _find(comparisons, against, name, metric)
         if c is not None and best is not None and (c["p_holm"] < ALPHA) != (best["p_holm"] < ALPHA):
             said.append(f"against {name} the difference is "
                         f"{'' if c['p_holm'] < ALPHA else 'not '}significant ({p_phrase(c['p_holm'])})")

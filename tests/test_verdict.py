@@ -541,3 +541,24 @@ def test_a_tie_for_the_best_baseline_is_said_with_a_test_that_reads_otherwise():
     assert "(context-popular, tied on ndcg@5 with user-history)" in judge(summary, "ndcg@5")["headline"]
     summary["engines"]["context-popular"]["ndcg@5"] = 0.29
     assert "tied" not in judge(summary, "ndcg@5")["headline"]
+
+
+def test_pairs_compared_the_other_way_round_still_answer_the_headline():
+    """replay(compare=[("ranker", "rules"), ("popular", "rules")]), pairs given b first, left
+    the verdict without its first question: the comparisons were
+    looked up one way round only. They are turned to read as the headline says them."""
+    summary = _summary(0.05, 0.001)
+    for c in summary["comparisons"]:
+        c.update(a=c["b"], b=c["a"], diff=-c["diff"], ci_low=-c["ci_high"], ci_high=-c["ci_low"])
+    assert judge(summary, "ndcg@5")["headline"] == (
+        "Is the ranker worth it? Yes: it beats the rules by +0.150 and beats the best baseline "
+        "(user-history) by +0.050 on ndcg@5, both significant.")
+    rules_only = {"engines": {n: e for n, e in summary["engines"].items() if n != "ranker"},
+                  "comparisons": [{"a": "user-history", "b": "rules", "metric": "ndcg@5",
+                                   "diff": -0.1, "ci_low": -0.15, "ci_high": -0.05,
+                                   "p_holm": 0.002, "mde": 0.03}]}
+    verdict = judge(rules_only, "ndcg@5")
+    assert verdict["headline"] == ("Do the rules beat the simplest thing that could work? No: the "
+                                   "best baseline (user-history) beats them by +0.100 on ndcg@5.")
+    assert ("The best baseline, user-history, vs the rules: +0.100 ndcg@5 [+0.050, +0.150], "
+            "p = 0.002") in " ".join(verdict["sentences"])
