@@ -120,21 +120,23 @@ def holm_family(c: dict) -> str:
             else f"the {n} other overall test{'s' if n != 1 else ''}")
 
 
-def tests_text(tests: dict, marked: str = "") -> str:
+def tests_text(tests: dict, marked: str = "", same: bool = True) -> str:
     """How a replay's overall tests were corrected (its summary's ``tests``), in words;
-    ``marked``: how a table marks the headline tests, said beside them."""
+    ``marked``: how a table marks the headline tests, said beside them; ``same``: with the
+    tests counted once as the same as another (:func:`same_tests_text`)."""
+    said = same_tests_text(tests) if same else ""
     if "headline" not in tests:  # a replay before the two families
         return f"Holm-corrected over the {tests.get('family', '?')} overall tests (every pair and metric)"
     if not tests["headline"]:  # nothing the headline asks was replayed: one family
         return (f"Holm-corrected over the {tests['other']} overall tests (every pair and metric "
-                f"at the primary metric's cutoff){_same_text(tests)}")
+                f"at the primary metric's cutoff){said}")
     return (f"Holm-corrected within two families: {holm_family({'family': tests['headline'], 'headline': True})} "
             f"({marked}{tests.get('headline_tests', '')}) and "
             f"{holm_family({'family': tests['other'], 'headline': False})} (every other "
-            f"pair and metric at the primary metric's cutoff){_same_text(tests)}")
+            f"pair and metric at the primary metric's cutoff){said}")
 
 
-def _same_text(tests: dict) -> str:
+def same_tests_text(tests: dict) -> str:
     """The tests a replay counted once as the same as another, in words ("" when none)."""
     same = tests.get("same") or {}
     counts = [f"{n} {family}" for family, n in same.items() if n]

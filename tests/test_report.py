@@ -452,3 +452,18 @@ def test_a_coverage_below_a_thousandth_is_shown_not_rounded_to_nothing():
 
     assert share_text(5 / 20_000) == "0.00025" and share_text(0.0) == "0.000"
     assert share_text(0.0012) == "0.001" and share_text(float("nan")) == "n/a"
+
+
+def test_the_table_says_why_its_family_counts_fewer_tests_than_it_has_rows():
+    """DePaulMovie's table listed ten rows "Holm-corrected over the 5 headline tests": the
+    hybrid's rows repeat the ranker's tests (the same score on every request)."""
+    from suggest.report.content import _same_rows
+
+    rows = [{"a": "rules", "b": "ranker", "same_as": None},
+            {"a": "rules", "b": "hybrid", "same_as": ["rules", "ranker", "ndcg@5"]},
+            {"a": "popular", "b": "hybrid", "same_as": ["popular", "ranker", "ndcg@5"]}]
+    assert _same_rows(rows) == (" (2 rows repeat another row's test, as hybrid - rules repeats "
+                                "ranker - rules: the same difference on every request, so the "
+                                "test counts once)")
+    assert _same_rows(rows[:2]).startswith(" (1 row repeats another row's test")
+    assert _same_rows(rows[:1]) == ""

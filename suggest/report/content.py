@@ -38,7 +38,8 @@ from suggest.stats import SAME, TOO_FEW, detectable, format_mde, format_p, p_phr
 from suggest.data.load import local_span
 from suggest.report.terminal import share_text
 from suggest.verdict import (LEARNED, TEAM, best_baseline, holm_family,
-                             lightgbm_figure, other_rule_sets, tests_text, unadjusted)
+                             lightgbm_figure, other_rule_sets, same_tests_text, tests_text,
+                             unadjusted)
 
 SHOWN_WINS = 10
 SECTIONS = ("verdict", "engines", "segments", "rules", "failures", "cards", "charts", "method")
@@ -187,7 +188,7 @@ def _verdict(report: Report, summary: dict, main, versus_baseline, metric: str) 
                                  + f"({metric}; a and b: each engine's mean, b - a their "
                                  "difference; p Holm-corrected over "
                                  + (_families_column(rows) if mixed else holm_family(rows[0]))
-                                 + "; reading: which "
+                                 + _same_rows(rows) + "; reading: which "
                                  "is better, when the test finds it; MDE, where no difference "
                                  "was found: the smallest this sample would find).",
                          tone=[_tone(c) for c in rows]))
@@ -247,6 +248,19 @@ def _line(c, metric: str, overall: list[dict] = ()) -> str:
     clause = detectable(row["mde"], differing=row.get("differing"))
     return f"{head}: no significant difference{unadjusted(row)} ({clause}" + (
         ")." if clause in (TOO_FEW, SAME) else " at 80% power).")
+
+
+def _same_rows(rows: list[dict]) -> str:
+    """The rows a table holds that are the same test as another row (:func:`suggest.stats.
+    test_family`), in words: why the family counts fewer tests than the table has rows."""
+    same = [c for c in rows if c.get("same_as")]
+    if not same:
+        return ""
+    many = len(same) > 1
+    return (f" ({len(same)} row{'s' if many else ''} repeat{'' if many else 's'} another row's "
+            f"test, as {same[0]['b']} - {same[0]['a']} repeats {same[0]['same_as'][1]} - "
+            f"{same[0]['same_as'][0]}: the same difference on every request, so the test counts "
+            "once)")
 
 
 def _families_column(rows: list[dict]) -> str:
@@ -642,10 +656,11 @@ def _method(report: Report, summary: dict, main, min_segment: int) -> None:
         "Hoeffding's bound when that is already below 0.0001, else up to 50,000 seeded sign flips; "
         "so large effects get p-values as small as the data supports. Intervals are not adjusted "
         "for multiplicity; p-values are.",
-        f"Overall comparisons: {tests_text(summary.get('tests', {}))}"
+        f"Overall comparisons: {tests_text(summary.get('tests', {}), same=False)}"
         + ("; so the other metrics and pairs compared never change the headline's p-values "
            "(each baseline or rule set replayed is in the headline's family)"
-           if "headline" in summary.get("tests", {}) else "") + ". Each segment column is its "
+           if "headline" in summary.get("tests", {}) else "")
+        + same_tests_text(summary.get("tests", {})) + ". Each segment column is its "
         "own Holm family (and the verdict's list of losing segments is Bonferroni over the "
         "columns too); the rule groups are one.",
         "MDE (minimum detectable effect): the true difference that this sample would find "
