@@ -2071,3 +2071,35 @@ def test_a_lowercase_t_without_an_offset_is_read_in_the_zone(make_dataset):
                             columns={"user": "user", "item": "item", "time": "ts"},
                             timezone="Europe/Berlin"))
     assert log.report.rows_rejected == 0 and log.requests["hour"].tolist() == [8, 8]
+
+
+def test_the_columns_typed_on_threads_reject_a_row_for_its_first_fault(make_dataset, monkeypatch):
+    """check_rows types the columns on threads; a row with several faults must still be
+    rejected for the first in the columns' order (user, time, then the context columns in
+    the file's order), and every frame be the one a single thread gives."""
+    import importlib
+
+    loading = importlib.import_module("suggest.data.load")  # the module, not its load()
+
+    path = make_dataset("""\
+        user,item,ts,temp,weather,request
+        ,i1,2026-03-02T08:00:00+00:00,warm,sunny,r1
+        u2,i2,yesterday,warm,sunny,r2
+        u3,i3,2026-03-02T09:00:00+00:00,hot,foggy,r3
+        u4,i4,2026-03-02T10:00:00+00:00,7,foggy,
+        u5,i5,2026-03-02T11:00:00+00:00,8,sunny,r5
+        """, columns={"time": "ts", "request": "request"},
+        context={"temp": "numeric",
+                 "weather": {"type": "categorical", "values": ["sunny", "rainy"]}})
+    threaded = load(path)
+    reasons = reasons_by_line(threaded)
+    assert reasons[2] == "user (user) is missing"
+    assert reasons[3].startswith("time 'yesterday'")
+    assert reasons[4] == "temp 'hot' is not a number"
+    assert reasons[5].startswith("weather 'foggy' is not an allowed value")
+    assert threaded.report.rows_ok == 1
+    monkeypatch.setattr(loading, "THREADS", 1)
+    alone = load(path)
+    pd.testing.assert_frame_equal(threaded.rejects, alone.rejects)
+    for name in ("requests", "truth", "events"):
+        pd.testing.assert_frame_equal(getattr(threaded, name), getattr(alone, name))

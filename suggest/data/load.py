@@ -40,6 +40,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import json
+import os
 import re
 
 import numpy as np
@@ -62,6 +63,9 @@ RESERVED = ("request_id", "user_id", "item_id", "relevance", "timestamp", "timez
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 REJECT_COLUMNS = ["source", "line", "reason", "text"]
+#: Threads that type a log's columns side by side (:func:`check_rows`): Arrow's and numpy's
+#: work on a column releases the GIL, so the id columns of a large log overlap.
+THREADS = min(4, os.cpu_count() or 1)
 #: Cell texts that usually mean "missing" in exports (databases, spreadsheets, R, pandas).
 MISSING_MARKERS = ("NULL", "null", "NaN", "nan", "None", "N/A", "n/a", "NA", "\\N", "-", "?")
 
@@ -363,14 +367,22 @@ def _distinct_codes(codes: np.ndarray) -> int:
 def shape(ds: Dataset, frame: pd.DataFrame, codes: Codes, context: dict[str, str],
           report: LoadReport) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Requests, Events and Truth of the kept rows ``frame``; the report gets the counts of
-    requests (with none positive), positives, negatives and merged duplicates."""
-    requests = _requests(frame, context, codes.request)
+    requests (with none positive), positives, negatives and merged duplicates.
+
+    The Requests frame is built on a thread beside the Events and the Truth: both are
+    mostly takes of columns and arithmetic on arrays, which release the GIL, so on two
+    cores they overlap (the columns are picked here, so the thread shares no frame)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        requests = pool.submit(_requests, _request_columns(frame, context), context, codes.request)
+        engaged = codes.item >= 0
+        events = _events(ds, frame, engaged)
+        truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]),
+                       codes.request[engaged])
+        requests = requests.result()
     if ds.group:  # the log's name of the group column, for what a split by it says
         requests.attrs["group_id"] = ds.group
-    engaged = codes.item >= 0
-    events = _events(ds, frame, engaged)
-    truth = _truth(ds, events, report, _pair_keys(codes.request[engaged], codes.item[engaged]),
-                   codes.request[engaged])
     blank = codes.request[~engaged]  # a request's rows without an item beyond its first one
     report.duplicates["itemless_rows"] = int(len(blank) - _distinct_codes(blank))
     report.requests = len(requests)
@@ -712,48 +724,59 @@ def check_rows(ds: Dataset, raw: RawTable, report: LoadReport,
                types: dict[str, str] | None = None) -> Rows:
     """Type and check every row on its own: ids, relevance, zone, time and every column's
     values. An undeclared column's type is inferred from its values, or taken from ``types``
-    (inferred elsewhere, over more rows); either way it is reported as inferred."""
+    (inferred elsewhere, over more rows); either way it is reported as inferred.
+
+    The columns are typed on threads (:data:`THREADS`: Arrow's and numpy's work releases the
+    GIL), and their verdicts given here in the columns' order, so a row with several
+    faults is rejected for the same first one whatever finishes first."""
+    from concurrent.futures import ThreadPoolExecutor
+
     cells = raw.frame
     verdicts = Verdicts(cells.index)
     fail = verdicts.fail
     out = pd.DataFrame({"line": raw.lines}, index=cells.index)
     if raw.sources is not None:  # several files: a reason that points at another row names its file
         out[SOURCE] = pd.Categorical(raw.sources)
-    header = _repeated_header(ds, cells)
-    fail(header, "the header line again (files joined one after another?): not a row of the log")
-    user, user_code = _ids(cells[ds.user])
-    fail(user_code < 0, f"user ({ds.user}) is missing")
-    out["user_id"] = user
-    out["item_id"], item_code = _ids(cells[ds.item])
-    _relevance(ds, cells, out, fail)
-    if ds.position:
-        _shown(ds, cells, out, fail)
-    zones = _zones(ds, cells, fail)
-    if ds.time:
-        out["timestamp"], why = parse_times(cells[ds.time], ds.time_format, zones)
-        fail(why.notna(), why)
-        out["timezone"] = zones
-    schema, ignored = {}, ignored_columns(ds)
-    for col in cells.columns:
-        if col in ds.named_columns.values() or col in ignored:
-            continue
-        spec = ds.context.get(col) or (ds.catalog.attributes.get(col) if ds.catalog else None)
-        if spec is None:
-            spec = ColumnSpec((types or {}).get(col) or _infer_type(_without(cells[col], header)))
-            report.inferred[col] = spec.type
-        schema[col] = spec.type
-        out[col], why = _typed(cells[col], col, spec)
-        verdicts.fail_each(why)
-    report.schema = schema
-    # Item attributes kept in the log describe the item, not the moment: they are
-    # neither part of a request's key nor required to agree within a request.
-    context = [c for c in schema if c not in attribute_columns(ds)]
-    request_code = None
-    if ds.request:
-        out["request_id"], request_code = _ids(cells[ds.request])
-        fail(request_code < 0, f"request ({ds.request}) is missing")
-    if ds.group:  # an id kept with the request (a missing one is a group of its own)
-        out["group_id"] = _ids(cells[ds.group])[0]
+    with ThreadPoolExecutor(THREADS) as pool:
+        ids = {col: pool.submit(_ids, cells[col]) for col in (ds.user, ds.item, ds.request, ds.group)
+               if col}  # each column picked here: no thread picks from the shared frame
+        header = _repeated_header(ds, cells)
+        schema, specs, ignored = {}, {}, ignored_columns(ds)
+        for col in cells.columns:
+            if col in ds.named_columns.values() or col in ignored:
+                continue
+            spec = ds.context.get(col) or (ds.catalog.attributes.get(col) if ds.catalog else None)
+            if spec is None:
+                spec = ColumnSpec((types or {}).get(col) or _infer_type(_without(cells[col], header)))
+                report.inferred[col] = spec.type
+            schema[col] = spec.type
+            specs[col] = pool.submit(_typed, cells[col], col, spec)
+        fail(header, "the header line again (files joined one after another?): not a row of the log")
+        user, user_code = ids[ds.user].result()
+        fail(user_code < 0, f"user ({ds.user}) is missing")
+        out["user_id"] = user
+        out["item_id"], item_code = ids[ds.item].result()
+        _relevance(ds, cells, out, fail)
+        if ds.position:
+            _shown(ds, cells, out, fail)
+        zones = _zones(ds, cells, fail)
+        if ds.time:
+            out["timestamp"], why = parse_times(cells[ds.time], ds.time_format, zones)
+            fail(why.notna(), why)
+            out["timezone"] = zones
+        for col, typed in specs.items():
+            out[col], why = typed.result()
+            verdicts.fail_each(why)
+        report.schema = schema
+        # Item attributes kept in the log describe the item, not the moment: they are
+        # neither part of a request's key nor required to agree within a request.
+        context = [c for c in schema if c not in attribute_columns(ds)]
+        request_code = None
+        if ds.request:
+            out["request_id"], request_code = ids[ds.request].result()
+            fail(request_code < 0, f"request ({ds.request}) is missing")
+        if ds.group:  # an id kept with the request (a missing one is a group of its own)
+            out["group_id"] = ids[ds.group].result()[0]
     return Rows(out, verdicts, user_code, item_code, request_code, context)
 
 
@@ -1539,16 +1562,21 @@ def _reason_label(first: str, distinct: int, texts: int) -> str:
     return first
 
 
+def _request_columns(frame: pd.DataFrame, context: dict[str, str]) -> pd.DataFrame:
+    """The columns of ``frame`` a Requests frame holds."""
+    return frame[["request_id", "user_id"]
+                 + (["timestamp", "timezone"] if "timestamp" in frame else [])
+                 + (["group_id"] if "group_id" in frame else []) + list(context)]
+
+
 def _requests(frame: pd.DataFrame, context: dict[str, str], request: np.ndarray) -> pd.DataFrame:
     """One row per request (its first row's values), in the order requests first appear;
-    ``request`` is each row's request code."""
-    cols = (["request_id", "user_id"] + (["timestamp", "timezone"] if "timestamp" in frame else [])
-            + (["group_id"] if "group_id" in frame else []))
+    ``frame``: the rows' :func:`_request_columns`, ``request``: each row's request code."""
     if _first_seen_order(request):  # as kept_rows numbers them: each first row, no sort
         first = np.flatnonzero(np.diff(np.maximum.accumulate(request), prepend=-1) > 0)
     else:
         first = np.sort(np.unique(request, return_index=True)[1])
-    requests = frame[cols + list(context)].iloc[first].reset_index(drop=True)
+    requests = frame.iloc[first].reset_index(drop=True)
     if "timestamp" in requests:
         fields = local_fields(requests["timestamp"], requests["timezone"])
         requests["timezone"] = requests["timezone"].astype(object)  # the frame's zone names
