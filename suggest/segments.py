@@ -133,7 +133,11 @@ def _numeric(values: pd.Series) -> bool:
 
 def _quantile_bins(values: np.ndarray, bins: int) -> tuple[np.ndarray, list] | None:
     """Quantile bins of the finite values (infinities go to the end bins), named with as many
-    significant digits as keep the names apart; None when ties leave fewer than two bins."""
+    significant digits as keep the names apart; None when ties leave fewer than two bins.
+
+    A name is true of its bin: the values are cut at the edges as named (39.7, not the
+    quantile 39.72 it stands for, so a value of 39.7 is in "[39.7, 66.8)"), and the ends
+    are the least and largest values rounded outwards."""
     present = values[np.isfinite(values)]
     if len(present) == 0:
         return None
@@ -144,10 +148,21 @@ def _quantile_bins(values: np.ndarray, bins: int) -> tuple[np.ndarray, list] | N
         shown = [f"{e:.{digits}g}" for e in edges]
         if len(set(shown)) == len(shown):
             break
+    shown[0], shown[-1] = _outward(edges[0], digits, down=True), _outward(edges[-1], digits, down=False)
     names = [f"[{lo}, {hi})" for lo, hi in zip(shown[:-1], shown[1:])]
     names[-1] = names[-1][:-1] + "]"
-    place = np.searchsorted(edges[1:-1], values, side="right")
+    place = np.searchsorted(np.array(shown[1:-1], dtype=float), values, side="right")
     return np.array(names, dtype=object)[place.clip(0, len(names) - 1)], names
+
+
+def _outward(value: float, digits: int, down: bool) -> str:
+    """``value`` to ``digits`` significant digits, rounded down (``down``) or up, so that the
+    name of an end bin holds it: the least value 14.36 is "14.3", not "14.4"."""
+    text = f"{value:.{digits}g}"
+    if (float(text) > value) if down else (float(text) < value):
+        step = 10.0 ** (int(np.floor(np.log10(abs(value)))) - digits + 1)
+        text = f"{float(text) - step if down else float(text) + step:.{digits}g}"
+    return text
 
 
 def segment_tests(a: np.ndarray, b: np.ndarray, context: pd.DataFrame, columns: list[str], *,

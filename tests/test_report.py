@@ -467,3 +467,20 @@ def test_the_table_says_why_its_family_counts_fewer_tests_than_it_has_rows():
                                 "test counts once)")
     assert _same_rows(rows[:2]).startswith(" (1 row repeats another row's test")
     assert _same_rows(rows[:1]) == ""
+
+
+def test_without_rules_the_report_and_compare_set_the_ranker_against_the_best_baseline():
+    """A tester's `--engines ranker,random,popular,user-history`: compare and the report led
+    with ranker vs random (the first engine listed, the most flattering pair), above a
+    verdict that judged the ranker against user-history."""
+    from suggest.report.content import report_engines
+
+    engines = {"ranker": {"ndcg@5": 0.62}, "random": {"ndcg@5": 0.11},
+               "popular": {"ndcg@5": 0.17}, "user-history": {"ndcg@5": 0.51}}
+    summary = {"engines": engines}
+    assert report_engines(summary, None, None, "ndcg@5") == ("user-history", "ranker", "user-history")
+    assert report_engines(summary, "random", None, "ndcg@5")[:2] == ("random", "ranker")
+    # the best baseline asked for as b: a is another engine, not itself
+    assert report_engines(summary, None, "user-history", "ndcg@5")[0] != "user-history"
+    with_rules = {"engines": {**engines, "rules": {"ndcg@5": 0.2}}}
+    assert report_engines(with_rules, None, None, "ndcg@5")[:2] == ("rules", "ranker")

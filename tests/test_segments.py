@@ -61,6 +61,23 @@ def test_numbers_are_cut_into_quantile_bins_and_time_fields_read_as_people_say_t
     assert set(flag) == {"true", "false"}  # as the log and the rules write them
 
 
+def test_a_numeric_segment_holds_what_its_name_says():
+    """A tester's speeds, written with one decimal: the quantile 39.72 was named 39.7, so the
+    five requests at 39.7 km/h sat in "[14.4, 39.7)" and filtering the log by the label gave
+    other requests and another p-value. The values are cut where the names say."""
+    rng = np.random.default_rng(2)
+    for scale, decimals in ((40.0, 1), (40.0, 0), (0.004, 5), (-40.0, 1), (3e6, 0)):
+        speed = pd.Series(np.round(np.sign(scale) * rng.gamma(2.0, abs(scale) / 2, 1500),
+                                   decimals), name="speed")
+        speed = speed.where(speed != 0, scale / 80)  # no zeros, which carry no digits to round
+        labels = segment_labels(speed)
+        bounds = labels.str.extract(r"^\[(.+), (.+)([)\]])$")
+        low, high = bounds[0].astype(float), bounds[1].astype(float)
+        closed = bounds[2] == "]"
+        assert labels.nunique() >= 3
+        assert ((low <= speed) & ((speed < high) | (closed & (speed <= high)))).all(), scale
+
+
 def test_a_planted_loss_is_found_first():
     rng = np.random.default_rng(1)
     n = 4000

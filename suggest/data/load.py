@@ -928,25 +928,30 @@ def _missing_markers(ds: Dataset, cells: pd.DataFrame) -> list[str]:
 
 def marker_counts(ds: Dataset, cells: pd.DataFrame) -> dict[str, dict[str, int]]:
     """How many cells of each text column hold each undeclared missing-value marker."""
+    from concurrent.futures import ThreadPoolExecutor
+
     markers = [m for m in MISSING_MARKERS if m not in ds.missing_values]
     found: dict[str, dict[str, int]] = {}
     ignored = ignored_columns(ds)
-    for col in cells.columns:
-        values = cells[col]
-        if col in ignored:
-            continue
-        if isinstance(values.dtype, pd.CategoricalDtype):  # counted on the categories
-            categories = pd.Index(values.cat.categories).astype(str)
-            per = np.bincount(values.cat.codes.to_numpy() + 1, minlength=len(categories) + 1)[1:]
-            counts = pd.Series(per, index=categories)[categories.isin(markers) & (per > 0)]
-        elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-            counts = values[values.isin(markers)].value_counts()
-        else:
-            continue
-        # most frequent first, then by marker: the same order whichever way the column came
-        for marker, count in sorted(counts.items(), key=lambda mc: (-mc[1], str(mc[0]))):
-            found.setdefault(str(marker), {})[col] = int(count)
+    with ThreadPoolExecutor(THREADS) as pool:  # a log's text columns counted side by side
+        counted = {col: pool.submit(_marker_counts, cells[col], markers)
+                   for col in cells.columns if col not in ignored}
+        for col, counts in counted.items():
+            # most frequent first, then by marker: the same order whichever way the column came
+            for marker, count in sorted(counts.result().items(), key=lambda mc: (-mc[1], str(mc[0]))):
+                found.setdefault(str(marker), {})[col] = int(count)
     return found
+
+
+def _marker_counts(values: pd.Series, markers: list[str]) -> pd.Series:
+    """How many cells of a column hold each of ``markers`` (none for a column not of text)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # counted on the categories
+        categories = pd.Index(values.cat.categories).astype(str)
+        per = np.bincount(values.cat.codes.to_numpy() + 1, minlength=len(categories) + 1)[1:]
+        return pd.Series(per, index=categories)[categories.isin(markers) & (per > 0)]
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        return values[values.isin(markers)].value_counts()
+    return pd.Series(dtype=np.int64)
 
 
 def marker_warning(ds: Dataset, found: dict[str, dict[str, int]]) -> list[str]:

@@ -132,8 +132,8 @@ def report_metric(summary: dict, metric: str | None) -> str:
 def report_engines(summary: dict, a: str | None, b: str | None,
                    metric: str) -> tuple[str, str, str | None]:
     """The engines a report compares: ``b`` (default: the ranker, else the first learned
-    engine, else the best baseline, else the best), ``a`` (default: the rules) and the best
-    baseline; a name the run does not have is a clear error. Without a learned engine the
+    engine, else the best baseline, else the best), ``a`` (default: the rules, else the best
+    baseline) and the best baseline; a name the run does not have is a clear error. Without a learned engine the
     rules against the best baseline is the verdict's comparison, so it is the default."""
     from suggest.compare import check_distinct, check_engines
 
@@ -147,7 +147,10 @@ def report_engines(summary: dict, a: str | None, b: str | None,
     baseline = best_baseline(engines, metric)
     b = b or (learned[0] if learned else baseline if baseline in others
               else max(others, key=lambda n: _figure(engines[n], metric)))
-    a = a or (TEAM if TEAM in engines and b != TEAM else next((n for n in engines if n != b), b))
+    # without rules, the best baseline: the pair the verdict judges (the first engine listed
+    # was taken: a tester's `--engines ranker,random,...` led the report with ranker vs random)
+    a = a or (TEAM if TEAM in engines and b != TEAM else baseline if baseline not in (None, b)
+              else next((n for n in engines if n != b), b))
     return a, b, baseline
 
 
