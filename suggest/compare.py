@@ -33,7 +33,7 @@ from suggest.ids import isin
 from suggest.segments import (MAX_VALUES, MIN_SEGMENT, check_min_size, segment_columns,
                               segment_tests, significant)
 from suggest.stats import detectable, format_p, p_phrase, test_family
-from suggest.verdict import LEARNED
+from suggest.verdict import LEARNED, twin_text
 
 NO_RULE = "(no rule)"  # the group of the requests where the rules were silent
 
@@ -81,7 +81,7 @@ class Comparison:
         for row in self.overall:
             lines.append(f"  {row['metric']:<14} {row['mean_a']:.4f} -> {row['mean_b']:.4f}  "
                          f"{row['diff']:+.4f} [{row['ci_low']:+.4f}, {row['ci_high']:+.4f}]  "
-                         f"{p_phrase(row['p_holm'])}  " + _mark(row, a, b))
+                         f"{p_phrase(row['p_holm'])}  " + _mark(row, a, b) + twin_text(row))
         wa, wb = _column(a), _column(b)  # an engine's name whole above its column
         head = (f"  {'segment':<37}{'requests':>9}{a:>{wa}}{b:>{wb}}{'diff':>9}   "
                 "95% CI              p       winner")

@@ -41,7 +41,7 @@ from suggest.splits import Split, split  # noqa: F401  (split is this module's A
 from suggest.evaluate import check_gain, evaluate, metric_names
 from suggest.segments import MIN_SEGMENT, MISSING, RETURNING, TIME_SEGMENTS, check_min_size
 from suggest.stats import compare_by_place
-from suggest.verdict import headline_tests, headline_words, tests_text, verdict_pairs
+from suggest.verdict import headline_tests, headline_words, same_kinds, tests_text, verdict_pairs
 
 
 def _write(path: Path, content) -> None:
@@ -747,9 +747,12 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     for name in fitted:
         engines[name] = totals.entry(name, catalog)
         engine = fitted[name]
-        source = getattr(getattr(engine, "rule_set_", None), "source", None)
+        rule_set = getattr(engine, "rule_set_", None)
+        source = getattr(rule_set, "source", None)
         if source is not None and name != "rules":  # another rule set beside the team's
             engines[name]["rule_set"] = str(source)
+        if rule_set is not None:  # a list no longer than this, at any cutoff
+            engines[name]["max_suggestions"] = int(rule_set.max_suggestions)
         engines[name].update(timed.get(name) or (  # an engine a worker holds: timed there
             engine.ask(_one_engine_latency, warm, sample, k) if name not in here else {}))
     pairs = compare if compare is not None else verdict_pairs(list(fitted), totals.primary, engines)
@@ -761,7 +764,9 @@ def _summary(totals: _ChunkTotals, held, fitted, names, k, compare, latency_samp
     distinct = {f: sum(1 for c in held if c["same_as"] is None) for f, held in asked.items()}
     tests = {**distinct, "alpha": 0.05, "headline_tests": headline_words(engines),
              # tests the same as another (the same difference on every request): counted once
-             "same": {f: len(held) - distinct[f] for f, held in asked.items()}}
+             "asked": {f: len(held) for f, held in asked.items()},
+             "same": {f: len(held) - distinct[f] for f, held in asked.items()},
+             "same_kinds": same_kinds(comparisons)}
     tests["note"] = ("differences with a 95% paired t interval (not corrected); p from the paired "
                      "sign-flip test (exact; its normal approximation for many requests; "
                      "Hoeffding's bound below 1e-4; else seeded sign flips), "
@@ -833,7 +838,7 @@ def below_baseline(summary: dict, metric: str) -> dict | None:
     from suggest.verdict import best_baseline
 
     engines = summary["engines"]
-    best = best_baseline(engines, metric)
+    best = best_baseline(engines, metric, summary.get("comparisons"))
     if "ranker" not in engines or best is None:
         return None
     out = {"value": bool(engines["ranker"][metric] < engines[best][metric]), "metric": metric,
@@ -1038,7 +1043,7 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
     from suggest.verdict import LEARNED, best_baseline, judge
 
     engines = summary["engines"]
-    baseline = best_baseline(engines, metric)
+    baseline = best_baseline(engines, metric, summary.get("comparisons"))
     pairs = [(other, name) for name in LEARNED if name in engines
              for other in dict.fromkeys(("rules", baseline)) if other in engines]
     segments, losses, tested = {}, {}, {}
@@ -1058,7 +1063,10 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
                            # tested segments of values (one, or small ones pooled as
                            # "other"), not of the requests missing one
                            "values": sum(1 for f in families.values() for r in f["rows"]
-                                         if r["p_holm"] == r["p_holm"] and r["value"] != MISSING)}
+                                         if r["p_holm"] == r["p_holm"] and r["value"] != MISSING),
+                           # segments too small to test (none: no column splits the requests)
+                           "small": sum(1 for f in families.values() for r in f["rows"]
+                                        if r.get("small"))}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
     summary["newcomers"] = _newcomers(summary, results_path, metric)
     summary["verdict"] = judge(summary, metric, losses, tested)
@@ -1135,7 +1143,8 @@ def _explain_sample(fitted: dict, held, results_path: Path, summary: dict,
     from suggest.verdict import LEARNED, best_baseline
 
     learned = [n for n in LEARNED if n in fitted and getattr(fitted[n], "explain", True) is False]
-    others = [n for n in dict.fromkeys(("rules", best_baseline(summary["engines"], metric)))
+    others = [n for n in dict.fromkeys(("rules", best_baseline(summary["engines"], metric,
+                                                                      summary.get("comparisons"))))
               if n in fitted]
     if not learned or not others:
         return

@@ -44,11 +44,41 @@ def baseline_names(engines: dict[str, dict]) -> list[str]:
             if name not in LEARNED and name != TEAM and not entry.get("rule_set")]
 
 
-def best_baseline(engines: dict[str, dict], metric: str) -> str | None:
-    """The best baseline (:func:`baseline_names`) on ``metric`` (ties: by name)."""
+def best_baseline(engines: dict[str, dict], metric: str,
+                  comparisons: list[dict] | None = None) -> str | None:
+    """The best baseline (:func:`baseline_names`) on ``metric`` (without ``comparisons``,
+    ties go by name).
+
+    Given the run's ``comparisons``: of the baselines level with the best to the three
+    decimals shown (:func:`level_with`), the one the first learned engine (else the rules)
+    is least clearly ahead of, by its corrected p-value. "Beats the best baseline" then
+    holds of every baseline that could be the best; by name, a tie's answer hung on which
+    name sorts first (a statistician's review: "Yes" against one, "Not shown" against its
+    twin)."""
     simple = [(-engines[name].get(metric, float("-inf")), name) for name in baseline_names(engines)
               if engines[name].get(metric) == engines[name].get(metric)]
-    return min(simple)[1] if simple else None
+    if not simple:
+        return None
+    best = min(simple)[1]
+    against = next((n for n in (*LEARNED, TEAM) if n in engines), None)
+    if comparisons is None or against is None:
+        return best
+
+    def doubt(name: str) -> float:
+        c = _find(comparisons, name, against, metric)
+        return -1.0 if c is None or c["p_holm"] != c["p_holm"] else c["p_holm"]
+    level = [best, *level_with(engines, best, metric)]
+    return max(level, key=lambda n: (doubt(n), -level.index(n)))
+
+
+def level_with(engines: dict[str, dict], baseline: str, metric: str) -> list[str]:
+    """The other baselines whose ``metric`` reads as ``baseline``'s to the three decimals the
+    verdict shows."""
+    value = (engines.get(baseline) or {}).get(metric)
+    if value is None or value != value:
+        return []
+    return [n for n in baseline_names(engines) if n != baseline
+            and f"{engines[n].get(metric, float('nan')):.3f}" == f"{value:.3f}"]
 
 
 def other_rule_sets(engines: dict[str, dict]) -> list[str]:
@@ -136,6 +166,43 @@ def tests_text(tests: dict, marked: str = "", same: bool = True) -> str:
             f"pair and metric at the primary metric's cutoff){said}")
 
 
+#: Why a test was the same as another (:func:`same_kinds`), in words.
+SAME_KINDS = {"engines": "an engine that scores as another on every request, against the same "
+                         "engine",
+              "metrics": "two metrics equal on every request, as recall and hit rate are when "
+                         "each request has one engaged item",
+              "reversed": "a pair compared both ways round"}
+
+
+def same_kinds(comparisons: list[dict]) -> list[str]:
+    """Why the ``comparisons`` that are the same test as another (``same_as``) are: engines
+    alike, metrics equal, or a pair reversed (keys of :data:`SAME_KINDS`)."""
+    kinds = set()
+    for c in comparisons:
+        a, b, metric = c.get("same_as") or (None, None, None)
+        if metric is None:
+            continue
+        if metric != c["metric"]:
+            kinds.add("metrics")
+        if (a, b) == (c["b"], c["a"]):
+            kinds.add("reversed")
+        elif (a, b) != (c["a"], c["b"]):
+            kinds.add("engines")
+    return [k for k in SAME_KINDS if k in kinds]
+
+
+def twin_text(c: dict) -> str:
+    """``' (the test of ranker - rules)'`` for a comparison that is the same test as another
+    (its ``same_as``), said beside its figures; else nothing."""
+    twin = c.get("same_as")
+    if not twin:
+        return ""
+    a, b, metric = twin
+    return (f" (the test of {b} - {a})" if metric == c["metric"]
+            else f" (the test of {metric})" if [a, b] == [c["a"], c["b"]]
+            else f" (the test of {b} - {a} on {metric})")
+
+
 def same_tests_text(tests: dict) -> str:
     """The tests a replay counted once as the same as another, in words ("" when none)."""
     same = tests.get("same") or {}
@@ -143,9 +210,10 @@ def same_tests_text(tests: dict) -> str:
     if not counts:
         return ""
     many = sum(same.values()) != 1
-    return (f"; {' and '.join(counts)} test{'s' if many else ''} more "
-            f"{'were each' if many else 'was'} the same as one of those (two engines that score "
-            "alike on every request, against the same engine) and took its p-value")
+    why = [SAME_KINDS[k] for k in tests.get("same_kinds") or ("engines",)]
+    return (f"; a further {' and '.join(counts)} test{'s' if many else ''} had the same "
+            f"difference on every request as one of those ({'; or '.join(why)}): "
+            f"{'each counts' if many else 'it counts'} once, with that test's p-value")
 
 
 def families_text(rows: list[dict]) -> str:
@@ -203,7 +271,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     # the headline answers "is the learned engine worth it?" first; then the details
     losses, tested = losses or {}, tested or {}
     ranked = sorted(engines, key=lambda n: (-engines[n].get(metric, float("-inf")), n))
-    baseline = best_baseline(engines, metric)
+    baseline = best_baseline(engines, metric, comparisons)
     learned = [n for n in LEARNED if n in engines]
     out = {"primary_metric": metric, "best_engine": ranked[0] if ranked else None,
            "best_baseline": baseline, "learned": learned, "key_comparisons": [],
@@ -234,6 +302,9 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
         say.append(f"Caution: the catalog has {size} items, so a list of {cut} can hold every "
                    f"one: figures at {cut} read as well for any engine that lists them all, "
                    "random included; the smaller cutoffs (--k) are the ones that tell.")
+    short = _short_lists(engines, metric)
+    if short:
+        say.append(short)
     one = top_user_caution((summary.get("leakage") or {}).get("top_user") or 0.0)
     if one:
         out["top_user"] = one
@@ -345,7 +416,7 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     for name in other_rule_sets(engines):  # hand-written, mined, distilled rules side by side
         said = [(TEAM, name, f"{name} (rules from {engines[name]['rule_set']}) vs the rules: ", ""),
                 (baseline, name, f"{name} vs the best baseline ({baseline}): ", ""),
-                *((name, model, f"{model} vs {name}: ", _kept(engines, name, model, metric))
+                *((name, model, f"{model} vs {name}: ", _kept(engines, name, model, metric, comparisons))
                   for model in learned[:1])]
         for a, b, head, tail in said:
             c = _find(comparisons, a, b, metric) if a is not None else None
@@ -360,14 +431,18 @@ def judge(summary: dict, metric: str, losses: dict[str, list[dict]] | None = Non
     return out
 
 
-def _kept(engines: dict, name: str, learned: str, metric: str) -> str:
+def _kept(engines: dict, name: str, learned: str, metric: str,
+          comparisons: list[dict] | None = None) -> str:
     """How much of the learned engine's gain over the rules the rule set ``name`` keeps, as a
     clause; empty when the learned engine does not score above the rules."""
     rules, mine, model = (engines.get(n, {}).get(metric) for n in (TEAM, name, learned))
     if None in (rules, mine, model) or not model > rules:
         return ""
     if mine < rules:  # below the rules: no share of a gain to keep
-        return (f" {name} scores below the rules ({metric} {mine:.3f} against {rules:.3f}; "
+        c = _find(comparisons or [], TEAM, name, metric)
+        how = ("" if c is None else " significantly" if c["p_holm"] < ALPHA
+               else ", though not significantly,")
+        return (f" {name} scores{how} below the rules ({metric} {mine:.3f} against {rules:.3f}; "
                 f"{model:.3f} for {learned}).")
     share = (mine - rules) / (model - rules)
     return (f" {name} keeps {share:.0%} of {learned}'s gain over the rules ({metric} {mine:.3f}, "
@@ -395,9 +470,10 @@ def _highest(ranked: list[str], engines: dict, metric: str) -> str:
     tied = [n for n, v in zip(ranked, shown) if v == shown[0]]
     rest = ", ".join(f"{n} {v}" for n, v in zip(ranked[len(tied):len(tied) + 3],
                                                  shown[len(tied):len(tied) + 3]))
+    exact = len({engines[n][metric] for n in tied}) == 1  # the same mean, not only as shown
     best = (f"{ranked[0]} ({shown[0]})" if len(tied) == 1 else
-            listed(tied) + f" tie at {shown[0]} (to the "
-            "three decimals shown)")
+            listed(tied) + f" tie at {shown[0]}" + (" exactly" if exact else
+                                                    " (to the three decimals shown)"))
     return f"Highest {metric}: {best}" + (f"; next {rest}." if rest else ".")
 
 
@@ -507,6 +583,24 @@ def _headline(name: str, baseline: str | None, comparisons: list[dict], metric: 
                f"for the {name}." if unseen else ""))
 
 
+def _short_lists(engines: dict, metric: str) -> str | None:
+    """A caution when a rule set's lists (``max_suggestions``) are shorter than the primary
+    metric's cutoff: a tester's `--k 3,10` judged rules of at most 5 items at 10, against
+    baselines that fill all 10 places, and nothing said so."""
+    cut = metric.rsplit("@", 1)[-1]
+    if not cut.isdigit():
+        return None
+    short = [(name, e["max_suggestions"]) for name, e in engines.items()
+             if e.get("max_suggestions") is not None and e["max_suggestions"] < int(cut)]
+    if not short:
+        return None
+    said = " and ".join(f"{'the rules' if name == TEAM else name} at most {n}" for name, n in short)
+    return (f"Caution: the primary metric is at {cut}, but the rule files show {said} "
+            f"(max_suggestions): the places they leave empty count as misses against engines "
+            f"that fill all {cut}; replay with --k {short[0][1]} as well to judge them at a cutoff "
+            "they can fill.")
+
+
 def _chance_best(engines: dict, baseline: str | None, metric: str) -> str | None:
     """When random is the best baseline, the words that say what that means: the simplest
     thing that could work is chance here (a tester's --split user: popular 0.013 and
@@ -589,7 +683,9 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]], least: int | None
     for a, rows, tested in where:
         scope = f" of {tested['segments']} segments" if tested else ""
         if tested and not tested["segments"]:  # "in none of 0 segments": none was testable
-            parts.append(f"to {a}: no segment was large enough to test")
+            parts.append(f"to {a}: " + ("no context column splits these requests into parts to "
+                                        "test" if tested.get("small") == 0 else
+                                        "no segment was large enough to test"))
             continue
         if tested and tested.get("values") == 0:  # what was tested is the missing values
             scope += " (each the requests missing a column's value)"
@@ -611,15 +707,14 @@ def _losses(b: str, where: list[tuple[str, list[dict], dict]], least: int | None
 
 def _tied(engines: dict | None, baseline: str, metric: str, comparisons: list[dict],
           against: str) -> str:
-    """``', tied on ndcg@5 with popular'`` when other baselines score exactly what the best
-    one does on ``metric`` (the best is then the first by name), and the test against a tied
-    one that reads otherwise than the best one's (the same mean difference, but over other
-    per-request values); else nothing."""
-    value = ((engines or {}).get(baseline) or {}).get(metric)
-    tied = [n for n in baseline_names(engines or {}) if n != baseline
-            and engines[n].get(metric) == value]
-    if value is None or not tied:
+    """``', tied on ndcg@5 with popular, taken as ...'`` when other baselines read as the best
+    one does on ``metric`` (:func:`level_with`; the best is then the one ``against`` is least
+    clearly ahead of, :func:`best_baseline`), and the test against a tied one that reads
+    otherwise than the best one's; else nothing."""
+    tied = level_with(engines or {}, baseline, metric)
+    if not tied:
         return ""
+    value = engines[baseline][metric]
     best = _find(comparisons, against, baseline, metric)
     said = []
     for name in tied:
@@ -627,7 +722,10 @@ def _tied(engines: dict | None, baseline: str, metric: str, comparisons: list[di
         if c is not None and best is not None and (c["p_holm"] < ALPHA) != (best["p_holm"] < ALPHA):
             said.append(f"against {name} the difference is "
                         f"{'' if c['p_holm'] < ALPHA else 'not '}significant ({p_phrase(c['p_holm'])})")
-    return f", tied on {metric} with {' and '.join(tied)}" + "".join(f"; {s}" for s in said)
+    exact = all(engines[n][metric] == value for n in tied)
+    return (f", tied on {metric} with {' and '.join(tied)}"
+            + ("" if exact else " to the three decimals shown")
+            + ", taken as the one with the larger p-value" + "".join(f"; {s}" for s in said))
 
 
 def _silent(engines: dict | None, name: str) -> str:

@@ -158,6 +158,12 @@ def test_the_verdict_says_how_much_of_the_rankers_gain_readable_rules_keep():
     below = _kept(engines, "distilled", "ranker", "ndcg@5")
     assert "distilled scores below the rules (ndcg@5 0.300 against 0.338" in below
     assert "keeps" not in below
+    # whether the rules' lead is significant is said (a tester read it as a finding)
+    test = {"a": "rules", "b": "distilled", "metric": "ndcg@5", "p_holm": 0.68}
+    assert "distilled scores, though not significantly, below the rules" in _kept(
+        engines, "distilled", "ranker", "ndcg@5", [test])
+    assert "distilled scores significantly below the rules" in _kept(
+        engines, "distilled", "ranker", "ndcg@5", [{**test, "p_holm": 0.01}])
     engines["ranker"]["ndcg@5"] = 0.330  # no gain to keep
     assert _kept(engines, "distilled", "ranker", "ndcg@5") == ""
 

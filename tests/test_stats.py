@@ -330,3 +330,19 @@ def test_differences_all_one_way_get_the_exact_p_value():
     sums = np.abs(np.array([(np.array(signs) * few).sum()
                             for signs in itertools.product([-1, 1], repeat=10)]))
     assert sign_flip_p(few)[0] == pytest.approx((sums >= few.sum() - 1e-12).mean(), rel=1e-12)
+
+
+def test_tests_with_nothing_that_differs_are_not_twins_of_each_other():
+    """Two unrelated pairs that differ on no request (the rules against a copy of them, the
+    ranker against a hybrid that never changes it) both read p = 1; they are not one
+    hypothesis, and one was named the other's twin."""
+    from suggest.stats import compare_by_place
+
+    rng = np.random.default_rng(4)
+    base = rng.binomial(1, 0.3, 200).astype(float)
+    scores = {"rules": base, "copy": base.copy(), "ranker": rng.binomial(1, 0.4, 200) * 1.0}
+    scores["hybrid"] = scores["ranker"].copy()
+    rows = compare_by_place(lambda e, m: scores[e], ["ndcg@5"],
+                            [("rules", "copy"), ("ranker", "hybrid"), ("rules", "ranker")])
+    assert [c.same_as for c in rows] == [None, None, None]
+    assert {c.family for c in rows} == {3} and [c.differing for c in rows[:2]] == [0, 0]

@@ -278,8 +278,14 @@ def test_a_tie_is_said_and_a_learned_twin_is_folded_into_the_first():
     summary["comparisons"] += [dict(c, b="hybrid") for c in summary["comparisons"]]
     summary["requests"], summary["requests_scored"] = 5000, 3700
     text = judge(summary, "ndcg@5")["sentences"]
+    # the same mean, not only as shown: said to be exact (a tester read "(to the three
+    # decimals shown)" as only close)
+    assert any(s.startswith("Highest ndcg@5: hybrid and ranker tie at 0.350 exactly")
+               for s in text)
+    summary["engines"]["hybrid"]["ndcg@5"] = 0.3502
     assert any(s.startswith("Highest ndcg@5: hybrid and ranker tie at 0.350 (to the three decimals "
-                            "shown)") for s in text)
+                            "shown)") for s in judge(summary, "ndcg@5")["sentences"])
+    summary["engines"]["hybrid"]["ndcg@5"] = 0.35
     # no paired comparison of the two: equal means, said as such (lists may differ)
     assert "hybrid has the same means as ranker on every metric compared: what is said of " \
            "ranker holds for it on average." in text
@@ -456,6 +462,11 @@ def test_no_testable_segment_is_said_as_such_not_none_of_0():
                               ("popular", [], {"segments": 12, "columns": 2})])
     assert "to rules: no segment was large enough to test" in said
     assert "to popular in none of 12 segments" in said and "of 0 segments" not in said
+    # no segment at all, small or large (a log without context columns): size is not why
+    said = _losses("ranker", [("rules", [], {"segments": 0, "columns": 1, "small": 0})])
+    assert "to rules: no context column splits these requests into parts to test" in said
+    said = _losses("ranker", [("rules", [], {"segments": 0, "columns": 1, "small": 3})])
+    assert "to rules: no segment was large enough to test" in said
 
 
 def test_segments_of_missing_values_alone_are_said_to_tell_nothing_of_where():
@@ -525,20 +536,35 @@ def test_random_as_the_best_baseline_is_said_plainly():
 
 
 def test_a_tie_for_the_best_baseline_is_said_with_a_test_that_reads_otherwise():
-    """Two baselines with the same mean: the best was picked by name, silently, while the
-    ranker's test against the other (the same mean difference, on other requests) was not
-    significant. The headline names the tie, and the other's p-value where it reads otherwise."""
+    """Two baselines with the same mean: the best was picked by name, silently, and the answer
+    hung on it ("Yes" against one, "Not shown" against the other, whose test was not
+    significant). The baseline the ranker is least clearly ahead of is the best, and the
+    headline names the tie, and the other's p-value where it reads otherwise."""
     summary = _summary(0.05, 0.001)
     summary["engines"]["context-popular"] = {"ndcg@5": 0.3}  # ties with user-history
     row = dict(summary["comparisons"][1], a="context-popular", p_holm=0.2, significant=False)
     summary["comparisons"].append(row)
-    headline = judge(summary, "ndcg@5")["headline"]
-    assert judge(summary, "ndcg@5")["best_baseline"] == "context-popular"  # the first by name
-    assert ("the best baseline (context-popular, tied on ndcg@5 with user-history; against "
-            "user-history the difference is significant (p = 0.001))") in headline, headline
+    verdict = judge(summary, "ndcg@5")
+    # the one the ranker is least clearly ahead of: "Yes" must hold of every tied baseline
+    assert verdict["best_baseline"] == "context-popular"
+    assert verdict["headline"].startswith("Is the ranker worth it? Not shown yet:")
+    assert ("the best baseline (context-popular, tied on ndcg@5 with user-history, taken as the "
+            "one with the larger p-value; against user-history the difference is significant "
+            "(p = 0.001))") in verdict["headline"], verdict["headline"]
+    # the same figures under the other names: the same answer (it hung on the names' order)
+    row.update(p_holm=0.001, significant=True)
+    summary["comparisons"][1].update(p_holm=0.2, significant=False)
+    verdict = judge(summary, "ndcg@5")
+    assert verdict["best_baseline"] == "user-history"
+    assert verdict["headline"].startswith("Is the ranker worth it? Not shown yet:")
     # a tied baseline whose test reads alike is named without its p-value
-    row["p_holm"] = 0.0005
-    assert "(context-popular, tied on ndcg@5 with user-history)" in judge(summary, "ndcg@5")["headline"]
+    summary["comparisons"][1].update(p_holm=0.0005, significant=True)
+    assert ("(context-popular, tied on ndcg@5 with user-history, taken as the one with the "
+            "larger p-value)") in judge(summary, "ndcg@5")["headline"]
+    # level to the three decimals shown is a tie too, said so
+    summary["engines"]["user-history"]["ndcg@5"] = 0.2999
+    assert ("tied on ndcg@5 with user-history to the three decimals shown"
+            in judge(summary, "ndcg@5")["headline"])
     summary["engines"]["context-popular"]["ndcg@5"] = 0.29
     assert "tied" not in judge(summary, "ndcg@5")["headline"]
 
@@ -562,3 +588,45 @@ def test_pairs_compared_the_other_way_round_still_answer_the_headline():
                                    "best baseline (user-history) beats them by +0.100 on ndcg@5.")
     assert ("The best baseline, user-history, vs the rules: +0.100 ndcg@5 [+0.050, +0.150], "
             "p = 0.002") in " ".join(verdict["sentences"])
+
+
+def test_why_tests_were_counted_once_is_said_of_engines_metrics_and_reversed_pairs():
+    """On a log of one engaged item a request, recall and hit rate are equal on every request
+    and their tests were merged: the note said "two engines that score alike", which they
+    were not (a statistician's review)."""
+    from suggest.verdict import same_kinds, same_tests_text, twin_text
+
+    rows = [{"a": "rules", "b": "ranker", "metric": "recall@5", "same_as": None},
+            {"a": "rules", "b": "ranker", "metric": "hit_rate@5",
+             "same_as": ["rules", "ranker", "recall@5"]}]
+    assert same_kinds(rows) == ["metrics"]
+    tests = {"headline": 1, "other": 3, "same": {"headline": 0, "other": 1},
+             "same_kinds": same_kinds(rows)}
+    said = same_tests_text(tests)
+    assert said.startswith("; a further 1 other test had the same difference on every request")
+    assert "as recall and hit rate are when each request has one engaged item" in said
+    assert "engine" not in said
+    assert twin_text(rows[1]) == " (the test of recall@5)"
+    rows += [{"a": "popular", "b": "hybrid", "metric": "ndcg@5",
+              "same_as": ["popular", "ranker", "ndcg@5"]},
+             {"a": "ranker", "b": "rules", "metric": "ndcg@5",
+              "same_as": ["rules", "ranker", "ndcg@5"]}]
+    assert same_kinds(rows) == ["engines", "metrics", "reversed"]
+    assert twin_text(rows[2]) == " (the test of ranker - popular)"
+    assert same_tests_text({**tests, "same": {"headline": 0, "other": 0}}) == ""
+
+
+def test_rules_that_show_fewer_items_than_the_cutoff_are_said_to():
+    """A tester's `--k 3,10`: rules of at most 5 items were judged at 10 against baselines
+    that fill all 10 places, and nothing said so."""
+    summary = _summary(0.05, 0.001)
+    summary["engines"]["rules"]["max_suggestions"] = 5
+    for entry in summary["engines"].values():
+        entry["ndcg@10"] = entry["ndcg@5"]
+    text = judge(summary, "ndcg@10")["sentences"]
+    caution = [s for s in text if "max_suggestions" in s]
+    assert caution == ["Caution: the primary metric is at 10, but the rule files show the rules "
+                       "at most 5 (max_suggestions): the places they leave empty count as misses "
+                       "against engines that fill all 10; replay with --k 5 as well to judge them "
+                       "at a cutoff they can fill."]
+    assert not any("max_suggestions" in s for s in judge(summary, "ndcg@5")["sentences"])

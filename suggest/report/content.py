@@ -39,7 +39,7 @@ from suggest.data.load import local_span
 from suggest.report.terminal import share_text
 from suggest.verdict import (LEARNED, TEAM, best_baseline, holm_family,
                              lightgbm_figure, other_rule_sets, same_tests_text, tests_text,
-                             unadjusted)
+                             twin_text, unadjusted)
 
 SHOWN_WINS = 10
 SECTIONS = ("verdict", "engines", "segments", "rules", "failures", "cards", "charts", "method")
@@ -144,7 +144,7 @@ def report_engines(summary: dict, a: str | None, b: str | None,
     # a default is another engine than the one given, when the run has another
     others = [n for n in engines if n != a] or list(engines)
     learned = [n for n in LEARNED if n in others]
-    baseline = best_baseline(engines, metric)
+    baseline = best_baseline(engines, metric, summary.get("comparisons"))
     b = b or (learned[0] if learned else baseline if baseline in others
               else max(others, key=lambda n: _figure(engines[n], metric)))
     # without rules, the best baseline: the pair the verdict judges (the first engine listed
@@ -278,8 +278,9 @@ def _comparison_row(c: dict) -> dict:
             "difference": f"{c['diff']:+.4f}",
             "95% interval (unadjusted)": f"[{c['ci_low']:+.4f}, {c['ci_high']:+.4f}]",
             "p (Holm)": format_p(c["p_holm"]), "MDE (80%)": _mde_if_unseen(c, 4),
-            "reading": ("better" if c["diff"] > 0 else "worse") if c["p_holm"] < 0.05
-            else "no significant difference", "requests": f"{c['requests']:,}"}
+            "reading": (("better" if c["diff"] > 0 else "worse") if c["p_holm"] < 0.05
+                        else "no significant difference") + twin_text(c),
+            "requests": f"{c['requests']:,}"}
 
 
 def _tone(row: dict) -> str:

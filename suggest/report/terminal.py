@@ -6,7 +6,7 @@ import textwrap
 
 from suggest.errors import counted, percent
 from suggest.stats import detectable, p_phrase
-from suggest.verdict import lightgbm_figure, tests_text, unadjusted
+from suggest.verdict import lightgbm_figure, tests_text, twin_text, unadjusted
 
 
 def verdict_lines(summary: dict, width: int = 100) -> list[str]:
@@ -94,6 +94,7 @@ def summary_text(summary: dict) -> str:
                 continue
             mark = ("significant" if _number(c["p_holm"]) < 0.05
                     else f"not significant{unadjusted(c)}, {detectable(c['mde'], differing=c.get('differing'))}")
+            mark += twin_text(c)  # the same test as another row: said where it is read
             lines.append(f"{pair}{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]  "
                          f"{p_phrase(c['p_holm']):<12}{mark}")
     return "\n".join(lines)
