@@ -226,7 +226,7 @@ def train_text(summary: dict) -> str:
     if v.get("best_iteration") == 1:
         from suggest.replay import ONE_TREE
 
-        lines.append(f"note: the model {ONE_TREE}")
+        lines.append(f"warning: the model {ONE_TREE}")  # a model that barely learned
     if "dask" in v:
         lines.append(f"trained on Dask: {v['dask']['workers']} workers, {v['dask']['partitions']} "
                      f"partitions; trees: {v['dask']['trees_from']}")
