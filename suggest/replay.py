@@ -1064,12 +1064,19 @@ def _add_verdict(summary: dict, results_path: Path, metric: str, min_segment: in
                            # "other"), not of the requests missing one
                            "values": sum(1 for f in families.values() for r in f["rows"]
                                          if r["p_holm"] == r["p_holm"] and r["value"] != MISSING),
-                           # segments too small to test (none: no column splits the requests)
-                           "small": sum(1 for f in families.values() for r in f["rows"]
-                                        if r.get("small"))}
+                           "small": untested_parts(families)}
     summary["segments"] = {"metric": metric, "min_segment": min_segment, "pairs": segments}
     summary["newcomers"] = _newcomers(summary, results_path, metric)
     summary["verdict"] = judge(summary, metric, losses, tested)
+
+
+def untested_parts(families: dict[str, dict]) -> int:
+    """The segments of ``families`` (:func:`suggest.segments.segment_tests`) too small to test,
+    and the values pooled into 'other': none when no column splits the requests at all (a
+    column of one value), which the verdict says apart from "too small" (a column whose four
+    values of 17-24 requests pooled into one 'other' had read "no context column splits")."""
+    return (sum(1 for f in families.values() for r in f["rows"] if r.get("small"))
+            + sum(f.get("pooled_into_other", 0) for f in families.values()))
 
 
 def _newcomers(summary: dict, results_path: Path, metric: str) -> dict:

@@ -51,7 +51,8 @@ def best_baseline(engines: dict[str, dict], metric: str,
 
     Given the run's ``comparisons``: of the baselines level with the best to the three
     decimals shown (:func:`level_with`), the one the first learned engine (else the rules)
-    is least clearly ahead of, by its corrected p-value. "Beats the best baseline" then
+    is least clearly ahead of: one it significantly loses to, else the largest corrected
+    p-value. "Beats the best baseline" then
     holds of every baseline that could be the best; by name, a tie's answer hung on which
     name sorts first (a statistician's review: "Yes" against one, "Not shown" against its
     twin)."""
@@ -64,11 +65,13 @@ def best_baseline(engines: dict[str, dict], metric: str,
     if comparisons is None or against is None:
         return best
 
-    def doubt(name: str) -> float:
+    def doubt(name: str) -> tuple:  # a significant loss to it first, then the largest p
         c = _find(comparisons, name, against, metric)
-        return -1.0 if c is None or c["p_holm"] != c["p_holm"] else c["p_holm"]
+        if c is None or c["p_holm"] != c["p_holm"]:
+            return (0, -1.0)
+        return (int(c["p_holm"] < ALPHA and c["diff"] < 0), c["p_holm"])
     level = [best, *level_with(engines, best, metric)]
-    return max(level, key=lambda n: (doubt(n), -level.index(n)))
+    return max(level, key=lambda n: (*doubt(n), -level.index(n)))
 
 
 def level_with(engines: dict[str, dict], baseline: str, metric: str) -> list[str]:
@@ -197,6 +200,8 @@ def twin_text(c: dict) -> str:
     twin = c.get("same_as")
     if not twin:
         return ""
+    if isinstance(twin, str):  # a pair's own family: another metric of the same pair
+        return f" (the test of {twin})"
     a, b, metric = twin
     return (f" (the test of {b} - {a})" if metric == c["metric"]
             else f" (the test of {metric})" if [a, b] == [c["a"], c["b"]]
@@ -594,11 +599,16 @@ def _short_lists(engines: dict, metric: str) -> str | None:
              if e.get("max_suggestions") is not None and e["max_suggestions"] < int(cut)]
     if not short:
         return None
-    said = " and ".join(f"{'the rules' if name == TEAM else name} at most {n}" for name, n in short)
-    return (f"Caution: the primary metric is at {cut}, but the rule files show {said} "
+    said = " and ".join(f"{'the rules list' if name == TEAM else name + ' lists'} at most {n}"
+                        for name, n in short)
+    least = min(n for _, n in short)
+    name = metric.rsplit("@", 1)[0]
+    fix = (f"`suggest compare RUN --metric {name}@{least}` judges them at a cutoff they fill"
+           if f"{name}@{least}" in next(iter(engines.values()), {}) else
+           f"replay with --k {least} as well to judge them at a cutoff they fill")
+    return (f"Caution: the primary metric is at {cut}, but {said} suggestions "
             f"(max_suggestions): the places they leave empty count as misses against engines "
-            f"that fill all {cut}; replay with --k {short[0][1]} as well to judge them at a cutoff "
-            "they can fill.")
+            f"that fill all {cut}; {fix}.")
 
 
 def _chance_best(engines: dict, baseline: str | None, metric: str) -> str | None:
@@ -715,17 +725,18 @@ def _tied(engines: dict | None, baseline: str, metric: str, comparisons: list[di
     if not tied:
         return ""
     value = engines[baseline][metric]
+    who = "the rules" if against == TEAM else against
     best = _find(comparisons, against, baseline, metric)
     said = []
     for name in tied:
         c = _find(comparisons, against, name, metric)
         if c is not None and best is not None and (c["p_holm"] < ALPHA) != (best["p_holm"] < ALPHA):
-            said.append(f"against {name} the difference is "
-                        f"{'' if c['p_holm'] < ALPHA else 'not '}significant ({p_phrase(c['p_holm'])})")
+            said.append(f"against {name} {who} {'is significantly ' + ('better' if c['diff'] < 0 else 'worse') if c['p_holm'] < ALPHA else 'is not significantly different'} "
+                        f"({p_phrase(c['p_holm'])})")
     exact = all(engines[n][metric] == value for n in tied)
     return (f", tied on {metric} with {' and '.join(tied)}"
             + ("" if exact else " to the three decimals shown")
-            + ", taken as the one with the larger p-value" + "".join(f"; {s}" for s in said))
+            + f", taken as the one {who} is least clearly ahead of" + "".join(f"; {s}" for s in said))
 
 
 def _silent(engines: dict | None, name: str) -> str:

@@ -346,3 +346,20 @@ def test_tests_with_nothing_that_differs_are_not_twins_of_each_other():
                             [("rules", "copy"), ("ranker", "hybrid"), ("rules", "ranker")])
     assert [c.same_as for c in rows] == [None, None, None]
     assert {c.family for c in rows} == {3} and [c.differing for c in rows[:2]] == [0, 0]
+
+
+def test_a_pairs_own_metrics_equal_on_every_request_count_once():
+    """compare at another cutoff tested recall@3 and hit_rate@3 (equal on every request of a
+    log of one engaged item each) as two tests, and its ndcg@3 p read 0.00336 for 0.00224."""
+    from suggest.compare import paired_rows
+
+    rng = np.random.default_rng(6)
+    hit_a, hit_b = rng.binomial(1, 0.3, 300) * 1.0, rng.binomial(1, 0.4, 300) * 1.0
+    scored = pd.DataFrame({"recall@3_a": hit_a, "recall@3_b": hit_b, "hit_rate@3_a": hit_a,
+                           "hit_rate@3_b": hit_b, "ndcg@3_a": hit_a * rng.random(300),
+                           "ndcg@3_b": hit_b * rng.random(300)})
+    rows = paired_rows(scored, ["ndcg@3", "recall@3", "hit_rate@3"])
+    assert [r["same_as"] for r in rows] == [None, None, "recall@3"]
+    assert {r["family"] for r in rows} == {2}
+    assert rows[2]["p_holm"] == rows[1]["p_holm"]
+    assert rows[0]["p_holm"] == pytest.approx(min(1.0, holm([rows[0]["p_value"], rows[1]["p_value"]])[0]))

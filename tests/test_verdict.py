@@ -549,8 +549,8 @@ def test_a_tie_for_the_best_baseline_is_said_with_a_test_that_reads_otherwise():
     assert verdict["best_baseline"] == "context-popular"
     assert verdict["headline"].startswith("Is the ranker worth it? Not shown yet:")
     assert ("the best baseline (context-popular, tied on ndcg@5 with user-history, taken as the "
-            "one with the larger p-value; against user-history the difference is significant "
-            "(p = 0.001))") in verdict["headline"], verdict["headline"]
+            "one ranker is least clearly ahead of; against user-history ranker is significantly "
+            "better (p = 0.001))") in verdict["headline"], verdict["headline"]
     # the same figures under the other names: the same answer (it hung on the names' order)
     row.update(p_holm=0.001, significant=True)
     summary["comparisons"][1].update(p_holm=0.2, significant=False)
@@ -559,8 +559,14 @@ def test_a_tie_for_the_best_baseline_is_said_with_a_test_that_reads_otherwise():
     assert verdict["headline"].startswith("Is the ranker worth it? Not shown yet:")
     # a tied baseline whose test reads alike is named without its p-value
     summary["comparisons"][1].update(p_holm=0.0005, significant=True)
-    assert ("(context-popular, tied on ndcg@5 with user-history, taken as the one with the "
-            "larger p-value)") in judge(summary, "ndcg@5")["headline"]
+    assert ("(context-popular, tied on ndcg@5 with user-history, taken as the one ranker is "
+            "least clearly ahead of)") in judge(summary, "ndcg@5")["headline"]
+    # a significant loss to a tied baseline comes first, whatever the other's p: "No"
+    summary["comparisons"][1].update(diff=-0.05, ci_low=-0.06, ci_high=-0.04, p_holm=0.0004)
+    verdict = judge(summary, "ndcg@5")
+    assert verdict["best_baseline"] == "user-history" and verdict["headline"].startswith(
+        "Is the ranker worth it? No:")
+    summary["comparisons"][1].update(diff=0.05, ci_low=0.04, ci_high=0.06, p_holm=0.0005)
     # level to the three decimals shown is a tie too, said so
     summary["engines"]["user-history"]["ndcg@5"] = 0.2999
     assert ("tied on ndcg@5 with user-history to the three decimals shown"
@@ -625,8 +631,42 @@ def test_rules_that_show_fewer_items_than_the_cutoff_are_said_to():
         entry["ndcg@10"] = entry["ndcg@5"]
     text = judge(summary, "ndcg@10")["sentences"]
     caution = [s for s in text if "max_suggestions" in s]
-    assert caution == ["Caution: the primary metric is at 10, but the rule files show the rules "
-                       "at most 5 (max_suggestions): the places they leave empty count as misses "
-                       "against engines that fill all 10; replay with --k 5 as well to judge them "
-                       "at a cutoff they can fill."]
-    assert not any("max_suggestions" in s for s in judge(summary, "ndcg@5")["sentences"])
+    assert caution == ["Caution: the primary metric is at 10, but the rules list at most 5 "
+                       "suggestions (max_suggestions): the places they leave empty count as "
+                       "misses against engines that fill all 10; `suggest compare RUN --metric "
+                       "ndcg@5` judges them at a cutoff they fill."]
+    for entry in summary["engines"].values():
+        entry.pop("ndcg@5")
+    summary["comparisons"] = []
+    caution = next(s for s in judge(summary, "ndcg@10")["sentences"] if "max_suggestions" in s)
+    assert caution.endswith("replay with --k 5 as well to judge them at a cutoff they fill.")
+    for entry in summary["engines"].values():
+        entry["ndcg@5"] = entry["ndcg@10"]
+    # a cutoff they fill already in the run: compare at it; two rule sets: the shorter's
+    for entry in summary["engines"].values():
+        entry["ndcg@2"] = entry["ndcg@5"]
+    summary["engines"]["other"] = {"ndcg@5": 0.1, "ndcg@10": 0.1, "ndcg@2": 0.1,
+                                   "rule_set": "o.yaml", "max_suggestions": 2}
+    caution = next(s for s in judge(summary, "ndcg@10")["sentences"] if "max_suggestions" in s)
+    assert "the rules list at most 5 and other lists at most 2 suggestions" in caution
+    assert caution.endswith("`suggest compare RUN --metric ndcg@2` judges them at a cutoff they fill.")
+    assert not any("max_suggestions" in s for s in judge(summary, "ndcg@2")["sentences"])
+
+
+def test_values_pooled_for_their_size_are_not_read_as_no_column_splitting():
+    """A tester's `mood` of four values, 17-24 requests each, all pooled into one 'other' of
+    the whole sample: the verdict said no context column splits the requests."""
+    import numpy as np
+    import pandas as pd
+
+    from suggest.replay import untested_parts
+    from suggest.segments import segment_tests
+
+    rng = np.random.default_rng(3)
+    a, b = rng.random(80), rng.random(80)
+    mood = pd.DataFrame({"mood": np.repeat(list("abcd"), [24, 21, 18, 17]),
+                         "one": ["x"] * 80})
+    families = segment_tests(a, b, mood, ["mood", "one"], min_size=30)
+    assert sum(f["tests"] for f in families.values()) == 0
+    assert untested_parts({"mood": families["mood"]}) > 0
+    assert untested_parts({"one": families["one"]}) == 0
