@@ -535,7 +535,12 @@ def _twin_sentence(name: str, twin: str, comparisons: list[dict], metric: str) -
     no request scored differently (their lists may still differ: a hybrid's rules block items
     that no request engaged), else on average only."""
     c = _find(comparisons, twin, name, metric)
-    if c is not None and c.get("differing") == 0:
+    # each of its tests the twin's, against the same engine on the same metric: the same
+    # score on every request, as a paired comparison of the two would find
+    mine = [c for c in comparisons if name in (c["a"], c["b"]) and twin not in (c["a"], c["b"])]
+    copied = bool(mine) and all((c.get("same_as") or [None])[-1] == c["metric"]
+                                and twin in (c.get("same_as") or ()) for c in mine)
+    if copied or (c is not None and c.get("differing") == 0):
         return (f"{name} scores exactly as {twin}: the same {metric} on every request (where "
                 f"their lists differ, no score changes) and the same means on every metric "
                 f"compared: what is said of {twin} holds for it.")

@@ -356,7 +356,12 @@ def replay_engines(names: str | list[str] = DEFAULT_ENGINES, rules=None,
         if name in others:  # a named rule set (--rules NAME=FILE) runs anyway: added below
             continue
         if name in ("rules", "hybrid") and rules is None:
-            raise SuggestError(f"engine '{name}' needs --rules RULES.yaml")
+            # both at once: leaving out one only to be stopped by the other was a tester's path
+            rest = [n for n in chosen if n not in ("rules", "hybrid")]
+            raise SuggestError(f"engine '{name}' needs --rules RULES.yaml",
+                               hint="give the team's rule file with --rules, or replay without "
+                                    "the rules and the hybrid: --engines " + ",".join(rest)
+                                    if rest else "give the team's rule file with --rules")
         if name in ("ranker", "hybrid") and model is not None:
             # the ranker is the model; the hybrid is the same model with its rules' blocks
             from suggest.ranker import HybridEngine, RankerEngine

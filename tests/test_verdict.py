@@ -299,6 +299,14 @@ def test_a_tie_is_said_and_a_learned_twin_is_folded_into_the_first():
         summary["comparisons"] = [c for c in summary["comparisons"] if c["a"] != "ranker"]
         summary["comparisons"].append(dict(twin, differing=differing))
         assert any(s.startswith(said) for s in judge(summary, "ndcg@5")["sentences"])
+    # each of the hybrid's tests the ranker's own (same_as): the same score on every request,
+    # not "on average" (a tester's InCarMusic hybrid, identical request by request)
+    summary["comparisons"] = [c for c in summary["comparisons"] if "ranker" != c["a"]]
+    for c in summary["comparisons"]:
+        if c["b"] == "hybrid":
+            c["same_as"] = [c["a"], "ranker", c["metric"]]
+    assert any(s.startswith("hybrid scores exactly as ranker: the same ndcg@5 on every request")
+               for s in judge(summary, "ndcg@5")["sentences"])
     assert any("of the 5,000 held-out requests" in s and "over all 3,700 requests" in s for s in text)
 
 

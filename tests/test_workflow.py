@@ -65,9 +65,12 @@ def test_train_refuses_bad_arguments_before_reading_the_log(tmp_path, kwargs, me
 
 
 def test_replay_refuses_an_engine_that_needs_rules_before_reading(tmp_path):
-    with pytest.raises(SuggestError, match="engine 'hybrid' needs --rules"):
-        replay_log(tmp_path / "missing.yaml", tmp_path / "run", engines="popular,hybrid")
+    with pytest.raises(SuggestError, match="engine 'hybrid' needs --rules") as info:
+        replay_log(tmp_path / "missing.yaml", tmp_path / "run", engines="popular,hybrid,rules")
     assert not (tmp_path / "run").exists()
+    # both named at once, with the engines that need no rules (they came one at a time)
+    assert info.value.hint == ("give the team's rule file with --rules, or replay without the "
+                               "rules and the hybrid: --engines popular")
 
 
 def test_rejects_line_names_the_commonest_reasons_and_the_file():
