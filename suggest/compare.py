@@ -76,7 +76,7 @@ class Comparison:
         a, b, k, metric = self.a, self.b, self.k, self.metric
         lines = [f"{b} vs {a} (differences are {b} - {a}; 95% paired t interval, not adjusted; p from the paired "
                  f"sign-flip test, Holm-corrected over "
-                 f"{self.family or _own_family(self.overall, k)}; "
+                 f"{self.family or own_family(self.overall, k)}; "
                  "MDE: the smallest true difference found with 80% power)", ""]
         for row in self.overall:
             lines.append(f"  {row['metric']:<14} {row['mean_a']:.4f} -> {row['mean_b']:.4f}  "
@@ -323,12 +323,12 @@ def replay_tests(comparisons: list[dict], a: str, b: str, metrics: list[str]) ->
     return rows
 
 
-def _own_family(rows: list[dict], k: int) -> str:
-    """The Holm family of a pair's own tests at ``k``, in words."""
+def own_family(rows: list[dict], k: int) -> str:
+    """The Holm family of a pair's own tests at ``k`` (:func:`paired_rows`), in words."""
     distinct = sum(1 for r in rows if not r.get("same_as"))
     return (f"the {len(rows)} metrics at {k}" if distinct == len(rows) else
-            f"the {distinct} distinct tests of the {len(rows)} metrics at {k} (a metric equal to "
-            "another on every request is that metric's test)")
+            f"the {distinct} distinct tests of the {len(rows)} metrics at {k}: a metric equal to "
+            "another on every request is that metric's test")
 
 
 def paired_rows(scored: pd.DataFrame, metrics: list[str], *, seed: int = 0) -> list[dict]:

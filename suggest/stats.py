@@ -89,9 +89,7 @@ def paired_test(a, b, *, confidence: float = 0.95, seed: int = 0,
 
         raise SuggestError(f"{int((~np.isfinite(diff)).sum())} paired values are missing or infinite",
                            hint="compare per-request metric values: every request needs both")
-    # differences within 1e-12 of the values compared are float noise (0.1 + 0.2 - 0.3): ties
-    size = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0)) if len(diff) else 0.0
-    diff = np.where(np.abs(diff) <= 1e-12 * size, 0.0, diff)
+    diff = _differences(a, b)  # checked first: the noise rule reads an infinity as noise
     n = len(diff)
     if n == 0:
         nan = float("nan")
@@ -260,13 +258,19 @@ def test_family(samples, *, alpha: float = 0.05, seed: int = 0, with_p: bool = T
     return rows
 
 
+def _differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``b - a`` per request, differences within 1e-12 of the values compared taken as the
+    float noise they are (0.1 + 0.2 - 0.3): ties. ``+ 0.0``: no negative zeros."""
+    diff = b - a
+    size = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0)) if len(diff) else 0.0
+    return np.where(np.abs(diff) <= 1e-12 * size, 0.0, diff) + 0.0
+
+
 def _differences_key(x: np.ndarray, y: np.ndarray) -> bytes:
     """What two paired tests of the same requests share when they are the same test: the
-    per-request differences, float noise rounded away as :func:`paired_test` does, signed
-    so that the first nonzero one is positive (a pair reversed is the same test)."""
-    d = y - x
-    size = max(np.abs(x).max(initial=0.0), np.abs(y).max(initial=0.0)) if len(d) else 0.0
-    d = np.where(np.abs(d) <= 1e-12 * size, 0.0, d) + 0.0  # + 0.0: no negative zeros
+    per-request differences (:func:`_differences`), signed so that the first nonzero one is
+    positive (a pair reversed is the same test)."""
+    d = _differences(x, y)
     nonzero = np.flatnonzero(d)
     if len(nonzero) and d[nonzero[0]] < 0:
         d = -d + 0.0

@@ -537,9 +537,9 @@ def _twin_sentence(name: str, twin: str, comparisons: list[dict], metric: str) -
     c = _find(comparisons, twin, name, metric)
     # each of its tests the twin's, against the same engine on the same metric: the same
     # score on every request, as a paired comparison of the two would find
-    mine = [c for c in comparisons if name in (c["a"], c["b"]) and twin not in (c["a"], c["b"])]
-    copied = bool(mine) and all((c.get("same_as") or [None])[-1] == c["metric"]
-                                and twin in (c.get("same_as") or ()) for c in mine)
+    mine = [o for o in comparisons if name in (o["a"], o["b"]) and twin not in (o["a"], o["b"])]
+    copied = bool(mine) and all(o.get("same_as") and o["same_as"][2] == o["metric"]
+                                and twin in o["same_as"][:2] for o in mine)
     if copied or (c is not None and c.get("differing") == 0):
         return (f"{name} scores exactly as {twin}: the same {metric} on every request (where "
                 f"their lists differ, no score changes) and the same means on every metric "
@@ -734,10 +734,12 @@ def _tied(engines: dict | None, baseline: str, metric: str, comparisons: list[di
     best = _find(comparisons, against, baseline, metric)
     said = []
     for name in tied:
-        c = _find(comparisons, against, name, metric)
-        if c is not None and best is not None and (c["p_holm"] < ALPHA) != (best["p_holm"] < ALPHA):
-            said.append(f"against {name} {who} {'is significantly ' + ('better' if c['diff'] < 0 else 'worse') if c['p_holm'] < ALPHA else 'is not significantly different'} "
-                        f"({p_phrase(c['p_holm'])})")
+        c = _find(comparisons, name, against, metric)  # against - name
+        if c is None or best is None or (c["p_holm"] < ALPHA) == (best["p_holm"] < ALPHA):
+            continue  # reads as the best one's test: nothing more to say
+        reading = (f"is significantly {'better' if c['diff'] > 0 else 'worse'}"
+                   if c["p_holm"] < ALPHA else "is not significantly different")
+        said.append(f"against {name} {who} {reading} ({p_phrase(c['p_holm'])})")
     exact = all(engines[n][metric] == value for n in tied)
     return (f", tied on {metric} with {' and '.join(tied)}"
             + ("" if exact else " to the three decimals shown")

@@ -238,13 +238,11 @@ def _line(c, metric: str, overall: list[dict] = ()) -> str:
     """The verdict's line on comparison ``c`` at ``metric``: the replay's own test (Holm within
     its family, as the table beside it) when the run holds it, else the
     comparison's (Holm over the metrics it compared)."""
-    from suggest.compare import replay_tests
+    from suggest.compare import own_family, replay_tests
 
     stored = (replay_tests(list(overall), c.a, c.b, [metric]) or [None])[0]
     row = stored or next(r for r in c.overall if r["metric"] == metric)
-    family = (holm_family(row) if stored else f"the {row['family']} metrics compared"
-              if row["family"] == len(c.overall) else  # equal metrics: one test
-              f"the {row['family']} distinct tests of the {len(c.overall)} metrics compared")
+    family = holm_family(row) if stored else own_family(c.overall, c.k)
     head = (f"{c.b} vs {c.a}: {row['diff']:+.3f} {metric} [{row['ci_low']:+.3f}, "
             f"{row['ci_high']:+.3f}], {p_phrase(row['p_holm'])} (Holm over {family})")
     if row["p_holm"] < ALPHA:
